@@ -1,0 +1,31 @@
+"""assay: engineering discipline for machine-learning models.
+
+``import assay`` stays light: pillars load on first use, and no deep-learning,
+cluster or web framework is imported here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from assay.errors import AssayError
+from assay.workspace import Workspace
+
+__version__ = "0.1.0"
+
+__all__ = ["AssayError", "Workspace", "__version__", "track"]
+
+_LAZY = {
+    "track": "assay.lineage:track",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'assay' has no attribute {name!r}")
+    module, attr = target.split(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value

@@ -1,0 +1,44 @@
+"""The root `assay` command group. Subcommands load lazily so `assay --help` stays light."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+__all__ = ["COMMANDS", "cli"]
+
+# name -> "module:attribute". Each pillar adds its own line here.
+COMMANDS: dict[str, str] = {
+    "init": "assay.cli._init:init",
+    "data": "assay.cli._data:data",
+    "remote": "assay.cli._remote:remote",
+    "run": "assay.cli._run:run",
+    "lineage": "assay.cli._lineage:lineage",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        command: Any = getattr(importlib.import_module(module), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="assay", prog_name="assay")
+def cli() -> None:
+    """assay: versioned data, statistical regression gates and drift detection for ML models.
+
+    Exit codes: 0 ok / passed, 1 negative verdict (gate failed, drift or corruption
+    found), 2 usage or input error, 3 internal error.
+    """

@@ -1,0 +1,78 @@
+"""What every command shares: --json, error reporting and exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from assay.errors import AssayError
+
+__all__ = ["echo_err", "emit", "handle_errors", "json_option", "to_json"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def to_json(document: Any) -> str:
+    return json.dumps(document, indent=2, sort_keys=False, default=_default, ensure_ascii=False)
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return str(value)
+
+
+def emit(document: Any, as_json: bool, render: Callable[[], None]) -> None:
+    """Print ``document`` as JSON on stdout, or call ``render`` for people."""
+    if as_json:
+        click.echo(to_json(document))
+    else:
+        render()
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def handle_errors(func: F) -> F:
+    """Turn assay errors into their exit codes; anything unexpected exits 3."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
+        try:
+            return func(*args, **kwargs)
+        except AssayError as exc:
+            _report(exc.to_dict(), str(exc), as_json)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as exc:  # the one place that catches everything: exit 3 with evidence
+            if os.environ.get("ASSAY_DEBUG"):
+                traceback.print_exc()
+            doc = {"error": "InternalError", "message": f"{type(exc).__name__}: {exc}", "hint": "rerun with ASSAY_DEBUG=1 for the traceback and report it"}
+            _report(doc, f"internal error: {type(exc).__name__}: {exc}\n  hint: {doc['hint']}", as_json)
+            sys.exit(3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _report(doc: dict[str, Any], text: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(to_json(doc))
+    click.echo(f"error: {text}", err=True)

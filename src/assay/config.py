@@ -1,0 +1,123 @@
+"""The workspace configuration file, ``.assay/config.toml``.
+
+Configuration is plain data: a dataclass read from and written to TOML. Writes are
+atomic (temp file, fsync, rename) like every other file assay writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from assay.errors import InputError, UsageError
+
+__all__ = ["Config", "DataSettings", "Remote", "atomic_write_bytes"]
+
+DEFAULT_CHUNK_AVG = 1 << 20
+
+
+@dataclasses.dataclass
+class Remote:
+    name: str
+    url: str
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class DataSettings:
+    chunk_avg: int = DEFAULT_CHUNK_AVG
+    compression: str = "zstd"  # "zstd" or "none"; incompressible chunks are stored raw either way
+    zstd_level: int = 1
+    pack_size: int = 128 << 20
+    jobs: int = 0  # 0: one per core
+
+    def validate(self) -> None:
+        if self.compression not in ("zstd", "none"):
+            raise InputError(f"data.compression must be 'zstd' or 'none', not {self.compression!r}")
+        if not (4096 <= self.chunk_avg <= 4 << 20):
+            raise InputError("data.chunk_avg must be between 4096 and 4194304 bytes")
+
+
+@dataclasses.dataclass
+class Config:
+    """What `.assay/config.toml` holds."""
+
+    ledger: str = "sqlite"  # "sqlite" (the file .assay/ledger.db) or a postgresql:// URL
+    store: str = "objects"  # a folder relative to .assay/, an absolute folder, or an fsspec URL
+    remotes: dict[str, Remote] = dataclasses.field(default_factory=dict)
+    default_remote: str | None = None
+    data: DataSettings = dataclasses.field(default_factory=DataSettings)
+
+    @classmethod
+    def load(cls, path: Path) -> Config:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"{path} is missing", hint="run `assay init` to create the workspace again") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"{path} is not valid TOML: {exc}", hint="fix the file by hand") from None
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> Config:
+        known = {"ledger", "store", "remotes", "default_remote", "data"}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}", hint=f"known keys: {', '.join(sorted(known))}")
+        remotes = {}
+        for name, body in (raw.get("remotes") or {}).items():
+            if not isinstance(body, dict) or "url" not in body:
+                raise InputError(f"{source}: remote {name!r} needs a url")
+            body = dict(body)
+            remotes[name] = Remote(name=name, url=str(body.pop("url")), options=body)
+        data_raw = raw.get("data") or {}
+        field_names = {f.name for f in dataclasses.fields(DataSettings)}
+        bad = sorted(set(data_raw) - field_names)
+        if bad:
+            raise InputError(f"{source}: unknown [data] key(s) {', '.join(bad)}")
+        data = DataSettings(**data_raw)
+        data.validate()
+        return cls(
+            ledger=str(raw.get("ledger", "sqlite")),
+            store=str(raw.get("store", "objects")),
+            remotes=remotes,
+            default_remote=raw.get("default_remote"),
+            data=data,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ledger": self.ledger, "store": self.store}
+        if self.default_remote:
+            out["default_remote"] = self.default_remote
+        out["data"] = dataclasses.asdict(self.data)
+        if self.remotes:
+            out["remotes"] = {r.name: {"url": r.url, **r.options} for r in self.remotes.values()}
+        return out
+
+    def save(self, path: Path) -> None:
+        import tomli_w
+
+        atomic_write_bytes(path, tomli_w.dumps(self.to_dict()).encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,91 @@
+"""One exception tree for the whole of assay.
+
+Every error carries the exit code the command line returns for it (see DESIGN.md:
+0 ok, 1 negative verdict, 2 usage or input error, 3 internal error) and a message
+that tells the user what to do next.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AssayError",
+    "ConcurrencyError",
+    "CorruptionError",
+    "InputError",
+    "MissingExtraError",
+    "NotFoundError",
+    "UnsafePathError",
+    "UsageError",
+    "WorkspaceNotFoundError",
+]
+
+
+class AssayError(Exception):
+    """Base of every error assay raises on purpose."""
+
+    exit_code: int = 3
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": type(self).__name__, "message": self.message, "hint": self.hint}
+
+
+class UsageError(AssayError):
+    """The command was called in a way that cannot work."""
+
+    exit_code = 2
+
+
+class InputError(AssayError):
+    """The input (a file, a suite, a dataset) is unusable as given."""
+
+    exit_code = 2
+
+
+class NotFoundError(InputError):
+    """A named thing (dataset, version, remote, model) does not exist."""
+
+
+class WorkspaceNotFoundError(UsageError):
+    """No `.assay/` folder above the current directory and no ASSAY_HOME."""
+
+
+class UnsafePathError(InputError):
+    """A path would escape the folder it is confined to."""
+
+
+class MissingExtraError(UsageError):
+    """An optional dependency is not installed."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"this feature needs the optional package {module!r}, which is not installed",
+            hint=f"pip install 'assay[{extra}]'",
+        )
+        self.module = module
+        self.extra = extra
+
+
+class CorruptionError(AssayError):
+    """Stored bytes do not match their hash. Names the damaged object."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, key: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or "run `assay data verify --all` to list every damaged object")
+        self.key = key
+
+
+class ConcurrencyError(AssayError):
+    """Another process holds a lock that this operation needs."""
+
+    exit_code = 2

@@ -1,0 +1,5 @@
+"""Metadata in SQL: SQLite by default, PostgreSQL at scale."""
+
+from assay.ledger._ledger import IntegrityConflict, Ledger, open_ledger, utcnow
+
+__all__ = ["IntegrityConflict", "Ledger", "open_ledger", "utcnow"]

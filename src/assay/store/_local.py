@@ -1,0 +1,119 @@
+"""Object store in a local folder: one file per object, written atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from assay.config import fsync_dir
+from assay.errors import NotFoundError
+from assay.store._base import ObjectStore, check_key
+
+__all__ = ["LocalStore"]
+
+
+class LocalStore(ObjectStore):
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.url = str(self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.root / ".tmp"
+        self._tmp.mkdir(exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _tmp_path(self, key: str) -> Path:
+        return self._tmp / f"{os.getpid()}-{os.urandom(6).hex()}-{key.rsplit('/', 1)[-1]}"
+
+    def _commit(self, tmp: Path, key: str) -> None:
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        tmp = self._tmp_path(key)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._commit(tmp, key)
+
+    def put_file(self, key: str, path: Path, *, move: bool = False) -> None:
+        path = Path(path)
+        if move and path.stat().st_dev == self._tmp.stat().st_dev:
+            with open(path, "rb+") as fh:
+                os.fsync(fh.fileno())
+            self._commit(path, key)
+            return
+        tmp = self._tmp_path(key)
+        with open(path, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 8 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+        self._commit(tmp, key)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as fh:
+                return os.pread(fh.fileno(), length, start)
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not (dirpath == str(self.root) and d == ".tmp"))
+            rel = os.path.relpath(dirpath, self.root)
+            for name in sorted(filenames):
+                yield name if rel == "." else f"{rel.replace(os.sep, '/')}/{name}"
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            pass
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+    def clean_tmp(self) -> int:
+        """Remove temp files left by processes that died mid-write."""
+        removed = 0
+        for entry in self._tmp.iterdir():
+            pid_text = entry.name.split("-", 1)[0]
+            if pid_text.isdigit() and _pid_alive(int(pid_text)):
+                continue
+            entry.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

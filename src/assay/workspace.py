@@ -1,0 +1,148 @@
+"""The workspace: a `.assay/` folder holding config, ledger and object store.
+
+Found by walking up from the current directory (like `.git`) or named by
+``ASSAY_HOME``. It is passed explicitly; there is no hidden global state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assay.config import Config
+from assay.errors import UsageError, WorkspaceNotFoundError
+
+if TYPE_CHECKING:
+    from assay.ledger import Ledger
+    from assay.store import ObjectStore
+
+__all__ = ["WORKSPACE_DIR", "Workspace"]
+
+WORKSPACE_DIR = ".assay"
+
+
+class Workspace:
+    """An opened workspace. Use :meth:`open` or :meth:`init`, not the constructor."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.dir = self.root / WORKSPACE_DIR
+        self.config = Config.load(self.dir / "config.toml")
+
+    # -- finding and creating -----------------------------------------------------------
+    @classmethod
+    def find_root(cls, start: Path | None = None) -> Path:
+        env = os.environ.get("ASSAY_HOME")
+        if start is None and env:
+            root = Path(env).expanduser().resolve()
+            if root.name == WORKSPACE_DIR:
+                root = root.parent
+            if not (root / WORKSPACE_DIR / "config.toml").is_file():
+                raise WorkspaceNotFoundError(
+                    f"ASSAY_HOME={env} holds no assay workspace",
+                    hint=f"run `assay init {env}` or unset ASSAY_HOME",
+                )
+            return root
+        here = Path(start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / WORKSPACE_DIR / "config.toml").is_file():
+                return folder
+        raise WorkspaceNotFoundError(
+            f"no assay workspace in {here} or any folder above it",
+            hint="run `assay init` in your project folder, or set ASSAY_HOME",
+        )
+
+    @classmethod
+    def open(cls, start: Path | str | None = None) -> Workspace:
+        return cls(cls.find_root(Path(start) if start is not None else None))
+
+    @classmethod
+    def init(cls, root: Path | str = ".", *, ledger: str | None = None, store: str | None = None) -> Workspace:
+        """Create a workspace in ``root`` (idempotent on an existing one with the same settings)."""
+        root = Path(root).expanduser().resolve()
+        ws_dir = root / WORKSPACE_DIR
+        if ws_dir.exists() and not (ws_dir / "config.toml").is_file():
+            raise UsageError(f"{ws_dir} exists but is not an assay workspace", hint="move it away and retry")
+        root.mkdir(parents=True, exist_ok=True)
+        if not (ws_dir / "config.toml").is_file():
+            ws_dir.mkdir(exist_ok=True)
+            config = Config()
+            if ledger:
+                config.ledger = ledger
+            if store:
+                config.store = store
+            config.save(ws_dir / "config.toml")
+            (ws_dir / ".gitignore").write_text("/objects/\n/cache/\n/tmp/\n/ledger.db*\n/lock\n", encoding="utf-8")
+        ws = cls(root)
+        ws.ledger  # noqa: B018 - creates and migrates the ledger now, so errors show at init
+        ws.store  # noqa: B018
+        return ws
+
+    # -- parts ------------------------------------------------------------------------------
+    @cached_property
+    def ledger(self) -> Ledger:
+        from assay.ledger import open_ledger
+
+        return open_ledger(self.config.ledger, self.dir)
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        from assay.store import LocalStore, open_store
+
+        store = open_store(self.config.store, self.dir)
+        if isinstance(store, LocalStore):
+            store.clean_tmp()
+        return store
+
+    @property
+    def cache_dir(self) -> Path:
+        path = self.dir / "cache"
+        path.mkdir(exist_ok=True)
+        return path
+
+    @property
+    def tmp_dir(self) -> Path:
+        path = self.dir / "tmp"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def save_config(self) -> None:
+        self.config.save(self.dir / "config.toml")
+
+    def relpath(self, path: Path | str) -> str:
+        """``path`` relative to the workspace root, with ``/`` separators; refuses paths outside."""
+        full = Path(os.path.abspath(path))
+        try:
+            rel = full.relative_to(self.root)
+        except ValueError:
+            raise UsageError(
+                f"{path} is outside the workspace {self.root}",
+                hint="move the data under the workspace folder, or run `assay init` above it",
+            ) from None
+        text = rel.as_posix()
+        if text == "." or text.split("/")[0] == WORKSPACE_DIR:
+            raise UsageError(f"{path} is the workspace itself; name the data files or folders to track")
+        return text
+
+    @contextlib.contextmanager
+    def lock(self, *, exclusive: bool = False) -> Iterator[None]:
+        """Shared lock for work that adds objects; exclusive for gc, which deletes them."""
+        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def close(self) -> None:
+        if "ledger" in self.__dict__:
+            self.ledger.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
