@@ -1,0 +1,251 @@
+"""`assay data …`: version, inspect, verify and move datasets."""
+
+from __future__ import annotations
+
+import click
+
+from assay.cli._output import emit, handle_errors, json_option
+from assay.workspace import Workspace
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+@click.group()
+def data() -> None:
+    """Version, inspect, verify and move datasets."""
+
+
+@data.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--name", "-n", required=True, help="Dataset name.")
+@click.option("-m", "--message", default="", help="What this version is.")
+@click.option("--jobs", "-j", type=int, default=0, help="Reader threads (default: automatic).")
+@json_option
+@handle_errors
+def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, as_json: bool) -> None:
+    """Snapshot files or folders as the next version of a dataset."""
+    from assay.data import add
+
+    ws = Workspace.open()
+    result = add(ws, list(paths), name=name, message=message, jobs=jobs)
+
+    def render() -> None:
+        v = result.version
+        if result.created:
+            click.echo(f"{v.ref}  {v.snapshot[:12]}  {result.files} files, {_size(result.bytes)}; "
+                       f"stored {result.new_chunks} new chunks ({_size(result.new_bytes_stored)})")
+        else:
+            click.echo(f"unchanged: {name} is already {v.ref} ({v.snapshot[:12]}); no new version made")
+        for w in result.warnings:
+            click.echo(f"warning: {w}", err=True)
+
+    emit(result, as_json, render)
+
+
+@data.command("status")
+@click.argument("name", required=False)
+@json_option
+@handle_errors
+def status_cmd(name: str | None, as_json: bool) -> None:
+    """Files added, removed or modified since the checked-out (or latest) version."""
+    from assay.data import status
+    from assay.data._status import status_all
+
+    ws = Workspace.open()
+    results = [status(ws, name)] if name else status_all(ws)
+
+    def render() -> None:
+        if not results:
+            click.echo("no datasets yet; add one with `assay data add PATH --name NAME`")
+        for st in results:
+            if not st.dirty:
+                click.echo(f"{st.dataset}: clean against {st.against.ref} ({st.unchanged} files)")
+                continue
+            click.echo(f"{st.dataset}: changes against {st.against.ref}")
+            for label, paths in (("added", st.added), ("modified", st.modified), ("removed", st.removed)):
+                for p in paths:
+                    click.echo(f"  {label:9} {p}")
+
+    emit(results[0] if name else {"datasets": results}, as_json, render)
+
+
+@data.command("log")
+@click.argument("name")
+@json_option
+@handle_errors
+def log_cmd(name: str, as_json: bool) -> None:
+    """The versions of a dataset, newest first."""
+    from assay.data import log
+
+    versions = log(Workspace.open(), name)
+
+    def render() -> None:
+        for v in versions:
+            run = f"  run {v.run_id[:12]}" if v.run_id else ""
+            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {v.files} files, {_size(v.bytes)}  {v.message}{run}")
+
+    emit({"dataset": name, "versions": versions}, as_json, render)
+
+
+@data.command("ls")
+@click.argument("ref", required=False)
+@json_option
+@handle_errors
+def ls_cmd(ref: str | None, as_json: bool) -> None:
+    """The files of NAME@REF, or the datasets when no REF is given."""
+    from assay.data import list_datasets, ls
+
+    ws = Workspace.open()
+    if ref is None:
+        datasets = list_datasets(ws)
+        emit({"datasets": datasets}, as_json, lambda: [click.echo(f"{d['name']:24} {d['kind']:8} {d['versions']} versions, latest {d['latest']}") for d in datasets])
+        return
+    version, files = ls(ws, ref)
+
+    def render() -> None:
+        for f in files:
+            click.echo(f"{f['mode']:>4} {f['size']:>14} {f['path']}")
+
+    emit({"version": version, "files": files}, as_json, render)
+
+
+@data.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--key", "-k", multiple=True, help="Key column(s) for table row diffs (default: row hash).")
+@click.option("--no-tables", is_flag=True, help="Only compare files, not the rows inside Parquet/CSV files.")
+@json_option
+@handle_errors
+def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json: bool) -> None:
+    """What changed between two versions: files, and for tables schema, rows and column summaries."""
+    from assay.data import diff
+
+    keys = [k for item in key for k in item.split(",") if k] or None
+    result = diff(Workspace.open(), old, new, key=keys, tables=not no_tables)
+
+    def render() -> None:
+        click.echo(f"{result.old.ref} -> {result.new.ref}: {len(result.added)} added, {len(result.removed)} removed, "
+                   f"{len(result.modified)} modified, {result.unchanged} unchanged")
+        for f in result.added:
+            click.echo(f"  added     {f['path']} ({_size(f['size'])})")
+        for f in result.removed:
+            click.echo(f"  removed   {f['path']}")
+        for f in result.modified:
+            click.echo(f"  modified  {f['path']} ({_size(f['old_size'])} -> {_size(f['new_size'])}, {f['chunks_new']} new chunks)")
+        for path, t in result.tables.items():
+            click.echo(f"  table {path}:")
+            if "error" in t:
+                click.echo(f"    could not compare rows: {t['error']}")
+                continue
+            click.echo(f"    rows {t.get('rows_old')} -> {t.get('rows_new')}: +{t.get('rows_added')} -{t.get('rows_removed')}"
+                       + (f" ~{t['rows_changed']}" if t.get("rows_changed") is not None else "")
+                       + f" (matched by {t.get('matched_by')})")
+            schema = t.get("schema") or {}
+            for col in schema.get("added", []):
+                click.echo(f"    column added    {col}")
+            for col in schema.get("removed", []):
+                click.echo(f"    column removed  {col}")
+            for col in schema.get("type_changed", []):
+                click.echo(f"    column type     {col}")
+
+    emit(result, as_json, render)
+
+
+@data.command("checkout")
+@click.argument("ref")
+@click.option("--to", "to", type=click.Path(file_okay=False), help="Write into this folder instead of where the data was added.")
+@click.option("--force", is_flag=True, help="Overwrite local changes.")
+@json_option
+@handle_errors
+def checkout_cmd(ref: str, to: str | None, force: bool, as_json: bool) -> None:
+    """Materialize NAME@REF exactly, verifying every chunk."""
+    from assay.data import checkout
+
+    result = checkout(Workspace.open(), ref, to=to, force=force)
+    emit(result, as_json, lambda: click.echo(
+        f"checked out {result.version.ref} into {result.target}: {len(result.written)} written, "
+        f"{result.unchanged} unchanged, {len(result.removed)} removed"))
+
+
+@data.command("verify")
+@click.argument("ref", required=False)
+@click.option("--all", "all_objects", is_flag=True, help="Check every stored object, not just one version's.")
+@json_option
+@handle_errors
+def verify_cmd(ref: str | None, all_objects: bool, as_json: bool) -> None:
+    """Re-hash stored objects. Exit 1 listing each damaged object and what contains it."""
+    from assay.data import verify
+
+    report = verify(Workspace.open(), ref, all_objects=all_objects or ref is None)
+
+    def render() -> None:
+        if report.ok:
+            click.echo(f"ok: {report.checked_chunks} chunks ({_size(report.checked_bytes)}) and "
+                       f"{report.checked_snapshots} snapshots verified")
+            return
+        click.echo(f"DAMAGED: {len(report.damaged)} object(s)")
+        for d in report.damaged:
+            click.echo(f"  {d.object}: {d.reason}")
+            for a in d.affected:
+                click.echo(f"    in {a['ref']}  {a['path']}")
+        for entry in report.downstream:
+            click.echo(f"  downstream {entry['ref']} was built from {', '.join(entry['built_from'])}")
+
+    emit(report, as_json, render)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@data.command("push")
+@click.argument("ref", required=False)
+@click.option("--remote", "-r", help="Remote name (default: the default remote).")
+@click.option("--jobs", "-j", type=int, default=4, help="Parallel transfers.")
+@json_option
+@handle_errors
+def push_cmd(ref: str | None, remote: str | None, jobs: int, as_json: bool) -> None:
+    """Send NAME@REF (default: every version) to a remote; only missing chunks travel."""
+    from assay.data import push
+
+    result = push(Workspace.open(), ref, remote=remote, jobs=jobs)
+    emit(result, as_json, lambda: click.echo(
+        f"pushed {len(result.versions)} version(s) to {result.remote}: {result.chunks_sent} chunks "
+        f"({_size(result.bytes_sent)}) sent, {result.chunks_present} already there"))
+
+
+@data.command("pull")
+@click.argument("ref", required=False)
+@click.option("--remote", "-r", help="Remote name (default: the default remote).")
+@click.option("--jobs", "-j", type=int, default=4, help="Parallel transfers.")
+@click.option("--checkout", "do_checkout", is_flag=True, help="Also check out the newest pulled version of each dataset.")
+@json_option
+@handle_errors
+def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, as_json: bool) -> None:
+    """Fetch NAME@REF (default: everything) from a remote, verifying every chunk."""
+    from assay.data import pull
+
+    result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout)
+    emit(result, as_json, lambda: click.echo(
+        f"pulled {len(result.versions)} version(s) from {result.remote}: {result.chunks_sent} chunks "
+        f"({_size(result.bytes_sent)}) fetched, {result.chunks_present} already here"
+        + (f"; checked out {', '.join(result.checked_out)}" if result.checked_out else "")))
+
+
+@data.command("gc")
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
+@json_option
+@handle_errors
+def gc_cmd(dry_run: bool, as_json: bool) -> None:
+    """Delete chunks and snapshots that no version references."""
+    from assay.data import gc
+
+    result = gc(Workspace.open(), dry_run=dry_run)
+    verb = "would free" if dry_run else "freed"
+    emit(result, as_json, lambda: click.echo(
+        f"{verb} {result.chunks_deleted} chunks ({_size(result.bytes_freed)}); packs deleted {result.packs_deleted}, "
+        f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"))

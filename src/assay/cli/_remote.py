@@ -1,0 +1,53 @@
+"""`assay remote …`: where `assay data push` and `pull` send and fetch."""
+
+from __future__ import annotations
+
+import click
+
+from assay.cli._output import emit, handle_errors, json_option
+from assay.workspace import Workspace
+
+
+@click.group()
+def remote() -> None:
+    """Manage remotes (folders or s3:// URLs)."""
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--default", "make_default", is_flag=True, help="Make it the default remote.")
+@click.option("--endpoint-url", help="S3-compatible endpoint (for s3:// URLs).")
+@json_option
+@handle_errors
+def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, as_json: bool) -> None:
+    """Add remote NAME at URL (a folder, file://, or s3://bucket/prefix)."""
+    from assay.data import add_remote
+
+    options = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    ws = Workspace.open()
+    r = add_remote(ws, name, url, default=make_default, options=options)
+    emit({"name": r.name, "url": r.url, "default": ws.config.default_remote == r.name}, as_json,
+         lambda: click.echo(f"remote {r.name} -> {r.url}"))
+
+
+@remote.command("list")
+@json_option
+@handle_errors
+def list_cmd(as_json: bool) -> None:
+    """List remotes."""
+    ws = Workspace.open()
+    rows = [{"name": r.name, "url": r.url, "default": r.name == ws.config.default_remote} for r in ws.config.remotes.values()]
+    emit({"remotes": rows}, as_json, lambda: [click.echo(f"{'*' if r['default'] else ' '} {r['name']:16} {r['url']}") for r in rows])
+
+
+@remote.command("remove")
+@click.argument("name")
+@json_option
+@handle_errors
+def remove_cmd(name: str, as_json: bool) -> None:
+    """Forget remote NAME (nothing on the remote is deleted)."""
+    from assay.data import remove_remote
+
+    remove_remote(Workspace.open(), name)
+    emit({"removed": name}, as_json, lambda: click.echo(f"removed remote {name}"))

@@ -1,0 +1,127 @@
+"""`assay data gc`: delete chunks and snapshots that no version references.
+
+Runs under the workspace's exclusive lock, so no `add` can be between writing a
+chunk and recording its version. Packs whose chunks are all dead are deleted;
+packs that mix live and dead chunks are rewritten with the live ones (new pack
+published before the old one is removed, so a crash never loses a live chunk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from assay.data._packs import PackWriter, workspace_packs
+from assay.data._versions import all_versions, load_snapshot
+from assay.errors import CorruptionError
+from assay.workspace import Workspace
+
+__all__ = ["GcResult", "gc"]
+
+
+@dataclass
+class GcResult:
+    dry_run: bool
+    chunks_deleted: int = 0
+    bytes_freed: int = 0
+    packs_deleted: int = 0
+    packs_rewritten: int = 0
+    snapshots_deleted: int = 0
+    debris_deleted: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) -> GcResult:
+    """Remove what no version references. ``rewrite_threshold``: dead share below which a pack is kept as is."""
+    result = GcResult(dry_run=dry_run)
+    with ws.lock(exclusive=True):
+        packs = workspace_packs(ws)
+        packs.refresh()
+        live_snapshots = {v.snapshot for v in all_versions(ws)}
+        live: set[bytes] = set()
+        for snap_id in live_snapshots:
+            try:
+                live |= load_snapshot(ws.store, snap_id).chunk_digests()
+            except CorruptionError as exc:
+                raise CorruptionError(
+                    f"gc stopped: {exc.message}; without that snapshot gc cannot tell which chunks are live",
+                    key=exc.key, hint="run `assay data verify --all`, restore the snapshot from a remote (`assay data pull`), then retry",
+                ) from None
+        store = ws.store
+        pack_ids = sorted(packs.packs())
+        # Debris: packs without an index (interrupted writes).
+        for key in list(store.list("packs/")):
+            if key.endswith(".pack") and key[len("packs/"):-len(".pack")] not in pack_ids:
+                result.debris_deleted += 1
+                if not dry_run:
+                    store.delete(key)
+        to_rewrite: list[str] = []
+        claimed: set[bytes] = set()
+        for pack_id in pack_ids:
+            entries = packs.pack_entries(pack_id)
+            hashes = entries["hash"].tolist()
+            keep = [h in live and h not in claimed for h in hashes]
+            claimed.update(h for h, k in zip(hashes, keep, strict=True) if k)
+            dead_bytes = int(sum(int(s) for s, k in zip(entries["stored"].tolist(), keep, strict=True) if not k))
+            dead_chunks = keep.count(False)
+            if dead_chunks == 0:
+                continue
+            result.chunks_deleted += dead_chunks
+            result.bytes_freed += dead_bytes
+            if not any(keep):
+                result.packs_deleted += 1
+                if not dry_run:
+                    _delete_pack(store, pack_id)
+            elif dead_bytes / max(1, int(entries["stored"].sum())) > rewrite_threshold:
+                result.packs_rewritten += 1
+                to_rewrite.append(pack_id)
+        if to_rewrite and not dry_run:
+            _rewrite(ws, packs, to_rewrite, live)
+        for key in list(store.list("snapshots/")):
+            if key[len("snapshots/"):] not in live_snapshots:
+                result.snapshots_deleted += 1
+                if not dry_run:
+                    store.delete(key)
+        if not dry_run:
+            packs.forget_pack("")
+    return result
+
+
+def _delete_pack(store: Any, pack_id: str) -> None:
+    store.delete(f"packs/{pack_id}.idx")  # index first: a pack without index is ignored
+    store.delete(f"packs/{pack_id}.pack")
+
+
+def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], live: set[bytes]) -> None:
+    settings = ws.config.data
+    doomed = set(pack_ids)
+    survivors: list[tuple[bytes, bytes, int, int]] = []
+    for pack_id in pack_ids:
+        entries = packs.pack_entries(pack_id)
+        for h, off, stored, raw, flags in zip(entries["hash"].tolist(), entries["offset"].tolist(), entries["stored"].tolist(),
+                                              entries["raw"].tolist(), entries["flags"].tolist(), strict=True):
+            if h in live:
+                loc = packs.index.get(h)
+                if loc is not None and loc.pack not in doomed:
+                    continue  # another pack that stays holds it
+                from assay.data._packs import ChunkLocation
+
+                here = ChunkLocation(pack_id, off, stored, raw, flags)
+                data = packs.read_stored(here)
+                packs.decode(h, here, data, what="gc")
+                survivors.append((h, data, raw, flags))
+    # Drop the doomed packs from the in-memory index so the writer stores survivors anew.
+    for h, *_ in survivors:
+        packs.index.pop(h, None)
+    writer = PackWriter(packs, ws.tmp_dir, pack_size=settings.pack_size)
+    seen: set[bytes] = set()
+    for h, data, raw, flags in survivors:
+        if h not in seen:
+            seen.add(h)
+            writer.add_stored(h, data, raw, flags)
+    writer.flush()
+    for pack_id in pack_ids:
+        packs.forget_pack(pack_id)
+        _delete_pack(ws.store, pack_id)

@@ -1,0 +1,416 @@
+"""Chunks packed into large immutable files, each with an index.
+
+One object per chunk would mean one file (or one S3 PUT) per small input file;
+packing turns 50,000 small writes into a handful of large sequential ones. A pack
+``packs/<id>.pack`` is written first and its index ``packs/<id>.idx`` last, so an
+index always describes a complete pack; a pack without an index is debris from an
+interrupted write that gc removes. The same code serves the workspace store and
+every remote, so push and pull are one transfer in two directions.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+import numpy as np
+
+from assay.data._chunking import hash_bytes
+from assay.errors import CorruptionError, NotFoundError
+from assay.store import LocalStore, ObjectStore
+
+__all__ = ["ChunkLocation", "PackStore", "PackWriter", "workspace_packs"]
+
+PACK_MAGIC = b"ASSAYPK1"
+IDX_MAGIC = b"ASSAYIX1"
+FLAG_ZSTD = 1
+IDX_DTYPE = np.dtype([("hash", "S32"), ("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("flags", "u1")])
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkLocation:
+    pack: str
+    offset: int
+    stored: int
+    raw: int
+    flags: int
+
+
+def encode_index(entries: np.ndarray) -> bytes:
+    body = IDX_MAGIC + struct.pack("<Q", len(entries)) + entries.tobytes()
+    return body + blake3.blake3(body).digest()
+
+
+def decode_index(data: bytes, key: str) -> np.ndarray:
+    if len(data) < len(IDX_MAGIC) + 8 + 32 or data[:8] != IDX_MAGIC:
+        raise CorruptionError(f"pack index {key} is damaged (bad header)", key=key)
+    body, digest = data[:-32], data[-32:]
+    if blake3.blake3(body).digest() != digest:
+        raise CorruptionError(f"pack index {key} is damaged (checksum mismatch)", key=key)
+    (count,) = struct.unpack_from("<Q", body, 8)
+    entries = np.frombuffer(body, dtype=IDX_DTYPE, offset=16)
+    if len(entries) != count:
+        raise CorruptionError(f"pack index {key} is damaged (entry count)", key=key)
+    return entries
+
+
+class PackStore:
+    """The chunk view of an object store: which chunks exist, where, and their bytes."""
+
+    def __init__(self, store: ObjectStore, *, cache_dir: Path | None = None) -> None:
+        self.store = store
+        self._cache_dir = cache_dir
+        self._index: dict[bytes, ChunkLocation] | None = None
+        self._packs: set[str] = set()
+        self._lock = threading.Lock()
+        self._fds: dict[str, int] = {}
+        self._local = isinstance(store, LocalStore)
+
+    # -- index ------------------------------------------------------------------------------
+    @property
+    def index(self) -> dict[bytes, ChunkLocation]:
+        if self._index is None:
+            self.refresh()
+        assert self._index is not None
+        return self._index
+
+    def refresh(self) -> None:
+        """(Re)load every pack index in the store."""
+        index: dict[bytes, ChunkLocation] = {}
+        packs: set[str] = set()
+        for key in self.store.list("packs/"):
+            if not key.endswith(".idx"):
+                continue
+            pack_id = key[len("packs/"):-len(".idx")]
+            entries = self._load_index(pack_id)
+            packs.add(pack_id)
+            for h, off, stored, raw, flags in zip(
+                entries["hash"].tolist(), entries["offset"].tolist(), entries["stored"].tolist(),
+                entries["raw"].tolist(), entries["flags"].tolist(), strict=True,
+            ):
+                index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags))
+        with self._lock:
+            self._index = index
+            self._packs = packs
+
+    def _load_index(self, pack_id: str) -> np.ndarray:
+        key = f"packs/{pack_id}.idx"
+        cached: Path | None = None
+        if self._cache_dir is not None and not self._local:
+            cached = self._cache_dir / f"{pack_id}.idx"
+            if cached.is_file():
+                data = cached.read_bytes()
+                try:
+                    return decode_index(data, key)
+                except CorruptionError:
+                    cached.unlink(missing_ok=True)
+        data = self.store.get_bytes(key)
+        entries = decode_index(data, key)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, cached)
+        return entries
+
+    def pack_entries(self, pack_id: str) -> np.ndarray:
+        return self._load_index(pack_id)
+
+    def packs(self) -> set[str]:
+        self.index  # noqa: B018
+        return set(self._packs)
+
+    def has(self, digest: bytes) -> bool:
+        return digest in self.index
+
+    def missing(self, digests: Iterable[bytes]) -> list[bytes]:
+        index = self.index
+        seen: set[bytes] = set()
+        out = []
+        for d in digests:
+            if d not in index and d not in seen:
+                seen.add(d)
+                out.append(d)
+        return out
+
+    def _register(self, pack_id: str, entries: np.ndarray) -> None:
+        with self._lock:
+            index = self.index
+            for h, off, stored, raw, flags in zip(
+                entries["hash"].tolist(), entries["offset"].tolist(), entries["stored"].tolist(),
+                entries["raw"].tolist(), entries["flags"].tolist(), strict=True,
+            ):
+                index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags))
+            self._packs.add(pack_id)
+
+    # -- reading ----------------------------------------------------------------------------
+    def read_stored(self, loc: ChunkLocation) -> bytes:
+        key = f"packs/{loc.pack}.pack"
+        if self._local:
+            fd = self._fds.get(loc.pack)
+            if fd is None:
+                path = self.store.local_path(key)
+                assert path is not None
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except FileNotFoundError:
+                    raise CorruptionError(f"pack {key} is missing", key=key) from None
+                with self._lock:
+                    self._fds[loc.pack] = fd
+            data = os.pread(fd, loc.stored, loc.offset)
+        else:
+            try:
+                data = self.store.get_range(key, loc.offset, loc.stored)
+            except NotFoundError:
+                raise CorruptionError(f"pack {key} is missing from {self.store.url}", key=key) from None
+        return data
+
+    def read_chunk(self, digest: bytes, *, what: str = "") -> bytes:
+        """The chunk's bytes, hash-checked. A mismatch raises :class:`CorruptionError`."""
+        loc = self.index.get(digest)
+        if loc is None:
+            raise CorruptionError(f"chunk {digest.hex()} is missing{_for(what)}", key=digest.hex())
+        return self.decode(digest, loc, self.read_stored(loc), what=what)
+
+    def decode(self, digest: bytes, loc: ChunkLocation, stored: bytes, *, what: str = "") -> bytes:
+        key = f"packs/{loc.pack}.pack"
+        try:
+            raw = _decompress(stored, loc.raw) if loc.flags & FLAG_ZSTD else stored
+        except Exception:
+            raise CorruptionError(
+                f"chunk {digest.hex()} in {key} at offset {loc.offset} is damaged (does not decompress){_for(what)}",
+                key=digest.hex(),
+            ) from None
+        if len(raw) != loc.raw or hash_bytes(raw) != digest:
+            raise CorruptionError(
+                f"chunk {digest.hex()} in {key} at offset {loc.offset} is damaged (hash mismatch){_for(what)}",
+                key=digest.hex(),
+            )
+        return raw
+
+    def read_many(
+        self, digests: list[bytes], *, gap: int = 1 << 20, errors: list[tuple[bytes, CorruptionError]] | None = None,
+        stored: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Yield ``(digest, raw)`` for ``digests``, reading neighbouring chunks in one request.
+
+        Chunks come grouped by pack, not in the order given. With ``errors`` a damaged
+        chunk is appended there instead of raised; with ``stored`` the yielded bytes are
+        the stored (maybe compressed) form, still verified.
+        """
+        index = self.index
+        by_pack: dict[str, list[tuple[bytes, ChunkLocation]]] = {}
+        for d in digests:
+            loc = index.get(d)
+            if loc is None:
+                exc = CorruptionError(f"chunk {d.hex()} is missing from {self.store.url}", key=d.hex())
+                if errors is None:
+                    raise exc
+                errors.append((d, exc))
+                continue
+            by_pack.setdefault(loc.pack, []).append((d, loc))
+        for pack_id, items in by_pack.items():
+            items.sort(key=lambda item: item[1].offset)
+            run: list[tuple[bytes, ChunkLocation]] = []
+            for item in items:
+                if run and (item[1].offset - (run[-1][1].offset + run[-1][1].stored) > gap
+                            or item[1].offset + item[1].stored - run[0][1].offset > 64 << 20):
+                    yield from self._read_run(pack_id, run, errors, stored)
+                    run = []
+                run.append(item)
+            if run:
+                yield from self._read_run(pack_id, run, errors, stored)
+
+    def _read_run(
+        self, pack_id: str, run: list[tuple[bytes, ChunkLocation]],
+        errors: list[tuple[bytes, CorruptionError]] | None, stored: bool,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        start = run[0][1].offset
+        end = run[-1][1].offset + run[-1][1].stored
+        try:
+            blob = self.read_stored(ChunkLocation(pack_id, start, end - start, end - start, 0))
+        except CorruptionError as exc:
+            if errors is None:
+                raise
+            errors.extend((d, exc) for d, _ in run)
+            return
+        for digest, loc in run:
+            lo = loc.offset - start
+            piece = blob[lo:lo + loc.stored]
+            try:
+                if len(piece) != loc.stored:
+                    raise CorruptionError(f"pack packs/{pack_id}.pack is truncated: chunk {digest.hex()} is cut off", key=digest.hex())
+                raw = self.decode(digest, loc, piece)
+            except CorruptionError as exc:
+                if errors is None:
+                    raise
+                errors.append((digest, exc))
+                continue
+            yield digest, (piece if stored else raw)
+
+    def close(self) -> None:
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+
+    def forget_pack(self, pack_id: str) -> None:
+        with self._lock:
+            fd = self._fds.pop(pack_id, None)
+            if fd is not None:
+                os.close(fd)
+        self._index = None
+
+
+def _for(what: str) -> str:
+    return f" (needed by {what})" if what else ""
+
+
+_zstd_local = threading.local()
+
+
+def _decompress(data: bytes, raw_size: int) -> bytes:
+    import zstandard
+
+    d = getattr(_zstd_local, "d", None)
+    if d is None:
+        d = _zstd_local.d = zstandard.ZstdDecompressor()
+    return d.decompress(data, max_output_size=raw_size)
+
+
+def _compressor(level: int):  # type: ignore[no-untyped-def]
+    import zstandard
+
+    c = getattr(_zstd_local, "c", None)
+    if c is None or getattr(_zstd_local, "level", None) != level:
+        c = _zstd_local.c = zstandard.ZstdCompressor(level=level)
+        _zstd_local.level = level
+    return c
+
+
+class PackWriter:
+    """Appends new chunks to temp pack files and publishes them to a :class:`PackStore`.
+
+    Thread-safe: many readers may call :meth:`add` at once. Nothing is visible in the
+    store until :meth:`flush` (or a pack filling up) publishes pack then index.
+    """
+
+    def __init__(self, target: PackStore, tmp_dir: Path, *, compression: str = "zstd", level: int = 1,
+                 pack_size: int = 128 << 20) -> None:
+        self.target = target
+        self.tmp_dir = Path(tmp_dir)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.compression = compression
+        self.level = level
+        self.pack_size = pack_size
+        self._lock = threading.Lock()
+        self._pending: set[bytes] = set()
+        self._fh = None
+        self._path: Path | None = None
+        self._entries: list[tuple[bytes, int, int, int, int]] = []
+        self._offset = 0
+        self.published: list[str] = []
+        self.bytes_written = 0
+        self.chunks_written = 0
+
+    def encode(self, raw: bytes | memoryview) -> tuple[bytes | memoryview, int]:
+        if self.compression == "zstd" and len(raw) >= 512:
+            packed = _compressor(self.level).compress(raw)
+            if len(packed) < len(raw) * 0.95:  # incompressible data is stored raw
+                return packed, FLAG_ZSTD
+        return raw, 0
+
+    def wants(self, digest: bytes) -> bool:
+        return digest not in self._pending and not self.target.has(digest)
+
+    def add(self, digest: bytes, raw: bytes | memoryview) -> bool:
+        """Store one chunk unless it is already stored; True when it was new."""
+        if not self.wants(digest):
+            return False
+        stored, flags = self.encode(raw)
+        return self.add_stored(digest, bytes(stored), len(raw), flags)
+
+    def add_stored(self, digest: bytes, stored: bytes, raw_size: int, flags: int) -> bool:
+        """Store a chunk already in its stored form (used by transfers; the caller verified it)."""
+        full = None
+        with self._lock:
+            if digest in self._pending or self.target.has(digest):
+                return False
+            self._pending.add(digest)
+            if self._fh is None:
+                self._open()
+            assert self._fh is not None
+            self._fh.write(stored)
+            self._entries.append((digest, self._offset, len(stored), raw_size, flags))
+            self._offset += len(stored)
+            self.bytes_written += len(stored)
+            self.chunks_written += 1
+            if self._offset >= self.pack_size:
+                full = self._detach()
+        if full is not None:
+            self._publish(*full)
+        return True
+
+    def _open(self) -> None:
+        self._path = self.tmp_dir / f"{os.getpid()}-{os.urandom(6).hex()}.pack"
+        self._fh = open(self._path, "wb")
+        self._fh.write(PACK_MAGIC)
+        self._offset = len(PACK_MAGIC)
+        self._entries = []
+
+    def _detach(self) -> tuple[Path, object, list[tuple[bytes, int, int, int, int]]] | None:
+        if self._fh is None:
+            return None
+        out = (self._path, self._fh, self._entries)
+        self._fh, self._path, self._entries = None, None, []
+        return out  # type: ignore[return-value]
+
+    def _publish(self, path: Path, fh: object, entries: list[tuple[bytes, int, int, int, int]]) -> None:
+        fh.flush()  # type: ignore[attr-defined]
+        os.fsync(fh.fileno())  # type: ignore[attr-defined]
+        fh.close()  # type: ignore[attr-defined]
+        if not entries:
+            path.unlink(missing_ok=True)
+            return
+        arr = np.array(entries, dtype=IDX_DTYPE)
+        idx = encode_index(arr)
+        pack_id = blake3.blake3(idx).hexdigest()[:32]
+        self.target.store.put_file(f"packs/{pack_id}.pack", path, move=True)
+        path.unlink(missing_ok=True)
+        self.target.store.put_bytes(f"packs/{pack_id}.idx", idx)  # last: the pack is now complete
+        self.target._register(pack_id, arr)
+        self.published.append(pack_id)
+
+    def flush(self) -> list[str]:
+        with self._lock:
+            full = self._detach()
+        if full is not None:
+            self._publish(*full)
+        return self.published
+
+    def abort(self) -> None:
+        with self._lock:
+            full = self._detach()
+        if full is not None:
+            path, fh, _ = full
+            fh.close()  # type: ignore[attr-defined]
+            path.unlink(missing_ok=True)
+
+
+
+_OPEN: weakref.WeakKeyDictionary[object, PackStore] = weakref.WeakKeyDictionary()
+
+
+def workspace_packs(ws: object) -> PackStore:
+    """The chunk store of a workspace, opened once per :class:`~assay.workspace.Workspace`."""
+    packs = _OPEN.get(ws)
+    if packs is None:
+        packs = _OPEN[ws] = PackStore(ws.store, cache_dir=ws.cache_dir / "idx")  # type: ignore[attr-defined]
+    return packs
+

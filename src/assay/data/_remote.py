@@ -1,0 +1,265 @@
+"""Remotes: `assay remote add`, `assay data push` and `pull`.
+
+A remote is an object store laid out exactly like the workspace's (packs with
+their indexes, snapshots) plus ``refs/<dataset>.json`` listing versions. Only
+chunks the other side lacks travel; they are repacked into new packs of their own,
+published pack first and index last, so an interrupted transfer keeps every pack
+it finished and a rerun sends only the rest. Each chunk is hash-checked when read
+on the sending side and again when pulled.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.data._packs import PackStore, PackWriter, workspace_packs
+from assay.data._versions import Version, all_versions, check_name, dataset_sources, load_snapshot, parse_ref, resolve, save_snapshot
+from assay.errors import InputError, NotFoundError, UsageError
+from assay.config import Remote
+from assay.ledger import IntegrityConflict, utcnow
+from assay.progress import bar
+from assay.store import ObjectStore, open_store
+from assay.workspace import Workspace
+
+__all__ = ["TransferResult", "add_remote", "pull", "push", "remove_remote"]
+
+_REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+@dataclass
+class TransferResult:
+    remote: str
+    versions: list[str] = field(default_factory=list)
+    chunks_sent: int = 0
+    bytes_sent: int = 0
+    chunks_present: int = 0
+    packs: int = 0
+    checked_out: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "remote": self.remote, "versions": self.versions, "chunks_transferred": self.chunks_sent,
+            "bytes_transferred": self.bytes_sent, "chunks_already_there": self.chunks_present, "packs": self.packs,
+            "checked_out": self.checked_out,
+        }
+
+
+def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, options: dict[str, Any] | None = None) -> Remote:
+    if not _REMOTE_NAME.match(name):
+        raise UsageError(f"invalid remote name {name!r}", hint="use letters, digits, '_', '-' and '.'")
+    remote = Remote(name=name, url=url, options=options or {})
+    store = _open(ws, remote)  # fails now, not at the first push, if the URL is unusable
+    del store
+    ws.config.remotes[name] = remote
+    if default or ws.config.default_remote is None:
+        ws.config.default_remote = name
+    ws.save_config()
+    return remote
+
+
+def remove_remote(ws: Workspace, name: str) -> None:
+    if name not in ws.config.remotes:
+        raise NotFoundError(f"no remote named {name!r}")
+    del ws.config.remotes[name]
+    if ws.config.default_remote == name:
+        ws.config.default_remote = next(iter(ws.config.remotes), None)
+    ws.save_config()
+
+
+def _pick(ws: Workspace, name: str | None) -> Remote:
+    name = name or ws.config.default_remote
+    if not name:
+        raise UsageError("no remote configured", hint="add one: assay remote add origin s3://bucket/prefix")
+    remote = ws.config.remotes.get(name)
+    if remote is None:
+        raise NotFoundError(f"no remote named {name!r}", hint="known remotes: " + (", ".join(ws.config.remotes) or "none"))
+    return remote
+
+
+def _open(ws: Workspace, remote: Remote) -> ObjectStore:
+    return open_store(remote.url, ws.root, **remote.options)
+
+
+def _remote_packs(ws: Workspace, remote: Remote, store: ObjectStore) -> PackStore:
+    return PackStore(store, cache_dir=ws.cache_dir / "remotes" / remote.name / "idx")
+
+
+def _read_refs(store: ObjectStore, name: str) -> dict[str, Any]:
+    key = f"refs/{check_name(name)}.json"
+    if not store.exists(key):
+        return {"name": name, "kind": "dataset", "versions": []}
+    try:
+        doc = json.loads(store.get_bytes(key))
+    except ValueError:
+        raise InputError(f"remote object {key} is not valid JSON", hint="fix or remove it on the remote") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("versions"), list):
+        raise InputError(f"remote object {key} has an unexpected shape")
+    return doc
+
+
+def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any, result: TransferResult,
+              *, jobs: int = 4, pack_size: int = 64 << 20) -> None:
+    missing = dst.missing(digests)
+    result.chunks_present += len(set(digests)) - len(missing)
+    if not missing:
+        return
+    # Partition by source pack so each worker reads its packs sequentially.
+    by_pack: dict[str, list[bytes]] = {}
+    for d in missing:
+        loc = src.index.get(d)
+        by_pack.setdefault(loc.pack if loc else "", []).append(d)
+    groups: list[list[bytes]] = [[] for _ in range(max(1, jobs))]
+    sizes = [0] * len(groups)
+    for pack_id, items in sorted(by_pack.items(), key=lambda kv: -len(kv[1])):
+        i = sizes.index(min(sizes))
+        groups[i].extend(items)
+        sizes[i] += len(items)
+    total = sum(src.index[d].raw if d in src.index else 0 for d in missing)
+
+    with bar(total=total, desc="transfer", unit="B") as progress:
+        def work(group: list[bytes]) -> tuple[int, int, int]:
+            if not group:
+                return 0, 0, 0
+            writer = PackWriter(dst, tmp_dir, pack_size=pack_size)
+            sent = nbytes = 0
+            try:
+                for digest, stored in src.read_many(group, stored=True):
+                    loc = src.index[digest]
+                    if writer.add_stored(digest, stored, loc.raw, loc.flags):
+                        sent += 1
+                        nbytes += loc.raw
+                    progress.update(loc.raw)
+                writer.flush()
+            except BaseException:
+                writer.abort()
+                raise
+            return sent, nbytes, len(writer.published)
+
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            for sent, nbytes, npacks in pool.map(work, groups):
+                result.chunks_sent += sent
+                result.bytes_sent += nbytes
+                result.packs += npacks
+
+
+def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 4) -> TransferResult:
+    """Send ``ref`` (default: every version of every dataset) to a remote."""
+    spec = _pick(ws, remote)
+    store = _open(ws, spec)
+    local = workspace_packs(ws)
+    versions = [resolve(ws, ref)] if ref else all_versions(ws)
+    result = TransferResult(remote=spec.name)
+    if not versions:
+        return result
+    snapshots = {v.snapshot: load_snapshot(ws.store, v.snapshot) for v in versions}
+    digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
+    with ws.lock():
+        rpacks = _remote_packs(ws, spec, store)
+        rpacks.refresh()
+        _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs)
+        for snap in snapshots.values():
+            save_snapshot(store, snap)  # after the chunks: a snapshot on a remote is always complete
+        by_name: dict[str, list[Version]] = {}
+        for v in versions:
+            by_name.setdefault(v.dataset, []).append(v)
+        kinds = {r[0]: r[1] for r in ws.ledger.query("SELECT name, kind FROM datasets")}
+        for name, vs in by_name.items():
+            doc = _read_refs(store, name)
+            known = {entry["id"] for entry in doc["versions"]}
+            doc["kind"] = kinds.get(name, "dataset")
+            doc["sources"] = dataset_sources(ws, name)
+            doc["versions"].extend(v.to_dict() for v in vs if v.id not in known)
+            doc["versions"].sort(key=lambda e: (e["number"], e["created_at"]))
+            doc["updated_at"] = utcnow()
+            store.put_bytes(f"refs/{name}.json", json.dumps(doc, indent=1).encode())
+    result.versions = sorted(v.ref for v in versions)
+    return result
+
+
+def _remote_versions(store: ObjectStore, ref: str | None) -> list[tuple[str, dict[str, Any]]]:
+    if ref is None:
+        names = [k[len("refs/"):-len(".json")] for k in store.list("refs/") if k.endswith(".json")]
+        return [(n, e) for n in names for e in _read_refs(store, n)["versions"]]
+    name, spec = parse_ref(ref)
+    entries = _read_refs(store, name)["versions"]
+    if not entries:
+        raise NotFoundError(f"the remote has no dataset named {name!r}")
+    if spec == "latest":
+        return [(name, max(entries, key=lambda e: e["number"]))]
+    if re.fullmatch(r"v?\d+", spec):
+        found = [e for e in entries if e["number"] == int(spec.lstrip("v"))]
+    else:
+        found = [e for e in entries if e["snapshot"].startswith(spec) or e["id"].startswith(spec)]
+    if not found:
+        raise NotFoundError(f"the remote has no version {ref}")
+    return [(name, found[-1])]
+
+
+def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 4,
+         checkout: bool = False) -> TransferResult:
+    """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk."""
+    spec = _pick(ws, remote)
+    store = _open(ws, spec)
+    result = TransferResult(remote=spec.name)
+    wanted = _remote_versions(store, ref)
+    local = workspace_packs(ws)
+    with ws.lock():
+        rpacks = _remote_packs(ws, spec, store)
+        snapshots = {}
+        for _, entry in wanted:
+            if entry["snapshot"] not in snapshots:
+                snapshots[entry["snapshot"]] = load_snapshot(store, entry["snapshot"])
+        digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
+        _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs)
+        for snap in snapshots.values():
+            save_snapshot(ws.store, snap)
+        docs: dict[str, dict[str, Any]] = {}
+        for name, entry in wanted:
+            if name not in docs:
+                docs[name] = _read_refs(store, name)
+            version = _import_version(ws, name, entry, docs[name])
+            result.versions.append(version.ref)
+    if checkout:
+        from assay.data._checkout import checkout as do_checkout
+
+        latest: dict[str, Version] = {}
+        for ref_text in result.versions:
+            v = resolve(ws, ref_text)
+            if v.dataset not in latest or v.number > latest[v.dataset].number:
+                latest[v.dataset] = v
+        for v in latest.values():
+            do_checkout(ws, v.ref)
+            result.checked_out.append(v.ref)
+    result.versions.sort()
+    return result
+
+
+def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[str, Any]) -> Version:
+    """Record a remote version locally under its own id; keep its number when free."""
+    rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
+    if rows:
+        return resolve(ws, f"{rows[0][0]}@v{rows[0][1]}")
+    for _ in range(50):
+        try:
+            with ws.ledger.transaction() as tx:
+                if not tx.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)):
+                    tx.execute("INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
+                               (name, doc.get("kind", "dataset"), utcnow(), json.dumps(doc.get("sources") or [])))
+                taken = tx.execute("SELECT 1 FROM versions WHERE dataset = ? AND number = ?", (name, entry["number"]))
+                number = entry["number"]
+                if taken:
+                    number = int(tx.execute("SELECT MAX(number) FROM versions WHERE dataset = ?", (name,))[0][0]) + 1
+                tx.execute(
+                    "INSERT INTO versions (id, dataset, number, snapshot, message, created_at, files, bytes, run_id, meta) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (entry["id"], name, number, entry["snapshot"], entry.get("message", ""), entry["created_at"],
+                     entry["files"], entry["bytes"], None, json.dumps(entry.get("meta") or {}, sort_keys=True)),
+                )
+            return resolve(ws, f"{name}@v{number}")
+        except IntegrityConflict:
+            continue
+    raise InputError(f"could not record {name} from the remote: too many concurrent writers")

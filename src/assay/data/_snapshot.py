@@ -1,0 +1,152 @@
+"""Snapshots: a Merkle tree of relative paths to file manifests.
+
+A file manifest is a file's size, mode and ordered chunk digests; its id is the
+hash of its canonical encoding. A folder's node hashes its sorted entries; the
+snapshot id is the root node's hash. The stored object carries the flat list of
+manifests, and loading it recomputes the root, so a damaged snapshot cannot pass
+for an intact one.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import blake3
+
+from assay.errors import CorruptionError, UnsafePathError
+
+__all__ = ["FileManifest", "Snapshot", "check_relpath"]
+
+FORMAT = 1
+
+
+def check_relpath(path: str) -> str:
+    """A manifest path must be relative, normalized and free of ``..``; anything else is refused."""
+    if not path or "\x00" in path or "\\" in path:
+        raise UnsafePathError(f"refusing path {path!r} in a manifest")
+    p = PurePosixPath(path)
+    if p.is_absolute() or any(part in ("..", ".", "") for part in path.split("/")) or posixpath.normpath(path) != path:
+        raise UnsafePathError(f"refusing path {path!r} in a manifest: paths must be relative and stay inside the target")
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class FileManifest:
+    size: int
+    mode: int
+    chunks: tuple[tuple[bytes, int], ...]  # (digest, raw size) in file order
+
+    @property
+    def id(self) -> str:
+        return blake3.blake3(self.encode()).hexdigest()
+
+    def encode(self) -> bytes:
+        parts = [f"{self.size}:{self.mode & 0o777:o}".encode()]
+        parts.extend(d + n.to_bytes(4, "little") for d, n in self.chunks)
+        return b"|".join(parts[:1]) + b"|" + b"".join(parts[1:])
+
+    def to_json(self) -> list[object]:
+        return [self.size, self.mode & 0o777, [[d.hex(), n] for d, n in self.chunks]]
+
+    @classmethod
+    def from_json(cls, raw: list[object]) -> FileManifest:
+        size, mode, chunks = raw
+        return cls(int(size), int(mode), tuple((bytes.fromhex(d), int(n)) for d, n in chunks))  # type: ignore[union-attr, arg-type]
+
+
+@dataclass
+class Snapshot:
+    """An immutable tree of files (and empty folders) keyed by relative posix path."""
+
+    files: dict[str, FileManifest]
+    empty_dirs: tuple[str, ...] = ()
+    _id: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        for path in self.files:
+            check_relpath(path)
+        for path in self.empty_dirs:
+            check_relpath(path)
+        self.empty_dirs = tuple(sorted(set(self.empty_dirs)))
+
+    @property
+    def id(self) -> str:
+        if self._id is None:
+            self._id = self._merkle_root()
+        return self._id
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(m.size for m in self.files.values())
+
+    def chunk_digests(self) -> set[bytes]:
+        return {d for m in self.files.values() for d, _ in m.chunks}
+
+    def _merkle_root(self) -> str:
+        # children[folder] = {name: (kind, hash)}; build bottom-up by depth.
+        tree: dict[str, dict[str, tuple[str, str]]] = {"": {}}
+        for path, manifest in self.files.items():
+            _place(tree, path, ("f", manifest.id))
+        for path in self.empty_dirs:
+            _ensure_dir(tree, path)
+        hashes: dict[str, str] = {}
+        for folder in sorted(tree, key=lambda f: f.count("/") + (1 if f else 0), reverse=True):
+            lines = []
+            for name, (kind, h) in sorted(tree[folder].items()):
+                if kind == "d":
+                    h = hashes[name if not folder else f"{folder}/{name}"]
+                lines.append(f"{kind} {h} {name}\n")
+            hashes[folder] = blake3.blake3("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+        return hashes[""]
+
+    def encode(self) -> bytes:
+        doc = {
+            "format": FORMAT,
+            "id": self.id,
+            "files": {path: self.files[path].to_json() for path in sorted(self.files)},
+            "empty_dirs": list(self.empty_dirs),
+        }
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogateescape")
+
+    @classmethod
+    def decode(cls, data: bytes, *, expect_id: str | None = None) -> Snapshot:
+        try:
+            doc = json.loads(data.decode("utf-8", "surrogateescape"))
+            files = {path: FileManifest.from_json(raw) for path, raw in doc["files"].items()}
+            snap = cls(files=files, empty_dirs=tuple(doc.get("empty_dirs", ())))
+        except UnsafePathError:
+            raise
+        except Exception as exc:
+            raise CorruptionError(f"snapshot {expect_id or '?'} is damaged: {exc}", key=expect_id) from None
+        if expect_id is not None and snap.id != expect_id:
+            raise CorruptionError(f"snapshot {expect_id} is damaged: its content hashes to {snap.id}", key=expect_id)
+        return snap
+
+    def subset(self, prefixes: Iterable[str]) -> Snapshot:
+        prefixes = list(prefixes)
+        keep = {p: m for p, m in self.files.items() if any(p == x or p.startswith(x + "/") for x in prefixes)}
+        dirs = tuple(d for d in self.empty_dirs if any(d == x or d.startswith(x + "/") for x in prefixes))
+        return Snapshot(keep, dirs)
+
+
+def _ensure_dir(tree: dict[str, dict[str, tuple[str, str]]], folder: str) -> None:
+    if folder in tree:
+        return
+    parent, _, name = folder.rpartition("/")
+    _ensure_dir(tree, parent)
+    if tree[parent].get(name, ("d", ""))[0] == "f":
+        raise UnsafePathError(f"{folder} is both a file and a folder in one snapshot")
+    tree[folder] = {}
+    tree[parent][name] = ("d", "")
+
+
+def _place(tree: dict[str, dict[str, tuple[str, str]]], path: str, entry: tuple[str, str]) -> None:
+    folder, _, name = path.rpartition("/")
+    _ensure_dir(tree, folder)
+    if tree[folder].get(name, ("f", ""))[0] == "d":
+        raise UnsafePathError(f"{path} is both a file and a folder in one snapshot")
+    tree[folder][name] = entry

@@ -1,0 +1,216 @@
+"""Datasets and their versions in the ledger, and references to them.
+
+References: ``name``, ``name@latest``, ``name@v3``, ``name@3``, ``name@<snapshot hash prefix>``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.data._snapshot import Snapshot
+from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
+from assay.ledger import IntegrityConflict, utcnow
+from assay.workspace import Workspace
+
+__all__ = [
+    "Version",
+    "list_datasets",
+    "load_snapshot",
+    "log",
+    "parse_ref",
+    "record_version",
+    "resolve",
+    "save_snapshot",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_COLUMNS = "id, dataset, number, snapshot, message, created_at, files, bytes, run_id, meta"
+
+
+@dataclass(frozen=True)
+class Version:
+    id: str
+    dataset: str
+    number: int
+    snapshot: str
+    message: str
+    created_at: str
+    files: int
+    bytes: int
+    run_id: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@v{self.number}"
+
+    @property
+    def node(self) -> str:
+        return f"version:{self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "dataset": self.dataset, "version": f"v{self.number}", "number": self.number,
+            "ref": self.ref, "snapshot": self.snapshot, "message": self.message, "created_at": self.created_at,
+            "files": self.files, "bytes": self.bytes, "run_id": self.run_id, "meta": self.meta,
+        }
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Version:
+        vid, ds, number, snap, msg, created, files, size, run_id, meta = row
+        return cls(vid, ds, int(number), snap, msg, created, int(files), int(size), run_id, json.loads(meta or "{}"))
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"invalid dataset name {name!r}",
+            hint="use letters, digits, '_', '-' and '.', starting with a letter or digit (at most 128)",
+        )
+    return name
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    name, _, spec = ref.partition("@")
+    return check_name(name), (spec or "latest")
+
+
+def resolve(ws: Workspace, ref: str) -> Version:
+    """The version a reference names, or :class:`NotFoundError` saying what exists."""
+    name, spec = parse_ref(ref)
+    ledger = ws.ledger
+    if not ledger.query("SELECT 1 FROM datasets WHERE name = ?", (name,)):
+        known = [r[0] for r in ledger.query("SELECT name FROM datasets ORDER BY name")]
+        raise NotFoundError(
+            f"no dataset named {name!r}",
+            hint=("known datasets: " + ", ".join(known[:20])) if known else "add one with `assay data add PATH --name NAME`",
+        )
+    if spec == "latest":
+        rows = ledger.query(f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC LIMIT 1", (name,))
+    elif re.fullmatch(r"v?\d+", spec):
+        rows = ledger.query(f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? AND number = ?", (name, int(spec.lstrip("v"))))
+    elif re.fullmatch(r"[0-9a-f]{4,64}", spec):
+        rows = ledger.query(
+            f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? AND (snapshot LIKE ? OR id LIKE ?) ORDER BY number",
+            (name, spec + "%", spec + "%"),
+        )
+        if len({r[3] for r in rows}) > 1:
+            raise UsageError(f"{ref} is ambiguous: it matches {len(rows)} versions", hint="give more hash characters")
+        rows = rows[-1:]
+    else:
+        raise UsageError(f"cannot read the version in {ref!r}", hint="use NAME, NAME@latest, NAME@v3 or NAME@<hash prefix>")
+    if not rows:
+        raise NotFoundError(f"{ref} does not exist", hint=f"`assay data log {name}` lists its versions")
+    return Version.from_row(rows[0])
+
+
+def log(ws: Workspace, name: str) -> list[Version]:
+    resolve(ws, name)  # raises a helpful error for unknown names
+    rows = ws.ledger.query(f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC", (name,))
+    return [Version.from_row(r) for r in rows]
+
+
+def list_datasets(ws: Workspace, *, kind: str | None = None) -> list[dict[str, Any]]:
+    rows = ws.ledger.query(
+        "SELECT d.name, d.kind, d.created_at, COUNT(v.id), MAX(v.number) FROM datasets d "
+        "LEFT JOIN versions v ON v.dataset = d.name GROUP BY d.name, d.kind, d.created_at ORDER BY d.name"
+    )
+    out = [{"name": r[0], "kind": r[1], "created_at": r[2], "versions": int(r[3]), "latest": f"v{r[4]}" if r[4] else None} for r in rows]
+    return [d for d in out if kind is None or d["kind"] == kind]
+
+
+def all_versions(ws: Workspace) -> list[Version]:
+    return [Version.from_row(r) for r in ws.ledger.query(f"SELECT {_COLUMNS} FROM versions ORDER BY dataset, number")]
+
+
+def dataset_sources(ws: Workspace, name: str) -> list[str]:
+    rows = ws.ledger.query("SELECT sources FROM datasets WHERE name = ?", (name,))
+    return json.loads(rows[0][0]) if rows else []
+
+
+def record_version(
+    ws: Workspace,
+    name: str,
+    snapshot: Snapshot,
+    *,
+    message: str = "",
+    sources: list[str] | None = None,
+    kind: str = "dataset",
+    meta: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    skip_if_latest: bool = True,
+) -> tuple[Version, bool]:
+    """Append ``snapshot`` as the next version of ``name``; ``(version, created)``.
+
+    The number is taken inside the transaction and a unique (dataset, number)
+    constraint backs it, so concurrent writers each get their own number.
+    """
+    check_name(name)
+    for attempt in range(50):
+        try:
+            with ws.ledger.transaction() as tx:
+                row = tx.execute("SELECT kind FROM datasets WHERE name = ?", (name,))
+                if not row:
+                    tx.execute(
+                        "INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
+                        (name, kind, utcnow(), json.dumps(sources or [])),
+                    )
+                elif row[0][0] != kind:
+                    raise InputError(f"{name!r} is a {row[0][0]}, not a {kind}", hint="choose another name")
+                elif sources is not None:
+                    tx.execute("UPDATE datasets SET sources = ? WHERE name = ?", (json.dumps(sources), name))
+                latest = tx.execute(
+                    f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC LIMIT 1", (name,)
+                )
+                if latest and skip_if_latest and latest[0][3] == snapshot.id and (meta or {}) == json.loads(latest[0][9] or "{}"):
+                    return Version.from_row(latest[0]), False
+                number = (int(latest[0][2]) if latest else 0) + 1
+                version = Version(
+                    id=uuid.uuid4().hex, dataset=name, number=number, snapshot=snapshot.id, message=message,
+                    created_at=utcnow(), files=len(snapshot.files), bytes=snapshot.total_bytes, run_id=run_id,
+                    meta=meta or {},
+                )
+                tx.execute(
+                    f"INSERT INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (version.id, name, number, version.snapshot, message, version.created_at, version.files,
+                     version.bytes, run_id, json.dumps(version.meta, sort_keys=True)),
+                )
+                return version, True
+        except IntegrityConflict:
+            time.sleep(0.01 * (attempt + 1))  # another writer took this number; take the next
+    raise InputError(f"could not record a version of {name!r}: too many concurrent writers", hint="retry")
+
+
+def save_snapshot(ws_store: Any, snapshot: Snapshot) -> None:
+    import zstandard
+
+    key = f"snapshots/{snapshot.id}"
+    if not ws_store.exists(key):
+        ws_store.put_bytes(key, zstandard.ZstdCompressor(level=3).compress(snapshot.encode()))
+
+
+def load_snapshot(store: Any, snapshot_id: str) -> Snapshot:
+    import zstandard
+
+    key = f"snapshots/{snapshot_id}"
+    data = store.get_bytes(key)
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 34)
+    except zstandard.ZstdError:
+        raise CorruptionError(f"snapshot object {key} is damaged (does not decompress)", key=key) from None
+    return Snapshot.decode(raw, expect_id=snapshot_id)
+
+
+def ls(ws: Workspace, ref: str) -> tuple[Version, list[dict[str, Any]]]:
+    """The files of a version: path, size, mode, chunk count."""
+    version = resolve(ws, ref)
+    snap = load_snapshot(ws.store, version.snapshot)
+    files = [{"path": p, "size": m.size, "mode": f"{m.mode:o}", "chunks": len(m.chunks), "manifest": m.id}
+             for p, m in sorted(snap.files.items())]
+    files += [{"path": d + "/", "size": 0, "mode": "dir", "chunks": 0, "manifest": None} for d in snap.empty_dirs]
+    return version, files

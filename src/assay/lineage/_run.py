@@ -1,0 +1,156 @@
+"""Recorded runs: what a command or a block of Python read, produced and ran on."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import platform
+import subprocess
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assay.errors import UsageError
+from assay.ledger import utcnow
+from assay.lineage._graph import add_edges
+from assay.workspace import Workspace
+
+__all__ = ["Run", "environment", "run_command", "track"]
+
+
+@functools.lru_cache(maxsize=1)
+def _package_set() -> tuple[str, int]:
+    from importlib import metadata
+
+    names = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"])
+    return hashlib.sha256("\n".join(names).encode()).hexdigest(), len(names)
+
+
+def environment(cwd: Path | None = None) -> dict[str, Any]:
+    """Where a run ran: git commit (if any), Python, the installed package set, platform."""
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "hostname": platform.node(),
+    }
+    digest, count = _package_set()
+    env["packages_hash"] = digest
+    env["packages"] = count
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+        if out.returncode == 0:
+            env["git_commit"] = out.stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain"], cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
+            env["git_dirty"] = bool(dirty.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return env
+
+
+@dataclass
+class Run:
+    """A run in progress. Outputs are versioned only when the run succeeds."""
+
+    ws: Workspace
+    id: str
+    inputs: list[Any]
+    outputs: dict[str, tuple[list[str], str]] = field(default_factory=dict)
+    produced: list[Any] = field(default_factory=list)
+    status: str = "running"
+
+    def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "") -> None:
+        """Declare that ``path`` is output ``name``; it is snapshotted when the run ends well."""
+        paths = [path] if isinstance(path, (str, Path)) else list(path)
+        self.outputs[name] = ([str(p) for p in paths], message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "status": self.status, "inputs": [v.ref for v in self.inputs],
+            "outputs": [v.ref for v in self.produced],
+        }
+
+
+def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], params: dict[str, Any] | None) -> Run:
+    from assay.data import resolve
+
+    versions = [resolve(ws, ref) for ref in inputs]
+    run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
+    with ws.ledger.transaction() as tx:
+        tx.execute(
+            "INSERT INTO runs (id, kind, command, params, env, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run.id, kind, json.dumps(command), json.dumps(params or {}, default=str),
+             json.dumps(environment(ws.root)), "running", utcnow()),
+        )
+        add_edges(tx, [(v.node, f"run:{run.id}", "input_of") for v in versions])
+    return run
+
+
+def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
+    from assay.data import add
+
+    error: BaseException | None = None
+    if ok:
+        try:
+            for name, (paths, message) in run.outputs.items():
+                result = add(run.ws, paths, name=name, message=message or f"output of run {run.id[:12]}", run_id=run.id)
+                run.produced.append(result.version)
+        except BaseException as exc:  # an output that cannot be versioned fails the run
+            ok, error = False, exc
+    run.status = "succeeded" if ok else "failed"
+    with run.ws.ledger.transaction() as tx:
+        tx.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
+                   (run.status, exit_code, utcnow(), run.id))
+        add_edges(tx, [(f"run:{run.id}", v.node, "produced") for v in run.produced])
+    if error is not None:
+        raise error
+
+
+@contextmanager
+def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] | None = None,
+          name: str = "python") -> Iterator[Run]:
+    """Record a block of Python as a run.
+
+    >>> with assay.track(ws, inputs=["raw@v1"]) as run:   # doctest: +SKIP
+    ...     build_features("data/raw", "data/features")
+    ...     run.output("features", "data/features")
+
+    If the block raises, the run is recorded as failed and no output version is made.
+    """
+    run = _start(ws, "python", [name], inputs, params)
+    try:
+        yield run
+    except BaseException:
+        _finish(run, ok=False, exit_code=None)
+        raise
+    _finish(run, ok=True, exit_code=0)
+
+
+def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = (),
+                outputs: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """Run ``command``, then version each output (``name -> path``) if it exits 0."""
+    if not command:
+        raise UsageError("give the command to run after --", hint="assay run --in raw@v1 --out feats=data/f -- python make.py")
+    run = _start(ws, "command", list(command), inputs, None)
+    for name, path in (outputs or {}).items():
+        run.output(name, path)
+    try:
+        proc = subprocess.run(command, cwd=cwd, check=False)
+        code = proc.returncode
+    except FileNotFoundError:
+        _finish(run, ok=False, exit_code=127)
+        raise UsageError(f"command not found: {command[0]}") from None
+    except BaseException:
+        _finish(run, ok=False, exit_code=None)
+        raise
+    _finish(run, ok=code == 0, exit_code=code)
+    run.exit_code = code  # type: ignore[attr-defined]
+    return run
+
