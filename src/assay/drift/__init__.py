@@ -1,0 +1,44 @@
+"""Drift: has the data a model sees moved away from the data it learned from?
+
+Compare a current table with a reference, column by column (KS, Wasserstein, energy,
+PSI, Jensen–Shannon, Hellinger, chi-squared, total variation) with multiple-testing
+control and effect-size thresholds, plus multivariate tests; profile large data into
+mergeable sketches.
+
+Example::
+
+    from assay.drift import DriftSpec, compare
+    report = compare("train.parquet", "today.parquet", DriftSpec(target="label"))
+    print(report.drift, report.drifted_columns)
+"""
+
+from __future__ import annotations
+
+from assay.drift._detector import DriftDetector, compare
+from assay.drift._executor import LocalExecutor, RayExecutor, get_executor
+from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, build_profile
+from assay.drift._registry import StatTest, TestOutcome, get_stat_test, register_stat_test, stat_test_names
+from assay.drift._report import ColumnResult, DriftReport, Finding
+from assay.drift._spec import ColumnRule, DriftSpec
+
+__all__ = [
+    "CategoricalSketch",
+    "ColumnResult",
+    "ColumnRule",
+    "DriftDetector",
+    "DriftReport",
+    "DriftSpec",
+    "Finding",
+    "LocalExecutor",
+    "NumericSketch",
+    "Profile",
+    "RayExecutor",
+    "StatTest",
+    "TestOutcome",
+    "build_profile",
+    "compare",
+    "get_executor",
+    "get_stat_test",
+    "register_stat_test",
+    "stat_test_names",
+]

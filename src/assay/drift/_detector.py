@@ -1,0 +1,469 @@
+"""The drift detector: fit on a reference, compare a current table, judge every column.
+
+Exact mode (the default up to ``spec.exact_max_rows`` reference rows) keeps the
+sorted reference values and reads the current table one column at a time; binned
+mode profiles the reference into sketches and streams the current table into
+sketches on the same edges, so memory is bounded by the sketch size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, numeric_side, to_text
+from assay.drift._comparison import CategoricalComparison, NumericComparison
+from assay.drift._correction import adjust_p_values
+from assay.drift._io import open_source
+from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, build_profile, count_like
+from assay.drift._registry import get_stat_test
+from assay.drift._report import ColumnResult, DriftReport, Finding
+from assay.drift._spec import ColumnRule, DriftSpec
+from assay.errors import InputError
+
+__all__ = ["DriftDetector", "compare"]
+
+OTHER = "(other)"
+ROLE_CATEGORICAL_MAX = 20  # an integer target/prediction with at most this many values is a label
+
+
+class DriftDetector:
+    """Fit on a reference, then :meth:`compare` current data to it.
+
+    Example::
+
+        report = DriftDetector(DriftSpec(target="label")).fit("train.parquet").compare("today.parquet")
+        report.drift, report.drifted_columns
+    """
+
+    def __init__(self, spec: DriftSpec | None = None, *, executor: object | None = None, workspace: object | None = None) -> None:
+        self.spec = spec
+        self.executor = executor
+        self.workspace = workspace
+
+    # -- fit ----------------------------------------------------------------------------
+    def fit(self, reference: object) -> DriftDetector:
+        """Learn the reference: sorted values (exact) or a profile of sketches (binned)."""
+        spec = (self.spec or DriftSpec()).validate()
+        self.spec_ = spec
+        self.findings_: list[Finding] = []
+        with open_source(reference, label="reference", workspace=self.workspace) as src:
+            if isinstance(src, Profile):
+                self._fit_profile(src)
+                return self
+            self.label_ = src.label
+            self.rows_ = src.num_rows
+            if self.rows_ == 0:
+                raise InputError(f"the reference {src.label} has no rows", hint="give a reference with data in it")
+            names = self._wanted(list(src.schema.names), "reference")
+            self.mode_ = "exact" if spec.method == "exact" or (spec.method == "auto" and self.rows_ <= spec.exact_max_rows) else "binned"
+            self.notes_ = dict(src.notes)
+            self.kinds_ = {n: arrow_kind(src.schema.field(n).type) for n in names}
+            self.sample_ = _sample_rows(src, names, spec.multivariate_sample, spec.seed) if spec.multivariate else None
+            if self.mode_ == "exact":
+                self.sides_: dict[str, object] = {}
+                for name in names:
+                    kind = self.kinds_[name]
+                    if kind in ("numeric", "categorical", "null"):
+                        self.sides_[name] = _side(src.read_column(name), kind)
+            else:
+                self.profile_ = build_profile(src, columns=names, bins=spec.bins, max_categories=spec.max_categories,
+                                              seed=spec.seed, executor=self.executor)  # fmt: skip
+        return self
+
+    def _fit_profile(self, profile: Profile) -> None:
+        self.label_ = profile.label or "profile"
+        self.rows_ = profile.rows
+        self.mode_ = "binned"
+        self.notes_ = {}
+        self.profile_ = profile
+        self.sample_ = None
+        names = self._wanted(list(profile.columns) + list(profile.unsupported), "reference profile")
+        self.kinds_ = {n: ("unsupported" if n in profile.unsupported else profile.columns[n].kind) for n in names}
+
+    def _wanted(self, available: list[str], side: str) -> list[str]:
+        spec = self.spec_
+        if spec.columns is None:
+            names = list(available)
+        else:
+            names = list(spec.columns)
+            for extra in (spec.target, spec.prediction):
+                if extra and extra not in names:
+                    names.append(extra)
+        missing = [n for n in names if n not in available]
+        if spec.columns is not None and missing:
+            raise InputError(f"the {side} has no column(s) {', '.join(map(repr, missing))}", hint=f"its columns are: {', '.join(available[:30])}")
+        for role, name in (("target", spec.target), ("prediction", spec.prediction)):
+            if name and name not in available:
+                raise InputError(f"the {role} column {name!r} is not in the {side}", hint=f"its columns are: {', '.join(available[:30])}")
+        return [n for n in names if n in available]
+
+    # -- compare ------------------------------------------------------------------------------
+    def compare(self, current: object) -> DriftReport:
+        """Judge ``current`` against the fitted reference."""
+        spec = self.spec_
+        findings = list(self.findings_)
+        with open_source(current, label="current", workspace=self.workspace) as src:
+            if isinstance(src, Profile):
+                raise InputError("the current side must be data, not a profile", hint="profiles can only be the reference")
+            if src.num_rows == 0:
+                raise InputError(f"the current data {src.label} has no rows", hint="give current data with rows in it")
+            cur_names = list(src.schema.names)
+            if spec.columns is not None:
+                absent = [n for n in self.kinds_ if n not in cur_names]
+                if absent:
+                    raise InputError(f"the current data has no column(s) {', '.join(map(repr, absent))}", hint=f"its columns are: {', '.join(cur_names[:30])}")
+            for role, name in (("target", spec.target), ("prediction", spec.prediction)):
+                if name and name not in cur_names:
+                    raise InputError(f"the {role} column {name!r} is not in the current data")
+            names = [n for n in self.kinds_ if n in cur_names]
+            if spec.columns is None:
+                for n in self.kinds_:
+                    if n not in cur_names:
+                        findings.append(Finding("column_missing", f"column {n!r} is in the reference but not in the current data", n, "warning"))
+                for n in cur_names:
+                    if n not in self.kinds_:
+                        findings.append(Finding("column_added", f"column {n!r} is in the current data but not in the reference", n, "warning"))
+            if not names:
+                raise InputError("the reference and the current data share no columns", hint="check that you compare the same kind of table")
+            notes = {**self.notes_, **src.notes}
+            results = self._judge_columns(src, names, findings, notes)
+            multivariate = self._multivariate(src, results)
+            return self._verdict(results, findings, multivariate, src)
+
+    def _judge_columns(self, src: object, names: list[str], findings: list[Finding], notes: dict[str, str]) -> list[ColumnResult]:
+        spec = self.spec_
+        pairs: dict[str, tuple[str, object, object]] = {}
+        cur_kinds = {n: arrow_kind(src.schema.field(n).type) for n in names}  # type: ignore[attr-defined]
+        if self.mode_ == "binned":
+            countable = []
+            for n in names:
+                rk, ck = self.kinds_[n], cur_kinds[n]
+                if "unsupported" in (rk, ck):
+                    continue
+                if rk == "numeric" and ck == "categorical":
+                    findings.append(Finding("type_mismatch", f"column {n!r} is numeric in the reference profile but text in the current data; skipped", n, "warning"))
+                    continue
+                countable.append(n)
+            _, sketches = count_like(self.profile_, src, countable, executor=self.executor) if countable else (0, {})
+            for n in countable:
+                ref = self.profile_.columns[n]
+                pairs[n] = (ref.kind, ref, sketches[n])
+        else:
+            for n in names:
+                rk, ck = self.kinds_[n], cur_kinds[n]
+                if "unsupported" in (rk, ck):
+                    continue
+                ref_side = self.sides_[n]
+                column = src.read_column(n)  # type: ignore[attr-defined]
+                kind = rk if rk != "null" else ck
+                if kind == "null":
+                    kind = "categorical"
+                if rk == "numeric" and ck == "categorical" or rk == "categorical" and ck == "numeric":
+                    kind, ref_side, cur_side = _reconcile(n, rk, ref_side, column, findings)
+                else:
+                    cur_side = _side(column, kind if ck != "null" else "null")
+                    if isinstance(ref_side, CategoricalSide) and kind == "numeric" and rk == "null":
+                        ref_side = NumericSide(ref_side.rows, ref_side.missing, 0, 0, np.empty(0))
+                    if isinstance(cur_side, CategoricalSide) and kind == "numeric":
+                        cur_side = NumericSide(cur_side.rows, cur_side.missing, 0, 0, np.empty(0))
+                if kind == "numeric" and n in (spec.target, spec.prediction) and _few_integers(ref_side, cur_side):
+                    kind, ref_side, cur_side = "categorical", _as_categorical(ref_side), _as_categorical(cur_side)
+                pairs[n] = (kind, ref_side, cur_side)
+        for n in names:
+            if "unsupported" in (self.kinds_[n], cur_kinds[n]):
+                dtype = self.profile_.unsupported.get(n, "") if self.mode_ == "binned" and hasattr(self, "profile_") else ""
+                findings.append(Finding("unsupported_type", f"column {n!r} has a type drift cannot judge {dtype}".strip() + "; skipped", n, "warning"))
+            if n in notes:
+                findings.append(Finding("mixed_types", f"column {n!r}: {notes[n]}", n, "warning"))
+        return [self._judge(n, *pairs[n]) for n in names if n in pairs]
+
+    def _rule(self, name: str, kind: str) -> tuple[str, float]:
+        spec = self.spec_
+        base = spec.numeric if kind == "numeric" else spec.categorical
+        override = spec.per_column.get(name, ColumnRule())
+        test_name = override.test or base.test or ("ks" if kind == "numeric" else "chi2")
+        test = get_stat_test(test_name)
+        if kind not in test.kinds:  # a per-column test that does not fit this column's kind: use the kind's default
+            test_name = base.test or ("ks" if kind == "numeric" else "chi2")
+            test = get_stat_test(test_name)
+        threshold = override.threshold if override.threshold is not None else base.threshold
+        if threshold is None or (override.test and override.threshold is None):
+            threshold = test.default_threshold
+        return test_name, float(threshold)
+
+    def _judge(self, name: str, kind: str, ref: object, cur: object) -> ColumnResult:
+        spec = self.spec_
+        role = "target" if name == spec.target else "prediction" if name == spec.prediction else "feature"
+        test_name, threshold = self._rule(name, kind)
+        test = get_stat_test(test_name)
+        result = ColumnResult(name, kind, role, test_name, None, None, None, threshold, False, effect_name=test.effect_name)
+        ref_summary, cur_summary = _summary(ref), _summary(cur)
+        result.reference, result.current = ref_summary, cur_summary
+        if kind == "numeric":
+            cmp = _numeric_comparison(ref, cur)
+            if cmp is not None:
+                outcome = test.numeric(cmp)
+                result.chart = _numeric_chart(cmp)
+            for label, summary in (("reference", ref_summary), ("current", cur_summary)):
+                if summary["nonfinite"]:
+                    result.findings.append(Finding("nonfinite", f"{summary['nonfinite']:,} infinite value(s) in the {label}; left out of the test", name, "info",
+                                                   {"side": label, "count": summary["nonfinite"]}))  # fmt: skip
+        else:
+            cmp = _categorical_comparison(ref, cur, spec.max_categories, result.findings, name)
+            if cmp is not None:
+                outcome = test.categorical(cmp)
+                result.chart = _categorical_chart(cmp)
+        if cmp is None:
+            empty = [label for label, s in (("reference", ref_summary), ("current", cur_summary)) if s["valid"] == 0]
+            result.findings.append(Finding("all_null", f"column {name!r} has no usable values in the {' and the '.join(empty)}; no distribution test", name, "warning"))
+        else:
+            result.statistic, result.p_value, result.effect = outcome.statistic, outcome.p_value, outcome.effect
+        result.missing_rate = _missing_rate_test(ref_summary, cur_summary, spec.missing_rate_threshold)
+        return result
+
+    # -- verdict ------------------------------------------------------------------------------
+    def _verdict(self, results: list[ColumnResult], findings: list[Finding], multivariate: dict | None, src: object) -> DriftReport:
+        spec = self.spec_
+        family: list[tuple[ColumnResult, str, float]] = []
+        for r in results:
+            if r.p_value is not None:
+                family.append((r, "test", r.p_value))
+            if r.missing_rate.get("p_value") is not None:
+                family.append((r, "missing", r.missing_rate["p_value"]))
+        adjusted = adjust_p_values([p for _, _, p in family], spec.correction)
+        for (r, what, _), p_adj in zip(family, adjusted):
+            if what == "test":
+                r.p_adjusted = float(p_adj)
+            else:
+                r.missing_rate["p_adjusted"] = float(p_adj)
+        for r in results:
+            if r.effect is not None and r.threshold is not None and r.effect >= r.threshold:
+                if r.p_value is None:
+                    r.drifted = True
+                    r.reasons.append(f"{r.effect_name} {r.effect:.4g} >= {r.threshold:g}")
+                elif r.p_adjusted is not None and r.p_adjusted < spec.alpha:
+                    r.drifted = True
+                    r.reasons.append(f"{r.effect_name} {r.effect:.4g} >= {r.threshold:g} and adjusted p {r.p_adjusted:.3g} < {spec.alpha:g}")
+            mr = r.missing_rate
+            if mr.get("p_adjusted") is not None and mr["p_adjusted"] < spec.alpha and mr["effect"] >= mr["threshold"]:
+                mr["drifted"] = True
+                r.drifted = True
+                r.reasons.append(f"missing rate {mr['reference']:.2%} -> {mr['current']:.2%}")
+                r.findings.append(Finding("missing_rate", f"missing rate of {r.name!r} changed from {mr['reference']:.2%} to {mr['current']:.2%}", r.name, "drift", dict(mr)))
+        share = sum(r.drifted for r in results) / len(results) if results else 0.0
+        limit = spec.fail_share()
+        drift = any(r.drifted for r in results) if limit is None else share >= limit
+        if multivariate and multivariate.get("drifted"):
+            drift = True
+        tests = {r.test for r in results}
+        method = {
+            "mode": self.mode_,
+            "correction": spec.correction,
+            "correction_name": {"holm": "Holm (family-wise error rate)", "bh": "Benjamini-Hochberg (false discovery rate)", "none": "none"}[spec.correction],
+            "alpha": spec.alpha,
+            "fail_on": spec.fail_on,
+            "family_size": len(family),
+            "rule": "a column drifts when its effect size reaches the threshold and, for tests with a p-value, the p-value adjusted "
+            "across all columns (and missing-rate tests) is below alpha; a significant change of the missing rate by at least "
+            f"{spec.missing_rate_threshold:g} is drift too",
+            "tests": {name: {"effect": get_stat_test(name).effect_name, "default_threshold": get_stat_test(name).default_threshold,
+                             "p_value": get_stat_test(name).has_p_value} for name in sorted(t for t in tests if t)},  # fmt: skip
+            "bins": spec.bins if self.mode_ == "binned" else None,
+            "seed": spec.seed,
+        }
+        return DriftReport(
+            drift=bool(drift), share_drifted=float(share), reference_rows=int(self.rows_), current_rows=int(src.num_rows),  # type: ignore[attr-defined]
+            columns=results, method=method, findings=findings, multivariate=multivariate,
+            reference_label=self.label_, current_label=src.label, spec=spec.to_dict(),  # type: ignore[attr-defined]
+        )  # fmt: skip
+
+    def _multivariate(self, src: object, results: list[ColumnResult]) -> dict | None:
+        spec = self.spec_
+        if not spec.multivariate:
+            return None
+        if self.sample_ is None:
+            return {"skipped": "the reference is a profile; multivariate tests need reference rows"}
+        features = [r.name for r in results if r.role == "feature"]
+        kinds = {r.name: r.kind for r in results}
+        if not features:
+            return {"skipped": "no feature columns"}
+        from assay.drift._multivariate import multivariate_drift
+
+        cur_sample = _sample_rows(src, features, spec.multivariate_sample, spec.seed + 1)
+        return multivariate_drift(self.sample_.select(features), cur_sample, kinds, spec)
+
+
+def compare(reference: object, current: object, spec: DriftSpec | None = None, *, executor: object | None = None, workspace: object | None = None) -> DriftReport:
+    """Compare ``current`` with ``reference`` under ``spec`` (defaults: KS / chi-squared, Holm, alpha 0.05).
+
+    Both sides may be paths (Parquet, CSV, Arrow IPC, a folder of Parquet files), pyarrow
+    tables, pandas or polars data frames, or ``NAME@REF`` dataset references; the
+    reference may also be a :class:`Profile`.
+    """
+    return DriftDetector(spec, executor=executor, workspace=workspace).fit(reference).compare(current)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _side(column: pa.ChunkedArray, kind: str) -> NumericSide | CategoricalSide:
+    if kind == "numeric":
+        return numeric_side(column)
+    if kind == "null":
+        return CategoricalSide(len(column), len(column), np.empty(0, dtype=object), np.empty(0, dtype=np.int64))
+    return categorical_side(column)
+
+
+def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArray, findings: list[Finding]) -> tuple[str, object, object]:
+    """One side numeric, the other text: numbers if every text value parses, else both as text."""
+    if ref_kind == "numeric":
+        try:
+            cur_side = numeric_side(pc.cast(column, pa.float64()))
+            findings.append(Finding("type_mismatch", f"column {name!r} is text in the current data; its values all parse as numbers", name, "warning"))
+            return "numeric", ref_side, cur_side
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            findings.append(Finding("type_mismatch", f"column {name!r} is numeric in the reference but text in the current data; compared as text", name, "warning"))
+            return "categorical", _as_categorical(ref_side), categorical_side(column)
+    findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference but numeric in the current data; compared as text", name, "warning"))
+    return "categorical", ref_side, categorical_side(to_text(column))
+
+
+def _as_categorical(side: object) -> CategoricalSide:
+    if isinstance(side, CategoricalSide):
+        return side
+    assert isinstance(side, NumericSide)
+    values = np.concatenate([side.values, np.full(side.posinf, np.inf), np.full(side.neginf, -np.inf)])
+    text = to_text(pa.array(values, type=pa.float64()))
+    cat = categorical_side(text)
+    return CategoricalSide(side.rows, side.missing, cat.categories, cat.counts)
+
+
+def _few_integers(ref: object, cur: object) -> bool:
+    if not isinstance(ref, NumericSide) or not isinstance(cur, NumericSide):
+        return False
+    both = np.concatenate([ref.values, cur.values])
+    if both.size == 0 or not np.all(np.floor(both) == both):
+        return False
+    return np.unique(both).size <= ROLE_CATEGORICAL_MAX
+
+
+def _summary(side: object) -> dict[str, object]:
+    if isinstance(side, NumericSide):
+        rows, missing, nonfinite, valid = side.rows, side.missing, side.posinf + side.neginf, side.values.size
+        extra = {"mean": float(side.values.mean()) if valid else None, "std": float(side.values.std()) if valid else None}
+    elif isinstance(side, NumericSketch):
+        rows, missing, nonfinite, valid = side.rows, side.missing, side.posinf + side.neginf, side.finite
+        extra = {"mean": side.total / valid if valid else None, "std": side.std if valid else None}
+    elif isinstance(side, CategoricalSide):
+        rows, missing, nonfinite, valid = side.rows, side.missing, 0, int(side.counts.sum())
+        extra = {"distinct": int(side.categories.size)}
+    else:
+        assert isinstance(side, CategoricalSketch)
+        rows, missing, nonfinite, valid = side.rows, side.missing, 0, sum(side.values.values()) + side.other
+        extra = {"distinct": side.distinct, "distinct_is_lower_bound": bool(side.other)}
+    return {"rows": int(rows), "missing": int(missing), "missing_rate": missing / rows if rows else 0.0, "nonfinite": int(nonfinite), "valid": int(valid), **extra}
+
+
+def _numeric_comparison(ref: object, cur: object) -> NumericComparison | None:
+    if isinstance(ref, NumericSide) and isinstance(cur, NumericSide):
+        if ref.values.size == 0 or cur.values.size == 0:
+            return None
+        return NumericComparison.from_values(ref.values, cur.values)
+    assert isinstance(ref, NumericSketch) and isinstance(cur, NumericSketch)
+    if ref.finite == 0 or cur.finite == 0 or ref.edges.size == 0:
+        return None
+    return NumericComparison.from_counts(ref.edges, ref.counts, cur.counts, low=min(ref.low, cur.low), high=max(ref.high, cur.high), ref_std=ref.std)
+
+
+def _counts(side: object) -> tuple[dict[str, int], int]:
+    if isinstance(side, CategoricalSide):
+        return dict(zip(side.categories.tolist(), side.counts.tolist())), 0
+    assert isinstance(side, CategoricalSketch)
+    return side.values, side.other
+
+
+def _categorical_comparison(ref: object, cur: object, cap: int, findings: list[Finding], name: str) -> CategoricalComparison | None:
+    ref_counts, ref_other = _counts(ref)
+    cur_counts, cur_other = _counts(cur)
+    if not (ref_counts or ref_other) or not (cur_counts or cur_other):
+        return None
+    unseen = {k: v for k, v in cur_counts.items() if k not in ref_counts}
+    if unseen:
+        cur_valid = sum(cur_counts.values()) + cur_other
+        top = sorted(unseen.items(), key=lambda kv: -kv[1])[:5]
+        share = sum(unseen.values()) / cur_valid
+        caveat = " (the reference sketch was capped, so some may be rare reference values)" if ref_other else ""
+        findings.append(Finding("unseen_categories", f"{len(unseen):,} categor{'y' if len(unseen) == 1 else 'ies'} of {name!r} never seen in the reference, "
+                                f"{share:.2%} of current rows{caveat}", name, "warning",
+                                {"count": len(unseen), "share": share, "examples": [k for k, _ in top]}))  # fmt: skip
+    categories = sorted(set(ref_counts) | set(cur_counts), key=lambda k: (-(ref_counts.get(k, 0) + cur_counts.get(k, 0)), k))
+    other_ref, other_cur = ref_other, cur_other
+    if len(categories) > cap:
+        findings.append(Finding("high_cardinality", f"column {name!r} has {len(categories):,} categories; the {len(categories) - cap:,} rarest are pooled as {OTHER}", name, "info",
+                                {"distinct": len(categories), "kept": cap}))  # fmt: skip
+        for k in categories[cap:]:
+            other_ref += ref_counts.get(k, 0)
+            other_cur += cur_counts.get(k, 0)
+        categories = categories[:cap]
+    ref_valid = sum(ref_counts.values()) + ref_other
+    if len(set(ref_counts)) > 1000 and len(ref_counts) > 0.5 * ref_valid:
+        findings.append(Finding("identifier_like", f"column {name!r} has a distinct value in most rows; it looks like an identifier, whose drift is rarely meaningful", name, "info"))
+    ref_arr = np.array([ref_counts.get(k, 0) for k in categories], dtype=np.int64)
+    cur_arr = np.array([cur_counts.get(k, 0) for k in categories], dtype=np.int64)
+    if other_ref or other_cur:
+        categories = [*categories, OTHER]
+        ref_arr = np.append(ref_arr, other_ref)
+        cur_arr = np.append(cur_arr, other_cur)
+    return CategoricalComparison(categories, ref_arr, cur_arr)
+
+
+def _missing_rate_test(ref: dict, cur: dict, threshold: float) -> dict[str, object]:
+    """Two-proportion z-test (pooled), the same as a 2 x 2 chi-squared without continuity correction."""
+    from scipy import stats
+
+    n1, n2 = ref["rows"], cur["rows"]
+    x1, x2 = ref["missing"], cur["missing"]
+    p1, p2 = x1 / n1, x2 / n2
+    doc: dict[str, object] = {"reference": p1, "current": p2, "effect": abs(p2 - p1), "threshold": threshold, "p_value": None, "p_adjusted": None, "drifted": False}
+    if x1 + x2 == 0 or x1 + x2 == n1 + n2:
+        return doc
+    pooled = (x1 + x2) / (n1 + n2)
+    z = (p2 - p1) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    doc["p_value"] = float(2 * stats.norm.sf(abs(z)))
+    return doc
+
+
+def _numeric_chart(cmp: NumericComparison, bins: int = 40) -> dict[str, object]:
+    """Both distributions on one equal-width axis between the pooled 0.5% and 99.5% quantiles."""
+    def quantile(cdf: np.ndarray, q: float) -> float:
+        return float(cmp.grid[min(np.searchsorted(cdf, q, side="left"), cmp.grid.size - 1)])
+
+    lo = min(quantile(cmp.ref_cdf, 0.005), quantile(cmp.cur_cdf, 0.005))
+    hi = max(quantile(cmp.ref_cdf, 0.995), quantile(cmp.cur_cdf, 0.995))
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    ref_cdf, cur_cdf = cmp.cdf_at(edges)
+    ref_cdf[0], cur_cdf[0] = cmp.cdf_at(np.array([np.nextafter(lo, -np.inf)]))[0][0], cmp.cdf_at(np.array([np.nextafter(lo, -np.inf)]))[1][0]
+    return {"type": "numeric", "edges": edges.tolist(), "reference": np.diff(ref_cdf).clip(0).tolist(), "current": np.diff(cur_cdf).clip(0).tolist()}
+
+
+def _categorical_chart(cmp: CategoricalComparison, top: int = 20) -> dict[str, object]:
+    ref, cur = cmp.probabilities()
+    order = np.argsort(-(ref + cur), kind="stable")[:top]
+    return {"type": "categorical", "categories": [cmp.categories[i] for i in order], "reference": ref[order].tolist(), "current": cur[order].tolist()}
+
+
+def _sample_rows(src: object, columns: list[str], n: int, seed: int) -> pa.Table:
+    """About ``n`` rows drawn uniformly in one streaming pass (Bernoulli sampling, seeded)."""
+    rng = np.random.default_rng(seed)
+    total = src.num_rows  # type: ignore[attr-defined]
+    fraction = min(1.0, 1.2 * n / max(total, 1))
+    parts = []
+    for batch in src.iter_batches(columns):  # type: ignore[attr-defined]
+        take = np.flatnonzero(rng.random(batch.num_rows) < fraction)
+        parts.append(batch.take(pa.array(take)))
+    table = pa.Table.from_batches(parts) if parts else pa.table({c: pa.array([]) for c in columns})
+    if table.num_rows > n:
+        table = table.take(pa.array(np.sort(rng.choice(table.num_rows, n, replace=False))))
+    return table

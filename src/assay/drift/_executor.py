@@ -1,0 +1,67 @@
+"""Where partition work runs: in this process, a local process pool, or a Ray cluster.
+
+Drift fans partitions out through this small interface (``map``), so the sketches
+of a table can be counted on many cores or machines and merged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from assay.errors import UsageError
+from assay.extras import import_optional
+
+__all__ = ["LocalExecutor", "RayExecutor", "get_executor"]
+
+
+class LocalExecutor:
+    """Runs tasks in a pool of ``workers`` processes (inline when there is one task or one worker)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
+        if self.workers <= 1 or len(tasks) <= 1:
+            return [fn(task) for task in tasks]
+        import concurrent.futures
+        import multiprocessing
+
+        # spawn, not fork: Arrow and BLAS keep threads that a fork would copy mid-lock
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=context) as pool:
+            return list(pool.map(fn, tasks))
+
+
+class RayExecutor:
+    """Runs tasks as Ray tasks on the cluster at ``address`` (``auto``, ``ray://…``) or a local instance."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, *, num_cpus: int | None = None) -> None:
+        self.address = address
+        self.num_cpus = num_cpus
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
+        ray = import_optional("ray", "ray")
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            if self.address:
+                kwargs["address"] = self.address
+            elif self.num_cpus:
+                kwargs["num_cpus"] = self.num_cpus
+            ray.init(**kwargs)
+        remote = ray.remote(fn)
+        return list(ray.get([remote.remote(task) for task in tasks]))
+
+
+def get_executor(name: str | None, *, workers: int | None = None, address: str | None = None) -> LocalExecutor | RayExecutor:
+    """``local`` (default) or ``ray``."""
+    if name in (None, "local"):
+        return LocalExecutor(workers)
+    if name == "ray":
+        return RayExecutor(address, num_cpus=workers)
+    raise UsageError(f"unknown executor {name!r}", hint="use 'local' or 'ray'")

@@ -1,0 +1,275 @@
+"""Where drift data comes from: files, folders, data frames and dataset references.
+
+Every input becomes a :class:`Source` that can hand out one column at a time (exact
+mode) or stream record batches (binned mode), so neither mode needs the whole table
+in memory unless the input itself is in memory (a CSV file or a data frame).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from assay.errors import InputError
+
+__all__ = ["ParquetSource", "Source", "TableSource", "open_source"]
+
+PARQUET = (".parquet", ".pq", ".parq")
+CSV = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+IPC = (".arrow", ".feather", ".ipc", ".arrows")
+
+
+class Source:
+    """A table to read from; subclasses implement the reading."""
+
+    label: str = ""
+    schema: pa.Schema
+    notes: dict[str, str]  # column -> what happened while reading (e.g. mixed types cast to text)
+
+    @property
+    def num_rows(self) -> int:
+        raise NotImplementedError
+
+    def read_column(self, name: str) -> pa.ChunkedArray:
+        raise NotImplementedError
+
+    def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+    def partitions(self) -> list[Source]:
+        """Independent pieces that can be profiled apart and merged (at least ``[self]``)."""
+        return [self]
+
+
+class TableSource(Source):
+    """A table already in memory."""
+
+    def __init__(self, table: pa.Table, label: str, notes: dict[str, str] | None = None) -> None:
+        self.table = table
+        self.schema = table.schema
+        self.label = label
+        self.notes = notes or {}
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    def read_column(self, name: str) -> pa.ChunkedArray:
+        return self.table.column(name)
+
+    def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
+        yield from self.table.select(columns).to_batches(max_chunksize=batch_size)
+
+
+class ParquetSource(Source):
+    """One Parquet file or a folder of Parquet partitions, read lazily."""
+
+    def __init__(self, path: Path, label: str) -> None:
+        import pyarrow.dataset as ds
+
+        self.path = path
+        self.label = label
+        self.notes = {}
+        try:
+            self.dataset = ds.dataset(str(path), format="parquet", exclude_invalid_files=False)
+            self.schema = self.dataset.schema
+            self._rows = self.dataset.count_rows()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"cannot read {label} as Parquet: {exc}", hint="check that the file is a complete Parquet file") from exc
+
+    @property
+    def num_rows(self) -> int:
+        return self._rows
+
+    def read_column(self, name: str) -> pa.ChunkedArray:
+        return self.dataset.to_table(columns=[name]).column(name)
+
+    def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
+        yield from self.dataset.to_batches(columns=columns, batch_size=batch_size)
+
+    def partitions(self) -> list[Source]:
+        files = sorted(self.dataset.files)
+        if len(files) > 1:
+            return [ParquetSource(Path(f), f) for f in files]
+        import pyarrow.parquet as pq
+
+        groups = pq.ParquetFile(files[0]).metadata.num_row_groups if files else 0
+        if groups < 2:
+            return [self]
+        # one file with several row groups: a few contiguous pieces, so workers share it
+        pieces = min(groups, 2 * (os.cpu_count() or 1))
+        bounds = np.linspace(0, groups, pieces + 1).astype(int)
+        return [ParquetPiece(Path(files[0]), list(range(a, b)), f"{files[0]}[{a}:{b}]") for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+    def __reduce__(self) -> tuple[Any, ...]:  # workers reopen the file instead of pickling the dataset
+        return (ParquetSource, (self.path, self.label))
+
+
+class ParquetPiece(Source):
+    """Some row groups of one Parquet file (a partition for the workers)."""
+
+    def __init__(self, path: Path, row_groups: list[int], label: str) -> None:
+        import pyarrow.parquet as pq
+
+        self.path, self.row_groups, self.label, self.notes = path, row_groups, label, {}
+        self._file = pq.ParquetFile(str(path))
+        self.schema = self._file.schema_arrow
+        self._rows = sum(self._file.metadata.row_group(i).num_rows for i in row_groups)
+
+    @property
+    def num_rows(self) -> int:
+        return self._rows
+
+    def read_column(self, name: str) -> pa.ChunkedArray:
+        return self._file.read_row_groups(self.row_groups, columns=[name]).column(name)
+
+    def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
+        yield from self._file.iter_batches(batch_size=batch_size, row_groups=self.row_groups, columns=columns)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ParquetPiece, (self.path, self.row_groups, self.label))
+
+
+def _from_pandas(frame: Any, label: str) -> TableSource:
+    notes: dict[str, str] = {}
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # object columns holding several Python types: read them as text, and say so
+        frame = frame.copy()
+        for name in frame.columns:
+            try:
+                pa.array(frame[name], from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                frame[name] = frame[name].map(lambda v: None if v is None or v != v else str(v))
+                notes[str(name)] = "mixed types: values read as text"
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    return TableSource(table, label, notes)
+
+
+def _read_csv(path: Path, label: str) -> TableSource:
+    from pyarrow import csv
+
+    delimiter = "\t" if ".tsv" in path.name else ","
+    try:
+        table = csv.read_csv(path, parse_options=csv.ParseOptions(delimiter=delimiter))
+    except (pa.ArrowInvalid, OSError) as exc:
+        if "Empty CSV file" in str(exc):
+            raise InputError(f"{label} is empty", hint="give a CSV file with a header line and rows") from exc
+        raise InputError(f"cannot read {label} as CSV: {exc}") from exc
+    return TableSource(table, label)
+
+
+def _read_ipc(path: Path, label: str) -> TableSource:
+    try:
+        source = pa.memory_map(str(path))
+        try:
+            table = pa.ipc.open_file(source).read_all()
+        except pa.ArrowInvalid:
+            source = pa.memory_map(str(path))
+            table = pa.ipc.open_stream(source).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read {label} as Arrow IPC: {exc}") from exc
+    return TableSource(table, label)
+
+
+def _open_path(path: Path, label: str) -> Source:
+    name = path.name.lower()
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if any(f.name.lower().endswith(PARQUET) for f in files):
+            return ParquetSource(path, label)
+        tables = [_open_path(f, f"{label}/{f.relative_to(path)}") for f in files if f.name.lower().endswith(CSV + IPC)]
+        if not tables:
+            raise InputError(f"{label} is a folder without Parquet, CSV or Arrow files")
+        try:
+            table = pa.concat_tables([t.table for t in tables if isinstance(t, TableSource)], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InputError(f"the files in {label} do not share one schema: {exc}") from exc
+        return TableSource(table, label)
+    if path.stat().st_size == 0:
+        raise InputError(f"{label} is empty (0 bytes)", hint="check that the file was written completely")
+    if name.endswith(PARQUET):
+        return ParquetSource(path, label)
+    if name.endswith(CSV):
+        return _read_csv(path, label)
+    if name.endswith(IPC):
+        return _read_ipc(path, label)
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic[:4] == b"PAR1":
+        return ParquetSource(path, label)
+    if magic == b"ARROW1":
+        return _read_ipc(path, label)
+    raise InputError(f"cannot tell the format of {label}", hint="use .parquet, .csv, .tsv, .arrow or .feather files, or a folder of Parquet files")
+
+
+@contextlib.contextmanager
+def open_source(data: Any, *, label: str, workspace: Any = None) -> Iterator[Any]:
+    """Open ``data`` (path, table, data frame, profile or ``NAME@REF``) as a :class:`Source`.
+
+    Yields a :class:`Source`, or a :class:`~assay.drift.Profile` when ``data`` is one
+    (or a path to a saved profile). A dataset reference is checked out into a temporary
+    folder that is removed on exit.
+    """
+    from assay.drift._profile import Profile
+
+    if isinstance(data, (Source, Profile)):
+        yield data
+        return
+    if isinstance(data, pa.Table):
+        yield TableSource(data, label)
+        return
+    if isinstance(data, pa.RecordBatch):
+        yield TableSource(pa.Table.from_batches([data]), label)
+        return
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        yield _from_pandas(data, label)
+        return
+    if module == "polars":
+        yield TableSource(data.to_arrow(), label)
+        return
+    if not isinstance(data, (str, os.PathLike)):
+        raise InputError(f"cannot read {label} from a {type(data).__name__}", hint="give a path, a pyarrow Table, or a pandas / polars DataFrame")
+    path = Path(data).expanduser()
+    if path.exists():
+        if path.is_file() and path.name.lower().endswith(".json"):
+            yield Profile.load(path)
+            return
+        if not os.access(path, os.R_OK):
+            raise InputError(f"cannot read {data}: permission denied")
+        yield _open_path(path, str(data))
+        return
+    if "@" in str(data) and os.sep not in str(data):
+        with _checkout(str(data), workspace) as folder:
+            yield _open_path(folder, str(data))
+        return
+    raise InputError(f"{data} does not exist", hint="give a Parquet, CSV or Arrow file, a folder of Parquet files, or a dataset reference NAME@REF")
+
+
+@contextlib.contextmanager
+def _checkout(ref: str, workspace: Any) -> Iterator[Path]:
+    """Materialize a dataset version (data pillar) into a temporary folder."""
+    try:
+        from assay import data as data_pillar
+    except ImportError as exc:  # pragma: no cover - the data pillar ships with assay
+        raise InputError(f"cannot resolve {ref}: the data pillar is not available ({exc})") from exc
+    if workspace is None:
+        from assay.workspace import Workspace
+
+        workspace = Workspace.open()
+    folder = Path(tempfile.mkdtemp(prefix="drift-", dir=workspace.tmp_dir))
+    try:
+        data_pillar.checkout(workspace, ref, to=folder)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

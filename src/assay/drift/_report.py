@@ -1,0 +1,110 @@
+"""The result of a drift comparison, as data: what the CLI prints and the HTML report draws."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ColumnResult", "DriftReport", "Finding"]
+
+
+def _num(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: those become null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+@dataclass
+class Finding:
+    """Something worth knowing that is not a test result: unseen categories, missing values, odd data."""
+
+    type: str
+    message: str
+    column: str | None = None
+    severity: str = "info"  # info | warning | drift
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "column": self.column, "severity": self.severity, "message": self.message, "details": self.details}
+
+
+@dataclass
+class ColumnResult:
+    """The verdict on one column, with the evidence for it."""
+
+    name: str
+    kind: str
+    role: str
+    test: str | None
+    statistic: float | None
+    p_value: float | None
+    effect: float | None
+    threshold: float | None
+    drifted: bool
+    effect_name: str = ""
+    p_adjusted: float | None = None
+    reasons: list[str] = field(default_factory=list)
+    reference: dict[str, Any] = field(default_factory=dict)
+    current: dict[str, Any] = field(default_factory=dict)
+    missing_rate: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    chart: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, charts: bool = False) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "name": self.name, "kind": self.kind, "role": self.role, "test": self.test,
+            "statistic": _num(self.statistic), "p_value": _num(self.p_value), "p_adjusted": _num(self.p_adjusted),
+            "effect": _num(self.effect), "effect_name": self.effect_name, "threshold": _num(self.threshold),
+            "drifted": self.drifted, "reasons": self.reasons, "reference": self.reference, "current": self.current,
+            "missing_rate": self.missing_rate, "findings": [f.to_dict() for f in self.findings],
+        }  # fmt: skip
+        if charts:
+            doc["chart"] = self.chart
+        return doc
+
+
+@dataclass
+class DriftReport:
+    """Everything one comparison found. ``drift`` is the verdict under the spec's rule."""
+
+    drift: bool
+    share_drifted: float
+    reference_rows: int
+    current_rows: int
+    columns: list[ColumnResult]
+    method: dict[str, Any]
+    findings: list[Finding] = field(default_factory=list)
+    multivariate: dict[str, Any] | None = None
+    reference_label: str = ""
+    current_label: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+    record_id: str | None = None
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.drifted]
+
+    def column(self, name: str) -> ColumnResult:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def to_dict(self, *, charts: bool = False) -> dict[str, Any]:
+        return {
+            "drift": self.drift,
+            "share_drifted": self.share_drifted,
+            "drifted_columns": self.drifted_columns,
+            "reference_rows": self.reference_rows,
+            "current_rows": self.current_rows,
+            "reference": self.reference_label,
+            "current": self.current_label,
+            "columns": [c.to_dict(charts=charts) for c in self.columns],
+            "findings": [f.to_dict() for f in self.findings],
+            "multivariate": self.multivariate,
+            "method": self.method,
+            "spec": self.spec,
+            "record_id": self.record_id,
+        }

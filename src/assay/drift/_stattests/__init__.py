@@ -1,0 +1,1 @@
+"""Built-in drift tests; each module registers one test."""

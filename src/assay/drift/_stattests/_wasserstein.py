@@ -1,0 +1,37 @@
+"""Wasserstein-1 (earth mover's) distance, normalized by the reference standard deviation.
+
+W1 = integral of |F_ref - F_cur| dx, the same formula as ``scipy.stats.wasserstein_distance``.
+Divided by the reference std it reads as "how many standard deviations the mass moved".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assay.drift._comparison import NumericComparison
+from assay.drift._registry import StatTest, TestOutcome, register_stat_test
+
+
+def cdf_gap_integral(cmp: NumericComparison, power: int) -> float:
+    """Integral of |F_ref - F_cur|**power over the grid (step CDFs)."""
+    if cmp.grid.size < 2:
+        return 0.0
+    widths = np.diff(cmp.grid)
+    gaps = np.abs(cmp.ref_cdf[:-1] - cmp.cur_cdf[:-1])
+    return float(np.sum(gaps**power * widths))
+
+
+@register_stat_test
+class Wasserstein(StatTest):
+    """Effect: W1 / reference std (0.1 = a tenth of a standard deviation)."""
+
+    name = "wasserstein"
+    kinds = frozenset({"numeric"})
+    has_p_value = False
+    default_threshold = 0.1
+    effect_name = "W1 / std"
+
+    def numeric(self, cmp: NumericComparison) -> TestOutcome:
+        w = cdf_gap_integral(cmp, 1)
+        scale = cmp.ref_std if cmp.ref_std > 0 else 1.0
+        return TestOutcome(statistic=w, p_value=None, effect=w / scale)
