@@ -94,10 +94,13 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
 
         sources = dataset_sources(ws, version.dataset)
         changes = status(ws, version.dataset)
-        if changes.dirty and not force:
+        # Missing files lose nothing; modified or new ones would be overwritten or removed.
+        at_risk = [p for p in changes.modified + changes.added
+                   if p not in snapshot.files or snapshot.files[p].id != _current_id(changes, p)]
+        if at_risk and not force:
             raise UsageError(
-                f"{version.dataset} has local changes that checkout would overwrite: "
-                + ", ".join((changes.modified + changes.added + changes.removed)[:5]),
+                f"{version.dataset} has local changes that checkout would overwrite: " + ", ".join(at_risk[:5])
+                + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else ""),
                 hint="add them as a version first (`assay data add`), or pass --force to discard them",
             )
         from assay.data._scan import scan
@@ -146,6 +149,10 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
             cache.update(fresh)
         set_head(ws, version.dataset, version)
     return result
+
+
+def _current_id(changes: object, path: str) -> str | None:
+    return getattr(changes, "current_ids", {}).get(path)
 
 
 def _under(rel: str, sources: list[str]) -> bool:

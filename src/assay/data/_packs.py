@@ -30,7 +30,9 @@ __all__ = ["ChunkLocation", "PackStore", "PackWriter", "workspace_packs"]
 PACK_MAGIC = b"ASSAYPK1"
 IDX_MAGIC = b"ASSAYIX1"
 FLAG_ZSTD = 1
-IDX_DTYPE = np.dtype([("hash", "S32"), ("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("flags", "u1")])
+# "V32", not "S32": numpy strips trailing NUL bytes from S fields, which would
+# corrupt the 1 in 256 digests that end in 0x00.
+IDX_DTYPE = np.dtype([("hash", "V32"), ("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("flags", "u1")])
 
 
 @dataclass(frozen=True, slots=True)

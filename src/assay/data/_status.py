@@ -20,6 +20,7 @@ class Status:
     modified: list[str] = field(default_factory=list)
     unchanged: int = 0
     rehashed: int = 0
+    current_ids: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def dirty(self) -> bool:
@@ -50,6 +51,7 @@ def status(ws: Workspace, name: str) -> Status:
     current, stats = snapshot_paths(ws, present, store=False)
     result = Status(dataset=name, against=version, rehashed=stats["rehashed"])
     for path, manifest in current.files.items():
+        result.current_ids[path] = manifest.id
         old = base.files.get(path)
         if old is None:
             result.added.append(path)

@@ -1,0 +1,144 @@
+"""The workspace, config, CLI contracts and the light core."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import assay
+from assay.cli._app import COMMANDS, cli as root
+from assay.config import Config
+from assay.errors import InputError, UsageError, WorkspaceNotFoundError
+from assay.workspace import Workspace
+
+
+def test_public_surface() -> None:
+    assert assay.__all__ == sorted(assay.__all__)
+    assert set(assay.__all__) == {"AssayError", "Workspace", "__version__", "track"}
+    assert callable(assay.track)
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, assay, assay.data, assay.lineage, assay.ledger, assay.store;"
+        "heavy = {'torch', 'onnxruntime', 'ray', 'fastapi', 'pandas', 'polars', 'sklearn', 'uvicorn', 'pyarrow'};"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_init_creates_workspace_and_is_idempotent(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "proj")
+    assert (ws.dir / "config.toml").is_file()
+    assert (ws.dir / "ledger.db").is_file()
+    assert ws.ledger.schema_version() >= 1
+    again = Workspace.init(tmp_path / "proj")
+    assert again.root == ws.root
+
+
+def test_workspace_found_walking_up(tmp_path: Path) -> None:
+    Workspace.init(tmp_path)
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    assert Workspace.find_root(deep) == tmp_path.resolve()
+
+
+def test_no_workspace_is_a_clear_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ASSAY_HOME", raising=False)
+    with pytest.raises(WorkspaceNotFoundError) as err:
+        Workspace.open(tmp_path)
+    assert "assay init" in str(err.value)
+    proc = subprocess.run([sys.executable, "-m", "assay", "data", "status"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "no assay workspace" in proc.stderr and "assay init" in proc.stderr
+
+
+def test_assay_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Workspace.init(tmp_path / "home")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path / "home"))
+    assert Workspace.open().root == (tmp_path / "home").resolve()
+    monkeypatch.setenv("ASSAY_HOME", str(elsewhere))
+    with pytest.raises(WorkspaceNotFoundError):
+        Workspace.open()
+
+
+def test_config_rejects_unknown_keys_and_bad_values(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown key"):
+        Config.from_dict({"ledgr": "sqlite"})
+    with pytest.raises(InputError, match="compression"):
+        Config.from_dict({"data": {"compression": "lz4"}})
+    bad = tmp_path / "config.toml"
+    bad.write_text("ledger = [", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid TOML"):
+        Config.load(bad)
+
+
+def test_config_round_trip(tmp_path: Path) -> None:
+    cfg = Config.from_dict({"ledger": "sqlite", "remotes": {"o": {"url": "s3://b/p", "endpoint_url": "http://x"}}})
+    cfg.save(tmp_path / "c.toml")
+    again = Config.load(tmp_path / "c.toml")
+    assert again.remotes["o"].url == "s3://b/p"
+    assert again.remotes["o"].options == {"endpoint_url": "http://x"}
+
+
+def _all_commands() -> list[list[str]]:
+    import click
+
+    out = []
+    ctx = click.Context(root)
+    for name in root.list_commands(ctx):
+        cmd = root.get_command(ctx, name)
+        out.append([name])
+        if isinstance(cmd, click.Group):
+            out.extend([name, sub] for sub in cmd.list_commands(ctx))
+    return out
+
+
+@pytest.mark.parametrize("words", _all_commands(), ids=lambda w: " ".join(w))
+def test_every_command_has_help_and_json(words: list[str]) -> None:
+    import click
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(root, [*words, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    ctx = click.Context(root)
+    cmd = root.get_command(ctx, words[0])
+    if len(words) == 2:
+        cmd = cmd.get_command(ctx, words[1])  # type: ignore[union-attr]
+    if not isinstance(cmd, click.Group):
+        assert "--json" in result.output, f"assay {' '.join(words)} has no --json"
+
+
+def test_command_map_is_importable() -> None:
+    assert "data" in COMMANDS and "init" in COMMANDS
+
+
+def test_json_errors_keep_stdout_parseable(tmp_path: Path) -> None:
+    Workspace.init(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "assay", "data", "log", "nope", "--json"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    doc = json.loads(proc.stdout)
+    assert doc["error"] == "NotFoundError" and "nope" in doc["message"]
+
+
+def test_relpath_refuses_outside_and_workspace_dir(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "w")
+    with pytest.raises(UsageError, match="outside the workspace"):
+        ws.relpath(tmp_path)
+    with pytest.raises(UsageError):
+        ws.relpath(ws.dir)
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "assay", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and assay.__version__ in proc.stdout

@@ -1,0 +1,107 @@
+"""The ledger on SQLite and on a real PostgreSQL server: same code, same results."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from assay.data._snapshot import FileManifest, Snapshot
+from assay.data._versions import record_version, resolve
+from assay.errors import InputError
+from assay.ledger import IntegrityConflict, Ledger, open_ledger
+from assay.ledger._migrations import MIGRATIONS
+from assay.workspace import Workspace
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return "sqlite"
+    return request.getfixturevalue("pg_database")
+
+
+@pytest.fixture
+def ledger(ledger_url: str, tmp_path: Path) -> Ledger:
+    led = open_ledger(ledger_url, tmp_path)
+    yield led
+    led.close()
+
+
+def test_migrations_apply_once(ledger: Ledger, ledger_url: str, tmp_path: Path) -> None:
+    assert ledger.schema_version() == MIGRATIONS[-1][0]
+    again = open_ledger(ledger_url, tmp_path)
+    assert again.migrate() == []
+    rows = again.query("SELECT version FROM schema_migrations ORDER BY version")
+    assert [r[0] for r in rows] == [m[0] for m in MIGRATIONS]
+    again.close()
+
+
+def test_transaction_rolls_back(ledger: Ledger) -> None:
+    with pytest.raises(RuntimeError):
+        with ledger.transaction() as tx:
+            tx.execute("INSERT INTO datasets (name, created_at) VALUES (?, ?)", ("x", "now"))
+            raise RuntimeError("boom")
+    assert ledger.query("SELECT COUNT(*) FROM datasets")[0][0] == 0
+
+
+def test_unique_violation_is_integrity_conflict(ledger: Ledger) -> None:
+    ledger.execute("INSERT INTO datasets (name, created_at) VALUES (?, ?)", ("x", "now"))
+    with pytest.raises(IntegrityConflict):
+        ledger.execute("INSERT INTO datasets (name, created_at) VALUES (?, ?)", ("x", "now"))
+
+
+def test_newer_schema_is_refused(ledger: Ledger) -> None:
+    ledger.execute("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)", (999, "future", "now"))
+    with pytest.raises(InputError, match="newer than this assay"):
+        ledger.migrate()
+
+
+def _snap(i: int) -> Snapshot:
+    return Snapshot({f"f{i}.txt": FileManifest(1, 0o644, ((bytes([i % 256]) * 32, 1),))})
+
+
+def test_concurrent_versions_get_distinct_numbers(ledger_url: str, tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "w", ledger=ledger_url)
+    errors: list[BaseException] = []
+
+    def writer(offset: int) -> None:
+        try:
+            local = Workspace(ws.root)  # own connection, as another process would have
+            for i in range(10):
+                record_version(local, "ds", _snap(offset + i))
+            local.close()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k * 100,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    numbers = [r[0] for r in ws.ledger.query("SELECT number FROM versions WHERE dataset = ? ORDER BY number", ("ds",))]
+    assert numbers == list(range(1, 41))
+    assert resolve(ws, "ds@latest").number == 40
+    ws.close()
+
+
+def test_workspace_on_postgres_end_to_end(pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data import add, checkout, log, verify
+
+    ws = Workspace.init(tmp_path, ledger=pg_database)
+    assert ws.ledger.dialect == "postgresql"
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("hello")
+    monkeypatch.chdir(tmp_path)
+    v1 = add(ws, ["d"], name="ds").version
+    (tmp_path / "d" / "a.txt").write_text("hello again")
+    v2 = add(ws, ["d"], name="ds").version
+    assert [v.number for v in log(ws, "ds")] == [2, 1]
+    assert resolve(ws, f"ds@{v1.snapshot[:8]}").id == v1.id
+    checkout(ws, "ds@v1")
+    assert (tmp_path / "d" / "a.txt").read_text() == "hello"
+    assert verify(ws).ok
+    assert v2.number == 2
+    ws.close()

@@ -1,0 +1,55 @@
+"""Object stores: the local folder and an S3-compatible server behave the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay.errors import NotFoundError, UnsafePathError
+from assay.store import FsspecStore, LocalStore, ObjectStore, open_store
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "local":
+        return open_store(str(tmp_path / "objects"))
+    url = request.getfixturevalue("s3_bucket")
+    return open_store(url, endpoint_url=request.getfixturevalue("s3_server"))
+
+
+def test_put_get_range_list_delete(store: ObjectStore, tmp_path: Path) -> None:
+    store.put_bytes("packs/a.idx", b"0123456789")
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"x" * 100_000)
+    store.put_file("packs/b.pack", src)
+    assert src.exists()
+    assert store.get_bytes("packs/a.idx") == b"0123456789"
+    assert store.get_range("packs/a.idx", 3, 4) == b"3456"
+    assert store.size("packs/b.pack") == 100_000
+    assert store.exists("packs/a.idx") and not store.exists("packs/zzz")
+    assert list(store.list("packs/")) == ["packs/a.idx", "packs/b.pack"]
+    store.delete("packs/a.idx")
+    store.delete("packs/a.idx")  # deleting twice is fine
+    assert list(store.list("packs/")) == ["packs/b.pack"]
+    with pytest.raises(NotFoundError):
+        store.get_bytes("packs/a.idx")
+
+
+@pytest.mark.parametrize("key", ["../x", "/abs", "a/../../b", "a//b", "", "a/./b", "a\\b"])
+def test_unsafe_keys_refused(store: ObjectStore, key: str) -> None:
+    with pytest.raises(UnsafePathError):
+        store.put_bytes(key, b"x")
+
+
+def test_open_store_kinds(tmp_path: Path, s3_bucket: str, s3_server: str) -> None:
+    assert isinstance(open_store("objects", tmp_path), LocalStore)
+    assert isinstance(open_store(f"file://{tmp_path}/o"), LocalStore)
+    assert isinstance(open_store(s3_bucket, endpoint_url=s3_server), FsspecStore)
+
+
+def test_local_store_cleans_debris_of_dead_writers(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "o")
+    (store.root / ".tmp" / "999999999-abc-x").write_bytes(b"partial")
+    assert store.clean_tmp() == 1
+    assert list(store.list("")) == []
