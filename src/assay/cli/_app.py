@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "remote": "assay.cli._remote:remote",
     "run": "assay.cli._run:run",
     "lineage": "assay.cli._lineage:lineage",
+    "drift": "assay.cli._drift:drift",
 }
 
 

@@ -31,6 +31,7 @@ class Source:
     """A table to read from; subclasses implement the reading."""
 
     label: str = ""
+    version: Any = None  # the dataset version (data pillar) this source was checked out from
     schema: pa.Schema
     notes: dict[str, str]  # column -> what happened while reading (e.g. mixed types cast to text)
 
@@ -249,15 +250,22 @@ def open_source(data: Any, *, label: str, workspace: Any = None) -> Iterator[Any
             raise InputError(f"cannot read {data}: permission denied")
         yield _open_path(path, str(data))
         return
+    if str(data).startswith("profile:"):
+        from assay.drift._record import load_stored_profile
+
+        yield load_stored_profile(workspace, str(data).removeprefix("profile:"))
+        return
     if "@" in str(data) and os.sep not in str(data):
-        with _checkout(str(data), workspace) as folder:
-            yield _open_path(folder, str(data))
+        with _checkout(str(data), workspace) as (folder, version):
+            source = _open_path(folder, str(data))
+            source.version = version
+            yield source
         return
     raise InputError(f"{data} does not exist", hint="give a Parquet, CSV or Arrow file, a folder of Parquet files, or a dataset reference NAME@REF")
 
 
 @contextlib.contextmanager
-def _checkout(ref: str, workspace: Any) -> Iterator[Path]:
+def _checkout(ref: str, workspace: Any) -> Iterator[tuple[Path, Any]]:
     """Materialize a dataset version (data pillar) into a temporary folder."""
     try:
         from assay import data as data_pillar
@@ -269,7 +277,7 @@ def _checkout(ref: str, workspace: Any) -> Iterator[Path]:
         workspace = Workspace.open()
     folder = Path(tempfile.mkdtemp(prefix="drift-", dir=workspace.tmp_dir))
     try:
-        data_pillar.checkout(workspace, ref, to=folder)
-        yield folder
+        result = data_pillar.checkout(workspace, ref, to=folder)
+        yield folder, result.version
     finally:
         shutil.rmtree(folder, ignore_errors=True)

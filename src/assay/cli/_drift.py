@@ -1,0 +1,216 @@
+"""`assay drift REFERENCE CURRENT` and `assay drift profile DATA`: parse, call assay.drift, render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assay.cli._output import echo_err, emit, handle_errors, json_option
+from assay.errors import UsageError
+
+
+class _DriftGroup(click.Group):
+    """`assay drift A B` runs `compare`; `assay drift profile …` the subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["compare", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DriftGroup)
+def drift() -> None:
+    """Has the data moved away from the reference? `assay drift REFERENCE CURRENT [options]`.
+
+    REFERENCE and CURRENT are Parquet, CSV or Arrow files, folders of Parquet files, or
+    dataset references NAME@REF; REFERENCE may also be a saved profile (.json) or
+    profile:NAME@REF. Exit 0: no drift by the rule, 1: drift, 2: bad input.
+    Run `assay drift compare --help` for every option.
+    """
+
+
+def _spec_from_options(opts: dict[str, Any]) -> Any:
+    from assay.drift import ColumnRule, DriftSpec, get_stat_test
+
+    base: dict[str, Any] = {}
+    if opts["spec_file"]:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(Path(opts["spec_file"]).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise UsageError(f"cannot read the drift spec {opts['spec_file']}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise UsageError(f"{opts['spec_file']} must hold a mapping of drift spec fields")
+        base = loaded
+    spec = DriftSpec.from_dict(base)
+    if opts["columns"]:
+        spec.columns = tuple(c.strip() for c in opts["columns"].split(",") if c.strip())
+    for field in ("target", "prediction", "seed", "alpha", "correction", "fail_on", "method"):
+        if opts.get(field) is not None:
+            setattr(spec, field, opts[field])
+    if opts["no_multivariate"]:
+        spec.multivariate = False
+    test, threshold = opts["test"], opts["threshold"]
+    if test:
+        kinds = get_stat_test(test).kinds
+        if "numeric" in kinds:
+            spec.numeric = ColumnRule(test, threshold)
+        if "categorical" in kinds:
+            spec.categorical = ColumnRule(test, threshold)
+    elif threshold is not None:
+        spec.numeric = ColumnRule(spec.numeric.test, threshold)
+        spec.categorical = ColumnRule(spec.categorical.test, threshold)
+    return spec.validate()
+
+
+def _workspace() -> Any:
+    from assay.errors import WorkspaceNotFoundError
+    from assay.workspace import Workspace
+
+    try:
+        return Workspace.open()
+    except WorkspaceNotFoundError:
+        return None
+
+
+@drift.command("compare")
+@click.argument("reference")
+@click.argument("current")
+@click.option("--columns", help="Comma-separated columns to compare (default: all shared columns).")
+@click.option("--target", help="Label column: reported as label drift.")
+@click.option("--prediction", help="Model output column: reported as prediction drift.")
+@click.option("--test", "test", help="One test for every column it can judge: ks, wasserstein, energy, psi, jensenshannon, hellinger, chi2, tv.")
+@click.option("--threshold", type=float, help="Effect-size threshold for the chosen test (default: the test's own).")
+@click.option("--fail-on", "fail_on", help="'any' drifted column (default) or 'share:X', e.g. share:0.3.")
+@click.option("--correction", type=click.Choice(["holm", "bh", "none"]), help="Multiple-testing control across columns (default holm).")
+@click.option("--alpha", type=float, help="Significance level after correction (default 0.05).")
+@click.option("--method", type=click.Choice(["auto", "exact", "binned"]), help="exact (sort), binned (sketches), or auto by size.")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="YAML or JSON drift spec; options given here override it.")
+@click.option("--no-multivariate", is_flag=True, help="Skip the domain classifier and MMD tests.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report here.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="Where partitions are counted in binned mode.")
+@click.option("--workers", type=int, help="Worker processes for the local executor (default: CPU count).")
+@click.option("--seed", type=int, help="Seed for every random choice (default 0).")
+@click.option("--record/--no-record", default=True, help="Record the report in the workspace ledger when there is one (default: yes).")
+@json_option
+@handle_errors
+def compare_command(reference: str, current: str, as_json: bool, report_path: Path | None, executor: str, workers: int | None,
+                    record: bool, **opts: Any) -> None:  # fmt: skip
+    """Compare CURRENT with REFERENCE column by column, and jointly."""
+    from assay.drift import compare, get_executor
+
+    spec = _spec_from_options(opts)
+    ws = _workspace()
+    report, versions = _run(compare, reference, current, spec, get_executor(executor, workers=workers), ws)
+    if report_path is not None:
+        from assay.report._drift_html import write_drift_html
+
+        write_drift_html(report, report_path)
+    if record and ws is not None:
+        from assay.drift._record import record_report
+
+        record_report(ws, report, versions)
+    doc = report.to_dict()
+    if report_path is not None:
+        doc["report_path"] = str(report_path)
+    emit(doc, as_json, lambda: _render(report, report_path))
+    sys.exit(1 if report.drift else 0)
+
+
+def _run(compare: Any, reference: str, current: str, spec: Any, executor: Any, ws: Any) -> tuple[Any, list[Any]]:
+    """Open both sides once (a dataset reference is checked out once) and compare them."""
+    import contextlib
+
+    from assay.drift._io import open_source
+
+    with contextlib.ExitStack() as stack:
+        ref = stack.enter_context(open_source(reference, label=reference, workspace=ws))
+        cur = stack.enter_context(open_source(current, label=current, workspace=ws))
+        report = compare(ref, cur, spec, executor=executor, workspace=ws)
+        return report, [getattr(ref, "version", None), getattr(cur, "version", None)]
+
+
+def _render(report: Any, report_path: Path | None) -> None:
+    verdict = click.style("DRIFT", fg="red", bold=True) if report.drift else click.style("no drift", fg="green", bold=True)
+    n = len(report.columns)
+    click.echo(f"{verdict}: {len(report.drifted_columns)} of {n} columns drifted ({report.share_drifted:.0%}); "
+               f"reference {report.reference_rows:,} rows, current {report.current_rows:,} rows; "
+               f"{report.method['correction_name']}, alpha {report.method['alpha']:g}, {report.method['mode']} mode")  # fmt: skip
+    rows = sorted(report.columns, key=lambda c: -(c.effect if c.effect is not None else -1))
+    width = max([len(c.name) for c in rows] + [6])
+    click.echo(f"  {'column':<{width}}  {'kind':<11} {'test':<13} {'effect':>9} {'thresh':>7} {'p adj':>9}  verdict")
+    for c in rows:
+        eff = f"{c.effect:.4f}" if c.effect is not None else "-"
+        padj = f"{c.p_adjusted:.2g}" if c.p_adjusted is not None else "-"
+        mark = click.style("drift", fg="red") if c.drifted else "ok"
+        role = f" [{c.role}]" if c.role != "feature" else ""
+        click.echo(f"  {c.name:<{width}}  {c.kind:<11} {c.test or '-':<13} {eff:>9} {c.threshold if c.threshold is not None else '-':>7} {padj:>9}  {mark}{role}")
+    mv = report.multivariate or {}
+    if mv.get("classifier", {}).get("auc") is not None:
+        cl = mv["classifier"]
+        click.echo(f"  domain classifier AUC {cl['auc']:.3f} [{cl['ci_low']:.3f}, {cl['ci_high']:.3f}]" + (" drift" if cl["drifted"] else ""))
+    if mv.get("mmd"):
+        click.echo(f"  MMD² {mv['mmd']['mmd2']:.4g}, permutation p {mv['mmd']['p_value']:.3g}")
+    for finding in report.findings + [f for c in report.columns for f in c.findings]:
+        echo_err(f"  {finding.severity}: {finding.message}")
+    if report_path is not None:
+        click.echo(f"report: {report_path}")
+
+
+@drift.command("profile")
+@click.argument("data")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Write the profile (JSON) here.")
+@click.option("--save", is_flag=True, help="Store the profile in the workspace, tied to the dataset version DATA (NAME@REF).")
+@click.option("--columns", help="Comma-separated columns (default: all).")
+@click.option("--bins", type=int, default=1000, show_default=True, help="Quantile bins per numeric column.")
+@click.option("--max-categories", type=int, default=10_000, show_default=True, help="Categories kept per column; rarer ones are pooled.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--workers", type=int, help="Worker processes for the local executor (default: CPU count).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@json_option
+@handle_errors
+def profile_command(data: str, out: Path | None, save: bool, columns: str | None, bins: int, max_categories: int, executor: str,
+                    workers: int | None, seed: int, as_json: bool) -> None:  # fmt: skip
+    """Sketch DATA into a mergeable profile: quantile-edge counts, category counts, missing rates."""
+    from assay.drift import Profile, build_profile, get_executor
+    from assay.drift._io import open_source
+
+    if out is None and not save:
+        raise UsageError("say where the profile goes", hint="pass --out FILE, or --save for a dataset reference NAME@REF")
+    if bins < 10:
+        raise UsageError(f"--bins must be at least 10, got {bins}")
+    ws = _workspace()
+    names = [c.strip() for c in columns.split(",")] if columns else None
+    with open_source(data, label=data, workspace=ws) as src:
+        if isinstance(src, Profile):
+            raise UsageError(f"{data} is already a profile")
+        if src.num_rows == 0:
+            from assay.errors import InputError
+
+            raise InputError(f"{data} has no rows")
+        if names:
+            absent = [n for n in names if n not in src.schema.names]
+            if absent:
+                from assay.errors import InputError
+
+                raise InputError(f"{data} has no column(s) {', '.join(map(repr, absent))}")
+        profile = build_profile(src, columns=names, bins=bins, max_categories=max_categories, seed=seed, executor=get_executor(executor, workers=workers))
+        version = src.version
+    doc: dict[str, Any] = {"rows": profile.rows, "columns": {n: s.kind for n, s in profile.columns.items()}, "unsupported": profile.unsupported}
+    if out is not None:
+        profile.save(out)
+        doc["out"] = str(out)
+    if save:
+        if version is None or ws is None:
+            raise UsageError("--save needs a dataset reference NAME@REF inside a workspace", hint="use --out FILE for plain files")
+        from assay.drift._record import save_profile
+
+        doc["key"] = save_profile(ws, profile, version)
+    emit(doc, as_json, lambda: click.echo(f"profiled {profile.rows:,} rows, {len(profile.columns)} columns" + (f" -> {out}" if out else "") + (" (saved in the workspace)" if save else "")))
+
+
+__all__ = ["drift"]

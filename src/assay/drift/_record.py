@@ -1,0 +1,74 @@
+"""Drift outcomes in the workspace: reports and profiles as ledger records, tied to dataset versions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from assay.drift._profile import Profile
+from assay.drift._report import DriftReport
+from assay.errors import NotFoundError
+
+__all__ = ["load_stored_profile", "record_report", "save_profile"]
+
+
+def _node(version: Any) -> str:
+    return getattr(version, "node", None) or f"version:{version.id}"
+
+
+def record_report(ws: Any, report: DriftReport, versions: list[Any]) -> str:
+    """Store ``report`` as a ``drift_report`` record with a ``judged_by`` edge from each dataset version."""
+    from assay.ledger import utcnow
+    from assay.lineage import add_edges
+
+    record_id = uuid.uuid4().hex
+    body = json.dumps(report.to_dict(), default=str)
+    name = f"{report.reference_label} vs {report.current_label}"
+    with ws.ledger.transaction() as tx:
+        tx.execute(
+            "INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?)",
+            (record_id, "drift_report", name, utcnow(), "drift" if report.drift else "no_drift", body),
+        )
+        add_edges(tx, [(_node(v), f"record:{record_id}", "judged_by") for v in versions if v is not None])
+    report.record_id = record_id
+    return record_id
+
+
+def _profile_key(version: Any) -> str:
+    return f"drift/profiles/{version.id}.json"
+
+
+def save_profile(ws: Any, profile: Profile, version: Any) -> str:
+    """Keep ``profile`` in the object store as the profile of ``version`` and record it."""
+    from assay.ledger import utcnow
+    from assay.lineage import add_edges
+
+    key = _profile_key(version)
+    ws.store.put_bytes(key, json.dumps(profile.to_dict(), separators=(",", ":")).encode())
+    record_id = uuid.uuid4().hex
+    with ws.ledger.transaction() as tx:
+        tx.execute(
+            "INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?)",
+            (record_id, "drift_profile", version.ref if hasattr(version, "ref") else str(version.id), utcnow(), None,
+             json.dumps({"key": key, "rows": profile.rows, "columns": sorted(profile.columns)})),
+        )  # fmt: skip
+        add_edges(tx, [(_node(version), f"record:{record_id}", "profiled_by")])
+    return key
+
+
+def load_stored_profile(ws: Any, ref: str) -> Profile:
+    """The profile saved for dataset version ``ref`` (``assay drift profile NAME@REF --save``)."""
+    from assay import data as data_pillar
+
+    if ws is None:
+        from assay.workspace import Workspace
+
+        ws = Workspace.open()
+    version = data_pillar.resolve(ws, ref)
+    key = _profile_key(version)
+    if not ws.store.exists(key):
+        raise NotFoundError(f"no drift profile stored for {ref}", hint=f"run `assay drift profile {ref} --save` first")
+    profile = Profile.from_dict(json.loads(ws.store.get_bytes(key)))
+    profile.label = profile.label or ref
+    return profile

@@ -1,0 +1,1 @@
+"""Reports: self-contained HTML, JSON and terminal renderings of pillar results."""
