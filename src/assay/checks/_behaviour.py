@@ -1,0 +1,192 @@
+"""Behavioural tests: invariance, directional expectation, minimum functionality, fairness gaps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assay.checks._estimate import Estimate, minimum_detectable_difference
+from assay.checks._expr import evaluate, parse_expression
+from assay.checks._rates import clopper_pearson, rate_p_values
+from assay.checks._result import GateResult
+from assay.checks._suite import BehaviourSpec
+from assay.errors import InputError
+
+if TYPE_CHECKING:
+    from assay.checks._runner import Context
+
+__all__ = ["run_behaviour", "validate_behaviour"]
+
+_KEYS = {
+    "invariance": {"column", "noise", "swap", "set", "max_flip_rate", "where", "name"},
+    "directional": {"column", "delta", "expect", "max_violation_rate", "class", "where", "name"},
+    "minimum_functionality": {"where", "expect", "min_accuracy", "name"},
+    "fairness": {"group", "metric", "max_gap", "name"},
+}
+
+
+def validate_behaviour(kind: str, params: Any, task: str) -> str | None:
+    """The reason ``params`` is invalid for ``kind``, or None."""
+    if not isinstance(params, dict):
+        return "takes a mapping of parameters"
+    unknown = set(params) - _KEYS[kind]
+    if unknown:
+        return f"unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(_KEYS[kind]))})"
+    if "where" in params:
+        try:
+            parse_expression(str(params["where"]))
+        except InputError as exc:
+            return exc.message
+    if kind == "invariance":
+        if "column" not in params:
+            return "invariance needs `column`"
+        if sum(k in params for k in ("noise", "swap", "set")) != 1:
+            return "invariance needs exactly one perturbation: noise (fraction of the column's spread), swap {a: b} or set VALUE"
+        if task == "regression":
+            return "invariance compares predicted classes; it applies to classification tasks"
+    elif kind == "directional":
+        if "column" not in params or not isinstance(params.get("delta"), (int, float)):
+            return "directional needs `column` and a numeric `delta`"
+        if params.get("expect") not in ("increase", "decrease"):
+            return "directional needs expect: increase | decrease"
+    elif kind == "minimum_functionality":
+        if "where" not in params:
+            return "minimum_functionality needs `where` (the rows it is about)"
+        if task == "regression":
+            return "minimum_functionality applies to classification tasks"
+    elif kind == "fairness":
+        if "group" not in params:
+            return "fairness needs `group` (the column that defines the groups)"
+        if params.get("metric", "selection_rate") not in ("selection_rate", "tpr", "fpr"):
+            return "fairness metric is selection_rate, tpr or fpr"
+        if task != "binary":
+            return "fairness gaps are defined for binary tasks"
+    return None
+
+
+def _rate_gate(name: str, metric: str, kind: str, k: int, n: int, limit: float, *, at_most: bool, ctx: Context,
+               baseline_rate: float | None, details: dict[str, Any]) -> GateResult:
+    conf = ctx.suite.confidence
+    low, high = clopper_pearson(k, n, conf)
+    p_pass, p_fail = rate_p_values(k, n, limit, at_most=at_most)
+    rate = k / n if n else float("nan")
+    se = float(np.sqrt(max(rate * (1 - rate), 1e-12) / n)) if n else float("nan")
+    return GateResult(
+        name=name, metric=metric, kind=kind, threshold=limit, slice=details.pop("slice", None), candidate_value=rate,
+        baseline_value=baseline_rate, delta=None if baseline_rate is None else rate - baseline_rate, ci_low=low,
+        ci_high=high, p_value=p_pass, p_fail=p_fail, status="inconclusive", n=n,
+        mdd=minimum_detectable_difference(se, conf), method="exact binomial (Clopper–Pearson)", details=details,
+        group="behaviour",
+    )
+
+
+def _subset(spec: BehaviourSpec, ctx: Context) -> np.ndarray:
+    where = spec.params.get("where")
+    return evaluate(str(where), ctx.table.columns, ctx.n) if where else np.ones(ctx.n, dtype=bool)
+
+
+def _perturb(spec: BehaviourSpec, ctx: Context, rows: np.ndarray) -> Any:
+    col = spec.params["column"]
+    if col not in ctx.features.columns:
+        raise InputError(f"behaviour {spec.kind}: {col!r} is not a feature column")
+    feats = ctx.features.take(rows)
+    values = feats.arrays[feats.columns.index(col)]
+    if "noise" in spec.params:
+        spread = float(np.nanstd(values.astype(np.float64))) or 1.0
+        rng = np.random.default_rng(ctx.seed + 101)
+        new = values.astype(np.float64) + rng.normal(0, float(spec.params["noise"]) * spread, len(values))
+    elif "swap" in spec.params:
+        mapping = {str(k): v for k, v in dict(spec.params["swap"]).items()}
+        new = np.array([mapping.get(str(v), v) for v in values], dtype=values.dtype if values.dtype != object else object)
+    elif "set" in spec.params:
+        new = np.full(len(values), spec.params["set"], dtype=values.dtype if values.dtype.kind in "biuf" else object)
+    else:
+        new = values.astype(np.float64) + float(spec.params["delta"])
+    return feats.replace(col, new)
+
+
+def run_behaviour(spec: BehaviourSpec, ctx: Context) -> GateResult:
+    p = spec.params
+    kind = spec.kind
+    rows = np.flatnonzero(_subset(spec, ctx))
+    title = p.get("name")
+    if kind == "invariance":
+        col = p["column"]
+        limit = float(p.get("max_flip_rate", 0.01))
+        variant = f"invariance:{sorted(p.items())}"
+        flips = {}
+        for role in ctx.roles:
+            perturbed = _perturb(spec, ctx, rows)
+            out = ctx.outputs_for(role, perturbed, variant)
+            flips[role] = int(np.count_nonzero(out.labels != ctx.outputs[role].labels[rows]))
+        base = flips.get("baseline")
+        return _rate_gate(title or f"invariance of {col}", f"flip_rate({col})", "invariance", flips["candidate"], len(rows),
+                          limit, at_most=True, ctx=ctx, baseline_rate=None if base is None else base / max(len(rows), 1),
+                          details={"perturbation": {k: v for k, v in p.items() if k in ("noise", "swap", "set")}})
+    if kind == "directional":
+        col = p["column"]
+        limit = float(p.get("max_violation_rate", 0.05))
+        variant = f"directional:{sorted(p.items())}"
+        sign = 1.0 if p["expect"] == "increase" else -1.0
+        counts = {}
+        for role in ctx.roles:
+            out = ctx.outputs_for(role, _perturb(spec, ctx, rows), variant)
+            before = ctx.score(role, ctx.outputs[role], rows, p.get("class"))
+            after = ctx.score(role, out, None, p.get("class"))
+            counts[role] = int(np.count_nonzero(sign * (after - before) < -1e-9))
+        base = counts.get("baseline")
+        return _rate_gate(title or f"{col} +{p['delta']} → {p['expect']}", f"violation_rate({col})", "directional",
+                          counts["candidate"], len(rows), limit, at_most=True, ctx=ctx,
+                          baseline_rate=None if base is None else base / max(len(rows), 1), details={"delta": p["delta"]})
+    if kind == "minimum_functionality":
+        limit = float(p.get("min_accuracy", 0.9))
+        if "expect" in p:
+            want = ctx.encode_label(p["expect"])
+            expected = np.full(len(rows), want)
+        else:
+            expected = ctx.outputs["candidate"].y[rows]
+        hits = {role: int(np.count_nonzero(ctx.outputs[role].labels[rows] == expected)) for role in ctx.roles}
+        base = hits.get("baseline")
+        return _rate_gate(title or f"minimum functionality: {p['where']}", "accuracy(where)", "minimum_functionality",
+                          hits["candidate"], len(rows), limit, at_most=False, ctx=ctx,
+                          baseline_rate=None if base is None else base / max(len(rows), 1),
+                          details={"where": p["where"], "expect": p.get("expect")})
+    return _fairness(spec, ctx)
+
+
+def _fairness(spec: BehaviourSpec, ctx: Context) -> GateResult:
+    from assay.checks._bootstrap import PairedBootstrap
+
+    p = spec.params
+    col, which, limit = p["group"], p.get("metric", "selection_rate"), float(p.get("max_gap", 0.1))
+    if col not in ctx.table.columns:
+        raise InputError(f"fairness: no column {col!r} in the data")
+    keys = ctx.table.columns[col].astype(str)
+    groups = [g for g in np.unique(keys) if np.count_nonzero(keys == g) >= 2]
+    y = ctx.outputs["candidate"].y
+    base_rows = {"selection_rate": np.ones(ctx.n, bool), "tpr": y == 1, "fpr": y == 0}[which]
+    masks = [(keys == g) & base_rows for g in groups]
+
+    def gap_fn(labels: np.ndarray):  # type: ignore[no-untyped-def]
+        hit = (labels == 1).astype(np.float64)
+
+        def fn(W: np.ndarray) -> np.ndarray:
+            rates = np.column_stack([(W[:, m] @ hit[m]) / np.maximum(W[:, m].sum(axis=1), 1e-12) for m in masks])
+            return rates.max(axis=1) - rates.min(axis=1)
+
+        return fn
+
+    values = {role: float(gap_fn(ctx.outputs[role].labels)(np.ones((1, ctx.n)))[0]) for role in ctx.roles}
+    reps = PairedBootstrap(ctx.n, n_resamples=ctx.suite.bootstrap, seed=ctx.seed + 3).run({"gap": gap_fn(ctx.outputs["candidate"].labels)})
+    est = Estimate.from_replicates(values["candidate"], reps["gap"], ctx.suite.confidence, "paired bootstrap")
+    per_group = {str(g): float(np.mean(ctx.outputs["candidate"].labels[m] == 1)) if m.any() else None for g, m in zip(groups, masks, strict=True)}
+    base = values.get("baseline")
+    return GateResult(
+        name=p.get("name") or f"fairness: {which} gap across {col}", metric=f"{which}_gap({col})", kind="fairness",
+        threshold=limit, slice=None, candidate_value=values["candidate"], baseline_value=base,
+        delta=None if base is None else values["candidate"] - base, ci_low=est.low, ci_high=est.high,
+        p_value=est.p_below(limit), p_fail=est.p_above(limit), status="inconclusive", n=ctx.n,
+        mdd=minimum_detectable_difference(est.se, ctx.suite.confidence), method=est.method,
+        details={"groups": per_group}, group="behaviour",
+    )

@@ -1,0 +1,95 @@
+"""Loading the evaluation data: a file or a registered ``NAME@REF``, as named numpy columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assay.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+__all__ = ["Table", "load_table"]
+
+_SUFFIXES = (".parquet", ".pq", ".csv", ".feather", ".arrow")
+
+
+@dataclass
+class Table:
+    columns: dict[str, np.ndarray]
+    hash: str
+    ref: str
+    version: str | None = None  # ledger version id, for lineage
+
+    @property
+    def n_rows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"ref": self.ref, "hash": self.hash, "rows": self.n_rows, "version": self.version}
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    import pyarrow as pa
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        elif suffix == ".csv":
+            import pyarrow.csv as pcsv
+
+            table = pcsv.read_csv(path)
+        else:
+            import pyarrow.feather as feather
+
+            table = feather.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: cannot read the data ({exc})") from None
+    out: dict[str, np.ndarray] = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        # numeric columns with nulls come back as float with NaN; text as object arrays
+        out[name] = col.to_numpy(zero_copy_only=False)
+    return out
+
+
+def load_table(ref: str, *, ws: Workspace | None = None, base_dir: str | Path | None = None) -> Table:
+    """Read ``ref``: a data file (relative to ``base_dir`` if not found as given) or ``NAME@REF``."""
+    from assay.models._hashing import hash_path
+
+    candidates = [Path(ref)]
+    if base_dir is not None and not Path(ref).is_absolute():
+        candidates.append(Path(base_dir) / ref)
+    for path in candidates:
+        if path.is_file():
+            if path.suffix.lower() not in _SUFFIXES:
+                raise InputError(f"{path}: unknown data format", hint=f"use one of {', '.join(_SUFFIXES)}")
+            return Table(_read(path), hash_path(path), str(ref))
+    if ws is None or Path(ref).suffix.lower() in _SUFFIXES:
+        raise NotFoundError(f"{ref}: no such data file" + ("" if ws else ", and no workspace to look up NAME@REF in"))
+    from assay import data as _data
+
+    version = _data.resolve(ws, ref)
+    folder = ws.cache_dir / "data" / version.snapshot
+    if not folder.exists():
+        tmp = ws.tmp_dir / f"data-{version.snapshot}"
+        _data.checkout(ws, ref, to=tmp, force=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp.rename(folder)
+        except OSError:
+            if not folder.exists():
+                raise
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES)
+    if len(files) != 1:
+        raise InputError(
+            f"{ref} holds {len(files)} data files ({', '.join(p.name for p in files[:5])}); a check reads exactly one",
+            hint="register the evaluation table as its own dataset",
+        )
+    return Table(_read(files[0]), version.snapshot, ref, version.id)

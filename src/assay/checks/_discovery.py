@@ -1,0 +1,88 @@
+"""Automatic slice discovery, honest by construction: candidate slices are *found* on one
+random half of the rows and *confirmed* on the other half (with Holm across the confirmed
+candidates), so a reported slice is not an artefact of searching many slices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from assay.checks._multitest import adjust
+from assay.checks._suite import DiscoverySpec
+
+__all__ = ["discover_slices"]
+
+
+def _regions(columns: Mapping[str, np.ndarray], features: list[str], bins: int) -> list[tuple[str, np.ndarray]]:
+    regions: list[tuple[str, np.ndarray]] = []
+    for name in features:
+        col = columns[name]
+        if col.dtype.kind in "biuf" and len(np.unique(col[: 10_000])) > bins:
+            values = col.astype(np.float64)
+            finite = values[np.isfinite(values)]
+            edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)))
+            for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+                last = i == len(edges) - 2
+                mask = (values >= lo) & ((values <= hi) if last else (values < hi))
+                regions.append((f"{name} in [{lo:.4g}, {hi:.4g}{']' if last else ')'}", mask))
+            regions.append((f"{name} is missing", ~np.isfinite(values)))
+        else:
+            keys = col.astype(str)
+            uniq, counts = np.unique(keys, return_counts=True)
+            for value in uniq[np.argsort(-counts)][:20]:
+                regions.append((f"{name} = {value}", keys == value))
+    return regions
+
+
+def discover_slices(
+    score: np.ndarray,
+    columns: Mapping[str, np.ndarray],
+    features: list[str],
+    spec: DiscoverySpec,
+    *,
+    confidence: float,
+    seed: int,
+    metric: str,
+) -> list[dict[str, Any]]:
+    """``score`` is the per-row improvement of the candidate over the baseline (negative = worse)."""
+    n = len(score)
+    rng = np.random.default_rng(seed + 7919)
+    half = np.zeros(n, dtype=bool)
+    half[rng.permutation(n)[: n // 2]] = True  # True: search half, False: confirmation half
+    alpha = (1 - confidence) / 2
+    found: list[tuple[float, str, np.ndarray]] = []
+    for name, mask in _regions(columns, spec.features or features, spec.bins):
+        a = mask & half
+        k = int(a.sum())
+        if k < max(2, spec.min_rows // 2) or mask.sum() == n:
+            continue
+        x = score[a]
+        se = x.std(ddof=1) / np.sqrt(k)
+        mean = float(x.mean())
+        if mean >= 0 or se == 0:
+            continue
+        found.append((mean / se, name, mask))
+    found.sort(key=lambda t: t[0])
+    picked = found[: spec.top]
+    rows = []
+    for z_search, name, mask in picked:
+        b = mask & ~half
+        x = score[b]
+        k = len(x)
+        mean = float(x.mean()) if k else float("nan")
+        se = float(x.std(ddof=1) / np.sqrt(k)) if k > 1 else float("nan")
+        p = float(stats.norm.cdf(mean / se)) if k > 1 and se > 0 else 1.0  # one-sided: worse
+        zq = stats.norm.ppf(1 - alpha)
+        rows.append({"slice": name, "metric": metric, "rows": int(mask.sum()), "rows_confirm": k,
+                     "delta_search": float(score[mask & half].mean()), "z_search": float(z_search),
+                     "delta": mean, "ci_low": mean - zq * se, "ci_high": mean + zq * se, "p_value": p})
+    if rows:
+        adj = adjust([r["p_value"] for r in rows], "holm")
+        for r, pa in zip(rows, adj, strict=True):
+            r["p_adjusted"] = float(pa)
+            r["confirmed"] = bool(pa < alpha)
+    rows.sort(key=lambda r: (not r["confirmed"], r["p_value"]))
+    return rows

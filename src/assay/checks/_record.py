@@ -1,0 +1,60 @@
+"""Storing check results in the ledger, linked to the model and data versions they judged."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from assay.checks._result import CheckResult
+from assay.ledger import utcnow
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+__all__ = ["KIND", "list_results", "record_result"]
+
+KIND = "check"
+
+
+def record_result(ws: Workspace, result: CheckResult, *, suite_name: str = "") -> str:
+    """Insert the result as a ``records`` row plus lineage edges; returns the record id."""
+    rid = uuid.uuid4().hex
+    now = utcnow()
+    result.id = rid
+    result.created_at = now
+    node = f"record:{rid}"
+    edges: list[tuple[str, str, str]] = []
+    for role, model in (("candidate", result.candidate), ("baseline", result.baseline)):
+        version = (model or {}).get("meta", {}).get("version")
+        if version:
+            edges.append((f"version:{version}", node, f"checked_as_{role}"))
+    if result.data.get("version"):
+        edges.append((f"version:{result.data['version']}", node, "checked_on"))
+    body = json.dumps(result.to_dict(), default=str)
+    with ws.ledger.transaction() as tx:
+        tx.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?)",
+                   (rid, KIND, suite_name or "", now, "pass" if result.passed else result.verdict, body))
+        tx.executemany("INSERT INTO edges (src, dst, relation, created_at) VALUES (?, ?, ?, ?)",
+                       [(s, d, r, now) for s, d, r in edges])
+    return rid
+
+
+def list_results(ws: Workspace, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Past check results, newest first (summaries, not the full bodies)."""
+    rows = ws.ledger.query(
+        "SELECT id, name, created_at, verdict, body FROM records WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (KIND, limit))
+    out = []
+    for rid, name, created, verdict, body in rows:
+        doc = json.loads(body)
+        out.append({
+            "id": rid, "suite": name, "created_at": created, "verdict": verdict, "passed": doc.get("passed"),
+            "candidate": (doc.get("candidate") or {}).get("name"), "baseline": (doc.get("baseline") or {}).get("name"),
+            "data": (doc.get("data") or {}).get("ref"), "counts": doc.get("counts"),
+        })
+    return out
+
+
+def get_result(ws: Workspace, record_id: str) -> dict[str, Any] | None:
+    rows = ws.ledger.query("SELECT body FROM records WHERE kind = ? AND id LIKE ?", (KIND, record_id + "%"))
+    return json.loads(rows[0][0]) if len(rows) == 1 else None

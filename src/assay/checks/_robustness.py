@@ -1,0 +1,251 @@
+"""Robustness generators and shrinking to a minimal counterexample.
+
+Each generator perturbs rows drawn from the evaluation data, in batches. A generated input
+*fails* when the model raises on it or returns a non-finite value (every generator), or when
+its predicted class flips (gaussian_noise and category_swap). A failing input is shrunk:
+perturbed columns are reverted one by one while it still fails, then each remaining numeric
+change is bisected toward the original value — what the report shows is the smallest change
+found that still breaks the model.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assay.checks._rates import clopper_pearson
+from assay.checks._result import GateResult
+from assay.checks._suite import RobustnessSpec
+from assay.errors import InputError
+from assay.models._base import Features, ModelAdapter
+from assay.models._guard import _call_with_timeout
+
+if TYPE_CHECKING:
+    from assay.checks._runner import Context
+
+__all__ = ["run_robustness"]
+
+_FLIPS = ("gaussian_noise", "category_swap")
+#: rows probed one by one when a whole batch raises, to estimate the failure rate
+_PROBES = 32
+
+
+def _numeric_columns(feats: Features, wanted: list[str] | None) -> list[int]:
+    idx = [j for j, a in enumerate(feats.arrays) if a.dtype.kind in "biuf"]
+    return [j for j in idx if wanted is None or feats.columns[j] in wanted]
+
+
+def _categorical_columns(feats: Features, wanted: list[str] | None) -> list[int]:
+    out = []
+    for j, a in enumerate(feats.arrays):
+        if wanted is not None and feats.columns[j] not in wanted:
+            continue
+        if a.dtype == object or (a.dtype.kind in "biu" and len(np.unique(a[:5000])) <= 20):
+            out.append(j)
+    return out
+
+
+class _Generator:
+    def __init__(self, spec: RobustnessSpec, base: Features, rng: np.random.Generator) -> None:
+        self.spec = spec
+        self.rng = rng
+        self.wanted = spec.params.get("columns")
+        if self.wanted is not None:
+            missing = [c for c in self.wanted if c not in base.columns]
+            if missing:
+                raise InputError(f"robustness {spec.generator}: no feature column(s) {', '.join(missing)}")
+        self.num = _numeric_columns(base, self.wanted)
+        self.cat = _categorical_columns(base, self.wanted)
+        self.all = [j for j in range(base.n_features) if self.wanted is None or base.columns[j] in self.wanted]
+        self.std = {j: float(np.nanstd(base.arrays[j].astype(np.float64))) or 1.0 for j in self.num}
+        self.lo = {j: float(np.nanmin(base.arrays[j].astype(np.float64))) for j in self.num}
+        self.hi = {j: float(np.nanmax(base.arrays[j].astype(np.float64))) for j in self.num}
+        self.levels = {j: np.unique(base.arrays[j].astype(str) if base.arrays[j].dtype == object else base.arrays[j]) for j in self.cat}
+        gen = spec.generator
+        pool = {"gaussian_noise": self.num, "out_of_range": self.num, "category_swap": [j for j in self.cat if len(self.levels[j]) > 1],
+                "missing_values": self.all, "wrong_types": self.all}[gen]
+        if not pool:
+            raise InputError(f"robustness {gen}: the data has no column it can perturb",
+                             hint="category_swap needs text or low-cardinality integer columns; noise needs numbers")
+        self.pool = pool
+
+    def make(self, feats: Features) -> tuple[Features, np.ndarray]:
+        """Perturbed copy, and which column of each row was perturbed (-1: all numeric)."""
+        n = len(feats)
+        gen = self.spec.generator
+        arrays = [a.copy() for a in feats.arrays]
+        if gen == "gaussian_noise":
+            scale = float(self.spec.params.get("scale", 0.05))
+            for j in self.pool:
+                arrays[j] = arrays[j].astype(np.float64) + self.rng.normal(0, scale * self.std[j], n)
+            return Features(list(feats.columns), arrays), np.full(n, -1)
+        which = np.asarray(self.pool)[self.rng.integers(0, len(self.pool), n)]
+        for j in np.unique(which):
+            rows = which == j
+            k = int(rows.sum())
+            if gen == "missing_values":
+                if arrays[j].dtype.kind in "biuf":
+                    arrays[j] = arrays[j].astype(np.float64)
+                    arrays[j][rows] = np.nan
+                else:
+                    arrays[j] = arrays[j].astype(object)
+                    arrays[j][rows] = None
+            elif gen == "out_of_range":
+                factor = float(self.spec.params.get("factor", 1.0))
+                span = (self.hi[j] - self.lo[j]) or 1.0
+                side = self.rng.random(k) < 0.5
+                arrays[j] = arrays[j].astype(np.float64)
+                arrays[j][rows] = np.where(side, self.lo[j] - factor * span, self.hi[j] + factor * span)
+            elif gen == "category_swap":
+                levels = self.levels[j]
+                current = arrays[j][rows]
+                pick = levels[self.rng.integers(0, len(levels), k)]
+                same = (pick.astype(str) == current.astype(str))
+                pick[same] = levels[(np.searchsorted(levels, pick[same]) + 1) % len(levels)] if levels.dtype != object else levels[0]
+                arrays[j] = arrays[j].astype(object) if arrays[j].dtype == object else arrays[j]
+                arrays[j][rows] = pick.astype(arrays[j].dtype) if arrays[j].dtype != object else pick
+            elif gen == "wrong_types":
+                arrays[j] = arrays[j].astype(object)
+                arrays[j][rows] = "not-a-number"
+        return Features(list(feats.columns), arrays), which
+
+
+def _row_status(model: ModelAdapter, feats: Features, reference: np.ndarray | None, timeout: float | None,
+                on_error_fails: bool) -> tuple[np.ndarray | None, str | None]:
+    """Per-row failure flags for one batch, or (None, error) when the whole batch raised."""
+    try:
+        pred = _call_with_timeout(model, feats, timeout)
+    except Exception as exc:  # noqa: BLE001 - an exception on generated input is the thing measured
+        return None, f"{type(exc).__name__}: {str(exc)[:200]}"
+    labels = np.asarray(pred.labels)
+    bad = np.zeros(len(feats), dtype=bool)
+    if labels.shape[0] != len(feats):
+        return None, f"returned {labels.shape[0]} predictions for {len(feats)} rows"
+    if labels.dtype.kind == "f":
+        bad |= ~np.isfinite(labels)
+    if pred.proba is not None:
+        bad |= ~np.all(np.isfinite(pred.proba), axis=1)
+    if reference is not None:
+        bad |= labels != reference
+    return bad, None
+
+
+def _fails_one(model: ModelAdapter, row: Features, reference: Any, timeout: float | None, on_error_fails: bool) -> tuple[bool, str]:
+    bad, err = _row_status(model, row, None if reference is None else np.asarray([reference]), timeout, on_error_fails)
+    if bad is None:
+        return on_error_fails, f"raised {err}"
+    if bad[0]:
+        return True, "prediction changed" if reference is not None else "non-finite output"
+    return False, ""
+
+
+def shrink(model: ModelAdapter, original: Features, perturbed: Features, reference: Any, timeout: float | None,
+           on_error_fails: bool) -> dict[str, Any]:
+    """Smallest change from ``original`` (one row) toward ``perturbed`` that still fails."""
+    current = perturbed
+    changed = [j for j in range(original.n_features)
+               if not _same(original.arrays[j][0], perturbed.arrays[j][0])]
+    for j in list(changed):
+        trial = current.replace(current.columns[j], original.arrays[j].copy())
+        if _fails_one(model, trial, reference, timeout, on_error_fails)[0]:
+            current = trial
+            changed.remove(j)
+    for j in changed:
+        a, b = original.arrays[j][0], current.arrays[j][0]
+        if not (_is_number(a) and _is_number(b)) or not np.isfinite(float(b)):
+            continue
+        lo, hi = 0.0, 1.0  # fraction of the change; hi always fails
+        for _ in range(12):
+            mid = (lo + hi) / 2
+            trial = current.replace(current.columns[j], np.asarray([float(a) + mid * (float(b) - float(a))]))
+            if _fails_one(model, trial, reference, timeout, on_error_fails)[0]:
+                hi = mid
+            else:
+                lo = mid
+        current = current.replace(current.columns[j], np.asarray([float(a) + hi * (float(b) - float(a))]))
+    _, why = _fails_one(model, current, reference, timeout, on_error_fails)
+    return {
+        "changed": {current.columns[j]: {"from": _show(original.arrays[j][0]), "to": _show(current.arrays[j][0])} for j in changed},
+        "failure": why or "fails",
+        "input": {c: _show(a[0]) for c, a in zip(current.columns, current.arrays, strict=True)},
+    }
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if _is_number(a) and _is_number(b):
+        return bool(float(a) == float(b) or (np.isnan(float(a)) and np.isnan(float(b))))
+    return a is b or (type(a) is type(b) and a == b)
+
+
+def _show(v: Any) -> Any:
+    if isinstance(v, (np.floating, float)):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list[dict[str, Any]]]:
+    """Run one generator on the candidate; return its gate and up to three shrunk counterexamples."""
+    rng = np.random.default_rng(ctx.seed + 11 + hash(spec.generator) % 1000)
+    model = ctx.models["candidate"]
+    gen = _Generator(spec, ctx.features, rng)
+    flips = spec.generator in _FLIPS
+    on_error_fails = bool(spec.params.get("on_error_fails", spec.generator != "wrong_types"))
+    limit = float(spec.params.get("max_failure_rate", 0.0 if not flips else 0.05))
+    batch = int(spec.params.get("batch_size", 100_000))
+    ref_labels = np.asarray(ctx.predictions["candidate"].labels)
+    failures = 0.0
+    probed_batches = 0
+    examples: list[tuple[int, Features, Features]] = []
+    errors: list[str] = []
+    from assay.progress import bar
+
+    with bar(total=spec.n, desc=f"robustness {spec.generator}", unit="inputs") as progress:
+        for start in range(0, spec.n, batch):
+            k = min(batch, spec.n - start)
+            rows = rng.integers(0, ctx.n, k)
+            original = ctx.features.take(rows)
+            perturbed, _ = gen.make(original)
+            reference = ref_labels[rows] if flips else None
+            bad, err = _row_status(model, perturbed, reference, ctx.suite.timeout_s, on_error_fails)
+            if bad is None:
+                probed_batches += 1
+                errors.append(err or "")
+                probe = rng.choice(k, size=min(_PROBES, k), replace=False)
+                hits = []
+                for i in probe:
+                    fails, _ = _fails_one(model, perturbed.take(slice(i, i + 1)), None if reference is None else reference[i],
+                                          ctx.suite.timeout_s, on_error_fails)
+                    hits.append(fails)
+                    if fails and len(examples) < 3:
+                        examples.append((int(rows[i]), original.take(slice(i, i + 1)), perturbed.take(slice(i, i + 1))))
+                failures += k * float(np.mean(hits))
+            else:
+                failures += int(bad.sum())
+                for i in np.flatnonzero(bad)[: 3 - len(examples)]:
+                    examples.append((int(rows[i]), original.take(slice(i, i + 1)), perturbed.take(slice(i, i + 1))))
+            progress.update(k)
+    shrunk = []
+    for row, orig, pert in examples:
+        ref = ref_labels[row] if flips else None
+        ce = shrink(model, orig, pert, ref, ctx.suite.timeout_s, on_error_fails)
+        shrunk.append({"test": f"robustness {spec.generator}", "row": row, **ce})
+    k_fail = int(round(failures))
+    low, high = clopper_pearson(k_fail, spec.n, ctx.suite.confidence)
+    rate = failures / spec.n
+    status = "pass" if rate <= limit else "fail"
+    reason = (f"{k_fail} of {spec.n} generated inputs failed ({rate:.4%}); the limit is {limit:.4%}"
+              + (f"; {probed_batches} batch(es) raised, their failure rate estimated from {_PROBES} probes each" if probed_batches else ""))
+    gate = GateResult(
+        name=f"robustness: {spec.generator}", metric="failure_rate", kind="robustness", threshold=limit, slice=None,
+        candidate_value=rate, baseline_value=None, delta=None, ci_low=low, ci_high=high, p_value=None, status=status,
+        n=spec.n, method="generated inputs", reason=reason,
+        details={"generator": spec.generator, "params": spec.params, "errors": sorted(set(errors))[:3]}, group="robustness",
+    )
+    return gate, shrunk

@@ -1,0 +1,68 @@
+"""User slices (bins, categories, expressions) as boolean row masks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from assay.checks._expr import evaluate
+from assay.checks._suite import SliceSpec
+from assay.errors import InputError
+
+__all__ = ["Slice", "expand_slices"]
+
+#: a column slice with no bins or categories gets one slice per value, up to this many
+MAX_CATEGORIES = 50
+
+
+@dataclass
+class Slice:
+    name: str  # e.g. "age in [30, 50)", "country = FR", or the expression's name
+    spec: str  # the SliceSpec it came from
+    mask: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.mask.sum())
+
+
+def _fmt(v: object) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def expand_slices(specs: list[SliceSpec], columns: Mapping[str, np.ndarray], n: int) -> list[Slice]:
+    out: list[Slice] = []
+    for spec in specs:
+        if spec.where is not None:
+            out.append(Slice(spec.name, spec.name, evaluate(spec.where, columns, n)))
+            continue
+        assert spec.column is not None
+        if spec.column not in columns:
+            raise InputError(f"slice {spec.name!r}: no column {spec.column!r} in the data",
+                             hint=f"columns: {', '.join(list(columns)[:20])}")
+        col = columns[spec.column]
+        if spec.bins is not None:
+            values = col.astype(np.float64)
+            edges = spec.bins
+            for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+                last = i == len(edges) - 2
+                mask = (values >= lo) & ((values <= hi) if last else (values < hi))
+                out.append(Slice(f"{spec.name} in [{_fmt(lo)}, {_fmt(hi)}{']' if last else ')'}", spec.name, mask))
+            continue
+        cats = spec.categories
+        if cats is None:
+            uniq = np.unique(col[~_isnan(col)]) if col.dtype.kind == "f" else np.unique(col.astype(str) if col.dtype == object else col)
+            if len(uniq) > MAX_CATEGORIES:
+                raise InputError(f"slice {spec.name!r}: column {spec.column!r} has {len(uniq)} distinct values",
+                                 hint="give bins: [...] or categories: [...]")
+            cats = uniq.tolist()
+        for cat in cats:
+            mask = (col.astype(str) == str(cat)) if col.dtype == object else (col == cat)
+            out.append(Slice(f"{spec.name} = {_fmt(cat)}", spec.name, np.asarray(mask, dtype=bool)))
+    return out
+
+
+def _isnan(a: np.ndarray) -> np.ndarray:
+    return np.isnan(a) if a.dtype.kind == "f" else np.zeros(len(a), dtype=bool)

@@ -1,0 +1,277 @@
+"""Validate raw suite data (from YAML or a dict) into a :class:`Suite`, naming the line of each error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assay.checks._multitest import CORRECTIONS
+from assay.checks._suite import (
+    BEHAVIOURS, GATE_KINDS, GENERATORS, SCHEMA, TASKS, BehaviourSpec, BudgetSpec, DiscoverySpec, GateSpec, MetricSpec,
+    RobustnessSpec, SliceSpec, Suite,
+)
+from assay.checks._yamlmarks import SuiteError
+
+__all__ = ["parse_suite"]
+
+
+class _Ctx:
+    def __init__(self, lines: dict[tuple[Any, ...], int], source: str) -> None:
+        self.lines = lines
+        self.source = source
+
+    def fail(self, path: tuple[Any, ...], reason: str) -> SuiteError:
+        probe = path
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        line = self.lines.get(probe)
+        where = f"{self.source}:{line}" if line else self.source
+        dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+        return SuiteError(f"{where}: {dotted + ': ' if dotted else ''}{reason}", hint="see `assay check --help` for the suite schema")
+
+    def keys(self, value: Any, path: tuple[Any, ...], allowed: set[str], what: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"{what} must be a mapping, got {_kind(value)}")
+        for key in value:
+            if key not in allowed:
+                raise self.fail((*path, key), f"unknown key {key!r} in {what} (allowed: {', '.join(sorted(allowed))})")
+        return value
+
+    def number(self, value: Any, path: tuple[Any, ...], *, positive: bool = False, low: float | None = None,
+               high: float | None = None) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(path, f"must be a number, got {_kind(value)} {value!r}")
+        if positive and value <= 0:
+            raise self.fail(path, f"must be positive, got {value}")
+        if low is not None and value < low or high is not None and value > high:
+            raise self.fail(path, f"must be between {low} and {high}, got {value}")
+        return float(value)
+
+    def integer(self, value: Any, path: tuple[Any, ...], *, minimum: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(path, f"must be an integer ≥ {minimum}, got {value!r}")
+        return int(value)
+
+    def text(self, value: Any, path: tuple[Any, ...]) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, f"must be non-empty text, got {_kind(value)} {value!r}")
+        return value
+
+    def text_list(self, value: Any, path: tuple[Any, ...]) -> list[str]:
+        if not isinstance(value, list):
+            raise self.fail(path, f"must be a list, got {_kind(value)}")
+        return [self.text(v, (*path, i)) for i, v in enumerate(value)]
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Suite:
+    from assay.checks.metrics import available, make_metric
+
+    c = _Ctx(lines, source)
+    if raw is None:
+        raise c.fail((), "the suite is empty")
+    top = c.keys(raw, (), set(SCHEMA), "the suite")
+    for required in ("data", "target", "task"):
+        if required not in top:
+            raise c.fail((), f"missing required key {required!r} ({SCHEMA[required]})")
+    task = c.text(top["task"], ("task",))
+    if task not in TASKS:
+        raise c.fail(("task",), f"unknown task {task!r} (use one of: {', '.join(TASKS)})")
+
+    metrics: list[MetricSpec] = []
+    raw_metrics = top.get("metrics", [])
+    if not isinstance(raw_metrics, list):
+        raise c.fail(("metrics",), f"must be a list of metric names, got {_kind(raw_metrics)}")
+    for i, m in enumerate(raw_metrics):
+        path = ("metrics", i)
+        if isinstance(m, str):
+            spec = MetricSpec(m)
+        elif isinstance(m, dict) and "name" in m:
+            spec = MetricSpec(c.text(m["name"], (*path, "name")), {k: v for k, v in m.items() if k != "name"})
+        else:
+            raise c.fail(path, f"a metric is a name or {{name: NAME, ...parameters}}, got {m!r}")
+        try:
+            metric = make_metric(spec.name, **spec.params)
+        except Exception as exc:
+            raise c.fail(path, getattr(exc, "message", str(exc)) + f" (known: {', '.join(available())})") from None
+        if task not in metric.tasks:
+            raise c.fail(path, f"metric {spec.name!r} does not apply to a {task} task (it applies to: {', '.join(metric.tasks)})")
+        metrics.append(spec)
+
+    slice_names: list[str] = []
+    slices: list[SliceSpec] = []
+    raw_slices = top.get("slices", [])
+    if not isinstance(raw_slices, list):
+        raise c.fail(("slices",), "must be a list")
+    for i, s in enumerate(raw_slices):
+        path = ("slices", i)
+        s = c.keys(s, path, {"name", "column", "bins", "categories", "where"}, "a slice")
+        if "where" in s:
+            if "column" in s or "bins" in s or "categories" in s:
+                raise c.fail(path, "a slice has either `where` or `column` (with bins / categories), not both")
+            where = c.text(s["where"], (*path, "where"))
+            from assay.checks._expr import parse_expression
+
+            try:
+                parse_expression(where)
+            except Exception as exc:
+                raise c.fail((*path, "where"), getattr(exc, "message", str(exc))) from None
+            name = c.text(s.get("name", where), (*path, "name"))
+            spec_s = SliceSpec(name=name, where=where)
+        elif "column" in s:
+            column = c.text(s["column"], (*path, "column"))
+            bins = s.get("bins")
+            cats = s.get("categories")
+            if bins is not None:
+                if not isinstance(bins, list) or len(bins) < 2:
+                    raise c.fail((*path, "bins"), "bins are a list of at least two edges, e.g. [0, 30, 60, 120]")
+                edges = [c.number(b, (*path, "bins", j)) for j, b in enumerate(bins)]
+                if any(b >= a for a, b in zip(edges[1:], edges[:-1], strict=True)):
+                    raise c.fail((*path, "bins"), "bin edges must increase")
+                bins = edges
+            if cats is not None and not isinstance(cats, list):
+                raise c.fail((*path, "categories"), "categories are a list of values")
+            spec_s = SliceSpec(name=c.text(s.get("name", column), (*path, "name")), column=column, bins=bins, categories=cats)
+        else:
+            raise c.fail(path, "a slice needs `column` (with optional bins or categories) or `where`")
+        if spec_s.name in slice_names:
+            raise c.fail(path, f"two slices are named {spec_s.name!r}")
+        slice_names.append(spec_s.name)
+        slices.append(spec_s)
+
+    gates: list[GateSpec] = []
+    raw_gates = top.get("gates", [])
+    if not isinstance(raw_gates, list):
+        raise c.fail(("gates",), "must be a list of gates")
+    for i, g in enumerate(raw_gates):
+        path = ("gates", i)
+        g = c.keys(g, path, {"metric", "name", "slices", *GATE_KINDS}, "a gate")
+        if "metric" not in g:
+            raise c.fail(path, "a gate needs `metric`")
+        metric_name = c.text(g["metric"], (*path, "metric"))
+        try:
+            metric = make_metric(metric_name)
+        except Exception:
+            metric = None
+        declared = {m.name for m in metrics}
+        if metric is None or (metric_name not in declared and not metric.pair):
+            if metric is None:
+                raise c.fail((*path, "metric"), f"unknown metric {metric_name!r} (known: {', '.join(available())})")
+            metrics.append(MetricSpec(metric_name))  # a gated metric is computed even if not listed
+        if task not in metric.tasks:
+            raise c.fail((*path, "metric"), f"metric {metric_name!r} does not apply to a {task} task")
+        kinds = [k for k in GATE_KINDS if k in g]
+        if len(kinds) != 1:
+            raise c.fail(path, f"a gate needs exactly one of {', '.join(GATE_KINDS)}, got {', '.join(kinds) or 'none'}")
+        kind = kinds[0]
+        value = g[kind]
+        if kind == "superiority" and value is True:
+            value = 0.0
+        threshold = c.number(value, (*path, kind))
+        if kind in ("non_inferiority", "equivalence") and threshold <= 0:
+            raise c.fail((*path, kind), f"the {kind.replace('_', '-')} margin must be positive, got {threshold}")
+        if kind == "superiority" and threshold < 0:
+            raise c.fail((*path, kind), "the superiority margin must be ≥ 0")
+        if metric.pair and kind not in ("min", "max"):
+            raise c.fail((*path, kind), f"{metric_name} already compares candidate and baseline: gate it with min or max")
+        gate_slices = g.get("slices")
+        if gate_slices is not None and gate_slices != "all":
+            gate_slices = c.text_list(gate_slices, (*path, "slices"))
+            for j, name in enumerate(gate_slices):
+                if name not in slice_names:
+                    raise c.fail((*path, "slices", j), f"no slice named {name!r} (slices: {', '.join(slice_names) or 'none'})")
+        gates.append(GateSpec(metric_name, kind, threshold, gate_slices,
+                              c.text(g["name"], (*path, "name")) if "name" in g else None))
+
+    discover = None
+    raw_discover = top.get("discover")
+    if raw_discover is True:
+        discover = DiscoverySpec()
+    elif isinstance(raw_discover, dict):
+        d = c.keys(raw_discover, ("discover",), {"metric", "bins", "min_rows", "top", "features"}, "discover")
+        discover = DiscoverySpec(
+            metric=c.text(d["metric"], ("discover", "metric")) if "metric" in d else None,
+            bins=c.integer(d.get("bins", 4), ("discover", "bins"), minimum=2),
+            min_rows=c.integer(d.get("min_rows", 50), ("discover", "min_rows"), minimum=2),
+            top=c.integer(d.get("top", 10), ("discover", "top"), minimum=1),
+            features=c.text_list(d["features"], ("discover", "features")) if "features" in d else None,
+        )
+    elif raw_discover not in (None, False):
+        raise c.fail(("discover",), "discover is true, false, or a mapping")
+
+    behaviour: list[BehaviourSpec] = []
+    raw_beh = top.get("behaviour", [])
+    if not isinstance(raw_beh, list):
+        raise c.fail(("behaviour",), "must be a list")
+    for i, b in enumerate(raw_beh):
+        path = ("behaviour", i)
+        if not isinstance(b, dict) or len(b) != 1:
+            raise c.fail(path, f"a behavioural test is one of {', '.join(BEHAVIOURS)}: {{...}}")
+        (kind, params), = b.items()
+        if kind not in BEHAVIOURS:
+            raise c.fail((*path, kind), f"unknown behavioural test {kind!r} (use one of: {', '.join(BEHAVIOURS)})")
+        from assay.checks._behaviour import validate_behaviour
+
+        problem = validate_behaviour(kind, params, task)
+        if problem:
+            raise c.fail((*path, kind), problem)
+        behaviour.append(BehaviourSpec(kind, dict(params)))
+
+    robustness: list[RobustnessSpec] = []
+    raw_rob = top.get("robustness", [])
+    if not isinstance(raw_rob, list):
+        raise c.fail(("robustness",), "must be a list")
+    for i, r in enumerate(raw_rob):
+        path = ("robustness", i)
+        r = c.keys(r, path, {"generator", "n", "scale", "columns", "max_failure_rate", "factor", "batch_size"}, "a robustness test")
+        gen = c.text(r.get("generator"), (*path, "generator")) if "generator" in r else None
+        if gen not in GENERATORS:
+            raise c.fail((*path, "generator"), f"generator must be one of {', '.join(GENERATORS)}, got {gen!r}")
+        n = c.integer(r.get("n", 10_000), (*path, "n"), minimum=1)
+        params = {k: v for k, v in r.items() if k not in ("generator", "n")}
+        if "max_failure_rate" in params:
+            c.number(params["max_failure_rate"], (*path, "max_failure_rate"), low=0, high=1)
+        if "scale" in params:
+            c.number(params["scale"], (*path, "scale"), positive=True)
+        robustness.append(RobustnessSpec(gen, n, params))
+
+    budgets = None
+    if "budgets" in top:
+        b = c.keys(top["budgets"], ("budgets",), set(BudgetSpec.__dataclass_fields__), "budgets")
+        sizes = b.get("batch_sizes", [1, 1024])
+        if not isinstance(sizes, list) or not sizes:
+            raise c.fail(("budgets", "batch_sizes"), "a non-empty list of batch sizes")
+        budgets = BudgetSpec(batch_sizes=[c.integer(s, ("budgets", "batch_sizes", j), minimum=1) for j, s in enumerate(sizes)],
+                             **{k: c.number(v, ("budgets", k), positive=True) for k, v in b.items() if k != "batch_sizes"})
+
+    correction = top.get("correction", "holm")
+    if correction not in CORRECTIONS:
+        raise c.fail(("correction",), f"correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
+    positive = top.get("positive")
+    if positive is not None and task != "binary":
+        raise c.fail(("positive",), "`positive` applies to binary tasks only")
+    if not metrics and not gates:
+        raise c.fail((), "the suite names no metrics and no gates: nothing to check")
+    return Suite(
+        data=c.text(top["data"], ("data",)),
+        target=c.text(top["target"], ("target",)),
+        task=task,
+        metrics=metrics,
+        gates=gates,
+        name=str(top.get("name", "")),
+        positive=positive,
+        features=c.text_list(top["features"], ("features",)) if "features" in top else None,
+        slices=slices,
+        discover=discover,
+        behaviour=behaviour,
+        robustness=robustness,
+        budgets=budgets,
+        confidence=c.number(top.get("confidence", 0.95), ("confidence",), low=0.5, high=0.9999),
+        correction=correction,
+        bootstrap=c.integer(top.get("bootstrap", 1000), ("bootstrap",), minimum=100),
+        seed=c.integer(top.get("seed", 0), ("seed",)),
+        timeout_s=c.number(top.get("timeout_s", 300.0), ("timeout_s",), positive=True),
+        min_slice_rows=c.integer(top.get("min_slice_rows", 30), ("min_slice_rows",), minimum=1),
+    )

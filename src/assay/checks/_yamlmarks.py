@@ -1,0 +1,48 @@
+"""YAML with line numbers: plain Python values plus a map from key path to source line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from assay.errors import InputError
+
+__all__ = ["SuiteError", "load_marked"]
+
+Path_ = tuple[Any, ...]
+
+
+class SuiteError(InputError):
+    """An invalid suite, with the line and the reason."""
+
+
+def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], source: str) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) else key_node.value
+            if not isinstance(key, str):
+                raise SuiteError(f"{source}:{key_node.start_mark.line + 1}: keys must be text, got {key!r}")
+            if key in out:
+                raise SuiteError(f"{source}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
+            out[key] = _convert(value_node, (*path, key), lines, source)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(v, (*path, i), lines, source) for i, v in enumerate(node.value)]
+    # scalars: let the safe constructor decide int / float / bool / null / text
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_marked(text: str, source: str = "<suite>") -> tuple[Any, dict[Path_, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise SuiteError(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    lines: dict[Path_, int] = {}
+    if node is None:
+        return None, lines
+    return _convert(node, (), lines, source), lines

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import numpy as np
+
+from assay.checks.metrics._base import Metric, Outputs, register
+from assay.checks.metrics._ranking import weighted_average_precision
+
+
+@register
+class PrAuc(Metric):
+    """Area under the precision-recall curve as average precision (multiclass: macro one-vs-rest)."""
+
+    name = "pr_auc"
+    tasks = ("binary", "multiclass")
+    needs_proba = True
+    bounds = (0.0, 1.0)
+
+    def batch(self, out: Outputs, W: np.ndarray) -> np.ndarray:
+        assert out.proba is not None
+        if out.task == "binary":
+            return weighted_average_precision(out.y, out.proba[:, 1], W)
+        per_class = [weighted_average_precision((out.y == c).astype(np.int8), out.proba[:, c], W) for c in range(out.n_classes)]
+        return np.nanmean(np.column_stack(per_class), axis=1)

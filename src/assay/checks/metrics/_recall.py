@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import numpy as np
+
+from assay.checks.metrics._base import DecomposableMetric, Outputs, register
+from assay.checks.metrics._classcounts import class_counts, macro, ratio
+
+
+@register
+class Recall(DecomposableMetric):
+    """Recall (true positive rate) of the positive class (binary) or macro-averaged."""
+
+    name = "recall"
+    tasks = ("binary", "multiclass")
+    bounds = (0.0, 1.0)
+
+    def stats(self, out: Outputs) -> np.ndarray:
+        return class_counts(out)
+
+    def finalize(self, means: np.ndarray) -> np.ndarray:
+        tp, pred, true = means[:, 0::3], means[:, 1::3], means[:, 2::3]
+        return macro(ratio(tp, true), (pred + true) > 0)

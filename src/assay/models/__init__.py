@@ -1,0 +1,20 @@
+"""How to call models: one batched interface over scikit-learn, ONNX, Python callables and HTTP."""
+
+from assay.models._base import Features, ModelAdapter, ModelError, Prediction
+from assay.models._guard import PredictionCache, guarded_predict
+from assay.models._load import FLAVORS, infer_flavor, load_model, load_registered
+from assay.models._registry import register_model
+
+__all__ = [
+    "FLAVORS",
+    "Features",
+    "ModelAdapter",
+    "ModelError",
+    "Prediction",
+    "PredictionCache",
+    "guarded_predict",
+    "infer_flavor",
+    "load_model",
+    "load_registered",
+    "register_model",
+]

@@ -1,0 +1,69 @@
+"""Registering a model: a versioned snapshot of kind "model" with its flavor in the metadata."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import InputError
+from assay.models._load import FLAVORS, infer_flavor, load_model
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+__all__ = ["register_model"]
+
+
+def register_model(
+    ws: Workspace,
+    name: str,
+    target: str | Path,
+    *,
+    flavor: str | None = None,
+    message: str = "",
+    trust: bool = False,
+    validate: bool = True,
+) -> Any:
+    """Register ``target`` (a model file, ``module:function`` or URL) as a new version of model ``name``.
+
+    The model is loaded once first (``validate``) so a broken file is refused at registration.
+    Returns the data pillar's add result (``.version.id``, ``.version.number``, ...).
+    """
+    from assay import data as _data
+
+    target = str(target)
+    flavor = flavor or infer_flavor(target)
+    if flavor not in FLAVORS:
+        raise InputError(f"cannot tell the flavor of {target!r}", hint=f"pass --flavor, one of: {', '.join(FLAVORS)}")
+    meta: dict[str, Any] = {"flavor": flavor}
+    if validate and flavor in ("sklearn", "onnx", "python"):
+        model = load_model(target, flavor=flavor, trust=trust)
+        meta["model_hash"] = model.hash
+        if model.n_features is not None:
+            meta["n_features"] = int(model.n_features)
+    # data.add snapshots files inside the workspace (not under .assay/): stage a copy in a
+    # dot-folder of the root, so the registered bytes do not depend on where the file lives
+    prefix = f".assay-model-{name}"
+    stage = ws.root / prefix
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    try:
+        if flavor in ("sklearn", "onnx"):
+            src = Path(target)
+            shutil.copy2(src, stage / src.name)
+            meta["file"] = f"{prefix}/{src.name}"
+        elif flavor == "python":
+            meta["target"] = target
+            module = target.rpartition(":")[0]
+            if module.endswith(".py") and Path(module).is_file():
+                shutil.copy2(module, stage / Path(module).name)
+                meta["file"] = f"{prefix}/{Path(module).name}"
+        else:
+            meta["url"] = target
+        (stage / "assay-model.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+        return _data.add(ws, [stage], name=name, message=message or f"register {flavor} model", kind="model", meta=meta)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
