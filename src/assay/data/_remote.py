@@ -160,7 +160,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     with ws.lock():
         rpacks = _remote_packs(ws, spec, store)
         rpacks.refresh()
-        _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs)
+        _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20))
         for snap in snapshots.values():
             save_snapshot(store, snap)  # after the chunks: a snapshot on a remote is always complete
         by_name: dict[str, list[Version]] = {}
@@ -214,7 +214,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
             if entry["snapshot"] not in snapshots:
                 snapshots[entry["snapshot"]] = load_snapshot(store, entry["snapshot"])
         digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
-        _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs)
+        _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
         for snap in snapshots.values():
             save_snapshot(ws.store, snap)
         docs: dict[str, dict[str, Any]] = {}

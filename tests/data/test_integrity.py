@@ -1,0 +1,166 @@
+"""Damage is found and named; unsafe paths are refused; nothing corrupt is written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from assay.data import add, checkout, verify
+from assay.data._checkout import confine
+from assay.data._packs import workspace_packs
+from assay.data._snapshot import FileManifest, Snapshot, check_relpath
+from assay.data._versions import load_snapshot, resolve
+from assay.errors import CorruptionError, UnsafePathError
+from assay.workspace import Workspace
+
+
+def flip_bit_in_chunk(ws: Workspace, digest: bytes) -> None:
+    packs = workspace_packs(ws)
+    loc = packs.index[digest]
+    path = ws.dir / "objects" / "packs" / f"{loc.pack}.pack"
+    with open(path, "r+b") as fh:
+        fh.seek(loc.offset + loc.stored // 2)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0x10]))
+    packs.close()
+
+
+def make(ws: Workspace) -> tuple[bytes, bytes]:
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "good.bin").write_bytes(os.urandom(50_000))
+    (ws.root / "d" / "bad.bin").write_bytes(os.urandom(50_000))
+    add(ws, ["d"], name="raw")
+    snap = load_snapshot(ws.store, resolve(ws, "raw").snapshot)
+    return snap.files["d/bad.bin"].chunks[0][0], snap.files["d/good.bin"].chunks[0][0]
+
+
+def test_flipped_bit_is_named_by_verify(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    bad, _ = make(ws)
+    (ws.root / "d2").mkdir()
+    (ws.root / "d2" / "again.bin").write_bytes((ws.root / "d" / "bad.bin").read_bytes())
+    add(ws, ["d2"], name="copy")  # the same chunk, in another dataset
+    flip_bit_in_chunk(ws, bad)
+    report = verify(ws, all_objects=True)
+    assert not report.ok
+    assert len(report.damaged) == 1
+    damage = report.damaged[0]
+    assert bad.hex() in damage.object and "hash mismatch" in damage.reason
+    refs = {(a["ref"], a["path"]) for a in damage.affected}
+    assert refs == {("raw@v1", "d/bad.bin"), ("copy@v1", "d2/again.bin")}
+    proc = cli("data", "verify", "--json", check=1)
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is False and doc["damaged"][0]["affected"]
+    assert cli("data", "verify", "raw@v1", check=1).returncode == 1
+
+
+def test_checkout_never_writes_corrupt_bytes(ws: Workspace, tmp_path: Path) -> None:
+    bad, _ = make(ws)
+    out = tmp_path / "out"
+    flip_bit_in_chunk(ws, bad)
+    with pytest.raises(CorruptionError, match="d/bad.bin"):
+        checkout(ws, "raw", to=out)
+    # All-or-nothing: neither file appeared, and no temp debris was left.
+    leftovers = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
+    assert leftovers == []
+
+
+def test_checkout_in_place_keeps_old_files_when_a_chunk_is_bad(ws: Workspace) -> None:
+    bad, _ = make(ws)
+    original = (ws.root / "d" / "bad.bin").read_bytes()
+    (ws.root / "d" / "bad.bin").write_bytes(b"new content")
+    add(ws, ["d"], name="raw")
+    flip_bit_in_chunk(ws, bad)
+    with pytest.raises(CorruptionError, match="d/bad.bin"):
+        checkout(ws, "raw@v1")
+    assert (ws.root / "d" / "bad.bin").read_bytes() == b"new content"
+    assert original != b"new content"
+
+
+def test_damaged_snapshot_is_reported(ws: Workspace) -> None:
+    make(ws)
+    v = resolve(ws, "raw")
+    path = ws.dir / "objects" / "snapshots" / v.snapshot
+    doc = json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
+    doc["files"]["d/good.bin"][0] += 1  # lie about a size
+    path.write_bytes(zstandard.ZstdCompressor().compress(json.dumps(doc).encode()))
+    report = verify(ws)
+    assert not report.ok
+    assert any("snapshot" in d.object and d.affected[0]["ref"] == "raw@v1" for d in report.damaged)
+
+
+def test_missing_pack_is_reported(ws: Workspace) -> None:
+    make(ws)
+    for p in (ws.dir / "objects" / "packs").glob("*.pack"):
+        p.unlink()
+    report = verify(ws)
+    assert not report.ok
+    assert {a["path"] for d in report.damaged for a in d.affected} == {"d/good.bin", "d/bad.bin"}
+
+
+@pytest.mark.parametrize("path", ["../escape", "/etc/passwd", "a/../../b", "a//b", "./a", "a/.", "", "a\\..\\b", "a/\x00"])
+def test_unsafe_manifest_paths_rejected(path: str) -> None:
+    with pytest.raises(UnsafePathError):
+        check_relpath(path)
+    with pytest.raises(UnsafePathError):
+        Snapshot({path: FileManifest(0, 0o644, ())})
+
+
+def test_snapshot_from_hostile_remote_is_rejected(ws: Workspace) -> None:
+    doc = {"format": 1, "files": {"../../outside.txt": [1, 420, []]}, "empty_dirs": []}
+    data = zstandard.ZstdCompressor().compress(json.dumps(doc).encode())
+    ws.store.put_bytes("snapshots/" + "ab" * 32, data)
+    with pytest.raises(UnsafePathError):
+        load_snapshot(ws.store, "ab" * 32)
+
+
+def test_file_and_folder_with_one_name_rejected() -> None:
+    with pytest.raises(UnsafePathError, match="both a file and a folder"):
+        _ = Snapshot({"a": FileManifest(0, 0o644, ()), "a/b": FileManifest(0, 0o644, ())}).id
+
+
+def test_symlink_escape_refused_at_checkout(ws: Workspace, tmp_path: Path) -> None:
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x.txt").write_text("payload")
+    add(ws, ["d"], name="ds")
+    outside = tmp_path.parent / f"outside-{os.getpid()}"
+    outside.mkdir(exist_ok=True)
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "d").symlink_to(outside)  # a folder on the way leads outside the target
+    with pytest.raises(UnsafePathError, match="leads outside"):
+        checkout(ws, "ds", to=target)
+    assert not (outside / "x.txt").exists()
+    with pytest.raises(UnsafePathError):
+        confine(target, "../x")
+
+
+def test_symlinked_file_in_target_is_replaced_not_followed(ws: Workspace, tmp_path: Path) -> None:
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x.txt").write_text("payload")
+    add(ws, ["d"], name="ds")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "target"
+    (target / "d").mkdir(parents=True)
+    (target / "d" / "x.txt").symlink_to(victim)
+    checkout(ws, "ds", to=target, force=True)
+    assert victim.read_text() == "precious"
+    assert (target / "d" / "x.txt").read_text() == "payload" and not (target / "d" / "x.txt").is_symlink()
+
+
+def test_symlinks_that_escape_are_not_added(ws: Workspace, tmp_path: Path) -> None:
+    secret = tmp_path.parent / f"secret-{os.getpid()}.txt"
+    secret.write_text("do not take me")
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "ok.txt").write_text("ok")
+    (ws.root / "d" / "link").symlink_to(secret)
+    (ws.root / "d" / "inside").symlink_to(ws.root / "d" / "ok.txt")
+    r = add(ws, ["d"], name="ds")
+    snap = load_snapshot(ws.store, r.version.snapshot)
+    assert set(snap.files) == {"d/ok.txt", "d/inside"}
+    assert any("outside the workspace" in w for w in r.warnings)

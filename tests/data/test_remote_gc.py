@@ -1,0 +1,143 @@
+"""Remotes (a folder and an S3-compatible server) and garbage collection."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from assay.data import add, add_remote, checkout, gc, log, pull, push, verify
+from assay.data._packs import workspace_packs
+from assay.errors import CorruptionError, NotFoundError, UsageError
+from assay.workspace import Workspace
+
+
+@pytest.fixture(params=["folder", "s3"])
+def remote_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict]:
+    if request.param == "folder":
+        return str(tmp_path / "remote"), {}
+    return request.getfixturevalue("s3_bucket"), {"endpoint_url": request.getfixturevalue("s3_server")}
+
+
+def fill(ws: Workspace, n: int = 30) -> None:
+    d = ws.root / "d"
+    d.mkdir(exist_ok=True)
+    for i in range(n):
+        (d / f"f{i}.bin").write_bytes(os.urandom(20_000 + i))
+    (d / "big.bin").write_bytes(os.urandom(3 << 20))
+
+
+def test_push_pull_round_trip(ws: Workspace, tmp_path: Path, remote_url: tuple[str, dict],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    url, options = remote_url
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    (ws.root / "d" / "f0.bin").write_bytes(b"changed")
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", url, options=options)
+    first = push(ws)
+    assert first.chunks_sent > 0 and first.versions == ["ds@v1", "ds@v2"]
+    again = push(ws)
+    assert again.chunks_sent == 0 and again.chunks_present == first.chunks_sent  # only missing chunks travel
+
+    other_root = tmp_path / "clone"
+    other = Workspace.init(other_root)
+    add_remote(other, "origin", url, options=options)
+    monkeypatch.chdir(other_root)
+    got = pull(other, "ds@v1", checkout=True)
+    assert got.versions == ["ds@v1"] and got.checked_out == ["ds@v1"]
+    assert [v.number for v in log(other, "ds")] == [1]
+    assert (other_root / "d" / "big.bin").read_bytes() == (ws.root / "d" / "big.bin").read_bytes()
+    rest = pull(other)
+    assert rest.versions == ["ds@v1", "ds@v2"]
+    assert rest.chunks_sent == 1  # v2 only adds the changed small file
+    assert verify(other, all_objects=True).ok
+    ids_here = {v.id for v in log(ws, "ds")}
+    assert {v.id for v in log(other, "ds")} == ids_here  # same version identities on both sides
+
+
+def test_push_resumes_after_interruption(ws: Workspace, tmp_path: Path) -> None:
+    fill(ws, 10)
+    ws.config.data.pack_size = 1 << 20  # many packs, so an interruption falls between them
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    from assay.data import _packs
+
+    calls = {"n": 0}
+    original = _packs.PackWriter._publish
+
+    def failing(self, *a, **k):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ConnectionError("network dropped")
+        return original(self, *a, **k)
+
+    _packs.PackWriter._publish = failing  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            push(ws, jobs=1)
+    finally:
+        _packs.PackWriter._publish = original  # type: ignore[method-assign]
+    remote_packs = list((tmp_path / "remote" / "packs").glob("*.idx"))
+    assert len(remote_packs) == 2  # the finished packs stayed
+    resumed = push(ws, jobs=1)
+    assert resumed.chunks_present > 0 and resumed.chunks_sent > 0
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    pull(clone)
+    assert verify(clone, all_objects=True).ok
+
+
+def test_pull_verifies_every_chunk(ws: Workspace, tmp_path: Path) -> None:
+    fill(ws, 3)
+    add(ws, ["d"], name="ds")
+    remote = tmp_path / "remote"
+    add_remote(ws, "origin", str(remote))
+    push(ws)
+    pack = max((remote / "packs").glob("*.pack"), key=lambda p: p.stat().st_size)
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pack.write_bytes(bytes(data))
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(remote))
+    with pytest.raises(CorruptionError, match="hash mismatch"):
+        pull(clone)
+    assert clone.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
+    assert verify(clone, all_objects=True).ok
+
+
+def test_remote_errors(ws: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no remote configured"):
+        push(ws)
+    with pytest.raises(UsageError, match="invalid remote name"):
+        add_remote(ws, "../x", str(tmp_path / "r"))
+    add_remote(ws, "origin", str(tmp_path / "r"))
+    with pytest.raises(NotFoundError, match="no remote named"):
+        push(ws, remote="nope")
+    with pytest.raises(NotFoundError, match="no dataset"):
+        pull(ws, "ghost@v1")
+
+
+def test_gc_deletes_only_unreferenced(ws: Workspace, tmp_path: Path) -> None:
+    fill(ws, 5)
+    add(ws, ["d"], name="ds")
+    keep = (ws.root / "d" / "f1.bin").read_bytes()
+    # An interrupted add leaves chunks that no version references: simulate with a
+    # second dataset whose version row we then delete.
+    (ws.root / "junk").mkdir()
+    (ws.root / "junk" / "j.bin").write_bytes(os.urandom(2 << 20))
+    add(ws, ["junk"], name="junk")
+    ws.ledger.execute("DELETE FROM versions WHERE dataset = ?", ("junk",))
+    dry = gc(ws, dry_run=True)
+    assert dry.chunks_deleted >= 2 and dry.bytes_freed >= 2 << 20
+    before = sum(p.stat().st_size for p in (ws.dir / "objects" / "packs").glob("*.pack"))
+    done = gc(ws)
+    assert done.chunks_deleted == dry.chunks_deleted
+    after = sum(p.stat().st_size for p in (ws.dir / "objects" / "packs").glob("*.pack"))
+    assert before - after >= 2 << 20
+    assert verify(ws, all_objects=True).ok
+    checkout(ws, "ds", to=tmp_path / "o")
+    assert (tmp_path / "o" / "d" / "f1.bin").read_bytes() == keep
+    assert gc(ws).chunks_deleted == 0
+    workspace_packs(ws).refresh()
