@@ -1,0 +1,150 @@
+"""Calibration: on data without drift false alarms stay at the stated rate; injected shifts are found.
+
+A share over S seeds is judged with a one-sided binomial test: it fails only when
+that many alarms would be improbable (p < 0.001) if the true rate were alpha, so
+the tests are strict about the rate yet do not flake on Monte Carlo noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from scipy import stats
+
+from assay.drift import DriftSpec, compare, get_stat_test
+from assay.drift._comparison import CategoricalComparison, NumericComparison
+from assay.drift._multivariate import domain_classifier, mmd_permutation_test
+
+ALPHA = 0.05
+
+
+def assert_rate_at_most(alarms: int, trials: int, rate: float = ALPHA) -> None:
+    assert stats.binom.sf(alarms - 1, trials, rate) > 1e-3, f"{alarms}/{trials} false alarms is above the stated rate {rate}"
+
+
+def test_ks_p_values_are_calibrated() -> None:
+    rng = np.random.default_rng(10)
+    test = get_stat_test("ks")
+    alarms = sum(test.numeric(NumericComparison.from_values(rng.normal(size=120), rng.normal(size=90))).p_value < ALPHA for _ in range(400))
+    assert_rate_at_most(alarms, 400)
+    # large samples use the asymptotic distribution: still calibrated
+    big = sum(test.numeric(NumericComparison.from_values(rng.normal(size=12_000), rng.normal(size=11_000))).p_value < ALPHA for _ in range(60))
+    assert_rate_at_most(big, 60)
+
+
+def test_chi2_p_values_are_calibrated_with_rare_categories() -> None:
+    rng = np.random.default_rng(11)
+    probs = np.array([0.5, 0.3, 0.15, 0.03, 0.01, 0.005, 0.005])
+    test = get_stat_test("chi2")
+    alarms = 0
+    for _ in range(400):
+        ref, cur = rng.multinomial(300, probs), rng.multinomial(200, probs)
+        alarms += test.categorical(CategoricalComparison(list("abcdefg"), ref, cur)).p_value < ALPHA
+    assert_rate_at_most(alarms, 400)
+
+
+def _table(rng: np.random.Generator, n: int, shift: float = 0.0, cat_shift: float = 0.0) -> pa.Table:
+    cols = {f"x{i}": rng.normal(shift if i == 0 else 0.0, 1.0, n) for i in range(5)}
+    p = np.array([0.5, 0.3, 0.2]) + np.array([-cat_shift, 0.0, cat_shift])
+    for i in range(3):
+        cols[f"c{i}"] = rng.choice(["a", "b", "c"], n, p=p if i == 0 else [0.5, 0.3, 0.2])
+    return pa.table(cols)
+
+
+def test_whole_report_keeps_the_family_wise_rate_under_no_drift() -> None:
+    """Holm over 8 columns: the share of reports with any drifted column stays <= alpha."""
+    rng = np.random.default_rng(12)
+    # threshold 0 isolates the statistical part of the rule (the effect part only removes alarms)
+    spec = DriftSpec(multivariate=False, numeric={"test": "ks", "threshold": 0.0}, categorical={"test": "chi2", "threshold": 0.0})
+    runs = 150
+    alarms = sum(compare(_table(rng, 150), _table(rng, 120), spec).drift for _ in range(runs))
+    assert_rate_at_most(alarms, runs)
+
+
+def test_binned_mode_is_calibrated_too() -> None:
+    rng = np.random.default_rng(13)
+    spec = DriftSpec(multivariate=False, method="binned", bins=200, numeric={"test": "ks", "threshold": 0.0}, categorical={"test": "chi2", "threshold": 0.0})
+    runs = 60
+    alarms = sum(compare(_table(rng, 3000), _table(rng, 2000), spec).drift for _ in range(runs))
+    assert_rate_at_most(alarms, runs)
+
+
+def test_injected_shifts_are_found_and_nothing_else() -> None:
+    rng = np.random.default_rng(14)
+    found, false = 0, 0
+    for _ in range(20):
+        report = compare(_table(rng, 3000), _table(rng, 3000, shift=0.5, cat_shift=0.15), DriftSpec(multivariate=False))
+        found += set(report.drifted_columns) == {"x0", "c0"}
+        false += len(set(report.drifted_columns) - {"x0", "c0"})
+    assert found == 20
+    assert false == 0
+
+
+def test_large_n_trivial_shift_is_not_practical_drift() -> None:
+    """At 400k rows a 0.02 sd shift is significant but far below the effect threshold."""
+    rng = np.random.default_rng(15)
+    ref = pa.table({"x": rng.normal(0, 1, 400_000)})
+    cur = pa.table({"x": rng.normal(0.02, 1, 400_000)})
+    report = compare(ref, cur, DriftSpec(multivariate=False))
+    col = report.column("x")
+    assert col.p_adjusted is not None and col.p_adjusted < 1e-6
+    assert not col.drifted and not report.drift
+
+
+def test_missing_rate_change_is_found_and_calibrated() -> None:
+    rng = np.random.default_rng(16)
+
+    def with_missing(n: int, rate: float) -> pa.Table:
+        values = rng.normal(size=n)
+        return pa.table({"x": pa.array(values, mask=rng.random(n) < rate)})
+
+    spec = DriftSpec(multivariate=False)
+    alarms = sum(compare(with_missing(400, 0.1), with_missing(300, 0.1), spec).drift for _ in range(150))
+    assert_rate_at_most(alarms, 150)
+    report = compare(with_missing(5000, 0.02), with_missing(5000, 0.15), spec)
+    col = report.column("x")
+    assert col.drifted and col.missing_rate["drifted"] and not col.reasons[0].startswith("KS")
+    assert any(f.type == "missing_rate" for f in col.findings)
+
+
+def test_mmd_permutation_test_is_calibrated_and_has_power() -> None:
+    rng = np.random.default_rng(17)
+    alarms = sum(mmd_permutation_test(rng.normal(size=(25, 3)), rng.normal(size=(25, 3)), 99, seed)["p_value"] < ALPHA for seed in range(200))
+    assert_rate_at_most(alarms, 200)
+    shifted = mmd_permutation_test(rng.normal(size=(60, 3)), rng.normal(0.8, 1, size=(60, 3)), 199, 0)
+    assert shifted["p_value"] < 0.01
+
+
+def test_domain_classifier_does_not_alarm_on_no_drift_and_finds_a_joint_shift() -> None:
+    rng = np.random.default_rng(18)
+    spec = DriftSpec()
+    alarms = 0
+    for seed in range(25):
+        spec.seed = seed
+        alarms += domain_classifier(rng.normal(size=(300, 4)), rng.normal(size=(300, 4)), list("abcd"), spec)["drifted"]
+    assert_rate_at_most(alarms, 25)
+    # same marginals, flipped correlation: only a joint test can see it
+    a = rng.normal(size=2000)
+    b = rng.normal(size=2000)
+    ref = np.column_stack([a, a + 0.3 * rng.normal(size=2000)])
+    cur = np.column_stack([b, -b + 0.3 * rng.normal(size=2000)])
+    out = domain_classifier(ref, cur, ["a", "b"], spec)
+    assert out["drifted"] and out["auc"] > 0.8
+    assert out["drivers"][0]["auc_drop"] > 0.1
+
+
+def test_delong_auc_equals_mann_whitney() -> None:
+    from assay.drift._multivariate import auc_delong
+
+    rng = np.random.default_rng(19)
+    scores = np.round(rng.normal(size=500), 1)  # ties on purpose
+    labels = rng.integers(0, 2, 500)
+    auc, se = auc_delong(scores, labels)
+    u = stats.mannwhitneyu(scores[labels == 1], scores[labels == 0]).statistic
+    assert auc == np.float64(u / ((labels == 1).sum() * (labels == 0).sum())) or abs(auc - u / ((labels == 1).sum() * (labels == 0).sum())) < 1e-12
+    # DeLong's SE is close to the bootstrap SE
+    boots = []
+    for _ in range(300):
+        idx = rng.integers(0, 500, 500)
+        boots.append(auc_delong(scores[idx], labels[idx])[0])
+    assert abs(se - np.std(boots)) < 0.25 * se
