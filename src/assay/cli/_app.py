@@ -16,6 +16,8 @@ COMMANDS: dict[str, str] = {
     "remote": "assay.cli._remote:remote",
     "run": "assay.cli._run:run",
     "lineage": "assay.cli._lineage:lineage",
+    "check": "assay.cli._check:check",
+    "model": "assay.cli._model:model",
     "drift": "assay.cli._drift:drift",
 }
 

@@ -1,0 +1,154 @@
+"""`assay check SUITE --candidate M --baseline M`: statistical regression gates; `assay check log`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assay.cli._output import echo_err, emit, handle_errors, json_option
+from assay.errors import WorkspaceNotFoundError
+
+_STATUS_MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "????"}
+
+
+class _CheckGroup(click.Group):
+    """`assay check SUITE ...` runs a suite; `assay check log` lists past results."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_CheckGroup)
+def check() -> None:
+    """Statistical regression gates: is the candidate worse than the baseline?
+
+    \b
+    assay check SUITE.yaml --candidate MODEL [--baseline MODEL] [--data REF]
+                [--report check.html] [--junit FILE] [--json] [--seed N]
+    assay check log
+
+    MODEL is a registered model (NAME or NAME@REF), a file (.onnx, .skops; .joblib/.pkl
+    with --trust), module:function, or an http(s) URL. Exit codes: 0 all gates pass,
+    1 a gate fails or is inconclusive (unless --allow-inconclusive), 2 bad suite, model
+    or data, 3 internal error. Run `assay check run --help` for every option and
+    `assay check schema` for the suite keys.
+    """
+
+
+def _workspace() -> Any:
+    from assay.workspace import Workspace
+
+    try:
+        return Workspace.open()
+    except WorkspaceNotFoundError:
+        return None  # files and module:function still work outside a workspace; nothing is recorded
+
+
+def _fmt(v: Any) -> str:
+    return "–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _render(doc: dict[str, Any]) -> None:
+    verdict = "PASSED" if doc["passed"] else "NOT PASSED"
+    c = doc["counts"]
+    click.echo(f"{verdict}: {c['pass']} pass, {c['fail']} fail, {c['inconclusive']} inconclusive"
+               f"  (candidate {doc['candidate']['name']}"
+               + (f", baseline {doc['baseline']['name']}" if doc.get("baseline") else "") + f", {doc['data']['rows']} rows)")
+    for g in doc["gates"]:
+        where = f" [{g['slice']}]" if g.get("slice") else ""
+        click.echo(f"  {_STATUS_MARK[g['status']]}  {g['name']}{where}: candidate {_fmt(g.get('candidate_value'))}"
+                   + (f", baseline {_fmt(g.get('baseline_value'))}, delta {_fmt(g.get('delta'))}" if g.get("baseline_value") is not None else "")
+                   + (f", CI [{_fmt(g.get('ci_low'))}, {_fmt(g.get('ci_high'))}]" if g.get("ci_low") is not None else ""))
+        if g["status"] != "pass" and g.get("reason"):
+            click.echo(f"        {g['reason']}")
+    regressions = [s for s in doc.get("slices", []) if s.get("regression")]
+    for s in regressions:
+        click.echo(f"  slice regression: {s['slice']} {s['metric']} delta {_fmt(s.get('delta'))} (p adj {_fmt(s.get('p_adjusted'))})")
+    for s in doc.get("discovered_slices", []):
+        if s.get("confirmed"):
+            click.echo(f"  discovered slice: {s['slice']} {s['metric']} delta {_fmt(s.get('delta'))} (confirmed on held-out half)")
+    for ce in doc.get("counterexamples", [])[:3]:
+        click.echo(f"  counterexample ({ce['test']}): {ce['failure']}; change {ce.get('changed')}")
+    if doc.get("report"):
+        click.echo(f"report: {doc['report']}")
+    if doc.get("id"):
+        click.echo(f"recorded as check {doc['id'][:12]}")
+
+
+@check.command("run")
+@click.argument("suite_path", metavar="SUITE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--candidate", required=True, help="The model under test (NAME[@REF], file, module:function or URL).")
+@click.option("--baseline", help="The model it must not be worse than.")
+@click.option("--data", "data_ref", help="Evaluation data (file or NAME@REF); overrides the suite's `data`.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML, one test case per gate.")
+@click.option("--seed", type=int, help="Seed for every random choice (default: the suite's, else 0).")
+@click.option("--bootstrap", type=click.IntRange(min=100), help="Bootstrap resamples (default: the suite's, else 1000).")
+@click.option("--trust", is_flag=True, help="Allow pickle-based model files (.joblib, .pkl), which can run code when loaded.")
+@click.option("--allow-inconclusive", is_flag=True, help="Exit 0 when no gate fails, even if some are inconclusive.")
+@click.option("--no-record", is_flag=True, help="Do not store the result in the workspace ledger.")
+@json_option
+@handle_errors
+def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref: str | None, report_path: Path | None,
+                junit_path: Path | None, seed: int | None, bootstrap: int | None, trust: bool, allow_inconclusive: bool,
+                no_record: bool, as_json: bool) -> None:
+    """Run SUITE on --candidate (and --baseline); exit 0 pass, 1 fail or inconclusive, 2 bad input."""
+    from assay.checks import Suite, run_suite
+
+    suite = Suite.load(suite_path)
+    if bootstrap is not None:
+        suite.bootstrap = bootstrap
+    ws = _workspace()
+    result = run_suite(suite, candidate=candidate, baseline=baseline, data=data_ref, ws=ws, trust=trust, seed=seed,
+                       allow_inconclusive=allow_inconclusive, record=not no_record)
+    if ws is None:
+        result.notes.append("not recorded: no assay workspace here (run `assay init` to keep a history)")
+    if report_path is not None:
+        result.report = str(report_path.resolve())
+    doc = result.to_dict()
+    if report_path is not None:
+        from assay.report._check_html import write_check_html
+
+        write_check_html(doc, report_path)
+    if junit_path is not None:
+        from assay.report._junit import write_check_junit
+
+        write_check_junit(doc, junit_path)
+    emit(doc, as_json, lambda: _render(doc))
+    sys.exit(result.exit_code)
+
+
+@check.command("log")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many results.")
+@json_option
+@handle_errors
+def log_command(limit: int, as_json: bool) -> None:
+    """List past check results, newest first."""
+    from assay.checks import list_results
+    from assay.workspace import Workspace
+
+    rows = list_results(Workspace.open(), limit=limit)
+
+    def render() -> None:
+        if not rows:
+            echo_err("no check results yet")
+        for r in rows:
+            c = r.get("counts") or {}
+            click.echo(f"{r['id'][:12]}  {r['created_at'][:19]}  {r['verdict']:<12} {r['candidate']} vs {r['baseline'] or '-'}"
+                       f" on {r['data']}  ({c.get('pass', 0)} pass, {c.get('fail', 0)} fail, {c.get('inconclusive', 0)} inconclusive)")
+
+    emit({"results": rows}, as_json, render)
+
+
+@check.command("schema")
+@json_option
+def schema_command(as_json: bool) -> None:
+    """Print the suite schema: every key a suite YAML may have."""
+    from assay.checks._suite import SCHEMA
+
+    emit(SCHEMA, as_json, lambda: [click.echo(f"{k}: {v}") for k, v in SCHEMA.items()])

@@ -1,0 +1,68 @@
+"""JUnit XML for CI systems: one test case per gate (fail → <failure>, inconclusive → <failure>
+unless inconclusive is allowed, then <skipped>)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+__all__ = ["check_junit", "write_check_junit"]
+
+
+def _num(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def check_junit(doc: dict[str, Any]) -> str:
+    """The JUnit XML text for a check result document (``CheckResult.to_dict()``)."""
+    gates = doc["gates"]
+    allow = bool(doc.get("allow_inconclusive"))
+    suite_name = (doc.get("suite") or {}).get("name") or "assay check"
+    failures = sum(1 for g in gates if g["status"] == "fail" or (g["status"] == "inconclusive" and not allow))
+    skipped = sum(1 for g in gates if g["status"] == "inconclusive" and allow)
+    root = ET.Element("testsuites", name="assay", tests=str(len(gates)), failures=str(failures))
+    suite = ET.SubElement(root, "testsuite", name=suite_name, tests=str(len(gates)), failures=str(failures),
+                          errors="0", skipped=str(skipped), timestamp=str(doc.get("created_at") or ""))
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("candidate", (doc.get("candidate") or {}).get("name")), ("baseline", (doc.get("baseline") or {}).get("name")),
+                       ("data", (doc.get("data") or {}).get("ref")), ("seed", doc.get("seed")), ("correction", doc.get("correction"))):
+        ET.SubElement(props, "property", name=key, value=str(value))
+    for g in gates:
+        name = g["name"] + (f" [{g['slice']}]" if g.get("slice") else "")
+        case = ET.SubElement(suite, "testcase", classname=f"assay.{g.get('group', 'gate')}", name=name)
+        summary = (f"{g['metric']}: candidate={_num(g.get('candidate_value'))} baseline={_num(g.get('baseline_value'))} "
+                   f"delta={_num(g.get('delta'))} ci=[{_num(g.get('ci_low'))}, {_num(g.get('ci_high'))}] "
+                   f"p={_num(g.get('p_value'))} — {g.get('reason', '')}")
+        if g["status"] == "fail":
+            ET.SubElement(case, "failure", type="fail", message=summary).text = summary
+        elif g["status"] == "inconclusive":
+            if allow:
+                ET.SubElement(case, "skipped", message=summary)
+            else:
+                ET.SubElement(case, "failure", type="inconclusive", message=summary).text = summary
+        ET.SubElement(case, "system-out").text = summary
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def write_check_junit(doc: dict[str, Any], path: str | Path) -> Path:
+    """Write atomically (temp file, fsync, rename)."""
+    return _atomic_write(Path(path), check_junit(doc))
+
+
+def _atomic_write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
