@@ -93,10 +93,12 @@ class Workspace:
     @cached_property
     def store(self) -> ObjectStore:
         from assay.store import LocalStore, open_store
+        from assay.store._local import remove_dead_writers_files
 
         store = open_store(self.config.store, self.dir)
         if isinstance(store, LocalStore):
             store.clean_tmp()
+        remove_dead_writers_files(self.dir / "tmp")  # packs being built by processes that were killed
         return store
 
     @property

@@ -11,7 +11,7 @@ from assay.config import fsync_dir
 from assay.errors import NotFoundError
 from assay.store._base import ObjectStore, check_key
 
-__all__ = ["LocalStore"]
+__all__ = ["LocalStore", "remove_dead_writers_files"]
 
 
 class LocalStore(ObjectStore):
@@ -99,14 +99,21 @@ class LocalStore(ObjectStore):
 
     def clean_tmp(self) -> int:
         """Remove temp files left by processes that died mid-write."""
-        removed = 0
-        for entry in self._tmp.iterdir():
-            pid_text = entry.name.split("-", 1)[0]
-            if pid_text.isdigit() and _pid_alive(int(pid_text)):
-                continue
-            entry.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        return remove_dead_writers_files(self._tmp)
+
+
+def remove_dead_writers_files(folder: Path) -> int:
+    """Delete files named ``<pid>-…`` in ``folder`` whose process is gone."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for entry in folder.iterdir():
+        pid_text = entry.name.split("-", 1)[0]
+        if (pid_text.isdigit() and _pid_alive(int(pid_text))) or not entry.is_file():
+            continue
+        entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def _pid_alive(pid: int) -> bool:
