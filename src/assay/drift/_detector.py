@@ -392,10 +392,15 @@ def _categorical_comparison(ref: object, cur: object, cap: int, findings: list[F
         cur_valid = sum(cur_counts.values()) + cur_other
         top = sorted(unseen.items(), key=lambda kv: -kv[1])[:5]
         share = sum(unseen.values()) / cur_valid
+        # Good-Turing: the share of rows in categories a sample of this size has not seen yet is
+        # about the share of reference rows in categories seen once; an identifier column expects ~100%
+        ref_valid_all = sum(ref_counts.values()) + ref_other
+        expected = sum(1 for v in ref_counts.values() if v == 1) / max(ref_valid_all, 1)
         caveat = " (the reference sketch was capped, so some may be rare reference values)" if ref_other else ""
+        severity = "warning" if share > 2 * expected + 0.01 else "info"
         findings.append(Finding("unseen_categories", f"{len(unseen):,} categor{'y' if len(unseen) == 1 else 'ies'} of {name!r} never seen in the reference, "
-                                f"{share:.2%} of current rows{caveat}", name, "warning",
-                                {"count": len(unseen), "share": share, "examples": [k for k, _ in top]}))  # fmt: skip
+                                f"{share:.2%} of current rows; about {expected:.2%} expected from the reference's singletons{caveat}", name, severity,
+                                {"count": len(unseen), "share": share, "expected_share": expected, "examples": [k for k, _ in top]}))  # fmt: skip
     categories = sorted(set(ref_counts) | set(cur_counts), key=lambda k: (-(ref_counts.get(k, 0) + cur_counts.get(k, 0)), k))
     other_ref, other_cur = ref_other, cur_other
     if len(categories) > cap:
@@ -405,8 +410,9 @@ def _categorical_comparison(ref: object, cur: object, cap: int, findings: list[F
             other_ref += ref_counts.get(k, 0)
             other_cur += cur_counts.get(k, 0)
         categories = categories[:cap]
-    ref_valid = sum(ref_counts.values()) + ref_other
-    if len(set(ref_counts)) > 1000 and len(ref_counts) > 0.5 * ref_valid:
+    kept = sum(ref_counts.values())
+    singletons = sum(1 for v in ref_counts.values() if v == 1)
+    if len(ref_counts) >= 1000 and singletons > 0.5 * kept:
         findings.append(Finding("identifier_like", f"column {name!r} has a distinct value in most rows; it looks like an identifier, whose drift is rarely meaningful", name, "info"))
     ref_arr = np.array([ref_counts.get(k, 0) for k in categories], dtype=np.int64)
     cur_arr = np.array([cur_counts.get(k, 0) for k in categories], dtype=np.int64)
