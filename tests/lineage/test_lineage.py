@@ -1,0 +1,108 @@
+"""Runs record inputs, outputs and environment; lineage answers what was built from what."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import assay
+from assay.data import add, log, resolve, verify
+from assay.data._packs import workspace_packs
+from assay.data._versions import load_snapshot
+from assay.lineage import lineage, run_command
+from assay.workspace import Workspace
+
+PY = sys.executable
+
+
+def test_run_command_records_everything(ws: Workspace) -> None:
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "r.txt").write_text("3\n4\n")
+    add(ws, ["raw"], name="raw")
+    script = "import pathlib; pathlib.Path('feat').mkdir(exist_ok=True); pathlib.Path('feat/f.txt').write_text(str(sum(map(int, open('raw/r.txt')))))"
+    run = run_command(ws, [PY, "-c", script], inputs=["raw@v1"], outputs={"features": "feat"}, cwd=ws.root)
+    assert run.status == "succeeded" and [v.ref for v in run.produced] == ["features@v1"]
+    row = ws.ledger.query("SELECT kind, command, env, status, exit_code, started_at, ended_at FROM runs WHERE id = ?", (run.id,))[0]
+    env = json.loads(row[2])
+    assert row[0] == "command" and json.loads(row[1])[0] == PY and row[3] == "succeeded" and row[4] == 0
+    assert row[5] <= row[6]
+    assert {"python", "platform", "packages_hash"} <= set(env)
+    assert resolve(ws, "features").run_id == run.id
+    up = lineage(ws, resolve(ws, "features").node, up=True, down=False)
+    labels = {info["label"] for info in up.nodes.values()}
+    assert "raw@v1" in labels and "features@v1" in labels
+    down = lineage(ws, resolve(ws, "raw").node, up=False, down=True)
+    assert any(info["label"] == "features@v1" for info in down.nodes.values())
+    assert "digraph" in down.to_dot() and '"raw@v1"' in down.to_dot()
+
+
+def test_failed_command_makes_no_output_versions(ws: Workspace) -> None:
+    (ws.root / "out").mkdir()
+    (ws.root / "out" / "x").write_text("partial")
+    run = run_command(ws, [PY, "-c", "import sys; sys.exit(3)"], outputs={"model": "out"}, cwd=ws.root)
+    assert run.status == "failed" and run.exit_code == 3  # type: ignore[attr-defined]
+    assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
+    assert ws.ledger.query("SELECT status, exit_code FROM runs")[0] == ("failed", 3)
+
+
+def test_track_context_manager(ws: Workspace) -> None:
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "a.csv").write_text("x\n1\n")
+    add(ws, ["raw"], name="raw")
+    with assay.track(ws, inputs=["raw@latest"], params={"lr": 0.1}) as run:
+        (ws.root / "model").mkdir()
+        (ws.root / "model" / "m.txt").write_text("weights")
+        run.output("model", ws.root / "model")
+    assert run.status == "succeeded"
+    assert log(ws, "model")[0].run_id == run.id
+    with pytest.raises(ValueError):
+        with assay.track(ws, inputs=["raw"]) as failing:
+            failing.output("model", ws.root / "model")
+            raise ValueError("training diverged")
+    assert failing.status == "failed"
+    assert len(log(ws, "model")) == 1
+
+
+def test_damaged_input_names_downstream_outputs(ws: Workspace) -> None:
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "r.bin").write_bytes(os.urandom(10_000))
+    add(ws, ["raw"], name="raw")
+    with assay.track(ws, inputs=["raw@v1"]) as run:
+        (ws.root / "feat").mkdir()
+        (ws.root / "feat" / "f.bin").write_bytes(b"derived")
+        run.output("features", ws.root / "feat")
+    with assay.track(ws, inputs=["features@v1"]) as run2:
+        (ws.root / "model").mkdir()
+        (ws.root / "model" / "m.bin").write_bytes(b"model")
+        run2.output("model", ws.root / "model")
+    snap = load_snapshot(ws.store, resolve(ws, "raw").snapshot)
+    digest = snap.files["raw/r.bin"].chunks[0][0]
+    loc = workspace_packs(ws).index[digest]
+    pack = ws.dir / "objects" / "packs" / f"{loc.pack}.pack"
+    data = bytearray(pack.read_bytes())
+    data[loc.offset + 5] ^= 1
+    pack.write_bytes(bytes(data))
+    workspace_packs(ws).close()
+    report = verify(ws, all_objects=True)
+    assert report.damaged_versions == ["raw@v1"]
+    assert [d["ref"] for d in report.downstream] == ["features@v1", "model@v1"]
+
+
+def test_cli_run_and_lineage(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "r.txt").write_text("1")
+    cli("data", "add", "raw", "--name", "raw")
+    doc = json.loads(cli("run", "--json", "--in", "raw@v1", "--out", "copy=c", "--", PY, "-c",
+                         "import shutil; shutil.copytree('raw', 'c')").stdout)
+    assert doc["status"] == "succeeded" and doc["outputs"] == ["copy@v1"]
+    graph = cli.json("lineage", "copy@v1", "--up")
+    assert {n["label"] for n in graph["nodes"]} >= {"raw@v1", "copy@v1"}
+    dot = cli("lineage", "raw", "--dot").stdout
+    assert dot.startswith("digraph") and "copy@v1" in dot
+    failed = cli("run", "--out", "x=nowhere", "--", PY, "-c", "raise SystemExit(4)", check=4)
+    assert "failed" in failed.stderr
+    assert cli("run", "--", check=2).returncode == 2
