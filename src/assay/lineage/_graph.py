@@ -99,7 +99,8 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
         if rows:
             rkind, command, status, code, started = rows[0]
             cmd = json.loads(command or "[]")
-            label = " ".join(cmd)[:60] if isinstance(cmd, list) and cmd else f"run {ident[:8]}"
+            text = " ".join(" ".join(str(c) for c in cmd).split()) if isinstance(cmd, list) else ""
+            label = (text[:57] + "...") if len(text) > 60 else (text or f"run {ident[:8]}")
             return {"type": "run", "label": label, "kind": rkind, "status": status, "exit_code": code, "started_at": started}
     elif kind == "record":
         rows = ws.ledger.query("SELECT kind, name, verdict, created_at FROM records WHERE id = ?", (ident,))

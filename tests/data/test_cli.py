@@ -1,0 +1,66 @@
+"""The `assay data` commands: --json documents, exit codes, messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from assay.workspace import Workspace
+
+
+def test_data_commands_end_to_end(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "t.csv").write_text("id,x\n1,a\n2,b\n")
+    doc = cli.json("data", "add", "d", "--name", "ds", "-m", "first")
+    assert doc["created"] is True and doc["version"]["ref"] == "ds@v1" and doc["files"] == 1
+    doc = cli.json("data", "add", "d", "--name", "ds")
+    assert doc["created"] is False
+    assert "no new version" in cli("data", "add", "d", "--name", "ds").stdout
+    (ws.root / "d" / "t.csv").write_text("id,x\n1,a\n2,c\n3,d\n")
+    st = cli.json("data", "status", "ds")
+    assert st["clean"] is False and st["modified"] == ["d/t.csv"]
+    assert cli.json("data", "status")["datasets"][0]["dataset"] == "ds"
+    cli("data", "add", "d", "--name", "ds", "-m", "second")
+    lg = cli.json("data", "log", "ds")
+    assert [v["version"] for v in lg["versions"]] == ["v2", "v1"]
+    files = cli.json("data", "ls", "ds@v1")["files"]
+    assert [f["path"] for f in files] == ["d/t.csv"]
+    assert cli.json("data", "ls")["datasets"][0]["versions"] == 2
+    df = cli.json("data", "diff", "ds@v1", "ds@v2", "--key", "id")
+    table = df["tables"]["d/t.csv"]
+    assert (table["rows_added"], table["rows_removed"], table["rows_changed"]) == (1, 0, 1)
+    assert "rows 2 -> 3" in cli("data", "diff", "ds@v1", "ds@v2", "--key", "id").stdout
+    co = cli.json("data", "checkout", "ds@v1", "--to", str(tmp_path / "out"))
+    assert co["written"] == 1 and (tmp_path / "out" / "d" / "t.csv").read_text() == "id,x\n1,a\n2,b\n"
+    assert cli.json("data", "verify")["ok"] is True
+    assert cli.json("data", "verify", "ds@v1")["ok"] is True
+    gc = cli.json("data", "gc", "--dry-run")
+    assert gc["dry_run"] is True and gc["chunks_deleted"] == 0
+    cli("remote", "add", "backup", str(tmp_path / "remote"))
+    assert cli.json("remote", "list")["remotes"][0]["default"] is True
+    pushed = cli.json("data", "push")
+    assert pushed["versions"] == ["ds@v1", "ds@v2"] and pushed["chunks_transferred"] >= 2
+    pulled = cli.json("data", "pull", "ds@v1")
+    assert pulled["chunks_transferred"] == 0
+
+
+def test_exit_codes_and_messages(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    p = cli("data", "log", "ghost", check=2)
+    assert "no dataset named 'ghost'" in p.stderr
+    p = cli("data", "add", "nothing-here", "--name", "x", check=2)
+    assert "does not exist" in p.stderr
+    p = cli("data", "add", "--name", "x", check=2)  # missing PATH: click usage error
+    assert "Missing argument" in p.stderr
+    p = cli("data", "checkout", "ghost@v1", check=2)
+    p = cli("data", "push", check=2)
+    assert "no remote configured" in p.stderr and "assay remote add" in p.stderr
+    doc = json.loads(cli("data", "diff", "a@v1", "b@v1", "--json", check=2).stdout)
+    assert doc["error"] == "NotFoundError"
+
+
+def test_progress_stays_off_stdout_when_piped(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.bin").write_bytes(b"x" * 5_000_000)
+    proc = cli("data", "add", "d", "--name", "ds", "--json", env={"ASSAY_PROGRESS": "1"})
+    json.loads(proc.stdout)  # stdout holds exactly one JSON document
+    assert "adding" in proc.stderr  # the bar went to stderr
