@@ -59,10 +59,32 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def table_from_memory(data: Any, ref: str = "<memory>") -> Table:
+    """A table from in-memory columns: a mapping of name → array, a pyarrow Table, or a DataFrame."""
+    from assay.models._hashing import hash_bytes
+
+    if hasattr(data, "to_pydict") and hasattr(data, "column_names"):  # pyarrow
+        columns = {name: col.to_numpy(zero_copy_only=False) for name, col in zip(data.column_names, data.columns, strict=True)}
+    elif hasattr(data, "to_dict") and hasattr(data, "columns") and hasattr(data, "dtypes"):  # pandas / polars
+        columns = {str(name): np.asarray(data[name]) for name in data.columns}
+    elif isinstance(data, dict):
+        columns = {str(k): np.asarray(v) for k, v in data.items()}
+    else:
+        raise InputError(f"cannot use a {type(data).__name__} as evaluation data", hint="pass a file, NAME@REF, a dict of arrays or a table")
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise InputError(f"columns have different lengths: {sorted(lengths)}")
+    digest = hash_bytes(b"".join(k.encode() + b"\0" + (v.tobytes() if v.dtype != object else repr(v.tolist()).encode())
+                                 for k, v in columns.items()))
+    return Table(columns, digest, ref)
+
+
 def load_table(ref: str, *, ws: Workspace | None = None, base_dir: str | Path | None = None) -> Table:
     """Read ``ref``: a data file (relative to ``base_dir`` if not found as given) or ``NAME@REF``."""
     from assay.models._hashing import hash_path
 
+    if not isinstance(ref, (str, Path)):
+        return table_from_memory(ref)
     candidates = [Path(ref)]
     if base_dir is not None and not Path(ref).is_absolute():
         candidates.append(Path(base_dir) / ref)

@@ -388,7 +388,7 @@ def run_suite(
     *,
     candidate: Any,
     baseline: Any = None,
-    data: str | None = None,
+    data: Any = None,
     ws: Workspace | None = None,
     trust: bool = False,
     seed: int | None = None,
@@ -397,13 +397,16 @@ def run_suite(
 ) -> CheckResult:
     """Run ``suite`` on ``candidate`` (and ``baseline``): model references, paths or adapters.
 
+    ``data`` overrides the suite's data: a file, ``NAME@REF``, or in-memory columns (a dict
+    of arrays, a pyarrow Table or a DataFrame).
+
     Returns a :class:`CheckResult`; when ``ws`` is given and ``record`` is set, it is stored
     in the ledger and linked to the model and data versions it judged.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     seed = suite.seed if seed is None else seed
-    table = load_table(data or suite.data, ws=ws, base_dir=suite.base_dir)
+    table = load_table(data if data is not None else suite.data, ws=ws, base_dir=suite.base_dir)
     features, y = _features(suite, table)
     models = _load_models(candidate, baseline, ws, trust)
     needs_base = any(g.kind in ("non_inferiority", "superiority", "equivalence") or make_metric(g.metric).pair for g in suite.gates)

@@ -229,7 +229,7 @@ class Suite:
         *,
         candidate: Any,
         baseline: Any = None,
-        data: str | None = None,
+        data: Any = None,
         ws: Workspace | None = None,
         trust: bool = False,
         seed: int | None = None,

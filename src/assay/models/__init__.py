@@ -1,9 +1,11 @@
 """How to call models: one batched interface over scikit-learn, ONNX, Python callables and HTTP."""
 
 from assay.models._base import Features, ModelAdapter, ModelError, Prediction
+from assay.models._callable import from_function
 from assay.models._guard import PredictionCache, guarded_predict
 from assay.models._load import FLAVORS, infer_flavor, load_model, load_registered
 from assay.models._registry import register_model
+from assay.models._sklearn import from_estimator
 
 __all__ = [
     "FLAVORS",
@@ -12,6 +14,8 @@ __all__ = [
     "ModelError",
     "Prediction",
     "PredictionCache",
+    "from_estimator",
+    "from_function",
     "guarded_predict",
     "infer_flavor",
     "load_model",

@@ -113,3 +113,10 @@ def load_callable(spec: str, *, name: str | None = None) -> ModelAdapter:
         classes=np.asarray(classes) if classes is not None else None,
         function=target,
     )
+
+
+def from_function(function: Callable[[Any], Any], *, name: str = "function", classes: Any = None) -> CallableModel:
+    """Wrap an in-process function as a model (see :class:`CallableModel` for what it returns)."""
+    digest = hash_bytes(f"{name}\0{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', '')}\0{id(function)}".encode())
+    return CallableModel(name=name, flavor="python", hash=digest, classes=None if classes is None else np.asarray(classes),
+                         n_features=getattr(function, "n_features", None), function=function)

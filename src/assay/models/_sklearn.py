@@ -94,3 +94,10 @@ def load_sklearn(path: Path, *, trust: bool = False, name: str | None = None) ->
     else:
         raise ModelError(f"{label}: unknown scikit-learn model format {suffix!r}", hint="use .skops, or .joblib/.pkl with --trust")
     return wrap_estimator(est, name=label, hash=hash_path(path), size_bytes=path.stat().st_size)
+
+
+def from_estimator(estimator: Any, *, name: str = "estimator") -> SklearnModel:
+    """Wrap a fitted in-memory estimator; its hash is that of its skops/pickle-free repr plus identity."""
+    from assay.models._hashing import hash_bytes
+
+    return wrap_estimator(estimator, name=name, hash=hash_bytes(f"{name}\0{type(estimator).__qualname__}\0{id(estimator)}".encode()))
