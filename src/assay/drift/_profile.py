@@ -26,6 +26,8 @@ __all__ = ["CategoricalSketch", "NumericSketch", "Profile", "build_profile", "co
 
 FORMAT = "assay.drift.profile/1"
 EDGE_SAMPLE = 200_000  # rows sampled per column to place the quantile edges
+# below this many rows, starting worker processes costs more than counting inline
+SPLIT_MIN_ROWS = 1_000_000
 
 
 @dataclass
@@ -256,7 +258,7 @@ def _merge_all(parts: list[tuple[int, dict[str, ColumnSketch]]]) -> tuple[int, d
 
 
 def build_profile(source: Any, *, columns: list[str] | None = None, bins: int = 1000, max_categories: int = 10_000,
-                  seed: int = 0, executor: Any = None) -> Profile:  # fmt: skip
+                  seed: int = 0, executor: Any = None, split_min_rows: int = SPLIT_MIN_ROWS) -> Profile:  # fmt: skip
     """Profile ``source`` in two streaming passes: sample for the edges, then count.
 
     Partitions (Parquet files, groups of row groups) run through ``executor`` and merge.
@@ -269,7 +271,7 @@ def build_profile(source: Any, *, columns: list[str] | None = None, bins: int = 
     unsupported = {name: str(source.schema.field(name).type) for name, kind in kinds.items() if kind == "unsupported"}
     numeric = [n for n in names if kinds[n] == "numeric"]
     categorical = [n for n in names if kinds[n] in ("categorical", "null")]
-    parts = source.partitions() if source.num_rows > 1_000_000 else [source]
+    parts = source.partitions() if source.num_rows >= split_min_rows else [source]
     fraction = min(1.0, EDGE_SAMPLE / max(source.num_rows, 1))
     edges: dict[str, Any] = {}
     if numeric:
@@ -286,7 +288,8 @@ def count_partitions(parts: list[Any], shapes: dict[str, Any], cap: int, executo
     return _merge_all(executor.map(_count_partition, [(p, shapes, cap) for p in parts]))
 
 
-def count_like(reference: Profile, source: Any, columns: list[str], *, executor: Any = None) -> tuple[int, dict[str, ColumnSketch]]:
+def count_like(reference: Profile, source: Any, columns: list[str], *, executor: Any = None,
+               split_min_rows: int = SPLIT_MIN_ROWS) -> tuple[int, dict[str, ColumnSketch]]:  # fmt: skip
     """Sketch ``columns`` of ``source`` on the reference profile's edges (one streaming pass)."""
     from assay.drift._executor import get_executor
 
@@ -300,5 +303,5 @@ def count_like(reference: Profile, source: Any, columns: list[str], *, executor:
         else:
             shapes[name] = None
             cap = max(cap, sketch.cap)
-    parts = source.partitions() if source.num_rows > 1_000_000 else [source]
+    parts = source.partitions() if source.num_rows >= split_min_rows else [source]
     return count_partitions(parts, shapes, cap, executor)

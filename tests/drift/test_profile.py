@@ -1,0 +1,128 @@
+"""Profiles: mergeable sketches, saved and loaded, used as a reference; partitions through executors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assay.drift import DriftSpec, LocalExecutor, NumericSketch, Profile, build_profile, compare
+from assay.drift._io import ParquetSource, TableSource
+from assay.drift._profile import count_partitions, quantile_edges
+from assay.errors import InputError
+
+
+def _table(n: int, seed: int, shift: float = 0.0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1, n)
+    x[rng.random(n) < 0.01] = np.nan
+    return pa.table({"x": x, "k": rng.integers(0, 30, n), "c": rng.choice(["a", "b", "c", None], n), "f": rng.exponential(size=n)})
+
+
+def test_partition_sketches_merge_exactly() -> None:
+    table = _table(30_000, 0)
+    whole = build_profile(TableSource(table, "t"), bins=200)
+    shapes = {n: (s.edges if isinstance(s, NumericSketch) else None) for n, s in whole.columns.items()}
+    pieces = [TableSource(table.slice(i, 7_000), f"p{i}") for i in range(0, 30_000, 7_000)]
+    rows, merged = count_partitions(pieces, shapes, 10_000, LocalExecutor(1))
+    assert rows == 30_000
+    for name, sketch in whole.columns.items():
+        got = merged[name]
+        if isinstance(sketch, NumericSketch):
+            assert np.array_equal(got.counts, sketch.counts)
+            assert (got.rows, got.missing, got.low, got.high) == (sketch.rows, sketch.missing, sketch.low, sketch.high)
+            assert got.total == pytest.approx(sketch.total) and got.total_sq == pytest.approx(sketch.total_sq)
+        else:
+            assert got.to_dict() == sketch.to_dict()
+    assert whole.columns["x"].missing == int(np.isnan(table.column("x").to_numpy()).sum()) > 0
+
+
+def test_profile_merge_adds_counts_and_refuses_other_columns() -> None:
+    a = build_profile(TableSource(_table(5000, 1), "a"), bins=50)
+    b_source = TableSource(_table(3000, 2), "b")
+    shapes = {n: (s.edges if isinstance(s, NumericSketch) else None) for n, s in a.columns.items()}
+    rows, sketches = count_partitions([b_source], shapes, 10_000, LocalExecutor(1))
+    b = Profile(rows, sketches, "b")
+    both = a.merge(b)
+    assert both.rows == 8000
+    assert both.columns["x"].counts.sum() == a.columns["x"].counts.sum() + b.columns["x"].counts.sum()
+    assert both.columns["c"].values["a"] == a.columns["c"].values["a"] + b.columns["c"].values["a"]
+    with pytest.raises(InputError):
+        a.merge(Profile(1, {"x": a.columns["x"]}))
+
+
+def test_profile_round_trip_and_use_as_reference(tmp_path: Path) -> None:
+    ref, cur = _table(20_000, 3), _table(20_000, 4, shift=0.4)
+    profile = build_profile(TableSource(ref, "ref"), bins=500)
+    path = tmp_path / "ref.json"
+    profile.save(path)
+    loaded = Profile.load(path)
+    assert loaded.to_dict() == profile.to_dict()
+    from_profile = compare(path, cur, DriftSpec())
+    exact = compare(ref, cur, DriftSpec(multivariate=False))
+    assert from_profile.method["mode"] == "binned"
+    assert from_profile.drifted_columns == exact.drifted_columns == ["x"]
+    assert from_profile.column("x").statistic == pytest.approx(exact.column("x").statistic, abs=3e-3)
+    assert from_profile.multivariate is not None and "skipped" in from_profile.multivariate
+    (tmp_path / "junk.json").write_text('{"format": "something else"}')
+    with pytest.raises(InputError, match="profile"):
+        compare(tmp_path / "junk.json", cur)
+    with pytest.raises(InputError, match="current side"):
+        compare(ref, path)
+
+
+def test_quantile_edges_are_data_values() -> None:
+    sample = np.array([1.0, 1.0, 1.0, 2.0, 3.0, 3.0])
+    edges = quantile_edges(sample, 4)
+    assert set(edges) <= set(sample) and np.all(np.diff(edges) > 0)
+    assert quantile_edges(np.empty(0), 10).size == 0
+
+
+def _write_partitions(folder: Path, table: pa.Table, parts: int) -> None:
+    folder.mkdir()
+    step = table.num_rows // parts
+    for i in range(parts):
+        pq.write_table(table.slice(i * step, step), folder / f"part-{i}.parquet", row_group_size=step // 2)
+
+
+def test_local_process_pool_gives_the_same_profile(tmp_path: Path) -> None:
+    table = _table(40_000, 5)
+    _write_partitions(tmp_path / "d", table, 4)
+    source = ParquetSource(tmp_path / "d", "d")
+    assert len(source.partitions()) == 4
+    inline = build_profile(source, bins=100, executor=LocalExecutor(1), split_min_rows=0)
+    pooled = build_profile(source, bins=100, executor=LocalExecutor(2), split_min_rows=0)
+    whole = build_profile(source, bins=100, executor=LocalExecutor(1))
+    assert inline.to_dict() == pooled.to_dict()
+    # the same counts as one pass over the whole table (edges differ only by the per-partition sample seeds)
+    assert inline.rows == whole.rows and inline.columns["c"].values == whole.columns["c"].values
+
+
+def test_single_file_splits_by_row_groups(tmp_path: Path) -> None:
+    table = _table(20_000, 6)
+    pq.write_table(table, tmp_path / "one.parquet", row_group_size=2_000)
+    pieces = ParquetSource(tmp_path / "one.parquet", "one").partitions()
+    assert len(pieces) > 1 and sum(p.num_rows for p in pieces) == 20_000
+    x = table.column("x").to_numpy()
+    shapes = {"x": quantile_edges(x[np.isfinite(x)], 100), "c": None}
+    rows, merged = count_partitions(pieces, shapes, 10_000, LocalExecutor(1))
+    _, whole = count_partitions([TableSource(table, "t")], shapes, 10_000, LocalExecutor(1))
+    assert rows == 20_000 and np.array_equal(merged["x"].counts, whole["x"].counts) and merged["c"].values == whole["c"].values
+
+
+@pytest.mark.slow
+def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    from assay.drift import RayExecutor
+
+    table = _table(40_000, 7)
+    _write_partitions(tmp_path / "d", table, 4)
+    source = ParquetSource(tmp_path / "d", "d")
+    try:
+        on_ray = build_profile(source, bins=100, executor=RayExecutor(num_cpus=2), split_min_rows=0)
+    finally:
+        ray.shutdown()
+    assert on_ray.to_dict() == build_profile(source, bins=100, executor=LocalExecutor(1), split_min_rows=0).to_dict()
