@@ -1,0 +1,119 @@
+"""`assay drift`: exit codes, one JSON document, the report file, profiles and dataset references."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import CLI
+
+REQUIRED = {"drift", "share_drifted", "reference_rows", "current_rows", "columns"}
+COLUMN_FIELDS = {"name", "kind", "test", "statistic", "p_value", "effect", "threshold", "drifted"}
+
+
+def _write(folder: Path, shift: float = 0.0, n: int = 3000, name: str = "cur") -> Path:
+    rng = np.random.default_rng(int(shift * 10) + n)
+    table = pa.table({
+        "age": rng.normal(40 + 10 * shift, 10, n), "income": rng.lognormal(10, 1, n),
+        "city": rng.choice(["Oslo", "Lyon", "Pune"], n), "label": rng.integers(0, 2, n),
+    })  # fmt: skip
+    path = folder / f"{name}.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    return _write(tmp_path, name="ref"), _write(tmp_path, 0.0, name="same"), _write(tmp_path, 0.8, name="moved")
+
+
+def test_exit_codes_and_json_document(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    ref, same, moved = files
+    doc = cli.json("drift", str(ref), str(same), "--seed", "1", check=0)
+    assert REQUIRED <= set(doc) and doc["drift"] is False and doc["share_drifted"] == 0.0
+    assert doc["reference_rows"] == doc["current_rows"] == 3000
+    for col in doc["columns"]:
+        assert COLUMN_FIELDS <= set(col) and col["kind"] in ("numeric", "categorical")
+    proc = cli("drift", str(ref), str(moved), "--json", "--target", "label", check=1)
+    doc = json.loads(proc.stdout)  # exactly one JSON document on stdout
+    assert doc["drift"] is True and "age" in doc["drifted_columns"]
+    assert {c["name"]: c["role"] for c in doc["columns"]}["label"] == "target"
+    assert doc["method"]["correction"] == "holm"
+
+
+def test_options_reach_the_spec(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    ref, _, moved = files
+    doc = cli.json("drift", str(ref), str(moved), "--columns", "age,city", "--test", "psi", "--threshold", "0.2",
+                   "--fail-on", "share:0.9", "--correction", "bh", "--no-multivariate", check=0)  # fmt: skip
+    assert [c["name"] for c in doc["columns"]] == ["age", "city"]
+    assert {c["test"] for c in doc["columns"]} == {"psi"} and {c["threshold"] for c in doc["columns"]} == {0.2}
+    assert doc["drifted_columns"] == ["age"] and doc["drift"] is False  # 1 of 2 < share 0.9
+    assert doc["method"]["correction"] == "bh" and doc["multivariate"] is None
+    spec = ref.parent / "spec.yaml"
+    spec.write_text("numeric: {test: wasserstein, threshold: 5}\nmultivariate: false\n")
+    doc = cli.json("drift", str(ref), str(moved), "--spec", str(spec), check=0)
+    assert {c["test"] for c in doc["columns"] if c["kind"] == "numeric"} == {"wasserstein"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nope.parquet", "REF"], "does not exist"),
+        (["REF", "REF", "--test", "nosuch"], "unknown drift test"),
+        (["REF", "REF", "--columns", "age,zzz"], "no column"),
+        (["REF", "REF", "--fail-on", "half"], "fail_on"),
+        (["REF", "EMPTY"], "empty"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(cli: CLI, files: tuple[Path, Path, Path], args: list[str], message: str) -> None:
+    ref = files[0]
+    (ref.parent / "empty.csv").write_text("")
+    args = [str(ref) if a == "REF" else str(ref.parent / "empty.csv") if a == "EMPTY" else a for a in args]
+    proc = cli("drift", *args, "--json", check=2)
+    doc = json.loads(proc.stdout)
+    assert message in doc["message"]
+    assert "error:" in proc.stderr
+
+
+def test_report_and_profile_commands(cli: CLI, files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    ref, _, moved = files
+    doc = cli.json("drift", "profile", str(ref), "--out", str(tmp_path / "p.json"), "--bins", "200")
+    assert doc["rows"] == 3000 and doc["columns"]["city"] == "categorical"
+    proc = cli("drift", str(tmp_path / "p.json"), str(moved), "--report", str(tmp_path / "r.html"), check=1)
+    assert "DRIFT" in proc.stdout and "binned mode" in proc.stdout
+    text = (tmp_path / "r.html").read_text()
+    assert text.startswith("<!doctype html>") and "<svg" in text and "http" not in text.split("<style>")[0]
+    cli("drift", "profile", str(ref), check=2)  # no --out and no --save
+    help_text = cli("drift", "--help").stdout
+    assert "REFERENCE CURRENT" in help_text and "profile" in help_text
+    assert "--fail-on" in cli("drift", "compare", "--help").stdout
+
+
+def test_dataset_references_and_ledger_records(ws: object, cli: CLI, tmp_path: Path) -> None:
+    from assay import data
+
+    (tmp_path / "train").mkdir()
+    (tmp_path / "today").mkdir()
+    _write(tmp_path / "train", name="part")
+    _write(tmp_path / "today", 0.8, name="part")
+    data.add(ws, [tmp_path / "train"], name="train")  # type: ignore[arg-type]
+    data.add(ws, [tmp_path / "today"], name="today")  # type: ignore[arg-type]
+    doc = cli.json("drift", "train@latest", "today@v1", "--no-multivariate", check=1)
+    assert doc["drift"] is True and doc["record_id"]
+    rows = ws.ledger.query("SELECT kind, verdict FROM records WHERE id = ?", (doc["record_id"],))  # type: ignore[attr-defined]
+    assert rows == [("drift_report", "drift")]
+    edges = ws.ledger.query("SELECT src, relation FROM edges WHERE dst = ?", (f"record:{doc['record_id']}",))  # type: ignore[attr-defined]
+    assert len(edges) == 2 and all(src.startswith("version:") and rel == "judged_by" for src, rel in edges)
+    # a stored profile tied to the dataset version, used as the reference
+    cli("drift", "profile", "train@v1", "--save")
+    doc = cli.json("drift", "profile:train@v1", "today@latest", check=1)
+    assert doc["method"]["mode"] == "binned" and "age" in doc["drifted_columns"]
+    proc = cli("drift", "profile:today@v1", "today@v1", "--json", check=2)
+    assert "no drift profile stored" in json.loads(proc.stdout)["message"]
+    proc = cli("drift", "nosuch@v1", "today@v1", "--json", check=2)
+    assert "nosuch" in json.loads(proc.stdout)["message"]
