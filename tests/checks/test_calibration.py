@@ -117,3 +117,23 @@ def test_retrained_on_noisy_labels_is_caught(world: dict) -> None:
         r = run_suite(suite, candidate=worse, baseline=baseline, data=world["data"], seed=s)
         caught += r.gates[0].status == "fail"
     assert caught / len(seeds) >= 0.8
+
+
+def test_bootstrap_gate_at_the_margin_passes_at_most_at_alpha() -> None:
+    """A bootstrap-judged metric (MAE, lower is better): true delta = +margin exactly."""
+    rng = np.random.default_rng(13)
+    margin, n, trials = 0.05, 1000, 200
+    suite = Suite(data="<memory>", target="y", task="regression", metrics=[MetricSpec("mae")],
+                  gates=[GateSpec("mae", "non_inferiority", margin)], bootstrap=400)
+    statuses = []
+    for t in range(trials):
+        y = rng.normal(size=n)
+        eb = np.abs(rng.normal(size=n))
+        ec = eb * rng.uniform(0.5, 1.5, n) + margin  # E|e_c| − E|e_b| = margin exactly
+        sign = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+        base = from_function(lambda X, v=y + sign * eb: v[X[:, 0].astype(int)], name="b")
+        cand = from_function(lambda X, v=y + sign * ec: v[X[:, 0].astype(int)], name="c")
+        r = run_suite(suite, candidate=cand, baseline=base, data={"row": np.arange(n), "y": y}, seed=t)
+        statuses.append(r.gates[0].status)
+    assert statuses.count("pass") / trials <= 0.075, statuses.count("pass")
+    assert statuses.count("fail") / trials <= 0.075, statuses.count("fail")

@@ -8,6 +8,7 @@ decision reads straight off the reported two-sided interval.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,8 @@ class Estimate:
     high: float
     method: str
     replicates: np.ndarray | None = None  # bootstrap replicates, when bootstrapped
+    null_se: Callable[[float], float] | None = None  # score tests: the standard error under "true value = t"
+    centre: float | None = None  # the estimate the interval is built around, when not ``value``
 
     @classmethod
     def from_replicates(cls, value: float, replicates: np.ndarray, confidence: float, method: str) -> Estimate:
@@ -42,6 +45,33 @@ class Estimate:
         z = stats.norm.ppf(1 - (1 - confidence) / 2)
         return cls(float(value), float(se), float(value - z * se), float(value + z * se), method)
 
+    @classmethod
+    def wilson(cls, k: int, n: int, confidence: float) -> Estimate:
+        """A proportion k/n with the Wilson score interval, which stays honest at small n and at 0 or 1
+        (where a bootstrap interval collapses to a point)."""
+        if n == 0:
+            nan = float("nan")
+            return cls(nan, nan, nan, nan, "Wilson score")
+        z = stats.norm.ppf(1 - (1 - confidence) / 2)
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return cls(p, float(np.sqrt(max(p * (1 - p), 1e-12) / n)), float(centre - half), float(centre + half),
+                   "Wilson score interval", null_se=lambda t: float(np.sqrt(max(t * (1 - t), 1e-12) / n)))
+
+    @classmethod
+    def paired_proportions(cls, cand_only: int, base_only: int, n: int, confidence: float) -> Estimate:
+        """Difference of two paired proportions (candidate − baseline) with the Agresti–Min (2005)
+        interval: half a row added to each cell of the 2×2 table, then Wald. Unlike the bootstrap it
+        does not collapse when few rows are discordant."""
+        a, b, m = cand_only + 0.5, base_only + 0.5, n + 2.0
+        d = (a - b) / m
+        se = float(np.sqrt(max((a + b) - (a - b) ** 2 / m, 0.0)) / m)
+        est = cls.normal(d, se, confidence, "paired proportions (Agresti–Min)")
+        est.value = (cand_only - base_only) / n if n else float("nan")
+        est.centre = d
+        return est
+
     @property
     def defined(self) -> bool:
         return bool(np.isfinite(self.low) and np.isfinite(self.high))
@@ -53,9 +83,11 @@ class Estimate:
         if self.replicates is not None:
             r = self.replicates
             return float((1 + np.count_nonzero(r <= t)) / (r.size + 1))
-        if self.se == 0:
-            return 0.0 if self.value > t else 1.0
-        return float(stats.norm.cdf((t - self.value) / self.se))
+        v = self.value if self.centre is None else self.centre
+        se = self.null_se(t) if self.null_se is not None else self.se
+        if se == 0:
+            return 0.0 if v > t else 1.0
+        return float(stats.norm.cdf((t - v) / se))
 
     def p_below(self, t: float) -> float:
         """One-sided p-value for the claim "the true value is below t"."""
@@ -64,9 +96,11 @@ class Estimate:
         if self.replicates is not None:
             r = self.replicates
             return float((1 + np.count_nonzero(r >= t)) / (r.size + 1))
-        if self.se == 0:
-            return 0.0 if self.value < t else 1.0
-        return float(stats.norm.sf((t - self.value) / self.se))
+        v = self.value if self.centre is None else self.centre
+        se = self.null_se(t) if self.null_se is not None else self.se
+        if se == 0:
+            return 0.0 if v < t else 1.0
+        return float(stats.norm.sf((t - v) / se))
 
 
 def minimum_detectable_difference(se: float, confidence: float, power: float = POWER) -> float:

@@ -284,11 +284,21 @@ def _estimates(ctx: Context, wanted: list[tuple[Metric, Slice | None]]) -> dict[
         est = Estimate.from_replicates(cand, reps[tag + "|c"], conf, boot)
         base = dest = None
         extra = {}
+        rate = metric.name == "accuracy"
+        if rate:
+            # proportions get score intervals: a percentile bootstrap collapses to a point when
+            # every row agrees (accuracy 1.0, or no discordant pair), and would then pass anything
+            right = c_out.labels == c_out.y
+            extra["bootstrap_ci"] = [est.low, est.high]
+            est = Estimate.wilson(int(right.sum()), len(right), conf)
         if b_out is not None:
             base = metric.value(b_out)
             dest = Estimate.from_replicates(cand - base, reps[tag + "|c"] - reps[tag + "|b"], conf, boot)
-            if metric.name == "accuracy":
-                extra["mcnemar"] = mcnemar(c_out.labels == c_out.y, b_out.labels == b_out.y).to_dict()
+            if rate:
+                test = mcnemar(c_out.labels == c_out.y, b_out.labels == b_out.y)
+                extra["mcnemar"] = test.to_dict()
+                extra["bootstrap_delta_ci"] = [dest.low, dest.high]
+                dest = Estimate.paired_proportions(test.candidate_only, test.baseline_only, len(c_out.y), conf)
         cells[(metric.label, key)] = _Cell(metric, sl, cand, base, est, dest, extra)
     return cells
 

@@ -61,7 +61,7 @@ def _class_labels(model_proto: Any) -> np.ndarray | None:
     """Class labels as written by converters (skl2onnx stores them on the classifier node)."""
     for node in model_proto.graph.node:
         for attr in node.attribute:
-            if attr.name == "classlabels_int64s" and attr.ints:
+            if attr.name in ("classlabels_int64s", "classlabels_ints") and attr.ints:
                 return np.asarray(list(attr.ints))
             if attr.name == "classlabels_strings" and attr.strings:
                 return np.asarray([s.decode() for s in attr.strings])

@@ -1,0 +1,147 @@
+"""A check end to end: the library call, the command line, the outputs and the ledger."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assay.checks import Suite, run_suite
+from assay.models import from_function
+
+SUITE = """\
+name: cancer gate
+data: test.parquet
+target: label
+task: binary
+features: [{features}]
+metrics: [accuracy, roc_auc, log_loss, f1]
+gates:
+  - metric: accuracy
+    non_inferiority: 0.02
+  - metric: roc_auc
+    min: 0.80
+"""
+
+
+def _suite_text(cancer: dict, extra: str = "") -> str:
+    return SUITE.format(features=", ".join(cancer["names"])) + extra
+
+
+@pytest.fixture
+def world(cancer: dict, tmp_path: Path) -> Path:
+    for name in ("baseline.skops", "candidate.skops", "same.skops", "test.parquet"):
+        shutil.copy(cancer["dir"] / name, tmp_path / name)
+    (tmp_path / "suite.yaml").write_text(_suite_text(cancer))
+    return tmp_path
+
+
+def test_worse_candidate_fails_and_same_model_passes(world: Path, cancer: dict) -> None:
+    suite = Suite.load(world / "suite.yaml")
+    bad = run_suite(suite, candidate=str(world / "candidate.skops"), baseline=str(world / "baseline.skops"))
+    gate = bad.gates[0]
+    assert gate.metric == "accuracy" and gate.status == "fail" and not bad.passed and bad.exit_code == 1
+    assert gate.candidate_value == pytest.approx(cancer["acc_cand"])
+    assert gate.baseline_value == pytest.approx(cancer["acc_base"])
+    assert gate.ci_high < -0.02 and "below -0.02" in gate.reason
+    assert gate.details["mcnemar"]["p_value"] < 0.05
+    good = run_suite(suite, candidate=str(world / "same.skops"), baseline=str(world / "baseline.skops"))
+    assert good.passed and [g.status for g in good.gates] == ["pass", "pass"]
+    # each model predicted each row exactly once, whatever the number of metrics and gates
+    assert good.data["rows_predicted"] == 2 * cancer["n"]
+
+
+def test_small_data_is_inconclusive_not_pass(world: Path, cancer: dict) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(world / "test.parquet").slice(0, 40)
+    pq.write_table(table, world / "small.parquet")
+    suite = Suite.load(world / "suite.yaml")
+    r = run_suite(suite, candidate=str(world / "same.skops"), baseline=str(world / "baseline.skops"), data=str(world / "small.parquet"))
+    gate = r.gates[0]
+    assert gate.status == "inconclusive" and not r.passed
+    assert gate.mdd > 0.02 and "smallest difference" in gate.reason
+    r2 = run_suite(suite, candidate=str(world / "same.skops"), baseline=str(world / "baseline.skops"),
+                   data=str(world / "small.parquet"), allow_inconclusive=True)
+    assert r2.passed
+
+
+def test_cli_json_junit_html_and_exit_codes(world: Path, cli) -> None:  # noqa: ANN001
+    proc = cli("check", "suite.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops", "--json",
+               "--junit", "junit.xml", "--report", "report.html", "--seed", "7", cwd=world, check=1)
+    doc = json.loads(proc.stdout)  # exactly one JSON document
+    assert doc["passed"] is False and doc["seed"] == 7
+    for key in ("candidate", "baseline", "data"):
+        assert len(doc[key]["hash"]) == 64
+    gate = doc["gates"][0]
+    for key in ("name", "metric", "slice", "candidate_value", "baseline_value", "delta", "ci_low", "ci_high", "p_value", "status"):
+        assert key in gate
+    assert gate["slice"] is None and gate["status"] == "fail"
+    xml = ET.parse(world / "junit.xml").getroot()
+    cases = xml.findall(".//testcase")
+    assert len(cases) == len(doc["gates"]) == 2
+    assert cases[0].find("failure") is not None and cases[1].find("failure") is None
+    html = (world / "report.html").read_text()
+    assert "NOT PASSED" in html and "<svg" in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    ok = cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", cwd=world, check=0)
+    assert "PASSED" in ok.stdout
+    # same seed → same report
+    again = cli.json("check", "suite.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops", "--seed", "7", cwd=world, check=1)
+    assert again["gates"] == doc["gates"]
+
+
+def test_cli_bad_input_exits_2_with_a_clear_message(world: Path, cli) -> None:  # noqa: ANN001
+    (world / "bad.yaml").write_text(_suite_text({"names": ["f00"]}).replace("task: binary", "task: nope"))
+    p = cli("check", "bad.yaml", "--candidate", "same.skops", cwd=world, check=2)
+    assert "bad.yaml:4" in p.stderr and "unknown task" in p.stderr
+    p = cli("check", "suite.yaml", "--candidate", "missing.skops", "--baseline", "nope.onnx", cwd=world, check=2)
+    assert "candidate" in p.stderr and "baseline" in p.stderr
+    (world / "fewer.yaml").write_text(_suite_text({"names": ["f00", "f01"]}))
+    p = cli("check", "fewer.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", "--json", cwd=world, check=2)
+    doc = json.loads(p.stdout)
+    assert "expects 30 features but the data has 2" in doc["message"]
+    assert "candidate model" in doc["message"] and "baseline model" in doc["message"]
+
+
+def test_models_that_misbehave_are_reported_per_model(world: Path, cancer: dict) -> None:
+    suite = Suite.load(world / "suite.yaml")
+    nan_model = from_function(lambda X: np.full(len(X), np.nan), name="nan-model")
+    from assay.models import ModelError
+
+    with pytest.raises(ModelError) as info:
+        run_suite(suite, candidate=nan_model, baseline=str(world / "baseline.skops"))
+    assert "candidate model: nan-model" in info.value.message and "NaN" in info.value.message
+
+    def wrong_labels(X: np.ndarray) -> np.ndarray:
+        return np.full(len(X), 7)
+
+    with pytest.raises(ModelError, match="not classes of 'label'"):
+        run_suite(suite, candidate=from_function(wrong_labels, name="sevens"), baseline=str(world / "baseline.skops"))
+
+
+def test_registered_models_data_refs_ledger_and_log(world: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.chdir(world)
+    cli("init", cwd=world)
+    added = cli.json("model", "add", "cancer", "baseline.skops", cwd=world)
+    assert added["ref"] == "cancer@v1" and added["flavor"] == "sklearn"
+    cli.json("model", "add", "cancer", "candidate.skops", cwd=world)
+    cli("data", "add", "test.parquet", "--name", "cancer-test", cwd=world)
+    doc = cli.json("check", "suite.yaml", "--candidate", "cancer@v2", "--baseline", "cancer@v1", "--data", "cancer-test@v1",
+                   cwd=world, check=1)
+    assert doc["candidate"]["meta"]["ref"] == "cancer@v2" and doc["data"]["ref"] == "cancer-test@v1"
+    assert doc["id"]
+    log = cli.json("check", "log", cwd=world)
+    assert log["results"][0]["id"] == doc["id"] and log["results"][0]["verdict"] == "fail"
+    models = cli.json("model", "list", cwd=world)
+    assert [m["name"] for m in models["models"]] == ["cancer"]
+    from assay.workspace import Workspace
+
+    ws = Workspace.open(world)
+    edges = ws.ledger.query("SELECT src, relation FROM edges WHERE dst = ?", (f"record:{doc['id']}",))
+    relations = sorted(r for _, r in edges)
+    assert relations == ["checked_as_baseline", "checked_as_candidate", "checked_on"]
+    ws.close()

@@ -1,0 +1,110 @@
+"""The suite: the issue's YAML exactly as written, a round trip, and invalid suites with line and reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import assay.checks as checks
+from assay.checks import GateSpec, MetricSpec, Suite, SuiteError
+
+ISSUE_SUITE = """\
+data: test.parquet        # a file or NAME@REF
+target: label
+task: binary
+metrics: [accuracy, roc_auc]
+gates:
+  - metric: accuracy
+    non_inferiority: 0.02   # candidate may trail the baseline by at most 0.02, at 95%
+  - metric: roc_auc
+    min: 0.80
+"""
+
+EXPORTS = ["BehaviourSpec", "BudgetSpec", "CheckResult", "DiscoverySpec", "GateResult", "GateSpec", "MetricSpec",
+           "PairedBootstrap", "RobustnessSpec", "SliceSpec", "Suite", "SuiteError", "adjust", "delong", "list_results",
+           "mcnemar", "record_result", "run_suite"]
+
+
+def test_public_surface() -> None:
+    assert checks.__all__ == sorted(checks.__all__) == EXPORTS
+    import assay.checks.metrics as metrics
+
+    assert metrics.__all__ == sorted(metrics.__all__)
+
+
+def test_light_import() -> None:
+    code = ("import sys, assay, assay.checks, assay.models, assay.cli._check, assay.cli._model; "
+            "heavy = ['sklearn', 'pandas', 'onnxruntime', 'torch', 'ray', 'fastapi', 'skops', 'polars']; "
+            "print(sorted(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_issue_suite_parses_exactly() -> None:
+    s = Suite.from_yaml(ISSUE_SUITE)
+    assert (s.data, s.target, s.task) == ("test.parquet", "label", "binary")
+    assert [m.name for m in s.metrics] == ["accuracy", "roc_auc"]
+    assert s.gates == [GateSpec("accuracy", "non_inferiority", 0.02), GateSpec("roc_auc", "min", 0.8)]
+    assert s.confidence == 0.95 and s.correction == "holm"
+
+
+def test_yaml_is_a_serialization_of_the_objects() -> None:
+    full = ISSUE_SUITE + """\
+slices:
+  - column: age
+    bins: [0, 30, 60, 120]
+  - name: rich
+    where: "income > 50000 and country in ['FR', 'DE']"
+discover: {bins: 5, top: 3}
+behaviour:
+  - invariance: {column: age, noise: 0.05, max_flip_rate: 0.02}
+  - fairness: {group: sex, metric: tpr, max_gap: 0.1}
+robustness:
+  - generator: gaussian_noise
+    n: 1000
+    scale: 0.1
+budgets: {batch_sizes: [1, 256], latency_p99_ms: 50}
+correction: bh
+"""
+    s = Suite.from_yaml(full)
+    again = Suite.from_yaml(s.to_yaml())
+    assert again == s
+    assert again.digest() == s.digest()
+    built = Suite(data="test.parquet", target="label", task="binary",
+                  metrics=[MetricSpec("accuracy"), MetricSpec("roc_auc")],
+                  gates=[GateSpec("accuracy", "non_inferiority", 0.02), GateSpec("roc_auc", "min", 0.8)])
+    assert Suite.from_yaml(ISSUE_SUITE) == built
+
+
+@pytest.mark.parametrize("text,line,reason", [
+    (ISSUE_SUITE.replace("task: binary", "task: binry"), 3, "unknown task 'binry'"),
+    (ISSUE_SUITE.replace("    min: 0.80", "    min: 0.80\n    max: 0.99"), 8, "exactly one of"),
+    (ISSUE_SUITE.replace("metric: roc_auc", "metric: roc_acu"), 8, "unknown metric 'roc_acu'"),
+    (ISSUE_SUITE.replace("non_inferiority: 0.02", "non_inferiority: -0.02"), 7, "margin must be positive"),
+    (ISSUE_SUITE.replace("non_inferiority: 0.02", "non_inferiority: lots"), 7, "must be a number"),
+    (ISSUE_SUITE + "colour: blue\n", 10, "unknown key 'colour'"),
+    (ISSUE_SUITE.replace("target: label\n", ""), 1, "missing required key 'target'"),
+    (ISSUE_SUITE.replace("metrics: [accuracy, roc_auc]", "metrics: [accuracy, mae]"), 4, "does not apply to a binary task"),
+    (ISSUE_SUITE + "slices:\n  - where: \"__import__('os')\"\n", 11, "Call"),
+    (ISSUE_SUITE.replace("    min: 0.80", "    min: 0.80\n    slices: [nope]"), 10, "no slice named 'nope'"),
+    ("data: [unclosed\n", 2, "not valid YAML"),
+    (ISSUE_SUITE + "behaviour:\n  - invariance: {column: age}\n", 11, "exactly one perturbation"),
+    (ISSUE_SUITE + "robustness:\n  - generator: cosmic_rays\n", 11, "generator must be one of"),
+])
+def test_invalid_suites_name_the_line_and_the_reason(text: str, line: int, reason: str) -> None:
+    with pytest.raises(SuiteError) as info:
+        Suite.from_yaml(text, source="suite.yaml")
+    msg = info.value.message
+    assert msg.startswith(f"suite.yaml:{line}:"), msg
+    assert reason in msg
+    assert info.value.exit_code == 2
+
+
+def test_load_missing_file_and_relative_data(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match="no such suite file"):
+        Suite.load(tmp_path / "nope.yaml")
+    (tmp_path / "s.yaml").write_text(ISSUE_SUITE)
+    assert Suite.load(tmp_path / "s.yaml").base_dir == str(tmp_path.resolve())
