@@ -19,6 +19,10 @@ COMMANDS: dict[str, str] = {
     "check": "assay.cli._check:check",
     "model": "assay.cli._model:model",
     "drift": "assay.cli._drift:drift",
+    "serve": "assay.cli._serve:serve",
+    "monitor": "assay.cli._monitor:monitor",
+    "token": "assay.cli._token:token",
+    "user": "assay.cli._user:user",
 }
 
 

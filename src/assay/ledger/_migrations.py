@@ -63,3 +63,98 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ],
     ),
 ]
+
+MIGRATIONS.append(
+    (
+        2,
+        "monitoring service: monitors, ingested batches, windows, alerts, webhook deliveries, labels, tokens, users",
+        [
+            """CREATE TABLE monitors (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                reference TEXT NOT NULL,
+                version_id TEXT NOT NULL,
+                spec TEXT NOT NULL,
+                profile_key TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                created_us BIGINT NOT NULL,
+                next_window BIGINT NOT NULL DEFAULT 0,
+                events BIGINT NOT NULL DEFAULT 0,
+                batches BIGINT NOT NULL DEFAULT 0
+            )""",
+            """CREATE TABLE monitor_batches (
+                monitor TEXT NOT NULL REFERENCES monitors(id),
+                batch_id TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                first_event BIGINT NOT NULL,
+                n_rows BIGINT NOT NULL,
+                received_us BIGINT NOT NULL,
+                segment TEXT,
+                seg_offset BIGINT,
+                seg_length BIGINT,
+                archive TEXT,
+                PRIMARY KEY (monitor, batch_id),
+                UNIQUE (monitor, seq)
+            )""",
+            "CREATE INDEX monitor_batches_segment ON monitor_batches (segment)",
+            """CREATE TABLE monitor_windows (
+                monitor TEXT NOT NULL REFERENCES monitors(id),
+                window_idx BIGINT NOT NULL,
+                start_event BIGINT NOT NULL,
+                end_event BIGINT NOT NULL,
+                start_us BIGINT NOT NULL,
+                end_us BIGINT NOT NULL,
+                n_rows BIGINT NOT NULL,
+                closed_at TEXT NOT NULL,
+                drift INTEGER NOT NULL,
+                share DOUBLE PRECISION NOT NULL,
+                summary TEXT NOT NULL,
+                report_key TEXT NOT NULL,
+                PRIMARY KEY (monitor, window_idx)
+            )""",
+            """CREATE TABLE monitor_alerts (
+                id TEXT PRIMARY KEY,
+                monitor TEXT NOT NULL REFERENCES monitors(id),
+                window_idx BIGINT NOT NULL,
+                rule TEXT NOT NULL,
+                message TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                body TEXT NOT NULL DEFAULT '{}',
+                UNIQUE (monitor, window_idx, rule)
+            )""",
+            "CREATE INDEX monitor_alerts_created ON monitor_alerts (created_at)",
+            """CREATE TABLE webhook_deliveries (
+                id TEXT PRIMARY KEY,
+                alert_id TEXT NOT NULL REFERENCES monitor_alerts(id),
+                url TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_us BIGINT NOT NULL,
+                last_error TEXT,
+                delivered_at TEXT,
+                UNIQUE (alert_id, url)
+            )""",
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_us)",
+            """CREATE TABLE monitor_labels (
+                monitor TEXT NOT NULL REFERENCES monitors(id),
+                event_id TEXT NOT NULL,
+                label TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                PRIMARY KEY (monitor, event_id)
+            )""",
+            """CREATE TABLE api_tokens (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL DEFAULT '',
+                token_hash TEXT NOT NULL UNIQUE,
+                scopes TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                revoked_at TEXT
+            )""",
+            """CREATE TABLE users (
+                name TEXT PRIMARY KEY,
+                password_hash TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+        ],
+    )
+)

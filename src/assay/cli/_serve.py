@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import sys
+
+import click
+
+from assay.cli._output import echo_err, handle_errors, json_option
+from assay.workspace import Workspace
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless you mean to expose it.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--max-body", default=16 << 20, show_default=True, type=click.IntRange(1024, 1 << 30), help="Largest request body in bytes.")
+@json_option
+@handle_errors
+def serve(host: str, port: int, max_body: int, as_json: bool) -> None:
+    """Run the monitoring service and dashboard over this workspace.
+
+    Ingestion: POST /api/v1/monitors/NAME/events with a bearer token (scope ingest).
+    Dashboard: http://HOST:PORT/ (log in with a token or `assay user add`). Stop with Ctrl-C.
+    With --json, one line {"url": ..., "pid": ...} is printed once the service accepts connections.
+    """
+    from assay.server import ServerSettings, serve as run
+
+    if not _loopback(host):
+        echo_err(f"warning: binding {host}, not loopback; anyone who can reach it can try tokens. Put TLS in front of it.")
+    ws = Workspace.open()
+    settings = ServerSettings(host=host, port=port, max_body=max_body)
+
+    def ready(s: ServerSettings) -> None:
+        if as_json:
+            click.echo(json.dumps({"url": s.base_url, "pid": os.getpid(), "workspace": str(ws.root)}))
+            sys.stdout.flush()
+        echo_err(f"assay serve: listening on {s.base_url} (workspace {ws.root})")
+
+    run(ws, settings, on_ready=ready)

@@ -1,0 +1,148 @@
+"""A small Python client: ``Client(url, token, monitor="churn").log(rows)``.
+
+Rows are buffered and sent in batches by a background thread; the buffer is bounded
+(``log`` blocks, or raises with ``block=False``, when it is full). Each batch carries a
+batch id, so a retry after a timeout or a server restart is stored once. Only the
+standard library is used, so the client needs no extra.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+from assay.errors import AssayError, InputError
+
+__all__ = ["BufferFull", "Client"]
+
+
+class BufferFull(AssayError):
+    """The client's local buffer is full: the server is slower than the producer, or down."""
+
+
+class Client:
+    """Send rows to monitor ``monitor`` on the service at ``url`` with ``token`` (scope ingest).
+
+    Example::
+
+        with Client("http://127.0.0.1:8765", token, monitor="churn") as client:
+            client.log({"age": 41, "country": "DE"})
+    """
+
+    def __init__(self, url: str, token: str, *, monitor: str, batch_size: int = 500, flush_interval: float = 1.0,
+                 max_buffer: int = 100_000, timeout: float = 30.0, max_retry_delay: float = 30.0) -> None:  # fmt: skip
+        self.url = url.rstrip("/")
+        self.token = token
+        self.monitor = monitor
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.timeout = timeout
+        self.max_retry_delay = max_retry_delay
+        self._rows: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_buffer)
+        self._inflight = 0
+        self._lock = threading.Condition()
+        self._closed = False
+        self.sent_rows = 0
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="assay-client", daemon=True)
+        self._thread.start()
+
+    # -- public -------------------------------------------------------------------------------
+    def log(self, rows: dict[str, Any] | list[dict[str, Any]], *, block: bool = True, timeout: float | None = None) -> None:
+        """Queue one row or a list of rows; returns at once unless the buffer is full."""
+        if self._closed:
+            raise AssayError("the client is closed")
+        for row in [rows] if isinstance(rows, dict) else rows:
+            if not isinstance(row, dict):
+                raise InputError(f"a row must be a dict, not {type(row).__name__}")
+            try:
+                self._rows.put(row, block=block, timeout=timeout)
+            except queue.Full:
+                raise BufferFull(f"the client buffer holds {self._rows.maxsize:,} unsent rows", hint="slow down, or check that the service is up") from None
+            with self._lock:
+                self._inflight += 1
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued row is acknowledged by the service."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._inflight:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise AssayError(f"{self._inflight} row(s) not acknowledged yet", hint=f"last error: {self.last_error}")
+                self._lock.wait(0.1 if left is None else min(left, 0.1))
+
+    def close(self, timeout: float | None = 60.0) -> None:
+        try:
+            self.flush(timeout)
+        finally:
+            self._closed = True
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, rows: list[dict[str, Any]], *, batch_id: str | None = None) -> dict[str, Any]:
+        """Send one batch now (no buffering), retrying until acknowledged; returns the ack."""
+        body = json.dumps({"rows": rows, "batch_id": batch_id or uuid.uuid4().hex}).encode()
+        attempt = 0
+        while True:
+            try:
+                return self._post(body)
+            except _Retry as exc:
+                self.last_error = str(exc)
+                if self._closed and attempt > 3:
+                    raise AssayError(f"giving up on a batch: {exc}") from None
+                time.sleep(min(self.max_retry_delay, 0.2 * 2**attempt))
+                attempt += 1
+
+    # -- background -------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not (self._closed and self._rows.empty()):
+            batch: list[dict[str, Any]] = []
+            deadline = time.monotonic() + self.flush_interval
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self._rows.get(timeout=max(0.0, min(0.05, deadline - time.monotonic()))))
+                except queue.Empty:
+                    if time.monotonic() >= deadline or self._closed:
+                        break
+            if not batch:
+                continue
+            try:
+                self.send(batch)
+            except InputError as exc:  # the service refused the rows: retrying cannot help
+                self.last_error = str(exc)
+            except AssayError as exc:
+                self.last_error = str(exc)
+            self.sent_rows += len(batch)
+            with self._lock:
+                self._inflight -= len(batch)
+                self._lock.notify_all()
+
+    def _post(self, body: bytes) -> dict[str, Any]:
+        request = urllib.request.Request(f"{self.url}/api/v1/monitors/{self.monitor}/events", data=body, method="POST",
+                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - the caller's service URL
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:2000].decode("utf-8", "replace")
+            if exc.code in (400, 401, 403, 404, 413, 415, 422):
+                raise InputError(f"the service refused the batch (HTTP {exc.code}): {detail}") from None
+            raise _Retry(f"HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise _Retry(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+
+
+class _Retry(Exception):
+    pass

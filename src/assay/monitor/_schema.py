@@ -1,0 +1,159 @@
+"""Check an ingested batch against the monitor's schema and turn it into one canonical Arrow table.
+
+A batch is all or nothing: any wrong type, missing or unknown column, or malformed
+payload raises :class:`~assay.errors.InputError` naming the first problem, and
+nothing of the batch is stored. Canonical columns: float64 for numeric ones,
+string for categorical ones, plus the optional string ``event_id``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from assay.errors import InputError
+
+__all__ = ["EVENT_ID", "MAX_BATCH_ROWS", "MalformedPayload", "UnsupportedMediaType", "canonical_schema", "rows_from_arrow", "rows_from_json"]
+
+EVENT_ID = "event_id"
+MAX_BATCH_ROWS = 100_000
+
+
+class MalformedPayload(InputError):
+    """The body is not parseable at all (broken JSON or Arrow): HTTP 400."""
+
+
+class UnsupportedMediaType(InputError):
+    """The body is in a format the service does not read: HTTP 415."""
+
+
+def canonical_schema(schema: dict[str, str]) -> pa.Schema:
+    fields = [pa.field(n, pa.float64() if k == "numeric" else pa.string()) for n, k in schema.items()]
+    if EVENT_ID not in schema:
+        fields.append(pa.field(EVENT_ID, pa.string()))
+    return pa.schema(fields)
+
+
+def _check_rows(count: int) -> None:
+    if count == 0:
+        raise InputError("the batch has no rows", hint="send at least one row")
+    if count > MAX_BATCH_ROWS:
+        raise InputError(f"the batch has {count:,} rows, more than {MAX_BATCH_ROWS:,}", hint="split it into smaller batches")
+
+
+def parse_json_body(body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPayload(f"the body is not valid JSON: {exc}", hint='send {"rows": [{"column": value, ...}, ...]}') from None
+    if not isinstance(doc, dict):
+        raise MalformedPayload("the body must be a JSON object", hint='send {"rows": [...], "batch_id": "..."}')
+    return doc
+
+
+def rows_from_json(rows: Any, schema: dict[str, str]) -> pa.Table:
+    """Validate JSON ``rows`` (a list of objects) against ``schema``."""
+    if not isinstance(rows, list):
+        raise InputError('"rows" must be a list of objects', hint='send {"rows": [{"column": value, ...}, ...]}')
+    _check_rows(len(rows))
+    columns = list(schema)
+    expected = set(columns)
+    with_id = expected | {EVENT_ID}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise InputError(f"row {i} is a {type(row).__name__}, not an object")
+        keys = row.keys()
+        if keys != expected and keys != with_id:
+            missing = sorted(expected - set(keys))
+            unknown = sorted(set(keys) - with_id)
+            if missing:
+                raise InputError(f"row {i} has no column(s) {', '.join(map(repr, missing[:10]))}", hint="send every monitored column (null for a missing value)")
+            raise InputError(f"row {i} has unknown column(s) {', '.join(map(repr, unknown[:10]))}", hint=f"the monitor's columns are: {', '.join(columns[:30])}")
+    arrays = []
+    for name, kind in schema.items():
+        values = [row[name] for row in rows]
+        arrays.append(_column(values, name, kind))
+    names = list(columns)
+    if EVENT_ID not in schema:
+        ids = [row.get(EVENT_ID) for row in rows]
+        arrays.append(_column(ids, EVENT_ID, "id"))
+        names.append(EVENT_ID)
+    return pa.Table.from_arrays(arrays, schema=canonical_schema(schema))
+
+
+def _column(values: list[Any], name: str, kind: str) -> pa.Array:
+    if kind == "numeric":
+        for i, v in enumerate(values):
+            if v is True or v is False:
+                raise InputError(f"column {name!r}, row {i}: expected a number, got a boolean")
+        try:
+            return pa.array(values, type=pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            bad = next((i, v) for i, v in enumerate(values) if v is not None and not isinstance(v, (int, float)))
+            raise InputError(f"column {name!r}, row {bad[0]}: expected a number, got {type(bad[1]).__name__} {_show(bad[1])}") from None
+    if kind != "id":
+        values = ["true" if v is True else "false" if v is False else v for v in values]
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        bad = next((i, v) for i, v in enumerate(values) if v is not None and not isinstance(v, str))
+        what = "a string event id" if kind == "id" else "a string"
+        raise InputError(f"column {name!r}, row {bad[0]}: expected {what}, got {type(bad[1]).__name__} {_show(bad[1])}") from None
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def rows_from_arrow(body: bytes, schema: dict[str, str]) -> pa.Table:
+    """Validate an Arrow IPC stream (or file) against ``schema``."""
+    try:
+        reader = pa.ipc.open_stream(pa.py_buffer(body))
+        table = reader.read_all()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        try:
+            table = pa.ipc.open_file(pa.py_buffer(body)).read_all()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
+            raise MalformedPayload(f"the body is not a readable Arrow IPC stream: {exc}", hint="send an Arrow IPC stream (pyarrow.ipc.new_stream)") from None
+    _check_rows(table.num_rows)
+    present = set(table.column_names)
+    missing = [n for n in schema if n not in present]
+    if missing:
+        raise InputError(f"the batch has no column(s) {', '.join(map(repr, missing[:10]))}", hint="send every monitored column (null for a missing value)")
+    unknown = [n for n in table.column_names if n not in schema and n != EVENT_ID]
+    if unknown:
+        raise InputError(f"the batch has unknown column(s) {', '.join(map(repr, unknown[:10]))}", hint=f"the monitor's columns are: {', '.join(list(schema)[:30])}")
+    arrays = []
+    target = canonical_schema(schema)
+    for field in target:
+        if field.name not in present:
+            arrays.append(pa.nulls(table.num_rows, pa.string()))
+            continue
+        column = table.column(field.name)
+        dtype = column.type
+        kind = schema.get(field.name, "id")
+        ok = (pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype) or pa.types.is_null(dtype)) if kind == "numeric" \
+            else (pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_null(dtype)
+                  or (pa.types.is_dictionary(dtype) and pa.types.is_string(dtype.value_type))
+                  or (kind == "categorical" and pa.types.is_boolean(dtype)))  # fmt: skip
+        if not ok:
+            raise InputError(f"column {field.name!r} has Arrow type {dtype}, expected {'a number' if kind == 'numeric' else 'a string'}")
+        try:
+            arrays.append(column.cast(field.type).combine_chunks())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InputError(f"column {field.name!r} cannot be read as {field.type}: {exc}") from None
+    return pa.Table.from_arrays(arrays, schema=target)
+
+
+def to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def from_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()

@@ -1,0 +1,168 @@
+"""The running monitoring service: event log, window processor, webhook sender, segment archiver.
+
+One service per workspace at a time (an exclusive lock file says so), because the
+event log's writer thread is the only writer of batch sequence numbers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+import pyarrow as pa
+
+from assay.errors import ConcurrencyError, InputError
+from assay.monitor._log import Ack, EventLog, read_batch, segments_dir
+from assay.monitor._monitors import Monitor, get_monitor
+from assay.monitor._schema import UnsupportedMediaType, parse_json_body, rows_from_arrow, rows_from_json
+from assay.monitor._webhooks import WebhookSender
+from assay.monitor._windows import WindowProcessor
+
+__all__ = ["MonitorService"]
+
+log = logging.getLogger("assay.monitor")
+MAX_BATCH_ID = 128
+
+
+class MonitorService:
+    """Start with :meth:`start`; :meth:`ingest` validates a batch and returns once it is durable."""
+
+    def __init__(self, ws: Any, *, base_url: str = "", segment_bytes: int = 64 << 20, segment_seconds: float = 30.0,
+                 webhook_timeout: float = 5.0, webhook_base_delay: float = 0.5, webhook_max_delay: float = 300.0) -> None:  # fmt: skip
+        self.ws = ws
+        self.log = EventLog(ws, segment_bytes=segment_bytes, segment_seconds=segment_seconds)
+        self.windows = WindowProcessor(ws, base_url=base_url)
+        self.webhooks = WebhookSender(ws, timeout=webhook_timeout, base_delay=webhook_base_delay, max_delay=webhook_max_delay)
+        self.log.on_commit = self.windows.wake
+        self.windows.on_alert = self.webhooks.wake
+        self._monitors: dict[str, tuple[Monitor, float]] = {}
+        self._lock_fd: int | None = None
+        self._archiver: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> MonitorService:
+        path = self.ws.dir / "monitor"
+        path.mkdir(exist_ok=True)
+        fd = os.open(path / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConcurrencyError("another `assay serve` is running on this workspace", hint="stop it first, or serve another workspace") from None
+        self._lock_fd = fd
+        self.log.start()
+        self.windows.start()
+        self.webhooks.start()
+        self._archiver = threading.Thread(target=self._archive_loop, name="assay-archiver", daemon=True)
+        self._archiver.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.log.stop()
+        self.windows.stop()
+        self.webhooks.stop()
+        if self._archiver is not None:
+            self._archiver.join(timeout=30)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- ingestion ------------------------------------------------------------------------
+    def monitor(self, name: str) -> Monitor:
+        cached = self._monitors.get(name)
+        if cached and time.monotonic() - cached[1] < 5.0:
+            return cached[0]
+        monitor = get_monitor(self.ws, name)
+        self._monitors[name] = (monitor, time.monotonic())
+        return monitor
+
+    def parse(self, monitor: Monitor, body: bytes, content_type: str, batch_id: str | None) -> tuple[str, pa.Table]:
+        """Validate a request body into (batch id, canonical table); raises InputError."""
+        kind = (content_type or "").split(";")[0].strip().lower()
+        if kind in ("application/vnd.apache.arrow.stream", "application/vnd.apache.arrow.file", "application/x-arrow"):
+            table = rows_from_arrow(body, monitor.spec.schema)
+        elif kind in ("application/json", ""):
+            doc = parse_json_body(body)
+            extra = sorted(set(doc) - {"rows", "batch_id"})
+            if extra:
+                raise InputError(f"unknown field(s) {', '.join(extra)} in the body", hint='send {"rows": [...], "batch_id": "..."}')
+            if "rows" not in doc:
+                raise InputError('the body has no "rows"', hint='send {"rows": [{"column": value, ...}, ...]}')
+            batch_id = batch_id or doc.get("batch_id")
+            table = rows_from_json(doc["rows"], monitor.spec.schema)
+        else:
+            raise UnsupportedMediaType(f"unsupported content type {content_type!r}", hint="send application/json or application/vnd.apache.arrow.stream")
+        return check_batch_id(batch_id), table
+
+    def ingest(self, name: str, body: bytes, content_type: str = "application/json", batch_id: str | None = None) -> Ack:
+        monitor = self.monitor(name)
+        bid, table = self.parse(monitor, body, content_type, batch_id)
+        return self.log.append(monitor.id, bid, table)
+
+    # -- archiving closed segments into Parquet in the object store ----------------------------
+    def _archive_loop(self) -> None:
+        # segments left by an earlier run (closed by the crash or the stop) roll up too
+        pending = sorted(p.name for p in segments_dir(self.ws).glob("*.seg") if p.name != self.log.segment)
+        while not self._stop.wait(1.0):
+            while not self.log.closed_segments.empty():
+                pending.append(self.log.closed_segments.get())
+            for segment in list(pending):
+                try:
+                    if self.archive_segment(segment):
+                        pending.remove(segment)
+                except Exception:  # noqa: BLE001 - keep the segment; retry next pass
+                    log.exception("archiving segment %s failed", segment)
+
+    def archive_segment(self, segment: str) -> bool:
+        """Roll a closed segment into one Parquet object per monitor, once every batch in it is in a closed window."""
+        import pyarrow.parquet as pq
+
+        ws = self.ws
+        rows = ws.ledger.query(
+            "SELECT b.monitor, b.seq, b.first_event, b.n_rows, b.received_us, b.seg_offset, b.seg_length, m.next_window, m.spec, m.created_us "
+            "FROM monitor_batches b JOIN monitors m ON m.id = b.monitor WHERE b.segment = ? ORDER BY b.monitor, b.seq", (segment,),
+        )  # fmt: skip
+        import json as _json
+
+        for _, _, first, n, received, _, _, next_window, spec, created in rows:
+            window = _json.loads(spec)["window"]
+            if window["kind"] == "rows" and int(first) + int(n) > int(next_window) * int(window["size"]):
+                return False
+            if window["kind"] == "time" and int(received) >= int(created) + int(next_window) * int(window["size"]) * 1_000_000:
+                return False
+        by_monitor: dict[str, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            by_monitor.setdefault(row[0], []).append(row)
+        keys: dict[str, str] = {}
+        for monitor_id, items in by_monitor.items():
+            tables = []
+            for _, seq, _, _, _, offset, length, *_ in items:
+                table = read_batch(ws, segment, int(offset), int(length))
+                tables.append(table.append_column("_seq", pa.array([int(seq)] * table.num_rows, pa.int64())))
+            sink = pa.BufferOutputStream()
+            pq.write_table(pa.concat_tables(tables), sink, compression="zstd")
+            key = f"monitor/{monitor_id}/events/{segment.removesuffix('.seg')}-{uuid.uuid4().hex[:6]}.parquet"
+            ws.store.put_bytes(key, sink.getvalue().to_pybytes())
+            keys[monitor_id] = key
+        with ws.ledger.transaction() as tx:
+            for monitor_id, key in keys.items():
+                tx.execute("UPDATE monitor_batches SET archive = ?, segment = NULL WHERE monitor = ? AND segment = ?", (key, monitor_id, segment))
+        try:
+            (segments_dir(ws) / segment).unlink()
+        except FileNotFoundError:
+            pass
+        return True
+
+
+def check_batch_id(batch_id: str | None) -> str:
+    if batch_id is None or batch_id == "":
+        return uuid.uuid4().hex  # no idempotency asked for
+    if not isinstance(batch_id, str) or len(batch_id) > MAX_BATCH_ID or not batch_id.isprintable():
+        raise InputError(f"the batch id must be a printable string of at most {MAX_BATCH_ID} characters")
+    return batch_id

@@ -1,0 +1,156 @@
+"""What a monitor is, as plain serializable data: columns, window, rules, webhooks.
+
+Configuration only (STYLE 4): the spec is hashed into the monitor's record and
+shipped to the service; the code that ingests, windows and judges lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from assay.errors import UsageError
+
+__all__ = ["MonitorSpec", "Rule", "WindowSpec", "parse_rule", "parse_window"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """A window closes after ``size`` events (``kind="rows"``) or ``size`` seconds of arrival time (``"time"``)."""
+
+    kind: str
+    size: int
+
+    def to_text(self) -> str:
+        if self.kind == "rows":
+            return f"{self.size}rows"
+        for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
+            if self.size % seconds == 0:
+                return f"{self.size // seconds}{unit}"
+        return f"{self.size}s"
+
+
+def parse_window(text: str) -> WindowSpec:
+    """``10000rows`` or a duration such as ``90s``, ``15m``, ``1h``, ``1d``."""
+    raw = str(text).strip().lower().replace(" ", "")
+    match = re.fullmatch(r"(\d+)(rows?|s|m|h|d)", raw)
+    if not match:
+        raise UsageError(f"cannot read the window {text!r}", hint="write a row count such as 10000rows or a duration such as 30s, 15m, 1h, 1d")
+    size, unit = int(match.group(1)), match.group(2)
+    if unit.startswith("row"):
+        if not 10 <= size <= 100_000_000:
+            raise UsageError(f"a window of {size} rows is out of range", hint="use between 10 and 100000000 rows")
+        return WindowSpec("rows", size)
+    seconds = size * _UNITS[unit]
+    if not 1 <= seconds <= 30 * 86400:
+        raise UsageError(f"a window of {text} is out of range", hint="use between 1s and 30d")
+    return WindowSpec("time", seconds)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When a closed window raises an alert.
+
+    - ``drift``: the drift pillar's verdict for the window (any column drifted, under the drift spec);
+    - ``share>=X``: at least a share X (0..1) of the monitored columns drifted;
+    - ``column:NAME``: that column drifted;
+    - ``rows<N``: the window holds fewer than N events (only for time windows: traffic dropped).
+    """
+
+    kind: str
+    value: float | None = None
+    column: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.kind == "drift":
+            return "drift"
+        if self.kind == "share":
+            return f"share>={self.value:g}"
+        if self.kind == "column":
+            return f"column:{self.column}"
+        return f"rows<{int(self.value or 0)}"
+
+    def breached(self, summary: dict[str, Any]) -> str | None:
+        """A message when the window ``summary`` breaches the rule, else None."""
+        if self.kind == "drift" and summary["drift"]:
+            cols = ", ".join(summary["drifted"][:10]) or "multivariate"
+            return f"drift in window {summary['window']}: {cols}"
+        if self.kind == "share" and summary["share"] >= (self.value or 0.0):
+            return f"{summary['share']:.0%} of the columns drifted in window {summary['window']} (rule: at least {self.value:.0%})"
+        if self.kind == "column" and self.column in summary["drifted"]:
+            return f"column {self.column} drifted in window {summary['window']}"
+        if self.kind == "rows" and summary["rows"] < (self.value or 0):
+            return f"window {summary['window']} holds {summary['rows']} events, fewer than {int(self.value or 0)}"
+        return None
+
+
+def parse_rule(text: str, columns: list[str] | None = None) -> Rule:
+    raw = str(text).strip()
+    if raw == "drift":
+        return Rule("drift")
+    if match := re.fullmatch(r"share\s*>=\s*([0-9.]+)", raw):
+        value = float(match.group(1))
+        if not 0 < value <= 1:
+            raise UsageError(f"rule {text!r}: the share must be in (0, 1]")
+        return Rule("share", value)
+    if raw.startswith("column:"):
+        name = raw[len("column:"):]
+        if columns is not None and name not in columns:
+            raise UsageError(f"rule {text!r} names a column the monitor does not watch", hint=f"its columns: {', '.join(columns[:30])}")
+        return Rule("column", column=name)
+    if match := re.fullmatch(r"rows\s*<\s*(\d+)", raw):
+        return Rule("rows", float(match.group(1)))
+    raise UsageError(f"cannot read the rule {text!r}", hint="rules are: drift, share>=0.3, column:NAME, rows<100")
+
+
+def check_name(name: str, what: str = "monitor") -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UsageError(f"invalid {what} name {name!r}", hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return name
+
+
+def check_webhook(url: str) -> str:
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"the webhook {url!r} is not an http(s) URL", hint="give a URL such as https://hooks.example.com/assay")
+    return str(url)
+
+
+@dataclass
+class MonitorSpec:
+    """A monitor: which columns of which reference, how windows close, what raises an alert."""
+
+    columns: list[str]
+    schema: dict[str, str]  # column -> "numeric" | "categorical"
+    window: WindowSpec = field(default_factory=lambda: WindowSpec("rows", 10_000))
+    rules: list[Rule] = field(default_factory=lambda: [Rule("drift")])
+    webhooks: list[str] = field(default_factory=list)
+    drift: dict[str, Any] = field(default_factory=dict)  # DriftSpec fields (the columns are set from ``columns``)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns), "schema": dict(self.schema),
+            "window": {"kind": self.window.kind, "size": self.window.size, "text": self.window.to_text()},
+            "rules": [r.text for r in self.rules], "webhooks": list(self.webhooks), "drift": dict(self.drift),
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> MonitorSpec:
+        columns = list(doc["columns"])
+        return cls(
+            columns=columns, schema=dict(doc["schema"]),
+            window=WindowSpec(doc["window"]["kind"], int(doc["window"]["size"])),
+            rules=[parse_rule(r, columns) for r in doc.get("rules", [])], webhooks=list(doc.get("webhooks", [])),
+            drift=dict(doc.get("drift", {})),
+        )  # fmt: skip
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()

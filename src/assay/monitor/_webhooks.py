@@ -1,0 +1,124 @@
+"""Deliver alerts to webhooks: retried with exponential back-off until the receiver says 2xx.
+
+Each (alert, url) pair is one row in ``webhook_deliveries`` (unique), created in the
+same transaction as the alert, so a delivery is never lost to a crash. Delivery is
+at-least-once over the network: a receiver that answered 2xx too late for us to see
+gets the alert again, with the same ``Idempotency-Key`` (the alert id) to drop it by.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+__all__ = ["WebhookSender", "backoff_seconds"]
+
+log = logging.getLogger("assay.monitor")
+
+
+def backoff_seconds(attempts: int, *, base: float = 0.5, cap: float = 300.0, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential back-off: uniform in [d/2, d] with d = min(cap, base * 2**attempts)."""
+    delay = min(cap, base * (2 ** min(attempts, 30)))
+    return delay * (0.5 + 0.5 * (rng or random).random())
+
+
+class WebhookSender:
+    """Sends due deliveries. Call :meth:`step` or run the thread with :meth:`start`."""
+
+    def __init__(self, ws: Any, *, timeout: float = 5.0, base_delay: float = 0.5, max_delay: float = 300.0, tick: float = 0.5) -> None:
+        self.ws = ws
+        self.timeout = timeout
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.tick = tick
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> WebhookSender:
+        self._thread = threading.Thread(target=self._run, name="assay-webhooks", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout + 5)
+            self._thread = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.tick)
+            self._wake.clear()
+            try:
+                while not self._stop.is_set() and self.step():
+                    pass
+            except Exception:  # noqa: BLE001 - the rows stay pending; the next tick retries
+                log.exception("webhook delivery pass failed")
+                time.sleep(1.0)
+
+    def step(self) -> int:
+        """Attempt every delivery that is due; return how many were attempted."""
+        now_us = time.time_ns() // 1000
+        due = self.ws.ledger.query(
+            "SELECT d.id, d.url, d.attempts, a.id, a.body FROM webhook_deliveries d JOIN monitor_alerts a ON a.id = d.alert_id "
+            "WHERE d.state = 'pending' AND d.next_attempt_us <= ? ORDER BY d.next_attempt_us LIMIT 20", (now_us,),
+        )  # fmt: skip
+        for delivery_id, url, attempts, alert_id, body in due:
+            if self._stop.is_set():
+                break
+            error = self._post(url, body.encode("utf-8"), alert_id, delivery_id, int(attempts) + 1)
+            if error is None:
+                self.ws.ledger.execute(
+                    "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
+                    (_utcnow(), delivery_id),
+                )
+            else:
+                delay = backoff_seconds(int(attempts), base=self.base_delay, cap=self.max_delay)
+                self.ws.ledger.execute(
+                    "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_us = ?, last_error = ? WHERE id = ?",
+                    (time.time_ns() // 1000 + int(delay * 1e6), error[:500], delivery_id),
+                )
+                log.warning("webhook %s failed (attempt %d): %s; next in %.1fs", url, int(attempts) + 1, error, delay)
+        return len(due)
+
+    def _post(self, url: str, body: bytes, alert_id: str, delivery_id: str, attempt: int) -> str | None:
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/json", "User-Agent": "assay-webhook/1", "Idempotency-Key": alert_id,
+            "X-Assay-Alert": alert_id, "X-Assay-Delivery": delivery_id, "X-Assay-Attempt": str(attempt),
+        })  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - http(s) only, checked at monitor creation
+                response.read(65536)
+                return None if 200 <= response.status < 300 else f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            return f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+
+
+def _utcnow() -> str:
+    from assay.ledger import utcnow
+
+    return utcnow()
+
+
+def deliveries(ws: Any, alert_id: str | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT id, alert_id, url, state, attempts, last_error, delivered_at FROM webhook_deliveries"
+    params: tuple[Any, ...] = ()
+    if alert_id:
+        sql += " WHERE alert_id = ?"
+        params = (alert_id,)
+    rows = ws.ledger.query(sql + " ORDER BY id", params)
+    return [{"id": r[0], "alert_id": r[1], "url": r[2], "state": r[3], "attempts": int(r[4]), "last_error": r[5], "delivered_at": r[6]} for r in rows]
+
+

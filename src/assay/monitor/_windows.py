@@ -1,0 +1,236 @@
+"""Windows: merge each ingested batch into the open window's sketches; judge and record closed windows.
+
+Row windows cover events ``[k*N, (k+1)*N)`` by arrival order (a batch that straddles a
+boundary is split). Time windows cover ``[created + k*T, created + (k+1)*T)`` of server
+arrival time and close once the clock has passed their end by a grace period.
+Only the index of the next window to close is persisted, in the same transaction that
+stores the closed window and its alerts; after a restart the open window is rebuilt
+from its own batches (never from older history), so windows and alerts resume where
+they stopped, and the unique (monitor, window, rule) key keeps each alert single.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from assay.monitor._compare import SketchJudge, empty_sketches
+from assay.monitor._log import read_batch
+from assay.monitor._monitors import Monitor, list_monitors, load_reference
+
+__all__ = ["WindowProcessor"]
+
+log = logging.getLogger("assay.monitor")
+GRACE_US = 1_000_000
+
+
+@dataclass
+class _Open:
+    index: int
+    sketches: dict[str, Any]
+    rows: int = 0
+    first_us: int = 0
+    last_us: int = 0
+    start_event: int = -1
+    end_event: int = -1
+
+
+@dataclass
+class _State:
+    monitor: Monitor
+    judge: SketchJudge
+    reference: Any
+    last_seq: int
+    next_window: int
+    open: dict[int, _Open] = field(default_factory=dict)
+
+
+def read_any(ws: Any, segment: str | None, offset: int | None, length: int | None, archive: str | None, seq: int) -> pa.Table:
+    if segment is not None:
+        return read_batch(ws, segment, int(offset or 0), int(length or 0))
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(pa.py_buffer(ws.store.get_bytes(archive)))  # type: ignore[arg-type]
+    mask = pa.compute.equal(table.column("_seq"), seq)
+    return table.filter(mask).drop_columns(["_seq"])
+
+
+class WindowProcessor:
+    """Reads acknowledged batches in order and closes windows. Call :meth:`step` or run the thread."""
+
+    def __init__(self, ws: Any, *, base_url: str = "", tick: float = 0.2) -> None:
+        self.ws = ws
+        self.base_url = base_url.rstrip("/")
+        self.tick = tick
+        self._states: dict[str, _State] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.on_alert: Any = None
+        self.errors = 0
+
+    def start(self) -> WindowProcessor:
+        self._thread = threading.Thread(target=self._run, name="assay-windows", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+            self._thread = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.tick)
+            self._wake.clear()
+            try:
+                while self.step() and not self._stop.is_set():
+                    pass
+            except Exception:  # noqa: BLE001 - keep the service up; the next tick retries from the ledger
+                self.errors += 1
+                log.exception("window processing failed; retrying")
+                self._states.clear()
+                time.sleep(1.0)
+
+    # -- one pass -----------------------------------------------------------------------------
+    def step(self, *, now_us: int | None = None) -> bool:
+        """Process what is pending for every monitor; True when there may be more."""
+        more = False
+        for monitor in list_monitors(self.ws):
+            state = self._states.get(monitor.id) or self._init(monitor)
+            more |= self._advance(state, now_us)
+        return more
+
+    def _init(self, monitor: Monitor) -> _State:
+        reference = load_reference(self.ws, monitor)
+        judge = SketchJudge(reference, monitor.spec.columns, monitor.spec.drift)
+        win = monitor.spec.window
+        if win.kind == "rows":
+            rows = self.ws.ledger.query("SELECT MIN(seq) FROM monitor_batches WHERE monitor = ? AND first_event + n_rows > ?",
+                                        (monitor.id, monitor.next_window * win.size))  # fmt: skip
+        else:
+            start_us = monitor.created_us + monitor.next_window * win.size * 1_000_000
+            rows = self.ws.ledger.query("SELECT MIN(seq) FROM monitor_batches WHERE monitor = ? AND received_us >= ?", (monitor.id, start_us))
+        first = rows[0][0]
+        last_seq = int(first) - 1 if first is not None else monitor.batches - 1
+        state = _State(monitor, judge, reference, last_seq, monitor.next_window)
+        self._states[monitor.id] = state
+        return state
+
+    def _advance(self, state: _State, now_us: int | None) -> bool:
+        monitor = state.monitor
+        win = monitor.spec.window
+        batches = self.ws.ledger.query(
+            "SELECT seq, first_event, n_rows, received_us, segment, seg_offset, seg_length, archive FROM monitor_batches "
+            "WHERE monitor = ? AND seq > ? ORDER BY seq LIMIT 64", (monitor.id, state.last_seq),
+        )  # fmt: skip
+        for seq, first, n, received, segment, offset, length, archive in batches:
+            table = read_any(self.ws, segment, offset, length, archive, int(seq))
+            first, n, received = int(first), int(n), int(received)
+            if win.kind == "rows":
+                pos = first
+                while pos < first + n:
+                    index = pos // win.size
+                    end = min(first + n, (index + 1) * win.size)
+                    if index >= state.next_window:
+                        self._add(state, index, table.slice(pos - first, end - pos), received, pos, end)
+                        if self._rows_full(state, index):
+                            self._close(state, index)
+                    pos = end
+            else:
+                index = (received - monitor.created_us) // (win.size * 1_000_000)
+                for older in sorted(i for i in state.open if i < index):
+                    self._close(state, older)
+                if index >= state.next_window:
+                    self._add(state, index, table, received, first, first + n)
+            state.last_seq = int(seq)
+        if win.kind == "time" and len(batches) < 64:
+            now = now_us if now_us is not None else time.time_ns() // 1000
+            for index in sorted(state.open):
+                end_us = monitor.created_us + (index + 1) * win.size * 1_000_000
+                if now >= end_us + GRACE_US:
+                    self._close(state, index)
+        return len(batches) == 64
+
+    def _add(self, state: _State, index: int, table: pa.Table, received_us: int, start_event: int, end_event: int) -> None:
+        window = state.open.get(index)
+        if window is None:
+            window = state.open[index] = _Open(index, empty_sketches(state.reference, state.monitor.spec.columns), first_us=received_us,
+                                               start_event=start_event)  # fmt: skip
+        for name, sketch in window.sketches.items():
+            sketch.add(table.column(name))
+        window.rows += table.num_rows
+        window.last_us = received_us
+        window.end_event = end_event
+
+    def _rows_full(self, state: _State, index: int) -> bool:
+        return state.open[index].rows >= state.monitor.spec.window.size
+
+    def _close(self, state: _State, index: int) -> None:
+        from assay.ledger import IntegrityConflict, utcnow
+        from assay.lineage import add_edges
+
+        window = state.open.pop(index)
+        monitor = state.monitor
+        label = f"{monitor.name} window {index}"
+        report = state.judge.judge(window.rows, window.sketches, label)
+        summary = {
+            "window": index, "rows": window.rows, "drift": bool(report.drift), "share": float(report.share_drifted),
+            "drifted": list(report.drifted_columns),
+            "columns": {c.name: {"test": c.test, "statistic": c.statistic, "p_value": c.p_value, "p_adjusted": c.p_adjusted,
+                                 "effect": c.effect, "effect_name": c.effect_name, "threshold": c.threshold, "drifted": bool(c.drifted)}
+                        for c in report.columns},
+        }  # fmt: skip
+        if monitor.spec.window.kind == "time":
+            start_us = monitor.created_us + index * monitor.spec.window.size * 1_000_000
+            end_us = start_us + monitor.spec.window.size * 1_000_000
+        else:
+            start_us, end_us = window.first_us, window.last_us
+        report_key = f"monitor/{monitor.id}/windows/{index:012d}.json"
+        self.ws.store.put_bytes(report_key, json.dumps(report.to_dict(charts=True), default=str).encode())
+        alerts = []
+        for rule in monitor.spec.rules:
+            message = rule.breached(summary)
+            if message:
+                alerts.append((uuid.uuid4().hex, rule.text, message))
+        now = utcnow()
+        try:
+            with self.ws.ledger.transaction() as tx:
+                if tx.execute("SELECT 1 FROM monitor_windows WHERE monitor = ? AND window_idx = ?", (monitor.id, index)):
+                    return  # closed before a restart; the ledger is the truth
+                tx.execute(
+                    "INSERT INTO monitor_windows (monitor, window_idx, start_event, end_event, start_us, end_us, n_rows, closed_at, drift, share, summary, report_key) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (monitor.id, index, window.start_event, window.end_event, start_us, end_us, window.rows, now, int(report.drift),
+                     float(report.share_drifted), json.dumps(summary, default=str), report_key),
+                )  # fmt: skip
+                tx.execute("UPDATE monitors SET next_window = ? WHERE id = ? AND next_window <= ?", (index + 1, monitor.id, index + 1))
+                for alert_id, rule_text, message in alerts:
+                    body = {"alert_id": alert_id, "monitor": monitor.name, "window": index, "rule": rule_text, "message": message,
+                            "created_at": now, "drifted": summary["drifted"], "share": summary["share"], "rows": window.rows,
+                            "reference": monitor.reference,
+                            "url": f"{self.base_url}/monitors/{monitor.name}/windows/{index}" if self.base_url else None}  # fmt: skip
+                    tx.execute("INSERT INTO monitor_alerts (id, monitor, window_idx, rule, message, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               (alert_id, monitor.id, index, rule_text, message, now, json.dumps(body)))  # fmt: skip
+                    for url in monitor.spec.webhooks:
+                        tx.execute("INSERT INTO webhook_deliveries (id, alert_id, url, state, attempts, next_attempt_us) VALUES (?, ?, ?, 'pending', 0, ?)",
+                                   (uuid.uuid4().hex, alert_id, url, time.time_ns() // 1000))  # fmt: skip
+                    add_edges(tx, [(monitor.node, f"alert:{alert_id}", "raised")])
+        except IntegrityConflict:
+            log.warning("window %s of %s was recorded concurrently", index, monitor.name)
+        state.next_window = max(state.next_window, index + 1)
+        monitor.next_window = state.next_window
+        if alerts and self.on_alert is not None:
+            self.on_alert()

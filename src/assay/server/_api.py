@@ -1,0 +1,213 @@
+"""The JSON API under ``/api/v1``: every call needs a bearer token with the right scope."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from assay.errors import InputError
+from assay.monitor import create_monitor, create_token, get_monitor, get_window, list_alerts, list_monitors, list_windows
+from assay.monitor._schema import MalformedPayload, UnsupportedMediaType
+from assay.monitor._webhooks import deliveries
+from assay.server._auth import Principal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _error(status: int, message: str, hint: str | None = None, error: str = "ApiError") -> Exception:
+    from assay.server._app import ApiError
+
+    return ApiError(status, message, hint, error)
+
+
+async def authorize(request: Request, scope: str) -> Principal:
+    header = request.headers.get("authorization", "")
+    principal: Principal | None = None
+    if header[:7].lower() == "bearer ":
+        principal = await run_in_threadpool(request.app.state.tokens.lookup, header[7:].strip())
+        if principal is None:
+            raise _error(401, "the bearer token is unknown or revoked", "create one with `assay token create --scope ...`", "Unauthorized")
+    else:
+        principal = request.app.state.sessions.verify(request.cookies.get("assay_session"))
+        if principal is None:
+            raise _error(401, "authentication required", "send Authorization: Bearer <token> (assay token create)", "Unauthorized")
+    if not principal.can(scope):
+        raise _error(403, f"this token lacks the {scope!r} scope", f"create a token with `assay token create --scope {scope}`", "Forbidden")
+    return principal
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refusing more than the configured limit before reading it all."""
+    limit = request.app.state.settings.max_body
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            raise _error(400, "invalid Content-Length") from None
+        if declared > limit:
+            raise _error(413, f"the body is {declared:,} bytes, more than the limit of {limit:,}", "send smaller batches, or start assay serve with a larger --max-body", "PayloadTooLarge")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _error(413, f"the body is more than the limit of {limit:,} bytes", "send smaller batches, or start assay serve with a larger --max-body", "PayloadTooLarge")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    body = await read_body(request)
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _error(400, f"the body is not valid JSON: {exc}", error="BadRequest") from None
+    if not isinstance(doc, dict):
+        raise _error(400, "the body must be a JSON object", error="BadRequest")
+    return doc
+
+
+@router.get("/health")
+async def health() -> dict[str, Any]:
+    return {"ok": True}
+
+
+@router.get("/monitors")
+async def monitors(request: Request) -> dict[str, Any]:
+    await authorize(request, "read")
+    found = await run_in_threadpool(list_monitors, request.app.state.ws)
+    return {"monitors": [m.to_dict() for m in found]}
+
+
+@router.post("/monitors", status_code=201)
+async def new_monitor(request: Request) -> dict[str, Any]:
+    await authorize(request, "admin")
+    doc = await _json(request)
+    allowed = {"name", "reference", "columns", "window", "rules", "webhooks", "drift"}
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        raise _error(422, f"unknown field(s) {', '.join(unknown)}", f"fields: {', '.join(sorted(allowed))}", "InputError")
+    for key in ("name", "reference"):
+        if not isinstance(doc.get(key), str):
+            raise _error(422, f'"{key}" must be a string', error="InputError")
+    for key in ("columns", "rules", "webhooks"):
+        if doc.get(key) is not None and not (isinstance(doc[key], list) and all(isinstance(v, str) for v in doc[key])):
+            raise _error(422, f'"{key}" must be a list of strings', error="InputError")
+    if doc.get("drift") is not None and not isinstance(doc["drift"], dict):
+        raise _error(422, '"drift" must be an object', error="InputError")
+    monitor = await run_in_threadpool(
+        lambda: create_monitor(request.app.state.ws, doc["name"], doc["reference"], columns=doc.get("columns"), window=str(doc.get("window") or "10000rows"),
+                               rules=doc.get("rules"), webhooks=doc.get("webhooks"), drift=doc.get("drift"))  # fmt: skip
+    )
+    return monitor.to_dict()
+
+
+@router.get("/monitors/{name}")
+async def monitor(request: Request, name: str) -> dict[str, Any]:
+    await authorize(request, "read")
+    found = await run_in_threadpool(get_monitor, request.app.state.ws, name)
+    return found.to_dict()
+
+
+@router.post("/monitors/{name}/events")
+async def events(request: Request, name: str) -> JSONResponse:
+    """Append a batch (JSON rows or an Arrow IPC stream); 200 once it is durable."""
+    await authorize(request, "ingest")
+    service = request.app.state.service
+    body = await read_body(request)
+    content_type = request.headers.get("content-type", "application/json")
+    batch_id = request.headers.get("idempotency-key")
+    monitor = await run_in_threadpool(service.monitor, name)
+    try:
+        bid, table = await run_in_threadpool(service.parse, monitor, body, content_type, batch_id)
+    except InputError as exc:
+        status = 400 if isinstance(exc, MalformedPayload) else 415 if isinstance(exc, UnsupportedMediaType) else 422
+        raise _error(status, exc.message, exc.hint, "InputError") from None
+    future = service.log.submit(monitor.id, bid, table)
+    try:
+        ack = await asyncio.wait_for(asyncio.wrap_future(future), timeout=60)
+    except Exception as exc:  # noqa: BLE001 - not durable: the client must retry with the same batch id
+        raise _error(503, f"the batch was not stored: {exc}", "retry with the same batch id", "Unavailable") from None
+    return JSONResponse(ack.to_dict(), status_code=200 if ack.duplicate else 201)
+
+
+@router.post("/monitors/{name}/labels")
+async def labels(request: Request, name: str) -> dict[str, Any]:
+    """Ground truth joined later by event id: ``{"labels": [{"event_id": "...", "label": "..."}]}``; idempotent."""
+    await authorize(request, "ingest")
+    doc = await _json(request)
+    items = doc.get("labels")
+    if not isinstance(items, list) or not items or len(items) > 100_000:
+        raise _error(422, '"labels" must be a non-empty list of at most 100000 objects', error="InputError")
+    rows = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"event_id", "label"} or not isinstance(item["event_id"], str) or not isinstance(item["label"], (str, int, float, bool)):
+            raise _error(422, f"label {i} must be {{\"event_id\": string, \"label\": string or number}}", error="InputError")
+        if len(item["event_id"]) > 200:
+            raise _error(422, f"label {i}: the event id is longer than 200 characters", error="InputError")
+        rows.append((item["event_id"], json.dumps(item["label"])))
+    ws = request.app.state.ws
+
+    def store() -> int:
+        from assay.ledger import utcnow
+
+        found = get_monitor(ws, name)
+        now = utcnow()
+        with ws.ledger.transaction() as tx:
+            tx.executemany("DELETE FROM monitor_labels WHERE monitor = ? AND event_id = ?", [(found.id, e) for e, _ in rows])
+            tx.executemany("INSERT INTO monitor_labels (monitor, event_id, label, received_at) VALUES (?, ?, ?, ?)",
+                           [(found.id, e, lab, now) for e, lab in dict(rows).items()])  # fmt: skip
+        return len(dict(rows))
+
+    return {"stored": await run_in_threadpool(store)}
+
+
+@router.get("/monitors/{name}/windows")
+async def windows(request: Request, name: str, limit: int = 500) -> dict[str, Any]:
+    await authorize(request, "read")
+    ws = request.app.state.ws
+    found = await run_in_threadpool(get_monitor, ws, name)
+    return {"monitor": name, "windows": await run_in_threadpool(lambda: list_windows(ws, found, limit=max(1, min(limit, 5000))))}
+
+
+@router.get("/monitors/{name}/windows/{index}")
+async def window(request: Request, name: str, index: int) -> dict[str, Any]:
+    await authorize(request, "read")
+    ws = request.app.state.ws
+    found = await run_in_threadpool(get_monitor, ws, name)
+    return await run_in_threadpool(get_window, ws, found, index)
+
+
+@router.get("/alerts")
+async def alerts(request: Request, monitor: str | None = None, limit: int = 200) -> dict[str, Any]:
+    await authorize(request, "read")
+    ws = request.app.state.ws
+
+    def fetch() -> list[dict[str, Any]]:
+        return list_alerts(ws, get_monitor(ws, monitor) if monitor else None, limit=max(1, min(limit, 5000)))
+
+    return {"alerts": await run_in_threadpool(fetch)}
+
+
+@router.get("/alerts/{alert_id}/deliveries")
+async def alert_deliveries(request: Request, alert_id: str) -> dict[str, Any]:
+    await authorize(request, "read")
+    return {"deliveries": await run_in_threadpool(deliveries, request.app.state.ws, alert_id)}
+
+
+@router.post("/tokens", status_code=201)
+async def tokens(request: Request) -> dict[str, Any]:
+    await authorize(request, "admin")
+    doc = await _json(request)
+    scopes = doc.get("scopes")
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise _error(422, '"scopes" must be a list of strings', error="InputError")
+    return await run_in_threadpool(lambda: create_token(request.app.state.ws, scopes, name=str(doc.get("name", ""))))

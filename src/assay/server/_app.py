@@ -1,0 +1,142 @@
+"""The ASGI app: JSON API, dashboard pages, static files, and the monitoring service's lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from assay.errors import AssayError, ConcurrencyError, InputError, NotFoundError, UsageError
+from assay.monitor import MonitorService
+from assay.server._auth import LoginRequired, SessionSigner, TokenCache
+
+__all__ = ["ServerSettings", "create_app", "serve"]
+
+log = logging.getLogger("assay.server")
+HERE = Path(__file__).parent
+CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+
+
+@dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    max_body: int = 16 << 20  # bytes per request
+    segment_bytes: int = 64 << 20
+    segment_seconds: float = 30.0
+    webhook_timeout: float = 5.0
+    webhook_base_delay: float = 0.5
+    webhook_max_delay: float = 300.0
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, hint: str | None = None, error: str = "ApiError") -> None:
+        super().__init__(message)
+        self.status, self.message, self.hint, self.error = status, message, hint, error
+
+
+def _status_for(exc: AssayError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ConcurrencyError):
+        return 409
+    if isinstance(exc, InputError):
+        return 422
+    if isinstance(exc, UsageError):
+        return 400
+    return 500
+
+
+class _SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def create_app(ws: Any, settings: ServerSettings | None = None, *, service: MonitorService | None = None) -> FastAPI:
+    """The app over workspace ``ws``; it starts the monitoring service on startup and stops it on shutdown."""
+    settings = settings or ServerSettings()
+    service = service or MonitorService(
+        ws, base_url=settings.base_url, segment_bytes=settings.segment_bytes, segment_seconds=settings.segment_seconds,
+        webhook_timeout=settings.webhook_timeout, webhook_base_delay=settings.webhook_base_delay, webhook_max_delay=settings.webhook_max_delay,
+    )  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            service.stop()
+
+    app = FastAPI(title="assay", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
+    app.state.ws = ws
+    app.state.settings = settings
+    app.state.service = service
+    app.state.tokens = TokenCache(ws)
+    app.state.sessions = SessionSigner(ws)
+    app.add_middleware(_SecurityHeaders)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": exc.error, "message": exc.message, "hint": exc.hint}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(AssayError)
+    async def _assay_error(request: Request, exc: AssayError) -> Any:
+        status = _status_for(exc)
+        if not request.url.path.startswith("/api/"):
+            from assay.server._pages import render_error
+
+            return render_error(request, status, exc.message, exc.hint)
+        return JSONResponse(exc.to_dict(), status_code=status)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: Exception) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    from assay.server._api import router as api_router
+    from assay.server._pages import router as page_router
+
+    app.include_router(api_router)
+    app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app
+
+
+def serve(ws: Any, settings: ServerSettings | None = None, *, on_ready: Any = None) -> None:
+    """Run the service until interrupted (SIGINT / SIGTERM stop it cleanly)."""
+    import uvicorn
+
+    settings = settings or ServerSettings()
+    app = create_app(ws, settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                            limit_concurrency=1000, timeout_keep_alive=30, lifespan="on")  # fmt: skip
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        original = server.startup
+
+        async def startup(sockets: Any = None) -> None:
+            await original(sockets=sockets)
+            if server.started:
+                on_ready(settings)
+
+        server.startup = startup  # type: ignore[method-assign]
+    server.run()

@@ -1,0 +1,94 @@
+"""Who is calling: a bearer token (API and dashboard) or a signed session cookie (dashboard)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from assay.monitor._auth import has_scope, verify_token
+
+__all__ = ["LoginRequired", "Principal", "SessionSigner", "TokenCache"]
+
+SESSION_COOKIE = "assay_session"
+SESSION_SECONDS = 12 * 3600
+
+
+class LoginRequired(Exception):
+    """A dashboard page was asked for without a valid session: go to /login."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str  # "token:<id>" or "user:<name>"
+    scopes: tuple[str, ...]
+
+    def can(self, scope: str) -> bool:
+        return has_scope(list(self.scopes), scope)
+
+
+class TokenCache:
+    """Verified tokens for a few seconds, so ingestion does not hit the ledger per batch (revocation lags by ``ttl``)."""
+
+    def __init__(self, ws: Any, ttl: float = 5.0) -> None:
+        self.ws = ws
+        self.ttl = ttl
+        self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, token: str) -> Principal | None:
+        key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and hit[1] > now:
+            return hit[0]
+        found = verify_token(self.ws, token)
+        principal = Principal(f"token:{found['id']}", tuple(found["scopes"])) if found else None
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (principal, now + self.ttl)
+        return principal
+
+
+class SessionSigner:
+    """HMAC-signed session cookies with a per-workspace secret kept in ``.assay/monitor/secret`` (mode 0600)."""
+
+    def __init__(self, ws: Any) -> None:
+        path = ws.dir / "monitor" / "secret"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+        self._key = path.read_bytes()
+
+    def sign(self, principal: Principal) -> str:
+        doc = {"sub": principal.subject, "scopes": list(principal.scopes), "exp": int(time.time()) + SESSION_SECONDS}
+        payload = base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode().rstrip("=")
+        mac = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+        return f"{payload}.{mac}"
+
+    def verify(self, cookie: str | None) -> Principal | None:
+        if not cookie or "." not in cookie or len(cookie) > 4096:
+            return None
+        payload, mac = cookie.rsplit(".", 1)
+        if not hmac.compare_digest(mac, hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()):
+            return None
+        try:
+            doc = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except ValueError:
+            return None
+        if int(doc.get("exp", 0)) < time.time():
+            return None
+        return Principal(str(doc["sub"]), tuple(doc["scopes"]))
