@@ -1,0 +1,206 @@
+"""Slices (user and discovered), behavioural tests, robustness generators and budgets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assay.checks import Suite, run_suite
+from assay.models import from_estimator, from_function
+
+
+def _world(n: int = 6000, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    data = {f"x{j}": X[:, j] for j in range(5)}
+    data["g"] = np.array(["a", "b", "c"], dtype=object)[rng.integers(0, 3, n)]
+    data["label"] = (X[:, 0] + X[:, 1] > 0).astype(int)
+    return data
+
+
+def _proba(z: np.ndarray) -> np.ndarray:
+    p = 1 / (1 + np.exp(-3 * z))
+    return np.column_stack([1 - p, p])
+
+
+def baseline_fn(X: np.ndarray) -> np.ndarray:
+    return _proba(X[:, 0] + X[:, 1])
+
+
+def candidate_fn(X: np.ndarray) -> np.ndarray:
+    """As good as the baseline, except where x2 > 1 (about 16% of rows): there it ignores x1."""
+    z = np.where(X[:, 2] > 1.0, X[:, 0] - X[:, 1], X[:, 0] + X[:, 1])
+    return _proba(z)
+
+
+BASE = from_function(baseline_fn, name="baseline", classes=[0, 1])
+CAND = from_function(candidate_fn, name="candidate", classes=[0, 1])
+
+SUITE = """\
+data: unused.parquet
+target: label
+task: binary
+features: [x0, x1, x2, x3, x4]
+metrics: [accuracy]
+gates:
+  - metric: accuracy
+    non_inferiority: 0.2
+    slices: [x2]
+slices:
+  - column: x2
+    bins: [-10, 0, 1, 10]
+  - column: g
+  - name: tails
+    where: "x3 > 1.5 or x3 < -1.5"
+discover: {bins: 4, top: 5, min_rows: 100, features: [x0, x1, x2, x3, x4]}
+"""
+
+
+def test_user_slices_find_the_regression_and_gates_run_per_slice() -> None:
+    r = run_suite(Suite.from_yaml(SUITE), candidate=CAND, baseline=BASE, data=_world())
+    names = [g.slice for g in r.gates]
+    assert names == [None, "x2 in [-10, 0)", "x2 in [0, 1)", "x2 in [1, 10]"]
+    bad = r.gates[3]
+    assert bad.status == "fail" and bad.n == int((_world()["x2"] >= 1).sum())
+    assert r.gates[1].status == "pass" and r.gates[2].status == "pass"
+    flagged = {s["slice"] for s in r.slices if s.get("regression")}
+    # the candidate is worse wherever rows with x2 > 1 are (so in every g group too), and only there
+    assert "x2 in [1, 10]" in flagged and not flagged & {"x2 in [-10, 0)", "x2 in [0, 1)"}
+    assert {s["slice"] for s in r.slices} >= {"g = a", "g = b", "g = c", "tails"}
+    assert r.gates[0].p_fail_adjusted >= r.gates[0].p_fail  # Holm across the four gate tests
+
+
+def test_discovery_finds_the_bad_region_and_confirms_it_on_the_other_half() -> None:
+    r = run_suite(Suite.from_yaml(SUITE), candidate=CAND, baseline=BASE, data=_world())
+    confirmed = [s for s in r.discovered_slices if s["confirmed"]]
+    assert confirmed and confirmed[0]["slice"].startswith("x2 in [")
+    # other confirmed regions are real too (they hold the bad x2 rows); the x2 bin is the strongest
+    assert min(confirmed, key=lambda s: s["p_value"])["slice"] == confirmed[0]["slice"]
+    assert confirmed[0]["delta"] < -0.1
+
+
+def test_discovery_confirms_nothing_when_there_is_nothing() -> None:
+    """Under the null, searching finds "worst" slices on one half; the other half must not confirm them."""
+    rng = np.random.default_rng(5)
+    hits = 0
+    for t in range(20):
+        noise = rng.normal(scale=0.4, size=(6000,))
+
+        def noisy(X: np.ndarray, noise: np.ndarray = noise) -> np.ndarray:
+            return _proba(X[:, 0] + X[:, 1] + noise[: len(X)])
+
+        r = run_suite(Suite.from_yaml(SUITE), candidate=from_function(noisy, name=f"n{t}", classes=[0, 1]),
+                      baseline=from_function(lambda X, nz=rng.normal(scale=0.4, size=6000): _proba(X[:, 0] + X[:, 1] + nz[: len(X)]),
+                                             name=f"b{t}", classes=[0, 1]),
+                      data=_world(seed=t), seed=t)
+        hits += any(s["confirmed"] for s in r.discovered_slices)
+    assert hits <= 3  # family-wise 2.5% per run; 20 runs
+
+
+BEHAVIOUR = """\
+data: unused.parquet
+target: label
+task: binary
+features: [x0, x1, x2, x3, x4]
+metrics: [accuracy]
+behaviour:
+  - invariance: {column: x4, noise: 0.5, max_flip_rate: 0.01}
+  - invariance: {column: x0, noise: 1.0, max_flip_rate: 0.01, name: "x0 noise"}
+  - directional: {column: x0, delta: 0.5, expect: increase, max_violation_rate: 0.01}
+  - directional: {column: x0, delta: 0.5, expect: decrease, max_violation_rate: 0.01, name: wrong way}
+  - minimum_functionality: {where: "x0 > 1.5 and x1 > 1.5", expect: 1, min_accuracy: 0.8}
+  - fairness: {group: g, metric: selection_rate, max_gap: 0.1}
+"""
+
+
+def test_behavioural_tests() -> None:
+    data = _world()
+    r = run_suite(Suite.from_yaml(BEHAVIOUR), candidate=BASE, data=data)
+    by = {g.name: g for g in r.gates}
+    assert by["invariance of x4"].status == "pass" and by["invariance of x4"].candidate_value == 0.0
+    assert by["x0 noise"].status == "fail" and by["x0 noise"].candidate_value > 0.1
+    assert by["x0 +0.5 → increase"].status == "pass"
+    assert by["wrong way"].status == "fail" and by["wrong way"].candidate_value > 0.9
+    mf = by["minimum functionality: x0 > 1.5 and x1 > 1.5"]
+    # all ~27 rows right: 27/27 proves > 0.8 at 2.5%, it could not prove > 0.95 (0.95^27 ≈ 0.25)
+    assert mf.status == "pass" and mf.candidate_value == 1.0 and mf.n == int(((data["x0"] > 1.5) & (data["x1"] > 1.5)).sum())
+    fair = by["fairness: selection_rate gap across g"]
+    pred = (data["x0"] + data["x1"] > 0).astype(int)
+    rates = [pred[data["g"] == k].mean() for k in "abc"]
+    assert fair.candidate_value == pytest.approx(max(rates) - min(rates))
+    assert fair.ci_low <= fair.candidate_value <= fair.ci_high and fair.status == "pass"
+
+
+@pytest.fixture(scope="module")
+def lr_world() -> dict:
+    from sklearn.linear_model import LogisticRegression
+
+    data = _world(3000)
+    X = np.column_stack([data[f"x{j}"] for j in range(5)])
+    return {"data": data, "model": from_estimator(LogisticRegression().fit(X, data["label"]), name="lr")}
+
+
+def _rob(text: str) -> Suite:
+    return Suite.from_yaml("data: x.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\n"
+                           "metrics: [accuracy]\nrobustness:\n" + text)
+
+
+def test_noise_flips_are_counted_and_shrunk(lr_world: dict) -> None:
+    r = run_suite(_rob("  - {generator: gaussian_noise, n: 20000, scale: 0.3, max_failure_rate: 0.01}\n"),
+                  candidate=lr_world["model"], data=lr_world["data"])
+    gate = r.gates[-1]
+    assert gate.status == "fail" and 0.01 < gate.candidate_value < 0.5
+    assert r.counterexamples
+    ce = r.counterexamples[0]
+    # the shrunk change still flips the prediction and touches fewer columns than the noise did (all 5)
+    assert 1 <= len(ce["changed"]) < 5
+    row = ce["row"]
+    original = np.array([[lr_world["data"][f"x{j}"][row] for j in range(5)]])
+    shrunk = np.array([[ce["input"][f"x{j}"] for j in range(5)]])
+    est = lr_world["model"].estimator
+    assert est.predict(original)[0] != est.predict(shrunk)[0]
+
+
+def test_missing_values_crash_a_plain_logistic_regression(lr_world: dict) -> None:
+    r = run_suite(_rob("  - {generator: missing_values, n: 5000}\n  - {generator: wrong_types, n: 5000}\n"),
+                  candidate=lr_world["model"], data=lr_world["data"])
+    missing, types = r.gates[-2], r.gates[-1]
+    assert missing.status == "fail" and missing.candidate_value == pytest.approx(1.0)
+    assert "NaN" in missing.details["errors"][0]
+    ce = r.counterexamples[0]
+    assert len(ce["changed"]) == 1 and list(ce["changed"].values())[0]["to"] is None
+    # refusing a string with an exception is the correct behaviour, not a failure
+    assert types.status == "pass"
+
+
+def test_out_of_range_nan_is_found_and_bisected_to_the_edge() -> None:
+    def fragile(X: np.ndarray) -> np.ndarray:
+        p = baseline_fn(X)
+        p[X[:, 3] > 6.0] = np.nan  # breaks far outside the data's range
+        return p
+
+    r = run_suite(_rob("  - {generator: out_of_range, n: 4000, columns: [x3]}\n"),
+                  candidate=from_function(fragile, name="fragile", classes=[0, 1]), data=_world(2000))
+    gate = r.gates[-1]
+    assert gate.status == "fail" and 0.3 < gate.candidate_value < 0.7  # only the high side breaks
+    ce = r.counterexamples[0]
+    assert ce["failure"] == "non-finite output"
+    assert 6.0 < ce["changed"]["x3"]["to"] < 6.1  # shrunk to just past the threshold
+
+
+def test_robustness_runs_a_million_inputs_in_batches(lr_world: dict) -> None:
+    r = run_suite(_rob("  - {generator: gaussian_noise, n: 1000000, scale: 0.01, max_failure_rate: 0.05}\n"),
+                  candidate=lr_world["model"], data=lr_world["data"])
+    assert r.gates[-1].n == 1_000_000 and r.gates[-1].status == "pass"
+
+
+def test_budgets(lr_world: dict) -> None:
+    suite = Suite.from_yaml("data: x.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\n"
+                            "metrics: [accuracy]\nbudgets: {batch_sizes: [1, 512], latency_p99_ms: 1000, "
+                            "throughput_min: 1000000000, peak_memory_mb: 500}\n")
+    r = run_suite(suite, candidate=lr_world["model"], data=lr_world["data"])
+    by = {g.metric: g for g in r.gates if g.group == "budget"}
+    assert by["latency_p99_ms"].status == "pass" and by["latency_p99_ms"].candidate_value > 0
+    assert by["throughput_rows_per_s"].status == "fail"  # a billion rows a second is not possible
+    assert by["peak_memory_mb"].status == "pass" and by["peak_memory_mb"].candidate_value > 0
+    assert not r.passed
