@@ -16,7 +16,7 @@ from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categ
 from assay.drift._comparison import CategoricalComparison, NumericComparison
 from assay.drift._correction import adjust_p_values
 from assay.drift._io import open_source
-from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, build_profile, count_like
+from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, count_like, profile_and_sample
 from assay.drift._registry import get_stat_test
 from assay.drift._report import ColumnResult, DriftReport, Finding
 from assay.drift._spec import ColumnRule, DriftSpec
@@ -60,16 +60,25 @@ class DriftDetector:
             self.mode_ = "exact" if spec.method == "exact" or (spec.method == "auto" and self.rows_ <= spec.exact_max_rows) else "binned"
             self.notes_ = dict(src.notes)
             self.kinds_ = {n: arrow_kind(src.schema.field(n).type) for n in names}
-            self.sample_ = _sample_rows(src, names, spec.multivariate_sample, spec.seed) if spec.multivariate else None
+            self.sample_ = None
             if self.mode_ == "exact":
+                # rows for the multivariate tests are taken from each column as it is read: no extra pass
+                picks = _pick_rows(self.rows_, spec.multivariate_sample, spec.seed) if spec.multivariate else None
                 self.sides_: dict[str, object] = {}
+                sample: dict[str, pa.ChunkedArray] = {}
                 for name in names:
                     kind = self.kinds_[name]
                     if kind in ("numeric", "categorical", "null"):
-                        self.sides_[name] = _side(src.read_column(name), kind)
+                        column = src.read_column(name)
+                        self.sides_[name] = _side(column, kind)
+                        if picks is not None:
+                            sample[name] = column.take(picks)
+                self.sample_ = pa.table(sample) if picks is not None and sample else None
             else:
-                self.profile_ = build_profile(src, columns=names, bins=spec.bins, max_categories=spec.max_categories,
-                                              seed=spec.seed, executor=self.executor)  # fmt: skip
+                self.profile_, sample_table = profile_and_sample(src, columns=names, bins=spec.bins, max_categories=spec.max_categories,
+                                                                 seed=spec.seed, executor=self.executor)  # fmt: skip
+                if spec.multivariate and sample_table is not None:
+                    self.sample_ = _subsample(sample_table, spec.multivariate_sample, spec.seed)
         return self
 
     def _fit_profile(self, profile: Profile) -> None:
@@ -146,17 +155,23 @@ class DriftDetector:
                     findings.append(Finding("type_mismatch", f"column {n!r} is numeric in the reference profile but text in the current data; skipped", n, "warning"))
                     continue
                 countable.append(n)
-            _, sketches = count_like(self.profile_, src, countable, executor=self.executor) if countable else (0, {})
+            sample_rows = spec.multivariate_sample if spec.multivariate and self.sample_ is not None else 0
+            _, sketches, self._cur_sample = (count_like(self.profile_, src, countable, executor=self.executor, sample_rows=sample_rows, seed=spec.seed + 1)
+                                             if countable else (0, {}, None))  # fmt: skip
             for n in countable:
                 ref = self.profile_.columns[n]
                 pairs[n] = (ref.kind, ref, sketches[n])
         else:
+            picks = _pick_rows(src.num_rows, spec.multivariate_sample, spec.seed + 1) if spec.multivariate and self.sample_ is not None else None  # type: ignore[attr-defined]
+            sample: dict[str, pa.ChunkedArray] = {}
             for n in names:
                 rk, ck = self.kinds_[n], cur_kinds[n]
                 if "unsupported" in (rk, ck):
                     continue
                 ref_side = self.sides_[n]
                 column = src.read_column(n)  # type: ignore[attr-defined]
+                if picks is not None:
+                    sample[n] = column.take(picks)
                 kind = rk if rk != "null" else ck
                 if kind == "null":
                     kind = "categorical"
@@ -171,6 +186,7 @@ class DriftDetector:
                 if kind == "numeric" and n in (spec.target, spec.prediction) and _few_integers(ref_side, cur_side):
                     kind, ref_side, cur_side = "categorical", _as_categorical(ref_side), _as_categorical(cur_side)
                 pairs[n] = (kind, ref_side, cur_side)
+            self._cur_sample = pa.table(sample) if sample else None
         for n in names:
             if "unsupported" in (self.kinds_[n], cur_kinds[n]):
                 dtype = self.profile_.unsupported.get(n, "") if self.mode_ == "binned" and hasattr(self, "profile_") else ""
@@ -291,8 +307,13 @@ class DriftDetector:
             return {"skipped": "no feature columns"}
         from assay.drift._multivariate import multivariate_drift
 
-        cur_sample = _sample_rows(src, features, spec.multivariate_sample, spec.seed + 1)
-        return multivariate_drift(self.sample_.select(features), cur_sample, kinds, spec)
+        cur_sample = self._cur_sample
+        if cur_sample is None or any(f not in cur_sample.column_names or f not in self.sample_.column_names for f in features):
+            features = [f for f in features if cur_sample is not None and f in cur_sample.column_names and f in self.sample_.column_names]
+            if not features:
+                return {"skipped": "no feature column could be sampled on both sides"}
+        cur_sample = _subsample(cur_sample, spec.multivariate_sample, spec.seed + 1)
+        return multivariate_drift(self.sample_.select(features), cur_sample.select(features), kinds, spec)
 
 
 def compare(reference: object, current: object, spec: DriftSpec | None = None, *, executor: object | None = None, workspace: object | None = None) -> DriftReport:
@@ -460,16 +481,12 @@ def _categorical_chart(cmp: CategoricalComparison, top: int = 20) -> dict[str, o
     return {"type": "categorical", "categories": [cmp.categories[i] for i in order], "reference": ref[order].tolist(), "current": cur[order].tolist()}
 
 
-def _sample_rows(src: object, columns: list[str], n: int, seed: int) -> pa.Table:
-    """About ``n`` rows drawn uniformly in one streaming pass (Bernoulli sampling, seeded)."""
-    rng = np.random.default_rng(seed)
-    total = src.num_rows  # type: ignore[attr-defined]
-    fraction = min(1.0, 1.2 * n / max(total, 1))
-    parts = []
-    for batch in src.iter_batches(columns):  # type: ignore[attr-defined]
-        take = np.flatnonzero(rng.random(batch.num_rows) < fraction)
-        parts.append(batch.take(pa.array(take)))
-    table = pa.Table.from_batches(parts) if parts else pa.table({c: pa.array([]) for c in columns})
-    if table.num_rows > n:
-        table = table.take(pa.array(np.sort(rng.choice(table.num_rows, n, replace=False))))
-    return table
+def _pick_rows(total: int, n: int, seed: int) -> pa.Array:
+    """Sorted row indices of a uniform sample of ``n`` of ``total`` rows (all when fewer)."""
+    if total <= n:
+        return pa.array(np.arange(total))
+    return pa.array(np.sort(np.random.default_rng(seed).choice(total, n, replace=False)))
+
+
+def _subsample(table: pa.Table, n: int, seed: int) -> pa.Table:
+    return table if table.num_rows <= n else table.take(_pick_rows(table.num_rows, n, seed))
