@@ -257,6 +257,8 @@ def _estimates(ctx: Context, wanted: list[tuple[Metric, Slice | None]]) -> dict[
         if how == "pair":
             v = float(metric.pair_batch(c_out, b_out, np.ones((1, len(c_out.y))))[0])  # type: ignore[attr-defined,arg-type]
             est = Estimate.from_replicates(v, reps[tag + "|c"], conf, boot)
+            if metric.name in ("flip_rate", "agreement"):  # proportions: a score interval (see accuracy)
+                est = Estimate.wilson(int(round(v * len(c_out.y))), len(c_out.y), conf)
             cells[(metric.label, key)] = _Cell(metric, sl, v, None, est, None)
             continue
         if how == "delong":

@@ -151,8 +151,8 @@ def check_html(doc: dict[str, Any]) -> str:
         out.append("</table>")
     if doc.get("notes"):
         out.append("<h2>Notes</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in doc["notes"]) + "</ul>")
-    # the full result, for tools; "</" is escaped so the JSON cannot close the script element
-    payload = json.dumps(doc, default=str).replace("</", "<\\/")
+    # the full result, for tools; <, > and & as JSON escapes so no text in it can close or open markup
+    payload = json.dumps(doc, default=str).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     out.append(f'<script type="application/json" id="assay-result">{payload}</script></body></html>')
     return "\n".join(out)
 

@@ -1,0 +1,59 @@
+"""Multiclass and regression suites end to end, with ONNX and string class labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assay.checks import Suite, run_suite
+from assay.models import from_estimator
+
+
+def test_multiclass_with_string_labels_and_an_onnx_candidate(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    names = np.array(["barolo", "grignolino", "barbera"], dtype=object)[y]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[::2], names[::2])
+    onx = skl2onnx.convert_sklearn(model, initial_types=[("input", FloatTensorType([None, X.shape[1]]))],
+                                   options={id(model): {"zipmap": False}})
+    (tmp_path / "m.onnx").write_bytes(onx.SerializeToString())
+    data = {f"c{j}": X[1::2, j] for j in range(X.shape[1])} | {"wine": names[1::2]}
+    suite = Suite.from_yaml("data: x\ntarget: wine\ntask: multiclass\nmetrics: [accuracy, f1, roc_auc, pr_auc, log_loss, ece]\n"
+                            "gates:\n  - {metric: accuracy, equivalence: 0.05}\n  - {metric: flip_rate, max: 0.05}\n"
+                            "  - {metric: prob_distance, max: 0.01}\n", source="s.yaml")
+    suite.bootstrap = 300
+    r = run_suite(suite, candidate=str(tmp_path / "m.onnx"), baseline=from_estimator(model, name="sk"), data=data)
+    by = {g.metric: g for g in r.gates}
+    # float32 ONNX vs float64 scikit-learn: the same model, so equivalent and no flips
+    assert by["accuracy"].delta == 0.0 and by["flip_rate"].candidate_value == 0.0
+    assert by["prob_distance"].candidate_value < 1e-4
+    assert by["flip_rate"].status == "pass" and by["prob_distance"].status == "pass"
+    assert by["flip_rate"].ci_high > 0  # a score interval: zero flips in 89 rows does not prove a zero rate
+    assert {m["metric"] for m in r.metrics} == {"accuracy", "f1", "roc_auc", "pr_auc", "log_loss", "ece",
+                                             "flip_rate", "prob_distance"}
+
+
+def test_regression_suite() -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True)
+    good = Ridge(alpha=0.1).fit(X[:300], y[:300])
+    worse = Ridge(alpha=50.0).fit(X[:300], y[:300])
+    data = {f"x{j}": X[300:, j] for j in range(X.shape[1])} | {"target": y[300:]}
+    suite = Suite.from_yaml("data: x\ntarget: target\ntask: regression\n"
+                            "metrics: [mae, rmse, r2, {name: quantile_loss, alpha: 0.9}]\n"
+                            "gates:\n  - {metric: mae, non_inferiority: 1.0}\n  - {metric: r2, min: 0.2}\n")
+    r = run_suite(suite, candidate=from_estimator(worse, name="worse"), baseline=from_estimator(good, name="good"), data=data)
+    mae = r.gates[0]
+    assert mae.delta > 5 and mae.status == "fail"
+    assert {m["metric"] for m in r.metrics} == {"mae", "rmse", "r2", "quantile_loss(alpha=0.9)"}
