@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from assay.errors import InputError
+from assay.monitor._schema import MalformedPayload, parse_json_body, rows_from_arrow, rows_from_json, to_ipc
+
+SCHEMA = {"age": "numeric", "country": "categorical"}
+
+
+def test_json_rows_become_canonical_arrow() -> None:
+    table = rows_from_json([{"age": 3, "country": "DE", "event_id": "a"}, {"age": None, "country": None}, {"age": 2.5, "country": True}], SCHEMA)
+    assert table.schema.names == ["age", "country", "event_id"]
+    assert table.column("age").to_pylist() == [3.0, None, 2.5]
+    assert table.column("country").to_pylist() == ["DE", None, "true"]
+    assert table.column("event_id").to_pylist() == ["a", None, None]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([{"age": "3", "country": "DE"}], "column 'age', row 0: expected a number, got str"),
+    ([{"age": 1, "country": "DE"}, {"age": True, "country": "DE"}], "column 'age', row 1: expected a number, got a boolean"),
+    ([{"age": 1, "country": 7}], "column 'country', row 0: expected a string, got int"),
+    ([{"age": 1}], "row 0 has no column(s) 'country'"),
+    ([{"age": 1, "country": "x", "<script>": 1}], "row 0 has unknown column(s) '<script>'"),
+    ([{"age": 1, "country": "x", "event_id": 5}], "column 'event_id', row 0: expected a string event id"),
+    ([[1, "x"]], "row 0 is a list, not an object"),
+    ([], "the batch has no rows"),
+    ({"age": 1}, '"rows" must be a list'),
+])  # fmt: skip
+def test_json_rows_are_refused_with_a_clear_message(rows: object, message: str) -> None:
+    with pytest.raises(InputError) as err:
+        rows_from_json(rows, SCHEMA)
+    assert message in err.value.message
+
+
+def test_malformed_json_is_its_own_error() -> None:
+    with pytest.raises(MalformedPayload):
+        parse_json_body(b'{"rows": [')
+    with pytest.raises(MalformedPayload):
+        parse_json_body(b"[1, 2]")
+    assert parse_json_body(json.dumps({"rows": []}).encode()) == {"rows": []}
+
+
+def test_arrow_batches_are_checked_and_cast() -> None:
+    good = pa.table({"age": pa.array([1, 2], pa.int32()), "country": pa.array(["a", "b"]).dictionary_encode()})
+    table = rows_from_arrow(to_ipc(good), SCHEMA)
+    assert table.column("age").type == pa.float64()
+    assert table.column("country").to_pylist() == ["a", "b"]
+    assert table.column("event_id").null_count == 2
+    with pytest.raises(InputError, match="column 'age' has Arrow type string"):
+        rows_from_arrow(to_ipc(pa.table({"age": ["1"], "country": ["a"]})), SCHEMA)
+    with pytest.raises(InputError, match="no column"):
+        rows_from_arrow(to_ipc(pa.table({"age": [1.0]})), SCHEMA)
+    with pytest.raises(InputError, match="unknown column"):
+        rows_from_arrow(to_ipc(pa.table({"age": [1.0], "country": ["a"], "extra": [1]})), SCHEMA)
+    with pytest.raises(MalformedPayload):
+        rows_from_arrow(b"ARROW1 but not really", SCHEMA)
+    with pytest.raises(MalformedPayload):
+        rows_from_arrow(to_ipc(good)[:-40], SCHEMA)

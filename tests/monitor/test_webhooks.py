@@ -1,0 +1,168 @@
+"""Webhook delivery to a real local receiver that is down, slow, or answers 500."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import make_rows
+
+from assay.monitor import MonitorService, create_monitor, list_alerts, list_windows
+from assay.monitor._webhooks import WebhookSender, backoff_seconds, deliveries
+from assay.workspace import Workspace
+
+
+class Receiver:
+    """A loopback HTTP receiver whose behaviour the test switches: ok, fail (500) or slow."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.mode = "ok"
+        self.received: list[dict[str, Any]] = []  # every request that got a 2xx
+        self.attempts = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.attempts += 1
+                if receiver.mode == "fail":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if receiver.mode == "slow":
+                    time.sleep(1.5)  # longer than the sender's timeout: it must retry
+                receiver.received.append({"key": self.headers["Idempotency-Key"], "body": json.loads(body)})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server: http.server.ThreadingHTTPServer | None = None
+        self.Handler = Handler
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def up(self) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self.Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = Receiver(port)
+    yield r
+    r.down()
+
+
+def _drifting(ws: Workspace, url: str, windows: int) -> None:
+    """Feed ``windows`` drifting windows; wait until they are closed."""
+    monitor = create_monitor(ws, "m", "ref@v1", window="500rows", rules=["drift"], webhooks=[url])
+    service = MonitorService(ws)
+    service.log.start()
+    try:
+        for i in range(windows):
+            service.log.append(monitor.id, f"b{i}", __import__("pyarrow").Table.from_pylist(make_rows(500, seed=i, shift=10)))
+    finally:
+        service.log.stop()
+    from assay.monitor._windows import WindowProcessor
+
+    processor = WindowProcessor(ws)
+    while processor.step():
+        pass
+    assert len(list_windows(ws, monitor)) == windows
+
+
+def _run_until(sender: WebhookSender, done: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "deliveries did not finish"
+        sender.step()
+        time.sleep(0.05)
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    import random
+
+    rng = random.Random(0)
+    delays = [backoff_seconds(n, base=0.5, cap=60, rng=rng) for n in range(12)]
+    assert 0.25 <= delays[0] <= 0.5
+    assert all(0.5 * min(60, 0.5 * 2**n) <= d <= min(60, 0.5 * 2**n) for n, d in enumerate(delays))
+    assert max(delays) <= 60
+
+
+def test_receiver_down_then_up_gets_each_alert_once(ref_ws: Workspace, receiver: Receiver) -> None:
+    _drifting(ref_ws, receiver.url, 3)
+    sender = WebhookSender(ref_ws, timeout=1.0, base_delay=0.05, max_delay=0.2)
+    for _ in range(3):  # down: every attempt fails and is rescheduled
+        sender.step()
+        time.sleep(0.25)
+    pending = deliveries(ref_ws)
+    assert len(pending) == 3 and all(d["state"] == "pending" and d["attempts"] >= 1 and d["last_error"] for d in pending)
+    receiver.up()
+    _run_until(sender, lambda: all(d["state"] == "delivered" for d in deliveries(ref_ws)))
+    keys = [r["key"] for r in receiver.received]
+    assert sorted(keys) == sorted(a["id"] for a in list_alerts(ref_ws))
+    assert {r["body"]["window"] for r in receiver.received} == {0, 1, 2}
+
+
+def test_receiver_answering_500_is_retried_until_it_accepts(ref_ws: Workspace, receiver: Receiver) -> None:
+    _drifting(ref_ws, receiver.url, 2)
+    receiver.up()
+    receiver.mode = "fail"
+    sender = WebhookSender(ref_ws, timeout=1.0, base_delay=0.05, max_delay=0.2)
+    _run_until(sender, lambda: receiver.attempts >= 6)
+    assert receiver.received == []
+    assert all(d["last_error"] == "HTTP 500" for d in deliveries(ref_ws))
+    receiver.mode = "ok"
+    _run_until(sender, lambda: all(d["state"] == "delivered" for d in deliveries(ref_ws)))
+    assert sorted(r["key"] for r in receiver.received) == sorted(a["id"] for a in list_alerts(ref_ws))
+
+
+def test_slow_receiver_sees_retries_with_the_same_idempotency_key(ref_ws: Workspace, receiver: Receiver) -> None:
+    _drifting(ref_ws, receiver.url, 1)
+    receiver.up()
+    receiver.mode = "slow"
+    sender = WebhookSender(ref_ws, timeout=0.5, base_delay=0.05, max_delay=0.2)
+    _run_until(sender, lambda: receiver.attempts >= 2)
+    receiver.mode = "ok"
+    _run_until(sender, lambda: all(d["state"] == "delivered" for d in deliveries(ref_ws)))
+    time.sleep(1.6)  # let the slow handlers finish recording
+    alert_ids = {a["id"] for a in list_alerts(ref_ws)}
+    assert len(alert_ids) == 1
+    # the network may deliver twice (a 2xx we did not wait for); the key lets the receiver drop the copies
+    assert {r["key"] for r in receiver.received} == alert_ids
+    assert len(deliveries(ref_ws)) == 1
+
+
+def test_alerts_survive_a_restart_before_delivery(ref_ws: Workspace, receiver: Receiver) -> None:
+    _drifting(ref_ws, receiver.url, 2)  # alerts recorded, nothing sent: as if the service died right after
+    receiver.up()
+    service = MonitorService(ref_ws, webhook_base_delay=0.05).start()
+    try:
+        deadline = time.monotonic() + 20
+        while not all(d["state"] == "delivered" for d in deliveries(ref_ws)):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        service.stop()
+    assert sorted(r["key"] for r in receiver.received) == sorted(a["id"] for a in list_alerts(ref_ws))
+    assert all(a["webhooks_delivered"] == 1 for a in list_alerts(ref_ws))
