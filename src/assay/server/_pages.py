@@ -35,13 +35,13 @@ def _fmt(value: Any, digits: int = 4) -> str:
 _env.filters["num"] = _fmt
 
 
-def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def _render(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
     html = _env.get_template(template).render(request=request, principal=getattr(request.state, "principal", None), **context)
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=http_status)
 
 
 def render_error(request: Request, status: int, message: str, hint: str | None) -> HTMLResponse:
-    return _render(request, "error.html", status=status, status_code=status, message=message, hint=hint)
+    return _render(request, "error.html", http_status=status, status_code=status, message=message, hint=hint)
 
 
 def _session(request: Request) -> Principal:
@@ -84,7 +84,7 @@ async def login(request: Request) -> Any:
         if await run_in_threadpool(verify_password, request.app.state.ws, user, password):
             principal = Principal(f"user:{user}", ("read",))
     if principal is None or not principal.can("read"):
-        return _render(request, "login.html", status=401, next=target, error="Those credentials are not valid (a token needs the read or admin scope).")
+        return _render(request, "login.html", http_status=401, next=target, error="Those credentials are not valid (a token needs the read or admin scope).")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, request.app.state.sessions.sign(principal), httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", max_age=12 * 3600, path="/")  # fmt: skip

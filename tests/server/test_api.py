@@ -1,0 +1,150 @@
+"""The JSON API in-process: authentication, scopes, validation, idempotency, windows and alerts."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pyarrow as pa
+from conftest import bearer, make_rows
+
+from assay.monitor._schema import to_ipc
+
+
+def _create(client: Any, tokens: dict[str, str], **extra: Any) -> Any:
+    doc = {"name": "m", "reference": "ref@v1", "window": "1000rows", "rules": ["drift"], **extra}
+    return client.post("/api/v1/monitors", json=doc, headers=bearer(tokens["admin"]))
+
+
+def _wait_windows(client: Any, token: str, count: int, timeout: float = 20.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        windows = client.get("/api/v1/monitors/m/windows", headers=bearer(token)).json()["windows"]
+        if len(windows) >= count:
+            return windows
+        assert time.monotonic() < deadline, f"only {len(windows)} windows"
+        time.sleep(0.05)
+
+
+def test_every_call_needs_a_token_with_the_right_scope(client: Any, tokens: dict[str, str]) -> None:
+    assert client.get("/api/v1/health").json() == {"ok": True}
+    assert client.get("/api/v1/monitors").status_code == 401
+    assert client.get("/api/v1/monitors", headers=bearer("assay_x_y")).status_code == 401
+    assert client.get("/api/v1/monitors", headers={"Authorization": "Basic Zm9vOmJhcg=="}).status_code == 401
+    assert _create(client, {"admin": tokens["read"]}).status_code == 403
+    assert _create(client, {"admin": tokens["ingest"]}).status_code == 403
+    assert _create(client, tokens).status_code == 201
+    assert client.get("/api/v1/monitors", headers=bearer(tokens["ingest"])).status_code == 403
+    assert client.get("/api/v1/monitors", headers=bearer(tokens["read"])).json()["monitors"][0]["name"] == "m"
+    rows = {"rows": make_rows(2, seed=0)}
+    assert client.post("/api/v1/monitors/m/events", json=rows).status_code == 401
+    assert client.post("/api/v1/monitors/m/events", json=rows, headers=bearer(tokens["read"])).status_code == 403
+    assert client.post("/api/v1/monitors/m/events", json=rows, headers=bearer(tokens["ingest"])).status_code == 201
+    assert client.post("/api/v1/monitors/m/events", json=rows, headers=bearer(tokens["admin"])).status_code == 201
+    made = client.post("/api/v1/tokens", json={"scopes": ["read"]}, headers=bearer(tokens["admin"]))
+    assert made.status_code == 201 and made.json()["token"].startswith("assay_")
+    assert client.post("/api/v1/tokens", json={"scopes": ["read"]}, headers=bearer(tokens["read"])).status_code == 403
+
+
+def test_monitor_creation_is_validated(client: Any, tokens: dict[str, str]) -> None:
+    h = bearer(tokens["admin"])
+    assert client.post("/api/v1/monitors", content=b"{", headers={**h, "content-type": "application/json"}).status_code == 400
+    assert client.post("/api/v1/monitors", json={"name": "m"}, headers=h).status_code == 422
+    assert client.post("/api/v1/monitors", json={"name": "m", "reference": "ref@v1", "bogus": 1}, headers=h).status_code == 422
+    assert client.post("/api/v1/monitors", json={"name": "m", "reference": "ref@v1", "columns": "age"}, headers=h).status_code == 422
+    assert client.post("/api/v1/monitors", json={"name": "m", "reference": "nope@v1"}, headers=h).status_code == 404
+    assert client.post("/api/v1/monitors", json={"name": "m", "reference": "ref@v1", "window": "often"}, headers=h).status_code == 400
+    assert _create(client, tokens).status_code == 201
+    assert _create(client, tokens).status_code == 400  # exists already
+    assert client.get("/api/v1/monitors/nope", headers=bearer(tokens["read"])).status_code == 404
+
+
+def _count(client: Any, tokens: dict[str, str]) -> int:
+    return client.get("/api/v1/monitors/m", headers=bearer(tokens["read"])).json()["events"]
+
+
+def test_bad_batches_get_4xx_and_nothing_is_stored(client: Any, tokens: dict[str, str]) -> None:
+    _create(client, tokens)
+    h = {**bearer(tokens["ingest"]), "content-type": "application/json"}
+    good = make_rows(5, seed=1)
+    cases = [
+        (b'{"rows": [', 400, "not valid JSON"),
+        (b"[]", 400, "JSON object"),
+        (json.dumps({"rows": good[:4] + [{**good[4], "age": "old"}]}).encode(), 422, "column 'age', row 4"),
+        (json.dumps({"rows": good[:4] + [{"age": 1.0, "income": 2.0}]}).encode(), 422, "row 4 has no column(s) 'country'"),
+        (json.dumps({"rows": good, "extra": 1}).encode(), 422, "unknown field"),
+        (json.dumps({"batch_id": "b"}).encode(), 422, 'no "rows"'),
+        (json.dumps({"rows": good, "batch_id": "x" * 500}).encode(), 422, "batch id"),
+    ]
+    for body, status, text in cases:
+        response = client.post("/api/v1/monitors/m/events", content=body, headers=h)
+        assert response.status_code == status, (body[:60], response.text)
+        assert text in response.json()["message"]
+    big = json.dumps({"rows": make_rows(20000, seed=2)}).encode()  # > the 1 MiB limit of this app
+    response = client.post("/api/v1/monitors/m/events", content=big, headers=h)
+    assert response.status_code == 413 and "limit" in response.json()["message"]
+    response = client.post("/api/v1/monitors/m/events", content=b"a,b\n1,2", headers={**h, "content-type": "text/csv"})
+    assert response.status_code == 415
+    arrow_h = {**bearer(tokens["ingest"]), "content-type": "application/vnd.apache.arrow.stream"}
+    assert client.post("/api/v1/monitors/m/events", content=b"not arrow", headers=arrow_h).status_code == 400
+    wrong = to_ipc(pa.table({"age": ["x"], "income": [1.0], "country": ["DE"]}))
+    assert client.post("/api/v1/monitors/m/events", content=wrong, headers=arrow_h).status_code == 422
+    assert _count(client, tokens) == 0
+
+
+def test_batches_are_idempotent_by_batch_id(client: Any, tokens: dict[str, str]) -> None:
+    _create(client, tokens)
+    h = bearer(tokens["ingest"])
+    rows = make_rows(10, seed=3)
+    first = client.post("/api/v1/monitors/m/events", json={"rows": rows, "batch_id": "k1"}, headers=h)
+    again = client.post("/api/v1/monitors/m/events", json={"rows": rows, "batch_id": "k1"}, headers=h)
+    header = client.post("/api/v1/monitors/m/events", json={"rows": rows}, headers={**h, "Idempotency-Key": "k2"})
+    header_again = client.post("/api/v1/monitors/m/events", json={"rows": rows}, headers={**h, "Idempotency-Key": "k2"})
+    assert (first.status_code, again.status_code, header.status_code, header_again.status_code) == (201, 200, 201, 200)
+    assert again.json() == {**first.json(), "duplicate": True}
+    assert _count(client, tokens) == 20
+
+
+def test_arrow_and_json_batches_feed_windows_and_alerts(client: Any, tokens: dict[str, str]) -> None:
+    _create(client, tokens)
+    h = bearer(tokens["ingest"])
+    for i in range(2):
+        assert client.post("/api/v1/monitors/m/events", json={"rows": make_rows(500, seed=i), "batch_id": f"j{i}"}, headers=h).status_code == 201
+    for i in range(2):
+        table = pa.Table.from_pylist(make_rows(500, seed=10 + i, shift=10))
+        response = client.post("/api/v1/monitors/m/events", content=to_ipc(table),
+                               headers={**h, "content-type": "application/vnd.apache.arrow.stream", "Idempotency-Key": f"a{i}"})  # fmt: skip
+        assert response.status_code == 201, response.text
+    windows = _wait_windows(client, tokens["read"], 2)
+    assert [w["drift"] for w in windows] == [False, True]
+    detail = client.get("/api/v1/monitors/m/windows/1", headers=bearer(tokens["read"])).json()
+    assert "age" in detail["drifted"] and detail["report"]["columns"]
+    alerts = client.get("/api/v1/alerts?monitor=m", headers=bearer(tokens["read"])).json()["alerts"]
+    assert [(a["window"], a["rule"]) for a in alerts] == [(1, "drift")]
+    assert client.get(f"/api/v1/alerts/{alerts[0]['id']}/deliveries", headers=bearer(tokens["read"])).json() == {"deliveries": []}
+    assert client.get("/api/v1/monitors/m/windows/7", headers=bearer(tokens["read"])).status_code == 404
+
+
+def test_labels_are_joined_by_event_id_and_idempotent(client: Any, tokens: dict[str, str], ref_ws: Any) -> None:
+    _create(client, tokens)
+    h = bearer(tokens["ingest"])
+    rows = [{**r, "event_id": f"e{i}"} for i, r in enumerate(make_rows(3, seed=4))]
+    assert client.post("/api/v1/monitors/m/events", json={"rows": rows}, headers=h).status_code == 201
+    labels = {"labels": [{"event_id": "e0", "label": 1}, {"event_id": "e1", "label": "churned"}]}
+    assert client.post("/api/v1/monitors/m/labels", json=labels, headers=h).json() == {"stored": 2}
+    assert client.post("/api/v1/monitors/m/labels", json=labels, headers=h).json() == {"stored": 2}
+    assert ref_ws.ledger.query("SELECT event_id, label FROM monitor_labels ORDER BY event_id") == [("e0", "1"), ("e1", '"churned"')]
+    assert client.post("/api/v1/monitors/m/labels", json={"labels": [{"event_id": 3, "label": 1}]}, headers=h).status_code == 422
+    assert client.post("/api/v1/monitors/m/labels", json={"labels": []}, headers=h).status_code == 422
+    assert client.post("/api/v1/monitors/m/labels", json=labels, headers=bearer(tokens["read"])).status_code == 403
+
+
+def test_revoked_tokens_stop_working(client: Any, tokens: dict[str, str], ref_ws: Any) -> None:
+    from assay.monitor import create_token, revoke_token
+
+    made = create_token(ref_ws, ["read"])
+    assert client.get("/api/v1/monitors", headers=bearer(made["token"])).status_code == 200
+    revoke_token(ref_ws, made["id"])
+    client.app.state.tokens._cache.clear()  # the cache holds verdicts for a few seconds
+    assert client.get("/api/v1/monitors", headers=bearer(made["token"])).status_code == 401

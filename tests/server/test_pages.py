@@ -1,0 +1,127 @@
+"""Dashboard pages in-process: login, every page, and user text that must stay inert."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from conftest import add_reference, bearer, make_rows, reference_table
+
+from assay.monitor import add_user, create_monitor, create_token
+
+EVIL = ("<script>alert(1)</script>", "</script><img src=x onerror=alert(2)>", "\"'><svg onload=alert(3)>")
+PAGES = ["/", "/datasets", "/datasets/ref", "/lineage", "/checks", "/monitors", "/monitors/m", "/monitors/m/windows/0", "/alerts"]
+
+
+def _login(client: Any, **form: str) -> Any:
+    return client.post("/login", data={"next": "/", **form}, follow_redirects=False)
+
+
+def test_pages_need_a_login(client: Any, tokens: dict[str, str]) -> None:
+    for page in PAGES:
+        response = client.get(page, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    assert client.get("/login").status_code == 200
+    assert _login(client, token="assay_nope_nope").status_code == 401
+    assert _login(client, token=tokens["ingest"]).status_code == 401  # ingest-only tokens cannot read
+    assert _login(client, username="alice", password="wrong password").status_code == 401
+    ok = _login(client, token=tokens["read"])
+    assert ok.status_code == 303 and "httponly" in ok.headers["set-cookie"].lower() and "samesite=strict" in ok.headers["set-cookie"].lower()
+    assert client.get("/monitors").status_code == 200
+    client.post("/logout")
+    assert client.get("/monitors", follow_redirects=False).status_code == 303
+
+
+def test_password_login_and_open_redirects_refused(client: Any, ref_ws: Any) -> None:
+    add_user(ref_ws, "alice", "correct horse")
+    response = client.post("/login", data={"username": "alice", "password": "correct horse", "next": "//evil.example.com/x"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert client.get("/").status_code == 200
+    assert "user:alice" in client.get("/").text
+
+
+def test_a_session_does_not_outlive_its_token(client: Any, ref_ws: Any) -> None:
+    from assay.monitor import revoke_token
+
+    made = create_token(ref_ws, ["read"])
+    _login(client, token=made["token"])
+    assert client.get("/monitors", follow_redirects=False).status_code == 200
+    revoke_token(ref_ws, made["id"])
+    assert client.get("/monitors", follow_redirects=False).status_code == 303
+    client.cookies.set("assay_session", "forged.cafe")
+    assert client.get("/monitors", follow_redirects=False).status_code == 303
+
+
+def _fill(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    create_monitor(ref_ws, "m", "ref@v1", window="500rows", rules=["drift", "column:age"])
+    for i, shift in enumerate((0, 10)):
+        response = client.post("/api/v1/monitors/m/events", json={"rows": make_rows(500, seed=i, shift=shift)}, headers=bearer(tokens["ingest"]))
+        assert response.status_code == 201
+    deadline = time.monotonic() + 20
+    while len(client.get("/api/v1/monitors/m/windows", headers=bearer(tokens["read"])).json()["windows"]) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_every_page_renders_with_its_chart(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    _fill(client, ref_ws, tokens)
+    _login(client, token=tokens["read"])
+    for page in PAGES:
+        response = client.get(page)
+        assert response.status_code == 200, page
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+    monitor_page = client.get("/monitors/m").text
+    assert 'data-option="drift-chart"' in monitor_page and "/static/echarts.min.js" in monitor_page
+    assert 'href="/monitors/m/windows/1"' in client.get("/alerts").text
+    window = client.get("/monitors/m/windows/1").text
+    assert "drift in age" in window and 'data-option="dist-1"' in window
+    assert client.get("/static/echarts.min.js").status_code == 200
+    assert client.get("/monitors/nope").status_code == 404
+    assert client.get("/monitors/m/windows/99").status_code == 404
+
+
+def test_user_text_stays_inert(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    names = (EVIL[0], EVIL[1], EVIL[2])
+    add_reference(ref_ws, "evil", reference_table(names=names))
+    from assay.data import add
+
+    (ref_ws.root / "data-evil" / "note.txt").write_text("x")
+    add(ref_ws, [str(ref_ws.root / "data-evil")], name="evil", message=EVIL[0])
+    create_monitor(ref_ws, "evil", "evil@v1", window="500rows", rules=["drift", f"column:{EVIL[0]}"])
+    ref_ws.ledger.execute(
+        "INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, 'check', ?, '2026-01-01T00:00:00', 'fail', ?)",
+        (uuid.uuid4().hex, EVIL[1], json.dumps({"gates": [{"name": EVIL[2], "metric": EVIL[0], "slice": EVIL[1], "ci_low": 0.1, "ci_high": 0.2,
+                                                           "threshold": 0.15, "status": "fail"}]})),
+    )  # fmt: skip
+    rows = make_rows(1000, seed=1, shift=10, names=names)
+    h = {**bearer(tokens["ingest"]), "content-type": "application/vnd.apache.arrow.stream"}
+    from assay.monitor._schema import to_ipc
+
+    assert client.post("/api/v1/monitors/evil/events", content=to_ipc(pa.Table.from_pylist(rows)), headers=h).status_code == 201
+    deadline = time.monotonic() + 20
+    while not client.get("/api/v1/alerts", headers=bearer(tokens["read"])).json()["alerts"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    _login(client, token=tokens["read"])
+    check_id = ref_ws.ledger.query("SELECT id FROM records WHERE kind = 'check'")[0][0]
+    pages = ["/", "/datasets", "/datasets/evil", "/lineage", "/checks", f"/checks/{check_id}", "/monitors", "/monitors/evil",
+             "/monitors/evil/windows/0", "/monitors/evil/windows/1", "/alerts"]  # fmt: skip
+    for page in pages:
+        html = client.get(page).text
+        for evil in EVIL:
+            assert evil not in html, (page, evil)
+        # the only <script> elements are ours: the chart library, the chart code and JSON data blocks
+        for tag in html.split("<script")[1:]:
+            head = tag.split(">", 1)[0]
+            assert head in (' src="/static/echarts.min.js"', ' src="/static/charts.js"') or head.startswith(' type="application/json"'), (page, head)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/monitors/evil").text
+
+
+@pytest.mark.parametrize("page", ["/login?next=javascript:alert(1)", "/login?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E"])
+def test_login_page_escapes_next(client: Any, page: str) -> None:
+    html = client.get(page).text
+    assert "<script>alert(1)</script>" not in html and "javascript:alert" not in html
