@@ -1,6 +1,10 @@
 """Automatic slice discovery, honest by construction: candidate slices are *found* on one
 random half of the rows and *confirmed* on the other half (with Holm across the confirmed
-candidates), so a reported slice is not an artefact of searching many slices."""
+candidates), so a reported slice is not an artefact of searching many slices.
+
+A slice is interesting when the candidate's change there is worse than on the rest of the
+rows (a two-sample comparison with its complement): a model that is uniformly a little worse
+is the overall gates' business, not a slice's."""
 
 from __future__ import annotations
 
@@ -37,6 +41,18 @@ def _regions(columns: Mapping[str, np.ndarray], features: list[str], bins: int) 
     return regions
 
 
+def _contrast(score: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> tuple[float, float]:
+    """(z, difference) of the mean score inside the slice minus outside it (Welch)."""
+    x, y = score[inside], score[outside]
+    if len(x) < 2 or len(y) < 2:
+        return float("nan"), float("nan")
+    diff = float(x.mean() - y.mean())
+    se = float(np.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y)))
+    if se == 0:
+        return float("nan"), diff
+    return diff / se, diff
+
+
 def discover_slices(
     score: np.ndarray,
     columns: Mapping[str, np.ndarray],
@@ -57,28 +73,26 @@ def discover_slices(
     for name, mask in _regions(columns, spec.features or features, spec.bins):
         a = mask & half
         k = int(a.sum())
-        if k < max(2, spec.min_rows // 2) or mask.sum() == n:
+        if k < max(2, spec.min_rows // 2) or n - mask.sum() < spec.min_rows:
             continue
-        x = score[a]
-        se = x.std(ddof=1) / np.sqrt(k)
-        mean = float(x.mean())
-        if mean >= 0 or se == 0:
+        z, diff = _contrast(score, a, ~mask & half)
+        if diff >= 0 or not np.isfinite(z):
             continue
-        found.append((mean / se, name, mask))
+        found.append((z, name, mask))
     found.sort(key=lambda t: t[0])
     picked = found[: spec.top]
     rows = []
     for z_search, name, mask in picked:
         b = mask & ~half
-        x = score[b]
-        k = len(x)
-        mean = float(x.mean()) if k else float("nan")
-        se = float(x.std(ddof=1) / np.sqrt(k)) if k > 1 else float("nan")
-        p = float(stats.norm.cdf(mean / se)) if k > 1 and se > 0 else 1.0  # one-sided: worse
+        k = int(b.sum())
+        z, diff = _contrast(score, b, ~mask & ~half)
+        se = diff / z if np.isfinite(z) and z != 0 else float("nan")
+        p = float(stats.norm.cdf(z)) if np.isfinite(z) else 1.0  # one-sided: worse than elsewhere
         zq = stats.norm.ppf(1 - alpha)
         rows.append({"slice": name, "metric": metric, "rows": int(mask.sum()), "rows_confirm": k,
                      "delta_search": float(score[mask & half].mean()), "z_search": float(z_search),
-                     "delta": mean, "ci_low": mean - zq * se, "ci_high": mean + zq * se, "p_value": p})
+                     "delta": float(score[b].mean()) if k else float("nan"), "delta_vs_rest": diff,
+                     "ci_low": diff - zq * se, "ci_high": diff + zq * se, "p_value": p})
     if rows:
         adj = adjust([r["p_value"] for r in rows], "holm")
         for r, pa in zip(rows, adj, strict=True):

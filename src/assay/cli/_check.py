@@ -71,7 +71,7 @@ def _render(doc: dict[str, Any]) -> None:
         click.echo(f"  slice regression: {s['slice']} {s['metric']} delta {_fmt(s.get('delta'))} (p adj {_fmt(s.get('p_adjusted'))})")
     for s in doc.get("discovered_slices", []):
         if s.get("confirmed"):
-            click.echo(f"  discovered slice: {s['slice']} {s['metric']} delta {_fmt(s.get('delta'))} (confirmed on held-out half)")
+            click.echo(f"  discovered slice: {s['slice']} {s['metric']} worse than the rest by {_fmt(s.get('delta_vs_rest'))} (confirmed on the held-out half)")
     for ce in doc.get("counterexamples", [])[:3]:
         click.echo(f"  counterexample ({ce['test']}): {ce['failure']}; change {ce.get('changed')}")
     if doc.get("report"):

@@ -104,14 +104,15 @@ def check_html(doc: dict[str, Any]) -> str:
     out.append("<h2>Gates</h2>")
     out.append(_forest(gates))
     out.append("<table><tr><th>status</th><th>gate</th><th>slice</th><th>candidate</th><th>baseline</th><th>delta</th>"
-               "<th>interval</th><th>p</th><th>MDD</th><th>n</th></tr>")
+               "<th>interval</th><th>p pass</th><th>p fail (adj.)</th><th>MDD</th><th>n</th></tr>")
     for g in gates:
         out.append(
             f"<tr><td>{_badge(g['status'])}</td><td>{_e(g['name'])}<div class=\"why\">{_e(g.get('reason'))}</div>"
             f"<div class=\"why\">{_e(g.get('method'))}</div></td><td>{_e(g.get('slice') or 'all')}</td>"
             f"<td class=num>{_n(g.get('candidate_value'))}</td><td class=num>{_n(g.get('baseline_value'))}</td>"
             f"<td class=num>{_n(g.get('delta'))}</td><td class=num>[{_n(g.get('ci_low'))}, {_n(g.get('ci_high'))}]</td>"
-            f"<td class=num>{_n(g.get('p_value'), 3)}</td><td class=num>{_n(g.get('mdd'), 3)}</td><td class=num>{_n(g.get('n'))}</td></tr>")
+            f"<td class=num>{_n(g.get('p_value'), 3)}</td><td class=num>{_n(g.get('p_fail_adjusted'), 3)}</td>"
+            f"<td class=num>{_n(g.get('mdd'), 3)}</td><td class=num>{_n(g.get('n'))}</td></tr>")
     out.append("</table>")
     if doc.get("metrics"):
         out.append("<h2>Metrics</h2><table><tr><th>metric</th><th>candidate</th><th>interval</th><th>baseline</th><th>delta</th><th>delta interval</th><th>method</th></tr>")
@@ -134,12 +135,13 @@ def check_html(doc: dict[str, Any]) -> str:
         out.append("</table>")
     disc = doc.get("discovered_slices") or []
     if disc:
-        out.append("<h2>Discovered slices</h2><p class=meta>Found on one random half of the rows, confirmed on the other half (Holm).</p>"
-                   "<table><tr><th></th><th>slice</th><th>metric</th><th>rows</th><th>delta (search)</th><th>delta (confirm)</th>"
-                   "<th>interval</th><th>p adjusted</th></tr>")
+        out.append("<h2>Discovered slices</h2><p class=meta>Regions where the candidate's change is worse than on the rest of the rows: found on one random half, confirmed on the other half (Holm).</p>"
+                   "<table><tr><th></th><th>slice</th><th>metric</th><th>rows</th><th>delta (search half)</th><th>delta (confirm half)</th>"
+                   "<th>worse than the rest by</th><th>interval</th><th>p adjusted</th></tr>")
         for s in disc:
             out.append(f"<tr><td>{_badge('fail') if s.get('confirmed') else ''}</td><td>{_e(s['slice'])}</td><td>{_e(s['metric'])}</td>"
                        f"<td class=num>{_n(s.get('rows'))}</td><td class=num>{_n(s.get('delta_search'))}</td><td class=num>{_n(s.get('delta'))}</td>"
+                       f"<td class=num>{_n(s.get('delta_vs_rest'))}</td>"
                        f"<td class=num>[{_n(s.get('ci_low'))}, {_n(s.get('ci_high'))}]</td><td class=num>{_n(s.get('p_adjusted'), 3)}</td></tr>")
         out.append("</table>")
     ces = doc.get("counterexamples") or []
