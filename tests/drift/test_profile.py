@@ -126,3 +126,24 @@ def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
     finally:
         ray.shutdown()
     assert on_ray.to_dict() == build_profile(source, bins=100, executor=LocalExecutor(1), split_min_rows=0).to_dict()
+
+
+def test_compare_profile_judges_sketches_counted_elsewhere() -> None:
+    from assay.drift import DriftDetector
+    from assay.drift._profile import count_like
+
+    ref, cur = _table(20_000, 8), _table(20_000, 9, shift=0.5)
+    reference = build_profile(TableSource(ref, "ref"), bins=300)
+    detector = DriftDetector(DriftSpec(multivariate=False)).fit(reference)
+    halves = [TableSource(cur.slice(0, 10_000), "a"), TableSource(cur.slice(10_000), "b")]
+    parts = [count_like(reference, h, list(reference.columns))[:2] for h in halves]
+    merged = Profile(parts[0][0], parts[0][1], "window").merge(Profile(parts[1][0], parts[1][1], "window"))
+    from_sketches = detector.compare_profile(merged)
+    from_data = detector.compare(cur)
+    for a, b in zip(from_sketches.columns, from_data.columns):
+        assert (a.name, a.statistic, a.p_value, a.effect, a.drifted) == (b.name, b.statistic, b.p_value, b.effect, b.drifted)
+        assert a.current["missing"] == b.current["missing"]
+    assert from_sketches.drifted_columns == ["x"] and from_sketches.current_rows == 20_000
+    other = build_profile(TableSource(cur, "cur"), bins=300)  # its own edges: cannot be compared bin by bin
+    with pytest.raises(InputError, match="bins"):
+        detector.compare_profile(other)

@@ -20,7 +20,8 @@ from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, coun
 from assay.drift._registry import get_stat_test
 from assay.drift._report import ColumnResult, DriftReport, Finding
 from assay.drift._spec import ColumnRule, DriftSpec
-from assay.errors import InputError
+from assay.errors import InputError, UsageError
+from assay.progress import bar
 
 __all__ = ["DriftDetector", "compare"]
 
@@ -141,6 +142,33 @@ class DriftDetector:
             multivariate = self._multivariate(src, results)
             return self._verdict(results, findings, multivariate, src)
 
+    def compare_profile(self, current: Profile) -> DriftReport:
+        """Judge a profile of the current data whose sketches share this reference's edges.
+
+        For sketches counted elsewhere (merged partitions, a monitor's windows): the same
+        tests, correction and rule as :meth:`compare`, without reading any data.
+        Multivariate tests need rows, so they are not run.
+        """
+        from types import SimpleNamespace
+
+        if self.mode_ != "binned":
+            raise UsageError("compare_profile needs a detector fitted on a profile or with method='binned'")
+        findings = list(self.findings_)
+        results = []
+        for name in self.kinds_:
+            ref = self.profile_.columns.get(name)
+            cur = current.columns.get(name)
+            if ref is None or cur is None:
+                continue
+            if ref.kind != cur.kind or (isinstance(ref, NumericSketch) and not np.array_equal(ref.edges, cur.edges)):
+                raise InputError(f"the current profile's column {name!r} was not counted on the reference's bins",
+                                 hint="count current data with the reference profile's edges (count_like)")  # fmt: skip
+            results.append(self._judge(name, ref.kind, ref, cur))
+        if not results:
+            raise InputError("the reference and the current profile share no columns")
+        source = SimpleNamespace(num_rows=current.rows, label=current.label or "current profile")
+        return self._verdict(results, findings, None, source)
+
     def _judge_columns(self, src: object, names: list[str], findings: list[Finding], notes: dict[str, str]) -> list[ColumnResult]:
         spec = self.spec_
         pairs: dict[str, tuple[str, object, object]] = {}
@@ -164,7 +192,9 @@ class DriftDetector:
         else:
             picks = _pick_rows(src.num_rows, spec.multivariate_sample, spec.seed + 1) if spec.multivariate and self.sample_ is not None else None  # type: ignore[attr-defined]
             sample: dict[str, pa.ChunkedArray] = {}
+            progress = bar(len(names), "drift: columns", "col")
             for n in names:
+                progress.update(1)
                 rk, ck = self.kinds_[n], cur_kinds[n]
                 if "unsupported" in (rk, ck):
                     continue
@@ -186,6 +216,7 @@ class DriftDetector:
                 if kind == "numeric" and n in (spec.target, spec.prediction) and _few_integers(ref_side, cur_side):
                     kind, ref_side, cur_side = "categorical", _as_categorical(ref_side), _as_categorical(cur_side)
                 pairs[n] = (kind, ref_side, cur_side)
+            progress.close()
             self._cur_sample = pa.table(sample) if sample else None
         for n in names:
             if "unsupported" in (self.kinds_[n], cur_kinds[n]):
