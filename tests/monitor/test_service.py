@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import make_rows
+from monitor_helpers import make_rows
 
 from assay.errors import ConcurrencyError, NotFoundError, UsageError
 from assay.monitor import MonitorService, create_monitor, get_monitor, get_window, list_alerts, list_windows

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import make_rows
+from monitor_helpers import make_rows
 
 from assay.monitor import MonitorService, create_monitor, list_alerts, list_windows
 from assay.monitor._webhooks import WebhookSender, backoff_seconds, deliveries

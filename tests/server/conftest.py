@@ -2,49 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from serve_helpers import LiveServer, add_reference, free_port
 
 from assay.workspace import Workspace
 
 pytest.importorskip("fastapi")
-
-
-def reference_table(rows: int = 4000, seed: int = 0, *, names: tuple[str, str, str] = ("age", "income", "country")) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    return pa.table({
-        names[0]: rng.normal(40, 10, rows),
-        names[1]: rng.lognormal(10, 0.5, rows),
-        names[2]: rng.choice(["DE", "FR", "US", "JP"], rows, p=[0.4, 0.3, 0.2, 0.1]),
-    })  # fmt: skip
-
-
-def make_rows(n: int, *, seed: int, shift: float = 0.0, names: tuple[str, str, str] = ("age", "income", "country")) -> list[dict]:
-    rng = np.random.default_rng(seed)
-    a, b, c = names
-    return [{a: float(x), b: float(y), c: str(z)} for x, y, z in zip(rng.normal(40 + shift, 10, n), rng.lognormal(10, 0.5, n),
-                                                                    rng.choice(["DE", "FR", "US", "JP"], n, p=[0.4, 0.3, 0.2, 0.1]))]  # fmt: skip
-
-
-def add_reference(ws: Workspace, name: str = "ref", table: pa.Table | None = None) -> None:
-    from assay.data import add
-
-    folder = ws.root / f"data-{name}"
-    folder.mkdir()
-    pq.write_table(table if table is not None else reference_table(), folder / "part.parquet")
-    add(ws, [str(folder)], name=name)
 
 
 @pytest.fixture
@@ -72,51 +38,8 @@ def client(ref_ws: Workspace) -> Iterator[Any]:
         yield test_client
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-class LiveServer:
-    """`python -m assay serve` in a subprocess on a free loopback port."""
-
-    def __init__(self, root: Path, port: int, env: dict[str, str] | None = None) -> None:
-        self.root, self.port, self.env = root, port, env or {}
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = f"http://127.0.0.1:{port}"
-
-    def start(self, timeout: float = 60.0) -> LiveServer:
-        env = {**os.environ, "ASSAY_PROGRESS": "0", **self.env}
-        env.pop("ASSAY_HOME", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "assay", "serve", "--port", str(self.port), "--json"], cwd=self.root,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"assay serve exited {self.proc.wait()}: {self.proc.stderr.read() if self.proc.stderr else ''}")
-        doc = json.loads(line)
-        assert doc["url"] == self.url and time.monotonic() < deadline
-        return self
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> int:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.proc.returncode if self.proc else 0
-
-
 @pytest.fixture
 def live(ref_ws: Workspace) -> Iterator[LiveServer]:
-    from conftest import free_port  # the project's root conftest
-
     server = LiveServer(ref_ws.root, free_port())
     yield server
     server.stop()

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pyarrow as pa
-from conftest import bearer, make_rows
+from serve_helpers import bearer, make_rows
 
 from assay.monitor._schema import to_ipc
 
