@@ -1,0 +1,104 @@
+"""The dashboard in a real headless browser (Debian's chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from serve_helpers import LiveServer, add_reference, make_rows, reference_table
+
+from assay.monitor import create_monitor, create_token
+from assay.workspace import Workspace
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+EVIL = "<img src=x onerror=alert(document.domain)>"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.skip("chromium is not installed (scripts/services.sh installs it)")
+    with sync_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def dashboard(ref_ws: Workspace, live: LiveServer) -> dict[str, Any]:
+    """A live service with a drifting monitor (two windows, alerts on the second) and a script-laden column name."""
+    add_reference(ref_ws, "evil", reference_table(names=("age", EVIL, "country")))
+    create_monitor(ref_ws, "m", "ref@v1", window="500rows", rules=["drift"])
+    create_monitor(ref_ws, "evil", "evil@v1", window="500rows", rules=["drift"])
+    ingest = create_token(ref_ws, ["ingest"])["token"]
+    read = create_token(ref_ws, ["read"])["token"]
+    live.start()
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {ingest}"}) as http:
+        for i, shift in enumerate((0, 10)):
+            assert http.post("/api/v1/monitors/m/events", json={"rows": make_rows(500, seed=i, shift=shift)}).status_code == 201
+            rows = make_rows(500, seed=i, shift=shift, names=("age", EVIL, "country"))
+            assert http.post("/api/v1/monitors/evil/events", json={"rows": rows}).status_code == 201
+        deadline = time.monotonic() + 30
+        while len(http.get("/api/v1/alerts", headers={"Authorization": f"Bearer {read}"}).json()["alerts"]) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    return {"url": live.url, "token": read}
+
+
+def _charts_drawn(page: Any, expected: int) -> None:
+    page.wait_for_selector(f"body[data-charts-rendered='{expected}']", timeout=15_000)
+    assert page.locator("div.chart canvas").count() >= expected
+
+
+def test_log_in_open_every_page_and_follow_an_alert(browser: Any, dashboard: dict[str, Any]) -> None:
+    url = dashboard["url"]
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{url}/monitors/m")
+    assert "/login" in page.url
+    page.fill("#token", "assay_wrong_token")
+    page.click("#login-button")
+    assert page.locator("#login-error").is_visible()
+    page.fill("#token", dashboard["token"])
+    page.click("#login-button")
+    page.wait_for_url(f"{url}/monitors/m")
+    _charts_drawn(page, 2)  # drift per column and window, share drifted
+    for path, charts in (("/", 0), ("/datasets", 0), ("/datasets/ref", 1), ("/lineage", 1), ("/checks", 0), ("/monitors", 0),
+                         ("/alerts", 0), ("/monitors/evil", 2), ("/monitors/evil/windows/1", 3)):  # fmt: skip
+        response = page.goto(url + path)
+        assert response is not None and response.status == 200, path
+        if charts:
+            _charts_drawn(page, charts)
+    # from an alert to the window that raised it
+    page.goto(f"{url}/alerts")
+    link = page.locator("a.alert-window", has_text="window 1").first
+    link.click()
+    page.wait_for_url(f"{url}/monitors/*/windows/1")
+    assert "window 1" in page.inner_text("#window-title")
+    _charts_drawn(page, 3)
+    assert dialogs == [] and errors == []  # the script-laden column name never ran
+    page.goto(f"{url}/monitors/evil/windows/1")
+    assert EVIL in page.inner_text("table")  # shown as text
+
+
+def test_password_login(browser: Any, dashboard: dict[str, Any], ref_ws: Workspace) -> None:
+    from assay.monitor import add_user
+
+    add_user(ref_ws, "alice", "correct horse")
+    page = browser.new_page()
+    page.goto(f"{dashboard['url']}/login")
+    page.fill("#username", "alice")
+    page.fill("#password", "correct horse")
+    page.click("#login-button")
+    page.wait_for_url(f"{dashboard['url']}/")
+    assert "user:alice" in page.inner_text("header")
