@@ -88,7 +88,7 @@ def test_log_in_open_every_page_and_follow_an_alert(browser: Any, dashboard: dic
     _charts_drawn(page, 3)
     assert dialogs == [] and errors == []  # the script-laden column name never ran
     page.goto(f"{url}/monitors/evil/windows/1")
-    assert EVIL in page.inner_text("table")  # shown as text
+    assert EVIL in page.inner_text("main")  # shown as text
 
 
 def test_password_login(browser: Any, dashboard: dict[str, Any], ref_ws: Workspace) -> None:
