@@ -43,9 +43,15 @@ def _check_rows(count: int) -> None:
         raise InputError(f"the batch has {count:,} rows, more than {MAX_BATCH_ROWS:,}", hint="split it into smaller batches")
 
 
+try:  # orjson (in assay[web]) parses batches about 3x faster; the stdlib is the fallback
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - depends on the installed extras
+    _loads = json.loads
+
+
 def parse_json_body(body: bytes) -> dict[str, Any]:
     try:
-        doc = json.loads(body)
+        doc = _loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedPayload(f"the body is not valid JSON: {exc}", hint='send {"rows": [{"column": value, ...}, ...]}') from None
     if not isinstance(doc, dict):
