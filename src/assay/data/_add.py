@@ -88,6 +88,7 @@ def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: b
     packs = workspace_packs(ws)
     writer = PackWriter(
         packs, ws.tmp_dir, compression=settings.compression, level=settings.zstd_level, pack_size=settings.pack_size,
+        encoders=os.cpu_count() or 1,
     ) if store else None
     chunker = Chunker(settings.chunk_avg)
     cache = StatCache(ws)

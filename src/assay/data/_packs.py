@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = ["ChunkLocation", "PackStore", "PackWriter", "workspace_packs"]
 PACK_MAGIC = b"ASSAYPK1"
 IDX_MAGIC = b"ASSAYIX1"
 FLAG_ZSTD = 1
+_ASYNC_MIN = 256 << 10
 # "V32", not "S32": numpy strips trailing NUL bytes from S fields, which would
 # corrupt the 1 in 256 digests that end in 0x00.
 IDX_DTYPE = np.dtype([("hash", "V32"), ("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("flags", "u1")])
@@ -304,8 +306,11 @@ class PackWriter:
     """
 
     def __init__(self, target: PackStore, tmp_dir: Path, *, compression: str = "zstd", level: int = 1,
-                 pack_size: int = 128 << 20) -> None:
+                 pack_size: int = 128 << 20, encoders: int = 0) -> None:
         self.target = target
+        self._encoders = ThreadPoolExecutor(encoders, thread_name_prefix="assay-encode") if encoders and compression == "zstd" else None
+        self._inflight = threading.BoundedSemaphore(max(1, encoders) * 4)
+        self._futures: list[Future[bool]] = []
         self.tmp_dir = Path(tmp_dir)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.compression = compression
@@ -332,11 +337,38 @@ class PackWriter:
         return digest not in self._pending and not self.target.has(digest)
 
     def add(self, digest: bytes, raw: bytes | memoryview) -> bool:
-        """Store one chunk unless it is already stored; True when it was new."""
+        """Store one chunk unless it is already stored; True when it was new (or queued)."""
         if not self.wants(digest):
             return False
+        if self._encoders is not None and len(raw) >= _ASYNC_MIN:
+            # A big file is read by one thread; compressing its chunks on other
+            # threads (zstd releases the GIL) keeps both cores busy.
+            self._inflight.acquire()
+            try:
+                future = self._encoders.submit(self._encode_and_add, digest, bytes(raw))
+            except BaseException:
+                self._inflight.release()
+                raise
+            with self._lock:
+                self._futures.append(future)
+            return True
         stored, flags = self.encode(raw)
         return self.add_stored(digest, bytes(stored), len(raw), flags)
+
+    def _encode_and_add(self, digest: bytes, raw: bytes) -> bool:
+        try:
+            stored, flags = self.encode(raw)
+            return self.add_stored(digest, bytes(stored), len(raw), flags)
+        finally:
+            self._inflight.release()
+
+    def _drain(self) -> None:
+        with self._lock:
+            futures, self._futures = self._futures, []
+        errors = [f.exception() for f in futures]
+        for exc in errors:
+            if exc is not None:
+                raise exc
 
     def add_stored(self, digest: bytes, stored: bytes, raw_size: int, flags: int) -> bool:
         """Store a chunk already in its stored form (used by transfers; the caller verified it)."""
@@ -390,6 +422,10 @@ class PackWriter:
         self.published.append(pack_id)
 
     def flush(self) -> list[str]:
+        self._drain()
+        if self._encoders is not None:
+            self._encoders.shutdown(wait=True)
+            self._encoders = None
         with self._lock:
             full = self._detach()
         if full is not None:
@@ -397,6 +433,13 @@ class PackWriter:
         return self.published
 
     def abort(self) -> None:
+        try:
+            self._drain()
+        except BaseException:
+            pass  # aborting anyway; the error that made us abort is the one to report
+        if self._encoders is not None:
+            self._encoders.shutdown(wait=True, cancel_futures=True)
+            self._encoders = None
         with self._lock:
             full = self._detach()
         if full is not None:
