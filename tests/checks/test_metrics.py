@@ -139,3 +139,15 @@ def test_weighted_auc_equals_auc_of_repeated_rows(rows: list[tuple[int, int, int
     expected = skm.roc_auc_score(y[rep], s[rep])
     assert make_metric("roc_auc").batch(out, w[None, :])[0] == pytest.approx(expected, abs=1e-12)
     assert make_metric("pr_auc").batch(out, w[None, :])[0] == pytest.approx(skm.average_precision_score(y[rep], s[rep]), abs=1e-12)
+
+
+def test_ranking_metrics_without_ties_take_the_fast_path_and_agree() -> None:
+    rng = np.random.default_rng(9)
+    n = 700
+    y = rng.integers(0, 2, n)
+    p = 1 / (1 + np.exp(-(y + rng.normal(size=n))))  # continuous: no ties
+    out = Outputs("binary", y, (p > 0.5).astype(int), np.column_stack([1 - p, p]), None, np.array([0, 1]))
+    W = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(4)]).astype(float)
+    for row, auc, ap in zip(W, make_metric("roc_auc").batch(out, W), make_metric("pr_auc").batch(out, W), strict=True):
+        assert auc == pytest.approx(skm.roc_auc_score(y, p, sample_weight=row), abs=1e-12)
+        assert ap == pytest.approx(skm.average_precision_score(y, p, sample_weight=row), abs=1e-12)

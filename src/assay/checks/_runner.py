@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -198,6 +199,25 @@ def _p_values(est: Estimate, side: str, t: float) -> tuple[float, float]:
     return p_pass, p_fail
 
 
+class _Columns:
+    """The columns of a weight matrix that belong to one slice, computed once per bootstrap chunk
+    and shared by every metric evaluated on that slice."""
+
+    def __init__(self, mask: np.ndarray | None) -> None:
+        self.index = None if mask is None else np.flatnonzero(mask)
+        self._local = threading.local()  # bootstrap chunks run on several threads
+
+    def __call__(self, W: np.ndarray) -> np.ndarray:
+        if self.index is None:
+            return W
+        last = getattr(self._local, "last", None)
+        if last is not None and last[0] is W:
+            return last[1]
+        sub = W[:, self.index]
+        self._local.last = (W, sub)
+        return sub
+
+
 @dataclass
 class _Cell:
     """Metric values and bootstrap replicates for one metric on one slice."""
@@ -224,10 +244,11 @@ def _estimates(ctx: Context, wanted: list[tuple[Metric, Slice | None]]) -> dict[
         if key not in views:
             views[key] = (oc.take(sl.mask), ob.take(sl.mask) if ob is not None else None, sl.mask)  # type: ignore[union-attr]
     plan: list[tuple[Metric, Slice | None, str]] = []
+    selectors: dict[str | None, _Columns] = {}
     for metric, sl in wanted:
         key = sl.name if sl else None
         c_out, b_out, mask = views[key]
-        sel = (lambda W, m=mask: W if m is None else W[:, m])  # noqa: E731
+        sel = selectors.setdefault(key, _Columns(mask))
         tag = f"{metric.label}|{key}"
         if metric.pair:
             if b_out is None:

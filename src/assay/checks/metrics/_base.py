@@ -8,6 +8,7 @@ to its rows, so one code path serves point estimates, intervals and slices.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -79,6 +80,20 @@ class Metric:
         return float(self.batch(out, np.ones((1, len(out.y))))[0])
 
 
+_LAST = threading.local()
+
+
+def row_totals(W: np.ndarray) -> np.ndarray:
+    """Row sums of a weight matrix, remembered (per thread) for the matrix last asked about:
+    every metric of a bootstrap chunk divides by the same totals."""
+    last = getattr(_LAST, "totals", None)
+    if last is not None and last[0] is W:
+        return last[1]
+    totals = W.sum(axis=1, keepdims=True)
+    _LAST.totals = (W, totals)  # holding W keeps its identity unique while remembered
+    return totals
+
+
 class DecomposableMetric(Metric):
     """A function of the means of per-row statistics: accuracy, log loss, RMSE, precision, ..."""
 
@@ -95,9 +110,8 @@ class DecomposableMetric(Metric):
         S = out._cache.get(key)
         if S is None:
             S = out._cache[key] = np.asarray(self.stats(out), dtype=np.float64).reshape(len(out.y), -1)
-        total = W.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.finalize((W @ S) / total)
+            return self.finalize((W @ S) / row_totals(W))
 
 
 class PairMetric(DecomposableMetric):
@@ -112,7 +126,7 @@ class PairMetric(DecomposableMetric):
     def pair_batch(self, cand: Outputs, base: Outputs, W: np.ndarray) -> np.ndarray:
         S = np.asarray(self.pair_stats(cand, base), dtype=np.float64).reshape(len(cand.y), -1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.finalize((W @ S) / W.sum(axis=1, keepdims=True))
+            return self.finalize((W @ S) / row_totals(W))
 
 
 _REGISTRY: dict[str, type[Metric]] = {}
