@@ -59,6 +59,7 @@ def test_push_pull_round_trip(ws: Workspace, tmp_path: Path, remote_url: tuple[s
 
 def test_push_resumes_after_interruption(ws: Workspace, tmp_path: Path) -> None:
     fill(ws, 10)
+    (ws.root / "d" / "bigger.bin").write_bytes(os.urandom(8 << 20))
     ws.config.data.pack_size = 1 << 20  # many packs, so an interruption falls between them
     add(ws, ["d"], name="ds")
     add_remote(ws, "origin", str(tmp_path / "remote"))
