@@ -151,3 +151,32 @@ def test_ranking_metrics_without_ties_take_the_fast_path_and_agree() -> None:
     for row, auc, ap in zip(W, make_metric("roc_auc").batch(out, W), make_metric("pr_auc").batch(out, W), strict=True):
         assert auc == pytest.approx(skm.roc_auc_score(y, p, sample_weight=row), abs=1e-12)
         assert ap == pytest.approx(skm.average_precision_score(y, p, sample_weight=row), abs=1e-12)
+
+
+def test_user_metrics_register_by_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    from assay.checks.metrics import DecomposableMetric
+    from assay.checks.metrics import _base
+
+    class HalfAccuracy(DecomposableMetric):
+        name = "half_accuracy"
+        tasks = ("binary",)
+
+        def stats(self, out: Outputs) -> np.ndarray:
+            return 0.5 * (out.labels == out.y)
+
+    class EP:
+        name, value = "metric.half_accuracy", "pkg:HalfAccuracy"
+
+        def load(self) -> type:
+            return HalfAccuracy
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None: [EP()] if group == "assay.plugins" else [])
+    monkeypatch.setattr(_base, "_PLUGINS_LOADED", False)
+    monkeypatch.setitem(_base._REGISTRY, "accuracy", _base._REGISTRY["accuracy"])  # restored after the test
+    out, _ = _binary()
+    try:
+        assert make_metric("half_accuracy").value(out) == pytest.approx(0.5 * make_metric("accuracy").value(out))
+    finally:
+        _base._REGISTRY.pop("half_accuracy", None)
