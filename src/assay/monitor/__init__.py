@@ -32,13 +32,13 @@ from assay.monitor._service import MonitorService
 from assay.monitor._spec import MonitorSpec, Rule, WindowSpec, parse_rule, parse_window
 
 __all__ = [
-    "SCOPES",
     "BufferFull",
     "Client",
     "Monitor",
     "MonitorService",
     "MonitorSpec",
     "Rule",
+    "SCOPES",
     "WindowSpec",
     "add_user",
     "create_monitor",

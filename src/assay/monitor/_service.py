@@ -55,6 +55,8 @@ class MonitorService:
             os.close(fd)
             raise ConcurrencyError("another `assay serve` is running on this workspace", hint="stop it first, or serve another workspace") from None
         self._lock_fd = fd
+        import scipy.stats  # noqa: F401 - loaded now, not by the first window close (a GIL-held second of imports mid-ingestion)
+
         self.log.start()
         self.windows.start()
         self.webhooks.start()
