@@ -22,13 +22,24 @@ def test_public_surface() -> None:
     assert callable(assay.track)
 
 
-def test_import_is_light() -> None:
+HEAVY = "{'torch', 'onnxruntime', 'ray', 'fastapi', 'pandas', 'polars', 'sklearn', 'uvicorn', 'starlette', 'jinja2'}"
+
+
+def test_import_assay_is_light() -> None:
     code = (
         "import sys, assay, assay.data, assay.lineage, assay.ledger, assay.store;"
-        "heavy = {'torch', 'onnxruntime', 'ray', 'fastapi', 'pandas', 'polars', 'sklearn', 'uvicorn', 'pyarrow'};"
+        f"heavy = {HEAVY} | {{'pyarrow', 'scipy'}};"
         "print(sorted(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("pillar", ["assay.drift", "assay.checks", "assay.models", "assay.monitor", "assay.cli"])
+def test_pillars_import_no_heavy_framework(pillar: str) -> None:
+    code = f"import sys, importlib; importlib.import_module({pillar!r}); heavy = {HEAVY}; print(sorted(m for m in heavy if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
