@@ -133,3 +133,21 @@ def test_binned_ks_is_exact_on_discrete_data() -> None:
     cur.add(pa.array(b))
     binned = NumericComparison.from_counts(edges, ref.counts, cur.counts, low=0, high=51, ref_std=ref.std)
     assert get_stat_test("ks").numeric(binned).statistic == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-20, 20), min_size=1, max_size=80), st.lists(st.integers(-20, 20), min_size=1, max_size=80), st.sampled_from([4, 10, 20]))
+def test_exact_shortcuts_equal_the_pooled_grid(a: list[int], b: list[int], bins: int) -> None:
+    """KS, quantile bins, CDFs and quantiles read from the samples equal those on the pooled grid (ties included)."""
+    lazy = _cmp(a, b)
+    full = _cmp(a, b)
+    full._build_grid()
+    assert lazy.ks_statistic() == pytest.approx(full.ks_statistic(), abs=1e-12)
+    for x, y in zip(lazy.quantile_bins(bins), full.quantile_bins(bins)):
+        assert np.allclose(x, y)
+    points = np.linspace(-25, 25, 41)
+    for x, y in zip(lazy.cdf_at(points), full.cdf_at(points)):
+        assert np.allclose(x, y)
+    for q in (0.005, 0.25, 0.5, 0.995, 1.0):
+        assert lazy.quantile("reference", q) == full.quantile("reference", q)
+        assert lazy.quantile("current", q) == full.quantile("current", q)

@@ -493,16 +493,14 @@ def _missing_rate_test(ref: dict, cur: dict, threshold: float) -> dict[str, obje
 
 def _numeric_chart(cmp: NumericComparison, bins: int = 40) -> dict[str, object]:
     """Both distributions on one equal-width axis between the pooled 0.5% and 99.5% quantiles."""
-    def quantile(cdf: np.ndarray, q: float) -> float:
-        return float(cmp.grid[min(np.searchsorted(cdf, q, side="left"), cmp.grid.size - 1)])
-
-    lo = min(quantile(cmp.ref_cdf, 0.005), quantile(cmp.cur_cdf, 0.005))
-    hi = max(quantile(cmp.ref_cdf, 0.995), quantile(cmp.cur_cdf, 0.995))
+    lo = min(cmp.quantile("reference", 0.005), cmp.quantile("current", 0.005))
+    hi = max(cmp.quantile("reference", 0.995), cmp.quantile("current", 0.995))
     if not hi > lo:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
     ref_cdf, cur_cdf = cmp.cdf_at(edges)
-    ref_cdf[0], cur_cdf[0] = cmp.cdf_at(np.array([np.nextafter(lo, -np.inf)]))[0][0], cmp.cdf_at(np.array([np.nextafter(lo, -np.inf)]))[1][0]
+    below = cmp.cdf_at(np.array([np.nextafter(lo, -np.inf)]))  # the first bin includes its lower edge
+    ref_cdf[0], cur_cdf[0] = below[0][0], below[1][0]
     return {"type": "numeric", "edges": edges.tolist(), "reference": np.diff(ref_cdf).clip(0).tolist(), "current": np.diff(cur_cdf).clip(0).tolist()}
 
 

@@ -27,7 +27,7 @@ __all__ = ["CategoricalSketch", "NumericSketch", "Profile", "build_profile", "co
 FORMAT = "assay.drift.profile/1"
 EDGE_SAMPLE = 200_000  # rows sampled per column to place the quantile edges
 # below this many rows, starting worker processes costs more than counting inline
-SPLIT_MIN_ROWS = 1_000_000
+SPLIT_MIN_ROWS = 4_000_000
 
 
 @dataclass
