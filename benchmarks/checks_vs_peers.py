@@ -5,7 +5,11 @@ time, peak memory (max RSS of the process) and the ratios. Peers are *not* assay
 install them in a separate environment and name its python with --peers-python, e.g.
 
     python3 -m venv /tmp/peers-venv
-    /tmp/peers-venv/bin/pip install deepchecks mlflow scikit-learn pandas pyarrow
+    /tmp/peers-venv/bin/pip install deepchecks mlflow "scikit-learn<1.6" "category-encoders<2.7" pandas pyarrow
+
+(Deepchecks 0.19 does not import with scikit-learn ≥ 1.6, and pickles do not cross numpy 1/2, so the
+peers' environment re-trains the same model pair — same data, hyper-parameters and seeds — in an
+untimed step before its timed run.)
 
     .venv/bin/python benchmarks/checks_vs_peers.py --rows 100000 --peers-python /tmp/peers-venv/bin/python
 
@@ -122,12 +126,21 @@ robustness:
   - {generator: gaussian_noise, n: 1000000, scale: 0.05, max_failure_rate: 0.2}
 """
 
+PEER_PREPARE = textwrap.dedent("""
+    import joblib, pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    train = pd.read_parquet("train.parquet")
+    X, y = train.drop(columns="label").to_numpy(), train["label"].to_numpy()
+    joblib.dump(HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(X, y), "peer_baseline.joblib")
+    joblib.dump(HistGradientBoostingClassifier(max_iter=30, learning_rate=0.05, random_state=1).fit(X, y), "peer_candidate.joblib")
+""")
+
 DEEPCHECKS = textwrap.dedent("""
     import joblib, pandas as pd
     from deepchecks.tabular import Dataset
     from deepchecks.tabular.suites import model_evaluation
     train = pd.read_parquet("train.parquet"); test = pd.read_parquet("test.parquet")
-    model = joblib.load("candidate.joblib")
+    model = joblib.load("peer_candidate.joblib")
     tr = Dataset(train, label="label", cat_features=[]); te = Dataset(test, label="label", cat_features=[])
     result = model_evaluation().run(train_dataset=tr, test_dataset=te, model=model)
     print(len(result.results), "checks")
@@ -137,7 +150,7 @@ MLFLOW = textwrap.dedent("""
     import joblib, pandas as pd, mlflow, mlflow.sklearn, tempfile, os
     mlflow.set_tracking_uri("file://" + os.path.abspath("mlruns"))
     test = pd.read_parquet("test.parquet")
-    cand, base = joblib.load("candidate.joblib"), joblib.load("baseline.joblib")
+    cand, base = joblib.load("peer_candidate.joblib"), joblib.load("peer_baseline.joblib")
     with mlflow.start_run():
         cand_info = mlflow.sklearn.log_model(cand, "candidate")
         base_info = mlflow.sklearn.log_model(base, "baseline")
@@ -179,6 +192,7 @@ def main() -> None:
     (work / "robustness.yaml").write_text(ROBUSTNESS_SUITE)
     (work / "deepchecks_run.py").write_text(DEEPCHECKS)
     (work / "mlflow_run.py").write_text(MLFLOW)
+    (work / "peer_prepare.py").write_text(PEER_PREPARE)
     print(f"data: {args.rows} test rows × 30 features, HistGradientBoosting pair, in {work}", flush=True)
     prep = subprocess.run([sys.executable, "prepare.py", str(args.rows), "."], cwd=work, capture_output=True, text=True,
                           env={**os.environ, **THREADS})
@@ -199,13 +213,21 @@ def main() -> None:
         if r["status"] == "ok":
             r["timings"] = json.loads(str(r["stdout"]))["timings"]
         results["assay robustness 1M"] = r
+    if args.peers_python and not {"deepchecks", "mlflow"} <= skip:
+        prep = subprocess.run([args.peers_python, "peer_prepare.py"], cwd=work, capture_output=True, text=True,
+                              env={**os.environ, **THREADS})
+        if prep.returncode:
+            sys.exit(f"the peers' environment could not train the model pair:\n{prep.stderr[-2000:]}")
     for name, script in (("deepchecks", "deepchecks_run.py"), ("mlflow", "mlflow_run.py")):
         if name in skip:
             continue
         if not args.peers_python:
             results[name] = {"status": "not run: pass --peers-python"}
             continue
-        results[name] = run([args.peers_python, "wrap.py", script], cwd=work, timeout=args.peer_timeout)
+        r = run([args.peers_python, "wrap.py", script], cwd=work, timeout=args.peer_timeout)
+        if r.get("returncode") == 1:  # only assay uses exit 1 for a verdict; for a peer it is an error
+            r["status"] = "exit 1"
+        results[name] = r
     print(f"\n{'tool':<24}{'status':<26}{'wall s':>10}{'peak MB':>10}{'× assay':>10}")
     base = results["assay"].get("wall_s")
     for name, r in results.items():

@@ -145,3 +145,10 @@ def test_registered_models_data_refs_ledger_and_log(world: Path, cli, monkeypatc
     relations = sorted(r for _, r in edges)
     assert relations == ["checked_as_baseline", "checked_as_candidate", "checked_on"]
     ws.close()
+
+
+def test_cli_reports_a_hanging_model(world: Path, cli) -> None:  # noqa: ANN001
+    (world / "slow_model.py").write_text("import time\ndef predict(X):\n    time.sleep(60)\n    return X[:, 0] > 0\n")
+    p = cli("check", "suite.yaml", "--candidate", "slow_model.py:predict", "--baseline", "baseline.skops", "--timeout", "1",
+            cwd=world, check=2, timeout=60)
+    assert "did not return within 1 s" in p.stderr and "candidate" in p.stderr

@@ -449,7 +449,7 @@ def run_suite(
     timings["load_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    errors = []
+    errors, hints = [], []
     for role in ctx.roles:
         try:
             pred = ctx.cache.get(models[role], features, table.hash, timeout_s=suite.timeout_s)
@@ -457,8 +457,10 @@ def run_suite(
             ctx.outputs[role] = ctx.encode(role, pred)
         except ModelError as exc:
             errors.append(f"{role} model: {exc.message}")
+            if exc.hint and exc.hint not in hints:
+                hints.append(exc.hint)
     if errors:
-        raise ModelError("; ".join(errors), hint="each model is called on the suite's feature columns, in order")
+        raise ModelError("; ".join(errors), hint="; ".join(hints) or "each model is called on the suite's feature columns, in order")
     timings["predict_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()

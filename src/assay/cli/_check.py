@@ -89,13 +89,14 @@ def _render(doc: dict[str, Any]) -> None:
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML, one test case per gate.")
 @click.option("--seed", type=int, help="Seed for every random choice (default: the suite's, else 0).")
 @click.option("--bootstrap", type=click.IntRange(min=100), help="Bootstrap resamples (default: the suite's, else 1000).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.001), help="Seconds one predict call may take (default: the suite's, else 300).")
 @click.option("--trust", is_flag=True, help="Allow pickle-based model files (.joblib, .pkl), which can run code when loaded.")
 @click.option("--allow-inconclusive", is_flag=True, help="Exit 0 when no gate fails, even if some are inconclusive.")
 @click.option("--no-record", is_flag=True, help="Do not store the result in the workspace ledger.")
 @json_option
 @handle_errors
 def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref: str | None, report_path: Path | None,
-                junit_path: Path | None, seed: int | None, bootstrap: int | None, trust: bool, allow_inconclusive: bool,
+                junit_path: Path | None, seed: int | None, bootstrap: int | None, timeout_s: float | None, trust: bool, allow_inconclusive: bool,
                 no_record: bool, as_json: bool) -> None:
     """Run SUITE on --candidate (and --baseline); exit 0 pass, 1 fail or inconclusive, 2 bad input."""
     from assay.checks import Suite, run_suite
@@ -103,6 +104,8 @@ def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref
     suite = Suite.load(suite_path)
     if bootstrap is not None:
         suite.bootstrap = bootstrap
+    if timeout_s is not None:
+        suite.timeout_s = timeout_s
     ws = _workspace()
     result = run_suite(suite, candidate=candidate, baseline=baseline, data=data_ref, ws=ws, trust=trust, seed=seed,
                        allow_inconclusive=allow_inconclusive, record=not no_record)
