@@ -57,3 +57,22 @@ def test_regression_suite() -> None:
     mae = r.gates[0]
     assert mae.delta > 5 and mae.status == "fail"
     assert {m["metric"] for m in r.metrics} == {"mae", "rmse", "r2", "quantile_loss(alpha=0.9)"}
+
+
+def test_float_labels_match_integer_classes_and_label_only_models_are_named() -> None:
+    from assay.errors import InputError
+    from assay.models import from_function
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=500)
+    data = {"x": x, "label": (x > 0).astype(float)}  # 0.0 / 1.0 in the data, 0 / 1 from the models
+    proba = from_function(lambda X: np.column_stack([1 / (1 + np.exp(5 * X[:, 0])), 1 / (1 + np.exp(-5 * X[:, 0]))]),
+                          name="p", classes=[0, 1])
+    labels_only = from_function(lambda X: (X[:, 0] > 0.1).astype(int), name="labels-only")
+    suite = Suite.from_yaml("data: x\ntarget: label\ntask: binary\nmetrics: [accuracy]\n"
+                            "gates:\n  - {metric: accuracy, non_inferiority: 0.05}\n")
+    r = run_suite(suite, candidate=labels_only, baseline=proba, data=data)
+    assert r.gates[0].candidate_value > 0.9
+    suite_auc = Suite.from_yaml("data: x\ntarget: label\ntask: binary\nmetrics: [roc_auc]\n")
+    with pytest.raises(InputError, match="labels-only: metric 'roc_auc' needs class probabilities"):
+        run_suite(suite_auc, candidate=labels_only, baseline=proba, data=data)

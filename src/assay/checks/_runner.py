@@ -55,16 +55,17 @@ class Context:
     # -- encoding ---------------------------------------------------------------------------
     def encode_label(self, value: Any) -> int:
         assert self.classes is not None
-        hits = np.flatnonzero(self.classes.astype(str) == str(value))
-        if not len(hits):
+        hits = [i for i, c in enumerate(self.classes.tolist()) if _label_key(c) == _label_key(value)]
+        if not hits:
             raise InputError(f"{value!r} is not one of the classes {list(self.classes)}")
         return int(hits[0])
 
     def _encode_labels(self, labels: np.ndarray) -> np.ndarray:
         assert self.classes is not None
-        lookup = {str(c): i for i, c in enumerate(self.classes)}
-        keys = labels.astype(str) if labels.dtype.kind not in "f" else np.where(labels == labels.astype(np.int64), labels.astype(np.int64), labels).astype(str)
-        return np.fromiter((lookup.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        lookup = {_label_key(c): i for i, c in enumerate(self.classes.tolist())}
+        uniq, inverse = np.unique(labels.astype(str) if labels.dtype == object else labels, return_inverse=True)
+        codes = np.array([lookup.get(_label_key(u), -1) for u in uniq.tolist()], dtype=np.int64)
+        return codes[inverse.reshape(-1)]
 
     def encode(self, role: str, pred: Prediction) -> Outputs:
         task = self.suite.task
@@ -114,6 +115,15 @@ class Context:
         return v if rows is None else v[rows]
 
 
+def _label_key(value: Any) -> str:
+    """How labels are matched across data and models: 1, 1.0 and True are the same class."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 # -- loading ------------------------------------------------------------------------------------
 def _features(suite: Suite, table: Table) -> tuple[Features, np.ndarray]:
     cols = table.columns
@@ -132,11 +142,11 @@ def _features(suite: Suite, table: Table) -> tuple[Features, np.ndarray]:
 def _classes(suite: Suite, y: np.ndarray, models: dict[str, ModelAdapter]) -> np.ndarray | None:
     if suite.task == "regression":
         return None
-    seen = {str(v): v for v in np.unique(y.astype(str) if y.dtype == object else y).tolist()}
+    seen = {_label_key(v): v for v in np.unique(y.astype(str) if y.dtype == object else y).tolist()}
     for m in models.values():
         if m.classes is not None:
             for c in np.asarray(m.classes).tolist():
-                seen.setdefault(str(c), c)
+                seen.setdefault(_label_key(c), c)
     values = list(seen.values())
     try:
         values.sort()
@@ -231,6 +241,13 @@ class _Cell:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _check_metric(metric: Metric, out: Outputs, model: str) -> None:
+    try:
+        metric.check(out)
+    except InputError as exc:
+        raise InputError(f"{model}: {exc.message}", hint=exc.hint) from None
+
+
 def _estimates(ctx: Context, wanted: list[tuple[Metric, Slice | None]]) -> dict[tuple[str, str | None], _Cell]:
     suite = ctx.suite
     conf = suite.confidence
@@ -256,14 +273,14 @@ def _estimates(ctx: Context, wanted: list[tuple[Metric, Slice | None]]) -> dict[
             statistics[tag + "|c"] = (lambda W, m=metric, c=c_out, b=b_out, s=sel: m.pair_batch(c, b, s(W)))
             plan.append((metric, sl, "pair"))
             continue
-        metric.check(c_out)
+        _check_metric(metric, c_out, ctx.models["candidate"].name)
         delong_ok = metric.name == "roc_auc" and suite.task == "binary"
         if delong_ok:
             plan.append((metric, sl, "delong"))
             continue
         statistics[tag + "|c"] = (lambda W, m=metric, o=c_out, s=sel: m.batch(o, s(W)))
         if b_out is not None:
-            metric.check(b_out)
+            _check_metric(metric, b_out, ctx.models["baseline"].name)
             statistics[tag + "|b"] = (lambda W, m=metric, o=b_out, s=sel: m.batch(o, s(W)))
         plan.append((metric, sl, "bootstrap"))
     from assay.progress import bar
