@@ -148,12 +148,17 @@ DEEPCHECKS = textwrap.dedent("""
 
 MLFLOW = textwrap.dedent("""
     import joblib, pandas as pd, mlflow, mlflow.sklearn, tempfile, os
-    mlflow.set_tracking_uri("file://" + os.path.abspath("mlruns"))
+    mlflow.set_tracking_uri("sqlite:///" + os.path.abspath("mlflow.db"))
     test = pd.read_parquet("test.parquet")
     cand, base = joblib.load("peer_candidate.joblib"), joblib.load("peer_baseline.joblib")
     with mlflow.start_run():
-        cand_info = mlflow.sklearn.log_model(cand, "candidate")
-        base_info = mlflow.sklearn.log_model(base, "baseline")
+        trusted = {"skops_trusted_types": ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]}
+        try:
+            cand_info = mlflow.sklearn.log_model(cand, name="candidate", **trusted)
+            base_info = mlflow.sklearn.log_model(base, name="baseline", **trusted)
+        except TypeError:  # MLflow 2.x
+            cand_info = mlflow.sklearn.log_model(cand, "candidate")
+            base_info = mlflow.sklearn.log_model(base, "baseline")
         kwargs = dict(data=test, targets="label", model_type="classifier", evaluators=["default"])
         try:
             from mlflow.models import MetricThreshold
