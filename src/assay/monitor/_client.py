@@ -44,7 +44,8 @@ class Client:
         self.flush_interval = flush_interval
         self.timeout = timeout
         self.max_retry_delay = max_retry_delay
-        self._rows: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_buffer)
+        self.max_buffer = max_buffer
+        self._rows: queue.Queue[dict[str, Any]] = queue.Queue()
         self._inflight = 0
         self._lock = threading.Condition()
         self._closed = False
@@ -58,15 +59,20 @@ class Client:
         """Queue one row or a list of rows; returns at once unless the buffer is full."""
         if self._closed:
             raise AssayError("the client is closed")
-        for row in [rows] if isinstance(rows, dict) else rows:
+        batch = [rows] if isinstance(rows, dict) else list(rows)
+        for row in batch:
             if not isinstance(row, dict):
                 raise InputError(f"a row must be a dict, not {type(row).__name__}")
-            try:
-                self._rows.put(row, block=block, timeout=timeout)
-            except queue.Full:
-                raise BufferFull(f"the client buffer holds {self._rows.maxsize:,} unsent rows", hint="slow down, or check that the service is up") from None
-            with self._lock:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for row in batch:
+            with self._lock:  # the bound counts every row not yet acknowledged, queued or in a batch being sent
+                while self._inflight >= self.max_buffer:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if not block or (left is not None and left <= 0):
+                        raise BufferFull(f"the client buffer holds {self._inflight:,} unacknowledged rows", hint="slow down, or check that the service is up")
+                    self._lock.wait(0.1 if left is None else min(left, 0.1))
                 self._inflight += 1
+            self._rows.put(row)
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued row is acknowledged by the service."""

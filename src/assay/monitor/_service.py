@@ -33,13 +33,26 @@ class MonitorService:
     """Start with :meth:`start`; :meth:`ingest` validates a batch and returns once it is durable."""
 
     def __init__(self, ws: Any, *, base_url: str = "", segment_bytes: int = 64 << 20, segment_seconds: float = 30.0,
-                 webhook_timeout: float = 5.0, webhook_base_delay: float = 0.5, webhook_max_delay: float = 300.0) -> None:  # fmt: skip
+                 webhook_timeout: float = 5.0, webhook_base_delay: float = 0.5, webhook_max_delay: float = 300.0,
+                 background: str = "thread") -> None:  # fmt: skip
+        if background not in ("thread", "process"):
+            raise ValueError("background must be 'thread' or 'process'")
         self.ws = ws
+        self.background = background
         self.log = EventLog(ws, segment_bytes=segment_bytes, segment_seconds=segment_seconds)
-        self.windows = WindowProcessor(ws, base_url=base_url)
-        self.webhooks = WebhookSender(ws, timeout=webhook_timeout, base_delay=webhook_base_delay, max_delay=webhook_max_delay)
-        self.log.on_commit = self.windows.wake
-        self.windows.on_alert = self.webhooks.wake
+        self._sender_kwargs = {"timeout": webhook_timeout, "base_delay": webhook_base_delay, "max_delay": webhook_max_delay}
+        self._base_url = base_url
+        self.windows: WindowProcessor | None = None
+        self.webhooks: WebhookSender | None = None
+        self._child: _Background | None = None
+        if background == "thread":
+            self.windows = WindowProcessor(ws, base_url=base_url)
+            self.webhooks = WebhookSender(ws, **self._sender_kwargs)
+            self.log.on_commit = self.windows.wake
+            self.windows.on_alert = self.webhooks.wake
+        else:
+            self._child = _Background(ws.root, base_url, self._sender_kwargs)
+            self.log.on_commit = self._child.wake
         self._monitors: dict[str, tuple[Monitor, float]] = {}
         self._lock_fd: int | None = None
         self._archiver: threading.Thread | None = None
@@ -55,11 +68,15 @@ class MonitorService:
             os.close(fd)
             raise ConcurrencyError("another `assay serve` is running on this workspace", hint="stop it first, or serve another workspace") from None
         self._lock_fd = fd
-        import scipy.stats  # noqa: F401 - loaded now, not by the first window close (a GIL-held second of imports mid-ingestion)
-
         self.log.start()
-        self.windows.start()
-        self.webhooks.start()
+        if self._child is not None:
+            self._child.start()
+        else:
+            import scipy.stats  # noqa: F401 - loaded now, not by the first window close (a GIL-held second of imports mid-ingestion)
+
+            assert self.windows is not None and self.webhooks is not None
+            self.windows.start()
+            self.webhooks.start()
         self._archiver = threading.Thread(target=self._archive_loop, name="assay-archiver", daemon=True)
         self._archiver.start()
         return self
@@ -67,8 +84,12 @@ class MonitorService:
     def stop(self) -> None:
         self._stop.set()
         self.log.stop()
-        self.windows.stop()
-        self.webhooks.stop()
+        if self.windows is not None:
+            self.windows.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        if self._child is not None:
+            self._child.stop()
         if self._archiver is not None:
             self._archiver.join(timeout=30)
         if self._lock_fd is not None:
@@ -112,6 +133,9 @@ class MonitorService:
         # segments left by an earlier run (closed by the crash or the stop) roll up too
         pending = sorted(p.name for p in segments_dir(self.ws).glob("*.seg") if p.name != self.log.segment)
         while not self._stop.wait(1.0):
+            if self._child is not None and not self._child.alive() and not self._stop.is_set():
+                log.error("the window/webhook process died; starting it again")
+                self._child.start()
             while not self.log.closed_segments.empty():
                 pending.append(self.log.closed_segments.get())
             for segment in list(pending):
@@ -160,6 +184,71 @@ class MonitorService:
         except FileNotFoundError:
             pass
         return True
+
+
+class _Background:
+    """The window processor and webhook sender in a child process, off the ingesting process's GIL.
+
+    Sketching every batch costs about as much CPU as parsing it; in one process the two
+    contend for the GIL and acknowledgement latency suffers. The child shares nothing
+    but the workspace (ledger, segments, store) and exits when its parent goes away.
+    """
+
+    def __init__(self, root: Any, base_url: str, sender_kwargs: dict[str, float]) -> None:
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("spawn")
+        self.root = str(root)
+        self.base_url = base_url
+        self.sender_kwargs = sender_kwargs
+        self._wake = self._ctx.Event()
+        self._stop = self._ctx.Event()
+        self._proc: Any = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._proc = self._ctx.Process(target=_background_main, name="assay-windows",
+                                       args=(self.root, self.base_url, self.sender_kwargs, self._stop, self._wake, os.getpid()), daemon=True)  # fmt: skip
+        self._proc.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._proc is not None:
+            self._proc.join(timeout=30)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(timeout=5)
+            self._proc = None
+
+
+def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], stop: Any, wake: Any, parent: int) -> None:
+    from assay.workspace import Workspace
+
+    ws = Workspace.open(root)
+    processor = WindowProcessor(ws, base_url=base_url)
+    sender = WebhookSender(ws, **sender_kwargs).start()
+    processor.on_alert = sender.wake
+    try:
+        while not stop.is_set() and os.getppid() == parent:
+            wake.wait(0.2)
+            wake.clear()
+            try:
+                while not stop.is_set() and processor.step():
+                    pass
+            except Exception:  # noqa: BLE001 - keep going; the next pass starts again from the ledger
+                log.exception("window processing failed; retrying")
+                processor._states.clear()
+                time.sleep(1.0)
+    finally:
+        sender.stop()
+        ws.close()
 
 
 def check_batch_id(batch_id: str | None) -> str:

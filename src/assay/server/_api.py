@@ -35,7 +35,8 @@ async def authorize(request: Request, scope: str) -> Principal:
         if principal is None:
             raise _error(401, "the bearer token is unknown or revoked", "create one with `assay token create --scope ...`", "Unauthorized")
     else:
-        principal = request.app.state.sessions.verify(request.cookies.get("assay_session"))
+        # a dashboard session may read the API from the browser; writes always need a bearer token (no CSRF surface)
+        principal = request.app.state.sessions.verify(request.cookies.get("assay_session")) if request.method in ("GET", "HEAD") else None
         if principal is None:
             raise _error(401, "authentication required", "send Authorization: Bearer <token> (assay token create)", "Unauthorized")
     if not principal.can(scope):

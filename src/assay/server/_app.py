@@ -35,6 +35,7 @@ class ServerSettings:
     webhook_timeout: float = 5.0
     webhook_base_delay: float = 0.5
     webhook_max_delay: float = 300.0
+    background: str = "process"  # windows and webhooks in a child process ("thread": in this one)
 
     @property
     def base_url(self) -> str:
@@ -62,6 +63,11 @@ def _status_for(exc: AssayError) -> int:
 
 class _SecurityHeaders(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        limit = request.app.state.settings.max_body
+        if length and length.isdigit() and int(length) > limit:  # every route, forms included; ingestion also counts streamed bytes
+            return JSONResponse({"error": "PayloadTooLarge", "message": f"the body is {int(length):,} bytes, more than the limit of {limit:,}",
+                                 "hint": "send smaller batches, or start assay serve with a larger --max-body"}, status_code=413)  # fmt: skip
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -76,6 +82,7 @@ def create_app(ws: Any, settings: ServerSettings | None = None, *, service: Moni
     service = service or MonitorService(
         ws, base_url=settings.base_url, segment_bytes=settings.segment_bytes, segment_seconds=settings.segment_seconds,
         webhook_timeout=settings.webhook_timeout, webhook_base_delay=settings.webhook_base_delay, webhook_max_delay=settings.webhook_max_delay,
+        background=settings.background,
     )  # fmt: skip
 
     @contextlib.asynccontextmanager
