@@ -47,6 +47,7 @@ class Config:
 
     ledger: str = "sqlite"  # "sqlite" (the file .assay/ledger.db) or a postgresql:// URL
     store: str = "objects"  # a folder relative to .assay/, an absolute folder, or an fsspec URL
+    store_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. endpoint_url for S3-compatible servers
     remotes: dict[str, Remote] = dataclasses.field(default_factory=dict)
     default_remote: str | None = None
     data: DataSettings = dataclasses.field(default_factory=DataSettings)
@@ -63,7 +64,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> Config:
-        known = {"ledger", "store", "remotes", "default_remote", "data"}
+        known = {"ledger", "store", "store_options", "remotes", "default_remote", "data"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}", hint=f"known keys: {', '.join(sorted(known))}")
@@ -83,6 +84,7 @@ class Config:
         return cls(
             ledger=str(raw.get("ledger", "sqlite")),
             store=str(raw.get("store", "objects")),
+            store_options=dict(raw.get("store_options") or {}),
             remotes=remotes,
             default_remote=raw.get("default_remote"),
             data=data,
@@ -90,6 +92,8 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ledger": self.ledger, "store": self.store}
+        if self.store_options:
+            out["store_options"] = dict(self.store_options)
         if self.default_remote:
             out["default_remote"] = self.default_remote
         out["data"] = dataclasses.asdict(self.data)

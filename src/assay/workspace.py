@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assay.config import Config
 from assay.errors import UsageError, WorkspaceNotFoundError
@@ -62,7 +62,8 @@ class Workspace:
         return cls(cls.find_root(Path(start) if start is not None else None))
 
     @classmethod
-    def init(cls, root: Path | str = ".", *, ledger: str | None = None, store: str | None = None) -> Workspace:
+    def init(cls, root: Path | str = ".", *, ledger: str | None = None, store: str | None = None,
+             store_options: dict[str, Any] | None = None) -> Workspace:
         """Create a workspace in ``root`` (idempotent on an existing one with the same settings)."""
         root = Path(root).expanduser().resolve()
         ws_dir = root / WORKSPACE_DIR
@@ -76,6 +77,8 @@ class Workspace:
                 config.ledger = ledger
             if store:
                 config.store = store
+            if store_options:
+                config.store_options = dict(store_options)
             config.save(ws_dir / "config.toml")
             (ws_dir / ".gitignore").write_text("/objects/\n/cache/\n/tmp/\n/ledger.db*\n/lock\n", encoding="utf-8")
         ws = cls(root)
@@ -95,7 +98,7 @@ class Workspace:
         from assay.store import LocalStore, open_store
         from assay.store._local import remove_dead_writers_files
 
-        store = open_store(self.config.store, self.dir)
+        store = open_store(self.config.store, self.dir, **self.config.store_options)
         if isinstance(store, LocalStore):
             store.clean_tmp()
         remove_dead_writers_files(self.dir / "tmp")  # packs being built by processes that were killed

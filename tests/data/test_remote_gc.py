@@ -142,3 +142,20 @@ def test_gc_deletes_only_unreferenced(ws: Workspace, tmp_path: Path) -> None:
     assert (tmp_path / "o" / "d" / "f1.bin").read_bytes() == keep
     assert gc(ws).chunks_deleted == 0
     workspace_packs(ws).refresh()
+
+
+def test_workspace_with_s3_primary_store(tmp_path: Path, s3_bucket: str, s3_server: str,
+                                         monkeypatch: pytest.MonkeyPatch, cli) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "w"
+    root.mkdir()
+    cli("init", str(root), "--store", s3_bucket, "--endpoint-url", s3_server)
+    ws = Workspace.open(root)
+    assert ws.store.url == s3_bucket
+    monkeypatch.chdir(root)
+    fill(ws, 4)
+    add(ws, ["d"], name="ds")
+    assert not (root / ".assay" / "objects").exists()  # nothing stored locally
+    checkout(ws, "ds", to=tmp_path / "out")
+    assert (tmp_path / "out" / "d" / "big.bin").read_bytes() == (root / "d" / "big.bin").read_bytes()
+    assert verify(ws, all_objects=True).ok
+    assert gc(ws).chunks_deleted == 0
