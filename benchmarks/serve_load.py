@@ -8,6 +8,12 @@ idempotency key; at the end the ledger must hold exactly the acknowledged events
 
     python benchmarks/serve_load.py --seconds 20 --senders 4 --batch 500 --format json
     python benchmarks/serve_load.py --ledger postgresql://user@127.0.0.1:5432/db
+    python benchmarks/serve_load.py --rate 20000      # paced: latency at a given offered load
+
+Without --rate the senders send back to back (closed loop): that measures the most the
+service sustains, and its latency is mostly queueing behind the other senders. With
+--rate the senders follow a fixed schedule (open loop) and latency is measured from the
+*scheduled* send time, so falling behind shows up in the figures (no coordinated omission).
 
 Traffic goes only to 127.0.0.1. Prints one JSON document; exit 1 if any event was lost.
 """
@@ -63,7 +69,7 @@ def _bodies(fmt: str, batch: int, count: int) -> list[bytes]:
 
 
 def run(*, ledger: str = "sqlite", seconds: float = 20.0, senders: int = 4, batch: int = 500, fmt: str = "json",
-        max_events: int = 5_000_000, workdir: Path | None = None, window: str = "100000rows") -> dict[str, Any]:  # fmt: skip
+        max_events: int = 5_000_000, workdir: Path | None = None, window: str = "100000rows", rate: float | None = None) -> dict[str, Any]:  # fmt: skip
     import httpx
 
     root = Path(workdir or tempfile.mkdtemp(prefix="assay-load-"))
@@ -102,11 +108,18 @@ def run(*, ledger: str = "sqlite", seconds: float = 20.0, senders: int = 4, batc
         def send(n: int) -> None:
             sent = 0
             headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+            interval = senders * batch / rate if rate else 0.0
             with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
                 k = 0
+                first = time.perf_counter() + n * interval / senders  # senders staggered over one interval
                 while time.monotonic() < stop_at and sent < per_sender:
                     key = f"{n}-{k}-{uuid.uuid4().hex[:8]}"
-                    t0 = time.perf_counter()
+                    scheduled = first + k * interval
+                    if rate:
+                        pause = scheduled - time.perf_counter()
+                        if pause > 0:
+                            time.sleep(pause)
+                    t0 = scheduled if rate else time.perf_counter()
                     response = http.post("/api/v1/monitors/load/events", content=bodies[(n + k) % len(bodies)], headers={"Idempotency-Key": key})
                     elapsed = time.perf_counter() - t0
                     with lock:
@@ -137,7 +150,7 @@ def run(*, ledger: str = "sqlite", seconds: float = 20.0, senders: int = 4, batc
         ws.close()
         lat = np.array(latencies) * 1000 if latencies else np.array([float("nan")])
         return {
-            "ledger": "postgresql" if ledger.startswith("postgres") else "sqlite", "format": fmt, "senders": senders, "batch_rows": batch,
+            "ledger": "postgresql" if ledger.startswith("postgres") else "sqlite", "format": fmt, "senders": senders, "offered_rate": rate, "batch_rows": batch,
             "columns": NUMERIC + CATEGORICAL, "seconds": round(elapsed, 2), "events_acked": acked[0], "events_stored": stored,
             "lost": acked[0] - stored if stored <= acked[0] else 0, "extra": max(0, stored - acked[0]), "failed_requests": failures[0],
             "events_per_s": round(acked[0] / elapsed, 1), "ack_p50_ms": round(float(np.percentile(lat, 50)), 2),
@@ -158,8 +171,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--format", choices=["json", "arrow"], default="json")
     parser.add_argument("--max-events", type=int, default=5_000_000)
+    parser.add_argument("--rate", type=float, default=None, help="offered events/s (open loop); default: as fast as possible")
     args = parser.parse_args()
-    result = run(ledger=args.ledger, seconds=args.seconds, senders=args.senders, batch=args.batch, fmt=args.format, max_events=args.max_events)
+    result = run(ledger=args.ledger, seconds=args.seconds, senders=args.senders, batch=args.batch, fmt=args.format, max_events=args.max_events, rate=args.rate)
     print(json.dumps(result, indent=2))
     sys.exit(1 if result["lost"] or result["extra"] else 0)
 
