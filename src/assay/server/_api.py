@@ -31,7 +31,10 @@ async def authorize(request: Request, scope: str) -> Principal:
     header = request.headers.get("authorization", "")
     principal: Principal | None = None
     if header[:7].lower() == "bearer ":
-        principal = await run_in_threadpool(request.app.state.tokens.lookup, header[7:].strip())
+        token = header[7:].strip()
+        known, principal = request.app.state.tokens.cached(token)
+        if not known:
+            principal = await run_in_threadpool(request.app.state.tokens.lookup, token)
         if principal is None:
             raise _error(401, "the bearer token is unknown or revoked", "create one with `assay token create --scope ...`", "Unauthorized")
     else:
@@ -126,9 +129,13 @@ async def events(request: Request, name: str) -> JSONResponse:
     body = await read_body(request)
     content_type = request.headers.get("content-type", "application/json")
     batch_id = request.headers.get("idempotency-key")
-    monitor = await run_in_threadpool(service.monitor, name)
+
+    def parse() -> tuple[Any, str, Any]:
+        monitor = service.monitor(name)
+        return (monitor, *service.parse(monitor, body, content_type, batch_id))
+
     try:
-        bid, table = await run_in_threadpool(service.parse, monitor, body, content_type, batch_id)
+        monitor, bid, table = await run_in_threadpool(parse)
     except InputError as exc:
         status = 400 if isinstance(exc, MalformedPayload) else 415 if isinstance(exc, UnsupportedMediaType) else 422
         raise _error(status, exc.message, exc.hint, "InputError") from None

@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import BaseHTTPMiddleware
 
 from assay.errors import AssayError, ConcurrencyError, InputError, NotFoundError, UsageError
 from assay.monitor import MonitorService
@@ -61,19 +60,36 @@ def _status_for(exc: AssayError) -> int:
     return 500
 
 
-class _SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        limit = request.app.state.settings.max_body
-        if length and length.isdigit() and int(length) > limit:  # every route, forms included; ingestion also counts streamed bytes
-            return JSONResponse({"error": "PayloadTooLarge", "message": f"the body is {int(length):,} bytes, more than the limit of {limit:,}",
-                                 "hint": "send smaller batches, or start assay serve with a larger --max-body"}, status_code=413)  # fmt: skip
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+class _SecurityHeaders:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware on the ingestion path): security headers on every
+    response, and a 413 for any declared body over the limit, forms included, before it is read."""
+
+    _HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin")]  # fmt: skip
+
+    def __init__(self, app: Any, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body:
+            response = JSONResponse({"error": "PayloadTooLarge", "message": f"the body is {int(length):,} bytes, more than the limit of {self.max_body:,}",
+                                     "hint": "send smaller batches, or start assay serve with a larger --max-body"}, status_code=413)  # fmt: skip
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                present = {k.lower() for k, _ in message["headers"]}
+                message["headers"] = list(message["headers"]) + [(k, v) for k, v in self._HEADERS if k not in present]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(ws: Any, settings: ServerSettings | None = None, *, service: MonitorService | None = None) -> FastAPI:
@@ -99,7 +115,7 @@ def create_app(ws: Any, settings: ServerSettings | None = None, *, service: Moni
     app.state.service = service
     app.state.tokens = TokenCache(ws)
     app.state.sessions = SessionSigner(ws)
-    app.add_middleware(_SecurityHeaders)
+    app.add_middleware(_SecurityHeaders, max_body=settings.max_body)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

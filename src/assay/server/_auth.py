@@ -43,6 +43,15 @@ class TokenCache:
         self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> tuple[bool, Principal | None]:
+        """(True, verdict) when a fresh verdict is cached: no ledger query, no thread hop."""
+        key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and hit[1] > time.monotonic():
+            return True, hit[0]
+        return False, None
+
     def lookup(self, token: str) -> Principal | None:
         key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
         now = time.monotonic()
