@@ -204,3 +204,21 @@ def test_budgets(lr_world: dict) -> None:
     assert by["throughput_rows_per_s"].status == "fail"  # a billion rows a second is not possible
     assert by["peak_memory_mb"].status == "pass" and by["peak_memory_mb"].candidate_value > 0
     assert not r.passed
+
+
+def test_category_swap_changes_every_value_and_finds_the_sensitive_category() -> None:
+    data = _world(3000)
+
+    def uses_group(X: np.ndarray) -> np.ndarray:
+        # X is an object matrix here (g is text); group "c" pushes predictions toward class 1
+        z = X[:, 0].astype(float) + X[:, 1].astype(float) + np.where(X[:, 5] == "c", 1.5, 0.0)
+        return _proba(z)
+
+    suite = Suite.from_yaml("data: x\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4, g]\n"
+                            "metrics: [accuracy]\nrobustness:\n  - {generator: category_swap, n: 5000, columns: [g]}\n")
+    r = run_suite(suite, candidate=from_function(uses_group, name="grouped", classes=[0, 1]), data=data)
+    gate = r.gates[-1]
+    assert gate.status == "fail" and 0.02 < gate.candidate_value < 0.5
+    ce = r.counterexamples[0]
+    assert list(ce["changed"]) == ["g"] and "c" in (ce["changed"]["g"]["from"], ce["changed"]["g"]["to"])
+    assert ce["changed"]["g"]["from"] != ce["changed"]["g"]["to"]

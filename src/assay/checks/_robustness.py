@@ -98,13 +98,12 @@ class _Generator:
                 arrays[j] = arrays[j].astype(np.float64)
                 arrays[j][rows] = np.where(side, self.lo[j] - factor * span, self.hi[j] + factor * span)
             elif gen == "category_swap":
-                levels = self.levels[j]
+                levels = self.levels[j]  # sorted, distinct
                 current = arrays[j][rows]
-                pick = levels[self.rng.integers(0, len(levels), k)]
-                same = (pick.astype(str) == current.astype(str))
-                pick[same] = levels[(np.searchsorted(levels, pick[same]) + 1) % len(levels)] if levels.dtype != object else levels[0]
-                arrays[j] = arrays[j].astype(object) if arrays[j].dtype == object else arrays[j]
-                arrays[j][rows] = pick.astype(arrays[j].dtype) if arrays[j].dtype != object else pick
+                at = np.searchsorted(levels, current.astype(levels.dtype))
+                # another level, never the same one: shift by 1..L-1 places
+                pick = levels[(at + self.rng.integers(1, len(levels), k)) % len(levels)]
+                arrays[j][rows] = pick if arrays[j].dtype == object else pick.astype(arrays[j].dtype)
             elif gen == "wrong_types":
                 arrays[j] = arrays[j].astype(object)
                 arrays[j][rows] = "not-a-number"
