@@ -126,10 +126,15 @@ print(json.dumps({"drifted": sorted(c for c, d in zip(cols, pred["data"]["is_dri
 RUNNERS = {"assay": ASSAY, "evidently": EVIDENTLY, "nannyml": NANNYML, "alibi-detect": ALIBI}
 
 
-def run_tool(python: str, script: str | None, ref: Path, cur: Path, timeout: float) -> dict:
-    """Run one tool as a child process; wall time and its own peak RSS (wait4), and what it flagged."""
+def run_tool(python: str, script: str | None, ref: Path, cur: Path, timeout: float, extra: list[str] | None = None) -> dict:
+    """Run one tool as a child process; wall time and its own peak RSS (wait4), and what it flagged.
+
+    ``wait4`` reports the largest resident set of the process and the children it
+    waited for, not their sum: run assay with ``--assay-args=--workers=1`` to measure
+    one process that does everything.
+    """
     if script is None:
-        argv = [python, "-m", "assay", "drift", str(ref), str(cur), "--json", "--no-record"]
+        argv = [python, "-m", "assay", "drift", str(ref), str(cur), "--json", "--no-record", *(extra or [])]
     else:
         argv = [python, "-c", f"REF, CUR = {str(ref)!r}, {str(cur)!r}\n" + script]
     env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1", "DO_NOT_TRACK": "1", "EVIDENTLY_DISABLE_TELEMETRY": "1", "ASSAY_PROGRESS": "0"}
@@ -171,18 +176,22 @@ def main() -> None:
     parser.add_argument("--peers-python", default=sys.executable, help="interpreter with evidently, nannyml and alibi-detect installed")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--max-peer-rows", type=int, default=1_000_000, help="skip peers above this size (they take many minutes)")
+    parser.add_argument("--assay-args", default="", help="extra arguments for `assay drift`, e.g. '--workers=1' or '--method=binned'")
+    parser.add_argument("--data-dir", type=Path, help="keep the generated files here and reuse them (default: a temporary folder, deleted)")
     args = parser.parse_args()
 
     truth = set(SHIFTED)
     columns = {f"num_{i}" for i in range(NUMERIC)} | {f"cat_{j}" for j in range(CATEGORICAL)}
     rows_out = []
     for rows in args.rows:
-        folder = Path(tempfile.mkdtemp(prefix="assay-drift-bench-"))
+        folder = Path(tempfile.mkdtemp(prefix="assay-drift-bench-")) if args.data_dir is None else args.data_dir / str(rows)
+        folder.mkdir(parents=True, exist_ok=True)
         try:
             ref, cur = folder / "reference.parquet", folder / "current.parquet"
             t0 = time.perf_counter()
-            generate(ref, rows, current=False, seed=1)
-            generate(cur, rows, current=True, seed=2)
+            if not (ref.exists() and cur.exists()):
+                generate(ref, rows, current=False, seed=1)
+                generate(cur, rows, current=True, seed=2)
             print(f"# {rows:,} rows: data generated in {time.perf_counter() - t0:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=sys.stderr)
             results = {}
             for tool in args.tools:
@@ -190,7 +199,7 @@ def main() -> None:
                     results[tool] = {"error": f"skipped above {args.max_peer_rows:,} rows"}
                     continue
                 python = sys.executable if tool == "assay" else args.peers_python
-                res = run_tool(python, RUNNERS[tool], ref, cur, args.timeout)
+                res = run_tool(python, RUNNERS[tool], ref, cur, args.timeout, args.assay_args.split() if tool == "assay" else None)
                 results[tool] = res
                 print(f"#   {tool}: {res}", file=sys.stderr)
             for tool, res in results.items():
@@ -206,7 +215,8 @@ def main() -> None:
                         row["x_slower_than_assay"] = res["wall_s"] / base["wall_s"]
                 rows_out.append(row)
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            if args.data_dir is None:
+                shutil.rmtree(folder, ignore_errors=True)
     print(f"| rows | tool | wall s | peak GiB | found / missed / false (of {len(truth)} shifted) | time vs assay |")
     print("|---:|---|---:|---:|---|---:|")
     for r in rows_out:

@@ -94,7 +94,13 @@ class ParquetSource(Source):
         return self.dataset.to_table(columns=[name]).column(name)
 
     def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
-        yield from self.dataset.to_batches(columns=columns, batch_size=batch_size)
+        import pyarrow.dataset as ds
+
+        # pre_buffer (the default) reads every row group of a file ahead: measured 1.9 GiB for a
+        # 10M-row file; without it, and with a short read-ahead, the scan stays near 0.2 GiB
+        options = ds.ParquetFragmentScanOptions(pre_buffer=False)
+        yield from self.dataset.to_batches(columns=columns, batch_size=batch_size, fragment_scan_options=options,
+                                           batch_readahead=2, fragment_readahead=1)  # fmt: skip
 
     def partitions(self) -> list[Source]:
         files = sorted(self.dataset.files)
@@ -121,7 +127,7 @@ class ParquetPiece(Source):
         import pyarrow.parquet as pq
 
         self.path, self.row_groups, self.label, self.notes = path, row_groups, label, {}
-        self._file = pq.ParquetFile(str(path))
+        self._file = pq.ParquetFile(str(path), pre_buffer=False)  # see ParquetSource.iter_batches
         self.schema = self._file.schema_arrow
         self._rows = sum(self._file.metadata.row_group(i).num_rows for i in row_groups)
 
