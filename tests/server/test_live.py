@@ -79,6 +79,27 @@ def test_client_buffer_is_bounded_when_the_service_is_down(ref_ws: Workspace) ->
 
 def test_sigkill_during_ingestion_loses_nothing_and_duplicates_nothing(cli: Any, ref_ws: Workspace, live: LiveServer) -> None:
     """Producers retry unacknowledged batches with the same id across a SIGKILL and a restart."""
+    _sigkill_scenario(cli, ref_ws, live)
+
+
+@pytest.mark.postgres
+def test_sigkill_on_postgres(cli: Any, tmp_path: Any, pg_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from serve_helpers import add_reference, free_port
+
+    root = tmp_path / "pg"
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.init(root, ledger=pg_database)
+    add_reference(ws)
+    cli.cwd = root
+    server = LiveServer(root, free_port())
+    try:
+        _sigkill_scenario(cli, ws, server)
+    finally:
+        server.stop()
+        ws.close()
+
+
+def _sigkill_scenario(cli: Any, ref_ws: Workspace, live: LiveServer) -> None:
     cli("monitor", "create", "m", "--reference", "ref@v1", "--window", "2000rows", "--rule", "drift")
     token = _token(cli, "ingest")
     live.start()
