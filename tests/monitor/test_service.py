@@ -185,3 +185,19 @@ def test_no_drift_on_reference_like_traffic_is_the_common_case(ref_ws: Workspace
     drifted = sum(w["drift"] for w in list_windows(ref_ws, monitor))
     assert drifted <= 1  # Holm at alpha 0.05 over 3 columns: about 5% of windows at most
     assert np.isfinite([w["share"] for w in list_windows(ref_ws, monitor)]).all()
+
+
+def test_time_windows_without_events_alert_a_rows_rule(ref_ws: Workspace) -> None:
+    monitor = create_monitor(ref_ws, "quiet", "ref@v1", window="1m", rules=["rows<100"])
+    hour = 60 * 1_000_000
+    processor = WindowProcessor(ref_ws)
+    processor.step(now_us=monitor.created_us + 3 * hour + 2_000_000)
+    windows = list_windows(ref_ws, monitor)
+    assert [(w["window"], w["rows"], w["drift"]) for w in windows] == [(0, 0, False), (1, 0, False), (2, 0, False)]
+    assert sorted(a["window"] for a in list_alerts(ref_ws)) == [0, 1, 2]
+    assert get_window(ref_ws, get_monitor(ref_ws, "quiet"), 1)["report"]["findings"][0]["kind"] == "empty"
+    processor.step(now_us=monitor.created_us + 3 * hour + 2_000_000)
+    assert len(list_windows(ref_ws, monitor)) == 3  # nothing twice
+    other = create_monitor(ref_ws, "plain", "ref@v1", window="1m", rules=["drift"])
+    processor.step(now_us=other.created_us + 3 * hour + 2_000_000)
+    assert list_windows(ref_ws, other) == []  # without a rows rule, empty windows are not recorded

@@ -148,3 +148,11 @@ def test_revoked_tokens_stop_working(client: Any, tokens: dict[str, str], ref_ws
     revoke_token(ref_ws, made["id"])
     client.app.state.tokens._cache.clear()  # the cache holds verdicts for a few seconds
     assert client.get("/api/v1/monitors", headers=bearer(made["token"])).status_code == 401
+
+
+def test_a_dashboard_session_can_read_but_never_write_the_api(client: Any, tokens: dict[str, str]) -> None:
+    assert client.post("/login", data={"token": tokens["admin"], "next": "/"}, follow_redirects=False).status_code == 303
+    assert client.get("/api/v1/monitors").status_code == 200  # the session cookie reads
+    response = client.post("/api/v1/monitors", json={"name": "m", "reference": "ref@v1"})
+    assert response.status_code == 401  # but writing needs the bearer token itself
+    assert client.post("/login", content=b"x" * (2 << 20), headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 413

@@ -52,7 +52,7 @@ def test_serve_and_the_python_client(cli: Any, ref_ws: Workspace, live: LiveServ
     token = _token(cli, "ingest")
     live.start()
     assert httpx.get(f"{live.url}/api/v1/health").json() == {"ok": True}
-    with Client(live.url, token, monitor="m", batch_size=300, flush_interval=0.2) as client:
+    with Client(f"{live.url}/monitors/m", token, batch_size=300, flush_interval=0.2) as client:
         for row in make_rows(2500, seed=1, shift=10):
             client.log(row)
     assert client.sent_rows == 2500 and client.last_error is None
@@ -67,6 +67,14 @@ def test_serve_and_the_python_client(cli: Any, ref_ws: Workspace, live: LiveServ
     second = LiveServer(ref_ws.root, live.port + 1 if live.port < 65000 else live.port - 1)
     with pytest.raises(AssertionError, match="another `assay serve`"):
         second.start()
+
+
+def test_client_needs_a_monitor() -> None:
+    from assay.errors import InputError
+
+    with pytest.raises(InputError, match="no monitor"):
+        Client("http://127.0.0.1:9", "t")
+    assert Client("http://127.0.0.1:9/api/v1/monitors/x", "t").monitor == "x"
 
 
 def test_client_buffer_is_bounded_when_the_service_is_down(ref_ws: Workspace) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import threading
 import time
 import urllib.error
@@ -31,13 +32,19 @@ class Client:
 
     Example::
 
-        with Client("http://127.0.0.1:8765", token, monitor="churn") as client:
+        with Client("http://127.0.0.1:8765/monitors/churn", token) as client:  # or Client(url, token, monitor="churn")
             client.log({"age": 41, "country": "DE"})
     """
 
-    def __init__(self, url: str, token: str, *, monitor: str, batch_size: int = 500, flush_interval: float = 1.0,
+    def __init__(self, url: str, token: str, *, monitor: str | None = None, batch_size: int = 500, flush_interval: float = 1.0,
                  max_buffer: int = 100_000, timeout: float = 30.0, max_retry_delay: float = 30.0) -> None:  # fmt: skip
-        self.url = url.rstrip("/")
+        url = url.rstrip("/")
+        if monitor is None:  # Client("http://127.0.0.1:8765/monitors/churn", token) names the monitor in the URL
+            match = re.search(r"^(.*?)(?:/api/v1)?/monitors/([^/]+)$", url)
+            if not match:
+                raise InputError(f"no monitor named in {url!r}", hint="pass monitor=NAME, or a URL ending in /monitors/NAME")
+            url, monitor = match.group(1), match.group(2)
+        self.url = url
         self.token = token
         self.monitor = monitor
         self.batch_size = batch_size

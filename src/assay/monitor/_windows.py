@@ -29,6 +29,7 @@ __all__ = ["WindowProcessor"]
 
 log = logging.getLogger("assay.monitor")
 GRACE_US = 1_000_000
+EMPTY_BACKFILL = 1000
 
 
 @dataclass
@@ -162,6 +163,14 @@ class WindowProcessor:
                 end_us = monitor.created_us + (index + 1) * win.size * 1_000_000
                 if now >= end_us + GRACE_US:
                     self._close(state, index)
+            if any(rule.kind == "rows" for rule in monitor.spec.rules):
+                # windows that ended without one event are recorded empty, so `rows<N` alerts on a traffic stop;
+                # after a long idle spell only the last EMPTY_BACKFILL of them are recorded
+                ended = (now - GRACE_US - monitor.created_us) // (win.size * 1_000_000)  # windows [0, ended) are over
+                index = max(state.next_window, ended - EMPTY_BACKFILL)
+                while index < ended and index not in state.open:
+                    self._close(state, index)
+                    index += 1
         return len(batches) == 64
 
     def _add(self, state: _State, index: int, table: pa.Table, received_us: int, start_event: int, end_event: int) -> None:
@@ -182,24 +191,27 @@ class WindowProcessor:
         from assay.ledger import IntegrityConflict, utcnow
         from assay.lineage import add_edges
 
-        window = state.open.pop(index)
+        window = state.open.pop(index, None) or _Open(index, {})
         monitor = state.monitor
         label = f"{monitor.name} window {index}"
-        report = state.judge.judge(window.rows, window.sketches, label)
-        summary = {
-            "window": index, "rows": window.rows, "drift": bool(report.drift), "share": float(report.share_drifted),
-            "drifted": list(report.drifted_columns),
-            "columns": {c.name: {"test": c.test, "statistic": c.statistic, "p_value": c.p_value, "p_adjusted": c.p_adjusted,
-                                 "effect": c.effect, "effect_name": c.effect_name, "threshold": c.threshold, "drifted": bool(c.drifted)}
-                        for c in report.columns},
-        }  # fmt: skip
+        if window.rows:
+            report = state.judge.judge(window.rows, window.sketches, label)
+            drift, share, drifted = bool(report.drift), float(report.share_drifted), list(report.drifted_columns)
+            columns = {c.name: {"test": c.test, "statistic": c.statistic, "p_value": c.p_value, "p_adjusted": c.p_adjusted,
+                                "effect": c.effect, "effect_name": c.effect_name, "threshold": c.threshold, "drifted": bool(c.drifted)}
+                       for c in report.columns}  # fmt: skip
+            report_doc = report.to_dict(charts=True)
+        else:  # a time window without a single event: nothing to judge, but a rows<N rule should hear of it
+            drift, share, drifted, columns = False, 0.0, [], {}
+            report_doc = {"drift": False, "columns": [], "findings": [{"kind": "empty", "message": "no events arrived in this window"}]}
+        summary = {"window": index, "rows": window.rows, "drift": drift, "share": share, "drifted": drifted, "columns": columns}
         if monitor.spec.window.kind == "time":
             start_us = monitor.created_us + index * monitor.spec.window.size * 1_000_000
             end_us = start_us + monitor.spec.window.size * 1_000_000
         else:
             start_us, end_us = window.first_us, window.last_us
         report_key = f"monitor/{monitor.id}/windows/{index:012d}.json"
-        self.ws.store.put_bytes(report_key, json.dumps(report.to_dict(charts=True), default=str).encode())
+        self.ws.store.put_bytes(report_key, json.dumps(report_doc, default=str).encode())
         alerts = []
         for rule in monitor.spec.rules:
             message = rule.breached(summary)
@@ -213,8 +225,8 @@ class WindowProcessor:
                 tx.execute(
                     "INSERT INTO monitor_windows (monitor, window_idx, start_event, end_event, start_us, end_us, n_rows, closed_at, drift, share, summary, report_key) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (monitor.id, index, window.start_event, window.end_event, start_us, end_us, window.rows, now, int(report.drift),
-                     float(report.share_drifted), json.dumps(summary, default=str), report_key),
+                    (monitor.id, index, window.start_event, window.end_event, start_us, end_us, window.rows, now, int(drift),
+                     share, json.dumps(summary, default=str), report_key),
                 )  # fmt: skip
                 tx.execute("UPDATE monitors SET next_window = ? WHERE id = ? AND next_window <= ?", (index + 1, monitor.id, index + 1))
                 for alert_id, rule_text, message in alerts:
