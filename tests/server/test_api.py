@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from serve_helpers import bearer, make_rows
 
 from assay.monitor._schema import to_ipc
@@ -156,3 +157,19 @@ def test_a_dashboard_session_can_read_but_never_write_the_api(client: Any, token
     response = client.post("/api/v1/monitors", json={"name": "m", "reference": "ref@v1"})
     assert response.status_code == 401  # but writing needs the bearer token itself
     assert client.post("/login", content=b"x" * (2 << 20), headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 413
+
+
+def test_labels_join_a_closed_window_by_event_id(client: Any, tokens: dict[str, str]) -> None:
+    assert _create(client, tokens, drift={"prediction": "country"}).status_code == 201
+    rows = [{**r, "event_id": f"e{i}"} for i, r in enumerate(make_rows(1000, seed=6))]
+    assert client.post("/api/v1/monitors/m/events", json={"rows": rows}, headers=bearer(tokens["ingest"])).status_code == 201
+    _wait_windows(client, tokens["read"], 1)
+    # ground truth for 10 events arrives later: 6 agree with the prediction, 4 do not
+    labels = [{"event_id": f"e{i}", "label": rows[i]["country"] if i < 6 else "nowhere"} for i in range(10)]
+    labels.append({"event_id": "not-an-event", "label": "DE"})
+    assert client.post("/api/v1/monitors/m/labels", json={"labels": labels}, headers=bearer(tokens["ingest"])).status_code == 200
+    joined = client.get("/api/v1/monitors/m/windows/0/labels", headers=bearer(tokens["read"])).json()
+    assert joined["events"] == 1000 and joined["with_event_id"] == 1000 and joined["labelled"] == 10
+    assert joined["labels"]["nowhere"] == 4 and joined["agreement"] == pytest.approx(0.6)
+    assert client.post("/login", data={"token": tokens["read"], "next": "/"}, follow_redirects=False).status_code == 303
+    assert "agrees with the label for 60.0%" in client.get("/monitors/m/windows/0").text

@@ -22,14 +22,17 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--window", default="10000rows", show_default=True, help="When a window closes: 10000rows, or a duration such as 15m, 1h, 1d.")
 @click.option("--rule", "rules", multiple=True, help="Alert rule (repeatable): drift, share>=0.3, column:NAME, rows<100. Default: drift.")
 @click.option("--webhook", "webhooks", multiple=True, help="URL to POST alerts to (repeatable).")
+@click.option("--prediction", help="The column holding the model's prediction (labels sent later are compared with it).")
 @json_option
 @handle_errors
-def create(name: str, reference: str, columns: tuple[str, ...], window: str, rules: tuple[str, ...], webhooks: tuple[str, ...], as_json: bool) -> None:
+def create(name: str, reference: str, columns: tuple[str, ...], window: str, rules: tuple[str, ...], webhooks: tuple[str, ...],
+           prediction: str | None, as_json: bool) -> None:
     """Create monitor NAME; its reference profile is built once, now."""
     from assay.monitor import create_monitor
 
     ws = Workspace.open()
-    found = create_monitor(ws, name, reference, columns=_split(columns) or None, window=window, rules=list(rules) or None, webhooks=list(webhooks))
+    found = create_monitor(ws, name, reference, columns=_split(columns) or None, window=window, rules=list(rules) or None, webhooks=list(webhooks),
+                           drift={"prediction": prediction} if prediction else None)
     emit(found.to_dict(), as_json, lambda: click.echo(
         f"Created monitor {found.name} on {found.reference}: {len(found.spec.columns)} column(s), window {found.spec.window.to_text()}, "
         f"rules {', '.join(r.text for r in found.spec.rules)}"))

@@ -11,7 +11,7 @@ from typing import Any
 from assay.errors import InputError, NotFoundError, UsageError
 from assay.monitor._spec import MonitorSpec, Rule, WindowSpec, check_name, check_webhook, parse_rule, parse_window
 
-__all__ = ["Monitor", "create_monitor", "get_monitor", "list_alerts", "list_monitors", "list_windows", "load_reference"]
+__all__ = ["Monitor", "create_monitor", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_windows", "load_reference", "window_labels"]
 
 _COLUMNS = "id, name, reference, version_id, spec, profile_key, created_at, created_us, next_window, events, batches"
 
@@ -166,3 +166,47 @@ def list_alerts(ws: Any, monitor: Monitor | None = None, *, limit: int = 200) ->
 
 def rules_of(monitor: Monitor) -> list[Rule]:
     return monitor.spec.rules
+
+
+def window_labels(ws: Any, monitor: Monitor, index: int) -> dict[str, Any]:
+    """Join the ground-truth labels received so far with the events of closed window ``index`` (by event id).
+
+    Reads only that window's own batches. When the monitor's drift settings name a
+    ``prediction`` column, the share of labelled events whose prediction equals the label
+    is reported too.
+    """
+    from assay.monitor._windows import read_any
+
+    window = get_window(ws, monitor, index)
+    start, end = window["start_event"], window["end_event"]
+    batches = ws.ledger.query(
+        "SELECT seq, first_event, n_rows, segment, seg_offset, seg_length, archive FROM monitor_batches "
+        "WHERE monitor = ? AND first_event < ? AND first_event + n_rows > ? ORDER BY seq", (monitor.id, end, start),
+    )  # fmt: skip
+    prediction = monitor.spec.drift.get("prediction")
+    ids: list[str] = []
+    predictions: list[Any] = []
+    for seq, first, n, segment, offset, length, archive in batches:
+        table = read_any(ws, segment, offset, length, archive, int(seq))
+        lo, hi = max(start, int(first)) - int(first), min(end, int(first) + int(n)) - int(first)
+        part = table.slice(lo, hi - lo)
+        ids.extend(part.column("event_id").to_pylist())
+        if prediction:
+            predictions.extend(part.column(prediction).to_pylist())
+    wanted = [i for i in ids if i is not None]
+    labels: dict[str, Any] = {}
+    for at in range(0, len(wanted), 500):
+        chunk = wanted[at:at + 500]
+        marks = ",".join("?" * len(chunk))
+        for event_id, label in ws.ledger.query(f"SELECT event_id, label FROM monitor_labels WHERE monitor = ? AND event_id IN ({marks})", (monitor.id, *chunk)):
+            labels[event_id] = json.loads(label)
+    counts: dict[str, int] = {}
+    for value in labels.values():
+        counts[str(value)] = counts.get(str(value), 0) + 1
+    doc: dict[str, Any] = {"window": index, "events": len(ids), "with_event_id": len(wanted), "labelled": len(labels), "labels": counts}
+    if prediction:
+        pairs = [(p, labels[i]) for i, p in zip(ids, predictions) if i in labels and p is not None]
+        same = sum(1 for p, y in pairs if (str(p) == str(y)) or (isinstance(y, (int, float)) and not isinstance(y, bool) and float(y) == p))
+        doc["prediction"] = prediction
+        doc["agreement"] = same / len(pairs) if pairs else None
+    return doc

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from assay.errors import InputError
-from assay.monitor import create_monitor, create_token, get_monitor, get_window, list_alerts, list_monitors, list_windows
+from assay.monitor import create_monitor, create_token, get_monitor, get_window, list_alerts, list_monitors, list_windows, window_labels
 from assay.monitor._schema import MalformedPayload, UnsupportedMediaType
 from assay.monitor._webhooks import deliveries
 from assay.server._auth import Principal
@@ -192,6 +192,14 @@ async def window(request: Request, name: str, index: int) -> dict[str, Any]:
     ws = request.app.state.ws
     found = await run_in_threadpool(get_monitor, ws, name)
     return await run_in_threadpool(get_window, ws, found, index)
+
+
+@router.get("/monitors/{name}/windows/{index}/labels")
+async def labels_of_window(request: Request, name: str, index: int) -> dict[str, Any]:
+    """The labels received so far for a closed window's events, joined by event id."""
+    await authorize(request, "read")
+    ws = request.app.state.ws
+    return await run_in_threadpool(lambda: window_labels(ws, get_monitor(ws, name), index))
 
 
 @router.get("/alerts")

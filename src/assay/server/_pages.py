@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from assay.monitor import get_monitor, get_window, list_alerts, list_monitors, list_windows, verify_password
+from assay.monitor import get_monitor, get_window, list_alerts, list_monitors, list_windows, verify_password, window_labels
 from assay.server._auth import SESSION_COOKIE, LoginRequired, Principal
 
 __all__ = ["render_error", "router"]
@@ -266,7 +266,8 @@ async def window(request: Request, name: str, index: int) -> HTMLResponse:
         found = get_monitor(ws, name)
         doc = get_window(ws, found, index)
         alerts = [a for a in list_alerts(ws, found, limit=5000) if a["window"] == index]
-        return {"monitor": found, "window": doc, "alerts": alerts}
+        has_labels = bool(ws.ledger.query("SELECT 1 FROM monitor_labels WHERE monitor = ? LIMIT 1", (found.id,)))
+        return {"monitor": found, "window": doc, "alerts": alerts, "labels": window_labels(ws, found, index) if has_labels else None}
 
     data = await run_in_threadpool(gather)
     charts = []
