@@ -49,7 +49,9 @@ class PairedBootstrap:
         self.n = n
         self.n_resamples = n_resamples
         self.seed = seed
-        self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
+        if threads is None:
+            threads = int(os.environ.get("ASSAY_THREADS", 0)) or min(4, os.cpu_count() or 1)
+        self.threads = threads
 
     def run(self, statistics: dict[str, Callable[[np.ndarray], np.ndarray]], progress: object | None = None) -> dict[str, np.ndarray]:
         out = {name: np.empty(self.n_resamples) for name in statistics}

@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 
 from assay.checks.metrics._base import Metric, Outputs, register
+from assay.checks.metrics._ranking import class_labels as _labels
+from assay.checks.metrics._ranking import score_column as _column
 from assay.checks.metrics._ranking import weighted_average_precision
 
 
@@ -18,6 +20,6 @@ class PrAuc(Metric):
     def batch(self, out: Outputs, W: np.ndarray) -> np.ndarray:
         assert out.proba is not None
         if out.task == "binary":
-            return weighted_average_precision(out.y, out.proba[:, 1], W)
-        per_class = [weighted_average_precision((out.y == c).astype(np.int8), out.proba[:, c], W) for c in range(out.n_classes)]
+            return weighted_average_precision(out.y, _column(out, 1), W)
+        per_class = [weighted_average_precision(_labels(out, c), _column(out, c), W) for c in range(out.n_classes)]
         return np.nanmean(np.column_stack(per_class), axis=1)

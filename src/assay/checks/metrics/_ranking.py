@@ -10,10 +10,20 @@ O(b·n) with no re-sorting and no per-group loops.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["weighted_auc", "weighted_average_precision"]
+__all__ = ["class_labels", "score_column", "weighted_auc", "weighted_average_precision"]
+
+
+def score_column(out: Any, c: int) -> np.ndarray:
+    """``out.proba[:, c]`` as one array object per Outputs, so the sort below is cached across resamples."""
+    return out._cache.setdefault(f"score:{c}", np.ascontiguousarray(out.proba[:, c]))
+
+
+def class_labels(out: Any, c: int) -> np.ndarray:
+    return out._cache.setdefault(f"is:{c}", (out.y == c).astype(np.int8))
 
 
 @dataclass
@@ -51,17 +61,17 @@ def _rank(y: np.ndarray, score: np.ndarray, descending: bool) -> _Ranked:
     return ranked
 
 
-def _cumulative(W: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Cumulative weight over ``cols`` with a leading zero column: out[:, k] = weight of the first k."""
-    out = np.zeros((W.shape[0], len(cols) + 1))
-    np.cumsum(W[:, cols], axis=1, out=out[:, 1:])
+def _cumulative(Wc: np.ndarray) -> np.ndarray:
+    """Cumulative sums along rows with a leading zero column: out[:, k] = weight of the first k columns."""
+    out = np.zeros((Wc.shape[0], Wc.shape[1] + 1))
+    np.cumsum(Wc, axis=1, out=out[:, 1:])
     return out
 
 
 def weighted_auc(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
     """P(score of a positive > score of a negative) + ½ P(tie), under each weighting row."""
     r = _rank(y, score, descending=False)
-    cneg = _cumulative(W, r.neg_cols)
+    cneg = _cumulative(W[:, r.neg_cols])
     wpos = W[:, r.pos_cols]
     below = 0.5 * (cneg[:, r.neg_before] + cneg[:, r.neg_through])  # ties count half
     den = wpos.sum(axis=1) * cneg[:, -1]
@@ -73,9 +83,9 @@ def weighted_average_precision(y: np.ndarray, score: np.ndarray, W: np.ndarray) 
     """Average precision, Σ (R_k − R_{k−1}) P_k over descending score thresholds (as scikit-learn):
     each positive contributes its weight times the precision at the end of its tied group."""
     r = _rank(y, score, descending=True)
-    cpos = _cumulative(W, r.pos_cols)
-    cneg = _cumulative(W, r.neg_cols)
     wpos = W[:, r.pos_cols]
+    cpos = _cumulative(wpos)
+    cneg = _cumulative(W[:, r.neg_cols])
     tp = cpos[:, r.pos_through]
     total = cpos[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
