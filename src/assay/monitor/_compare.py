@@ -1,14 +1,12 @@
 """Judge a window's sketches against the reference profile with the drift pillar's rules.
 
-The drift pillar compares a profile with *data* (it streams the data into sketches
-on the profile's edges). A monitor already holds the window's sketches, merged batch
-by batch as events arrived, so it hands them straight to the detector's per-column
-judgement and verdict — the same tests, corrections and thresholds as `assay drift`.
+A monitor holds each window's sketches, counted batch by batch on the reference
+profile's edges as events arrived; :meth:`DriftDetector.compare_profile` judges them
+with the same tests, corrections and thresholds as `assay drift`, reading no data.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from assay.drift import CategoricalSketch, DriftDetector, DriftReport, DriftSpec, NumericSketch, Profile
@@ -35,7 +33,4 @@ class SketchJudge:
         self.columns_ = columns
 
     def judge(self, rows: int, sketches: dict[str, Any], label: str) -> DriftReport:
-        detector = self.detector_
-        # TODO(drift pillar): a public DriftDetector.compare_profile(current_profile) would replace these two private calls
-        results = [detector._judge(n, self.reference_.columns[n].kind, self.reference_.columns[n], sketches[n]) for n in self.columns_]
-        return detector._verdict(results, list(detector.findings_), None, SimpleNamespace(num_rows=rows, label=label))
+        return self.detector_.compare_profile(Profile(rows, {n: sketches[n] for n in self.columns_}, label))
