@@ -68,7 +68,7 @@ def _bodies(fmt: str, batch: int, count: int) -> list[bytes]:
     return out
 
 
-def run(*, ledger: str = "sqlite", seconds: float = 20.0, senders: int = 4, batch: int = 500, fmt: str = "json",
+def run(*, ledger: str = "sqlite", seconds: float = 20.0, senders: int = 2, batch: int = 500, fmt: str = "json",
         max_events: int = 5_000_000, workdir: Path | None = None, window: str = "100000rows", rate: float | None = None) -> dict[str, Any]:  # fmt: skip
     import httpx
 
@@ -167,7 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ledger", default="sqlite", help='"sqlite" or a postgresql:// URL (a fresh database)')
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--format", choices=["json", "arrow"], default="json")
     parser.add_argument("--max-events", type=int, default=5_000_000)
