@@ -180,3 +180,13 @@ def test_user_metrics_register_by_entry_point(monkeypatch: pytest.MonkeyPatch) -
         assert make_metric("half_accuracy").value(out) == pytest.approx(0.5 * make_metric("accuracy").value(out))
     finally:
         _base._REGISTRY.pop("half_accuracy", None)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY) + ["ece"])
+def test_float32_bootstrap_weights_agree_with_float64(name: str) -> None:
+    """The bootstrap draws float32 counts (exact integers); metric values must not notice."""
+    out, _ = _binary(n=3000, seed=4)
+    rng = np.random.default_rng(8)
+    W = np.stack([np.bincount(rng.integers(0, 3000, 3000), minlength=3000) for _ in range(5)])
+    metric = make_metric(name)
+    np.testing.assert_allclose(metric.batch(out, W.astype(np.float32)), metric.batch(out, W.astype(np.float64)), rtol=2e-6)

@@ -15,19 +15,20 @@ import numpy as np
 
 __all__ = ["PairedBootstrap", "resample_weights"]
 
-#: weight-matrix cells per chunk (float64): ~32 MB
+#: weight-matrix cells per chunk (float32): ~16 MB
 _CHUNK_CELLS = 4_000_000
 
 
 def resample_weights(n: int, n_resamples: int, rng: np.random.Generator, *, chunk: int | None = None) -> Iterator[np.ndarray]:
-    """Yield (b, n) float arrays of bootstrap counts, b ≤ chunk, n_resamples rows in all."""
+    """Yield (b, n) float32 arrays of bootstrap counts, b ≤ chunk, n_resamples rows in all."""
     chunk = chunk or max(1, min(n_resamples, _CHUNK_CELLS // max(n, 1)))
     done = 0
     while done < n_resamples:
         b = min(chunk, n_resamples - done)
         idx = rng.integers(0, n, size=(b, n))
         idx += (np.arange(b) * n)[:, None]
-        yield np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+        # float32 holds every count exactly, and halves the memory traffic of everything downstream
+        yield np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float32)
         done += b
 
 

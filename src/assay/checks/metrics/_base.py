@@ -89,9 +89,23 @@ def row_totals(W: np.ndarray) -> np.ndarray:
     last = getattr(_LAST, "totals", None)
     if last is not None and last[0] is W:
         return last[1]
-    totals = W.sum(axis=1, keepdims=True)
+    totals = W.sum(axis=1, keepdims=True, dtype=np.float64)
     _LAST.totals = (W, totals)  # holding W keeps its identity unique while remembered
     return totals
+
+
+def _cached_stats(out: Outputs, key: str, dtype: np.dtype, compute: Any) -> np.ndarray:
+    """Per-row statistics, computed once per Outputs and kept in the dtype of the weights
+    (a float32 weight matrix times float64 statistics would be upcast, copying it)."""
+    S = out._cache.get(key)
+    if S is None:
+        S = out._cache[key] = np.asarray(compute(), dtype=np.float64).reshape(len(out.y), -1)
+    if S.dtype != dtype:
+        typed = out._cache.get(f"{key}:{dtype}")
+        if typed is None:
+            typed = out._cache[f"{key}:{dtype}"] = S.astype(dtype)
+        return typed
+    return S
 
 
 class DecomposableMetric(Metric):
@@ -106,12 +120,9 @@ class DecomposableMetric(Metric):
         return means[:, 0]
 
     def batch(self, out: Outputs, W: np.ndarray) -> np.ndarray:
-        key = f"stats:{self.label}"
-        S = out._cache.get(key)
-        if S is None:
-            S = out._cache[key] = np.asarray(self.stats(out), dtype=np.float64).reshape(len(out.y), -1)
+        S = _cached_stats(out, f"stats:{self.label}", W.dtype, lambda: self.stats(out))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.finalize((W @ S) / row_totals(W))
+            return self.finalize((W @ S).astype(np.float64) / row_totals(W))
 
 
 class PairMetric(DecomposableMetric):
@@ -124,9 +135,9 @@ class PairMetric(DecomposableMetric):
         raise NotImplementedError
 
     def pair_batch(self, cand: Outputs, base: Outputs, W: np.ndarray) -> np.ndarray:
-        S = np.asarray(self.pair_stats(cand, base), dtype=np.float64).reshape(len(cand.y), -1)
+        S = _cached_stats(cand, f"pair:{self.label}:{id(base)}", W.dtype, lambda: self.pair_stats(cand, base))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.finalize((W @ S) / row_totals(W))
+            return self.finalize((W @ S).astype(np.float64) / row_totals(W))
 
 
 _REGISTRY: dict[str, type[Metric]] = {}

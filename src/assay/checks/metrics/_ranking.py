@@ -63,7 +63,7 @@ def _rank(y: np.ndarray, score: np.ndarray, descending: bool) -> _Ranked:
 
 def _cumulative(Wc: np.ndarray) -> np.ndarray:
     """Cumulative sums along rows with a leading zero column: out[:, k] = weight of the first k columns."""
-    out = np.zeros((Wc.shape[0], Wc.shape[1] + 1))
+    out = np.zeros((Wc.shape[0], Wc.shape[1] + 1), dtype=Wc.dtype)  # integer counts: exact in float32 below 2**24
     np.cumsum(Wc, axis=1, out=out[:, 1:])
     return out
 
@@ -76,7 +76,9 @@ def weighted_auc(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
     below = 0.5 * (cneg[:, r.neg_before] + cneg[:, r.neg_through])  # ties count half
     den = wpos.sum(axis=1) * cneg[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (wpos * below).sum(axis=1) / np.where(den > 0, den, 1.0), np.nan)
+        num = (wpos * below).sum(axis=1, dtype=np.float64)
+        den = den.astype(np.float64)
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
 def weighted_average_precision(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -90,5 +92,5 @@ def weighted_average_precision(y: np.ndarray, score: np.ndarray, W: np.ndarray) 
     total = cpos[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = tp / (tp + cneg[:, r.neg_through])
-        ap = (wpos * np.where(np.isfinite(precision), precision, 0.0)).sum(axis=1) / total
+        ap = (wpos * np.where(np.isfinite(precision), precision, 0.0)).sum(axis=1, dtype=np.float64) / total
         return np.where(total > 0, ap, np.nan)
