@@ -8,6 +8,9 @@ sketches on the same edges, so memory is bounded by the sketch size.
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -65,15 +68,15 @@ class DriftDetector:
             if self.mode_ == "exact":
                 # rows for the multivariate tests are taken from each column as it is read: no extra pass
                 picks = _pick_rows(self.rows_, spec.multivariate_sample, spec.seed) if spec.multivariate else None
-                self.sides_: dict[str, object] = {}
-                sample: dict[str, pa.ChunkedArray] = {}
-                for name in names:
-                    kind = self.kinds_[name]
-                    if kind in ("numeric", "categorical", "null"):
-                        column = src.read_column(name)
-                        self.sides_[name] = _side(column, kind)
-                        if picks is not None:
-                            sample[name] = column.take(picks)
+                readable = [n for n in names if self.kinds_[n] in ("numeric", "categorical", "null")]
+
+                def read(name: str) -> tuple[object, pa.ChunkedArray | None]:
+                    column = src.read_column(name)
+                    return _side(column, self.kinds_[name]), (column.take(picks) if picks is not None else None)
+
+                done = _map_columns(read, readable)
+                self.sides_: dict[str, object] = {n: side for n, (side, _) in zip(readable, done)}
+                sample = {n: col for n, (_, col) in zip(readable, done) if col is not None}
                 self.sample_ = pa.table(sample) if picks is not None and sample else None
             else:
                 self.profile_, sample_table = profile_and_sample(src, columns=names, bins=spec.bins, max_categories=spec.max_categories,
@@ -191,22 +194,21 @@ class DriftDetector:
                 pairs[n] = (ref.kind, ref, sketches[n])
         else:
             picks = _pick_rows(src.num_rows, spec.multivariate_sample, spec.seed + 1) if spec.multivariate and self.sample_ is not None else None  # type: ignore[attr-defined]
-            sample: dict[str, pa.ChunkedArray] = {}
             progress = bar(len(names), "drift: columns", "col")
-            for n in names:
+
+            def prepare(n: str) -> tuple[tuple[str, object, object] | None, pa.ChunkedArray | None, list[Finding]]:
                 progress.update(1)
                 rk, ck = self.kinds_[n], cur_kinds[n]
                 if "unsupported" in (rk, ck):
-                    continue
+                    return None, None, []
+                local: list[Finding] = []  # gathered per column, merged in column order: reports stay deterministic
                 ref_side = self.sides_[n]
                 column = src.read_column(n)  # type: ignore[attr-defined]
-                if picks is not None:
-                    sample[n] = column.take(picks)
                 kind = rk if rk != "null" else ck
                 if kind == "null":
                     kind = "categorical"
                 if rk == "numeric" and ck == "categorical" or rk == "categorical" and ck == "numeric":
-                    kind, ref_side, cur_side = _reconcile(n, rk, ref_side, column, findings)
+                    kind, ref_side, cur_side = _reconcile(n, rk, ref_side, column, local)
                 else:
                     cur_side = _side(column, kind if ck != "null" else "null")
                     if isinstance(ref_side, CategoricalSide) and kind == "numeric" and rk == "null":
@@ -215,7 +217,15 @@ class DriftDetector:
                         cur_side = NumericSide(cur_side.rows, cur_side.missing, 0, 0, np.empty(0))
                 if kind == "numeric" and n in (spec.target, spec.prediction) and _few_integers(ref_side, cur_side):
                     kind, ref_side, cur_side = "categorical", _as_categorical(ref_side), _as_categorical(cur_side)
-                pairs[n] = (kind, ref_side, cur_side)
+                return (kind, ref_side, cur_side), (column.take(picks) if picks is not None else None), local
+
+            sample: dict[str, pa.ChunkedArray] = {}
+            for n, (pair, sampled, local) in zip(names, _map_columns(prepare, names)):
+                findings.extend(local)
+                if pair is not None:
+                    pairs[n] = pair
+                if sampled is not None:
+                    sample[n] = sampled
             progress.close()
             self._cur_sample = pa.table(sample) if sample else None
         for n in names:
@@ -224,7 +234,8 @@ class DriftDetector:
                 findings.append(Finding("unsupported_type", f"column {n!r} has a type drift cannot judge {dtype}".strip() + "; skipped", n, "warning"))
             if n in notes:
                 findings.append(Finding("mixed_types", f"column {n!r}: {notes[n]}", n, "warning"))
-        return [self._judge(n, *pairs[n]) for n in names if n in pairs]
+        judged = [n for n in names if n in pairs]
+        return _map_columns(lambda n: self._judge(n, *pairs[n]), judged)
 
     def _rule(self, name: str, kind: str) -> tuple[str, float]:
         spec = self.spec_
@@ -508,6 +519,17 @@ def _categorical_chart(cmp: CategoricalComparison, top: int = 20) -> dict[str, o
     ref, cur = cmp.probabilities()
     order = np.argsort(-(ref + cur), kind="stable")[:top]
     return {"type": "categorical", "categories": [cmp.categories[i] for i in order], "reference": ref[order].tolist(), "current": cur[order].tolist()}
+
+
+def _map_columns(fn: Any, names: list[str]) -> list[Any]:
+    """``[fn(n) for n in names]`` on a few threads: reading, sorting and searching release the GIL."""
+    workers = min(4, os.cpu_count() or 1, len(names))
+    if workers <= 1:
+        return [fn(n) for n in names]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, names))
 
 
 def _pick_rows(total: int, n: int, seed: int) -> pa.Array:
