@@ -15,7 +15,15 @@ from assay.checks._record import list_results, record_result
 from assay.checks._result import CheckResult, GateResult
 from assay.checks._runner import run_suite
 from assay.checks._suite import (
-    BehaviourSpec, BudgetSpec, DiscoverySpec, GateSpec, MetricSpec, RobustnessSpec, SliceSpec, Suite, SuiteError,
+    BehaviourSpec,
+    BudgetSpec,
+    DiscoverySpec,
+    GateSpec,
+    MetricSpec,
+    RobustnessSpec,
+    SliceSpec,
+    Suite,
+    SuiteError,
 )
 
 __all__ = [

@@ -18,8 +18,7 @@ from assay.checks._rates import clopper_pearson
 from assay.checks._result import GateResult
 from assay.checks._suite import RobustnessSpec
 from assay.errors import InputError
-from assay.models._base import Features, ModelAdapter
-from assay.models._guard import _call_with_timeout
+from assay.models import Features, ModelAdapter, call_with_timeout
 
 if TYPE_CHECKING:
     from assay.checks._runner import Context
@@ -114,7 +113,7 @@ def _row_status(model: ModelAdapter, feats: Features, reference: np.ndarray | No
                 on_error_fails: bool) -> tuple[np.ndarray | None, str | None]:
     """Per-row failure flags for one batch, or (None, error) when the whole batch raised."""
     try:
-        pred = _call_with_timeout(model, feats, timeout)
+        pred = call_with_timeout(model, feats, timeout)
     except Exception as exc:  # noqa: BLE001 - an exception on generated input is the thing measured
         return None, f"{type(exc).__name__}: {str(exc)[:200]}"
     labels = np.asarray(pred.labels)

@@ -20,8 +20,7 @@ from assay.checks._slices import Slice, expand_slices
 from assay.checks._suite import GateSpec, Suite
 from assay.checks.metrics import Metric, Outputs, make_metric
 from assay.errors import InputError
-from assay.models._base import Features, ModelAdapter, ModelError, Prediction
-from assay.models._guard import PredictionCache
+from assay.models import Features, ModelAdapter, ModelError, Prediction, PredictionCache
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -251,7 +250,6 @@ def _check_metric(metric: Metric, out: Outputs, model: str) -> None:
 def _estimates(ctx: Context, wanted: list[tuple[Metric, Slice | None]]) -> dict[tuple[str, str | None], _Cell]:
     suite = ctx.suite
     conf = suite.confidence
-    has_base = "baseline" in ctx.outputs
     oc, ob = ctx.outputs["candidate"], ctx.outputs.get("baseline")
     cells: dict[tuple[str, str | None], _Cell] = {}
     statistics: dict[str, Any] = {}

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from assay.checks._multitest import CORRECTIONS
 from assay.checks._yamlmarks import SuiteError, load_marked
 
 if TYPE_CHECKING:
@@ -241,5 +240,3 @@ class Suite:
         return run_suite(self, candidate=candidate, baseline=baseline, data=data, ws=ws, trust=trust, seed=seed,
                          allow_inconclusive=allow_inconclusive)
 
-
-_ = CORRECTIONS  # re-exported for the parser

@@ -6,8 +6,19 @@ from typing import Any
 
 from assay.checks._multitest import CORRECTIONS
 from assay.checks._suite import (
-    BEHAVIOURS, GATE_KINDS, GENERATORS, SCHEMA, TASKS, BehaviourSpec, BudgetSpec, DiscoverySpec, GateSpec, MetricSpec,
-    RobustnessSpec, SliceSpec, Suite,
+    BEHAVIOURS,
+    GATE_KINDS,
+    GENERATORS,
+    SCHEMA,
+    TASKS,
+    BehaviourSpec,
+    BudgetSpec,
+    DiscoverySpec,
+    GateSpec,
+    MetricSpec,
+    RobustnessSpec,
+    SliceSpec,
+    Suite,
 )
 from assay.checks._yamlmarks import SuiteError
 

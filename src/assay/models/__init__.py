@@ -2,7 +2,7 @@
 
 from assay.models._base import Features, ModelAdapter, ModelError, Prediction
 from assay.models._callable import from_function
-from assay.models._guard import PredictionCache, guarded_predict
+from assay.models._guard import PredictionCache, call_with_timeout, guarded_predict
 from assay.models._load import FLAVORS, infer_flavor, load_model, load_registered
 from assay.models._registry import register_model
 from assay.models._sklearn import from_estimator
@@ -14,6 +14,7 @@ __all__ = [
     "ModelError",
     "Prediction",
     "PredictionCache",
+    "call_with_timeout",
     "from_estimator",
     "from_function",
     "guarded_predict",

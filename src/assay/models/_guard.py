@@ -13,10 +13,11 @@ import numpy as np
 
 from assay.models._base import Features, ModelAdapter, ModelError, Prediction
 
-__all__ = ["PredictionCache", "guarded_predict"]
+__all__ = ["PredictionCache", "call_with_timeout", "guarded_predict"]
 
 
-def _call_with_timeout(model: ModelAdapter, batch: Features, timeout_s: float | None) -> Prediction:
+def call_with_timeout(model: ModelAdapter, batch: Features, timeout_s: float | None) -> Prediction:
+    """``model.predict(batch)``, or :class:`ModelError` if it has not returned after ``timeout_s``."""
     if timeout_s is None:
         return model.predict(batch)
     box: dict[str, Any] = {}
@@ -79,7 +80,7 @@ def guarded_predict(
     for start in range(0, max(n, 1), batch_size):
         batch = features.take(slice(start, start + batch_size))
         try:
-            pred = _call_with_timeout(model, batch, timeout_s)
+            pred = call_with_timeout(model, batch, timeout_s)
         except ModelError:
             raise
         except Exception as exc:

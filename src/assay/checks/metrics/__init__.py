@@ -17,6 +17,14 @@ from assay.checks.metrics import (  # noqa: F401 - importing registers the built
     _rmse,
     _roc_auc,
 )
-from assay.checks.metrics._base import DecomposableMetric, Metric, Outputs, PairMetric, available, make_metric, register
+from assay.checks.metrics._base import (
+    DecomposableMetric,
+    Metric,
+    Outputs,
+    PairMetric,
+    available,
+    make_metric,
+    register,
+)
 
 __all__ = ["DecomposableMetric", "Metric", "Outputs", "PairMetric", "available", "make_metric", "register"]
