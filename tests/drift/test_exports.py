@@ -31,3 +31,37 @@ def test_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_plugins_register_through_entry_points(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import importlib.metadata
+    import sys
+    import types
+
+    from assay.drift import _registry
+    from assay.drift._registry import StatTest, TestOutcome
+
+    module = types.ModuleType("drift_plugin_example")
+
+    class MeanGap(StatTest):
+        name = "meangap"
+        kinds = frozenset({"numeric"})
+        default_threshold = 0.5
+
+        def numeric(self, cmp):  # type: ignore[no-untyped-def]
+            gap = abs(float(cmp.ref_values.mean() - cmp.cur_values.mean()))
+            return TestOutcome(gap, None, gap)
+
+    module.MeanGap = MeanGap  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "drift_plugin_example", module)
+    ep = importlib.metadata.EntryPoint("drift_test.meangap", "drift_plugin_example:MeanGap", "assay.plugins")
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None: [ep] if group == "assay.plugins" else [])
+    monkeypatch.setattr(_registry, "_loaded", False)
+    assay.drift.stat_test_names()  # built-ins registered first
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+    assert "meangap" in assay.drift.stat_test_names()
+    import numpy as np
+    import pyarrow as pa
+
+    report = assay.drift.compare(pa.table({"x": np.zeros(50)}), pa.table({"x": np.ones(50)}), assay.drift.DriftSpec(numeric={"test": "meangap"}, multivariate=False))
+    assert report.column("x").test == "meangap" and report.drift

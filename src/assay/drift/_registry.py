@@ -54,11 +54,24 @@ def register_stat_test(cls: type[StatTest]) -> type[StatTest]:
 
 
 def _load_builtins() -> None:
+    """Built-in tests, then plugins: entry points named ``drift_test.NAME`` in the ``assay.plugins`` group."""
     global _loaded
-    if not _loaded:
-        for module in _BUILTINS:
-            importlib.import_module(f"assay.drift._stattests.{module}")
-        _loaded = True
+    if _loaded:
+        return
+    _loaded = True
+    for module in _BUILTINS:
+        importlib.import_module(f"assay.drift._stattests.{module}")
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="assay.plugins"):
+        if not ep.name.startswith("drift_test."):
+            continue
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken plugin must say which one
+            raise UsageError(f"the drift test plugin {ep.name} ({ep.value}) failed to load: {exc}") from None
+        if isinstance(obj, type) and issubclass(obj, StatTest) and obj.kinds:
+            _REGISTRY.setdefault(obj.name or ep.name.removeprefix("drift_test."), obj)
 
 
 def stat_test_names() -> list[str]:
