@@ -21,7 +21,7 @@ class _DriftGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-@click.group(cls=_DriftGroup)
+@click.group(cls=_DriftGroup, subcommand_metavar="REFERENCE CURRENT [OPTIONS] | profile DATA [OPTIONS]")
 def drift() -> None:
     """Has the data moved away from the reference? `assay drift REFERENCE CURRENT [options]`.
 
