@@ -1,0 +1,127 @@
+"""The evidence behind one column's verdict: summaries, the comparison the tests read,
+the missing-rate test, findings about categories, and the data the report charts draw.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assay.drift._columns import CategoricalSide, NumericSide
+from assay.drift._comparison import CategoricalComparison, NumericComparison
+from assay.drift._profile import CategoricalSketch, NumericSketch
+from assay.drift._report import Finding
+
+__all__ = ["categorical_chart", "categorical_comparison", "missing_rate_test", "numeric_chart", "numeric_comparison", "side_summary"]
+
+OTHER = "(other)"
+
+
+def side_summary(side: object) -> dict[str, object]:
+    if isinstance(side, NumericSide):
+        rows, missing, nonfinite, valid = side.rows, side.missing, side.posinf + side.neginf, side.values.size
+        extra = {"mean": float(side.values.mean()) if valid else None, "std": float(side.values.std()) if valid else None}
+    elif isinstance(side, NumericSketch):
+        rows, missing, nonfinite, valid = side.rows, side.missing, side.posinf + side.neginf, side.finite
+        extra = {"mean": side.total / valid if valid else None, "std": side.std if valid else None}
+    elif isinstance(side, CategoricalSide):
+        rows, missing, nonfinite, valid = side.rows, side.missing, 0, int(side.counts.sum())
+        extra = {"distinct": int(side.categories.size)}
+    else:
+        assert isinstance(side, CategoricalSketch)
+        rows, missing, nonfinite, valid = side.rows, side.missing, 0, sum(side.values.values()) + side.other
+        extra = {"distinct": side.distinct, "distinct_is_lower_bound": bool(side.other)}
+    return {"rows": int(rows), "missing": int(missing), "missing_rate": missing / rows if rows else 0.0, "nonfinite": int(nonfinite), "valid": int(valid), **extra}
+
+
+def numeric_comparison(ref: object, cur: object) -> NumericComparison | None:
+    if isinstance(ref, NumericSide) and isinstance(cur, NumericSide):
+        if ref.values.size == 0 or cur.values.size == 0:
+            return None
+        return NumericComparison.from_values(ref.values, cur.values)
+    assert isinstance(ref, NumericSketch) and isinstance(cur, NumericSketch)
+    if ref.finite == 0 or cur.finite == 0 or ref.edges.size == 0:
+        return None
+    return NumericComparison.from_counts(ref.edges, ref.counts, cur.counts, low=min(ref.low, cur.low), high=max(ref.high, cur.high), ref_std=ref.std)
+
+
+def _counts(side: object) -> tuple[dict[str, int], int]:
+    if isinstance(side, CategoricalSide):
+        return dict(zip(side.categories.tolist(), side.counts.tolist())), 0
+    assert isinstance(side, CategoricalSketch)
+    return side.values, side.other
+
+
+def categorical_comparison(ref: object, cur: object, cap: int, findings: list[Finding], name: str) -> CategoricalComparison | None:
+    ref_counts, ref_other = _counts(ref)
+    cur_counts, cur_other = _counts(cur)
+    if not (ref_counts or ref_other) or not (cur_counts or cur_other):
+        return None
+    unseen = {k: v for k, v in cur_counts.items() if k not in ref_counts}
+    if unseen:
+        cur_valid = sum(cur_counts.values()) + cur_other
+        top = sorted(unseen.items(), key=lambda kv: -kv[1])[:5]
+        share = sum(unseen.values()) / cur_valid
+        # Good-Turing: the share of rows in categories a sample of this size has not seen yet is
+        # about the share of reference rows in categories seen once; an identifier column expects ~100%
+        ref_valid_all = sum(ref_counts.values()) + ref_other
+        expected = sum(1 for v in ref_counts.values() if v == 1) / max(ref_valid_all, 1)
+        caveat = " (the reference sketch was capped, so some may be rare reference values)" if ref_other else ""
+        severity = "warning" if share > 2 * expected + 0.01 else "info"
+        findings.append(Finding("unseen_categories", f"{len(unseen):,} categor{'y' if len(unseen) == 1 else 'ies'} of {name!r} never seen in the reference, "
+                                f"{share:.2%} of current rows; about {expected:.2%} expected from the reference's singletons{caveat}", name, severity,
+                                {"count": len(unseen), "share": share, "expected_share": expected, "examples": [k for k, _ in top]}))  # fmt: skip
+    categories = sorted(set(ref_counts) | set(cur_counts), key=lambda k: (-(ref_counts.get(k, 0) + cur_counts.get(k, 0)), k))
+    other_ref, other_cur = ref_other, cur_other
+    if len(categories) > cap:
+        findings.append(Finding("high_cardinality", f"column {name!r} has {len(categories):,} categories; the {len(categories) - cap:,} rarest are pooled as {OTHER}", name, "info",
+                                {"distinct": len(categories), "kept": cap}))  # fmt: skip
+        for k in categories[cap:]:
+            other_ref += ref_counts.get(k, 0)
+            other_cur += cur_counts.get(k, 0)
+        categories = categories[:cap]
+    kept = sum(ref_counts.values())
+    singletons = sum(1 for v in ref_counts.values() if v == 1)
+    if len(ref_counts) >= 1000 and singletons > 0.5 * kept:
+        findings.append(Finding("identifier_like", f"column {name!r} has a distinct value in most rows; it looks like an identifier, whose drift is rarely meaningful", name, "info"))
+    ref_arr = np.array([ref_counts.get(k, 0) for k in categories], dtype=np.int64)
+    cur_arr = np.array([cur_counts.get(k, 0) for k in categories], dtype=np.int64)
+    if other_ref or other_cur:
+        categories = [*categories, OTHER]
+        ref_arr = np.append(ref_arr, other_ref)
+        cur_arr = np.append(cur_arr, other_cur)
+    return CategoricalComparison(categories, ref_arr, cur_arr)
+
+
+def missing_rate_test(ref: dict, cur: dict, threshold: float) -> dict[str, object]:
+    """Two-proportion z-test (pooled), the same as a 2 x 2 chi-squared without continuity correction."""
+    from scipy import stats
+
+    n1, n2 = ref["rows"], cur["rows"]
+    x1, x2 = ref["missing"], cur["missing"]
+    p1, p2 = x1 / n1, x2 / n2
+    doc: dict[str, object] = {"reference": p1, "current": p2, "effect": abs(p2 - p1), "threshold": threshold, "p_value": None, "p_adjusted": None, "drifted": False}
+    if x1 + x2 == 0 or x1 + x2 == n1 + n2:
+        return doc
+    pooled = (x1 + x2) / (n1 + n2)
+    z = (p2 - p1) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    doc["p_value"] = float(2 * stats.norm.sf(abs(z)))
+    return doc
+
+
+def numeric_chart(cmp: NumericComparison, bins: int = 40) -> dict[str, object]:
+    """Both distributions on one equal-width axis between the pooled 0.5% and 99.5% quantiles."""
+    lo = min(cmp.quantile("reference", 0.005), cmp.quantile("current", 0.005))
+    hi = max(cmp.quantile("reference", 0.995), cmp.quantile("current", 0.995))
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    ref_cdf, cur_cdf = cmp.cdf_at(edges)
+    below = cmp.cdf_at(np.array([np.nextafter(lo, -np.inf)]))  # the first bin includes its lower edge
+    ref_cdf[0], cur_cdf[0] = below[0][0], below[1][0]
+    return {"type": "numeric", "edges": edges.tolist(), "reference": np.diff(ref_cdf).clip(0).tolist(), "current": np.diff(cur_cdf).clip(0).tolist()}
+
+
+def categorical_chart(cmp: CategoricalComparison, top: int = 20) -> dict[str, object]:
+    ref, cur = cmp.probabilities()
+    order = np.argsort(-(ref + cur), kind="stable")[:top]
+    return {"type": "categorical", "categories": [cmp.categories[i] for i in order], "reference": ref[order].tolist(), "current": cur[order].tolist()}
