@@ -35,14 +35,14 @@ class _Ranked:
     pos_through: np.ndarray  # per positive: positives up to the end of its tied group
 
 
-_CACHE: dict[tuple[int, int, bool], tuple[np.ndarray, _Ranked]] = {}
+_CACHE: dict[tuple[int, int, bool], tuple[np.ndarray, np.ndarray, _Ranked]] = {}
 
 
 def _rank(y: np.ndarray, score: np.ndarray, descending: bool) -> _Ranked:
-    key = (id(score), len(score), descending)
+    key = (id(score), id(y), descending)
     hit = _CACHE.get(key)
-    if hit is not None and hit[0] is score:
-        return hit[1]
+    if hit is not None and hit[0] is score and hit[1] is y:
+        return hit[2]
     order = np.argsort(-score if descending else score, kind="mergesort")
     s = score[order]
     pos = y[order] == 1
@@ -57,7 +57,7 @@ def _rank(y: np.ndarray, score: np.ndarray, descending: bool) -> _Ranked:
     ranked = _Ranked(order[pos], order[~pos], neg_end[g] - neg_in[g].astype(np.int64), neg_end[g], pos_end[g])
     if len(_CACHE) > 64:
         _CACHE.clear()
-    _CACHE[key] = (score, ranked)  # the score array is held so its id stays unique
+    _CACHE[key] = (score, y, ranked)  # both arrays are held so their ids stay unique
     return ranked
 
 
