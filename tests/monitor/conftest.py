@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers module next to this file, in any import mode
+
 import pyarrow.parquet as pq
 import pytest
 from monitor_helpers import reference_table

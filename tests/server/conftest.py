@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers module next to this file, in any import mode
+
 from collections.abc import Iterator
 from typing import Any
 

@@ -73,6 +73,19 @@ def test_log_in_open_every_page_and_follow_an_alert(browser: Any, dashboard: dic
     page.click("#login-button")
     page.wait_for_url(f"{url}/monitors/m")
     _charts_drawn(page, 2)  # drift per column and window, share drifted
+    # a click on window 1's bar in the share chart opens that window (after the bars' grow-in animation)
+    page.wait_for_timeout(1500)
+    x, y = page.evaluate("""() => {
+        const el = document.getElementById("share-chart-box");
+        el.scrollIntoView();
+        const chart = echarts.getInstanceByDom(el);
+        const bar = chart.getModel().getSeriesByIndex(0).getData().getItemLayout(1);  // window 1's bar
+        const box = el.getBoundingClientRect();
+        return [box.left + bar.x + bar.width / 2, box.top + bar.y + bar.height / 2];
+    }""")
+    page.mouse.click(x, y)
+    page.wait_for_url(f"{url}/monitors/m/windows/1")
+    page.go_back()
     for path, charts in (("/", 0), ("/datasets", 0), ("/datasets/ref", 1), ("/lineage", 1), ("/checks", 0), ("/monitors", 0),
                          ("/alerts", 0), ("/monitors/evil", 2), ("/monitors/evil/windows/1", 3)):  # fmt: skip
         response = page.goto(url + path)

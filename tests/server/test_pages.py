@@ -77,6 +77,7 @@ def test_every_page_renders_with_its_chart(client: Any, ref_ws: Any, tokens: dic
     monitor_page = client.get("/monitors/m").text
     assert 'data-option="drift-chart"' in monitor_page and "/static/echarts.min.js" in monitor_page
     assert 'href="/monitors/m/windows/1"' in client.get("/alerts").text
+    assert """data-links='["/monitors/m/windows/0", "/monitors/m/windows/1"]'""" in monitor_page
     window = client.get("/monitors/m/windows/1").text
     assert "drift in age" in window and 'data-option="dist-1"' in window
     assert client.get("/static/echarts.min.js").status_code == 200

@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -254,7 +254,8 @@ async def monitor(request: Request, name: str) -> HTMLResponse:
         "series": [{"name": "share drifted", "type": "bar", "data": [w["share"] for w in windows]},
                    {"name": "rows", "type": "line", "yAxisIndex": 1, "data": [w["rows"] for w in windows]}],
     }  # fmt: skip
-    return _render(request, "monitor.html", chart=chart, share_chart=share, **data)
+    links = [f"/monitors/{quote(name, safe='')}/windows/{w['window']}" for w in windows]
+    return _render(request, "monitor.html", chart=chart, share_chart=share, window_links=links, **data)
 
 
 @router.get("/monitors/{name}/windows/{index}", response_class=HTMLResponse)

@@ -10,6 +10,14 @@
       var option = JSON.parse(source.textContent);
       var chart = echarts.init(el, null, { renderer: "canvas" });
       chart.setOption(option);
+      var links = el.getAttribute("data-links");
+      if (links) {  // a click on a point opens the page for that x value (e.g. the window)
+        var targets = JSON.parse(links);
+        chart.on("click", function (params) {
+          var target = targets[params.dataIndex];
+          if (typeof target === "string" && target.charAt(0) === "/") { window.location.assign(target); }
+        });
+      }
       window.addEventListener("resize", function () { chart.resize(); });
       rendered += 1;
     });
