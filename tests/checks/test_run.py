@@ -136,6 +136,9 @@ def test_registered_models_data_refs_ledger_and_log(world: Path, cli, monkeypatc
     assert doc["id"]
     log = cli.json("check", "log", cwd=world)
     assert log["results"][0]["id"] == doc["id"] and log["results"][0]["verdict"] == "fail"
+    shown = cli.json("check", "show", doc["id"][:8], "--report", "again.html", cwd=world)
+    assert shown["gates"] == doc["gates"] and (world / "again.html").is_file()
+    cli("check", "show", "ffffffffff", cwd=world, check=2)
     models = cli.json("model", "list", cwd=world)
     assert [m["name"] for m in models["models"]] == ["cancer"]
     from assay.workspace import Workspace

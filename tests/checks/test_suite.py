@@ -24,7 +24,7 @@ gates:
 """
 
 EXPORTS = ["BehaviourSpec", "BudgetSpec", "CheckResult", "DiscoverySpec", "GateResult", "GateSpec", "MetricSpec",
-           "PairedBootstrap", "RobustnessSpec", "SliceSpec", "Suite", "SuiteError", "adjust", "delong", "list_results",
+           "PairedBootstrap", "RobustnessSpec", "SliceSpec", "Suite", "SuiteError", "adjust", "delong", "get_result", "list_results",
            "mcnemar", "record_result", "run_suite"]
 
 

@@ -11,7 +11,7 @@ from assay.checks._bootstrap import PairedBootstrap
 from assay.checks._delong import delong
 from assay.checks._mcnemar import mcnemar
 from assay.checks._multitest import adjust
-from assay.checks._record import list_results, record_result
+from assay.checks._record import get_result, list_results, record_result
 from assay.checks._result import CheckResult, GateResult
 from assay.checks._runner import run_suite
 from assay.checks._suite import (
@@ -41,6 +41,7 @@ __all__ = [
     "SuiteError",
     "adjust",
     "delong",
+    "get_result",
     "list_results",
     "mcnemar",
     "record_result",

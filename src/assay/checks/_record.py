@@ -12,7 +12,7 @@ from assay.ledger import utcnow
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["KIND", "list_results", "record_result"]
+__all__ = ["KIND", "get_result", "list_results", "record_result"]
 
 KIND = "check"
 
@@ -55,6 +55,14 @@ def list_results(ws: Workspace, *, limit: int = 20) -> list[dict[str, Any]]:
     return out
 
 
-def get_result(ws: Workspace, record_id: str) -> dict[str, Any] | None:
-    rows = ws.ledger.query("SELECT body FROM records WHERE kind = ? AND id LIKE ?", (KIND, record_id + "%"))
-    return json.loads(rows[0][0]) if len(rows) == 1 else None
+def get_result(ws: Workspace, record_id: str) -> dict[str, Any]:
+    """The stored result document whose id starts with ``record_id``."""
+    from assay.errors import InputError, NotFoundError
+
+    prefix = record_id.replace("%", "").replace("_", "")
+    rows = ws.ledger.query("SELECT body FROM records WHERE kind = ? AND id LIKE ?", (KIND, prefix + "%"))
+    if not rows or not prefix:
+        raise NotFoundError(f"no check result {record_id!r}", hint="`assay check log` lists them")
+    if len(rows) > 1:
+        raise InputError(f"{record_id!r} names {len(rows)} check results", hint="give more characters of the id")
+    return json.loads(rows[0][0])

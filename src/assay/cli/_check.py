@@ -31,6 +31,7 @@ def check() -> None:
     assay check SUITE.yaml --candidate MODEL [--baseline MODEL] [--data REF]
                 [--report check.html] [--junit FILE] [--json] [--seed N]
     assay check log
+    assay check show ID [--report FILE]
 
     MODEL is a registered model (NAME or NAME@REF), a file (.onnx, .skops; .joblib/.pkl
     with --trust), module:function, or an http(s) URL. Exit codes: 0 all gates pass,
@@ -146,6 +147,30 @@ def log_command(limit: int, as_json: bool) -> None:
                        f" on {r['data']}  ({c.get('pass', 0)} pass, {c.get('fail', 0)} fail, {c.get('inconclusive', 0)} inconclusive)")
 
     emit({"results": rows}, as_json, render)
+
+
+@check.command("show")
+@click.argument("record_id", metavar="ID")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write its HTML report again.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write its JUnit XML again.")
+@json_option
+@handle_errors
+def show_command(record_id: str, report_path: Path | None, junit_path: Path | None, as_json: bool) -> None:
+    """Show a recorded check result (an id prefix from `assay check log`)."""
+    from assay.checks import get_result
+    from assay.workspace import Workspace
+
+    doc = get_result(Workspace.open(), record_id)
+    if report_path is not None:
+        from assay.report._check_html import write_check_html
+
+        write_check_html(doc, report_path)
+        doc["report"] = str(report_path.resolve())
+    if junit_path is not None:
+        from assay.report._junit import write_check_junit
+
+        write_check_junit(doc, junit_path)
+    emit(doc, as_json, lambda: _render(doc))
 
 
 @check.command("schema")
