@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers module n
 
 import pyarrow.parquet as pq
 import pytest
-from monitor_helpers import reference_table
+from tests.monitor.monitor_helpers import reference_table
 
 from assay.workspace import Workspace
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+
 def reference_table(rows: int = 4000, seed: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed)
     return pa.table({

@@ -3,7 +3,16 @@ from __future__ import annotations
 import pytest
 
 from assay.errors import InputError, NotFoundError, UsageError
-from assay.monitor import add_user, create_token, list_tokens, list_users, remove_user, revoke_token, verify_password, verify_token
+from assay.monitor import (
+    add_user,
+    create_token,
+    list_tokens,
+    list_users,
+    remove_user,
+    revoke_token,
+    verify_password,
+    verify_token,
+)
 from assay.workspace import Workspace
 
 

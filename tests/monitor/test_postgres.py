@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from monitor_helpers import make_rows, reference_table
+from tests.monitor.monitor_helpers import make_rows, reference_table
 
-from assay.monitor import MonitorService, create_monitor, create_token, list_alerts, list_windows, verify_token
+from assay.monitor import (
+    MonitorService,
+    create_monitor,
+    create_token,
+    list_alerts,
+    list_windows,
+    verify_token,
+)
 from assay.workspace import Workspace
 
 pytestmark = pytest.mark.postgres

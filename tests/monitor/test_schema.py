@@ -6,7 +6,13 @@ import pyarrow as pa
 import pytest
 
 from assay.errors import InputError
-from assay.monitor._schema import MalformedPayload, parse_json_body, rows_from_arrow, rows_from_json, to_ipc
+from assay.monitor._schema import (
+    MalformedPayload,
+    parse_json_body,
+    rows_from_arrow,
+    rows_from_json,
+    to_ipc,
+)
 
 SCHEMA = {"age": "numeric", "country": "categorical"}
 

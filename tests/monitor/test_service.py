@@ -9,10 +9,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from monitor_helpers import make_rows
+from tests.monitor.monitor_helpers import make_rows
 
 from assay.errors import ConcurrencyError, NotFoundError, UsageError
-from assay.monitor import MonitorService, create_monitor, get_monitor, get_window, list_alerts, list_windows
+from assay.monitor import (
+    MonitorService,
+    create_monitor,
+    get_monitor,
+    get_window,
+    list_alerts,
+    list_windows,
+)
 from assay.monitor._windows import WindowProcessor
 from assay.workspace import Workspace
 

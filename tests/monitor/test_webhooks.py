@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from monitor_helpers import make_rows
+from tests.monitor.monitor_helpers import make_rows
 
 from assay.monitor import MonitorService, create_monitor, list_alerts, list_windows
 from assay.monitor._webhooks import WebhookSender, backoff_seconds, deliveries
@@ -29,7 +29,7 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.attempts += 1
                 if receiver.mode == "fail":

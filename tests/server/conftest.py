@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from serve_helpers import LiveServer, add_reference, free_port
+from tests.server.serve_helpers import LiveServer, add_reference, free_port
 
 from assay.workspace import Workspace
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from serve_helpers import bearer, make_rows
+from tests.server.serve_helpers import bearer, make_rows
 
 from assay.monitor._schema import to_ipc
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_helpers import LiveServer, add_reference, make_rows, reference_table
+from tests.server.serve_helpers import LiveServer, add_reference, make_rows, reference_table
 
 from assay.monitor import create_monitor, create_token
 from assay.workspace import Workspace

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_helpers import LiveServer, make_rows
+from tests.server.serve_helpers import LiveServer, make_rows
 
 from assay.monitor import BufferFull, Client, get_monitor, list_alerts, list_windows
 from assay.workspace import Workspace
@@ -92,7 +92,7 @@ def test_sigkill_during_ingestion_loses_nothing_and_duplicates_nothing(cli: Any,
 
 @pytest.mark.postgres
 def test_sigkill_on_postgres(cli: Any, tmp_path: Any, pg_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from serve_helpers import add_reference, free_port
+    from tests.server.serve_helpers import add_reference, free_port
 
     root = tmp_path / "pg"
     monkeypatch.chdir(tmp_path)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from serve_helpers import add_reference, bearer, make_rows, reference_table
+from tests.server.serve_helpers import add_reference, bearer, make_rows, reference_table
 
 from assay.monitor import add_user, create_monitor, create_token
 
