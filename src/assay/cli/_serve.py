@@ -33,7 +33,8 @@ def serve(host: str, port: int, max_body: int, as_json: bool) -> None:
     Dashboard: http://HOST:PORT/ (log in with a token or `assay user add`). Stop with Ctrl-C.
     With --json, one line {"url": ..., "pid": ...} is printed once the service accepts connections.
     """
-    from assay.server import ServerSettings, serve as run
+    from assay.server import ServerSettings
+    from assay.server import serve as run
 
     if not _loopback(host):
         echo_err(f"warning: binding {host}, not loopback; anyone who can reach it can try tokens. Put TLS in front of it.")

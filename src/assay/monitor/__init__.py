@@ -27,7 +27,16 @@ from assay.monitor._auth import (
     verify_token,
 )
 from assay.monitor._client import BufferFull, Client
-from assay.monitor._monitors import Monitor, create_monitor, get_monitor, get_window, list_alerts, list_monitors, list_windows, window_labels
+from assay.monitor._monitors import (
+    Monitor,
+    create_monitor,
+    get_monitor,
+    get_window,
+    list_alerts,
+    list_monitors,
+    list_windows,
+    window_labels,
+)
 from assay.monitor._service import MonitorService
 from assay.monitor._spec import MonitorSpec, Rule, WindowSpec, parse_rule, parse_window
 

@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from typing import Any
+from typing import Any, Self
 
 from assay.errors import AssayError, InputError
 
@@ -98,7 +98,7 @@ class Client:
             self._closed = True
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -146,7 +146,7 @@ class Client:
         request = urllib.request.Request(f"{self.url}/api/v1/monitors/{self.monitor}/events", data=body, method="POST",
                                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - the caller's service URL
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # the caller's service URL
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:2000].decode("utf-8", "replace")

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.drift import CategoricalSketch, DriftDetector, DriftReport, DriftSpec, NumericSketch, Profile
+from assay.drift import (
+    CategoricalSketch,
+    DriftDetector,
+    DriftReport,
+    DriftSpec,
+    NumericSketch,
+    Profile,
+)
 
 __all__ = ["SketchJudge", "empty_sketches"]
 

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.errors import InputError, NotFoundError, UsageError
-from assay.monitor._spec import MonitorSpec, Rule, WindowSpec, check_name, check_webhook, parse_rule, parse_window
+from assay.monitor._spec import (
+    MonitorSpec,
+    Rule,
+    WindowSpec,
+    check_name,
+    check_webhook,
+    parse_rule,
+    parse_window,
+)
 
 __all__ = ["Monitor", "create_monitor", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_windows", "load_reference", "window_labels"]
 

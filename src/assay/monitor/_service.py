@@ -19,7 +19,12 @@ import pyarrow as pa
 from assay.errors import ConcurrencyError, InputError
 from assay.monitor._log import Ack, EventLog, read_batch, segments_dir
 from assay.monitor._monitors import Monitor, get_monitor
-from assay.monitor._schema import UnsupportedMediaType, parse_json_body, rows_from_arrow, rows_from_json
+from assay.monitor._schema import (
+    UnsupportedMediaType,
+    parse_json_body,
+    rows_from_arrow,
+    rows_from_json,
+)
 from assay.monitor._webhooks import WebhookSender
 from assay.monitor._windows import WindowProcessor
 
@@ -142,7 +147,7 @@ class MonitorService:
                 try:
                     if self.archive_segment(segment):
                         pending.remove(segment)
-                except Exception:  # noqa: BLE001 - keep the segment; retry next pass
+                except Exception:  # keep the segment; retry next pass
                     log.exception("archiving segment %s failed", segment)
 
     def archive_segment(self, segment: str) -> bool:
@@ -242,7 +247,7 @@ def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], 
             try:
                 while not stop.is_set() and processor.step():
                     pass
-            except Exception:  # noqa: BLE001 - keep going; the next pass starts again from the ledger
+            except Exception:  # keep going; the next pass starts again from the ledger
                 log.exception("window processing failed; retrying")
                 processor._states.clear()
                 time.sleep(1.0)

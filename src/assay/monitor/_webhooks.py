@@ -62,7 +62,7 @@ class WebhookSender:
             try:
                 while not self._stop.is_set() and self.step():
                     pass
-            except Exception:  # noqa: BLE001 - the rows stay pending; the next tick retries
+            except Exception:  # the rows stay pending; the next tick retries
                 log.exception("webhook delivery pass failed")
                 time.sleep(1.0)
 
@@ -97,7 +97,7 @@ class WebhookSender:
             "X-Assay-Alert": alert_id, "X-Assay-Delivery": delivery_id, "X-Assay-Attempt": str(attempt),
         })  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - http(s) only, checked at monitor creation
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # http(s) only, checked at monitor creation
                 response.read(65536)
                 return None if 200 <= response.status < 300 else f"HTTP {response.status}"
         except urllib.error.HTTPError as exc:

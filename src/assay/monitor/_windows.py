@@ -99,7 +99,7 @@ class WindowProcessor:
             try:
                 while self.step() and not self._stop.is_set():
                     pass
-            except Exception:  # noqa: BLE001 - keep the service up; the next tick retries from the ledger
+            except Exception:  # keep the service up; the next tick retries from the ledger
                 self.errors += 1
                 log.exception("window processing failed; retrying")
                 self._states.clear()

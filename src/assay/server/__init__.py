@@ -14,6 +14,6 @@ import_optional("fastapi", "web")
 import_optional("jinja2", "web")
 import_optional("uvicorn", "web")
 
-from assay.server._app import ServerSettings, create_app, serve  # noqa: E402
+from assay.server._app import ServerSettings, create_app, serve
 
 __all__ = ["ServerSettings", "create_app", "serve"]

@@ -11,7 +11,16 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from assay.errors import InputError
-from assay.monitor import create_monitor, create_token, get_monitor, get_window, list_alerts, list_monitors, list_windows, window_labels
+from assay.monitor import (
+    create_monitor,
+    create_token,
+    get_monitor,
+    get_window,
+    list_alerts,
+    list_monitors,
+    list_windows,
+    window_labels,
+)
 from assay.monitor._schema import MalformedPayload, UnsupportedMediaType
 from assay.monitor._webhooks import deliveries
 from assay.server._auth import Principal
@@ -107,10 +116,12 @@ async def new_monitor(request: Request) -> dict[str, Any]:
             raise _error(422, f'"{key}" must be a list of strings', error="InputError")
     if doc.get("drift") is not None and not isinstance(doc["drift"], dict):
         raise _error(422, '"drift" must be an object', error="InputError")
-    monitor = await run_in_threadpool(
-        lambda: create_monitor(request.app.state.ws, doc["name"], doc["reference"], columns=doc.get("columns"), window=str(doc.get("window") or "10000rows"),
-                               rules=doc.get("rules"), webhooks=doc.get("webhooks"), drift=doc.get("drift"))  # fmt: skip
-    )
+    def create() -> Any:
+        return create_monitor(request.app.state.ws, doc["name"], doc["reference"], columns=doc.get("columns"),
+                              window=str(doc.get("window") or "10000rows"), rules=doc.get("rules"), webhooks=doc.get("webhooks"),
+                              drift=doc.get("drift"))  # fmt: skip
+
+    monitor = await run_in_threadpool(create)
     return monitor.to_dict()
 
 

@@ -13,7 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from assay.errors import AssayError, ConcurrencyError, InputError, NotFoundError, UsageError
+from assay.errors import (
+    AssayError,
+    ConcurrencyError,
+    InputError,
+    NotFoundError,
+    UsageError,
+)
 from assay.monitor import MonitorService
 from assay.server._auth import LoginRequired, SessionSigner, TokenCache
 
@@ -64,8 +70,8 @@ class _SecurityHeaders:
     """Pure ASGI middleware (cheaper than BaseHTTPMiddleware on the ingestion path): security headers on every
     response, and a 413 for any declared body over the limit, forms included, before it is read."""
 
-    _HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin")]  # fmt: skip
+    _HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"))  # fmt: skip
 
     def __init__(self, app: Any, max_body: int) -> None:
         self.app = app

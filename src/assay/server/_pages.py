@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -13,7 +14,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from assay.monitor import get_monitor, get_window, list_alerts, list_monitors, list_windows, verify_password, window_labels
+from assay.monitor import (
+    get_monitor,
+    get_window,
+    list_alerts,
+    list_monitors,
+    list_windows,
+    verify_password,
+    window_labels,
+)
 from assay.server._auth import SESSION_COOKIE, LoginRequired, Principal
 
 __all__ = ["render_error", "router"]
@@ -80,9 +89,8 @@ async def login(request: Request) -> Any:
     principal: Principal | None = None
     if token:
         principal = await run_in_threadpool(request.app.state.tokens.lookup, token)
-    elif user and password:
-        if await run_in_threadpool(verify_password, request.app.state.ws, user, password):
-            principal = Principal(f"user:{user}", ("read",))
+    elif user and password and await run_in_threadpool(verify_password, request.app.state.ws, user, password):
+        principal = Principal(f"user:{user}", ("read",))
     if principal is None or not principal.can("read"):
         return _render(request, "login.html", http_status=401, next=target, error="Those credentials are not valid (a token needs the read or admin scope).")
     response = RedirectResponse(target, status_code=303)
@@ -278,7 +286,7 @@ async def window(request: Request, name: str, index: int) -> HTMLResponse:
             continue
         if spec["type"] == "numeric":
             edges = spec["edges"]
-            cats = [f"{(a + b) / 2:.4g}" for a, b in zip(edges[:-1], edges[1:])]
+            cats = [f"{(a + b) / 2:.4g}" for a, b in itertools.pairwise(edges)]
         else:
             cats = spec["categories"]
         option = {
