@@ -117,3 +117,25 @@ def test_dataset_references_and_ledger_records(ws: object, cli: CLI, tmp_path: P
     assert "no drift profile stored" in json.loads(proc.stdout)["message"]
     proc = cli("drift", "nosuch@v1", "today@v1", "--json", check=2)
     assert "nosuch" in json.loads(proc.stdout)["message"]
+
+
+def test_partitions_profiled_on_reference_bins_merge_and_compare(cli: CLI, tmp_path: Path) -> None:
+    ref = _write(tmp_path, name="ref", n=6000)
+    parts = [_write(tmp_path, 0.8, n=2000 + i, name=f"today{i}") for i in range(3)]
+    cli("drift", "profile", str(ref), "--out", str(tmp_path / "ref.json"), "--bins", "200")
+    for i, part in enumerate(parts):
+        cli("drift", "profile", str(part), "--like", str(tmp_path / "ref.json"), "--out", str(tmp_path / f"p{i}.json"))
+    doc = cli.json("drift", "merge", *(str(tmp_path / f"p{i}.json") for i in range(3)), "--out", str(tmp_path / "today.json"))
+    assert doc["rows"] == 2000 + 2001 + 2002
+    merged = cli.json("drift", str(tmp_path / "ref.json"), str(tmp_path / "today.json"), check=1)
+    assert "age" in merged["drifted_columns"] and merged["current_rows"] == 6003
+    # the same verdict and statistics as comparing the profile with the data itself
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.concat_tables([pq.read_table(p) for p in parts]), tmp_path / "today_all.parquet")
+    direct = cli.json("drift", str(tmp_path / "ref.json"), str(tmp_path / "today_all.parquet"), check=1)
+    assert [c["statistic"] for c in merged["columns"]] == pytest.approx([c["statistic"] for c in direct["columns"]])
+    # a profile with its own bins cannot be merged with those
+    cli("drift", "profile", str(parts[0]), "--out", str(tmp_path / "own.json"), "--bins", "50")
+    cli("drift", "merge", str(tmp_path / "p0.json"), str(tmp_path / "own.json"), "--out", str(tmp_path / "x.json"), check=2)
+    cli("drift", str(tmp_path / "ref.json"), str(tmp_path / "own.json"), check=2)

@@ -70,7 +70,7 @@ def test_profile_round_trip_and_use_as_reference(tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text('{"format": "something else"}')
     with pytest.raises(InputError, match="profile"):
         compare(tmp_path / "junk.json", cur)
-    with pytest.raises(InputError, match="current side"):
+    with pytest.raises(InputError, match="current profile needs a reference profile"):
         compare(ref, path)
 
 

@@ -21,7 +21,7 @@ class _DriftGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-@click.group(cls=_DriftGroup, subcommand_metavar="REFERENCE CURRENT [OPTIONS] | profile DATA [OPTIONS]")
+@click.group(cls=_DriftGroup, subcommand_metavar="REFERENCE CURRENT [OPTIONS] | profile DATA [OPTIONS] | merge PROFILES... --out FILE")
 def drift() -> None:
     """Has the data moved away from the reference? `assay drift REFERENCE CURRENT [options]`.
 
@@ -171,11 +171,18 @@ def _render(report: Any, report_path: Path | None) -> None:
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--workers", type=int, help="Worker processes for the local executor (default: CPU count).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--like", "like", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Count DATA on the bins of this reference profile, so the result can be merged and compared with it.")
 @json_option
 @handle_errors
 def profile_command(data: str, out: Path | None, save: bool, columns: str | None, bins: int, max_categories: int, executor: str,
-                    workers: int | None, seed: int, as_json: bool) -> None:  # fmt: skip
-    """Sketch DATA into a mergeable profile: quantile-edge counts, category counts, missing rates."""
+                    workers: int | None, seed: int, like: Path | None, as_json: bool) -> None:  # fmt: skip
+    """Sketch DATA into a mergeable profile: quantile-edge counts, category counts, missing rates.
+
+    With --like REFERENCE.json the sketches use the reference's bins: profile each
+    partition of today's data that way, merge them with `assay drift merge`, and
+    compare with `assay drift REFERENCE.json MERGED.json`, all in bounded memory.
+    """
     from assay.drift import Profile, build_profile, get_executor
     from assay.drift._io import open_source
 
@@ -198,7 +205,20 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
                 from assay.errors import InputError
 
                 raise InputError(f"{data} has no column(s) {', '.join(map(repr, absent))}")
-        profile = build_profile(src, columns=names, bins=bins, max_categories=max_categories, seed=seed, executor=get_executor(executor, workers=workers))
+        if like is not None:
+            from assay.drift._profile import count_like
+
+            reference = Profile.load(like)
+            wanted = names or [n for n in reference.columns if n in src.schema.names]
+            absent = [n for n in wanted if n not in reference.columns]
+            if absent or not wanted:
+                from assay.errors import InputError
+
+                raise InputError(f"the reference profile {like} has no column(s) {', '.join(map(repr, absent or ['(none shared)']))}")
+            rows, sketches, _ = count_like(reference, src, wanted, executor=get_executor(executor, workers=workers))
+            profile = Profile(rows, sketches, data)
+        else:
+            profile = build_profile(src, columns=names, bins=bins, max_categories=max_categories, seed=seed, executor=get_executor(executor, workers=workers))
         version = src.version
     doc: dict[str, Any] = {"rows": profile.rows, "columns": {n: s.kind for n, s in profile.columns.items()}, "unsupported": profile.unsupported}
     if out is not None:
@@ -211,6 +231,27 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
 
         doc["key"] = save_profile(ws, profile, version)
     emit(doc, as_json, lambda: click.echo(f"profiled {profile.rows:,} rows, {len(profile.columns)} columns" + (f" -> {out}" if out else "") + (" (saved in the workspace)" if save else "")))
+
+
+@drift.command("merge")
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Write the merged profile here.")
+@json_option
+@handle_errors
+def merge_command(profiles: tuple[Path, ...], out: Path, as_json: bool) -> None:
+    """Merge profiles of partitions counted on the same bins into the profile of the whole."""
+    from assay.drift import Profile
+
+    merged = Profile.load(profiles[0])
+    for path in profiles[1:]:
+        try:
+            merged = merged.merge(Profile.load(path))
+        except ValueError as exc:  # sketches on different edges
+            raise UsageError(f"{path} was not counted on the same bins as {profiles[0]}: {exc}",
+                             hint="profile every partition with --like REFERENCE.json") from None  # fmt: skip
+    merged.save(out)
+    doc = {"rows": merged.rows, "profiles": len(profiles), "out": str(out)}
+    emit(doc, as_json, lambda: click.echo(f"merged {len(profiles)} profiles, {merged.rows:,} rows -> {out}"))
 
 
 __all__ = ["drift"]

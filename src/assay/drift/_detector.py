@@ -118,7 +118,10 @@ class DriftDetector:
         findings = list(self.findings_)
         with open_source(current, label="current", workspace=self.workspace) as src:
             if isinstance(src, Profile):
-                raise InputError("the current side must be data, not a profile", hint="profiles can only be the reference")
+                if self.mode_ != "binned":
+                    raise InputError("a current profile needs a reference profile (or method='binned')",
+                                     hint="profile the current data on the reference's bins: assay drift profile DATA --like REFERENCE.json")  # fmt: skip
+                return self.compare_profile(src)
             if src.num_rows == 0:
                 raise InputError(f"the current data {src.label} has no rows", hint="give current data with rows in it")
             cur_names = list(src.schema.names)
