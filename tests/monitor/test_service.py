@@ -208,3 +208,10 @@ def test_time_windows_without_events_alert_a_rows_rule(ref_ws: Workspace) -> Non
     other = create_monitor(ref_ws, "plain", "ref@v1", window="1m", rules=["drift"])
     processor.step(now_us=other.created_us + 3 * hour + 2_000_000)
     assert list_windows(ref_ws, other) == []  # without a rows rule, empty windows are not recorded
+
+
+def test_the_service_folder_stays_out_of_version_control(ref_ws: Workspace) -> None:
+    create_monitor(ref_ws, "m", "ref@v1")
+    MonitorService(ref_ws).start().stop()
+    ignore = ref_ws.dir / "monitor" / ".gitignore"
+    assert ignore.read_text().splitlines()[-1] == "*"

@@ -56,9 +56,19 @@ class _Pending:
     future: concurrent.futures.Future
 
 
-def segments_dir(ws: Any) -> Path:
-    path = ws.dir / "monitor" / "segments"
+def service_dir(ws: Any) -> Path:
+    """``.assay/monitor/``: segments, the session secret and the service lock; never for version control."""
+    path = ws.dir / "monitor"
     path.mkdir(parents=True, exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by assay serve: event segments, the dashboard's session secret, the lock\n*\n", encoding="utf-8")
+    return path
+
+
+def segments_dir(ws: Any) -> Path:
+    path = service_dir(ws) / "segments"
+    path.mkdir(exist_ok=True)
     return path
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from assay.errors import ConcurrencyError, InputError
-from assay.monitor._log import Ack, EventLog, read_batch, segments_dir
+from assay.monitor._log import Ack, EventLog, read_batch, segments_dir, service_dir
 from assay.monitor._monitors import Monitor, get_monitor
 from assay.monitor._schema import (
     UnsupportedMediaType,
@@ -64,8 +64,7 @@ class MonitorService:
         self._stop = threading.Event()
 
     def start(self) -> MonitorService:
-        path = self.ws.dir / "monitor"
-        path.mkdir(exist_ok=True)
+        path = service_dir(self.ws)
         fd = os.open(path / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -72,8 +72,9 @@ class SessionSigner:
     """HMAC-signed session cookies with a per-workspace secret kept in ``.assay/monitor/secret`` (mode 0600)."""
 
     def __init__(self, ws: Any) -> None:
-        path = ws.dir / "monitor" / "secret"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from assay.monitor._log import service_dir
+
+        path = service_dir(ws) / "secret"
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
