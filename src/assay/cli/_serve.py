@@ -22,7 +22,7 @@ def _loopback(host: str) -> bool:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless you mean to expose it.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--max-body", default=16 << 20, show_default=True, type=click.IntRange(1024, 1 << 30), help="Largest request body in bytes.")
 @json_option
 @handle_errors
