@@ -27,7 +27,9 @@ def drift() -> None:
 
     REFERENCE and CURRENT are Parquet, CSV or Arrow files, folders of Parquet files, or
     dataset references NAME@REF; REFERENCE may also be a saved profile (.json) or
-    profile:NAME@REF. Exit 0: no drift by the rule, 1: drift, 2: bad input.
+    profile:NAME@REF, and then CURRENT may be a profile counted on its bins
+    (`assay drift profile DATA --like REFERENCE.json`, merged with `assay drift merge`).
+    Exit 0: no drift by the rule, 1: drift, 2: bad input.
     Run `assay drift compare --help` for every option.
     """
 

@@ -85,7 +85,7 @@ class NumericSketch:
 
     def merge(self, other: NumericSketch) -> NumericSketch:
         if not np.array_equal(self.edges, other.edges):
-            raise ValueError("numeric sketches merge only on the same edges")
+            raise InputError("numeric sketches merge only on the same bin edges", hint="count every part with the reference profile's edges (--like)")
         return NumericSketch(
             edges=self.edges,
             counts=self.counts + other.counts,
