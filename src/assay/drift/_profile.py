@@ -223,11 +223,24 @@ def _bernoulli(batch: pa.RecordBatch, fraction: float, rng: np.random.Generator)
     return batch.take(pa.array(np.flatnonzero(rng.random(batch.num_rows) < fraction)))
 
 
-def _sample_partition(task: tuple[Any, list[str], float, int]) -> pa.Table | None:
+def _rows_bar(source: Any, desc: str, show: bool) -> Any:
+    """A progress bar over rows, shown only for work done in this process (workers stay quiet)."""
+    from assay.progress import bar
+
+    from tqdm import tqdm
+
+    return bar(source.num_rows, desc, "rows") if show else tqdm(disable=True)
+
+
+def _sample_partition(task: tuple[Any, list[str], float, int, bool]) -> pa.Table | None:
     """A Bernoulli sample of the rows of one partition (edges, and multivariate tests, come from it)."""
-    source, columns, fraction, seed = task
+    source, columns, fraction, seed, show = task
     rng = np.random.default_rng(seed)
-    batches = [_bernoulli(batch, fraction, rng) for batch in source.iter_batches(columns)]
+    batches = []
+    with _rows_bar(source, "drift: sampling", show) as progress:
+        for batch in source.iter_batches(columns):
+            batches.append(_bernoulli(batch, fraction, rng))
+            progress.update(batch.num_rows)
     return pa.Table.from_batches(batches) if batches else None
 
 
@@ -236,19 +249,21 @@ def _count_partition(task: tuple[Any, dict[str, Any], int, float, int]) -> tuple
 
     With ``fraction`` > 0 the same pass also keeps a Bernoulli sample of the rows.
     """
-    source, shapes, cap, fraction, seed = task
+    source, shapes, cap, fraction, seed, show = task
     sketches: dict[str, ColumnSketch] = {
         name: NumericSketch.empty(edges) if edges is not None else CategoricalSketch(cap=cap) for name, edges in shapes.items()
     }
     rng = np.random.default_rng(seed)
     rows = 0
     kept = []
-    for batch in source.iter_batches(list(shapes)):
-        rows += batch.num_rows
-        for name, sketch in sketches.items():
-            sketch.add(batch.column(name))
-        if fraction > 0:
-            kept.append(_bernoulli(batch, fraction, rng))
+    with _rows_bar(source, "drift: counting", show) as progress:
+        for batch in source.iter_batches(list(shapes)):
+            rows += batch.num_rows
+            for name, sketch in sketches.items():
+                sketch.add(batch.column(name))
+            if fraction > 0:
+                kept.append(_bernoulli(batch, fraction, rng))
+            progress.update(batch.num_rows)
     return rows, sketches, (pa.Table.from_batches(kept) if kept else None)
 
 
@@ -296,7 +311,7 @@ def profile_and_sample(source: Any, *, columns: list[str] | None = None, bins: i
     numeric = [n for n in usable if kinds[n] == "numeric"]
     parts = source.partitions() if source.num_rows >= split_min_rows else [source]
     fraction = min(1.0, EDGE_SAMPLE / max(source.num_rows, 1))
-    sample = _concat(executor.map(_sample_partition, [(p, usable, fraction, seed + i) for i, p in enumerate(parts)])) if usable else None
+    sample = _concat(executor.map(_sample_partition, [(p, usable, fraction, seed + i, len(parts) == 1) for i, p in enumerate(parts)])) if usable else None
     shapes: dict[str, Any] = {}
     for name in usable:
         if name in numeric:
@@ -312,7 +327,7 @@ def profile_and_sample(source: Any, *, columns: list[str] | None = None, bins: i
 def count_partitions(parts: list[Any], shapes: dict[str, Any], cap: int, executor: Any, *, sample_fraction: float = 0.0,
                      seed: int = 0) -> tuple[int, dict[str, ColumnSketch], pa.Table | None]:  # fmt: skip
     """Count every partition into sketches shaped like ``shapes`` and merge them (and their row samples)."""
-    tasks = [(p, shapes, cap, sample_fraction, seed + i) for i, p in enumerate(parts)]
+    tasks = [(p, shapes, cap, sample_fraction, seed + i, len(parts) == 1) for i, p in enumerate(parts)]
     return _merge_all(executor.map(_count_partition, tasks))
 
 
