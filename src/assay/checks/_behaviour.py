@@ -14,7 +14,7 @@ from assay.checks._suite import BehaviourSpec
 from assay.errors import InputError
 
 if TYPE_CHECKING:
-    from assay.checks._runner import Context
+    from assay.checks._context import Context
 
 __all__ = ["run_behaviour", "validate_behaviour"]
 

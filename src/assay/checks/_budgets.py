@@ -12,7 +12,7 @@ from assay.checks._result import GateResult
 from assay.checks._suite import BudgetSpec
 
 if TYPE_CHECKING:
-    from assay.checks._runner import Context
+    from assay.checks._context import Context
 
 __all__ = ["run_budgets"]
 

@@ -21,7 +21,7 @@ from assay.errors import InputError
 from assay.models import Features, ModelAdapter, call_with_timeout
 
 if TYPE_CHECKING:
-    from assay.checks._runner import Context
+    from assay.checks._context import Context
 
 __all__ = ["run_robustness"]
 

@@ -1,0 +1,175 @@
+"""What the parts of a running check share: the data, the models, their encoded outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assay.checks._data import Table
+from assay.checks._suite import Suite
+from assay.checks.metrics import Outputs
+from assay.errors import InputError
+from assay.models import Features, ModelAdapter, ModelError, Prediction, PredictionCache
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+__all__ = ["Context", "classes_of", "features_of", "load_models"]
+
+
+@dataclass
+class Context:
+    """Everything the parts of a check share while it runs."""
+
+    suite: Suite
+    table: Table
+    features: Features
+    y_raw: np.ndarray
+    classes: np.ndarray | None
+    models: dict[str, ModelAdapter]
+    seed: int
+    cache: PredictionCache = field(default_factory=PredictionCache)
+    predictions: dict[str, Prediction] = field(default_factory=dict)
+    outputs: dict[str, Outputs] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.y_raw)
+
+    @property
+    def roles(self) -> list[str]:
+        return [r for r in ("candidate", "baseline") if r in self.models]
+
+    # -- encoding ---------------------------------------------------------------------------
+    def encode_label(self, value: Any) -> int:
+        assert self.classes is not None
+        hits = [i for i, c in enumerate(self.classes.tolist()) if _label_key(c) == _label_key(value)]
+        if not hits:
+            raise InputError(f"{value!r} is not one of the classes {list(self.classes)}")
+        return int(hits[0])
+
+    def _encode_labels(self, labels: np.ndarray) -> np.ndarray:
+        assert self.classes is not None
+        lookup = {_label_key(c): i for i, c in enumerate(self.classes.tolist())}
+        uniq, inverse = np.unique(labels.astype(str) if labels.dtype == object else labels, return_inverse=True)
+        codes = np.array([lookup.get(_label_key(u), -1) for u in uniq.tolist()], dtype=np.int64)
+        return codes[inverse.reshape(-1)]
+
+    def encode(self, role: str, pred: Prediction) -> Outputs:
+        task = self.suite.task
+        y = self.y_encoded
+        if task == "regression":
+            return Outputs(task, y, values=np.asarray(pred.labels, dtype=np.float64))
+        labels = self._encode_labels(np.asarray(pred.labels))
+        proba = None
+        if pred.proba is not None:
+            cols = pred.classes if pred.classes is not None else self.models[role].classes
+            proba = np.zeros((len(labels), len(self.classes)))  # type: ignore[arg-type]
+            if cols is None or len(cols) != pred.proba.shape[1]:
+                raise ModelError(f"{self.models[role].name}: probabilities have {pred.proba.shape[1]} columns but the model names no classes")
+            idx = self._encode_labels(np.asarray(cols))
+            if (idx < 0).any():
+                unknown = [str(c) for c, i in zip(cols, idx, strict=True) if i < 0]
+                raise ModelError(f"{self.models[role].name}: predicts classes {unknown} that the target column never has")
+            proba[:, idx] = pred.proba
+        if (labels < 0).any():
+            bad = np.asarray(pred.labels)[labels < 0][:3]
+            raise ModelError(f"{self.models[role].name}: predicts labels {list(bad)} that are not classes of {self.suite.target!r}",
+                             hint=f"classes in the data: {list(self.classes)[:10]}")  # type: ignore[arg-type]
+        return Outputs(task, y, labels=labels, proba=proba, classes=self.classes)
+
+    @property
+    def y_encoded(self) -> np.ndarray:
+        if self.suite.task == "regression":
+            return self.y_raw.astype(np.float64)
+        return self._encode_labels(self.y_raw)
+
+    def outputs_for(self, role: str, features: Features, variant: str) -> Outputs:
+        model = self.models[role]
+        pred = self.cache.get(model, features, self.table.hash, variant=variant, timeout_s=self.suite.timeout_s)
+        out = self.encode(role, pred)
+        return out
+
+    def score(self, role: str, out: Outputs, rows: np.ndarray | None, cls: Any) -> np.ndarray:
+        """The number a directional test watches: P(class) or the regression value."""
+        if self.suite.task == "regression":
+            v = out.values
+        else:
+            if out.proba is None:
+                raise InputError("a directional test on a classifier needs class probabilities")
+            c = self.encode_label(cls) if cls is not None else (1 if self.suite.task == "binary" else 0)
+            v = out.proba[:, c]
+        assert v is not None
+        return v if rows is None else v[rows]
+
+
+def _label_key(value: Any) -> str:
+    """How labels are matched across data and models: 1, 1.0 and True are the same class."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# -- loading ------------------------------------------------------------------------------------
+def features_of(suite: Suite, table: Table) -> tuple[Features, np.ndarray]:
+    cols = table.columns
+    if suite.target not in cols:
+        raise InputError(f"the data has no target column {suite.target!r}", hint=f"columns: {', '.join(list(cols)[:20])}")
+    names = suite.features or [c for c in cols if c != suite.target]
+    missing = [c for c in names if c not in cols]
+    if missing:
+        raise InputError(f"the data lacks feature column(s) {', '.join(missing)}")
+    y = cols[suite.target]
+    if suite.task != "regression" and y.dtype.kind == "f" and np.isnan(y).any():
+        raise InputError(f"the target column {suite.target!r} has missing values")
+    return Features(list(names), [cols[c] for c in names]), y
+
+
+def classes_of(suite: Suite, y: np.ndarray, models: dict[str, ModelAdapter]) -> np.ndarray | None:
+    if suite.task == "regression":
+        return None
+    seen = {_label_key(v): v for v in np.unique(y.astype(str) if y.dtype == object else y).tolist()}
+    for m in models.values():
+        if m.classes is not None:
+            for c in np.asarray(m.classes).tolist():
+                seen.setdefault(_label_key(c), c)
+    values = list(seen.values())
+    try:
+        values.sort()
+    except TypeError:
+        values.sort(key=str)
+    classes = np.asarray(values, dtype=object if any(isinstance(v, str) for v in values) else None)
+    if suite.task == "binary":
+        if len(classes) != 2:
+            raise InputError(f"a binary task needs exactly two classes; {suite.target!r} and the models have {len(classes)}: {values[:10]}")
+        if suite.positive is not None:
+            pos = [i for i, c in enumerate(classes) if str(c) == str(suite.positive)]
+            if not pos:
+                raise InputError(f"positive class {suite.positive!r} is not one of {values}")
+            if pos[0] == 0:
+                classes = classes[::-1].copy()
+    return classes
+
+
+def load_models(candidate: Any, baseline: Any, ws: Workspace | None, trust: bool) -> dict[str, ModelAdapter]:
+    from assay.models import load_model
+
+    models: dict[str, ModelAdapter] = {}
+    errors: list[str] = []
+    for role, ref in (("candidate", candidate), ("baseline", baseline)):
+        if ref is None:
+            continue
+        if isinstance(ref, ModelAdapter):
+            models[role] = ref
+            continue
+        try:
+            models[role] = load_model(ref, ws=ws, trust=trust)
+        except InputError as exc:
+            errors.append(f"{role}: {exc}")
+    if errors:
+        raise ModelError("; ".join(errors))
+    return models

@@ -1,0 +1,111 @@
+"""Turning an estimate into a gate status: pass, fail (after multiple-testing correction) or inconclusive."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assay.checks._cells import Cell
+from assay.checks._context import Context
+from assay.checks._estimate import Estimate, minimum_detectable_difference
+from assay.checks._multitest import adjust
+from assay.checks._result import GateResult
+from assay.checks._suite import GateSpec, Suite
+from assay.errors import InputError
+
+__all__ = ["finish_gates", "gate_result"]
+
+
+# -- judging -------------------------------------------------------------------------------------
+def _side(kind: str, threshold: float, greater: bool) -> tuple[str, float]:
+    """The quantity a gate tests and its threshold: ("at_least" | "at_most" | "within", t)."""
+    if kind == "min":
+        return "at_least", threshold
+    if kind == "max":
+        return "at_most", threshold
+    if kind == "non_inferiority":
+        return ("at_least", -threshold) if greater else ("at_most", threshold)
+    if kind == "superiority":
+        return ("at_least", threshold) if greater else ("at_most", -threshold)
+    return "within", threshold
+
+
+def _p_values(est: Estimate, side: str, t: float) -> tuple[float, float]:
+    if side == "at_least":
+        return est.p_above(t), est.p_below(t)
+    if side == "at_most":
+        return est.p_below(t), est.p_above(t)
+    p_pass = max(est.p_above(-t), est.p_below(t))
+    p_fail = min(est.p_below(-t), est.p_above(t))
+    return p_pass, p_fail
+
+
+def gate_result(gate: GateSpec, cell: Cell, ctx: Context) -> GateResult:
+    conf = ctx.suite.confidence
+    metric = cell.metric
+    relative = gate.kind in ("non_inferiority", "superiority", "equivalence")
+    est = cell.delta_est if relative else cell.cand_est
+    n = int(cell.slice.n) if cell.slice else ctx.n
+    side, t = _side(gate.kind, gate.threshold, metric.greater_is_better)
+    base = dict(name=gate.title, metric=metric.label, kind=gate.kind, threshold=gate.threshold,
+                slice=cell.slice.name if cell.slice else None, candidate_value=cell.cand, baseline_value=cell.base,
+                delta=None if cell.base is None else cell.cand - cell.base, n=n, details=dict(cell.extra))
+    if relative and est is None:
+        raise InputError(f"gate {gate.title!r} compares with the baseline: pass --baseline")
+    assert est is not None
+    if n < ctx.suite.min_slice_rows or not est.defined:
+        why = f"only {n} rows (min_slice_rows is {ctx.suite.min_slice_rows})" if n < ctx.suite.min_slice_rows else "the metric is undefined on these rows"
+        return GateResult(**base, ci_low=est.low, ci_high=est.high, p_value=None, status="inconclusive", p_fail=None,
+                          mdd=None, method=est.method, reason=why)
+    p_pass, p_fail = _p_values(est, side, t)
+    details = base.pop("details")
+    return GateResult(**base, ci_low=est.low, ci_high=est.high, p_value=p_pass, status="pending", p_fail=p_fail,
+                      mdd=minimum_detectable_difference(est.se, conf), method=est.method,
+                      details={**details, "side": side, "bound": t, "se": est.se})
+
+
+def finish_gates(gates: list[GateResult], suite: Suite) -> None:
+    """Apply the multiple-testing correction to the fail side and settle each status.
+
+    Passing needs every gate to pass on its own (an intersection–union test, level α without
+    adjustment); declaring a failure is what many gates and slices inflate, so the fail-side
+    p-values are adjusted (Holm by default) across every statistical gate.
+    """
+    alpha = (1 - suite.confidence) / 2
+    stat = [g for g in gates if g.p_fail is not None]
+    adjusted = adjust([g.p_fail for g in stat], suite.correction)  # type: ignore[misc]
+    for g, pa in zip(stat, adjusted, strict=True):
+        g.p_fail_adjusted = float(pa)
+    for g in gates:
+        if g.status not in ("pending", "inconclusive") or g.p_value is None:
+            continue
+        lo, hi = _fmt(g.ci_low), _fmt(g.ci_high)
+        what = "delta" if g.kind in ("non_inferiority", "superiority", "equivalence") else "value"
+        bound = g.details.get("bound", g.threshold)
+        side = g.details.get("side", "at_most")
+        if g.p_value < alpha:
+            g.status = "pass"
+            g.reason = f"the {suite.confidence:.0%} interval of the {what}, [{lo}, {hi}], is {_side_words(side, bound, True)}"
+        elif g.p_fail_adjusted is not None and g.p_fail_adjusted < alpha:
+            g.status = "fail"
+            g.reason = f"the {suite.confidence:.0%} interval of the {what}, [{lo}, {hi}], is {_side_words(side, bound, False)}"
+            if suite.correction != "none" and len(stat) > 1:
+                g.reason += f" (significant after {suite.correction} correction over {len(stat)} tests)"
+        else:
+            g.status = "inconclusive"
+            g.reason = f"the {suite.confidence:.0%} interval of the {what}, [{lo}, {hi}], does not settle {_side_words(side, bound, True)}"
+            if g.mdd is not None and np.isfinite(g.mdd):
+                g.reason += f"; with {g.n} rows the smallest difference this gate resolves (80% power) is about {g.mdd:.4g}"
+            if g.p_fail is not None and g.p_fail < alpha:
+                g.reason += f"; it would fail alone, but not after {suite.correction} correction over {len(stat)} tests"
+
+
+def _side_words(side: str, t: float, passing: bool) -> str:
+    if side == "at_least":
+        return f"above {t:g}" if passing else f"below {t:g}"
+    if side == "at_most":
+        return f"below {t:g}" if passing else f"above {t:g}"
+    return f"within ±{t:g}" if passing else f"outside ±{t:g}"
+
+
+def _fmt(v: float | None) -> str:
+    return "nan" if v is None or not np.isfinite(v) else f"{v:.4g}"
