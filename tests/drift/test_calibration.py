@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from scipy import stats
 
 from assay.drift import DriftSpec, compare, get_stat_test
@@ -32,15 +33,18 @@ def test_ks_p_values_are_calibrated() -> None:
     assert_rate_at_most(big, 60)
 
 
-def test_chi2_p_values_are_calibrated_with_rare_categories() -> None:
+@pytest.mark.parametrize("name", ["chi2", "gtest"])
+def test_categorical_p_values_are_calibrated_with_rare_categories(name: str) -> None:
     rng = np.random.default_rng(11)
     probs = np.array([0.5, 0.3, 0.15, 0.03, 0.01, 0.005, 0.005])
-    test = get_stat_test("chi2")
+    test = get_stat_test(name)
     alarms = 0
     for _ in range(400):
         ref, cur = rng.multinomial(300, probs), rng.multinomial(200, probs)
         alarms += test.categorical(CategoricalComparison(list("abcdefg"), ref, cur)).p_value < ALPHA
     assert_rate_at_most(alarms, 400)
+    shifted = test.categorical(CategoricalComparison(list("abcdefg"), rng.multinomial(3000, probs), rng.multinomial(3000, probs[::-1])))
+    assert shifted.p_value < 1e-6
 
 
 def _table(rng: np.random.Generator, n: int, shift: float = 0.0, cat_shift: float = 0.0) -> pa.Table:

@@ -78,6 +78,24 @@ def test_chi2_matches_scipy_contingency() -> None:
     assert out.effect == pytest.approx(0.5 * np.abs(ref / ref.sum() - cur / cur.sum()).sum())
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500)), min_size=2, max_size=10))
+def test_gtest_matches_scipy_log_likelihood(cells: list[tuple[int, int]]) -> None:
+    ref = np.array([a for a, _ in cells])
+    cur = np.array([b for _, b in cells])
+    out = get_stat_test("gtest").categorical(CategoricalComparison([str(i) for i in range(len(cells))], ref, cur))
+    table = np.vstack([ref, cur]).astype(float)
+    rare = table.sum(axis=0) < 5
+    pooled = np.hstack([table[:, ~rare], table[:, rare].sum(axis=1, keepdims=True)]) if rare.any() else table
+    pooled = pooled[:, pooled.sum(axis=0) > 0]
+    if pooled.shape[1] < 2 or ref.sum() == 0 or cur.sum() == 0:
+        assert out.p_value == 1.0
+        return
+    expected = stats.chi2_contingency(pooled, correction=False, lambda_="log-likelihood")
+    assert out.statistic == pytest.approx(expected.statistic, rel=1e-9, abs=1e-9)
+    assert out.p_value == pytest.approx(expected.pvalue, rel=1e-7, abs=1e-12)
+
+
 def test_chi2_pools_rare_categories_and_handles_one_category() -> None:
     ref = np.array([500, 400, 1, 2, 0])
     cur = np.array([480, 410, 0, 1, 3])

@@ -1,7 +1,7 @@
 """Drift: has the data a model sees moved away from the data it learned from?
 
 Compare a current table with a reference, column by column (KS, Wasserstein, energy,
-PSI, Jensen–Shannon, Hellinger, chi-squared, total variation) with multiple-testing
+PSI, Jensen–Shannon, Hellinger, chi-squared, G-test, total variation) with multiple-testing
 control and effect-size thresholds, plus multivariate tests; profile large data into
 mergeable sketches.
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["StatTest", "TestOutcome", "get_stat_test", "register_stat_test", "stat_test_names"]
 
 _REGISTRY: dict[str, type[StatTest]] = {}
-_BUILTINS = ("_ks", "_wasserstein", "_energy", "_psi", "_jensen_shannon", "_hellinger", "_chi2", "_total_variation")
+_BUILTINS = ("_ks", "_wasserstein", "_energy", "_psi", "_jensen_shannon", "_hellinger", "_chi2", "_g_test", "_total_variation")
 _loaded = False
 
 
