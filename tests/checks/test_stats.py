@@ -110,3 +110,16 @@ def test_minimum_detectable_difference_formula() -> None:
     se = 0.01
     expected = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * se
     assert minimum_detectable_difference(se, 0.95) == pytest.approx(expected)
+
+
+def test_bootstrap_p_values_reach_below_the_resample_resolution() -> None:
+    """With 40 gates under Holm, a p-value floored at 1/(B+1) could never be declared failed."""
+    rng = np.random.default_rng(0)
+    reps = rng.normal(0.10, 0.01, 1000)  # every resample far above the threshold 0
+    est = Estimate.from_replicates(0.10, reps, 0.95, "bootstrap")
+    p = est.p_above(0.0)  # the claim "the true value is above 0": no resample is at or below 0
+    assert p < 1 / 1001 and p == pytest.approx(stats.norm.cdf((0.0 - 0.10) / est.se), rel=1e-6)
+    assert 40 * p < 0.025
+    # inside the resolution the empirical tail is used, consistent with the percentile interval
+    assert est.p_below(0.1) == pytest.approx((1 + np.count_nonzero(reps >= 0.1)) / 1001)
+    assert est.p_below(0.0) == 1.0
