@@ -222,3 +222,10 @@ def test_category_swap_changes_every_value_and_finds_the_sensitive_category() ->
     ce = r.counterexamples[0]
     assert list(ce["changed"]) == ["g"] and "c" in (ce["changed"]["g"]["from"], ce["changed"]["g"]["to"])
     assert ce["changed"]["g"]["from"] != ce["changed"]["g"]["to"]
+
+
+def test_robustness_is_the_same_in_a_process_pool(lr_world: dict) -> None:
+    text = "  - {generator: gaussian_noise, n: 40000, scale: 0.3, batch_size: 5000, workers: %d}\n"
+    one = run_suite(_rob(text % 1), candidate=lr_world["model"], data=lr_world["data"]).gates[-1]
+    two = run_suite(_rob(text % 2), candidate=lr_world["model"], data=lr_world["data"]).gates[-1]
+    assert one.candidate_value == two.candidate_value > 0  # per-batch seeds: the split does not matter

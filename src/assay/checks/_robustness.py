@@ -10,13 +10,15 @@ found that still breaks the model.
 
 from __future__ import annotations
 
+import multiprocessing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assay.checks._rates import clopper_pearson
 from assay.checks._result import GateResult
-from assay.checks._suite import RobustnessSpec
+from assay.checks._suite import GENERATORS, RobustnessSpec
 from assay.errors import InputError
 from assay.models import Features, ModelAdapter, call_with_timeout
 
@@ -46,9 +48,8 @@ def _categorical_columns(feats: Features, wanted: list[str] | None) -> list[int]
 
 
 class _Generator:
-    def __init__(self, spec: RobustnessSpec, base: Features, rng: np.random.Generator) -> None:
+    def __init__(self, spec: RobustnessSpec, base: Features) -> None:
         self.spec = spec
-        self.rng = rng
         self.wanted = spec.params.get("columns")
         if self.wanted is not None:
             missing = [c for c in self.wanted if c not in base.columns]
@@ -69,8 +70,9 @@ class _Generator:
                              hint="category_swap needs text or low-cardinality integer columns; noise needs numbers")
         self.pool = pool
 
-    def make(self, feats: Features) -> tuple[Features, np.ndarray]:
+    def make(self, feats: Features, rng: np.random.Generator) -> tuple[Features, np.ndarray]:
         """Perturbed copy, and which column of each row was perturbed (-1: all numeric)."""
+        self.rng = rng
         n = len(feats)
         gen = self.spec.generator
         arrays = [a.copy() for a in feats.arrays]
@@ -188,16 +190,77 @@ def _show(v: Any) -> Any:
     return v
 
 
+@dataclass
+class _Job:
+    """One generator run, shared with worker processes (inherited at fork, never pickled)."""
+
+    spec: RobustnessSpec
+    model: ModelAdapter
+    features: Features
+    generator: _Generator
+    reference: np.ndarray
+    flips: bool
+    on_error_fails: bool
+    timeout: float | None
+    seed: int
+    batch: int
+
+
+_JOB: _Job | None = None
+
+
+def _batch(i: int, job: _Job | None = None) -> tuple[int, float, str | None, list[tuple[int, Features, Features]]]:
+    """Generate and judge batch ``i``: (rows, failures, error if the whole batch raised, examples).
+
+    Every batch has its own generator seeded by (seed, batch number), so the result does not
+    depend on how batches are spread over processes."""
+    job = job or _JOB
+    assert job is not None
+    rng = np.random.default_rng([job.seed, i])
+    n_rows = len(job.reference)
+    k = min(job.batch, job.spec.n - i * job.batch)
+    rows = rng.integers(0, n_rows, k)
+    original = job.features.take(rows)
+    perturbed, _ = job.generator.make(original, rng)
+    reference = job.reference[rows] if job.flips else None
+    bad, err = _row_status(job.model, perturbed, reference, job.timeout, job.on_error_fails)
+    examples: list[tuple[int, Features, Features]] = []
+    if bad is None:
+        probe = rng.choice(k, size=min(_PROBES, k), replace=False)
+        hits = []
+        for j in probe:
+            fails, _ = _fails_one(job.model, perturbed.take(slice(j, j + 1)), None if reference is None else reference[j],
+                                  job.timeout, job.on_error_fails)
+            hits.append(fails)
+            if fails and len(examples) < 3:
+                examples.append((int(rows[j]), original.take(slice(j, j + 1)), perturbed.take(slice(j, j + 1))))
+        return k, k * float(np.mean(hits)), err or "error", examples
+    for j in np.flatnonzero(bad)[:3]:
+        examples.append((int(rows[j]), original.take(slice(j, j + 1)), perturbed.take(slice(j, j + 1))))
+    return k, float(bad.sum()), None, examples
+
+
 def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list[dict[str, Any]]]:
-    """Run one generator on the candidate; return its gate and up to three shrunk counterexamples."""
-    rng = np.random.default_rng(ctx.seed + 11 + hash(spec.generator) % 1000)
+    """Run one generator on the candidate; return its gate and up to three shrunk counterexamples.
+
+    Batches run in this process, or with ``workers: N`` in a pool of N forked processes (the
+    model and data are inherited, not pickled; POSIX only).
+    """
+    global _JOB
     model = ctx.models["candidate"]
-    gen = _Generator(spec, ctx.features, rng)
     flips = spec.generator in _FLIPS
-    on_error_fails = bool(spec.params.get("on_error_fails", spec.generator != "wrong_types"))
+    job = _Job(
+        spec=spec, model=model, features=ctx.features, generator=_Generator(spec, ctx.features),
+        reference=np.asarray(ctx.predictions["candidate"].labels), flips=flips,
+        on_error_fails=bool(spec.params.get("on_error_fails", spec.generator != "wrong_types")),
+        timeout=ctx.suite.timeout_s,
+        # a stable number per generator (str hash() changes between processes)
+        seed=ctx.seed * 1000 + 11 + GENERATORS.index(spec.generator),
+        batch=int(spec.params.get("batch_size", 100_000)),
+    )
     limit = float(spec.params.get("max_failure_rate", 0.0 if not flips else 0.05))
-    batch = int(spec.params.get("batch_size", 100_000))
-    ref_labels = np.asarray(ctx.predictions["candidate"].labels)
+    workers = int(spec.params.get("workers", 1))
+    batches = range((spec.n + job.batch - 1) // job.batch)
     failures = 0.0
     probed_batches = 0
     examples: list[tuple[int, Features, Features]] = []
@@ -205,34 +268,31 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
     from assay.progress import bar
 
     with bar(total=spec.n, desc=f"robustness {spec.generator}", unit="inputs") as progress:
-        for start in range(0, spec.n, batch):
-            k = min(batch, spec.n - start)
-            rows = rng.integers(0, ctx.n, k)
-            original = ctx.features.take(rows)
-            perturbed, _ = gen.make(original)
-            reference = ref_labels[rows] if flips else None
-            bad, err = _row_status(model, perturbed, reference, ctx.suite.timeout_s, on_error_fails)
-            if bad is None:
+        if workers > 1 and len(batches) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            _JOB = job
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    results = []
+                    for result in pool.imap(_batch, batches):
+                        results.append(result)
+                        progress.update(result[0])
+            finally:
+                _JOB = None
+        else:
+            results = []
+            for i in batches:
+                results.append(_batch(i, job))
+                progress.update(results[-1][0])
+        for k, failed, err, found in results:
+            failures += failed
+            if err is not None:
                 probed_batches += 1
-                errors.append(err or "")
-                probe = rng.choice(k, size=min(_PROBES, k), replace=False)
-                hits = []
-                for i in probe:
-                    fails, _ = _fails_one(model, perturbed.take(slice(i, i + 1)), None if reference is None else reference[i],
-                                          ctx.suite.timeout_s, on_error_fails)
-                    hits.append(fails)
-                    if fails and len(examples) < 3:
-                        examples.append((int(rows[i]), original.take(slice(i, i + 1)), perturbed.take(slice(i, i + 1))))
-                failures += k * float(np.mean(hits))
-            else:
-                failures += int(bad.sum())
-                for i in np.flatnonzero(bad)[: 3 - len(examples)]:
-                    examples.append((int(rows[i]), original.take(slice(i, i + 1)), perturbed.take(slice(i, i + 1))))
-            progress.update(k)
+                errors.append(err)
+            examples += found[: 3 - len(examples)]
     shrunk = []
     for row, orig, pert in examples:
-        ref = ref_labels[row] if flips else None
-        ce = shrink(model, orig, pert, ref, ctx.suite.timeout_s, on_error_fails)
+        ref = job.reference[row] if flips else None
+        ce = shrink(model, orig, pert, ref, ctx.suite.timeout_s, job.on_error_fails)
         shrunk.append({"test": f"robustness {spec.generator}", "row": row, **ce})
     k_fail = int(round(failures))
     low, high = clopper_pearson(k_fail, spec.n, ctx.suite.confidence)

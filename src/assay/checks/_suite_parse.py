@@ -236,7 +236,7 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         raise c.fail(("robustness",), "must be a list")
     for i, r in enumerate(raw_rob):
         path = ("robustness", i)
-        r = c.keys(r, path, {"generator", "n", "scale", "columns", "max_failure_rate", "factor", "batch_size"}, "a robustness test")
+        r = c.keys(r, path, {"generator", "n", "scale", "columns", "max_failure_rate", "factor", "batch_size", "workers", "on_error_fails"}, "a robustness test")
         gen = c.text(r.get("generator"), (*path, "generator")) if "generator" in r else None
         if gen not in GENERATORS:
             raise c.fail((*path, "generator"), f"generator must be one of {', '.join(GENERATORS)}, got {gen!r}")
