@@ -76,7 +76,7 @@ def test_a_candidate_worse_beyond_the_mdd_is_caught_with_the_stated_power() -> N
 @pytest.fixture(scope="module")
 def world() -> dict:
     from sklearn.datasets import make_classification
-    from sklearn.linear_model import SGDClassifier
+    from sklearn.ensemble import RandomForestClassifier
 
     X, y = make_classification(n_samples=8000, n_features=12, n_informative=6, flip_y=0.05, random_state=0)
     Xtr, ytr, Xte, yte = X[:4000], y[:4000], X[4000:], y[4000:]
@@ -87,23 +87,31 @@ def world() -> dict:
         if noise:
             flip = np.random.default_rng(seed).random(len(yy)) < noise
             yy[flip] = 1 - yy[flip]
-        return SGDClassifier(loss="log_loss", random_state=seed, max_iter=30, tol=None).fit(Xtr, yy)
+        # a random forest: another seed gives other trees and other predictions, of the same quality
+        # in expectation. (Plain SGD is a bad "same model": its seeds differ by up to 10 accuracy
+        # points on this data, and failing the worse ones is a correct detection, not a false alarm.)
+        return RandomForestClassifier(n_estimators=20, max_depth=7, random_state=seed, n_jobs=1).fit(Xtr, yy)
 
     return {"data": data, "train": train}
 
 
 def test_retrained_with_another_seed_fails_at_most_five_percent(world: dict) -> None:
     suite = Suite(data="<memory>", target="label", task="binary", metrics=[MetricSpec("accuracy"), MetricSpec("roc_auc")],
-                  gates=[GateSpec("accuracy", "non_inferiority", 0.02), GateSpec("roc_auc", "non_inferiority", 0.02)],
+                  gates=[GateSpec("accuracy", "non_inferiority", 0.02), GateSpec("roc_auc", "non_inferiority", 0.02),
+                         GateSpec("accuracy", "non_inferiority", 0.005, name="tight margin")],
                   bootstrap=400)
     baseline = from_estimator(world["train"](0), name="seed0")
-    seeds = range(1, 41)
+    seeds = range(1, 31)
     failed = 0
+    tight = []
     for s in seeds:
         r = run_suite(suite, candidate=from_estimator(world["train"](s), name=f"seed{s}"), baseline=baseline,
                       data=world["data"], seed=s)
         failed += any(g.status == "fail" for g in r.gates)
-    assert failed / len(seeds) <= 0.05 + 0.05, failed  # stated 5%, with room for 40-seed noise
+        tight.append(r.gates[2].status)
+    assert failed / len(seeds) <= 0.05, failed  # stated 5%
+    # a margin below what 4,000 rows can resolve is inconclusive, not a failure and not a pass by default
+    assert tight.count("inconclusive") > len(seeds) / 2 and "fail" not in tight
 
 
 def test_retrained_on_noisy_labels_is_caught(world: dict) -> None:
