@@ -229,3 +229,15 @@ def test_robustness_is_the_same_in_a_process_pool(lr_world: dict) -> None:
     one = run_suite(_rob(text % 1), candidate=lr_world["model"], data=lr_world["data"]).gates[-1]
     two = run_suite(_rob(text % 2), candidate=lr_world["model"], data=lr_world["data"]).gates[-1]
     assert one.candidate_value == two.candidate_value > 0  # per-batch seeds: the split does not matter
+
+
+def test_discovery_finds_a_regression_that_lives_where_two_conditions_meet() -> None:
+    def cand(X: np.ndarray) -> np.ndarray:
+        both = (X[:, 2] > 0.7) & (X[:, 3] > 0.7)  # about 6% of rows, neither condition alone
+        return _proba(np.where(both, X[:, 0] - X[:, 1], X[:, 0] + X[:, 1]))
+
+    r = run_suite(Suite.from_yaml(SUITE), candidate=from_function(cand, name="pair", classes=[0, 1]), baseline=BASE,
+                  data=_world(8000))
+    confirmed = [s["slice"] for s in r.discovered_slices if s["confirmed"]]
+    assert confirmed and " and " in confirmed[0]
+    assert {"x2", "x3"} == {part.split(" ")[0] for part in confirmed[0].split(" and ")}

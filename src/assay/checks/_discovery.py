@@ -20,8 +20,13 @@ from assay.checks._suite import DiscoverySpec
 __all__ = ["discover_slices"]
 
 
-def _regions(columns: Mapping[str, np.ndarray], features: list[str], bins: int) -> list[tuple[str, np.ndarray]]:
-    regions: list[tuple[str, np.ndarray]] = []
+#: how many of the strongest single-feature regions are paired with each other
+_PAIR_POOL = 12
+
+
+def _regions(columns: Mapping[str, np.ndarray], features: list[str], bins: int) -> list[tuple[str, str, np.ndarray]]:
+    """(feature, region name, mask) for every bin of every feature."""
+    regions: list[tuple[str, str, np.ndarray]] = []
     for name in features:
         col = columns[name]
         if col.dtype.kind in "biuf" and len(np.unique(col[: 10_000])) > bins:
@@ -31,13 +36,13 @@ def _regions(columns: Mapping[str, np.ndarray], features: list[str], bins: int) 
             for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
                 last = i == len(edges) - 2
                 mask = (values >= lo) & ((values <= hi) if last else (values < hi))
-                regions.append((f"{name} in [{lo:.4g}, {hi:.4g}{']' if last else ')'}", mask))
-            regions.append((f"{name} is missing", ~np.isfinite(values)))
+                regions.append((name, f"{name} in [{lo:.4g}, {hi:.4g}{']' if last else ')'}", mask))
+            regions.append((name, f"{name} is missing", ~np.isfinite(values)))
         else:
             keys = col.astype(str)
             uniq, counts = np.unique(keys, return_counts=True)
             for value in uniq[np.argsort(-counts)][:20]:
-                regions.append((f"{name} = {value}", keys == value))
+                regions.append((name, f"{name} = {value}", keys == value))
     return regions
 
 
@@ -69,16 +74,33 @@ def discover_slices(
     half = np.zeros(n, dtype=bool)
     half[rng.permutation(n)[: n // 2]] = True  # True: search half, False: confirmation half
     alpha = (1 - confidence) / 2
-    found: list[tuple[float, str, np.ndarray]] = []
-    for name, mask in _regions(columns, spec.features or features, spec.bins):
+    def searched(name: str, mask: np.ndarray) -> tuple[float, str, np.ndarray] | None:
         a = mask & half
-        k = int(a.sum())
-        if k < max(2, spec.min_rows // 2) or n - mask.sum() < spec.min_rows:
-            continue
+        if int(a.sum()) < max(2, spec.min_rows // 2) or n - mask.sum() < spec.min_rows:
+            return None
         z, diff = _contrast(score, a, ~mask & half)
         if diff >= 0 or not np.isfinite(z):
-            continue
-        found.append((z, name, mask))
+            return None
+        return z, name, mask
+
+    found: list[tuple[float, str, np.ndarray]] = []
+    by_feature: list[tuple[float, str, str, np.ndarray]] = []
+    for feature, name, mask in _regions(columns, spec.features or features, spec.bins):
+        hit = searched(name, mask)
+        if hit is not None:
+            found.append(hit)
+            by_feature.append((hit[0], feature, name, mask))
+    if spec.depth >= 2:
+        # pairs of the strongest single-feature regions: a regression that lives only where two
+        # conditions meet. Still searched on the first half only, so the confirmation stays honest.
+        by_feature.sort(key=lambda t: t[0])
+        strongest = by_feature[:_PAIR_POOL]
+        for i, (_, f1, n1, m1) in enumerate(strongest):
+            for _, f2, n2, m2 in strongest[i + 1:]:
+                if f1 != f2:
+                    hit = searched(f"{n1} and {n2}", m1 & m2)
+                    if hit is not None:
+                        found.append(hit)
     found.sort(key=lambda t: t[0])
     picked = found[: spec.top]
     rows = []

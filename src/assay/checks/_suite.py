@@ -41,7 +41,7 @@ SCHEMA: dict[str, str] = {
     "metrics": "list of metric names, or {name: NAME, PARAM: VALUE} (e.g. {name: quantile_loss, alpha: 0.9})",
     "gates": "list of {metric, one of min|max|non_inferiority|superiority|equivalence: NUMBER, slices: [NAMES]|all, name}",
     "slices": "list of {name, column, bins: [EDGES]} | {name, column, categories: [VALUES]} | {name, where: EXPRESSION}",
-    "discover": "automatic slice discovery: true, or {metric, bins, min_rows, top, features}",
+    "discover": "automatic slice discovery: true, or {metric, bins, min_rows, top, features, depth}",
     "behaviour": "list of {invariance|directional|minimum_functionality|fairness: {...}}",
     "robustness": "list of {generator: gaussian_noise|missing_values|out_of_range|category_swap|wrong_types, n, ...}",
     "budgets": "{batch_sizes, latency_p50_ms, latency_p99_ms, throughput_min, peak_memory_mb, model_size_mb}",
@@ -105,6 +105,7 @@ class DiscoverySpec:
     min_rows: int = 50
     top: int = 10
     features: list[str] | None = None
+    depth: int = 2  # 1: single-feature regions; 2: also pairs of the strongest ones
 
 
 @dataclass

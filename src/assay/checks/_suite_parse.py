@@ -201,13 +201,14 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
     if raw_discover is True:
         discover = DiscoverySpec()
     elif isinstance(raw_discover, dict):
-        d = c.keys(raw_discover, ("discover",), {"metric", "bins", "min_rows", "top", "features"}, "discover")
+        d = c.keys(raw_discover, ("discover",), {"metric", "bins", "min_rows", "top", "features", "depth"}, "discover")
         discover = DiscoverySpec(
             metric=c.text(d["metric"], ("discover", "metric")) if "metric" in d else None,
             bins=c.integer(d.get("bins", 4), ("discover", "bins"), minimum=2),
             min_rows=c.integer(d.get("min_rows", 50), ("discover", "min_rows"), minimum=2),
             top=c.integer(d.get("top", 10), ("discover", "top"), minimum=1),
             features=c.text_list(d["features"], ("discover", "features")) if "features" in d else None,
+            depth=c.integer(d.get("depth", 2), ("discover", "depth"), minimum=1),
         )
     elif raw_discover not in (None, False):
         raise c.fail(("discover",), "discover is true, false, or a mapping")
