@@ -94,23 +94,29 @@ def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: b
     cache = StatCache(ws)
     manifests: dict[str, FileManifest] = {}
     fresh: list[tuple[str, os.stat_result, FileManifest]] = []
-    workers = jobs or settings.jobs or min(8, (os.cpu_count() or 1) * 4)
+    # Small cold files are bound by I/O latency, so more readers than cores pay off.
+    workers = jobs or settings.jobs or min(16, (os.cpu_count() or 1) * 8)
 
-    def one(entry: ScanEntry) -> tuple[ScanEntry, FileManifest, os.stat_result | None]:
+    # Files whose stat matches the cache need no thread at all.
+    suspects: list[ScanEntry] = []
+    for entry in found.files:
         cached = cache.lookup(entry.rel, entry.st)
         if cached is not None and (writer is None or all(packs.has(d) for d, _ in cached.chunks)):
-            return entry, cached, None
-        manifest, st = _read_file(entry, chunker, writer)
-        return entry, manifest, st
+            manifests[entry.rel] = cached
+        else:
+            suspects.append(entry)
+
+    def batch(entries: list[ScanEntry]) -> list[tuple[ScanEntry, FileManifest, os.stat_result]]:
+        return [(entry, *_read_file(entry, chunker, writer)) for entry in entries]
 
     try:
-        with bar(total=found.total_bytes, desc="hashing" if writer is None else "adding", unit="B") as progress, \
-                ThreadPoolExecutor(max_workers=workers) as pool:
-            for entry, manifest, st in pool.map(one, found.files):
-                manifests[entry.rel] = manifest
-                if st is not None:
+        with bar(total=sum(e.st.st_size for e in suspects), desc="hashing" if writer is None else "adding",
+                 unit="B") as progress, ThreadPoolExecutor(max_workers=workers) as pool:
+            for results in pool.map(batch, _batches(suspects)):
+                for entry, manifest, st in results:
+                    manifests[entry.rel] = manifest
                     fresh.append((entry.rel, st, manifest))
-                progress.update(manifest.size)
+                    progress.update(manifest.size)
         if writer is not None:
             writer.flush()
     except BaseException:
@@ -125,6 +131,22 @@ def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: b
         "rehashed": len(fresh),
         "warnings": found.warnings,
     }
+
+
+def _batches(entries: list[ScanEntry], *, max_files: int = 64, max_bytes: int = 8 << 20) -> list[list[ScanEntry]]:
+    """Group small files so that one task reads many (a future per file costs more than the read)."""
+    out: list[list[ScanEntry]] = []
+    current: list[ScanEntry] = []
+    size = 0
+    for entry in entries:
+        if current and (len(current) >= max_files or size + entry.st.st_size > max_bytes):
+            out.append(current)
+            current, size = [], 0
+        current.append(entry)
+        size += entry.st.st_size
+    if current:
+        out.append(current)
+    return out
 
 
 def _read_file(entry: ScanEntry, chunker: Chunker, writer: PackWriter | None) -> tuple[FileManifest, os.stat_result]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import stat as _stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,14 +45,22 @@ class CheckoutResult:
         }
 
 
-def confine(root: Path, rel: str) -> Path:
-    """``root/rel``, refusing any path whose existing parents lead outside ``root``."""
+def confine(root: Path, rel: str, *, checked: dict[Path, bool] | None = None) -> Path:
+    """``root/rel``, refusing any path whose existing parents lead outside ``root``.
+
+    ``checked`` remembers folders already resolved, so a checkout of many files in
+    few folders resolves each folder once.
+    """
     check_relpath(rel)
-    real_root = os.path.realpath(root)
     dest = Path(root, *rel.split("/"))
+    if checked is not None and checked.get(dest.parent):
+        return dest
+    real_root = os.path.realpath(root)
     parent = os.path.realpath(dest.parent)
     if parent != real_root and not parent.startswith(real_root.rstrip(os.sep) + os.sep):
         raise UnsafePathError(f"refusing to write {rel}: a symlinked folder on its way leads outside {root}")
+    if checked is not None:
+        checked[dest.parent] = True
     return dest
 
 
@@ -111,8 +121,9 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
                 removals.append(confine(root, entry.rel))
 
     plan: list[tuple[str, Path, FileManifest]] = []
+    checked: dict[Path, bool] = {}
     for rel, manifest in sorted(snapshot.files.items()):
-        dest = confine(root, rel)
+        dest = confine(root, rel, checked=checked)
         if _matches(dest, rel, manifest, cache, chunker):
             result.unchanged += 1
             continue
@@ -125,10 +136,20 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
 
     packs = workspace_packs(ws)
     temps: list[tuple[Path, Path]] = []
+
+    def write_batch(items: list[tuple[str, Path, FileManifest]]) -> None:
+        for rel, dest, manifest in items:
+            tmp = _write_temp(packs, rel, dest, manifest, progress)
+            with lock:
+                temps.append((tmp, dest))
+
+    lock = threading.Lock()
+    batches = [plan[i:i + 64] for i in range(0, len(plan), 64)]
     try:
-        with bar(total=sum(m.size for _, _, m in plan), desc="checkout", unit="B") as progress:
-            for rel, dest, manifest in plan:
-                temps.append((_write_temp(packs, rel, dest, manifest, progress), dest))
+        # Many small files: creating them is latency-bound, so several writers overlap it.
+        with bar(total=sum(m.size for _, _, m in plan), desc="checkout", unit="B") as progress, \
+                ThreadPoolExecutor(max_workers=min(8, max(1, len(batches)))) as pool:
+            list(pool.map(write_batch, batches))
         for tmp, dest in temps:
             if dest.is_dir() and not dest.is_symlink():
                 raise UsageError(f"{dest} is a folder where the version has a file", hint="move it away and retry")

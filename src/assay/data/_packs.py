@@ -32,6 +32,7 @@ PACK_MAGIC = b"ASSAYPK1"
 IDX_MAGIC = b"ASSAYIX1"
 FLAG_ZSTD = 1
 _ASYNC_MIN = 256 << 10
+_PROBE = 64 << 10
 # "V32", not "S32": numpy strips trailing NUL bytes from S fields, which would
 # corrupt the 1 in 256 digests that end in 0x00.
 IDX_DTYPE = np.dtype([("hash", "V32"), ("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("flags", "u1")])
@@ -224,7 +225,7 @@ class PackStore:
             run: list[tuple[bytes, ChunkLocation]] = []
             for item in items:
                 if run and (item[1].offset - (run[-1][1].offset + run[-1][1].stored) > gap
-                            or item[1].offset + item[1].stored - run[0][1].offset > 64 << 20):
+                            or item[1].offset + item[1].stored - run[0][1].offset > 16 << 20):
                     yield from self._read_run(pack_id, run, errors, stored)
                     run = []
                 run.append(item)
@@ -328,6 +329,12 @@ class PackWriter:
 
     def encode(self, raw: bytes | memoryview) -> tuple[bytes | memoryview, int]:
         if self.compression == "zstd" and len(raw) >= 512:
+            if len(raw) > 4 * _PROBE:
+                # Probe a slice first: random or already-compressed bytes would cost a
+                # full compression pass only to be stored raw.
+                probe = _compressor(self.level).compress(raw[:_PROBE])
+                if len(probe) > _PROBE * 0.95:
+                    return raw, 0
             packed = _compressor(self.level).compress(raw)
             if len(packed) < len(raw) * 0.95:  # incompressible data is stored raw
                 return packed, FLAG_ZSTD

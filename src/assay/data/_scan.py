@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import stat as _stat
 import time
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ class StatCache:
     def __init__(self, ws: Workspace) -> None:
         self._db_path = ws.cache_dir / "stat.db"
         self._rows: dict[str, tuple[int, int, int, int, str]] | None = None
+        self._lock = threading.Lock()  # one load, however many threads ask at once
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._db_path, timeout=60)
@@ -130,7 +132,11 @@ class StatCache:
         return conn
 
     def _load(self) -> dict[str, tuple[int, int, int, int, str]]:
-        if self._rows is None:
+        if self._rows is not None:
+            return self._rows
+        with self._lock:
+            if self._rows is not None:
+                return self._rows
             conn = self._connect()
             try:
                 self._rows = {r[0]: tuple(r[1:]) for r in conn.execute("SELECT * FROM stat")}  # type: ignore[misc]
