@@ -2,7 +2,8 @@
 # assay's main job end to end, on embedded defaults (SQLite ledger, local object store).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="$(pwd)/.venv/bin"
+REPO="$(pwd)"
+BIN="$REPO/.venv/bin"
 ASSAY="$BIN/assay"
 DEMO="$(pwd)/.tmp/demo"
 rm -rf "$DEMO"
@@ -30,12 +31,12 @@ PY
 step "assay data add data --name customers"
 "$ASSAY" data add data --name customers -m "initial export"
 
-step "change it: 500 new customers, one image replaced, one removed"
+step "change it: 15,000 new customers who spend more, one image replaced, one removed"
 "$BIN/python" - <<'PY'
 import os, random
 random.seed(1)
 with open("data/customers.csv", "a") as fh:
-    for i in range(50_000, 50_500):
+    for i in range(50_000, 65_000):
         fh.write(f"{i},{random.randint(18, 90)},{random.choice(['DE', 'FR', 'US', 'JP', 'BR'])},{random.gauss(140, 30):.2f}\n")
 with open("data/images/img_007.bin", "wb") as fh:
     fh.write(random.randbytes(16_384))
@@ -80,11 +81,20 @@ cd "$DEMO"
 step "assay data verify --all"
 "$ASSAY" data verify --all
 
-cd - >/dev/null
-for extra in scripts/demo_drift.sh scripts/demo_checks.sh; do
-  if [ -x "$extra" ] || [ -f "$extra" ]; then
-    bash "$extra" "$DEMO" "$BIN"
-  fi
-done
+step "drift: has the refreshed export moved away from the first one?"
+"$ASSAY" data checkout customers@v1 --to "$DEMO/v1" >/dev/null
+"$ASSAY" data checkout customers@v2 --to "$DEMO/v2" >/dev/null
+set +e
+"$ASSAY" drift "$DEMO/v1/data/customers.csv" "$DEMO/v2/data/customers.csv" --report "$DEMO/drift.html"
+code=$?
+set -e
+case $code in
+  0) echo "no drift by the rule (exit 0)";;
+  1) echo "drift found (exit 1); report: $DEMO/drift.html";;
+  *) echo "assay drift failed with exit $code"; exit $code;;
+esac
+
+bash "$REPO/scripts/demo_checks.sh" "$DEMO/checks" "$BIN"
+bash "$REPO/scripts/demo_serve.sh" "$DEMO" "$BIN"
 
 printf '\n\033[1mdemo done.\033[0m workspace: %s\n' "$DEMO"
