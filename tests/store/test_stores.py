@@ -53,3 +53,13 @@ def test_local_store_cleans_debris_of_dead_writers(tmp_path: Path) -> None:
     (store.root / ".tmp" / "999999999-abc-x").write_bytes(b"partial")
     assert store.clean_tmp() == 1
     assert list(store.list("")) == []
+
+
+def test_debris_cleaning_leaves_other_files_alone(tmp_path: Path) -> None:
+    from assay.store._local import remove_dead_writers_files
+
+    (tmp_path / "notes.txt").write_text("not ours")
+    (tmp_path / f"{__import__('os').getpid()}-alive.pack").write_text("in progress")
+    (tmp_path / "999999999-dead.pack").write_text("debris")
+    assert remove_dead_writers_files(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["notes.txt", f"{__import__('os').getpid()}-alive.pack"])

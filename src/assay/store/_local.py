@@ -108,8 +108,9 @@ def remove_dead_writers_files(folder: Path) -> int:
     if not folder.is_dir():
         return 0
     for entry in folder.iterdir():
-        pid_text = entry.name.split("-", 1)[0]
-        if (pid_text.isdigit() and _pid_alive(int(pid_text))) or not entry.is_file():
+        pid_text, sep, _ = entry.name.partition("-")
+        # Only our own temp files (named "<pid>-…") whose writer is gone; anything else is left alone.
+        if not (sep and pid_text.isdigit()) or _pid_alive(int(pid_text)) or not entry.is_file():
             continue
         entry.unlink(missing_ok=True)
         removed += 1
