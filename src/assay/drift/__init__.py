@@ -15,7 +15,7 @@ Example::
 from __future__ import annotations
 
 from assay.drift._detector import DriftDetector, compare
-from assay.drift._executor import LocalExecutor, RayExecutor, get_executor
+from assay.compute import LocalExecutor, RayExecutor, get_executor
 from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, build_profile
 from assay.drift._registry import StatTest, TestOutcome, get_stat_test, register_stat_test, stat_test_names
 from assay.drift._report import ColumnResult, DriftReport, Finding

@@ -301,7 +301,7 @@ def build_profile(source: Any, *, columns: list[str] | None = None, bins: int = 
 def profile_and_sample(source: Any, *, columns: list[str] | None = None, bins: int = 1000, max_categories: int = 10_000,
                        seed: int = 0, executor: Any = None, split_min_rows: int = SPLIT_MIN_ROWS) -> tuple[Profile, pa.Table | None]:  # fmt: skip
     """:func:`build_profile`, also returning the row sample its edges came from (about 200,000 rows)."""
-    from assay.drift._executor import get_executor
+    from assay.compute import get_executor
 
     executor = executor or get_executor(None)
     names = columns if columns is not None else list(source.schema.names)
@@ -337,7 +337,7 @@ def count_like(reference: Profile, source: Any, columns: list[str], *, executor:
 
     With ``sample_rows`` the same pass keeps a Bernoulli sample of about that many rows.
     """
-    from assay.drift._executor import get_executor
+    from assay.compute import get_executor
 
     executor = executor or get_executor(None)
     shapes: dict[str, Any] = {}

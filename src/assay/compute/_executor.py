@@ -1,7 +1,8 @@
-"""Where partition work runs: in this process, a local process pool, or a Ray cluster.
+"""Where batch work runs: in this process, a local process pool, or a Ray cluster.
 
-Drift fans partitions out through this small interface (``map``), so the sketches
-of a table can be counted on many cores or machines and merged.
+The pillars fan work out through this small interface (``map``): drift counts the
+sketches of a table's partitions and merges them; checks judge robustness batches.
+``fn`` and each task must be picklable (a module-level function and plain data).
 """
 
 from __future__ import annotations
