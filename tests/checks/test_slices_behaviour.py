@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assay.checks import Suite, run_suite
+from assay.checks import Suite, SuiteError, run_suite
 from assay.models import from_estimator, from_function
 
 
@@ -229,6 +229,35 @@ def test_robustness_is_the_same_in_a_process_pool(lr_world: dict) -> None:
     one = run_suite(_rob(text % 1), candidate=lr_world["model"], data=lr_world["data"]).gates[-1]
     two = run_suite(_rob(text % 2), candidate=lr_world["model"], data=lr_world["data"]).gates[-1]
     assert one.candidate_value == two.candidate_value > 0  # per-batch seeds: the split does not matter
+
+
+@pytest.mark.slow
+def test_robustness_on_a_local_ray_instance_is_the_same_as_in_process(lr_world: dict, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ray = pytest.importorskip("ray")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+
+    from assay.models import load_model
+
+    est = lr_world["model"].estimator
+    onx = skl2onnx.convert_sklearn(est, initial_types=[("input", FloatTensorType([None, 5]))], options={id(est): {"zipmap": False}})
+    (tmp_path / "lr.onnx").write_bytes(onx.SerializeToString())
+    models = {"sklearn": lr_world["model"], "onnx": load_model(tmp_path / "lr.onnx")}  # onnx: the session is rebuilt from bytes
+    text = "  - {generator: gaussian_noise, n: 20000, scale: 0.3, batch_size: 2500%s}\n"
+    here = {k: run_suite(_rob(text % ""), candidate=m, data=lr_world["data"]) for k, m in models.items()}
+    try:
+        # each Ray task gets the job pickled (data, adapter, seed) and its batch number
+        on_ray = {k: run_suite(_rob(text % ", executor: ray, workers: 2"), candidate=m, data=lr_world["data"]) for k, m in models.items()}
+    finally:
+        ray.shutdown()
+    for k in models:
+        assert on_ray[k].gates[-1].candidate_value == here[k].gates[-1].candidate_value > 0
+        assert on_ray[k].counterexamples == here[k].counterexamples
+
+
+def test_robustness_executor_must_be_local_or_ray() -> None:
+    with pytest.raises(SuiteError, match="executor must be local or ray"):
+        _rob("  - {generator: gaussian_noise, n: 100, executor: dask}\n")
 
 
 def test_discovery_finds_a_regression_that_lives_where_two_conditions_meet() -> None:

@@ -77,6 +77,29 @@ def test_onnx_model_matches_sklearn(tmp_path: Path, fitted: dict) -> None:
     np.testing.assert_allclose(load_model(path2).predict(Features.from_numpy(fitted["X"])).proba, pred.proba, atol=1e-6)
 
 
+def test_onnx_model_pickles_with_its_bytes(tmp_path: Path, fitted: dict) -> None:
+    import pickle
+
+    pytest.importorskip("onnxruntime")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+
+    onx = skl2onnx.convert_sklearn(fitted["model"], initial_types=[("input", FloatTensorType([None, 4]))],
+                                   options={id(fitted["model"]): {"zipmap": False}})
+    path = tmp_path / "m.onnx"
+    path.write_bytes(onx.SerializeToString())
+    m = load_model(path)
+    blob = pickle.dumps(m)
+    path.unlink()  # the copy rebuilds its session from the pickled bytes, not from the file (Ray workers)
+    copy = pickle.loads(blob)
+    X = Features.from_numpy(fitted["X"])
+    assert copy.hash == m.hash and copy.session is not m.session
+    np.testing.assert_array_equal(copy.predict(X).proba, m.predict(X).proba)
+    path.write_bytes(b"changed")
+    with pytest.raises(ModelError, match="changed since the model was loaded"):
+        pickle.dumps(m)
+
+
 def test_broken_onnx_file_is_a_clear_error(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     path = tmp_path / "bad.onnx"

@@ -19,7 +19,7 @@ import numpy as np
 from assay.checks._rates import clopper_pearson
 from assay.checks._result import GateResult
 from assay.checks._suite import GENERATORS, RobustnessSpec
-from assay.errors import InputError
+from assay.errors import InputError, UsageError
 from assay.models import Features, ModelAdapter, call_with_timeout
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def _show(v: Any) -> Any:
 
 @dataclass
 class _Job:
-    """One generator run, shared with worker processes (inherited at fork, never pickled)."""
+    """One generator run: inherited by forked workers, or pickled into each Ray task."""
 
     spec: RobustnessSpec
     model: ModelAdapter
@@ -240,11 +240,37 @@ def _batch(i: int, job: _Job | None = None) -> tuple[int, float, str | None, lis
     return k, float(bad.sum()), None, examples
 
 
+def _batch_task(task: tuple[_Job, int]) -> tuple[int, float, str | None, list[tuple[int, Features, Features]]]:
+    """One Ray task: the job (spec, seed, data, model) and a batch number; the same work as in-process."""
+    job, i = task
+    return _batch(i, job)
+
+
+def _run_on_ray(job: _Job, batches: range, workers: int | None) -> list[tuple[int, float, str | None, list[tuple[int, Features, Features]]]]:
+    from assay.compute import get_executor
+
+    # the cluster at RAY_ADDRESS when set (or one already joined), else a local instance of `workers` CPUs
+    executor = get_executor("ray", workers=workers)
+    try:
+        return executor.map(_batch_task, [(job, i) for i in batches])
+    except TypeError as exc:
+        # Ray reports an argument it cannot serialize (a lock, a C handle) as a TypeError whose
+        # cause names the culprit; its own message repeats the whole argument
+        if "serialize" not in str(exc):
+            raise
+        why = str(exc.__cause__ or "").splitlines()[0][:200] if exc.__cause__ else "not picklable"
+        raise UsageError(f"robustness {job.spec.generator}: the model {job.model.name!r} ({job.model.flavor}) cannot be "
+                         f"sent to Ray workers: {why}",
+                         hint="run this robustness test without `executor: ray` (in-process, or `workers: N`)") from None
+
+
 def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list[dict[str, Any]]]:
     """Run one generator on the candidate; return its gate and up to three shrunk counterexamples.
 
     Batches run in this process, or with ``workers: N`` in a pool of N forked processes (the
-    model and data are inherited, not pickled; POSIX only).
+    model and data are inherited, not pickled; POSIX only), or with ``executor: ray`` as Ray
+    tasks (each gets the job pickled: data, model adapter, seed, and its batch number). Each
+    batch is seeded by (seed, batch number), so the three give the same result.
     """
     global _JOB
     model = ctx.models["candidate"]
@@ -260,6 +286,7 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
     )
     limit = float(spec.params.get("max_failure_rate", 0.0 if not flips else 0.05))
     workers = int(spec.params.get("workers", 1))
+    executor = spec.params.get("executor", "local")
     batches = range((spec.n + job.batch - 1) // job.batch)
     failures = 0.0
     probed_batches = 0
@@ -268,7 +295,10 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
     from assay.progress import bar
 
     with bar(total=spec.n, desc=f"robustness {spec.generator}", unit="inputs") as progress:
-        if workers > 1 and len(batches) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        if executor == "ray":
+            results = _run_on_ray(job, batches, int(spec.params["workers"]) if "workers" in spec.params else None)
+            progress.update(spec.n)
+        elif workers > 1 and len(batches) > 1 and "fork" in multiprocessing.get_all_start_methods():
             _JOB = job
             try:
                 with multiprocessing.get_context("fork").Pool(workers) as pool:

@@ -10,7 +10,7 @@ import numpy as np
 
 from assay.extras import import_optional
 from assay.models._base import Features, ModelAdapter, ModelError, Prediction
-from assay.models._hashing import hash_path
+from assay.models._hashing import hash_bytes, hash_path
 
 __all__ = ["OnnxModel", "load_onnx"]
 
@@ -25,6 +25,20 @@ class OnnxModel(ModelAdapter):
     session: Any = None
     input_name: str = ""
     input_dtype: Any = np.float32
+    #: the file the session was built from; pickling ships its bytes
+    path: str = ""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # an onnxruntime session cannot be pickled: send the model's bytes and rebuild the session
+        # where it is unpickled (a Ray worker may run on a machine without the file)
+        blob = Path(self.path).read_bytes()
+        if hash_bytes(blob) != self.hash:
+            raise ModelError(f"{self.name}: {self.path} changed since the model was loaded", hint="load the model again")
+        return {**self.__dict__, "session": blob}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.session = _session(state["session"], self.name)
 
     def _predict(self, features: Features) -> Prediction:
         X = features.to_numpy().astype(self.input_dtype)
@@ -68,20 +82,25 @@ def _class_labels(model_proto: Any) -> np.ndarray | None:
     return None
 
 
-def load_onnx(path: Path, *, name: str | None = None) -> OnnxModel:
-    path = Path(path)
-    label = name or str(path)
-    if not path.is_file():
-        raise ModelError(f"{label}: no such model file")
+def _session(source: str | bytes, label: str) -> Any:
+    """An onnxruntime session on a model file (path) or a model's bytes."""
     ort = import_optional("onnxruntime", "onnx")
     options = ort.SessionOptions()
     # one thread per session: the checks already batch, and CI machines are small
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ModelError(f"{label}: onnxruntime cannot load the model ({type(exc).__name__}: {exc})") from None
+
+
+def load_onnx(path: Path, *, name: str | None = None) -> OnnxModel:
+    path = Path(path)
+    label = name or str(path)
+    if not path.is_file():
+        raise ModelError(f"{label}: no such model file")
+    session = _session(str(path), label)
     inputs = session.get_inputs()
     if len(inputs) != 1:
         raise ModelError(f"{label}: the ONNX model has {len(inputs)} inputs; assay feeds one 2-D feature tensor")
@@ -103,4 +122,5 @@ def load_onnx(path: Path, *, name: str | None = None) -> OnnxModel:
         session=session,
         input_name=inputs[0].name,
         input_dtype=_NP_TYPES.get(inputs[0].type, np.float32),
+        path=str(path),
     )
