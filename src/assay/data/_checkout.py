@@ -200,11 +200,11 @@ def _matches(dest: Path, rel: str, manifest: FileManifest, cache: StatCache | No
 
 def _write_temp(packs: Any, rel: str, dest: Path, manifest: FileManifest, progress: Any) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    confine_parent = dest.parent  # re-checked by confine() before the plan was made
-    tmp = confine_parent / f".assay-tmp-{os.getpid()}-{os.urandom(4).hex()}"
+    tmp = dest.parent / f".assay-tmp-{os.getpid()}-{os.urandom(4).hex()}"
     try:
         with open(tmp, "wb") as fh:
-            for digest, raw in packs.read_many([d for d, _ in manifest.chunks]) if _distinct(manifest) else _ordered(packs, manifest, rel):
+            for digest, _ in manifest.chunks:
+                raw = packs.read_chunk(digest, what=rel)  # hash-checked before a byte is written
                 fh.write(raw)
                 progress.update(len(raw))
         os.chmod(tmp, manifest.mode or 0o644)
@@ -215,14 +215,3 @@ def _write_temp(packs: Any, rel: str, dest: Path, manifest: FileManifest, progre
         tmp.unlink(missing_ok=True)
         raise
     return tmp
-
-
-def _distinct(manifest: FileManifest) -> bool:
-    # read_many groups by pack and may reorder; it is only safe when the chunks are
-    # distinct and already in pack order, which we cannot know, so use it for one-chunk files.
-    return len(manifest.chunks) == 1
-
-
-def _ordered(packs: Any, manifest: FileManifest, rel: str):  # type: ignore[no-untyped-def]
-    for digest, _ in manifest.chunks:
-        yield digest, packs.read_chunk(digest, what=rel)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from assay.data._packs import PackWriter, workspace_packs
+from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._versions import all_versions, load_snapshot
 from assay.errors import CorruptionError
 from assay.workspace import Workspace
@@ -85,7 +85,7 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
                 if not dry_run:
                     store.delete(key)
         if not dry_run:
-            packs.forget_pack("")
+            packs.invalidate()
     return result
 
 
@@ -106,8 +106,6 @@ def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], live: set[bytes]) -
                 loc = packs.index.get(h)
                 if loc is not None and loc.pack not in doomed:
                     continue  # another pack that stays holds it
-                from assay.data._packs import ChunkLocation
-
                 here = ChunkLocation(pack_id, off, stored, raw, flags)
                 data = packs.read_stored(here)
                 packs.decode(h, here, data, what="gc")

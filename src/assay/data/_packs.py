@@ -266,11 +266,17 @@ class PackStore:
             self._fds.clear()
 
     def forget_pack(self, pack_id: str) -> None:
+        """Drop a (deleted) pack: its open file and the loaded index, reloaded on next use."""
         with self._lock:
             fd = self._fds.pop(pack_id, None)
             if fd is not None:
                 os.close(fd)
-        self._index = None
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget the loaded index; the next lookup re-reads the pack indexes."""
+        with self._lock:
+            self._index = None
 
 
 def _for(what: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.data._versions import Version, dataset_sources, list_datasets, load_snapshot, resolve
+from assay.data._versions import Version, dataset_sources, list_datasets, load_snapshot, log, resolve
 from assay.workspace import Workspace
 
 __all__ = ["Status", "status"]
@@ -42,9 +42,7 @@ def status(ws: Workspace, name: str) -> Status:
     head = get_head(ws, name)
     version = resolve(ws, name)
     if head and head != version.id:
-        rows = [v for v in _versions_by_id(ws, name) if v.id == head]
-        if rows:
-            version = rows[0]
+        version = next((v for v in log(ws, name) if v.id == head), version)
     base = load_snapshot(ws.store, version.snapshot)
     sources = dataset_sources(ws, name)
     present = [s for s in sources if (ws.root / s).exists()]
@@ -68,8 +66,3 @@ def status(ws: Workspace, name: str) -> Status:
 def status_all(ws: Workspace) -> list[Status]:
     return [status(ws, d["name"]) for d in list_datasets(ws, kind="dataset") if d["versions"]]
 
-
-def _versions_by_id(ws: Workspace, name: str) -> list[Version]:
-    from assay.data._versions import log
-
-    return log(ws, name)
