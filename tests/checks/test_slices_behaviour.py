@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from assay.checks import Suite, SuiteError, run_suite
+from assay.errors import InputError
 from assay.models import from_estimator, from_function
 
 
@@ -248,16 +249,22 @@ def test_robustness_on_a_local_ray_instance_is_the_same_as_in_process(lr_world: 
     try:
         # each Ray task gets the job pickled (data, adapter, seed) and its batch number
         on_ray = {k: run_suite(_rob(text % ", executor: ray, workers: 2"), candidate=m, data=lr_world["data"]) for k, m in models.items()}
+        # the run's executor (what `assay check --executor ray` passes) overrides the suite's
+        chosen = run_suite(_rob(text % ", workers: 2"), candidate=models["sklearn"], data=lr_world["data"], executor="ray")
     finally:
         ray.shutdown()
     for k in models:
         assert on_ray[k].gates[-1].candidate_value == here[k].gates[-1].candidate_value > 0
         assert on_ray[k].counterexamples == here[k].counterexamples
+    assert chosen.gates[-1].candidate_value == here["sklearn"].gates[-1].candidate_value
+    assert chosen.counterexamples == here["sklearn"].counterexamples
 
 
 def test_robustness_executor_must_be_local_or_ray() -> None:
     with pytest.raises(SuiteError, match="executor must be local or ray"):
         _rob("  - {generator: gaussian_noise, n: 100, executor: dask}\n")
+    with pytest.raises(InputError, match="unknown executor"):
+        run_suite(_rob("  - {generator: gaussian_noise, n: 100}\n"), candidate=BASE, data=_world(200), executor="dask")
 
 
 def test_discovery_finds_a_regression_that_lives_where_two_conditions_meet() -> None:

@@ -30,6 +30,7 @@ class Context:
     classes: np.ndarray | None
     models: dict[str, ModelAdapter]
     seed: int
+    executor: str | None = None  # overrides each robustness test's own `executor` when set
     cache: PredictionCache = field(default_factory=PredictionCache)
     predictions: dict[str, Prediction] = field(default_factory=dict)
     outputs: dict[str, Outputs] = field(default_factory=dict)

@@ -286,7 +286,7 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
     )
     limit = float(spec.params.get("max_failure_rate", 0.0 if not flips else 0.05))
     workers = int(spec.params.get("workers", 1))
-    executor = spec.params.get("executor", "local")
+    executor = ctx.executor or spec.params.get("executor", "local")
     batches = range((spec.n + job.batch - 1) // job.batch)
     failures = 0.0
     probed_batches = 0

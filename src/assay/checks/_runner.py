@@ -55,15 +55,21 @@ def run_suite(
     seed: int | None = None,
     allow_inconclusive: bool = False,
     record: bool = True,
+    executor: str | None = None,
 ) -> CheckResult:
     """Run ``suite`` on ``candidate`` (and ``baseline``): model references, paths or adapters.
 
     ``data`` overrides the suite's data: a file, ``NAME@REF``, or in-memory columns (a dict
     of arrays, a pyarrow Table or a DataFrame).
 
+    ``executor`` (``local`` or ``ray``) decides where robustness batches run, overriding
+    each robustness test's ``executor`` parameter; results are the same either way.
+
     Returns a :class:`CheckResult`; when ``ws`` is given and ``record`` is set, it is stored
     in the ledger and linked to the model and data versions it judged.
     """
+    if executor not in (None, "local", "ray"):
+        raise InputError(f"unknown executor {executor!r}", hint="use local or ray")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     seed = suite.seed if seed is None else seed
@@ -73,7 +79,8 @@ def run_suite(
     needs_base = any(g.kind in ("non_inferiority", "superiority", "equivalence") or make_metric(g.metric).pair for g in suite.gates)
     if needs_base and "baseline" not in models:
         raise InputError("the suite has gates relative to a baseline", hint="pass --baseline MODEL")
-    ctx = Context(suite=suite, table=table, features=features, y_raw=y, classes=classes_of(suite, y, models), models=models, seed=seed)
+    ctx = Context(suite=suite, table=table, features=features, y_raw=y, classes=classes_of(suite, y, models), models=models, seed=seed,
+                  executor=executor)
     timings["load_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()

@@ -94,11 +94,13 @@ def _render(doc: dict[str, Any]) -> None:
 @click.option("--trust", is_flag=True, help="Allow pickle-based model files (.joblib, .pkl), which can run code when loaded.")
 @click.option("--allow-inconclusive", is_flag=True, help="Exit 0 when no gate fails, even if some are inconclusive.")
 @click.option("--no-record", is_flag=True, help="Do not store the result in the workspace ledger.")
+@click.option("--executor", type=click.Choice(["local", "ray"]),
+              help="Where robustness batches run (default: each test's own `executor`, else local). ray needs assay[ray].")
 @json_option
 @handle_errors
 def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref: str | None, report_path: Path | None,
                 junit_path: Path | None, seed: int | None, bootstrap: int | None, timeout_s: float | None, trust: bool, allow_inconclusive: bool,
-                no_record: bool, as_json: bool) -> None:
+                no_record: bool, executor: str | None, as_json: bool) -> None:
     """Run SUITE on --candidate (and --baseline); exit 0 pass, 1 fail or inconclusive, 2 bad input."""
     from assay.checks import Suite, run_suite
 
@@ -109,7 +111,7 @@ def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref
         suite.timeout_s = timeout_s
     ws = _workspace()
     result = run_suite(suite, candidate=candidate, baseline=baseline, data=data_ref, ws=ws, trust=trust, seed=seed,
-                       allow_inconclusive=allow_inconclusive, record=not no_record)
+                       allow_inconclusive=allow_inconclusive, record=not no_record, executor=executor)
     if ws is None:
         result.notes.append("not recorded: no assay workspace here (run `assay init` to keep a history)")
     if report_path is not None:
