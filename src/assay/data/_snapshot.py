@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import blake3
 
@@ -33,14 +34,15 @@ def check_relpath(path: str) -> str:
     return path
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FileManifest:
     size: int
     mode: int
     chunks: tuple[tuple[bytes, int], ...]  # (digest, raw size) in file order
 
-    @property
+    @cached_property
     def id(self) -> str:
+        # Cached: status, diff and the Merkle root each ask for it, once per file.
         return blake3.blake3(self.encode()).hexdigest()
 
     def encode(self) -> bytes:
