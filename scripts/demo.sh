@@ -85,7 +85,7 @@ step "drift: has the refreshed export moved away from the first one?"
 "$ASSAY" data checkout customers@v1 --to "$DEMO/v1" >/dev/null
 "$ASSAY" data checkout customers@v2 --to "$DEMO/v2" >/dev/null
 set +e
-"$ASSAY" drift "$DEMO/v1/data/customers.csv" "$DEMO/v2/data/customers.csv" --report "$DEMO/drift.html"
+"$ASSAY" drift "$DEMO/v1/data/customers.csv" "$DEMO/v2/data/customers.csv" --columns age,country,spend --report "$DEMO/drift.html"
 code=$?
 set -e
 case $code in
