@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 import urllib.error
 import urllib.request
 from typing import Any
+
+from assay.monitor._worker import TickWorker
 
 __all__ = ["WebhookSender", "backoff_seconds"]
 
@@ -27,8 +28,10 @@ def backoff_seconds(attempts: int, *, base: float = 0.5, cap: float = 300.0, rng
     return delay * (0.5 + 0.5 * (rng or random).random())
 
 
-class WebhookSender:
+class WebhookSender(TickWorker):
     """Sends due deliveries. Call :meth:`step` or run the thread with :meth:`start`."""
+
+    thread_name = "assay-webhooks"
 
     def __init__(self, ws: Any, *, timeout: float = 5.0, base_delay: float = 0.5, max_delay: float = 300.0, tick: float = 0.5) -> None:
         self.ws = ws
@@ -36,35 +39,10 @@ class WebhookSender:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.tick = tick
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
-    def start(self) -> WebhookSender:
-        self._thread = threading.Thread(target=self._run, name="assay-webhooks", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 5)
-            self._thread = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.tick)
-            self._wake.clear()
-            try:
-                while not self._stop.is_set() and self.step():
-                    pass
-            except Exception:  # the rows stay pending; the next tick retries
-                log.exception("webhook delivery pass failed")
-                time.sleep(1.0)
+    def join_timeout(self) -> float:
+        return self.timeout + 5  # a delivery in flight may take up to the request timeout
 
     def step(self) -> int:
         """Attempt every delivery that is due; return how many were attempted."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import pyarrow as pa
 from assay.monitor._compare import SketchJudge, empty_sketches
 from assay.monitor._log import read_batch
 from assay.monitor._monitors import Monitor, list_monitors, load_reference
+from assay.monitor._worker import TickWorker
 
 __all__ = ["WindowProcessor"]
 
@@ -63,47 +63,23 @@ def read_any(ws: Any, segment: str | None, offset: int | None, length: int | Non
     return table.filter(mask).drop_columns(["_seq"])
 
 
-class WindowProcessor:
+class WindowProcessor(TickWorker):
     """Reads acknowledged batches in order and closes windows. Call :meth:`step` or run the thread."""
+
+    thread_name = "assay-windows"
 
     def __init__(self, ws: Any, *, base_url: str = "", tick: float = 0.2) -> None:
         self.ws = ws
         self.base_url = base_url.rstrip("/")
         self.tick = tick
         self._states: dict[str, _State] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.on_alert: Any = None
         self.errors = 0
+        super().__init__()
 
-    def start(self) -> WindowProcessor:
-        self._thread = threading.Thread(target=self._run, name="assay-windows", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
-            self._thread = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.tick)
-            self._wake.clear()
-            try:
-                while self.step() and not self._stop.is_set():
-                    pass
-            except Exception:  # keep the service up; the next tick retries from the ledger
-                self.errors += 1
-                log.exception("window processing failed; retrying")
-                self._states.clear()
-                time.sleep(1.0)
+    def on_error(self) -> None:
+        self.errors += 1
+        self._states.clear()  # rebuilt from the ledger on the next pass
 
     # -- one pass -----------------------------------------------------------------------------
     def step(self, *, now_us: int | None = None) -> bool:
