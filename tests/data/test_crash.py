@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from assay.data import add, add_remote, checkout, log, pull, verify
 from assay.workspace import Workspace
@@ -40,6 +40,17 @@ def _kill_after(args: list[str], cwd: Path, delay: float) -> int | None:
     return proc.returncode
 
 
+def _instants(args: list[str], cwd: Path, count: int) -> list[float]:
+    """Kill times spread over how long the command takes here, measured on a scratch run.
+
+    Fixed delays stop interrupting anything once the code or the machine gets faster.
+    """
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-m", "assay", *args], cwd=cwd, env=ENV, check=True, capture_output=True)
+    took = time.monotonic() - start
+    return [took * (i + 0.5) / count for i in range(count)]
+
+
 def _state(root: Path) -> list[int]:
     ws = Workspace.open(root)
     try:
@@ -57,7 +68,10 @@ def test_sigkill_during_add(tmp_path: Path) -> None:
     # Fast storage settings make more of the run fall inside the small windows that matter.
     cfg = root / ".assay" / "config.toml"
     cfg.write_text(cfg.read_text().replace("pack_size = 134217728", "pack_size = 4194304"))
-    delays = [0.05, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 1.7, 2.2]
+    probe = tmp_path / "probe"
+    shutil.copytree(root, probe)
+    delays = _instants(["data", "add", "d", "--name", "ds"], probe, 10)
+    shutil.rmtree(probe)
     killed = 0
     for delay in delays:
         code = _kill_after(["data", "add", "d", "--name", "ds"], root, delay)
@@ -91,7 +105,12 @@ def test_sigkill_during_push(tmp_path: Path) -> None:
     add_remote(ws, "origin", str(remote))
     ws.close()
     killed = 0
-    for delay in [0.05, 0.2, 0.4, 0.7, 1.0]:
+    probe = tmp_path / "probe"
+    shutil.copytree(root, probe)
+    cfg = probe / ".assay" / "config.toml"
+    cfg.write_text(cfg.read_text().replace(str(remote), str(tmp_path / "probe-remote")))
+    delays = _instants(["data", "push", "-j", "1"], probe, 5)
+    for delay in delays:
         killed += _kill_after(["data", "push", "-j", "1"], root, delay) == -signal.SIGKILL
     assert killed >= 2
     subprocess.run([sys.executable, "-m", "assay", "data", "push"], cwd=root, env=ENV, check=True, capture_output=True)

@@ -21,7 +21,7 @@ from assay.config import atomic_write_bytes
 from assay.data._chunking import Chunker
 from assay.data._packs import workspace_packs
 from assay.data._scan import StatCache
-from assay.data._snapshot import FileManifest, Snapshot, check_relpath
+from assay.data._snapshot import FileManifest, check_relpath
 from assay.data._versions import Version, dataset_sources, load_snapshot, resolve
 from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.progress import bar
