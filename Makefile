@@ -17,12 +17,13 @@ install: $(STAMP)
 demo: install
 	bash scripts/demo.sh
 
-# Installs and starts what the tests need (PostgreSQL on loopback, chromium), then runs them all.
+# Installs and starts what the tests need (PostgreSQL on loopback, chromium), then runs them all;
+# stops PostgreSQL afterwards only if this run started it.
 test: install
 	bash scripts/services.sh start
 	. ./.tmp/services.env && OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
-	  bash scripts/services.sh stop; exit $$rc
+	  bash scripts/services.sh stop --if-started; exit $$rc
 
 test-fast: install
 	$(BIN)/python -m pytest -q -x -m "not slow" $(PYTEST_ARGS)

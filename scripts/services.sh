@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .tmp
 ENV_FILE=.tmp/services.env
+STARTED_FILE=.tmp/pg.started  # present only when the last `start` started the server itself
 PGPORT=${ASSAY_TEST_PGPORT:-54329}
 PGDATA=${TMPDIR:-/tmp}/assay-test-pg-$PGPORT
 
@@ -39,7 +40,7 @@ start_pg() {
     useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
   fi
   if [ -f "$PGDATA/postmaster.pid" ] && as_pg "$bin/pg_ctl -D $PGDATA status" >/dev/null 2>&1; then
-    :
+    rm -f "$STARTED_FILE"  # someone else's server: `stop --if-started` leaves it running
   else
     rm -rf "$PGDATA"
     mkdir -p "$PGDATA"
@@ -47,12 +48,14 @@ start_pg() {
     as_pg "$bin/initdb -D $PGDATA -U assay --auth=trust -E UTF8 >/dev/null"
     as_pg "$bin/pg_ctl -D $PGDATA -l $PGDATA/server.log -w -t 60 \
       -o \"-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDATA -c fsync=off -c max_connections=200\" start >/dev/null"
+    echo "$PGDATA" >"$STARTED_FILE"
   fi
   echo "export ASSAY_TEST_PG_URL=postgresql://assay@127.0.0.1:$PGPORT/postgres" >"$ENV_FILE"
 }
 
 stop_pg() {
   local bin
+  rm -f "$STARTED_FILE"
   bin=$(pg_bin) || return 0
   if [ -d "$PGDATA" ]; then
     as_pg "$bin/pg_ctl -D $PGDATA -m fast -w stop >/dev/null 2>&1" || true
@@ -69,6 +72,9 @@ install_browser() {
 
 case "${1:-start}" in
   start) start_pg; install_browser ;;
-  stop) stop_pg ;;
-  *) echo "usage: services.sh start|stop" >&2; exit 2 ;;
+  stop)
+    # --if-started: stop only a server that the last `start` started (make test uses it, so a
+    # server that was already running on the port, someone else's, survives the test run).
+    if [ "${2:-}" != --if-started ] || [ -f "$STARTED_FILE" ]; then stop_pg; fi ;;
+  *) echo "usage: services.sh start | stop [--if-started]" >&2; exit 2 ;;
 esac
