@@ -91,6 +91,92 @@ def test_racy_files_are_rehashed(ws: Workspace) -> None:
     assert status(ws, "ds").modified == ["d/a.txt"]
 
 
+def _age(folder: Path) -> None:
+    """Backdate every file past the racy window, so the stat cache may trust it."""
+    old = 1_600_000_000
+    for p in folder.rglob("*"):
+        if p.is_file():
+            os.utime(p, (old, old))
+
+
+def test_clean_status_answers_from_the_stat_cache_without_decoding_the_snapshot(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data import _status
+
+    for i in range(20):
+        write(ws.root / "d" / f"sub{i % 3}" / f"f{i}.bin", os.urandom(100 + i))
+    _age(ws.root / "d")
+    add(ws, ["d"], name="ds")
+    calls = []
+    real_load = _status.load_snapshot
+
+    def counting_load(store, snapshot_id):  # type: ignore[no-untyped-def]
+        calls.append(snapshot_id)
+        return real_load(store, snapshot_id)
+
+    monkeypatch.setattr(_status, "load_snapshot", counting_load)
+    st = status(ws, "ds")
+    assert not st.dirty and st.unchanged == 20 and st.rehashed == 0 and calls == []
+
+    # Rewritten with the same size: its stat no longer matches, so it alone is re-read.
+    victim = ws.root / "d" / "sub1" / "f1.bin"
+    victim.write_bytes(os.urandom(victim.stat().st_size))
+    st = status(ws, "ds")
+    assert st.modified == ["d/sub1/f1.bin"] and st.rehashed == 1 and len(calls) == 1
+
+    # A removed file changes the listing: the snapshot is decoded to say which.
+    victim.unlink()
+    st = status(ws, "ds")
+    assert st.removed == ["d/sub1/f1.bin"] and not st.modified and not st.added
+
+
+def test_same_size_same_mtime_rewrite_within_racy_window_is_caught_by_the_fast_path(ws: Workspace) -> None:
+    f = write(ws.root / "d" / "a.bin", os.urandom(64))
+    write(ws.root / "d" / "b.bin", os.urandom(64))
+    add(ws, ["d"], name="ds")  # cached right after writing: both entries are racy
+    before = f.stat()
+    f.write_bytes(os.urandom(64))
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert f.stat().st_ino == before.st_ino and f.stat().st_size == before.st_size
+    st = status(ws, "ds")
+    assert st.modified == ["d/a.bin"] and st.rehashed == 2
+
+
+def test_damaged_snapshot_is_caught_by_verify_and_checkout_even_when_status_is_clean(ws: Workspace, tmp_path: Path) -> None:
+    from assay.errors import CorruptionError
+
+    write(ws.root / "d" / "a.txt", "alpha")
+    write(ws.root / "d" / "b.txt", "beta")
+    _age(ws.root / "d")
+    v = add(ws, ["d"], name="ds").version
+    path = ws.store.local_path(f"snapshots/{v.snapshot}")  # type: ignore[attr-defined]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+    assert not status(ws, "ds").dirty  # the files on disk are still those of the version
+    report = verify(ws, "ds@v1")
+    assert not report.ok and any(v.snapshot in d.object for d in report.damaged)
+    with pytest.raises(CorruptionError):
+        checkout(ws, "ds@v1", to=tmp_path / "out")
+
+
+def test_stat_cache_of_an_older_layout_is_replaced(ws: Workspace) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(ws.cache_dir / "stat.db")
+    conn.execute("CREATE TABLE stat (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, "
+                 "cached_ns INTEGER, manifest TEXT)")
+    conn.execute("INSERT INTO stat VALUES ('d/a.txt', 1, 1, 1, 1, '[]')")
+    conn.commit()
+    conn.close()
+    write(ws.root / "d" / "a.txt", "a")
+    _age(ws.root / "d")
+    add(ws, ["d"], name="ds")
+    st = status(ws, "ds")
+    assert not st.dirty and st.rehashed == 0
+
+
 def test_ls_and_empty_dirs_and_zero_byte_and_unicode(ws: Workspace, tmp_path: Path) -> None:
     write(ws.root / "d" / "zero", b"")
     write(ws.root / "d" / "naïve café ☕.txt", "unicode")
@@ -218,18 +304,26 @@ def test_unreadable_file(ws: Workspace) -> None:
         add(ws, ["d"], name="ds")
 
 
-def test_unreadable_file_as_root_via_directory_permissions(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Root bypasses permission bits, so simulate the kernel refusing the open().
-    write(ws.root / "d" / "secret", "x")
-    real_open = open
+@pytest.mark.parametrize("size", [1, 600_000], ids=["small-file", "chunked-file"])
+def test_unreadable_file_as_root_via_directory_permissions(ws: Workspace, monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    # Root bypasses permission bits, so simulate the kernel refusing the open()
+    # (small files are read with os.open, chunked ones with open).
+    write(ws.root / "d" / "secret", "x" * size)
+    real_open, real_os_open = open, os.open
 
     def refusing_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
         if str(path).endswith("secret"):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
+    def refusing_os_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith("secret"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_os_open(path, *args, **kwargs)
+
     with monkeypatch.context() as m:
         m.setattr("builtins.open", refusing_open)
+        m.setattr("os.open", refusing_os_open)
         with pytest.raises(InputError, match="permission denied"):
             add(ws, ["d"], name="ds")
     assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
@@ -250,11 +344,35 @@ def test_file_changing_while_read_is_retried_then_refused(ws: Workspace, monkeyp
 
     with monkeypatch.context() as m:
         m.setattr(_add.Chunker, "chunks", growing)
+        m.setattr(_add, "_read_small", lambda entry, limit: None)  # the chunked path
         with pytest.raises(FileChangedError, match="kept changing"):
             add(ws, ["d"], name="ds")
     assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
     r = add(ws, ["d"], name="ds")
     assert r.created and f.read_text().startswith("start")
+
+
+def test_small_file_changing_while_read_is_retried_then_refused(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data._chunking import FileChangedError
+
+    f = write(ws.root / "d" / "hot.log", "start")
+    real_read = os.read
+
+    def read_then_append(fd: int, n: int) -> bytes:
+        data = real_read(fd, n)
+        if data and os.readlink(f"/proc/self/fd/{fd}").endswith("hot.log"):
+            with open(f, "a") as fh:  # a writer appends while we read
+                fh.write("x")
+        return data
+
+    with monkeypatch.context() as m:
+        m.setattr("os.read", read_then_append)
+        with pytest.raises(FileChangedError, match="kept changing"):
+            add(ws, ["d"], name="ds")
+    assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
+    r = add(ws, ["d"], name="ds")
+    assert r.created and f.read_text().startswith("start")
+    assert resolve(ws, "ds").bytes == f.stat().st_size
 
 
 def test_many_files(ws: Workspace, tmp_path: Path) -> None:

@@ -1,14 +1,24 @@
-"""The data pillar: content-addressed, deduplicated, verified dataset versions."""
+"""The data pillar: content-addressed, deduplicated, verified dataset versions.
 
-from assay.data._add import AddResult, add
-from assay.data._checkout import CheckoutResult, checkout
-from assay.data._diff import DatasetDiff, diff
-from assay.data._gc import GcResult, gc
-from assay.data._remote import TransferResult, add_remote, pull, push, remove_remote
-from assay.data._snapshot import FileManifest, Snapshot
-from assay.data._status import Status, status
-from assay.data._verify import VerifyReport, verify
-from assay.data._versions import Version, list_datasets, load_snapshot, log, ls, resolve
+Names load on first use: `assay data status` on a clean tree needs neither the
+chunker nor the pack code (NumPy, BLAKE3, FastCDC), and start-up is most of its time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assay.data._add import AddResult, add
+    from assay.data._checkout import CheckoutResult, checkout
+    from assay.data._diff import DatasetDiff, diff
+    from assay.data._gc import GcResult, gc
+    from assay.data._remote import TransferResult, add_remote, pull, push, remove_remote
+    from assay.data._snapshot import FileManifest, Snapshot
+    from assay.data._status import Status, status
+    from assay.data._verify import VerifyReport, verify
+    from assay.data._versions import Version, list_datasets, load_snapshot, log, ls, resolve
 
 __all__ = [
     "AddResult",
@@ -37,3 +47,29 @@ __all__ = [
     "status",
     "verify",
 ]
+
+_WHERE = {
+    "AddResult": "_add", "add": "_add",
+    "CheckoutResult": "_checkout", "checkout": "_checkout",
+    "DatasetDiff": "_diff", "diff": "_diff",
+    "GcResult": "_gc", "gc": "_gc",
+    "TransferResult": "_remote", "add_remote": "_remote", "pull": "_remote", "push": "_remote", "remove_remote": "_remote",
+    "FileManifest": "_snapshot", "Snapshot": "_snapshot",
+    "Status": "_status", "status": "_status",
+    "VerifyReport": "_verify", "verify": "_verify",
+    "Version": "_versions", "list_datasets": "_versions", "load_snapshot": "_versions", "log": "_versions",
+    "ls": "_versions", "resolve": "_versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assay.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"assay.data.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

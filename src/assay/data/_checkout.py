@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import atomic_write_bytes
-from assay.data._chunking import Chunker
-from assay.data._packs import workspace_packs
 from assay.data._scan import StatCache
 from assay.data._snapshot import FileManifest, check_relpath
 from assay.data._versions import Version, dataset_sources, load_snapshot, resolve
@@ -95,6 +93,9 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
         raise UsageError(f"{to} exists and is not a folder")
     root.mkdir(parents=True, exist_ok=True)
     result = CheckoutResult(version=version, target=str(root))
+    from assay.data._chunking import Chunker
+    from assay.data._packs import workspace_packs
+
     cache = StatCache(ws) if in_place else None
     chunker = Chunker(ws.config.data.chunk_avg)
 
@@ -180,7 +181,7 @@ def _under(rel: str, sources: list[str]) -> bool:
     return any(rel == s or rel.startswith(s + "/") for s in sources)
 
 
-def _matches(dest: Path, rel: str, manifest: FileManifest, cache: StatCache | None, chunker: Chunker) -> bool:
+def _matches(dest: Path, rel: str, manifest: FileManifest, cache: StatCache | None, chunker: Any) -> bool:
     try:
         st = os.lstat(dest)
     except FileNotFoundError:

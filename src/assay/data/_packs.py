@@ -335,11 +335,12 @@ class PackWriter:
 
     def encode(self, raw: bytes | memoryview) -> tuple[bytes | memoryview, int]:
         if self.compression == "zstd" and len(raw) >= 512:
-            if len(raw) > 4 * _PROBE:
+            if len(raw) >= 16 << 10:
                 # Probe a slice first: random or already-compressed bytes would cost a
                 # full compression pass only to be stored raw.
-                probe = _compressor(self.level).compress(raw[:_PROBE])
-                if len(probe) > _PROBE * 0.95:
+                size = min(_PROBE, len(raw) // 4)
+                probe = _compressor(self.level).compress(raw[:size])
+                if len(probe) > size * 0.95:
                     return raw, 0
             packed = _compressor(self.level).compress(raw)
             if len(packed) < len(raw) * 0.95:  # incompressible data is stored raw
@@ -367,6 +368,39 @@ class PackWriter:
             return True
         stored, flags = self.encode(raw)
         return self.add_stored(digest, bytes(stored), len(raw), flags)
+
+    def add_many(self, items: list[tuple[bytes, bytes]]) -> int:
+        """Store many small ``(digest, raw)`` chunks with one lock and one write; how many were new."""
+        encoded = []
+        for digest, raw in items:
+            if self.wants(digest):
+                stored, flags = self.encode(raw)
+                encoded.append((digest, stored, len(raw), flags))
+        if not encoded:
+            return 0
+        full = None
+        new = 0
+        with self._lock:
+            if self._fh is None:
+                self._open()
+            assert self._fh is not None
+            parts = []
+            for digest, stored, raw_size, flags in encoded:
+                if digest in self._pending or self.target.has(digest):
+                    continue
+                self._pending.add(digest)
+                parts.append(stored)
+                self._entries.append((digest, self._offset, len(stored), raw_size, flags))
+                self._offset += len(stored)
+                self.bytes_written += len(stored)
+                new += 1
+            self._fh.write(b"".join(parts))
+            self.chunks_written += new
+            if self._offset >= self.pack_size:
+                full = self._detach()
+        if full is not None:
+            self._publish(*full)
+        return new
 
     def _encode_and_add(self, digest: bytes, raw: bytes) -> bool:
         try:

@@ -1,34 +1,46 @@
 """Walking the files to version, and the stat cache that makes re-scans cheap.
 
 The stat cache (a local SQLite file, not the shared ledger: it describes this
-machine's disk) remembers each file's (size, mtime_ns, inode) with its manifest,
-so `status` and `add` re-hash only files whose stat changed. As in git's "racy"
-check, an entry is trusted only if the file was last modified at least a second
-before it was cached: a write within the same timestamp tick cannot hide.
+machine's disk) remembers each file's (size, mtime_ns, inode, mode) with its
+manifest and manifest id, so `status` and `add` re-hash only files whose stat
+changed. As in git's "racy" check, an entry is trusted only if the file was last
+modified at least a second before it was cached: a write within the same
+timestamp tick cannot hide.
+
+It also remembers, per snapshot it has seen whole (built by `add`, or loaded and
+Merkle-checked), a digest of that snapshot's (path, manifest id) listing. When
+every file on disk hits the cache, `status` compares listings by that digest and
+never decodes the stored snapshot.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
-import threading
 import stat as _stat
+import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
-from assay.data._snapshot import FileManifest
 from assay.errors import InputError, UsageError
 from assay.workspace import WORKSPACE_DIR, Workspace
 
-__all__ = ["ScanEntry", "ScanResult", "StatCache", "scan"]
+if TYPE_CHECKING:
+    from assay.data._snapshot import FileManifest, Snapshot
+
+__all__ = ["ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan"]
 
 RACY_NS = 1_000_000_000
+_SCHEMA = 2
 
 
-@dataclass(frozen=True, slots=True)
-class ScanEntry:
+class ScanEntry(NamedTuple):
+    # A tuple, not a dataclass: one is built per file of every scan.
     rel: str
     path: str
     st: os.stat_result
@@ -49,6 +61,7 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False) -> Scan
     """Every regular file under ``sources`` (workspace-relative paths)."""
     result = ScanResult()
     seen: set[str] = set()
+    folders: list[tuple[str, str]] = []
     for rel in sources:
         path = ws.root / rel
         try:
@@ -60,120 +73,230 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False) -> Scan
         except PermissionError:
             raise InputError(f"cannot read {rel}: permission denied") from None
         if _stat.S_ISDIR(st.st_mode):
-            _walk(ws, path, rel, result, seen)
+            folders.append((str(path), rel))
         elif _stat.S_ISREG(st.st_mode):
             if rel not in seen:
                 seen.add(rel)
                 result.files.append(ScanEntry(rel, str(path), st))
         else:
             result.warnings.append(f"skipped {rel}: not a regular file or folder")
+    if folders:
+        _walk(str(ws.root), folders, result, seen)
     result.files.sort(key=lambda e: e.rel)
     return result
 
 
-def _walk(ws: Workspace, top: Path, top_rel: str, result: ScanResult, seen: set[str]) -> None:
-    stack = [(str(top), top_rel)]
-    while stack:
-        folder, rel_folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except PermissionError:
-            raise InputError(f"cannot list {rel_folder}: permission denied", hint="fix its permissions or leave it out") from None
-        if not entries:
-            result.empty_dirs.append(rel_folder)
+_Listing = tuple[list[ScanEntry], list[tuple[str, str]], list[str], bool]
+
+
+def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
+    """One folder: its files (stat'ed), subfolders, warnings, and whether it is empty."""
+    files: list[ScanEntry] = []
+    subdirs: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except PermissionError:
+        raise InputError(f"cannot list {rel_folder}: permission denied", hint="fix its permissions or leave it out") from None
+    top = rel_folder == ""
+    for entry in entries:
+        name = entry.name
+        if top and name == WORKSPACE_DIR:
             continue
-        for entry in entries:
-            rel = f"{rel_folder}/{entry.name}"
-            if entry.name == WORKSPACE_DIR and rel_folder == "":
-                continue
-            try:
-                if entry.is_symlink():
-                    target = os.path.realpath(entry.path)
-                    if not _inside(target, str(ws.root)):
-                        result.warnings.append(f"skipped {rel}: symlink points outside the workspace")
-                        continue
-                    st = os.stat(entry.path)
-                    if _stat.S_ISDIR(st.st_mode):
-                        result.warnings.append(f"skipped {rel}: symlink to a folder (not followed)")
-                        continue
-                else:
-                    st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # vanished between listing and stat: it is not part of this snapshot
-            if _stat.S_ISDIR(st.st_mode):
-                stack.append((entry.path, rel))
-            elif _stat.S_ISREG(st.st_mode):
-                if rel not in seen:
-                    seen.add(rel)
-                    result.files.append(ScanEntry(rel, entry.path, st))
+        rel = f"{rel_folder}/{name}"
+        try:
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not _inside(target, root):
+                    warnings.append(f"skipped {rel}: symlink points outside the workspace")
+                    continue
+                st = os.stat(entry.path)
+                if _stat.S_ISDIR(st.st_mode):
+                    warnings.append(f"skipped {rel}: symlink to a folder (not followed)")
+                    continue
             else:
-                result.warnings.append(f"skipped {rel}: not a regular file")
+                st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # vanished between listing and stat: it is not part of this snapshot
+        mode = st.st_mode
+        if _stat.S_ISREG(mode):
+            files.append(ScanEntry(rel, entry.path, st))
+        elif _stat.S_ISDIR(mode):
+            subdirs.append((entry.path, rel))
+        else:
+            warnings.append(f"skipped {rel}: not a regular file")
+    return files, subdirs, warnings, not entries
+
+
+def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[str]) -> None:
+    def take(listing: _Listing, rel_folder: str) -> list[tuple[str, str]]:
+        files, subdirs, warnings, empty = listing
+        if empty:
+            result.empty_dirs.append(rel_folder)
+        result.warnings.extend(warnings)
+        for e in files:
+            if e.rel not in seen:
+                seen.add(e.rel)
+                result.files.append(e)
+        return subdirs
+
+    # One thread: per entry the interpreter, not the disk, is the cost, and walker
+    # threads only contend for it (50,000 files: 0.58 s cold on one, 0.74-1.2 s on 2-8).
+    stack = list(tops)
+    while stack:
+        path, rel = stack.pop()
+        stack.extend(take(_list_folder(root, path, rel), rel))
 
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def listing_digest(ids: Mapping[str, str]) -> str:
+    """A digest of a file listing: sorted (path, manifest id) pairs."""
+    h = hashlib.blake2b(digest_size=32)
+    h.update("".join(f"{p}\x00{ids[p]}\n" for p in sorted(ids)).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+_Row = tuple[int, int, int, int, int, str]  # size, mtime_ns, ino, mode, cached_ns, manifest id
+
+
 class StatCache:
-    """(size, mtime_ns, inode) -> manifest, per workspace-relative path."""
+    """(size, mtime_ns, inode, mode) -> manifest, per workspace-relative path; listing digests per snapshot."""
 
     def __init__(self, ws: Workspace) -> None:
         self._db_path = ws.cache_dir / "stat.db"
-        self._rows: dict[str, tuple[int, int, int, int, str]] | None = None
+        self._rows: dict[str, _Row] | None = None
+        self._manifests: dict[str, str] | None = None
         self._lock = threading.Lock()  # one load, however many threads ask at once
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._db_path, timeout=60)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
-            "ino INTEGER, cached_ns INTEGER, manifest TEXT)"
-        )
+        conn = sqlite3.connect(self._db_path, timeout=60, isolation_level=None)
+        if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA:
+            conn.execute("BEGIN IMMEDIATE")  # two processes may find an old layout at once
+            try:
+                if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA:
+                    # A cache: an older layout is simply dropped (it only costs one re-hash).
+                    for table in ("stat", "files", "trees"):
+                        conn.execute(f"DROP TABLE IF EXISTS {table}")
+                    conn.execute(
+                        "CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, "
+                        "mode INTEGER, cached_ns INTEGER, mid TEXT, manifest TEXT)"
+                    )
+                    conn.execute("CREATE TABLE trees (snapshot TEXT PRIMARY KEY, digest TEXT)")
+                    conn.execute(f"PRAGMA user_version={_SCHEMA}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")  # persistent; readers then never wait for a writer
+            except sqlite3.OperationalError:
+                pass  # another process holds the file right now; rollback mode is only slower
+        conn.isolation_level = ""  # back to implicit transactions for the writes below
         return conn
 
-    def _load(self) -> dict[str, tuple[int, int, int, int, str]]:
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        conn = self._connect()
+        try:
+            return conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError:
+            return []  # a damaged cache only costs a re-hash
+        finally:
+            conn.close()
+
+    def _load(self) -> dict[str, _Row]:
         if self._rows is not None:
             return self._rows
         with self._lock:
-            if self._rows is not None:
-                return self._rows
-            conn = self._connect()
-            try:
-                self._rows = {r[0]: tuple(r[1:]) for r in conn.execute("SELECT * FROM stat")}  # type: ignore[misc]
-            except sqlite3.DatabaseError:
-                self._rows = {}  # a damaged cache only costs a re-hash
-            finally:
-                conn.close()
+            if self._rows is None:
+                rows = self._query("SELECT path, size, mtime_ns, ino, mode, cached_ns, mid FROM files")
+                self._rows = {r[0]: r[1:] for r in rows}  # type: ignore[misc]
         return self._rows
 
-    def lookup(self, rel: str, st: os.stat_result) -> FileManifest | None:
+    def lookup_id(self, rel: str, st: os.stat_result) -> str | None:
+        """The manifest id of ``rel`` if its stat still matches a trusted entry."""
         row = self._load().get(rel)
         if row is None:
             return None
-        size, mtime_ns, ino, cached_ns, manifest = row
-        if (size, mtime_ns, ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
+        size, mtime_ns, ino, mode, cached_ns, mid = row
+        if size != st.st_size or mtime_ns != st.st_mtime_ns or ino != st.st_ino or mode != (st.st_mode & 0o777):
             return None
         if cached_ns - mtime_ns < RACY_NS:
             return None
+        return mid
+
+    def match(self, entries: Iterable[ScanEntry]) -> tuple[dict[str, str], list[ScanEntry]]:
+        """``({rel: manifest id}, suspects)``: the files whose stat matches a trusted entry, and the rest."""
+        rows = self._load()
+        ids: dict[str, str] = {}
+        suspects: list[ScanEntry] = []
+        for entry in entries:  # lookup_id inlined: this loop runs once per file of every status
+            row = rows.get(entry.rel)
+            st = entry.st
+            if (row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns and row[2] == st.st_ino
+                    and row[3] == (st.st_mode & 0o777) and row[4] - row[1] >= RACY_NS):
+                ids[entry.rel] = row[5]
+            else:
+                suspects.append(entry)
+        return ids, suspects
+
+    def lookup(self, rel: str, st: os.stat_result) -> FileManifest | None:
+        mid = self.lookup_id(rel, st)
+        if mid is None:
+            return None
+        if self._manifests is None:
+            with self._lock:
+                if self._manifests is None:
+                    self._manifests = {r[0]: r[1] for r in self._query("SELECT path, manifest FROM files")}  # type: ignore[misc]
+        raw = self._manifests.get(rel)
+        if raw is None:
+            return None
+        from assay.data._snapshot import FileManifest
+
         try:
-            m = FileManifest.from_json(json.loads(manifest))
+            m = FileManifest.from_json(json.loads(raw))
         except (ValueError, TypeError):
             return None
-        if m.mode != (st.st_mode & 0o777):
-            return None
-        return m
+        return m if m.id == mid else None
 
     def update(self, items: list[tuple[str, os.stat_result, FileManifest]]) -> None:
         if not items:
             return
         now = time.time_ns()
-        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, now, json.dumps(m.to_json())) for rel, st, m in items]
+        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, now, m.id, json.dumps(m.to_json()))
+                for rel, st, m in items]
         conn = self._connect()
         try:
             with conn:
-                conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", rows)
+                conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         finally:
             conn.close()
         cache = self._load()
+        manifests = self._manifests
         for r in rows:
-            cache[r[0]] = r[1:]  # type: ignore[assignment]
+            cache[r[0]] = r[1:7]  # type: ignore[assignment]
+            if manifests is not None:
+                manifests[r[0]] = r[7]
+
+    # -- snapshot listings ------------------------------------------------------------------
+    def tree_digest(self, snapshot_id: str) -> str | None:
+        rows = self._query("SELECT digest FROM trees WHERE snapshot = ?", (snapshot_id,))
+        return str(rows[0][0]) if rows else None
+
+    def record_tree(self, snapshot: Snapshot) -> None:
+        """Remember the listing digest of a snapshot whose manifests are known to be right."""
+        self.record_trees([snapshot])
+
+    def record_trees(self, snapshots: Iterable[Snapshot]) -> None:
+        rows = [(s.id, listing_digest({p: m.id for p, m in s.files.items()})) for s in snapshots]
+        if not rows:
+            return
+        conn = self._connect()
+        try:
+            with conn:
+                conn.executemany("INSERT OR REPLACE INTO trees VALUES (?, ?)", rows)
+        finally:
+            conn.close()

@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import blake3
-
 from assay.errors import CorruptionError, UnsafePathError
 
 __all__ = ["FileManifest", "Snapshot", "check_relpath"]
@@ -43,7 +41,9 @@ class FileManifest:
     @cached_property
     def id(self) -> str:
         # Cached: status, diff and the Merkle root each ask for it, once per file.
-        return blake3.blake3(self.encode()).hexdigest()
+        from blake3 import blake3  # imported on first use: a clean `status` never hashes
+
+        return blake3(self.encode()).hexdigest()
 
     def encode(self) -> bytes:
         parts = [f"{self.size}:{self.mode & 0o777:o}".encode()]
@@ -95,13 +95,15 @@ class Snapshot:
         for path in self.empty_dirs:
             _ensure_dir(tree, path)
         hashes: dict[str, str] = {}
+        from blake3 import blake3
+
         for folder in sorted(tree, key=lambda f: f.count("/") + (1 if f else 0), reverse=True):
             lines = []
             for name, (kind, h) in sorted(tree[folder].items()):
                 if kind == "d":
                     h = hashes[name if not folder else f"{folder}/{name}"]
                 lines.append(f"{kind} {h} {name}\n")
-            hashes[folder] = blake3.blake3("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+            hashes[folder] = blake3("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
         return hashes[""]
 
     def encode(self) -> bytes:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from assay.data._scan import StatCache, listing_digest, scan
 from assay.data._versions import Version, dataset_sources, list_datasets, load_snapshot, log, resolve
 from assay.workspace import Workspace
+
+if TYPE_CHECKING:
+    from assay.data._snapshot import Snapshot
 
 __all__ = ["Status", "status"]
 
@@ -34,30 +38,46 @@ class Status:
         }
 
 
-def status(ws: Workspace, name: str) -> Status:
-    """Compare the dataset's folders on disk with the version checked out there (default: latest)."""
-    from assay.data._add import snapshot_paths
+def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: Snapshot | None = None) -> Status:
+    """Compare the dataset's folders on disk with the version checked out there (default: latest).
+
+    Files whose stat matches the stat cache are not read; when all of them match and
+    their listing hashes to the one recorded for the version's snapshot, the stored
+    snapshot is not even decoded.
+    """
     from assay.data._checkout import get_head
 
-    head = get_head(ws, name)
-    version = resolve(ws, name)
-    if head and head != version.id:
-        version = next((v for v in log(ws, name) if v.id == head), version)
-    base = load_snapshot(ws.store, version.snapshot)
+    version = _version
+    if version is None:
+        head = get_head(ws, name)
+        version = resolve(ws, name)
+        if head and head != version.id:
+            version = next((v for v in log(ws, name) if v.id == head), version)
     sources = dataset_sources(ws, name)
-    present = [s for s in sources if (ws.root / s).exists()]
-    current, stats = snapshot_paths(ws, present, store=False)
-    result = Status(dataset=name, against=version, rehashed=stats["rehashed"])
-    for path, manifest in current.files.items():
-        result.current_ids[path] = manifest.id
+    found = scan(ws, sources, missing_ok=True)
+    cache = StatCache(ws)
+    ids, suspects = cache.match(found.files)
+    if suspects:
+        from assay.data._add import hash_entries
+
+        fresh = hash_entries(ws, suspects)
+        cache.update(fresh)
+        ids.update((rel, m.id) for rel, _, m in fresh)
+    result = Status(dataset=name, against=version, rehashed=len(suspects), current_ids=ids)
+    if _base is None and cache.tree_digest(version.snapshot) == listing_digest(ids):
+        result.unchanged = len(ids)
+        return result
+    base = _base if _base is not None else load_snapshot(ws.store, version.snapshot)
+    cache.record_tree(base)  # load_snapshot checked its Merkle root: next time the digest answers
+    for path, mid in ids.items():
         old = base.files.get(path)
         if old is None:
             result.added.append(path)
-        elif old.id != manifest.id:
+        elif old.id != mid:
             result.modified.append(path)
         else:
             result.unchanged += 1
-    result.removed = sorted(set(base.files) - set(current.files))
+    result.removed = sorted(set(base.files) - set(ids))
     result.added.sort()
     result.modified.sort()
     return result
@@ -65,4 +85,3 @@ def status(ws: Workspace, name: str) -> Status:
 
 def status_all(ws: Workspace) -> list[Status]:
     return [status(ws, d["name"]) for d in list_datasets(ws, kind="dataset") if d["versions"]]
-
