@@ -7,11 +7,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers module next to this file, in any import mode
 
+import socket
+from collections.abc import Iterator
+
 import pyarrow.parquet as pq
 import pytest
-from tests.monitor.monitor_helpers import reference_table
 
 from assay.workspace import Workspace
+from tests.monitor.monitor_helpers import Receiver, reference_table
 
 
 @pytest.fixture
@@ -23,3 +26,13 @@ def ref_ws(ws: Workspace) -> Workspace:
     pq.write_table(reference_table(), ws.root / "ref" / "part.parquet")
     add(ws, [str(ws.root / "ref")], name="ref")
     return ws
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = Receiver(port)
+    yield r
+    r.down()

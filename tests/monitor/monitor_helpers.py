@@ -1,6 +1,12 @@
-"""Helpers for the monitoring tests: a reference table and rows like it (optionally shifted)."""
+"""Helpers for the monitoring tests: a reference table and rows like it (optionally shifted), a webhook receiver."""
 
 from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,3 +27,48 @@ def make_rows(n: int, *, seed: int, shift: float = 0.0, start: int = 0) -> list[
     incomes = rng.lognormal(10, 0.5, n)
     countries = rng.choice(["DE", "FR", "US", "JP"], n, p=[0.4, 0.3, 0.2, 0.1])
     return [{"age": float(a), "income": float(i), "country": str(c), "event_id": f"e{start + k}"} for k, (a, i, c) in enumerate(zip(ages, incomes, countries))]
+
+
+class Receiver:
+    """A loopback HTTP receiver whose behaviour the test switches: ok, fail (500) or slow."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.mode = "ok"
+        self.received: list[dict[str, Any]] = []  # every request that got a 2xx
+        self.attempts = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.attempts += 1
+                if receiver.mode == "fail":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if receiver.mode == "slow":
+                    time.sleep(1.5)  # longer than the sender's timeout: it must retry
+                receiver.received.append({"key": self.headers["Idempotency-Key"], "body": json.loads(body)})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server: http.server.ThreadingHTTPServer | None = None
+        self.Handler = Handler
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def up(self) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self.Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None

@@ -2,75 +2,13 @@
 
 from __future__ import annotations
 
-import http.server
-import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
-from tests.monitor.monitor_helpers import make_rows
 
 from assay.monitor import MonitorService, create_monitor, list_alerts, list_windows
 from assay.monitor._webhooks import WebhookSender, backoff_seconds, deliveries
 from assay.workspace import Workspace
-
-
-class Receiver:
-    """A loopback HTTP receiver whose behaviour the test switches: ok, fail (500) or slow."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.mode = "ok"
-        self.received: list[dict[str, Any]] = []  # every request that got a 2xx
-        self.attempts = 0
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.attempts += 1
-                if receiver.mode == "fail":
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                if receiver.mode == "slow":
-                    time.sleep(1.5)  # longer than the sender's timeout: it must retry
-                receiver.received.append({"key": self.headers["Idempotency-Key"], "body": json.loads(body)})
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server: http.server.ThreadingHTTPServer | None = None
-        self.Handler = Handler
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def up(self) -> None:
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self.Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def down(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    r = Receiver(port)
-    yield r
-    r.down()
+from tests.monitor.monitor_helpers import Receiver, make_rows
 
 
 def _drifting(ws: Workspace, url: str, windows: int) -> None:

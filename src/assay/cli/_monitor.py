@@ -20,19 +20,29 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--reference", required=True, help="Dataset version to compare with: NAME@REF.")
 @click.option("--columns", multiple=True, help="Columns to watch (comma-separated or repeated; default: all).")
 @click.option("--window", default="10000rows", show_default=True, help="When a window closes: 10000rows, or a duration such as 15m, 1h, 1d.")
-@click.option("--rule", "rules", multiple=True, help="Alert rule (repeatable): drift, share>=0.3, column:NAME, rows<100. Default: drift.")
+@click.option("--rule", "rules", multiple=True,
+              help="Alert rule (repeatable): drift, share>=0.3, column:NAME, rows<100, accuracy<0.9, mae>2.5, rmse>3. Default: drift.")
 @click.option("--webhook", "webhooks", multiple=True, help="URL to POST alerts to (repeatable).")
 @click.option("--prediction", help="The column holding the model's prediction (labels sent later are compared with it).")
+@click.option("--task", type=click.Choice(["classification", "regression"]),
+              help="How predictions meet labels: accuracy, or MAE and RMSE. Default: classification for a text prediction, regression for a number.")
+@click.option("--min-labels", type=click.IntRange(1, 10_000_000), default=50, show_default=True,
+              help="Labelled events a window needs before accuracy<X, mae>X or rmse>X rules judge it.")
 @json_option
 @handle_errors
 def create(name: str, reference: str, columns: tuple[str, ...], window: str, rules: tuple[str, ...], webhooks: tuple[str, ...],
-           prediction: str | None, as_json: bool) -> None:
-    """Create monitor NAME; its reference profile is built once, now."""
+           prediction: str | None, task: str | None, min_labels: int, as_json: bool) -> None:
+    """Create monitor NAME; its reference profile is built once, now.
+
+    Rules: drift, share>=0.3, column:NAME, rows<100 judge each window when it closes;
+    accuracy<0.9, mae>2.5, rmse>3 judge the model on the window's ground-truth labels
+    (POST /api/v1/monitors/NAME/labels) once --min-labels of them arrived.
+    """
     from assay.monitor import create_monitor
 
     ws = Workspace.open()
     found = create_monitor(ws, name, reference, columns=_split(columns) or None, window=window, rules=list(rules) or None, webhooks=list(webhooks),
-                           drift={"prediction": prediction} if prediction else None)
+                           drift={"prediction": prediction} if prediction else None, task=task, min_labels=min_labels)
     emit(found.to_dict(), as_json, lambda: click.echo(
         f"Created monitor {found.name} on {found.reference}: {len(found.spec.columns)} column(s), window {found.spec.window.to_text()}, "
         f"rules {', '.join(r.text for r in found.spec.rules)}"))
@@ -73,10 +83,52 @@ def show(name: str, as_json: bool) -> None:
     def render() -> None:
         click.echo(f"{found.name} on {found.reference}: {found.events} events, {found.next_window} window(s) closed")
         for w in windows:
-            click.echo(f"  window {w['window']}: {w['rows']} rows, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "no drift"))
+            click.echo(f"  window {w['window']}: {w['rows']} rows, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "no drift")
+                       + _performance_text(w.get("performance")))
         for a in alerts:
             click.echo(f"  alert {a['created_at'][:19]} window {a['window']} [{a['rule']}] {a['message']}")
 
     emit(doc, as_json, render)
     if windows and windows[-1]["drift"]:
         sys.exit(1)
+
+
+def _performance_text(perf: dict | None) -> str:
+    if not perf or not perf.get("n"):
+        return ""
+    if perf["task"] == "classification":
+        low, high = perf["accuracy_ci"]
+        return f", accuracy {perf['accuracy']:.3f} [{low:.3f}, {high:.3f}] on {perf['n']} labels"
+    ci = perf.get("mae_ci")
+    interval = f" [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else ""
+    return f", MAE {perf['mae']:.4g}{interval}, RMSE {perf['rmse']:.4g} on {perf['n']} labels"
+
+
+@monitor.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Delete without further notice (required: nothing is asked interactively).")
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
+@json_option
+@handle_errors
+def delete(name: str, yes: bool, dry_run: bool, as_json: bool) -> None:
+    """Delete monitor NAME with its windows, alerts, labels, pending webhook deliveries and events.
+
+    This cannot be undone, so it needs --yes; --dry-run shows what would go. A running
+    `assay serve` answers 404 to events for the deleted monitor from then on.
+    """
+    from assay.errors import UsageError
+    from assay.monitor import delete_monitor
+
+    ws = Workspace.open()
+    if dry_run or not yes:
+        doc = delete_monitor(ws, name, dry_run=True)
+        what = (f"{doc['events']} event(s), {doc['windows']} window(s), {doc['alerts']} alert(s), {doc['labels']} label(s), "
+                f"{doc['pending_deliveries']} pending webhook deliveries")  # fmt: skip
+        if not dry_run:
+            raise UsageError(f"deleting monitor {name!r} removes {what}; it cannot be undone", hint=f"run `assay monitor delete {name} --yes`")
+        emit(doc, as_json, lambda: click.echo(f"Would delete monitor {name}: {what}"))
+        return
+    doc = delete_monitor(ws, name)
+    emit(doc, as_json, lambda: click.echo(
+        f"Deleted monitor {name}: {doc['events']} event(s), {doc['windows']} window(s), {doc['alerts']} alert(s), {doc['labels']} label(s), "
+        f"{doc['pending_deliveries']} pending webhook deliveries dropped"))

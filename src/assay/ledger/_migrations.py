@@ -158,3 +158,31 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        3,
+        "monitor performance: each event's prediction and window by event id, labels resolved to windows, metrics per window",
+        [
+            """CREATE TABLE monitor_predictions (
+                monitor TEXT NOT NULL REFERENCES monitors(id),
+                event_id TEXT NOT NULL,
+                window_idx BIGINT NOT NULL,
+                prediction TEXT,
+                PRIMARY KEY (monitor, event_id)
+            )""",
+            "CREATE INDEX monitor_predictions_window ON monitor_predictions (monitor, window_idx)",
+            "ALTER TABLE monitor_labels ADD COLUMN window_idx BIGINT",
+            "CREATE INDEX monitor_labels_window ON monitor_labels (monitor, window_idx)",
+            """CREATE TABLE monitor_performance (
+                monitor TEXT NOT NULL REFERENCES monitors(id),
+                window_idx BIGINT NOT NULL,
+                labelled BIGINT NOT NULL,
+                metrics TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                stale INTEGER NOT NULL DEFAULT 1,
+                PRIMARY KEY (monitor, window_idx)
+            )""",
+        ],
+    )
+)

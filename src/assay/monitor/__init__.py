@@ -30,12 +30,19 @@ from assay.monitor._client import BufferFull, Client
 from assay.monitor._monitors import (
     Monitor,
     create_monitor,
+    delete_monitor,
     get_monitor,
     get_window,
     list_alerts,
     list_monitors,
     list_windows,
     window_labels,
+)
+from assay.monitor._performance import (
+    mean_interval,
+    store_labels,
+    wilson_interval,
+    window_metrics,
 )
 from assay.monitor._service import MonitorService
 from assay.monitor._spec import MonitorSpec, Rule, WindowSpec, parse_rule, parse_window
@@ -52,6 +59,7 @@ __all__ = [
     "add_user",
     "create_monitor",
     "create_token",
+    "delete_monitor",
     "get_monitor",
     "get_window",
     "list_alerts",
@@ -59,11 +67,15 @@ __all__ = [
     "list_tokens",
     "list_users",
     "list_windows",
+    "mean_interval",
     "parse_rule",
     "parse_window",
     "remove_user",
     "revoke_token",
+    "store_labels",
     "verify_password",
     "verify_token",
+    "wilson_interval",
     "window_labels",
+    "window_metrics",
 ]

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from assay.config import fsync_dir
-from assay.errors import AssayError, CorruptionError
+from assay.errors import AssayError, CorruptionError, NotFoundError
 
 __all__ = ["Ack", "EventLog", "read_batch"]
 
@@ -170,7 +170,10 @@ class EventLog:
                         pending.future.set_exception(exc if isinstance(exc, Exception) else AssayError(str(exc)))
             else:
                 for pending, ack in zip(group, results):
-                    pending.future.set_result(ack)
+                    if isinstance(ack, Exception):
+                        pending.future.set_exception(ack)
+                    else:
+                        pending.future.set_result(ack)
                 if self.on_commit is not None:
                     self.on_commit()
             if stop:
@@ -186,9 +189,11 @@ class EventLog:
             self._counters[monitor_id] = [int(rows[0][0]), int(rows[0][1])]
         return self._counters[monitor_id]
 
-    def _write_group(self, group: list[_Pending]) -> list[Ack]:
+    def _write_group(self, group: list[_Pending]) -> list[Ack | Exception]:
+        from assay.monitor._performance import lock_monitor
+
         ledger = self.ws.ledger
-        results: list[Ack | None] = [None] * len(group)
+        results: list[Ack | Exception | None] = [None] * len(group)
         # which batches are retries of acknowledged ones (or repeated within this group)
         known: dict[tuple[str, str], Ack] = {}
         by_monitor: dict[str, list[str]] = {}
@@ -225,8 +230,16 @@ class EventLog:
             now_us = max(time.time_ns() // 1000, self._last_us)
             staged: dict[str, list[int]] = {}
             with ledger.transaction() as tx:
+                # the monitor's row lock first: a monitor deleted meanwhile refuses its batches (their bytes stay
+                # unreferenced in the segment, as after a crash)
+                gone = {m for m in dict.fromkeys(p.monitor_id for _, p, _, _ in fresh) if not lock_monitor(tx, m)}
+                for monitor_id in gone:
+                    self._counters.pop(monitor_id, None)
                 rows = []
                 for i, p, offset, length in fresh:
+                    if p.monitor_id in gone:
+                        results[i] = NotFoundError("the monitor was deleted", hint="create it again, or send the events to another monitor")
+                        continue
                     counter = staged.setdefault(p.monitor_id, list(self._counter(tx, p.monitor_id)))
                     seq, first = counter[0], counter[1]
                     counter[0] += 1
@@ -246,7 +259,7 @@ class EventLog:
                 key = (p.monitor_id, p.batch_id)
                 if key in known:
                     results[i] = known[key]
-                else:  # repeated inside this group: the first copy's ack, marked as a duplicate
+                else:  # repeated inside this group: the first copy's ack (marked as a duplicate), or its error
                     first = next(r for j, r in enumerate(results) if r is not None and group[j].monitor_id == p.monitor_id and group[j].batch_id == p.batch_id)
-                    results[i] = Ack(first.batch_id, first.seq, first.first_event, first.rows, True)
+                    results[i] = first if isinstance(first, Exception) else Ack(first.batch_id, first.seq, first.first_event, first.rows, True)
         return [r for r in results if r is not None]

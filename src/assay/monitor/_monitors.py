@@ -14,12 +14,14 @@ from assay.monitor._spec import (
     Rule,
     WindowSpec,
     check_name,
+    check_performance,
     check_webhook,
     parse_rule,
     parse_window,
 )
 
-__all__ = ["Monitor", "create_monitor", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_windows", "load_reference", "window_labels"]
+__all__ = ["Monitor", "create_monitor", "delete_monitor", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_windows", "load_reference",
+           "window_labels"]
 
 _COLUMNS = "id, name, reference, version_id, spec, profile_key, created_at, created_us, next_window, events, batches"
 
@@ -58,11 +60,15 @@ class Monitor:
 
 
 def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | None = None, window: str | WindowSpec = "10000rows",
-                   rules: list[str] | None = None, webhooks: list[str] | None = None, drift: dict[str, Any] | None = None) -> Monitor:  # fmt: skip
+                   rules: list[str] | None = None, webhooks: list[str] | None = None, drift: dict[str, Any] | None = None,
+                   task: str | None = None, min_labels: int = 50) -> Monitor:  # fmt: skip
     """Create monitor ``name`` watching ``columns`` of dataset version ``reference`` (``NAME@REF``).
 
     The reference profile (mergeable sketches) is built once, here, and kept in the
-    object store; every closed window is compared with it.
+    object store; every closed window is compared with it. With ``drift={"prediction": COLUMN}``
+    the labels sent later are joined to each window's predictions: accuracy (``task="classification"``,
+    the default for a text column) or MAE and RMSE (``"regression"``, the default for a numeric one)
+    per window, judged by rules such as ``accuracy<0.9`` once ``min_labels`` labels arrived.
 
     Example::
 
@@ -93,8 +99,10 @@ def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | N
     names = [n for n in kinds if n not in unsupported]
     if not names:
         raise InputError(f"{version.ref} has no column a monitor can watch")
-    spec = MonitorSpec(columns=names, schema={n: kinds[n] for n in names}, window=win,
-                       rules=[parse_rule(r, names) for r in (rules or ["drift"])], webhooks=hooks, drift=drift_doc)  # fmt: skip
+    schema = {n: kinds[n] for n in names}
+    parsed = [parse_rule(r, names) for r in (rules or ["drift"])]
+    task = check_performance(schema, drift_doc.get("prediction"), task, parsed, min_labels)
+    spec = MonitorSpec(columns=names, schema=schema, window=win, rules=parsed, webhooks=hooks, drift=drift_doc, task=task, min_labels=min_labels)
     monitor_id = uuid.uuid4().hex
     key = f"monitor/{monitor_id}/reference.json"
     profile.label = version.ref
@@ -142,16 +150,25 @@ _WCOLS = "monitor, window_idx, start_event, end_event, start_us, end_us, n_rows,
 
 
 def list_windows(ws: Any, monitor: Monitor, *, limit: int = 500) -> list[dict[str, Any]]:
-    """Closed windows, oldest first (the last ``limit``)."""
+    """Closed windows, oldest first (the last ``limit``); ``performance`` holds the metrics from labels, when any arrived."""
+    from assay.monitor._performance import performance_of
+
     rows = ws.ledger.query(f"SELECT {_WCOLS} FROM monitor_windows WHERE monitor = ? ORDER BY window_idx DESC LIMIT ?", (monitor.id, int(limit)))
-    return [_window_doc(r) for r in reversed(rows)]
+    docs = [_window_doc(r) for r in reversed(rows)]
+    found = performance_of(ws, monitor, [d["window"] for d in docs]) if monitor.spec.prediction else {}
+    for doc in docs:
+        doc["performance"] = found.get(doc["window"])
+    return docs
 
 
 def get_window(ws: Any, monitor: Monitor, index: int) -> dict[str, Any]:
     rows = ws.ledger.query(f"SELECT {_WCOLS} FROM monitor_windows WHERE monitor = ? AND window_idx = ?", (monitor.id, int(index)))
     if not rows:
         raise NotFoundError(f"monitor {monitor.name!r} has no closed window {index}")
+    from assay.monitor._performance import performance_of
+
     doc = _window_doc(rows[0])
+    doc["performance"] = performance_of(ws, monitor, [doc["window"]]).get(doc["window"]) if monitor.spec.prediction else None
     doc["report"] = json.loads(ws.store.get_bytes(doc["report_key"]))
     return doc
 
@@ -217,4 +234,66 @@ def window_labels(ws: Any, monitor: Monitor, index: int) -> dict[str, Any]:
         same = sum(1 for p, y in pairs if (str(p) == str(y)) or (isinstance(y, (int, float)) and not isinstance(y, bool) and float(y) == p))
         doc["prediction"] = prediction
         doc["agreement"] = same / len(pairs) if pairs else None
+        doc["performance"] = window["performance"]
     return doc
+
+
+def delete_monitor(ws: Any, name: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """Delete monitor ``name`` with everything it holds: windows, alerts and their webhook deliveries (pending ones are
+    never sent), labels, its events (batch index, Parquet rolls, reference profile and window reports in the object
+    store) and its lineage edges. Returns what was (or, with ``dry_run``, would be) deleted.
+
+    Safe while ``assay serve`` runs: every writer takes the monitor's row lock first, so ingestion to the deleted
+    monitor gets a not-found error and the window processor records nothing more for it. Its bytes inside segment
+    files shared with other monitors go when those segments roll into Parquet.
+    """
+    from assay.monitor._log import segments_dir, service_dir
+    from assay.monitor._performance import lock_monitor
+
+    monitor = get_monitor(ws, name)
+    counted = {
+        "events": monitor.events,
+        "windows": "SELECT COUNT(*) FROM monitor_windows WHERE monitor = ?",
+        "alerts": "SELECT COUNT(*) FROM monitor_alerts WHERE monitor = ?",
+        "labels": "SELECT COUNT(*) FROM monitor_labels WHERE monitor = ?",
+        "pending_deliveries": "SELECT COUNT(*) FROM webhook_deliveries d JOIN monitor_alerts a ON a.id = d.alert_id WHERE a.monitor = ? AND d.state = 'pending'",
+    }  # fmt: skip
+    doc: dict[str, Any] = {"monitor": monitor.name, "id": monitor.id, "deleted": False}
+    for key, sql in counted.items():
+        doc[key] = sql if isinstance(sql, int) else int(ws.ledger.query(sql, (monitor.id,))[0][0])
+    if dry_run:
+        return doc
+    with ws.ledger.transaction() as tx:
+        if not lock_monitor(tx, monitor.id):
+            raise NotFoundError(f"no monitor named {name!r}", hint="it was deleted meanwhile")
+        segments = {r[0] for r in tx.execute("SELECT DISTINCT segment FROM monitor_batches WHERE monitor = ? AND segment IS NOT NULL", (monitor.id,))}
+        tx.execute("DELETE FROM webhook_deliveries WHERE alert_id IN (SELECT id FROM monitor_alerts WHERE monitor = ?)", (monitor.id,))
+        for table in ("monitor_alerts", "monitor_performance", "monitor_predictions", "monitor_labels", "monitor_windows", "monitor_batches"):
+            tx.execute(f"DELETE FROM {table} WHERE monitor = ?", (monitor.id,))
+        tx.execute("DELETE FROM edges WHERE src = ? OR dst = ?", (monitor.node, monitor.node))
+        tx.execute("DELETE FROM monitors WHERE id = ?", (monitor.id,))
+    objects = list(ws.store.list(f"monitor/{monitor.id}/"))
+    for key in objects:
+        ws.store.delete(key)
+    # segment files that held only this monitor's batches: removed now when no service runs (a running one's
+    # archiver removes them itself, and may still be appending to its open segment)
+    import fcntl
+    import os
+
+    removed = 0
+    fd = os.open(service_dir(ws) / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass
+    else:
+        for segment in sorted(segments):
+            if not ws.ledger.query("SELECT 1 FROM monitor_batches WHERE segment = ? LIMIT 1", (segment,)):
+                try:
+                    (segments_dir(ws) / segment).unlink()
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+    finally:
+        os.close(fd)
+    return {**doc, "deleted": True, "objects_removed": len(objects), "segments_removed": removed}

@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from assay.errors import ConcurrencyError, InputError
+from assay.errors import ConcurrencyError, InputError, NotFoundError
 from assay.monitor._log import Ack, EventLog, read_batch, segments_dir, service_dir
 from assay.monitor._monitors import Monitor, get_monitor
 from assay.monitor._schema import (
@@ -127,10 +127,29 @@ class MonitorService:
             raise UnsupportedMediaType(f"unsupported content type {content_type!r}", hint="send application/json or application/vnd.apache.arrow.stream")
         return check_batch_id(batch_id), table
 
+    def forget(self, name: str) -> None:
+        """Drop the cached monitor ``name`` (deleted, or deleted and created again)."""
+        self._monitors.pop(name, None)
+
+    def wake(self) -> None:
+        """Ask the window processor for a pass now (labels arrived, say) instead of at its next tick."""
+        if self._child is not None:
+            self._child.wake()
+        elif self.windows is not None:
+            self.windows.wake()
+
     def ingest(self, name: str, body: bytes, content_type: str = "application/json", batch_id: str | None = None) -> Ack:
-        monitor = self.monitor(name)
-        bid, table = self.parse(monitor, body, content_type, batch_id)
-        return self.log.append(monitor.id, bid, table)
+        """Validate a batch for monitor ``name`` and return once it is durable; NotFoundError once it is deleted."""
+        for attempt in (0, 1):
+            monitor = self.monitor(name)
+            bid, table = self.parse(monitor, body, content_type, batch_id)
+            try:
+                return self.log.append(monitor.id, bid, table)
+            except NotFoundError:
+                self.forget(name)  # the cached monitor was deleted: look the name up again (it may have been created anew)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- archiving closed segments into Parquet in the object store ----------------------------
     def _archive_loop(self) -> None:
@@ -180,9 +199,14 @@ class MonitorService:
             key = f"monitor/{monitor_id}/events/{segment.removesuffix('.seg')}-{uuid.uuid4().hex[:6]}.parquet"
             ws.store.put_bytes(key, sink.getvalue().to_pybytes())
             keys[monitor_id] = key
+        orphans = []
         with ws.ledger.transaction() as tx:
             for monitor_id, key in keys.items():
-                tx.execute("UPDATE monitor_batches SET archive = ?, segment = NULL WHERE monitor = ? AND segment = ?", (key, monitor_id, segment))
+                if not tx.execute("UPDATE monitor_batches SET archive = ?, segment = NULL WHERE monitor = ? AND segment = ? RETURNING seq",
+                                  (key, monitor_id, segment)):  # fmt: skip
+                    orphans.append(key)  # the monitor was deleted while its roll was written
+        for key in orphans:
+            ws.store.delete(key)
         try:
             (segments_dir(ws) / segment).unlink()
         except FileNotFoundError:

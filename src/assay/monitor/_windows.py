@@ -23,6 +23,12 @@ import pyarrow as pa
 from assay.monitor._compare import SketchJudge, empty_sketches
 from assay.monitor._log import read_batch
 from assay.monitor._monitors import Monitor, list_monitors, load_reference
+from assay.monitor._performance import (
+    index_predictions,
+    judge_window,
+    lock_monitor,
+    stale_windows,
+)
 from assay.monitor._worker import TickWorker
 
 __all__ = ["WindowProcessor"]
@@ -85,10 +91,20 @@ class WindowProcessor(TickWorker):
     def step(self, *, now_us: int | None = None) -> bool:
         """Process what is pending for every monitor; True when there may be more."""
         more = False
-        for monitor in list_monitors(self.ws):
+        monitors = list_monitors(self.ws)
+        for gone in set(self._states) - {m.id for m in monitors}:  # deleted monitors
+            del self._states[gone]
+        for monitor in monitors:
             state = self._states.get(monitor.id) or self._init(monitor)
             more |= self._advance(state, now_us)
+            if monitor.spec.prediction:
+                for index in stale_windows(self.ws, monitor, state.next_window):  # labels arrived for closed windows
+                    self._judge_performance(state, index)
         return more
+
+    def _judge_performance(self, state: _State, index: int) -> None:
+        if judge_window(self.ws, state.monitor, index, base_url=self.base_url) and self.on_alert is not None:
+            self.on_alert()
 
     def _init(self, monitor: Monitor) -> _State:
         reference = load_reference(self.ws, monitor)
@@ -156,6 +172,9 @@ class WindowProcessor(TickWorker):
                                                start_event=start_event)  # fmt: skip
         for name, sketch in window.sketches.items():
             sketch.add(table.column(name))
+        prediction = state.monitor.spec.prediction
+        if prediction:
+            index_predictions(self.ws, state.monitor, index, table.column("event_id").to_pylist(), table.column(prediction).to_pylist())
         window.rows += table.num_rows
         window.last_us = received_us
         window.end_event = end_event
@@ -188,6 +207,7 @@ class WindowProcessor(TickWorker):
             start_us, end_us = window.first_us, window.last_us
         report_key = f"monitor/{monitor.id}/windows/{index:012d}.json"
         self.ws.store.put_bytes(report_key, json.dumps(report_doc, default=str).encode())
+        gone = False
         alerts = []
         for rule in monitor.spec.rules:
             message = rule.breached(summary)
@@ -196,6 +216,9 @@ class WindowProcessor(TickWorker):
         now = utcnow()
         try:
             with self.ws.ledger.transaction() as tx:
+                if not lock_monitor(tx, monitor.id):
+                    gone = True  # deleted meanwhile: record nothing
+                    return
                 if tx.execute("SELECT 1 FROM monitor_windows WHERE monitor = ? AND window_idx = ?", (monitor.id, index)):
                     return  # closed before a restart; the ledger is the truth
                 tx.execute(
@@ -218,7 +241,12 @@ class WindowProcessor(TickWorker):
                     add_edges(tx, [(monitor.node, f"alert:{alert_id}", "raised")])
         except IntegrityConflict:
             log.warning("window %s of %s was recorded concurrently", index, monitor.name)
+        finally:
+            if gone:
+                self.ws.store.delete(report_key)
         state.next_window = max(state.next_window, index + 1)
         monitor.next_window = state.next_window
         if alerts and self.on_alert is not None:
             self.on_alert()
+        if monitor.spec.prediction:  # labels that came before the window closed
+            self._judge_performance(state, index)

@@ -10,17 +10,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from assay.errors import InputError
+from assay.errors import InputError, NotFoundError
 from assay.monitor import (
     create_monitor,
     create_token,
+    delete_monitor,
     get_monitor,
     get_window,
     list_alerts,
     list_monitors,
     list_windows,
+    store_labels,
     window_labels,
 )
+from assay.monitor._performance import check_labels
 from assay.monitor._schema import MalformedPayload, UnsupportedMediaType
 from assay.monitor._webhooks import deliveries
 from assay.server._auth import Principal
@@ -104,7 +107,7 @@ async def monitors(request: Request) -> dict[str, Any]:
 async def new_monitor(request: Request) -> dict[str, Any]:
     await authorize(request, "admin")
     doc = await _json(request)
-    allowed = {"name", "reference", "columns", "window", "rules", "webhooks", "drift"}
+    allowed = {"name", "reference", "columns", "window", "rules", "webhooks", "drift", "task", "min_labels"}
     unknown = sorted(set(doc) - allowed)
     if unknown:
         raise _error(422, f"unknown field(s) {', '.join(unknown)}", f"fields: {', '.join(sorted(allowed))}", "InputError")
@@ -116,10 +119,14 @@ async def new_monitor(request: Request) -> dict[str, Any]:
             raise _error(422, f'"{key}" must be a list of strings', error="InputError")
     if doc.get("drift") is not None and not isinstance(doc["drift"], dict):
         raise _error(422, '"drift" must be an object', error="InputError")
+    if doc.get("task") is not None and not isinstance(doc["task"], str):
+        raise _error(422, '"task" must be "classification" or "regression"', error="InputError")
+    if doc.get("min_labels") is not None and (not isinstance(doc["min_labels"], int) or isinstance(doc["min_labels"], bool)):
+        raise _error(422, '"min_labels" must be an integer', error="InputError")
     def create() -> Any:
         return create_monitor(request.app.state.ws, doc["name"], doc["reference"], columns=doc.get("columns"),
                               window=str(doc.get("window") or "10000rows"), rules=doc.get("rules"), webhooks=doc.get("webhooks"),
-                              drift=doc.get("drift"))  # fmt: skip
+                              drift=doc.get("drift"), task=doc.get("task"), min_labels=50 if doc.get("min_labels") is None else doc["min_labels"])  # fmt: skip
 
     monitor = await run_in_threadpool(create)
     return monitor.to_dict()
@@ -145,48 +152,53 @@ async def events(request: Request, name: str) -> JSONResponse:
         monitor = service.monitor(name)
         return (monitor, *service.parse(monitor, body, content_type, batch_id))
 
-    try:
-        monitor, bid, table = await run_in_threadpool(parse)
-    except InputError as exc:
-        status = 400 if isinstance(exc, MalformedPayload) else 415 if isinstance(exc, UnsupportedMediaType) else 422
-        raise _error(status, exc.message, exc.hint, "InputError") from None
-    future = service.log.submit(monitor.id, bid, table)
-    try:
-        ack = await asyncio.wait_for(asyncio.wrap_future(future), timeout=60)
-    except Exception as exc:  # noqa: BLE001 - not durable: the client must retry with the same batch id
-        raise _error(503, f"the batch was not stored: {exc}", "retry with the same batch id", "Unavailable") from None
-    return JSONResponse(ack.to_dict(), status_code=200 if ack.duplicate else 201)
+    for attempt in (0, 1):
+        try:
+            monitor, bid, table = await run_in_threadpool(parse)
+        except NotFoundError:
+            raise
+        except InputError as exc:
+            status = 400 if isinstance(exc, MalformedPayload) else 415 if isinstance(exc, UnsupportedMediaType) else 422
+            raise _error(status, exc.message, exc.hint, "InputError") from None
+        future = service.log.submit(monitor.id, bid, table)
+        try:
+            ack = await asyncio.wait_for(asyncio.wrap_future(future), timeout=60)
+        except NotFoundError:
+            # the monitor was deleted: look its name up afresh once (404 unless it was created again)
+            service.forget(name)
+            if attempt:
+                raise _error(404, f"no monitor named {name!r}", "it was deleted; list them with `assay monitor list`", "NotFoundError") from None
+            continue
+        except Exception as exc:  # noqa: BLE001 - not durable: the client must retry with the same batch id
+            raise _error(503, f"the batch was not stored: {exc}", "retry with the same batch id", "Unavailable") from None
+        return JSONResponse(ack.to_dict(), status_code=200 if ack.duplicate else 201)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@router.delete("/monitors/{name}")
+async def remove_monitor(request: Request, name: str) -> dict[str, Any]:
+    """Delete a monitor with its windows, alerts, labels, pending webhook deliveries and events (admin)."""
+    await authorize(request, "admin")
+    doc = await run_in_threadpool(delete_monitor, request.app.state.ws, name)
+    request.app.state.service.forget(name)
+    return doc
 
 
 @router.post("/monitors/{name}/labels")
 async def labels(request: Request, name: str) -> dict[str, Any]:
-    """Ground truth joined later by event id: ``{"labels": [{"event_id": "...", "label": "..."}]}``; idempotent."""
+    """Ground truth joined later by event id: ``{"labels": [{"event_id": "...", "label": "..."}]}``; idempotent.
+
+    With a prediction column, the windows the labels fall in are judged again (accuracy, or MAE and RMSE)."""
     await authorize(request, "ingest")
     doc = await _json(request)
-    items = doc.get("labels")
-    if not isinstance(items, list) or not items or len(items) > 100_000:
-        raise _error(422, '"labels" must be a non-empty list of at most 100000 objects', error="InputError")
-    rows = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or set(item) != {"event_id", "label"} or not isinstance(item["event_id"], str) or not isinstance(item["label"], (str, int, float, bool)):
-            raise _error(422, f"label {i} must be {{\"event_id\": string, \"label\": string or number}}", error="InputError")
-        if len(item["event_id"]) > 200:
-            raise _error(422, f"label {i}: the event id is longer than 200 characters", error="InputError")
-        rows.append((item["event_id"], json.dumps(item["label"])))
+    try:
+        items = check_labels(doc.get("labels"))
+    except InputError as exc:
+        raise _error(422, exc.message, exc.hint, "InputError") from None
     ws = request.app.state.ws
-
-    def store() -> int:
-        from assay.ledger import utcnow
-
-        found = get_monitor(ws, name)
-        now = utcnow()
-        with ws.ledger.transaction() as tx:
-            tx.executemany("DELETE FROM monitor_labels WHERE monitor = ? AND event_id = ?", [(found.id, e) for e, _ in rows])
-            tx.executemany("INSERT INTO monitor_labels (monitor, event_id, label, received_at) VALUES (?, ?, ?, ?)",
-                           [(found.id, e, lab, now) for e, lab in dict(rows).items()])  # fmt: skip
-        return len(dict(rows))
-
-    return {"stored": await run_in_threadpool(store)}
+    stored = await run_in_threadpool(lambda: store_labels(ws, get_monitor(ws, name), items))
+    request.app.state.service.wake()
+    return {"stored": stored}
 
 
 @router.get("/monitors/{name}/windows")

@@ -1,0 +1,205 @@
+"""Model performance per window from ground-truth labels: statistics, resolution of labels, rules that fire once."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.monitor.monitor_helpers import Receiver, make_rows
+
+from assay.errors import NotFoundError, UsageError
+from assay.monitor import (
+    MonitorService,
+    create_monitor,
+    get_window,
+    list_alerts,
+    list_windows,
+    mean_interval,
+    store_labels,
+    wilson_interval,
+    window_metrics,
+)
+from assay.monitor._webhooks import WebhookSender, deliveries
+from assay.monitor._windows import WindowProcessor
+from assay.workspace import Workspace
+
+
+# -- statistics against reference formulas -----------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 5000), share=st.floats(0, 1))
+def test_wilson_interval_matches_scipy(n: int, share: float) -> None:
+    k = round(n * share)
+    low, high = wilson_interval(k, n)
+    ref = scipy.stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert low == pytest.approx(ref.low, abs=1e-12) and high == pytest.approx(ref.high, abs=1e-12)
+    assert 0 <= low <= k / n <= high <= 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=200))
+def test_mean_interval_matches_the_t_interval(values: list[float]) -> None:
+    x = np.array(values)
+    got = mean_interval(len(x), float(x.sum()), float((x * x).sum()))
+    assert got is not None
+    if x.std() == 0:
+        assert got[0] == pytest.approx(x.mean()) and got[1] == pytest.approx(x.mean())
+        return
+    low, high = scipy.stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=scipy.stats.sem(x))
+    assert got[0] == pytest.approx(low, rel=1e-6, abs=1e-6) and got[1] == pytest.approx(high, rel=1e-6, abs=1e-6)
+    assert mean_interval(1, 3.0, 9.0) is None
+
+
+def test_regression_metrics_match_numpy_and_scipy() -> None:
+    rng = np.random.default_rng(3)
+    truth = rng.normal(10, 3, 400)
+    guess = truth + rng.normal(0.5, 2, 400)
+    pairs = [(float(g), float(t)) for g, t in zip(guess, truth)] + [(1.0, "n/a"), (None, 2.0)]
+    doc = window_metrics(pairs, "regression")
+    errors = guess - truth
+    assert (doc["n"], doc["labelled"], doc["skipped"]) == (400, 402, 2)
+    assert doc["mae"] == pytest.approx(np.abs(errors).mean())
+    assert doc["rmse"] == pytest.approx(math.sqrt((errors**2).mean()))
+    low, high = scipy.stats.t.interval(0.95, 399, loc=np.abs(errors).mean(), scale=scipy.stats.sem(np.abs(errors)))
+    assert doc["mae_ci"] == pytest.approx([low, high])
+    low, high = scipy.stats.t.interval(0.95, 399, loc=(errors**2).mean(), scale=scipy.stats.sem(errors**2))
+    assert doc["rmse_ci"] == pytest.approx([math.sqrt(low), math.sqrt(high)])
+    assert doc["mae_ci"][0] < doc["mae"] < doc["mae_ci"][1]
+
+
+def test_classification_matches_labels_of_any_json_type() -> None:
+    pairs = [("DE", "DE"), ("DE", "FR"), ("1", 1), ("true", True), (1.0, 1), (0.0, False), (1.0, "1"), ("x", 2.5), (None, "DE")]
+    doc = window_metrics(pairs, "classification")
+    assert (doc["n"], doc["correct"], doc["skipped"], doc["labelled"]) == (8, 6, 1, 9)
+    assert doc["accuracy"] == pytest.approx(6 / 8)
+    assert doc["accuracy_ci"] == pytest.approx(list(wilson_interval(6, 8)))
+    assert window_metrics([], "classification")["accuracy"] is None
+
+
+# -- rules --------------------------------------------------------------------------------------------
+def test_performance_rules_are_checked_against_the_prediction(ref_ws: Workspace) -> None:
+    with pytest.raises(UsageError, match="--prediction"):
+        create_monitor(ref_ws, "a", "ref@v1", rules=["accuracy<0.9"])
+    with pytest.raises(UsageError, match="--task classification"):
+        create_monitor(ref_ws, "b", "ref@v1", rules=["accuracy<0.9"], drift={"prediction": "age"})
+    with pytest.raises(UsageError, match="judges a regression"):
+        create_monitor(ref_ws, "c", "ref@v1", rules=["mae>2"], drift={"prediction": "country"})
+    with pytest.raises(UsageError, match="holds text"):
+        create_monitor(ref_ws, "c", "ref@v1", drift={"prediction": "country"}, task="regression")
+    with pytest.raises(UsageError, match="accuracy threshold"):
+        create_monitor(ref_ws, "d", "ref@v1", rules=["accuracy<1.5"], drift={"prediction": "country"})
+    made = create_monitor(ref_ws, "e", "ref@v1", rules=["drift", "rmse>3", "mae>2.5"], drift={"prediction": "age"}, min_labels=10)
+    assert (made.spec.task, made.spec.min_labels, [r.text for r in made.spec.rules]) == ("regression", 10, ["drift", "rmse>3", "mae>2.5"])
+    binary = create_monitor(ref_ws, "f", "ref@v1", rules=["accuracy<0.8"], drift={"prediction": "age"}, task="classification")
+    assert binary.spec.task == "classification"
+
+
+# -- end to end in the service: labels after the window closed, before the event arrived ---------------
+def _ingest(ws: Workspace, monitor: Any, batches: list[tuple[str, list[dict]]]) -> None:
+    service = MonitorService(ws)
+    service.log.start()
+    try:
+        for batch_id, rows in batches:
+            service.log.append(monitor.id, batch_id, pa.Table.from_pylist(rows))
+    finally:
+        service.log.stop()
+
+
+def _process(processor: WindowProcessor) -> None:
+    while processor.step():
+        pass
+
+
+def test_accuracy_per_window_and_the_rule_fires_once_through_the_webhook(ref_ws: Workspace, receiver: Receiver) -> None:
+    receiver.up()
+    monitor = create_monitor(ref_ws, "m", "ref@v1", window="500rows", rules=["accuracy<0.9"], webhooks=[receiver.url],
+                             drift={"prediction": "country"}, min_labels=100)  # fmt: skip
+    rows = make_rows(1500, seed=1)
+    _ingest(ref_ws, monitor, [("b0", rows[:500]), ("b1", rows[500:1000])])
+    processor = WindowProcessor(ref_ws)
+    _process(processor)
+    assert [w["performance"] for w in list_windows(ref_ws, monitor)] == [None, None]
+
+    # window 0: 150 labels, all right; window 1: 60 labels so far, 30 wrong (fewer than min_labels: no verdict yet)
+    store_labels(ref_ws, monitor, [(rows[i]["event_id"], rows[i]["country"]) for i in range(150)])
+    store_labels(ref_ws, monitor, [(rows[i]["event_id"], rows[i]["country"] if i % 2 else "nowhere") for i in range(500, 560)])
+    # labels for events of window 2 arrive before the events themselves
+    store_labels(ref_ws, monitor, [(rows[i]["event_id"], "nowhere") for i in range(1000, 1200)])
+    _process(processor)
+    first, second = (w["performance"] for w in list_windows(ref_ws, monitor))
+    assert (first["n"], first["correct"], first["accuracy"]) == (150, 150, 1.0)
+    assert first["accuracy_ci"] == pytest.approx(list(wilson_interval(150, 150)))
+    assert (second["n"], second["accuracy"]) == (60, 0.5)
+    assert list_alerts(ref_ws) == []  # 60 < min_labels
+
+    # 90 more labels for window 1: 150 in all, 75 wrong -> accuracy 0.5 breaches accuracy<0.9, once
+    store_labels(ref_ws, monitor, [(rows[i]["event_id"], rows[i]["country"] if i % 2 else "nowhere") for i in range(560, 650)])
+    _process(processor)
+    assert list_windows(ref_ws, monitor)[1]["performance"]["n"] == 150
+    alerts = list_alerts(ref_ws)
+    assert [(a["window"], a["rule"]) for a in alerts] == [(1, "accuracy<0.9")]
+    assert "accuracy 0.5" in alerts[0]["message"] and "95% CI" in alerts[0]["message"]
+    # more labels (and a relabel) for the same window: recomputed, but never a second alert
+    store_labels(ref_ws, monitor, [(rows[i]["event_id"], "nowhere") for i in range(650, 700)] + [(rows[501]["event_id"], "nowhere")])
+    _process(processor)
+    assert list_windows(ref_ws, monitor)[1]["performance"]["n"] == 200
+    assert list_windows(ref_ws, monitor)[1]["performance"]["correct"] == 74
+    assert len(list_alerts(ref_ws)) == 1
+
+    # the events of window 2 arrive now: their early labels are joined as the window closes
+    _ingest(ref_ws, monitor, [("b2", rows[1000:1500])])
+    _process(processor)
+    third = get_window(ref_ws, monitor, 2)["performance"]
+    assert (third["n"], third["accuracy"]) == (200, 0.0)
+    assert sorted((a["window"], a["rule"]) for a in list_alerts(ref_ws)) == [(1, "accuracy<0.9"), (2, "accuracy<0.9")]
+
+    sender = WebhookSender(ref_ws, base_delay=0.01)
+    deadline = time.monotonic() + 30
+    while len(receiver.received) < 2:
+        assert time.monotonic() < deadline
+        sender.step()
+        time.sleep(0.02)
+    sender.step()
+    bodies = sorted((r["body"]["window"], r["body"]["metric"], r["body"]["labelled"]) for r in receiver.received)
+    assert bodies == [(1, "accuracy", 150), (2, "accuracy", 200)]
+    assert all(d["state"] == "delivered" for d in deliveries(ref_ws))
+
+
+def test_regression_metrics_per_window_and_mae_rule(ref_ws: Workspace) -> None:
+    monitor = create_monitor(ref_ws, "r", "ref@v1", window="500rows", rules=["mae>5"], drift={"prediction": "age"}, min_labels=50)
+    rows = make_rows(1000, seed=2)
+    _ingest(ref_ws, monitor, [("b0", rows)])
+    processor = WindowProcessor(ref_ws)
+    _process(processor)
+    rng = np.random.default_rng(0)
+    noise = {0: 1.0, 1: 8.0}  # window 1's model is much worse
+    labels = []
+    truth: dict[int, list[tuple[float, float]]] = {0: [], 1: []}
+    for i in list(range(0, 100)) + list(range(500, 600)):
+        w = i // 500
+        label = rows[i]["age"] + float(rng.normal(0, noise[w]))
+        labels.append((rows[i]["event_id"], label))
+        truth[w].append((rows[i]["age"], label))
+    store_labels(ref_ws, monitor, labels)
+    _process(processor)
+    for w, perf in enumerate(x["performance"] for x in list_windows(ref_ws, monitor)):
+        errors = np.array([p - y for p, y in truth[w]])
+        assert perf["task"] == "regression" and perf["n"] == 100
+        assert perf["mae"] == pytest.approx(np.abs(errors).mean())
+        assert perf["rmse"] == pytest.approx(np.sqrt((errors**2).mean()))
+    assert [(a["window"], a["rule"]) for a in list_alerts(ref_ws)] == [(1, "mae>5")]
+
+
+def test_labels_for_a_deleted_monitor_are_refused(ref_ws: Workspace) -> None:
+    from assay.monitor import delete_monitor
+
+    monitor = create_monitor(ref_ws, "m", "ref@v1", drift={"prediction": "country"})
+    delete_monitor(ref_ws, "m")
+    with pytest.raises(NotFoundError, match="deleted"):
+        store_labels(ref_ws, monitor, [("e1", "DE")])
