@@ -173,3 +173,62 @@ def test_labels_join_a_closed_window_by_event_id(client: Any, tokens: dict[str, 
     assert joined["labels"]["nowhere"] == 4 and joined["agreement"] == pytest.approx(0.6)
     assert client.post("/login", data={"token": tokens["read"], "next": "/"}, follow_redirects=False).status_code == 303
     assert "agrees with the label for 60.0%" in client.get("/monitors/m/windows/0").text
+
+
+def test_performance_per_window_over_the_api_pages_and_cli(client: Any, tokens: dict[str, str], cli: Any) -> None:
+    created = _create(client, tokens, drift={"prediction": "country"}, rules=["drift", "accuracy<0.8"], min_labels=20)
+    assert created.status_code == 201 and created.json()["task"] == "classification" and created.json()["min_labels"] == 20
+    assert _create(client, tokens, name="x", rules=["accuracy<0.8"]).status_code == 400  # no prediction column to judge
+    rows = [{**r, "event_id": f"e{i}"} for i, r in enumerate(make_rows(2000, seed=6))]
+    assert client.post("/api/v1/monitors/m/events", json={"rows": rows}, headers=bearer(tokens["ingest"])).status_code == 201
+    _wait_windows(client, tokens["read"], 2)
+    # window 0: 40 labels, 30 right (0.75 < 0.8: alert); window 1: 40 labels, all right
+    labels = [{"event_id": f"e{i}", "label": rows[i]["country"] if i % 4 else "nowhere"} for i in range(40)]
+    labels += [{"event_id": f"e{i}", "label": rows[i]["country"]} for i in range(1000, 1040)]
+    assert client.post("/api/v1/monitors/m/labels", json={"labels": labels}, headers=bearer(tokens["ingest"])).json() == {"stored": 80}
+    deadline = time.monotonic() + 20
+    while not all(w["performance"] for w in _wait_windows(client, tokens["read"], 2)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first, second = (w["performance"] for w in _wait_windows(client, tokens["read"], 2))
+    assert (first["n"], first["correct"], first["accuracy"]) == (40, 30, 0.75)
+    assert (second["n"], second["accuracy"]) == (40, 1.0)
+    deadline = time.monotonic() + 20
+    while not client.get("/api/v1/alerts", headers=bearer(tokens["read"])).json()["alerts"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    alerts = client.get("/api/v1/alerts", headers=bearer(tokens["read"])).json()["alerts"]
+    assert [(a["window"], a["rule"]) for a in alerts] == [(0, "accuracy<0.8")]
+    assert client.get("/api/v1/monitors/m/windows/0", headers=bearer(tokens["read"])).json()["performance"]["accuracy"] == 0.75
+    shown = cli.json("monitor", "show", "m")
+    assert [w["performance"]["accuracy"] for w in shown["windows"]] == [0.75, 1.0]
+    assert "accuracy 0.750 [" in cli("monitor", "show", "m").stdout
+    assert client.post("/login", data={"token": tokens["read"], "next": "/"}, follow_redirects=False).status_code == 303
+    page = client.get("/monitors/m").text
+    assert 'id="perf-chart"' in page and "Model performance per window" in page
+    option = json.loads(page.split('<script type="application/json" id="perf-chart">')[1].split("</script>")[0])
+    assert [p["value"] for p in option["series"][2]["data"]] == [0.75, 1.0]
+    assert option["series"][2]["markLine"]["data"] == [{"yAxis": 0.8}]
+    assert "Accuracy <strong>0.75</strong>" in client.get("/monitors/m/windows/0").text
+
+
+def test_delete_a_monitor_over_the_api(client: Any, tokens: dict[str, str], ref_ws: Any) -> None:
+    assert _create(client, tokens, drift={"prediction": "country"}).status_code == 201
+    rows = [{**r, "event_id": f"e{i}"} for i, r in enumerate(make_rows(1000, seed=6))]
+    h = bearer(tokens["ingest"])
+    assert client.post("/api/v1/monitors/m/events", json={"rows": rows}, headers=h).status_code == 201
+    _wait_windows(client, tokens["read"], 1)
+    assert client.post("/api/v1/monitors/m/labels", json={"labels": [{"event_id": "e1", "label": "DE"}]}, headers=h).status_code == 200
+    assert client.delete("/api/v1/monitors/m", headers=bearer(tokens["read"])).status_code == 403
+    assert client.delete("/api/v1/monitors/m", headers=h).status_code == 403
+    done = client.delete("/api/v1/monitors/m", headers=bearer(tokens["admin"]))
+    assert done.status_code == 200 and done.json()["deleted"] and done.json()["events"] == 1000 and done.json()["labels"] == 1
+    refused = client.post("/api/v1/monitors/m/events", json={"rows": rows[:5]}, headers=h)
+    assert refused.status_code == 404 and "no monitor named 'm'" in refused.json()["message"]
+    assert client.post("/api/v1/monitors/m/labels", json={"labels": [{"event_id": "e1", "label": "DE"}]}, headers=h).status_code == 404
+    assert client.get("/api/v1/monitors/m", headers=bearer(tokens["read"])).status_code == 404
+    assert client.delete("/api/v1/monitors/m", headers=bearer(tokens["admin"])).status_code == 404
+    assert ref_ws.ledger.query("SELECT COUNT(*) FROM monitor_batches")[0][0] == 0
+    # created again under the same name, it takes events at once
+    assert _create(client, tokens).status_code == 201
+    assert client.post("/api/v1/monitors/m/events", json={"rows": rows[:5]}, headers=h).json()["first_event"] == 0

@@ -115,3 +115,47 @@ def test_password_login(browser: Any, dashboard: dict[str, Any], ref_ws: Workspa
     page.click("#login-button")
     page.wait_for_url(f"{dashboard['url']}/")
     assert "user:alice" in page.inner_text("header")
+
+
+def test_performance_chart_next_to_the_drift_chart(browser: Any, ref_ws: Workspace, live: LiveServer) -> None:
+    create_monitor(ref_ws, "p", "ref@v1", window="500rows", rules=["drift", "accuracy<0.9"], drift={"prediction": "country"}, min_labels=20)
+    ingest, read = create_token(ref_ws, ["ingest"])["token"], create_token(ref_ws, ["read"])["token"]
+    live.start()
+    rows = [{**r, "event_id": f"e{i}"} for i, r in enumerate(make_rows(1500, seed=3))]
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {ingest}"}) as http:
+        assert http.post("/api/v1/monitors/p/events", json={"rows": rows}).status_code == 201
+        deadline = time.monotonic() + 30
+        while len(http.get("/api/v1/monitors/p/windows", headers={"Authorization": f"Bearer {read}"}).json()["windows"]) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        # windows 0 and 2 get labels (all right, then half wrong); window 1 none
+        labels = [{"event_id": f"e{i}", "label": rows[i]["country"]} for i in range(40)]
+        labels += [{"event_id": f"e{i}", "label": rows[i]["country"] if i % 2 else "nowhere"} for i in range(1000, 1040)]
+        assert http.post("/api/v1/monitors/p/labels", json={"labels": labels}).status_code == 200
+        while not http.get("/api/v1/alerts", headers={"Authorization": f"Bearer {read}"}).json()["alerts"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live.url}/login?next=/monitors/p")
+    page.fill("#token", read)
+    page.click("#login-button")
+    page.wait_for_url(f"{live.url}/monitors/p")
+    _charts_drawn(page, 3)  # drift per column, share drifted, and the model's accuracy per window
+    drawn = page.evaluate("""() => {
+        const chart = echarts.getInstanceByDom(document.getElementById("perf-chart-box"));
+        const series = chart.getOption().series;
+        const line = series.find(s => s.name === "accuracy");
+        return {values: line.data.map(d => d === null ? null : d.value), threshold: line.markLine.data[0].yAxis,
+                points: chart.getModel().getSeriesByName("accuracy")[0].getData().count()};
+    }""")
+    assert drawn == {"values": [1.0, None, 0.5], "threshold": 0.9, "points": 3}
+    assert page.locator("#perf-chart-box canvas").count() == 1
+    assert "0.5" in page.locator("td.perf").first.inner_text()  # newest window first in the table
+    # the alert raised from the labels links to its window, which shows the accuracy and its interval
+    page.goto(f"{live.url}/alerts")
+    page.locator("a.alert-window", has_text="window 2").first.click()
+    page.wait_for_url(f"{live.url}/monitors/p/windows/2")
+    assert "Accuracy 0.5" in page.inner_text("#performance") and "Wilson interval" in page.inner_text("#performance")
+    assert errors == []

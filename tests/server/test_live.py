@@ -172,3 +172,41 @@ def _sigkill_scenario(cli: Any, ref_ws: Workspace, live: LiveServer) -> None:
     assert all(w["rows"] == 2000 for w in windows)
     keys = [(a["window"], a["rule"]) for a in list_alerts(ws)]
     assert len(keys) == len(set(keys)) and keys
+
+
+def test_delete_monitors_while_serving(cli: Any, ref_ws: Workspace, live: LiveServer) -> None:
+    """`assay monitor delete` from another process and DELETE over the API, with events flowing to the server."""
+    cli("monitor", "create", "gone", "--reference", "ref@v1", "--window", "500rows")
+    cli("monitor", "create", "api-gone", "--reference", "ref@v1", "--window", "500rows")
+    cli("monitor", "create", "stays", "--reference", "ref@v1", "--window", "500rows")
+    ingest, admin = _token(cli, "ingest"), _token(cli, "admin")
+    live.start()
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {ingest}"}, timeout=30) as http:
+        for name in ("gone", "api-gone", "stays"):
+            assert http.post(f"/api/v1/monitors/{name}/events", json={"rows": make_rows(700, seed=1)}).status_code == 201
+        deadline = time.monotonic() + 30
+        while len(list_windows(ref_ws, get_monitor(ref_ws, "gone"))) < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        done = cli.json("monitor", "delete", "gone", "--yes")
+        assert done["deleted"] and done["events"] == 700
+        refused = http.post("/api/v1/monitors/gone/events", json={"rows": make_rows(10, seed=2)})
+        assert refused.status_code == 404 and "no monitor named 'gone'" in refused.json()["message"]
+        removed = http.delete("/api/v1/monitors/api-gone", headers={"Authorization": f"Bearer {admin}"})
+        assert removed.status_code == 200 and removed.json()["events"] == 700
+        assert http.post("/api/v1/monitors/api-gone/events", json={"rows": make_rows(10, seed=2)}).status_code == 404
+        # the service goes on: the remaining monitor's windows keep closing
+        assert http.post("/api/v1/monitors/stays/events", json={"rows": make_rows(900, seed=3)}).status_code == 201
+        deadline = time.monotonic() + 30
+        while len(list_windows(ref_ws, get_monitor(ref_ws, "stays"))) < 3:
+            assert time.monotonic() < deadline, "windows stopped closing after the deletes"
+            time.sleep(0.05)
+        # a monitor created again under a deleted name takes events at once
+        cli("monitor", "create", "gone", "--reference", "ref@v1", "--window", "500rows")
+        again = http.post("/api/v1/monitors/gone/events", json={"rows": make_rows(10, seed=4)})
+        assert again.status_code == 201 and again.json()["first_event"] == 0
+    live.stop()
+    assert live.proc is not None and live.proc.stderr is not None
+    log = live.proc.stderr.read()
+    assert "Traceback" not in log and "failed" not in log, log
+    assert [m.name for m in __import__("assay.monitor", fromlist=["list_monitors"]).list_monitors(ref_ws)] == ["gone", "stays"]

@@ -263,7 +263,46 @@ async def monitor(request: Request, name: str) -> HTMLResponse:
                    {"name": "rows", "type": "line", "yAxisIndex": 1, "data": [w["rows"] for w in windows]}],
     }  # fmt: skip
     links = [f"/monitors/{quote(name, safe='')}/windows/{w['window']}" for w in windows]
-    return _render(request, "monitor.html", chart=chart, share_chart=share, window_links=links, **data)
+    performance = _performance_chart(data["monitor"], windows)
+    return _render(request, "monitor.html", chart=chart, share_chart=share, window_links=links, performance_chart=performance, **data)
+
+
+def _performance_chart(monitor: Any, windows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The model's metric per window from the labels, with its 95% interval as a band and the rule's threshold."""
+    task = monitor.spec.task
+    if not monitor.spec.prediction or task is None:
+        return None
+    metric = "accuracy" if task == "classification" else "mae"
+    values, lows, spans, extra = [], [], [], []
+    for w in windows:
+        perf = w.get("performance") or {}
+        value, ci = perf.get(metric), perf.get(f"{metric}_ci")
+        values.append({"value": value, "labelled": perf.get("n", 0)} if value is not None else None)
+        lows.append(ci[0] if ci else None)
+        spans.append(ci[1] - ci[0] if ci else None)
+        extra.append(perf.get("rmse"))
+    name = "accuracy" if metric == "accuracy" else "MAE"
+    rules = [r for r in monitor.spec.rules if r.kind == metric and r.value is not None]
+    line: dict[str, Any] = {"name": name, "type": "line", "data": values, "showSymbol": True, "symbolSize": 6, "connectNulls": False, "z": 3}
+    if rules:
+        line["markLine"] = {"symbol": "none", "lineStyle": {"color": "#d62728", "type": "dashed"}, "label": {"formatter": rules[0].text},
+                            "data": [{"yAxis": rules[0].value}]}  # fmt: skip
+    series: list[dict[str, Any]] = [
+        {"name": "95% interval", "type": "line", "data": lows, "stack": "ci", "symbol": "none", "lineStyle": {"opacity": 0}, "tooltip": {"show": False}},
+        {"name": "95% interval", "type": "line", "data": spans, "stack": "ci", "symbol": "none", "lineStyle": {"opacity": 0},
+         "areaStyle": {"opacity": 0.25, "color": "#5470c6"}, "tooltip": {"show": False}},
+        line,
+    ]  # fmt: skip
+    legend = ["95% interval", name]
+    if metric == "mae":
+        series.append({"name": "RMSE", "type": "line", "data": extra, "showSymbol": True, "symbolSize": 4, "connectNulls": False})
+        legend.append("RMSE")
+    return {
+        "tooltip": {"trigger": "axis"}, "legend": {"data": legend},
+        "xAxis": {"type": "category", "name": "window", "data": [w["window"] for w in windows]},
+        "yAxis": {"type": "value", "name": name if metric == "accuracy" else "error", "scale": True, **({"max": 1} if metric == "accuracy" else {})},
+        "dataZoom": [{"type": "inside"}], "series": series,
+    }  # fmt: skip
 
 
 @router.get("/monitors/{name}/windows/{index}", response_class=HTMLResponse)
