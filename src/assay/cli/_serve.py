@@ -24,9 +24,13 @@ def _loopback(host: str) -> bool:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless you mean to expose it.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--max-body", default=16 << 20, show_default=True, type=click.IntRange(1024, 1 << 30), help="Largest request body in bytes.")
+@click.option("--auth-free-failures", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="Failed sign-ins (dashboard login or bearer token) a client address may make before it must wait.")
+@click.option("--auth-max-delay", default=300.0, show_default=True, type=click.FloatRange(1, 86400),
+              help="Longest wait in seconds; the first is 1 s, doubled by each further failure (429 with Retry-After).")
 @json_option
 @handle_errors
-def serve(host: str, port: int, max_body: int, as_json: bool) -> None:
+def serve(host: str, port: int, max_body: int, auth_free_failures: int, auth_max_delay: float, as_json: bool) -> None:
     """Run the monitoring service and dashboard over this workspace.
 
     Ingestion: POST /api/v1/monitors/NAME/events with a bearer token (scope ingest).
@@ -39,7 +43,7 @@ def serve(host: str, port: int, max_body: int, as_json: bool) -> None:
     if not _loopback(host):
         echo_err(f"warning: binding {host}, not loopback; anyone who can reach it can try tokens. Put TLS in front of it.")
     ws = Workspace.open()
-    settings = ServerSettings(host=host, port=port, max_body=max_body)
+    settings = ServerSettings(host=host, port=port, max_body=max_body, auth_free_failures=auth_free_failures, auth_max_delay=auth_max_delay)
 
     def ready(s: ServerSettings) -> None:
         if as_json:

@@ -115,7 +115,7 @@ class Client:
                 self.last_error = str(exc)
                 if self._closed and attempt > 3:
                     raise AssayError(f"giving up on a batch: {exc}") from None
-                time.sleep(min(self.max_retry_delay, 0.2 * 2**attempt))
+                time.sleep(max(min(self.max_retry_delay, 0.2 * 2**attempt), exc.retry_after))  # a 429 says how long to wait
                 attempt += 1
 
     # -- background -------------------------------------------------------------------------------
@@ -152,10 +152,13 @@ class Client:
             detail = exc.read()[:2000].decode("utf-8", "replace")
             if exc.code in (400, 401, 403, 404, 413, 415, 422):
                 raise InputError(f"the service refused the batch (HTTP {exc.code}): {detail}") from None
-            raise _Retry(f"HTTP {exc.code}: {detail}") from None
+            wait = exc.headers.get("Retry-After", "") if exc.headers else ""
+            raise _Retry(f"HTTP {exc.code}: {detail}", float(wait) if wait.isdigit() else 0.0) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise _Retry(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 
 
 class _Retry(Exception):
-    pass
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

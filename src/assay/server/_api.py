@@ -33,10 +33,19 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1")
 
 
-def _error(status: int, message: str, hint: str | None = None, error: str = "ApiError") -> Exception:
+def _error(status: int, message: str, hint: str | None = None, error: str = "ApiError", headers: dict[str, str] | None = None) -> Exception:
     from assay.server._app import ApiError
 
-    return ApiError(status, message, hint, error)
+    return ApiError(status, message, hint, error, headers)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _too_many(wait: int) -> Exception:
+    return _error(429, f"too many failed authentications from this address; retry in {wait} s",
+                  "check the token (assay token list); each further failure doubles the wait", "TooManyRequests", {"Retry-After": str(wait)})  # fmt: skip
 
 
 async def authorize(request: Request, scope: str) -> Principal:
@@ -44,11 +53,18 @@ async def authorize(request: Request, scope: str) -> Principal:
     principal: Principal | None = None
     if header[:7].lower() == "bearer ":
         token = header[7:].strip()
-        known, principal = request.app.state.tokens.cached(token)
-        if not known:
-            principal = await run_in_threadpool(request.app.state.tokens.lookup, token)
-        if principal is None:
-            raise _error(401, "the bearer token is unknown or revoked", "create one with `assay token create --scope ...`", "Unauthorized")
+        tokens = request.app.state.tokens
+        known, principal = tokens.cached(token)
+        if not known or principal is None:  # a token verified valid moments ago never meets the throttle
+            throttle, address = request.app.state.throttle, client_address(request)
+            wait = throttle.retry_after(address)
+            if wait and not tokens.recently_valid(token):
+                raise _too_many(wait)
+            if not known:
+                principal = await run_in_threadpool(tokens.lookup, token)
+            if principal is None:
+                throttle.failed(address)
+                raise _error(401, "the bearer token is unknown or revoked", "create one with `assay token create --scope ...`", "Unauthorized")
     else:
         # a dashboard session may read the API from the browser; writes always need a bearer token (no CSRF surface)
         principal = request.app.state.sessions.verify(request.cookies.get("assay_session")) if request.method in ("GET", "HEAD") else None

@@ -22,6 +22,7 @@ from assay.errors import (
 )
 from assay.monitor import MonitorService
 from assay.server._auth import LoginRequired, SessionSigner, TokenCache
+from assay.server._throttle import Throttle
 
 __all__ = ["ServerSettings", "create_app", "serve"]
 
@@ -41,6 +42,9 @@ class ServerSettings:
     webhook_base_delay: float = 0.5
     webhook_max_delay: float = 300.0
     background: str = "process"  # windows and webhooks in a child process ("thread": in this one)
+    auth_free_failures: int = 5  # failed sign-ins (dashboard or bearer token) an address may make before back-off
+    auth_base_delay: float = 1.0  # seconds of the first lock-out; doubled by each further failure
+    auth_max_delay: float = 300.0
 
     @property
     def base_url(self) -> str:
@@ -49,9 +53,9 @@ class ServerSettings:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, hint: str | None = None, error: str = "ApiError") -> None:
+    def __init__(self, status: int, message: str, hint: str | None = None, error: str = "ApiError", headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message, self.hint, self.error = status, message, hint, error
+        self.status, self.message, self.hint, self.error, self.headers = status, message, hint, error, headers
 
 
 def _status_for(exc: AssayError) -> int:
@@ -121,11 +125,12 @@ def create_app(ws: Any, settings: ServerSettings | None = None, *, service: Moni
     app.state.service = service
     app.state.tokens = TokenCache(ws)
     app.state.sessions = SessionSigner(ws)
+    app.state.throttle = Throttle(free=settings.auth_free_failures, base=settings.auth_base_delay, cap=settings.auth_max_delay)
     app.add_middleware(_SecurityHeaders, max_body=settings.max_body)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {**({"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}), **(exc.headers or {})}
         return JSONResponse({"error": exc.error, "message": exc.message, "hint": exc.hint}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(AssayError)

@@ -37,11 +37,20 @@ class Principal:
 class TokenCache:
     """Verified tokens for a few seconds, so ingestion does not hit the ledger per batch (revocation lags by ``ttl``)."""
 
-    def __init__(self, ws: Any, ttl: float = 5.0) -> None:
+    def __init__(self, ws: Any, ttl: float = 5.0, remember: float = 3600.0) -> None:
         self.ws = ws
         self.ttl = ttl
+        self.remember = remember
         self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._good: dict[str, float] = {}  # tokens found valid within ``remember`` seconds (for the sign-in throttle)
         self._lock = threading.Lock()
+
+    def recently_valid(self, token: str) -> bool:
+        """Was ``token`` found valid in the last ``remember`` seconds? (It is still verified before use.)"""
+        key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        with self._lock:
+            until = self._good.get(key)
+        return until is not None and until > time.monotonic()
 
     def cached(self, token: str) -> tuple[bool, Principal | None]:
         """(True, verdict) when a fresh verdict is cached: no ledger query, no thread hop."""
@@ -65,6 +74,10 @@ class TokenCache:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[key] = (principal, now + self.ttl)
+            if principal is not None:
+                if len(self._good) > 10_000:
+                    self._good = {k: v for k, v in self._good.items() if v > now}
+                self._good[key] = now + self.remember
         return principal
 
 

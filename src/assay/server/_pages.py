@@ -87,10 +87,19 @@ async def login(request: Request) -> Any:
     user = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     principal: Principal | None = None
+    throttle, address = request.app.state.throttle, request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(address)
+    if wait and not (token and request.app.state.tokens.recently_valid(token)):
+        response = _render(request, "login.html", http_status=429, next=target,
+                           error=f"Too many failed sign-ins from your address. Try again in {wait} seconds.")  # fmt: skip
+        response.headers["Retry-After"] = str(wait)
+        return response
     if token:
         principal = await run_in_threadpool(request.app.state.tokens.lookup, token)
     elif user and password and await run_in_threadpool(verify_password, request.app.state.ws, user, password):
         principal = Principal(f"user:{user}", ("read",))
+    if principal is None and (token or user or password):
+        throttle.failed(address)  # unknown credentials; a valid token without the read scope is no guess
     if principal is None or not principal.can("read"):
         return _render(request, "login.html", http_status=401, next=target, error="Those credentials are not valid (a token needs the read or admin scope).")
     response = RedirectResponse(target, status_code=303)
