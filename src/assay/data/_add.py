@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat as _stat
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,16 +129,19 @@ def _hash(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, *,
         return []
     settings = ws.config.data
     chunker = Chunker(settings.chunk_avg)
-    # Small cold files are bound by I/O latency, so more readers than cores pay off;
-    # beyond 8 the readers mostly contend for the interpreter lock.
-    workers = jobs or settings.jobs or min(8, (os.cpu_count() or 1) * 4)
+    # The readers hash and compress, so one per core; the disk's latency is hidden by
+    # the prefetcher instead of by more readers (which only fought for the interpreter lock).
+    workers = jobs or settings.jobs or min(4, max(2, os.cpu_count() or 1))
     fresh: list[tuple[str, os.stat_result, FileManifest]] = []
+    batches = _batches(entries)
+    prefetch = _Prefetcher(batches, chunker.min_size)
 
     def batch(items: list[ScanEntry]) -> list[tuple[str, os.stat_result, FileManifest]]:
         out = []
         small: list[tuple[bytes, bytes]] = []
         for entry in items:
             if entry.st.st_size <= chunker.min_size:
+                prefetch.consumed()
                 read = _read_small(entry, chunker.min_size)
                 if read is not None:
                     data, st = read
@@ -155,9 +159,10 @@ def _hash(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, *,
         return out
 
     try:
+        prefetch.start()
         with bar(total=sum(e.st.st_size for e in entries), desc="hashing" if writer is None else "adding",
                  unit="B") as progress, ThreadPoolExecutor(max_workers=workers) as pool:
-            for results in pool.map(batch, _batches(entries)):
+            for results in pool.map(batch, batches):
                 fresh.extend(results)
                 progress.update(sum(m.size for _, _, m in results))
         if writer is not None:
@@ -166,7 +171,57 @@ def _hash(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, *,
         if writer is not None:
             writer.abort()
         raise
+    finally:
+        prefetch.stop()
     return fresh
+
+
+class _Prefetcher:
+    """Asks the kernel to start reading the next small files before a reader needs them.
+
+    Reading 50,000 cold small files one after another waits on the disk for each
+    (10 s here); with ``POSIX_FADV_WILLNEED`` issued a couple of thousand files ahead the
+    reads overlap in the kernel and one thread reads them all in 2.7 s, about what 8-16
+    parallel readers get, without the interpreter-lock contention of 16 threads.
+    """
+
+    AHEAD = 2048
+
+    def __init__(self, batches: list[list[ScanEntry]], limit: int) -> None:
+        self._paths = [e.path for b in batches for e in b if e.st.st_size <= limit]
+        self._room = threading.Semaphore(self.AHEAD)
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if len(self._paths) > 1 and hasattr(os, "posix_fadvise"):
+            self._thread = threading.Thread(target=self._run, name="assay-prefetch", daemon=True)
+            self._thread.start()
+
+    def consumed(self) -> None:
+        self._room.release()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._room.release()  # wake it if it waits for room
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        for path in self._paths:
+            self._room.acquire()
+            if self._stopped:
+                return
+            try:
+                fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+            except OSError:
+                continue  # the reader will meet the same error and report it
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+            except OSError:
+                pass  # only a hint
+            finally:
+                os.close(fd)
 
 
 def _batches(entries: list[ScanEntry], *, max_files: int = 64, max_bytes: int = 4 << 20) -> list[list[ScanEntry]]:
