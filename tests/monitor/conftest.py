@@ -36,3 +36,21 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver(port)
     yield r
     r.down()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ref_ws_any(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    """Like ``ref_ws``, once on a SQLite ledger and once on a fresh PostgreSQL database (where one is running)."""
+    from assay.data import add
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASSAY_HOME", raising=False)
+    if request.param == "sqlite":
+        ws = Workspace.init(tmp_path)
+    else:
+        ws = Workspace.init(tmp_path, ledger=request.getfixturevalue("pg_database"))
+    (tmp_path / "ref").mkdir()
+    pq.write_table(reference_table(), tmp_path / "ref" / "part.parquet")
+    add(ws, [str(tmp_path / "ref")], name="ref")
+    yield ws
+    ws.close()

@@ -25,6 +25,13 @@ from assay.monitor._log import segments_dir
 from assay.monitor._windows import WindowProcessor, read_any
 from assay.workspace import Workspace
 
+
+@pytest.fixture
+def ref_ws(ref_ws_any: Workspace) -> Workspace:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return ref_ws_any
+
+
 TABLES = ("monitor_batches", "monitor_windows", "monitor_alerts", "monitor_labels", "monitor_predictions", "monitor_performance")
 
 

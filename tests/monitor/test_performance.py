@@ -31,6 +31,13 @@ from assay.monitor._windows import WindowProcessor
 from assay.workspace import Workspace
 
 
+@pytest.fixture
+def ref_ws(ref_ws_any: Workspace) -> Workspace:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return ref_ws_any
+
+
+
 # -- statistics against reference formulas -----------------------------------------------------------
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(1, 5000), share=st.floats(0, 1))
