@@ -232,7 +232,7 @@ class EventLog:
             with ledger.transaction() as tx:
                 # the monitor's row lock first: a monitor deleted meanwhile refuses its batches (their bytes stay
                 # unreferenced in the segment, as after a crash)
-                gone = {m for m in dict.fromkeys(p.monitor_id for _, p, _, _ in fresh) if not lock_monitor(tx, m)}
+                gone = {m for m in sorted({p.monitor_id for _, p, _, _ in fresh}) if not lock_monitor(tx, m)}  # one order: no deadlock
                 for monitor_id in gone:
                     self._counters.pop(monitor_id, None)
                 rows = []
