@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["CategoricalSide", "NumericSide", "arrow_kind", "categorical_side", "numeric_side"]
+__all__ = ["CategoricalSide", "NumericSide", "arrow_kind", "categorical_side", "index_array", "numeric_side", "to_float", "to_text"]
 
 
 def arrow_kind(dtype: pa.DataType) -> str:
@@ -36,10 +36,36 @@ def to_float(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
         dtype = dtype.value_type
     if pa.types.is_temporal(dtype):
         column = pc.cast(column, pa.int64()) if not pa.types.is_date32(dtype) else pc.cast(column, pa.int32())
-    values = pc.cast(column, pa.float64(), safe=False)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return values.to_numpy(zero_copy_only=False)
+    if dtype != pa.float64():
+        column = pc.cast(column, pa.float64(), safe=False)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if not chunks:
+        return np.empty(0)
+    parts = [_float_chunk(chunk) for chunk in chunks]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _float_chunk(chunk: pa.Array) -> np.ndarray:
+    """A float64 Arrow array as NumPy, nulls as NaN; read-only when no copy was needed.
+
+    Read from the buffers directly: pyarrow's ``to_numpy`` imports pandas (~0.2 s) when it
+    is installed.
+    """
+    n = len(chunk)
+    validity, data = chunk.buffers()[:2]
+    if n == 0 or data is None:
+        return np.full(n, np.nan)
+    values = np.frombuffer(data, dtype=np.float64, count=n, offset=chunk.offset * 8)
+    if chunk.null_count == 0:
+        return values
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[chunk.offset : chunk.offset + n]
+    return np.where(bits.astype(bool), values, np.nan)
+
+
+def index_array(indices: np.ndarray) -> pa.Array:
+    """Row indices for ``take``, wrapped without ``pa.array`` (which imports pandas when installed)."""
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), indices.size, [None, pa.py_buffer(indices)])
 
 
 def to_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -81,20 +107,20 @@ class CategoricalSide:
 
 
 def numeric_side(column: pa.ChunkedArray | pa.Array) -> NumericSide:
-    values = to_float(column)
-    nan = np.isnan(values)
-    posinf = np.isposinf(values)
-    neginf = np.isneginf(values)
-    finite = values[~(nan | posinf | neginf)]
-    finite.sort()
-    return NumericSide(rows=int(values.size), missing=int(nan.sum()), posinf=int(posinf.sum()), neginf=int(neginf.sum()), values=finite)
+    # NumPy sorts -inf first and +inf, then NaN, last: one sort, then three binary searches
+    ordered = np.sort(to_float(column))
+    neginf = int(np.searchsorted(ordered, -np.inf, side="right"))
+    posinf_at = int(np.searchsorted(ordered, np.inf, side="left"))
+    nan_at = int(np.searchsorted(ordered, np.inf, side="right"))
+    return NumericSide(rows=int(ordered.size), missing=int(ordered.size - nan_at), posinf=nan_at - posinf_at, neginf=neginf, values=ordered[neginf:posinf_at])
 
 
 def categorical_side(column: pa.ChunkedArray | pa.Array) -> CategoricalSide:
     text = to_text(column)
     counted = pc.value_counts(text)
-    values = counted.field("values")
-    counts = counted.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
-    keep = values.is_valid().to_numpy(zero_copy_only=False)
-    categories = np.asarray(values.to_pylist(), dtype=object)[keep]
-    return CategoricalSide(rows=len(text), missing=int(text.null_count), categories=categories, counts=counts[keep])
+    names = counted.field("values").to_pylist()
+    tallies = counted.field("counts")  # int64 without nulls; read from its buffer (to_numpy imports pandas)
+    counts = np.frombuffer(tallies.buffers()[1], dtype=np.int64, count=len(tallies), offset=tallies.offset * 8)
+    keep = np.array([name is not None for name in names], dtype=bool)
+    categories = np.asarray(names, dtype=object)[keep] if names else np.empty(0, dtype=object)
+    return CategoricalSide(rows=len(text), missing=int(text.null_count), categories=categories, counts=counts[keep].astype(np.int64))

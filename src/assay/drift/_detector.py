@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, numeric_side, to_text
+from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, index_array, numeric_side, to_text
 from assay.drift._correction import adjust_p_values
 from assay.drift._evidence import categorical_chart, categorical_comparison, missing_rate_test, numeric_chart, numeric_comparison, side_summary
 from assay.drift._io import open_source
@@ -426,8 +426,8 @@ def _map_columns(fn: Any, names: list[str]) -> list[Any]:
 def _pick_rows(total: int, n: int, seed: int) -> pa.Array:
     """Sorted row indices of a uniform sample of ``n`` of ``total`` rows (all when fewer)."""
     if total <= n:
-        return pa.array(np.arange(total))
-    return pa.array(np.sort(np.random.default_rng(seed).choice(total, n, replace=False)))
+        return index_array(np.arange(total))
+    return index_array(np.sort(np.random.default_rng(seed).choice(total, n, replace=False)))
 
 
 def _subsample(table: pa.Table, n: int, seed: int) -> pa.Table:

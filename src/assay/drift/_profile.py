@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from assay.drift._columns import arrow_kind, categorical_side, to_float
+from assay.drift._columns import arrow_kind, categorical_side, index_array, to_float
 from assay.errors import InputError
 
 __all__ = ["CategoricalSketch", "NumericSketch", "Profile", "build_profile", "count_like"]
@@ -220,7 +220,7 @@ class Profile:
 def _bernoulli(batch: pa.RecordBatch, fraction: float, rng: np.random.Generator) -> pa.RecordBatch:
     if fraction >= 1:
         return batch
-    return batch.take(pa.array(np.flatnonzero(rng.random(batch.num_rows) < fraction)))
+    return batch.take(index_array(np.flatnonzero(rng.random(batch.num_rows) < fraction)))
 
 
 def _rows_bar(source: Any, desc: str, show: bool) -> Any:

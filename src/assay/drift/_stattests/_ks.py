@@ -1,7 +1,8 @@
 """Two-sample Kolmogorov–Smirnov: the largest gap between the two CDFs.
 
 Exact mode reproduces ``scipy.stats.ks_2samp`` (its exact p-value up to 10,000 rows a
-side, Smirnov's asymptotic one above). Binned mode reads the CDFs at the
+side, above that its ``kstwo.sf(D, round(n m / (n + m)))``, computed by
+:func:`~assay.drift._distributions.kstwo_sf` without importing ``scipy.stats``). Binned mode reads the CDFs at the
 reference-quantile edges, so D is a lower bound within one bin's mass of the exact D.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from assay.drift._comparison import NumericComparison
+from assay.drift._distributions import kstwo_sf
 from assay.drift._registry import StatTest, TestOutcome, register_stat_test
 
 # SciPy's own switch point from the exact to the asymptotic distribution
@@ -27,13 +29,13 @@ class KolmogorovSmirnov(StatTest):
     effect_name = "KS D"
 
     def numeric(self, cmp: NumericComparison) -> TestOutcome:
-        from scipy import stats
-
         d = cmp.ks_statistic()
         if cmp.exact and cmp.ref_values is not None and max(cmp.n_ref, cmp.n_cur) <= _EXACT_MAX_N:
+            from scipy import stats
+
             p = float(stats.ks_2samp(cmp.ref_values, cmp.cur_values).pvalue)
         else:
             m, n = sorted([float(cmp.n_ref), float(cmp.n_cur)], reverse=True)
             en = m * n / (m + n)
-            p = float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+            p = kstwo_sf(d, int(np.round(en)))
         return TestOutcome(statistic=d, p_value=p, effect=d)

@@ -1,0 +1,143 @@
+"""A small gradient-boosted tree classifier for the domain-classifier drift test.
+
+The domain classifier fits a few thousand rows; importing scikit-learn for it cost
+about 1.4 s of a 3 s run (scikit-learn pulls in SciPy's stats and pandas). This is the
+same model family as scikit-learn's ``HistGradientBoostingClassifier``, kept to what
+the test needs: features binned once on quantiles (missing values in their own bin),
+logistic loss, depth-limited trees grown level by level from gradient/hessian
+histograms (``np.bincount``), L2-regularized Newton leaf values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BinnedFeatures", "BoostedTrees"]
+
+MAX_BINS = 63  # value bins per feature; one more holds missing values
+
+
+@dataclass
+class BinnedFeatures:
+    """Feature matrix as small integers: bin ``b`` holds values in ``(edges[b-1], edges[b]]``; NaN in bin ``MAX_BINS``."""
+
+    codes: np.ndarray  # (rows, features) uint8
+
+    @classmethod
+    def from_values(cls, x: np.ndarray, max_bins: int = MAX_BINS) -> BinnedFeatures:
+        """Cut each column at its own quantiles (no labels used, so every fold may share the bins)."""
+        codes = np.empty(x.shape, dtype=np.uint8)
+        levels = np.arange(1, max_bins) / max_bins
+        for j in range(x.shape[1]):
+            col = x[:, j]
+            finite = col[~np.isnan(col)]
+            edges = np.unique(np.quantile(finite, levels, method="inverted_cdf")) if finite.size else np.empty(0)
+            bins = np.searchsorted(edges, col, side="left")  # values equal to an edge stay at or below it
+            bins[np.isnan(col)] = max_bins
+            codes[:, j] = bins
+        return cls(codes)
+
+
+class BoostedTrees:
+    """Binary classifier: ``fit(codes, y)``, then ``decision(codes)`` (log-odds) or ``tree_scores``.
+
+    Trees are complete binary trees of ``depth`` levels; a node that finds no useful split
+    sends all its rows left, so every tree has the same shape and predicts with ``depth``
+    vectorized lookups.
+    """
+
+    def __init__(self, *, rounds: int = 30, depth: int = 3, learning_rate: float = 0.3, min_leaf: int = 20, l2: float = 1.0) -> None:
+        self.rounds = rounds
+        self.depth = depth
+        self.learning_rate = learning_rate
+        self.min_leaf = min_leaf
+        self.l2 = l2
+
+    def fit(self, codes: np.ndarray, y: np.ndarray) -> BoostedTrees:
+        rows, features = codes.shape
+        bins = MAX_BINS + 1
+        width = features * bins
+        flat = codes.ravel()
+        row_at = np.arange(rows, dtype=np.int64) * features
+        # one histogram slot per (feature, bin); the nodes of a level follow one another
+        slots = ((np.arange(features, dtype=np.int64) * bins)[None, :] + codes).ravel()
+        positive = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+        self.base_ = float(np.log(positive / (1 - positive)))
+        raw = np.full(rows, self.base_)
+        inner = 2**self.depth - 1
+        split_feature = np.zeros((self.rounds, inner), dtype=np.int64)
+        split_bin = np.full((self.rounds, inner), bins, dtype=np.int64)  # bin <= threshold goes left
+        leaves = np.zeros((self.rounds, 2**self.depth))
+        for t in range(self.rounds):
+            p = 1.0 / (1.0 + np.exp(-raw))
+            grad, hess = p - y, p * (1.0 - p)
+            node = np.zeros(rows, dtype=np.int64)
+            parent: tuple[np.ndarray, ...] | None = None
+            for level in range(self.depth):
+                nodes = 2**level
+                if parent is None:
+                    hist = self._histograms(slots, grad, hess, None, features, 1, width)
+                else:
+                    # histograms of left children only; a right child is its parent minus its sibling
+                    left = (node & 1) == 0
+                    small = self._histograms(slots, grad, hess, (left, node >> 1), features, nodes // 2, width)
+                    hist = tuple(np.stack([s, p - s], axis=1).reshape(nodes, width) for s, p in zip(small, parent))
+                g, h, c = (a.reshape(nodes, features, bins) for a in hist)
+                gl, hl, cl = np.cumsum(g, axis=2), np.cumsum(h, axis=2), np.cumsum(c, axis=2)
+                gt, ht, ct = gl[:, :, -1:], hl[:, :, -1:], cl[:, :, -1:]
+                gain = gl**2 / (hl + self.l2) + (gt - gl) ** 2 / (ht - hl + self.l2) - gt**2 / (ht + self.l2)
+                gain[(cl < self.min_leaf) | (ct - cl < self.min_leaf)] = -np.inf
+                gain[:, :, -1] = -np.inf  # "everything left" is not a split
+                gain = gain.reshape(nodes, -1)
+                best = np.argmax(gain, axis=1)
+                useful = gain[np.arange(nodes), best] > 1e-12
+                feature, threshold = np.divmod(best, bins)
+                at = nodes - 1  # this level's first node in the complete tree
+                split_feature[t, at : at + nodes] = np.where(useful, feature, 0)
+                split_bin[t, at : at + nodes] = np.where(useful, threshold, bins)
+                go_right = flat[row_at + split_feature[t, at + node]] > split_bin[t, at + node]
+                node = 2 * node + go_right
+                parent = hist
+            leaf_g = np.bincount(node, weights=grad, minlength=2**self.depth)
+            leaf_h = np.bincount(node, weights=hess, minlength=2**self.depth)
+            leaves[t] = -self.learning_rate * leaf_g / (leaf_h + self.l2)
+            raw += leaves[t][node]
+        self.split_feature_, self.split_bin_, self.leaves_ = split_feature, split_bin, leaves
+        self.features_used_ = [set(split_feature[t][split_bin[t] < bins].tolist()) for t in range(self.rounds)]
+        return self
+
+    @staticmethod
+    def _histograms(slots: np.ndarray, grad: np.ndarray, hess: np.ndarray, subset: tuple[np.ndarray, np.ndarray] | None,
+                    features: int, nodes: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """Gradient, hessian and row-count sums per (node, feature, bin), flattened per node."""
+        if subset is None:
+            keys = slots
+        else:
+            rows, node = subset
+            keys = (slots.reshape(-1, features)[rows] + (node[rows] * width)[:, None]).ravel()
+            grad, hess = grad[rows], hess[rows]
+        size = nodes * width
+        g = np.bincount(keys, weights=np.repeat(grad, features), minlength=size)
+        h = np.bincount(keys, weights=np.repeat(hess, features), minlength=size)
+        c = np.bincount(keys, minlength=size).astype(np.float64)
+        return g.reshape(nodes, width), h.reshape(nodes, width), c.reshape(nodes, width)
+
+    def tree_scores(self, codes: np.ndarray, trees: list[int] | None = None) -> np.ndarray:
+        """Each tree's contribution to the log-odds, one row per tree (all trees, or ``trees``)."""
+        picked = np.arange(self.rounds) if trees is None else np.asarray(trees, dtype=np.int64)
+        rows, features = codes.shape
+        flat = codes.ravel()
+        row_at = (np.arange(rows, dtype=np.int64) * features)[None, :]
+        inner = 2**self.depth - 1
+        split_feature, split_bin = self.split_feature_.ravel(), self.split_bin_.ravel()
+        node = np.zeros((picked.size, rows), dtype=np.int64)
+        for level in range(self.depth):
+            at = (picked * inner + 2**level - 1)[:, None] + node
+            node = 2 * node + (flat[row_at + split_feature[at]] > split_bin[at])
+        return self.leaves_.ravel()[(picked * (inner + 1))[:, None] + node]
+
+    def decision(self, codes: np.ndarray) -> np.ndarray:
+        """Log-odds of the positive class."""
+        return self.base_ + self.tree_scores(codes).sum(axis=0)
