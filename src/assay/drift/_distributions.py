@@ -165,18 +165,19 @@ def _pelz_good_cdf(n: int, x: float) -> float:
     return float(sum(k))
 
 
+_SMALL = 10  # below this many, log k! comes from math.lgamma, not the Stirling series
+_STIRLING_SMALL = np.array([0.0] + [math.lgamma(k + 1) - (k * math.log(k) - k + 0.5 * math.log(2 * math.pi * k)) for k in range(1, _SMALL)])
+
+
 def _stirling_tail(k: np.ndarray) -> np.ndarray:
-    """lgamma(k + 1) - (k log k - k + log(2 pi k) / 2) for integers k >= 1."""
+    """lgamma(k + 1) - (k log k - k + log(2 pi k) / 2) for integers k >= 1 (exact below 10, the series above)."""
     k = np.asarray(k, dtype=np.float64)
-    out = np.empty_like(k)
-    small = k < 10
-    if np.any(small):
-        table = np.array([math.lgamma(i + 1) - (i * math.log(i) - i + 0.5 * math.log(2 * math.pi * i)) if i else 0.0 for i in range(10)])
-        out[small] = table[k[small].astype(np.intp)]
-    big = k[~small]
-    inv = 1.0 / big
+    inv = 1.0 / k
     inv2 = inv * inv
-    out[~small] = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 / 1680)))
+    out = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 / 1680)))
+    small = k < _SMALL
+    if np.any(small):
+        out[small] = _STIRLING_SMALL[k[small].astype(np.intp)]
     return out
 
 
@@ -209,25 +210,19 @@ def smirnov_sf(n: int, x: float) -> float:
     last = n - nxfl - 1  # the largest j with 1 - x - j/n > 0
     j = np.arange(1, last + 1, dtype=np.float64)
     rest = n - j
-    log_terms = (
-        j * np.log1p(nx / j)
-        + rest * _log1m(nx / rest, (rest - nxfl - alpha) / rest)
-        - np.log((j + nxfl + alpha) / n)
-        + 0.5 * np.log(n / (2 * math.pi * j * rest))
-        + _stirling_tail(np.array([n]))[0]
-        - _stirling_tail(j)
-        - _stirling_tail(rest)
-    )
+    # (n - j) log(1 - x - j/n) - (n - j) log(1 - j/n) = (n - j) log(1 - nx/(n - j)): log1p while
+    # nx/(n - j) < 1/2, then the logarithm of 1 - nx/(n - j) written exactly; nx/(n - j) grows with j
+    split = int(np.searchsorted(-rest, -2 * nx))  # first j with rest <= 2 nx
+    tail = np.empty_like(j)
+    tail[:split] = np.log1p(-nx / rest[:split])
+    tail[split:] = np.log(((rest[split:] - nxfl) - alpha) / rest[split:])
+    log_terms = j * np.log1p(nx / j)
+    log_terms += rest * tail
+    log_terms -= np.log(np.sqrt(j * rest) * (j + nx))
+    log_terms += 1.5 * math.log(n) - 0.5 * math.log(2 * math.pi) + float(_stirling_tail(np.array([float(n)]))[0])
+    log_terms -= _stirling_tail(j)
+    log_terms -= _stirling_tail(rest)
     first = n * math.log1p(-x) - math.log(x)  # j = 0
     top = max(first, float(log_terms.max()) if log_terms.size else first)
     total = math.exp(first - top) + float(np.sum(np.exp(log_terms - top)))
     return float(np.clip(x * math.exp(top) * total, 0.0, 1.0))
-
-
-def _log1m(r: np.ndarray, one_minus_r: np.ndarray) -> np.ndarray:
-    """log(1 - r), from log1p(-r) while r is small and from log(1 - r) given exactly once it is not."""
-    out = np.empty_like(r)
-    small = r < 0.5
-    out[small] = np.log1p(-r[small])
-    out[~small] = np.log(one_minus_r[~small])
-    return out

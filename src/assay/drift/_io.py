@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ class ParquetSource(Source):
         self.label = label
         self.notes = {}
         self.dataset = None
+        self._readers = threading.local()
         try:
             if path.is_dir():
                 import pyarrow.dataset as ds
@@ -108,10 +110,13 @@ class ParquetSource(Source):
     def read_column(self, name: str) -> pa.ChunkedArray:
         if self.dataset is not None:
             return self.dataset.to_table(columns=[name]).column(name)
-        import pyarrow.parquet as pq
+        # one reader per thread: callers read columns on several threads at once
+        reader = getattr(self._readers, "reader", None)
+        if reader is None:
+            import pyarrow.parquet as pq
 
-        # a reader per call: callers read columns on several threads at once
-        return pq.ParquetFile(str(self.path), metadata=self._metadata).read(columns=[name]).column(0)
+            reader = self._readers.reader = pq.ParquetFile(str(self.path), metadata=self._metadata)
+        return reader.read(columns=[name]).column(0)
 
     def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
         if self.dataset is None:
