@@ -9,7 +9,7 @@ Peers are not assay dependencies; install them into a separate environment and
 point --peers-python at it (see benchmarks/README.md):
 
     python3 -m venv /tmp/peers-venv
-    /tmp/peers-venv/bin/pip install evidently nannyml alibi-detect pandas pyarrow
+    /tmp/peers-venv/bin/pip install evidently nannyml alibi-detect 'pyarrow>=15,<19'
     python benchmarks/drift_vs_peers.py --rows 100000 1000000 --peers-python /tmp/peers-venv/bin/python
 
 The generated data is deleted at the end.
@@ -199,11 +199,13 @@ def main() -> None:
                     results[tool] = {"error": f"skipped above {args.max_peer_rows:,} rows"}
                     continue
                 python = sys.executable if tool == "assay" else args.peers_python
+                load = os.getloadavg()[0]  # other work on the machine: seconds are only comparable at similar load
                 res = run_tool(python, RUNNERS[tool], ref, cur, args.timeout, args.assay_args.split() if tool == "assay" else None)
+                res["load"] = load
                 results[tool] = res
                 print(f"#   {tool}: {res}", file=sys.stderr)
             for tool, res in results.items():
-                row = {"rows": rows, "tool": tool}
+                row = {"rows": rows, "tool": tool, "load": res.get("load")}
                 if "error" in res:
                     row["error"] = res["error"]
                 else:
@@ -217,15 +219,16 @@ def main() -> None:
         finally:
             if args.data_dir is None:
                 shutil.rmtree(folder, ignore_errors=True)
-    print(f"| rows | tool | wall s | peak GiB | found / missed / false (of {len(truth)} shifted) | time vs assay |")
-    print("|---:|---|---:|---:|---|---:|")
+    print(f"| rows | tool | wall s | peak GiB | found / missed / false (of {len(truth)} shifted) | time vs assay | load before |")
+    print("|---:|---|---:|---:|---|---:|---:|")
     for r in rows_out:
+        load = f"{r['load']:.1f}" if r.get("load") is not None else "–"
         if "error" in r:
-            print(f"| {r['rows']:,} | {r['tool']} | – | – | {r['error']} | – |")
+            print(f"| {r['rows']:,} | {r['tool']} | – | – | {r['error']} | – | {load} |")
             continue
         peak = f"{r['peak_gib']:.2f}" if r["peak_gib"] is not None else "n/a"
         ratio = f"{r['x_slower_than_assay']:.1f}×" if "x_slower_than_assay" in r else "1×"
-        print(f"| {r['rows']:,} | {r['tool']} | {r['wall_s']:.1f} | {peak} | {r['found']} / {r['missed']} / {r['false']} | {ratio} |")
+        print(f"| {r['rows']:,} | {r['tool']} | {r['wall_s']:.1f} | {peak} | {r['found']} / {r['missed']} / {r['false']} | {ratio} | {load} |")
 
 
 if __name__ == "__main__":
