@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -127,7 +128,8 @@ def test_gc_deletes_only_unreferenced(ws: Workspace, tmp_path: Path) -> None:
     # An interrupted add leaves chunks that no version references: simulate with a
     # second dataset whose version row we then delete.
     (ws.root / "junk").mkdir()
-    (ws.root / "junk" / "j.bin").write_bytes(os.urandom(2 << 20))
+    # Seeded, not os.urandom: 2 MiB of arbitrary bytes is one chunk now and then (max 4 MiB).
+    (ws.root / "junk" / "j.bin").write_bytes(random.Random(7).randbytes(2 << 20))
     add(ws, ["junk"], name="junk")
     ws.ledger.execute("DELETE FROM versions WHERE dataset = ?", ("junk",))
     dry = gc(ws, dry_run=True)

@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from assay.data._snapshot import FileManifest, Snapshot
     from assay.data._status import Status, status
     from assay.data._verify import VerifyReport, verify
-    from assay.data._versions import Version, list_datasets, load_snapshot, log, ls, resolve
+    from assay.data._versions import (
+        Version,
+        list_datasets,
+        load_snapshot,
+        log,
+        ls,
+        resolve,
+    )
 
 __all__ = [
     "AddResult",

@@ -19,11 +19,13 @@ from typing import Any
 
 from assay.config import atomic_write_bytes
 from assay.data._scan import StatCache
-from assay.data._snapshot import FileManifest, check_relpath
+from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import Version, dataset_sources, load_snapshot, resolve
 from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 __all__ = ["CheckoutResult", "checkout", "confine", "get_head", "set_head"]
 
@@ -83,10 +85,14 @@ def set_head(ws: Workspace, name: str, version: Version) -> None:
     atomic_write_bytes(path, json.dumps(heads, indent=1).encode())
 
 
-def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bool = False) -> CheckoutResult:
+def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bool = False,
+             _snapshot: Snapshot | None = None) -> CheckoutResult:
     """Write the files of ``ref`` into the workspace (where they were added) or into ``to``."""
     version = resolve(ws, ref)
-    snapshot = load_snapshot(ws.store, version.snapshot)
+    if _snapshot is not None and _snapshot.id == version.snapshot:
+        snapshot = _snapshot  # already decoded and Merkle-checked by the caller (pull)
+    else:
+        snapshot = load_snapshot(ws.store, version.snapshot)
     in_place = to is None
     root = ws.root if in_place else Path(to).resolve()  # type: ignore[arg-type]
     if not in_place and root.exists() and not root.is_dir():
@@ -104,7 +110,12 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
         from assay.data._status import status
 
         sources = dataset_sources(ws, version.dataset)
-        changes = status(ws, version.dataset)
+        head = get_head(ws, version.dataset)
+        if head is None or head == version.id:
+            # Status against the version being checked out: its snapshot is already loaded.
+            changes = status(ws, version.dataset, _version=version, _base=snapshot)
+        else:
+            changes = status(ws, version.dataset)
         # Missing files lose nothing; modified or new ones would be overwritten or removed.
         at_risk = [p for p in changes.modified + changes.added
                    if p not in snapshot.files or snapshot.files[p].id != _current_id(changes, p)]
@@ -114,21 +125,36 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
                 + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else ""),
                 hint="add them as a version first (`assay data add`), or pass --force to discard them",
             )
-        from assay.data._scan import scan
+        for rel in sorted(changes.current_ids):
+            if rel not in snapshot.files and _under(rel, sources):
+                removals.append(confine(root, rel))
 
-        current = scan(ws, sources, missing_ok=True)
-        for entry in current.files:
-            if entry.rel not in snapshot.files and _under(entry.rel, sources):
-                removals.append(confine(root, entry.rel))
-
-    plan: list[tuple[str, Path, FileManifest]] = []
-    checked: dict[Path, bool] = {}
+    # Folders first, once each: a mkdir per file contends for the parent folder's lock.
+    # Files in folders that did not exist cannot be there already, so need no lstat.
+    # Plain strings, not Paths: this runs once per file. Paths were checked when the
+    # snapshot was decoded; symlinked folders are checked once per folder.
+    root_s = str(root)
+    targets: list[tuple[str, str, FileManifest]] = []
+    folders: dict[str, str] = {}
     for rel, manifest in sorted(snapshot.files.items()):
-        dest = confine(root, rel, checked=checked)
-        if _matches(dest, rel, manifest, cache, chunker):
+        dest = f"{root_s}/{rel}"
+        parent = dest.rpartition("/")[0]
+        if parent not in folders:
+            confine(root, rel)
+            folders[parent] = rel
+        targets.append((rel, dest, manifest))
+    new_folders: set[str] = set()
+    for folder in sorted(folders, key=lambda f: f.count("/")):
+        if not os.path.isdir(folder):
+            os.makedirs(folder, exist_ok=True)
+            new_folders.add(folder)
+    plan: list[tuple[str, str, FileManifest]] = []
+    for rel, dest, manifest in targets:
+        state = "missing" if dest.rpartition("/")[0] in new_folders else _compare(dest, rel, manifest, cache, chunker)
+        if state == "same":
             result.unchanged += 1
             continue
-        if not in_place and dest.exists() and not force:
+        if state == "other" and not in_place and not force:
             raise UsageError(
                 f"{dest} exists with other content",
                 hint="pass --force to overwrite it, or check out into an empty folder",
@@ -136,29 +162,34 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
         plan.append((rel, dest, manifest))
 
     packs = workspace_packs(ws)
-    temps: list[tuple[Path, Path]] = []
-
-    def write_batch(items: list[tuple[str, Path, FileManifest]]) -> None:
-        for rel, dest, manifest in items:
-            tmp = _write_temp(packs, rel, dest, manifest, progress)
-            with lock:
-                temps.append((tmp, dest))
-
+    umask = _umask()
+    written: list[tuple[str, str, str, os.stat_result, FileManifest]] = []
     lock = threading.Lock()
-    batches = [plan[i:i + 64] for i in range(0, len(plan), 64)]
+    fresh: list[tuple[str, os.stat_result, FileManifest]] = []
+
+    def write_batch(items: list[tuple[str, str, FileManifest]]) -> None:
+        done = _write_batch(packs, items, umask, progress)
+        with lock:
+            written.extend(done)
+
     try:
-        # Many small files: creating them is latency-bound, so several writers overlap it.
+        # Many small files: creating them is latency-bound, so several writers overlap it,
+        # each in its own folder where it can.
+        batches = _batches(plan)
         with bar(total=sum(m.size for _, _, m in plan), desc="checkout", unit="B") as progress, \
-                ThreadPoolExecutor(max_workers=min(8, max(1, len(batches)))) as pool:
+                ThreadPoolExecutor(max_workers=min(_WRITERS, max(1, len(batches)))) as pool:
             list(pool.map(write_batch, batches))
-        for tmp, dest in temps:
-            if dest.is_dir() and not dest.is_symlink():
-                raise UsageError(f"{dest} is a folder where the version has a file", hint="move it away and retry")
-            os.replace(tmp, dest)
-        temps = []
+        while written:
+            tmp, dest, rel, st, manifest = written[-1]
+            try:
+                os.replace(tmp, dest)  # keeps the inode, size and mtime fstat saw
+            except IsADirectoryError:
+                raise UsageError(f"{dest} is a folder where the version has a file", hint="move it away and retry") from None
+            written.pop()
+            fresh.append((rel, st, manifest))
     finally:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
+        for tmp, *_ in written:
+            _unlink(tmp)
     result.written = [rel for rel, _, _ in plan]
     for path in removals:
         path.unlink(missing_ok=True)
@@ -167,7 +198,6 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
         confine(root, rel).mkdir(parents=True, exist_ok=True)
     if in_place:
         if cache is not None:
-            fresh = [(rel, os.stat(dest), m) for rel, dest, m in plan]
             cache.update(fresh)
         set_head(ws, version.dataset, version)
     return result
@@ -181,38 +211,111 @@ def _under(rel: str, sources: list[str]) -> bool:
     return any(rel == s or rel.startswith(s + "/") for s in sources)
 
 
-def _matches(dest: Path, rel: str, manifest: FileManifest, cache: StatCache | None, chunker: Any) -> bool:
+def _compare(dest: str, rel: str, manifest: FileManifest, cache: StatCache | None, chunker: Any) -> str:
+    """``"missing"``, ``"same"`` (content and mode) or ``"other"``."""
     try:
         st = os.lstat(dest)
     except FileNotFoundError:
-        return False
+        return "missing"
     if not _stat.S_ISREG(st.st_mode) or st.st_size != manifest.size:
-        return False
+        return "other"
     if cache is not None:
         cached = cache.lookup(rel, st)
         if cached is not None:
-            return cached.id == manifest.id
+            return "same" if cached.id == manifest.id else "other"
     try:
-        chunks = tuple((d, len(data)) for d, data in chunker.chunks(dest))
+        chunks = tuple((d, len(data)) for d, data in chunker.chunks(Path(dest)))
     except InputError:
-        return False
-    return chunks == manifest.chunks and (st.st_mode & 0o777) == manifest.mode
+        return "other"
+    return "same" if chunks == manifest.chunks and (st.st_mode & 0o777) == manifest.mode else "other"
 
 
-def _write_temp(packs: Any, rel: str, dest: Path, manifest: FileManifest, progress: Any) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".assay-tmp-{os.getpid()}-{os.urandom(4).hex()}"
+_WRITERS = 4
+_SMALL = 1 << 20  # files up to this size are fetched per batch, bigger ones chunk by chunk
+
+
+def _umask() -> int:
+    # Read, not set-and-restore: os.umask changes it for every thread of the process.
     try:
-        with open(tmp, "wb") as fh:
-            for digest, _ in manifest.chunks:
-                raw = packs.read_chunk(digest, what=rel)  # hash-checked before a byte is written
-                fh.write(raw)
-                progress.update(len(raw))
-        os.chmod(tmp, manifest.mode or 0o644)
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o777  # unknown: always set the mode explicitly
+
+
+def _batches(plan: list[tuple[str, str, FileManifest]], *, max_files: int = 128,
+             max_bytes: int = 2 << 20) -> list[list[tuple[str, str, FileManifest]]]:
+    """Consecutive files of one folder, bounded in count and bytes (the bytes are held at once)."""
+    out: list[list[tuple[str, str, FileManifest]]] = []
+    current: list[tuple[str, str, FileManifest]] = []
+    folder = ""
+    size = 0
+    for item in plan:
+        parent = item[1].rpartition("/")[0]
+        if current and (parent != folder or len(current) >= max_files or size + item[2].size > max_bytes):
+            out.append(current)
+            current, size = [], 0
+        current.append(item)
+        folder = parent
+        size += item[2].size
+    if current:
+        out.append(current)
+    return out
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _write_batch(packs: Any, items: list[tuple[str, str, FileManifest]], umask: int,
+                 progress: Any) -> list[tuple[str, str, str, os.stat_result, FileManifest]]:
+    """Write each file of ``items`` to a temp file beside it; every chunk is hash-checked first."""
+    small = [m.chunks[0][0] for _, _, m in items if m.size <= _SMALL and len(m.chunks) == 1]
+    errors: list[tuple[bytes, CorruptionError]] = []
+    fetched = dict(packs.read_many(small, errors=errors)) if small else {}  # neighbours in one read
+    out: list[tuple[str, str, str, os.stat_result, FileManifest]] = []
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC
+    try:
+        for rel, dest, manifest in items:
+            parent = dest.rpartition("/")[0]
+            tmp = f"{parent}/.assay-tmp-{os.getpid()}-{os.urandom(4).hex()}"
+            mode = manifest.mode or 0o644
+            try:
+                fd = os.open(tmp, flags, mode)
+            except FileNotFoundError:
+                os.makedirs(parent, exist_ok=True)  # removed since the folders were made
+                fd = os.open(tmp, flags, mode)
+            try:
+                out.append((tmp, dest, rel, os.fstat(fd), manifest))  # replaced below, after the writes
+                for digest, _ in manifest.chunks:
+                    raw = fetched.pop(digest, None) if len(manifest.chunks) == 1 else None
+                    if raw is None:
+                        raw = packs.read_chunk(digest, what=rel)  # hash-checked before a byte is written
+                    _write_all(fd, raw)
+                    progress.update(len(raw))
+                if mode & umask:
+                    os.fchmod(fd, mode)  # the umask took bits the version has
+                out[-1] = (tmp, dest, rel, os.fstat(fd), manifest)
+            finally:
+                os.close(fd)
     except CorruptionError as exc:
-        tmp.unlink(missing_ok=True)
+        for tmp, *_ in out:
+            _unlink(tmp)
         raise CorruptionError(f"cannot check out {rel}: {exc.message}", key=exc.key) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp, *_ in out:
+            _unlink(tmp)
         raise
-    return tmp
+    return out
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

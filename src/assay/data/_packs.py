@@ -33,6 +33,9 @@ IDX_MAGIC = b"ASSAYIX1"
 FLAG_ZSTD = 1
 _ASYNC_MIN = 256 << 10
 _PROBE = 64 << 10
+# One read covers neighbouring chunks up to this many bytes: large enough for sequential
+# reads, small enough that a few transfer threads stay within DVC's memory.
+_RUN_BYTES = 4 << 20
 # "V32", not "S32": numpy strips trailing NUL bytes from S fields, which would
 # corrupt the 1 in 256 digests that end in 0x00.
 IDX_DTYPE = np.dtype([("hash", "V32"), ("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("flags", "u1")])
@@ -225,7 +228,7 @@ class PackStore:
             run: list[tuple[bytes, ChunkLocation]] = []
             for item in items:
                 if run and (item[1].offset - (run[-1][1].offset + run[-1][1].stored) > gap
-                            or item[1].offset + item[1].stored - run[0][1].offset > 16 << 20):
+                            or item[1].offset + item[1].stored - run[0][1].offset > _RUN_BYTES):
                     yield from self._read_run(pack_id, run, errors, stored)
                     run = []
                 run.append(item)
@@ -245,9 +248,10 @@ class PackStore:
                 raise
             errors.extend((d, exc) for d, _ in run)
             return
+        view = memoryview(blob)
         for digest, loc in run:
             lo = loc.offset - start
-            piece = blob[lo:lo + loc.stored]
+            piece = view[lo:lo + loc.stored]  # a view, not a copy of each chunk
             try:
                 if len(piece) != loc.stored:
                     raise CorruptionError(f"pack packs/{pack_id}.pack is truncated: chunk {digest.hex()} is cut off", key=digest.hex())

@@ -232,7 +232,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
             if v.dataset not in latest or v.number > latest[v.dataset].number:
                 latest[v.dataset] = v
         for v in latest.values():
-            do_checkout(ws, v.ref)
+            do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot))
             result.checked_out.append(v.ref)
     result.versions.sort()
     return result

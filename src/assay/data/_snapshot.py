@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from assay.errors import CorruptionError, UnsafePathError
 
@@ -32,18 +31,24 @@ def check_relpath(path: str) -> str:
     return path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileManifest:
     size: int
     mode: int
     chunks: tuple[tuple[bytes, int], ...]  # (digest, raw size) in file order
+    # Slots and a hand-cached id: a snapshot holds one of these per file (50,000+).
+    _id: str | None = field(default=None, repr=False, compare=False)
 
-    @cached_property
+    @property
     def id(self) -> str:
         # Cached: status, diff and the Merkle root each ask for it, once per file.
-        from blake3 import blake3  # imported on first use: a clean `status` never hashes
+        value = self._id
+        if value is None:
+            from blake3 import blake3  # imported on first use: a clean `status` never hashes
 
-        return blake3(self.encode()).hexdigest()
+            value = blake3(self.encode()).hexdigest()
+            object.__setattr__(self, "_id", value)
+        return value
 
     def encode(self) -> bytes:
         parts = [f"{self.size}:{self.mode & 0o777:o}".encode()]

@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay.data._scan import StatCache, listing_digest, scan
-from assay.data._versions import Version, dataset_sources, list_datasets, load_snapshot, log, resolve
+from assay.data._versions import (
+    Version,
+    dataset_sources,
+    list_datasets,
+    load_snapshot,
+    log,
+    resolve,
+)
 from assay.workspace import Workspace
 
 if TYPE_CHECKING:
