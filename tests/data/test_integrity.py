@@ -164,3 +164,16 @@ def test_symlinks_that_escape_are_not_added(ws: Workspace, tmp_path: Path) -> No
     snap = load_snapshot(ws.store, r.version.snapshot)
     assert set(snap.files) == {"d/ok.txt", "d/inside"}
     assert any("outside the workspace" in w for w in r.warnings)
+
+
+def test_pack_index_round_trips_digests_ending_in_nul_bytes() -> None:
+    from assay.data._packs import decode_index, encode_index
+    from assay.errors import CorruptionError
+
+    entries = [(bytes(31) + b"\x00", 8, 10, 12, 1), (b"\xff" * 30 + b"\x00\x00", 1 << 40, 2**32 - 1, 5, 0)]
+    data = encode_index(entries)
+    assert decode_index(data, "k") == entries
+    damaged = bytearray(data)
+    damaged[20] ^= 1
+    with pytest.raises(CorruptionError, match="checksum"):
+        decode_index(bytes(damaged), "k")

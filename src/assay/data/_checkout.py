@@ -296,7 +296,7 @@ def _write_batch(packs: Any, items: list[tuple[str, str, FileManifest]], umask: 
                 for digest, _ in manifest.chunks:
                     raw = fetched.pop(digest, None) if len(manifest.chunks) == 1 else None
                     if raw is None:
-                        raw = packs.read_chunk(digest, what=rel)  # hash-checked before a byte is written
+                        raw = packs.read_chunk(digest, what=rel, reuse=True)  # hash-checked, written at once
                     _write_all(fd, raw)
                     progress.update(len(raw))
                 if mode & umask:

@@ -61,10 +61,10 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
         claimed: set[bytes] = set()
         for pack_id in pack_ids:
             entries = packs.pack_entries(pack_id)
-            hashes = entries["hash"].tolist()
+            hashes = [e[0] for e in entries]
             keep = [h in live and h not in claimed for h in hashes]
             claimed.update(h for h, k in zip(hashes, keep, strict=True) if k)
-            dead_bytes = int(sum(int(s) for s, k in zip(entries["stored"].tolist(), keep, strict=True) if not k))
+            dead_bytes = sum(e[2] for e, k in zip(entries, keep, strict=True) if not k)
             dead_chunks = keep.count(False)
             if dead_chunks == 0:
                 continue
@@ -74,7 +74,7 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
                 result.packs_deleted += 1
                 if not dry_run:
                     _delete_pack(store, pack_id)
-            elif dead_bytes / max(1, int(entries["stored"].sum())) > rewrite_threshold:
+            elif dead_bytes / max(1, sum(e[2] for e in entries)) > rewrite_threshold:
                 result.packs_rewritten += 1
                 to_rewrite.append(pack_id)
         if to_rewrite and not dry_run:
@@ -100,8 +100,7 @@ def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], live: set[bytes]) -
     survivors: list[tuple[bytes, bytes, int, int]] = []
     for pack_id in pack_ids:
         entries = packs.pack_entries(pack_id)
-        for h, off, stored, raw, flags in zip(entries["hash"].tolist(), entries["offset"].tolist(), entries["stored"].tolist(),
-                                              entries["raw"].tolist(), entries["flags"].tolist(), strict=True):
+        for h, off, stored, raw, flags in entries:
             if h in live:
                 loc = packs.index.get(h)
                 if loc is not None and loc.pack not in doomed:

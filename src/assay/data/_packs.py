@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
-import numpy as np
 
 from assay.data._chunking import hash_bytes
 from assay.errors import CorruptionError, NotFoundError
@@ -36,9 +35,11 @@ _PROBE = 64 << 10
 # One read covers neighbouring chunks up to this many bytes: large enough for sequential
 # reads, small enough that a few transfer threads stay within DVC's memory.
 _RUN_BYTES = 4 << 20
-# "V32", not "S32": numpy strips trailing NUL bytes from S fields, which would
-# corrupt the 1 in 256 digests that end in 0x00.
-IDX_DTYPE = np.dtype([("hash", "V32"), ("offset", "<u8"), ("stored", "<u4"), ("raw", "<u4"), ("flags", "u1")])
+# One index entry: digest, offset, stored size, raw size, flags (49 bytes, little-endian,
+# unpadded). The struct module, not NumPy: it keeps the data commands' start-up and
+# memory small, and "32s" keeps a digest's trailing NUL bytes.
+IDX_ENTRY = struct.Struct("<32sQIIB")
+IndexEntry = tuple[bytes, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,22 +51,22 @@ class ChunkLocation:
     flags: int
 
 
-def encode_index(entries: np.ndarray) -> bytes:
-    body = IDX_MAGIC + struct.pack("<Q", len(entries)) + entries.tobytes()
+def encode_index(entries: list[IndexEntry]) -> bytes:
+    pack = IDX_ENTRY.pack
+    body = IDX_MAGIC + struct.pack("<Q", len(entries)) + b"".join(pack(*e) for e in entries)
     return body + blake3.blake3(body).digest()
 
 
-def decode_index(data: bytes, key: str) -> np.ndarray:
+def decode_index(data: bytes, key: str) -> list[IndexEntry]:
     if len(data) < len(IDX_MAGIC) + 8 + 32 or data[:8] != IDX_MAGIC:
         raise CorruptionError(f"pack index {key} is damaged (bad header)", key=key)
     body, digest = data[:-32], data[-32:]
     if blake3.blake3(body).digest() != digest:
         raise CorruptionError(f"pack index {key} is damaged (checksum mismatch)", key=key)
     (count,) = struct.unpack_from("<Q", body, 8)
-    entries = np.frombuffer(body, dtype=IDX_DTYPE, offset=16)
-    if len(entries) != count:
+    if len(body) - 16 != count * IDX_ENTRY.size:
         raise CorruptionError(f"pack index {key} is damaged (entry count)", key=key)
-    return entries
+    return list(IDX_ENTRY.iter_unpack(memoryview(body)[16:]))
 
 
 class PackStore:
@@ -98,16 +99,13 @@ class PackStore:
             pack_id = key[len("packs/"):-len(".idx")]
             entries = self._load_index(pack_id)
             packs.add(pack_id)
-            for h, off, stored, raw, flags in zip(
-                entries["hash"].tolist(), entries["offset"].tolist(), entries["stored"].tolist(),
-                entries["raw"].tolist(), entries["flags"].tolist(), strict=True,
-            ):
+            for h, off, stored, raw, flags in entries:
                 index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags))
         with self._lock:
             self._index = index
             self._packs = packs
 
-    def _load_index(self, pack_id: str) -> np.ndarray:
+    def _load_index(self, pack_id: str) -> list[IndexEntry]:
         key = f"packs/{pack_id}.idx"
         cached: Path | None = None
         if self._cache_dir is not None and not self._local:
@@ -127,7 +125,7 @@ class PackStore:
             os.replace(tmp, cached)
         return entries
 
-    def pack_entries(self, pack_id: str) -> np.ndarray:
+    def pack_entries(self, pack_id: str) -> list[IndexEntry]:
         return self._load_index(pack_id)
 
     def packs(self) -> set[str]:
@@ -147,18 +145,19 @@ class PackStore:
                 out.append(d)
         return out
 
-    def _register(self, pack_id: str, entries: np.ndarray) -> None:
+    def _register(self, pack_id: str, entries: list[IndexEntry]) -> None:
         with self._lock:
             index = self.index
-            for h, off, stored, raw, flags in zip(
-                entries["hash"].tolist(), entries["offset"].tolist(), entries["stored"].tolist(),
-                entries["raw"].tolist(), entries["flags"].tolist(), strict=True,
-            ):
+            for h, off, stored, raw, flags in entries:
                 index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags))
             self._packs.add(pack_id)
 
     # -- reading ----------------------------------------------------------------------------
-    def read_stored(self, loc: ChunkLocation) -> bytes:
+    def read_stored(self, loc: ChunkLocation, *, reuse: bool = False) -> bytes | memoryview:
+        """The stored bytes at ``loc``. With ``reuse`` (local stores) they land in this
+        thread's buffer and stay valid only until its next ``reuse`` read: a transfer that
+        reads a run, writes it and moves on then holds one buffer, not a new one per read
+        (which the allocator keeps per thread)."""
         key = f"packs/{loc.pack}.pack"
         if self._local:
             fd = self._fds.get(loc.pack)
@@ -171,6 +170,10 @@ class PackStore:
                     raise CorruptionError(f"pack {key} is missing", key=key) from None
                 with self._lock:
                     self._fds[loc.pack] = fd
+            if reuse:
+                buf = _buffer(loc.stored)
+                n = os.preadv(fd, [buf], loc.offset)
+                return buf[:n]
             data = os.pread(fd, loc.stored, loc.offset)
         else:
             try:
@@ -179,14 +182,17 @@ class PackStore:
                 raise CorruptionError(f"pack {key} is missing from {self.store.url}", key=key) from None
         return data
 
-    def read_chunk(self, digest: bytes, *, what: str = "") -> bytes:
-        """The chunk's bytes, hash-checked. A mismatch raises :class:`CorruptionError`."""
+    def read_chunk(self, digest: bytes, *, what: str = "", reuse: bool = False) -> bytes | memoryview:
+        """The chunk's bytes, hash-checked. A mismatch raises :class:`CorruptionError`.
+
+        With ``reuse`` an uncompressed chunk is returned as a view of this thread's read
+        buffer, valid until the thread's next ``reuse`` read (see :meth:`read_stored`)."""
         loc = self.index.get(digest)
         if loc is None:
             raise CorruptionError(f"chunk {digest.hex()} is missing{_for(what)}", key=digest.hex())
-        return self.decode(digest, loc, self.read_stored(loc), what=what)
+        return self.decode(digest, loc, self.read_stored(loc, reuse=reuse), what=what)
 
-    def decode(self, digest: bytes, loc: ChunkLocation, stored: bytes, *, what: str = "") -> bytes:
+    def decode(self, digest: bytes, loc: ChunkLocation, stored: bytes | memoryview, *, what: str = "") -> bytes | memoryview:
         key = f"packs/{loc.pack}.pack"
         try:
             raw = _decompress(stored, loc.raw) if loc.flags & FLAG_ZSTD else stored
@@ -204,13 +210,14 @@ class PackStore:
 
     def read_many(
         self, digests: list[bytes], *, gap: int = 1 << 20, errors: list[tuple[bytes, CorruptionError]] | None = None,
-        stored: bool = False,
-    ) -> Iterator[tuple[bytes, bytes]]:
+        stored: bool = False, reuse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes | memoryview]]:
         """Yield ``(digest, raw)`` for ``digests``, reading neighbouring chunks in one request.
 
         Chunks come grouped by pack, not in the order given. With ``errors`` a damaged
         chunk is appended there instead of raised; with ``stored`` the yielded bytes are
-        the stored (maybe compressed) form, still verified.
+        the stored (maybe compressed) form, still verified. With ``reuse`` each yielded
+        value is valid only until the next one is asked for (one read buffer per thread).
         """
         index = self.index
         by_pack: dict[str, list[tuple[bytes, ChunkLocation]]] = {}
@@ -229,20 +236,20 @@ class PackStore:
             for item in items:
                 if run and (item[1].offset - (run[-1][1].offset + run[-1][1].stored) > gap
                             or item[1].offset + item[1].stored - run[0][1].offset > _RUN_BYTES):
-                    yield from self._read_run(pack_id, run, errors, stored)
+                    yield from self._read_run(pack_id, run, errors, stored, reuse)
                     run = []
                 run.append(item)
             if run:
-                yield from self._read_run(pack_id, run, errors, stored)
+                yield from self._read_run(pack_id, run, errors, stored, reuse)
 
     def _read_run(
         self, pack_id: str, run: list[tuple[bytes, ChunkLocation]],
-        errors: list[tuple[bytes, CorruptionError]] | None, stored: bool,
-    ) -> Iterator[tuple[bytes, bytes]]:
+        errors: list[tuple[bytes, CorruptionError]] | None, stored: bool, reuse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes | memoryview]]:
         start = run[0][1].offset
         end = run[-1][1].offset + run[-1][1].stored
         try:
-            blob = self.read_stored(ChunkLocation(pack_id, start, end - start, end - start, 0))
+            blob = self.read_stored(ChunkLocation(pack_id, start, end - start, end - start, 0), reuse=reuse)
         except CorruptionError as exc:
             if errors is None:
                 raise
@@ -281,6 +288,17 @@ class PackStore:
         """Forget the loaded index; the next lookup re-reads the pack indexes."""
         with self._lock:
             self._index = None
+
+
+_buffers = threading.local()
+
+
+def _buffer(size: int) -> memoryview:
+    """This thread's read buffer, at least ``size`` bytes."""
+    buf = getattr(_buffers, "buf", None)
+    if buf is None or len(buf) < size:
+        buf = _buffers.buf = bytearray(max(size, _RUN_BYTES))  # once: a run or a chunk fits
+    return memoryview(buf)[:size]
 
 
 def _for(what: str) -> str:
@@ -463,7 +481,7 @@ class PackWriter:
         if not entries:
             path.unlink(missing_ok=True)
             return
-        arr = np.array(entries, dtype=IDX_DTYPE)
+        arr = list(entries)
         idx = encode_index(arr)
         pack_id = blake3.blake3(idx).hexdigest()[:32]
         self.target.store.put_file(f"packs/{pack_id}.pack", path, move=True)

@@ -127,7 +127,7 @@ def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any
             writer = PackWriter(dst, tmp_dir, pack_size=pack_size)
             sent = nbytes = 0
             try:
-                for digest, stored in src.read_many(group, stored=True):
+                for digest, stored in src.read_many(group, stored=True, reuse=True):  # written at once
                     loc = src.index[digest]
                     if writer.add_stored(digest, stored, loc.raw, loc.flags):
                         sent += 1

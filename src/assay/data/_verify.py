@@ -140,7 +140,7 @@ def _check_all_packs(packs: PackStore, report: VerifyReport, bad: dict[bytes, st
         except CorruptionError as exc:
             bad[bytes(32)] = exc.message
             continue
-        digests.extend(entries["hash"].tolist())
+        digests.extend(e[0] for e in entries)
     # read_many resolves each digest through the index; duplicates across packs are
     # read from the pack the index points to.
     _check_chunks(packs, list(dict.fromkeys(digests)), report, bad)
