@@ -11,6 +11,7 @@ import httpx
 import pytest
 from tests.server.serve_helpers import LiveServer, make_rows
 
+from assay.errors import InputError
 from assay.monitor import BufferFull, Client, get_monitor, list_alerts, list_windows
 from assay.workspace import Workspace
 
@@ -56,6 +57,12 @@ def test_serve_and_the_python_client(cli: Any, ref_ws: Workspace, live: LiveServ
         for row in make_rows(2500, seed=1, shift=10):
             client.log(row)
     assert client.sent_rows == 2500 and client.last_error is None
+    labelled = Client(live.url, token, monitor="m")
+    assert labelled.send_labels({"e1": "churned", "e2": 0}) == 2 and labelled.send_labels([("e1", "stayed")]) == 1
+    assert ref_ws.ledger.query("SELECT event_id, label FROM monitor_labels ORDER BY event_id") == [("e1", '"stayed"'), ("e2", "0")]
+    with pytest.raises(InputError, match="HTTP 422"):
+        labelled.send_labels({"e3": None})
+    labelled.close()
     deadline = time.monotonic() + 20
     while len(list_windows(ref_ws, get_monitor(ref_ws, "m"))) < 2:
         assert time.monotonic() < deadline
@@ -70,8 +77,6 @@ def test_serve_and_the_python_client(cli: Any, ref_ws: Workspace, live: LiveServ
 
 
 def test_client_needs_a_monitor() -> None:
-    from assay.errors import InputError
-
     with pytest.raises(InputError, match="no monitor"):
         Client("http://127.0.0.1:9", "t")
     assert Client("http://127.0.0.1:9/api/v1/monitors/x", "t").monitor == "x"

@@ -118,6 +118,28 @@ class Client:
                 time.sleep(max(min(self.max_retry_delay, 0.2 * 2**attempt), exc.retry_after))  # a 429 says how long to wait
                 attempt += 1
 
+    def send_labels(self, labels: dict[str, Any] | list[tuple[str, Any]], *, attempts: int = 5) -> int:
+        """Send ground truth now, by event id (``{"e17": "churned", ...}``); returns how many the service stored.
+
+        The labels are joined to the events that carried those ``event_id`` values; with the monitor's
+        prediction column they give each window its accuracy (or MAE and RMSE). Sending the same labels
+        again is harmless. Sent in requests of at most 100,000 labels, each retried on a network error or 5xx.
+        """
+        items = list(labels.items()) if isinstance(labels, dict) else list(labels)
+        stored = 0
+        for at in range(0, len(items), 100_000):
+            body = json.dumps({"labels": [{"event_id": e, "label": v} for e, v in items[at:at + 100_000]]}).encode()
+            for attempt in range(attempts):
+                try:
+                    stored += int(self._request("labels", body)["stored"])
+                    break
+                except _Retry as exc:
+                    self.last_error = str(exc)
+                    if attempt == attempts - 1:
+                        raise AssayError(f"giving up on labels: {exc}", hint="check that the service is up") from None
+                    time.sleep(max(min(self.max_retry_delay, 0.2 * 2**attempt), exc.retry_after))
+        return stored
+
     # -- background -------------------------------------------------------------------------------
     def _run(self) -> None:
         while not (self._closed and self._rows.empty()):
@@ -143,7 +165,10 @@ class Client:
                 self._lock.notify_all()
 
     def _post(self, body: bytes) -> dict[str, Any]:
-        request = urllib.request.Request(f"{self.url}/api/v1/monitors/{self.monitor}/events", data=body, method="POST",
+        return self._request("events", body)
+
+    def _request(self, what: str, body: bytes) -> dict[str, Any]:
+        request = urllib.request.Request(f"{self.url}/api/v1/monitors/{self.monitor}/{what}", data=body, method="POST",
                                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})  # fmt: skip
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # the caller's service URL
@@ -151,7 +176,7 @@ class Client:
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:2000].decode("utf-8", "replace")
             if exc.code in (400, 401, 403, 404, 413, 415, 422):
-                raise InputError(f"the service refused the batch (HTTP {exc.code}): {detail}") from None
+                raise InputError(f"the service refused the {'batch' if what == 'events' else what} (HTTP {exc.code}): {detail}") from None
             wait = exc.headers.get("Retry-After", "") if exc.headers else ""
             raise _Retry(f"HTTP {exc.code}: {detail}", float(wait) if wait.isdigit() else 0.0) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
