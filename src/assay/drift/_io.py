@@ -124,7 +124,7 @@ class ParquetSource(Source):
 
             # pre_buffer reads every row group of a file ahead (1.9 GiB measured for a 10M-row file)
             reader = pq.ParquetFile(str(self.path), metadata=self._metadata, pre_buffer=False)
-            yield from reader.iter_batches(batch_size=batch_size, columns=columns)
+            yield from _row_group_batches(reader, range(self._metadata.num_row_groups), columns, batch_size)
             return
         import pyarrow.dataset as ds
 
@@ -171,10 +171,25 @@ class ParquetPiece(Source):
         return self._file.read_row_groups(self.row_groups, columns=[name]).column(name)
 
     def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
-        yield from self._file.iter_batches(batch_size=batch_size, row_groups=self.row_groups, columns=columns)
+        yield from _row_group_batches(self._file, self.row_groups, columns, batch_size)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ParquetPiece, (self.path, self.row_groups, self.label))
+
+
+def _row_group_batches(reader: Any, row_groups: Any, columns: list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Batches that never straddle two row groups: each row group is cut into equal batches near ``batch_size``.
+
+    Batches that cross row-group boundaries cost Arrow about three times the CPU to decode
+    (measured: 262,144-row batches over 256,000-row groups, 1.5 s against 0.46 s for 2.5M rows).
+    """
+    metadata = reader.metadata
+    for group in row_groups:
+        rows = metadata.row_group(group).num_rows
+        if rows == 0:
+            continue
+        pieces = -(-rows // batch_size)
+        yield from reader.iter_batches(batch_size=-(-rows // pieces), row_groups=[group], columns=columns)
 
 
 def _from_pandas(frame: Any, label: str) -> TableSource:
