@@ -8,6 +8,9 @@ no faster by sending more — except that a token this server has seen valid rec
 still checked: a legitimate client behind the same address keeps working, and learning
 that a known-valid token is valid tells a guesser nothing. Only failures count, never
 successes, so one valid credential cannot be used to reset the count between guesses.
+
+The address is the peer's, or, behind a reverse proxy on this host, the one it puts in
+X-Forwarded-For (uvicorn trusts that header from 127.0.0.1 only).
 """
 
 from __future__ import annotations
