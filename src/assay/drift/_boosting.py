@@ -32,8 +32,10 @@ class BinnedFeatures:
         levels = np.arange(1, max_bins) / max_bins
         for j in range(x.shape[1]):
             col = x[:, j]
-            finite = col[~np.isnan(col)]
-            edges = np.unique(np.quantile(finite, levels, method="inverted_cdf")) if finite.size else np.empty(0)
+            finite = np.sort(col[~np.isnan(col)])
+            # the inverted-CDF quantiles (the smallest value whose CDF reaches each level), as np.quantile's
+            picks = np.clip(np.ceil(levels * finite.size).astype(np.intp) - 1, 0, None)
+            edges = np.unique(finite[picks]) if finite.size else np.empty(0)
             bins = np.searchsorted(edges, col, side="left")  # values equal to an edge stay at or below it
             bins[np.isnan(col)] = max_bins
             codes[:, j] = bins
