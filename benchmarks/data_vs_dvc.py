@@ -438,6 +438,7 @@ class StepResult:
     ok: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     growth_target: bool = False  # counted against the 1/20 storage-growth target
+    load1: float = 0.0  # 1-minute load average when the step started (the machine is shared)
 
 
 def run_workload(wl: Workload, src: Path, base: Path, tools: list[Tool], log) -> list[StepResult]:
@@ -446,7 +447,7 @@ def run_workload(wl: Workload, src: Path, base: Path, tools: list[Tool], log) ->
     remote = {t.name: base / f"{t.name}-remote" for t in tools}
 
     def step(name: str, kind: str) -> StepResult:
-        s = StepResult(name, kind)
+        s = StepResult(name, kind, load1=round(os.getloadavg()[0], 2))
         steps.append(s)
         log(f"  [{wl.key}] {name}")
         return s
@@ -532,6 +533,10 @@ def summarize(runs: list[list[StepResult]]) -> list[dict]:
         row["notes"] = sorted({n for r in rows for n in r.notes})
         a, d = row.get("assay_s"), row.get("dvc_s")
         row["time_ratio"] = d / a if a and d else None
+        per_run = [r.seconds["dvc"] / r.seconds["assay"] for r in rows
+                   if r.seconds.get("assay") and r.seconds.get("dvc")]
+        row["time_ratio_range"] = (min(per_run), max(per_run)) if len(per_run) > 1 else None
+        row["load1"] = [r.load1 for r in rows]
         ga, gd = row.get("assay_growth"), row.get("dvc_growth")
         row["growth_ratio"] = (gd / ga if ga else float("inf")) if ga is not None and gd else None
         row["targets"] = check_targets(row)
@@ -565,13 +570,17 @@ def table(workloads: list[dict], markdown: bool = False) -> str:
             gr = r["growth_ratio"]
             rows.append([
                 r["step"], f"{r['assay_s']:.2f}", f"{r['dvc_s']:.2f}",
-                f"{r['time_ratio']:.1f}x" if r["time_ratio"] else "-",
+                (f"{r['time_ratio']:.1f}x" + (" ({:.1f}-{:.1f})".format(*r["time_ratio_range"])
+                                               if r.get("time_ratio_range") else "")) if r["time_ratio"] else "-",
                 f"{r['assay_peak_mib']:.0f}", f"{r['dvc_peak_mib']:.0f}",
                 fmt_bytes(r["assay_growth"]), fmt_bytes(r["dvc_growth"]),
                 "-" if gr is None else ("inf" if gr == float("inf") else f"{gr:.0f}x"),
                 " ".join(r["targets"]),
             ])
+        loads = [x for r in w["summary"] for x in r.get("load1", [])]
         title = f"({w['key']}) {w['title']}, {fmt_bytes(w['bytes'])}, scale {w['scale']:g}"
+        if loads:
+            title += f"; 1-min load average {min(loads):.1f}-{max(loads):.1f} at step starts"
         if markdown:
             lines += [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             lines += ["| " + " | ".join(x.replace("|", "/") for x in row) + " |" for row in rows]

@@ -338,7 +338,7 @@ class PackWriter:
                  pack_size: int = 128 << 20, encoders: int = 0) -> None:
         self.target = target
         self._encoders = ThreadPoolExecutor(encoders, thread_name_prefix="assay-encode") if encoders and compression == "zstd" else None
-        self._inflight = threading.BoundedSemaphore(max(1, encoders) * 4)
+        self._inflight = threading.BoundedSemaphore(max(1, encoders) * 2)  # chunks copied and queued: bounded memory
         self._futures: list[Future[bool]] = []
         self.tmp_dir = Path(tmp_dir)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
