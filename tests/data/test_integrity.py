@@ -177,3 +177,11 @@ def test_pack_index_round_trips_digests_ending_in_nul_bytes() -> None:
     damaged[20] ^= 1
     with pytest.raises(CorruptionError, match="checksum"):
         decode_index(bytes(damaged), "k")
+
+
+def test_file_manifest_binary_encoding_round_trips() -> None:
+    m = FileManifest(70000, 0o755, ((bytes(32), 65536), (b"\x7c" * 32, 4464)))  # 0x7c is "|"
+    assert FileManifest.decode(m.encode()) == m
+    assert FileManifest.decode(FileManifest(0, 0o644, ()).encode()) == FileManifest(0, 0o644, ())
+    with pytest.raises(ValueError):
+        FileManifest.decode(b"12:644|" + bytes(35))

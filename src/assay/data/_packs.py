@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import struct
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 import weakref
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 

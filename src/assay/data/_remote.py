@@ -16,10 +16,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.data._packs import PackStore, PackWriter, workspace_packs
-from assay.data._versions import Version, all_versions, check_name, dataset_sources, load_snapshot, parse_ref, resolve, save_snapshot
-from assay.errors import InputError, NotFoundError, UsageError
 from assay.config import Remote
+from assay.data._packs import PackStore, PackWriter, workspace_packs
+from assay.data._versions import (
+    Version,
+    all_versions,
+    check_name,
+    copy_snapshot,
+    dataset_sources,
+    load_snapshot_object,
+    parse_ref,
+    resolve,
+)
+from assay.errors import InputError, NotFoundError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
 from assay.progress import bar
 from assay.store import ObjectStore, open_store
@@ -155,14 +164,15 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     result = TransferResult(remote=spec.name)
     if not versions:
         return result
-    snapshots = {v.snapshot: load_snapshot(ws.store, v.snapshot) for v in versions}
+    loaded = {v.snapshot: load_snapshot_object(ws.store, v.snapshot) for v in versions}
+    snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
     digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
     with ws.lock():
         rpacks = _remote_packs(ws, spec, store)
         rpacks.refresh()
         _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20))
-        for snap in snapshots.values():
-            save_snapshot(store, snap)  # after the chunks: a snapshot on a remote is always complete
+        for sid, (_, data) in loaded.items():
+            copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
         by_name: dict[str, list[Version]] = {}
         for v in versions:
             by_name.setdefault(v.dataset, []).append(v)
@@ -209,14 +219,15 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     local = workspace_packs(ws)
     with ws.lock():
         rpacks = _remote_packs(ws, spec, store)
-        snapshots = {}
+        loaded: dict[str, tuple[Any, bytes]] = {}
         for _, entry in wanted:
-            if entry["snapshot"] not in snapshots:
-                snapshots[entry["snapshot"]] = load_snapshot(store, entry["snapshot"])
+            if entry["snapshot"] not in loaded:
+                loaded[entry["snapshot"]] = load_snapshot_object(store, entry["snapshot"])
+        snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
         digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
         _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
-        for snap in snapshots.values():
-            save_snapshot(ws.store, snap)
+        for sid, (_, data) in loaded.items():
+            copy_snapshot(ws.store, sid, data)
         docs: dict[str, dict[str, Any]] = {}
         for name, entry in wanted:
             if name not in docs:

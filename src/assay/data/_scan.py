@@ -16,7 +16,6 @@ never decodes the stored snapshot.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import stat as _stat
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan"]
 
 RACY_NS = 1_000_000_000
-_SCHEMA = 2
+_SCHEMA = 3
 
 
 class ScanEntry(NamedTuple):
@@ -168,7 +167,7 @@ class StatCache:
     def __init__(self, ws: Workspace) -> None:
         self._db_path = ws.cache_dir / "stat.db"
         self._rows: dict[str, _Row] | None = None
-        self._manifests: dict[str, str] | None = None
+        self._manifests: dict[str, bytes] | None = None
         self._lock = threading.Lock()  # one load, however many threads ask at once
 
     def _connect(self) -> sqlite3.Connection:
@@ -182,7 +181,7 @@ class StatCache:
                         conn.execute(f"DROP TABLE IF EXISTS {table}")
                     conn.execute(
                         "CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, "
-                        "mode INTEGER, cached_ns INTEGER, mid TEXT, manifest TEXT)"
+                        "mode INTEGER, cached_ns INTEGER, mid TEXT, manifest BLOB)"
                     )
                     conn.execute("CREATE TABLE trees (snapshot TEXT PRIMARY KEY, digest TEXT)")
                     conn.execute(f"PRAGMA user_version={_SCHEMA}")
@@ -256,7 +255,7 @@ class StatCache:
         from assay.data._snapshot import FileManifest
 
         try:
-            m = FileManifest.from_json(json.loads(raw))
+            m = FileManifest.decode(raw)
         except (ValueError, TypeError):
             return None
         return m if m.id == mid else None
@@ -265,7 +264,7 @@ class StatCache:
         if not items:
             return
         now = time.time_ns()
-        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, now, m.id, json.dumps(m.to_json()))
+        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, now, m.id, m.encode())
                 for rel, st, m in items]
         conn = self._connect()
         try:

@@ -44,7 +44,9 @@ class FileManifest:
         # Cached: status, diff and the Merkle root each ask for it, once per file.
         value = self._id
         if value is None:
-            from blake3 import blake3  # imported on first use: a clean `status` never hashes
+            from blake3 import (
+                blake3,  # imported on first use: a clean `status` never hashes
+            )
 
             value = blake3(self.encode()).hexdigest()
             object.__setattr__(self, "_id", value)
@@ -54,6 +56,16 @@ class FileManifest:
         parts = [f"{self.size}:{self.mode & 0o777:o}".encode()]
         parts.extend(d + n.to_bytes(4, "little") for d, n in self.chunks)
         return b"|".join(parts[:1]) + b"|" + b"".join(parts[1:])
+
+    @classmethod
+    def decode(cls, data: bytes) -> FileManifest:
+        """The inverse of :meth:`encode` (used by the local stat cache)."""
+        head, sep, body = data.partition(b"|")
+        size, _, mode = head.partition(b":")
+        if not sep or len(body) % 36:
+            raise ValueError("not an encoded file manifest")
+        chunks = tuple((body[i:i + 32], int.from_bytes(body[i + 32:i + 36], "little")) for i in range(0, len(body), 36))
+        return cls(int(size), int(mode, 8), chunks)
 
     def to_json(self) -> list[object]:
         return [self.size, self.mode & 0o777, [[d.hex(), n] for d, n in self.chunks]]

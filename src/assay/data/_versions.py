@@ -195,6 +195,12 @@ def save_snapshot(ws_store: Any, snapshot: Snapshot) -> None:
 
 
 def load_snapshot(store: Any, snapshot_id: str) -> Snapshot:
+    return load_snapshot_object(store, snapshot_id)[0]
+
+
+def load_snapshot_object(store: Any, snapshot_id: str) -> tuple[Snapshot, bytes]:
+    """The snapshot (Merkle-checked) and its stored bytes, which :func:`copy_snapshot` can
+    write elsewhere without encoding it again."""
     import zstandard
 
     key = f"snapshots/{snapshot_id}"
@@ -203,7 +209,14 @@ def load_snapshot(store: Any, snapshot_id: str) -> Snapshot:
         raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 34)
     except zstandard.ZstdError:
         raise CorruptionError(f"snapshot object {key} is damaged (does not decompress)", key=key) from None
-    return Snapshot.decode(raw, expect_id=snapshot_id)
+    return Snapshot.decode(raw, expect_id=snapshot_id), data
+
+
+def copy_snapshot(store: Any, snapshot_id: str, data: bytes) -> None:
+    """Store a snapshot object read by :func:`load_snapshot_object` (and so already checked)."""
+    key = f"snapshots/{snapshot_id}"
+    if not store.exists(key):
+        store.put_bytes(key, data)
 
 
 def ls(ws: Workspace, ref: str) -> tuple[Version, list[dict[str, Any]]]:
