@@ -160,6 +160,7 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
                 hint="pass --force to overwrite it, or check out into an empty folder",
             )
         plan.append((rel, dest, manifest))
+    del targets
 
     packs = workspace_packs(ws)
     umask = _umask()

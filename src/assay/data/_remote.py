@@ -226,8 +226,11 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
         snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
         digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
         _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
+        rpacks.close()
+        del rpacks, digests  # the remote's index and the chunk list are not needed for checkout
         for sid, (_, data) in loaded.items():
             copy_snapshot(ws.store, sid, data)
+        del loaded
         docs: dict[str, dict[str, Any]] = {}
         for name, entry in wanted:
             if name not in docs:
