@@ -355,15 +355,16 @@ class PackWriter:
         self.bytes_written = 0
         self.chunks_written = 0
 
-    def encode(self, raw: bytes | memoryview) -> tuple[bytes | memoryview, int]:
+    def _incompressible(self, raw: bytes | memoryview) -> bool:
+        # Probe a slice: random or already-compressed bytes would cost a full
+        # compression pass only to be stored raw.
+        size = min(_PROBE, len(raw) // 4)
+        return len(_compressor(self.level).compress(raw[:size])) > size * 0.95
+
+    def encode(self, raw: bytes | memoryview, *, probed: bool = False) -> tuple[bytes | memoryview, int]:
         if self.compression == "zstd" and len(raw) >= 512:
-            if len(raw) >= 16 << 10:
-                # Probe a slice first: random or already-compressed bytes would cost a
-                # full compression pass only to be stored raw.
-                size = min(_PROBE, len(raw) // 4)
-                probe = _compressor(self.level).compress(raw[:size])
-                if len(probe) > size * 0.95:
-                    return raw, 0
+            if not probed and len(raw) >= 16 << 10 and self._incompressible(raw):
+                return raw, 0
             packed = _compressor(self.level).compress(raw)
             if len(packed) < len(raw) * 0.95:  # incompressible data is stored raw
                 return packed, FLAG_ZSTD
@@ -377,6 +378,9 @@ class PackWriter:
         if not self.wants(digest):
             return False
         if self._encoders is not None and len(raw) >= _ASYNC_MIN:
+            if self._incompressible(raw):
+                # Stored as it is, from this thread: no copy, no hand-over to an encoder.
+                return self.add_stored(digest, raw, len(raw), 0)
             # A big file is read by one thread; compressing its chunks on other
             # threads (zstd releases the GIL) keeps both cores busy.
             self._inflight.acquire()
@@ -389,7 +393,7 @@ class PackWriter:
                 self._futures.append(future)
             return True
         stored, flags = self.encode(raw)
-        return self.add_stored(digest, bytes(stored), len(raw), flags)
+        return self.add_stored(digest, stored, len(raw), flags)  # written at once: no copy needed
 
     def add_many(self, items: list[tuple[bytes, bytes]]) -> int:
         """Store many small ``(digest, raw)`` chunks with one lock and one write; how many were new."""
@@ -426,7 +430,7 @@ class PackWriter:
 
     def _encode_and_add(self, digest: bytes, raw: bytes) -> bool:
         try:
-            stored, flags = self.encode(raw)
+            stored, flags = self.encode(raw, probed=True)
             return self.add_stored(digest, bytes(stored), len(raw), flags)
         finally:
             self._inflight.release()
@@ -439,7 +443,7 @@ class PackWriter:
             if exc is not None:
                 raise exc
 
-    def add_stored(self, digest: bytes, stored: bytes, raw_size: int, flags: int) -> bool:
+    def add_stored(self, digest: bytes, stored: bytes | memoryview, raw_size: int, flags: int) -> bool:
         """Store a chunk already in its stored form (used by transfers; the caller verified it)."""
         full = None
         with self._lock:
