@@ -210,3 +210,16 @@ def test_labels_for_a_deleted_monitor_are_refused(ref_ws: Workspace) -> None:
     delete_monitor(ref_ws, "m")
     with pytest.raises(NotFoundError, match="deleted"):
         store_labels(ref_ws, monitor, [("e1", "DE")])
+
+
+def test_time_windows_index_predictions_by_arrival(ref_ws: Workspace) -> None:
+    monitor = create_monitor(ref_ws, "t", "ref@v1", window="60s", rules=["accuracy<0.5"], drift={"prediction": "country"}, min_labels=10)
+    rows = make_rows(300, seed=4)
+    _ingest(ref_ws, monitor, [("b0", rows)])
+    processor = WindowProcessor(ref_ws)
+    processor.step(now_us=monitor.created_us + 10 * 60_000_000)  # the clock is well past window 0's end: it closes
+    assert [w["window"] for w in list_windows(ref_ws, monitor)] == [0]
+    store_labels(ref_ws, monitor, [(r["event_id"], "nowhere") for r in rows[:30]])
+    processor.step(now_us=monitor.created_us + 10 * 60_000_000)
+    assert list_windows(ref_ws, monitor)[0]["performance"]["n"] == 30
+    assert [(a["window"], a["rule"]) for a in list_alerts(ref_ws)] == [(0, "accuracy<0.5")]
