@@ -228,6 +228,7 @@ def test_delete_a_monitor_over_the_api(client: Any, tokens: dict[str, str], ref_
     assert client.post("/api/v1/monitors/m/labels", json={"labels": [{"event_id": "e1", "label": "DE"}]}, headers=h).status_code == 404
     assert client.get("/api/v1/monitors/m", headers=bearer(tokens["read"])).status_code == 404
     assert client.delete("/api/v1/monitors/m", headers=bearer(tokens["admin"])).status_code == 404
+    assert client.post("/api/v1/monitors/never/events", json={"rows": rows[:5]}, headers=h).status_code == 404  # never existed: 404 too
     assert ref_ws.ledger.query("SELECT COUNT(*) FROM monitor_batches")[0][0] == 0
     # created again under the same name, it takes events at once
     assert _create(client, tokens).status_code == 201
