@@ -32,6 +32,7 @@ __all__ = ["mean_interval", "store_labels", "wilson_interval", "window_metrics"]
 
 CONFIDENCE = 0.95
 PAGE = 20_000  # labelled pairs read per query: memory stays bounded for any window size
+LABELS_PER_TX = 5_000  # a transaction of this many labels holds the ledger's write lock for tens of milliseconds
 
 
 def wilson_interval(correct: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -158,21 +159,6 @@ def _chunks(items: list[Any], size: int = 500) -> Any:
         yield items[at:at + size]
 
 
-def _resolve(tx: Any, monitor_id: str, event_ids: list[str]) -> set[int]:
-    """Set the window of the unresolved labels among ``event_ids`` whose prediction is indexed; their windows."""
-    windows: set[int] = set()
-    for chunk in _chunks(event_ids):
-        marks = ",".join("?" * len(chunk))
-        rows = tx.execute(
-            "UPDATE monitor_labels SET window_idx = (SELECT p.window_idx FROM monitor_predictions p "
-            "WHERE p.monitor = monitor_labels.monitor AND p.event_id = monitor_labels.event_id) "
-            f"WHERE monitor = ? AND window_idx IS NULL AND event_id IN ({marks}) AND EXISTS (SELECT 1 FROM monitor_predictions p "
-            "WHERE p.monitor = monitor_labels.monitor AND p.event_id = monitor_labels.event_id) RETURNING window_idx", (monitor_id, *chunk),
-        )  # fmt: skip
-        windows.update(int(r[0]) for r in rows)
-    return windows
-
-
 def _mark_stale(tx: Any, monitor_id: str, windows: set[int]) -> None:
     from assay.ledger import utcnow
 
@@ -188,21 +174,29 @@ def store_labels(ws: Any, monitor: Any, labels: list[tuple[str, Any]]) -> int:
 
     Labels of events whose prediction is already indexed are resolved to their window at
     once and the window is marked for recomputation; the others when their event is processed.
+    Stored in transactions of ``LABELS_PER_TX`` so that a large upload never holds up event
+    ingestion for long; sending the same labels again is harmless.
     """
     from assay.ledger import utcnow
 
     latest = {str(event_id): json.dumps(label) for event_id, label in labels}
     now = utcnow()
-    with ws.ledger.transaction() as tx:
-        if not lock_monitor(tx, monitor.id):
-            raise NotFoundError(f"no monitor named {monitor.name!r}", hint="it was deleted; list them with `assay monitor list`")
-        tx.executemany(
-            "INSERT INTO monitor_labels (monitor, event_id, label, received_at, window_idx) VALUES (?, ?, ?, ?, NULL) "
-            "ON CONFLICT (monitor, event_id) DO UPDATE SET label = excluded.label, received_at = excluded.received_at, window_idx = NULL",
-            [(monitor.id, e, label, now) for e, label in latest.items()],
-        )  # fmt: skip
-        if monitor.spec.prediction:
-            _mark_stale(tx, monitor.id, _resolve(tx, monitor.id, list(latest)))
+    for part in _chunks(list(latest), LABELS_PER_TX):
+        with ws.ledger.transaction() as tx:
+            if not lock_monitor(tx, monitor.id):
+                raise NotFoundError(f"no monitor named {monitor.name!r}", hint="it was deleted; list them with `assay monitor list`")
+            windows: dict[str, int] = {}
+            if monitor.spec.prediction:  # under the monitor's lock: no prediction is indexed in between
+                for chunk in _chunks(part):
+                    marks = ",".join("?" * len(chunk))
+                    rows = tx.execute(f"SELECT event_id, window_idx FROM monitor_predictions WHERE monitor = ? AND event_id IN ({marks})", (monitor.id, *chunk))
+                    windows.update((e, int(w)) for e, w in rows)
+            tx.executemany(
+                "INSERT INTO monitor_labels (monitor, event_id, label, received_at, window_idx) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (monitor, event_id) DO UPDATE SET label = excluded.label, received_at = excluded.received_at, window_idx = excluded.window_idx",
+                [(monitor.id, e, latest[e], now, windows.get(e)) for e in part],
+            )  # fmt: skip
+            _mark_stale(tx, monitor.id, set(windows.values()))
     return len(latest)
 
 
@@ -219,7 +213,13 @@ def index_predictions(ws: Any, monitor: Any, index: int, event_ids: list[Any], p
         tx.executemany("INSERT INTO monitor_predictions (monitor, event_id, window_idx, prediction) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (monitor, event_id) DO NOTHING", rows)  # fmt: skip
         if tx.execute("SELECT 1 FROM monitor_labels WHERE monitor = ? AND window_idx IS NULL LIMIT 1", (monitor.id,)):
-            _mark_stale(tx, monitor.id, _resolve(tx, monitor.id, [r[1] for r in rows]))
+            resolved = False
+            for chunk in _chunks([r[1] for r in rows]):
+                marks = ",".join("?" * len(chunk))
+                resolved |= bool(tx.execute(f"UPDATE monitor_labels SET window_idx = ? WHERE monitor = ? AND window_idx IS NULL AND event_id IN ({marks}) "
+                                            "RETURNING event_id", (index, monitor.id, *chunk)))  # fmt: skip
+            if resolved:
+                _mark_stale(tx, monitor.id, {index})
     return True
 
 
