@@ -223,3 +223,27 @@ def test_reports_are_deterministic() -> None:
     a = compare(ref, cur, DriftSpec(seed=5)).to_dict(charts=True)
     b = compare(ref, cur, DriftSpec(seed=5)).to_dict(charts=True)
     assert a == b
+
+
+def test_dictionary_encoded_text_counts_like_plain_text(tmp_path: Path) -> None:
+    """Parquet text columns are read as dictionaries and counted from their indices."""
+    from assay.drift._columns import categorical_side
+    from assay.drift._io import ParquetSource
+
+    plain = pa.array(["b", "a", None, "c", "a", "a", None, "b"])
+    chunks = [plain.slice(0, 3).dictionary_encode(), plain.slice(3).dictionary_encode().slice(1)]  # different dictionaries, an offset
+    nulls_in_dictionary = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 0], type=pa.int8()), pa.array(["a", None]))
+    for encoded, decoded in ((pa.chunked_array(chunks), pa.chunked_array([plain.slice(0, 3), plain.slice(4)])),
+                             (nulls_in_dictionary, pa.array(["a", None, None, "a"]))):  # fmt: skip
+        got, want = categorical_side(encoded), categorical_side(decoded)
+        assert (got.rows, got.missing) == (want.rows, want.missing)
+        assert dict(zip(got.categories.tolist(), got.counts.tolist())) == dict(zip(want.categories.tolist(), want.counts.tolist()))
+    ref, cur = _tables()
+    pq.write_table(ref, tmp_path / "ref.parquet", row_group_size=500)
+    pq.write_table(cur, tmp_path / "cur.parquet", row_group_size=700)
+    assert pa.types.is_dictionary(ParquetSource(tmp_path / "ref.parquet", "ref").read_column("c").type)
+    from_files = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet", SPEC)
+    in_memory = compare(ref, cur, SPEC)
+    assert [(c.name, c.statistic, c.p_value) for c in from_files.columns] == [(c.name, c.statistic, c.p_value) for c in in_memory.columns]
+    binned = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet", DriftSpec(multivariate=True, method="binned", bins=50))
+    assert binned.column("c").reference["distinct"] == 2 and binned.multivariate is not None

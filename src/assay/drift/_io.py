@@ -100,6 +100,7 @@ class ParquetSource(Source):
                 self.schema = meta.schema.to_arrow_schema()
                 self._rows = meta.num_rows
                 self._files = [str(path)]
+                self._dictionary = dictionary_columns(meta, self.schema)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read {label} as Parquet: {exc}", hint="check that the file is a complete Parquet file") from exc
 
@@ -115,7 +116,7 @@ class ParquetSource(Source):
         if reader is None:
             import pyarrow.parquet as pq
 
-            reader = self._readers.reader = pq.ParquetFile(str(self.path), metadata=self._metadata)
+            reader = self._readers.reader = pq.ParquetFile(str(self.path), metadata=self._metadata, read_dictionary=self._dictionary)
         return reader.read(columns=[name]).column(0)
 
     def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
@@ -123,7 +124,7 @@ class ParquetSource(Source):
             import pyarrow.parquet as pq
 
             # pre_buffer reads every row group of a file ahead (1.9 GiB measured for a 10M-row file)
-            reader = pq.ParquetFile(str(self.path), metadata=self._metadata, pre_buffer=False)
+            reader = pq.ParquetFile(str(self.path), metadata=self._metadata, pre_buffer=False, read_dictionary=self._dictionary)
             yield from _row_group_batches(reader, range(self._metadata.num_row_groups), columns, batch_size)
             return
         import pyarrow.dataset as ds
@@ -159,8 +160,10 @@ class ParquetPiece(Source):
         import pyarrow.parquet as pq
 
         self.path, self.row_groups, self.label, self.notes = path, row_groups, label, {}
-        self._file = pq.ParquetFile(str(path), pre_buffer=False)  # see ParquetSource.iter_batches
-        self.schema = self._file.schema_arrow
+        meta = pq.ParquetFile(str(path)).metadata
+        self.schema = meta.schema.to_arrow_schema()
+        # see ParquetSource.iter_batches (pre_buffer) and dictionary_columns
+        self._file = pq.ParquetFile(str(path), metadata=meta, pre_buffer=False, read_dictionary=dictionary_columns(meta, self.schema))
         self._rows = sum(self._file.metadata.row_group(i).num_rows for i in row_groups)
 
     @property
@@ -175,6 +178,24 @@ class ParquetPiece(Source):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ParquetPiece, (self.path, self.row_groups, self.label))
+
+
+def dictionary_columns(metadata: Any, schema: pa.Schema) -> list[str]:
+    """Text columns stored dictionary-encoded in every row group: read them as Arrow dictionaries.
+
+    Their counts then come from the indices (:func:`~assay.drift._columns.categorical_side`),
+    about a quarter of the CPU of materializing and hashing every string (measured 0.34 s
+    against 1.47 s for 5 columns of 10M rows).
+    """
+    leaves = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}  # nested columns have several
+    names = []
+    for field in schema:
+        leaf = leaves.get(field.name)
+        if leaf is None or not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)) or metadata.num_row_groups == 0:
+            continue
+        if all(metadata.row_group(g).column(leaf).has_dictionary_page for g in range(metadata.num_row_groups)):
+            names.append(field.name)
+    return names
 
 
 def _row_group_batches(reader: Any, row_groups: Any, columns: list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
