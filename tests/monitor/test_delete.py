@@ -151,3 +151,44 @@ def test_cli_delete_needs_yes_and_reports_what_goes(cli: Any, ref_ws: Workspace)
     assert cli.json("monitor", "list")["monitors"] == []
     assert cli.json("monitor", "delete", "m", "--yes", check=2)["error"] == "NotFoundError"
     assert "cannot be undone" in cli("monitor", "delete", "--help").stdout
+
+
+def test_a_deletion_cut_short_is_finished_later(ref_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assay.monitor._monitors as monitors_module
+
+    monkeypatch.setattr(monitors_module, "DELETE_CHUNK", 7)  # many small transactions
+    gone = create_monitor(ref_ws, "gone", "ref@v1", window="500rows", drift={"prediction": "country"})
+    _ingest_and_close(ref_ws, gone, 3)
+    store_labels(ref_ws, gone, [(f"e{i}", "DE") for i in range(40)])
+    # a crash right after the first transaction: marked deleted, rows still there
+    with ref_ws.ledger.transaction() as tx:
+        tx.execute("UPDATE monitors SET name = ? WHERE id = ?", (f".deleting.{gone.id}", gone.id))
+    assert list_monitors(ref_ws) == []
+    with pytest.raises(NotFoundError):
+        get_monitor(ref_ws, f".deleting.{gone.id}")
+    service = MonitorService(ref_ws, background="thread")
+    service.log.start()
+    try:
+        with pytest.raises(NotFoundError):  # nothing more is accepted for it
+            service.log.append(gone.id, "late", pa.Table.from_pylist(make_rows(10, seed=9)))
+    finally:
+        service.log.stop()
+    assert _left_of(ref_ws, gone.id)  # rows are still there
+    other = create_monitor(ref_ws, "gone", "ref@v1", window="500rows")  # the name is free already
+    _ingest_and_close(ref_ws, other, 1)
+    delete_monitor(ref_ws, "gone")  # deleting the new one finishes the old one too
+    assert _left_of(ref_ws, gone.id) == {} and _left_of(ref_ws, other.id) == {}
+    assert ref_ws.ledger.query("SELECT COUNT(*) FROM monitors")[0][0] == 0
+
+
+def _ingest_and_close(ws: Workspace, monitor: Any, windows: int) -> None:
+    service = MonitorService(ws)
+    service.log.start()
+    try:
+        for i in range(windows):
+            service.log.append(monitor.id, f"b{i}", pa.Table.from_pylist(make_rows(500, seed=i, start=500 * i)))
+    finally:
+        service.log.stop()
+    processor = WindowProcessor(ws)
+    while processor.step():
+        pass

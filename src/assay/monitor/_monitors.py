@@ -20,7 +20,7 @@ from assay.monitor._spec import (
     parse_window,
 )
 
-__all__ = ["Monitor", "create_monitor", "delete_monitor", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_windows", "load_reference",
+__all__ = ["Monitor", "create_monitor", "delete_monitor", "finish_deletions", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_windows", "load_reference",
            "window_labels"]
 
 _COLUMNS = "id, name, reference, version_id, spec, profile_key, created_at, created_us, next_window, events, batches"
@@ -121,14 +121,14 @@ def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | N
 
 
 def get_monitor(ws: Any, name: str) -> Monitor:
-    rows = ws.ledger.query(f"SELECT {_COLUMNS} FROM monitors WHERE name = ?", (name,))
+    rows = ws.ledger.query(f"SELECT {_COLUMNS} FROM monitors WHERE name = ?", (name,)) if not str(name).startswith(".") else []
     if not rows:
         raise NotFoundError(f"no monitor named {name!r}", hint="list them with `assay monitor list`")
     return Monitor.from_row(rows[0])
 
 
 def list_monitors(ws: Any) -> list[Monitor]:
-    return [Monitor.from_row(r) for r in ws.ledger.query(f"SELECT {_COLUMNS} FROM monitors ORDER BY name")]
+    return [Monitor.from_row(r) for r in ws.ledger.query(f"SELECT {_COLUMNS} FROM monitors WHERE substr(name, 1, 1) <> '.' ORDER BY name")]
 
 
 def load_reference(ws: Any, monitor: Monitor) -> Any:
@@ -243,11 +243,12 @@ def delete_monitor(ws: Any, name: str, *, dry_run: bool = False) -> dict[str, An
     never sent), labels, its events (batch index, Parquet rolls, reference profile and window reports in the object
     store) and its lineage edges. Returns what was (or, with ``dry_run``, would be) deleted.
 
-    Safe while ``assay serve`` runs: every writer takes the monitor's row lock first, so ingestion to the deleted
-    monitor gets a not-found error and the window processor records nothing more for it. Its bytes inside segment
-    files shared with other monitors go when those segments roll into Parquet.
+    Safe while ``assay serve`` runs: the first transaction marks the monitor deleted (its name is free at once, and
+    every writer, which takes the monitor's row lock first, refuses it from then on: ingestion gets a not-found
+    error, the window processor records nothing more); its rows then go in transactions of ``DELETE_CHUNK``, so a
+    large monitor never holds up the other monitors' ingestion for long. A deletion cut short by a crash is finished
+    by the next one. Its bytes inside segment files shared with other monitors go when those roll into Parquet.
     """
-    from assay.monitor._log import segments_dir, service_dir
     from assay.monitor._performance import lock_monitor
 
     monitor = get_monitor(ws, name)
@@ -266,13 +267,44 @@ def delete_monitor(ws: Any, name: str, *, dry_run: bool = False) -> dict[str, An
     with ws.ledger.transaction() as tx:
         if not lock_monitor(tx, monitor.id):
             raise NotFoundError(f"no monitor named {name!r}", hint="it was deleted meanwhile")
-        segments = {r[0] for r in tx.execute("SELECT DISTINCT segment FROM monitor_batches WHERE monitor = ? AND segment IS NOT NULL", (monitor.id,))}
+        tx.execute("UPDATE monitors SET name = ? WHERE id = ?", (f"{_DELETING}{monitor.id}", monitor.id))
         tx.execute("DELETE FROM webhook_deliveries WHERE alert_id IN (SELECT id FROM monitor_alerts WHERE monitor = ?)", (monitor.id,))
-        for table in ("monitor_alerts", "monitor_performance", "monitor_predictions", "monitor_labels", "monitor_windows", "monitor_batches"):
-            tx.execute(f"DELETE FROM {table} WHERE monitor = ?", (monitor.id,))
         tx.execute("DELETE FROM edges WHERE src = ? OR dst = ?", (monitor.node, monitor.node))
-        tx.execute("DELETE FROM monitors WHERE id = ?", (monitor.id,))
-    objects = list(ws.store.list(f"monitor/{monitor.id}/"))
+    removed = _finish_deletion(ws, monitor.id)
+    finish_deletions(ws)  # any cut short earlier
+    return {**doc, "deleted": True, **removed}
+
+
+_DELETING = ".deleting."  # the name of a monitor being deleted: no user name starts with "."
+DELETE_CHUNK = 10_000
+_CHILDREN = (("monitor_predictions", "event_id"), ("monitor_labels", "event_id"), ("monitor_performance", "window_idx"),
+             ("monitor_alerts", "id"), ("monitor_windows", "window_idx"), ("monitor_batches", "batch_id"))  # fmt: skip
+
+
+def finish_deletions(ws: Any) -> int:
+    """Finish deleting monitors whose deletion was cut short (a crash between its transactions); how many."""
+    pending = [r[0] for r in ws.ledger.query("SELECT id FROM monitors WHERE name LIKE ?", (f"{_DELETING}%",))]
+    for monitor_id in pending:
+        _finish_deletion(ws, monitor_id)
+    return len(pending)
+
+
+def _finish_deletion(ws: Any, monitor_id: str) -> dict[str, int]:
+    from assay.monitor._log import segments_dir, service_dir
+
+    segments = {r[0] for r in ws.ledger.query("SELECT DISTINCT segment FROM monitor_batches WHERE monitor = ? AND segment IS NOT NULL", (monitor_id,))}
+    with ws.ledger.transaction() as tx:  # done in the marking transaction already, unless that is all a crash left
+        tx.execute("DELETE FROM webhook_deliveries WHERE alert_id IN (SELECT id FROM monitor_alerts WHERE monitor = ?)", (monitor_id,))
+        tx.execute("DELETE FROM edges WHERE src = ? OR dst = ?", (f"monitor:{monitor_id}",) * 2)
+    for table, key in _CHILDREN:
+        while True:
+            with ws.ledger.transaction() as tx:
+                gone = tx.execute(f"DELETE FROM {table} WHERE monitor = ? AND {key} IN (SELECT {key} FROM {table} WHERE monitor = ? LIMIT ?) "
+                                  f"RETURNING {key}", (monitor_id, monitor_id, DELETE_CHUNK))  # fmt: skip
+            if len(gone) < DELETE_CHUNK:
+                break
+    ws.ledger.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,))
+    objects = list(ws.store.list(f"monitor/{monitor_id}/"))
     for key in objects:
         ws.store.delete(key)
     # segment files that held only this monitor's batches: removed now when no service runs (a running one's
@@ -296,4 +328,4 @@ def delete_monitor(ws: Any, name: str, *, dry_run: bool = False) -> dict[str, An
                     pass
     finally:
         os.close(fd)
-    return {**doc, "deleted": True, "objects_removed": len(objects), "segments_removed": removed}
+    return {"objects_removed": len(objects), "segments_removed": removed}

@@ -150,8 +150,8 @@ def window_metrics(pairs: list[tuple[Any, Any]], task: str) -> dict[str, Any]:
 
 # -- ledger ------------------------------------------------------------------------------------------
 def lock_monitor(tx: Any, monitor_id: str) -> bool:
-    """Take the monitor's row lock for this transaction; False when the monitor is gone (deleted)."""
-    return bool(tx.execute("UPDATE monitors SET created_us = created_us WHERE id = ? RETURNING id", (monitor_id,)))
+    """Take the monitor's row lock for this transaction; False when the monitor is gone (deleted, or being deleted)."""
+    return bool(tx.execute("UPDATE monitors SET created_us = created_us WHERE id = ? AND substr(name, 1, 1) <> '.' RETURNING id", (monitor_id,)))
 
 
 def _chunks(items: list[Any], size: int = 500) -> Any:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from assay.errors import ConcurrencyError, InputError, NotFoundError
 from assay.monitor._log import Ack, EventLog, read_batch, segments_dir, service_dir
-from assay.monitor._monitors import Monitor, get_monitor
+from assay.monitor._monitors import Monitor, finish_deletions, get_monitor
 from assay.monitor._schema import (
     UnsupportedMediaType,
     parse_json_body,
@@ -153,6 +153,10 @@ class MonitorService:
 
     # -- archiving closed segments into Parquet in the object store ----------------------------
     def _archive_loop(self) -> None:
+        try:  # a monitor deletion cut short by a crash is finished first: its segments may then go at once
+            finish_deletions(self.ws)
+        except Exception:
+            log.exception("finishing an interrupted monitor deletion failed; `assay monitor delete` finishes it too")
         # segments left by an earlier run (closed by the crash or the stop) roll up too
         pending = sorted(p.name for p in segments_dir(self.ws).glob("*.seg") if p.name != self.log.segment)
         while not self._stop.wait(1.0):
