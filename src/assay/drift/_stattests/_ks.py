@@ -1,9 +1,10 @@
 """Two-sample Kolmogorov–Smirnov: the largest gap between the two CDFs.
 
-Exact mode reproduces ``scipy.stats.ks_2samp`` (its exact p-value up to 10,000 rows a
-side, above that its ``kstwo.sf(D, round(n m / (n + m)))``, computed by
-:func:`~assay.drift._distributions.kstwo_sf` without importing ``scipy.stats``). Binned mode reads the CDFs at the
-reference-quantile edges, so D is a lower bound within one bin's mass of the exact D.
+Exact mode reproduces ``scipy.stats.ks_2samp``: its exact p-value up to 10,000 rows a
+side, above that its ``kstwo.sf(D, round(n m / (n + m)))``, which
+:func:`~assay.drift._distributions.kstwo_sf` computes without importing ``scipy.stats``.
+Binned mode reads the CDFs at the reference-quantile edges, so D is a lower bound within
+one bin's mass of the exact D.
 """
 
 from __future__ import annotations
