@@ -163,3 +163,26 @@ def test_relpath_refuses_outside_and_workspace_dir(tmp_path: Path) -> None:
 def test_python_dash_m(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "assay", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and assay.__version__ in proc.stdout
+
+
+def _worker_pid(_: object) -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_local_executor_reuses_its_pool_until_closed() -> None:
+    import os
+
+    from assay.compute import LocalExecutor
+
+    with LocalExecutor(workers=2) as executor:
+        first = set(executor.map(_worker_pid, range(8)))
+        second = set(executor.map(_worker_pid, range(8)))
+        assert os.getpid() not in first  # the tasks ran in worker processes
+        assert second <= first  # ... the same ones both times
+        workers = list(executor._pool._processes.values())
+    assert executor._pool is None
+    assert workers and all(not w.is_alive() for w in workers)  # leaving the block stopped the workers
+    assert executor.map(_worker_pid, range(4))  # a closed executor starts a fresh pool when used again
+    executor.close()

@@ -18,23 +18,49 @@ __all__ = ["LocalExecutor", "RayExecutor", "get_executor"]
 
 
 class LocalExecutor:
-    """Runs tasks in a pool of ``workers`` processes (inline when there is one task or one worker)."""
+    """Runs tasks in a pool of ``workers`` processes (inline when there is one task or one worker).
+
+    The pool starts on the first ``map`` that needs it and is reused by later calls (drift
+    maps a table's partitions several times: edges, reference counts, current counts), so
+    the workers' interpreter start-up and imports are paid once. ``close()`` (or leaving a
+    ``with`` block) stops it; an executor that is dropped or left open at exit stops it too.
+    """
 
     name = "local"
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._pool: Any = None
+        self._finalizer: Any = None
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
         if self.workers <= 1 or len(tasks) <= 1:
             return [fn(task) for task in tasks]
+        pool = self._pool or self._start()
+        return list(pool.map(fn, tasks))
+
+    def _start(self) -> Any:
         import concurrent.futures
         import multiprocessing
+        import weakref
 
         # spawn, not fork: Arrow and BLAS keep threads that a fork would copy mid-lock
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=context) as pool:
-            return list(pool.map(fn, tasks))
+        self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)
+        self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=True, cancel_futures=True)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes (a later ``map`` starts new ones)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._pool = self._finalizer = None
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class RayExecutor:
