@@ -185,3 +185,40 @@ def test_file_manifest_binary_encoding_round_trips() -> None:
     assert FileManifest.decode(FileManifest(0, 0o644, ()).encode()) == FileManifest(0, 0o644, ())
     with pytest.raises(ValueError):
         FileManifest.decode(b"12:644|" + bytes(35))
+
+
+def test_damaged_compressed_chunk_of_a_big_file_is_caught_by_checkout_and_push(ws: Workspace, tmp_path: Path) -> None:
+    # Text compresses, and a file over 1 MiB is checked out chunk by chunk into the
+    # reused buffers; a flipped bit must still stop checkout and push.
+    import random
+
+    from assay.data import add_remote, push
+
+    rng = random.Random(3)
+    lines = [f"{i},{rng.randint(0, 10**9)},{rng.choice(['red', 'green', 'blue'])}\n" for i in range(200_000)]
+    (ws.root / "t").mkdir()
+    (ws.root / "t" / "table.csv").write_text("".join(lines))
+    add(ws, ["t"], name="tab")
+    manifest = load_snapshot(ws.store, resolve(ws, "tab").snapshot).files["t/table.csv"]
+    assert manifest.size > 1 << 20
+    packs = workspace_packs(ws)
+    digest = manifest.chunks[-1][0]
+    assert packs.index[digest].flags & 1  # stored compressed
+    checkout(ws, "tab", to=tmp_path / "ok")
+    assert (tmp_path / "ok" / "t" / "table.csv").read_text() == "".join(lines)
+    flip_bit_in_chunk(ws, digest)
+    with pytest.raises(CorruptionError, match="t/table.csv"):
+        checkout(ws, "tab", to=tmp_path / "out")
+    add_remote(ws, "r", str(tmp_path / "remote"))
+    with pytest.raises(CorruptionError):
+        push(ws)
+
+
+def test_decompress_into_refuses_a_frame_longer_than_the_index_says() -> None:
+    import zstandard
+
+    from assay.data._packs import _decompress_into
+
+    frame = zstandard.ZstdCompressor(level=1).compress(b"x" * 5000)
+    assert bytes(_decompress_into(frame, 5000)) == b"x" * 5000
+    assert len(_decompress_into(frame, 4000)) == 4001  # one byte past: decode's length check fails

@@ -205,7 +205,7 @@ def verify_cmd(ref: str | None, all_objects: bool, as_json: bool) -> None:
 @data.command("push")
 @click.argument("ref", required=False)
 @click.option("--remote", "-r", help="Remote name (default: the default remote).")
-@click.option("--jobs", "-j", type=int, default=4, help="Parallel transfers.")
+@click.option("--jobs", "-j", type=int, default=0, help="Parallel transfers (default: automatic, 2-4).")
 @json_option
 @handle_errors
 def push_cmd(ref: str | None, remote: str | None, jobs: int, as_json: bool) -> None:
@@ -221,7 +221,7 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, as_json: bool) -> N
 @data.command("pull")
 @click.argument("ref", required=False)
 @click.option("--remote", "-r", help="Remote name (default: the default remote).")
-@click.option("--jobs", "-j", type=int, default=4, help="Parallel transfers.")
+@click.option("--jobs", "-j", type=int, default=0, help="Parallel transfers (default: automatic, 2-4).")
 @click.option("--checkout", "do_checkout", is_flag=True, help="Also check out the newest pulled version of each dataset.")
 @json_option
 @handle_errors

@@ -190,12 +190,20 @@ class PackStore:
         loc = self.index.get(digest)
         if loc is None:
             raise CorruptionError(f"chunk {digest.hex()} is missing{_for(what)}", key=digest.hex())
-        return self.decode(digest, loc, self.read_stored(loc, reuse=reuse), what=what)
+        return self.decode(digest, loc, self.read_stored(loc, reuse=reuse), what=what, reuse=reuse)
 
-    def decode(self, digest: bytes, loc: ChunkLocation, stored: bytes | memoryview, *, what: str = "") -> bytes | memoryview:
+    def decode(self, digest: bytes, loc: ChunkLocation, stored: bytes | memoryview, *, what: str = "",
+               reuse: bool = False) -> bytes | memoryview:
+        """The verified raw bytes of a stored chunk; with ``reuse`` a compressed chunk is
+        decompressed into this thread's second buffer (valid until its next ``reuse`` decode)."""
         key = f"packs/{loc.pack}.pack"
         try:
-            raw = _decompress(stored, loc.raw) if loc.flags & FLAG_ZSTD else stored
+            if not loc.flags & FLAG_ZSTD:
+                raw = stored
+            elif reuse:
+                raw = _decompress_into(stored, loc.raw)
+            else:
+                raw = _decompress(stored, loc.raw)
         except Exception:
             raise CorruptionError(
                 f"chunk {digest.hex()} in {key} at offset {loc.offset} is damaged (does not decompress){_for(what)}",
@@ -262,7 +270,7 @@ class PackStore:
             try:
                 if len(piece) != loc.stored:
                     raise CorruptionError(f"pack packs/{pack_id}.pack is truncated: chunk {digest.hex()} is cut off", key=digest.hex())
-                raw = self.decode(digest, loc, piece)
+                raw = self.decode(digest, loc, piece, reuse=reuse)
             except CorruptionError as exc:
                 if errors is None:
                     raise
@@ -315,6 +323,28 @@ def _decompress(data: bytes, raw_size: int) -> bytes:
     if d is None:
         d = _zstd_local.d = zstandard.ZstdDecompressor()
     return d.decompress(data, max_output_size=raw_size)
+
+
+def _decompress_into(data: bytes | memoryview, raw_size: int) -> memoryview:
+    """Decompress into this thread's output buffer: no new object per chunk, which the
+    allocator would otherwise keep around per thread."""
+    import zstandard
+
+    d = getattr(_zstd_local, "d", None)
+    if d is None:
+        d = _zstd_local.d = zstandard.ZstdDecompressor()
+    out = getattr(_buffers, "out", None)
+    if out is None or len(out) < raw_size + 1:
+        out = _buffers.out = bytearray(max(raw_size + 1, _RUN_BYTES + 1))
+    view = memoryview(out)
+    n = 0
+    with d.stream_reader(data) as reader:
+        while n <= raw_size:  # one byte more than expected: a longer frame is damage
+            k = reader.readinto(view[n:raw_size + 1])
+            if not k:
+                break
+            n += k
+    return view[:n]
 
 
 def _compressor(level: int):  # type: ignore[no-untyped-def]

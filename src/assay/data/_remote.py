@@ -36,6 +36,7 @@ from assay.workspace import Workspace
 
 __all__ = ["TransferResult", "add_remote", "pull", "push", "remove_remote"]
 
+_BIG_CHUNK = 256 << 10
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
@@ -111,11 +112,16 @@ def _read_refs(store: ObjectStore, name: str) -> dict[str, Any]:
 
 
 def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any, result: TransferResult,
-              *, jobs: int = 4, pack_size: int = 64 << 20) -> None:
+              *, jobs: int = 0, pack_size: int = 64 << 20) -> None:
     missing = dst.missing(digests)
     result.chunks_present += len(set(digests)) - len(missing)
     if not missing:
         return
+    if jobs <= 0:
+        # Many small chunks: per-chunk work dominates and 4 workers overlap it. Big
+        # chunks: the disk is the limit, 2 workers reach it and hold half the buffers.
+        sizes = [src.index[d].raw for d in missing if d in src.index]
+        jobs = 4 if sizes and sum(sizes) / len(sizes) < _BIG_CHUNK else 2
     # Partition by source pack so each worker reads its packs sequentially.
     by_pack: dict[str, list[bytes]] = {}
     for d in missing:
@@ -155,7 +161,7 @@ def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any
                 result.packs += npacks
 
 
-def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 4) -> TransferResult:
+def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0) -> TransferResult:
     """Send ``ref`` (default: every version of every dataset) to a remote."""
     spec = _pick(ws, remote)
     store = _open(ws, spec)
@@ -209,7 +215,7 @@ def _remote_versions(store: ObjectStore, ref: str | None) -> list[tuple[str, dic
     return [(name, found[-1])]
 
 
-def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 4,
+def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0,
          checkout: bool = False) -> TransferResult:
     """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk."""
     spec = _pick(ws, remote)
