@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from assay.data import add, add_remote, checkout, log, pull, verify
 from assay.workspace import Workspace
 

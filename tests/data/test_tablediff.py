@@ -435,7 +435,7 @@ rows_strategy = st.lists(
 @given(old=rows_strategy, new=rows_strategy)
 def test_property_counts_match_reference(tmp_path_factory, old, new):
     tmp = tmp_path_factory.mktemp("prop")
-    to_rows = lambda rs: [{"k": k, "v": v} for k, v in rs]  # noqa: E731
+    to_rows = lambda rs: [{"k": k, "v": v} for k, v in rs]
     types = {"k": pa.int64(), "v": pa.string()}
     a = write(tmp / "a.parquet", to_rows(old), columns=["k", "v"], types=types)
     b = write(tmp / "b.parquet", to_rows(new), columns=["k", "v"], types=types)

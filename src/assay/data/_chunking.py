@@ -9,8 +9,8 @@ an append still stores only the tail.
 from __future__ import annotations
 
 import os
-import threading
 import stat as _stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
