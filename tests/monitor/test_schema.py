@@ -66,3 +66,34 @@ def test_arrow_batches_are_checked_and_cast() -> None:
         rows_from_arrow(b"ARROW1 but not really", SCHEMA)
     with pytest.raises(MalformedPayload):
         rows_from_arrow(to_ipc(good)[:-40], SCHEMA)
+
+
+def test_numeric_json_values_keep_nulls_and_non_finite_values() -> None:
+    table = rows_from_json([{"x": 1.5, "c": "a"}, {"x": None, "c": None}, {"x": 3, "c": "b"}], {"x": "numeric", "c": "categorical"})
+    column = table.column("x")
+    column.validate(full=True)
+    assert column.type == pa.float64()
+    assert column.to_pylist() == [1.5, None, 3.0]
+    assert column.null_count == 1
+
+
+def test_the_service_warm_up_loads_everything_the_first_batch_needs() -> None:
+    # pyarrow imports pandas (half a second) on its first conversion of a Python list; a fresh
+    # service must pay that before it announces itself, not on its first acknowledged batch
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from assay.monitor._service import _warm_up\n"
+        "from assay.monitor._schema import rows_from_json, rows_from_arrow, to_ipc\n"
+        "_warm_up()\n"
+        "before = set(sys.modules)\n"
+        "s = {'x': 'numeric', 'y': 'numeric', 'c': 'categorical'}\n"
+        "rows = [{'x': i / 3, 'y': None, 'c': str(i), 'event_id': f'e{i}'} for i in range(500)]\n"
+        "t = rows_from_json(rows, s)\n"
+        "rows_from_arrow(to_ipc(t), s)\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

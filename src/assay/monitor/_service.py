@@ -24,6 +24,7 @@ from assay.monitor._schema import (
     parse_json_body,
     rows_from_arrow,
     rows_from_json,
+    to_ipc,
 )
 from assay.monitor._webhooks import WebhookSender
 from assay.monitor._windows import WindowProcessor
@@ -72,6 +73,7 @@ class MonitorService:
             os.close(fd)
             raise ConcurrencyError("another `assay serve` is running on this workspace", hint="stop it first, or serve another workspace") from None
         self._lock_fd = fd
+        _warm_up()
         self.log.start()
         if self._child is not None:
             self._child.start()
@@ -235,13 +237,26 @@ class _Background:
         self.sender_kwargs = sender_kwargs
         self._wake = self._ctx.Event()
         self._stop = self._ctx.Event()
+        self._ready = self._ctx.Event()
         self._proc: Any = None
 
-    def start(self) -> None:
+    def start(self, wait: float = 120.0) -> None:
+        """Start the child and wait (up to ``wait`` seconds) until it has imported and opened everything.
+
+        A child still starting up takes a core for about a second; the service announces
+        itself only afterwards, so the first batches are not acknowledged late behind it.
+        """
         self._stop.clear()
+        self._ready.clear()
         self._proc = self._ctx.Process(target=_background_main, name="assay-windows",
-                                       args=(self.root, self.base_url, self.sender_kwargs, self._stop, self._wake, os.getpid()), daemon=True)  # fmt: skip
+                                       args=(self.root, self.base_url, self.sender_kwargs, self._stop, self._wake, os.getpid(), self._ready),
+                                       daemon=True)  # fmt: skip
         self._proc.start()
+        deadline = time.monotonic() + wait
+        while not self._ready.wait(0.1):
+            if not self._proc.is_alive() or time.monotonic() > deadline:
+                log.error("the window/webhook process is not ready; the service goes on and restarts it if it died")
+                break
 
     def wake(self) -> None:
         self._wake.set()
@@ -260,13 +275,16 @@ class _Background:
             self._proc = None
 
 
-def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], stop: Any, wake: Any, parent: int) -> None:
+def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], stop: Any, wake: Any, parent: int, ready: Any) -> None:
+    import scipy.stats  # noqa: F401 - loaded before the service announces itself, not at the first window close
+
     from assay.workspace import Workspace
 
     ws = Workspace.open(root)
     processor = WindowProcessor(ws, base_url=base_url)
     sender = WebhookSender(ws, **sender_kwargs).start()
     processor.on_alert = sender.wake
+    ready.set()
     try:
         while not stop.is_set() and os.getppid() == parent:
             wake.wait(0.2)
@@ -281,6 +299,14 @@ def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], 
     finally:
         sender.stop()
         ws.close()
+
+
+def _warm_up() -> None:
+    """Validate and encode a tiny batch once, so that whatever the ingestion path loads on first
+    use is loaded before the service announces itself, not while the first batches wait."""
+    schema = {"x": "numeric", "c": "categorical"}
+    to_ipc(rows_from_json([{"x": 1.0, "c": "a"}, {"x": None, "c": None}], schema))
+    rows_from_arrow(to_ipc(pa.table({"x": [1.0], "c": ["a"]})), schema)
 
 
 def check_batch_id(batch_id: str | None) -> str:
