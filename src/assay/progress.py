@@ -17,8 +17,32 @@ def _enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def bar(total: float | None = None, desc: str = "", unit: str = "it", **kwargs: Any) -> Any:
-    """A tqdm bar on stderr, silent when piped (``ASSAY_PROGRESS=0/1`` overrides)."""
+class _Quiet:
+    """What ``bar`` returns when progress is off: counts, draws nothing, imports nothing."""
+
+    def __init__(self, total: float | None) -> None:
+        self.total = total
+        self.n: float = 0
+
+    def update(self, n: float = 1) -> None:
+        self.n += n
+
+    def __getattr__(self, name: str) -> Any:  # close, refresh, set_postfix, set_description, ...
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: None
+
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def bar(total: float | None = None, desc: str = "", unit: str = "it", *, show: bool = True, **kwargs: Any) -> Any:
+    """A tqdm bar on stderr, silent when piped (``ASSAY_PROGRESS=0/1`` overrides) or when not ``show``."""
+    if not show or not _enabled():
+        return _Quiet(total)
     from tqdm import tqdm
 
     scale = unit == "B"
@@ -29,7 +53,6 @@ def bar(total: float | None = None, desc: str = "", unit: str = "it", **kwargs: 
         unit_scale=scale,
         unit_divisor=1024 if scale else 1000,
         file=sys.stderr,
-        disable=not _enabled(),
         leave=False,
         dynamic_ncols=True,
         **kwargs,

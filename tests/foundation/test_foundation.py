@@ -186,3 +186,22 @@ def test_local_executor_reuses_its_pool_until_closed() -> None:
     assert workers and all(not w.is_alive() for w in workers)  # leaving the block stopped the workers
     assert executor.map(_worker_pid, range(4))  # a closed executor starts a fresh pool when used again
     executor.close()
+
+
+def test_progress_is_silent_and_light_when_off(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from assay.progress import bar
+
+    monkeypatch.setenv("ASSAY_PROGRESS", "0")
+    with bar(total=10, desc="work", unit="B") as progress:
+        progress.update(4)
+        progress.update(6)
+        progress.set_postfix(files=2)
+    assert progress.n == 10 and progress.total == 10
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("ASSAY_PROGRESS", "1")
+    with bar(total=3, desc="shown") as shown:
+        shown.update(3)
+    assert "shown" in capsys.readouterr().err
+    with bar(total=3, desc="hidden", show=False) as hidden:
+        hidden.update(1)
+    assert capsys.readouterr().err == ""

@@ -228,9 +228,7 @@ def _rows_bar(source: Any, desc: str, show: bool) -> Any:
     """A progress bar over rows, shown only for work done in this process (workers stay quiet)."""
     from assay.progress import bar
 
-    from tqdm import tqdm
-
-    return bar(source.num_rows, desc, "rows") if show else tqdm(disable=True)
+    return bar(source.num_rows, desc, "rows", show=show)
 
 
 def _sample_partition(task: tuple[Any, list[str], float, int, bool]) -> pa.Table | None:
