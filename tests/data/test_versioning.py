@@ -216,6 +216,35 @@ def test_checkout_in_place_restores_exactly_and_guards_changes(ws: Workspace) ->
     assert (ws.root / "d" / "a.txt").read_text() == "v2-a"
 
 
+def test_checkout_without_a_recorded_head_judges_the_files_against_the_latest_version(ws: Workspace) -> None:
+    write(ws.root / "d" / "x.txt", "one")
+    add(ws, ["d"], name="ds")
+    write(ws.root / "d" / "x.txt", "two2")
+    add(ws, ["d"], name="ds")
+    (ws.cache_dir / "heads.json").unlink(missing_ok=True)  # a cleared cache folder
+    checkout(ws, "ds@v1")  # the files on disk are v2, which is stored: nothing to lose
+    assert (ws.root / "d" / "x.txt").read_text() == "one"
+    (ws.cache_dir / "heads.json").unlink(missing_ok=True)
+    write(ws.root / "d" / "x.txt", "an edit nobody stored")
+    with pytest.raises(UsageError, match="local changes"):
+        checkout(ws, "ds@v1")
+    assert (ws.root / "d" / "x.txt").read_text() == "an edit nobody stored"
+
+
+def test_a_damaged_stat_cache_is_started_afresh(ws: Workspace) -> None:
+    write(ws.root / "d" / "x.txt", "one")
+    add(ws, ["d"], name="ds")
+    db = ws.cache_dir / "stat.db"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.write_bytes(os.urandom(4096))  # not a database any more
+    result = status(ws, "ds")
+    assert not result.dirty and result.rehashed == 1  # the one file re-hashed, nothing lost
+    write(ws.root / "d" / "x.txt", "two")
+    assert status(ws, "ds").modified == ["d/x.txt"]
+    assert status(ws, "ds").rehashed == 1  # the cache works again (the modified file stays suspect)
+
+
 def test_checkout_to_folder_refuses_overwrite_without_force(ws: Workspace, tmp_path: Path) -> None:
     write(ws.root / "d" / "a.txt", "x")
     add(ws, ["d"], name="ds")

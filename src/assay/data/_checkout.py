@@ -111,8 +111,10 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
 
         sources = dataset_sources(ws, version.dataset)
         head = get_head(ws, version.dataset)
-        if head is None or head == version.id:
-            # Status against the version being checked out: its snapshot is already loaded.
+        if head == version.id or (head is None and version.id == resolve(ws, version.dataset).id):
+            # Status against the version on disk, which is the one being checked out: its
+            # snapshot is already loaded. (With no head recorded, the files on disk are judged
+            # against the latest version, as `data status` does.)
             changes = status(ws, version.dataset, _version=version, _base=snapshot)
         else:
             changes = status(ws, version.dataset)

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from assay.errors import InputError, UsageError
@@ -171,7 +172,26 @@ class StatCache:
         self._lock = threading.Lock()  # one load, however many threads ask at once
 
     def _connect(self) -> sqlite3.Connection:
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            # Not a database any more (damaged, truncated, overwritten): a cache, so it is
+            # started afresh; that only costs one re-hash of the files.
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self._db_path}{suffix}").unlink(missing_ok=True)
+            return self._open()
+
+    def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._db_path, timeout=60, isolation_level=None)
+        try:
+            return self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    def _prepare(self, conn: sqlite3.Connection) -> sqlite3.Connection:
         if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA:
             conn.execute("BEGIN IMMEDIATE")  # two processes may find an old layout at once
             try:
