@@ -27,6 +27,19 @@ def pooled_table(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
     return table[:, table.sum(axis=0) > 0]
 
 
+def contingency(cmp: CategoricalComparison) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+    """(total variation effect, pooled 2 x k table, its expected counts under homogeneity).
+
+    The table and expected counts are None when there is nothing to test (one category
+    after pooling, or an empty side).
+    """
+    effect = total_variation(*cmp.probabilities())
+    table = pooled_table(cmp.ref_counts.astype(np.float64), cmp.cur_counts.astype(np.float64))
+    if table.shape[1] < 2 or cmp.n_ref == 0 or cmp.n_cur == 0:
+        return effect, None, None
+    return effect, table, np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+
+
 @register_stat_test
 class ChiSquared(StatTest):
     """Effect: total variation distance between category frequencies."""
@@ -38,11 +51,9 @@ class ChiSquared(StatTest):
     effect_name = "total variation"
 
     def categorical(self, cmp: CategoricalComparison) -> TestOutcome:
-        effect = total_variation(*cmp.probabilities())
-        table = pooled_table(cmp.ref_counts.astype(np.float64), cmp.cur_counts.astype(np.float64))
-        if table.shape[1] < 2 or cmp.n_ref == 0 or cmp.n_cur == 0:
+        effect, table, expected = contingency(cmp)
+        if table is None or expected is None:
             return TestOutcome(statistic=0.0, p_value=1.0, effect=effect)
         # scipy.stats.chi2_contingency(table, correction=False), without importing scipy.stats
-        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
         statistic = float(((table - expected) ** 2 / expected).sum())
         return TestOutcome(statistic=statistic, p_value=chi2_sf(statistic, table.shape[1] - 1), effect=effect)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from assay.drift._comparison import CategoricalComparison
+from assay.drift._distributions import chi2_sf
 from assay.drift._registry import StatTest, TestOutcome, register_stat_test
-from assay.drift._stattests._chi2 import pooled_table
-from assay.drift._stattests._total_variation import total_variation
+from assay.drift._stattests._chi2 import contingency
 
 
 @register_stat_test
@@ -26,14 +26,10 @@ class GTest(StatTest):
     effect_name = "total variation"
 
     def categorical(self, cmp: CategoricalComparison) -> TestOutcome:
-        from scipy import stats
-
-        effect = total_variation(*cmp.probabilities())
-        table = pooled_table(cmp.ref_counts.astype(np.float64), cmp.cur_counts.astype(np.float64))
-        if table.shape[1] < 2 or cmp.n_ref == 0 or cmp.n_cur == 0:
+        effect, table, expected = contingency(cmp)
+        if table is None or expected is None:
             return TestOutcome(statistic=0.0, p_value=1.0, effect=effect)
-        expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
         observed = table > 0  # 0 * log 0 = 0
         g = 2.0 * float(np.sum(table[observed] * np.log(table[observed] / expected[observed])))
         dof = table.shape[1] - 1
-        return TestOutcome(statistic=g, p_value=float(stats.chi2.sf(g, dof)), effect=effect)
+        return TestOutcome(statistic=g, p_value=chi2_sf(g, dof), effect=effect)
