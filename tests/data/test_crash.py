@@ -15,16 +15,18 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from assay.data import add, add_remote, checkout, log, pull, verify
 from assay.workspace import Workspace
 
 ENV = {**os.environ, "ASSAY_PROGRESS": "0"}
 
 
-def _make_data(root: Path) -> None:
+def _make_data(root: Path, small: int = 300) -> None:
     d = root / "d"
     d.mkdir()
-    for i in range(300):
+    for i in range(small):
         (d / f"s{i:03d}.bin").write_bytes(os.urandom(8_000))
     (d / "big.bin").write_bytes(os.urandom(24 << 20))
 
@@ -50,6 +52,22 @@ def _instants(args: list[str], cwd: Path, count: int) -> list[float]:
     return [took * (i + 0.5) / count for i in range(count)]
 
 
+def _still_running_in(root: Path, grace: float = 2.0) -> list[int]:
+    """Processes whose working folder is ``root`` (waiting up to ``grace`` seconds for them to go)."""
+    deadline = time.monotonic() + grace
+    while True:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and os.readlink(proc / "cwd") == str(root):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def _state(root: Path) -> list[int]:
     ws = Workspace.open(root)
     try:
@@ -60,10 +78,11 @@ def _state(root: Path) -> list[int]:
         ws.close()
 
 
-def test_sigkill_during_add(tmp_path: Path) -> None:
+@pytest.mark.parametrize("small", [300, 2500], ids=["threads", "processes"])  # 2,500 files: read by forked workers
+def test_sigkill_during_add(tmp_path: Path, small: int) -> None:
     root = tmp_path / "w"
     Workspace.init(root).close()
-    _make_data(root)
+    _make_data(root, small)
     # Fast storage settings make more of the run fall inside the small windows that matter.
     cfg = root / ".assay" / "config.toml"
     cfg.write_text(cfg.read_text().replace("pack_size = 134217728", "pack_size = 4194304"))
@@ -75,6 +94,7 @@ def test_sigkill_during_add(tmp_path: Path) -> None:
     for delay in delays:
         code = _kill_after(["data", "add", "d", "--name", "ds"], root, delay)
         killed += code == -signal.SIGKILL
+        assert _still_running_in(root) == []  # forked readers die with the process that forked them
         numbers = _state(root)
         assert numbers in ([], [1]), numbers  # whole or not at all
         ws = Workspace.open(root)

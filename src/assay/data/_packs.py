@@ -105,6 +105,11 @@ class PackStore:
             self._index = index
             self._packs = packs
 
+    def adopt(self, pack_ids: Iterable[str]) -> None:
+        """Register packs another process published to this store since the index was loaded."""
+        for pack_id in pack_ids:
+            self._register(pack_id, self._load_index(pack_id))
+
     def _load_index(self, pack_id: str) -> list[IndexEntry]:
         key = f"packs/{pack_id}.idx"
         cached: Path | None = None
@@ -315,6 +320,35 @@ def _for(what: str) -> str:
 
 _zstd_local = threading.local()
 
+_WRITEBACK_EVERY = 16 << 20
+_sync_file_range = None  # resolved once: libc's sync_file_range, or False where there is none
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing ``length`` bytes at ``offset`` to disk, without waiting.
+
+    A pack is fsynced before it is published; started early, the disk writes it while
+    the rest is still being read and hashed, and the fsync finds little left to do
+    (otherwise the whole pack is written at fsync time, with readers waiting). Linux's
+    ``sync_file_range(SYNC_FILE_RANGE_WRITE)``; elsewhere nothing (the fsync still
+    makes the pack durable).
+    """
+    global _sync_file_range
+    if _sync_file_range is None:
+        _sync_file_range = False
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            fn = libc.sync_file_range
+            fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+            fn.restype = ctypes.c_int
+            _sync_file_range = fn
+        except (OSError, AttributeError):
+            pass
+    if _sync_file_range:
+        _sync_file_range(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; a failure is only a lost hint
+
 
 def _decompress(data: bytes, raw_size: int) -> bytes:
     import zstandard
@@ -381,9 +415,27 @@ class PackWriter:
         self._path: Path | None = None
         self._entries: list[tuple[bytes, int, int, int, int]] = []
         self._offset = 0
+        self._kicked = 0  # bytes of the open pack already handed to the kernel's writeback
+        # Full packs are fsynced and published by one thread of their own, so the threads
+        # reading and hashing never wait for the disk to make a pack durable.
+        self._publisher: ThreadPoolExecutor | None = None
+        self._publishing: list[Future[None]] = []
+        self._broken = False  # a publish failed: the packs queued behind it are dropped
         self.published: list[str] = []
         self.bytes_written = 0
         self.chunks_written = 0
+
+    def sibling(self) -> PackWriter:
+        """A new writer to the same store with the same settings (for a forked worker:
+        no encoder threads, the worker processes already use the cores)."""
+        return PackWriter(self.target, self.tmp_dir, compression=self.compression, level=self.level,
+                          pack_size=self.pack_size)
+
+    def adopt(self, pack_ids: list[str], chunks: int, nbytes: int) -> None:
+        """Count packs that sibling writers in other processes published."""
+        self.published.extend(pack_ids)
+        self.chunks_written += chunks
+        self.bytes_written += nbytes
 
     def _incompressible(self, raw: bytes | memoryview) -> bool:
         # Probe a slice: random or already-compressed bytes would cost a full
@@ -454,8 +506,10 @@ class PackWriter:
             self.chunks_written += new
             if self._offset >= self.pack_size:
                 full = self._detach()
+            else:
+                self._kick()
         if full is not None:
-            self._publish(*full)
+            self._hand_over(full)
         return new
 
     def _encode_and_add(self, digest: bytes, raw: bytes) -> bool:
@@ -490,15 +544,34 @@ class PackWriter:
             self.chunks_written += 1
             if self._offset >= self.pack_size:
                 full = self._detach()
+            else:
+                self._kick()
         if full is not None:
-            self._publish(*full)
+            self._hand_over(full)
         return True
+
+    def _kick(self) -> None:
+        """Start writeback of the open pack's unsynced tail once it is big enough (lock held)."""
+        if self._offset - self._kicked >= _WRITEBACK_EVERY and self._fh is not None:
+            self._fh.flush()  # type: ignore[attr-defined]
+            _start_writeback(self._fh.fileno(), self._kicked, self._offset - self._kicked)  # type: ignore[attr-defined]
+            self._kicked = self._offset
+
+    def _hand_over(self, full: tuple[Path, object, list[tuple[bytes, int, int, int, int]]]) -> None:
+        with self._lock:
+            failed = next((f for f in self._publishing if f.done() and f.exception() is not None), None)
+            if self._publisher is None:
+                self._publisher = ThreadPoolExecutor(1, thread_name_prefix="assay-publish")
+            self._publishing.append(self._publisher.submit(self._publish_in_turn, full))
+        if failed is not None:
+            raise failed.exception()  # type: ignore[misc]  # e.g. the disk is full: stop reading now
 
     def _open(self) -> None:
         self._path = self.tmp_dir / f"{os.getpid()}-{os.urandom(6).hex()}.pack"
         self._fh = open(self._path, "wb")
         self._fh.write(PACK_MAGIC)
         self._offset = len(PACK_MAGIC)
+        self._kicked = 0
         self._entries = []
 
     def _detach(self) -> tuple[Path, object, list[tuple[bytes, int, int, int, int]]] | None:
@@ -507,6 +580,20 @@ class PackWriter:
         out = (self._path, self._fh, self._entries)
         self._fh, self._path, self._entries = None, None, []
         return out  # type: ignore[return-value]
+
+    def _publish_in_turn(self, full: tuple[Path, object, list[tuple[bytes, int, int, int, int]]]) -> None:
+        """Publish one handed-over pack; after a failure the later ones are dropped, not
+        published, so a failed transfer keeps exactly the packs finished before it."""
+        path, fh, _ = full
+        if self._broken:
+            fh.close()  # type: ignore[attr-defined]
+            path.unlink(missing_ok=True)
+            return
+        try:
+            self._publish(*full)
+        except BaseException:
+            self._broken = True
+            raise
 
     def _publish(self, path: Path, fh: object, entries: list[tuple[bytes, int, int, int, int]]) -> None:
         fh.flush()  # type: ignore[attr-defined]
@@ -524,7 +611,22 @@ class PackWriter:
         self.target._register(pack_id, arr)
         self.published.append(pack_id)
 
+    def _settle(self) -> None:
+        """Wait for every pack handed to the publisher; raise the first failure."""
+        with self._lock:
+            futures, self._publishing = self._publishing, []
+            publisher, self._publisher = self._publisher, None
+        try:
+            errors = [f.exception() for f in futures]
+        finally:
+            if publisher is not None:
+                publisher.shutdown(wait=True)
+        for exc in errors:
+            if exc is not None:
+                raise exc
+
     def flush(self) -> list[str]:
+        """Publish everything written so far; returns only when every pack is durable and indexed."""
         self._drain()
         if self._encoders is not None:
             self._encoders.shutdown(wait=True)
@@ -532,7 +634,8 @@ class PackWriter:
         with self._lock:
             full = self._detach()
         if full is not None:
-            self._publish(*full)
+            self._hand_over(full)
+        self._settle()
         return self.published
 
     def abort(self) -> None:
@@ -549,6 +652,10 @@ class PackWriter:
             path, fh, _ = full
             fh.close()  # type: ignore[attr-defined]
             path.unlink(missing_ok=True)
+        try:
+            self._settle()  # packs already full are published: complete, only unreferenced until gc
+        except BaseException:
+            pass
 
 
 

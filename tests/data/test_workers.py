@@ -1,0 +1,201 @@
+"""`data add` and status re-hashing in forked processes: same results as the threads, failures reported."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assay.data import _add, _workers, add, checkout, status, verify
+from assay.data._scan import scan
+from assay.errors import AssayError, InputError
+from assay.workspace import Workspace
+
+
+def _tree(root: Path) -> None:
+    rng = random.Random(7)
+    d = root / "d"
+    for i in range(120):
+        sub = d / f"s{i % 7}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i:03d}.bin").write_bytes(rng.randbytes(500 + 97 * i))
+    (d / "same-a.txt").write_bytes(b"identical content\n" * 100)
+    (d / "s3" / "same-b.txt").write_bytes(b"identical content\n" * 100)
+    (d / "empty.txt").write_bytes(b"")
+    (d / "text.csv").write_bytes(b"a,b\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(50_000)))
+    (d / "big.bin").write_bytes(rng.randbytes(5 << 20))
+    os.chmod(d / "s1" / "f001.bin", 0o600)
+
+
+def _force_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_add, "_FORK_MIN_FILES", 4)
+    # As in the command line's single thread (the test session may run an S3 server's threads).
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+
+
+def test_processes_and_threads_build_the_same_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = {}
+    for how in ("threads", "processes"):
+        root = tmp_path / how
+        ws = Workspace.init(root)
+        _tree(root)
+        if how == "processes":
+            _force_processes(monkeypatch)
+        forked = []
+        original = _workers.hash_in_processes
+        monkeypatch.setattr(_workers, "hash_in_processes", lambda *a: forked.append(a[3]) or original(*a))
+        r = add(ws, [root / "d"], name="ds")
+        assert forked == ([3] if how == "processes" else [])
+        assert verify(ws, all_objects=True).ok
+        assert not status(ws, "ds").dirty
+        out = tmp_path / f"{how}-out"
+        checkout(ws, "ds", to=out)
+        for p in (root / "d").rglob("*"):
+            if p.is_file():
+                q = out / p.relative_to(root)
+                assert q.read_bytes() == p.read_bytes()
+                assert q.stat().st_mode & 0o777 == p.stat().st_mode & 0o777
+        results[how] = (r.version.snapshot, r.files, r.bytes, r.new_chunks)
+        monkeypatch.undo()
+        ws.close()
+    assert results["threads"][:3] == results["processes"][:3]  # the same snapshot, byte for byte
+    # Identical files read by different processes may each be stored once: never more.
+    assert results["threads"][3] <= results["processes"][3] <= results["threads"][3] + 2
+
+
+def test_the_added_packs_are_usable_in_the_same_process(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tree(ws.root)
+    _force_processes(monkeypatch)
+    first = add(ws, [ws.root / "d"], name="ds")
+    assert first.new_chunks > 0
+    (ws.root / "d" / "s2" / "new.bin").write_bytes(os.urandom(3000))
+    second = add(ws, [ws.root / "d"], name="ds")
+    assert second.version.number == 2
+    assert second.new_chunks == 1  # the first add's chunks are known to this process's store
+    shutil.rmtree(ws.root / "d")
+    checkout(ws, "ds@v2", force=True)
+    assert (ws.root / "d" / "s2" / "new.bin").is_file()
+
+
+def test_a_file_vanishing_in_a_child_is_reported_as_in_the_parent(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tree(ws.root)
+    _force_processes(monkeypatch)
+    entries = scan(ws, ["d"]).files
+    (ws.root / "d" / "s4" / "f060.bin").unlink()
+    with pytest.raises(InputError, match=r"d/s4/f060.bin disappeared while it was being read") as info:
+        _add.hash_entries(ws, entries)
+    assert info.value.hint  # the hint travels too
+    assert verify(ws, all_objects=True).ok
+
+
+def test_a_child_that_dies_fails_the_add_and_leaves_the_store_clean(ws: Workspace,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _tree(ws.root)
+    _force_processes(monkeypatch)
+    real_work = _workers._work
+
+    def dying(ws_: Workspace, share: list, *a: object) -> object:
+        if any(e.rel == "d/s5/f005.bin" for e in share):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_work(ws_, share, *a)
+
+    monkeypatch.setattr(_workers, "_work", dying)
+    with pytest.raises(AssayError, match=r"worker process .* died without a result \(killed by signal 9\)"):
+        add(ws, [ws.root / "d"], name="ds")
+    assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
+    assert verify(ws, all_objects=True).ok
+    monkeypatch.setattr(_workers, "_work", real_work)
+    assert add(ws, [ws.root / "d"], name="ds").created  # and the next run completes
+
+
+def test_no_fork_when_other_threads_run_or_one_worker_is_asked(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    (ws.root / "d").mkdir()
+    for i in range(2100):
+        (ws.root / "d" / f"{i}.txt").write_text(str(i))
+    entries = scan(ws, ["d"]).files
+    cores = len(os.sched_getaffinity(0))
+    with monkeypatch.context() as m:
+        m.setattr(threading, "active_count", lambda: 1)  # the command line's single thread
+        assert _add._processes(entries, 0) == (min(cores, 8) if cores > 1 else 1)
+        assert _add._processes(entries, 1) == 0
+        assert _add._processes(entries[:100], 0) == 0  # few small files: not worth a fork
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert _add._processes(entries, 0) == 0  # a fork would copy no other thread: keep the threads' path
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_shares_are_contiguous_and_balanced(ws: Workspace) -> None:
+    (ws.root / "d").mkdir()
+    for i in range(1000):
+        (ws.root / "d" / f"{i:04d}.txt").write_bytes(b"x" * (i % 50))
+    (ws.root / "d" / "big.bin").write_bytes(b"\0" * (8 << 20))
+    entries = scan(ws, ["d"]).files
+    shares = _workers._split(entries, 3)
+    assert [e for s in shares for e in s] == entries
+    work = [sum(e.st.st_size + (32 << 10) for e in s) for s in shares]
+    assert max(work) < 1.6 * min(work)
+    assert _workers._split(entries[:2], 4) == [[entries[0]], [entries[1]]]
+
+
+_SLOW_ADD = """
+import os, sys, time
+from assay.data import _add, _workers, add
+from assay.workspace import Workspace
+_add._FORK_MIN_FILES = 4
+os.sched_getaffinity = lambda pid: {0, 1}
+_workers._work = lambda *a: time.sleep(120)
+add(Workspace.open(sys.argv[1]), [sys.argv[1] + "/d"], name="ds")
+"""
+
+
+def _children_of(pid: int) -> list[int]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_killing_the_parent_kills_its_workers(ws: Workspace) -> None:
+    _tree(ws.root)
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_ADD, str(ws.root)],
+                            env={**os.environ, "ASSAY_PROGRESS": "0"})
+    try:
+        deadline = time.monotonic() + 30
+        kids: list[int] = []
+        while len(kids) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            kids = _children_of(proc.pid)
+        assert len(kids) == 2, "the add should be waiting on two forked workers"
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(k) for k in kids)
