@@ -45,6 +45,9 @@ def bar(total: float | None = None, desc: str = "", unit: str = "it", *, show: b
         return _Quiet(total)
     from tqdm import tqdm
 
+    # No monitor thread: bars are updated often enough, and a process with a second
+    # thread cannot fork workers safely (see assay.data._workers).
+    tqdm.monitor_interval = 0
     scale = unit == "B"
     return tqdm(
         total=total,
