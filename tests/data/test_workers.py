@@ -36,7 +36,7 @@ def _tree(root: Path) -> None:
 
 
 def _force_processes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_add, "_FORK_MIN_FILES", 4)
+    monkeypatch.setattr(_workers, "FORK_MIN_FILES", 4)
     # As in the command line's single thread (the test session may run an S3 server's threads).
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
@@ -52,7 +52,7 @@ def test_processes_and_threads_build_the_same_version(tmp_path: Path, monkeypatc
             _force_processes(monkeypatch)
         forked = []
         original = _workers.hash_in_processes
-        monkeypatch.setattr(_workers, "hash_in_processes", lambda *a: forked.append(a[3]) or original(*a))
+        monkeypatch.setattr(_add, "hash_in_processes", lambda *a: forked.append(a[3]) or original(*a))
         r = add(ws, [root / "d"], name="ds")
         assert forked == ([3] if how == "processes" else [])
         assert verify(ws, all_objects=True).ok
@@ -101,19 +101,19 @@ def test_a_child_that_dies_fails_the_add_and_leaves_the_store_clean(ws: Workspac
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     _tree(ws.root)
     _force_processes(monkeypatch)
-    real_work = _workers._work
+    real_work = _workers._hash_share
 
-    def dying(ws_: Workspace, share: list, *a: object) -> object:
+    def dying(share: list, *a: object) -> object:
         if any(e.rel == "d/s5/f005.bin" for e in share):
             os.kill(os.getpid(), signal.SIGKILL)
-        return real_work(ws_, share, *a)
+        return real_work(share, *a)
 
-    monkeypatch.setattr(_workers, "_work", dying)
-    with pytest.raises(AssayError, match=r"worker process .* died without a result \(killed by signal 9\)"):
+    monkeypatch.setattr(_workers, "_hash_share", dying)
+    with pytest.raises(AssayError, match=r"a worker process died without a result \(killed by signal 9\)"):
         add(ws, [ws.root / "d"], name="ds")
     assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
     assert verify(ws, all_objects=True).ok
-    monkeypatch.setattr(_workers, "_work", real_work)
+    monkeypatch.setattr(_workers, "_hash_share", real_work)
     assert add(ws, [ws.root / "d"], name="ds").created  # and the next run completes
 
 
@@ -123,16 +123,18 @@ def test_no_fork_when_other_threads_run_or_one_worker_is_asked(ws: Workspace, mo
         (ws.root / "d" / f"{i}.txt").write_text(str(i))
     entries = scan(ws, ["d"]).files
     cores = len(os.sched_getaffinity(0))
+    nbytes = sum(e.st.st_size for e in entries)
     with monkeypatch.context() as m:
         m.setattr(threading, "active_count", lambda: 1)  # the command line's single thread
-        assert _add._processes(entries, 0) == (min(cores, 8) if cores > 1 else 1)
-        assert _add._processes(entries, 1) == 0
-        assert _add._processes(entries[:100], 0) == 0  # few small files: not worth a fork
+        assert _workers.processes_for(len(entries), nbytes) == (min(cores, 8) if cores > 1 else 0)
+        assert _workers.processes_for(len(entries), nbytes, 1) == 0
+        assert _workers.processes_for(100, nbytes) == 0  # few small files: not worth a fork
+        assert _workers.processes_for(2, 2 << 30, 2) == 2  # two big files: one each
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert _add._processes(entries, 0) == 0  # a fork would copy no other thread: keep the threads' path
+        assert _workers.processes_for(len(entries), nbytes) == 0  # a fork would copy no other thread: keep the threads' path
     finally:
         stop.set()
         other.join()
@@ -144,20 +146,20 @@ def test_shares_are_contiguous_and_balanced(ws: Workspace) -> None:
         (ws.root / "d" / f"{i:04d}.txt").write_bytes(b"x" * (i % 50))
     (ws.root / "d" / "big.bin").write_bytes(b"\0" * (8 << 20))
     entries = scan(ws, ["d"]).files
-    shares = _workers._split(entries, 3)
+    shares = _workers.split(entries, 3, lambda e: e.st.st_size)
     assert [e for s in shares for e in s] == entries
     work = [sum(e.st.st_size + (32 << 10) for e in s) for s in shares]
     assert max(work) < 1.6 * min(work)
-    assert _workers._split(entries[:2], 4) == [[entries[0]], [entries[1]]]
+    assert _workers.split(entries[:2], 4, lambda e: e.st.st_size) == [[entries[0]], [entries[1]]]
 
 
 _SLOW_ADD = """
 import os, sys, time
 from assay.data import _add, _workers, add
 from assay.workspace import Workspace
-_add._FORK_MIN_FILES = 4
+_workers.FORK_MIN_FILES = 4
 os.sched_getaffinity = lambda pid: {0, 1}
-_workers._work = lambda *a: time.sleep(120)
+_workers._hash_share = lambda *a: time.sleep(120)
 add(Workspace.open(sys.argv[1]), [sys.argv[1] + "/d"], name="ds")
 """
 

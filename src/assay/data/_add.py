@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat as _stat
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from assay.data._packs import PackWriter, workspace_packs
 from assay.data._scan import ScanEntry, StatCache, scan
 from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._versions import Version, check_name, record_version, save_snapshot
+from assay.data._workers import hash_in_processes, processes_for
 from assay.errors import InputError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace
@@ -130,10 +130,8 @@ def _hash(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, *,
             writer.flush()
         return []
     settings = ws.config.data
-    processes = _processes(entries, jobs or settings.jobs)
-    if processes > 1:
-        from assay.data._workers import hash_in_processes
-
+    processes = processes_for(len(entries), sum(e.st.st_size for e in entries), jobs or settings.jobs)
+    if processes:
         return hash_in_processes(ws, entries, writer, processes)
     chunker = Chunker(settings.chunk_avg)
     # The readers hash and compress, so one per core; the disk's latency is hidden by
@@ -188,32 +186,6 @@ def hash_batch(items: list[ScanEntry], chunker: Chunker, writer: PackWriter | No
     if writer is not None and small:
         writer.add_many(small)  # one lock and one write for the whole batch
     return out
-
-
-_FORK_MIN_FILES = 2048
-_FORK_MIN_BYTES = 512 << 20
-
-
-def _processes(entries: list[ScanEntry], jobs: int) -> int:
-    """How many forked processes should read ``entries`` (0: read them in this one).
-
-    Per small file the interpreter's work (open, stat, read, hash, bookkeeping: ~35 us)
-    outweighs the bytes, and threads serialize on the interpreter lock, so many files
-    or a few big ones are split among processes, one per core. Only from a process with
-    a single thread (a fork copies no other thread: a service keeps its threads' path)
-    and where fork is the native way (Linux).
-    """
-    if jobs == 1 or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
-        return 0
-    if threading.active_count() != 1:
-        return 0
-    if len(entries) < _FORK_MIN_FILES and (len(entries) < 2 or sum(e.st.st_size for e in entries) < _FORK_MIN_BYTES):
-        return 0
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return min(jobs or cores, 8, len(entries))
 
 
 class _Prefetcher:

@@ -1,17 +1,21 @@
-"""Reading and hashing files in forked processes, one per core.
+"""Work on many files in forked processes, one per core.
 
 For many small files the interpreter's work per file (open, stat, read, hash, a
 manifest) is the cost, not the bytes, and threads take turns holding the
 interpreter lock; each process here has its own. The files are cut into
-contiguous shares; every child reads and hashes its share and stores new chunks
-in packs of its own (complete and indexed before it reports), then sends back
-its manifests through a pipe. The parent adopts the children's packs and builds
-the snapshot as the threaded path would.
+contiguous shares and each forked child works on one, reporting its result
+through a pipe and its progress through shared memory.
 
-A child dies with its parent (``PR_SET_PDEATHSIG``), so a killed ``data add``
-leaves no process writing behind it; what it leaves is what a killed threaded
-add leaves: whole packs no version references (``gc`` removes them) and temp
-files of dead writers (removed on the next write).
+``data add`` (and status's re-hash): every child reads and hashes its share and
+stores new chunks in packs of its own (complete and indexed before it reports),
+then sends back its manifests; the parent adopts the packs and builds the
+snapshot as the threaded path would. ``data checkout``: every child writes its
+share of the files (see :mod:`assay.data._checkout`).
+
+A child dies with its parent (``PR_SET_PDEATHSIG``), so a killed command leaves
+no process writing behind it; what it leaves is what a killed threaded run
+leaves: whole packs no version references (``gc`` removes them) and temp files
+of dead writers (removed on the next write).
 """
 
 from __future__ import annotations
@@ -24,21 +28,50 @@ import select
 import signal
 import struct
 import sys
-from typing import Any, NamedTuple
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from assay.data._add import _batches, advise, hash_batch
 from assay.data._chunking import Chunker
-from assay.data._packs import PackWriter
-from assay.data._scan import ScanEntry
 from assay.data._snapshot import FileManifest
 from assay.errors import AssayError
 from assay.progress import bar
-from assay.workspace import Workspace
 
-__all__ = ["hash_in_processes"]
+if TYPE_CHECKING:
+    from assay.data._packs import PackWriter
+    from assay.data._scan import ScanEntry
+    from assay.workspace import Workspace
+
+__all__ = ["fork_map", "hash_in_processes", "processes_for"]
 
 _COUNTER = struct.Struct("<q")
 _READ_AHEAD = 1024  # small files asked for ahead of the one being read
+FORK_MIN_FILES = 2048
+FORK_MIN_BYTES = 512 << 20
+
+T = TypeVar("T")
+
+
+def processes_for(count: int, nbytes: int, jobs: int = 0) -> int:
+    """How many forked processes should work on ``count`` files of ``nbytes`` (0: none, stay in this one).
+
+    Many files, or a few big ones, are split among processes, one per core. Only from
+    a process with a single thread (a fork copies no other thread, and a lock one of
+    them held would stay held in the child: a service keeps its threads' path) and
+    where fork is the native way (Linux). ``jobs`` 1 asks for no fork.
+    """
+    if jobs == 1 or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return 0
+    if threading.active_count() != 1:
+        return 0
+    if count < FORK_MIN_FILES and (count < 2 or nbytes < FORK_MIN_BYTES):
+        return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    n = min(jobs or cores, 8, count)
+    return n if n > 1 else 0
 
 
 class FileStat(NamedTuple):
@@ -53,15 +86,37 @@ class FileStat(NamedTuple):
 Fresh = list[tuple[str, Any, FileManifest]]
 
 
-def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, processes: int) -> Fresh:
-    """``(rel, stat, manifest)`` of every entry, in order; new chunks stored through ``writer``'s store."""
-    shares = _split(entries, processes)
-    if writer is not None:
-        writer.target.has(b"")  # the index is loaded before the fork: each child dedups against it
-    counters = mmap.mmap(-1, _COUNTER.size * len(shares))  # shared: each child's bytes done, for progress
+def split(items: Sequence[T], n: int, size: Callable[[T], int]) -> list[list[T]]:
+    """``n`` contiguous shares of about equal work (an item's bytes plus a fixed cost per
+    item: neighbours stay together, so a child reads or writes folders whole)."""
+    per_item = 32 << 10
+    total = sum(size(i) for i in items) + per_item * len(items)
+    shares: list[list[T]] = [[] for _ in range(n)]
+    done = 0
+    k = 0
+    for item in items:
+        shares[k].append(item)
+        done += size(item) + per_item
+        if k < n - 1 and done >= total * (k + 1) / n:
+            k += 1
+    return [s for s in shares if s]
+
+
+def fork_map(shares: Sequence[T], work: Callable[[T, Callable[[int], None]], Any], *, total: int = 0,
+             desc: str = "", stop_on_error: bool = True) -> list[tuple[bool, Any]]:
+    """``work(share, report)`` in one forked child per share: ``(True, result)`` or
+    ``(False, exception)`` per share, in order. ``report(n)`` tells the parent's
+    progress bar that the child has done ``n`` bytes in all. With ``stop_on_error`` the
+    first failure kills the other children (their outcome is then the failure's);
+    without, each runs to its end (so that each can clean up after itself).
+    """
+    counters = mmap.mmap(-1, _COUNTER.size * len(shares))  # shared: each child's bytes done
     parent = os.getpid()
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()  # a child must not inherit (and later repeat) buffered output
+        try:
+            stream.flush()  # a child must not inherit (and later repeat) buffered output
+        except (OSError, ValueError):
+            pass
     children: list[_Child] = []
     try:
         for slot, share in enumerate(shares):
@@ -69,12 +124,11 @@ def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWrite
             pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child, which reports through the pipe
                 os.close(rfd)
-                _child(ws, share, writer, wfd, counters, slot, parent)
+                _child(work, share, wfd, counters, slot, parent)
             os.close(wfd)
             children.append(_Child(pid, rfd))
-        desc = "hashing" if writer is None else "adding"
-        with bar(total=sum(e.st.st_size for e in entries), desc=desc, unit="B") as progress:
-            _gather(children, counters, progress)
+        with bar(total=total, desc=desc, unit="B") as progress:
+            _gather(children, counters, progress, stop_on_error)
     except BaseException:
         for child in children:
             child.kill()
@@ -82,14 +136,41 @@ def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWrite
     finally:
         for child in children:
             child.reap()
-    reported = [c.payload[1] for c in children if c.payload is not None and c.payload[0] == "error"]
-    if reported:
-        raise reported[0]  # what went wrong, rather than the children stopped because of it
+    reported = [c.payload[1] for c in children if c.payload is not None and not c.payload[0]]
+    outcomes = []
+    for child in children:
+        if child.payload is not None:
+            outcomes.append(child.payload)
+        elif reported and stop_on_error:
+            outcomes.append((False, reported[0]))  # stopped because of that failure
+        else:
+            outcomes.append((False, child.died()))
+    return outcomes
+
+
+def raise_first_failure(outcomes: list[tuple[bool, Any]]) -> list[Any]:
+    """The results, or the first failure raised (a reported error before a child that died)."""
+    failures = [r for ok, r in outcomes if not ok]
+    if failures:
+        reported = [f for f in failures if not getattr(f, "_assay_worker_died", False)]
+        raise (reported or failures)[0]
+    return [r for _, r in outcomes]
+
+
+def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, processes: int) -> Fresh:
+    """``(rel, stat, manifest)`` of every entry, in order; new chunks stored through ``writer``'s store."""
+    shares = split(entries, processes, lambda e: e.st.st_size)
+    if writer is not None:
+        writer.target.has(b"")  # the index is loaded before the fork: each child dedups against it
+    chunk_avg = ws.config.data.chunk_avg
+    results = raise_first_failure(fork_map(
+        shares, lambda share, report: _hash_share(share, chunk_avg, writer, report),
+        total=sum(e.st.st_size for e in entries), desc="hashing" if writer is None else "adding",
+    ))
     fresh: Fresh = []
     published: list[str] = []
     chunks = nbytes = 0
-    for child in children:
-        rows, (child_chunks, child_bytes, child_packs) = child.result()
+    for rows, (child_chunks, child_bytes, child_packs) in results:
         fresh.extend((rel, FileStat(size, mtime_ns, ino, st_mode), FileManifest(size, mode, tuple(chunk_list)))
                      for rel, size, mtime_ns, ino, st_mode, mode, chunk_list in rows)
         chunks += child_chunks
@@ -102,28 +183,12 @@ def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWrite
     return fresh
 
 
-def _split(entries: list[ScanEntry], n: int) -> list[list[ScanEntry]]:
-    """``n`` contiguous shares of about equal work (a file's bytes plus a fixed cost per file:
-    neighbours stay together, so each child reads folders whole and packs them together)."""
-    per_file = 32 << 10
-    total = sum(e.st.st_size for e in entries) + per_file * len(entries)
-    shares: list[list[ScanEntry]] = [[] for _ in range(n)]
-    done = 0
-    k = 0
-    for entry in entries:
-        shares[k].append(entry)
-        done += entry.st.st_size + per_file
-        if k < n - 1 and done >= total * (k + 1) / n:
-            k += 1
-    return [s for s in shares if s]
-
-
 class _Child:
     def __init__(self, pid: int, fd: int) -> None:
         self.pid = pid
         self.fd: int | None = fd
         self.data = bytearray()
-        self.payload: tuple[Any, ...] | None = None
+        self.payload: tuple[bool, Any] | None = None
         self.status: int | None = None
 
     def read(self) -> bool:
@@ -144,7 +209,7 @@ class _Child:
 
     @property
     def failed(self) -> bool:
-        return self.payload is None or self.payload[0] == "error"
+        return self.payload is None or not self.payload[0]
 
     def kill(self) -> None:
         if self.status is None:
@@ -160,17 +225,16 @@ class _Child:
         if self.status is None:
             self.status = os.waitpid(self.pid, 0)[1]
 
-    def result(self) -> tuple[list[tuple[Any, ...]], tuple[int, int, list[str]]]:
-        if self.payload is None:
-            code = os.waitstatus_to_exitcode(self.status) if self.status is not None else None
-            why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-            raise AssayError(f"a worker process reading files died without a result ({why})",
-                             hint="rerun; if it happens again, run with --jobs 1 and report it")
-        _, rows, stats = self.payload
-        return rows, stats
+    def died(self) -> AssayError:
+        code = os.waitstatus_to_exitcode(self.status) if self.status is not None else None
+        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        exc = AssayError(f"a worker process died without a result ({why})",
+                         hint="rerun; if it happens again, run with --jobs 1 and report it")
+        exc._assay_worker_died = True  # type: ignore[attr-defined]
+        return exc
 
 
-def _gather(children: list[_Child], counters: mmap.mmap, progress: Any) -> None:
+def _gather(children: list[_Child], counters: mmap.mmap, progress: Any, stop_on_error: bool) -> None:
     open_fds = {c.fd: c for c in children}
     shown = 0
     while open_fds:
@@ -179,9 +243,9 @@ def _gather(children: list[_Child], counters: mmap.mmap, progress: Any) -> None:
             child = open_fds[fd]
             if not child.read():
                 del open_fds[fd]
-                if child.failed:
+                if child.failed and stop_on_error:
                     for other in open_fds.values():
-                        other.kill()  # one share failed: the add fails, the others' work is moot
+                        other.kill()  # one share failed: the others' work is moot
         done = sum(_COUNTER.unpack_from(counters, i * _COUNTER.size)[0] for i in range(len(children)))
         if done > shown:
             progress.update(done - shown)
@@ -191,21 +255,25 @@ def _gather(children: list[_Child], counters: mmap.mmap, progress: Any) -> None:
 # --------------------------------------------------------------------------- in the child
 
 
-def _child(ws: Workspace, share: list[ScanEntry], writer: PackWriter | None, fd: int, counters: mmap.mmap,
+def _child(work: Callable[[Any, Callable[[int], None]], Any], share: Any, fd: int, counters: mmap.mmap,
            slot: int, parent: int) -> None:  # pragma: no cover - runs in the child
     code = 3
     try:
         try:
             _die_with(parent)
             gc.disable()  # short-lived, and the collector would only walk the parent's heap
-            payload: tuple[Any, ...] = ("ok", *_work(ws, share, writer, counters, slot))
+
+            def report(done: int) -> None:
+                _COUNTER.pack_into(counters, slot * _COUNTER.size, done)
+
+            payload: tuple[bool, Any] = (True, work(share, report))
             code = 0
         except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
-            payload = ("error", exc)
+            payload = (False, exc)
         try:
             data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
-            data = pickle.dumps(("error", AssayError(f"{type(payload[1]).__name__}: {payload[1]}")))
+            data = pickle.dumps((False, AssayError(f"{type(payload[1]).__name__}: {payload[1]}")))
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
@@ -225,9 +293,11 @@ def _die_with(parent: int) -> None:  # pragma: no cover - runs in the child
         os._exit(1)
 
 
-def _work(ws: Workspace, share: list[ScanEntry], writer: PackWriter | None, counters: mmap.mmap,
-          slot: int) -> tuple[list[tuple[Any, ...]], tuple[int, int, list[str]]]:  # pragma: no cover - child
-    chunker = Chunker(ws.config.data.chunk_avg)
+def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | None,
+                report: Callable[[int], None]) -> tuple[list[tuple[Any, ...]], tuple[int, int, list[str]]]:
+    from assay.data._add import _batches, hash_batch
+
+    chunker = Chunker(chunk_avg)
     own = writer.sibling() if writer is not None else None
     ahead = _ReadAhead([e.path for e in share if e.st.st_size <= chunker.min_size])
     out: Fresh = []
@@ -236,7 +306,7 @@ def _work(ws: Workspace, share: list[ScanEntry], writer: PackWriter | None, coun
         for items in _batches(share):
             out.extend(hash_batch(items, chunker, own, ahead.take))
             done += sum(e.st.st_size for e in items)
-            _COUNTER.pack_into(counters, slot * _COUNTER.size, done)
+            report(done)
         published = own.flush() if own is not None else []
     except BaseException:
         if own is not None:
@@ -252,6 +322,9 @@ class _ReadAhead:
     thread (a second thread would only contend for the interpreter lock)."""
 
     def __init__(self, paths: list[str]) -> None:
+        from assay.data._add import advise
+
+        self._advise = advise
         self._paths = paths
         self._taken = 0
         self._asked = 0
@@ -260,5 +333,5 @@ class _ReadAhead:
         self._taken += 1
         limit = min(len(self._paths), self._taken + _READ_AHEAD)
         while self._asked < limit:
-            advise(self._paths[self._asked])
+            self._advise(self._paths[self._asked])
             self._asked += 1
