@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from assay.data import _add, _workers, add, checkout, status, verify
+from assay.data import _add, _checkout, _workers, add, checkout, status, verify
 from assay.data._scan import scan
-from assay.errors import AssayError, InputError
+from assay.errors import AssayError, CorruptionError, InputError
 from assay.workspace import Workspace
+
+from tests.data.test_integrity import flip_bit_in_chunk
 
 
 def _tree(root: Path) -> None:
@@ -201,3 +203,49 @@ def test_killing_the_parent_kills_its_workers(ws: Workspace) -> None:
     while any(_alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(k) for k in kids)
+
+
+def test_checkout_in_processes_writes_the_version_exactly(ws: Workspace, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _tree(ws.root)
+    add(ws, [ws.root / "d"], name="ds")
+    original = {p.relative_to(ws.root): (p.read_bytes(), p.stat().st_mode & 0o777)
+                for p in (ws.root / "d").rglob("*") if p.is_file()}
+    _force_processes(monkeypatch)
+    forked = []
+    real = _workers.fork_map
+    monkeypatch.setattr(_checkout, "fork_map", lambda shares, *a, **k: forked.append(len(shares)) or real(shares, *a, **k))
+    shutil.rmtree(ws.root / "d")
+    r = checkout(ws, "ds")
+    assert forked == [3] and len(r.written) == len(original)
+    assert {p.relative_to(ws.root): (p.read_bytes(), p.stat().st_mode & 0o777)
+            for p in (ws.root / "d").rglob("*") if p.is_file()} == original
+    assert not status(ws, "ds").dirty
+    out = tmp_path / "elsewhere"
+    checkout(ws, "ds", to=out)
+    assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == sorted(original)
+
+
+@pytest.mark.parametrize("target", ["new folders", "existing files"])
+def test_a_damaged_chunk_in_one_share_leaves_the_target_as_it_was(ws: Workspace, monkeypatch: pytest.MonkeyPatch,
+                                                                  target: str) -> None:
+    _tree(ws.root)
+    add(ws, [ws.root / "d"], name="ds")
+    victim = ws.root / "d" / "s6" / "f111.bin"
+    from assay.data._versions import load_snapshot, resolve
+
+    snap = load_snapshot(ws.store, resolve(ws, "ds").snapshot)
+    flip_bit_in_chunk(ws, snap.files["d/s6/f111.bin"].chunks[0][0])
+    if target == "new folders":
+        shutil.rmtree(ws.root / "d")
+        before = {}
+    else:
+        for p in (ws.root / "d").rglob("*.bin"):
+            p.write_bytes(b"local")
+        before = {p: p.read_bytes() for p in (ws.root / "d").rglob("*") if p.is_file()}
+    _force_processes(monkeypatch)
+    with pytest.raises(CorruptionError, match="f111.bin"):
+        checkout(ws, "ds", force=True)
+    after = {p: p.read_bytes() for p in (ws.root / "d").rglob("*") if p.is_file()} if (ws.root / "d").exists() else {}
+    assert after == before  # nothing half-written, no temp files left behind
+    assert victim not in after or after[victim] == b"local"

@@ -12,6 +12,7 @@ import json
 import os
 import stat as _stat
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from assay.config import atomic_write_bytes
 from assay.data._scan import StatCache
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import Version, dataset_sources, load_snapshot, resolve
+from assay.data._workers import FileStat, fork_map, processes_for, raise_first_failure, split
 from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace
@@ -150,9 +152,12 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
         if not os.path.isdir(folder):
             os.makedirs(folder, exist_ok=True)
             new_folders.add(folder)
-    plan: list[tuple[str, str, FileManifest]] = []
+    plan: list[_Item] = []
     for rel, dest, manifest in targets:
-        state = "missing" if dest.rpartition("/")[0] in new_folders else _compare(dest, rel, manifest, cache, chunker)
+        # A file in a folder this checkout made is written in place: nothing was there to
+        # keep, and on failure it is removed like a temp file would be.
+        new = dest.rpartition("/")[0] in new_folders
+        state = "missing" if new else _compare(dest, rel, manifest, cache, chunker)
         if state == "same":
             result.unchanged += 1
             continue
@@ -161,39 +166,34 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
                 f"{dest} exists with other content",
                 hint="pass --force to overwrite it, or check out into an empty folder",
             )
-        plan.append((rel, dest, manifest))
+        plan.append((rel, dest, manifest, new))
     del targets
 
     packs = workspace_packs(ws)
     umask = _umask()
-    written: list[tuple[str, str, str, os.stat_result, FileManifest]] = []
-    lock = threading.Lock()
-    fresh: list[tuple[str, os.stat_result, FileManifest]] = []
-
-    def write_batch(items: list[tuple[str, str, FileManifest]]) -> None:
-        done = _write_batch(packs, items, umask, progress)
-        with lock:
-            written.extend(done)
-
+    written: list[tuple[str, str, str, Any, FileManifest]] = []
+    fresh: list[tuple[str, Any, FileManifest]] = []
     try:
-        # Many small files: creating them is latency-bound, so several writers overlap it,
-        # each in its own folder where it can.
-        batches = _batches(plan)
-        with bar(total=sum(m.size for _, _, m in plan), desc="checkout", unit="B") as progress, \
-                ThreadPoolExecutor(max_workers=min(_WRITERS, max(1, len(batches)))) as pool:
-            list(pool.map(write_batch, batches))
+        total = sum(item[2].size for item in plan)
+        processes = processes_for(len(plan), total, ws.config.data.jobs)
+        if processes:
+            written = _write_in_processes(packs, plan, umask, processes, total)
+        else:
+            written = _write_in_threads(packs, plan, umask, total)
         while written:
             tmp, dest, rel, st, manifest = written[-1]
-            try:
-                os.replace(tmp, dest)  # keeps the inode, size and mtime fstat saw
-            except IsADirectoryError:
-                raise UsageError(f"{dest} is a folder where the version has a file", hint="move it away and retry") from None
+            if tmp != dest:
+                try:
+                    os.replace(tmp, dest)  # keeps the inode, size and mtime fstat saw
+                except IsADirectoryError:
+                    raise UsageError(f"{dest} is a folder where the version has a file",
+                                     hint="move it away and retry") from None
             written.pop()
             fresh.append((rel, st, manifest))
     finally:
         for tmp, *_ in written:
             _unlink(tmp)
-    result.written = [rel for rel, _, _ in plan]
+    result.written = [item[0] for item in plan]
     for path in removals:
         path.unlink(missing_ok=True)
         result.removed.append(os.path.relpath(path, root))
@@ -204,6 +204,79 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
             cache.update(fresh)
         set_head(ws, version.dataset, version)
     return result
+
+
+_Item = tuple[str, str, FileManifest, bool]  # rel, destination, manifest, write in place
+_Written = tuple[str, str, str, Any, FileManifest]  # path written, destination, rel, stat, manifest
+
+
+def _write_in_threads(packs: Any, plan: list[_Item], umask: int, total: int) -> list[_Written]:
+    # Many small files: creating them is latency-bound, so several writers overlap it,
+    # each in its own folder where it can.
+    written: list[_Written] = []
+    lock = threading.Lock()
+
+    def write_batch(items: list[_Item]) -> None:
+        done = _write_batch(packs, items, umask, progress)
+        with lock:
+            written.extend(done)
+
+    batches = _batches(plan)
+    try:
+        with bar(total=total, desc="checkout", unit="B") as progress, \
+                ThreadPoolExecutor(max_workers=min(_WRITERS, max(1, len(batches)))) as pool:
+            list(pool.map(write_batch, batches))
+    except BaseException:
+        for tmp, *_ in written:
+            _unlink(tmp)
+        raise
+    return written
+
+
+def _write_in_processes(packs: Any, plan: list[_Item], umask: int, processes: int, total: int) -> list[_Written]:
+    """Each forked worker writes a contiguous share of the files (one interpreter lock per
+    core). A worker that fails removes what it wrote; the others run to their end and
+    their files are removed here, so a failure leaves the target as it was."""
+    packs.has(b"")  # the index is loaded before the fork, once
+    manifests = {rel: manifest for rel, _, manifest, _ in plan}
+    outcomes = fork_map(split(plan, processes, lambda item: item[2].size),
+                        lambda share, report: _write_share(packs, share, umask, report),
+                        total=total, desc="checkout", stop_on_error=False)
+    written = [(tmp, dest, rel, FileStat(*st), manifests[rel])
+               for ok, rows in outcomes if ok for tmp, dest, rel, st in rows]
+    try:
+        raise_first_failure(outcomes)
+    except BaseException:
+        for tmp, *_ in written:
+            _unlink(tmp)
+        raise
+    return written
+
+
+def _write_share(packs: Any, share: list[_Item], umask: int,
+                 report: Callable[[int], None]) -> list[tuple[str, str, str, tuple[int, int, int, int]]]:
+    progress = _Reported(report)
+    done: list[_Written] = []
+    try:
+        for items in _batches(share):
+            done.extend(_write_batch(packs, items, umask, progress))
+    except BaseException:
+        for tmp, *_ in done:
+            _unlink(tmp)
+        raise
+    return [(tmp, dest, rel, (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode)) for tmp, dest, rel, st, _ in done]
+
+
+class _Reported:
+    """A progress bar's ``update`` that reports a forked worker's running total."""
+
+    def __init__(self, report: Callable[[int], None]) -> None:
+        self._report = report
+        self._done = 0
+
+    def update(self, n: int) -> None:
+        self._done += n
+        self._report(self._done)
 
 
 def _current_id(changes: object, path: str) -> str | None:
@@ -249,11 +322,10 @@ def _umask() -> int:
     return 0o777  # unknown: always set the mode explicitly
 
 
-def _batches(plan: list[tuple[str, str, FileManifest]], *, max_files: int = 128,
-             max_bytes: int = 2 << 20) -> list[list[tuple[str, str, FileManifest]]]:
+def _batches(plan: list[_Item], *, max_files: int = 128, max_bytes: int = 2 << 20) -> list[list[_Item]]:
     """Consecutive files of one folder, bounded in count and bytes (the bytes are held at once)."""
-    out: list[list[tuple[str, str, FileManifest]]] = []
-    current: list[tuple[str, str, FileManifest]] = []
+    out: list[list[_Item]] = []
+    current: list[_Item] = []
     folder = ""
     size = 0
     for item in plan:
@@ -276,18 +348,18 @@ def _unlink(path: str) -> None:
         pass
 
 
-def _write_batch(packs: Any, items: list[tuple[str, str, FileManifest]], umask: int,
-                 progress: Any) -> list[tuple[str, str, str, os.stat_result, FileManifest]]:
-    """Write each file of ``items`` to a temp file beside it; every chunk is hash-checked first."""
-    small = [m.chunks[0][0] for _, _, m in items if m.size <= _SMALL and len(m.chunks) == 1]
+def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any) -> list[_Written]:
+    """Write each file of ``items`` to a temp file beside it (in place where it is new);
+    every chunk is hash-checked first."""
+    small = [m.chunks[0][0] for _, _, m, _ in items if m.size <= _SMALL and len(m.chunks) == 1]
     errors: list[tuple[bytes, CorruptionError]] = []
     fetched = dict(packs.read_many(small, errors=errors)) if small else {}  # neighbours in one read
-    out: list[tuple[str, str, str, os.stat_result, FileManifest]] = []
+    out: list[_Written] = []
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC
     try:
-        for rel, dest, manifest in items:
+        for rel, dest, manifest, in_place in items:
             parent = dest.rpartition("/")[0]
-            tmp = f"{parent}/.assay-tmp-{os.getpid()}-{os.urandom(4).hex()}"
+            tmp = dest if in_place else f"{parent}/.assay-tmp-{os.getpid()}-{os.urandom(4).hex()}"
             mode = manifest.mode or 0o644
             try:
                 fd = os.open(tmp, flags, mode)
