@@ -11,12 +11,19 @@ It also remembers, per snapshot it has seen whole (built by `add`, or loaded and
 Merkle-checked), a digest of that snapshot's (path, manifest id) listing. When
 every file on disk hits the cache, `status` compares listings by that digest and
 never decodes the stored snapshot.
+
+And, per dataset, a *stat signature*: one digest over the path and stat of every
+file a scan found, stored with the listing digest those files had, and recorded
+only when every one of them was a trusted cache entry. A clean `status` then
+needs the walk and two digests, not the per-file table.
 """
 
 from __future__ import annotations
 
-import hashlib
+import gc
+import marshal
 import os
+import signal
 import sqlite3
 import stat as _stat
 import threading
@@ -29,13 +36,18 @@ from typing import TYPE_CHECKING, NamedTuple
 from assay.errors import InputError, UsageError
 from assay.workspace import WORKSPACE_DIR, Workspace
 
+try:  # what hashlib.blake2b is, without hashlib loading OpenSSL (10-20 ms of a cold start)
+    from _blake2 import blake2b
+except ImportError:  # a Python built without it
+    from hashlib import blake2b
+
 if TYPE_CHECKING:
     from assay.data._snapshot import FileManifest, Snapshot
 
-__all__ = ["ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan"]
+__all__ = ["ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan", "stat_signature", "walk_signature"]
 
 RACY_NS = 1_000_000_000
-_SCHEMA = 3
+_SCHEMA = 4
 
 
 class ScanEntry(NamedTuple):
@@ -105,6 +117,11 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
             continue
         rel = f"{rel_folder}/{name}"
         try:
+            if entry.is_dir(follow_symlinks=False):
+                # Told by the listing itself (d_type) where the file system does: no stat, which
+                # cold reads the folder's inode from wherever its block group put it.
+                subdirs.append((entry.path, rel))
+                continue
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
                 if not _inside(target, root):
@@ -152,9 +169,192 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+# -- stat signatures ----------------------------------------------------------------------
+# A digest over (path, size, mtime_ns, inode, permission bits, ctime_ns) of every file of a
+# scan: per folder first, so that walker processes can each digest the folders they list;
+# the folders' digests, sorted by folder, make the signature. ctime is in it although the
+# stat cache keeps none: no tool sets it back, so an in-place rewrite whose size and mtime
+# were restored still changes the signature.
+
+_Group = tuple[str, int, bytes]  # folder, number of files, digest of their stats
+
+
+def stat_signature(files: Iterable[ScanEntry]) -> tuple[str, int]:
+    """``(signature, number of files)`` of scanned files: equal only for the same paths with the same stats."""
+    return _combine(_groups(files))
+
+
+def _groups(files: Iterable[ScanEntry]) -> list[_Group]:
+    folders: dict[str, list[ScanEntry]] = {}
+    for entry in files:
+        folders.setdefault(entry.rel.rpartition("/")[0], []).append(entry)
+    return [(folder, len(entries), _folder_digest(entries)) for folder, entries in folders.items()]
+
+
+def _folder_digest(files: list[ScanEntry]) -> bytes:
+    stats = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, st.st_ctime_ns) for rel, _, st in files]
+    stats.sort()
+    # marshal's version 2 is a plain, reference-free encoding (1.5x faster than text lines).
+    return blake2b(marshal.dumps(stats, 2), digest_size=32).digest()
+
+
+def _combine(groups: list[_Group]) -> tuple[str, int]:
+    groups.sort()
+    return blake2b(marshal.dumps(groups, 2), digest_size=32).hexdigest(), sum(g[1] for g in groups)
+
+
+_FORK_MIN_FOLDERS = 16  # fewer folders to share out: the walk is too short to pay for the forks
+_FORK_LEVELS = 3  # how deep the parent lists folders itself, looking for that many
+_WALKERS = 4  # cold, the walk waits on the disk: 4 processes beat 2 even on 2 cores (0.22 s vs 0.27 s)
+
+
+def walk_signature(ws: Workspace, sources: list[str]) -> tuple[str, int] | None:
+    """:func:`stat_signature` of what ``scan(ws, sources, missing_ok=True)`` finds, walked by forked processes.
+
+    Cold, 50,000 files in 500 folders take 0.22 s instead of 0.42 s: the walk waits on the
+    disk, and processes (unlike threads, which convoy on the interpreter lock) keep
+    several reads in flight. None where that does not apply (no fork, other threads
+    running, few folders, nested sources) or anything failed: the caller then scans
+    in-process, which also raises whatever error the walk met.
+    """
+    if not _can_fork() or _nested(sources):
+        return None
+    root = str(ws.root)
+    named: list[ScanEntry] = []  # files given as sources
+    groups: list[_Group] = []
+    frontier: list[tuple[str, str]] = []
+    try:
+        for rel in sources:
+            path = str(ws.root / rel)
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            if _stat.S_ISDIR(st.st_mode):
+                frontier.append((path, rel))
+            elif _stat.S_ISREG(st.st_mode):
+                named.append(ScanEntry(rel, path, st))
+        for _ in range(_FORK_LEVELS):
+            if len(frontier) >= _FORK_MIN_FOLDERS:
+                break
+            deeper: list[tuple[str, str]] = []
+            for path, rel in frontier:
+                files, subdirs, _, _ = _list_folder(root, path, rel)
+                if files:
+                    groups.append((rel, len(files), _folder_digest(files)))
+                deeper.extend(subdirs)
+            frontier = deeper
+    except (OSError, InputError):
+        return None
+    if len(frontier) < _FORK_MIN_FOLDERS:
+        return None
+    walked = _fork_walkers(root, frontier)
+    if walked is None:
+        return None
+    return _combine(groups + _groups(named) + walked)
+
+
+def _can_fork() -> bool:
+    # Only a single-threaded process: a forked child has only the forking thread, and a lock
+    # another thread held stays held in it (assay's server and monitor walk in-process).
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1  # threads Python did not start count too
+    except OSError:
+        return False  # no /proc to ask: not Linux, where the gain was measured
+
+
+def _nested(sources: list[str]) -> bool:
+    """Whether a source repeats or lies inside another (`scan` keeps the first of a file found twice)."""
+    known = set(sources)
+    return len(known) != len(sources) or any(
+        rel[:i] in known for rel in sources for i, c in enumerate(rel) if c == "/")
+
+
+def _fork_walkers(root: str, folders: list[tuple[str, str]]) -> list[_Group] | None:
+    """The folder digests of everything under ``folders``, from forked children; None if one failed."""
+    children: list[tuple[int, int]] = []  # pid, read end of its pipe
+    outputs: list[bytes] = []
+    try:
+        for i in range(min(_WALKERS, len(folders))):
+            r, w = os.pipe()
+            # Signals wait until the child is on the books (so it is always reaped) and, in
+            # the child, until it is inside the code that ends in os._exit.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+            try:
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        _walker(root, folders[i::_WALKERS], w, [r, *(fd for _, fd in children)], mask)
+                    finally:
+                        os._exit(1)
+                children.append((pid, r))
+            except OSError:  # no fork: no more processes or memory
+                os.close(r)
+                return None
+            finally:
+                os.close(w)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for _, r in children:
+            chunks = []
+            while chunk := os.read(r, 1 << 16):
+                chunks.append(chunk)
+            outputs.append(b"".join(chunks))
+    finally:
+        interrupted = len(outputs) < len(children)
+        failed = not _reap(children, kill=interrupted)
+    if interrupted or failed:
+        return None
+    try:
+        return [group for data in outputs for group in marshal.loads(data)]
+    except (EOFError, ValueError, TypeError):
+        return None
+
+
+def _walker(root: str, folders: list[tuple[str, str]], out: int, inherited: list[int], mask: set[int]) -> None:
+    """In a forked child: digest every folder under ``folders``, write the digests to ``out``, exit."""
+    code = 1
+    try:
+        gc.disable()  # a collection here could run finalizers of the parent's objects (flush its files)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for fd in inherited:
+            os.close(fd)
+        groups: list[_Group] = []
+        stack = list(folders)
+        while stack:
+            path, rel = stack.pop()
+            files, subdirs, _, _ = _list_folder(root, path, rel)
+            if files:
+                groups.append((rel, len(files), _folder_digest(files)))
+            stack.extend(subdirs)
+        data = memoryview(marshal.dumps(groups))
+        while data:
+            data = data[os.write(out, data):]
+        code = 0
+    finally:
+        os._exit(code)  # never back into the parent's code (no atexit, no buffered output flushed twice)
+
+
+def _reap(children: list[tuple[int, int]], *, kill: bool) -> bool:
+    """Close the pipes and wait for every child (killed first if ``kill``); whether all exited 0."""
+    ok = True
+    for pid, r in children:
+        os.close(r)
+        if kill:
+            os.kill(pid, signal.SIGKILL)  # ours, and not yet waited for: the pid is still its own
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): its status is lost
+            ok = False
+            continue
+        ok = ok and os.waitstatus_to_exitcode(status) == 0
+    return ok
+
+
 def listing_digest(ids: Mapping[str, str]) -> str:
     """A digest of a file listing: sorted (path, manifest id) pairs."""
-    h = hashlib.blake2b(digest_size=32)
+    h = blake2b(digest_size=32)
     h.update("".join(f"{p}\x00{ids[p]}\n" for p in sorted(ids)).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
@@ -163,7 +363,8 @@ _Row = tuple[int, int, int, int, int, str]  # size, mtime_ns, ino, mode, cached_
 
 
 class StatCache:
-    """(size, mtime_ns, inode, mode) -> manifest, per workspace-relative path; listing digests per snapshot."""
+    """(size, mtime_ns, inode, mode) -> manifest, per workspace-relative path; listing digests per
+    snapshot; a stat signature with its listing digest per dataset."""
 
     def __init__(self, ws: Workspace) -> None:
         self._db_path = ws.cache_dir / "stat.db"
@@ -197,13 +398,14 @@ class StatCache:
             try:
                 if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA:
                     # A cache: an older layout is simply dropped (it only costs one re-hash).
-                    for table in ("stat", "files", "trees"):
+                    for table in ("stat", "files", "trees", "signatures"):
                         conn.execute(f"DROP TABLE IF EXISTS {table}")
                     conn.execute(
                         "CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, "
                         "mode INTEGER, cached_ns INTEGER, mid TEXT, manifest BLOB)"
                     )
                     conn.execute("CREATE TABLE trees (snapshot TEXT PRIMARY KEY, digest TEXT)")
+                    conn.execute("CREATE TABLE signatures (dataset TEXT PRIMARY KEY, signature TEXT, listing TEXT)")
                     conn.execute(f"PRAGMA user_version={_SCHEMA}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -222,6 +424,14 @@ class StatCache:
             return conn.execute(sql, args).fetchall()
         except sqlite3.DatabaseError:
             return []  # a damaged cache only costs a re-hash
+        finally:
+            conn.close()
+
+    def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        conn = self._connect()
+        try:
+            with conn:
+                conn.executemany(sql, rows)
         finally:
             conn.close()
 
@@ -286,17 +496,15 @@ class StatCache:
         now = time.time_ns()
         rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, now, m.id, m.encode())
                 for rel, st, m in items]
-        conn = self._connect()
-        try:
-            with conn:
-                conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        finally:
-            conn.close()
-        cache = self._load()
+        self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)  # type: ignore[arg-type]
+        # What is in memory follows; what is not is read from the file when first asked for.
+        cache = self._rows
+        if cache is not None:
+            for r in rows:
+                cache[r[0]] = r[1:7]  # type: ignore[assignment]
         manifests = self._manifests
-        for r in rows:
-            cache[r[0]] = r[1:7]  # type: ignore[assignment]
-            if manifests is not None:
+        if manifests is not None:
+            for r in rows:
                 manifests[r[0]] = r[7]
 
     # -- snapshot listings ------------------------------------------------------------------
@@ -310,11 +518,36 @@ class StatCache:
 
     def record_trees(self, snapshots: Iterable[Snapshot]) -> None:
         rows = [(s.id, listing_digest({p: m.id for p, m in s.files.items()})) for s in snapshots]
-        if not rows:
-            return
-        conn = self._connect()
-        try:
-            with conn:
-                conn.executemany("INSERT OR REPLACE INTO trees VALUES (?, ?)", rows)
-        finally:
-            conn.close()
+        if rows:
+            self._write("INSERT OR REPLACE INTO trees VALUES (?, ?)", rows)  # type: ignore[arg-type]
+
+    # -- stat signatures --------------------------------------------------------------------
+    def clean_signature(self, dataset: str, snapshot_id: str) -> str | None:
+        """The stat signature recorded for ``dataset`` if its files then had the listing of ``snapshot_id``."""
+        rows = self._query(
+            "SELECT s.signature FROM signatures s JOIN trees t ON t.digest = s.listing WHERE s.dataset = ? AND t.snapshot = ?",
+            (dataset, snapshot_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def record_signature(self, dataset: str, files: list[ScanEntry], ids: Mapping[str, str], *,
+                         listing: str | None = None) -> bool:
+        """Remember the stat signature of a scan's ``files`` with their ``{path: manifest id}`` listing.
+
+        Only if each file is a trusted entry of this cache with that id, as :meth:`match`
+        judges (so no id comes from a read within the racy window of the file's mtime):
+        then the same signature later means the same listing. ``listing`` is
+        ``listing_digest(ids)`` where the caller has it. Returns whether it was recorded.
+        """
+        if len(files) != len(ids):
+            return False
+        rows = self._load()
+        for rel, _, st in files:
+            row = rows.get(rel)
+            if (row is None or row[0] != st.st_size or row[1] != st.st_mtime_ns or row[2] != st.st_ino
+                    or row[3] != (st.st_mode & 0o777) or row[4] - row[1] < RACY_NS or row[5] != ids.get(rel)):
+                return False
+        signature, _ = stat_signature(files)
+        self._write("INSERT OR REPLACE INTO signatures VALUES (?, ?, ?)",
+                    [(dataset, signature, listing if listing is not None else listing_digest(ids))])
+        return True

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assay.data._scan import StatCache, listing_digest, scan
+from assay.data._scan import (
+    StatCache,
+    listing_digest,
+    scan,
+    stat_signature,
+    walk_signature,
+)
 from assay.data._versions import (
     Version,
     dataset_sources,
@@ -31,11 +37,24 @@ class Status:
     modified: list[str] = field(default_factory=list)
     unchanged: int = 0
     rehashed: int = 0
-    current_ids: dict[str, str] = field(default_factory=dict, repr=False)
+    _ids: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    _store: Any = field(default=None, repr=False, compare=False)
 
     @property
     def dirty(self) -> bool:
         return bool(self.added or self.removed or self.modified)
+
+    @property
+    def current_ids(self) -> dict[str, str]:
+        """``{path: manifest id}`` of the files on disk when the status was taken.
+
+        A clean status answered by the stat signature has not looked at the files one by
+        one: they are the version's, so its snapshot is read here, once, if asked.
+        """
+        if self._ids is None:
+            snapshot = load_snapshot(self._store, self.against.snapshot)
+            self._ids = {path: m.id for path, m in snapshot.files.items()}
+        return self._ids
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,9 +67,10 @@ class Status:
 def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: Snapshot | None = None) -> Status:
     """Compare the dataset's folders on disk with the version checked out there (default: latest).
 
-    Files whose stat matches the stat cache are not read; when all of them match and
-    their listing hashes to the one recorded for the version's snapshot, the stored
-    snapshot is not even decoded.
+    When the walk's stat signature is the one recorded for a clean tree of this version,
+    nothing else is read. Otherwise files whose stat matches the stat cache are not read;
+    when all of them match and their listing hashes to the one recorded for the
+    version's snapshot, the stored snapshot is not even decoded.
     """
     from assay.data._checkout import get_head
 
@@ -61,8 +81,19 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         if head and head != version.id:
             version = next((v for v in log(ws, name) if v.id == head), version)
     sources = dataset_sources(ws, name)
-    found = scan(ws, sources, missing_ok=True)
     cache = StatCache(ws)
+    found = None
+    if _base is None:
+        recorded = cache.clean_signature(name, version.snapshot)
+        if recorded is not None:
+            walked = walk_signature(ws, sources)
+            if walked is None:
+                found = scan(ws, sources, missing_ok=True)
+                walked = stat_signature(found.files)
+            if walked[0] == recorded:
+                return Status(dataset=name, against=version, unchanged=walked[1], _store=ws.store)
+    if found is None:
+        found = scan(ws, sources, missing_ok=True)
     ids, suspects = cache.match(found.files)
     if suspects:
         from assay.data._add import hash_entries
@@ -70,23 +101,26 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         fresh = hash_entries(ws, suspects)
         cache.update(fresh)
         ids.update((rel, m.id) for rel, _, m in fresh)
-    result = Status(dataset=name, against=version, rehashed=len(suspects), current_ids=ids)
-    if _base is None and cache.tree_digest(version.snapshot) == listing_digest(ids):
+    result = Status(dataset=name, against=version, rehashed=len(suspects), _ids=ids)
+    listing = listing_digest(ids)
+    if _base is None and cache.tree_digest(version.snapshot) == listing:
         result.unchanged = len(ids)
-        return result
-    base = _base if _base is not None else load_snapshot(ws.store, version.snapshot)
-    cache.record_tree(base)  # load_snapshot checked its Merkle root: next time the digest answers
-    for path, mid in ids.items():
-        old = base.files.get(path)
-        if old is None:
-            result.added.append(path)
-        elif old.id != mid:
-            result.modified.append(path)
-        else:
-            result.unchanged += 1
-    result.removed = sorted(set(base.files) - set(ids))
-    result.added.sort()
-    result.modified.sort()
+    else:
+        base = _base if _base is not None else load_snapshot(ws.store, version.snapshot)
+        cache.record_tree(base)  # load_snapshot checked its Merkle root: next time the digest answers
+        for path, mid in ids.items():
+            old = base.files.get(path)
+            if old is None:
+                result.added.append(path)
+            elif old.id != mid:
+                result.modified.append(path)
+            else:
+                result.unchanged += 1
+        result.removed = sorted(set(base.files) - set(ids))
+        result.added.sort()
+        result.modified.sort()
+    if not result.dirty:
+        cache.record_signature(name, found.files, ids, listing=listing)  # next time the walk alone answers
     return result
 
 

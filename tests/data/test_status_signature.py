@@ -1,0 +1,511 @@
+"""The stat signature behind a clean `data status`, and the forked walk that computes it.
+
+Every change a tree can go through after a signature was recorded must still be
+reported, with the per-file stat cache's answer; the forked walk must find exactly
+what the in-process scan finds. The walk forks only in a process without other
+threads, and this one has the test servers': so each change is looked at twice, by
+`assay data status` in a new process (forked walk) and here with a thread running
+(in-process walk), and the walk itself is checked in new interpreters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assay.data import add, checkout, status
+from assay.data._scan import StatCache, scan, stat_signature, walk_signature
+from assay.data._status import Status
+from assay.errors import InputError
+from assay.workspace import Workspace
+
+OLD = 1_600_000_000  # a past mtime: outside the racy window, so the stat cache trusts the file
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def age(*paths: Path) -> None:
+    for top in paths:
+        for p in [top, *top.rglob("*")] if top.is_dir() else [top]:
+            if p.is_file() and not p.is_symlink():
+                os.utime(p, (OLD, OLD))
+
+
+def tree(root: Path, folders: int = 20, per_folder: int = 3) -> None:
+    """Enough folders for the forked walk, a few files each, one level deeper too."""
+    for i in range(folders):
+        for j in range(per_folder):
+            write(root / f"f{i:02d}" / f"x{j}.bin", os.urandom(50 + i * 7 + j))
+    write(root / "f03" / "deep" / "deeper" / "y.txt", "deep")
+    write(root / "top.txt", "top level file")
+    (root / "empty").mkdir()
+
+
+@pytest.fixture
+def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """How each status was answered: "signature" (the walk alone) or "files" (the per-file cache)."""
+    log: list[str] = []
+    real_match = StatCache.match
+    real_clean = StatCache.clean_signature
+
+    def match(self: StatCache, entries):  # type: ignore[no-untyped-def]
+        if log and log[-1] == "signature":
+            log[-1] = "files"
+        else:
+            log.append("files")
+        return real_match(self, entries)
+
+    def clean_signature(self: StatCache, dataset: str, snapshot_id: str) -> str | None:
+        log.append("signature")
+        return real_clean(self, dataset, snapshot_id)
+
+    monkeypatch.setattr(StatCache, "match", match)
+    monkeypatch.setattr(StatCache, "clean_signature", clean_signature)
+    yield log
+
+
+@contextlib.contextmanager
+def another_thread() -> Iterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def changes(ws: Workspace, name: str) -> Status:
+    """Status in a new process (the forked walk) and here with a thread running (in-process); they agree."""
+    proc = subprocess.run([sys.executable, "-m", "assay", "data", "status", name, "--json"], cwd=ws.root,
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "ASSAY_PROGRESS": "0"})
+    assert proc.returncode == 0, proc.stderr
+    with another_thread():
+        here = status(ws, name)
+    assert {**json.loads(proc.stdout), "rehashed": 0} == {**here.to_dict(), "rehashed": 0}
+    return here
+
+
+def per_file_answer(ws: Workspace, name: str) -> dict[str, object]:
+    """What status says with no signature recorded: the per-file stat cache's answer (re-reads aside)."""
+    conn = sqlite3.connect(ws.cache_dir / "stat.db")
+    conn.execute("DELETE FROM signatures")
+    conn.commit()
+    conn.close()
+    return {**status(ws, name).to_dict(), "rehashed": None}
+
+
+def clean_and_recorded(ws: Workspace, name: str, answers: list[str]) -> None:
+    """A status that records the signature, then one that is answered by it."""
+    assert not status(ws, name).dirty
+    st = status(ws, name)
+    assert not st.dirty and st.rehashed == 0
+    assert answers[-1] == "signature"
+
+
+@pytest.fixture
+def ds(ws: Workspace, answers: list[str]) -> Workspace:
+    tree(ws.root / "d")
+    age(ws.root / "d")
+    add(ws, ["d"], name="ds")
+    clean_and_recorded(ws, "ds", answers)
+    return ws
+
+
+# -- every kind of change is seen -------------------------------------------------------
+
+def test_a_clean_tree_is_answered_by_the_signature_with_the_file_count(ds: Workspace, answers: list[str]) -> None:
+    st = status(ds, "ds")
+    assert answers[-1] == "signature"
+    assert not st.dirty and st.unchanged == 20 * 3 + 2 and st.rehashed == 0
+    assert st.to_dict()["clean"] is True
+
+
+def test_same_size_rewrite_is_modified(ds: Workspace, answers: list[str]) -> None:
+    f = ds.root / "d" / "f05" / "x1.bin"
+    f.write_bytes(os.urandom(f.stat().st_size))
+    st = changes(ds, "ds")
+    assert answers[-1] == "files" and st.modified == ["d/f05/x1.bin"] and not st.added and not st.removed
+
+
+def test_in_place_rewrite_with_size_and_mtime_restored_after_status_saw_it(ds: Workspace, answers: list[str]) -> None:
+    # The per-file cache learns the new content; putting the old mtime back must not bring
+    # back the old signature's listing (the inode's ctime moved on).
+    f = ds.root / "d" / "f02" / "x0.bin"
+    before = f.stat()
+    with open(f, "r+b") as fh:
+        fh.write(os.urandom(before.st_size))
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns + 5_000_000_000))
+    assert changes(ds, "ds").modified == ["d/f02/x0.bin"]
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = f.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    st = changes(ds, "ds")
+    assert answers[-1] == "files" and st.modified == ["d/f02/x0.bin"]
+
+
+def test_new_file_at_the_same_path_with_the_same_size_is_modified(ds: Workspace, answers: list[str]) -> None:
+    f = ds.root / "d" / "f07" / "x2.bin"
+    size = f.stat().st_size
+    f.unlink()
+    write(f, os.urandom(size))  # the file system may well hand out the same inode again
+    assert changes(ds, "ds").modified == ["d/f07/x2.bin"] and answers[-1] == "files"
+
+
+@pytest.mark.parametrize("same_inode", [True, False])
+def test_rewrite_with_size_and_mtime_restored_gets_the_per_file_caches_answer(ds: Workspace, same_inode: bool) -> None:
+    # The per-file cache cannot see this (no ctime in it, as git with trustctime off): the
+    # signature must not answer differently.
+    f = ds.root / "d" / "f07" / "x2.bin"
+    before = f.stat()
+    if same_inode:
+        with open(f, "r+b") as fh:
+            fh.write(os.urandom(before.st_size))
+    else:
+        f.unlink()
+        write(f, os.urandom(before.st_size))
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))
+    st = changes(ds, "ds")
+    assert {**st.to_dict(), "rehashed": None} == per_file_answer(ds, "ds")
+
+
+def test_permission_change_is_modified(ds: Workspace) -> None:
+    f = ds.root / "d" / "f01" / "x0.bin"
+    f.chmod(0o755)
+    assert changes(ds, "ds").modified == ["d/f01/x0.bin"]
+
+
+def test_added_and_removed_files(ds: Workspace) -> None:
+    (ds.root / "d" / "f04" / "x0.bin").unlink()
+    age(write(ds.root / "d" / "f04" / "new.bin", "n"))
+    age(write(ds.root / "d" / "empty" / "now-full.bin", "m"))
+    st = changes(ds, "ds")
+    assert st.added == ["d/empty/now-full.bin", "d/f04/new.bin"] and st.removed == ["d/f04/x0.bin"]
+
+
+def test_file_replaced_by_a_folder(ds: Workspace) -> None:
+    f = ds.root / "d" / "top.txt"
+    f.unlink()
+    age(write(f / "inner.txt", "top level file"))
+    st = changes(ds, "ds")
+    assert st.removed == ["d/top.txt"] and st.added == ["d/top.txt/inner.txt"]
+
+
+def test_folder_removed_or_emptied(ds: Workspace) -> None:
+    for p in (ds.root / "d" / "f09").iterdir():
+        p.unlink()
+    st = changes(ds, "ds")
+    assert st.removed == [f"d/f09/x{j}.bin" for j in range(3)] and not st.added
+
+
+def test_symlinks(ds: Workspace, tmp_path_factory: pytest.TempPathFactory) -> None:
+    target = write(ds.root / "elsewhere" / "t.txt", "target")
+    other = write(ds.root / "elsewhere" / "u.txt", "other")
+    age(target, other)
+    link = ds.root / "d" / "f00" / "link.txt"
+    link.symlink_to(target)
+    outside = tmp_path_factory.mktemp("outside") / "o.txt"
+    outside.write_text("outside")
+    (ds.root / "d" / "f00" / "out.txt").symlink_to(outside)  # skipped: outside the workspace
+    (ds.root / "d" / "f00" / "dirlink").symlink_to(ds.root / "d" / "f01")  # skipped: a folder
+    assert changes(ds, "ds").added == ["d/f00/link.txt"]
+    add(ds, ["d"], name="ds")
+    assert not status(ds, "ds").dirty and not status(ds, "ds").dirty
+    link.unlink()
+    link.symlink_to(other)  # same place, another file
+    assert changes(ds, "ds").modified == ["d/f00/link.txt"]
+    link.unlink()
+    link.symlink_to(outside)
+    assert changes(ds, "ds").removed == ["d/f00/link.txt"]
+
+
+def future(*paths: Path) -> None:
+    """An mtime ahead of the clock: inside the racy window for as long as a test runs."""
+    later = time.time() + 3600
+    for top in paths:
+        for p in [top, *top.rglob("*")] if top.is_dir() else [top]:
+            if p.is_file():
+                os.utime(p, (later, later))
+
+
+def test_change_within_the_racy_second_is_not_hidden(ws: Workspace, answers: list[str]) -> None:
+    tree(ws.root / "d")
+    future(ws.root / "d")
+    add(ws, ["d"], name="ds")
+    assert not status(ws, "ds").dirty  # every file racy: re-read, and no signature recorded
+    assert not status(ws, "ds").dirty and answers[-1] == "files"
+    f = ws.root / "d" / "f06" / "x1.bin"
+    before = f.stat()
+    f.write_bytes(os.urandom(before.st_size))
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size, inode and mtime
+    assert changes(ws, "ds").modified == ["d/f06/x1.bin"]
+
+
+def test_no_signature_from_racy_or_foreign_entries(ws: Workspace) -> None:
+    from assay.data._add import hash_entries
+
+    future(write(ws.root / "d" / "a.txt", "a"))
+    age(write(ws.root / "d" / "b.txt", "b"))
+    found = scan(ws, ["d"])
+    cache = StatCache(ws)
+    fresh = hash_entries(ws, found.files)
+    cache.update(fresh)
+    ids = {rel: m.id for rel, _, m in fresh}
+    assert not cache.record_signature("ds", found.files, ids)  # a.txt's id was read within its racy window
+    age(ws.root / "d" / "a.txt")
+    found = scan(ws, ["d"])
+    cache.update(hash_entries(ws, found.files))
+    assert not cache.record_signature("ds", found.files, {**ids, "d/a.txt": "0" * 64})  # not the cached id
+    assert not cache.record_signature("ds", found.files[:1], ids)  # not the whole listing
+    assert cache.record_signature("ds", found.files, ids)
+
+
+def test_several_sources_and_a_missing_one(ws: Workspace, answers: list[str]) -> None:
+    tree(ws.root / "d")
+    age(write(ws.root / "single.csv", "a,b\n1,2\n"))
+    age(write(ws.root / "other" / "o.txt", "o"))
+    age(ws.root / "d")
+    add(ws, ["d", "single.csv", "other"], name="ds")
+    clean_and_recorded(ws, "ds", answers)
+    (ws.root / "single.csv").unlink()
+    st = changes(ws, "ds")
+    assert st.removed == ["single.csv"] and answers[-1] == "files"
+    age(write(ws.root / "single.csv", "a,b\n1,2\n"))
+    clean_and_recorded(ws, "ds", answers)
+    for p in (ws.root / "other").iterdir():
+        p.unlink()
+    (ws.root / "other").rmdir()  # a whole source gone
+    assert changes(ws, "ds").removed == ["other/o.txt"]
+
+
+def test_nested_sources_keep_their_answers(ws: Workspace, answers: list[str]) -> None:
+    tree(ws.root / "d")
+    age(ws.root / "d")
+    add(ws, ["d", "d/f01", "d/top.txt"], name="ds")
+    clean_and_recorded(ws, "ds", answers)
+    (ws.root / "d" / "f01" / "x0.bin").chmod(0o700)
+    assert changes(ws, "ds").modified == ["d/f01/x0.bin"]
+
+
+def test_a_damaged_stat_cache_is_recovered(ds: Workspace, answers: list[str]) -> None:
+    db = ds.cache_dir / "stat.db"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.write_bytes(b"garbage" * 1000)
+    st = status(ds, "ds")
+    assert not st.dirty and answers[-1] == "files" and st.rehashed == 20 * 3 + 2
+    clean_and_recorded(ds, "ds", answers)
+
+
+def test_signatures_of_an_older_layout_are_dropped(ds: Workspace, answers: list[str]) -> None:
+    conn = sqlite3.connect(ds.cache_dir / "stat.db")
+    conn.execute("PRAGMA user_version=3")
+    conn.commit()
+    conn.close()
+    assert not status(ds, "ds").dirty and answers[-1] == "files"
+    clean_and_recorded(ds, "ds", answers)
+
+
+def test_a_signature_is_for_its_own_version(ds: Workspace, answers: list[str]) -> None:
+    age(write(ds.root / "d" / "f00" / "more.bin", "more"))
+    add(ds, ["d"], name="ds")  # v2: the signature of v1's tree says nothing about v2
+    assert not status(ds, "ds").dirty
+    checkout(ds, "ds@v1")
+    st = status(ds, "ds")
+    assert not st.dirty and st.against.number == 1
+
+
+def test_checkout_after_a_clean_signature_status_removes_files_of_the_other_version(
+        ds: Workspace, answers: list[str]) -> None:
+    # checkout asks status for the files on disk; answered by the signature, they are
+    # those of the checked-out version.
+    age(write(ds.root / "d" / "f00" / "extra.bin", "extra"))
+    add(ds, ["d"], name="ds")
+    clean_and_recorded(ds, "ds", answers)
+    checkout(ds, "ds@v1")
+    assert not (ds.root / "d" / "f00" / "extra.bin").exists()
+    st = status(ds, "ds")
+    assert not st.dirty and st.against.number == 1
+
+
+def test_current_ids_of_a_signature_status_are_those_on_disk(ds: Workspace, answers: list[str]) -> None:
+    st = status(ds, "ds")
+    assert answers[-1] == "signature"
+    ids, suspects = StatCache(ds).match(scan(ds, ["d"]).files)
+    assert not suspects and st.current_ids == ids
+
+
+# -- the forked walk --------------------------------------------------------------------
+
+def messy_tree(ws: Workspace) -> list[str]:
+    """Every kind of entry `scan` has a rule for, in enough folders to fork."""
+    root = ws.root / "m"
+    tree(root, folders=24)
+    write(root / "f01" / "new\nline.txt", "newline in the name")
+    bad = os.fsencode(root / "f02") + b"/bad-\xff-name.bin"
+    with open(bad, "wb") as fh:
+        fh.write(b"not utf-8")
+    (root / "f03" / "link.bin").symlink_to(root / "f04" / "x0.bin")
+    (root / "f03" / "dirlink").symlink_to(root / "f05")
+    (root / "f03" / "dangling").symlink_to(root / "nowhere")
+    (root / "f03" / "outside").symlink_to("/etc/hostname")
+    os.mkfifo(root / "f06" / "fifo")
+    (root / "f07" / "empty-a" / "empty-b").mkdir(parents=True)
+    write(ws.root / "loose.txt", "a file as a source")
+    return ["loose.txt", "m", "missing-source"]
+
+
+def fresh(ws: Workspace, code: str) -> Any:
+    """Run ``code`` in a new interpreter (one thread, so the walk may fork), with ``ws`` open; it sets ``out``."""
+    prelude = textwrap.dedent(f"""
+        import json, os, threading
+        from assay.data import _scan
+        from assay.data._scan import scan, stat_signature, walk_signature
+        from assay.workspace import Workspace
+        ws = Workspace.open({str(ws.root)!r})
+        def children():
+            return open(f"/proc/self/task/{{os.getpid()}}/children").read().split()
+    """)
+    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code) + "\nprint(json.dumps(out))"],
+                          cwd=ws.root, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_forked_and_in_process_walks_agree(ws: Workspace) -> None:
+    sources = messy_tree(ws)
+    out = fresh(ws, f"""
+        sources = {sources!r}
+        found = scan(ws, sources, missing_ok=True)
+        out = [walk_signature(ws, sources), stat_signature(found.files), len(found.files), found.warnings]
+    """)
+    forked, in_process, count, warnings = out
+    assert forked is not None and forked == in_process and forked[1] == count
+    assert any(w.endswith("not a regular file") for w in warnings)  # the walk met every rule
+    assert any("outside the workspace" in w for w in warnings) and any("symlink to a folder" in w for w in warnings)
+    assert in_process == list(stat_signature(scan(ws, sources, missing_ok=True).files))  # and in this process
+    # Any change to one file's stat changes it.
+    os.utime(ws.root / "m" / "f11" / "x1.bin", ns=(OLD * 10**9, OLD * 10**9 + 1))
+    again = fresh(ws, f"out = walk_signature(ws, {sources!r})")
+    assert again != forked and again == list(stat_signature(scan(ws, sources, missing_ok=True).files))
+
+
+def test_nested_or_small_trees_are_walked_in_process(ws: Workspace) -> None:
+    messy_tree(ws)
+    for i in range(20):
+        write(ws.root / "deep" / "only" / "one" / f"s{i}" / "x.txt", str(i))
+    nested, small, deep = fresh(ws, """
+        out = [walk_signature(ws, ["m", "m/f01"]), walk_signature(ws, ["m/f01"]), walk_signature(ws, ["deep"])]
+    """)
+    assert nested is None and small is None  # a file found twice; one folder, too few to share out
+    assert deep == list(stat_signature(scan(ws, ["deep"]).files))  # shared out from further down
+
+
+def test_fork_is_not_used_while_other_threads_run(ws: Workspace) -> None:
+    sources = messy_tree(ws)
+    alone, beside_a_thread = fresh(ws, f"""
+        alone = walk_signature(ws, {sources!r})
+        stop = threading.Event()
+        thread = threading.Thread(target=stop.wait)
+        thread.start()
+        out = [alone, walk_signature(ws, {sources!r})]
+        stop.set()
+    """)
+    assert alone is not None and beside_a_thread is None
+    with another_thread():
+        assert walk_signature(ws, sources) is None
+
+
+def test_the_forked_walk_answers_a_clean_status(ds: Workspace) -> None:
+    answered = fresh(ds, """
+        from assay.data import _status
+        from assay.data._scan import StatCache
+        log = []
+        real_walk, real_match = _status.walk_signature, StatCache.match
+        _status.walk_signature = lambda *a: log.append("forked") or real_walk(*a)
+        StatCache.match = lambda self, e: log.append("files") or real_match(self, e)
+        st = _status.status(ws, "ds")
+        out = [log, st.to_dict()["clean"], st.unchanged]
+    """)
+    assert answered == [["forked"], True, 20 * 3 + 2]
+
+
+def test_a_failing_walker_gives_no_signature_and_leaves_no_process(ws: Workspace) -> None:
+    messy_tree(ws)
+    folders = [(str(ws.root / "m" / f"f{i:02d}"), f"m/f{i:02d}") for i in range(20)]
+    gone = [(str(ws.root / "m" / "vanished"), "m/vanished"), *folders]  # that child's listing fails
+    out = fresh(ws, f"""
+        root = {str(ws.root)!r}
+        ok = _scan._fork_walkers(root, {folders!r}) is not None
+        left_after_ok = children()
+        failed = _scan._fork_walkers(root, {gone!r})
+        left_after_failure = children()
+        # A child that does not finish (an interrupted parent) is killed and reaped.
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            import time
+            time.sleep(60)
+            os._exit(0)
+        os.close(w)
+        reaped_ok = _scan._reap([(pid, r)], kill=True)
+        out = [ok, left_after_ok, failed, left_after_failure, reaped_ok, children()]
+    """)
+    assert out == [True, [], None, [], False, []]
+
+
+def test_an_unreadable_folder_raises_as_the_in_process_scan_does(ws: Workspace, ds_unreadable: Path) -> None:
+    with pytest.raises(InputError, match="permission denied"):
+        status(ws, "ds")
+
+
+@pytest.fixture
+def ds_unreadable(ws: Workspace, answers: list[str]) -> Iterator[Path]:
+    if os.geteuid() == 0:
+        pytest.skip("root lists any folder; the permission check cannot fail")
+    tree(ws.root / "d")
+    age(ws.root / "d")
+    add(ws, ["d"], name="ds")
+    clean_and_recorded(ws, "ds", answers)
+    folder = ws.root / "d" / "f10"
+    folder.chmod(0)
+    yield folder
+    folder.chmod(0o755)
+
+
+# -- the stat cache ---------------------------------------------------------------------
+
+def test_update_before_any_lookup_does_not_load_the_table_and_later_lookups_see_it(ws: Workspace) -> None:
+    age(write(ws.root / "d" / "a.txt", "a"))
+    from assay.data._add import hash_entries
+
+    found = scan(ws, ["d"])
+    cache = StatCache(ws)
+    fresh = hash_entries(ws, found.files)
+    cache.update(fresh)
+    assert cache._rows is None  # nothing was in memory to follow
+    assert cache.lookup_id("d/a.txt", found.files[0].st) == fresh[0][2].id
+    age(write(ws.root / "d" / "a.txt", "b"))
+    found = scan(ws, ["d"])
+    fresh = hash_entries(ws, found.files)
+    cache.update(fresh)  # loaded now: the rows in memory follow
+    assert cache.lookup_id("d/a.txt", found.files[0].st) == fresh[0][2].id
+    assert StatCache(ws).lookup_id("d/a.txt", found.files[0].st) == fresh[0][2].id
