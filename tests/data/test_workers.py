@@ -18,7 +18,6 @@ from assay.data import _add, _checkout, _workers, add, checkout, status, verify
 from assay.data._scan import scan
 from assay.errors import AssayError, CorruptionError, InputError
 from assay.workspace import Workspace
-
 from tests.data.test_integrity import flip_bit_in_chunk
 
 
@@ -54,7 +53,8 @@ def test_processes_and_threads_build_the_same_version(tmp_path: Path, monkeypatc
             _force_processes(monkeypatch)
         forked = []
         original = _workers.hash_in_processes
-        monkeypatch.setattr(_add, "hash_in_processes", lambda *a: forked.append(a[3]) or original(*a))
+        monkeypatch.setattr(_add, "hash_in_processes",
+                            lambda *a, seen=forked, real=original: seen.append(a[3]) or real(*a))
         r = add(ws, [root / "d"], name="ds")
         assert forked == ([3] if how == "processes" else [])
         assert verify(ws, all_objects=True).ok
@@ -249,3 +249,13 @@ def test_a_damaged_chunk_in_one_share_leaves_the_target_as_it_was(ws: Workspace,
     after = {p: p.read_bytes() for p in (ws.root / "d").rglob("*") if p.is_file()} if (ws.root / "d").exists() else {}
     assert after == before  # nothing half-written, no temp files left behind
     assert victim not in after or after[victim] == b"local"
+
+
+def test_quick_handoffs_restores_the_switch_interval_when_the_last_user_leaves() -> None:
+    before = sys.getswitchinterval()
+    with _workers.quick_handoffs():
+        assert sys.getswitchinterval() == pytest.approx(min(before, 0.001))
+        with _workers.quick_handoffs():
+            pass
+        assert sys.getswitchinterval() == pytest.approx(min(before, 0.001))  # still one user inside
+    assert sys.getswitchinterval() == before

@@ -16,7 +16,7 @@ from assay.data._packs import PackWriter, workspace_packs
 from assay.data._scan import ScanEntry, StatCache, scan
 from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._versions import Version, check_name, record_version, save_snapshot
-from assay.data._workers import hash_in_processes, processes_for
+from assay.data._workers import hash_in_processes, processes_for, quick_handoffs
 from assay.errors import InputError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace
@@ -146,13 +146,14 @@ def _hash(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, *,
 
     try:
         prefetch.start()
-        with bar(total=sum(e.st.st_size for e in entries), desc="hashing" if writer is None else "adding",
-                 unit="B") as progress, ThreadPoolExecutor(max_workers=workers) as pool:
+        with quick_handoffs(), bar(total=sum(e.st.st_size for e in entries), unit="B",
+                                   desc="hashing" if writer is None else "adding") as progress, \
+                ThreadPoolExecutor(max_workers=workers) as pool:
             for results in pool.map(batch, batches):
                 fresh.extend(results)
                 progress.update(sum(m.size for _, _, m in results))
-        if writer is not None:
-            writer.flush()
+            if writer is not None:
+                writer.flush()
     except BaseException:
         if writer is not None:
             writer.abort()

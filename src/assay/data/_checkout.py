@@ -22,7 +22,14 @@ from assay.config import atomic_write_bytes
 from assay.data._scan import StatCache
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import Version, dataset_sources, load_snapshot, resolve
-from assay.data._workers import FileStat, fork_map, processes_for, raise_first_failure, split
+from assay.data._workers import (
+    FileStat,
+    fork_map,
+    processes_for,
+    quick_handoffs,
+    raise_first_failure,
+    split,
+)
 from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace
@@ -223,7 +230,7 @@ def _write_in_threads(packs: Any, plan: list[_Item], umask: int, total: int) -> 
 
     batches = _batches(plan)
     try:
-        with bar(total=total, desc="checkout", unit="B") as progress, \
+        with quick_handoffs(), bar(total=total, desc="checkout", unit="B") as progress, \
                 ThreadPoolExecutor(max_workers=min(_WRITERS, max(1, len(batches)))) as pool:
             list(pool.map(write_batch, batches))
     except BaseException:

@@ -655,7 +655,7 @@ class PackWriter:
         try:
             self._settle()  # packs already full are published: complete, only unreferenced until gc
         except BaseException:
-            pass
+            pass  # as above: the error that made us abort is the one to report
 
 
 

@@ -28,6 +28,7 @@ from assay.data._versions import (
     parse_ref,
     resolve,
 )
+from assay.data._workers import quick_handoffs
 from assay.errors import InputError, NotFoundError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
 from assay.progress import bar
@@ -154,7 +155,7 @@ def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any
                 raise
             return sent, nbytes, len(writer.published)
 
-        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        with quick_handoffs(), ThreadPoolExecutor(max_workers=len(groups)) as pool:
             for sent, nbytes, npacks in pool.map(work, groups):
                 result.chunks_sent += sent
                 result.bytes_sent += nbytes

@@ -29,7 +29,8 @@ import signal
 import struct
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from assay.data._chunking import Chunker
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from assay.data._scan import ScanEntry
     from assay.workspace import Workspace
 
-__all__ = ["fork_map", "hash_in_processes", "processes_for"]
+__all__ = ["fork_map", "hash_in_processes", "processes_for", "quick_handoffs"]
 
 _COUNTER = struct.Struct("<q")
 _READ_AHEAD = 1024  # small files asked for ahead of the one being read
@@ -72,6 +73,36 @@ def processes_for(count: int, nbytes: int, jobs: int = 0) -> int:
         cores = os.cpu_count() or 1
     n = min(jobs or cores, 8, count)
     return n if n > 1 else 0
+
+
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.005
+
+
+@contextmanager
+def quick_handoffs(interval: float = 0.001) -> Iterator[None]:
+    """Let threads take turns at the interpreter lock every ``interval`` seconds (default 5 ms).
+
+    A thread that released the lock for a C call (zstd, BLAKE3, a read or a write) waits
+    up to the switch interval to get it back from a thread busy in Python or in a C call
+    that keeps it (FastCDC); in a pipeline of such threads that wait is most of the run
+    (one 500 MB CSV: 3.3 s at 5 ms, 2.1 s at 1 ms). Process-wide while any user is inside.
+    """
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            if _switch_saved > interval:
+                sys.setswitchinterval(interval)
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 class FileStat(NamedTuple):
