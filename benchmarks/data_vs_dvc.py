@@ -607,6 +607,15 @@ def _version(argv: list[str]) -> str:
         return f"unknown ({e})"
 
 
+def _python_of(exe: str) -> str:
+    """The interpreter of a console script (its shebang), else this one."""
+    try:
+        first = Path(shutil.which(exe) or exe).read_text(errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return sys.executable
+    return first[2:].strip() if first.startswith("#!") and Path(first[2:].strip()).exists() else sys.executable
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_dvc = shutil.which("dvc") or "/tmp/dvc-venv/bin/dvc"
@@ -631,6 +640,14 @@ def main() -> int:
 
     drop = not args.warm and os.geteuid() == 0 and os.access("/proc/sys/vm/drop_caches", os.W_OK)
     env = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONUNBUFFERED="1")
+    # Both tools start from compiled bytecode, as after `pip install`: an editable install of
+    # assay (or PYTHONDONTWRITEBYTECODE) would otherwise compile its modules on every run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    compiled = subprocess.run([_python_of(args.assay), "-c", "import assay, compileall, os; "
+                               "compileall.compile_dir(os.path.dirname(assay.__file__), quiet=1)"],
+                              env=env, capture_output=True, text=True)
+    if compiled.returncode != 0:
+        print(f"could not compile assay's modules (runs will compile them): {compiled.stderr[-300:]}", file=sys.stderr)
     tmp_root = Path(tempfile.mkdtemp(prefix="assay-vs-dvc-", dir=args.tmp))
     # DVC keeps per-repo state under a "site cache" folder: keep it inside the run's temp folder.
     env["DVC_SITE_CACHE_DIR"] = str(tmp_root / "dvc-site-cache")
