@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from assay.data import add, checkout, status
-from assay.data._scan import StatCache, scan, stat_signature, walk_signature
+from assay.data._forkwalk import walk_signature
+from assay.data._scan import StatCache, scan, stat_signature
 from assay.data._status import Status
 from assay.errors import InputError
 from assay.workspace import Workspace
@@ -377,8 +378,9 @@ def fresh(ws: Workspace, code: str) -> Any:
     """Run ``code`` in a new interpreter (one thread, so the walk may fork), with ``ws`` open; it sets ``out``."""
     prelude = textwrap.dedent(f"""
         import json, os, threading
-        from assay.data import _scan
-        from assay.data._scan import scan, stat_signature, walk_signature
+        from assay.data import _forkwalk
+        from assay.data._forkwalk import walk_signature
+        from assay.data._scan import scan, stat_signature
         from assay.workspace import Workspace
         ws = Workspace.open({str(ws.root)!r})
         def children():
@@ -454,9 +456,9 @@ def test_a_failing_walker_gives_no_signature_and_leaves_no_process(ws: Workspace
     gone = [(str(ws.root / "m" / "vanished"), "m/vanished"), *folders]  # that child's listing fails
     out = fresh(ws, f"""
         root = {str(ws.root)!r}
-        ok = _scan._fork_walkers(root, {folders!r}) is not None
+        ok = _forkwalk._fork_walkers(root, {folders!r}) is not None
         left_after_ok = children()
-        failed = _scan._fork_walkers(root, {gone!r})
+        failed = _forkwalk._fork_walkers(root, {gone!r})
         left_after_failure = children()
         # A child that does not finish (an interrupted parent) is killed and reaped.
         r, w = os.pipe()
@@ -466,7 +468,7 @@ def test_a_failing_walker_gives_no_signature_and_leaves_no_process(ws: Workspace
             time.sleep(60)
             os._exit(0)
         os.close(w)
-        reaped_ok = _scan._reap([(pid, r)], kill=True)
+        reaped_ok = _forkwalk._reap([(pid, r)], kill=True)
         out = [ok, left_after_ok, failed, left_after_failure, reaped_ok, children()]
     """)
     assert out == [True, [], None, [], False, []]

@@ -5,13 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assay.data._scan import (
-    StatCache,
-    listing_digest,
-    scan,
-    stat_signature,
-    walk_signature,
-)
+from assay.data._forkwalk import walk_signature
+from assay.data._scan import StatCache, listing_digest, scan, stat_signature
 from assay.data._versions import (
     Version,
     dataset_sources,
@@ -38,7 +33,7 @@ class Status:
     unchanged: int = 0
     rehashed: int = 0
     _ids: dict[str, str] | None = field(default=None, repr=False, compare=False)
-    _store: Any = field(default=None, repr=False, compare=False)
+    _ws: Workspace | None = field(default=None, repr=False, compare=False)
 
     @property
     def dirty(self) -> bool:
@@ -52,7 +47,7 @@ class Status:
         one: they are the version's, so its snapshot is read here, once, if asked.
         """
         if self._ids is None:
-            snapshot = load_snapshot(self._store, self.against.snapshot)
+            snapshot = load_snapshot(self._ws.store, self.against.snapshot)  # type: ignore[union-attr]
             self._ids = {path: m.id for path, m in snapshot.files.items()}
         return self._ids
 
@@ -91,7 +86,7 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
                 found = scan(ws, sources, missing_ok=True)
                 walked = stat_signature(found.files)
             if walked[0] == recorded:
-                return Status(dataset=name, against=version, unchanged=walked[1], _store=ws.store)
+                return Status(dataset=name, against=version, unchanged=walked[1], _ws=ws)
     if found is None:
         found = scan(ws, sources, missing_ok=True)
     ids, suspects = cache.match(found.files)
