@@ -511,3 +511,16 @@ def test_update_before_any_lookup_does_not_load_the_table_and_later_lookups_see_
     cache.update(fresh)  # loaded now: the rows in memory follow
     assert cache.lookup_id("d/a.txt", found.files[0].st) == fresh[0][2].id
     assert StatCache(ws).lookup_id("d/a.txt", found.files[0].st) == fresh[0][2].id
+
+
+def test_a_clean_status_loads_only_what_it_needs(ds: Workspace) -> None:
+    # Start-up is most of a clean status: no chunker, packs, store, checkout code or OpenSSL.
+    loaded = fresh(ds, """
+        import sys
+        from assay.data._status import status
+        assert not status(ws, "ds").dirty
+        out = sorted(set(sys.modules) & {"assay.data._checkout", "assay.data._chunking", "assay.data._packs",
+                                         "assay.data._add", "assay.store", "_hashlib", "blake3", "numpy",
+                                         "zstandard", "concurrent.futures"})
+    """)
+    assert loaded == []
