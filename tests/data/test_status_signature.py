@@ -48,11 +48,14 @@ def age(*paths: Path) -> None:
                 os.utime(p, (OLD, OLD))
 
 
-def tree(root: Path, folders: int = 20, per_folder: int = 3) -> None:
-    """Enough folders for the forked walk, a few files each, one level deeper too."""
+FILES = 20 * 150 + 2  # in a tree()
+
+
+def tree(root: Path, folders: int = 20, per_folder: int = 150) -> None:
+    """Enough folders and files for the forked walk, and one level deeper too."""
     for i in range(folders):
         for j in range(per_folder):
-            write(root / f"f{i:02d}" / f"x{j}.bin", os.urandom(50 + i * 7 + j))
+            write(root / f"f{i:02d}" / f"x{j}.bin", os.urandom(20 + i * 7 + j % 5))
     write(root / "f03" / "deep" / "deeper" / "y.txt", "deep")
     write(root / "top.txt", "top level file")
     (root / "empty").mkdir()
@@ -136,7 +139,7 @@ def ds(ws: Workspace, answers: list[str]) -> Workspace:
 def test_a_clean_tree_is_answered_by_the_signature_with_the_file_count(ds: Workspace, answers: list[str]) -> None:
     st = status(ds, "ds")
     assert answers[-1] == "signature"
-    assert not st.dirty and st.unchanged == 20 * 3 + 2 and st.rehashed == 0
+    assert not st.dirty and st.unchanged == FILES and st.rehashed == 0
     assert st.to_dict()["clean"] is True
 
 
@@ -214,7 +217,7 @@ def test_folder_removed_or_emptied(ds: Workspace) -> None:
     for p in (ds.root / "d" / "f09").iterdir():
         p.unlink()
     st = changes(ds, "ds")
-    assert st.removed == [f"d/f09/x{j}.bin" for j in range(3)] and not st.added
+    assert st.removed == sorted(f"d/f09/x{j}.bin" for j in range(150)) and not st.added
 
 
 def test_symlinks(ds: Workspace, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -312,7 +315,7 @@ def test_a_damaged_stat_cache_is_recovered(ds: Workspace, answers: list[str]) ->
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     db.write_bytes(b"garbage" * 1000)
     st = status(ds, "ds")
-    assert not st.dirty and answers[-1] == "files" and st.rehashed == 20 * 3 + 2
+    assert not st.dirty and answers[-1] == "files" and st.rehashed == FILES
     clean_and_recorded(ds, "ds", answers)
 
 
@@ -412,12 +415,13 @@ def test_forked_and_in_process_walks_agree(ws: Workspace) -> None:
 
 def test_nested_or_small_trees_are_walked_in_process(ws: Workspace) -> None:
     messy_tree(ws)
-    for i in range(20):
-        write(ws.root / "deep" / "only" / "one" / f"s{i}" / "x.txt", str(i))
-    nested, small, deep = fresh(ws, """
-        out = [walk_signature(ws, ["m", "m/f01"]), walk_signature(ws, ["m/f01"]), walk_signature(ws, ["deep"])]
+    tree(ws.root / "deep" / "only" / "one")
+    tree(ws.root / "few", per_folder=3)
+    nested, single, few, deep = fresh(ws, """
+        out = [walk_signature(ws, s) for s in (["m", "m/f01"], ["m/f01"], ["few"], ["deep"])]
     """)
-    assert nested is None and small is None  # a file found twice; one folder, too few to share out
+    assert nested is None  # a file found twice
+    assert single is None and few is None  # one folder to share out; 20 folders of 3 files
     assert deep == list(stat_signature(scan(ws, ["deep"]).files))  # shared out from further down
 
 
@@ -442,12 +446,18 @@ def test_the_forked_walk_answers_a_clean_status(ds: Workspace) -> None:
         from assay.data._scan import StatCache
         log = []
         real_walk, real_match = _status.walk_signature, StatCache.match
-        _status.walk_signature = lambda *a: log.append("forked") or real_walk(*a)
+
+        def walk(*args):
+            walked = real_walk(*args)
+            log.append("in-process" if walked is None else "forked")
+            return walked
+
+        _status.walk_signature = walk
         StatCache.match = lambda self, e: log.append("files") or real_match(self, e)
         st = _status.status(ws, "ds")
         out = [log, st.to_dict()["clean"], st.unchanged]
     """)
-    assert answered == [["forked"], True, 20 * 3 + 2]
+    assert answered == [["forked"], True, FILES]
 
 
 def test_a_failing_walker_gives_no_signature_and_leaves_no_process(ws: Workspace) -> None:
