@@ -487,6 +487,9 @@ def test_a_failing_walker_gives_no_signature_and_leaves_no_process(ws: Workspace
 def test_an_unreadable_folder_raises_as_the_in_process_scan_does(ws: Workspace, ds_unreadable: Path) -> None:
     with pytest.raises(InputError, match="permission denied"):
         status(ws, "ds")
+    forked = subprocess.run([sys.executable, "-m", "assay", "data", "status", "ds"], cwd=ws.root, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert forked.returncode != 0 and "cannot list d/f10: permission denied" in forked.stderr
 
 
 @pytest.fixture
