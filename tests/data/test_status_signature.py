@@ -537,3 +537,16 @@ def test_a_clean_status_loads_only_what_it_needs(ds: Workspace) -> None:
                                          "zstandard", "concurrent.futures"})
     """)
     assert loaded == []
+
+
+def test_a_signature_recorded_as_add_would_answers_the_first_status(ws: Workspace, answers: list[str]) -> None:
+    from assay.data import load_snapshot
+
+    tree(ws.root / "d")
+    age(ws.root / "d")
+    version = add(ws, ["d"], name="ds").version
+    snapshot = load_snapshot(ws.store, version.snapshot)
+    cache = StatCache(ws)
+    assert cache.record_signature("ds", scan(ws, ["d"]).files, {p: m.id for p, m in snapshot.files.items()})
+    st = status(ws, "ds")
+    assert answers == ["signature"] and not st.dirty and st.unchanged == FILES
