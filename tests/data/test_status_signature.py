@@ -463,12 +463,12 @@ def test_the_forked_walk_answers_a_clean_status(ds: Workspace) -> None:
 def test_a_failing_walker_gives_no_signature_and_leaves_no_process(ws: Workspace) -> None:
     messy_tree(ws)
     folders = [(str(ws.root / "m" / f"f{i:02d}"), f"m/f{i:02d}") for i in range(20)]
-    gone = [(str(ws.root / "m" / "vanished"), "m/vanished"), *folders]  # that child's listing fails
+    not_a_folder = [(str(ws.root / "loose.txt"), "loose.txt"), *folders]  # that child's listing fails
     out = fresh(ws, f"""
         root = {str(ws.root)!r}
         ok = _forkwalk._fork_walkers(root, {folders!r}) is not None
         left_after_ok = children()
-        failed = _forkwalk._fork_walkers(root, {gone!r})
+        failed = _forkwalk._fork_walkers(root, {not_a_folder!r})
         left_after_failure = children()
         # A child that does not finish (an interrupted parent) is killed and reaped.
         r, w = os.pipe()
@@ -550,3 +550,9 @@ def test_a_signature_recorded_as_add_would_answers_the_first_status(ws: Workspac
     assert cache.record_signature("ds", scan(ws, ["d"]).files, {p: m.id for p, m in snapshot.files.items()})
     st = status(ws, "ds")
     assert answers == ["signature"] and not st.dirty and st.unchanged == FILES
+
+
+def test_a_folder_that_vanished_since_its_parent_was_listed_is_not_part_of_the_scan(ws: Workspace) -> None:
+    from assay.data._scan import _list_folder
+
+    assert _list_folder(str(ws.root), str(ws.root / "gone"), "gone") == ([], [], [], False)

@@ -106,6 +106,8 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
     try:
         with os.scandir(folder) as it:
             entries = list(it)
+    except FileNotFoundError:
+        return [], [], [], False  # vanished since its parent was listed: not part of this snapshot
     except PermissionError:
         raise InputError(f"cannot list {rel_folder}: permission denied", hint="fix its permissions or leave it out") from None
     top = rel_folder == ""
