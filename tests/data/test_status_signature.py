@@ -539,20 +539,40 @@ def test_a_clean_status_loads_only_what_it_needs(ds: Workspace) -> None:
     assert loaded == []
 
 
-def test_a_signature_recorded_as_add_would_answers_the_first_status(ws: Workspace, answers: list[str]) -> None:
-    from assay.data import load_snapshot
-
+def test_add_records_the_signature_that_answers_the_first_status(ws: Workspace, answers: list[str]) -> None:
     tree(ws.root / "d")
     age(ws.root / "d")
-    version = add(ws, ["d"], name="ds").version
-    snapshot = load_snapshot(ws.store, version.snapshot)
-    cache = StatCache(ws)
-    assert cache.record_signature("ds", scan(ws, ["d"]).files, {p: m.id for p, m in snapshot.files.items()})
+    add(ws, ["d"], name="ds")
+    answers.clear()  # add itself consults the per-file cache
     st = status(ws, "ds")
     assert answers == ["signature"] and not st.dirty and st.unchanged == FILES
+
+
+def test_add_of_racy_files_records_no_signature(ws: Workspace, answers: list[str]) -> None:
+    tree(ws.root / "d")  # just written: inside the racy second when add reads them
+    add(ws, ["d"], name="ds")
+    answers.clear()
+    assert not status(ws, "ds").dirty
+    assert answers == ["files"]
 
 
 def test_a_folder_that_vanished_since_its_parent_was_listed_is_not_part_of_the_scan(ws: Workspace) -> None:
     from assay.data._scan import _list_folder
 
     assert _list_folder(str(ws.root), str(ws.root / "gone"), "gone") == ([], [], [], False)
+
+
+def test_a_cache_row_whose_manifest_no_longer_hashes_to_its_id_is_read_again(ws: Workspace) -> None:
+    import sqlite3
+
+    tree(ws.root / "d")
+    age(ws.root / "d")
+    first = add(ws, ["d"], name="ds")
+    db = sqlite3.connect(ws.cache_dir / "stat.db")
+    with db:
+        (raw,) = db.execute("SELECT manifest FROM files WHERE path = ?", ("d/top.txt",)).fetchone()
+        db.execute("UPDATE files SET manifest = ? WHERE path = ?", (raw[:-1] + bytes([raw[-1] ^ 1]), "d/top.txt"))
+    db.close()
+    again = add(ws, ["d"], name="ds")
+    assert again.rehashed_files == 1  # the damaged row was not trusted
+    assert not again.created and again.version.snapshot == first.version.snapshot

@@ -13,7 +13,7 @@ from typing import Any
 
 from assay.data._chunking import Chunker, FileChangedError, hash_bytes
 from assay.data._packs import PackWriter, workspace_packs
-from assay.data._scan import ScanEntry, StatCache, scan
+from assay.data._scan import ScanEntry, ScanResult, StatCache, scan
 from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._versions import Version, check_name, record_version, save_snapshot
 from assay.data._workers import hash_in_processes, processes_for, quick_handoffs
@@ -68,9 +68,12 @@ def add(
         raise UsageError("name at least one file or folder to add")
     sources = sorted({ws.relpath(p) for p in paths})
     with ws.lock():
-        snapshot, stats = snapshot_paths(ws, sources, jobs=jobs)
+        snapshot, stats, found, cache = _snapshot_paths(ws, sources, jobs=jobs)
         save_snapshot(ws.store, snapshot)
-        StatCache(ws).record_tree(snapshot)  # built from the files just read: `status` can trust its listing
+        # Built from the files just read: `status` can trust its listing, and (where no
+        # file was racy) answer a clean tree from the stat signature alone.
+        cache.record_tree(snapshot)
+        cache.record_signature(name, found.files, {p: m.id for p, m in snapshot.files.items()})
         version, created = record_version(
             ws, name, snapshot, message=message, sources=sources, kind=kind, meta=meta, run_id=run_id
         )
@@ -89,19 +92,25 @@ def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: b
 
     Without ``store`` files are only hashed.
     """
+    snapshot, stats, _, _ = _snapshot_paths(ws, sources, jobs=jobs, store=store)
+    return snapshot, stats
+
+
+def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0,
+                    store: bool = True) -> tuple[Snapshot, dict[str, Any], ScanResult, StatCache]:
     found = scan(ws, sources)
     settings = ws.config.data
     packs = workspace_packs(ws) if store else None
     cache = StatCache(ws)
-    manifests: dict[str, FileManifest] = {}
-    # Files whose stat matches the cache need no thread at all.
-    suspects: list[ScanEntry] = []
-    for entry in found.files:
-        cached = cache.lookup(entry.rel, entry.st)
-        if cached is not None and (packs is None or all(packs.has(d) for d, _ in cached.chunks)):
-            manifests[entry.rel] = cached
-        else:
-            suspects.append(entry)
+    # Files whose stat matches the cache are not read again (if their chunks are stored).
+    manifests, suspects = cache.lookup_many(found.files)
+    if packs is not None and manifests:
+        has = packs.has
+        missing = {rel for rel, m in manifests.items() if not all(has(d) for d, _ in m.chunks)}
+        if missing:
+            suspects += [e for e in found.files if e.rel in missing]
+            for rel in missing:
+                del manifests[rel]
     writer = PackWriter(
         packs, ws.tmp_dir, compression=settings.compression, level=settings.zstd_level, pack_size=settings.pack_size,
         encoders=os.cpu_count() or 1,
@@ -115,7 +124,7 @@ def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: b
         "new_bytes": writer.bytes_written if writer else 0,
         "rehashed": len(fresh),
         "warnings": found.warnings,
-    }
+    }, found, cache
 
 
 def hash_entries(ws: Workspace, entries: list[ScanEntry], *, jobs: int = 0) -> list[tuple[str, os.stat_result, FileManifest]]:

@@ -324,6 +324,36 @@ class StatCache:
                 suspects.append(entry)
         return ids, suspects
 
+    def lookup_many(self, entries: list[ScanEntry]) -> tuple[dict[str, FileManifest], list[ScanEntry]]:
+        """``({rel: manifest}, suspects)``: :meth:`lookup` for many files at once.
+
+        A stored manifest counts only if it still hashes to the id recorded beside it (the
+        id is the BLAKE3 of exactly these bytes), so a damaged cache row is re-hashed,
+        never trusted; the hash runs on the stored bytes, without re-encoding them.
+        """
+        ids, suspects = self.match(entries)
+        if not ids:
+            return {}, suspects
+        from blake3 import blake3
+
+        from assay.data._snapshot import FileManifest
+
+        rows = self._query("SELECT path, manifest FROM files")
+        manifests: dict[str, FileManifest] = {}
+        for rel, raw in rows:
+            mid = ids.get(rel)  # type: ignore[call-overload]
+            if mid is None or not isinstance(raw, bytes) or blake3(raw).hexdigest() != mid:
+                continue
+            try:
+                m = FileManifest.decode(raw)
+            except (ValueError, TypeError):
+                continue
+            object.__setattr__(m, "_id", mid)  # what the check above just computed
+            manifests[rel] = m  # type: ignore[index]
+        if len(manifests) < len(ids):
+            suspects += [e for e in entries if e.rel in ids and e.rel not in manifests]
+        return manifests, suspects
+
     def lookup(self, rel: str, st: os.stat_result) -> FileManifest | None:
         mid = self.lookup_id(rel, st)
         if mid is None:

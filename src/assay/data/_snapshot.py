@@ -64,6 +64,8 @@ class FileManifest:
         size, _, mode = head.partition(b":")
         if not sep or len(body) % 36:
             raise ValueError("not an encoded file manifest")
+        if len(body) == 36:  # one chunk: most files
+            return cls(int(size), int(mode, 8), ((body[:32], int.from_bytes(body[32:], "little")),))
         chunks = tuple((body[i:i + 32], int.from_bytes(body[i + 32:i + 36], "little")) for i in range(0, len(body), 36))
         return cls(int(size), int(mode, 8), chunks)
 
