@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.data import _add, _checkout, _workers, add, checkout, status, verify
+from assay.data import _add, _checkout, _fork, _workers, add, checkout, status, verify
 from assay.data._scan import scan
 from assay.errors import AssayError, CorruptionError, InputError
 from assay.workspace import Workspace
@@ -37,9 +37,9 @@ def _tree(root: Path) -> None:
 
 
 def _force_processes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_workers, "FORK_MIN_FILES", 4)
+    monkeypatch.setattr(_fork, "FORK_MIN_FILES", 4)
     # As in the command line's single thread (the test session may run an S3 server's threads).
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(_fork, "can_fork", lambda: True)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
 
 
@@ -127,16 +127,16 @@ def test_no_fork_when_other_threads_run_or_one_worker_is_asked(ws: Workspace, mo
     cores = len(os.sched_getaffinity(0))
     nbytes = sum(e.st.st_size for e in entries)
     with monkeypatch.context() as m:
-        m.setattr(threading, "active_count", lambda: 1)  # the command line's single thread
-        assert _workers.processes_for(len(entries), nbytes) == (min(cores, 8) if cores > 1 else 0)
-        assert _workers.processes_for(len(entries), nbytes, 1) == 0
-        assert _workers.processes_for(100, nbytes) == 0  # few small files: not worth a fork
-        assert _workers.processes_for(2, 2 << 30, 2) == 2  # two big files: one each
+        m.setattr(_fork, "can_fork", lambda: True)  # the command line's single thread
+        assert _fork.processes_for(len(entries), nbytes) == (min(cores, 8) if cores > 1 else 0)
+        assert _fork.processes_for(len(entries), nbytes, 1) == 0
+        assert _fork.processes_for(100, nbytes) == 0  # few small files: not worth a fork
+        assert _fork.processes_for(2, 2 << 30, 2) == 2  # two big files: one each
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert _workers.processes_for(len(entries), nbytes) == 0  # a fork would copy no other thread: keep the threads' path
+        assert _fork.processes_for(len(entries), nbytes) == 0  # a fork would copy no other thread: keep the threads' path
     finally:
         stop.set()
         other.join()
@@ -148,18 +148,19 @@ def test_shares_are_contiguous_and_balanced(ws: Workspace) -> None:
         (ws.root / "d" / f"{i:04d}.txt").write_bytes(b"x" * (i % 50))
     (ws.root / "d" / "big.bin").write_bytes(b"\0" * (8 << 20))
     entries = scan(ws, ["d"]).files
-    shares = _workers.split(entries, 3, lambda e: e.st.st_size)
+    shares = _fork.split(entries, 3, lambda e: e.st.st_size)
     assert [e for s in shares for e in s] == entries
     work = [sum(e.st.st_size + (32 << 10) for e in s) for s in shares]
     assert max(work) < 1.6 * min(work)
-    assert _workers.split(entries[:2], 4, lambda e: e.st.st_size) == [[entries[0]], [entries[1]]]
+    assert _fork.split(entries[:2], 4, lambda e: e.st.st_size) == [[entries[0]], [entries[1]]]
 
 
 _SLOW_ADD = """
 import os, sys, time
 from assay.data import _add, _workers, add
 from assay.workspace import Workspace
-_workers.FORK_MIN_FILES = 4
+from assay.data import _fork
+_fork.FORK_MIN_FILES = 4
 os.sched_getaffinity = lambda pid: {0, 1}
 _workers._hash_share = lambda *a: time.sleep(120)
 add(Workspace.open(sys.argv[1]), [sys.argv[1] + "/d"], name="ds")
@@ -213,7 +214,7 @@ def test_checkout_in_processes_writes_the_version_exactly(ws: Workspace, tmp_pat
                 for p in (ws.root / "d").rglob("*") if p.is_file()}
     _force_processes(monkeypatch)
     forked = []
-    real = _workers.fork_map
+    real = _fork.fork_map
     monkeypatch.setattr(_checkout, "fork_map", lambda shares, *a, **k: forked.append(len(shares)) or real(shares, *a, **k))
     shutil.rmtree(ws.root / "d")
     r = checkout(ws, "ds")
@@ -253,9 +254,42 @@ def test_a_damaged_chunk_in_one_share_leaves_the_target_as_it_was(ws: Workspace,
 
 def test_quick_handoffs_restores_the_switch_interval_when_the_last_user_leaves() -> None:
     before = sys.getswitchinterval()
-    with _workers.quick_handoffs():
+    with _fork.quick_handoffs():
         assert sys.getswitchinterval() == pytest.approx(min(before, 0.001))
-        with _workers.quick_handoffs():
+        with _fork.quick_handoffs():
             pass
         assert sys.getswitchinterval() == pytest.approx(min(before, 0.001))  # still one user inside
     assert sys.getswitchinterval() == before
+
+
+def test_an_interrupted_fork_map_kills_and_reaps_its_children() -> None:
+    def children() -> list[str]:
+        return Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = children()
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _fork.fork_map([1, 2], lambda share, report: time.sleep(60))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert children() == before  # killed and waited for: no zombie, no orphan
+
+
+def test_fork_map_returns_each_share_result_or_failure_in_order() -> None:
+    def work(share: int, report: object) -> int:
+        if share == 2:
+            raise InputError("share two is bad", hint="fix it")
+        return share * 10
+
+    outcomes = _fork.fork_map([1, 2, 3], work, stop_on_error=False)
+    assert [ok for ok, _ in outcomes] == [True, False, True]
+    assert outcomes[0][1] == 10 and outcomes[2][1] == 30
+    assert isinstance(outcomes[1][1], InputError) and outcomes[1][1].hint == "fix it"
+    with pytest.raises(InputError, match="share two is bad"):
+        _fork.raise_first_failure(outcomes)

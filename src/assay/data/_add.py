@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from assay.data._chunking import Chunker, FileChangedError, hash_bytes
+from assay.data._fork import processes_for, quick_handoffs
 from assay.data._packs import PackWriter, workspace_packs
 from assay.data._scan import ScanEntry, ScanResult, StatCache, scan
 from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._versions import Version, check_name, record_version, save_snapshot
-from assay.data._workers import hash_in_processes, processes_for, quick_handoffs
+from assay.data._workers import hash_in_processes
 from assay.errors import InputError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace

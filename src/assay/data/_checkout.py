@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import atomic_write_bytes
-from assay.data._scan import StatCache
-from assay.data._snapshot import FileManifest, Snapshot, check_relpath
-from assay.data._versions import Version, dataset_sources, load_snapshot, resolve
-from assay.data._workers import (
-    FileStat,
+from assay.data._fork import (
     fork_map,
     processes_for,
     quick_handoffs,
     raise_first_failure,
     split,
 )
+from assay.data._scan import StatCache
+from assay.data._snapshot import FileManifest, Snapshot, check_relpath
+from assay.data._versions import Version, dataset_sources, load_snapshot, resolve
+from assay.data._workers import FileStat
 from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace

@@ -2,20 +2,18 @@
 
 Cold, the walk of 50,000 files waits on the disk for their inodes; processes, unlike
 threads (which convoy on the interpreter lock), keep several of those reads in flight.
-Each child lists and stats the folders it is given, exactly as the in-process scan
-does, and sends back only one digest per folder (see `_scan.stat_signature`): nothing
-per file crosses the pipe (pickling 50,000 stat results back cost more than the walk).
+Each child (:func:`assay.data._fork.fork_map`) lists and stats the folders it is given,
+exactly as the in-process scan does, and sends back only one digest per folder (see
+`_scan.stat_signature`): nothing per file crosses the pipe (pickling 50,000 stat results
+back cost more than the walk).
 """
 
 from __future__ import annotations
 
-import gc
-import marshal
 import os
-import signal
 import stat as _stat
-import threading
 
+from assay.data._fork import can_fork, fork_map
 from assay.data._scan import (
     ScanEntry,
     _combine,
@@ -46,7 +44,7 @@ def walk_signature(ws: Workspace, sources: list[str]) -> tuple[str, int] | None:
     sources) or anything failed: the caller then scans in-process, which also raises
     whatever error the walk met.
     """
-    if not _can_fork() or _nested(sources):
+    if not can_fork() or _nested(sources):
         return None
     root = str(ws.root)
     named: list[ScanEntry] = []  # files given as sources
@@ -95,17 +93,6 @@ def walk_signature(ws: Workspace, sources: list[str]) -> tuple[str, int] | None:
     return _combine(groups + _groups(named) + walked)
 
 
-def _can_fork() -> bool:
-    # Only a single-threaded process: a forked child has only the forking thread, and a lock
-    # another thread held stays held in it (assay's server and monitor walk in-process).
-    if not hasattr(os, "fork") or threading.active_count() != 1:
-        return False
-    try:
-        return len(os.listdir("/proc/self/task")) == 1  # threads Python did not start count too
-    except OSError:
-        return False  # no /proc to ask: not Linux, where the gain was measured
-
-
 def _nested(sources: list[str]) -> bool:
     """Whether a source repeats or lies inside another (`scan` keeps the first of a file found twice)."""
     known = set(sources)
@@ -115,79 +102,24 @@ def _nested(sources: list[str]) -> bool:
 
 def _fork_walkers(root: str, folders: list[tuple[str, str]]) -> list[_Group] | None:
     """The folder digests of everything under ``folders``, from forked children; None if one failed."""
-    children: list[tuple[int, int]] = []  # pid, read end of its pipe
-    outputs: list[bytes] = []
+    shares = [folders[i::_WALKERS] for i in range(min(_WALKERS, len(folders)))]
     try:
-        for i in range(min(_WALKERS, len(folders))):
-            r, w = os.pipe()
-            # Signals wait until the child is on the books (so it is always reaped) and, in
-            # the child, until it is inside the code that ends in os._exit.
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-            try:
-                pid = os.fork()
-                if pid == 0:
-                    try:
-                        _walker(root, folders[i::_WALKERS], w, [r, *(fd for _, fd in children)], mask)
-                    finally:
-                        os._exit(1)
-                children.append((pid, r))
-            except OSError:  # no fork: no more processes or memory
-                os.close(r)
-                return None
-            finally:
-                os.close(w)
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        for _, r in children:
-            chunks = []
-            while chunk := os.read(r, 1 << 16):
-                chunks.append(chunk)
-            outputs.append(b"".join(chunks))
-    finally:
-        interrupted = len(outputs) < len(children)
-        failed = not _reap(children, kill=interrupted)
-    if interrupted or failed:
+        outcomes = fork_map(shares, lambda share, report: _walk_share(root, share), die_with_parent=False)
+    except OSError:  # no fork: no more processes or memory
         return None
-    try:
-        return [group for data in outputs for group in marshal.loads(data)]
-    except (EOFError, ValueError, TypeError):
-        return None
+    if not all(ok for ok, _ in outcomes):
+        return None  # the in-process scan meets the same error and reports it
+    return [group for _, groups in outcomes for group in groups]
 
 
-def _walker(root: str, folders: list[tuple[str, str]], out: int, inherited: list[int], mask: set[int]) -> None:
-    """In a forked child: digest every folder under ``folders``, write the digests to ``out``, exit."""
-    code = 1
-    try:
-        gc.disable()  # a collection here could run finalizers of the parent's objects (flush its files)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        for fd in inherited:
-            os.close(fd)
-        groups: list[_Group] = []
-        stack = list(folders)
-        while stack:
-            path, rel = stack.pop()
-            files, subdirs, _, _ = _list_folder(root, path, rel)
-            if files:
-                groups.append((rel, len(files), _folder_digest(files)))
-            stack.extend(subdirs)
-        data = memoryview(marshal.dumps(groups))
-        while data:
-            data = data[os.write(out, data):]
-        code = 0
-    finally:
-        os._exit(code)  # never back into the parent's code (no atexit, no buffered output flushed twice)
-
-
-def _reap(children: list[tuple[int, int]], *, kill: bool) -> bool:
-    """Close the pipes and wait for every child (killed first if ``kill``); whether all exited 0."""
-    ok = True
-    for pid, r in children:
-        os.close(r)
-        if kill:
-            os.kill(pid, signal.SIGKILL)  # ours, and not yet waited for: the pid is still its own
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): its status is lost
-            ok = False
-            continue
-        ok = ok and os.waitstatus_to_exitcode(status) == 0
-    return ok
+def _walk_share(root: str, folders: list[tuple[str, str]]) -> list[_Group]:
+    """In a forked child: the digest of every folder under ``folders``."""
+    groups: list[_Group] = []
+    stack = list(folders)
+    while stack:
+        path, rel = stack.pop()
+        files, subdirs, _, _ = _list_folder(root, path, rel)
+        if files:
+            groups.append((rel, len(files), _folder_digest(files)))
+        stack.extend(subdirs)
+    return groups

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.config import Remote
+from assay.data._fork import quick_handoffs
 from assay.data._packs import PackStore, PackWriter, workspace_packs
 from assay.data._versions import (
     Version,
@@ -28,7 +29,6 @@ from assay.data._versions import (
     parse_ref,
     resolve,
 )
-from assay.data._workers import quick_handoffs
 from assay.errors import InputError, NotFoundError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
 from assay.progress import bar
