@@ -25,7 +25,9 @@ def data() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--name", "-n", required=True, help="Dataset name.")
 @click.option("-m", "--message", default="", help="What this version is.")
-@click.option("--jobs", "-j", type=int, default=0, help="Reader threads (default: automatic).")
+@click.option("--jobs", "-j", type=int, default=0,
+              help="Readers: forked processes for many files (threads where a fork is unsafe); 1 reads in this "
+                   "process (default: one per core).")
 @json_option
 @handle_errors
 def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, as_json: bool) -> None:
