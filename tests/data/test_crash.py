@@ -52,8 +52,9 @@ def _instants(args: list[str], cwd: Path, count: int) -> list[float]:
     return [took * (i + 0.5) / count for i in range(count)]
 
 
-def _still_running_in(root: Path, grace: float = 2.0) -> list[int]:
-    """Processes whose working folder is ``root`` (waiting up to ``grace`` seconds for them to go)."""
+def _still_running_in(root: Path, grace: float = 10.0) -> list[int]:
+    """Processes whose working folder is ``root`` (waiting up to ``grace`` seconds for them to go:
+    a killed process inside an fsync dies only when the disk is done with it)."""
     deadline = time.monotonic() + grace
     while True:
         found = []

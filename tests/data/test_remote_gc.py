@@ -40,7 +40,7 @@ def test_push_pull_round_trip(ws: Workspace, tmp_path: Path, remote_url: tuple[s
     first = push(ws)
     assert first.chunks_sent > 0 and first.versions == ["ds@v1", "ds@v2"]
     again = push(ws)
-    assert again.chunks_sent == 0 and again.chunks_present == first.chunks_sent  # only missing chunks travel
+    assert again.chunks_sent == 0 and again.snapshots_present == 2  # complete there: not even looked into
 
     other_root = tmp_path / "clone"
     other = Workspace.init(other_root)
@@ -161,3 +161,25 @@ def test_workspace_with_s3_primary_store(tmp_path: Path, s3_bucket: str, s3_serv
     assert (tmp_path / "out" / "d" / "big.bin").read_bytes() == (root / "d" / "big.bin").read_bytes()
     assert verify(ws, all_objects=True).ok
     assert gc(ws).chunks_deleted == 0
+
+
+def test_an_incremental_push_reads_only_the_snapshots_the_remote_lacks(ws: Workspace, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data import _remote
+
+    fill(ws, 5)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    (ws.root / "d" / "f1.bin").write_bytes(os.urandom(20_001))
+    v2 = add(ws, ["d"], name="ds").version
+    read: list[str] = []
+    real = _remote.load_snapshot_object
+    monkeypatch.setattr(_remote, "load_snapshot_object", lambda store, sid: read.append(sid) or real(store, sid))
+    again = push(ws)
+    assert read == [v2.snapshot] and again.chunks_sent == 1
+    assert push(ws).chunks_sent == 0 and read == [v2.snapshot]  # nothing new: no snapshot read at all
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    pull(clone, "ds@v2", checkout=False)
+    assert verify(clone, all_objects=True).ok

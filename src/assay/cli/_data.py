@@ -217,7 +217,8 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, as_json: bool) -> N
     result = push(Workspace.open(), ref, remote=remote, jobs=jobs)
     emit(result, as_json, lambda: click.echo(
         f"pushed {len(result.versions)} version(s) to {result.remote}: {result.chunks_sent} chunks "
-        f"({_size(result.bytes_sent)}) sent, {result.chunks_present} already there"))
+        f"({_size(result.bytes_sent)}) sent, {result.chunks_present} already there"
+        + (f"; {result.snapshots_present} version(s) were complete there" if result.snapshots_present else "")))
 
 
 @data.command("pull")

@@ -48,13 +48,15 @@ class TransferResult:
     chunks_sent: int = 0
     bytes_sent: int = 0
     chunks_present: int = 0
+    snapshots_present: int = 0  # versions whose snapshot (so every chunk) the destination had
     packs: int = 0
     checked_out: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "remote": self.remote, "versions": self.versions, "chunks_transferred": self.chunks_sent,
-            "bytes_transferred": self.bytes_sent, "chunks_already_there": self.chunks_present, "packs": self.packs,
+            "bytes_transferred": self.bytes_sent, "chunks_already_there": self.chunks_present,
+            "snapshots_already_there": self.snapshots_present, "packs": self.packs,
             "checked_out": self.checked_out,
         }
 
@@ -163,7 +165,12 @@ def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any
 
 
 def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0) -> TransferResult:
-    """Send ``ref`` (default: every version of every dataset) to a remote."""
+    """Send ``ref`` (default: every version of every dataset) to a remote.
+
+    A snapshot the remote already has went up after all of its chunks, so its chunks
+    are not looked for again: an incremental push reads only the new versions'
+    snapshots.
+    """
     spec = _pick(ws, remote)
     store = _open(ws, spec)
     local = workspace_packs(ws)
@@ -171,7 +178,9 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     result = TransferResult(remote=spec.name)
     if not versions:
         return result
-    loaded = {v.snapshot: load_snapshot_object(ws.store, v.snapshot) for v in versions}
+    there = {k[len("snapshots/"):] for k in store.list("snapshots/")}
+    loaded = {v.snapshot: load_snapshot_object(ws.store, v.snapshot) for v in versions if v.snapshot not in there}
+    result.snapshots_present = len({v.snapshot for v in versions} - set(loaded))
     snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
     digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
     with ws.lock():
