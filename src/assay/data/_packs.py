@@ -14,7 +14,7 @@ import os
 import struct
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -421,15 +421,19 @@ class PackWriter:
         self._publisher: ThreadPoolExecutor | None = None
         self._publishing: list[Future[None]] = []
         self._broken = False  # a publish failed: the packs queued behind it are dropped
+        self._claim: Callable[[bytes], bool] | None = None
         self.published: list[str] = []
         self.bytes_written = 0
         self.chunks_written = 0
 
-    def sibling(self) -> PackWriter:
+    def sibling(self, claim: Callable[[bytes], bool] | None = None) -> PackWriter:
         """A new writer to the same store with the same settings (for a forked worker:
-        no encoder threads, the worker processes already use the cores)."""
-        return PackWriter(self.target, self.tmp_dir, compression=self.compression, level=self.level,
-                          pack_size=self.pack_size)
+        no encoder threads, the worker processes already use the cores). ``claim(digest)``
+        is True where this writer should store a new chunk, False where a sibling does."""
+        writer = PackWriter(self.target, self.tmp_dir, compression=self.compression, level=self.level,
+                            pack_size=self.pack_size)
+        writer._claim = claim
+        return writer
 
     def adopt(self, pack_ids: list[str], chunks: int, nbytes: int) -> None:
         """Count packs that sibling writers in other processes published."""
@@ -455,9 +459,14 @@ class PackWriter:
     def wants(self, digest: bytes) -> bool:
         return digest not in self._pending and not self.target.has(digest)
 
+    def _takes(self, digest: bytes) -> bool:
+        """Whether to store a chunk this writer has not seen: yes, unless a sibling writer in
+        another process has claimed it (asked once per chunk, where a chunk comes in)."""
+        return self._claim is None or self._claim(digest)
+
     def add(self, digest: bytes, raw: bytes | memoryview) -> bool:
         """Store one chunk unless it is already stored; True when it was new (or queued)."""
-        if not self.wants(digest):
+        if not self.wants(digest) or not self._takes(digest):
             return False
         if self._encoders is not None and len(raw) >= _ASYNC_MIN:
             if self._incompressible(raw):
@@ -481,7 +490,7 @@ class PackWriter:
         """Store many small ``(digest, raw)`` chunks with one lock and one write; how many were new."""
         encoded = []
         for digest, raw in items:
-            if self.wants(digest):
+            if self.wants(digest) and self._takes(digest):
                 stored, flags = self.encode(raw)
                 encoded.append((digest, stored, len(raw), flags))
         if not encoded:

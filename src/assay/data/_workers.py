@@ -10,6 +10,7 @@ packs no version references (``gc`` removes them) and temp files of dead writers
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from assay.data._scan import ScanEntry
     from assay.workspace import Workspace
 
-__all__ = ["FileStat", "hash_in_processes"]
+__all__ = ["Claims", "FileStat", "hash_in_processes"]
 
 _READ_AHEAD = 1024  # small files asked for ahead of the one being read
 
@@ -42,11 +43,14 @@ Fresh = list[tuple[str, Any, FileManifest]]
 def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, processes: int) -> Fresh:
     """``(rel, stat, manifest)`` of every entry, in order; new chunks stored through ``writer``'s store."""
     shares = split(entries, processes, lambda e: e.st.st_size)
+    claims = None
     if writer is not None:
         writer.target.has(b"")  # the index is loaded before the fork: each child dedups against it
+        # ... and against the others: the same bytes in files of two shares are stored once.
+        claims = Claims(len(entries) + sum(e.st.st_size for e in entries) // (256 << 10))
     chunk_avg = ws.config.data.chunk_avg
     results = raise_first_failure(fork_map(
-        shares, lambda share, report: _hash_share(share, chunk_avg, writer, report),
+        shares, lambda share, report: _hash_share(share, chunk_avg, writer, report, claims),
         total=sum(e.st.st_size for e in entries), desc="hashing" if writer is None else "adding",
     ))
     fresh: Fresh = []
@@ -65,12 +69,12 @@ def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWrite
     return fresh
 
 
-def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | None,
-                report: Callable[[int], None]) -> tuple[list[tuple[Any, ...]], tuple[int, int, list[str]]]:
+def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | None, report: Callable[[int], None],
+                claims: Claims | None = None) -> tuple[list[tuple[Any, ...]], tuple[int, int, list[str]]]:
     from assay.data._add import _batches, hash_batch
 
     chunker = Chunker(chunk_avg)
-    own = writer.sibling() if writer is not None else None
+    own = writer.sibling(claims.claim if claims is not None else None) if writer is not None else None
     ahead = _ReadAhead([e.path for e in share if e.st.st_size <= chunker.min_size])
     out: Fresh = []
     done = 0
@@ -87,6 +91,41 @@ def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | Non
     rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, m.mode, m.chunks) for rel, st, m in out]
     stats = (own.chunks_written, own.bytes_written, published) if own is not None else (0, 0, [])
     return rows, stats
+
+
+class Claims:
+    """Which chunks the workers of one add have taken to store: a table in memory shared by
+    the forked workers (open addressing, one 32-byte digest per slot, sized before the fork).
+
+    No lock: two workers claiming at the same instant may both store a chunk (a duplicate,
+    as before this table) or overwrite each other's slot (a later claim of the lost digest then
+    succeeds again: another duplicate), but a chunk is only ever refused because its very
+    digest is in the table, written there by a worker whose claim succeeded and which stores
+    it; if that worker fails, the whole add fails. A full table stops refusing (duplicates).
+    """
+
+    _EMPTY = bytes(32)
+
+    def __init__(self, expected: int) -> None:
+        # At most half full, and at most 256 MiB (only the pages written are ever allocated).
+        slots = 1 << min(23, max(10, (2 * expected - 1).bit_length()))
+        self._mask = slots - 1
+        self._table = mmap.mmap(-1, slots * 32)
+
+    def claim(self, digest: bytes) -> bool:
+        """True if no worker had claimed ``digest``: this one stores it."""
+        table = self._table
+        i = int.from_bytes(digest[:8], "little") & self._mask
+        for _ in range(64):
+            at = i * 32
+            held = table[at:at + 32]
+            if held == digest:
+                return False
+            if held == self._EMPTY:
+                table[at:at + 32] = digest
+                return True
+            i = (i + 1) & self._mask
+        return True  # crowded: store it (a possible duplicate, never a loss)
 
 
 class _ReadAhead:
