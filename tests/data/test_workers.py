@@ -316,3 +316,56 @@ def test_fork_map_returns_each_share_result_or_failure_in_order() -> None:
     assert isinstance(outcomes[1][1], InputError) and outcomes[1][1].hint == "fix it"
     with pytest.raises(InputError, match="share two is bad"):
         _fork.raise_first_failure(outcomes)
+
+
+def test_a_killed_checkout_leaves_no_file_under_its_real_name(ws: Workspace, tmp_path: Path) -> None:
+    d = ws.root / "d" / "sub"
+    d.mkdir(parents=True)
+    for i in range(5):
+        (d / f"f{i}.bin").write_bytes(os.urandom(100_000))
+    add(ws, ["d"], name="ds")
+    out = tmp_path / "out"
+    child = f"""
+import os, signal
+from assay.data import _checkout, checkout
+from assay.workspace import Workspace
+real, seen = _checkout._write_all, [0]
+def half_then_die(fd, data):
+    seen[0] += 1
+    if seen[0] == 3:
+        real(fd, bytes(data)[: len(data) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(fd, data)
+_checkout._write_all = half_then_die
+checkout(Workspace.open({str(ws.root)!r}), "ds", to={str(out)!r})
+"""
+    proc = subprocess.run([sys.executable, "-c", child], env={**os.environ, "ASSAY_PROGRESS": "0"})
+    assert proc.returncode == -signal.SIGKILL
+    for p in out.rglob("*"):
+        if p.is_file() and not p.name.startswith(".assay-tmp-"):
+            assert p.read_bytes() == (ws.root / p.relative_to(out)).read_bytes()  # whole, or not there
+    checkout(ws, "ds", to=out)  # and a rerun completes
+    assert all((out / "d" / "sub" / f"f{i}.bin").read_bytes() == (d / f"f{i}.bin").read_bytes() for i in range(5))
+
+
+def test_an_interrupted_forked_checkout_leaves_the_target_as_it_was(ws: Workspace, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _tree(ws.root)
+    add(ws, [ws.root / "d"], name="ds")
+    _force_processes(monkeypatch)
+    real = _checkout._write_all
+    monkeypatch.setattr(_checkout, "_write_all", lambda fd, data: time.sleep(0.02) or real(fd, data))  # in the workers too
+    out = tmp_path / "out"
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.6)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            checkout(ws, "ds", to=out)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [p for p in out.rglob("*") if p.is_file()] == []  # no file, whole or partial, temp or not

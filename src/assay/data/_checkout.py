@@ -161,10 +161,7 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
             new_folders.add(folder)
     plan: list[_Item] = []
     for rel, dest, manifest in targets:
-        # A file in a folder this checkout made is written in place: nothing was there to
-        # keep, and on failure it is removed like a temp file would be.
-        new = dest.rpartition("/")[0] in new_folders
-        state = "missing" if new else _compare(dest, rel, manifest, cache, chunker)
+        state = "missing" if dest.rpartition("/")[0] in new_folders else _compare(dest, rel, manifest, cache, chunker)
         if state == "same":
             result.unchanged += 1
             continue
@@ -173,7 +170,7 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
                 f"{dest} exists with other content",
                 hint="pass --force to overwrite it, or check out into an empty folder",
             )
-        plan.append((rel, dest, manifest, new))
+        plan.append((rel, dest, manifest))
     del targets
 
     packs = workspace_packs(ws)
@@ -189,12 +186,11 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
             written = _write_in_threads(packs, plan, umask, total)
         while written:
             tmp, dest, rel, st, manifest = written[-1]
-            if tmp != dest:
-                try:
-                    os.replace(tmp, dest)  # keeps the inode, size and mtime fstat saw
-                except IsADirectoryError:
-                    raise UsageError(f"{dest} is a folder where the version has a file",
-                                     hint="move it away and retry") from None
+            try:
+                os.replace(tmp, dest)  # keeps the inode, size and mtime fstat saw
+            except IsADirectoryError:
+                raise UsageError(f"{dest} is a folder where the version has a file",
+                                 hint="move it away and retry") from None
             written.pop()
             fresh.append((rel, st, manifest))
     finally:
@@ -213,7 +209,8 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
     return result
 
 
-_Item = tuple[str, str, FileManifest, bool]  # rel, destination, manifest, write in place
+_Item = tuple[str, str, FileManifest]  # rel, destination, manifest
+_TMP = ".assay-tmp-"  # + the checking-out process's pid + "-" + random
 _Written = tuple[str, str, str, Any, FileManifest]  # path written, destination, rel, stat, manifest
 
 
@@ -242,31 +239,43 @@ def _write_in_threads(packs: Any, plan: list[_Item], umask: int, total: int) -> 
 
 def _write_in_processes(packs: Any, plan: list[_Item], umask: int, processes: int, total: int) -> list[_Written]:
     """Each forked worker writes a contiguous share of the files (one interpreter lock per
-    core). A worker that fails removes what it wrote; the others run to their end and
-    their files are removed here, so a failure leaves the target as it was."""
+    core) to temp files named after this process. If anything fails (a worker, or this
+    process interrupted, when its workers are killed wherever they are), every such temp
+    file in the plan's folders is removed, so the target is left as it was."""
     packs.has(b"")  # the index is loaded before the fork, once
-    manifests = {rel: manifest for rel, _, manifest, _ in plan}
-    outcomes = fork_map(split(plan, processes, lambda item: item[2].size),
-                        lambda share, report: _write_share(packs, share, umask, report),
-                        total=total, desc="checkout", stop_on_error=False)
-    written = [(tmp, dest, rel, FileStat(*st), manifests[rel])
-               for ok, rows in outcomes if ok for tmp, dest, rel, st in rows]
+    manifests = {rel: manifest for rel, _, manifest in plan}
+    tag = os.getpid()
     try:
+        outcomes = fork_map(split(plan, processes, lambda item: item[2].size),
+                            lambda share, report: _write_share(packs, share, umask, report, tag),
+                            total=total, desc="checkout", stop_on_error=False)
         raise_first_failure(outcomes)
     except BaseException:
-        for tmp, *_ in written:
-            _unlink(tmp)
+        _sweep({dest.rpartition("/")[0] for _, dest, _ in plan}, tag)
         raise
-    return written
+    return [(tmp, dest, rel, FileStat(*st), manifests[rel]) for _, rows in outcomes for tmp, dest, rel, st in rows]
 
 
-def _write_share(packs: Any, share: list[_Item], umask: int,
-                 report: Callable[[int], None]) -> list[tuple[str, str, str, tuple[int, int, int, int]]]:
+def _sweep(folders: set[str], tag: int) -> None:
+    """Remove the temp files a checkout by process ``tag`` (or its workers) left in ``folders``."""
+    prefix = f"{_TMP}{tag}-"
+    for folder in folders:
+        try:
+            with os.scandir(folder) as it:
+                leftovers = [e.path for e in it if e.name.startswith(prefix)]
+        except OSError:
+            continue
+        for path in leftovers:
+            _unlink(path)
+
+
+def _write_share(packs: Any, share: list[_Item], umask: int, report: Callable[[int], None],
+                 tag: int) -> list[tuple[str, str, str, tuple[int, int, int, int]]]:
     progress = _Reported(report)
     done: list[_Written] = []
     try:
         for items in _batches(share):
-            done.extend(_write_batch(packs, items, umask, progress))
+            done.extend(_write_batch(packs, items, umask, progress, tag))
     except BaseException:
         for tmp, *_ in done:
             _unlink(tmp)
@@ -355,18 +364,19 @@ def _unlink(path: str) -> None:
         pass
 
 
-def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any) -> list[_Written]:
-    """Write each file of ``items`` to a temp file beside it (in place where it is new);
-    every chunk is hash-checked first."""
-    small = [m.chunks[0][0] for _, _, m, _ in items if m.size <= _SMALL and len(m.chunks) == 1]
+def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any, tag: int = 0) -> list[_Written]:
+    """Write each file of ``items`` to a temp file beside it, named after process ``tag``
+    (default: this one); every chunk is hash-checked first."""
+    tag = tag or os.getpid()
+    small = [m.chunks[0][0] for _, _, m in items if m.size <= _SMALL and len(m.chunks) == 1]
     errors: list[tuple[bytes, CorruptionError]] = []
     fetched = dict(packs.read_many(small, errors=errors)) if small else {}  # neighbours in one read
     out: list[_Written] = []
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC
     try:
-        for rel, dest, manifest, in_place in items:
+        for rel, dest, manifest in items:
             parent = dest.rpartition("/")[0]
-            tmp = dest if in_place else f"{parent}/.assay-tmp-{os.getpid()}-{os.urandom(4).hex()}"
+            tmp = f"{parent}/{_TMP}{tag}-{os.urandom(4).hex()}"
             mode = manifest.mode or 0o644
             try:
                 fd = os.open(tmp, flags, mode)
