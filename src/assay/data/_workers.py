@@ -10,6 +10,7 @@ packs no version references (``gc`` removes them) and temp files of dead writers
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -95,37 +96,45 @@ def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | Non
 
 class Claims:
     """Which chunks the workers of one add have taken to store: a table in memory shared by
-    the forked workers (open addressing, one 32-byte digest per slot, sized before the fork).
+    the forked workers (open addressing, one 32-byte digest per slot, sized before the fork),
+    read and written under a lock the workers share (``lockf`` on one temp file: a record
+    lock belongs to a process, so forked children exclude each other).
 
-    No lock: two workers claiming at the same instant may both store a chunk (a duplicate,
-    as before this table) or overwrite each other's slot (a later claim of the lost digest then
-    succeeds again: another duplicate), but a chunk is only ever refused because its very
-    digest is in the table, written there by a worker whose claim succeeded and which stores
-    it; if that worker fails, the whole add fails. A full table stops refusing (duplicates).
+    A chunk is refused only because its very digest is in the table, written there by a
+    worker whose claim succeeded and which stores it; if that worker fails, the whole add
+    fails. A full table stops refusing (duplicates, never a loss).
     """
 
     _EMPTY = bytes(32)
 
     def __init__(self, expected: int) -> None:
+        import tempfile
+
         # At most half full, and at most 256 MiB (only the pages written are ever allocated).
         slots = 1 << min(23, max(10, (2 * expected - 1).bit_length()))
         self._mask = slots - 1
         self._table = mmap.mmap(-1, slots * 32)
+        self._lock_file = tempfile.TemporaryFile()
 
     def claim(self, digest: bytes) -> bool:
         """True if no worker had claimed ``digest``: this one stores it."""
         table = self._table
         i = int.from_bytes(digest[:8], "little") & self._mask
-        for _ in range(64):
-            at = i * 32
-            held = table[at:at + 32]
-            if held == digest:
-                return False
-            if held == self._EMPTY:
-                table[at:at + 32] = digest
-                return True
-            i = (i + 1) & self._mask
-        return True  # crowded: store it (a possible duplicate, never a loss)
+        fd = self._lock_file.fileno()
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            for _ in range(64):
+                at = i * 32
+                held = table[at:at + 32]
+                if held == digest:
+                    return False
+                if held == self._EMPTY:
+                    table[at:at + 32] = digest
+                    return True
+                i = (i + 1) & self._mask
+            return True  # crowded: store it (a possible duplicate, never a loss)
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
 
 
 class _ReadAhead:
