@@ -174,7 +174,8 @@ def _inside(path: str, root: str) -> bool:
 # scan: per folder first, so that walker processes (_forkwalk.py) can each digest the folders they list;
 # the folders' digests, sorted by folder, make the signature. ctime is in it although the
 # stat cache keeps none: no tool sets it back, so an in-place rewrite whose size and mtime
-# were restored still changes the signature.
+# were restored *after* the signature was recorded still changes it. (One made before that,
+# which the per-file cache already trusted, is not caught: the stat cache's own limit.)
 
 _Group = tuple[str, int, bytes]  # folder, number of files, digest of their stats
 
