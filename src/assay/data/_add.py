@@ -16,7 +16,13 @@ from assay.data._fork import processes_for, quick_handoffs
 from assay.data._packs import PackWriter, workspace_packs
 from assay.data._scan import ScanEntry, ScanResult, StatCache, scan
 from assay.data._snapshot import FileManifest, Snapshot
-from assay.data._versions import Version, check_name, record_version, save_snapshot
+from assay.data._versions import (
+    Version,
+    check_name,
+    record_version,
+    save_snapshot,
+    set_head,
+)
 from assay.data._workers import hash_in_processes
 from assay.errors import InputError, UsageError
 from assay.progress import bar
@@ -78,8 +84,6 @@ def add(
         version, created = record_version(
             ws, name, snapshot, message=message, sources=sources, kind=kind, meta=meta, run_id=run_id
         )
-    from assay.data._checkout import set_head
-
     set_head(ws, name, version)
     return AddResult(
         version=version, created=created, files=len(snapshot.files), bytes=snapshot.total_bytes,

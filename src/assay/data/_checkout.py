@@ -8,7 +8,6 @@ leaves the target as it was. Destinations are confined to the target folder:
 
 from __future__ import annotations
 
-import json
 import os
 import stat as _stat
 import threading
@@ -18,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay.config import atomic_write_bytes
 from assay.data._fork import (
+    FileStat,
     fork_map,
     processes_for,
     quick_handoffs,
@@ -28,8 +27,14 @@ from assay.data._fork import (
 )
 from assay.data._scan import StatCache
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
-from assay.data._versions import Version, dataset_sources, load_snapshot, resolve
-from assay.data._workers import FileStat
+from assay.data._versions import (
+    Version,
+    dataset_sources,
+    get_head,
+    load_snapshot,
+    resolve,
+    set_head,
+)
 from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace
@@ -71,27 +76,6 @@ def confine(root: Path, rel: str, *, checked: dict[Path, bool] | None = None) ->
     if checked is not None:
         checked[dest.parent] = True
     return dest
-
-
-def _heads_path(ws: Workspace) -> Path:
-    return ws.cache_dir / "heads.json"
-
-
-def get_head(ws: Workspace, name: str) -> str | None:
-    try:
-        return json.loads(_heads_path(ws).read_text()).get(name)
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def set_head(ws: Workspace, name: str, version: Version) -> None:
-    path = _heads_path(ws)
-    try:
-        heads = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        heads = {}
-    heads[name] = version.id
-    atomic_write_bytes(path, json.dumps(heads, indent=1).encode())
 
 
 def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bool = False,

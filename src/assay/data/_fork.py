@@ -30,18 +30,27 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from assay.errors import AssayError
 from assay.progress import bar
 
-__all__ = ["can_fork", "fork_map", "processes_for", "quick_handoffs", "raise_first_failure", "split"]
+__all__ = ["FileStat", "can_fork", "fork_map", "processes_for", "quick_handoffs", "raise_first_failure", "split"]
 
 _COUNTER = struct.Struct("<q")
 FORK_MIN_FILES = 2048
 FORK_MIN_BYTES = 512 << 20
 
 T = TypeVar("T")
+
+
+class FileStat(NamedTuple):
+    """The part of a file's stat that the stat cache keeps, as a child measured it."""
+
+    st_size: int
+    st_mtime_ns: int
+    st_ino: int
+    st_mode: int
 
 
 def can_fork() -> bool:

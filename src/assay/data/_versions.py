@@ -10,8 +10,10 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from assay.config import atomic_write_bytes
 from assay.data._snapshot import Snapshot
 from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
@@ -227,3 +229,29 @@ def ls(ws: Workspace, ref: str) -> tuple[Version, list[dict[str, Any]]]:
              for p, m in sorted(snap.files.items())]
     files += [{"path": d + "/", "size": 0, "mode": "dir", "chunks": 0, "manifest": None} for d in snap.empty_dirs]
     return version, files
+
+
+# -- the version on disk (local to this machine, beside the stat cache) ------------------
+
+
+def _heads_path(ws: Workspace) -> Path:
+    return ws.cache_dir / "heads.json"
+
+
+def get_head(ws: Workspace, name: str) -> str | None:
+    """The id of the version of ``name`` last added or checked out here (None: not recorded)."""
+    try:
+        return json.loads(_heads_path(ws).read_text()).get(name)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def set_head(ws: Workspace, name: str, version: Version) -> None:
+    """Record ``version`` as the one on disk for its dataset (a local cache file, atomically)."""
+    path = _heads_path(ws)
+    try:
+        heads = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        heads = {}
+    heads[name] = version.id
+    atomic_write_bytes(path, json.dumps(heads, indent=1).encode())

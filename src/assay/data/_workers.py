@@ -13,10 +13,10 @@ from __future__ import annotations
 import fcntl
 import mmap
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from assay.data._chunking import Chunker
-from assay.data._fork import fork_map, raise_first_failure, split
+from assay.data._fork import FileStat, fork_map, raise_first_failure, split
 from assay.data._snapshot import FileManifest
 
 if TYPE_CHECKING:
@@ -24,18 +24,9 @@ if TYPE_CHECKING:
     from assay.data._scan import ScanEntry
     from assay.workspace import Workspace
 
-__all__ = ["Claims", "FileStat", "hash_in_processes"]
+__all__ = ["Claims", "hash_in_processes"]
 
 _READ_AHEAD = 1024  # small files asked for ahead of the one being read
-
-
-class FileStat(NamedTuple):
-    """The part of a file's stat that the stat cache keeps, as a child measured it."""
-
-    st_size: int
-    st_mtime_ns: int
-    st_ino: int
-    st_mode: int
 
 
 Fresh = list[tuple[str, Any, FileManifest]]
