@@ -7,16 +7,22 @@ cluster or web framework is imported here.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from assay.errors import AssayError
-from assay.workspace import Workspace
+
+TYPE_CHECKING = False  # typing itself is not loaded for this (the entry point's first moments)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from assay.lineage import track
+    from assay.workspace import Workspace
 
 __version__ = "0.1.0"
 
 __all__ = ["AssayError", "Workspace", "__version__", "track"]
 
 _LAZY = {
+    "Workspace": "assay.workspace:Workspace",
     "track": "assay.lineage:track",
 }
 

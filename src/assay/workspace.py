@@ -14,16 +14,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay._root import WORKSPACE_DIR, find_root
 from assay.config import Config
-from assay.errors import UsageError, WorkspaceNotFoundError
+from assay.errors import UsageError
 
 if TYPE_CHECKING:
     from assay.ledger import Ledger
     from assay.store import ObjectStore
 
 __all__ = ["WORKSPACE_DIR", "Workspace"]
-
-WORKSPACE_DIR = ".assay"
 
 
 class Workspace:
@@ -37,25 +36,7 @@ class Workspace:
     # -- finding and creating -----------------------------------------------------------
     @classmethod
     def find_root(cls, start: Path | None = None) -> Path:
-        env = os.environ.get("ASSAY_HOME")
-        if start is None and env:
-            root = Path(env).expanduser().resolve()
-            if root.name == WORKSPACE_DIR:
-                root = root.parent
-            if not (root / WORKSPACE_DIR / "config.toml").is_file():
-                raise WorkspaceNotFoundError(
-                    f"ASSAY_HOME={env} holds no assay workspace",
-                    hint=f"run `assay init {env}` or unset ASSAY_HOME",
-                )
-            return root
-        here = Path(start or Path.cwd()).resolve()
-        for folder in (here, *here.parents):
-            if (folder / WORKSPACE_DIR / "config.toml").is_file():
-                return folder
-        raise WorkspaceNotFoundError(
-            f"no assay workspace in {here} or any folder above it",
-            hint="run `assay init` in your project folder, or set ASSAY_HOME",
-        )
+        return Path(find_root(str(start) if start is not None else None))
 
     @classmethod
     def open(cls, start: Path | str | None = None) -> Workspace:

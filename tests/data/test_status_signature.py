@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from assay.data import add, checkout, status
-from assay.data._forkwalk import walk_signature
+from assay.data._sigwalk import walk_signature
 from assay.data._scan import StatCache, scan, stat_signature
 from assay.data._status import Status
 from assay.errors import InputError
@@ -381,8 +381,8 @@ def fresh(ws: Workspace, code: str) -> Any:
     """Run ``code`` in a new interpreter (one thread, so the walk may fork), with ``ws`` open; it sets ``out``."""
     prelude = textwrap.dedent(f"""
         import json, os, threading
-        from assay.data import _forkwalk
-        from assay.data._forkwalk import walk_signature
+        from assay.data import _sigwalk
+        from assay.data._sigwalk import walk_signature
         from assay.data._scan import scan, stat_signature
         from assay.workspace import Workspace
         ws = Workspace.open({str(ws.root)!r})
@@ -400,7 +400,7 @@ def test_forked_and_in_process_walks_agree(ws: Workspace) -> None:
     out = fresh(ws, f"""
         sources = {sources!r}
         found = scan(ws, sources, missing_ok=True)
-        out = [walk_signature(ws, sources), stat_signature(found.files), len(found.files), found.warnings]
+        out = [walk_signature(str(ws.root), sources), stat_signature(found.files), len(found.files), found.warnings]
     """)
     forked, in_process, count, warnings = out
     assert forked is not None and forked == in_process and forked[1] == count
@@ -409,7 +409,7 @@ def test_forked_and_in_process_walks_agree(ws: Workspace) -> None:
     assert in_process == list(stat_signature(scan(ws, sources, missing_ok=True).files))  # and in this process
     # Any change to one file's stat changes it.
     os.utime(ws.root / "m" / "f11" / "x1.bin", ns=(OLD * 10**9, OLD * 10**9 + 1))
-    again = fresh(ws, f"out = walk_signature(ws, {sources!r})")
+    again = fresh(ws, f"out = walk_signature(str(ws.root), {sources!r})")
     assert again != forked and again == list(stat_signature(scan(ws, sources, missing_ok=True).files))
 
 
@@ -418,7 +418,7 @@ def test_nested_or_small_trees_are_walked_in_process(ws: Workspace) -> None:
     tree(ws.root / "deep" / "only" / "one")
     tree(ws.root / "few", per_folder=3)
     nested, single, few, deep = fresh(ws, """
-        out = [walk_signature(ws, s) for s in (["m", "m/f01"], ["m/f01"], ["few"], ["deep"])]
+        out = [walk_signature(str(ws.root), s) for s in (["m", "m/f01"], ["m/f01"], ["few"], ["deep"])]
     """)
     assert nested is None  # a file found twice
     assert single is None and few is None  # one folder to share out; 20 folders of 3 files
@@ -428,16 +428,16 @@ def test_nested_or_small_trees_are_walked_in_process(ws: Workspace) -> None:
 def test_fork_is_not_used_while_other_threads_run(ws: Workspace) -> None:
     sources = messy_tree(ws)
     alone, beside_a_thread = fresh(ws, f"""
-        alone = walk_signature(ws, {sources!r})
+        alone = walk_signature(str(ws.root), {sources!r})
         stop = threading.Event()
         thread = threading.Thread(target=stop.wait)
         thread.start()
-        out = [alone, walk_signature(ws, {sources!r})]
+        out = [alone, walk_signature(str(ws.root), {sources!r})]
         stop.set()
     """)
     assert alone is not None and beside_a_thread is None
     with another_thread():
-        assert walk_signature(ws, sources) is None
+        assert walk_signature(str(ws.root), sources) is None
 
 
 def test_the_forked_walk_answers_a_clean_status(ds: Workspace) -> None:
@@ -466,9 +466,9 @@ def test_a_failing_walker_gives_no_signature_and_leaves_no_process(ws: Workspace
     not_a_folder = [(str(ws.root / "loose.txt"), "loose.txt"), *folders]  # that child's listing fails
     out = fresh(ws, f"""
         root = {str(ws.root)!r}
-        ok = _forkwalk._fork_walkers(root, {folders!r}) is not None
+        ok = _sigwalk._fork_walkers(root, {folders!r}) is not None
         left_after_ok = children()
-        failed = _forkwalk._fork_walkers(root, {not_a_folder!r})
+        failed = _sigwalk._fork_walkers(root, {not_a_folder!r})
         left_after_failure = children()
         out = [ok, left_after_ok, failed, left_after_failure]
     """)
@@ -549,8 +549,10 @@ def test_add_of_racy_files_records_no_signature(ws: Workspace, answers: list[str
 
 def test_a_folder_that_vanished_since_its_parent_was_listed_is_not_part_of_the_scan(ws: Workspace) -> None:
     from assay.data._scan import _list_folder
+    from assay.data._sigwalk import _digest_folder
 
     assert _list_folder(str(ws.root), str(ws.root / "gone"), "gone") == ([], [], [], False)
+    assert _digest_folder(str(ws.root), str(ws.root / "gone"), "gone") == (0, b"", [])  # the walkers' lean listing
 
 
 def test_a_cache_row_whose_manifest_no_longer_hashes_to_its_id_is_read_again(ws: Workspace) -> None:
@@ -567,3 +569,122 @@ def test_a_cache_row_whose_manifest_no_longer_hashes_to_its_id_is_read_again(ws:
     again = add(ws, ["d"], name="ds")
     assert again.rehashed_files == 1  # the damaged row was not trusted
     assert not again.created and again.version.snapshot == first.version.snapshot
+
+
+# -- the walk started by the entry point (_prefetch.py) -----------------------------------
+
+def hints(ws: Workspace) -> dict[str, list[str]]:
+    import marshal
+
+    return marshal.loads((ws.cache_dir / "status-walks").read_bytes())
+
+
+PREFETCHED_STATUS = """
+    from assay.data import _status, prefetch_status
+    started = prefetch_status(["ds"])
+    walks = []
+    real_walk = _status.walk_signature
+    _status.walk_signature = lambda *a: walks.append(a[1]) or real_walk(*a)
+    st = _status.status(ws, "ds")
+    out = [started, walks, st.to_dict(), children()]
+"""
+
+
+def test_add_leaves_the_sources_for_the_early_walk_and_status_takes_its_answer(ds: Workspace) -> None:
+    assert hints(ds) == {"ds": ["d"]}
+    started, walks, st, left = fresh(ds, PREFETCHED_STATUS)
+    assert started and walks == []  # answered by the walk started before, not by one of its own
+    assert st["clean"] and st["unchanged"] == FILES and left == []
+
+
+def test_a_change_seen_by_the_early_walk_is_reported(ds: Workspace) -> None:
+    f = ds.root / "d" / "f04" / "x3.bin"
+    f.write_bytes(os.urandom(f.stat().st_size))
+    (ds.root / "d" / "f09" / "x0.bin").unlink()
+    started, walks, st, left = fresh(ds, PREFETCHED_STATUS)
+    assert started and walks == []
+    assert st["modified"] == ["d/f04/x3.bin"] and st["removed"] == ["d/f09/x0.bin"] and not st["clean"]
+
+
+def test_a_stale_or_damaged_hint_costs_only_the_head_start(ds: Workspace) -> None:
+    import marshal
+
+    path = ds.cache_dir / "status-walks"
+    path.write_bytes(marshal.dumps({"ds": ["d", "elsewhere"]}))  # not the version's sources
+    started, walks, st, left = fresh(ds, PREFETCHED_STATUS)
+    assert started and walks == [["d"]] and st["clean"] and left == []  # walked again, as without it
+    assert hints(ds) == {"ds": ["d"]}  # and put right
+    for damaged in (b"", b"\x00garbage", marshal.dumps([1, 2]), marshal.dumps({"ds": "d"}), b"{" * (2 << 20)):
+        path.write_bytes(damaged)
+        started, walks, st, left = fresh(ds, PREFETCHED_STATUS)
+        assert not started and walks == [["d"]] and st["clean"] and st["unchanged"] == FILES
+        assert hints(ds) == {"ds": ["d"]}
+
+
+def test_no_early_walk_without_a_workspace_a_hint_or_a_single_thread(ds: Workspace) -> None:
+    out = fresh(ds, f"""
+        import tempfile
+        from assay.data import prefetch_status
+        unknown = prefetch_status(["nope"])
+        os.chdir(tempfile.mkdtemp())
+        os.environ.pop("ASSAY_HOME", None)
+        nowhere = prefetch_status(["ds"])
+        os.chdir({str(ds.root)!r})
+        stop = threading.Event()
+        thread = threading.Thread(target=stop.wait)
+        thread.start()
+        threaded = prefetch_status(["ds"])
+        stop.set()
+        thread.join()
+        while len(os.listdir("/proc/self/task")) > 1:  # the kernel's thread ends just after join
+            pass
+        first = prefetch_status(None)  # every dataset with a hint
+        again = prefetch_status(["ds"])  # one walk per process
+        out = [unknown, nowhere, threaded, first, again]
+    """)
+    assert out == [False, False, False, True, False]
+
+
+def test_the_early_walk_loads_almost_nothing(ds: Workspace) -> None:
+    # It runs before the command line loads: what it imports, every status waits for.
+    code = ("import sys; from assay.data import prefetch_status; assert prefetch_status(['ds']);"
+            "print(sorted(m for m in sys.modules if m.startswith('assay') or m in {'click', 'typing', 'pathlib',"
+            " 'sqlite3', 'dataclasses', 'tomllib', 'threading', 'pickle'}))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ds.root, capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert json.loads(proc.stdout.replace("'", '"')) == ["assay", "assay._root", "assay.data", "assay.data._prefetch",
+                                                         "assay.errors"]
+
+
+def test_the_entry_point_starts_the_walk_only_for_data_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    import assay.data
+    from assay.cli import _head_start
+
+    calls: list[list[str] | None] = []
+    monkeypatch.setattr(assay.data, "prefetch_status", lambda names=None: calls.append(names) or True, raising=False)
+    for args in (["data", "status"], ["data", "status", "ds"], ["data", "status", "--json", "ds"],
+                 ["data", "status", "ds", "--json"]):
+        _head_start(args)
+    for args in (["data", "status", "--help"], ["data", "status", "a", "b"], ["data", "add", "d"],
+                 ["--version"], [], ["status"], ["data", "status", "-h"], ["data", "status", "ds", "--remote", "x"]):
+        _head_start(args)
+    assert calls == [None, ["ds"], ["ds"], ["ds"]]
+
+
+def test_an_interrupted_or_abandoned_early_walk_leaves_no_process(ds: Workspace) -> None:
+    # The command ends before status takes the walk (an error, --help): the child is not
+    # waited for, holds none of the caller's pipes, and goes when its walk is done.
+    code = ("import os, sys; from assay.data import prefetch_status; assert prefetch_status(['ds']);"
+            "from assay.data import _prefetch; print(_prefetch._pending.pid)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ds.root, capture_output=True, text=True, timeout=60,
+                          check=True)
+    pid = int(proc.stdout)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the early walk {pid} is still running 30 s after its parent ended")

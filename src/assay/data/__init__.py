@@ -7,13 +7,16 @@ chunker nor the pack code (NumPy, BLAKE3, FastCDC), and start-up is most of its 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing itself is not loaded for this (see _prefetch.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from assay.data._add import AddResult, add
     from assay.data._checkout import CheckoutResult, checkout
     from assay.data._diff import DatasetDiff, diff
     from assay.data._gc import GcResult, gc
+    from assay.data._prefetch import prefetch_status
     from assay.data._remote import TransferResult, add_remote, pull, push, remove_remote
     from assay.data._snapshot import FileManifest, Snapshot
     from assay.data._status import Status, status
@@ -47,6 +50,7 @@ __all__ = [
     "load_snapshot",
     "log",
     "ls",
+    "prefetch_status",
     "pull",
     "push",
     "remove_remote",
@@ -62,7 +66,7 @@ _WHERE = {
     "GcResult": "_gc", "gc": "_gc",
     "TransferResult": "_remote", "add_remote": "_remote", "pull": "_remote", "push": "_remote", "remove_remote": "_remote",
     "FileManifest": "_snapshot", "Snapshot": "_snapshot",
-    "Status": "_status", "status": "_status",
+    "Status": "_status", "status": "_status", "prefetch_status": "_prefetch",
     "VerifyReport": "_verify", "verify": "_verify",
     "Version": "_versions", "list_datasets": "_versions", "load_snapshot": "_versions", "log": "_versions",
     "ls": "_versions", "resolve": "_versions",

@@ -13,6 +13,7 @@ from typing import Any
 
 from assay.data._chunking import Chunker, FileChangedError, hash_bytes
 from assay.data._fork import processes_for, quick_handoffs
+from assay.data._prefetch import remember
 from assay.data._packs import PackWriter, workspace_packs
 from assay.data._scan import ScanEntry, ScanResult, StatCache, scan
 from assay.data._snapshot import FileManifest, Snapshot
@@ -80,7 +81,8 @@ def add(
         # Built from the files just read: `status` can trust its listing, and (where no
         # file was racy) answer a clean tree from the stat signature alone.
         cache.record_tree(snapshot)
-        cache.record_signature(name, found.files, {p: m.id for p, m in snapshot.files.items()})
+        if cache.record_signature(name, found.files, {p: m.id for p, m in snapshot.files.items()}):
+            remember(ws.cache_dir, name, sources)  # what the next status walks first (_prefetch.py)
         version, created = record_version(
             ws, name, snapshot, message=message, sources=sources, kind=kind, meta=meta, run_id=run_id
         )

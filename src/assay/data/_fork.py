@@ -6,7 +6,7 @@ interpreter lock; each forked process has its own. :func:`fork_map` runs one
 child per share of the work, each reporting its result through a pipe and its
 progress through shared memory. Used by ``data add`` and status's re-hash
 (:mod:`assay.data._workers`), ``data checkout`` and the stat walk of a clean
-``status`` (:mod:`assay.data._forkwalk`).
+``status`` (:mod:`assay.data._sigwalk`).
 
 Only a process with a single thread forks (:func:`can_fork`): a child has only
 the forking thread, and a lock another thread held would stay held in it, so

@@ -15,12 +15,12 @@ never decodes the stored snapshot.
 And, per dataset, a *stat signature*: one digest over the path and stat of every
 file a scan found, stored with the listing digest those files had, and recorded
 only when every one of them was a trusted cache entry. A clean `status` then
-needs the walk and two digests, not the per-file table.
+needs the walk and two digests, not the per-file table (the walk and the
+signature: :mod:`assay.data._sigwalk`).
 """
 
 from __future__ import annotations
 
-import marshal
 import os
 import sqlite3
 import stat as _stat
@@ -29,15 +29,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from assay.data._sigwalk import ScanEntry, _list_folder, _Listing, blake2b, stat_signature
 from assay.errors import InputError, UsageError
-from assay.workspace import WORKSPACE_DIR, Workspace
-
-try:  # what hashlib.blake2b is, without hashlib loading OpenSSL (10-20 ms of a cold start)
-    from _blake2 import blake2b
-except ImportError:  # a Python built without it
-    from hashlib import blake2b
+from assay.workspace import Workspace
 
 if TYPE_CHECKING:
     from assay.data._snapshot import FileManifest, Snapshot
@@ -46,13 +42,6 @@ __all__ = ["ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan", "st
 
 RACY_NS = 1_000_000_000
 _SCHEMA = 4
-
-
-class ScanEntry(NamedTuple):
-    # A tuple, not a dataclass: one is built per file of every scan.
-    rel: str
-    path: str
-    st: os.stat_result
 
 
 @dataclass
@@ -95,56 +84,6 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False) -> Scan
     return result
 
 
-_Listing = tuple[list[ScanEntry], list[tuple[str, str]], list[str], bool]
-
-
-def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
-    """One folder: its files (stat'ed), subfolders, warnings, and whether it is empty."""
-    files: list[ScanEntry] = []
-    subdirs: list[tuple[str, str]] = []
-    warnings: list[str] = []
-    try:
-        with os.scandir(folder) as it:
-            entries = list(it)
-    except FileNotFoundError:
-        return [], [], [], False  # vanished since its parent was listed: not part of this snapshot
-    except PermissionError:
-        raise InputError(f"cannot list {rel_folder}: permission denied", hint="fix its permissions or leave it out") from None
-    top = rel_folder == ""
-    for entry in entries:
-        name = entry.name
-        if top and name == WORKSPACE_DIR:
-            continue
-        rel = f"{rel_folder}/{name}"
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                # Told by the listing itself (d_type) where the file system does: no stat, which
-                # cold reads the folder's inode from wherever its block group put it.
-                subdirs.append((entry.path, rel))
-                continue
-            if entry.is_symlink():
-                target = os.path.realpath(entry.path)
-                if not _inside(target, root):
-                    warnings.append(f"skipped {rel}: symlink points outside the workspace")
-                    continue
-                st = os.stat(entry.path)
-                if _stat.S_ISDIR(st.st_mode):
-                    warnings.append(f"skipped {rel}: symlink to a folder (not followed)")
-                    continue
-            else:
-                st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue  # vanished between listing and stat: it is not part of this snapshot
-        mode = st.st_mode
-        if _stat.S_ISREG(mode):
-            files.append(ScanEntry(rel, entry.path, st))
-        elif _stat.S_ISDIR(mode):
-            subdirs.append((entry.path, rel))
-        else:
-            warnings.append(f"skipped {rel}: not a regular file")
-    return files, subdirs, warnings, not entries
-
-
 def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[str]) -> None:
     def take(listing: _Listing, rel_folder: str) -> list[tuple[str, str]]:
         files, subdirs, warnings, empty = listing
@@ -163,45 +102,6 @@ def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[
     while stack:
         path, rel = stack.pop()
         stack.extend(take(_list_folder(root, path, rel), rel))
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-# -- stat signatures ----------------------------------------------------------------------
-# A digest over (path, size, mtime_ns, inode, permission bits, ctime_ns) of every file of a
-# scan: per folder first, so that walker processes (_forkwalk.py) can each digest the folders they list;
-# the folders' digests, sorted by folder, make the signature. ctime is in it although the
-# stat cache keeps none: no tool sets it back, so an in-place rewrite whose size and mtime
-# were restored *after* the signature was recorded still changes it. (One made before that,
-# which the per-file cache already trusted, is not caught: the stat cache's own limit.)
-
-_Group = tuple[str, int, bytes]  # folder, number of files, digest of their stats
-
-
-def stat_signature(files: Iterable[ScanEntry]) -> tuple[str, int]:
-    """``(signature, number of files)`` of scanned files: equal only for the same paths with the same stats."""
-    return _combine(_groups(files))
-
-
-def _groups(files: Iterable[ScanEntry]) -> list[_Group]:
-    folders: dict[str, list[ScanEntry]] = {}
-    for entry in files:
-        folders.setdefault(entry.rel.rpartition("/")[0], []).append(entry)
-    return [(folder, len(entries), _folder_digest(entries)) for folder, entries in folders.items()]
-
-
-def _folder_digest(files: list[ScanEntry]) -> bytes:
-    stats = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, st.st_ctime_ns) for rel, _, st in files]
-    stats.sort()
-    # marshal's version 2 is a plain, reference-free encoding (1.5x faster than text lines).
-    return blake2b(marshal.dumps(stats, 2), digest_size=32).digest()
-
-
-def _combine(groups: list[_Group]) -> tuple[str, int]:
-    groups.sort()
-    return blake2b(marshal.dumps(groups, 2), digest_size=32).hexdigest(), sum(g[1] for g in groups)
 
 
 def listing_digest(ids: Mapping[str, str]) -> str:

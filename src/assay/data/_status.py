@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assay.data._forkwalk import walk_signature
-from assay.data._scan import StatCache, listing_digest, scan, stat_signature
+from assay.data._prefetch import remember, take
+from assay.data._scan import StatCache, listing_digest, scan
+from assay.data._sigwalk import stat_signature, walk_signature
 from assay.data._versions import (
     Version,
     dataset_sources,
@@ -80,7 +81,11 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
     if _base is None:
         recorded = cache.clean_signature(name, version.snapshot)
         if recorded is not None:
-            walked = walk_signature(ws, sources)
+            root = str(ws.root)
+            walked = take(root, name, sources)  # walked while the command line loaded
+            if walked is None:
+                walked = walk_signature(root, sources)
+                remember(ws.cache_dir, name, sources)  # so that the next status need not wait for it
             if walked is None:
                 found = scan(ws, sources, missing_ok=True)
                 walked = stat_signature(found.files)
@@ -113,8 +118,8 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         result.removed = sorted(set(base.files) - set(ids))
         result.added.sort()
         result.modified.sort()
-    if not result.dirty:
-        cache.record_signature(name, found.files, ids, listing=listing)  # next time the walk alone answers
+    if not result.dirty and cache.record_signature(name, found.files, ids, listing=listing):
+        remember(ws.cache_dir, name, sources)  # next time the walk alone answers, started early
     return result
 
 

@@ -1,0 +1,48 @@
+"""Where the workspace is: its folder's name, and the walk up to it.
+
+Kept to the standard library's ``os``: `assay`'s entry point finds the workspace with
+it before anything else has loaded (see :mod:`assay.data._prefetch`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from assay.errors import WorkspaceNotFoundError
+
+__all__ = ["WORKSPACE_DIR", "find_root"]
+
+WORKSPACE_DIR = ".assay"
+
+
+def find_root(start: str | None = None) -> str:
+    """The workspace root (a resolved path): ``ASSAY_HOME`` if set and no ``start`` is given,
+    else the first folder from ``start`` (default: the current one) upwards that holds one."""
+    env = os.environ.get("ASSAY_HOME")
+    if start is None and env:
+        root = os.path.realpath(os.path.expanduser(env))
+        if os.path.basename(root) == WORKSPACE_DIR:
+            root = os.path.dirname(root)
+        if not _holds_workspace(root):
+            raise WorkspaceNotFoundError(
+                f"ASSAY_HOME={env} holds no assay workspace",
+                hint=f"run `assay init {env}` or unset ASSAY_HOME",
+            )
+        return root
+    here = os.path.realpath(start if start is not None else os.getcwd())
+    folder = here
+    while True:
+        if _holds_workspace(folder):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    raise WorkspaceNotFoundError(
+        f"no assay workspace in {here} or any folder above it",
+        hint="run `assay init` in your project folder, or set ASSAY_HOME",
+    )
+
+
+def _holds_workspace(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, WORKSPACE_DIR, "config.toml"))
