@@ -654,6 +654,12 @@ def test_the_early_walk_loads_almost_nothing(ds: Workspace) -> None:
                           check=True)
     assert json.loads(proc.stdout.replace("'", '"')) == ["assay", "assay._root", "assay.data", "assay.data._prefetch",
                                                          "assay.errors"]
+    # And the child's walk, before its first folder: no typing, pickle or threading.
+    code = ("import sys; import assay.data._sigwalk;"
+            "print(sorted(m for m in sys.modules if m in {'click', 'typing', 'pathlib', 'sqlite3', 'dataclasses',"
+            " 'tomllib', 'threading', 'pickle', 'assay.workspace', 'assay.progress', 'assay.data._scan'}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "[]"
 
 
 def test_the_entry_point_starts_the_walk_only_for_data_status(monkeypatch: pytest.MonkeyPatch) -> None:

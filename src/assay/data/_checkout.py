@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from assay.data._fork import (
-    FileStat,
     fork_map,
     processes_for,
     quick_handoffs,
     raise_first_failure,
     split,
 )
-from assay.data._scan import StatCache
+from assay.data._scan import FileStat, StatCache
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import (
     Version,

@@ -19,43 +19,37 @@ writing behind it.
 
 from __future__ import annotations
 
+import _thread
 import gc
+import marshal
 import mmap
 import os
-import pickle
 import select
 import signal
 import struct
 import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, NamedTuple, TypeVar
 
 from assay.errors import AssayError
-from assay.progress import bar
 
-__all__ = ["FileStat", "can_fork", "fork_map", "processes_for", "quick_handoffs", "raise_first_failure", "split"]
+TYPE_CHECKING = False  # typing is not loaded for this: the early status walk uses it (_prefetch.py)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
+__all__ = ["can_fork", "fork_map", "processes_for", "quick_handoffs", "raise_first_failure", "split"]
 
 _COUNTER = struct.Struct("<q")
 FORK_MIN_FILES = 2048
 FORK_MIN_BYTES = 512 << 20
 
-T = TypeVar("T")
-
-
-class FileStat(NamedTuple):
-    """The part of a file's stat that the stat cache keeps, as a child measured it."""
-
-    st_size: int
-    st_mtime_ns: int
-    st_ino: int
-    st_mode: int
-
-
 def can_fork() -> bool:
     """Whether this process may fork workers: Linux, and a single thread (Python's or not)."""
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork") or threading.active_count() != 1:
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    threading = sys.modules.get("threading")  # not loaded: no thread of Python's was started
+    if threading is not None and threading.active_count() != 1:
         return False
     try:
         return len(os.listdir("/proc/self/task")) == 1  # threads Python did not start count too
@@ -83,13 +77,7 @@ def processes_for(count: int, nbytes: int, jobs: int = 0) -> int:
     return n if n > 1 else 0
 
 
-_switch_lock = threading.Lock()
-_switch_users = 0
-_switch_saved = 0.005
-
-
-@contextmanager
-def quick_handoffs(interval: float = 0.001) -> Iterator[None]:
+class quick_handoffs:  # noqa: N801 - used as a function: ``with quick_handoffs(): ...``
     """Let threads take turns at the interpreter lock every ``interval`` seconds (default 5 ms).
 
     A thread that released the lock for a C call (zstd, BLAKE3, a read or a write) waits
@@ -97,20 +85,29 @@ def quick_handoffs(interval: float = 0.001) -> Iterator[None]:
     that keeps it (FastCDC); in a pipeline of such threads that wait is most of the run
     (one 500 MB CSV: 3.3 s at 5 ms, 2.1 s at 1 ms). Process-wide while any user is inside.
     """
-    global _switch_users, _switch_saved
-    with _switch_lock:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-            if _switch_saved > interval:
-                sys.setswitchinterval(interval)
-        _switch_users += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
+
+    _lock = _thread.allocate_lock()
+    _users = 0
+    _saved = 0.005
+
+    def __init__(self, interval: float = 0.001) -> None:
+        self.interval = interval
+
+    def __enter__(self) -> None:
+        cls = quick_handoffs
+        with cls._lock:
+            if cls._users == 0:
+                cls._saved = sys.getswitchinterval()
+                if cls._saved > self.interval:
+                    sys.setswitchinterval(self.interval)
+            cls._users += 1
+
+    def __exit__(self, *exc: object) -> None:
+        cls = quick_handoffs
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0:
+                sys.setswitchinterval(cls._saved)
 
 
 def split(items: Sequence[T], n: int, size: Callable[[T], int]) -> list[list[T]]:
@@ -169,6 +166,8 @@ def fork_map(shares: Sequence[T], work: Callable[[T, Callable[[int], None]], Any
             finally:
                 os.close(wfd)
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        from assay.progress import bar
+
         with bar(total=total, desc=desc, unit="B") as progress:
             _gather(children, counters, progress, stop_on_error)
     except BaseException:
@@ -217,7 +216,7 @@ class _Child:
         os.close(self.fd)
         self.fd = None
         try:
-            self.payload = pickle.loads(bytes(self.data)) if self.data else None
+            self.payload = _decode(bytes(self.data)) if self.data else None
         except Exception:
             self.payload = None  # cut short: the child died while reporting
         self.data = bytearray()
@@ -294,9 +293,9 @@ def _child(work: Callable[[Any, Callable[[int], None]], Any], share: Any, fd: in
         except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
             payload = (False, exc)
         try:
-            data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+            data = _encode(payload)
         except Exception:
-            data = pickle.dumps((False, AssayError(f"{type(payload[1]).__name__}: {payload[1]}")))
+            data = _encode((False, AssayError(f"{type(payload[1]).__name__}: {payload[1]}")))
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
@@ -316,3 +315,19 @@ def _die_with(parent: int) -> None:  # pragma: no cover - runs in the child
         os._exit(1)
 
 
+def _encode(payload: tuple[bool, Any]) -> bytes:
+    """A result for the pipe: marshal where it can (plain data: no pickle to load), else pickle."""
+    try:
+        return b"M" + marshal.dumps(payload)
+    except ValueError:  # an object marshal does not know
+        import pickle
+
+        return b"P" + pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode(data: bytes) -> tuple[bool, Any]:
+    if data[:1] == b"M":
+        return marshal.loads(data[1:])  # type: ignore[no-any-return]
+    import pickle
+
+    return pickle.loads(data[1:])  # type: ignore[no-any-return]

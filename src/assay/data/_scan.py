@@ -29,19 +29,36 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from assay.data._sigwalk import ScanEntry, _list_folder, _Listing, blake2b, stat_signature
+from assay._root import WORKSPACE_DIR
+from assay.data._sigwalk import _inside, blake2b, stat_signature
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
 if TYPE_CHECKING:
     from assay.data._snapshot import FileManifest, Snapshot
 
-__all__ = ["ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan", "stat_signature"]
+__all__ = ["FileStat", "ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan", "stat_signature"]
 
 RACY_NS = 1_000_000_000
 _SCHEMA = 4
+
+
+class ScanEntry(NamedTuple):
+    # A tuple, not a dataclass: one is built per file of every scan.
+    rel: str
+    path: str
+    st: os.stat_result
+
+
+class FileStat(NamedTuple):
+    """The part of a file's stat that the stat cache keeps, as a forked worker measured it."""
+
+    st_size: int
+    st_mtime_ns: int
+    st_ino: int
+    st_mode: int
 
 
 @dataclass
@@ -82,6 +99,56 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False) -> Scan
         _walk(str(ws.root), folders, result, seen)
     result.files.sort(key=lambda e: e.rel)
     return result
+
+
+_Listing = tuple[list[ScanEntry], list[tuple[str, str]], list[str], bool]
+
+
+def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
+    """One folder: its files (stat'ed), subfolders, warnings, and whether it is empty."""
+    files: list[ScanEntry] = []
+    subdirs: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except FileNotFoundError:
+        return [], [], [], False  # vanished since its parent was listed: not part of this snapshot
+    except PermissionError:
+        raise InputError(f"cannot list {rel_folder}: permission denied", hint="fix its permissions or leave it out") from None
+    top = rel_folder == ""
+    for entry in entries:
+        name = entry.name
+        if top and name == WORKSPACE_DIR:
+            continue
+        rel = f"{rel_folder}/{name}"
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                # Told by the listing itself (d_type) where the file system does: no stat, which
+                # cold reads the folder's inode from wherever its block group put it.
+                subdirs.append((entry.path, rel))
+                continue
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not _inside(target, root):
+                    warnings.append(f"skipped {rel}: symlink points outside the workspace")
+                    continue
+                st = os.stat(entry.path)
+                if _stat.S_ISDIR(st.st_mode):
+                    warnings.append(f"skipped {rel}: symlink to a folder (not followed)")
+                    continue
+            else:
+                st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # vanished between listing and stat: it is not part of this snapshot
+        mode = st.st_mode
+        if _stat.S_ISREG(mode):
+            files.append(ScanEntry(rel, entry.path, st))
+        elif _stat.S_ISDIR(mode):
+            subdirs.append((entry.path, rel))
+        else:
+            warnings.append(f"skipped {rel}: not a regular file")
+    return files, subdirs, warnings, not entries
 
 
 def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[str]) -> None:

@@ -8,7 +8,7 @@ folders it is given, exactly as the in-process scan (:mod:`assay.data._scan`) do
 sends back one digest per folder: nothing per file crosses the pipe (pickling 50,000
 stat results back cost more than the walk).
 
-Light on purpose: only ``os`` and builtins, so that `assay`'s entry point can start
+Light on purpose: only ``os``, builtins and the fork helper, so that `assay`'s entry point can start
 this walk before the rest of the command has loaded (:mod:`assay.data._prefetch`).
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import marshal
 import os
 import stat as _stat
-from typing import NamedTuple
 
 from assay._root import WORKSPACE_DIR
 from assay.data._fork import can_fork, fork_map
@@ -28,68 +27,13 @@ try:  # what hashlib.blake2b is, without hashlib loading OpenSSL (10-20 ms of a 
 except ImportError:  # a Python built without it
     from hashlib import blake2b
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing itself is not loaded for this (see above)
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["ScanEntry", "stat_signature", "walk_signature"]
+    from assay.data._scan import ScanEntry
 
-
-class ScanEntry(NamedTuple):
-    # A tuple, not a dataclass: one is built per file of every scan.
-    rel: str
-    path: str
-    st: os.stat_result
-
-
-_Listing = tuple[list[ScanEntry], list[tuple[str, str]], list[str], bool]
-
-
-def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
-    """One folder: its files (stat'ed), subfolders, warnings, and whether it is empty."""
-    files: list[ScanEntry] = []
-    subdirs: list[tuple[str, str]] = []
-    warnings: list[str] = []
-    try:
-        with os.scandir(folder) as it:
-            entries = list(it)
-    except FileNotFoundError:
-        return [], [], [], False  # vanished since its parent was listed: not part of this snapshot
-    except PermissionError:
-        raise InputError(f"cannot list {rel_folder}: permission denied", hint="fix its permissions or leave it out") from None
-    top = rel_folder == ""
-    for entry in entries:
-        name = entry.name
-        if top and name == WORKSPACE_DIR:
-            continue
-        rel = f"{rel_folder}/{name}"
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                # Told by the listing itself (d_type) where the file system does: no stat, which
-                # cold reads the folder's inode from wherever its block group put it.
-                subdirs.append((entry.path, rel))
-                continue
-            if entry.is_symlink():
-                target = os.path.realpath(entry.path)
-                if not _inside(target, root):
-                    warnings.append(f"skipped {rel}: symlink points outside the workspace")
-                    continue
-                st = os.stat(entry.path)
-                if _stat.S_ISDIR(st.st_mode):
-                    warnings.append(f"skipped {rel}: symlink to a folder (not followed)")
-                    continue
-            else:
-                st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue  # vanished between listing and stat: it is not part of this snapshot
-        mode = st.st_mode
-        if _stat.S_ISREG(mode):
-            files.append(ScanEntry(rel, entry.path, st))
-        elif _stat.S_ISDIR(mode):
-            subdirs.append((entry.path, rel))
-        else:
-            warnings.append(f"skipped {rel}: not a regular file")
-    return files, subdirs, warnings, not entries
+__all__ = ["stat_signature", "walk_signature"]
 
 
 def _inside(path: str, root: str) -> bool:
@@ -115,7 +59,7 @@ def stat_signature(files: Iterable[ScanEntry]) -> tuple[str, int]:
 def _groups(files: Iterable[ScanEntry]) -> list[_Group]:
     folders: dict[str, list[ScanEntry]] = {}
     for entry in files:
-        folders.setdefault(entry.rel.rpartition("/")[0], []).append(entry)
+        folders.setdefault(entry[0].rpartition("/")[0], []).append(entry)
     return [(folder, len(entries), _folder_digest(entries)) for folder, entries in folders.items()]
 
 
@@ -152,7 +96,7 @@ def walk_signature(root: str, sources: list[str]) -> tuple[str, int] | None:
     """
     if not can_fork() or _nested(sources):
         return None
-    named: list[ScanEntry] = []  # files given as sources
+    named: list[tuple[str, str, os.stat_result]] = []  # files given as sources
     groups: list[_Group] = []
     frontier: list[tuple[str, str]] = []
     try:
@@ -165,7 +109,7 @@ def walk_signature(root: str, sources: list[str]) -> tuple[str, int] | None:
             if _stat.S_ISDIR(st.st_mode):
                 frontier.append((path, rel))
             elif _stat.S_ISREG(st.st_mode):
-                named.append(ScanEntry(rel, path, st))
+                named.append((rel, path, st))  # a ScanEntry's fields
         for _ in range(_FORK_LEVELS):
             if len(frontier) >= _FORK_MIN_FOLDERS:
                 break

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assay.data._chunking import Chunker
-from assay.data._fork import FileStat, fork_map, raise_first_failure, split
+from assay.data._fork import fork_map, raise_first_failure, split
+from assay.data._scan import FileStat
 from assay.data._snapshot import FileManifest
 
 if TYPE_CHECKING:
