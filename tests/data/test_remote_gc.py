@@ -10,7 +10,7 @@ import pytest
 
 from assay.data import add, add_remote, checkout, gc, log, pull, push, verify
 from assay.data._packs import workspace_packs
-from assay.errors import CorruptionError, NotFoundError, UsageError
+from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
 from assay.workspace import Workspace
 
 
@@ -183,3 +183,94 @@ def test_an_incremental_push_reads_only_the_snapshots_the_remote_lacks(ws: Works
     add_remote(clone, "origin", str(tmp_path / "remote"))
     pull(clone, "ds@v2", checkout=False)
     assert verify(clone, all_objects=True).ok
+
+
+def one_version(root: Path, url: str, options: dict) -> tuple[Workspace, str]:
+    ws = Workspace.init(root)
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x.bin").write_bytes(os.urandom(5_000))
+    version = add(ws, [ws.root / "d"], name="ds").version
+    add_remote(ws, "origin", url, options=options)
+    return ws, version.id
+
+
+def test_pushes_from_two_workspaces_at_once_lose_no_version(tmp_path: Path, remote_url: tuple[str, dict],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # b's push lands while a's is under way, just before a writes its first ref: a push writes
+    # one object per version and rewrites none, so both stay (one list per dataset, read,
+    # extended and written back, lost b's).
+    from assay.data import _remote
+
+    url, options = remote_url
+    a, a_id = one_version(tmp_path / "a", url, options)
+    b, b_id = one_version(tmp_path / "b", url, options)
+    real_open = _remote._open
+    interleaved: list[str] = []
+
+    def open_store(ws: Workspace, spec):  # type: ignore[no-untyped-def]
+        store = real_open(ws, spec)
+        if ws.root == a.root:
+            real_put = store.put_bytes
+
+            def put(key: str, data: bytes, *args, **kwargs):  # type: ignore[no-untyped-def]
+                if key.startswith("refs/") and not interleaved:
+                    interleaved.append(key)
+                    push(b)
+                return real_put(key, data, *args, **kwargs)
+
+            store.put_bytes = put
+        return store
+
+    monkeypatch.setattr(_remote, "_open", open_store)
+    push(a)
+    assert interleaved
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", url, options=options)
+    got = pull(clone)
+    assert {v.id for v in log(clone, "ds")} == {a_id, b_id} and len(got.versions) == 2
+    assert verify(clone, all_objects=True).ok
+
+
+def test_a_remote_with_one_refs_list_per_dataset_is_still_read(tmp_path: Path) -> None:
+    # Remotes written before refs were one object per version hold refs/<dataset>.json.
+    import json
+
+    url = str(tmp_path / "remote")
+    a, a_id = one_version(tmp_path / "a", url, {})
+    push(a)
+    remote = Path(url)
+    entries = [json.loads(p.read_bytes()) for p in sorted((remote / "refs" / "ds").glob("*.json"))]
+    assert [e["id"] for e in entries] == [a_id]
+    (remote / "refs" / "ds.json").write_text(json.dumps({"name": "ds", "kind": "dataset", "sources": ["d"],
+                                                         "versions": [{k: v for k, v in entries[0].items()
+                                                                       if k not in ("kind", "sources")}]}))
+    for p in (remote / "refs" / "ds").glob("*.json"):
+        p.unlink()
+    (a.root / "d" / "x.bin").write_bytes(os.urandom(5_000))
+    a2 = add(a, [a.root / "d"], name="ds").version
+    legacy = (remote / "refs" / "ds.json").read_bytes()
+    push(a)  # every version as its own object now; the old list is left as it was
+    assert sorted(p.stem for p in (remote / "refs" / "ds").glob("*.json")) == sorted([a_id, a2.id])
+    assert (remote / "refs" / "ds.json").read_bytes() == legacy
+    for p in (remote / "refs" / "ds").glob("*.json"):
+        if p.stem == a_id:
+            p.unlink()  # the first version is known from the old list alone
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", url)
+    assert pull(clone).versions == ["ds@v1", "ds@v2"]
+    assert {(v.number, v.id) for v in log(clone, "ds")} == {(1, a_id), (2, a2.id)}
+    assert verify(clone, all_objects=True).ok
+
+
+def test_damaged_refs_on_a_remote_are_named(tmp_path: Path) -> None:
+    url = str(tmp_path / "remote")
+    a, a_id = one_version(tmp_path / "a", url, {})
+    push(a)
+    ref = Path(url) / "refs" / "ds" / f"{a_id}.json"
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", url)
+    for damaged in (b"{not json", b"[1, 2]", b'{"id": "0000", "number": 1}'):
+        ref.write_bytes(damaged)
+        with pytest.raises(InputError, match=f"refs/ds/{a_id}.json"):
+            pull(clone)
+    assert clone.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0

@@ -1,7 +1,10 @@
 """Remotes: `assay remote add`, `assay data push` and `pull`.
 
 A remote is an object store laid out exactly like the workspace's (packs with
-their indexes, snapshots) plus ``refs/<dataset>.json`` listing versions. Only
+their indexes, snapshots) plus one ref per version, ``refs/<dataset>/<version
+id>.json``, written once and never rewritten: pushes from two workspaces at once
+cannot lose each other's versions (a remote written before this keeps its one list
+per dataset, ``refs/<dataset>.json``, which is still read). Only
 chunks the other side lacks travel; they are repacked into new packs of their own,
 published pack first and index last, so an interrupted transfer keeps every pack
 it finished and a rerun sends only the rest. Each chunk is hash-checked when read
@@ -102,16 +105,62 @@ def _remote_packs(ws: Workspace, remote: Remote, store: ObjectStore) -> PackStor
 
 
 def _read_refs(store: ObjectStore, name: str) -> dict[str, Any]:
-    key = f"refs/{check_name(name)}.json"
-    if not store.exists(key):
-        return {"name": name, "kind": "dataset", "versions": []}
+    """``{"name", "kind", "sources", "versions": [entry, ...]}`` of a dataset on the remote, from
+    its per-version refs and the single list that older remotes hold."""
+    check_name(name)
+    doc: dict[str, Any] = {"name": name, "kind": "dataset", "sources": [], "versions": []}
+    legacy = f"refs/{name}.json"
+    if store.exists(legacy):
+        old = _read_json(store, legacy)
+        if not isinstance(old, dict) or not isinstance(old.get("versions"), list):
+            raise InputError(f"remote object {legacy} has an unexpected shape", hint="fix or remove it on the remote")
+        for entry in old["versions"]:
+            _check_entry(entry, legacy)
+        doc.update({k: old[k] for k in ("kind", "sources") if k in old}, versions=list(old["versions"]))
+    by_id = {e["id"]: e for e in doc["versions"]}
+    for key in store.list(f"refs/{name}/"):
+        entry = _read_json(store, key)
+        _check_entry(entry, key)
+        if key != f"refs/{name}/{entry['id']}.json":
+            raise InputError(f"remote object {key} names version {entry['id']}", hint="fix or remove it on the remote")
+        by_id[entry["id"]] = entry
+    doc["versions"] = sorted(by_id.values(), key=lambda e: (e["number"], e["created_at"]))
+    newest = [e for e in doc["versions"] if "kind" in e]
+    if newest:
+        doc["kind"], doc["sources"] = newest[-1]["kind"], newest[-1].get("sources") or []
+    return doc
+
+
+def _read_json(store: ObjectStore, key: str) -> Any:
     try:
-        doc = json.loads(store.get_bytes(key))
+        return json.loads(store.get_bytes(key))
     except ValueError:
         raise InputError(f"remote object {key} is not valid JSON", hint="fix or remove it on the remote") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("versions"), list):
-        raise InputError(f"remote object {key} has an unexpected shape")
-    return doc
+
+
+_ENTRY_FIELDS = {"id": str, "number": int, "snapshot": str, "created_at": str, "files": int, "bytes": int}
+
+
+def _check_entry(entry: Any, key: str) -> None:
+    if not isinstance(entry, dict) or any(not isinstance(entry.get(f), t) for f, t in _ENTRY_FIELDS.items()):
+        raise InputError(f"remote object {key} has an unexpected shape",
+                         hint=f"a version needs {', '.join(_ENTRY_FIELDS)}; fix or remove it on the remote")
+
+
+def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> None:
+    """One ref object per version the remote does not list yet (after its snapshot and chunks)."""
+    kinds = {r[0]: r[1] for r in ws.ledger.query("SELECT name, kind FROM datasets")}
+    by_name: dict[str, list[Version]] = {}
+    for v in versions:
+        by_name.setdefault(v.dataset, []).append(v)
+    for name, vs in by_name.items():
+        there = set(store.list(f"refs/{name}/"))
+        sources = dataset_sources(ws, name)
+        for v in vs:
+            key = f"refs/{name}/{v.id}.json"
+            if key not in there:
+                entry = {**v.to_dict(), "kind": kinds.get(name, "dataset"), "sources": sources, "pushed_at": utcnow()}
+                store.put_bytes(key, json.dumps(entry, indent=1).encode())
 
 
 def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any, result: TransferResult,
@@ -189,26 +238,15 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
         _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20))
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
-        by_name: dict[str, list[Version]] = {}
-        for v in versions:
-            by_name.setdefault(v.dataset, []).append(v)
-        kinds = {r[0]: r[1] for r in ws.ledger.query("SELECT name, kind FROM datasets")}
-        for name, vs in by_name.items():
-            doc = _read_refs(store, name)
-            known = {entry["id"] for entry in doc["versions"]}
-            doc["kind"] = kinds.get(name, "dataset")
-            doc["sources"] = dataset_sources(ws, name)
-            doc["versions"].extend(v.to_dict() for v in vs if v.id not in known)
-            doc["versions"].sort(key=lambda e: (e["number"], e["created_at"]))
-            doc["updated_at"] = utcnow()
-            store.put_bytes(f"refs/{name}.json", json.dumps(doc, indent=1).encode())
+        _write_refs(ws, store, versions)
     result.versions = sorted(v.ref for v in versions)
     return result
 
 
 def _remote_versions(store: ObjectStore, ref: str | None) -> list[tuple[str, dict[str, Any]]]:
     if ref is None:
-        names = [k[len("refs/"):-len(".json")] for k in store.list("refs/") if k.endswith(".json")]
+        names = sorted({k[len("refs/"):].split("/")[0].removesuffix(".json") for k in store.list("refs/")
+                        if k.endswith(".json")})
         return [(n, e) for n in names for e in _read_refs(store, n)["versions"]]
     name, spec = parse_ref(ref)
     entries = _read_refs(store, name)["versions"]
