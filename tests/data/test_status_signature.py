@@ -417,12 +417,17 @@ def test_nested_or_small_trees_are_walked_in_process(ws: Workspace) -> None:
     messy_tree(ws)
     tree(ws.root / "deep" / "only" / "one")
     tree(ws.root / "few", per_folder=3)
-    nested, single, few, deep = fresh(ws, """
-        out = [walk_signature(str(ws.root), s) for s in (["m", "m/f01"], ["m/f01"], ["few"], ["deep"])]
+    cases = (["m", "m/f01"], ["m/f01"], ["few"], ["deep"], ["loose.txt", "few"])
+    (nested, single, few, deep, mixed), small = fresh(ws, f"""
+        out = [[walk_signature(str(ws.root), s) for s in {cases!r}],
+               [walk_signature(str(ws.root), s, small=True) for s in {cases!r}]]
     """)
     assert nested is None  # a file found twice
-    assert single is None and few is None  # one folder to share out; 20 folders of 3 files
+    assert single is None and few is None and mixed is None  # one folder to share out; 20 folders of 3 files
     assert deep == list(stat_signature(scan(ws, ["deep"]).files))  # shared out from further down
+    # Asked to, it walks small trees itself (the early walk's child), exactly as the scan does.
+    assert small[0] is None
+    assert small[1:] == [list(stat_signature(scan(ws, s).files)) for s in cases[1:]]
 
 
 def test_fork_is_not_used_while_other_threads_run(ws: Workspace) -> None:
@@ -595,6 +600,14 @@ def test_add_leaves_the_sources_for_the_early_walk_and_status_takes_its_answer(d
     started, walks, st, left = fresh(ds, PREFETCHED_STATUS)
     assert started and walks == []  # answered by the walk started before, not by one of its own
     assert st["clean"] and st["unchanged"] == FILES and left == []
+
+
+def test_the_early_walk_answers_a_small_tree_too(ws: Workspace) -> None:
+    tree(ws.root / "s", folders=2, per_folder=5)
+    age(ws.root / "s")
+    add(ws, ["s"], name="ds")
+    started, walks, st, left = fresh(ws, PREFETCHED_STATUS)
+    assert started and walks == [] and st["clean"] and st["unchanged"] == 2 * 5 + 2 and left == []
 
 
 def test_a_change_seen_by_the_early_walk_is_reported(ds: Workspace) -> None:

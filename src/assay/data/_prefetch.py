@@ -185,7 +185,7 @@ def _walk_and_report(root: str, sources: dict[str, list[str]], fd: int) -> None:
     results: dict[str, tuple[str, int] | None] = {}
     for dataset, paths in sources.items():
         try:
-            results[dataset] = walk_signature(root, paths)
+            results[dataset] = walk_signature(root, paths, small=True)
         except Exception:  # noqa: BLE001 - the parent walks again and reports what it meets
             results[dataset] = None
     view = memoryview(marshal.dumps(results))

@@ -87,12 +87,13 @@ _FORK_MIN_ENTRIES = 2000
 _WALKERS = 4  # cold, the walk waits on the disk: 4 processes beat 2 even on 2 cores, 8 or 16 do no better
 
 
-def walk_signature(root: str, sources: list[str]) -> tuple[str, int] | None:
+def walk_signature(root: str, sources: list[str], *, small: bool = False) -> tuple[str, int] | None:
     """``stat_signature`` of what ``scan`` finds under the workspace ``root`` (``missing_ok``), walked by forked processes.
 
-    None where that does not apply (no fork, other threads running, few folders, nested
-    sources) or anything failed: the caller then scans in-process, which also raises
-    whatever error the walk met.
+    None where that does not apply (no fork, other threads running, nested sources, and
+    unless ``small``, few folders) or anything failed: the caller then scans in-process,
+    which also raises whatever error the walk met. With ``small`` a tree too small to
+    share out is walked here (the early walk's child: the caller is loading meanwhile).
     """
     if not can_fork() or _nested(sources):
         return None
@@ -120,20 +121,23 @@ def walk_signature(root: str, sources: list[str]) -> tuple[str, int] | None:
                     groups.append((rel, count, digest))
                 deeper.extend(subdirs)
             frontier = deeper
-        folders = len(frontier)
-        if folders < _FORK_MIN_FOLDERS:
-            return None
-        frontier.sort()  # the same sample and shares every time, whatever order the listing had
-        sample, frontier = frontier[:_SAMPLE], frontier[_SAMPLE:]
-        entries = 0
-        for path, rel in sample:
-            count, digest, subdirs = _digest_folder(root, path, rel)
-            if count:
-                groups.append((rel, count, digest))
-            entries += count + len(subdirs)
-            frontier.extend(subdirs)
-        if entries * folders < _FORK_MIN_ENTRIES * len(sample):  # guessing the others hold as many
-            return None
+        shared = len(frontier) >= _FORK_MIN_FOLDERS
+        if shared:
+            folders = len(frontier)
+            frontier.sort()  # the same sample and shares every time, whatever order the listing had
+            sample, frontier = frontier[:_SAMPLE], frontier[_SAMPLE:]
+            entries = 0
+            for path, rel in sample:
+                count, digest, subdirs = _digest_folder(root, path, rel)
+                if count:
+                    groups.append((rel, count, digest))
+                entries += count + len(subdirs)
+                frontier.extend(subdirs)
+            shared = entries * folders >= _FORK_MIN_ENTRIES * len(sample)  # guessing the others hold as many
+        if not shared:
+            if not small:
+                return None
+            return _combine(groups + _groups(named) + _walk_share(root, frontier))
     except (OSError, InputError):
         return None
     walked = _fork_walkers(root, frontier)
