@@ -63,10 +63,19 @@ def tree(root: Path, folders: int = 20, per_folder: int = 150) -> None:
 
 @pytest.fixture
 def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """How each status was answered: "signature" (the walk alone) or "files" (the per-file cache)."""
+    """How each status was answered: "signature" (the walk alone), "folders" (the walk, then the
+    folders whose part of the signature changed) or "files" (the per-file cache, every file)."""
     log: list[str] = []
     real_match = StatCache.match
     real_clean = StatCache.clean_signature
+    real_some = StatCache.match_some
+
+    def match_some(self: StatCache, entries):  # type: ignore[no-untyped-def]
+        if log and log[-1] == "signature":
+            log[-1] = "folders"
+        return real_some(self, entries)
+
+    monkeypatch.setattr(StatCache, "match_some", match_some)
 
     def match(self: StatCache, entries):  # type: ignore[no-untyped-def]
         if log and log[-1] == "signature":
@@ -105,7 +114,30 @@ def changes(ws: Workspace, name: str) -> Status:
     with another_thread():
         here = status(ws, name)
     assert {**json.loads(proc.stdout), "rehashed": 0} == {**here.to_dict(), "rehashed": 0}
+    assert {**here.to_dict(), "rehashed": 0} == per_file_view(ws, name)
     return here
+
+
+def per_file_view(ws: Workspace, name: str) -> dict[str, object]:
+    """What status answers from every file, without the signature: each one scanned, matched
+    with the stat cache or hashed, the listing compared with the snapshot's (nothing recorded)."""
+    from assay.data._add import hash_entries
+    from assay.data._scan import _match
+    from assay.data._versions import dataset_sources, load_snapshot, resolve
+
+    version = resolve(ws, name)
+    base = load_snapshot(ws.store, version.snapshot)
+    found = scan(ws, dataset_sources(ws, name), missing_ok=True)
+    ids, suspects = _match(StatCache(ws)._load(), found.files)  # StatCache.match, unseen by `answers`
+    ids.update((rel, m.id) for rel, _, m in hash_entries(ws, suspects))
+    old = {p: m.id for p, m in base.files.items()}
+    return {
+        "dataset": name, "against": version.ref, "against_id": version.id,
+        "added": sorted(set(ids) - set(old)), "removed": sorted(set(old) - set(ids)),
+        "modified": sorted(p for p in ids if p in old and old[p] != ids[p]),
+        "unchanged": sum(1 for p in ids if old.get(p) == ids[p]), "rehashed": 0,
+        "clean": ids == old,
+    }
 
 
 def per_file_answer(ws: Workspace, name: str) -> dict[str, object]:
@@ -147,7 +179,7 @@ def test_same_size_rewrite_is_modified(ds: Workspace, answers: list[str]) -> Non
     f = ds.root / "d" / "f05" / "x1.bin"
     f.write_bytes(os.urandom(f.stat().st_size))
     st = changes(ds, "ds")
-    assert answers[-1] == "files" and st.modified == ["d/f05/x1.bin"] and not st.added and not st.removed
+    assert answers[-1] == "folders" and st.modified == ["d/f05/x1.bin"] and not st.added and not st.removed
 
 
 def test_in_place_rewrite_with_size_and_mtime_restored_after_status_saw_it(ds: Workspace, answers: list[str]) -> None:
@@ -163,7 +195,7 @@ def test_in_place_rewrite_with_size_and_mtime_restored_after_status_saw_it(ds: W
     after = f.stat()
     assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
     st = changes(ds, "ds")
-    assert answers[-1] == "files" and st.modified == ["d/f02/x0.bin"]
+    assert answers[-1] == "folders" and st.modified == ["d/f02/x0.bin"]
 
 
 def test_new_file_at_the_same_path_with_the_same_size_is_modified(ds: Workspace, answers: list[str]) -> None:
@@ -171,7 +203,53 @@ def test_new_file_at_the_same_path_with_the_same_size_is_modified(ds: Workspace,
     size = f.stat().st_size
     f.unlink()
     write(f, os.urandom(size))  # the file system may well hand out the same inode again
-    assert changes(ds, "ds").modified == ["d/f07/x2.bin"] and answers[-1] == "files"
+    assert changes(ds, "ds").modified == ["d/f07/x2.bin"] and answers[-1] == "folders"
+
+
+def test_a_change_is_looked_for_only_in_the_folders_whose_part_of_the_signature_moved(
+        ds: Workspace, answers: list[str]) -> None:
+    f = ds.root / "d" / "f03" / "x4.bin"
+    f.write_bytes(os.urandom(f.stat().st_size + 1))
+    age(write(ds.root / "d" / "f03" / "deep" / "new.txt", "new"))
+    st = changes(ds, "ds")
+    assert answers[-1] == "folders" and st.rehashed == 1  # x4.bin, written just now (the command read both)
+    assert st.modified == ["d/f03/x4.bin"] and st.added == ["d/f03/deep/new.txt"] and st.unchanged == FILES - 1
+    # What checkout compares local files with: every path's id, as the per-file answer has them.
+    from assay.data._add import hash_entries
+
+    found = scan(ds, ["d"])
+    assert st.current_ids == {rel: m.id for rel, _, m in hash_entries(ds, found.files)}
+
+
+def test_stats_that_moved_without_the_content_record_a_new_signature(ds: Workspace, answers: list[str]) -> None:
+    f = ds.root / "d" / "f08" / "x2.bin"
+    f.write_bytes(f.read_bytes())  # same bytes
+    os.utime(f, (OLD + 60, OLD + 60))  # another mtime, out of the racy window
+    st = status(ds, "ds")
+    assert answers[-1] == "folders" and not st.dirty and st.rehashed == 1 and st.unchanged == FILES
+    assert not status(ds, "ds").dirty and answers[-1] == "signature"
+
+
+def test_a_damaged_listing_beside_the_signature_is_not_trusted(ds: Workspace, answers: list[str]) -> None:
+    import marshal
+    import zlib
+
+    conn = sqlite3.connect(ds.cache_dir / "stat.db")
+    (blob,) = conn.execute("SELECT ids FROM signatures").fetchone()
+    ids = marshal.loads(zlib.decompress(blob))
+    ids["d/f05/x1.bin"] = "0" * 64  # a wrong id for a file that is not changed
+    conn.execute("UPDATE signatures SET ids = ?", (zlib.compress(marshal.dumps(ids)),))
+    conn.commit()
+    conn.close()
+    (ds.root / "d" / "f05" / "x2.bin").write_bytes(b"changed")
+    st = changes(ds, "ds")
+    assert answers[-1] == "files" and st.modified == ["d/f05/x2.bin"] and st.unchanged == FILES - 1
+    for damaged in (b"", b"not zlib"):
+        conn = sqlite3.connect(ds.cache_dir / "stat.db")
+        conn.execute("UPDATE signatures SET ids = ?", (damaged,))
+        conn.commit()
+        conn.close()
+        assert changes(ds, "ds").modified == ["d/f05/x2.bin"] and answers[-1] == "files"
 
 
 @pytest.mark.parametrize("same_inode", [True, False])
@@ -450,14 +528,14 @@ def test_the_forked_walk_answers_a_clean_status(ds: Workspace) -> None:
         from assay.data import _status
         from assay.data._scan import StatCache
         log = []
-        real_walk, real_match = _status.walk_signature, StatCache.match
+        real_walk, real_match = _status.walk_groups, StatCache.match
 
         def walk(*args):
             walked = real_walk(*args)
             log.append("in-process" if walked is None else "forked")
             return walked
 
-        _status.walk_signature = walk
+        _status.walk_groups = walk
         StatCache.match = lambda self, e: log.append("files") or real_match(self, e)
         st = _status.status(ws, "ds")
         out = [log, st.to_dict()["clean"], st.unchanged]
@@ -588,8 +666,8 @@ PREFETCHED_STATUS = """
     from assay.data import _status, prefetch_status
     started = prefetch_status(["ds"])
     walks = []
-    real_walk = _status.walk_signature
-    _status.walk_signature = lambda *a: walks.append(a[1]) or real_walk(*a)
+    real_walk = _status.walk_groups
+    _status.walk_groups = lambda *a: walks.append(a[1]) or real_walk(*a)
     st = _status.status(ws, "ds")
     out = [started, walks, st.to_dict(), children()]
 """

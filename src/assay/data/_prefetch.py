@@ -35,9 +35,9 @@ class _Walk:
 
     def __init__(self, root: str, sources: dict[str, list[str]], pid: int, fd: int) -> None:
         self.root, self.sources, self.pid, self.fd = root, sources, pid, fd
-        self.results: dict[str, tuple[str, int] | None] | None = None
+        self.results: dict[str, list[tuple[str, int, bytes]] | None] | None = None
 
-    def collect(self) -> dict[str, tuple[str, int] | None]:
+    def collect(self) -> dict[str, list[tuple[str, int, bytes]] | None]:
         """The child's results (waiting for them), once; empty if it failed."""
         if self.results is None:
             data = bytearray()
@@ -115,9 +115,9 @@ def prefetch_status(names: list[str] | None = None) -> bool:
     return True
 
 
-def take(root: str, dataset: str, sources: list[str]) -> tuple[str, int] | None:
-    """The prefetched ``(signature, files)`` of ``dataset`` if it was walked in ``root`` with
-    exactly these ``sources``, else None (also when the walk did not apply or failed)."""
+def take(root: str, dataset: str, sources: list[str]) -> list[tuple[str, int, bytes]] | None:
+    """The prefetched folder groups (``_sigwalk.walk_groups``) of ``dataset`` if it was walked in
+    ``root`` with exactly these ``sources``, else None (also when the walk did not apply or failed)."""
     global _pending
     walk = _pending
     if walk is None:
@@ -174,18 +174,18 @@ def _single_threaded() -> bool:
 
 
 def _walk_and_report(root: str, sources: dict[str, list[str]], fd: int) -> None:  # pragma: no cover - in the child
-    """In the child: walk each dataset and write ``{dataset: (signature, files) or None}`` to ``fd``."""
+    """In the child: walk each dataset and write ``{dataset: its folders' groups or None}`` to ``fd``."""
     # Nothing for the terminal from here, and no pipe of the caller's held open by this child.
     null = os.open(os.devnull, os.O_RDWR)
     for std in (0, 1, 2):
         os.dup2(null, std)
     os.close(null)
-    from assay.data._sigwalk import walk_signature
+    from assay.data._sigwalk import walk_groups
 
-    results: dict[str, tuple[str, int] | None] = {}
+    results: dict[str, list[tuple[str, int, bytes]] | None] = {}
     for dataset, paths in sources.items():
         try:
-            results[dataset] = walk_signature(root, paths, small=True)
+            results[dataset] = walk_groups(root, paths, small=True)
         except Exception:  # noqa: BLE001 - the parent walks again and reports what it meets
             results[dataset] = None
     view = memoryview(marshal.dumps(results))

@@ -21,18 +21,20 @@ signature: :mod:`assay.data._sigwalk`).
 
 from __future__ import annotations
 
+import marshal
 import os
 import sqlite3
 import stat as _stat
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from assay._root import WORKSPACE_DIR
-from assay.data._sigwalk import _inside, blake2b, stat_signature
+from assay.data._sigwalk import _inside, blake2b, signature, stat_groups, stat_signature
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["FileStat", "ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan", "stat_signature"]
 
 RACY_NS = 1_000_000_000
-_SCHEMA = 4
+_SCHEMA = 5
 
 
 class ScanEntry(NamedTuple):
@@ -226,7 +228,10 @@ class StatCache:
                         "mode INTEGER, cached_ns INTEGER, mid TEXT, manifest BLOB) WITHOUT ROWID"
                     )
                     conn.execute("CREATE TABLE trees (snapshot TEXT PRIMARY KEY, digest TEXT)")
-                    conn.execute("CREATE TABLE signatures (dataset TEXT PRIMARY KEY, signature TEXT, listing TEXT)")
+                    # groups: the signature's per-folder digests; ids: the listing itself (so that a
+                    # change is found in the folders whose digest moved, without the snapshot).
+                    conn.execute("CREATE TABLE signatures (dataset TEXT PRIMARY KEY, signature TEXT, listing TEXT, "
+                                 "groups BLOB, ids BLOB)")
                     conn.execute(f"PRAGMA user_version={_SCHEMA}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -279,18 +284,7 @@ class StatCache:
 
     def match(self, entries: Iterable[ScanEntry]) -> tuple[dict[str, str], list[ScanEntry]]:
         """``({rel: manifest id}, suspects)``: the files whose stat matches a trusted entry, and the rest."""
-        rows = self._load()
-        ids: dict[str, str] = {}
-        suspects: list[ScanEntry] = []
-        for entry in entries:  # lookup_id inlined: this loop runs once per file of every status
-            row = rows.get(entry.rel)
-            st = entry.st
-            if (row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns and row[2] == st.st_ino
-                    and row[3] == (st.st_mode & 0o777) and row[4] - row[1] >= RACY_NS):
-                ids[entry.rel] = row[5]
-            else:
-                suspects.append(entry)
-        return ids, suspects
+        return _match(self._load(), entries)
 
     def lookup_many(self, entries: list[ScanEntry]) -> tuple[dict[str, FileManifest], list[ScanEntry]]:
         """``({rel: manifest}, suspects)``: :meth:`lookup` for many files at once.
@@ -398,7 +392,62 @@ class StatCache:
             if (row is None or row[0] != st.st_size or row[1] != st.st_mtime_ns or row[2] != st.st_ino
                     or row[3] != (st.st_mode & 0o777) or row[4] - row[1] < RACY_NS or row[5] != ids.get(rel)):
                 return False
-        signature, _ = stat_signature(files)
-        self._write("INSERT OR REPLACE INTO signatures VALUES (?, ?, ?)",
-                    [(dataset, signature, listing if listing is not None else listing_digest(ids))])
+        self.record_groups(dataset, stat_groups(files), ids, listing=listing)
         return True
+
+    def record_groups(self, dataset: str, groups: list[tuple[str, int, bytes]], ids: Mapping[str, str], *,
+                      listing: str | None = None) -> None:
+        """Store the signature made of ``groups`` with its listing ``ids``; the caller vouches that
+        every file in them was a trusted entry of this cache with that id (see :meth:`record_signature`)."""
+        recorded, _ = signature(groups)  # sorts them
+        self._write("INSERT OR REPLACE INTO signatures VALUES (?, ?, ?, ?, ?)",
+                    [(dataset, recorded, listing if listing is not None else listing_digest(ids),
+                      marshal.dumps(groups), zlib.compress(marshal.dumps(dict(ids)), 1))])
+
+    def recorded_tree(self, dataset: str, snapshot_id: str,
+                      recorded: str) -> tuple[dict[str, tuple[int, bytes]], dict[str, str]] | None:
+        """What was recorded with ``dataset``'s signature ``recorded`` (for the listing of
+        ``snapshot_id``): ``({folder: (files, digest)}, {path: manifest id})``, or None if that
+        is no longer what is recorded or the stored listing does not give the snapshot's digest."""
+        rows = self._query(
+            "SELECT s.groups, s.ids, t.digest FROM signatures s JOIN trees t ON t.digest = s.listing "
+            "WHERE s.dataset = ? AND t.snapshot = ? AND s.signature = ?",
+            (dataset, snapshot_id, recorded),
+        )
+        if not rows or not isinstance(rows[0][0], bytes) or not isinstance(rows[0][1], bytes):
+            return None
+        try:
+            groups = {str(f): (int(n), bytes(d)) for f, n, d in marshal.loads(rows[0][0])}
+            ids = marshal.loads(zlib.decompress(rows[0][1]))
+        except (EOFError, ValueError, TypeError, zlib.error):
+            return None
+        if not isinstance(ids, dict) or listing_digest(ids) != rows[0][2]:
+            return None  # damaged: the snapshot answers instead
+        return groups, ids
+
+    def match_some(self, entries: list[ScanEntry]) -> tuple[dict[str, str], list[ScanEntry]]:
+        """:meth:`match` for a few files: their rows are read by path, not the whole table."""
+        if self._rows is not None or len(entries) > 20_000:
+            return self.match(entries)
+        rows: dict[str, _Row] = {}
+        paths = [e.rel for e in entries]
+        for i in range(0, len(paths), 500):
+            part = paths[i:i + 500]
+            found = self._query("SELECT path, size, mtime_ns, ino, mode, cached_ns, mid FROM files WHERE path IN "
+                                f"({','.join('?' * len(part))})", tuple(part))
+            rows.update((r[0], r[1:]) for r in found)  # type: ignore[misc]
+        return _match(rows, entries)
+
+
+def _match(rows: Mapping[str, _Row], entries: Iterable[ScanEntry]) -> tuple[dict[str, str], list[ScanEntry]]:
+    ids: dict[str, str] = {}
+    suspects: list[ScanEntry] = []
+    for entry in entries:  # lookup_id inlined: this loop runs once per file of every status
+        row = rows.get(entry.rel)
+        st = entry.st
+        if (row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns and row[2] == st.st_ino
+                and row[3] == (st.st_mode & 0o777) and row[4] - row[1] >= RACY_NS):
+            ids[entry.rel] = row[5]  # type: ignore[assignment]
+        else:
+            suspects.append(entry)
+    return ids, suspects

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from assay.data._scan import ScanEntry
 
-__all__ = ["stat_signature", "walk_signature"]
+__all__ = ["signature", "stat_groups", "stat_signature", "walk_groups", "walk_signature"]
 
 
 def _inside(path: str, root: str) -> bool:
@@ -53,7 +53,18 @@ _Group = tuple[str, int, bytes]  # folder, number of files, digest of their stat
 
 def stat_signature(files: Iterable[ScanEntry]) -> tuple[str, int]:
     """``(signature, number of files)`` of scanned files: equal only for the same paths with the same stats."""
-    return _combine(_groups(files))
+    return signature(_groups(files))
+
+
+def stat_groups(files: Iterable[ScanEntry]) -> list[_Group]:
+    """``(folder, number of files, digest)`` of scanned files, per folder that holds any: what
+    the signature is made of, and what tells which folders a change is in."""
+    return _groups(files)
+
+
+def signature(groups: list[_Group]) -> tuple[str, int]:
+    """``(signature, number of files)`` from the folders' groups (sorts them)."""
+    return _combine(groups)
 
 
 def _groups(files: Iterable[ScanEntry]) -> list[_Group]:
@@ -95,6 +106,12 @@ def walk_signature(root: str, sources: list[str], *, small: bool = False) -> tup
     which also raises whatever error the walk met. With ``small`` a tree too small to
     share out is walked here (the early walk's child: the caller is loading meanwhile).
     """
+    groups = walk_groups(root, sources, small=small)
+    return None if groups is None else _combine(groups)
+
+
+def walk_groups(root: str, sources: list[str], *, small: bool = False) -> list[_Group] | None:
+    """:func:`stat_groups` of what ``scan`` finds, walked as :func:`walk_signature` says."""
     if not can_fork() or _nested(sources):
         return None
     named: list[tuple[str, str, os.stat_result]] = []  # files given as sources
@@ -137,13 +154,13 @@ def walk_signature(root: str, sources: list[str], *, small: bool = False) -> tup
         if not shared:
             if not small:
                 return None
-            return _combine(groups + _groups(named) + _walk_share(root, frontier))
+            return groups + _groups(named) + _walk_share(root, frontier)
     except (OSError, InputError):
         return None
     walked = _fork_walkers(root, frontier)
     if walked is None:
         return None
-    return _combine(groups + _groups(named) + walked)
+    return groups + _groups(named) + walked
 
 
 def _nested(sources: list[str]) -> bool:

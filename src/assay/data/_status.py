@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay.data._prefetch import remember, take
-from assay.data._scan import StatCache, listing_digest, scan
-from assay.data._sigwalk import stat_signature, walk_signature
+from assay.data._scan import ScanEntry, StatCache, _list_folder, listing_digest, scan
+from assay.data._sigwalk import signature, stat_groups, walk_groups
 from assay.data._versions import (
     Version,
     dataset_sources,
@@ -65,9 +66,10 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
     """Compare the dataset's folders on disk with the version checked out there (default: latest).
 
     When the walk's stat signature is the one recorded for a clean tree of this version,
-    nothing else is read. Otherwise files whose stat matches the stat cache are not read;
-    when all of them match and their listing hashes to the one recorded for the
-    version's snapshot, the stored snapshot is not even decoded.
+    nothing else is read; when it is not, only the folders whose part of it changed are
+    looked at (:func:`_in_changed_folders`). Otherwise files whose stat matches the stat
+    cache are not read; when all of them match and their listing hashes to the one
+    recorded for the version's snapshot, the stored snapshot is not even decoded.
     """
     version = _version
     if version is None:
@@ -82,15 +84,19 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         recorded = cache.clean_signature(name, version.snapshot)
         if recorded is not None:
             root = str(ws.root)
-            walked = take(root, name, sources)  # walked while the command line loaded
-            if walked is None:
-                walked = walk_signature(root, sources)
+            groups = take(root, name, sources)  # walked while the command line loaded
+            if groups is None:
+                groups = walk_groups(root, sources)
                 remember(ws.cache_dir, name, sources)  # so that the next status need not wait for it
-            if walked is None:
+            if groups is None:
                 found = scan(ws, sources, missing_ok=True)
-                walked = stat_signature(found.files)
-            if walked[0] == recorded:
-                return Status(dataset=name, against=version, unchanged=walked[1], _ws=ws)
+                groups = stat_groups(found.files)
+            walked, count = signature(groups)
+            if walked == recorded:
+                return Status(dataset=name, against=version, unchanged=count, _ws=ws)
+            local = _in_changed_folders(ws, name, version, sources, cache, recorded, groups)
+            if local is not None:
+                return local
     if found is None:
         found = scan(ws, sources, missing_ok=True)
     ids, suspects = cache.match(found.files)
@@ -120,6 +126,55 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         result.modified.sort()
     if not result.dirty and cache.record_signature(name, found.files, ids, listing=listing):
         remember(ws.cache_dir, name, sources)  # next time the walk alone answers, started early
+    return result
+
+
+def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: list[str], cache: StatCache,
+                        recorded: str, groups: list[tuple[str, int, bytes]]) -> Status | None:
+    """The status from the folders whose (files, digest) differ from those recorded with the
+    signature, or None where that cannot answer (nothing recorded beside it, or a change
+    outside the source folders: a file named as a source).
+
+    A folder whose group is the recorded one holds the same files with the same stats as
+    when the tree was clean, each then a trusted entry of the stat cache with the listing's
+    id: those are unchanged, as in the whole-tree comparison. The others are listed (one
+    level: each subfolder has its own group), matched against the stat cache, re-hashed
+    where the stat does not vouch, and compared with the recorded listing.
+    """
+    kept = cache.recorded_tree(name, version.snapshot, recorded)
+    if kept is None:
+        return None
+    old_groups, base_ids = kept
+    now = {folder: (count, digest) for folder, count, digest in groups}
+    changed = {f for f in old_groups.keys() | now.keys() if old_groups.get(f) != now.get(f)}
+    root = str(ws.root)
+    folders = [s for s in sources if os.path.isdir(os.path.join(root, s))]
+    if not all(any(f == s or f.startswith(f"{s}/") for s in folders) for f in changed):
+        return None
+    entries: list[ScanEntry] = []
+    for folder in sorted(changed):
+        files, _, _, _ = _list_folder(root, os.path.join(root, folder), folder)
+        entries.extend(files)
+    ids, suspects = cache.match_some(entries)
+    if suspects:
+        from assay.data._add import hash_entries
+
+        fresh = hash_entries(ws, suspects)
+        cache.update(fresh)
+        ids.update((rel, m.id) for rel, _, m in fresh)
+    before = {p: mid for p, mid in base_ids.items() if p.rpartition("/")[0] in changed}
+    current = dict(base_ids)
+    for path in before:
+        del current[path]
+    current.update(ids)
+    result = Status(dataset=name, against=version, rehashed=len(suspects), _ids=current, _ws=ws)
+    result.added = sorted(p for p in ids if p not in before)
+    result.modified = sorted(p for p, mid in ids.items() if p in before and before[p] != mid)
+    result.removed = sorted(p for p in before if p not in ids)
+    result.unchanged = len(current) - len(result.added) - len(result.modified)
+    if not result.dirty and not cache.match_some(entries)[1]:
+        # Stats moved, content did not (a touch, a copy back): every file vouched for again.
+        cache.record_groups(name, groups, current)
     return result
 
 
