@@ -502,6 +502,13 @@ def run_workload(wl: Workload, src: Path, base: Path, tools: list[Tool], log) ->
         for t in tools:
             mod.apply(ws[t.name])
         time.sleep(1.5)
+        s = step(f"status after {mod.label}", "status:")
+        for t in tools:
+            m, clean = t.status(ws[t.name])
+            record(s, t, m)
+            if clean is True:
+                s.ok[t.name] = False
+                s.notes.append(f"{t.name} status reports no change after {mod.label}")
         s = step(f"re-add after {mod.label}", "re-add")
         s.growth_target = mod.growth_target
         for t in tools:
