@@ -471,13 +471,16 @@ def run_workload(wl: Workload, src: Path, base: Path, tools: list[Tool], log) ->
         record(s, t, t.add(ws[t.name]))
         s.growth[t.name] = t.store_bytes(ws[t.name]) - before
 
-    s = step("status (no change)", "status")
-    for t in tools:
-        m, clean = t.status(ws[t.name])
-        record(s, t, m)
-        if clean is False:
-            s.ok[t.name] = False
-            s.notes.append(f"{t.name} status reports changes right after add: {m.tail[-300:]}")
+    def status_step(title: str, kind: str, *, clean: bool, wrong: str) -> None:
+        s = step(title, kind)
+        for t in tools:
+            m, said_clean = t.status(ws[t.name])
+            record(s, t, m)
+            if said_clean is (not clean):
+                s.ok[t.name] = False
+                s.notes.append(f"{t.name} status {wrong}: {m.tail[-300:]}")
+
+    status_step("status (no change)", "status", clean=True, wrong="reports changes right after add")
 
     s = step("push (fresh folder remote)", "push")
     for t in tools:
@@ -502,13 +505,7 @@ def run_workload(wl: Workload, src: Path, base: Path, tools: list[Tool], log) ->
         for t in tools:
             mod.apply(ws[t.name])
         time.sleep(1.5)
-        s = step(f"status after {mod.label}", "status:")
-        for t in tools:
-            m, clean = t.status(ws[t.name])
-            record(s, t, m)
-            if clean is True:
-                s.ok[t.name] = False
-                s.notes.append(f"{t.name} status reports no change after {mod.label}")
+        status_step(f"status after {mod.label}", "status:", clean=False, wrong=f"reports no change after {mod.label}")
         s = step(f"re-add after {mod.label}", "re-add")
         s.growth_target = mod.growth_target
         for t in tools:

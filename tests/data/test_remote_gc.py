@@ -213,7 +213,7 @@ def test_pushes_from_two_workspaces_at_once_lose_no_version(tmp_path: Path, remo
             real_put = store.put_bytes
 
             def put(key: str, data: bytes, *args, **kwargs):  # type: ignore[no-untyped-def]
-                if key.startswith("refs/") and not interleaved:
+                if key.startswith("versions/") and not interleaved:
                     interleaved.append(key)
                     push(b)
                 return real_put(key, data, *args, **kwargs)
@@ -239,20 +239,21 @@ def test_a_remote_with_one_refs_list_per_dataset_is_still_read(tmp_path: Path) -
     a, a_id = one_version(tmp_path / "a", url, {})
     push(a)
     remote = Path(url)
-    entries = [json.loads(p.read_bytes()) for p in sorted((remote / "refs" / "ds").glob("*.json"))]
+    entries = [json.loads(p.read_bytes()) for p in sorted((remote / "versions" / "ds").glob("*.json"))]
     assert [e["id"] for e in entries] == [a_id]
+    (remote / "refs").mkdir()
     (remote / "refs" / "ds.json").write_text(json.dumps({"name": "ds", "kind": "dataset", "sources": ["d"],
                                                          "versions": [{k: v for k, v in entries[0].items()
                                                                        if k not in ("kind", "sources")}]}))
-    for p in (remote / "refs" / "ds").glob("*.json"):
+    for p in (remote / "versions" / "ds").glob("*.json"):
         p.unlink()
     (a.root / "d" / "x.bin").write_bytes(os.urandom(5_000))
     a2 = add(a, [a.root / "d"], name="ds").version
     legacy = (remote / "refs" / "ds.json").read_bytes()
     push(a)  # every version as its own object now; the old list is left as it was
-    assert sorted(p.stem for p in (remote / "refs" / "ds").glob("*.json")) == sorted([a_id, a2.id])
+    assert sorted(p.stem for p in (remote / "versions" / "ds").glob("*.json")) == sorted([a_id, a2.id])
     assert (remote / "refs" / "ds.json").read_bytes() == legacy
-    for p in (remote / "refs" / "ds").glob("*.json"):
+    for p in (remote / "versions" / "ds").glob("*.json"):
         if p.stem == a_id:
             p.unlink()  # the first version is known from the old list alone
     clone = Workspace.init(tmp_path / "clone")
@@ -266,11 +267,11 @@ def test_damaged_refs_on_a_remote_are_named(tmp_path: Path) -> None:
     url = str(tmp_path / "remote")
     a, a_id = one_version(tmp_path / "a", url, {})
     push(a)
-    ref = Path(url) / "refs" / "ds" / f"{a_id}.json"
+    ref = Path(url) / "versions" / "ds" / f"{a_id}.json"
     clone = Workspace.init(tmp_path / "clone")
     add_remote(clone, "origin", url)
     for damaged in (b"{not json", b"[1, 2]", b'{"id": "0000", "number": 1}'):
         ref.write_bytes(damaged)
-        with pytest.raises(InputError, match=f"refs/ds/{a_id}.json"):
+        with pytest.raises(InputError, match=f"versions/ds/{a_id}.json"):
             pull(clone)
     assert clone.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0

@@ -221,6 +221,24 @@ def test_a_change_is_looked_for_only_in_the_folders_whose_part_of_the_signature_
     assert st.current_ids == {rel: m.id for rel, _, m in hash_entries(ds, found.files)}
 
 
+def test_a_folder_replaced_by_a_symlink_to_it_or_by_a_file_loses_its_files(ds: Workspace, answers: list[str]) -> None:
+    # The walk follows no symlinked folder (nor can it list a file): their files are gone from
+    # the tree, though listing the symlink would find them with the very same stats.
+    moved = ds.root / "elsewhere" / "f02"
+    moved.parent.mkdir()
+    (ds.root / "d" / "f02").rename(moved)
+    (ds.root / "d" / "f02").symlink_to(moved)
+    gone = sorted(f"d/f02/x{j}.bin" for j in range(150))
+    for _ in range(2):  # and nothing wrong is recorded for the next one
+        st = changes(ds, "ds")
+        assert answers[-1] == "folders" and st.removed == gone and not st.added and not st.modified
+    (ds.root / "d" / "f02").unlink()
+    write(ds.root / "d" / "f02", "now a file")
+    age(ds.root / "d" / "f02")
+    st = changes(ds, "ds")
+    assert st.removed == gone and st.added == ["d/f02"] and answers[-1] == "folders"
+
+
 def test_stats_that_moved_without_the_content_record_a_new_signature(ds: Workspace, answers: list[str]) -> None:
     f = ds.root / "d" / "f08" / "x2.bin"
     f.write_bytes(f.read_bytes())  # same bytes
@@ -546,12 +564,12 @@ def test_the_forked_walk_answers_a_clean_status(ds: Workspace) -> None:
 def test_a_failing_walker_gives_no_signature_and_leaves_no_process(ws: Workspace) -> None:
     messy_tree(ws)
     folders = [(str(ws.root / "m" / f"f{i:02d}"), f"m/f{i:02d}") for i in range(20)]
-    not_a_folder = [(str(ws.root / "loose.txt"), "loose.txt"), *folders]  # that child's listing fails
+    unlistable = [(str(ws.root / "bad\x00name"), "bad\x00name"), *folders]  # that child's listing fails
     out = fresh(ws, f"""
         root = {str(ws.root)!r}
         ok = _sigwalk._fork_walkers(root, {folders!r}) is not None
         left_after_ok = children()
-        failed = _sigwalk._fork_walkers(root, {not_a_folder!r})
+        failed = _sigwalk._fork_walkers(root, {unlistable!r})
         left_after_failure = children()
         out = [ok, left_after_ok, failed, left_after_failure]
     """)
@@ -695,6 +713,12 @@ def test_a_change_seen_by_the_early_walk_is_reported(ds: Workspace) -> None:
     started, walks, st, left = fresh(ds, PREFETCHED_STATUS)
     assert started and walks == []
     assert st["modified"] == ["d/f04/x3.bin"] and st["removed"] == ["d/f09/x0.bin"] and not st["clean"]
+
+
+def test_the_early_walk_is_stopped_when_no_signature_can_use_it(ds: Workspace) -> None:
+    sqlite3.connect(ds.cache_dir / "stat.db").execute("DELETE FROM signatures").connection.commit()
+    started, walks, st, left = fresh(ds, PREFETCHED_STATUS)
+    assert started and walks == [] and st["clean"] and left == []  # the per-file answer; the child is gone
 
 
 def test_a_stale_or_damaged_hint_costs_only_the_head_start(ds: Workspace) -> None:

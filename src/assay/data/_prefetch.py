@@ -24,7 +24,7 @@ import sys
 from assay._root import WORKSPACE_DIR, find_root
 from assay.errors import WorkspaceNotFoundError
 
-__all__ = ["prefetch_status", "remember", "take"]
+__all__ = ["prefetch_status", "remember", "take", "unwanted"]
 
 HINTS = "status-walks"
 _MAX_HINTS = 1 << 20  # bytes; a bigger file is not one this module wrote
@@ -127,6 +127,16 @@ def take(root: str, dataset: str, sources: list[str]) -> list[tuple[str, int, by
         _pending = None
         return None
     return walk.collect().get(dataset)
+
+
+def unwanted(dataset: str) -> None:
+    """``dataset``'s status will not take the early walk (no signature to compare it with):
+    stop it, unless it walks other datasets too, so that it does not compete for the disk."""
+    global _pending
+    walk = _pending
+    if walk is not None and set(walk.sources) <= {dataset}:
+        walk.abandon()
+        _pending = None
 
 
 def remember(cache_dir: str | os.PathLike[str], dataset: str, sources: list[str]) -> None:

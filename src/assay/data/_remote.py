@@ -1,10 +1,11 @@
 """Remotes: `assay remote add`, `assay data push` and `pull`.
 
 A remote is an object store laid out exactly like the workspace's (packs with
-their indexes, snapshots) plus one ref per version, ``refs/<dataset>/<version
+their indexes, snapshots) plus one ref per version, ``versions/<dataset>/<version
 id>.json``, written once and never rewritten: pushes from two workspaces at once
-cannot lose each other's versions (a remote written before this keeps its one list
-per dataset, ``refs/<dataset>.json``, which is still read). Only
+cannot lose each other's versions. Remotes written before this hold one list per
+dataset, ``refs/<dataset>.json``, rewritten by each push; it is still read, never
+written (an older assay sees only the versions listed there). Only
 chunks the other side lacks travel; they are repacked into new packs of their own,
 published pack first and index last, so an interrupted transfer keeps every pack
 it finished and a rerun sends only the rest. Each chunk is hash-checked when read
@@ -118,10 +119,10 @@ def _read_refs(store: ObjectStore, name: str) -> dict[str, Any]:
             _check_entry(entry, legacy)
         doc.update({k: old[k] for k in ("kind", "sources") if k in old}, versions=list(old["versions"]))
     by_id = {e["id"]: e for e in doc["versions"]}
-    for key in store.list(f"refs/{name}/"):
+    for key in store.list(f"versions/{name}/"):
         entry = _read_json(store, key)
         _check_entry(entry, key)
-        if key != f"refs/{name}/{entry['id']}.json":
+        if key != f"versions/{name}/{entry['id']}.json":
             raise InputError(f"remote object {key} names version {entry['id']}", hint="fix or remove it on the remote")
         by_id[entry["id"]] = entry
     doc["versions"] = sorted(by_id.values(), key=lambda e: (e["number"], e["created_at"]))
@@ -154,10 +155,10 @@ def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> N
     for v in versions:
         by_name.setdefault(v.dataset, []).append(v)
     for name, vs in by_name.items():
-        there = set(store.list(f"refs/{name}/"))
+        there = set(store.list(f"versions/{name}/"))
         sources = dataset_sources(ws, name)
         for v in vs:
-            key = f"refs/{name}/{v.id}.json"
+            key = f"versions/{name}/{v.id}.json"
             if key not in there:
                 entry = {**v.to_dict(), "kind": kinds.get(name, "dataset"), "sources": sources, "pushed_at": utcnow()}
                 store.put_bytes(key, json.dumps(entry, indent=1).encode())
@@ -245,8 +246,8 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
 
 def _remote_versions(store: ObjectStore, ref: str | None) -> list[tuple[str, dict[str, Any]]]:
     if ref is None:
-        names = sorted({k[len("refs/"):].split("/")[0].removesuffix(".json") for k in store.list("refs/")
-                        if k.endswith(".json")})
+        names = sorted({k[len("versions/"):].split("/")[0] for k in store.list("versions/") if k.endswith(".json")}
+                       | {k[len("refs/"):-len(".json")] for k in store.list("refs/") if k.endswith(".json")})
         return [(n, e) for n in names for e in _read_refs(store, n)["versions"]]
     name, spec = parse_ref(ref)
     entries = _read_refs(store, name)["versions"]

@@ -114,8 +114,8 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
     try:
         with os.scandir(folder) as it:
             entries = list(it)
-    except FileNotFoundError:
-        return [], [], [], False  # vanished since its parent was listed: not part of this snapshot
+    except (FileNotFoundError, NotADirectoryError):
+        return [], [], [], False  # vanished (or became a file) since its parent was listed: not in this snapshot
     except PermissionError:
         raise InputError(f"cannot list {rel_folder}: permission denied", hint="fix its permissions or leave it out") from None
     top = rel_folder == ""

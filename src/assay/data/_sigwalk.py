@@ -203,8 +203,8 @@ def _digest_folder(root: str, folder: str, rel_folder: str) -> tuple[int, bytes,
     subdirs: list[tuple[str, str]] = []
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return 0, b"", subdirs  # as _list_folder: vanished since its parent was listed
+    except (FileNotFoundError, NotADirectoryError):
+        return 0, b"", subdirs  # as _list_folder: vanished (or became a file) since its parent was listed
     except PermissionError:
         raise InputError(f"cannot list {rel_folder}: permission denied") from None
     try:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assay.data._prefetch import remember, take
+from assay.data._prefetch import remember, take, unwanted
 from assay.data._scan import ScanEntry, StatCache, _list_folder, listing_digest, scan
 from assay.data._sigwalk import signature, stat_groups, walk_groups
 from assay.data._versions import (
@@ -97,6 +97,8 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
             local = _in_changed_folders(ws, name, version, sources, cache, recorded, groups)
             if local is not None:
                 return local
+        else:
+            unwanted(name)
     if found is None:
         found = scan(ws, sources, missing_ok=True)
     ids, suspects = cache.match(found.files)
@@ -152,7 +154,9 @@ def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: lis
     if not all(any(f == s or f.startswith(f"{s}/") for s in folders) for f in changed):
         return None
     entries: list[ScanEntry] = []
-    for folder in sorted(changed):
+    for folder in sorted(changed & now.keys()):
+        # Only where the walk found files: a folder it found none in (gone, emptied, now a
+        # file, or now a symlink to a folder, which is not followed) has lost all of them.
         files, _, _, _ = _list_folder(root, os.path.join(root, folder), folder)
         entries.extend(files)
     ids, suspects = cache.match_some(entries)
@@ -172,8 +176,10 @@ def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: lis
     result.modified = sorted(p for p, mid in ids.items() if p in before and before[p] != mid)
     result.removed = sorted(p for p in before if p not in ids)
     result.unchanged = len(current) - len(result.added) - len(result.modified)
-    if not result.dirty and not cache.match_some(entries)[1]:
-        # Stats moved, content did not (a touch, a copy back): every file vouched for again.
+    listed = {folder: (count, digest) for folder, count, digest in stat_groups(entries)}
+    if not result.dirty and listed == {f: now[f] for f in changed & now.keys()} and not cache.match_some(entries)[1]:
+        # Stats moved, content did not (a touch, a copy back), and the folders listed are as
+        # the walk saw them: every file is vouched for again.
         cache.record_groups(name, groups, current)
     return result
 
