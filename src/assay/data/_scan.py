@@ -13,10 +13,11 @@ every file on disk hits the cache, `status` compares listings by that digest and
 never decodes the stored snapshot.
 
 And, per dataset, a *stat signature*: one digest over the path and stat of every
-file a scan found, stored with the listing digest those files had, and recorded
-only when every one of them was a trusted cache entry. A clean `status` then
-needs the walk and two digests, not the per-file table (the walk and the
-signature: :mod:`assay.data._sigwalk`).
+file a scan found, stored with the listing those files had (and its digest) and the
+per-folder digests it is made of, and recorded only when every one of them was a
+trusted cache entry. A clean `status` then needs the walk and two digests, not the
+per-file table; a dirty one looks only at the folders whose digest moved (the walk
+and the signature: :mod:`assay.data._sigwalk`).
 """
 
 from __future__ import annotations
