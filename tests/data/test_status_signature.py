@@ -767,8 +767,8 @@ def test_the_early_walk_loads_almost_nothing(ds: Workspace) -> None:
             " 'sqlite3', 'dataclasses', 'tomllib', 'threading', 'pickle'}))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ds.root, capture_output=True, text=True, timeout=60,
                           check=True)
-    assert json.loads(proc.stdout.replace("'", '"')) == ["assay", "assay._root", "assay.data", "assay.data._prefetch",
-                                                         "assay.errors"]
+    assert json.loads(proc.stdout.replace("'", '"')) == ["assay", "assay._root", "assay.data", "assay.data._fork",
+                                                         "assay.data._prefetch", "assay.errors"]
     # And the child's walk, before its first folder: no typing, pickle or threading.
     code = ("import sys; import assay.data._sigwalk;"
             "print(sorted(m for m in sys.modules if m in {'click', 'typing', 'pathlib', 'sqlite3', 'dataclasses',"

@@ -11,8 +11,9 @@ result (:func:`take`) only if the workspace and the sources it read from the led
 the ones walked; otherwise it walks itself, as it would have. The file is a hint:
 missing, stale or unreadable, it costs only the head start.
 
-Only ``os``, ``marshal`` and :mod:`assay._root` are loaded before the fork, and the
-child never returns into the caller's code: whatever happens, it ends in ``os._exit``.
+Only the standard library's builtins, :mod:`assay._root` and the fork helper (which the
+child's walk needs anyway) are loaded before the fork, and the child never returns into
+the caller's code: whatever happens, it ends in ``os._exit``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import sys
 
 from assay._root import WORKSPACE_DIR, find_root
+from assay.data._fork import can_fork
 from assay.errors import WorkspaceNotFoundError
 
 __all__ = ["prefetch_status", "remember", "take", "unwanted"]
@@ -77,7 +79,7 @@ def prefetch_status(names: list[str] | None = None) -> bool:
     forks, and only once.
     """
     global _pending
-    if _pending is not None or not _single_threaded():
+    if _pending is not None or not can_fork():
         return False
     try:
         root = find_root()
@@ -146,16 +148,14 @@ def remember(cache_dir: str | os.PathLike[str], dataset: str, sources: list[str]
     if hints.get(dataset) == sources:
         return
     hints[dataset] = list(sources)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    from pathlib import Path
+
+    from assay.config import atomic_write_bytes  # only add and status write: they have loaded it already
+
     try:
-        with open(tmp, "wb") as f:
-            f.write(marshal.dumps(hints))
-        os.replace(tmp, path)  # two writers at once: one's line is lost, which costs a head start
+        atomic_write_bytes(Path(path), marshal.dumps(hints))  # two writers at once: one's line is lost (a head start)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass  # a read-only cache folder: status walks after loading, as without the hint
 
 
 def _read(path: str) -> dict[str, list[str]]:
@@ -169,18 +169,6 @@ def _read(path: str) -> dict[str, list[str]]:
         return {}
     return {k: v for k, v in hints.items()
             if isinstance(k, str) and isinstance(v, list) and all(isinstance(s, str) for s in v)}
-
-
-def _single_threaded() -> bool:
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
-        return False
-    threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() != 1:
-        return False
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:
-        return False
 
 
 def _walk_and_report(root: str, sources: dict[str, list[str]], fd: int) -> None:  # pragma: no cover - in the child

@@ -273,15 +273,7 @@ class StatCache:
 
     def lookup_id(self, rel: str, st: os.stat_result) -> str | None:
         """The manifest id of ``rel`` if its stat still matches a trusted entry."""
-        row = self._load().get(rel)
-        if row is None:
-            return None
-        size, mtime_ns, ino, mode, cached_ns, mid = row
-        if size != st.st_size or mtime_ns != st.st_mtime_ns or ino != st.st_ino or mode != (st.st_mode & 0o777):
-            return None
-        if cached_ns - mtime_ns < RACY_NS:
-            return None
-        return mid
+        return _trusted_id(self._load().get(rel), st)
 
     def match(self, entries: Iterable[ScanEntry]) -> tuple[dict[str, str], list[ScanEntry]]:
         """``({rel: manifest id}, suspects)``: the files whose stat matches a trusted entry, and the rest."""
@@ -389,9 +381,8 @@ class StatCache:
             return False
         rows = self._load()
         for rel, _, st in files:
-            row = rows.get(rel)
-            if (row is None or row[0] != st.st_size or row[1] != st.st_mtime_ns or row[2] != st.st_ino
-                    or row[3] != (st.st_mode & 0o777) or row[4] - row[1] < RACY_NS or row[5] != ids.get(rel)):
+            mid = _trusted_id(rows.get(rel), st)
+            if mid is None or mid != ids.get(rel):
                 return False
         self.record_groups(dataset, stat_groups(files), ids, listing=listing)
         return True
@@ -443,12 +434,19 @@ class StatCache:
 def _match(rows: Mapping[str, _Row], entries: Iterable[ScanEntry]) -> tuple[dict[str, str], list[ScanEntry]]:
     ids: dict[str, str] = {}
     suspects: list[ScanEntry] = []
-    for entry in entries:  # lookup_id inlined: this loop runs once per file of every status
-        row = rows.get(entry.rel)
-        st = entry.st
-        if (row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns and row[2] == st.st_ino
-                and row[3] == (st.st_mode & 0o777) and row[4] - row[1] >= RACY_NS):
-            ids[entry.rel] = row[5]  # type: ignore[assignment]
+    for entry in entries:
+        mid = _trusted_id(rows.get(entry.rel), entry.st)
+        if mid is not None:
+            ids[entry.rel] = mid
         else:
             suspects.append(entry)
     return ids, suspects
+
+
+def _trusted_id(row: _Row | None, st: os.stat_result) -> str | None:
+    """The manifest id of a cache ``row`` if the file's stat ``st`` still matches it and the
+    row was written outside the racy window of the file's mtime."""
+    if (row is None or row[0] != st.st_size or row[1] != st.st_mtime_ns or row[2] != st.st_ino
+            or row[3] != (st.st_mode & 0o777) or row[4] - row[1] < RACY_NS):
+        return None
+    return row[5]
