@@ -170,7 +170,8 @@ def test_pack_index_round_trips_digests_ending_in_nul_bytes() -> None:
     from assay.data._packs import decode_index, encode_index
     from assay.errors import CorruptionError
 
-    entries = [(bytes(31) + b"\x00", 8, 10, 12, 1), (b"\xff" * 30 + b"\x00\x00", 1 << 40, 2**32 - 1, 5, 0)]
+    entries = [(bytes(31) + b"\x00", 8, 10, 12, 1, b"\x01" * 7 + b"\x00"),
+               (b"\xff" * 30 + b"\x00\x00", 1 << 40, 2**32 - 1, 5, 0, bytes(8))]
     data = encode_index(entries)
     assert decode_index(data, "k") == entries
     damaged = bytearray(data)

@@ -100,7 +100,7 @@ def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], live: set[bytes]) -
     survivors: list[tuple[bytes, bytes, int, int]] = []
     for pack_id in pack_ids:
         entries = packs.pack_entries(pack_id)
-        for h, off, stored, raw, flags in entries:
+        for h, off, stored, raw, flags, _ in entries:
             if h in live:
                 loc = packs.index.get(h)
                 if loc is not None and loc.pack not in doomed:

@@ -6,6 +6,12 @@ packing turns 50,000 small writes into a handful of large sequential ones. A pac
 index always describes a complete pack; a pack without an index is debris from an
 interrupted write that gc removes. The same code serves the workspace store and
 every remote, so push and pull are one transfer in two directions.
+
+Each index entry keeps a short BLAKE3 checksum of the chunk's stored bytes (as git's
+pack index keeps a CRC of each packed object): a push copies a compressed chunk
+after checking those bytes, without decompressing and re-hashing it. Whatever comes
+*from* a remote is still checked against its content digest: a remote's index is
+not trusted to vouch for its own packs.
 """
 
 from __future__ import annotations
@@ -28,18 +34,22 @@ from assay.store import LocalStore, ObjectStore
 __all__ = ["ChunkLocation", "PackStore", "PackWriter", "workspace_packs"]
 
 PACK_MAGIC = b"ASSAYPK1"
-IDX_MAGIC = b"ASSAYIX1"
+IDX_MAGIC = b"ASSAYIX2"
+IDX_MAGIC_V1 = b"ASSAYIX1"  # no stored-bytes checksums; still read
 FLAG_ZSTD = 1
 _ASYNC_MIN = 256 << 10
 _PROBE = 64 << 10
 # One read covers neighbouring chunks up to this many bytes: large enough for sequential
 # reads, small enough that a few transfer threads stay within DVC's memory.
 _RUN_BYTES = 4 << 20
-# One index entry: digest, offset, stored size, raw size, flags (49 bytes, little-endian,
-# unpadded). The struct module, not NumPy: it keeps the data commands' start-up and
-# memory small, and "32s" keeps a digest's trailing NUL bytes.
-IDX_ENTRY = struct.Struct("<32sQIIB")
-IndexEntry = tuple[bytes, int, int, int, int]
+# One index entry: digest, offset, stored size, raw size, flags, and the first CHECK_BYTES
+# of the BLAKE3 hash of the stored bytes (57 bytes, little-endian, unpadded; format 1 had
+# no checksum: 49 bytes). The struct module, not NumPy: it keeps the data commands'
+# start-up and memory small, and "32s" keeps a digest's trailing NUL bytes.
+CHECK_BYTES = 8
+IDX_ENTRY = struct.Struct(f"<32sQIIB{CHECK_BYTES}s")
+IDX_ENTRY_V1 = struct.Struct("<32sQIIB")
+IndexEntry = tuple[bytes, int, int, int, int, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +59,15 @@ class ChunkLocation:
     stored: int
     raw: int
     flags: int
+    check: bytes = b""  # BLAKE3 of the stored bytes, first CHECK_BYTES; b"" where the index predates it
+
+
+def stored_check(digest: bytes, stored: bytes | memoryview, flags: int) -> bytes:
+    """The index's checksum of a chunk's stored bytes. Stored raw, those bytes are the
+    chunk, whose digest is their BLAKE3 hash already; compressed, they are hashed."""
+    if not flags & FLAG_ZSTD:
+        return digest[:CHECK_BYTES]
+    return blake3.blake3(stored).digest(length=CHECK_BYTES)
 
 
 def encode_index(entries: list[IndexEntry]) -> bytes:
@@ -58,15 +77,24 @@ def encode_index(entries: list[IndexEntry]) -> bytes:
 
 
 def decode_index(data: bytes, key: str) -> list[IndexEntry]:
-    if len(data) < len(IDX_MAGIC) + 8 + 32 or data[:8] != IDX_MAGIC:
+    """The entries of a pack index, format 2 or 1 (whose entries get an empty checksum)."""
+    magic = data[:8]
+    if len(data) < len(IDX_MAGIC) + 8 + 32 or magic not in (IDX_MAGIC, IDX_MAGIC_V1):
+        if magic[:7] == IDX_MAGIC[:7]:
+            raise CorruptionError(f"pack index {key} has format {magic[7:]!r}, which this assay cannot read: "
+                                  "it was written by a newer assay; upgrade assay to use this store", key=key)
         raise CorruptionError(f"pack index {key} is damaged (bad header)", key=key)
     body, digest = data[:-32], data[-32:]
     if blake3.blake3(body).digest() != digest:
         raise CorruptionError(f"pack index {key} is damaged (checksum mismatch)", key=key)
     (count,) = struct.unpack_from("<Q", body, 8)
-    if len(body) - 16 != count * IDX_ENTRY.size:
+    layout = IDX_ENTRY if magic == IDX_MAGIC else IDX_ENTRY_V1
+    if len(body) - 16 != count * layout.size:
         raise CorruptionError(f"pack index {key} is damaged (entry count)", key=key)
-    return list(IDX_ENTRY.iter_unpack(memoryview(body)[16:]))
+    entries = layout.iter_unpack(memoryview(body)[16:])
+    if layout is IDX_ENTRY_V1:
+        return [(*e, b"") for e in entries]
+    return list(entries)
 
 
 class PackStore:
@@ -99,8 +127,8 @@ class PackStore:
             pack_id = key[len("packs/"):-len(".idx")]
             entries = self._load_index(pack_id)
             packs.add(pack_id)
-            for h, off, stored, raw, flags in entries:
-                index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags))
+            for h, off, stored, raw, flags, check in entries:
+                index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags, check))
         with self._lock:
             self._index = index
             self._packs = packs
@@ -153,8 +181,8 @@ class PackStore:
     def _register(self, pack_id: str, entries: list[IndexEntry]) -> None:
         with self._lock:
             index = self.index
-            for h, off, stored, raw, flags in entries:
-                index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags))
+            for h, off, stored, raw, flags, check in entries:
+                index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags, check))
             self._packs.add(pack_id)
 
     # -- reading ----------------------------------------------------------------------------
@@ -221,16 +249,32 @@ class PackStore:
             )
         return raw
 
+    def check_stored(self, digest: bytes, loc: ChunkLocation, stored: bytes | memoryview, *, what: str = "") -> None:
+        """Check a chunk's stored bytes against this store's own index: their checksum
+        where the index has one, else the full :meth:`decode`. Only for a store whose
+        index is trusted (the workspace's, when pushing); never for one being pulled from."""
+        if not loc.check:
+            self.decode(digest, loc, stored, what=what, reuse=True)
+        elif len(stored) != loc.stored or blake3.blake3(stored).digest(length=CHECK_BYTES) != loc.check:
+            raise CorruptionError(
+                f"chunk {digest.hex()} in packs/{loc.pack}.pack at offset {loc.offset} is damaged "
+                f"(stored bytes do not match their checksum){_for(what)}",
+                key=digest.hex(),
+            )
+
     def read_many(
         self, digests: list[bytes], *, gap: int = 1 << 20, errors: list[tuple[bytes, CorruptionError]] | None = None,
-        stored: bool = False, reuse: bool = False,
+        stored: bool = False, reuse: bool = False, by_check: bool = False, strict: bool = False,
     ) -> Iterator[tuple[bytes, bytes | memoryview]]:
         """Yield ``(digest, raw)`` for ``digests``, reading neighbouring chunks in one request.
 
         Chunks come grouped by pack, not in the order given. With ``errors`` a damaged
         chunk is appended there instead of raised; with ``stored`` the yielded bytes are
-        the stored (maybe compressed) form, still verified. With ``reuse`` each yielded
-        value is valid only until the next one is asked for (one read buffer per thread).
+        the stored (maybe compressed) form, still verified: with ``by_check`` against the
+        index's checksum of them (:meth:`check_stored`), else by decoding; ``strict`` checks
+        both (what verify does, so that a push never finds damage verify missed). With
+        ``reuse`` each yielded value is valid only until the next one is asked for (one
+        read buffer per thread).
         """
         index = self.index
         by_pack: dict[str, list[tuple[bytes, ChunkLocation]]] = {}
@@ -249,15 +293,16 @@ class PackStore:
             for item in items:
                 if run and (item[1].offset - (run[-1][1].offset + run[-1][1].stored) > gap
                             or item[1].offset + item[1].stored - run[0][1].offset > _RUN_BYTES):
-                    yield from self._read_run(pack_id, run, errors, stored, reuse)
+                    yield from self._read_run(pack_id, run, errors, stored, reuse, by_check, strict)
                     run = []
                 run.append(item)
             if run:
-                yield from self._read_run(pack_id, run, errors, stored, reuse)
+                yield from self._read_run(pack_id, run, errors, stored, reuse, by_check, strict)
 
     def _read_run(
         self, pack_id: str, run: list[tuple[bytes, ChunkLocation]],
         errors: list[tuple[bytes, CorruptionError]] | None, stored: bool, reuse: bool = False,
+        by_check: bool = False, strict: bool = False,
     ) -> Iterator[tuple[bytes, bytes | memoryview]]:
         start = run[0][1].offset
         end = run[-1][1].offset + run[-1][1].stored
@@ -275,7 +320,13 @@ class PackStore:
             try:
                 if len(piece) != loc.stored:
                     raise CorruptionError(f"pack packs/{pack_id}.pack is truncated: chunk {digest.hex()} is cut off", key=digest.hex())
-                raw = self.decode(digest, loc, piece, reuse=reuse)
+                if stored and by_check:
+                    self.check_stored(digest, loc, piece)
+                    raw = piece
+                else:
+                    raw = self.decode(digest, loc, piece, reuse=reuse)
+                    if strict and loc.check:
+                        self.check_stored(digest, loc, piece)
             except CorruptionError as exc:
                 if errors is None:
                     raise
@@ -413,7 +464,7 @@ class PackWriter:
         self._pending: set[bytes] = set()
         self._fh = None
         self._path: Path | None = None
-        self._entries: list[tuple[bytes, int, int, int, int]] = []
+        self._entries: list[IndexEntry] = []
         self._offset = 0
         self._kicked = 0  # bytes of the open pack already handed to the kernel's writeback
         # Full packs are fsynced and published by one thread of their own, so the threads
@@ -471,7 +522,7 @@ class PackWriter:
         if self._encoders is not None and len(raw) >= _ASYNC_MIN:
             if self._incompressible(raw):
                 # Stored as it is, from this thread: no copy, no hand-over to an encoder.
-                return self.add_stored(digest, raw, len(raw), 0)
+                return self.add_stored(digest, raw, len(raw), 0, digest[:CHECK_BYTES])
             # A big file is read by one thread; compressing its chunks on other
             # threads (zstd releases the GIL) keeps both cores busy.
             self._inflight.acquire()
@@ -492,7 +543,7 @@ class PackWriter:
         for digest, raw in items:
             if self.wants(digest) and self._takes(digest):
                 stored, flags = self.encode(raw)
-                encoded.append((digest, stored, len(raw), flags))
+                encoded.append((digest, stored, len(raw), flags, stored_check(digest, stored, flags)))
         if not encoded:
             return 0
         full = None
@@ -502,12 +553,12 @@ class PackWriter:
                 self._open()
             assert self._fh is not None
             parts = []
-            for digest, stored, raw_size, flags in encoded:
+            for digest, stored, raw_size, flags, check in encoded:
                 if digest in self._pending or self.target.has(digest):
                     continue
                 self._pending.add(digest)
                 parts.append(stored)
-                self._entries.append((digest, self._offset, len(stored), raw_size, flags))
+                self._entries.append((digest, self._offset, len(stored), raw_size, flags, check))
                 self._offset += len(stored)
                 self.bytes_written += len(stored)
                 new += 1
@@ -536,8 +587,13 @@ class PackWriter:
             if exc is not None:
                 raise exc
 
-    def add_stored(self, digest: bytes, stored: bytes | memoryview, raw_size: int, flags: int) -> bool:
-        """Store a chunk already in its stored form (used by transfers; the caller verified it)."""
+    def add_stored(self, digest: bytes, stored: bytes | memoryview, raw_size: int, flags: int,
+                   check: bytes = b"") -> bool:
+        """Store a chunk already in its stored form (used by transfers; the caller verified
+        it). ``check`` is the stored bytes' checksum when the caller has it checked already;
+        otherwise it is computed here."""
+        if not check:
+            check = stored_check(digest, stored, flags)
         full = None
         with self._lock:
             if digest in self._pending or self.target.has(digest):
@@ -547,7 +603,7 @@ class PackWriter:
                 self._open()
             assert self._fh is not None
             self._fh.write(stored)
-            self._entries.append((digest, self._offset, len(stored), raw_size, flags))
+            self._entries.append((digest, self._offset, len(stored), raw_size, flags, check))
             self._offset += len(stored)
             self.bytes_written += len(stored)
             self.chunks_written += 1
@@ -566,7 +622,7 @@ class PackWriter:
             _start_writeback(self._fh.fileno(), self._kicked, self._offset - self._kicked)  # type: ignore[attr-defined]
             self._kicked = self._offset
 
-    def _hand_over(self, full: tuple[Path, object, list[tuple[bytes, int, int, int, int]]]) -> None:
+    def _hand_over(self, full: tuple[Path, object, list[IndexEntry]]) -> None:
         with self._lock:
             failed = next((f for f in self._publishing if f.done() and f.exception() is not None), None)
             if self._publisher is None:
@@ -583,14 +639,14 @@ class PackWriter:
         self._kicked = 0
         self._entries = []
 
-    def _detach(self) -> tuple[Path, object, list[tuple[bytes, int, int, int, int]]] | None:
+    def _detach(self) -> tuple[Path, object, list[IndexEntry]] | None:
         if self._fh is None:
             return None
         out = (self._path, self._fh, self._entries)
         self._fh, self._path, self._entries = None, None, []
         return out  # type: ignore[return-value]
 
-    def _publish_in_turn(self, full: tuple[Path, object, list[tuple[bytes, int, int, int, int]]]) -> None:
+    def _publish_in_turn(self, full: tuple[Path, object, list[IndexEntry]]) -> None:
         """Publish one handed-over pack; after a failure the later ones are dropped, not
         published, so a failed transfer keeps exactly the packs finished before it."""
         path, fh, _ = full
@@ -604,7 +660,7 @@ class PackWriter:
             self._broken = True
             raise
 
-    def _publish(self, path: Path, fh: object, entries: list[tuple[bytes, int, int, int, int]]) -> None:
+    def _publish(self, path: Path, fh: object, entries: list[IndexEntry]) -> None:
         fh.flush()  # type: ignore[attr-defined]
         os.fsync(fh.fileno())  # type: ignore[attr-defined]
         fh.close()  # type: ignore[attr-defined]

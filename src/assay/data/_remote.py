@@ -165,7 +165,10 @@ def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> N
 
 
 def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any, result: TransferResult,
-              *, jobs: int = 0, pack_size: int = 64 << 20) -> None:
+              *, jobs: int = 0, pack_size: int = 64 << 20, trusted_index: bool = False) -> None:
+    """Copy the chunks ``dst`` lacks from ``src`` in their stored form, each one checked on
+    the way: by its stored bytes' checksum when ``src`` is the workspace's own store
+    (``trusted_index``), by decoding and hashing it against its digest otherwise."""
     missing = dst.missing(digests)
     result.chunks_present += len(set(digests)) - len(missing)
     if not missing:
@@ -195,9 +198,9 @@ def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any
             writer = PackWriter(dst, tmp_dir, pack_size=pack_size)
             sent = nbytes = 0
             try:
-                for digest, stored in src.read_many(group, stored=True, reuse=True):  # written at once
-                    loc = src.index[digest]
-                    if writer.add_stored(digest, stored, loc.raw, loc.flags):
+                for digest, stored in src.read_many(group, stored=True, reuse=True, by_check=trusted_index):
+                    loc = src.index[digest]  # the stored bytes are written at once: no copy
+                    if writer.add_stored(digest, stored, loc.raw, loc.flags, loc.check if trusted_index else b""):
                         sent += 1
                         nbytes += loc.raw
                     progress.update(loc.raw)
@@ -236,7 +239,8 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     with ws.lock():
         rpacks = _remote_packs(ws, spec, store)
         rpacks.refresh()
-        _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20))
+        _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20),
+                  trusted_index=True)
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
         _write_refs(ws, store, versions)

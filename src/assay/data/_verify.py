@@ -123,7 +123,7 @@ def _dedupe(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 def _check_chunks(packs: PackStore, digests: list[bytes], report: VerifyReport, bad: dict[bytes, str]) -> None:
     with bar(total=len(digests), desc="verifying", unit="chunk") as progress:
         errors: list[tuple[bytes, CorruptionError]] = []
-        for digest, raw in packs.read_many(digests, errors=errors):
+        for digest, raw in packs.read_many(digests, errors=errors, strict=True):
             report.checked_chunks += 1
             report.checked_bytes += len(raw)
             progress.update(1)
