@@ -78,8 +78,22 @@ def confine(root: Path, rel: str, *, checked: dict[Path, bool] | None = None) ->
 
 
 def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bool = False,
-             _snapshot: Snapshot | None = None) -> CheckoutResult:
-    """Write the files of ``ref`` into the workspace (where they were added) or into ``to``."""
+             _snapshot: Snapshot | None = None, _staged: Staged | None = None) -> CheckoutResult:
+    """Write the files of ``ref`` into the workspace (where they were added) or into ``to``.
+
+    ``_staged`` holds files a pull wrote ahead (:func:`stage_big_files`); each one is moved
+    into place where the plan writes that file and nothing is there, and removed otherwise.
+    """
+    staged = dict(_staged or {})
+    try:
+        return _checkout(ws, ref, to, force, _snapshot, staged)
+    finally:
+        for tmp, _, _ in staged.values():
+            _unlink(tmp)
+
+
+def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snapshot: Snapshot | None,
+              staged: Staged) -> CheckoutResult:
     version = resolve(ws, ref)
     if _snapshot is not None and _snapshot.id == version.snapshot:
         snapshot = _snapshot  # already decoded and Merkle-checked by the caller (pull)
@@ -161,12 +175,21 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
     written: list[tuple[str, str, str, Any, FileManifest]] = []
     fresh: list[tuple[str, Any, FileManifest]] = []
     try:
-        total = sum(item[2].size for item in plan)
-        processes = processes_for(len(plan), total, ws.config.data.jobs)
+        rest: list[_Item] = []
+        for rel, dest, manifest in plan:
+            ahead = staged.pop(rel, None) if in_place else None
+            if ahead is not None and ahead[2] == manifest and not os.path.lexists(dest):
+                written.append((ahead[0], dest, rel, ahead[1], manifest))
+            else:
+                if ahead is not None:
+                    _unlink(ahead[0])
+                rest.append((rel, dest, manifest))
+        total = sum(item[2].size for item in rest)
+        processes = processes_for(len(rest), total, ws.config.data.jobs)
         if processes:
-            written = _write_in_processes(packs, plan, umask, processes, total)
-        else:
-            written = _write_in_threads(packs, plan, umask, total)
+            written.extend(_write_in_processes(packs, rest, umask, processes, total))
+        elif rest:
+            written.extend(_write_in_threads(packs, rest, umask, total))
         while written:
             tmp, dest, rel, st, manifest = written[-1]
             try:
@@ -193,6 +216,7 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
 
 
 _Item = tuple[str, str, FileManifest]  # rel, destination, manifest
+Staged = dict[str, tuple[str, Any, FileManifest]]  # rel -> temp file, its stat, the manifest it holds
 _TMP = ".assay-tmp-"  # + the checking-out process's pid + "-" + random
 _Written = tuple[str, str, str, Any, FileManifest]  # path written, destination, rel, stat, manifest
 
@@ -394,6 +418,53 @@ def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any, tag:
             _unlink(tmp)
         raise
     return out
+
+
+def stage_big_files(ws: Workspace, snapshot: Snapshot, source: Any) -> Staged:
+    """Write the big files of ``snapshot`` that are missing from the workspace to temp files
+    in ``.assay/tmp``, reading their chunks from ``source`` (any object with the pack
+    store's ``read_chunk``, which must hash-check each chunk).
+
+    A pull that will check a version out reads each new chunk of its big files once,
+    checks it, stores it and writes it into place in one go, instead of storing it now
+    and decompressing and checking it again in checkout. Nothing in the workspace changes
+    here: :func:`checkout` decides, with its usual checks, which staged files go into
+    place. Staged files are named after this process, so a killed pull's are removed the
+    next time the workspace opens. Nothing is staged where ``.assay/tmp`` is on another
+    file system than the workspace (a rename could not move it).
+    """
+    tmp_dir = ws.tmp_dir
+    if os.stat(tmp_dir).st_dev != os.stat(ws.root).st_dev:
+        return {}
+    root = str(ws.root)
+    items = [(rel, m) for rel, m in sorted(snapshot.files.items())
+             if m.size >= _BIG_FILE and not os.path.lexists(f"{root}/{rel}")]
+    if not items:
+        return {}
+    umask = _umask()
+    staged: Staged = {}
+    rel = ""
+    try:
+        with bar(total=sum(m.size for _, m in items), desc="checkout", unit="B") as progress:
+            for rel, manifest in items:
+                mode = manifest.mode or 0o644
+                tmp = f"{tmp_dir}/{os.getpid()}-stage-{os.urandom(6).hex()}"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, mode)
+                staged[rel] = (tmp, None, manifest)
+                try:
+                    _write_striped(source, fd, manifest, rel, progress)
+                    if mode & umask:
+                        os.fchmod(fd, mode)
+                    staged[rel] = (tmp, os.fstat(fd), manifest)
+                finally:
+                    os.close(fd)
+    except BaseException as exc:
+        for tmp, _, _ in staged.values():
+            _unlink(tmp)
+        if isinstance(exc, CorruptionError):
+            raise CorruptionError(f"cannot check out {rel}: {exc.message}", key=exc.key) from None
+        raise
+    return staged
 
 
 def _write_striped(packs: Any, fd: int, manifest: FileManifest, rel: str, progress: Any) -> None:

@@ -8,17 +8,23 @@ dataset, ``refs/<dataset>.json``, rewritten by each push; it is still read, neve
 written (an older assay sees only the versions listed there). Only
 chunks the other side lacks travel; they are repacked into new packs of their own,
 published pack first and index last, so an interrupted transfer keeps every pack
-it finished and a rerun sends only the rest. Each chunk is hash-checked when read
-on the sending side and again when pulled.
+it finished and a rerun sends only the rest. Each chunk is checked when read on the
+sending side (a push checks the workspace's chunks by their stored bytes'
+checksums), and a pulled chunk is checked against its content digest: nothing a
+remote says about its own bytes is trusted. A pull that checks out writes the new
+chunks of big files into place as it checks them (see :class:`_ReadThrough`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.config import Remote
 from assay.data._fork import quick_handoffs
@@ -33,11 +39,14 @@ from assay.data._versions import (
     parse_ref,
     resolve,
 )
-from assay.errors import InputError, NotFoundError, UsageError
+from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
 from assay.progress import bar
 from assay.store import ObjectStore, open_store
 from assay.workspace import Workspace
+
+if TYPE_CHECKING:
+    from assay.data._checkout import Staged
 
 __all__ = ["TransferResult", "add_remote", "pull", "push", "remove_remote"]
 
@@ -276,6 +285,20 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     result = TransferResult(remote=spec.name)
     wanted = _remote_versions(store, ref)
     local = workspace_packs(ws)
+    staged: dict[str, Staged] = {}
+    try:
+        _pull(ws, store, spec, wanted, local, result, staged, jobs=jobs, checkout=checkout)
+    finally:
+        for files in staged.values():  # what the checkout did not take (or a failure left)
+            for tmp, _, _ in files.values():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+    result.versions.sort()
+    return result
+
+
+def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
+          result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool) -> None:
     with ws.lock():
         rpacks = _remote_packs(ws, spec, store)
         loaded: dict[str, tuple[Any, bytes]] = {}
@@ -284,7 +307,11 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
                 loaded[entry["snapshot"]] = load_snapshot_object(store, entry["snapshot"])
         snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
         digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
+        through = 0
+        if checkout:
+            through = _stage(ws, rpacks, local, snapshots, _newest(wanted), staged, result)
         _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
+        result.chunks_present -= through  # stored by the staging, not found there
         rpacks.close()
         del rpacks, digests  # the remote's index and the chunk list are not needed for checkout
         for sid, (_, data) in loaded.items():
@@ -305,10 +332,70 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
             if v.dataset not in latest or v.number > latest[v.dataset].number:
                 latest[v.dataset] = v
         for v in latest.values():
-            do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot))
+            do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
             result.checked_out.append(v.ref)
-    result.versions.sort()
-    return result
+
+
+def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The snapshot of each dataset's highest-numbered version among ``wanted``: the one
+    the checkout after the pull will write (if the import keeps the numbers' order)."""
+    newest: dict[str, dict[str, Any]] = {}
+    for name, entry in wanted:
+        if name not in newest or entry["number"] > newest[name]["number"]:
+            newest[name] = entry
+    return sorted({entry["snapshot"] for entry in newest.values()})
+
+
+def _stage(ws: Workspace, rpacks: PackStore, local: PackStore, snapshots: dict[str, Any], wanted: list[str],
+           staged: dict[str, Staged], result: TransferResult) -> int:
+    """Stage the big files the checkout after this pull will write, storing their new chunks
+    on the way; how many chunks were stored."""
+    from assay.data._checkout import stage_big_files
+
+    writer = PackWriter(local, ws.tmp_dir, pack_size=ws.config.data.pack_size)
+    source = _ReadThrough(rpacks, local, writer)
+    try:
+        for sid in wanted:
+            if sid in snapshots:
+                staged[sid] = stage_big_files(ws, snapshots[sid], source)
+        writer.flush()
+    except BaseException:
+        writer.abort()
+        raise
+    result.chunks_sent += source.sent
+    result.bytes_sent += source.nbytes
+    result.packs += len(writer.published)
+    return source.sent
+
+
+class _ReadThrough:
+    """Chunks for a checkout during a pull: from the workspace where it has them, else
+    from the remote, checked against their digests and stored in the workspace on the
+    way. Thread-safe, like the pack stores it reads from."""
+
+    def __init__(self, remote: PackStore, local: PackStore, writer: PackWriter) -> None:
+        self.remote, self.local, self.writer = remote, local, writer
+        remote.has(b"")  # load both indexes before threads ask
+        local.has(b"")
+        self._lock = threading.Lock()
+        self.sent = self.nbytes = 0
+
+    def read_chunk(self, digest: bytes, *, what: str = "", reuse: bool = False) -> bytes | memoryview:
+        if self.local.has(digest):
+            return self.local.read_chunk(digest, what=what, reuse=reuse)
+        loc = self.remote.index.get(digest)
+        if loc is None:
+            raise CorruptionError(f"chunk {digest.hex()} is missing from {self.remote.store.url}", key=digest.hex())
+        stored = self.remote.read_stored(loc, reuse=reuse)
+        if len(stored) != loc.stored:
+            raise CorruptionError(f"pack packs/{loc.pack}.pack is truncated: chunk {digest.hex()} is cut off",
+                                  key=digest.hex())
+        raw = self.remote.decode(digest, loc, stored, what=what, reuse=reuse)  # content-checked: raises if damaged
+        if self.writer.add_stored(digest, stored, loc.raw, loc.flags):  # written at once: the buffers may be reused
+            with self._lock:
+                self.sent += 1
+                self.nbytes += loc.raw
+        return raw
 
 
 def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[str, Any]) -> Version:
