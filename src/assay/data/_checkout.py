@@ -12,7 +12,7 @@ import os
 import stat as _stat
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -507,8 +507,16 @@ def _write_striped(packs: Any, fd: int, manifest: FileManifest, rel: str, progre
             raise
 
     threads = min(_CORES, len(stripes))
-    with quick_handoffs(), ThreadPoolExecutor(max_workers=threads, thread_name_prefix="assay-checkout") as pool:
-        futures = [pool.submit(work) for _ in range(threads)]
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="assay-checkout")
+    try:
+        with quick_handoffs():
+            futures = [pool.submit(work) for _ in range(threads)]
+            wait(futures)
+    finally:
+        # Interrupted (Ctrl-C) or not, no thread may outlive this call: the caller closes
+        # ``fd`` next, and a late write could land in whatever file reuses the number.
+        failed.set()
+        pool.shutdown(wait=True)
     errors = [exc for exc in (f.exception() for f in futures) if exc is not None]
     if errors:
         raise errors[0]
