@@ -10,9 +10,13 @@ import os
 
 from assay.errors import WorkspaceNotFoundError
 
-__all__ = ["WORKSPACE_DIR", "find_root"]
+__all__ = ["CHECKOUT_TMP", "WORKSPACE_DIR", "find_root"]
 
 WORKSPACE_DIR = ".assay"
+# Checkout writes each file to ``<folder>/.assay-tmp-<pid>-<random>`` first: never data.
+# Every walk of a dataset's folders skips such names, so a checkout killed mid-write
+# leaves nothing that status reports or add snapshots; gc removes them.
+CHECKOUT_TMP = ".assay-tmp-"
 
 
 def find_root(start: str | None = None) -> str:

@@ -162,3 +162,45 @@ def test_two_processes_adding_at_once(tmp_path: Path) -> None:
     assert sorted(v.message for v in versions) == sorted([f"a{i}" for i in range(8)] + [f"b{i}" for i in range(8)])
     assert verify(ws, all_objects=True).ok
     ws.close()
+
+
+def test_sigkill_during_checkout(tmp_path: Path) -> None:
+    """A checkout killed mid-write leaves temp files beside its targets: no status reports
+    them, no add snapshots them, gc removes them, and checking out again completes."""
+    root = tmp_path / "w"
+    ws = Workspace.init(root)
+    _make_data(root)
+    add(ws, [root / "d"], name="ds")
+    v1 = {p.name: p.read_bytes() for p in (root / "d").iterdir()}
+    for i in range(0, 300, 2):
+        (root / "d" / f"s{i:03d}.bin").write_bytes(os.urandom(8_000))
+    (root / "d" / "big.bin").write_bytes(os.urandom(24 << 20))
+    add(ws, [root / "d"], name="ds")
+    ws.close()
+    probe = tmp_path / "probe"
+    shutil.copytree(root, probe)
+    delays = _instants(["data", "checkout", "ds@v1"], probe, 8)
+    killed = 0
+    for delay in delays:
+        subprocess.run([sys.executable, "-m", "assay", "data", "checkout", "ds@v2", "--force"], cwd=root, env=ENV,
+                       check=True, capture_output=True)
+        killed += _kill_after(["data", "checkout", "ds@v1"], root, delay) == -signal.SIGKILL
+        assert not _still_running_in(root)
+        out = subprocess.run([sys.executable, "-m", "assay", "data", "status", "ds", "--json"], cwd=root, env=ENV,
+                             check=True, capture_output=True, text=True)
+        changed = json.loads(out.stdout)
+        assert not any(".assay-tmp-" in p for key in ("added", "modified", "removed") for p in changed[key])
+    assert killed >= 2
+    assert any(p.name.startswith(".assay-tmp-") for p in (root / "d").iterdir()), "no kill left a temp file"
+    ws = Workspace.open(root)
+    assert verify(ws, all_objects=True).ok
+    result = add(ws, [root / "d"], name="ds")  # whatever mix of v1 and v2 is there: no temp file in it
+    from assay.data._versions import load_snapshot
+    assert not any(".assay-tmp-" in p for p in load_snapshot(ws.store, result.version.snapshot).files)
+    from assay.data import gc
+    assert gc(ws, dry_run=True).checkout_leftovers >= 1
+    assert gc(ws).checkout_leftovers >= 1
+    assert not any(p.name.startswith(".assay-tmp-") for p in (root / "d").iterdir())
+    checkout(ws, "ds@v1", force=True)
+    assert {p.name: p.read_bytes() for p in (root / "d").iterdir()} == v1
+    ws.close()

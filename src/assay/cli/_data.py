@@ -251,4 +251,6 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
     verb = "would free" if dry_run else "freed"
     emit(result, as_json, lambda: click.echo(
         f"{verb} {result.chunks_deleted} chunks ({_size(result.bytes_freed)}); packs deleted {result.packs_deleted}, "
-        f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"))
+        f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
+        + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers}"
+           if result.checkout_leftovers else "")))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay._root import CHECKOUT_TMP
 from assay.data._fork import (
     fork_map,
     processes_for,
@@ -217,7 +218,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
 
 _Item = tuple[str, str, FileManifest]  # rel, destination, manifest
 Staged = dict[str, tuple[str, Any, FileManifest]]  # rel -> temp file, its stat, the manifest it holds
-_TMP = ".assay-tmp-"  # + the checking-out process's pid + "-" + random
+_TMP = CHECKOUT_TMP  # + the checking-out process's pid + "-" + random
 _Written = tuple[str, str, str, Any, FileManifest]  # path written, destination, rel, stat, manifest
 
 

@@ -4,15 +4,18 @@ Runs under the workspace's exclusive lock, so no `add` can be between writing a
 chunk and recording its version. Packs whose chunks are all dead are deleted;
 packs that mix live and dead chunks are rewritten with the live ones (new pack
 published before the old one is removed, so a crash never loses a live chunk).
+Temp files that a killed checkout left in the datasets' folders go too.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
+from assay._root import CHECKOUT_TMP, WORKSPACE_DIR
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
-from assay.data._versions import all_versions, load_snapshot
+from assay.data._versions import all_versions, dataset_sources, list_datasets, load_snapshot
 from assay.errors import CorruptionError
 from assay.workspace import Workspace
 
@@ -28,6 +31,7 @@ class GcResult:
     packs_rewritten: int = 0
     snapshots_deleted: int = 0
     debris_deleted: int = 0
+    checkout_leftovers: int = 0  # temp files of killed checkouts in the datasets' folders
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -86,7 +90,32 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
                     store.delete(key)
         if not dry_run:
             packs.invalidate()
+        result.checkout_leftovers = _checkout_leftovers(ws, dry_run)
     return result
+
+
+def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
+    """Remove (count, with ``dry_run``) the temp files of checkouts whose process is gone,
+    in every dataset's source folders. No walk counts them as data (see CHECKOUT_TMP)."""
+    from assay.store._local import _pid_alive
+
+    found = 0
+    folders = {s for d in list_datasets(ws) for s in dataset_sources(ws, d["name"])}
+    for top in sorted(folders):
+        path = os.path.join(ws.root, top)
+        for folder, subdirs, files in os.walk(path):
+            if folder == str(ws.root):
+                subdirs[:] = [d for d in subdirs if d != WORKSPACE_DIR]
+            for name in files:
+                pid = name[len(CHECKOUT_TMP):].partition("-")[0]
+                if name.startswith(CHECKOUT_TMP) and pid.isdigit() and not _pid_alive(int(pid)):
+                    found += 1
+                    if not dry_run:
+                        try:
+                            os.unlink(os.path.join(folder, name))
+                        except FileNotFoundError:
+                            pass
+    return found
 
 
 def _delete_pack(store: Any, pack_id: str) -> None:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from assay._root import WORKSPACE_DIR
+from assay._root import CHECKOUT_TMP, WORKSPACE_DIR
 from assay.data._sigwalk import _inside, blake2b, signature, stat_groups, stat_signature
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
@@ -122,7 +122,7 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
     top = rel_folder == ""
     for entry in entries:
         name = entry.name
-        if top and name == WORKSPACE_DIR:
+        if (top and name == WORKSPACE_DIR) or name.startswith(CHECKOUT_TMP):
             continue
         rel = f"{rel_folder}/{name}"
         try:
