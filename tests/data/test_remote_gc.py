@@ -275,3 +275,66 @@ def test_damaged_refs_on_a_remote_are_named(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=f"versions/ds/{a_id}.json"):
             pull(clone)
     assert clone.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
+
+
+def test_verify_checks_a_remote_copy(ws: Workspace, tmp_path: Path, remote_url: tuple[str, dict]) -> None:
+    url, options = remote_url
+    fill(ws, n=10)
+    add(ws, ["d"], name="ds")
+    (ws.root / "d" / "f0.bin").write_bytes(b"changed")
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", url, options=options)
+    push(ws)
+    report = verify(ws, remote="origin")
+    assert report.ok and report.remote == "origin"
+    assert report.checked_snapshots == 2
+    assert report.checked_chunks == len(workspace_packs(ws).index)  # everything the workspace has went up
+    one = verify(ws, "ds@v1", remote="origin")
+    assert one.ok and one.checked_snapshots == 1 and one.checked_chunks < report.checked_chunks
+    with pytest.raises(NotFoundError):
+        verify(ws, "nope@v1", remote="origin")
+
+
+def test_verify_names_damage_on_a_folder_remote(ws: Workspace, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from assay.data._packs import decode_index
+    from assay.data._versions import load_snapshot, resolve
+
+    fill(ws, n=10)
+    add(ws, ["d"], name="ds")
+    remote = tmp_path / "remote"
+    add_remote(ws, "origin", str(remote))
+    push(ws)
+    snap = load_snapshot(ws.store, resolve(ws, "ds").snapshot)
+    target = snap.files["d/f3.bin"].chunks[0][0]
+    for idx in (remote / "packs").glob("*.idx"):
+        for e in decode_index(idx.read_bytes(), str(idx)):
+            if e[0] == target:
+                with open(idx.with_suffix(".pack"), "r+b") as fh:
+                    fh.seek(e[1] + 10)
+                    b = fh.read(1)
+                    fh.seek(-1, 1)
+                    fh.write(bytes([b[0] ^ 0x80]))
+    assert verify(ws, all_objects=True).ok  # the workspace's own copy is fine
+    report = verify(ws, remote="origin")
+    assert not report.ok and report.damaged_versions == ["ds@v1"]
+    assert [(d.object.split()[1], [a["path"] for a in d.affected]) for d in report.damaged] == [(target.hex(), ["d/f3.bin"])]
+    proc = subprocess.run([sys.executable, "-m", "assay", "data", "verify", "--remote", "origin", "--json"],
+                          cwd=ws.root, capture_output=True, text=True)
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert doc["remote"] == "origin" and doc["damaged_versions"] == ["ds@v1"]
+    # A pack gone from the remote, and a snapshot gone: both named.
+    for pack in (remote / "packs").glob("*.pack"):
+        pack.unlink()
+    report = verify(ws, remote="origin")
+    assert report.damaged and all("is missing" in d.reason for d in report.damaged)
+    assert report.damaged_versions == ["ds@v1"]
+    for snapshot in (remote / "snapshots").iterdir():
+        snapshot.unlink()
+    report = verify(ws, remote="origin")
+    assert any(d.object.startswith("snapshot ") for d in report.damaged)
+    assert report.damaged_versions == ["ds@v1"]

@@ -178,20 +178,22 @@ def checkout_cmd(ref: str, to: str | None, force: bool, as_json: bool) -> None:
 @data.command("verify")
 @click.argument("ref", required=False)
 @click.option("--all", "all_objects", is_flag=True, help="Check every stored object, not just one version's.")
+@click.option("--remote", "-r", help="Check this remote's copy instead (reads back everything checked).")
 @json_option
 @handle_errors
-def verify_cmd(ref: str | None, all_objects: bool, as_json: bool) -> None:
+def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: bool) -> None:
     """Re-hash stored objects. Exit 1 listing each damaged object and what contains it."""
     from assay.data import verify
 
-    report = verify(Workspace.open(), ref, all_objects=all_objects or ref is None)
+    report = verify(Workspace.open(), ref, all_objects=all_objects or ref is None, remote=remote)
+    on = f" on remote {report.remote}" if report.remote else ""
 
     def render() -> None:
         if report.ok:
             click.echo(f"ok: {report.checked_chunks} chunks ({_size(report.checked_bytes)}) and "
-                       f"{report.checked_snapshots} snapshots verified")
+                       f"{report.checked_snapshots} snapshots verified{on}")
             return
-        click.echo(f"DAMAGED: {len(report.damaged)} object(s)")
+        click.echo(f"DAMAGED{on}: {len(report.damaged)} object(s)")
         for d in report.damaged:
             click.echo(f"  {d.object}: {d.reason}")
             for a in d.affected:

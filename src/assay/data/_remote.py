@@ -257,6 +257,27 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     return result
 
 
+def remote_contents(ws: Workspace, remote: str | None) -> tuple[str, ObjectStore, PackStore, list[Version]]:
+    """A remote's name, store, chunk view (indexes loaded) and every version pushed there."""
+    spec = _pick(ws, remote)
+    store = _open(ws, spec)
+    packs = _remote_packs(ws, spec, store)
+    packs.refresh()
+    return spec.name, store, packs, [_as_version(name, e) for name, e in _remote_versions(store, None)]
+
+
+def remote_version(store: ObjectStore, ref: str) -> Version:
+    """The version ``ref`` (``NAME@vN``, ``NAME@latest``, ``NAME@<hash prefix>``) on a remote."""
+    (name, entry), *_ = _remote_versions(store, ref)
+    return _as_version(name, entry)
+
+
+def _as_version(name: str, entry: dict[str, Any]) -> Version:
+    return Version(entry["id"], name, int(entry["number"]), entry["snapshot"], entry.get("message", ""),
+                   entry.get("created_at", ""), int(entry.get("files", 0)), int(entry.get("bytes", 0)),
+                   entry.get("run_id"), entry.get("meta") or {})
+
+
 def _remote_versions(store: ObjectStore, ref: str | None) -> list[tuple[str, dict[str, Any]]]:
     if ref is None:
         names = sorted({k[len("versions/"):].split("/")[0] for k in store.list("versions/") if k.endswith(".json")}

@@ -1,4 +1,9 @@
-"""`assay data verify`: re-hash stored objects and name everything a damage touches."""
+"""`assay data verify`: re-hash stored objects and name everything a damage touches.
+
+The same check runs on a remote (``--remote``): every version pushed there, its
+snapshot and every chunk it needs, read back and hash-checked, so that a team can
+tell whether its shared copy is intact before it needs it.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ class VerifyReport:
     damaged: list[Damage] = field(default_factory=list)
     damaged_versions: list[str] = field(default_factory=list)
     downstream: list[dict[str, Any]] = field(default_factory=list)
+    remote: str | None = None  # the remote checked; None: the workspace's store
 
     @property
     def ok(self) -> bool:
@@ -42,45 +48,71 @@ class VerifyReport:
         return {
             "ok": self.ok, "checked_chunks": self.checked_chunks, "checked_bytes": self.checked_bytes,
             "checked_snapshots": self.checked_snapshots, "damaged": [d.to_dict() for d in self.damaged],
-            "damaged_versions": self.damaged_versions, "downstream": self.downstream,
+            "damaged_versions": self.damaged_versions, "downstream": self.downstream, "remote": self.remote,
         }
 
 
-def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False) -> VerifyReport:
-    """Re-hash the chunks of ``ref`` (or, with ``all_objects``, every stored object)."""
+def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
+           remote: str | None = None) -> VerifyReport:
+    """Re-hash the chunks of ``ref`` (or, with ``all_objects``, every stored object), in the
+    workspace or, with ``remote``, on that remote (``ref`` then names a version there)."""
+    if remote is not None:
+        from assay.data._remote import remote_contents
+
+        name, store, packs, every = remote_contents(ws, remote)
+        if ref and not all_objects:
+            from assay.data._remote import remote_version
+
+            versions = [remote_version(store, ref)]
+        else:
+            versions = every
+        report = _verify(store, packs, versions, every, check_all=all_objects or not ref)
+        report.remote = name
+        packs.close()
+        return report
     packs = workspace_packs(ws)
     packs.refresh()
     versions = [resolve(ws, ref)] if ref and not all_objects else all_versions(ws)
+    report = _verify(ws.store, packs, versions, all_versions(ws), check_all=all_objects or not ref)
+    if report.damaged_versions:
+        from assay.lineage import downstream_versions
+
+        wanted = set(report.damaged_versions)
+        report.downstream = downstream_versions(ws, [v for v in all_versions(ws) if v.ref in wanted])
+    return report
+
+
+def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[Version], *,
+            check_all: bool) -> VerifyReport:
     report = VerifyReport()
     snapshots: dict[str, Snapshot] = {}
     bad_snapshots: dict[str, str] = {}
     for snap_id in sorted({v.snapshot for v in versions}):
         try:
-            snapshots[snap_id] = load_snapshot(ws.store, snap_id)
+            snapshots[snap_id] = load_snapshot(store, snap_id)
         except (CorruptionError, NotFoundError) as exc:
             bad_snapshots[snap_id] = exc.message
         report.checked_snapshots += 1
 
     bad_chunks: dict[bytes, str] = {}
-    if all_objects or not ref:
+    if check_all:
         _check_all_packs(packs, report, bad_chunks)
     wanted = set().union(*(s.chunk_digests() for s in snapshots.values())) if snapshots else set()
     missing = [d for d in wanted if not packs.has(d)]
     for d in missing:
         bad_chunks.setdefault(d, "missing from the store")
-    if not (all_objects or not ref):
+    if not check_all:
         present = [d for d in wanted if packs.has(d)]
         _check_chunks(packs, present, report, bad_chunks)
 
     # Map every damage to the dataset versions and file paths that contain it.
-    every = all_versions(ws)
     index: dict[bytes, list[dict[str, str]]] = {d: [] for d in bad_chunks}
     damaged_versions: dict[str, Version] = {}
     for v in every:
         snap = snapshots.get(v.snapshot)
         if snap is None and v.snapshot not in bad_snapshots and bad_chunks:
             try:
-                snap = snapshots[v.snapshot] = load_snapshot(ws.store, v.snapshot)
+                snap = snapshots[v.snapshot] = load_snapshot(store, v.snapshot)
             except AssayError:
                 continue
         if snap is None:
@@ -102,10 +134,6 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False) 
                 damaged_versions[v.id] = v
         report.damaged.append(Damage(object=f"snapshot snapshots/{snap_id}", reason=reason, affected=affected))
     report.damaged_versions = sorted(v.ref for v in damaged_versions.values())
-    if damaged_versions:
-        from assay.lineage import downstream_versions
-
-        report.downstream = downstream_versions(ws, list(damaged_versions.values()))
     return report
 
 
