@@ -111,17 +111,27 @@ def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0,
     cache = StatCache(ws)
     # Files whose stat matches the cache are not read again (if their chunks are stored).
     manifests, suspects = cache.lookup_many(found.files)
+    incomplete: list[tuple[ScanEntry, FileManifest]] = []
     if packs is not None and manifests:
         has = packs.has
         missing = {rel for rel, m in manifests.items() if not all(has(d) for d, _ in m.chunks)}
         if missing:
-            suspects += [e for e in found.files if e.rel in missing]
-            for rel in missing:
-                del manifests[rel]
+            # Known content whose chunks are not all stored (status hashed the file, or gc
+            # dropped a version): only those chunks' bytes are read, not the whole file.
+            incomplete = [(e, manifests.pop(e.rel)) for e in found.files if e.rel in missing]
     writer = PackWriter(
         packs, ws.tmp_dir, compression=settings.compression, level=settings.zstd_level, pack_size=settings.pack_size,
         encoders=os.cpu_count() or 1,
-    ) if packs is not None and suspects else None
+    ) if packs is not None and (suspects or incomplete) else None
+    if incomplete:
+        assert writer is not None
+        try:
+            filled, unsure = _store_missing_chunks(incomplete, writer)
+        except BaseException:
+            writer.abort()
+            raise
+        manifests.update(filled)
+        suspects += unsure
     fresh = _hash(ws, suspects, writer, jobs=jobs)
     manifests.update((rel, m) for rel, _, m in fresh)
     snapshot = Snapshot(manifests, tuple(found.empty_dirs))
@@ -132,6 +142,42 @@ def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0,
         "rehashed": len(fresh),
         "warnings": found.warnings,
     }, found, cache
+
+
+def _store_missing_chunks(items: list[tuple[ScanEntry, FileManifest]],
+                          writer: PackWriter) -> tuple[dict[str, FileManifest], list[ScanEntry]]:
+    """Store the chunks of files whose manifest the stat cache vouches for but whose chunks
+    are not all stored, reading only those chunks' byte ranges, each checked against its
+    digest. A file where any range does not match, or whose stat moved meanwhile, is
+    returned to be read and chunked whole."""
+    filled: dict[str, FileManifest] = {}
+    unsure: list[ScanEntry] = []
+    with quick_handoffs():
+        for entry, manifest in items:
+            try:
+                fd = os.open(entry.path, os.O_RDONLY | _O_CLOEXEC)
+            except OSError:
+                unsure.append(entry)  # the full read reports what is wrong with it
+                continue
+            try:
+                ok = True
+                offset = 0
+                for digest, size in manifest.chunks:
+                    if writer.wants(digest):
+                        data = os.pread(fd, size, offset)
+                        if len(data) != size or hash_bytes(data) != digest:
+                            ok = False
+                            break
+                        writer.add(digest, data)
+                    offset += size
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            if ok and (st.st_size, st.st_mtime_ns, st.st_ino) == (entry.st.st_size, entry.st.st_mtime_ns, entry.st.st_ino):
+                filled[entry.rel] = manifest
+            else:
+                unsure.append(entry)
+    return filled, unsure
 
 
 def hash_entries(ws: Workspace, entries: list[ScanEntry], *, jobs: int = 0) -> list[tuple[str, os.stat_result, FileManifest]]:
