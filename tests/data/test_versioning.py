@@ -373,8 +373,8 @@ def test_file_changing_while_read_is_retried_then_refused(ws: Workspace, monkeyp
     f = write(ws.root / "d" / "hot.log", "start")
     original = _add.Chunker.chunks
 
-    def growing(self, path, st=None):  # type: ignore[no-untyped-def]
-        yield from original(self, path, st)
+    def growing(self, path, st=None, previous=None):  # type: ignore[no-untyped-def]
+        yield from original(self, path, st, previous)
         with open(path, "a") as fh:  # a writer appends while we read
             fh.write("x")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat as _stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from assay.workspace import Workspace
 __all__ = ["AddResult", "add", "snapshot_paths"]
 
 _RETRIES = 3
+_KNOWN_FRONT_MIN = 16 << 20  # files from this size reuse their earlier chunks' cuts (Chunker._cut_after_known)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
@@ -192,10 +193,12 @@ def _hash(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, *,
             writer.flush()
         return []
     settings = ws.config.data
+    chunker = Chunker(settings.chunk_avg)
+    big = [e.rel for e in entries if e.st.st_size >= _KNOWN_FRONT_MIN]
+    previous = StatCache(ws).previous(big) if big else {}
     processes = processes_for(len(entries), sum(e.st.st_size for e in entries), jobs or settings.jobs)
     if processes:
-        return hash_in_processes(ws, entries, writer, processes)
-    chunker = Chunker(settings.chunk_avg)
+        return hash_in_processes(ws, entries, writer, processes, previous)
     # The readers hash and compress, so one per core; the disk's latency is hidden by
     # the prefetcher instead of by more readers (which only fought for the interpreter lock).
     workers = jobs or settings.jobs or min(4, max(2, os.cpu_count() or 1))
@@ -204,7 +207,7 @@ def _hash(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, *,
     prefetch = _Prefetcher(batches, chunker.min_size)
 
     def batch(items: list[ScanEntry]) -> list[tuple[str, os.stat_result, FileManifest]]:
-        return hash_batch(items, chunker, writer, prefetch.consumed)
+        return hash_batch(items, chunker, writer, prefetch.consumed, previous)
 
     try:
         prefetch.start()
@@ -226,9 +229,11 @@ def _hash(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, *,
 
 
 def hash_batch(items: list[ScanEntry], chunker: Chunker, writer: PackWriter | None,
-               consumed: Callable[[], object]) -> list[tuple[str, os.stat_result, FileManifest]]:
+               consumed: Callable[[], object],
+               previous: Mapping[str, FileManifest] | None = None) -> list[tuple[str, os.stat_result, FileManifest]]:
     """Read, hash and (with ``writer``) store the files of one batch; ``consumed`` is
-    called as each small file is taken (it paces the read-ahead)."""
+    called as each small file is taken (it paces the read-ahead). ``previous`` holds what
+    the stat cache last knew of big files: their unchanged front is only hashed."""
     out = []
     small: list[tuple[bytes, bytes]] = []
     for entry in items:
@@ -244,7 +249,8 @@ def hash_batch(items: list[ScanEntry], chunker: Chunker, writer: PackWriter | No
                     chunks = ((digest, len(data)),)
                 out.append((entry.rel, st, FileManifest(len(data), st.st_mode & 0o777, chunks)))
                 continue
-        manifest, st = _read_file(entry, chunker, writer)
+        known = previous.get(entry.rel) if previous else None
+        manifest, st = _read_file(entry, chunker, writer, known.chunks if known is not None else None)
         out.append((entry.rel, st, manifest))
     if writer is not None and small:
         writer.add_many(small)  # one lock and one write for the whole batch
@@ -360,7 +366,8 @@ def _read_small(entry: ScanEntry, limit: int) -> tuple[bytes, os.stat_result] | 
     )
 
 
-def _read_file(entry: ScanEntry, chunker: Chunker, writer: PackWriter | None) -> tuple[FileManifest, os.stat_result]:
+def _read_file(entry: ScanEntry, chunker: Chunker, writer: PackWriter | None,
+               previous: tuple[tuple[bytes, int], ...] | None = None) -> tuple[FileManifest, os.stat_result]:
     """Chunk one file; retried if the file changes while it is read."""
     for _ in range(_RETRIES):
         try:
@@ -368,7 +375,7 @@ def _read_file(entry: ScanEntry, chunker: Chunker, writer: PackWriter | None) ->
         except FileNotFoundError:
             raise FileChangedError(f"{entry.rel} disappeared while it was being read", hint="rerun when writers are done") from None
         chunks: list[tuple[bytes, int]] = []
-        for digest, data in chunker.chunks(Path(entry.path)):
+        for digest, data in chunker.chunks(Path(entry.path), previous=previous):
             if writer is not None:
                 writer.add(digest, data)
             chunks.append((digest, len(data)))

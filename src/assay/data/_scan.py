@@ -309,6 +309,27 @@ class StatCache:
             suspects += [e for e in entries if e.rel in ids and e.rel not in manifests]
         return manifests, suspects
 
+    def previous(self, rels: list[str]) -> dict[str, FileManifest]:
+        """The manifest last recorded for each of ``rels``, whatever their stat is now: what
+        the file held then, a guide for cutting it again (never trusted as its content).
+        Rows whose manifest does not hash to its recorded id are left out."""
+        from blake3 import blake3
+
+        from assay.data._snapshot import FileManifest
+
+        out: dict[str, FileManifest] = {}
+        for start in range(0, len(rels), 500):
+            part = rels[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for rel, mid, raw in self._query(f"SELECT path, mid, manifest FROM files WHERE path IN ({marks})", tuple(part)):
+                if not isinstance(raw, bytes) or blake3(raw).hexdigest() != mid:
+                    continue
+                try:
+                    out[rel] = FileManifest.decode(raw)  # type: ignore[index]
+                except (ValueError, TypeError):
+                    continue
+        return out
+
     def lookup(self, rel: str, st: os.stat_result) -> FileManifest | None:
         mid = self.lookup_id(rel, st)
         if mid is None:

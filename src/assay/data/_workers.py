@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import mmap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from assay.data._chunking import Chunker
@@ -33,8 +33,10 @@ _READ_AHEAD = 1024  # small files asked for ahead of the one being read
 Fresh = list[tuple[str, Any, FileManifest]]
 
 
-def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, processes: int) -> Fresh:
-    """``(rel, stat, manifest)`` of every entry, in order; new chunks stored through ``writer``'s store."""
+def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, processes: int,
+                      previous: Mapping[str, FileManifest] | None = None) -> Fresh:
+    """``(rel, stat, manifest)`` of every entry, in order; new chunks stored through ``writer``'s store.
+    ``previous``: earlier manifests of big files (see :func:`~assay.data._add.hash_batch`)."""
     shares = split(entries, processes, lambda e: e.st.st_size)
     claims = None
     if writer is not None:
@@ -43,7 +45,7 @@ def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWrite
         claims = Claims(len(entries) + sum(e.st.st_size for e in entries) // (256 << 10))
     chunk_avg = ws.config.data.chunk_avg
     results = raise_first_failure(fork_map(
-        shares, lambda share, report: _hash_share(share, chunk_avg, writer, report, claims),
+        shares, lambda share, report: _hash_share(share, chunk_avg, writer, report, claims, previous),
         total=sum(e.st.st_size for e in entries), desc="hashing" if writer is None else "adding",
     ))
     fresh: Fresh = []
@@ -63,7 +65,8 @@ def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWrite
 
 
 def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | None, report: Callable[[int], None],
-                claims: Claims | None = None) -> tuple[list[tuple[Any, ...]], tuple[int, int, list[str]]]:
+                claims: Claims | None = None, previous: Mapping[str, FileManifest] | None = None,
+                ) -> tuple[list[tuple[Any, ...]], tuple[int, int, list[str]]]:
     from assay.data._add import _batches, hash_batch
 
     chunker = Chunker(chunk_avg)
@@ -73,7 +76,7 @@ def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | Non
     done = 0
     try:
         for items in _batches(share):
-            out.extend(hash_batch(items, chunker, own, ahead.take))
+            out.extend(hash_batch(items, chunker, own, ahead.take, previous))
             done += sum(e.st.st_size for e in items)
             report(done)
         published = own.flush() if own is not None else []
