@@ -198,3 +198,5 @@ def test_an_index_from_a_newer_format_says_so() -> None:
         decode_index(body + blake3.blake3(body).digest(), "packs/x.idx")
     with pytest.raises(CorruptionError, match="bad header"):
         decode_index(b"garbage!" + bytes(40), "packs/x.idx")
+    with pytest.raises(CorruptionError, match="truncated"):  # a known format cut short is damage, not news
+        decode_index(b"ASSAYIX2" + bytes(20), "packs/x.idx")

@@ -142,3 +142,23 @@ def test_staged_files_are_dropped_when_checkout_refuses(ws: Workspace, tmp_path:
     pull(other_ws, checkout=False)
     checkout(other_ws, "ds@v2", force=True)
     assert (other.root / "d" / "noise.bin").read_bytes() == files["d/noise.bin"]
+
+
+def test_a_file_on_another_file_system_than_assay_tmp_is_not_staged(ws: Workspace, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    files = fill(ws)
+    add_remote(ws, "r", str(tmp_path / "remote"))
+    push(ws)
+    other = clone(tmp_path, tmp_path / "remote")
+    real = _checkout._device_of
+    monkeypatch.setattr(_checkout, "_device_of",
+                        lambda path: -1 if path.endswith("noise.bin") else real(path))  # as if mounted elsewhere
+    staged: list[str] = []
+    stage = _checkout.stage_big_files
+    monkeypatch.setattr(_checkout, "stage_big_files",
+                        lambda *a: (lambda out: staged.extend(out) or out)(stage(*a)))
+    pull(other, checkout=True)
+    assert "d/big.csv" in staged and "d/noise.bin" not in staged
+    for rel, data in files.items():
+        assert (other.root / rel).read_bytes() == data
+    assert leftovers(other) == []

@@ -338,3 +338,43 @@ def test_verify_names_damage_on_a_folder_remote(ws: Workspace, tmp_path: Path) -
     report = verify(ws, remote="origin")
     assert any(d.object.startswith("snapshot ") for d in report.damaged)
     assert report.damaged_versions == ["ds@v1"]
+
+
+def test_verify_reads_a_remote_index_afresh_and_reports_a_damaged_one(ws: Workspace, tmp_path: Path,
+                                                                      remote_url: tuple[str, dict]) -> None:
+    from assay.store import open_store
+
+    url, options = remote_url
+    fill(ws, n=5)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", url, options=options)
+    push(ws)
+    push(ws)  # the workspace has now read (and, for S3, cached) the remote's indexes
+    store = open_store(url, ws.root, **options)
+    key = next(k for k in store.list("packs/") if k.endswith(".idx"))
+    store.put_bytes(key, b"ASSAYIX2" + bytes(100))  # damaged on the remote
+    report = verify(ws, remote="origin")
+    assert not report.ok
+    assert any(d.object == f"pack index {key}" for d in report.damaged)
+    assert report.damaged_versions == ["ds@v1"]  # its chunks are missing, and named with what holds them
+    assert verify(ws, all_objects=True).ok
+
+
+def test_verify_reports_a_damaged_local_index_instead_of_failing(ws: Workspace) -> None:
+    fill(ws, n=5)
+    add(ws, ["d"], name="ds")
+    idx = next((ws.dir / "objects" / "packs").glob("*.idx"))
+    idx.write_bytes(idx.read_bytes()[:-1] + b"\0")
+    fresh = Workspace(ws.root)
+    report = verify(fresh, all_objects=True)
+    assert [d for d in report.damaged if d.object == f"pack index packs/{idx.name}" and "checksum" in d.reason]
+    assert report.damaged_versions == ["ds@v1"]
+
+
+def test_gc_removes_checkout_leftovers_beside_a_file_source(ws: Workspace) -> None:
+    (ws.root / "one.csv").write_text("a\n1\n")
+    add(ws, ["one.csv"], name="single")
+    dead = ws.root / ".assay-tmp-999999999-abcd"  # no such process
+    dead.write_text("partial")
+    assert gc(ws, dry_run=True).checkout_leftovers == 1 and dead.exists()
+    assert gc(ws).checkout_leftovers == 1 and not dead.exists()

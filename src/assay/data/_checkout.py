@@ -334,6 +334,7 @@ _WRITERS = 4
 _SMALL = 1 << 20  # files up to this size are fetched per batch, bigger ones chunk by chunk
 _BIG_FILE = 64 << 20  # files from this size are written by one thread per core (_write_striped)
 _STRIPE = 16 << 20
+_MAX_STRIPERS = 8  # threads per big file: each holds a read and a decompression buffer
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -413,7 +414,7 @@ def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any, tag:
     except CorruptionError as exc:
         for tmp, *_ in out:
             _unlink(tmp)
-        raise CorruptionError(f"cannot check out {rel}: {exc.message}", key=exc.key) from None
+        raise CorruptionError(f"cannot check out {rel}: {exc.message}", key=exc.key, hint=exc.hint) from None
     except BaseException:
         for tmp, *_ in out:
             _unlink(tmp)
@@ -431,15 +432,14 @@ def stage_big_files(ws: Workspace, snapshot: Snapshot, source: Any) -> Staged:
     and decompressing and checking it again in checkout. Nothing in the workspace changes
     here: :func:`checkout` decides, with its usual checks, which staged files go into
     place. Staged files are named after this process, so a killed pull's are removed the
-    next time the workspace opens. Nothing is staged where ``.assay/tmp`` is on another
-    file system than the workspace (a rename could not move it).
+    next time the workspace opens. A file whose folder is on another file system than
+    ``.assay/tmp`` (a mount inside the workspace) is not staged: a rename could not move it.
     """
     tmp_dir = ws.tmp_dir
-    if os.stat(tmp_dir).st_dev != os.stat(ws.root).st_dev:
-        return {}
+    device = os.stat(tmp_dir).st_dev
     root = str(ws.root)
     items = [(rel, m) for rel, m in sorted(snapshot.files.items())
-             if m.size >= _BIG_FILE and not os.path.lexists(f"{root}/{rel}")]
+             if m.size >= _BIG_FILE and not os.path.lexists(f"{root}/{rel}") and _device_of(f"{root}/{rel}") == device]
     if not items:
         return {}
     umask = _umask()
@@ -463,9 +463,25 @@ def stage_big_files(ws: Workspace, snapshot: Snapshot, source: Any) -> Staged:
         for tmp, _, _ in staged.values():
             _unlink(tmp)
         if isinstance(exc, CorruptionError):
-            raise CorruptionError(f"cannot check out {rel}: {exc.message}", key=exc.key) from None
+            raise CorruptionError(f"cannot check out {rel}: {exc.message}", key=exc.key, hint=exc.hint) from None
         raise
     return staged
+
+
+def _device_of(path: str) -> int | None:
+    """The file system a file created at ``path`` would land on: that of its nearest folder
+    that exists (None if that cannot be told)."""
+    folder = os.path.dirname(path)
+    while True:
+        try:
+            return os.stat(folder).st_dev
+        except FileNotFoundError:
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return None
+            folder = parent
+        except OSError:
+            return None
 
 
 def _write_striped(packs: Any, fd: int, manifest: FileManifest, rel: str, progress: Any) -> None:
@@ -489,7 +505,9 @@ def _write_striped(packs: Any, fd: int, manifest: FileManifest, rel: str, progre
     lock = threading.Lock()
     failed = threading.Event()
 
-    def work() -> None:
+    def work(own: int) -> None:
+        # Each thread writes through its own descriptor and closes it: one that outlived
+        # this call (a second Ctrl-C) could never write into a file that reused ``fd``.
         try:
             while not failed.is_set():
                 with lock:
@@ -501,22 +519,29 @@ def _write_striped(packs: Any, fd: int, manifest: FileManifest, rel: str, progre
                     if len(raw) != size:
                         raise CorruptionError(f"chunk {digest.hex()} of {rel} has {len(raw)} bytes where the "
                                               f"version's manifest says {size}", key=digest.hex())
-                    _pwrite_all(fd, raw, at)
+                    _pwrite_all(own, raw, at)
                     progress.update(size)
         except BaseException:
             failed.set()  # the other threads stop at their next stripe
             raise
+        finally:
+            os.close(own)
 
-    threads = min(_CORES, len(stripes))
+    threads = min(_CORES, _MAX_STRIPERS, len(stripes))
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="assay-checkout")
+    futures = []
     try:
         with quick_handoffs():
-            futures = [pool.submit(work) for _ in range(threads)]
+            for _ in range(threads):
+                own = os.dup(fd)
+                try:
+                    futures.append(pool.submit(work, own))
+                except BaseException:
+                    os.close(own)
+                    raise
             wait(futures)
     finally:
-        # Interrupted (Ctrl-C) or not, no thread may outlive this call: the caller closes
-        # ``fd`` next, and a late write could land in whatever file reuses the number.
-        failed.set()
+        failed.set()  # interrupted: the threads stop at their next stripe
         pool.shutdown(wait=True)
     errors = [exc for exc in (f.exception() for f in futures) if exc is not None]
     if errors:

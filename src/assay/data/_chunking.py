@@ -83,25 +83,34 @@ class Chunker:
         the rest. An append or an edit then costs a hash of the unchanged front (BLAKE3,
         several times FastCDC's speed) instead of cutting it again.
 
-        The result is exactly what cutting the whole file gives: where FastCDC cuts
-        depends only on the bytes from the chunk's start to the cut, so an unchanged chunk
-        that did not end at the end of the file ends where it did. The earlier last chunk
-        ended there, so it is always cut again. Chunks outside this chunker's size limits
-        mean other settings: then the whole file is cut.
+        The result is exactly what cutting the whole file gives. Where FastCDC cuts a chunk
+        starting at ``s`` depends on the bytes from ``s`` up to and including the first byte
+        after the cut, and on how much of the file is left, capped at the maximum chunk
+        size. So an earlier chunk is taken only when it matches, the chunk after it matches
+        too (which vouches for that first byte), and at least a maximum chunk's worth of
+        file followed its start both then and now. Cutting resumes at the end of the last
+        chunk taken. Chunks outside this chunker's size limits mean other settings: then
+        the whole file is cut.
         """
-        known = previous[:-1]
-        if not known or any(not self.min_size <= n <= self.max_size for _, n in known):
+        if len(previous) < 2 or any(not self.min_size <= n <= self.max_size for _, n in previous[:-1]):
             yield from self._cut_stream(fh)
             return
-        buf = memoryview(bytearray(self.max_size))
-        offset = 0
-        for digest, n in known:
-            got = fh.readinto(buf[:n])  # type: ignore[attr-defined]
-            data = buf[:n]
-            if got != n or hash_bytes(data) != digest:
+        size_now = os.fstat(fh.fileno()).st_size  # type: ignore[attr-defined]
+        last_start = min(sum(n for _, n in previous), size_now) - self.max_size  # a taken chunk starts at or before it
+        buffers = (memoryview(bytearray(self.max_size)), memoryview(bytearray(self.max_size)))
+        pending: tuple[bytes, memoryview] | None = None  # matched; taken once the next one matches too
+        pending_start = offset = here = 0  # ``offset``: the end of the chunks taken; ``here``: chunk i's start
+        for i, (digest, n) in enumerate(previous):
+            data = buffers[i % 2][:n]  # the other buffer holds ``pending``, still to be used
+            if fh.readinto(data) != n or hash_bytes(data) != digest:  # type: ignore[attr-defined]
                 break
-            yield digest, data
-            offset += n
+            if pending is not None:
+                if pending_start > last_start:
+                    break
+                yield pending
+                offset = here
+            pending, pending_start = (digest, data), here
+            here += n
         fh.seek(offset)  # type: ignore[attr-defined]
         yield from self._cut_stream(fh)
 

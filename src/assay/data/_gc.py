@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from assay._root import CHECKOUT_TMP, WORKSPACE_DIR
+from assay._root import CHECKOUT_TMP
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._versions import all_versions, dataset_sources, list_datasets, load_snapshot
 from assay.errors import CorruptionError
@@ -94,18 +94,27 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
     return result
 
 
+def _names(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
 def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
     """Remove (count, with ``dry_run``) the temp files of checkouts whose process is gone,
     in every dataset's source folders. No walk counts them as data (see CHECKOUT_TMP)."""
     from assay.store._local import _pid_alive
 
     found = 0
-    folders = {s for d in list_datasets(ws) for s in dataset_sources(ws, d["name"])}
-    for top in sorted(folders):
+    sources = {s for d in list_datasets(ws) for s in dataset_sources(ws, d["name"])}
+    for top in sorted(sources):
         path = os.path.join(ws.root, top)
-        for folder, subdirs, files in os.walk(path):
-            if folder == str(ws.root):
-                subdirs[:] = [d for d in subdirs if d != WORKSPACE_DIR]
+        if not os.path.isdir(path):  # a file named as a source: its temp files sit beside it
+            listings = [(os.path.dirname(path), [], _names(os.path.dirname(path)))]
+        else:
+            listings = os.walk(path)
+        for folder, _, files in listings:
             for name in files:
                 pid = name[len(CHECKOUT_TMP):].partition("-")[0]
                 if name.startswith(CHECKOUT_TMP) and pid.isdigit() and not _pid_alive(int(pid)):

@@ -79,11 +79,13 @@ def encode_index(entries: list[IndexEntry]) -> bytes:
 def decode_index(data: bytes, key: str) -> list[IndexEntry]:
     """The entries of a pack index, format 2 or 1 (whose entries get an empty checksum)."""
     magic = data[:8]
-    if len(data) < len(IDX_MAGIC) + 8 + 32 or magic not in (IDX_MAGIC, IDX_MAGIC_V1):
-        if magic[:7] == IDX_MAGIC[:7]:
+    if magic not in (IDX_MAGIC, IDX_MAGIC_V1):
+        if magic[:7] == IDX_MAGIC[:7] and magic[7:].isdigit():
             raise CorruptionError(f"pack index {key} has format {magic[7:]!r}, which this assay cannot read: "
                                   "it was written by a newer assay; upgrade assay to use this store", key=key)
         raise CorruptionError(f"pack index {key} is damaged (bad header)", key=key)
+    if len(data) < len(IDX_MAGIC) + 8 + 32:
+        raise CorruptionError(f"pack index {key} is damaged (truncated)", key=key)
     body, digest = data[:-32], data[-32:]
     if blake3.blake3(body).digest() != digest:
         raise CorruptionError(f"pack index {key} is damaged (checksum mismatch)", key=key)
@@ -117,15 +119,22 @@ class PackStore:
         assert self._index is not None
         return self._index
 
-    def refresh(self) -> None:
-        """(Re)load every pack index in the store."""
+    def refresh(self, damaged: list[CorruptionError] | None = None) -> None:
+        """(Re)load every pack index in the store. With ``damaged``, an index that cannot be
+        read is appended there and its pack left out, instead of raising."""
         index: dict[bytes, ChunkLocation] = {}
         packs: set[str] = set()
         for key in self.store.list("packs/"):
             if not key.endswith(".idx"):
                 continue
             pack_id = key[len("packs/"):-len(".idx")]
-            entries = self._load_index(pack_id)
+            try:
+                entries = self._load_index(pack_id)
+            except CorruptionError as exc:
+                if damaged is None:
+                    raise
+                damaged.append(exc)
+                continue
             packs.add(pack_id)
             for h, off, stored, raw, flags, check in entries:
                 index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags, check))
@@ -198,11 +207,13 @@ class PackStore:
                 path = self.store.local_path(key)
                 assert path is not None
                 try:
-                    fd = os.open(path, os.O_RDONLY)
+                    opened = os.open(path, os.O_RDONLY)
                 except FileNotFoundError:
                     raise CorruptionError(f"pack {key} is missing", key=key) from None
                 with self._lock:
-                    self._fds[loc.pack] = fd
+                    fd = self._fds.setdefault(loc.pack, opened)
+                if fd != opened:
+                    os.close(opened)  # another thread opened it first
             if reuse:
                 buf = _buffer(loc.stored)
                 n = os.preadv(fd, [buf], loc.offset)
@@ -255,7 +266,9 @@ class PackStore:
         index is trusted (the workspace's, when pushing); never for one being pulled from."""
         if not loc.check:
             self.decode(digest, loc, stored, what=what, reuse=True)
-        elif len(stored) != loc.stored or blake3.blake3(stored).digest(length=CHECK_BYTES) != loc.check:
+        elif len(stored) != loc.stored or (
+                hash_bytes(stored) != digest if not loc.flags & FLAG_ZSTD  # stored raw: the chunk's own digest, in full
+                else blake3.blake3(stored).digest(length=CHECK_BYTES) != loc.check):
             raise CorruptionError(
                 f"chunk {digest.hex()} in packs/{loc.pack}.pack at offset {loc.offset} is damaged "
                 f"(stored bytes do not match their checksum){_for(what)}",

@@ -257,12 +257,15 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     return result
 
 
-def remote_contents(ws: Workspace, remote: str | None) -> tuple[str, ObjectStore, PackStore, list[Version]]:
-    """A remote's name, store, chunk view (indexes loaded) and every version pushed there."""
+def remote_contents(ws: Workspace, remote: str | None,
+                    damaged: list[Any] | None = None) -> tuple[str, ObjectStore, PackStore, list[Version]]:
+    """A remote's name, store, chunk view and every version pushed there. The indexes are
+    read from the remote itself, not from the workspace's cache of them; with ``damaged``,
+    one that cannot be read is listed there instead of raising."""
     spec = _pick(ws, remote)
     store = _open(ws, spec)
-    packs = _remote_packs(ws, spec, store)
-    packs.refresh()
+    packs = PackStore(store)
+    packs.refresh(damaged)
     return spec.name, store, packs, [_as_version(name, e) for name, e in _remote_versions(store, None)]
 
 

@@ -56,24 +56,27 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
            remote: str | None = None) -> VerifyReport:
     """Re-hash the chunks of ``ref`` (or, with ``all_objects``, every stored object), in the
     workspace or, with ``remote``, on that remote (``ref`` then names a version there)."""
+    bad_indexes: list[CorruptionError] = []
     if remote is not None:
         from assay.data._remote import remote_contents
 
-        name, store, packs, every = remote_contents(ws, remote)
-        if ref and not all_objects:
-            from assay.data._remote import remote_version
+        name, store, packs, every = remote_contents(ws, remote, bad_indexes)
+        try:
+            if ref and not all_objects:
+                from assay.data._remote import remote_version
 
-            versions = [remote_version(store, ref)]
-        else:
-            versions = every
-        report = _verify(store, packs, versions, every, check_all=all_objects or not ref)
+                versions = [remote_version(store, ref)]
+            else:
+                versions = every
+            report = _verify(store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
+        finally:
+            packs.close()
         report.remote = name
-        packs.close()
         return report
     packs = workspace_packs(ws)
-    packs.refresh()
+    packs.refresh(bad_indexes)
     versions = [resolve(ws, ref)] if ref and not all_objects else all_versions(ws)
-    report = _verify(ws.store, packs, versions, all_versions(ws), check_all=all_objects or not ref)
+    report = _verify(ws.store, packs, versions, all_versions(ws), bad_indexes, check_all=all_objects or not ref)
     if report.damaged_versions:
         from assay.lineage import downstream_versions
 
@@ -82,9 +85,11 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
     return report
 
 
-def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[Version], *,
-            check_all: bool) -> VerifyReport:
+def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[Version],
+            bad_indexes: list[CorruptionError], *, check_all: bool) -> VerifyReport:
     report = VerifyReport()
+    for exc in bad_indexes:  # their chunks are then missing, and named below with what holds them
+        report.damaged.append(Damage(object=f"pack index {exc.key}", reason=exc.message))
     snapshots: dict[str, Snapshot] = {}
     bad_snapshots: dict[str, str] = {}
     for snap_id in sorted({v.snapshot for v in versions}):
