@@ -125,3 +125,18 @@ def test_status_and_add_of_changed_big_files_match_a_fresh_add(tmp_path: Path, m
     assert result.version.snapshot == expected.version.snapshot
     assert load_snapshot(ws.store, result.version.snapshot).files["d/b.bin"].size == 10 << 20
     assert verify(ws, all_objects=True).ok
+
+
+def test_other_chunk_settings_drop_the_stat_cache(ws: Workspace) -> None:
+    from assay.data._scan import StatCache
+
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "f.bin").write_bytes(random.Random(1).randbytes(3 << 20))
+    add(ws, ["d"], name="ds")
+    assert StatCache(ws).previous(["d/f.bin"])
+    ws.config.data.chunk_avg = 1 << 18
+    ws.save_config()
+    assert StatCache(ws).previous(["d/f.bin"]) == {}  # no manifest cut the other way guides a cut now
+    result = add(ws, ["d"], name="ds")
+    manifest = load_snapshot(ws.store, result.version.snapshot).files["d/f.bin"]
+    assert len(manifest.chunks) > 6  # cut again with 256 KiB chunks

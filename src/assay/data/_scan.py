@@ -190,6 +190,9 @@ class StatCache:
 
     def __init__(self, ws: Workspace) -> None:
         self._db_path = ws.cache_dir / "stat.db"
+        # The chunk settings its manifests were cut with: under others they are dropped, so
+        # that no manifest cut another way is reused (or guides a new cut) after a change.
+        self._cut = ws.config.data.chunk_avg & 0x7FFFFFFF
         self._rows: dict[str, _Row] | None = None
         self._manifests: dict[str, bytes] | None = None
         self._lock = threading.Lock()  # one load, however many threads ask at once
@@ -214,11 +217,15 @@ class StatCache:
             conn.close()
             raise
 
+    def _current(self, conn: sqlite3.Connection) -> bool:
+        return (conn.execute("PRAGMA user_version").fetchone()[0] == _SCHEMA
+                and conn.execute("PRAGMA application_id").fetchone()[0] == self._cut)
+
     def _prepare(self, conn: sqlite3.Connection) -> sqlite3.Connection:
-        if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA:
+        if not self._current(conn):
             conn.execute("BEGIN IMMEDIATE")  # two processes may find an old layout at once
             try:
-                if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA:
+                if not self._current(conn):
                     # A cache: an older layout is simply dropped (it only costs one re-hash).
                     for table in ("stat", "files", "trees", "signatures"):
                         conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -234,6 +241,7 @@ class StatCache:
                     conn.execute("CREATE TABLE signatures (dataset TEXT PRIMARY KEY, signature TEXT, listing TEXT, "
                                  "groups BLOB, ids BLOB)")
                     conn.execute(f"PRAGMA user_version={_SCHEMA}")
+                    conn.execute(f"PRAGMA application_id={self._cut}")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
