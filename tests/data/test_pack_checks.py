@@ -94,11 +94,9 @@ def test_push_copies_compressed_chunks_without_decompressing_them(ws: Workspace,
         m.setattr(_packs, "_decompress", no_decompress)
         result = push(ws)
     assert result.chunks_sent > 0
-    # The remote's indexes carry the same checksums, and its chunks are whole.
+    # The remote's indexes are in format 1, which older assays read too; its chunks are whole.
     for path in idx_paths(tmp_path / "remote"):
-        data = path.with_suffix(".pack").read_bytes()
-        for _d, off, stored, _r, _f, check in decode_index(path.read_bytes(), str(path)):
-            assert check == blake3.blake3(data[off:off + stored]).digest(length=CHECK_BYTES)
+        assert path.read_bytes()[:8] == IDX_MAGIC_V1
     other = Workspace.init(tmp_path / "other")
     add_remote(other, "r", str(tmp_path / "remote"))
     pull(other)
@@ -175,12 +173,8 @@ def test_format_1_indexes_are_read_and_pushed_by_decoding(ws: Workspace, tmp_pat
     assert packs.index and all(loc.check == b"" for loc in packs.index.values())
     assert verify(fresh, all_objects=True).ok
     add_remote(fresh, "r", str(tmp_path / "remote"))
-    push(fresh)  # checked by decoding; the remote gets format 2 with computed checksums
-    for path in idx_paths(tmp_path / "remote"):
-        assert path.read_bytes()[:8] == _packs.IDX_MAGIC
-        data = path.with_suffix(".pack").read_bytes()
-        for _d, off, stored, _r, _f, check in decode_index(path.read_bytes(), str(path)):
-            assert check == blake3.blake3(data[off:off + stored]).digest(length=CHECK_BYTES)
+    push(fresh)  # checked by decoding
+    assert verify(fresh, remote="r").ok
     checkout(fresh, "tab", to=tmp_path / "out")
     assert (tmp_path / "out" / "t" / "table.csv").read_text() == text
     # A damaged chunk under a format-1 index is still refused by push.

@@ -70,9 +70,14 @@ def stored_check(digest: bytes, stored: bytes | memoryview, flags: int) -> bytes
     return blake3.blake3(stored).digest(length=CHECK_BYTES)
 
 
-def encode_index(entries: list[IndexEntry]) -> bytes:
-    pack = IDX_ENTRY.pack
-    body = IDX_MAGIC + struct.pack("<Q", len(entries)) + b"".join(pack(*e) for e in entries)
+def encode_index(entries: list[IndexEntry], fmt: int = 2) -> bytes:
+    """An index in format 2, or in format 1 (no checksums) for stores older assays share."""
+    if fmt == 1:
+        pack1 = IDX_ENTRY_V1.pack
+        body = IDX_MAGIC_V1 + struct.pack("<Q", len(entries)) + b"".join(pack1(*e[:5]) for e in entries)
+    else:
+        pack = IDX_ENTRY.pack
+        body = IDX_MAGIC + struct.pack("<Q", len(entries)) + b"".join(pack(*e) for e in entries)
     return body + blake3.blake3(body).digest()
 
 
@@ -463,8 +468,9 @@ class PackWriter:
     """
 
     def __init__(self, target: PackStore, tmp_dir: Path, *, compression: str = "zstd", level: int = 1,
-                 pack_size: int = 128 << 20, encoders: int = 0) -> None:
+                 pack_size: int = 128 << 20, encoders: int = 0, index_format: int = 2) -> None:
         self.target = target
+        self.index_format = index_format
         self._encoders = ThreadPoolExecutor(encoders, thread_name_prefix="assay-encode") if encoders and compression == "zstd" else None
         self._inflight = threading.BoundedSemaphore(max(1, encoders) * 2)  # chunks copied and queued: bounded memory
         self._futures: list[Future[bool]] = []
@@ -681,7 +687,7 @@ class PackWriter:
             path.unlink(missing_ok=True)
             return
         arr = list(entries)
-        idx = encode_index(arr)
+        idx = encode_index(arr, self.index_format)
         pack_id = blake3.blake3(idx).hexdigest()[:32]
         self.target.store.put_file(f"packs/{pack_id}.pack", path, move=True)
         path.unlink(missing_ok=True)

@@ -204,7 +204,10 @@ def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any
         def work(group: list[bytes]) -> tuple[int, int, int]:
             if not group:
                 return 0, 0, 0
-            writer = PackWriter(dst, tmp_dir, pack_size=pack_size)
+            # A remote's indexes stay in format 1, which every assay reads: the checksums
+            # serve only a store's own pushes, and whatever comes from a remote is checked
+            # against its content anyway.
+            writer = PackWriter(dst, tmp_dir, pack_size=pack_size, index_format=1 if trusted_index else 2)
             sent = nbytes = 0
             try:
                 for digest, stored in src.read_many(group, stored=True, reuse=True, by_check=trusted_index):
