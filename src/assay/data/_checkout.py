@@ -297,10 +297,12 @@ class _Reported:
     def __init__(self, report: Callable[[int], None]) -> None:
         self._report = report
         self._done = 0
+        self._lock = threading.Lock()  # a big file's stripes are written by several threads
 
     def update(self, n: int) -> None:
-        self._done += n
-        self._report(self._done)
+        with self._lock:  # and in order: the total only grows
+            self._done += n
+            self._report(self._done)
 
 
 def _current_id(changes: object, path: str) -> str | None:
