@@ -246,7 +246,8 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
 @json_option
 @handle_errors
 def gc_cmd(dry_run: bool, as_json: bool) -> None:
-    """Delete chunks and snapshots that no version references."""
+    """Delete chunks and snapshots that no version references, and temp files that killed
+    checkouts left in the datasets' folders."""
     from assay.data import gc
 
     result = gc(Workspace.open(), dry_run=dry_run)
