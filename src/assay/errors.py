@@ -89,3 +89,9 @@ class ConcurrencyError(AssayError):
     """Another process holds a lock that this operation needs."""
 
     exit_code = 2
+
+
+class NoSpaceError(AssayError):
+    """The disk (or the quota) is full. Not a bug: the user frees space and reruns."""
+
+    exit_code = 2

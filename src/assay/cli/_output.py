@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from assay.errors import AssayError
+from assay.errors import AssayError, NoSpaceError
 
 __all__ = ["echo_err", "emit", "handle_errors", "json_option", "to_json"]
 
@@ -62,14 +63,32 @@ def handle_errors(func: F) -> F:
             raise
         except BrokenPipeError:
             sys.exit(0)
+        except OSError as exc:
+            if exc.errno not in _FULL:
+                _internal(exc, as_json)
+            where = f" writing {exc.filename}" if exc.filename else ""
+            err = NoSpaceError(
+                f"no space left on the device{where}",
+                hint="free some space there (`assay data gc` deletes chunks no version uses), then rerun: "
+                     "the interrupted command recorded nothing it had not finished")
+            _report(err.to_dict(), str(err), as_json)
+            sys.exit(err.exit_code)
         except Exception as exc:  # the one place that catches everything: exit 3 with evidence
-            if os.environ.get("ASSAY_DEBUG"):
-                traceback.print_exc()
-            doc = {"error": "InternalError", "message": f"{type(exc).__name__}: {exc}", "hint": "rerun with ASSAY_DEBUG=1 for the traceback and report it"}
-            _report(doc, f"internal error: {type(exc).__name__}: {exc}\n  hint: {doc['hint']}", as_json)
-            sys.exit(3)
+            _internal(exc, as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _internal(exc: Exception, as_json: bool) -> None:
+    """Exit 3 with evidence: the one place that reports what nothing else caught."""
+    if os.environ.get("ASSAY_DEBUG"):
+        traceback.print_exc()
+    doc = {"error": "InternalError", "message": f"{type(exc).__name__}: {exc}", "hint": "rerun with ASSAY_DEBUG=1 for the traceback and report it"}
+    _report(doc, f"internal error: {type(exc).__name__}: {exc}\n  hint: {doc['hint']}", as_json)
+    sys.exit(3)
 
 
 def _report(doc: dict[str, Any], text: str, as_json: bool) -> None:

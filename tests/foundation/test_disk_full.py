@@ -1,0 +1,74 @@
+"""A full disk is the user's to fix, not a bug: exit 2 with what to do, and nothing lost."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assay.cli._output import handle_errors
+
+
+def test_a_full_disk_exits_2_with_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    @handle_errors
+    def command(as_json: bool) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/.assay/tmp/1-x.pack")
+
+    with pytest.raises(SystemExit) as exit_info:
+        command(as_json=True)
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["error"] == "NoSpaceError" and "/data/.assay/tmp/1-x.pack" in doc["message"]
+    assert "assay data gc" in doc["hint"] and "no space left" in err
+
+    @handle_errors
+    def other(as_json: bool) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    with pytest.raises(SystemExit) as exit_info:
+        other(as_json=False)
+    assert exit_info.value.code == 3  # any other OS error is still an internal error, with evidence
+
+
+def _tmpfs(path: Path, size: str) -> bool:
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    path.mkdir(parents=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    return done.returncode == 0
+
+
+def test_add_on_a_full_disk_records_nothing_and_the_workspace_stays_whole(tmp_path: Path) -> None:
+    root = tmp_path / "small"
+    if not _tmpfs(root, "40m"):
+        pytest.skip("needs root and mount to make a small file system (tmpfs)")
+    env = {**os.environ, "ASSAY_PROGRESS": "0"}
+
+    def assay(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "assay", *args], cwd=root, env=env, capture_output=True, text=True)
+
+    try:
+        assert assay("init", ".").returncode == 0
+        (root / "d").mkdir()
+        (root / "d" / "a.bin").write_bytes(os.urandom(10_000_000))
+        assert assay("data", "add", "d", "--name", "ds").returncode == 0
+        (root / "d" / "b.bin").write_bytes(os.urandom(15_000_000))  # fits, but its chunks will not
+        full = assay("data", "add", "d", "--name", "ds", "--json")
+        assert full.returncode == 2, full.stderr
+        assert json.loads(full.stdout)["error"] == "NoSpaceError"
+        assert list((root / ".assay" / "tmp").iterdir()) == []  # no half-written pack left
+        (root / "d" / "b.bin").unlink()  # space freed
+        assert assay("data", "verify", "--all").returncode == 0
+        versions = json.loads(assay("data", "log", "ds", "--json").stdout)["versions"]
+        assert [v["number"] for v in versions] == [1]
+        (root / "d" / "b.bin").write_bytes(os.urandom(5_000_000))
+        assert assay("data", "add", "d", "--name", "ds").returncode == 0  # and work goes on
+    finally:
+        subprocess.run(["umount", "-l", str(root)], capture_output=True)
