@@ -39,16 +39,21 @@ def clone(tmp_path: Path, remote: Path, name: str = "clone") -> Workspace:
     return other
 
 
+def pushed_and_cloned(ws: Workspace, tmp_path: Path) -> tuple[dict[str, bytes], Workspace]:
+    """The files of ``ws``'s one version, pushed to a folder remote, and an empty clone of it."""
+    files = fill(ws)
+    add_remote(ws, "r", str(tmp_path / "remote"))
+    push(ws)
+    return files, clone(tmp_path, tmp_path / "remote")
+
+
 def leftovers(ws: Workspace) -> list[str]:
     return sorted(p.name for p in ws.tmp_dir.iterdir() if "-stage-" in p.name)
 
 
 def test_pull_checkout_decodes_each_new_chunk_once(ws: Workspace, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    files = fill(ws)
-    add_remote(ws, "r", str(tmp_path / "remote"))
-    push(ws)
-    other = clone(tmp_path, tmp_path / "remote")
+    files, other = pushed_and_cloned(ws, tmp_path)
     decoded: list[bytes] = []
     real = PackStore.decode
 
@@ -121,10 +126,7 @@ def test_a_damaged_remote_chunk_stops_pull_checkout_and_imports_nothing(ws: Work
 
 
 def test_staged_files_are_dropped_when_checkout_refuses(ws: Workspace, tmp_path: Path) -> None:
-    files = fill(ws)
-    add_remote(ws, "r", str(tmp_path / "remote"))
-    push(ws)
-    other = clone(tmp_path, tmp_path / "remote")
+    files, other = pushed_and_cloned(ws, tmp_path)
     pull(other, checkout=True)
     # Locally: one small file changed (at risk), one big file deleted (would be staged).
     (other.root / "d" / "sub" / "small.txt").write_text("mine")
@@ -146,10 +148,7 @@ def test_staged_files_are_dropped_when_checkout_refuses(ws: Workspace, tmp_path:
 
 def test_a_file_on_another_file_system_than_assay_tmp_is_not_staged(ws: Workspace, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    files = fill(ws)
-    add_remote(ws, "r", str(tmp_path / "remote"))
-    push(ws)
-    other = clone(tmp_path, tmp_path / "remote")
+    files, other = pushed_and_cloned(ws, tmp_path)
     real = _checkout._device_of
     monkeypatch.setattr(_checkout, "_device_of",
                         lambda path: -1 if path.endswith("noise.bin") else real(path))  # as if mounted elsewhere
