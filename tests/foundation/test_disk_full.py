@@ -72,3 +72,38 @@ def test_add_on_a_full_disk_records_nothing_and_the_workspace_stays_whole(tmp_pa
         assert assay("data", "add", "d", "--name", "ds").returncode == 0  # and work goes on
     finally:
         subprocess.run(["umount", "-l", str(root)], capture_output=True)
+
+
+def test_a_disk_too_full_to_open_the_ledger_is_named_as_such(tmp_path: Path) -> None:
+    root = tmp_path / "tiny"
+    if not _tmpfs(root, "30m"):
+        pytest.skip("needs root and mount to make a small file system (tmpfs)")
+    env = {**os.environ, "ASSAY_PROGRESS": "0"}
+
+    def assay(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "assay", *args], cwd=root, env=env, capture_output=True, text=True)
+
+    try:
+        assert assay("init", ".").returncode == 0
+        (root / "d").mkdir()
+        (root / "d" / "a.bin").write_bytes(os.urandom(5_000_000))
+        assert assay("data", "add", "d", "--name", "ds").returncode == 0
+        fd = os.open(root / "filler", os.O_WRONLY | os.O_CREAT)  # every last byte taken
+        try:
+            for block in (1 << 20, 4096, 1):
+                try:
+                    while os.write(fd, bytes(block)):
+                        pass
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
+        full = assay("data", "log", "ds", "--json")
+        assert full.returncode == 2, full.stderr
+        doc = json.loads(full.stdout)
+        assert doc["error"] == "NoSpaceError" and "free some space" in doc["hint"]
+        (root / "filler").unlink()
+        assert assay("data", "log", "ds").returncode == 0
+        assert assay("data", "verify", "--all").returncode == 0
+    finally:
+        subprocess.run(["umount", "-l", str(root)], capture_output=True)

@@ -63,23 +63,47 @@ def handle_errors(func: F) -> F:
             raise
         except BrokenPipeError:
             sys.exit(0)
-        except OSError as exc:
-            if exc.errno not in _FULL:
-                _internal(exc, as_json)
-            where = f" writing {exc.filename}" if exc.filename else ""
-            err = NoSpaceError(
-                f"no space left on the device{where}",
-                hint="free some space there (`assay data gc` deletes chunks no version uses), then rerun: "
-                     "the interrupted command recorded nothing it had not finished")
-            _report(err.to_dict(), str(err), as_json)
-            sys.exit(err.exit_code)
         except Exception as exc:  # the one place that catches everything: exit 3 with evidence
-            _internal(exc, as_json)
+            full = _no_space(exc)
+            if full is None:
+                _internal(exc, as_json)
+            else:
+                _report(full.to_dict(), str(full), as_json)
+                sys.exit(full.exit_code)
 
     return wrapper  # type: ignore[return-value]
 
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _no_space(exc: Exception) -> NoSpaceError | None:
+    """The error to show for a full disk: an OS error saying so, or SQLite's (which says
+    "disk is full", or only "disk I/O error" when it cannot even map its shared-memory
+    file: then the workspace's file system is looked at)."""
+    if isinstance(exc, OSError) and exc.errno in _FULL:
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return NoSpaceError(
+            f"no space left on the device{where}",
+            hint="free some space there (`assay data gc` deletes chunks no version uses), then rerun: "
+                 "the interrupted command recorded nothing it had not finished")
+    if type(exc).__module__.startswith("sqlite3") and ("disk is full" in str(exc) or
+                                                       ("disk I/O error" in str(exc) and _workspace_disk_full())):
+        return NoSpaceError(
+            "the workspace's disk is full: its database cannot even be read",
+            hint="free some space on that disk by other means first (assay itself needs a little room to "
+                 "open the ledger), then rerun")
+    return None
+
+
+def _workspace_disk_full() -> bool:
+    from assay._root import find_root
+
+    try:
+        st = os.statvfs(find_root())
+    except Exception:  # noqa: BLE001 - only a better message is at stake
+        return False
+    return st.f_bavail * st.f_frsize < 64 << 10
 
 
 def _internal(exc: Exception, as_json: bool) -> None:
