@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,18 +39,18 @@ def test_a_full_disk_exits_2_with_what_to_do(capsys: pytest.CaptureFixture[str])
     assert exit_info.value.code == 3  # any other OS error is still an internal error, with evidence
 
 
-def _tmpfs(path: Path, size: str) -> bool:
+Run = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@contextlib.contextmanager
+def small_workspace(root: Path, size: str, first_file: int) -> Iterator[Run]:
+    """A workspace on a tmpfs of ``size`` holding ``d/a.bin`` (``first_file`` bytes) as ds@v1;
+    yields a runner of assay commands there, and unmounts it after."""
     if os.geteuid() != 0 or not shutil.which("mount"):
-        return False
-    path.mkdir(parents=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
-    return done.returncode == 0
-
-
-def test_add_on_a_full_disk_records_nothing_and_the_workspace_stays_whole(tmp_path: Path) -> None:
-    root = tmp_path / "small"
-    if not _tmpfs(root, "40m"):
         pytest.skip("needs root and mount to make a small file system (tmpfs)")
+    root.mkdir(parents=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(root)], capture_output=True).returncode:
+        pytest.skip("mount refused a tmpfs here")
     env = {**os.environ, "ASSAY_PROGRESS": "0"}
 
     def assay(*args: str) -> subprocess.CompletedProcess[str]:
@@ -57,8 +59,16 @@ def test_add_on_a_full_disk_records_nothing_and_the_workspace_stays_whole(tmp_pa
     try:
         assert assay("init", ".").returncode == 0
         (root / "d").mkdir()
-        (root / "d" / "a.bin").write_bytes(os.urandom(10_000_000))
+        (root / "d" / "a.bin").write_bytes(os.urandom(first_file))
         assert assay("data", "add", "d", "--name", "ds").returncode == 0
+        yield assay
+    finally:
+        subprocess.run(["umount", "-l", str(root)], capture_output=True)
+
+
+def test_add_on_a_full_disk_records_nothing_and_the_workspace_stays_whole(tmp_path: Path) -> None:
+    root = tmp_path / "small"
+    with small_workspace(root, "40m", 10_000_000) as assay:
         (root / "d" / "b.bin").write_bytes(os.urandom(15_000_000))  # fits, but its chunks will not
         full = assay("data", "add", "d", "--name", "ds", "--json")
         assert full.returncode == 2, full.stderr
@@ -70,24 +80,11 @@ def test_add_on_a_full_disk_records_nothing_and_the_workspace_stays_whole(tmp_pa
         assert [v["number"] for v in versions] == [1]
         (root / "d" / "b.bin").write_bytes(os.urandom(5_000_000))
         assert assay("data", "add", "d", "--name", "ds").returncode == 0  # and work goes on
-    finally:
-        subprocess.run(["umount", "-l", str(root)], capture_output=True)
 
 
 def test_a_disk_too_full_to_open_the_ledger_is_named_as_such(tmp_path: Path) -> None:
     root = tmp_path / "tiny"
-    if not _tmpfs(root, "30m"):
-        pytest.skip("needs root and mount to make a small file system (tmpfs)")
-    env = {**os.environ, "ASSAY_PROGRESS": "0"}
-
-    def assay(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "assay", *args], cwd=root, env=env, capture_output=True, text=True)
-
-    try:
-        assert assay("init", ".").returncode == 0
-        (root / "d").mkdir()
-        (root / "d" / "a.bin").write_bytes(os.urandom(5_000_000))
-        assert assay("data", "add", "d", "--name", "ds").returncode == 0
+    with small_workspace(root, "30m", 5_000_000) as assay:
         fd = os.open(root / "filler", os.O_WRONLY | os.O_CREAT)  # every last byte taken
         try:
             for block in (1 << 20, 4096, 1):
@@ -105,5 +102,3 @@ def test_a_disk_too_full_to_open_the_ledger_is_named_as_such(tmp_path: Path) -> 
         (root / "filler").unlink()
         assert assay("data", "log", "ds").returncode == 0
         assert assay("data", "verify", "--all").returncode == 0
-    finally:
-        subprocess.run(["umount", "-l", str(root)], capture_output=True)
