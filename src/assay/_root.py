@@ -10,13 +10,19 @@ import os
 
 from assay.errors import WorkspaceNotFoundError
 
-__all__ = ["CHECKOUT_TMP", "WORKSPACE_DIR", "find_root"]
+__all__ = ["CHECKOUT_TMP", "WORKSPACE_DIR", "find_root", "not_data"]
 
 WORKSPACE_DIR = ".assay"
 # Checkout writes each file to ``<folder>/.assay-tmp-<pid>-<random>`` first: never data.
 # Every walk of a dataset's folders skips such names, so a checkout killed mid-write
 # leaves nothing that status reports or add snapshots; gc removes them.
 CHECKOUT_TMP = ".assay-tmp-"
+
+
+def not_data(name: str, top: bool) -> bool:
+    """Whether a folder entry named ``name`` is skipped by every walk of a dataset's folders:
+    the workspace's own folder (``top``: at the workspace root) and checkout's temp files."""
+    return (top and name == WORKSPACE_DIR) or name.startswith(CHECKOUT_TMP)
 
 
 def find_root(start: str | None = None) -> str:

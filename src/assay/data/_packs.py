@@ -343,7 +343,7 @@ class PackStore:
                     raw = piece
                 else:
                     raw = self.decode(digest, loc, piece, reuse=reuse)
-                    if strict and loc.check:
+                    if strict and loc.check and loc.flags & FLAG_ZSTD:  # a raw chunk's check is its digest: just checked
                         self.check_stored(digest, loc, piece)
             except CorruptionError as exc:
                 if errors is None:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from assay._root import CHECKOUT_TMP, WORKSPACE_DIR
+from assay._root import not_data
 from assay.data._sigwalk import _inside, blake2b, signature, stat_groups, stat_signature
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
@@ -122,7 +122,7 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
     top = rel_folder == ""
     for entry in entries:
         name = entry.name
-        if (top and name == WORKSPACE_DIR) or name.startswith(CHECKOUT_TMP):
+        if not_data(name, top):
             continue
         rel = f"{rel_folder}/{name}"
         try:
@@ -254,9 +254,16 @@ class StatCache:
         return conn
 
     def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        return self._queries([(sql, args)])
+
+    def _queries(self, statements: Iterable[tuple[str, tuple[object, ...]]]) -> list[tuple[object, ...]]:
+        """The rows of every statement, in order, read over one connection."""
         conn = self._connect()
         try:
-            return conn.execute(sql, args).fetchall()
+            rows: list[tuple[object, ...]] = []
+            for sql, args in statements:
+                rows += conn.execute(sql, args).fetchall()
+            return rows
         except sqlite3.DatabaseError:
             return []  # a damaged cache only costs a re-hash
         finally:
@@ -297,22 +304,12 @@ class StatCache:
         ids, suspects = self.match(entries)
         if not ids:
             return {}, suspects
-        from blake3 import blake3
-
-        from assay.data._snapshot import FileManifest
-
-        rows = self._query("SELECT path, manifest FROM files")
         manifests: dict[str, FileManifest] = {}
-        for rel, raw in rows:
+        for rel, raw in self._query("SELECT path, manifest FROM files"):
             mid = ids.get(rel)  # type: ignore[call-overload]
-            if mid is None or not isinstance(raw, bytes) or blake3(raw).hexdigest() != mid:
-                continue
-            try:
-                m = FileManifest.decode(raw)
-            except (ValueError, TypeError):
-                continue
-            object.__setattr__(m, "_id", mid)  # what the check above just computed
-            manifests[rel] = m  # type: ignore[index]
+            m = _checked_manifest(raw, mid) if mid is not None else None
+            if m is not None:
+                manifests[rel] = m  # type: ignore[index]
         if len(manifests) < len(ids):
             suspects += [e for e in entries if e.rel in ids and e.rel not in manifests]
         return manifests, suspects
@@ -321,22 +318,18 @@ class StatCache:
         """The manifest last recorded for each of ``rels``, whatever their stat is now: what
         the file held then, a guide for cutting it again (never trusted as its content).
         Rows whose manifest does not hash to its recorded id are left out."""
-        from blake3 import blake3
-
-        from assay.data._snapshot import FileManifest
-
         out: dict[str, FileManifest] = {}
-        for start in range(0, len(rels), 500):
-            part = rels[start:start + 500]
-            marks = ",".join("?" * len(part))
-            for rel, mid, raw in self._query(f"SELECT path, mid, manifest FROM files WHERE path IN ({marks})", tuple(part)):
-                if not isinstance(raw, bytes) or blake3(raw).hexdigest() != mid:
-                    continue
-                try:
-                    out[rel] = FileManifest.decode(raw)  # type: ignore[index]
-                except (ValueError, TypeError):
-                    continue
+        for rel, mid, raw in self._by_path("path, mid, manifest", rels):
+            m = _checked_manifest(raw, mid)  # type: ignore[arg-type]
+            if m is not None:
+                out[rel] = m  # type: ignore[index]
         return out
+
+    def _by_path(self, columns: str, paths: list[str]) -> list[tuple[object, ...]]:
+        """``columns`` of the rows of ``paths`` (read by key, 500 at a time)."""
+        parts = [paths[i:i + 500] for i in range(0, len(paths), 500)]
+        return self._queries((f"SELECT {columns} FROM files WHERE path IN ({','.join('?' * len(part))})", tuple(part))
+                             for part in parts)
 
     def lookup(self, rel: str, st: os.stat_result) -> FileManifest | None:
         mid = self.lookup_id(rel, st)
@@ -346,16 +339,7 @@ class StatCache:
             with self._lock:
                 if self._manifests is None:
                     self._manifests = {r[0]: r[1] for r in self._query("SELECT path, manifest FROM files")}  # type: ignore[misc]
-        raw = self._manifests.get(rel)
-        if raw is None:
-            return None
-        from assay.data._snapshot import FileManifest
-
-        try:
-            m = FileManifest.decode(raw)
-        except (ValueError, TypeError):
-            return None
-        return m if m.id == mid else None
+        return _checked_manifest(self._manifests.get(rel), mid)
 
     def update(self, items: list[tuple[str, os.stat_result, FileManifest]]) -> None:
         if not items:
@@ -450,14 +434,26 @@ class StatCache:
         """:meth:`match` for a few files: their rows are read by path, not the whole table."""
         if self._rows is not None or len(entries) > 20_000:
             return self.match(entries)
-        rows: dict[str, _Row] = {}
-        paths = [e.rel for e in entries]
-        for i in range(0, len(paths), 500):
-            part = paths[i:i + 500]
-            found = self._query("SELECT path, size, mtime_ns, ino, mode, cached_ns, mid FROM files WHERE path IN "
-                                f"({','.join('?' * len(part))})", tuple(part))
-            rows.update((r[0], r[1:]) for r in found)  # type: ignore[misc]
-        return _match(rows, entries)
+        found = self._by_path("path, size, mtime_ns, ino, mode, cached_ns, mid", [e.rel for e in entries])
+        return _match({r[0]: r[1:] for r in found}, entries)  # type: ignore[misc]
+
+
+def _checked_manifest(raw: object, mid: str) -> FileManifest | None:
+    """A cached manifest, only if its stored bytes still hash to the id recorded beside them
+    (the id is the BLAKE3 of exactly these bytes): a damaged row is re-hashed, never trusted.
+    The hash runs on the stored bytes, without re-encoding them."""
+    from blake3 import blake3
+
+    from assay.data._snapshot import FileManifest
+
+    if not isinstance(raw, bytes) or blake3(raw).hexdigest() != mid:
+        return None
+    try:
+        m = FileManifest.decode(raw)
+    except (ValueError, TypeError):
+        return None
+    object.__setattr__(m, "_id", mid)  # what the check above just computed
+    return m
 
 
 def _match(rows: Mapping[str, _Row], entries: Iterable[ScanEntry]) -> tuple[dict[str, str], list[ScanEntry]]:

@@ -18,7 +18,7 @@ import marshal
 import os
 import stat as _stat
 
-from assay._root import CHECKOUT_TMP, WORKSPACE_DIR
+from assay._root import not_data
 from assay.data._fork import can_fork, fork_map
 from assay.errors import InputError
 
@@ -211,7 +211,7 @@ def _digest_folder(root: str, folder: str, rel_folder: str) -> tuple[int, bytes,
         with os.scandir(fd) as it:
             for entry in it:
                 name = entry.name
-                if (not rel_folder and name == WORKSPACE_DIR) or name.startswith(CHECKOUT_TMP):
+                if not_data(name, not rel_folder):
                     continue
                 rel = f"{rel_folder}/{name}"
                 try:

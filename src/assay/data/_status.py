@@ -177,7 +177,9 @@ def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: lis
     result.removed = sorted(p for p in before if p not in ids)
     result.unchanged = len(current) - len(result.added) - len(result.modified)
     listed = {folder: (count, digest) for folder, count, digest in stat_groups(entries)}
-    if not result.dirty and listed == {f: now[f] for f in changed & now.keys()} and not cache.match_some(entries)[1]:
+    # Only the re-hashed files can have lost the cache's trust since they were matched.
+    if (not result.dirty and listed == {f: now[f] for f in changed & now.keys()}
+            and not (suspects and cache.match_some(suspects)[1])):
         # Stats moved, content did not (a touch, a copy back), and the folders listed are as
         # the walk saw them: every file is vouched for again.
         cache.record_groups(name, groups, current)

@@ -75,13 +75,14 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
         return report
     packs = workspace_packs(ws)
     packs.refresh(bad_indexes)
-    versions = [resolve(ws, ref)] if ref and not all_objects else all_versions(ws)
-    report = _verify(ws.store, packs, versions, all_versions(ws), bad_indexes, check_all=all_objects or not ref)
+    every = all_versions(ws)
+    versions = [resolve(ws, ref)] if ref and not all_objects else every
+    report = _verify(ws.store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
     if report.damaged_versions:
         from assay.lineage import downstream_versions
 
         wanted = set(report.damaged_versions)
-        report.downstream = downstream_versions(ws, [v for v in all_versions(ws) if v.ref in wanted])
+        report.downstream = downstream_versions(ws, [v for v in every if v.ref in wanted])
     return report
 
 

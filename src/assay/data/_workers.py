@@ -34,7 +34,7 @@ Fresh = list[tuple[str, Any, FileManifest]]
 
 
 def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, processes: int,
-                      previous: Mapping[str, FileManifest] | None = None) -> Fresh:
+                      previous: Mapping[str, FileManifest]) -> Fresh:
     """``(rel, stat, manifest)`` of every entry, in order; new chunks stored through ``writer``'s store.
     ``previous``: earlier manifests of big files (see :func:`~assay.data._add.hash_batch`)."""
     shares = split(entries, processes, lambda e: e.st.st_size)
@@ -65,7 +65,7 @@ def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWrite
 
 
 def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | None, report: Callable[[int], None],
-                claims: Claims | None = None, previous: Mapping[str, FileManifest] | None = None,
+                claims: Claims | None, previous: Mapping[str, FileManifest],
                 ) -> tuple[list[tuple[Any, ...]], tuple[int, int, list[str]]]:
     from assay.data._add import _batches, hash_batch
 

@@ -11,7 +11,7 @@ from assay.config import fsync_dir
 from assay.errors import NotFoundError
 from assay.store._base import ObjectStore, check_key
 
-__all__ = ["LocalStore", "remove_dead_writers_files"]
+__all__ = ["LocalStore", "pid_alive", "remove_dead_writers_files"]
 
 
 class LocalStore(ObjectStore):
@@ -110,14 +110,14 @@ def remove_dead_writers_files(folder: Path) -> int:
     for entry in folder.iterdir():
         pid_text, sep, _ = entry.name.partition("-")
         # Only our own temp files (named "<pid>-…") whose writer is gone; anything else is left alone.
-        if not (sep and pid_text.isdigit()) or _pid_alive(int(pid_text)) or not entry.is_file():
+        if not (sep and pid_text.isdigit()) or pid_alive(int(pid_text)) or not entry.is_file():
             continue
         entry.unlink(missing_ok=True)
         removed += 1
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
