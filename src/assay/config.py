@@ -52,15 +52,24 @@ class Config:
     default_remote: str | None = None
     data: DataSettings = dataclasses.field(default_factory=DataSettings)
 
+    # The file's bytes as loaded (empty if not loaded from a file): what a cached answer
+    # that depends on the settings was computed under (see assay.data._replay).
+    source: bytes = dataclasses.field(default=b"", repr=False, compare=False)
+
     @classmethod
     def load(cls, path: Path) -> Config:
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = path.read_bytes()
+            raw = tomllib.loads(data.decode("utf-8"))
         except FileNotFoundError:
             raise UsageError(f"{path} is missing", hint="run `assay init` to create the workspace again") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path} is not UTF-8 text", hint="fix the file by hand") from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{path} is not valid TOML: {exc}", hint="fix the file by hand") from None
-        return cls.from_dict(raw, source=str(path))
+        config = cls.from_dict(raw, source=str(path))
+        config.source = data
+        return config
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> Config:

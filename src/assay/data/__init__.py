@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from assay.data._gc import GcResult, gc
     from assay.data._prefetch import prefetch_status
     from assay.data._remote import TransferResult, add_remote, pull, push, remove_remote
+    from assay.data._replay import replay_status
     from assay.data._snapshot import FileManifest, Snapshot
     from assay.data._status import Status, status
     from assay.data._verify import VerifyReport, verify
@@ -54,6 +55,7 @@ __all__ = [
     "pull",
     "push",
     "remove_remote",
+    "replay_status",
     "resolve",
     "status",
     "verify",
@@ -67,6 +69,7 @@ _WHERE = {
     "TransferResult": "_remote", "add_remote": "_remote", "pull": "_remote", "push": "_remote", "remove_remote": "_remote",
     "FileManifest": "_snapshot", "Snapshot": "_snapshot",
     "Status": "_status", "status": "_status", "prefetch_status": "_prefetch",
+    "replay_status": "_replay",
     "VerifyReport": "_verify", "verify": "_verify",
     "Version": "_versions", "list_datasets": "_versions", "load_snapshot": "_versions", "log": "_versions",
     "ls": "_versions", "resolve": "_versions",

@@ -13,8 +13,9 @@ from typing import Any
 
 from assay.data._chunking import Chunker, FileChangedError, hash_bytes
 from assay.data._fork import processes_for, quick_handoffs
-from assay.data._prefetch import remember
 from assay.data._packs import PackWriter, workspace_packs
+from assay.data._prefetch import remember
+from assay.data._replay import record
 from assay.data._scan import ScanEntry, ScanResult, StatCache, scan
 from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._versions import (
@@ -82,12 +83,16 @@ def add(
         # Built from the files just read: `status` can trust its listing, and (where no
         # file was racy) answer a clean tree from the stat signature alone.
         cache.record_tree(snapshot)
-        if cache.record_signature(name, found.files, {p: m.id for p, m in snapshot.files.items()}):
+        signed = cache.record_signature(name, found.files, {p: m.id for p, m in snapshot.files.items()})
+        if signed is not None:
             remember(ws.cache_dir, name, sources)  # what the next status walks first (_prefetch.py)
         version, created = record_version(
             ws, name, snapshot, message=message, sources=sources, kind=kind, meta=meta, run_id=run_id
         )
     set_head(ws, name, version)
+    if signed is not None:  # what the next status answers, unless something changes (_replay.py)
+        record(ws, name, latest=version, against=version, sources=sources, head=version.id, signature=signed,
+               files=len(snapshot.files))
     return AddResult(
         version=version, created=created, files=len(snapshot.files), bytes=snapshot.total_bytes,
         new_chunks=stats["new_chunks"], new_bytes_stored=stats["new_bytes"], rehashed_files=stats["rehashed"],

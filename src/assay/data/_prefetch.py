@@ -26,7 +26,7 @@ from assay._root import WORKSPACE_DIR, find_root
 from assay.data._fork import can_fork
 from assay.errors import WorkspaceNotFoundError
 
-__all__ = ["prefetch_status", "remember", "take", "unwanted"]
+__all__ = ["prefetch_status", "remember", "take", "unwanted", "walked"]
 
 HINTS = "status-walks"
 _MAX_HINTS = 1 << 20  # bytes; a bigger file is not one this module wrote
@@ -38,6 +38,14 @@ class _Walk:
     def __init__(self, root: str, sources: dict[str, list[str]], pid: int, fd: int) -> None:
         self.root, self.sources, self.pid, self.fd = root, sources, pid, fd
         self.results: dict[str, list[tuple[str, int, bytes]] | None] | None = None
+
+    @classmethod
+    def finished(cls, root: str, sources: dict[str, list[str]],
+                 results: dict[str, list[tuple[str, int, bytes]] | None]) -> _Walk:
+        """A walk this process has done already (no child)."""
+        walk = cls(root, sources, -1, -1)
+        walk.results = results
+        return walk
 
     def collect(self) -> dict[str, list[tuple[str, int, bytes]] | None]:
         """The child's results (waiting for them), once; empty if it failed."""
@@ -117,6 +125,14 @@ def prefetch_status(names: list[str] | None = None) -> bool:
     return True
 
 
+def walked(root: str, sources: list[str], dataset: str, groups: list[tuple[str, int, bytes]]) -> None:
+    """``dataset``'s folder groups, walked in this process with ``sources`` before the command
+    line loaded (by :mod:`assay.data._replay`'s check): its status takes them as it would an early walk's."""
+    global _pending
+    if _pending is None:
+        _pending = _Walk.finished(root, {dataset: list(sources)}, {dataset: groups})
+
+
 def take(root: str, dataset: str, sources: list[str]) -> list[tuple[str, int, bytes]] | None:
     """The prefetched folder groups (``_sigwalk.walk_groups``) of ``dataset`` if it was walked in
     ``root`` with exactly these ``sources``, else None (also when the walk did not apply or failed)."""
@@ -124,11 +140,13 @@ def take(root: str, dataset: str, sources: list[str]) -> list[tuple[str, int, by
     walk = _pending
     if walk is None:
         return None
-    if walk.root != root or walk.sources.get(dataset) != sources:
+    if walk.root != root or walk.sources.get(dataset, sources) != sources:
         walk.abandon()  # walking what the ledger no longer says: no later question will match either
         _pending = None
         return None
-    return walk.collect().get(dataset)
+    if dataset not in walk.sources:
+        return None  # not walked (no hint for it): the walk may still serve the other datasets
+    return walk.collect().pop(dataset, None)  # once: a later status of it in this process walks afresh
 
 
 def unwanted(dataset: str) -> None:

@@ -382,32 +382,32 @@ class StatCache:
         return str(rows[0][0]) if rows else None
 
     def record_signature(self, dataset: str, files: list[ScanEntry], ids: Mapping[str, str], *,
-                         listing: str | None = None) -> bool:
+                         listing: str | None = None) -> str | None:
         """Remember the stat signature of a scan's ``files`` with their ``{path: manifest id}`` listing.
 
         Only if each file is a trusted entry of this cache with that id, as :meth:`match`
         judges (so no id comes from a read within the racy window of the file's mtime):
         then the same signature later means the same listing. ``listing`` is
-        ``listing_digest(ids)`` where the caller has it. Returns whether it was recorded.
+        ``listing_digest(ids)`` where the caller has it. Returns the signature recorded, or None.
         """
         if len(files) != len(ids):
-            return False
+            return None
         rows = self._load()
         for rel, _, st in files:
             mid = _trusted_id(rows.get(rel), st)
             if mid is None or mid != ids.get(rel):
-                return False
-        self.record_groups(dataset, stat_groups(files), ids, listing=listing)
-        return True
+                return None
+        return self.record_groups(dataset, stat_groups(files), ids, listing=listing)
 
     def record_groups(self, dataset: str, groups: list[tuple[str, int, bytes]], ids: Mapping[str, str], *,
-                      listing: str | None = None) -> None:
-        """Store the signature made of ``groups`` with its listing ``ids``; the caller vouches that
-        every file in them was a trusted entry of this cache with that id (see :meth:`record_signature`)."""
+                      listing: str | None = None) -> str:
+        """Store (and return) the signature made of ``groups`` with its listing ``ids``; the caller vouches
+        that every file in them was a trusted entry of this cache with that id (see :meth:`record_signature`)."""
         recorded, _ = signature(groups)  # sorts them
         self._write("INSERT OR REPLACE INTO signatures VALUES (?, ?, ?, ?, ?)",
                     [(dataset, recorded, listing if listing is not None else listing_digest(ids),
                       marshal.dumps(groups), zlib.compress(marshal.dumps(dict(ids)), 1))])
+        return recorded
 
     def recorded_tree(self, dataset: str, snapshot_id: str,
                       recorded: str) -> tuple[dict[str, tuple[int, bytes]], dict[str, str]] | None:

@@ -8,8 +8,9 @@ folders it is given, exactly as the in-process scan (:mod:`assay.data._scan`) do
 sends back one digest per folder: nothing per file crosses the pipe (pickling 50,000
 stat results back cost more than the walk).
 
-Light on purpose: only ``os``, builtins and the fork helper, so that `assay`'s entry point can start
-this walk before the rest of the command has loaded (:mod:`assay.data._prefetch`).
+Light on purpose: only ``os`` and builtins (the fork helper loads when a walk forks), so that
+`assay`'s entry point can walk, or start this walk, before the rest of the command has loaded
+(:mod:`assay.data._replay`, :mod:`assay.data._prefetch`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import os
 import stat as _stat
 
 from assay._root import not_data
-from assay.data._fork import can_fork, fork_map
 from assay.errors import InputError
 
 try:  # what hashlib.blake2b is, without hashlib loading OpenSSL (10-20 ms of a cold start)
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from assay.data._scan import ScanEntry
 
-__all__ = ["signature", "stat_groups", "stat_signature", "walk_groups", "walk_signature"]
+__all__ = ["signature", "stat_groups", "stat_signature", "walk_groups", "walk_here", "walk_signature"]
 
 
 def _inside(path: str, root: str) -> bool:
@@ -112,22 +112,16 @@ def walk_signature(root: str, sources: list[str], *, small: bool = False) -> tup
 
 def walk_groups(root: str, sources: list[str], *, small: bool = False) -> list[_Group] | None:
     """:func:`stat_groups` of what ``scan`` finds, walked as :func:`walk_signature` says."""
-    if not can_fork() or _nested(sources):
+    from assay.data._fork import can_fork
+
+    if not can_fork():
         return None
-    named: list[tuple[str, str, os.stat_result]] = []  # files given as sources
-    groups: list[_Group] = []
-    frontier: list[tuple[str, str]] = []
     try:
-        for rel in sources:
-            path = os.path.join(root, rel)
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
-                continue
-            if _stat.S_ISDIR(st.st_mode):
-                frontier.append((path, rel))
-            elif _stat.S_ISREG(st.st_mode):
-                named.append((rel, path, st))  # a ScanEntry's fields
+        found = _sources(root, sources)
+        if found is None:
+            return None
+        named, frontier = found
+        groups: list[_Group] = []
         for _ in range(_FORK_LEVELS):
             if len(frontier) >= _FORK_MIN_FOLDERS:
                 break
@@ -163,6 +157,41 @@ def walk_groups(root: str, sources: list[str], *, small: bool = False) -> list[_
     return groups + _groups(named) + walked
 
 
+def walk_here(root: str, sources: list[str]) -> list[_Group] | None:
+    """:func:`stat_groups` of what ``scan`` finds, walked in this process and nothing else
+    loaded (a small tree, at the entry point); None where the walk does not apply (nested
+    sources, no listing by descriptor) or met an error, which the in-process scan then reports."""
+    if os.scandir not in os.supports_fd:  # folders are listed by descriptor (not on Windows)
+        return None
+    try:
+        found = _sources(root, sources)
+        if found is None:
+            return None
+        named, frontier = found
+        return _groups(named) + _walk_share(root, frontier)
+    except (OSError, InputError):
+        return None
+
+
+def _sources(root: str, sources: list[str]) -> tuple[list[tuple[str, str, os.stat_result]], list[tuple[str, str]]] | None:
+    """The files named as sources (as ``ScanEntry`` fields) and the folders to walk; None for nested sources."""
+    if _nested(sources):
+        return None
+    named: list[tuple[str, str, os.stat_result]] = []
+    folders: list[tuple[str, str]] = []
+    for rel in sources:
+        path = os.path.join(root, rel)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            continue
+        if _stat.S_ISDIR(st.st_mode):
+            folders.append((path, rel))
+        elif _stat.S_ISREG(st.st_mode):
+            named.append((rel, path, st))
+    return named, folders
+
+
 def _nested(sources: list[str]) -> bool:
     """Whether a source repeats or lies inside another (`scan` keeps the first of a file found twice)."""
     known = set(sources)
@@ -172,6 +201,8 @@ def _nested(sources: list[str]) -> bool:
 
 def _fork_walkers(root: str, folders: list[tuple[str, str]]) -> list[_Group] | None:
     """The folder digests of everything under ``folders``, from forked children; None if one failed."""
+    from assay.data._fork import fork_map
+
     shares = [folders[i::_WALKERS] for i in range(min(_WALKERS, len(folders)))]
     try:
         outcomes = fork_map(shares, lambda share, report: _walk_share(root, share), die_with_parent=False)
@@ -183,7 +214,7 @@ def _fork_walkers(root: str, folders: list[tuple[str, str]]) -> list[_Group] | N
 
 
 def _walk_share(root: str, folders: list[tuple[str, str]]) -> list[_Group]:
-    """In a forked child: the digest of every folder under ``folders``."""
+    """The digest of every folder under ``folders`` (in a forked walker, or in the one process)."""
     groups: list[_Group] = []
     stack = list(folders)
     while stack:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay.data._prefetch import remember, take, unwanted
+from assay.data._replay import record
 from assay.data._scan import ScanEntry, StatCache, _list_folder, listing_digest, scan
 from assay.data._sigwalk import signature, stat_groups, walk_groups
 from assay.data._versions import (
@@ -37,6 +38,9 @@ class Status:
     rehashed: int = 0
     _ids: dict[str, str] | None = field(default=None, repr=False, compare=False)
     _ws: Workspace | None = field(default=None, repr=False, compare=False)
+    # The stat signature this (clean) status found or recorded for the files: the next
+    # status with the same signature gives the same answer (see _replay.py).
+    _signed: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def dirty(self) -> bool:
@@ -71,13 +75,22 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
     cache are not read; when all of them match and their listing hashes to the one
     recorded for the version's snapshot, the stored snapshot is not even decoded.
     """
-    version = _version
-    if version is None:
-        head = get_head(ws, name)
-        version = resolve(ws, name)
-        if head and head != version.id:
-            version = next((v for v in log(ws, name) if v.id == head), version)
+    if _version is not None:
+        return _status(ws, name, _version, dataset_sources(ws, name), _base)
+    head = get_head(ws, name)
+    latest = resolve(ws, name)
+    version = latest
+    if head and head != latest.id:
+        version = next((v for v in log(ws, name) if v.id == head), latest)
     sources = dataset_sources(ws, name)
+    result = _status(ws, name, version, sources, _base)
+    if result._signed is not None and _base is None and not result.dirty:
+        record(ws, name, latest=latest, against=version, sources=sources, head=head, signature=result._signed,
+               files=result.unchanged)
+    return result
+
+
+def _status(ws: Workspace, name: str, version: Version, sources: list[str], _base: Snapshot | None) -> Status:
     cache = StatCache(ws)
     found = None
     if _base is None:
@@ -93,7 +106,7 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
                 groups = stat_groups(found.files)
             walked, count = signature(groups)
             if walked == recorded:
-                return Status(dataset=name, against=version, unchanged=count, _ws=ws)
+                return Status(dataset=name, against=version, unchanged=count, _ws=ws, _signed=walked)
             local = _in_changed_folders(ws, name, version, sources, cache, recorded, groups)
             if local is not None:
                 return local
@@ -126,8 +139,10 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         result.removed = sorted(set(base.files) - set(ids))
         result.added.sort()
         result.modified.sort()
-    if not result.dirty and cache.record_signature(name, found.files, ids, listing=listing):
-        remember(ws.cache_dir, name, sources)  # next time the walk alone answers, started early
+    if not result.dirty:
+        result._signed = cache.record_signature(name, found.files, ids, listing=listing)
+        if result._signed is not None:
+            remember(ws.cache_dir, name, sources)  # next time the walk alone answers, started early
     return result
 
 
@@ -182,7 +197,7 @@ def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: lis
             and not (suspects and cache.match_some(suspects)[1])):
         # Stats moved, content did not (a touch, a copy back), and the folders listed are as
         # the walk saw them: every file is vouched for again.
-        cache.record_groups(name, groups, current)
+        result._signed = cache.record_groups(name, groups, current)
     return result
 
 

@@ -240,18 +240,19 @@ def _heads_path(ws: Workspace) -> Path:
 
 def get_head(ws: Workspace, name: str) -> str | None:
     """The id of the version of ``name`` last added or checked out here (None: not recorded)."""
-    try:
-        return json.loads(_heads_path(ws).read_text()).get(name)
-    except (FileNotFoundError, ValueError):
-        return None
+    return _read_heads(ws).get(name)
 
 
 def set_head(ws: Workspace, name: str, version: Version) -> None:
     """Record ``version`` as the one on disk for its dataset (a local cache file, atomically)."""
-    path = _heads_path(ws)
-    try:
-        heads = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        heads = {}
+    heads = _read_heads(ws)
     heads[name] = version.id
-    atomic_write_bytes(path, json.dumps(heads, indent=1).encode())
+    atomic_write_bytes(_heads_path(ws), json.dumps(heads, indent=1).encode())
+
+
+def _read_heads(ws: Workspace) -> dict[str, Any]:
+    try:
+        heads = json.loads(_heads_path(ws).read_bytes())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return heads if isinstance(heads, dict) else {}

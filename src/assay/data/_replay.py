@@ -1,0 +1,256 @@
+"""A clean ``assay data status`` answered again before the command line loads.
+
+A clean status of a few big files does almost nothing: it stats them and finds the stat
+signature recorded for the version (:mod:`assay.data._sigwalk`). Its time is the
+interpreter and the imports (click, the ledger, the stat cache, the config's TOML):
+0.14 s cold here, against 0.03 s for the interpreter alone.
+
+So a clean answer is also left in ``.assay/cache/status-answers`` (:func:`record`), with
+everything it was computed from: the workspace root, the config file's bytes, the version the
+heads file names, the dataset's sources and latest version as the ledger had them, and the
+stat signature of the files. When `assay`'s entry point sees ``data status [NAME]
+[--json]``, :func:`replay_status` checks each of them again with only ``os``, ``marshal`` and
+SQLite loaded: the same files hold the same bytes, the ledger (opened read-only)
+holds the same rows, and a fresh walk of the sources gives the same signature. Then
+the answer is the one status would give, and it is printed. Anything else (a new
+version, a checkout, an edited config, a PostgreSQL ledger, a touched file, a tree
+bigger than a quick walk) falls through to the full command, which records again.
+The file is only a cache: missing, stale or unreadable, it costs the check.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+
+from assay._root import WORKSPACE_DIR, find_root
+from assay.errors import WorkspaceNotFoundError
+
+TYPE_CHECKING = False  # typing itself is not loaded for this (the entry point's first moments)
+if TYPE_CHECKING:
+    from assay.data._versions import Version
+    from assay.workspace import Workspace
+
+__all__ = ["record", "render", "replay_status"]
+
+ANSWERS = "status-answers"
+_FORMAT = 1
+_MAX_BYTES = 1 << 20  # a bigger file is not one this module wrote
+# Up to this many files the walk in this process is short; above it the early
+# walk (_prefetch.py) overlaps the walk with loading the command line, and a tree found
+# changed there costs no second walk.
+MAX_FILES = 4096
+# What an answer holds, and the type of each (None: the file is missing).
+_FIELDS = {
+    "root": str, "config": (bytes, type(None)), "ledger": str, "head": (str, type(None)), "sources": list,
+    "sources_json": str, "latest": tuple, "against": tuple, "signature": str, "files": int,
+}
+
+
+def replay_status(name: str | None, *, as_json: bool) -> bool:
+    """Print the recorded clean status of dataset ``name`` (None: of every dataset, as
+    ``assay data status`` does) if everything it was computed from is unchanged; whether it did."""
+    try:
+        root = find_root()
+    except (WorkspaceNotFoundError, OSError):
+        return False
+    folder = os.path.join(root, WORKSPACE_DIR)
+    answers = _read(os.path.join(folder, "cache", ANSWERS))
+    if not answers or (name is not None and name not in answers):
+        return False
+    config = _bytes(os.path.join(folder, "config.toml"))
+    heads = _heads(os.path.join(folder, "cache", "heads.json"))
+    if heads is None:
+        return False
+    names = [name] if name is not None else list(answers)
+    fresh = {d for d in names if answers[d]["root"] == root and answers[d]["config"] == config
+             and answers[d]["head"] == heads.get(d) and answers[d]["files"] <= MAX_FILES}
+    if not fresh:
+        return False
+    ledger = answers[next(iter(fresh))]["ledger"]
+    latest = _latest(ledger, name)
+    chosen = []
+    for dataset, (sources_json, vid, number) in sorted(latest.items()):
+        answer = answers.get(dataset)
+        if (dataset not in fresh or answer is None or answer["ledger"] != ledger
+                or answer["sources_json"] != sources_json or answer["latest"] != (vid, number)):
+            return False
+        chosen.append((dataset, answer))
+    if not chosen:
+        return False
+    from assay.data._sigwalk import signature, walk_here
+
+    for dataset, answer in chosen:
+        groups = walk_here(root, answer["sources"])
+        if groups is None:
+            return False
+        if signature(groups) != (answer["signature"], answer["files"]):
+            from assay.data._prefetch import walked
+
+            walked(root, answer["sources"], dataset, groups)  # status takes this walk instead of walking again
+            return False
+    try:
+        text = render([(d, *a["against"], a["files"]) for d, a in chosen], named=name is not None, as_json=as_json)
+    except ValueError:
+        return False
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # as the full command: a reader that went away is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return True
+
+
+def render(clean: list[tuple[str, str, str, int]], *, named: bool, as_json: bool) -> str:
+    """What ``assay data status`` prints for clean datasets ``(dataset, against ref, against id,
+    files)``: one of them (``named``) or all of them. ValueError for a string JSON would escape."""
+    if not as_json:
+        return "".join(f"{d}: clean against {ref} ({files} files)\n" for d, ref, _, files in clean)
+    docs = [{"dataset": d, "against": ref, "against_id": vid, "clean": True, "added": [], "removed": [],
+             "modified": [], "unchanged": files, "rehashed": 0} for d, ref, vid, files in clean]
+    return _json(docs[0] if named else {"datasets": docs}, 0) + "\n"
+
+
+def record(ws: Workspace, dataset: str, *, latest: Version, against: Version, sources: list[str],
+           head: object, signature: str, files: int) -> None:
+    """Leave a clean status of ``dataset`` for :func:`replay_status`: ``against`` was found clean by
+    the stat signature ``signature`` of its ``files`` files, with ``latest`` the dataset's
+    latest version and ``sources`` its sources in the ledger, and ``head`` what the heads file
+    said for it, all as that status read them. Only a SQLite ledger at a fixed path is replayed."""
+    import json
+
+    from assay.ledger._ledger import SQLiteLedger
+
+    ledger = ws.ledger
+    if (not isinstance(ledger, SQLiteLedger) or not ledger.path.is_absolute() or latest.dataset != dataset
+            or not isinstance(head, (str, type(None)))):
+        return
+    answer = {
+        "root": str(ws.root), "config": ws.config.source, "ledger": str(ledger.path), "head": head,
+        "sources": list(sources), "sources_json": json.dumps(sources), "latest": (latest.id, latest.number),
+        "against": (against.ref, against.id), "signature": signature, "files": files,
+    }
+    path = os.path.join(ws.cache_dir, ANSWERS)
+    answers = _read(path)
+    if answers.get(dataset) == answer:
+        return
+    answers[dataset] = answer
+    data = marshal.dumps({"format": _FORMAT, "answers": answers})
+    if len(data) > _MAX_BYTES:
+        return
+    from pathlib import Path
+
+    from assay.config import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(Path(path), data)  # two writers at once: one's answer is lost (a later status records it)
+    except OSError:
+        pass  # a read-only cache folder: every status runs in full
+
+
+def _latest(ledger: str, name: str | None) -> dict[str, tuple[str, str, int]]:
+    """``{dataset: (sources as JSON, latest version id, its number)}`` from the ledger file, for
+    ``name`` or for every dataset of kind "dataset" with a version; empty if it cannot be read."""
+    try:  # the C module alone: the sqlite3 package adds date adapters (5 ms of a cold start) unused here
+        from _sqlite3 import Error, connect
+    except ImportError:
+        from sqlite3 import Error, connect
+
+    sql = ("SELECT d.name, d.sources, v.id, v.number FROM datasets d JOIN versions v ON v.dataset = d.name "
+           "WHERE v.number = (SELECT MAX(number) FROM versions WHERE dataset = d.name) AND ")
+    sql += "d.name = ?" if name is not None else "d.kind = 'dataset'"
+    uri = "file:" + ledger.replace("%", "%25").replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+    try:
+        conn = connect(uri, uri=True, timeout=1.0)
+        try:
+            rows = conn.execute(sql, (name,) if name is not None else ()).fetchall()
+        finally:
+            conn.close()
+    except Error:
+        return {}
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def _read(path: str) -> dict[str, dict]:
+    """The answers in the file at ``path`` whose fields are all there; empty if none or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_MAX_BYTES + 1)
+        document = marshal.loads(data) if len(data) <= _MAX_BYTES else None
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(document, dict) or document.get("format") != _FORMAT or not isinstance(document.get("answers"), dict):
+        return {}
+    return {d: a for d, a in document["answers"].items() if isinstance(d, str) and _well_formed(a)}
+
+
+def _well_formed(answer: object) -> bool:
+    if not isinstance(answer, dict) or not all(isinstance(answer.get(k), t) for k, t in _FIELDS.items()):
+        return False
+    latest, against = answer["latest"], answer["against"]
+    return (all(isinstance(s, str) for s in answer["sources"])
+            and len(latest) == 2 and isinstance(latest[0], str) and isinstance(latest[1], int)
+            and len(against) == 2 and all(isinstance(s, str) for s in against))
+
+
+def _heads(path: str) -> dict[str, str] | None:
+    """What the heads file says, ``{dataset: version id}`` (empty: no file), or None for what
+    this reading does not cover: ``json.loads`` of an object of plain strings (no escapes), as
+    `set_head` writes it, without loading ``json``."""
+    data = _bytes(path)
+    if data is None:
+        return {}
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\\" in text:
+        return None
+    tokens = text.split('"')  # outside strings (the even pieces) only JSON's punctuation and spaces
+    if len(tokens) % 2 == 0:
+        return None
+    between = [t.strip(" \t\n\r") for t in tokens[::2]]
+    strings = tokens[1::2]
+    if any(c < " " for t in strings for c in t):
+        return None  # json.loads refuses control characters in a string
+    if not strings:
+        return {} if between == ["{}"] else None
+    if between[0] != "{" or between[-1] != "}" or len(strings) % 2:
+        return None
+    if any(sep != (":" if i % 2 == 0 else ",") for i, sep in enumerate(between[1:-1])):
+        return None
+    return dict(zip(strings[::2], strings[1::2]))  # a repeated key: the last one, as json.loads
+
+
+def _bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read(_MAX_BYTES)
+    except OSError:
+        return None
+
+
+def _json(value: object, level: int) -> str:
+    """``json.dumps(value, indent=2, ensure_ascii=False)`` for the plain values of a status,
+    without loading ``json`` (and its ``re``)."""
+    pad = "  " * (level + 1)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        if any(c in '"\\' or c < " " for c in value):
+            raise ValueError(f"{value!r} needs escaping")
+        return f'"{value}"'
+    if isinstance(value, dict):
+        opening, closing = "{", "}"
+        items = [f"{pad}{_json(k, level + 1)}: {_json(v, level + 1)}" for k, v in value.items()]
+    elif isinstance(value, list):
+        opening, closing = "[", "]"
+        items = [pad + _json(v, level + 1) for v in value]
+    else:
+        raise TypeError(f"no JSON for {type(value).__name__}")
+    if not items:
+        return opening + closing
+    return opening + "\n" + ",\n".join(items) + "\n" + "  " * level + closing

@@ -1,0 +1,273 @@
+"""A clean `data status` answered again at the entry point (assay.data._replay).
+
+The answer may be replayed only while everything it was computed from is unchanged, and
+must then be exactly what the full command prints. Each test runs `assay`'s entry point
+in a new process and looks at what it loaded: no click means the answer was replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assay.data import _prefetch, _replay, add, checkout, replay_status, status
+from assay.data._add import snapshot_paths
+from assay.data._replay import ANSWERS, render
+from assay.data._versions import record_version, save_snapshot
+from assay.workspace import Workspace
+from tests.data.test_status_signature import OLD, age, write
+
+_WATCHED = ("click", "sqlite3", "json", "re", "typing", "pathlib", "tomllib", "assay.workspace",
+            "assay.data._fork", "assay.data._scan", "assay.ledger")
+_RUN = f"""
+import sys
+from assay.cli import main
+sys.argv = ["assay", "data", "status", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("LOADED", sorted(m for m in sys.modules if m in {_WATCHED!r}), file=sys.stderr)
+"""
+
+
+def run_status(ws: Workspace, *args: str) -> tuple[str, list[str]]:
+    """``assay data status ARGS`` in a new process: its output, and which of _WATCHED it loaded."""
+    proc = subprocess.run([sys.executable, "-c", _RUN, *args], cwd=ws.root, capture_output=True, text=True,
+                          timeout=120, check=False, env={**os.environ, "ASSAY_PROGRESS": "0"})
+    assert proc.returncode == 0, proc.stderr
+    loaded = proc.stderr.rpartition("LOADED ")[2]
+    return proc.stdout, json.loads(loaded.replace("'", '"'))
+
+
+def replayed(ws: Workspace, *args: str) -> str:
+    out, loaded = run_status(ws, *args)
+    assert loaded == [], f"not replayed: loaded {loaded}"
+    return out
+
+
+def full(ws: Workspace, *args: str) -> str:
+    out, loaded = run_status(ws, *args)
+    assert "click" in loaded, "replayed where the full command had to run"
+    return out
+
+
+def answers_file(ws: Workspace) -> Path:
+    return ws.cache_dir / ANSWERS
+
+
+@pytest.fixture
+def clean(ws: Workspace) -> Workspace:
+    """Dataset "ds" (a folder) and "other" (a file), both added with mtimes outside the racy window."""
+    for name in ("a.csv", "b.bin", "sub/c.txt", "sub/deeper/e.txt"):
+        write(ws.root / "d" / name, os.urandom(300) if name.endswith(".bin") else f"{name}\n" * 20)
+    write(ws.root / "o.txt", "other\n")
+    age(ws.root / "d", ws.root / "o.txt")
+    add(ws, ["d"], name="ds")
+    add(ws, ["o.txt"], name="other")
+    return ws
+
+
+FORMS = [("ds",), ("ds", "--json"), (), ("--json",)]
+
+
+@pytest.mark.parametrize("args", FORMS, ids=["named", "named-json", "all", "all-json"])
+def test_the_replayed_answer_is_the_full_commands_word_for_word(clean: Workspace, args: tuple[str, ...]) -> None:
+    answers_file(clean).unlink()
+    first = full(clean, *args)  # answered by the stat signature; records its answer again
+    assert replayed(clean, *args) == first
+    if "--json" in args:
+        doc = json.loads(first)
+        for st in [doc] if args[0] == "ds" else doc["datasets"]:
+            assert st["clean"] is True and st["rehashed"] == 0
+    else:
+        assert "clean against ds@v1 (4 files)" in first
+
+
+def test_the_status_after_add_is_replayed(clean: Workspace) -> None:
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    assert replayed(clean) == "ds: clean against ds@v1 (4 files)\nother: clean against other@v1 (1 files)\n"
+
+
+def test_render_is_json_dumps_of_the_status(clean: Workspace) -> None:
+    statuses = [status(clean, "ds"), status(clean, "other")]
+    rows = [(s.dataset, s.against.ref, s.against.id, s.unchanged) for s in statuses]
+    dumps = [json.dumps({**s.to_dict(), "rehashed": 0}, indent=2, ensure_ascii=False) for s in statuses]
+    assert render(rows[:1], named=True, as_json=True) == dumps[0] + "\n"
+    assert render(rows, named=False, as_json=True) == json.dumps(
+        {"datasets": [json.loads(d) for d in dumps]}, indent=2, ensure_ascii=False) + "\n"
+    with pytest.raises(ValueError):
+        render([('a"b', "a@v1", "0" * 32, 1)], named=True, as_json=True)
+
+
+# -- anything the answer was computed from changes: the full command runs ------------------
+
+def test_an_edited_file_is_reported(clean: Workspace) -> None:
+    with open(clean.root / "d" / "a.csv", "a") as f:
+        f.write("one more row\n")
+    out = json.loads(full(clean, "ds", "--json"))
+    assert out["modified"] == ["d/a.csv"] and not out["clean"]
+
+
+def test_a_touched_file_is_checked_then_replayed_again(clean: Workspace) -> None:
+    os.utime(clean.root / "d" / "sub" / "c.txt", (OLD + 100, OLD + 100))
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+
+
+def test_a_newer_version_in_the_ledger_is_compared_with(clean: Workspace) -> None:
+    # The files stay as they are, so only the ledger's latest row tells the answer is stale.
+    (clean.cache_dir / "heads.json").unlink()  # no head: status compares with the latest version
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    write(clean.root / "e" / "x.txt", "other content\n")
+    snapshot, _ = snapshot_paths(clean, ["e"])
+    save_snapshot(clean.store, snapshot)
+    record_version(clean, "ds", snapshot, sources=["d"])  # as a pull of a newer version does
+    out = json.loads(full(clean, "ds", "--json"))
+    assert out["against"] == "ds@v2" and not out["clean"] and out["removed"] == ["e/x.txt"]
+
+
+def test_a_checkout_changes_what_status_compares_with(clean: Workspace) -> None:
+    v1 = status(clean, "ds").against
+    write(clean.root / "d" / "new.txt", "new\n")
+    age(clean.root / "d")
+    add(clean, ["d"], name="ds")
+    assert replayed(clean, "ds") == "ds: clean against ds@v2 (5 files)\n"
+    heads = clean.cache_dir / "heads.json"
+    saved = heads.read_bytes()
+    # The heads file alone names v1 (the files are v2's): only the head tells the answer is stale.
+    heads.write_text(json.dumps({**json.loads(saved), "ds": v1.id}, indent=1))
+    out = json.loads(full(clean, "ds", "--json"))
+    assert out["against"] == "ds@v1" and out["added"] == ["d/new.txt"]
+    heads.write_bytes(saved)
+    assert replayed(clean, "ds") == "ds: clean against ds@v2 (5 files)\n"
+    checkout(clean, "ds@v1", force=True)
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+
+
+def test_an_edited_config_or_changed_sources_are_not_replayed(clean: Workspace) -> None:
+    config = clean.dir / "config.toml"
+    config.write_text(config.read_text() + "# edited\n")
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"  # recorded under the new bytes
+    conn = sqlite3.connect(clean.dir / "ledger.db")
+    with conn:
+        conn.execute("UPDATE datasets SET sources = ? WHERE name = 'ds'", (json.dumps(["d", "o.txt"]),))
+    conn.close()
+    out = json.loads(full(clean, "ds", "--json"))
+    assert out["added"] == ["o.txt"]
+
+
+def test_another_workspace_root_is_not_replayed(clean: Workspace, tmp_path_factory: pytest.TempPathFactory) -> None:
+    answers = marshal.loads(answers_file(clean).read_bytes())
+    for answer in answers["answers"].values():
+        answer["root"] = str(tmp_path_factory.mktemp("elsewhere"))
+    answers_file(clean).write_bytes(marshal.dumps(answers))
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong-shape", "empty", "huge"])
+def test_a_damaged_answers_file_costs_only_the_check(clean: Workspace, damage: str) -> None:
+    good = answers_file(clean).read_bytes()
+    bad = {
+        "garbage": os.urandom(200), "truncated": good[: len(good) // 2], "empty": b"",
+        "wrong-shape": marshal.dumps({"format": 1, "answers": {"ds": {"root": 1, "files": "x"}}}),
+        "huge": marshal.dumps({"format": 1, "answers": {}, "pad": b"x" * (2 << 20)}),
+    }[damage]
+    answers_file(clean).write_bytes(bad)
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+
+
+def test_a_missing_dataset_or_ledger_falls_through_to_the_full_commands_error(clean: Workspace) -> None:
+    proc = subprocess.run([sys.executable, "-m", "assay", "data", "status", "nope"], cwd=clean.root,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "no dataset named 'nope'" in proc.stderr
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{clean.dir / 'ledger.db'}{suffix}").unlink(missing_ok=True)
+    # No ledger: the replay must not create one (it opens it read-only), and answers nothing.
+    assert replay_status("ds", as_json=False) is False
+    assert not (clean.dir / "ledger.db").exists()
+
+
+# -- in this process ---------------------------------------------------------------------
+
+def test_a_walk_that_differs_is_handed_to_status(clean: Workspace, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import assay.data._status as status_module
+
+    monkeypatch.setattr(_prefetch, "_pending", None)
+    (clean.root / "d" / "b.bin").unlink()
+    assert replay_status("ds", as_json=False) is False
+    assert capsys.readouterr().out == ""
+    assert _prefetch._pending is not None
+
+    def no_second_walk(*args: object, **kwargs: object) -> None:
+        raise AssertionError("status walked again instead of taking the replay's walk")
+
+    monkeypatch.setattr(status_module, "walk_groups", no_second_walk)
+    assert status(clean, "ds").removed == ["d/b.bin"]
+    assert _prefetch.take(str(clean.root), "ds", ["d"]) is None  # taken once
+
+
+def test_big_trees_are_left_to_the_early_walk(clean: Workspace, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(_prefetch, "_pending", None)
+    assert replay_status("ds", as_json=False) is True
+    assert capsys.readouterr().out == "ds: clean against ds@v1 (4 files)\n"
+    monkeypatch.setattr(_replay, "MAX_FILES", 3)
+    assert replay_status("ds", as_json=False) is False
+    assert _prefetch._pending is None  # not walked either
+
+
+def test_no_answer_is_kept_for_a_postgresql_ledger(tmp_path: Path, pg_database: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.init(tmp_path, ledger=pg_database)
+    try:
+        write(tmp_path / "d" / "x.txt", "x\n")
+        age(tmp_path / "d")
+        add(ws, ["d"], name="ds")
+        assert not status(ws, "ds").dirty
+        assert not answers_file(ws).exists()
+        assert full(ws, "ds") == "ds: clean against ds@v1 (1 files)\n"
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("text", [
+    '{\n "ds": "ab12",\n "other": "cd34"\n}', "{}", " { } ", '{"a":"1","a":"2"}', '{"a": "1"}',
+    '{"a": "1",}', '{"a": 1}', '{"a": "1" "b": "2"}', '["a", "b"]', '{"a": "x\\"y"}', '{"a": "x\ny"}',
+    '{"a": "1"', '"a"', "", '{"é": "ü"}', '{"a": "1"} x',
+])
+def test_the_heads_file_reads_as_json_loads_reads_it_or_not_at_all(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "heads.json"
+    path.write_text(text, encoding="utf-8")
+    ours = _replay._heads(str(path))
+    try:
+        theirs = json.loads(text)
+    except ValueError:
+        theirs = None
+    if ours is not None:  # where it reads the file, it reads what json.loads does
+        assert ours == theirs
+    if text in ("{}", '{"a": "1"}', '{"a":"1","a":"2"}', '{\n "ds": "ab12",\n "other": "cd34"\n}'):
+        assert ours is not None
+    assert _replay._heads(str(tmp_path / "missing.json")) == {}
+
+
+def test_the_early_walk_serves_each_dataset_it_covered_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    group = [("x", 1, b"d" * 32)]
+    monkeypatch.setattr(_prefetch, "_pending", _prefetch._Walk.finished("/r", {"a": ["x"]}, {"a": group}))
+    assert _prefetch.take("/r", "c", ["y"]) is None  # not covered: the walk stays for the others
+    assert _prefetch.take("/r", "a", ["x"]) == group
+    assert _prefetch.take("/r", "a", ["x"]) is None  # taken once
+    monkeypatch.setattr(_prefetch, "_pending", _prefetch._Walk.finished("/r", {"a": ["x"]}, {"a": group}))
+    assert _prefetch.take("/r", "a", ["x", "z"]) is None  # other sources than walked: stale, dropped
+    assert _prefetch._pending is None
