@@ -173,12 +173,16 @@ def test_another_workspace_root_is_not_replayed(clean: Workspace, tmp_path_facto
     assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong-shape", "empty", "huge"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong-shape", "missing-field", "empty", "huge"])
 def test_a_damaged_answers_file_costs_only_the_check(clean: Workspace, damage: str) -> None:
     good = answers_file(clean).read_bytes()
+    short = marshal.loads(good)
+    for answer in short["answers"].values():
+        del answer["head"]  # (a field whose value may be None)
     bad = {
         "garbage": os.urandom(200), "truncated": good[: len(good) // 2], "empty": b"",
         "wrong-shape": marshal.dumps({"format": 1, "answers": {"ds": {"root": 1, "files": "x"}}}),
+        "missing-field": marshal.dumps(short),
         "huge": marshal.dumps({"format": 1, "answers": {}, "pad": b"x" * (2 << 20)}),
     }[damage]
     answers_file(clean).write_bytes(bad)

@@ -186,7 +186,7 @@ def _read(path: str) -> dict[str, dict]:
 
 
 def _well_formed(answer: object) -> bool:
-    if not isinstance(answer, dict) or not all(isinstance(answer.get(k), t) for k, t in _FIELDS.items()):
+    if not isinstance(answer, dict) or not all(k in answer and isinstance(answer[k], t) for k, t in _FIELDS.items()):
         return False
     latest, against = answer["latest"], answer["against"]
     return (all(isinstance(s, str) for s in answer["sources"])
