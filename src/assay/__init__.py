@@ -6,8 +6,6 @@ cluster or web framework is imported here.
 
 from __future__ import annotations
 
-import importlib
-
 from assay.errors import AssayError
 
 TYPE_CHECKING = False  # typing itself is not loaded for this (the entry point's first moments)
@@ -32,6 +30,6 @@ def __getattr__(name: str) -> Any:
     if target is None:
         raise AttributeError(f"module 'assay' has no attribute {name!r}")
     module, attr = target.split(":")
-    value = getattr(importlib.import_module(module), attr)
+    value = getattr(__import__(module, fromlist=[attr]), attr)  # importlib would load its package
     globals()[name] = value
     return value

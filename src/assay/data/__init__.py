@@ -6,8 +6,6 @@ chunker nor the pack code (NumPy, BLAKE3, FastCDC), and start-up is most of its 
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False  # typing itself is not loaded for this (see _prefetch.py)
 if TYPE_CHECKING:
     from typing import Any
@@ -80,7 +78,7 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'assay.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"assay.data.{module}"), name)
+    value = getattr(__import__(f"assay.data.{module}", fromlist=[name]), name)  # importlib would load its package
     globals()[name] = value
     return value
 
