@@ -31,13 +31,19 @@ def _make_data(root: Path, small: int = 300) -> None:
     (d / "big.bin").write_bytes(os.urandom(24 << 20))
 
 
-def _kill_after(args: list[str], cwd: Path, delay: float) -> int | None:
+def _kill_after(args: list[str], cwd: Path, delay: float, runs: list[tuple[float, int, float]] | None = None) -> int:
+    """Run ``assay ARGS``, SIGKILL it after ``delay`` seconds unless it ended; its exit code.
+    ``runs`` collects ``(delay, exit code, seconds it ran)`` for a failure's message."""
+    start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "assay", *args], cwd=cwd, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    if proc.poll() is None:
+    try:
+        proc.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
-    proc.wait()
+        proc.wait()
+    if runs is not None:
+        runs.append((round(delay, 3), proc.returncode, round(time.monotonic() - start, 3)))
     return proc.returncode
 
 
@@ -81,37 +87,46 @@ def _state(root: Path) -> list[int]:
 
 @pytest.mark.parametrize("small", [300, 2500], ids=["threads", "processes"])  # 2,500 files: read by forked workers
 def test_sigkill_during_add(tmp_path: Path, small: int) -> None:
-    root = tmp_path / "w"
-    Workspace.init(root).close()
-    _make_data(root, small)
+    pristine = tmp_path / "pristine"
+    Workspace.init(pristine).close()
+    _make_data(pristine, small)
     # Fast storage settings make more of the run fall inside the small windows that matter.
-    cfg = root / ".assay" / "config.toml"
+    cfg = pristine / ".assay" / "config.toml"
     cfg.write_text(cfg.read_text().replace("pack_size = 134217728", "pack_size = 4194304"))
     probe = tmp_path / "probe"
-    shutil.copytree(root, probe)
+    shutil.copytree(pristine, probe)
     delays = _instants(["data", "add", "d", "--name", "ds"], probe, 10)
     shutil.rmtree(probe)
-    killed = 0
-    for delay in delays:
-        code = _kill_after(["data", "add", "d", "--name", "ds"], root, delay)
-        killed += code == -signal.SIGKILL
+    # Each instant interrupts a whole add, in a fresh copy: an add that follows a completed
+    # one finds its chunks and stat cache there and ends before most instants.
+    runs: list[tuple[float, int, float]] = []
+    interrupted: list[Path] = []
+    for i, delay in enumerate(delays):
+        root = tmp_path / f"w{i}"
+        shutil.copytree(pristine, root)
+        if _kill_after(["data", "add", "d", "--name", "ds"], root, delay, runs) == -signal.SIGKILL:
+            interrupted.append(root)
         assert _still_running_in(root) == []  # forked readers die with the process that forked them
         numbers = _state(root)
-        assert numbers in ([], [1]), numbers  # whole or not at all
-        ws = Workspace.open(root)
+        assert numbers in ([], [1]), (numbers, runs)  # whole or not at all
         if numbers:
-            out = tmp_path / f"out-{delay}"
+            ws = Workspace.open(root)
+            out = tmp_path / f"out-{i}"
             checkout(ws, "ds@v1", to=out)
             assert (out / "d" / "big.bin").read_bytes() == (root / "d" / "big.bin").read_bytes()
-            ws.ledger.execute("DELETE FROM versions WHERE dataset = ?", ("ds",))  # start over for the next instant
-        ws.close()
-    assert killed >= 3, "the harness must actually interrupt some runs"
-    proc = subprocess.run([sys.executable, "-m", "assay", "data", "add", "d", "--name", "ds", "--json"], cwd=root,
-                          env=ENV, capture_output=True, text=True, check=True)
-    assert json.loads(proc.stdout)["created"] is True
-    assert _state(root) == [1]
-    leftovers = list((root / ".assay" / "objects" / ".tmp").iterdir()) + list((root / ".assay" / "tmp").glob("*.pack"))
-    assert leftovers == []  # the next run cleaned the dead writers' temp files
+            ws.close()
+            shutil.rmtree(out)
+        if root not in interrupted:
+            shutil.rmtree(root)
+    assert len(interrupted) >= 3, f"the harness must actually interrupt some runs: (delay, exit code, seconds) {runs}"
+    for root in interrupted:  # re-running completes after an interruption at any instant
+        before = _state(root)
+        proc = subprocess.run([sys.executable, "-m", "assay", "data", "add", "d", "--name", "ds", "--json"],
+                              cwd=root, env=ENV, capture_output=True, text=True, check=True)
+        assert json.loads(proc.stdout)["created"] is (before == [])
+        assert _state(root) == [1]
+        leftovers = list((root / ".assay" / "objects" / ".tmp").iterdir()) + list((root / ".assay" / "tmp").glob("*.pack"))
+        assert leftovers == []  # the next run cleaned the dead writers' temp files
 
 
 def test_sigkill_during_push(tmp_path: Path) -> None:
