@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -197,20 +198,133 @@ def test_a_missing_dataset_or_ledger_falls_through_to_the_full_commands_error(cl
     for suffix in ("", "-wal", "-shm"):
         Path(f"{clean.dir / 'ledger.db'}{suffix}").unlink(missing_ok=True)
     # No ledger: the replay must not create one (it opens it read-only), and answers nothing.
-    assert replay_status("ds", as_json=False) is False
+    assert replay_status("ds", as_json=False) is None
     assert not (clean.dir / "ledger.db").exists()
+
+
+def test_one_stale_dataset_makes_the_whole_listing_run_in_full(clean: Workspace) -> None:
+    assert replayed(clean) == "ds: clean against ds@v1 (4 files)\nother: clean against other@v1 (1 files)\n"
+    v1 = status(clean, "other").against
+    write(clean.root / "o.txt", "other, changed\n")
+    age(clean.root / "o.txt")
+    add(clean, ["o.txt"], name="other")
+    heads = clean.cache_dir / "heads.json"
+    heads.write_text(json.dumps({**json.loads(heads.read_text()), "other": v1.id}, indent=1))
+    out = full(clean)
+    assert out == "ds: clean against ds@v1 (4 files)\nother: changes against other@v1\n  modified  o.txt\n"
+
+
+def test_models_are_not_listed_by_the_replay_either(clean: Workspace) -> None:
+    write(clean.root / "m" / "weights.bin", os.urandom(500))
+    age(clean.root / "m")
+    add(clean, ["m"], name="net", kind="model")
+    answers = marshal.loads(answers_file(clean).read_bytes())["answers"]
+    assert "net" in answers  # a model's answer is kept: `assay data status net` may replay it
+    assert replayed(clean, "net") == "net: clean against net@v1 (1 files)\n"
+    listing = replayed(clean)  # datasets only, as the full command lists them
+    assert listing == "ds: clean against ds@v1 (4 files)\nother: clean against other@v1 (1 files)\n"
+    answers_file(clean).unlink()
+    assert full(clean) == listing
+
+
+def test_a_head_the_ledger_does_not_hold_is_not_recorded(clean: Workspace) -> None:
+    # A pull may later add that version under a number below the latest one; status then
+    # compares with it, so no answer given without it may be replayed.
+    answers_file(clean).unlink()
+    heads = clean.cache_dir / "heads.json"
+    heads.write_text(json.dumps({**json.loads(heads.read_text()), "ds": "f" * 32}, indent=1))
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    assert "ds" not in _replay._read(str(answers_file(clean)))
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+
+
+def test_a_newer_ledger_schema_or_a_lost_stat_cache_runs_in_full(clean: Workspace) -> None:
+    conn = sqlite3.connect(clean.dir / "ledger.db")
+    with conn:
+        conn.execute("INSERT INTO schema_migrations (version, description, applied_at) VALUES (999, 'x', 'now')")
+    conn.close()
+    proc = subprocess.run([sys.executable, "-m", "assay", "data", "status", "ds"], cwd=clean.root,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "newer than this assay" in proc.stderr, proc.stderr
+    conn = sqlite3.connect(clean.dir / "ledger.db")
+    with conn:
+        conn.execute("DELETE FROM schema_migrations WHERE version = 999")
+    conn.close()
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    stat_db = clean.cache_dir / "stat.db"
+    shutil.copyfile(stat_db, clean.cache_dir / "copy.db")
+    os.replace(clean.cache_dir / "copy.db", stat_db)  # another file: it could hold anything
+    full(clean, "ds")
+    stat_db.unlink()  # lost: the full command re-reads every file, and says so
+    assert json.loads(full(clean, "ds", "--json"))["rehashed"] == 4
+
+
+def test_a_relative_sqlite_ledger_keeps_no_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.init(tmp_path, ledger="sqlite:///relative-ledger.db")  # relative to where assay runs
+    try:
+        write(tmp_path / "d" / "x.txt", "x\n")
+        age(tmp_path / "d")
+        add(ws, ["d"], name="ds")
+        assert not status(ws, "ds").dirty and not status(ws, "ds").dirty
+        assert not answers_file(ws).exists()
+    finally:
+        ws.close()
+
+
+def test_answers_of_another_ledger_are_not_mixed_in(clean: Workspace) -> None:
+    elsewhere = clean.root / "elsewhere.db"
+    shutil.copyfile(clean.dir / "ledger.db", elsewhere)  # the same rows: only the path tells them apart
+    answers = marshal.loads(answers_file(clean).read_bytes())
+    answers["answers"]["other"]["ledger"] = str(elsewhere)
+    answers_file(clean).write_bytes(marshal.dumps(answers))
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    full(clean)
+
+
+def test_only_data_status_with_its_own_options_is_answered_early(clean: Workspace) -> None:
+    for args in (["--json", "data", "status"], ["data", "--json", "status", "ds"], ["data", "status", "ds", "-h"],
+                 ["data", "status", "ds", "other"]):
+        proc = subprocess.run([sys.executable, "-c", _RUN.replace('"data", "status", ', ""), *args],
+                              cwd=clean.root, capture_output=True, text=True, timeout=60, check=False)
+        assert "'click'" in proc.stderr.rpartition("LOADED ")[2], (args, proc.stderr)
+        assert proc.returncode != 0 or "-h" in args, (args, proc.stdout)
+
+
+def test_output_errors_end_as_the_full_commands_do(clean: Workspace) -> None:
+    with open("/dev/full", "w") as full_device:
+        proc = subprocess.run([sys.executable, "-c", _RUN, "ds"], cwd=clean.root, stdout=full_device,
+                              stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "no space left on the device" in proc.stderr, proc.stderr
+    proc = subprocess.run(f"{sys.executable} -m assay data status ds --json | head -c 1", shell=True,
+                          cwd=clean.root, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.stdout == "{" and "Error" not in proc.stderr, proc.stderr
+
+
+def test_an_answers_file_that_cannot_be_written_costs_nothing_else(clean: Workspace) -> None:
+    answers_file(clean).unlink()
+    answers_file(clean).mkdir()
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+
+
+def test_status_against_a_named_version(clean: Workspace) -> None:
+    write(clean.root / "d" / "new.txt", "new\n")
+    age(clean.root / "d")
+    add(clean, ["d"], name="ds")
+    assert json.loads(full(clean, "ds@v1", "--json"))["added"] == ["d/new.txt"]
+    assert json.loads(full(clean, "ds@v2", "--json"))["clean"] is True
+    assert replayed(clean, "ds") == "ds: clean against ds@v2 (5 files)\n"
 
 
 # -- in this process ---------------------------------------------------------------------
 
-def test_a_walk_that_differs_is_handed_to_status(clean: Workspace, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_walk_that_differs_is_handed_to_status(clean: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     import assay.data._status as status_module
 
     monkeypatch.setattr(_prefetch, "_pending", None)
     (clean.root / "d" / "b.bin").unlink()
-    assert replay_status("ds", as_json=False) is False
-    assert capsys.readouterr().out == ""
+    assert replay_status("ds", as_json=False) is None
     assert _prefetch._pending is not None
 
     def no_second_walk(*args: object, **kwargs: object) -> None:
@@ -221,13 +335,11 @@ def test_a_walk_that_differs_is_handed_to_status(clean: Workspace, monkeypatch: 
     assert _prefetch.take(str(clean.root), "ds", ["d"]) is None  # taken once
 
 
-def test_big_trees_are_left_to_the_early_walk(clean: Workspace, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_big_trees_are_left_to_the_early_walk(clean: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_prefetch, "_pending", None)
-    assert replay_status("ds", as_json=False) is True
-    assert capsys.readouterr().out == "ds: clean against ds@v1 (4 files)\n"
+    assert replay_status("ds", as_json=False) == "ds: clean against ds@v1 (4 files)\n"
     monkeypatch.setattr(_replay, "MAX_FILES", 3)
-    assert replay_status("ds", as_json=False) is False
+    assert replay_status("ds", as_json=False) is None
     assert _prefetch._pending is None  # not walked either
 
 
@@ -264,6 +376,9 @@ def test_the_heads_file_reads_as_json_loads_reads_it_or_not_at_all(tmp_path: Pat
     if text in ("{}", '{"a": "1"}', '{"a":"1","a":"2"}', '{\n "ds": "ab12",\n "other": "cd34"\n}'):
         assert ours is not None
     assert _replay._heads(str(tmp_path / "missing.json")) == {}
+    path.write_text('{"ds": "ab12"}' + " " * (2 << 20) + "garbage")  # json.loads refuses it; a cut prefix would not
+    assert _replay._heads(str(path)) is None
+    assert _replay._heads(str(tmp_path)) is None  # unreadable (a folder): the full command says why
 
 
 def test_the_early_walk_serves_each_dataset_it_covered_once(monkeypatch: pytest.MonkeyPatch) -> None:

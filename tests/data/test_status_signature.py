@@ -768,7 +768,7 @@ def test_the_early_walk_loads_almost_nothing(ds: Workspace) -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ds.root, capture_output=True, text=True, timeout=60,
                           check=True)
     assert json.loads(proc.stdout.replace("'", '"')) == ["assay", "assay._root", "assay.data", "assay.data._fork",
-                                                         "assay.data._prefetch", "assay.errors"]
+                                                         "assay.data._hints", "assay.data._prefetch", "assay.errors"]
     # And the child's walk, before its first folder: no typing, pickle or threading.
     code = ("import sys; import assay.data._sigwalk;"
             "print(sorted(m for m in sys.modules if m in {'click', 'typing', 'pathlib', 'sqlite3', 'dataclasses',"
@@ -782,14 +782,19 @@ def test_the_entry_point_starts_the_walk_only_for_data_status(monkeypatch: pytes
     from assay.cli import _head_start
 
     calls: list[list[str] | None] = []
+    asked: list[tuple[str | None, bool]] = []
     monkeypatch.setattr(assay.data, "prefetch_status", lambda names=None: calls.append(names) or True, raising=False)
+    monkeypatch.setattr(assay.data, "replay_status", lambda name, *, as_json: asked.append((name, as_json)),
+                        raising=False)  # no recorded answer: on to the early walk
     for args in (["data", "status"], ["data", "status", "ds"], ["data", "status", "--json", "ds"],
                  ["data", "status", "ds", "--json"]):
-        _head_start(args)
+        assert _head_start(args) is False
     for args in (["data", "status", "--help"], ["data", "status", "a", "b"], ["data", "add", "d"],
-                 ["--version"], [], ["status"], ["data", "status", "-h"], ["data", "status", "ds", "--remote", "x"]):
-        _head_start(args)
+                 ["--version"], [], ["status"], ["data", "status", "-h"], ["data", "status", "ds", "--remote", "x"],
+                 ["--json", "data", "status"], ["data", "--json", "status", "ds"]):
+        assert _head_start(args) is False
     assert calls == [None, ["ds"], ["ds"], ["ds"]]
+    assert asked == [(None, False), ("ds", False), ("ds", True), ("ds", True)]
 
 
 def test_an_interrupted_or_abandoned_early_walk_leaves_no_process(ds: Workspace) -> None:

@@ -21,14 +21,34 @@ def _head_start(args: list[str]) -> bool:
     nothing it was computed from has changed (see `assay.data.replay_status`), and whether it
     did; else start walking the tree for its stat signature (see `assay.data.prefetch_status`).
     Anything else, or any other option, does nothing."""
-    words = [a for a in args if a != "--json"]
-    if words[:2] == ["data", "status"] and len(words) <= 3 and not any(w.startswith("-") for w in words[2:]):
-        from assay.data import replay_status
+    if args[:2] != ["data", "status"]:
+        return False
+    words = [a for a in args[2:] if a != "--json"]
+    if len(words) > 1 or any(w.startswith("-") for w in words):
+        return False
+    from assay.data import replay_status
 
-        if replay_status(words[2] if len(words) == 3 else None, as_json="--json" in args):
-            return True
-        # Only now: it loads the fork helper, which the answer does without.
-        from assay.data import prefetch_status
+    answer = replay_status(words[0] if words else None, as_json="--json" in args)
+    if answer is not None and sys.stdout is not None:
+        _print(answer, as_json="--json" in args)
+        return True
+    # Only now: it loads the fork helper, which the answer does without.
+    from assay.data import prefetch_status
 
-        prefetch_status(words[2:] or None)
+    prefetch_status(words or None)
     return False
+
+
+def _print(text: str, *, as_json: bool) -> None:
+    """Write a command's whole output, failing as the full command would."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # a reader that went away is no error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+    except OSError as exc:
+        from assay.cli._output import fail
+
+        fail(exc, as_json=as_json)

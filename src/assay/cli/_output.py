@@ -9,13 +9,13 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from assay.errors import AssayError, NoSpaceError
 
-__all__ = ["echo_err", "emit", "handle_errors", "json_option", "to_json"]
+__all__ = ["echo_err", "emit", "fail", "handle_errors", "json_option", "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,14 +64,18 @@ def handle_errors(func: F) -> F:
         except BrokenPipeError:
             sys.exit(0)
         except Exception as exc:  # the one place that catches everything: exit 3 with evidence
-            full = _no_space(exc)
-            if full is None:
-                _internal(exc, as_json)
-            else:
-                _report(full.to_dict(), str(full), as_json)
-                sys.exit(full.exit_code)
+            fail(exc, as_json=as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(exc: Exception, *, as_json: bool) -> NoReturn:
+    """Report an error no assay code raised and exit: 2 for a full disk, else 3 with evidence."""
+    full = _no_space(exc)
+    if full is None:
+        _internal(exc, as_json)
+    _report(full.to_dict(), str(full), as_json)
+    sys.exit(full.exit_code)
 
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -106,7 +110,7 @@ def _workspace_disk_full() -> bool:
     return st.f_bavail * st.f_frsize < 64 << 10
 
 
-def _internal(exc: Exception, as_json: bool) -> None:
+def _internal(exc: Exception, as_json: bool) -> NoReturn:
     """Exit 3 with evidence: the one place that reports what nothing else caught."""
     if os.environ.get("ASSAY_DEBUG"):
         traceback.print_exc()

@@ -24,12 +24,12 @@ import sys
 
 from assay._root import WORKSPACE_DIR, find_root
 from assay.data._fork import can_fork
+from assay.data._hints import read_hint, write_hint
 from assay.errors import WorkspaceNotFoundError
 
 __all__ = ["prefetch_status", "remember", "take", "unwanted", "walked"]
 
 HINTS = "status-walks"
-_MAX_HINTS = 1 << 20  # bytes; a bigger file is not one this module wrote
 
 
 class _Walk:
@@ -98,6 +98,8 @@ def prefetch_status(names: list[str] | None = None) -> bool:
     if not sources:
         return False
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # closed when the command started
+            continue
         try:
             stream.flush()  # the child must not inherit (and later repeat) buffered output
         except (OSError, ValueError):
@@ -163,26 +165,13 @@ def remember(cache_dir: str | os.PathLike[str], dataset: str, sources: list[str]
     """Leave ``dataset``'s sources for the next status's early walk (if they changed)."""
     path = os.path.join(cache_dir, HINTS)
     hints = _read(path)
-    if hints.get(dataset) == sources:
-        return
-    hints[dataset] = list(sources)
-    from pathlib import Path
-
-    from assay.config import atomic_write_bytes  # only add and status write: they have loaded it already
-
-    try:
-        atomic_write_bytes(Path(path), marshal.dumps(hints))  # two writers at once: one's line is lost (a head start)
-    except OSError:
-        pass  # a read-only cache folder: status walks after loading, as without the hint
+    if hints.get(dataset) != sources:
+        hints[dataset] = list(sources)
+        write_hint(path, hints)
 
 
 def _read(path: str) -> dict[str, list[str]]:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_HINTS + 1)
-        hints = marshal.loads(data) if len(data) <= _MAX_HINTS else None
-    except (OSError, EOFError, ValueError, TypeError):
-        return {}
+    hints = read_hint(path)
     if not isinstance(hints, dict):
         return {}
     return {k: v for k, v in hints.items()

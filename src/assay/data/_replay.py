@@ -7,24 +7,31 @@ interpreter and the imports (click, the ledger, the stat cache, the config's TOM
 
 So a clean answer is also left in ``.assay/cache/status-answers`` (:func:`record`), with
 everything it was computed from: the workspace root, the config file's bytes, the version the
-heads file names, the dataset's sources and latest version as the ledger had them, and the
-stat signature of the files. When `assay`'s entry point sees ``data status [NAME]
-[--json]``, :func:`replay_status` checks each of them again with only ``os``, ``marshal`` and
-SQLite loaded: the same files hold the same bytes, the ledger (opened read-only)
-holds the same rows, and a fresh walk of the sources gives the same signature. Then
-the answer is the one status would give, and it is printed. Anything else (a new
-version, a checkout, an edited config, a PostgreSQL ledger, a touched file, a tree
-bigger than a quick walk) falls through to the full command, which records again.
-The file is only a cache: missing, stale or unreadable, it costs the check.
+heads file names, the stat cache's file, the dataset's sources and latest version and the
+ledger's schema version as the ledger had them, and the stat signature of the files. When
+`assay`'s entry point sees ``data status [NAME] [--json]``, :func:`replay_status` checks each
+of them again with only ``os``, ``marshal`` and SQLite loaded: the same files hold the same
+bytes, the ledger (opened read-only) holds the same rows, and a fresh walk of the sources
+gives the same signature. Then the answer is the one status would give, and the entry point
+prints it. Anything else (a new version, a checkout, an edited config, a PostgreSQL ledger,
+a newer ledger schema, a touched file, a tree bigger than a quick walk) falls through to the
+full command, which records again. The file is only a cache: missing, stale or unreadable,
+it costs the check.
+
+What a replay does not do that the full command does: write to the stat cache (so a
+read-only workspace, where the full command fails, still gets its answer) and decode the
+rest of the version's ledger row (its message and metadata, which status does not show).
+The stat cache is known by its inode: one deleted and created again under the same inode
+number (file systems reuse them) is not noticed, and then ``rehashed`` says 0 where the
+full command would count the files it re-read to the same clean verdict.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
-import sys
 
 from assay._root import WORKSPACE_DIR, find_root
+from assay.data._hints import MAX_BYTES, read_hint, write_hint
 from assay.errors import WorkspaceNotFoundError
 
 TYPE_CHECKING = False  # typing itself is not loaded for this (the entry point's first moments)
@@ -32,79 +39,80 @@ if TYPE_CHECKING:
     from assay.data._versions import Version
     from assay.workspace import Workspace
 
-__all__ = ["record", "render", "replay_status"]
+__all__ = ["MAX_FILES", "record", "render", "replay_status"]
 
 ANSWERS = "status-answers"
-_FORMAT = 1
-_MAX_BYTES = 1 << 20  # a bigger file is not one this module wrote
+_FORMAT = 2
 # Up to this many files the walk in this process is short; above it the early
 # walk (_prefetch.py) overlaps the walk with loading the command line, and a tree found
 # changed there costs no second walk.
 MAX_FILES = 4096
-# What an answer holds, and the type of each (None: the file is missing).
+# What an answer holds, and the type of each.
 _FIELDS = {
-    "root": str, "config": (bytes, type(None)), "ledger": str, "head": (str, type(None)), "sources": list,
-    "sources_json": str, "latest": tuple, "against": tuple, "signature": str, "files": int,
+    "root": str, "config": bytes, "ledger": str, "schema": int, "head": (str, type(None)), "stat": tuple,
+    "sources": list, "sources_json": str, "latest": tuple, "against": tuple, "signature": str, "files": int,
 }
 
 
-def replay_status(name: str | None, *, as_json: bool) -> bool:
-    """Print the recorded clean status of dataset ``name`` (None: of every dataset, as
-    ``assay data status`` does) if everything it was computed from is unchanged; whether it did."""
+def replay_status(name: str | None, *, as_json: bool) -> str | None:
+    """What ``assay data status [NAME] [--json]`` would print for the dataset ``name`` (None:
+    every dataset), if it is a recorded clean answer and nothing it was computed from has
+    changed; else None (the full command must run)."""
     try:
         root = find_root()
     except (WorkspaceNotFoundError, OSError):
-        return False
+        return None
     folder = os.path.join(root, WORKSPACE_DIR)
     answers = _read(os.path.join(folder, "cache", ANSWERS))
     if not answers or (name is not None and name not in answers):
-        return False
+        return None
     config = _bytes(os.path.join(folder, "config.toml"))
     heads = _heads(os.path.join(folder, "cache", "heads.json"))
-    if heads is None:
-        return False
+    stat = _file_id(os.path.join(folder, "cache", "stat.db"))
+    if config is None or heads is None or stat is None:
+        return None
     names = [name] if name is not None else list(answers)
     fresh = {d for d in names if answers[d]["root"] == root and answers[d]["config"] == config
-             and answers[d]["head"] == heads.get(d) and answers[d]["files"] <= MAX_FILES}
+             and answers[d]["head"] == heads.get(d) and answers[d]["stat"] == stat and answers[d]["files"] <= MAX_FILES}
     if not fresh:
-        return False
-    ledger = answers[next(iter(fresh))]["ledger"]
-    latest = _latest(ledger, name)
+        return None
+    ledger = answers[min(fresh)]["ledger"]
+    found = _latest(ledger, name)
+    if found is None:
+        return None
+    schema, latest = found
     chosen = []
     for dataset, (sources_json, vid, number) in sorted(latest.items()):
         answer = answers.get(dataset)
-        if (dataset not in fresh or answer is None or answer["ledger"] != ledger
+        if (dataset not in fresh or answer is None or answer["ledger"] != ledger or answer["schema"] != schema
                 or answer["sources_json"] != sources_json or answer["latest"] != (vid, number)):
-            return False
+            return None
         chosen.append((dataset, answer))
     if not chosen:
-        return False
+        return None
     from assay.data._sigwalk import signature, walk_here
 
     for dataset, answer in chosen:
         groups = walk_here(root, answer["sources"])
         if groups is None:
-            return False
+            return None
         if signature(groups) != (answer["signature"], answer["files"]):
             from assay.data._prefetch import walked
 
             walked(root, answer["sources"], dataset, groups)  # status takes this walk instead of walking again
-            return False
+            return None
     try:
-        text = render([(d, *a["against"], a["files"]) for d, a in chosen], named=name is not None, as_json=as_json)
+        return render([(d, *a["against"], a["files"]) for d, a in chosen], named=name is not None, as_json=as_json)
     except ValueError:
-        return False
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # as the full command: a reader that went away is no error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return True
+        return None
 
 
 def render(clean: list[tuple[str, str, str, int]], *, named: bool, as_json: bool) -> str:
     """What ``assay data status`` prints for clean datasets ``(dataset, against ref, against id,
-    files)``: one of them (``named``) or all of them. ValueError for a string JSON would escape."""
+    files)``: one of them (``named``) or all of them. ValueError for a string JSON would escape.
+
+    A second copy of what the command line prints for them (``status_cmd`` and
+    ``Status.to_dict``), which cannot be loaded here; tests hold the two equal."""
     if not as_json:
         return "".join(f"{d}: clean against {ref} ({files} files)\n" for d, ref, _, files in clean)
     docs = [{"dataset": d, "against": ref, "against_id": vid, "clean": True, "added": [], "removed": [],
@@ -113,45 +121,35 @@ def render(clean: list[tuple[str, str, str, int]], *, named: bool, as_json: bool
 
 
 def record(ws: Workspace, dataset: str, *, latest: Version, against: Version, sources: list[str],
-           head: object, signature: str, files: int) -> None:
+           head: str | None, signature: str, files: int) -> None:
     """Leave a clean status of ``dataset`` for :func:`replay_status`: ``against`` was found clean by
     the stat signature ``signature`` of its ``files`` files, with ``latest`` the dataset's
     latest version and ``sources`` its sources in the ledger, and ``head`` what the heads file
     said for it, all as that status read them. Only a SQLite ledger at a fixed path is replayed."""
     import json
 
-    from assay.ledger._ledger import SQLiteLedger
-
     ledger = ws.ledger
-    if (not isinstance(ledger, SQLiteLedger) or not ledger.path.is_absolute() or latest.dataset != dataset
-            or not isinstance(head, (str, type(None)))):
+    path = getattr(ledger, "path", None)
+    stat = _file_id(os.path.join(ws.cache_dir, "stat.db"))
+    if ledger.dialect != "sqlite" or path is None or not path.is_absolute() or latest.dataset != dataset or stat is None:
         return
     answer = {
-        "root": str(ws.root), "config": ws.config.source, "ledger": str(ledger.path), "head": head,
-        "sources": list(sources), "sources_json": json.dumps(sources), "latest": (latest.id, latest.number),
-        "against": (against.ref, against.id), "signature": signature, "files": files,
+        "root": str(ws.root), "config": ws.config.source, "ledger": str(path), "schema": ledger.schema_version(),
+        "head": head, "stat": stat, "sources": list(sources), "sources_json": json.dumps(sources),
+        "latest": (latest.id, latest.number), "against": (against.ref, against.id), "signature": signature,
+        "files": files,
     }
-    path = os.path.join(ws.cache_dir, ANSWERS)
-    answers = _read(path)
-    if answers.get(dataset) == answer:
-        return
-    answers[dataset] = answer
-    data = marshal.dumps({"format": _FORMAT, "answers": answers})
-    if len(data) > _MAX_BYTES:
-        return
-    from pathlib import Path
-
-    from assay.config import atomic_write_bytes
-
-    try:
-        atomic_write_bytes(Path(path), data)  # two writers at once: one's answer is lost (a later status records it)
-    except OSError:
-        pass  # a read-only cache folder: every status runs in full
+    where = os.path.join(ws.cache_dir, ANSWERS)
+    answers = _read(where)
+    if answers.get(dataset) != answer:
+        answers[dataset] = answer
+        write_hint(where, {"format": _FORMAT, "answers": answers})
 
 
-def _latest(ledger: str, name: str | None) -> dict[str, tuple[str, str, int]]:
-    """``{dataset: (sources as JSON, latest version id, its number)}`` from the ledger file, for
-    ``name`` or for every dataset of kind "dataset" with a version; empty if it cannot be read."""
+def _latest(ledger: str, name: str | None) -> tuple[int, dict[str, tuple[str, str, int]]] | None:
+    """The ledger file's schema version and ``{dataset: (sources as JSON, latest version id, its
+    number)}`` for ``name`` or for every dataset of kind "dataset" with a version; None if it
+    cannot be read."""
     try:  # the C module alone: the sqlite3 package adds date adapters (5 ms of a cold start) unused here
         from _sqlite3 import Error, connect
     except ImportError:
@@ -164,22 +162,21 @@ def _latest(ledger: str, name: str | None) -> dict[str, tuple[str, str, int]]:
     try:
         conn = connect(uri, uri=True, timeout=1.0)
         try:
+            conn.execute("BEGIN")  # one snapshot for both reads
+            schema = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchall()
             rows = conn.execute(sql, (name,) if name is not None else ()).fetchall()
         finally:
             conn.close()
     except Error:
-        return {}
-    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+        return None
+    if not isinstance(schema[0][0], int):
+        return None
+    return schema[0][0], {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
 def _read(path: str) -> dict[str, dict]:
     """The answers in the file at ``path`` whose fields are all there; empty if none or unreadable."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_BYTES + 1)
-        document = marshal.loads(data) if len(data) <= _MAX_BYTES else None
-    except (OSError, EOFError, ValueError, TypeError):
-        return {}
+    document = read_hint(path)
     if not isinstance(document, dict) or document.get("format") != _FORMAT or not isinstance(document.get("answers"), dict):
         return {}
     return {d: a for d, a in document["answers"].items() if isinstance(d, str) and _well_formed(a)}
@@ -194,13 +191,29 @@ def _well_formed(answer: object) -> bool:
             and len(against) == 2 and all(isinstance(s, str) for s in against))
 
 
+def _file_id(path: str) -> tuple[int, int] | None:
+    """``(device, inode)`` of a file; None if there is none (a stat cache recreated or removed
+    since: the full command would re-hash, and say so in ``rehashed``)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _heads(path: str) -> dict[str, str] | None:
     """What the heads file says, ``{dataset: version id}`` (empty: no file), or None for what
     this reading does not cover: ``json.loads`` of an object of plain strings (no escapes), as
     `set_head` writes it, without loading ``json``."""
-    data = _bytes(path)
-    if data is None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
         return {}
+    except OSError:
+        return None  # the full command fails on it, and says why
+    if len(data) > MAX_BYTES:
+        return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -224,11 +237,13 @@ def _heads(path: str) -> dict[str, str] | None:
 
 
 def _bytes(path: str) -> bytes | None:
+    """The file's bytes; None if it cannot be read or is bigger than any answer records."""
     try:
         with open(path, "rb") as f:
-            return f.read(_MAX_BYTES)
+            data = f.read(MAX_BYTES + 1)
     except OSError:
         return None
+    return data if len(data) <= MAX_BYTES else None
 
 
 def _json(value: object, level: int) -> str:

@@ -67,7 +67,8 @@ class Status:
 
 
 def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: Snapshot | None = None) -> Status:
-    """Compare the dataset's folders on disk with the version checked out there (default: latest).
+    """Compare the dataset's folders on disk with the version checked out there (default: latest),
+    or with the version ``name`` names as ``NAME@REF``.
 
     When the walk's stat signature is the one recorded for a clean tree of this version,
     nothing else is read; when it is not, only the folders whose part of it changed are
@@ -75,6 +76,9 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
     cache are not read; when all of them match and their listing hashes to the one
     recorded for the version's snapshot, the stored snapshot is not even decoded.
     """
+    if _version is None and "@" in name:  # NAME@REF: compared with that version
+        _version = resolve(ws, name)
+        name = _version.dataset
     if _version is not None:
         return _status(ws, name, _version, dataset_sources(ws, name), _base)
     head = get_head(ws, name)
@@ -84,7 +88,10 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         version = next((v for v in log(ws, name) if v.id == head), latest)
     sources = dataset_sources(ws, name)
     result = _status(ws, name, version, sources, _base)
-    if result._signed is not None and _base is None and not result.dirty:
+    # Recorded for the entry point to give again (_replay.py), unless the head names a
+    # version this ledger does not hold: one that a pull may add later, below the latest.
+    if (result._signed is not None and _base is None and not result.dirty
+            and (head is None or head == version.id)):
         record(ws, name, latest=latest, against=version, sources=sources, head=head, signature=result._signed,
                files=result.unchanged)
     return result
