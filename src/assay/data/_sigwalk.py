@@ -114,13 +114,11 @@ def walk_groups(root: str, sources: list[str], *, small: bool = False) -> list[_
     """:func:`stat_groups` of what ``scan`` finds, walked as :func:`walk_signature` says."""
     from assay.data._fork import can_fork
 
-    if not can_fork():
+    found = _sources(root, sources) if can_fork() else None
+    if found is None:
         return None
+    named, frontier = found
     try:
-        found = _sources(root, sources)
-        if found is None:
-            return None
-        named, frontier = found
         groups: list[_Group] = []
         for _ in range(_FORK_LEVELS):
             if len(frontier) >= _FORK_MIN_FOLDERS:
@@ -161,20 +159,18 @@ def walk_here(root: str, sources: list[str]) -> list[_Group] | None:
     """:func:`stat_groups` of what ``scan`` finds, walked in this process and nothing else
     loaded (a small tree, at the entry point); None where the walk does not apply (nested
     sources, no listing by descriptor) or met an error, which the in-process scan then reports."""
-    if os.scandir not in os.supports_fd:  # folders are listed by descriptor (not on Windows)
+    found = _sources(root, sources) if os.scandir in os.supports_fd else None  # (listing by descriptor: not on Windows)
+    if found is None:
         return None
     try:
-        found = _sources(root, sources)
-        if found is None:
-            return None
-        named, frontier = found
-        return _groups(named) + _walk_share(root, frontier)
+        return _groups(found[0]) + _walk_share(root, found[1])
     except (OSError, InputError):
         return None
 
 
 def _sources(root: str, sources: list[str]) -> tuple[list[tuple[str, str, os.stat_result]], list[tuple[str, str]]] | None:
-    """The files named as sources (as ``ScanEntry`` fields) and the folders to walk; None for nested sources."""
+    """The files named as sources (as ``ScanEntry`` fields) and the folders to walk; None for
+    nested sources or an error (which the in-process scan then reports)."""
     if _nested(sources):
         return None
     named: list[tuple[str, str, os.stat_result]] = []
@@ -185,6 +181,8 @@ def _sources(root: str, sources: list[str]) -> tuple[list[tuple[str, str, os.sta
             st = os.stat(path)
         except FileNotFoundError:
             continue
+        except OSError:
+            return None
         if _stat.S_ISDIR(st.st_mode):
             folders.append((path, rel))
         elif _stat.S_ISREG(st.st_mode):
