@@ -182,9 +182,9 @@ def test_a_damaged_answers_file_costs_only_the_check(clean: Workspace, damage: s
         del answer["head"]  # (a field whose value may be None)
     bad = {
         "garbage": os.urandom(200), "truncated": good[: len(good) // 2], "empty": b"",
-        "wrong-shape": marshal.dumps({"format": 1, "answers": {"ds": {"root": 1, "files": "x"}}}),
+        "wrong-shape": marshal.dumps({"format": _replay._FORMAT, "answers": {"ds": {"root": 1, "files": "x"}}}),
         "missing-field": marshal.dumps(short),
-        "huge": marshal.dumps({"format": 1, "answers": {}, "pad": b"x" * (2 << 20)}),
+        "huge": marshal.dumps({**marshal.loads(good), "pad": b"x" * (2 << 20)}),
     }[damage]
     answers_file(clean).write_bytes(bad)
     assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
@@ -255,6 +255,11 @@ def test_a_newer_ledger_schema_or_a_lost_stat_cache_runs_in_full(clean: Workspac
     shutil.copyfile(stat_db, clean.cache_dir / "copy.db")
     os.replace(clean.cache_dir / "copy.db", stat_db)  # another file: it could hold anything
     full(clean, "ds")
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    with open(stat_db, "r+b") as f:  # damaged in place: the full command rebuilds it
+        f.seek(60)
+        f.write(b"\xff\xff\xff\xff")
+    assert json.loads(full(clean, "ds", "--json"))["rehashed"] == 4
     stat_db.unlink()  # lost: the full command re-reads every file, and says so
     assert json.loads(full(clean, "ds", "--json"))["rehashed"] == 4
 
@@ -292,13 +297,22 @@ def test_only_data_status_with_its_own_options_is_answered_early(clean: Workspac
 
 
 def test_output_errors_end_as_the_full_commands_do(clean: Workspace) -> None:
-    with open("/dev/full", "w") as full_device:
-        proc = subprocess.run([sys.executable, "-c", _RUN, "ds"], cwd=clean.root, stdout=full_device,
+    for args in (["ds"], ["ds", "--json"]):
+        with open("/dev/full", "w") as full_device:
+            proc = subprocess.run([sys.executable, "-c", _RUN, *args], cwd=clean.root, stdout=full_device,
+                                  stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+        assert proc.returncode == 2 and "no space left on the device" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert "assay.workspace" not in proc.stderr.rpartition("LOADED ")[2]  # it was the replay that failed
+    read, write_end = os.pipe()
+    os.close(read)  # a reader that went away before anything was written
+    try:
+        proc = subprocess.run([sys.executable, "-c", _RUN, "ds"], cwd=clean.root, stdout=write_end,
                               stderr=subprocess.PIPE, text=True, timeout=60, check=False)
-    assert proc.returncode == 2 and "no space left on the device" in proc.stderr, proc.stderr
-    proc = subprocess.run(f"{sys.executable} -m assay data status ds --json | head -c 1", shell=True,
-                          cwd=clean.root, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.stdout == "{" and "Error" not in proc.stderr, proc.stderr
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("LOADED ") and "assay.workspace" not in proc.stderr, proc.stderr
 
 
 def test_an_answers_file_that_cannot_be_written_costs_nothing_else(clean: Workspace) -> None:
@@ -306,6 +320,7 @@ def test_an_answers_file_that_cannot_be_written_costs_nothing_else(clean: Worksp
     answers_file(clean).mkdir()
     assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
     assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    assert not [p.name for p in clean.cache_dir.iterdir() if p.name.endswith(".tmp")]  # no temp file left
 
 
 def test_status_against_a_named_version(clean: Workspace) -> None:
@@ -390,3 +405,15 @@ def test_the_early_walk_serves_each_dataset_it_covered_once(monkeypatch: pytest.
     monkeypatch.setattr(_prefetch, "_pending", _prefetch._Walk.finished("/r", {"a": ["x"]}, {"a": group}))
     assert _prefetch.take("/r", "a", ["x", "z"]) is None  # other sources than walked: stale, dropped
     assert _prefetch._pending is None
+
+
+def test_what_the_replay_knows_of_the_ledger_is_this_assays(clean: Workspace) -> None:
+    from assay.ledger._migrations import MIGRATIONS
+
+    assert _replay.LEDGER_SCHEMA == MIGRATIONS[-1][0]
+    answers = marshal.loads(answers_file(clean).read_bytes())
+    for answer in answers["answers"].values():
+        answer["assay"] = "0.0.0"  # recorded by another assay: its answer may not be this one's
+    answers_file(clean).write_bytes(marshal.dumps(answers))
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"

@@ -429,3 +429,12 @@ def test_many_files(ws: Workspace, tmp_path: Path) -> None:
     assert (out / "many" / "f042" / "99942.txt").read_text() == "99942"
     assert verify(ws).ok
     assert workspace_packs(ws).has(next(iter(workspace_packs(ws).index)))
+
+
+def test_a_name_with_a_trailing_newline_is_refused() -> None:
+    from assay.data._versions import check_name
+    from assay.errors import UsageError
+
+    assert check_name("ds") == "ds"
+    with pytest.raises(UsageError):
+        check_name("ds\n")

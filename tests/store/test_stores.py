@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,24 @@ def test_debris_cleaning_leaves_other_files_alone(tmp_path: Path) -> None:
     (tmp_path / "999999999-dead.pack").write_text("debris")
     assert remove_dead_writers_files(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["notes.txt", f"{__import__('os').getpid()}-alive.pack"])
+
+
+def test_a_zombie_writer_is_dead(tmp_path: Path) -> None:
+    # Killed but not yet reaped by its parent (a container's first process may be slow to):
+    # it writes nothing more, so its temp files go.
+    from assay.store._local import pid_alive, remove_dead_writers_files
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:  # until it has exited (a zombie)
+            time.sleep(0.01)
+        assert not pid_alive(pid)
+        os.kill(pid, 0)  # still there, unreaped: kill alone would call it alive
+        (tmp_path / f"{pid}-abc.pack").write_bytes(b"x")
+        assert remove_dead_writers_files(tmp_path) == 1
+    finally:
+        os.waitpid(pid, 0)
+    assert pid_alive(os.getpid())

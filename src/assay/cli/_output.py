@@ -120,6 +120,9 @@ def _internal(exc: Exception, as_json: bool) -> NoReturn:
 
 
 def _report(doc: dict[str, Any], text: str, as_json: bool) -> None:
+    click.echo(f"error: {text}", err=True)  # first: the error may be that stdout cannot be written
     if as_json:
-        click.echo(to_json(doc))
-    click.echo(f"error: {text}", err=True)
+        try:
+            click.echo(to_json(doc))
+        except OSError:
+            pass

@@ -8,7 +8,8 @@ interpreter and the imports (click, the ledger, the stat cache, the config's TOM
 So a clean answer is also left in ``.assay/cache/status-answers`` (:func:`record`), with
 everything it was computed from: the workspace root, the config file's bytes, the version the
 heads file names, the stat cache's file, the dataset's sources and latest version and the
-ledger's schema version as the ledger had them, and the stat signature of the files. When
+ledger's schema version as the ledger had them, the assay that recorded it, and the stat
+signature of the files. When
 `assay`'s entry point sees ``data status [NAME] [--json]``, :func:`replay_status` checks each
 of them again with only ``os``, ``marshal`` and SQLite loaded: the same files hold the same
 bytes, the ledger (opened read-only) holds the same rows, and a fresh walk of the sources
@@ -21,9 +22,10 @@ it costs the check.
 What a replay does not do that the full command does: write to the stat cache (so a
 read-only workspace, where the full command fails, still gets its answer) and decode the
 rest of the version's ledger row (its message and metadata, which status does not show).
-The stat cache is known by its inode: one deleted and created again under the same inode
-number (file systems reuse them) is not noticed, and then ``rehashed`` says 0 where the
-full command would count the files it re-read to the same clean verdict.
+The stat cache is known by its inode and its header: one deleted and created again under
+the same inode number (file systems reuse them), or damaged past its header, is not
+noticed, and then ``rehashed`` says 0 where the full command would count the files it
+re-read to the same clean verdict.
 """
 
 from __future__ import annotations
@@ -42,14 +44,17 @@ if TYPE_CHECKING:
 __all__ = ["MAX_FILES", "record", "render", "replay_status"]
 
 ANSWERS = "status-answers"
-_FORMAT = 2
+_FORMAT = 3
+# The newest ledger schema this assay knows (assay.ledger._migrations, which is not loaded
+# here; a test holds the two equal). A newer ledger: the full command refuses it, so no replay.
+LEDGER_SCHEMA = 3
 # Up to this many files the walk in this process is short; above it the early
 # walk (_prefetch.py) overlaps the walk with loading the command line, and a tree found
 # changed there costs no second walk.
 MAX_FILES = 4096
 # What an answer holds, and the type of each.
 _FIELDS = {
-    "root": str, "config": bytes, "ledger": str, "schema": int, "head": (str, type(None)), "stat": tuple,
+    "assay": str, "root": str, "config": bytes, "ledger": str, "head": (str, type(None)), "stat": tuple,
     "sources": list, "sources_json": str, "latest": tuple, "against": tuple, "signature": str, "files": int,
 }
 
@@ -71,8 +76,10 @@ def replay_status(name: str | None, *, as_json: bool) -> str | None:
     stat = _file_id(os.path.join(folder, "cache", "stat.db"))
     if config is None or heads is None or stat is None:
         return None
+    from assay import __version__
+
     names = [name] if name is not None else list(answers)
-    fresh = {d for d in names if answers[d]["root"] == root and answers[d]["config"] == config
+    fresh = {d for d in names if answers[d]["assay"] == __version__ and answers[d]["root"] == root and answers[d]["config"] == config
              and answers[d]["head"] == heads.get(d) and answers[d]["stat"] == stat and answers[d]["files"] <= MAX_FILES}
     if not fresh:
         return None
@@ -81,10 +88,12 @@ def replay_status(name: str | None, *, as_json: bool) -> str | None:
     if found is None:
         return None
     schema, latest = found
+    if schema != LEDGER_SCHEMA:  # newer: the full command refuses it; older: it migrates first
+        return None
     chosen = []
     for dataset, (sources_json, vid, number) in sorted(latest.items()):
         answer = answers.get(dataset)
-        if (dataset not in fresh or answer is None or answer["ledger"] != ledger or answer["schema"] != schema
+        if (dataset not in fresh or answer is None or answer["ledger"] != ledger
                 or answer["sources_json"] != sources_json or answer["latest"] != (vid, number)):
             return None
         chosen.append((dataset, answer))
@@ -128,13 +137,16 @@ def record(ws: Workspace, dataset: str, *, latest: Version, against: Version, so
     said for it, all as that status read them. Only a SQLite ledger at a fixed path is replayed."""
     import json
 
+    from assay import __version__
+    from assay.ledger import SQLiteLedger
+
     ledger = ws.ledger
-    path = getattr(ledger, "path", None)
     stat = _file_id(os.path.join(ws.cache_dir, "stat.db"))
-    if ledger.dialect != "sqlite" or path is None or not path.is_absolute() or latest.dataset != dataset or stat is None:
+    if (not isinstance(ledger, SQLiteLedger) or not ledger.path.is_absolute() or latest.dataset != dataset
+            or stat is None):
         return
     answer = {
-        "root": str(ws.root), "config": ws.config.source, "ledger": str(path), "schema": ledger.schema_version(),
+        "assay": __version__, "root": str(ws.root), "config": ws.config.source, "ledger": str(ledger.path),
         "head": head, "stat": stat, "sources": list(sources), "sources_json": json.dumps(sources),
         "latest": (latest.id, latest.number), "against": (against.ref, against.id), "signature": signature,
         "files": files,
@@ -191,14 +203,18 @@ def _well_formed(answer: object) -> bool:
             and len(against) == 2 and all(isinstance(s, str) for s in against))
 
 
-def _file_id(path: str) -> tuple[int, int] | None:
-    """``(device, inode)`` of a file; None if there is none (a stat cache recreated or removed
-    since: the full command would re-hash, and say so in ``rehashed``)."""
+def _file_id(path: str) -> tuple[int, int, bytes] | None:
+    """The stat cache's file: its ``(device, inode, SQLite header fields)`` (its format, its
+    layout's version and the chunk settings it was built for); None if there is none. Another
+    file, or one whose header says otherwise, is one the full command would rebuild and
+    re-hash the files into, and say so in ``rehashed``."""
     try:
-        st = os.stat(path)
+        with open(path, "rb") as f:
+            header = f.read(100)
+            st = os.fstat(f.fileno())
     except OSError:
         return None
-    return st.st_dev, st.st_ino
+    return st.st_dev, st.st_ino, header[:16] + header[60:64] + header[68:72]
 
 
 def _heads(path: str) -> dict[str, str] | None:

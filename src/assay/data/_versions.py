@@ -69,7 +69,7 @@ class Version:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):  # (match allows a trailing newline before $)
         raise UsageError(
             f"invalid dataset name {name!r}",
             hint="use letters, digits, '_', '-' and '.', starting with a letter or digit (at most 128)",

@@ -1,5 +1,11 @@
 """Metadata in SQL: SQLite by default, PostgreSQL at scale."""
 
-from assay.ledger._ledger import IntegrityConflict, Ledger, open_ledger, utcnow
+from assay.ledger._ledger import (
+    IntegrityConflict,
+    Ledger,
+    SQLiteLedger,
+    open_ledger,
+    utcnow,
+)
 
-__all__ = ["IntegrityConflict", "Ledger", "open_ledger", "utcnow"]
+__all__ = ["IntegrityConflict", "Ledger", "SQLiteLedger", "open_ledger", "utcnow"]

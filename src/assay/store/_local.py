@@ -118,10 +118,17 @@ def remove_dead_writers_files(folder: Path) -> int:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and can still run: a zombie (killed, not yet reaped by
+    its parent, which a container's first process may be slow to do) writes nothing more."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[0]  # after "(command)", which may hold spaces
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): alive, as kill said
+    return state not in (b"Z", b"X")
