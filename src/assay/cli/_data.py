@@ -55,7 +55,8 @@ def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, as_json:
 @json_option
 @handle_errors
 def status_cmd(name: str | None, as_json: bool) -> None:
-    """Files added, removed or modified since the checked-out (or latest) version."""
+    """Files added, removed or modified since the checked-out (or latest) version; NAME@REF
+    compares with that version instead."""
     from assay.data import status
     from assay.data._status import status_all
 
