@@ -417,3 +417,18 @@ def test_what_the_replay_knows_of_the_ledger_is_this_assays(clean: Workspace) ->
     answers_file(clean).write_bytes(marshal.dumps(answers))
     assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
     assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+
+
+def test_an_interrupted_entry_point_ends_as_click_does(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import assay.data
+    from assay.cli import main
+
+    def interrupted(name: str | None, *, as_json: bool) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(assay.data, "replay_status", interrupted, raising=False)
+    monkeypatch.setattr(sys, "argv", ["assay", "data", "status", "ds"])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    assert ended.value.code == 1 and capsys.readouterr().err == "Aborted!\n"

@@ -8,8 +8,12 @@ __all__ = ["main"]
 
 
 def main() -> None:
-    if _head_start(sys.argv[1:]):
-        return
+    try:
+        if _head_start(sys.argv[1:]):
+            return
+    except KeyboardInterrupt:  # as click ends an interrupted command
+        sys.stderr.write("Aborted!\n")
+        sys.exit(1)
     from assay.cli._app import cli
 
     cli(prog_name="assay")
