@@ -78,9 +78,10 @@ def replay_status(name: str | None, *, as_json: bool) -> str | None:
         return None
     from assay import __version__
 
+    now = {"assay": __version__, "root": root, "config": config, "stat": stat}
     names = [name] if name is not None else list(answers)
-    fresh = {d for d in names if answers[d]["assay"] == __version__ and answers[d]["root"] == root and answers[d]["config"] == config
-             and answers[d]["head"] == heads.get(d) and answers[d]["stat"] == stat and answers[d]["files"] <= MAX_FILES}
+    fresh = {d for d in names if all(answers[d][k] == v for k, v in now.items())
+             and answers[d]["head"] == heads.get(d) and answers[d]["files"] <= MAX_FILES}
     if not fresh:
         return None
     ledger = answers[min(fresh)]["ledger"]
