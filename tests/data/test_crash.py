@@ -23,12 +23,12 @@ from assay.workspace import Workspace
 ENV = {**os.environ, "ASSAY_PROGRESS": "0"}
 
 
-def _make_data(root: Path, small: int = 300) -> None:
+def _make_data(root: Path, small: int = 300, big: int = 24 << 20) -> None:
     d = root / "d"
     d.mkdir()
     for i in range(small):
         (d / f"s{i:03d}.bin").write_bytes(os.urandom(8_000))
-    (d / "big.bin").write_bytes(os.urandom(24 << 20))
+    (d / "big.bin").write_bytes(os.urandom(big))
 
 
 def _kill_after(args: list[str], cwd: Path, delay: float, runs: list[tuple[float, int, float]] | None = None) -> int:
@@ -178,17 +178,19 @@ def test_two_processes_adding_at_once(tmp_path: Path) -> None:
     ws.close()
 
 
-def test_sigkill_during_checkout(tmp_path: Path) -> None:
+# 80 MiB: a big file is written by one thread per core, stripe by stripe (_checkout._write_striped).
+@pytest.mark.parametrize("big", [24 << 20, 80 << 20], ids=["one-writer", "striped"])
+def test_sigkill_during_checkout(tmp_path: Path, big: int) -> None:
     """A checkout killed mid-write leaves temp files beside its targets: no status reports
     them, no add snapshots them, gc removes them, and checking out again completes."""
     root = tmp_path / "w"
     ws = Workspace.init(root)
-    _make_data(root)
+    _make_data(root, big=big)
     add(ws, [root / "d"], name="ds")
     v1 = {p.name: p.read_bytes() for p in (root / "d").iterdir()}
     for i in range(0, 300, 2):
         (root / "d" / f"s{i:03d}.bin").write_bytes(os.urandom(8_000))
-    (root / "d" / "big.bin").write_bytes(os.urandom(24 << 20))
+    (root / "d" / "big.bin").write_bytes(os.urandom(big))
     add(ws, [root / "d"], name="ds")
     ws.close()
     probe = tmp_path / "probe"
@@ -205,7 +207,10 @@ def test_sigkill_during_checkout(tmp_path: Path) -> None:
         changed = json.loads(out.stdout)
         assert not any(".assay-tmp-" in p for key in ("added", "modified", "removed") for p in changed[key])
     assert killed >= 2
-    assert any(p.name.startswith(".assay-tmp-") for p in (root / "d").iterdir()), "no kill left a temp file"
+    temps = [p for p in (root / "d").iterdir() if p.name.startswith(".assay-tmp-")]
+    assert temps, "no kill left a temp file"
+    if big >= 64 << 20:
+        assert any(p.stat().st_size > 16 << 20 for p in temps), "no kill stopped the striped writer"
     ws = Workspace.open(root)
     assert verify(ws, all_objects=True).ok
     result = add(ws, [root / "d"], name="ds")  # whatever mix of v1 and v2 is there: no temp file in it
