@@ -432,3 +432,10 @@ def test_an_interrupted_entry_point_ends_as_click_does(monkeypatch: pytest.Monke
     with pytest.raises(SystemExit) as ended:
         main()
     assert ended.value.code == 1 and capsys.readouterr().err == "Aborted!\n"
+
+
+def test_an_error_report_survives_an_unwritable_stream(clean: Workspace) -> None:
+    with open("/dev/full", "w") as full_device:
+        proc = subprocess.run([sys.executable, "-m", "assay", "data", "status", "nope", "--json"], cwd=clean.root,
+                              stdout=subprocess.PIPE, stderr=full_device, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "no dataset named" in json.loads(proc.stdout)["message"], proc.stdout

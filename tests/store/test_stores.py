@@ -86,3 +86,40 @@ def test_a_zombie_writer_is_dead(tmp_path: Path) -> None:
     finally:
         os.waitpid(pid, 0)
     assert pid_alive(os.getpid())
+
+
+def test_a_key_or_a_name_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
+    # re.match with "$" lets one final newline through; every name check matches whole.
+    from assay.data import add_remote
+    from assay.errors import UsageError
+    from assay.monitor._spec import check_name
+    from assay.store._base import check_key
+    from assay.workspace import Workspace
+
+    with pytest.raises(UnsafePathError):
+        check_key("packs/ab\n")
+    with pytest.raises(UsageError):
+        check_name("m\n")
+    ws = Workspace.init(tmp_path / "w")
+    try:
+        with pytest.raises(UsageError):
+            add_remote(ws, "r\n", str(tmp_path / "remote"))
+        assert "r\n" not in ws.config.remotes
+    finally:
+        ws.close()
+
+
+def test_a_process_is_not_called_dead_through_another_namespaces_proc(monkeypatch: pytest.MonkeyPatch) -> None:
+    # /proc mounted from another PID namespace: its numbers name other processes.
+    from assay.store import _local
+
+    real = os.readlink
+    monkeypatch.setattr(_local.os, "readlink", lambda p: "1" if p == "/proc/self" else real(p))
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os._exit(0)
+    try:
+        time.sleep(0.2)  # exited, unreaped: a zombie that this /proc could not vouch for
+        assert _local.pid_alive(pid)
+    finally:
+        os.waitpid(pid, 0)

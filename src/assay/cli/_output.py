@@ -120,9 +120,9 @@ def _internal(exc: Exception, as_json: bool) -> NoReturn:
 
 
 def _report(doc: dict[str, Any], text: str, as_json: bool) -> None:
-    click.echo(f"error: {text}", err=True)  # first: the error may be that stdout cannot be written
-    if as_json:
+    # Each stream on its own: the error may be that one of them cannot be written.
+    for line, err in ((f"error: {text}", True), *(((to_json(doc), False),) if as_json else ())):
         try:
-            click.echo(to_json(doc))
+            click.echo(line, err=err)
         except OSError:
             pass

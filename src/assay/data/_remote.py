@@ -75,7 +75,7 @@ class TransferResult:
 
 
 def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, options: dict[str, Any] | None = None) -> Remote:
-    if not _REMOTE_NAME.match(name):
+    if not _REMOTE_NAME.fullmatch(name):
         raise UsageError(f"invalid remote name {name!r}", hint="use letters, digits, '_', '-' and '.'")
     remote = Remote(name=name, url=url, options=options or {})
     store = _open(ws, remote)  # fails now, not at the first push, if the URL is unusable

@@ -27,7 +27,7 @@ def infer_flavor(target: str) -> str | None:
     suffix = Path(target).suffix.lower()
     if suffix in _SUFFIX_FLAVOR and Path(target).exists():
         return _SUFFIX_FLAVOR[suffix]
-    if _CALLABLE.match(target) and not Path(target).exists():
+    if _CALLABLE.fullmatch(target) and not Path(target).exists():
         return "python"
     if suffix in _SUFFIX_FLAVOR:
         return _SUFFIX_FLAVOR[suffix]

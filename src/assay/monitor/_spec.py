@@ -180,7 +180,7 @@ def check_performance(schema: dict[str, str], prediction: str | None, task: str 
 
 
 def check_name(name: str, what: str = "monitor") -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise UsageError(f"invalid {what} name {name!r}", hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return name
 

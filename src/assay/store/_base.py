@@ -15,7 +15,7 @@ _KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 def check_key(key: str) -> str:
     """Keys are relative, slash-separated names without ``..``; anything else is refused."""
-    if not _KEY.match(key) or any(part in (".", "..") for part in key.split("/")):
+    if not _KEY.fullmatch(key) or any(part in (".", "..") for part in key.split("/")):
         raise UnsafePathError(f"refusing object key {key!r}: keys are relative names without '..'")
     return key
 

@@ -126,9 +126,19 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``/proc`` says ``pid`` has ended, all of its threads (a process whose first
+    thread ended while others run shows that thread's state). Only where ``/proc`` is this
+    process's PID namespace's: elsewhere its numbers name other processes."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rpartition(b")")[2].split()[0]  # after "(command)", which may hold spaces
-    except (OSError, IndexError):
-        return True  # no /proc (not Linux): alive, as kill said
-    return state not in (b"Z", b"X")
+        if os.readlink("/proc/self") != str(os.getpid()):
+            return False
+        with open(f"/proc/{pid}/status", "rb") as f:
+            fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+    except OSError:
+        return False  # no /proc (not Linux): alive, as kill said
+    state, threads = fields.get(b"State", b"").split(), fields.get(b"Threads", b"").strip()
+    return bool(state) and state[0] in (b"Z", b"X") and threads == b"1"
