@@ -439,3 +439,10 @@ def test_an_error_report_survives_an_unwritable_stream(clean: Workspace) -> None
         proc = subprocess.run([sys.executable, "-m", "assay", "data", "status", "nope", "--json"], cwd=clean.root,
                               stdout=subprocess.PIPE, stderr=full_device, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "no dataset named" in json.loads(proc.stdout)["message"], proc.stdout
+
+
+def test_the_stat_cache_is_known_by_the_header_it_is_written_with(clean: Workspace) -> None:
+    from assay.data._scan import stat_cache_header
+
+    header = (clean.cache_dir / "stat.db").read_bytes()[:100]
+    assert header[:16] + header[60:64] + header[68:72] == stat_cache_header(clean)

@@ -139,12 +139,16 @@ def record(ws: Workspace, dataset: str, *, latest: Version, against: Version, so
     import json
 
     from assay import __version__
+    from assay.data._scan import stat_cache_header
     from assay.ledger import SQLiteLedger
 
     ledger = ws.ledger
-    stat = _file_id(os.path.join(ws.cache_dir, "stat.db"))
-    if (not isinstance(ledger, SQLiteLedger) or not ledger.path.is_absolute() or latest.dataset != dataset
-            or stat is None):
+    try:  # not opened here: closing a descriptor of it would drop this process's SQLite locks on it
+        st = os.stat(os.path.join(ws.cache_dir, "stat.db"))
+    except OSError:
+        return
+    stat = (st.st_dev, st.st_ino, stat_cache_header(ws))
+    if not isinstance(ledger, SQLiteLedger) or not ledger.path.is_absolute() or latest.dataset != dataset:
         return
     answer = {
         "assay": __version__, "root": str(ws.root), "config": ws.config.source, "ledger": str(ledger.path),
@@ -206,9 +210,10 @@ def _well_formed(answer: object) -> bool:
 
 def _file_id(path: str) -> tuple[int, int, bytes] | None:
     """The stat cache's file: its ``(device, inode, SQLite header fields)`` (its format, its
-    layout's version and the chunk settings it was built for); None if there is none. Another
-    file, or one whose header says otherwise, is one the full command would rebuild and
-    re-hash the files into, and say so in ``rehashed``."""
+    layout's version and the chunk settings it was built for: ``_scan.stat_cache_header``);
+    None if there is none. Another file, or one whose header says otherwise, is one the full
+    command would rebuild and re-hash the files into, and say so in ``rehashed``. Read only
+    where no SQLite connection to it is open in this process (the entry point's first moments)."""
     try:
         with open(path, "rb") as f:
             header = f.read(100)

@@ -42,7 +42,8 @@ from assay.workspace import Workspace
 if TYPE_CHECKING:
     from assay.data._snapshot import FileManifest, Snapshot
 
-__all__ = ["FileStat", "ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan", "stat_signature"]
+__all__ = ["FileStat", "ScanEntry", "ScanResult", "StatCache", "listing_digest", "scan", "stat_cache_header",
+           "stat_signature"]
 
 RACY_NS = 1_000_000_000
 _SCHEMA = 5
@@ -182,6 +183,14 @@ def listing_digest(ids: Mapping[str, str]) -> str:
 
 
 _Row = tuple[int, int, int, int, int, str]  # size, mtime_ns, ino, mode, cached_ns, manifest id
+
+
+def stat_cache_header(ws: Workspace) -> bytes:
+    """The fields of the stat cache's SQLite file header that say which cache it is, as this
+    assay writes them: the format's magic, the layout's version (``user_version``, bytes
+    60-63) and the chunk settings it was built for (``application_id``, 68-71)."""
+    cut = ws.config.data.chunk_avg & 0x7FFFFFFF
+    return b"SQLite format 3\x00" + _SCHEMA.to_bytes(4, "big") + cut.to_bytes(4, "big")
 
 
 class StatCache:
