@@ -6,14 +6,13 @@ interpreter and the imports (click, the ledger, the stat cache, the config's TOM
 0.14 s cold here, against 0.03 s for the interpreter alone.
 
 So a clean answer is also left in ``.assay/cache/status-answers`` (:func:`record`), with
-everything it was computed from: the workspace root, the config file's bytes, the version the
-heads file names, the stat cache's file, the dataset's sources and latest version and the
-ledger's schema version as the ledger had them, the assay that recorded it, and the stat
-signature of the files. When
-`assay`'s entry point sees ``data status [NAME] [--json]``, :func:`replay_status` checks each
-of them again with only ``os``, ``marshal`` and SQLite loaded: the same files hold the same
-bytes, the ledger (opened read-only) holds the same rows, and a fresh walk of the sources
-gives the same signature. Then the answer is the one status would give, and the entry point
+everything it was computed from: the assay that recorded it, the workspace root, the config
+file's bytes, the version the heads file names, the stat cache's file, the dataset's sources
+and latest version and the ledger's schema version as the ledger had them, and the stat
+signature of the files. When `assay`'s entry point sees ``data status [NAME] [--json]``,
+:func:`replay_status` checks each of them again with only ``os``, ``marshal`` and SQLite
+loaded: the same files hold the same bytes, the ledger (opened read-only) holds the same
+rows, and a fresh walk of the sources gives the same signature. Then the answer is the one status would give, and the entry point
 prints it. Anything else (a new version, a checkout, an edited config, a PostgreSQL ledger,
 a newer ledger schema, a touched file, a tree bigger than a quick walk) falls through to the
 full command, which records again. The file is only a cache: missing, stale or unreadable,
