@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import marshal
 
-__all__ = ["MAX_BYTES", "read_hint", "write_hint"]
+__all__ = ["MAX_BYTES", "read_hint", "read_small", "write_hint"]
 
 MAX_BYTES = 1 << 20  # a bigger file is not one assay wrote
+
+
+def read_small(path: str) -> bytes | None:
+    """The bytes of the file at ``path``, or None if it holds more than ``MAX_BYTES``
+    (OSError if it cannot be read)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_BYTES + 1)
+    return data if len(data) <= MAX_BYTES else None
 
 
 def read_hint(path: str) -> object:
     """The value in the file at ``path``, or None (missing, unreadable, damaged, too big)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
-        return marshal.loads(data) if len(data) <= MAX_BYTES else None
+        data = read_small(path)
+        return None if data is None else marshal.loads(data)
     except (OSError, EOFError, ValueError, TypeError):
         return None
 

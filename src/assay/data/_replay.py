@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 
 from assay._root import WORKSPACE_DIR, find_root
-from assay.data._hints import MAX_BYTES, read_hint, write_hint
+from assay.data._hints import read_hint, read_small, write_hint
 from assay.errors import WorkspaceNotFoundError
 
 TYPE_CHECKING = False  # typing itself is not loaded for this (the entry point's first moments)
@@ -227,13 +227,12 @@ def _heads(path: str) -> dict[str, str] | None:
     this reading does not cover: ``json.loads`` of an object of plain strings (no escapes), as
     `set_head` writes it, without loading ``json``."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        data = read_small(path)
     except FileNotFoundError:
         return {}
     except OSError:
         return None  # the full command fails on it, and says why
-    if len(data) > MAX_BYTES:
+    if data is None:
         return None
     try:
         text = data.decode("utf-8")
@@ -260,11 +259,9 @@ def _heads(path: str) -> dict[str, str] | None:
 def _bytes(path: str) -> bytes | None:
     """The file's bytes; None if it cannot be read or is bigger than any answer records."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        return read_small(path)
     except OSError:
         return None
-    return data if len(data) <= MAX_BYTES else None
 
 
 def _json(value: object, level: int) -> str:
