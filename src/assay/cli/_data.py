@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from assay.cli._output import emit, handle_errors, json_option
+from assay.errors import UsageError
 from assay.workspace import Workspace
 
 
@@ -195,26 +198,39 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
                        f"{report.checked_snapshots} snapshots verified{on}")
             return
         click.echo(f"DAMAGED{on}: {len(report.damaged)} object(s)")
-        for d in report.damaged:
-            click.echo(f"  {d.object}: {d.reason}")
-            for a in d.affected:
-                click.echo(f"    in {a['ref']}  {a['path']}")
-        for entry in report.downstream:
-            click.echo(f"  downstream {entry['ref']} was built from {', '.join(entry['built_from'])}")
+        _render_damage(report)
+        click.echo("to replace damaged objects with good copies: " + (
+            f"`assay data push --repair --remote {report.remote}`" if report.remote
+            else "`assay data pull --repair` (from a remote that has them)"))
 
     emit(report, as_json, render)
     if not report.ok:
         raise SystemExit(1)
 
 
+def _render_damage(report: Any) -> None:
+    for d in report.damaged:
+        click.echo(f"  {d.object}: {d.reason}")
+        for a in d.affected:
+            click.echo(f"    in {a['ref']}  {a['path']}")
+    for entry in report.downstream:
+        click.echo(f"  downstream {entry['ref']} was built from {', '.join(entry['built_from'])}")
+
+
 @data.command("push")
 @click.argument("ref", required=False)
 @click.option("--remote", "-r", help="Remote name (default: the default remote).")
 @click.option("--jobs", "-j", type=int, default=0, help="Parallel transfers (default: automatic, 2-4).")
+@click.option("--repair", is_flag=True,
+              help="Check every object on the remote and replace each damaged or missing one with this "
+                   "workspace's good copy; exit 1 if damage remains.")
 @json_option
 @handle_errors
-def push_cmd(ref: str | None, remote: str | None, jobs: int, as_json: bool) -> None:
+def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_json: bool) -> None:
     """Send NAME@REF (default: every version) to a remote; only missing chunks travel."""
+    if repair:
+        _repair(ref, remote, on_remote=True, as_json=as_json, jobs=jobs)
+        return
     from assay.data import push
 
     result = push(Workspace.open(), ref, remote=remote, jobs=jobs)
@@ -229,10 +245,16 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, as_json: bool) -> N
 @click.option("--remote", "-r", help="Remote name (default: the default remote).")
 @click.option("--jobs", "-j", type=int, default=0, help="Parallel transfers (default: automatic, 2-4).")
 @click.option("--checkout", "do_checkout", is_flag=True, help="Also check out the newest pulled version of each dataset.")
+@click.option("--repair", is_flag=True,
+              help="Check every object in this workspace's store and replace each damaged or missing one with "
+                   "the remote's good copy; exit 1 if damage remains.")
 @json_option
 @handle_errors
-def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, as_json: bool) -> None:
+def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, repair: bool, as_json: bool) -> None:
     """Fetch NAME@REF (default: everything) from a remote, verifying every chunk."""
+    if repair:
+        _repair(ref, remote, on_remote=False, as_json=as_json, jobs=jobs, checkout=do_checkout)
+        return
     from assay.data import pull
 
     result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout)
@@ -240,6 +262,38 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
         f"pulled {len(result.versions)} version(s) from {result.remote}: {result.chunks_sent} chunks "
         f"({_size(result.bytes_sent)}) fetched, {result.chunks_present} already here"
         + (f"; checked out {', '.join(result.checked_out)}" if result.checked_out else "")))
+
+
+def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bool, jobs: int,
+            checkout: bool = False) -> None:
+    from assay.data import repair
+
+    if ref:
+        raise UsageError("--repair checks the whole store, not one version", hint="leave out NAME@REF")
+    for given, option in ((jobs, "--jobs"), (checkout, "--checkout")):
+        if given:
+            raise UsageError(f"--repair does not take {option}", hint="run the repair on its own")
+    result = repair(Workspace.open(), remote=remote, on_remote=on_remote)
+
+    def render() -> None:
+        mended, source = (result.store, "the workspace") if on_remote else ("the workspace's store", result.source)
+        click.echo(f"checked {result.checked_chunks} chunks and {result.checked_snapshots} snapshots in {mended}; "
+                   f"repaired {len(result.repaired)} object(s) from {source} "
+                   f"({result.chunks_copied} chunks, {_size(result.bytes_copied)} copied; "
+                   f"{result.packs_rewritten} pack(s) rewritten)")
+        for name in result.repaired:
+            click.echo(f"  repaired {name}")
+        after = result.after
+        assert after is not None
+        if after.ok:
+            click.echo(f"ok: {after.checked_chunks} chunks and {after.checked_snapshots} snapshots verified afterwards")
+            return
+        click.echo(f"still DAMAGED: {len(after.damaged)} object(s) with no good copy here or there")
+        _render_damage(after)
+
+    emit(result, as_json, render)
+    if not result.ok:
+        raise SystemExit(1)
 
 
 @data.command("gc")

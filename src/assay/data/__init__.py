@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from assay.data._gc import GcResult, gc
     from assay.data._prefetch import prefetch_status
     from assay.data._remote import TransferResult, add_remote, pull, push, remove_remote
+    from assay.data._repair import RepairResult, repair
     from assay.data._replay import replay_status
     from assay.data._snapshot import FileManifest, Snapshot
     from assay.data._status import Status, status
@@ -35,6 +36,7 @@ __all__ = [
     "DatasetDiff",
     "FileManifest",
     "GcResult",
+    "RepairResult",
     "Snapshot",
     "Status",
     "TransferResult",
@@ -53,6 +55,7 @@ __all__ = [
     "pull",
     "push",
     "remove_remote",
+    "repair",
     "replay_status",
     "resolve",
     "status",
@@ -65,6 +68,7 @@ _WHERE = {
     "DatasetDiff": "_diff", "diff": "_diff",
     "GcResult": "_gc", "gc": "_gc",
     "TransferResult": "_remote", "add_remote": "_remote", "pull": "_remote", "push": "_remote", "remove_remote": "_remote",
+    "RepairResult": "_repair", "repair": "_repair",
     "FileManifest": "_snapshot", "Snapshot": "_snapshot",
     "Status": "_status", "status": "_status", "prefetch_status": "_prefetch",
     "replay_status": "_replay",

@@ -104,6 +104,22 @@ def decode_index(data: bytes, key: str) -> list[IndexEntry]:
     return list(entries)
 
 
+def salvage_index(data: bytes) -> list[IndexEntry]:
+    """The entries a damaged index still holds, read without its checksum and entry count:
+    every whole entry after a known header. Nothing here is trusted; each chunk must
+    still be read and checked against its digest (see :mod:`assay.data._repair`)."""
+    magic = data[:8]
+    if magic not in (IDX_MAGIC, IDX_MAGIC_V1):
+        return []
+    layout = IDX_ENTRY if magic == IDX_MAGIC else IDX_ENTRY_V1
+    body = data[16:]
+    if len(body) >= 32 and (len(body) - 32) % layout.size == 0:
+        body = body[:-32]  # the checksum at the end, where the length says it is there
+    whole = len(body) // layout.size * layout.size
+    entries = [(*e, b"") if layout is IDX_ENTRY_V1 else e for e in layout.iter_unpack(memoryview(body)[:whole])]
+    return [e for e in entries if 0 < e[2] <= 1 << 32 and e[4] in (0, FLAG_ZSTD)]  # type: ignore[misc]
+
+
 class PackStore:
     """The chunk view of an object store: which chunks exist, where, and their bytes."""
 
@@ -306,16 +322,26 @@ class PackStore:
                 continue
             by_pack.setdefault(loc.pack, []).append((d, loc))
         for pack_id, items in by_pack.items():
-            items.sort(key=lambda item: item[1].offset)
-            run: list[tuple[bytes, ChunkLocation]] = []
-            for item in items:
-                if run and (item[1].offset - (run[-1][1].offset + run[-1][1].stored) > gap
-                            or item[1].offset + item[1].stored - run[0][1].offset > _RUN_BYTES):
-                    yield from self._read_run(pack_id, run, errors, stored, reuse, by_check, strict)
-                    run = []
-                run.append(item)
-            if run:
+            yield from self.read_pack(pack_id, items, gap=gap, errors=errors, stored=stored, reuse=reuse,
+                                      by_check=by_check, strict=strict)
+
+    def read_pack(
+        self, pack_id: str, items: list[tuple[bytes, ChunkLocation]], *, gap: int = 1 << 20,
+        errors: list[tuple[bytes, CorruptionError]] | None = None, stored: bool = False, reuse: bool = False,
+        by_check: bool = False, strict: bool = False,
+    ) -> Iterator[tuple[bytes, bytes | memoryview]]:
+        """:meth:`read_many` for chunks at given locations in one pack, whichever copy the
+        index points to (repair reads every copy)."""
+        items = sorted(items, key=lambda item: item[1].offset)
+        run: list[tuple[bytes, ChunkLocation]] = []
+        for item in items:
+            if run and (item[1].offset - (run[-1][1].offset + run[-1][1].stored) > gap
+                        or item[1].offset + item[1].stored - run[0][1].offset > _RUN_BYTES):
                 yield from self._read_run(pack_id, run, errors, stored, reuse, by_check, strict)
+                run = []
+            run.append(item)
+        if run:
+            yield from self._read_run(pack_id, run, errors, stored, reuse, by_check, strict)
 
     def _read_run(
         self, pack_id: str, run: list[tuple[bytes, ChunkLocation]],
