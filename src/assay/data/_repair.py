@@ -171,7 +171,8 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
             if pack_id in salvaged:
                 continue
             for digest, loc in bad[pack_id].items():
-                if digest not in copied:  # nothing better anywhere: keep the damaged bytes as they are
+                if digest not in copied and digest not in kept and digest not in rescued:
+                    # No good copy anywhere: keep the damaged bytes as they are.
                     _carry(packs, writer, digest, loc)
         writer.flush()
     except BaseException:
@@ -179,6 +180,8 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
         raise
     for pack_id in doomed:
         packs.forget_pack(pack_id)
+        if pack_id in writer.published:
+            continue  # rewritten with the very entries it had (a pack's id is its index's hash): now good
         for key in (f"packs/{pack_id}.idx", f"packs/{pack_id}.pack"):  # the index first: a pack without one is ignored
             try:
                 store.delete(key)

@@ -1,0 +1,260 @@
+"""`assay data pull --repair` and `push --repair`: damaged or missing objects replaced with
+checked good copies from the other side, on a folder remote and on an S3-compatible server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from assay.data import add, add_remote, checkout, gc, pull, push, repair, verify
+from assay.data._packs import decode_index, workspace_packs
+from assay.data._versions import load_snapshot, resolve
+from assay.store import ObjectStore, open_store
+from assay.workspace import Workspace
+
+
+@pytest.fixture(params=["folder", "s3"])
+def remote_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict]:
+    if request.param == "folder":
+        return str(tmp_path / "remote"), {}
+    return request.getfixturevalue("s3_bucket"), {"endpoint_url": request.getfixturevalue("s3_server")}
+
+
+def fill(ws: Workspace) -> dict[str, bytes]:
+    d = ws.root / "d"
+    d.mkdir(exist_ok=True)
+    files = {f"d/f{i}.bin": os.urandom(30_000 + i) for i in range(6)}
+    files["d/big.bin"] = os.urandom(3 << 20)
+    files["d/table.csv"] = b"".join(b"%d,%d\n" % (i, i * 7) for i in range(40_000))  # compressible: stored zstd
+    for rel, data in files.items():
+        (ws.root / rel).write_bytes(data)
+    return files
+
+
+def chunk_of(ws: Workspace, rel: str, ref: str = "ds") -> bytes:
+    return load_snapshot(ws.store, resolve(ws, ref).snapshot).files[rel].chunks[0][0]
+
+
+def locate(store: ObjectStore, digest: bytes) -> tuple[str, int, int]:
+    """(pack id, offset, stored size) of ``digest`` in ``store``."""
+    for key in sorted(store.list("packs/")):
+        if key.endswith(".idx"):
+            for e in decode_index(store.get_bytes(key), key):
+                if e[0] == digest:
+                    return key[len("packs/"):-len(".idx")], e[1], e[2]
+    raise AssertionError(f"{digest.hex()} is in no pack")
+
+
+def flip(store: ObjectStore, digest: bytes) -> str:
+    """Flip one bit in the middle of ``digest``'s stored bytes; the pack's id."""
+    pack_id, offset, size = locate(store, digest)
+    key = f"packs/{pack_id}.pack"
+    data = bytearray(store.get_bytes(key))
+    data[offset + size // 2] ^= 0x10
+    store.put_bytes(key, bytes(data))
+    return pack_id
+
+
+def remote_store(ws: Workspace, url: str, options: dict) -> ObjectStore:
+    return open_store(url, ws.root, **options)
+
+
+def damaged_chunks(report) -> set[str]:  # type: ignore[no-untyped-def]
+    return {d.object.split()[1] for d in report.damaged if d.object.startswith("chunk ")}
+
+
+def test_pull_repair_replaces_a_damaged_chunk_and_keeps_the_rest(ws: Workspace, remote_url: tuple[str, dict]) -> None:
+    url, options = remote_url
+    files = fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", url, options=options)
+    push(ws)
+    small, table = chunk_of(ws, "d/f2.bin"), chunk_of(ws, "d/table.csv")
+    assert workspace_packs(ws).index[table].flags  # a compressed chunk, checked by decoding
+    packs_before = {k for k in ws.store.list("packs/") if k.endswith(".idx")}
+    flip(ws.store, small)
+    flip(ws.store, table)
+    before = verify(Workspace(ws.root), all_objects=True)
+    assert damaged_chunks(before) == {small.hex(), table.hex()}
+
+    result = repair(Workspace(ws.root), remote="origin")
+    assert result.ok and result.after is not None and result.after.checked_chunks == before.checked_chunks + 2  # counted once good
+    assert sorted(result.repaired) == sorted([f"chunk {small.hex()}", f"chunk {table.hex()}"])
+    assert result.chunks_copied == 2 and result.packs_rewritten == 1
+    assert {k for k in ws.store.list("packs/") if k.endswith(".idx")} != packs_before  # the damaged pack is gone
+    fresh = Workspace(ws.root)
+    assert verify(fresh, all_objects=True).ok
+    for rel in files:
+        (ws.root / rel).unlink()
+    checkout(fresh, "ds@v1")
+    assert all((ws.root / rel).read_bytes() == data for rel, data in files.items())
+    again = repair(Workspace(ws.root), remote="origin")  # nothing left to do
+    assert again.ok and again.repaired == [] and again.packs_rewritten == 0 and again.chunks_copied == 0
+
+
+def test_pull_repair_restores_a_missing_pack_and_a_damaged_snapshot(ws: Workspace, tmp_path: Path) -> None:
+    files = fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    snapshot = resolve(ws, "ds").snapshot
+    objects = ws.dir / "objects"
+    for pack in (objects / "packs").glob("*.pack"):
+        pack.unlink()
+    (objects / "snapshots" / snapshot).write_bytes(b"not a snapshot")
+    assert not verify(Workspace(ws.root), all_objects=True).ok
+    result = repair(Workspace(ws.root), remote="origin")
+    assert result.ok, result.after.to_dict() if result.after else None
+    assert f"snapshot snapshots/{snapshot}" in result.repaired
+    assert result.chunks_copied == len(load_snapshot(ws.store, snapshot).chunk_digests())
+    fresh = Workspace(ws.root)
+    for rel in files:
+        (ws.root / rel).unlink()
+    checkout(fresh, "ds@v1")
+    assert all((ws.root / rel).read_bytes() == data for rel, data in files.items())
+
+
+def test_a_damaged_local_index_is_salvaged_without_fetching_what_it_still_names(ws: Workspace, tmp_path: Path) -> None:
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    idx = next((ws.dir / "objects" / "packs").glob("*.idx"))
+    data = bytearray(idx.read_bytes())
+    data[-1] ^= 0xFF  # the index's own checksum: every entry is still right
+    idx.write_bytes(bytes(data))
+    assert not verify(Workspace(ws.root), all_objects=True).ok
+    result = repair(Workspace(ws.root), remote="origin")
+    assert result.ok and result.chunks_copied == 0 and result.packs_rewritten == 1
+    assert decode_index(idx.read_bytes(), "x")  # the same entries, so the same pack id: the index is whole again
+    # Entries damaged too: those chunks come from the remote; the rest are kept.
+    idx = next((ws.dir / "objects" / "packs").glob("*.idx"))
+    entries = len(decode_index(idx.read_bytes(), "x"))
+    data = bytearray(idx.read_bytes())
+    data[16 + 3] ^= 0xFF  # the first entry's digest
+    idx.write_bytes(bytes(data))
+    result = repair(Workspace(ws.root), remote="origin")
+    assert result.ok and result.chunks_copied == 1 and result.checked_chunks == entries
+    assert verify(Workspace(ws.root), all_objects=True).ok
+
+
+def test_push_repair_mends_the_remote_from_the_workspace(ws: Workspace, tmp_path: Path,
+                                                         remote_url: tuple[str, dict]) -> None:
+    url, options = remote_url
+    files = fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", url, options=options)
+    push(ws)
+    store = remote_store(ws, url, options)
+    big = chunk_of(ws, "d/big.bin")
+    flip(store, big)
+    assert push(ws).chunks_sent == 0  # a plain push trusts what the remote's index lists
+    snapshot = resolve(ws, "ds").snapshot
+    store.put_bytes(f"snapshots/{snapshot}", b"damaged")
+    report = verify(ws, remote="origin")
+    assert big.hex() in damaged_chunks(report) and any(d.object.startswith("snapshot ") for d in report.damaged)
+
+    result = repair(ws, remote="origin", on_remote=True)
+    assert result.ok and result.store == "remote origin"
+    assert f"chunk {big.hex()}" in result.repaired and f"snapshot snapshots/{snapshot}" in result.repaired
+    assert verify(ws, remote="origin").ok
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", url, options=options)
+    pull(clone, checkout=True)
+    assert all((clone.root / rel).read_bytes() == data for rel, data in files.items())
+
+
+def test_push_repair_puts_back_a_damaged_index_from_the_workspace_s_cache(ws: Workspace, s3_bucket: str,
+                                                                          s3_server: str) -> None:
+    options = {"endpoint_url": s3_server}
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", s3_bucket, options=options)
+    push(ws)
+    push(ws)  # the remote's indexes are now in the workspace's cache
+    store = remote_store(ws, s3_bucket, options)
+    key = next(k for k in store.list("packs/") if k.endswith(".idx"))
+    good = store.get_bytes(key)
+    store.put_bytes(key, good[:40])
+    assert not verify(ws, remote="origin").ok
+    result = repair(ws, remote="origin", on_remote=True)
+    assert result.ok and result.repaired == [f"pack index {key}"] and result.packs_rewritten == 0
+    assert store.get_bytes(key) == good
+
+
+def test_damage_with_no_good_copy_is_kept_and_named(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    (ws.root / "d" / "new.bin").write_bytes(os.urandom(50_000))
+    add(ws, ["d"], name="ds")  # v2 is not on the remote
+    lost, fixable = chunk_of(ws, "d/new.bin", "ds@v2"), chunk_of(ws, "d/f1.bin")
+    flip(ws.store, lost)
+    flip(ws.store, fixable)
+    proc = cli("data", "pull", "--repair", "--json", check=1)
+    import json
+
+    doc = json.loads(proc.stdout)
+    assert not doc["ok"] and doc["repaired"] == [f"chunk {fixable.hex()}"]
+    after = doc["after"]
+    # The chunk with no good copy keeps its bytes: still damaged (not missing), and named with its file.
+    [left] = [d for d in after["damaged"]]
+    assert left["object"].split()[1] == lost.hex() and "missing" not in left["reason"]
+    assert left["affected"] == [{"dataset": "ds", "version": "v2", "ref": "ds@v2", "path": "d/new.bin"}]
+    text = cli("data", "pull", "--repair", check=1).stdout
+    assert "still DAMAGED: 1 object(s)" in text and lost.hex() in text
+    # A second remote that has it: the next repair finds it there.
+    other = Workspace.init(tmp_path / "other")
+    (other.root / "d").mkdir()
+    (other.root / "d" / "new.bin").write_bytes((ws.root / "d" / "new.bin").read_bytes())
+    add(other, [other.root / "d"], name="x")
+    add_remote(other, "spare", str(tmp_path / "spare"))
+    push(other)
+    add_remote(ws, "spare", str(tmp_path / "spare"))
+    doc = cli.json("data", "pull", "--repair", "--remote", "spare")
+    assert doc["ok"] and doc["repaired"] == [f"chunk {lost.hex()}"]
+    assert cli.json("data", "verify")["ok"]
+
+
+def test_a_repair_interrupted_before_the_old_pack_went_is_finished_by_a_rerun(
+        ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.store import LocalStore
+
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    target = chunk_of(ws, "d/f4.bin")
+    flip(ws.store, target)
+
+    def crash(self, key):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # killed after the new pack was published, before the old one went
+
+    with monkeypatch.context() as m:
+        m.setattr(LocalStore, "delete", crash)
+        with pytest.raises(KeyboardInterrupt):
+            repair(Workspace(ws.root), remote="origin")
+    idx = [k for k in ws.store.list("packs/") if k.endswith(".idx")]
+    assert len(idx) == 2  # old and new: every chunk there, some twice
+    result = repair(Workspace(ws.root), remote="origin")
+    assert result.ok and result.chunks_copied == 0 and result.packs_rewritten == 1
+    assert len([k for k in ws.store.list("packs/") if k.endswith(".idx")]) == 1
+    assert gc(Workspace(ws.root)).chunks_deleted == 0
+
+
+def test_repair_cli_refuses_a_version_and_other_options(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    assert "leave out NAME@REF" in cli("data", "pull", "ds@v1", "--repair", check=2).stderr
+    assert "--checkout" in cli("data", "pull", "--repair", "--checkout", check=2).stderr
+    assert "--jobs" in cli("data", "push", "--repair", "-j", "2", check=2).stderr
+    out = cli("data", "push", "--repair").stdout
+    assert "repaired 0 object(s)" in out and "ok:" in out
+    flip(ws.store, chunk_of(ws, "d/f0.bin"))
+    text = cli("data", "verify", check=1).stdout
+    assert "assay data pull --repair" in text
