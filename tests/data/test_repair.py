@@ -258,3 +258,31 @@ def test_repair_cli_refuses_a_version_and_other_options(ws: Workspace, tmp_path:
     flip(ws.store, chunk_of(ws, "d/f0.bin"))
     text = cli("data", "verify", check=1).stdout
     assert "assay data pull --repair" in text
+
+
+def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path: Path,
+                                                       remote_url: tuple[str, dict]) -> None:
+    import json
+
+    from assay.errors import InputError
+
+    url, options = remote_url
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", url, options=options)
+    push(ws)
+    store = remote_store(ws, url, options)
+    version = resolve(ws, "ds")
+    key = f"versions/ds/{version.id}.json"
+    good = json.loads(store.get_bytes(key))
+    store.put_bytes(key, b'{"id": "truncat')
+    with pytest.raises(InputError, match="not valid JSON"):
+        verify(ws, remote="origin")
+    result = repair(ws, remote="origin", on_remote=True)
+    assert result.ok and result.repaired == [f"ref {key}"]
+    mended = json.loads(store.get_bytes(key))
+    assert {k: v for k, v in mended.items() if k != "pushed_at"} == {k: v for k, v in good.items() if k != "pushed_at"}
+    # A ref of a version this workspace does not know is left for its owner, and named.
+    store.put_bytes("versions/other/abc.json", b"[]")
+    with pytest.raises(InputError, match="versions/other/abc.json"):
+        repair(ws, remote="origin", on_remote=True)

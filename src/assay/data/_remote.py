@@ -169,8 +169,23 @@ def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> N
         for v in vs:
             key = f"versions/{name}/{v.id}.json"
             if key not in there:
-                entry = {**v.to_dict(), "kind": kinds.get(name, "dataset"), "sources": sources, "pushed_at": utcnow()}
-                store.put_bytes(key, json.dumps(entry, indent=1).encode())
+                store.put_bytes(key, ref_entry(v, kinds.get(name, "dataset"), sources))
+
+
+def ref_entry(version: Version, kind: str, sources: list[str]) -> bytes:
+    """The ref object of one version on a remote."""
+    entry = {**version.to_dict(), "kind": kind, "sources": sources, "pushed_at": utcnow()}
+    return json.dumps(entry, indent=1).encode()
+
+
+def readable_ref(store: ObjectStore, key: str) -> bool:
+    """Whether the ref object at ``key`` (``versions/NAME/ID.json``) reads as the version it names."""
+    try:
+        entry = _read_json(store, key)
+        _check_entry(entry, key)
+    except (InputError, NotFoundError):
+        return False
+    return key.endswith(f"/{entry['id']}.json")
 
 
 def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any, result: TransferResult,

@@ -25,8 +25,9 @@ store from a remote, `push --repair` mends a remote from the workspace.
   says it worked only when a fresh check finds nothing.
 
 While it runs, a pull from the remote being mended may find a pack gone and fail;
-it succeeds when rerun. Version refs on a remote are not mended: a damaged one is
-named, as by verify.
+it succeeds when rerun. A version ref on a remote that does not read as its version is
+written again from this workspace's ledger where that version is known; refs of
+versions known only elsewhere are left for the workspace that pushed them.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
     if on_remote:
         result = RepairResult(store=f"remote {spec.name}", source="workspace")
         with ws.lock():
+            _mend_refs(ws, store, result)
             live = {entry["snapshot"] for _, entry in _remote_versions(store, None)}
             target = PackStore(store)  # the remote's own indexes, not this workspace's cache of them
             try:
@@ -191,6 +193,25 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
     packs.invalidate()
     fixed = (damaged | (needed - indexed)) & (copied | kept | rescued.keys())
     result.repaired += [f"chunk {d.hex()}" for d in sorted(fixed)]
+
+
+def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
+    """Write again each version ref on the remote that does not read as its version, from
+    this workspace's ledger where it has that version (a ref holds only ledger fields)."""
+    from assay.data._remote import readable_ref, ref_entry
+    from assay.data._versions import dataset_sources
+
+    for key in sorted(store.list("versions/")):
+        parts = key.split("/")
+        if len(parts) != 3 or not parts[2].endswith(".json") or readable_ref(store, key):
+            continue
+        name, version_id = parts[1], parts[2][:-len(".json")]
+        version = next((v for v in all_versions(ws) if v.id == version_id and v.dataset == name), None)
+        if version is None:
+            continue  # not known here: reading the remote names it
+        kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))[0][0]
+        store.put_bytes(key, ref_entry(version, kind, dataset_sources(ws, name)))
+        result.repaired.append(f"ref {key}")
 
 
 def _location(pack_id: str, entry: IndexEntry) -> ChunkLocation:
