@@ -81,7 +81,8 @@ class CorruptionError(AssayError):
     exit_code = 1
 
     def __init__(self, message: str, *, key: str | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint or "run `assay data verify --all` to list every damaged object")
+        super().__init__(message, hint=hint or ("run `assay data verify --all` to list every damaged object, and "
+                                                   "`assay data pull --repair` to replace them from a remote"))
         self.key = key
 
 

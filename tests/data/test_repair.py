@@ -286,3 +286,22 @@ def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path:
     store.put_bytes("versions/other/abc.json", b"[]")
     with pytest.raises(InputError, match="versions/other/abc.json"):
         repair(ws, remote="origin", on_remote=True)
+
+
+def test_damage_met_in_a_pull_says_how_to_mend_the_remote(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    flip(remote_store(ws, str(tmp_path / "remote"), {}), chunk_of(ws, "d/f1.bin"))
+    clone = tmp_path / "clone"
+    Workspace.init(clone).close()
+    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=clone)
+    doc = cli.json("data", "pull", cwd=clone, check=1)
+    assert doc["message"].startswith("the copy on remote origin is damaged: chunk")
+    assert "assay data push --repair --remote origin" in doc["hint"]
+    assert cli.json("data", "push", "--repair")["ok"]
+    assert cli.json("data", "pull", cwd=clone)["versions"] == ["ds@v1"]
+    flip(ws.store, chunk_of(ws, "d/f1.bin"))  # damage here: the hint says how to mend this store
+    proc = cli("data", "checkout", "ds@v1", "--force", "--to", str(tmp_path / "out"), check=1)
+    assert "assay data pull --repair" in proc.stderr

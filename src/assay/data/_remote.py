@@ -344,15 +344,17 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
     with ws.lock():
         rpacks = _remote_packs(ws, spec, store)
         loaded: dict[str, tuple[Any, bytes]] = {}
-        for _, entry in wanted:
-            if entry["snapshot"] not in loaded:
-                loaded[entry["snapshot"]] = load_snapshot_object(store, entry["snapshot"])
+        with _remote_damage(spec.name):
+            for _, entry in wanted:
+                if entry["snapshot"] not in loaded:
+                    loaded[entry["snapshot"]] = load_snapshot_object(store, entry["snapshot"])
         snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
         digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
         through = 0
         if checkout:
             through = _stage(ws, rpacks, local, snapshots, _newest(wanted), staged, result)
-        _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
+        with _remote_damage(spec.name):  # only the remote is read here
+            _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
         result.chunks_present -= through  # stored by the staging, not found there
         rpacks.close()
         del rpacks, digests  # the remote's index and the chunk list are not needed for checkout
@@ -376,6 +378,20 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         for v in latest.values():
             do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
             result.checked_out.append(v.ref)
+
+
+@contextlib.contextmanager
+def _remote_damage(name: str) -> Any:
+    """Damage met while reading the remote ``name`` gets a hint about mending the remote,
+    not this workspace's store."""
+    try:
+        yield
+    except CorruptionError as exc:
+        raise CorruptionError(
+            f"the copy on remote {name} is damaged: {exc.message}", key=exc.key,
+            hint=f"`assay data verify --remote {name}` lists what is damaged there; `assay data push --repair "
+                 f"--remote {name}`, from a workspace that has good copies, mends it",
+        ) from None
 
 
 def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> list[str]:
