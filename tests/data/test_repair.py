@@ -305,3 +305,33 @@ def test_damage_met_in_a_pull_says_how_to_mend_the_remote(ws: Workspace, tmp_pat
     flip(ws.store, chunk_of(ws, "d/f1.bin"))  # damage here: the hint says how to mend this store
     proc = cli("data", "checkout", "ds@v1", "--force", "--to", str(tmp_path / "out"), check=1)
     assert "assay data pull --repair" in proc.stderr
+
+
+@pytest.mark.parametrize("damaged_copy", ["first", "second"])
+def test_gc_keeps_the_good_copy_of_a_chunk_stored_twice(ws: Workspace, damaged_copy: str) -> None:
+    from assay.data._packs import PackWriter
+
+    files = fill(ws)
+    add(ws, ["d"], name="ds")
+    target = chunk_of(ws, "d/f3.bin")
+    packs = workspace_packs(ws)
+    loc = packs.index[target]
+    stored = bytes(packs.read_stored(loc))
+    packs.index.pop(target)
+    writer = PackWriter(packs, ws.tmp_dir)
+    writer.add_stored(target, stored, loc.raw, loc.flags)
+    [second] = writer.flush()  # the same chunk in a pack of its own: stored twice
+    both = sorted([loc.pack, second])
+    victim = both[0] if damaged_copy == "first" else both[1]
+    key = f"packs/{victim}.pack"
+    entry = next(e for e in decode_index(ws.store.get_bytes(f"packs/{victim}.idx"), "x") if e[0] == target)
+    data = bytearray(ws.store.get_bytes(key))
+    data[entry[1] + entry[2] // 2] ^= 0x01
+    ws.store.put_bytes(key, bytes(data))
+    result = gc(Workspace(ws.root))
+    assert result.chunks_deleted == 1  # the damaged copy
+    fresh = Workspace(ws.root)
+    assert verify(fresh, all_objects=True).ok
+    (ws.root / "d" / "f3.bin").unlink()
+    checkout(fresh, "ds@v1")
+    assert (ws.root / "d" / "f3.bin").read_bytes() == files["d/f3.bin"]

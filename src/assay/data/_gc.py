@@ -62,12 +62,12 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
                 if not dry_run:
                     store.delete(key)
         to_rewrite: list[str] = []
-        claimed: set[bytes] = set()
+        entries_of = {pack_id: packs.pack_entries(pack_id) for pack_id in pack_ids}
+        owner = _owners(packs, entries_of, live)
         for pack_id in pack_ids:
-            entries = packs.pack_entries(pack_id)
+            entries = entries_of[pack_id]
             hashes = [e[0] for e in entries]
-            keep = [h in live and h not in claimed for h in hashes]
-            claimed.update(h for h, k in zip(hashes, keep, strict=True) if k)
+            keep = [h in live and owner[h] == (pack_id, e[1]) for h, e in zip(hashes, entries, strict=True)]
             dead_bytes = sum(e[2] for e, k in zip(entries, keep, strict=True) if not k)
             dead_chunks = keep.count(False)
             if dead_chunks == 0:
@@ -82,7 +82,7 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
                 result.packs_rewritten += 1
                 to_rewrite.append(pack_id)
         if to_rewrite and not dry_run:
-            _rewrite(ws, packs, to_rewrite, live)
+            _rewrite(ws, packs, to_rewrite, owner)
         for key in list(store.list("snapshots/")):
             if key[len("snapshots/"):] not in live_snapshots:
                 result.snapshots_deleted += 1
@@ -92,6 +92,28 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
             packs.invalidate()
         result.checkout_leftovers = _checkout_leftovers(ws, dry_run)
     return result
+
+
+def _owners(packs: Any, entries_of: dict[str, list[Any]], live: set[bytes]) -> dict[bytes, tuple[str, int]]:
+    """The one copy of each live chunk that gc keeps: ``(pack, offset)``. A chunk stored
+    twice (two adds racing, or a repair interrupted before it deleted the old pack) keeps
+    the first copy that reads back good, so a damaged copy never outlives a good one."""
+    copies: dict[bytes, list[ChunkLocation]] = {}
+    for pack_id, entries in entries_of.items():
+        for h, off, stored, raw, flags, check in entries:
+            if h in live:
+                copies.setdefault(h, []).append(ChunkLocation(pack_id, off, stored, raw, flags, check))
+    owner: dict[bytes, tuple[str, int]] = {}
+    for h, locs in copies.items():
+        chosen = locs[0]
+        if len(locs) > 1:
+            for loc in locs:
+                errors: list[Any] = []
+                if list(packs.read_pack(loc.pack, [(h, loc)], errors=errors, strict=True)):
+                    chosen = loc
+                    break
+        owner[h] = (chosen.pack, chosen.offset)
+    return owner
 
 
 def _names(folder: str) -> list[str]:
@@ -132,17 +154,13 @@ def _delete_pack(store: Any, pack_id: str) -> None:
     store.delete(f"packs/{pack_id}.pack")
 
 
-def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], live: set[bytes]) -> None:
+def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], owner: dict[bytes, tuple[str, int]]) -> None:
     settings = ws.config.data
-    doomed = set(pack_ids)
     survivors: list[tuple[bytes, bytes, int, int]] = []
     for pack_id in pack_ids:
         entries = packs.pack_entries(pack_id)
         for h, off, stored, raw, flags, _ in entries:
-            if h in live:
-                loc = packs.index.get(h)
-                if loc is not None and loc.pack not in doomed:
-                    continue  # another pack that stays holds it
+            if owner.get(h) == (pack_id, off):  # live, and this is the copy kept
                 here = ChunkLocation(pack_id, off, stored, raw, flags)
                 data = packs.read_stored(here)
                 packs.decode(h, here, data, what="gc")
