@@ -1,4 +1,5 @@
-"""SIGKILL at many instants during `data add` and `data push`; two writers at once.
+"""SIGKILL at many instants during `data add`, `push`, `checkout`, `pull --checkout` and the
+repairs; two writers at once.
 
 After each kill: the workspace opens, verify is clean, the interrupted version
 exists whole or not at all, and rerunning completes.
@@ -328,3 +329,74 @@ def test_sigkill_during_repair(tmp_path: Path, side: str) -> None:
         shutil.rmtree(out)
         shutil.rmtree(root)
     assert killed >= 2, f"the harness must actually interrupt some runs: (delay, exit code, seconds) {runs}"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # renamed into place, or removed, since it was listed
+        return 0
+
+
+def test_sigkill_during_pull_checkout(tmp_path: Path) -> None:
+    """`pull --checkout` writes the new chunks of big files straight into staged temp files
+    (``.assay/tmp/<pid>-stage-…``) while it stores them. Killed at any instant, and on sight
+    of a big staged file: the workspace verifies clean, the next open removes the dead
+    pull's staged files, and pulling again completes with the exact bytes."""
+    from assay.data._checkout import _BIG_FILE, _STRIPE
+
+    source = tmp_path / "source"
+    ws = Workspace.init(source)
+    _make_data(source, small=50, big=_BIG_FILE + (8 << 20))
+    add(ws, [source / "d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    from assay.data import push
+
+    push(ws)
+    ws.close()
+    want = {p.name: p.read_bytes() for p in (source / "d").iterdir()}
+    pristine = tmp_path / "pristine"
+    Workspace.init(pristine).close()
+    subprocess.run([sys.executable, "-m", "assay", "remote", "add", "origin", str(tmp_path / "remote")],
+                   cwd=pristine, env=ENV, check=True, capture_output=True)
+    args = ["data", "pull", "--checkout"]
+    probe = tmp_path / "probe"
+    shutil.copytree(pristine, probe)
+    delays = _instants(args, probe, 6)
+    shutil.rmtree(probe)
+
+    def staged(root: Path) -> list[Path]:
+        folder = root / ".assay" / "tmp"
+        try:
+            return [p for p in folder.iterdir() if "-stage-" in p.name]
+        except FileNotFoundError:  # not made yet
+            return []
+
+    runs: list[tuple[float, int, float]] = []
+    killed = mid_stage = 0
+    for i, delay in enumerate([*delays, None, None]):
+        root = tmp_path / f"w{i}"
+        shutil.copytree(pristine, root)
+        if delay is None:  # on sight of a staged file past its first stripe
+            hit = _kill_when(args, root, lambda r=root: any(_size(p) > _STRIPE for p in staged(r)))
+            killed += hit
+            mid_stage += hit
+        else:
+            code = _kill_after(args, root, delay, runs)
+            assert code in (0, -signal.SIGKILL), runs
+            killed += code == -signal.SIGKILL
+            mid_stage += code == -signal.SIGKILL and bool(staged(root))
+        assert not _still_running_in(root)
+        ws = Workspace.open(root)
+        assert verify(ws, all_objects=True).ok
+        assert staged(root) == []  # opening the store removed the dead pull's staged files
+        ws.close()
+        subprocess.run([sys.executable, "-m", "assay", *args], cwd=root, env=ENV, check=True, capture_output=True)
+        got = {p.name: p.read_bytes() for p in (root / "d").iterdir() if not p.name.startswith(".assay-tmp-")}
+        assert got == want, runs
+        ws = Workspace.open(root)
+        assert verify(ws, all_objects=True).ok and [v.number for v in log(ws, "ds")] == [1]
+        ws.close()
+        shutil.rmtree(root)
+    assert killed >= 3, runs
+    assert mid_stage >= 1, f"no kill stopped the staged writer: {runs}"
