@@ -81,6 +81,22 @@ cd "$DEMO"
 step "assay data verify --all"
 "$ASSAY" data verify --all
 
+step "a flipped bit on disk: verify names it, pull --repair mends it from the remote"
+"$BIN/python" - <<'PY'
+import pathlib
+pack = max(pathlib.Path(".assay/objects/packs").glob("*.pack"), key=lambda p: p.stat().st_size)
+data = bytearray(pack.read_bytes())
+data[len(data) // 2] ^= 0x04
+pack.write_bytes(bytes(data))
+print(f"flipped one bit in the middle of {pack.name}")
+PY
+set +e
+"$ASSAY" data verify --all
+code=$?
+set -e
+[ "$code" = 1 ] || { echo "verify should have found the damage (exit $code)"; exit 1; }
+"$ASSAY" data pull --repair
+
 step "drift: has the refreshed export moved away from the first one?"
 "$ASSAY" data checkout customers@v1 --to "$DEMO/v1" >/dev/null
 "$ASSAY" data checkout customers@v2 --to "$DEMO/v2" >/dev/null
