@@ -378,3 +378,18 @@ def test_gc_removes_checkout_leftovers_beside_a_file_source(ws: Workspace) -> No
     dead.write_text("partial")
     assert gc(ws, dry_run=True).checkout_leftovers == 1 and dead.exists()
     assert gc(ws).checkout_leftovers == 1 and not dead.exists()
+
+
+def test_gc_removes_a_checkout_leftover_whose_pid_now_names_a_newer_process(ws: Workspace) -> None:
+    import time
+
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.csv").write_text("a\n1\n")
+    add(ws, ["d"], name="ds")
+    reused = ws.root / "d" / f".assay-tmp-{os.getpid()}-abcd"  # this pid, but written an hour before it started
+    reused.write_text("partial")
+    os.utime(reused, (time.time() - 3600, time.time() - 3600))
+    live = ws.root / "d" / f".assay-tmp-{os.getpid()}-ef01"  # being written by this process
+    live.write_text("partial")
+    assert gc(ws).checkout_leftovers == 1
+    assert not reused.exists() and live.exists()

@@ -123,3 +123,28 @@ def test_a_process_is_not_called_dead_through_another_namespaces_proc(monkeypatc
         assert _local.pid_alive(pid)
     finally:
         os.waitpid(pid, 0)
+
+
+def test_a_file_older_than_the_process_holding_its_pid_is_a_dead_writer_s(tmp_path: Path) -> None:
+    # PIDs wrap (at 32,768 on some machines) within a long run: a live process that started
+    # after a temp file was last written is not the one that wrote it.
+    from assay.store._local import remove_dead_writers_files, writer_gone
+
+    me = os.getpid()
+    old = tmp_path / f"{me}-old.pack"
+    old.write_bytes(b"left by an earlier process with this pid")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    fresh = tmp_path / f"{me}-fresh.pack"
+    fresh.write_bytes(b"being written")
+    assert writer_gone(me, hour_ago) and not writer_gone(me, time.time())
+    assert remove_dead_writers_files(tmp_path) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [fresh.name]
+
+
+def test_pid_reuse_is_not_judged_through_another_namespaces_proc(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.store import _local
+
+    real = os.readlink
+    monkeypatch.setattr(_local.os, "readlink", lambda p: "1" if p == "/proc/self" else real(p))
+    assert not _local.writer_gone(os.getpid(), time.time() - 3600)

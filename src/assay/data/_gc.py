@@ -126,7 +126,7 @@ def _names(folder: str) -> list[str]:
 def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
     """Remove (count, with ``dry_run``) the temp files of checkouts whose process is gone,
     in every dataset's source folders. No walk counts them as data (see CHECKOUT_TMP)."""
-    from assay.store._local import pid_alive
+    from assay.store._local import writer_gone
 
     found = 0
     sources = {s for d in list_datasets(ws) for s in dataset_sources(ws, d["name"])}
@@ -139,11 +139,18 @@ def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
         for folder, _, files in listings:
             for name in files:
                 pid = name[len(CHECKOUT_TMP):].partition("-")[0]
-                if name.startswith(CHECKOUT_TMP) and pid.isdigit() and not pid_alive(int(pid)):
+                if not (name.startswith(CHECKOUT_TMP) and pid.isdigit()):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    gone = writer_gone(int(pid), os.lstat(path).st_mtime)
+                except FileNotFoundError:
+                    continue
+                if gone:
                     found += 1
                     if not dry_run:
                         try:
-                            os.unlink(os.path.join(folder, name))
+                            os.unlink(path)
                         except FileNotFoundError:
                             pass
     return found

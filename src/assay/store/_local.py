@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat as _stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from assay.config import fsync_dir
 from assay.errors import NotFoundError
 from assay.store._base import ObjectStore, check_key
 
-__all__ = ["LocalStore", "pid_alive", "remove_dead_writers_files"]
+__all__ = ["LocalStore", "pid_alive", "remove_dead_writers_files", "writer_gone"]
 
 
 class LocalStore(ObjectStore):
@@ -110,11 +112,42 @@ def remove_dead_writers_files(folder: Path) -> int:
     for entry in folder.iterdir():
         pid_text, sep, _ = entry.name.partition("-")
         # Only our own temp files (named "<pid>-…") whose writer is gone; anything else is left alone.
-        if not (sep and pid_text.isdigit()) or pid_alive(int(pid_text)) or not entry.is_file():
+        if not (sep and pid_text.isdigit()):
+            continue
+        try:
+            st = entry.stat()
+        except FileNotFoundError:
+            continue
+        if not _stat.S_ISREG(st.st_mode) or not writer_gone(int(pid_text), st.st_mtime):
             continue
         entry.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def writer_gone(pid: int, mtime: float) -> bool:
+    """Whether the process ``pid`` that wrote a file last modified at ``mtime`` is gone: no
+    such process, or one that started after that write (the number was used again: PIDs
+    wrap, at 32,768 on some machines, within a long run)."""
+    return not pid_alive(pid) or _started_after(pid, mtime + _START_SLACK)
+
+
+_START_SLACK = 2.0  # seconds: the start time is known to a clock tick, and clocks get adjusted
+
+
+def _started_after(pid: int, when: float) -> bool:
+    """Whether ``/proc`` says process ``pid`` started after ``when`` (seconds since the epoch);
+    False where that cannot be told."""
+    try:
+        if os.readlink("/proc/self") != str(os.getpid()):
+            return False  # another PID namespace's /proc
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()  # after the name, which may hold spaces
+        ticks = int(fields[19])  # field 22, starttime, in clock ticks since boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return False
+    return time.time() - age > when
 
 
 def pid_alive(pid: int) -> bool:
