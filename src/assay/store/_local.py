@@ -132,7 +132,7 @@ def writer_gone(pid: int, mtime: float) -> bool:
     return not pid_alive(pid) or _started_after(pid, mtime + _START_SLACK)
 
 
-_START_SLACK = 2.0  # seconds: the start time is known to a clock tick, and clocks get adjusted
+_START_SLACK = 60.0  # seconds: the start time is known to a clock tick, and a clock may be stepped
 
 
 def _started_after(pid: int, when: float) -> bool:
