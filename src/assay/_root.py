@@ -21,8 +21,14 @@ CHECKOUT_TMP = ".assay-tmp-"
 
 def not_data(name: str, top: bool) -> bool:
     """Whether a folder entry named ``name`` is skipped by every walk of a dataset's folders:
-    the workspace's own folder (``top``: at the workspace root) and checkout's temp files."""
-    return (top and name == WORKSPACE_DIR) or name.startswith(CHECKOUT_TMP)
+    the workspace's own folder (``top``: at the workspace root) and checkout's temp files,
+    named exactly ``.assay-tmp-<pid>-<hex>`` (any other name is a user's file, and data)."""
+    if top and name == WORKSPACE_DIR:
+        return True
+    if not name.startswith(CHECKOUT_TMP):
+        return False
+    pid, _, tail = name[len(CHECKOUT_TMP):].partition("-")
+    return pid.isdigit() and bool(tail) and tail.strip("0123456789abcdef") == ""
 
 
 def find_root(start: str | None = None) -> str:

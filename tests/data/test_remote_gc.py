@@ -393,3 +393,17 @@ def test_gc_removes_a_checkout_leftover_whose_pid_now_names_a_newer_process(ws: 
     live.write_text("partial")
     assert gc(ws).checkout_leftovers == 1
     assert not reused.exists() and live.exists()
+
+
+def test_only_a_checkout_temp_file_s_exact_name_is_skipped(ws: Workspace) -> None:
+    from assay.data import status
+
+    (ws.root / "d").mkdir()
+    mine = [".assay-tmp-notes.txt", ".assay-tmp-12-xyz", ".assay-tmp--ab"]  # a user's files: data
+    for name in mine:
+        (ws.root / "d" / name).write_text("user data")
+    (ws.root / "d" / ".assay-tmp-12-0a1b").write_text("a checkout's temp file")
+    result = add(ws, ["d"], name="ds")
+    assert result.files == len(mine)
+    assert not status(ws, "ds").dirty
+    assert gc(ws, dry_run=True).checkout_leftovers == 1

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from assay._root import CHECKOUT_TMP
+from assay._root import CHECKOUT_TMP, not_data
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._versions import all_versions, dataset_sources, list_datasets, load_snapshot
 from assay.errors import CorruptionError
@@ -139,7 +139,7 @@ def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
         for folder, _, files in listings:
             for name in files:
                 pid = name[len(CHECKOUT_TMP):].partition("-")[0]
-                if not (name.startswith(CHECKOUT_TMP) and pid.isdigit()):
+                if not not_data(name, False):  # a checkout's temp file, by its exact name
                     continue
                 path = os.path.join(folder, name)
                 try:
