@@ -117,14 +117,46 @@ class Workspace:
 
     @contextlib.contextmanager
     def lock(self, *, exclusive: bool = False) -> Iterator[None]:
-        """Shared lock for work that adds objects; exclusive for gc, which deletes them."""
+        """Shared lock for work that adds objects; exclusive for gc, which deletes them.
+
+        A lock file in ``.assay/`` serves the processes of this machine. Where the ledger is
+        a PostgreSQL server and the store an object store (not a folder), workspaces on
+        other machines may share both: then a PostgreSQL advisory lock named after the store
+        is held too, so that no gc anywhere deletes the chunks of an add still in flight
+        on another machine (written, not yet recorded in the ledger).
+        """
         fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            yield
+            with self._store_lock(exclusive):
+                yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+    @contextlib.contextmanager
+    def _store_lock(self, exclusive: bool) -> Iterator[None]:
+        ledger, store = self.config.ledger or "", self.config.store
+        if not ledger.startswith(("postgresql://", "postgres://")) or "://" not in store or store.startswith("file://"):
+            yield
+            return
+        import hashlib
+
+        from assay.errors import InputError
+        from assay.extras import import_optional
+
+        psycopg = import_optional("psycopg", "postgres")
+        key = int.from_bytes(hashlib.blake2b(f"assay store {store}".encode(), digest_size=8).digest(), "big", signed=True)
+        try:
+            conn = psycopg.connect(ledger, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise InputError(f"cannot connect to the PostgreSQL ledger: {str(exc).strip()}",
+                             hint="check `ledger` in .assay/config.toml and that the server is running") from None
+        try:  # held by this session: the server lets it go when the session ends, a killed process's too
+            conn.execute("SELECT pg_advisory_lock(%s)" if exclusive else "SELECT pg_advisory_lock_shared(%s)", (key,))
+            yield
+        finally:
+            conn.close()
 
     def close(self) -> None:
         if "ledger" in self.__dict__:

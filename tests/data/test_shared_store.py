@@ -1,0 +1,79 @@
+"""Workspaces on different machines sharing a PostgreSQL ledger and an object store: a gc
+in one never deletes the chunks of an add still in flight in another."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assay.data import _add, add, checkout, gc, verify
+from assay.workspace import Workspace
+
+
+def test_gc_waits_for_an_add_in_flight_in_another_workspace(tmp_path: Path, pg_database: str, s3_bucket: str,
+                                                             s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    options = {"endpoint_url": s3_server}
+    # Two roots stand for two machines: each has its own lock file, so only the ledger can tell them.
+    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=s3_bucket, store_options=options)
+    there = Workspace.init(tmp_path / "b", ledger=pg_database, store=s3_bucket, store_options=options)
+    (there.root / "d").mkdir()
+    payload = os.urandom(200_000)
+    (there.root / "d" / "x.bin").write_bytes(payload)
+
+    written, release = threading.Event(), threading.Event()
+    real = _add.record_version
+
+    def slow_record(*args, **kwargs):  # type: ignore[no-untyped-def]
+        written.set()  # every chunk is in the store; the version is not in the ledger yet
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_add, "record_version", slow_record)
+    failures: list[BaseException] = []
+
+    def run(target) -> threading.Thread:  # type: ignore[no-untyped-def]
+        def body() -> None:
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001 - reported by the test below
+                failures.append(exc)
+        thread = threading.Thread(target=body)
+        thread.start()
+        return thread
+
+    adding = run(lambda: add(there, [there.root / "d"], name="ds"))
+    assert written.wait(30)
+    collecting = run(lambda: gc(here))
+    time.sleep(1.0)
+    assert collecting.is_alive()  # gc waits for the add on the other machine
+    release.set()
+    adding.join(30)
+    collecting.join(30)
+    assert not failures, failures
+    assert not adding.is_alive() and not collecting.is_alive()
+    fresh = Workspace(here.root)
+    try:
+        assert verify(fresh, all_objects=True).ok
+        checkout(fresh, "ds@v1", to=tmp_path / "out")
+        assert (tmp_path / "out" / "d" / "x.bin").read_bytes() == payload
+    finally:
+        fresh.close()
+        here.close()
+        there.close()
+
+
+def test_a_folder_store_takes_no_ledger_lock(tmp_path: Path, pg_database: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    ws = Workspace.init(tmp_path / "w", ledger=pg_database)
+    calls: list[object] = []
+    monkeypatch.setattr(psycopg, "connect", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
+    with ws.lock(exclusive=True):
+        pass
+    assert calls == []
+    ws.close()
