@@ -274,18 +274,50 @@ def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path:
     store = remote_store(ws, url, options)
     version = resolve(ws, "ds")
     key = f"versions/ds/{version.id}.json"
-    good = json.loads(store.get_bytes(key))
-    store.put_bytes(key, b'{"id": "truncat')
+    good = store.get_bytes(key)
+    store.put_bytes(key, good[:good.index(b'"snapshot"')])  # cut short after its number
     with pytest.raises(InputError, match="not valid JSON"):
         verify(ws, remote="origin")
     result = repair(ws, remote="origin", on_remote=True)
     assert result.ok and result.repaired == [f"ref {key}"]
-    mended = json.loads(store.get_bytes(key))
-    assert {k: v for k, v in mended.items() if k != "pushed_at"} == {k: v for k, v in good.items() if k != "pushed_at"}
-    # A ref of a version this workspace does not know is left for its owner, and named.
+    mended, before = json.loads(store.get_bytes(key)), json.loads(good)
+    assert {k: v for k, v in mended.items() if k != "pushed_at"} == {k: v for k, v in before.items() if k != "pushed_at"}
+    # A ref whose number is lost, or of a version this workspace does not know, is left and named.
+    store.put_bytes(key, b'{"id": "trunc')
     store.put_bytes("versions/other/abc.json", b"[]")
-    with pytest.raises(InputError, match="versions/other/abc.json"):
-        repair(ws, remote="origin", on_remote=True)
+    result = repair(ws, remote="origin", on_remote=True)
+    assert not result.ok and result.after is None
+    assert result.unmended_refs == sorted([key, "versions/other/abc.json"])
+    assert result.checked_snapshots == 0  # the only version's ref is unreadable: nothing else to check
+
+
+def test_push_repair_keeps_the_remote_s_number_of_a_version_renumbered_here(tmp_path: Path) -> None:
+    import json
+
+    remote = str(tmp_path / "remote")
+    them = Workspace.init(tmp_path / "them")
+    (them.root / "d").mkdir()
+    for i in (1, 2):
+        (them.root / "d" / "x.txt").write_text(f"theirs {i}\n")
+        add(them, [them.root / "d"], name="ds")
+    add_remote(them, "origin", remote)
+    push(them)
+    us = Workspace.init(tmp_path / "us")
+    (us.root / "d").mkdir()
+    (us.root / "d" / "x.txt").write_text("ours\n")
+    add(us, [us.root / "d"], name="ds")  # our own v1: theirs is renumbered when pulled
+    add_remote(us, "origin", remote)
+    pull(us)
+    theirs_v1 = resolve(them, "ds@v1")
+    assert us.ledger.query("SELECT number FROM versions WHERE id = ?", (theirs_v1.id,)) == [(2,)]  # renumbered here
+    store = remote_store(us, remote, {})
+    key = f"versions/ds/{theirs_v1.id}.json"
+    good = store.get_bytes(key)
+    store.put_bytes(key, good[:good.index(b'"snapshot"')])
+    result = repair(us, remote="origin", on_remote=True)
+    assert result.ok and result.repaired == [f"ref {key}"]
+    assert json.loads(store.get_bytes(key))["number"] == 1
+    assert sorted(json.loads(store.get_bytes(k))["number"] for k in store.list("versions/ds/")) == [1, 2]
 
 
 def test_damage_met_in_a_pull_says_how_to_mend_the_remote(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
@@ -335,3 +367,173 @@ def test_gc_keeps_the_good_copy_of_a_chunk_stored_twice(ws: Workspace, damaged_c
     (ws.root / "d" / "f3.bin").unlink()
     checkout(fresh, "ds@v1")
     assert (ws.root / "d" / "f3.bin").read_bytes() == files["d/f3.bin"]
+
+
+def _only_version_here(ws: Workspace, tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    """ds@v1 pushed; ds@v2 (one new file) only here. The index of v2's own pack, and its data."""
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    before = set((ws.dir / "objects" / "packs").glob("*.idx"))
+    for i in range(5):
+        (ws.root / "d" / f"new{i}.bin").write_bytes(os.urandom(40_000))
+    add(ws, ["d"], name="ds")
+    [idx] = set((ws.dir / "objects" / "packs").glob("*.idx")) - before
+    return idx, {f"new{i}": (ws.root / "d" / f"new{i}.bin").read_bytes() for i in range(5)}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad header"])
+def test_a_pack_whose_salvaged_index_leaves_bytes_unplaced_is_kept_aside(ws: Workspace, tmp_path: Path,
+                                                                         damage: str) -> None:
+    idx, _ = _only_version_here(ws, tmp_path)
+    pack = idx.with_suffix(".pack")
+    pack_bytes = pack.read_bytes()
+    data = idx.read_bytes()
+    idx.write_bytes(data[:16 + 2 * 57] if damage == "truncated" else b"NOTANIDX" + data[8:])
+    result = repair(Workspace(ws.root), remote="origin")
+    assert not result.ok  # v2's chunks have no other copy: not mended, and not lost
+    assert result.kept_aside == [f"packs/{pack.name}"]
+    lost = ws.dir / "objects" / "lost"
+    assert (lost / pack.name).read_bytes() == pack_bytes and (lost / idx.name).exists()
+    assert not pack.exists() and not idx.exists()
+    assert gc(Workspace(ws.root), dry_run=True).debris_deleted == 0  # gc does not touch lost/
+    kept = {e[0] for e in decode_index(data, "x")} - {e[0] for e in decode_index(data, "x")[:2]}
+    names = {d.object.split()[1] for d in result.after.damaged}
+    if damage == "truncated":
+        assert names == {d.hex() for d in kept}  # the two salvaged entries were placed; the rest are named
+
+
+def test_a_salvaged_index_that_accounts_for_every_byte_lets_the_pack_go(ws: Workspace, tmp_path: Path) -> None:
+    idx, _ = _only_version_here(ws, tmp_path)
+    data = bytearray(idx.read_bytes())
+    data[-1] ^= 0x01  # only the checksum: every entry still right
+    idx.write_bytes(bytes(data))
+    result = repair(Workspace(ws.root), remote="origin")
+    assert result.ok and result.kept_aside == [] and result.chunks_copied == 0
+    assert not (ws.dir / "objects" / "lost").exists()
+
+
+def test_an_index_in_a_newer_format_stops_the_repair_before_anything_changes(ws: Workspace, tmp_path: Path,
+                                                                             remote_url: tuple[str, dict]) -> None:
+    from assay.errors import UsageError
+
+    url, options = remote_url
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", url, options=options)
+    push(ws)
+    store = remote_store(ws, url, options)
+    key = next(k for k in store.list("packs/") if k.endswith(".idx"))
+    store.put_bytes(key, b"ASSAYIX3" + store.get_bytes(key)[8:])
+    keys = sorted(store.list(""))
+    with pytest.raises(UsageError, match="newer assay"):
+        repair(ws, remote="origin", on_remote=True)
+    assert sorted(store.list("")) == keys
+
+
+def test_a_truncated_pack_on_s3_is_damage_and_is_mended(ws: Workspace, s3_bucket: str, s3_server: str) -> None:
+    options = {"endpoint_url": s3_server}
+    fill(ws)
+    (ws.root / "d" / "more.bin").write_bytes(os.urandom(12 << 20))  # a pack read in several runs
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", s3_bucket, options=options)
+    push(ws)
+    store = remote_store(ws, s3_bucket, options)
+    key = max((k for k in store.list("packs/") if k.endswith(".pack")), key=store.size)
+    store.put_bytes(key, store.get_bytes(key)[:store.size(key) // 3])
+    report = verify(ws, remote="origin")
+    assert not report.ok and report.damaged_versions == ["ds@v1"]
+    result = repair(ws, remote="origin", on_remote=True)
+    assert result.ok and result.chunks_copied > 0
+
+
+def test_a_snapshot_goes_back_only_after_its_chunks(ws: Workspace, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data._packs import PackWriter
+
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    remote = tmp_path / "remote"
+    add_remote(ws, "origin", str(remote))
+    push(ws)
+    for pack in (remote / "packs").iterdir():  # packs and indexes: a plain push would send everything
+        pack.unlink()
+    snapshot = resolve(ws, "ds").snapshot
+    (remote / "snapshots" / snapshot).unlink()
+
+    def crash(self, *args):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(PackWriter, "_publish", crash)
+        with pytest.raises(KeyboardInterrupt):
+            repair(ws, remote="origin", on_remote=True)
+    assert not (remote / "snapshots" / snapshot).exists()  # or a plain push would trust it complete
+    assert push(ws).chunks_sent > 0
+    assert verify(ws, remote="origin").ok
+
+
+def test_pull_repair_of_a_store_on_s3_puts_a_damaged_index_back_from_the_cache(tmp_path: Path, s3_bucket: str,
+                                                                             s3_server: str,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.init(tmp_path / "w", store=s3_bucket, store_options={"endpoint_url": s3_server})
+    fill(ws)
+    add(ws, [ws.root / "d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    key = next(k for k in ws.store.list("packs/") if k.endswith(".idx"))
+    good = ws.store.get_bytes(key)
+    assert verify(Workspace(ws.root), all_objects=True).ok  # reads the indexes: now in the workspace's cache
+    ws.store.put_bytes(key, good[:-5])
+    result = repair(Workspace(ws.root), remote="origin")
+    assert result.ok and result.repaired == [f"pack index {key}"] and result.chunks_copied == 0
+    assert result.packs_rewritten == 0 and ws.store.get_bytes(key) == good
+
+
+def test_a_good_copy_behind_a_damaged_one_in_the_source_is_found(ws: Workspace, tmp_path: Path) -> None:
+    from assay.data._packs import PackWriter
+
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    target = chunk_of(ws, "d/f3.bin")
+    packs = workspace_packs(ws)
+    loc = packs.index[target]
+    stored = bytes(packs.read_stored(loc))
+    packs.index.pop(target)
+    writer = PackWriter(packs, ws.tmp_dir)
+    writer.add_stored(target, stored, loc.raw, loc.flags)
+    [second] = writer.flush()
+    first = min(loc.pack, second)  # the copy the index names: damaged
+    entry = next(e for e in decode_index(ws.store.get_bytes(f"packs/{first}.idx"), "x") if e[0] == target)
+    data = bytearray(ws.store.get_bytes(f"packs/{first}.pack"))
+    data[entry[1] + entry[2] // 2] ^= 0x10
+    ws.store.put_bytes(f"packs/{first}.pack", bytes(data))
+    flip(remote_store(ws, str(tmp_path / "remote"), {}), target)
+    result = repair(Workspace(ws.root), remote="origin", on_remote=True)
+    assert result.ok and result.chunks_copied == 1
+
+
+def test_damage_messages_name_the_side_it_is_on(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    remote = tmp_path / "remote"
+    add_remote(ws, "origin", str(remote))
+    push(ws)
+    clone = tmp_path / "clone"
+    Workspace.init(clone).close()
+    cli("remote", "add", "origin", str(remote), cwd=clone)
+    cli("data", "pull", cwd=clone)
+    # This workspace's own index damaged: not the remote's fault.
+    idx = next((clone / ".assay" / "objects" / "packs").glob("*.idx"))
+    idx.write_bytes(idx.read_bytes()[:-1] + b"\0")
+    doc = cli.json("data", "pull", cwd=clone, check=1)
+    assert not doc["message"].startswith("the copy on remote") and "pull --repair" in doc["hint"]
+    # The remote's index damaged, met by a plain push: the remote's.
+    ridx = next((remote / "packs").glob("*.idx"))
+    ridx.write_bytes(ridx.read_bytes()[:-1] + b"\0")
+    doc = cli.json("data", "push", check=1)
+    assert doc["message"].startswith("the copy on remote origin is damaged") and "push --repair" in doc["hint"]

@@ -283,8 +283,15 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
                    f"{result.packs_rewritten} pack(s) rewritten)")
         for name in result.repaired:
             click.echo(f"  repaired {name}")
+        for name in result.kept_aside:
+            click.echo(f"  kept {name} under lost/: it holds bytes that could not be placed (never deleted)")
+        for name in result.unmended_refs:
+            click.echo(f"  left {name}: a version not known here, or its number is lost; "
+                       "repair from the workspace that pushed it, or remove it on the remote")
         after = result.after
-        assert after is not None
+        if after is None:
+            click.echo("not verified afterwards: the refs above cannot be read")
+            return
         if after.ok:
             click.echo(f"ok: {after.checked_chunks} chunks and {after.checked_snapshots} snapshots verified afterwards")
             return

@@ -81,11 +81,17 @@ def encode_index(entries: list[IndexEntry], fmt: int = 2) -> bytes:
     return body + blake3.blake3(body).digest()
 
 
+def newer_index(data: bytes) -> bool:
+    """Whether ``data`` starts as an index in a format newer than this assay knows."""
+    magic = data[:8]
+    return magic not in (IDX_MAGIC, IDX_MAGIC_V1) and magic[:7] == IDX_MAGIC[:7] and magic[7:].isdigit()
+
+
 def decode_index(data: bytes, key: str) -> list[IndexEntry]:
     """The entries of a pack index, format 2 or 1 (whose entries get an empty checksum)."""
     magic = data[:8]
     if magic not in (IDX_MAGIC, IDX_MAGIC_V1):
-        if magic[:7] == IDX_MAGIC[:7] and magic[7:].isdigit():
+        if newer_index(data):
             raise CorruptionError(f"pack index {key} has format {magic[7:]!r}, which this assay cannot read: "
                                   "it was written by a newer assay; upgrade assay to use this store", key=key)
         raise CorruptionError(f"pack index {key} is damaged (bad header)", key=key)
@@ -117,7 +123,7 @@ def salvage_index(data: bytes) -> list[IndexEntry]:
         body = body[:-32]  # the checksum at the end, where the length says it is there
     whole = len(body) // layout.size * layout.size
     entries = [(*e, b"") if layout is IDX_ENTRY_V1 else e for e in layout.iter_unpack(memoryview(body)[:whole])]
-    return [e for e in entries if 0 < e[2] <= 1 << 32 and e[4] in (0, FLAG_ZSTD)]  # type: ignore[misc]
+    return [e for e in entries if e[2] > 0 and e[4] in (0, FLAG_ZSTD)]  # type: ignore[misc]
 
 
 class PackStore:

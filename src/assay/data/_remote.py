@@ -265,7 +265,8 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
     with ws.lock():
         rpacks = _remote_packs(ws, spec, store)
-        rpacks.refresh()
+        with _remote_damage(spec.name):
+            rpacks.refresh()
         _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20),
                   trusted_index=True)
         for sid, (_, data) in loaded.items():
@@ -352,7 +353,8 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
         through = 0
         if checkout:
-            through = _stage(ws, rpacks, local, snapshots, _newest(wanted), staged, result)
+            through = _stage(ws, rpacks, local, snapshots, _newest(wanted), staged, result, spec.name)
+        local.has(b"")  # this workspace's own index, loaded outside: its damage is not the remote's
         with _remote_damage(spec.name):  # only the remote is read here
             _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
         result.chunks_present -= through  # stored by the staging, not found there
@@ -405,13 +407,13 @@ def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 
 def _stage(ws: Workspace, rpacks: PackStore, local: PackStore, snapshots: dict[str, Any], wanted: list[str],
-           staged: dict[str, Staged], result: TransferResult) -> int:
+           staged: dict[str, Staged], result: TransferResult, name: str) -> int:
     """Stage the big files the checkout after this pull will write, storing their new chunks
     on the way; how many chunks were stored."""
     from assay.data._checkout import stage_big_files
 
     writer = PackWriter(local, ws.tmp_dir, pack_size=ws.config.data.pack_size)
-    source = _ReadThrough(rpacks, local, writer)
+    source = _ReadThrough(rpacks, local, writer, name)
     try:
         for sid in wanted:
             if sid in snapshots:
@@ -431,24 +433,26 @@ class _ReadThrough:
     from the remote, checked against their digests and stored in the workspace on the
     way. Thread-safe, like the pack stores it reads from."""
 
-    def __init__(self, remote: PackStore, local: PackStore, writer: PackWriter) -> None:
-        self.remote, self.local, self.writer = remote, local, writer
-        remote.has(b"")  # load both indexes before threads ask
-        local.has(b"")
+    def __init__(self, remote: PackStore, local: PackStore, writer: PackWriter, name: str) -> None:
+        self.remote, self.local, self.writer, self.name = remote, local, writer, name
+        local.has(b"")  # load both indexes before threads ask
+        with _remote_damage(name):
+            remote.has(b"")
         self._lock = threading.Lock()
         self.sent = self.nbytes = 0
 
     def read_chunk(self, digest: bytes, *, what: str = "", reuse: bool = False) -> bytes | memoryview:
         if self.local.has(digest):
             return self.local.read_chunk(digest, what=what, reuse=reuse)
-        loc = self.remote.index.get(digest)
-        if loc is None:
-            raise CorruptionError(f"chunk {digest.hex()} is missing from {self.remote.store.url}", key=digest.hex())
-        stored = self.remote.read_stored(loc, reuse=reuse)
-        if len(stored) != loc.stored:
-            raise CorruptionError(f"pack packs/{loc.pack}.pack is truncated: chunk {digest.hex()} is cut off",
-                                  key=digest.hex())
-        raw = self.remote.decode(digest, loc, stored, what=what, reuse=reuse)  # content-checked: raises if damaged
+        with _remote_damage(self.name):
+            loc = self.remote.index.get(digest)
+            if loc is None:
+                raise CorruptionError(f"chunk {digest.hex()} is missing from {self.remote.store.url}", key=digest.hex())
+            stored = self.remote.read_stored(loc, reuse=reuse)
+            if len(stored) != loc.stored:
+                raise CorruptionError(f"pack packs/{loc.pack}.pack is truncated: chunk {digest.hex()} is cut off",
+                                      key=digest.hex())
+            raw = self.remote.decode(digest, loc, stored, what=what, reuse=reuse)  # content-checked: raises if damaged
         if self.writer.add_stored(digest, stored, loc.raw, loc.flags):  # written at once: the buffers may be reused
             with self._lock:
                 self.sent += 1

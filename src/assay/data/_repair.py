@@ -5,33 +5,43 @@ store from a remote, `push --repair` mends a remote from the workspace.
 
 - Every chunk of every pack in the store being mended is read and checked against
   its digest, as `verify --all` does.
-- A pack holding any damaged or missing chunk is rewritten. Its good chunks go into
-  a new pack, with a good copy of each bad one, taken from elsewhere in the same
-  store or from the other side and checked against its digest on the way. The new
-  pack is published (pack, then index) before the old pack's index and then the old
-  pack are deleted. A crash leaves every chunk the store had, some maybe twice; a
-  rerun finishes the job.
-- A chunk with no good copy anywhere keeps its damaged bytes: they are carried into
-  the new pack as they were, with the index checksum they were written with (or
-  none that can match), so every check still rejects them. Repair never deletes
-  what it could not replace.
+- A chunk that is damaged or missing gets a good copy: from elsewhere in the same
+  store if there is one, else from the other side (any copy there that checks out
+  against its digest). A pack with damage that got a good copy is rewritten: its
+  good chunks and the damaged bytes that nothing could replace go into a new pack,
+  published (pack, then index) before the old pack's index and then the old pack
+  are deleted. A crash leaves every chunk the store had, some maybe twice (gc keeps
+  the good copy); a rerun finishes the job. A pack whose damage nothing could
+  replace is left as it is.
+- Damaged bytes are carried into the new pack as they were, with the index checksum
+  they were written with (or one that cannot match), so every check still rejects
+  them. Where even that cannot be done (a cut-off pack, or a pack whose index had
+  to be salvaged and does not account for every byte of it), the old pack and its
+  index are moved under ``lost/``, which nothing reads and gc leaves alone, instead
+  of being deleted: repair never deletes bytes it could not place.
+- A pack index that does not decode is put back from this workspace's cache of that
+  store's indexes, when the cached copy hashes to the pack's id. Otherwise the
+  entries it still holds are salvaged, each of their chunks checked against its
+  digest. An index in a format newer than this assay knows stops the repair before
+  anything changes.
 - Snapshots that are damaged or missing are copied from the other side, checked
-  against their ids.
-- A pack index that does not decode is restored from this workspace's cache of
-  that remote's indexes, when the cached copy hashes to the pack's id. Otherwise
-  the entries it still holds are salvaged: each of their chunks is read and checked
-  against its digest, and the pack is rewritten.
+  against their ids, after the chunks they need: a snapshot in a store vouches that
+  its chunks are there (a plain push does not look for them again).
+- A version ref on a remote that does not read as its version is written again from
+  this workspace's ledger, keeping the version number the damaged ref still shows;
+  a ref whose number cannot be read, or of a version not known here, is named and
+  left for the workspace that pushed it.
 - Afterwards the store is verified again, and that report is the result: a repair
   says it worked only when a fresh check finds nothing.
 
 While it runs, a pull from the remote being mended may find a pack gone and fail;
-it succeeds when rerun. A version ref on a remote that does not read as its version is
-written again from this workspace's ledger where that version is known; refs of
-versions known only elsewhere are left for the workspace that pushed them.
+it succeeds when rerun.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,19 +50,21 @@ import blake3
 
 from assay.data._packs import (
     CHECK_BYTES,
+    PACK_MAGIC,
     ChunkLocation,
     IndexEntry,
     PackStore,
     PackWriter,
     decode_index,
+    newer_index,
     salvage_index,
     workspace_packs,
 )
 from assay.data._verify import VerifyReport, verify
 from assay.data._versions import all_versions, load_snapshot_object
-from assay.errors import CorruptionError, NotFoundError
+from assay.errors import CorruptionError, NotFoundError, UsageError
 from assay.progress import bar
-from assay.store import ObjectStore
+from assay.store import LocalStore, ObjectStore
 from assay.workspace import Workspace
 
 __all__ = ["RepairResult", "repair"]
@@ -68,25 +80,28 @@ class RepairResult:
     packs_rewritten: int = 0
     chunks_copied: int = 0  # good copies taken from the other side
     bytes_copied: int = 0
+    kept_aside: list[str] = field(default_factory=list)  # packs moved under lost/ rather than deleted
+    unmended_refs: list[str] = field(default_factory=list)  # remote refs left as they were
     after: VerifyReport | None = None  # the check of the mended store, run afresh
 
     @property
     def ok(self) -> bool:
-        return self.after is not None and self.after.ok
+        return self.after is not None and self.after.ok and not self.unmended_refs
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok, "store": self.store, "source": self.source, "checked_chunks": self.checked_chunks,
             "checked_snapshots": self.checked_snapshots, "repaired": self.repaired,
             "packs_rewritten": self.packs_rewritten, "chunks_copied": self.chunks_copied,
-            "bytes_copied": self.bytes_copied, "after": self.after.to_dict() if self.after else None,
+            "bytes_copied": self.bytes_copied, "kept_aside": self.kept_aside, "unmended_refs": self.unmended_refs,
+            "after": self.after.to_dict() if self.after else None,
         }
 
 
 def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False) -> RepairResult:
     """Mend the workspace's store from ``remote`` (default remote when None), or with
     ``on_remote`` that remote from the workspace's store; then verify what was mended."""
-    from assay.data._remote import _open, _pick, _remote_packs, _remote_versions
+    from assay.data._remote import _open, _pick, _remote_packs
 
     spec = _pick(ws, remote)
     store = _open(ws, spec)
@@ -94,24 +109,37 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
     if on_remote:
         result = RepairResult(store=f"remote {spec.name}", source="workspace")
         with ws.lock():
+            if not any(store.list("versions/")) and not any(store.list("refs/")):
+                raise NotFoundError(f"remote {spec.name} holds no versions: there is nothing to repair there",
+                                    hint=f"`assay data push --remote {spec.name}` sends them")
             _mend_refs(ws, store, result)
-            live = {entry["snapshot"] for _, entry in _remote_versions(store, None)}
             target = PackStore(store)  # the remote's own indexes, not this workspace's cache of them
             try:
-                _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
-                      spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx", pack_size=min(ws.config.data.pack_size, 64 << 20))
+                _mend(store, target, ws.store, local, _live_on_remote(store, result.unmended_refs), ws.tmp_dir,
+                      result, index_format=1, spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
+                      pack_size=min(ws.config.data.pack_size, 64 << 20))
             finally:
                 target.close()
-        result.after = verify(ws, remote=spec.name)
+        if not result.unmended_refs:  # otherwise reading the remote's versions fails on them
+            result.after = verify(ws, remote=spec.name)
     else:
         result = RepairResult(store="workspace", source=f"remote {spec.name}")
         with ws.lock(exclusive=True):  # packs are deleted: no add may be writing one
             source = _remote_packs(ws, spec, store)
+            own = isinstance(ws.store, LocalStore)
+            # An object store's indexes are read afresh, not from the cache of them (which is
+            # where a damaged one is put back from).
+            target = local if own else PackStore(ws.store)
             try:
-                _mend(ws.store, local, store, source, {v.snapshot for v in all_versions(ws)}, ws.tmp_dir, result,
-                      index_format=2, pack_size=ws.config.data.pack_size)
+                _mend(ws.store, target, store, source, {v.snapshot for v in all_versions(ws)}, ws.tmp_dir, result,
+                      index_format=2, pack_size=ws.config.data.pack_size,
+                      spare_indexes=None if own else ws.cache_dir / "idx")
             finally:
                 source.close()
+                if target is not local:
+                    target.close()
+                local.close()
+                local.invalidate()
         result.after = verify(ws, all_objects=True)
     return result
 
@@ -120,111 +148,142 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
           tmp_dir: Path, result: RepairResult, *, index_format: int, pack_size: int,
           spare_indexes: Path | None = None) -> None:
     entries, salvaged = _indexes(store, result, spare_indexes)
-    good: dict[str, dict[bytes, ChunkLocation]] = {}
+    clean: set[bytes] = set()  # good chunks in packs without damage: they stay where they are
+    good: dict[str, dict[bytes, ChunkLocation]] = {}  # good chunks of the damaged packs
     bad: dict[str, dict[bytes, ChunkLocation]] = {}
     with bar(total=sum(len(e) for e in entries.values()), desc="checking", unit="chunk") as progress:
-        for pack_id, pack_entries in sorted(entries.items()):
+        for pack_id in sorted(entries):
             errors: list[tuple[bytes, CorruptionError]] = []
-            locations = {e[0]: _location(pack_id, e) for e in pack_entries}
-            good[pack_id] = {d: locations[d] for d, _ in packs.read_pack(pack_id, list(locations.items()),
-                                                                         errors=errors, stored=True, strict=True)}
-            bad[pack_id] = {d: locations[d] for d, _ in errors}
+            locations = {e[0]: ChunkLocation(pack_id, *e[1:]) for e in entries.pop(pack_id)}
+            found = [d for d, _ in packs.read_pack(pack_id, list(locations.items()), errors=errors, stored=True,
+                                                   strict=True)]
             result.checked_chunks += len(locations)
-            progress.update(len(pack_entries))
-    doomed = sorted(p for p in entries if bad[p] or p in salvaged)
-    kept = {d for p in entries if p not in doomed for d in good[p]}
-    rescued: dict[bytes, ChunkLocation] = {}  # good chunks of doomed packs, one copy each
-    for pack_id in doomed:
-        for d, loc in good[pack_id].items():
-            if d not in kept:
-                rescued.setdefault(d, loc)
-
-    needed = _snapshots(store, source_store, live, result)
-    damaged = {d for p in doomed for d in bad[p] if p not in salvaged}  # a salvaged entry may be garbage
-    indexed = {e[0] for es in entries.values() for e in es}
-    want = sorted((needed | damaged) - kept - rescued.keys())
-    if not doomed and not want:
-        return
+            progress.update(len(locations))
+            if errors or pack_id in salvaged:
+                good[pack_id] = {d: locations[d] for d in found}
+                bad[pack_id] = {d: locations[d] for d, _ in errors}
+            else:
+                clean.update(found)
+    elsewhere = {d for locs in good.values() for d in locs}  # good copies inside damaged packs
+    snapshots, needed = _snapshots(store, source_store, live, result)
+    damaged = {d for p, locs in bad.items() if p not in salvaged for d in locs}  # a salvaged entry may be garbage
+    missing = needed - clean - elsewhere - damaged
+    want = sorted((damaged | missing) - clean - elsewhere)
 
     packs.refresh([])  # the writer asks the index what is stored; damaged indexes are left out
-    for pack_id in doomed:
-        for e in entries[pack_id]:
-            packs.index.pop(e[0], None)  # stored again below, in a new pack
+    for locs in (*good.values(), *bad.values()):
+        for d in locs:
+            packs.index.pop(d, None)  # stored again below, in a new pack
     writer = PackWriter(packs, tmp_dir, pack_size=pack_size, index_format=index_format)
     copied: set[bytes] = set()
+    aside: set[str] = set()
     try:
-        for pack_id in doomed:
-            items = [(d, loc) for d, loc in rescued.items() if loc.pack == pack_id]
-            for digest, stored in packs.read_pack(pack_id, items, stored=True, strict=True):  # changed since: raise
-                loc = rescued[digest]
-                writer.add_stored(digest, stored, loc.raw, loc.flags, loc.check)
         if want:
-            source.refresh([])
-            source_errors: list[tuple[bytes, CorruptionError]] = []
-            with bar(total=len(want), desc="copying", unit="chunk") as progress:
-                for digest, stored in source.read_many(want, errors=source_errors, stored=True):  # content-checked
-                    loc = source.index[digest]
-                    if writer.add_stored(digest, stored, loc.raw, loc.flags):
-                        copied.add(digest)
-                        result.chunks_copied += 1
-                        result.bytes_copied += loc.raw
-                    progress.update(1)
-        for pack_id in doomed:
+            for digest, stored, loc in _good_copies(source, want):
+                if writer.add_stored(digest, stored, loc.raw, loc.flags):
+                    copied.add(digest)
+                    result.chunks_copied += 1
+                    result.bytes_copied += loc.raw
+        mended = copied | clean | elsewhere
+        # A damaged pack is rewritten only if some of its damage now has a good copy (or its
+        # index was salvaged); one whose damage nothing replaces is left as it is.
+        rewrite = sorted(p for p in bad if p in salvaged or any(d in mended for d in bad[p]))
+        staying = {d for p in bad if p not in rewrite for d in good[p]}
+        for pack_id in rewrite:
+            items = [(d, loc) for d, loc in good[pack_id].items() if d not in clean and d not in staying]
+            for digest, stored in packs.read_pack(pack_id, items, stored=True, strict=True):  # changed since: raise
+                loc = good[pack_id][digest]
+                writer.add_stored(digest, stored, loc.raw, loc.flags, loc.check)
             if pack_id in salvaged:
+                if not _accounted_for(store, pack_id, good[pack_id].values()):
+                    aside.add(pack_id)
                 continue
             for digest, loc in bad[pack_id].items():
-                if digest not in copied and digest not in kept and digest not in rescued:
-                    # No good copy anywhere: keep the damaged bytes as they are.
-                    _carry(packs, writer, digest, loc)
+                if digest not in mended and not _carry(packs, writer, digest, loc):
+                    aside.add(pack_id)  # bytes that cannot be placed: the old pack is kept
         writer.flush()
     except BaseException:
         writer.abort()
         raise
-    for pack_id in doomed:
+    for snapshot_id, data in snapshots.items():  # after the chunks they vouch for
+        store.put_bytes(f"snapshots/{snapshot_id}", data)
+        result.repaired.append(f"snapshot snapshots/{snapshot_id}")
+    for pack_id in rewrite:
         packs.forget_pack(pack_id)
-        if pack_id in writer.published:
-            continue  # rewritten with the very entries it had (a pack's id is its index's hash): now good
+        if pack_id in writer.published:  # rewritten with the very entries it had (its id is its index's hash)
+            if pack_id in salvaged:
+                result.repaired.append(f"pack index packs/{pack_id}.idx")
+            continue  # the same bytes at every entry, all good now
+        if pack_id in aside:
+            _keep_aside(store, pack_id)
+            result.kept_aside.append(f"packs/{pack_id}.pack")
+            continue
+        if pack_id in salvaged:
+            result.repaired.append(f"pack index packs/{pack_id}.idx")  # its chunks are indexed whole again
         for key in (f"packs/{pack_id}.idx", f"packs/{pack_id}.pack"):  # the index first: a pack without one is ignored
-            try:
-                store.delete(key)
-            except (FileNotFoundError, NotFoundError):
-                pass
-    result.packs_rewritten = len(doomed)
+            store.delete(key)
+    result.packs_rewritten = len(rewrite)
     packs.invalidate()
-    fixed = (damaged | (needed - indexed)) & (copied | kept | rescued.keys())
+    fixed = (damaged | missing) & (copied | clean | elsewhere)
     result.repaired += [f"chunk {d.hex()}" for d in sorted(fixed)]
 
 
-def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
-    """Write again each version ref on the remote that does not read as its version, from
-    this workspace's ledger where it has that version (a ref holds only ledger fields)."""
-    from assay.data._remote import readable_ref, ref_entry
-    from assay.data._versions import dataset_sources
+def _good_copies(source: PackStore, digests: list[bytes]) -> Any:
+    """``(digest, stored bytes, location)`` of a good copy of each of ``digests`` in ``source``
+    that has one, checked against its digest: the copy its index names, else any other."""
+    source.refresh([])
+    errors: list[tuple[bytes, CorruptionError]] = []
+    with bar(total=len(digests), desc="copying", unit="chunk") as progress:
+        for digest, stored in source.read_many(digests, errors=errors, stored=True):  # content-checked
+            yield digest, stored, source.index[digest]
+            progress.update(1)
+        others = {d for d, _ in errors}
+        if others:  # the copy the index names is damaged or gone: look in every pack
+            for pack_id in sorted(source.packs()):
+                try:
+                    entries = [e for e in source.pack_entries(pack_id) if e[0] in others]
+                except CorruptionError:
+                    continue
+                items = [(e[0], ChunkLocation(pack_id, *e[1:])) for e in entries]
+                locations = dict(items)
+                for digest, stored in source.read_pack(pack_id, items, errors=[], stored=True):
+                    if digest in others:
+                        others.discard(digest)
+                        yield digest, stored, locations[digest]
+                        progress.update(1)
 
-    for key in sorted(store.list("versions/")):
-        parts = key.split("/")
-        if len(parts) != 3 or not parts[2].endswith(".json") or readable_ref(store, key):
-            continue
-        name, version_id = parts[1], parts[2][:-len(".json")]
-        version = next((v for v in all_versions(ws) if v.id == version_id and v.dataset == name), None)
-        if version is None:
-            continue  # not known here: reading the remote names it
-        kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))[0][0]
-        store.put_bytes(key, ref_entry(version, kind, dataset_sources(ws, name)))
-        result.repaired.append(f"ref {key}")
+
+def _accounted_for(store: ObjectStore, pack_id: str, good: Any) -> bool:
+    """Whether the checked chunks of a pack whose index was salvaged cover every byte of it."""
+    end = len(PACK_MAGIC)
+    for loc in sorted(good, key=lambda loc: loc.offset):
+        if loc.offset != end:
+            return False
+        end += loc.stored
+    try:
+        return store.size(f"packs/{pack_id}.pack") == end
+    except NotFoundError:
+        return True  # nothing left of it to keep
 
 
-def _location(pack_id: str, entry: IndexEntry) -> ChunkLocation:
-    return ChunkLocation(pack_id, *entry[1:])
+def _keep_aside(store: ObjectStore, pack_id: str) -> None:
+    """Move a pack that holds bytes repair could not place (and its index) under ``lost/``:
+    out of every reader's way, and out of gc's."""
+    for suffix in (".pack", ".idx"):
+        try:
+            store.move(f"packs/{pack_id}{suffix}", f"lost/{pack_id}{suffix}")
+        except NotFoundError:
+            pass
 
 
 def _indexes(store: ObjectStore, result: RepairResult,
              spare_indexes: Path | None) -> tuple[dict[str, list[IndexEntry]], set[str]]:
     """Every pack's entries, and the packs whose index had to be salvaged. A damaged index
     is put back from ``spare_indexes`` (a cache of this store's indexes) when the copy
-    there is the one the pack's id names."""
+    there is the one the pack's id names. An index newer than this assay stops everything."""
     entries: dict[str, list[IndexEntry]] = {}
     salvaged: set[str] = set()
+    damaged: dict[str, bytes] = {}
     for key in sorted(store.list("packs/")):
         if not key.endswith(".idx"):
             continue
@@ -233,11 +292,15 @@ def _indexes(store: ObjectStore, result: RepairResult,
             data = store.get_bytes(key)
         except NotFoundError:
             continue  # deleted since it was listed (a gc elsewhere)
+        if newer_index(data):
+            raise UsageError(f"pack index {key} was written by a newer assay; this one cannot repair that store",
+                             hint="upgrade assay, then repair again")
         try:
             entries[pack_id] = decode_index(data, key)
-            continue
         except CorruptionError:
-            pass
+            damaged[key] = data
+    for key, data in damaged.items():
+        pack_id = key[len("packs/"):-len(".idx")]
         spare = _spare_index(spare_indexes, pack_id, key)
         if spare is not None:
             store.put_bytes(key, spare)
@@ -260,10 +323,12 @@ def _spare_index(folder: Path | None, pack_id: str, key: str) -> bytes | None:
     return data if blake3.blake3(data).hexdigest()[:32] == pack_id else None  # a pack's id is its index's hash
 
 
-def _snapshots(store: ObjectStore, source_store: ObjectStore, live: set[str], result: RepairResult) -> set[bytes]:
-    """Check every live snapshot, copying a good one from the other side where it is damaged
-    or missing; the chunks the readable ones need."""
+def _snapshots(store: ObjectStore, source_store: ObjectStore, live: set[str],
+               result: RepairResult) -> tuple[dict[str, bytes], set[bytes]]:
+    """Check every live snapshot; the good copies from the other side of those damaged or
+    missing here (written once their chunks are), and the chunks the readable ones need."""
     needed: set[bytes] = set()
+    replacements: dict[str, bytes] = {}
     for snapshot_id in sorted(live):
         result.checked_snapshots += 1
         try:
@@ -273,19 +338,68 @@ def _snapshots(store: ObjectStore, source_store: ObjectStore, live: set[str], re
                 snapshot, data = load_snapshot_object(source_store, snapshot_id)  # checked against its id
             except (CorruptionError, NotFoundError):
                 continue  # no good copy: the verify afterwards names it
-            store.put_bytes(f"snapshots/{snapshot_id}", data)
-            result.repaired.append(f"snapshot snapshots/{snapshot_id}")
+            replacements[snapshot_id] = data
         needed |= snapshot.chunk_digests()
-    return needed
+    return replacements, needed
 
 
-def _carry(packs: PackStore, writer: PackWriter, digest: bytes, loc: ChunkLocation) -> None:
-    """Move a damaged chunk's bytes into the new pack unchanged. Its checksum stays the one
-    it was written with; a chunk from an index without checksums gets one that cannot match
-    (all zero), so that a push checking by checksum refuses it too."""
+def _carry(packs: PackStore, writer: PackWriter, digest: bytes, loc: ChunkLocation) -> bool:
+    """Move a damaged chunk's bytes into the new pack unchanged; False where they cannot be
+    (gone, or cut off). Its checksum stays the one it was written with; a chunk from an
+    index without checksums gets one that cannot match (all zero), so that a push checking
+    by checksum refuses it too."""
     try:
         stored = packs.read_stored(loc)
     except (CorruptionError, NotFoundError):
-        return  # the pack is gone: there is nothing left to keep
-    if len(stored) == loc.stored:  # a cut-off chunk cannot be indexed as it was
-        writer.add_stored(digest, stored, loc.raw, loc.flags, loc.check or bytes(CHECK_BYTES))
+        return False
+    if len(stored) != loc.stored:
+        return False
+    writer.add_stored(digest, stored, loc.raw, loc.flags, loc.check or bytes(CHECK_BYTES))
+    return True
+
+
+_NUMBER = re.compile(rb'"number"\s*:\s*(\d{1,9})\b')
+
+
+def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
+    """Write again each version ref on the remote that does not read as its version, from
+    this workspace's ledger where it has that version, keeping the number the damaged ref
+    still shows (the remote's own: a pull may have renumbered the version here)."""
+    from assay.data._remote import readable_ref, ref_entry
+    from assay.data._versions import dataset_sources
+
+    for key in sorted(store.list("versions/")):
+        parts = key.split("/")
+        if len(parts) != 3 or not parts[2].endswith(".json") or readable_ref(store, key):
+            continue
+        name, version_id = parts[1], parts[2][:-len(".json")]
+        version = next((v for v in all_versions(ws) if v.id == version_id and v.dataset == name), None)
+        try:
+            number = _NUMBER.search(store.get_bytes(key))
+        except NotFoundError:
+            continue
+        if version is None or number is None:
+            result.unmended_refs.append(key)  # not known here, or its number is lost
+            continue
+        kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))[0][0]
+        version = dataclasses.replace(version, number=int(number.group(1)))
+        store.put_bytes(key, ref_entry(version, kind, dataset_sources(ws, name)))
+        result.repaired.append(f"ref {key}")
+
+
+def _live_on_remote(store: ObjectStore, skip: list[str]) -> set[str]:
+    """The snapshots of the versions the remote lists, from every ref that reads (``skip``:
+    refs left unmended) and from the single lists older remotes hold."""
+    from assay.data._remote import _check_entry, _read_json, readable_ref
+
+    live: set[str] = set()
+    for key in store.list("versions/"):
+        if key.endswith(".json") and key not in skip and readable_ref(store, key):
+            live.add(_read_json(store, key)["snapshot"])
+    for key in store.list("refs/"):
+        if key.endswith(".json"):
+            doc = _read_json(store, key)
+            for entry in doc.get("versions", []) if isinstance(doc, dict) else []:
+                _check_entry(entry, key)
+                live.add(entry["snapshot"])
+    return live

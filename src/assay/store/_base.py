@@ -51,6 +51,10 @@ class ObjectStore:
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
+    def move(self, key: str, new_key: str) -> None:
+        """Give the object at ``key`` the key ``new_key`` (replacing any object there)."""
+        raise NotImplementedError
+
     def local_path(self, key: str) -> Path | None:
         """The file holding ``key`` when the store is a local folder, else None."""
         return None

@@ -96,6 +96,13 @@ class LocalStore(ObjectStore):
         except FileNotFoundError:
             pass
 
+    def move(self, key: str, new_key: str) -> None:
+        source = self._path(key)
+        if not source.is_file():
+            raise NotFoundError(f"object {key} is missing from {self.url}")
+        self._commit(source, new_key)
+        fsync_dir(source.parent)
+
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
 
