@@ -258,6 +258,9 @@ def test_repair_cli_refuses_a_version_and_other_options(ws: Workspace, tmp_path:
     flip(ws.store, chunk_of(ws, "d/f0.bin"))
     text = cli("data", "verify", check=1).stdout
     assert "assay data pull --repair" in text
+    cli("remote", "add", "empty", str(tmp_path / "empty"))
+    proc = cli("data", "push", "--repair", "--remote", "empty", check=2)  # nothing there: say so, not "ok"
+    assert "holds no versions" in proc.stderr and "assay data push --remote empty" in proc.stderr
 
 
 def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path: Path,
