@@ -316,7 +316,7 @@ def test_sigkill_during_repair(tmp_path: Path, side: str) -> None:
         code = _kill_after(args, root, delay, runs)
         assert code in (0, -signal.SIGKILL), runs
         killed += code == -signal.SIGKILL
-        proc = subprocess.run([sys.executable, "-m", "assay", *args, "--json"], cwd=root, env=ENV,
+        proc = subprocess.run([sys.executable, "-m", "assay", *args, "--json"], cwd=root, env=ENV, check=False,
                               capture_output=True, text=True)
         assert proc.returncode == 0, (proc.stdout, proc.stderr, runs)
         assert json.loads(proc.stdout)["chunks_copied"] <= damaged, runs  # no good chunk was lost on the way

@@ -15,7 +15,12 @@ from typing import Any
 
 from assay._root import CHECKOUT_TMP, not_data
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
-from assay.data._versions import all_versions, dataset_sources, list_datasets, load_snapshot
+from assay.data._versions import (
+    all_versions,
+    dataset_sources,
+    list_datasets,
+    load_snapshot,
+)
 from assay.errors import CorruptionError
 from assay.workspace import Workspace
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,36 +118,40 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
             try:
                 _mend(store, target, ws.store, local, _live_on_remote(store, result.unmended_refs), ws.tmp_dir,
                       result, index_format=1, spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
-                      pack_size=min(ws.config.data.pack_size, 64 << 20))
+                      pack_size=min(ws.config.data.pack_size, 64 << 20))()
             finally:
                 target.close()
         if not result.unmended_refs:  # otherwise reading the remote's versions fails on them
             result.after = verify(ws, remote=spec.name)
     else:
         result = RepairResult(store="workspace", source=f"remote {spec.name}")
-        with ws.lock(exclusive=True):  # packs are deleted: no add may be writing one
-            source = _remote_packs(ws, spec, store)
-            own = isinstance(ws.store, LocalStore)
-            # An object store's indexes are read afresh, not from the cache of them (which is
-            # where a damaged one is put back from).
-            target = local if own else PackStore(ws.store)
-            try:
-                _mend(ws.store, target, store, source, {v.snapshot for v in all_versions(ws)}, ws.tmp_dir, result,
-                      index_format=2, pack_size=ws.config.data.pack_size,
-                      spare_indexes=None if own else ws.cache_dir / "idx")
-            finally:
-                source.close()
-                if target is not local:
-                    target.close()
-                local.close()
-                local.invalidate()
+        source = _remote_packs(ws, spec, store)
+        own = isinstance(ws.store, LocalStore)
+        # An object store's indexes are read afresh, not from the cache of them (which is
+        # where a damaged one is put back from).
+        target = local if own else PackStore(ws.store)
+        try:
+            with ws.lock():  # checking and storing only add to the store, as an add does: adds may go on
+                retire = _mend(ws.store, target, store, source, {v.snapshot for v in all_versions(ws)}, ws.tmp_dir,
+                               result, index_format=2, pack_size=ws.config.data.pack_size,
+                               spare_indexes=None if own else ws.cache_dir / "idx")
+            with ws.lock(exclusive=True):  # packs are deleted: no add may be deciding what is stored
+                retire()
+        finally:
+            source.close()
+            if target is not local:
+                target.close()
+            local.close()
+            local.invalidate()
         result.after = verify(ws, all_objects=True)
     return result
 
 
 def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, source: PackStore, live: set[str],
           tmp_dir: Path, result: RepairResult, *, index_format: int, pack_size: int,
-          spare_indexes: Path | None = None) -> None:
+          spare_indexes: Path | None = None) -> Callable[[], None]:
+    """Check every pack, store good copies, and write new packs and snapshots (all of it only
+    adds to the store); what is returned deletes or moves aside the packs they replace."""
     entries, salvaged = _indexes(store, result, spare_indexes)
     clean: set[bytes] = set()  # good chunks in packs without damage: they stay where they are
     good: dict[str, dict[bytes, ChunkLocation]] = {}  # good chunks of the damaged packs
@@ -208,24 +213,28 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
     for snapshot_id, data in snapshots.items():  # after the chunks they vouch for
         store.put_bytes(f"snapshots/{snapshot_id}", data)
         result.repaired.append(f"snapshot snapshots/{snapshot_id}")
-    for pack_id in rewrite:
-        packs.forget_pack(pack_id)
-        if pack_id in writer.published:  # rewritten with the very entries it had (its id is its index's hash)
-            if pack_id in salvaged:
-                result.repaired.append(f"pack index packs/{pack_id}.idx")
-            continue  # the same bytes at every entry, all good now
-        if pack_id in aside:
-            _keep_aside(store, pack_id)
-            result.kept_aside.append(f"packs/{pack_id}.pack")
-            continue
-        if pack_id in salvaged:
-            result.repaired.append(f"pack index packs/{pack_id}.idx")  # its chunks are indexed whole again
-        for key in (f"packs/{pack_id}.idx", f"packs/{pack_id}.pack"):  # the index first: a pack without one is ignored
-            store.delete(key)
-    result.packs_rewritten = len(rewrite)
-    packs.invalidate()
     fixed = (damaged | missing) & (copied | clean | elsewhere)
     result.repaired += [f"chunk {d.hex()}" for d in sorted(fixed)]
+    result.packs_rewritten = len(rewrite)
+
+    def retire() -> None:
+        for pack_id in rewrite:
+            packs.forget_pack(pack_id)
+            if pack_id in writer.published:  # rewritten with the very entries it had (its id is its index's hash)
+                if pack_id in salvaged:
+                    result.repaired.append(f"pack index packs/{pack_id}.idx")
+                continue  # the same bytes at every entry, all good now
+            if pack_id in aside:
+                _keep_aside(store, pack_id)
+                result.kept_aside.append(f"packs/{pack_id}.pack")
+                continue
+            if pack_id in salvaged:
+                result.repaired.append(f"pack index packs/{pack_id}.idx")  # its chunks are indexed whole again
+            for key in (f"packs/{pack_id}.idx", f"packs/{pack_id}.pack"):  # the index first: a pack without one is ignored
+                store.delete(key)
+        packs.invalidate()
+
+    return retire
 
 
 def _good_copies(source: PackStore, digests: list[bytes]) -> Any:
