@@ -34,8 +34,10 @@ store from a remote, `push --repair` mends a remote from the workspace.
 - Afterwards the store is verified again, and that report is the result: a repair
   says it worked only when a fresh check finds nothing.
 
-While it runs, a pull from the remote being mended may find a pack gone and fail;
-it succeeds when rerun.
+`pull --repair` checks and stores under the workspace's shared lock, as an add does,
+and takes the exclusive lock only to delete or move aside the packs it replaced.
+While `push --repair` runs, a pull from that remote may find a pack gone and fail; it
+succeeds when rerun.
 """
 
 from __future__ import annotations
