@@ -162,8 +162,16 @@ def _check_chunks(packs: PackStore, digests: list[bytes], report: VerifyReport, 
             report.checked_bytes += len(raw)
             progress.update(1)
         for digest, exc in errors:
-            bad[digest] = exc.message
+            bad[digest] = _reason(digest, exc.message)
             progress.update(1)
+
+
+def _reason(digest: bytes, message: str) -> str:
+    """What is wrong with a chunk, without the place that the damage's name already gives."""
+    head = f"chunk {digest.hex()} in packs/"
+    if message.startswith(head) and " is " in message:
+        return message.split(" is ", 1)[1]
+    return message
 
 
 def _check_all_packs(packs: PackStore, report: VerifyReport, bad: dict[bytes, str]) -> None:
