@@ -280,6 +280,25 @@ def _damage(packs_dir: Path, every: int = 3) -> int:
     return damaged
 
 
+def _good_chunks(packs_dir: Path) -> set[bytes]:
+    """Every chunk some pack in ``packs_dir`` holds good (its bytes decode to its digest)."""
+    from assay.data._packs import ChunkLocation, PackStore, decode_index
+    from assay.errors import CorruptionError
+    from assay.store import LocalStore
+
+    store = PackStore(LocalStore(packs_dir.parent))
+    good: set[bytes] = set()
+    for idx in sorted(packs_dir.glob("*.idx")):
+        try:
+            entries = decode_index(idx.read_bytes(), idx.name)
+        except CorruptionError:
+            continue
+        items = [(e[0], ChunkLocation(idx.stem, *e[1:])) for e in entries]
+        good.update(d for d, _ in store.read_pack(idx.stem, items, errors=[]))
+    store.close()
+    return good
+
+
 @pytest.mark.parametrize("side", ["pull", "push"])
 def test_sigkill_during_repair(tmp_path: Path, side: str) -> None:
     """A repair killed at any instant loses no good chunk: the rerun completes, copying at most
@@ -296,7 +315,9 @@ def test_sigkill_during_repair(tmp_path: Path, side: str) -> None:
     push(ws)
     ws.close()
     shutil.move(str(tmp_path / "remote"), str(pristine / "remote"))  # copied with the workspace below
-    damaged = _damage(pristine / (".assay/objects/packs" if side == "pull" else "remote/packs"))
+    mended = ".assay/objects/packs" if side == "pull" else "remote/packs"
+    damaged = _damage(pristine / mended)
+    good_before = _good_chunks(pristine / mended)
     args = ["data", side, "--repair"]
 
     def copy(name: str) -> Path:
@@ -316,6 +337,7 @@ def test_sigkill_during_repair(tmp_path: Path, side: str) -> None:
         code = _kill_after(args, root, delay, runs)
         assert code in (0, -signal.SIGKILL), runs
         killed += code == -signal.SIGKILL
+        assert _good_chunks(root / mended) >= good_before, runs  # at no instant is a good chunk gone
         proc = subprocess.run([sys.executable, "-m", "assay", *args, "--json"], cwd=root, env=ENV, check=False,
                               capture_output=True, text=True)
         assert proc.returncode == 0, (proc.stdout, proc.stderr, runs)
