@@ -148,3 +148,42 @@ def test_pid_reuse_is_not_judged_through_another_namespaces_proc(monkeypatch: py
     real = os.readlink
     monkeypatch.setattr(_local.os, "readlink", lambda p: "1" if p == "/proc/self" else real(p))
     assert not _local.writer_gone(os.getpid(), time.time() - 3600)
+
+
+def test_an_unreachable_object_store_is_the_user_s_to_fix(tmp_path: Path) -> None:
+    # A closed port on loopback: "cannot reach", exit 2 and what to check, not an internal error.
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "ASSAY_PROGRESS": "0", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+           "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"}
+    run = [sys.executable, "-m", "assay"]
+    subprocess.run([*run, "init", str(tmp_path)], check=True, capture_output=True, env=env)
+    (tmp_path / "a.txt").write_text("a\n")
+    subprocess.run([*run, "data", "add", "a.txt", "--name", "ds"], cwd=tmp_path, check=True, capture_output=True,
+                   env=env)
+    subprocess.run([*run, "remote", "add", "origin", "s3://bucket/x", "--endpoint-url", f"http://127.0.0.1:{port}"],
+                   cwd=tmp_path, check=True, capture_output=True, env=env)
+    proc = subprocess.run([*run, "data", "push"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot reach s3://bucket/x" in proc.stderr and "--endpoint-url" in proc.stderr
+
+
+def test_an_object_store_without_credentials_says_so(tmp_path: Path, s3_server: str) -> None:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(ASSAY_PROGRESS="0", AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_EC2_METADATA_DISABLED="true", AWS_MAX_ATTEMPTS="1")
+    run = [sys.executable, "-m", "assay"]
+    subprocess.run([*run, "init", str(tmp_path / "w")], check=True, capture_output=True, env=env)
+    subprocess.run([*run, "remote", "add", "origin", "s3://bucket/x", "--endpoint-url", s3_server],
+                   cwd=tmp_path / "w", check=True, capture_output=True, env=env)
+    proc = subprocess.run([*run, "data", "verify", "--remote", "origin"], cwd=tmp_path / "w", capture_output=True,
+                          text=True, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "no credentials for s3://bucket/x" in proc.stderr and "AWS_ACCESS_KEY_ID" in proc.stderr
