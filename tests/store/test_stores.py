@@ -187,3 +187,11 @@ def test_an_object_store_without_credentials_says_so(tmp_path: Path, s3_server: 
                           text=True, env=env)
     assert proc.returncode == 2, proc.stderr
     assert "no credentials for s3://bucket/x" in proc.stderr and "AWS_ACCESS_KEY_ID" in proc.stderr
+
+
+def test_a_folder_that_cannot_be_a_store_is_named(tmp_path: Path) -> None:
+    from assay.errors import InputError
+
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(InputError, match="cannot use the folder .* as an object store: Not a directory"):
+        LocalStore(tmp_path / "file" / "store")

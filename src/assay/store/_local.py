@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from assay.config import fsync_dir
-from assay.errors import NotFoundError
+from assay.errors import InputError, NotFoundError
 from assay.store._base import ObjectStore, check_key
 
 __all__ = ["LocalStore", "pid_alive", "remove_dead_writers_files", "writer_gone"]
@@ -20,9 +20,12 @@ class LocalStore(ObjectStore):
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.url = str(self.root)
-        self.root.mkdir(parents=True, exist_ok=True)
         self._tmp = self.root / ".tmp"
-        self._tmp.mkdir(exist_ok=True)
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # not a folder that can be made or written here: the user's to fix
+            raise InputError(f"cannot use the folder {self.root} as an object store: {exc.strerror}",
+                             hint="give a folder this user can create and write to") from None
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
