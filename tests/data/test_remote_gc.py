@@ -407,3 +407,12 @@ def test_only_a_checkout_temp_file_s_exact_name_is_skipped(ws: Workspace) -> Non
     assert result.files == len(mine)
     assert not status(ws, "ds").dirty
     assert gc(ws, dry_run=True).checkout_leftovers == 1
+
+
+def test_checkout_into_a_folder_that_cannot_be_made_is_named(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.txt").write_text("a\n")
+    add(ws, ["d"], name="ds")
+    (ws.root / "plain").write_text("a file")
+    proc = cli("data", "checkout", "ds@v1", "--to", str(ws.root / "plain" / "sub"), check=2)
+    assert "cannot check out into" in proc.stderr and "Not a directory" in proc.stderr

@@ -8,6 +8,7 @@ leaves the target as it was. Destinations are confined to the target folder:
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as _stat
 import threading
@@ -104,7 +105,13 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     root = ws.root if in_place else Path(to).resolve()  # type: ignore[arg-type]
     if not in_place and root.exists() and not root.is_dir():
         raise UsageError(f"{to} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise InputError(f"cannot check out into {to}: {exc.strerror}",
+                         hint="give --to a folder this user can create and write to") from None
     result = CheckoutResult(version=version, target=str(root))
     from assay.data._chunking import Chunker
     from assay.data._packs import workspace_packs

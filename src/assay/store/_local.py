@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat as _stat
@@ -24,6 +25,8 @@ class LocalStore(ObjectStore):
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # not a folder that can be made or written here: the user's to fix
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # reported as a full disk, with what to free
             raise InputError(f"cannot use the folder {self.root} as an object store: {exc.strerror}",
                              hint="give a folder this user can create and write to") from None
 
