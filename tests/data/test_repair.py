@@ -400,7 +400,9 @@ def test_a_pack_whose_salvaged_index_leaves_bytes_unplaced_is_kept_aside(ws: Wor
     lost = ws.dir / "objects" / "lost"
     assert (lost / pack.name).read_bytes() == pack_bytes and (lost / idx.name).exists()
     assert not pack.exists() and not idx.exists()
-    assert gc(Workspace(ws.root), dry_run=True).debris_deleted == 0  # gc does not touch lost/
+    collected = gc(Workspace(ws.root))
+    assert collected.debris_deleted == 0 and collected.kept_aside == 1  # gc does not touch lost/, and says so
+    assert (lost / pack.name).read_bytes() == pack_bytes
     kept = {e[0] for e in decode_index(data, "x")} - {e[0] for e in decode_index(data, "x")[:2]}
     names = {d.object.split()[1] for d in result.after.damaged}
     if damage == "truncated":

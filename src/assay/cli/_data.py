@@ -318,4 +318,6 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
         f"{verb} {result.chunks_deleted} chunks ({_size(result.bytes_freed)}); packs deleted {result.packs_deleted}, "
         f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
         + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers}"
-           if result.checkout_leftovers else "")))
+           if result.checkout_leftovers else "")
+        + (f"; {result.kept_aside} damaged pack(s) that a repair kept under lost/ in the store are left "
+           "for you to remove" if result.kept_aside else "")))

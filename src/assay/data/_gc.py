@@ -37,6 +37,7 @@ class GcResult:
     snapshots_deleted: int = 0
     debris_deleted: int = 0
     checkout_leftovers: int = 0  # temp files of killed checkouts in the datasets' folders
+    kept_aside: int = 0  # packs a repair moved under lost/ (bytes it could not place): never deleted by gc
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -96,6 +97,7 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
         if not dry_run:
             packs.invalidate()
         result.checkout_leftovers = _checkout_leftovers(ws, dry_run)
+        result.kept_aside = sum(1 for key in store.list("lost/") if key.endswith(".pack"))
     return result
 
 
