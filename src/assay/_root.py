@@ -10,25 +10,27 @@ import os
 
 from assay.errors import WorkspaceNotFoundError
 
-__all__ = ["CHECKOUT_TMP", "WORKSPACE_DIR", "find_root", "not_data"]
+__all__ = ["CHECKOUT_TMP", "TMP_TAIL", "WORKSPACE_DIR", "find_root", "not_data"]
 
 WORKSPACE_DIR = ".assay"
 # Checkout writes each file to ``<folder>/.assay-tmp-<pid>-<random>`` first: never data.
 # Every walk of a dataset's folders skips such names, so a checkout killed mid-write
 # leaves nothing that status reports or add snapshots; gc removes them.
 CHECKOUT_TMP = ".assay-tmp-"
+TMP_TAIL = 8  # hex digits after the pid: os.urandom(4).hex()
 
 
 def not_data(name: str, top: bool) -> bool:
     """Whether a folder entry named ``name`` is skipped by every walk of a dataset's folders:
     the workspace's own folder (``top``: at the workspace root) and checkout's temp files,
-    named exactly ``.assay-tmp-<pid>-<hex>`` (any other name is a user's file, and data)."""
+    named exactly ``.assay-tmp-<pid>-<8 hex digits>`` (any other name is a user's file, and data)."""
     if top and name == WORKSPACE_DIR:
         return True
     if not name.startswith(CHECKOUT_TMP):
         return False
     pid, _, tail = name[len(CHECKOUT_TMP):].partition("-")
-    return pid.isdigit() and bool(tail) and tail.strip("0123456789abcdef") == ""
+    return (pid != "" and pid.strip("0123456789") == "" and len(tail) == TMP_TAIL
+            and tail.strip("0123456789abcdef") == "")
 
 
 def find_root(start: str | None = None) -> str:

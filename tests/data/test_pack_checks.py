@@ -194,3 +194,21 @@ def test_an_index_from_a_newer_format_says_so() -> None:
         decode_index(b"garbage!" + bytes(40), "packs/x.idx")
     with pytest.raises(CorruptionError, match="truncated"):  # a known format cut short is damage, not news
         decode_index(b"ASSAYIX2" + bytes(20), "packs/x.idx")
+
+
+def test_a_flipped_bit_in_an_index_header_is_damage_not_a_newer_format() -> None:
+    from assay.data._packs import decode_index, encode_index, newer_index
+    from assay.errors import CorruptionError
+
+    good = encode_index([(bytes(32), 8, 10, 10, 0, bytes(8))])
+    flipped = good[:7] + bytes([good[7] ^ 0x01]) + good[8:]  # "2" -> "3": a digit, yet not a new format
+    assert not newer_index(flipped)
+    with pytest.raises(CorruptionError, match="damaged"):
+        decode_index(flipped, "packs/x.idx")
+    import blake3
+
+    body = b"ASSAYIX3" + good[8:-32]
+    newer = body + blake3.blake3(body).digest()  # whole, in a format this assay does not know
+    assert newer_index(newer)
+    with pytest.raises(CorruptionError, match="newer assay"):
+        decode_index(newer, "packs/x.idx")

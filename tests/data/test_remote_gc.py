@@ -374,7 +374,7 @@ def test_verify_reports_a_damaged_local_index_instead_of_failing(ws: Workspace) 
 def test_gc_removes_checkout_leftovers_beside_a_file_source(ws: Workspace) -> None:
     (ws.root / "one.csv").write_text("a\n1\n")
     add(ws, ["one.csv"], name="single")
-    dead = ws.root / ".assay-tmp-999999999-abcd"  # no such process
+    dead = ws.root / ".assay-tmp-999999999-abcd0123"  # no such process
     dead.write_text("partial")
     assert gc(ws, dry_run=True).checkout_leftovers == 1 and dead.exists()
     assert gc(ws).checkout_leftovers == 1 and not dead.exists()
@@ -386,10 +386,10 @@ def test_gc_removes_a_checkout_leftover_whose_pid_now_names_a_newer_process(ws: 
     (ws.root / "d").mkdir()
     (ws.root / "d" / "a.csv").write_text("a\n1\n")
     add(ws, ["d"], name="ds")
-    reused = ws.root / "d" / f".assay-tmp-{os.getpid()}-abcd"  # this pid, but written an hour before it started
+    reused = ws.root / "d" / f".assay-tmp-{os.getpid()}-abcd0123"  # this pid, written days before it started
     reused.write_text("partial")
-    os.utime(reused, (time.time() - 3600, time.time() - 3600))
-    live = ws.root / "d" / f".assay-tmp-{os.getpid()}-ef01"  # being written by this process
+    os.utime(reused, (time.time() - 3 * 86_400, time.time() - 3 * 86_400))
+    live = ws.root / "d" / f".assay-tmp-{os.getpid()}-ef012345"  # being written by this process
     live.write_text("partial")
     assert gc(ws).checkout_leftovers == 1
     assert not reused.exists() and live.exists()
@@ -399,10 +399,10 @@ def test_only_a_checkout_temp_file_s_exact_name_is_skipped(ws: Workspace) -> Non
     from assay.data import status
 
     (ws.root / "d").mkdir()
-    mine = [".assay-tmp-notes.txt", ".assay-tmp-12-xyz", ".assay-tmp--ab"]  # a user's files: data
+    mine = [".assay-tmp-notes.txt", ".assay-tmp-12-xyz", ".assay-tmp--ab", ".assay-tmp-12-0a1b", ".assay-tmp-²-0a1b2c3d"]
     for name in mine:
         (ws.root / "d" / name).write_text("user data")
-    (ws.root / "d" / ".assay-tmp-12-0a1b").write_text("a checkout's temp file")
+    (ws.root / "d" / ".assay-tmp-12-0a1b2c3d").write_text("a checkout's temp file")
     result = add(ws, ["d"], name="ds")
     assert result.files == len(mine)
     assert not status(ws, "ds").dirty

@@ -133,11 +133,12 @@ def test_a_file_older_than_the_process_holding_its_pid_is_a_dead_writer_s(tmp_pa
     me = os.getpid()
     old = tmp_path / f"{me}-old.pack"
     old.write_bytes(b"left by an earlier process with this pid")
-    hour_ago = time.time() - 3600
+    hour_ago = time.time() - 3 * 86_400  # days before this process started: beyond any clock skew
     os.utime(old, (hour_ago, hour_ago))
     fresh = tmp_path / f"{me}-fresh.pack"
     fresh.write_bytes(b"being written")
     assert writer_gone(me, hour_ago) and not writer_gone(me, time.time())
+    assert not writer_gone(me, time.time() - 3600)  # an hour behind: a file server's clock may lag that much
     assert remove_dead_writers_files(tmp_path) == 1
     assert [p.name for p in tmp_path.iterdir()] == [fresh.name]
 
@@ -147,7 +148,7 @@ def test_pid_reuse_is_not_judged_through_another_namespaces_proc(monkeypatch: py
 
     real = os.readlink
     monkeypatch.setattr(_local.os, "readlink", lambda p: "1" if p == "/proc/self" else real(p))
-    assert not _local.writer_gone(os.getpid(), time.time() - 3600)
+    assert not _local.writer_gone(os.getpid(), time.time() - 3 * 86_400)
 
 
 def test_an_unreachable_object_store_is_the_user_s_to_fix(tmp_path: Path) -> None:
@@ -195,3 +196,10 @@ def test_a_folder_that_cannot_be_a_store_is_named(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(InputError, match="cannot use the folder .* as an object store: Not a directory"):
         LocalStore(tmp_path / "file" / "store")
+
+
+def test_a_temp_name_with_other_digits_is_not_a_writer_s(tmp_path: Path) -> None:
+    from assay.store._local import remove_dead_writers_files
+
+    (tmp_path / "²-x.pack").write_text("a user's file")  # str.isdigit() says yes; int() would fail
+    assert remove_dead_writers_files(tmp_path) == 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay._root import CHECKOUT_TMP
+from assay._root import CHECKOUT_TMP, TMP_TAIL, not_data
 from assay.data._fork import (
     fork_map,
     processes_for,
@@ -277,7 +277,7 @@ def _sweep(folders: set[str], tag: int) -> None:
     for folder in folders:
         try:
             with os.scandir(folder) as it:
-                leftovers = [e.path for e in it if e.name.startswith(prefix)]
+                leftovers = [e.path for e in it if e.name.startswith(prefix) and not_data(e.name, False)]
         except OSError:
             continue
         for path in leftovers:
@@ -397,7 +397,7 @@ def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any, tag:
     try:
         for rel, dest, manifest in items:
             parent = dest.rpartition("/")[0]
-            tmp = f"{parent}/{_TMP}{tag}-{os.urandom(4).hex()}"
+            tmp = f"{parent}/{_TMP}{tag}-{os.urandom(TMP_TAIL // 2).hex()}"
             mode = manifest.mode or 0o644
             try:
                 fd = os.open(tmp, flags, mode)

@@ -125,7 +125,7 @@ def remove_dead_writers_files(folder: Path) -> int:
     for entry in folder.iterdir():
         pid_text, sep, _ = entry.name.partition("-")
         # Only our own temp files (named "<pid>-…") whose writer is gone; anything else is left alone.
-        if not (sep and pid_text.isdigit()):
+        if not (sep and pid_text and pid_text.strip("0123456789") == ""):  # ASCII digits: int() takes others
             continue
         try:
             st = entry.stat()
@@ -145,7 +145,9 @@ def writer_gone(pid: int, mtime: float) -> bool:
     return not pid_alive(pid) or _started_after(pid, mtime + _START_SLACK)
 
 
-_START_SLACK = 60.0  # seconds: the start time is known to a clock tick, and a clock may be stepped
+# A day: the start time comes from this machine's clock and a file's mtime maybe from a
+# file server's, and a clock may be stepped; only a gap beyond any such skew says "reused".
+_START_SLACK = 86_400.0
 
 
 def _started_after(pid: int, when: float) -> bool:
