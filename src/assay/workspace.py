@@ -32,6 +32,7 @@ class Workspace:
         self.root = Path(root).resolve()
         self.dir = self.root / WORKSPACE_DIR
         self.config = Config.load(self.dir / "config.toml")
+        self._store_locks: list[Any] = []  # sessions holding the shared store's lock (see lock())
 
     # -- finding and creating -----------------------------------------------------------
     @classmethod
@@ -146,17 +147,45 @@ class Workspace:
         from assay.extras import import_optional
 
         psycopg = import_optional("psycopg", "postgres")
-        key = int.from_bytes(hashlib.blake2b(f"assay store {store}".encode(), digest_size=8).digest(), "big", signed=True)
-        try:
-            conn = psycopg.connect(ledger, autocommit=True, connect_timeout=10)
+        name = store.rstrip("/").replace("s3a://", "s3://", 1)  # one store, however its URL is spelt
+        key = int.from_bytes(hashlib.blake2b(f"assay store {name}".encode(), digest_size=8).digest(), "big", signed=True)
+        try:  # keepalives: a peer gone quiet is noticed, and its locks let go, within a minute or so
+            conn = psycopg.connect(ledger, autocommit=True, connect_timeout=10, keepalives=1, keepalives_idle=30,
+                                   keepalives_interval=10, keepalives_count=3)
         except psycopg.OperationalError as exc:
             raise InputError(f"cannot connect to the PostgreSQL ledger: {str(exc).strip()}",
                              hint="check `ledger` in .assay/config.toml and that the server is running") from None
         try:  # held by this session: the server lets it go when the session ends, a killed process's too
-            conn.execute("SELECT pg_advisory_lock(%s)" if exclusive else "SELECT pg_advisory_lock_shared(%s)", (key,))
+            take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
+            if not conn.execute(f"SELECT {take}(%s)", (key,)).fetchone()[0]:
+                import sys
+
+                holder = "work that adds to it" if exclusive else "a gc or a repair"
+                print(f"waiting for the lock on {store}: {holder} in another workspace holds it",
+                      file=sys.stderr, flush=True)
+                conn.execute("SELECT pg_advisory_lock(%s)" if exclusive else "SELECT pg_advisory_lock_shared(%s)",
+                             (key,))
+            self._store_locks.append(conn)
             yield
         finally:
+            if conn in self._store_locks:
+                self._store_locks.remove(conn)
             conn.close()
+
+    def check_lock(self) -> None:
+        """Before a step that relies on the lock (recording a version, deleting objects): raise
+        if a lock held through the PostgreSQL ledger was lost with its session, which the server
+        may end (a restart, a timeout, the network). Nothing then has been recorded or deleted."""
+        from assay.errors import ConcurrencyError
+
+        for conn in list(self._store_locks):
+            try:
+                conn.execute("SELECT 1")
+            except Exception:  # noqa: BLE001 - whatever ended the session, the lock went with it
+                raise ConcurrencyError(
+                    "the lock on the shared store was lost (its PostgreSQL session ended); nothing was recorded",
+                    hint="rerun; if it happens again, check the server's idle_session_timeout and the network",
+                ) from None
 
     def close(self) -> None:
         if "ledger" in self.__dict__:

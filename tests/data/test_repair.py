@@ -61,6 +61,21 @@ def remote_store(ws: Workspace, url: str, options: dict) -> ObjectStore:
     return open_store(url, ws.root, **options)
 
 
+def good_somewhere(ws: Workspace) -> set[bytes]:
+    """Every chunk that some pack of the workspace's store holds good, whichever the index names."""
+    from assay.data._packs import ChunkLocation, PackStore
+
+    packs = PackStore(ws.store)
+    good: set[bytes] = set()
+    for key in ws.store.list("packs/"):
+        if key.endswith(".idx"):
+            pack_id = key[len("packs/"):-len(".idx")]
+            items = [(e[0], ChunkLocation(pack_id, *e[1:])) for e in decode_index(ws.store.get_bytes(key), key)]
+            good.update(d for d, _ in packs.read_pack(pack_id, items, errors=[]))
+    packs.close()
+    return good
+
+
 def damaged_chunks(report) -> set[str]:  # type: ignore[no-untyped-def]
     return {d.object.split()[1] for d in report.damaged if d.object.startswith("chunk ")}
 
@@ -430,7 +445,10 @@ def test_an_index_in_a_newer_format_stops_the_repair_before_anything_changes(ws:
     push(ws)
     store = remote_store(ws, url, options)
     key = next(k for k in store.list("packs/") if k.endswith(".idx"))
-    store.put_bytes(key, b"ASSAYIX3" + store.get_bytes(key)[8:])
+    import blake3
+
+    body = b"ASSAYIX3" + store.get_bytes(key)[8:-32]
+    store.put_bytes(key, body + blake3.blake3(body).digest())  # whole, in a format this assay does not know
     keys = sorted(store.list(""))
     with pytest.raises(UsageError, match="newer assay"):
         repair(ws, remote="origin", on_remote=True)
@@ -542,3 +560,91 @@ def test_damage_messages_name_the_side_it_is_on(ws: Workspace, tmp_path: Path, c
     ridx.write_bytes(ridx.read_bytes()[:-1] + b"\0")
     doc = cli.json("data", "push", check=1)
     assert doc["message"].startswith("the copy on remote origin is damaged") and "push --repair" in doc["hint"]
+
+
+@pytest.mark.parametrize("attempt", range(6))  # the packs' random ids decide which copies that gc keeps
+def test_a_gc_between_checking_and_retiring_loses_nothing(ws: Workspace, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, attempt: int) -> None:
+    # pull --repair checks and stores under the shared lock and retires the replaced packs under
+    # the exclusive one; a gc in between (here one that keeps a pack whose dead share is small)
+    # may drop the new pack's copies of the old pack's good chunks: the old pack then stays.
+    import contextlib
+
+    files = fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    needed = load_snapshot(ws.store, resolve(ws, "ds").snapshot).chunk_digests()
+    flip(ws.store, chunk_of(ws, "d/f2.bin"))
+    real = Workspace.lock
+
+    busy = []
+
+    @contextlib.contextmanager
+    def lock(self, *, exclusive=False):  # type: ignore[no-untyped-def]
+        if exclusive and not busy:
+            busy.append(1)
+            gc(Workspace(ws.root), rewrite_threshold=0.5)  # another process's gc, in the gap
+            busy.pop()
+        with real(self, exclusive=exclusive):
+            yield
+
+    with monkeypatch.context() as m:
+        m.setattr(Workspace, "lock", lock)
+        first = repair(Workspace(ws.root), remote="origin")
+    assert needed <= good_somewhere(ws)  # nothing lost, whatever that gc kept (the packs' ids decide)
+    if not first.ok:
+        assert first.left_as_is  # and it says why it is not done
+        assert repair(Workspace(ws.root), remote="origin").ok  # which a rerun finishes
+    out = tmp_path / "out"
+    checkout(Workspace(ws.root), "ds@v1", to=out)
+    assert all((out / rel).read_bytes() == data for rel, data in files.items())
+
+
+def test_a_repair_killed_while_moving_a_pack_aside_keeps_its_index(ws: Workspace, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.store import LocalStore
+
+    idx, _ = _only_version_here(ws, tmp_path)
+    data = idx.read_bytes()
+    idx.write_bytes(data[:16 + 2 * 57])  # truncated: the pack goes aside
+
+    def killed(self, key, new_key):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(LocalStore, "move", killed)
+        with pytest.raises(KeyboardInterrupt):
+            repair(Workspace(ws.root), remote="origin")
+    lost = ws.dir / "objects" / "lost"
+    assert (lost / idx.name).exists() and idx.with_suffix(".pack").exists()  # the index was copied first
+    result = repair(Workspace(ws.root), remote="origin")
+    assert result.kept_aside == [f"packs/{idx.with_suffix('.pack').name}"]
+    assert (lost / idx.name).read_bytes() == data[:16 + 2 * 57] and (lost / idx.with_suffix(".pack").name).exists()
+
+
+def test_a_ref_cut_inside_its_number_is_left_not_renumbered(ws: Workspace, tmp_path: Path) -> None:
+    (ws.root / "d").mkdir()
+    for i in range(12):
+        (ws.root / "d" / "x.txt").write_text(f"v{i}\n")
+        add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    store = remote_store(ws, str(tmp_path / "remote"), {})
+    key = f"versions/ds/{resolve(ws, 'ds@v12').id}.json"
+    good = store.get_bytes(key)
+    store.put_bytes(key, good[:good.index(b'"number": 12') + len(b'"number": 1')])  # "12" cut to "1"
+    result = repair(ws, remote="origin", on_remote=True)
+    assert result.unmended_refs == [key] and not result.ok
+    assert store.get_bytes(key) == good[:good.index(b'"number": 12') + len(b'"number": 1')]
+
+
+def test_a_pack_whose_index_is_gone_is_kept_while_chunks_are_missing(ws: Workspace, tmp_path: Path) -> None:
+    idx, files = _only_version_here(ws, tmp_path)
+    pack = idx.with_suffix(".pack")
+    pack_bytes = pack.read_bytes()
+    idx.unlink()  # its chunks are v2's only copy, and now nothing maps them
+    assert gc(Workspace(ws.root)).debris_kept == 1 and pack.exists()  # not debris while chunks are missing
+    result = repair(Workspace(ws.root), remote="origin")
+    assert not result.ok and result.kept_aside == [f"packs/{pack.name}"]
+    assert (ws.dir / "objects" / "lost" / pack.name).read_bytes() == pack_bytes

@@ -77,3 +77,50 @@ def test_a_folder_store_takes_no_ledger_lock(tmp_path: Path, pg_database: str,
         pass
     assert calls == []
     ws.close()
+
+
+def test_an_add_whose_lock_session_ended_records_nothing(tmp_path: Path, pg_database: str, s3_bucket: str,
+                                                         s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lock lives in a PostgreSQL session; a server restart or a network drop ends it, and a
+    # gc elsewhere may then run. The add notices before it records its version.
+    import psycopg
+
+    from assay.errors import ConcurrencyError
+
+    options = {"endpoint_url": s3_server}
+    ws = Workspace.init(tmp_path / "w", ledger=pg_database, store=s3_bucket, store_options=options)
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x.bin").write_bytes(os.urandom(100_000))
+    real = _add.save_snapshot
+
+    def session_ends(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            for (pid,) in conn.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'").fetchall():
+                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_add, "save_snapshot", session_ends)
+    with pytest.raises(ConcurrencyError, match="lock on the shared store was lost"):
+        add(ws, [ws.root / "d"], name="ds")
+    assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
+    monkeypatch.setattr(_add, "save_snapshot", real)
+    assert add(ws, [ws.root / "d"], name="ds").created  # the rerun records it
+    ws.close()
+
+
+def test_a_gc_waiting_for_the_store_s_lock_says_so(tmp_path: Path, pg_database: str, s3_bucket: str,
+                                                   s3_server: str, capfd: pytest.CaptureFixture[str]) -> None:
+    options = {"endpoint_url": s3_server}
+    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=s3_bucket, store_options=options)
+    there = Workspace.init(tmp_path / "b", ledger=pg_database, store=s3_bucket + "/", store_options=options)
+    done = threading.Event()
+    with there.lock():  # the same store, its URL spelt with a trailing slash
+        thread = threading.Thread(target=lambda: (gc(here), done.set()))
+        thread.start()
+        time.sleep(1.0)
+        assert not done.is_set()
+    thread.join(30)
+    assert done.is_set()
+    assert "waiting for the lock on" in capfd.readouterr().err
+    here.close()
+    there.close()

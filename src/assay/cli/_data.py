@@ -285,6 +285,8 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
             click.echo(f"  repaired {name}")
         for name in result.kept_aside:
             click.echo(f"  kept {name} under lost/: it holds bytes that could not be placed (never deleted)")
+        for name in result.left_as_is:
+            click.echo(f"  left {name} as it was: the store changed while the repair ran (a gc?); run it again")
         for name in result.unmended_refs:
             click.echo(f"  left {name}: a version not known here, or its number is lost; "
                        "repair from the workspace that pushed it, or remove it on the remote")
@@ -320,4 +322,6 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
         + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers}"
            if result.checkout_leftovers else "")
         + (f"; {result.kept_aside} damaged pack(s) that a repair kept under lost/ in the store are left "
-           "for you to remove" if result.kept_aside else "")))
+           "for you to remove" if result.kept_aside else "")
+        + (f"; {result.debris_kept} pack(s) without an index kept, as some chunk a version needs is missing "
+           "(`assay data verify` names it)" if result.debris_kept else "")))

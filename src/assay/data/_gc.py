@@ -37,6 +37,7 @@ class GcResult:
     snapshots_deleted: int = 0
     debris_deleted: int = 0
     checkout_leftovers: int = 0  # temp files of killed checkouts in the datasets' folders
+    debris_kept: int = 0  # packs without an index, kept because some live chunk is missing
     kept_aside: int = 0  # packs a repair moved under lost/ (bytes it could not place): never deleted by gc
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,9 +62,16 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
                 ) from None
         store = ws.store
         pack_ids = sorted(packs.packs())
-        # Debris: packs without an index (interrupted writes).
+        # Debris: packs without an index (interrupted writes). Not while a live chunk is missing:
+        # a pack whose index was lost may hold it (`assay data pull --repair` keeps such packs).
+        index = packs.index
+        missing_live = any(d not in index for d in live)
+        ws.check_lock()  # deleting from here on: the lock must still be held
         for key in list(store.list("packs/")):
             if key.endswith(".pack") and key[len("packs/"):-len(".pack")] not in pack_ids:
+                if missing_live:
+                    result.debris_kept += 1
+                    continue
                 result.debris_deleted += 1
                 if not dry_run:
                     store.delete(key)

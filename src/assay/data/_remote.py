@@ -364,6 +364,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             copy_snapshot(ws.store, sid, data)
         del loaded
         docs: dict[str, dict[str, Any]] = {}
+        ws.check_lock()
         for name, entry in wanted:
             if name not in docs:
                 docs[name] = _read_refs(store, name)

@@ -85,6 +85,7 @@ class RepairResult:
     bytes_copied: int = 0
     kept_aside: list[str] = field(default_factory=list)  # packs moved under lost/ rather than deleted
     unmended_refs: list[str] = field(default_factory=list)  # remote refs left as they were
+    left_as_is: list[str] = field(default_factory=list)  # replaced packs kept: the store changed meanwhile
     after: VerifyReport | None = None  # the check of the mended store, run afresh
 
     @property
@@ -97,6 +98,7 @@ class RepairResult:
             "checked_snapshots": self.checked_snapshots, "repaired": self.repaired,
             "packs_rewritten": self.packs_rewritten, "chunks_copied": self.chunks_copied,
             "bytes_copied": self.bytes_copied, "kept_aside": self.kept_aside, "unmended_refs": self.unmended_refs,
+            "left_as_is": self.left_as_is,
             "after": self.after.to_dict() if self.after else None,
         }
 
@@ -115,11 +117,15 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
             if not any(store.list("versions/")) and not any(store.list("refs/")):
                 raise NotFoundError(f"remote {spec.name} holds no versions: there is nothing to repair there",
                                     hint=f"`assay data push --remote {spec.name}` sends them")
-            _mend_refs(ws, store, result)
             target = PackStore(store)  # the remote's own indexes, not this workspace's cache of them
+
+            def live() -> set[str]:  # once every index is known readable by this assay: refs first
+                _mend_refs(ws, store, result)
+                return _live_on_remote(store, result.unmended_refs)
+
             try:
-                _mend(store, target, ws.store, local, _live_on_remote(store, result.unmended_refs), ws.tmp_dir,
-                      result, index_format=1, spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
+                _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
+                      spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
                       pack_size=min(ws.config.data.pack_size, 64 << 20))()
             finally:
                 target.close()
@@ -134,10 +140,11 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
         target = local if own else PackStore(ws.store)
         try:
             with ws.lock():  # checking and storing only add to the store, as an add does: adds may go on
-                retire = _mend(ws.store, target, store, source, {v.snapshot for v in all_versions(ws)}, ws.tmp_dir,
-                               result, index_format=2, pack_size=ws.config.data.pack_size,
-                               spare_indexes=None if own else ws.cache_dir / "idx")
+                retire = _mend(ws.store, target, store, source, lambda: {v.snapshot for v in all_versions(ws)},
+                               ws.tmp_dir, result, index_format=2, pack_size=ws.config.data.pack_size,
+                               spare_indexes=None if own else ws.cache_dir / "idx", keep_orphans=True)
             with ws.lock(exclusive=True):  # packs are deleted: no add may be deciding what is stored
+                ws.check_lock()
                 retire()
         finally:
             source.close()
@@ -149,12 +156,13 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
     return result
 
 
-def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, source: PackStore, live: set[str],
-          tmp_dir: Path, result: RepairResult, *, index_format: int, pack_size: int,
-          spare_indexes: Path | None = None) -> Callable[[], None]:
+def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, source: PackStore,
+          live: Callable[[], set[str]], tmp_dir: Path, result: RepairResult, *, index_format: int, pack_size: int,
+          spare_indexes: Path | None = None, keep_orphans: bool = False) -> Callable[[], None]:
     """Check every pack, store good copies, and write new packs and snapshots (all of it only
     adds to the store); what is returned deletes or moves aside the packs they replace."""
     entries, salvaged = _indexes(store, result, spare_indexes)
+    snapshots_live = live()
     clean: set[bytes] = set()  # good chunks in packs without damage: they stay where they are
     good: dict[str, dict[bytes, ChunkLocation]] = {}  # good chunks of the damaged packs
     bad: dict[str, dict[bytes, ChunkLocation]] = {}
@@ -172,7 +180,7 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
             else:
                 clean.update(found)
     elsewhere = {d for locs in good.values() for d in locs}  # good copies inside damaged packs
-    snapshots, needed = _snapshots(store, source_store, live, result)
+    snapshots, needed = _snapshots(store, source_store, snapshots_live, result)
     damaged = {d for p, locs in bad.items() if p not in salvaged for d in locs}  # a salvaged entry may be garbage
     missing = needed - clean - elsewhere - damaged
     want = sorted((damaged | missing) - clean - elsewhere)
@@ -207,7 +215,7 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
                 continue
             for digest, loc in bad[pack_id].items():
                 if digest not in mended and not _carry(packs, writer, digest, loc):
-                    aside.add(pack_id)  # bytes that cannot be placed: the old pack is kept
+                    aside.add(pack_id)  # bytes that cannot be placed (or a second damaged copy): the pack is kept
         writer.flush()
     except BaseException:
         writer.abort()
@@ -219,9 +227,18 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
     result.repaired += [f"chunk {d.hex()}" for d in sorted(fixed)]
     result.packs_rewritten = len(rewrite)
 
+    placed = {p: set(good[p]) | {d for d in bad[p] if d in mended} for p in rewrite}
+    still_missing = bool(needed - (copied | clean | elsewhere))
+
     def retire() -> None:
+        # Between the checking (shared lock) and now (exclusive) a gc may have run: a pack goes
+        # only if every chunk it held good, or had mended, is still indexed in another pack.
+        held = _indexed_outside(store, set(rewrite))
         for pack_id in rewrite:
             packs.forget_pack(pack_id)
+            if pack_id not in writer.published and not placed[pack_id] <= held:
+                result.left_as_is.append(f"packs/{pack_id}.pack")  # the next repair looks at it again
+                continue
             if pack_id in writer.published:  # rewritten with the very entries it had (its id is its index's hash)
                 if pack_id in salvaged:
                     result.repaired.append(f"pack index packs/{pack_id}.idx")
@@ -234,6 +251,10 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
                 result.repaired.append(f"pack index packs/{pack_id}.idx")  # its chunks are indexed whole again
             for key in (f"packs/{pack_id}.idx", f"packs/{pack_id}.pack"):  # the index first: a pack without one is ignored
                 store.delete(key)
+        if still_missing and keep_orphans:  # packs without an index, while chunks are missing: maybe theirs
+            for pack_id in sorted(_orphans(store)):
+                _keep_aside(store, pack_id)
+                result.kept_aside.append(f"packs/{pack_id}.pack")
         packs.invalidate()
 
     return retire
@@ -274,17 +295,44 @@ def _accounted_for(store: ObjectStore, pack_id: str, good: Any) -> bool:
     try:
         return store.size(f"packs/{pack_id}.pack") == end
     except NotFoundError:
-        return True  # nothing left of it to keep
+        return False  # its index may be all that maps a pack moved aside before: keep it
 
 
 def _keep_aside(store: ObjectStore, pack_id: str) -> None:
     """Move a pack that holds bytes repair could not place (and its index) under ``lost/``:
-    out of every reader's way, and out of gc's."""
-    for suffix in (".pack", ".idx"):
-        try:
-            store.move(f"packs/{pack_id}{suffix}", f"lost/{pack_id}{suffix}")
-        except NotFoundError:
-            pass
+    out of every reader's way, and out of gc's. The index is copied first and deleted last,
+    so that a crash between the steps leaves the pack findable (a rerun moves it again)."""
+    try:
+        store.put_bytes(f"lost/{pack_id}.idx", store.get_bytes(f"packs/{pack_id}.idx"))
+    except NotFoundError:
+        pass
+    try:
+        store.move(f"packs/{pack_id}.pack", f"lost/{pack_id}.pack")
+    except NotFoundError:
+        pass
+    store.delete(f"packs/{pack_id}.idx")
+
+
+def _orphans(store: ObjectStore) -> set[str]:
+    """Packs without an index: an interrupted write's debris, or a pack whose index was lost.
+    Only under the exclusive lock: an add's pack is without its index until it publishes it."""
+    keys = set(store.list("packs/"))
+    return {key[len("packs/"):-len(".pack")] for key in keys
+            if key.endswith(".pack") and f"{key[:-len('.pack')]}.idx" not in keys}
+
+
+def _indexed_outside(store: ObjectStore, retiring: set[str]) -> set[bytes]:
+    """Every chunk an index of the store lists, in packs that exist and are not ``retiring``."""
+    packs = {key[len("packs/"):-len(".pack")] for key in store.list("packs/") if key.endswith(".pack")}
+    held: set[bytes] = set()
+    for key in store.list("packs/"):
+        pack_id = key[len("packs/"):-len(".idx")]
+        if key.endswith(".idx") and pack_id in packs and pack_id not in retiring:
+            try:
+                held.update(e[0] for e in decode_index(store.get_bytes(key), key))
+            except (CorruptionError, NotFoundError):
+                continue
+    return held
 
 
 def _indexes(store: ObjectStore, result: RepairResult,
@@ -365,33 +413,37 @@ def _carry(packs: PackStore, writer: PackWriter, digest: bytes, loc: ChunkLocati
         return False
     if len(stored) != loc.stored:
         return False
-    writer.add_stored(digest, stored, loc.raw, loc.flags, loc.check or bytes(CHECK_BYTES))
-    return True
+    return writer.add_stored(digest, stored, loc.raw, loc.flags, loc.check or bytes(CHECK_BYTES))
 
 
-_NUMBER = re.compile(rb'"number"\s*:\s*(\d{1,9})\b')
+_NUMBER = re.compile(rb'"number"\s*:\s*(\d{1,9})\s*[,}\n]')  # whole: a ref cut inside its number has none
 
 
 def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
     """Write again each version ref on the remote that does not read as its version, from
     this workspace's ledger where it has that version, keeping the number the damaged ref
     still shows (the remote's own: a pull may have renumbered the version here)."""
-    from assay.data._remote import readable_ref, ref_entry
+    from assay.data._remote import _read_json, readable_ref, ref_entry
     from assay.data._versions import dataset_sources
 
-    for key in sorted(store.list("versions/")):
-        parts = key.split("/")
-        if len(parts) != 3 or not parts[2].endswith(".json") or readable_ref(store, key):
-            continue
-        name, version_id = parts[1], parts[2][:-len(".json")]
-        version = next((v for v in all_versions(ws) if v.id == version_id and v.dataset == name), None)
+    keys = sorted(store.list("versions/"))
+    damaged = [k for k in keys if len(k.split("/")) == 3 and k.endswith(".json") and not readable_ref(store, k)]
+    if not damaged:
+        return
+    here = {(v.dataset, v.id): v for v in all_versions(ws)}
+    for key in damaged:
+        name, version_id = key.split("/")[1], key.split("/")[2][:-len(".json")]
+        version = here.get((name, version_id))
         try:
-            number = _NUMBER.search(store.get_bytes(key))
+            found = _NUMBER.search(store.get_bytes(key))
         except NotFoundError:
             continue
-        if version is None or number is None:
-            result.unmended_refs.append(key)  # not known here, or its number is lost
+        taken = {_read_json(store, k)["number"] for k in keys
+                 if k.startswith(f"versions/{name}/") and k not in damaged}
+        if version is None or found is None or int(found.group(1)) in taken:
+            result.unmended_refs.append(key)  # not known here, or its number is lost or doubtful
             continue
+        number = found
         kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))[0][0]
         version = dataclasses.replace(version, number=int(number.group(1)))
         store.put_bytes(key, ref_entry(version, kind, dataset_sources(ws, name)))
