@@ -203,3 +203,18 @@ def test_a_temp_name_with_other_digits_is_not_a_writer_s(tmp_path: Path) -> None
 
     (tmp_path / "²-x.pack").write_text("a user's file")  # str.isdigit() says yes; int() would fail
     assert remove_dead_writers_files(tmp_path) == 0
+
+
+@pytest.mark.parametrize("kind", ["folder", "s3"])
+def test_move_gives_an_object_a_new_key(tmp_path: Path, kind: str, request: pytest.FixtureRequest) -> None:
+    if kind == "folder":
+        store: ObjectStore = LocalStore(tmp_path / "store")
+    else:
+        store = open_store(request.getfixturevalue("s3_bucket"),
+                           endpoint_url=request.getfixturevalue("s3_server"))
+    store.put_bytes("packs/a.pack", b"bytes")
+    store.put_bytes("lost/a.pack", b"older")
+    store.move("packs/a.pack", "lost/a.pack")
+    assert store.get_bytes("lost/a.pack") == b"bytes" and not store.exists("packs/a.pack")
+    with pytest.raises(NotFoundError):
+        store.move("packs/a.pack", "lost/b.pack")

@@ -52,8 +52,10 @@ class ObjectStore:
         raise NotImplementedError
 
     def move(self, key: str, new_key: str) -> None:
-        """Give the object at ``key`` the key ``new_key`` (replacing any object there)."""
-        raise NotImplementedError
+        """Give the object at ``key`` the key ``new_key`` (replacing any object there). This
+        default copies then deletes; stores that can rename do so."""
+        self.put_bytes(new_key, self.get_bytes(key))
+        self.delete(key)
 
     def local_path(self, key: str) -> Path | None:
         """The file holding ``key`` when the store is a local folder, else None."""
