@@ -29,7 +29,7 @@ def not_data(name: str, top: bool) -> bool:
     if not name.startswith(CHECKOUT_TMP):
         return False
     pid, _, tail = name[len(CHECKOUT_TMP):].partition("-")
-    return (pid != "" and pid.strip("0123456789") == "" and len(tail) == TMP_TAIL
+    return (0 < len(pid) <= 10 and pid.strip("0123456789") == "" and len(tail) == TMP_TAIL
             and tail.strip("0123456789abcdef") == "")
 
 

@@ -147,25 +147,39 @@ class Workspace:
         from assay.extras import import_optional
 
         psycopg = import_optional("psycopg", "postgres")
-        name = store.rstrip("/").replace("s3a://", "s3://", 1)  # one store, however its URL is spelt
+        name = store.rstrip("/")  # one store, however its URL is spelt
+        for alias, scheme in (("s3a://", "s3://"), ("gcs://", "gs://"), ("abfs://", "az://"), ("abfss://", "az://")):
+            if name.startswith(alias):
+                name = scheme + name[len(alias):]
         key = int.from_bytes(hashlib.blake2b(f"assay store {name}".encode(), digest_size=8).digest(), "big", signed=True)
-        try:  # keepalives: a peer gone quiet is noticed, and its locks let go, within a minute or so
+        try:
+            # Keepalives both ways: this side notices a dead server, and the server notices a
+            # dead or cut-off machine (and lets its lock go) within a minute or so, not hours.
             conn = psycopg.connect(ledger, autocommit=True, connect_timeout=10, keepalives=1, keepalives_idle=30,
-                                   keepalives_interval=10, keepalives_count=3)
+                                   keepalives_interval=10, keepalives_count=3,
+                                   options="-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 "
+                                           "-c tcp_keepalives_count=3")
         except psycopg.OperationalError as exc:
             raise InputError(f"cannot connect to the PostgreSQL ledger: {str(exc).strip()}",
                              hint="check `ledger` in .assay/config.toml and that the server is running") from None
         try:  # held by this session: the server lets it go when the session ends, a killed process's too
+            with contextlib.suppress(psycopg.Error):  # PostgreSQL 14 and newer: an idle session is not ended
+                conn.execute("SET idle_session_timeout = 0")
             take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
             if not conn.execute(f"SELECT {take}(%s)", (key,)).fetchone()[0]:
                 import sys
 
                 holder = "work that adds to it" if exclusive else "a gc or a repair"
-                print(f"waiting for the lock on {store}: {holder} in another workspace holds it",
+                print(f"waiting for the lock on {store}: {holder} in another workspace holds it or waits for it",
                       file=sys.stderr, flush=True)
                 conn.execute("SELECT pg_advisory_lock(%s)" if exclusive else "SELECT pg_advisory_lock_shared(%s)",
                              (key,))
             self._store_locks.append(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            raise InputError(f"lost the PostgreSQL ledger while taking the lock on {store}: {str(exc).strip()}",
+                             hint="check that the server is running, then rerun") from None
+        try:
             yield
         finally:
             if conn in self._store_locks:
@@ -183,7 +197,8 @@ class Workspace:
                 conn.execute("SELECT 1")
             except Exception:  # noqa: BLE001 - whatever ended the session, the lock went with it
                 raise ConcurrencyError(
-                    "the lock on the shared store was lost (its PostgreSQL session ended); nothing was recorded",
+                    "the lock on the shared store was lost (its PostgreSQL session ended); this step was stopped "
+                    "before it recorded or deleted anything",
                     hint="rerun; if it happens again, check the server's idle_session_timeout and the network",
                 ) from None
 

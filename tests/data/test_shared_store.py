@@ -124,3 +124,36 @@ def test_a_gc_waiting_for_the_store_s_lock_says_so(tmp_path: Path, pg_database: 
     assert "waiting for the lock on" in capfd.readouterr().err
     here.close()
     there.close()
+
+
+def test_a_gc_whose_lock_session_ended_stops_before_it_deletes(tmp_path: Path, pg_database: str, s3_bucket: str,
+                                                               s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    from assay.data import _gc
+    from assay.errors import ConcurrencyError
+
+    options = {"endpoint_url": s3_server}
+    ws = Workspace.init(tmp_path / "w", ledger=pg_database, store=s3_bucket, store_options=options)
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x.bin").write_bytes(os.urandom(100_000))
+    add(ws, [ws.root / "d"], name="ds")
+    (ws.root / "d" / "x.bin").write_bytes(os.urandom(100_000))
+    add(ws, [ws.root / "d"], name="ds")
+    ws.ledger.execute("DELETE FROM versions WHERE number = 1")  # v1's pack and snapshot are now garbage
+    before = sorted(ws.store.list(""))
+    real = _gc._owners
+
+    def session_ends(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            for (pid,) in conn.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'").fetchall():
+                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_gc, "_owners", session_ends)
+    with pytest.raises(ConcurrencyError, match="before it recorded or deleted anything"):
+        gc(ws)
+    assert sorted(ws.store.list("")) == before
+    monkeypatch.setattr(_gc, "_owners", real)
+    assert gc(ws).snapshots_deleted == 1
+    ws.close()

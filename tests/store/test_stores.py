@@ -218,3 +218,13 @@ def test_move_gives_an_object_a_new_key(tmp_path: Path, kind: str, request: pyte
     assert store.get_bytes("lost/a.pack") == b"bytes" and not store.exists("packs/a.pack")
     with pytest.raises(NotFoundError):
         store.move("packs/a.pack", "lost/b.pack")
+
+
+def test_a_temp_name_with_an_impossible_pid_is_handled(tmp_path: Path) -> None:
+    from assay._root import not_data
+    from assay.store._local import pid_alive, remove_dead_writers_files
+
+    assert not not_data(".assay-tmp-" + "9" * 20 + "-0a1b2c3d", False)  # a user's file: no pid is that long
+    assert not pid_alive(10 ** 20) and not pid_alive(0)  # os.kill would overflow
+    (tmp_path / ("9" * 20 + "-x.pack")).write_text("x")
+    assert remove_dead_writers_files(tmp_path) == 1

@@ -285,6 +285,9 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
             click.echo(f"  repaired {name}")
         for name in result.kept_aside:
             click.echo(f"  kept {name} under lost/: it holds bytes that could not be placed (never deleted)")
+        for name in result.orphans_aside:
+            click.echo(f"  kept {name} under lost/: it has no index, and a chunk a version needs is missing (it may "
+                       "hold it)")
         for name in result.left_as_is:
             click.echo(f"  left {name} as it was: the store changed while the repair ran (a gc?); run it again")
         for name in result.unmended_refs:
@@ -321,7 +324,7 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
         f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
         + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers}"
            if result.checkout_leftovers else "")
-        + (f"; {result.kept_aside} damaged pack(s) that a repair kept under lost/ in the store are left "
+        + (f"; {result.kept_aside} pack(s) that a repair kept under lost/ in the store are left "
            "for you to remove" if result.kept_aside else "")
         + (f"; {result.debris_kept} pack(s) without an index kept, as some chunk a version needs is missing "
            "(`assay data verify` names it)" if result.debris_kept else "")))

@@ -86,7 +86,6 @@ def add(
         signed = cache.record_signature(name, found.files, {p: m.id for p, m in snapshot.files.items()})
         if signed is not None:
             remember(ws.cache_dir, name, sources)  # what the next status walks first (_prefetch.py)
-        ws.check_lock()  # a lock held through a PostgreSQL ledger must still be held: else gc may have run
         version, created = record_version(
             ws, name, snapshot, message=message, sources=sources, kind=kind, meta=meta, run_id=run_id
         )

@@ -65,8 +65,12 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
         # Debris: packs without an index (interrupted writes). Not while a live chunk is missing:
         # a pack whose index was lost may hold it (`assay data pull --repair` keeps such packs).
         index = packs.index
+
+        def delete(key: str) -> None:
+            ws.check_lock()  # before every deletion: the lock must still be held (see Workspace.check_lock)
+            store.delete(key)
+
         missing_live = any(d not in index for d in live)
-        ws.check_lock()  # deleting from here on: the lock must still be held
         for key in list(store.list("packs/")):
             if key.endswith(".pack") and key[len("packs/"):-len(".pack")] not in pack_ids:
                 if missing_live:
@@ -74,7 +78,7 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
                     continue
                 result.debris_deleted += 1
                 if not dry_run:
-                    store.delete(key)
+                    delete(key)
         to_rewrite: list[str] = []
         entries_of = {pack_id: packs.pack_entries(pack_id) for pack_id in pack_ids}
         owner = _owners(packs, entries_of, live)
@@ -91,17 +95,17 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
             if not any(keep):
                 result.packs_deleted += 1
                 if not dry_run:
-                    _delete_pack(store, pack_id)
+                    _delete_pack(delete, pack_id)
             elif dead_bytes / max(1, sum(e[2] for e in entries)) > rewrite_threshold:
                 result.packs_rewritten += 1
                 to_rewrite.append(pack_id)
         if to_rewrite and not dry_run:
-            _rewrite(ws, packs, to_rewrite, owner)
+            _rewrite(ws, packs, to_rewrite, owner, delete)
         for key in list(store.list("snapshots/")):
             if key[len("snapshots/"):] not in live_snapshots:
                 result.snapshots_deleted += 1
                 if not dry_run:
-                    store.delete(key)
+                    delete(key)
         if not dry_run:
             packs.invalidate()
         result.checkout_leftovers = _checkout_leftovers(ws, dry_run)
@@ -171,12 +175,13 @@ def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
     return found
 
 
-def _delete_pack(store: Any, pack_id: str) -> None:
-    store.delete(f"packs/{pack_id}.idx")  # index first: a pack without index is ignored
-    store.delete(f"packs/{pack_id}.pack")
+def _delete_pack(delete: Any, pack_id: str) -> None:
+    delete(f"packs/{pack_id}.idx")  # index first: a pack without index is ignored
+    delete(f"packs/{pack_id}.pack")
 
 
-def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], owner: dict[bytes, tuple[str, int]]) -> None:
+def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], owner: dict[bytes, tuple[str, int]],
+             delete: Any) -> None:
     settings = ws.config.data
     survivors: list[tuple[bytes, bytes, int, int]] = []
     for pack_id in pack_ids:
@@ -199,4 +204,4 @@ def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], owner: dict[bytes, 
     writer.flush()
     for pack_id in pack_ids:
         packs.forget_pack(pack_id)
-        _delete_pack(ws.store, pack_id)
+        _delete_pack(delete, pack_id)

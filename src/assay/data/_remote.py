@@ -364,7 +364,6 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             copy_snapshot(ws.store, sid, data)
         del loaded
         docs: dict[str, dict[str, Any]] = {}
-        ws.check_lock()
         for name, entry in wanted:
             if name not in docs:
                 docs[name] = _read_refs(store, name)
@@ -482,6 +481,7 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
                     (entry["id"], name, number, entry["snapshot"], entry.get("message", ""), entry["created_at"],
                      entry["files"], entry["bytes"], None, json.dumps(entry.get("meta") or {}, sort_keys=True)),
                 )
+                ws.check_lock()  # last, before the commit: the store's lock was held all along
             return resolve(ws, f"{name}@v{number}")
         except IntegrityConflict:
             continue

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,7 @@ class RepairResult:
     kept_aside: list[str] = field(default_factory=list)  # packs moved under lost/ rather than deleted
     unmended_refs: list[str] = field(default_factory=list)  # remote refs left as they were
     left_as_is: list[str] = field(default_factory=list)  # replaced packs kept: the store changed meanwhile
+    orphans_aside: list[str] = field(default_factory=list)  # packs without an index moved under lost/
     after: VerifyReport | None = None  # the check of the mended store, run afresh
 
     @property
@@ -98,7 +100,7 @@ class RepairResult:
             "checked_snapshots": self.checked_snapshots, "repaired": self.repaired,
             "packs_rewritten": self.packs_rewritten, "chunks_copied": self.chunks_copied,
             "bytes_copied": self.bytes_copied, "kept_aside": self.kept_aside, "unmended_refs": self.unmended_refs,
-            "left_as_is": self.left_as_is,
+            "left_as_is": self.left_as_is, "orphans_aside": self.orphans_aside,
             "after": self.after.to_dict() if self.after else None,
         }
 
@@ -142,9 +144,9 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
             with ws.lock():  # checking and storing only add to the store, as an add does: adds may go on
                 retire = _mend(ws.store, target, store, source, lambda: {v.snapshot for v in all_versions(ws)},
                                ws.tmp_dir, result, index_format=2, pack_size=ws.config.data.pack_size,
-                               spare_indexes=None if own else ws.cache_dir / "idx", keep_orphans=True)
+                               spare_indexes=None if own else ws.cache_dir / "idx", keep_orphans=True,
+                               check=ws.check_lock)
             with ws.lock(exclusive=True):  # packs are deleted: no add may be deciding what is stored
-                ws.check_lock()
                 retire()
         finally:
             source.close()
@@ -158,7 +160,8 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
 
 def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, source: PackStore,
           live: Callable[[], set[str]], tmp_dir: Path, result: RepairResult, *, index_format: int, pack_size: int,
-          spare_indexes: Path | None = None, keep_orphans: bool = False) -> Callable[[], None]:
+          spare_indexes: Path | None = None, keep_orphans: bool = False,
+          check: Callable[[], None] = lambda: None) -> Callable[[], None]:
     """Check every pack, store good copies, and write new packs and snapshots (all of it only
     adds to the store); what is returned deletes or moves aside the packs they replace."""
     entries, salvaged = _indexes(store, result, spare_indexes)
@@ -244,17 +247,20 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
                     result.repaired.append(f"pack index packs/{pack_id}.idx")
                 continue  # the same bytes at every entry, all good now
             if pack_id in aside:
+                check()
                 _keep_aside(store, pack_id)
                 result.kept_aside.append(f"packs/{pack_id}.pack")
                 continue
             if pack_id in salvaged:
                 result.repaired.append(f"pack index packs/{pack_id}.idx")  # its chunks are indexed whole again
             for key in (f"packs/{pack_id}.idx", f"packs/{pack_id}.pack"):  # the index first: a pack without one is ignored
+                check()
                 store.delete(key)
         if still_missing and keep_orphans:  # packs without an index, while chunks are missing: maybe theirs
             for pack_id in sorted(_orphans(store)):
+                check()
                 _keep_aside(store, pack_id)
-                result.kept_aside.append(f"packs/{pack_id}.pack")
+                result.orphans_aside.append(f"packs/{pack_id}.pack")
         packs.invalidate()
 
     return retire
@@ -313,12 +319,24 @@ def _keep_aside(store: ObjectStore, pack_id: str) -> None:
     store.delete(f"packs/{pack_id}.idx")
 
 
+_ORPHAN_AGE = 3600.0  # seconds: a pack an add is still publishing has no index for moments, not an hour
+
+
 def _orphans(store: ObjectStore) -> set[str]:
-    """Packs without an index: an interrupted write's debris, or a pack whose index was lost.
-    Only under the exclusive lock: an add's pack is without its index until it publishes it."""
+    """Packs without an index for an hour or more: an interrupted write's debris, or a pack
+    whose index was lost. (An add's pack is without its index until it publishes it.)"""
     keys = set(store.list("packs/"))
-    return {key[len("packs/"):-len(".pack")] for key in keys
-            if key.endswith(".pack") and f"{key[:-len('.pack')]}.idx" not in keys}
+    found = set()
+    now = time.time()
+    for key in keys:
+        if key.endswith(".pack") and f"{key[:-len('.pack')]}.idx" not in keys:
+            try:
+                old = now - store.modified(key) >= _ORPHAN_AGE
+            except (NotFoundError, NotImplementedError):
+                continue
+            if old:
+                found.add(key[len("packs/"):-len(".pack")])
+    return found
 
 
 def _indexed_outside(store: ObjectStore, retiring: set[str]) -> set[bytes]:
@@ -351,9 +369,11 @@ def _indexes(store: ObjectStore, result: RepairResult,
             data = store.get_bytes(key)
         except NotFoundError:
             continue  # deleted since it was listed (a gc elsewhere)
-        if newer_index(data):
-            raise UsageError(f"pack index {key} was written by a newer assay; this one cannot repair that store",
-                             hint="upgrade assay, then repair again")
+        if newer_index(data) or _newer_header(data):
+            raise UsageError(f"pack index {key} is in a format newer than this assay knows (or its header is "
+                             "damaged to look so); this assay will not change that store",
+                             hint="upgrade assay and repair again; if no newer assay wrote it, move "
+                                  f"{key} and its .pack out of the store by hand")
         try:
             entries[pack_id] = decode_index(data, key)
         except CorruptionError:
@@ -369,6 +389,13 @@ def _indexes(store: ObjectStore, result: RepairResult,
         entries[pack_id] = salvage_index(data)
         salvaged.add(pack_id)
     return entries, salvaged
+
+
+def _newer_header(data: bytes) -> bool:
+    """A header that names a format after this assay's (whole or not): repair does not guess."""
+    from assay.data._packs import IDX_MAGIC
+
+    return data[:7] == IDX_MAGIC[:7] and data[7:8].isdigit() and data[7:8] > IDX_MAGIC[7:8]
 
 
 def _spare_index(folder: Path | None, pack_id: str, key: str) -> bytes | None:
@@ -439,7 +466,7 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
         except NotFoundError:
             continue
         taken = {_read_json(store, k)["number"] for k in keys
-                 if k.startswith(f"versions/{name}/") and k not in damaged}
+                 if k.startswith(f"versions/{name}/") and k not in damaged} | _legacy_numbers(store, name)
         if version is None or found is None or int(found.group(1)) in taken:
             result.unmended_refs.append(key)  # not known here, or its number is lost or doubtful
             continue
@@ -448,6 +475,17 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
         version = dataclasses.replace(version, number=int(number.group(1)))
         store.put_bytes(key, ref_entry(version, kind, dataset_sources(ws, name)))
         result.repaired.append(f"ref {key}")
+
+
+def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:
+    """The version numbers the single list of an older remote (``refs/NAME.json``) holds."""
+    from assay.data._remote import _read_json
+
+    if not store.exists(f"refs/{name}.json"):
+        return set()
+    doc = _read_json(store, f"refs/{name}.json")
+    entries = doc.get("versions", []) if isinstance(doc, dict) else []
+    return {e["number"] for e in entries if isinstance(e, dict) and isinstance(e.get("number"), int)}
 
 
 def _live_on_remote(store: ObjectStore, skip: list[str]) -> set[str]:

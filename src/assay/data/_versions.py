@@ -182,6 +182,7 @@ def record_version(
                     (version.id, name, number, version.snapshot, message, version.created_at, version.files,
                      version.bytes, run_id, json.dumps(version.meta, sort_keys=True)),
                 )
+                ws.check_lock()  # last, before the commit: the store's lock was held all along (see Workspace.lock)
                 return version, True
         except IntegrityConflict:
             time.sleep(0.01 * (attempt + 1))  # another writer took this number; take the next

@@ -51,6 +51,10 @@ class ObjectStore:
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
+    def modified(self, key: str) -> float:
+        """When the object at ``key`` was last written, in seconds since the epoch."""
+        raise NotImplementedError
+
     def move(self, key: str, new_key: str) -> None:
         """Give the object at ``key`` the key ``new_key`` (replacing any object there). This
         default copies then deletes; stores that can rename do so."""

@@ -126,6 +126,13 @@ class FsspecStore(ObjectStore):
             raise NotFoundError(f"object {key} is missing from {self.url}") from None
 
     @_reaching
+    def modified(self, key: str) -> float:
+        try:
+            return float(self.fs.modified(self._path(key)).timestamp())
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+
+    @_reaching
     def list(self, prefix: str) -> Iterator[str]:
         root = f"{self.base}/{prefix}".rstrip("/")
         self.fs.invalidate_cache()

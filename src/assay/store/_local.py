@@ -86,6 +86,12 @@ class LocalStore(ObjectStore):
         except FileNotFoundError:
             raise NotFoundError(f"object {key} is missing from {self.url}") from None
 
+    def modified(self, key: str) -> float:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+
     def list(self, prefix: str) -> Iterator[str]:
         base = self.root / prefix if prefix else self.root
         if not base.is_dir():
@@ -168,6 +174,8 @@ def _started_after(pid: int, when: float) -> bool:
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists and can still run: a zombie (killed, not yet reaped by
     its parent, which a container's first process may be slow to do) writes nothing more."""
+    if not 0 < pid < 1 << 31:
+        return False  # no process has such a number (and os.kill would overflow)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
