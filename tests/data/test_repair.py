@@ -553,12 +553,12 @@ def test_damage_messages_name_the_side_it_is_on(ws: Workspace, tmp_path: Path, c
     cli("data", "pull", cwd=clone)
     # This workspace's own index damaged: not the remote's fault.
     idx = next((clone / ".assay" / "objects" / "packs").glob("*.idx"))
-    idx.write_bytes(idx.read_bytes()[:-1] + b"\0")
+    idx.write_bytes(idx.read_bytes()[:-1] + bytes([idx.read_bytes()[-1] ^ 0xFF]))  # always a change
     doc = cli.json("data", "pull", cwd=clone, check=1)
     assert not doc["message"].startswith("the copy on remote") and "pull --repair" in doc["hint"]
     # The remote's index damaged, met by a plain push: the remote's.
     ridx = next((remote / "packs").glob("*.idx"))
-    ridx.write_bytes(ridx.read_bytes()[:-1] + b"\0")
+    ridx.write_bytes(ridx.read_bytes()[:-1] + bytes([ridx.read_bytes()[-1] ^ 0xFF]))
     doc = cli.json("data", "push", check=1)
     assert doc["message"].startswith("the copy on remote origin is damaged") and "push --repair" in doc["hint"]
 
