@@ -34,6 +34,15 @@ def fill(ws: Workspace) -> dict[str, bytes]:
     return files
 
 
+def pushed(ws: Workspace, url: str, options: dict | None = None) -> dict[str, bytes]:
+    """The test data added as ds@v1 and pushed to the remote "origin" at ``url``; the files."""
+    files = fill(ws)
+    add(ws, ["d"], name="ds")
+    add_remote(ws, "origin", url, options=options or {})
+    push(ws)
+    return files
+
+
 def chunk_of(ws: Workspace, rel: str, ref: str = "ds") -> bytes:
     return load_snapshot(ws.store, resolve(ws, ref).snapshot).files[rel].chunks[0][0]
 
@@ -83,10 +92,7 @@ def damaged_chunks(report) -> set[str]:  # type: ignore[no-untyped-def]
 
 def test_pull_repair_replaces_a_damaged_chunk_and_keeps_the_rest(ws: Workspace, remote_url: tuple[str, dict]) -> None:
     url, options = remote_url
-    files = fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", url, options=options)
-    push(ws)
+    files = pushed(ws, url, options)
     small, table = chunk_of(ws, "d/f2.bin"), chunk_of(ws, "d/table.csv")
     assert workspace_packs(ws).index[table].flags  # a compressed chunk, checked by decoding
     packs_before = {k for k in ws.store.list("packs/") if k.endswith(".idx")}
@@ -111,10 +117,7 @@ def test_pull_repair_replaces_a_damaged_chunk_and_keeps_the_rest(ws: Workspace, 
 
 
 def test_pull_repair_restores_a_missing_pack_and_a_damaged_snapshot(ws: Workspace, tmp_path: Path) -> None:
-    files = fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    files = pushed(ws, str(tmp_path / "remote"))
     snapshot = resolve(ws, "ds").snapshot
     objects = ws.dir / "objects"
     for pack in (objects / "packs").glob("*.pack"):
@@ -133,10 +136,7 @@ def test_pull_repair_restores_a_missing_pack_and_a_damaged_snapshot(ws: Workspac
 
 
 def test_a_damaged_local_index_is_salvaged_without_fetching_what_it_still_names(ws: Workspace, tmp_path: Path) -> None:
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    pushed(ws, str(tmp_path / "remote"))
     idx = next((ws.dir / "objects" / "packs").glob("*.idx"))
     data = bytearray(idx.read_bytes())
     data[-1] ^= 0xFF  # the index's own checksum: every entry is still right
@@ -159,10 +159,7 @@ def test_a_damaged_local_index_is_salvaged_without_fetching_what_it_still_names(
 def test_push_repair_mends_the_remote_from_the_workspace(ws: Workspace, tmp_path: Path,
                                                          remote_url: tuple[str, dict]) -> None:
     url, options = remote_url
-    files = fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", url, options=options)
-    push(ws)
+    files = pushed(ws, url, options)
     store = remote_store(ws, url, options)
     big = chunk_of(ws, "d/big.bin")
     flip(store, big)
@@ -185,10 +182,7 @@ def test_push_repair_mends_the_remote_from_the_workspace(ws: Workspace, tmp_path
 def test_push_repair_puts_back_a_damaged_index_from_the_workspace_s_cache(ws: Workspace, s3_bucket: str,
                                                                           s3_server: str) -> None:
     options = {"endpoint_url": s3_server}
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", s3_bucket, options=options)
-    push(ws)
+    pushed(ws, s3_bucket, options)
     push(ws)  # the remote's indexes are now in the workspace's cache
     store = remote_store(ws, s3_bucket, options)
     key = next(k for k in store.list("packs/") if k.endswith(".idx"))
@@ -201,10 +195,7 @@ def test_push_repair_puts_back_a_damaged_index_from_the_workspace_s_cache(ws: Wo
 
 
 def test_damage_with_no_good_copy_is_kept_and_named(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    pushed(ws, str(tmp_path / "remote"))
     (ws.root / "d" / "new.bin").write_bytes(os.urandom(50_000))
     add(ws, ["d"], name="ds")  # v2 is not on the remote
     lost, fixable = chunk_of(ws, "d/new.bin", "ds@v2"), chunk_of(ws, "d/f1.bin")
@@ -239,10 +230,7 @@ def test_a_repair_interrupted_before_the_old_pack_went_is_finished_by_a_rerun(
         ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from assay.store import LocalStore
 
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    pushed(ws, str(tmp_path / "remote"))
     target = chunk_of(ws, "d/f4.bin")
     flip(ws.store, target)
 
@@ -262,10 +250,7 @@ def test_a_repair_interrupted_before_the_old_pack_went_is_finished_by_a_rerun(
 
 
 def test_repair_cli_refuses_a_version_and_other_options(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    pushed(ws, str(tmp_path / "remote"))
     assert "leave out NAME@REF" in cli("data", "pull", "ds@v1", "--repair", check=2).stderr
     assert "--checkout" in cli("data", "pull", "--repair", "--checkout", check=2).stderr
     assert "--jobs" in cli("data", "push", "--repair", "-j", "2", check=2).stderr
@@ -286,10 +271,7 @@ def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path:
     from assay.errors import InputError
 
     url, options = remote_url
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", url, options=options)
-    push(ws)
+    pushed(ws, url, options)
     store = remote_store(ws, url, options)
     version = resolve(ws, "ds")
     key = f"versions/ds/{version.id}.json"
@@ -340,10 +322,7 @@ def test_push_repair_keeps_the_remote_s_number_of_a_version_renumbered_here(tmp_
 
 
 def test_damage_met_in_a_pull_says_how_to_mend_the_remote(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    pushed(ws, str(tmp_path / "remote"))
     flip(remote_store(ws, str(tmp_path / "remote"), {}), chunk_of(ws, "d/f1.bin"))
     clone = tmp_path / "clone"
     Workspace.init(clone).close()
@@ -388,24 +367,21 @@ def test_gc_keeps_the_good_copy_of_a_chunk_stored_twice(ws: Workspace, damaged_c
     assert (ws.root / "d" / "f3.bin").read_bytes() == files["d/f3.bin"]
 
 
-def _only_version_here(ws: Workspace, tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
-    """ds@v1 pushed; ds@v2 (one new file) only here. The index of v2's own pack, and its data."""
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+def _only_version_here(ws: Workspace, tmp_path: Path) -> Path:
+    """ds@v1 pushed; ds@v2 (five new files) only here. The index of v2's own pack."""
+    pushed(ws, str(tmp_path / "remote"))
     before = set((ws.dir / "objects" / "packs").glob("*.idx"))
     for i in range(5):
         (ws.root / "d" / f"new{i}.bin").write_bytes(os.urandom(40_000))
     add(ws, ["d"], name="ds")
     [idx] = set((ws.dir / "objects" / "packs").glob("*.idx")) - before
-    return idx, {f"new{i}": (ws.root / "d" / f"new{i}.bin").read_bytes() for i in range(5)}
+    return idx
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bad header"])
 def test_a_pack_whose_salvaged_index_leaves_bytes_unplaced_is_kept_aside(ws: Workspace, tmp_path: Path,
                                                                          damage: str) -> None:
-    idx, _ = _only_version_here(ws, tmp_path)
+    idx = _only_version_here(ws, tmp_path)
     pack = idx.with_suffix(".pack")
     pack_bytes = pack.read_bytes()
     data = idx.read_bytes()
@@ -426,7 +402,7 @@ def test_a_pack_whose_salvaged_index_leaves_bytes_unplaced_is_kept_aside(ws: Wor
 
 
 def test_a_salvaged_index_that_accounts_for_every_byte_lets_the_pack_go(ws: Workspace, tmp_path: Path) -> None:
-    idx, _ = _only_version_here(ws, tmp_path)
+    idx = _only_version_here(ws, tmp_path)
     data = bytearray(idx.read_bytes())
     data[-1] ^= 0x01  # only the checksum: every entry still right
     idx.write_bytes(bytes(data))
@@ -440,10 +416,7 @@ def test_an_index_in_a_newer_format_stops_the_repair_before_anything_changes(ws:
     from assay.errors import UsageError
 
     url, options = remote_url
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", url, options=options)
-    push(ws)
+    pushed(ws, url, options)
     store = remote_store(ws, url, options)
     key = next(k for k in store.list("packs/") if k.endswith(".idx"))
     import blake3
@@ -519,10 +492,7 @@ def test_pull_repair_of_a_store_on_s3_puts_a_damaged_index_back_from_the_cache(t
 def test_a_good_copy_behind_a_damaged_one_in_the_source_is_found(ws: Workspace, tmp_path: Path) -> None:
     from assay.data._packs import PackWriter
 
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    pushed(ws, str(tmp_path / "remote"))
     target = chunk_of(ws, "d/f3.bin")
     packs = workspace_packs(ws)
     loc = packs.index[target]
@@ -571,10 +541,7 @@ def test_a_gc_between_checking_and_retiring_loses_nothing(ws: Workspace, tmp_pat
     # may drop the new pack's copies of the old pack's good chunks: the old pack then stays.
     import contextlib
 
-    files = fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    files = pushed(ws, str(tmp_path / "remote"))
     needed = load_snapshot(ws.store, resolve(ws, "ds").snapshot).chunk_digests()
     flip(ws.store, chunk_of(ws, "d/f2.bin"))
     real = Workspace.lock
@@ -606,7 +573,7 @@ def test_a_repair_killed_while_moving_a_pack_aside_keeps_its_index(ws: Workspace
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from assay.store import LocalStore
 
-    idx, _ = _only_version_here(ws, tmp_path)
+    idx = _only_version_here(ws, tmp_path)
     data = idx.read_bytes()
     idx.write_bytes(data[:16 + 2 * 57])  # truncated: the pack goes aside
 
@@ -641,7 +608,7 @@ def test_a_ref_cut_inside_its_number_is_left_not_renumbered(ws: Workspace, tmp_p
 
 
 def test_a_pack_whose_index_is_gone_is_kept_while_chunks_are_missing(ws: Workspace, tmp_path: Path) -> None:
-    idx, files = _only_version_here(ws, tmp_path)
+    idx = _only_version_here(ws, tmp_path)
     pack = idx.with_suffix(".pack")
     pack_bytes = pack.read_bytes()
     idx.unlink()  # its chunks are v2's only copy, and now nothing maps them
@@ -658,10 +625,7 @@ def test_a_pack_whose_index_is_gone_is_kept_while_chunks_are_missing(ws: Workspa
 def test_a_header_naming_a_newer_format_stops_the_repair_even_if_damaged(ws: Workspace, tmp_path: Path) -> None:
     from assay.errors import UsageError
 
-    fill(ws)
-    add(ws, ["d"], name="ds")
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    pushed(ws, str(tmp_path / "remote"))
     idx = next((ws.dir / "objects" / "packs").glob("*.idx"))
     idx.write_bytes(b"ASSAYIX3" + idx.read_bytes()[8:])  # newer, or a flipped bit: repair does not guess
     listing = sorted(ws.store.list(""))

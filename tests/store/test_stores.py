@@ -168,7 +168,7 @@ def test_an_unreachable_object_store_is_the_user_s_to_fix(tmp_path: Path) -> Non
                    env=env)
     subprocess.run([*run, "remote", "add", "origin", "s3://bucket/x", "--endpoint-url", f"http://127.0.0.1:{port}"],
                    cwd=tmp_path, check=True, capture_output=True, env=env)
-    proc = subprocess.run([*run, "data", "push"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    proc = subprocess.run([*run, "data", "push"], cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 2, proc.stderr
     assert "cannot reach s3://bucket/x" in proc.stderr and "--endpoint-url" in proc.stderr
 
@@ -184,7 +184,7 @@ def test_an_object_store_without_credentials_says_so(tmp_path: Path, s3_server: 
     subprocess.run([*run, "init", str(tmp_path / "w")], check=True, capture_output=True, env=env)
     subprocess.run([*run, "remote", "add", "origin", "s3://bucket/x", "--endpoint-url", s3_server],
                    cwd=tmp_path / "w", check=True, capture_output=True, env=env)
-    proc = subprocess.run([*run, "data", "verify", "--remote", "origin"], cwd=tmp_path / "w", capture_output=True,
+    proc = subprocess.run([*run, "data", "verify", "--remote", "origin"], cwd=tmp_path / "w", check=False, capture_output=True,
                           text=True, env=env)
     assert proc.returncode == 2, proc.stderr
     assert "no credentials for s3://bucket/x" in proc.stderr and "AWS_ACCESS_KEY_ID" in proc.stderr
