@@ -67,6 +67,20 @@ def flip(store: ObjectStore, digest: bytes) -> str:
     return pack_id
 
 
+def store_twice(ws: Workspace, digest: bytes) -> tuple[str, str]:
+    """Store ``digest`` again, in a pack of its own; the ids of the two packs that hold it."""
+    from assay.data._packs import PackWriter
+
+    packs = workspace_packs(ws)
+    loc = packs.index[digest]
+    stored = bytes(packs.read_stored(loc))
+    packs.index.pop(digest)
+    writer = PackWriter(packs, ws.tmp_dir)
+    writer.add_stored(digest, stored, loc.raw, loc.flags)
+    [second] = writer.flush()
+    return loc.pack, second
+
+
 def remote_store(ws: Workspace, url: str, options: dict) -> ObjectStore:
     return open_store(url, ws.root, **options)
 
@@ -339,19 +353,10 @@ def test_damage_met_in_a_pull_says_how_to_mend_the_remote(ws: Workspace, tmp_pat
 
 @pytest.mark.parametrize("damaged_copy", ["first", "second"])
 def test_gc_keeps_the_good_copy_of_a_chunk_stored_twice(ws: Workspace, damaged_copy: str) -> None:
-    from assay.data._packs import PackWriter
-
     files = fill(ws)
     add(ws, ["d"], name="ds")
     target = chunk_of(ws, "d/f3.bin")
-    packs = workspace_packs(ws)
-    loc = packs.index[target]
-    stored = bytes(packs.read_stored(loc))
-    packs.index.pop(target)
-    writer = PackWriter(packs, ws.tmp_dir)
-    writer.add_stored(target, stored, loc.raw, loc.flags)
-    [second] = writer.flush()  # the same chunk in a pack of its own: stored twice
-    both = sorted([loc.pack, second])
+    both = sorted(store_twice(ws, target))
     victim = both[0] if damaged_copy == "first" else both[1]
     key = f"packs/{victim}.pack"
     entry = next(e for e in decode_index(ws.store.get_bytes(f"packs/{victim}.idx"), "x") if e[0] == target)
@@ -490,18 +495,9 @@ def test_pull_repair_of_a_store_on_s3_puts_a_damaged_index_back_from_the_cache(t
 
 
 def test_a_good_copy_behind_a_damaged_one_in_the_source_is_found(ws: Workspace, tmp_path: Path) -> None:
-    from assay.data._packs import PackWriter
-
     pushed(ws, str(tmp_path / "remote"))
     target = chunk_of(ws, "d/f3.bin")
-    packs = workspace_packs(ws)
-    loc = packs.index[target]
-    stored = bytes(packs.read_stored(loc))
-    packs.index.pop(target)
-    writer = PackWriter(packs, ws.tmp_dir)
-    writer.add_stored(target, stored, loc.raw, loc.flags)
-    [second] = writer.flush()
-    first = min(loc.pack, second)  # the copy the index names: damaged
+    first = min(store_twice(ws, target))  # the copy the index names: damaged
     entry = next(e for e in decode_index(ws.store.get_bytes(f"packs/{first}.idx"), "x") if e[0] == target)
     data = bytearray(ws.store.get_bytes(f"packs/{first}.pack"))
     data[entry[1] + entry[2] // 2] ^= 0x10

@@ -14,6 +14,20 @@ from assay.data import _add, add, checkout, gc, verify
 from assay.workspace import Workspace
 
 
+def ending_the_lock_session(url: str, step):  # type: ignore[no-untyped-def]
+    """``step``, run after the sessions holding advisory locks end (as a server restart or a
+    network drop ends them)."""
+    def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            for (pid,) in conn.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'").fetchall():
+                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return step(*args, **kwargs)
+
+    return run
+
+
 def test_gc_waits_for_an_add_in_flight_in_another_workspace(tmp_path: Path, pg_database: str, s3_bucket: str,
                                                              s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     options = {"endpoint_url": s3_server}
@@ -83,7 +97,6 @@ def test_an_add_whose_lock_session_ended_records_nothing(tmp_path: Path, pg_data
                                                          s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The lock lives in a PostgreSQL session; a server restart or a network drop ends it, and a
     # gc elsewhere may then run. The add notices before it records its version.
-    import psycopg
 
     from assay.errors import ConcurrencyError
 
@@ -92,14 +105,7 @@ def test_an_add_whose_lock_session_ended_records_nothing(tmp_path: Path, pg_data
     (ws.root / "d").mkdir()
     (ws.root / "d" / "x.bin").write_bytes(os.urandom(100_000))
     real = _add.save_snapshot
-
-    def session_ends(*args, **kwargs):  # type: ignore[no-untyped-def]
-        with psycopg.connect(pg_database, autocommit=True) as conn:
-            for (pid,) in conn.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'").fetchall():
-                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_add, "save_snapshot", session_ends)
+    monkeypatch.setattr(_add, "save_snapshot", ending_the_lock_session(pg_database, real))
     with pytest.raises(ConcurrencyError, match="lock on the shared store was lost"):
         add(ws, [ws.root / "d"], name="ds")
     assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
@@ -128,7 +134,6 @@ def test_a_gc_waiting_for_the_store_s_lock_says_so(tmp_path: Path, pg_database: 
 
 def test_a_gc_whose_lock_session_ended_stops_before_it_deletes(tmp_path: Path, pg_database: str, s3_bucket: str,
                                                                s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import psycopg
 
     from assay.data import _gc
     from assay.errors import ConcurrencyError
@@ -143,14 +148,7 @@ def test_a_gc_whose_lock_session_ended_stops_before_it_deletes(tmp_path: Path, p
     ws.ledger.execute("DELETE FROM versions WHERE number = 1")  # v1's pack and snapshot are now garbage
     before = sorted(ws.store.list(""))
     real = _gc._owners
-
-    def session_ends(*args, **kwargs):  # type: ignore[no-untyped-def]
-        with psycopg.connect(pg_database, autocommit=True) as conn:
-            for (pid,) in conn.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'").fetchall():
-                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_gc, "_owners", session_ends)
+    monkeypatch.setattr(_gc, "_owners", ending_the_lock_session(pg_database, real))
     with pytest.raises(ConcurrencyError, match="before it recorded or deleted anything"):
         gc(ws)
     assert sorted(ws.store.list("")) == before
