@@ -110,7 +110,13 @@ def _open(ws: Workspace, remote: Remote) -> ObjectStore:
     return open_store(remote.url, ws.root, **remote.options)
 
 
-def _remote_packs(ws: Workspace, remote: Remote, store: ObjectStore) -> PackStore:
+def open_remote(ws: Workspace, name: str | None) -> tuple[Remote, ObjectStore]:
+    """The remote ``name`` (None: the default one) and its object store."""
+    spec = _pick(ws, name)
+    return spec, _open(ws, spec)
+
+
+def remote_packs(ws: Workspace, remote: Remote, store: ObjectStore) -> PackStore:
     return PackStore(store, cache_dir=ws.cache_dir / "remotes" / remote.name / "idx")
 
 
@@ -121,16 +127,16 @@ def _read_refs(store: ObjectStore, name: str) -> dict[str, Any]:
     doc: dict[str, Any] = {"name": name, "kind": "dataset", "sources": [], "versions": []}
     legacy = f"refs/{name}.json"
     if store.exists(legacy):
-        old = _read_json(store, legacy)
+        old = read_json(store, legacy)
         if not isinstance(old, dict) or not isinstance(old.get("versions"), list):
             raise InputError(f"remote object {legacy} has an unexpected shape", hint="fix or remove it on the remote")
         for entry in old["versions"]:
-            _check_entry(entry, legacy)
+            check_entry(entry, legacy)
         doc.update({k: old[k] for k in ("kind", "sources") if k in old}, versions=list(old["versions"]))
     by_id = {e["id"]: e for e in doc["versions"]}
     for key in store.list(f"versions/{name}/"):
-        entry = _read_json(store, key)
-        _check_entry(entry, key)
+        entry = read_json(store, key)
+        check_entry(entry, key)
         if key != f"versions/{name}/{entry['id']}.json":
             raise InputError(f"remote object {key} names version {entry['id']}", hint="fix or remove it on the remote")
         by_id[entry["id"]] = entry
@@ -141,7 +147,7 @@ def _read_refs(store: ObjectStore, name: str) -> dict[str, Any]:
     return doc
 
 
-def _read_json(store: ObjectStore, key: str) -> Any:
+def read_json(store: ObjectStore, key: str) -> Any:
     try:
         return json.loads(store.get_bytes(key))
     except ValueError:
@@ -151,7 +157,7 @@ def _read_json(store: ObjectStore, key: str) -> Any:
 _ENTRY_FIELDS = {"id": str, "number": int, "snapshot": str, "created_at": str, "files": int, "bytes": int}
 
 
-def _check_entry(entry: Any, key: str) -> None:
+def check_entry(entry: Any, key: str) -> None:
     if not isinstance(entry, dict) or any(not isinstance(entry.get(f), t) for f, t in _ENTRY_FIELDS.items()):
         raise InputError(f"remote object {key} has an unexpected shape",
                          hint=f"a version needs {', '.join(_ENTRY_FIELDS)}; fix or remove it on the remote")
@@ -181,8 +187,8 @@ def ref_entry(version: Version, kind: str, sources: list[str]) -> bytes:
 def readable_ref(store: ObjectStore, key: str) -> bool:
     """Whether the ref object at ``key`` (``versions/NAME/ID.json``) reads as the version it names."""
     try:
-        entry = _read_json(store, key)
-        _check_entry(entry, key)
+        entry = read_json(store, key)
+        check_entry(entry, key)
     except (InputError, NotFoundError):
         return False
     return key.endswith(f"/{entry['id']}.json")
@@ -264,7 +270,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
     digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
     with ws.lock():
-        rpacks = _remote_packs(ws, spec, store)
+        rpacks = remote_packs(ws, spec, store)
         with _remote_damage(spec.name):
             rpacks.refresh()
         _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20),
@@ -343,7 +349,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
 def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
           result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool) -> None:
     with ws.lock():
-        rpacks = _remote_packs(ws, spec, store)
+        rpacks = remote_packs(ws, spec, store)
         loaded: dict[str, tuple[Any, bytes]] = {}
         with _remote_damage(spec.name):
             for _, entry in wanted:

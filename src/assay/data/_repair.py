@@ -108,10 +108,9 @@ class RepairResult:
 def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False) -> RepairResult:
     """Mend the workspace's store from ``remote`` (default remote when None), or with
     ``on_remote`` that remote from the workspace's store; then verify what was mended."""
-    from assay.data._remote import _open, _pick, _remote_packs
+    from assay.data._remote import open_remote, remote_packs
 
-    spec = _pick(ws, remote)
-    store = _open(ws, spec)
+    spec, store = open_remote(ws, remote)
     local = workspace_packs(ws)
     if on_remote:
         result = RepairResult(store=f"remote {spec.name}", source="workspace")
@@ -135,7 +134,7 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
             result.after = verify(ws, remote=spec.name)
     else:
         result = RepairResult(store="workspace", source=f"remote {spec.name}")
-        source = _remote_packs(ws, spec, store)
+        source = remote_packs(ws, spec, store)
         own = isinstance(ws.store, LocalStore)
         # An object store's indexes are read afresh, not from the cache of them (which is
         # where a damaged one is put back from).
@@ -450,7 +449,7 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
     """Write again each version ref on the remote that does not read as its version, from
     this workspace's ledger where it has that version, keeping the number the damaged ref
     still shows (the remote's own: a pull may have renumbered the version here)."""
-    from assay.data._remote import _read_json, readable_ref, ref_entry
+    from assay.data._remote import read_json, readable_ref, ref_entry
     from assay.data._versions import dataset_sources
 
     keys = sorted(store.list("versions/"))
@@ -465,7 +464,7 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
             found = _NUMBER.search(store.get_bytes(key))
         except NotFoundError:
             continue
-        taken = {_read_json(store, k)["number"] for k in keys
+        taken = {read_json(store, k)["number"] for k in keys
                  if k.startswith(f"versions/{name}/") and k not in damaged} | _legacy_numbers(store, name)
         if version is None or found is None or int(found.group(1)) in taken:
             result.unmended_refs.append(key)  # not known here, or its number is lost or doubtful
@@ -479,11 +478,11 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
 
 def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:
     """The version numbers the single list of an older remote (``refs/NAME.json``) holds."""
-    from assay.data._remote import _read_json
+    from assay.data._remote import read_json
 
     if not store.exists(f"refs/{name}.json"):
         return set()
-    doc = _read_json(store, f"refs/{name}.json")
+    doc = read_json(store, f"refs/{name}.json")
     entries = doc.get("versions", []) if isinstance(doc, dict) else []
     return {e["number"] for e in entries if isinstance(e, dict) and isinstance(e.get("number"), int)}
 
@@ -491,16 +490,16 @@ def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:
 def _live_on_remote(store: ObjectStore, skip: list[str]) -> set[str]:
     """The snapshots of the versions the remote lists, from every ref that reads (``skip``:
     refs left unmended) and from the single lists older remotes hold."""
-    from assay.data._remote import _check_entry, _read_json, readable_ref
+    from assay.data._remote import check_entry, read_json, readable_ref
 
     live: set[str] = set()
     for key in store.list("versions/"):
         if key.endswith(".json") and key not in skip and readable_ref(store, key):
-            live.add(_read_json(store, key)["snapshot"])
+            live.add(read_json(store, key)["snapshot"])
     for key in store.list("refs/"):
         if key.endswith(".json"):
-            doc = _read_json(store, key)
+            doc = read_json(store, key)
             for entry in doc.get("versions", []) if isinstance(doc, dict) else []:
-                _check_entry(entry, key)
+                check_entry(entry, key)
                 live.add(entry["snapshot"])
     return live
