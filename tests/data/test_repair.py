@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assay.data import add, add_remote, checkout, gc, pull, push, repair, verify
-from assay.data._packs import decode_index, workspace_packs
+from assay.data._packs import FLAG_ZSTD, decode_index, workspace_packs
 from assay.data._versions import load_snapshot, resolve
 from assay.store import ObjectStore, open_store
 from assay.workspace import Workspace
@@ -166,7 +166,9 @@ def test_a_damaged_local_index_is_salvaged_without_fetching_what_it_still_names(
     data[16 + 3] ^= 0xFF  # the first entry's digest
     idx.write_bytes(bytes(data))
     result = repair(Workspace(ws.root), remote="origin")
-    assert result.ok and result.chunks_copied == 1 and result.checked_chunks == entries
+    # The garbled entry names no chunk; the chunk it named is found in the pack by its content.
+    assert result.ok and result.chunks_copied == 0 and result.found_in_place == 1
+    assert result.checked_chunks == entries
     assert verify(Workspace(ws.root), all_objects=True).ok
 
 
@@ -373,14 +375,34 @@ def test_gc_keeps_the_good_copy_of_a_chunk_stored_twice(ws: Workspace, damaged_c
 
 
 def _only_version_here(ws: Workspace, tmp_path: Path) -> Path:
-    """ds@v1 pushed; ds@v2 (five new files) only here. The index of v2's own pack."""
+    """ds@v1 pushed; ds@v2 (six new files, one compressible) only here. The index of v2's own pack."""
     pushed(ws, str(tmp_path / "remote"))
     before = set((ws.dir / "objects" / "packs").glob("*.idx"))
     for i in range(5):
         (ws.root / "d" / f"new{i}.bin").write_bytes(os.urandom(40_000))
+    (ws.root / "d" / "new.csv").write_bytes(b"".join(b"%d,%d\n" % (i, i * 3) for i in range(20_000)))  # zstd
     add(ws, ["d"], name="ds")
     [idx] = set((ws.dir / "objects" / "packs").glob("*.idx")) - before
     return idx
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad header"])
+def test_what_a_damaged_index_no_longer_names_is_found_in_its_pack(ws: Workspace, tmp_path: Path,
+                                                                  damage: str) -> None:
+    # v2's chunks have no copy on the remote: only their pack holds them.
+    idx = _only_version_here(ws, tmp_path)
+    data = idx.read_bytes()
+    entries = decode_index(data, "x")
+    idx.write_bytes(data[:16 + 2 * 57] if damage == "truncated" else b"NOTANIDX" + data[8:])
+    result = repair(Workspace(ws.root), remote="origin")
+    assert result.ok and result.chunks_copied == 0 and result.kept_aside == []
+    assert result.found_in_place == (len(entries) - 2 if damage == "truncated" else len(entries))
+    assert not (ws.dir / "objects" / "lost").exists()
+    out = tmp_path / "out"
+    checkout(Workspace(ws.root), "ds@v2", to=out)
+    assert all((out / "d" / name).read_bytes() == (ws.root / "d" / name).read_bytes()
+               for name in [*(f"new{i}.bin" for i in range(5)), "new.csv"])
+    assert any(e[4] & FLAG_ZSTD for e in entries)  # a compressed chunk among them, found as a zstd frame
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bad header"])
@@ -388,11 +410,16 @@ def test_a_pack_whose_salvaged_index_leaves_bytes_unplaced_is_kept_aside(ws: Wor
                                                                          damage: str) -> None:
     idx = _only_version_here(ws, tmp_path)
     pack = idx.with_suffix(".pack")
-    pack_bytes = pack.read_bytes()
     data = idx.read_bytes()
+    entries = decode_index(data, "x")
+    third = entries[2]  # not named by the truncated index, and now damaged too: nothing can place it
+    raw = bytearray(pack.read_bytes())
+    raw[third[1] + third[2] // 2] ^= 0x01
+    pack.write_bytes(bytes(raw))
+    pack_bytes = pack.read_bytes()
     idx.write_bytes(data[:16 + 2 * 57] if damage == "truncated" else b"NOTANIDX" + data[8:])
     result = repair(Workspace(ws.root), remote="origin")
-    assert not result.ok  # v2's chunks have no other copy: not mended, and not lost
+    assert not result.ok  # that chunk has no other copy: not mended, and not lost
     assert result.kept_aside == [f"packs/{pack.name}"]
     lost = ws.dir / "objects" / "lost"
     assert (lost / pack.name).read_bytes() == pack_bytes and (lost / idx.name).exists()
@@ -400,10 +427,8 @@ def test_a_pack_whose_salvaged_index_leaves_bytes_unplaced_is_kept_aside(ws: Wor
     collected = gc(Workspace(ws.root))
     assert collected.debris_deleted == 0 and collected.kept_aside == 1  # gc does not touch lost/, and says so
     assert (lost / pack.name).read_bytes() == pack_bytes
-    kept = {e[0] for e in decode_index(data, "x")} - {e[0] for e in decode_index(data, "x")[:2]}
     names = {d.object.split()[1] for d in result.after.damaged}
-    if damage == "truncated":
-        assert names == {d.hex() for d in kept}  # the two salvaged entries were placed; the rest are named
+    assert third[0].hex() in names  # named as missing, with the file that needs it
 
 
 def test_a_salvaged_index_that_accounts_for_every_byte_lets_the_pack_go(ws: Workspace, tmp_path: Path) -> None:
@@ -571,6 +596,10 @@ def test_a_repair_killed_while_moving_a_pack_aside_keeps_its_index(ws: Workspace
 
     idx = _only_version_here(ws, tmp_path)
     data = idx.read_bytes()
+    third = decode_index(data, "x")[2]
+    pack = bytearray(idx.with_suffix(".pack").read_bytes())
+    pack[third[1] + third[2] // 2] ^= 0x01  # a chunk the truncated index does not name, damaged: unplaceable
+    idx.with_suffix(".pack").write_bytes(bytes(pack))
     idx.write_bytes(data[:16 + 2 * 57])  # truncated: the pack goes aside
 
     def killed(self, key, new_key):  # type: ignore[no-untyped-def]

@@ -48,12 +48,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import blake3
 
+from assay.data._chunking import hash_bytes
 from assay.data._packs import (
     CHECK_BYTES,
+    FLAG_ZSTD,
     PACK_MAGIC,
     ChunkLocation,
     IndexEntry,
@@ -88,6 +90,7 @@ class RepairResult:
     unmended_refs: list[str] = field(default_factory=list)  # remote refs left as they were
     left_as_is: list[str] = field(default_factory=list)  # replaced packs kept: the store changed meanwhile
     orphans_aside: list[str] = field(default_factory=list)  # packs without an index moved under lost/
+    found_in_place: int = 0  # chunks a damaged index no longer named, found in its pack by their content
     after: VerifyReport | None = None  # the check of the mended store, run afresh
 
     @property
@@ -101,6 +104,7 @@ class RepairResult:
             "packs_rewritten": self.packs_rewritten, "chunks_copied": self.chunks_copied,
             "bytes_copied": self.bytes_copied, "kept_aside": self.kept_aside, "unmended_refs": self.unmended_refs,
             "left_as_is": self.left_as_is, "orphans_aside": self.orphans_aside,
+            "found_in_place": self.found_in_place,
             "after": self.after.to_dict() if self.after else None,
         }
 
@@ -182,10 +186,10 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
             else:
                 clean.update(found)
     elsewhere = {d for locs in good.values() for d in locs}  # good copies inside damaged packs
-    snapshots, needed = _snapshots(store, source_store, snapshots_live, result)
+    snapshots, sizes = _snapshots(store, source_store, snapshots_live, result)
+    needed = set(sizes)
     damaged = {d for p, locs in bad.items() if p not in salvaged for d in locs}  # a salvaged entry may be garbage
     missing = needed - clean - elsewhere - damaged
-    want = sorted((damaged | missing) - clean - elsewhere)
 
     packs.refresh([])  # the writer asks the index what is stored; damaged indexes are left out
     for locs in (*good.values(), *bad.values()):
@@ -195,6 +199,14 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
     copied: set[bytes] = set()
     aside: set[str] = set()
     try:
+        # What a salvaged index no longer names may still be in its pack: found by content.
+        for pack_id in sorted(salvaged):
+            for loc in _found_in_gaps(store, pack_id, good[pack_id].values(), missing - elsewhere, sizes):
+                if loc.digest not in elsewhere:
+                    good[pack_id][loc.digest] = loc.location
+                    elsewhere.add(loc.digest)
+                    result.found_in_place += 1
+        want = sorted((damaged | missing) - clean - elsewhere)
         if want:
             for digest, stored, loc in _good_copies(source, want):
                 if writer.add_stored(digest, stored, loc.raw, loc.flags):
@@ -288,6 +300,85 @@ def _good_copies(source: PackStore, digests: list[bytes]) -> Any:
                         others.discard(digest)
                         yield digest, stored, locations[digest]
                         progress.update(1)
+
+
+class _Found(NamedTuple):
+    digest: bytes
+    location: ChunkLocation
+
+
+def _found_in_gaps(store: ObjectStore, pack_id: str, known: Any, wanted: set[bytes],
+                   sizes: dict[bytes, int]) -> list[_Found]:
+    """Chunks among ``wanted`` in the stretches of a pack that its (salvaged) index does not
+    cover. A pack is its chunks back to back, each stored raw or as one zstd frame, so each
+    stretch is read from its start: a zstd frame is decoded and hashed; raw bytes are hashed
+    at the size of each wanted chunk. A stretch is followed while its chunks are found."""
+    if not wanted:
+        return []
+    key = f"packs/{pack_id}.pack"
+    try:
+        end_of_pack = store.size(key)
+    except NotFoundError:
+        return []
+    by_size: dict[int, set[bytes]] = {}
+    for digest in wanted:
+        by_size.setdefault(sizes[digest], set()).add(digest)
+    lengths = sorted(by_size)
+    found: list[_Found] = []
+    for start, end in _gaps(sorted(known, key=lambda loc: loc.offset), end_of_pack):
+        data = store.get_range(key, start, end - start)
+        at = 0
+        while at < len(data):
+            hit = _chunk_at(memoryview(data)[at:], lengths, by_size)
+            if hit is None:
+                break
+            digest, stored, raw, flags = hit
+            found.append(_Found(digest, ChunkLocation(pack_id, start + at, stored, raw, flags)))
+            by_size[raw].discard(digest)
+            at += stored
+    return found
+
+
+def _gaps(known: list[ChunkLocation], end_of_pack: int) -> list[tuple[int, int]]:
+    gaps, at = [], len(PACK_MAGIC)
+    for loc in known:
+        if loc.offset > at:
+            gaps.append((at, loc.offset))
+        at = max(at, loc.offset + loc.stored)
+    if end_of_pack > at:
+        gaps.append((at, end_of_pack))
+    return gaps
+
+
+_ZSTD_FRAME = b"\x28\xb5\x2f\xfd"
+
+
+def _chunk_at(data: memoryview, lengths: list[int],
+              by_size: dict[int, set[bytes]]) -> tuple[bytes, int, int, int] | None:
+    """``(digest, stored size, raw size, flags)`` of a wanted chunk starting at ``data[0]``."""
+    if bytes(data[:4]) == _ZSTD_FRAME:
+        import zstandard
+
+        decoder = zstandard.ZstdDecompressor().decompressobj()
+        try:
+            raw = decoder.decompress(bytes(data[:max(lengths) + (64 << 10)]))
+        except zstandard.ZstdError:
+            raw = b""
+        if raw and decoder.eof and len(raw) in by_size:
+            digest = hash_bytes(raw)
+            if digest in by_size[len(raw)]:
+                return digest, min(len(data), max(lengths) + (64 << 10)) - len(decoder.unused_data), len(raw), FLAG_ZSTD
+    hasher = blake3.blake3()
+    done = 0
+    for n in lengths:
+        if n > len(data):
+            break
+        hasher.update(data[done:n])
+        done = n
+        digest = hasher.digest()
+        if digest in by_size[n]:
+            return digest, n, n, 0
+    return None
 
 
 def _accounted_for(store: ObjectStore, pack_id: str, good: Any) -> bool:
@@ -409,10 +500,11 @@ def _spare_index(folder: Path | None, pack_id: str, key: str) -> bytes | None:
 
 
 def _snapshots(store: ObjectStore, source_store: ObjectStore, live: set[str],
-               result: RepairResult) -> tuple[dict[str, bytes], set[bytes]]:
+               result: RepairResult) -> tuple[dict[str, bytes], dict[bytes, int]]:
     """Check every live snapshot; the good copies from the other side of those damaged or
-    missing here (written once their chunks are), and the chunks the readable ones need."""
-    needed: set[bytes] = set()
+    missing here (written once their chunks are), and the chunks the readable ones need,
+    with their sizes."""
+    needed: dict[bytes, int] = {}
     replacements: dict[str, bytes] = {}
     for snapshot_id in sorted(live):
         result.checked_snapshots += 1
@@ -424,7 +516,8 @@ def _snapshots(store: ObjectStore, source_store: ObjectStore, live: set[str],
             except (CorruptionError, NotFoundError):
                 continue  # no good copy: the verify afterwards names it
             replacements[snapshot_id] = data
-        needed |= snapshot.chunk_digests()
+        for manifest in snapshot.files.values():
+            needed.update(manifest.chunks)
     return replacements, needed
 
 
