@@ -278,9 +278,11 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
     def render() -> None:
         mended, source = (result.store, "the workspace") if on_remote else ("the workspace's store", result.source)
         click.echo(f"checked {result.checked_chunks} chunks and {result.checked_snapshots} snapshots in {mended}; "
-                   f"repaired {len(result.repaired)} object(s) from {source} "
-                   f"({result.chunks_copied} chunks, {_size(result.bytes_copied)} copied; "
-                   f"{result.packs_rewritten} pack(s) rewritten)")
+                   f"repaired {len(result.repaired)} object(s) "
+                   f"({result.chunks_copied} chunks, {_size(result.bytes_copied)} copied from {source}; "
+                   + (f"{result.found_in_place} found in place, where a damaged index no longer named them; "
+                      if result.found_in_place else "")
+                   + f"{result.packs_rewritten} pack(s) rewritten)")
         for name in result.repaired:
             click.echo(f"  repaired {name}")
         for name in result.kept_aside:
