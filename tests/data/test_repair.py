@@ -657,3 +657,25 @@ def test_a_header_naming_a_newer_format_stops_the_repair_even_if_damaged(ws: Wor
     with pytest.raises(UsageError, match="newer than this assay knows"):
         repair(Workspace(ws.root), remote="origin")
     assert sorted(ws.store.list("")) == listing
+
+
+def test_a_stretch_is_cut_only_where_one_reading_alone_gives_a_wanted_chunk() -> None:
+    import zstandard
+
+    from assay.data._chunking import hash_bytes
+    from assay.data._repair import _chunk_at
+
+    def wanted(*chunks: bytes) -> tuple[list[int], dict[int, set[bytes]]]:
+        by_size: dict[int, set[bytes]] = {}
+        for c in chunks:
+            by_size.setdefault(len(c), set()).add(hash_bytes(c))
+        return sorted(by_size), by_size
+
+    a, c = os.urandom(1000), os.urandom(1500)
+    assert _chunk_at(memoryview(a + c), *wanted(a, c))[:2] == (hash_bytes(a), 1000)  # one reading: A
+    assert _chunk_at(memoryview(a + c), *wanted(a, c, a + c)) is None  # A, or A+C: not guessed
+    frame = zstandard.ZstdCompressor().compress(b"x" * 5000)
+    assert _chunk_at(memoryview(frame + c), *wanted(b"x" * 5000))[1:] == (len(frame), 5000, 1)  # a zstd frame
+    assert _chunk_at(memoryview(frame + c), *wanted(b"x" * 5000, frame)) is None  # or a raw .zst file: not guessed
+    bomb = zstandard.ZstdCompressor().compress(bytes(50 << 20))
+    assert _chunk_at(memoryview(bomb), *wanted(c)) is None  # a declared size nobody wants is not decoded

@@ -355,19 +355,30 @@ _ZSTD_FRAME = b"\x28\xb5\x2f\xfd"
 
 def _chunk_at(data: memoryview, lengths: list[int],
               by_size: dict[int, set[bytes]]) -> tuple[bytes, int, int, int] | None:
-    """``(digest, stored size, raw size, flags)`` of a wanted chunk starting at ``data[0]``."""
+    """``(digest, stored size, raw size, flags)`` of the wanted chunk starting at ``data[0]``.
+
+    Every reading is tried: the bytes as one zstd frame (decoded only if the size its header
+    declares is wanted), and raw at every wanted size. None when no reading, or more than
+    one, gives a wanted chunk: a short chunk may be the front of a longer one, or two
+    chunks may make up a third, and a wrong cut would put a later chunk's bytes in doubt.
+    """
+    readings: set[tuple[bytes, int, int, int]] = set()
     if bytes(data[:4]) == _ZSTD_FRAME:
         import zstandard
 
-        decoder = zstandard.ZstdDecompressor().decompressobj()
         try:
-            raw = decoder.decompress(bytes(data[:max(lengths) + (64 << 10)]))
+            declared = zstandard.get_frame_parameters(bytes(data[:18])).content_size
         except zstandard.ZstdError:
-            raw = b""
-        if raw and decoder.eof and len(raw) in by_size:
-            digest = hash_bytes(raw)
-            if digest in by_size[len(raw)]:
-                return digest, min(len(data), max(lengths) + (64 << 10)) - len(decoder.unused_data), len(raw), FLAG_ZSTD
+            declared = 0
+        if declared in by_size:  # a size not wanted (or not declared) is not decoded at all
+            decoder = zstandard.ZstdDecompressor().decompressobj()
+            window = bytes(data[:declared + (64 << 10)])  # a chunk is stored as zstd only if that is smaller
+            try:
+                raw = decoder.decompress(window)
+            except zstandard.ZstdError:
+                raw = b""
+            if decoder.eof and len(raw) == declared and hash_bytes(raw) in by_size[declared]:
+                readings.add((hash_bytes(raw), len(window) - len(decoder.unused_data), declared, FLAG_ZSTD))
     hasher = blake3.blake3()
     done = 0
     for n in lengths:
@@ -377,8 +388,8 @@ def _chunk_at(data: memoryview, lengths: list[int],
         done = n
         digest = hasher.digest()
         if digest in by_size[n]:
-            return digest, n, n, 0
-    return None
+            readings.add((digest, n, n, 0))
+    return readings.pop() if len(readings) == 1 else None
 
 
 def _accounted_for(store: ObjectStore, pack_id: str, good: Any) -> bool:
