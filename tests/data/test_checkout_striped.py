@@ -45,7 +45,9 @@ def test_a_big_file_is_written_whole_by_several_threads(ws: Workspace, tmp_path:
 
     def spy(fd: int, chunk: object, offset: int) -> None:
         import threading
+        import time
         threads.add(threading.current_thread().name)
+        time.sleep(0.02)  # a slow disk: on a loaded machine one quick thread could take every stripe
         real(fd, chunk, offset)  # type: ignore[arg-type]
 
     monkeypatch.setattr(_checkout, "_pwrite_all", spy)
