@@ -22,20 +22,25 @@ store from a remote, `push --repair` mends a remote from the workspace.
 - A pack index that does not decode is put back from this workspace's cache of that
   store's indexes, when the cached copy hashes to the pack's id. Otherwise the
   entries it still holds are salvaged, each of their chunks checked against its
-  digest. An index in a format newer than this assay knows stops the repair before
-  anything changes.
+  digest, and what they no longer name is looked for in the pack by its content
+  (:func:`_found_in_gaps`; a stretch is cut only where one reading alone gives a
+  chunk a version needs). A header that names a format newer than this assay knows,
+  whole or damaged, stops the repair before anything changes.
+- Packs without an index for an hour or more (an interrupted write's, or one whose
+  index was lost) go under ``lost/`` too, while a chunk a version needs is missing.
 - Snapshots that are damaged or missing are copied from the other side, checked
   against their ids, after the chunks they need: a snapshot in a store vouches that
   its chunks are there (a plain push does not look for them again).
 - A version ref on a remote that does not read as its version is written again from
   this workspace's ledger, keeping the version number the damaged ref still shows;
-  a ref whose number cannot be read, or of a version not known here, is named and
-  left for the workspace that pushed it.
+  a ref whose number cannot be read or is held by another ref, or of a version not
+  known here, is named and left for the workspace that pushed it.
 - Afterwards the store is verified again, and that report is the result: a repair
   says it worked only when a fresh check finds nothing.
 
 `pull --repair` checks and stores under the workspace's shared lock, as an add does,
-and takes the exclusive lock only to delete or move aside the packs it replaced.
+and takes the exclusive lock only to delete or move aside the packs it replaced, each
+only if every chunk it held good (or had mended) is still indexed elsewhere then.
 While `push --repair` runs, a pull from that remote may find a pack gone and fail; it
 succeeds when rerun.
 """
