@@ -14,6 +14,14 @@ from assay.data import _add, add, checkout, gc, verify
 from assay.workspace import Workspace
 
 
+def sharing(root: Path, ledger: str, store: str, endpoint: str) -> Workspace:
+    """A workspace on a PostgreSQL ledger and an S3 store, with a 100 kB file in d/."""
+    ws = Workspace.init(root, ledger=ledger, store=store, store_options={"endpoint_url": endpoint})
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x.bin").write_bytes(os.urandom(100_000))
+    return ws
+
+
 def ending_the_lock_session(url: str, step):  # type: ignore[no-untyped-def]
     """``step``, run after the sessions holding advisory locks end (as a server restart or a
     network drop ends them)."""
@@ -97,13 +105,9 @@ def test_an_add_whose_lock_session_ended_records_nothing(tmp_path: Path, pg_data
                                                          s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The lock lives in a PostgreSQL session; a server restart or a network drop ends it, and a
     # gc elsewhere may then run. The add notices before it records its version.
-
     from assay.errors import ConcurrencyError
 
-    options = {"endpoint_url": s3_server}
-    ws = Workspace.init(tmp_path / "w", ledger=pg_database, store=s3_bucket, store_options=options)
-    (ws.root / "d").mkdir()
-    (ws.root / "d" / "x.bin").write_bytes(os.urandom(100_000))
+    ws = sharing(tmp_path / "w", pg_database, s3_bucket, s3_server)
     real = _add.save_snapshot
     monkeypatch.setattr(_add, "save_snapshot", ending_the_lock_session(pg_database, real))
     with pytest.raises(ConcurrencyError, match="lock on the shared store was lost"):
@@ -134,14 +138,10 @@ def test_a_gc_waiting_for_the_store_s_lock_says_so(tmp_path: Path, pg_database: 
 
 def test_a_gc_whose_lock_session_ended_stops_before_it_deletes(tmp_path: Path, pg_database: str, s3_bucket: str,
                                                                s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-
     from assay.data import _gc
     from assay.errors import ConcurrencyError
 
-    options = {"endpoint_url": s3_server}
-    ws = Workspace.init(tmp_path / "w", ledger=pg_database, store=s3_bucket, store_options=options)
-    (ws.root / "d").mkdir()
-    (ws.root / "d" / "x.bin").write_bytes(os.urandom(100_000))
+    ws = sharing(tmp_path / "w", pg_database, s3_bucket, s3_server)
     add(ws, [ws.root / "d"], name="ds")
     (ws.root / "d" / "x.bin").write_bytes(os.urandom(100_000))
     add(ws, [ws.root / "d"], name="ds")

@@ -81,12 +81,15 @@ def encode_index(entries: list[IndexEntry], fmt: int = 2) -> bytes:
     return body + blake3.blake3(body).digest()
 
 
+def newer_header(data: bytes) -> bool:
+    """Whether ``data`` starts with an index header naming a format after this assay's."""
+    return data[:7] == IDX_MAGIC[:7] and data[7:8].isdigit() and data[7:8] > IDX_MAGIC[7:8]
+
+
 def newer_index(data: bytes) -> bool:
-    """Whether ``data`` is an index in a format newer than this assay knows: a header of that
-    shape, and a whole checksum (a flipped bit in a known header is damage, not a new format)."""
-    magic = data[:8]
-    return (magic not in (IDX_MAGIC, IDX_MAGIC_V1) and magic[:7] == IDX_MAGIC[:7] and magic[7:].isdigit()
-            and len(data) >= 40 and blake3.blake3(data[:-32]).digest() == data[-32:])
+    """Whether ``data`` is an index in a format newer than this assay knows: such a header,
+    and a whole checksum (a flipped bit in a known header is damage, not a new format)."""
+    return newer_header(data) and len(data) >= 40 and blake3.blake3(data[:-32]).digest() == data[-32:]
 
 
 def decode_index(data: bytes, key: str) -> list[IndexEntry]:

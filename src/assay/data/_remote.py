@@ -184,14 +184,15 @@ def ref_entry(version: Version, kind: str, sources: list[str]) -> bytes:
     return json.dumps(entry, indent=1).encode()
 
 
-def readable_ref(store: ObjectStore, key: str) -> bool:
-    """Whether the ref object at ``key`` (``versions/NAME/ID.json``) reads as the version it names."""
+def read_ref(store: ObjectStore, key: str) -> dict[str, Any] | None:
+    """The ref object at ``key`` (``versions/NAME/ID.json``) if it reads as the version it
+    names, else None."""
     try:
         entry = read_json(store, key)
         check_entry(entry, key)
     except (InputError, NotFoundError):
-        return False
-    return key.endswith(f"/{entry['id']}.json")
+        return None
+    return entry if key.endswith(f"/{entry['id']}.json") else None
 
 
 def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any, result: TransferResult,

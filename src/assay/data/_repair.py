@@ -48,6 +48,7 @@ succeeds when rerun.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import time
 from collections.abc import Callable
@@ -67,7 +68,7 @@ from assay.data._packs import (
     PackStore,
     PackWriter,
     decode_index,
-    newer_index,
+    newer_header,
     salvage_index,
     workspace_packs,
 )
@@ -130,8 +131,7 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
             target = PackStore(store)  # the remote's own indexes, not this workspace's cache of them
 
             def live() -> set[str]:  # once every index is known readable by this assay: refs first
-                _mend_refs(ws, store, result)
-                return _live_on_remote(store, result.unmended_refs)
+                return _live_on_remote(store, _mend_refs(ws, store, result))
 
             try:
                 _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
@@ -447,9 +447,10 @@ def _orphans(store: ObjectStore) -> set[str]:
 
 def _indexed_outside(store: ObjectStore, retiring: set[str]) -> set[bytes]:
     """Every chunk an index of the store lists, in packs that exist and are not ``retiring``."""
-    packs = {key[len("packs/"):-len(".pack")] for key in store.list("packs/") if key.endswith(".pack")}
+    keys = list(store.list("packs/"))
+    packs = {key[len("packs/"):-len(".pack")] for key in keys if key.endswith(".pack")}
     held: set[bytes] = set()
-    for key in store.list("packs/"):
+    for key in keys:
         pack_id = key[len("packs/"):-len(".idx")]
         if key.endswith(".idx") and pack_id in packs and pack_id not in retiring:
             try:
@@ -475,7 +476,7 @@ def _indexes(store: ObjectStore, result: RepairResult,
             data = store.get_bytes(key)
         except NotFoundError:
             continue  # deleted since it was listed (a gc elsewhere)
-        if newer_index(data) or _newer_header(data):
+        if newer_header(data):  # whole or damaged: repair does not guess
             raise UsageError(f"pack index {key} is in a format newer than this assay knows (or its header is "
                              "damaged to look so); this assay will not change that store",
                              hint="upgrade assay and repair again; if no newer assay wrote it, move "
@@ -495,13 +496,6 @@ def _indexes(store: ObjectStore, result: RepairResult,
         entries[pack_id] = salvage_index(data)
         salvaged.add(pack_id)
     return entries, salvaged
-
-
-def _newer_header(data: bytes) -> bool:
-    """A header that names a format after this assay's (whole or not): repair does not guess."""
-    from assay.data._packs import IDX_MAGIC
-
-    return data[:7] == IDX_MAGIC[:7] and data[7:8].isdigit() and data[7:8] > IDX_MAGIC[7:8]
 
 
 def _spare_index(folder: Path | None, pack_id: str, key: str) -> bytes | None:
@@ -554,18 +548,19 @@ def _carry(packs: PackStore, writer: PackWriter, digest: bytes, loc: ChunkLocati
 _NUMBER = re.compile(rb'"number"\s*:\s*(\d{1,9})\s*[,}\n]')  # whole: a ref cut inside its number has none
 
 
-def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
+def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[str, dict[str, Any]]:
     """Write again each version ref on the remote that does not read as its version, from
     this workspace's ledger where it has that version, keeping the number the damaged ref
-    still shows (the remote's own: a pull may have renumbered the version here)."""
-    from assay.data._remote import read_json, readable_ref, ref_entry
+    still shows (the remote's own: a pull may have renumbered the version here). Every ref
+    that reads now, by key."""
+    from assay.data._remote import read_ref, ref_entry
     from assay.data._versions import dataset_sources
 
-    keys = sorted(store.list("versions/"))
-    damaged = [k for k in keys if len(k.split("/")) == 3 and k.endswith(".json") and not readable_ref(store, k)]
-    if not damaged:
-        return
-    here = {(v.dataset, v.id): v for v in all_versions(ws)}
+    refs = {k: read_ref(store, k) for k in sorted(store.list("versions/"))
+            if len(k.split("/")) == 3 and k.endswith(".json")}
+    readable = {k: e for k, e in refs.items() if e is not None}
+    damaged = [k for k, e in refs.items() if e is None]
+    here = {(v.dataset, v.id): v for v in all_versions(ws)} if damaged else {}
     for key in damaged:
         name, version_id = key.split("/")[1], key.split("/")[2][:-len(".json")]
         version = here.get((name, version_id))
@@ -573,16 +568,17 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
             found = _NUMBER.search(store.get_bytes(key))
         except NotFoundError:
             continue
-        taken = {read_json(store, k)["number"] for k in keys
-                 if k.startswith(f"versions/{name}/") and k not in damaged} | _legacy_numbers(store, name)
-        if version is None or found is None or int(found.group(1)) in taken:
+        taken = {e["number"] for k, e in readable.items() if k.startswith(f"versions/{name}/")}
+        if version is None or found is None or int(found.group(1)) in taken | _legacy_numbers(store, name):
             result.unmended_refs.append(key)  # not known here, or its number is lost or doubtful
             continue
-        number = found
         kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))[0][0]
-        version = dataclasses.replace(version, number=int(number.group(1)))
-        store.put_bytes(key, ref_entry(version, kind, dataset_sources(ws, name)))
+        version = dataclasses.replace(version, number=int(found.group(1)))
+        data = ref_entry(version, kind, dataset_sources(ws, name))
+        store.put_bytes(key, data)
+        readable[key] = json.loads(data)
         result.repaired.append(f"ref {key}")
+    return readable
 
 
 def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:
@@ -596,15 +592,12 @@ def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:
     return {e["number"] for e in entries if isinstance(e, dict) and isinstance(e.get("number"), int)}
 
 
-def _live_on_remote(store: ObjectStore, skip: list[str]) -> set[str]:
-    """The snapshots of the versions the remote lists, from every ref that reads (``skip``:
-    refs left unmended) and from the single lists older remotes hold."""
-    from assay.data._remote import check_entry, read_json, readable_ref
+def _live_on_remote(store: ObjectStore, refs: dict[str, dict[str, Any]]) -> set[str]:
+    """The snapshots of the versions the remote lists: in ``refs`` (every per-version ref that
+    reads) and in the single lists older remotes hold."""
+    from assay.data._remote import check_entry, read_json
 
-    live: set[str] = set()
-    for key in store.list("versions/"):
-        if key.endswith(".json") and key not in skip and readable_ref(store, key):
-            live.add(read_json(store, key)["snapshot"])
+    live = {entry["snapshot"] for entry in refs.values()}
     for key in store.list("refs/"):
         if key.endswith(".json"):
             doc = read_json(store, key)
