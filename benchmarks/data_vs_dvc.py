@@ -696,8 +696,10 @@ def main() -> int:
                     partial = {"key": key, "partial": True, "raw": [[asdict(s) for s in r] for r in runs]}
                     Path(args.json_out).write_text(json.dumps(
                         {**results, "workloads": results["workloads"] + [partial]}, indent=2, default=str))
-                shutil.rmtree(base, ignore_errors=True)
-            shutil.rmtree(src, ignore_errors=True)
+                if not args.keep:
+                    shutil.rmtree(base, ignore_errors=True)
+            if not args.keep:
+                shutil.rmtree(src, ignore_errors=True)
             w = {"key": key, "title": wl.title, "bytes": wl.nbytes, "files": wl.nfiles, "scale": args.scale,
                  "summary": summarize(runs), "raw": [[asdict(s) for s in r] for r in runs]}
             results["workloads"].append(w)

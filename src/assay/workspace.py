@@ -7,8 +7,10 @@ Found by walking up from the current directory (like `.git`) or named by
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +35,7 @@ class Workspace:
         self.dir = self.root / WORKSPACE_DIR
         self.config = Config.load(self.dir / "config.toml")
         self._store_locks: list[Any] = []  # sessions holding the shared store's lock (see lock())
+        self._holding = threading.local()  # .mode: the lock this thread holds through this object
 
     # -- finding and creating -----------------------------------------------------------
     @classmethod
@@ -118,22 +121,66 @@ class Workspace:
 
     @contextlib.contextmanager
     def lock(self, *, exclusive: bool = False) -> Iterator[None]:
-        """Shared lock for work that adds objects; exclusive for gc, which deletes them.
+        """Shared lock for work that adds objects or reads packs (add, push, pull, checkout,
+        verify, a diff of tables); exclusive for gc and repair's retiring, which delete
+        packs. A reader without it could find a pack gone that gc had just rewritten, and
+        a verify would then report damage that is not there.
 
         A lock file in ``.assay/`` serves the processes of this machine. Where the ledger is
         a PostgreSQL server and the store an object store (not a folder), workspaces on
         other machines may share both: then a PostgreSQL advisory lock named after the store
         is held too, so that no gc anywhere deletes the chunks of an add still in flight
         on another machine (written, not yet recorded in the ledger).
+
+        A shared lock taken in a thread that already holds one through this object is the one held:
+        taking it again (a second file lock, a second PostgreSQL session) could wait behind a
+        gc that itself waits for the first.
         """
-        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        held = getattr(self._holding, "mode", None)
+        if held is not None and (not exclusive or held == "exclusive"):
+            yield
+            return
+        if held is not None:  # an exclusive lock inside a shared one would wait for itself
+            raise RuntimeError("the exclusive workspace lock was asked for while this thread holds the shared one")
+        fd = self._lock_file()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            if fd is not None:
+                mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    import sys
+
+                    holder = "another assay command" if exclusive else "a gc or a repair"
+                    print(f"waiting for the workspace lock: {holder} in {self.root} holds it or waits for it",
+                          file=sys.stderr, flush=True)
+                    fcntl.flock(fd, mode)
             with self._store_lock(exclusive):
-                yield
+                self._holding.mode = "exclusive" if exclusive else "shared"
+                try:
+                    yield
+                finally:
+                    self._holding.mode = held
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+    def _lock_file(self) -> int | None:
+        """The lock file, open. A workspace this user may only read is opened read-only
+        (``flock`` works on it); where the file cannot even be read, no lock is taken, as
+        nothing can then be deleted through this user either."""
+        try:
+            return os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+        try:
+            return os.open(self.dir / "lock", os.O_RDONLY)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.ENOENT):
+                raise
+            return None
 
     @contextlib.contextmanager
     def _store_lock(self, exclusive: bool) -> Iterator[None]:

@@ -88,7 +88,8 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
     """
     staged = dict(_staged or {})
     try:
-        return _checkout(ws, ref, to, force, _snapshot, staged)
+        with ws.lock():  # the packs it reads stay: no gc or repair retires them meanwhile
+            return _checkout(ws, ref, to, force, _snapshot, staged)
     finally:
         for tmp, _, _ in staged.values():
             _unlink(tmp)

@@ -55,10 +55,10 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | None = N
                                     "chunks_shared": shared, "chunks_new": len(mb.chunks) - shared})
         else:
             result.unchanged += 1
-    if tables:
-        for item in result.modified:
-            path = item["path"]
-            if path.lower().endswith(TABLE_SUFFIXES):
+    tables_modified = [item["path"] for item in result.modified if item["path"].lower().endswith(TABLE_SUFFIXES)]
+    if tables and tables_modified:
+        with ws.lock():  # their chunks are read: no gc or repair retires a pack meanwhile
+            for path in tables_modified:
                 result.tables[path] = _table_diff(ws, path, a.files[path], b.files[path], key)
     return result
 

@@ -74,10 +74,11 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
         report.remote = name
         return report
     packs = workspace_packs(ws)
-    packs.refresh(bad_indexes)
-    every = all_versions(ws)
-    versions = [resolve(ws, ref)] if ref and not all_objects else every
-    report = _verify(ws.store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
+    with ws.lock():  # a pack that gc or a repair retires meanwhile would read as missing: damage that is not there
+        packs.refresh(bad_indexes)
+        every = all_versions(ws)
+        versions = [resolve(ws, ref)] if ref and not all_objects else every
+        report = _verify(ws.store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
     if report.damaged_versions:
         from assay.lineage import downstream_versions
 

@@ -1,0 +1,181 @@
+"""Commands that read packs (checkout, verify, a diff of tables) hold the shared workspace
+lock: a gc or a repair retiring packs meanwhile would otherwise pull a pack from under
+them, and a verify would report damage that is not there."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assay.data import _gc, _verify, add, checkout, gc, verify
+from assay.workspace import Workspace
+
+
+def mixed_pack(ws: Workspace) -> dict[str, bytes]:
+    """One pack holding chunks of a live version and dead ones: gc rewrites it (a new pack
+    with the live chunks, then the old one deleted)."""
+    keep = {f"k{i}.bin": os.urandom(30_000 + i) for i in range(8)}
+    (ws.root / "d").mkdir()
+    for name, data in keep.items():
+        (ws.root / "d" / name).write_bytes(data)
+    for i in range(8):
+        (ws.root / "d" / f"j{i}.bin").write_bytes(os.urandom(30_000 + i))
+    add(ws, ["d"], name="all")
+    for i in range(8):
+        (ws.root / "d" / f"j{i}.bin").unlink()
+    add(ws, ["d"], name="kept")  # no new chunk: it reuses the first pack
+    ws.ledger.execute("DELETE FROM versions WHERE dataset = ?", ("all",))
+    return keep
+
+
+def test_verify_waits_for_a_gc_rewriting_the_packs_it_reads(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    mixed_pack(ws)
+    other = Workspace.open(ws.root)  # another process's view: its own lock file handle and pack index
+    about_to_delete, read_index, gc_done = threading.Event(), threading.Event(), threading.Event()
+    real_delete = _gc._delete_pack
+
+    def slow_delete(delete, pack_id):  # type: ignore[no-untyped-def]
+        about_to_delete.set()
+        read_index.wait(3)  # a verify that does not wait for the lock has read the index by now
+        real_delete(delete, pack_id)
+
+    real_verify = _verify._verify
+
+    def verify_after_gc(*args, **kwargs):  # type: ignore[no-untyped-def]
+        read_index.set()  # the pack index is loaded; the packs are read next
+        assert gc_done.wait(30)
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(_gc, "_delete_pack", slow_delete)
+    monkeypatch.setattr(_verify, "_verify", verify_after_gc)
+    results: dict[str, object] = {}
+
+    def run_gc() -> None:
+        results["gc"] = gc(ws)
+        gc_done.set()
+
+    t = threading.Thread(target=run_gc)
+    t.start()
+    assert about_to_delete.wait(30)
+    report = verify(other, all_objects=True)
+    t.join(30)
+    assert results["gc"].packs_rewritten == 1  # type: ignore[attr-defined]
+    assert report.ok, [d.to_dict() for d in report.damaged]
+    assert verify(Workspace.open(ws.root), all_objects=True).ok
+
+
+def test_checkout_waits_for_a_gc_rewriting_the_packs_it_reads(ws: Workspace, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    keep = mixed_pack(ws)
+    other = Workspace.open(ws.root)
+    from assay.data import _checkout
+
+    about_to_delete, read_index, gc_done = threading.Event(), threading.Event(), threading.Event()
+    real_delete = _gc._delete_pack
+
+    def slow_delete(delete, pack_id):  # type: ignore[no-untyped-def]
+        about_to_delete.set()
+        read_index.wait(3)  # a checkout that does not wait for the lock has read the index by now
+        real_delete(delete, pack_id)
+
+    real_write = _checkout._write_in_threads
+
+    def write_after_gc(packs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        packs.has(b"")  # the pack index is loaded; the packs are read next
+        read_index.set()
+        assert gc_done.wait(30)
+        return real_write(packs, *args, **kwargs)
+
+    monkeypatch.setattr(_gc, "_delete_pack", slow_delete)
+    monkeypatch.setattr(_checkout, "_write_in_threads", write_after_gc)
+
+    def run_gc() -> None:
+        gc(ws)
+        gc_done.set()
+
+    t = threading.Thread(target=run_gc)
+    t.start()
+    assert about_to_delete.wait(30)
+    checkout(other, "kept", to=tmp_path / "out")
+    t.join(30)
+    for name, data in keep.items():
+        assert (tmp_path / "out" / "d" / name).read_bytes() == data
+
+
+def test_a_reader_says_it_waits_for_a_gc_in_another_process(ws: Workspace, tmp_path: Path) -> None:
+    mixed_pack(ws)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from assay.workspace import Workspace\n"
+         f"ws = Workspace.open({str(ws.root)!r})\n"
+         "with ws.lock(exclusive=True):\n    print('held', flush=True)\n    sys.stdin.read()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        reader = subprocess.Popen([sys.executable, "-m", "assay", "data", "verify", "--all"], cwd=ws.root,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        assert reader.poll() is None  # waiting while the exclusive lock is held
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(30)
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    assert "waiting for the workspace lock" in err
+
+
+def test_a_shared_lock_inside_a_held_one_is_the_one_held(ws: Workspace) -> None:
+    """A checkout inside a pull, a verify inside a repair: taking the lock again could wait
+    behind a gc that waits for the outer hold, so the inner one is a no-op."""
+    with ws.lock():
+        with ws.lock():
+            assert verify(ws).ok
+    with ws.lock(exclusive=True):
+        with ws.lock():
+            pass
+    with ws.lock(), pytest.raises(RuntimeError, match="exclusive"):
+        with ws.lock(exclusive=True):
+            pass
+    # Another thread does not share this thread's hold: it waits for it.
+    got = threading.Event()
+
+    def take() -> None:
+        with ws.lock():
+            got.set()
+
+    with ws.lock(exclusive=True):
+        t = threading.Thread(target=take)
+        t.start()
+        assert not got.wait(0.5)
+    assert got.wait(10)
+    t.join(10)
+
+
+def test_a_workspace_this_user_can_only_read_is_still_verified(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock file is opened read-only where it cannot be opened for writing (flock works
+    on it); where it cannot be opened at all, the reader goes on without it."""
+    from assay import workspace as workspace_module
+
+    real_open = os.open
+    opened: list[int] = []
+    refuse = {"read": False}
+
+    def open_as_reader(path, flags, *args):  # type: ignore[no-untyped-def]
+        if str(path).endswith("/lock"):
+            opened.append(flags)
+            if flags & (os.O_RDWR | os.O_WRONLY) or refuse["read"]:
+                raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(workspace_module.os, "open", open_as_reader)
+    reader = Workspace.open(ws.root)
+    assert verify(reader).ok
+    assert opened[-1] == os.O_RDONLY
+    refuse["read"] = True
+    assert verify(reader).ok
