@@ -4,6 +4,7 @@ them, and a verify would report damage that is not there."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -111,13 +112,13 @@ def test_checkout_waits_for_a_gc_rewriting_the_packs_it_reads(ws: Workspace, tmp
 def test_a_reader_says_it_waits_for_a_gc_in_another_process(ws: Workspace, tmp_path: Path) -> None:
     mixed_pack(ws)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from assay.workspace import Workspace\n"
-         f"ws = Workspace.open({str(ws.root)!r})\n"
-         "with ws.lock(exclusive=True):\n    print('held', flush=True)\n    sys.stdin.read()\n"],
+        [sys.executable, "-c", ("import sys; from assay.workspace import Workspace\n"
+                                f"ws = Workspace.open({str(ws.root)!r})\n"
+                                "with ws.lock(exclusive=True):\n    print('held', flush=True)\n    sys.stdin.read()\n")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        reader = subprocess.Popen([sys.executable, "-m", "assay", "data", "verify", "--all"], cwd=ws.root,
+        reader = subprocess.Popen([sys.executable, "-m", "assay", "data", "verify", "--all", "--json"], cwd=ws.root,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(2.0)
         assert reader.poll() is None  # waiting while the exclusive lock is held
@@ -128,20 +129,18 @@ def test_a_reader_says_it_waits_for_a_gc_in_another_process(ws: Workspace, tmp_p
     out, err = reader.communicate(timeout=60)
     assert reader.returncode == 0, err
     assert "waiting for the workspace lock" in err
+    assert json.loads(out)["ok"] is True  # the message went to stderr: stdout stays JSON
 
 
 def test_a_shared_lock_inside_a_held_one_is_the_one_held(ws: Workspace) -> None:
     """A checkout inside a pull, a verify inside a repair: taking the lock again could wait
     behind a gc that waits for the outer hold, so the inner one is a no-op."""
-    with ws.lock():
-        with ws.lock():
-            assert verify(ws).ok
-    with ws.lock(exclusive=True):
-        with ws.lock():
-            pass
-    with ws.lock(), pytest.raises(RuntimeError, match="exclusive"):
-        with ws.lock(exclusive=True):
-            pass
+    with ws.lock(), ws.lock():
+        assert verify(ws).ok
+    with ws.lock(exclusive=True), ws.lock():
+        pass
+    with ws.lock(), pytest.raises(RuntimeError, match="exclusive"), ws.lock(exclusive=True):
+        pass
     # Another thread does not share this thread's hold: it waits for it.
     got = threading.Event()
 

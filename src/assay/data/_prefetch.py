@@ -104,26 +104,33 @@ def prefetch_status(names: list[str] | None = None) -> bool:
             stream.flush()  # the child must not inherit (and later repeat) buffered output
         except (OSError, ValueError):
             pass
+    import _signal  # the C module behind `signal`: no enum to import
+
     rfd, wfd = os.pipe()
     parent = os.getpid()
+    # Signals wait until the child is on the books (so that it is always reaped, or left
+    # to finish its short walk) and, in the child, until it is inside the code that ends
+    # in os._exit: an interrupt never runs the caller's code in the child.
+    mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
     try:
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(rfd)
+            os.close(wfd)
+            return False  # no fork (no processes or memory left): status walks itself
         if pid == 0:  # pragma: no cover - runs in the child, which reports through the pipe
             try:
+                _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
                 os.close(rfd)
                 _walk_and_report(root, sources, wfd)
             finally:
                 os._exit(0)
-    except BaseException:
-        if os.getpid() != parent:  # pragma: no cover - interrupted in the child before its try
-            os._exit(1)
-        os.close(rfd)
         os.close(wfd)
-        if isinstance(sys.exc_info()[1], OSError):
-            return False  # no fork (no processes or memory left): status walks itself
-        raise
-    os.close(wfd)
-    _pending = _Walk(root, sources, pid, rfd)
+        _pending = _Walk(root, sources, pid, rfd)
+    finally:
+        if os.getpid() == parent:
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
     return True
 
 
