@@ -11,7 +11,7 @@ import errno
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ class Workspace:
         self.config = Config.load(self.dir / "config.toml")
         self._store_locks: list[Any] = []  # sessions holding the shared store's lock (see lock())
         self._holding = threading.local()  # .mode: the lock this thread holds through this object
+        self._lock_hooks: list[Callable[[], None]] = []  # see on_lock()
 
     # -- finding and creating -----------------------------------------------------------
     @classmethod
@@ -158,6 +159,8 @@ class Workspace:
             with self._store_lock(exclusive):
                 self._holding.mode = "exclusive" if exclusive else "shared"
                 try:
+                    for hook in list(self._lock_hooks):
+                        hook()
                     yield
                 finally:
                     self._holding.mode = held
@@ -165,6 +168,12 @@ class Workspace:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+
+    def on_lock(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` each time a thread takes this workspace's lock (not a nested hold):
+        for what this object keeps between commands that another process may have changed
+        meanwhile (the loaded pack index)."""
+        self._lock_hooks.append(hook)
 
     def _lock_file(self) -> int | None:
         """The lock file, open. A workspace this user may only read is opened read-only

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from assay.data import _gc, _verify, add, checkout, gc, verify
+from assay.data._packs import workspace_packs
 from assay.workspace import Workspace
 
 
@@ -35,38 +37,54 @@ def mixed_pack(ws: Workspace) -> dict[str, bytes]:
     return keep
 
 
+class PausingGc:
+    """A gc in a thread that stops before its first deletion until a reader has loaded the
+    pack index (``read_index``), or 3 s have passed (the reader waits for the lock); the
+    reader's hook then waits for the gc to end (``done``) before it reads any pack."""
+
+    def __init__(self, ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.about_to_delete, self.read_index, self.done = threading.Event(), threading.Event(), threading.Event()
+        real_delete = _gc._delete_pack
+
+        def slow_delete(delete, pack_id):  # type: ignore[no-untyped-def]
+            self.about_to_delete.set()
+            self.read_index.wait(3)
+            real_delete(delete, pack_id)
+
+        monkeypatch.setattr(_gc, "_delete_pack", slow_delete)
+        self.result = None
+
+        def run() -> None:
+            self.result = gc(ws)
+            self.done.set()
+
+        self.thread = threading.Thread(target=run)
+
+    def reader_hook(self, real):  # type: ignore[no-untyped-def]
+        def hooked(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.read_index.set()
+            assert self.done.wait(30)
+            return real(*args, **kwargs)
+
+        return hooked
+
+    def start(self) -> None:
+        self.thread.start()
+        assert self.about_to_delete.wait(30)
+
+    def join(self) -> None:
+        self.thread.join(30)
+        assert self.result is not None and self.result.packs_rewritten == 1
+
+
 def test_verify_waits_for_a_gc_rewriting_the_packs_it_reads(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     mixed_pack(ws)
     other = Workspace.open(ws.root)  # another process's view: its own lock file handle and pack index
-    about_to_delete, read_index, gc_done = threading.Event(), threading.Event(), threading.Event()
-    real_delete = _gc._delete_pack
-
-    def slow_delete(delete, pack_id):  # type: ignore[no-untyped-def]
-        about_to_delete.set()
-        read_index.wait(3)  # a verify that does not wait for the lock has read the index by now
-        real_delete(delete, pack_id)
-
-    real_verify = _verify._verify
-
-    def verify_after_gc(*args, **kwargs):  # type: ignore[no-untyped-def]
-        read_index.set()  # the pack index is loaded; the packs are read next
-        assert gc_done.wait(30)
-        return real_verify(*args, **kwargs)
-
-    monkeypatch.setattr(_gc, "_delete_pack", slow_delete)
-    monkeypatch.setattr(_verify, "_verify", verify_after_gc)
-    results: dict[str, object] = {}
-
-    def run_gc() -> None:
-        results["gc"] = gc(ws)
-        gc_done.set()
-
-    t = threading.Thread(target=run_gc)
-    t.start()
-    assert about_to_delete.wait(30)
+    racing = PausingGc(ws, monkeypatch)
+    monkeypatch.setattr(_verify, "_verify", racing.reader_hook(_verify._verify))  # called with the index loaded
+    racing.start()
     report = verify(other, all_objects=True)
-    t.join(30)
-    assert results["gc"].packs_rewritten == 1  # type: ignore[attr-defined]
+    racing.join()
     assert report.ok, [d.to_dict() for d in report.damaged]
     assert verify(Workspace.open(ws.root), all_objects=True).ok
 
@@ -77,36 +95,42 @@ def test_checkout_waits_for_a_gc_rewriting_the_packs_it_reads(ws: Workspace, tmp
     other = Workspace.open(ws.root)
     from assay.data import _checkout
 
-    about_to_delete, read_index, gc_done = threading.Event(), threading.Event(), threading.Event()
-    real_delete = _gc._delete_pack
-
-    def slow_delete(delete, pack_id):  # type: ignore[no-untyped-def]
-        about_to_delete.set()
-        read_index.wait(3)  # a checkout that does not wait for the lock has read the index by now
-        real_delete(delete, pack_id)
-
-    real_write = _checkout._write_in_threads
+    workspace_packs(other).has(b"")  # its index is loaded before the gc: the old pack's place is in it
+    racing = PausingGc(ws, monkeypatch)
+    real_write = racing.reader_hook(_checkout._write_in_threads)
 
     def write_after_gc(packs, *args, **kwargs):  # type: ignore[no-untyped-def]
         packs.has(b"")  # the pack index is loaded; the packs are read next
-        read_index.set()
-        assert gc_done.wait(30)
         return real_write(packs, *args, **kwargs)
 
-    monkeypatch.setattr(_gc, "_delete_pack", slow_delete)
     monkeypatch.setattr(_checkout, "_write_in_threads", write_after_gc)
-
-    def run_gc() -> None:
-        gc(ws)
-        gc_done.set()
-
-    t = threading.Thread(target=run_gc)
-    t.start()
-    assert about_to_delete.wait(30)
+    racing.start()
     checkout(other, "kept", to=tmp_path / "out")
-    t.join(30)
+    racing.join()
     for name, data in keep.items():
         assert (tmp_path / "out" / "d" / name).read_bytes() == data
+
+
+def test_a_workspace_kept_open_across_a_gc_elsewhere_stores_what_gc_deleted(ws: Workspace, tmp_path: Path) -> None:
+    """The Python API keeps a workspace object, and its loaded pack index, between calls.
+    A gc in another process deletes chunks no version needs; an add through the old object
+    must store them again, not find them in an index that predates the gc."""
+    mixed_pack(ws)
+    rng = random.Random(5)
+    (ws.root / "e").mkdir()
+    files = {f"e{i}.bin": rng.randbytes(30_000) for i in range(8)}
+    for name, data in files.items():
+        (ws.root / "e" / name).write_bytes(data)
+    add(ws, [ws.root / "e"], name="first")  # the open object's index holds these chunks now
+    ws.ledger.execute("DELETE FROM versions WHERE dataset = ?", ("first",))
+    assert gc(Workspace.open(ws.root)).chunks_deleted == 8 + len(files)  # another process
+    result = add(ws, [ws.root / "e"], name="again")
+    assert result.new_chunks == len(files)
+    report = verify(Workspace.open(ws.root), all_objects=True)
+    assert report.ok, [d.to_dict() for d in report.damaged]
+    checkout(ws, "again", to=tmp_path / "out")
+    for name, data in files.items():
+        assert (tmp_path / "out" / "e" / name).read_bytes() == data
 
 
 def test_a_reader_says_it_waits_for_a_gc_in_another_process(ws: Workspace, tmp_path: Path) -> None:

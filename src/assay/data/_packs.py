@@ -403,6 +403,24 @@ class PackStore:
                 os.close(fd)
         self.invalidate()
 
+    def revalidate(self) -> None:
+        """Forget the loaded index if the store's packs are no longer the ones it was read
+        from: another process's gc or repair retired some, or an add published new ones.
+        Run as a workspace's lock is taken (:meth:`Workspace.on_lock`): a workspace object
+        kept open across commands (the Python API, a server) would otherwise decide what is
+        stored, or where to read it, from an index that names packs gone since, and an
+        add would skip chunks that gc had deleted. One listing of ``packs/``."""
+        with self._lock:
+            if self._index is None:
+                return  # read afresh at first use
+            known = set(self._packs)
+        listed = {key[len("packs/"):-len(".idx")] for key in self.store.list("packs/") if key.endswith(".idx")}
+        if listed != known:
+            with self._lock:
+                for pack_id in [p for p in self._fds if p not in listed]:
+                    os.close(self._fds.pop(pack_id))
+                self._index = None
+
     def invalidate(self) -> None:
         """Forget the loaded index; the next lookup re-reads the pack indexes."""
         with self._lock:
@@ -788,5 +806,6 @@ def workspace_packs(ws: object) -> PackStore:
     packs = _OPEN.get(ws)
     if packs is None:
         packs = _OPEN[ws] = PackStore(ws.store, cache_dir=ws.cache_dir / "idx")  # type: ignore[attr-defined]
+        ws.on_lock(packs.revalidate)  # type: ignore[attr-defined]
     return packs
 
