@@ -34,8 +34,7 @@ class Workspace:
         self.root = Path(root).resolve()
         self.dir = self.root / WORKSPACE_DIR
         self.config = Config.load(self.dir / "config.toml")
-        self._store_locks: list[Any] = []  # sessions holding the shared store's lock (see lock())
-        self._holding = threading.local()  # .mode: the lock this thread holds through this object
+        self._holding = threading.local()  # .mode: set while this thread holds the lock through this object
         self._lock_hooks: list[Callable[[], None]] = []  # see on_lock()
 
     # -- finding and creating -----------------------------------------------------------
@@ -133,81 +132,106 @@ class Workspace:
         is held too, so that no gc anywhere deletes the chunks of an add still in flight
         on another machine (written, not yet recorded in the ledger).
 
-        A shared lock taken in a thread that already holds one through this object is the one held:
-        taking it again (a second file lock, a second PostgreSQL session) could wait behind a
-        gc that itself waits for the first.
+        A thread that holds a lock already (through this or another workspace object on the
+        same folder or store) holds it on: taking it a second time (another file lock,
+        another PostgreSQL session) would wait for itself, or behind a gc that waits for
+        the first hold.
         """
-        held = getattr(self._holding, "mode", None)
-        if held is not None and (not exclusive or held == "exclusive"):
-            yield
-            return
-        if held is not None:  # an exclusive lock inside a shared one would wait for itself
+        holds = _holds()
+        key = ("file", os.path.realpath(self.dir / "lock"))
+        held = holds.get(key)
+        if held == "shared" and exclusive:  # it would wait for itself
             raise RuntimeError("the exclusive workspace lock was asked for while this thread holds the shared one")
-        fd = self._lock_file()
-        try:
-            if fd is not None:
-                mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        fd = None
+        if held is None:
+            fd = self._lock_file()
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            try:
                 try:
                     fcntl.flock(fd, mode | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    import sys
-
-                    holder = "another assay command" if exclusive else "a gc or a repair"
-                    print(f"waiting for the workspace lock: {holder} in {self.root} holds it or waits for it",
-                          file=sys.stderr, flush=True)
+                    holder = "another assay command holds it" if exclusive else "a gc or a repair holds it"
+                    _say(f"waiting for the workspace lock: {holder} in {self.root}")
                     fcntl.flock(fd, mode)
+            except BaseException:
+                os.close(fd)
+                raise
+            holds[key] = "exclusive" if exclusive else "shared"
+        try:
             with self._store_lock(exclusive):
-                self._holding.mode = "exclusive" if exclusive else "shared"
-                try:
-                    for hook in list(self._lock_hooks):
-                        hook()
+                if getattr(self._holding, "mode", None) is None:  # first hold through this object
+                    self._holding.mode = "held"
+                    try:
+                        for hook in list(self._lock_hooks):
+                            hook()
+                        yield
+                    finally:
+                        self._holding.mode = None
+                else:
                     yield
-                finally:
-                    self._holding.mode = held
         finally:
             if fd is not None:
+                del holds[key]
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
 
     def on_lock(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` each time a thread takes this workspace's lock (not a nested hold):
-        for what this object keeps between commands that another process may have changed
-        meanwhile (the loaded pack index)."""
+        """Run ``hook`` each time a thread takes this workspace's lock through this object
+        (not on a nested hold): for what the object keeps between commands that another
+        process may have changed meanwhile (the loaded pack index)."""
         self._lock_hooks.append(hook)
 
-    def _lock_file(self) -> int | None:
-        """The lock file, open. A workspace this user may only read is opened read-only
-        (``flock`` works on it); where the file cannot even be read, no lock is taken, as
-        nothing can then be deleted through this user either."""
+    def _lock_file(self) -> int:
+        """The lock file, open. One this user may only read is opened read-only (``flock``
+        works on it, shared or exclusive); one that cannot be opened at all stops the command,
+        as going on without the lock could delete what another command relies on."""
+        from assay.errors import InputError
+
+        path = self.dir / "lock"
         try:
-            return os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+            return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
         try:
-            return os.open(self.dir / "lock", os.O_RDONLY)
+            return os.open(path, os.O_RDONLY)
         except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.ENOENT):
                 raise
-            return None
+            raise InputError(f"cannot open the workspace lock {path}: {exc.strerror}",
+                             hint="this user needs read access to it (or write access to .assay/ to create it)") from None
 
-    @contextlib.contextmanager
-    def _store_lock(self, exclusive: bool) -> Iterator[None]:
+    def _store_key(self) -> int | None:
+        """The PostgreSQL advisory lock key of this workspace's store, where one is taken."""
         ledger, store = self.config.ledger or "", self.config.store
         if not ledger.startswith(("postgresql://", "postgres://")) or "://" not in store or store.startswith("file://"):
-            yield
-            return
+            return None
         import hashlib
 
-        from assay.errors import InputError
-        from assay.extras import import_optional
-
-        psycopg = import_optional("psycopg", "postgres")
         name = store.rstrip("/")  # one store, however its URL is spelt
         for alias, scheme in (("s3a://", "s3://"), ("gcs://", "gs://"), ("abfs://", "az://"), ("abfss://", "az://")):
             if name.startswith(alias):
                 name = scheme + name[len(alias):]
-        key = int.from_bytes(hashlib.blake2b(f"assay store {name}".encode(), digest_size=8).digest(), "big", signed=True)
+        return int.from_bytes(hashlib.blake2b(f"assay store {name}".encode(), digest_size=8).digest(), "big", signed=True)
+
+    @contextlib.contextmanager
+    def _store_lock(self, exclusive: bool) -> Iterator[None]:
+        key = self._store_key()
+        if key is None:
+            yield
+            return
+        holds, sessions = _holds(), _sessions()
+        held = holds.get(("store", key))
+        if held is not None and (not exclusive or held == "exclusive"):
+            yield  # this thread holds it already (another workspace on the same store)
+            return
+        if held is not None:
+            raise RuntimeError("the exclusive store lock was asked for while this thread holds the shared one")
+        from assay.errors import InputError
+        from assay.extras import import_optional
+
+        psycopg = import_optional("psycopg", "postgres")
+        ledger, store = self.config.ledger or "", self.config.store
         try:
             # Keepalives both ways: this side notices a dead server, and the server notices a
             # dead or cut-off machine (and lets its lock go) within a minute or so, not hours.
@@ -223,40 +247,44 @@ class Workspace:
                 conn.execute("SET idle_session_timeout = 0")
             take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
             if not conn.execute(f"SELECT {take}(%s)", (key,)).fetchone()[0]:
-                import sys
-
-                holder = "work that adds to it" if exclusive else "a gc or a repair"
-                print(f"waiting for the lock on {store}: {holder} in another workspace holds it or waits for it",
-                      file=sys.stderr, flush=True)
+                holder = "work that adds to it or reads it" if exclusive else "a gc or a repair"
+                _say(f"waiting for the lock on {store}: {holder} in another workspace holds it or waits for it")
                 conn.execute("SELECT pg_advisory_lock(%s)" if exclusive else "SELECT pg_advisory_lock_shared(%s)",
                              (key,))
-            self._store_locks.append(conn)
         except psycopg.Error as exc:
             conn.close()
             raise InputError(f"lost the PostgreSQL ledger while taking the lock on {store}: {str(exc).strip()}",
                              hint="check that the server is running, then rerun") from None
+        holds[("store", key)] = "exclusive" if exclusive else "shared"
+        sessions[key] = conn
         try:
             yield
         finally:
-            if conn in self._store_locks:
-                self._store_locks.remove(conn)
+            del holds[("store", key)]
+            sessions.pop(key, None)
             conn.close()
 
     def check_lock(self) -> None:
         """Before a step that relies on the lock (recording a version, deleting objects): raise
         if a lock held through the PostgreSQL ledger was lost with its session, which the server
-        may end (a restart, a timeout, the network). Nothing then has been recorded or deleted."""
+        may end (a restart, a timeout, the network). Nothing then has been recorded or deleted.
+        Only the session of this thread's hold is asked, in the thread that holds it."""
         from assay.errors import ConcurrencyError
 
-        for conn in list(self._store_locks):
-            try:
-                conn.execute("SELECT 1")
-            except Exception:  # noqa: BLE001 - whatever ended the session, the lock went with it
-                raise ConcurrencyError(
-                    "the lock on the shared store was lost (its PostgreSQL session ended); this step was stopped "
-                    "before it recorded or deleted anything",
-                    hint="rerun; if it happens again, check the server's idle_session_timeout and the network",
-                ) from None
+        key = self._store_key()
+        if key is None:
+            return
+        conn = _sessions().get(key)
+        if conn is None:
+            raise RuntimeError("check_lock() was called by a thread that does not hold the store's lock")
+        try:
+            conn.execute("SELECT 1")
+        except Exception:  # noqa: BLE001 - whatever ended the session, the lock went with it
+            raise ConcurrencyError(
+                "the lock on the shared store was lost (its PostgreSQL session ended); this step was stopped "
+                "before it recorded or deleted anything",
+                hint="rerun; if it happens again, check the server's idle_session_timeout and the network",
+            ) from None
 
     def close(self) -> None:
         if "ledger" in self.__dict__:
@@ -264,3 +292,31 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
+
+
+_thread = threading.local()
+
+
+def _holds() -> dict[tuple[str, Any], str]:
+    """The locks this thread holds, whichever workspace object took them: ``("file", path)``
+    and ``("store", advisory key)`` to ``"shared"`` or ``"exclusive"``."""
+    holds = getattr(_thread, "holds", None)
+    if holds is None:
+        holds = _thread.holds = {}
+    return holds
+
+
+def _sessions() -> dict[int, Any]:
+    """This thread's PostgreSQL sessions holding a store's advisory lock, by key."""
+    sessions = getattr(_thread, "sessions", None)
+    if sessions is None:
+        sessions = _thread.sessions = {}
+    return sessions
+
+
+def _say(message: str) -> None:
+    """A note for the person waiting, on stderr (never stdout, which may carry --json)."""
+    import sys
+
+    if sys.stderr is not None:
+        print(message, file=sys.stderr, flush=True)

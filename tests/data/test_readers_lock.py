@@ -180,11 +180,30 @@ def test_a_shared_lock_inside_a_held_one_is_the_one_held(ws: Workspace) -> None:
     t.join(10)
 
 
-def test_a_workspace_this_user_can_only_read_is_still_verified(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The lock file is opened read-only where it cannot be opened for writing (flock works
-    on it); where it cannot be opened at all, the reader goes on without it."""
-    from assay import workspace as workspace_module
+def test_a_thread_holding_the_lock_through_one_object_holds_it_through_another(ws: Workspace) -> None:
+    """A maintenance script holding the exclusive lock, then verifying through a second
+    workspace object on the same folder: a second file lock would wait for the first."""
+    mixed_pack(ws)
+    done = threading.Event()
 
+    def body() -> None:
+        with ws.lock(exclusive=True):
+            assert verify(Workspace.open(ws.root)).ok
+        done.set()
+
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    assert done.wait(20)
+
+
+def test_a_lock_file_this_user_can_only_read_is_opened_read_only(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the lock file cannot be opened for writing it is opened read-only (flock works
+    on it, shared or exclusive); where it cannot be opened at all the command stops before
+    it reads or deletes anything: gc without the lock could delete what a reader relies on."""
+    from assay import workspace as workspace_module
+    from assay.errors import InputError
+
+    mixed_pack(ws)
     real_open = os.open
     opened: list[int] = []
     refuse = {"read": False}
@@ -201,4 +220,9 @@ def test_a_workspace_this_user_can_only_read_is_still_verified(ws: Workspace, mo
     assert verify(reader).ok
     assert opened[-1] == os.O_RDONLY
     refuse["read"] = True
-    assert verify(reader).ok
+    packs = sorted(p.name for p in (ws.dir / "objects" / "packs").iterdir())
+    with pytest.raises(InputError, match="cannot open the workspace lock"):
+        gc(reader)
+    with pytest.raises(InputError, match="cannot open the workspace lock"):
+        verify(reader)
+    assert sorted(p.name for p in (ws.dir / "objects" / "packs").iterdir()) == packs  # nothing deleted

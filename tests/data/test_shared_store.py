@@ -155,3 +155,73 @@ def test_a_gc_whose_lock_session_ended_stops_before_it_deletes(tmp_path: Path, p
     monkeypatch.setattr(_gc, "_owners", real)
     assert gc(ws).snapshots_deleted == 1
     ws.close()
+
+
+def test_a_thread_s_lock_check_asks_only_its_own_session(tmp_path: Path, pg_database: str, s3_bucket: str,
+                                                         s3_server: str) -> None:
+    """Checkouts in another thread open and close sessions of their own; an add's check of
+    its lock must not ask (and fail on) one of those."""
+    ws = sharing(tmp_path / "w", pg_database, s3_bucket, s3_server)
+    add(ws, [ws.root / "d"], name="ds")
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    checkouts = 0
+
+    def reader() -> None:
+        nonlocal checkouts
+        while not stop.is_set():
+            try:
+                checkout(ws, "ds", to=tmp_path / "out", force=True)
+                checkouts += 1
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+                return
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    checks = 0
+    try:
+        with ws.lock():
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                ws.check_lock()
+                checks += 1
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not failures, failures
+    assert checkouts >= 2 and checks > 100
+    with pytest.raises(RuntimeError, match="does not hold"):
+        ws.check_lock()  # outside the lock: a caller's mistake, not a pass
+    ws.close()
+
+
+def test_a_thread_holding_the_store_s_lock_holds_it_through_another_object(tmp_path: Path, pg_database: str,
+                                                                           s3_bucket: str, s3_server: str) -> None:
+    """PostgreSQL queues a shared request behind a waiting exclusive one: a second session of
+    a thread that holds the shared lock would wait for a gc that waits for the first."""
+    options = {"endpoint_url": s3_server}
+    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=s3_bucket, store_options=options)
+    there = Workspace.init(tmp_path / "b", ledger=pg_database, store=s3_bucket, store_options=options)
+    (here.root / "d").mkdir()
+    (here.root / "d" / "x.bin").write_bytes(os.urandom(1000))
+    add(here, [here.root / "d"], name="ds")
+    done = threading.Event()
+    results: list[bool] = []
+
+    def reader() -> None:
+        with here.lock():
+            time.sleep(1.0)  # a gc on the other machine starts waiting meanwhile
+            results.append(verify(Workspace(here.root), "ds").ok)
+        done.set()
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    time.sleep(0.3)
+    collecting = threading.Thread(target=lambda: gc(there), daemon=True)
+    collecting.start()
+    assert done.wait(30)
+    collecting.join(30)
+    assert results == [True]
+    here.close()
+    there.close()

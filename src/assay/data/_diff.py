@@ -55,10 +55,10 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | None = N
                                     "chunks_shared": shared, "chunks_new": len(mb.chunks) - shared})
         else:
             result.unchanged += 1
-    tables_modified = [item["path"] for item in result.modified if item["path"].lower().endswith(TABLE_SUFFIXES)]
-    if tables and tables_modified:
-        with ws.lock():  # their chunks are read: no gc or repair retires a pack meanwhile
-            for path in tables_modified:
+    if tables:
+        for item in result.modified:
+            path = item["path"]
+            if path.lower().endswith(TABLE_SUFFIXES):
                 result.tables[path] = _table_diff(ws, path, a.files[path], b.files[path], key)
     return result
 
@@ -70,8 +70,9 @@ def _table_diff(ws: Workspace, path: str, ma: FileManifest, mb: FileManifest, ke
     suffix = "".join(Path(path).suffixes[-2:]) if path.endswith(".gz") else Path(path).suffix
     with tempfile.TemporaryDirectory(dir=ws.tmp_dir) as tmp:
         old_file, new_file = Path(tmp, "old" + suffix), Path(tmp, "new" + suffix)
-        _materialize(ws, ma, old_file, path)
-        _materialize(ws, mb, new_file, path)
+        with ws.lock():  # their chunks are read: no gc or repair retires a pack meanwhile
+            _materialize(ws, ma, old_file, path)
+            _materialize(ws, mb, new_file, path)
         try:
             return diff_tables(old_file, new_file, key=key).to_dict()
         except InputError as exc:
