@@ -10,7 +10,7 @@ import os
 
 from assay.errors import WorkspaceNotFoundError
 
-__all__ = ["CHECKOUT_TMP", "TMP_TAIL", "WORKSPACE_DIR", "find_root", "not_data"]
+__all__ = ["CHECKOUT_TMP", "TMP_TAIL", "WORKSPACE_DIR", "find_root", "not_data", "protected_path", "skipped_in_walks"]
 
 WORKSPACE_DIR = ".assay"
 # Checkout writes each file to ``<folder>/.assay-tmp-<pid>-<random>`` first: never data.
@@ -31,6 +31,29 @@ def not_data(name: str, top: bool) -> bool:
     pid, _, tail = name[len(CHECKOUT_TMP):].partition("-")
     return (0 < len(pid) <= 10 and pid.strip("0123456789") == "" and len(tail) == TMP_TAIL
             and tail.strip("0123456789abcdef") == "")
+
+
+_NOT_DATA_FOLDERS = frozenset({WORKSPACE_DIR, ".git"})  # compared in lower case
+
+
+def skipped_in_walks(name: str) -> bool:
+    """Whether every walk of a dataset's folders leaves out the entry ``name``: a workspace's
+    own folder and git's, at any depth and in any case (another workspace's ledger or a
+    repository's hooks are not data, and checkout refuses to write into them), and
+    checkout's temp files (:func:`not_data`)."""
+    return name[:1] == "." and (name.lower() in _NOT_DATA_FOLDERS or not_data(name, False))
+
+
+def protected_path(rel: str) -> bool:
+    """Whether a version's path ``rel`` goes through a folder that checkout never writes
+    into: ``.assay`` (a workspace's config and ledger) or ``.git`` (a repository's hooks),
+    in any case, as git itself refuses. A version from an untrusted remote could otherwise
+    point this workspace's remotes elsewhere, or plant a hook that runs on the next git
+    command."""
+    low = rel.lower()
+    if ".git" not in low and WORKSPACE_DIR not in low:
+        return False
+    return any(part in _NOT_DATA_FOLDERS for part in low.split("/"))
 
 
 def find_root(start: str | None = None) -> str:

@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay._root import WORKSPACE_DIR, find_root
+from assay._root import WORKSPACE_DIR, find_root, protected_path
 from assay.config import Config
 from assay.errors import UsageError
 
@@ -117,6 +117,9 @@ class Workspace:
         text = rel.as_posix()
         if text == "." or text.split("/")[0] == WORKSPACE_DIR:
             raise UsageError(f"{path} is the workspace itself; name the data files or folders to track")
+        if protected_path(text):
+            raise UsageError(f"{path} is inside a .assay or .git folder, which is never data",
+                             hint="name the data files or folders to track")
         return text
 
     @contextlib.contextmanager

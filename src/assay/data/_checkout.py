@@ -8,6 +8,7 @@ leaves the target as it was. Destinations are confined to the target folder:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat as _stat
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay._root import CHECKOUT_TMP, TMP_TAIL, not_data
+from assay._root import CHECKOUT_TMP, TMP_TAIL, not_data, protected_path
 from assay.data._fork import (
     fork_map,
     processes_for,
@@ -121,6 +122,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     chunker = Chunker(ws.config.data.chunk_avg)
 
     removals: list[Path] = []
+    sources: list[str] = []
     if in_place:
         from assay.data._status import status
 
@@ -154,6 +156,10 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     targets: list[tuple[str, str, FileManifest]] = []
     folders: dict[str, str] = {}
     for rel, manifest in sorted(snapshot.files.items()):
+        if protected_path(rel):
+            raise UnsafePathError(f"refusing to write {rel}: {version.ref} holds a path inside a .assay or .git "
+                                  "folder, which checkout never writes into (it could change a workspace's "
+                                  "settings or plant a git hook)")
         dest = f"{root_s}/{rel}"
         parent = dest.rpartition("/")[0]
         if parent not in folders:
@@ -166,18 +172,32 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             os.makedirs(folder, exist_ok=True)
             new_folders.add(folder)
     plan: list[_Item] = []
+    unknown: list[str] = []  # files in place that no status looked at (outside the dataset's folders), with other content
     for rel, dest, manifest in targets:
         state = "missing" if dest.rpartition("/")[0] in new_folders else _compare(dest, rel, manifest, cache, chunker)
         if state == "same":
             result.unchanged += 1
             continue
-        if state == "other" and not in_place and not force:
-            raise UsageError(
-                f"{dest} exists with other content",
-                hint="pass --force to overwrite it, or check out into an empty folder",
-            )
+        if state == "other" and not force:
+            if not in_place:
+                _remove_new(new_folders)
+                raise UsageError(
+                    f"{dest} exists with other content",
+                    hint="pass --force to overwrite it, or check out into an empty folder",
+                )
+            if not _under(rel, sources):
+                unknown.append(rel)
         plan.append((rel, dest, manifest))
     del targets
+    if unknown:
+        # The version holds files where the dataset's current folders do not reach (it was
+        # added from other paths): what is there now was never compared with any version.
+        _remove_new(new_folders)
+        raise UsageError(
+            f"checkout of {version.ref} would overwrite files that are not part of the version on disk: "
+            + ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
+            hint="move them away or add them as a version first, or pass --force to overwrite them",
+        )
 
     packs = workspace_packs(ws)
     umask = _umask()
@@ -216,7 +236,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         path.unlink(missing_ok=True)
         result.removed.append(os.path.relpath(path, root))
     for rel in snapshot.empty_dirs:
-        confine(root, rel).mkdir(parents=True, exist_ok=True)
+        if not protected_path(rel):
+            confine(root, rel).mkdir(parents=True, exist_ok=True)
     if in_place:
         if cache is not None:
             cache.update(fresh)
@@ -315,6 +336,13 @@ class _Reported:
 
 def _current_id(changes: object, path: str) -> str | None:
     return getattr(changes, "current_ids", {}).get(path)
+
+
+def _remove_new(folders: set[str]) -> None:
+    """Remove the (still empty) folders a refused checkout made."""
+    for folder in sorted(folders, key=lambda f: -f.count("/")):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def _under(rel: str, sources: list[str]) -> bool:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from assay._root import not_data
+from assay._root import skipped_in_walks
 from assay.data._sigwalk import _inside, blake2b, signature, stat_groups, stat_signature
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
@@ -120,10 +120,9 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
         return [], [], [], False  # vanished (or became a file) since its parent was listed: not in this snapshot
     except PermissionError:
         raise InputError(f"cannot list {rel_folder}: permission denied", hint="fix its permissions or leave it out") from None
-    top = rel_folder == ""
     for entry in entries:
         name = entry.name
-        if not_data(name, top):
+        if skipped_in_walks(name):
             continue
         rel = f"{rel_folder}/{name}"
         try:

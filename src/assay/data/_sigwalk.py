@@ -19,7 +19,7 @@ import marshal
 import os
 import stat as _stat
 
-from assay._root import not_data
+from assay._root import skipped_in_walks
 from assay.errors import InputError
 
 try:  # what hashlib.blake2b is, without hashlib loading OpenSSL (10-20 ms of a cold start)
@@ -240,7 +240,7 @@ def _digest_folder(root: str, folder: str, rel_folder: str) -> tuple[int, bytes,
         with os.scandir(fd) as it:
             for entry in it:
                 name = entry.name
-                if not_data(name, not rel_folder):
+                if skipped_in_walks(name):
                     continue
                 rel = f"{rel_folder}/{name}"
                 try:

@@ -1,0 +1,111 @@
+"""Checkout in place never overwrites what no version holds, and never writes into a
+``.assay`` or ``.git`` folder; walks never take those folders as data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay.data import add, checkout, log, status
+from assay.data._add import _snapshot_paths
+from assay.data._snapshot import FileManifest, Snapshot
+from assay.data._versions import record_version, save_snapshot
+from assay.errors import UnsafePathError, UsageError
+from assay.workspace import Workspace
+
+
+def test_checkout_keeps_local_work_outside_the_dataset_s_current_folders(ws: Workspace) -> None:
+    (ws.root / "d1").mkdir()
+    (ws.root / "d2").mkdir()
+    (ws.root / "d1" / "a").write_text("v1 content")
+    (ws.root / "d2" / "b").write_text("two")
+    add(ws, [ws.root / "d1"], name="ds")
+    add(ws, [ws.root / "d2"], name="ds")  # the dataset now lives in d2: status looks only there
+    (ws.root / "d1" / "a").write_text("my unsaved local work")
+    assert not status(ws, "ds").dirty
+    with pytest.raises(UsageError, match="not part of the version on disk: d1/a"):
+        checkout(ws, "ds@v1")
+    assert (ws.root / "d1" / "a").read_text() == "my unsaved local work"
+    assert (ws.root / "d2" / "b").read_text() == "two"  # nothing was changed before the refusal
+    checkout(ws, "ds@v1", force=True)
+    assert (ws.root / "d1" / "a").read_text() == "v1 content"
+
+
+def test_checkout_keeps_a_named_file_a_later_version_left_out(ws: Workspace) -> None:
+    (ws.root / "train.csv").write_text("train v1")
+    (ws.root / "test.csv").write_text("test v1")
+    add(ws, [ws.root / "train.csv", ws.root / "test.csv"], name="ds")
+    add(ws, [ws.root / "train.csv"], name="ds")
+    (ws.root / "test.csv").write_text("a new test set, not added yet")
+    with pytest.raises(UsageError, match="test.csv"):
+        checkout(ws, "ds@v1")
+    assert (ws.root / "test.csv").read_text() == "a new test set, not added yet"
+    (ws.root / "test.csv").write_text("test v1")  # the same bytes as the version: nothing at risk
+    assert checkout(ws, "ds@v1").unchanged == 2
+
+
+def test_a_refused_checkout_leaves_no_new_folders(ws: Workspace) -> None:
+    (ws.root / "d1" / "deep").mkdir(parents=True)
+    (ws.root / "d1" / "deep" / "x").write_text("x1")
+    (ws.root / "d1" / "a").write_text("a1")
+    add(ws, [ws.root / "d1"], name="ds")
+    (ws.root / "d2").mkdir()
+    (ws.root / "d2" / "b").write_text("b")
+    add(ws, [ws.root / "d2"], name="ds")
+    (ws.root / "d1" / "deep" / "x").unlink()
+    (ws.root / "d1" / "deep").rmdir()
+    (ws.root / "d1" / "a").write_text("mine")
+    with pytest.raises(UsageError):
+        checkout(ws, "ds@v1")
+    assert not (ws.root / "d1" / "deep").exists()
+
+
+def planted(ws: Workspace) -> None:
+    """A version (as an untrusted remote could hold one) with paths into .assay and .git."""
+    (ws.root / "payload").mkdir()
+    (ws.root / "payload" / "config.toml").write_text('[remotes.origin]\nurl = "/elsewhere"\n')
+    (ws.root / "payload" / "hook").write_text("#!/bin/sh\necho pwned\n")
+    with ws.lock():
+        snap, _, _, _ = _snapshot_paths(ws, ["payload"])
+    cfg, hook = snap.files["payload/config.toml"], snap.files["payload/hook"]
+    for files in ({".assay/config.toml": cfg, "data/readme.txt": hook},
+                  {"data/.GIT/hooks/post-checkout": FileManifest(hook.size, 0o755, hook.chunks), "data/x": cfg}):
+        evil = Snapshot(files)
+        save_snapshot(ws.store, evil)
+        record_version(ws, "innocent", evil, message="weekly export", sources=["data"])
+
+
+def test_checkout_never_writes_into_a_workspace_or_git_folder(ws: Workspace, tmp_path: Path) -> None:
+    planted(ws)
+    config = (ws.dir / "config.toml").read_text()
+    for ref in ("innocent@v1", "innocent@v2"):
+        with pytest.raises(UnsafePathError, match=r"\.assay or \.git"):
+            checkout(ws, ref)
+        with pytest.raises(UnsafePathError):
+            checkout(ws, ref, to=tmp_path / ref)
+    assert (ws.dir / "config.toml").read_text() == config
+    assert not (ws.root / "data").exists() or not any((ws.root / "data").rglob("post-checkout"))
+    assert [v.ref for v in log(ws, "innocent")] == ["innocent@v2", "innocent@v1"]  # the versions still load
+
+
+def test_walks_leave_out_nested_workspaces_and_git_folders(ws: Workspace) -> None:
+    inner = Workspace.init(ws.root / "d" / "inner")
+    (ws.root / "d" / "inner" / "x.csv").write_text("a,b\n1,2\n")
+    (ws.root / "d" / "repo" / ".git" / "hooks").mkdir(parents=True)
+    (ws.root / "d" / "repo" / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (ws.root / "d" / "repo" / "data.txt").write_text("data")
+    (ws.root / "d" / "sub").mkdir()
+    (ws.root / "d" / "sub" / ".git").write_text("gitdir: ../.git/modules/sub\n")  # a submodule's pointer file
+    result = add(ws, [ws.root / "d"], name="ds")
+    from assay.data import ls
+
+    files = [f["path"] for f in ls(ws, "ds@v1")[1]]
+    assert files == ["d/inner/x.csv", "d/repo/data.txt"]
+    assert result.files == 2
+    (ws.root / "d" / "repo" / ".git" / "HEAD").write_text("ref: refs/heads/other\n")
+    (inner.dir / "config.toml").write_text((inner.dir / "config.toml").read_text() + "\n")
+    assert not status(ws, "ds").dirty
+    with pytest.raises(UsageError, match=r"\.assay or \.git"):
+        add(ws, [ws.root / "d" / "repo" / ".git"], name="hooks")
+    inner.close()
