@@ -37,6 +37,8 @@ from assay.data._versions import (
     dataset_sources,
     load_snapshot_object,
     parse_ref,
+    pick,
+    read_spec,
     resolve,
 )
 from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
@@ -318,10 +320,16 @@ def _remote_versions(store: ObjectStore, ref: str | None) -> list[tuple[str, dic
         raise NotFoundError(f"the remote has no dataset named {name!r}")
     if spec == "latest":
         return [(name, max(entries, key=lambda e: e["number"]))]
-    if re.fullmatch(r"v?\d+", spec):
-        found = [e for e in entries if e["number"] == int(spec.lstrip("v"))]
-    else:
-        found = [e for e in entries if e["snapshot"].startswith(spec) or e["id"].startswith(spec)]
+    number, prefix = read_spec(ref, spec)
+    by_number = [e for e in entries if e["number"] == number][-1:] if number is not None else []
+    by_prefix = []
+    if prefix is not None:
+        by_prefix = [e for e in entries if e["snapshot"].startswith(prefix) or e["id"].startswith(prefix)]
+        if len({e["snapshot"] for e in by_prefix}) > 1:
+            raise UsageError(f"{ref} is ambiguous on the remote: it matches {len(by_prefix)} versions",
+                             hint="give more hash characters")
+        by_prefix = by_prefix[-1:]
+    found = pick(ref, name, number, by_number, by_prefix)
     if not found:
         raise NotFoundError(f"the remote has no version {ref}")
     return [(name, found[-1])]

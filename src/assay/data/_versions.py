@@ -78,8 +78,37 @@ def check_name(name: str) -> str:
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
-    name, _, spec = ref.partition("@")
+    name, at, spec = ref.partition("@")
+    if at and not spec:
+        raise UsageError(f"{ref!r} names no version after the @",
+                         hint=f"write {name} or {name}@latest for the latest, {name}@v3, or {name}@<hash prefix>")
     return check_name(name), (spec or "latest")
+
+
+def read_spec(ref: str, spec: str) -> tuple[int | None, str | None]:
+    """What the version part of ``ref`` can name: a number (``v3``, ``3``), a hash prefix (4 to
+    64 hex digits, any case), or both (``1234``); a :class:`UsageError` if neither. A number
+    has no leading zero: ``0002`` is a hash prefix."""
+    low = spec.lower()
+    number = None
+    if re.fullmatch(r"v\d{1,18}", low):
+        number = int(low[1:])
+    elif re.fullmatch(r"[1-9]\d{0,17}", low):
+        number = int(low)
+    prefix = low if re.fullmatch(r"[0-9a-f]{4,64}", low) else None
+    if number is None and prefix is None:
+        raise UsageError(f"cannot read the version in {ref!r}",
+                         hint="use NAME, NAME@latest, NAME@v3 or NAME@<hash prefix of 4 to 64 hex digits>")
+    return number, prefix
+
+
+def pick(ref: str, name: str, number: int | None, by_number: list[Any], by_prefix: list[Any]) -> list[Any]:
+    """The one version ``ref`` names among those its number and its hash prefix match (each a
+    list of at most one): an error where a bare number is also another version's prefix."""
+    if by_number and by_prefix and by_number[0] != by_prefix[0]:
+        raise UsageError(f"{ref} is ambiguous: it is version {number} and the hash prefix of another version",
+                         hint=f"write {name}@v{number} for the number, or give more hash characters")
+    return by_number or by_prefix
 
 
 def resolve(ws: Workspace, ref: str) -> Version:
@@ -94,18 +123,20 @@ def resolve(ws: Workspace, ref: str) -> Version:
         )
     if spec == "latest":
         rows = ledger.query(f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC LIMIT 1", (name,))
-    elif re.fullmatch(r"v?\d+", spec):
-        rows = ledger.query(f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? AND number = ?", (name, int(spec.lstrip("v"))))
-    elif re.fullmatch(r"[0-9a-f]{4,64}", spec):
-        rows = ledger.query(
-            f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? AND (snapshot LIKE ? OR id LIKE ?) ORDER BY number",
-            (name, spec + "%", spec + "%"),
-        )
-        if len({r[3] for r in rows}) > 1:
-            raise UsageError(f"{ref} is ambiguous: it matches {len(rows)} versions", hint="give more hash characters")
-        rows = rows[-1:]
     else:
-        raise UsageError(f"cannot read the version in {ref!r}", hint="use NAME, NAME@latest, NAME@v3 or NAME@<hash prefix>")
+        number, prefix = read_spec(ref, spec)
+        by_number = by_prefix = []
+        if number is not None:
+            by_number = ledger.query(f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? AND number = ?", (name, number))
+        if prefix is not None:
+            by_prefix = ledger.query(
+                f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? AND (snapshot LIKE ? OR id LIKE ?) ORDER BY number",
+                (name, prefix + "%", prefix + "%"),
+            )
+            if len({r[3] for r in by_prefix}) > 1:
+                raise UsageError(f"{ref} is ambiguous: it matches {len(by_prefix)} versions", hint="give more hash characters")
+            by_prefix = by_prefix[-1:]
+        rows = pick(ref, name, number, by_number, by_prefix)
     if not rows:
         raise NotFoundError(f"{ref} does not exist", hint=f"`assay data log {name}` lists its versions")
     return Version.from_row(rows[0])
