@@ -109,3 +109,34 @@ def test_walks_leave_out_nested_workspaces_and_git_folders(ws: Workspace) -> Non
     with pytest.raises(UsageError, match=r"\.assay or \.git"):
         add(ws, [ws.root / "d" / "repo" / ".git"], name="hooks")
     inner.close()
+
+
+def test_checkout_between_a_file_and_a_folder_of_the_same_name(ws: Workspace, tmp_path: Path) -> None:
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.txt").write_text("v1")
+    (ws.root / "d" / "b.txt").write_text("keep")
+    add(ws, [ws.root / "d"], name="ds")
+    (ws.root / "d" / "a.txt").unlink()
+    (ws.root / "d" / "a.txt").mkdir()
+    (ws.root / "d" / "a.txt" / "x").write_text("inner")
+    add(ws, [ws.root / "d"], name="ds")
+    checkout(ws, "ds@v1")  # the folder of v2 goes, its file was v2's
+    assert (ws.root / "d" / "a.txt").read_text() == "v1"
+    assert not status(ws, "ds@v1").dirty
+    checkout(ws, "ds@v2")  # and back: v1's file goes to make way for the folder
+    assert (ws.root / "d" / "a.txt" / "x").read_text() == "inner"
+    assert not status(ws, "ds").dirty
+    (ws.root / "d" / "a.txt" / "mine").write_text("not in any version")
+    with pytest.raises(UsageError, match="mine"):
+        checkout(ws, "ds@v1")  # an added file in the folder: refused, kept
+    assert (ws.root / "d" / "a.txt" / "mine").read_text() == "not in any version"
+    checkout(ws, "ds@v1", force=True)  # --force discards local changes, added files too
+    assert (ws.root / "d" / "a.txt").read_text() == "v1"
+    checkout(ws, "ds@v2")
+    (ws.root / "d" / "a.txt" / "x").chmod(0o644)
+    (tmp_path / "out" / "d").mkdir(parents=True)
+    (tmp_path / "out" / "d" / "a.txt").write_text("in the way")
+    with pytest.raises(UsageError, match="is a file where ds@v2 has a folder"):
+        checkout(ws, "ds@v2", to=tmp_path / "out")
+    checkout(ws, "ds@v2", to=tmp_path / "out", force=True)
+    assert (tmp_path / "out" / "d" / "a.txt" / "x").read_text() == "inner"

@@ -167,9 +167,22 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             folders[parent] = rel
         targets.append((rel, dest, manifest))
     new_folders: set[str] = set()
+    leaving = {str(p) for p in removals}  # files of the version on disk that this one does not have
     for folder in sorted(folders, key=lambda f: f.count("/")):
         if not os.path.isdir(folder):
-            os.makedirs(folder, exist_ok=True)
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                # A file where this version has a folder: it goes if it is a file of the
+                # version on disk that this one does not hold (or with --force into --to).
+                blocker = _file_in_the_way(folder)
+                if blocker is None or not (blocker in leaving or (force and not in_place)):
+                    _remove_new(new_folders)
+                    raise UsageError(f"{blocker or folder} is a file where {version.ref} has a folder",
+                                     hint="move it away and retry" + ("" if in_place else ", or pass --force")) from None
+                os.unlink(blocker)
+                leaving.discard(blocker)
+                os.makedirs(folder, exist_ok=True)
             new_folders.add(folder)
     plan: list[_Item] = []
     unknown: list[str] = []  # files in place that no status looked at (outside the dataset's folders), with other content
@@ -223,9 +236,15 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             tmp, dest, rel, st, manifest = written[-1]
             try:
                 os.replace(tmp, dest)  # keeps the inode, size and mtime fstat saw
-            except IsADirectoryError:
-                raise UsageError(f"{dest} is a folder where the version has a file",
-                                 hint="move it away and retry") from None
+            except (IsADirectoryError, OSError) as exc:
+                # A folder where this version has a file: it goes if all it holds are files
+                # of the version on disk that this one does not have.
+                if not os.path.isdir(dest) or isinstance(exc, PermissionError) or not _clear_folder(dest, leaving):
+                    if os.path.isdir(dest):
+                        raise UsageError(f"{dest} is a folder where {version.ref} has a file",
+                                         hint="move it away and retry") from None
+                    raise
+                os.replace(tmp, dest)
             written.pop()
             fresh.append((rel, st, manifest))
     finally:
@@ -233,7 +252,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             _unlink(tmp)
     result.written = [item[0] for item in plan]
     for path in removals:
-        path.unlink(missing_ok=True)
+        if str(path) in leaving:  # not already removed to make way for a folder or a file
+            path.unlink(missing_ok=True)
         result.removed.append(os.path.relpath(path, root))
     for rel in snapshot.empty_dirs:
         if not protected_path(rel):
@@ -336,6 +356,39 @@ class _Reported:
 
 def _current_id(changes: object, path: str) -> str | None:
     return getattr(changes, "current_ids", {}).get(path)
+
+
+def _file_in_the_way(folder: str) -> str | None:
+    """The nearest path at or above ``folder`` that exists and is not a folder (None: none)."""
+    path = folder
+    while path and path != "/":
+        if os.path.lexists(path):
+            return None if os.path.isdir(path) and not os.path.islink(path) else path
+        path = os.path.dirname(path)
+    return None
+
+
+def _clear_folder(folder: str, leaving: set[str]) -> bool:
+    """Remove ``folder`` if every file under it is one of ``leaving`` (then removed too);
+    whether it is gone. Anything else in it (a file no version on disk holds) keeps it."""
+    files: list[str] = []
+    folders: list[str] = []
+    for parent, dirs, names in os.walk(folder):
+        folders.append(parent)
+        for name in names:
+            path = os.path.join(parent, name)
+            if path not in leaving:
+                return False
+            files.append(path)
+        for name in dirs:
+            if os.path.islink(os.path.join(parent, name)):
+                return False
+    for path in files:
+        os.unlink(path)
+        leaving.discard(path)
+    for path in sorted(folders, key=lambda f: -f.count("/")):
+        os.rmdir(path)
+    return True
 
 
 def _remove_new(folders: set[str]) -> None:
