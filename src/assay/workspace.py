@@ -117,6 +117,13 @@ class Workspace:
         text = rel.as_posix()
         if text == "." or text.split("/")[0] == WORKSPACE_DIR:
             raise UsageError(f"{path} is the workspace itself; name the data files or folders to track")
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise UsageError(f"cannot version {shown}: its name is not valid UTF-8",
+                                 hint="rename it (for example `convmv -f latin1 -t utf8 --notest FILE`)") from None
         if protected_path(text):
             raise UsageError(f"{path} is inside a .assay or .git folder, which is never data",
                              hint="name the data files or folders to track")

@@ -140,3 +140,19 @@ def test_checkout_between_a_file_and_a_folder_of_the_same_name(ws: Workspace, tm
         checkout(ws, "ds@v2", to=tmp_path / "out")
     checkout(ws, "ds@v2", to=tmp_path / "out", force=True)
     assert (tmp_path / "out" / "d" / "a.txt" / "x").read_text() == "inner"
+
+
+def test_a_name_that_is_not_utf8_is_refused_by_name(ws: Workspace) -> None:
+    import os
+
+    from assay.errors import InputError
+
+    (ws.root / "d").mkdir()
+    with open(os.path.join(os.fsencode(ws.root / "d"), b"caf\xe9.csv"), "wb") as fh:
+        fh.write(b"x")
+    (ws.root / "d" / "ok.txt").write_text("y")
+    with pytest.raises(InputError, match=r"d/caf\\xe9.csv: its name is not valid UTF-8"):
+        add(ws, [ws.root / "d"], name="ds")
+    with pytest.raises(UsageError, match="not valid UTF-8"):
+        add(ws, [os.fsdecode(os.path.join(os.fsencode(ws.root / "d"), b"caf\xe9.csv"))], name="ds")
+    assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0

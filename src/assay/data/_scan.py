@@ -124,6 +124,8 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
         name = entry.name
         if skipped_in_walks(name):
             continue
+        if not name.isascii():
+            _check_name(rel_folder, name)
         rel = f"{rel_folder}/{name}"
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -152,6 +154,20 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
         else:
             warnings.append(f"skipped {rel}: not a regular file")
     return files, subdirs, warnings, not entries
+
+
+def _check_name(rel_folder: str, name: str) -> None:
+    """Refuse a name that is not UTF-8 (the bytes Python holds as lone surrogates): a
+    version's paths are text, the same on every machine that checks it out."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        where = f"{rel_folder.lstrip('/')}/" if rel_folder.strip("/") else ""
+        raise InputError(
+            f"cannot version {where}{shown}: its name is not valid UTF-8",
+            hint="rename it (for example `convmv -f latin1 -t utf8 --notest FILE`), or move it out of the dataset's folders",
+        ) from None
 
 
 def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[str]) -> None:
