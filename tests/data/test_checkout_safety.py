@@ -156,3 +156,19 @@ def test_a_name_that_is_not_utf8_is_refused_by_name(ws: Workspace) -> None:
     with pytest.raises(UsageError, match="not valid UTF-8"):
         add(ws, [os.fsdecode(os.path.join(os.fsencode(ws.root / "d"), b"caf\xe9.csv"))], name="ds")
     assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
+
+
+def test_a_missing_snapshot_object_is_damage_with_the_repair_hint(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    from assay.errors import CorruptionError
+
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x.csv").write_text("a\n1\n")
+    v1 = add(ws, [ws.root / "d"], name="ds").version
+    (ws.root / "d" / "x.csv").write_text("a\n2\n")
+    add(ws, [ws.root / "d"], name="ds")
+    (ws.dir / "objects" / "snapshots" / v1.snapshot).unlink()
+    with pytest.raises(CorruptionError, match="is missing") as caught:
+        checkout(Workspace.open(ws.root), "ds@v1", force=True)
+    assert "pull --repair" in (caught.value.hint or "")
+    out = cli("data", "diff", "ds@v1", "ds@v2", cwd=ws.root, check=1)
+    assert "is missing" in out.stderr and "pull --repair" in out.stderr

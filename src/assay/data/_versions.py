@@ -238,7 +238,10 @@ def load_snapshot_object(store: Any, snapshot_id: str) -> tuple[Snapshot, bytes]
     import zstandard
 
     key = f"snapshots/{snapshot_id}"
-    data = store.get_bytes(key)
+    try:
+        data = store.get_bytes(key)
+    except NotFoundError:  # a version names it: its loss is damage, as a damaged one is
+        raise CorruptionError(f"snapshot object {key} is missing from {store.url}", key=key) from None
     try:
         raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 34)
     except zstandard.ZstdError:
