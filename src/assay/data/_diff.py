@@ -10,11 +10,14 @@ from typing import Any
 from assay.data._packs import workspace_packs
 from assay.data._snapshot import FileManifest
 from assay.data._versions import Version, load_snapshot, resolve
+from assay.errors import InputError
 from assay.workspace import Workspace
 
 __all__ = ["DatasetDiff", "diff"]
 
-TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz")
+# What `_tablediff` reads (its _PARQUET_SUFFIXES + _CSV_SUFFIXES; a test keeps them equal),
+# repeated here so that a diff without tables never imports it (NumPy).
+TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 
 
 @dataclass
@@ -39,7 +42,13 @@ class DatasetDiff:
 
 
 def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | None = None, tables: bool = True) -> DatasetDiff:
-    """Compare two versions. For Parquet/CSV files present in both, also compare their rows."""
+    """Compare two versions. For Parquet/CSV/TSV files present in both, also compare their rows.
+
+    A table that cannot be compared gets `{"error": ..., "hint": ...}` in `tables`. A `key`
+    that no compared table has (in both versions) is an `InputError` naming the columns.
+    """
+    if key is not None:
+        _check_key(key)
     old, new = resolve(ws, old_ref), resolve(ws, new_ref)
     a, b = load_snapshot(ws.store, old.snapshot), load_snapshot(ws.store, new.snapshot)
     result = DatasetDiff(old=old, new=new)
@@ -56,31 +65,69 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | None = N
         else:
             result.unchanged += 1
     if tables:
+        lacking: dict[str, list[str]] = {}  # tables without the key: their columns in both versions
+        keyed = False
         for item in result.modified:
             path = item["path"]
-            if path.lower().endswith(TABLE_SUFFIXES):
-                result.tables[path] = _table_diff(ws, path, a.files[path], b.files[path], key)
+            if _table_suffix(path) is not None:
+                entry, columns = _table_diff(ws, path, (old, new), (a.files[path], b.files[path]), key)
+                result.tables[path] = entry
+                if columns is not None and key is not None:
+                    if all(c in columns for c in key):
+                        keyed = True
+                    else:
+                        lacking[path] = columns
+        if lacking and not keyed:
+            # A key that fits no table is a typo, not a per-table detail: say so, with the columns there are.
+            listing = "; ".join(f"{path}: {', '.join(cols) or '(none)'}" for path, cols in lacking.items())
+            raise InputError(
+                f"no compared table has the key column(s) {key} in both versions",
+                hint=f"columns in both versions: {listing}; or leave the key out to match rows by hash",
+            )
     return result
 
 
-def _table_diff(ws: Workspace, path: str, ma: FileManifest, mb: FileManifest, key: list[str] | None) -> dict[str, Any]:
-    from assay.data._tablediff import diff_tables
-    from assay.errors import InputError
+def _check_key(key: list[str]) -> None:
+    if not key:
+        raise InputError("key is empty", hint="name at least one key column, or none to match rows by hash")
+    if any(not k for k in key):
+        raise InputError(f"key names an empty column: {key}", hint="name each key column, e.g. key=['id']")
 
-    suffix = "".join(Path(path).suffixes[-2:]) if path.endswith(".gz") else Path(path).suffix
+
+def _table_suffix(path: str) -> str | None:
+    name = path.lower()
+    return next((s for s in sorted(TABLE_SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
+
+
+def _table_diff(ws: Workspace, path: str, versions: tuple[Version, Version], manifests: tuple[FileManifest, FileManifest],
+                key: list[str] | None) -> tuple[dict[str, Any], list[str] | None]:
+    """(the table's diff or {"error", "hint"}, its columns in both versions when known)."""
+    from assay.data._tablediff import _table_columns, diff_tables
+
+    labels = (f"{versions[0].ref}:{path}", f"{versions[1].ref}:{path}")
+    suffix = _table_suffix(path)
+    assert suffix is not None
     with tempfile.TemporaryDirectory(dir=ws.tmp_dir) as tmp:
+        # The temp files keep the (lower-case) table suffix: it tells the reader the format.
         old_file, new_file = Path(tmp, "old" + suffix), Path(tmp, "new" + suffix)
         with ws.lock():  # their chunks are read: no gc or repair retires a pack meanwhile
-            _materialize(ws, ma, old_file, path)
-            _materialize(ws, mb, new_file, path)
+            _materialize(ws, manifests[0], old_file, path)
+            _materialize(ws, manifests[1], new_file, path)
         try:
-            return diff_tables(old_file, new_file, key=key).to_dict()
+            table = diff_tables(old_file, new_file, key=key, labels=labels).to_dict()
+            return table, table["compared_columns"]
         except InputError as exc:
-            return {"error": exc.message}
+            entry = {"error": exc.message, "hint": exc.hint}
+        if key is None:
+            return entry, None
+        try:
+            cols_old, cols_new = _table_columns(old_file, labels[0]), _table_columns(new_file, labels[1])
+        except InputError:
+            return entry, None  # unreadable: the error says so
+        return entry, [c for c in cols_new if c in cols_old]
 
 
 def _materialize(ws: Workspace, manifest: FileManifest, dest: Path, what: str) -> None:
     packs = workspace_packs(ws)
     with open(dest, "wb") as fh:
-        for digest, _ in manifest.chunks:
-            fh.write(packs.read_chunk(digest, what=what))
+        fh.writelines(packs.read_chunk(digest, what=what) for digest, _ in manifest.chunks)

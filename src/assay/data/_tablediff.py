@@ -32,8 +32,19 @@ CSV
     in numeric summaries. A Parquet file compared with a CSV file has its values cast to
     text. A 0-byte file is read as a table with no columns and no rows.
 
-Numeric summaries leave NaN out (counted in `nan`); infinities are kept. In `to_dict()`
-non-finite floats are written as "nan" / "inf" / "-inf" so the JSON stays strict.
+Column summaries
+    Integer columns (Parquet int/uint types, CSV columns whose every value parses as an
+    int64) are summarised as integers: min, max and every whole-number quantile are
+    exact ints (never rounded through float64); the mean is the exact sum / count.
+    Numeric summaries leave NaN out (counted in `nan`); infinities are kept: the mean is
+    +inf or -inf when infinities of one sign are present (nan with both), the std is inf
+    when any value is infinite (the limit as that value grows), and a quantile between a
+    finite value and an infinite one is that infinity (so [1, 2, inf] has median 2).
+    Distinct counts above `_KMV` are estimates (`distinct_exact` false), never more than
+    the non-null count. A column whose Arrow type no summary kernel handles keeps its
+    row counts, gets `skipped` with the reason, and a note; the row diff is unaffected.
+    In `to_dict()` non-finite floats are written as "nan" / "inf" / "-inf" so the JSON
+    stays strict.
 """
 
 from __future__ import annotations
@@ -67,6 +78,7 @@ _U = np.uint64
 _GOLDEN = _U(0x9E3779B97F4A7C15)
 _NULL_HASH = _U(0x5C3A6F0E2D1B4987)
 _TAG_INT = _U(0x1D8E4E27C47D124F)
+_TAG_UINT_HIGH = _U(0x4F1BBCDCBFA53E0B)
 _TAG_FLOAT = _U(0x7A646E4D1B3C5A99)
 _TAG_BOOL = _U(0x2545F4914F6CDD1D)
 _TAG_STR = _U(0xD6E8FEB86659FD93)
@@ -131,13 +143,15 @@ def diff_tables(
     key: Sequence[str] | None = None,
     max_examples: int = 5,
     batch_rows: int = 65_536,
+    labels: tuple[str, str] | None = None,
 ) -> TableDiff:
-    """Compare two table files (`.parquet`/`.pq`, `.csv`, `.tsv`, `.csv.gz`) row by row.
+    """Compare two table files (`.parquet`/`.pq`, `.csv`, `.tsv`, `.csv.gz`, `.tsv.gz`) row by row.
 
     `key` names the columns that identify a row; without it rows are matched by their
     hash. `max_examples` bounds the example rows / keys reported per category (a second,
     early-stopping read finds them). `batch_rows` is the Parquet batch size; CSV blocks
-    are sized from it (about 64 bytes a row).
+    are sized from it (about 64 bytes a row). `labels` name the two files in error
+    messages (default: their paths), e.g. `("ds@v1:data/t.csv", "ds@v2:data/t.csv")`.
 
     >>> d = diff_tables("v1/users.parquet", "v2/users.parquet", key=["id"])  # doctest: +SKIP
     >>> d.rows_added, d.rows_removed, d.rows_changed  # doctest: +SKIP
@@ -147,8 +161,9 @@ def diff_tables(
         raise InputError(f"max_examples must be >= 0, got {max_examples}")
     if batch_rows < 1:
         raise InputError(f"batch_rows must be >= 1, got {batch_rows}")
-    src_old = _Source.open(Path(old), batch_rows)
-    src_new = _Source.open(Path(new), batch_rows)
+    label_old, label_new = labels if labels is not None else (None, None)
+    src_old = _Source.open(Path(old), batch_rows, label_old)
+    src_new = _Source.open(Path(new), batch_rows, label_new)
     key_cols = _check_key(key, src_old, src_new)
 
     common = sorted(set(src_old.names) & set(src_new.names))
@@ -206,6 +221,10 @@ def diff_tables(
         }
 
     columns = {name: _column_delta(side_old.stats[name], side_new.stats[name]) for name in common}
+    for name in common:
+        for side, st in (("old", side_old.stats[name]), ("new", side_new.stats[name])):
+            if st.skipped is not None:
+                notes.append(f"column {name!r} ({side}): summary skipped: {st.skipped}")
     fmt = src_old.format if src_old.format == src_new.format else f"{src_old.format}->{src_new.format}"
     return TableDiff(
         format=fmt,
@@ -232,25 +251,27 @@ def diff_tables(
 @dataclass
 class _Source:
     path: Path
+    label: str  # what messages call the file (a dataset path, not a temp file)
     format: str
     names: list[str]
     batch_rows: int
     arrow_schema: Any  # pa.Schema, or None for CSV and empty files
 
     @classmethod
-    def open(cls, path: Path, batch_rows: int) -> _Source:
+    def open(cls, path: Path, batch_rows: int, label: str | None = None) -> _Source:
+        label = str(path) if label is None else label
         fmt = _format_of(path)
         if fmt is None:
             raise InputError(
-                f"{path}: not a table file",
-                hint="diff_tables reads .parquet, .pq, .csv, .tsv and .csv.gz files",
+                f"{label}: not a table file",
+                hint="diff_tables reads .parquet, .pq, .csv, .tsv, .csv.gz and .tsv.gz files",
             )
         try:
             size = path.stat().st_size
         except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+            raise InputError(f"{label}: cannot read ({exc.strerror or exc})") from exc
         if size == 0:
-            return cls(path, fmt, [], batch_rows, None)
+            return cls(path, label, fmt, [], batch_rows, None)
         import pyarrow as pa
 
         try:
@@ -263,11 +284,11 @@ class _Source:
                 schema = None
                 names = list(cls._csv_reader(path, batch_rows, None).schema.names)
         except (pa.ArrowException, OSError) as exc:
-            raise _unreadable(path, fmt, exc) from exc
+            raise _unreadable(label, fmt, exc) from exc
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
-            raise InputError(f"{path}: duplicate column names {dup}", hint="give every column a distinct name")
-        return cls(path, fmt, names, batch_rows, schema)
+            raise InputError(f"{label}: duplicate column names {dup}", hint="give every column a distinct name")
+        return cls(path, label, fmt, names, batch_rows, schema)
 
     @staticmethod
     def _csv_reader(path: Path, batch_rows: int, names: list[str] | None) -> Any:
@@ -301,14 +322,19 @@ class _Source:
             else:
                 yield from self._csv_reader(self.path, self.batch_rows, self.names)
         except (pa.ArrowException, OSError) as exc:
-            raise _unreadable(self.path, self.format, exc) from exc
+            raise _unreadable(self.label, self.format, exc) from exc
 
 
-def _unreadable(path: Path, fmt: str, exc: Exception) -> InputError:
+def _table_columns(path: str | Path, label: str | None = None) -> list[str]:
+    """The column names of a table file (reads only its header / schema)."""
+    return _Source.open(Path(path), 1, label).names
+
+
+def _unreadable(label: str, fmt: str, exc: Exception) -> InputError:
     hint = "check the file is a complete Parquet file" if fmt == "parquet" else (
         "check the delimiter, quoting and that every row has as many fields as the header"
     )
-    return InputError(f"{path}: cannot read as {fmt.upper()}: {exc}", hint=hint)
+    return InputError(f"{label}: cannot read as {fmt.upper()}: {exc}", hint=hint)
 
 
 def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[str] | None:
@@ -319,13 +345,15 @@ def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[st
     cols = list(key)
     if not cols:
         raise InputError("key is empty", hint="name at least one key column, or pass key=None to match by row hash")
+    if "" in cols:
+        raise InputError(f"key names an empty column: {cols}", hint="name each key column, e.g. key=['id']")
     if len(set(cols)) != len(cols):
         raise InputError(f"key names a column twice: {cols}")
     for src, label in ((old, "old"), (new, "new")):
         missing = [c for c in cols if c not in src.names]
         if missing:
             raise InputError(
-                f"key column(s) {missing} not in the {label} file {src.path}",
+                f"key column(s) {missing} not in the {label} file {src.label}",
                 hint=f"its columns are: {', '.join(src.names) or '(none)'}",
             )
     return cols
@@ -379,13 +407,25 @@ def _position_weights(length: int) -> np.ndarray:
     return _WEIGHTS
 
 
+def _hash_ints(v: np.ndarray) -> np.ndarray:
+    """int64 or uint64 values; equal integers hash equal whatever their type."""
+    if v.dtype != np.uint64:
+        return _mix(v.astype(np.int64, copy=False).view(np.uint64) ^ _TAG_INT)
+    # Below 2**63 a uint64 has the bits of the equal int64; above, no int64 equals it.
+    return np.where(v >= _U(2**63), _mix(v ^ _TAG_UINT_HIGH), _mix(v ^ _TAG_INT))
+
+
 def _hash_floats(f: np.ndarray) -> np.ndarray:
     # Integral floats hash like the int they equal, so int32 -> double keeps rows equal.
     with np.errstate(invalid="ignore"):
-        integral = np.isfinite(f) & (f == np.trunc(f)) & (np.abs(f) < 2.0**63)
-        as_int = np.where(integral, f, 0.0).astype(np.int64).view(np.uint64)
+        whole = np.isfinite(f) & (f == np.trunc(f))
+        integral = whole & (f >= -(2.0**63)) & (f < 2.0**63)
+        high = whole & (f >= 2.0**63) & (f < 2.0**64)
+        as_int = np.where(integral, f, 0.0).astype(np.int64)
+        as_uint = np.where(high, f, 2.0**63).astype(np.uint64)
     canon = np.where(np.isnan(f), np.nan, f)
-    return np.where(integral, _mix(as_int ^ _TAG_INT), _mix(canon.view(np.uint64) ^ _TAG_FLOAT))
+    h = np.where(integral, _hash_ints(as_int), _mix(canon.view(np.uint64) ^ _TAG_FLOAT))
+    return np.where(high, _hash_ints(as_uint), h)
 
 
 def _to_text(arr: Any) -> Any:
@@ -413,8 +453,8 @@ def _hash_column(arr: Any, *, text: bool) -> np.ndarray:
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
         h = _hash_bytes(arr)
     elif pa.types.is_integer(t):
-        vals = arr.cast(pa.int64(), safe=False).fill_null(0).to_numpy(zero_copy_only=False)
-        h = _mix(vals.view(np.uint64) ^ _TAG_INT)
+        wide = pa.uint64() if pa.types.is_uint64(t) else pa.int64()
+        h = _hash_ints(arr.cast(wide).fill_null(0).to_numpy(zero_copy_only=False))
     elif pa.types.is_floating(t):
         h = _hash_floats(arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False))
     elif pa.types.is_boolean(t):
@@ -636,7 +676,7 @@ def _find_rows(
                 if len(found[label]) + len(fresh) >= limit:
                     break
             if fresh:
-                found[label].extend(batch.select(show).take(fresh).to_pylist())
+                found[label].extend(_rows_as_py(batch.select(show).take(fresh)))
             if len(found[label]) >= limit or len(seen[label]) >= todo[label].size:
                 del todo[label]
         if not todo:
@@ -644,61 +684,152 @@ def _find_rows(
     return found
 
 
+def _rows_as_py(batch: Any) -> list[dict[str, Any]]:
+    columns = {}
+    for name in batch.schema.names:
+        try:
+            columns[name] = batch.column(name).to_pylist()
+        except (ValueError, OverflowError):  # e.g. nanoseconds without pandas: Arrow's text
+            columns[name] = _to_text(batch.column(name)).to_pylist()
+    return [{name: values[i] for name, values in columns.items()} for i in range(batch.num_rows)]
+
+
 # --- column summaries --------------------------------------------------------------
 
 
 class _NumericStats:
-    """Streaming count / mean / std (Chan's parallel update), min / max, sampled quantiles."""
+    """Streaming count / mean / std, min / max and sampled quantiles of one numeric column.
 
-    def __init__(self) -> None:
+    Integer columns stay integers (int64, or uint64 for a uint64 column): min, max and
+    whole-number quantiles are exact ints, and the mean is an exact sum / count.
+    Float columns: mean and std by Chan's parallel update over the finite values, with
+    infinities counted apart, so the answer does not depend on batching (see module doc).
+    """
+
+    def __init__(self, *, integer: bool) -> None:
+        self.integer = integer
         self.count = 0
         self.nan = 0
-        self.mean = 0.0
+        self.pos_inf = 0
+        self.neg_inf = 0
+        self.finite = 0
+        self.total = 0  # exact sum while integer
+        self.mean = 0.0  # of the finite values
         self.m2 = 0.0
-        self.min = math.inf
-        self.max = -math.inf
-        self.sample = np.zeros(0, dtype=np.float64)
+        self.min: int | float | None = None
+        self.max: int | float | None = None
+        self.sample: np.ndarray | None = None
         self.priority = np.zeros(0, dtype=np.uint64)
 
-    def update(self, values: np.ndarray, rows: np.ndarray) -> None:
-        nan = np.isnan(values)
-        self.nan += int(nan.sum())
-        values, rows = values[~nan], rows[~nan]
-        nb = values.size
-        if not nb:
+    def to_float(self) -> None:
+        """A CSV column that looked integral met a non-integer: go on in float64."""
+        if not self.integer:
             return
-        with np.errstate(invalid="ignore", over="ignore"):
-            mb = float(values.mean())
-            m2b = float(((values - mb) ** 2).sum())
-            total = self.count + nb
-            delta = mb - self.mean
-            self.mean = self.mean + delta * nb / total if self.count else mb
-            self.m2 = self.m2 + m2b + delta * delta * self.count * nb / total
-        self.count = total
-        self.min = min(self.min, float(values.min()))
-        self.max = max(self.max, float(values.max()))
+        self.integer = False
+        if self.sample is not None:
+            self.sample = self.sample.astype(np.float64)
+        if self.min is not None:
+            self.min, self.max = float(self.min), float(self.max)  # type: ignore[arg-type]
+
+    def update(self, values: np.ndarray, rows: np.ndarray) -> None:
+        """Add the non-null `values` (int64 / uint64 when integer, else float64) of `rows`."""
+        if self.integer:
+            finite = values
+            if values.size:
+                self.total += _exact_sum(values)
+        else:
+            nan = np.isnan(values)
+            self.nan += int(nan.sum())
+            values, rows = values[~nan], rows[~nan]
+            inf = np.isinf(values)
+            if inf.any():
+                self.pos_inf += int((values[inf] > 0).sum())
+                self.neg_inf += int((values[inf] < 0).sum())
+            finite = values[~inf]
+        if not values.size:
+            return
+        self.count += values.size
+        if finite.size:
+            f = finite.astype(np.float64)
+            nb = f.size
+            with np.errstate(over="ignore", invalid="ignore"):
+                mb = float(f.mean())
+                m2b = float(((f - mb) ** 2).sum())
+                total = self.finite + nb
+                delta = mb - self.mean
+                self.mean = self.mean + delta * nb / total if self.finite else mb
+                self.m2 = self.m2 + m2b + delta * delta * self.finite * nb / total
+            self.finite = total
+        lo, hi = values.min().item(), values.max().item()
+        self.min = lo if self.min is None else min(self.min, lo)
+        self.max = hi if self.max is None else max(self.max, hi)
         # Bottom-k by a hash of the row number: a uniform sample that does not depend on batching.
         prio = _mix(rows.astype(np.uint64) ^ _TAG_SAMPLE)
-        self.sample = np.concatenate((self.sample, values))
+        if self.sample is None:
+            self.sample = values
+        else:
+            self.sample = np.concatenate((self.sample, values.astype(self.sample.dtype, copy=False)))
         self.priority = np.concatenate((self.priority, prio))
         if self.sample.size > _QUANTILE_SAMPLE:
             keep = np.argpartition(self.priority, _QUANTILE_SAMPLE - 1)[:_QUANTILE_SAMPLE]
             self.sample, self.priority = self.sample[keep], self.priority[keep]
 
-    def summary(self, integer: bool) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"count": self.count, "nan": self.nan}
         if not self.count:
             return out | {"mean": None, "std": None, "min": None, "max": None} | dict.fromkeys(_QUANTILES)
-        std = math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else None
-        lo, hi = self.min, self.max
-        if integer:
-            lo, hi = int(lo), int(hi)
-        with np.errstate(invalid="ignore"):  # inf - inf inside the interpolation
-            qs = np.quantile(self.sample, list(_QUANTILES.values()))
-        out |= {"mean": self.mean, "std": std, "min": lo, "max": hi}
-        out |= {name: float(q) for name, q in zip(_QUANTILES, qs)}
+        assert self.sample is not None
+        if self.integer:
+            mean: float = self.total / self.count  # int / int: correctly rounded, no overflow
+        elif self.pos_inf and self.neg_inf:
+            mean = math.nan
+        elif self.pos_inf or self.neg_inf:
+            mean = math.inf if self.pos_inf else -math.inf
+        else:
+            mean = self.mean
+        std = None
+        if self.count > 1:
+            std = math.inf if self.pos_inf or self.neg_inf else math.sqrt(self.m2 / (self.count - 1))
+        out |= {"mean": mean, "std": std, "min": self.min, "max": self.max}
+        out |= dict(zip(_QUANTILES, _quantiles(np.sort(self.sample), list(_QUANTILES.values()))))
         out["quantiles_exact"] = self.count <= _QUANTILE_SAMPLE
         return out
+
+
+def _exact_sum(values: np.ndarray) -> int:
+    # Split each 64-bit integer into 32-bit halves: neither half-sum can overflow for a batch.
+    if values.dtype == np.uint64:
+        hi, lo = values >> np.uint64(32), values & np.uint64(0xFFFFFFFF)
+    else:
+        hi, lo = values >> np.int64(32), values & np.int64(0xFFFFFFFF)
+    return (int(hi.sum()) << 32) + int(lo.sum())
+
+
+def _quantiles(a: np.ndarray, qs: list[float]) -> list[int | float]:
+    """Linear interpolation between closest ranks (NumPy's default), exact for integers and ±inf.
+
+    `a` is sorted. A quantile that lands on a value is that value; between two values it
+    is lo + (hi - lo) * g (an exact int for integers when whole), and its limit when one
+    of them is infinite (so [1, 2, inf] has median 2 and p75 inf; -inf..inf stays nan).
+    """
+    integer = a.dtype.kind in "iu"
+    out: list[int | float] = []
+    for q in qs:
+        h = (a.size - 1) * q
+        i = math.floor(h)
+        g = h - i
+        lo = a[i].item()
+        hi = a[i + 1].item() if g else lo
+        if lo == hi:
+            out.append(lo if integer else float(lo))
+        elif integer:
+            step = (hi - lo) * g  # exact int difference times g: one rounding
+            out.append(lo + int(step) if step.is_integer() else lo + step)
+        elif math.isinf(lo) or math.isinf(hi):
+            out.append(math.nan if (lo, hi) == (-math.inf, math.inf) else (hi if math.isinf(hi) else lo))
+        else:
+            out.append(lo + (hi - lo) * g)
+    return out
 
 
 class _CategoryStats:
@@ -710,6 +841,7 @@ class _CategoryStats:
         self.values: Any = None
         self.complete = True
         self.kmv = np.zeros(0, dtype=np.uint64)
+        self.n = 0  # non-null values seen: a bound for the distinct estimate
 
     def update(self, arr: Any) -> None:
         import pyarrow as pa
@@ -718,6 +850,7 @@ class _CategoryStats:
         arr = arr.drop_null()
         if not len(arr):
             return
+        self.n += len(arr)
         vc = pc.value_counts(arr)
         vals, counts = vc.field("values"), vc.field("counts").to_numpy().astype(np.int64)
         if pa.types.is_string(vals.type):
@@ -739,9 +872,15 @@ class _CategoryStats:
         self.values = vals.take(first[order])
 
     def distinct(self) -> tuple[int, bool]:
+        """(distinct count, exact?): exact below `_KMV` values, else a KMV estimate.
+
+        The estimate is clamped to what is certain: at least the `_KMV` distinct hashes
+        seen, at most the number of non-null values.
+        """
         if self.kmv.size < _KMV:
             return int(self.kmv.size), True
-        return int(round((_KMV - 1) / (float(self.kmv[-1]) / 2.0**64))), False
+        estimate = round((_KMV - 1) / (float(self.kmv[-1]) / 2.0**64))
+        return min(max(estimate, _KMV), self.n), False
 
     def top(self, hashes: np.ndarray | None = None, limit: int = _TOP_SHOWN) -> list[dict[str, Any]]:
         if self.values is None:
@@ -760,18 +899,18 @@ class _ColumnStats:
         self.rows = 0
         self.nulls = 0
         self.type: Any = None
-        self.numeric: _NumericStats | None = _NumericStats()
-        self.integer = True  # every value so far is an int (CSV) / the type is an int type
+        # CSV: integer until a value says otherwise; Parquet: decided by the type.
+        self.numeric: _NumericStats | None = _NumericStats(integer=True)
         self.categories: _CategoryStats | None = _CategoryStats()
-        self.lo: Any = None
-        self.hi: Any = None
+        self.lo: int | None = None  # temporal min / max, as the type's underlying integer
+        self.hi: int | None = None
         self.seen_value = False
         self.minmax = False
         self.late = False  # CSV: turned out textual after numeric-looking batches
+        self.skipped: str | None = None  # why this column has no summary
 
     def update(self, arr: Any, row0: int) -> None:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         if pa.types.is_dictionary(arr.type):
             arr = arr.dictionary_decode()
@@ -782,36 +921,57 @@ class _ColumnStats:
         self.nulls += arr.null_count
         had_values = self.seen_value
         self.seen_value = self.seen_value or arr.null_count < len(arr)
-        rows = np.arange(row0, row0 + len(arr), dtype=np.int64)
+        if self.skipped is not None:
+            return
+        try:
+            self._summarise(arr, row0, had_values)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            # An Arrow type no summary kernel handles: lose this column's summary, not the diff.
+            self.skip(f"{type(exc).__name__}: {exc}")
+
+    def skip(self, reason: str) -> None:
+        self.skipped = reason
+        self.numeric = self.categories = None
+        self.minmax = self.late = False
+
+    def _summarise(self, arr: Any, row0: int, had_values: bool) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         if self.numeric is not None:
+            rows = np.arange(row0, row0 + len(arr), dtype=np.int64)
             num = arr
             if self.csv:
                 num = pc.if_else(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS)), pa.scalar(None, arr.type), arr)
-                if self.integer:
+                if self.numeric.integer:
                     try:
-                        num.cast(pa.int64())
+                        num = num.cast(pa.int64())
                     except pa.ArrowInvalid:
-                        self.integer = False
-                try:
-                    num = num.cast(pa.float64())
-                except pa.ArrowInvalid:
-                    self.numeric = None
-                    # Text from here on: count categories; earlier batches need a second look.
-                    self.late = had_values
-            elif pa.types.is_decimal(arr.type):
-                num = arr.cast(pa.float64())
+                        self.numeric.to_float()
+                if not self.numeric.integer:
+                    try:
+                        num = num.cast(pa.float64())
+                    except pa.ArrowInvalid:
+                        self.numeric = None
+                        # Text from here on: count categories; earlier batches need a second look.
+                        self.late = had_values
+            elif pa.types.is_integer(num.type):
+                # Integers stay integers: through float64 they would round above 2**53.
+                num = num.cast(pa.uint64() if pa.types.is_uint64(num.type) else pa.int64())
+            else:
+                num = num.cast(pa.float64())  # floats, decimals
             if self.numeric is not None:
                 valid = num.is_valid().to_numpy(zero_copy_only=False)
-                vals = num.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+                vals = num.fill_null(0).to_numpy(zero_copy_only=False)
                 self.numeric.update(vals[valid], rows[valid])
         if self.categories is not None and not (self.csv and self.numeric is not None):
             self.categories.update(arr)
-        if self.minmax:
-            mm = pc.min_max(arr)
+        if self.minmax and arr.null_count < len(arr):
+            # Through the underlying integer: min_max has no kernel for some types (durations).
+            mm = pc.min_max(arr.view(pa.int32() if self.type.bit_width == 32 else pa.int64()))
             lo, hi = mm["min"].as_py(), mm["max"].as_py()
-            if lo is not None:
-                self.lo = lo if self.lo is None else min(self.lo, lo)
-                self.hi = hi if self.hi is None else max(self.hi, hi)
+            self.lo = lo if self.lo is None else min(self.lo, lo)
+            self.hi = hi if self.hi is None else max(self.hi, hi)
 
     def _choose_kind(self, t: Any) -> None:
         import pyarrow as pa
@@ -821,19 +981,18 @@ class _ColumnStats:
         numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
         textual = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t)
         textual = textual or pa.types.is_binary(t) or pa.types.is_large_binary(t)
-        self.integer = pa.types.is_integer(t)
-        if not numeric:
-            self.numeric = None
+        self.numeric = _NumericStats(integer=pa.types.is_integer(t)) if numeric else None
         if not textual:
             self.categories = None
-        self.minmax = bool(pa.types.is_temporal(t)) and not numeric and not textual
+        temporal = pa.types.is_temporal(t) and not pa.types.is_interval(t) and t.bit_width in (32, 64)
+        self.minmax = temporal and not numeric and not textual
 
     @property
     def inferred_type(self) -> str:
         if not self.seen_value:
             return "null"
         if self.numeric is not None:
-            return "int64" if self.integer else "double"
+            return "int64" if self.numeric.integer else "double"
         return "string"
 
     @property
@@ -846,12 +1005,24 @@ class _ColumnStats:
             return "temporal"
         return "other"
 
+    def _temporal(self, value: int | None) -> Any:
+        import pyarrow as pa
+
+        if value is None:
+            return None
+        ints = pa.array([value], pa.int32() if self.type.bit_width == 32 else pa.int64())
+        arr = ints.view(self.type)
+        try:
+            return arr[0].as_py()
+        except (ValueError, OverflowError):  # e.g. nanoseconds without pandas: keep Arrow's text
+            return arr.cast(pa.string())[0].as_py()
+
     def summary(self) -> dict[str, Any]:
         kind = self.kind
         out: dict[str, Any] = {"kind": kind, "rows": self.rows, "nulls": self.nulls}
         if kind == "numeric":
             assert self.numeric is not None
-            out |= self.numeric.summary(self.integer)
+            out |= self.numeric.summary()
             if self.csv:  # missing tokens ("NA", ...) are nulls too
                 out["nulls"] = self.rows - out["count"] - out["nan"]
         elif kind == "categorical":
@@ -862,7 +1033,9 @@ class _ColumnStats:
         else:
             out |= {"count": self.rows - self.nulls}
             if kind == "temporal":
-                out |= {"min": self.lo, "max": self.hi}
+                out |= {"min": self._temporal(self.lo), "max": self._temporal(self.hi)}
+        if self.skipped is not None:
+            out["skipped"] = self.skipped
         return out
 
 
