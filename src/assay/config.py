@@ -34,11 +34,22 @@ class DataSettings:
     pack_size: int = 128 << 20
     jobs: int = 0  # 0: one per core
 
-    def validate(self) -> None:
+    def validate(self, source: str = "config") -> None:
+        """Refuse a setting assay cannot work with, naming the key, the value and what is allowed."""
+        _check_int(source, "data.chunk_avg", self.chunk_avg, 4096, 4 << 20, "bytes, e.g. 1048576 for 1 MiB")
         if self.compression not in ("zstd", "none"):
-            raise InputError(f"data.compression must be 'zstd' or 'none', not {self.compression!r}")
-        if not (4096 <= self.chunk_avg <= 4 << 20):
-            raise InputError("data.chunk_avg must be between 4096 and 4194304 bytes")
+            raise InputError(f"{source}: data.compression must be 'zstd' or 'none', not {self.compression!r}",
+                             hint="fix it in .assay/config.toml")
+        _check_int(source, "data.zstd_level", self.zstd_level, -(1 << 17), 22, "higher compresses smaller, slower")
+        _check_int(source, "data.pack_size", self.pack_size, 1, None, "bytes per pack file, e.g. 134217728")
+        _check_int(source, "data.jobs", self.jobs, 0, None, "worker processes for add and checkout; 0: one per core")
+
+
+def _check_int(source: str, key: str, value: Any, low: int, high: int | None, meaning: str) -> None:
+    allowed = f"an integer from {low} to {high}" if high is not None else f"an integer of at least {low}"
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        raise InputError(f"{source}: {key} must be {allowed} ({meaning}), not {value!r}",
+                         hint="fix it in .assay/config.toml, or remove the line for the default")
 
 
 @dataclasses.dataclass
@@ -77,19 +88,28 @@ class Config:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}", hint=f"known keys: {', '.join(sorted(known))}")
+        for key in ("ledger", "store", "default_remote"):
+            if key in raw and not isinstance(raw[key], str):
+                raise InputError(f"{source}: {key} must be a string, not {raw[key]!r}", hint="fix it in .assay/config.toml")
+        for key in ("store_options", "remotes", "data"):
+            if key in raw and not isinstance(raw[key], dict):
+                raise InputError(f"{source}: {key} must be a table ([{key}]), not {raw[key]!r}",
+                                 hint="fix it in .assay/config.toml")
         remotes = {}
         for name, body in (raw.get("remotes") or {}).items():
-            if not isinstance(body, dict) or "url" not in body:
-                raise InputError(f"{source}: remote {name!r} needs a url")
+            if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+                raise InputError(f"{source}: remote {name!r} needs a url (a string)",
+                                 hint=f"fix [remotes.{name}] in .assay/config.toml")
             body = dict(body)
-            remotes[name] = Remote(name=name, url=str(body.pop("url")), options=body)
+            remotes[name] = Remote(name=name, url=body.pop("url"), options=body)
         data_raw = raw.get("data") or {}
         field_names = {f.name for f in dataclasses.fields(DataSettings)}
         bad = sorted(set(data_raw) - field_names)
         if bad:
-            raise InputError(f"{source}: unknown [data] key(s) {', '.join(bad)}")
+            raise InputError(f"{source}: unknown [data] key(s) {', '.join(bad)}",
+                             hint=f"known [data] keys: {', '.join(sorted(field_names))}")
         data = DataSettings(**data_raw)
-        data.validate()
+        data.validate(source)
         return cls(
             ledger=str(raw.get("ledger", "sqlite")),
             store=str(raw.get("store", "objects")),

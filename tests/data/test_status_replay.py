@@ -419,10 +419,12 @@ def test_what_the_replay_knows_of_the_ledger_is_this_assays(clean: Workspace) ->
     assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
 
 
-def test_an_interrupted_entry_point_ends_as_click_does(monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_interrupted_entry_point_exits_130(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     import assay.data
     from assay.cli import main
+
+    monkeypatch.setattr("_signal.signal", lambda *a: None)  # keep this process's own Ctrl-C handling
 
     def interrupted(name: str | None, *, as_json: bool) -> None:
         raise KeyboardInterrupt
@@ -431,7 +433,7 @@ def test_an_interrupted_entry_point_ends_as_click_does(monkeypatch: pytest.Monke
     monkeypatch.setattr(sys, "argv", ["assay", "data", "status", "ds"])
     with pytest.raises(SystemExit) as ended:
         main()
-    assert ended.value.code == 1 and capsys.readouterr().err == "Aborted!\n"
+    assert ended.value.code == 130 and capsys.readouterr().err == "assay: interrupted\n"
 
 
 def test_an_error_report_survives_an_unwritable_stream(clean: Workspace) -> None:

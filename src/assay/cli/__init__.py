@@ -4,19 +4,56 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False  # typing itself is not loaded for this (see assay/__init__.py)
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 __all__ = ["main"]
 
 
 def main() -> None:
+    """Run the `assay` command line. Exit codes: 0 ok, 1 negative verdict, 2 usage or input
+    error, 3 internal error, 130 interrupted (Ctrl-C) wherever the interrupt lands."""
+    args = sys.argv[1:]
     try:
-        if _head_start(sys.argv[1:]):
+        if _head_start(args):
             return
-    except KeyboardInterrupt:  # as click ends an interrupted command
-        sys.stderr.write("Aborted!\n")
-        sys.exit(1)
-    from assay.cli._app import cli
+        from assay.cli._app import cli
 
-    cli(prog_name="assay")
+        cli(prog_name="assay")
+    except KeyboardInterrupt:  # start-up, or a moment click does not cover
+        interrupted(as_json=wants_json(args))
+
+
+def wants_json(args: list[str]) -> bool:
+    """Whether ``--json`` is among assay's own arguments (those after ``--`` are a command's)."""
+    return "--json" in (args[:args.index("--")] if "--" in args else args)
+
+
+def interrupted(*, as_json: bool) -> NoReturn:
+    """End an interrupted command: exit 130 (as a shell does for SIGINT), one line on stderr,
+    no traceback; 1 would read as a negative verdict. A second Ctrl-C while the interpreter
+    winds down ends it at once, quietly."""
+    import _signal  # the C module behind `signal`: nothing more to load
+    import os
+
+    try:
+        if as_json and sys.stdout is not None:  # stdout stays one JSON document, as for every error
+            sys.stdout.write('{"error": "Interrupted", "message": "interrupted", "hint": null}\n')
+            sys.stdout.flush()
+    except OSError:
+        pass
+    try:
+        if sys.stderr is not None:  # (a terminal shows ^C without a newline)
+            sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "assay: interrupted\n")
+            sys.stderr.flush()
+    except OSError:
+        pass
+    try:
+        _signal.signal(_signal.SIGINT, lambda *_: os._exit(130))
+    except ValueError:  # not the main thread: only it may set a handler
+        pass
+    raise SystemExit(130)
 
 
 def _head_start(args: list[str]) -> bool:

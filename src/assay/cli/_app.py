@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
+
+from assay.cli import interrupted, wants_json
+from assay.cli._output import report_usage_error
 
 __all__ = ["COMMANDS", "cli"]
 
@@ -27,6 +32,22 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    """The root group: loads subcommands lazily, and keeps the exit-code and --json contracts
+    for what click itself reports (a usage error exits 2, with --json as a JSON document on
+    stdout) and for an interrupt (130, see `assay.cli.interrupted`)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        as_json = wants_json(args)
+        with _contracts(as_json):
+            ctx = super().make_context(info_name, args, parent, **extra)
+        ctx.meta["assay.as_json"] = as_json
+        return ctx
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _contracts(ctx.meta.get("assay.as_json", False)):
+            return super().invoke(ctx)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))
 
@@ -47,5 +68,19 @@ def cli() -> None:
     """assay: versioned data, statistical regression gates and drift detection for ML models.
 
     Exit codes: 0 ok / passed, 1 negative verdict (gate failed, drift or corruption
-    found), 2 usage or input error, 3 internal error.
+    found), 2 usage or input error, 3 internal error, 130 interrupted (Ctrl-C).
     """
+
+
+@contextmanager
+def _contracts(as_json: bool) -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        interrupted(as_json=as_json)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # (click's prompts turn ^C into Abort)
+            interrupted(as_json=as_json)
+        report_usage_error(click.UsageError("aborted: no input where a prompt needed one"), as_json=as_json)
+    except click.ClickException as exc:
+        report_usage_error(exc, as_json=as_json)

@@ -28,7 +28,7 @@ def data() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--name", "-n", required=True, help="Dataset name.")
 @click.option("-m", "--message", default="", help="What this version is.")
-@click.option("--jobs", "-j", type=int, default=0,
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
               help="Readers: forked processes for many files (threads where a fork is unsafe); 1 reads in this "
                    "process (default: one per core).")
 @json_option
@@ -86,10 +86,15 @@ def status_cmd(name: str | None, as_json: bool) -> None:
 @json_option
 @handle_errors
 def log_cmd(name: str, as_json: bool) -> None:
-    """The versions of a dataset, newest first."""
-    from assay.data import log
+    """The versions of dataset NAME, newest first; NAME@REF shows only that version."""
+    from assay.data import log, resolve
 
-    versions = log(Workspace.open(), name)
+    ws = Workspace.open()
+    if "@" in name:  # one version, as a user who names one expects (not an empty list)
+        version = resolve(ws, name)
+        name, versions = version.dataset, [version]
+    else:
+        versions = log(ws, name)
 
     def render() -> None:
         for v in versions:
@@ -220,7 +225,7 @@ def _render_damage(report: Any) -> None:
 @data.command("push")
 @click.argument("ref", required=False)
 @click.option("--remote", "-r", help="Remote name (default: the default remote).")
-@click.option("--jobs", "-j", type=int, default=0, help="Parallel transfers (default: automatic, 2-4).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, help="Parallel transfers (default: automatic, 2-4).")
 @click.option("--repair", is_flag=True,
               help="Check every object on the remote and replace each damaged or missing one with this "
                    "workspace's good copy; exit 1 if damage remains.")
@@ -243,7 +248,7 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
 @data.command("pull")
 @click.argument("ref", required=False)
 @click.option("--remote", "-r", help="Remote name (default: the default remote).")
-@click.option("--jobs", "-j", type=int, default=0, help="Parallel transfers (default: automatic, 2-4).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, help="Parallel transfers (default: automatic, 2-4).")
 @click.option("--checkout", "do_checkout", is_flag=True, help="Also check out the newest pulled version of each dataset.")
 @click.option("--repair", is_flag=True,
               help="Check every object in this workspace's store and replace each damaged or missing one with "

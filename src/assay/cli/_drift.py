@@ -95,7 +95,7 @@ def _workspace() -> Any:
 @click.option("--no-multivariate", is_flag=True, help="Skip the domain classifier and MMD tests.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report here.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="Where partitions are counted in binned mode.")
-@click.option("--workers", type=int, help="Worker processes for the local executor (default: CPU count).")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes for the local executor (default: CPU count).")
 @click.option("--seed", type=int, help="Seed for every random choice (default 0).")
 @click.option("--record/--no-record", default=True, help="Record the report in the workspace ledger when there is one (default: yes).")
 @json_option
@@ -171,7 +171,7 @@ def _render(report: Any, report_path: Path | None) -> None:
 @click.option("--bins", type=int, default=1000, show_default=True, help="Quantile bins per numeric column.")
 @click.option("--max-categories", type=int, default=10_000, show_default=True, help="Categories kept per column; rarer ones are pooled.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--workers", type=int, help="Worker processes for the local executor (default: CPU count).")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes for the local executor (default: CPU count).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--like", "like", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Count DATA on the bins of this reference profile, so the result can be merged and compared with it.")

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import click
 
 from assay.cli._output import emit, handle_errors, json_option
-from assay.workspace import Workspace
+from assay.errors import InputError, UsageError
+from assay.workspace import WORKSPACE_DIR, Workspace
 
 
 @click.command()
@@ -16,8 +18,40 @@ from assay.workspace import Workspace
 @json_option
 @handle_errors
 def init(directory: Path, ledger: str | None, store: str | None, endpoint_url: str | None, as_json: bool) -> None:
-    """Create a workspace (.assay/) in DIRECTORY (default: here)."""
+    """Create a workspace (.assay/) in DIRECTORY (default: here). In an existing workspace it
+    changes nothing and says so (exit 0), unless asked for other settings than it has (exit 2)."""
+    existed = _check_existing(directory, ledger=ledger, store=store, endpoint_url=endpoint_url)
     options = {"endpoint_url": endpoint_url} if endpoint_url else None
-    ws = Workspace.init(directory, ledger=ledger, store=store, store_options=options)
-    doc = {"root": str(ws.root), "ledger": ws.ledger.url, "store": ws.store.url, "schema_version": ws.ledger.schema_version()}
-    emit(doc, as_json, lambda: click.echo(f"Initialized assay workspace in {ws.dir}"))
+    try:
+        ws = Workspace.init(directory, ledger=ledger, store=store, store_options=options)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # reported as a full disk, with what to free
+        where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != directory.expanduser().absolute() else ""
+        raise InputError(f"cannot create a workspace in {directory}: {exc.strerror}{where}",
+                         hint="give a folder this user can create and write to") from None
+    doc = {"root": str(ws.root), "ledger": ws.ledger.url, "store": ws.store.url,
+           "schema_version": ws.ledger.schema_version(), "created": not existed}
+    text = (f"{ws.dir} is already an assay workspace; nothing changed" if existed
+            else f"Initialized assay workspace in {ws.dir}")
+    emit(doc, as_json, lambda: click.echo(text))
+
+
+def _check_existing(directory: Path, *, ledger: str | None, store: str | None, endpoint_url: str | None) -> bool:
+    """Whether DIRECTORY holds a workspace already; one whose settings differ from those asked
+    for is refused, as init never rewrites them."""
+    from assay.config import Config
+
+    config_file = directory.expanduser().resolve() / WORKSPACE_DIR / "config.toml"
+    if not config_file.is_file():
+        return False
+    config = Config.load(config_file)
+    current = {"--ledger": config.ledger, "--store": config.store,
+               "--endpoint-url": config.store_options.get("endpoint_url")}
+    asked = {"--ledger": ledger, "--store": store, "--endpoint-url": endpoint_url}
+    differ = [option for option, value in asked.items() if value is not None and value != current[option]]
+    if differ:
+        has = ", ".join(f"{option.lstrip('-')} {current[option]!r}" for option in differ)
+        raise UsageError(f"{config_file.parent} is already an assay workspace, with {has}; init does not change it",
+                         hint=f"edit {config_file} to change its settings, or give another DIRECTORY")
+    return True

@@ -16,7 +16,9 @@ from assay.workspace import Workspace
 @json_option
 @handle_errors
 def lineage(ref: str, direction: str | None, dot: bool, as_json: bool) -> None:
-    """Show the lineage of NAME@REF (or run:<id>, record:<id>)."""
+    """Show the lineage of NAME@REF (or run:<id>, record:<id>, version:<id>; an id may be
+    shortened to a unique prefix, such as the 12 characters `assay run` prints). An id or a
+    version that does not exist exits 2."""
     from assay.lineage import lineage as build
 
     ws = Workspace.open()
@@ -27,6 +29,7 @@ def lineage(ref: str, direction: str | None, dot: bool, as_json: bool) -> None:
 
         node = resolve(ws, ref).node
     graph = build(ws, node, up=direction in (None, "up"), down=direction in (None, "down"))
+    node = graph.root  # the full id
     if dot:
         click.echo(graph.to_dot())
         return
@@ -35,5 +38,7 @@ def lineage(ref: str, direction: str | None, dot: bool, as_json: bool) -> None:
         click.echo(f"{graph.nodes[node]['label']}")
         for src, dst, relation in graph.edges:
             click.echo(f"  {graph.nodes[src]['label']}  --{relation}-->  {graph.nodes[dst]['label']}")
+        for note in graph.notes:
+            click.echo(f"note: {note}", err=True)
 
     emit(graph, as_json, render)

@@ -15,7 +15,7 @@ import click
 
 from assay.errors import AssayError, NoSpaceError
 
-__all__ = ["echo_err", "emit", "fail", "handle_errors", "json_option", "to_json"]
+__all__ = ["echo_err", "emit", "fail", "handle_errors", "json_option", "report_usage_error", "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,6 +67,24 @@ def handle_errors(func: F) -> F:
             fail(exc, as_json=as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+def report_usage_error(exc: click.ClickException, *, as_json: bool) -> NoReturn:
+    """Report what click found wrong with the command line and exit 2: click's own text on
+    stderr, and with --json the error document on stdout as for every other error."""
+    try:
+        exc.show()
+    except OSError:
+        pass
+    if as_json:
+        ctx = getattr(exc, "ctx", None)
+        hint = f"`{ctx.command_path} --help` lists its arguments and options" if ctx is not None else "`assay --help`"
+        doc = {"error": "UsageError", "message": exc.format_message(), "hint": hint}
+        try:
+            click.echo(to_json(doc))
+        except OSError:
+            pass
+    sys.exit(2)  # a usage error whatever click's own code for it (1 would read as a negative verdict)
 
 
 def fail(exc: Exception, *, as_json: bool) -> NoReturn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from assay.cli._output import emit, handle_errors, json_option
+from assay.errors import UsageError
 from assay.workspace import Workspace
 
 
@@ -18,14 +19,20 @@ def remote() -> None:
 @click.argument("url")
 @click.option("--default", "make_default", is_flag=True, help="Make it the default remote.")
 @click.option("--endpoint-url", help="S3-compatible endpoint (for s3:// URLs).")
+@click.option("--replace", is_flag=True, help="Replace a remote of the same NAME that points elsewhere.")
 @json_option
 @handle_errors
-def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, as_json: bool) -> None:
-    """Add remote NAME at URL (a folder, file://, or s3://bucket/prefix)."""
+def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, replace: bool, as_json: bool) -> None:
+    """Add remote NAME at URL (a folder, file://, or s3://bucket/prefix). A NAME that exists
+    already is refused unless it has the same URL, or --replace replaces it."""
     from assay.data import add_remote
 
     options = {"endpoint_url": endpoint_url} if endpoint_url else {}
     ws = Workspace.open()
+    known = ws.config.remotes.get(name)
+    if known is not None and not replace and (known.url, known.options) != (url, options):
+        raise UsageError(f"remote {name!r} exists already, at {known.url}",
+                         hint=f"pass --replace to point {name} at {url} instead, or pick another name")
     r = add_remote(ws, name, url, default=make_default, options=options)
     emit({"name": r.name, "url": r.url, "default": ws.config.default_remote == r.name}, as_json,
          lambda: click.echo(f"remote {r.name} -> {r.url}"))

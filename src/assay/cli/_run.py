@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from assay.cli._output import emit, handle_errors, json_option
+from assay.cli._output import emit, handle_errors
 from assay.errors import UsageError
 from assay.workspace import Workspace
 
@@ -14,25 +14,35 @@ from assay.workspace import Workspace
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--in", "inputs", multiple=True, metavar="NAME@REF", help="An input dataset version (repeatable).")
 @click.option("--out", "outputs", multiple=True, metavar="NAME=PATH", help="An output to version when the command succeeds (repeatable).")
-@json_option
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document on stdout; COMMAND's own stdout then goes to stderr.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @handle_errors
 def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, ...], as_json: bool) -> None:
     """Run COMMAND (after --), then version its outputs and record the run.
 
     A failed command records a failed run and makes no output versions; assay exits
-    with the command's own exit code.
+    with the command's own exit code. With --json, COMMAND's own standard output goes
+    to stderr, so that stdout holds only assay's JSON document.
     """
     from assay.lineage import run_command
 
-    outs = {}
+    outs: dict[str, str] = {}
     for item in outputs:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise UsageError(f"--out {item!r} must look like NAME=PATH")
+        if name in outs:
+            raise UsageError(f"--out {name} is given twice ({name}={outs[name]} and {item})",
+                             hint="give each output its own NAME")
         outs[name] = path
     ws = Workspace.open()
-    result = run_command(ws, list(command), inputs=list(inputs), outputs=outs)
+    child_stdout = None
+    if as_json:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child_stdout = _fd(sys.stderr, 2)
+    result = run_command(ws, list(command), inputs=list(inputs), outputs=outs, stdout=child_stdout)
     code = getattr(result, "exit_code", 0)
 
     def render() -> None:
@@ -43,3 +53,11 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, .
     emit({**result.to_dict(), "exit_code": code}, as_json, render)
     if code:
         sys.exit(code if 0 < code < 256 else 1)
+
+
+def _fd(stream: object, default: int) -> int:
+    """The file descriptor under ``stream``; ``default`` where it has none (a test's capture)."""
+    try:
+        return stream.fileno()  # type: ignore[attr-defined, no-any-return]
+    except (AttributeError, OSError, ValueError):
+        return default

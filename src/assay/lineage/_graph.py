@@ -9,14 +9,26 @@ check or drift record that judged it (``judged_by``).
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay.errors import NotFoundError, UsageError
 from assay.ledger import utcnow
 from assay.workspace import Workspace
 
-__all__ = ["LineageGraph", "add_edges", "downstream_versions", "lineage"]
+__all__ = ["LineageGraph", "add_edges", "downstream_versions", "lineage", "resolve_node"]
+
+# The node kinds a user names by id, and the table that holds each one's ids.
+_TABLES = {"version": "versions", "run": "runs", "record": "records"}
+_IDENT = re.compile(r"[0-9A-Za-z_.\-]{1,128}")
+_HINTS = {
+    "run": "`assay run` prints a run's id (its first 12 characters are enough); `assay data log NAME` names "
+           "the run that made each version",
+    "record": "`assay check log` lists check results; a drift report's id is its record_id in `--json`",
+    "version": "name a version as NAME@v3 instead; `assay data log NAME` lists them",
+}
 
 
 def add_edges(tx: Any, edges: list[tuple[str, str, str]]) -> None:
@@ -33,12 +45,14 @@ class LineageGraph:
     root: str
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     edges: list[tuple[str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the graph cannot show, said in words
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "root": self.root,
             "nodes": [{"id": k, **v} for k, v in sorted(self.nodes.items())],
             "edges": [{"src": s, "dst": d, "relation": r} for s, d, r in self.edges],
+            "notes": list(self.notes),
         }
 
     def to_dot(self) -> str:
@@ -57,8 +71,36 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def resolve_node(ws: Workspace, node: str) -> str:
+    """The full id of ``node`` (``run:<id>``, ``record:<id>`` or ``version:<id>``), where the id
+    may be a unique prefix of 4 or more characters, such as the 12 that `assay run` prints.
+    An id that names nothing this workspace knows is :class:`NotFoundError`: an empty graph
+    would read as "no lineage" when the id is only mistyped."""
+    kind, sep, ident = node.partition(":")
+    if not sep or kind not in _TABLES:
+        raise UsageError(f"cannot read the node {node!r}",
+                         hint="use run:<id>, record:<id> or version:<id> (or NAME@REF for a dataset version)")
+    if not _IDENT.fullmatch(ident):
+        raise UsageError(f"{node!r} has no valid id after '{kind}:'", hint=_HINTS[kind])
+    table = _TABLES[kind]
+    if ws.ledger.query(f"SELECT 1 FROM {table} WHERE id = ?", (ident,)):
+        return node
+    rows = [] if len(ident) < 4 else ws.ledger.query(
+        f"SELECT id FROM {table} WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 2", (len(ident), ident))
+    if len(rows) > 1:
+        raise UsageError(f"{node} is ambiguous: more than one {kind} id starts with {ident!r}",
+                         hint="give more characters of the id")
+    if rows:
+        return f"{kind}:{rows[0][0]}"
+    if ws.ledger.query("SELECT 1 FROM edges WHERE src = ? OR dst = ? LIMIT 1", (node, node)):
+        return node  # known to the graph though its row is not here
+    raise NotFoundError(f"no {kind} with id {ident!r} in this workspace", hint=_HINTS[kind])
+
+
 def lineage(ws: Workspace, node: str, *, up: bool = True, down: bool = True, depth: int = 50) -> LineageGraph:
-    """The graph reachable from ``node`` upstream and/or downstream."""
+    """The graph reachable from ``node`` upstream and/or downstream; ``node`` may name its id
+    by a unique prefix (see :func:`resolve_node`), and one that names nothing is an error."""
+    node = resolve_node(ws, node)
     graph = LineageGraph(root=node)
     seen_edges: set[tuple[str, str, str]] = set()
     for direction, enabled in (("up", up), ("down", down)):
@@ -84,16 +126,22 @@ def lineage(ws: Workspace, node: str, *, up: bool = True, down: bool = True, dep
     for node_id in ids:
         graph.nodes[node_id] = describe(ws, node_id)
     graph.edges.sort()
+    run_id = graph.nodes[node].get("run_id")
+    if up and run_id and f"run:{run_id}" not in graph.nodes:
+        # e.g. a version pulled from a remote: the run that made it is recorded where it ran
+        graph.notes.append(f"{graph.nodes[node]['label']} was made by run {run_id[:12]}, which this workspace "
+                           "has no record of: its inputs are not known here")
     return graph
 
 
 def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
     kind, _, ident = node_id.partition(":")
     if kind == "version":
-        rows = ws.ledger.query("SELECT dataset, number, snapshot, created_at FROM versions WHERE id = ?", (ident,))
+        rows = ws.ledger.query("SELECT dataset, number, snapshot, created_at, run_id FROM versions WHERE id = ?", (ident,))
         if rows:
-            ds, number, snap, created = rows[0]
-            return {"type": "version", "label": f"{ds}@v{number}", "dataset": ds, "version": f"v{number}", "snapshot": snap, "created_at": created}
+            ds, number, snap, created, run_id = rows[0]
+            return {"type": "version", "label": f"{ds}@v{number}", "dataset": ds, "version": f"v{number}", "snapshot": snap,
+                    "created_at": created, **({"run_id": run_id} if run_id else {})}
     elif kind == "run":
         rows = ws.ledger.query("SELECT kind, command, status, exit_code, started_at FROM runs WHERE id = ?", (ident,))
         if rows:

@@ -69,6 +69,9 @@ class Run:
     def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "") -> None:
         """Declare that ``path`` is output ``name``; it is snapshotted when the run ends well."""
         paths = [path] if isinstance(path, (str, Path)) else list(path)
+        if name in self.outputs:  # the second would silently replace the first
+            raise UsageError(f"output {name!r} is declared twice in this run",
+                             hint="give each output its own name, or one output several paths")
         self.outputs[name] = ([str(p) for p in paths], message)
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,15 +137,18 @@ def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] |
 
 
 def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = (),
-                outputs: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-    """Run ``command``, then version each output (``name -> path``) if it exits 0."""
+                outputs: dict[str, str] | None = None, cwd: Path | None = None, stdout: int | None = None) -> Run:
+    """Run ``command``, then version each output (``name -> path``) if it exits 0.
+
+    The command's standard output is this process's, or the file descriptor ``stdout`` (e.g. 2,
+    so that a caller's own stdout holds only its JSON document)."""
     if not command:
         raise UsageError("give the command to run after --", hint="assay run --in raw@v1 --out feats=data/f -- python make.py")
     run = _start(ws, "command", list(command), inputs, None)
     for name, path in (outputs or {}).items():
         run.output(name, path)
     try:
-        proc = subprocess.run(command, cwd=cwd, check=False)
+        proc = subprocess.run(command, cwd=cwd, check=False, stdout=stdout)
         code = proc.returncode
     except FileNotFoundError:
         _finish(run, ok=False, exit_code=127)

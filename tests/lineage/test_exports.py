@@ -1,0 +1,15 @@
+"""The public surface of assay.lineage."""
+
+from __future__ import annotations
+
+import assay.lineage
+
+
+def test_lineage_exports() -> None:
+    assert assay.lineage.__all__ == sorted(assay.lineage.__all__)
+    assert assay.lineage.__all__ == [
+        "LineageGraph", "Run", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node",
+        "run_command", "track",
+    ]
+    for name in assay.lineage.__all__:
+        assert hasattr(assay.lineage, name)
