@@ -312,3 +312,20 @@ def test_nanosecond_values_without_pandas(tmp_path):
         "assert 'pandas' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
+
+
+def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "t.csv").write_text("id,x,c\n1,1.5,a\n2,2.5,b\n3,3.5,a\n")
+    add(ws, [ws.root / "d"], name="t")
+    (ws.root / "d" / "t.csv").write_text("id,x,c,y\n1,1.5,a,1\n2,9.5,c,2\n4,3.5,a,3\n4,3.5,a,3\n")
+    add(ws, [ws.root / "d"], name="t")
+    out = cli("data", "diff", "t@v1", "t@v2", "--key", "id", cwd=ws.root).stdout
+    assert "column added    y (int64)" in out
+    assert "duplicate keys: 0 in old (0 extra rows), 1 in new (1 extra rows)" in out
+    assert "note: key is not unique" in out
+    assert "x: mean 2.5 -> 4.5, p50 2.5 -> 3.5, max 3.5 -> 9.5" in out
+    assert "c: new: c, gone: b" in out
+    assert "{" not in out  # no Python dicts
+    empty = cli("data", "diff", "t@v1", "t@v2", "--key", "", cwd=ws.root, check=2)
+    assert "empty column" in empty.stderr

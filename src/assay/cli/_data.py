@@ -137,7 +137,7 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
     """What changed between two versions: files, and for tables schema, rows and column summaries."""
     from assay.data import diff
 
-    keys = [k for item in key for k in item.split(",") if k] or None
+    keys = [k.strip() for item in key for k in item.split(",")] if key else None  # an empty name is refused
     result = diff(Workspace.open(), old, new, key=keys, tables=not no_tables)
 
     def render() -> None:
@@ -153,19 +153,65 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
             click.echo(f"  table {path}:")
             if "error" in t:
                 click.echo(f"    could not compare rows: {t['error']}")
+                if t.get("hint"):
+                    click.echo(f"      hint: {t['hint']}")
                 continue
-            click.echo(f"    rows {t.get('rows_old')} -> {t.get('rows_new')}: +{t.get('rows_added')} -{t.get('rows_removed')}"
-                       + (f" ~{t['rows_changed']}" if t.get("rows_changed") is not None else "")
-                       + f" (matched by {t.get('matched_by')})")
-            schema = t.get("schema") or {}
-            for col in schema.get("added", []):
-                click.echo(f"    column added    {col}")
-            for col in schema.get("removed", []):
-                click.echo(f"    column removed  {col}")
-            for col in schema.get("type_changed", []):
-                click.echo(f"    column type     {col}")
+            _render_table(t)
 
     emit(result, as_json, render)
+
+
+def _render_table(t: dict[str, Any]) -> None:
+    """A table's row diff, schema changes, notes and the columns whose summary moved."""
+    click.echo(f"    rows {t.get('rows_old')} -> {t.get('rows_new')}: +{t.get('rows_added')} -{t.get('rows_removed')}"
+               + (f" ~{t['rows_changed']}" if t.get("rows_changed") is not None else "")
+               + f" (matched by {t.get('matched_by')})")
+    schema = t.get("schema") or {}
+    for col in schema.get("added", []):
+        click.echo(f"    column added    {col['name']} ({col['type']})")
+    for col in schema.get("removed", []):
+        click.echo(f"    column removed  {col['name']} ({col['type']})")
+    for col in schema.get("type_changed", []):
+        click.echo(f"    column type     {col['name']}: {col.get('old')} -> {col.get('new')}")
+    dup = t.get("duplicate_keys") or {}
+    if dup.get("old") or dup.get("new"):
+        click.echo(f"    duplicate keys: {dup.get('old', 0)} in old ({dup.get('extra_rows_old', 0)} extra rows), "
+                   f"{dup.get('new', 0)} in new ({dup.get('extra_rows_new', 0)} extra rows)")
+    for note in t.get("notes", []):
+        click.echo(f"    note: {note}")
+    for name, col in sorted((t.get("columns") or {}).items()):
+        line = _column_line(col)
+        if line:
+            click.echo(f"    {name}: {line}")
+
+
+def _column_line(col: dict[str, Any]) -> str:
+    """What moved in one column's summary ('' when nothing did)."""
+    if col.get("skipped"):
+        return "summary skipped"
+    old, new = col.get("old") or {}, col.get("new") or {}
+
+    def moved(key: str, label: str | None = None, prefix: str = "") -> str | None:
+        if key not in old or key not in new or old[key] == new[key]:
+            return None
+        return f"{label or key} {prefix}{_num(old[key])} -> {prefix}{_num(new[key])}"
+
+    if col.get("kind") == "numeric":
+        parts = [moved("mean"), moved("p50"), moved("min"), moved("max"), moved("nulls")]
+    else:
+        tilde = "" if old.get("distinct_exact", True) and new.get("distinct_exact", True) else "~"
+        parts = [moved("distinct", prefix=tilde), moved("nulls")]
+        for key, label in (("new_categories", "new"), ("vanished_categories", "gone")):
+            cats = col.get(key) or {}
+            if cats.get("count"):
+                shown = ", ".join(str(v["value"]) for v in cats.get("values", [])[:3])
+                more = f" and {cats['count'] - 3} more" if cats["count"] > 3 else ""
+                parts.append(f"{label}: {shown}{more}")
+    return ", ".join(p for p in parts if p)
+
+
+def _num(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 @data.command("checkout")
