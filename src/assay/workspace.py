@@ -54,9 +54,18 @@ class Workspace:
         ws_dir = root / WORKSPACE_DIR
         if ws_dir.exists() and not (ws_dir / "config.toml").is_file():
             raise UsageError(f"{ws_dir} exists but is not an assay workspace", hint="move it away and retry")
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if not (ws_dir / "config.toml").is_file():
+                ws_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # reported as a full disk, with what to free
+            from assay.errors import InputError
+
+            raise InputError(f"cannot create a workspace in {root}: {exc.strerror}",
+                             hint="give a folder this user can create and write to") from None
         if not (ws_dir / "config.toml").is_file():
-            ws_dir.mkdir(exist_ok=True)
             config = Config()
             if ledger:
                 config.ledger = ledger

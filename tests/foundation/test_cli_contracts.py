@@ -258,3 +258,30 @@ def test_init_in_a_workspace_says_so(tmp_path: Path, cli) -> None:  # type: igno
     proc = cli("init", "--ledger", "postgresql://u@h/db", check=2)
     assert "already an assay workspace" in proc.stderr
     assert Config.load(tmp_path / ".assay" / "config.toml").ledger == "sqlite"
+
+
+# -- the library behind them -------------------------------------------------------------------
+
+def test_the_library_keeps_the_same_contracts(ws: Workspace, tmp_path: Path) -> None:
+    from assay.data import add, add_remote, log
+    from assay.errors import InputError, UsageError
+
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x").write_text("x")
+    with pytest.raises(UsageError, match="jobs"):
+        add(ws, [ws.root / "d"], name="ds", jobs=-2)
+    add(ws, [ws.root / "d"], name="ds")
+    (ws.root / "d" / "x").write_text("y")
+    add(ws, [ws.root / "d"], name="ds")
+    assert [v.number for v in log(ws, "ds")] == [2, 1]
+    assert [v.number for v in log(ws, "ds@v1")] == [1]
+    add_remote(ws, "origin", str(tmp_path / "r1"))
+    assert sorted(p.name for p in (tmp_path / "r1").iterdir()) == []  # made, empty: nothing before a push
+    with pytest.raises(UsageError, match="exists already"):
+        add_remote(ws, "origin", str(tmp_path / "r2"))
+    add_remote(ws, "origin", str(tmp_path / "r2"), replace=True)
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(InputError, match="cannot use"):
+        add_remote(ws, "other", str(tmp_path / "file" / "sub"))
+    with pytest.raises(InputError, match="cannot create a workspace"):
+        Workspace.init(tmp_path / "file" / "ws")

@@ -87,14 +87,11 @@ def status_cmd(name: str | None, as_json: bool) -> None:
 @handle_errors
 def log_cmd(name: str, as_json: bool) -> None:
     """The versions of dataset NAME, newest first; NAME@REF shows only that version."""
-    from assay.data import log, resolve
+    from assay.data import log
 
-    ws = Workspace.open()
-    if "@" in name:  # one version, as a user who names one expects (not an empty list)
-        version = resolve(ws, name)
-        name, versions = version.dataset, [version]
-    else:
-        versions = log(ws, name)
+    versions = log(Workspace.open(), name)
+    if versions:
+        name = versions[0].dataset  # NAME@REF: that one version
 
     def render() -> None:
         for v in versions:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from assay.cli._output import emit, handle_errors, json_option
-from assay.errors import UsageError
 from assay.workspace import Workspace
 
 
@@ -29,11 +28,7 @@ def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, r
 
     options = {"endpoint_url": endpoint_url} if endpoint_url else {}
     ws = Workspace.open()
-    known = ws.config.remotes.get(name)
-    if known is not None and not replace and (known.url, known.options) != (url, options):
-        raise UsageError(f"remote {name!r} exists already, at {known.url}",
-                         hint=f"pass --replace to point {name} at {url} instead, or pick another name")
-    r = add_remote(ws, name, url, default=make_default, options=options)
+    r = add_remote(ws, name, url, default=make_default, options=options, replace=replace)
     emit({"name": r.name, "url": r.url, "default": ws.config.default_remote == r.name}, as_json,
          lambda: click.echo(f"remote {r.name} -> {r.url}"))
 

@@ -76,6 +76,8 @@ def add(
     check_name(name)
     if not paths:
         raise UsageError("name at least one file or folder to add")
+    if jobs < 0:
+        raise UsageError(f"jobs must be 0 (one reader per core) or more, not {jobs}")
     sources = sorted({ws.relpath(p) for p in paths})
     with ws.lock():
         snapshot, stats, found, cache = _snapshot_paths(ws, sources, jobs=jobs)

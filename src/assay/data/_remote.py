@@ -24,6 +24,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.config import Remote
@@ -76,17 +77,47 @@ class TransferResult:
         }
 
 
-def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, options: dict[str, Any] | None = None) -> Remote:
+def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, options: dict[str, Any] | None = None,
+               replace: bool = False) -> Remote:
+    """Add remote ``name`` at ``url``. A name that exists already is refused unless it has the
+    same URL and options, or ``replace``. A folder is checked (it can be made and written to)
+    but not made: nothing is written there before the first push."""
     if not _REMOTE_NAME.fullmatch(name):
         raise UsageError(f"invalid remote name {name!r}", hint="use letters, digits, '_', '-' and '.'")
     remote = Remote(name=name, url=url, options=options or {})
-    store = _open(ws, remote)  # fails now, not at the first push, if the URL is unusable
-    del store
+    known = ws.config.remotes.get(name)
+    if known is not None and not replace and (known.url, known.options) != (remote.url, remote.options):
+        raise UsageError(f"remote {name!r} exists already, at {known.url}",
+                         hint=f"pass --replace to point {name} at {url} instead, or pick another name")
+    if "://" not in url or url.startswith("file://"):
+        _check_folder(ws, url)  # fails now, not at the first push, if the folder is unusable
+    else:
+        _open(ws, remote)  # the same for an object store's URL (opening writes nothing)
     ws.config.remotes[name] = remote
     if default or ws.config.default_remote is None:
         ws.config.default_remote = name
     ws.save_config()
     return remote
+
+
+def _check_folder(ws: Workspace, url: str) -> None:
+    """Refuse a folder remote that cannot be made or written to by this user. The folder is
+    made (empty) if it is not there; nothing is written into it before the first push."""
+    import errno
+
+    path = Path(url[len("file://"):] if url.startswith("file://") else url).expanduser()
+    if not path.is_absolute():
+        path = ws.root / path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise InputError(f"cannot use {path} as a remote: {exc.strerror}",
+                         hint="give a folder this user can create and write to") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"cannot use {path} as a remote: this user cannot write to it",
+                         hint="give a folder this user can create and write to")
 
 
 def remove_remote(ws: Workspace, name: str) -> None:

@@ -143,7 +143,10 @@ def resolve(ws: Workspace, ref: str) -> Version:
 
 
 def log(ws: Workspace, name: str) -> list[Version]:
-    resolve(ws, name)  # raises a helpful error for unknown names
+    """The versions of dataset ``name``, newest first; ``NAME@REF`` gives only that version."""
+    version = resolve(ws, name)  # raises a helpful error for unknown names
+    if "@" in name:
+        return [version]
     rows = ws.ledger.query(f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC", (name,))
     return [Version.from_row(r) for r in rows]
 

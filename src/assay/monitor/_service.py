@@ -276,6 +276,9 @@ class _Background:
 
 
 def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], stop: Any, wake: Any, parent: int, ready: Any) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of `assay serve` reaches this child too: the parent stops it
     import scipy.stats  # noqa: F401 - loaded before the service announces itself, not at the first window close
 
     from assay.workspace import Workspace
