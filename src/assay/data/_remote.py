@@ -105,7 +105,7 @@ def _check_folder(ws: Workspace, url: str) -> None:
     made (empty) if it is not there; nothing is written into it before the first push."""
     import errno
 
-    path = Path(url[len("file://"):] if url.startswith("file://") else url).expanduser()
+    path = Path(url.removeprefix("file://")).expanduser()
     if not path.is_absolute():
         path = ws.root / path
     try:
