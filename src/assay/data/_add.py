@@ -26,7 +26,7 @@ from assay.data._versions import (
     set_head,
 )
 from assay.data._workers import hash_in_processes
-from assay.errors import InputError, UsageError
+from assay.errors import CorruptionError, InputError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace
 
@@ -116,6 +116,12 @@ def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0,
     found = scan(ws, sources)
     settings = ws.config.data
     packs = workspace_packs(ws) if store else None
+    if packs is not None:
+        damaged: list[CorruptionError] = []
+        packs.load(damaged)
+        for exc in damaged:  # its chunks count as not stored: stored again, nothing is lost
+            found.warnings.append(f"{exc.message}; the chunks it listed are stored again. Run "
+                                  "`assay data verify --all`, then `assay data pull --repair` to mend it")
     cache = StatCache(ws)
     # Files whose stat matches the cache are not read again (if their chunks are stored).
     manifests, suspects = cache.lookup_many(found.files)

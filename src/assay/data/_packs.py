@@ -174,6 +174,12 @@ class PackStore:
             self._index = index
             self._packs = packs
 
+    def load(self, damaged: list[CorruptionError]) -> None:
+        """Load the index now if it is not loaded, leaving out (and appending to ``damaged``)
+        each pack index that cannot be read, instead of raising on the first one."""
+        if self._index is None:
+            self.refresh(damaged)
+
     def adopt(self, pack_ids: Iterable[str]) -> None:
         """Register packs another process published to this store since the index was loaded."""
         for pack_id in pack_ids:

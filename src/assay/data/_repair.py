@@ -120,6 +120,8 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
     ``on_remote`` that remote from the workspace's store; then verify what was mended."""
     from assay.data._remote import open_remote, remote_packs
 
+    if not on_remote and remote is None and ws.config.default_remote is None:
+        return _repair_alone(ws)
     spec, store = open_remote(ws, remote)
     local = workspace_packs(ws)
     if on_remote:
@@ -143,27 +145,45 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
             result.after = verify(ws, remote=spec.name)
     else:
         result = RepairResult(store="workspace", source=f"remote {spec.name}")
-        source = remote_packs(ws, spec, store)
-        own = isinstance(ws.store, LocalStore)
-        # An object store's indexes are read afresh, not from the cache of them (which is
-        # where a damaged one is put back from).
-        target = local if own else PackStore(ws.store)
-        try:
-            with ws.lock():  # checking and storing only add to the store, as an add does: adds may go on
-                retire = _mend(ws.store, target, store, source, lambda: {v.snapshot for v in all_versions(ws)},
-                               ws.tmp_dir, result, index_format=2, pack_size=ws.config.data.pack_size,
-                               spare_indexes=None if own else ws.cache_dir / "idx", keep_orphans=True,
-                               check=ws.check_lock)
-            with ws.lock(exclusive=True):  # packs are deleted: no add may be deciding what is stored
-                retire()
-        finally:
-            source.close()
-            if target is not local:
-                target.close()
-            local.close()
-            local.invalidate()
-        result.after = verify(ws, all_objects=True)
+        _mend_workspace(ws, local, store, remote_packs(ws, spec, store), result)
     return result
+
+
+def _repair_alone(ws: Workspace) -> RepairResult:
+    """Mend the workspace's store where no remote is configured: from its own copies only (a
+    damaged index rebuilt from its pack, a chunk stored twice). A source with nothing in it
+    stands in for the remote."""
+    import tempfile
+
+    result = RepairResult(store="workspace", source="the workspace's own copies (no remote configured)")
+    with tempfile.TemporaryDirectory(dir=ws.tmp_dir) as empty:
+        nothing = LocalStore(Path(empty))
+        _mend_workspace(ws, workspace_packs(ws), nothing, PackStore(nothing), result)
+    return result
+
+
+def _mend_workspace(ws: Workspace, local: PackStore, store: ObjectStore, source: PackStore, result: RepairResult) -> None:
+    """Mend the workspace's store from ``source`` (the pack view of ``store``); result.after is
+    the check of the mended store."""
+    own = isinstance(ws.store, LocalStore)
+    # An object store's indexes are read afresh, not from the cache of them (which is
+    # where a damaged one is put back from).
+    target = local if own else PackStore(ws.store)
+    try:
+        with ws.lock():  # checking and storing only add to the store, as an add does: adds may go on
+            retire = _mend(ws.store, target, store, source, lambda: {v.snapshot for v in all_versions(ws)},
+                           ws.tmp_dir, result, index_format=2, pack_size=ws.config.data.pack_size,
+                           spare_indexes=None if own else ws.cache_dir / "idx", keep_orphans=True,
+                           check=ws.check_lock)
+        with ws.lock(exclusive=True):  # packs are deleted: no add may be deciding what is stored
+            retire()
+    finally:
+        source.close()
+        if target is not local:
+            target.close()
+        local.close()
+        local.invalidate()
+    result.after = verify(ws, all_objects=True)
 
 
 def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, source: PackStore,
