@@ -105,3 +105,29 @@ def test_cli_run_and_lineage(ws: Workspace, cli) -> None:  # type: ignore[no-unt
     failed = cli("run", "--out", "x=nowhere", "--", PY, "-c", "raise SystemExit(4)", check=4)
     assert "failed" in failed.stderr
     assert cli("run", "--", check=2).returncode == 2
+
+
+def test_an_input_whose_files_on_disk_are_another_version_is_refused(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    from assay.data import checkout
+    from assay.errors import UsageError
+
+    (ws.root / "data").mkdir()
+    (ws.root / "data" / "c.csv").write_text("id\n1\n")
+    add(ws, [ws.root / "data"], name="customers")
+    (ws.root / "data" / "c.csv").write_text("id\n1\n2\n3\n")
+    add(ws, [ws.root / "data"], name="customers")
+    checkout(ws, "customers@v1")
+    count = "import os; os.makedirs('f', exist_ok=True); open('f/n', 'w').write(str(len(open('data/c.csv').readlines())))"
+    with pytest.raises(UsageError, match="are not customers@v2"):
+        run_command(ws, [sys.executable, "-c", count], inputs=["customers@v2"], outputs={"feats": "f"}, cwd=ws.root)
+    assert ws.ledger.query("SELECT COUNT(*) FROM runs")[0][0] == 0  # nothing recorded
+    proc = cli("run", "--in", "customers@v2", "--out", "feats=f", "--", sys.executable, "-c", count, check=2, cwd=ws.root)
+    assert "checkout customers@v2" in proc.stderr
+    run = run_command(ws, [sys.executable, "-c", count], inputs=["customers@v1"], outputs={"feats": "f"}, cwd=ws.root)
+    assert run.status == "succeeded" and (ws.root / "f" / "n").read_text() == "2"
+    # --no-input-check: the command reads its input from elsewhere
+    cli("run", "--no-input-check", "--in", "customers@v2", "--", sys.executable, "-c", "pass", cwd=ws.root)
+    (ws.root / "data" / "c.csv").unlink()  # nothing of it on disk: the check lets it through
+    with assay.track(ws, inputs=["customers@v2"]) as tracked:
+        pass
+    assert tracked.status == "succeeded"

@@ -14,15 +14,20 @@ from assay.workspace import Workspace
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--in", "inputs", multiple=True, metavar="NAME@REF", help="An input dataset version (repeatable).")
 @click.option("--out", "outputs", multiple=True, metavar="NAME=PATH", help="An output to version when the command succeeds (repeatable).")
+@click.option("--no-input-check", "no_input_check", is_flag=True,
+              help="Do not require each --in version's files in the workspace to be that version "
+                   "(for a command that reads its input from elsewhere).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document on stdout; COMMAND's own stdout then goes to stderr.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @handle_errors
-def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, ...], as_json: bool) -> None:
+def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, ...], no_input_check: bool,
+        as_json: bool) -> None:
     """Run COMMAND (after --), then version its outputs and record the run.
 
-    A failed command records a failed run and makes no output versions; assay exits
-    with the command's own exit code. With --json, COMMAND's own standard output goes
+    Each --in version's files in the workspace must be that version (check it out
+    first), unless none of them are there. A failed command records a failed run and
+    makes no output versions; assay exits with the command's own exit code. With --json, COMMAND's own standard output goes
     to stderr, so that stdout holds only assay's JSON document.
     """
     from assay.lineage import run_command
@@ -42,7 +47,8 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, .
         sys.stdout.flush()
         sys.stderr.flush()
         child_stdout = _fd(sys.stderr, 2)
-    result = run_command(ws, list(command), inputs=list(inputs), outputs=outs, stdout=child_stdout)
+    result = run_command(ws, list(command), inputs=list(inputs), outputs=outs, stdout=child_stdout,
+                         check_inputs=not no_input_check)
     code = getattr(result, "exit_code", 0)
 
     def render() -> None:

@@ -81,10 +81,14 @@ class Run:
         }
 
 
-def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], params: dict[str, Any] | None) -> Run:
+def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], params: dict[str, Any] | None,
+           check_inputs: bool = True) -> Run:
     from assay.data import resolve
 
     versions = [resolve(ws, ref) for ref in inputs]
+    if check_inputs:
+        for version in versions:
+            _check_on_disk(ws, version)
     run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
     with ws.ledger.transaction() as tx:
         tx.execute(
@@ -94,6 +98,28 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
         )
         add_edges(tx, [(v.node, f"run:{run.id}", "input_of") for v in versions])
     return run
+
+
+def _check_on_disk(ws: Workspace, version: Any) -> None:
+    """Refuse an input whose files in the workspace are not that version's: the run would be
+    recorded as built from data it did not read. A dataset none of whose files are on disk
+    is let through (the command reads it from elsewhere, a checkout into a folder of its own)."""
+    from assay.data import status
+
+    found = status(ws, version.ref)
+    if not found.dirty:
+        return
+    if not found.added and not found.modified and not found.unchanged:
+        return  # nothing of it here
+    what = ", ".join(f"{len(paths)} {label}" for label, paths in
+                     (("modified", found.modified), ("added", found.added), ("removed", found.removed)) if paths)
+    first = (found.modified + found.added + found.removed)[0]
+    raise UsageError(
+        f"the files of {version.dataset} in the workspace are not {version.ref} ({what}; {first} for one): "
+        f"the run would be recorded as built from data it did not read",
+        hint=f"check it out first (`assay data checkout {version.ref}`), add the changes as a version and name "
+             "that one, or pass --no-input-check if the command reads the input from elsewhere",
+    )
 
 
 def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
@@ -118,8 +144,9 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
 
 @contextmanager
 def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] | None = None,
-          name: str = "python") -> Iterator[Run]:
-    """Record a block of Python as a run.
+          name: str = "python", check_inputs: bool = True) -> Iterator[Run]:
+    """Record a block of Python as a run. Each input's files in the workspace must be that
+    version's (unless none of them are there, or ``check_inputs`` is False).
 
     >>> with assay.track(ws, inputs=["raw@v1"]) as run:   # doctest: +SKIP
     ...     build_features("data/raw", "data/features")
@@ -127,7 +154,7 @@ def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] |
 
     If the block raises, the run is recorded as failed and no output version is made.
     """
-    run = _start(ws, "python", [name], inputs, params)
+    run = _start(ws, "python", [name], inputs, params, check_inputs)
     try:
         yield run
     except BaseException:
@@ -137,14 +164,16 @@ def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] |
 
 
 def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = (),
-                outputs: dict[str, str] | None = None, cwd: Path | None = None, stdout: int | None = None) -> Run:
-    """Run ``command``, then version each output (``name -> path``) if it exits 0.
+                outputs: dict[str, str] | None = None, cwd: Path | None = None, stdout: int | None = None,
+                check_inputs: bool = True) -> Run:
+    """Run ``command``, then version each output (``name -> path``) if it exits 0. Each
+    input's files in the workspace must be that version's (see :func:`track`).
 
     The command's standard output is this process's, or the file descriptor ``stdout`` (e.g. 2,
     so that a caller's own stdout holds only its JSON document)."""
     if not command:
         raise UsageError("give the command to run after --", hint="assay run --in raw@v1 --out feats=data/f -- python make.py")
-    run = _start(ws, "command", list(command), inputs, None)
+    run = _start(ws, "command", list(command), inputs, None, check_inputs)
     for name, path in (outputs or {}).items():
         run.output(name, path)
     try:
