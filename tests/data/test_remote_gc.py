@@ -272,8 +272,9 @@ def test_damaged_refs_on_a_remote_are_named(tmp_path: Path) -> None:
     add_remote(clone, "origin", url)
     for damaged in (b"{not json", b"[1, 2]", b'{"id": "0000", "number": 1}'):
         ref.write_bytes(damaged)
-        with pytest.raises(InputError, match=f"versions/ds/{a_id}.json"):
+        with pytest.raises(CorruptionError, match=f"versions/ds/{a_id}.json") as caught:
             pull(clone)
+        assert "push --repair" in (caught.value.hint or "")
     assert clone.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0
 
 

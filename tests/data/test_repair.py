@@ -284,8 +284,6 @@ def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path:
                                                        remote_url: tuple[str, dict]) -> None:
     import json
 
-    from assay.errors import InputError
-
     url, options = remote_url
     pushed(ws, url, options)
     store = remote_store(ws, url, options)
@@ -293,19 +291,27 @@ def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path:
     key = f"versions/ds/{version.id}.json"
     good = store.get_bytes(key)
     store.put_bytes(key, good[:good.index(b'"snapshot"')])  # cut short after its number
-    with pytest.raises(InputError, match="not valid JSON"):
-        verify(ws, remote="origin")
+    report = verify(ws, remote="origin")  # named as damage, not an input error
+    assert not report.ok and [d.object for d in report.damaged] == [f"version ref {key}"]
     result = repair(ws, remote="origin", on_remote=True)
     assert result.ok and result.repaired == [f"ref {key}"]
     mended, before = json.loads(store.get_bytes(key)), json.loads(good)
     assert {k: v for k, v in mended.items() if k != "pushed_at"} == {k: v for k, v in before.items() if k != "pushed_at"}
-    # A ref whose number is lost, or of a version this workspace does not know, is left and named.
+    # A ref whose number is lost takes this workspace's number for the version, if no other
+    # ref holds it; one of a version this workspace does not know is left and named.
     store.put_bytes(key, b'{"id": "trunc')
     store.put_bytes("versions/other/abc.json", b"[]")
     result = repair(ws, remote="origin", on_remote=True)
     assert not result.ok and result.after is None
-    assert result.unmended_refs == sorted([key, "versions/other/abc.json"])
-    assert result.checked_snapshots == 0  # the only version's ref is unreadable: nothing else to check
+    assert result.unmended_refs == ["versions/other/abc.json"] and result.repaired == [f"ref {key}"]
+    assert json.loads(store.get_bytes(key))["number"] == version.number
+    store.delete("versions/other/abc.json")
+    imposter = json.loads(good)
+    imposter.update(id="f" * 32, snapshot=imposter["snapshot"])
+    store.put_bytes(f"versions/ds/{'f' * 32}.json", json.dumps(imposter).encode())  # another ref holds number 1
+    store.put_bytes(key, b'{"id": "trunc')
+    result = repair(ws, remote="origin", on_remote=True)
+    assert result.unmended_refs == [key]  # its number would be doubtful: left
 
 
 def test_push_repair_keeps_the_remote_s_number_of_a_version_renumbered_here(tmp_path: Path) -> None:
@@ -616,7 +622,9 @@ def test_a_repair_killed_while_moving_a_pack_aside_keeps_its_index(ws: Workspace
     assert (lost / idx.name).read_bytes() == data[:16 + 2 * 57] and (lost / idx.with_suffix(".pack").name).exists()
 
 
-def test_a_ref_cut_inside_its_number_is_left_not_renumbered(ws: Workspace, tmp_path: Path) -> None:
+def test_a_ref_cut_inside_its_number_is_not_read_as_the_cut_number(ws: Workspace, tmp_path: Path) -> None:
+    import json
+
     (ws.root / "d").mkdir()
     for i in range(12):
         (ws.root / "d" / "x.txt").write_text(f"v{i}\n")
@@ -628,8 +636,10 @@ def test_a_ref_cut_inside_its_number_is_left_not_renumbered(ws: Workspace, tmp_p
     good = store.get_bytes(key)
     store.put_bytes(key, good[:good.index(b'"number": 12') + len(b'"number": 1')])  # "12" cut to "1"
     result = repair(ws, remote="origin", on_remote=True)
-    assert result.unmended_refs == [key] and not result.ok
-    assert store.get_bytes(key) == good[:good.index(b'"number": 12') + len(b'"number": 1')]
+    # Not 1 (what is left of the text): the number is unreadable, so this workspace's own is
+    # taken, as no other ref holds it.
+    assert result.ok and result.repaired == [f"ref {key}"]
+    assert json.loads(store.get_bytes(key))["number"] == 12
 
 
 def test_a_pack_whose_index_is_gone_is_kept_while_chunks_are_missing(ws: Workspace, tmp_path: Path) -> None:

@@ -153,9 +153,11 @@ def remote_packs(ws: Workspace, remote: Remote, store: ObjectStore) -> PackStore
     return PackStore(store, cache_dir=ws.cache_dir / "remotes" / remote.name / "idx")
 
 
-def _read_refs(store: ObjectStore, name: str) -> dict[str, Any]:
+def _read_refs(store: ObjectStore, name: str, damaged: list[Any] | None = None) -> dict[str, Any]:
     """``{"name", "kind", "sources", "versions": [entry, ...]}`` of a dataset on the remote, from
-    its per-version refs and the single list that older remotes hold."""
+    its per-version refs and the single list that older remotes hold. A per-version ref that
+    does not read as its version is damage (:class:`CorruptionError`); with ``damaged`` it is
+    listed there and left out instead."""
     check_name(name)
     doc: dict[str, Any] = {"name": name, "kind": "dataset", "sources": [], "versions": []}
     legacy = f"refs/{name}.json"
@@ -168,10 +170,19 @@ def _read_refs(store: ObjectStore, name: str) -> dict[str, Any]:
         doc.update({k: old[k] for k in ("kind", "sources") if k in old}, versions=list(old["versions"]))
     by_id = {e["id"]: e for e in doc["versions"]}
     for key in store.list(f"versions/{name}/"):
-        entry = read_json(store, key)
-        check_entry(entry, key)
-        if key != f"versions/{name}/{entry['id']}.json":
-            raise InputError(f"remote object {key} names version {entry['id']}", hint="fix or remove it on the remote")
+        try:
+            entry = read_json(store, key)
+            check_entry(entry, key)
+            if key != f"versions/{name}/{entry['id']}.json":
+                raise InputError(f"remote object {key} names version {entry['id']}")
+        except InputError as exc:
+            bad = CorruptionError(f"version ref {key} {exc.message.removeprefix(f'remote object {key} ')}",
+                                  key=key, hint="`assay data push --repair` from a workspace that has this version "
+                                                "writes it again")
+            if damaged is None:
+                raise bad from None
+            damaged.append(bad)
+            continue
         by_id[entry["id"]] = entry
     doc["versions"] = sorted(by_id.values(), key=lambda e: (e["number"], e["created_at"]))
     newest = [e for e in doc["versions"] if "kind" in e]
@@ -325,7 +336,7 @@ def remote_contents(ws: Workspace, remote: str | None,
     store = _open(ws, spec)
     packs = PackStore(store)
     packs.refresh(damaged)
-    return spec.name, store, packs, [_as_version(name, e) for name, e in _remote_versions(store, None)]
+    return spec.name, store, packs, [_as_version(name, e) for name, e in _remote_versions(store, None, damaged)]
 
 
 def remote_version(store: ObjectStore, ref: str) -> Version:
@@ -340,11 +351,11 @@ def _as_version(name: str, entry: dict[str, Any]) -> Version:
                    entry.get("run_id"), entry.get("meta") or {})
 
 
-def _remote_versions(store: ObjectStore, ref: str | None) -> list[tuple[str, dict[str, Any]]]:
+def _remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
     if ref is None:
         names = sorted({k[len("versions/"):].split("/")[0] for k in store.list("versions/") if k.endswith(".json")}
                        | {k[len("refs/"):-len(".json")] for k in store.list("refs/") if k.endswith(".json")})
-        return [(n, e) for n in names for e in _read_refs(store, n)["versions"]]
+        return [(n, e) for n in names for e in _read_refs(store, n, damaged)["versions"]]
     name, spec = parse_ref(ref)
     entries = _read_refs(store, name)["versions"]
     if not entries:

@@ -589,11 +589,14 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[
         except NotFoundError:
             continue
         taken = {e["number"] for k, e in readable.items() if k.startswith(f"versions/{name}/")}
-        if version is None or found is None or int(found.group(1)) in taken | _legacy_numbers(store, name):
+        # The number the damaged ref still shows; where none shows, this workspace's own (a
+        # push wrote that one, unless a pull renumbered the version here) if no other ref holds it.
+        number = int(found.group(1)) if found is not None else (version.number if version is not None else None)
+        if version is None or number is None or number in taken | _legacy_numbers(store, name):
             result.unmended_refs.append(key)  # not known here, or its number is lost or doubtful
             continue
         kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))[0][0]
-        version = dataclasses.replace(version, number=int(found.group(1)))
+        version = dataclasses.replace(version, number=number)
         data = ref_entry(version, kind, dataset_sources(ws, name))
         store.put_bytes(key, data)
         readable[key] = json.loads(data)

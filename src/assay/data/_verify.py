@@ -91,7 +91,8 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
             bad_indexes: list[CorruptionError], *, check_all: bool) -> VerifyReport:
     report = VerifyReport()
     for exc in bad_indexes:  # their chunks are then missing, and named below with what holds them
-        report.damaged.append(Damage(object=f"pack index {exc.key}", reason=exc.message))
+        what = "version ref" if str(exc.key).startswith("versions/") else "pack index"
+        report.damaged.append(Damage(object=f"{what} {exc.key}", reason=exc.message))
     snapshots: dict[str, Snapshot] = {}
     bad_snapshots: dict[str, str] = {}
     for snap_id in sorted({v.snapshot for v in versions}):
