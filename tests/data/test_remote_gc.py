@@ -10,7 +10,7 @@ import pytest
 
 from assay.data import add, add_remote, checkout, gc, log, pull, push, verify
 from assay.data._packs import workspace_packs
-from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
+from assay.errors import CorruptionError, NotFoundError, UsageError
 from assay.workspace import Workspace
 
 
