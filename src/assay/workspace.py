@@ -119,9 +119,12 @@ class Workspace:
         try:
             rel = full.relative_to(self.root)
         except ValueError:
+            shown = f"{path} ({full})" if str(full) != str(path) else str(path)
             raise UsageError(
-                f"{path} is outside the workspace {self.root}",
-                hint="move the data under the workspace folder, or run `assay init` above it",
+                f"{shown} is outside the workspace {self.root}",
+                hint="move the data under the workspace folder, or run `assay init` above it"
+                     + (" (ASSAY_HOME names the workspace; paths are taken from the current folder)"
+                        if os.environ.get("ASSAY_HOME") else ""),
             ) from None
         text = rel.as_posix()
         if text == "." or text.split("/")[0] == WORKSPACE_DIR:

@@ -172,3 +172,34 @@ def test_a_missing_snapshot_object_is_damage_with_the_repair_hint(ws: Workspace,
     assert "pull --repair" in (caught.value.hint or "")
     out = cli("data", "diff", "ds@v1", "ds@v2", cwd=ws.root, check=1)
     assert "is missing" in out.stderr and "pull --repair" in out.stderr
+
+
+def test_a_named_source_that_leads_outside_the_workspace_is_refused(ws: Workspace,
+                                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "s.txt").write_text("secret")
+    (ws.root / "ext").symlink_to(outside)
+    (ws.root / "e").mkdir()
+    (ws.root / "e" / "link").symlink_to(outside)
+    assert any("symlink points outside" in w for w in add(ws, [ws.root / "e"], name="e").warnings)
+    with pytest.raises(UsageError, match="leads outside the workspace"):
+        add(ws, [ws.root / "ext"], name="ext")
+    assert ws.ledger.query("SELECT COUNT(*) FROM versions WHERE dataset = 'ext'")[0][0] == 0
+
+
+def test_a_deleted_source_is_recorded_as_removed(ws: Workspace) -> None:
+    import shutil
+
+    (ws.root / "g").mkdir()
+    (ws.root / "g" / "1").write_text("1")
+    (ws.root / "h").mkdir()
+    (ws.root / "h" / "2").write_text("2")
+    add(ws, [ws.root / "g", ws.root / "h"], name="g")
+    shutil.rmtree(ws.root / "g")
+    assert status(ws, "g").removed == ["g/1"]
+    result = add(ws, [ws.root / "g", ws.root / "h"], name="g")
+    assert result.created and result.files == 1
+    assert any("g is gone" in w for w in result.warnings)
+    assert not status(ws, "g").dirty
+    with pytest.raises(UsageError, match="does not exist"):
+        add(ws, [ws.root / "nope"], name="g")  # not a source of the dataset: a mistake

@@ -285,3 +285,12 @@ def test_the_library_keeps_the_same_contracts(ws: Workspace, tmp_path: Path) -> 
         add_remote(ws, "other", str(tmp_path / "file" / "sub"))
     with pytest.raises(InputError, match="cannot create a workspace"):
         Workspace.init(tmp_path / "file" / "ws")
+
+
+def test_remote_add_takes_a_relative_folder_from_the_current_folder(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "sub").mkdir()
+    out = cli("remote", "add", "rel", "../myremote", cwd=ws.root / "sub").stdout
+    assert "rel -> myremote" in out  # inside the workspace: kept relative to its root
+    assert (ws.root / "myremote").is_dir() and not (ws.root.parent / "myremote").exists()
+    out = cli("remote", "add", "up", "../../away", cwd=ws.root / "sub").stdout
+    assert f"up -> {ws.root.parent / 'away'}" in out

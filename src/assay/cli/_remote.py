@@ -28,6 +28,7 @@ def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, r
 
     options = {"endpoint_url": endpoint_url} if endpoint_url else {}
     ws = Workspace.open()
+    url = _folder_from_here(ws, url)
     r = add_remote(ws, name, url, default=make_default, options=options, replace=replace)
     emit({"name": r.name, "url": r.url, "default": ws.config.default_remote == r.name}, as_json,
          lambda: click.echo(f"remote {r.name} -> {r.url}"))
@@ -53,3 +54,19 @@ def remove_cmd(name: str, as_json: bool) -> None:
 
     remove_remote(Workspace.open(), name)
     emit({"removed": name}, as_json, lambda: click.echo(f"removed remote {name}"))
+
+
+def _folder_from_here(ws: Workspace, url: str) -> str:
+    """A relative folder as the shell means it: from the current folder. Kept relative to the
+    workspace root where it lies inside the workspace (the config then moves with it), else
+    absolute."""
+    import os
+    from pathlib import Path
+
+    if "://" in url or os.path.isabs(os.path.expanduser(url)):
+        return url
+    full = Path(os.path.abspath(url))
+    try:
+        return full.relative_to(ws.root).as_posix()
+    except ValueError:
+        return str(full)

@@ -21,6 +21,7 @@ from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._versions import (
     Version,
     check_name,
+    dataset_sources,
     record_version,
     save_snapshot,
     set_head,
@@ -79,8 +80,18 @@ def add(
     if jobs < 0:
         raise UsageError(f"jobs must be 0 (one reader per core) or more, not {jobs}")
     sources = sorted({ws.relpath(p) for p in paths})
+    gone = [s for s in sources if not os.path.lexists(ws.root / s)]
+    if gone:
+        # A source of the dataset's latest version that was deleted: the new version records
+        # its files as removed. Any other missing path is a mistake, said as such.
+        known = set(dataset_sources(ws, name))
+        unknown = [s for s in gone if s not in known]
+        if unknown:
+            raise UsageError(f"{unknown[0]} does not exist", hint="check the path")
     with ws.lock():
-        snapshot, stats, found, cache = _snapshot_paths(ws, sources, jobs=jobs)
+        snapshot, stats, found, cache = _snapshot_paths(ws, sources, jobs=jobs, missing_ok=bool(gone))
+        for source in gone:
+            stats["warnings"].append(f"{source} is gone: this version records its files as removed")
         save_snapshot(ws.store, snapshot)
         # Built from the files just read: `status` can trust its listing, and (where no
         # file was racy) answer a clean tree from the stat signature alone.
@@ -111,9 +122,9 @@ def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: b
     return snapshot, stats
 
 
-def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0,
-                    store: bool = True) -> tuple[Snapshot, dict[str, Any], ScanResult, StatCache]:
-    found = scan(ws, sources)
+def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: bool = True,
+                    missing_ok: bool = False) -> tuple[Snapshot, dict[str, Any], ScanResult, StatCache]:
+    found = scan(ws, sources, missing_ok=missing_ok)
     settings = ws.config.data
     packs = workspace_packs(ws) if store else None
     if packs is not None:

@@ -81,6 +81,7 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False) -> Scan
     result = ScanResult()
     seen: set[str] = set()
     folders: list[tuple[str, str]] = []
+    root = str(ws.root)
     for rel in sources:
         path = ws.root / rel
         try:
@@ -91,6 +92,15 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False) -> Scan
             raise UsageError(f"{rel} does not exist", hint="check the path") from None
         except PermissionError:
             raise InputError(f"cannot read {rel}: permission denied") from None
+        if not _inside(os.path.realpath(path), root):
+            # As inside a folder: a symlink out of the workspace is not followed. A version of
+            # what it points to could never be checked out in place (checkout never writes
+            # through a symlink that leads outside).
+            if missing_ok:
+                result.warnings.append(f"skipped {rel}: symlink points outside the workspace")
+                continue
+            raise UsageError(f"{rel} leads outside the workspace (to {os.path.realpath(path)})",
+                             hint="move or copy the data under the workspace folder, or run `assay init` above it")
         if _stat.S_ISDIR(st.st_mode):
             folders.append((str(path), rel))
         elif _stat.S_ISREG(st.st_mode):
