@@ -82,3 +82,32 @@ def test_a_remote_version_by_a_digit_prefix(ws: Workspace, tmp_path) -> None:  #
     add_remote(other, "origin", str(tmp_path / "remote"), default=True)
     assert pull(other, f"ds@{prefix}").versions
     other.close()
+
+
+def test_numbers_are_a_workspace_s_and_a_pull_says_when_it_renumbers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from assay.data import add_remote
+
+    remote = str(tmp_path / "remote")
+    made = {}
+    for who in ("a", "b"):
+        ws = Workspace.init(tmp_path / who)
+        add_remote(ws, "origin", remote)
+        (ws.root / "d").mkdir()
+        (ws.root / "d" / "f.txt").write_text("base")
+        add(ws, [ws.root / "d"], name="ds")
+        (ws.root / "d" / "f.txt").write_text(f"{who}'s work")
+        made[who] = add(ws, [ws.root / "d"], name="ds").version  # each its own v2
+        push(ws)
+        ws.close()
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", remote)
+    with pytest.raises(UsageError, match="names 2 versions on the remote") as caught:
+        pull(clone, "ds@v2")
+    assert made["a"].snapshot[:12] in (caught.value.hint or "") and made["b"].snapshot[:12] in (caught.value.hint or "")
+    assert pull(clone, f"ds@{made['a'].snapshot[:12]}").versions == ["ds@v2"]
+    result = pull(clone)  # each workspace's v1 and v2: four versions, two of them renumbered here
+    assert len(result.versions) == 4 and len(result.renumbered) == 2
+    for moved in result.renumbered:
+        assert resolve(clone, moved["here"]).id == moved["id"] and moved["here"] != moved["remote"]
+    assert made["b"].id in {m["id"] for m in result.renumbered}
+    clone.close()

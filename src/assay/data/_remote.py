@@ -67,13 +67,16 @@ class TransferResult:
     snapshots_present: int = 0  # versions whose snapshot (so every chunk) the destination had
     packs: int = 0
     checked_out: list[str] = field(default_factory=list)
+    # Pulled versions whose number here differs from the remote's (another version holds it here):
+    # {"remote": "ds@v2", "here": "ds@v3", "id": ...}. Numbers are a workspace's; ids are everyone's.
+    renumbered: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "remote": self.remote, "versions": self.versions, "chunks_transferred": self.chunks_sent,
             "bytes_transferred": self.bytes_sent, "chunks_already_there": self.chunks_present,
             "snapshots_already_there": self.snapshots_present, "packs": self.packs,
-            "checked_out": self.checked_out,
+            "checked_out": self.checked_out, "renumbered": self.renumbered,
         }
 
 
@@ -81,7 +84,7 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
                replace: bool = False) -> Remote:
     """Add remote ``name`` at ``url``. A name that exists already is refused unless it has the
     same URL and options, or ``replace``. A folder is checked (it can be made and written to)
-    but not made: nothing is written there before the first push."""
+    and made if it is not there, empty: nothing is written into it before the first push."""
     if not _REMOTE_NAME.fullmatch(name):
         raise UsageError(f"invalid remote name {name!r}", hint="use letters, digits, '_', '-' and '.'")
     remote = Remote(name=name, url=url, options=options or {})
@@ -363,7 +366,11 @@ def _remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | N
     if spec == "latest":
         return [(name, max(entries, key=lambda e: e["number"]))]
     number, prefix = read_spec(ref, spec)
-    by_number = [e for e in entries if e["number"] == number][-1:] if number is not None else []
+    by_number = [e for e in entries if e["number"] == number] if number is not None else []
+    if len({e["id"] for e in by_number}) > 1:  # pushed from two workspaces that each numbered their own
+        raise UsageError(f"{ref} names {len(by_number)} versions on the remote, pushed from different workspaces",
+                         hint="name one by its hash prefix: " + ", ".join(f"{name}@{e['snapshot'][:12]}" for e in by_number))
+    by_number = by_number[-1:]
     by_prefix = []
     if prefix is not None:
         by_prefix = [e for e in entries if e["snapshot"].startswith(prefix) or e["id"].startswith(prefix)]
@@ -426,6 +433,9 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                 docs[name] = _read_refs(store, name)
             version = _import_version(ws, name, entry, docs[name])
             result.versions.append(version.ref)
+            if version.number != entry["number"]:
+                result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
+                                          "id": version.id})
     if checkout:
         from assay.data._checkout import checkout as do_checkout
 
