@@ -131,3 +131,34 @@ def test_an_input_whose_files_on_disk_are_another_version_is_refused(ws: Workspa
     with assay.track(ws, inputs=["customers@v2"]) as tracked:
         pass
     assert tracked.status == "succeeded"
+
+
+def test_lineage_travels_with_push_and_pull(ws: Workspace, tmp_path, cli) -> None:  # type: ignore[no-untyped-def]
+    from assay.data import add_remote, pull, push
+
+    (ws.root / "data").mkdir()
+    (ws.root / "data" / "c.csv").write_text("id\n1\n")
+    add(ws, [ws.root / "data"], name="customers")
+    make = "import os, shutil; os.makedirs('f', exist_ok=True); shutil.copy('data/c.csv', 'f/c.csv')"
+    run = run_command(ws, [sys.executable, "-c", make], inputs=["customers@v1"], outputs={"feats": "f"}, cwd=ws.root)
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    result = pull(clone, "feats@v1")  # the output only: its input is known by id, not pulled
+    assert not result.notes
+    graph = lineage(clone, resolve(clone, "feats@v1").node, up=True)
+    assert f"run:{run.id}" in graph.nodes and graph.nodes[f"run:{run.id}"]["status"] == "succeeded"
+    inputs = [s for s, d, r in graph.edges if r == "input_of"]
+    assert inputs == [resolve(ws, "customers@v1").node] and graph.nodes[inputs[0]].get("missing")
+    pull(clone)
+    graph = lineage(clone, resolve(clone, "feats@v1").node, up=True)
+    assert graph.nodes[resolve(ws, "customers@v1").node]["label"] == "customers@v1"
+    # A run record that does not read on the remote: the pull goes on, and says so.
+    other = Workspace.init(tmp_path / "other")
+    add_remote(other, "origin", str(tmp_path / "remote"))
+    (tmp_path / "remote" / "runs" / f"{run.id}.json").write_text("{not json")
+    result = pull(other)
+    assert result.versions and any("missing or damaged" in n for n in result.notes)
+    clone.close()
+    other.close()

@@ -309,6 +309,8 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
     for moved in result.renumbered:  # on stderr: the JSON document lists them too
         click.echo(f"note: {moved['remote']} on {result.remote} is {moved['here']} here (its number is taken "
                    f"here by another version); its id {moved['id'][:12]} is the same everywhere", err=True)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     emit(result, as_json, lambda: click.echo(
         f"pulled {len(result.versions)} version(s) from {result.remote}: {result.chunks_sent} chunks "
         f"({_size(result.bytes_sent)}) fetched, {result.chunks_present} already here"

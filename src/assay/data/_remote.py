@@ -70,13 +70,14 @@ class TransferResult:
     # Pulled versions whose number here differs from the remote's (another version holds it here):
     # {"remote": "ds@v2", "here": "ds@v3", "id": ...}. Numbers are a workspace's; ids are everyone's.
     renumbered: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "remote": self.remote, "versions": self.versions, "chunks_transferred": self.chunks_sent,
             "bytes_transferred": self.bytes_sent, "chunks_already_there": self.chunks_present,
             "snapshots_already_there": self.snapshots_present, "packs": self.packs,
-            "checked_out": self.checked_out, "renumbered": self.renumbered,
+            "checked_out": self.checked_out, "renumbered": self.renumbered, "notes": self.notes,
         }
 
 
@@ -225,6 +226,89 @@ def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> N
                 store.put_bytes(key, ref_entry(v, kinds.get(name, "dataset"), sources))
 
 
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _write_runs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> None:
+    """The record of each run that made a version being pushed (``runs/ID.json``: its command,
+    environment, status, and the versions it read and made, by id), so that a workspace that
+    pulls the version also learns where it came from."""
+    run_ids = sorted({v.run_id for v in versions if v.run_id and _RUN_ID.match(v.run_id)})
+    if not run_ids:
+        return
+    there = set(store.list("runs/"))
+    for run_id in run_ids:
+        key = f"runs/{run_id}.json"
+        if key in there:
+            continue
+        rows = ws.ledger.query("SELECT kind, command, params, env, status, exit_code, started_at, ended_at "
+                               "FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            continue  # pulled without its run record: nothing known here to send
+        kind, command, params, env, status, exit_code, started, ended = rows[0]
+        node = f"run:{run_id}"
+        inputs = [r[0] for r in ws.ledger.query("SELECT src FROM edges WHERE dst = ? AND relation = 'input_of'", (node,))]
+        outputs = [r[0] for r in ws.ledger.query("SELECT dst FROM edges WHERE src = ? AND relation = 'produced'", (node,))]
+        doc = {"id": run_id, "kind": kind, "command": json.loads(command or "[]"), "params": json.loads(params or "{}"),
+               "env": json.loads(env or "{}"), "status": status, "exit_code": exit_code, "started_at": started,
+               "ended_at": ended, "inputs": _labelled(ws, inputs), "outputs": _labelled(ws, outputs)}
+        store.put_bytes(key, json.dumps(doc, indent=1, default=str).encode())
+
+
+def _labelled(ws: Workspace, nodes: list[str]) -> list[dict[str, str]]:
+    out = []
+    for node in sorted(nodes):
+        if node.startswith("version:"):
+            rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (node[len("version:"):],))
+            out.append({"node": node, "ref": f"{rows[0][0]}@v{rows[0][1]}" if rows else ""})
+    return out
+
+
+def _run_of(entry: dict[str, Any]) -> str | None:
+    """The run that made a remote version, where its ref names one in the form run ids have."""
+    run_id = entry.get("run_id")
+    return run_id if isinstance(run_id, str) and _RUN_ID.match(run_id) else None
+
+
+def _import_runs(ws: Workspace, store: ObjectStore, run_ids: set[str], result: TransferResult) -> None:
+    """Record the runs that made pulled versions, from the remote's run records: the run and
+    its edges (the versions it read and made, by id, whether or not they are here). A record
+    that is missing or does not read is skipped, with a note."""
+    from assay.lineage import add_edges
+
+    for run_id in sorted(run_ids):
+        if not _RUN_ID.match(run_id) or ws.ledger.query("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
+            continue
+        key = f"runs/{run_id}.json"
+        try:
+            doc = json.loads(store.get_bytes(key))
+            ok = (isinstance(doc, dict) and doc.get("id") == run_id
+                  and all(isinstance(doc.get(f), str) for f in ("kind", "status", "started_at"))
+                  and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command")))
+        except (NotFoundError, ValueError):
+            ok = False
+        if not ok:
+            result.notes.append(f"the record of run {run_id[:12]} is missing or damaged on the remote: "
+                                "its lineage is not known here")
+            continue
+        nodes = [(e.get("node") if isinstance(e, dict) else None) for e in doc["inputs"] + doc["outputs"]]
+        if not all(isinstance(n, str) and n.startswith("version:") and _RUN_ID.match(n[len("version:"):]) for n in nodes):
+            result.notes.append(f"the record of run {run_id[:12]} on the remote names versions it cannot: skipped")
+            continue
+        with ws.ledger.transaction() as tx:
+            tx.execute(
+                "INSERT INTO runs (id, kind, command, params, env, status, exit_code, started_at, ended_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (run_id, doc["kind"], json.dumps(doc["command"]), json.dumps(doc.get("params") or {}),
+                 json.dumps(doc.get("env") or {}), doc["status"],
+                 doc.get("exit_code") if isinstance(doc.get("exit_code"), int) else None,
+                 doc["started_at"], doc.get("ended_at") if isinstance(doc.get("ended_at"), str) else None),
+            )
+            node = f"run:{run_id}"
+            add_edges(tx, [(e["node"], node, "input_of") for e in doc["inputs"]]
+                      + [(node, e["node"], "produced") for e in doc["outputs"]])
+
+
 def ref_entry(version: Version, kind: str, sources: list[str]) -> bytes:
     """The ref object of one version on a remote."""
     entry = {**version.to_dict(), "kind": kind, "sources": sources, "pushed_at": utcnow()}
@@ -325,6 +409,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
                   trusted_index=True)
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
+        _write_runs(ws, store, versions)  # before the refs that name them
         _write_refs(ws, store, versions)
     result.versions = sorted(v.ref for v in versions)
     return result
@@ -436,6 +521,9 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             if version.number != entry["number"]:
                 result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
                                           "id": version.id})
+        made_by = {run for _, e in wanted if (run := _run_of(e))}
+        if made_by:
+            _import_runs(ws, store, made_by, result)
     if checkout:
         from assay.data._checkout import checkout as do_checkout
 
@@ -546,7 +634,7 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
                     "INSERT INTO versions (id, dataset, number, snapshot, message, created_at, files, bytes, run_id, meta) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry["id"], name, number, entry["snapshot"], entry.get("message", ""), entry["created_at"],
-                     entry["files"], entry["bytes"], None, json.dumps(entry.get("meta") or {}, sort_keys=True)),
+                     entry["files"], entry["bytes"], _run_of(entry), json.dumps(entry.get("meta") or {}, sort_keys=True)),
                 )
                 ws.check_lock()  # last, before the commit: the store's lock was held all along
             return resolve(ws, f"{name}@v{number}")
