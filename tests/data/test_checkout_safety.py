@@ -203,3 +203,73 @@ def test_a_deleted_source_is_recorded_as_removed(ws: Workspace) -> None:
     assert not status(ws, "g").dirty
     with pytest.raises(UsageError, match="does not exist"):
         add(ws, [ws.root / "nope"], name="g")  # not a source of the dataset: a mistake
+
+
+def test_a_symlinked_folder_does_not_lead_around_the_refusal(ws: Workspace, tmp_path: Path) -> None:
+    (ws.root / ".git" / "hooks").mkdir(parents=True)
+    (ws.root / "g").symlink_to(ws.root / ".git")
+    (ws.root / "payload").mkdir()
+    (ws.root / "payload" / "hook").write_text("#!/bin/sh\necho pwned\n")
+    with ws.lock():
+        snap, _, _, _ = _snapshot_paths(ws, ["payload"])
+    evil = Snapshot({"g/hooks/post-checkout": snap.files["payload/hook"]})
+    save_snapshot(ws.store, evil)
+    record_version(ws, "ev", evil, sources=["data"])
+    with pytest.raises(UnsafePathError, match="symlinked folder"):
+        checkout(ws, "ev@v1")
+    assert not (ws.root / ".git" / "hooks" / "post-checkout").exists()
+    (ws.root / "cfg").symlink_to(ws.dir)
+    with pytest.raises(UsageError, match=r"leads into a \.assay or \.git folder"):
+        add(ws, [ws.root / "cfg"], name="cfg")
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x").write_text("x")
+    (ws.root / "d" / "conf").symlink_to(ws.dir / "config.toml")  # a file link into .assay: left out
+    result = add(ws, [ws.root / "d"], name="d")
+    assert result.files == 1 and any("into a .assay or .git folder" in w for w in result.warnings)
+    assert not status(ws, "d").dirty
+
+
+def test_a_refused_checkout_changes_nothing(ws: Workspace) -> None:
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "p").mkdir()
+    (ws.root / "d" / "p" / "x").write_text("x1")
+    (ws.root / "d" / "c.txt").write_text("c1")
+    (ws.root / "d" / "new" / "a" / "b").mkdir(parents=True)
+    (ws.root / "d" / "new" / "a" / "b" / "y").write_text("y1")
+    (ws.root / "out.txt").write_text("o1")
+    add(ws, [ws.root / "d", ws.root / "out.txt"], name="ds")  # v1: d/p/ is a folder, out.txt is in
+    import shutil
+
+    shutil.rmtree(ws.root / "d" / "p")
+    shutil.rmtree(ws.root / "d" / "new")
+    (ws.root / "d" / "p").write_text("p2")  # v2: d/p is a file
+    (ws.root / "d" / "c.txt").write_text("c2")
+    add(ws, [ws.root / "d"], name="ds")  # without out.txt
+    (ws.root / "out.txt").write_text("my own")  # outside the dataset's folders now
+    before = sorted(str(p.relative_to(ws.root)) for p in ws.root.rglob("*") if ".assay" not in p.parts)
+    with pytest.raises(UsageError, match="out.txt"):
+        checkout(ws, "ds@v1")
+    after = sorted(str(p.relative_to(ws.root)) for p in ws.root.rglob("*") if ".assay" not in p.parts)
+    assert after == before  # d/p not removed, no folders made
+    assert (ws.root / "d" / "p").read_text() == "p2" and (ws.root / "d" / "c.txt").read_text() == "c2"
+    # A folder holding a file no version has, where the version has a file: refused before any write.
+    (ws.root / "out.txt").write_text("o1")
+    checkout(ws, "ds@v1")
+    (ws.root / "d" / "p" / ".git").mkdir()
+    (ws.root / "d" / "p" / ".git" / "x").write_text("no walk sees it")
+    with pytest.raises(UsageError, match="is a folder where ds@v2 has a file"):
+        checkout(ws, "ds@v2")
+    assert (ws.root / "d" / "c.txt").read_text() == "c1"  # nothing was written
+    assert (ws.root / "d" / "p" / ".git" / "x").exists()
+
+
+def test_protected_paths_in_the_spellings_other_file_systems_read_as_them() -> None:
+    from assay._root import protected_path, skipped_in_walks
+
+    for rel in (".git/hooks/x", "d/.GIT/config", ".assay/config.toml", "d/.git./x", "d/.git /x", "git~1/hooks/x",
+                "d/.Assay/ledger.db"):
+        assert protected_path(rel), rel
+    for rel in ("data/git/x", "d/.gitignore", "d/.github/workflows/x", "assay-data/x", "d/x.git", "digit/x"):
+        assert not protected_path(rel), rel
+    assert skipped_in_walks(".git") and skipped_in_walks(".ASSAY") and not skipped_in_walks(".gitignore")
+    assert skipped_in_walks(".git.") and skipped_in_walks("GIT~1") and not skipped_in_walks("git")

@@ -329,3 +329,14 @@ def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws:
     assert "{" not in out  # no Python dicts
     empty = cli("data", "diff", "t@v1", "t@v2", "--key", "", cwd=ws.root, check=2)
     assert "empty column" in empty.stderr
+
+
+def test_a_key_only_an_unchanged_table_has_is_not_called_a_typo(ws: Workspace) -> None:
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "users.csv").write_text("user_id,name\n1,a\n")
+    (ws.root / "d" / "events.csv").write_text("event,t\nx,1\n")
+    add(ws, [ws.root / "d"], name="ds")
+    (ws.root / "d" / "events.csv").write_text("event,t\nx,1\ny,2\n")
+    add(ws, [ws.root / "d"], name="ds")
+    result = diff(ws, "ds@v1", "ds@v2", key=["user_id"])  # users.csv has it, unchanged: no input error
+    assert "error" in result.tables["d/events.csv"] and "user_id" in result.tables["d/events.csv"]["error"]

@@ -162,3 +162,19 @@ def test_lineage_travels_with_push_and_pull(ws: Workspace, tmp_path, cli) -> Non
     assert result.versions and any("missing or damaged" in n for n in result.notes)
     clone.close()
     other.close()
+
+
+def test_an_input_added_from_other_folders_is_compared_file_by_file(ws: Workspace) -> None:
+    (ws.root / "d1").mkdir()
+    (ws.root / "d1" / "a").write_text("one")
+    add(ws, [ws.root / "d1"], name="ds")
+    (ws.root / "d2").mkdir()
+    (ws.root / "d2" / "b").write_text("two")
+    add(ws, [ws.root / "d2"], name="ds")  # the dataset's folders are d2 now; d1/a is still v1's
+    run = run_command(ws, [sys.executable, "-c", "print(open('d1/a').read())"], inputs=["ds@v1"], cwd=ws.root)
+    assert run.status == "succeeded"
+    (ws.root / "d1" / "a").write_text("changed")
+    from assay.errors import UsageError
+
+    with pytest.raises(UsageError, match="1 modified; d1/a"):
+        run_command(ws, [sys.executable, "-c", "pass"], inputs=["ds@v1"], cwd=ws.root)

@@ -124,7 +124,7 @@ def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: b
 
 def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: bool = True,
                     missing_ok: bool = False) -> tuple[Snapshot, dict[str, Any], ScanResult, StatCache]:
-    found = scan(ws, sources, missing_ok=missing_ok)
+    found = scan(ws, sources, missing_ok=missing_ok, outside_ok=False)
     settings = ws.config.data
     packs = workspace_packs(ws) if store else None
     if packs is not None:

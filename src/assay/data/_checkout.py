@@ -8,7 +8,6 @@ leaves the target as it was. Destinations are confined to the target folder:
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat as _stat
@@ -75,6 +74,9 @@ def confine(root: Path, rel: str, *, checked: dict[Path, bool] | None = None) ->
     parent = os.path.realpath(dest.parent)
     if parent != real_root and not parent.startswith(real_root.rstrip(os.sep) + os.sep):
         raise UnsafePathError(f"refusing to write {rel}: a symlinked folder on its way leads outside {root}")
+    if parent != real_root and protected_path(os.path.relpath(parent, real_root)):
+        raise UnsafePathError(f"refusing to write {rel}: a symlinked folder on its way leads into a .assay or "
+                              ".git folder, which checkout never writes into")
     if checked is not None:
         checked[dest.parent] = True
     return dest
@@ -166,51 +168,58 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             confine(root, rel)
             folders[parent] = rel
         targets.append((rel, dest, manifest))
-    new_folders: set[str] = set()
+    # Everything is checked before anything changes: a refused checkout leaves the workspace as it was.
     leaving = {str(p) for p in removals}  # files of the version on disk that this one does not have
+    absent: set[str] = set()  # folders to make, once every check has passed
+    blockers: list[str] = []  # files of the version on disk that stand where this version has a folder
     for folder in sorted(folders, key=lambda f: f.count("/")):
-        if not os.path.isdir(folder):
-            try:
-                os.makedirs(folder, exist_ok=True)
-            except (FileExistsError, NotADirectoryError):
-                # A file where this version has a folder: it goes if it is a file of the
-                # version on disk that this one does not hold (or with --force into --to).
-                blocker = _file_in_the_way(folder)
-                if blocker is None or not (blocker in leaving or (force and not in_place)):
-                    _remove_new(new_folders)
-                    raise UsageError(f"{blocker or folder} is a file where {version.ref} has a folder",
-                                     hint="move it away and retry" + ("" if in_place else ", or pass --force")) from None
-                os.unlink(blocker)
-                leaving.discard(blocker)
-                os.makedirs(folder, exist_ok=True)
-            new_folders.add(folder)
+        if folder.rpartition("/")[0] in absent:
+            absent.add(folder)
+            continue
+        if os.path.isdir(folder):
+            continue
+        blocker = _file_in_the_way(folder)
+        if blocker is not None:
+            if not (blocker in leaving or (force and not in_place)):
+                raise UsageError(f"{blocker} is a file where {version.ref} has a folder",
+                                 hint="move it away and retry" + ("" if in_place else ", or pass --force"))
+            if blocker not in blockers:
+                blockers.append(blocker)
+        absent.add(folder)
     plan: list[_Item] = []
     unknown: list[str] = []  # files in place that no status looked at (outside the dataset's folders), with other content
     for rel, dest, manifest in targets:
-        state = "missing" if dest.rpartition("/")[0] in new_folders else _compare(dest, rel, manifest, cache, chunker)
+        state = "missing" if dest.rpartition("/")[0] in absent else _compare(dest, rel, manifest, cache, chunker)
         if state == "same":
             result.unchanged += 1
             continue
-        if state == "other" and not force:
-            if not in_place:
-                _remove_new(new_folders)
-                raise UsageError(
-                    f"{dest} exists with other content",
-                    hint="pass --force to overwrite it, or check out into an empty folder",
-                )
-            if not _under(rel, sources):
-                unknown.append(rel)
+        if state == "other":
+            if os.path.isdir(dest) and not os.path.islink(dest) and not _clear_folder(dest, leaving, dry_run=True):
+                raise UsageError(f"{dest} is a folder where {version.ref} has a file",
+                                 hint="move it away and retry")
+            if not force:
+                if not in_place:
+                    raise UsageError(
+                        f"{dest} exists with other content",
+                        hint="pass --force to overwrite it, or check out into an empty folder",
+                    )
+                if not _under(rel, sources):
+                    unknown.append(rel)
         plan.append((rel, dest, manifest))
     del targets
     if unknown:
         # The version holds files where the dataset's current folders do not reach (it was
         # added from other paths): what is there now was never compared with any version.
-        _remove_new(new_folders)
         raise UsageError(
             f"checkout of {version.ref} would overwrite files that are not part of the version on disk: "
             + ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
             hint="move them away or add them as a version first, or pass --force to overwrite them",
         )
+    for blocker in blockers:
+        os.unlink(blocker)
+        leaving.discard(blocker)
+    for folder in sorted(absent, key=lambda f: f.count("/")):
+        os.makedirs(folder, exist_ok=True)
 
     packs = workspace_packs(ws)
     umask = _umask()
@@ -238,7 +247,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                 os.replace(tmp, dest)  # keeps the inode, size and mtime fstat saw
             except (IsADirectoryError, OSError) as exc:
                 # A folder where this version has a file: it goes if all it holds are files
-                # of the version on disk that this one does not have.
+                # of the version on disk that this one does not have (checked when planning).
                 if not os.path.isdir(dest) or isinstance(exc, PermissionError) or not _clear_folder(dest, leaving):
                     if os.path.isdir(dest):
                         raise UsageError(f"{dest} is a folder where {version.ref} has a file",
@@ -368,9 +377,10 @@ def _file_in_the_way(folder: str) -> str | None:
     return None
 
 
-def _clear_folder(folder: str, leaving: set[str]) -> bool:
+def _clear_folder(folder: str, leaving: set[str], *, dry_run: bool = False) -> bool:
     """Remove ``folder`` if every file under it is one of ``leaving`` (then removed too);
-    whether it is gone. Anything else in it (a file no version on disk holds) keeps it."""
+    whether it is gone (with ``dry_run``: whether it would go, changing nothing). Anything
+    else in it (a file no version on disk holds, a symlink to a folder) keeps it."""
     files: list[str] = []
     folders: list[str] = []
     for parent, dirs, names in os.walk(folder):
@@ -383,19 +393,14 @@ def _clear_folder(folder: str, leaving: set[str]) -> bool:
         for name in dirs:
             if os.path.islink(os.path.join(parent, name)):
                 return False
+    if dry_run:
+        return True
     for path in files:
         os.unlink(path)
         leaving.discard(path)
     for path in sorted(folders, key=lambda f: -f.count("/")):
         os.rmdir(path)
     return True
-
-
-def _remove_new(folders: set[str]) -> None:
-    """Remove the (still empty) folders a refused checkout made."""
-    for folder in sorted(folders, key=lambda f: -f.count("/")):
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
 
 
 def _under(rel: str, sources: list[str]) -> bool:

@@ -77,8 +77,11 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | None = N
                         keyed = True
                     else:
                         lacking[path] = columns
-        if lacking and not keyed:
-            # A key that fits no table is a typo, not a per-table detail: say so, with the columns there are.
+        unchanged_tables = any(_table_suffix(p) is not None and a.files[p].id == b.files[p].id
+                               for p in set(a.files) & set(b.files))
+        if lacking and not keyed and not unchanged_tables:
+            # A key that fits no table is a typo, not a per-table detail: say so, with the columns
+            # there are. (Where an unchanged table may have it, each table's entry says so instead.)
             listing = "; ".join(f"{path}: {', '.join(cols) or '(none)'}" for path, cols in lacking.items())
             raise InputError(
                 f"no compared table has the key column(s) {key} in both versions",

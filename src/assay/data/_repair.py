@@ -120,7 +120,7 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
     ``on_remote`` that remote from the workspace's store; then verify what was mended."""
     from assay.data._remote import open_remote, remote_packs
 
-    if not on_remote and remote is None and ws.config.default_remote is None:
+    if not on_remote and remote is None and not ws.config.remotes:
         return _repair_alone(ws)
     spec, store = open_remote(ws, remote)
     local = workspace_packs(ws)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from assay._root import skipped_in_walks
+from assay._root import protected_path, skipped_in_walks
 from assay.data._sigwalk import _inside, blake2b, signature, stat_groups, stat_signature
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
@@ -76,8 +76,13 @@ class ScanResult:
         return sum(e.st.st_size for e in self.files)
 
 
-def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False) -> ScanResult:
-    """Every regular file under ``sources`` (workspace-relative paths)."""
+def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False, outside_ok: bool | None = None) -> ScanResult:
+    """Every regular file under ``sources`` (workspace-relative paths). ``missing_ok``: a source
+    that is not there is left out; ``outside_ok`` (default: as ``missing_ok``, as status reads
+    what add recorded): a source that leads outside the workspace is left out with a warning
+    instead of refused."""
+    if outside_ok is None:
+        outside_ok = missing_ok
     result = ScanResult()
     seen: set[str] = set()
     folders: list[tuple[str, str]] = []
@@ -92,11 +97,15 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False) -> Scan
             raise UsageError(f"{rel} does not exist", hint="check the path") from None
         except PermissionError:
             raise InputError(f"cannot read {rel}: permission denied") from None
-        if not _inside(os.path.realpath(path), root):
+        real = os.path.realpath(path)
+        if real != root and _inside(real, root) and protected_path(os.path.relpath(real, root)):
+            raise UsageError(f"{rel} leads into a .assay or .git folder (to {real}), which is never data",
+                             hint="name the data files or folders to track")
+        if not _inside(real, root):
             # As inside a folder: a symlink out of the workspace is not followed. A version of
             # what it points to could never be checked out in place (checkout never writes
             # through a symlink that leads outside).
-            if missing_ok:
+            if outside_ok:
                 result.warnings.append(f"skipped {rel}: symlink points outside the workspace")
                 continue
             raise UsageError(f"{rel} leads outside the workspace (to {os.path.realpath(path)})",
@@ -148,6 +157,9 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
                 if not _inside(target, root):
                     warnings.append(f"skipped {rel}: symlink points outside the workspace")
                     continue
+                if target != root and protected_path(os.path.relpath(target, root)):
+                    warnings.append(f"skipped {rel}: symlink points into a .assay or .git folder")
+                    continue
                 st = os.stat(entry.path)
                 if _stat.S_ISDIR(st.st_mode):
                     warnings.append(f"skipped {rel}: symlink to a folder (not followed)")
@@ -175,7 +187,7 @@ def _check_name(rel_folder: str, name: str) -> None:
         shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         where = f"{rel_folder.lstrip('/')}/" if rel_folder.strip("/") else ""
         raise InputError(
-            f"cannot version {where}{shown}: its name is not valid UTF-8",
+            f"{where}{shown}: its name is not valid UTF-8, so assay cannot track it (nor the dataset's folders holding it)",
             hint="rename it (for example `convmv -f latin1 -t utf8 --notest FILE`), or move it out of the dataset's folders",
         ) from None
 

@@ -19,7 +19,7 @@ import marshal
 import os
 import stat as _stat
 
-from assay._root import skipped_in_walks
+from assay._root import protected_path, skipped_in_walks
 from assay.errors import InputError
 
 try:  # what hashlib.blake2b is, without hashlib loading OpenSSL (10-20 ms of a cold start)
@@ -249,7 +249,8 @@ def _digest_folder(root: str, folder: str, rel_folder: str) -> tuple[int, bytes,
                         continue
                     if entry.is_symlink():  # rare: followed, within the workspace, as _list_folder does
                         path = f"{folder}/{name}"
-                        if not _inside(os.path.realpath(path), root):
+                        target = os.path.realpath(path)
+                        if not _inside(target, root) or (target != root and protected_path(os.path.relpath(target, root))):
                             continue
                         st = os.stat(path)
                     else:

@@ -105,21 +105,49 @@ def _check_on_disk(ws: Workspace, version: Any) -> None:
     recorded as built from data it did not read. A dataset none of whose files are on disk
     is let through (the command reads it from elsewhere, a checkout into a folder of its own)."""
     from assay.data import status
+    from assay.data._versions import dataset_sources, load_snapshot
 
-    found = status(ws, version.ref)
-    if not found.dirty:
-        return
-    if not found.added and not found.modified and not found.unchanged:
-        return  # nothing of it here
+    sources = dataset_sources(ws, version.dataset)
+    snapshot = load_snapshot(ws.store, version.snapshot)
+    if not all(any(p == s or p.startswith(s + "/") for s in sources) for p in snapshot.files):
+        # Added from other paths than the dataset's current ones: its own files are compared.
+        modified, removed = _compare_files(ws, snapshot)
+        found_added: list[str] = []
+        if not modified and len(removed) in (0, len(snapshot.files)):
+            return  # all of it here as it was, or none of it here
+    else:
+        found = status(ws, version.ref)
+        if not found.dirty:
+            return
+        if not found.added and not found.modified and not found.unchanged:
+            return  # nothing of it here
+        modified, found_added, removed = found.modified, found.added, found.removed
     what = ", ".join(f"{len(paths)} {label}" for label, paths in
-                     (("modified", found.modified), ("added", found.added), ("removed", found.removed)) if paths)
-    first = (found.modified + found.added + found.removed)[0]
+                     (("modified", modified), ("added", found_added), ("removed", removed)) if paths)
+    first = (modified + found_added + removed)[0]
     raise UsageError(
         f"the files of {version.dataset} in the workspace are not {version.ref} ({what}; {first} for one): "
         f"the run would be recorded as built from data it did not read",
         hint=f"check it out first (`assay data checkout {version.ref}`), add the changes as a version and name "
              "that one, or pass --no-input-check if the command reads the input from elsewhere",
     )
+
+
+def _compare_files(ws: Workspace, snapshot: Any) -> tuple[list[str], list[str]]:
+    """The files of ``snapshot`` that differ on disk, and those missing there."""
+    from assay.data._checkout import _compare
+    from assay.data._chunking import Chunker
+    from assay.data._scan import StatCache
+
+    cache, chunker = StatCache(ws), Chunker(ws.config.data.chunk_avg)
+    modified, removed = [], []
+    for rel, manifest in sorted(snapshot.files.items()):
+        state = _compare(str(ws.root / rel), rel, manifest, cache, chunker)
+        if state == "missing":
+            removed.append(rel)
+        elif state == "other":
+            modified.append(rel)
+    return modified, removed
 
 
 def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
