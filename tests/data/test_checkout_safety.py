@@ -273,3 +273,31 @@ def test_protected_paths_in_the_spellings_other_file_systems_read_as_them() -> N
         assert not protected_path(rel), rel
     assert skipped_in_walks(".git") and skipped_in_walks(".ASSAY") and not skipped_in_walks(".gitignore")
     assert skipped_in_walks(".git.") and skipped_in_walks("GIT~1") and not skipped_in_walks("git")
+
+
+def test_status_and_checkout_look_where_the_version_on_disk_was_added_from(ws: Workspace, tmp_path: Path) -> None:
+    from assay.data import add_remote, pull, push
+
+    (ws.root / "d1").mkdir()
+    (ws.root / "d1" / "a").write_text("a")
+    add(ws, [ws.root / "d1"], name="ds")
+    (ws.root / "d2").mkdir()
+    (ws.root / "d2" / "b").write_text("b")
+    add(ws, [ws.root / "d2"], name="ds")
+    checkout(ws, "ds@v1")  # v1 lives in d1: v2's d2/b goes, and status looks in d1
+    assert not (ws.root / "d2" / "b").exists() and (ws.root / "d1" / "a").read_text() == "a"
+    assert not status(ws, "ds").dirty
+    (ws.root / "d1" / "new").write_text("new")
+    assert status(ws, "ds").added == ["d1/new"]
+    (ws.root / "d1" / "new").unlink()
+    checkout(ws, "ds@v2")
+    assert not status(ws, "ds").dirty and not (ws.root / "d1" / "a").exists()
+    # The same in a workspace that pulled both versions.
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    pull(clone, checkout=True)
+    checkout(clone, "ds@v1")
+    assert not status(clone, "ds").dirty and (clone.root / "d1" / "a").read_text() == "a"
+    clone.close()

@@ -161,6 +161,7 @@ def test_an_edited_config_or_changed_sources_are_not_replayed(clean: Workspace) 
     conn = sqlite3.connect(clean.dir / "ledger.db")
     with conn:
         conn.execute("UPDATE datasets SET sources = ? WHERE name = 'ds'", (json.dumps(["d", "o.txt"]),))
+        conn.execute("UPDATE version_sources SET sources = ?", (json.dumps(["d", "o.txt"]),))  # the version's own
     conn.close()
     out = json.loads(full(clean, "ds", "--json"))
     assert out["added"] == ["o.txt"]

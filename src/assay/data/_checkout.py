@@ -30,11 +30,11 @@ from assay.data._scan import FileStat, StatCache
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import (
     Version,
-    dataset_sources,
     get_head,
     load_snapshot,
     resolve,
     set_head,
+    version_sources,
 )
 from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.progress import bar
@@ -128,7 +128,6 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     if in_place:
         from assay.data._status import status
 
-        sources = dataset_sources(ws, version.dataset)
         head = get_head(ws, version.dataset)
         if head == version.id or (head is None and version.id == resolve(ws, version.dataset).id):
             # Status against the version on disk, which is the one being checked out: its
@@ -137,6 +136,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             changes = status(ws, version.dataset, _version=version, _base=snapshot)
         else:
             changes = status(ws, version.dataset)
+        sources = version_sources(ws, changes.against)  # where status looked: the version on disk's folders
         # Missing files lose nothing; modified or new ones would be overwritten or removed.
         at_risk = [p for p in changes.modified + changes.added
                    if p not in snapshot.files or snapshot.files[p].id != _current_id(changes, p)]

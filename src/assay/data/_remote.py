@@ -35,12 +35,12 @@ from assay.data._versions import (
     all_versions,
     check_name,
     copy_snapshot,
-    dataset_sources,
     load_snapshot_object,
     parse_ref,
     pick,
     read_spec,
     resolve,
+    version_sources,
 )
 from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
@@ -219,11 +219,10 @@ def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> N
         by_name.setdefault(v.dataset, []).append(v)
     for name, vs in by_name.items():
         there = set(store.list(f"versions/{name}/"))
-        sources = dataset_sources(ws, name)
         for v in vs:
             key = f"versions/{name}/{v.id}.json"
             if key not in there:
-                store.put_bytes(key, ref_entry(v, kinds.get(name, "dataset"), sources))
+                store.put_bytes(key, ref_entry(v, kinds.get(name, "dataset"), version_sources(ws, v)))
 
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -261,6 +260,26 @@ def _labelled(ws: Workspace, nodes: list[str]) -> list[dict[str, str]]:
         if node.startswith("version:"):
             rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (node[len("version:"):],))
             out.append({"node": node, "ref": f"{rows[0][0]}@v{rows[0][1]}" if rows else ""})
+    return out
+
+
+def _safe_sources(value: Any) -> list[str]:
+    """The sources a remote names for a dataset or version, as this workspace may walk them:
+    relative paths that stay inside it and are not a .assay or .git folder; the rest dropped
+    (a remote is not trusted to say where status and checkout look)."""
+    from assay._root import protected_path
+    from assay.data._snapshot import check_relpath
+    from assay.errors import UnsafePathError
+
+    out = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, str):
+            try:
+                check_relpath(item)
+            except UnsafePathError:
+                continue
+            if not protected_path(item):
+                out.append(item)
     return out
 
 
@@ -625,7 +644,7 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
             with ws.ledger.transaction() as tx:
                 if not tx.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)):
                     tx.execute("INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
-                               (name, doc.get("kind", "dataset"), utcnow(), json.dumps(doc.get("sources") or [])))
+                               (name, doc.get("kind", "dataset"), utcnow(), json.dumps(_safe_sources(doc.get("sources")))))
                 taken = tx.execute("SELECT 1 FROM versions WHERE dataset = ? AND number = ?", (name, entry["number"]))
                 number = entry["number"]
                 if taken:
@@ -636,6 +655,9 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
                     (entry["id"], name, number, entry["snapshot"], entry.get("message", ""), entry["created_at"],
                      entry["files"], entry["bytes"], _run_of(entry), json.dumps(entry.get("meta") or {}, sort_keys=True)),
                 )
+                if "sources" in entry:  # where the version was added from (status and checkout look there)
+                    tx.execute("INSERT INTO version_sources (version, sources) VALUES (?, ?)",
+                               (entry["id"], json.dumps(_safe_sources(entry["sources"]))))
                 ws.check_lock()  # last, before the commit: the store's lock was held all along
             return resolve(ws, f"{name}@v{number}")
         except IntegrityConflict:

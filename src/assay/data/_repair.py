@@ -574,7 +574,7 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[
     still shows (the remote's own: a pull may have renumbered the version here). Every ref
     that reads now, by key."""
     from assay.data._remote import read_ref, ref_entry
-    from assay.data._versions import dataset_sources
+    from assay.data._versions import version_sources
 
     refs = {k: read_ref(store, k) for k in sorted(store.list("versions/"))
             if len(k.split("/")) == 3 and k.endswith(".json")}
@@ -597,7 +597,7 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[
             continue
         kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))[0][0]
         version = dataclasses.replace(version, number=number)
-        data = ref_entry(version, kind, dataset_sources(ws, name))
+        data = ref_entry(version, kind, version_sources(ws, version))
         store.put_bytes(key, data)
         readable[key] = json.loads(data)
         result.repaired.append(f"ref {key}")

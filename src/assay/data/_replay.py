@@ -46,7 +46,7 @@ ANSWERS = "status-answers"
 _FORMAT = 3
 # The newest ledger schema this assay knows (assay.ledger._migrations, which is not loaded
 # here; a test holds the two equal). A newer ledger: the full command refuses it, so no replay.
-LEDGER_SCHEMA = 3
+LEDGER_SCHEMA = 4
 # Up to this many files the walk in this process is short; above it the early
 # walk (_prefetch.py) overlaps the walk with loading the command line, and a tree found
 # changed there costs no second walk.

@@ -12,12 +12,12 @@ from assay.data._scan import ScanEntry, StatCache, _list_folder, listing_digest,
 from assay.data._sigwalk import signature, stat_groups, walk_groups
 from assay.data._versions import (
     Version,
-    dataset_sources,
     get_head,
     list_datasets,
     load_snapshot,
     log,
     resolve,
+    version_sources,
 )
 from assay.workspace import Workspace
 
@@ -80,13 +80,13 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         _version = resolve(ws, name)
         name = _version.dataset
     if _version is not None:
-        return _status(ws, name, _version, dataset_sources(ws, name), _base)
+        return _status(ws, name, _version, version_sources(ws, _version), _base)
     head = get_head(ws, name)
     latest = resolve(ws, name)
     version = latest
     if head and head != latest.id:
         version = next((v for v in log(ws, name) if v.id == head), latest)
-    sources = dataset_sources(ws, name)
+    sources = version_sources(ws, version)  # where the version on disk was added from
     result = _status(ws, name, version, sources, _base)
     # Recorded for the entry point to give again (_replay.py), unless the head names a
     # version this ledger does not hold: one that a pull may add later, below the latest.

@@ -165,8 +165,17 @@ def all_versions(ws: Workspace) -> list[Version]:
 
 
 def dataset_sources(ws: Workspace, name: str) -> list[str]:
+    """The files and folders the dataset's latest add named."""
     rows = ws.ledger.query("SELECT sources FROM datasets WHERE name = ?", (name,))
     return json.loads(rows[0][0]) if rows else []
+
+
+def version_sources(ws: Workspace, version: Version) -> list[str]:
+    """The files and folders ``version`` was added from: where status and checkout look for it
+    on disk. Versions recorded before these were kept (and pulled ones whose remote did not
+    say) use the dataset's latest."""
+    rows = ws.ledger.query("SELECT sources FROM version_sources WHERE version = ?", (version.id,))
+    return json.loads(rows[0][0]) if rows else dataset_sources(ws, version.dataset)
 
 
 def record_version(
@@ -216,6 +225,9 @@ def record_version(
                     (version.id, name, number, version.snapshot, message, version.created_at, version.files,
                      version.bytes, run_id, json.dumps(version.meta, sort_keys=True)),
                 )
+                if sources is not None:
+                    tx.execute("INSERT INTO version_sources (version, sources) VALUES (?, ?)",
+                               (version.id, json.dumps(sources)))
                 ws.check_lock()  # last, before the commit: the store's lock was held all along (see Workspace.lock)
                 return version, True
         except IntegrityConflict:

@@ -186,3 +186,16 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        4,
+        "the files and folders each version was added from (status and checkout look there when it is on disk)",
+        [
+            """CREATE TABLE version_sources (
+                version TEXT PRIMARY KEY,
+                sources TEXT NOT NULL
+            )""",
+        ],
+    )
+)

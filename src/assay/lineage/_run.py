@@ -105,9 +105,9 @@ def _check_on_disk(ws: Workspace, version: Any) -> None:
     recorded as built from data it did not read. A dataset none of whose files are on disk
     is let through (the command reads it from elsewhere, a checkout into a folder of its own)."""
     from assay.data import status
-    from assay.data._versions import dataset_sources, load_snapshot
+    from assay.data._versions import load_snapshot, version_sources
 
-    sources = dataset_sources(ws, version.dataset)
+    sources = version_sources(ws, version)
     snapshot = load_snapshot(ws.store, version.snapshot)
     if not all(any(p == s or p.startswith(s + "/") for s in sources) for p in snapshot.files):
         # Added from other paths than the dataset's current ones: its own files are compared.
