@@ -41,10 +41,7 @@ def skipped_in_walks(name: str) -> bool:
     own folder and git's, at any depth and in any case (another workspace's ledger or a
     repository's hooks are not data, and checkout refuses to write into them), and
     checkout's temp files (:func:`not_data`)."""
-    first = name[:1]
-    if first == ".":
-        return name.lower().rstrip(". ") in _NOT_DATA_FOLDERS or not_data(name, False)
-    return first in "gGaA" and name.lower() in ("git~1", "assay~1")  # as protected_path reads them
+    return name[:1] == "." and (name.lower() in _NOT_DATA_FOLDERS or not_data(name, False))
 
 
 def protected_path(rel: str) -> bool:
@@ -54,11 +51,11 @@ def protected_path(rel: str) -> bool:
     point this workspace's remotes elsewhere, or plant a hook that runs on the next git
     command."""
     low = rel.lower()
-    if "git" not in low and "assay" not in low:
+    if ".git" not in low and WORKSPACE_DIR not in low:
         return False
-    # Also as file systems that ignore trailing dots and spaces (NTFS) or take short names
-    # (git~1) would read them, as git itself refuses.
-    return any(part.rstrip(". ") in _NOT_DATA_FOLDERS or part in ("git~1", "assay~1") for part in low.split("/"))
+    # (Exact names in any case: the spellings NTFS or HFS+ would also read as them, `.git.` or
+    # `git~1`, are other names on the file systems assay runs on, and walks keep them as data.)
+    return any(part in _NOT_DATA_FOLDERS for part in low.split("/"))
 
 
 def find_root(start: str | None = None) -> str:

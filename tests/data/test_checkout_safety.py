@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -263,16 +264,18 @@ def test_a_refused_checkout_changes_nothing(ws: Workspace) -> None:
     assert (ws.root / "d" / "p" / ".git" / "x").exists()
 
 
-def test_protected_paths_in_the_spellings_other_file_systems_read_as_them() -> None:
+def test_protected_paths_are_the_names_walks_leave_out() -> None:
     from assay._root import protected_path, skipped_in_walks
 
-    for rel in (".git/hooks/x", "d/.GIT/config", ".assay/config.toml", "d/.git./x", "d/.git /x", "git~1/hooks/x",
-                "d/.Assay/ledger.db"):
+    for rel in (".git/hooks/x", "d/.GIT/config", ".assay/config.toml", "d/.Assay/ledger.db"):
         assert protected_path(rel), rel
-    for rel in ("data/git/x", "d/.gitignore", "d/.github/workflows/x", "assay-data/x", "d/x.git", "digit/x"):
+    for rel in ("data/git/x", "d/.gitignore", "d/.github/workflows/x", "assay-data/x", "d/x.git", "digit/x",
+                "d/.git./x", "GIT~1/x"):  # other names here: walks keep them, so checkout writes them
         assert not protected_path(rel), rel
-    assert skipped_in_walks(".git") and skipped_in_walks(".ASSAY") and not skipped_in_walks(".gitignore")
-    assert skipped_in_walks(".git.") and skipped_in_walks("GIT~1") and not skipped_in_walks("git")
+    for name in (".git", ".ASSAY"):
+        assert skipped_in_walks(name)
+    for name in (".gitignore", "git", ".git.", "GIT~1"):
+        assert not skipped_in_walks(name)
 
 
 def test_status_and_checkout_look_where_the_version_on_disk_was_added_from(ws: Workspace, tmp_path: Path) -> None:
@@ -301,3 +304,46 @@ def test_status_and_checkout_look_where_the_version_on_disk_was_added_from(ws: W
     checkout(clone, "ds@v1")
     assert not status(clone, "ds").dirty and (clone.root / "d1" / "a").read_text() == "a"
     clone.close()
+
+
+def test_an_add_that_makes_no_new_version_still_moves_where_status_looks(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "d1").mkdir()
+    (ws.root / "d1" / "a.txt").write_text("a")
+    add(ws, [ws.root / "d1" / "a.txt"], name="ds")
+    assert not add(ws, [ws.root / "d1"], name="ds").created  # the same data, named by its folder
+    (ws.root / "d1" / "b.txt").write_text("b")
+    assert status(ws, "ds").added == ["d1/b.txt"]
+    assert "added" in cli("data", "status", "ds", cwd=ws.root).stdout  # the replayed answer agrees
+    assert json.loads(cli("data", "status", "ds", "--json", cwd=ws.root).stdout)["added"] == ["d1/b.txt"]
+
+
+def test_checkout_through_a_symlinked_folder_inside_the_workspace(ws: Workspace) -> None:
+    (ws.root / "data" / "2024").mkdir(parents=True)
+    (ws.root / "data" / "current").symlink_to("2024")
+    (ws.root / "data" / "current" / "a").write_text("a")
+    (ws.root / "data" / "current" / "sub").mkdir()
+    (ws.root / "data" / "current" / "sub" / "b").write_text("b")
+    add(ws, [ws.root / "data" / "current"], name="ds")
+    import shutil
+
+    shutil.rmtree(ws.root / "data" / "2024" / "sub")
+    checkout(ws, "ds@v1")  # the missing subfolder is made through the link, not refused as a file in the way
+    assert (ws.root / "data" / "2024" / "sub" / "b").read_text() == "b"
+
+
+def test_an_empty_folder_that_leads_into_git_is_refused_before_any_write(ws: Workspace) -> None:
+    (ws.root / ".git").mkdir()
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "x").write_text("v1")
+    with ws.lock():
+        snap, _, _, _ = _snapshot_paths(ws, ["d"])
+    (ws.root / "d" / "g").symlink_to(ws.root / ".git")
+    evil = Snapshot({"d/x": snap.files["d/x"]}, empty_dirs=("d/g/hooks",))
+    save_snapshot(ws.store, evil)
+    record_version(ws, "ev", evil, sources=["d"])
+    (ws.root / "d" / "x").write_text("v2")
+    add(ws, [ws.root / "d"], name="ev")
+    checkout(ws, "ev@v2")
+    with pytest.raises(UnsafePathError):
+        checkout(ws, "ev@v1", force=True)
+    assert (ws.root / "d" / "x").read_text() == "v2" and not (ws.root / ".git" / "hooks").exists()

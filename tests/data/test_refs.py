@@ -111,3 +111,32 @@ def test_numbers_are_a_workspace_s_and_a_pull_says_when_it_renumbers(tmp_path) -
         assert resolve(clone, moved["here"]).id == moved["id"] and moved["here"] != moved["remote"]
     assert made["b"].id in {m["id"] for m in result.renumbered}
     clone.close()
+    third = Workspace.init(tmp_path / "third")
+    add_remote(third, "origin", remote)
+    with pytest.raises(UsageError, match="ambiguous on the remote"):
+        pull(third, "ds")  # ds@latest: both have number 2
+    third.close()
+    again = pull(Workspace.open(tmp_path / "clone"))
+    assert again.renumbered == []  # said once, when recorded
+
+
+def test_sources_a_remote_gives_are_kept_only_where_the_version_has_files(ws: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+
+    from assay.data import add_remote
+    from assay.data._versions import version_sources
+
+    (ws.root / "data").mkdir()
+    (ws.root / "data" / "x.csv").write_text("a\n1\n")
+    version = add(ws, [ws.root / "data"], name="ds").version
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    ref = tmp_path / "remote" / "versions" / "ds" / f"{version.id}.json"
+    doc = _json.loads(ref.read_text())
+    doc["sources"] = ["data", "src", "../up", ".git"]
+    ref.write_text(_json.dumps(doc))
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    pull(clone)
+    assert version_sources(clone, resolve(clone, "ds")) == ["data"]
+    clone.close()

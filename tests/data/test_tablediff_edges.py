@@ -340,3 +340,5 @@ def test_a_key_only_an_unchanged_table_has_is_not_called_a_typo(ws: Workspace) -
     add(ws, [ws.root / "d"], name="ds")
     result = diff(ws, "ds@v1", "ds@v2", key=["user_id"])  # users.csv has it, unchanged: no input error
     assert "error" in result.tables["d/events.csv"] and "user_id" in result.tables["d/events.csv"]["error"]
+    with pytest.raises(InputError, match="usr_idd"):
+        diff(ws, "ds@v1", "ds@v2", key=["usr_idd"])  # in no table at all: a typo still

@@ -171,6 +171,8 @@ def test_an_input_added_from_other_folders_is_compared_file_by_file(ws: Workspac
     (ws.root / "d2").mkdir()
     (ws.root / "d2" / "b").write_text("two")
     add(ws, [ws.root / "d2"], name="ds")  # the dataset's folders are d2 now; d1/a is still v1's
+    # As a version recorded before versions kept their own sources (or pulled without them):
+    ws.ledger.execute("DELETE FROM version_sources WHERE version = ?", (resolve(ws, "ds@v1").id,))
     run = run_command(ws, [sys.executable, "-c", "print(open('d1/a').read())"], inputs=["ds@v1"], cwd=ws.root)
     assert run.status == "succeeded"
     (ws.root / "d1" / "a").write_text("changed")
@@ -178,3 +180,45 @@ def test_an_input_added_from_other_folders_is_compared_file_by_file(ws: Workspac
 
     with pytest.raises(UsageError, match="1 modified; d1/a"):
         run_command(ws, [sys.executable, "-c", "pass"], inputs=["ds@v1"], cwd=ws.root)
+
+
+def test_a_remote_s_run_record_cannot_claim_a_version_or_break_a_pull(ws: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+
+    from assay.data import add_remote, pull, push
+
+    (ws.root / "data").mkdir()
+    (ws.root / "data" / "c.csv").write_text("id\n1\n")
+    add(ws, [ws.root / "data"], name="bait")
+    make = "import os; os.makedirs('f', exist_ok=True); open('f/x', 'w').write('x')"
+    run = run_command(ws, [sys.executable, "-c", make], inputs=["bait@v1"], outputs={"feats": "f"}, cwd=ws.root)
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    clone = Workspace.init(tmp_path / "clone")
+    (clone.root / "mine").mkdir()
+    (clone.root / "mine" / "m").write_text("mine")
+    mine = add(clone, [clone.root / "mine"], name="mine").version
+    record = tmp_path / "remote" / "runs" / f"{run.id}.json"
+    doc = _json.loads(record.read_text())
+    doc["outputs"].append({"node": mine.node, "ref": "mine@v1"})  # claims a version the clone made itself
+    record.write_text(_json.dumps(doc))
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    pull(clone)
+    graph = lineage(clone, mine.node, up=True)
+    assert not any(r == "produced" for _, _, r in graph.edges)  # not claimed
+    assert any(r == "produced" for _, _, r in lineage(clone, resolve(clone, "feats@v1").node, up=True).edges)
+    # A record nested past any parser's depth, and a ref whose run id ends in a newline: pulls go on.
+    record.write_text("[" * 100_000 + "]" * 100_000)
+    other = Workspace.init(tmp_path / "other")
+    add_remote(other, "origin", str(tmp_path / "remote"))
+    result = pull(other)
+    assert result.versions and result.notes
+    ref = next((tmp_path / "remote" / "versions" / "feats").glob("*.json"))
+    entry = _json.loads(ref.read_text())
+    entry["run_id"] = run.id + "\n"
+    ref.write_text(_json.dumps(entry))
+    third = Workspace.init(tmp_path / "third")
+    add_remote(third, "origin", str(tmp_path / "remote"))
+    assert pull(third).versions and resolve(third, "feats@v1").run_id is None
+    for w in (clone, other, third):
+        w.close()

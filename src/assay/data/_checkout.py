@@ -215,6 +215,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             + ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
             hint="move them away or add them as a version first, or pass --force to overwrite them",
         )
+    empty_dirs = [confine(root, rel) for rel in snapshot.empty_dirs if not protected_path(rel)]  # checked now, made last
     for blocker in blockers:
         os.unlink(blocker)
         leaving.discard(blocker)
@@ -264,9 +265,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         if str(path) in leaving:  # not already removed to make way for a folder or a file
             path.unlink(missing_ok=True)
         result.removed.append(os.path.relpath(path, root))
-    for rel in snapshot.empty_dirs:
-        if not protected_path(rel):
-            confine(root, rel).mkdir(parents=True, exist_ok=True)
+    for folder in empty_dirs:
+        folder.mkdir(parents=True, exist_ok=True)
     if in_place:
         if cache is not None:
             cache.update(fresh)
@@ -372,7 +372,7 @@ def _file_in_the_way(folder: str) -> str | None:
     path = folder
     while path and path != "/":
         if os.path.lexists(path):
-            return None if os.path.isdir(path) and not os.path.islink(path) else path
+            return None if os.path.isdir(path) else path  # a folder, or a symlink to one (confine checks where it leads)
         path = os.path.dirname(path)
     return None
 

@@ -9,6 +9,7 @@ Temp files that a killed checkout left in the datasets' folders go too.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -149,6 +150,9 @@ def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
 
     found = 0
     sources = {s for d in list_datasets(ws) for s in dataset_sources(ws, d["name"])}
+    for (text,) in ws.ledger.query("SELECT sources FROM version_sources"):  # each version's own folders too
+        sources.update(s for s in json.loads(text) if isinstance(s, str))
+    sources = {s for s in sources if not any(s.startswith(t + "/") for t in sources)}  # each folder once
     for top in sorted(sources):
         path = os.path.join(ws.root, top)
         if not os.path.isdir(path):  # a file named as a source: its temp files sit beside it

@@ -42,7 +42,13 @@ from assay.data._versions import (
     resolve,
     version_sources,
 )
-from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
+from assay.errors import (
+    AssayError,
+    CorruptionError,
+    InputError,
+    NotFoundError,
+    UsageError,
+)
 from assay.ledger import IntegrityConflict, utcnow
 from assay.progress import bar
 from assay.store import ObjectStore, open_store
@@ -225,14 +231,14 @@ def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> N
                 store.put_bytes(key, ref_entry(v, kinds.get(name, "dataset"), version_sources(ws, v)))
 
 
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_RUN_ID = re.compile(r"[0-9a-f]{32}")  # used with fullmatch
 
 
 def _write_runs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> None:
     """The record of each run that made a version being pushed (``runs/ID.json``: its command,
     environment, status, and the versions it read and made, by id), so that a workspace that
     pulls the version also learns where it came from."""
-    run_ids = sorted({v.run_id for v in versions if v.run_id and _RUN_ID.match(v.run_id)})
+    run_ids = sorted({v.run_id for v in versions if v.run_id and _RUN_ID.fullmatch(v.run_id)})
     if not run_ids:
         return
     there = set(store.list("runs/"))
@@ -283,10 +289,20 @@ def _safe_sources(value: Any) -> list[str]:
     return out
 
 
+def _fitting(sources: list[str], snapshot: Any) -> list[str]:
+    """The sources that hold some file or empty folder of ``snapshot``: a remote cannot widen
+    where status looks (and what checkout --force would remove) to folders the version has
+    nothing in. None without the snapshot."""
+    if snapshot is None:
+        return []
+    paths = list(snapshot.files) + list(snapshot.empty_dirs)
+    return [s for s in sources if any(p == s or p.startswith(s + "/") for p in paths)]
+
+
 def _run_of(entry: dict[str, Any]) -> str | None:
     """The run that made a remote version, where its ref names one in the form run ids have."""
     run_id = entry.get("run_id")
-    return run_id if isinstance(run_id, str) and _RUN_ID.match(run_id) else None
+    return run_id if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id) else None
 
 
 def _import_runs(ws: Workspace, store: ObjectStore, run_ids: set[str], result: TransferResult) -> None:
@@ -296,7 +312,7 @@ def _import_runs(ws: Workspace, store: ObjectStore, run_ids: set[str], result: T
     from assay.lineage import add_edges
 
     for run_id in sorted(run_ids):
-        if not _RUN_ID.match(run_id) or ws.ledger.query("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
+        if not _RUN_ID.fullmatch(run_id) or ws.ledger.query("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
             continue
         key = f"runs/{run_id}.json"
         try:
@@ -304,16 +320,19 @@ def _import_runs(ws: Workspace, store: ObjectStore, run_ids: set[str], result: T
             ok = (isinstance(doc, dict) and doc.get("id") == run_id
                   and all(isinstance(doc.get(f), str) for f in ("kind", "status", "started_at"))
                   and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command")))
-        except (NotFoundError, ValueError):
+        except (AssayError, ValueError, RecursionError):  # a remote's bytes: anything may be in them
             ok = False
         if not ok:
             result.notes.append(f"the record of run {run_id[:12]} is missing or damaged on the remote: "
                                 "its lineage is not known here")
             continue
         nodes = [(e.get("node") if isinstance(e, dict) else None) for e in doc["inputs"] + doc["outputs"]]
-        if not all(isinstance(n, str) and n.startswith("version:") and _RUN_ID.match(n[len("version:"):]) for n in nodes):
+        if not all(isinstance(n, str) and n.startswith("version:") and _RUN_ID.fullmatch(n[len("version:"):]) for n in nodes):
             result.notes.append(f"the record of run {run_id[:12]} on the remote names versions it cannot: skipped")
             continue
+        # What it made: only versions recorded here as made by this run (a record cannot claim others).
+        made = {f"version:{r[0]}" for r in ws.ledger.query("SELECT id FROM versions WHERE run_id = ?", (run_id,))}
+        doc["outputs"] = [e for e in doc["outputs"] if e["node"] in made]
         with ws.ledger.transaction() as tx:
             tx.execute(
                 "INSERT INTO runs (id, kind, command, params, env, status, exit_code, started_at, ended_at) "
@@ -468,7 +487,12 @@ def _remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | N
     if not entries:
         raise NotFoundError(f"the remote has no dataset named {name!r}")
     if spec == "latest":
-        return [(name, max(entries, key=lambda e: e["number"]))]
+        top = max(e["number"] for e in entries)
+        newest = [e for e in entries if e["number"] == top]
+        if len({e["id"] for e in newest}) > 1:  # each of two workspaces pushed its own newest
+            raise UsageError(f"{ref} is ambiguous on the remote: {len(newest)} versions there have number {top}",
+                             hint="name one by its hash prefix: " + ", ".join(f"{name}@{e['snapshot'][:12]}" for e in newest))
+        return [(name, newest[-1])]
     number, prefix = read_spec(ref, spec)
     by_number = [e for e in entries if e["number"] == number] if number is not None else []
     if len({e["id"] for e in by_number}) > 1:  # pushed from two workspaces that each numbered their own
@@ -535,9 +559,10 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         for name, entry in wanted:
             if name not in docs:
                 docs[name] = _read_refs(store, name)
-            version = _import_version(ws, name, entry, docs[name])
+            known = bool(ws.ledger.query("SELECT 1 FROM versions WHERE id = ?", (entry["id"],)))
+            version = _import_version(ws, name, entry, docs[name], snapshots.get(entry["snapshot"]))
             result.versions.append(version.ref)
-            if version.number != entry["number"]:
+            if not known and version.number != entry["number"]:  # said once, when it is recorded
                 result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
                                           "id": version.id})
         made_by = {run for _, e in wanted if (run := _run_of(e))}
@@ -634,8 +659,10 @@ class _ReadThrough:
         return raw
 
 
-def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[str, Any]) -> Version:
-    """Record a remote version locally under its own id; keep its number when free."""
+def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[str, Any],
+                    snapshot: Any = None) -> Version:
+    """Record a remote version locally under its own id; keep its number when free. Its
+    sources are kept where they hold its files (``snapshot``)."""
     rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
     if rows:
         return resolve(ws, f"{rows[0][0]}@v{rows[0][1]}")
@@ -644,7 +671,8 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
             with ws.ledger.transaction() as tx:
                 if not tx.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)):
                     tx.execute("INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
-                               (name, doc.get("kind", "dataset"), utcnow(), json.dumps(_safe_sources(doc.get("sources")))))
+                               (name, doc.get("kind", "dataset"), utcnow(),
+                                json.dumps(_fitting(_safe_sources(doc.get("sources")), snapshot))))
                 taken = tx.execute("SELECT 1 FROM versions WHERE dataset = ? AND number = ?", (name, entry["number"]))
                 number = entry["number"]
                 if taken:
@@ -655,9 +683,10 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
                     (entry["id"], name, number, entry["snapshot"], entry.get("message", ""), entry["created_at"],
                      entry["files"], entry["bytes"], _run_of(entry), json.dumps(entry.get("meta") or {}, sort_keys=True)),
                 )
-                if "sources" in entry:  # where the version was added from (status and checkout look there)
+                sources = _fitting(_safe_sources(entry.get("sources")), snapshot)
+                if sources:  # where the version was added from (status and checkout look there)
                     tx.execute("INSERT INTO version_sources (version, sources) VALUES (?, ?)",
-                               (entry["id"], json.dumps(_safe_sources(entry["sources"]))))
+                               (entry["id"], json.dumps(sources)))
                 ws.check_lock()  # last, before the commit: the store's lock was held all along
             return resolve(ws, f"{name}@v{number}")
         except IntegrityConflict:

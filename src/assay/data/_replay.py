@@ -171,7 +171,9 @@ def _latest(ledger: str, name: str | None) -> tuple[int, dict[str, tuple[str, st
     except ImportError:
         from sqlite3 import Error, connect
 
-    sql = ("SELECT d.name, d.sources, v.id, v.number FROM datasets d JOIN versions v ON v.dataset = d.name "
+    # The latest version's own sources where it has them (what status reads), else the dataset's.
+    sql = ("SELECT d.name, COALESCE(s.sources, d.sources), v.id, v.number FROM datasets d "
+           "JOIN versions v ON v.dataset = d.name LEFT JOIN version_sources s ON s.version = v.id "
            "WHERE v.number = (SELECT MAX(number) FROM versions WHERE dataset = d.name) AND ")
     sql += "d.name = ?" if name is not None else "d.kind = 'dataset'"
     uri = "file:" + ledger.replace("%", "%25").replace("?", "%3f").replace("#", "%23") + "?mode=ro"

@@ -183,6 +183,9 @@ def _sources(root: str, sources: list[str]) -> tuple[list[tuple[str, str, os.sta
             continue
         except OSError:
             return None
+        real = os.path.realpath(path)
+        if not _inside(real, root) or (real != root and protected_path(os.path.relpath(real, root))):
+            return None  # the in-process scan leaves it out (with a warning) or refuses it
         if _stat.S_ISDIR(st.st_mode):
             folders.append((path, rel))
         elif _stat.S_ISREG(st.st_mode):

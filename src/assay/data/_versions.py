@@ -170,6 +170,11 @@ def dataset_sources(ws: Workspace, name: str) -> list[str]:
     return json.loads(rows[0][0]) if rows else []
 
 
+def _set_sources(tx: Any, version_id: str, sources: list[str]) -> None:
+    tx.execute("DELETE FROM version_sources WHERE version = ?", (version_id,))
+    tx.execute("INSERT INTO version_sources (version, sources) VALUES (?, ?)", (version_id, json.dumps(sources)))
+
+
 def version_sources(ws: Workspace, version: Version) -> list[str]:
     """The files and folders ``version`` was added from: where status and checkout look for it
     on disk. Versions recorded before these were kept (and pulled ones whose remote did not
@@ -213,6 +218,8 @@ def record_version(
                     f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC LIMIT 1", (name,)
                 )
                 if latest and skip_if_latest and latest[0][3] == snapshot.id and (meta or {}) == json.loads(latest[0][9] or "{}"):
+                    if sources is not None:  # the same data, named from other paths: status looks there now
+                        _set_sources(tx, latest[0][0], sources)
                     return Version.from_row(latest[0]), False
                 number = (int(latest[0][2]) if latest else 0) + 1
                 version = Version(
@@ -226,8 +233,7 @@ def record_version(
                      version.bytes, run_id, json.dumps(version.meta, sort_keys=True)),
                 )
                 if sources is not None:
-                    tx.execute("INSERT INTO version_sources (version, sources) VALUES (?, ?)",
-                               (version.id, json.dumps(sources)))
+                    _set_sources(tx, version.id, sources)
                 ws.check_lock()  # last, before the commit: the store's lock was held all along (see Workspace.lock)
                 return version, True
         except IntegrityConflict:
