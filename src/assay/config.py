@@ -152,6 +152,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def make_folder(path: Path, failure: str, hint: str = "give a folder this user can create and write to") -> None:
+    """Make ``path`` (and its parents). A folder that cannot be made here is the user's to fix:
+    :class:`InputError` "``failure``: reason"; a full disk is raised as it is (reported with
+    what to free)."""
+    import errno
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise InputError(f"{failure}: {exc.strerror}", hint=hint) from None
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -8,7 +8,6 @@ leaves the target as it was. Destinations are confined to the target folder:
 
 from __future__ import annotations
 
-import errno
 import os
 import stat as _stat
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._root import CHECKOUT_TMP, TMP_TAIL, not_data, protected_path
+from assay.config import make_folder
 from assay.data._fork import (
     fork_map,
     processes_for,
@@ -109,13 +109,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     root = ws.root if in_place else Path(to).resolve()  # type: ignore[arg-type]
     if not in_place and root.exists() and not root.is_dir():
         raise UsageError(f"{to} exists and is not a folder")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise InputError(f"cannot check out into {to}: {exc.strerror}",
-                         hint="give --to a folder this user can create and write to") from None
+    make_folder(root, f"cannot check out into {to}", hint="give --to a folder this user can create and write to")
     result = CheckoutResult(version=version, target=str(root))
     from assay.data._chunking import Chunker
     from assay.data._packs import workspace_packs

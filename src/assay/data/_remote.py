@@ -113,18 +113,12 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
 def _check_folder(ws: Workspace, url: str) -> None:
     """Refuse a folder remote that cannot be made or written to by this user. The folder is
     made (empty) if it is not there; nothing is written into it before the first push."""
-    import errno
+    from assay.config import make_folder
 
     path = Path(url.removeprefix("file://")).expanduser()
     if not path.is_absolute():
         path = ws.root / path
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise InputError(f"cannot use {path} as a remote: {exc.strerror}",
-                         hint="give a folder this user can create and write to") from None
+    make_folder(path, f"cannot use {path} as a remote")
     if not os.access(path, os.W_OK | os.X_OK):
         raise InputError(f"cannot use {path} as a remote: this user cannot write to it",
                          hint="give a folder this user can create and write to")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import stat as _stat
@@ -10,8 +9,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from assay.config import fsync_dir
-from assay.errors import InputError, NotFoundError
+from assay.config import fsync_dir, make_folder
+from assay.errors import NotFoundError
 from assay.store._base import ObjectStore, check_key
 
 __all__ = ["LocalStore", "pid_alive", "remove_dead_writers_files", "writer_gone"]
@@ -22,13 +21,7 @@ class LocalStore(ObjectStore):
         self.root = Path(root)
         self.url = str(self.root)
         self._tmp = self.root / ".tmp"
-        try:
-            self._tmp.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # not a folder that can be made or written here: the user's to fix
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise  # reported as a full disk, with what to free
-            raise InputError(f"cannot use the folder {self.root} as an object store: {exc.strerror}",
-                             hint="give a folder this user can create and write to") from None
+        make_folder(self._tmp, f"cannot use the folder {self.root} as an object store")
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
