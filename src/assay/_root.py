@@ -10,7 +10,8 @@ import os
 
 from assay.errors import WorkspaceNotFoundError
 
-__all__ = ["CHECKOUT_TMP", "TMP_TAIL", "WORKSPACE_DIR", "find_root", "not_data", "protected_path", "skipped_in_walks"]
+__all__ = ["CHECKOUT_TMP", "RENAME_HINT", "TMP_TAIL", "WORKSPACE_DIR", "find_root", "leads_into_protected", "not_data",
+           "not_utf8", "protected_path", "skipped_in_walks", "under"]
 
 WORKSPACE_DIR = ".assay"
 # Checkout writes each file to ``<folder>/.assay-tmp-<pid>-<random>`` first: never data.
@@ -56,6 +57,32 @@ def protected_path(rel: str) -> bool:
     # (Exact names in any case: the spellings NTFS or HFS+ would also read as them, `.git.` or
     # `git~1`, are other names on the file systems assay runs on, and walks keep them as data.)
     return any(part in _NOT_DATA_FOLDERS for part in low.split("/"))
+
+
+def leads_into_protected(real: str, root: str) -> bool:
+    """Whether the resolved path ``real`` inside the resolved workspace ``root`` lies in a
+    ``.assay`` or ``.git`` folder (:func:`protected_path`): where a symlink may lead."""
+    return real != root and protected_path(os.path.relpath(real, root))
+
+
+def under(rel: str, sources: list[str]) -> bool:
+    """Whether the workspace path ``rel`` is one of ``sources`` or inside one of them."""
+    return any(rel == s or rel.startswith(s + "/") for s in sources)
+
+
+def not_utf8(name: str) -> str | None:
+    """``name`` as it can be shown (bad bytes as ``\\xNN``) if it is not valid UTF-8 (bytes
+    Python holds as lone surrogates); None if it is."""
+    if name.isascii():
+        return None
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return None
+
+
+RENAME_HINT = "rename it (for example `convmv -f latin1 -t utf8 --notest FILE`)"
 
 
 def find_root(start: str | None = None) -> str:

@@ -16,8 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay._root import WORKSPACE_DIR, find_root, protected_path
-from assay.config import Config
+from assay._root import RENAME_HINT, WORKSPACE_DIR, find_root, not_utf8, protected_path
+from assay.config import Config, make_folder
 from assay.errors import UsageError
 
 if TYPE_CHECKING:
@@ -54,17 +54,7 @@ class Workspace:
         ws_dir = root / WORKSPACE_DIR
         if ws_dir.exists() and not (ws_dir / "config.toml").is_file():
             raise UsageError(f"{ws_dir} exists but is not an assay workspace", hint="move it away and retry")
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            if not (ws_dir / "config.toml").is_file():
-                ws_dir.mkdir(exist_ok=True)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise  # reported as a full disk, with what to free
-            from assay.errors import InputError
-
-            raise InputError(f"cannot create a workspace in {root}: {exc.strerror}",
-                             hint="give a folder this user can create and write to") from None
+        make_folder(ws_dir, f"cannot create a workspace in {root}")
         if not (ws_dir / "config.toml").is_file():
             config = Config()
             if ledger:
@@ -129,13 +119,9 @@ class Workspace:
         text = rel.as_posix()
         if text == "." or text.split("/")[0] == WORKSPACE_DIR:
             raise UsageError(f"{path} is the workspace itself; name the data files or folders to track")
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                raise UsageError(f"cannot version {shown}: its name is not valid UTF-8",
-                                 hint="rename it (for example `convmv -f latin1 -t utf8 --notest FILE`)") from None
+        shown = not_utf8(text)
+        if shown is not None:
+            raise UsageError(f"cannot version {shown}: its name is not valid UTF-8", hint=RENAME_HINT)
         if protected_path(text):
             raise UsageError(f"{path} is inside a .assay or .git folder, which is never data",
                              hint="name the data files or folders to track")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 import pytest
 
@@ -133,16 +134,24 @@ def test_an_input_whose_files_on_disk_are_another_version_is_refused(ws: Workspa
     assert tracked.status == "succeeded"
 
 
-def test_lineage_travels_with_push_and_pull(ws: Workspace, tmp_path, cli) -> None:  # type: ignore[no-untyped-def]
-    from assay.data import add_remote, pull, push
+def pushed_run(ws: Workspace, remote: str, data: str) -> Any:
+    """Add data/c.csv as dataset ``data``, run a command that makes ``feats`` from it, push both."""
+    from assay.data import add_remote, push
 
     (ws.root / "data").mkdir()
     (ws.root / "data" / "c.csv").write_text("id\n1\n")
-    add(ws, [ws.root / "data"], name="customers")
+    add(ws, [ws.root / "data"], name=data)
     make = "import os, shutil; os.makedirs('f', exist_ok=True); shutil.copy('data/c.csv', 'f/c.csv')"
-    run = run_command(ws, [sys.executable, "-c", make], inputs=["customers@v1"], outputs={"feats": "f"}, cwd=ws.root)
-    add_remote(ws, "origin", str(tmp_path / "remote"))
+    run = run_command(ws, [sys.executable, "-c", make], inputs=[f"{data}@v1"], outputs={"feats": "f"}, cwd=ws.root)
+    add_remote(ws, "origin", remote)
     push(ws)
+    return run
+
+
+def test_lineage_travels_with_push_and_pull(ws: Workspace, tmp_path, cli) -> None:  # type: ignore[no-untyped-def]
+    from assay.data import add_remote, pull
+
+    run = pushed_run(ws, str(tmp_path / "remote"), "customers")
     clone = Workspace.init(tmp_path / "clone")
     add_remote(clone, "origin", str(tmp_path / "remote"))
     result = pull(clone, "feats@v1")  # the output only: its input is known by id, not pulled
@@ -185,15 +194,9 @@ def test_an_input_added_from_other_folders_is_compared_file_by_file(ws: Workspac
 def test_a_remote_s_run_record_cannot_claim_a_version_or_break_a_pull(ws: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json as _json
 
-    from assay.data import add_remote, pull, push
+    from assay.data import add_remote, pull
 
-    (ws.root / "data").mkdir()
-    (ws.root / "data" / "c.csv").write_text("id\n1\n")
-    add(ws, [ws.root / "data"], name="bait")
-    make = "import os; os.makedirs('f', exist_ok=True); open('f/x', 'w').write('x')"
-    run = run_command(ws, [sys.executable, "-c", make], inputs=["bait@v1"], outputs={"feats": "f"}, cwd=ws.root)
-    add_remote(ws, "origin", str(tmp_path / "remote"))
-    push(ws)
+    run = pushed_run(ws, str(tmp_path / "remote"), "bait")
     clone = Workspace.init(tmp_path / "clone")
     (clone.root / "mine").mkdir()
     (clone.root / "mine" / "m").write_text("mine")

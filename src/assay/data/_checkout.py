@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay._root import CHECKOUT_TMP, TMP_TAIL, not_data, protected_path
+from assay._root import (
+    CHECKOUT_TMP,
+    TMP_TAIL,
+    leads_into_protected,
+    not_data,
+    protected_path,
+    under,
+)
 from assay.config import make_folder
 from assay.data._fork import (
     fork_map,
@@ -74,7 +81,7 @@ def confine(root: Path, rel: str, *, checked: dict[Path, bool] | None = None) ->
     parent = os.path.realpath(dest.parent)
     if parent != real_root and not parent.startswith(real_root.rstrip(os.sep) + os.sep):
         raise UnsafePathError(f"refusing to write {rel}: a symlinked folder on its way leads outside {root}")
-    if parent != real_root and protected_path(os.path.relpath(parent, real_root)):
+    if leads_into_protected(parent, real_root):
         raise UnsafePathError(f"refusing to write {rel}: a symlinked folder on its way leads into a .assay or "
                               ".git folder, which checkout never writes into")
     if checked is not None:
@@ -141,7 +148,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                 hint="add them as a version first (`assay data add`), or pass --force to discard them",
             )
         for rel in sorted(changes.current_ids):
-            if rel not in snapshot.files and _under(rel, sources):
+            if rel not in snapshot.files and under(rel, sources):
                 removals.append(confine(root, rel))
 
     # Folders first, once each: a mkdir per file contends for the parent folder's lock.
@@ -197,7 +204,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                         f"{dest} exists with other content",
                         hint="pass --force to overwrite it, or check out into an empty folder",
                     )
-                if not _under(rel, sources):
+                if not under(rel, sources):
                     unknown.append(rel)
         plan.append((rel, dest, manifest))
     del targets
@@ -395,10 +402,6 @@ def _clear_folder(folder: str, leaving: set[str], *, dry_run: bool = False) -> b
     for path in sorted(folders, key=lambda f: -f.count("/")):
         os.rmdir(path)
     return True
-
-
-def _under(rel: str, sources: list[str]) -> bool:
-    return any(rel == s or rel.startswith(s + "/") for s in sources)
 
 
 def _compare(dest: str, rel: str, manifest: FileManifest, cache: StatCache | None, chunker: Any) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay._root import under
 from assay.config import Remote
 from assay.data._fork import quick_handoffs
 from assay.data._packs import PackStore, PackWriter, workspace_packs
@@ -290,7 +291,7 @@ def _fitting(sources: list[str], snapshot: Any) -> list[str]:
     if snapshot is None:
         return []
     paths = list(snapshot.files) + list(snapshot.empty_dirs)
-    return [s for s in sources if any(p == s or p.startswith(s + "/") for p in paths)]
+    return [s for s in sources if any(under(p, [s]) for p in paths)]
 
 
 def _run_of(entry: dict[str, Any]) -> str | None:
@@ -553,10 +554,9 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         for name, entry in wanted:
             if name not in docs:
                 docs[name] = _read_refs(store, name)
-            known = bool(ws.ledger.query("SELECT 1 FROM versions WHERE id = ?", (entry["id"],)))
-            version = _import_version(ws, name, entry, docs[name], snapshots.get(entry["snapshot"]))
+            version, recorded = _import_version(ws, name, entry, docs[name], snapshots.get(entry["snapshot"]))
             result.versions.append(version.ref)
-            if not known and version.number != entry["number"]:  # said once, when it is recorded
+            if recorded and version.number != entry["number"]:  # said once, when it is recorded
                 result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
                                           "id": version.id})
         made_by = {run for _, e in wanted if (run := _run_of(e))}
@@ -654,12 +654,12 @@ class _ReadThrough:
 
 
 def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[str, Any],
-                    snapshot: Any = None) -> Version:
+                    snapshot: Any = None) -> tuple[Version, bool]:
     """Record a remote version locally under its own id; keep its number when free. Its
-    sources are kept where they hold its files (``snapshot``)."""
+    sources are kept where they hold its files (``snapshot``). ``(version, recorded now)``."""
     rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
     if rows:
-        return resolve(ws, f"{rows[0][0]}@v{rows[0][1]}")
+        return resolve(ws, f"{rows[0][0]}@v{rows[0][1]}"), False
     for _ in range(50):
         try:
             with ws.ledger.transaction() as tx:
@@ -682,7 +682,7 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
                     tx.execute("INSERT INTO version_sources (version, sources) VALUES (?, ?)",
                                (entry["id"], json.dumps(sources)))
                 ws.check_lock()  # last, before the commit: the store's lock was held all along
-            return resolve(ws, f"{name}@v{number}")
+            return resolve(ws, f"{name}@v{number}"), True
         except IntegrityConflict:
             continue
     raise InputError(f"could not record {name} from the remote: too many concurrent writers")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from assay._root import protected_path, skipped_in_walks
+from assay._root import RENAME_HINT, leads_into_protected, not_utf8, skipped_in_walks
 from assay.data._sigwalk import _inside, blake2b, signature, stat_groups, stat_signature
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
@@ -98,7 +98,7 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False, outside
         except PermissionError:
             raise InputError(f"cannot read {rel}: permission denied") from None
         real = os.path.realpath(path)
-        if real != root and _inside(real, root) and protected_path(os.path.relpath(real, root)):
+        if _inside(real, root) and leads_into_protected(real, root):
             raise UsageError(f"{rel} leads into a .assay or .git folder (to {real}), which is never data",
                              hint="name the data files or folders to track")
         if not _inside(real, root):
@@ -143,8 +143,11 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
         name = entry.name
         if skipped_in_walks(name):
             continue
-        if not name.isascii():
-            _check_name(rel_folder, name)
+        if not name.isascii() and (shown := not_utf8(name)) is not None:
+            where = f"{rel_folder.lstrip('/')}/" if rel_folder.strip("/") else ""
+            raise InputError(
+                f"{where}{shown}: its name is not valid UTF-8, so assay cannot track it (nor the dataset's folders "
+                "holding it)", hint=f"{RENAME_HINT}, or move it out of the dataset's folders")
         rel = f"{rel_folder}/{name}"
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -157,7 +160,7 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
                 if not _inside(target, root):
                     warnings.append(f"skipped {rel}: symlink points outside the workspace")
                     continue
-                if target != root and protected_path(os.path.relpath(target, root)):
+                if leads_into_protected(target, root):
                     warnings.append(f"skipped {rel}: symlink points into a .assay or .git folder")
                     continue
                 st = os.stat(entry.path)
@@ -176,20 +179,6 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
         else:
             warnings.append(f"skipped {rel}: not a regular file")
     return files, subdirs, warnings, not entries
-
-
-def _check_name(rel_folder: str, name: str) -> None:
-    """Refuse a name that is not UTF-8 (the bytes Python holds as lone surrogates): a
-    version's paths are text, the same on every machine that checks it out."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        where = f"{rel_folder.lstrip('/')}/" if rel_folder.strip("/") else ""
-        raise InputError(
-            f"{where}{shown}: its name is not valid UTF-8, so assay cannot track it (nor the dataset's folders holding it)",
-            hint="rename it (for example `convmv -f latin1 -t utf8 --notest FILE`), or move it out of the dataset's folders",
-        ) from None
 
 
 def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[str]) -> None:

@@ -19,7 +19,7 @@ import marshal
 import os
 import stat as _stat
 
-from assay._root import protected_path, skipped_in_walks
+from assay._root import leads_into_protected, skipped_in_walks
 from assay.errors import InputError
 
 try:  # what hashlib.blake2b is, without hashlib loading OpenSSL (10-20 ms of a cold start)
@@ -184,7 +184,7 @@ def _sources(root: str, sources: list[str]) -> tuple[list[tuple[str, str, os.sta
         except OSError:
             return None
         real = os.path.realpath(path)
-        if not _inside(real, root) or (real != root and protected_path(os.path.relpath(real, root))):
+        if not _inside(real, root) or leads_into_protected(real, root):
             return None  # the in-process scan leaves it out (with a warning) or refuses it
         if _stat.S_ISDIR(st.st_mode):
             folders.append((path, rel))
@@ -253,7 +253,7 @@ def _digest_folder(root: str, folder: str, rel_folder: str) -> tuple[int, bytes,
                     if entry.is_symlink():  # rare: followed, within the workspace, as _list_folder does
                         path = f"{folder}/{name}"
                         target = os.path.realpath(path)
-                        if not _inside(target, root) or (target != root and protected_path(os.path.relpath(target, root))):
+                        if not _inside(target, root) or leads_into_protected(target, root):
                             continue
                         st = os.stat(path)
                     else:

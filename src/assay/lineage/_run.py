@@ -104,12 +104,13 @@ def _check_on_disk(ws: Workspace, version: Any) -> None:
     """Refuse an input whose files in the workspace are not that version's: the run would be
     recorded as built from data it did not read. A dataset none of whose files are on disk
     is let through (the command reads it from elsewhere, a checkout into a folder of its own)."""
+    from assay._root import under
     from assay.data import status
     from assay.data._versions import load_snapshot, version_sources
 
     sources = version_sources(ws, version)
     snapshot = load_snapshot(ws.store, version.snapshot)
-    if not all(any(p == s or p.startswith(s + "/") for s in sources) for p in snapshot.files):
+    if not all(under(p, sources) for p in snapshot.files):
         # Added from other paths than the dataset's current ones: its own files are compared.
         modified, removed = _compare_files(ws, snapshot)
         found_added: list[str] = []
