@@ -198,7 +198,7 @@ def _store_missing_chunks(items: list[tuple[ScanEntry, FileManifest]],
                 st = os.fstat(fd)
             finally:
                 os.close(fd)
-            if ok and (st.st_size, st.st_mtime_ns, st.st_ino) == (entry.st.st_size, entry.st.st_mtime_ns, entry.st.st_ino):
+            if ok and _same(st, entry.st) and st.st_ino == entry.st.st_ino:
                 filled[entry.rel] = manifest
             else:
                 unsure.append(entry)
@@ -382,12 +382,19 @@ def _read_small(entry: ScanEntry, limit: int) -> tuple[bytes, os.stat_result] | 
             after = os.fstat(fd)
         finally:
             os.close(fd)
-        if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and len(data) == after.st_size:
+        if _same(before, after) and len(data) == after.st_size:
             return data, after
     raise FileChangedError(
         f"{entry.rel} kept changing while it was read ({_RETRIES} tries)",
         hint="stop the process writing it, then add again",
     )
+
+
+def _same(before: os.stat_result, after: os.stat_result) -> bool:
+    """Whether a file kept its size, mtime and ctime between two stats (an edit that puts the
+    mtime back still moves the ctime)."""
+    return (before.st_size, before.st_mtime_ns, before.st_ctime_ns) == (after.st_size, after.st_mtime_ns,
+                                                                         after.st_ctime_ns)
 
 
 def _read_file(entry: ScanEntry, chunker: Chunker, writer: PackWriter | None,
@@ -405,7 +412,7 @@ def _read_file(entry: ScanEntry, chunker: Chunker, writer: PackWriter | None,
             chunks.append((digest, len(data)))
         after = os.stat(entry.path)
         size = sum(n for _, n in chunks)
-        if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and size == after.st_size:
+        if _same(before, after) and size == after.st_size:
             return FileManifest(size, after.st_mode & 0o777, tuple(chunks)), after
     raise FileChangedError(
         f"{entry.rel} kept changing while it was read ({_RETRIES} tries)",

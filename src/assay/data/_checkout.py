@@ -257,7 +257,13 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                     raise
                 os.replace(tmp, dest)
             written.pop()
-            fresh.append((rel, st, manifest))
+            if cache is not None:
+                # The rename moved the file's ctime, which the stat cache compares: the entry
+                # takes it from a stat of the file in place (and only if it is still the file
+                # written: same inode, size and mtime).
+                now = _renamed_stat(dest, st)
+                if now is not None:
+                    fresh.append((rel, now, manifest))
     finally:
         for tmp, *_ in written:
             _unlink(tmp)
@@ -337,7 +343,7 @@ def _sweep(folders: set[str], tag: int) -> None:
 
 
 def _write_share(packs: Any, share: list[_Item], umask: int, report: Callable[[int], None],
-                 tag: int) -> list[tuple[str, str, str, tuple[int, int, int, int]]]:
+                 tag: int) -> list[tuple[str, str, str, tuple[int, int, int, int, int]]]:
     progress = _Reported(report)
     done: list[_Written] = []
     try:
@@ -347,7 +353,8 @@ def _write_share(packs: Any, share: list[_Item], umask: int, report: Callable[[i
         for tmp, *_ in done:
             _unlink(tmp)
         raise
-    return [(tmp, dest, rel, (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode)) for tmp, dest, rel, st, _ in done]
+    return [(tmp, dest, rel, (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_ctime_ns))
+            for tmp, dest, rel, st, _ in done]
 
 
 class _Reported:
@@ -362,6 +369,16 @@ class _Reported:
         with self._lock:  # and in order: the total only grows
             self._done += n
             self._report(self._done)
+
+
+def _renamed_stat(dest: str, written: Any) -> FileStat | None:
+    try:
+        st = os.stat(dest, follow_symlinks=False)
+    except OSError:
+        return None
+    if (st.st_ino, st.st_size, st.st_mtime_ns) != (written.st_ino, written.st_size, written.st_mtime_ns):
+        return None
+    return FileStat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_ctime_ns)
 
 
 def _current_id(changes: object, path: str) -> str | None:

@@ -1,9 +1,10 @@
 """Walking the files to version, and the stat cache that makes re-scans cheap.
 
 The stat cache (a local SQLite file, not the shared ledger: it describes this
-machine's disk) remembers each file's (size, mtime_ns, inode, mode) with its
+machine's disk) remembers each file's (size, mtime_ns, inode, mode, ctime_ns) with its
 manifest and manifest id, so `status` and `add` re-hash only files whose stat
-changed. As in git's "racy" check, an entry is trusted only if the file was last
+changed. ctime is in it as in git: an edit that keeps the size and puts the mtime
+back (`touch -d`, `cp -p`, `rsync -t`) still moves the ctime, which no user can set. As in git's "racy" check, an entry is trusted only if the file was last
 modified at least a second before it was cached: a write within the same
 timestamp tick cannot hide.
 
@@ -46,7 +47,7 @@ __all__ = ["FileStat", "ScanEntry", "ScanResult", "StatCache", "listing_digest",
            "stat_signature"]
 
 RACY_NS = 1_000_000_000
-_SCHEMA = 5
+_SCHEMA = 6
 
 
 class ScanEntry(NamedTuple):
@@ -63,6 +64,7 @@ class FileStat(NamedTuple):
     st_mtime_ns: int
     st_ino: int
     st_mode: int
+    st_ctime_ns: int
 
 
 @dataclass
@@ -208,7 +210,7 @@ def listing_digest(ids: Mapping[str, str]) -> str:
     return h.hexdigest()
 
 
-_Row = tuple[int, int, int, int, int, str]  # size, mtime_ns, ino, mode, cached_ns, manifest id
+_Row = tuple[int, int, int, int, int, int, str]  # size, mtime_ns, ino, mode, ctime_ns, cached_ns, manifest id
 
 
 def stat_cache_header(ws: Workspace) -> bytes:
@@ -220,7 +222,7 @@ def stat_cache_header(ws: Workspace) -> bytes:
 
 
 class StatCache:
-    """(size, mtime_ns, inode, mode) -> manifest, per workspace-relative path; listing digests per
+    """(size, mtime_ns, inode, mode, ctime_ns) -> manifest, per workspace-relative path; listing digests per
     snapshot; a stat signature with its listing digest per dataset."""
 
     def __init__(self, ws: Workspace) -> None:
@@ -268,7 +270,7 @@ class StatCache:
                     # (writing 50,000 rows takes 0.18 s instead of 0.24 s).
                     conn.execute(
                         "CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, "
-                        "mode INTEGER, cached_ns INTEGER, mid TEXT, manifest BLOB) WITHOUT ROWID"
+                        "mode INTEGER, ctime_ns INTEGER, cached_ns INTEGER, mid TEXT, manifest BLOB) WITHOUT ROWID"
                     )
                     conn.execute("CREATE TABLE trees (snapshot TEXT PRIMARY KEY, digest TEXT)")
                     # groups: the signature's per-folder digests; ids: the listing itself (so that a
@@ -317,7 +319,7 @@ class StatCache:
             return self._rows
         with self._lock:
             if self._rows is None:
-                rows = self._query("SELECT path, size, mtime_ns, ino, mode, cached_ns, mid FROM files")
+                rows = self._query("SELECT path, size, mtime_ns, ino, mode, ctime_ns, cached_ns, mid FROM files")
                 self._rows = {r[0]: r[1:] for r in rows}  # type: ignore[misc]
         return self._rows
 
@@ -380,18 +382,18 @@ class StatCache:
         if not items:
             return
         now = time.time_ns()
-        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, now, m.id, m.encode())
+        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, st.st_ctime_ns, now, m.id, m.encode())
                 for rel, st, m in items]
-        self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)  # type: ignore[arg-type]
+        self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)  # type: ignore[arg-type]
         # What is in memory follows; what is not is read from the file when first asked for.
         cache = self._rows
         if cache is not None:
             for r in rows:
-                cache[r[0]] = r[1:7]  # type: ignore[assignment]
+                cache[r[0]] = r[1:8]  # type: ignore[assignment]
         manifests = self._manifests
         if manifests is not None:
             for r in rows:
-                manifests[r[0]] = r[7]
+                manifests[r[0]] = r[8]
 
     # -- snapshot listings ------------------------------------------------------------------
     def tree_digest(self, snapshot_id: str) -> str | None:
@@ -469,7 +471,7 @@ class StatCache:
         """:meth:`match` for a few files: their rows are read by path, not the whole table."""
         if self._rows is not None or len(entries) > 20_000:
             return self.match(entries)
-        found = self._by_path("path, size, mtime_ns, ino, mode, cached_ns, mid", [e.rel for e in entries])
+        found = self._by_path("path, size, mtime_ns, ino, mode, ctime_ns, cached_ns, mid", [e.rel for e in entries])
         return _match({r[0]: r[1:] for r in found}, entries)  # type: ignore[misc]
 
 
@@ -507,6 +509,6 @@ def _trusted_id(row: _Row | None, st: os.stat_result) -> str | None:
     """The manifest id of a cache ``row`` if the file's stat ``st`` still matches it and the
     row was written outside the racy window of the file's mtime."""
     if (row is None or row[0] != st.st_size or row[1] != st.st_mtime_ns or row[2] != st.st_ino
-            or row[3] != (st.st_mode & 0o777) or row[4] - row[1] < RACY_NS):
+            or row[3] != (st.st_mode & 0o777) or row[4] != st.st_ctime_ns or row[5] - row[1] < RACY_NS):
         return None
-    return row[5]
+    return row[6]
