@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,29 @@ def test_assay_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSAY_HOME", str(elsewhere))
     with pytest.raises(WorkspaceNotFoundError):
         Workspace.open()
+
+
+def test_init_without_a_directory_makes_the_workspace_assay_home_names(tmp_path: Path) -> None:
+    # Every other command takes ASSAY_HOME as the workspace: init did its work in the current
+    # folder instead, and the next command said ASSAY_HOME holds no workspace.
+    here = tmp_path / "here"
+    here.mkdir()
+    env = {**os.environ, "ASSAY_HOME": str(tmp_path / "home")}
+    made = subprocess.run([sys.executable, "-m", "assay", "init", "--json"], cwd=here, env=env,
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["root"] == str((tmp_path / "home").resolve())
+    assert not (here / ".assay").exists()
+    st = subprocess.run([sys.executable, "-m", "assay", "data", "status", "--json"], cwd=here, env=env,
+                        capture_output=True, text=True)
+    assert st.returncode == 0, st.stderr
+    env["ASSAY_HOME"] = str(tmp_path / "home" / ".assay")  # its .assay folder names it too
+    again = subprocess.run([sys.executable, "-m", "assay", "init", "--json"], cwd=here, env=env,
+                           capture_output=True, text=True)
+    assert again.returncode == 0 and json.loads(again.stdout)["created"] is False
+    explicit = subprocess.run([sys.executable, "-m", "assay", "init", "--json", "."], cwd=here, env=env,
+                              capture_output=True, text=True)
+    assert explicit.returncode == 0 and (here / ".assay").is_dir()  # a DIRECTORY given wins
 
 
 def test_config_rejects_unknown_keys_and_bad_values(tmp_path: Path) -> None:

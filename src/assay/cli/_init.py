@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import click
@@ -11,15 +12,19 @@ from assay.workspace import WORKSPACE_DIR, Workspace
 
 
 @click.command()
-@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--ledger", help='Ledger URL: "sqlite" (default) or postgresql://user@host/db.')
 @click.option("--store", help="Object store: a folder (default .assay/objects) or an fsspec URL such as s3://bucket/prefix.")
 @click.option("--endpoint-url", help="Endpoint of an S3-compatible server, for an s3:// --store.")
 @json_option
 @handle_errors
-def init(directory: Path, ledger: str | None, store: str | None, endpoint_url: str | None, as_json: bool) -> None:
-    """Create a workspace (.assay/) in DIRECTORY (default: here). In an existing workspace it
-    changes nothing and says so (exit 0), unless asked for other settings than it has (exit 2)."""
+def init(directory: Path | None, ledger: str | None, store: str | None, endpoint_url: str | None,
+         as_json: bool) -> None:
+    """Create a workspace (.assay/) in DIRECTORY (default: ASSAY_HOME if set, else here). In an
+    existing workspace it changes nothing and says so (exit 0), unless asked for other settings
+    than it has (exit 2)."""
+    if directory is None:
+        directory = _default_directory()
     existed = _check_existing(directory, ledger=ledger, store=store, endpoint_url=endpoint_url)
     options = {"endpoint_url": endpoint_url} if endpoint_url else None
     try:
@@ -35,6 +40,16 @@ def init(directory: Path, ledger: str | None, store: str | None, endpoint_url: s
     text = (f"{ws.dir} is already an assay workspace; nothing changed" if existed
             else f"Initialized assay workspace in {ws.dir}")
     emit(doc, as_json, lambda: click.echo(text))
+
+
+def _default_directory() -> Path:
+    """ASSAY_HOME, as every other command reads it (the workspace itself, or its .assay
+    folder), else the current folder."""
+    env = os.environ.get("ASSAY_HOME")
+    if not env:
+        return Path(".")
+    home = Path(env).expanduser()
+    return home.parent if home.name == WORKSPACE_DIR else home
 
 
 def _check_existing(directory: Path, *, ledger: str | None, store: str | None, endpoint_url: str | None) -> bool:
