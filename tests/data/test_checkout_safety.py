@@ -80,14 +80,34 @@ def planted(ws: Workspace) -> None:
 def test_checkout_never_writes_into_a_workspace_or_git_folder(ws: Workspace, tmp_path: Path) -> None:
     planted(ws)
     config = (ws.dir / "config.toml").read_text()
-    for ref in ("innocent@v1", "innocent@v2"):
-        with pytest.raises(UnsafePathError, match=r"\.assay or \.git"):
-            checkout(ws, ref)
-        with pytest.raises(UnsafePathError):
-            checkout(ws, ref, to=tmp_path / ref)
+    for ref, skipped, kept in (("innocent@v1", ".assay/config.toml", "data/readme.txt"),
+                               ("innocent@v2", "data/.GIT/hooks/post-checkout", "data/x")):
+        for target in (None, tmp_path / ref):
+            result = checkout(ws, ref, to=target, force=True)
+            # The rest of the version is checked out; the protected path is left out, and said.
+            assert result.skipped == [skipped] and result.written == [kept]
+            assert len(result.warnings) == 1 and skipped in result.warnings[0] and ".git folder" in result.warnings[0]
+            root = ws.root if target is None else target
+            assert (root / kept).is_file()
     assert (ws.dir / "config.toml").read_text() == config
-    assert not (ws.root / "data").exists() or not any((ws.root / "data").rglob("post-checkout"))
+    assert not any(ws.root.rglob("post-checkout")) and not any(tmp_path.rglob("post-checkout"))
+    assert not (tmp_path / "innocent@v1" / ".assay").exists()
     assert [v.ref for v in log(ws, "innocent")] == ["innocent@v2", "innocent@v1"]  # the versions still load
+
+
+def test_checkout_command_warns_of_what_it_left_out(ws: Workspace, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    planted(ws)
+    out = subprocess.run([sys.executable, "-m", "assay", "data", "checkout", "innocent@v2", "--to", str(tmp_path / "o")],
+                         cwd=ws.root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "warning:" in out.stderr and "data/.GIT/hooks/post-checkout" in out.stderr
+    assert (tmp_path / "o" / "data" / "x").is_file() and not (tmp_path / "o" / "data" / ".GIT").exists()
+    js = subprocess.run([sys.executable, "-m", "assay", "data", "checkout", "innocent@v2", "--to", str(tmp_path / "j"),
+                         "--json"], cwd=ws.root, capture_output=True, text=True)
+    assert js.returncode == 0 and json.loads(js.stdout)["skipped"] == ["data/.GIT/hooks/post-checkout"]
 
 
 def test_walks_leave_out_nested_workspaces_and_git_folders(ws: Workspace) -> None:
@@ -347,3 +367,18 @@ def test_an_empty_folder_that_leads_into_git_is_refused_before_any_write(ws: Wor
     with pytest.raises(UnsafePathError):
         checkout(ws, "ev@v1", force=True)
     assert (ws.root / "d" / "x").read_text() == "v2" and not (ws.root / ".git" / "hooks").exists()
+
+
+def test_pull_checkout_of_such_a_version_says_what_it_left_out(ws: Workspace, tmp_path: Path) -> None:
+    from assay.data import add_remote, pull, push
+
+    planted(ws)
+    add_remote(ws, "origin", str(tmp_path / "remote"), default=True)
+    push(ws, "innocent@v2", remote="origin")
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(tmp_path / "remote"), default=True)
+    result = pull(clone, "innocent@v2", remote="origin", checkout=True)
+    assert result.checked_out == ["innocent@v2"]
+    assert any("data/.GIT/hooks/post-checkout" in note for note in result.notes)
+    assert (clone.root / "data" / "x").is_file() and not (clone.root / "data" / ".GIT").exists()
+    clone.close()

@@ -222,9 +222,14 @@ def checkout_cmd(ref: str, to: str | None, force: bool, as_json: bool) -> None:
     from assay.data import checkout
 
     result = checkout(Workspace.open(), ref, to=to, force=force)
-    emit(result, as_json, lambda: click.echo(
-        f"checked out {result.version.ref} into {result.target}: {len(result.written)} written, "
-        f"{result.unchanged} unchanged, {len(result.removed)} removed"))
+
+    def render() -> None:
+        click.echo(f"checked out {result.version.ref} into {result.target}: {len(result.written)} written, "
+                   f"{result.unchanged} unchanged, {len(result.removed)} removed")
+        for w in result.warnings:
+            click.echo(f"warning: {w}", err=True)
+
+    emit(result, as_json, render)
 
 
 @data.command("verify")

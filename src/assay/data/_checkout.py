@@ -59,11 +59,14 @@ class CheckoutResult:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # paths inside a .assay or .git folder, never written
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version.to_dict(), "target": self.target, "written": len(self.written),
-            "unchanged": self.unchanged, "removed": self.removed,
+            "unchanged": self.unchanged, "removed": self.removed, "skipped": self.skipped,
+            "warnings": self.warnings,
         }
 
 
@@ -160,15 +163,22 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     folders: dict[str, str] = {}
     for rel, manifest in sorted(snapshot.files.items()):
         if protected_path(rel):
-            raise UnsafePathError(f"refusing to write {rel}: {version.ref} holds a path inside a .assay or .git "
-                                  "folder, which checkout never writes into (it could change a workspace's "
-                                  "settings or plant a git hook)")
+            # Never data (walks leave these folders out): a version made before they did, or
+            # one from an untrusted remote, may hold such paths. Writing them could change a
+            # workspace's settings or plant a git hook; the rest of the version is checked out.
+            result.skipped.append(rel)
+            continue
         dest = f"{root_s}/{rel}"
         parent = dest.rpartition("/")[0]
         if parent not in folders:
             confine(root, rel)
             folders[parent] = rel
         targets.append((rel, dest, manifest))
+    if result.skipped:
+        result.warnings.append(
+            f"{version.ref} holds {len(result.skipped)} file(s) inside a .assay or .git folder, which checkout "
+            "never writes into; left out: " + ", ".join(result.skipped[:5])
+            + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else ""))
     # Everything is checked before anything changes: a refused checkout leaves the workspace as it was.
     leaving = {str(p) for p in removals}  # files of the version on disk that this one does not have
     absent: set[str] = set()  # folders to make, once every check has passed

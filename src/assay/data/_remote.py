@@ -571,8 +571,9 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             if v.dataset not in latest or v.number > latest[v.dataset].number:
                 latest[v.dataset] = v
         for v in latest.values():
-            do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
+            done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
             result.checked_out.append(v.ref)
+            result.notes += done.warnings
 
 
 @contextlib.contextmanager
