@@ -12,6 +12,7 @@ import pytest
 from assay.data import add, add_remote, checkout, gc, pull, push, repair, verify
 from assay.data._packs import FLAG_ZSTD, decode_index, workspace_packs
 from assay.data._versions import load_snapshot, resolve
+from assay.errors import CorruptionError
 from assay.store import ObjectStore, open_store
 from assay.workspace import Workspace
 
@@ -293,8 +294,13 @@ def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path:
     store.put_bytes(key, good[:good.index(b'"snapshot"')])  # cut short after its number
     report = verify(ws, remote="origin")  # named as damage, not an input error
     assert not report.ok and [d.object for d in report.damaged] == [f"version ref {key}"]
+    # A plain push does not call the version complete there: it reads the refs it finds back.
+    with pytest.raises(CorruptionError, match="damaged") as err:
+        push(ws, remote="origin")
+    assert key in err.value.message and "push --repair" in (err.value.hint or "")
     result = repair(ws, remote="origin", on_remote=True)
     assert result.ok and result.repaired == [f"ref {key}"]
+    assert push(ws, remote="origin").versions == ["ds@v1"]  # mended: a push is clean again
     mended, before = json.loads(store.get_bytes(key)), json.loads(good)
     assert {k: v for k, v in mended.items() if k != "pushed_at"} == {k: v for k, v in before.items() if k != "pushed_at"}
     # A ref whose number is lost takes this workspace's number for the version, if no other

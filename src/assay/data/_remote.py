@@ -212,18 +212,29 @@ def check_entry(entry: Any, key: str) -> None:
                          hint=f"a version needs {', '.join(_ENTRY_FIELDS)}; fix or remove it on the remote")
 
 
-def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> None:
-    """One ref object per version the remote does not list yet (after its snapshot and chunks)."""
+def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> list[str]:
+    """One ref object per version the remote does not list yet (after its snapshot and chunks).
+    Returns the refs the remote lists already that do not read as their version: damage that a
+    pull would stop at, which ``push --repair`` mends (each one listed is read back: small
+    objects, read in parallel)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     kinds = {r[0]: r[1] for r in ws.ledger.query("SELECT name, kind FROM datasets")}
     by_name: dict[str, list[Version]] = {}
     for v in versions:
         by_name.setdefault(v.dataset, []).append(v)
+    listed: list[str] = []
     for name, vs in by_name.items():
         there = set(store.list(f"versions/{name}/"))
         for v in vs:
             key = f"versions/{name}/{v.id}.json"
-            if key not in there:
+            if key in there:
+                listed.append(key)
+            else:
                 store.put_bytes(key, ref_entry(v, kinds.get(name, "dataset"), version_sources(ws, v)))
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(listed)))) as pool:
+        readable = list(pool.map(lambda key: read_ref(store, key) is not None, listed))
+    return [key for key, ok in zip(listed, readable) if not ok]
 
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")  # used with fullmatch
@@ -443,8 +454,14 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
         _write_runs(ws, store, versions)  # before the refs that name them
-        _write_refs(ws, store, versions)
+        damaged = _write_refs(ws, store, versions)
     result.versions = sorted(v.ref for v in versions)
+    if damaged:
+        raise CorruptionError(
+            f"pushed, but {len(damaged)} version ref(s) already on remote {spec.name} are damaged: "
+            + ", ".join(damaged[:5]) + (f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""),
+            key=damaged[0], hint=f"`assay data push --repair --remote {spec.name}` writes them again from this workspace",
+        )
     return result
 
 
