@@ -11,6 +11,7 @@ import errno
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
@@ -64,7 +65,7 @@ class Workspace:
             if store_options:
                 config.store_options = dict(store_options)
             config.save(ws_dir / "config.toml")
-            (ws_dir / ".gitignore").write_text("/objects/\n/cache/\n/tmp/\n/ledger.db*\n/lock\n", encoding="utf-8")
+            (ws_dir / ".gitignore").write_text("/objects/\n/cache/\n/tmp/\n/ledger.db*\n/lock\n/lock.gate\n", encoding="utf-8")
         ws = cls(root)
         ws.ledger  # noqa: B018 - creates and migrates the ledger now, so errors show at init
         ws.store  # noqa: B018
@@ -144,26 +145,37 @@ class Workspace:
         same folder or store) holds it on: taking it a second time (another file lock,
         another PostgreSQL session) would wait for itself, or behind a gc that waits for
         the first hold.
+
+        A waiting gc goes before readers that come after it: ``flock`` alone grants a new
+        shared lock while an exclusive one waits, so a steady stream of checkouts could keep
+        gc waiting for ever. Each taker first passes a gate (``lock.gate``, exclusive): a
+        reader only while it takes its shared lock, a gc or repair for as long as it holds
+        the lock, so readers that come while it waits queue behind it. (PostgreSQL's advisory
+        locks already queue that way.)
         """
         holds = _holds()
         key = ("file", os.path.realpath(self.dir / "lock"))
         held = holds.get(key)
         if held == "shared" and exclusive:  # it would wait for itself
             raise RuntimeError("the exclusive workspace lock was asked for while this thread holds the shared one")
-        fd = None
+        fd = gate = None
         if held is None:
-            fd = self._lock_file()
-            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            gate = self._gate_file()
             try:
-                try:
-                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    holder = "another assay command holds it" if exclusive else "a gc or a repair holds it"
-                    _say(f"waiting for the workspace lock: {holder} in {self.root}")
-                    fcntl.flock(fd, mode)
+                fd = self._lock_file()
+                said = gate is not None and _take(gate, fcntl.LOCK_EX, False, "waiting for the workspace lock: a gc or "
+                                                  f"a repair holds it or waits for it in {self.root}")
+                holder = "another assay command holds it" if exclusive else "a gc or a repair holds it"
+                _take(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, said,
+                      f"waiting for the workspace lock: {holder} in {self.root}")
             except BaseException:
-                os.close(fd)
+                for f in (gate, fd):
+                    if f is not None:
+                        os.close(f)
                 raise
+            if not exclusive:  # a reader passes the gate; a gc keeps it closed while it holds the lock
+                os.close(gate)
+                gate = None
             holds[key] = "exclusive" if exclusive else "shared"
         try:
             with self._store_lock(exclusive):
@@ -182,6 +194,8 @@ class Workspace:
                 del holds[key]
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+            if gate is not None:
+                os.close(gate)  # after the lock itself: no reader gets in between
 
     def on_lock(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` each time a thread takes this workspace's lock through this object
@@ -189,13 +203,23 @@ class Workspace:
         process may have changed meanwhile (the loaded pack index)."""
         self._lock_hooks.append(hook)
 
-    def _lock_file(self) -> int:
-        """The lock file, open. One this user may only read is opened read-only (``flock``
+    def _gate_file(self) -> int | None:
+        """The gate before the lock, open; None where it cannot be made (a workspace of an
+        older assay in a folder this user may not write): the gate only orders the takers."""
+        from assay.errors import InputError
+
+        try:
+            return self._lock_file("lock.gate")
+        except InputError:
+            return None
+
+    def _lock_file(self, name: str = "lock") -> int:
+        """The lock file ``name``, open. One this user may only read is opened read-only (``flock``
         works on it, shared or exclusive); one that cannot be opened at all stops the command,
         as going on without the lock could delete what another command relies on."""
         from assay.errors import InputError
 
-        path = self.dir / "lock"
+        path = self.dir / name
         try:
             return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -320,6 +344,25 @@ def _sessions() -> dict[int, Any]:
     if sessions is None:
         sessions = _thread.sessions = {}
     return sessions
+
+
+def _take(fd: int, mode: int, said: bool, message: str) -> bool:
+    """``flock(fd, mode)``, saying ``message`` on stderr first if it has to wait more than a
+    moment (unless ``said``: a wait was said already; readers pass the gate in a moment).
+    Returns whether a wait was said."""
+    deadline = time.monotonic() + 0.2
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return said
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.005)
+    if not said:
+        _say(message)
+    fcntl.flock(fd, mode)
+    return True
 
 
 def _say(message: str) -> None:

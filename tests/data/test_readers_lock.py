@@ -156,6 +156,59 @@ def test_a_reader_says_it_waits_for_a_gc_in_another_process(ws: Workspace, tmp_p
     assert json.loads(out)["ok"] is True  # the message went to stderr: stdout stays JSON
 
 
+def _locker(ws: Workspace, exclusive: bool) -> subprocess.Popen[str]:
+    """A process that takes the lock, prints ``held``, and lets it go at a line on stdin."""
+    code = ("import sys; from assay.workspace import Workspace\n"
+            f"ws = Workspace.open({str(ws.root)!r})\n"
+            f"with ws.lock(exclusive={exclusive}):\n    print('held', flush=True)\n    sys.stdin.readline()\n")
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _said_held(proc: subprocess.Popen[str], within: float) -> bool:
+    import select
+
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], within)
+    return bool(ready) and proc.stdout.readline().strip() == "held"
+
+
+def test_a_waiting_gc_goes_before_readers_that_come_after_it(ws: Workspace) -> None:
+    """flock alone grants a new shared lock while an exclusive one waits: a steady stream of
+    readers kept gc waiting. Readers that come after a waiting gc now queue behind it."""
+    with ws.lock():  # a long reader, here
+        gc_ = _locker(ws, exclusive=True)
+        try:
+            assert gc_.stderr is not None
+            assert "waiting for the workspace lock" in gc_.stderr.readline()  # it waits for this reader
+            reader = _locker(ws, exclusive=False)
+            try:
+                assert not _said_held(reader, 1.5)  # it came after the gc: it waits too
+            except BaseException:
+                reader.kill()
+                raise
+        except BaseException:
+            gc_.kill()
+            raise
+    try:
+        assert _said_held(gc_, 30)  # the first reader is gone: the gc goes first ...
+        assert not _said_held(reader, 0.5)
+        assert gc_.stdin is not None
+        gc_.stdin.write("\n")
+        gc_.stdin.flush()
+        assert gc_.wait(30) == 0
+        assert _said_held(reader, 30)  # ... then the reader
+        assert reader.stdin is not None
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.wait(30) == 0
+        assert reader.stderr is not None and "a gc or a repair" in reader.stderr.read()
+    finally:
+        for proc in (gc_, reader):
+            if proc.poll() is None:
+                proc.kill()
+
+
 def test_a_shared_lock_inside_a_held_one_is_the_one_held(ws: Workspace) -> None:
     """A checkout inside a pull, a verify inside a repair: taking the lock again could wait
     behind a gc that waits for the outer hold, so the inner one is a no-op."""
