@@ -17,6 +17,7 @@ from typing import Any
 from assay.errors import UsageError
 from assay.ledger import utcnow
 from assay.lineage._graph import add_edges
+from assay.lineage._redact import redact_command, redact_params
 from assay.workspace import Workspace
 
 __all__ = ["Run", "environment", "run_command", "track"]
@@ -93,7 +94,9 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     with ws.ledger.transaction() as tx:
         tx.execute(
             "INSERT INTO runs (id, kind, command, params, env, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run.id, kind, json.dumps(command), json.dumps(params or {}, default=str),
+            # Secrets given on the command line or as parameters are left out (the record
+            # travels with a push): see assay.lineage._redact.
+            (run.id, kind, json.dumps(redact_command(command)), json.dumps(redact_params(params or {}), default=str),
              json.dumps(environment(ws.root)), "running", utcnow()),
         )
         add_edges(tx, [(v.node, f"run:{run.id}", "input_of") for v in versions])
