@@ -342,10 +342,10 @@ def test_new_and_vanished_categories_exact(tmp_path):
 
 
 def test_high_cardinality_is_bounded(tmp_path, monkeypatch):
-    import assay.data._tablediff as td
+    import assay.data._tablestats as ts
 
-    monkeypatch.setattr(td, "_TOP_CAP", 50)
-    monkeypatch.setattr(td, "_KMV", 256)
+    monkeypatch.setattr(ts, "_TOP_CAP", 50)
+    monkeypatch.setattr(ts, "_KMV", 256)
     old = [{"c": f"v{i}", "k": i} for i in range(5000)] + [{"c": "hot", "k": -1}] * 40
     d = diff_tables(write(tmp_path / "a.parquet", old), write(tmp_path / "b.parquet", old), batch_rows=300)
     s = d.columns["c"]["old"]

@@ -1,0 +1,148 @@
+"""Stable 64-bit hashes of Arrow columns and rows, vectorized with numpy (see
+:mod:`assay.data._tablediff`, "How rows are matched"): splitmix64 over each value's bits,
+strings by a per-byte universal hash over Arrow's buffers; the same on every run and machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_U = np.uint64
+_GOLDEN = _U(0x9E3779B97F4A7C15)
+_NULL_HASH = _U(0x5C3A6F0E2D1B4987)
+_TAG_INT = _U(0x1D8E4E27C47D124F)
+_TAG_UINT_HIGH = _U(0x4F1BBCDCBFA53E0B)
+_TAG_FLOAT = _U(0x7A646E4D1B3C5A99)
+_TAG_BOOL = _U(0x2545F4914F6CDD1D)
+_TAG_STR = _U(0xD6E8FEB86659FD93)
+_TAG_POS = _U(0x2F0F9A6D8B3C41E7)
+_TAG_SAMPLE = _U(0x3C6EF372FE94F82B)
+_ROW_SEED = _U(0xA54FF53A5F1D36F1)
+
+
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64: a bijection on uint64 with good avalanche; wraps on purpose."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> _U(30))) * _U(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> _U(27))) * _U(0x94D049BB133111EB)
+    return x ^ (x >> _U(31))
+
+
+def _hash_bytes(arr: Any) -> np.ndarray:
+    """Hash each string: sum over its bytes of (byte + 1) * R[position], then mix with length.
+
+    R is a fixed table of splitmix64 outputs, so this is a universal (polynomial-style)
+    hash: two different strings of one length collide with probability about 2**-56.
+    """
+    import pyarrow as pa
+
+    arr = arr.cast(pa.large_binary())
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    rel = offsets - offsets[0]
+    body = data[offsets[0] : offsets[-1]]
+    lengths = np.diff(offsets)
+    pos = np.arange(body.size, dtype=np.int64) - np.repeat(rel[:-1], lengths)
+    weights = _position_weights(int(lengths.max()))[pos]
+    per_byte = (body.astype(np.uint64) + _U(1)) * weights
+    sums = np.concatenate(([_U(0)], np.cumsum(per_byte, dtype=np.uint64)))
+    return _mix((sums[rel[1:]] - sums[rel[:-1]]) ^ _mix(lengths.astype(np.uint64) ^ _TAG_STR))
+
+
+_WEIGHTS = np.zeros(0, dtype=np.uint64)
+
+
+def _position_weights(length: int) -> np.ndarray:
+    # A pure function of the position (a cache, not state): grown on demand, never changed.
+    global _WEIGHTS
+    if _WEIGHTS.size < length:
+        size = max(length, 2 * _WEIGHTS.size, 256)
+        _WEIGHTS = _mix(np.arange(size, dtype=np.uint64) ^ _TAG_POS)
+    return _WEIGHTS
+
+
+def _hash_ints(v: np.ndarray) -> np.ndarray:
+    """int64 or uint64 values; equal integers hash equal whatever their type."""
+    if v.dtype != np.uint64:
+        return _mix(v.astype(np.int64, copy=False).view(np.uint64) ^ _TAG_INT)
+    # Below 2**63 a uint64 has the bits of the equal int64; above, no int64 equals it.
+    return np.where(v >= _U(2**63), _mix(v ^ _TAG_UINT_HIGH), _mix(v ^ _TAG_INT))
+
+
+def _hash_floats(f: np.ndarray) -> np.ndarray:
+    # Integral floats hash like the int they equal, so int32 -> double keeps rows equal.
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(f) & (f == np.trunc(f))
+        integral = whole & (f >= -(2.0**63)) & (f < 2.0**63)
+        high = whole & (f >= 2.0**63) & (f < 2.0**64)
+        as_int = np.where(integral, f, 0.0).astype(np.int64)
+        as_uint = np.where(high, f, 2.0**63).astype(np.uint64)
+    canon = np.where(np.isnan(f), np.nan, f)
+    h = np.where(integral, _hash_ints(as_int), _mix(canon.view(np.uint64) ^ _TAG_FLOAT))
+    return np.where(high, _hash_ints(as_uint), h)
+
+
+def _to_text(arr: Any) -> Any:
+    import pyarrow as pa
+
+    try:
+        return arr.cast(pa.large_string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return pa.array([None if v is None else repr(v) for v in arr.to_pylist()], pa.large_string())
+
+
+def _hash_column(arr: Any, *, text: bool) -> np.ndarray:
+    """A stable uint64 hash of every value; equal values hash equal across batches and files."""
+    import pyarrow as pa
+
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    if text and not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
+        arr, t = _to_text(arr), pa.large_string()
+    n = len(arr)
+    if pa.types.is_null(t):
+        return np.full(n, _NULL_HASH, dtype=np.uint64)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        h = _hash_bytes(arr)
+    elif pa.types.is_integer(t):
+        wide = pa.uint64() if pa.types.is_uint64(t) else pa.int64()
+        h = _hash_ints(arr.cast(wide).fill_null(0).to_numpy(zero_copy_only=False))
+    elif pa.types.is_floating(t):
+        h = _hash_floats(arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False))
+    elif pa.types.is_boolean(t):
+        vals = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64)
+        h = _mix(vals ^ _TAG_BOOL)
+    elif pa.types.is_temporal(t) and t.bit_width in (32, 64):
+        ints = arr.view(pa.int32() if t.bit_width == 32 else pa.int64()).cast(pa.int64())
+        h = _mix(ints.fill_null(0).to_numpy(zero_copy_only=False).view(np.uint64) ^ _mix(_hash_str(str(t))))
+    else:  # decimals, nested types: through their text form
+        h = _hash_bytes(_to_text(arr))
+    if arr.null_count:
+        valid = arr.is_valid().to_numpy(zero_copy_only=False)
+        h = np.where(valid, h, _NULL_HASH)
+    return h
+
+
+def _hash_str(s: str) -> np.ndarray:
+    import pyarrow as pa
+
+    return _hash_bytes(pa.array([s]))
+
+
+def _combine(hashes: list[np.ndarray], n: int) -> np.ndarray:
+    h = np.full(n, _ROW_SEED, dtype=np.uint64)
+    for ch in hashes:
+        h = _mix(h ^ ch)
+    return h
+
+
+# --- one pass over a file ----------------------------------------------------------

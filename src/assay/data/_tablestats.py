@@ -1,0 +1,444 @@
+"""Streaming per-column summaries of a table, and their deltas between two files.
+
+Column summaries
+    Integer columns (Parquet int/uint types, CSV columns whose every value parses as an
+    int64) are summarised as integers: min, max and every whole-number quantile are
+    exact ints (never rounded through float64); the mean is the exact sum / count.
+    Numeric summaries leave NaN out (counted in `nan`); infinities are kept: the mean is
+    +inf or -inf when infinities of one sign are present (nan with both), the std is inf
+    when any value is infinite (the limit as that value grows), and a quantile between a
+    finite value and an infinite one is that infinity (so [1, 2, inf] has median 2).
+    Distinct counts above `_KMV` are estimates (`distinct_exact` false), never more than
+    the non-null count. A column whose Arrow type no summary kernel handles keeps its
+    row counts, gets `skipped` with the reason, and a note; the row diff is unaffected.
+    In `to_dict()` non-finite floats are written as "nan" / "inf" / "-inf" so the JSON
+    stays strict.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import math
+from typing import Any
+
+import numpy as np
+
+from assay.data._tablehash import _TAG_SAMPLE, _hash_column, _mix
+
+_QUANTILE_SAMPLE = 65_536
+_QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+_TOP_CAP = 10_000
+_TOP_SHOWN = 10
+_CATEGORIES_LISTED = 20
+_KMV = 16_384
+_MISSING_TOKENS = ["", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN", "-nan"]
+
+
+# --- column summaries --------------------------------------------------------------
+
+
+class _NumericStats:
+    """Streaming count / mean / std, min / max and sampled quantiles of one numeric column.
+
+    Integer columns stay integers (int64, or uint64 for a uint64 column): min, max and
+    whole-number quantiles are exact ints, and the mean is an exact sum / count.
+    Float columns: mean and std by Chan's parallel update over the finite values, with
+    infinities counted apart, so the answer does not depend on batching (see module doc).
+    """
+
+    def __init__(self, *, integer: bool) -> None:
+        self.integer = integer
+        self.count = 0
+        self.nan = 0
+        self.pos_inf = 0
+        self.neg_inf = 0
+        self.finite = 0
+        self.total = 0  # exact sum while integer
+        self.mean = 0.0  # of the finite values
+        self.m2 = 0.0
+        self.min: int | float | None = None
+        self.max: int | float | None = None
+        self.sample: np.ndarray | None = None
+        self.priority = np.zeros(0, dtype=np.uint64)
+
+    def to_float(self) -> None:
+        """A CSV column that looked integral met a non-integer: go on in float64."""
+        if not self.integer:
+            return
+        self.integer = False
+        if self.sample is not None:
+            self.sample = self.sample.astype(np.float64)
+        if self.min is not None:
+            self.min, self.max = float(self.min), float(self.max)  # type: ignore[arg-type]
+
+    def update(self, values: np.ndarray, rows: np.ndarray) -> None:
+        """Add the non-null `values` (int64 / uint64 when integer, else float64) of `rows`."""
+        if self.integer:
+            finite = values
+            if values.size:
+                self.total += _exact_sum(values)
+        else:
+            nan = np.isnan(values)
+            self.nan += int(nan.sum())
+            values, rows = values[~nan], rows[~nan]
+            inf = np.isinf(values)
+            if inf.any():
+                self.pos_inf += int((values[inf] > 0).sum())
+                self.neg_inf += int((values[inf] < 0).sum())
+            finite = values[~inf]
+        if not values.size:
+            return
+        self.count += values.size
+        if finite.size:
+            f = finite.astype(np.float64)
+            nb = f.size
+            with np.errstate(over="ignore", invalid="ignore"):
+                mb = float(f.mean())
+                m2b = float(((f - mb) ** 2).sum())
+                total = self.finite + nb
+                delta = mb - self.mean
+                self.mean = self.mean + delta * nb / total if self.finite else mb
+                self.m2 = self.m2 + m2b + delta * delta * self.finite * nb / total
+            self.finite = total
+        lo, hi = values.min().item(), values.max().item()
+        self.min = lo if self.min is None else min(self.min, lo)
+        self.max = hi if self.max is None else max(self.max, hi)
+        # Bottom-k by a hash of the row number: a uniform sample that does not depend on batching.
+        prio = _mix(rows.astype(np.uint64) ^ _TAG_SAMPLE)
+        if self.sample is None:
+            self.sample = values
+        else:
+            self.sample = np.concatenate((self.sample, values.astype(self.sample.dtype, copy=False)))
+        self.priority = np.concatenate((self.priority, prio))
+        if self.sample.size > _QUANTILE_SAMPLE:
+            keep = np.argpartition(self.priority, _QUANTILE_SAMPLE - 1)[:_QUANTILE_SAMPLE]
+            self.sample, self.priority = self.sample[keep], self.priority[keep]
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"count": self.count, "nan": self.nan}
+        if not self.count:
+            return out | {"mean": None, "std": None, "min": None, "max": None} | dict.fromkeys(_QUANTILES)
+        assert self.sample is not None
+        if self.integer:
+            mean: float = self.total / self.count  # int / int: correctly rounded, no overflow
+        elif self.pos_inf and self.neg_inf:
+            mean = math.nan
+        elif self.pos_inf or self.neg_inf:
+            mean = math.inf if self.pos_inf else -math.inf
+        else:
+            mean = self.mean
+        std = None
+        if self.count > 1:
+            std = math.inf if self.pos_inf or self.neg_inf else math.sqrt(self.m2 / (self.count - 1))
+        out |= {"mean": mean, "std": std, "min": self.min, "max": self.max}
+        out |= dict(zip(_QUANTILES, _quantiles(np.sort(self.sample), list(_QUANTILES.values()))))
+        out["quantiles_exact"] = self.count <= _QUANTILE_SAMPLE
+        return out
+
+
+def _exact_sum(values: np.ndarray) -> int:
+    # Split each 64-bit integer into 32-bit halves: neither half-sum can overflow for a batch.
+    if values.dtype == np.uint64:
+        hi, lo = values >> np.uint64(32), values & np.uint64(0xFFFFFFFF)
+    else:
+        hi, lo = values >> np.int64(32), values & np.int64(0xFFFFFFFF)
+    return (int(hi.sum()) << 32) + int(lo.sum())
+
+
+def _quantiles(a: np.ndarray, qs: list[float]) -> list[int | float]:
+    """Linear interpolation between closest ranks (NumPy's default), exact for integers and ±inf.
+
+    `a` is sorted. A quantile that lands on a value is that value; between two values it
+    is lo + (hi - lo) * g (an exact int for integers when whole), and its limit when one
+    of them is infinite (so [1, 2, inf] has median 2 and p75 inf; -inf..inf stays nan).
+    """
+    integer = a.dtype.kind in "iu"
+    out: list[int | float] = []
+    for q in qs:
+        h = (a.size - 1) * q
+        i = math.floor(h)
+        g = h - i
+        lo = a[i].item()
+        hi = a[i + 1].item() if g else lo
+        if lo == hi:
+            out.append(lo if integer else float(lo))
+        elif integer:
+            step = (hi - lo) * g  # exact int difference times g: one rounding
+            out.append(lo + int(step) if step.is_integer() else lo + step)
+        elif math.isinf(lo) or math.isinf(hi):
+            out.append(math.nan if (lo, hi) == (-math.inf, math.inf) else (hi if math.isinf(hi) else lo))
+        else:
+            out.append(lo + (hi - lo) * g)
+    return out
+
+
+class _CategoryStats:
+    """Top values (space-bounded: at most `_TOP_CAP` tracked) and a KMV distinct-count sketch."""
+
+    def __init__(self) -> None:
+        self.hashes = np.zeros(0, dtype=np.uint64)
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.values: Any = None
+        self.complete = True
+        self.kmv = np.zeros(0, dtype=np.uint64)
+        self.n = 0  # non-null values seen: a bound for the distinct estimate
+
+    def update(self, arr: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = arr.drop_null()
+        if not len(arr):
+            return
+        self.n += len(arr)
+        vc = pc.value_counts(arr)
+        vals, counts = vc.field("values"), vc.field("counts").to_numpy().astype(np.int64)
+        if pa.types.is_string(vals.type):
+            vals = vals.cast(pa.large_string())
+        h = _hash_column(vals, text=False)
+        self.kmv = np.union1d(self.kmv, h)[:_KMV]
+        if self.values is not None:
+            h = np.concatenate((self.hashes, h))
+            counts = np.concatenate((self.counts, counts))
+            vals = pa.concat_arrays([self.values, vals.cast(self.values.type)])
+        uniq, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        summed = np.zeros(uniq.size, dtype=np.int64)
+        np.add.at(summed, inv, counts)
+        order = np.arange(uniq.size)
+        if uniq.size > _TOP_CAP:
+            order = np.lexsort((uniq, -summed))[:_TOP_CAP]
+            self.complete = False
+        self.hashes, self.counts = uniq[order], summed[order]
+        self.values = vals.take(first[order])
+
+    def distinct(self) -> tuple[int, bool]:
+        """(distinct count, exact?): exact below `_KMV` values, else a KMV estimate.
+
+        The estimate is clamped to what is certain: at least the `_KMV` distinct hashes
+        seen, at most the number of non-null values.
+        """
+        if self.kmv.size < _KMV:
+            return int(self.kmv.size), True
+        estimate = round((_KMV - 1) / (float(self.kmv[-1]) / 2.0**64))
+        return min(max(estimate, _KMV), self.n), False
+
+    def top(self, hashes: np.ndarray | None = None, limit: int = _TOP_SHOWN) -> list[dict[str, Any]]:
+        if self.values is None:
+            return []
+        idx = np.arange(self.hashes.size) if hashes is None else np.flatnonzero(np.isin(self.hashes, hashes))
+        pairs = [(int(self.counts[i]), self.values[int(i)].as_py()) for i in idx]
+        pairs.sort(key=lambda p: (-p[0], str(p[1])))
+        return [{"value": v, "count": c} for c, v in pairs[:limit]]
+
+
+class _ColumnStats:
+    """Everything summarised about one column of one file."""
+
+    def __init__(self, csv: bool) -> None:
+        self.csv = csv
+        self.rows = 0
+        self.nulls = 0
+        self.type: Any = None
+        # CSV: integer until a value says otherwise; Parquet: decided by the type.
+        self.numeric: _NumericStats | None = _NumericStats(integer=True)
+        self.categories: _CategoryStats | None = _CategoryStats()
+        self.lo: int | None = None  # temporal min / max, as the type's underlying integer
+        self.hi: int | None = None
+        self.seen_value = False
+        self.minmax = False
+        self.late = False  # CSV: turned out textual after numeric-looking batches
+        self.skipped: str | None = None  # why this column has no summary
+
+    def update(self, arr: Any, row0: int) -> None:
+        import pyarrow as pa
+
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        if self.type is None:
+            self.type = arr.type
+            self._choose_kind(arr.type)
+        self.rows += len(arr)
+        self.nulls += arr.null_count
+        had_values = self.seen_value
+        self.seen_value = self.seen_value or arr.null_count < len(arr)
+        if self.skipped is not None:
+            return
+        try:
+            self._summarise(arr, row0, had_values)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            # An Arrow type no summary kernel handles: lose this column's summary, not the diff.
+            self.skip(f"{type(exc).__name__}: {exc}")
+
+    def skip(self, reason: str) -> None:
+        self.skipped = reason
+        self.numeric = self.categories = None
+        self.minmax = self.late = False
+
+    def _summarise(self, arr: Any, row0: int, had_values: bool) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self.numeric is not None:
+            rows = np.arange(row0, row0 + len(arr), dtype=np.int64)
+            num = arr
+            if self.csv:
+                num = pc.if_else(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS)), pa.scalar(None, arr.type), arr)
+                if self.numeric.integer:
+                    try:
+                        num = num.cast(pa.int64())
+                    except pa.ArrowInvalid:
+                        self.numeric.to_float()
+                if not self.numeric.integer:
+                    try:
+                        num = num.cast(pa.float64())
+                    except pa.ArrowInvalid:
+                        self.numeric = None
+                        # Text from here on: count categories; earlier batches need a second look.
+                        self.late = had_values
+            elif pa.types.is_integer(num.type):
+                # Integers stay integers: through float64 they would round above 2**53.
+                num = num.cast(pa.uint64() if pa.types.is_uint64(num.type) else pa.int64())
+            else:
+                num = num.cast(pa.float64())  # floats, decimals
+            if self.numeric is not None:
+                valid = num.is_valid().to_numpy(zero_copy_only=False)
+                vals = num.fill_null(0).to_numpy(zero_copy_only=False)
+                self.numeric.update(vals[valid], rows[valid])
+        if self.categories is not None and not (self.csv and self.numeric is not None):
+            self.categories.update(arr)
+        if self.minmax and arr.null_count < len(arr):
+            # Through the underlying integer: min_max has no kernel for some types (durations).
+            mm = pc.min_max(arr.view(pa.int32() if self.type.bit_width == 32 else pa.int64()))
+            lo, hi = mm["min"].as_py(), mm["max"].as_py()
+            self.lo = lo if self.lo is None else min(self.lo, lo)
+            self.hi = hi if self.hi is None else max(self.hi, hi)
+
+    def _choose_kind(self, t: Any) -> None:
+        import pyarrow as pa
+
+        if self.csv:
+            return  # text: both kinds until the values decide
+        numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+        textual = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t)
+        textual = textual or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+        self.numeric = _NumericStats(integer=pa.types.is_integer(t)) if numeric else None
+        if not textual:
+            self.categories = None
+        temporal = pa.types.is_temporal(t) and not pa.types.is_interval(t) and t.bit_width in (32, 64)
+        self.minmax = temporal and not numeric and not textual
+
+    @property
+    def inferred_type(self) -> str:
+        if not self.seen_value:
+            return "null"
+        if self.numeric is not None:
+            return "int64" if self.numeric.integer else "double"
+        return "string"
+
+    @property
+    def kind(self) -> str:
+        if self.numeric is not None and (not self.csv or self.seen_value):
+            return "numeric"
+        if self.categories is not None:
+            return "categorical"
+        if self.minmax:
+            return "temporal"
+        return "other"
+
+    def _temporal(self, value: int | None) -> Any:
+        import pyarrow as pa
+
+        if value is None:
+            return None
+        ints = pa.array([value], pa.int32() if self.type.bit_width == 32 else pa.int64())
+        arr = ints.view(self.type)
+        try:
+            return arr[0].as_py()
+        except (ValueError, OverflowError):  # e.g. nanoseconds without pandas: keep Arrow's text
+            return arr.cast(pa.string())[0].as_py()
+
+    def summary(self) -> dict[str, Any]:
+        kind = self.kind
+        out: dict[str, Any] = {"kind": kind, "rows": self.rows, "nulls": self.nulls}
+        if kind == "numeric":
+            assert self.numeric is not None
+            out |= self.numeric.summary()
+            if self.csv:  # missing tokens ("NA", ...) are nulls too
+                out["nulls"] = self.rows - out["count"] - out["nan"]
+        elif kind == "categorical":
+            assert self.categories is not None
+            distinct, exact = self.categories.distinct()
+            out |= {"count": self.rows - self.nulls, "distinct": distinct, "distinct_exact": exact}
+            out |= {"top": self.categories.top(), "top_exact": self.categories.complete}
+        else:
+            out |= {"count": self.rows - self.nulls}
+            if kind == "temporal":
+                out |= {"min": self._temporal(self.lo), "max": self._temporal(self.hi)}
+        if self.skipped is not None:
+            out["skipped"] = self.skipped
+        return out
+
+
+_NUMERIC_DELTAS = ("count", "nulls", "nan", "mean", "std", "min", "max", *_QUANTILES)
+
+
+def _column_delta(old: _ColumnStats, new: _ColumnStats) -> dict[str, Any]:
+    so, sn = old.summary(), new.summary()
+    out: dict[str, Any] = {"kind": so["kind"] if so["kind"] == sn["kind"] else f"{so['kind']}->{sn['kind']}"}
+    out |= {"old": so, "new": sn}
+    names = ["rows", "nulls", "count"]
+    if so["kind"] == sn["kind"] == "numeric":
+        names = ["rows", *_NUMERIC_DELTAS]
+    elif so["kind"] == sn["kind"] == "categorical":
+        names = ["rows", "nulls", "count", "distinct"]
+    delta = {}
+    for name in names:
+        a, b = so.get(name), sn.get(name)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            with np.errstate(invalid="ignore"):
+                delta[name] = b - a if not (math.isinf(a) and a == b) else 0.0
+        else:
+            delta[name] = None
+    out["delta"] = delta
+    if so["kind"] == sn["kind"] == "categorical":
+        co, cn = old.categories, new.categories
+        assert co is not None and cn is not None
+        # A value absent from a side's tracked set is surely absent only if that side is complete.
+        out["new_categories"] = _category_change(cn, co) if co.complete else None
+        out["vanished_categories"] = _category_change(co, cn) if cn.complete else None
+    return out
+
+
+def _category_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, Any]:
+    fresh = side.hashes[~np.isin(side.hashes, other.hashes)]
+    return {
+        "count": int(fresh.size),
+        "exact": side.complete,
+        "values": side.top(fresh, _CATEGORIES_LISTED),
+    }
+
+
+# --- JSON --------------------------------------------------------------------------
+
+
+def _jsonable(v: Any) -> Any:
+    """Plain JSON values; non-finite floats become "nan" / "inf" / "-inf" (strict JSON has none)."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (bool, str)) or v is None:
+        return v
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else str(f)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "backslashreplace")
+    if isinstance(v, (_dt.date, _dt.time, _dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, (_dt.timedelta, decimal.Decimal)):
+        return str(v)
+    return repr(v)
