@@ -36,7 +36,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from assay._root import RENAME_HINT, leads_into_protected, not_utf8, skipped_in_walks
-from assay.data._sigwalk import _inside, blake2b, signature, stat_groups, stat_signature
+from assay.data._sigwalk import (
+    _inside,
+    blake2b,
+    followed,
+    signature,
+    stat_groups,
+    stat_signature,
+)
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
@@ -158,16 +165,9 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
                 subdirs.append((entry.path, rel))
                 continue
             if entry.is_symlink():
-                target = os.path.realpath(entry.path)
-                if not _inside(target, root):
-                    warnings.append(f"skipped {rel}: symlink points outside the workspace")
-                    continue
-                if leads_into_protected(target, root):
-                    warnings.append(f"skipped {rel}: symlink points into a .assay or .git folder")
-                    continue
-                st = os.stat(entry.path)
-                if _stat.S_ISDIR(st.st_mode):
-                    warnings.append(f"skipped {rel}: symlink to a folder (not followed)")
+                st, why = followed(entry.path, root)
+                if st is None:
+                    warnings.append(f"skipped {rel}: {why}")
                     continue
             else:
                 st = entry.stat(follow_symlinks=False)

@@ -33,11 +33,26 @@ if TYPE_CHECKING:
 
     from assay.data._scan import ScanEntry
 
-__all__ = ["signature", "stat_groups", "stat_signature", "walk_groups", "walk_here", "walk_signature"]
+__all__ = ["followed", "signature", "stat_groups", "stat_signature", "walk_groups", "walk_here", "walk_signature"]
 
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def followed(path: str, root: str) -> tuple[os.stat_result | None, str]:
+    """What a walk makes of the symlink at ``path``: ``(stat of its target, "")`` if it is
+    taken (it leads to a file inside the workspace, outside any .assay or .git folder),
+    else ``(None, why it is skipped)``. Raises FileNotFoundError for a dangling one."""
+    target = os.path.realpath(path)
+    if not _inside(target, root):
+        return None, "symlink points outside the workspace"
+    if leads_into_protected(target, root):
+        return None, "symlink points into a .assay or .git folder"
+    st = os.stat(path)
+    if _stat.S_ISDIR(st.st_mode):
+        return None, "symlink to a folder (not followed)"
+    return st, ""
 
 
 # -- stat signatures ----------------------------------------------------------------------
@@ -250,12 +265,10 @@ def _digest_folder(root: str, folder: str, rel_folder: str) -> tuple[int, bytes,
                     if entry.is_dir(follow_symlinks=False):
                         subdirs.append((f"{folder}/{name}", rel))
                         continue
-                    if entry.is_symlink():  # rare: followed, within the workspace, as _list_folder does
-                        path = f"{folder}/{name}"
-                        target = os.path.realpath(path)
-                        if not _inside(target, root) or leads_into_protected(target, root):
+                    if entry.is_symlink():  # rare: followed as _list_folder does
+                        st, _ = followed(f"{folder}/{name}", root)
+                        if st is None:
                             continue
-                        st = os.stat(path)
                     else:
                         st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
@@ -263,7 +276,7 @@ def _digest_folder(root: str, folder: str, rel_folder: str) -> tuple[int, bytes,
                 mode = st.st_mode
                 if _stat.S_ISREG(mode):
                     stats.append((rel, st.st_size, st.st_mtime_ns, st.st_ino, mode & 0o777, st.st_ctime_ns))
-                elif _stat.S_ISDIR(mode) and not entry.is_symlink():
+                elif _stat.S_ISDIR(mode):
                     subdirs.append((f"{folder}/{name}", rel))
     finally:
         os.close(fd)
