@@ -223,3 +223,18 @@ def test_decompress_into_refuses_a_frame_longer_than_the_index_says() -> None:
     frame = zstandard.ZstdCompressor(level=1).compress(b"x" * 5000)
     assert bytes(_decompress_into(frame, 5000)) == b"x" * 5000
     assert len(_decompress_into(frame, 4000)) == 4001  # one byte past: decode's length check fails
+
+
+@pytest.mark.parametrize("dirs", [(), ("e1", 'e"2', "ü/x", "t\tx")])
+def test_snapshot_encoding_is_compact_json_of_its_document(dirs: tuple[str, ...]) -> None:
+    # Written out by hand for speed: it must stay the bytes json.dumps gives, for every name.
+    names = ["a", 'q"uote', "tab\there", "nl\nx", "uni é 日本", "ctl\x01x", "del\x7fx", "sp ace", "e\u2028x", "x/y/z",
+             "\x1f", "sur\udcffx"]
+    files = {f"d{i}/{n}": FileManifest(i * 7, 0o755 if i % 2 else 0o644,
+                                       tuple((bytes([i, j]) * 16, j + 1) for j in range(i % 4)))
+             for i, n in enumerate(names * 2)}
+    snap = Snapshot(files, dirs)
+    doc = {"format": 1, "id": snap.id, "files": {p: files[p].to_json() for p in sorted(files)}, "empty_dirs": list(snap.empty_dirs)}
+    assert snap.encode() == json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogateescape")
+    again = Snapshot.decode(snap.encode(), expect_id=snap.id)
+    assert again.files == files and again.empty_dirs == snap.empty_dirs
