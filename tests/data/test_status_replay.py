@@ -420,6 +420,25 @@ def test_what_the_replay_knows_of_the_ledger_is_this_assays(clean: Workspace) ->
     assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
 
 
+def test_an_answer_over_a_stat_cache_of_another_layout_is_not_replayed(clean: Workspace) -> None:
+    # An assay whose stat cache layout changed (and whose version did not) must not replay an
+    # answer recorded over the old layout: the full command rebuilds the cache, re-hashing.
+    from assay.data._scan import _SCHEMA
+
+    assert _replay.STAT_SCHEMA == _SCHEMA
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    db = clean.cache_dir / "stat.db"
+    data = bytearray(db.read_bytes())
+    data[60:64] = (_SCHEMA - 1).to_bytes(4, "big")  # as an older assay left it
+    db.write_bytes(bytes(data))
+    answers = marshal.loads(answers_file(clean).read_bytes())
+    for answer in answers["answers"].values():
+        dev, ino, header = answer["stat"]
+        answer["stat"] = (dev, ino, header[:16] + (_SCHEMA - 1).to_bytes(4, "big") + header[20:])  # recorded then
+    answers_file(clean).write_bytes(marshal.dumps(answers))
+    assert full(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"  # the full command ran
+
+
 def test_an_interrupted_entry_point_exits_130(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     import assay.data

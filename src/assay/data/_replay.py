@@ -43,7 +43,11 @@ if TYPE_CHECKING:
 __all__ = ["MAX_FILES", "record", "render", "replay_status"]
 
 ANSWERS = "status-answers"
-_FORMAT = 3
+_FORMAT = 4  # 4: the stat cache compares ctime (answers of layout 5 were made without it)
+# The stat cache's layout this assay writes (assay.data._scan._SCHEMA; a test holds the two
+# equal). A cache of another layout is rebuilt by the full command, with every file re-hashed:
+# an answer recorded over it is not replayed, even by an assay of the same version.
+STAT_SCHEMA = 6
 # The newest ledger schema this assay knows (assay.ledger._migrations, which is not loaded
 # here; a test holds the two equal). A newer ledger: the full command refuses it, so no replay.
 LEDGER_SCHEMA = 4
@@ -73,7 +77,7 @@ def replay_status(name: str | None, *, as_json: bool) -> str | None:
     config = _bytes(os.path.join(folder, "config.toml"))
     heads = _heads(os.path.join(folder, "cache", "heads.json"))
     stat = _file_id(os.path.join(folder, "cache", "stat.db"))
-    if config is None or heads is None or stat is None:
+    if config is None or heads is None or stat is None or stat[2][16:20] != STAT_SCHEMA.to_bytes(4, "big"):
         return None
     from assay import __version__
 
