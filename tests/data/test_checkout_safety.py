@@ -382,3 +382,37 @@ def test_pull_checkout_of_such_a_version_says_what_it_left_out(ws: Workspace, tm
     assert any("data/.GIT/hooks/post-checkout" in note for note in result.notes)
     assert (clone.root / "data" / "x").is_file() and not (clone.root / "data" / ".GIT").exists()
     clone.close()
+
+
+def test_after_checking_out_such_a_version_status_is_clean_and_a_run_may_read_it(ws: Workspace) -> None:
+    # A version made before walks left .git out: its .git files are never checked out, so they
+    # must not read as removed for ever (status never clean, `assay run --in` refused).
+    import os
+    import time
+
+    from assay.data._scan import StatCache
+    from assay.lineage import run_command
+
+    (ws.root / "payload").mkdir()
+    (ws.root / "payload" / "HEAD").write_text("ref: refs/heads/main\n")
+    (ws.root / "payload" / "x.csv").write_text("a,b\n1,2\n")
+    with ws.lock():
+        snap, _, _, _ = _snapshot_paths(ws, ["payload"])
+    old = Snapshot({"data/.git/HEAD": snap.files["payload/HEAD"], "data/x.csv": snap.files["payload/x.csv"]})
+    save_snapshot(ws.store, old)
+    record_version(ws, "old", old, message="made before walks left .git out", sources=["data"])
+    checkout(ws, "old@v1")
+    past = time.time() - 10
+    os.utime(ws.root / "data" / "x.csv", (past, past))  # out of the racy window: the cache vouches for it
+    st = status(ws, "old")
+    assert not st.dirty and st.unchanged == 1 and not st.removed
+    assert StatCache(ws).clean_signature("old", old.id) is not None  # the fast path answers from now on
+    assert not status(ws, "old").dirty and status(ws, "old").rehashed == 0
+    script = "import pathlib; pathlib.Path('out').mkdir(exist_ok=True); pathlib.Path('out/n').write_text('1')"
+    import sys
+
+    run = run_command(ws, [sys.executable, "-c", script], inputs=["old@v1"], outputs={"o": "out"}, cwd=ws.root)
+    assert run.status == "succeeded"
+    (ws.root / "data" / "x.csv").write_text("a,b\n9,9\n")
+    with pytest.raises(UsageError, match="not old@v1"):
+        run_command(ws, [sys.executable, "-c", script], inputs=["old@v1"], outputs={"o": "out"}, cwd=ws.root)

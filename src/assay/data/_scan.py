@@ -35,7 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from assay._root import RENAME_HINT, leads_into_protected, not_utf8, skipped_in_walks
+from assay._root import (
+    RENAME_HINT,
+    leads_into_protected,
+    not_utf8,
+    protected_path,
+    skipped_in_walks,
+)
 from assay.data._sigwalk import (
     _inside,
     blake2b,
@@ -405,7 +411,10 @@ class StatCache:
         self.record_trees([snapshot])
 
     def record_trees(self, snapshots: Iterable[Snapshot]) -> None:
-        rows = [(s.id, listing_digest({p: m.id for p, m in s.files.items()})) for s in snapshots]
+        """Remember each snapshot's listing digest, as a walk can find it: without the paths inside
+        a .assay or .git folder that an old version may hold (walks and checkout leave them out)."""
+        rows = [(s.id, listing_digest({p: m.id for p, m in s.files.items() if not protected_path(p)}))
+                for s in snapshots]
         if rows:
             self._write("INSERT OR REPLACE INTO trees VALUES (?, ?)", rows)  # type: ignore[arg-type]
 

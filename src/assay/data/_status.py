@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from assay._root import protected_path
 from assay.data._prefetch import remember, take, unwanted
 from assay.data._replay import record
 from assay.data._scan import ScanEntry, StatCache, _list_folder, listing_digest, scan
@@ -143,7 +144,9 @@ def _status(ws: Workspace, name: str, version: Version, sources: list[str], _bas
                 result.modified.append(path)
             else:
                 result.unchanged += 1
-        result.removed = sorted(set(base.files) - set(ids))
+        # Paths inside a .assay or .git folder (an old version may hold some) are never on disk:
+        # walks and checkout leave them out.
+        result.removed = sorted(p for p in set(base.files) - set(ids) if not protected_path(p))
         result.added.sort()
         result.modified.sort()
     if not result.dirty:

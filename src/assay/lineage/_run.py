@@ -107,17 +107,18 @@ def _check_on_disk(ws: Workspace, version: Any) -> None:
     """Refuse an input whose files in the workspace are not that version's: the run would be
     recorded as built from data it did not read. A dataset none of whose files are on disk
     is let through (the command reads it from elsewhere, a checkout into a folder of its own)."""
-    from assay._root import under
+    from assay._root import protected_path, under
     from assay.data import status
     from assay.data._versions import load_snapshot, version_sources
 
     sources = version_sources(ws, version)
     snapshot = load_snapshot(ws.store, version.snapshot)
-    if not all(under(p, sources) for p in snapshot.files):
+    files = [p for p in snapshot.files if not protected_path(p)]  # never checked out: see checkout
+    if not all(under(p, sources) for p in files):
         # Added from other paths than the dataset's current ones: its own files are compared.
-        modified, removed = _compare_files(ws, snapshot)
+        modified, removed = _compare_files(ws, snapshot, files)
         found_added: list[str] = []
-        if not modified and len(removed) in (0, len(snapshot.files)):
+        if not modified and len(removed) in (0, len(files)):
             return  # all of it here as it was, or none of it here
     else:
         found = status(ws, version.ref)
@@ -137,16 +138,16 @@ def _check_on_disk(ws: Workspace, version: Any) -> None:
     )
 
 
-def _compare_files(ws: Workspace, snapshot: Any) -> tuple[list[str], list[str]]:
-    """The files of ``snapshot`` that differ on disk, and those missing there."""
+def _compare_files(ws: Workspace, snapshot: Any, paths: list[str]) -> tuple[list[str], list[str]]:
+    """The files ``paths`` of ``snapshot`` that differ on disk, and those missing there."""
     from assay.data._checkout import _compare
     from assay.data._chunking import Chunker
     from assay.data._scan import StatCache
 
     cache, chunker = StatCache(ws), Chunker(ws.config.data.chunk_avg)
     modified, removed = [], []
-    for rel, manifest in sorted(snapshot.files.items()):
-        state = _compare(str(ws.root / rel), rel, manifest, cache, chunker)
+    for rel in sorted(paths):
+        state = _compare(str(ws.root / rel), rel, snapshot.files[rel], cache, chunker)
         if state == "missing":
             removed.append(rel)
         elif state == "other":
