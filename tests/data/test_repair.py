@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.data import add, add_remote, checkout, gc, pull, push, repair, verify
+from assay.data import add, add_remote, checkout, gc, log, pull, push, repair, verify
 from assay.data._packs import FLAG_ZSTD, decode_index, workspace_packs
 from assay.data._versions import load_snapshot, resolve
 from assay.errors import CorruptionError
@@ -294,7 +294,9 @@ def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path:
     store.put_bytes(key, good[:good.index(b'"snapshot"')])  # cut short after its number
     report = verify(ws, remote="origin")  # named as damage, not an input error
     assert not report.ok and [d.object for d in report.damaged] == [f"version ref {key}"]
-    # A plain push does not call the version complete there: it reads the refs it finds back.
+    # A push reads back, once, each ref it finds there that it has not seen whole (here: as from
+    # another workspace, which has no memory of this remote's refs): damage, not "complete there".
+    (ws.cache_dir / "remotes" / "origin" / "refs-read").unlink()
     with pytest.raises(CorruptionError, match="damaged") as err:
         push(ws, remote="origin")
     assert key in err.value.message and "push --repair" in (err.value.hint or "")
@@ -695,3 +697,25 @@ def test_a_stretch_is_cut_only_where_one_reading_alone_gives_a_wanted_chunk() ->
     assert _chunk_at(memoryview(frame + c), *wanted(b"x" * 5000, frame)) is None  # or a raw .zst file: not guessed
     bomb = zstandard.ZstdCompressor().compress(bytes(50 << 20))
     assert _chunk_at(memoryview(bomb), *wanted(c)) is None  # a declared size nobody wants is not decoded
+
+
+def test_a_push_reads_each_ref_back_once(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assay.data._remote as remote_mod
+
+    pushed(ws, str(tmp_path / "remote"))
+    reads: list[str] = []
+    real = remote_mod.read_ref
+
+    def counting(store: ObjectStore, key: str) -> object:
+        reads.append(key)
+        return real(store, key)
+
+    monkeypatch.setattr(remote_mod, "read_ref", counting)
+    push(ws, remote="origin")
+    assert reads == []  # written by this workspace's push: known whole
+    (ws.cache_dir / "remotes" / "origin" / "refs-read").unlink()
+    push(ws, remote="origin")
+    assert sorted(reads) == sorted(f"versions/ds/{v.id}.json" for v in log(ws, "ds")) and reads
+    reads.clear()
+    push(ws, remote="origin")
+    assert reads == []  # read whole once: remembered

@@ -212,29 +212,49 @@ def check_entry(entry: Any, key: str) -> None:
                          hint=f"a version needs {', '.join(_ENTRY_FIELDS)}; fix or remove it on the remote")
 
 
-def _write_refs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> list[str]:
+def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore, versions: list[Version]) -> list[str]:
     """One ref object per version the remote does not list yet (after its snapshot and chunks).
     Returns the refs the remote lists already that do not read as their version: damage that a
-    pull would stop at, which ``push --repair`` mends (each one listed is read back: small
-    objects, read in parallel)."""
+    pull would stop at, which ``push --repair`` mends. Each listed ref is read back once (small
+    objects, read in parallel); those found whole, and those this push wrote, are remembered
+    per remote (``.assay/cache/remotes/NAME/refs-read``), so a later push reads only new ones.
+    Damage done to a ref after that is for ``verify --remote`` to find."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from assay.data._hints import read_hint, write_hint
+
+    memo_path = str(ws.cache_dir / "remotes" / spec.name / "refs-read")
+    memo = read_hint(memo_path)
+    read_before: set[str] = set()
+    if isinstance(memo, dict) and memo.get("url") == spec.url and isinstance(memo.get("refs"), list):
+        read_before = {k for k in memo["refs"] if isinstance(k, str)}
     kinds = {r[0]: r[1] for r in ws.ledger.query("SELECT name, kind FROM datasets")}
     by_name: dict[str, list[Version]] = {}
     for v in versions:
         by_name.setdefault(v.dataset, []).append(v)
     listed: list[str] = []
+    whole = set(read_before)
     for name, vs in by_name.items():
         there = set(store.list(f"versions/{name}/"))
         for v in vs:
             key = f"versions/{name}/{v.id}.json"
             if key in there:
-                listed.append(key)
+                if key not in read_before:
+                    listed.append(key)
             else:
                 store.put_bytes(key, ref_entry(v, kinds.get(name, "dataset"), version_sources(ws, v)))
-    with ThreadPoolExecutor(max_workers=min(16, max(1, len(listed)))) as pool:
-        readable = list(pool.map(lambda key: read_ref(store, key) is not None, listed))
-    return [key for key, ok in zip(listed, readable) if not ok]
+                whole.add(key)
+    damaged: list[str] = []
+    if listed:
+        with ThreadPoolExecutor(max_workers=min(16, len(listed))) as pool:
+            readable = list(pool.map(lambda key: read_ref(store, key) is not None, listed))
+        damaged = [key for key, ok in zip(listed, readable) if not ok]
+        whole.update(key for key, ok in zip(listed, readable) if ok)
+    if whole != read_before:
+        with contextlib.suppress(OSError):  # a cache: without it the next push reads them again
+            (ws.cache_dir / "remotes" / spec.name).mkdir(parents=True, exist_ok=True)
+            write_hint(memo_path, {"url": spec.url, "refs": sorted(whole)})
+    return damaged
 
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")  # used with fullmatch
@@ -454,7 +474,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
         _write_runs(ws, store, versions)  # before the refs that name them
-        damaged = _write_refs(ws, store, versions)
+        damaged = _write_refs(ws, spec, store, versions)
     result.versions = sorted(v.ref for v in versions)
     if damaged:
         raise CorruptionError(
