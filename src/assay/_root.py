@@ -85,18 +85,23 @@ def not_utf8(name: str) -> str | None:
 RENAME_HINT = "rename it (for example `convmv -f latin1 -t utf8 --notest FILE`)"
 
 
+def home_root(env: str) -> str:
+    """The workspace root ``ASSAY_HOME=env`` names (resolved): the folder itself, or the one
+    holding it when it names a workspace's own ``.assay`` folder."""
+    root = os.path.realpath(os.path.expanduser(env))
+    return os.path.dirname(root) if os.path.basename(root) == WORKSPACE_DIR else root
+
+
 def find_root(start: str | None = None) -> str:
     """The workspace root (a resolved path): ``ASSAY_HOME`` if set and no ``start`` is given,
     else the first folder from ``start`` (default: the current one) upwards that holds one."""
     env = os.environ.get("ASSAY_HOME")
     if start is None and env:
-        root = os.path.realpath(os.path.expanduser(env))
-        if os.path.basename(root) == WORKSPACE_DIR:
-            root = os.path.dirname(root)
+        root = home_root(env)
         if not _holds_workspace(root):
             raise WorkspaceNotFoundError(
                 f"ASSAY_HOME={env} holds no assay workspace",
-                hint=f"run `assay init {env}` or unset ASSAY_HOME",
+                hint=f"run `assay init` (it makes one in {root}) or unset ASSAY_HOME",
             )
         return root
     here = os.path.realpath(start if start is not None else os.getcwd())

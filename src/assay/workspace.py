@@ -52,6 +52,9 @@ class Workspace:
              store_options: dict[str, Any] | None = None) -> Workspace:
         """Create a workspace in ``root`` (idempotent on an existing one with the same settings)."""
         root = Path(root).expanduser().resolve()
+        if root.name == WORKSPACE_DIR:
+            raise UsageError(f"{root} is a workspace's own {WORKSPACE_DIR} folder",
+                             hint=f"give the folder that holds it: {root.parent}")
         ws_dir = root / WORKSPACE_DIR
         if ws_dir.exists() and not (ws_dir / "config.toml").is_file():
             raise UsageError(f"{ws_dir} exists but is not an assay workspace", hint="move it away and retry")

@@ -113,6 +113,18 @@ def test_init_without_a_directory_makes_the_workspace_assay_home_names(tmp_path:
     explicit = subprocess.run([sys.executable, "-m", "assay", "init", "--json", "."], cwd=here, env=env,
                               capture_output=True, text=True)
     assert explicit.returncode == 0 and (here / ".assay").is_dir()  # a DIRECTORY given wins
+    # Resolved as every other command resolves it: through a symlink to a .assay folder too.
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real" / ".assay")
+    env["ASSAY_HOME"] = str(tmp_path / "link")
+    linked = subprocess.run([sys.executable, "-m", "assay", "init"], cwd=here, env=env, capture_output=True, text=True)
+    assert linked.returncode == 0, linked.stderr
+    assert "ASSAY_HOME" in linked.stdout and (tmp_path / "real" / ".assay" / "config.toml").is_file()
+    assert not (tmp_path / "real" / ".assay" / ".assay").exists()
+    nested = subprocess.run([sys.executable, "-m", "assay", "init", str(tmp_path / "real" / ".assay")], cwd=here,
+                            env=env, capture_output=True, text=True)
+    assert nested.returncode == 2 and "own .assay folder" in nested.stderr
+    assert not (tmp_path / "real" / ".assay" / ".assay").exists()
 
 
 def test_config_rejects_unknown_keys_and_bad_values(tmp_path: Path) -> None:

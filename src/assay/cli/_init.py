@@ -23,6 +23,7 @@ def init(directory: Path | None, ledger: str | None, store: str | None, endpoint
     """Create a workspace (.assay/) in DIRECTORY (default: ASSAY_HOME if set, else here). In an
     existing workspace it changes nothing and says so (exit 0), unless asked for other settings
     than it has (exit 2)."""
+    from_home = directory is None and bool(os.environ.get("ASSAY_HOME"))
     if directory is None:
         directory = _default_directory()
     existed = _check_existing(directory, ledger=ledger, store=store, endpoint_url=endpoint_url)
@@ -38,18 +39,16 @@ def init(directory: Path | None, ledger: str | None, store: str | None, endpoint
     doc = {"root": str(ws.root), "ledger": ws.ledger.url, "store": ws.store.url,
            "schema_version": ws.ledger.schema_version(), "created": not existed}
     text = (f"{ws.dir} is already an assay workspace; nothing changed" if existed
-            else f"Initialized assay workspace in {ws.dir}")
+            else f"Initialized assay workspace in {ws.dir}") + (" (the one ASSAY_HOME names)" if from_home else "")
     emit(doc, as_json, lambda: click.echo(text))
 
 
 def _default_directory() -> Path:
-    """ASSAY_HOME, as every other command reads it (the workspace itself, or its .assay
-    folder), else the current folder."""
+    """ASSAY_HOME, as every other command reads it, else the current folder."""
+    from assay._root import home_root
+
     env = os.environ.get("ASSAY_HOME")
-    if not env:
-        return Path(".")
-    home = Path(env).expanduser()
-    return home.parent if home.name == WORKSPACE_DIR else home
+    return Path(home_root(env)) if env else Path(".")
 
 
 def _check_existing(directory: Path, *, ledger: str | None, store: str | None, endpoint_url: str | None) -> bool:
