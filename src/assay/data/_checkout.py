@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat as _stat
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from assay.data._fork import (
     raise_first_failure,
     split,
 )
-from assay.data._scan import FileStat, StatCache
+from assay.data._scan import RACY_NS, FileStat, StatCache
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import (
     Version,
@@ -253,6 +254,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             written.extend(_write_in_processes(packs, rest, umask, processes, total))
         elif rest:
             written.extend(_write_in_threads(packs, rest, umask, total))
+        settled = time.time_ns() - RACY_NS  # written before this: trusted when the cache is updated below
         while written:
             tmp, dest, rel, st, manifest = written[-1]
             try:
@@ -270,9 +272,11 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             if cache is not None:
                 # The rename moved the file's ctime, which the stat cache compares: the entry
                 # takes it from a stat of the file in place (and only if it is still the file
-                # written: same inode, size and mtime).
-                now = _renamed_stat(dest, st)
-                if now is not None:
+                # written: same inode, size and mtime). A file written within the racy window
+                # gets an entry the cache will not trust anyway: no stat for it.
+                if st.st_mtime_ns >= settled:
+                    fresh.append((rel, st, manifest))
+                elif (now := _renamed_stat(dest, st)) is not None:
                     fresh.append((rel, now, manifest))
     finally:
         for tmp, *_ in written:

@@ -4,9 +4,12 @@ The stat cache (a local SQLite file, not the shared ledger: it describes this
 machine's disk) remembers each file's (size, mtime_ns, inode, mode, ctime_ns) with its
 manifest and manifest id, so `status` and `add` re-hash only files whose stat
 changed. ctime is in it as in git: an edit that keeps the size and puts the mtime
-back (`touch -d`, `cp -p`, `rsync -t`) still moves the ctime, which no user can set. As in git's "racy" check, an entry is trusted only if the file was last
-modified at least a second before it was cached: a write within the same
-timestamp tick cannot hide.
+back (`touch -d`, `cp -p`, `rsync -t`) still moves the ctime, which no user can set.
+As in git's "racy" check, an entry is trusted only if the file was last modified at
+least a second before it was cached: a write within the same timestamp tick cannot
+hide. (The rule looks at the mtime: a second same-size edit with the mtime put back
+within one ctime tick of the first could hide, as in git; kernels from 6.13 keep
+fine-grained ctimes.)
 
 It also remembers, per snapshot it has seen whole (built by `add`, or loaded and
 Merkle-checked), a digest of that snapshot's (path, manifest id) listing. When

@@ -58,10 +58,9 @@ def followed(path: str, root: str) -> tuple[os.stat_result | None, str]:
 # -- stat signatures ----------------------------------------------------------------------
 # A digest over (path, size, mtime_ns, inode, permission bits, ctime_ns) of every file of a
 # scan: per folder first, so that walker processes (below) can each digest the folders they list;
-# the folders' digests, sorted by folder, make the signature. ctime is in it although the
-# stat cache keeps none: no tool sets it back, so an in-place rewrite whose size and mtime
-# were restored *after* the signature was recorded still changes it. (One made before that,
-# which the per-file cache already trusted, is not caught: the stat cache's own limit.)
+# the folders' digests, sorted by folder, make the signature. The stat cache compares the
+# same fields (ctime among them: no tool sets it back, so an in-place rewrite whose size and
+# mtime were restored still changes it), and both give one answer.
 
 _Group = tuple[str, int, bytes]  # folder, number of files, digest of their stats
 
