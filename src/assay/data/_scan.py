@@ -391,7 +391,7 @@ class StatCache:
         if not items:
             return
         now = time.time_ns()
-        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, st.st_ctime_ns, now, m.id, m.encode())
+        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, st.st_ctime_ns, now, *_id_and_bytes(m))
                 for rel, st, m in items]
         self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)  # type: ignore[arg-type]
         # What is in memory follows; what is not is read from the file when first asked for.
@@ -485,6 +485,18 @@ class StatCache:
             return self.match(entries)
         found = self._by_path("path, size, mtime_ns, ino, mode, ctime_ns, cached_ns, mid", [e.rel for e in entries])
         return _match({r[0]: r[1:] for r in found}, entries)  # type: ignore[misc]
+
+
+def _id_and_bytes(m: FileManifest) -> tuple[str, bytes]:
+    """A manifest's id and encoding, encoded once (its id is the BLAKE3 of the encoding)."""
+    data = m.encode()
+    mid = m._id
+    if mid is None:
+        from blake3 import blake3
+
+        mid = blake3(data).hexdigest()
+        object.__setattr__(m, "_id", mid)
+    return mid, data
 
 
 def _checked_manifest(raw: object, mid: str) -> FileManifest | None:
