@@ -369,3 +369,64 @@ def test_an_interrupted_forked_checkout_leaves_the_target_as_it_was(ws: Workspac
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert [p for p in out.rglob("*") if p.is_file()] == []  # no file, whole or partial, temp or not
+
+
+def _scan_tree(root: Path) -> None:
+    """Enough folders to share out among walkers, with what a walk skips or warns about."""
+    for i in range(40):
+        for j in range(60):
+            (root / "d" / f"f{i:02d}" / "deep").mkdir(parents=True, exist_ok=True)
+            (root / "d" / f"f{i:02d}" / f"x{j}.bin").write_bytes(os.urandom(10 + j))
+        (root / "d" / f"f{i:02d}" / "deep" / "y.txt").write_text(f"deep {i}")
+    (root / "d" / "f03" / "empty").mkdir()
+    (root / "d" / "f04" / "link.bin").symlink_to(root / "d" / "f05" / "x1.bin")
+    (root / "d" / "f06" / "out").symlink_to("/etc/hostname")
+    (root / "d" / "f07" / "dirlink").symlink_to(root / "d" / "f08")
+    os.mkfifo(root / "d" / "f09" / "pipe")
+    (root / "d" / "f10" / ".git").mkdir()
+    (root / "d" / "f10" / ".git" / "HEAD").write_text("ref")
+    (root / "d" / "top.txt").write_text("top")
+
+
+def test_the_forked_scan_finds_what_the_walk_in_one_process_finds(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data import _scan
+
+    _scan_tree(ws.root)
+    # As in the command line's single thread (the test session may run an S3 server's threads).
+    monkeypatch.setattr(_fork, "can_fork", lambda: True)
+    calls: list[bool] = []
+    real = _scan._walk_forked
+    monkeypatch.setattr(_scan, "_walk_forked", lambda *a: calls.append(real(*a)) or calls[-1])
+    forked = scan(ws, ["d"])
+    assert calls == [True]  # the walkers did the walk
+    monkeypatch.setattr(_scan, "_walk_forked", lambda *a: False)
+    here = scan(ws, ["d"])
+    assert [(e.rel, e.path) for e in forked.files] == [(e.rel, e.path) for e in here.files]
+    fields = ("st_size", "st_mtime_ns", "st_ino", "st_mode", "st_ctime_ns")
+    assert [[getattr(e.st, f) for f in fields] for e in forked.files] == [[getattr(e.st, f) for f in fields]
+                                                                          for e in here.files]
+    assert sorted(forked.empty_dirs) == sorted(here.empty_dirs) == ["d/f03/empty"]
+    assert sorted(forked.warnings) == sorted(here.warnings) and len(here.warnings) == 3
+    assert len(here.files) == 40 * 61 + 2  # the symlinked file is taken; .git is not
+    # And a version added from the forked scan is the one added from the other.
+    monkeypatch.setattr(_scan, "_walk_forked", real)
+    v1 = add(ws, [ws.root / "d"], name="a").version
+    monkeypatch.setattr(_scan, "_walk_forked", lambda *a: False)
+    assert add(ws, [ws.root / "d"], name="b").version.snapshot == v1.snapshot
+
+
+def test_a_walker_that_meets_an_error_leaves_it_for_the_walk_here_to_report(ws: Workspace,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data import _scan
+
+    monkeypatch.setattr(_fork, "can_fork", lambda: True)
+    _scan_tree(ws.root)
+    tried: list[bool] = []
+    real = _scan._walk_forked
+    monkeypatch.setattr(_scan, "_walk_forked", lambda *a: tried.append(real(*a)) or tried[-1])
+    bad = os.fsencode(ws.root / "d" / "f20" / "deep") + b"/caf\xe9.txt"
+    with open(bad, "wb") as fh:
+        fh.write(b"latin-1 name")
+    with pytest.raises(InputError, match="not valid UTF-8") as err:
+        scan(ws, ["d"])
+    assert "d/f20/deep/" in err.value.message and tried == [False]  # a walker met it; the walk here said it
