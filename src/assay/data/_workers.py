@@ -52,8 +52,8 @@ def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWrite
     published: list[str] = []
     chunks = nbytes = 0
     for rows, (child_chunks, child_bytes, child_packs) in results:
-        fresh.extend((rel, FileStat(size, mtime_ns, ino, st_mode, ctime_ns), FileManifest(size, mode, tuple(chunk_list)))
-                     for rel, size, mtime_ns, ino, st_mode, ctime_ns, mode, chunk_list in rows)
+        fresh.extend((rel, FileStat(size, mtime_ns, ino, st_mode, ctime_ns), FileManifest(size, mode, tuple(chunk_list), mid))
+                     for rel, size, mtime_ns, ino, st_mode, ctime_ns, mode, chunk_list, mid in rows)
         chunks += child_chunks
         nbytes += child_bytes
         published += child_packs
@@ -84,7 +84,9 @@ def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | Non
         if own is not None:
             own.abort()
         raise
-    rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_ctime_ns, m.mode, m.chunks)
+    # Each manifest's id too (the hash of its encoding): here, beside the reads, not in the parent
+    # after them.
+    rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_ctime_ns, m.mode, m.chunks, m.id)
             for rel, st, m in out]
     stats = (own.chunks_written, own.bytes_written, published) if own is not None else (0, 0, [])
     return rows, stats
