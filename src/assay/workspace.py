@@ -68,7 +68,7 @@ class Workspace:
             if store_options:
                 config.store_options = dict(store_options)
             config.save(ws_dir / "config.toml")
-            (ws_dir / ".gitignore").write_text("/objects/\n/cache/\n/tmp/\n/ledger.db*\n/lock\n/lock.gate\n", encoding="utf-8")
+            (ws_dir / ".gitignore").write_text("/objects/\n/cache/\n/tmp/\n/ledger.db*\n/lock\n", encoding="utf-8")
         ws = cls(root)
         ws.ledger  # noqa: B018 - creates and migrates the ledger now, so errors show at init
         ws.store  # noqa: B018
@@ -151,7 +151,7 @@ class Workspace:
 
         A waiting gc goes before readers that come after it: ``flock`` alone grants a new
         shared lock while an exclusive one waits, so a steady stream of checkouts could keep
-        gc waiting for ever. Each taker first passes a gate (``lock.gate``, exclusive): a
+        gc waiting for ever. Each taker first passes a gate (``cache/lock.gate``, exclusive): a
         reader only while it takes its shared lock, a gc or repair for as long as it holds
         the lock, so readers that come while it waits queue behind it. (PostgreSQL's advisory
         locks already queue that way.)
@@ -171,14 +171,14 @@ class Workspace:
                 holder = "another assay command holds it" if exclusive else "a gc or a repair holds it"
                 _take(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, said,
                       f"waiting for the workspace lock: {holder} in {self.root}")
+                if not exclusive and gate is not None:  # a reader passes the gate; a gc keeps it closed
+                    os.close(gate)
+                    gate = None
             except BaseException:
                 for f in (gate, fd):
                     if f is not None:
-                        os.close(f)
+                        os.close(f)  # (a lock goes with its descriptor)
                 raise
-            if not exclusive:  # a reader passes the gate; a gc keeps it closed while it holds the lock
-                os.close(gate)
-                gate = None
             holds[key] = "exclusive" if exclusive else "shared"
         try:
             with self._store_lock(exclusive):
@@ -207,13 +207,18 @@ class Workspace:
         self._lock_hooks.append(hook)
 
     def _gate_file(self) -> int | None:
-        """The gate before the lock, open; None where it cannot be made (a workspace of an
-        older assay in a folder this user may not write): the gate only orders the takers."""
+        """The gate before the lock (in ``cache/``, which git ignores in every workspace), open;
+        None where it cannot be made (a workspace in a folder this user may not write): the
+        gate only orders the takers."""
         from assay.errors import InputError
 
         try:
-            return self._lock_file("lock.gate")
-        except InputError:
+            (self.dir / "cache").mkdir(exist_ok=True)
+        except OSError:
+            pass
+        try:
+            return self._lock_file("cache/lock.gate")
+        except (InputError, OSError):
             return None
 
     def _lock_file(self, name: str = "lock") -> int:

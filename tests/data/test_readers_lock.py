@@ -279,3 +279,33 @@ def test_a_lock_file_this_user_can_only_read_is_opened_read_only(ws: Workspace, 
     with pytest.raises(InputError, match="cannot open the workspace lock"):
         verify(reader)
     assert sorted(p.name for p in (ws.dir / "objects" / "packs").iterdir()) == packs  # nothing deleted
+
+
+def test_without_a_gate_the_lock_still_works_and_leaks_nothing(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workspace whose cache folder this user cannot write (made by another user, or an
+    older assay): no gate can be made. The lock itself must work, and leave no descriptor."""
+    from assay.errors import InputError
+
+    real = Workspace._lock_file
+
+    def no_gate(self: Workspace, name: str = "lock") -> int:
+        if name != "lock":
+            raise InputError("cannot open the workspace lock: permission denied")
+        return real(self, name)
+
+    monkeypatch.setattr(Workspace, "_lock_file", no_gate)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with ws.lock():
+            pass
+        with ws.lock(exclusive=True):
+            pass
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert verify(ws).ok
+
+
+def test_the_gate_lives_where_git_already_ignores(ws: Workspace) -> None:
+    with ws.lock():
+        pass
+    assert (ws.dir / "cache" / "lock.gate").exists() and not (ws.dir / "lock.gate").exists()
+    assert "/cache/" in (ws.dir / ".gitignore").read_text().split()
