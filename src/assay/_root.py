@@ -87,8 +87,12 @@ RENAME_HINT = "rename it (for example `convmv -f latin1 -t utf8 --notest FILE`)"
 
 def home_root(env: str) -> str:
     """The workspace root ``ASSAY_HOME=env`` names (resolved): the folder itself, or the one
-    holding it when it names a workspace's own ``.assay`` folder."""
-    root = os.path.realpath(os.path.expanduser(env))
+    holding it when it names a workspace's own ``.assay`` folder (by that name, or by what a
+    symlink of another name leads to)."""
+    given = os.path.abspath(os.path.expanduser(env))
+    if os.path.basename(given) == WORKSPACE_DIR:  # before resolving: .assay may be a symlink to elsewhere
+        return os.path.realpath(os.path.dirname(given))
+    root = os.path.realpath(given)
     return os.path.dirname(root) if os.path.basename(root) == WORKSPACE_DIR else root
 
 

@@ -51,12 +51,13 @@ class Workspace:
     def init(cls, root: Path | str = ".", *, ledger: str | None = None, store: str | None = None,
              store_options: dict[str, Any] | None = None) -> Workspace:
         """Create a workspace in ``root`` (idempotent on an existing one with the same settings)."""
-        root = Path(root).expanduser().resolve()
-        if root.name == WORKSPACE_DIR:
-            raise UsageError(f"{root} is a workspace's own {WORKSPACE_DIR} folder",
-                             hint=f"give the folder that holds it: {root.parent}")
+        given = Path(os.path.abspath(Path(root).expanduser()))
+        root = given.resolve()
+        if WORKSPACE_DIR in (given.name, root.name):  # by its name, or where a symlink leads
+            raise UsageError(f"{given} is a workspace's own {WORKSPACE_DIR} folder",
+                             hint=f"give the folder that holds it: {given.parent}")
         ws_dir = root / WORKSPACE_DIR
-        if ws_dir.exists() and not (ws_dir / "config.toml").is_file():
+        if ws_dir.exists() and not (ws_dir / "config.toml").is_file() and not _empty_folder(ws_dir):
             raise UsageError(f"{ws_dir} exists but is not an assay workspace", hint="move it away and retry")
         make_folder(ws_dir, f"cannot create a workspace in {root}")
         if not (ws_dir / "config.toml").is_file():
@@ -352,6 +353,16 @@ def _sessions() -> dict[int, Any]:
     if sessions is None:
         sessions = _thread.sessions = {}
     return sessions
+
+
+def _empty_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder with nothing in it (a ``.assay`` made ready, or a symlink to
+    an empty folder on another disk): a workspace may be made there."""
+    try:
+        with os.scandir(path) as it:
+            return next(it, None) is None
+    except OSError:
+        return False
 
 
 def _take(fd: int, mode: int, said: bool, message: str) -> bool:

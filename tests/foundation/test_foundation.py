@@ -125,6 +125,21 @@ def test_init_without_a_directory_makes_the_workspace_assay_home_names(tmp_path:
                             env=env, capture_output=True, text=True)
     assert nested.returncode == 2 and "own .assay folder" in nested.stderr
     assert not (tmp_path / "real" / ".assay" / ".assay").exists()
+    # A .assay that is a symlink to another disk: it names the workspace that holds it.
+    (tmp_path / "disk" / "assaydata").mkdir(parents=True)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / ".assay").symlink_to(tmp_path / "disk" / "assaydata")
+    env["ASSAY_HOME"] = str(tmp_path / "proj" / ".assay")
+    made = subprocess.run([sys.executable, "-m", "assay", "init"], cwd=here, env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "disk" / "assaydata" / "config.toml").is_file()
+    assert not (tmp_path / "disk" / "assaydata" / ".assay").exists()
+    status = subprocess.run([sys.executable, "-m", "assay", "data", "status"], cwd=here, env=env,
+                            capture_output=True, text=True)
+    assert status.returncode == 0, status.stderr
+    refused = subprocess.run([sys.executable, "-m", "assay", "init", str(tmp_path / "proj" / ".assay")], cwd=here,
+                             env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "own .assay folder" in refused.stderr
 
 
 def test_config_rejects_unknown_keys_and_bad_values(tmp_path: Path) -> None:
