@@ -63,3 +63,46 @@ def test_a_run_record_and_its_pushed_copy_hold_no_secret(ws: Workspace, tmp_path
     assert "sk-live-123" not in sent and "wb-456" not in sent and REDACTED in sent
     ledger_bytes = b"".join(p.read_bytes() for p in ws.dir.glob("ledger.db*"))
     assert b"sk-live-123" not in ledger_bytes and b"wb-456" not in ledger_bytes
+
+
+def test_secrets_a_first_cut_missed() -> None:
+    assert secret_name("PGPASSWORD") and secret_name("REDIS_PASS") and secret_name("--pass")
+    assert secret_name("--accessToken") and secret_name("--clientSecret") and secret_name("AccountKey")
+    assert redact_command(["bash", "-c", "python train.py --api-key sk-123 --password hunter2 | tee log"]) == [
+        "bash", "-c", f"python train.py --api-key {REDACTED} --password {REDACTED} | tee log"]
+    assert redact_command(["curl", "-H", "Authorization: Bearer abc.def", "https://h/x?access_token=t0k&a=1&sig=s1g"]) == [
+        "curl", "-H", f"Authorization: {REDACTED}", f"https://h/x?access_token={REDACTED}&a=1&sig={REDACTED}"]
+    assert redact_command(["az", "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=SECRET==;Suffix=x"]) == [
+        "az", f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={REDACTED};Suffix=x"]
+    assert redact_command(["psql", "Server=db;Database=d;User Id=u;Password=p4ss;"]) == [
+        "psql", f"Server=db;Database=d;User Id=u;Password={REDACTED};"]
+    assert redact_command(["x", "https://user:p@ss@host/db"]) == ["x", f"https://user:{REDACTED}@host/db"]
+
+
+def test_ordinary_arguments_a_first_cut_hid() -> None:
+    command = ["python", "t.py", "--pad-token", "<pad>", "--eos-token", "</s>", "--use-auth-token", "data/train.csv",
+               "--auth-mode", "oauth", "--max-tokens", "12"]
+    assert redact_command(command) == command
+    assert redact_params({"eos_token": "</s>", "pad_token": "<pad>", "cls_token": "[CLS]"}) == {
+        "eos_token": "</s>", "pad_token": "<pad>", "cls_token": "[CLS]"}
+
+
+def test_parameters_of_other_kinds() -> None:
+    import argparse
+    import dataclasses
+    from types import MappingProxyType
+
+    @dataclasses.dataclass
+    class Cfg:
+        lr: float
+        api_key: str
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "Opaque(password='hunter2', depth=3)"
+
+    got = redact_params({"a": MappingProxyType({"password": "hunter2", "n": 1}), "b": Cfg(0.1, "sk-1"),
+                         "c": argparse.Namespace(token="t", epochs=2), "d": Opaque()})
+    assert got == {"a": {"password": REDACTED, "n": 1}, "b": {"lr": 0.1, "api_key": REDACTED},
+                   "c": {"token": REDACTED, "epochs": 2}, "d": f"Opaque(password='{REDACTED}', depth=3)"}
+    assert "hunter2" not in str(got) and "sk-1" not in str(got)

@@ -4,53 +4,140 @@ A run record keeps the command line and parameters as given, and travels with a 
 every workspace that pulls its outputs. Values that name themselves secret are recorded
 as ``***``:
 
-- an option whose name says so (``--api-key K``, ``--password=P``, ``--hf-token T``),
-- an assignment likewise (``AWS_SECRET_ACCESS_KEY=…``, ``db_password=…``),
-- the password part of a URL (``postgresql://user:PASS@host/db``),
-- a parameter (``track(params=…)``) whose key says so, at any depth.
+- an option whose name says so (``--api-key K``, ``--password=P``, ``--hf-token T``,
+  ``--accessToken T``),
+- an assignment likewise (``AWS_SECRET_ACCESS_KEY=…``, ``PGPASSWORD=…``), also one of several
+  in one argument (``Server=db;Password=…``, ``AccountKey=…``),
+- a header likewise (``-H "Authorization: Bearer …"``, ``X-Api-Key: …``),
+- the password part of a URL (``postgresql://user:PASS@host/db``) and secret query
+  parameters (``?access_token=…``, ``&sig=…``),
+- the same inside a shell script given as one argument (``bash -c "… --password P …"``),
+- a parameter (``track(params=…)``) whose key says so, at any depth, in any mapping
+  (a dict, a Hydra/OmegaConf config), an ``argparse.Namespace`` or a dataclass.
 
-A name says so when one of its words (split at ``-``, ``_``, ``.``) is a secret word, or
-two neighbouring words make one (``api key``, ``access key``, ``private key``), unless
-it names something about the secret rather than the secret itself (``--token-file``,
-``--password-length``, ``--no-auth``): ``--tokenizer`` and ``--key`` stay as they are.
-An option's value is the next argument unless that is another option.
+A name says so when one of its words (split at ``-``, ``_``, ``.`` and lower-to-upper case
+changes) is a secret word or ends with one (``pgpassword``), or two neighbouring words make
+one (``api key``, ``access key``, ``account key``), unless it names something about the
+secret rather than the secret itself (``--token-file``, ``--password-length``,
+``--no-auth``, ``--use-auth-token``, ``--auth-mode``) or a model's special token
+(``--pad-token``, ``eos_token``): ``--tokenizer`` and ``--key`` stay as they are. An
+option's value is the next argument unless that is another option.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["REDACTED", "redact_command", "redact_params", "secret_name"]
 
 REDACTED = "***"
 
-_WORDS = frozenset({"password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "credential",
-                    "credentials", "auth"})
+_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "secret", "token", "apikey", "credential",
+                    "credentials", "auth", "authorization", "cookie"})
+_ENDINGS = ("password", "passwd", "passphrase", "secret", "token", "apikey")  # pgpassword, clientsecret, hftoken
 _PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key"), ("client", "secret"),
-                    ("session", "key"), ("signing", "key"), ("encryption", "key")})
-_ABOUT = frozenset({"file", "path", "dir", "url", "length", "len", "limit", "type", "size", "count", "env", "var",
-                    "name", "id", "min", "max"})
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^/\s@]+)(?P<at>@)")
+                    ("session", "key"), ("signing", "key"), ("encryption", "key"), ("account", "key"),
+                    ("master", "key"), ("license", "key")})
+_ABOUT = frozenset({"file", "path", "dir", "url", "uri", "length", "len", "limit", "type", "size", "count", "env",
+                    "var", "name", "id", "min", "max", "mode", "method", "scheme", "kind", "provider", "host",
+                    "server", "endpoint", "header", "required", "enabled", "disabled", "policy", "ttl", "expiry",
+                    "expires", "timeout", "format", "prefix", "suffix", "field", "column"})
+# A model's special tokens, and a vocabulary's: configuration, not secrets.
+_NOT_SECRET_TOKENS = frozenset({"pad", "eos", "bos", "unk", "sep", "mask", "cls", "special", "start", "end", "image",
+                                "vision", "audio", "video", "decoder", "begin", "new", "added", "extra", "additional"})
+_URL_SECRET_PARAMS = frozenset({"sig", "signature", "key", "code", "x-amz-signature", "x-amz-credential",
+                                "x-amz-security-token", "x-goog-signature", "x-goog-credential"})
 _ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>.*)", re.S)
+# name=value inside a longer text: after a start, a separator of a connection string, or a quote.
+_PAIR = re.compile(r"(?P<head>(?:^|[;,&\s'\"(]))(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<q>['\"]?)"
+                   r"(?P<value>[^;,&\s'\")]*)")
+# 'name': 'value' as a mapping's repr shows it.
+_REPR_PAIR = re.compile(r"(?P<head>['\"](?P<name>[A-Za-z_][A-Za-z0-9_.-]*)['\"]\s*:\s*)(?P<q>['\"])(?P<value>.*?)(?P=q)")
+_HEADER = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9-]*)\s*:\s+(?P<value>.+)$", re.S)
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<rest>\S*)")
+_QUERY = re.compile(r"(?P<head>[?&;])(?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&#;\s]*)")
+
+
+def _words(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip().lstrip("-"))
+    return [w for w in re.split(r"[-_.\s]+", spaced.lower()) if w]
 
 
 def secret_name(name: str) -> bool:
-    """Whether an option, variable or parameter name says its value is a secret."""
-    words = [w for w in re.split(r"[-_.\s]+", name.strip("-").lower()) if w]
-    if not words or words[0] == "no" or words[-1] in _ABOUT:
+    """Whether an option, variable, header or parameter name says its value is a secret."""
+    words = _words(name)
+    if not words or words[0] in ("no", "use") or words[-1] in _ABOUT:
         return False
-    if any(w in _WORDS for w in words):
-        return True
+    for i, w in enumerate(words):
+        if w in _WORDS or (len(w) > 6 and w.endswith(_ENDINGS)):
+            if w == "token" and i > 0 and words[i - 1] in _NOT_SECRET_TOKENS:
+                continue
+            return True
     return any(pair in _PAIRS for pair in zip(words, words[1:]))
 
 
-def _url(text: str) -> str:
-    return _URL_PASSWORD.sub(lambda m: m["head"] + REDACTED + m["at"], text)
+def _url(match: re.Match[str]) -> str:
+    """A URL with the password of its user part and its secret query parameters as ``***``."""
+    rest = match["rest"]
+    end = len(rest)
+    for stop in "/?#":
+        at = rest.find(stop)
+        if at != -1:
+            end = min(end, at)
+    authority, tail = rest[:end], rest[end:]
+    if "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)  # a password may hold an @: the host follows the last
+        if ":" in userinfo:
+            user = userinfo.split(":", 1)[0]
+            authority = f"{user}:{REDACTED}@{host}"
+    tail = _QUERY.sub(lambda m: f"{m['head']}{m['name']}={REDACTED}"
+                      if secret_name(m["name"]) or m["name"].lower() in _URL_SECRET_PARAMS else m[0], tail)
+    return f"{match['scheme']}{authority}{tail}"
+
+
+def _text(text: str) -> str:
+    """Secrets inside one piece of text: URLs, name=value pairs, a header, a mapping's repr."""
+    if "://" in text:
+        text = _URL.sub(_url, text)
+    header = _HEADER.fullmatch(text)
+    if header and secret_name(header["name"]):
+        return f"{header['name']}: {REDACTED}"
+    if "=" in text:
+        text = _PAIR.sub(lambda m: f"{m['head']}{m['name']}={m['q']}{REDACTED}"
+                         if secret_name(m["name"]) and m["value"] else m[0], text)
+    if ":" in text and ("'" in text or '"' in text):
+        text = _REPR_PAIR.sub(lambda m: f"{m['head']}{m['q']}{REDACTED}{m['q']}"
+                              if secret_name(m["name"]) else m[0], text)
+    return text
+
+
+def _script(arg: str) -> str:
+    """An argument that is a command line of its own (``bash -c "…"``): its words redacted."""
+    try:
+        words = shlex.split(arg)
+    except ValueError:
+        return _text(arg)
+    if len(words) < 2:
+        return _text(arg)
+    redacted = redact_command(words)
+    if redacted == words:
+        return _text(arg)  # a header, a connection string with spaces
+    out, at = arg, 0  # each changed word replaced where it stands, the rest of the script as written
+    for old, new in zip(words, redacted):
+        found = out.find(old, at)
+        if found == -1:  # written with quotes or escapes inside it: the words, rejoined
+            return shlex.join(redacted)
+        if old != new:
+            out = out[:found] + new + out[found + len(old):]
+        at = found + len(new)
+    return out
 
 
 def redact_command(command: list[str]) -> list[str]:
-    """``command`` with the values of secret options, assignments and URL passwords as ``***``."""
+    """``command`` with the values of secret options, assignments, headers and URL passwords as ``***``."""
     out: list[str] = []
     hide_next = False
     for arg in command:
@@ -59,7 +146,7 @@ def redact_command(command: list[str]) -> list[str]:
             if not arg.startswith("-"):
                 out.append(REDACTED)
                 continue
-        if arg.startswith("-") and len(arg) > 1:
+        if arg.startswith("-") and len(arg) > 1 and not any(c.isspace() for c in arg):
             name, eq, _ = arg.partition("=")
             if secret_name(name):
                 out.append(f"{name}={REDACTED}" if eq else arg)
@@ -69,17 +156,28 @@ def redact_command(command: list[str]) -> list[str]:
         if match and secret_name(match["name"]):
             out.append(f"{match['name']}={REDACTED}")
             continue
-        out.append(_url(arg))
+        out.append(_script(arg) if any(c.isspace() for c in arg.strip()) else _text(arg))
     return out
 
 
 def redact_params(params: Any) -> Any:
-    """``params`` with the values of secret keys as ``***``, at any depth; URL passwords in strings too."""
-    if isinstance(params, dict):
-        return {k: REDACTED if isinstance(k, str) and secret_name(k) and v is not None else redact_params(v)
+    """``params`` with the values of secret keys as ``***``, at any depth and in any mapping;
+    secrets in strings too. Objects of other kinds are recorded as text, redacted."""
+    import argparse
+    import dataclasses
+
+    if isinstance(params, argparse.Namespace):
+        params = vars(params)
+    elif dataclasses.is_dataclass(params) and not isinstance(params, type):
+        params = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    if isinstance(params, Mapping):
+        return {str(k) if not isinstance(k, (str, int, float, bool)) and k is not None else k:
+                REDACTED if isinstance(k, str) and secret_name(k) and v is not None else redact_params(v)
                 for k, v in params.items()}
-    if isinstance(params, (list, tuple)):
+    if isinstance(params, (list, tuple, set, frozenset)):
         return [redact_params(v) for v in params]
     if isinstance(params, str):
-        return _url(params)
-    return params
+        return _text(params)
+    if params is None or isinstance(params, (bool, int, float)):
+        return params
+    return _text(str(params))
