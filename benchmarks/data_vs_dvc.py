@@ -392,7 +392,9 @@ class Assay(Tool):
             notes.append("BUG: `assay data pull --checkout` in a fresh workspace exits 2 "
                          "('has local changes that checkout would overwrite'); timed pull + `data checkout --force`")
             m2 = self.r.run([self.exe, "data", "checkout", DATASET, "--force", "--json"], clone)
-            m = Measure(m.seconds + m2.seconds, max(m.peak_mib, m2.peak_mib), m2.rc, m2.tail)
+            flush = (m.flush_seconds + m2.flush_seconds
+                     if m.flush_seconds is not None and m2.flush_seconds is not None else None)
+            m = Measure(m.seconds + m2.seconds, max(m.peak_mib, m2.peak_mib), m2.rc, m2.tail, flush)
         return m, notes
 
     @staticmethod
@@ -559,9 +561,9 @@ def summarize(runs: list[list[StepResult]]) -> list[dict]:
         if all("assay" in r.flush and "dvc" in r.flush for r in rows):
             for tool in ("assay", "dvc"):
                 row[f"{tool}_flush_s"] = statistics.median(r.flush[tool] for r in rows)
-            durable = [(r.seconds["dvc"] + r.flush["dvc"]) / (r.seconds["assay"] + r.flush["assay"]) for r in rows
-                       if r.seconds.get("assay") and r.seconds.get("dvc")]
-            row["durable_ratio"] = statistics.median(durable) if durable else None
+            # As the plain ratio: of the medians (here of each tool's step time with its writeback).
+            durable = {tool: statistics.median(r.seconds[tool] + r.flush[tool] for r in rows) for tool in ("assay", "dvc")}
+            row["durable_ratio"] = durable["dvc"] / durable["assay"] if durable["assay"] else None
         row["load1"] = [r.load1 for r in rows]
         ga, gd = row.get("assay_growth"), row.get("dvc_growth")
         row["growth_ratio"] = (gd / ga if ga else float("inf")) if ga is not None and gd else None

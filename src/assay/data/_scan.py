@@ -139,6 +139,8 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False, outside
     if folders and not _walk_forked(str(ws.root), folders, result, sources):
         _walk(str(ws.root), folders, result, seen)
     result.files.sort(key=lambda e: e.rel)
+    result.empty_dirs.sort()
+    result.warnings.sort()  # one order however the walk was shared out
     return result
 
 
@@ -271,7 +273,8 @@ def _walk_forked(root: str, tops: list[tuple[str, str]], result: ScanResult, sou
     if not all(ok for ok, _ in outcomes):
         return False
     for _, (rows, said, emptied) in outcomes:
-        files += [ScanEntry(rel, f"{root}/{rel}", FileStat(size, mtime_ns, ino, mode, ctime_ns))
+        base = root.rstrip("/")  # a workspace at / : "/data/x", as the walk here spells it
+        files += [ScanEntry(rel, f"{base}/{rel}", FileStat(size, mtime_ns, ino, mode, ctime_ns))
                   for rel, size, mtime_ns, ino, mode, ctime_ns in rows]
         warnings += said
         empty += emptied
