@@ -238,3 +238,15 @@ def test_snapshot_encoding_is_compact_json_of_its_document(dirs: tuple[str, ...]
     assert snap.encode() == json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogateescape")
     again = Snapshot.decode(snap.encode(), expect_id=snap.id)
     assert again.files == files and again.empty_dirs == snap.empty_dirs
+
+
+def test_file_manifest_encoding_and_ids_never_change() -> None:
+    # Every stored snapshot's Merkle root is made of these ids: an encoding that moved would
+    # make every existing version read as damaged.
+    multi = FileManifest(70000, 0o755, ((bytes(32), 65536), (b"\x7c" * 32, 4464)))
+    assert multi.encode() == b"70000:755|" + bytes(32) + (65536).to_bytes(4, "little") + b"\x7c" * 32 + (4464).to_bytes(
+        4, "little")
+    assert FileManifest(5, 0o644, ((bytes(range(32)), 5),)).id == (
+        "6a000ca728210e79ff434fdc46311e5f0fded7b005e3a01a28b85997986aac28")
+    assert FileManifest(0, 0o600, ()).id == "67d8a9d7559290cfbf6ecde541e731555c571dc5dba1cfaf0383f7a35904e579"
+    assert FileManifest(0, 0o600, ()).encode() == b"0:600|"

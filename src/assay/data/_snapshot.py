@@ -55,9 +55,13 @@ class FileManifest:
         return value
 
     def encode(self) -> bytes:
-        parts = [f"{self.size}:{self.mode & 0o777:o}".encode()]
-        parts.extend(d + n.to_bytes(4, "little") for d, n in self.chunks)
-        return b"|".join(parts[:1]) + b"|" + b"".join(parts[1:])
+        """``SIZE:MODE|`` (decimal, octal) then each chunk's 32-byte digest and 4-byte little-endian size."""
+        head = b"%d:%o|" % (self.size, self.mode & 0o777)
+        chunks = self.chunks
+        if len(chunks) == 1:  # most files: one chunk
+            digest, n = chunks[0]
+            return head + digest + n.to_bytes(4, "little")
+        return head + b"".join([d + n.to_bytes(4, "little") for d, n in chunks])
 
     @classmethod
     def decode(cls, data: bytes) -> FileManifest:
@@ -77,6 +81,9 @@ class FileManifest:
     @classmethod
     def from_json(cls, raw: list[object]) -> FileManifest:
         size, mode, chunks = raw
+        if len(chunks) == 1:  # type: ignore[arg-type]  # most files
+            (d, n), = chunks  # type: ignore[misc]
+            return cls(int(size), int(mode), ((bytes.fromhex(d), int(n)),))  # type: ignore[arg-type]
         return cls(int(size), int(mode), tuple((bytes.fromhex(d), int(n)) for d, n in chunks))  # type: ignore[union-attr, arg-type]
 
 
