@@ -62,14 +62,20 @@ def test_a_refused_checkout_leaves_no_new_folders(ws: Workspace) -> None:
     assert not (ws.root / "d1" / "deep").exists()
 
 
-def planted(ws: Workspace) -> None:
-    """A version (as an untrusted remote could hold one) with paths into .assay and .git."""
+def payload(ws: Workspace, files: dict[str, str]) -> dict[str, FileManifest]:
+    """The manifests of ``files`` (name -> text), stored, to place at any path of a forged version."""
     (ws.root / "payload").mkdir()
-    (ws.root / "payload" / "config.toml").write_text('[remotes.origin]\nurl = "/elsewhere"\n')
-    (ws.root / "payload" / "hook").write_text("#!/bin/sh\necho pwned\n")
+    for name, text in files.items():
+        (ws.root / "payload" / name).write_text(text)
     with ws.lock():
         snap, _, _, _ = _snapshot_paths(ws, ["payload"])
-    cfg, hook = snap.files["payload/config.toml"], snap.files["payload/hook"]
+    return {name: snap.files[f"payload/{name}"] for name in files}
+
+
+def planted(ws: Workspace) -> None:
+    """A version (as an untrusted remote could hold one) with paths into .assay and .git."""
+    made = payload(ws, {"config.toml": '[remotes.origin]\nurl = "/elsewhere"\n', "hook": "#!/bin/sh\necho pwned\n"})
+    cfg, hook = made["config.toml"], made["hook"]
     for files in ({".assay/config.toml": cfg, "data/readme.txt": hook},
                   {"data/.GIT/hooks/post-checkout": FileManifest(hook.size, 0o755, hook.chunks), "data/x": cfg}):
         evil = Snapshot(files)
@@ -229,11 +235,7 @@ def test_a_deleted_source_is_recorded_as_removed(ws: Workspace) -> None:
 def test_a_symlinked_folder_does_not_lead_around_the_refusal(ws: Workspace, tmp_path: Path) -> None:
     (ws.root / ".git" / "hooks").mkdir(parents=True)
     (ws.root / "g").symlink_to(ws.root / ".git")
-    (ws.root / "payload").mkdir()
-    (ws.root / "payload" / "hook").write_text("#!/bin/sh\necho pwned\n")
-    with ws.lock():
-        snap, _, _, _ = _snapshot_paths(ws, ["payload"])
-    evil = Snapshot({"g/hooks/post-checkout": snap.files["payload/hook"]})
+    evil = Snapshot({"g/hooks/post-checkout": payload(ws, {"hook": "#!/bin/sh\necho pwned\n"})["hook"]})
     save_snapshot(ws.store, evil)
     record_version(ws, "ev", evil, sources=["data"])
     with pytest.raises(UnsafePathError, match="symlinked folder"):
@@ -393,12 +395,8 @@ def test_after_checking_out_such_a_version_status_is_clean_and_a_run_may_read_it
     from assay.data._scan import StatCache
     from assay.lineage import run_command
 
-    (ws.root / "payload").mkdir()
-    (ws.root / "payload" / "HEAD").write_text("ref: refs/heads/main\n")
-    (ws.root / "payload" / "x.csv").write_text("a,b\n1,2\n")
-    with ws.lock():
-        snap, _, _, _ = _snapshot_paths(ws, ["payload"])
-    old = Snapshot({"data/.git/HEAD": snap.files["payload/HEAD"], "data/x.csv": snap.files["payload/x.csv"]})
+    made = payload(ws, {"HEAD": "ref: refs/heads/main\n", "x.csv": "a,b\n1,2\n"})
+    old = Snapshot({"data/.git/HEAD": made["HEAD"], "data/x.csv": made["x.csv"]})
     save_snapshot(ws.store, old)
     record_version(ws, "old", old, message="made before walks left .git out", sources=["data"])
     checkout(ws, "old@v1")

@@ -566,9 +566,10 @@ def test_a_failing_walker_gives_no_signature_and_leaves_no_process(ws: Workspace
     unlistable = [(str(ws.root / "bad\x00name"), "bad\x00name"), *folders]  # that child's listing fails
     out = fresh(ws, f"""
         root = {str(ws.root)!r}
-        ok = _sigwalk._fork_walkers(root, {folders!r}) is not None
+        walk = lambda share: _sigwalk._walk_share(root, share)
+        ok = _sigwalk.fork_walk({folders!r}, walk) is not None
         left_after_ok = children()
-        failed = _sigwalk._fork_walkers(root, {unlistable!r})
+        failed = _sigwalk.fork_walk({unlistable!r}, walk)
         left_after_failure = children()
         out = [ok, left_after_ok, failed, left_after_failure]
     """)

@@ -430,3 +430,22 @@ def test_a_walker_that_meets_an_error_leaves_it_for_the_walk_here_to_report(ws: 
     with pytest.raises(InputError, match="not valid UTF-8") as err:
         scan(ws, ["d"])
     assert "d/f20/deep/" in err.value.message and tried == [False]  # a walker met it; the walk here said it
+
+
+def test_a_tree_too_small_to_share_out_is_listed_once(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A few big folders: the folders listed while looking for enough to share out are not
+    # listed again by a second walk.
+    from assay.data import _scan
+
+    monkeypatch.setattr(_fork, "can_fork", lambda: True)
+    for i in range(3):
+        (ws.root / "d" / f"f{i}" / "sub").mkdir(parents=True)
+        for j in range(300):
+            (ws.root / "d" / f"f{i}" / f"x{j}").write_bytes(b"x")
+        (ws.root / "d" / f"f{i}" / "sub" / "y").write_bytes(b"y")
+    listed: list[str] = []
+    real = _scan._list_folder
+    monkeypatch.setattr(_scan, "_list_folder", lambda root, path, rel: listed.append(rel) or real(root, path, rel))
+    monkeypatch.setattr(_scan, "_walk", lambda *a: pytest.fail("walked twice"))
+    found = scan(ws, ["d"])
+    assert len(found.files) == 3 * 301 and sorted(listed) == sorted(set(listed)) and len(listed) == 7

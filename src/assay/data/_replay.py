@@ -77,6 +77,7 @@ def replay_status(name: str | None, *, as_json: bool) -> str | None:
     config = _bytes(os.path.join(folder, "config.toml"))
     heads = _heads(os.path.join(folder, "cache", "heads.json"))
     stat = _file_id(os.path.join(folder, "cache", "stat.db"))
+    # stat[2][16:20]: the cache's layout (SQLite user_version; see _file_id)
     if config is None or heads is None or stat is None or stat[2][16:20] != STAT_SCHEMA.to_bytes(4, "big"):
         return None
     from assay import __version__

@@ -214,73 +214,47 @@ def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[
         stack.extend(take(_list_folder(root, path, rel), rel))
 
 
-_FORK_MIN_FOLDERS = 16  # as the signature's forked walk (_sigwalk): fewer, the forks do not pay
-_FORK_LEVELS = 3
-_FORK_MIN_FILES = 2000
-_SAMPLE = 4
-_WALKERS = 4  # cold, the walk waits on the disk: 4 processes beat 2 even on 2 cores
-
-
 def _walk_forked(root: str, tops: list[tuple[str, str]], result: ScanResult, sources: list[str]) -> bool:
-    """:func:`_walk` of ``tops`` shared out among forked walkers (cold, the walk waits on each
-    folder's inodes: 50,000 files take half the time in 4 processes); False, with ``result``
-    as it was, where that does not apply (no fork, other threads running, nested sources, a
-    small tree) or a walker failed: then the walk runs here, and reports what the walker met.
-    Each file's stat comes back as a :class:`FileStat`, which is all of it that is used."""
+    """:func:`_walk` of ``tops``, shared out among forked walkers where the tree is big enough
+    (cold, the walk waits on each folder's inodes: 50,000 files take two thirds of the time in
+    4 processes), else finished here. False, with ``result`` as it was, where that does not
+    apply (no fork, other threads running, nested sources) or a walker failed: then the walk
+    runs here, and reports what the walker met. A walker's files come back with a
+    :class:`FileStat`, which is all of a stat that is used."""
     from assay.data._fork import can_fork
-    from assay.data._sigwalk import _nested
+    from assay.data._sigwalk import _nested, fork_walk, plan_walk
 
     if not can_fork() or _nested(sources):
         return False
     files: list[ScanEntry] = []
     empty: list[str] = []
     warnings: list[str] = []
-    frontier = list(tops)
-    for _ in range(_FORK_LEVELS):  # listed here until there are enough folders to share out
-        if len(frontier) >= _FORK_MIN_FOLDERS:
-            break
-        deeper: list[tuple[str, str]] = []
-        for path, rel in frontier:
-            listed, subdirs, said, is_empty = _list_folder(root, path, rel)
-            files += listed
-            warnings += said
-            if is_empty:
-                empty.append(rel)
-            deeper += subdirs
-        frontier = deeper
-    if len(frontier) < _FORK_MIN_FOLDERS:
-        return False
-    frontier.sort()  # the same sample and shares every time
-    sample, frontier = frontier[:_SAMPLE], frontier[_SAMPLE:]
-    found = 0
-    for path, rel in sample:  # how big the others are, guessed from a few
+
+    def visit(path: str, rel: str) -> tuple[int, list[tuple[str, str]]]:
         listed, subdirs, said, is_empty = _list_folder(root, path, rel)
-        files += listed
-        warnings += said
+        files.extend(listed)
+        warnings.extend(said)
         if is_empty:
             empty.append(rel)
-        found += len(listed) + len(subdirs)
-        frontier += subdirs
-    if found * (len(frontier) + len(sample)) < _FORK_MIN_FILES * len(sample):
-        return False
-    from assay.data._fork import fork_map
+        return len(listed), subdirs
 
-    shares = [frontier[i::_WALKERS] for i in range(_WALKERS)]
-    try:
-        outcomes = fork_map(shares, lambda share, report: _walker(root, share), die_with_parent=False)
-    except OSError:  # no fork: no more processes or memory
-        return False
-    if not all(ok for ok, _ in outcomes):
-        return False
-    for _, (rows, said, emptied) in outcomes:
+    frontier, shared = plan_walk(list(tops), visit)
+    if not shared:  # a small tree: the rest is walked here, each folder listed once
+        while frontier:
+            frontier.extend(visit(*frontier.pop())[1])
+    else:
+        walked = fork_walk(frontier, lambda share: _walker(root, share))
+        if walked is None:
+            return False
         base = root.rstrip("/")  # a workspace at / : "/data/x", as the walk here spells it
-        files += [ScanEntry(rel, f"{base}/{rel}", FileStat(size, mtime_ns, ino, mode, ctime_ns))
-                  for rel, size, mtime_ns, ino, mode, ctime_ns in rows]
-        warnings += said
-        empty += emptied
+        for rows, said, emptied in walked:
+            files.extend(ScanEntry(rel, f"{base}/{rel}", FileStat(size, mtime_ns, ino, mode, ctime_ns))
+                         for rel, size, mtime_ns, ino, mode, ctime_ns in rows)
+            warnings.extend(said)
+            empty.extend(emptied)
     result.files += files
     result.warnings += warnings
-    result.empty_dirs += sorted(empty)
+    result.empty_dirs += empty
     return True
 
 
@@ -480,7 +454,7 @@ class StatCache:
         if not items:
             return
         now = time.time_ns()
-        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, st.st_ctime_ns, now, *_id_and_bytes(m))
+        rows = [(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o777, st.st_ctime_ns, now, *m.id_and_bytes())
                 for rel, st, m in items]
         self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)  # type: ignore[arg-type]
         # What is in memory follows; what is not is read from the file when first asked for.
@@ -574,18 +548,6 @@ class StatCache:
             return self.match(entries)
         found = self._by_path("path, size, mtime_ns, ino, mode, ctime_ns, cached_ns, mid", [e.rel for e in entries])
         return _match({r[0]: r[1:] for r in found}, entries)  # type: ignore[misc]
-
-
-def _id_and_bytes(m: FileManifest) -> tuple[str, bytes]:
-    """A manifest's id and encoding, encoded once (its id is the BLAKE3 of the encoding)."""
-    data = m.encode()
-    mid = m._id
-    if mid is None:
-        from blake3 import blake3
-
-        mid = blake3(data).hexdigest()
-        object.__setattr__(m, "_id", mid)
-    return mid, data
 
 
 def _checked_manifest(raw: object, mid: str) -> FileManifest | None:

@@ -29,11 +29,14 @@ except ImportError:  # a Python built without it
 
 TYPE_CHECKING = False  # typing itself is not loaded for this (see above)
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
+    from typing import TypeVar
 
     from assay.data._scan import ScanEntry
 
-__all__ = ["followed", "signature", "stat_groups", "stat_signature", "walk_groups", "walk_here", "walk_signature"]
+    T = TypeVar("T")
+
+__all__ = ["followed", "fork_walk", "plan_walk", "signature", "stat_groups", "stat_signature", "walk_groups", "walk_here", "walk_signature"]
 
 
 def _inside(path: str, root: str) -> bool:
@@ -132,41 +135,68 @@ def walk_groups(root: str, sources: list[str], *, small: bool = False) -> list[_
     if found is None:
         return None
     named, frontier = found
+    groups: list[_Group] = []
+
+    def visit(path: str, rel: str) -> tuple[int, list[tuple[str, str]]]:
+        count, digest, subdirs = _digest_folder(root, path, rel)
+        if count:
+            groups.append((rel, count, digest))
+        return count, subdirs
+
     try:
-        groups: list[_Group] = []
-        for _ in range(_FORK_LEVELS):
-            if len(frontier) >= _FORK_MIN_FOLDERS:
-                break
-            deeper: list[tuple[str, str]] = []
-            for path, rel in frontier:
-                count, digest, subdirs = _digest_folder(root, path, rel)
-                if count:
-                    groups.append((rel, count, digest))
-                deeper.extend(subdirs)
-            frontier = deeper
-        shared = len(frontier) >= _FORK_MIN_FOLDERS
-        if shared:
-            folders = len(frontier)
-            frontier.sort()  # the same sample and shares every time, whatever order the listing had
-            sample, frontier = frontier[:_SAMPLE], frontier[_SAMPLE:]
-            entries = 0
-            for path, rel in sample:
-                count, digest, subdirs = _digest_folder(root, path, rel)
-                if count:
-                    groups.append((rel, count, digest))
-                entries += count + len(subdirs)
-                frontier.extend(subdirs)
-            shared = entries * folders >= _FORK_MIN_ENTRIES * len(sample)  # guessing the others hold as many
+        frontier, shared = plan_walk(frontier, visit)
         if not shared:
             if not small:
                 return None
             return groups + _groups(named) + _walk_share(root, frontier)
     except (OSError, InputError):
         return None
-    walked = _fork_walkers(root, frontier)
+    walked = fork_walk(frontier, lambda share: _walk_share(root, share))
     if walked is None:
         return None
-    return groups + _groups(named) + walked
+    return groups + _groups(named) + [group for share in walked for group in share]
+
+
+def plan_walk(frontier: list[tuple[str, str]],
+              visit: Callable[[str, str], tuple[int, list[tuple[str, str]]]]) -> tuple[list[tuple[str, str]], bool]:
+    """Where a forked walk of the folders ``frontier`` (``(path, rel)``) starts: folders are
+    listed here, level by level, by ``visit(path, rel) -> (files found, subfolders)``, until
+    there are enough to share out, then a few more to guess how big the rest are. Returns the
+    folders not yet listed and whether forked walkers would pay for them (else the caller
+    walks them here). Shared by the scan and the signature walk."""
+    for _ in range(_FORK_LEVELS):
+        if len(frontier) >= _FORK_MIN_FOLDERS:
+            break
+        deeper: list[tuple[str, str]] = []
+        for path, rel in frontier:
+            deeper.extend(visit(path, rel)[1])
+        frontier = deeper
+    if len(frontier) < _FORK_MIN_FOLDERS:
+        return frontier, False
+    folders = len(frontier)
+    frontier = sorted(frontier)  # the same sample and shares every time, whatever order the listing had
+    sample, frontier = frontier[:_SAMPLE], frontier[_SAMPLE:]
+    entries = 0
+    for path, rel in sample:
+        count, subdirs = visit(path, rel)
+        entries += count + len(subdirs)
+        frontier.extend(subdirs)
+    return frontier, entries * folders >= _FORK_MIN_ENTRIES * len(sample)  # guessing the others hold as many
+
+
+def fork_walk(folders: list[tuple[str, str]], walk: Callable[[list[tuple[str, str]]], T]) -> list[T] | None:
+    """``walk(share)`` of each of ``_WALKERS`` shares of ``folders``, in forked children; None
+    if one failed (the caller then walks here and meets the same error) or no fork was possible."""
+    from assay.data._fork import fork_map
+
+    shares = [folders[i::_WALKERS] for i in range(min(_WALKERS, len(folders)))]
+    try:
+        outcomes = fork_map(shares, lambda share, report: walk(share), die_with_parent=False)
+    except OSError:  # no fork: no more processes or memory
+        return None
+    if not all(ok for ok, _ in outcomes):
+        return None
+    return [result for _, result in outcomes]
 
 
 def walk_here(root: str, sources: list[str]) -> list[_Group] | None:
@@ -212,20 +242,6 @@ def _nested(sources: list[str]) -> bool:
     known = set(sources)
     return len(known) != len(sources) or any(
         rel[:i] in known for rel in sources for i, c in enumerate(rel) if c == "/")
-
-
-def _fork_walkers(root: str, folders: list[tuple[str, str]]) -> list[_Group] | None:
-    """The folder digests of everything under ``folders``, from forked children; None if one failed."""
-    from assay.data._fork import fork_map
-
-    shares = [folders[i::_WALKERS] for i in range(min(_WALKERS, len(folders)))]
-    try:
-        outcomes = fork_map(shares, lambda share, report: _walk_share(root, share), die_with_parent=False)
-    except OSError:  # no fork: no more processes or memory
-        return None
-    if not all(ok for ok, _ in outcomes):
-        return None  # the in-process scan meets the same error and reports it
-    return [group for _, groups in outcomes for group in groups]
 
 
 def _walk_share(root: str, folders: list[tuple[str, str]]) -> list[_Group]:

@@ -45,14 +45,18 @@ class FileManifest:
     def id(self) -> str:
         # Cached: status, diff and the Merkle root each ask for it, once per file.
         value = self._id
-        if value is None:
-            from blake3 import (
-                blake3,  # imported on first use: a clean `status` never hashes
-            )
+        return value if value is not None else self.id_and_bytes()[0]
 
-            value = blake3(self.encode()).hexdigest()
+    def id_and_bytes(self) -> tuple[str, bytes]:
+        """The id and the encoding it is the hash of, encoded once (the id is then cached)."""
+        data = self.encode()
+        value = self._id
+        if value is None:  # blake3 imported on first use: a clean `status` never hashes
+            from blake3 import blake3
+
+            value = blake3(data).hexdigest()
             object.__setattr__(self, "_id", value)
-        return value
+        return value, data
 
     def encode(self) -> bytes:
         """``SIZE:MODE|`` (decimal, octal) then each chunk's 32-byte digest and 4-byte little-endian size."""
