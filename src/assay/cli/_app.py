@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from assay.cli import interrupted, wants_json
-from assay.cli._output import report_usage_error
+from assay.cli._output import report_usage_error, shown_streams
 
 __all__ = ["COMMANDS", "cli"]
 
@@ -42,10 +42,11 @@ class LazyGroup(click.Group):
         with _contracts(as_json):
             ctx = super().make_context(info_name, args, parent, **extra)
         ctx.meta["assay.as_json"] = as_json
+        ctx.color = True  # colours are kept or dropped by shown_streams, which also escapes the rest
         return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
-        with _contracts(ctx.meta.get("assay.as_json", False)):
+        with _contracts(ctx.meta.get("assay.as_json", False)), shown_streams():
             return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:

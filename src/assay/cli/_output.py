@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import json
 import os
+import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from assay.errors import AssayError, NoSpaceError
 
-__all__ = ["echo_err", "emit", "fail", "handle_errors", "json_option", "report_usage_error", "to_json"]
+__all__ = ["echo_err", "emit", "fail", "handle_errors", "json_option", "report_usage_error", "shown", "shown_streams",
+           "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,6 +37,70 @@ def _default(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     return str(value)
+
+
+# Control characters in what a command prints come from data (file names, table values, a
+# teammate's run command, a version message): on a terminal they could retitle it, clear it,
+# move the cursor or hide text. They are shown escaped, as ``\u001b``; that is also a valid
+# JSON escape of the same character, so a JSON document means the same after it.
+# Bidirectional overrides are escaped too: they can make a name read as another. Kept on a
+# terminal: colours (SGR sequences, as click.style makes them), and on stderr what progress
+# bars draw with (\r, cursor up). Elsewhere colours are dropped (click's own stripping is
+# turned off for the root context: it removed any escape sequence, so a file named
+# "e<ESC>[2Jvil" was shown as "evil").
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_SGR = "\x1b\\[[0-9;]*m"
+_KEEP_OUT = re.compile(f"({_SGR})|[{_CONTROLS}]")
+_KEEP_ERR = re.compile(f"({_SGR}|\x1b\\[A|\r)|[{_CONTROLS}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group(1) or f"\\u{ord(match.group(0)):04x}"
+
+
+def _escape_plain(match: re.Match[str]) -> str:
+    return "" if match.group(1) else f"\\u{ord(match.group(0)):04x}"
+
+
+def shown(text: str, *, terminal: bool = False, err: bool = False) -> str:
+    """``text`` with its control characters escaped (see above)."""
+    if not terminal:
+        return _KEEP_OUT.sub(_escape_plain, text)
+    return (_KEEP_ERR if err else _KEEP_OUT).sub(_escape, text)
+
+
+class _Shown:
+    """A text stream that writes what it is given through :func:`shown`."""
+
+    def __init__(self, raw: Any, err: bool) -> None:
+        self._raw, self._err = raw, err
+        try:
+            self._terminal = bool(raw.isatty())
+        except (AttributeError, ValueError, OSError):
+            self._terminal = False
+
+    def write(self, text: str) -> int:
+        self._raw.write(shown(text, terminal=self._terminal, err=self._err))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, errors, ...
+        if name == "buffer":  # writers go through write(), never around it
+            raise AttributeError(name)
+        return getattr(self._raw, name)
+
+
+@contextlib.contextmanager
+def shown_streams() -> Iterator[None]:
+    """Escape control characters on stdout and stderr while a command runs."""
+    saved = sys.stdout, sys.stderr
+    if sys.stdout is not None and not isinstance(sys.stdout, _Shown):
+        sys.stdout = _Shown(sys.stdout, err=False)  # type: ignore[assignment]
+    if sys.stderr is not None and not isinstance(sys.stderr, _Shown):
+        sys.stderr = _Shown(sys.stderr, err=True)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def emit(document: Any, as_json: bool, render: Callable[[], None]) -> None:
