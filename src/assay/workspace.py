@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay._root import RENAME_HINT, WORKSPACE_DIR, find_root, not_utf8, protected_path
 from assay.config import Config, make_folder
-from assay.errors import UsageError
+from assay.errors import AssayError, UsageError
 
 if TYPE_CHECKING:
     from assay.ledger import Ledger
@@ -37,6 +38,7 @@ class Workspace:
         self.config = Config.load(self.dir / "config.toml")
         self._holding = threading.local()  # .mode: set while this thread holds the lock through this object
         self._lock_hooks: list[Callable[[], None]] = []  # see on_lock()
+        self._registered = False  # see _register_in_store()
 
     # -- finding and creating -----------------------------------------------------------
     @classmethod
@@ -127,6 +129,8 @@ class Workspace:
         shown = not_utf8(text)
         if shown is not None:
             raise UsageError(f"cannot version {shown}: its name is not valid UTF-8", hint=RENAME_HINT)
+        if "\n" in text:
+            raise UsageError(f"cannot version {text!r}: its name holds a line break", hint="rename it")
         if protected_path(text):
             raise UsageError(f"{path} is inside a .assay or .git folder, which is never data",
                              hint="name the data files or folders to track")
@@ -186,6 +190,7 @@ class Workspace:
                 if getattr(self._holding, "mode", None) is None:  # first hold through this object
                     self._holding.mode = "held"
                     try:
+                        self._register_in_store()
                         for hook in list(self._lock_hooks):
                             hook()
                         yield
@@ -200,6 +205,56 @@ class Workspace:
                 os.close(fd)
             if gate is not None:
                 os.close(gate)  # after the lock itself: no reader gets in between
+
+    @cached_property
+    def ledger_id(self) -> str:
+        """This ledger's identity, made once and kept in it: workspaces that share one ledger
+        (PostgreSQL) share it; two SQLite ledgers never do."""
+        import uuid
+
+        rows = self.ledger.query("SELECT value FROM ledger_info WHERE key = 'id'")
+        if not rows:
+            with self.ledger.transaction() as tx:
+                tx.execute("INSERT INTO ledger_info (key, value) VALUES ('id', ?) ON CONFLICT DO NOTHING",
+                           (uuid.uuid4().hex,))
+            rows = self.ledger.query("SELECT value FROM ledger_info WHERE key = 'id'")
+        return str(rows[0][0])
+
+    def _register_in_store(self) -> None:
+        """Say in the store which ledger uses it (``ledgers/ID.json``), once per object: a gc
+        run over another ledger then knows it cannot see every version that holds chunks
+        there (see :func:`assay.data._gc.gc`). Best effort: a store this user cannot write
+        is left as it is."""
+        if self._registered:
+            return
+        self._registered = True
+        import socket
+
+        from assay.ledger._ledger import utcnow
+
+        key = f"ledgers/{self.ledger_id}.json"
+        try:
+            if not self.store.exists(key):
+                doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
+                       "ledger": "sqlite" if not str(self.config.ledger).startswith("postgres") else "postgresql",
+                       "registered_at": utcnow()}
+                self.store.put_bytes(key, json.dumps(doc, indent=1).encode())
+        except (OSError, AssayError):
+            pass
+
+    def other_ledgers(self) -> list[dict[str, Any]]:
+        """The other ledgers registered in this workspace's store: each one's id, workspace
+        folder and host, as far as its registration reads."""
+        out = []
+        for key in sorted(self.store.list("ledgers/")):
+            if key == f"ledgers/{self.ledger_id}.json" or not key.endswith(".json"):
+                continue
+            try:
+                doc = json.loads(self.store.get_bytes(key))
+            except (ValueError, RecursionError, OSError, AssayError):
+                doc = None
+            out.append({"key": key, **(doc if isinstance(doc, dict) else {})})
+        return out
 
     def on_lock(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` each time a thread takes this workspace's lock through this object

@@ -460,7 +460,7 @@ def messy_tree(ws: Workspace) -> list[str]:
     """Every kind of entry `scan` has a rule for, in enough folders to fork."""
     root = ws.root / "m"
     tree(root, folders=24)
-    write(root / "f01" / "new\nline.txt", "newline in the name")
+    write(root / "f01" / "tab\tand\rcr.txt", "control characters in the name")
     # (A name that is not UTF-8 is refused by name: tests/data/test_checkout_safety.py.)
     (root / "f03" / "link.bin").symlink_to(root / "f04" / "x0.bin")
     (root / "f03" / "dirlink").symlink_to(root / "f05")

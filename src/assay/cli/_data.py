@@ -160,9 +160,12 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
 
 def _render_table(t: dict[str, Any]) -> None:
     """A table's row diff, schema changes, notes and the columns whose summary moved."""
-    click.echo(f"    rows {t.get('rows_old')} -> {t.get('rows_new')}: +{t.get('rows_added')} -{t.get('rows_removed')}"
-               + (f" ~{t['rows_changed']}" if t.get("rows_changed") is not None else "")
-               + f" (matched by {t.get('matched_by')})")
+    if t.get("rows_added") is None:
+        click.echo(f"    rows {t.get('rows_old')} -> {t.get('rows_new')} (no column in both tables to match rows by)")
+    else:
+        click.echo(f"    rows {t.get('rows_old')} -> {t.get('rows_new')}: +{t.get('rows_added')} -{t.get('rows_removed')}"
+                   + (f" ~{t['rows_changed']}" if t.get("rows_changed") is not None else "")
+                   + f" (matched by {t.get('matched_by')})")
     schema = t.get("schema") or {}
     for col in schema.get("added", []):
         click.echo(f"    column added    {col['name']} ({col['type']})")
@@ -297,7 +300,7 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
 @click.argument("ref", required=False)
 @click.option("--remote", "-r", help="Remote name (default: the default remote).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, help="Parallel transfers (default: automatic, 2-4).")
-@click.option("--checkout", "do_checkout", is_flag=True, help="Also check out the newest pulled version of each dataset.")
+@click.option("--checkout", "do_checkout", is_flag=True, help="Also check out each pulled dataset's newest version on the remote (its highest number there).")
 @click.option("--repair", is_flag=True,
               help="Check every object in this workspace's store and replace each damaged or missing one with "
                    "the remote's good copy; exit 1 if damage remains.")

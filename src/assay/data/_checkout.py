@@ -512,13 +512,19 @@ def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any, tag:
     try:
         for rel, dest, manifest in items:
             parent = dest.rpartition("/")[0]
-            tmp = f"{parent}/{_TMP}{tag}-{os.urandom(TMP_TAIL // 2).hex()}"
-            mode = manifest.mode or 0o644
-            try:
-                fd = os.open(tmp, flags, mode)
-            except FileNotFoundError:
-                os.makedirs(parent, exist_ok=True)  # removed since the folders were made
-                fd = os.open(tmp, flags, mode)
+            mode = (manifest.mode & 0o777) or 0o644  # never set-id or sticky bits (a manifest holds none)
+            for attempt in range(8):
+                tmp = f"{parent}/{_TMP}{tag}-{os.urandom(TMP_TAIL // 2).hex()}"
+                try:
+                    fd = os.open(tmp, flags, mode)
+                except FileNotFoundError:
+                    os.makedirs(parent, exist_ok=True)  # removed since the folders were made
+                    fd = os.open(tmp, flags, mode)
+                except FileExistsError:  # 32 random bits: with thousands of files in one folder, it happens
+                    if attempt == 7:
+                        raise
+                    continue
+                break
             try:
                 out.append((tmp, dest, rel, os.fstat(fd), manifest))  # replaced below, after the writes
                 if manifest.size >= _BIG_FILE and _CORES > 1:
@@ -572,7 +578,7 @@ def stage_big_files(ws: Workspace, snapshot: Snapshot, source: Any) -> Staged:
     try:
         with bar(total=sum(m.size for _, m in items), desc="checkout", unit="B") as progress:
             for rel, manifest in items:
-                mode = manifest.mode or 0o644
+                mode = (manifest.mode & 0o777) or 0o644  # never set-id or sticky bits (a manifest holds none)
                 tmp = f"{tmp_dir}/{os.getpid()}-stage-{os.urandom(6).hex()}"
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, mode)
                 staged[rel] = (tmp, None, manifest)

@@ -22,7 +22,7 @@ from assay.data._versions import (
     list_datasets,
     load_snapshot,
 )
-from assay.errors import CorruptionError
+from assay.errors import CorruptionError, UsageError
 from assay.workspace import Workspace
 
 __all__ = ["GcResult", "gc"]
@@ -49,6 +49,7 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
     """Remove what no version references. ``rewrite_threshold``: dead share below which a pack is kept as is."""
     result = GcResult(dry_run=dry_run)
     with ws.lock(exclusive=True):
+        _refuse_shared_store(ws)
         packs = workspace_packs(ws)
         packs.refresh()
         live_snapshots = {v.snapshot for v in all_versions(ws)}
@@ -209,3 +210,21 @@ def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], owner: dict[bytes, 
     for pack_id in pack_ids:
         packs.forget_pack(pack_id)
         _delete_pack(delete, pack_id)
+
+
+def _refuse_shared_store(ws: Workspace) -> None:
+    """gc deletes what no version in *this* ledger references. A store that workspaces with
+    other ledgers also use holds their versions' chunks, which this ledger cannot see: gc
+    there would delete their only copy. (Workspaces that share a store should share a
+    ledger too: PostgreSQL; then they share its identity.)"""
+    others = ws.other_ledgers()
+    if others:
+        shown = ", ".join(f"{o.get('workspace', '?')} on {o.get('host', '?')}" if o.get("workspace") else o["key"]
+                          for o in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise UsageError(
+            f"refusing to gc: the store {ws.store.url} is also used by {len(others)} workspace(s) with another "
+            f"ledger ({shown}); their versions are not in this ledger, so gc would delete their data",
+            hint="let workspaces that share a store share one ledger (`ledger = \"postgresql://...\"`), then gc sees "
+                 "every version; for a workspace that is gone for good, delete its registration "
+                 + ", ".join(o["key"] for o in others[:3]) + " from the store",
+        )

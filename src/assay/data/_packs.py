@@ -28,6 +28,7 @@ from pathlib import Path
 import blake3
 
 from assay.data._chunking import hash_bytes
+from assay.data._snapshot import MAX_CHUNK
 from assay.errors import CorruptionError, NotFoundError
 from assay.store import LocalStore, ObjectStore
 
@@ -47,6 +48,7 @@ _RUN_BYTES = 4 << 20
 # no checksum: 49 bytes). The struct module, not NumPy: it keeps the data commands'
 # start-up and memory small, and "32s" keeps a digest's trailing NUL bytes.
 CHECK_BYTES = 8
+_MAX_STORED = MAX_CHUNK + (MAX_CHUNK >> 7) + (1 << 16)  # a chunk compressed, at worst (zstd's bound)
 IDX_ENTRY = struct.Struct(f"<32sQIIB{CHECK_BYTES}s")
 IDX_ENTRY_V1 = struct.Struct("<32sQIIB")
 IndexEntry = tuple[bytes, int, int, int, int, bytes]
@@ -110,9 +112,13 @@ def decode_index(data: bytes, key: str) -> list[IndexEntry]:
     if len(body) - 16 != count * layout.size:
         raise CorruptionError(f"pack index {key} is damaged (entry count)", key=key)
     entries = layout.iter_unpack(memoryview(body)[16:])
-    if layout is IDX_ENTRY_V1:
-        return [(*e, b"") for e in entries]
-    return list(entries)
+    out: list[IndexEntry] = [(*e, b"") for e in entries] if layout is IDX_ENTRY_V1 else list(entries)  # type: ignore[misc]
+    # Sizes and offsets no writer makes: a reader would allocate what they claim (an index
+    # is re-signed by whoever writes it, so its checksum does not vouch for them).
+    if out and (max(e[3] for e in out) > MAX_CHUNK or max(e[2] for e in out) > _MAX_STORED
+                or max(e[1] for e in out) >= 1 << 62):
+        raise CorruptionError(f"pack index {key} is damaged (an entry's size or offset is out of range)", key=key)
+    return out
 
 
 def salvage_index(data: bytes) -> list[IndexEntry]:
@@ -128,7 +134,8 @@ def salvage_index(data: bytes) -> list[IndexEntry]:
         body = body[:-32]  # the checksum at the end, where the length says it is there
     whole = len(body) // layout.size * layout.size
     entries = [(*e, b"") if layout is IDX_ENTRY_V1 else e for e in layout.iter_unpack(memoryview(body)[:whole])]
-    return [e for e in entries if e[2] > 0 and e[4] in (0, FLAG_ZSTD)]  # type: ignore[misc]
+    return [e for e in entries if 0 < e[2] <= _MAX_STORED and 0 < e[3] <= MAX_CHUNK and e[1] < 1 << 62  # type: ignore[misc]
+            and e[4] in (0, FLAG_ZSTD)]
 
 
 class PackStore:
@@ -486,6 +493,8 @@ def _decompress(data: bytes, raw_size: int) -> bytes:
     d = getattr(_zstd_local, "d", None)
     if d is None:
         d = _zstd_local.d = zstandard.ZstdDecompressor()
+    if zstandard.frame_content_size(data) > raw_size:  # zstd would allocate what the frame claims
+        raise ValueError("the frame claims more bytes than the chunk holds")
     return d.decompress(data, max_output_size=raw_size)
 
 

@@ -199,17 +199,37 @@ def _read_refs(store: ObjectStore, name: str, damaged: list[Any] | None = None) 
 def read_json(store: ObjectStore, key: str) -> Any:
     try:
         return json.loads(store.get_bytes(key))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InputError(f"remote object {key} is not valid JSON", hint="fix or remove it on the remote") from None
+    except IsADirectoryError:
+        raise InputError(f"remote object {key} is a folder", hint="fix or remove it on the remote") from None
 
 
 _ENTRY_FIELDS = {"id": str, "number": int, "snapshot": str, "created_at": str, "files": int, "bytes": int}
+_OPTIONAL_FIELDS = {"message": str, "kind": str, "sources": list, "meta": dict, "pushed_at": str}
+_SNAPSHOT_ID = re.compile(r"[0-9a-f]{64}")
+_SAFE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # a version id (this assay writes 32 hex digits)
+_COUNT_MAX = 1 << 62  # what a ledger's integer holds, with room
 
 
 def check_entry(entry: Any, key: str) -> None:
-    if not isinstance(entry, dict) or any(not isinstance(entry.get(f), t) for f, t in _ENTRY_FIELDS.items()):
+    """A version ref as a remote gives it, checked field by field (a remote is untrusted: a
+    number too big for the ledger, a message that is not text or an id that is a path would
+    fail later, and less clearly)."""
+    if not isinstance(entry, dict) or any(type(entry.get(f)) is not t for f, t in _ENTRY_FIELDS.items()):
         raise InputError(f"remote object {key} has an unexpected shape",
                          hint=f"a version needs {', '.join(_ENTRY_FIELDS)}; fix or remove it on the remote")
+    wrong = [f for f, t in _OPTIONAL_FIELDS.items() if entry.get(f) is not None and type(entry[f]) is not t]
+    if not _SAFE_ID.fullmatch(entry["id"]):
+        wrong.append("id")
+    if not _SNAPSHOT_ID.fullmatch(entry["snapshot"]):
+        wrong.append("snapshot")
+    if not 0 < entry["number"] < _COUNT_MAX:
+        wrong.append("number")
+    wrong += [f for f in ("files", "bytes") if not 0 <= entry[f] < _COUNT_MAX]
+    wrong += [f for f in ("created_at", "message") if len(entry.get(f) or "") > 1 << 16]
+    if wrong:
+        raise InputError(f"remote object {key} has a bad {', '.join(wrong)}", hint="fix or remove it on the remote")
 
 
 def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore, versions: list[Version]) -> list[str]:
@@ -260,17 +280,19 @@ def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore, versions: list[
 _RUN_ID = re.compile(r"[0-9a-f]{32}")  # used with fullmatch
 
 
-def _write_runs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> None:
+def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, again: set[str] | None = None) -> list[str]:
     """The record of each run that made a version being pushed (``runs/ID.json``: its command,
     environment, status, and the versions it read and made, by id), so that a workspace that
-    pulls the version also learns where it came from."""
-    run_ids = sorted({v.run_id for v in versions if v.run_id and _RUN_ID.fullmatch(v.run_id)})
+    pulls the version also learns where it came from. A record already there is written
+    again only if its run is in ``again`` (a repair's). The runs written."""
+    run_ids = sorted({v.run_id for v in versions if v.run_id and _RUN_ID.fullmatch(v.run_id)} | (again or set()))
     if not run_ids:
-        return
+        return []
     there = set(store.list("runs/"))
+    written = []
     for run_id in run_ids:
         key = f"runs/{run_id}.json"
-        if key in there:
+        if key in there and run_id not in (again or ()):
             continue
         rows = ws.ledger.query("SELECT kind, command, params, env, status, exit_code, started_at, ended_at "
                                "FROM runs WHERE id = ?", (run_id,))
@@ -284,6 +306,30 @@ def _write_runs(ws: Workspace, store: ObjectStore, versions: list[Version]) -> N
                "env": json.loads(env or "{}"), "status": status, "exit_code": exit_code, "started_at": started,
                "ended_at": ended, "inputs": _labelled(ws, inputs), "outputs": _labelled(ws, outputs)}
         store.put_bytes(key, json.dumps(doc, indent=1, default=str).encode())
+        written.append(run_id)
+    return written
+
+
+def read_run_record(store: ObjectStore, run_id: str) -> dict[str, Any] | None:
+    """The remote's record of run ``run_id`` if it reads as one (the shape :func:`write_runs`
+    writes, naming that run); None if it is missing or damaged."""
+    try:
+        doc = json.loads(store.get_bytes(f"runs/{run_id}.json"))
+    except (AssayError, ValueError, RecursionError, OSError):  # a remote's bytes: anything may be in them
+        return None
+    ok = (isinstance(doc, dict) and doc.get("id") == run_id
+          and all(isinstance(doc.get(f), str) for f in ("kind", "status", "started_at"))
+          and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command")))
+    return doc if ok else None
+
+
+def damaged_run_records(store: ObjectStore, versions: list[Version]) -> list[str]:
+    """The run records on a remote, of runs that made ``versions``, that are there but do not
+    read as their run (a missing one is no damage: remotes pushed before records travelled
+    have none)."""
+    run_ids = sorted({v.run_id for v in versions if v.run_id and _RUN_ID.fullmatch(v.run_id)})
+    there = set(store.list("runs/")) if run_ids else set()
+    return [r for r in run_ids if f"runs/{r}.json" in there and read_run_record(store, r) is None]
 
 
 def _labelled(ws: Workspace, nodes: list[str]) -> list[dict[str, str]]:
@@ -338,17 +384,19 @@ def _import_runs(ws: Workspace, store: ObjectStore, run_ids: set[str], result: T
     from assay.lineage import add_edges
 
     for run_id in sorted(run_ids):
-        if not _RUN_ID.fullmatch(run_id) or ws.ledger.query("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
+        if not _RUN_ID.fullmatch(run_id):
             continue
-        key = f"runs/{run_id}.json"
-        try:
-            doc = json.loads(store.get_bytes(key))
-            ok = (isinstance(doc, dict) and doc.get("id") == run_id
-                  and all(isinstance(doc.get(f), str) for f in ("kind", "status", "started_at"))
-                  and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command")))
-        except (AssayError, ValueError, RecursionError):  # a remote's bytes: anything may be in them
-            ok = False
-        if not ok:
+        # What it made: only versions recorded here as made by this run (a record cannot claim others).
+        made = {f"version:{r[0]}" for r in ws.ledger.query("SELECT id FROM versions WHERE run_id = ?", (run_id,))}
+        node = f"run:{run_id}"
+        if ws.ledger.query("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
+            # Known here (from an earlier pull of another of its outputs, say): only the
+            # versions pulled since need their edge from it.
+            with ws.ledger.transaction() as tx:
+                add_edges(tx, [(node, v, "produced") for v in sorted(made)])
+            continue
+        doc = read_run_record(store, run_id)
+        if doc is None:
             result.notes.append(f"the record of run {run_id[:12]} is missing or damaged on the remote: "
                                 "its lineage is not known here")
             continue
@@ -356,19 +404,17 @@ def _import_runs(ws: Workspace, store: ObjectStore, run_ids: set[str], result: T
         if not all(isinstance(n, str) and n.startswith("version:") and _RUN_ID.fullmatch(n[len("version:"):]) for n in nodes):
             result.notes.append(f"the record of run {run_id[:12]} on the remote names versions it cannot: skipped")
             continue
-        # What it made: only versions recorded here as made by this run (a record cannot claim others).
-        made = {f"version:{r[0]}" for r in ws.ledger.query("SELECT id FROM versions WHERE run_id = ?", (run_id,))}
         doc["outputs"] = [e for e in doc["outputs"] if e["node"] in made]
+        exit_code = doc.get("exit_code")
         with ws.ledger.transaction() as tx:
             tx.execute(
                 "INSERT INTO runs (id, kind, command, params, env, status, exit_code, started_at, ended_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (run_id, doc["kind"], json.dumps(doc["command"]), json.dumps(doc.get("params") or {}),
                  json.dumps(doc.get("env") or {}), doc["status"],
-                 doc.get("exit_code") if isinstance(doc.get("exit_code"), int) else None,
+                 exit_code if type(exit_code) is int and -(1 << 31) <= exit_code < 1 << 31 else None,
                  doc["started_at"], doc.get("ended_at") if isinstance(doc.get("ended_at"), str) else None),
             )
-            node = f"run:{run_id}"
             add_edges(tx, [(e["node"], node, "input_of") for e in doc["inputs"]]
                       + [(node, e["node"], "produced") for e in doc["outputs"]])
 
@@ -473,7 +519,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
                   trusted_index=True)
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
-        _write_runs(ws, store, versions)  # before the refs that name them
+        write_runs(ws, store, versions)  # before the refs that name them
         damaged = _write_refs(ws, spec, store, versions)
     result.versions = sorted(v.ref for v in versions)
     if damaged:
@@ -523,13 +569,13 @@ def _remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | N
         newest = [e for e in entries if e["number"] == top]
         if len({e["id"] for e in newest}) > 1:  # each of two workspaces pushed its own newest
             raise UsageError(f"{ref} is ambiguous on the remote: {len(newest)} versions there have number {top}",
-                             hint="name one by its hash prefix: " + ", ".join(f"{name}@{e['snapshot'][:12]}" for e in newest))
+                             hint=_pick_one(name, newest))
         return [(name, newest[-1])]
     number, prefix = read_spec(ref, spec)
     by_number = [e for e in entries if e["number"] == number] if number is not None else []
     if len({e["id"] for e in by_number}) > 1:  # pushed from two workspaces that each numbered their own
         raise UsageError(f"{ref} names {len(by_number)} versions on the remote, pushed from different workspaces",
-                         hint="name one by its hash prefix: " + ", ".join(f"{name}@{e['snapshot'][:12]}" for e in by_number))
+                         hint=_pick_one(name, by_number))
     by_number = by_number[-1:]
     by_prefix = []
     if prefix is not None:
@@ -542,6 +588,16 @@ def _remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | N
     if not found:
         raise NotFoundError(f"the remote has no version {ref}")
     return [(name, found[-1])]
+
+
+def _pick_one(name: str, entries: list[dict[str, Any]]) -> str:
+    """How to name each of ``entries`` (one number, pushed from two workspaces): by its
+    content's hash prefix, or by its version id's where two hold the same content."""
+    snapshots = [e["snapshot"] for e in entries]
+    if len(set(snapshots)) == len(snapshots):
+        return "name one by its hash prefix: " + ", ".join(f"{name}@{e['snapshot'][:12]}" for e in entries)
+    return ("they hold the same data; name one by its version id's prefix (its lineage differs): "
+            + ", ".join(f"{name}@{e['id'][:12]}" for e in entries))
 
 
 def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0,
@@ -575,9 +631,13 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                     loaded[entry["snapshot"]] = load_snapshot_object(store, entry["snapshot"])
         snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
         digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
+        docs = {name: _read_refs(store, name) for name in sorted({n for n, _ in wanted})}
+        _refuse_kind_clashes(ws, docs, spec.name)
+        newest = _newest(wanted)
         through = 0
         if checkout:
-            through = _stage(ws, rpacks, local, snapshots, _newest(wanted), staged, result, spec.name)
+            snaps = sorted({e["snapshot"] for e in newest.values()})
+            through = _stage(ws, rpacks, local, snapshots, snaps, staged, result, spec.name)
         local.has(b"")  # this workspace's own index, loaded outside: its damage is not the remote's
         with _remote_damage(spec.name):  # only the remote is read here
             _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
@@ -587,10 +647,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         for sid, (_, data) in loaded.items():
             copy_snapshot(ws.store, sid, data)
         del loaded
-        docs: dict[str, dict[str, Any]] = {}
         for name, entry in wanted:
-            if name not in docs:
-                docs[name] = _read_refs(store, name)
             version, recorded = _import_version(ws, name, entry, docs[name], snapshots.get(entry["snapshot"]))
             result.versions.append(version.ref)
             if recorded and version.number != entry["number"]:  # said once, when it is recorded
@@ -602,13 +659,19 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
     if checkout:
         from assay.data._checkout import checkout as do_checkout
 
-        latest: dict[str, Version] = {}
-        for ref_text in result.versions:
-            v = resolve(ws, ref_text)
-            if v.dataset not in latest or v.number > latest[v.dataset].number:
-                latest[v.dataset] = v
-        for v in latest.values():
-            done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
+        # The remote's newest of each dataset, whatever number it has here (a teammate's older
+        # version pulled now gets a higher number here than this workspace's own newest).
+        for entry in newest.values():
+            (dataset, number), = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
+            v = resolve(ws, f"{dataset}@v{number}")
+            try:
+                done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
+            except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
+                raise UsageError(
+                    f"pulled {len(result.versions)} version(s) from {spec.name}, but did not check out {v.ref}: "
+                    f"{exc.message}",
+                    hint=f"{exc.hint.replace('pass --force', f'run `assay data checkout {v.ref} --force`')}"
+                    if exc.hint else None) from None
             result.checked_out.append(v.ref)
             result.notes += done.warnings
 
@@ -627,14 +690,28 @@ def _remote_damage(name: str) -> Any:
         ) from None
 
 
-def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    """The snapshot of each dataset's highest-numbered version among ``wanted``: the one
-    the checkout after the pull will write (if the import keeps the numbers' order)."""
+def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each dataset's newest version among ``wanted`` as the remote numbers them (of two with
+    one number, pushed from two workspaces, the later made): what `pull --checkout` writes."""
     newest: dict[str, dict[str, Any]] = {}
     for name, entry in wanted:
-        if name not in newest or entry["number"] > newest[name]["number"]:
+        if name not in newest or (entry["number"], entry["created_at"]) > (newest[name]["number"], newest[name]["created_at"]):
             newest[name] = entry
-    return sorted({entry["snapshot"] for entry in newest.values()})
+    return newest
+
+
+def _refuse_kind_clashes(ws: Workspace, docs: dict[str, dict[str, Any]], remote: str) -> None:
+    """A name that is a dataset here and a model on the remote (or the other way round) is
+    two different things: their versions are not merged."""
+    clashes = []
+    for name, doc in docs.items():
+        rows = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
+        if rows and rows[0][0] != doc["kind"]:
+            clashes.append(f"{name!r} is a {rows[0][0]} here and a {doc['kind']} on remote {remote}")
+    if clashes:
+        raise UsageError("refusing to pull: " + "; ".join(clashes),
+                         hint="pull the other names one by one (`assay data pull NAME`), or register the local one "
+                              "under another name")
 
 
 def _stage(ws: Workspace, rpacks: PackStore, local: PackStore, snapshots: dict[str, Any], wanted: list[str],

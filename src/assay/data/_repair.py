@@ -133,7 +133,9 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
             target = PackStore(store)  # the remote's own indexes, not this workspace's cache of them
 
             def live() -> set[str]:  # once every index is known readable by this assay: refs first
-                return _live_on_remote(store, _mend_refs(ws, store, result))
+                refs = _mend_refs(ws, store, result)
+                _mend_runs(ws, store, result)
+                return _live_on_remote(store, refs)
 
             try:
                 _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
@@ -602,6 +604,18 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[
         readable[key] = json.loads(data)
         result.repaired.append(f"ref {key}")
     return readable
+
+
+def _mend_runs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
+    """Write again each run record on the remote that does not read as its run, from this
+    workspace's ledger where it has that run (a damaged one is never replaced by a push)."""
+    from assay.data._remote import damaged_run_records, write_runs
+
+    versions = all_versions(ws)
+    damaged = damaged_run_records(store, versions)
+    if damaged:
+        for run_id in write_runs(ws, store, [], again=set(damaged)):
+            result.repaired.append(f"run record runs/{run_id}.json")
 
 
 def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:

@@ -50,7 +50,7 @@ _FORMAT = 4  # 4: the stat cache compares ctime (answers of layout 5 were made w
 STAT_SCHEMA = 6
 # The newest ledger schema this assay knows (assay.ledger._migrations, which is not loaded
 # here; a test holds the two equal). A newer ledger: the full command refuses it, so no replay.
-LEDGER_SCHEMA = 4
+LEDGER_SCHEMA = 5
 # Up to this many files the walk in this process is short; above it the early
 # walk (_prefetch.py) overlaps the walk with loading the command line, and a tree found
 # changed there costs no second walk.

@@ -16,20 +16,32 @@ from dataclasses import dataclass, field
 
 from assay.errors import CorruptionError, UnsafePathError
 
-__all__ = ["FileManifest", "Snapshot", "check_relpath"]
+__all__ = ["MAX_CHUNK", "FileManifest", "Snapshot", "check_relpath"]
 
 FORMAT = 1
 _BAD_PARTS = frozenset(("", ".", ".."))
 _PLAIN = re.compile(r'[^"\\\x00-\x1f]*')  # a path JSON writes as it is, between quotes
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# The largest chunk a manifest may name. FastCDC's largest is four times the average, and
+# data.chunk_avg is at most 4 MiB; a bigger size is damage (and would let a remote make a
+# reader allocate what it claims).
+MAX_CHUNK = 64 << 20
 
 
 def check_relpath(path: str) -> str:
-    """A manifest path must be relative, normalized and free of ``..``; anything else is refused."""
+    """A manifest path must be relative, normalized and free of ``..``; anything else is refused.
+    So are names no file system here can hold or that would make the tree's encoding ambiguous:
+    a line break (a folder's node hashes one line per entry, so a name holding one could stand
+    for two entries), lone surrogates (not UTF-8), and a part longer than 255 bytes."""
     # Plain string checks: this runs once per file of every snapshot loaded.
-    if not path or "\x00" in path or "\\" in path:
+    if not path or "\x00" in path or "\\" in path or "\n" in path:
         raise UnsafePathError(f"refusing path {path!r} in a manifest")
     if path[0] == "/" or any(part in _BAD_PARTS for part in path.split("/")):
         raise UnsafePathError(f"refusing path {path!r} in a manifest: paths must be relative and stay inside the target")
+    if not path.isascii() and _SURROGATE.search(path):
+        raise UnsafePathError(f"refusing path {path!r} in a manifest: it is not valid UTF-8")
+    if len(path) > 255 and any(len(part.encode()) > 255 for part in path.split("/")):
+        raise UnsafePathError(f"refusing path {path[:80]!r}... in a manifest: a name in it is longer than 255 bytes")
     return path
 
 
@@ -84,11 +96,30 @@ class FileManifest:
 
     @classmethod
     def from_json(cls, raw: list[object]) -> FileManifest:
+        """A manifest as a stored snapshot gives it, checked: it may come from a remote. Its
+        id hashes only what :meth:`encode` writes, so anything else (mode bits beyond 0o777,
+        a digest of another length, chunks that do not add up to the size) would let two
+        different manifests share an id: each is refused as damage."""
         size, mode, chunks = raw
-        if len(chunks) == 1:  # type: ignore[arg-type]  # most files
-            (d, n), = chunks  # type: ignore[misc]
-            return cls(int(size), int(mode), ((bytes.fromhex(d), int(n)),))  # type: ignore[arg-type]
-        return cls(int(size), int(mode), tuple((bytes.fromhex(d), int(n)) for d, n in chunks))  # type: ignore[union-attr, arg-type]
+        if type(size) is not int or type(mode) is not int or not 0 <= mode <= 0o777 or type(chunks) is not list:
+            raise ValueError("a file manifest holds a size, a mode (at most 0o777) and a chunk list")
+        if len(chunks) == 1:  # most files
+            (d, n), = chunks
+            digest = bytes.fromhex(d)  # (a str, or this raises)
+            if len(digest) != 32 or type(n) is not int or not 0 < n <= MAX_CHUNK or n != size:
+                raise ValueError(f"bad chunk entry {[d, n]!r} for a file of {size} bytes")
+            return cls(size, mode, ((digest, n),))
+        out = []
+        total = 0
+        for d, n in chunks:
+            digest = bytes.fromhex(d)
+            if len(digest) != 32 or type(n) is not int or not 0 < n <= MAX_CHUNK:
+                raise ValueError(f"bad chunk entry {[d, n]!r}")
+            out.append((digest, n))
+            total += n
+        if total != size:
+            raise ValueError(f"its chunks hold {total} bytes, its size says {size}")
+        return cls(size, mode, tuple(out))
 
 
 @dataclass
@@ -159,8 +190,8 @@ class Snapshot:
             doc = json.loads(data.decode("utf-8", "surrogateescape"))
             files = {path: FileManifest.from_json(raw) for path, raw in doc["files"].items()}
             snap = cls(files=files, empty_dirs=tuple(doc.get("empty_dirs", ())))
-        except UnsafePathError:
-            raise
+        except UnsafePathError as exc:  # a stored snapshot no add makes: damage (or a forgery), named as such
+            raise CorruptionError(f"snapshot {expect_id or '?'} is damaged: {exc.message}", key=expect_id) from None
         except Exception as exc:
             raise CorruptionError(f"snapshot {expect_id or '?'} is damaged: {exc}", key=expect_id) from None
         if expect_id is not None and snap.id != expect_id:

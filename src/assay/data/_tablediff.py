@@ -85,10 +85,10 @@ class TableDiff:
     matched_by: str
     key: list[str] | None
     compared_columns: list[str]
-    rows_added: int
-    rows_removed: int
+    rows_added: int | None
+    rows_removed: int | None
     rows_changed: int | None
-    rows_unchanged: int
+    rows_unchanged: int | None  # None where no value could be compared (no column but the key in both)
     duplicate_keys: dict[str, Any] | None
     examples: dict[str, list[dict[str, Any]]]
     columns: dict[str, dict[str, Any]]
@@ -187,6 +187,13 @@ def diff_tables(
     if max_examples:
         examples.update(_find_rows(src_old, plan, wanted_old, show, max_examples))
         examples.update(_find_rows(src_new, plan, wanted_new, show, max_examples))
+    if not value_cols and set(src_old.names) - set(key_cols or []) and set(src_new.names) - set(key_cols or []):
+        # Both tables have values, but only the key (or nothing) in common: none was compared.
+        rows_changed = rows_unchanged = None
+        if key_cols is None:
+            rows_added = rows_removed = None  # type: ignore[assignment]
+        notes.append("no value column is in both tables: which rows changed is not known"
+                     + ("" if key_cols is not None else ", nor which were added or removed"))
     if duplicates is not None:
         duplicates["examples"] = {
             "old": examples.pop("duplicate_keys_old", []),

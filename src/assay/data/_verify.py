@@ -69,6 +69,15 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
             else:
                 versions = every
             report = _verify(store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
+            from assay.data._remote import damaged_run_records
+
+            for run_id in damaged_run_records(store, versions):
+                made = [v.ref for v in every if v.run_id == run_id]
+                report.damaged.append(Damage(
+                    object=f"run record runs/{run_id}.json",
+                    reason="does not read as the record of its run: lineage of what it made is lost to every pull "
+                           "(`assay data push --repair` writes it again from a workspace that has the run)",
+                    affected=[{"dataset": r.split("@")[0], "version": r.split("@")[1], "ref": r, "path": "*"} for r in made]))
         finally:
             packs.close()
         report.remote = name

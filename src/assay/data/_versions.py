@@ -263,10 +263,23 @@ def load_snapshot_object(store: Any, snapshot_id: str) -> tuple[Snapshot, bytes]
         data = store.get_bytes(key)
     except NotFoundError:  # a version names it: its loss is damage, as a damaged one is
         raise CorruptionError(f"snapshot object {key} is missing from {store.url}", key=key) from None
+    except IsADirectoryError:
+        raise CorruptionError(f"snapshot object {key} in {store.url} is a folder", key=key) from None
+    # Bounded by what a snapshot compresses to at most (its hashes do not compress): a small
+    # object that claims gigabytes is damage, not something to hold in memory.
+    # (zstd takes a size the frame declares over max_output_size: it is checked first.)
+    limit = max(256 << 20, 256 * len(data))
     try:
-        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 34)
+        if zstandard.frame_content_size(data) > limit:
+            raise CorruptionError(f"snapshot object {key} is damaged (it claims to hold more than a snapshot of its "
+                                  "size can)", key=key)
+        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=limit)
     except zstandard.ZstdError:
-        raise CorruptionError(f"snapshot object {key} is damaged (does not decompress)", key=key) from None
+        raise CorruptionError(f"snapshot object {key} is damaged (does not decompress, or to more than a snapshot "
+                              "of its size can hold)", key=key) from None
+    except MemoryError:
+        raise CorruptionError(f"snapshot object {key} is damaged (it decompresses to more than fits in memory)",
+                              key=key) from None
     return Snapshot.decode(raw, expect_id=snapshot_id), data
 
 

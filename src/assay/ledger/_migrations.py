@@ -199,3 +199,16 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        5,
+        "the ledger's own identity (a store shared by workspaces with different ledgers knows them apart)",
+        [
+            """CREATE TABLE ledger_info (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )""",
+        ],
+    )
+)

@@ -1,0 +1,212 @@
+"""A remote is untrusted input. Each forgery here was reproduced against assay by a fuzzing
+review: a snapshot that keeps its id while naming other files, mode bits the id does not
+cover, sizes that do not add up, decompression bombs, values the ledger cannot hold. Each
+must be refused as damage (exit 1, naming the object) or an input error, never accepted,
+never an internal error, and never allocate what the remote claims."""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import blake3
+import pytest
+import zstandard
+
+from assay.data import FileManifest
+from assay.data._snapshot import check_relpath
+from assay.errors import UnsafePathError
+
+IDX1 = struct.Struct("<32sQIIB")
+
+
+class Pair:
+    """A workspace with a small dataset pushed to a folder remote, and a fresh clone."""
+
+    def __init__(self, cli, tmp: Path) -> None:  # type: ignore[no-untyped-def]
+        self.cli, self.remote, self.ws1, self.ws2 = cli, tmp / "remote", tmp / "ws1", tmp / "ws2"
+        cli("init", str(self.ws1))
+        (self.ws1 / "data" / "sub").mkdir(parents=True)
+        (self.ws1 / "data" / "a.txt").write_text("hello\n" * 100)
+        (self.ws1 / "data" / "big.bin").write_bytes(random.Random(1).randbytes(3 << 20))
+        (self.ws1 / "data" / "sub" / "c.txt").write_text("deep\n")
+        cli("data", "add", "data", "--name", "ds", cwd=self.ws1)
+        cli("remote", "add", "origin", str(self.remote), cwd=self.ws1)
+        cli("data", "push", cwd=self.ws1)
+        cli("init", str(self.ws2))
+        cli("remote", "add", "origin", str(self.remote), cwd=self.ws2)
+
+    @property
+    def ref_path(self) -> Path:
+        (path,) = (self.remote / "versions" / "ds").glob("*.json")
+        return path
+
+    @property
+    def snapshot_id(self) -> str:
+        return json.loads(self.ref_path.read_text())["snapshot"]
+
+    def read_snapshot(self, sid: str) -> dict[str, Any]:
+        data = (self.remote / "snapshots" / sid).read_bytes()
+        return json.loads(zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 30))
+
+    def write_snapshot(self, sid: str, doc: dict[str, Any] | bytes, **kw: Any) -> None:
+        raw = doc if isinstance(doc, bytes) else json.dumps(doc, ensure_ascii=False).encode()
+        (self.remote / "snapshots" / sid).write_bytes(zstandard.ZstdCompressor(**kw).compress(raw))
+
+    def add_ref(self, sid: str, **extra: Any) -> str:
+        vid = uuid.uuid4().hex
+        entry = {"id": vid, "number": 2, "snapshot": sid, "message": "m", "created_at": "2026-11-30T16:00:00+00:00",
+                 "files": 1, "bytes": 1, "run_id": None, "meta": {}, "kind": "dataset", "sources": ["data"], **extra}
+        (self.remote / "versions" / "ds" / f"{vid}.json").write_text(json.dumps(entry))
+        return vid
+
+
+@pytest.fixture
+def pair(cli, tmp_path: Path) -> Pair:  # type: ignore[no-untyped-def]
+    return Pair(cli, tmp_path)
+
+
+def _manifest_id(size: int, mode: int, chunks: list[list[Any]]) -> str:
+    body = b"".join(bytes.fromhex(d) + n.to_bytes(4, "little") for d, n in chunks)
+    return blake3.blake3(b"%d:%o|" % (size, mode & 0o777) + body).hexdigest()
+
+
+def _damage(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    for word in words:
+        assert word in proc.stderr + proc.stdout, (word, proc.stderr)
+
+
+def test_a_line_break_in_a_name_cannot_stand_for_two_entries(pair: Pair) -> None:
+    # A folder's node hashes "kind hash name\n" per entry: a name holding
+    # "a.txt\nf <id> big.bin" hashed exactly as the two entries it replaced.
+    sid = pair.snapshot_id
+    doc = pair.read_snapshot(sid)
+    big, a = doc["files"].pop("data/big.bin"), doc["files"].pop("data/a.txt")
+    doc["files"][f"data/a.txt\nf {_manifest_id(*big)} big.bin"] = a
+    pair.write_snapshot(sid, doc)
+    _damage(pair.cli("data", "pull", "--checkout", check=None, cwd=pair.ws2), sid, "refusing path")
+    assert not (pair.ws2 / "data").exists()
+    _damage(pair.cli("data", "verify", "--remote", "origin", check=None, cwd=pair.ws2), sid)
+    with pytest.raises(UnsafePathError):
+        check_relpath("data/a\nb")
+
+
+def test_a_file_named_with_a_line_break_is_refused_at_add(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "two\nlines").write_text("x")
+    proc = cli("data", "add", "d", "--name", "ds", check=2)
+    assert "line break" in proc.stderr and "rename it" in proc.stderr
+    assert cli("data", "add", "d/two\nlines", "--name", "ds", check=2)
+
+
+@pytest.mark.parametrize("forge", ["setuid", "size", "digest", "negative", "bool"])
+def test_manifests_whose_id_does_not_cover_them_are_refused(forge: str) -> None:
+    digest = "ab" * 32
+    raw = {"setuid": [600, 0o4644, [[digest, 600]]], "size": [10 ** 12, 0o644, [[digest, 600]]],
+           "digest": [600, 0o644, [["ab" * 31, 600]]], "negative": [600, -1, [[digest, 600]]],
+           "bool": [True, 0o644, [[digest, 1]]]}[forge]
+    with pytest.raises(ValueError):
+        FileManifest.from_json(raw)
+    assert FileManifest.from_json([600, 0o644, [[digest, 600]]]).mode == 0o644  # the honest one reads
+
+
+def test_setuid_bits_from_a_remote_never_reach_a_file(pair: Pair) -> None:
+    sid = pair.snapshot_id
+    doc = pair.read_snapshot(sid)
+    doc["files"]["data/a.txt"][1] = 0o4644  # the id hashes mode & 0o777: the forged snapshot keeps it
+    pair.write_snapshot(sid, doc)
+    _damage(pair.cli("data", "pull", "--checkout", check=None, cwd=pair.ws2), sid, "mode")
+    assert not (pair.ws2 / "data" / "a.txt").exists()
+
+
+def test_a_chunk_that_claims_gigabytes_is_not_allocated(pair: Pair) -> None:
+    # An index entry claiming a 4 GiB chunk (re-signed: the remote writes the checksum too).
+    (idx,) = [p for p in (pair.remote / "packs").glob("*.idx")]
+    data = idx.read_bytes()
+    if data[:8] != b"ASSAYIX1":
+        pytest.skip("the remote's index is not in format 1")
+    entries = [list(e) for e in IDX1.iter_unpack(data[16:-32])]
+    entries[0][3] = 2 ** 32 - 1
+    body = b"ASSAYIX1" + struct.pack("<Q", len(entries)) + b"".join(IDX1.pack(*e) for e in entries)
+    idx.write_bytes(body + blake3.blake3(body).digest())
+    proc = _limited(pair, "data", "pull")
+    _damage(proc, "out of range")
+
+
+def test_a_chunk_frame_that_declares_gigabytes_is_not_decompressed(pair: Pair, tmp_path: Path) -> None:
+    from assay.data._packs import _decompress
+
+    bomb = zstandard.ZstdCompressor().compress(b"\0" * (64 << 20))  # declares 64 MiB in its header
+    with pytest.raises(ValueError, match="claims more"):
+        _decompress(bomb, 1000)
+    assert _decompress(zstandard.ZstdCompressor().compress(b"x" * 1000), 1000) == b"x" * 1000
+
+
+def test_a_small_snapshot_object_that_decompresses_to_gigabytes_is_damage(pair: Pair) -> None:
+    sid = "cd" * 32
+    # 300 MiB of whitespace: a few kB stored; its frame declares the size, which zstd would allocate.
+    pair.write_snapshot(sid, b" " * (300 << 20))
+    assert (pair.remote / "snapshots" / sid).stat().st_size < 100_000
+    pair.add_ref(sid)
+    proc = _limited(pair, "data", "pull")
+    _damage(proc, f"snapshots/{sid}", "more than a snapshot")
+    # Without a declared size, the decompression stops at the bound.
+    pair.write_snapshot(sid, b" " * (300 << 20), write_content_size=False)
+    _damage(_limited(pair, "data", "pull"), f"snapshots/{sid}")
+
+
+def _limited(pair: Pair, *args: str) -> subprocess.CompletedProcess[str]:
+    """``assay ARGS`` in the clone with 1.5 GB of address space: an allocation of what a
+    remote claims fails there (as exit 3, MemoryError) instead of passing unnoticed."""
+    return subprocess.run(["bash", "-c", 'ulimit -v 1500000; exec "$@"', "-", sys.executable, "-m", "assay", *args],
+                          cwd=pair.ws2, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("field,value", [("number", 10 ** 30), ("bytes", 10 ** 25), ("message", {}), ("kind", ["x"]),
+                                         ("number", True), ("number", -5), ("id", "../../x")])
+def test_version_refs_with_values_the_ledger_cannot_hold_are_damage(pair: Pair, field: str, value: Any) -> None:
+    ref = json.loads(pair.ref_path.read_text())
+    ref[field] = value
+    pair.ref_path.write_text(json.dumps(ref))
+    proc = pair.cli("data", "pull", check=None, cwd=pair.ws2)
+    assert proc.returncode in (1, 2) and "internal error" not in proc.stderr, proc.stderr
+    verify = pair.cli("data", "verify", "--remote", "origin", check=None, cwd=pair.ws2)
+    _damage(verify, "version ref")
+    mended = pair.cli("data", "push", "--repair", check=None, cwd=pair.ws1)
+    assert "internal error" not in mended.stderr, mended.stderr
+
+
+def test_a_deeply_nested_ref_and_a_snapshot_that_is_a_folder_are_damage(pair: Pair) -> None:
+    sid = pair.snapshot_id
+    pair.ref_path.write_text("[" * 100_000 + "]" * 100_000)
+    _damage(pair.cli("data", "verify", "--remote", "origin", check=None, cwd=pair.ws2), "version ref")
+    pair.cli("data", "push", "--repair", cwd=pair.ws1)  # writes the ref again
+    snap = pair.remote / "snapshots" / sid
+    snap.unlink()
+    snap.mkdir()
+    _damage(pair.cli("data", "pull", check=None, cwd=pair.ws2), f"snapshots/{sid}")
+
+
+def test_a_run_record_with_a_huge_exit_code_is_read_without_it(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "out").mkdir()
+    cli("run", "--out", "o=out", "--", sys.executable, "-c", "open('out/f', 'w').write('x')")
+    cli("remote", "add", "origin", str(tmp_path / "remote"))
+    cli("data", "push")
+    (record,) = (tmp_path / "remote" / "runs").glob("*.json")
+    doc = json.loads(record.read_text())
+    doc["exit_code"] = 10 ** 30
+    record.write_text(json.dumps(doc))
+    clone = tmp_path / "clone"
+    cli("init", str(clone))
+    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=clone)
+    cli("data", "pull", cwd=clone)
+    graph = cli.json("lineage", "o@v1", cwd=clone)
+    assert any(n["id"].startswith("run:") for n in graph["nodes"]), graph

@@ -1,0 +1,167 @@
+"""Teams sharing a remote or a store: defects a new-user trial reproduced (a gc that deleted a
+teammate's only copy, lineage lost when a run's outputs are pulled one by one, a model merged
+into a dataset, `pull --checkout` writing a teammate's older version, a damaged run record
+that nothing noticed or mended, hints that did not help)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assay.data._tablediff import diff_tables
+
+
+def _workspace(cli, root: Path, remote: Path | None = None) -> Path:  # type: ignore[no-untyped-def]
+    cli("init", str(root))
+    if remote is not None:
+        cli("remote", "add", "origin", str(remote), cwd=root)
+    return root
+
+
+def test_gc_refuses_a_store_that_workspaces_with_other_ledgers_use(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "team-store"
+    store.mkdir()
+    for who in ("alice", "bob"):
+        _workspace(cli, tmp_path / who)
+        config = tmp_path / who / ".assay" / "config.toml"
+        config.write_text(config.read_text().replace('store = "objects"', f'store = "{store}"'))
+        (tmp_path / who / "data").mkdir()
+        (tmp_path / who / "data" / "f").write_text(f"{who}'s data")
+    cli("data", "add", "data", "--name", "bdata", cwd=tmp_path / "bob")
+    cli("data", "add", "data", "--name", "adata", cwd=tmp_path / "alice")
+    proc = cli("data", "gc", check=2, cwd=tmp_path / "alice")
+    assert "another ledger" in proc.stderr and str(tmp_path / "bob") in proc.stderr
+    cli("data", "gc", "--dry-run", check=2, cwd=tmp_path / "alice")
+    (tmp_path / "bob" / "data" / "f").unlink()
+    cli("data", "checkout", "bdata@v1", cwd=tmp_path / "bob")  # bob's only copy is still there
+    assert (tmp_path / "bob" / "data" / "f").read_text() == "bob's data"
+
+
+def test_gc_runs_on_a_workspace_s_own_store(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("x")
+    cli("data", "add", "d", "--name", "ds")
+    assert cli.json("data", "gc")["dry_run"] is False
+    assert len(list((tmp_path / ".assay" / "objects" / "ledgers").glob("*.json"))) == 1
+
+
+def test_lineage_of_outputs_pulled_one_at_a_time(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    cli("remote", "add", "origin", str(remote))
+    script = "import os; [os.makedirs(d, exist_ok=True) or open(d + '/f', 'w').write(d) for d in ('model', 'metrics')]"
+    cli("run", "--out", "model=model", "--out", "metrics=metrics", "--", sys.executable, "-c", script)
+    cli("data", "push")
+    clone = _workspace(cli, tmp_path / "clone", remote)
+    cli("data", "pull", "model@v1", cwd=clone)
+    cli("data", "pull", "metrics@v1", cwd=clone)
+    for ref in ("model@v1", "metrics@v1"):
+        graph = cli.json("lineage", ref, cwd=clone)
+        assert any(e["relation"] == "produced" and e["dst"].startswith("version:") for e in graph["edges"]), (ref, graph)
+        assert not graph["notes"], graph["notes"]
+
+
+def test_a_model_on_the_remote_is_not_merged_into_a_local_dataset(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    (tmp_path / "m.py").write_text("def predict(rows):\n    return [0 for _ in rows]\n")
+    other = _workspace(cli, tmp_path / "other", remote)
+    (other / "m.py").write_text("def predict(rows):\n    return [0 for _ in rows]\n")
+    cli("model", "add", "clf", "m.py:predict", "--flavor", "python", cwd=other)
+    cli("data", "push", cwd=other)
+    (tmp_path / "clf").mkdir()
+    (tmp_path / "clf" / "f").write_text("x")
+    cli("data", "add", "clf", "--name", "clf")
+    cli("remote", "add", "origin", str(remote))
+    proc = cli("data", "pull", check=2)
+    assert "'clf' is a dataset here and a model on remote origin" in proc.stderr
+    assert [v["version"] for v in cli.json("data", "log", "clf")["versions"]] == ["v1"]
+
+
+def test_pull_checkout_writes_the_remote_s_newest_not_a_teammate_s_older_one(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    alice, bob = (_workspace(cli, tmp_path / w, remote) for w in ("alice", "bob"))
+    for who, text in ((alice, "alice1"), (bob, "bob1")):
+        (who / "data").mkdir()
+        (who / "data" / "f").write_text(text)
+        cli("data", "add", "data", "--name", "ds", cwd=who)
+        cli("data", "push", cwd=who)
+    time.sleep(0.05)
+    (alice / "data" / "f").write_text("alice2")
+    cli("data", "add", "data", "--name", "ds", cwd=alice)
+    cli("data", "push", cwd=alice)
+    result = cli.json("data", "pull", "--checkout", cwd=alice)  # bob1 becomes ds@v3 here
+    assert (alice / "data" / "f").read_text() == "alice2", result
+    assert result["checked_out"] == ["ds@v2"]
+
+
+def test_pull_checkout_refused_by_local_changes_says_the_pull_is_done(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    other = _workspace(cli, tmp_path / "other", remote)
+    (other / "data").mkdir()
+    (other / "data" / "f").write_text("theirs")
+    cli("data", "add", "data", "--name", "ds", cwd=other)
+    cli("data", "push", cwd=other)
+    cli("remote", "add", "origin", str(remote))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "f").write_text("mine, unsaved")
+    proc = cli("data", "pull", "--checkout", check=2)
+    assert "pulled 1 version(s) from origin, but did not check out ds@v1" in proc.stderr
+    assert "`assay data checkout ds@v1 --force`" in proc.stderr and "pass --force" not in proc.stderr
+    assert (tmp_path / "data" / "f").read_text() == "mine, unsaved"
+    assert cli.json("data", "log", "ds")["versions"][0]["version"] == "v1"
+
+
+def test_a_damaged_run_record_is_found_by_verify_and_mended_by_push_repair(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    cli("remote", "add", "origin", str(remote))
+    cli("run", "--out", "o=out", "--", sys.executable, "-c", "import os; os.makedirs('out'); open('out/f', 'w').write('x')")
+    cli("data", "push")
+    (record,) = (remote / "runs").glob("*.json")
+    record.write_text('{"garbage')
+    proc = cli("data", "verify", "--remote", "origin", check=1)
+    assert f"run record runs/{record.name}" in proc.stdout + proc.stderr
+    mended = cli.json("data", "push", "--repair")
+    assert f"run record runs/{record.name}" in mended["repaired"], mended
+    assert json.loads(record.read_text())["id"] == record.stem
+    cli("data", "verify", "--remote", "origin")
+
+
+def test_same_content_from_two_workspaces_is_named_by_version_id(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    a, b, c = (_workspace(cli, tmp_path / w, remote) for w in ("a", "b", "c"))
+    for who in (a, b):
+        (who / "data").mkdir()
+        (who / "data" / "f").write_text("same bytes")
+        cli("data", "add", "data", "--name", "ds", cwd=who)
+        cli("data", "push", cwd=who)
+    proc = cli("data", "pull", "ds@v1", check=2, cwd=c)
+    hint = proc.stderr.split("hint:")[1]
+    names = [w.strip().rstrip(".") for w in hint.split(":")[-1].split(",")]
+    assert len(set(names)) == 2, hint
+    cli("data", "pull", names[0], cwd=c)
+
+
+def test_a_table_diff_with_no_common_value_column_does_not_claim_unchanged_rows(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id,score\n1,10\n2,20\n3,30\n")
+    (tmp_path / "b.csv").write_text("id,points\n1,11\n2,21\n3,31\n")
+    keyed = diff_tables(tmp_path / "a.csv", tmp_path / "b.csv", key=["id"])
+    assert keyed.rows_unchanged is None and keyed.rows_changed is None
+    assert (keyed.rows_added, keyed.rows_removed) == (0, 0)
+    assert any("no value column" in n for n in keyed.notes)
+    (tmp_path / "c.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "d.csv").write_text("u,v\n1,2\n")
+    loose = diff_tables(tmp_path / "c.csv", tmp_path / "d.csv")
+    assert loose.rows_unchanged is None and loose.rows_added is None and not loose.identical
+    same = diff_tables(tmp_path / "a.csv", tmp_path / "a.csv", key=["id"])
+    assert same.rows_unchanged == 3 and same.identical
+
+
+@pytest.mark.parametrize("key", [["id"], None])
+def test_a_one_column_table_still_compares(tmp_path: Path, key: list[str] | None) -> None:
+    (tmp_path / "a.csv").write_text("id\n1\n2\n")
+    (tmp_path / "b.csv").write_text("id\n1\n3\n")
+    d = diff_tables(tmp_path / "a.csv", tmp_path / "b.csv", key=key)
+    assert (d.rows_added, d.rows_removed) == (1, 1)
