@@ -207,3 +207,19 @@ def test_public_options_hides_credentials_by_their_names() -> None:
 def test_the_library_refuses_options_on_a_folder(ws: Workspace, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is a folder"):
         add_remote(ws, "f", str(tmp_path / "f"), options={"endpoint_url": "http://127.0.0.1:9000"})
+
+
+def test_the_readme_shows_the_options_of_an_s3_primary_store(tmp_path: Path) -> None:
+    # An S3 primary store on a server of one's own needs [store_options]; the README says how.
+    import re
+    import tomllib
+
+    from assay.config import Config
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.DOTALL) if "[store_options]" in b]
+    assert blocks, "the README's configuration section shows no [store_options]"
+    (tmp_path / "config.toml").write_text(blocks[0])
+    config = Config.load(tmp_path / "config.toml")
+    assert config.store.startswith("s3://") and config.store_options == tomllib.loads(blocks[0])["store_options"]
+    assert "endpoint_url" in config.store_options
