@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from assay.cli._output import emit, handle_errors, json_option
+from assay.config import Remote
 from assay.workspace import Workspace
 
 
@@ -17,31 +20,44 @@ def remote() -> None:
 @click.argument("name")
 @click.argument("url")
 @click.option("--default", "make_default", is_flag=True, help="Make it the default remote.")
-@click.option("--endpoint-url", help="S3-compatible endpoint (for s3:// URLs).")
-@click.option("--replace", is_flag=True, help="Replace a remote of the same NAME that points elsewhere.")
+@click.option("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000 (for s3:// URLs only).")
+@click.option("--replace", is_flag=True, help="Replace a remote of the same NAME that has another URL or options.")
 @json_option
 @handle_errors
 def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, replace: bool, as_json: bool) -> None:
     """Add remote NAME at URL (a folder, file://, or s3://bucket/prefix). A NAME that exists
-    already is refused unless it has the same URL, or --replace replaces it."""
+    already is refused unless it has the same URL and options (--endpoint-url), or --replace
+    replaces it. A folder is made if its parent folder is there; a bucket is not made."""
     from assay.data import add_remote
 
     options = {"endpoint_url": endpoint_url} if endpoint_url else {}
     ws = Workspace.open()
     url = _folder_from_here(ws, url)
     r = add_remote(ws, name, url, default=make_default, options=options, replace=replace)
-    emit({"name": r.name, "url": r.url, "default": ws.config.default_remote == r.name}, as_json,
-         lambda: click.echo(f"remote {r.name} -> {r.url}"))
+    row = _row(ws, r)
+    emit(row, as_json, lambda: click.echo(f"remote {r.name} -> {r.url}{_shown(row['options'])}"))
 
 
 @remote.command("list")
 @json_option
 @handle_errors
 def list_cmd(as_json: bool) -> None:
-    """List remotes."""
+    """List remotes, with their options (credentials shown as ***)."""
     ws = Workspace.open()
-    rows = [{"name": r.name, "url": r.url, "default": r.name == ws.config.default_remote} for r in ws.config.remotes.values()]
-    emit({"remotes": rows}, as_json, lambda: [click.echo(f"{'*' if r['default'] else ' '} {r['name']:16} {r['url']}") for r in rows])
+    rows = [_row(ws, r) for r in ws.config.remotes.values()]
+    emit({"remotes": rows}, as_json,
+         lambda: [click.echo(f"{'*' if r['default'] else ' '} {r['name']:16} {r['url']}{_shown(r['options'])}")
+                  for r in rows])
+
+
+def _row(ws: Workspace, r: Remote) -> dict[str, Any]:
+    from assay.store import public_options
+
+    return {"name": r.name, "url": r.url, "options": public_options(r.options), "default": r.name == ws.config.default_remote}
+
+
+def _shown(options: dict[str, Any]) -> str:
+    return "".join(f"  {k}={v}" for k, v in sorted(options.items()))
 
 
 @remote.command("remove")

@@ -91,16 +91,34 @@ class TransferResult:
 def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, options: dict[str, Any] | None = None,
                replace: bool = False) -> Remote:
     """Add remote ``name`` at ``url``. A name that exists already is refused unless it has the
-    same URL and options, or ``replace``. A folder is checked (it can be made and written to)
-    and made if it is not there, empty: nothing is written into it before the first push."""
+    same URL and options, or ``replace``. A folder is checked (its parent is there and it can
+    be made and written to) and made if it is not there, empty: nothing is written into it
+    before the first push. An object store's URL and options are checked for their shape
+    (nothing is sent: whether the bucket is there is found at its first use)."""
+    from assay.store import folder_of, public_options
+
     if not _REMOTE_NAME.fullmatch(name):
         raise UsageError(f"invalid remote name {name!r}", hint="use letters, digits, '_', '-' and '.'")
     remote = Remote(name=name, url=url, options=options or {})
+    folder = folder_of(url, ws.root)
+    if folder is not None and remote.options:
+        raise UsageError(f"remote {name!r} is a folder ({url}): options such as "
+                         f"{', '.join(sorted(public_options(remote.options)))} are for object stores",
+                         hint="leave out --endpoint-url: it is for s3:// URLs")
     known = ws.config.remotes.get(name)
     if known is not None and not replace and (known.url, known.options) != (remote.url, remote.options):
-        raise UsageError(f"remote {name!r} exists already, at {known.url}",
-                         hint=f"pass --replace to point {name} at {url} instead, or pick another name")
-    if "://" not in url or url.startswith("file://"):
+        there, given = public_options(known.options), public_options(remote.options)
+        if known.url != url:
+            raise UsageError(f"remote {name!r} exists already, at {known.url}"
+                             + "".join(f" {k}={v}" for k, v in sorted(there.items())),
+                             hint=f"pass --replace to point {name} at {url} instead, or pick another name")
+        differ = sorted(k for k in known.options.keys() | remote.options.keys()
+                        if known.options.get(k) != remote.options.get(k))
+        raise UsageError(f"remote {name!r} exists already, at {url} with other options: "
+                         + "; ".join(f"{k} {there.get(k, '(none)')} there, {given.get(k, '(none)')} given"
+                                     for k in differ),
+                         hint=f"pass --replace to give {name} the options given, or pick another name")
+    if folder is not None:
         _check_folder(ws, url)  # fails now, not at the first push, if the folder is unusable
     else:
         _open(ws, remote)  # the same for an object store's URL (opening writes nothing)
@@ -113,12 +131,16 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
 
 def _check_folder(ws: Workspace, url: str) -> None:
     """Refuse a folder remote that cannot be made or written to by this user. The folder is
-    made (empty) if it is not there; nothing is written into it before the first push."""
+    made (empty) if it is not there, inside a folder that is: a mistyped path is refused
+    now, not made whole, and not mistaken later for an empty remote."""
     from assay.config import make_folder
+    from assay.store import folder_of
 
-    path = Path(url.removeprefix("file://")).expanduser()
-    if not path.is_absolute():
-        path = ws.root / path
+    path: Path | None = folder_of(url, ws.root)
+    assert path is not None  # add_remote checks folders only
+    if not path.exists() and not path.parent.exists():
+        raise InputError(f"cannot use {path} as a remote: the folder {path.parent} does not exist",
+                         hint=f"check the path; for a new remote there, make that folder first (mkdir -p {path.parent})")
     make_folder(path, f"cannot use {path} as a remote")
     if not os.access(path, os.W_OK | os.X_OK):
         raise InputError(f"cannot use {path} as a remote: this user cannot write to it",
@@ -145,6 +167,15 @@ def _pick(ws: Workspace, name: str | None) -> Remote:
 
 
 def _open(ws: Workspace, remote: Remote) -> ObjectStore:
+    """The remote's store. A folder remote must be there (`remote add` made it): one that is
+    not is a mistyped, moved or unmounted path, not an empty remote to read or to fill."""
+    from assay.store import folder_of
+
+    folder = folder_of(remote.url, ws.root)
+    if folder is not None and not folder.is_dir():
+        raise InputError(f"the folder {folder} of remote {remote.name} does not exist",
+                         hint=f"check the path; `assay remote add {remote.name} {folder}` makes it again (empty), "
+                              f"`assay remote add {remote.name} PATH --replace` points {remote.name} elsewhere")
     return open_store(remote.url, ws.root, **remote.options)
 
 

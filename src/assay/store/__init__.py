@@ -6,19 +6,26 @@ from pathlib import Path
 from typing import Any
 
 from assay.store._base import ObjectStore, check_key
-from assay.store._fsspec import FsspecStore
+from assay.store._fsspec import FsspecStore, public_options
 from assay.store._local import LocalStore
 
-__all__ = ["FsspecStore", "LocalStore", "ObjectStore", "check_key", "open_store"]
+__all__ = ["FsspecStore", "LocalStore", "ObjectStore", "check_key", "folder_of", "open_store", "public_options"]
+
+
+def folder_of(url: str, base_dir: Path | None = None) -> Path | None:
+    """The folder ``url`` names (a path, relative to ``base_dir``, or ``file://…``); None for
+    an object store's URL."""
+    if "://" in url and not url.startswith("file://"):
+        return None
+    path = Path(url.removeprefix("file://")).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return path
 
 
 def open_store(url: str, base_dir: Path | None = None, **options: Any) -> ObjectStore:
     """Open ``url``: a folder (relative to ``base_dir``), ``file://…`` or any fsspec URL."""
-    if "://" not in url:
-        path = Path(url).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        return LocalStore(path)
-    if url.startswith("file://"):
-        return LocalStore(Path(url[len("file://"):]))
+    folder = folder_of(url, base_dir)
+    if folder is not None:
+        return LocalStore(folder)
     return FsspecStore(url, **options)

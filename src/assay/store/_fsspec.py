@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from assay.errors import AssayError, InputError, NotFoundError
 from assay.extras import import_optional
 from assay.store._base import ObjectStore, check_key
 
-__all__ = ["FsspecStore"]
+__all__ = ["FsspecStore", "public_options"]
 
 _EXTRA_FOR = {"s3": "s3", "s3a": "s3"}
+_BUCKETED = {"s3", "s3a"}  # URLs whose first path part is a bucket, which must exist and which assay never makes
+_WEB = {"http", "https"}  # read-only, listed through links: a missing or unreachable site lists as empty
+# The names S3's clients send; stricter rules (lower case, 3 to 63 characters) are the server's to apply.
+_BUCKET = re.compile(r"[A-Za-z0-9.\-_]{1,255}")
+_HOST = re.compile(r"((?!-)[A-Za-z0-9-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9-]{1,63}(?<!-)\.?")
+# Options that hold a credential (by name, case-insensitive): never shown, in messages or listings.
+_SECRET_OPTION = re.compile(r"key|secret|token|password|passwd|credential|auth", re.IGNORECASE)
+_ENDPOINT_HINT = "give the endpoint as a URL with its scheme, e.g. http://127.0.0.1:9000 or https://s3.example.com"
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,6 +37,29 @@ _NO_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError", "CredentialR
 
 def _plain(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def public_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` as they may be shown: the value of each one named like a credential
+    (``key``, ``secret``, ``token``, ``password``, …, also inside a table) is ``***``."""
+    return {name: "***" if _SECRET_OPTION.search(str(name)) else public_options(value) if isinstance(value, dict) else value
+            for name, value in options.items()}
+
+
+def _causes(exc: BaseException) -> set[str]:
+    """The class names of ``exc`` and of the exceptions it was raised from, and the error codes
+    an S3 server answered with (s3fs keeps botocore's error as the cause)."""
+    names: set[str] = set()
+    here: BaseException | None = exc
+    for _ in range(8):
+        if here is None:
+            break
+        names.update(cls.__name__ for cls in type(here).__mro__)
+        response = getattr(here, "response", None)
+        if isinstance(response, dict) and isinstance(response.get("Error"), dict):
+            names.add(str(response["Error"].get("Code")))
+        here = here.__cause__ or here.__context__
+    return names
 
 
 def _reaching(method: F) -> F:
@@ -43,12 +76,18 @@ def _reaching(method: F) -> F:
             raise InputError(f"{self.url} refused access: {_plain(exc)}",
                              hint="check the credentials and what they may do in that bucket") from None
         except Exception as exc:
-            chain: list[BaseException] = []
-            here: BaseException | None = exc
-            while here is not None and len(chain) < 8:
-                chain.append(here)
-                here = here.__cause__ or here.__context__
-            names = {cls.__name__ for e in chain for cls in type(e).__mro__}
+            names = _causes(exc)
+            if "NoSuchBucket" in names:
+                raise self._no_bucket() from None
+            if "InvalidBucketName" in names:
+                raise InputError(f"{self.url}: the server refuses the bucket name {self._bucket!r}: {_plain(exc)}",
+                                 hint="bucket names are 3 to 63 lower-case letters, digits, '.' and '-'; "
+                                      "check the URL") from None
+            if isinstance(exc, ValueError) and str(exc).startswith("Invalid endpoint"):  # botocore's, at first use
+                raise InputError(f"cannot open {self.url}: {_plain(exc)}", hint=_ENDPOINT_HINT) from None
+            if isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc):  # an option of ours
+                raise InputError(f"{self.url} does not take an option given for it: {_plain(exc)}",
+                                 hint="check its options in .assay/config.toml") from None
             if names & _NO_CREDENTIALS:
                 raise InputError(f"no credentials for {self.url}: {_plain(exc)}",
                                  hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile") from None
@@ -61,21 +100,63 @@ def _reaching(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _check_url(url: str, protocol: str, options: dict[str, Any]) -> None:
+    """Refuse, before anything is sent, what no server could take: an S3 URL without a
+    valid bucket name, an endpoint that is not an http(s) URL."""
+    if protocol in _BUCKETED:
+        bucket = url.split("://", 1)[1].split("/", 1)[0]
+        if not _BUCKET.fullmatch(bucket):
+            raise InputError(f"{url!r} names no bucket" if not bucket else f"{url!r}: {bucket!r} is not a bucket name",
+                             hint=f"give it as {protocol}://BUCKET/PREFIX; bucket names are lower-case letters, "
+                                  "digits, '.' and '-'")
+    if protocol in _WEB and "endpoint_url" in options:
+        raise InputError(f"{url} is a web address: endpoint_url is for s3:// URLs", hint="leave out --endpoint-url")
+    client_kwargs = options.get("client_kwargs")
+    endpoints = [options.get("endpoint_url"), client_kwargs.get("endpoint_url") if isinstance(client_kwargs, dict) else None]
+    for endpoint in endpoints:
+        if endpoint is None:
+            continue
+        parts = urlsplit(str(endpoint))
+        if not (isinstance(endpoint, str) and parts.scheme in ("http", "https") and parts.hostname
+                and (_HOST.fullmatch(parts.hostname) or ":" in parts.hostname) and not re.search(r"\s", endpoint)):
+            raise InputError(f"{endpoint!r} is not an endpoint URL (for {url})", hint=_ENDPOINT_HINT)
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise InputError(f"{endpoint!r} is not an endpoint URL (for {url}): its port is not a number",
+                             hint=_ENDPOINT_HINT) from None
+
+
 class FsspecStore(ObjectStore):
     def __init__(self, url: str, **options: Any) -> None:
         fsspec = import_optional("fsspec", "s3")
         protocol = url.split("://", 1)[0]
         if protocol in _EXTRA_FOR:
             import_optional("s3fs", _EXTRA_FOR[protocol])
+        _check_url(url, protocol, options)
         try:
             self.fs, self.base = fsspec.core.url_to_fs(url, **options)
-        except (ValueError, ImportError) as exc:
-            raise InputError(f"cannot open object store {url!r}: {exc}") from None
+        except (ValueError, ImportError, TypeError) as exc:
+            raise InputError(f"cannot open object store {url!r}: {exc}",
+                             hint="check the URL and its options (in .assay/config.toml)") from None
         self.url = url
+        self.protocol = protocol
         self.base = self.base.rstrip("/")
+        self._bucket = self.base.split("/", 1)[0] if protocol in _BUCKETED else ""
 
     def _path(self, key: str) -> str:
         return f"{self.base}/{check_key(key)}"
+
+    def _no_bucket(self) -> InputError:
+        return InputError(f"the bucket {self._bucket!r} does not exist ({self.url})",
+                          hint="check the bucket's name and the endpoint it is on (endpoint_url); assay does not "
+                               "make buckets: create it with your storage's tools first")
+
+    def _missing(self, key: str, exc: FileNotFoundError) -> InputError:
+        """What a "not found" answer for ``key`` means: the bucket is not there, or the object."""
+        if "NoSuchBucket" in _causes(exc):
+            return self._no_bucket()
+        return NotFoundError(f"object {key} is missing from {self.url}")
 
     @_reaching
     def put_bytes(self, key: str, data: bytes) -> None:
@@ -92,15 +173,15 @@ class FsspecStore(ObjectStore):
     def get_bytes(self, key: str) -> bytes:
         try:
             return self.fs.cat_file(self._path(key))
-        except FileNotFoundError:
-            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+        except FileNotFoundError as exc:
+            raise self._missing(key, exc) from None
 
     @_reaching
     def get_range(self, key: str, start: int, length: int) -> bytes:
         try:
             return self.fs.cat_file(self._path(key), start=start, end=start + length)
-        except FileNotFoundError:
-            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+        except FileNotFoundError as exc:
+            raise self._missing(key, exc) from None
         except OSError:
             # A range that starts past the end (S3 answers 416): a short read, as from a file.
             if start >= self.size(key):
@@ -111,8 +192,8 @@ class FsspecStore(ObjectStore):
     def move(self, key: str, new_key: str) -> None:
         try:
             self.fs.mv(self._path(key), self._path(new_key))
-        except FileNotFoundError:
-            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+        except FileNotFoundError as exc:
+            raise self._missing(key, exc) from None
 
     @_reaching
     def exists(self, key: str) -> bool:
@@ -122,15 +203,15 @@ class FsspecStore(ObjectStore):
     def size(self, key: str) -> int:
         try:
             return int(self.fs.size(self._path(key)))
-        except FileNotFoundError:
-            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+        except FileNotFoundError as exc:
+            raise self._missing(key, exc) from None
 
     @_reaching
     def modified(self, key: str) -> float:
         try:
             return float(self.fs.modified(self._path(key)).timestamp())
-        except FileNotFoundError:
-            raise NotFoundError(f"object {key} is missing from {self.url}") from None
+        except FileNotFoundError as exc:
+            raise self._missing(key, exc) from None
 
     @_reaching
     def list(self, prefix: str) -> Iterator[str]:
@@ -138,8 +219,18 @@ class FsspecStore(ObjectStore):
         self.fs.invalidate_cache()
         try:
             found = self.fs.find(root)  # whole, here: a failure is raised (and translated) now
-        except FileNotFoundError:
-            return iter(())
+        except FileNotFoundError as exc:
+            # No keys under the prefix is an empty listing; no bucket is no store (raised as such).
+            if "NoSuchBucket" in _causes(exc):
+                raise
+            found = []
+        if not found and self.protocol in _WEB:  # the site itself: is it there?
+            try:
+                self.fs.info(self.base)
+            except FileNotFoundError as exc:
+                if _causes(exc) & _UNREACHABLE:
+                    raise exc.__cause__ or exc from None  # said as "cannot reach", with the reason
+                raise InputError(f"nothing is at {self.url}", hint="check the URL") from None
         strip = len(self.base) + 1
         return iter([path[strip:] for path in sorted(found)])
 
