@@ -8,7 +8,7 @@ import pytest
 
 from assay.data import add, resolve
 from assay.errors import NotFoundError, UsageError
-from assay.lineage import add_edges, lineage, run_command
+from assay.lineage import add_edges, downstream_versions, lineage, run_command
 from assay.workspace import Workspace
 
 PY = sys.executable
@@ -36,9 +36,7 @@ def test_a_long_chain_is_walked_whole_both_ways(ws: Workspace, cli) -> None:  # 
     assert version_labels(up) == every and not up.notes
     down = lineage(ws, "s0@v1", up=False)
     assert version_labels(down) == every and not down.notes
-    from assay.lineage import downstream_versions  # verify's list of what was built from a damaged version
-
-    assert len(downstream_versions(ws, [resolve(ws, "s0@v1")])) == 30
+    assert len(downstream_versions(ws, [resolve(ws, "s0@v1")])) == 30  # what verify names as built from it
     # A limit is asked for, and said when it cuts.
     cut = lineage(ws, "s30@v1", down=False, depth=4)
     assert version_labels(cut) == {"s30@v1", "s29@v1", "s28@v1"}
