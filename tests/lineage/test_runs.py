@@ -103,6 +103,7 @@ def test_a_command_a_signal_ends_exits_as_a_shell_would(ws: Workspace, cli) -> N
                check=137)
     doc = json.loads(proc.stdout)
     assert doc["status"] == "failed" and doc["exit_code"] == 137 and doc["signal"] == "SIGKILL"
+    assert "failed (exit 137, SIGKILL)" in cli("lineage", f"run:{doc['id']}").stdout
     assert "exit 137, SIGKILL" in cli("run", "--", PY, "-c", "import os; os.kill(os.getpid(), 9)", check=137).stderr
     assert versions(ws) == 0
 

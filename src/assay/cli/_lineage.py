@@ -65,8 +65,10 @@ def _render_run(node: str, info: dict[str, Any], graph: Any) -> None:
 
     command = info.get("command") or []
     code = info.get("exit_code")
-    status = f"{info.get('status')}" + (f" (exit {code}" + (f", {info['signal']}" if info.get("signal") else "") + ")"
-                                        if code is not None else "")
+    if info.get("signal"):  # recorded as Python reports it (-N); said as a shell would
+        status = f"{info.get('status')} (exit {128 - code}, {info['signal']})"
+    else:
+        status = f"{info.get('status')}" + (f" (exit {code})" if code is not None else "")
     env = info.get("env") if isinstance(info.get("env"), dict) else {}
     lines = [
         ("run", node.partition(":")[2]),
