@@ -106,3 +106,35 @@ def test_parameters_of_other_kinds() -> None:
     assert got == {"a": {"password": REDACTED, "n": 1}, "b": {"lr": 0.1, "api_key": REDACTED},
                    "c": {"token": REDACTED, "epochs": 2}, "d": f"Opaque(password='{REDACTED}', depth=3)"}
     assert "hunter2" not in str(got) and "sk-1" not in str(got)
+
+
+def test_user_passwords_and_programs_own_password_options() -> None:
+    assert redact_command(["curl", "-u", "admin:Hunter2", "--user", "bob:Hunter3", "https://api.example/x"]) == [
+        "curl", "-u", f"admin:{REDACTED}", "--user", f"bob:{REDACTED}", "https://api.example/x"]
+    assert redact_command(["curl", "-uadmin:pw", "--user=bob:pw2"]) == ["curl", f"-uadmin:{REDACTED}", f"--user=bob:{REDACTED}"]
+    assert redact_command(["mysql", "-u", "root", "-pHunter4", "db"]) == ["mysql", "-u", "root", f"-p{REDACTED}", "db"]
+    assert redact_command(["/usr/bin/mysqldump", "-uroot", "-pS3cret", "db"]) == [
+        "/usr/bin/mysqldump", "-uroot", f"-p{REDACTED}", "db"]
+    assert redact_command(["mariadb", "-p", "db"]) == ["mariadb", "-p", "db"]  # -p alone asks for it
+    assert redact_command(["sshpass", "-p", "Hunter5", "ssh", "-p", "22", "h"]) == [
+        "sshpass", "-p", REDACTED, "ssh", "-p", "22", "h"]
+    assert redact_command(["sshpass", "-pHunter5", "scp", "-P", "22", "a", "h:b"]) == [
+        "sshpass", f"-p{REDACTED}", "scp", "-P", "22", "a", "h:b"]
+    # Several programs in one script, and as arguments of another (the trial's command line).
+    assert redact_command(["bash", "-c", "curl -u admin:pw https://x && mysql -ppw db"]) == [
+        "bash", "-c", f"curl -u admin:{REDACTED} https://x && mysql -p{REDACTED} db"]
+    got = redact_command(["sh", "-c", "mkdir -p o", "x", "curl", "-u", "admin:Hunter2", "--user", "bob:Hunter3",
+                          "https://api.example/x", "mysql", "-pHunter4", "sshpass", "-p", "Hunter5", "ssh", "h"])
+    assert not any("Hunter" in word for word in got) and "admin:***" in got and "bob:***" in got
+
+
+def test_look_alikes_of_user_and_password_options_are_left() -> None:
+    for command in (["ssh", "-p", "22", "host"], ["mkdir", "-p", "a/b"], ["pip", "install", "-U", "x"],
+                    ["python", "-u", "train.py"], ["git", "push", "-u", "origin", "main"], ["sort", "-u", "f"],
+                    ["docker", "run", "-u", "1000:1000", "img"], ["docker", "run", "--user", "app:app", "img"],
+                    ["podman", "run", "-u", "0:0", "img"], ["sudo", "-u", "postgres", "psql", "-p", "5432"],
+                    ["tar", "-uf", "a.tar", "b"], ["psql", "-p", "5432", "-U", "me:x"], ["scp", "-P", "22", "a", "h:b"],
+                    ["mysql", "-u", "root", "db;", "ssh", "-p22", "h"], ["tool", "-url=https://host/x"]):
+        assert redact_command(command) == command, command
+    assert redact_command(["docker", "run", "img", "curl", "-u", "a:b"])[-1] == f"a:{REDACTED}"
+    assert redact_command(["tool", "-url=https://u:pw@host/x"]) == ["tool", f"-url=https://u:{REDACTED}@host/x"]

@@ -2,43 +2,89 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
 
 from assay.cli._output import emit, handle_errors, json_option
+from assay.errors import UsageError
 from assay.workspace import Workspace
 
 
 @click.command()
 @click.argument("ref")
-@click.option("--up", "direction", flag_value="up", help="Only what REF was built from.")
-@click.option("--down", "direction", flag_value="down", help="Only what was built from REF.")
-@click.option("--dot", is_flag=True, help="Print Graphviz DOT.")
+@click.option("--up", is_flag=True, help="What REF was built from.")
+@click.option("--down", is_flag=True, help="What was built from REF.")
+@click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Only nodes at most N edges away (a note says where the graph was cut). Default: all.")
+@click.option("--dot", is_flag=True, help="Print Graphviz DOT instead of text (not with --json).")
 @json_option
 @handle_errors
-def lineage(ref: str, direction: str | None, dot: bool, as_json: bool) -> None:
+def lineage(ref: str, up: bool, down: bool, depth: int | None, dot: bool, as_json: bool) -> None:
     """Show the lineage of NAME@REF (or run:<id>, record:<id>, version:<id>; an id may be
-    shortened to a unique prefix, such as the 12 characters `assay run` prints). An id or a
-    version that does not exist exits 2."""
+    shortened to a unique prefix, such as the 12 characters `assay run` prints). With
+    neither --up nor --down, or with both, both directions are shown. A run shows its
+    whole record: command, parameters, environment, status and times. An id or a version
+    that does not exist exits 2.
+
+    An edge "reproduced" is a run whose output was identical to an existing version, so
+    it made none: the version was made earlier, and is not built from that run's inputs.
+    """
     from assay.lineage import lineage as build
 
+    if dot and as_json:
+        raise UsageError("--dot and --json are two formats of the same graph: choose one",
+                         hint="--json for a document with the nodes' details, --dot for Graphviz")
     ws = Workspace.open()
-    if ref.split(":", 1)[0] in ("run", "record", "version"):
-        node = ref
-    else:
-        from assay.data import resolve
-
-        node = resolve(ws, ref).node
-    graph = build(ws, node, up=direction in (None, "up"), down=direction in (None, "down"))
+    both = up == down
+    graph = build(ws, ref, up=up or both, down=down or both, depth=depth)
     node = graph.root  # the full id
     if dot:
         click.echo(graph.to_dot())
+        for note in graph.notes:
+            click.echo(f"note: {note}", err=True)
         return
 
     def render() -> None:
-        click.echo(f"{graph.nodes[node]['label']}")
+        info = graph.nodes[node]
+        click.echo(f"{info['label']}")
         for src, dst, relation in graph.edges:
             click.echo(f"  {graph.nodes[src]['label']}  --{relation}-->  {graph.nodes[dst]['label']}")
+        if info.get("type") == "run":
+            _render_run(node, info, graph)
         for note in graph.notes:
             click.echo(f"note: {note}", err=True)
 
     emit(graph, as_json, render)
+
+
+def _render_run(node: str, info: dict[str, Any], graph: Any) -> None:
+    """A run's whole record, after its edges."""
+    import shlex
+
+    command = info.get("command") or []
+    code = info.get("exit_code")
+    if info.get("signal"):  # recorded as Python reports it (-N); said as a shell would
+        status = f"{info.get('status')} (exit {128 - code}, {info['signal']})"
+    else:
+        status = f"{info.get('status')}" + (f" (exit {code})" if code is not None else "")
+    env = info.get("env") if isinstance(info.get("env"), dict) else {}
+    lines = [
+        ("run", node.partition(":")[2]),
+        ("kind", info.get("kind")),
+        ("command", shlex.join(command) if isinstance(command, list) else str(command)),
+        ("params", json.dumps(info.get("params"), sort_keys=True, default=str) if info.get("params") else None),
+        ("status", status),
+        ("started", info.get("started_at")),
+        ("ended", info.get("ended_at")),
+        ("environment", ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or None),
+    ]
+    for relation, label in (("input_of", "inputs"), ("produced", "outputs"), ("reproduced", "reproduced")):
+        ends = sorted(graph.nodes[s if relation == "input_of" else d]["label"] for s, d, r in graph.edges
+                      if r == relation and (d if relation == "input_of" else s) == node)
+        lines.append((label, ", ".join(ends) or None))
+    click.echo("record:")
+    for key, value in lines:
+        if value not in (None, ""):
+            click.echo(f"  {key + ':':<13}{value}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -26,11 +27,18 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, .
     """Run COMMAND (after --), then version its outputs and record the run.
 
     Each --in version's files in the workspace must be that version (check it out
-    first), unless none of them are there. A failed command records a failed run and
-    makes no output versions; assay exits with the command's own exit code. With --json, COMMAND's own standard output goes
-    to stderr, so that stdout holds only assay's JSON document.
+    first), unless none of them are there. Each --out NAME and PATH is checked before
+    COMMAND runs. A failed command records a failed run and makes no output versions;
+    an output identical to its dataset's latest version makes none either (the run is
+    recorded as having reproduced that version).
+
+    assay exits with the command's own exit code, or, when a signal ended the command,
+    128 + the signal's number, as a shell does (137 for SIGKILL). SIGTERM or SIGHUP to
+    assay is passed on to COMMAND, the run is recorded as failed, and assay exits 143 or
+    129. With --json, COMMAND's own standard output goes to stderr, so that stdout holds
+    only assay's JSON document.
     """
-    from assay.lineage import run_command
+    from assay.lineage import Terminated, run_command, signal_name
 
     outs: dict[str, str] = {}
     for item in outputs:
@@ -47,16 +55,37 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, .
         sys.stdout.flush()
         sys.stderr.flush()
         child_stdout = _fd(sys.stderr, 2)
-    result = run_command(ws, list(command), inputs=list(inputs), outputs=outs, stdout=child_stdout,
-                         check_inputs=not no_input_check)
-    code = getattr(result, "exit_code", 0)
+    terminated: Terminated | None = None
+    try:
+        result = run_command(ws, list(command), inputs=list(inputs), outputs=outs, stdout=child_stdout,
+                             check_inputs=not no_input_check)
+    except Terminated as exc:
+        if exc.run is None:
+            raise
+        terminated, result = exc, exc.run
+    raw = result.exit_code or 0
+    ended_by = -raw if raw < 0 else None
+    code = 128 + ended_by if ended_by is not None else raw  # as a shell reports it
+    doc: dict[str, Any] = {**result.to_dict(), "exit_code": code}
+    if ended_by is not None:
+        doc["signal"] = signal_name(ended_by)
+    if terminated is not None:
+        doc["terminated_by"] = signal_name(terminated.signum)
 
     def render() -> None:
-        click.echo(f"run {result.id[:12]} {result.status} (exit {code})", err=True)
+        how = f"exit {code}" + (f", {doc['signal']}" if "signal" in doc else "")
+        click.echo(f"run {result.id[:12]} {result.status} ({how})", err=True)
         for ref in (v.ref for v in result.produced):
             click.echo(f"  produced {ref}", err=True)
+        for ref in (v.ref for v in result.unchanged):
+            click.echo(f"  reproduced {ref} (identical to it: no new version)", err=True)
+        if terminated is not None:
+            click.echo(f"assay: {doc['terminated_by']}: passed on to the command, and the run recorded as failed",
+                       err=True)
 
-    emit({**result.to_dict(), "exit_code": code}, as_json, render)
+    emit(doc, as_json, render)
+    if terminated is not None:
+        raise terminated
     if code:
         sys.exit(code if 0 < code < 256 else 1)
 

@@ -6,7 +6,11 @@ from assay.lineage._graph import (
     downstream_versions,
     lineage,
     resolve_node,
+    signal_name,
 )
-from assay.lineage._run import Run, environment, run_command, track
+from assay.lineage._run import Run, Terminated, environment, run_command, track
 
-__all__ = ["LineageGraph", "Run", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node", "run_command", "track"]
+__all__ = [
+    "LineageGraph", "Run", "Terminated", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node",
+    "run_command", "signal_name", "track",
+]

@@ -4,6 +4,13 @@ Node ids are typed strings: ``version:<id>``, ``run:<id>``, ``record:<id>``.
 Edges point from cause to effect: an input version -> the run that read it
 (``input_of``), a run -> the version it produced (``produced``), a version -> the
 check or drift record that judged it (``judged_by``).
+
+A run whose output was identical to the dataset's latest version made no version: its edge
+to that version is ``reproduced``. No walk goes on through it (the version was made earlier,
+by another run or an add; the run is neither its cause nor, through it, the cause of what
+was built from it): it is shown among a run's outputs, and among the runs of the version
+asked about. A ``produced`` edge to a version the run did not make (recorded before such
+runs were kept apart) reads as ``reproduced`` too.
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ from assay.errors import NotFoundError, UsageError
 from assay.ledger import utcnow
 from assay.workspace import Workspace
 
-__all__ = ["LineageGraph", "add_edges", "downstream_versions", "lineage", "resolve_node"]
+__all__ = ["LineageGraph", "add_edges", "downstream_versions", "lineage", "resolve_node", "signal_name"]
 
 # The node kinds a user names by id, and the table that holds each one's ids.
 _TABLES = {"version": "versions", "run": "runs", "record": "records"}
 _IDENT = re.compile(r"[0-9A-Za-z_.\-]{1,128}")
+# Relations a walk follows; any other (``reproduced``) is shown, one step, and not followed.
+_CAUSAL = frozenset({"input_of", "produced", "judged_by"})
 _HINTS = {
     "run": "`assay run` prints a run's id (its first 12 characters are enough); `assay data log NAME` names "
            "the run that made each version",
@@ -73,11 +82,16 @@ def _q(text: str) -> str:
 
 def resolve_node(ws: Workspace, node: str) -> str:
     """The full id of ``node`` (``run:<id>``, ``record:<id>`` or ``version:<id>``), where the id
-    may be a unique prefix of 4 or more characters, such as the 12 that `assay run` prints.
+    may be a unique prefix of 4 or more characters, such as the 12 that `assay run` prints;
+    or the version ``NAME@REF`` (or ``NAME``, its latest) names, as ``version:<id>``.
     An id that names nothing this workspace knows is :class:`NotFoundError`: an empty graph
     would read as "no lineage" when the id is only mistyped."""
     kind, sep, ident = node.partition(":")
-    if not sep or kind not in _TABLES:
+    if not sep:  # NAME@REF, or NAME for its latest version: as the command line takes it
+        from assay.data import resolve
+
+        return resolve(ws, node).node
+    if kind not in _TABLES:
         raise UsageError(f"cannot read the node {node!r}",
                          hint="use run:<id>, record:<id> or version:<id> (or NAME@REF for a dataset version)")
     if not _IDENT.fullmatch(ident):
@@ -97,41 +111,69 @@ def resolve_node(ws: Workspace, node: str) -> str:
     raise NotFoundError(f"no {kind} with id {ident!r} in this workspace", hint=_HINTS[kind])
 
 
-def lineage(ws: Workspace, node: str, *, up: bool = True, down: bool = True, depth: int = 50) -> LineageGraph:
-    """The graph reachable from ``node`` upstream and/or downstream; ``node`` may name its id
-    by a unique prefix (see :func:`resolve_node`), and one that names nothing is an error."""
+def lineage(ws: Workspace, node: str, *, up: bool = True, down: bool = True, depth: int | None = None) -> LineageGraph:
+    """The graph reachable from ``node`` upstream and/or downstream: all of it, or with ``depth``
+    the nodes at most that many edges away (the graph's notes then say where it was cut).
+    ``node`` is what :func:`resolve_node` reads (``NAME@REF``, ``run:<id>`` with a prefix of
+    the id, ...); one that names nothing is an error.
+
+    >>> lineage(ws, "features@v1", down=False).edges   # doctest: +SKIP
+    [('run:9f2c…', 'version:4d1a…', 'produced'), ('version:77b0…', 'run:9f2c…', 'input_of')]
+    """
+    if depth is not None and depth < 1:
+        raise UsageError(f"depth must be 1 or more, not {depth}", hint="leave it out for the whole graph")
     node = resolve_node(ws, node)
     graph = LineageGraph(root=node)
     seen_edges: set[tuple[str, str, str]] = set()
+    makers: dict[str, str | None] = {}
+    cut = 0
     for direction, enabled in (("up", up), ("down", down)):
         if not enabled:
             continue
+        column = "dst" if direction == "up" else "src"
         queue = deque([(node, 0)])
-        visited = {node}
+        visited = {node}  # each node is expanded once: a cycle (in records from elsewhere) ends the walk
         while queue:
             current, d = queue.popleft()
-            if d >= depth:
-                continue
-            column, other = ("dst", "src") if direction == "up" else ("src", "dst")
             rows = ws.ledger.query(f"SELECT src, dst, relation FROM edges WHERE {column} = ?", (current,))
+            if depth is not None and d >= depth:
+                cut += any(_relation(ws, makers, *row) in _CAUSAL for row in rows)
+                continue
             for src, dst, relation in rows:
+                relation = _relation(ws, makers, src, dst, relation)
+                if relation not in _CAUSAL and direction == "up" and current != node:
+                    continue  # who else reproduced a version upstream is not how the root was built
                 if (src, dst, relation) not in seen_edges:
                     seen_edges.add((src, dst, relation))
                     graph.edges.append((src, dst, relation))
-                nxt = src if other == "src" else dst
-                if nxt not in visited:
+                nxt = src if direction == "up" else dst
+                if relation in _CAUSAL and nxt not in visited:
                     visited.add(nxt)
                     queue.append((nxt, d + 1))
     ids = {node} | {s for s, _, _ in graph.edges} | {d for _, d, _ in graph.edges}
     for node_id in ids:
         graph.nodes[node_id] = describe(ws, node_id)
     graph.edges.sort()
+    if cut:
+        graph.notes.append(f"cut at depth {depth}: {cut} node(s) there have more lineage; leave out --depth "
+                           "(depth=None) for the whole graph")
     run_id = graph.nodes[node].get("run_id")
     if up and run_id and f"run:{run_id}" not in graph.nodes:
         # e.g. a version pulled from a remote: the run that made it is recorded where it ran
         graph.notes.append(f"{graph.nodes[node]['label']} was made by run {run_id[:12]}, which this workspace "
                            "has no record of: its inputs are not known here")
     return graph
+
+
+def _relation(ws: Workspace, makers: dict[str, str | None], src: str, dst: str, relation: str) -> str:
+    """``relation`` as the walk reads it: a ``produced`` edge to a version the run did not make
+    (recorded before such runs were kept apart) is ``reproduced``."""
+    if relation != "produced" or not dst.startswith("version:"):
+        return relation
+    if dst not in makers:
+        rows = ws.ledger.query("SELECT run_id FROM versions WHERE id = ?", (dst[len("version:"):],))
+        makers[dst] = rows[0][0] if rows else src[len("run:"):]  # not here: the record is all there is
+    return relation if makers[dst] == src[len("run:"):] else "reproduced"
 
 
 def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
@@ -143,13 +185,19 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
             return {"type": "version", "label": f"{ds}@v{number}", "dataset": ds, "version": f"v{number}", "snapshot": snap,
                     "created_at": created, **({"run_id": run_id} if run_id else {})}
     elif kind == "run":
-        rows = ws.ledger.query("SELECT kind, command, status, exit_code, started_at FROM runs WHERE id = ?", (ident,))
+        rows = ws.ledger.query("SELECT kind, command, params, env, status, exit_code, started_at, ended_at "
+                               "FROM runs WHERE id = ?", (ident,))
         if rows:
-            rkind, command, status, code, started = rows[0]
-            cmd = json.loads(command or "[]")
-            text = " ".join(" ".join(str(c) for c in cmd).split()) if isinstance(cmd, list) else ""
-            label = (text[:57] + "...") if len(text) > 60 else (text or f"run {ident[:8]}")
-            return {"type": "run", "label": label, "kind": rkind, "status": status, "exit_code": code, "started_at": started}
+            rkind, command, params, env, status, code, started, ended = rows[0]
+            cmd = _loads(command, [])
+            cmd = [str(c) for c in cmd] if isinstance(cmd, list) else []
+            params = _loads(params, {})
+            info = {"type": "run", "label": _run_label(cmd, params, ident), "kind": rkind, "status": status,
+                    "exit_code": code, "started_at": started, "ended_at": ended, "command": cmd, "params": params,
+                    "env": _loads(env, {})}
+            if isinstance(code, int) and code < 0:  # (as Python reports a child a signal ended)
+                info["signal"] = signal_name(-code)
+            return info
     elif kind == "record":
         rows = ws.ledger.query("SELECT kind, name, verdict, created_at FROM records WHERE id = ?", (ident,))
         if rows:
@@ -158,13 +206,49 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
     return {"type": kind or "unknown", "label": node_id, "missing": True}
 
 
+def _run_label(command: list[str], params: Any, ident: str = "") -> str:
+    """A run as one short line: its command, and its parameters (``lr=0.1``), each cut to fit;
+    the whole of both is in the run's node."""
+    text = " ".join(" ".join(command).split())
+    if isinstance(params, dict) and params:
+        shown = ", ".join(f"{k}={json.dumps(v, default=str) if not isinstance(v, str) else v}" for k, v in params.items())
+        shown = " ".join(shown.split())
+        text = f"{_cut(text, 60)} ({_cut(shown, 40)})" if text else _cut(shown, 60)
+    else:
+        text = _cut(text, 80)
+    return text or f"run {ident[:8]}"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    try:
+        return json.loads(text) if text else default
+    except ValueError:  # a record from elsewhere: shown as it is rather than not at all
+        return text
+
+
+def signal_name(number: int) -> str:
+    """``SIGTERM`` for 15, as the platform names it; ``signal 99`` for one it does not know."""
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def downstream_versions(ws: Workspace, versions: list[Any]) -> list[dict[str, Any]]:
-    """Every version built (through runs, transitively) from any of ``versions``."""
+    """Every version built (through runs, transitively) from any of ``versions``: made by a
+    run that read one of them or one built from them (not one a run only reproduced)."""
     out: dict[str, dict[str, Any]] = {}
     for v in versions:
         graph = lineage(ws, f"version:{v.id}", up=False, down=True)
+        made = {dst for _, dst, relation in graph.edges if relation == "produced"}
         for node_id, info in graph.nodes.items():
-            if node_id != graph.root and info.get("type") == "version":
+            if node_id != graph.root and node_id in made and info.get("type") == "version":
                 entry = out.setdefault(node_id, {"ref": info["label"], "built_from": []})
                 entry["built_from"].append(v.ref)
     return sorted(out.values(), key=lambda e: e["ref"])

@@ -50,6 +50,16 @@ _NOT_SECRET_TOKENS = frozenset({"pad", "eos", "bos", "unk", "sep", "mask", "cls"
                                 "vision", "audio", "video", "decoder", "begin", "new", "added", "extra", "additional"})
 _URL_SECRET_PARAMS = frozenset({"sig", "signature", "key", "code", "x-amz-signature", "x-amz-credential",
                                 "x-amz-security-token", "x-goog-signature", "x-goog-credential"})
+# Programs whose -p holds a password attached to it (a separate word is what -p does not take).
+_ATTACHED_P = frozenset({"mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlshow", "mysqlcheck", "mysqlpump",
+                         "mysqlslap", "mysqlbinlog", "mariadb", "mariadb-dump", "mariadb-admin", "mariadb-import",
+                         "mariadb-show", "mariadb-check", "mariadb-slap", "mariadb-binlog"})
+# Programs whose -u/--user is a user and group (uid:gid), or whose -u is something else; and
+# programs whose -u/--user is a user and password, which a command line may run under those.
+_USER_GROUP = frozenset({"docker", "podman", "nerdctl", "buildah", "runc", "crun", "singularity", "apptainer", "tar"})
+_USER_PASSWORD = frozenset({"curl", "wget", "lftp", "http", "https", "xh"})
+_PROGRAM_END = frozenset({";", "&&", "||", "|", "&", "(", ")", "{", "}", "then", "do", "else", "exec", "xargs"})
+_USER = re.compile(r"[^\s=/:@]+")  # a user name, not the start of an assignment or a URL
 _ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>.*)", re.S)
 # name=value inside a longer text: after a start, a separator of a connection string, or a quote.
 _PAIR = re.compile(r"(?P<head>(?:^|[;,&\s'\"(]))(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<q>['\"]?)"
@@ -139,12 +149,44 @@ def _script(arg: str) -> str:
 def redact_command(command: list[str]) -> list[str]:
     """``command`` with the values of secret options, assignments, headers and URL passwords as ``***``."""
     out: list[str] = []
-    hide_next = False
+    hide_next = user_next = False
+    program = ""  # the program whose arguments these are, as far as its own options go
     for arg in command:
         if hide_next:
             hide_next = False
             if not arg.startswith("-"):
                 out.append(REDACTED)
+                continue
+        if user_next:
+            user_next = False
+            hidden = _user_password(arg, program)
+            if hidden != arg:
+                out.append(hidden)
+                continue
+        word = arg.rsplit("/", 1)[-1]
+        if word in _ATTACHED_P or word == "sshpass" or word in _USER_GROUP or word in _USER_PASSWORD:
+            program = word
+            out.append(arg)
+            continue
+        if arg in _PROGRAM_END or arg.endswith((";", "|", "&")) or (program == "sshpass" and not arg.startswith("-")):
+            program = ""  # sshpass's own options end at its command
+        if program and arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--") and (
+                program in _ATTACHED_P or program == "sshpass"):
+            out.append(f"-p{REDACTED}")
+            continue
+        if program == "sshpass" and arg == "-p":
+            out.append(arg)
+            hide_next = True
+            continue
+        if arg in ("-u", "--user"):
+            out.append(arg)
+            user_next = True
+            continue
+        if (arg.startswith("-u") and not arg.startswith("--")) or arg.startswith("--user="):
+            head = "--user=" if arg.startswith("--user=") else "-u"
+            hidden = _user_password(arg[len(head):], program)
+            if hidden != arg[len(head):]:
+                out.append(head + hidden)
                 continue
         if arg.startswith("-") and len(arg) > 1 and not any(c.isspace() for c in arg):
             name, eq, _ = arg.partition("=")
@@ -158,6 +200,16 @@ def redact_command(command: list[str]) -> list[str]:
             continue
         out.append(_script(arg) if any(c.isspace() for c in arg.strip()) else _text(arg))
     return out
+
+
+def _user_password(value: str, program: str) -> str:
+    """``USER:***`` for ``USER:PASS`` (curl's ``-u``/``--user``); a user and group (``1000:1000``,
+    or any value for a program whose ``--user`` means that) or a plain user as it is."""
+    user, colon, password = value.partition(":")
+    if (not colon or not password or not _USER.fullmatch(user) or program in _USER_GROUP
+            or (user.isdigit() and password.isdigit())):
+        return value
+    return f"{user}:{REDACTED}"
 
 
 def redact_params(params: Any) -> Any:

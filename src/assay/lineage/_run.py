@@ -5,22 +5,26 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import platform
+import signal
 import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from assay.errors import UsageError
+from assay.errors import InputError, UsageError
 from assay.ledger import utcnow
 from assay.lineage._graph import add_edges
 from assay.lineage._redact import redact_command, redact_params
 from assay.workspace import Workspace
 
-__all__ = ["Run", "environment", "run_command", "track"]
+__all__ = ["Run", "Terminated", "environment", "run_command", "track"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,35 +62,120 @@ def environment(cwd: Path | None = None) -> dict[str, Any]:
 
 @dataclass
 class Run:
-    """A run in progress. Outputs are versioned only when the run succeeds."""
+    """A run in progress. Outputs are versioned only when the run succeeds: ``produced`` holds
+    the versions it made, ``unchanged`` the existing versions its outputs were identical to
+    (no version made: the dataset's latest already held that data)."""
 
     ws: Workspace
     id: str
     inputs: list[Any]
     outputs: dict[str, tuple[list[str], str]] = field(default_factory=dict)
     produced: list[Any] = field(default_factory=list)
+    unchanged: list[Any] = field(default_factory=list)
     status: str = "running"
+    exit_code: int | None = None  # as Python reports it: -N when signal N ended the command
 
     def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "") -> None:
-        """Declare that ``path`` is output ``name``; it is snapshotted when the run ends well."""
+        """Declare that ``path`` is output ``name``; it is snapshotted when the run ends well.
+        A name that cannot be a dataset's (invalid, or a model's) or a path outside the
+        workspace is refused here, before the work."""
         paths = [path] if isinstance(path, (str, Path)) else list(path)
         if name in self.outputs:  # the second would silently replace the first
             raise UsageError(f"output {name!r} is declared twice in this run",
                              hint="give each output its own name, or one output several paths")
+        _check_output(self.ws, name, paths)
         self.outputs[name] = ([str(p) for p in paths], message)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "status": self.status, "inputs": [v.ref for v in self.inputs],
-            "outputs": [v.ref for v in self.produced],
+            "outputs": [v.ref for v in self.produced], "unchanged": [v.ref for v in self.unchanged],
         }
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP ended a run: the command was passed the signal and the run recorded as
+    failed. Exits 128 + the signal's number, as a shell reports a process the signal ended
+    (143 for SIGTERM)."""
+
+    def __init__(self, signum: int, run: Run | None = None) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+        self.run = run
+
+
+class _Termination:
+    """SIGTERM and SIGHUP while a run is in progress. By default they end Python at once, and
+    the run would stay "running" for ever: here they are passed on to the command (which gets
+    ``_GRACE`` seconds before SIGKILL), or raised as :class:`Terminated` in a tracked block
+    while ``raise_now``, so that the run is recorded as failed first. Only signals left to
+    their default (in the main thread) are taken: a program's own handler, or nohup's, stays."""
+
+    _GRACE = 10.0
+
+    def __init__(self, *, raise_now: bool) -> None:
+        self.signum: int | None = None
+        self.raise_now = raise_now
+        self._child: subprocess.Popen[bytes] | None = None
+        self._previous: dict[int, Any] = {}
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            for name in ("SIGTERM", "SIGHUP"):
+                number = getattr(signal, name, None)
+                if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+                    self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def watch(self, child: subprocess.Popen[bytes] | None) -> None:
+        """The command to pass a signal on to (None once it has ended)."""
+        self._child = child
+        if child is not None and self.signum is not None:  # (came between its start and now)
+            self._end_child()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+            if self._child is not None:
+                self._end_child()
+        if self.raise_now:
+            raise Terminated(signum)
+
+    def _end_child(self) -> None:
+        child = self._child
+        if child is None or child.returncode is not None or self._timer is not None:
+            return
+        assert self.signum is not None
+        child.send_signal(self.signum)
+        self._timer = threading.Timer(self._GRACE, child.kill)
+        self._timer.daemon = True
+        self._timer.start()
 
 
 def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], params: dict[str, Any] | None,
            check_inputs: bool = True) -> Run:
     from assay.data import resolve
 
-    versions = [resolve(ws, ref) for ref in inputs]
+    versions: list[Any] = []
+    for ref in inputs:
+        version = resolve(ws, ref)
+        other = next((v for v in versions if v.dataset == version.dataset), None)
+        if other is not None and other.id == version.id:
+            continue  # the same version named twice
+        if other is not None and check_inputs:
+            raise UsageError(
+                f"{other.ref} and {version.ref} are both inputs: the workspace holds the files of one version "
+                f"of {version.dataset} at a time, so the run cannot have read both there",
+                hint="name the one the command reads; if it reads them from elsewhere (checked out into folders "
+                     "of their own), pass --no-input-check (check_inputs=False)")
+        versions.append(version)
     if check_inputs:
         for version in versions:
             _check_on_disk(ws, version)
@@ -101,6 +190,36 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
         )
         add_edges(tx, [(v.node, f"run:{run.id}", "input_of") for v in versions])
     return run
+
+
+def _check_output(ws: Workspace, name: str, paths: Sequence[str | Path]) -> None:
+    """Refuse an output that could never be versioned, before the work: an invalid name, the
+    name of a model (or anything but a dataset), a path outside the workspace."""
+    from assay.data._versions import check_name
+
+    check_name(name)
+    rows = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
+    if rows and rows[0][0] != "dataset":
+        raise InputError(f"{name!r} is a {rows[0][0]}, not a dataset: an output cannot be a version of it",
+                         hint="give the output another NAME")
+    if not paths:
+        raise UsageError(f"output {name!r} names no file or folder")
+    for path in paths:
+        ws.relpath(path)
+
+
+def _missing_output(ws: Workspace, run: Run) -> None:
+    """Refuse to version any output if one of them is not there (as `add` would refuse it), so
+    that a run that fails makes no version at all. A path that was a source of the dataset's
+    latest version may be gone: the new version records its files as removed, as `add` does."""
+    from assay.data._versions import dataset_sources
+
+    for name, (paths, _) in run.outputs.items():
+        for path in paths:
+            if not os.path.lexists(path) and ws.relpath(path) not in dataset_sources(ws, name):
+                raise UsageError(f"output {name}: {path} does not exist, so no output of run {run.id[:12]} "
+                                 "was versioned", hint="check the path the command writes the output to "
+                                 "(a relative path is taken from the folder assay runs in)")
 
 
 def _check_on_disk(ws: Workspace, version: Any) -> None:
@@ -161,64 +280,105 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
     error: BaseException | None = None
     if ok:
         try:
+            _missing_output(run.ws, run)
             for name, (paths, message) in run.outputs.items():
                 result = add(run.ws, paths, name=name, message=message or f"output of run {run.id[:12]}", run_id=run.id)
-                run.produced.append(result.version)
+                # Identical to the latest version, which this run did not make: it is not the
+                # run's product (and not, through the run, built from the run's inputs).
+                (run.produced if result.created else run.unchanged).append(result.version)
         except BaseException as exc:  # an output that cannot be versioned fails the run
             ok, error = False, exc
     run.status = "succeeded" if ok else "failed"
+    run.exit_code = exit_code
     with run.ws.ledger.transaction() as tx:
         tx.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
                    (run.status, exit_code, utcnow(), run.id))
-        add_edges(tx, [(f"run:{run.id}", v.node, "produced") for v in run.produced])
+        add_edges(tx, [(f"run:{run.id}", v.node, "produced") for v in run.produced]
+                  + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
     if error is not None:
         raise error
 
 
 @contextmanager
 def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] | None = None,
-          name: str = "python", check_inputs: bool = True) -> Iterator[Run]:
+          name: str | None = None, check_inputs: bool = True) -> Iterator[Run]:
     """Record a block of Python as a run. Each input's files in the workspace must be that
-    version's (unless none of them are there, or ``check_inputs`` is False).
+    version's (unless none of them are there, or ``check_inputs`` is False). The run is
+    recorded as ``name``, by default the program's own command line (``python train.py …``).
 
     >>> with assay.track(ws, inputs=["raw@v1"]) as run:   # doctest: +SKIP
     ...     build_features("data/raw", "data/features")
     ...     run.output("features", "data/features")
 
-    If the block raises, the run is recorded as failed and no output version is made.
+    If the block raises, the run is recorded as failed and no output version is made;
+    ``sys.exit(0)`` (or ``sys.exit()``) ends it well. SIGTERM or SIGHUP during the block
+    (where the program leaves them to their default) ends it as failed with :class:`Terminated`.
     """
-    run = _start(ws, "python", [name], inputs, params, check_inputs)
-    try:
-        yield run
-    except BaseException:
-        _finish(run, ok=False, exit_code=None)
-        raise
-    _finish(run, ok=True, exit_code=0)
+    command = [name] if name is not None else ["python", *sys.argv]
+    with _Termination(raise_now=True) as termination:
+        run = _start(ws, "python", command, inputs, params, check_inputs)
+        try:
+            try:
+                yield run
+            finally:
+                termination.raise_now = False  # from here a signal waits until the run is recorded
+        except Terminated as exc:
+            exc.run = run
+            _finish(run, ok=False, exit_code=-exc.signum)  # as for a command the signal ended
+            raise
+        except SystemExit as exc:
+            ok = exc.code in (0, None)
+            _finish(run, ok=ok and termination.signum is None, exit_code=0 if ok else _code(exc.code))
+            raise
+        except BaseException:
+            _finish(run, ok=False, exit_code=None)
+            raise
+        _finish(run, ok=termination.signum is None, exit_code=0)
+    if termination.signum is not None:
+        raise Terminated(termination.signum, run)
+
+
+def _code(code: object) -> int:
+    return code if isinstance(code, int) else 1  # sys.exit("message") exits 1
 
 
 def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = (),
                 outputs: dict[str, str] | None = None, cwd: Path | None = None, stdout: int | None = None,
                 check_inputs: bool = True) -> Run:
     """Run ``command``, then version each output (``name -> path``) if it exits 0. Each
-    input's files in the workspace must be that version's (see :func:`track`).
+    input's files in the workspace must be that version's (see :func:`track`); each output's
+    name and path are checked before the command runs.
 
     The command's standard output is this process's, or the file descriptor ``stdout`` (e.g. 2,
-    so that a caller's own stdout holds only its JSON document)."""
+    so that a caller's own stdout holds only its JSON document). ``Run.exit_code`` is the
+    command's (-N when signal N ended it). SIGTERM or SIGHUP to this process is passed on to
+    the command, and then raised as :class:`Terminated` once the run is recorded as failed."""
     if not command:
         raise UsageError("give the command to run after --", hint="assay run --in raw@v1 --out feats=data/f -- python make.py")
-    run = _start(ws, "command", list(command), inputs, None, check_inputs)
     for name, path in (outputs or {}).items():
-        run.output(name, path)
-    try:
-        proc = subprocess.run(command, cwd=cwd, check=False, stdout=stdout)
-        code = proc.returncode
-    except FileNotFoundError:
-        _finish(run, ok=False, exit_code=127)
-        raise UsageError(f"command not found: {command[0]}") from None
-    except BaseException:
-        _finish(run, ok=False, exit_code=None)
-        raise
-    _finish(run, ok=code == 0, exit_code=code)
-    run.exit_code = code  # type: ignore[attr-defined]
+        _check_output(ws, name, [path])
+    with _Termination(raise_now=False) as termination:
+        run = _start(ws, "command", list(command), inputs, None, check_inputs)
+        try:
+            for name, path in (outputs or {}).items():
+                run.output(name, path)
+            code: int | None = None
+            if termination.signum is None:
+                with subprocess.Popen(command, cwd=cwd, stdout=stdout) as proc:
+                    termination.watch(proc)
+                    try:
+                        code = proc.wait()
+                    except BaseException:  # Ctrl-C: the command had its own SIGINT, and a moment (see Popen.wait)
+                        proc.kill()
+                        raise
+                termination.watch(None)
+        except FileNotFoundError:
+            _finish(run, ok=False, exit_code=127)
+            raise UsageError(f"command not found: {command[0]}") from None
+        except BaseException:
+            _finish(run, ok=False, exit_code=None)
+            raise
+        _finish(run, ok=code == 0 and termination.signum is None, exit_code=code)
+    if termination.signum is not None:
+        raise Terminated(termination.signum, run)
     return run
-

@@ -1,0 +1,81 @@
+"""Lineage walks: whole (however long the chain), safe on cycles, and named as the CLI names them."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from assay.data import add, resolve
+from assay.errors import NotFoundError, UsageError
+from assay.lineage import add_edges, downstream_versions, lineage, run_command
+from assay.workspace import Workspace
+
+PY = sys.executable
+
+
+def chain(ws: Workspace, steps: int) -> None:
+    """s0 -> s1 -> ... -> s<steps>, each made by a run from the one before."""
+    (ws.root / "s0").mkdir()
+    (ws.root / "s0" / "f").write_text("0")
+    add(ws, ["s0"], name="s0")
+    for i in range(1, steps + 1):
+        (ws.root / f"s{i}").mkdir()
+        (ws.root / f"s{i}" / "f").write_text(str(i))
+        run_command(ws, ["true"], inputs=[f"s{i - 1}@v1"], outputs={f"s{i}": f"s{i}"}, cwd=ws.root)
+
+
+def version_labels(graph) -> set[str]:  # type: ignore[no-untyped-def]
+    return {info["label"] for info in graph.nodes.values() if info["type"] == "version"}
+
+
+def test_a_long_chain_is_walked_whole_both_ways(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    chain(ws, 30)
+    every = {f"s{i}@v1" for i in range(31)}
+    up = lineage(ws, "s30@v1", down=False)
+    assert version_labels(up) == every and not up.notes
+    down = lineage(ws, "s0@v1", up=False)
+    assert version_labels(down) == every and not down.notes
+    assert len(downstream_versions(ws, [resolve(ws, "s0@v1")])) == 30  # what verify names as built from it
+    # A limit is asked for, and said when it cuts.
+    cut = lineage(ws, "s30@v1", down=False, depth=4)
+    assert version_labels(cut) == {"s30@v1", "s29@v1", "s28@v1"}
+    assert cut.notes and "cut at depth 4" in cut.notes[0]
+    doc = cli.json("lineage", "s30@v1", "--up", "--depth", "4")
+    assert any("cut at depth 4" in n for n in doc["notes"])
+    assert len([n for n in cli.json("lineage", "s30@v1", "--up")["nodes"] if n["type"] == "version"]) == 31
+    assert cli("lineage", "s30@v1", "--depth", "0", check=2).returncode == 2
+
+
+def test_a_cycle_in_the_records_ends_the_walk(ws: Workspace) -> None:
+    chain(ws, 3)
+    s1, s3 = resolve(ws, "s1@v1"), resolve(ws, "s3@v1")
+    with ws.ledger.transaction() as tx:  # as a damaged or forged record could hold it: s1 read s3
+        add_edges(tx, [(s3.node, f"run:{s1.run_id}", "input_of")])
+    every = {"s0@v1", "s1@v1", "s2@v1", "s3@v1"}
+    for up, down, want in ((True, False, every), (False, True, every - {"s0@v1"}), (True, True, every)):
+        graph = lineage(ws, "s1@v1", up=up, down=down)
+        assert version_labels(graph) == want
+
+
+def test_the_api_takes_what_the_cli_takes(ws: Workspace) -> None:
+    chain(ws, 1)
+    s1 = resolve(ws, "s1@v1")
+    for name in ("s1@v1", "s1", "s1@latest", f"s1@{s1.snapshot[:8]}", s1.node, f"version:{s1.id[:8]}"):
+        assert lineage(ws, name).root == s1.node, name
+    with pytest.raises(NotFoundError):
+        lineage(ws, "nothing@v1")
+    with pytest.raises(UsageError):
+        lineage(ws, "thing:123456")
+
+
+def test_up_and_down_together_mean_both_and_dot_is_not_json(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    chain(ws, 2)
+    both = cli.json("lineage", "s1@v1")
+    assert len(both["edges"]) == 4
+    assert cli.json("lineage", "s1@v1", "--up", "--down")["edges"] == both["edges"]
+    assert len(cli.json("lineage", "s1@v1", "--down")["edges"]) == 2
+    assert len(cli.json("lineage", "s1@v1", "--up")["edges"]) == 2
+    proc = cli("lineage", "s1@v1", "--dot", "--json", check=2)
+    assert not proc.stdout.startswith("digraph") and "choose one" in proc.stderr
+    assert cli("lineage", "s1@v1", "--dot").stdout.startswith("digraph")
