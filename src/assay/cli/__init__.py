@@ -13,11 +13,14 @@ __all__ = ["main"]
 
 def main() -> None:
     """Run the `assay` command line. Exit codes: 0 ok, 1 negative verdict, 2 usage or input
-    error, 3 internal error, 130 interrupted (Ctrl-C) wherever the interrupt lands."""
+    error, 3 internal error, 130 interrupted (Ctrl-C) wherever the interrupt lands, 143 and
+    129 for SIGTERM and SIGHUP (ended as an interrupt is: temp files removed, nothing half
+    recorded)."""
     args = sys.argv[1:]
     try:
         if _head_start(args):
             return
+        _end_as_interrupted()
         from assay.cli._app import cli
 
         cli(prog_name="assay")
@@ -30,30 +33,59 @@ def wants_json(args: list[str]) -> bool:
     return "--json" in (args[:args.index("--")] if "--" in args else args)
 
 
+_ended_by: list[int] = []  # the signal (SIGTERM, SIGHUP) that _end_as_interrupted turned into an interrupt
+
+
+def _signalled(signum: int, frame: object) -> None:
+    _ended_by.append(signum)
+    raise KeyboardInterrupt
+
+
+_signalled.assay_default = True  # type: ignore[attr-defined]  # (assay.lineage passes such signals on to a run's command)
+
+
+def _end_as_interrupted() -> None:
+    """SIGTERM and SIGHUP (``timeout``, ``docker stop``, a cancelled CI job, a closed
+    terminal) end a command as Ctrl-C does: the code unwinds, removing its temp files and
+    recording nothing half done. By default they would end Python on the spot. A handler
+    set before assay started (``nohup``'s) is left alone."""
+    import _signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(_signal, name, None)
+        if number is not None and _signal.getsignal(number) == _signal.SIG_DFL:
+            _signal.signal(number, _signalled)
+
+
 def interrupted(*, as_json: bool) -> NoReturn:
-    """End an interrupted command: exit 130 (as a shell does for SIGINT), one line on stderr,
-    no traceback; 1 would read as a negative verdict. A second Ctrl-C while the interpreter
+    """End an interrupted command: exit 130 (as a shell does for SIGINT; 128 + N for the
+    signal N that :func:`_end_as_interrupted` turned into an interrupt), one line on stderr,
+    no traceback; 1 would read as a negative verdict. A second signal while the interpreter
     winds down ends it at once, quietly."""
     import _signal  # the C module behind `signal`: nothing more to load
     import os
 
+    code = 128 + _ended_by[0] if _ended_by else 130
+    said = {128 + getattr(_signal, "SIGTERM", 15): "terminated", 128 + getattr(_signal, "SIGHUP", 1): "hung up"}.get(
+        code, "interrupted")
     try:
         if as_json and sys.stdout is not None:  # stdout stays one JSON document, as for every error
-            sys.stdout.write('{"error": "Interrupted", "message": "interrupted", "hint": null}\n')
+            sys.stdout.write(f'{{"error": "Interrupted", "message": "{said}", "hint": null}}\n')
             sys.stdout.flush()
     except OSError:
         pass
     try:
         if sys.stderr is not None:  # (a terminal shows ^C without a newline)
-            sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "assay: interrupted\n")
+            sys.stderr.write(("\n" if sys.stderr.isatty() and code == 130 else "") + f"assay: {said}\n")
             sys.stderr.flush()
     except OSError:
         pass
     try:
-        _signal.signal(_signal.SIGINT, lambda *_: os._exit(130))
+        for number in (_signal.SIGINT, *(getattr(_signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(_signal, n))):
+            _signal.signal(number, lambda *_: os._exit(code))
     except ValueError:  # not the main thread: only it may set a handler
         pass
-    raise SystemExit(130)
+    raise SystemExit(code)
 
 
 def _head_start(args: list[str]) -> bool:

@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from assay.errors import AssayError, NoSpaceError
+from assay.errors import AssayError, InputError, NoSpaceError
 
 __all__ = ["echo_err", "emit", "fail", "handle_errors", "json_option", "report_usage_error", "shown", "shown_streams",
            "to_json"]
@@ -156,11 +156,11 @@ def report_usage_error(exc: click.ClickException, *, as_json: bool) -> NoReturn:
 
 def fail(exc: Exception, *, as_json: bool) -> NoReturn:
     """Report an error no assay code raised and exit: 2 for a full disk, else 3 with evidence."""
-    full = _no_space(exc)
-    if full is None:
+    known = _no_space(exc) or _denied(exc)
+    if known is None:
         _internal(exc, as_json)
-    _report(full.to_dict(), str(full), as_json)
-    sys.exit(full.exit_code)
+    _report(known.to_dict(), str(known), as_json)
+    sys.exit(known.exit_code)
 
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -172,16 +172,44 @@ def _no_space(exc: Exception) -> NoSpaceError | None:
     file: then the workspace's file system is looked at)."""
     if isinstance(exc, OSError) and exc.errno in _FULL:
         where = f" writing {exc.filename}" if exc.filename else ""
+        ours = not exc.filename or _in_workspace_store(str(exc.filename))
         return NoSpaceError(
             f"no space left on the device{where}",
-            hint="free some space there (`assay data gc` deletes chunks no version uses), then rerun: "
-                 "the interrupted command recorded nothing it had not finished")
+            hint="free some space there" + (" (`assay data gc` deletes chunks no version uses)" if ours else "")
+                 + ", then rerun: the interrupted command recorded nothing it had not finished")
     if type(exc).__module__.startswith("sqlite3") and ("disk is full" in str(exc) or
                                                        ("disk I/O error" in str(exc) and _workspace_disk_full())):
         return NoSpaceError(
             "the workspace's disk is full: its database cannot even be read",
             hint="free some space on that disk by other means first (assay itself needs a little room to "
                  "open the ledger), then rerun")
+    return None
+
+
+def _in_workspace_store(path: str) -> bool:
+    """Whether ``path`` is in a workspace's own folder (where gc can free space), not a
+    remote's or a checkout's."""
+    from assay._root import WORKSPACE_DIR
+
+    return f"{os.sep}{WORKSPACE_DIR}{os.sep}" in os.path.realpath(path)
+
+
+_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _denied(exc: Exception) -> InputError | None:
+    """The error to show for a file or folder this user may not read or write (also a
+    read-only ledger, which SQLite reports in words): exit 2, naming it, not an internal error."""
+    if isinstance(exc, OSError) and exc.errno in _DENIED:
+        what = exc.filename or "a file"
+        why = "is on a read-only file system" if exc.errno == errno.EROFS else "cannot be accessed by this user"
+        return InputError(f"{what} {why} ({exc.strerror})",
+                          hint="check the permissions of that file and of the folders above it, then rerun")
+    text = str(exc)
+    if type(exc).__module__.startswith("sqlite3") and ("readonly database" in text or "unable to open database" in text):
+        return InputError(f"the workspace's database cannot be written: {text}",
+                          hint="this user needs write access to .assay/ledger.db (and .assay/cache/stat.db), to "
+                               "their -wal and -shm files, and to the folders holding them")
     return None
 
 

@@ -103,6 +103,7 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
     staged = dict(_staged or {})
     try:
         with ws.lock():  # the packs it reads stay: no gc or repair retires them meanwhile
+            _sweep_killed(ws)
             return _checkout(ws, ref, to, force, _snapshot, staged)
     finally:
         for tmp, _, _ in staged.values():
@@ -238,6 +239,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     umask = _umask()
     written: list[tuple[str, str, str, Any, FileManifest]] = []
     fresh: list[tuple[str, Any, FileManifest]] = []
+    marker = _mark_writes(ws, {dest.rpartition("/")[0] for _, dest, _ in plan}) if plan else None
     try:
         rest: list[_Item] = []
         for rel, dest, manifest in plan:
@@ -281,6 +283,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     finally:
         for tmp, *_ in written:
             _unlink(tmp)
+        if marker is not None:
+            _unlink(marker)
     result.written = [item[0] for item in plan]
     for path in removals:
         if str(path) in leaving:  # not already removed to make way for a folder or a file
@@ -341,6 +345,56 @@ def _write_in_processes(packs: Any, plan: list[_Item], umask: int, processes: in
         _sweep({dest.rpartition("/")[0] for _, dest, _ in plan}, tag)
         raise
     return [(tmp, dest, rel, FileStat(*st), manifests[rel]) for _, rows in outcomes for tmp, dest, rel, st in rows]
+
+
+def _mark_writes(ws: Workspace, folders: set[str]) -> str | None:
+    """Note, for as long as this checkout writes, the folders it writes temp files in
+    (``cache/checkouts/<pid>-<random>``): a checkout killed outright (SIGKILL, a power cut)
+    cannot remove them, and the next one then can (:func:`_sweep_killed`), also in a
+    ``--to`` folder, where no gc looks. None where the note cannot be written."""
+    folder = ws.cache_dir / "checkouts"
+    path = f"{folder}/{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        folder.mkdir(exist_ok=True)
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write("\n".join(sorted(folders)))
+    except OSError:
+        return None
+    return path
+
+
+def _sweep_killed(ws: Workspace) -> None:
+    """Remove the temp files of checkouts killed outright, in the folders their notes name
+    (see :func:`_mark_writes`), and the notes."""
+    from assay.store._local import writer_gone
+
+    try:
+        notes = list(os.scandir(ws.cache_dir / "checkouts"))
+    except OSError:
+        return
+    for note in notes:
+        pid = note.name.partition("-")[0]
+        try:
+            if not pid.isdigit() or not writer_gone(int(pid), note.stat().st_mtime):
+                continue
+            with open(note.path, encoding="utf-8", errors="surrogateescape") as fh:
+                folders = fh.read().split("\n")
+        except OSError:
+            continue
+        for folder in folders:
+            try:
+                with os.scandir(folder) as it:
+                    leftovers = [e.path for e in it if not_data(e.name, False)]
+            except OSError:
+                continue
+            for path in leftovers:
+                tag = os.path.basename(path)[len(_TMP):].partition("-")[0]
+                try:
+                    if writer_gone(int(tag), os.lstat(path).st_mtime):
+                        _unlink(path)
+                except (OSError, ValueError):
+                    continue
+        _unlink(note.path)
 
 
 def _sweep(folders: set[str], tag: int) -> None:

@@ -52,7 +52,7 @@ from assay.errors import (
 )
 from assay.ledger import IntegrityConflict, utcnow
 from assay.progress import bar
-from assay.store import ObjectStore, open_store
+from assay.store import LocalStore, ObjectStore, open_store
 from assay.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -176,7 +176,13 @@ def _open(ws: Workspace, remote: Remote) -> ObjectStore:
         raise InputError(f"the folder {folder} of remote {remote.name} does not exist",
                          hint=f"check the path; `assay remote add {remote.name} {folder}` makes it again (empty), "
                               f"`assay remote add {remote.name} PATH --replace` points {remote.name} elsewhere")
-    return open_store(remote.url, ws.root, **remote.options)
+    store = open_store(remote.url, ws.root, **remote.options)
+    if isinstance(store, LocalStore):
+        try:
+            store.clean_tmp()  # what killed pushes of this machine left (it holds space for ever)
+        except OSError:
+            pass  # a remote this user may only read
+    return store
 
 
 def open_remote(ws: Workspace, name: str | None) -> tuple[Remote, ObjectStore]:

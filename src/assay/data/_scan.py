@@ -357,7 +357,8 @@ class StatCache:
                     conn.execute(f"PRAGMA application_id={self._cut}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # (a COMMIT that failed on a full disk was rolled back already)
+                    conn.execute("ROLLBACK")
                 raise
             try:
                 conn.execute("PRAGMA journal_mode=WAL")  # persistent; readers then never wait for a writer

@@ -144,11 +144,11 @@ class SQLiteLedger(Ledger):
         self._begin(cur)
         try:
             yield Tx(self, cur)
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        else:
             cur.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # a COMMIT that failed on a full disk may have rolled back already
+                cur.execute("ROLLBACK")
+            raise
         finally:
             cur.close()
 

@@ -124,7 +124,9 @@ class _Termination:
         if threading.current_thread() is threading.main_thread():
             for name in ("SIGTERM", "SIGHUP"):
                 number = getattr(signal, name, None)
-                if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+                handler = signal.getsignal(number) if number is not None else None
+                # Left to its default, or to the command line's, which ends assay as Ctrl-C would.
+                if number is not None and (handler is signal.SIG_DFL or getattr(handler, "assay_default", False)):
                     self._previous[number] = signal.signal(number, self._handle)
         return self
 

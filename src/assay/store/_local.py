@@ -27,7 +27,9 @@ class LocalStore(ObjectStore):
         return self.root / check_key(key)
 
     def _tmp_path(self, key: str) -> Path:
-        return self._tmp / f"{os.getpid()}-{os.urandom(6).hex()}-{key.rsplit('/', 1)[-1]}"
+        # The host is in the name: a store on a file server may be written from several
+        # machines, and only this one can tell whether one of its processes is gone.
+        return self._tmp / f"{os.getpid()}-{host_tag()}-{os.urandom(6).hex()}-{key.rsplit('/', 1)[-1]}"
 
     def _commit(self, tmp: Path, key: str) -> None:
         dest = self._path(key)
@@ -37,11 +39,15 @@ class LocalStore(ObjectStore):
 
     def put_bytes(self, key: str, data: bytes) -> None:
         tmp = self._tmp_path(key)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        self._commit(tmp, key)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._commit(tmp, key)
+        except BaseException:  # a full disk or an interrupt: the part written goes (it holds space)
+            tmp.unlink(missing_ok=True)
+            raise
 
     def put_file(self, key: str, path: Path, *, move: bool = False) -> None:
         path = Path(path)
@@ -51,11 +57,15 @@ class LocalStore(ObjectStore):
             self._commit(path, key)
             return
         tmp = self._tmp_path(key)
-        with open(path, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 8 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        self._commit(tmp, key)
+        try:
+            with open(path, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 8 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+            self._commit(tmp, key)
+        except BaseException:  # a full disk or an interrupt: the part written goes (it holds space)
+            tmp.unlink(missing_ok=True)
+            raise
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -117,12 +127,14 @@ class LocalStore(ObjectStore):
 
 
 def remove_dead_writers_files(folder: Path) -> int:
-    """Delete files named ``<pid>-…`` in ``folder`` whose process is gone."""
+    """Delete files named ``<pid>-…`` in ``folder`` whose process is gone. A name that says
+    another host wrote it (``<pid>-h<tag>-…``) is left to that host, unless untouched for a
+    day (no writer pauses that long)."""
     removed = 0
     if not folder.is_dir():
         return 0
     for entry in folder.iterdir():
-        pid_text, sep, _ = entry.name.partition("-")
+        pid_text, sep, rest = entry.name.partition("-")
         # Only our own temp files (named "<pid>-…") whose writer is gone; anything else is left alone.
         if not (sep and pid_text and pid_text.strip("0123456789") == ""):  # ASCII digits: int() takes others
             continue
@@ -130,11 +142,29 @@ def remove_dead_writers_files(folder: Path) -> int:
             st = entry.stat()
         except FileNotFoundError:
             continue
-        if not _stat.S_ISREG(st.st_mode) or not writer_gone(int(pid_text), st.st_mtime):
+        host = rest[:9] if rest[:1] == "h" and rest[9:10] == "-" else None
+        if host is not None and host != host_tag():
+            gone = time.time() - st.st_mtime > _START_SLACK
+        else:
+            gone = writer_gone(int(pid_text), st.st_mtime)
+        if not _stat.S_ISREG(st.st_mode) or not gone:
             continue
         entry.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+_HOST_TAG: list[str] = []
+
+
+def host_tag() -> str:
+    """This machine in the names of temp files: "h" + 8 hex digits (made on first use)."""
+    if not _HOST_TAG:
+        import hashlib
+        import socket
+
+        _HOST_TAG.append("h" + hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest())
+    return _HOST_TAG[0]
 
 
 def writer_gone(pid: int, mtime: float) -> bool:

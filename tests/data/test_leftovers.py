@@ -1,0 +1,167 @@
+"""What interrupted and killed commands leave behind, found by a crash trial: SIGTERM ended
+commands on the spot (temp files stayed), a killed `checkout --to` left temp files no command
+removed, a failed or killed push to a folder remote left parts of packs in its `.tmp` for
+ever (a full remote stayed full), a COMMIT that failed on a full disk became an internal
+error, and permission errors were internal errors."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assay.store import LocalStore
+from assay.store._local import host_tag
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _data(root: Path, files: int = 60) -> None:
+    (root / "d").mkdir()
+    for i in range(files):
+        (root / "d" / f"f{i:03d}.bin").write_bytes(os.urandom(2048) * (i + 1))
+
+
+def _temps(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob(".assay-tmp-*")]
+
+
+def test_sigterm_ends_a_checkout_as_an_interrupt_does(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _data(tmp_path)
+    cli("data", "add", "d", "--name", "ds")
+    # The signal lands while the writers are at work: after the first batch's temp files exist.
+    code = (
+        "import os, signal, sys\n"
+        "from assay.data import _checkout\n"
+        "write = _checkout._write_batch\n"
+        "def batch(*args, **kwargs):\n"
+        "    done = write(*args, **kwargs)\n"
+        "    assert any(os.path.exists(t[0]) for t in done)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return done\n"
+        "_checkout._write_batch = batch\n"
+        "sys.argv = ['assay', 'data', 'checkout', 'ds@v1', '--to', 'out']\n"
+        "from assay.cli import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "ASSAY_PROGRESS": "0"}, check=False)
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "assay: terminated" and "Traceback" not in proc.stderr
+    assert (tmp_path / "out").is_dir() and not _temps(tmp_path / "out")
+    cli("data", "checkout", "ds@v1", "--to", "out")
+    assert len(list((tmp_path / "out" / "d").iterdir())) == 60
+
+
+def test_a_handler_set_before_assay_started_is_kept(tmp_path: Path) -> None:
+    # nohup sets SIGHUP to be ignored: assay does not take it over.
+    code = ("import signal, sys\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+            "from assay.cli import _end_as_interrupted\n_end_as_interrupted()\n"
+            "print(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN, callable(signal.getsignal(signal.SIGTERM)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True"]
+
+
+def test_a_killed_checkout_s_temp_files_go_with_the_next_checkout(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _data(tmp_path, files=3)
+    cli("data", "add", "d", "--name", "ds")
+    cli("data", "checkout", "ds@v1", "--to", "out")
+    dead = _dead_pid()
+    # What a checkout killed outright (SIGKILL) leaves: its note, and temp files where it wrote.
+    left = [tmp_path / "out" / "d" / f".assay-tmp-{dead}-{i:08x}" for i in range(3)]
+    for path in left:
+        path.write_bytes(b"partial")
+    mine = tmp_path / "out" / "d" / f".assay-tmp-{os.getpid()}-0000000a"  # a live writer's: kept
+    mine.write_bytes(b"in progress")
+    notes = tmp_path / ".assay" / "cache" / "checkouts"
+    notes.mkdir(exist_ok=True)
+    (notes / f"{dead}-0badcafe").write_text(str(tmp_path / "out" / "d"))
+    cli("data", "checkout", "ds@v1", "--to", "out")
+    assert not any(p.exists() for p in left) and mine.exists()
+    assert not (notes / f"{dead}-0badcafe").exists() and not list(notes.iterdir())
+
+
+def test_a_folder_remote_keeps_no_part_of_a_failed_or_killed_push(ws, cli, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    _data(tmp_path, files=3)
+    cli("data", "add", "d", "--name", "ds")
+    cli("remote", "add", "origin", str(remote))
+    dead = _dead_pid()
+    ours = remote / ".tmp" / f"{dead}-{host_tag()}-0123456789ab-x.pack"  # a push killed on this machine
+    old = remote / ".tmp" / f"{dead}-0123456789ab-x.pack"  # the same, named by an older assay
+    theirs = remote / ".tmp" / f"{dead}-h00000000-0123456789ab-x.pack"  # another machine's writer: its own
+    ours.parent.mkdir(exist_ok=True)
+    for path in (ours, old, theirs):
+        path.write_bytes(b"part of a pack")
+    cli("data", "push")
+    assert not ours.exists() and not old.exists() and theirs.exists()
+    cli("data", "verify", "--remote", "origin")
+
+    # A write that fails (a full disk) removes what it had written.
+    store = LocalStore(tmp_path / "store")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError):
+        store.put_bytes("packs/a.idx", b"x" * 1000)
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"y" * 1000)
+    with pytest.raises(OSError):
+        store.put_file("packs/b.pack", src)
+    assert not list((tmp_path / "store" / ".tmp").iterdir())
+
+
+class _FullDisk:
+    """A SQLite connection whose COMMIT fails as on a full disk (SQLite has rolled back)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            self.conn.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.conn, name)
+
+
+def test_a_commit_that_fails_on_a_full_disk_reports_the_full_disk(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from assay.data._scan import StatCache
+
+    conn = sqlite3.connect(tmp_path / "stat.db", isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        StatCache(ws)._prepare(_FullDisk(conn))  # type: ignore[arg-type]
+
+
+def test_permission_and_read_only_errors_are_input_errors() -> None:
+    from assay.cli._output import _denied
+
+    denied = _denied(PermissionError(errno.EACCES, "Permission denied", "/ws/.assay/objects/packs/x.pack"))
+    assert denied is not None and denied.exit_code == 2 and "/ws/.assay/objects/packs/x.pack" in denied.message
+    assert _denied(OSError(errno.EROFS, "Read-only file system", "/mnt/x")) is not None
+    ledger = _denied(sqlite3.OperationalError("attempt to write a readonly database"))
+    assert ledger is not None and "-shm" in (ledger.hint or "")
+    assert _denied(OSError(errno.EIO, "I/O error")) is None  # not a permission: stays an internal error
+
+
+def test_a_full_disk_outside_a_workspace_is_not_sent_to_gc() -> None:
+    from assay.cli._output import _no_space
+
+    remote = _no_space(OSError(errno.ENOSPC, "No space left on device", "/mnt/remote/.tmp/1-x.pack"))
+    store = _no_space(OSError(errno.ENOSPC, "No space left on device", "/w/.assay/tmp/1-x.pack"))
+    assert remote is not None and "/mnt/remote/.tmp/1-x.pack" in remote.message and "gc" not in (remote.hint or "")
+    assert store is not None and "assay data gc" in (store.hint or "")
