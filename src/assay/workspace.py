@@ -61,8 +61,10 @@ class Workspace:
         ws_dir = root / WORKSPACE_DIR
         if ws_dir.exists() and not (ws_dir / "config.toml").is_file() and not _empty_folder(ws_dir):
             raise UsageError(f"{ws_dir} exists but is not an assay workspace", hint="move it away and retry")
+        existed = ws_dir.exists()
         make_folder(ws_dir, f"cannot create a workspace in {root}")
-        if not (ws_dir / "config.toml").is_file():
+        fresh = not (ws_dir / "config.toml").is_file()
+        if fresh:
             config = Config()
             if ledger:
                 config.ledger = ledger
@@ -73,8 +75,14 @@ class Workspace:
             config.save(ws_dir / "config.toml")
             (ws_dir / ".gitignore").write_text("/objects/\n/cache/\n/tmp/\n/ledger.db*\n/lock\n", encoding="utf-8")
         ws = cls(root)
-        ws.ledger  # noqa: B018 - creates and migrates the ledger now, so errors show at init
-        ws.store  # noqa: B018
+        try:
+            ws.ledger  # noqa: B018 - creates and migrates the ledger now, so errors show at init
+            ws.store  # noqa: B018
+        except BaseException:
+            if fresh:  # a store or ledger that cannot be opened: leave no half-made workspace
+                ws.close()
+                _undo(ws_dir, remove=not existed)
+            raise
         return ws
 
     # -- parts ------------------------------------------------------------------------------
@@ -445,3 +453,18 @@ def _say(message: str) -> None:
 
     if sys.stderr is not None:
         print(message, file=sys.stderr, flush=True)
+
+
+def _undo(ws_dir: Path, *, remove: bool) -> None:
+    """Remove what an `init` that failed made in ``ws_dir`` (and the folder, if it made it):
+    a rerun with good settings then starts afresh."""
+    import shutil
+
+    for entry in list(ws_dir.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if remove:
+        with contextlib.suppress(OSError):
+            ws_dir.rmdir()

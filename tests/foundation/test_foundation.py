@@ -256,3 +256,13 @@ def test_progress_is_silent_and_light_when_off(monkeypatch: pytest.MonkeyPatch, 
     with bar(total=3, desc="hidden", show=False) as hidden:
         hidden.update(1)
     assert capsys.readouterr().err == ""
+
+
+def test_an_init_that_cannot_open_its_store_leaves_no_workspace(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "w"
+    target.mkdir()
+    proc = cli("init", str(target), "--store", "s3://bucket/prefix", "--endpoint-url", "notaurl", check=2)
+    assert "not an endpoint URL" in proc.stderr
+    assert not (target / ".assay").exists()  # a rerun with good settings is not "already a workspace"
+    cli("init", str(target))
+    assert (target / ".assay" / "config.toml").is_file()
