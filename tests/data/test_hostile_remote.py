@@ -210,3 +210,13 @@ def test_a_run_record_with_a_huge_exit_code_is_read_without_it(ws, cli, tmp_path
     cli("data", "pull", cwd=clone)
     graph = cli.json("lineage", "o@v1", cwd=clone)
     assert any(n["id"].startswith("run:") for n in graph["nodes"]), graph
+
+
+def test_a_folder_that_is_no_dataset_s_name_does_not_block_the_rest(pair: Pair) -> None:
+    stray = pair.remote / "versions" / "bad name!"
+    stray.mkdir()
+    (stray / f"{uuid.uuid4().hex}.json").write_text("{}")
+    pulled = pair.cli.json("data", "pull", cwd=pair.ws2)
+    assert pulled["versions"] == ["ds@v1"] and any("bad name!" in n for n in pulled["notes"])
+    _damage(pair.cli("data", "verify", "--remote", "origin", check=None, cwd=pair.ws2), "versions/bad name!/")
+    assert "internal error" not in pair.cli("data", "push", "--repair", check=None, cwd=pair.ws1).stderr

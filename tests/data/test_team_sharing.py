@@ -165,3 +165,15 @@ def test_a_one_column_table_still_compares(tmp_path: Path, key: list[str] | None
     (tmp_path / "b.csv").write_text("id\n1\n3\n")
     d = diff_tables(tmp_path / "a.csv", tmp_path / "b.csv", key=key)
     assert (d.rows_added, d.rows_removed) == (1, 1)
+
+
+def test_the_api_diff_takes_one_key_column_as_a_string(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from assay.data import diff
+
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "a.csv").write_text("id,v\n1,a\n2,b\n")
+    cli("data", "add", "t", "--name", "t")
+    (tmp_path / "t" / "a.csv").write_text("id,v\n1,a\n2,c\n")
+    cli("data", "add", "t", "--name", "t")
+    result = diff(ws, "t@v1", "t@v2", key="id")
+    assert result.tables["t/a.csv"]["rows_changed"] == 1

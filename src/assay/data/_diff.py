@@ -41,12 +41,16 @@ class DatasetDiff:
         }
 
 
-def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | None = None, tables: bool = True) -> DatasetDiff:
+def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | str | None = None,
+         tables: bool = True) -> DatasetDiff:
     """Compare two versions. For Parquet/CSV/TSV files present in both, also compare their rows.
 
     A table that cannot be compared gets `{"error": ..., "hint": ...}` in `tables`. A `key`
-    that no compared table has (in both versions) is an `InputError` naming the columns.
+    (a column, or a list of them) that no compared table has (in both versions) is an
+    `InputError` naming the columns.
     """
+    if isinstance(key, str):  # one column (a name may hold a comma: it is not split here)
+        key = [key]
     if key is not None:
         _check_key(key)
     old, new = resolve(ws, old_ref), resolve(ws, new_ref)

@@ -41,6 +41,7 @@ from assay.data._versions import (
     pick,
     read_spec,
     resolve,
+    valid_name,
     version_sources,
 )
 from assay.errors import (
@@ -592,11 +593,22 @@ def _as_version(name: str, entry: dict[str, Any]) -> Version:
                    entry.get("run_id"), entry.get("meta") or {})
 
 
-def _remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
+def _remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | None = None,
+                     strays: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The versions ``ref`` names on a remote (None: all of them). With ``damaged``, refs that
+    do not read are listed there instead of raised; folders under ``versions/`` that are no
+    dataset's name (no push makes them) are listed there too, or in ``strays``, and passed over."""
     if ref is None:
         names = sorted({k[len("versions/"):].split("/")[0] for k in store.list("versions/") if k.endswith(".json")}
                        | {k[len("refs/"):-len(".json")] for k in store.list("refs/") if k.endswith(".json")})
-        return [(n, e) for n in names for e in _read_refs(store, n, damaged)["versions"]]
+        valid = [n for n in names if valid_name(n)]
+        for n in (n for n in names if not valid_name(n)):
+            if damaged is not None:
+                damaged.append(CorruptionError(f"remote folder versions/{n}/ is no dataset's: {n!r} is not a dataset "
+                                               "name", key=f"versions/{n}/"))
+            elif strays is not None:
+                strays.append(n)
+        return [(n, e) for n in valid for e in _read_refs(store, n, damaged)["versions"]]
     name, spec = parse_ref(ref)
     entries = _read_refs(store, name)["versions"]
     if not entries:
@@ -643,10 +655,12 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     spec = _pick(ws, remote)
     store = _open(ws, spec)
     result = TransferResult(remote=spec.name)
-    wanted = _remote_versions(store, ref)
+    strays: list[str] = []
+    wanted = _remote_versions(store, ref, strays=strays)
     local = workspace_packs(ws)
     staged: dict[str, Staged] = {}
     try:
+        result.notes += [f"passed over versions/{n}/ on remote {spec.name}: {n!r} is not a dataset name" for n in strays]
         _pull(ws, store, spec, wanted, local, result, staged, jobs=jobs, checkout=checkout)
     finally:
         for files in staged.values():  # what the checkout did not take (or a failure left)

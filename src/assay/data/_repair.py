@@ -576,10 +576,10 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[
     still shows (the remote's own: a pull may have renumbered the version here). Every ref
     that reads now, by key."""
     from assay.data._remote import read_ref, ref_entry
-    from assay.data._versions import version_sources
+    from assay.data._versions import valid_name, version_sources
 
     refs = {k: read_ref(store, k) for k in sorted(store.list("versions/"))
-            if len(k.split("/")) == 3 and k.endswith(".json")}
+            if len(k.split("/")) == 3 and k.endswith(".json") and valid_name(k.split("/")[1])}
     readable = {k: e for k, e in refs.items() if e is not None}
     damaged = [k for k, e in refs.items() if e is None]
     here = {(v.dataset, v.id): v for v in all_versions(ws)} if damaged else {}

@@ -68,6 +68,11 @@ class Version:
         return cls(vid, ds, int(number), snap, msg, created, int(files), int(size), run_id, json.loads(meta or "{}"))
 
 
+def valid_name(name: str) -> bool:
+    """Whether ``name`` is a dataset's name (see :func:`check_name`)."""
+    return bool(_NAME.fullmatch(name))
+
+
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):  # (match allows a trailing newline before $)
         raise UsageError(
