@@ -194,10 +194,14 @@ def _column_line(col: dict[str, Any]) -> str:
     def moved(key: str, label: str | None = None, prefix: str = "") -> str | None:
         if key not in old or key not in new or old[key] == new[key]:
             return None
-        return f"{label or key} {prefix}{_num(old[key])} -> {prefix}{_num(new[key])}"
+        a, b = _num(old[key]), _num(new[key])
+        if a == b:  # the change is in digits the short form leaves out
+            a, b = repr(old[key]), repr(new[key])
+        return f"{label or key} {prefix}{a} -> {prefix}{b}"
 
     if col.get("kind") == "numeric":
-        parts = [moved("mean"), moved("p50"), moved("min"), moved("max"), moved("nulls")]
+        sampled = "" if old.get("quantiles_exact", True) and new.get("quantiles_exact", True) else "~"
+        parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max"), moved("nulls")]
     else:
         tilde = "" if old.get("distinct_exact", True) and new.get("distinct_exact", True) else "~"
         parts = [moved("distinct", prefix=tilde), moved("nulls")]
@@ -211,6 +215,9 @@ def _column_line(col: dict[str, Any]) -> str:
 
 
 def _num(value: Any) -> str:
+    """A summary value for people: floats to 6 significant digits, no value as "none"."""
+    if value is None:
+        return "none"
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
