@@ -220,3 +220,22 @@ def test_a_folder_that_is_no_dataset_s_name_does_not_block_the_rest(pair: Pair) 
     assert pulled["versions"] == ["ds@v1"] and any("bad name!" in n for n in pulled["notes"])
     _damage(pair.cli("data", "verify", "--remote", "origin", check=None, cwd=pair.ws2), "versions/bad name!/")
     assert "internal error" not in pair.cli("data", "push", "--repair", check=None, cwd=pair.ws1).stderr
+
+
+def test_an_index_that_lists_a_chunk_twice_is_damage_that_repair_mends(pair: Pair) -> None:
+    # The first entry points at another chunk's bytes: readers took it, and repair saw the
+    # second (good) one and had nothing to mend.
+    idx = max((pair.remote / "packs").glob("*.idx"), key=lambda p: p.stat().st_size)
+    data = idx.read_bytes()
+    if data[:8] != b"ASSAYIX1":
+        pytest.skip("the remote's index is not in format 1")
+    entries = [list(e) for e in IDX1.iter_unpack(data[16:-32])]
+    assert len(entries) >= 2
+    entries.insert(0, [entries[1][0], *entries[0][1:]])
+    body = b"ASSAYIX1" + struct.pack("<Q", len(entries)) + b"".join(IDX1.pack(*e) for e in entries)
+    idx.write_bytes(body + blake3.blake3(body).digest())
+    _damage(pair.cli("data", "verify", "--remote", "origin", check=None, cwd=pair.ws2), "listed twice")
+    mended = pair.cli.json("data", "push", "--repair", cwd=pair.ws1)
+    assert mended["ok"], mended
+    pair.cli("data", "pull", "--checkout", cwd=pair.ws2)
+    assert (pair.ws2 / "data" / "big.bin").read_bytes() == (pair.ws1 / "data" / "big.bin").read_bytes()

@@ -118,6 +118,8 @@ def decode_index(data: bytes, key: str) -> list[IndexEntry]:
     if out and (max(e[3] for e in out) > MAX_CHUNK or max(e[2] for e in out) > _MAX_STORED
                 or max(e[1] for e in out) >= 1 << 62):
         raise CorruptionError(f"pack index {key} is damaged (an entry's size or offset is out of range)", key=key)
+    if len({e[0] for e in out}) != len(out):  # a writer lists a chunk once: which entry would be read?
+        raise CorruptionError(f"pack index {key} is damaged (a chunk is listed twice)", key=key)
     return out
 
 
