@@ -137,8 +137,6 @@ class Workspace:
         shown = not_utf8(text)
         if shown is not None:
             raise UsageError(f"cannot version {shown}: its name is not valid UTF-8", hint=RENAME_HINT)
-        if "\n" in text:
-            raise UsageError(f"cannot version {text!r}: its name holds a line break", hint="rename it")
         if protected_path(text):
             raise UsageError(f"{path} is inside a .assay or .git folder, which is never data",
                              hint="name the data files or folders to track")
@@ -231,8 +229,9 @@ class Workspace:
     def _register_in_store(self) -> None:
         """Say in the store which ledger uses it (``ledgers/ID.json``), once per object: a gc
         run over another ledger then knows it cannot see every version that holds chunks
-        there (see :func:`assay.data._gc.gc`). Best effort: a store this user cannot write
-        is left as it is."""
+        there (see :func:`assay.data._gc.gc`). Once found there, it is not looked for again
+        for a day (``cache/registered``: an object store answers each look with a request).
+        Best effort: a store or ledger this user cannot write is left as it is."""
         if self._registered:
             return
         self._registered = True
@@ -240,14 +239,20 @@ class Workspace:
 
         from assay.ledger._ledger import utcnow
 
-        key = f"ledgers/{self.ledger_id}.json"
         try:
+            key = f"ledgers/{self.ledger_id}.json"
+            seen = self.cache_dir / "registered"
+            said = f"{self.store.url}\n{key}"
+            with contextlib.suppress(OSError):
+                if seen.read_text(encoding="utf-8") == said and time.time() - seen.stat().st_mtime < 86_400:
+                    return
             if not self.store.exists(key):
                 doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
                        "ledger": "sqlite" if not str(self.config.ledger).startswith("postgres") else "postgresql",
                        "registered_at": utcnow()}
                 self.store.put_bytes(key, json.dumps(doc, indent=1).encode())
-        except (OSError, AssayError):
+            seen.write_text(said, encoding="utf-8")
+        except Exception:  # noqa: BLE001, S110 - a read-only ledger or store: registering is best effort
             pass
 
     def other_ledgers(self) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,10 +85,11 @@ def test_a_killed_checkout_s_temp_files_go_with_the_next_checkout(ws, cli, tmp_p
     mine.write_bytes(b"in progress")
     notes = tmp_path / ".assay" / "cache" / "checkouts"
     notes.mkdir(exist_ok=True)
-    (notes / f"{dead}-0badcafe").write_text(str(tmp_path / "out" / "d"))
+    (notes / f"{dead}-{host_tag()}-0badcafe").write_text(str(tmp_path / "out" / "d"))
+    (notes / f"{dead}-h00000000-0badcafe").write_text(str(tmp_path / "out" / "d"))  # another machine's note
     cli("data", "checkout", "ds@v1", "--to", "out")
     assert not any(p.exists() for p in left) and mine.exists()
-    assert not (notes / f"{dead}-0badcafe").exists() and not list(notes.iterdir())
+    assert [p.name for p in notes.iterdir()] == [f"{dead}-h00000000-0badcafe"]
 
 
 def test_a_folder_remote_keeps_no_part_of_a_failed_or_killed_push(ws, cli, tmp_path: Path,
@@ -98,13 +100,18 @@ def test_a_folder_remote_keeps_no_part_of_a_failed_or_killed_push(ws, cli, tmp_p
     cli("remote", "add", "origin", str(remote))
     dead = _dead_pid()
     ours = remote / ".tmp" / f"{dead}-{host_tag()}-0123456789ab-x.pack"  # a push killed on this machine
-    old = remote / ".tmp" / f"{dead}-0123456789ab-x.pack"  # the same, named by an older assay
+    old = remote / ".tmp" / f"{dead}-0123456789ab-x.pack"  # an older assay's name (no host): maybe live elsewhere
     theirs = remote / ".tmp" / f"{dead}-h00000000-0123456789ab-x.pack"  # another machine's writer: its own
     ours.parent.mkdir(exist_ok=True)
     for path in (ours, old, theirs):
         path.write_bytes(b"part of a pack")
+    aged = remote / ".tmp" / f"{dead}-ba0123456789-y.pack"  # an older assay's, untouched for two days
+    aged.write_bytes(b"part of a pack")
+    os.utime(aged, (time.time() - 2 * 86_400,) * 2)
     cli("data", "push")
-    assert not ours.exists() and not old.exists() and theirs.exists()
+    # On a remote (maybe a file server that several machines write), only this machine's dead
+    # writers are judged by their process; a name without a host waits a day.
+    assert not ours.exists() and old.exists() and theirs.exists() and not aged.exists()
     cli("data", "verify", "--remote", "origin")
 
     # A write that fails (a full disk) removes what it had written.
@@ -165,3 +172,44 @@ def test_a_full_disk_outside_a_workspace_is_not_sent_to_gc() -> None:
     store = _no_space(OSError(errno.ENOSPC, "No space left on device", "/w/.assay/tmp/1-x.pack"))
     assert remote is not None and "/mnt/remote/.tmp/1-x.pack" in remote.message and "gc" not in (remote.hint or "")
     assert store is not None and "assay data gc" in (store.hint or "")
+
+
+def test_a_forked_worker_ends_by_sigterm_as_it_would_without_assay(tmp_path: Path) -> None:
+    # A pool's parent ends its workers with SIGTERM: they inherit the command line's handler,
+    # which must not turn that into an interrupt (a traceback per worker).
+    code = ("import os, signal, time\nfrom assay.cli import _end_as_interrupted\n_end_as_interrupted()\n"
+            "pid = os.fork()\nif pid == 0:\n    time.sleep(30)\n    os._exit(0)\n"
+            "time.sleep(0.2)\nos.kill(pid, signal.SIGTERM)\n_, status = os.waitpid(pid, 0)\n"
+            "print(os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "True" and "Traceback" not in proc.stderr
+
+
+def test_a_long_version_message_travels(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _data(tmp_path, files=1)
+    message = "m" * 100_000
+    cli("data", "add", "d", "--name", "ds", "-m", message)
+    cli("remote", "add", "origin", str(tmp_path / "remote"))
+    cli("data", "push")
+    cli("data", "verify", "--remote", "origin")
+    clone = tmp_path / "clone"
+    cli("init", str(clone))
+    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=clone)
+    cli("data", "pull", cwd=clone)
+    assert cli.json("data", "log", "ds", cwd=clone)["versions"][0]["message"] == message
+
+
+def test_a_stopped_service_ends_by_the_signal_not_as_an_interrupted_command(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("uvicorn")
+    from tests.server.serve_helpers import free_port
+
+    proc = subprocess.Popen([sys.executable, "-m", "assay", "serve", "--port", str(free_port()), "--json"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("{")
+        proc.send_signal(15)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == -15, err  # as before: a clean stop to systemd, no error document
+    assert out == ""

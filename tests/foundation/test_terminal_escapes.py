@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assay.cli._output import shown
+from assay.cli._output import escaped, shown
 
 ESC_NAME = "e\x1b[2Jvil\u202etxt.csv"  # clear-screen sequence and a right-to-left override
 TITLE = "\x1b]0;PWNED\x07"  # sets the terminal's title
@@ -24,6 +24,9 @@ def test_shown_escapes_controls_and_keeps_only_colours_on_a_terminal() -> None:
     assert "\x1b[31mred\x1b[0m" in on_terminal  # colours stay on a terminal
     assert "\\u001b[2J" in on_terminal and "\\u001b]0;" in on_terminal and "\x07" not in on_terminal
     assert shown("50%\r\x1b[A", terminal=True, err=True) == "50%\r\x1b[A"  # a progress bar's moves
+    # Only the styles assay uses pass: no concealed text, no background that hides it.
+    assert shown("\x1b[8mhidden \x1b[40;30mdark", terminal=True) == "\\u001b[8mhidden \\u001b[40;30mdark"
+    assert escaped("line\rover \x1b[31m") == "line\\u000dover \\u001b[31m"  # messages: everything
     assert shown("plain text, ünïcode\n") == "plain text, ünïcode\n"
 
 

@@ -34,9 +34,20 @@ def wants_json(args: list[str]) -> bool:
 
 
 _ended_by: list[int] = []  # the signal (SIGTERM, SIGHUP) that _end_as_interrupted turned into an interrupt
+_installed_in: list[int] = []  # the process that set the handler: forked workers inherit it
 
 
 def _signalled(signum: int, frame: object) -> None:
+    import os
+
+    if _installed_in and os.getpid() != _installed_in[0]:
+        # A forked worker (a pool's, which its parent ends with SIGTERM): it ends as it would
+        # have without assay's handler, not with a traceback of an interrupt.
+        import _signal
+
+        _signal.signal(signum, _signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     _ended_by.append(signum)
     raise KeyboardInterrupt
 
@@ -50,7 +61,9 @@ def _end_as_interrupted() -> None:
     recording nothing half done. By default they would end Python on the spot. A handler
     set before assay started (``nohup``'s) is left alone."""
     import _signal
+    import os
 
+    _installed_in[:] = [os.getpid()]
     for name in ("SIGTERM", "SIGHUP"):
         number = getattr(_signal, name, None)
         if number is not None and _signal.getsignal(number) == _signal.SIG_DFL:

@@ -44,22 +44,41 @@ def _default(value: Any) -> Any:
 # move the cursor or hide text. They are shown escaped, as ``\u001b``; that is also a valid
 # JSON escape of the same character, so a JSON document means the same after it.
 # Bidirectional overrides are escaped too: they can make a name read as another. Kept on a
-# terminal: colours (SGR sequences, as click.style makes them), and on stderr what progress
-# bars draw with (\r, cursor up). Elsewhere colours are dropped (click's own stripping is
-# turned off for the root context: it removed any escape sequence, so a file named
-# "e<ESC>[2Jvil" was shown as "evil").
+# terminal: the colours assay's own output uses (click.style: bold, foreground colours, reset;
+# not concealed text or a background that hides it), and on stderr what progress bars draw
+# with (\r, cursor up); messages put on stderr (errors, warnings) are escaped whole first
+# (:func:`escaped`). Elsewhere those colours are dropped (click's own stripping is turned off
+# for the root context: it removed any escape sequence, so a file named "e<ESC>[2Jvil" was
+# shown as "evil").
 _CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _SGR = "\x1b\\[[0-9;]*m"
 _KEEP_OUT = re.compile(f"({_SGR})|[{_CONTROLS}]")
 _KEEP_ERR = re.compile(f"({_SGR}|\x1b\\[A|\r)|[{_CONTROLS}]")
+_ANY = re.compile(f"[{_CONTROLS}]")
+_OUR_STYLES = frozenset(["", "0", "1", "22", "39", *map(str, range(31, 38)), *map(str, range(91, 98))])
+
+
+def _code(char: str) -> str:
+    return f"\\u{ord(char):04x}"
+
+
+def _ours(sequence: str) -> bool:
+    return sequence[0] != "\x1b" or sequence[1:2] != "[" or sequence[-1] != "m" \
+        or all(p in _OUR_STYLES for p in sequence[2:-1].split(";"))
 
 
 def _escape(match: re.Match[str]) -> str:
-    return match.group(1) or f"\\u{ord(match.group(0)):04x}"
+    kept = match.group(1)
+    if kept and _ours(kept):
+        return kept
+    return "".join(_code(c) if _ANY.match(c) else c for c in match.group(0))
 
 
 def _escape_plain(match: re.Match[str]) -> str:
-    return "" if match.group(1) else f"\\u{ord(match.group(0)):04x}"
+    kept = match.group(1)
+    if kept and _ours(kept):
+        return ""
+    return "".join(_code(c) if _ANY.match(c) else c for c in match.group(0))
 
 
 def shown(text: str, *, terminal: bool = False, err: bool = False) -> str:
@@ -67,6 +86,12 @@ def shown(text: str, *, terminal: bool = False, err: bool = False) -> str:
     if not terminal:
         return _KEEP_OUT.sub(_escape_plain, text)
     return (_KEEP_ERR if err else _KEEP_OUT).sub(_escape, text)
+
+
+def escaped(text: str) -> str:
+    """``text`` with every control character escaped, colours and carriage returns too: for
+    messages, which carry data (paths, names) and no styling of their own."""
+    return _ANY.sub(lambda m: _code(m.group(0)), text)
 
 
 class _Shown:
@@ -112,7 +137,7 @@ def emit(document: Any, as_json: bool, render: Callable[[], None]) -> None:
 
 
 def echo_err(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(escaped(message), err=True)
 
 
 def handle_errors(func: F) -> F:
@@ -234,7 +259,7 @@ def _internal(exc: Exception, as_json: bool) -> NoReturn:
 
 def _report(doc: dict[str, Any], text: str, as_json: bool) -> None:
     # Each stream on its own: the error may be that one of them cannot be written.
-    for line, err in ((f"error: {text}", True), *(((to_json(doc), False),) if as_json else ())):
+    for line, err in ((f"error: {escaped(text)}", True), *(((to_json(doc), False),) if as_json else ())):
         try:
             click.echo(line, err=err)
         except OSError:

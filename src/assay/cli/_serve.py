@@ -51,4 +51,13 @@ def serve(host: str, port: int, max_body: int, auth_free_failures: int, auth_max
             sys.stdout.flush()
         echo_err(f"assay serve: listening on {s.base_url} (workspace {ws.root})")
 
+    # The server stops gracefully on SIGTERM itself, then raises the signal again as it was
+    # before it started: left to its default here, the process then ends as a stopped service
+    # does (by the signal), not as an interrupted command (exit 143, an error document).
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and getattr(signal.getsignal(number), "assay_default", False):
+            signal.signal(number, signal.SIG_DFL)
     run(ws, settings, on_ready=ready)

@@ -352,8 +352,10 @@ def _mark_writes(ws: Workspace, folders: set[str]) -> str | None:
     (``cache/checkouts/<pid>-<random>``): a checkout killed outright (SIGKILL, a power cut)
     cannot remove them, and the next one then can (:func:`_sweep_killed`), also in a
     ``--to`` folder, where no gc looks. None where the note cannot be written."""
+    from assay.store._local import host_tag
+
     folder = ws.cache_dir / "checkouts"
-    path = f"{folder}/{os.getpid()}-{os.urandom(4).hex()}"
+    path = f"{folder}/{os.getpid()}-{host_tag()}-{os.urandom(4).hex()}"  # (a workspace on a file server)
     try:
         folder.mkdir(exist_ok=True)
         with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
@@ -366,16 +368,18 @@ def _mark_writes(ws: Workspace, folders: set[str]) -> str | None:
 def _sweep_killed(ws: Workspace) -> None:
     """Remove the temp files of checkouts killed outright, in the folders their notes name
     (see :func:`_mark_writes`), and the notes."""
-    from assay.store._local import writer_gone
+    from assay.store._local import host_tag, writer_gone
 
     try:
         notes = list(os.scandir(ws.cache_dir / "checkouts"))
     except OSError:
         return
     for note in notes:
-        pid = note.name.partition("-")[0]
+        pid, _, rest = note.name.partition("-")
         try:
-            if not pid.isdigit() or not writer_gone(int(pid), note.stat().st_mtime):
+            if not pid.isdigit() or not rest.startswith(host_tag() + "-"):  # another machine's: its own to sweep
+                continue
+            if not writer_gone(int(pid), note.stat().st_mtime):
                 continue
             with open(note.path, encoding="utf-8", errors="surrogateescape") as fh:
                 folders = fh.read().split("\n")

@@ -265,7 +265,6 @@ def check_entry(entry: Any, key: str) -> None:
     if not 0 < entry["number"] < _COUNT_MAX:
         wrong.append("number")
     wrong += [f for f in ("files", "bytes") if not 0 <= entry[f] < _COUNT_MAX]
-    wrong += [f for f in ("created_at", "message") if len(entry.get(f) or "") > 1 << 16]
     if wrong:
         raise InputError(f"remote object {key} has a bad {', '.join(wrong)}", hint="fix or remove it on the remote")
 

@@ -168,10 +168,6 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
             raise InputError(
                 f"{where}{shown}: its name is not valid UTF-8, so assay cannot track it (nor the dataset's folders "
                 "holding it)", hint=f"{RENAME_HINT}, or move it out of the dataset's folders")
-        if "\n" in name:
-            where = f"{rel_folder.lstrip('/')}/" if rel_folder.strip("/") else ""
-            raise InputError(f"{where}{name!r}: its name holds a line break, so assay cannot track it",
-                             hint="rename it, or move it out of the dataset's folders")
         rel = f"{rel_folder}/{name}"
         try:
             if entry.is_dir(follow_symlinks=False):

@@ -22,6 +22,7 @@ FORMAT = 1
 _BAD_PARTS = frozenset(("", ".", ".."))
 _PLAIN = re.compile(r'[^"\\\x00-\x1f]*')  # a path JSON writes as it is, between quotes
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_TREE_LINE = re.compile("\n[fd] [0-9a-f]{64} ")  # how an entry's line starts in a folder's node
 # The largest chunk a manifest may name. FastCDC's largest is four times the average, and
 # data.chunk_avg is at most 4 MiB; a bigger size is damage (and would let a remote make a
 # reader allocate what it claims).
@@ -31,11 +32,14 @@ MAX_CHUNK = 64 << 20
 def check_relpath(path: str) -> str:
     """A manifest path must be relative, normalized and free of ``..``; anything else is refused.
     So are names no file system here can hold or that would make the tree's encoding ambiguous:
-    a line break (a folder's node hashes one line per entry, so a name holding one could stand
-    for two entries), lone surrogates (not UTF-8), and a part longer than 255 bytes."""
+    a line break followed by what starts an entry's line (a folder's node hashes one line
+    ``kind hash name`` per entry, so ``a\nf <hash> b`` could stand for two entries; other line
+    breaks are only names), lone surrogates (not UTF-8), and a part longer than 255 bytes."""
     # Plain string checks: this runs once per file of every snapshot loaded.
-    if not path or "\x00" in path or "\\" in path or "\n" in path:
+    if not path or "\x00" in path or "\\" in path:
         raise UnsafePathError(f"refusing path {path!r} in a manifest")
+    if "\n" in path and _TREE_LINE.search(path):
+        raise UnsafePathError(f"refusing path {path!r} in a manifest: it holds what reads as a second tree entry")
     if path[0] == "/" or any(part in _BAD_PARTS for part in path.split("/")):
         raise UnsafePathError(f"refusing path {path!r} in a manifest: paths must be relative and stay inside the target")
     if not path.isascii() and _SURROGATE.search(path):

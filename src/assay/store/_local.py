@@ -122,14 +122,17 @@ class LocalStore(ObjectStore):
         return self._path(key)
 
     def clean_tmp(self) -> int:
-        """Remove temp files left by processes that died mid-write."""
-        return remove_dead_writers_files(self._tmp)
+        """Remove temp files left by processes that died mid-write. A store may be a folder
+        that several machines write (a file server): only this machine's writers are judged
+        by their process; other files wait a day (see :func:`remove_dead_writers_files`)."""
+        return remove_dead_writers_files(self._tmp, shared=True)
 
 
-def remove_dead_writers_files(folder: Path) -> int:
+def remove_dead_writers_files(folder: Path, *, shared: bool = False) -> int:
     """Delete files named ``<pid>-…`` in ``folder`` whose process is gone. A name that says
     another host wrote it (``<pid>-h<tag>-…``) is left to that host, unless untouched for a
-    day (no writer pauses that long)."""
+    day (no writer pauses that long); in a ``shared`` folder, so is a name without a host
+    (an older assay's, on whichever machine)."""
     removed = 0
     if not folder.is_dir():
         return 0
@@ -143,7 +146,7 @@ def remove_dead_writers_files(folder: Path) -> int:
         except FileNotFoundError:
             continue
         host = rest[:9] if rest[:1] == "h" and rest[9:10] == "-" else None
-        if host is not None and host != host_tag():
+        if (host is not None and host != host_tag()) or (host is None and shared):
             gone = time.time() - st.st_mtime > _START_SLACK
         else:
             gone = writer_gone(int(pid_text), st.st_mtime)
@@ -158,12 +161,21 @@ _HOST_TAG: list[str] = []
 
 
 def host_tag() -> str:
-    """This machine in the names of temp files: "h" + 8 hex digits (made on first use)."""
+    """This machine in the names of temp files: "h" + 8 hex digits (made on first use) of its
+    host name, boot and process-id namespace, so that two containers that share a host name
+    and a volume do not judge each other's processes by their own numbers."""
     if not _HOST_TAG:
         import hashlib
         import socket
 
-        _HOST_TAG.append("h" + hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest())
+        parts = [socket.gethostname()]
+        for read in (lambda: Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+                     lambda: os.readlink("/proc/self/ns/pid")):
+            try:
+                parts.append(read())
+            except OSError:
+                parts.append("")
+        _HOST_TAG.append("h" + hashlib.blake2b("\0".join(parts).encode(), digest_size=4).hexdigest())
     return _HOST_TAG[0]
 
 
