@@ -51,8 +51,14 @@ def test_open_store_kinds(tmp_path: Path, s3_bucket: str, s3_server: str) -> Non
 
 
 def test_local_store_cleans_debris_of_dead_writers(tmp_path: Path) -> None:
+    from assay.store._local import host_tag
+
     store = LocalStore(tmp_path / "o")
-    (store.root / ".tmp" / "999999999-abc-x").write_bytes(b"partial")
+    (store.root / ".tmp" / f"999999999-{host_tag()}-abc-x").write_bytes(b"partial")  # this machine's, dead
+    untagged = store.root / ".tmp" / "999999999-abc-x"  # an older assay's: maybe another machine's, alive there
+    untagged.write_bytes(b"partial")
+    assert store.clean_tmp() == 1 and untagged.exists()
+    os.utime(untagged, (time.time() - 2 * 86_400,) * 2)  # untouched for two days: no writer is that slow
     assert store.clean_tmp() == 1
     assert list(store.list("")) == []
 
