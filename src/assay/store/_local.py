@@ -6,8 +6,9 @@ import os
 import shutil
 import stat as _stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from assay.config import fsync_dir, make_folder
 from assay.errors import NotFoundError
@@ -37,17 +38,22 @@ class LocalStore(ObjectStore):
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
+        """Store ``key`` with what ``fill`` writes: temp file, fsync, rename. A failure (a full
+        disk, an interrupt) removes the part written: it would hold the space for ever."""
         tmp = self._tmp_path(key)
         try:
             with open(tmp, "wb") as fh:
-                fh.write(data)
+                fill(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             self._commit(tmp, key)
-        except BaseException:  # a full disk or an interrupt: the part written goes (it holds space)
+        except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._write(key, lambda fh: fh.write(data))
 
     def put_file(self, key: str, path: Path, *, move: bool = False) -> None:
         path = Path(path)
@@ -56,16 +62,8 @@ class LocalStore(ObjectStore):
                 os.fsync(fh.fileno())
             self._commit(path, key)
             return
-        tmp = self._tmp_path(key)
-        try:
-            with open(path, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, 8 << 20)
-                dst.flush()
-                os.fsync(dst.fileno())
-            self._commit(tmp, key)
-        except BaseException:  # a full disk or an interrupt: the part written goes (it holds space)
-            tmp.unlink(missing_ok=True)
-            raise
+        with open(path, "rb") as src:
+            self._write(key, lambda fh: shutil.copyfileobj(src, fh, 8 << 20))
 
     def get_bytes(self, key: str) -> bytes:
         try:
