@@ -17,8 +17,8 @@ import click
 
 from assay.errors import AssayError, InputError, NoSpaceError
 
-__all__ = ["echo_err", "emit", "fail", "handle_errors", "json_option", "report_usage_error", "shown", "shown_streams",
-           "to_json"]
+__all__ = ["echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "report_usage_error", "shown",
+           "shown_streams", "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,30 +62,21 @@ def _code(char: str) -> str:
     return f"\\u{ord(char):04x}"
 
 
-def _ours(sequence: str) -> bool:
-    return sequence[0] != "\x1b" or sequence[1:2] != "[" or sequence[-1] != "m" \
-        or all(p in _OUR_STYLES for p in sequence[2:-1].split(";"))
-
-
-def _escape(match: re.Match[str]) -> str:
-    kept = match.group(1)
-    if kept and _ours(kept):
-        return kept
-    return "".join(_code(c) if _ANY.match(c) else c for c in match.group(0))
-
-
-def _escape_plain(match: re.Match[str]) -> str:
-    kept = match.group(1)
-    if kept and _ours(kept):
-        return ""
-    return "".join(_code(c) if _ANY.match(c) else c for c in match.group(0))
+def _kept(sequence: str) -> bool:
+    """Whether a sequence the patterns single out may pass: a progress bar's \\r or cursor-up,
+    or a colour of assay's own (every parameter one of ``_OUR_STYLES``)."""
+    return not sequence.endswith("m") or all(p in _OUR_STYLES for p in sequence[2:-1].split(";"))
 
 
 def shown(text: str, *, terminal: bool = False, err: bool = False) -> str:
     """``text`` with its control characters escaped (see above)."""
-    if not terminal:
-        return _KEEP_OUT.sub(_escape_plain, text)
-    return (_KEEP_ERR if err else _KEEP_OUT).sub(_escape, text)
+    def replace(match: re.Match[str]) -> str:
+        sequence = match.group(1)
+        if sequence and _kept(sequence):
+            return sequence if terminal else ""
+        return escaped(match.group(0))
+
+    return (_KEEP_ERR if terminal and err else _KEEP_OUT).sub(replace, text)
 
 
 def escaped(text: str) -> str:

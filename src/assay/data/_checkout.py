@@ -387,18 +387,33 @@ def _sweep_killed(ws: Workspace) -> None:
             continue
         for folder in folders:
             try:
-                with os.scandir(folder) as it:
-                    leftovers = [e.path for e in it if not_data(e.name, False)]
+                names = os.listdir(folder)
             except OSError:
                 continue
-            for path in leftovers:
-                tag = os.path.basename(path)[len(_TMP):].partition("-")[0]
-                try:
-                    if writer_gone(int(tag), os.lstat(path).st_mtime):
-                        _unlink(path)
-                except (OSError, ValueError):
-                    continue
+            remove_dead_temps(folder, names)
         _unlink(note.path)
+
+
+def remove_dead_temps(folder: str, names: list[str], *, dry_run: bool = False) -> int:
+    """Remove (with ``dry_run``, count) the checkout temp files among ``names`` in ``folder``
+    whose writer is gone: named exactly ``.assay-tmp-<pid>-<8 hex digits>`` (any other name
+    is a user's file), by a process that has ended."""
+    from assay.store._local import writer_gone
+
+    found = 0
+    for name in names:
+        if not not_data(name, False):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            gone = writer_gone(int(name[len(_TMP):].partition("-")[0]), os.lstat(path).st_mtime)
+        except FileNotFoundError:
+            continue
+        if gone:
+            found += 1
+            if not dry_run:
+                _unlink(path)
+    return found
 
 
 def _sweep(folders: set[str], tag: int) -> None:

@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from assay._root import CHECKOUT_TMP, not_data
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._versions import (
     all_versions,
@@ -146,8 +145,8 @@ def _names(folder: str) -> list[str]:
 
 def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
     """Remove (count, with ``dry_run``) the temp files of checkouts whose process is gone,
-    in every dataset's source folders. No walk counts them as data (see CHECKOUT_TMP)."""
-    from assay.store._local import writer_gone
+    in every dataset's source folders. No walk counts them as data (see assay._root.CHECKOUT_TMP)."""
+    from assay.data._checkout import remove_dead_temps
 
     found = 0
     sources = {s for d in list_datasets(ws) for s in dataset_sources(ws, d["name"])}
@@ -161,22 +160,7 @@ def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
         else:
             listings = os.walk(path)
         for folder, _, files in listings:
-            for name in files:
-                pid = name[len(CHECKOUT_TMP):].partition("-")[0]
-                if not not_data(name, False):  # a checkout's temp file, by its exact name
-                    continue
-                path = os.path.join(folder, name)
-                try:
-                    gone = writer_gone(int(pid), os.lstat(path).st_mtime)
-                except FileNotFoundError:
-                    continue
-                if gone:
-                    found += 1
-                    if not dry_run:
-                        try:
-                            os.unlink(path)
-                        except FileNotFoundError:
-                            pass
+            found += remove_dead_temps(folder, files, dry_run=dry_run)
     return found
 
 
