@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The checks step of `make demo`: a baseline and a slightly worse candidate on scikit-learn's
-# bundled digits data, both registered, one suite, the failing gate and the report.
+# The checks step of `make demo`: a baseline and a slightly worse candidate trained on
+# scikit-learn's bundled digits data by recorded runs that register them, one suite, the
+# failing gate and the report, and the lineage from the training data to the check.
 # Usage: scripts/demo_checks.sh WORKSPACE_DIR VENV_BIN_DIR
 set -euo pipefail
 WS="$1"
@@ -13,33 +14,41 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "assay init (idempotent)"
 "$ASSAY" init >/dev/null
 
-step "train a baseline and a slightly worse candidate on the digits data (scikit-learn, bundled)"
+step "split scikit-learn's bundled digits data; version the training and test sets"
 "$BIN/python" - <<'PY'
-import numpy as np, pyarrow as pa, pyarrow.parquet as pq, skops.io as sio
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
 from sklearn.datasets import load_digits
+
+X, y = load_digits(return_X_y=True)
+order = np.random.default_rng(0).permutation(len(y))
+for name, rows in (("digits-train.parquet", order[:900]), ("digits-test.parquet", order[900:])):
+    cols = {f"px{j:02d}": X[rows, j] for j in range(X.shape[1])}
+    cols["digit"] = y[rows]
+    pq.write_table(pa.table(cols), name)
+PY
+"$ASSAY" data add digits-train.parquet --name digits-train -m "training rows"
+"$ASSAY" data add digits-test.parquet --name digits-test -m "held-out digits"
+cat > train.py <<'PY'
+import sys
+import pyarrow.parquet as pq, skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-X, y = load_digits(return_X_y=True)
-order = np.random.default_rng(0).permutation(len(y))
-train, test = order[:900], order[900:]
-baseline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X[train], y[train])
-# the candidate was "simplified": trained with stronger regularisation
-candidate = make_pipeline(StandardScaler(), LogisticRegression(C=0.002, max_iter=2000)).fit(X[train], y[train])
-sio.dump(baseline, "baseline.skops")
-sio.dump(candidate, "candidate.skops")
-cols = {f"px{j:02d}": X[test, j] for j in range(X.shape[1])}
-cols["digit"] = y[test]
-pq.write_table(pa.table(cols), "digits-test.parquet")
-print(f"accuracy on the {len(test)} test rows: baseline {baseline.score(X[test], y[test]):.3f}, "
-      f"candidate {candidate.score(X[test], y[test]):.3f}")
+frame = pq.read_table("digits-train.parquet").to_pandas()
+model = make_pipeline(StandardScaler(), LogisticRegression(C=float(sys.argv[1]), max_iter=2000))
+model.fit(frame.drop(columns="digit"), frame["digit"])
+sio.dump(model, "model.skops")
+print(f"trained with C={sys.argv[1]}")
 PY
 
-step "assay model add digits baseline.skops; assay model add digits candidate.skops"
-"$ASSAY" model add digits baseline.skops -m "baseline"
-"$ASSAY" model add digits candidate.skops -m "candidate: stronger regularisation"
-"$ASSAY" data add digits-test.parquet --name digits-test -m "held-out digits"
+step "train a baseline and a slightly worse candidate, each a recorded run that registers model digits"
+"$ASSAY" run --in digits-train@v1 --model digits=model.skops -- "$BIN/python" train.py 1.0
+# the candidate was "simplified": trained with stronger regularisation
+"$ASSAY" run --in digits-train@v1 --model digits=model.skops -- "$BIN/python" train.py 0.002
+
+step "assay lineage digits@v2 --up (what did the candidate learn from?)"
+"$ASSAY" lineage digits@v2 --up
 
 cat > digits-suite.yaml <<'YAML'
 name: digits regression gate
@@ -74,3 +83,6 @@ echo "JUnit XML:   $WS/check-junit.xml"
 
 step "assay check log"
 "$ASSAY" check log
+
+step "assay lineage digits-train@v1 --down (the runs, the models and the checks built on it)"
+"$ASSAY" lineage digits-train@v1 --down

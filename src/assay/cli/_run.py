@@ -15,6 +15,11 @@ from assay.workspace import Workspace
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--in", "inputs", multiple=True, metavar="NAME@REF", help="An input dataset version (repeatable).")
 @click.option("--out", "outputs", multiple=True, metavar="NAME=PATH", help="An output to version when the command succeeds (repeatable).")
+@click.option("--model", "models", multiple=True, metavar="NAME=PATH",
+              help="A model file the command writes (.skops, .onnx; .joblib/.pkl with --trust), registered as "
+                   "the next version of model NAME when the command succeeds (repeatable).")
+@click.option("--trust", is_flag=True,
+              help="Allow loading a pickle-based --model file (.joblib, .pkl) once to validate it.")
 @click.option("--no-input-check", "no_input_check", is_flag=True,
               help="Do not require each --in version's files in the workspace to be that version "
                    "(for a command that reads its input from elsewhere).")
@@ -22,15 +27,17 @@ from assay.workspace import Workspace
               help="Print one JSON document on stdout; COMMAND's own stdout then goes to stderr.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @handle_errors
-def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, ...], no_input_check: bool,
-        as_json: bool) -> None:
+def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ...], trust: bool,
+        command: tuple[str, ...], no_input_check: bool, as_json: bool) -> None:
     """Run COMMAND (after --), then version its outputs and record the run.
 
     Each --in version's files in the workspace must be that version (check it out
-    first), unless none of them are there. Each --out NAME and PATH is checked before
-    COMMAND runs. A failed command records a failed run and makes no output versions;
-    an output identical to its dataset's latest version makes none either (the run is
-    recorded as having reproduced that version).
+    first), unless none of them are there. Each --out and --model NAME and PATH is
+    checked before COMMAND runs. A failed command records a failed run and makes no
+    output versions; an output identical to its latest version makes none either (the
+    run is recorded as having reproduced that version). A --model file is loaded once
+    when the command has succeeded, as `assay model add` does; one that does not load
+    fails the run. `assay lineage MODEL@vN --up` then shows the data it was trained on.
 
     assay exits with the command's own exit code, or, when a signal ended the command,
     128 + the signal's number, as a shell does (137 for SIGKILL). SIGTERM or SIGHUP to
@@ -40,15 +47,10 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, .
     """
     from assay.lineage import Terminated, run_command, signal_name
 
-    outs: dict[str, str] = {}
-    for item in outputs:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise UsageError(f"--out {item!r} must look like NAME=PATH")
-        if name in outs:
-            raise UsageError(f"--out {name} is given twice ({name}={outs[name]} and {item})",
-                             hint="give each output its own NAME")
-        outs[name] = path
+    outs, model_outs = _pairs("--out", outputs), _pairs("--model", models)
+    both = sorted(set(outs) & set(model_outs))
+    if both:
+        raise UsageError(f"{both[0]} is both an --out and a --model", hint="give each output its own NAME")
     ws = Workspace.open()
     child_stdout = None
     if as_json:
@@ -57,8 +59,8 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, .
         child_stdout = _fd(sys.stderr, 2)
     terminated: Terminated | None = None
     try:
-        result = run_command(ws, list(command), inputs=list(inputs), outputs=outs, stdout=child_stdout,
-                             check_inputs=not no_input_check)
+        result = run_command(ws, list(command), inputs=list(inputs), outputs=outs, models=model_outs, trust=trust,
+                             stdout=child_stdout, check_inputs=not no_input_check)
     except Terminated as exc:
         if exc.run is None:
             raise
@@ -88,6 +90,20 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], command: tuple[str, .
         raise terminated
     if code:
         sys.exit(code if 0 < code < 256 else 1)
+
+
+def _pairs(option: str, items: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=PATH`` options as a dict, each NAME once."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"{option} {item!r} must look like NAME=PATH")
+        if name in pairs:
+            raise UsageError(f"{option} {name} is given twice ({name}={pairs[name]} and {item})",
+                             hint="give each output its own NAME")
+        pairs[name] = path
+    return pairs
 
 
 def _fd(stream: object, default: int) -> int:

@@ -203,6 +203,8 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
         if rows:
             rkind, name, verdict, created = rows[0]
             return {"type": "record", "label": f"{rkind} {name}".strip(), "kind": rkind, "verdict": verdict, "created_at": created}
+    if kind == "version" and ident:  # made or read elsewhere (a pulled run's record names it)
+        return {"type": "version", "label": f"version {ident[:12]} (not in this workspace)", "missing": True}
     return {"type": kind or "unknown", "label": node_id, "missing": True}
 
 

@@ -70,6 +70,7 @@ class Run:
     id: str
     inputs: list[Any]
     outputs: dict[str, tuple[list[str], str]] = field(default_factory=dict)
+    models: dict[str, ModelOutput] = field(default_factory=dict)
     produced: list[Any] = field(default_factory=list)
     unchanged: list[Any] = field(default_factory=list)
     status: str = "running"
@@ -80,17 +81,42 @@ class Run:
         A name that cannot be a dataset's (invalid, or a model's) or a path outside the
         workspace is refused here, before the work."""
         paths = [path] if isinstance(path, (str, Path)) else list(path)
-        if name in self.outputs:  # the second would silently replace the first
-            raise UsageError(f"output {name!r} is declared twice in this run",
-                             hint="give each output its own name, or one output several paths")
+        self._check_new(name)
         _check_output(self.ws, name, paths)
         self.outputs[name] = ([str(p) for p in paths], message)
+
+    def output_model(self, name: str, path: str | Path, *, flavor: str | None = None, trust: bool = False,
+                     message: str = "") -> None:
+        """Declare that the model file ``path`` (``.skops``, ``.onnx``, or ``.joblib``/``.pkl``
+        with ``trust``) is output ``name``: when the run ends well it is registered as the next
+        version of model ``name``, made by this run, so that the model's lineage leads to the
+        data it was trained on. The file is loaded once then, as `assay model add` does, and a
+        file that does not load fails the run. A name or flavor that could never be
+        registered is refused here, before the work."""
+        self._check_new(name)
+        self.models[name] = _check_model_output(self.ws, name, path, flavor=flavor, trust=trust, message=message)
+
+    def _check_new(self, name: str) -> None:
+        if name in self.outputs or name in self.models:  # the second would silently replace the first
+            raise UsageError(f"output {name!r} is declared twice in this run",
+                             hint="give each output its own name, or one output several paths")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "status": self.status, "inputs": [v.ref for v in self.inputs],
             "outputs": [v.ref for v in self.produced], "unchanged": [v.ref for v in self.unchanged],
         }
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """A model file a run makes, registered as a version of model ``name`` if the run ends well."""
+
+    name: str
+    path: str
+    flavor: str
+    trust: bool
+    message: str
 
 
 class Terminated(SystemExit):
@@ -210,6 +236,40 @@ def _check_output(ws: Workspace, name: str, paths: Sequence[str | Path]) -> None
         ws.relpath(path)
 
 
+_MODEL_FILE_FLAVORS = ("sklearn", "onnx")
+
+
+def _check_model_output(ws: Workspace, name: str, path: str | Path, *, flavor: str | None, trust: bool,
+                        message: str) -> ModelOutput:
+    """Refuse a model output that could never be registered, before the work: an invalid name,
+    the name of a dataset, a flavor that is not a model file's, a pickle without ``trust``."""
+    from assay.data._versions import check_name
+    from assay.models import infer_flavor
+
+    check_name(name)
+    rows = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
+    if rows and rows[0][0] != "model":
+        raise InputError(f"{name!r} is a {rows[0][0]}, not a model: a model output cannot be a version of it",
+                         hint="give the model output another NAME")
+    text = str(path)
+    if not text:
+        raise UsageError(f"model output {name!r} names no file")
+    found = flavor or infer_flavor(text)
+    if found not in _MODEL_FILE_FLAVORS:
+        raise UsageError(
+            f"model output {name}: cannot tell a model file's flavor from {text!r}" if found is None else
+            f"model output {name}: a {found} model is not a file a run writes",
+            hint="a run's model is a .skops, .onnx, or (with --trust) .joblib/.pkl file; register a "
+                 "module:function or a URL with `assay model add`")
+    if found == "sklearn" and Path(text).suffix.lower() != ".skops" and not trust:
+        raise UsageError(
+            f"model output {name}: {text} is a pickle-based file, and registering it loads it once to "
+            "validate it, which can run code from the file",
+            hint="pass --trust (trust=True) if the command that writes it is yours, or save the model "
+                 "with skops (.skops)")
+    return ModelOutput(name=name, path=text, flavor=found, trust=trust, message=message)
+
+
 def _missing_output(ws: Workspace, run: Run) -> None:
     """Refuse to version any output if one of them is not there (as `add` would refuse it), so
     that a run that fails makes no version at all. A path that was a source of the dataset's
@@ -222,6 +282,11 @@ def _missing_output(ws: Workspace, run: Run) -> None:
                 raise UsageError(f"output {name}: {path} does not exist, so no output of run {run.id[:12]} "
                                  "was versioned", hint="check the path the command writes the output to "
                                  "(a relative path is taken from the folder assay runs in)")
+    for model in run.models.values():
+        if not os.path.isfile(model.path):
+            raise UsageError(f"model output {model.name}: {model.path} is not a file, so no output of run "
+                             f"{run.id[:12]} was versioned", hint="check the path the command writes the model to "
+                             "(a relative path is taken from the folder assay runs in)")
 
 
 def _check_on_disk(ws: Workspace, version: Any) -> None:
@@ -278,13 +343,21 @@ def _compare_files(ws: Workspace, snapshot: Any, paths: list[str]) -> tuple[list
 
 def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
     from assay.data import add
+    from assay.models._registry import store_model
 
     error: BaseException | None = None
     if ok:
         try:
             _missing_output(run.ws, run)
-            for name, (paths, message) in run.outputs.items():
-                result = add(run.ws, paths, name=name, message=message or f"output of run {run.id[:12]}", run_id=run.id)
+            # Every model is loaded before any output is versioned: one that does not load
+            # fails the run with no version made.
+            metas = {m.name: _describe(run, m) for m in run.models.values()}
+            results = [add(run.ws, paths, name=name, message=message or f"output of run {run.id[:12]}", run_id=run.id)
+                       for name, (paths, message) in run.outputs.items()]
+            results += [store_model(run.ws, m.name, m.path, metas[m.name], run_id=run.id,
+                                    message=m.message or f"model made by run {run.id[:12]}")
+                        for m in run.models.values()]
+            for result in results:
                 # Identical to the latest version, which this run did not make: it is not the
                 # run's product (and not, through the run, built from the run's inputs).
                 (run.produced if result.created else run.unchanged).append(result.version)
@@ -299,6 +372,18 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
                   + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
     if error is not None:
         raise error
+
+
+def _describe(run: Run, model: ModelOutput) -> dict[str, Any]:
+    """``model``'s registration metadata; loading it fails the run, said as such."""
+    from assay.errors import AssayError
+    from assay.models._registry import describe_model
+
+    try:
+        return describe_model(model.path, flavor=model.flavor, trust=model.trust)
+    except AssayError as exc:
+        exc.message = f"model output {model.name}: {exc.message} (run {run.id[:12]} failed: no output was versioned)"
+        raise
 
 
 @contextmanager
@@ -345,8 +430,8 @@ def _code(code: object) -> int:
 
 
 def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = (),
-                outputs: dict[str, str] | None = None, cwd: Path | None = None, stdout: int | None = None,
-                check_inputs: bool = True) -> Run:
+                outputs: dict[str, str] | None = None, models: dict[str, str] | None = None, trust: bool = False,
+                cwd: Path | None = None, stdout: int | None = None, check_inputs: bool = True) -> Run:
     """Run ``command``, then version each output (``name -> path``) if it exits 0. Each
     input's files in the workspace must be that version's (see :func:`track`); each output's
     name and path are checked before the command runs.
@@ -359,11 +444,17 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
         raise UsageError("give the command to run after --", hint="assay run --in raw@v1 --out feats=data/f -- python make.py")
     for name, path in (outputs or {}).items():
         _check_output(ws, name, [path])
+    for name, path in (models or {}).items():
+        if name in (outputs or {}):
+            raise UsageError(f"{name!r} is both an output and a model output", hint="give each its own NAME")
+        _check_model_output(ws, name, path, flavor=None, trust=trust, message="")
     with _Termination(raise_now=False) as termination:
         run = _start(ws, "command", list(command), inputs, None, check_inputs)
         try:
             for name, path in (outputs or {}).items():
                 run.output(name, path)
+            for name, path in (models or {}).items():
+                run.output_model(name, path, trust=trust)
             code: int | None = None
             if termination.signum is None:
                 with subprocess.Popen(command, cwd=cwd, stdout=stdout) as proc:

@@ -13,7 +13,7 @@ from assay.models._load import FLAVORS, infer_flavor, load_model
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["register_model"]
+__all__ = ["describe_model", "register_model", "store_model"]
 
 
 def register_model(
@@ -25,14 +25,22 @@ def register_model(
     message: str = "",
     trust: bool = False,
     validate: bool = True,
+    run_id: str | None = None,
 ) -> Any:
     """Register ``target`` (a model file, ``module:function`` or URL) as a new version of model ``name``.
 
     The model is loaded once first (``validate``) so a broken file is refused at registration.
+    ``run_id`` names the run that made the model (see :meth:`assay.lineage.Run.output_model`).
     Returns the data pillar's add result (``.version.id``, ``.version.number``, ...).
     """
-    from assay import data as _data
+    meta = describe_model(target, flavor=flavor, trust=trust, validate=validate)
+    return store_model(ws, name, target, meta, message=message, run_id=run_id)
 
+
+def describe_model(target: str | Path, *, flavor: str | None = None, trust: bool = False,
+                   validate: bool = True) -> dict[str, Any]:
+    """The metadata a registered version of ``target`` carries: its flavor and, when it is
+    loaded to validate it, its hash and feature count. A file that does not load is refused."""
     target = str(target)
     flavor = flavor or infer_flavor(target)
     if flavor not in FLAVORS:
@@ -43,6 +51,18 @@ def register_model(
         meta["model_hash"] = model.hash
         if model.n_features is not None:
             meta["n_features"] = int(model.n_features)
+    return meta
+
+
+def store_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, Any], *, message: str = "",
+                run_id: str | None = None) -> Any:
+    """Snapshot ``target`` as the next version of model ``name``, with ``meta`` (from
+    :func:`describe_model`)."""
+    from assay import data as _data
+
+    target = str(target)
+    meta = dict(meta)
+    flavor = meta["flavor"]
     # data.add snapshots files inside the workspace (not under .assay/): stage a copy in a
     # dot-folder of the root, so the registered bytes do not depend on where the file lives
     prefix = f".assay-model-{name}"
@@ -64,6 +84,7 @@ def register_model(
         else:
             meta["url"] = target
         (stage / "assay-model.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-        return _data.add(ws, [stage], name=name, message=message or f"register {flavor} model", kind="model", meta=meta)
+        return _data.add(ws, [stage], name=name, message=message or f"register {flavor} model", kind="model",
+                         meta=meta, run_id=run_id)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
