@@ -42,6 +42,32 @@ def test_a_run_that_fails_on_its_second_output_makes_no_version_of_the_first(ws:
     assert versions(ws) == 0
 
 
+def test_a_disk_error_on_a_later_output_records_no_version_of_the_earlier_ones(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from assay.data import _add
+
+    real = _add._snapshot_paths
+
+    def full_on_b(ws_: Workspace, sources: list[str], **kw: object):  # type: ignore[no-untyped-def]
+        if sources == ["outb"]:  # the first output is stored by now, not yet recorded
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(ws_, sources, **kw)
+
+    monkeypatch.setattr(_add, "_snapshot_paths", full_on_b)
+    make_both = MAKE_A + "; os.makedirs('outb', exist_ok=True); open('outb/g', 'w').write('y')"
+    with pytest.raises(OSError, match="No space left"):
+        run_command(ws, [PY, "-c", make_both], outputs={"aa": "outa", "bb": "outb"}, cwd=ws.root)
+    assert versions(ws) == 0
+    assert ws.ledger.query("SELECT status FROM runs")[0][0] == "failed"
+    assert ws.ledger.query("SELECT COUNT(*) FROM edges WHERE relation = 'produced'")[0][0] == 0
+    monkeypatch.setattr(_add, "_snapshot_paths", real)
+    again = run_command(ws, [PY, "-c", make_both], outputs={"aa": "outa", "bb": "outb"}, cwd=ws.root)
+    assert again.status == "succeeded" and sorted(v.ref for v in again.produced) == ["aa@v1", "bb@v1"]
+    assert assay.data.verify(ws, all_objects=True).ok
+
+
 @pytest.mark.parametrize("out, says", [("bad/name=out", "invalid dataset name"), ("x=../elsewhere", "outside the workspace"),
                                        ("clf=out", "is a model, not a dataset")])
 def test_an_output_that_cannot_be_versioned_is_refused_before_the_command_runs(ws: Workspace, cli, out: str,  # type: ignore[no-untyped-def]

@@ -21,8 +21,9 @@ from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._versions import (
     Version,
     check_name,
+    NewVersion,
     dataset_sources,
-    record_version,
+    record_versions,
     save_snapshot,
     set_head,
 )
@@ -31,7 +32,7 @@ from assay.errors import CorruptionError, InputError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace
 
-__all__ = ["AddResult", "add", "snapshot_paths"]
+__all__ = ["AddResult", "NewData", "add", "add_together", "snapshot_paths"]
 
 _RETRIES = 3
 _KNOWN_FRONT_MIN = 16 << 20  # files from this size reuse their earlier chunks' cuts (Chunker._cut_after_known)
@@ -74,43 +75,92 @@ def add(
     visible until every chunk and the snapshot are durable; then one ledger
     transaction records the version.
     """
-    check_name(name)
-    if not paths:
-        raise UsageError("name at least one file or folder to add")
+    item = NewData(paths=list(paths), name=name, message=message, kind=kind, meta=meta)
+    return add_together(ws, [item], run_id=run_id, jobs=jobs)[0]
+
+
+@dataclass
+class NewData:
+    """What :func:`add_together` adds as the next version of one dataset (or model)."""
+
+    paths: list[str | Path]
+    name: str
+    message: str = ""
+    kind: str = "dataset"
+    meta: dict[str, Any] | None = None
+
+
+@dataclass
+class _Prepared:
+    item: NewData
+    sources: list[str]
+    snapshot: Snapshot
+    stats: dict[str, Any]
+    signed: Any
+
+
+def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = None, jobs: int = 0,
+                 then: Callable[[Any, list[tuple[Version, bool]]], None] | None = None) -> list[AddResult]:
+    """Add each of ``items`` as the next version of its dataset, as :func:`add` does, and
+    record them all in one ledger transaction: a failure on any of them (a disk error, an
+    unreadable file) records none, as a run's outputs must be (a failed run makes no
+    version). Chunks and snapshots stored for the others are left to ``gc``. ``then`` goes
+    into that transaction (see :func:`assay.data._versions.record_versions`)."""
     if jobs < 0:
         raise UsageError(f"jobs must be 0 (one reader per core) or more, not {jobs}")
-    sources = sorted({ws.relpath(p) for p in paths})
+    names = [item.name for item in items]
+    if len(set(names)) != len(names):
+        raise UsageError(f"{next(n for n in names if names.count(n) > 1)!r} is named twice", hint="add each dataset once")
+    checked = [(item, *_check_sources(ws, item)) for item in items]
+    with ws.lock():
+        prepared = [_prepare(ws, item, sources, gone, jobs) for item, sources, gone in checked]
+        recorded = record_versions(ws, [NewVersion(p.item.name, p.snapshot, message=p.item.message, sources=p.sources,
+                                                   kind=p.item.kind, meta=p.item.meta) for p in prepared],
+                                   run_id=run_id, then=then)
+    results = []
+    for p, (version, created) in zip(prepared, recorded, strict=True):
+        set_head(ws, p.item.name, version)
+        if p.signed is not None:  # what the next status answers, unless something changes (_replay.py)
+            record(ws, p.item.name, latest=version, against=version, sources=p.sources, head=version.id,
+                   signature=p.signed, files=len(p.snapshot.files))
+        results.append(AddResult(
+            version=version, created=created, files=len(p.snapshot.files), bytes=p.snapshot.total_bytes,
+            new_chunks=p.stats["new_chunks"], new_bytes_stored=p.stats["new_bytes"], rehashed_files=p.stats["rehashed"],
+            warnings=p.stats["warnings"],
+        ))
+    return results
+
+
+def _check_sources(ws: Workspace, item: NewData) -> tuple[list[str], list[str]]:
+    """``item``'s paths as sources, and those of them that are gone (a source of the
+    dataset's latest version that was deleted: the new version records its files as
+    removed). Any other missing path is a mistake, said as such."""
+    check_name(item.name)
+    if not item.paths:
+        raise UsageError("name at least one file or folder to add")
+    sources = sorted({ws.relpath(p) for p in item.paths})
     gone = [s for s in sources if not os.path.lexists(ws.root / s)]
     if gone:
-        # A source of the dataset's latest version that was deleted: the new version records
-        # its files as removed. Any other missing path is a mistake, said as such.
-        known = set(dataset_sources(ws, name))
+        known = set(dataset_sources(ws, item.name))
         unknown = [s for s in gone if s not in known]
         if unknown:
             raise UsageError(f"{unknown[0]} does not exist", hint="check the path")
-    with ws.lock():
-        snapshot, stats, found, cache = _snapshot_paths(ws, sources, jobs=jobs, missing_ok=bool(gone))
-        for source in gone:
-            stats["warnings"].append(f"{source} is gone: this version records its files as removed")
-        save_snapshot(ws.store, snapshot)
-        # Built from the files just read: `status` can trust its listing, and (where no
-        # file was racy) answer a clean tree from the stat signature alone.
-        cache.record_tree(snapshot)
-        signed = cache.record_signature(name, found.files, {p: m.id for p, m in snapshot.files.items()})
-        if signed is not None:
-            remember(ws.cache_dir, name, sources)  # what the next status walks first (_prefetch.py)
-        version, created = record_version(
-            ws, name, snapshot, message=message, sources=sources, kind=kind, meta=meta, run_id=run_id
-        )
-    set_head(ws, name, version)
-    if signed is not None:  # what the next status answers, unless something changes (_replay.py)
-        record(ws, name, latest=version, against=version, sources=sources, head=version.id, signature=signed,
-               files=len(snapshot.files))
-    return AddResult(
-        version=version, created=created, files=len(snapshot.files), bytes=snapshot.total_bytes,
-        new_chunks=stats["new_chunks"], new_bytes_stored=stats["new_bytes"], rehashed_files=stats["rehashed"],
-        warnings=stats["warnings"],
-    )
+    return sources, gone
+
+
+def _prepare(ws: Workspace, item: NewData, sources: list[str], gone: list[str], jobs: int) -> _Prepared:
+    """Store ``item``'s chunks and snapshot (durable, not yet a version), under the lock."""
+    snapshot, stats, found, cache = _snapshot_paths(ws, sources, jobs=jobs, missing_ok=bool(gone))
+    for source in gone:
+        stats["warnings"].append(f"{source} is gone: this version records its files as removed")
+    save_snapshot(ws.store, snapshot)
+    # Built from the files just read: `status` can trust its listing, and (where no
+    # file was racy) answer a clean tree from the stat signature alone.
+    cache.record_tree(snapshot)
+    signed = cache.record_signature(item.name, found.files, {p: m.id for p, m in snapshot.files.items()})
+    if signed is not None:
+        remember(ws.cache_dir, item.name, sources)  # what the next status walks first (_prefetch.py)
+    return _Prepared(item=item, sources=sources, snapshot=snapshot, stats=stats, signed=signed)
 
 
 def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: bool = True) -> tuple[Snapshot, dict[str, Any]]:

@@ -9,6 +9,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,45 +206,79 @@ def record_version(
     The number is taken inside the transaction and a unique (dataset, number)
     constraint backs it, so concurrent writers each get their own number.
     """
-    check_name(name)
+    item = NewVersion(name, snapshot, message=message, sources=sources, kind=kind, meta=meta)
+    return record_versions(ws, [item], run_id=run_id, skip_if_latest=skip_if_latest)[0]
+
+
+@dataclass
+class NewVersion:
+    """One version to record with :func:`record_versions`."""
+
+    name: str
+    snapshot: Snapshot
+    message: str = ""
+    sources: list[str] | None = None
+    kind: str = "dataset"
+    meta: dict[str, Any] | None = None
+
+
+def record_versions(ws: Workspace, items: list[NewVersion], *, run_id: str | None = None,
+                    skip_if_latest: bool = True,
+                    then: Callable[[Any, list[tuple[Version, bool]]], None] | None = None) -> list[tuple[Version, bool]]:
+    """Record each of ``items`` as the next version of its dataset, all in one transaction:
+    every one of them, or (on an error) none. ``(version, created)`` for each, in order; an
+    item identical to its dataset's latest version makes none (``created`` False). ``then``
+    is called with the transaction and that list before the commit, to record what goes with
+    the versions (a run's end); it may be called again if the transaction is retried."""
+    for item in items:
+        check_name(item.name)
     for attempt in range(50):
         try:
             with ws.ledger.transaction() as tx:
-                row = tx.execute("SELECT kind FROM datasets WHERE name = ?", (name,))
-                if not row:
-                    tx.execute(
-                        "INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
-                        (name, kind, utcnow(), json.dumps(sources or [])),
-                    )
-                elif row[0][0] != kind:
-                    raise InputError(f"{name!r} is a {row[0][0]}, not a {kind}", hint="choose another name")
-                elif sources is not None:
-                    tx.execute("UPDATE datasets SET sources = ? WHERE name = ?", (json.dumps(sources), name))
-                latest = tx.execute(
-                    f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC LIMIT 1", (name,)
-                )
-                if latest and skip_if_latest and latest[0][3] == snapshot.id and (meta or {}) == json.loads(latest[0][9] or "{}"):
-                    if sources is not None:  # the same data, named from other paths: status looks there now
-                        _set_sources(tx, latest[0][0], sources)
-                    return Version.from_row(latest[0]), False
-                number = (int(latest[0][2]) if latest else 0) + 1
-                version = Version(
-                    id=uuid.uuid4().hex, dataset=name, number=number, snapshot=snapshot.id, message=message,
-                    created_at=utcnow(), files=len(snapshot.files), bytes=snapshot.total_bytes, run_id=run_id,
-                    meta=meta or {},
-                )
-                tx.execute(
-                    f"INSERT INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (version.id, name, number, version.snapshot, message, version.created_at, version.files,
-                     version.bytes, run_id, json.dumps(version.meta, sort_keys=True)),
-                )
-                if sources is not None:
-                    _set_sources(tx, version.id, sources)
+                done = [_record(tx, item, run_id, skip_if_latest) for item in items]
+                if then is not None:
+                    then(tx, done)
                 ws.check_lock()  # last, before the commit: the store's lock was held all along (see Workspace.lock)
-                return version, True
+                return done
         except IntegrityConflict:
-            time.sleep(0.01 * (attempt + 1))  # another writer took this number; take the next
-    raise InputError(f"could not record a version of {name!r}: too many concurrent writers", hint="retry")
+            time.sleep(0.01 * (attempt + 1))  # another writer took a number; take the next
+    names = ", ".join(repr(item.name) for item in items)
+    raise InputError(f"could not record a version of {names}: too many concurrent writers", hint="retry")
+
+
+def _record(tx: Any, item: NewVersion, run_id: str | None, skip_if_latest: bool) -> tuple[Version, bool]:
+    name, snapshot, sources, meta = item.name, item.snapshot, item.sources, item.meta
+    row = tx.execute("SELECT kind FROM datasets WHERE name = ?", (name,))
+    if not row:
+        tx.execute(
+            "INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
+            (name, item.kind, utcnow(), json.dumps(sources or [])),
+        )
+    elif row[0][0] != item.kind:
+        raise InputError(f"{name!r} is a {row[0][0]}, not a {item.kind}", hint="choose another name")
+    elif sources is not None:
+        tx.execute("UPDATE datasets SET sources = ? WHERE name = ?", (json.dumps(sources), name))
+    latest = tx.execute(
+        f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC LIMIT 1", (name,)
+    )
+    if latest and skip_if_latest and latest[0][3] == snapshot.id and (meta or {}) == json.loads(latest[0][9] or "{}"):
+        if sources is not None:  # the same data, named from other paths: status looks there now
+            _set_sources(tx, latest[0][0], sources)
+        return Version.from_row(latest[0]), False
+    number = (int(latest[0][2]) if latest else 0) + 1
+    version = Version(
+        id=uuid.uuid4().hex, dataset=name, number=number, snapshot=snapshot.id, message=item.message,
+        created_at=utcnow(), files=len(snapshot.files), bytes=snapshot.total_bytes, run_id=run_id,
+        meta=meta or {},
+    )
+    tx.execute(
+        f"INSERT INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (version.id, name, number, version.snapshot, item.message, version.created_at, version.files,
+         version.bytes, run_id, json.dumps(version.meta, sort_keys=True)),
+    )
+    if sources is not None:
+        _set_sources(tx, version.id, sources)
+    return version, True
 
 
 def save_snapshot(ws_store: Any, snapshot: Snapshot) -> None:

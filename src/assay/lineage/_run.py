@@ -13,7 +13,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -342,8 +342,8 @@ def _compare_files(ws: Workspace, snapshot: Any, paths: list[str]) -> tuple[list
 
 
 def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
-    from assay.data import add
-    from assay.models._registry import store_model
+    from assay.data._add import NewData, add_together
+    from assay.models._registry import staged_model
 
     error: BaseException | None = None
     if ok:
@@ -352,26 +352,39 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
             # Every model is loaded before any output is versioned: one that does not load
             # fails the run with no version made.
             metas = {m.name: _describe(run, m) for m in run.models.values()}
-            results = [add(run.ws, paths, name=name, message=message or f"output of run {run.id[:12]}", run_id=run.id)
-                       for name, (paths, message) in run.outputs.items()]
-            results += [store_model(run.ws, m.name, m.path, metas[m.name], run_id=run.id,
-                                    message=m.message or f"model made by run {run.id[:12]}")
-                        for m in run.models.values()]
-            for result in results:
-                # Identical to the latest version, which this run did not make: it is not the
-                # run's product (and not, through the run, built from the run's inputs).
-                (run.produced if result.created else run.unchanged).append(result.version)
+            with ExitStack() as stack:
+                items = [NewData(paths=list(paths), name=name, message=message or f"output of run {run.id[:12]}")
+                         for name, (paths, message) in run.outputs.items()]
+                items += [stack.enter_context(staged_model(run.ws, m.name, m.path, metas[m.name],
+                                                           message=m.message or f"model made by run {run.id[:12]}"))
+                          for m in run.models.values()]
+                # All in one transaction with the run's end: a failure on any output (a disk
+                # error) records none, and a crash records the outputs and the run's end or neither.
+                add_together(run.ws, items, run_id=run.id,
+                             then=lambda tx, recorded: _record_end(tx, run, "succeeded", exit_code, recorded))
+            return
         except BaseException as exc:  # an output that cannot be versioned fails the run
-            ok, error = False, exc
-    run.status = "succeeded" if ok else "failed"
-    run.exit_code = exit_code
+            if run.ws.ledger.query("SELECT 1 FROM runs WHERE id = ? AND status <> 'running'", (run.id,)):
+                raise  # its outputs and its end were recorded: what failed came after
+            error = exc
     with run.ws.ledger.transaction() as tx:
-        tx.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
-                   (run.status, exit_code, utcnow(), run.id))
-        add_edges(tx, [(f"run:{run.id}", v.node, "produced") for v in run.produced]
-                  + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
+        _record_end(tx, run, "failed", exit_code, [])
     if error is not None:
         raise error
+
+
+def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded: list[tuple[Any, bool]]) -> None:
+    """Record how ``run`` ended and the edges to the versions it made (``recorded``: each
+    output's ``(version, created)``)."""
+    # An output identical to its latest version, which this run did not make, is not the
+    # run's product (and not, through the run, built from the run's inputs).
+    run.produced = [v for v, created in recorded if created]
+    run.unchanged = [v for v, created in recorded if not created]
+    run.status, run.exit_code = status, exit_code
+    tx.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
+               (status, exit_code, utcnow(), run.id))
+    add_edges(tx, [(f"run:{run.id}", v.node, "produced") for v in run.produced]
+              + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
 
 
 def _describe(run: Run, model: ModelOutput) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,7 @@ from assay.models._load import FLAVORS, infer_flavor, load_model
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["describe_model", "register_model", "store_model"]
+__all__ = ["describe_model", "register_model", "staged_model", "store_model"]
 
 
 def register_model(
@@ -58,13 +60,24 @@ def store_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, An
                 run_id: str | None = None) -> Any:
     """Snapshot ``target`` as the next version of model ``name``, with ``meta`` (from
     :func:`describe_model`)."""
-    from assay import data as _data
+    from assay.data._add import add_together
+
+    with staged_model(ws, name, target, meta, message=message) as item:
+        return add_together(ws, [item], run_id=run_id)[0]
+
+
+@contextmanager
+def staged_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, Any], *,
+                 message: str = "") -> Iterator[Any]:
+    """What to add as the next version of model ``name`` (a :class:`assay.data._add.NewData`):
+    a copy of ``target``'s file and its metadata, staged in a dot-folder of the workspace's
+    root while the block runs. ``data.add`` snapshots files inside the workspace (not under
+    ``.assay/``), and the registered bytes must not depend on where the file lives."""
+    from assay.data._add import NewData
 
     target = str(target)
     meta = dict(meta)
     flavor = meta["flavor"]
-    # data.add snapshots files inside the workspace (not under .assay/): stage a copy in a
-    # dot-folder of the root, so the registered bytes do not depend on where the file lives
     prefix = f".assay-model-{name}"
     stage = ws.root / prefix
     if stage.exists():
@@ -84,7 +97,6 @@ def store_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, An
         else:
             meta["url"] = target
         (stage / "assay-model.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-        return _data.add(ws, [stage], name=name, message=message or f"register {flavor} model", kind="model",
-                         meta=meta, run_id=run_id)
+        yield NewData(paths=[stage], name=name, message=message or f"register {flavor} model", kind="model", meta=meta)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
