@@ -246,3 +246,31 @@ def test_an_index_that_lists_a_chunk_twice_is_damage_that_repair_mends(pair: Pai
     assert mended["ok"], mended
     pair.cli("data", "pull", "--checkout", cwd=pair.ws2)
     assert (pair.ws2 / "data" / "big.bin").read_bytes() == (pair.ws1 / "data" / "big.bin").read_bytes()
+
+
+@pytest.mark.parametrize("junk", [3, 400])
+def test_damaged_chunks_no_version_uses_are_counted_per_pack_beyond_a_few(pair: Pair, junk: int) -> None:
+    from assay.data._packs import IDX_MAGIC_V1, decode_index, encode_index
+
+    (idx,) = (pair.remote / "packs").glob("*.idx")
+    data = idx.read_bytes()
+    entries = decode_index(data, str(idx))
+    rng = random.Random(junk)
+    # entries that point at real bytes under digests nothing has: a hostile remote's junk
+    idx.write_bytes(encode_index(entries + [(rng.randbytes(32), *entries[0][1:]) for _ in range(junk)],
+                                 fmt=1 if data.startswith(IDX_MAGIC_V1) else 2))
+    proc = pair.cli("data", "verify", "--remote", "origin", "--json", cwd=pair.ws1, check=1)
+    damaged = json.loads(proc.stdout)["damaged"]
+    assert all(not d["affected"] for d in damaged)
+    if junk <= 10:
+        assert len(damaged) == junk and all(d["object"].startswith("chunk ") for d in damaged)
+    else:
+        assert len(damaged) == 1 and damaged[0]["object"] == f"pack packs/{idx.stem}.pack"
+        assert f"{junk} chunks its index lists, which no version uses, are damaged" in damaged[0]["reason"]
+    # what versions need is still checked and named: one of their chunks damaged as well
+    pack = idx.with_suffix(".pack")
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 1
+    pack.write_bytes(bytes(data))
+    proc = pair.cli("data", "verify", "--remote", "origin", "--json", cwd=pair.ws1, check=1)
+    assert any(d["affected"] and d["object"].startswith("chunk ") for d in json.loads(proc.stdout)["damaged"])

@@ -19,6 +19,8 @@ from assay.workspace import Workspace
 
 __all__ = ["Damage", "VerifyReport", "verify"]
 
+_LISTED_UNUSED = 10  # damaged chunks that no version uses, listed one by one per pack; more are counted
+
 
 @dataclass
 class Damage:
@@ -139,11 +141,27 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
                 if d in index:
                     index[d].append({"dataset": v.dataset, "version": f"v{v.number}", "ref": v.ref, "path": path})
                     damaged_versions[v.id] = v
+    unused: dict[str, list[tuple[bytes, str]]] = {}  # pack -> its damaged chunks that no version uses
     for d, reason in sorted(bad_chunks.items()):
         loc = packs.index.get(d)
+        if loc is not None and not index[d]:
+            unused.setdefault(loc.pack, []).append((d, reason))
+            continue
         where = f" in packs/{loc.pack}.pack at offset {loc.offset}" if loc else ""
         affected = _dedupe(index[d])
         report.damaged.append(Damage(object=f"chunk {d.hex()}{where}", reason=reason, affected=affected))
+    for pack_id, chunks in sorted(unused.items()):
+        if len(chunks) <= _LISTED_UNUSED:
+            report.damaged.extend(Damage(object=f"chunk {d.hex()} in packs/{pack_id}.pack at offset "
+                                                f"{packs.index[d].offset}", reason=reason) for d, reason in chunks)
+            continue
+        # An index listing many chunks no version uses, all damaged, is debris or a hostile
+        # remote's junk: one entry says so, rather than a line (and memory) per chunk.
+        first, reason = chunks[0]
+        report.damaged.append(Damage(
+            object=f"pack packs/{pack_id}.pack",
+            reason=f"{len(chunks)} chunks its index lists, which no version uses, are damaged (the first, "
+                   f"{first.hex()} at offset {packs.index[first].offset}: {reason})"))
     for snap_id, reason in sorted(bad_snapshots.items()):
         affected = [{"dataset": v.dataset, "version": f"v{v.number}", "ref": v.ref, "path": "*"} for v in every if v.snapshot == snap_id]
         for v in every:
