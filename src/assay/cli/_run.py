@@ -13,7 +13,7 @@ from assay.workspace import Workspace
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--in", "inputs", multiple=True, metavar="NAME@REF", help="An input dataset version (repeatable).")
+@click.option("--in", "inputs", multiple=True, metavar="NAME@REF", help="An input version, of a dataset or a model (repeatable).")
 @click.option("--out", "outputs", multiple=True, metavar="NAME=PATH", help="An output to version when the command succeeds (repeatable).")
 @click.option("--model", "models", multiple=True, metavar="NAME=PATH",
               help="A model file the command writes (.skops, .onnx; .joblib/.pkl with --trust), registered as "
