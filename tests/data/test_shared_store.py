@@ -47,14 +47,14 @@ def test_gc_waits_for_an_add_in_flight_in_another_workspace(tmp_path: Path, pg_d
     (there.root / "d" / "x.bin").write_bytes(payload)
 
     written, release = threading.Event(), threading.Event()
-    real = _add.record_version
+    real = _add.record_versions
 
     def slow_record(*args, **kwargs):  # type: ignore[no-untyped-def]
         written.set()  # every chunk is in the store; the version is not in the ledger yet
         assert release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_add, "record_version", slow_record)
+    monkeypatch.setattr(_add, "record_versions", slow_record)
     failures: list[BaseException] = []
 
     def run(target) -> threading.Thread:  # type: ignore[no-untyped-def]
