@@ -297,10 +297,19 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
     from assay.data import push
 
     result = push(Workspace.open(), ref, remote=remote, jobs=jobs)
-    emit(result, as_json, lambda: click.echo(
-        f"pushed {len(result.versions)} version(s) to {result.remote}: {result.chunks_sent} chunks "
-        f"({_size(result.bytes_sent)}) sent, {result.chunks_present} already there"
-        + (f"; {result.snapshots_present} version(s) were complete there" if result.snapshots_present else "")))
+
+    def render() -> None:
+        there = len(result.versions_already_there)
+        if not result.versions_sent:
+            what = result.versions_already_there[0] if there == 1 else f"all {there} versions"
+            click.echo(f"nothing to push: remote {result.remote} has {what} already")
+            return
+        click.echo(f"pushed {len(result.versions_sent)} version(s) to {result.remote}"
+                   + (f" ({there} more already there)" if there else "")
+                   + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) sent, "
+                   f"{result.chunks_present} chunks already there")
+
+    emit(result, as_json, render)
 
 
 @data.command("pull")
