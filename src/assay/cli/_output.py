@@ -17,8 +17,8 @@ import click
 
 from assay.errors import AssayError, InputError, NoSpaceError
 
-__all__ = ["echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "report_usage_error", "shown",
-           "shown_streams", "to_json"]
+__all__ = ["echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "quoted", "report_usage_error",
+           "shown", "shown_streams", "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,6 +83,19 @@ def escaped(text: str) -> str:
     """``text`` with every control character escaped, colours and carriage returns too: for
     messages, which carry data (paths, names) and no styling of their own."""
     return _ANY.sub(lambda m: _code(m.group(0)), text)
+
+
+_UNUSUAL = re.compile(f'[{_CONTROLS}\t\n"\\\\]')
+
+
+def quoted(name: str) -> str:
+    """A file name for a text listing, one line and unambiguous: as it is when it holds no
+    control character, line break, tab, quote or backslash; else quoted the way `git ls-files`
+    quotes such names, as a JSON string (``"d/a\\nb.txt"``), so one name never reads as two
+    and an escape in a name never reads as the character it spells."""
+    if not _UNUSUAL.search(name):
+        return name
+    return escaped(json.dumps(name, ensure_ascii=False))  # json leaves C1 controls and bidi marks as they are
 
 
 class _Shown:
