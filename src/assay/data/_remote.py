@@ -182,7 +182,8 @@ def _open(ws: Workspace, remote: Remote) -> ObjectStore:
         raise InputError(f"the folder {folder} of remote {remote.name} does not exist",
                          hint=f"check the path; `assay remote add {remote.name} {folder}` makes it again (empty), "
                               f"`assay remote add {remote.name} PATH --replace` points {remote.name} elsewhere")
-    store = open_store(remote.url, ws.root, **remote.options)
+    # A folder others write too: its sub-folders are its own, never links leading elsewhere.
+    store = LocalStore(folder, confined=True) if folder is not None else open_store(remote.url, ws.root, **remote.options)
     if isinstance(store, LocalStore):
         try:
             store.clean_tmp()  # what killed pushes of this machine left (it holds space for ever)
