@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.data._packs import PackStore, workspace_packs
+from assay.data._packs import PackStore, bad_pack_header, workspace_packs
 from assay.data._snapshot import Snapshot
 from assay.data._versions import Version, all_versions, load_snapshot, resolve
 from assay.errors import AssayError, CorruptionError, NotFoundError
@@ -121,6 +121,12 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
     if not check_all:
         present = [d for d in wanted if packs.has(d)]
         _check_chunks(packs, present, report, bad_chunks)
+    # The packs checked: a header that is damaged is damage though every chunk reads.
+    checked = packs.packs() if check_all else {packs.index[d].pack for d in wanted if packs.has(d)}
+    for pack_id in sorted(checked):
+        reason = bad_pack_header(store, pack_id)
+        if reason is not None:
+            report.damaged.append(Damage(object=f"pack packs/{pack_id}.pack", reason=reason))
 
     # Map every damage to the dataset versions and file paths that contain it.
     index: dict[bytes, list[dict[str, str]]] = {d: [] for d in bad_chunks}
