@@ -729,9 +729,10 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             try:
                 done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
             except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
+                why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
                 raise UsageError(
                     f"pulled {len(result.versions)} version(s) from {spec.name}, but did not check out {v.ref}: "
-                    f"{exc.message}",
+                    + (f"it {why}" if why != exc.message else why),
                     hint=f"{exc.hint.replace('pass --force', f'run `assay data checkout {v.ref} --force`')}"
                     if exc.hint else None) from None
             result.checked_out.append(v.ref)

@@ -179,15 +179,21 @@ def _check_chunks(packs: PackStore, digests: list[bytes], report: VerifyReport, 
             report.checked_bytes += len(raw)
             progress.update(1)
         for digest, exc in errors:
-            bad[digest] = _reason(digest, exc.message)
+            loc = packs.index.get(digest)
+            bad[digest] = _reason(digest, exc.message, loc.pack if loc else None)
             progress.update(1)
 
 
-def _reason(digest: bytes, message: str) -> str:
-    """What is wrong with a chunk, without the place that the damage's name already gives."""
+def _reason(digest: bytes, message: str, pack: str | None = None) -> str:
+    """What is wrong with a chunk, without the place that the damage's name already gives
+    (the chunk, and ``pack``, the pack it names)."""
     head = f"chunk {digest.hex()} in packs/"
     if message.startswith(head) and " is " in message:
         return message.split(" is ", 1)[1]
+    about_pack = f"pack packs/{pack}.pack is "
+    if pack is not None and message.startswith(about_pack):
+        what = message[len(about_pack):]  # "missing" (from URL), "truncated: chunk … is cut off"
+        return "cut off: its pack is truncated" if what.startswith("truncated") else f"its pack is {what}"
     return message
 
 
