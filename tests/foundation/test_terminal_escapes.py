@@ -4,6 +4,7 @@ means the same after the escaping (``\\u001b`` is JSON's own escape of that char
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -11,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assay.cli._output import escaped, quoted, shown
+from assay.cli._output import _Shown, escaped, quoted, shown, styled
 
 ESC_NAME = "e\x1b[2Jvil\u202etxt.csv"  # clear-screen sequence and a right-to-left override
 TITLE = "\x1b]0;PWNED\x07"  # sets the terminal's title
@@ -19,7 +20,8 @@ TITLE = "\x1b]0;PWNED\x07"  # sets the terminal's title
 
 def test_shown_escapes_controls_and_keeps_only_colours_on_a_terminal() -> None:
     text = f"a\tb {TITLE}\x1b[2J\x1b[31mred\x1b[0m \x9b1m \u202e\r\n"
-    assert shown(text) == "a\tb \\u001b]0;PWNED\\u0007\\u001b[2Jred \\u009b1m \\u202e\\u000d\n"
+    # Piped, even a colour of the kind assay uses is data (assay writes none there): escaped, not dropped.
+    assert shown(text) == "a\tb \\u001b]0;PWNED\\u0007\\u001b[2J\\u001b[31mred\\u001b[0m \\u009b1m \\u202e\\u000d\n"
     on_terminal = shown(text, terminal=True)
     assert "\x1b[31mred\x1b[0m" in on_terminal  # colours stay on a terminal
     assert "\\u001b[2J" in on_terminal and "\\u001b]0;" in on_terminal and "\x07" not in on_terminal
@@ -111,3 +113,29 @@ def test_text_listings_show_a_name_with_a_line_break_on_one_line(ws, cli, tmp_pa
     newest.write_bytes(bytes(data))
     out = cli("data", "verify", "ds@v2", check=1).stdout.splitlines()
     assert len(out) == 4 and out[2] in ('    in ds@v2  "d/a\\nb.txt"', '    in ds@v2  "d/n\\new"'), out
+
+
+def test_piped_output_escapes_data_that_holds_assay_s_own_colours(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "e\x1b[31mvil").write_text("x")
+    cli("data", "add", "d", "--name", "ds", "-m", "\x1b[1mbold\x1b[0m and \x1b[31mred\x1b[39m")
+    log = cli("data", "log", "ds").stdout
+    assert "\\u001b[1mbold\\u001b[0m and \\u001b[31mred\\u001b[39m" in log and "\x1b" not in log, log
+    assert "e\\u001b[31mvil" in cli("data", "ls", "ds@v1").stdout
+    (tmp_path / "d" / "e\x1b[31mvil").write_text("changed")
+    status = cli("data", "status", "ds").stdout
+    assert "e\\u001b[31mvil" in status and "\x1b" not in status, status
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_assay_s_own_colours_go_only_to_a_terminal(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sys, "stdout", _Shown(io.StringIO(), err=False))
+    assert styled("DRIFT", fg="red", bold=True) == "DRIFT"  # piped: plain, so any sequence there is data's
+    terminal = _Tty()
+    monkeypatch.setattr(sys, "stdout", _Shown(terminal, err=False))
+    print(styled("DRIFT", fg="red", bold=True), "e\x1b[2Jvil")
+    assert terminal.getvalue() == "\x1b[31m\x1b[1mDRIFT\x1b[0m e\\u001b[2Jvil\n"
