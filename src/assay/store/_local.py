@@ -43,8 +43,8 @@ class LocalStore(ObjectStore):
         if path.is_symlink():
             raise InputError(f"{path} is a symlink (to {os.readlink(path)}): assay writes only into the store "
                              f"{self.root}'s own folders, not through links to others",
-                             hint=f"replace the link with a folder of its own (move what it leads to into place), "
-                                  f"or remove it, then rerun")
+                             hint="replace the link with a folder of its own (move what it leads to into place), "
+                                  "or remove it, then rerun")
 
     def _parent_fd(self, key: str, *, make: bool) -> int:
         """An open descriptor of the folder holding ``key``, reached from the root one folder
