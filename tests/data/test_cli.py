@@ -62,6 +62,16 @@ def test_push_says_what_it_sent_and_what_was_there(ws: Workspace, cli, tmp_path:
     assert again["versions_sent"] == [] and again["versions_already_there"] == ["ds@v1", "ds@v2", "ds@v3"]
     assert cli("data", "push").stdout == "nothing to push: remote origin has all 3 versions already\n"
     assert cli("data", "push", "ds@v1").stdout == "nothing to push: remote origin has ds@v1 already\n"
+    # A pull says the same: what it recorded here, and what this workspace had already.
+    assert cli("data", "pull").stdout == "nothing to pull: this workspace has all 3 versions of origin already\n"
+    clone = tmp_path / "clone"
+    cli("init", str(clone))
+    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=clone)
+    cli("data", "pull", "ds@v1", cwd=clone)
+    text = cli("data", "pull", cwd=clone).stdout
+    assert text.startswith("pulled 2 version(s) from origin (1 more already here): "), text
+    pulled = cli.json("data", "pull", "ds@v2", cwd=clone)
+    assert pulled["versions"] == ["ds@v2"] and pulled["versions_sent"] == [] and pulled["versions_already_there"] == ["ds@v2"]
 
 
 def test_exit_codes_and_messages(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]

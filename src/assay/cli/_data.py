@@ -335,10 +335,20 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
                    f"here by another version); its id {moved['id'][:12]} is the same everywhere", err=True)
     for note in result.notes:
         click.echo(f"note: {escaped(note)}", err=True)
-    emit(result, as_json, lambda: click.echo(
-        f"pulled {len(result.versions)} version(s) from {result.remote}: {result.chunks_sent} chunks "
-        f"({_size(result.bytes_sent)}) fetched, {result.chunks_present} already here"
-        + (f"; checked out {', '.join(result.checked_out)}" if result.checked_out else "")))
+
+    def render() -> None:
+        here = len(result.versions_already_there)
+        checked_out = f"; checked out {', '.join(result.checked_out)}" if result.checked_out else ""
+        if not result.versions_sent and not result.chunks_sent:
+            what = result.versions_already_there[0] if here == 1 else f"all {here} versions"
+            click.echo(f"nothing to pull: this workspace has {what} of {result.remote} already{checked_out}")
+            return
+        click.echo(f"pulled {len(result.versions_sent)} version(s) from {result.remote}"
+                   + (f" ({here} more already here)" if here else "")
+                   + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) fetched, "
+                   f"{result.chunks_present} chunks already here{checked_out}")
+
+    emit(result, as_json, render)
 
 
 def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bool, jobs: int,

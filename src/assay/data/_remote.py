@@ -73,8 +73,8 @@ class TransferResult:
     bytes_sent: int = 0
     chunks_present: int = 0
     snapshots_present: int = 0  # versions whose snapshot (so every chunk) the destination had
-    # A push's versions, split: those it wrote something of (snapshot or ref), and those the
-    # remote had whole already. ``versions`` lists both.
+    # The versions, split: those a push wrote something of (snapshot or ref) or a pull recorded,
+    # and those the destination had already. ``versions`` lists both.
     versions_sent: list[str] = field(default_factory=list)
     versions_already_there: list[str] = field(default_factory=list)
     packs: int = 0
@@ -279,8 +279,8 @@ def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore,
                 versions: list[Version]) -> tuple[set[str], list[str]]:
     """One ref object per version the remote does not list yet (after its snapshot and chunks).
     Returns the refs written, and the refs the remote lists already that do not read as their
-    version: damage that a pull would stop at, which ``push --repair`` mends. Each listed ref is read back once (small
-    objects, read in parallel); those found whole, and those this push wrote, are remembered
+    version: damage that a pull would stop at, which ``push --repair`` mends. Each listed ref is
+    read back once (small objects, read in parallel); those found whole, and those this push wrote, are remembered
     per remote (``.assay/cache/remotes/NAME/refs-read``), so a later push reads only new ones.
     Damage done to a ref after that is for ``verify --remote`` to find."""
     from concurrent.futures import ThreadPoolExecutor
@@ -679,6 +679,8 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
     result.versions.sort()
+    result.versions_sent.sort()
+    result.versions_already_there.sort()
     return result
 
 
@@ -712,6 +714,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         for name, entry in wanted:
             version, recorded = _import_version(ws, name, entry, docs[name], snapshots.get(entry["snapshot"]))
             result.versions.append(version.ref)
+            (result.versions_sent if recorded else result.versions_already_there).append(version.ref)
             if recorded and version.number != entry["number"]:  # said once, when it is recorded
                 result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
                                           "id": version.id})
