@@ -44,6 +44,36 @@ def test_data_commands_end_to_end(ws: Workspace, cli, tmp_path: Path) -> None:  
     assert pulled["chunks_transferred"] == 0
 
 
+def test_push_says_what_it_sent_and_what_was_there(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.txt").write_text("a\n")
+    cli("data", "add", "d", "--name", "ds")
+    (ws.root / "d" / "b.txt").write_text("b\n")
+    cli("data", "add", "d", "--name", "ds")
+    cli("remote", "add", "origin", str(tmp_path / "remote"))
+    first = cli.json("data", "push")
+    assert first["versions_sent"] == ["ds@v1", "ds@v2"] and first["versions_already_there"] == []
+    (ws.root / "d" / "c.txt").write_text("c\n")
+    cli("data", "add", "d", "--name", "ds")
+    text = cli("data", "push").stdout
+    assert text.startswith("pushed 1 version(s) to origin (2 more already there): 1 chunks"), text
+    again = cli.json("data", "push")
+    assert again["versions"] == ["ds@v1", "ds@v2", "ds@v3"]  # the key kept: every version the push covered
+    assert again["versions_sent"] == [] and again["versions_already_there"] == ["ds@v1", "ds@v2", "ds@v3"]
+    assert cli("data", "push").stdout == "nothing to push: remote origin has all 3 versions already\n"
+    assert cli("data", "push", "ds@v1").stdout == "nothing to push: remote origin has ds@v1 already\n"
+    # A pull says the same: what it recorded here, and what this workspace had already.
+    assert cli("data", "pull").stdout == "nothing to pull: this workspace has all 3 versions of origin already\n"
+    clone = tmp_path / "clone"
+    cli("init", str(clone))
+    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=clone)
+    cli("data", "pull", "ds@v1", cwd=clone)
+    text = cli("data", "pull", cwd=clone).stdout
+    assert text.startswith("pulled 2 version(s) from origin (1 more already here): "), text
+    pulled = cli.json("data", "pull", "ds@v2", cwd=clone)
+    assert pulled["versions"] == ["ds@v2"] and pulled["versions_sent"] == [] and pulled["versions_already_there"] == ["ds@v2"]
+
+
 def test_exit_codes_and_messages(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
     p = cli("data", "log", "ghost", check=2)
     assert "no dataset named 'ghost'" in p.stderr

@@ -257,3 +257,20 @@ def test_file_manifest_encoding_and_ids_never_change() -> None:
         "6a000ca728210e79ff434fdc46311e5f0fded7b005e3a01a28b85997986aac28")
     assert FileManifest(0, 0o600, ()).id == "67d8a9d7559290cfbf6ecde541e731555c571dc5dba1cfaf0383f7a35904e579"
     assert FileManifest(0, 0o600, ()).encode() == b"0:600|"
+
+
+def test_damage_messages_name_each_file_and_pack_once(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    bad, _ = make(ws)
+    flip_bit_in_chunk(ws, bad)
+    (ws.root / "d" / "bad.bin").unlink()
+    proc = cli("data", "checkout", "raw@v1", check=1)
+    assert "cannot check out d/bad.bin: chunk " in proc.stderr and "(needed by" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("d/bad.bin") == 1
+    pack = workspace_packs(ws).index[bad].pack
+    path = ws.dir / "objects" / "packs" / f"{pack}.pack"
+    os.truncate(path, 9)
+    reasons = {d["reason"] for d in cli.json("data", "verify", check=1)["damaged"]}
+    assert reasons == {"cut off: its pack is truncated"}, reasons
+    path.unlink()
+    reasons = {d["reason"] for d in cli.json("data", "verify", "raw@v1", check=1)["damaged"]}
+    assert reasons == {"its pack is missing"}, reasons

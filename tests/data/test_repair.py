@@ -719,3 +719,38 @@ def test_a_push_reads_each_ref_back_once(ws: Workspace, tmp_path: Path, monkeypa
     reads.clear()
     push(ws, remote="origin")
     assert reads == []  # read whole once: remembered
+
+
+def test_a_pack_with_a_damaged_header_is_damage_and_push_repair_mends_it(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    files = pushed(ws, str(tmp_path / "remote"))
+    store = open_store(str(tmp_path / "remote"))
+    pack_id = locate(store, chunk_of(ws, "d/f2.bin"))[0]
+    key = f"packs/{pack_id}.pack"
+    store.put_bytes(key, b"NOTAPACK" + store.get_bytes(key)[8:])  # every chunk still reads
+    for args in (("data", "verify", "--remote", "origin"), ("data", "verify", "ds@v1", "--remote", "origin")):
+        proc = cli(*args, check=1)
+        assert f"pack {key}: damaged (bad header: it starts b'NOTAPACK'" in proc.stdout, proc.stdout
+    doc = cli.json("data", "verify", "--remote", "origin", check=1)
+    assert [d["object"] for d in doc["damaged"]] == [f"pack {key}"]
+    mended = cli.json("data", "push", "--repair", "--remote", "origin")
+    assert mended["ok"] and f"pack {key}" in mended["repaired"] and mended["packs_rewritten"] == 1
+    assert cli.json("data", "verify", "--remote", "origin")["ok"]
+    assert all(store.get_bytes(k)[:8] == b"ASSAYPK1" for k in store.list("packs/") if k.endswith(".pack"))
+    for rel in files:
+        (ws.root / rel).unlink()
+    cli("data", "pull", "--checkout")
+    assert all((ws.root / rel).read_bytes() == data for rel, data in files.items())
+
+
+def test_a_workspace_pack_with_a_damaged_header_is_found_and_mended_from_its_own_chunks(ws: Workspace) -> None:
+    fill(ws)
+    add(ws, ["d"], name="ds")
+    pack_id = workspace_packs(ws).index[chunk_of(ws, "d/f2.bin")].pack
+    path = ws.store.local_path(f"packs/{pack_id}.pack")
+    assert path is not None
+    with open(path, "r+b") as fh:
+        fh.write(b"ASSAYPK9")
+    report = verify(Workspace(ws.root), all_objects=True)
+    assert [d.object for d in report.damaged] == [f"pack packs/{pack_id}.pack"] and not report.ok
+    result = repair(Workspace(ws.root))  # no remote: the chunks are good, only the pack is rewritten
+    assert result.ok and result.repaired == [f"pack packs/{pack_id}.pack"]

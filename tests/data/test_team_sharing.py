@@ -186,3 +186,21 @@ def test_the_text_diff_marks_sampled_quantiles_and_shows_hidden_digits() -> None
                          "old": {"mean": 10021.5, "p50": 100014.0, "quantiles_exact": False, "min": None},
                          "new": {"mean": 10021.500001, "p50": 100020.0, "quantiles_exact": False, "min": 1}})
     assert "mean 10021.5 -> 10021.500001" in line and "p50 ~100014 -> ~100020" in line and "min none -> 1" in line
+
+
+def test_pull_checkout_refused_by_files_outside_the_version_on_disk_names_the_version_once(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    other = _workspace(cli, tmp_path / "other", remote)
+    for folder in ("a", "b"):
+        (other / folder).mkdir()
+        (other / folder / "f").write_text(folder)
+        cli("data", "add", folder, "--name", "ds", cwd=other)  # v1 from a/, v2 from b/
+    cli("data", "push", cwd=other)
+    cli("remote", "add", "origin", str(remote))
+    cli("data", "pull", "ds@v1", "--checkout")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "f").write_text("mine")  # where ds@v2 has a file, outside a/ (the version on disk)
+    proc = cli("data", "pull", "ds@v2", "--checkout", check=2)
+    assert ("pulled 1 version(s) from origin, but did not check out ds@v2: it would overwrite files that are not "
+            "part of the version on disk: b/f") in proc.stderr, proc.stderr
+    assert (tmp_path / "b" / "f").read_text() == "mine"

@@ -55,6 +55,25 @@ def test_a_remote_folder_that_is_gone_is_not_read_as_an_empty_remote(ws: Workspa
     assert push(ws).versions == ["ds@v1"]
 
 
+@pytest.mark.parametrize("link", ["packs", "snapshots", "versions", "versions/ds", "runs", ".tmp"])
+def test_a_remote_s_folder_that_is_a_symlink_is_not_written_through(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                   link: str) -> None:
+    one_version(ws)
+    (ws.root / "d" / "g.txt").write_text("more\n")
+    cli("run", "--out", "ds=d", "--", "true")  # a version made by a run: its record goes to runs/
+    remote, elsewhere = tmp_path / "remote", tmp_path / "elsewhere"
+    cli("remote", "add", "origin", str(remote))
+    elsewhere.mkdir()
+    (remote / link).parent.mkdir(parents=True, exist_ok=True)
+    (remote / link).symlink_to(elsewhere, target_is_directory=True)
+    doc = cli.json("data", "push", check=2)
+    assert doc["error"] == "InputError" and f"{remote / link} is a symlink (to {elsewhere})" in doc["message"]
+    assert list(elsewhere.iterdir()) == []  # nothing written there
+    (remote / link).unlink()
+    assert cli.json("data", "push")["versions"] == ["ds@v1", "ds@v2"]  # the link gone: the push goes on
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_a_folder_remote_takes_no_endpoint(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     proc = cli("remote", "add", "f", str(tmp_path / "folder"), "--endpoint-url", "http://127.0.0.1:9000", check=2)
     assert "is a folder" in proc.stderr and "--endpoint-url" in proc.stderr

@@ -234,3 +234,27 @@ def test_a_temp_name_with_an_impossible_pid_is_handled(tmp_path: Path) -> None:
     assert not pid_alive(10 ** 20) and not pid_alive(0)  # os.kill would overflow
     (tmp_path / ("9" * 20 + "-x.pack")).write_text("x")
     assert remove_dead_writers_files(tmp_path) == 1
+
+
+def test_a_confined_store_neither_writes_nor_deletes_through_a_symlinked_folder(tmp_path: Path) -> None:
+    from assay.errors import InputError
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.pack").write_bytes(b"not the store's")
+    store = LocalStore(tmp_path / "remote", confined=True)
+    (tmp_path / "remote" / "packs").symlink_to(elsewhere)
+    for attempt in (lambda: store.put_bytes("packs/y.pack", b"y"), lambda: store.delete("packs/x.pack"),
+                    lambda: store.move("packs/x.pack", "packs/z.pack")):
+        with pytest.raises(InputError, match="packs is a symlink"):
+            attempt()
+    assert [p.name for p in elsewhere.iterdir()] == ["x.pack"]
+    store.put_bytes("snapshots/a/b", b"ab")  # its own folders, made as needed
+    assert store.get_bytes("snapshots/a/b") == b"ab" and not (tmp_path / "remote" / ".tmp").is_symlink()
+    store.delete("snapshots/a/b")
+    assert not store.exists("snapshots/a/b")
+    (tmp_path / "remote" / ".tmp").rmdir()
+    (tmp_path / "remote" / ".tmp").symlink_to(elsewhere)
+    with pytest.raises(InputError, match=r"\.tmp is a symlink"):
+        LocalStore(tmp_path / "remote", confined=True)
+    LocalStore(tmp_path / "remote")  # the workspace's own store: its links are its owner's

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import emit, handle_errors, json_option
+from assay.cli._output import emit, escaped, handle_errors, json_option, quoted
 from assay.errors import UsageError
 from assay.workspace import Workspace
 
@@ -48,7 +48,7 @@ def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, as_json:
         else:
             click.echo(f"unchanged: {name} is already {v.ref} ({v.snapshot[:12]}); no new version made")
         for w in result.warnings:
-            click.echo(f"warning: {w}", err=True)
+            click.echo(f"warning: {escaped(w)}", err=True)
 
     emit(result, as_json, render)
 
@@ -76,7 +76,7 @@ def status_cmd(name: str | None, as_json: bool) -> None:
             click.echo(f"{st.dataset}: changes against {st.against.ref}")
             for label, paths in (("added", st.added), ("modified", st.modified), ("removed", st.removed)):
                 for p in paths:
-                    click.echo(f"  {label:9} {p}")
+                    click.echo(f"  {label:9} {quoted(p)}")
 
     emit(results[0] if name else {"datasets": results}, as_json, render)
 
@@ -118,7 +118,7 @@ def ls_cmd(ref: str | None, as_json: bool) -> None:
 
     def render() -> None:
         for f in files:
-            click.echo(f"{f['mode']:>4} {f['size']:>14} {f['path']}")
+            click.echo(f"{f['mode']:>4} {f['size']:>14} {quoted(f['path'])}")
 
     emit({"version": version, "files": files}, as_json, render)
 
@@ -141,13 +141,13 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
         click.echo(f"{result.old.ref} -> {result.new.ref}: {len(result.added)} added, {len(result.removed)} removed, "
                    f"{len(result.modified)} modified, {result.unchanged} unchanged")
         for f in result.added:
-            click.echo(f"  added     {f['path']} ({_size(f['size'])})")
+            click.echo(f"  added     {quoted(f['path'])} ({_size(f['size'])})")
         for f in result.removed:
-            click.echo(f"  removed   {f['path']}")
+            click.echo(f"  removed   {quoted(f['path'])}")
         for f in result.modified:
-            click.echo(f"  modified  {f['path']} ({_size(f['old_size'])} -> {_size(f['new_size'])}, {f['chunks_new']} new chunks)")
+            click.echo(f"  modified  {quoted(f['path'])} ({_size(f['old_size'])} -> {_size(f['new_size'])}, {f['chunks_new']} new chunks)")
         for path, t in result.tables.items():
-            click.echo(f"  table {path}:")
+            click.echo(f"  table {quoted(path)}:")
             if "error" in t:
                 click.echo(f"    could not compare rows: {t['error']}")
                 if t.get("hint"):
@@ -237,7 +237,7 @@ def checkout_cmd(ref: str, to: str | None, force: bool, as_json: bool) -> None:
         click.echo(f"checked out {result.version.ref} into {result.target}: {len(result.written)} written, "
                    f"{result.unchanged} unchanged, {len(result.removed)} removed")
         for w in result.warnings:
-            click.echo(f"warning: {w}", err=True)
+            click.echo(f"warning: {escaped(w)}", err=True)
 
     emit(result, as_json, render)
 
@@ -273,9 +273,9 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
 
 def _render_damage(report: Any) -> None:
     for d in report.damaged:
-        click.echo(f"  {d.object}: {d.reason}")
+        click.echo(f"  {quoted(d.object)}: {escaped(d.reason)}")
         for a in d.affected:
-            click.echo(f"    in {a['ref']}  {a['path']}")
+            click.echo(f"    in {a['ref']}  {quoted(a['path'])}")
     for entry in report.downstream:
         click.echo(f"  downstream {entry['ref']} was built from {', '.join(entry['built_from'])}")
 
@@ -297,10 +297,19 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
     from assay.data import push
 
     result = push(Workspace.open(), ref, remote=remote, jobs=jobs)
-    emit(result, as_json, lambda: click.echo(
-        f"pushed {len(result.versions)} version(s) to {result.remote}: {result.chunks_sent} chunks "
-        f"({_size(result.bytes_sent)}) sent, {result.chunks_present} already there"
-        + (f"; {result.snapshots_present} version(s) were complete there" if result.snapshots_present else "")))
+
+    def render() -> None:
+        there = len(result.versions_already_there)
+        if not result.versions_sent:
+            what = result.versions_already_there[0] if there == 1 else f"all {there} versions"
+            click.echo(f"nothing to push: remote {result.remote} has {what} already")
+            return
+        click.echo(f"pushed {len(result.versions_sent)} version(s) to {result.remote}"
+                   + (f" ({there} more already there)" if there else "")
+                   + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) sent, "
+                   f"{result.chunks_present} chunks already there")
+
+    emit(result, as_json, render)
 
 
 @data.command("pull")
@@ -325,11 +334,21 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
         click.echo(f"note: {moved['remote']} on {result.remote} is {moved['here']} here (its number is taken "
                    f"here by another version); its id {moved['id'][:12]} is the same everywhere", err=True)
     for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    emit(result, as_json, lambda: click.echo(
-        f"pulled {len(result.versions)} version(s) from {result.remote}: {result.chunks_sent} chunks "
-        f"({_size(result.bytes_sent)}) fetched, {result.chunks_present} already here"
-        + (f"; checked out {', '.join(result.checked_out)}" if result.checked_out else "")))
+        click.echo(f"note: {escaped(note)}", err=True)
+
+    def render() -> None:
+        here = len(result.versions_already_there)
+        checked_out = f"; checked out {', '.join(result.checked_out)}" if result.checked_out else ""
+        if not result.versions_sent and not result.chunks_sent:
+            what = result.versions_already_there[0] if here == 1 else f"all {here} versions"
+            click.echo(f"nothing to pull: this workspace has {what} of {result.remote} already{checked_out}")
+            return
+        click.echo(f"pulled {len(result.versions_sent)} version(s) from {result.remote}"
+                   + (f" ({here} more already here)" if here else "")
+                   + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) fetched, "
+                   f"{result.chunks_present} chunks already here{checked_out}")
+
+    emit(result, as_json, render)
 
 
 def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bool, jobs: int,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import echo_err, emit, handle_errors, json_option
+from assay.cli._output import echo_err, emit, handle_errors, json_option, styled
 from assay.errors import UsageError
 
 
@@ -137,7 +137,7 @@ def _run(compare: Any, reference: str, current: str, spec: Any, executor: Any, w
 
 
 def _render(report: Any, report_path: Path | None) -> None:
-    verdict = click.style("DRIFT", fg="red", bold=True) if report.drift else click.style("no drift", fg="green", bold=True)
+    verdict = styled("DRIFT", fg="red", bold=True) if report.drift else styled("no drift", fg="green", bold=True)
     n = len(report.columns)
     click.echo(f"{verdict}: {len(report.drifted_columns)} of {n} columns drifted ({report.share_drifted:.0%}); "
                f"reference {report.reference_rows:,} rows, current {report.current_rows:,} rows; "
@@ -148,7 +148,7 @@ def _render(report: Any, report_path: Path | None) -> None:
     for c in rows:
         eff = f"{c.effect:.4f}" if c.effect is not None else "-"
         padj = f"{c.p_adjusted:.2g}" if c.p_adjusted is not None else "-"
-        mark = click.style("drift", fg="red") if c.drifted else "ok"
+        mark = styled("drift", fg="red") if c.drifted else "ok"
         role = f" [{c.role}]" if c.role != "feature" else ""
         click.echo(f"  {c.name:<{width}}  {c.kind:<11} {c.test or '-':<13} {eff:>9} {c.threshold if c.threshold is not None else '-':>7} {padj:>9}  {mark}{role}")
     mv = report.multivariate or {}

@@ -17,8 +17,8 @@ import click
 
 from assay.errors import AssayError, InputError, NoSpaceError
 
-__all__ = ["echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "report_usage_error", "shown",
-           "shown_streams", "to_json"]
+__all__ = ["echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "quoted", "report_usage_error",
+           "shown", "shown_streams", "styled", "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,12 +44,13 @@ def _default(value: Any) -> Any:
 # move the cursor or hide text. They are shown escaped, as ``\u001b``; that is also a valid
 # JSON escape of the same character, so a JSON document means the same after it.
 # Bidirectional overrides are escaped too: they can make a name read as another. Kept on a
-# terminal: the colours assay's own output uses (click.style: bold, foreground colours, reset;
-# not concealed text or a background that hides it), and on stderr what progress bars draw
-# with (\r, cursor up); messages put on stderr (errors, warnings) are escaped whole first
-# (:func:`escaped`). Elsewhere those colours are dropped (click's own stripping is turned off
-# for the root context: it removed any escape sequence, so a file named "e<ESC>[2Jvil" was
-# shown as "evil").
+# terminal: the colours assay's own output uses (:func:`styled`: bold, foreground colours,
+# reset; not concealed text or a background that hides it), and on stderr what progress bars
+# draw with (\r, cursor up); messages put on stderr (errors, warnings) are escaped whole first
+# (:func:`escaped`). Elsewhere assay writes no colours (:func:`styled` gives plain text), so
+# every escape sequence there is data's, and is escaped like any other: none is dropped
+# (click's own stripping is turned off for the root context: it removed any escape sequence,
+# so a file named "e<ESC>[2Jvil" was shown as "evil").
 _CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _SGR = "\x1b\\[[0-9;]*m"
 _KEEP_OUT = re.compile(f"({_SGR})|[{_CONTROLS}]")
@@ -72,8 +73,8 @@ def shown(text: str, *, terminal: bool = False, err: bool = False) -> str:
     """``text`` with its control characters escaped (see above)."""
     def replace(match: re.Match[str]) -> str:
         sequence = match.group(1)
-        if sequence and _kept(sequence):
-            return sequence if terminal else ""
+        if sequence and terminal and _kept(sequence):
+            return sequence
         return escaped(match.group(0))
 
     return (_KEEP_ERR if terminal and err else _KEEP_OUT).sub(replace, text)
@@ -85,18 +86,47 @@ def escaped(text: str) -> str:
     return _ANY.sub(lambda m: _code(m.group(0)), text)
 
 
+_UNUSUAL = re.compile(f'[{_CONTROLS}\t\n"\\\\]')
+
+
+def quoted(name: str) -> str:
+    """A file name for a text listing, one line and unambiguous: as it is when it holds no
+    control character, line break, tab, quote or backslash; else quoted the way `git ls-files`
+    quotes such names, as a JSON string (``"d/a\\nb.txt"``), so one name never reads as two
+    and an escape in a name never reads as the character it spells."""
+    if not _UNUSUAL.search(name):
+        return name
+    return escaped(json.dumps(name, ensure_ascii=False))  # json leaves C1 controls and bidi marks as they are
+
+
+def styled(text: str, *, fg: str | None = None, bold: bool = False, err: bool = False) -> str:
+    """``text`` in one of assay's own colours where it goes to a terminal (stdout, or stderr
+    with ``err``); as it is elsewhere, where an escape sequence could only be data's."""
+    stream = sys.stderr if err else sys.stdout
+    return click.style(text, fg=fg, bold=bold) if _on_terminal(stream) else text
+
+
+def _on_terminal(stream: Any) -> bool:
+    if isinstance(stream, _Shown):
+        return stream.terminal
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 class _Shown:
     """A text stream that writes what it is given through :func:`shown`."""
 
     def __init__(self, raw: Any, err: bool) -> None:
         self._raw, self._err = raw, err
         try:
-            self._terminal = bool(raw.isatty())
+            self.terminal = bool(raw.isatty())
         except (AttributeError, ValueError, OSError):
-            self._terminal = False
+            self.terminal = False
 
     def write(self, text: str) -> int:
-        self._raw.write(shown(text, terminal=self._terminal, err=self._err))
+        self._raw.write(shown(text, terminal=self.terminal, err=self._err))
         return len(text)
 
     def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, errors, ...

@@ -617,7 +617,7 @@ def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any, tag:
     except CorruptionError as exc:
         for tmp, *_ in out:
             _unlink(tmp)
-        raise CorruptionError(f"cannot check out {rel}: {exc.message}", key=exc.key, hint=exc.hint) from None
+        raise _cannot_check_out(rel, exc) from None
     except BaseException:
         for tmp, *_ in out:
             _unlink(tmp)
@@ -666,9 +666,15 @@ def stage_big_files(ws: Workspace, snapshot: Snapshot, source: Any) -> Staged:
         for tmp, _, _ in staged.values():
             _unlink(tmp)
         if isinstance(exc, CorruptionError):
-            raise CorruptionError(f"cannot check out {rel}: {exc.message}", key=exc.key, hint=exc.hint) from None
+            raise _cannot_check_out(rel, exc) from None
         raise
     return staged
+
+
+def _cannot_check_out(rel: str, exc: CorruptionError) -> CorruptionError:
+    """Damage met writing ``rel``, naming the file once: the reader's "(needed by rel)" goes."""
+    message = exc.message.removesuffix(f" (needed by {rel})")
+    return CorruptionError(f"cannot check out {rel}: {message}", key=exc.key, hint=exc.hint)
 
 
 def _device_of(path: str) -> int | None:

@@ -83,6 +83,20 @@ def encode_index(entries: list[IndexEntry], fmt: int = 2) -> bytes:
     return body + blake3.blake3(body).digest()
 
 
+def bad_pack_header(store: ObjectStore, pack_id: str) -> str | None:
+    """What is wrong with the header of pack ``pack_id`` (None: nothing, or no such pack,
+    which its chunks' checks report). Readers go by the index's offsets and never look at
+    it, so only a check that reads it finds a header that is damaged."""
+    key = f"packs/{pack_id}.pack"
+    try:
+        head = store.get_range(key, 0, len(PACK_MAGIC))
+    except NotFoundError:
+        return None
+    if head == PACK_MAGIC:
+        return None
+    return f"damaged (bad header: it starts {head!r}, not {PACK_MAGIC!r})"
+
+
 def newer_header(data: bytes) -> bool:
     """Whether ``data`` starts with an index header naming a format after this assay's."""
     return data[:7] == IDX_MAGIC[:7] and data[7:8].isdigit() and data[7:8] > IDX_MAGIC[7:8]

@@ -73,6 +73,10 @@ class TransferResult:
     bytes_sent: int = 0
     chunks_present: int = 0
     snapshots_present: int = 0  # versions whose snapshot (so every chunk) the destination had
+    # The versions, split: those a push wrote something of (snapshot or ref) or a pull recorded,
+    # and those the destination had already. ``versions`` lists both.
+    versions_sent: list[str] = field(default_factory=list)
+    versions_already_there: list[str] = field(default_factory=list)
     packs: int = 0
     checked_out: list[str] = field(default_factory=list)
     # Pulled versions whose number here differs from the remote's (another version holds it here):
@@ -84,7 +88,8 @@ class TransferResult:
         return {
             "remote": self.remote, "versions": self.versions, "chunks_transferred": self.chunks_sent,
             "bytes_transferred": self.bytes_sent, "chunks_already_there": self.chunks_present,
-            "snapshots_already_there": self.snapshots_present, "packs": self.packs,
+            "snapshots_already_there": self.snapshots_present, "versions_sent": self.versions_sent,
+            "versions_already_there": self.versions_already_there, "packs": self.packs,
             "checked_out": self.checked_out, "renumbered": self.renumbered, "notes": self.notes,
         }
 
@@ -177,7 +182,8 @@ def _open(ws: Workspace, remote: Remote) -> ObjectStore:
         raise InputError(f"the folder {folder} of remote {remote.name} does not exist",
                          hint=f"check the path; `assay remote add {remote.name} {folder}` makes it again (empty), "
                               f"`assay remote add {remote.name} PATH --replace` points {remote.name} elsewhere")
-    store = open_store(remote.url, ws.root, **remote.options)
+    # A folder others write too: its sub-folders are its own, never links leading elsewhere.
+    store = LocalStore(folder, confined=True) if folder is not None else open_store(remote.url, ws.root, **remote.options)
     if isinstance(store, LocalStore):
         try:
             store.clean_tmp()  # what killed pushes of this machine left (it holds space for ever)
@@ -269,11 +275,12 @@ def check_entry(entry: Any, key: str) -> None:
         raise InputError(f"remote object {key} has a bad {', '.join(wrong)}", hint="fix or remove it on the remote")
 
 
-def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore, versions: list[Version]) -> list[str]:
+def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore,
+                versions: list[Version]) -> tuple[set[str], list[str]]:
     """One ref object per version the remote does not list yet (after its snapshot and chunks).
-    Returns the refs the remote lists already that do not read as their version: damage that a
-    pull would stop at, which ``push --repair`` mends. Each listed ref is read back once (small
-    objects, read in parallel); those found whole, and those this push wrote, are remembered
+    Returns the refs written, and the refs the remote lists already that do not read as their
+    version: damage that a pull would stop at, which ``push --repair`` mends. Each listed ref is
+    read back once (small objects, read in parallel); those found whole, and those this push wrote, are remembered
     per remote (``.assay/cache/remotes/NAME/refs-read``), so a later push reads only new ones.
     Damage done to a ref after that is for ``verify --remote`` to find."""
     from concurrent.futures import ThreadPoolExecutor
@@ -290,6 +297,7 @@ def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore, versions: list[
     for v in versions:
         by_name.setdefault(v.dataset, []).append(v)
     listed: list[str] = []
+    written: set[str] = set()
     whole = set(read_before)
     for name, vs in by_name.items():
         there = set(store.list(f"versions/{name}/"))
@@ -300,6 +308,7 @@ def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore, versions: list[
                     listed.append(key)
             else:
                 store.put_bytes(key, ref_entry(v, kinds.get(name, "dataset"), version_sources(ws, v)))
+                written.add(key)
                 whole.add(key)
     damaged: list[str] = []
     if listed:
@@ -311,7 +320,7 @@ def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore, versions: list[
         with contextlib.suppress(OSError):  # a cache: without it the next push reads them again
             (ws.cache_dir / "remotes" / spec.name).mkdir(parents=True, exist_ok=True)
             write_hint(memo_path, {"url": spec.url, "refs": sorted(whole)})
-    return damaged
+    return written, damaged
 
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")  # used with fullmatch
@@ -557,8 +566,11 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
         write_runs(ws, store, versions)  # before the refs that name them
-        damaged = _write_refs(ws, spec, store, versions)
+        written, damaged = _write_refs(ws, spec, store, versions)
     result.versions = sorted(v.ref for v in versions)
+    sent = {v.ref for v in versions if v.snapshot in loaded or f"versions/{v.dataset}/{v.id}.json" in written}
+    result.versions_sent = [r for r in result.versions if r in sent]
+    result.versions_already_there = [r for r in result.versions if r not in sent]
     if damaged:
         raise CorruptionError(
             f"pushed, but {len(damaged)} version ref(s) already on remote {spec.name} are damaged: "
@@ -667,6 +679,8 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
     result.versions.sort()
+    result.versions_sent.sort()
+    result.versions_already_there.sort()
     return result
 
 
@@ -700,6 +714,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         for name, entry in wanted:
             version, recorded = _import_version(ws, name, entry, docs[name], snapshots.get(entry["snapshot"]))
             result.versions.append(version.ref)
+            (result.versions_sent if recorded else result.versions_already_there).append(version.ref)
             if recorded and version.number != entry["number"]:  # said once, when it is recorded
                 result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
                                           "id": version.id})
@@ -717,9 +732,10 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             try:
                 done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
             except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
+                why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
                 raise UsageError(
                     f"pulled {len(result.versions)} version(s) from {spec.name}, but did not check out {v.ref}: "
-                    f"{exc.message}",
+                    + (f"it {why}" if why != exc.message else why),
                     hint=f"{exc.hint.replace('pass --force', f'run `assay data checkout {v.ref} --force`')}"
                     if exc.hint else None) from None
             result.checked_out.append(v.ref)

@@ -67,6 +67,7 @@ from assay.data._packs import (
     IndexEntry,
     PackStore,
     PackWriter,
+    bad_pack_header,
     decode_index,
     newer_header,
     salvage_index,
@@ -199,6 +200,7 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
     clean: set[bytes] = set()  # good chunks in packs without damage: they stay where they are
     good: dict[str, dict[bytes, ChunkLocation]] = {}  # good chunks of the damaged packs
     bad: dict[str, dict[bytes, ChunkLocation]] = {}
+    reheaded: set[str] = set()  # packs whose header is damaged: rewritten whole, every chunk being good
     with bar(total=sum(len(e) for e in entries.values()), desc="checking", unit="chunk") as progress:
         for pack_id in sorted(entries):
             errors: list[tuple[bytes, CorruptionError]] = []
@@ -207,7 +209,9 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
                                                    strict=True)]
             result.checked_chunks += len(locations)
             progress.update(len(locations))
-            if errors or pack_id in salvaged:
+            if bad_pack_header(store, pack_id) is not None:
+                reheaded.add(pack_id)
+            if errors or pack_id in salvaged or pack_id in reheaded:
                 good[pack_id] = {d: locations[d] for d in found}
                 bad[pack_id] = {d: locations[d] for d, _ in errors}
             else:
@@ -242,8 +246,9 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
                     result.bytes_copied += loc.raw
         mended = copied | clean | elsewhere
         # A damaged pack is rewritten only if some of its damage now has a good copy (or its
-        # index was salvaged); one whose damage nothing replaces is left as it is.
-        rewrite = sorted(p for p in bad if p in salvaged or any(d in mended for d in bad[p]))
+        # index was salvaged, or its header is damaged); one whose damage nothing replaces is
+        # left as it is.
+        rewrite = sorted(p for p in bad if p in salvaged or p in reheaded or any(d in mended for d in bad[p]))
         staying = {d for p in bad if p not in rewrite for d in good[p]}
         for pack_id in rewrite:
             items = [(d, loc) for d, loc in good[pack_id].items() if d not in clean and d not in staying]
@@ -280,6 +285,8 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
             if pack_id not in writer.published and not placed[pack_id] <= held:
                 result.left_as_is.append(f"packs/{pack_id}.pack")  # the next repair looks at it again
                 continue
+            if pack_id in reheaded:  # its chunks are in a pack with a good header now (maybe its very id)
+                result.repaired.append(f"pack packs/{pack_id}.pack")
             if pack_id in writer.published:  # rewritten with the very entries it had (its id is its index's hash)
                 if pack_id in salvaged:
                     result.repaired.append(f"pack index packs/{pack_id}.idx")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.data._packs import PackStore, workspace_packs
+from assay.data._packs import PackStore, bad_pack_header, workspace_packs
 from assay.data._snapshot import Snapshot
 from assay.data._versions import Version, all_versions, load_snapshot, resolve
 from assay.errors import AssayError, CorruptionError, NotFoundError
@@ -123,6 +123,12 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
     if not check_all:
         present = [d for d in wanted if packs.has(d)]
         _check_chunks(packs, present, report, bad_chunks)
+    # The packs checked: a header that is damaged is damage though every chunk reads.
+    checked = packs.packs() if check_all else {packs.index[d].pack for d in wanted if packs.has(d)}
+    for pack_id in sorted(checked):
+        reason = bad_pack_header(store, pack_id)
+        if reason is not None:
+            report.damaged.append(Damage(object=f"pack packs/{pack_id}.pack", reason=reason))
 
     # Map every damage to the dataset versions and file paths that contain it.
     index: dict[bytes, list[dict[str, str]]] = {d: [] for d in bad_chunks}
@@ -191,15 +197,21 @@ def _check_chunks(packs: PackStore, digests: list[bytes], report: VerifyReport, 
             report.checked_bytes += len(raw)
             progress.update(1)
         for digest, exc in errors:
-            bad[digest] = _reason(digest, exc.message)
+            loc = packs.index.get(digest)
+            bad[digest] = _reason(digest, exc.message, loc.pack if loc else None)
             progress.update(1)
 
 
-def _reason(digest: bytes, message: str) -> str:
-    """What is wrong with a chunk, without the place that the damage's name already gives."""
+def _reason(digest: bytes, message: str, pack: str | None = None) -> str:
+    """What is wrong with a chunk, without the place that the damage's name already gives
+    (the chunk, and ``pack``, the pack it names)."""
     head = f"chunk {digest.hex()} in packs/"
     if message.startswith(head) and " is " in message:
         return message.split(" is ", 1)[1]
+    about_pack = f"pack packs/{pack}.pack is "
+    if pack is not None and message.startswith(about_pack):
+        what = message[len(about_pack):]  # "missing" (from URL), "truncated: chunk … is cut off"
+        return "cut off: its pack is truncated" if what.startswith("truncated") else f"its pack is {what}"
     return message
 
 

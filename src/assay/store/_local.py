@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import stat as _stat
@@ -11,21 +13,62 @@ from pathlib import Path
 from typing import BinaryIO
 
 from assay.config import fsync_dir, make_folder
-from assay.errors import NotFoundError
+from assay.errors import InputError, NotFoundError
 from assay.store._base import ObjectStore, check_key
 
 __all__ = ["LocalStore", "pid_alive", "remove_dead_writers_files", "writer_gone"]
 
 
 class LocalStore(ObjectStore):
-    def __init__(self, root: Path) -> None:
+    """Objects in the folder ``root``. A ``confined`` store (a remote, which others write too)
+    writes, moves and deletes only in folders of its own: a sub-folder that is a symlink
+    (``packs`` leading to some other folder, say) is refused, as :class:`InputError` naming
+    it, not written through. The root itself may be a link: whoever named it chose it."""
+
+    def __init__(self, root: Path, *, confined: bool = False) -> None:
         self.root = Path(root)
         self.url = str(self.root)
+        self.confined = confined
         self._tmp = self.root / ".tmp"
+        if confined:
+            self._refuse_link(self._tmp)
         make_folder(self._tmp, f"cannot use the folder {self.root} as an object store")
+        if confined:
+            self._refuse_link(self._tmp)
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
+
+    def _refuse_link(self, path: Path) -> None:
+        if path.is_symlink():
+            raise InputError(f"{path} is a symlink (to {os.readlink(path)}): assay writes only into the store "
+                             f"{self.root}'s own folders, not through links to others",
+                             hint="replace the link with a folder of its own (move what it leads to into place), "
+                                  "or remove it, then rerun")
+
+    def _parent_fd(self, key: str, *, make: bool) -> int:
+        """An open descriptor of the folder holding ``key``, reached from the root one folder
+        at a time without following a symlink (made where missing, with ``make``): what is
+        renamed or removed in it cannot land elsewhere, even if a folder is swapped for a
+        link meanwhile."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for i, part in enumerate(check_key(key).split("/")[:-1]):
+                if make:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, dir_fd=fd)
+                try:
+                    inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        self._refuse_link(self.root.joinpath(*key.split("/")[:i + 1]))
+                    raise
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _tmp_path(self, key: str) -> Path:
         # The host is in the name: a store on a file server may be written from several
@@ -33,6 +76,14 @@ class LocalStore(ObjectStore):
         return self._tmp / f"{os.getpid()}-{host_tag()}-{os.urandom(6).hex()}-{key.rsplit('/', 1)[-1]}"
 
     def _commit(self, tmp: Path, key: str) -> None:
+        if self.confined:
+            fd = self._parent_fd(key, make=True)
+            try:
+                os.replace(tmp, key.rsplit("/", 1)[-1], dst_dir_fd=fd)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dest)
@@ -104,6 +155,18 @@ class LocalStore(ObjectStore):
                 yield name if rel == "." else f"{rel.replace(os.sep, '/')}/{name}"
 
     def delete(self, key: str) -> None:
+        if self.confined:
+            try:
+                fd = self._parent_fd(key, make=False)
+            except FileNotFoundError:
+                return
+            try:
+                os.unlink(key.rsplit("/", 1)[-1], dir_fd=fd)
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(fd)
+            return
         try:
             self._path(key).unlink()
         except FileNotFoundError:
@@ -113,6 +176,9 @@ class LocalStore(ObjectStore):
         source = self._path(key)
         if not source.is_file():
             raise NotFoundError(f"object {key} is missing from {self.url}")
+        if self.confined:
+            fd = self._parent_fd(key, make=False)
+            os.close(fd)  # the object moved is the store's own, not a file a link leads to
         self._commit(source, new_key)
         fsync_dir(source.parent)
 
@@ -123,6 +189,8 @@ class LocalStore(ObjectStore):
         """Remove temp files left by processes that died mid-write. A store may be a folder
         that several machines write (a file server): only this machine's writers are judged
         by their process; other files wait a day (see :func:`remove_dead_writers_files`)."""
+        if self.confined:
+            self._refuse_link(self._tmp)
         return remove_dead_writers_files(self._tmp, shared=True)
 
 
