@@ -74,6 +74,23 @@ def test_a_remote_s_folder_that_is_a_symlink_is_not_written_through(ws: Workspac
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.parametrize("folder", ["packs", "snapshots", "versions/ds", "runs"])
+def test_a_file_where_a_remote_keeps_a_folder_is_an_input_error(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                  folder: str) -> None:
+    one_version(ws)
+    (ws.root / "d" / "g.txt").write_text("more\n")
+    cli("run", "--out", "ds=d", "--", "true")  # a version made by a run: its record goes to runs/
+    remote = tmp_path / "remote"
+    cli("remote", "add", "origin", str(remote))
+    (remote / folder).parent.mkdir(parents=True, exist_ok=True)
+    (remote / folder).write_text("not a folder")
+    doc = cli.json("data", "push", check=2)
+    assert doc["error"] == "InputError" and f"{remote / folder} is a file where the store" in doc["message"]
+    assert (remote / folder).read_text() == "not a folder"  # left as it was
+    (remote / folder).unlink()
+    assert cli.json("data", "push")["versions"] == ["ds@v1", "ds@v2"]
+
+
 def test_a_folder_remote_takes_no_endpoint(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     proc = cli("remote", "add", "f", str(tmp_path / "folder"), "--endpoint-url", "http://127.0.0.1:9000", check=2)
     assert "is a folder" in proc.stderr and "--endpoint-url" in proc.stderr

@@ -301,6 +301,9 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
     def render() -> None:
         there = len(result.versions_already_there)
         if not result.versions_sent:
+            if not there:
+                click.echo(f"nothing to push: this workspace has no versions{_named(ref)}")
+                return
             what = result.versions_already_there[0] if there == 1 else f"all {there} versions"
             click.echo(f"nothing to push: remote {result.remote} has {what} already")
             return
@@ -310,6 +313,10 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
                    f"{result.chunks_present} chunks already there")
 
     emit(result, as_json, render)
+
+
+def _named(ref: str | None) -> str:
+    return f" of {ref}" if ref else ""
 
 
 @data.command("pull")
@@ -340,6 +347,9 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
         here = len(result.versions_already_there)
         checked_out = f"; checked out {', '.join(result.checked_out)}" if result.checked_out else ""
         if not result.versions_sent and not result.chunks_sent:
+            if not here:
+                click.echo(f"nothing to pull: remote {result.remote} has no versions{_named(ref)}{checked_out}")
+                return
             what = result.versions_already_there[0] if here == 1 else f"all {here} versions"
             click.echo(f"nothing to pull: this workspace has {what} of {result.remote} already{checked_out}")
             return

@@ -61,7 +61,10 @@ class LocalStore(ObjectStore):
                     inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
                 except OSError as exc:
                     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                        self._refuse_link(self.root.joinpath(*key.split("/")[:i + 1]))
+                        where = self.root.joinpath(*key.split("/")[:i + 1])
+                        self._refuse_link(where)
+                        raise InputError(f"{where} is a file where the store {self.root} keeps a folder",
+                                         hint="move the file aside (it is not one assay writes), then rerun") from None
                     raise
                 os.close(fd)
                 fd = inner
