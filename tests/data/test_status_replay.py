@@ -370,7 +370,8 @@ def test_big_trees_are_walked_by_forked_walkers(folders: Workspace, monkeypatch:
     monkeypatch.setattr(_sigwalk, "_FORK_MIN_ENTRIES", 1)
     forked: list[int] = []
     fork_walk = _sigwalk.fork_walk
-    monkeypatch.setattr(_sigwalk, "fork_walk", lambda folders, walk: forked.append(len(folders)) or fork_walk(folders, walk))
+    monkeypatch.setattr(_sigwalk, "fork_walk",
+                        lambda folders, walk: forked.append(len(folders)) or fork_walk(folders, walk))
     assert replay_status("ds", as_json=False) == "ds: clean against ds@v1 (20 files)\n"
     assert forked == [16]  # the other 4 listed here, to judge the size
     assert _prefetch._pending is None
