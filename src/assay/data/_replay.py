@@ -52,10 +52,11 @@ STAT_SCHEMA = 6
 # here; a test holds the two equal). A newer ledger: the full command refuses it, so no replay.
 LEDGER_SCHEMA = 5
 # Up to this many files the tree is walked in this process; above it by forked walkers
-# (_sigwalk.walk_groups), as the full command would. At 50,000 files a replayed answer takes
-# 0.22 s warm against 0.36 s for the full command with its walk started early (_prefetch.py,
-# which overlaps the walk with loading the command line); a tree found changed pays for that
-# overlap instead (0.83 s against 0.74 s cold, 0.59 against 0.57 s warm; A/B medians).
+# (_sigwalk.walk_groups), as the full command would. At 50,000 files a replayed answer took
+# 0.24-0.61 s warm against 0.29-0.82 s for the full command with its walk started early
+# (_prefetch.py, which overlaps the walk with loading the command line; A/B medians on a busy
+# 2-core machine). A tree found changed loses that overlap: its medians moved from 0.09 s
+# slower to 0.13 s faster there, but on an idle machine it can cost up to the load's time.
 MAX_FILES = 4096
 # What an answer holds, and the type of each.
 _FIELDS = {
