@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is not loaded for this: a status answered at the entry point forks a walk
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["bar"]
 

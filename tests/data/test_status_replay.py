@@ -351,12 +351,44 @@ def test_a_walk_that_differs_is_handed_to_status(clean: Workspace, monkeypatch: 
     assert _prefetch.take(str(clean.root), "ds", ["d"]) is None  # taken once
 
 
-def test_big_trees_are_left_to_the_early_walk(clean: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def folders(ws: Workspace) -> Workspace:
+    """Dataset "ds": 20 folders of one file, enough to share out among forked walkers."""
+    for i in range(20):
+        write(ws.root / "d" / f"f{i:02d}" / "x.txt", f"{i}\n")
+    age(ws.root / "d")
+    add(ws, ["d"], name="ds")
+    return ws
+
+
+def test_big_trees_are_walked_by_forked_walkers(folders: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data import _sigwalk
+
+    ws = folders
     monkeypatch.setattr(_prefetch, "_pending", None)
-    assert replay_status("ds", as_json=False) == "ds: clean against ds@v1 (4 files)\n"
     monkeypatch.setattr(_replay, "MAX_FILES", 3)
+    monkeypatch.setattr(_sigwalk, "_FORK_MIN_ENTRIES", 1)
+    forked: list[int] = []
+    fork_walk = _sigwalk.fork_walk
+    monkeypatch.setattr(_sigwalk, "fork_walk",
+                        lambda folders, walk: forked.append(len(folders)) or fork_walk(folders, walk))
+    assert replay_status("ds", as_json=False) == "ds: clean against ds@v1 (20 files)\n"
+    assert forked == [16]  # the other 4 listed here, to judge the size
+    assert _prefetch._pending is None
+    (ws.root / "d" / "f07" / "x.txt").write_text("changed\n")
     assert replay_status("ds", as_json=False) is None
-    assert _prefetch._pending is None  # not walked either
+    assert _prefetch._pending is not None  # the walk is status's: it does not walk again
+    assert status(ws, "ds").modified == ["d/f07/x.txt"]
+
+
+def test_a_big_tree_is_answered_without_the_command_line_or_typing(folders: Workspace) -> None:
+    code = ("import assay.data._replay as r, assay.data._sigwalk as w\n"
+            "r.MAX_FILES, w._FORK_MIN_ENTRIES = 3, 1  # a big tree, worth forking for\n" + _RUN)
+    proc = subprocess.run([sys.executable, "-c", code, "ds", "--json"], cwd=folders.root, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert json.loads(proc.stdout)["clean"] is True
+    # The walk forked, and nothing else watched loaded (its progress bar brings no typing).
+    assert proc.stderr.rpartition("LOADED ")[2].strip() == "['assay.data._fork']"
 
 
 def test_no_answer_is_kept_for_a_postgresql_ledger(tmp_path: Path, pg_database: str,

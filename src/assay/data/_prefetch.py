@@ -6,10 +6,12 @@ imports, ledger and stat cache, and 0.3 s of walking the tree for its stat signa
 sources, so when a signature is recorded the sources are also left in a small file
 (``.assay/cache/status-walks``), and `assay`'s entry point, seeing ``data status``,
 forks one process that walks them (:func:`prefetch_status`) while this one loads the
-command line, opens the ledger and resolves the version. ``status`` then takes the
-result (:func:`take`) only if the workspace and the sources it read from the ledger are
-the ones walked; otherwise it walks itself, as it would have. The file is a hint:
-missing, stale or unreadable, it costs only the head start.
+command line, opens the ledger and resolves the version. (Where a recorded answer can be
+checked instead, :mod:`assay.data._replay` walks first and hands a walk that finds a change
+over with :func:`walked`.) ``status`` then takes the result (:func:`take`) only if the
+workspace and the sources it read from the ledger are the ones walked; otherwise it walks
+itself, as it would have. The file is a hint: missing, stale or unreadable, it costs only
+the head start.
 
 Only the standard library's builtins, :mod:`assay._root` and the fork helper (which the
 child's walk needs anyway) are loaded before the fork, and the child never returns into
