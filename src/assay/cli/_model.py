@@ -21,7 +21,11 @@ def model() -> None:
 @json_option
 @handle_errors
 def add_command(name: str, target: str, flavor: str | None, message: str, trust: bool, as_json: bool) -> None:
-    """Register PATH (a model file, module:function or URL) as the next version of model NAME."""
+    """Register PATH (a model file, module:function or URL) as the next version of model NAME.
+
+    A model registered here has no lineage. To record what it was trained on, let the
+    training command register it: `assay run --in DATA@vN --model NAME=PATH -- CMD`.
+    """
     from assay.models import register_model
     from assay.workspace import Workspace
 
