@@ -4,7 +4,9 @@ model's lineage leads to the data it learned from, and on to the checks that jud
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,101 @@ def _exists(ws: Workspace, name: str) -> bool:
 
 def _kind(ws: Workspace, name: str) -> str:
     return str(ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))[0][0])
+
+
+def test_a_model_file_the_command_did_not_write_is_not_registered_as_its_output(ws: Workspace, cli, trainable) -> None:  # type: ignore[no-untyped-def]
+    cli("data", "add", "data", "--name", "cancer", cwd=ws.root)
+    run_json(cli, "--in", "cancer@v1", "--model", "clf=model.skops", "--",
+             PY, "train.py", "data/cancer.csv", "model.skops", cwd=ws.root)
+    old = ws.root / "model.skops"
+    os.utime(old, (old.stat().st_atime - 3600, old.stat().st_mtime - 3600))  # (ctime moves too, and is now)
+    # a command that writes nothing, or fails quietly and exits 0: the old file is still there
+    time.sleep(2.5)  # the model file's ctime is now older than the run's start by more than the slack
+    proc = cli("run", "--json", "--in", "cancer@v1", "--model", "clf=model.skops", "--", "true", cwd=ws.root, check=2)
+    doc = json.loads(proc.stdout)
+    assert "was last changed before run" in doc["message"] and "did not write it" in doc["message"]
+    assert [v.ref for v in assay.data.log(ws, "clf")] == ["clf@v1"]
+    assert ws.ledger.query("SELECT status FROM runs ORDER BY started_at DESC LIMIT 1")[0][0] == "failed"
+
+
+def test_lineage_text_tells_runs_of_one_command_and_checks_of_one_suite_apart(ws: Workspace, cli, trainable) -> None:  # type: ignore[no-untyped-def]
+    cli("data", "add", "data", "--name", "cancer", cwd=ws.root)
+    ok = run_json(cli, "--in", "cancer@v1", "--model", "clf=model.skops", "--",
+                  PY, "train.py", "data/cancer.csv", "model.skops", cwd=ws.root)
+    failed = cli("run", "--json", "--in", "cancer@v1", "--model", "clf=model.skops", "--",
+                 PY, "train.py", "data/missing.csv", "model.skops", cwd=ws.root, check=1)
+    bad = json.loads(failed.stdout)
+    (ws.root / "suite.yaml").write_text(SUITE.format(features=", ".join(trainable)))
+    check = cli.json("check", "suite.yaml", "--candidate", "clf@v1", cwd=ws.root)
+    text = cli("lineage", "cancer@v1", "--down", cwd=ws.root).stdout
+    assert f"[run {ok['id'][:12]}, succeeded]" in text and f"[run {bad['id'][:12]}, failed]" in text
+    assert f"[pass, {check['id'][:12]}]" in text
+    lines = text.splitlines()[1:]
+    assert lines == sorted(lines)  # in one order, run after run
+
+
+def test_a_tracked_block_s_relative_paths_are_taken_where_they_were_declared(ws: Workspace, trainable) -> None:
+    import skops.io
+    from sklearn.dummy import DummyClassifier
+
+    (ws.root / "sub").mkdir()
+    here = os.getcwd()
+    try:
+        with assay.track(ws, name="fit") as run:
+            skops.io.dump(DummyClassifier().fit([[0], [1]], [0, 1]), "m.skops")
+            run.output_model("clf", "m.skops")
+            run.output("feats", "data")
+            os.chdir(ws.root / "sub")
+            skops.io.dump(DummyClassifier().fit([[0], [1]], [1, 1]), "m.skops")  # another file, elsewhere
+    finally:
+        os.chdir(here)
+    from assay.models._hashing import hash_path
+
+    assert resolve(ws, "clf@v1").meta["model_hash"] == hash_path(ws.root / "m.skops")
+    assert [f["path"] for f in assay.data.ls(ws, "feats@v1")[1]] == ["data/cancer.csv"]
+
+
+def test_sigterm_while_a_model_loads_after_the_command_says_what_was_recorded(ws: Workspace, trainable) -> None:
+    import signal
+    import subprocess
+
+    from tests.conftest import ASSAY
+
+    # A pickle whose loading takes seconds (trusted: loading runs its code), and a command
+    # that writes it and a marker: the signal comes after the command, during the load.
+    make = (
+        "import joblib, pickle\n"
+        "from sklearn.dummy import DummyClassifier\n"
+        "joblib.dump(DummyClassifier().fit([[0], [1]], [0, 1]), 'good.pkl')\n"
+        "class Slow:\n"
+        "    def __reduce__(self):\n"
+        "        return (eval, (\"(__import__('time').sleep(6), __import__('joblib').load('good.pkl'))[1]\",))\n"
+        "pickle.dump(Slow(), open('slow.pkl', 'wb'))\n"
+        "open('done', 'w').write('1')\n"
+    )
+    (ws.root / "make.py").write_text(make)
+    proc = subprocess.Popen([*ASSAY, "run", "--trust", "--model", "slow=slow.pkl", "--", PY, "make.py"], cwd=ws.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (ws.root / "done").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    status = ws.ledger.query("SELECT status FROM runs")[0][0]
+    if status == "succeeded":  # (the usual case: the signal came during the load)
+        assert "came after the command had ended well" in err and _exists(ws, "slow")
+    else:
+        assert "recorded as failed" in err and not _exists(ws, "slow")
+
+
+def test_status_of_a_model_says_what_status_is_for(ws: Workspace, cli, trainable) -> None:  # type: ignore[no-untyped-def]
+    import skops.io
+    from sklearn.dummy import DummyClassifier
+
+    skops.io.dump(DummyClassifier().fit([[0], [1]], [0, 1]), ws.root / "m.skops")
+    cli("model", "add", "clf", "m.skops", cwd=ws.root)
+    doc = cli.json("data", "status", "clf", cwd=ws.root, check=2)
+    assert "is a model" in doc["message"] and "assay data verify clf" in doc["hint"]
+    cli("data", "verify", "clf", cwd=ws.root)

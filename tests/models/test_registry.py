@@ -46,3 +46,77 @@ def test_a_dataset_is_not_a_model(ws) -> None:  # noqa: ANN001
     data.add(ws, [ws.root / "t.csv"], name="table")
     with pytest.raises(InputError, match="not a registered model"):
         load_model("table@v1", ws=ws)
+
+
+def test_the_same_bytes_from_another_file_or_mode_are_the_same_version(ws, files: dict[str, Path]) -> None:  # noqa: ANN001
+    import shutil
+
+    other = ws.root / "elsewhere" / "renamed.skops"
+    other.parent.mkdir()
+    shutil.copy(files["skops"], other)
+    other.chmod(0o600)
+    first = register_model(ws, "iris", files["skops"])
+    again = register_model(ws, "iris", other)
+    assert first.created and not again.created and again.version.ref == "iris@v1"
+    # a file whose name is not UTF-8 registers as well: the snapshot names the file itself
+    odd = ws.root / "elsewhere" / "mod\udce9le.skops"
+    shutil.copy(files["skops"], odd)
+    assert register_model(ws, "odd", odd).version.meta["file"] == ".assay-model-odd/model.skops"
+
+
+def test_registering_leaves_the_model_s_folder_in_the_workspace_alone(ws, files: dict[str, Path]) -> None:  # noqa: ANN001
+    from assay import data
+
+    register_model(ws, "iris", files["skops"])
+    data.checkout(ws, "iris@v1")  # writes .assay-model-iris/ into the workspace
+    mine = ws.root / ".assay-model-iris" / "notes.txt"
+    mine.write_text("precious")
+    register_model(ws, "iris", files["skops"], message="again")
+    assert mine.read_text() == "precious" and (ws.root / ".assay-model-iris" / "model.skops").is_file()
+    (ws.root / ".assay-model-other").write_text("a file where the old staging folder went")
+    assert register_model(ws, "other", files["skops"]).created
+    assert (ws.root / ".assay-model-other").read_text().startswith("a file")
+
+
+def test_registrations_of_one_name_at_once_each_store_their_own_model(ws, files: dict[str, Path], fitted: dict) -> None:  # noqa: ANN001
+    import subprocess
+
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+
+    from assay import data
+    from assay.models._hashing import hash_path
+    from tests.conftest import ASSAY
+
+    for i, c in enumerate((0.01, 0.1, 1.0, 10.0)):
+        (ws.root / f"m{i}").mkdir()
+        skops.io.dump(LogisticRegression(C=c, max_iter=500).fit(fitted["X"], fitted["y"]), ws.root / f"m{i}" / "model.skops")
+    procs = [subprocess.Popen([*ASSAY, "model", "add", "race", f"m{i}/model.skops", "--json"], cwd=ws.root,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    outcomes = [(p.communicate(timeout=120), p.returncode) for p in procs]
+    assert [code for _, code in outcomes] == [0] * 4, outcomes
+    for i, ((out, _), _) in enumerate(outcomes):
+        ref = __import__("json").loads(out)["ref"]
+        data.checkout(ws, ref, to=ws.root / f"out{i}")
+        assert hash_path(ws.root / f"out{i}" / ".assay-model-race" / "model.skops") == hash_path(ws.root / f"m{i}" / "model.skops")
+
+
+def test_a_changed_cached_copy_is_not_used(ws, files: dict[str, Path], fitted: dict) -> None:  # noqa: ANN001
+    import shutil
+
+    register_model(ws, "iris", files["skops"])
+    model = load_model("iris@v1", ws=ws)
+    cached = next((ws.cache_dir / "models").rglob("model.skops"))
+    shutil.copy(files["joblib"], cached)  # other bytes where the registered model's are cached
+    again = load_model("iris@v1", ws=ws)
+    assert again.hash == model.hash
+    np.testing.assert_allclose(again.predict(Features.from_numpy(fitted["X"])).proba,
+                               fitted["model"].predict_proba(fitted["X"]))
+
+
+def test_a_missing_model_file_is_named_as_such(ws) -> None:  # noqa: ANN001
+    from assay.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="nothere.skops: no such model file") as caught:
+        register_model(ws, "m", ws.root / "nothere.skops")
+    assert "no workspace" not in caught.value.message  # (it was said inside one)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from assay.cli._output import emit, escaped, handle_errors, json_option, quoted
-from assay.errors import UsageError
+from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
 
@@ -64,6 +64,13 @@ def status_cmd(name: str | None, as_json: bool) -> None:
     from assay.data._status import status_all
 
     ws = Workspace.open()
+    if name:
+        kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name.partition("@")[0],))
+        if kind and kind[0][0] != "dataset":
+            raise InputError(f"{name.partition('@')[0]} is a {kind[0][0]}: status compares a dataset's files in the "
+                             "workspace with a version of it, and a registered model's files live in the store",
+                             hint=f"`assay data verify {name}` checks that its bytes are intact; `assay data ls {name}` "
+                                  "lists them")
     results = [status(ws, name)] if name else status_all(ws)
 
     def render() -> None:

@@ -48,15 +48,29 @@ def lineage(ref: str, up: bool, down: bool, depth: int | None, dot: bool, as_jso
 
     def render() -> None:
         info = graph.nodes[node]
-        click.echo(f"{info['label']}")
-        for src, dst, relation in graph.edges:
-            click.echo(f"  {graph.nodes[src]['label']}  --{relation}-->  {graph.nodes[dst]['label']}")
+        click.echo(_shown(node, info))
+        lines = sorted((_shown(src, graph.nodes[src]), relation, _shown(dst, graph.nodes[dst]))
+                       for src, dst, relation in graph.edges)
+        for src, relation, dst in lines:
+            click.echo(f"  {src}  --{relation}-->  {dst}")
         if info.get("type") == "run":
             _render_run(node, info, graph)
         for note in graph.notes:
             click.echo(f"note: {note}", err=True)
 
     emit(graph, as_json, render)
+
+
+def _shown(node_id: str, info: dict[str, Any]) -> str:
+    """A node in the text listing: a run with its id and how it ended, a check or drift
+    record with its verdict and id (runs of one command, or checks of one suite, are told
+    apart; ``--json`` has every field)."""
+    ident = node_id.partition(":")[2][:12]
+    if info.get("type") == "run" and not info.get("missing"):
+        return f"{info['label']}  [run {ident}, {info.get('status')}]"
+    if info.get("type") == "record" and not info.get("missing"):
+        return f"{info['label']}  [{info.get('verdict')}, {ident}]"
+    return str(info["label"])
 
 
 def _render_run(node: str, info: dict[str, Any], graph: Any) -> None:

@@ -44,5 +44,16 @@ def list_command(as_json: bool) -> None:
     from assay import data as _data
     from assay.workspace import Workspace
 
-    rows = _data.list_datasets(Workspace.open(), kind="model")
-    emit({"models": rows}, as_json, lambda: [click.echo(f"{r['name']}  {r['latest']}  ({r['versions']} versions)") for r in rows])
+    ws = Workspace.open()
+    rows = _data.list_datasets(ws, kind="model")
+    for row in rows:  # the latest version's flavor, and the run that made it (None: registered by hand)
+        latest = _data.resolve(ws, f"{row['name']}@latest")
+        row["flavor"], row["run_id"] = latest.meta.get("flavor"), latest.run_id
+
+    def render() -> None:
+        for r in rows:
+            made = f", made by run {r['run_id'][:12]}" if r["run_id"] else ""
+            count = f"{r['versions']} version{'s' if r['versions'] != 1 else ''}"
+            click.echo(f"{r['name']}  {r['latest']}  ({r['flavor']}{made}; {count})")
+
+    emit({"models": rows}, as_json, render)

@@ -19,7 +19,8 @@ from assay.workspace import Workspace
               help="A model file the command writes (.skops, .onnx; .joblib/.pkl with --trust), registered as "
                    "the next version of model NAME when the command succeeds (repeatable).")
 @click.option("--trust", is_flag=True,
-              help="Allow loading a pickle-based --model file (.joblib, .pkl) once to validate it.")
+              help="Allow loading a --model file that can run code when loaded (a .joblib/.pkl pickle, or a "
+                   ".skops file holding types skops does not trust) once to validate it.")
 @click.option("--no-input-check", "no_input_check", is_flag=True,
               help="Do not require each --in version's files in the workspace to be that version "
                    "(for a command that reads its input from elsewhere).")
@@ -81,7 +82,10 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
             click.echo(f"  produced {ref}", err=True)
         for ref in (v.ref for v in result.unchanged):
             click.echo(f"  reproduced {ref} (identical to it: no new version)", err=True)
-        if terminated is not None:
+        if terminated is not None and result.status == "succeeded":
+            click.echo(f"assay: {doc['terminated_by']} came after the command had ended well: the run and its "
+                       "outputs are recorded", err=True)
+        elif terminated is not None:
             click.echo(f"assay: {doc['terminated_by']}: passed on to the command, and the run recorded as failed",
                        err=True)
 

@@ -17,7 +17,7 @@ from assay.data._packs import PackWriter, workspace_packs
 from assay.data._prefetch import remember
 from assay.data._replay import record
 from assay.data._scan import ScanEntry, ScanResult, StatCache, scan
-from assay.data._snapshot import FileManifest, Snapshot
+from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import (
     Version,
     check_name,
@@ -81,19 +81,23 @@ def add(
 
 @dataclass
 class NewData:
-    """What :func:`add_together` adds as the next version of one dataset (or model)."""
+    """What :func:`add_together` adds as the next version of one dataset (or model): the
+    files and folders ``paths`` inside the workspace, or, with ``files``, each file read from
+    where it is under the path in the snapshot that it is paired with (``(rel, path)``: a
+    registered model's file, wherever it lives)."""
 
     paths: list[str | Path]
     name: str
     message: str = ""
     kind: str = "dataset"
     meta: dict[str, Any] | None = None
+    files: list[tuple[str, str]] | None = None
 
 
 @dataclass
 class _Prepared:
     item: NewData
-    sources: list[str]
+    sources: list[str] | None
     snapshot: Snapshot
     stats: dict[str, Any]
     signed: Any
@@ -131,11 +135,18 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
     return results
 
 
-def _check_sources(ws: Workspace, item: NewData) -> tuple[list[str], list[str]]:
+def _check_sources(ws: Workspace, item: NewData) -> tuple[list[str] | None, list[str]]:
     """``item``'s paths as sources, and those of them that are gone (a source of the
     dataset's latest version that was deleted: the new version records its files as
-    removed). Any other missing path is a mistake, said as such."""
+    removed). Any other missing path is a mistake, said as such. Files named one by one
+    (``files``) are no sources: None."""
     check_name(item.name)
+    if item.files is not None:
+        for rel, path in item.files:
+            check_relpath(rel)
+            if not os.path.isfile(path):
+                raise UsageError(f"{path} is not a file", hint="check the path")
+        return None, []
     if not item.paths:
         raise UsageError("name at least one file or folder to add")
     sources = sorted({ws.relpath(p) for p in item.paths})
@@ -148,8 +159,13 @@ def _check_sources(ws: Workspace, item: NewData) -> tuple[list[str], list[str]]:
     return sources, gone
 
 
-def _prepare(ws: Workspace, item: NewData, sources: list[str], gone: list[str], jobs: int) -> _Prepared:
+def _prepare(ws: Workspace, item: NewData, sources: list[str] | None, gone: list[str], jobs: int) -> _Prepared:
     """Store ``item``'s chunks and snapshot (durable, not yet a version), under the lock."""
+    if sources is None:
+        assert item.files is not None
+        snapshot, stats = _snapshot_files(ws, item.files, jobs=jobs)
+        save_snapshot(ws.store, snapshot)
+        return _Prepared(item=item, sources=None, snapshot=snapshot, stats=stats, signed=None)
     snapshot, stats, found, cache = _snapshot_paths(ws, sources, jobs=jobs, missing_ok=bool(gone))
     for source in gone:
         stats["warnings"].append(f"{source} is gone: this version records its files as removed")
@@ -217,6 +233,30 @@ def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: 
         "rehashed": len(fresh),
         "warnings": found.warnings,
     }, found, cache
+
+
+def _snapshot_files(ws: Workspace, files: list[tuple[str, str]], *, jobs: int = 0) -> tuple[Snapshot, dict[str, Any]]:
+    """The snapshot of ``files`` (``(rel, path)``: each file at ``path`` as ``rel``, mode
+    0o644), every new chunk stored. The stat cache is neither read nor written: it knows the workspace's files
+    by their paths there, and these are not the workspace's files."""
+    settings = ws.config.data
+    packs = workspace_packs(ws)
+    damaged: list[CorruptionError] = []
+    packs.load(damaged)  # (its chunks count as not stored, and are stored again: as for an add)
+    entries = []
+    for rel, path in files:
+        try:
+            entries.append(ScanEntry(rel, path, os.stat(path)))
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}", hint="check the file and its permissions") from None
+    writer = PackWriter(packs, ws.tmp_dir, compression=settings.compression, level=settings.zstd_level,
+                        pack_size=settings.pack_size, encoders=os.cpu_count() or 1)
+    fresh = _hash(ws, entries, writer, jobs=jobs)
+    # Mode 0o644 whatever the file's: these are the bytes of something registered (a model),
+    # and the same bytes must make the same snapshot, from any file.
+    snapshot = Snapshot({rel: FileManifest(m.size, 0o644, m.chunks) for rel, _, m in fresh}, ())
+    return snapshot, {"new_chunks": writer.chunks_written, "new_bytes": writer.bytes_written,
+                      "rehashed": len(fresh), "warnings": [f"{e.message}; its chunks are stored again" for e in damaged]}
 
 
 def _store_missing_chunks(items: list[tuple[ScanEntry, FileManifest]],

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -75,6 +76,7 @@ class Run:
     unchanged: list[Any] = field(default_factory=list)
     status: str = "running"
     exit_code: int | None = None  # as Python reports it: -N when signal N ended the command
+    started: float = field(default_factory=time.time)  # (the clock files' times are read against)
 
     def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "") -> None:
         """Declare that ``path`` is output ``name``; it is snapshotted when the run ends well.
@@ -83,7 +85,8 @@ class Run:
         paths = [path] if isinstance(path, (str, Path)) else list(path)
         self._check_new(name)
         _check_output(self.ws, name, paths)
-        self.outputs[name] = ([str(p) for p in paths], message)
+        # Where it is now: the block may change the current folder before it ends.
+        self.outputs[name] = ([os.path.abspath(p) for p in paths], message)
 
     def output_model(self, name: str, path: str | Path, *, flavor: str | None = None, trust: bool = False,
                      message: str = "") -> None:
@@ -94,7 +97,8 @@ class Run:
         file that does not load fails the run. A name or flavor that could never be
         registered is refused here, before the work."""
         self._check_new(name)
-        self.models[name] = _check_model_output(self.ws, name, path, flavor=flavor, trust=trust, message=message)
+        self.models[name] = _check_model_output(self.ws, name, os.path.abspath(path), flavor=flavor, trust=trust,
+                                                message=message)
 
     def _check_new(self, name: str) -> None:
         if name in self.outputs or name in self.models:  # the second would silently replace the first
@@ -237,6 +241,9 @@ def _check_output(ws: Workspace, name: str, paths: Sequence[str | Path]) -> None
 
 
 _MODEL_FILE_FLAVORS = ("sklearn", "onnx")
+# A model file changed up to this long before a run started still counts as the run's: file
+# times come from a file server's clock, or in whole seconds on some file systems.
+_CLOCK_SLACK = 2.0
 
 
 def _check_model_output(ws: Workspace, name: str, path: str | Path, *, flavor: str | None, trust: bool,
@@ -287,6 +294,16 @@ def _missing_output(ws: Workspace, run: Run) -> None:
             raise UsageError(f"model output {model.name}: {model.path} is not a file, so no output of run "
                              f"{run.id[:12]} was versioned", hint="check the path the command writes the model to "
                              "(a relative path is taken from the folder assay runs in)")
+        changed = os.stat(model.path).st_ctime
+        if changed < run.started - _CLOCK_SLACK:
+            # A file from before the run (an earlier run's, a command that failed quietly and
+            # exited 0) would be registered as made by this run, from its inputs: wrong lineage.
+            raise UsageError(
+                f"model output {model.name}: {model.path} was last changed before run {run.id[:12]} started "
+                f"({time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(changed))}), so the command did not write it; "
+                "no output was versioned",
+                hint="check that the command writes the model to that path; to register a model made elsewhere, "
+                     "use `assay model add`")
 
 
 def _check_on_disk(ws: Workspace, version: Any) -> None:
@@ -343,7 +360,7 @@ def _compare_files(ws: Workspace, snapshot: Any, paths: list[str]) -> tuple[list
 
 def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
     from assay.data._add import NewData, add_together
-    from assay.models._registry import staged_model
+    from assay.models._registry import model_files
 
     error: BaseException | None = None
     if ok:
@@ -353,10 +370,10 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
             # fails the run with no version made.
             metas = {m.name: _describe(run, m) for m in run.models.values()}
             with ExitStack() as stack:
-                items = [NewData(paths=list(paths), name=name, message=message or f"output of run {run.id[:12]}")
+                items = [NewData(paths=list(paths), name=name, message=message or "output of a run")
                          for name, (paths, message) in run.outputs.items()]
-                items += [stack.enter_context(staged_model(run.ws, m.name, m.path, metas[m.name],
-                                                           message=m.message or f"model made by run {run.id[:12]}"))
+                items += [stack.enter_context(model_files(run.ws, m.name, m.path, metas[m.name],
+                                                           message=m.message or "model made by a run"))
                           for m in run.models.values()]
                 # All in one transaction with the run's end: a failure on any output (a disk
                 # error) records none, and a crash records the outputs and the run's end or neither.

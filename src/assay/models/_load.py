@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay.errors import InputError, NotFoundError
+from assay.errors import CorruptionError, InputError, NotFoundError
 from assay.models._base import ModelAdapter, ModelError
+from assay.models._hashing import hash_path
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -80,6 +83,25 @@ def load_model(
     return load_registered(ws, target, trust=trust, name=label)
 
 
+def _cached(ws: Workspace, ref: str, snapshot: str) -> Path:
+    """The folder in the workspace's cache that holds snapshot ``snapshot`` of model ``ref``,
+    checked out (every chunk verified) if it is not there."""
+    from assay import data as _data
+
+    folder = ws.cache_dir / "models" / snapshot
+    if not folder.exists():
+        tmp = ws.tmp_dir / f"model-{snapshot}-{os.getpid()}-{os.urandom(4).hex()}"
+        _data.checkout(ws, ref, to=tmp)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp.rename(folder)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not folder.exists():
+                raise
+    return folder
+
+
 def load_registered(ws: Workspace, ref: str, *, trust: bool = False, name: str | None = None) -> ModelAdapter:
     """Load a model registered with :func:`register_model` (``NAME`` or ``NAME@REF``)."""
     from assay import data as _data
@@ -92,16 +114,7 @@ def load_registered(ws: Workspace, ref: str, *, trust: bool = False, name: str |
     flavor = meta.get("flavor")
     if flavor is None:
         raise InputError(f"{ref} is not a registered model (its version has no flavor)", hint="register models with `assay model add`")
-    folder = ws.cache_dir / "models" / version.snapshot
-    if not folder.exists():
-        tmp = ws.tmp_dir / f"model-{version.snapshot}"
-        _data.checkout(ws, ref, to=tmp)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            tmp.rename(folder)
-        except OSError:
-            if not folder.exists():
-                raise
+    folder = _cached(ws, ref, version.snapshot)
     label = name or f"{version.dataset}@v{version.number}"
     if flavor == "http":
         target = meta["url"]
@@ -117,6 +130,16 @@ def load_registered(ws: Workspace, ref: str, *, trust: bool = False, name: str |
         if not candidates or not candidates[0].is_file():
             raise ModelError(f"{ref}: the registered snapshot holds no model file")
         target = str(candidates[0])
+        expected = meta.get("model_hash")
+        if isinstance(expected, str) and hash_path(Path(target)) != expected:
+            # The cached copy was changed since it was checked out (the store's chunks are
+            # verified as they are read; the cache is a plain folder): check it out again.
+            inside = Path(target).relative_to(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            target = str(_cached(ws, ref, version.snapshot) / inside)
+            if hash_path(Path(target)) != expected:
+                raise CorruptionError(f"{ref}: its model file does not hash to the model_hash it was registered with",
+                                      hint="run `assay data verify --all`")
     model = _load_flavor(flavor, target, trust=trust, name=label, options=meta)
     # results link to the registered version, not to the cache path
     model.meta = {**model.meta, "version": version.id, "snapshot": version.snapshot, "ref": ref}

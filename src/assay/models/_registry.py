@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay.errors import InputError
+from assay.errors import InputError, NotFoundError
 from assay.models._load import FLAVORS, infer_flavor, load_model
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["describe_model", "register_model", "staged_model", "store_model"]
+__all__ = ["describe_model", "model_files", "register_model", "store_model"]
 
 
 def register_model(
@@ -47,6 +49,8 @@ def describe_model(target: str | Path, *, flavor: str | None = None, trust: bool
     flavor = flavor or infer_flavor(target)
     if flavor not in FLAVORS:
         raise InputError(f"cannot tell the flavor of {target!r}", hint=f"pass --flavor, one of: {', '.join(FLAVORS)}")
+    if flavor in ("sklearn", "onnx") and not Path(target).is_file():
+        raise NotFoundError(f"{target}: no such model file", hint="check the path")
     meta: dict[str, Any] = {"flavor": flavor}
     if validate and flavor in ("sklearn", "onnx", "python"):
         model = load_model(target, flavor=flavor, trust=trust)
@@ -62,41 +66,46 @@ def store_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, An
     :func:`describe_model`)."""
     from assay.data._add import add_together
 
-    with staged_model(ws, name, target, meta, message=message) as item:
+    with model_files(ws, name, target, meta, message=message) as item:
         return add_together(ws, [item], run_id=run_id)[0]
 
 
 @contextmanager
-def staged_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, Any], *,
-                 message: str = "") -> Iterator[Any]:
+def model_files(ws: Workspace, name: str, target: str | Path, meta: dict[str, Any], *,
+                message: str = "") -> Iterator[Any]:
     """What to add as the next version of model ``name`` (a :class:`assay.data._add.NewData`):
-    a copy of ``target``'s file and its metadata, staged in a dot-folder of the workspace's
-    root while the block runs. ``data.add`` snapshots files inside the workspace (not under
-    ``.assay/``), and the registered bytes must not depend on where the file lives."""
+    ``target``'s file and a card of its metadata (``assay-model.json``), read from where they
+    are into the snapshot as ``.assay-model-NAME/model<suffix>`` and
+    ``.assay-model-NAME/assay-model.json``. Nothing is copied into the workspace: registrations
+    of one name at once cannot meet there, and a checkout of the model (which writes that
+    folder) is left alone. The model file's name in the snapshot is fixed, so the same bytes
+    registered from another file name are the same version."""
     from assay.data._add import NewData
 
     target = str(target)
     meta = dict(meta)
     flavor = meta["flavor"]
     prefix = f".assay-model-{name}"
-    stage = ws.root / prefix
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    files: list[tuple[str, str]] = []
+    if flavor in ("sklearn", "onnx"):
+        meta["file"] = f"{prefix}/model{Path(target).suffix.lower()}"
+        files.append((meta["file"], target))
+    elif flavor == "python":
+        meta["target"] = target
+        module = target.rpartition(":")[0]
+        if module.endswith(".py") and Path(module).is_file():
+            meta["file"] = f"{prefix}/{Path(module).name}"  # (imported by its own name)
+            files.append((meta["file"], module))
+    else:
+        meta["url"] = target
+    ws.tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, card = tempfile.mkstemp(prefix="model-card-", suffix=".json", dir=ws.tmp_dir)
     try:
-        if flavor in ("sklearn", "onnx"):
-            src = Path(target)
-            shutil.copy2(src, stage / src.name)
-            meta["file"] = f"{prefix}/{src.name}"
-        elif flavor == "python":
-            meta["target"] = target
-            module = target.rpartition(":")[0]
-            if module.endswith(".py") and Path(module).is_file():
-                shutil.copy2(module, stage / Path(module).name)
-                meta["file"] = f"{prefix}/{Path(module).name}"
-        else:
-            meta["url"] = target
-        (stage / "assay-model.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-        yield NewData(paths=[stage], name=name, message=message or f"register {flavor} model", kind="model", meta=meta)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(meta, indent=2, sort_keys=True))
+        files.append((f"{prefix}/assay-model.json", card))
+        yield NewData(paths=[], files=files, name=name, message=message or f"register {flavor} model",
+                      kind="model", meta=meta)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(card)
