@@ -77,9 +77,14 @@ def test_a_model_a_run_trains_leads_back_to_its_data_and_on_to_its_check(ws: Wor
     down = lineage(ws, "cancer@v1", up=False)
     assert version.node in down.nodes and f"record:{check['id']}" in down.nodes
     # trained again on the same data: the same bytes are reproduced, other bytes are v2
-    again = run_json(cli, "--in", "cancer@v1", "--model", "clf=model.skops", "--",
-                     PY, "train.py", "data/cancer.csv", "model.skops", cwd=ws.root)
-    assert again["outputs"] + again["unchanged"] in (["clf@v1"], ["clf@v2"])
+    # the same model bytes, written again by a command (skops dumps carry a time stamp, so a
+    # copy stands for a deterministic trainer), are reproduced; other bytes make v2
+    again = run_json(cli, "--in", "cancer@v1", "--model", "clf=copy.skops", "--",
+                     "cp", "model.skops", "copy.skops", cwd=ws.root)
+    assert again["unchanged"] == ["clf@v1"] and again["outputs"] == []
+    retrained = run_json(cli, "--in", "cancer@v1", "--model", "clf=model.skops", "--",
+                         PY, "train.py", "data/cancer.csv", "model.skops", cwd=ws.root)
+    assert retrained["outputs"] == ["clf@v2"]
 
 
 def test_a_pickle_model_output_needs_trust_and_is_refused_before_the_command_runs(ws: Workspace, cli, trainable) -> None:  # type: ignore[no-untyped-def]
@@ -154,15 +159,18 @@ def test_a_model_file_the_command_did_not_write_is_not_registered_as_its_output(
     cli("data", "add", "data", "--name", "cancer", cwd=ws.root)
     run_json(cli, "--in", "cancer@v1", "--model", "clf=model.skops", "--",
              PY, "train.py", "data/cancer.csv", "model.skops", cwd=ws.root)
-    old = ws.root / "model.skops"
-    os.utime(old, (old.stat().st_atime - 3600, old.stat().st_mtime - 3600))  # (ctime moves too, and is now)
-    # a command that writes nothing, or fails quietly and exits 0: the old file is still there
-    time.sleep(2.5)  # the model file's ctime is now older than the run's start by more than the slack
+    # a command that writes nothing, or fails quietly and exits 0: the old file is still there,
+    # however recent (no clock is involved: the file is the one that was there before)
     proc = cli("run", "--json", "--in", "cancer@v1", "--model", "clf=model.skops", "--", "true", cwd=ws.root, check=2)
     doc = json.loads(proc.stdout)
-    assert "was last changed before run" in doc["message"] and "did not write it" in doc["message"]
+    assert "is the file that was there before run" in doc["message"] and "did not write it" in doc["message"]
     assert [v.ref for v in assay.data.log(ws, "clf")] == ["clf@v1"]
     assert ws.ledger.query("SELECT status FROM runs ORDER BY started_at DESC LIMIT 1")[0][0] == "failed"
+    # a tracked block names its model after writing it: one changed before the block began is refused
+    time.sleep(2.5)  # older than the block's start by more than the slack for file-server clocks
+    with pytest.raises(UsageError, match="did not write it"), assay.track(ws, inputs=["cancer@v1"]) as run:
+        run.output_model("clf", ws.root / "model.skops")
+    assert [v.ref for v in assay.data.log(ws, "clf")] == ["clf@v1"]
 
 
 def test_lineage_text_tells_runs_of_one_command_and_checks_of_one_suite_apart(ws: Workspace, cli, trainable) -> None:  # type: ignore[no-untyped-def]
@@ -208,33 +216,31 @@ def test_sigterm_while_a_model_loads_after_the_command_says_what_was_recorded(ws
 
     from tests.conftest import ASSAY
 
-    # A pickle whose loading takes seconds (trusted: loading runs its code), and a command
-    # that writes it and a marker: the signal comes after the command, during the load.
+    # A pickle whose loading takes seconds (trusted: loading runs its code) and says when it
+    # began: the signal comes after the command has ended, while assay loads the model.
+    loading = ws.root / "loading"
     make = (
         "import joblib, pickle\n"
         "from sklearn.dummy import DummyClassifier\n"
         "joblib.dump(DummyClassifier().fit([[0], [1]], [0, 1]), 'good.pkl')\n"
         "class Slow:\n"
         "    def __reduce__(self):\n"
-        "        return (eval, (\"(__import__('time').sleep(6), __import__('joblib').load('good.pkl'))[1]\",))\n"
+        f"        return (eval, (\"(open({str(loading)!r}, 'w').close(), __import__('time').sleep(4), "
+        "__import__('joblib').load('good.pkl'))[2]\",))\n"
         "pickle.dump(Slow(), open('slow.pkl', 'wb'))\n"
-        "open('done', 'w').write('1')\n"
     )
     (ws.root / "make.py").write_text(make)
     proc = subprocess.Popen([*ASSAY, "run", "--trust", "--model", "slow=slow.pkl", "--", PY, "make.py"], cwd=ws.root,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not (ws.root / "done").exists() and time.time() < deadline:
+    deadline = time.time() + 120
+    while not loading.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(0.5)
+    assert loading.exists()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143
-    status = ws.ledger.query("SELECT status FROM runs")[0][0]
-    if status == "succeeded":  # (the usual case: the signal came during the load)
-        assert "came after the command had ended well" in err and _exists(ws, "slow")
-    else:
-        assert "recorded as failed" in err and not _exists(ws, "slow")
+    assert ws.ledger.query("SELECT status FROM runs")[0][0] == "succeeded" and _exists(ws, "slow")
+    assert "came after the command had ended well" in err and "recorded as failed" not in err
 
 
 def test_status_of_a_model_says_what_status_is_for(ws: Workspace, cli, trainable) -> None:  # type: ignore[no-untyped-def]
@@ -246,3 +252,53 @@ def test_status_of_a_model_says_what_status_is_for(ws: Workspace, cli, trainable
     doc = cli.json("data", "status", "clf", cwd=ws.root, check=2)
     assert "is a model" in doc["message"] and "assay data verify clf" in doc["hint"]
     cli("data", "verify", "clf", cwd=ws.root)
+
+
+def test_a_model_file_rewritten_while_it_registers_is_stored_as_it_was_validated(
+        ws: Workspace, files_of_two_models, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.models import _registry
+    from assay.models._hashing import hash_path
+
+    first, second = files_of_two_models
+    target = ws.root / "model.skops"
+    target.write_bytes(first.read_bytes())
+    real = _registry.describe_model
+
+    def then_rewritten(*args, **kw):  # type: ignore[no-untyped-def]
+        meta = real(*args, **kw)
+        target.write_bytes(second.read_bytes())  # a trainer's next checkpoint, between the reads
+        return meta
+
+    monkeypatch.setattr(_registry, "describe_model", then_rewritten)
+    version = _registry.register_model(ws, "clf", target).version
+    assert version.meta["model_hash"] == hash_path(first)
+    assert load_registered(ws, "clf@v1").hash == hash_path(first)  # stored as validated: it loads
+
+
+def test_a_killed_model_checkout_s_folder_is_removed_by_the_next(ws: Workspace, files_of_two_models) -> None:
+    import subprocess
+
+    from assay.models import register_model
+
+    register_model(ws, "clf", files_of_two_models[0])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = ws.tmp_dir / f"{dead.pid}-model-{'0' * 64}-abcd1234"
+    (left / ".assay-model-clf").mkdir(parents=True)
+    (left / ".assay-model-clf" / "model.skops").write_bytes(b"half a model")
+    load_registered(ws, "clf@v1")
+    assert not left.exists()
+    assert not [p for p in ws.tmp_dir.iterdir() if "-model-" in p.name]
+
+
+@pytest.fixture
+def files_of_two_models(tmp_path: Path) -> tuple[Path, Path]:
+    import skops.io
+    from sklearn.dummy import DummyClassifier
+
+    out = []
+    for i, labels in enumerate(([0, 1], [1, 1])):
+        path = tmp_path / f"other{i}.skops"
+        skops.io.dump(DummyClassifier().fit([[0], [1]], labels), path)
+        out.append(path)
+    return out[0], out[1]

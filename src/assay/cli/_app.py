@@ -42,7 +42,7 @@ class LazyGroup(click.Group):
         with _contracts(as_json):
             ctx = super().make_context(info_name, args, parent, **extra)
         ctx.meta["assay.as_json"] = as_json
-        ctx.color = True  # colours are kept or dropped by shown_streams, which also escapes the rest
+        ctx.color = True  # shown_streams decides: assay's own colours reach a terminal only, and data's escapes are escaped
         return ctx
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -19,9 +19,9 @@ from assay.data._replay import record
 from assay.data._scan import ScanEntry, ScanResult, StatCache, scan
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import (
+    NewVersion,
     Version,
     check_name,
-    NewVersion,
     dataset_sources,
     record_versions,
     save_snapshot,
@@ -237,8 +237,10 @@ def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: 
 
 def _snapshot_files(ws: Workspace, files: list[tuple[str, str]], *, jobs: int = 0) -> tuple[Snapshot, dict[str, Any]]:
     """The snapshot of ``files`` (``(rel, path)``: each file at ``path`` as ``rel``, mode
-    0o644), every new chunk stored. The stat cache is neither read nor written: it knows the workspace's files
-    by their paths there, and these are not the workspace's files."""
+    0o644), every new chunk stored. The stat cache is not written (it knows the workspace's
+    files by their paths there, and these are not the workspace's files); what it held for such
+    a path only guides where a big file is cut, and every cut is checked against the bytes.
+    """
     settings = ws.config.data
     packs = workspace_packs(ws)
     damaged: list[CorruptionError] = []

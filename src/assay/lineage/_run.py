@@ -77,6 +77,8 @@ class Run:
     status: str = "running"
     exit_code: int | None = None  # as Python reports it: -N when signal N ended the command
     started: float = field(default_factory=time.time)  # (the clock files' times are read against)
+    # Each model output named before the command ran: its file then (see _unwritten).
+    before: dict[str, tuple[int, int, int, int] | None] = field(default_factory=dict)
 
     def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "") -> None:
         """Declare that ``path`` is output ``name``; it is snapshotted when the run ends well.
@@ -241,8 +243,8 @@ def _check_output(ws: Workspace, name: str, paths: Sequence[str | Path]) -> None
 
 
 _MODEL_FILE_FLAVORS = ("sklearn", "onnx")
-# A model file changed up to this long before a run started still counts as the run's: file
-# times come from a file server's clock, or in whole seconds on some file systems.
+# A tracked block's model file changed up to this long before the block began still counts as
+# the block's: file times come from a file server's clock, or in whole seconds on some file systems.
 _CLOCK_SLACK = 2.0
 
 
@@ -294,16 +296,32 @@ def _missing_output(ws: Workspace, run: Run) -> None:
             raise UsageError(f"model output {model.name}: {model.path} is not a file, so no output of run "
                              f"{run.id[:12]} was versioned", hint="check the path the command writes the model to "
                              "(a relative path is taken from the folder assay runs in)")
-        changed = os.stat(model.path).st_ctime
-        if changed < run.started - _CLOCK_SLACK:
+        if _unwritten(run, model):
             # A file from before the run (an earlier run's, a command that failed quietly and
             # exited 0) would be registered as made by this run, from its inputs: wrong lineage.
             raise UsageError(
-                f"model output {model.name}: {model.path} was last changed before run {run.id[:12]} started "
-                f"({time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(changed))}), so the command did not write it; "
-                "no output was versioned",
+                f"model output {model.name}: {model.path} is the file that was there before run {run.id[:12]} "
+                "started, so the command did not write it; no output was versioned",
                 hint="check that the command writes the model to that path; to register a model made elsewhere, "
                      "use `assay model add`")
+
+
+def _unwritten(run: Run, model: ModelOutput) -> bool:
+    """Whether ``model``'s file is one the run did not write. A command's model was named before
+    the command ran: its file is the same one (inode, size, times) as then. A tracked block
+    names its model after writing it: its file was last changed before the block began."""
+    if model.name in run.before:
+        return run.before[model.name] == _fingerprint(model.path)
+    return os.stat(model.path).st_ctime < run.started - _CLOCK_SLACK
+
+
+def _fingerprint(path: str) -> tuple[int, int, int, int] | None:
+    """A file's identity and last change (None: no file), to tell whether a command wrote it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _check_on_disk(ws: Workspace, version: Any) -> None:
@@ -360,7 +378,7 @@ def _compare_files(ws: Workspace, snapshot: Any, paths: list[str]) -> tuple[list
 
 def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
     from assay.data._add import NewData, add_together
-    from assay.models._registry import model_files
+    from assay.models._registry import held_copy, model_files
 
     error: BaseException | None = None
     if ok:
@@ -368,11 +386,13 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
             _missing_output(run.ws, run)
             # Every model is loaded before any output is versioned: one that does not load
             # fails the run with no version made.
-            metas = {m.name: _describe(run, m) for m in run.models.values()}
             with ExitStack() as stack:
+                # Each model file read once: the bytes loaded are the bytes stored (see held_copy).
+                copies = {m.name: stack.enter_context(held_copy(run.ws, m.path, m.flavor)) for m in run.models.values()}
+                metas = {m.name: _describe(run, m, copies[m.name]) for m in run.models.values()}
                 items = [NewData(paths=list(paths), name=name, message=message or "output of a run")
                          for name, (paths, message) in run.outputs.items()]
-                items += [stack.enter_context(model_files(run.ws, m.name, m.path, metas[m.name],
+                items += [stack.enter_context(model_files(run.ws, m.name, copies[m.name], metas[m.name],
                                                            message=m.message or "model made by a run"))
                           for m in run.models.values()]
                 # All in one transaction with the run's end: a failure on any output (a disk
@@ -404,13 +424,13 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
               + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
 
 
-def _describe(run: Run, model: ModelOutput) -> dict[str, Any]:
+def _describe(run: Run, model: ModelOutput, copy: str) -> dict[str, Any]:
     """``model``'s registration metadata; loading it fails the run, said as such."""
     from assay.errors import AssayError
     from assay.models._registry import describe_model
 
     try:
-        return describe_model(model.path, flavor=model.flavor, trust=model.trust)
+        return describe_model(copy, flavor=model.flavor, trust=model.trust, label=model.path)
     except AssayError as exc:
         exc.message = f"model output {model.name}: {exc.message} (run {run.id[:12]} failed: no output was versioned)"
         raise
@@ -485,6 +505,7 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
                 run.output(name, path)
             for name, path in (models or {}).items():
                 run.output_model(name, path, trust=trust)
+                run.before[name] = _fingerprint(run.models[name].path)
             code: int | None = None
             if termination.signum is None:
                 with subprocess.Popen(command, cwd=cwd, stdout=stdout) as proc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from assay.models._load import FLAVORS, infer_flavor, load_model
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["describe_model", "model_files", "register_model", "store_model"]
+__all__ = ["describe_model", "held_copy", "model_files", "register_model", "store_model"]
 
 
 def register_model(
@@ -29,45 +30,68 @@ def register_model(
     message: str = "",
     trust: bool = False,
     validate: bool = True,
-    run_id: str | None = None,
 ) -> Any:
     """Register ``target`` (a model file, ``module:function`` or URL) as a new version of model ``name``.
 
     The model is loaded once first (``validate``) so a broken file is refused at registration.
-    ``run_id`` names the run that made the model (see :meth:`assay.lineage.Run.output_model`).
-    Returns the data pillar's add result (``.version.id``, ``.version.number``, ...).
+    A model file is read once, into a copy that is both loaded and stored: a file rewritten
+    meanwhile (a trainer's checkpoints) cannot leave a version whose bytes are not the ones
+    its metadata describes. Returns the data pillar's add result (``.version.id``, ...).
     """
-    meta = describe_model(target, flavor=flavor, trust=trust, validate=validate)
-    return store_model(ws, name, target, meta, message=message, run_id=run_id)
+    flavor = flavor or infer_flavor(str(target))
+    with held_copy(ws, target, flavor) as copy:
+        meta = describe_model(copy, flavor=flavor, trust=trust, validate=validate, label=str(target))
+        return store_model(ws, name, copy, meta, message=message)
+
+
+@contextmanager
+def held_copy(ws: Workspace, target: str | Path, flavor: str | None) -> Iterator[str]:
+    """A model file (``sklearn``, ``onnx``) copied into the workspace's temp folder while the
+    block runs, so that what is validated and what is stored are the same bytes; any other
+    ``target`` as it is. The copy is named as the workspace's temp files are (``<pid>-…``): if
+    this process is killed, the next command removes it."""
+    target = str(target)
+    if flavor not in ("sklearn", "onnx") or not Path(target).is_file():
+        yield target
+        return
+    ws.tmp_dir.mkdir(parents=True, exist_ok=True)
+    copy = ws.tmp_dir / f"{os.getpid()}-model-{os.urandom(6).hex()}{Path(target).suffix.lower()}"
+    try:
+        shutil.copyfile(target, copy)
+        yield str(copy)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(copy)
 
 
 def describe_model(target: str | Path, *, flavor: str | None = None, trust: bool = False,
-                   validate: bool = True) -> dict[str, Any]:
+                   validate: bool = True, label: str | None = None) -> dict[str, Any]:
     """The metadata a registered version of ``target`` carries: its flavor and, when it is
-    loaded to validate it, its hash and feature count. A file that does not load is refused."""
+    loaded to validate it, its hash and feature count. A file that does not load is refused,
+    named as ``label`` (default: ``target``)."""
     target = str(target)
+    label = label or target
     flavor = flavor or infer_flavor(target)
     if flavor not in FLAVORS:
-        raise InputError(f"cannot tell the flavor of {target!r}", hint=f"pass --flavor, one of: {', '.join(FLAVORS)}")
+        raise InputError(f"cannot tell the flavor of {label!r}", hint=f"pass --flavor, one of: {', '.join(FLAVORS)}")
     if flavor in ("sklearn", "onnx") and not Path(target).is_file():
-        raise NotFoundError(f"{target}: no such model file", hint="check the path")
+        raise NotFoundError(f"{label}: no such model file", hint="check the path")
     meta: dict[str, Any] = {"flavor": flavor}
     if validate and flavor in ("sklearn", "onnx", "python"):
-        model = load_model(target, flavor=flavor, trust=trust)
+        model = load_model(target, flavor=flavor, trust=trust, name=label)
         meta["model_hash"] = model.hash
         if model.n_features is not None:
             meta["n_features"] = int(model.n_features)
     return meta
 
 
-def store_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, Any], *, message: str = "",
-                run_id: str | None = None) -> Any:
+def store_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, Any], *, message: str = "") -> Any:
     """Snapshot ``target`` as the next version of model ``name``, with ``meta`` (from
     :func:`describe_model`)."""
     from assay.data._add import add_together
 
     with model_files(ws, name, target, meta, message=message) as item:
-        return add_together(ws, [item], run_id=run_id)[0]
+        return add_together(ws, [item])[0]
 
 
 @contextmanager
@@ -99,7 +123,7 @@ def model_files(ws: Workspace, name: str, target: str | Path, meta: dict[str, An
     else:
         meta["url"] = target
     ws.tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, card = tempfile.mkstemp(prefix="model-card-", suffix=".json", dir=ws.tmp_dir)
+    fd, card = tempfile.mkstemp(prefix=f"{os.getpid()}-model-card-", suffix=".json", dir=ws.tmp_dir)  # (see held_copy)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(meta, indent=2, sort_keys=True))
