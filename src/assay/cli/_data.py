@@ -62,15 +62,16 @@ def status_cmd(name: str | None, as_json: bool) -> None:
     compares with that version instead."""
     from assay.data import status
     from assay.data._status import status_all
+    from assay.data._versions import kind_of
 
     ws = Workspace.open()
-    if name:
-        kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name.partition("@")[0],))
-        if kind and kind[0][0] != "dataset":
-            raise InputError(f"{name.partition('@')[0]} is a {kind[0][0]}: status compares a dataset's files in the "
-                             "workspace with a version of it, and a registered model's files live in the store",
-                             hint=f"`assay data verify {name}` checks that its bytes are intact; `assay data ls {name}` "
-                                  "lists them")
+    base = name.partition("@")[0] if name else ""
+    kind = kind_of(ws, base) if base else None
+    if kind not in (None, "dataset"):
+        raise InputError(f"{base} is a {kind}: status compares a dataset's files in the workspace with a version "
+                         "of it, and a registered model's files live in the store",
+                         hint=f"`assay data verify {name}` checks that its bytes are intact; `assay data ls {name}` "
+                              "lists them")
     results = [status(ws, name)] if name else status_all(ws)
 
     def render() -> None:

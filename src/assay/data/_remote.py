@@ -36,6 +36,7 @@ from assay.data._versions import (
     all_versions,
     check_name,
     copy_snapshot,
+    kind_of,
     load_snapshot_object,
     parse_ref,
     pick,
@@ -771,9 +772,9 @@ def _refuse_kind_clashes(ws: Workspace, docs: dict[str, dict[str, Any]], remote:
     two different things: their versions are not merged."""
     clashes = []
     for name, doc in docs.items():
-        rows = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
-        if rows and rows[0][0] != doc["kind"]:
-            clashes.append(f"{name!r} is a {rows[0][0]} here and a {doc['kind']} on remote {remote}")
+        kind = kind_of(ws, name)
+        if kind is not None and kind != doc["kind"]:
+            clashes.append(f"{name!r} is a {kind} here and a {doc['kind']} on remote {remote}")
     if clashes:
         raise UsageError("refusing to pull: " + "; ".join(clashes),
                          hint="pull the other names one by one (`assay data pull NAME`), or register the local one "

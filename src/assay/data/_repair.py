@@ -74,7 +74,7 @@ from assay.data._packs import (
     workspace_packs,
 )
 from assay.data._verify import VerifyReport, verify
-from assay.data._versions import all_versions, load_snapshot_object
+from assay.data._versions import all_versions, kind_of, load_snapshot_object
 from assay.errors import CorruptionError, NotFoundError, UsageError
 from assay.progress import bar
 from assay.store import LocalStore, ObjectStore
@@ -604,7 +604,7 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[
         if version is None or number is None or number in taken | _legacy_numbers(store, name):
             result.unmended_refs.append(key)  # not known here, or its number is lost or doubtful
             continue
-        kind = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))[0][0]
+        kind = kind_of(ws, name)
         version = dataclasses.replace(version, number=number)
         data = ref_entry(version, kind, version_sources(ws, version))
         store.put_bytes(key, data)

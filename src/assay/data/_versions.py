@@ -22,6 +22,7 @@ from assay.workspace import Workspace
 
 __all__ = [
     "Version",
+    "kind_of",
     "list_datasets",
     "load_snapshot",
     "log",
@@ -168,6 +169,12 @@ def list_datasets(ws: Workspace, *, kind: str | None = None) -> list[dict[str, A
 
 def all_versions(ws: Workspace) -> list[Version]:
     return [Version.from_row(r) for r in ws.ledger.query(f"SELECT {_COLUMNS} FROM versions ORDER BY dataset, number")]
+
+
+def kind_of(ws: Workspace, name: str) -> str | None:
+    """What the name ``name`` holds here: "dataset", "model", or None (nothing yet)."""
+    rows = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
+    return str(rows[0][0]) if rows else None
 
 
 def dataset_sources(ws: Workspace, name: str) -> list[str]:

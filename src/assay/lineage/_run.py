@@ -229,12 +229,12 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
 def _check_output(ws: Workspace, name: str, paths: Sequence[str | Path]) -> None:
     """Refuse an output that could never be versioned, before the work: an invalid name, the
     name of a model (or anything but a dataset), a path outside the workspace."""
-    from assay.data._versions import check_name
+    from assay.data._versions import check_name, kind_of
 
     check_name(name)
-    rows = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
-    if rows and rows[0][0] != "dataset":
-        raise InputError(f"{name!r} is a {rows[0][0]}, not a dataset: an output cannot be a version of it",
+    kind = kind_of(ws, name)
+    if kind not in (None, "dataset"):
+        raise InputError(f"{name!r} is a {kind}, not a dataset: an output cannot be a version of it",
                          hint="give the output another NAME")
     if not paths:
         raise UsageError(f"output {name!r} names no file or folder")
@@ -252,13 +252,13 @@ def _check_model_output(ws: Workspace, name: str, path: str | Path, *, flavor: s
                         message: str) -> ModelOutput:
     """Refuse a model output that could never be registered, before the work: an invalid name,
     the name of a dataset, a flavor that is not a model file's, a pickle without ``trust``."""
-    from assay.data._versions import check_name
+    from assay.data._versions import check_name, kind_of
     from assay.models import infer_flavor
 
     check_name(name)
-    rows = ws.ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
-    if rows and rows[0][0] != "model":
-        raise InputError(f"{name!r} is a {rows[0][0]}, not a model: a model output cannot be a version of it",
+    kind = kind_of(ws, name)
+    if kind not in (None, "model"):
+        raise InputError(f"{name!r} is a {kind}, not a model: a model output cannot be a version of it",
                          hint="give the model output another NAME")
     text = str(path)
     if not text:
