@@ -191,14 +191,7 @@ def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: b
 def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: bool = True,
                     missing_ok: bool = False) -> tuple[Snapshot, dict[str, Any], ScanResult, StatCache]:
     found = scan(ws, sources, missing_ok=missing_ok, outside_ok=False)
-    settings = ws.config.data
-    packs = workspace_packs(ws) if store else None
-    if packs is not None:
-        damaged: list[CorruptionError] = []
-        packs.load(damaged)
-        for exc in damaged:  # its chunks count as not stored: stored again, nothing is lost
-            found.warnings.append(f"{exc.message}; the chunks it listed are stored again. Run "
-                                  "`assay data verify --all`, then `assay data pull --repair` to mend it")
+    packs = _loaded_packs(ws, found.warnings) if store else None
     cache = StatCache(ws)
     # Files whose stat matches the cache are not read again (if their chunks are stored).
     manifests, suspects = cache.lookup_many(found.files)
@@ -210,10 +203,7 @@ def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: 
             # Known content whose chunks are not all stored (status hashed the file, or gc
             # dropped a version): only those chunks' bytes are read, not the whole file.
             incomplete = [(e, manifests.pop(e.rel)) for e in found.files if e.rel in missing]
-    writer = PackWriter(
-        packs, ws.tmp_dir, compression=settings.compression, level=settings.zstd_level, pack_size=settings.pack_size,
-        encoders=os.cpu_count() or 1,
-    ) if packs is not None and (suspects or incomplete) else None
+    writer = _writer(ws, packs) if packs is not None and (suspects or incomplete) else None
     if incomplete:
         assert writer is not None
         try:
@@ -241,24 +231,39 @@ def _snapshot_files(ws: Workspace, files: list[tuple[str, str]], *, jobs: int = 
     files by their paths there, and these are not the workspace's files); what it held for such
     a path only guides where a big file is cut, and every cut is checked against the bytes.
     """
-    settings = ws.config.data
-    packs = workspace_packs(ws)
-    damaged: list[CorruptionError] = []
-    packs.load(damaged)  # (its chunks count as not stored, and are stored again: as for an add)
+    warnings: list[str] = []
+    packs = _loaded_packs(ws, warnings)
     entries = []
     for rel, path in files:
         try:
             entries.append(ScanEntry(rel, path, os.stat(path)))
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror}", hint="check the file and its permissions") from None
-    writer = PackWriter(packs, ws.tmp_dir, compression=settings.compression, level=settings.zstd_level,
-                        pack_size=settings.pack_size, encoders=os.cpu_count() or 1)
+    writer = _writer(ws, packs)
     fresh = _hash(ws, entries, writer, jobs=jobs)
     # Mode 0o644 whatever the file's: these are the bytes of something registered (a model),
     # and the same bytes must make the same snapshot, from any file.
     snapshot = Snapshot({rel: FileManifest(m.size, 0o644, m.chunks) for rel, _, m in fresh}, ())
     return snapshot, {"new_chunks": writer.chunks_written, "new_bytes": writer.bytes_written,
-                      "rehashed": len(fresh), "warnings": [f"{e.message}; its chunks are stored again" for e in damaged]}
+                      "rehashed": len(fresh), "warnings": warnings}
+
+
+def _loaded_packs(ws: Workspace, warnings: list[str]) -> Any:
+    """The workspace's packs, their indexes loaded; a damaged index is said in ``warnings``."""
+    packs = workspace_packs(ws)
+    damaged: list[CorruptionError] = []
+    packs.load(damaged)
+    for exc in damaged:  # its chunks count as not stored: stored again, nothing is lost
+        warnings.append(f"{exc.message}; the chunks it listed are stored again. Run "
+                        "`assay data verify --all`, then `assay data pull --repair` to mend it")
+    return packs
+
+
+def _writer(ws: Workspace, packs: Any) -> PackWriter:
+    """A writer of new chunks into ``packs``, with the workspace's settings."""
+    settings = ws.config.data
+    return PackWriter(packs, ws.tmp_dir, compression=settings.compression, level=settings.zstd_level,
+                      pack_size=settings.pack_size, encoders=os.cpu_count() or 1)
 
 
 def _store_missing_chunks(items: list[tuple[ScanEntry, FileManifest]],
