@@ -100,7 +100,7 @@ class Workspace:
         store = open_store(self.config.store, self.dir, **self.config.store_options)
         if isinstance(store, LocalStore):
             store.clean_tmp()
-        remove_dead_writers_files(self.dir / "tmp")  # packs being built by processes that were killed
+        remove_dead_writers_files(self.dir / "tmp", folders=True)  # packs, model checkouts of killed processes
         return store
 
     @property

@@ -87,10 +87,11 @@ def _cached(ws: Workspace, ref: str, snapshot: str) -> Path:
     """The folder in the workspace's cache that holds snapshot ``snapshot`` of model ``ref``,
     checked out (every chunk verified) if it is not there."""
     from assay import data as _data
+    from assay.store._local import remove_dead_writers_files
 
     folder = ws.cache_dir / "models" / snapshot
     if not folder.exists():
-        _remove_dead_checkouts(ws.tmp_dir)
+        remove_dead_writers_files(ws.tmp_dir, folders=True)  # a killed load's checkout (a model's size)
         tmp = ws.tmp_dir / f"{os.getpid()}-model-{snapshot}-{os.urandom(4).hex()}"
         _data.checkout(ws, ref, to=tmp)
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -101,20 +102,6 @@ def _cached(ws: Workspace, ref: str, snapshot: str) -> Path:
             if not folder.exists():
                 raise
     return folder
-
-
-def _remove_dead_checkouts(tmp_dir: Path) -> None:
-    """Remove the folders that :func:`_cached` checked out into and whose process was killed
-    before it moved them into the cache (a model's size, each)."""
-    from assay.store._local import writer_gone
-
-    for entry in tmp_dir.glob("*-model-*"):
-        pid = entry.name.partition("-")[0]
-        try:
-            if pid.isascii() and pid.isdigit() and entry.is_dir() and writer_gone(int(pid), entry.stat().st_mtime):
-                shutil.rmtree(entry, ignore_errors=True)
-        except FileNotFoundError:
-            continue
 
 
 def load_registered(ws: Workspace, ref: str, *, trust: bool = False, name: str | None = None) -> ModelAdapter:

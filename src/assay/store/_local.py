@@ -197,11 +197,12 @@ class LocalStore(ObjectStore):
         return remove_dead_writers_files(self._tmp, shared=True)
 
 
-def remove_dead_writers_files(folder: Path, *, shared: bool = False) -> int:
-    """Delete files named ``<pid>-…`` in ``folder`` whose process is gone. A name that says
-    another host wrote it (``<pid>-h<tag>-…``) is left to that host, unless untouched for a
-    day (no writer pauses that long); in a ``shared`` folder, so is a name without a host
-    (an older assay's, on whichever machine)."""
+def remove_dead_writers_files(folder: Path, *, shared: bool = False, folders: bool = False) -> int:
+    """Delete files named ``<pid>-…`` in ``folder`` whose process is gone (with ``folders``,
+    folders so named too: a checkout's). A name that says another host wrote it
+    (``<pid>-h<tag>-…``) is left to that host, unless untouched for a day (no writer pauses
+    that long); in a ``shared`` folder, so is a name without a host (an older assay's, on
+    whichever machine)."""
     removed = 0
     if not folder.is_dir():
         return 0
@@ -219,9 +220,14 @@ def remove_dead_writers_files(folder: Path, *, shared: bool = False) -> int:
             gone = time.time() - st.st_mtime > _START_SLACK
         else:
             gone = writer_gone(int(pid_text), st.st_mtime)
-        if not _stat.S_ISREG(st.st_mode) or not gone:
+        if not gone:
             continue
-        entry.unlink(missing_ok=True)
+        if _stat.S_ISREG(st.st_mode):
+            entry.unlink(missing_ok=True)
+        elif folders and _stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            continue
         removed += 1
     return removed
 
