@@ -51,6 +51,7 @@ def list_results(ws: Workspace, *, limit: int = 20) -> list[dict[str, Any]]:
             "id": rid, "suite": name, "created_at": created, "verdict": verdict, "passed": doc.get("passed"),
             "candidate": (doc.get("candidate") or {}).get("name"), "baseline": (doc.get("baseline") or {}).get("name"),
             "data": (doc.get("data") or {}).get("ref"), "counts": doc.get("counts"),
+            "remote": (doc.get("imported") or {}).get("remote"),  # None: run here; else pulled from there
         })
     return out
 

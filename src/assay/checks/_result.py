@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CheckResult", "GateResult"]
+__all__ = ["CheckResult", "GateResult", "readable_check"]
 
 STATUSES = ("pass", "fail", "inconclusive")
 
@@ -118,3 +118,55 @@ class CheckResult:
             "created_at": self.created_at,
             "report": self.report,
         })
+
+
+_GATE_NUMBERS = ("threshold", "candidate_value", "baseline_value", "delta", "ci_low", "ci_high", "p_value", "p_fail",
+                 "p_fail_adjusted", "mdd")
+
+
+def readable_check(doc: Any) -> str | None:
+    """Why ``doc`` (a check result as :meth:`CheckResult.to_dict` writes it, read from elsewhere,
+    such as a remote) cannot be shown by `assay check show`, its HTML report and its JUnit XML;
+    None if it can. Only what those read is checked."""
+    def number(v: Any) -> bool:
+        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+
+    def dicts(v: Any, *text: str) -> bool:
+        return isinstance(v, list) and all(isinstance(d, dict) and all(isinstance(d.get(k), str) for k in text) for d in v)
+
+    if not isinstance(doc, dict):
+        return "not an object"
+    if not isinstance(doc.get("passed"), bool) or doc.get("verdict") not in STATUSES:
+        return "no verdict"
+    counts = doc.get("counts")
+    if not (isinstance(counts, dict) and all(type(counts.get(s)) is int for s in STATUSES)):
+        return "no counts"
+    baseline = doc.get("baseline")
+    if not (isinstance(doc.get("candidate"), dict) and isinstance(doc["candidate"].get("name"), str)
+            and (baseline is None or (isinstance(baseline, dict) and isinstance(baseline.get("name"), str)))
+            and isinstance(doc.get("data"), dict)):
+        return "no candidate, baseline or data"
+    gates = doc.get("gates")
+    if not dicts(gates, "name", "metric", "kind", "reason"):
+        return "gates without names"
+    for g in gates:
+        if (g.get("status") not in STATUSES or not (g.get("slice") is None or isinstance(g["slice"], str))
+                or not all(number(g.get(k)) for k in _GATE_NUMBERS) or type(g.get("n", 0)) is not int
+                or not isinstance(g.get("details") or {}, dict) or not number((g.get("details") or {}).get("bound"))):
+            return f"gate {g['name'][:40]!r} does not read"
+    if not (dicts(doc.get("metrics", []), "metric") and dicts(doc.get("slices", []), "slice", "metric")
+            and dicts(doc.get("discovered_slices", []), "slice", "metric") and dicts(doc.get("counterexamples", []))):
+        return "metrics, slices or counterexamples that do not read"
+    for m in doc.get("metrics", []):
+        for key in ("candidate_ci", "delta_ci"):
+            if not (m.get(key) is None or (isinstance(m[key], list) and len(m[key]) == 2 and all(map(number, m[key])))):
+                return f"metric {m['metric'][:40]!r} does not read"
+    for c in doc.get("counterexamples", []):
+        changed = c.get("changed")
+        if not (changed is None or (isinstance(changed, dict) and all(isinstance(v, dict) for v in changed.values()))):
+            return "counterexamples that do not read"
+    notes = doc.get("notes", [])
+    if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes) and isinstance(doc.get("suite", {}), dict)
+            and number(doc.get("confidence")) and (doc.get("seed") is None or type(doc.get("seed")) is int)):
+        return "notes, suite or settings that do not read"
+    return None

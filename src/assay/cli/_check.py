@@ -79,6 +79,8 @@ def _render(doc: dict[str, Any]) -> None:
         click.echo(f"report: {doc['report']}")
     if doc.get("id"):
         click.echo(f"recorded as check {doc['id'][:12]}")
+    if isinstance(doc.get("imported"), dict):
+        click.echo(f"pulled from remote {doc['imported'].get('remote')}: the check ran in another workspace")
 
 
 @check.command("run")
@@ -146,7 +148,8 @@ def log_command(limit: int, as_json: bool) -> None:
         for r in rows:
             c = r.get("counts") or {}
             click.echo(f"{r['id'][:12]}  {r['created_at'][:19]}  {r['verdict']:<12} {r['candidate']} vs {r['baseline'] or '-'}"
-                       f" on {r['data']}  ({c.get('pass', 0)} pass, {c.get('fail', 0)} fail, {c.get('inconclusive', 0)} inconclusive)")
+                       f" on {r['data']}  ({c.get('pass', 0)} pass, {c.get('fail', 0)} fail, {c.get('inconclusive', 0)} inconclusive)"
+                       + (f"  from {r['remote']}" if r.get("remote") else ""))
 
     emit({"results": rows}, as_json, render)
 

@@ -313,18 +313,26 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
                 click.echo(f"nothing to push: this workspace has no versions{_named(ref)}")
                 return
             what = result.versions_already_there[0] if there == 1 else f"all {there} versions"
+            if result.records_sent:
+                click.echo(f"remote {result.remote} has {what} already; sent {_records(result.records_sent)}")
+                return
             click.echo(f"nothing to push: remote {result.remote} has {what} already")
             return
         click.echo(f"pushed {len(result.versions_sent)} version(s) to {result.remote}"
                    + (f" ({there} more already there)" if there else "")
                    + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) sent, "
-                   f"{result.chunks_present} chunks already there")
+                   f"{result.chunks_present} chunks already there"
+                   + (f"; {_records(result.records_sent)}" if result.records_sent else ""))
 
     emit(result, as_json, render)
 
 
 def _named(ref: str | None) -> str:
     return f" of {ref}" if ref else ""
+
+
+def _records(count: int) -> str:
+    return f"{count} check or drift record(s) of them"
 
 
 @data.command("pull")
@@ -359,12 +367,17 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
                 click.echo(f"nothing to pull: remote {result.remote} has no versions{_named(ref)}{checked_out}")
                 return
             what = result.versions_already_there[0] if here == 1 else f"all {here} versions"
+            if result.records_received:
+                click.echo(f"this workspace has {what} of {result.remote} already; recorded "
+                           f"{_records(result.records_received)}{checked_out}")
+                return
             click.echo(f"nothing to pull: this workspace has {what} of {result.remote} already{checked_out}")
             return
         click.echo(f"pulled {len(result.versions_sent)} version(s) from {result.remote}"
                    + (f" ({here} more already here)" if here else "")
                    + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) fetched, "
-                   f"{result.chunks_present} chunks already here{checked_out}")
+                   f"{result.chunks_present} chunks already here"
+                   + (f"; {_records(result.records_received)}" if result.records_received else "") + checked_out)
 
     emit(result, as_json, render)
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from assay._root import under
 from assay.config import Remote
 from assay.data._fork import quick_handoffs
+from assay.data._history import RUN_ID, import_records, import_runs, write_records, write_runs
 from assay.data._packs import PackStore, PackWriter, workspace_packs
 from assay.data._versions import (
     Version,
@@ -83,6 +84,9 @@ class TransferResult:
     # Pulled versions whose number here differs from the remote's (another version holds it here):
     # {"remote": "ds@v2", "here": "ds@v3", "id": ...}. Numbers are a workspace's; ids are everyone's.
     renumbered: list[dict[str, str]] = field(default_factory=list)
+    # Check and drift records of the versions, sent by a push or recorded by a pull.
+    records_sent: int = 0
+    records_received: int = 0
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,7 +95,8 @@ class TransferResult:
             "bytes_transferred": self.bytes_sent, "chunks_already_there": self.chunks_present,
             "snapshots_already_there": self.snapshots_present, "versions_sent": self.versions_sent,
             "versions_already_there": self.versions_already_there, "packs": self.packs,
-            "checked_out": self.checked_out, "renumbered": self.renumbered, "notes": self.notes,
+            "checked_out": self.checked_out, "renumbered": self.renumbered, "records_sent": self.records_sent,
+            "records_received": self.records_received, "notes": self.notes,
         }
 
 
@@ -324,70 +329,6 @@ def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore,
     return written, damaged
 
 
-_RUN_ID = re.compile(r"[0-9a-f]{32}")  # used with fullmatch
-
-
-def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, again: set[str] | None = None) -> list[str]:
-    """The record of each run that made a version being pushed (``runs/ID.json``: its command,
-    environment, status, and the versions it read and made, by id), so that a workspace that
-    pulls the version also learns where it came from. A record already there is written
-    again only if its run is in ``again`` (a repair's). The runs written."""
-    run_ids = sorted({v.run_id for v in versions if v.run_id and _RUN_ID.fullmatch(v.run_id)} | (again or set()))
-    if not run_ids:
-        return []
-    there = set(store.list("runs/"))
-    written = []
-    for run_id in run_ids:
-        key = f"runs/{run_id}.json"
-        if key in there and run_id not in (again or ()):
-            continue
-        rows = ws.ledger.query("SELECT kind, command, params, env, status, exit_code, started_at, ended_at "
-                               "FROM runs WHERE id = ?", (run_id,))
-        if not rows:
-            continue  # pulled without its run record: nothing known here to send
-        kind, command, params, env, status, exit_code, started, ended = rows[0]
-        node = f"run:{run_id}"
-        inputs = [r[0] for r in ws.ledger.query("SELECT src FROM edges WHERE dst = ? AND relation = 'input_of'", (node,))]
-        outputs = [r[0] for r in ws.ledger.query("SELECT dst FROM edges WHERE src = ? AND relation = 'produced'", (node,))]
-        doc = {"id": run_id, "kind": kind, "command": json.loads(command or "[]"), "params": json.loads(params or "{}"),
-               "env": json.loads(env or "{}"), "status": status, "exit_code": exit_code, "started_at": started,
-               "ended_at": ended, "inputs": _labelled(ws, inputs), "outputs": _labelled(ws, outputs)}
-        store.put_bytes(key, json.dumps(doc, indent=1, default=str).encode())
-        written.append(run_id)
-    return written
-
-
-def read_run_record(store: ObjectStore, run_id: str) -> dict[str, Any] | None:
-    """The remote's record of run ``run_id`` if it reads as one (the shape :func:`write_runs`
-    writes, naming that run); None if it is missing or damaged."""
-    try:
-        doc = json.loads(store.get_bytes(f"runs/{run_id}.json"))
-    except (AssayError, ValueError, RecursionError, OSError):  # a remote's bytes: anything may be in them
-        return None
-    ok = (isinstance(doc, dict) and doc.get("id") == run_id
-          and all(isinstance(doc.get(f), str) for f in ("kind", "status", "started_at"))
-          and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command")))
-    return doc if ok else None
-
-
-def damaged_run_records(store: ObjectStore, versions: list[Version]) -> list[str]:
-    """The run records on a remote, of runs that made ``versions``, that are there but do not
-    read as their run (a missing one is no damage: remotes pushed before records travelled
-    have none)."""
-    run_ids = sorted({v.run_id for v in versions if v.run_id and _RUN_ID.fullmatch(v.run_id)})
-    there = set(store.list("runs/")) if run_ids else set()
-    return [r for r in run_ids if f"runs/{r}.json" in there and read_run_record(store, r) is None]
-
-
-def _labelled(ws: Workspace, nodes: list[str]) -> list[dict[str, str]]:
-    out = []
-    for node in sorted(nodes):
-        if node.startswith("version:"):
-            rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (node[len("version:"):],))
-            out.append({"node": node, "ref": f"{rows[0][0]}@v{rows[0][1]}" if rows else ""})
-    return out
-
-
 def _safe_sources(value: Any) -> list[str]:
     """The sources a remote names for a dataset or version, as this workspace may walk them:
     relative paths that stay inside it and are not a .assay or .git folder; the rest dropped
@@ -421,49 +362,7 @@ def _fitting(sources: list[str], snapshot: Any) -> list[str]:
 def _run_of(entry: dict[str, Any]) -> str | None:
     """The run that made a remote version, where its ref names one in the form run ids have."""
     run_id = entry.get("run_id")
-    return run_id if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id) else None
-
-
-def _import_runs(ws: Workspace, store: ObjectStore, run_ids: set[str], result: TransferResult) -> None:
-    """Record the runs that made pulled versions, from the remote's run records: the run and
-    its edges (the versions it read and made, by id, whether or not they are here). A record
-    that is missing or does not read is skipped, with a note."""
-    from assay.lineage import add_edges
-
-    for run_id in sorted(run_ids):
-        if not _RUN_ID.fullmatch(run_id):
-            continue
-        # What it made: only versions recorded here as made by this run (a record cannot claim others).
-        made = {f"version:{r[0]}" for r in ws.ledger.query("SELECT id FROM versions WHERE run_id = ?", (run_id,))}
-        node = f"run:{run_id}"
-        if ws.ledger.query("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
-            # Known here (from an earlier pull of another of its outputs, say): only the
-            # versions pulled since need their edge from it.
-            with ws.ledger.transaction() as tx:
-                add_edges(tx, [(node, v, "produced") for v in sorted(made)])
-            continue
-        doc = read_run_record(store, run_id)
-        if doc is None:
-            result.notes.append(f"the record of run {run_id[:12]} is missing or damaged on the remote: "
-                                "its lineage is not known here")
-            continue
-        nodes = [(e.get("node") if isinstance(e, dict) else None) for e in doc["inputs"] + doc["outputs"]]
-        if not all(isinstance(n, str) and n.startswith("version:") and _RUN_ID.fullmatch(n[len("version:"):]) for n in nodes):
-            result.notes.append(f"the record of run {run_id[:12]} on the remote names versions it cannot: skipped")
-            continue
-        doc["outputs"] = [e for e in doc["outputs"] if e["node"] in made]
-        exit_code = doc.get("exit_code")
-        with ws.ledger.transaction() as tx:
-            tx.execute(
-                "INSERT INTO runs (id, kind, command, params, env, status, exit_code, started_at, ended_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (run_id, doc["kind"], json.dumps(doc["command"]), json.dumps(doc.get("params") or {}),
-                 json.dumps(doc.get("env") or {}), doc["status"],
-                 exit_code if type(exit_code) is int and -(1 << 31) <= exit_code < 1 << 31 else None,
-                 doc["started_at"], doc.get("ended_at") if isinstance(doc.get("ended_at"), str) else None),
-            )
-            add_edges(tx, [(e["node"], node, "input_of") for e in doc["inputs"]]
-                      + [(node, e["node"], "produced") for e in doc["outputs"]])
+    return run_id if isinstance(run_id, str) and RUN_ID.fullmatch(run_id) else None
 
 
 def ref_entry(version: Version, kind: str, sources: list[str]) -> bytes:
@@ -568,6 +467,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
         write_runs(ws, store, versions)  # before the refs that name them
         written, damaged = _write_refs(ws, spec, store, versions)
+        result.records_sent = write_records(ws, store, versions)
     result.versions = sorted(v.ref for v in versions)
     sent = {v.ref for v in versions if v.snapshot in loaded or f"versions/{v.dataset}/{v.id}.json" in written}
     result.versions_sent = [r for r in result.versions if r in sent]
@@ -721,7 +621,8 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                                           "id": version.id})
         made_by = {run for _, e in wanted if (run := _run_of(e))}
         if made_by:
-            _import_runs(ws, store, made_by, result)
+            import_runs(ws, store, spec.name, made_by, result.notes)
+        result.records_received = import_records(ws, store, spec.name, result.notes)
     if checkout:
         from assay.data._checkout import checkout as do_checkout
 

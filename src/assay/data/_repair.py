@@ -614,15 +614,18 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[
 
 
 def _mend_runs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
-    """Write again each run record on the remote that does not read as its run, from this
-    workspace's ledger where it has that run (a damaged one is never replaced by a push)."""
-    from assay.data._remote import damaged_run_records, write_runs
+    """Write again each run record on the remote that does not read as its run, and each check
+    or drift record that does not read, from this workspace's ledger where it has them (a
+    damaged one is never replaced by a push)."""
+    from assay.data._history import damaged_records, damaged_run_records, rewrite_records, write_runs
 
     versions = all_versions(ws)
     damaged = damaged_run_records(store, versions)
     if damaged:
         for run_id in write_runs(ws, store, [], again=set(damaged)):
             result.repaired.append(f"run record runs/{run_id}.json")
+    for key in rewrite_records(ws, store, damaged_records(store, versions)):
+        result.repaired.append(f"check or drift record {key}")
 
 
 def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:

@@ -71,7 +71,7 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
             else:
                 versions = every
             report = _verify(store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
-            from assay.data._remote import damaged_run_records
+            from assay.data._history import damaged_records, damaged_run_records
 
             for run_id in damaged_run_records(store, versions):
                 made = [v.ref for v in every if v.run_id == run_id]
@@ -80,6 +80,13 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
                     reason="does not read as the record of its run: lineage of what it made is lost to every pull "
                            "(`assay data push --repair` writes it again from a workspace that has the run)",
                     affected=[{"dataset": r.split("@")[0], "version": r.split("@")[1], "ref": r, "path": "*"} for r in made]))
+            for key in damaged_records(store, versions):
+                held = [v.ref for v in every if v.id == key.split("/")[1]]
+                report.damaged.append(Damage(
+                    object=f"check or drift record {key}",
+                    reason="does not read as a record: a pull skips it (`assay data push --repair` writes it again "
+                           "from a workspace that has the record)",
+                    affected=[{"dataset": r.split("@")[0], "version": r.split("@")[1], "ref": r, "path": "*"} for r in held]))
         finally:
             packs.close()
         report.remote = name

@@ -162,6 +162,9 @@ def lineage(ws: Workspace, node: str, *, up: bool = True, down: bool = True, dep
         # e.g. a version pulled from a remote: the run that made it is recorded where it ran
         graph.notes.append(f"{graph.nodes[node]['label']} was made by run {run_id[:12]}, which this workspace "
                            "has no record of: its inputs are not known here")
+    for info in sorted((i for i in graph.nodes.values() if i.get("pull")), key=lambda i: i["label"]):
+        graph.notes.append(f"{info['ref']} was not pulled from {info['remote']}: `{info['pull']}` fetches it "
+                           "(if it was pushed there)")
     return graph
 
 
@@ -199,11 +202,25 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
                 info["signal"] = signal_name(-code)
             return info
     elif kind == "record":
-        rows = ws.ledger.query("SELECT kind, name, verdict, created_at FROM records WHERE id = ?", (ident,))
+        rows = ws.ledger.query("SELECT kind, name, verdict, created_at, body FROM records WHERE id = ?", (ident,))
         if rows:
-            rkind, name, verdict, created = rows[0]
-            return {"type": "record", "label": f"{rkind} {name}".strip(), "kind": rkind, "verdict": verdict, "created_at": created}
+            rkind, name, verdict, created, body = rows[0]
+            info = {"type": "record", "label": f"{rkind} {name}".strip(), "kind": rkind, "verdict": verdict,
+                    "created_at": created}
+            doc = _loads(body, {}) if '"imported"' in (body or "") else {}
+            imported = doc.get("imported") if isinstance(doc, dict) else None
+            if isinstance(imported, dict) and isinstance(imported.get("remote"), str):
+                info["label"] += f" (from {imported['remote']})"
+                info["remote"] = imported["remote"]
+            return info
     if kind == "version" and ident:  # made or read elsewhere (a pulled run's record names it)
+        from assay.data._history import missing_version_label
+
+        named = missing_version_label(ws, ident)
+        if named:
+            ref, remote = named
+            return {"type": "version", "label": f"{ref} on {remote} (not pulled)", "missing": True, "ref": ref,
+                    "remote": remote, "pull": f"assay data pull {ref.split('@')[0]}@{ident[:12]} --remote {remote}"}
         return {"type": "version", "label": f"version {ident[:12]} (not in this workspace)", "missing": True}
     return {"type": kind or "unknown", "label": node_id, "missing": True}
 

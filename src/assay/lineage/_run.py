@@ -214,13 +214,14 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
         for version in versions:
             _check_on_disk(ws, version)
     run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
+    env = {**environment(ws.root), "ledger": ws.ledger_id}  # a run recorded here: see assay.data._history
     with ws.ledger.transaction() as tx:
         tx.execute(
             "INSERT INTO runs (id, kind, command, params, env, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             # Secrets given on the command line or as parameters are left out (the record
             # travels with a push): see assay.lineage._redact.
             (run.id, kind, json.dumps(redact_command(command)), json.dumps(redact_params(params or {}), default=str),
-             json.dumps(environment(ws.root)), "running", utcnow()),
+             json.dumps(env), "running", utcnow()),
         )
         add_edges(tx, [(v.node, f"run:{run.id}", "input_of") for v in versions])
     return run

@@ -1,0 +1,373 @@
+"""The history that travels with versions on a remote: the record of each run that made one
+(``runs/ID.json``) and of each check or drift report that judged one
+(``records/VERSION/ID.json``: one copy under each version the record names, so that a pull
+finds the records of the versions it fetched by one listing, without reading the others).
+
+A remote is not trusted to rewrite what this workspace knows. What it says is recorded only
+where it fits what is here:
+
+- A run recorded here (its ``env`` names this ledger) made the versions its ``produced``
+  edges say; a pulled version that names it as its maker is recorded without a maker.
+- A run learned from a remote made the versions its record listed when it was first read
+  (kept in ``env["imported"]``, with the remote's name for each version it read or made, so
+  that lineage can name a version that was never pulled).
+- A run recorded by an assay that did not yet mark its runs is taken as before: a pulled
+  version that names it is joined to it.
+- A check or drift record from a remote is kept with ``"imported"`` in its body (the remote,
+  and the name there of each version it judged); `assay check log` says where it came from.
+  One that does not read as its kind (a check result the pages could not show) is skipped,
+  with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import AssayError
+
+if TYPE_CHECKING:
+    from assay.data._versions import Version
+    from assay.store import ObjectStore
+    from assay.workspace import Workspace
+
+__all__ = ["RUN_ID", "damaged_records", "damaged_run_records", "import_records", "import_runs", "missing_version_label",
+           "read_run_record", "rewrite_records", "write_records", "write_runs"]
+
+RUN_ID = re.compile(r"[0-9a-f]{32}")  # run, version and record ids alike; used with fullmatch
+_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}@v[0-9]{1,18}")
+# The records that travel, and the edges from a version that each kind may have.
+_RECORD_EDGES = {"check": {"checked_as_candidate", "checked_as_baseline", "checked_on"}, "drift_report": {"judged_by"}}
+_MAX_RECORD = 64 << 20  # bytes: a record is a check result's JSON; more is no record's
+_BATCH = 500  # ids in one IN (...) query
+
+
+def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, again: set[str] | None = None) -> list[str]:
+    """The record of each run that made a version being pushed (``runs/ID.json``: its command,
+    environment, status, and the versions it read and made, by id), so that a workspace that
+    pulls the version also learns where it came from. A record already there is written
+    again only if its run is in ``again`` (a repair's). The runs written."""
+    run_ids = sorted({v.run_id for v in versions if v.run_id and RUN_ID.fullmatch(v.run_id)} | (again or set()))
+    if not run_ids:
+        return []
+    there = set(store.list("runs/"))
+    written = []
+    for run_id in run_ids:
+        key = f"runs/{run_id}.json"
+        if key in there and run_id not in (again or ()):
+            continue
+        rows = ws.ledger.query("SELECT kind, command, params, env, status, exit_code, started_at, ended_at "
+                               "FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            continue  # pulled without its run record: nothing known here to send
+        kind, command, params, env, status, exit_code, started, ended = rows[0]
+        node = f"run:{run_id}"
+        inputs = [r[0] for r in ws.ledger.query("SELECT src FROM edges WHERE dst = ? AND relation = 'input_of'", (node,))]
+        outputs = [r[0] for r in ws.ledger.query("SELECT dst FROM edges WHERE src = ? AND relation = 'produced'", (node,))]
+        env_doc = _loads(env, {})
+        env_doc.pop("imported", None)  # this workspace's note of where it learned of the run
+        doc = {"id": run_id, "kind": kind, "command": json.loads(command or "[]"), "params": json.loads(params or "{}"),
+               "env": env_doc, "status": status, "exit_code": exit_code, "started_at": started,
+               "ended_at": ended, "inputs": _labelled(ws, inputs), "outputs": _labelled(ws, outputs)}
+        store.put_bytes(key, json.dumps(doc, indent=1, default=str).encode())
+        written.append(run_id)
+    return written
+
+
+def read_run_record(store: ObjectStore, run_id: str) -> dict[str, Any] | None:
+    """The remote's record of run ``run_id`` if it reads as one (the shape :func:`write_runs`
+    writes, naming that run); None if it is missing or damaged."""
+    doc = _read_json(store, f"runs/{run_id}.json")
+    ok = (isinstance(doc, dict) and doc.get("id") == run_id
+          and all(isinstance(doc.get(f), str) for f in ("kind", "status", "started_at"))
+          and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command")))
+    return doc if ok else None
+
+
+def damaged_run_records(store: ObjectStore, versions: list[Version]) -> list[str]:
+    """The run records on a remote, of runs that made ``versions``, that are there but do not
+    read as their run (a missing one is no damage: remotes pushed before records travelled
+    have none)."""
+    run_ids = sorted({v.run_id for v in versions if v.run_id and RUN_ID.fullmatch(v.run_id)})
+    there = set(store.list("runs/")) if run_ids else set()
+    return [r for r in run_ids if f"runs/{r}.json" in there and read_run_record(store, r) is None]
+
+
+def _labelled(ws: Workspace, nodes: list[str]) -> list[dict[str, str]]:
+    out = []
+    for node in sorted(nodes):
+        if node.startswith("version:"):
+            out.append({"node": node, "ref": _ref_here(ws, node[len("version:"):]) or ""})
+    return out
+
+
+def _ref_here(ws: Workspace, version_id: str) -> str | None:
+    rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (version_id,))
+    return f"{rows[0][0]}@v{rows[0][1]}" if rows else None
+
+
+def run_origin(env: Any, ledger_id: str) -> str:
+    """Where a run was recorded: ``here`` (this ledger's own run), ``imported`` (learned from a
+    remote), or ``unknown`` (recorded by an assay that did not mark its runs)."""
+    if not isinstance(env, dict):
+        return "unknown"
+    if isinstance(env.get("imported"), dict):
+        return "imported"
+    return "here" if env.get("ledger") == ledger_id else "unknown"
+
+
+def import_runs(ws: Workspace, store: ObjectStore, remote: str, run_ids: set[str], notes: list[str]) -> None:
+    """Record the runs that made pulled versions, from the remote's run records: the run and
+    its edges (the versions it read and made, by id, whether or not they are here). A record
+    that is missing or does not read is skipped, with a note. A pulled version that names as
+    its maker a run that did not make it (by what is known here of that run) is recorded
+    without a maker, with a note."""
+    from assay.ledger import utcnow
+    from assay.lineage import add_edges
+
+    for run_id in sorted(run_ids):
+        if not RUN_ID.fullmatch(run_id):
+            continue
+        node = f"run:{run_id}"
+        claimed = {r[0] for r in ws.ledger.query("SELECT id FROM versions WHERE run_id = ?", (run_id,))}
+        rows = ws.ledger.query("SELECT env FROM runs WHERE id = ?", (run_id,))
+        doc = None
+        if rows:  # known here (its own run, or from an earlier pull of another of its outputs)
+            env = _loads(rows[0][0], {})
+            origin = run_origin(env, ws.ledger_id)
+            if origin == "here":
+                made = {r[0][len("version:"):] for r in ws.ledger.query(
+                    "SELECT dst FROM edges WHERE src = ? AND relation = 'produced'", (node,))}
+            elif origin == "imported":
+                made = {v for v in env["imported"].get("outputs") or [] if isinstance(v, str)}
+            else:
+                made = claimed
+        else:
+            doc = read_run_record(store, run_id)
+            if doc is None:
+                notes.append(f"the record of run {run_id[:12]} is missing or damaged on the remote: "
+                             "its lineage is not known here")
+                continue
+            entries = [e if isinstance(e, dict) else {} for e in doc["inputs"] + doc["outputs"]]
+            nodes = [e.get("node") for e in entries]
+            if not all(isinstance(n, str) and n.startswith("version:") and RUN_ID.fullmatch(n[len("version:"):])
+                       for n in nodes):
+                notes.append(f"the record of run {run_id[:12]} on the remote names versions it cannot: skipped")
+                continue
+            made = {e["node"][len("version:"):] for e in doc["outputs"]}
+        wrong = claimed - made
+        with ws.ledger.transaction() as tx:
+            if doc is not None:
+                env = doc.get("env") if isinstance(doc.get("env"), dict) else {}
+                refs = {e["node"][len("version:"):]: e["ref"] for e in doc["inputs"] + doc["outputs"]
+                        if isinstance(e.get("ref"), str) and _REF.fullmatch(e["ref"])}
+                env["imported"] = {"remote": remote, "at": utcnow(), "outputs": sorted(made), "refs": refs}
+                exit_code = doc.get("exit_code")
+                tx.execute(
+                    "INSERT INTO runs (id, kind, command, params, env, status, exit_code, started_at, ended_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (run_id, doc["kind"], json.dumps(doc["command"]), json.dumps(doc.get("params") or {}),
+                     json.dumps(env), doc["status"],
+                     exit_code if type(exit_code) is int and -(1 << 31) <= exit_code < 1 << 31 else None,
+                     doc["started_at"], doc.get("ended_at") if isinstance(doc.get("ended_at"), str) else None),
+                )
+                add_edges(tx, [(e["node"], node, "input_of") for e in doc["inputs"]])
+            add_edges(tx, [(node, f"version:{v}", "produced") for v in sorted(claimed & made)])
+            for version_id in sorted(wrong):
+                tx.execute("UPDATE versions SET run_id = NULL WHERE id = ?", (version_id,))
+        if wrong:
+            named = ", ".join(sorted(_ref_here(ws, v) or v[:12] for v in wrong))
+            why = ("a run of this workspace's that did not make it" if rows and origin == "here"
+                   else "a run whose record does not list it among what it made")
+            notes.append(f"remote {remote} says {named} was made by run {run_id[:12]}, {why}: "
+                         "recorded here without the run that made it")
+
+
+def write_records(ws: Workspace, store: ObjectStore, versions: list[Version]) -> int:
+    """Send the check and drift records that judged ``versions`` and are not on the remote yet,
+    each under every version it names. How many records were sent."""
+    links: set[str] = set()  # the records that judged them
+    nodes = [v.node for v in versions]
+    for start in range(0, len(nodes), _BATCH):
+        batch = nodes[start:start + _BATCH]
+        links.update(dst[len("record:"):] for _, dst in ws.ledger.query(
+            f"SELECT src, dst FROM edges WHERE src IN ({', '.join('?' * len(batch))})", tuple(batch))
+            if dst.startswith("record:"))
+    if not links:
+        return 0
+    there = set(store.list("records/"))
+    sent = 0
+    for record_id in sorted(links):
+        found = _record_doc(ws, record_id)
+        if found is None or all(k in there for k in found[1]):
+            continue
+        for key in found[1]:
+            if key not in there:
+                store.put_bytes(key, found[0])
+        sent += 1
+    return sent
+
+
+def _record_doc(ws: Workspace, record_id: str) -> tuple[bytes, list[str]] | None:
+    """The remote's copy of record ``record_id`` and the keys it is filed under; None if it is
+    not here or not of a kind that travels."""
+    rows = ws.ledger.query("SELECT kind, name, created_at, verdict, body FROM records WHERE id = ?", (record_id,))
+    if not rows or rows[0][0] not in _RECORD_EDGES:
+        return None
+    kind, name, created, verdict, body = rows[0]
+    edges = [(src[len("version:"):], relation) for src, relation in ws.ledger.query(
+        "SELECT src, relation FROM edges WHERE dst = ?", (f"record:{record_id}",))
+        if src.startswith("version:") and relation in _RECORD_EDGES[kind]]
+    body_doc = _loads(body, {})
+    body_doc.pop("imported", None)  # this workspace's note of where it learned of the record
+    doc = {"id": record_id, "kind": kind, "name": name, "created_at": created, "verdict": verdict, "body": body_doc,
+           "edges": [{"src": f"version:{v}", "relation": r, "ref": _ref_here(ws, v) or ""} for v, r in sorted(edges)]}
+    keys = [f"records/{v}/{record_id}.json" for v in sorted({v for v, _ in edges})]
+    return json.dumps(doc, default=str).encode(), keys
+
+
+def damaged_records(store: ObjectStore, versions: list[Version]) -> list[str]:
+    """The keys of the check and drift records on a remote, filed under ``versions``, that do not
+    read as a record this assay takes (a pull skips them)."""
+    ids = {v.id for v in versions}
+    damaged = []
+    for key, version_id, record_id in _filed(store):
+        if version_id in ids and _record_problem(_read_json(store, key), record_id, version_id):
+            damaged.append(key)
+    return damaged
+
+
+def rewrite_records(ws: Workspace, store: ObjectStore, keys: list[str]) -> list[str]:
+    """Write again each record copy at ``keys`` from this workspace's ledger, where it has that
+    record (and it is filed there). The keys written."""
+    written = []
+    for key in keys:
+        found = _record_doc(ws, key.rsplit("/", 1)[-1][:-len(".json")])
+        if found is not None and key in found[1]:
+            store.put_bytes(key, found[0])
+            written.append(key)
+    return written
+
+
+def _filed(store: ObjectStore) -> list[tuple[str, str, str]]:
+    """``(key, version id, record id)`` of each record copy on a remote."""
+    out = []
+    for key in store.list("records/"):
+        parts = key[len("records/"):].split("/")
+        if len(parts) == 2 and parts[1].endswith(".json") and RUN_ID.fullmatch(parts[0]) \
+                and RUN_ID.fullmatch(parts[1][:-len(".json")]):
+            out.append((key, parts[0], parts[1][:-len(".json")]))
+    return out
+
+
+def import_records(ws: Workspace, store: ObjectStore, remote: str, notes: list[str]) -> int:
+    """Record the check and drift records on the remote that judged a version this workspace
+    has and that it does not know yet. How many were recorded."""
+    from assay.ledger import utcnow
+    from assay.lineage import add_edges
+
+    copies: dict[str, list[str]] = {}  # record id -> the versions it is filed under
+    for _, version_id, record_id in _filed(store):
+        copies.setdefault(record_id, []).append(version_id)
+    if not copies:
+        return 0
+    here = _present(ws, "versions", sorted({v for vs in copies.values() for v in vs}))
+    wanted = {r: sorted(set(vs) & here) for r, vs in copies.items() if set(vs) & here}
+    known = _present(ws, "records", sorted(wanted))
+    recorded = 0
+    for record_id, filed_under in sorted(wanted.items()):
+        if record_id in known:
+            continue
+        doc = _read_json(store, f"records/{filed_under[0]}/{record_id}.json")
+        problem = _record_problem(doc, record_id, filed_under[0])
+        if problem:
+            notes.append(f"the check or drift record {record_id[:12]} on remote {remote} {problem}: skipped")
+            continue
+        body = dict(doc["body"])
+        body["imported"] = {"remote": remote, "at": utcnow(),
+                            "refs": {e["src"][len("version:"):]: e["ref"] for e in doc["edges"]
+                                     if isinstance(e.get("ref"), str) and _REF.fullmatch(e["ref"])}}
+        with ws.ledger.transaction() as tx:
+            tx.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT DO NOTHING",
+                       (record_id, doc["kind"], doc["name"], doc["created_at"], doc["verdict"], json.dumps(body)))
+            add_edges(tx, [(e["src"], f"record:{record_id}", e["relation"]) for e in doc["edges"]])
+        recorded += 1
+    return recorded
+
+
+def _record_problem(doc: Any, record_id: str, filed_under: str) -> str | None:
+    """Why ``doc`` is not a record this workspace can keep (None: it is)."""
+    if not isinstance(doc, dict) or doc.get("id") != record_id:
+        return "does not read as a record"
+    kind = doc.get("kind")
+    if kind not in _RECORD_EDGES:
+        return f"is of a kind this assay does not take from a remote ({str(kind)[:40]!r})"
+    if not (isinstance(doc.get("name"), str) and isinstance(doc.get("created_at"), str)
+            and (doc.get("verdict") is None or isinstance(doc.get("verdict"), str)) and isinstance(doc.get("body"), dict)):
+        return "does not read as a record"
+    edges = doc.get("edges")
+    if not isinstance(edges, list) or not edges or not all(
+            isinstance(e, dict) and isinstance(e.get("src"), str) and e["src"].startswith("version:")
+            and RUN_ID.fullmatch(e["src"][len("version:"):]) and e.get("relation") in _RECORD_EDGES[kind] for e in edges):
+        return "names versions it cannot"
+    if f"version:{filed_under}" not in {e["src"] for e in edges}:
+        return f"is filed under version {filed_under[:12]}, which it does not name"
+    if kind == "check":
+        from assay.checks._result import readable_check
+
+        why = readable_check(doc["body"])
+        if why:
+            return f"does not read as a check result ({why})"
+    return None
+
+
+def missing_version_label(ws: Workspace, version_id: str) -> tuple[str, str] | None:
+    """``(NAME@vN, remote)``: the name a remote gave a version this workspace does not have,
+    as a run or record learned from that remote named it; None if none did."""
+    node = f"version:{version_id}"
+    for src, dst in ws.ledger.query("SELECT src, dst FROM edges WHERE src = ? OR dst = ?", (node, node)):
+        other = dst if src == node else src
+        kind, _, ident = other.partition(":")
+        if kind == "run":
+            rows = ws.ledger.query("SELECT env FROM runs WHERE id = ?", (ident,))
+            imported = _loads(rows[0][0], {}).get("imported") if rows else None
+        elif kind == "record":
+            rows = ws.ledger.query("SELECT body FROM records WHERE id = ?", (ident,))
+            imported = _loads(rows[0][0], {}).get("imported") if rows else None
+        else:
+            continue
+        if isinstance(imported, dict) and isinstance(imported.get("refs"), dict):
+            ref = imported["refs"].get(version_id)
+            if isinstance(ref, str) and _REF.fullmatch(ref):
+                return ref, str(imported.get("remote", ""))
+    return None
+
+
+def _present(ws: Workspace, table: str, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the ledger's ``table`` holds."""
+    found: set[str] = set()
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start:start + _BATCH]
+        found.update(r[0] for r in ws.ledger.query(
+            f"SELECT id FROM {table} WHERE id IN ({', '.join('?' * len(batch))})", tuple(batch)))
+    return found
+
+
+def _read_json(store: ObjectStore, key: str) -> Any:
+    """The JSON at ``key`` on a remote; None if it is missing, too big, or does not read."""
+    try:
+        if store.size(key) > _MAX_RECORD:
+            return None
+        return json.loads(store.get_bytes(key))
+    except (AssayError, ValueError, RecursionError, OSError):  # a remote's bytes: anything may be in them
+        return None
+
+
+def _loads(text: Any, default: dict[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else default
+    except (TypeError, ValueError):
+        return default
+    return value if isinstance(value, dict) else default

@@ -1,0 +1,220 @@
+"""The history that travels with versions: a check of a model pushed with it reaches a
+teammate's pull, a version the pull did not fetch is named as the remote names it, and a
+remote cannot rewrite what this workspace knows (give a version to a run of this workspace,
+or to a run whose record does not list it; plant a check result that does not read)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from assay.checks import Suite, get_result, list_results, run_suite
+from assay.data import add, pull, push, resolve
+from assay.data._remote import add_remote
+from assay.lineage import lineage, run_command
+from assay.workspace import Workspace
+
+PY = sys.executable
+TRAIN = """\
+import sys
+import pandas as pd
+import skops.io
+from sklearn.linear_model import LogisticRegression
+frame = pd.read_csv("data/train.csv")
+model = LogisticRegression(max_iter=int(sys.argv[1])).fit(frame.drop(columns="label"), frame["label"])
+skops.io.dump(model, "model.skops")
+"""
+SUITE = """\
+name: gate
+data: evaluation@latest
+target: label
+task: binary
+metrics: [accuracy]
+gates:
+  - metric: accuracy
+    min: 0.5
+"""
+
+
+def _workspace(root: Path, remote: Path) -> Workspace:
+    ws = Workspace.init(root)
+    add_remote(ws, "origin", str(remote))
+    return ws
+
+
+@pytest.fixture
+def alice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """A workspace whose model clf@v1 was trained by a run on train@v1 and checked on
+    evaluation@v1; everything pushed to ``tmp_path / "remote"``."""
+    from sklearn.datasets import load_breast_cancer
+
+    monkeypatch.delenv("ASSAY_HOME", raising=False)
+    ws = _workspace(tmp_path / "alice", tmp_path / "remote")
+    frame = load_breast_cancer(as_frame=True).frame.rename(columns={"target": "label"}).iloc[:, -4:]
+    (ws.root / "data").mkdir()
+    frame.to_csv(ws.root / "data" / "train.csv", index=False)
+    frame.to_csv(ws.root / "evaluation.csv", index=False)
+    (ws.root / "train.py").write_text(TRAIN)
+    add(ws, [ws.root / "data"], name="train")
+    add(ws, [ws.root / "evaluation.csv"], name="evaluation")
+    run = run_command(ws, [PY, "train.py", "2000"], inputs=["train@v1"], models={"clf": str(ws.root / "model.skops")}, cwd=ws.root)
+    assert run.produced and run.produced[0].ref == "clf@v1"
+    suite = Suite.from_yaml(SUITE, base_dir=ws.root)
+    result = run_suite(suite, candidate="clf@v1", ws=ws)
+    assert result.id and result.passed
+    push(ws)
+    return ws
+
+
+def test_a_check_travels_with_the_model_it_judged_and_says_where_it_ran(alice: Workspace, tmp_path: Path) -> None:
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    result = pull(bob, "clf@v1")
+    assert result.records_received == 1, result.notes
+    (row,) = list_results(bob)
+    (mine,) = list_results(alice)
+    assert row["id"] == mine["id"] and row["verdict"] == "pass" and row["remote"] == "origin" and mine["remote"] is None
+    doc = get_result(bob, row["id"])
+    assert doc["imported"]["remote"] == "origin" and doc["gates"] == get_result(alice, row["id"])["gates"]
+    graph = lineage(bob, "clf@v1", up=False)
+    assert graph.nodes[f"record:{row['id']}"]["label"] == "check gate (from origin)"
+    # pulled again: known, not recorded twice
+    assert pull(bob, "clf@v1").records_received == 0 and len(list_results(bob)) == 1
+
+
+def test_a_check_made_after_the_push_goes_with_the_next_one(alice: Workspace, tmp_path: Path) -> None:
+    suite = Suite.from_yaml(SUITE.replace("min: 0.5", "min: 0.99"), base_dir=alice.root)
+    later = run_suite(suite, candidate="clf@v1", ws=alice)
+    assert not later.passed
+    again = push(alice)
+    assert again.records_sent == 1 and not again.versions_sent
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    pull(bob)
+    assert sorted(r["verdict"] for r in list_results(bob)) == ["fail", "pass"]
+    # bob pushes what he pulled to a remote of his own: the checks go too, without alice's note
+    # of where she learned of them (bob's pull keeps its own)
+    add_remote(bob, "backup", str(tmp_path / "backup"))
+    assert push(bob, remote="backup").records_sent == 2
+    carol = _workspace(tmp_path / "carol", tmp_path / "backup")
+    pull(carol)
+    assert {r["remote"] for r in list_results(carol)} == {"origin"}
+
+
+def test_a_record_of_a_version_not_pulled_waits_for_it(alice: Workspace, tmp_path: Path) -> None:
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    assert pull(bob, "train@v1").records_received == 0 and list_results(bob) == []
+    assert pull(bob, "evaluation@v1").records_received == 1  # the check's data
+
+
+def test_a_version_the_pull_did_not_fetch_is_named_as_on_the_remote_with_how_to_fetch_it(
+        alice: Workspace, tmp_path: Path) -> None:
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    pull(bob, "clf@v1")
+    train = resolve(alice, "train@v1")
+    graph = lineage(bob, "clf@v1", down=False)
+    node = graph.nodes[train.node]
+    assert node["label"] == "train@v1 on origin (not pulled)" and node["missing"]
+    assert node["pull"] == f"assay data pull train@{train.id[:12]} --remote origin"
+    assert any(node["pull"] in note for note in graph.notes), graph.notes
+    pull(bob, f"train@{train.id[:12]}")  # the command the note gives
+    assert lineage(bob, "clf@v1", down=False).nodes[train.node]["label"] == "train@v1"
+
+
+def _forge(remote: Path, dataset: str, run_id: str) -> str:
+    """Make the remote's only version of ``dataset`` claim ``run_id`` as its maker; its id."""
+    (ref,) = (remote / "versions" / dataset).glob("*.json")
+    entry = json.loads(ref.read_text())
+    entry["run_id"] = run_id
+    ref.write_text(json.dumps(entry))
+    return str(entry["id"])
+
+
+def test_a_remote_cannot_give_a_version_to_a_run_of_this_workspace(alice: Workspace, tmp_path: Path) -> None:
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    (bob.root / "d").mkdir()
+    (bob.root / "d" / "f").write_text("bob's")
+    mine = run_command(bob, [PY, "-c", "open('out.txt', 'w').write('made')"], outputs={"out": str(bob.root / "out.txt")}, cwd=bob.root)
+    forged = _forge(tmp_path / "remote", "evaluation", mine.id)
+    result = pull(bob, "evaluation@v1")
+    assert any("evaluation@v1" in n and mine.id[:12] in n and "did not make it" in n for n in result.notes), result.notes
+    assert resolve(bob, "evaluation@v1").run_id is None
+    down = lineage(bob, f"run:{mine.id}", up=False)
+    assert f"version:{forged}" not in down.nodes and [v.ref for v in mine.produced] == ["out@v1"]
+
+
+def test_a_remote_cannot_give_a_version_to_a_pulled_run_whose_record_does_not_list_it(
+        alice: Workspace, tmp_path: Path) -> None:
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    pull(bob, "clf@v1")  # learns the run that made clf@v1 from its record
+    maker = resolve(bob, "clf@v1").run_id
+    assert maker
+    _forge(tmp_path / "remote", "evaluation", maker)
+    result = pull(bob, "evaluation@v1")
+    assert any("does not list it" in n for n in result.notes), result.notes
+    assert resolve(bob, "evaluation@v1").run_id is None
+    assert resolve(bob, "evaluation@v1").node not in lineage(bob, f"run:{maker}", up=False).nodes
+
+
+def test_a_run_recorded_by_an_older_assay_still_takes_its_other_outputs(alice: Workspace, tmp_path: Path) -> None:
+    """Runs recorded before runs were marked carry no mark: a version that names one as its
+    maker is joined to it, as before (their lineage would be lost otherwise)."""
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    pull(bob, "clf@v1")
+    maker = resolve(bob, "clf@v1").run_id
+    (env,), = bob.ledger.query("SELECT env FROM runs WHERE id = ?", (maker,))
+    old = {k: v for k, v in json.loads(env).items() if k not in ("imported", "ledger")}
+    with bob.ledger.transaction() as tx:
+        tx.execute("UPDATE runs SET env = ? WHERE id = ?", (json.dumps(old), maker))
+    _forge(tmp_path / "remote", "evaluation", maker)
+    pull(bob, "evaluation@v1")
+    assert resolve(bob, "evaluation@v1").run_id == maker
+
+
+@pytest.mark.parametrize(("damage", "problem"), [
+    (lambda doc: doc["body"]["gates"][0].update(status="great"), "does not read as a check result"),
+    (lambda doc: doc["body"].update(counts="all good"), "does not read as a check result"),
+    (lambda doc: doc.update(kind="drift_profile"), "kind this assay does not take"),
+    (lambda doc: doc.update(edges=[{"src": "run:" + "0" * 32, "relation": "checked_on"}]), "names versions it cannot"),
+    (lambda doc: doc.update(id="f" * 32), "does not read as a record"),
+])
+def test_a_record_from_a_remote_that_does_not_read_is_skipped_with_a_note(  # type: ignore[no-untyped-def]
+        alice: Workspace, tmp_path: Path, damage, problem: str) -> None:
+    for copy in (tmp_path / "remote" / "records").glob("*/*.json"):
+        doc = json.loads(copy.read_text())
+        damage(doc)
+        copy.write_text(json.dumps(doc))
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    result = pull(bob)
+    assert result.records_received == 0 and list_results(bob) == []
+    assert any(problem in n for n in result.notes), result.notes
+
+
+def test_a_record_filed_under_a_version_it_does_not_name_is_skipped(alice: Workspace, tmp_path: Path) -> None:
+    records = tmp_path / "remote" / "records"
+    copy = next(records.glob("*/*.json"))
+    doc = copy.read_text()
+    for folder in list(records.iterdir()):
+        shutil.rmtree(folder)
+    train = resolve(alice, "train@v1").id  # the check names the model and the evaluation data, not this
+    (records / train).mkdir()
+    (records / train / copy.name).write_text(doc)
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    result = pull(bob, "train@v1")
+    assert result.records_received == 0 and list_results(bob) == []
+    assert any(f"is filed under version {train[:12]}, which it does not name" in n for n in result.notes), result.notes
+
+
+def test_a_damaged_record_is_found_by_verify_and_mended_by_push_repair(alice: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    copy = next((tmp_path / "remote" / "records").glob("*/*.json"))
+    good = copy.read_text()
+    copy.write_text(good[: len(good) // 2])
+    report = cli.json("data", "verify", "--remote", "origin", cwd=alice.root, check=1)
+    key = f"records/{copy.parent.name}/{copy.name}"
+    assert [d["object"] for d in report["damaged"]] == [f"check or drift record {key}"], report
+    mended = cli.json("data", "push", "--repair", cwd=alice.root)
+    assert f"check or drift record {key}" in mended["repaired"], mended
+    assert json.loads(copy.read_text()) == json.loads(good)
+    cli("data", "verify", "--remote", "origin", cwd=alice.root)
