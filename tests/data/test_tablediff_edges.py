@@ -333,6 +333,19 @@ def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws:
     assert "empty column" in empty.stderr
 
 
+def test_the_diff_command_quotes_column_names_and_values_that_would_break_its_lines(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "t.csv").write_text('id,"a\tb","line\nbreak",c\n1,1.5,2,x\n2,2.5,3,y\n')
+    add(ws, [ws.root / "d"], name="t")
+    (ws.root / "d" / "t.csv").write_text('id,"a\tb","line\nbreak","new\ncol",c\n1,1.5,7,1,x\n2,9.5,3,1,"z\nq"\n')
+    add(ws, [ws.root / "d"], name="t")
+    out = cli("data", "diff", "t@v1", "t@v2", "--key", "id", cwd=ws.root).stdout
+    assert 'column added    "new\\ncol" (int64)' in out
+    assert '"a\\tb": mean 2 -> 5.5' in out and '"line\\nbreak": mean 2.5 -> 5' in out
+    assert 'c: new: "z\\nq", gone: y' in out
+    assert "\t" not in out and all(line.startswith(("t@v1", "  ")) for line in out.splitlines())
+
+
 def test_a_key_only_an_unchanged_table_has_is_not_called_a_typo(ws: Workspace) -> None:
     (ws.root / "d").mkdir()
     (ws.root / "d" / "users.csv").write_text("user_id,name\n1,a\n")
