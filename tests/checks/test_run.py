@@ -150,6 +150,30 @@ def test_registered_models_data_refs_ledger_and_log(world: Path, cli, monkeypatc
     ws.close()
 
 
+def test_the_log_shows_the_versions_references_resolved_to(world: Path, cli) -> None:  # noqa: ANN001
+    cli("init", cwd=world)
+    cli("model", "add", "cancer", "baseline.skops", cwd=world)
+    cli("model", "add", "cancer", "candidate.skops", cwd=world)
+    cli("data", "add", "test.parquet", "--name", "cancer-test", cwd=world)
+    doc = cli.json("check", "suite.yaml", "--candidate", "cancer@latest", "--baseline", "cancer@v1", "--data", "cancer-test",
+                   cwd=world, check=1)
+    assert doc["candidate"]["name"] == "cancer@latest"  # (the body keeps what was typed)
+    row = cli.json("check", "log", cwd=world)["results"][0]
+    assert (row["candidate"], row["baseline"], row["data"]) == ("cancer@v2", "cancer@v1", "cancer-test@v1")
+    assert "cancer@v2 vs cancer@v1 on cancer-test@v1" in cli("check", "log", cwd=world).stdout
+    # a model file, or a version this workspace does not hold, is shown as it was typed
+    cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "cancer@v1", cwd=world, check=None)
+    from assay.workspace import Workspace
+
+    ws = Workspace.open(world)
+    with ws.ledger.transaction() as tx:
+        tx.execute("UPDATE records SET body = REPLACE(body, ?, 'gone') WHERE id = ?", (doc["candidate"]["meta"]["version"], doc["id"]))
+    ws.close()
+    rows = cli.json("check", "log", cwd=world)["results"]
+    assert (rows[0]["candidate"], rows[0]["baseline"]) == ("same.skops", "cancer@v1")
+    assert (rows[1]["candidate"], rows[1]["baseline"]) == ("cancer@latest", "cancer@v1")
+
+
 def test_cli_reports_a_hanging_model(world: Path, cli) -> None:  # noqa: ANN001
     (world / "slow_model.py").write_text("import time\ndef predict(X):\n    time.sleep(60)\n    return X[:, 0] > 0\n")
     p = cli("check", "suite.yaml", "--candidate", "slow_model.py:predict", "--baseline", "baseline.skops", "--timeout", "1",

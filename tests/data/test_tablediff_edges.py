@@ -316,13 +316,18 @@ def test_nanosecond_values_without_pandas(tmp_path):
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
 
 
-def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+def _diff_of_two_versions(ws: Workspace, cli, old: str, new: str) -> str:  # type: ignore[no-untyped-def]
+    """`assay data diff t@v1 t@v2 --key id` of a table t.csv added as ``old`` and then as ``new``."""
     (ws.root / "d").mkdir()
-    (ws.root / "d" / "t.csv").write_text("id,x,c\n1,1.5,a\n2,2.5,b\n3,3.5,a\n")
-    add(ws, [ws.root / "d"], name="t")
-    (ws.root / "d" / "t.csv").write_text("id,x,c,y\n1,1.5,a,1\n2,9.5,c,2\n4,3.5,a,3\n4,3.5,a,3\n")
-    add(ws, [ws.root / "d"], name="t")
-    out = cli("data", "diff", "t@v1", "t@v2", "--key", "id", cwd=ws.root).stdout
+    for text in (old, new):
+        (ws.root / "d" / "t.csv").write_text(text)
+        add(ws, [ws.root / "d"], name="t")
+    return str(cli("data", "diff", "t@v1", "t@v2", "--key", "id", cwd=ws.root).stdout)
+
+
+def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    out = _diff_of_two_versions(ws, cli, "id,x,c\n1,1.5,a\n2,2.5,b\n3,3.5,a\n",
+                                "id,x,c,y\n1,1.5,a,1\n2,9.5,c,2\n4,3.5,a,3\n4,3.5,a,3\n")
     assert "column added    y (int64)" in out
     assert "duplicate keys: 0 in old (0 extra rows), 1 in new (1 extra rows)" in out
     assert "note: key is not unique" in out
@@ -331,6 +336,15 @@ def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws:
     assert "{" not in out  # no Python dicts
     empty = cli("data", "diff", "t@v1", "t@v2", "--key", "", cwd=ws.root, check=2)
     assert "empty column" in empty.stderr
+
+
+def test_the_diff_command_quotes_column_names_and_values_that_would_break_its_lines(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    out = _diff_of_two_versions(ws, cli, 'id,"a\tb","line\nbreak",c\n1,1.5,2,x\n2,2.5,3,y\n',
+                                'id,"a\tb","line\nbreak","new\ncol",c\n1,1.5,7,1,x\n2,9.5,3,1,"z\nq"\n')
+    assert 'column added    "new\\ncol" (int64)' in out
+    assert '"a\\tb": mean 2 -> 5.5' in out and '"line\\nbreak": mean 2.5 -> 5' in out
+    assert 'c: new: "z\\nq", gone: y' in out
+    assert "\t" not in out and all(line.startswith(("t@v1", "  ")) for line in out.splitlines())
 
 
 def test_a_key_only_an_unchanged_table_has_is_not_called_a_typo(ws: Workspace) -> None:

@@ -123,6 +123,17 @@ def test_a_model_file_that_does_not_load_fails_the_run_and_versions_no_output(ws
     assert not _exists(ws, "clf")
     statuses = [row[0] for row in ws.ledger.query("SELECT status FROM runs")]
     assert statuses == ["failed", "failed"]
+    failures = [json.loads(row[0])["failure"] for row in ws.ledger.query("SELECT env FROM runs ORDER BY started_at")]
+    assert "not a readable skops file" in failures[0] and "gone.onnx is not a file" in failures[1]
+
+
+def test_an_unfitted_model_fails_the_run_as_a_model_that_does_not_load(ws: Workspace, cli, trainable) -> None:  # type: ignore[no-untyped-def]
+    write = "import skops.io; from sklearn.linear_model import LogisticRegression; skops.io.dump(LogisticRegression(), 'model.skops')"
+    proc = cli("run", "--json", "--model", "clf=model.skops", "--", PY, "-c", write, cwd=ws.root, check=2)
+    doc = json.loads(proc.stdout)
+    assert "model output clf" in doc["message"] and "never fitted" in doc["message"] and "fit it" in doc["hint"]
+    assert not _exists(ws, "clf")
+    assert [row[0] for row in ws.ledger.query("SELECT status FROM runs")] == ["failed"]
 
 
 def test_a_tracked_block_registers_its_model(ws: Workspace, trainable) -> None:

@@ -42,6 +42,22 @@ def test_a_run_that_fails_on_its_second_output_makes_no_version_of_the_first(ws:
     assert versions(ws) == 0
 
 
+def test_a_run_its_outputs_failed_records_why(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    proc = cli("run", "--json", "--out", "aa=outa", "--out", "bb=missing", "--", PY, "-c", MAKE_A, check=2)
+    message = json.loads(proc.stdout)["message"]
+    run_id = ws.ledger.query("SELECT id FROM runs")[0][0]
+    node = next(n for n in cli.json("lineage", f"run:{run_id}")["nodes"] if n["id"] == f"run:{run_id}")
+    assert node["status"] == "failed" and node["exit_code"] == 0 and node["failure"] == message
+    assert "failure" not in node["env"] and "python" in node["env"]
+    text = cli("lineage", f"run:{run_id[:12]}").stdout
+    assert "status:      failed (exit 0)\n  failure:     output bb: " in text and "environment:" in text
+    assert "failure=" not in text
+    # a command that failed by itself says so by its exit code: no failure is recorded
+    cli("run", "--", PY, "-c", "raise SystemExit(3)", check=3)
+    rows = ws.ledger.query("SELECT env FROM runs WHERE status = 'failed' AND exit_code = 3")
+    assert "failure" not in json.loads(rows[0][0])
+
+
 def test_a_disk_error_on_a_later_output_records_no_version_of_the_earlier_ones(
         ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno

@@ -120,3 +120,37 @@ def test_a_missing_model_file_is_named_as_such(ws) -> None:  # noqa: ANN001
     with pytest.raises(NotFoundError, match="nothere.skops: no such model file") as caught:
         register_model(ws, "m", ws.root / "nothere.skops")
     assert "no workspace" not in caught.value.message  # (it was said inside one)
+
+
+class Threshold:
+    """A model of the user's own: it learns nothing, so it has no state ending in ``_``."""
+
+    def fit(self, X, y):  # noqa: ANN001, ANN201
+        return self
+
+    def predict(self, X):  # noqa: ANN001, ANN201
+        return (np.asarray(X)[:, 2] > 2.5).astype(int)
+
+
+def test_an_unfitted_scikit_learn_estimator_is_refused_at_registration(ws, cli, fitted: dict) -> None:  # noqa: ANN001
+    import joblib
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    sio.dump(LogisticRegression(), ws.root / "unfitted.skops")
+    with pytest.raises(ModelError, match="LogisticRegression in the file was never fitted") as caught:
+        register_model(ws, "clf", ws.root / "unfitted.skops")
+    assert "fit it before saving" in str(caught.value.hint)
+    joblib.dump(make_pipeline(StandardScaler(), LogisticRegression()), ws.root / "pipe.joblib")
+    with pytest.raises(ModelError, match="Pipeline in the file was never fitted"):
+        register_model(ws, "pipe", ws.root / "pipe.joblib", trust=True)
+    proc = cli("model", "add", "clf", "unfitted.skops", cwd=ws.root, check=2)
+    assert "never fitted" in proc.stderr and "fit it before saving" in proc.stderr
+    assert not ws.ledger.query("SELECT 1 FROM datasets")
+    # an estimator of the user's own need not keep scikit-learn's convention, nor a Pipeline ending in one
+    joblib.dump(Threshold(), ws.root / "own.joblib")
+    assert register_model(ws, "own", ws.root / "own.joblib", trust=True).created
+    joblib.dump(make_pipeline(StandardScaler().fit(fitted["X"]), Threshold()), ws.root / "own-pipe.joblib")
+    assert register_model(ws, "own-pipe", ws.root / "own-pipe.joblib", trust=True).created

@@ -44,16 +44,42 @@ def list_results(ws: Workspace, *, limit: int = 20) -> list[dict[str, Any]]:
     """Past check results, newest first (summaries, not the full bodies)."""
     rows = ws.ledger.query(
         "SELECT id, name, created_at, verdict, body FROM records WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (KIND, limit))
+    docs = [(rid, name, created, verdict, json.loads(body)) for rid, name, created, verdict, body in rows]
+    # A body keeps each reference as it was typed (``clf@latest``); shown is the version it
+    # resolved to, by the version id kept beside it (a file, or a version not here: as typed).
+    refs = _version_refs(ws, {_version_of(doc, part) for *_, doc in docs for part in ("candidate", "baseline", "data")})
     out = []
-    for rid, name, created, verdict, body in rows:
-        doc = json.loads(body)
+    for rid, name, created, verdict, doc in docs:
         out.append({
             "id": rid, "suite": name, "created_at": created, "verdict": verdict, "passed": doc.get("passed"),
-            "candidate": (doc.get("candidate") or {}).get("name"), "baseline": (doc.get("baseline") or {}).get("name"),
-            "data": (doc.get("data") or {}).get("ref"), "counts": doc.get("counts"),
+            # the version here, else as the remote named it (a check pulled from there), else as typed
+            "candidate": _shown(refs, doc, "candidate", "name"), "baseline": _shown(refs, doc, "baseline", "name"),
+            "data": _shown(refs, doc, "data", "ref"), "counts": doc.get("counts"),
             "remote": (doc.get("imported") or {}).get("remote"),  # None: run here; else pulled from there
         })
     return out
+
+
+def _version_of(doc: dict[str, Any], part: str) -> str | None:
+    """The id of the version a result's ``part`` (a model, or its data) was, if it was one."""
+    found = doc.get(part) or {}
+    version = (found.get("meta") or {}).get("version") if part != "data" else found.get("version")
+    return version if isinstance(version, str) else None
+
+
+def _version_refs(ws: Workspace, ids: set[str | None]) -> dict[str, str]:
+    """``NAME@vN`` of each version in ``ids`` that this workspace holds."""
+    wanted = sorted(i for i in ids if i)
+    if not wanted:
+        return {}
+    rows = ws.ledger.query(f"SELECT id, dataset, number FROM versions WHERE id IN ({', '.join('?' for _ in wanted)})", wanted)
+    return {vid: f"{dataset}@v{number}" for vid, dataset, number in rows}
+
+
+def _shown(refs: dict[str, str], doc: dict[str, Any], part: str, key: str) -> str | None:
+    version = _version_of(doc, part)
+    imported = (doc.get("imported") or {}).get("refs") or {}
+    return (version and (refs.get(version) or imported.get(version))) or (doc.get(part) or {}).get(key)
 
 
 def get_result(ws: Workspace, record_id: str) -> dict[str, Any]:

@@ -176,11 +176,11 @@ def _render_table(t: dict[str, Any]) -> None:
                    + f" (matched by {t.get('matched_by')})")
     schema = t.get("schema") or {}
     for col in schema.get("added", []):
-        click.echo(f"    column added    {col['name']} ({col['type']})")
+        click.echo(f"    column added    {quoted(col['name'])} ({col['type']})")
     for col in schema.get("removed", []):
-        click.echo(f"    column removed  {col['name']} ({col['type']})")
+        click.echo(f"    column removed  {quoted(col['name'])} ({col['type']})")
     for col in schema.get("type_changed", []):
-        click.echo(f"    column type     {col['name']}: {col.get('old')} -> {col.get('new')}")
+        click.echo(f"    column type     {quoted(col['name'])}: {col.get('old')} -> {col.get('new')}")
     dup = t.get("duplicate_keys") or {}
     if dup.get("old") or dup.get("new"):
         click.echo(f"    duplicate keys: {dup.get('old', 0)} in old ({dup.get('extra_rows_old', 0)} extra rows), "
@@ -190,7 +190,7 @@ def _render_table(t: dict[str, Any]) -> None:
     for name, col in sorted((t.get("columns") or {}).items()):
         line = _column_line(col)
         if line:
-            click.echo(f"    {name}: {line}")
+            click.echo(f"    {quoted(name)}: {line}")
 
 
 def _column_line(col: dict[str, Any]) -> str:
@@ -216,7 +216,7 @@ def _column_line(col: dict[str, Any]) -> str:
         for key, label in (("new_categories", "new"), ("vanished_categories", "gone")):
             cats = col.get(key) or {}
             if cats.get("count"):
-                shown = ", ".join(str(v["value"]) for v in cats.get("values", [])[:3])
+                shown = ", ".join(quoted(str(v["value"])) for v in cats.get("values", [])[:3])
                 more = f" and {cats['count'] - 3} more" if cats["count"] > 3 else ""
                 parts.append(f"{label}: {shown}{more}")
     return ", ".join(p for p in parts if p)

@@ -25,8 +25,8 @@ def lineage(ref: str, up: bool, down: bool, depth: int | None, dot: bool, as_jso
     """Show the lineage of NAME@REF (or run:<id>, record:<id>, version:<id>; an id may be
     shortened to a unique prefix, such as the 12 characters `assay run` prints). With
     neither --up nor --down, or with both, both directions are shown. A run shows its
-    whole record: command, parameters, environment, status and times. An id or a version
-    that does not exist exits 2.
+    whole record: command, parameters, environment, status (and why, when its outputs failed
+    it) and times. An id or a version that does not exist exits 2.
 
     An edge "reproduced" is a run whose output was identical to an existing version, so
     it made none: the version was made earlier, and is not built from that run's inputs.
@@ -90,6 +90,7 @@ def _render_run(node: str, info: dict[str, Any], graph: Any) -> None:
         ("command", shlex.join(command) if isinstance(command, list) else str(command)),
         ("params", json.dumps(info.get("params"), sort_keys=True, default=str) if info.get("params") else None),
         ("status", status),
+        ("failure", info.get("failure")),
         ("started", info.get("started_at")),
         ("ended", info.get("ended_at")),
         ("environment", ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or None),

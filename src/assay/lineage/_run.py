@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from assay.errors import InputError, UsageError
+from assay.errors import AssayError, InputError, UsageError
 from assay.ledger import utcnow
 from assay.lineage._graph import add_edges
 from assay.lineage._redact import redact_command, redact_params
@@ -407,6 +407,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
             error = exc
     with run.ws.ledger.transaction() as tx:
         _record_end(tx, run, "failed", exit_code, [])
+        if error is not None:
+            _record_failure(tx, run, error)
     if error is not None:
         raise error
 
@@ -425,9 +427,17 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
               + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
 
 
+def _record_failure(tx: Any, run: Run, error: BaseException) -> None:
+    """Say in ``run``'s record why its outputs failed it (its status and exit code cannot: the
+    command ended well): under ``failure`` in its ``env``, which every ledger's runs table has."""
+    rows = tx.execute("SELECT env FROM runs WHERE id = ?", (run.id,))
+    env = json.loads(rows[0][0] or "{}") if rows else {}
+    env["failure"] = error.message if isinstance(error, AssayError) else f"{type(error).__name__}: {error}".rstrip(": ")
+    tx.execute("UPDATE runs SET env = ? WHERE id = ?", (json.dumps(env), run.id))
+
+
 def _describe(run: Run, model: ModelOutput, copy: str) -> dict[str, Any]:
     """``model``'s registration metadata; loading it fails the run, said as such."""
-    from assay.errors import AssayError
     from assay.models._registry import describe_model
 
     try:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.errors import InputError, NotFoundError
 from assay.models._load import FLAVORS, infer_flavor, load_model
+from assay.models._sklearn import SklearnModel, refuse_unfitted
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -79,6 +80,8 @@ def describe_model(target: str | Path, *, flavor: str | None = None, trust: bool
     meta: dict[str, Any] = {"flavor": flavor}
     if validate and flavor in ("sklearn", "onnx", "python"):
         model = load_model(target, flavor=flavor, trust=trust, name=label)
+        if isinstance(model, SklearnModel):
+            refuse_unfitted(model)
         meta["model_hash"] = model.hash
         if model.n_features is not None:
             meta["n_features"] = int(model.n_features)

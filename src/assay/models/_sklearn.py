@@ -12,7 +12,7 @@ from assay.extras import import_optional
 from assay.models._base import Features, ModelAdapter, ModelError, Prediction
 from assay.models._hashing import hash_path
 
-__all__ = ["SklearnModel", "load_sklearn"]
+__all__ = ["SklearnModel", "load_sklearn", "refuse_unfitted"]
 
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
@@ -50,6 +50,32 @@ def wrap_estimator(estimator: Any, *, name: str, hash: str, size_bytes: int | No
         size_bytes=size_bytes,
         estimator=estimator,
     )
+
+
+def refuse_unfitted(model: SklearnModel) -> None:
+    """Refuse an estimator that was never fitted (it would load, and fail only when a check
+    calls it). Only scikit-learn's own estimators, and Pipelines of them, are judged: others
+    need not keep its convention that learned state ends in ``_``."""
+    if not _keeps_fitted_convention(model.estimator):
+        return
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model.estimator)
+    except NotFittedError:
+        raise ModelError(f"{model.name}: the {type(model.estimator).__name__} in the file was never fitted, "
+                         "so it cannot predict", hint="fit it before saving it, then register the saved file") from None
+
+
+def _keeps_fitted_convention(estimator: Any) -> bool:
+    if not type(estimator).__module__.startswith("sklearn.") or not hasattr(estimator, "fit"):
+        return False
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline):  # (fitted when its last step is: see Pipeline.__sklearn_is_fitted__)
+        return all(step in (None, "passthrough") or _keeps_fitted_convention(step) for _, step in estimator.steps)
+    return True
 
 
 def load_sklearn(path: Path, *, trust: bool = False, name: str | None = None) -> SklearnModel:
