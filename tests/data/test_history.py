@@ -218,3 +218,21 @@ def test_a_damaged_record_is_found_by_verify_and_mended_by_push_repair(alice: Wo
     assert f"check or drift record {key}" in mended["repaired"], mended
     assert json.loads(copy.read_text()) == json.loads(good)
     cli("data", "verify", "--remote", "origin", cwd=alice.root)
+
+
+def test_a_run_that_reproduced_a_version_travels_with_it(alice: Workspace, tmp_path: Path) -> None:
+    """A run whose output was identical to a version made none; what it confirms (that version
+    comes again from its inputs) goes with the version, and the version's maker is unchanged."""
+    same = run_command(alice, ["cp", "model.skops", "copy.skops"], inputs=["train@v1"],
+                       models={"clf": str(alice.root / "copy.skops")}, cwd=alice.root)
+    assert [v.ref for v in same.unchanged] == ["clf@v1"] and not same.produced
+    push(alice)
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    result = pull(bob, "clf@v1")
+    assert not result.notes, result.notes
+    graph = lineage(bob, "clf@v1")
+    clf = resolve(bob, "clf@v1")
+    assert (f"run:{same.id}", clf.node, "reproduced") in graph.edges
+    assert clf.run_id == resolve(alice, "clf@v1").run_id != same.id
+    assert graph.nodes[f"run:{same.id}"]["env"]["imported"]["remote"] == "origin"
+    assert pull(bob, "clf@v1").notes == []  # pulled again: nothing more to say

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from assay.store import ObjectStore
     from assay.workspace import Workspace
 
-__all__ = ["RUN_ID", "damaged_records", "damaged_run_records", "import_records", "import_runs", "missing_version_label",
-           "read_run_record", "rewrite_records", "write_records", "write_runs"]
+__all__ = ["RUN_ID", "damaged_records", "damaged_run_records", "import_records", "import_reproducers", "import_runs",
+           "missing_version_label", "read_run_record", "rewrite_records", "write_records", "write_runs"]
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")  # run, version and record ids alike; used with fullmatch
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}@v[0-9]{1,18}")
@@ -48,31 +48,60 @@ def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, ag
     environment, status, and the versions it read and made, by id), so that a workspace that
     pulls the version also learns where it came from. A record already there is written
     again only if its run is in ``again`` (a repair's). The runs written."""
-    run_ids = sorted({v.run_id for v in versions if v.run_id and RUN_ID.fullmatch(v.run_id)} | (again or set()))
+    reproducers = _reproducers(ws, versions)  # (run id, version id): a run that reproduced one of them
+    run_ids = sorted({v.run_id for v in versions if v.run_id and RUN_ID.fullmatch(v.run_id)} | (again or set())
+                     | {r for r, _ in reproducers})
     if not run_ids:
         return []
     there = set(store.list("runs/"))
-    written = []
-    for run_id in run_ids:
-        key = f"runs/{run_id}.json"
-        if key in there and run_id not in (again or ()):
-            continue
-        rows = ws.ledger.query("SELECT kind, command, params, env, status, exit_code, started_at, ended_at "
-                               "FROM runs WHERE id = ?", (run_id,))
-        if not rows:
-            continue  # pulled without its run record: nothing known here to send
-        kind, command, params, env, status, exit_code, started, ended = rows[0]
-        node = f"run:{run_id}"
-        inputs = [r[0] for r in ws.ledger.query("SELECT src FROM edges WHERE dst = ? AND relation = 'input_of'", (node,))]
-        outputs = [r[0] for r in ws.ledger.query("SELECT dst FROM edges WHERE src = ? AND relation = 'produced'", (node,))]
-        env_doc = _loads(env, {})
-        env_doc.pop("imported", None)  # this workspace's note of where it learned of the run
-        doc = {"id": run_id, "kind": kind, "command": json.loads(command or "[]"), "params": json.loads(params or "{}"),
-               "env": env_doc, "status": status, "exit_code": exit_code, "started_at": started,
-               "ended_at": ended, "inputs": _labelled(ws, inputs), "outputs": _labelled(ws, outputs)}
-        store.put_bytes(key, json.dumps(doc, indent=1, default=str).encode())
-        written.append(run_id)
+    written = [run_id for run_id in run_ids if _write_run(ws, store, run_id, there, again)]
+    if reproducers:  # each filed under the version it reproduced, after its record
+        marked = set(store.list("reproduced/"))
+        for run_id, version_id in sorted(reproducers):
+            key = f"reproduced/{version_id}/{run_id}"
+            if key not in marked and f"runs/{run_id}.json" in there:
+                store.put_bytes(key, b"")
     return written
+
+
+def _write_run(ws: Workspace, store: ObjectStore, run_id: str, there: set[str], again: set[str] | None) -> bool:
+    """Write ``runs/RUN_ID.json`` unless it is ``there`` (and not to be written ``again``), or
+    this workspace has no record of the run to send; whether it was written (and is ``there``
+    now)."""
+    key = f"runs/{run_id}.json"
+    if key in there and run_id not in (again or ()):
+        return False
+    rows = ws.ledger.query("SELECT kind, command, params, env, status, exit_code, started_at, ended_at "
+                           "FROM runs WHERE id = ?", (run_id,))
+    if not rows:
+        return False  # pulled without its run record: nothing known here to send
+    kind, command, params, env, status, exit_code, started, ended = rows[0]
+    node = f"run:{run_id}"
+    inputs = [r[0] for r in ws.ledger.query("SELECT src FROM edges WHERE dst = ? AND relation = 'input_of'", (node,))]
+    out = ws.ledger.query("SELECT dst, relation FROM edges WHERE src = ? AND relation IN ('produced', 'reproduced')",
+                          (node,))
+    env_doc = _loads(env, {})
+    env_doc.pop("imported", None)  # this workspace's note of where it learned of the run
+    doc = {"id": run_id, "kind": kind, "command": json.loads(command or "[]"), "params": json.loads(params or "{}"),
+           "env": env_doc, "status": status, "exit_code": exit_code, "started_at": started, "ended_at": ended,
+           "inputs": _labelled(ws, inputs), "outputs": _labelled(ws, [d for d, r in out if r == "produced"]),
+           "reproduced": _labelled(ws, [d for d, r in out if r == "reproduced"])}
+    store.put_bytes(key, json.dumps(doc, indent=1, default=str).encode())
+    there.add(key)
+    return True
+
+
+def _reproducers(ws: Workspace, versions: list[Version]) -> set[tuple[str, str]]:
+    """``(run id, version id)`` for each run that reproduced one of ``versions`` (its output was
+    identical to that version, so it made none)."""
+    found: set[tuple[str, str]] = set()
+    nodes = [v.node for v in versions]
+    for start in range(0, len(nodes), _BATCH):
+        batch = nodes[start:start + _BATCH]
+        found.update((src[len("run:"):], dst[len("version:"):]) for src, dst in ws.ledger.query(
+            f"SELECT src, dst FROM edges WHERE dst IN ({', '.join('?' * len(batch))}) AND relation = 'reproduced'",
+            tuple(batch)) if RUN_ID.fullmatch(src[len("run:"):]))
+    return found
 
 
 def read_run_record(store: ObjectStore, run_id: str) -> dict[str, Any] | None:
@@ -81,8 +110,12 @@ def read_run_record(store: ObjectStore, run_id: str) -> dict[str, Any] | None:
     doc = _read_json(store, f"runs/{run_id}.json")
     ok = (isinstance(doc, dict) and doc.get("id") == run_id
           and all(isinstance(doc.get(f), str) for f in ("kind", "status", "started_at"))
-          and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command")))
-    return doc if ok else None
+          and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command"))
+          and isinstance(doc.get("reproduced", []), list))
+    if not ok:
+        return None
+    doc.setdefault("reproduced", [])  # (records written before reproducing runs travelled)
+    return doc
 
 
 def damaged_run_records(store: ObjectStore, versions: list[Version]) -> list[str]:
@@ -123,7 +156,6 @@ def import_runs(ws: Workspace, store: ObjectStore, remote: str, run_ids: set[str
     that is missing or does not read is skipped, with a note. A pulled version that names as
     its maker a run that did not make it (by what is known here of that run) is recorded
     without a maker, with a note."""
-    from assay.ledger import utcnow
     from assay.lineage import add_edges
 
     for run_id in sorted(run_ids):
@@ -144,35 +176,14 @@ def import_runs(ws: Workspace, store: ObjectStore, remote: str, run_ids: set[str
             else:
                 made = claimed
         else:
-            doc = read_run_record(store, run_id)
+            doc = _readable_run(store, run_id, notes)
             if doc is None:
-                notes.append(f"the record of run {run_id[:12]} is missing or damaged on the remote: "
-                             "its lineage is not known here")
-                continue
-            entries = [e if isinstance(e, dict) else {} for e in doc["inputs"] + doc["outputs"]]
-            nodes = [e.get("node") for e in entries]
-            if not all(isinstance(n, str) and n.startswith("version:") and RUN_ID.fullmatch(n[len("version:"):])
-                       for n in nodes):
-                notes.append(f"the record of run {run_id[:12]} on the remote names versions it cannot: skipped")
                 continue
             made = {e["node"][len("version:"):] for e in doc["outputs"]}
         wrong = claimed - made
         with ws.ledger.transaction() as tx:
             if doc is not None:
-                env = doc.get("env") if isinstance(doc.get("env"), dict) else {}
-                refs = {e["node"][len("version:"):]: e["ref"] for e in doc["inputs"] + doc["outputs"]
-                        if isinstance(e.get("ref"), str) and _REF.fullmatch(e["ref"])}
-                env["imported"] = {"remote": remote, "at": utcnow(), "outputs": sorted(made), "refs": refs}
-                exit_code = doc.get("exit_code")
-                tx.execute(
-                    "INSERT INTO runs (id, kind, command, params, env, status, exit_code, started_at, ended_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (run_id, doc["kind"], json.dumps(doc["command"]), json.dumps(doc.get("params") or {}),
-                     json.dumps(env), doc["status"],
-                     exit_code if type(exit_code) is int and -(1 << 31) <= exit_code < 1 << 31 else None,
-                     doc["started_at"], doc.get("ended_at") if isinstance(doc.get("ended_at"), str) else None),
-                )
-                add_edges(tx, [(e["node"], node, "input_of") for e in doc["inputs"]])
+                _insert_run(tx, doc, remote)
             add_edges(tx, [(node, f"version:{v}", "produced") for v in sorted(claimed & made)])
             for version_id in sorted(wrong):
                 tx.execute("UPDATE versions SET run_id = NULL WHERE id = ?", (version_id,))
@@ -182,6 +193,75 @@ def import_runs(ws: Workspace, store: ObjectStore, remote: str, run_ids: set[str
                    else "a run whose record does not list it among what it made")
             notes.append(f"remote {remote} says {named} was made by run {run_id[:12]}, {why}: "
                          "recorded here without the run that made it")
+
+
+def import_reproducers(ws: Workspace, store: ObjectStore, remote: str, notes: list[str]) -> None:
+    """Record the runs on the remote that reproduced a version this workspace has (filed as
+    ``reproduced/VERSION/RUN``) and that it does not know yet: the run, what it read, and the
+    versions it reproduced."""
+    filed: dict[str, set[str]] = {}  # run id -> the versions it is filed under
+    for key in store.list("reproduced/"):
+        parts = key[len("reproduced/"):].split("/")
+        if len(parts) == 2 and RUN_ID.fullmatch(parts[0]) and RUN_ID.fullmatch(parts[1]):
+            filed.setdefault(parts[1], set()).add(parts[0])
+    if not filed:
+        return
+    here = _present(ws, "versions", sorted({v for vs in filed.values() for v in vs}))
+    wanted = sorted(r for r, vs in filed.items() if vs & here)
+    known = _present(ws, "runs", wanted)
+    for run_id in wanted:
+        if run_id in known:
+            continue
+        doc = _readable_run(store, run_id, notes)
+        if doc is None:
+            continue
+        listed = {e["node"][len("version:"):] for e in doc["reproduced"]}
+        if not filed[run_id] & here & listed:
+            notes.append(f"the record of run {run_id[:12]} on the remote does not list the version it is filed "
+                         "under as one it reproduced: skipped")
+            continue
+        with ws.ledger.transaction() as tx:
+            _insert_run(tx, doc, remote)
+
+
+def _readable_run(store: ObjectStore, run_id: str, notes: list[str]) -> dict[str, Any] | None:
+    """The remote's record of run ``run_id``, if it reads and names only versions; else None,
+    with a note."""
+    doc = read_run_record(store, run_id)
+    if doc is None:
+        notes.append(f"the record of run {run_id[:12]} is missing or damaged on the remote: its lineage is not known here")
+        return None
+    nodes = [e.get("node") if isinstance(e, dict) else None for e in doc["inputs"] + doc["outputs"] + doc["reproduced"]]
+    if not all(isinstance(n, str) and n.startswith("version:") and RUN_ID.fullmatch(n[len("version:"):]) for n in nodes):
+        notes.append(f"the record of run {run_id[:12]} on the remote names versions it cannot: skipped")
+        return None
+    return doc
+
+
+def _insert_run(tx: Any, doc: dict[str, Any], remote: str) -> None:
+    """Record a run learned from ``remote`` (its record ``doc``, read by :func:`_readable_run`):
+    the run, marked as imported with what it made and the remote's name for each version it
+    names, the versions it read, and those it reproduced. What it made is joined to it by the
+    caller, version by version, as each is here."""
+    from assay.ledger import utcnow
+    from assay.lineage import add_edges
+
+    node = f"run:{doc['id']}"
+    env = doc.get("env") if isinstance(doc.get("env"), dict) else {}
+    named = doc["inputs"] + doc["outputs"] + doc["reproduced"]
+    env["imported"] = {"remote": remote, "at": utcnow(), "outputs": sorted(e["node"][len("version:"):] for e in doc["outputs"]),
+                       "refs": {e["node"][len("version:"):]: e["ref"] for e in named
+                                if isinstance(e.get("ref"), str) and _REF.fullmatch(e["ref"])}}
+    exit_code = doc.get("exit_code")
+    tx.execute(
+        "INSERT INTO runs (id, kind, command, params, env, status, exit_code, started_at, ended_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (doc["id"], doc["kind"], json.dumps(doc["command"]), json.dumps(doc.get("params") or {}), json.dumps(env),
+         doc["status"], exit_code if type(exit_code) is int and -(1 << 31) <= exit_code < 1 << 31 else None,
+         doc["started_at"], doc.get("ended_at") if isinstance(doc.get("ended_at"), str) else None),
+    )
+    add_edges(tx, [(e["node"], node, "input_of") for e in doc["inputs"]]
+              + [(node, e["node"], "reproduced") for e in doc["reproduced"]])
 
 
 def write_records(ws: Workspace, store: ObjectStore, versions: list[Version]) -> int:

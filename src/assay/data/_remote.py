@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from assay._root import under
 from assay.config import Remote
 from assay.data._fork import quick_handoffs
-from assay.data._history import RUN_ID, import_records, import_runs, write_records, write_runs
+from assay.data._history import RUN_ID, import_records, import_reproducers, import_runs, write_records, write_runs
 from assay.data._packs import PackStore, PackWriter, workspace_packs
 from assay.data._versions import (
     Version,
@@ -622,6 +622,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         made_by = {run for _, e in wanted if (run := _run_of(e))}
         if made_by:
             import_runs(ws, store, spec.name, made_by, result.notes)
+        import_reproducers(ws, store, spec.name, result.notes)
         result.records_received = import_records(ws, store, spec.name, result.notes)
     if checkout:
         from assay.data._checkout import checkout as do_checkout
