@@ -157,11 +157,13 @@ def test_the_log_shows_the_versions_references_resolved_to(world: Path, cli) -> 
     cli("data", "add", "test.parquet", "--name", "cancer-test", cwd=world)
     doc = cli.json("check", "suite.yaml", "--candidate", "cancer@latest", "--baseline", "cancer@v1", "--data", "cancer-test",
                    cwd=world, check=1)
-    assert doc["candidate"]["name"] == "cancer@latest"  # (the body keeps what was typed)
+    # the result names the versions read; what was typed is kept beside them
+    assert (doc["candidate"]["name"], doc["candidate"]["meta"]["ref"]) == ("cancer@v2", "cancer@latest")
+    assert doc["data"]["ref"] == "cancer-test@v1" and doc["data"]["version"]
     row = cli.json("check", "log", cwd=world)["results"][0]
     assert (row["candidate"], row["baseline"], row["data"]) == ("cancer@v2", "cancer@v1", "cancer-test@v1")
     assert "cancer@v2 vs cancer@v1 on cancer-test@v1" in cli("check", "log", cwd=world).stdout
-    # a model file, or a version this workspace does not hold, is shown as it was typed
+    # a model file is shown as it was typed; a version this workspace does not hold, as it was named then
     cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "cancer@v1", cwd=world, check=None)
     from assay.workspace import Workspace
 
@@ -171,7 +173,7 @@ def test_the_log_shows_the_versions_references_resolved_to(world: Path, cli) -> 
     ws.close()
     rows = cli.json("check", "log", cwd=world)["results"]
     assert (rows[0]["candidate"], rows[0]["baseline"]) == ("same.skops", "cancer@v1")
-    assert (rows[1]["candidate"], rows[1]["baseline"]) == ("cancer@latest", "cancer@v1")
+    assert (rows[1]["candidate"], rows[1]["baseline"]) == ("cancer@v2", "cancer@v1")
 
 
 def test_cli_reports_a_hanging_model(world: Path, cli) -> None:  # noqa: ANN001

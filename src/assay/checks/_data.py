@@ -101,7 +101,7 @@ def load_table(ref: str, *, ws: Workspace | None = None, base_dir: str | Path | 
     folder = ws.cache_dir / "data" / version.snapshot
     if not folder.exists():
         tmp = ws.tmp_dir / f"data-{version.snapshot}"
-        _data.checkout(ws, ref, to=tmp, force=True)
+        _data.checkout(ws, version.ref, to=tmp, force=True)  # the version resolved, though @latest moves
         folder.parent.mkdir(parents=True, exist_ok=True)
         try:
             tmp.rename(folder)
@@ -114,4 +114,4 @@ def load_table(ref: str, *, ws: Workspace | None = None, base_dir: str | Path | 
             f"{ref} holds {len(files)} data files ({', '.join(p.name for p in files[:5])}); a check reads exactly one",
             hint="register the evaluation table as its own dataset",
         )
-    return Table(_read(files[0]), version.snapshot, ref, version.id)
+    return Table(_read(files[0]), version.snapshot, version.ref, version.id)  # as NAME@vN: what was read

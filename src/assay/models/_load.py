@@ -80,7 +80,7 @@ def load_model(
             f"{target}: no such model file, and no workspace to look up a registered model in",
             hint="give a path to a .onnx/.skops/.joblib file, module:function, a URL, or run inside a workspace",
         )
-    return load_registered(ws, target, trust=trust, name=label)
+    return load_registered(ws, target, trust=trust, name=name)  # named NAME@vN: the version read
 
 
 def _cached(ws: Workspace, ref: str, snapshot: str) -> Path:
