@@ -48,6 +48,10 @@ _RUN_BYTES = 4 << 20
 # no checksum: 49 bytes). The struct module, not NumPy: it keeps the data commands'
 # start-up and memory small, and "32s" keeps a digest's trailing NUL bytes.
 CHECK_BYTES = 8
+# Chunks checked per batch where damage is gathered (verify, repair): a batch's errors are folded
+# into plain results before the next is read, so an index of junk entries costs no exception
+# object per entry. Large enough that splitting a pack's reads at batch ends costs nothing.
+CHECK_BATCH = 4096
 _MAX_STORED = MAX_CHUNK + (MAX_CHUNK >> 7) + (1 << 16)  # a chunk compressed, at worst (zstd's bound)
 IDX_ENTRY = struct.Struct(f"<32sQIIB{CHECK_BYTES}s")
 IDX_ENTRY_V1 = struct.Struct("<32sQIIB")
