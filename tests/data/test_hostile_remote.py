@@ -177,6 +177,44 @@ def _limited(pair: Pair, *args: str) -> subprocess.CompletedProcess[str]:
                           cwd=pair.ws2, capture_output=True, text=True, timeout=300, check=False)
 
 
+def _peak_rss(cwd: Path, *args: str) -> tuple[int, subprocess.CompletedProcess[str]]:
+    """``assay ARGS`` run under a fresh wrapper process, with the peak resident set of the
+    assay process in bytes (the wrapper's only child, so no other test's process counts)."""
+    wrap = ("import json, resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+            "print(json.dumps([p.returncode, p.stdout, p.stderr, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))")
+    out = subprocess.run([sys.executable, "-c", wrap, sys.executable, "-m", "assay", *args], cwd=cwd,
+                         capture_output=True, text=True, timeout=600, check=True)
+    rc, stdout, stderr, kib = json.loads(out.stdout)
+    return kib << 10, subprocess.CompletedProcess(args, rc, stdout, stderr)
+
+
+@pytest.mark.slow
+def test_a_remote_index_of_junk_entries_is_checked_and_repaired_in_bounded_memory(pair: Pair) -> None:
+    # 200,000 entries under digests nothing has, each pointing at one small chunk's bytes. Verify
+    # and repair kept an exception (and its message) per damaged entry until the end: about
+    # 470 MB and 560 MB peak here, 2.5 GB per million entries. Now a batch's errors are folded
+    # into counts before the next batch is read: about 110 MB and 160 MB, the loaded index itself.
+    from assay.data._packs import IDX_MAGIC_V1, decode_index, encode_index
+
+    (idx,) = (pair.remote / "packs").glob("*.idx")
+    data = idx.read_bytes()
+    entries = decode_index(data, str(idx))
+    small = min(entries, key=lambda e: e[2])
+    rng = random.Random(7)
+    junk = [(rng.randbytes(32), *small[1:]) for _ in range(200_000)]
+    idx.write_bytes(encode_index(entries + junk, fmt=1 if data.startswith(IDX_MAGIC_V1) else 2))
+    del junk
+    peak, proc = _peak_rss(pair.ws1, "data", "verify", "--remote", "origin", "--json")
+    assert proc.returncode == 1, proc.stderr
+    (damage,) = json.loads(proc.stdout)["damaged"]  # the output is as it was: one line for the pack
+    assert damage["object"] == f"pack packs/{idx.stem}.pack" and not damage["affected"]
+    assert "200000 chunks its index lists, which no version uses, are damaged" in damage["reason"]
+    assert peak < 300 << 20, f"verify peaked at {peak >> 20} MiB"
+    peak, proc = _peak_rss(pair.ws1, "data", "push", "--repair", "--json")
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert peak < 300 << 20, f"push --repair peaked at {peak >> 20} MiB"
+
+
 @pytest.mark.parametrize("field,value", [("number", 10 ** 30), ("bytes", 10 ** 25), ("message", {}), ("kind", ["x"]),
                                          ("number", True), ("number", -5), ("id", "../../x")])
 def test_version_refs_with_values_the_ledger_cannot_hold_are_damage(pair: Pair, field: str, value: Any) -> None:

@@ -48,6 +48,10 @@ _RUN_BYTES = 4 << 20
 # no checksum: 49 bytes). The struct module, not NumPy: it keeps the data commands'
 # start-up and memory small, and "32s" keeps a digest's trailing NUL bytes.
 CHECK_BYTES = 8
+# Chunks checked per batch where damage is gathered (verify, repair): a batch's errors are folded
+# into plain results before the next is read, so an index of junk entries costs no exception
+# object per entry. Large enough that splitting a pack's reads at batch ends costs nothing.
+CHECK_BATCH = 4096
 _MAX_STORED = MAX_CHUNK + (MAX_CHUNK >> 7) + (1 << 16)  # a chunk compressed, at worst (zstd's bound)
 IDX_ENTRY = struct.Struct(f"<32sQIIB{CHECK_BYTES}s")
 IDX_ENTRY_V1 = struct.Struct("<32sQIIB")
@@ -118,14 +122,14 @@ def decode_index(data: bytes, key: str) -> list[IndexEntry]:
         raise CorruptionError(f"pack index {key} is damaged (bad header)", key=key)
     if len(data) < len(IDX_MAGIC) + 8 + 32:
         raise CorruptionError(f"pack index {key} is damaged (truncated)", key=key)
-    body, digest = data[:-32], data[-32:]
+    body, digest = memoryview(data)[:-32], data[-32:]  # a view: an index may be large
     if blake3.blake3(body).digest() != digest:
         raise CorruptionError(f"pack index {key} is damaged (checksum mismatch)", key=key)
     (count,) = struct.unpack_from("<Q", body, 8)
     layout = IDX_ENTRY if magic == IDX_MAGIC else IDX_ENTRY_V1
     if len(body) - 16 != count * layout.size:
         raise CorruptionError(f"pack index {key} is damaged (entry count)", key=key)
-    entries = layout.iter_unpack(memoryview(body)[16:])
+    entries = layout.iter_unpack(body[16:])
     out: list[IndexEntry] = [(*e, b"") for e in entries] if layout is IDX_ENTRY_V1 else list(entries)  # type: ignore[misc]
     # Sizes and offsets no writer makes: a reader would allocate what they claim (an index
     # is re-signed by whoever writes it, so its checksum does not vouch for them).
@@ -191,8 +195,7 @@ class PackStore:
                 damaged.append(exc)
                 continue
             packs.add(pack_id)
-            for h, off, stored, raw, flags, check in entries:
-                index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags, check))
+            _merge(index, pack_id, entries)
         with self._lock:
             self._index = index
             self._packs = packs
@@ -250,9 +253,7 @@ class PackStore:
 
     def _register(self, pack_id: str, entries: list[IndexEntry]) -> None:
         with self._lock:
-            index = self.index
-            for h, off, stored, raw, flags, check in entries:
-                index.setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags, check))
+            _merge(self.index, pack_id, entries)
             self._packs.add(pack_id)
 
     # -- reading ----------------------------------------------------------------------------
@@ -454,6 +455,18 @@ class PackStore:
         """Forget the loaded index; the next lookup re-reads the pack indexes."""
         with self._lock:
             self._index = None
+
+
+def _merge(index: dict[bytes, ChunkLocation], pack_id: str, entries: list[IndexEntry]) -> None:
+    """Add a pack's entries to ``index`` (a chunk already there keeps its place), emptying
+    ``entries`` on the way: each entry's tuple is freed as its location is made, so a large
+    index never stands in memory twice over."""
+    entries.reverse()
+    pop = entries.pop
+    setdefault = index.setdefault
+    while entries:
+        h, off, stored, raw, flags, check = pop()
+        setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags, check))
 
 
 _buffers = threading.local()

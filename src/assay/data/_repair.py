@@ -60,6 +60,7 @@ import blake3
 
 from assay.data._chunking import hash_bytes
 from assay.data._packs import (
+    CHECK_BATCH,
     CHECK_BYTES,
     FLAG_ZSTD,
     PACK_MAGIC,
@@ -203,17 +204,23 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
     reheaded: set[str] = set()  # packs whose header is damaged: rewritten whole, every chunk being good
     with bar(total=sum(len(e) for e in entries.values()), desc="checking", unit="chunk") as progress:
         for pack_id in sorted(entries):
-            errors: list[tuple[bytes, CorruptionError]] = []
             locations = {e[0]: ChunkLocation(pack_id, *e[1:]) for e in entries.pop(pack_id)}
-            found = [d for d, _ in packs.read_pack(pack_id, list(locations.items()), errors=errors, stored=True,
-                                                   strict=True)]
+            items = sorted(locations.items(), key=lambda item: item[1].offset)
+            found: list[bytes] = []
+            damaged_here: dict[bytes, ChunkLocation] = {}
+            for start in range(0, len(items), CHECK_BATCH):  # a batch's errors are dropped before the next is read
+                errors: list[tuple[bytes, CorruptionError]] = []
+                found += [d for d, _ in packs.read_pack(pack_id, items[start:start + CHECK_BATCH], errors=errors,
+                                                        stored=True, strict=True)]
+                damaged_here.update((d, locations[d]) for d, _ in errors)
+                progress.update(min(CHECK_BATCH, len(items) - start))
+            del items
             result.checked_chunks += len(locations)
-            progress.update(len(locations))
             if bad_pack_header(store, pack_id) is not None:
                 reheaded.add(pack_id)
-            if errors or pack_id in salvaged or pack_id in reheaded:
+            if damaged_here or pack_id in salvaged or pack_id in reheaded:
                 good[pack_id] = {d: locations[d] for d in found}
-                bad[pack_id] = {d: locations[d] for d, _ in errors}
+                bad[pack_id] = damaged_here
             else:
                 clean.update(found)
     elsewhere = {d for locs in good.values() for d in locs}  # good copies inside damaged packs
@@ -315,12 +322,16 @@ def _good_copies(source: PackStore, digests: list[bytes]) -> Any:
     """``(digest, stored bytes, location)`` of a good copy of each of ``digests`` in ``source``
     that has one, checked against its digest: the copy its index names, else any other."""
     source.refresh([])
-    errors: list[tuple[bytes, CorruptionError]] = []
+    indexed = [d for d in digests if source.has(d)]
+    others = {d for d in digests if not source.has(d)}  # no copy its index names: looked for in every pack
     with bar(total=len(digests), desc="copying", unit="chunk") as progress:
-        for digest, stored in source.read_many(digests, errors=errors, stored=True):  # content-checked
-            yield digest, stored, source.index[digest]
-            progress.update(1)
-        others = {d for d, _ in errors}
+        for start in range(0, len(indexed), CHECK_BATCH):  # a batch's errors are dropped before the next is read
+            errors: list[tuple[bytes, CorruptionError]] = []
+            for digest, stored in source.read_many(indexed[start:start + CHECK_BATCH], errors=errors,
+                                                   stored=True):  # content-checked
+                yield digest, stored, source.index[digest]
+                progress.update(1)
+            others.update(d for d, _ in errors)
         if others:  # the copy the index names is damaged or gone: look in every pack
             for pack_id in sorted(source.packs()):
                 try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.data._packs import PackStore, bad_pack_header, workspace_packs
+from assay.data._packs import CHECK_BATCH, PackStore, bad_pack_header, workspace_packs
 from assay.data._snapshot import Snapshot
 from assay.data._versions import Version, all_versions, load_snapshot, resolve
 from assay.errors import AssayError, CorruptionError, NotFoundError
@@ -120,16 +120,19 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
             bad_snapshots[snap_id] = exc.message
         report.checked_snapshots += 1
 
-    bad_chunks: dict[bytes, str] = {}
-    if check_all:
-        _check_all_packs(packs, report, bad_chunks)
+    bad_chunks: dict[bytes, str] = {}  # damaged or missing chunks that the versions checked use
+    # With check_all the versions checked are every version, so a chunk outside ``wanted`` is one
+    # that no version uses: it is only counted per pack (see _Unused).
+    unused: dict[str, _Unused] = {}
     wanted = set().union(*(s.chunk_digests() for s in snapshots.values())) if snapshots else set()
+    if check_all:
+        _check_chunks(packs, list(packs.index), report, wanted, bad_chunks, unused)
     missing = [d for d in wanted if not packs.has(d)]
     for d in missing:
         bad_chunks.setdefault(d, "missing from the store")
     if not check_all:
         present = [d for d in wanted if packs.has(d)]
-        _check_chunks(packs, present, report, bad_chunks)
+        _check_chunks(packs, present, report, wanted, bad_chunks, unused)
     # The packs checked: a header that is damaged is damage though every chunk reads.
     checked = packs.packs() if check_all else {packs.index[d].pack for d in wanted if packs.has(d)}
     for pack_id in sorted(checked):
@@ -154,17 +157,17 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
                 if d in index:
                     index[d].append({"dataset": v.dataset, "version": f"v{v.number}", "ref": v.ref, "path": path})
                     damaged_versions[v.id] = v
-    unused: dict[str, list[tuple[bytes, str]]] = {}  # pack -> its damaged chunks that no version uses
     for d, reason in sorted(bad_chunks.items()):
         loc = packs.index.get(d)
         if loc is not None and not index[d]:
-            unused.setdefault(loc.pack, []).append((d, reason))
+            unused.setdefault(loc.pack, _Unused()).add(d, reason)
             continue
         where = f" in packs/{loc.pack}.pack at offset {loc.offset}" if loc else ""
         affected = _dedupe(index[d])
         report.damaged.append(Damage(object=f"chunk {d.hex()}{where}", reason=reason, affected=affected))
-    for pack_id, chunks in sorted(unused.items()):
-        if len(chunks) <= _LISTED_UNUSED:
+    for pack_id, tally in sorted(unused.items()):
+        chunks = tally.first()
+        if tally.count <= _LISTED_UNUSED:
             report.damaged.extend(Damage(object=f"chunk {d.hex()} in packs/{pack_id}.pack at offset "
                                                 f"{packs.index[d].offset}", reason=reason) for d, reason in chunks)
             continue
@@ -173,7 +176,7 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
         first, reason = chunks[0]
         report.damaged.append(Damage(
             object=f"pack packs/{pack_id}.pack",
-            reason=f"{len(chunks)} chunks its index lists, which no version uses, are damaged (the first, "
+            reason=f"{tally.count} chunks its index lists, which no version uses, are damaged (the first, "
                    f"{first.hex()} at offset {packs.index[first].offset}: {reason})"))
     for snap_id, reason in sorted(bad_snapshots.items()):
         affected = [{"dataset": v.dataset, "version": f"v{v.number}", "ref": v.ref, "path": "*"} for v in every if v.snapshot == snap_id]
@@ -196,17 +199,45 @@ def _dedupe(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return out
 
 
-def _check_chunks(packs: PackStore, digests: list[bytes], report: VerifyReport, bad: dict[bytes, str]) -> None:
+class _Unused:
+    """A pack's damaged chunks that no version uses: how many, and the first few by digest
+    (all a report names), kept in bounded memory however many the pack's index lists."""
+
+    __slots__ = ("count", "_kept")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._kept: list[tuple[bytes, str]] = []
+
+    def add(self, digest: bytes, reason: str) -> None:
+        self.count += 1
+        self._kept.append((digest, reason))
+        if len(self._kept) > 4 * _LISTED_UNUSED:
+            self._kept = self.first()
+
+    def first(self) -> list[tuple[bytes, str]]:
+        return sorted(self._kept)[:_LISTED_UNUSED]
+
+
+def _check_chunks(packs: PackStore, digests: list[bytes], report: VerifyReport, wanted: set[bytes],
+                  bad: dict[bytes, str], unused: dict[str, _Unused]) -> None:
+    """Read and hash-check ``digests`` in batches; a damaged chunk goes to ``bad`` when a version
+    checked uses it (it is in ``wanted``), else it is counted in ``unused`` under its pack."""
     with bar(total=len(digests), desc="verifying", unit="chunk") as progress:
-        errors: list[tuple[bytes, CorruptionError]] = []
-        for digest, raw in packs.read_many(digests, errors=errors, strict=True):
-            report.checked_chunks += 1
-            report.checked_bytes += len(raw)
-            progress.update(1)
-        for digest, exc in errors:
-            loc = packs.index.get(digest)
-            bad[digest] = _reason(digest, exc.message, loc.pack if loc else None)
-            progress.update(1)
+        for start in range(0, len(digests), CHECK_BATCH):
+            errors: list[tuple[bytes, CorruptionError]] = []
+            for digest, raw in packs.read_many(digests[start:start + CHECK_BATCH], errors=errors, strict=True):
+                report.checked_chunks += 1
+                report.checked_bytes += len(raw)
+                progress.update(1)
+            for digest, exc in errors:
+                loc = packs.index.get(digest)
+                reason = _reason(digest, exc.message, loc.pack if loc else None)
+                if loc is None or digest in wanted:
+                    bad[digest] = reason
+                else:
+                    unused.setdefault(loc.pack, _Unused()).add(digest, reason)
+                progress.update(1)
 
 
 def _reason(digest: bytes, message: str, pack: str | None = None) -> str:
@@ -220,17 +251,3 @@ def _reason(digest: bytes, message: str, pack: str | None = None) -> str:
         what = message[len(about_pack):]  # "missing" (from URL), "truncated: chunk … is cut off"
         return "cut off: its pack is truncated" if what.startswith("truncated") else f"its pack is {what}"
     return message
-
-
-def _check_all_packs(packs: PackStore, report: VerifyReport, bad: dict[bytes, str]) -> None:
-    digests: list[bytes] = []
-    for pack_id in sorted(packs.packs()):
-        try:
-            entries = packs.pack_entries(pack_id)
-        except CorruptionError as exc:
-            bad[bytes(32)] = exc.message
-            continue
-        digests.extend(e[0] for e in entries)
-    # read_many resolves each digest through the index; duplicates across packs are
-    # read from the pack the index points to.
-    _check_chunks(packs, list(dict.fromkeys(digests)), report, bad)
