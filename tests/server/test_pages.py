@@ -126,3 +126,14 @@ def test_user_text_stays_inert(client: Any, ref_ws: Any, tokens: dict[str, str])
 def test_login_page_escapes_next(client: Any, page: str) -> None:
     html = client.get(page).text
     assert "<script>alert(1)</script>" not in html and "javascript:alert" not in html
+
+
+def test_a_check_pulled_from_a_remote_says_so_on_its_page(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    ids = [uuid.uuid4().hex for _ in range(2)]
+    for rid, body in zip(ids, ({"gates": []}, {"gates": [], "imported": {"remote": EVIL[0], "refs": {}}}), strict=True):
+        ref_ws.ledger.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) "
+                              "VALUES (?, 'check', 'gate', '2026-01-01T00:00:00', 'pass', ?)", (rid, json.dumps(body)))
+    _login(client, token=tokens["read"])
+    here, pulled = (client.get(f"/checks/{rid}").text for rid in ids)
+    assert "pulled from remote" not in here
+    assert "pulled from remote &lt;script&gt;alert(1)&lt;/script&gt;: run in another workspace" in pulled
