@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The checks step of `make demo`: a baseline and a slightly worse candidate trained on
 # scikit-learn's bundled digits data by recorded runs that register them, one suite, the
-# failing gate and the report, and the lineage from the training data to the check.
+# failing gate and the report, the lineage from the training data to the check, and a
+# teammate's clone that pulls the candidate and sees its training run and its check.
 # Usage: scripts/demo_checks.sh WORKSPACE_DIR VENV_BIN_DIR
 set -euo pipefail
 WS="$1"
@@ -86,3 +87,11 @@ step "assay check log"
 
 step "assay lineage digits-train@v1 --down (the runs, the models and the checks built on it)"
 "$ASSAY" lineage digits-train@v1 --down
+
+step "a teammate's clone: push, pull the candidate, and see its training run and its failed check"
+"$ASSAY" remote add team "$WS/team-remote" --default >/dev/null
+"$ASSAY" data push
+rm -rf "$WS/clone"
+"$ASSAY" init "$WS/clone" >/dev/null
+(cd "$WS/clone" && "$ASSAY" remote add team "$WS/team-remote" >/dev/null && "$ASSAY" data pull digits@v2 \
+  && "$ASSAY" check log && "$ASSAY" lineage digits@v2)
