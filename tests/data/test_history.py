@@ -40,8 +40,8 @@ gates:
 """
 
 
-def _workspace(root: Path, remote: Path) -> Workspace:
-    ws = Workspace.init(root)
+def _workspace(root: Path, remote: Path, ledger: str | None = None) -> Workspace:
+    ws = Workspace.init(root, ledger=ledger)
     add_remote(ws, "origin", str(remote))
     return ws
 
@@ -236,3 +236,20 @@ def test_a_run_that_reproduced_a_version_travels_with_it(alice: Workspace, tmp_p
     assert clf.run_id == resolve(alice, "clf@v1").run_id != same.id
     assert graph.nodes[f"run:{same.id}"]["env"]["imported"]["remote"] == "origin"
     assert pull(bob, "clf@v1").notes == []  # pulled again: nothing more to say
+
+
+def test_the_history_travels_into_a_postgresql_ledger_and_out_again(alice: Workspace, tmp_path: Path,
+                                                                     pg_database: str) -> None:
+    same = run_command(alice, ["cp", "model.skops", "copy.skops"], inputs=["train@v1"],
+                       models={"clf": str(alice.root / "copy.skops")}, cwd=alice.root)
+    push(alice)
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote", ledger=pg_database)
+    mine = run_command(bob, [PY, "-c", "open('out.txt', 'w').write('made')"], outputs={"out": str(bob.root / "out.txt")},
+                       cwd=bob.root)
+    _forge(tmp_path / "remote", "evaluation", mine.id)
+    result = pull(bob)
+    assert result.records_received == 1 and any("did not make it" in n for n in result.notes), result.notes
+    assert resolve(bob, "evaluation@v1").run_id is None and list_results(bob)[0]["remote"] == "origin"
+    assert (f"run:{same.id}", resolve(bob, "clf@v1").node, "reproduced") in lineage(bob, "clf@v1").edges
+    add_remote(bob, "backup", str(tmp_path / "backup"))
+    assert push(bob, remote="backup").records_sent == 1
