@@ -14,8 +14,10 @@ import pytest
 
 from assay.checks import Suite, get_result, list_results, run_suite
 from assay.data import add, pull, push, resolve
+from assay.data._history import rewrite_records
 from assay.data._remote import add_remote
 from assay.lineage import lineage, run_command
+from assay.store import LocalStore
 from assay.workspace import Workspace
 
 PY = sys.executable
@@ -94,13 +96,16 @@ def test_a_check_made_after_the_push_goes_with_the_next_one(alice: Workspace, tm
     bob = _workspace(tmp_path / "bob", tmp_path / "remote")
     pull(bob)
     assert sorted(r["verdict"] for r in list_results(bob)) == ["fail", "pass"]
-    # bob pushes what he pulled to a remote of his own: the checks go too, without alice's note
-    # of where she learned of them (bob's pull keeps its own)
+    # bob pushes what he pulled to a remote of his own: the checks go too, without bob's note
+    # of where he learned of them; carol's pull keeps her own
     add_remote(bob, "backup", str(tmp_path / "backup"))
     assert push(bob, remote="backup").records_sent == 2
-    carol = _workspace(tmp_path / "carol", tmp_path / "backup")
+    for copy in (tmp_path / "backup" / "records").glob("*/*.json"):
+        assert "imported" not in json.loads(copy.read_text())["body"]
+    carol = Workspace.init(tmp_path / "carol")
+    add_remote(carol, "backup", str(tmp_path / "backup"))
     pull(carol)
-    assert {r["remote"] for r in list_results(carol)} == {"origin"}
+    assert {r["remote"] for r in list_results(carol)} == {"backup"}
 
 
 def test_a_record_of_a_version_not_pulled_waits_for_it(alice: Workspace, tmp_path: Path) -> None:
@@ -177,7 +182,8 @@ def test_a_run_recorded_by_an_older_assay_still_takes_its_other_outputs(alice: W
     (lambda doc: doc["body"]["gates"][0].update(status="great"), "does not read as a check result"),
     (lambda doc: doc["body"].update(counts="all good"), "does not read as a check result"),
     (lambda doc: doc.update(kind="drift_profile"), "kind this assay does not take"),
-    (lambda doc: doc.update(edges=[{"src": "run:" + "0" * 32, "relation": "checked_on"}]), "names versions it cannot"),
+    (lambda doc: [doc["body"][p].update(version="0" * 32) if p == "data" else doc["body"][p]["meta"].update(version="0" * 32)
+                  for p in ("candidate", "data")], "which it does not name"),
     (lambda doc: doc.update(id="f" * 32), "does not read as a record"),
 ])
 def test_a_record_from_a_remote_that_does_not_read_is_skipped_with_a_note(  # type: ignore[no-untyped-def]
@@ -234,7 +240,7 @@ def test_a_run_that_reproduced_a_version_travels_with_it(alice: Workspace, tmp_p
     clf = resolve(bob, "clf@v1")
     assert (f"run:{same.id}", clf.node, "reproduced") in graph.edges
     assert clf.run_id == resolve(alice, "clf@v1").run_id != same.id
-    assert graph.nodes[f"run:{same.id}"]["env"]["imported"]["remote"] == "origin"
+    assert graph.nodes[f"run:{same.id}"]["pulled_from"] == "origin"
     assert pull(bob, "clf@v1").notes == []  # pulled again: nothing more to say
 
 
@@ -253,3 +259,101 @@ def test_the_history_travels_into_a_postgresql_ledger_and_out_again(alice: Works
     assert (f"run:{same.id}", resolve(bob, "clf@v1").node, "reproduced") in lineage(bob, "clf@v1").edges
     add_remote(bob, "backup", str(tmp_path / "backup"))
     assert push(bob, remote="backup").records_sent == 1
+
+
+def test_a_teammate_who_pulled_one_output_of_a_run_passes_on_all_it_made(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """bob pulled only a@v1 of a run that made a@v1 and b@v1, and pushes it on to his backup:
+    the run's record there still lists b@v1, so whoever pulls b@v1 from it learns its maker."""
+    monkeypatch.delenv("ASSAY_HOME", raising=False)
+    alice = _workspace(tmp_path / "alice", tmp_path / "remote")
+    script = "open('a.txt', 'w').write('a'); open('b.txt', 'w').write('b')"
+    run = run_command(alice, [PY, "-c", script], outputs={"a": str(alice.root / "a.txt"), "b": str(alice.root / "b.txt")},
+                      cwd=alice.root)
+    push(alice)
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    pull(bob, "a@v1")
+    add_remote(bob, "backup", str(tmp_path / "backup"))
+    push(bob, remote="backup")
+    bob_b = pull(bob, "b@v1")  # bob now has b@v1 too, from origin, and pushes it on
+    assert not bob_b.notes and resolve(bob, "b@v1").run_id == run.id
+    push(bob, remote="backup")
+    for who, first in (("carol", "a@v1"), ("dave", None)):
+        ws = Workspace.init(tmp_path / who)
+        add_remote(ws, "backup", str(tmp_path / "backup"))
+        if first:
+            pull(ws, first)
+        result = pull(ws, "b@v1")
+        assert not result.notes and resolve(ws, "b@v1").run_id == run.id, (who, result.notes)
+
+
+def test_a_drift_report_travels_with_the_versions_it_judged(alice: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (alice.root / "current.csv").write_text((alice.root / "evaluation.csv").read_text())
+    add(alice, [alice.root / "current.csv"], name="current")
+    cli("drift", "evaluation@v1", "current@v1", cwd=alice.root, check=None)
+    (made,) = alice.ledger.query("SELECT id, verdict FROM records WHERE kind = 'drift_report'")
+    assert push(alice).records_sent == 1
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    assert pull(bob, "current@v1").records_received == 1
+    assert bob.ledger.query("SELECT id, verdict FROM records WHERE kind = 'drift_report'") == [made]
+    graph = lineage(bob, "current@v1", up=False)
+    assert graph.nodes[f"record:{made[0]}"]["remote"] == "origin"
+
+
+def test_what_a_remote_says_of_a_check_is_read_from_the_check_itself(alice: Workspace, tmp_path: Path) -> None:
+    """Its verdict comes from its body, not the remote's column; its edges are the versions its
+    body names (an edge the remote adds to another version is not taken); its time and name
+    cannot forge a line of output or sit on top of the log for ever."""
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    (bob.root / "mine.txt").write_text("bob's")
+    mine = add(bob, [bob.root / "mine.txt"], name="mine").version
+    for copy in (tmp_path / "remote" / "records").glob("*/*.json"):
+        doc = json.loads(copy.read_text())
+        doc["verdict"] = "fail"  # the body says it passed
+        doc["edges"].append({"src": mine.node, "relation": "checked_as_baseline", "ref": "mine@v1"})
+        copy.write_text(json.dumps(doc))
+    assert pull(bob, "clf@v1").records_received == 1
+    assert [r["verdict"] for r in list_results(bob)] == ["pass"]
+    assert not [n for n in lineage(bob, "mine@v1").nodes if n.startswith("record:")]
+    for field, value in (("created_at", "9999-12-31T00:00:00+00:00"), ("name", "gate\\n0000  forged line")):
+        carol = _workspace(tmp_path / f"carol-{field}", tmp_path / "remote")
+        for copy in (tmp_path / "remote" / "records").glob("*/*.json"):
+            doc = json.loads(copy.read_text())
+            doc[field] = value.replace("\\n", "\n")
+            copy.write_text(json.dumps(doc))
+        result = pull(carol, "clf@v1")
+        assert result.records_received == 0 and any("skipped" in n for n in result.notes), result.notes
+
+
+def test_a_record_copy_no_workspace_can_mend_is_kept_aside_by_repair(alice: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    junk = tmp_path / "remote" / "records" / resolve(alice, "clf@v1").id / ("ab" * 16 + ".json")
+    junk.write_text("garbage")
+    cli("data", "verify", "--remote", "origin", cwd=alice.root, check=1)
+    mended = cli.json("data", "push", "--repair", cwd=alice.root)
+    assert any(junk.name in k for k in mended["kept_aside"]), mended
+    assert not junk.exists() and (tmp_path / "remote" / "lost" / "records" / junk.parent.name / junk.name).exists()
+    cli("data", "verify", "--remote", "origin", cwd=alice.root)
+    # a damaged copy of a record a workspace does not have is mended from a good copy elsewhere
+    first, *others = sorted((tmp_path / "remote" / "records").glob("*/*.json"))
+    assert others
+    first.write_text("{}")
+    key = f"records/{first.parent.name}/{first.name}"
+    assert rewrite_records(_workspace(tmp_path / "bob", tmp_path / "remote"), LocalStore(tmp_path / "remote"),
+                           [key]) == ([key], [])
+    assert json.loads(first.read_text()) == json.loads(others[0].read_text())
+
+
+def test_the_command_line_says_what_travelled(alice: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    suite = Suite.from_yaml(SUITE.replace("min: 0.5", "min: 0.99"), base_dir=alice.root)
+    run_suite(suite, candidate="clf@v1", ws=alice)
+    pushed = cli("data", "push", cwd=alice.root).stdout
+    assert pushed.strip() == "remote origin has all 3 versions already; sent 1 check or drift record(s) of them"
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    pulled = cli("data", "pull", "clf@v1", cwd=bob.root).stdout
+    assert pulled.rstrip().endswith("; 2 check or drift record(s) of them"), pulled
+    log = cli("check", "log", cwd=bob.root).stdout.splitlines()
+    assert len(log) == 2 and all(line.endswith("  from origin") for line in log), log
+    shown = cli("check", "show", log[0].split()[0], cwd=bob.root).stdout
+    assert "pulled from remote origin: the check ran in another workspace" in shown
+    maker = resolve(bob, "clf@v1").run_id
+    text = cli("lineage", f"run:{maker}", cwd=bob.root).stdout
+    assert "pulled from: remote origin (the run ran in another workspace)" in text and "imported=" not in text

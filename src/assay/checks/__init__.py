@@ -11,8 +11,8 @@ from assay.checks._bootstrap import PairedBootstrap
 from assay.checks._delong import delong
 from assay.checks._mcnemar import mcnemar
 from assay.checks._multitest import adjust
-from assay.checks._record import get_result, list_results, record_result
-from assay.checks._result import CheckResult, GateResult
+from assay.checks._record import check_edges, get_result, list_results, record_result, shareable_check
+from assay.checks._result import CheckResult, GateResult, readable_check
 from assay.checks._runner import run_suite
 from assay.checks._suite import (
     BehaviourSpec,
@@ -42,6 +42,9 @@ __all__ = [
     "adjust",
     "delong",
     "get_result",
+    "check_edges",
+    "shareable_check",
+    "readable_check",
     "list_results",
     "mcnemar",
     "record_result",

@@ -93,3 +93,23 @@ def get_result(ws: Workspace, record_id: str) -> dict[str, Any]:
     if len(rows) > 1:
         raise InputError(f"{record_id!r} names {len(rows)} check results", hint="give more characters of the id")
     return json.loads(rows[0][0])
+
+
+def check_edges(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(version id, relation) of each version a check result judged, as its body names it."""
+    import re
+
+    out = []
+    for part, relation in (("candidate", "checked_as_candidate"), ("baseline", "checked_as_baseline"), ("data", "checked_on")):
+        version = _version_of(body, part)
+        if version and re.fullmatch(r"[0-9a-f]{32}", version):
+            out.append((version, relation))
+    return sorted(set(out))
+
+
+def shareable_check(body: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a check result fit to leave the workspace."""
+    out = dict(body)
+    out.pop("report", None)
+    out.pop("imported", None)
+    return out

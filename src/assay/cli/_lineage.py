@@ -91,6 +91,7 @@ def _render_run(node: str, info: dict[str, Any], graph: Any) -> None:
         ("params", json.dumps(info.get("params"), sort_keys=True, default=str) if info.get("params") else None),
         ("status", status),
         ("failure", info.get("failure")),
+        ("pulled from", f"remote {info['pulled_from']} (the run ran in another workspace)" if info.get("pulled_from") else None),
         ("started", info.get("started_at")),
         ("ended", info.get("ended_at")),
         ("environment", ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or None),

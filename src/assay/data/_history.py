@@ -1,7 +1,8 @@
-"""The history that travels with versions on a remote: the record of each run that made one
-(``runs/ID.json``) and of each check or drift report that judged one
-(``records/VERSION/ID.json``: one copy under each version the record names, so that a pull
-finds the records of the versions it fetched by one listing, without reading the others).
+"""The history that travels with versions on a remote: the record of each run that made or
+reproduced one (``runs/ID.json``; a run that reproduced a version is filed under it as
+``reproduced/VERSION/RUN``) and of each check or drift report that judged one
+(``records/VERSION/ID.json``: one copy under each version the record names). A push or pull
+of a few versions lists only those versions' folders; of many, each prefix once.
 
 A remote is not trusted to rewrite what this workspace knows. What it says is recorded only
 where it fits what is here:
@@ -10,21 +11,26 @@ where it fits what is here:
   edges say; a pulled version that names it as its maker is recorded without a maker.
 - A run learned from a remote made the versions its record listed when it was first read
   (kept in ``env["imported"]``, with the remote's name for each version it read or made, so
-  that lineage can name a version that was never pulled).
+  that lineage can name a version that was never pulled, and a push of the run sends what
+  it made whether or not those versions are here).
 - A run recorded by an assay that did not yet mark its runs is taken as before: a pulled
   version that names it is joined to it.
 - A check or drift record from a remote is kept with ``"imported"`` in its body (the remote,
   and the name there of each version it judged); `assay check log` says where it came from.
-  One that does not read as its kind (a check result the pages could not show) is skipped,
-  with a note.
+  Its verdict is read from its body, and a check's edges are the versions its body names.
+  One that does not read as its kind (a check result that some reader could not show) is
+  skipped, with a note.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from assay.data._versions import valid_name
 from assay.errors import AssayError
 
 if TYPE_CHECKING:
@@ -33,21 +39,25 @@ if TYPE_CHECKING:
     from assay.workspace import Workspace
 
 __all__ = ["RUN_ID", "damaged_records", "damaged_run_records", "import_records", "import_reproducers", "import_runs",
-           "missing_version_label", "read_run_record", "rewrite_records", "write_records", "write_runs"]
+           "missing_version_label", "read_run_record", "rewrite_records", "run_origin", "write_records", "write_runs"]
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")  # run, version and record ids alike; used with fullmatch
-_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}@v[0-9]{1,18}")
 # The records that travel, and the edges from a version that each kind may have.
 _RECORD_EDGES = {"check": {"checked_as_candidate", "checked_as_baseline", "checked_on"}, "drift_report": {"judged_by"}}
 _MAX_RECORD = 64 << 20  # bytes: a record is a check result's JSON; more is no record's
 _BATCH = 500  # ids in one IN (...) query
+_FEW = 32  # versions: up to this many, each one's folder is listed; more, the whole prefix once
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+
+# -- runs --------------------------------------------------------------------------------
 
 def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, again: set[str] | None = None) -> list[str]:
-    """The record of each run that made a version being pushed (``runs/ID.json``: its command,
-    environment, status, and the versions it read and made, by id), so that a workspace that
-    pulls the version also learns where it came from. A record already there is written
-    again only if its run is in ``again`` (a repair's). The runs written."""
+    """The record of each run that made or reproduced a version being pushed (``runs/ID.json``:
+    its command, environment, status, and the versions it read, made and reproduced, by id),
+    so that a workspace that pulls the version also learns where it came from. A record
+    already there is written again only if its run is in ``again`` (a repair's). The runs
+    written."""
     reproducers = _reproducers(ws, versions)  # (run id, version id): a run that reproduced one of them
     run_ids = sorted({v.run_id for v in versions if v.run_id and RUN_ID.fullmatch(v.run_id)} | (again or set())
                      | {r for r, _ in reproducers})
@@ -56,7 +66,7 @@ def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, ag
     there = set(store.list("runs/"))
     written = [run_id for run_id in run_ids if _write_run(ws, store, run_id, there, again)]
     if reproducers:  # each filed under the version it reproduced, after its record
-        marked = set(store.list("reproduced/"))
+        marked = _listed(store, "reproduced", sorted({v for _, v in reproducers}))
         for run_id, version_id in sorted(reproducers):
             key = f"reproduced/{version_id}/{run_id}"
             if key not in marked and f"runs/{run_id}.json" in there:
@@ -77,15 +87,20 @@ def _write_run(ws: Workspace, store: ObjectStore, run_id: str, there: set[str], 
         return False  # pulled without its run record: nothing known here to send
     kind, command, params, env, status, exit_code, started, ended = rows[0]
     node = f"run:{run_id}"
+    env_doc = _loads(env)
+    imported = env_doc.pop("imported", None)  # this workspace's note of where it learned of the run
+    imported = imported if isinstance(imported, dict) else {}
     inputs = [r[0] for r in ws.ledger.query("SELECT src FROM edges WHERE dst = ? AND relation = 'input_of'", (node,))]
     out = ws.ledger.query("SELECT dst, relation FROM edges WHERE src = ? AND relation IN ('produced', 'reproduced')",
                           (node,))
-    env_doc = _loads(env, {})
-    env_doc.pop("imported", None)  # this workspace's note of where it learned of the run
+    # a run learned from a remote made what its record said, here or not
+    made = {d for d, r in out if r == "produced"} | {f"version:{v}" for v in imported.get("outputs") or []
+                                                      if isinstance(v, str) and RUN_ID.fullmatch(v)}
+    refs = imported.get("refs") if isinstance(imported.get("refs"), dict) else {}
     doc = {"id": run_id, "kind": kind, "command": json.loads(command or "[]"), "params": json.loads(params or "{}"),
            "env": env_doc, "status": status, "exit_code": exit_code, "started_at": started, "ended_at": ended,
-           "inputs": _labelled(ws, inputs), "outputs": _labelled(ws, [d for d, r in out if r == "produced"]),
-           "reproduced": _labelled(ws, [d for d, r in out if r == "reproduced"])}
+           "inputs": _labelled(ws, inputs, refs), "outputs": _labelled(ws, sorted(made), refs),
+           "reproduced": _labelled(ws, [d for d, r in out if r == "reproduced"], refs)}
     store.put_bytes(key, json.dumps(doc, indent=1, default=str).encode())
     there.add(key)
     return True
@@ -94,14 +109,9 @@ def _write_run(ws: Workspace, store: ObjectStore, run_id: str, there: set[str], 
 def _reproducers(ws: Workspace, versions: list[Version]) -> set[tuple[str, str]]:
     """``(run id, version id)`` for each run that reproduced one of ``versions`` (its output was
     identical to that version, so it made none)."""
-    found: set[tuple[str, str]] = set()
-    nodes = [v.node for v in versions]
-    for start in range(0, len(nodes), _BATCH):
-        batch = nodes[start:start + _BATCH]
-        found.update((src[len("run:"):], dst[len("version:"):]) for src, dst in ws.ledger.query(
-            f"SELECT src, dst FROM edges WHERE dst IN ({', '.join('?' * len(batch))}) AND relation = 'reproduced'",
-            tuple(batch)) if RUN_ID.fullmatch(src[len("run:"):]))
-    return found
+    rows = _in_batches(ws, "SELECT src, dst FROM edges WHERE relation = 'reproduced' AND dst IN ({})",
+                       [v.node for v in versions])
+    return {(src[len("run:"):], dst[len("version:"):]) for src, dst in rows if RUN_ID.fullmatch(src[len("run:"):])}
 
 
 def read_run_record(store: ObjectStore, run_id: str) -> dict[str, Any] | None:
@@ -109,7 +119,8 @@ def read_run_record(store: ObjectStore, run_id: str) -> dict[str, Any] | None:
     writes, naming that run); None if it is missing or damaged."""
     doc = _read_json(store, f"runs/{run_id}.json")
     ok = (isinstance(doc, dict) and doc.get("id") == run_id
-          and all(isinstance(doc.get(f), str) for f in ("kind", "status", "started_at"))
+          and all(isinstance(doc.get(f), str) and "\x00" not in doc[f] for f in ("kind", "status", "started_at"))
+          and (doc.get("ended_at") is None or isinstance(doc["ended_at"], str))
           and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command"))
           and isinstance(doc.get("reproduced", []), list))
     if not ok:
@@ -127,17 +138,28 @@ def damaged_run_records(store: ObjectStore, versions: list[Version]) -> list[str
     return [r for r in run_ids if f"runs/{r}.json" in there and read_run_record(store, r) is None]
 
 
-def _labelled(ws: Workspace, nodes: list[str]) -> list[dict[str, str]]:
+def _labelled(ws: Workspace, nodes: Iterable[str], refs: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """Each version node with its name here, else the one ``refs`` (a remote's) gave it."""
     out = []
     for node in sorted(nodes):
         if node.startswith("version:"):
-            out.append({"node": node, "ref": _ref_here(ws, node[len("version:"):]) or ""})
+            ident = node[len("version:"):]
+            ref = _ref_here(ws, ident) or (refs or {}).get(ident)
+            out.append({"node": node, "ref": ref if _is_ref(ref) else ""})
     return out
 
 
 def _ref_here(ws: Workspace, version_id: str) -> str | None:
     rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (version_id,))
     return f"{rows[0][0]}@v{rows[0][1]}" if rows else None
+
+
+def _is_ref(value: Any) -> bool:
+    """Whether ``value`` is a version's name as a remote may give it: ``NAME@vN``."""
+    if not isinstance(value, str):
+        return False
+    name, _, number = value.rpartition("@v")
+    return valid_name(name) and number.isdigit() and len(number) <= 18
 
 
 def run_origin(env: Any, ledger_id: str) -> str:
@@ -164,9 +186,9 @@ def import_runs(ws: Workspace, store: ObjectStore, remote: str, run_ids: set[str
         node = f"run:{run_id}"
         claimed = {r[0] for r in ws.ledger.query("SELECT id FROM versions WHERE run_id = ?", (run_id,))}
         rows = ws.ledger.query("SELECT env FROM runs WHERE id = ?", (run_id,))
-        doc = None
+        doc, origin = None, "remote"
         if rows:  # known here (its own run, or from an earlier pull of another of its outputs)
-            env = _loads(rows[0][0], {})
+            env = _loads(rows[0][0])
             origin = run_origin(env, ws.ledger_id)
             if origin == "here":
                 made = {r[0][len("version:"):] for r in ws.ledger.query(
@@ -189,24 +211,25 @@ def import_runs(ws: Workspace, store: ObjectStore, remote: str, run_ids: set[str
                 tx.execute("UPDATE versions SET run_id = NULL WHERE id = ?", (version_id,))
         if wrong:
             named = ", ".join(sorted(_ref_here(ws, v) or v[:12] for v in wrong))
-            why = ("a run of this workspace's that did not make it" if rows and origin == "here"
+            why = ("a run of this workspace's that did not make it" if origin == "here"
                    else "a run whose record does not list it among what it made")
             notes.append(f"remote {remote} says {named} was made by run {run_id[:12]}, {why}: "
                          "recorded here without the run that made it")
 
 
-def import_reproducers(ws: Workspace, store: ObjectStore, remote: str, notes: list[str]) -> None:
-    """Record the runs on the remote that reproduced a version this workspace has (filed as
-    ``reproduced/VERSION/RUN``) and that it does not know yet: the run, what it read, and the
+def import_reproducers(ws: Workspace, store: ObjectStore, remote: str, notes: list[str],
+                       version_ids: list[str] | None = None) -> None:
+    """Record the runs on the remote that reproduced a version this workspace has (of
+    ``version_ids``, or of any) and that it does not know yet: the run, what it read, and the
     versions it reproduced."""
     filed: dict[str, set[str]] = {}  # run id -> the versions it is filed under
-    for key in store.list("reproduced/"):
+    for key in _listed(store, "reproduced", version_ids):
         parts = key[len("reproduced/"):].split("/")
         if len(parts) == 2 and RUN_ID.fullmatch(parts[0]) and RUN_ID.fullmatch(parts[1]):
             filed.setdefault(parts[1], set()).add(parts[0])
     if not filed:
         return
-    here = _present(ws, "versions", sorted({v for vs in filed.values() for v in vs}))
+    here = _present(ws, "versions", {v for vs in filed.values() for v in vs})
     wanted = sorted(r for r, vs in filed.items() if vs & here)
     known = _present(ws, "runs", wanted)
     for run_id in wanted:
@@ -215,8 +238,7 @@ def import_reproducers(ws: Workspace, store: ObjectStore, remote: str, notes: li
         doc = _readable_run(store, run_id, notes)
         if doc is None:
             continue
-        listed = {e["node"][len("version:"):] for e in doc["reproduced"]}
-        if not filed[run_id] & here & listed:
+        if not filed[run_id] & here & {e["node"][len("version:"):] for e in doc["reproduced"]}:
             notes.append(f"the record of run {run_id[:12]} on the remote does not list the version it is filed "
                          "under as one it reproduced: skipped")
             continue
@@ -250,48 +272,45 @@ def _insert_run(tx: Any, doc: dict[str, Any], remote: str) -> None:
     env = doc.get("env") if isinstance(doc.get("env"), dict) else {}
     named = doc["inputs"] + doc["outputs"] + doc["reproduced"]
     env["imported"] = {"remote": remote, "at": utcnow(), "outputs": sorted(e["node"][len("version:"):] for e in doc["outputs"]),
-                       "refs": {e["node"][len("version:"):]: e["ref"] for e in named
-                                if isinstance(e.get("ref"), str) and _REF.fullmatch(e["ref"])}}
+                       "refs": {e["node"][len("version:"):]: e["ref"] for e in named if _is_ref(e.get("ref"))}}
     exit_code = doc.get("exit_code")
     tx.execute(
         "INSERT INTO runs (id, kind, command, params, env, status, exit_code, started_at, ended_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (doc["id"], doc["kind"], json.dumps(doc["command"]), json.dumps(doc.get("params") or {}), json.dumps(env),
          doc["status"], exit_code if type(exit_code) is int and -(1 << 31) <= exit_code < 1 << 31 else None,
-         doc["started_at"], doc.get("ended_at") if isinstance(doc.get("ended_at"), str) else None),
+         doc["started_at"], doc["ended_at"] if isinstance(doc.get("ended_at"), str) and "\x00" not in doc["ended_at"] else None),
     )
     add_edges(tx, [(e["node"], node, "input_of") for e in doc["inputs"]]
               + [(node, e["node"], "reproduced") for e in doc["reproduced"]])
 
 
+# -- check and drift records ---------------------------------------------------------------
+
 def write_records(ws: Workspace, store: ObjectStore, versions: list[Version]) -> int:
     """Send the check and drift records that judged ``versions`` and are not on the remote yet,
     each under every version it names. How many records were sent."""
-    links: set[str] = set()  # the records that judged them
-    nodes = [v.node for v in versions]
-    for start in range(0, len(nodes), _BATCH):
-        batch = nodes[start:start + _BATCH]
-        links.update(dst[len("record:"):] for _, dst in ws.ledger.query(
-            f"SELECT src, dst FROM edges WHERE src IN ({', '.join('?' * len(batch))})", tuple(batch))
-            if dst.startswith("record:"))
-    if not links:
+    links = {dst[len("record:"):] for _, dst in _in_batches(
+        ws, "SELECT src, dst FROM edges WHERE src IN ({})", [v.node for v in versions]) if dst.startswith("record:")}
+    docs = [found for record_id in sorted(links) if (found := _record_doc(ws, record_id)) is not None]
+    if not docs:
         return 0
-    there = set(store.list("records/"))
+    there = _listed(store, "records", sorted({key.split("/")[1] for _, keys in docs for key in keys}))
     sent = 0
-    for record_id in sorted(links):
-        found = _record_doc(ws, record_id)
-        if found is None or all(k in there for k in found[1]):
+    for data, keys in docs:
+        if all(k in there for k in keys):
             continue
-        for key in found[1]:
+        for key in keys:
             if key not in there:
-                store.put_bytes(key, found[0])
+                store.put_bytes(key, data)
         sent += 1
     return sent
 
 
 def _record_doc(ws: Workspace, record_id: str) -> tuple[bytes, list[str]] | None:
     """The remote's copy of record ``record_id`` and the keys it is filed under; None if it is
-    not here or not of a kind that travels."""
+    not here or not of a kind that travels. A check result goes without what must not leave
+    the workspace (see :func:`assay.checks.shareable_check`)."""
     rows = ws.ledger.query("SELECT kind, name, created_at, verdict, body FROM records WHERE id = ?", (record_id,))
     if not rows or rows[0][0] not in _RECORD_EDGES:
         return None
@@ -299,41 +318,154 @@ def _record_doc(ws: Workspace, record_id: str) -> tuple[bytes, list[str]] | None
     edges = [(src[len("version:"):], relation) for src, relation in ws.ledger.query(
         "SELECT src, relation FROM edges WHERE dst = ?", (f"record:{record_id}",))
         if src.startswith("version:") and relation in _RECORD_EDGES[kind]]
-    body_doc = _loads(body, {})
+    body_doc = _loads(body)
     body_doc.pop("imported", None)  # this workspace's note of where it learned of the record
+    if kind == "check":
+        from assay.checks import shareable_check
+
+        body_doc = shareable_check(body_doc)
     doc = {"id": record_id, "kind": kind, "name": name, "created_at": created, "verdict": verdict, "body": body_doc,
            "edges": [{"src": f"version:{v}", "relation": r, "ref": _ref_here(ws, v) or ""} for v, r in sorted(edges)]}
     keys = [f"records/{v}/{record_id}.json" for v in sorted({v for v, _ in edges})]
     return json.dumps(doc, default=str).encode(), keys
 
 
+def import_records(ws: Workspace, store: ObjectStore, remote: str, notes: list[str],
+                   version_ids: list[str] | None = None) -> int:
+    """Record the check and drift records on the remote that judged a version this workspace
+    has (of ``version_ids``, or of any) and that it does not know yet. How many were recorded."""
+    from assay.ledger import utcnow
+    from assay.lineage import add_edges
+
+    copies: dict[str, list[str]] = {}  # record id -> the versions it is filed under
+    for _, version_id, record_id in _filed(store, version_ids):
+        copies.setdefault(record_id, []).append(version_id)
+    if not copies:
+        return 0
+    here = _present(ws, "versions", {v for vs in copies.values() for v in vs})
+    wanted = {r: sorted(set(vs) & here) for r, vs in copies.items() if set(vs) & here}
+    known = _present(ws, "records", wanted)
+    recorded = 0
+    for record_id, filed_under in sorted(wanted.items()):
+        if record_id in known:
+            continue
+        problems = []
+        for version_id in filed_under:  # the first copy that reads
+            doc = _read_json(store, f"records/{version_id}/{record_id}.json")
+            problem, edges, verdict = _record_problem(doc, record_id, version_id)
+            if problem is None:
+                break
+            problems.append(problem)
+        else:
+            notes.append(f"the check or drift record {record_id[:12]} on remote {remote} {problems[0]}: skipped")
+            continue
+        body = dict(doc["body"])
+        body["imported"] = {"remote": remote, "at": utcnow(),
+                            "refs": {e["src"][len("version:"):]: e["ref"] for e in doc["edges"] if _is_ref(e.get("ref"))}}
+        with ws.ledger.transaction() as tx:
+            tx.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT DO NOTHING",
+                       (record_id, doc["kind"], doc["name"], doc["created_at"], verdict, json.dumps(body)))
+            add_edges(tx, [(f"version:{v}", f"record:{record_id}", relation) for v, relation in edges])
+        recorded += 1
+    return recorded
+
+
+def _record_problem(doc: Any, record_id: str, filed_under: str) -> tuple[str | None, list[tuple[str, str]], str]:
+    """``(why, edges, verdict)``: why ``doc`` is not a record this workspace can keep (None: it
+    is), and if it is, its edges (version id, relation) and its verdict, both read from what
+    it says it found (a check's body names the versions it judged)."""
+    try:
+        return _record_reading(doc, record_id, filed_under)
+    except Exception as exc:  # noqa: BLE001 - a remote's document: no shape of it may stop a pull
+        return f"does not read as a record ({type(exc).__name__})", [], ""
+
+
+def _record_reading(doc: Any, record_id: str, filed_under: str) -> tuple[str | None, list[tuple[str, str]], str]:
+    if not isinstance(doc, dict) or doc.get("id") != record_id:
+        return "does not read as a record", [], ""
+    kind, body = doc.get("kind"), doc.get("body")
+    if kind not in _RECORD_EDGES:
+        return f"is of a kind this assay does not take from a remote ({str(kind)[:40]!r})", [], ""
+    name, created = doc.get("name"), doc.get("created_at")
+    if not (isinstance(name, str) and len(name) <= 1000 and not _CONTROL.search(name) and isinstance(body, dict)):
+        return "does not read as a record", [], ""
+    if not _past_time(created):
+        return "does not say when it was made as a time in the past", [], ""
+    if kind == "check":
+        from assay.checks import check_edges, readable_check
+
+        why = readable_check(body)
+        if why:
+            return f"does not read as a check result ({why})", [], ""
+        edges = check_edges(body)
+        verdict = "pass" if body["passed"] else str(body["verdict"])
+    else:
+        raw = doc.get("edges")
+        edges = sorted({(e["src"][len("version:"):], e["relation"]) for e in raw if isinstance(e, dict)
+                        and isinstance(e.get("src"), str) and e["src"].startswith("version:")
+                        and RUN_ID.fullmatch(e["src"][len("version:"):]) and e.get("relation") in _RECORD_EDGES[kind]}) \
+            if isinstance(raw, list) else []
+        if not isinstance(body.get("drift"), bool) or not edges or len(edges) > 2:
+            return "does not read as a drift report", [], ""
+        verdict = "drift" if body["drift"] else "no_drift"
+    if filed_under not in {v for v, _ in edges}:
+        return f"is filed under version {filed_under[:12]}, which it does not name", [], ""
+    return None, edges, verdict
+
+
+def _past_time(value: Any) -> bool:
+    """Whether ``value`` is an ISO time with a zone, not later than a day from now."""
+    if not isinstance(value, str) or len(value) > 64:
+        return False
+    try:
+        when = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        return False
+    return when <= _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(days=1)
+
+
 def damaged_records(store: ObjectStore, versions: list[Version]) -> list[str]:
     """The keys of the check and drift records on a remote, filed under ``versions``, that do not
     read as a record this assay takes (a pull skips them)."""
-    ids = {v.id for v in versions}
-    damaged = []
-    for key, version_id, record_id in _filed(store):
-        if version_id in ids and _record_problem(_read_json(store, key), record_id, version_id):
-            damaged.append(key)
-    return damaged
+    return [key for key, version_id, record_id in _filed(store, [v.id for v in versions])
+            if _record_problem(_read_json(store, key), record_id, version_id)[0]]
 
 
-def rewrite_records(ws: Workspace, store: ObjectStore, keys: list[str]) -> list[str]:
-    """Write again each record copy at ``keys`` from this workspace's ledger, where it has that
-    record (and it is filed there). The keys written."""
-    written = []
+def rewrite_records(ws: Workspace, store: ObjectStore, keys: list[str]) -> tuple[list[str], list[str]]:
+    """Mend each record copy at ``keys``: from this workspace's ledger where it has that record
+    (filed there), else from another copy of it on the remote that reads; one that neither
+    mends is moved under ``lost/`` (nothing reads it there, and it is not lost). ``(written,
+    moved aside)``."""
+    written, aside = [], []
     for key in keys:
-        found = _record_doc(ws, key.rsplit("/", 1)[-1][:-len(".json")])
-        if found is not None and key in found[1]:
-            store.put_bytes(key, found[0])
+        _, version_id, name = key.split("/")
+        record_id = name[:-len(".json")]
+        found = _record_doc(ws, record_id)
+        data = found[0] if found is not None and key in found[1] else None
+        if data is None:
+            for other, _, same in _filed(store, None):
+                if same == record_id and other != key:
+                    doc = _read_json(store, other)
+                    if _record_problem(doc, record_id, version_id)[0] is None:
+                        data = json.dumps(doc, default=str).encode()
+                        break
+        if data is not None:
+            store.put_bytes(key, data)
             written.append(key)
-    return written
+        else:
+            store.move(key, f"lost/{key}")
+            aside.append(key)
+    return written, aside
 
 
-def _filed(store: ObjectStore) -> list[tuple[str, str, str]]:
-    """``(key, version id, record id)`` of each record copy on a remote."""
+def _filed(store: ObjectStore, version_ids: list[str] | None) -> list[tuple[str, str, str]]:
+    """``(key, version id, record id)`` of each record copy on a remote (filed under one of
+    ``version_ids``, or any)."""
     out = []
-    for key in store.list("records/"):
+    for key in _listed(store, "records", version_ids):
         parts = key[len("records/"):].split("/")
         if len(parts) == 2 and parts[1].endswith(".json") and RUN_ID.fullmatch(parts[0]) \
                 and RUN_ID.fullmatch(parts[1][:-len(".json")]):
@@ -341,66 +473,12 @@ def _filed(store: ObjectStore) -> list[tuple[str, str, str]]:
     return out
 
 
-def import_records(ws: Workspace, store: ObjectStore, remote: str, notes: list[str]) -> int:
-    """Record the check and drift records on the remote that judged a version this workspace
-    has and that it does not know yet. How many were recorded."""
-    from assay.ledger import utcnow
-    from assay.lineage import add_edges
-
-    copies: dict[str, list[str]] = {}  # record id -> the versions it is filed under
-    for _, version_id, record_id in _filed(store):
-        copies.setdefault(record_id, []).append(version_id)
-    if not copies:
-        return 0
-    here = _present(ws, "versions", sorted({v for vs in copies.values() for v in vs}))
-    wanted = {r: sorted(set(vs) & here) for r, vs in copies.items() if set(vs) & here}
-    known = _present(ws, "records", sorted(wanted))
-    recorded = 0
-    for record_id, filed_under in sorted(wanted.items()):
-        if record_id in known:
-            continue
-        doc = _read_json(store, f"records/{filed_under[0]}/{record_id}.json")
-        problem = _record_problem(doc, record_id, filed_under[0])
-        if problem:
-            notes.append(f"the check or drift record {record_id[:12]} on remote {remote} {problem}: skipped")
-            continue
-        body = dict(doc["body"])
-        body["imported"] = {"remote": remote, "at": utcnow(),
-                            "refs": {e["src"][len("version:"):]: e["ref"] for e in doc["edges"]
-                                     if isinstance(e.get("ref"), str) and _REF.fullmatch(e["ref"])}}
-        with ws.ledger.transaction() as tx:
-            tx.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?) "
-                       "ON CONFLICT DO NOTHING",
-                       (record_id, doc["kind"], doc["name"], doc["created_at"], doc["verdict"], json.dumps(body)))
-            add_edges(tx, [(e["src"], f"record:{record_id}", e["relation"]) for e in doc["edges"]])
-        recorded += 1
-    return recorded
-
-
-def _record_problem(doc: Any, record_id: str, filed_under: str) -> str | None:
-    """Why ``doc`` is not a record this workspace can keep (None: it is)."""
-    if not isinstance(doc, dict) or doc.get("id") != record_id:
-        return "does not read as a record"
-    kind = doc.get("kind")
-    if kind not in _RECORD_EDGES:
-        return f"is of a kind this assay does not take from a remote ({str(kind)[:40]!r})"
-    if not (isinstance(doc.get("name"), str) and isinstance(doc.get("created_at"), str)
-            and (doc.get("verdict") is None or isinstance(doc.get("verdict"), str)) and isinstance(doc.get("body"), dict)):
-        return "does not read as a record"
-    edges = doc.get("edges")
-    if not isinstance(edges, list) or not edges or not all(
-            isinstance(e, dict) and isinstance(e.get("src"), str) and e["src"].startswith("version:")
-            and RUN_ID.fullmatch(e["src"][len("version:"):]) and e.get("relation") in _RECORD_EDGES[kind] for e in edges):
-        return "names versions it cannot"
-    if f"version:{filed_under}" not in {e["src"] for e in edges}:
-        return f"is filed under version {filed_under[:12]}, which it does not name"
-    if kind == "check":
-        from assay.checks._result import readable_check
-
-        why = readable_check(doc["body"])
-        if why:
-            return f"does not read as a check result ({why})"
-    return None
+def _listed(store: ObjectStore, folder: str, version_ids: list[str] | None) -> set[str]:
+    """The keys under ``folder/`` on a remote: under each of ``version_ids``'s folders when they
+    are few (or given as None: all of them)."""
+    if version_ids is not None and len(version_ids) <= _FEW:
+        return {k for v in version_ids if RUN_ID.fullmatch(v) for k in store.list(f"{folder}/{v}/")}
+    return set(store.list(f"{folder}/"))
 
 
 def missing_version_label(ws: Workspace, version_id: str) -> tuple[str, str] | None:
@@ -410,29 +488,30 @@ def missing_version_label(ws: Workspace, version_id: str) -> tuple[str, str] | N
     for src, dst in ws.ledger.query("SELECT src, dst FROM edges WHERE src = ? OR dst = ?", (node, node)):
         other = dst if src == node else src
         kind, _, ident = other.partition(":")
-        if kind == "run":
-            rows = ws.ledger.query("SELECT env FROM runs WHERE id = ?", (ident,))
-            imported = _loads(rows[0][0], {}).get("imported") if rows else None
-        elif kind == "record":
-            rows = ws.ledger.query("SELECT body FROM records WHERE id = ?", (ident,))
-            imported = _loads(rows[0][0], {}).get("imported") if rows else None
-        else:
+        if kind not in ("run", "record"):
             continue
+        rows = ws.ledger.query(f"SELECT {'env' if kind == 'run' else 'body'} FROM {kind}s WHERE id = ?", (ident,))
+        imported = _loads(rows[0][0]).get("imported") if rows else None
         if isinstance(imported, dict) and isinstance(imported.get("refs"), dict):
             ref = imported["refs"].get(version_id)
-            if isinstance(ref, str) and _REF.fullmatch(ref):
+            if _is_ref(ref):
                 return ref, str(imported.get("remote", ""))
     return None
 
 
-def _present(ws: Workspace, table: str, ids: list[str]) -> set[str]:
-    """Which of ``ids`` the ledger's ``table`` holds."""
-    found: set[str] = set()
+def _in_batches(ws: Workspace, sql: str, ids: Iterable[str]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (whose ``{}`` is an ``IN`` list) over ``ids``, a batch at a time."""
+    ids = sorted(ids)
+    rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), _BATCH):
         batch = ids[start:start + _BATCH]
-        found.update(r[0] for r in ws.ledger.query(
-            f"SELECT id FROM {table} WHERE id IN ({', '.join('?' * len(batch))})", tuple(batch)))
-    return found
+        rows += ws.ledger.query(sql.format(", ".join("?" * len(batch))), tuple(batch))
+    return rows
+
+
+def _present(ws: Workspace, table: str, ids: Iterable[str]) -> set[str]:
+    """Which of ``ids`` the ledger's ``table`` holds."""
+    return {r[0] for r in _in_batches(ws, f"SELECT id FROM {table} WHERE id IN ({{}})", ids)}
 
 
 def _read_json(store: ObjectStore, key: str) -> Any:
@@ -445,9 +524,10 @@ def _read_json(store: ObjectStore, key: str) -> Any:
         return None
 
 
-def _loads(text: Any, default: dict[str, Any]) -> dict[str, Any]:
+def _loads(text: Any) -> dict[str, Any]:
+    """The JSON object in a ledger column; empty if it is not one."""
     try:
-        value = json.loads(text) if text else default
-    except (TypeError, ValueError):
-        return default
-    return value if isinstance(value, dict) else default
+        value = json.loads(text) if text else {}
+    except (TypeError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -622,8 +622,9 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         made_by = {run for _, e in wanted if (run := _run_of(e))}
         if made_by:
             import_runs(ws, store, spec.name, made_by, result.notes)
-        import_reproducers(ws, store, spec.name, result.notes)
-        result.records_received = import_records(ws, store, spec.name, result.notes)
+        pulled = sorted({e["id"] for _, e in wanted})
+        import_reproducers(ws, store, spec.name, result.notes, pulled)
+        result.records_received = import_records(ws, store, spec.name, result.notes, pulled)
     if checkout:
         from assay.data._checkout import checkout as do_checkout
 

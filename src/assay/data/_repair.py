@@ -635,8 +635,9 @@ def _mend_runs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
     if damaged:
         for run_id in write_runs(ws, store, [], again=set(damaged)):
             result.repaired.append(f"run record runs/{run_id}.json")
-    for key in rewrite_records(ws, store, damaged_records(store, versions)):
-        result.repaired.append(f"check or drift record {key}")
+    written, aside = rewrite_records(ws, store, damaged_records(store, versions))
+    result.repaired += [f"check or drift record {key}" for key in written]
+    result.kept_aside += [f"check or drift record {key}" for key in aside]  # no good copy of it anywhere
 
 
 def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:

@@ -79,14 +79,14 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
                     object=f"run record runs/{run_id}.json",
                     reason="does not read as the record of its run: lineage of what it made is lost to every pull "
                            "(`assay data push --repair` writes it again from a workspace that has the run)",
-                    affected=[{"dataset": r.split("@")[0], "version": r.split("@")[1], "ref": r, "path": "*"} for r in made]))
+                    affected=_whole(made)))
             for key in damaged_records(store, versions):
                 held = [v.ref for v in every if v.id == key.split("/")[1]]
                 report.damaged.append(Damage(
                     object=f"check or drift record {key}",
                     reason="does not read as a record: a pull skips it (`assay data push --repair` writes it again "
                            "from a workspace that has the record)",
-                    affected=[{"dataset": r.split("@")[0], "version": r.split("@")[1], "ref": r, "path": "*"} for r in held]))
+                    affected=_whole(held)))
         finally:
             packs.close()
         report.remote = name
@@ -251,3 +251,8 @@ def _reason(digest: bytes, message: str, pack: str | None = None) -> str:
         what = message[len(about_pack):]  # "missing" (from URL), "truncated: chunk … is cut off"
         return "cut off: its pack is truncated" if what.startswith("truncated") else f"its pack is {what}"
     return message
+
+
+def _whole(refs: list[str]) -> list[dict[str, str]]:
+    """Each version of ``refs`` as a whole (``path`` ``*``), as damage lists what it affects."""
+    return [{"dataset": r.split("@")[0], "version": r.split("@")[1], "ref": r, "path": "*"} for r in refs]

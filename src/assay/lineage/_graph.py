@@ -198,8 +198,13 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
             info = {"type": "run", "label": _run_label(cmd, params, ident), "kind": rkind, "status": status,
                     "exit_code": code, "started_at": started, "ended_at": ended, "command": cmd, "params": params,
                     "env": _loads(env, {})}
-            if isinstance(info["env"], dict) and "failure" in info["env"]:  # (kept there: see _run._record_failure)
-                info["failure"] = info["env"].pop("failure")
+            if isinstance(info["env"], dict):
+                # kept there, not the run's environment: see _run._record_failure, data._history
+                for key in ("failure", "imported", "ledger"):
+                    if key in info["env"]:
+                        info[key] = info["env"].pop(key)
+                if isinstance(info.get("imported"), dict):
+                    info["pulled_from"] = info["imported"].get("remote")
             if isinstance(code, int) and code < 0:  # (as Python reports a child a signal ended)
                 info["signal"] = signal_name(-code)
             return info
