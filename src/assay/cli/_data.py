@@ -322,7 +322,7 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
                    + (f" ({there} more already there)" if there else "")
                    + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) sent, "
                    f"{result.chunks_present} chunks already there"
-                   + (f"; {_records(result.records_sent)}" if result.records_sent else ""))
+                   + (f"; sent {_records(result.records_sent)}" if result.records_sent else ""))
 
     emit(result, as_json, render)
 
@@ -332,7 +332,7 @@ def _named(ref: str | None) -> str:
 
 
 def _records(count: int) -> str:
-    return f"{count} check or drift record(s) of them"
+    return f"{count} check or drift record(s) of these versions"
 
 
 @data.command("pull")
@@ -377,7 +377,7 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
                    + (f" ({here} more already here)" if here else "")
                    + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) fetched, "
                    f"{result.chunks_present} chunks already here"
-                   + (f"; {_records(result.records_received)}" if result.records_received else "") + checked_out)
+                   + (f"; recorded {_records(result.records_received)}" if result.records_received else "") + checked_out)
 
     emit(result, as_json, render)
 
