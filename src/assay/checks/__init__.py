@@ -11,8 +11,8 @@ from assay.checks._bootstrap import PairedBootstrap
 from assay.checks._delong import delong
 from assay.checks._mcnemar import mcnemar
 from assay.checks._multitest import adjust
-from assay.checks._record import get_result, list_results, record_result
-from assay.checks._result import CheckResult, GateResult
+from assay.checks._record import check_edges, get_result, list_results, record_result, shareable_check
+from assay.checks._result import CheckResult, GateResult, readable_check
 from assay.checks._runner import run_suite
 from assay.checks._suite import (
     BehaviourSpec,
@@ -40,10 +40,13 @@ __all__ = [
     "Suite",
     "SuiteError",
     "adjust",
+    "check_edges",
     "delong",
     "get_result",
     "list_results",
     "mcnemar",
+    "readable_check",
     "record_result",
     "run_suite",
+    "shareable_check",
 ]
