@@ -24,8 +24,8 @@ gates:
 """
 
 EXPORTS = ["BehaviourSpec", "BudgetSpec", "CheckResult", "DiscoverySpec", "GateResult", "GateSpec", "MetricSpec",
-           "PairedBootstrap", "RobustnessSpec", "SliceSpec", "Suite", "SuiteError", "adjust", "delong", "get_result", "list_results",
-           "mcnemar", "record_result", "run_suite"]
+           "PairedBootstrap", "RobustnessSpec", "SliceSpec", "Suite", "SuiteError", "adjust", "check_edges", "delong", "get_result",
+           "list_results", "mcnemar", "readable_check", "record_result", "run_suite", "shareable_check"]
 
 
 def test_public_surface() -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "Suite",
     "SuiteError",
     "adjust",
+    "check_edges",
     "delong",
     "get_result",
     "check_edges",
@@ -47,6 +48,8 @@ __all__ = [
     "readable_check",
     "list_results",
     "mcnemar",
+    "readable_check",
     "record_result",
     "run_suite",
+    "shareable_check",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +13,11 @@ from assay.ledger import utcnow
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["KIND", "get_result", "list_results", "record_result"]
+__all__ = ["KIND", "check_edges", "get_result", "list_results", "record_result", "shareable_check"]
 
 KIND = "check"
+_VERSION_ID = re.compile(r"[0-9a-f]{32}")  # as the ledger writes version ids; used with fullmatch
+_EDGES = (("candidate", "checked_as_candidate"), ("baseline", "checked_as_baseline"), ("data", "checked_on"))
 
 
 def record_result(ws: Workspace, result: CheckResult, *, suite_name: str = "") -> str:
@@ -24,20 +27,54 @@ def record_result(ws: Workspace, result: CheckResult, *, suite_name: str = "") -
     result.id = rid
     result.created_at = now
     node = f"record:{rid}"
-    edges: list[tuple[str, str, str]] = []
-    for role, model in (("candidate", result.candidate), ("baseline", result.baseline)):
-        version = (model or {}).get("meta", {}).get("version")
-        if version:
-            edges.append((f"version:{version}", node, f"checked_as_{role}"))
-    if result.data.get("version"):
-        edges.append((f"version:{result.data['version']}", node, "checked_on"))
-    body = json.dumps(result.to_dict(), default=str)
+    doc = result.to_dict()
+    edges = [(f"version:{version}", node, relation) for version, relation in check_edges(doc)]
+    body = json.dumps(doc, default=str)
     with ws.ledger.transaction() as tx:
         tx.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?)",
                    (rid, KIND, suite_name or "", now, "pass" if result.passed else result.verdict, body))
         tx.executemany("INSERT INTO edges (src, dst, relation, created_at) VALUES (?, ?, ?, ?)",
                        [(s, d, r, now) for s, d, r in edges])
     return rid
+
+
+def check_edges(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ``(version id, relation)`` lineage edges of a check result document: the model
+    versions it judged as candidate and baseline, and the data version it ran on.
+
+    >>> check_edges({"candidate": {"meta": {"version": "0" * 32}}, "baseline": None, "data": {"version": None}})
+    [('00000000000000000000000000000000', 'checked_as_candidate')]
+    """
+    edges = []
+    for part, relation in _EDGES:
+        version = _version_of(body, part)
+        if version and _VERSION_ID.fullmatch(version):
+            edges.append((version, relation))
+    return edges
+
+
+def shareable_check(body: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a stored check result document fit to leave this workspace (a push): without
+    its local report path and its note of where it was pulled from, and with secrets as ``***``
+    as a run record keeps them (:mod:`assay.lineage._redact`): in what names the models, the data
+    and the suite, a value under a secret-named key too; everywhere else, a URL's password and
+    secret query parameters inside any text, since an HTTP model is named by its URL and its
+    errors, which quote that name, reach gate details, counterexamples and notes.
+
+    >>> shareable_check({"candidate": {"name": "https://u:pw@h/x"}, "report": "/home/me/r.html"})
+    {'candidate': {'name': 'https://u:***@h/x'}}
+    """
+    from assay.lineage._redact import redact_params, redact_text
+
+    def text(value: Any) -> Any:  # keys as they are: a result's own keys (``counts.pass``) are no secrets
+        if isinstance(value, dict):
+            return {k: text(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [text(v) for v in value]
+        return redact_text(value) if isinstance(value, str) else value
+
+    return {k: redact_params(v) if k in ("candidate", "baseline", "data", "suite") else text(v)
+            for k, v in body.items() if k not in ("report", "imported")}
 
 
 def list_results(ws: Workspace, *, limit: int = 20) -> list[dict[str, Any]]:
@@ -48,22 +85,26 @@ def list_results(ws: Workspace, *, limit: int = 20) -> list[dict[str, Any]]:
     # A body keeps each reference as it was typed (``clf@latest``); shown is the version it
     # resolved to, by the version id kept beside it (a file, or a version not here: as typed).
     refs = _version_refs(ws, {_version_of(doc, part) for *_, doc in docs for part in ("candidate", "baseline", "data")})
-    out = []
-    for rid, name, created, verdict, doc in docs:
-        out.append({
-            "id": rid, "suite": name, "created_at": created, "verdict": verdict, "passed": doc.get("passed"),
-            # the version here, else as the remote named it (a check pulled from there), else as typed
-            "candidate": _shown(refs, doc, "candidate", "name"), "baseline": _shown(refs, doc, "baseline", "name"),
-            "data": _shown(refs, doc, "data", "ref"), "counts": doc.get("counts"),
-            "remote": (doc.get("imported") or {}).get("remote"),  # None: run here; else pulled from there
-        })
-    return out
+    return [_summary(rid, name, created, verdict, doc, refs) for rid, name, created, verdict, doc in docs]
+
+
+def _summary(rid: str, name: str, created: str, verdict: str | None, doc: dict[str, Any], refs: dict[str, str]) -> dict[str, Any]:
+    """One row of :func:`list_results`: ``refs`` maps version ids to ``NAME@vN``."""
+    return {
+        "id": rid, "suite": name, "created_at": created, "verdict": verdict, "passed": doc.get("passed"),
+        # the version here, else as the remote named it (a check pulled from there), else as typed
+        "candidate": _shown(refs, doc, "candidate", "name"), "baseline": _shown(refs, doc, "baseline", "name"),
+        "data": _shown(refs, doc, "data", "ref"), "counts": doc.get("counts"),
+        "remote": (doc.get("imported") or {}).get("remote"),  # None: run here; else pulled from there
+    }
 
 
 def _version_of(doc: dict[str, Any], part: str) -> str | None:
     """The id of the version a result's ``part`` (a model, or its data) was, if it was one."""
-    found = doc.get(part) or {}
-    version = (found.get("meta") or {}).get("version") if part != "data" else found.get("version")
+    found = doc.get(part)
+    if part != "data":
+        found = found.get("meta") if isinstance(found, dict) else None
+    version = found.get("version") if isinstance(found, dict) else None
     return version if isinstance(version, str) else None
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -121,52 +123,147 @@ class CheckResult:
 
 
 _GATE_NUMBERS = ("threshold", "candidate_value", "baseline_value", "delta", "ci_low", "ci_high", "p_value", "p_fail",
-                 "p_fail_adjusted", "mdd")
+                 "p_fail_adjusted", "mdd", "n")
+_METRIC_NUMBERS = ("candidate", "baseline", "delta")
+_SLICE_NUMBERS = ("rows", "candidate", "baseline", "delta", "ci_low", "ci_high", "p_worse", "p_adjusted")
+_DISCOVERED_NUMBERS = ("rows", "rows_confirm", "delta_search", "z_search", "delta", "delta_vs_rest", "ci_low", "ci_high",
+                       "p_value", "p_adjusted")
+# A real result nests a handful of levels; the dashboard reads a stored body with json.loads,
+# which recurses once per level and fails near a thousand.
+_MAX_DEPTH = 32
 
 
 def readable_check(doc: Any) -> str | None:
     """Why ``doc`` (a check result as :meth:`CheckResult.to_dict` writes it, read from elsewhere,
-    such as a remote) cannot be shown by `assay check show`, its HTML report and its JUnit XML;
-    None if it can. Only what those read is checked."""
-    def number(v: Any) -> bool:
-        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+    such as a remote) cannot be shown by `assay check show`, `assay check log`, its HTML report,
+    its JUnit XML and the dashboard; None if they all can. Never raises: what it checks is what
+    those read, and then it has each of them read ``doc``.
 
-    def dicts(v: Any, *text: str) -> bool:
-        return isinstance(v, list) and all(isinstance(d, dict) and all(isinstance(d.get(k), str) for k in text) for d in v)
+    >>> readable_check({"passed": True})
+    'no verdict'
+    """
+    try:
+        why = _shape_problem(doc)
+    except Exception as exc:  # a value none of the rules foresaw: a reason, never a raise
+        return f"does not read ({type(exc).__name__})"
+    return why or _reader_problem(doc)
 
+
+def _number(v: Any) -> bool:
+    """None or a finite number (an int beyond a float's range is none: arithmetic with a float overflows)."""
+    if v is None:
+        return True
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return abs(v) <= sys.float_info.max if isinstance(v, int) else math.isfinite(v)
+
+
+def _str_or_none(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _dicts(v: Any, *text: str) -> bool:
+    """A list of objects, each with a string at each key of ``text``."""
+    return isinstance(v, list) and all(isinstance(d, dict) and all(isinstance(d.get(k), str) for k in text) for d in v)
+
+
+def _numbers(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> bool:
+    return all(_number(r.get(k)) for r in rows for k in keys)
+
+
+def _walk_problem(doc: Any) -> str | None:
+    """Too deep a nesting, or a NUL character in any text (keys too), anywhere in ``doc``."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > _MAX_DEPTH:
+                return f"nested deeper than {_MAX_DEPTH} levels"
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items)
+        elif isinstance(value, str) and "\x00" in value:
+            return "text with a NUL character"
+    return None
+
+
+def _model_problem(model: Any, *, optional: bool) -> bool:
+    """Whether a candidate or baseline does not read: a name, and a ``meta`` object if any."""
+    if model is None:
+        return not optional
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        return True
+    meta = model.get("meta", {})
+    return not (isinstance(meta, dict) and _str_or_none(meta.get("version")))
+
+
+def _shape_problem(doc: Any) -> str | None:
     if not isinstance(doc, dict):
         return "not an object"
+    why = _walk_problem(doc)
+    if why:
+        return why
     if not isinstance(doc.get("passed"), bool) or doc.get("verdict") not in STATUSES:
         return "no verdict"
     counts = doc.get("counts")
     if not (isinstance(counts, dict) and all(type(counts.get(s)) is int for s in STATUSES)):
         return "no counts"
-    baseline = doc.get("baseline")
-    if not (isinstance(doc.get("candidate"), dict) and isinstance(doc["candidate"].get("name"), str)
-            and (baseline is None or (isinstance(baseline, dict) and isinstance(baseline.get("name"), str)))
-            and isinstance(doc.get("data"), dict)):
+    data = doc.get("data")
+    if (_model_problem(doc.get("candidate"), optional=False) or _model_problem(doc.get("baseline"), optional=True)
+            or not isinstance(data, dict) or "rows" not in data or not (data["rows"] is None or type(data["rows"]) is int)
+            or not _number(data["rows"]) or not _str_or_none(data.get("ref")) or not _str_or_none(data.get("version"))):
         return "no candidate, baseline or data"
     gates = doc.get("gates")
-    if not dicts(gates, "name", "metric", "kind", "reason"):
+    if not _dicts(gates, "name", "metric", "kind", "reason"):
         return "gates without names"
     for g in gates:
-        if (g.get("status") not in STATUSES or not (g.get("slice") is None or isinstance(g["slice"], str))
-                or not all(number(g.get(k)) for k in _GATE_NUMBERS) or type(g.get("n", 0)) is not int
-                or not isinstance(g.get("details") or {}, dict) or not number((g.get("details") or {}).get("bound"))):
+        if (g.get("status") not in STATUSES or not _str_or_none(g.get("slice")) or not _numbers([g], _GATE_NUMBERS)
+                or type(g.get("n", 0)) is not int or not isinstance(g.get("details") or {}, dict)
+                or not _number((g.get("details") or {}).get("bound"))):
             return f"gate {g['name'][:40]!r} does not read"
-    if not (dicts(doc.get("metrics", []), "metric") and dicts(doc.get("slices", []), "slice", "metric")
-            and dicts(doc.get("discovered_slices", []), "slice", "metric") and dicts(doc.get("counterexamples", []))):
+    metrics, slices = doc.get("metrics", []), doc.get("slices", [])
+    discovered, counterexamples = doc.get("discovered_slices", []), doc.get("counterexamples", [])
+    if not (_dicts(metrics, "metric") and _dicts(slices, "slice", "metric") and _dicts(discovered, "slice", "metric")
+            and _dicts(counterexamples, "test", "failure")):
         return "metrics, slices or counterexamples that do not read"
-    for m in doc.get("metrics", []):
-        for key in ("candidate_ci", "delta_ci"):
-            if not (m.get(key) is None or (isinstance(m[key], list) and len(m[key]) == 2 and all(map(number, m[key])))):
-                return f"metric {m['metric'][:40]!r} does not read"
-    for c in doc.get("counterexamples", []):
+    for m in metrics:
+        if not _numbers([m], _METRIC_NUMBERS) or not all(
+                m.get(key) is None or (isinstance(m[key], list) and len(m[key]) == 2 and all(map(_number, m[key])))
+                for key in ("candidate_ci", "delta_ci")):
+            return f"metric {m['metric'][:40]!r} does not read"
+    if not (_numbers(slices, _SLICE_NUMBERS) and _numbers(discovered, _DISCOVERED_NUMBERS)):
+        return "slices that do not read"
+    for c in counterexamples:
         changed = c.get("changed")
         if not (changed is None or (isinstance(changed, dict) and all(isinstance(v, dict) for v in changed.values()))):
             return "counterexamples that do not read"
-    notes = doc.get("notes", [])
-    if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes) and isinstance(doc.get("suite", {}), dict)
-            and number(doc.get("confidence")) and (doc.get("seed") is None or type(doc.get("seed")) is int)):
+    notes, suite = doc.get("notes", []), doc.get("suite", {})
+    if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes) and isinstance(suite, dict)
+            and _str_or_none(suite.get("name")) and _number(doc.get("confidence"))
+            and (doc.get("seed") is None or type(doc.get("seed")) is int)):
         return "notes, suite or settings that do not read"
+    if not all(_str_or_none(doc.get(k)) for k in ("id", "created_at", "report")) or not isinstance(doc.get("imported", {}), dict):
+        return "an id, time, report or origin that does not read"
+    return None
+
+
+def _reader_problem(doc: dict[str, Any]) -> str | None:
+    """The first reader of a check result that fails on ``doc``, as a reason; None if none does.
+    The rules above name what each reads; this catches what they did not foresee. The JUnit
+    XML is read back as a CI system would: text XML cannot hold (a NUL) makes it unreadable."""
+    from xml.etree import ElementTree
+
+    from assay.checks._record import _summary
+    from assay.report._check_chart import check_chart
+    from assay.report._check_html import check_html
+    from assay.report._check_text import render_lines
+    from assay.report._junit import check_junit
+
+    readers = (("`assay check show`", render_lines), ("`assay check log`", lambda d: _summary("", "", "", None, d, {})),
+               ("its HTML report", check_html), ("its JUnit XML", lambda d: ElementTree.fromstring(check_junit(d))),
+               ("the dashboard", lambda d: json.dumps(check_chart(d))))
+    for name, read in readers:
+        try:
+            read(doc)
+        except Exception as exc:  # any failure of a reader is the answer, not an error of this check
+            return f"{name} cannot show it ({type(exc).__name__})"
     return None

@@ -11,9 +11,6 @@ import click
 from assay.cli._output import echo_err, emit, handle_errors, json_option
 from assay.errors import WorkspaceNotFoundError
 
-_STATUS_MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "????"}
-
-
 class _CheckGroup(click.Group):
     """`assay check SUITE ...` runs a suite; `assay check log` lists past results."""
 
@@ -50,37 +47,11 @@ def _workspace() -> Any:
         return None  # files and module:function still work outside a workspace; nothing is recorded
 
 
-def _fmt(v: Any) -> str:
-    return "–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
 def _render(doc: dict[str, Any]) -> None:
-    verdict = "PASSED" if doc["passed"] else "NOT PASSED"
-    c = doc["counts"]
-    click.echo(f"{verdict}: {c['pass']} pass, {c['fail']} fail, {c['inconclusive']} inconclusive"
-               f"  (candidate {doc['candidate']['name']}"
-               + (f", baseline {doc['baseline']['name']}" if doc.get("baseline") else "") + f", {doc['data']['rows']} rows)")
-    for g in doc["gates"]:
-        where = f" [{g['slice']}]" if g.get("slice") else ""
-        click.echo(f"  {_STATUS_MARK[g['status']]}  {g['name']}{where}: candidate {_fmt(g.get('candidate_value'))}"
-                   + (f", baseline {_fmt(g.get('baseline_value'))}, delta {_fmt(g.get('delta'))}" if g.get("baseline_value") is not None else "")
-                   + (f", CI [{_fmt(g.get('ci_low'))}, {_fmt(g.get('ci_high'))}]" if g.get("ci_low") is not None else ""))
-        if g["status"] != "pass" and g.get("reason"):
-            click.echo(f"        {g['reason']}")
-    regressions = [s for s in doc.get("slices", []) if s.get("regression")]
-    for s in regressions:
-        click.echo(f"  slice regression: {s['slice']} {s['metric']} delta {_fmt(s.get('delta'))} (p adj {_fmt(s.get('p_adjusted'))})")
-    for s in doc.get("discovered_slices", []):
-        if s.get("confirmed"):
-            click.echo(f"  discovered slice: {s['slice']} {s['metric']} worse than the rest by {_fmt(s.get('delta_vs_rest'))} (confirmed on the held-out half)")
-    for ce in doc.get("counterexamples", [])[:3]:
-        click.echo(f"  counterexample ({ce['test']}): {ce['failure']}; change {ce.get('changed')}")
-    if doc.get("report"):
-        click.echo(f"report: {doc['report']}")
-    if doc.get("id"):
-        click.echo(f"recorded as check {doc['id'][:12]}")
-    if isinstance(doc.get("imported"), dict):
-        click.echo(f"pulled from remote {doc['imported'].get('remote')}: the check ran in another workspace")
+    from assay.report._check_text import render_lines
+
+    for line in render_lines(doc):
+        click.echo(line)
 
 
 @check.command("run")

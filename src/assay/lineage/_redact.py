@@ -31,7 +31,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "redact_command", "redact_params", "secret_name"]
+__all__ = ["REDACTED", "redact_command", "redact_params", "redact_text", "secret_name"]
 
 REDACTED = "***"
 
@@ -108,8 +108,9 @@ def _url(match: re.Match[str]) -> str:
     return f"{match['scheme']}{authority}{tail}"
 
 
-def _text(text: str) -> str:
-    """Secrets inside one piece of text: URLs, name=value pairs, a header, a mapping's repr."""
+def redact_text(text: str) -> str:
+    """``text`` with the secrets inside it as ``***``: a URL's password and secret query
+    parameters, secret name=value pairs, a secret header, a mapping's repr."""
     if "://" in text:
         text = _URL.sub(_url, text)
     header = _HEADER.fullmatch(text)
@@ -129,12 +130,12 @@ def _script(arg: str) -> str:
     try:
         words = shlex.split(arg)
     except ValueError:
-        return _text(arg)
+        return redact_text(arg)
     if len(words) < 2:
-        return _text(arg)
+        return redact_text(arg)
     redacted = redact_command(words)
     if redacted == words:
-        return _text(arg)  # a header, a connection string with spaces
+        return redact_text(arg)  # a header, a connection string with spaces
     out, at = arg, 0  # each changed word replaced where it stands, the rest of the script as written
     for old, new in zip(words, redacted):
         found = out.find(old, at)
@@ -198,7 +199,7 @@ def redact_command(command: list[str]) -> list[str]:
         if match and secret_name(match["name"]):
             out.append(f"{match['name']}={REDACTED}")
             continue
-        out.append(_script(arg) if any(c.isspace() for c in arg.strip()) else _text(arg))
+        out.append(_script(arg) if any(c.isspace() for c in arg.strip()) else redact_text(arg))
     return out
 
 
@@ -229,7 +230,7 @@ def redact_params(params: Any) -> Any:
     if isinstance(params, (list, tuple, set, frozenset)):
         return [redact_params(v) for v in params]
     if isinstance(params, str):
-        return _text(params)
+        return redact_text(params)
     if params is None or isinstance(params, (bool, int, float)):
         return params
-    return _text(str(params))
+    return redact_text(str(params))

@@ -127,7 +127,8 @@ def check_html(doc: dict[str, Any]) -> str:
     if slices:
         out.append("<h2>Slice regressions</h2><table><tr><th></th><th>slice</th><th>metric</th><th>rows</th><th>candidate</th>"
                    "<th>baseline</th><th>delta</th><th>interval</th><th>p (worse, adjusted)</th></tr>")
-        for s in sorted(slices, key=lambda r: (not r.get("regression"), r.get("p_adjusted", 2))):
+        # a slice too small to test has no p (or a null one): after those that have one
+        for s in sorted(slices, key=lambda r: (not r.get("regression"), 2 if r.get("p_adjusted") is None else r["p_adjusted"])):
             flag = _badge("fail") if s.get("regression") else ""
             out.append(f"<tr><td>{flag}</td><td>{_e(s['slice'])}</td><td>{_e(s['metric'])}</td><td class=num>{_n(s.get('rows'))}</td>"
                        f"<td class=num>{_n(s.get('candidate'))}</td><td class=num>{_n(s.get('baseline'))}</td><td class=num>{_n(s.get('delta'))}</td>"

@@ -23,6 +23,7 @@ from assay.monitor import (
     verify_password,
     window_labels,
 )
+from assay.report._check_chart import check_chart
 from assay.server._auth import SESSION_COOKIE, LoginRequired, Principal
 
 __all__ = ["render_error", "router"]
@@ -212,19 +213,7 @@ async def check(request: Request, record_id: str) -> HTMLResponse:
     if not rows:
         return render_error(request, 404, f"no check result {record_id}", None)
     doc = json.loads(rows[0][4])
-    gates = [g for g in doc.get("gates", []) if g.get("ci_low") is not None and g.get("ci_high") is not None]
-    labels = [f"{g.get('name')}" + (f" [{g['slice']}]" if g.get("slice") else "") for g in gates]
-    chart = None
-    if gates:
-        # an interval per gate: an invisible bar up to the low end, then a bar spanning the interval
-        lows = [g["ci_low"] for g in gates]
-        chart = {
-            "tooltip": {"trigger": "axis"}, "grid": {"left": 220},
-            "yAxis": {"type": "category", "data": labels}, "xAxis": {"type": "value", "scale": True},
-            "series": [{"type": "bar", "stack": "ci", "itemStyle": {"color": "transparent"}, "data": lows, "name": "low"},
-                       {"type": "bar", "stack": "ci", "name": "interval", "data": [g["ci_high"] - g["ci_low"] for g in gates]},
-                       {"type": "scatter", "name": "threshold", "data": [[g.get("threshold"), i] for i, g in enumerate(gates) if g.get("threshold") is not None]}],
-        }  # fmt: skip
+    chart = check_chart(doc)
     return _render(request, "check.html", record=rows[0], doc=doc, chart=chart)
 
 

@@ -1,0 +1,45 @@
+"""The terminal rendering of a check result: what `assay check` and `assay check show` print."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render_lines"]
+
+_STATUS_MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "????"}
+
+
+def _fmt(v: Any) -> str:
+    return "–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def render_lines(doc: dict[str, Any]) -> list[str]:
+    """The lines that show a check result document (``CheckResult.to_dict()``) on a terminal."""
+    lines = []
+    verdict = "PASSED" if doc["passed"] else "NOT PASSED"
+    c = doc["counts"]
+    lines.append(f"{verdict}: {c['pass']} pass, {c['fail']} fail, {c['inconclusive']} inconclusive"
+                 f"  (candidate {doc['candidate']['name']}"
+                 + (f", baseline {doc['baseline']['name']}" if doc.get("baseline") else "") + f", {doc['data']['rows']} rows)")
+    for g in doc["gates"]:
+        where = f" [{g['slice']}]" if g.get("slice") else ""
+        lines.append(f"  {_STATUS_MARK[g['status']]}  {g['name']}{where}: candidate {_fmt(g.get('candidate_value'))}"
+                     + (f", baseline {_fmt(g.get('baseline_value'))}, delta {_fmt(g.get('delta'))}" if g.get("baseline_value") is not None else "")
+                     + (f", CI [{_fmt(g.get('ci_low'))}, {_fmt(g.get('ci_high'))}]" if g.get("ci_low") is not None else ""))
+        if g["status"] != "pass" and g.get("reason"):
+            lines.append(f"        {g['reason']}")
+    regressions = [s for s in doc.get("slices", []) if s.get("regression")]
+    for s in regressions:
+        lines.append(f"  slice regression: {s['slice']} {s['metric']} delta {_fmt(s.get('delta'))} (p adj {_fmt(s.get('p_adjusted'))})")
+    for s in doc.get("discovered_slices", []):
+        if s.get("confirmed"):
+            lines.append(f"  discovered slice: {s['slice']} {s['metric']} worse than the rest by {_fmt(s.get('delta_vs_rest'))} (confirmed on the held-out half)")
+    for ce in doc.get("counterexamples", [])[:3]:
+        lines.append(f"  counterexample ({ce['test']}): {ce['failure']}; change {ce.get('changed')}")
+    if doc.get("report"):
+        lines.append(f"report: {doc['report']}")
+    if doc.get("id"):
+        lines.append(f"recorded as check {doc['id'][:12]}")
+    if isinstance(doc.get("imported"), dict):
+        lines.append(f"pulled from remote {doc['imported'].get('remote')}: the check ran in another workspace")
+    return lines
