@@ -112,6 +112,22 @@ def test_a_record_of_a_version_not_pulled_waits_for_it(alice: Workspace, tmp_pat
     bob = _workspace(tmp_path / "bob", tmp_path / "remote")
     assert pull(bob, "train@v1").records_received == 0 and list_results(bob) == []
     assert pull(bob, "evaluation@v1").records_received == 1  # the check's data
+    # the model it checked is not here: named as on the remote (bob's own clf@v1 could be another)
+    assert list_results(bob)[0]["candidate"] == "clf@v1 on origin"
+
+
+def test_a_check_leaves_the_workspace_without_secrets_or_local_paths(alice: Workspace, tmp_path: Path) -> None:
+    (rid, body), = alice.ledger.query("SELECT id, body FROM records")
+    doc = json.loads(body)
+    doc["baseline"] = {"name": "http://127.0.0.1:9/predict?access_token=SECRET123", "flavor": "http"}
+    doc["report"] = str(alice.root / "private" / "report.html")
+    with alice.ledger.transaction() as tx:
+        tx.execute("UPDATE records SET body = ? WHERE id = ?", (json.dumps(doc), rid))
+    add_remote(alice, "elsewhere", str(tmp_path / "elsewhere"))
+    assert push(alice, remote="elsewhere").records_sent == 1
+    for copy in (tmp_path / "elsewhere" / "records").glob("*/*.json"):
+        text = copy.read_text()
+        assert "SECRET123" not in text and "private" not in text and "access_token=***" in text
 
 
 def test_a_version_the_pull_did_not_fetch_is_named_as_on_the_remote_with_how_to_fetch_it(

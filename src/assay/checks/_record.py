@@ -111,16 +111,27 @@ def _version_of(doc: dict[str, Any], part: str) -> str | None:
 def _version_refs(ws: Workspace, ids: set[str | None]) -> dict[str, str]:
     """``NAME@vN`` of each version in ``ids`` that this workspace holds."""
     wanted = sorted(i for i in ids if i)
-    if not wanted:
-        return {}
-    rows = ws.ledger.query(f"SELECT id, dataset, number FROM versions WHERE id IN ({', '.join('?' for _ in wanted)})", wanted)
-    return {vid: f"{dataset}@v{number}" for vid, dataset, number in rows}
+    refs = {}
+    for start in range(0, len(wanted), 500):  # (a database takes only so many values in one IN list)
+        batch = wanted[start:start + 500]
+        rows = ws.ledger.query(f"SELECT id, dataset, number FROM versions WHERE id IN ({', '.join('?' * len(batch))})", batch)
+        refs.update({vid: f"{dataset}@v{number}" for vid, dataset, number in rows})
+    return refs
 
 
 def _shown(refs: dict[str, str], doc: dict[str, Any], part: str, key: str) -> str | None:
+    """How a check names the version its ``part`` was: as it is named here; else, for a check
+    pulled from a remote, as the remote named it (``clf@v1 on origin``: the same name may be
+    another version here); else as it was written in the result."""
     version = _version_of(doc, part)
-    imported = (doc.get("imported") or {}).get("refs") or {}
-    return (version and (refs.get(version) or imported.get(version))) or (doc.get(part) or {}).get(key)
+    if version and version in refs:
+        return refs[version]
+    imported = doc.get("imported") if isinstance(doc.get("imported"), dict) else {}
+    named = (imported.get("refs") or {}).get(version) if version and isinstance(imported.get("refs"), dict) else None
+    if isinstance(named, str):
+        return f"{named} on {imported.get('remote')}"
+    found = doc.get(part)
+    return found.get(key) if isinstance(found, dict) else None
 
 
 def get_result(ws: Workspace, record_id: str) -> dict[str, Any]:
@@ -134,23 +145,3 @@ def get_result(ws: Workspace, record_id: str) -> dict[str, Any]:
     if len(rows) > 1:
         raise InputError(f"{record_id!r} names {len(rows)} check results", hint="give more characters of the id")
     return json.loads(rows[0][0])
-
-
-def check_edges(body: dict[str, Any]) -> list[tuple[str, str]]:
-    """(version id, relation) of each version a check result judged, as its body names it."""
-    import re
-
-    out = []
-    for part, relation in (("candidate", "checked_as_candidate"), ("baseline", "checked_as_baseline"), ("data", "checked_on")):
-        version = _version_of(body, part)
-        if version and re.fullmatch(r"[0-9a-f]{32}", version):
-            out.append((version, relation))
-    return sorted(set(out))
-
-
-def shareable_check(body: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a check result fit to leave the workspace."""
-    out = dict(body)
-    out.pop("report", None)
-    out.pop("imported", None)
-    return out
