@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from assay.checks import Suite, get_result, list_results, run_suite
-from assay.data import add, pull, push, resolve
-from assay.data._history import rewrite_records
+from assay.data import add, pull, push, repair, resolve
+from assay.data._records import rewrite_records
 from assay.data._remote import add_remote
 from assay.lineage import lineage, run_command
 from assay.store import LocalStore
@@ -330,11 +330,13 @@ def test_what_a_remote_says_of_a_check_is_read_from_the_check_itself(alice: Work
     assert pull(bob, "clf@v1").records_received == 1
     assert [r["verdict"] for r in list_results(bob)] == ["pass"]
     assert not [n for n in lineage(bob, "mine@v1").nodes if n.startswith("record:")]
-    for field, value in (("created_at", "9999-12-31T00:00:00+00:00"), ("name", "gate\\n0000  forged line")):
-        carol = _workspace(tmp_path / f"carol-{field}", tmp_path / "remote")
-        for copy in (tmp_path / "remote" / "records").glob("*/*.json"):
-            doc = json.loads(copy.read_text())
-            doc[field] = value.replace("\\n", "\n")
+    copies = {copy: copy.read_text() for copy in (tmp_path / "remote" / "records").glob("*/*.json")}
+    for field, value in (("created_at", "9999-12-31T00:00:00+00:00"), ("name", "gate\n0000  forged line"),
+                         ("name", "\ud800"), ("created_at", "yesterday")):
+        carol = _workspace(tmp_path / f"carol-{len(list(tmp_path.iterdir()))}", tmp_path / "remote")
+        for copy, text in copies.items():  # each case on its own
+            doc = json.loads(text)
+            doc[field] = value
             copy.write_text(json.dumps(doc))
         result = pull(carol, "clf@v1")
         assert result.records_received == 0 and any("skipped" in n for n in result.notes), result.notes
@@ -346,7 +348,7 @@ def test_a_record_copy_no_workspace_can_mend_is_kept_aside_by_repair(alice: Work
     cli("data", "verify", "--remote", "origin", cwd=alice.root, check=1)
     mended = cli.json("data", "push", "--repair", cwd=alice.root)
     assert any(junk.name in k for k in mended["kept_aside"]), mended
-    assert not junk.exists() and (tmp_path / "remote" / "lost" / "records" / junk.parent.name / junk.name).exists()
+    assert not junk.exists() and list((tmp_path / "remote" / "lost" / "records" / junk.parent.name).glob(f"{junk.name}.*"))
     cli("data", "verify", "--remote", "origin", cwd=alice.root)
     # a damaged copy of a record a workspace does not have is mended from a good copy elsewhere
     first, *others = sorted((tmp_path / "remote" / "records").glob("*/*.json"))
@@ -373,3 +375,50 @@ def test_the_command_line_says_what_travelled(alice: Workspace, cli, tmp_path: P
     maker = resolve(bob, "clf@v1").run_id
     text = cli("lineage", f"run:{maker}", cwd=bob.root).stdout
     assert "pulled from: remote origin (the run ran in another workspace)" in text and "imported=" not in text
+
+
+def test_no_remote_record_stops_a_pull_or_a_push(alice: Workspace, tmp_path: Path) -> None:
+    """A run record with text no database stores (a lone surrogate) or a status that would
+    forge a line is skipped with a note; a folder where a record copy goes is said, and the
+    versions still go; a time in another ISO form is stored in the one this workspace writes."""
+    (run,) = (tmp_path / "remote" / "runs").glob("*.json")
+    for status in ("\ud800", "succeeded\nforged: yes"):
+        doc = json.loads(run.read_text())
+        doc["status"] = status
+        run.write_text(json.dumps(doc))
+        bob = _workspace(tmp_path / f"bob-{len(status)}", tmp_path / "remote")
+        result = pull(bob, "clf@v1")
+        assert any("missing or damaged" in n for n in result.notes), result.notes
+    for copy in (tmp_path / "remote" / "records").glob("*/*.json"):
+        doc = json.loads(copy.read_text())
+        doc["created_at"] = "20260101T000000Z"
+        copy.write_text(json.dumps(doc))
+    carol = _workspace(tmp_path / "carol", tmp_path / "remote")
+    assert pull(carol, "clf@v1").records_received == 1
+    assert list_results(carol)[0]["created_at"] == "2026-01-01T00:00:00.000000+00:00"
+    # a folder where a new record's copy goes: the push says so and sends the rest
+    suite = Suite.from_yaml(SUITE, base_dir=alice.root)
+    later = run_suite(suite, candidate="clf@v1", ws=alice)
+    blocked = tmp_path / "remote" / "records" / resolve(alice, "clf@v1").id / f"{later.id}.json"
+    (blocked / "x").mkdir(parents=True)
+    result = push(alice)
+    assert result.records_sent == 0 and any(later.id in n for n in result.notes), result.notes
+
+
+def test_a_relayed_check_keeps_the_names_of_versions_the_relay_lacks(alice: Workspace, tmp_path: Path) -> None:
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    pull(bob, "clf@v1")  # not the evaluation data the check ran on
+    add_remote(bob, "backup", str(tmp_path / "backup"))
+    push(bob, remote="backup")
+    carol = Workspace.init(tmp_path / "carol")
+    add_remote(carol, "backup", str(tmp_path / "backup"))
+    pull(carol, "clf@v1")
+    assert list_results(carol)[0]["data"] == "evaluation@v1 on backup"
+    # a damaged copy filed under that version, which bob does not have, is mended by bob's repair
+    copy = tmp_path / "backup" / "records" / resolve(alice, "evaluation@v1").id
+    (copy,) = copy.glob("*.json")
+    good = copy.read_text()
+    copy.write_text("{}")
+    mended = repair(bob, remote="backup", on_remote=True)
+    assert f"check or drift record records/{copy.parent.name}/{copy.name}" in mended.repaired
+    assert json.loads(copy.read_text()) == json.loads(good)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -131,6 +132,8 @@ _DISCOVERED_NUMBERS = ("rows", "rows_confirm", "delta_search", "z_search", "delt
 # A real result nests a handful of levels; the dashboard reads a stored body with json.loads,
 # which recurses once per level and fails near a thousand.
 _MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_BREAKING = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")  # (a tab is fine)
 
 
 def readable_check(doc: Any) -> str | None:
@@ -172,7 +175,8 @@ def _numbers(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> bool:
 
 
 def _walk_problem(doc: Any) -> str | None:
-    """Too deep a nesting, or a NUL character in any text (keys too), anywhere in ``doc``."""
+    """Too deep a nesting, or a NUL character or lone surrogate in any text (keys too), anywhere
+    in ``doc``."""
     stack = [(doc, 1)]
     while stack:
         value, depth = stack.pop()
@@ -183,6 +187,8 @@ def _walk_problem(doc: Any) -> str | None:
             stack.extend((v, depth + 1) for v in items)
         elif isinstance(value, str) and "\x00" in value:
             return "text with a NUL character"
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            return "text that is not Unicode (a lone surrogate)"
     return None
 
 
@@ -258,7 +264,11 @@ def _reader_problem(doc: dict[str, Any]) -> str | None:
     from assay.report._check_text import render_lines
     from assay.report._junit import check_junit
 
-    readers = (("`assay check show`", render_lines), ("`assay check log`", lambda d: _summary("", "", "", None, d, {})),
+    def one_line_each(d: Any) -> None:  # a name or reason with a line break would forge a line of output
+        if any(_LINE_BREAKING.search(line) for line in render_lines(d)):
+            raise ValueError("a line break or control character in its text")
+
+    readers = (("`assay check show`", one_line_each), ("`assay check log`", lambda d: _summary("", "", "", None, d, {})),
                ("its HTML report", check_html), ("its JUnit XML", lambda d: ElementTree.fromstring(check_junit(d))),
                ("the dashboard", lambda d: json.dumps(check_chart(d))))
     for name, read in readers:

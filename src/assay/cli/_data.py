@@ -305,6 +305,8 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
     from assay.data import push
 
     result = push(Workspace.open(), ref, remote=remote, jobs=jobs)
+    for note in result.notes:
+        click.echo(f"note: {escaped(note)}", err=True)
 
     def render() -> None:
         there = len(result.versions_already_there)

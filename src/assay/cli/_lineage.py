@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import emit, handle_errors, json_option
+from assay.cli._output import emit, escaped, handle_errors, json_option
 from assay.errors import UsageError
 from assay.workspace import Workspace
 
@@ -102,5 +102,6 @@ def _render_run(node: str, info: dict[str, Any], graph: Any) -> None:
         lines.append((label, ", ".join(ends) or None))
     click.echo("record:")
     for key, value in lines:
-        if value not in (None, ""):
-            click.echo(f"  {key + ':':<13}{value}")
+        if value not in (None, ""):  # one line each: a value with a line break (from a remote's record) is escaped
+            text = escaped(str(value)).replace("\n", "\\n")
+            click.echo(f"  {key + ':':<13}{text}")

@@ -38,33 +38,40 @@ if TYPE_CHECKING:
     from assay.store import ObjectStore
     from assay.workspace import Workspace
 
-__all__ = ["RUN_ID", "damaged_records", "damaged_run_records", "import_records", "import_reproducers", "import_runs",
-           "missing_version_label", "read_run_record", "rewrite_records", "run_origin", "write_records", "write_runs"]
+__all__ = ["RUN_ID", "damaged_run_records", "import_reproducers", "import_runs", "missing_version_label", "read_run_record",
+           "run_origin", "write_runs"]
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")  # run, version and record ids alike; used with fullmatch
-# The records that travel, and the edges from a version that each kind may have.
-_RECORD_EDGES = {"check": {"checked_as_candidate", "checked_as_baseline", "checked_on"}, "drift_report": {"judged_by"}}
-_MAX_RECORD = 64 << 20  # bytes: a record is a check result's JSON; more is no record's
+_MAX_RECORD = 64 << 20  # bytes: a run's or check's record is JSON; more is no record's
 _BATCH = 500  # ids in one IN (...) query
-_FEW = 32  # versions: up to this many, each one's folder is listed; more, the whole prefix once
+_FEW = 32  # versions (runs): up to this many, each one's folder (record) is looked for; more, the whole prefix listed once
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # -- runs --------------------------------------------------------------------------------
 
-def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, again: set[str] | None = None) -> list[str]:
+def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, again: set[str] | None = None,
+               notes: list[str] | None = None) -> list[str]:
     """The record of each run that made or reproduced a version being pushed (``runs/ID.json``:
     its command, environment, status, and the versions it read, made and reproduced, by id),
     so that a workspace that pulls the version also learns where it came from. A record
     already there is written again only if its run is in ``again`` (a repair's). The runs
-    written."""
+    written; with ``notes``, one that cannot be written is said there instead of raised."""
     reproducers = _reproducers(ws, versions)  # (run id, version id): a run that reproduced one of them
     run_ids = sorted({v.run_id for v in versions if v.run_id and RUN_ID.fullmatch(v.run_id)} | (again or set())
                      | {r for r, _ in reproducers})
     if not run_ids:
         return []
-    there = set(store.list("runs/"))
-    written = [run_id for run_id in run_ids if _write_run(ws, store, run_id, there, again)]
+    there = _runs_there(store, run_ids)
+    written = []
+    for run_id in run_ids:
+        try:
+            if _write_run(ws, store, run_id, there, again):
+                written.append(run_id)
+        except (OSError, AssayError) as exc:  # e.g. a folder where the record goes: the versions still go
+            if notes is None:
+                raise
+            notes.append(f"could not send the record of run {run_id[:12]}: {exc}")
     if reproducers:  # each filed under the version it reproduced, after its record
         marked = _listed(store, "reproduced", sorted({v for _, v in reproducers}))
         for run_id, version_id in sorted(reproducers):
@@ -119,8 +126,10 @@ def read_run_record(store: ObjectStore, run_id: str) -> dict[str, Any] | None:
     writes, naming that run); None if it is missing or damaged."""
     doc = _read_json(store, f"runs/{run_id}.json")
     ok = (isinstance(doc, dict) and doc.get("id") == run_id
-          and all(isinstance(doc.get(f), str) and "\x00" not in doc[f] for f in ("kind", "status", "started_at"))
-          and (doc.get("ended_at") is None or isinstance(doc["ended_at"], str))
+          and all(isinstance(doc.get(f), str) and len(doc[f]) <= 64 and not _CONTROL.search(doc[f])
+                  for f in ("kind", "status"))
+          and _utc_time(doc.get("started_at")) is not None
+          and (doc.get("ended_at") is None or _utc_time(doc["ended_at"]) is not None)
           and all(isinstance(doc.get(f), list) for f in ("inputs", "outputs", "command"))
           and isinstance(doc.get("reproduced", []), list))
     if not ok:
@@ -134,8 +143,16 @@ def damaged_run_records(store: ObjectStore, versions: list[Version]) -> list[str
     read as their run (a missing one is no damage: remotes pushed before records travelled
     have none)."""
     run_ids = sorted({v.run_id for v in versions if v.run_id and RUN_ID.fullmatch(v.run_id)})
-    there = set(store.list("runs/")) if run_ids else set()
+    there = _runs_there(store, run_ids)
     return [r for r in run_ids if f"runs/{r}.json" in there and read_run_record(store, r) is None]
+
+
+def _runs_there(store: ObjectStore, run_ids: list[str]) -> set[str]:
+    """The keys of ``run_ids``'s records on a remote: each looked for when they are few, else
+    the whole ``runs/`` prefix listed once."""
+    if len(run_ids) <= _FEW:
+        return {key for r in run_ids if store.exists(key := f"runs/{r}.json")}
+    return set(store.list("runs/"))
 
 
 def _labelled(ws: Workspace, nodes: Iterable[str], refs: dict[str, Any] | None = None) -> list[dict[str, str]]:
@@ -279,198 +296,10 @@ def _insert_run(tx: Any, doc: dict[str, Any], remote: str) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (doc["id"], doc["kind"], json.dumps(doc["command"]), json.dumps(doc.get("params") or {}), json.dumps(env),
          doc["status"], exit_code if type(exit_code) is int and -(1 << 31) <= exit_code < 1 << 31 else None,
-         doc["started_at"], doc["ended_at"] if isinstance(doc.get("ended_at"), str) and "\x00" not in doc["ended_at"] else None),
+         _utc_time(doc["started_at"]), _utc_time(doc.get("ended_at"))),
     )
     add_edges(tx, [(e["node"], node, "input_of") for e in doc["inputs"]]
               + [(node, e["node"], "reproduced") for e in doc["reproduced"]])
-
-
-# -- check and drift records ---------------------------------------------------------------
-
-def write_records(ws: Workspace, store: ObjectStore, versions: list[Version]) -> int:
-    """Send the check and drift records that judged ``versions`` and are not on the remote yet,
-    each under every version it names. How many records were sent."""
-    links = {dst[len("record:"):] for _, dst in _in_batches(
-        ws, "SELECT src, dst FROM edges WHERE src IN ({})", [v.node for v in versions]) if dst.startswith("record:")}
-    docs = [found for record_id in sorted(links) if (found := _record_doc(ws, record_id)) is not None]
-    if not docs:
-        return 0
-    there = _listed(store, "records", sorted({key.split("/")[1] for _, keys in docs for key in keys}))
-    sent = 0
-    for data, keys in docs:
-        if all(k in there for k in keys):
-            continue
-        for key in keys:
-            if key not in there:
-                store.put_bytes(key, data)
-        sent += 1
-    return sent
-
-
-def _record_doc(ws: Workspace, record_id: str) -> tuple[bytes, list[str]] | None:
-    """The remote's copy of record ``record_id`` and the keys it is filed under; None if it is
-    not here or not of a kind that travels. A check result goes without what must not leave
-    the workspace (see :func:`assay.checks.shareable_check`)."""
-    rows = ws.ledger.query("SELECT kind, name, created_at, verdict, body FROM records WHERE id = ?", (record_id,))
-    if not rows or rows[0][0] not in _RECORD_EDGES:
-        return None
-    kind, name, created, verdict, body = rows[0]
-    edges = [(src[len("version:"):], relation) for src, relation in ws.ledger.query(
-        "SELECT src, relation FROM edges WHERE dst = ?", (f"record:{record_id}",))
-        if src.startswith("version:") and relation in _RECORD_EDGES[kind]]
-    body_doc = _loads(body)
-    body_doc.pop("imported", None)  # this workspace's note of where it learned of the record
-    if kind == "check":
-        from assay.checks import shareable_check
-
-        body_doc = shareable_check(body_doc)
-    doc = {"id": record_id, "kind": kind, "name": name, "created_at": created, "verdict": verdict, "body": body_doc,
-           "edges": [{"src": f"version:{v}", "relation": r, "ref": _ref_here(ws, v) or ""} for v, r in sorted(edges)]}
-    keys = [f"records/{v}/{record_id}.json" for v in sorted({v for v, _ in edges})]
-    return json.dumps(doc, default=str).encode(), keys
-
-
-def import_records(ws: Workspace, store: ObjectStore, remote: str, notes: list[str],
-                   version_ids: list[str] | None = None) -> int:
-    """Record the check and drift records on the remote that judged a version this workspace
-    has (of ``version_ids``, or of any) and that it does not know yet. How many were recorded."""
-    from assay.ledger import utcnow
-    from assay.lineage import add_edges
-
-    copies: dict[str, list[str]] = {}  # record id -> the versions it is filed under
-    for _, version_id, record_id in _filed(store, version_ids):
-        copies.setdefault(record_id, []).append(version_id)
-    if not copies:
-        return 0
-    here = _present(ws, "versions", {v for vs in copies.values() for v in vs})
-    wanted = {r: sorted(set(vs) & here) for r, vs in copies.items() if set(vs) & here}
-    known = _present(ws, "records", wanted)
-    recorded = 0
-    for record_id, filed_under in sorted(wanted.items()):
-        if record_id in known:
-            continue
-        problems = []
-        for version_id in filed_under:  # the first copy that reads
-            doc = _read_json(store, f"records/{version_id}/{record_id}.json")
-            problem, edges, verdict = _record_problem(doc, record_id, version_id)
-            if problem is None:
-                break
-            problems.append(problem)
-        else:
-            notes.append(f"the check or drift record {record_id[:12]} on remote {remote} {problems[0]}: skipped")
-            continue
-        body = dict(doc["body"])
-        body["imported"] = {"remote": remote, "at": utcnow(),
-                            "refs": {e["src"][len("version:"):]: e["ref"] for e in doc["edges"] if _is_ref(e.get("ref"))}}
-        with ws.ledger.transaction() as tx:
-            tx.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?) "
-                       "ON CONFLICT DO NOTHING",
-                       (record_id, doc["kind"], doc["name"], doc["created_at"], verdict, json.dumps(body)))
-            add_edges(tx, [(f"version:{v}", f"record:{record_id}", relation) for v, relation in edges])
-        recorded += 1
-    return recorded
-
-
-def _record_problem(doc: Any, record_id: str, filed_under: str) -> tuple[str | None, list[tuple[str, str]], str]:
-    """``(why, edges, verdict)``: why ``doc`` is not a record this workspace can keep (None: it
-    is), and if it is, its edges (version id, relation) and its verdict, both read from what
-    it says it found (a check's body names the versions it judged)."""
-    try:
-        return _record_reading(doc, record_id, filed_under)
-    except Exception as exc:  # noqa: BLE001 - a remote's document: no shape of it may stop a pull
-        return f"does not read as a record ({type(exc).__name__})", [], ""
-
-
-def _record_reading(doc: Any, record_id: str, filed_under: str) -> tuple[str | None, list[tuple[str, str]], str]:
-    if not isinstance(doc, dict) or doc.get("id") != record_id:
-        return "does not read as a record", [], ""
-    kind, body = doc.get("kind"), doc.get("body")
-    if kind not in _RECORD_EDGES:
-        return f"is of a kind this assay does not take from a remote ({str(kind)[:40]!r})", [], ""
-    name, created = doc.get("name"), doc.get("created_at")
-    if not (isinstance(name, str) and len(name) <= 1000 and not _CONTROL.search(name) and isinstance(body, dict)):
-        return "does not read as a record", [], ""
-    if not _past_time(created):
-        return "does not say when it was made as a time in the past", [], ""
-    if kind == "check":
-        from assay.checks import check_edges, readable_check
-
-        why = readable_check(body)
-        if why:
-            return f"does not read as a check result ({why})", [], ""
-        edges = check_edges(body)
-        verdict = "pass" if body["passed"] else str(body["verdict"])
-    else:
-        raw = doc.get("edges")
-        edges = sorted({(e["src"][len("version:"):], e["relation"]) for e in raw if isinstance(e, dict)
-                        and isinstance(e.get("src"), str) and e["src"].startswith("version:")
-                        and RUN_ID.fullmatch(e["src"][len("version:"):]) and e.get("relation") in _RECORD_EDGES[kind]}) \
-            if isinstance(raw, list) else []
-        if not isinstance(body.get("drift"), bool) or not edges or len(edges) > 2:
-            return "does not read as a drift report", [], ""
-        verdict = "drift" if body["drift"] else "no_drift"
-    if filed_under not in {v for v, _ in edges}:
-        return f"is filed under version {filed_under[:12]}, which it does not name", [], ""
-    return None, edges, verdict
-
-
-def _past_time(value: Any) -> bool:
-    """Whether ``value`` is an ISO time with a zone, not later than a day from now."""
-    if not isinstance(value, str) or len(value) > 64:
-        return False
-    try:
-        when = _dt.datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    if when.tzinfo is None:
-        return False
-    return when <= _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(days=1)
-
-
-def damaged_records(store: ObjectStore, versions: list[Version]) -> list[str]:
-    """The keys of the check and drift records on a remote, filed under ``versions``, that do not
-    read as a record this assay takes (a pull skips them)."""
-    return [key for key, version_id, record_id in _filed(store, [v.id for v in versions])
-            if _record_problem(_read_json(store, key), record_id, version_id)[0]]
-
-
-def rewrite_records(ws: Workspace, store: ObjectStore, keys: list[str]) -> tuple[list[str], list[str]]:
-    """Mend each record copy at ``keys``: from this workspace's ledger where it has that record
-    (filed there), else from another copy of it on the remote that reads; one that neither
-    mends is moved under ``lost/`` (nothing reads it there, and it is not lost). ``(written,
-    moved aside)``."""
-    written, aside = [], []
-    for key in keys:
-        _, version_id, name = key.split("/")
-        record_id = name[:-len(".json")]
-        found = _record_doc(ws, record_id)
-        data = found[0] if found is not None and key in found[1] else None
-        if data is None:
-            for other, _, same in _filed(store, None):
-                if same == record_id and other != key:
-                    doc = _read_json(store, other)
-                    if _record_problem(doc, record_id, version_id)[0] is None:
-                        data = json.dumps(doc, default=str).encode()
-                        break
-        if data is not None:
-            store.put_bytes(key, data)
-            written.append(key)
-        else:
-            store.move(key, f"lost/{key}")
-            aside.append(key)
-    return written, aside
-
-
-def _filed(store: ObjectStore, version_ids: list[str] | None) -> list[tuple[str, str, str]]:
-    """``(key, version id, record id)`` of each record copy on a remote (filed under one of
-    ``version_ids``, or any)."""
-    out = []
-    for key in _listed(store, "records", version_ids):
-        parts = key[len("records/"):].split("/")
-        if len(parts) == 2 and parts[1].endswith(".json") and RUN_ID.fullmatch(parts[0]) \
-                and RUN_ID.fullmatch(parts[1][:-len(".json")]):
-            out.append((key, parts[0], parts[1][:-len(".json")]))
-    return out
 
 
 def _listed(store: ObjectStore, folder: str, version_ids: list[str] | None) -> set[str]:
@@ -514,12 +343,28 @@ def _present(ws: Workspace, table: str, ids: Iterable[str]) -> set[str]:
     return {r[0] for r in _in_batches(ws, f"SELECT id FROM {table} WHERE id IN ({{}})", ids)}
 
 
+def _utc_time(value: Any) -> str | None:
+    """``value``, an ISO time with a zone not later than a day from now, as this workspace
+    writes times (UTC, extended form); None if it is not one."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        when = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None or when > _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(days=1):
+        return None
+    return when.astimezone(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
 def _read_json(store: ObjectStore, key: str) -> Any:
     """The JSON at ``key`` on a remote; None if it is missing, too big, or does not read."""
     try:
         if store.size(key) > _MAX_RECORD:
             return None
-        return json.loads(store.get_bytes(key))
+        value = json.loads(store.get_bytes(key))
+        json.dumps(value, ensure_ascii=False).encode()  # a lone surrogate (\ud800) no database can store
+        return value
     except (AssayError, ValueError, RecursionError, OSError):  # a remote's bytes: anything may be in them
         return None
 

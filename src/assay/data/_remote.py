@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 from assay._root import under
 from assay.config import Remote
 from assay.data._fork import quick_handoffs
-from assay.data._history import RUN_ID, import_records, import_reproducers, import_runs, write_records, write_runs
+from assay.data._history import RUN_ID, import_reproducers, import_runs, write_runs
+from assay.data._records import import_records, write_records
 from assay.data._packs import PackStore, PackWriter, workspace_packs
 from assay.data._versions import (
     Version,
@@ -465,9 +466,9 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
                   trusted_index=True)
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
-        write_runs(ws, store, versions)  # before the refs that name them
+        write_runs(ws, store, versions, notes=result.notes)  # before the refs that name them
         written, damaged = _write_refs(ws, spec, store, versions)
-        result.records_sent = write_records(ws, store, versions)
+        result.records_sent = write_records(ws, store, versions, result.notes)
     result.versions = sorted(v.ref for v in versions)
     sent = {v.ref for v in versions if v.snapshot in loaded or f"versions/{v.dataset}/{v.id}.json" in written}
     result.versions_sent = [r for r in result.versions if r in sent]

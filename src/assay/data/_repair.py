@@ -628,14 +628,15 @@ def _mend_runs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
     """Write again each run record on the remote that does not read as its run, and each check
     or drift record that does not read, from this workspace's ledger where it has them (a
     damaged one is never replaced by a push)."""
-    from assay.data._history import damaged_records, damaged_run_records, rewrite_records, write_runs
+    from assay.data._history import damaged_run_records, write_runs
+    from assay.data._records import damaged_records, rewrite_records
 
     versions = all_versions(ws)
     damaged = damaged_run_records(store, versions)
     if damaged:
         for run_id in write_runs(ws, store, [], again=set(damaged)):
             result.repaired.append(f"run record runs/{run_id}.json")
-    written, aside = rewrite_records(ws, store, damaged_records(store, versions))
+    written, aside = rewrite_records(ws, store, damaged_records(store, None))  # under any version, here or not
     result.repaired += [f"check or drift record {key}" for key in written]
     result.kept_aside += [f"check or drift record {key}" for key in aside]  # no good copy of it anywhere
 

@@ -71,7 +71,8 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
             else:
                 versions = every
             report = _verify(store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
-            from assay.data._history import damaged_records, damaged_run_records
+            from assay.data._history import damaged_run_records
+            from assay.data._records import damaged_records
 
             for run_id in damaged_run_records(store, versions):
                 made = [v.ref for v in every if v.run_id == run_id]
