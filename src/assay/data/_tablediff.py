@@ -17,8 +17,11 @@ How rows are matched
     columns both files share are hashed; `notes` says when columns were left out.
 
 Memory
-    Row hashes are kept, the rows are not: 8 bytes a row (16 with a key) per file, so a
-    2 GB CSV of ~30M rows needs ~240 MB (~480 MB keyed) plus a sort of the same size.
+    Row hashes are kept, the rows are not: 8 bytes a row (16 with a key) per file, grown
+    in place and sorted in place to match (:mod:`assay.data._tablematch`; with a key the
+    row hashes are sorted in a copy, 8 bytes a row more). Two 2 GB CSVs of ~30M rows each
+    need ~480 MB of hashes (~1.4 GB keyed) on top of the CSV reader's buffers (~250 MB).
+    Measured, two 180 MB CSVs of 5M rows: 518 MB peak RSS (549 MB keyed; was 811 / 933).
     Column statistics are bounded: quantiles come from a deterministic sample of
     `_QUANTILE_SAMPLE` values (exact below that), top values keep at most `_TOP_CAP`
     distinct values, distinct counts use a k-minimum-values sketch (exact below `_KMV`).
@@ -46,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from assay.data._tablehash import _combine, _hash_column, _mix, _to_text
+from assay.data._tablematch import _keyed, _match
 from assay.data._tablestats import (
     _CategoryStats,
     _column_delta,
@@ -160,14 +164,15 @@ def diff_tables(
     examples: dict[str, list[dict[str, Any]]] = {}
     duplicates = None
     if key_cols is None:
-        m = _match(side_old.rows, side_new.rows)
-        rows_added, rows_removed, rows_changed = int(m.unmatched_new.sum()), int(m.unmatched_old.sum()), None
+        m = _match(side_old.rows, side_new.rows, in_place=True)  # the hashes are not needed in order again
+        rows_added, rows_removed, rows_changed = int(m.added_counts.sum()), int(m.removed_counts.sum()), None
         rows_unchanged = m.matched
-        wanted_old = {"removed": (m.u_old[m.unmatched_old > 0], "row")}
-        wanted_new = {"added": (m.u_new[m.unmatched_new > 0], "row")}
+        wanted_old = {"removed": (m.removed, "row")}
+        wanted_new = {"added": (m.added, "row")}
         show = common
     else:
-        k = _keyed(side_old, side_new)
+        assert side_old.keys is not None and side_new.keys is not None
+        k = _keyed(side_old.rows, side_old.keys, side_new.rows, side_new.keys)
         rows_added, rows_removed, rows_changed, rows_unchanged = k.added, k.removed, k.changed, k.unchanged
         wanted_old = {"removed": (k.removed_keys, "key"), "duplicate_keys_old": (k.dup_old, "key")}
         wanted_new = {
@@ -368,14 +373,15 @@ class _Side:
 def _scan(src: _Source, plan: _Plan) -> _Side:
     # Every column is summarised (not only the common ones) so CSV types are inferred for all.
     stats = {name: _ColumnStats(src.format == "csv") for name in src.names}
-    key_parts: list[np.ndarray] = []
-    row_parts: list[np.ndarray] = []
+    key_buf = _HashBuffer() if plan.key is not None else None
+    row_buf = _HashBuffer()
     n_rows = 0
     for batch in src.batches():
         k, v = plan.hashes(batch)
-        if k is not None:
-            key_parts.append(k)
-        row_parts.append(v)
+        if key_buf is not None:
+            assert k is not None
+            key_buf.extend(k)
+        row_buf.extend(v)
         for name, st in stats.items():
             st.update(batch.column(name), n_rows)
         n_rows += batch.num_rows
@@ -394,12 +400,33 @@ def _scan(src: _Source, plan: _Plan) -> _Side:
     else:
         types = {n: "string" for n in src.names}
     types.update({name: st.inferred_type for name, st in stats.items() if st.csv})
-    empty = np.zeros(0, dtype=np.uint64)
-    rows = np.concatenate(row_parts) if row_parts else empty
-    keys = (np.concatenate(key_parts) if key_parts else empty) if plan.key is not None else None
+    rows = row_buf.array()
+    keys = key_buf.array() if key_buf is not None else None
     if keys is not None:
-        rows = _mix(keys ^ _mix(rows))  # a row is (key, values)
+        for lo in range(0, rows.size, 1 << 18):  # a row is (key, values); in place, a slice at a time
+            part = rows[lo : lo + (1 << 18)]
+            part[:] = _mix(keys[lo : lo + (1 << 18)] ^ _mix(part))
     return _Side(n_rows, types, rows, keys, stats)
+
+
+class _HashBuffer:
+    """A growing uint64 array. Grown by `ndarray.resize` (realloc: large blocks move by
+    remapping pages on Linux), not by concatenating parts, which would hold every hash twice."""
+
+    def __init__(self) -> None:
+        self._data = np.zeros(1 << 16, dtype=np.uint64)
+        self._n = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self._n + values.size
+        if end > self._data.size:
+            self._data.resize(max(end, self._data.size * 3 // 2), refcheck=False)
+        self._data[self._n : end] = values
+        self._n = end
+
+    def array(self) -> np.ndarray:
+        self._data.resize(self._n, refcheck=False)
+        return self._data
 
 
 def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str], n_new: list[str]) -> dict[str, Any]:
@@ -417,92 +444,6 @@ def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str],
         ],
         "order_changed": [n for n in n_old if n in t_new] != [n for n in n_new if n in t_old],
     }
-
-
-# --- matching ----------------------------------------------------------------------
-
-
-@dataclass
-class _Match:
-    u_old: np.ndarray
-    unmatched_old: np.ndarray
-    u_new: np.ndarray
-    unmatched_new: np.ndarray
-    first_old: np.ndarray
-    first_new: np.ndarray
-    matched: int
-
-
-def _match(old: np.ndarray, new: np.ndarray) -> _Match:
-    """Multiset difference of two hash arrays, per distinct hash."""
-    uo, fo, co = np.unique(old, return_index=True, return_counts=True)
-    un, fn, cn = np.unique(new, return_index=True, return_counts=True)
-    _, ia, ib = np.intersect1d(uo, un, assume_unique=True, return_indices=True)
-    both = np.minimum(co[ia], cn[ib])
-    co = co.copy()
-    cn = cn.copy()
-    co[ia] -= both
-    cn[ib] -= both
-    return _Match(uo, co, un, cn, fo, fn, int(both.sum()))
-
-
-@dataclass
-class _Keyed:
-    added: int
-    removed: int
-    changed: int
-    unchanged: int
-    added_keys: np.ndarray
-    removed_keys: np.ndarray
-    changed_keys: np.ndarray
-    dup_old: np.ndarray
-    dup_new: np.ndarray
-    dup_rows_old: int
-    dup_rows_new: int
-
-
-def _keyed(old: _Side, new: _Side) -> _Keyed:
-    # Pair identical (key, values) rows first; what is left under a key on both sides is
-    # "changed" (as many as pair up), the rest added / removed. Unique keys reduce to the
-    # usual definition; duplicate keys get a defined, order-independent answer.
-    assert old.keys is not None and new.keys is not None
-    m = _match(old.rows, new.rows)
-
-    def per_key(keys: np.ndarray, first: np.ndarray, unmatched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        left = unmatched > 0
-        uk, inv = np.unique(keys[first[left]], return_inverse=True)
-        counts = np.zeros(uk.size, dtype=np.int64)
-        np.add.at(counts, inv, unmatched[left])
-        return uk, counts
-
-    ko, co = per_key(old.keys, m.first_old, m.unmatched_old)
-    kn, cn = per_key(new.keys, m.first_new, m.unmatched_new)
-    _, ia, ib = np.intersect1d(ko, kn, assume_unique=True, return_indices=True)
-    changed_per = np.minimum(co[ia], cn[ib])
-    removed_per = co.copy()
-    removed_per[ia] -= changed_per
-    added_per = cn.copy()
-    added_per[ib] -= changed_per
-
-    def dups(keys: np.ndarray) -> tuple[np.ndarray, int]:
-        uk, counts = np.unique(keys, return_counts=True)
-        return uk[counts > 1], int((counts[counts > 1] - 1).sum())
-
-    dup_old, extra_old = dups(old.keys)
-    dup_new, extra_new = dups(new.keys)
-    return _Keyed(
-        added=int(added_per.sum()),
-        removed=int(removed_per.sum()),
-        changed=int(changed_per.sum()),
-        unchanged=m.matched,
-        added_keys=kn[added_per > 0],
-        removed_keys=ko[removed_per > 0],
-        changed_keys=ko[ia][changed_per > 0],
-        dup_old=dup_old,
-        dup_new=dup_new,
-        dup_rows_old=extra_old,
-        dup_rows_new=extra_new,
-    )
 
 
 def _find_rows(
