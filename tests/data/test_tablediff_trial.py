@@ -70,3 +70,30 @@ def test_matching_two_million_hashes_allocates_less_than_the_hashes_themselves()
         tracemalloc.stop()
     assert (int(m.removed_counts.sum()), int(m.added_counts.sum()), m.matched) == (2000, 2000, 1_998_000)
     assert peak < bound, f"matching peaked at {peak / 2**20:.0f} MiB for {bound / 2**20:.0f} MiB of hashes"
+
+
+# --- timestamps in another unit ----------------------------------------------------
+
+
+def test_same_instants_in_another_unit_or_zone_change_no_row_but_the_type_is_reported(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from assay.data._tablediff import diff_tables
+
+    ns = pa.array([1_700_000_000_123_456_000, 0, None, -86_400_000_000_000], pa.timestamp("ns"))
+    old, new, utc, paris, other = (tmp_path / f"{n}.parquet" for n in ("old", "new", "utc", "paris", "other"))
+    pq.write_table(pa.table({"id": [1, 2, 3, 4], "t": ns}), old)
+    pq.write_table(pa.table({"id": [1, 2, 3, 4], "t": ns.cast(pa.timestamp("us"))}), new)
+    d = diff_tables(old, new)
+    assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (0, 0, 4)
+    assert d.schema["type_changed"] == [{"name": "t", "old": "timestamp[ns]", "new": "timestamp[us]"}]
+
+    pq.write_table(pa.table({"t": ns.cast(pa.timestamp("us", tz="UTC"))}), utc)
+    pq.write_table(pa.table({"t": ns.cast(pa.timestamp("ns", tz="Europe/Paris"))}), paris)
+    assert diff_tables(utc, paris).rows_unchanged == 4  # one instant, two zones
+    moved = pa.array([1_700_000_000_123_457_000, 0, None, -86_400_000_000_000], pa.timestamp("ns"))
+    pq.write_table(pa.table({"id": [1, 2, 3, 4], "t": moved.cast(pa.timestamp("us"))}), other)
+    d = diff_tables(old, other, key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (1, 3)
+    assert diff_tables(old, utc).rows_unchanged == 1  # wall clock is not an instant: only the null matches
