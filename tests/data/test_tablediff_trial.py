@@ -97,3 +97,108 @@ def test_same_instants_in_another_unit_or_zone_change_no_row_but_the_type_is_rep
     d = diff_tables(old, other, key=["id"])
     assert (d.rows_changed, d.rows_unchanged) == (1, 3)
     assert diff_tables(old, utc).rows_unchanged == 1  # wall clock is not an instant: only the null matches
+
+
+# --- progress, read errors, one-column headers -------------------------------------
+
+
+def _csv(path, text: bytes):  # type: ignore[no-untyped-def]
+    import gzip
+
+    path.write_bytes(gzip.compress(text) if path.name.endswith(".gz") else text)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_a_table_diff_draws_a_progress_bar_on_a_terminal_only(tmp_path, monkeypatch, capsys, suffix):
+    from assay.data._tablediff import diff_tables
+
+    old = _csv(tmp_path / f"old{suffix}", b"id,x\n" + b"".join(b"%d,%d\n" % (i, i) for i in range(3000)))
+    new = _csv(tmp_path / f"new{suffix}", b"id,x\n" + b"".join(b"%d,%d\n" % (i, i % 7) for i in range(3000)))
+    answers = []
+    for shown in ("1", "0"):
+        monkeypatch.setenv("ASSAY_PROGRESS", shown)
+        d = diff_tables(old, new, batch_rows=256)
+        answers.append((d.rows_added, d.rows_removed, d.rows_unchanged))
+        err = capsys.readouterr().err
+        assert ("table diff" in err) == (shown == "1"), err
+    assert answers[0] == answers[1] == (2993, 2993, 7)
+
+
+def test_csv_read_errors_get_a_hint_for_their_cause(tmp_path):
+    from assay.data._tablediff import diff_tables
+    from assay.errors import InputError
+
+    good = _csv(tmp_path / "good.csv", b"a,b\n1,2\n")
+    cases = {
+        _csv(tmp_path / "latin1.csv", "a,b\ncafé,2\n".encode("latin-1")): "iconv",
+        _csv(tmp_path / "cut.csv.gz", b"a,b\n" + b"1,2\n" * 1000): "truncated",
+        _csv(tmp_path / "ragged.csv", b"a,b\n1,2,3\n"): "delimiter",
+    }
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(cut.read_bytes()[:-12])
+    for path, word in cases.items():
+        with pytest.raises(InputError) as err:
+            diff_tables(good, path)
+        assert word in (err.value.hint or ""), (path.name, err.value.message, err.value.hint)
+    with pytest.raises(InputError) as err:
+        diff_tables(good, tmp_path / "latin1.csv")
+    assert "not UTF-8" in (err.value.hint or "")
+
+
+def test_a_one_column_header_holding_a_semicolon_gets_a_note(tmp_path):
+    from assay.data._tablediff import diff_tables
+
+    old = _csv(tmp_path / "old.csv", b"id;name\n1;a\n2;b\n")
+    new = _csv(tmp_path / "new.csv", b"id;name\n1;a\n2;c\n")
+    d = diff_tables(old, new)
+    assert d.compared_columns == ["id;name"]
+    assert any("looks delimited by ';'" in n and n.startswith("old file") for n in d.to_dict()["notes"])
+    assert not [n for n in diff_tables(_csv(tmp_path / "ok.csv", b"a,b\n1,2\n"), old).notes if "old file" in n]
+
+
+@pytest.mark.parametrize("name", ["h.csv", "h.csv.gz"])
+def test_a_header_only_csv_without_a_line_end_is_zero_rows(tmp_path, name):
+    from assay.data._tablediff import diff_tables
+
+    bare = _csv(tmp_path / name, b"x")
+    rows = _csv(tmp_path / f"rows{name}", b"x\n1\n2\n")
+    d = diff_tables(bare, rows)
+    assert (d.rows_old, d.rows_new, d.compared_columns, d.rows_added) == (0, 2, ["x"], 2)
+    assert diff_tables(_csv(tmp_path / "ab.csv", b"a,b"), _csv(tmp_path / "ab2.csv", b"a,b\n")).identical
+
+
+# --- assay data diff: key errors and category counts -------------------------------
+
+
+def test_a_table_without_the_key_on_one_side_still_reports_its_column_changes(ws, cli):  # type: ignore[no-untyped-def]
+    from assay.data import add, diff
+
+    d = ws.root / "d"
+    d.mkdir()
+    for a, b in (("id,x\n1,a\n", "id,v\n1,a\n"), ("ident,x,y\n1,a,2\n", "id,v\n1,b\n")):
+        (d / "a.csv").write_text(a)
+        (d / "b.csv").write_text(b)
+        add(ws, ["d"], name="ds")
+    entry = diff(ws, "ds@v1", "ds@v2", key=["id"]).tables["d/a.csv"]
+    assert "id" in entry["error"]
+    assert entry["schema"] == {"added": [{"name": "ident"}, {"name": "y"}], "removed": [{"name": "id"}]}
+    out = cli("data", "diff", "ds@v1", "ds@v2", "--key", "id", cwd=ws.root).stdout
+    assert "column added    ident" in out and "column removed  id" in out, out
+
+
+def test_category_counts_that_are_not_exact_do_not_read_as_exact():
+    from assay.cli._data import _column_line
+
+    col = {
+        "kind": "categorical",
+        "old": {"distinct": 100, "distinct_exact": True, "nulls": 0},
+        "new": {"distinct": 29731, "distinct_exact": False, "nulls": 0},
+        "new_categories": {"count": 9970, "exact": False, "values": [{"value": f"b{i}"} for i in range(3)]},
+        "vanished_categories": {"count": 2, "exact": True, "values": [{"value": "a1"}, {"value": "a2"}]},
+    }
+    line = _column_line(col)
+    assert "distinct 100 -> ~29731" in line
+    assert "new: b0, b1, b2 and at least 9967 more" in line and "gone: a1, a2" in line, line
+    col["new_categories"] = {"count": 2, "exact": False, "values": [{"value": "b0"}, {"value": "b1"}]}
+    assert "new: b0, b1 (at least)" in _column_line(col)

@@ -8,7 +8,8 @@ How rows are matched
     Every row is hashed to 64 bits (splitmix64 over each value's bits; strings by a
     per-byte universal hash over Arrow's buffers; all vectorized with numpy, stable
     across runs and machines). An integral float hashes like the equal int, so an
-    int32 -> double column with equal values changes no row. Without a key the two
+    int32 -> double column with equal values changes no row; a timestamp hashes by its
+    instant, whatever its unit (ns -> us) or zone. Without a key the two
     multisets of row hashes are compared, so a modified row counts as one removed and
     one added. With `key=[...]` the key columns and the other columns are hashed
     separately: same key, different values is a *changed* row. A key that is not
@@ -33,7 +34,12 @@ CSV
     field is null. Column types are inferred over the whole file (int64, double,
     string, or null when empty); `""`, `NA`, `N/A`, `NULL`, `null`, `NaN`... count as missing
     in numeric summaries. A Parquet file compared with a CSV file has its values cast to
-    text. A 0-byte file is read as a table with no columns and no rows.
+    text. A 0-byte file is read as a table with no columns and no rows, a header without
+    a line end as its columns and no rows. A header that is one column holding ';', '|'
+    (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
+
+Progress
+    A bar on a terminal over the bytes of both files read (`assay.progress.bar`).
 
 Column summaries
     Per-column summaries and their deltas: :mod:`assay.data._tablestats`.
@@ -41,7 +47,7 @@ Column summaries
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +56,8 @@ import numpy as np
 
 from assay.data._tablehash import _combine, _hash_column, _mix, _to_text
 from assay.data._tablematch import _keyed, _match
+from assay.data._tablesource import _CSV_SUFFIXES, _PARQUET_SUFFIXES, _format_of, _Source  # noqa: F401 (suffixes: read here)
+from assay.data._tablesource import _table_columns  # noqa: F401 (what _diff imports from here)
 from assay.data._tablestats import (
     _CategoryStats,
     _column_delta,
@@ -60,22 +68,9 @@ from assay.errors import InputError
 
 __all__ = ["TableDiff", "diff_tables", "supports"]
 
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-_CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
-
-
 def supports(path: str | Path) -> bool:
     """True when `diff_tables` can read `path` (by its suffix)."""
     return _format_of(Path(path)) is not None
-
-
-def _format_of(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    if name.endswith(_CSV_SUFFIXES):
-        return "csv"
-    return None
 
 
 @dataclass
@@ -148,8 +143,12 @@ def diff_tables(
     text = "csv" in (src_old.format, src_new.format)
     plan = _Plan(key=key_cols, values=value_cols, text=text)
 
-    side_old = _scan(src_old, plan)
-    side_new = _scan(src_new, plan)
+    from assay.progress import bar
+
+    sizes = [src.path.stat().st_size for src in (src_old, src_new)]
+    with bar(total=sum(sizes), desc="table diff", unit="B") as progress:
+        side_old = _scan(src_old, plan, progress)
+        side_new = _scan(src_new, plan, progress)
 
     schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names)
     notes = []
@@ -160,6 +159,12 @@ def diff_tables(
         )
     if src_old.format != src_new.format:
         notes.append("formats differ: values compared as text")
+    for side, src in (("old", src_old), ("new", src_new)):
+        sep = next((c for c in ";|\t" if len(src.names) == 1 and c in src.names[0]), None) if src.format == "csv" else None
+        if sep is not None:
+            delimiter = "a tab" if ".tsv" in src.path.name.lower() else "','"
+            notes.append(f"{side} file: its header is one column {src.names[0]!r}: it looks delimited by {sep!r}, "
+                         f"but is read as delimited by {delimiter}")
 
     examples: dict[str, list[dict[str, Any]]] = {}
     duplicates = None
@@ -230,98 +235,6 @@ def diff_tables(
     )
 
 
-# --- reading -----------------------------------------------------------------------
-
-
-@dataclass
-class _Source:
-    path: Path
-    label: str  # what messages call the file (a dataset path, not a temp file)
-    format: str
-    names: list[str]
-    batch_rows: int
-    arrow_schema: Any  # pa.Schema, or None for CSV and empty files
-
-    @classmethod
-    def open(cls, path: Path, batch_rows: int, label: str | None = None) -> _Source:
-        label = str(path) if label is None else label
-        fmt = _format_of(path)
-        if fmt is None:
-            raise InputError(
-                f"{label}: not a table file",
-                hint="diff_tables reads .parquet, .pq, .csv, .tsv, .csv.gz and .tsv.gz files",
-            )
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise InputError(f"{label}: cannot read ({exc.strerror or exc})") from exc
-        if size == 0:
-            return cls(path, label, fmt, [], batch_rows, None)
-        import pyarrow as pa
-
-        try:
-            if fmt == "parquet":
-                import pyarrow.parquet as pq
-
-                schema = pq.ParquetFile(path).schema_arrow
-                names = list(schema.names)
-            else:
-                schema = None
-                names = list(cls._csv_reader(path, batch_rows, None).schema.names)
-        except (pa.ArrowException, OSError) as exc:
-            raise _unreadable(label, fmt, exc) from exc
-        if len(set(names)) != len(names):
-            dup = sorted({n for n in names if names.count(n) > 1})
-            raise InputError(f"{label}: duplicate column names {dup}", hint="give every column a distinct name")
-        return cls(path, label, fmt, names, batch_rows, schema)
-
-    @staticmethod
-    def _csv_reader(path: Path, batch_rows: int, names: list[str] | None) -> Any:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        delimiter = "\t" if ".tsv" in path.name.lower() else ","
-        read = pacsv.ReadOptions(block_size=max(batch_rows * 64, 16_384))
-        parse = pacsv.ParseOptions(delimiter=delimiter)
-        if names is None:
-            return pacsv.open_csv(path, read_options=read, parse_options=parse)
-        convert = pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            null_values=[""],
-        )
-        return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
-
-    def batches(self) -> Iterator[Any]:
-        """Record batches; CSV columns all as strings."""
-        if not self.names and self.arrow_schema is None:
-            return
-        import pyarrow as pa
-
-        try:
-            if self.format == "parquet":
-                import pyarrow.parquet as pq
-
-                yield from pq.ParquetFile(self.path).iter_batches(batch_size=self.batch_rows)
-            else:
-                yield from self._csv_reader(self.path, self.batch_rows, self.names)
-        except (pa.ArrowException, OSError) as exc:
-            raise _unreadable(self.label, self.format, exc) from exc
-
-
-def _table_columns(path: str | Path, label: str | None = None) -> list[str]:
-    """The column names of a table file (reads only its header / schema)."""
-    return _Source.open(Path(path), 1, label).names
-
-
-def _unreadable(label: str, fmt: str, exc: Exception) -> InputError:
-    hint = "check the file is a complete Parquet file" if fmt == "parquet" else (
-        "check the delimiter, quoting and that every row has as many fields as the header"
-    )
-    return InputError(f"{label}: cannot read as {fmt.upper()}: {exc}", hint=hint)
-
-
 def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[str] | None:
     if key is None:
         return None
@@ -370,13 +283,13 @@ class _Side:
     stats: dict[str, Any]
 
 
-def _scan(src: _Source, plan: _Plan) -> _Side:
+def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
     # Every column is summarised (not only the common ones) so CSV types are inferred for all.
     stats = {name: _ColumnStats(src.format == "csv") for name in src.names}
     key_buf = _HashBuffer() if plan.key is not None else None
     row_buf = _HashBuffer()
     n_rows = 0
-    for batch in src.batches():
+    for batch in src.batches(progress):
         k, v = plan.hashes(batch)
         if key_buf is not None:
             assert k is not None
