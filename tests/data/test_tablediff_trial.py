@@ -132,6 +132,7 @@ def test_csv_read_errors_get_a_hint_for_their_cause(tmp_path):
     good = _csv(tmp_path / "good.csv", b"a,b\n1,2\n")
     cases = {
         _csv(tmp_path / "latin1.csv", "a,b\ncafé,2\n".encode("latin-1")): "iconv",
+        _csv(tmp_path / "latin1_header.csv", "café,b\n1,2\n".encode("latin-1")): "iconv",
         _csv(tmp_path / "cut.csv.gz", b"a,b\n" + b"1,2\n" * 1000): "truncated",
         _csv(tmp_path / "ragged.csv", b"a,b\n1,2,3\n"): "delimiter",
     }

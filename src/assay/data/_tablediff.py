@@ -19,10 +19,12 @@ How rows are matched
 
 Memory
     Row hashes are kept, the rows are not: 8 bytes a row (16 with a key) per file, grown
-    in place and sorted in place to match (:mod:`assay.data._tablematch`; with a key the
-    row hashes are sorted in a copy, 8 bytes a row more). Two 2 GB CSVs of ~30M rows each
-    need ~480 MB of hashes (~1.4 GB keyed) on top of the CSV reader's buffers (~250 MB).
-    Measured, two 180 MB CSVs of 5M rows: 518 MB peak RSS (549 MB keyed; was 811 / 933).
+    in place, sorted in place to match (:mod:`assay.data._tablematch`; with a key the row
+    hashes are sorted in a copy, 8 bytes a row more) and freed before examples are read.
+    Besides them the CSV reader's buffers and the column statistics take ~300-500 MB.
+    Measured peak RSS for two CSVs of N rows each: 5M rows (180 MB files) ~560 MB, keyed
+    ~600 MB (np.unique matching took 800 / 920); 20M rows (730 MB files) 742 MB, keyed
+    1255 MB (was 2659 / 3173 MB). So two 2 GB CSVs of ~50M rows need ~1.3 GB (~2.9 GB keyed).
     Column statistics are bounded: quantiles come from a deterministic sample of
     `_QUANTILE_SAMPLE` values (exact below that), top values keep at most `_TOP_CAP`
     distinct values, distinct counts use a k-minimum-values sketch (exact below `_KMV`).
@@ -194,6 +196,8 @@ def diff_tables(
         if k.dup_old.size or k.dup_new.size:
             notes.append("key is not unique: rows sharing a key are paired by value, the rest counted as changed")
         show = key_cols
+    for side in (side_old, side_new):  # matched: the hashes are not needed while examples are read
+        side.rows, side.keys = np.zeros(0, np.uint64), None
     if max_examples:
         examples.update(_find_rows(src_old, plan, wanted_old, show, max_examples))
         examples.update(_find_rows(src_new, plan, wanted_new, show, max_examples))

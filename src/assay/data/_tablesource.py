@@ -61,7 +61,7 @@ class _Source:
                 one_line = _one_line(path)
                 source = pa.BufferReader(one_line) if one_line is not None else path
                 names = list(cls._csv_reader(path, source, batch_rows, None).schema.names)
-        except (pa.ArrowException, OSError, EOFError) as exc:
+        except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
             raise _unreadable(label, fmt, exc) from exc
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
@@ -107,7 +107,7 @@ class _Source:
             else:
                 with _CountedStream(self.path, progress) as source:
                     yield from self._csv_reader(self.path, source, self.batch_rows, self.names)
-        except (pa.ArrowException, OSError, EOFError) as exc:
+        except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
             raise _unreadable(self.label, self.format, exc) from exc
 
 
