@@ -160,6 +160,9 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
                 click.echo(f"    could not compare rows: {t['error']}")
                 if t.get("hint"):
                     click.echo(f"      hint: {t['hint']}")
+                for change in ("added", "removed"):
+                    for col in (t.get("schema") or {}).get(change, []):
+                        click.echo(f"    column {change:<9}{quoted(col['name'])}")
                 continue
             _render_table(t)
 
@@ -211,15 +214,25 @@ def _column_line(col: dict[str, Any]) -> str:
         sampled = "" if old.get("quantiles_exact", True) and new.get("quantiles_exact", True) else "~"
         parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max"), moved("nulls")]
     else:
-        tilde = "" if old.get("distinct_exact", True) and new.get("distinct_exact", True) else "~"
-        parts = [moved("distinct", prefix=tilde), moved("nulls")]
+        parts = [_distinct_moved(old, new), moved("nulls")]
         for key, label in (("new_categories", "new"), ("vanished_categories", "gone")):
             cats = col.get(key) or {}
             if cats.get("count"):
                 shown = ", ".join(quoted(str(v["value"])) for v in cats.get("values", [])[:3])
-                more = f" and {cats['count'] - 3} more" if cats["count"] > 3 else ""
+                # Not exact: only the values that side tracked were compared, so there are at least this many.
+                exact = cats.get("exact", True)
+                more = (f" and {'' if exact else 'at least '}{cats['count'] - 3} more" if cats["count"] > 3
+                        else "" if exact else " (at least)")
                 parts.append(f"{label}: {shown}{more}")
     return ", ".join(p for p in parts if p)
+
+
+def _distinct_moved(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """'distinct A -> B', with ~ on each count that is an estimate (not on an exact one)."""
+    if "distinct" not in old or "distinct" not in new or old["distinct"] == new["distinct"]:
+        return None
+    a, b = (("" if side.get("distinct_exact", True) else "~") + _num(side["distinct"]) for side in (old, new))
+    return f"distinct {a} -> {b}"
 
 
 def _num(value: Any) -> str:

@@ -150,6 +150,9 @@ def _table_diff(ws: Workspace, path: str, versions: tuple[Version, Version], man
             cols_old, cols_new = _table_columns(old_file, labels[0]), _table_columns(new_file, labels[1])
         except InputError:
             return entry, None  # unreadable: the error says so
+        # The rows could not be matched, but the columns were read: report their changes too.
+        entry["schema"] = {"added": [{"name": c} for c in cols_new if c not in cols_old],
+                           "removed": [{"name": c} for c in cols_old if c not in cols_new]}
         return entry, [c for c in cols_new if c in cols_old]
 
 

@@ -8,7 +8,8 @@ How rows are matched
     Every row is hashed to 64 bits (splitmix64 over each value's bits; strings by a
     per-byte universal hash over Arrow's buffers; all vectorized with numpy, stable
     across runs and machines). An integral float hashes like the equal int, so an
-    int32 -> double column with equal values changes no row. Without a key the two
+    int32 -> double column with equal values changes no row; a timestamp hashes by its
+    instant, whatever its unit (ns -> us) or zone. Without a key the two
     multisets of row hashes are compared, so a modified row counts as one removed and
     one added. With `key=[...]` the key columns and the other columns are hashed
     separately: same key, different values is a *changed* row. A key that is not
@@ -17,8 +18,13 @@ How rows are matched
     columns both files share are hashed; `notes` says when columns were left out.
 
 Memory
-    Row hashes are kept, the rows are not: 8 bytes a row (16 with a key) per file, so a
-    2 GB CSV of ~30M rows needs ~240 MB (~480 MB keyed) plus a sort of the same size.
+    Row hashes are kept, the rows are not: 8 bytes a row (16 with a key) per file, grown
+    in place, sorted in place to match (:mod:`assay.data._tablematch`; with a key the row
+    hashes are sorted in a copy, 8 bytes a row more) and freed before examples are read.
+    Besides them the CSV reader's buffers and the column statistics take ~300-500 MB.
+    Measured peak RSS for two CSVs of N rows each: 5M rows (180 MB files) ~560 MB, keyed
+    ~600 MB (np.unique matching took 800 / 920); 20M rows (730 MB files) 742 MB, keyed
+    1255 MB (was 2659 / 3173 MB). So two 2 GB CSVs of ~50M rows need ~1.3 GB (~2.9 GB keyed).
     Column statistics are bounded: quantiles come from a deterministic sample of
     `_QUANTILE_SAMPLE` values (exact below that), top values keep at most `_TOP_CAP`
     distinct values, distinct counts use a k-minimum-values sketch (exact below `_KMV`).
@@ -30,7 +36,12 @@ CSV
     field is null. Column types are inferred over the whole file (int64, double,
     string, or null when empty); `""`, `NA`, `N/A`, `NULL`, `null`, `NaN`... count as missing
     in numeric summaries. A Parquet file compared with a CSV file has its values cast to
-    text. A 0-byte file is read as a table with no columns and no rows.
+    text. A 0-byte file is read as a table with no columns and no rows, a header without
+    a line end as its columns and no rows. A header that is one column holding ';', '|'
+    (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
+
+Progress
+    A bar on a terminal over the bytes of both files read (`assay.progress.bar`).
 
 Column summaries
     Per-column summaries and their deltas: :mod:`assay.data._tablestats`.
@@ -38,7 +49,7 @@ Column summaries
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +57,9 @@ from typing import Any
 import numpy as np
 
 from assay.data._tablehash import _combine, _hash_column, _mix, _to_text
+from assay.data._tablematch import _keyed, _match
+from assay.data._tablesource import _CSV_SUFFIXES, _PARQUET_SUFFIXES, _format_of, _Source  # noqa: F401 (suffixes: read here)
+from assay.data._tablesource import _table_columns  # noqa: F401 (what _diff imports from here)
 from assay.data._tablestats import (
     _CategoryStats,
     _column_delta,
@@ -56,22 +70,9 @@ from assay.errors import InputError
 
 __all__ = ["TableDiff", "diff_tables", "supports"]
 
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-_CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
-
-
 def supports(path: str | Path) -> bool:
     """True when `diff_tables` can read `path` (by its suffix)."""
     return _format_of(Path(path)) is not None
-
-
-def _format_of(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    if name.endswith(_CSV_SUFFIXES):
-        return "csv"
-    return None
 
 
 @dataclass
@@ -144,8 +145,12 @@ def diff_tables(
     text = "csv" in (src_old.format, src_new.format)
     plan = _Plan(key=key_cols, values=value_cols, text=text)
 
-    side_old = _scan(src_old, plan)
-    side_new = _scan(src_new, plan)
+    from assay.progress import bar
+
+    sizes = [src.path.stat().st_size for src in (src_old, src_new)]
+    with bar(total=sum(sizes), desc="table diff", unit="B") as progress:
+        side_old = _scan(src_old, plan, progress)
+        side_new = _scan(src_new, plan, progress)
 
     schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names)
     notes = []
@@ -156,18 +161,25 @@ def diff_tables(
         )
     if src_old.format != src_new.format:
         notes.append("formats differ: values compared as text")
+    for side, src in (("old", src_old), ("new", src_new)):
+        sep = next((c for c in ";|\t" if len(src.names) == 1 and c in src.names[0]), None) if src.format == "csv" else None
+        if sep is not None:
+            delimiter = "a tab" if ".tsv" in src.path.name.lower() else "','"
+            notes.append(f"{side} file: its header is one column {src.names[0]!r}: it looks delimited by {sep!r}, "
+                         f"but is read as delimited by {delimiter}")
 
     examples: dict[str, list[dict[str, Any]]] = {}
     duplicates = None
     if key_cols is None:
-        m = _match(side_old.rows, side_new.rows)
-        rows_added, rows_removed, rows_changed = int(m.unmatched_new.sum()), int(m.unmatched_old.sum()), None
+        m = _match(side_old.rows, side_new.rows, in_place=True)  # the hashes are not needed in order again
+        rows_added, rows_removed, rows_changed = int(m.added_counts.sum()), int(m.removed_counts.sum()), None
         rows_unchanged = m.matched
-        wanted_old = {"removed": (m.u_old[m.unmatched_old > 0], "row")}
-        wanted_new = {"added": (m.u_new[m.unmatched_new > 0], "row")}
+        wanted_old = {"removed": (m.removed, "row")}
+        wanted_new = {"added": (m.added, "row")}
         show = common
     else:
-        k = _keyed(side_old, side_new)
+        assert side_old.keys is not None and side_new.keys is not None
+        k = _keyed(side_old.rows, side_old.keys, side_new.rows, side_new.keys)
         rows_added, rows_removed, rows_changed, rows_unchanged = k.added, k.removed, k.changed, k.unchanged
         wanted_old = {"removed": (k.removed_keys, "key"), "duplicate_keys_old": (k.dup_old, "key")}
         wanted_new = {
@@ -184,6 +196,8 @@ def diff_tables(
         if k.dup_old.size or k.dup_new.size:
             notes.append("key is not unique: rows sharing a key are paired by value, the rest counted as changed")
         show = key_cols
+    for side in (side_old, side_new):  # matched: the hashes are not needed while examples are read
+        side.rows, side.keys = np.zeros(0, np.uint64), None
     if max_examples:
         examples.update(_find_rows(src_old, plan, wanted_old, show, max_examples))
         examples.update(_find_rows(src_new, plan, wanted_new, show, max_examples))
@@ -223,98 +237,6 @@ def diff_tables(
         columns=columns,
         notes=notes,
     )
-
-
-# --- reading -----------------------------------------------------------------------
-
-
-@dataclass
-class _Source:
-    path: Path
-    label: str  # what messages call the file (a dataset path, not a temp file)
-    format: str
-    names: list[str]
-    batch_rows: int
-    arrow_schema: Any  # pa.Schema, or None for CSV and empty files
-
-    @classmethod
-    def open(cls, path: Path, batch_rows: int, label: str | None = None) -> _Source:
-        label = str(path) if label is None else label
-        fmt = _format_of(path)
-        if fmt is None:
-            raise InputError(
-                f"{label}: not a table file",
-                hint="diff_tables reads .parquet, .pq, .csv, .tsv, .csv.gz and .tsv.gz files",
-            )
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise InputError(f"{label}: cannot read ({exc.strerror or exc})") from exc
-        if size == 0:
-            return cls(path, label, fmt, [], batch_rows, None)
-        import pyarrow as pa
-
-        try:
-            if fmt == "parquet":
-                import pyarrow.parquet as pq
-
-                schema = pq.ParquetFile(path).schema_arrow
-                names = list(schema.names)
-            else:
-                schema = None
-                names = list(cls._csv_reader(path, batch_rows, None).schema.names)
-        except (pa.ArrowException, OSError) as exc:
-            raise _unreadable(label, fmt, exc) from exc
-        if len(set(names)) != len(names):
-            dup = sorted({n for n in names if names.count(n) > 1})
-            raise InputError(f"{label}: duplicate column names {dup}", hint="give every column a distinct name")
-        return cls(path, label, fmt, names, batch_rows, schema)
-
-    @staticmethod
-    def _csv_reader(path: Path, batch_rows: int, names: list[str] | None) -> Any:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        delimiter = "\t" if ".tsv" in path.name.lower() else ","
-        read = pacsv.ReadOptions(block_size=max(batch_rows * 64, 16_384))
-        parse = pacsv.ParseOptions(delimiter=delimiter)
-        if names is None:
-            return pacsv.open_csv(path, read_options=read, parse_options=parse)
-        convert = pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            null_values=[""],
-        )
-        return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
-
-    def batches(self) -> Iterator[Any]:
-        """Record batches; CSV columns all as strings."""
-        if not self.names and self.arrow_schema is None:
-            return
-        import pyarrow as pa
-
-        try:
-            if self.format == "parquet":
-                import pyarrow.parquet as pq
-
-                yield from pq.ParquetFile(self.path).iter_batches(batch_size=self.batch_rows)
-            else:
-                yield from self._csv_reader(self.path, self.batch_rows, self.names)
-        except (pa.ArrowException, OSError) as exc:
-            raise _unreadable(self.label, self.format, exc) from exc
-
-
-def _table_columns(path: str | Path, label: str | None = None) -> list[str]:
-    """The column names of a table file (reads only its header / schema)."""
-    return _Source.open(Path(path), 1, label).names
-
-
-def _unreadable(label: str, fmt: str, exc: Exception) -> InputError:
-    hint = "check the file is a complete Parquet file" if fmt == "parquet" else (
-        "check the delimiter, quoting and that every row has as many fields as the header"
-    )
-    return InputError(f"{label}: cannot read as {fmt.upper()}: {exc}", hint=hint)
 
 
 def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[str] | None:
@@ -365,17 +287,18 @@ class _Side:
     stats: dict[str, Any]
 
 
-def _scan(src: _Source, plan: _Plan) -> _Side:
+def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
     # Every column is summarised (not only the common ones) so CSV types are inferred for all.
     stats = {name: _ColumnStats(src.format == "csv") for name in src.names}
-    key_parts: list[np.ndarray] = []
-    row_parts: list[np.ndarray] = []
+    key_buf = _HashBuffer() if plan.key is not None else None
+    row_buf = _HashBuffer()
     n_rows = 0
-    for batch in src.batches():
+    for batch in src.batches(progress):
         k, v = plan.hashes(batch)
-        if k is not None:
-            key_parts.append(k)
-        row_parts.append(v)
+        if key_buf is not None:
+            assert k is not None
+            key_buf.extend(k)
+        row_buf.extend(v)
         for name, st in stats.items():
             st.update(batch.column(name), n_rows)
         n_rows += batch.num_rows
@@ -394,12 +317,33 @@ def _scan(src: _Source, plan: _Plan) -> _Side:
     else:
         types = {n: "string" for n in src.names}
     types.update({name: st.inferred_type for name, st in stats.items() if st.csv})
-    empty = np.zeros(0, dtype=np.uint64)
-    rows = np.concatenate(row_parts) if row_parts else empty
-    keys = (np.concatenate(key_parts) if key_parts else empty) if plan.key is not None else None
+    rows = row_buf.array()
+    keys = key_buf.array() if key_buf is not None else None
     if keys is not None:
-        rows = _mix(keys ^ _mix(rows))  # a row is (key, values)
+        for lo in range(0, rows.size, 1 << 18):  # a row is (key, values); in place, a slice at a time
+            part = rows[lo : lo + (1 << 18)]
+            part[:] = _mix(keys[lo : lo + (1 << 18)] ^ _mix(part))
     return _Side(n_rows, types, rows, keys, stats)
+
+
+class _HashBuffer:
+    """A growing uint64 array. Grown by `ndarray.resize` (realloc: large blocks move by
+    remapping pages on Linux), not by concatenating parts, which would hold every hash twice."""
+
+    def __init__(self) -> None:
+        self._data = np.zeros(1 << 16, dtype=np.uint64)
+        self._n = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self._n + values.size
+        if end > self._data.size:
+            self._data.resize(max(end, self._data.size * 3 // 2), refcheck=False)
+        self._data[self._n : end] = values
+        self._n = end
+
+    def array(self) -> np.ndarray:
+        self._data.resize(self._n, refcheck=False)
+        return self._data
 
 
 def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str], n_new: list[str]) -> dict[str, Any]:
@@ -417,92 +361,6 @@ def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str],
         ],
         "order_changed": [n for n in n_old if n in t_new] != [n for n in n_new if n in t_old],
     }
-
-
-# --- matching ----------------------------------------------------------------------
-
-
-@dataclass
-class _Match:
-    u_old: np.ndarray
-    unmatched_old: np.ndarray
-    u_new: np.ndarray
-    unmatched_new: np.ndarray
-    first_old: np.ndarray
-    first_new: np.ndarray
-    matched: int
-
-
-def _match(old: np.ndarray, new: np.ndarray) -> _Match:
-    """Multiset difference of two hash arrays, per distinct hash."""
-    uo, fo, co = np.unique(old, return_index=True, return_counts=True)
-    un, fn, cn = np.unique(new, return_index=True, return_counts=True)
-    _, ia, ib = np.intersect1d(uo, un, assume_unique=True, return_indices=True)
-    both = np.minimum(co[ia], cn[ib])
-    co = co.copy()
-    cn = cn.copy()
-    co[ia] -= both
-    cn[ib] -= both
-    return _Match(uo, co, un, cn, fo, fn, int(both.sum()))
-
-
-@dataclass
-class _Keyed:
-    added: int
-    removed: int
-    changed: int
-    unchanged: int
-    added_keys: np.ndarray
-    removed_keys: np.ndarray
-    changed_keys: np.ndarray
-    dup_old: np.ndarray
-    dup_new: np.ndarray
-    dup_rows_old: int
-    dup_rows_new: int
-
-
-def _keyed(old: _Side, new: _Side) -> _Keyed:
-    # Pair identical (key, values) rows first; what is left under a key on both sides is
-    # "changed" (as many as pair up), the rest added / removed. Unique keys reduce to the
-    # usual definition; duplicate keys get a defined, order-independent answer.
-    assert old.keys is not None and new.keys is not None
-    m = _match(old.rows, new.rows)
-
-    def per_key(keys: np.ndarray, first: np.ndarray, unmatched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        left = unmatched > 0
-        uk, inv = np.unique(keys[first[left]], return_inverse=True)
-        counts = np.zeros(uk.size, dtype=np.int64)
-        np.add.at(counts, inv, unmatched[left])
-        return uk, counts
-
-    ko, co = per_key(old.keys, m.first_old, m.unmatched_old)
-    kn, cn = per_key(new.keys, m.first_new, m.unmatched_new)
-    _, ia, ib = np.intersect1d(ko, kn, assume_unique=True, return_indices=True)
-    changed_per = np.minimum(co[ia], cn[ib])
-    removed_per = co.copy()
-    removed_per[ia] -= changed_per
-    added_per = cn.copy()
-    added_per[ib] -= changed_per
-
-    def dups(keys: np.ndarray) -> tuple[np.ndarray, int]:
-        uk, counts = np.unique(keys, return_counts=True)
-        return uk[counts > 1], int((counts[counts > 1] - 1).sum())
-
-    dup_old, extra_old = dups(old.keys)
-    dup_new, extra_new = dups(new.keys)
-    return _Keyed(
-        added=int(added_per.sum()),
-        removed=int(removed_per.sum()),
-        changed=int(changed_per.sum()),
-        unchanged=m.matched,
-        added_keys=kn[added_per > 0],
-        removed_keys=ko[removed_per > 0],
-        changed_keys=ko[ia][changed_per > 0],
-        dup_old=dup_old,
-        dup_new=dup_new,
-        dup_rows_old=extra_old,
-        dup_rows_new=extra_new,
-    )
 
 
 def _find_rows(

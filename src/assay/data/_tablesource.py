@@ -1,0 +1,175 @@
+"""Reading a table file for :mod:`assay.data._tablediff`: its format by suffix, its column
+names, and its record batches (CSV cells as text), with hints for what cannot be read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assay.errors import InputError
+
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+
+
+def _format_of(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    return None
+
+
+@dataclass
+class _Source:
+    path: Path
+    label: str  # what messages call the file (a dataset path, not a temp file)
+    format: str
+    names: list[str]
+    batch_rows: int
+    arrow_schema: Any  # pa.Schema, or None for CSV and empty files
+    one_line: bytes | None = None  # a CSV that is one line without its end: that line and "\n"
+
+    @classmethod
+    def open(cls, path: Path, batch_rows: int, label: str | None = None) -> _Source:
+        label = str(path) if label is None else label
+        fmt = _format_of(path)
+        if fmt is None:
+            raise InputError(
+                f"{label}: not a table file",
+                hint="diff_tables reads .parquet, .pq, .csv, .tsv, .csv.gz and .tsv.gz files",
+            )
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise InputError(f"{label}: cannot read ({exc.strerror or exc})") from exc
+        if size == 0:
+            return cls(path, label, fmt, [], batch_rows, None)
+        import pyarrow as pa
+
+        try:
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                schema = pq.ParquetFile(path).schema_arrow
+                names = list(schema.names)
+            else:
+                schema = None
+                one_line = _one_line(path)
+                source = pa.BufferReader(one_line) if one_line is not None else path
+                names = list(cls._csv_reader(path, source, batch_rows, None).schema.names)
+        except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
+            raise _unreadable(label, fmt, exc) from exc
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise InputError(f"{label}: duplicate column names {dup}", hint="give every column a distinct name")
+        return cls(path, label, fmt, names, batch_rows, schema, one_line if fmt == "csv" else None)
+
+    @staticmethod
+    def _csv_reader(path: Path, source: Any, batch_rows: int, names: list[str] | None) -> Any:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        delimiter = "\t" if ".tsv" in path.name.lower() else ","
+        read = pacsv.ReadOptions(block_size=max(batch_rows * 64, 16_384))
+        parse = pacsv.ParseOptions(delimiter=delimiter)
+        if names is None:
+            return pacsv.open_csv(source, read_options=read, parse_options=parse)
+        convert = pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            null_values=[""],
+        )
+        return pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert)
+
+    def batches(self, progress: Any = None) -> Iterator[Any]:
+        """Record batches; CSV columns all as strings. `progress.update` is told the bytes read."""
+        if not self.names and self.arrow_schema is None:
+            return
+        import pyarrow as pa
+
+        try:
+            if self.format == "parquet":
+                import pyarrow.parquet as pq
+
+                pf = pq.ParquetFile(self.path)
+                per_row = self.path.stat().st_size / max(pf.metadata.num_rows, 1)
+                for batch in pf.iter_batches(batch_size=self.batch_rows):
+                    if progress is not None:
+                        progress.update(round(batch.num_rows * per_row))
+                    yield batch
+            elif self.one_line is not None:
+                yield from self._csv_reader(self.path, pa.BufferReader(self.one_line), self.batch_rows, self.names)
+            else:
+                with _CountedStream(self.path, progress) as source:
+                    yield from self._csv_reader(self.path, source, self.batch_rows, self.names)
+        except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
+            raise _unreadable(self.label, self.format, exc) from exc
+
+
+def _one_line(path: Path) -> bytes | None:
+    """A small CSV's one line and a line end, when it has no line end (Arrow cannot read it
+    then: "Empty CSV file or block"); else None."""
+    import pyarrow as pa
+
+    with pa.input_stream(str(path), compression="detect") as fh:
+        head = fh.read(1 << 20)
+    if len(head) >= 1 << 20 or b"\n" in head or b"\r" in head:
+        return None
+    return head + b"\n"
+
+
+class _CountedStream:
+    """The file as a stream for Arrow's CSV reader (decompressed by its suffix), telling
+    `progress` how many of its bytes were read."""
+
+    def __init__(self, path: Path, progress: Any) -> None:
+        self.path, self.progress = path, progress
+
+    def __enter__(self) -> Any:
+        import pyarrow as pa
+
+        if self.progress is None:
+            self.raw = None
+            return self.path
+        self.raw = open(self.path, "rb")
+        progress, read = self.progress, self.raw.read
+
+        def counting_read(n: int = -1) -> bytes:
+            data = read(n)
+            progress.update(len(data))
+            return data
+
+        self.raw.read = counting_read  # type: ignore[method-assign]
+        stream = pa.PythonFile(self.raw, mode="r")
+        return pa.CompressedInputStream(stream, "gzip") if self.path.name.lower().endswith(".gz") else stream
+
+    def __exit__(self, *exc: object) -> None:
+        if self.raw is not None:
+            self.raw.close()
+
+
+def _table_columns(path: str | Path, label: str | None = None) -> list[str]:
+    """The column names of a table file (reads only its header / schema)."""
+    return _Source.open(Path(path), 1, label).names
+
+
+def _unreadable(label: str, fmt: str, exc: Exception) -> InputError:
+    said = str(exc).lower()
+    if fmt == "parquet":
+        hint = "check the file is a complete Parquet file"
+    elif "utf8" in said or "utf-8" in said:
+        hint = ("the file is not UTF-8 text: convert it and add it again, "
+                "e.g. iconv -f LATIN1 -t UTF-8 FILE > FILE.utf8 (name its real encoding after -f)")
+    elif label.lower().endswith(".gz") and ("compress" in said or "gzip" in said or "zlib" in said
+                                            or isinstance(exc, EOFError)):
+        hint = "the .gz file is truncated or damaged (gzip -t FILE says where): add a complete copy"
+    else:
+        hint = "check the delimiter, quoting and that every row has as many fields as the header"
+    return InputError(f"{label}: cannot read as {fmt.upper()}: {exc}", hint=hint)
+
+
