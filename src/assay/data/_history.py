@@ -68,7 +68,7 @@ def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, ag
         try:
             if _write_run(ws, store, run_id, there, again):
                 written.append(run_id)
-        except (OSError, AssayError) as exc:  # e.g. a folder where the record goes: the versions still go
+        except OSError as exc:  # e.g. a folder where the record goes (a refusal of the remote's own stands)
             if notes is None:
                 raise
             notes.append(f"could not send the record of run {run_id[:12]}: {exc}")

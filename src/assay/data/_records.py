@@ -9,7 +9,6 @@ import uuid
 import re
 from typing import TYPE_CHECKING, Any
 
-from assay.errors import AssayError
 
 from assay.data._history import (
     RUN_ID,
@@ -53,7 +52,7 @@ def write_records(ws: Workspace, store: ObjectStore, versions: list[Version], no
             for key in keys:
                 if key not in there:
                     store.put_bytes(key, data)
-        except (OSError, AssayError) as exc:  # e.g. a folder where the copy goes: the versions went
+        except OSError as exc:  # e.g. a folder where the copy goes (a refusal of the remote's own stands)
             notes.append(f"could not send the check or drift record {key}: {exc} (`assay data verify --remote` "
                          "and `push --repair` look at it)")
             continue
