@@ -442,10 +442,12 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
     result = gc(Workspace.open(), dry_run=dry_run)
     verb = "would free" if dry_run else "freed"
     emit(result, as_json, lambda: click.echo(
-        f"{verb} {result.chunks_deleted} chunks ({_size(result.bytes_freed)}); packs deleted {result.packs_deleted}, "
+        f"{verb} {_size(result.bytes_freed)}: {result.chunks_deleted} chunks; packs deleted {result.packs_deleted}, "
         f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
         + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers}"
            if result.checkout_leftovers else "")
+        + (f"; debris of interrupted writes {'to remove' if dry_run else 'removed'} {result.debris_deleted} "
+           f"({_size(result.debris_bytes)})" if result.debris_deleted else "")
         + (f"; {result.kept_aside} pack(s) that a repair kept under lost/ in the store are left "
            "for you to remove" if result.kept_aside else "")
         + (f"; {result.debris_kept} pack(s) without an index kept, as some chunk a version needs is missing "
