@@ -94,3 +94,37 @@ def test_progress_stays_off_stdout_when_piped(ws: Workspace, cli) -> None:  # ty
     proc = cli("data", "add", "d", "--name", "ds", "--json", env={"ASSAY_PROGRESS": "1"})
     json.loads(proc.stdout)  # stdout holds exactly one JSON document
     assert "adding" in proc.stderr  # the bar went to stderr
+
+
+def test_a_mode_change_is_named_by_status_and_diff(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # A trial: after a chmod +x, diff said "modified d/c.csv (194.2 KiB -> 194.2 KiB, 0 new chunks)",
+    # with no reason; the manifest keeps the mode, and status and diff now name it.
+    (ws.root / "d" / "sub").mkdir(parents=True)
+    (ws.root / "d" / "c.csv").write_text("id,x\n" + "".join(f"{i},{i * 2}\n" for i in range(2000)))
+    (ws.root / "d" / "t.txt").write_text("hi\n")
+    (ws.root / "d" / "sub" / "z.txt").write_text("z\n")
+    for path in ("d/c.csv", "d/t.txt", "d/sub/z.txt"):
+        (ws.root / path).chmod(0o644)
+    cli("data", "add", "d", "--name", "ds")
+    assert cli.json("data", "status", "ds")["modes"] == {}
+    (ws.root / "d" / "c.csv").chmod(0o755)  # the mode alone
+    (ws.root / "d" / "t.txt").write_text("hi there\n")
+    (ws.root / "d" / "t.txt").chmod(0o600)  # bytes and mode
+    st = cli.json("data", "status", "ds")
+    assert st["modified"] == ["d/c.csv", "d/t.txt"]
+    assert st["modes"] == {"d/c.csv": {"old": "644", "new": "755", "content_changed": False},
+                           "d/t.txt": {"old": "644", "new": "600", "content_changed": True}}
+    out = cli("data", "status", "ds").stdout
+    assert "modified  d/c.csv (mode 644 -> 755)\n" in out and "modified  d/t.txt (content and mode 644 -> 600)\n" in out
+    cli("data", "add", "d", "--name", "ds")
+    assert cli.json("data", "status", "ds")["clean"] is True
+    (ws.root / "d" / "sub" / "z.txt").chmod(0o640)  # after a clean status: only its folder is looked at again
+    assert cli.json("data", "status", "ds")["modes"] == {"d/sub/z.txt": {"old": "644", "new": "640", "content_changed": False}}
+    doc = cli.json("data", "diff", "ds@v1", "ds@v2")
+    by_path = {f["path"]: f for f in doc["modified"]}
+    assert by_path["d/c.csv"]["content_changed"] is False and by_path["d/t.txt"]["content_changed"] is True
+    assert (by_path["d/c.csv"]["old_mode"], by_path["d/c.csv"]["new_mode"]) == ("644", "755")
+    assert doc["tables"] == {}  # the same bytes: no rows to compare
+    out = cli("data", "diff", "ds@v1", "ds@v2").stdout
+    assert "  modified  d/c.csv (mode 644 -> 755)\n" in out
+    assert "  modified  d/t.txt (3 B -> 9 B, 1 new chunk; mode 644 -> 600)\n" in out

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import emit, escaped, handle_errors, json_option, quoted
+from assay.cli._output import counted, emit, escaped, handle_errors, json_option, quoted
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
@@ -84,7 +84,10 @@ def status_cmd(name: str | None, as_json: bool) -> None:
             click.echo(f"{st.dataset}: changes against {st.against.ref}")
             for label, paths in (("added", st.added), ("modified", st.modified), ("removed", st.removed)):
                 for p in paths:
-                    click.echo(f"  {label:9} {quoted(p)}")
+                    mode = st.modes.get(p) if label == "modified" else None
+                    why = (f" ({'content and ' if mode['content_changed'] else ''}mode {mode['old']} -> {mode['new']})"
+                           if mode else "")
+                    click.echo(f"  {label:9} {quoted(p)}{why}")
 
     emit(results[0] if name else {"datasets": results}, as_json, render)
 
@@ -153,7 +156,11 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
         for f in result.removed:
             click.echo(f"  removed   {quoted(f['path'])}")
         for f in result.modified:
-            click.echo(f"  modified  {quoted(f['path'])} ({_size(f['old_size'])} -> {_size(f['new_size'])}, {f['chunks_new']} new chunks)")
+            mode = f["old_mode"] != f["new_mode"]
+            what = [f"{_size(f['old_size'])} -> {_size(f['new_size'])}, {counted(f['chunks_new'], 'new chunk')}"
+                    ] if f["content_changed"] or not mode else []
+            what += [f"mode {f['old_mode']} -> {f['new_mode']}"] if mode else []
+            click.echo(f"  modified  {quoted(f['path'])} ({'; '.join(what)})")
         for path, t in result.tables.items():
             click.echo(f"  table {quoted(path)}:")
             if "error" in t:
