@@ -56,7 +56,7 @@ def test_push_says_what_it_sent_and_what_was_there(ws: Workspace, cli, tmp_path:
     (ws.root / "d" / "c.txt").write_text("c\n")
     cli("data", "add", "d", "--name", "ds")
     text = cli("data", "push").stdout
-    assert text.startswith("pushed 1 version(s) to origin (2 more already there): 1 chunks"), text
+    assert text.startswith("pushed 1 version to origin (2 more already there): 1 chunk "), text
     again = cli.json("data", "push")
     assert again["versions"] == ["ds@v1", "ds@v2", "ds@v3"]  # the key kept: every version the push covered
     assert again["versions_sent"] == [] and again["versions_already_there"] == ["ds@v1", "ds@v2", "ds@v3"]
@@ -69,7 +69,7 @@ def test_push_says_what_it_sent_and_what_was_there(ws: Workspace, cli, tmp_path:
     cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=clone)
     cli("data", "pull", "ds@v1", cwd=clone)
     text = cli("data", "pull", cwd=clone).stdout
-    assert text.startswith("pulled 2 version(s) from origin (1 more already here): "), text
+    assert text.startswith("pulled 2 versions from origin (1 more already here): "), text
     pulled = cli.json("data", "pull", "ds@v2", cwd=clone)
     assert pulled["versions"] == ["ds@v2"] and pulled["versions_sent"] == [] and pulled["versions_already_there"] == ["ds@v2"]
 
@@ -128,3 +128,20 @@ def test_a_mode_change_is_named_by_status_and_diff(ws: Workspace, cli) -> None: 
     out = cli("data", "diff", "ds@v1", "ds@v2").stdout
     assert "  modified  d/c.csv (mode 644 -> 755)\n" in out
     assert "  modified  d/t.txt (3 B -> 9 B, 1 new chunk; mode 644 -> 600)\n" in out
+
+
+def test_counts_of_one_are_singular(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # A trial: "1 files", "stored 1 new chunks", "1 version(s)".
+    from assay.cli._output import counted
+
+    assert [counted(n, "chunk") for n in (0, 1, 2)] == ["0 chunks", "1 chunk", "2 chunks"]
+    assert counted(1200, "row", grouped=True) == "1,200 rows" and counted(1, "delivery", "deliveries") == "1 delivery"
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.txt").write_text("a\n")
+    out = cli("data", "add", "d", "--name", "ds").stdout
+    assert "1 file, 2 B; stored 1 new chunk (" in out, out
+    assert cli("data", "status", "ds").stdout == "ds: clean against ds@v1 (1 file)\n"
+    assert "1 file, 2 B" in cli("data", "log", "ds").stdout
+    assert " 1 version, latest " in cli("data", "ls").stdout
+    assert cli("data", "verify").stdout.startswith("ok: 1 chunk (")
+    assert cli.json("data", "add", "d", "--name", "ds")["new_chunks"] == 0  # JSON keys as they were

@@ -99,10 +99,10 @@ def quoted(name: str) -> str:
     return escaped(json.dumps(name, ensure_ascii=False))  # json leaves C1 controls and bidi marks as they are
 
 
-def counted(count: int, noun: str, plural: str | None = None) -> str:
+def counted(count: int, noun: str, plural: str | None = None, *, grouped: bool = False) -> str:
     """``count`` and ``noun`` in the number it takes: ``1 chunk``, ``2 chunks``, ``0 chunks``
-    (``plural``: where adding an s is not it, ``1 copy``, ``2 copies``)."""
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+    (``plural``: where adding an s is not it, ``1 copy``, ``2 copies``; ``grouped``: ``1,200 rows``)."""
+    return (f"{count:,}" if grouped else str(count)) + f" {noun if count == 1 else plural or noun + 's'}"
 
 
 def styled(text: str, *, fg: str | None = None, bold: bool = False, err: bool = False) -> str:
