@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from assay.workspace import Workspace
@@ -94,6 +97,19 @@ def test_progress_stays_off_stdout_when_piped(ws: Workspace, cli) -> None:  # ty
     proc = cli("data", "add", "d", "--name", "ds", "--json", env={"ASSAY_PROGRESS": "1"})
     json.loads(proc.stdout)  # stdout holds exactly one JSON document
     assert "adding" in proc.stderr  # the bar went to stderr
+
+
+def test_a_forced_progress_bar_off_a_terminal_writes_a_line_per_redraw(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # A trial: ASSAY_PROGRESS=1 with stderr in a file wrote the bar's carriage returns as "\u000d".
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.bin").write_bytes(b"x" * 5_000_000)
+    for args in (("data", "add", "d", "--name", "ds"), ("data", "checkout", "ds@v1", "--to", "out")):
+        proc = subprocess.run([sys.executable, "-m", "assay", *args], cwd=ws.root, capture_output=True,
+                              env={**os.environ, "ASSAY_PROGRESS": "1"}, timeout=120, check=True)
+        err = proc.stderr.decode()
+        assert "\\u000d" not in err and "\r" not in err and "\x1b" not in err, err
+        lines = err.splitlines()
+        assert lines and all(line.startswith(("adding", "checkout")) and "%|" in line for line in lines), err
 
 
 def test_a_mode_change_is_named_by_status_and_diff(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
