@@ -52,7 +52,10 @@ def bar(total: float | None = None, desc: str = "", unit: str = "it", *, show: b
     # thread cannot fork workers safely (see assay.data._workers).
     tqdm.monitor_interval = 0
     scale = unit == "B"
-    stream: Any = sys.stderr if _on_terminal(sys.stderr) else _Lines(sys.stderr)
+    stream: Any = sys.stderr
+    if not _on_terminal(stream):
+        stream = _Lines(stream)
+        kwargs.setdefault("mininterval", 1.0)  # a line each: ten a second would flood a log
     return tqdm(
         total=total,
         desc=desc,
