@@ -1,4 +1,4 @@
-"""Progress bars for long work: on stderr, only when stderr is a terminal."""
+"""Progress bars for long work: on stderr, only when stderr is a terminal (or ``ASSAY_PROGRESS=1``)."""
 
 from __future__ import annotations
 
@@ -52,14 +52,43 @@ def bar(total: float | None = None, desc: str = "", unit: str = "it", *, show: b
     # thread cannot fork workers safely (see assay.data._workers).
     tqdm.monitor_interval = 0
     scale = unit == "B"
+    stream: Any = sys.stderr
+    if not _on_terminal(stream):
+        stream = _Lines(stream)
+        kwargs.setdefault("mininterval", 1.0)  # a line each: ten a second would flood a log
     return tqdm(
         total=total,
         desc=desc,
         unit=unit,
         unit_scale=scale,
         unit_divisor=1024 if scale else 1000,
-        file=sys.stderr,
+        file=stream,
         leave=False,
         dynamic_ncols=True,
         **kwargs,
     )
+
+
+def _on_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class _Lines:
+    """Where a bar forced on (``ASSAY_PROGRESS=1``) writes when stderr is no terminal (a file,
+    a CI log): each redraw as a line of its own. A terminal redraws in place with carriage
+    returns and cursor-up; elsewhere those would only be escaped (as data's controls are)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def write(self, text: str) -> int:
+        for line in text.replace("\x1b[A", "").split("\r"):
+            if line.strip():
+                self._raw.write(line.rstrip() + "\n")
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, encoding, fileno, ...
+        return getattr(self._raw, name)

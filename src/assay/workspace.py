@@ -25,6 +25,7 @@ from assay.errors import AssayError, UsageError
 if TYPE_CHECKING:
     from assay.ledger import Ledger
     from assay.store import ObjectStore
+    from assay.store._local import Leftover
 
 __all__ = ["WORKSPACE_DIR", "Workspace"]
 
@@ -39,6 +40,9 @@ class Workspace:
         self._holding = threading.local()  # .mode: set while this thread holds the lock through this object
         self._lock_hooks: list[Callable[[], None]] = []  # see on_lock()
         self._registered = False  # see _register_in_store()
+        # Whether opening the store removes what killed writers left (see dead_writers_temps);
+        # gc turns it off to count them in its report, and a dry run to keep them.
+        self.sweep_temps = True
 
     # -- finding and creating -----------------------------------------------------------
     @classmethod
@@ -94,14 +98,26 @@ class Workspace:
 
     @cached_property
     def store(self) -> ObjectStore:
-        from assay.store import LocalStore, open_store
-        from assay.store._local import remove_dead_writers_files
+        from assay.store import open_store
+        from assay.store._local import remove_leftovers
 
         store = open_store(self.config.store, self.dir, **self.config.store_options)
-        if isinstance(store, LocalStore):
-            store.clean_tmp()
-        remove_dead_writers_files(self.dir / "tmp", folders=True)  # packs, model checkouts of killed processes
+        if self.sweep_temps:
+            remove_leftovers(self._dead_writers_temps(store))
         return store
+
+    def dead_writers_temps(self) -> list[Leftover]:
+        """What processes killed mid-write left in the store's and the workspace's temp
+        folders: parts of packs, model checkouts. Opening the store removes them, unless
+        :attr:`sweep_temps` is off."""
+        return self._dead_writers_temps(self.store)
+
+    def _dead_writers_temps(self, store: ObjectStore) -> list[Leftover]:
+        from assay.store import LocalStore
+        from assay.store._local import dead_writers_files
+
+        found = store.dead_tmp_files() if isinstance(store, LocalStore) else []
+        return found + dead_writers_files(self.dir / "tmp", folders=True)
 
     @property
     def cache_dir(self) -> Path:

@@ -364,10 +364,10 @@ def test_the_command_line_says_what_travelled(alice: Workspace, cli, tmp_path: P
     suite = Suite.from_yaml(SUITE.replace("min: 0.5", "min: 0.99"), base_dir=alice.root)
     run_suite(suite, candidate="clf@v1", ws=alice)
     pushed = cli("data", "push", cwd=alice.root).stdout
-    assert pushed.strip() == "remote origin has all 3 versions already; sent 1 check or drift record(s) of these versions"
+    assert pushed.strip() == "remote origin has all 3 versions already; sent 1 check or drift record of these versions"
     bob = _workspace(tmp_path / "bob", tmp_path / "remote")
     pulled = cli("data", "pull", "clf@v1", cwd=bob.root).stdout
-    assert pulled.rstrip().endswith("; recorded 2 check or drift record(s) of these versions"), pulled
+    assert pulled.rstrip().endswith("; recorded 2 check or drift records of these versions"), pulled
     log = cli("check", "log", cwd=bob.root).stdout.splitlines()
     assert len(log) == 2 and all(line.endswith("  from origin") for line in log), log
     shown = cli("check", "show", log[0].split()[0], cwd=bob.root).stdout

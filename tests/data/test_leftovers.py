@@ -130,6 +130,31 @@ def test_a_folder_remote_keeps_no_part_of_a_failed_or_killed_push(ws, cli, tmp_p
     assert not list((tmp_path / "store" / ".tmp").iterdir())
 
 
+def test_gc_counts_a_killed_writer_s_temp_files_and_a_dry_run_keeps_them(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A trial: `data gc --dry-run` after a killed `data add` deleted its temp pack in .assay/tmp
+    # (opening the store sweeps killed writers' files) and reported debris_deleted 0, bytes_freed 0.
+    _data(tmp_path, files=3)
+    cli("data", "add", "d", "--name", "ds")
+    dead = _dead_pid()
+    pack = tmp_path / ".assay" / "tmp" / f"{dead}-0123456789ab.pack"  # a killed add's pack
+    part = tmp_path / ".assay" / "objects" / ".tmp" / f"{dead}-{host_tag()}-0123456789ab-x.pack"  # a killed put's
+    pack.write_bytes(b"p" * 5000)
+    part.write_bytes(b"q" * 3000)
+    dry = cli.json("data", "gc", "--dry-run")
+    assert pack.exists() and part.exists()
+    assert dry["debris_deleted"] == 2 and dry["debris_bytes"] == 8000 and dry["bytes_freed"] == 8000
+    assert "debris of interrupted writes to remove 2 (7.8 KiB)" in cli("data", "gc", "--dry-run").stdout
+    assert pack.exists() and part.exists()
+    done = cli.json("data", "gc")
+    assert not pack.exists() and not part.exists()
+    assert done["debris_deleted"] == 2 and done["bytes_freed"] == 8000 and done["chunks_deleted"] == 0
+    assert cli.json("data", "gc")["debris_deleted"] == 0
+    # Every other command still removes them on opening the store.
+    pack.write_bytes(b"p" * 5000)
+    cli("data", "verify")
+    assert not pack.exists()
+
+
 class _FullDisk:
     """A SQLite connection whose COMMIT fails as on a full disk (SQLite has rolled back)."""
 

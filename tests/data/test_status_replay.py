@@ -93,7 +93,7 @@ def test_the_replayed_answer_is_the_full_commands_word_for_word(clean: Workspace
 
 def test_the_status_after_add_is_replayed(clean: Workspace) -> None:
     assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
-    assert replayed(clean) == "ds: clean against ds@v1 (4 files)\nother: clean against other@v1 (1 files)\n"
+    assert replayed(clean) == "ds: clean against ds@v1 (4 files)\nother: clean against other@v1 (1 file)\n"
 
 
 def test_render_is_json_dumps_of_the_status(clean: Workspace) -> None:
@@ -204,7 +204,7 @@ def test_a_missing_dataset_or_ledger_falls_through_to_the_full_commands_error(cl
 
 
 def test_one_stale_dataset_makes_the_whole_listing_run_in_full(clean: Workspace) -> None:
-    assert replayed(clean) == "ds: clean against ds@v1 (4 files)\nother: clean against other@v1 (1 files)\n"
+    assert replayed(clean) == "ds: clean against ds@v1 (4 files)\nother: clean against other@v1 (1 file)\n"
     v1 = status(clean, "other").against
     write(clean.root / "o.txt", "other, changed\n")
     age(clean.root / "o.txt")
@@ -221,9 +221,9 @@ def test_models_are_not_listed_by_the_replay_either(clean: Workspace) -> None:
     add(clean, ["m"], name="net", kind="model")
     answers = marshal.loads(answers_file(clean).read_bytes())["answers"]
     assert "net" in answers  # a model's answer is kept: `assay data status net` may replay it
-    assert replayed(clean, "net") == "net: clean against net@v1 (1 files)\n"
+    assert replayed(clean, "net") == "net: clean against net@v1 (1 file)\n"
     listing = replayed(clean)  # datasets only, as the full command lists them
-    assert listing == "ds: clean against ds@v1 (4 files)\nother: clean against other@v1 (1 files)\n"
+    assert listing == "ds: clean against ds@v1 (4 files)\nother: clean against other@v1 (1 file)\n"
     answers_file(clean).unlink()
     assert full(clean) == listing
 
@@ -406,7 +406,7 @@ def test_no_answer_is_kept_for_a_postgresql_ledger(tmp_path: Path, pg_database: 
         add(ws, ["d"], name="ds")
         assert not status(ws, "ds").dirty
         assert not answers_file(ws).exists()
-        assert full(ws, "ds") == "ds: clean against ds@v1 (1 files)\n"
+        assert full(ws, "ds") == "ds: clean against ds@v1 (1 file)\n"
     finally:
         ws.close()
 

@@ -123,6 +123,7 @@ def per_file_view(ws: Workspace, name: str) -> dict[str, object]:
     with the stat cache or hashed, the listing compared with the snapshot's (nothing recorded)."""
     from assay.data._add import hash_entries
     from assay.data._scan import _match
+    from assay.data._snapshot import FileManifest
     from assay.data._versions import dataset_sources, load_snapshot, resolve
 
     version = resolve(ws, name)
@@ -131,7 +132,11 @@ def per_file_view(ws: Workspace, name: str) -> dict[str, object]:
     ids, suspects = _match(StatCache(ws)._load(), found.files)  # StatCache.match, unseen by `answers`
     ids.update((rel, m.id) for rel, _, m in hash_entries(ws, suspects))
     old = {p: m.id for p, m in base.files.items()}
+    modes = {e.rel: e.st.st_mode & 0o777 for e in found.files}
     return {
+        "modes": {p: {"old": f"{base.files[p].mode:o}", "new": f"{modes[p]:o}",
+                      "content_changed": FileManifest(base.files[p].size, modes[p], base.files[p].chunks).id != ids[p]}
+                  for p in ids if p in old and old[p] != ids[p] and base.files[p].mode != modes[p]},
         "dataset": name, "against": version.ref, "against_id": version.id,
         "added": sorted(set(ids) - set(old)), "removed": sorted(set(old) - set(ids)),
         "modified": sorted(p for p in ids if p in old and old[p] != ids[p]),

@@ -105,7 +105,7 @@ def test_text_listings_show_a_name_with_a_line_break_on_one_line(ws, cli, tmp_pa
                                                                    '  modified  "d/a\\nb.txt"']
     cli("data", "add", "d", "--name", "ds")
     assert cli("data", "diff", "ds@v1", "ds@v2").stdout.splitlines()[1:] == [
-        '  added     "d/n\\new" (1 B)', '  modified  "d/a\\nb.txt" (1 B -> 2 B, 1 new chunks)']
+        '  added     "d/n\\new" (1 B)', '  modified  "d/a\\nb.txt" (1 B -> 2 B, 1 new chunk)']
     packs = ws.root / ".assay" / "objects" / "packs"
     newest = max(packs.glob("*.pack"), key=lambda p: p.stat().st_mtime_ns)  # v2's new chunks
     data = bytearray(newest.read_bytes())

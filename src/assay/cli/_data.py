@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import emit, escaped, handle_errors, json_option, quoted
+from assay.cli._output import counted, emit, escaped, handle_errors, json_option, quoted
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
@@ -43,8 +43,8 @@ def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, as_json:
     def render() -> None:
         v = result.version
         if result.created:
-            click.echo(f"{v.ref}  {v.snapshot[:12]}  {result.files} files, {_size(result.bytes)}; "
-                       f"stored {result.new_chunks} new chunks ({_size(result.new_bytes_stored)})")
+            click.echo(f"{v.ref}  {v.snapshot[:12]}  {counted(result.files, 'file')}, {_size(result.bytes)}; "
+                       f"stored {counted(result.new_chunks, 'new chunk')} ({_size(result.new_bytes_stored)})")
         else:
             click.echo(f"unchanged: {name} is already {v.ref} ({v.snapshot[:12]}); no new version made")
         for w in result.warnings:
@@ -79,12 +79,15 @@ def status_cmd(name: str | None, as_json: bool) -> None:
             click.echo("no datasets yet; add one with `assay data add PATH --name NAME`")
         for st in results:
             if not st.dirty:
-                click.echo(f"{st.dataset}: clean against {st.against.ref} ({st.unchanged} files)")
+                click.echo(f"{st.dataset}: clean against {st.against.ref} ({counted(st.unchanged, 'file')})")
                 continue
             click.echo(f"{st.dataset}: changes against {st.against.ref}")
             for label, paths in (("added", st.added), ("modified", st.modified), ("removed", st.removed)):
                 for p in paths:
-                    click.echo(f"  {label:9} {quoted(p)}")
+                    mode = st.modes.get(p) if label == "modified" else None
+                    why = (f" ({'content and ' if mode['content_changed'] else ''}mode {mode['old']} -> {mode['new']})"
+                           if mode else "")
+                    click.echo(f"  {label:9} {quoted(p)}{why}")
 
     emit(results[0] if name else {"datasets": results}, as_json, render)
 
@@ -104,7 +107,7 @@ def log_cmd(name: str, as_json: bool) -> None:
     def render() -> None:
         for v in versions:
             run = f"  run {v.run_id[:12]}" if v.run_id else ""
-            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {v.files} files, {_size(v.bytes)}  {v.message}{run}")
+            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {_size(v.bytes)}  {v.message}{run}")
 
     emit({"dataset": name, "versions": versions}, as_json, render)
 
@@ -120,7 +123,7 @@ def ls_cmd(ref: str | None, as_json: bool) -> None:
     ws = Workspace.open()
     if ref is None:
         datasets = list_datasets(ws)
-        emit({"datasets": datasets}, as_json, lambda: [click.echo(f"{d['name']:24} {d['kind']:8} {d['versions']} versions, latest {d['latest']}") for d in datasets])
+        emit({"datasets": datasets}, as_json, lambda: [click.echo(f"{d['name']:24} {d['kind']:8} {counted(d['versions'], 'version')}, latest {d['latest']}") for d in datasets])
         return
     version, files = ls(ws, ref)
 
@@ -153,7 +156,11 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
         for f in result.removed:
             click.echo(f"  removed   {quoted(f['path'])}")
         for f in result.modified:
-            click.echo(f"  modified  {quoted(f['path'])} ({_size(f['old_size'])} -> {_size(f['new_size'])}, {f['chunks_new']} new chunks)")
+            mode = f["old_mode"] != f["new_mode"]
+            what = [f"{_size(f['old_size'])} -> {_size(f['new_size'])}, {counted(f['chunks_new'], 'new chunk')}"
+                    ] if f["content_changed"] or not mode else []
+            what += [f"mode {f['old_mode']} -> {f['new_mode']}"] if mode else []
+            click.echo(f"  modified  {quoted(f['path'])} ({'; '.join(what)})")
         for path, t in result.tables.items():
             click.echo(f"  table {quoted(path)}:")
             if "error" in t:
@@ -278,10 +285,10 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
 
     def render() -> None:
         if report.ok:
-            click.echo(f"ok: {report.checked_chunks} chunks ({_size(report.checked_bytes)}) and "
-                       f"{report.checked_snapshots} snapshots verified{on}")
+            click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({_size(report.checked_bytes)}) and "
+                       f"{counted(report.checked_snapshots, 'snapshot')} verified{on}")
             return
-        click.echo(f"DAMAGED{on}: {len(report.damaged)} object(s)")
+        click.echo(f"DAMAGED{on}: {counted(len(report.damaged), 'object')}")
         _render_damage(report)
         click.echo("to replace damaged objects with good copies: " + (
             f"`assay data push --repair --remote {report.remote}`" if report.remote
@@ -333,10 +340,10 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
                 return
             click.echo(f"nothing to push: remote {result.remote} has {what} already")
             return
-        click.echo(f"pushed {len(result.versions_sent)} version(s) to {result.remote}"
+        click.echo(f"pushed {counted(len(result.versions_sent), 'version')} to {result.remote}"
                    + (f" ({there} more already there)" if there else "")
-                   + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) sent, "
-                   f"{result.chunks_present} chunks already there"
+                   + f": {counted(result.chunks_sent, 'chunk')} ({_size(result.bytes_sent)}) sent, "
+                   f"{counted(result.chunks_present, 'chunk')} already there"
                    + (f"; sent {_records(result.records_sent)}" if result.records_sent else ""))
 
     emit(result, as_json, render)
@@ -347,7 +354,7 @@ def _named(ref: str | None) -> str:
 
 
 def _records(count: int) -> str:
-    return f"{count} check or drift record(s) of these versions"
+    return f"{counted(count, 'check or drift record')} of these versions"
 
 
 @data.command("pull")
@@ -388,10 +395,10 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
                 return
             click.echo(f"nothing to pull: this workspace has {what} of {result.remote} already{checked_out}")
             return
-        click.echo(f"pulled {len(result.versions_sent)} version(s) from {result.remote}"
+        click.echo(f"pulled {counted(len(result.versions_sent), 'version')} from {result.remote}"
                    + (f" ({here} more already here)" if here else "")
-                   + f": {result.chunks_sent} chunks ({_size(result.bytes_sent)}) fetched, "
-                   f"{result.chunks_present} chunks already here"
+                   + f": {counted(result.chunks_sent, 'chunk')} ({_size(result.bytes_sent)}) fetched, "
+                   f"{counted(result.chunks_present, 'chunk')} already here"
                    + (f"; recorded {_records(result.records_received)}" if result.records_received else "") + checked_out)
 
     emit(result, as_json, render)
@@ -410,12 +417,12 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
 
     def render() -> None:
         mended, source = (result.store, "the workspace") if on_remote else ("the workspace's store", result.source)
-        click.echo(f"checked {result.checked_chunks} chunks and {result.checked_snapshots} snapshots in {mended}; "
-                   f"repaired {len(result.repaired)} object(s) "
-                   f"({result.chunks_copied} chunks, {_size(result.bytes_copied)} copied from {source}; "
+        click.echo(f"checked {counted(result.checked_chunks, 'chunk')} and {counted(result.checked_snapshots, 'snapshot')} in {mended}; "
+                   f"repaired {counted(len(result.repaired), 'object')} "
+                   f"({counted(result.chunks_copied, 'chunk')}, {_size(result.bytes_copied)} copied from {source}; "
                    + (f"{result.found_in_place} found in place, where a damaged index no longer named them; "
                       if result.found_in_place else "")
-                   + f"{result.packs_rewritten} pack(s) rewritten)")
+                   + f"{counted(result.packs_rewritten, 'pack')} rewritten)")
         for name in result.repaired:
             click.echo(f"  repaired {name}")
         for name in result.kept_aside:
@@ -433,9 +440,9 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
             click.echo("not verified afterwards: the refs above cannot be read")
             return
         if after.ok:
-            click.echo(f"ok: {after.checked_chunks} chunks and {after.checked_snapshots} snapshots verified afterwards")
+            click.echo(f"ok: {counted(after.checked_chunks, 'chunk')} and {counted(after.checked_snapshots, 'snapshot')} verified afterwards")
             return
-        click.echo(f"still DAMAGED: {len(after.damaged)} object(s) with no good copy here or there")
+        click.echo(f"still DAMAGED: {counted(len(after.damaged), 'object')} with no good copy here or there")
         _render_damage(after)
 
     emit(result, as_json, render)
@@ -455,11 +462,13 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
     result = gc(Workspace.open(), dry_run=dry_run)
     verb = "would free" if dry_run else "freed"
     emit(result, as_json, lambda: click.echo(
-        f"{verb} {result.chunks_deleted} chunks ({_size(result.bytes_freed)}); packs deleted {result.packs_deleted}, "
+        f"{verb} {_size(result.bytes_freed)}: {counted(result.chunks_deleted, 'chunk')}; packs deleted {result.packs_deleted}, "
         f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
         + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers}"
            if result.checkout_leftovers else "")
-        + (f"; {result.kept_aside} pack(s) that a repair kept under lost/ in the store are left "
+        + (f"; debris of interrupted writes {'to remove' if dry_run else 'removed'} {result.debris_deleted} "
+           f"({_size(result.debris_bytes)})" if result.debris_deleted else "")
+        + (f"; {counted(result.kept_aside, 'pack')} that a repair kept under lost/ in the store {'is' if result.kept_aside == 1 else 'are'} left "
            "for you to remove" if result.kept_aside else "")
-        + (f"; {result.debris_kept} pack(s) without an index kept, as some chunk a version needs is missing "
+        + (f"; {counted(result.debris_kept, 'pack')} without an index kept, as some chunk a version needs is missing "
            "(`assay data verify` names it)" if result.debris_kept else "")))

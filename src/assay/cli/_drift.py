@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import echo_err, emit, handle_errors, json_option, styled
+from assay.cli._output import counted, echo_err, emit, handle_errors, json_option, styled
 from assay.errors import UsageError
 
 
@@ -139,8 +139,8 @@ def _run(compare: Any, reference: str, current: str, spec: Any, executor: Any, w
 def _render(report: Any, report_path: Path | None) -> None:
     verdict = styled("DRIFT", fg="red", bold=True) if report.drift else styled("no drift", fg="green", bold=True)
     n = len(report.columns)
-    click.echo(f"{verdict}: {len(report.drifted_columns)} of {n} columns drifted ({report.share_drifted:.0%}); "
-               f"reference {report.reference_rows:,} rows, current {report.current_rows:,} rows; "
+    click.echo(f"{verdict}: {len(report.drifted_columns)} of {counted(n, 'column')} drifted ({report.share_drifted:.0%}); "
+               f"reference {counted(report.reference_rows, 'row', grouped=True)}, current {counted(report.current_rows, 'row', grouped=True)}; "
                f"{report.method['correction_name']}, alpha {report.method['alpha']:g}, {report.method['mode']} mode")  # fmt: skip
     rows = sorted(report.columns, key=lambda c: -(c.effect if c.effect is not None else -1))
     width = max([len(c.name) for c in rows] + [6])
@@ -232,7 +232,7 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
         from assay.drift._record import save_profile
 
         doc["key"] = save_profile(ws, profile, version)
-    emit(doc, as_json, lambda: click.echo(f"profiled {profile.rows:,} rows, {len(profile.columns)} columns" + (f" -> {out}" if out else "") + (" (saved in the workspace)" if save else "")))
+    emit(doc, as_json, lambda: click.echo(f"profiled {counted(profile.rows, 'row', grouped=True)}, {counted(len(profile.columns), 'column')}" + (f" -> {out}" if out else "") + (" (saved in the workspace)" if save else "")))
 
 
 @drift.command("merge")
@@ -253,7 +253,7 @@ def merge_command(profiles: tuple[Path, ...], out: Path, as_json: bool) -> None:
                              hint="profile every partition with --like REFERENCE.json") from None  # fmt: skip
     merged.save(out)
     doc = {"rows": merged.rows, "profiles": len(profiles), "out": str(out)}
-    emit(doc, as_json, lambda: click.echo(f"merged {len(profiles)} profiles, {merged.rows:,} rows -> {out}"))
+    emit(doc, as_json, lambda: click.echo(f"merged {counted(len(profiles), 'profile')}, {counted(merged.rows, 'row', grouped=True)} -> {out}"))
 
 
 __all__ = ["drift"]

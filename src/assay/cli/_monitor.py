@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from assay.cli._output import emit, handle_errors, json_option
+from assay.cli._output import counted, emit, handle_errors, json_option
 from assay.workspace import Workspace
 
 
@@ -44,7 +46,7 @@ def create(name: str, reference: str, columns: tuple[str, ...], window: str, rul
     found = create_monitor(ws, name, reference, columns=_split(columns) or None, window=window, rules=list(rules) or None, webhooks=list(webhooks),
                            drift={"prediction": prediction} if prediction else None, task=task, min_labels=min_labels)
     emit(found.to_dict(), as_json, lambda: click.echo(
-        f"Created monitor {found.name} on {found.reference}: {len(found.spec.columns)} column(s), window {found.spec.window.to_text()}, "
+        f"Created monitor {found.name} on {found.reference}: {counted(len(found.spec.columns), 'column')}, window {found.spec.window.to_text()}, "
         f"rules {', '.join(r.text for r in found.spec.rules)}"))
 
 
@@ -59,7 +61,7 @@ def list_(as_json: bool) -> None:
 
     def render() -> None:
         for m in found:
-            click.echo(f"{m.name}\t{m.reference}\t{m.spec.window.to_text()}\t{m.events} events\t{m.next_window} windows")
+            click.echo(f"{m.name}\t{m.reference}\t{m.spec.window.to_text()}\t{counted(m.events, 'event')}\t{counted(m.next_window, 'window')}")
 
     emit({"monitors": [m.to_dict() for m in found]}, as_json, render)
 
@@ -81,9 +83,9 @@ def show(name: str, as_json: bool) -> None:
     doc = {**found.to_dict(), "windows": windows, "alerts": alerts}
 
     def render() -> None:
-        click.echo(f"{found.name} on {found.reference}: {found.events} events, {found.next_window} window(s) closed")
+        click.echo(f"{found.name} on {found.reference}: {counted(found.events, 'event')}, {counted(found.next_window, 'window')} closed")
         for w in windows:
-            click.echo(f"  window {w['window']}: {w['rows']} rows, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "no drift")
+            click.echo(f"  window {w['window']}: {counted(w['rows'], 'row')}, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "no drift")
                        + _performance_text(w.get("performance")))
         for a in alerts:
             click.echo(f"  alert {a['created_at'][:19]} window {a['window']} [{a['rule']}] {a['message']}")
@@ -122,13 +124,16 @@ def delete(name: str, yes: bool, dry_run: bool, as_json: bool) -> None:
     ws = Workspace.open()
     if dry_run or not yes:
         doc = delete_monitor(ws, name, dry_run=True)
-        what = (f"{doc['events']} event(s), {doc['windows']} window(s), {doc['alerts']} alert(s), {doc['labels']} label(s), "
-                f"{doc['pending_deliveries']} pending webhook deliveries")  # fmt: skip
+        what = _monitor_parts(doc)
         if not dry_run:
             raise UsageError(f"deleting monitor {name!r} removes {what}; it cannot be undone", hint=f"run `assay monitor delete {name} --yes`")
         emit(doc, as_json, lambda: click.echo(f"Would delete monitor {name}: {what}"))
         return
     doc = delete_monitor(ws, name)
     emit(doc, as_json, lambda: click.echo(
-        f"Deleted monitor {name}: {doc['events']} event(s), {doc['windows']} window(s), {doc['alerts']} alert(s), {doc['labels']} label(s), "
-        f"{doc['pending_deliveries']} pending webhook deliveries dropped"))
+        f"Deleted monitor {name}: {_monitor_parts(doc)} dropped"))
+
+
+def _monitor_parts(doc: dict[str, Any]) -> str:
+    return (f"{counted(doc['events'], 'event')}, {counted(doc['windows'], 'window')}, {counted(doc['alerts'], 'alert')}, "
+            f"{counted(doc['labels'], 'label')}, {counted(doc['pending_deliveries'], 'pending webhook delivery', 'pending webhook deliveries')}")

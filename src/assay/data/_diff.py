@@ -64,8 +64,11 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | str | No
             result.removed.append({"path": path, "size": ma.size})
         elif ma.id != mb.id:
             shared = len({d for d, _ in ma.chunks} & {d for d, _ in mb.chunks})
+            # A manifest is size, mode and chunks: a chmod alone changes its id, not its bytes.
             result.modified.append({"path": path, "old_size": ma.size, "new_size": mb.size,
-                                    "chunks_shared": shared, "chunks_new": len(mb.chunks) - shared})
+                                    "chunks_shared": shared, "chunks_new": len(mb.chunks) - shared,
+                                    "content_changed": (ma.size, ma.chunks) != (mb.size, mb.chunks),
+                                    "old_mode": f"{ma.mode & 0o777:o}", "new_mode": f"{mb.mode & 0o777:o}"})
         else:
             result.unchanged += 1
     if tables:
@@ -73,7 +76,7 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | str | No
         keyed = False
         for item in result.modified:
             path = item["path"]
-            if _table_suffix(path) is not None:
+            if _table_suffix(path) is not None and item["content_changed"]:  # same bytes, same rows
                 entry, columns = _table_diff(ws, path, (old, new), (a.files[path], b.files[path]), key)
                 result.tables[path] = entry
                 if columns is not None and key is not None:

@@ -4,7 +4,9 @@ Runs under the workspace's exclusive lock, so no `add` can be between writing a
 chunk and recording its version. Packs whose chunks are all dead are deleted;
 packs that mix live and dead chunks are rewritten with the live ones (new pack
 published before the old one is removed, so a crash never loses a live chunk).
-Temp files that a killed checkout left in the datasets' folders go too.
+Temp files that a killed checkout left in the datasets' folders go too, and so do the
+temp files of killed writers in the store's and the workspace's temp folders, which every
+other command removes on opening the store: gc counts them instead (a dry run keeps them).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from assay.data._versions import (
     load_snapshot,
 )
 from assay.errors import CorruptionError, UsageError
+from assay.store._local import remove_leftovers
 from assay.workspace import Workspace
 
 __all__ = ["GcResult", "gc"]
@@ -35,7 +38,8 @@ class GcResult:
     packs_deleted: int = 0
     packs_rewritten: int = 0
     snapshots_deleted: int = 0
-    debris_deleted: int = 0
+    debris_deleted: int = 0  # what interrupted writes left: packs without an index, killed writers' temp files
+    debris_bytes: int = 0  # their size (counted in bytes_freed too)
     checkout_leftovers: int = 0  # temp files of killed checkouts in the datasets' folders
     debris_kept: int = 0  # packs without an index, kept because some live chunk is missing
     kept_aside: int = 0  # packs a repair moved under lost/ (bytes it could not place): never deleted by gc
@@ -47,71 +51,87 @@ class GcResult:
 def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) -> GcResult:
     """Remove what no version references. ``rewrite_threshold``: dead share below which a pack is kept as is."""
     result = GcResult(dry_run=dry_run)
-    with ws.lock(exclusive=True):
-        _refuse_shared_store(ws)
-        packs = workspace_packs(ws)
-        packs.refresh()
-        live_snapshots = {v.snapshot for v in all_versions(ws)}
-        live: set[bytes] = set()
-        for snap_id in live_snapshots:
-            try:
-                live |= load_snapshot(ws.store, snap_id).chunk_digests()
-            except CorruptionError as exc:
-                raise CorruptionError(
-                    f"gc stopped: {exc.message}; without that snapshot gc cannot tell which chunks are live",
-                    key=exc.key, hint="run `assay data verify --all`, restore the snapshot from a remote (`assay data pull`), then retry",
-                ) from None
-        store = ws.store
-        pack_ids = sorted(packs.packs())
-        # Debris: packs without an index (interrupted writes). Not while a live chunk is missing:
-        # a pack whose index was lost may hold it (`assay data pull --repair` keeps such packs).
-        index = packs.index
-
-        def delete(key: str) -> None:
-            ws.check_lock()  # before every deletion: the lock must still be held (see Workspace.check_lock)
-            store.delete(key)
-
-        missing_live = any(d not in index for d in live)
-        for key in list(store.list("packs/")):
-            if key.endswith(".pack") and key[len("packs/"):-len(".pack")] not in pack_ids:
-                if missing_live:
-                    result.debris_kept += 1
-                    continue
-                result.debris_deleted += 1
-                if not dry_run:
-                    delete(key)
-        to_rewrite: list[str] = []
-        entries_of = {pack_id: packs.pack_entries(pack_id) for pack_id in pack_ids}
-        owner = _owners(packs, entries_of, live)
-        for pack_id in pack_ids:
-            entries = entries_of[pack_id]
-            hashes = [e[0] for e in entries]
-            keep = [h in live and owner[h] == (pack_id, e[1]) for h, e in zip(hashes, entries, strict=True)]
-            dead_bytes = sum(e[2] for e, k in zip(entries, keep, strict=True) if not k)
-            dead_chunks = keep.count(False)
-            if dead_chunks == 0:
-                continue
-            result.chunks_deleted += dead_chunks
-            result.bytes_freed += dead_bytes
-            if not any(keep):
-                result.packs_deleted += 1
-                if not dry_run:
-                    _delete_pack(delete, pack_id)
-            elif dead_bytes / max(1, sum(e[2] for e in entries)) > rewrite_threshold:
-                result.packs_rewritten += 1
-                to_rewrite.append(pack_id)
-        if to_rewrite and not dry_run:
-            _rewrite(ws, packs, to_rewrite, owner, delete)
-        for key in list(store.list("snapshots/")):
-            if key[len("snapshots/"):] not in live_snapshots:
-                result.snapshots_deleted += 1
-                if not dry_run:
-                    delete(key)
-        if not dry_run:
-            packs.invalidate()
-        result.checkout_leftovers = _checkout_leftovers(ws, dry_run)
-        result.kept_aside = sum(1 for key in store.list("lost/") if key.endswith(".pack"))
+    sweep, ws.sweep_temps = ws.sweep_temps, False  # killed writers' temp files: counted below (kept by a dry run)
+    try:
+        with ws.lock(exclusive=True):
+            _collect(ws, result, dry_run, rewrite_threshold)
+    finally:
+        ws.sweep_temps = sweep
     return result
+
+
+def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: float) -> None:
+    _refuse_shared_store(ws)
+    packs = workspace_packs(ws)
+    packs.refresh()
+    live_snapshots = {v.snapshot for v in all_versions(ws)}
+    live: set[bytes] = set()
+    for snap_id in live_snapshots:
+        try:
+            live |= load_snapshot(ws.store, snap_id).chunk_digests()
+        except CorruptionError as exc:
+            raise CorruptionError(
+                f"gc stopped: {exc.message}; without that snapshot gc cannot tell which chunks are live",
+                key=exc.key, hint="run `assay data verify --all`, restore the snapshot from a remote (`assay data pull`), then retry",
+            ) from None
+    store = ws.store
+    pack_ids = sorted(packs.packs())
+    # Debris: packs without an index (interrupted writes). Not while a live chunk is missing:
+    # a pack whose index was lost may hold it (`assay data pull --repair` keeps such packs).
+    index = packs.index
+
+    def delete(key: str) -> None:
+        ws.check_lock()  # before every deletion: the lock must still be held (see Workspace.check_lock)
+        store.delete(key)
+
+    missing_live = any(d not in index for d in live)
+    for key in list(store.list("packs/")):
+        if key.endswith(".pack") and key[len("packs/"):-len(".pack")] not in pack_ids:
+            if missing_live:
+                result.debris_kept += 1
+                continue
+            result.debris_deleted += 1
+            result.debris_bytes += store.size(key)
+            if not dry_run:
+                delete(key)
+    to_rewrite: list[str] = []
+    entries_of = {pack_id: packs.pack_entries(pack_id) for pack_id in pack_ids}
+    owner = _owners(packs, entries_of, live)
+    for pack_id in pack_ids:
+        entries = entries_of[pack_id]
+        hashes = [e[0] for e in entries]
+        keep = [h in live and owner[h] == (pack_id, e[1]) for h, e in zip(hashes, entries, strict=True)]
+        dead_bytes = sum(e[2] for e, k in zip(entries, keep, strict=True) if not k)
+        dead_chunks = keep.count(False)
+        if dead_chunks == 0:
+            continue
+        result.chunks_deleted += dead_chunks
+        result.bytes_freed += dead_bytes
+        if not any(keep):
+            result.packs_deleted += 1
+            if not dry_run:
+                _delete_pack(delete, pack_id)
+        elif dead_bytes / max(1, sum(e[2] for e in entries)) > rewrite_threshold:
+            result.packs_rewritten += 1
+            to_rewrite.append(pack_id)
+    if to_rewrite and not dry_run:
+        _rewrite(ws, packs, to_rewrite, owner, delete)
+    for key in list(store.list("snapshots/")):
+        if key[len("snapshots/"):] not in live_snapshots:
+            result.snapshots_deleted += 1
+            if not dry_run:
+                delete(key)
+    if not dry_run:
+        packs.invalidate()
+    temps = ws.dead_writers_temps()
+    result.debris_deleted += len(temps)
+    result.debris_bytes += sum(t.size for t in temps)
+    result.bytes_freed += result.debris_bytes
+    if not dry_run:
+        ws.check_lock()
+        remove_leftovers(temps)
+    result.checkout_leftovers = _checkout_leftovers(ws, dry_run)
+    result.kept_aside = sum(1 for key in store.list("lost/") if key.endswith(".pack"))
 
 
 def _owners(packs: Any, entries_of: dict[str, list[Any]], live: set[bytes]) -> dict[bytes, tuple[str, int]]:

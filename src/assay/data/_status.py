@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from assay._root import protected_path
 from assay.data._prefetch import remember, take, unwanted
 from assay.data._replay import record
 from assay.data._scan import ScanEntry, StatCache, _list_folder, listing_digest, scan
+from assay.data._snapshot import FileManifest
 from assay.data._sigwalk import signature, stat_groups, walk_groups
 from assay.data._versions import (
     Version,
@@ -35,6 +37,8 @@ class Status:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
+    # Modified files whose permission bits changed: {path: {"old": "644", "new": "755", "content_changed": bool}}
+    modes: dict[str, dict[str, Any]] = field(default_factory=dict)
     unchanged: int = 0
     rehashed: int = 0
     _ids: dict[str, str] | None = field(default=None, repr=False, compare=False)
@@ -62,7 +66,7 @@ class Status:
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset, "against": self.against.ref, "against_id": self.against.id, "clean": not self.dirty,
-            "added": self.added, "removed": self.removed, "modified": self.modified,
+            "added": self.added, "removed": self.removed, "modified": self.modified, "modes": self.modes,
             "unchanged": self.unchanged, "rehashed": self.rehashed,
         }
 
@@ -149,6 +153,7 @@ def _status(ws: Workspace, name: str, version: Version, sources: list[str], _bas
         result.removed = sorted(p for p in set(base.files) - set(ids) if not protected_path(p))
         result.added.sort()
         result.modified.sort()
+        _note_modes(result, base.files, found.files)
     if not result.dirty:
         result._signed = cache.record_signature(name, found.files, ids, listing=listing)
         if result._signed is not None:
@@ -185,10 +190,12 @@ def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: lis
         files, _, _, _ = _list_folder(root, os.path.join(root, folder), folder)
         entries.extend(files)
     ids, suspects = cache.match_some(entries)
+    olds: dict[str, FileManifest] = {}  # the version's manifests of re-read files that changed, as the cache kept them
     if suspects:
         from assay.data._add import hash_entries
 
         fresh = hash_entries(ws, suspects)
+        olds = cache.previous([rel for rel, _, m in fresh if base_ids.get(rel, m.id) != m.id])
         cache.update(fresh)
         ids.update((rel, m.id) for rel, _, m in fresh)
     before = {p: mid for p, mid in base_ids.items() if p.rpartition("/")[0] in changed}
@@ -201,6 +208,9 @@ def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: lis
     result.modified = sorted(p for p, mid in ids.items() if p in before and before[p] != mid)
     result.removed = sorted(p for p in before if p not in ids)
     result.unchanged = len(current) - len(result.added) - len(result.modified)
+    if any(p not in olds or olds[p].id != before[p] for p in result.modified):  # rare: decode the snapshot
+        olds = load_snapshot(ws.store, version.snapshot).files
+    _note_modes(result, olds, entries)
     listed = {folder: (count, digest) for folder, count, digest in stat_groups(entries)}
     # Only the re-hashed files can have lost the cache's trust since they were matched.
     if (not result.dirty and listed == {f: now[f] for f in changed & now.keys()}
@@ -209,6 +219,19 @@ def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: lis
         # the walk saw them: every file is vouched for again.
         result._signed = cache.record_groups(name, groups, current)
     return result
+
+
+def _note_modes(result: Status, base: Mapping[str, FileManifest], entries: list[ScanEntry]) -> None:
+    """Fill ``result.modes``: the modified files whose permission bits changed, and whether
+    their bytes did too (the version's manifest with the new mode has the file's id, or not)."""
+    modified = set(result.modified)
+    now = {e.rel: e.st.st_mode & 0o777 for e in entries if e.rel in modified}
+    for path in result.modified:
+        old, mode = base.get(path), now.get(path)
+        if old is None or mode is None or old.mode & 0o777 == mode:
+            continue
+        same = FileManifest(old.size, mode, old.chunks).id == result.current_ids.get(path)
+        result.modes[path] = {"old": f"{old.mode & 0o777:o}", "new": f"{mode:o}", "content_changed": not same}
 
 
 def status_all(ws: Workspace) -> list[Status]:

@@ -10,13 +10,14 @@ import stat as _stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from assay.config import fsync_dir, make_folder
 from assay.errors import InputError, NotFoundError
 from assay.store._base import ObjectStore, check_key
 
-__all__ = ["LocalStore", "pid_alive", "remove_dead_writers_files", "writer_gone"]
+__all__ = ["Leftover", "LocalStore", "dead_writers_files", "pid_alive", "remove_dead_writers_files", "remove_leftovers",
+           "writer_gone"]
 
 
 class LocalStore(ObjectStore):
@@ -189,23 +190,37 @@ class LocalStore(ObjectStore):
         return self._path(key)
 
     def clean_tmp(self) -> int:
-        """Remove temp files left by processes that died mid-write. A store may be a folder
-        that several machines write (a file server): only this machine's writers are judged
-        by their process; other files wait a day (see :func:`remove_dead_writers_files`)."""
+        """Remove temp files left by processes that died mid-write (see :meth:`dead_tmp_files`)."""
+        found = self.dead_tmp_files()
+        remove_leftovers(found)
+        return len(found)
+
+    def dead_tmp_files(self) -> list[Leftover]:
+        """Temp files left by processes that died mid-write. A store may be a folder that
+        several machines write (a file server): only this machine's writers are judged by
+        their process; other files wait a day (see :func:`dead_writers_files`)."""
         if self.confined:
             self._refuse_link(self._tmp)
-        return remove_dead_writers_files(self._tmp, shared=True)
+        return dead_writers_files(self._tmp, shared=True)
 
 
-def remove_dead_writers_files(folder: Path, *, shared: bool = False, folders: bool = False) -> int:
-    """Delete files named ``<pid>-…`` in ``folder`` whose process is gone (with ``folders``,
+class Leftover(NamedTuple):
+    """A temp file (or a model checkout's folder) whose writer is gone, and its size in bytes."""
+
+    path: Path
+    size: int
+    folder: bool
+
+
+def dead_writers_files(folder: Path, *, shared: bool = False, folders: bool = False) -> list[Leftover]:
+    """The files named ``<pid>-…`` in ``folder`` whose process is gone (with ``folders``,
     folders so named too: a checkout's). A name that says another host wrote it
     (``<pid>-h<tag>-…``) is left to that host, unless untouched for a day (no writer pauses
     that long); in a ``shared`` folder, so is a name without a host (an older assay's, on
     whichever machine)."""
-    removed = 0
+    found: list[Leftover] = []
     if not folder.is_dir():
-        return 0
+        return found
     for entry in folder.iterdir():
         pid_text, sep, rest = entry.name.partition("-")
         # Only our own temp files (named "<pid>-…") whose writer is gone; anything else is left alone.
@@ -223,13 +238,35 @@ def remove_dead_writers_files(folder: Path, *, shared: bool = False, folders: bo
         if not gone:
             continue
         if _stat.S_ISREG(st.st_mode):
-            entry.unlink(missing_ok=True)
+            found.append(Leftover(entry, st.st_size, False))
         elif folders and _stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(entry, ignore_errors=True)
+            found.append(Leftover(entry, _folder_size(entry), True))
+    return found
+
+
+def remove_leftovers(leftovers: list[Leftover]) -> None:
+    """Delete what :func:`dead_writers_files` found."""
+    for leftover in leftovers:
+        if leftover.folder:
+            shutil.rmtree(leftover.path, ignore_errors=True)
         else:
-            continue
-        removed += 1
-    return removed
+            leftover.path.unlink(missing_ok=True)
+
+
+def remove_dead_writers_files(folder: Path, *, shared: bool = False, folders: bool = False) -> int:
+    """Delete what :func:`dead_writers_files` finds in ``folder``; the number deleted."""
+    found = dead_writers_files(folder, shared=shared, folders=folders)
+    remove_leftovers(found)
+    return len(found)
+
+
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for top, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(top, name)).st_size
+    return total
 
 
 _HOST_TAG: list[str] = []
