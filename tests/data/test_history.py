@@ -422,3 +422,14 @@ def test_a_relayed_check_keeps_the_names_of_versions_the_relay_lacks(alice: Work
     mended = repair(bob, remote="backup", on_remote=True)
     assert f"check or drift record records/{copy.parent.name}/{copy.name}" in mended.repaired
     assert json.loads(copy.read_text()) == json.loads(good)
+
+
+def test_a_check_whose_listed_edges_do_not_read_is_still_read_from_its_body(alice: Workspace, tmp_path: Path) -> None:
+    for edges in ("junk", [1, {"src": 5}, {"ref": "x@v1"}]):
+        for copy in (tmp_path / "remote" / "records").glob("*/*.json"):
+            doc = json.loads(copy.read_text())
+            doc["edges"] = edges
+            copy.write_text(json.dumps(doc))
+        bob = _workspace(tmp_path / f"bob-{type(edges).__name__}", tmp_path / "remote")
+        assert pull(bob, "clf@v1").records_received == 1
+        assert list_results(bob)[0]["candidate"] == "clf@v1"

@@ -117,8 +117,11 @@ def import_records(ws: Workspace, store: ObjectStore, remote: str, notes: list[s
         created = _utc_time(doc["created_at"])  # one form, so that the log sorts it among this workspace's
         body = {**doc["body"], "id": record_id, "created_at": created}
         body.pop("report", None)  # a path on the machine it ran on
+        listed = doc.get("edges") if isinstance(doc.get("edges"), list) else []  # (a check's are not read: only names)
         body["imported"] = {"remote": remote, "at": utcnow(),
-                            "refs": {e["src"][len("version:"):]: e["ref"] for e in doc["edges"] if _is_ref(e.get("ref"))}}
+                            "refs": {e["src"][len("version:"):]: e["ref"] for e in listed if isinstance(e, dict)
+                                     and isinstance(e.get("src"), str) and e["src"].startswith("version:")
+                                     and _is_ref(e.get("ref"))}}
         with ws.ledger.transaction() as tx:
             tx.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING",
