@@ -113,7 +113,7 @@ def test_a_record_of_a_version_not_pulled_waits_for_it(alice: Workspace, tmp_pat
     assert pull(bob, "train@v1").records_received == 0 and list_results(bob) == []
     assert pull(bob, "evaluation@v1").records_received == 1  # the check's data
     # the model it checked is not here: named as on the remote (bob's own clf@v1 could be another)
-    assert list_results(bob)[0]["candidate"] == "clf@v1 on origin"
+    assert list_results(bob)[0]["candidate"] == "clf@v1 (on origin)"
 
 
 def test_a_check_leaves_the_workspace_without_secrets_or_local_paths(alice: Workspace, tmp_path: Path) -> None:
@@ -413,7 +413,7 @@ def test_a_relayed_check_keeps_the_names_of_versions_the_relay_lacks(alice: Work
     carol = Workspace.init(tmp_path / "carol")
     add_remote(carol, "backup", str(tmp_path / "backup"))
     pull(carol, "clf@v1")
-    assert list_results(carol)[0]["data"] == "evaluation@v1 on backup"
+    assert list_results(carol)[0]["data"] == "evaluation@v1 (on backup)"
     # a damaged copy filed under that version, which bob does not have, is mended by bob's repair
     copy = tmp_path / "backup" / "records" / resolve(alice, "evaluation@v1").id
     (copy,) = copy.glob("*.json")

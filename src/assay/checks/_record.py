@@ -121,7 +121,7 @@ def _version_refs(ws: Workspace, ids: set[str | None]) -> dict[str, str]:
 
 def _shown(refs: dict[str, str], doc: dict[str, Any], part: str, key: str) -> str | None:
     """How a check names the version its ``part`` was: as it is named here; else, for a check
-    pulled from a remote, as the remote named it (``clf@v1 on origin``: the same name may be
+    pulled from a remote, as the remote named it (``clf@v1 (on origin)``: the same name may be
     another version here); else as it was written in the result."""
     version = _version_of(doc, part)
     if version and version in refs:
@@ -129,7 +129,7 @@ def _shown(refs: dict[str, str], doc: dict[str, Any], part: str, key: str) -> st
     imported = doc.get("imported") if isinstance(doc.get("imported"), dict) else {}
     named = (imported.get("refs") or {}).get(version) if version and isinstance(imported.get("refs"), dict) else None
     if isinstance(named, str):
-        return f"{named} on {imported.get('remote')}"
+        return f"{named} (on {imported.get('remote')})"
     found = doc.get(part)
     return found.get(key) if isinstance(found, dict) else None
 
