@@ -77,7 +77,12 @@ def write_runs(ws: Workspace, store: ObjectStore, versions: list[Version], *, ag
         for run_id, version_id in sorted(reproducers):
             key = f"reproduced/{version_id}/{run_id}"
             if key not in marked and f"runs/{run_id}.json" in there:
-                store.put_bytes(key, b"")
+                try:
+                    store.put_bytes(key, b"")
+                except OSError as exc:  # as for its record, above
+                    if notes is None:
+                        raise
+                    notes.append(f"could not file run {run_id[:12]} as one that reproduced {version_id[:12]}: {exc}")
     return written
 
 

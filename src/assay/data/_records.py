@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import uuid
-import re
 from typing import TYPE_CHECKING, Any
 
-
 from assay.data._history import (
+    _CONTROL,
     RUN_ID,
     _in_batches,
     _is_ref,
@@ -31,7 +30,6 @@ __all__ = ["damaged_records", "import_records", "rewrite_records", "write_record
 
 # The records that travel, and the edges from a version that each kind may have.
 _RECORD_EDGES = {"check": {"checked_as_candidate", "checked_as_baseline", "checked_on"}, "drift_report": {"judged_by"}}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def write_records(ws: Workspace, store: ObjectStore, versions: list[Version], notes: list[str]) -> int:
