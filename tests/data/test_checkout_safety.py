@@ -392,7 +392,7 @@ def test_after_checking_out_such_a_version_status_is_clean_and_a_run_may_read_it
     import os
     import time
 
-    from assay.data._scan import StatCache
+    from assay.data._statcache import StatCache
     from assay.lineage import run_command
 
     made = payload(ws, {"HEAD": "ref: refs/heads/main\n", "x.csv": "a,b\n1,2\n"})

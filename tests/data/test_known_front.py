@@ -128,7 +128,7 @@ def test_status_and_add_of_changed_big_files_match_a_fresh_add(tmp_path: Path, m
 
 
 def test_other_chunk_settings_drop_the_stat_cache(ws: Workspace) -> None:
-    from assay.data._scan import StatCache
+    from assay.data._statcache import StatCache
 
     (ws.root / "d").mkdir()
     (ws.root / "d" / "f.bin").write_bytes(random.Random(1).randbytes(3 << 20))

@@ -172,7 +172,7 @@ class _FullDisk:
 
 
 def test_a_commit_that_fails_on_a_full_disk_reports_the_full_disk(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from assay.data._scan import StatCache
+    from assay.data._statcache import StatCache
 
     conn = sqlite3.connect(tmp_path / "stat.db", isolation_level=None)
     with pytest.raises(sqlite3.OperationalError, match="disk is full"):

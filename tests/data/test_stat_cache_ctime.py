@@ -14,7 +14,8 @@ import pytest
 
 from assay.data import add, checkout, status
 from assay.data._checkout import _renamed_stat
-from assay.data._scan import StatCache, scan
+from assay.data._scan import scan
+from assay.data._statcache import StatCache
 from assay.workspace import Workspace
 
 OLD = 1_600_000_000  # outside the racy window: the cache trusts the entry

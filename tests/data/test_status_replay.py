@@ -460,7 +460,7 @@ def test_what_the_replay_knows_of_the_ledger_is_this_assays(clean: Workspace) ->
 def test_an_answer_over_a_stat_cache_of_another_layout_is_not_replayed(clean: Workspace) -> None:
     # An assay whose stat cache layout changed (and whose version did not) must not replay an
     # answer recorded over the old layout: the full command rebuilds the cache, re-hashing.
-    from assay.data._scan import _SCHEMA
+    from assay.data._statcache import _SCHEMA
 
     assert _replay.STAT_SCHEMA == _SCHEMA
     assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
@@ -501,7 +501,7 @@ def test_an_error_report_survives_an_unwritable_stream(clean: Workspace) -> None
 
 
 def test_the_stat_cache_is_known_by_the_header_it_is_written_with(clean: Workspace) -> None:
-    from assay.data._scan import stat_cache_header
+    from assay.data._statcache import stat_cache_header
 
     header = (clean.cache_dir / "stat.db").read_bytes()[:100]
     assert header[:16] + header[60:64] + header[68:72] == stat_cache_header(clean)

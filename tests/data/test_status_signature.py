@@ -27,7 +27,8 @@ import pytest
 
 from assay.data import add, checkout, status
 from assay.data._sigwalk import walk_signature
-from assay.data._scan import StatCache, scan, stat_signature
+from assay.data._scan import scan, stat_signature
+from assay.data._statcache import StatCache
 from assay.data._status import Status
 from assay.errors import InputError
 from assay.workspace import Workspace
@@ -122,7 +123,7 @@ def per_file_view(ws: Workspace, name: str) -> dict[str, object]:
     """What status answers from every file, without the signature: each one scanned, matched
     with the stat cache or hashed, the listing compared with the snapshot's (nothing recorded)."""
     from assay.data._add import hash_entries
-    from assay.data._scan import _match
+    from assay.data._statcache import _match
     from assay.data._snapshot import FileManifest
     from assay.data._versions import dataset_sources, load_snapshot, resolve
 
@@ -548,7 +549,7 @@ def test_fork_is_not_used_while_other_threads_run(ws: Workspace) -> None:
 def test_the_forked_walk_answers_a_clean_status(ds: Workspace) -> None:
     answered = fresh(ds, """
         from assay.data import _status
-        from assay.data._scan import StatCache
+        from assay.data._statcache import StatCache
         log = []
         real_walk, real_match = _status.walk_groups, StatCache.match
 

@@ -130,7 +130,7 @@ def test_clean_status_answers_from_the_stat_cache_without_decoding_the_snapshot(
     assert st.removed == ["d/sub1/f1.bin"] and not st.modified and not st.added and calls == []
 
     # Without a signature (a tree that was never clean since), the snapshot says which.
-    from assay.data._scan import StatCache
+    from assay.data._statcache import StatCache
 
     StatCache(ws)._write("DELETE FROM signatures", [()])
     st = status(ws, "ds")

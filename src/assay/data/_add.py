@@ -16,7 +16,8 @@ from assay.data._fork import processes_for, quick_handoffs
 from assay.data._packs import PackWriter, workspace_packs
 from assay.data._prefetch import remember
 from assay.data._replay import record
-from assay.data._scan import ScanEntry, ScanResult, StatCache, scan
+from assay.data._scan import ScanEntry, ScanResult, scan
+from assay.data._statcache import StatCache
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import (
     NewVersion,

@@ -34,7 +34,8 @@ from assay.data._fork import (
     raise_first_failure,
     split,
 )
-from assay.data._scan import RACY_NS, FileStat, StatCache
+from assay.data._scan import FileStat
+from assay.data._statcache import RACY_NS, StatCache
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import (
     Version,

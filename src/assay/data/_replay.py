@@ -44,7 +44,7 @@ __all__ = ["MAX_FILES", "record", "render", "replay_status"]
 
 ANSWERS = "status-answers"
 _FORMAT = 4  # 4: the stat cache compares ctime (answers of layout 5 were made without it)
-# The stat cache's layout this assay writes (assay.data._scan._SCHEMA; a test holds the two
+# The stat cache's layout this assay writes (assay.data._statcache._SCHEMA; a test holds the two
 # equal). A cache of another layout is rebuilt by the full command, with every file re-hashed:
 # an answer recorded over it is not replayed, even by an assay of the same version.
 STAT_SCHEMA = 6
@@ -148,7 +148,7 @@ def record(ws: Workspace, dataset: str, *, latest: Version, against: Version, so
     import json
 
     from assay import __version__
-    from assay.data._scan import stat_cache_header
+    from assay.data._statcache import stat_cache_header
     from assay.ledger import SQLiteLedger
 
     ledger = ws.ledger
@@ -221,7 +221,7 @@ def _well_formed(answer: object) -> bool:
 
 def _file_id(path: str) -> tuple[int, int, bytes] | None:
     """The stat cache's file: its ``(device, inode, SQLite header fields)`` (its format, its
-    layout's version and the chunk settings it was built for: ``_scan.stat_cache_header``);
+    layout's version and the chunk settings it was built for: ``_statcache.stat_cache_header``);
     None if there is none. Another file, or one whose header says otherwise, is one the full
     command would rebuild and re-hash the files into, and say so in ``rehashed``. Read only
     where no SQLite connection to it is open in this process (the entry point's first moments)."""

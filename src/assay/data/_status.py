@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from assay._root import protected_path
 from assay.data._prefetch import remember, take, unwanted
 from assay.data._replay import record
-from assay.data._scan import ScanEntry, StatCache, _list_folder, listing_digest, scan
+from assay.data._scan import ScanEntry, _list_folder, scan
+from assay.data._statcache import StatCache, listing_digest
 from assay.data._snapshot import FileManifest
 from assay.data._sigwalk import signature, stat_groups, walk_groups
 from assay.data._versions import (

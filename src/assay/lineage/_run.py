@@ -364,7 +364,7 @@ def _compare_files(ws: Workspace, snapshot: Any, paths: list[str]) -> tuple[list
     """The files ``paths`` of ``snapshot`` that differ on disk, and those missing there."""
     from assay.data._checkout import _compare
     from assay.data._chunking import Chunker
-    from assay.data._scan import StatCache
+    from assay.data._statcache import StatCache
 
     cache, chunker = StatCache(ws), Chunker(ws.config.data.chunk_avg)
     modified, removed = [], []
