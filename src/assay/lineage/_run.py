@@ -19,9 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from assay.errors import AssayError, InputError, UsageError
+from assay.errors import AssayError, UsageError
 from assay.ledger import utcnow
 from assay.lineage._graph import add_edges
+from assay.lineage._outputs import (
+    ModelOutput,
+    check_model_output,
+    check_on_disk,
+    check_output,
+    fingerprint,
+    refuse_missing_outputs,
+)
 from assay.lineage._redact import redact_command, redact_params
 from assay.workspace import Workspace
 
@@ -77,7 +85,7 @@ class Run:
     status: str = "running"
     exit_code: int | None = None  # as Python reports it: -N when signal N ended the command
     started: float = field(default_factory=time.time)  # (the clock files' times are read against)
-    # Each model output named before the command ran: its file then (see _unwritten).
+    # Each model output named before the command ran: its file then (see _outputs._unwritten).
     before: dict[str, tuple[int, int, int, int] | None] = field(default_factory=dict)
 
     def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "") -> None:
@@ -86,7 +94,7 @@ class Run:
         workspace is refused here, before the work."""
         paths = [path] if isinstance(path, (str, Path)) else list(path)
         self._check_new(name)
-        _check_output(self.ws, name, paths)
+        check_output(self.ws, name, paths)
         # Where it is now: the block may change the current folder before it ends.
         self.outputs[name] = ([os.path.abspath(p) for p in paths], message)
 
@@ -99,8 +107,8 @@ class Run:
         file that does not load fails the run. A name or flavor that could never be
         registered is refused here, before the work."""
         self._check_new(name)
-        self.models[name] = _check_model_output(self.ws, name, os.path.abspath(path), flavor=flavor, trust=trust,
-                                                message=message)
+        self.models[name] = check_model_output(self.ws, name, os.path.abspath(path), flavor=flavor, trust=trust,
+                                               message=message)
 
     def _check_new(self, name: str) -> None:
         if name in self.outputs or name in self.models:  # the second would silently replace the first
@@ -112,17 +120,6 @@ class Run:
             "id": self.id, "status": self.status, "inputs": [v.ref for v in self.inputs],
             "outputs": [v.ref for v in self.produced], "unchanged": [v.ref for v in self.unchanged],
         }
-
-
-@dataclass(frozen=True)
-class ModelOutput:
-    """A model file a run makes, registered as a version of model ``name`` if the run ends well."""
-
-    name: str
-    path: str
-    flavor: str
-    trust: bool
-    message: str
 
 
 class Terminated(SystemExit):
@@ -212,7 +209,7 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
         versions.append(version)
     if check_inputs:
         for version in versions:
-            _check_on_disk(ws, version)
+            check_on_disk(ws, version)
     run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
     env = {**environment(ws.root), "ledger": ws.ledger_id}  # a run recorded here: see assay.data._history
     with ws.ledger.transaction() as tx:
@@ -227,156 +224,6 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     return run
 
 
-def _check_output(ws: Workspace, name: str, paths: Sequence[str | Path]) -> None:
-    """Refuse an output that could never be versioned, before the work: an invalid name, the
-    name of a model (or anything but a dataset), a path outside the workspace."""
-    from assay.data._versions import check_name, kind_of
-
-    check_name(name)
-    kind = kind_of(ws, name)
-    if kind not in (None, "dataset"):
-        raise InputError(f"{name!r} is a {kind}, not a dataset: an output cannot be a version of it",
-                         hint="give the output another NAME")
-    if not paths:
-        raise UsageError(f"output {name!r} names no file or folder")
-    for path in paths:
-        ws.relpath(path)
-
-
-_MODEL_FILE_FLAVORS = ("sklearn", "onnx")
-# A tracked block's model file changed up to this long before the block began still counts as
-# the block's: file times come from a file server's clock, or in whole seconds on some file systems.
-_CLOCK_SLACK = 2.0
-
-
-def _check_model_output(ws: Workspace, name: str, path: str | Path, *, flavor: str | None, trust: bool,
-                        message: str) -> ModelOutput:
-    """Refuse a model output that could never be registered, before the work: an invalid name,
-    the name of a dataset, a flavor that is not a model file's, a pickle without ``trust``."""
-    from assay.data._versions import check_name, kind_of
-    from assay.models import infer_flavor
-
-    check_name(name)
-    kind = kind_of(ws, name)
-    if kind not in (None, "model"):
-        raise InputError(f"{name!r} is a {kind}, not a model: a model output cannot be a version of it",
-                         hint="give the model output another NAME")
-    text = str(path)
-    if not text:
-        raise UsageError(f"model output {name!r} names no file")
-    found = flavor or infer_flavor(text)
-    if found not in _MODEL_FILE_FLAVORS:
-        raise UsageError(
-            f"model output {name}: cannot tell a model file's flavor from {text!r}" if found is None else
-            f"model output {name}: a {found} model is not a file a run writes",
-            hint="a run's model is a .skops, .onnx, or (with --trust) .joblib/.pkl file; register a "
-                 "module:function or a URL with `assay model add`")
-    if found == "sklearn" and Path(text).suffix.lower() != ".skops" and not trust:
-        raise UsageError(
-            f"model output {name}: {text} is a pickle-based file, and registering it loads it once to "
-            "validate it, which can run code from the file",
-            hint="pass --trust (trust=True) if the command that writes it is yours, or save the model "
-                 "with skops (.skops)")
-    return ModelOutput(name=name, path=text, flavor=found, trust=trust, message=message)
-
-
-def _missing_output(ws: Workspace, run: Run) -> None:
-    """Refuse to version any output if one of them is not there (as `add` would refuse it), so
-    that a run that fails makes no version at all. A path that was a source of the dataset's
-    latest version may be gone: the new version records its files as removed, as `add` does."""
-    from assay.data._versions import dataset_sources
-
-    for name, (paths, _) in run.outputs.items():
-        for path in paths:
-            if not os.path.lexists(path) and ws.relpath(path) not in dataset_sources(ws, name):
-                raise UsageError(f"output {name}: {path} does not exist, so no output of run {run.id[:12]} "
-                                 "was versioned", hint="check the path the command writes the output to "
-                                 "(a relative path is taken from the folder assay runs in)")
-    for model in run.models.values():
-        if not os.path.isfile(model.path):
-            raise UsageError(f"model output {model.name}: {model.path} is not a file, so no output of run "
-                             f"{run.id[:12]} was versioned", hint="check the path the command writes the model to "
-                             "(a relative path is taken from the folder assay runs in)")
-        if _unwritten(run, model):
-            # A file from before the run (an earlier run's, a command that failed quietly and
-            # exited 0) would be registered as made by this run, from its inputs: wrong lineage.
-            raise UsageError(
-                f"model output {model.name}: {model.path} is the file that was there before run {run.id[:12]} "
-                "started, so the command did not write it; no output was versioned",
-                hint="check that the command writes the model to that path; to register a model made elsewhere, "
-                     "use `assay model add`")
-
-
-def _unwritten(run: Run, model: ModelOutput) -> bool:
-    """Whether ``model``'s file is one the run did not write. A command's model was named before
-    the command ran: its file is the same one (inode, size, times) as then. A tracked block
-    names its model after writing it: its file was last changed before the block began."""
-    if model.name in run.before:
-        return run.before[model.name] == _fingerprint(model.path)
-    return os.stat(model.path).st_ctime < run.started - _CLOCK_SLACK
-
-
-def _fingerprint(path: str) -> tuple[int, int, int, int] | None:
-    """A file's identity and last change (None: no file), to tell whether a command wrote it."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
-
-
-def _check_on_disk(ws: Workspace, version: Any) -> None:
-    """Refuse an input whose files in the workspace are not that version's: the run would be
-    recorded as built from data it did not read. A dataset none of whose files are on disk
-    is let through (the command reads it from elsewhere, a checkout into a folder of its own)."""
-    from assay._root import protected_path, under
-    from assay.data import status
-    from assay.data._versions import load_snapshot, version_sources
-
-    sources = version_sources(ws, version)
-    snapshot = load_snapshot(ws.store, version.snapshot)
-    files = [p for p in snapshot.files if not protected_path(p)]  # never checked out: see checkout
-    if not all(under(p, sources) for p in files):
-        # Added from other paths than the dataset's current ones: its own files are compared.
-        modified, removed = _compare_files(ws, snapshot, files)
-        found_added: list[str] = []
-        if not modified and len(removed) in (0, len(files)):
-            return  # all of it here as it was, or none of it here
-    else:
-        found = status(ws, version.ref)
-        if not found.dirty:
-            return
-        if not found.added and not found.modified and not found.unchanged:
-            return  # nothing of it here
-        modified, found_added, removed = found.modified, found.added, found.removed
-    what = ", ".join(f"{len(paths)} {label}" for label, paths in
-                     (("modified", modified), ("added", found_added), ("removed", removed)) if paths)
-    first = (modified + found_added + removed)[0]
-    raise UsageError(
-        f"the files of {version.dataset} in the workspace are not {version.ref} ({what}; {first} for one): "
-        f"the run would be recorded as built from data it did not read",
-        hint=f"check it out first (`assay data checkout {version.ref}`), add the changes as a version and name "
-             "that one, or pass --no-input-check if the command reads the input from elsewhere",
-    )
-
-
-def _compare_files(ws: Workspace, snapshot: Any, paths: list[str]) -> tuple[list[str], list[str]]:
-    """The files ``paths`` of ``snapshot`` that differ on disk, and those missing there."""
-    from assay.data._checkout import _compare
-    from assay.data._chunking import Chunker
-    from assay.data._statcache import StatCache
-
-    cache, chunker = StatCache(ws), Chunker(ws.config.data.chunk_avg)
-    modified, removed = [], []
-    for rel in sorted(paths):
-        state = _compare(str(ws.root / rel), rel, snapshot.files[rel], cache, chunker)
-        if state == "missing":
-            removed.append(rel)
-        elif state == "other":
-            modified.append(rel)
-    return modified, removed
-
-
 def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
     from assay.data._add import NewData, add_together
     from assay.models._registry import held_copy, model_files
@@ -384,7 +231,7 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
     error: BaseException | None = None
     if ok:
         try:
-            _missing_output(run.ws, run)
+            refuse_missing_outputs(run.ws, run)
             # Every model is loaded before any output is versioned: one that does not load
             # fails the run with no version made.
             with ExitStack() as stack:
@@ -504,11 +351,11 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
     if not command:
         raise UsageError("give the command to run after --", hint="assay run --in raw@v1 --out feats=data/f -- python make.py")
     for name, path in (outputs or {}).items():
-        _check_output(ws, name, [path])
+        check_output(ws, name, [path])
     for name, path in (models or {}).items():
         if name in (outputs or {}):
             raise UsageError(f"{name!r} is both an output and a model output", hint="give each its own NAME")
-        _check_model_output(ws, name, path, flavor=None, trust=trust, message="")
+        check_model_output(ws, name, path, flavor=None, trust=trust, message="")
     with _Termination(raise_now=False) as termination:
         run = _start(ws, "command", list(command), inputs, None, check_inputs)
         try:
@@ -516,7 +363,7 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
                 run.output(name, path)
             for name, path in (models or {}).items():
                 run.output_model(name, path, trust=trust)
-                run.before[name] = _fingerprint(run.models[name].path)
+                run.before[name] = fingerprint(run.models[name].path)
             code: int | None = None
             if termination.signum is None:
                 with subprocess.Popen(command, cwd=cwd, stdout=stdout) as proc:
