@@ -60,7 +60,8 @@ def shareable_check(body: dict[str, Any]) -> dict[str, Any]:
     as a run record keeps them (:mod:`assay.lineage._redact`): in what names the models, the data
     and the suite, a value under a secret-named key too; everywhere else, a URL's password and
     secret query parameters inside any text, since an HTTP model is named by its URL and its
-    errors, which quote that name, reach gate details, counterexamples and notes.
+    errors, which quote that name, reach gate details, counterexamples and notes. A slice on a
+    secret-named column reads so too (``token = ***``): its label cannot be told from a secret.
 
     >>> shareable_check({"candidate": {"name": "https://u:pw@h/x"}, "report": "/home/me/r.html"})
     {'candidate': {'name': 'https://u:***@h/x'}}
