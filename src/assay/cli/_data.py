@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import counted, emit, escaped, handle_errors, json_option, quoted
+from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, quoted
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
@@ -142,7 +142,9 @@ def ls_cmd(ref: str | None, as_json: bool) -> None:
 @json_option
 @handle_errors
 def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json: bool) -> None:
-    """What changed between two versions: files, and for tables schema, rows and column summaries."""
+    """What changed between two versions: files, and for tables schema, rows and column summaries.
+
+    Exits 2 after printing the diff if the rows of a table could not be read."""
     from assay.data import diff
 
     keys = [k.strip() for item in key for k in item.split(",")] if key else None  # an empty name is refused
@@ -174,6 +176,12 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
             _render_table(t)
 
     emit(result, as_json, render)
+    if result.tables_failed:  # the file diff is done, its table part is not: an input error
+        if not as_json:
+            failed = result.tables_failed
+            echo_err(f"the rows of {counted(len(failed), 'table')} could not be compared: {', '.join(map(quoted, failed))} "
+                     "(each says why above); the file diff above is complete")
+        raise SystemExit(2)
 
 
 def _render_table(t: dict[str, Any]) -> None:
