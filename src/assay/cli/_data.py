@@ -472,8 +472,8 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
     emit(result, as_json, lambda: click.echo(
         f"{verb} {_size(result.bytes_freed)}: {counted(result.chunks_deleted, 'chunk')}; packs deleted {result.packs_deleted}, "
         f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
-        + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers}"
-           if result.checkout_leftovers else "")
+        + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers} "
+           f"({_size(result.checkout_leftover_bytes)})" if result.checkout_leftovers else "")
         + (f"; debris of interrupted writes {'to remove' if dry_run else 'removed'} {result.debris_deleted} "
            f"({_size(result.debris_bytes)})" if result.debris_deleted else "")
         + (f"; {counted(result.kept_aside, 'pack')} that a repair kept under lost/ in the store {'is' if result.kept_aside == 1 else 'are'} left "
