@@ -433,3 +433,38 @@ def test_a_check_whose_listed_edges_do_not_read_is_still_read_from_its_body(alic
         bob = _workspace(tmp_path / f"bob-{type(edges).__name__}", tmp_path / "remote")
         assert pull(bob, "clf@v1").records_received == 1
         assert list_results(bob)[0]["candidate"] == "clf@v1"
+
+
+def test_a_reproducing_run_a_pull_would_skip_is_found_by_verify_and_mended_by_push_repair(
+        alice: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    same = run_command(alice, ["cp", "model.skops", "copy.skops"], inputs=["train@v1"],
+                       models={"clf": str(alice.root / "copy.skops")}, cwd=alice.root)
+    push(alice)
+    remote, clf = tmp_path / "remote", resolve(alice, "clf@v1").id
+    record = remote / "runs" / f"{same.id}.json"
+    good = json.loads(record.read_text())
+    stray = remote / "reproduced" / clf / ("cd" * 16)  # a run no workspace here knows, and no record of it
+    stray.write_bytes(b"")
+    record.unlink()
+    report = cli.json("data", "verify", "--remote", "origin", cwd=alice.root, check=1)
+    assert sorted(d["object"] for d in report["damaged"]) == sorted([
+        f"reproducing run marker reproduced/{clf}/{same.id}", f"reproducing run marker reproduced/{clf}/{'cd' * 16}"])
+    assert report["damaged"][0]["affected"], report
+    mended = cli.json("data", "push", "--repair", cwd=alice.root)
+    assert f"run record runs/{same.id}.json" in mended["repaired"], mended
+    assert f"reproducing run marker reproduced/{clf}/{'cd' * 16}" in mended["kept_aside"], mended
+    assert json.loads(record.read_text()) == good and not stray.exists()
+    cli("data", "verify", "--remote", "origin", cwd=alice.root)
+    # a record that names what is not a version: a pull skips it, so verify names it too
+    record.write_text(json.dumps({**good, "inputs": [{"node": "run:" + "ef" * 16, "ref": ""}]}))
+    report = cli.json("data", "verify", "--remote", "origin", cwd=alice.root, check=1)
+    assert [d["object"] for d in report["damaged"]] == [f"run record runs/{same.id}.json"], report
+    assert f"run record runs/{same.id}.json" in cli.json("data", "push", "--repair", cwd=alice.root)["repaired"]
+    assert json.loads(record.read_text()) == good
+    # a record that reads but does not list the version it is filed under
+    record.write_text(json.dumps({**good, "reproduced": []}))
+    report = cli.json("data", "verify", "--remote", "origin", cwd=alice.root, check=1)
+    assert [d["object"] for d in report["damaged"]] == [f"reproducing run marker reproduced/{clf}/{same.id}"], report
+    cli("data", "push", "--repair", cwd=alice.root)
+    assert json.loads(record.read_text()) == good
+    cli("data", "verify", "--remote", "origin", cwd=alice.root)

@@ -155,6 +155,24 @@ def test_gc_counts_a_killed_writer_s_temp_files_and_a_dry_run_keeps_them(ws, cli
     assert not pack.exists()
 
 
+def test_gc_counts_a_killed_checkout_s_temp_files_in_what_it_frees(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # As a killed add's pack: counted in bytes_freed and in the text, by a dry run and a real gc.
+    _data(tmp_path, files=3)
+    cli("data", "add", "d", "--name", "ds")
+    dead = _dead_pid()
+    left = [tmp_path / "d" / f".assay-tmp-{dead}-{i:08x}" for i in range(2)]
+    for path, size in zip(left, (4000, 1000)):
+        path.write_bytes(b"t" * size)
+    dry = cli.json("data", "gc", "--dry-run")
+    assert dry["checkout_leftovers"] == 2 and dry["checkout_leftover_bytes"] == 5000 and dry["bytes_freed"] == 5000
+    assert all(p.exists() for p in left)
+    out = cli("data", "gc", "--dry-run").stdout
+    assert out.startswith("would free 4.9 KiB") and "temp files of interrupted checkouts to remove 2 (4.9 KiB)" in out
+    done = cli.json("data", "gc")
+    assert done["checkout_leftovers"] == 2 and done["bytes_freed"] == 5000 and not any(p.exists() for p in left)
+    assert cli.json("data", "gc")["bytes_freed"] == 0
+
+
 class _FullDisk:
     """A SQLite connection whose COMMIT fails as on a full disk (SQLite has rolled back)."""
 

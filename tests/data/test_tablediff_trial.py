@@ -203,3 +203,34 @@ def test_category_counts_that_are_not_exact_do_not_read_as_exact():
     assert "new: b0, b1, b2 and at least 9967 more" in line and "gone: a1, a2" in line, line
     col["new_categories"] = {"count": 2, "exact": False, "values": [{"value": "b0"}, {"value": "b1"}]}
     assert "new: b0, b1 (at least)" in _column_line(col)
+
+
+def test_same_dates_and_times_in_another_width_change_no_row(tmp_path):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from assay.data._tablediff import diff_tables
+    from assay.data._tablehash import _hash_column
+
+    days = pa.array([dt.date(2024, 2, 29), dt.date(1969, 12, 31), None, dt.date(1970, 1, 1)], pa.date32())
+    clock = pa.array([dt.time(13, 5, 7, 250_000), dt.time(0, 0), None, dt.time(23, 59, 59)], pa.time32("ms"))
+    files = {n: tmp_path / f"{n}.parquet" for n in ("old", "new", "moved")}
+    pq.write_table(pa.table({"id": [1, 2, 3, 4], "d": days, "t": clock}), files["old"])
+    pq.write_table(pa.table({"id": [1, 2, 3, 4], "d": days.cast(pa.date64()), "t": clock.cast(pa.time64("ns"))}),
+                   files["new"])
+    d = diff_tables(files["old"], files["new"])
+    assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (0, 0, 4)
+    assert d.schema["type_changed"] == [{"name": "t", "old": "time32[ms]", "new": "time64[ns]"}]
+    # Parquet keeps a date64 as days (date32); a table read some other way may hold one.
+    assert (_hash_column(days, text=False) == _hash_column(days.cast(pa.date64()), text=False)).all()
+    assert (_hash_column(days, text=False) != _hash_column(days.cast(pa.int32()), text=False))[[0, 1, 3]].all()
+    later = pa.array([dt.time(13, 5, 7, 250_001), dt.time(0, 0), None, dt.time(23, 59, 59)], pa.time64("us"))
+    pq.write_table(pa.table({"id": [1, 2, 3, 4], "d": days.cast(pa.date64()), "t": later}), files["moved"])
+    d = diff_tables(files["old"], files["moved"], key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (1, 3)
+    seconds = pa.table({"t": pa.array([0, 1], pa.time32("s"))})  # a time is not a duration nor a date
+    pq.write_table(seconds, files["moved"])
+    pq.write_table(pa.table({"t": pa.array([0, 1], pa.duration("s"))}), files["new"])
+    assert diff_tables(files["moved"], files["new"]).rows_unchanged == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -104,4 +105,31 @@ def test_workspace_on_postgres_end_to_end(pg_database: str, tmp_path: Path, monk
     assert (tmp_path / "d" / "a.txt").read_text() == "hello"
     assert verify(ws).ok
     assert v2.number == 2
+    ws.close()
+
+
+def test_a_check_result_id_prefix_reads_alike_on_both_ledgers(ledger_url: str, tmp_path: Path) -> None:
+    # SQLite's LIKE ignores case and PostgreSQL's does not; '%' and '_' are wildcards in both.
+    from assay.checks import get_result
+    from assay.errors import UsageError
+
+    ws = Workspace.init(tmp_path / "w", ledger=ledger_url)
+    for rid in ("abcdef" + "0" * 26, "ab1def" + "0" * 26):
+        ws.ledger.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?)",
+                          (rid, "check", "", "now", "pass", json.dumps({"id": rid})))
+    assert get_result(ws, "ABCD")["id"] == "abcdef" + "0" * 26  # the id as `check log` shows it, any case
+    for typed in ("ab%", "ab_def", "abc%"):  # matched literally: no wildcards, and not silently dropped
+        with pytest.raises(UsageError, match="hex digits"):
+            get_result(ws, typed)
+    ws.close()
+
+
+def test_a_version_hash_prefix_reads_alike_on_both_ledgers(ledger_url: str, tmp_path: Path) -> None:
+    # A version pulled from a remote may carry an id in capitals; its hex prefix, in any case,
+    # names it on SQLite and on PostgreSQL alike.
+    ws = Workspace.init(tmp_path / "w", ledger=ledger_url)
+    record_version(ws, "ds", _snap(1))
+    ws.ledger.execute("UPDATE versions SET id = ? WHERE dataset = ?", ("ABCDEF" + "0" * 26, "ds"))
+    assert resolve(ws, "ds@abcdef00").number == 1
+    assert resolve(ws, "ds@ABCDEF00").number == 1
     ws.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import assay
 from assay.data import add_remote, push
 from assay.lineage import run_command
-from assay.lineage._redact import REDACTED, redact_command, redact_params, secret_name
+from assay.lineage._redact import REDACTED, redact_command, redact_params, redact_text, secret_name
 from assay.workspace import Workspace
 
 
@@ -138,3 +138,21 @@ def test_look_alikes_of_user_and_password_options_are_left() -> None:
         assert redact_command(command) == command, command
     assert redact_command(["docker", "run", "img", "curl", "-u", "a:b"])[-1] == f"a:{REDACTED}"
     assert redact_command(["tool", "-url=https://u:pw@host/x"]) == ["tool", f"-url=https://u:{REDACTED}@host/x"]
+
+
+def test_text_after_a_secret_value_is_kept() -> None:
+    assert redact_text("access_token=S1: x") == f"access_token={REDACTED}: x"
+    assert redact_text("failed with password=hunter2.") == f"failed with password={REDACTED}."
+    assert redact_text("token=a:b:c, then") == f"token={REDACTED}, then"  # a colon inside the value is the value's
+    assert redact_text('password="ab:c" x') == f'password="{REDACTED}" x'
+    assert redact_text("password=::: x") == f"password={REDACTED} x"
+
+
+def test_a_slice_label_on_a_secret_named_column_is_hidden_as_written() -> None:
+    # A label such as `token = abc` (a slice on a column named token) cannot be told from a
+    # secret given so; a shared check hides its value, and keeps the label's spacing.
+    from assay.checks import shareable_check
+
+    assert redact_text("token = abc") == f"token = {REDACTED}"
+    shared = shareable_check({"slices": [{"slice": "token = abc", "metric": "accuracy"}, {"slice": "lang = de"}]})
+    assert shared["slices"] == [{"slice": f"token = {REDACTED}", "metric": "accuracy"}, {"slice": "lang = de"}]

@@ -17,6 +17,7 @@ __all__ = ["KIND", "check_edges", "get_result", "list_results", "record_result",
 
 KIND = "check"
 _VERSION_ID = re.compile(r"[0-9a-f]{32}")  # as the ledger writes version ids; used with fullmatch
+_ID_PREFIX = re.compile(r"[0-9a-f]{1,32}")  # what `check show` takes of a result's id; used with fullmatch
 _EDGES = (("candidate", "checked_as_candidate"), ("baseline", "checked_as_baseline"), ("data", "checked_on"))
 
 
@@ -59,7 +60,8 @@ def shareable_check(body: dict[str, Any]) -> dict[str, Any]:
     as a run record keeps them (:mod:`assay.lineage._redact`): in what names the models, the data
     and the suite, a value under a secret-named key too; everywhere else, a URL's password and
     secret query parameters inside any text, since an HTTP model is named by its URL and its
-    errors, which quote that name, reach gate details, counterexamples and notes.
+    errors, which quote that name, reach gate details, counterexamples and notes. A slice on a
+    secret-named column reads so too (``token = ***``): its label cannot be told from a secret.
 
     >>> shareable_check({"candidate": {"name": "https://u:pw@h/x"}, "report": "/home/me/r.html"})
     {'candidate': {'name': 'https://u:***@h/x'}}
@@ -136,11 +138,16 @@ def _shown(refs: dict[str, str], doc: dict[str, Any], part: str, key: str) -> st
 
 def get_result(ws: Workspace, record_id: str) -> dict[str, Any]:
     """The stored result document whose id starts with ``record_id``."""
-    from assay.errors import InputError, NotFoundError
+    from assay.errors import InputError, NotFoundError, UsageError
 
-    prefix = record_id.replace("%", "").replace("_", "")
+    # Ids are lower-case hex: the prefix is read so, and LIKE sees no wildcard and no case
+    # (which SQLite ignores and PostgreSQL does not).
+    prefix = record_id.lower()
+    if not _ID_PREFIX.fullmatch(prefix):
+        raise UsageError(f"{record_id!r} is not a check result id",
+                         hint="give 1 to 32 hex digits (0-9, a-f) of an id `assay check log` lists")
     rows = ws.ledger.query("SELECT body FROM records WHERE kind = ? AND id LIKE ?", (KIND, prefix + "%"))
-    if not rows or not prefix:
+    if not rows:
         raise NotFoundError(f"no check result {record_id!r}", hint="`assay check log` lists them")
     if len(rows) > 1:
         raise InputError(f"{record_id!r} names {len(rows)} check results", hint="give more characters of the id")

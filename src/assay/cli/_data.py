@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import counted, emit, escaped, handle_errors, json_option, quoted
+from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, quoted
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
@@ -142,7 +142,9 @@ def ls_cmd(ref: str | None, as_json: bool) -> None:
 @json_option
 @handle_errors
 def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json: bool) -> None:
-    """What changed between two versions: files, and for tables schema, rows and column summaries."""
+    """What changed between two versions: files, and for tables schema, rows and column summaries.
+
+    Exits 2 after printing the diff if the rows of a table could not be read."""
     from assay.data import diff
 
     keys = [k.strip() for item in key for k in item.split(",")] if key else None  # an empty name is refused
@@ -174,6 +176,12 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
             _render_table(t)
 
     emit(result, as_json, render)
+    if result.tables_failed:  # the file diff is done, its table part is not: an input error
+        if not as_json:
+            failed = result.tables_failed
+            echo_err(f"the rows of {counted(len(failed), 'table')} could not be compared: {', '.join(map(quoted, failed))} "
+                     "(each says why above); the file diff above is complete")
+        raise SystemExit(2)
 
 
 def _render_table(t: dict[str, Any]) -> None:
@@ -464,8 +472,8 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
     emit(result, as_json, lambda: click.echo(
         f"{verb} {_size(result.bytes_freed)}: {counted(result.chunks_deleted, 'chunk')}; packs deleted {result.packs_deleted}, "
         f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
-        + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers}"
-           if result.checkout_leftovers else "")
+        + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers} "
+           f"({_size(result.checkout_leftover_bytes)})" if result.checkout_leftovers else "")
         + (f"; debris of interrupted writes {'to remove' if dry_run else 'removed'} {result.debris_deleted} "
            f"({_size(result.debris_bytes)})" if result.debris_deleted else "")
         + (f"; {counted(result.kept_aside, 'pack')} that a repair kept under lost/ in the store {'is' if result.kept_aside == 1 else 'are'} left "

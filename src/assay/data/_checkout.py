@@ -395,26 +395,27 @@ def _sweep_killed(ws: Workspace) -> None:
         _unlink(note.path)
 
 
-def remove_dead_temps(folder: str, names: list[str], *, dry_run: bool = False) -> int:
+def remove_dead_temps(folder: str, names: list[str], *, dry_run: bool = False) -> tuple[int, int]:
     """Remove (with ``dry_run``, count) the checkout temp files among ``names`` in ``folder``
     whose writer is gone: named exactly ``.assay-tmp-<pid>-<8 hex digits>`` (any other name
-    is a user's file), by a process that has ended."""
+    is a user's file), by a process that has ended. ``(files, bytes)`` found."""
     from assay.store._local import writer_gone
 
-    found = 0
+    found = size = 0
     for name in names:
         if not not_data(name, False):
             continue
         path = os.path.join(folder, name)
         try:
-            gone = writer_gone(int(name[len(_TMP):].partition("-")[0]), os.lstat(path).st_mtime)
+            st = os.lstat(path)
         except FileNotFoundError:
             continue
-        if gone:
+        if writer_gone(int(name[len(_TMP):].partition("-")[0]), st.st_mtime):
             found += 1
+            size += st.st_size
             if not dry_run:
                 _unlink(path)
-    return found
+    return found, size
 
 
 def _sweep(folders: set[str], tag: int) -> None:

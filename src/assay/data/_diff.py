@@ -34,10 +34,17 @@ class DatasetDiff:
     def changed(self) -> bool:
         return bool(self.added or self.removed or self.modified)
 
+    @property
+    def tables_failed(self) -> list[str]:
+        """The tables whose rows could not be read (not one that only lacks the key): the
+        table part of the diff is incomplete, and the command exits 2 after printing it."""
+        return [path for path, entry in self.tables.items() if entry.get("unreadable")]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "old": self.old.ref, "new": self.new.ref, "changed": self.changed, "added": self.added,
             "removed": self.removed, "modified": self.modified, "unchanged": self.unchanged, "tables": self.tables,
+            "tables_failed": self.tables_failed,
         }
 
 
@@ -45,7 +52,8 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | str | No
          tables: bool = True) -> DatasetDiff:
     """Compare two versions. For Parquet/CSV/TSV files present in both, also compare their rows.
 
-    A table that cannot be compared gets `{"error": ..., "hint": ...}` in `tables`. A `key`
+    A table that cannot be compared gets `{"error": ..., "hint": ...}` in `tables`, with
+    `"unreadable": True` where its rows did not read (see `tables_failed`). A `key`
     (a column, or a list of them) that no compared table has (in both versions) is an
     `InputError` naming the columns.
     """
@@ -146,13 +154,15 @@ def _table_diff(ws: Workspace, path: str, versions: tuple[Version, Version], man
             table = diff_tables(old_file, new_file, key=key, labels=labels).to_dict()
             return table, table["compared_columns"]
         except InputError as exc:
-            entry = {"error": exc.message, "hint": exc.hint}
+            entry = {"error": exc.message, "hint": exc.hint, "unreadable": True}
         if key is None:
             return entry, None
         try:
             cols_old, cols_new = _table_columns(old_file, labels[0]), _table_columns(new_file, labels[1])
         except InputError:
             return entry, None  # unreadable: the error says so
+        if not all(c in cols_old and c in cols_new for c in key):
+            del entry["unreadable"]  # the table lacks the key: the rows may read, but cannot be matched by it
         # The rows could not be matched, but the columns were read: report their changes too.
         entry["schema"] = {"added": [{"name": c} for c in cols_new if c not in cols_old],
                            "removed": [{"name": c} for c in cols_old if c not in cols_new]}

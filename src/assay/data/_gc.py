@@ -41,6 +41,7 @@ class GcResult:
     debris_deleted: int = 0  # what interrupted writes left: packs without an index, killed writers' temp files
     debris_bytes: int = 0  # their size (counted in bytes_freed too)
     checkout_leftovers: int = 0  # temp files of killed checkouts in the datasets' folders
+    checkout_leftover_bytes: int = 0  # their size (counted in bytes_freed too)
     debris_kept: int = 0  # packs without an index, kept because some live chunk is missing
     kept_aside: int = 0  # packs a repair moved under lost/ (bytes it could not place): never deleted by gc
 
@@ -130,7 +131,8 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
     if not dry_run:
         ws.check_lock()
         remove_leftovers(temps)
-    result.checkout_leftovers = _checkout_leftovers(ws, dry_run)
+    result.checkout_leftovers, result.checkout_leftover_bytes = _checkout_leftovers(ws, dry_run)
+    result.bytes_freed += result.checkout_leftover_bytes
     result.kept_aside = sum(1 for key in store.list("lost/") if key.endswith(".pack"))
 
 
@@ -163,12 +165,13 @@ def _names(folder: str) -> list[str]:
         return []
 
 
-def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
+def _checkout_leftovers(ws: Workspace, dry_run: bool) -> tuple[int, int]:
     """Remove (count, with ``dry_run``) the temp files of checkouts whose process is gone,
-    in every dataset's source folders. No walk counts them as data (see assay._root.CHECKOUT_TMP)."""
+    in every dataset's source folders: ``(files, bytes)``. No walk counts them as data (see
+    assay._root.CHECKOUT_TMP)."""
     from assay.data._checkout import remove_dead_temps
 
-    found = 0
+    found = size = 0
     sources = {s for d in list_datasets(ws) for s in dataset_sources(ws, d["name"])}
     for (text,) in ws.ledger.query("SELECT sources FROM version_sources"):  # each version's own folders too
         sources.update(s for s in json.loads(text) if isinstance(s, str))
@@ -180,8 +183,9 @@ def _checkout_leftovers(ws: Workspace, dry_run: bool) -> int:
         else:
             listings = os.walk(path)
         for folder, _, files in listings:
-            found += remove_dead_temps(folder, files, dry_run=dry_run)
-    return found
+            files_found, bytes_found = remove_dead_temps(folder, files, dry_run=dry_run)
+            found, size = found + files_found, size + bytes_found
+    return found, size
 
 
 def _delete_pack(delete: Any, pack_id: str) -> None:

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from assay.store import ObjectStore
     from assay.workspace import Workspace
 
-__all__ = ["RUN_ID", "damaged_run_records", "import_reproducers", "import_runs", "missing_version_label", "read_run_record",
-           "run_origin", "write_runs"]
+__all__ = ["RUN_ID", "damaged_reproduced", "damaged_run_records", "import_reproducers", "import_runs",
+           "missing_version_label", "read_run_record", "reproduced_markers", "run_origin", "write_runs"]
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")  # run, version and record ids alike; used with fullmatch
 _MAX_RECORD = 64 << 20  # bytes: a run's or check's record is JSON; more is no record's
@@ -144,12 +144,54 @@ def read_run_record(store: ObjectStore, run_id: str) -> dict[str, Any] | None:
 
 
 def damaged_run_records(store: ObjectStore, versions: list[Version]) -> list[str]:
-    """The run records on a remote, of runs that made ``versions``, that are there but do not
-    read as their run (a missing one is no damage: remotes pushed before records travelled
-    have none)."""
-    run_ids = sorted({v.run_id for v in versions if v.run_id and RUN_ID.fullmatch(v.run_id)})
+    """The run records on a remote, of runs that made ``versions`` or are filed as having
+    reproduced one, that are there but that a pull skips: they do not read as their run, or
+    name what is not a version (a missing one is no damage: remotes pushed before records
+    travelled have none; a reproducing run's is, see :func:`damaged_reproduced`)."""
+    filed = {run_id for _, _, run_id in reproduced_markers(store, [v.id for v in versions])}
+    run_ids = sorted({v.run_id for v in versions if v.run_id and RUN_ID.fullmatch(v.run_id)} | filed)
     there = _runs_there(store, run_ids)
-    return [r for r in run_ids if f"runs/{r}.json" in there and read_run_record(store, r) is None]
+    return [r for r in run_ids if f"runs/{r}.json" in there and _run_problem(read_run_record(store, r))]
+
+
+def damaged_reproduced(store: ObjectStore, version_ids: list[str] | None) -> list[tuple[str, str]]:
+    """``(key, why)`` of each marker on a remote, filed under one of ``version_ids`` (None: any),
+    of a run that reproduced that version, which a pull cannot take: its run's record is missing
+    (a push writes the record first), or reads but does not list that version as one it
+    reproduced. (A record there that does not read is :func:`damaged_run_records`'s.)"""
+    markers = reproduced_markers(store, version_ids)
+    there = _runs_there(store, sorted({r for _, _, r in markers}))
+    out = []
+    for key, version_id, run_id in markers:
+        if f"runs/{run_id}.json" not in there:
+            out.append((key, f"names run {run_id[:12]}, whose record runs/{run_id}.json is not on the remote"))
+            continue
+        doc = read_run_record(store, run_id)
+        if not _run_problem(doc) and f"version:{version_id}" not in {e["node"] for e in doc["reproduced"]}:
+            out.append((key, f"the record of its run, runs/{run_id}.json, does not list version {version_id[:12]} "
+                             "as one it reproduced"))
+    return out
+
+
+def reproduced_markers(store: ObjectStore, version_ids: list[str] | None) -> list[tuple[str, str, str]]:
+    """``(key, version id, run id)`` of each reproducing run's marker on a remote (filed under
+    one of ``version_ids``, or any)."""
+    out = []
+    for key in sorted(_listed(store, "reproduced", version_ids)):
+        parts = key[len("reproduced/"):].split("/")
+        if len(parts) == 2 and RUN_ID.fullmatch(parts[0]) and RUN_ID.fullmatch(parts[1]):
+            out.append((key, parts[0], parts[1]))
+    return out
+
+
+def _run_problem(doc: dict[str, Any] | None) -> str | None:
+    """Why a pull skips a run record :func:`read_run_record` gave (None: it takes it)."""
+    if doc is None:
+        return "is missing or damaged"
+    nodes = [e.get("node") if isinstance(e, dict) else None for e in doc["inputs"] + doc["outputs"] + doc["reproduced"]]
+    if not all(isinstance(n, str) and n.startswith("version:") and RUN_ID.fullmatch(n[len("version:"):]) for n in nodes):
+        return "names versions it cannot"
+    return None
 
 
 def _runs_there(store: ObjectStore, run_ids: list[str]) -> set[str]:
@@ -245,10 +287,8 @@ def import_reproducers(ws: Workspace, store: ObjectStore, remote: str, notes: li
     ``version_ids``, or of any) and that it does not know yet: the run, what it read, and the
     versions it reproduced."""
     filed: dict[str, set[str]] = {}  # run id -> the versions it is filed under
-    for key in _listed(store, "reproduced", version_ids):
-        parts = key[len("reproduced/"):].split("/")
-        if len(parts) == 2 and RUN_ID.fullmatch(parts[0]) and RUN_ID.fullmatch(parts[1]):
-            filed.setdefault(parts[1], set()).add(parts[0])
+    for _, version_id, run_id in reproduced_markers(store, version_ids):
+        filed.setdefault(run_id, set()).add(version_id)
     if not filed:
         return
     here = _present(ws, "versions", {v for vs in filed.values() for v in vs})
@@ -272,14 +312,12 @@ def _readable_run(store: ObjectStore, run_id: str, notes: list[str]) -> dict[str
     """The remote's record of run ``run_id``, if it reads and names only versions; else None,
     with a note."""
     doc = read_run_record(store, run_id)
-    if doc is None:
-        notes.append(f"the record of run {run_id[:12]} is missing or damaged on the remote: its lineage is not known here")
-        return None
-    nodes = [e.get("node") if isinstance(e, dict) else None for e in doc["inputs"] + doc["outputs"] + doc["reproduced"]]
-    if not all(isinstance(n, str) and n.startswith("version:") and RUN_ID.fullmatch(n[len("version:"):]) for n in nodes):
-        notes.append(f"the record of run {run_id[:12]} on the remote names versions it cannot: skipped")
-        return None
-    return doc
+    problem = _run_problem(doc)
+    if problem is None:
+        return doc
+    notes.append(f"the record of run {run_id[:12]} is missing or damaged on the remote: its lineage is not known here"
+                 if doc is None else f"the record of run {run_id[:12]} on the remote {problem}: skipped")
+    return None
 
 
 def _insert_run(tx: Any, doc: dict[str, Any], remote: str) -> None:

@@ -51,6 +51,7 @@ import dataclasses
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -625,17 +626,23 @@ def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[
 
 
 def _mend_runs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
-    """Write again each run record on the remote that does not read as its run, and each check
-    or drift record that does not read, from this workspace's ledger where it has them (a
-    damaged one is never replaced by a push)."""
-    from assay.data._history import damaged_run_records, write_runs
+    """Write again each run record on the remote that a pull skips (it does not read as its
+    run, or is missing or wrong for a version its run is filed under as reproducing), and
+    each check or drift record that does not read, from this workspace's ledger where it has
+    them (a damaged one is never replaced by a push). A reproducing run's marker that its
+    run's record still does not bear out is moved under ``lost/``, as a record copy is."""
+    from assay.data._history import damaged_reproduced, damaged_run_records, write_runs
     from assay.data._records import damaged_records, rewrite_records
 
     versions = all_versions(ws)
-    damaged = damaged_run_records(store, versions)
+    markers = [key for key, _ in damaged_reproduced(store, None)]  # under any version, here or not
+    damaged = set(damaged_run_records(store, versions)) | {key.split("/")[2] for key in markers}
     if damaged:
-        for run_id in write_runs(ws, store, [], again=set(damaged)):
+        for run_id in write_runs(ws, store, [], again=damaged):
             result.repaired.append(f"run record runs/{run_id}.json")
+    for key, _ in damaged_reproduced(store, None) if markers else []:
+        store.move(key, f"lost/{key}.{uuid.uuid4().hex[:12]}")
+        result.kept_aside.append(f"reproducing run marker {key}")
     written, aside = rewrite_records(ws, store, damaged_records(store, None))  # under any version, here or not
     result.repaired += [f"check or drift record {key}" for key in written]
     result.kept_aside += [f"check or drift record {key}" for key in aside]  # no good copy of it anywhere

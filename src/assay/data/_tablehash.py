@@ -121,7 +121,7 @@ def _hash_column(arr: Any, *, text: bool) -> np.ndarray:
     elif pa.types.is_boolean(t):
         vals = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64)
         h = _mix(vals ^ _TAG_BOOL)
-    elif pa.types.is_timestamp(t) or pa.types.is_duration(t):
+    elif pa.types.is_timestamp(t) or pa.types.is_duration(t) or pa.types.is_date(t) or pa.types.is_time(t):
         h = _hash_instants(arr, t)
     elif pa.types.is_temporal(t) and t.bit_width in (32, 64):
         ints = arr.view(pa.int32() if t.bit_width == 32 else pa.int64()).cast(pa.int64())
@@ -138,21 +138,31 @@ _UNITS = ("s", "ms", "us", "ns")
 
 
 def _hash_instants(arr: Any, t: Any) -> np.ndarray:
-    """Timestamps and durations by the value they stand for, not by their unit or time zone.
+    """Timestamps, durations, dates and times of day by the value they stand for, not by their
+    unit, width or time zone.
 
     Each value is taken to the coarsest unit that holds it exactly (2_000_000 us is 2 s),
-    so one instant saved as ns and as us hashes equal. A zoned timestamp is stored as UTC
-    whatever its zone: zoned values hash by instant, apart from zone-less (wall clock) ones.
+    so one instant saved as ns and as us hashes equal; a date32 (days) is taken as the ms a
+    date64 holds, and a time32 and a time64 of one time of day hash equal. A zoned timestamp
+    is stored as UTC whatever its zone: zoned values hash by instant, apart from zone-less
+    (wall clock) ones.
     """
     import pyarrow as pa
 
-    v = arr.view(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=True)
-    level = np.full(v.size, _UNITS.index(t.unit), dtype=np.uint64)
-    for _ in range(_UNITS.index(t.unit)):
+    ints = arr.view(pa.int32() if t.bit_width == 32 else pa.int64()).cast(pa.int64())
+    v = ints.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=True)
+    unit = "ms" if pa.types.is_date(t) else t.unit
+    if pa.types.is_date32(t):
+        v *= 86_400_000  # days as ms: |v| < 2**31 days fits in int64 ms
+    level = np.full(v.size, _UNITS.index(unit), dtype=np.uint64)
+    for _ in range(_UNITS.index(unit)):
         coarser = (level > 0) & (v % 1000 == 0)
         v = np.where(coarser, v // 1000, v)
         level = level - coarser.astype(np.uint64)
-    kind = "duration" if pa.types.is_duration(t) else ("timestamp" if t.tz is None else "timestamp[zoned]")
+    if pa.types.is_timestamp(t):
+        kind = "timestamp" if t.tz is None else "timestamp[zoned]"
+    else:
+        kind = "duration" if pa.types.is_duration(t) else "date" if pa.types.is_date(t) else "time"
     return _mix(v.view(np.uint64) ^ _mix(level ^ _mix(_hash_str(kind))))
 
 

@@ -1,8 +1,9 @@
 """`assay data verify`: re-hash stored objects and name everything a damage touches.
 
 The same check runs on a remote (``--remote``): every version pushed there, its
-snapshot and every chunk it needs, read back and hash-checked, so that a team can
-tell whether its shared copy is intact before it needs it.
+snapshot and every chunk it needs, read back and hash-checked, and the run, check and
+drift records filed with it that a pull would skip, so that a team can tell whether its
+shared copy is intact before it needs it.
 """
 
 from __future__ import annotations
@@ -71,16 +72,9 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
             else:
                 versions = every
             report = _verify(store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
-            from assay.data._history import damaged_run_records
             from assay.data._records import damaged_records
 
-            for run_id in damaged_run_records(store, versions):
-                made = [v.ref for v in every if v.run_id == run_id]
-                report.damaged.append(Damage(
-                    object=f"run record runs/{run_id}.json",
-                    reason="does not read as the record of its run: lineage of what it made is lost to every pull "
-                           "(`assay data push --repair` writes it again from a workspace that has the run)",
-                    affected=_whole(made)))
+            report.damaged += _damaged_runs(store, versions, every)
             for key in damaged_records(store, versions):
                 held = [v.ref for v in every if v.id == key.split("/")[1]]
                 report.damaged.append(Damage(
@@ -104,6 +98,30 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
         wanted = set(report.damaged_versions)
         report.downstream = downstream_versions(ws, [v for v in every if v.ref in wanted])
     return report
+
+
+def _damaged_runs(store: Any, versions: list[Version], every: list[Version]) -> list[Damage]:
+    """The records of runs that made or reproduced ``versions`` on a remote, and the markers
+    filing a run under a version it reproduced, that a pull skips."""
+    from assay.data._history import damaged_reproduced, damaged_run_records, reproduced_markers
+
+    out = []
+    filed = {(v, r) for _, v, r in reproduced_markers(store, [v.id for v in versions])}
+    for run_id in damaged_run_records(store, versions):
+        touched = [v.ref for v in every if v.run_id == run_id or (v.id, run_id) in filed]
+        out.append(Damage(
+            object=f"run record runs/{run_id}.json",
+            reason="does not read as the record of its run, or names what is not a version: a pull skips it, and "
+                   "the lineage of what it made or reproduced is lost to every pull (`assay data push --repair` "
+                   "writes it again from a workspace that has the run)",
+            affected=_whole(touched)))
+    for key, why in damaged_reproduced(store, [v.id for v in versions]):
+        out.append(Damage(
+            object=f"reproducing run marker {key}",
+            reason=f"{why}: a pull skips the run (`assay data push --repair` writes its record again from a "
+                   "workspace that has the run, else moves the marker aside)",
+            affected=_whole([v.ref for v in every if v.id == key.split("/")[1]])))
+    return out
 
 
 def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[Version],

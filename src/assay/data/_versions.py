@@ -136,8 +136,10 @@ def resolve(ws: Workspace, ref: str) -> Version:
         if number is not None:
             by_number = ledger.query(f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? AND number = ?", (name, number))
         if prefix is not None:
+            # lower(id): a version pulled from a remote may have capitals in its id, which SQLite's
+            # LIKE would match and PostgreSQL's would not (the prefix is lower-case hex, no wildcard)
             by_prefix = ledger.query(
-                f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? AND (snapshot LIKE ? OR id LIKE ?) ORDER BY number",
+                f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? AND (snapshot LIKE ? OR lower(id) LIKE ?) ORDER BY number",
                 (name, prefix + "%", prefix + "%"),
             )
             if len({r[3] for r in by_prefix}) > 1:

@@ -62,7 +62,7 @@ _PROGRAM_END = frozenset({";", "&&", "||", "|", "&", "(", ")", "{", "}", "then",
 _USER = re.compile(r"[^\s=/:@]+")  # a user name, not the start of an assignment or a URL
 _ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>.*)", re.S)
 # name=value inside a longer text: after a start, a separator of a connection string, or a quote.
-_PAIR = re.compile(r"(?P<head>(?:^|[;,&\s'\"(]))(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<q>['\"]?)"
+_PAIR = re.compile(r"(?P<head>(?:^|[;,&\s'\"(]))(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P<eq>\s*=\s*)(?P<q>['\"]?)"
                    r"(?P<value>[^;,&\s'\")]*)")
 # 'name': 'value' as a mapping's repr shows it.
 _REPR_PAIR = re.compile(r"(?P<head>['\"](?P<name>[A-Za-z_][A-Za-z0-9_.-]*)['\"]\s*:\s*)(?P<q>['\"])(?P<value>.*?)(?P=q)")
@@ -108,6 +108,15 @@ def _url(match: re.Match[str]) -> str:
     return f"{match['scheme']}{authority}{tail}"
 
 
+def _pair(match: re.Match[str]) -> str:
+    """A secret name=value with its value as ``***``, as it was written around it: the spaces
+    about its ``=``, and a ``:`` or ``.`` that ends the value (``token=T: retrying``) kept."""
+    value = match["value"].rstrip(":.") or match["value"]
+    if not value or not secret_name(match["name"]):
+        return match[0]
+    return f"{match['head']}{match['name']}{match['eq']}{match['q']}{REDACTED}{match['value'][len(value):]}"
+
+
 def redact_text(text: str) -> str:
     """``text`` with the secrets inside it as ``***``: a URL's password and secret query
     parameters, secret name=value pairs, a secret header, a mapping's repr."""
@@ -117,8 +126,7 @@ def redact_text(text: str) -> str:
     if header and secret_name(header["name"]):
         return f"{header['name']}: {REDACTED}"
     if "=" in text:
-        text = _PAIR.sub(lambda m: f"{m['head']}{m['name']}={m['q']}{REDACTED}"
-                         if secret_name(m["name"]) and m["value"] else m[0], text)
+        text = _PAIR.sub(_pair, text)
     if ":" in text and ("'" in text or '"' in text):
         text = _REPR_PAIR.sub(lambda m: f"{m['head']}{m['q']}{REDACTED}{m['q']}"
                               if secret_name(m["name"]) else m[0], text)
