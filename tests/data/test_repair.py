@@ -681,7 +681,7 @@ def test_a_stretch_is_cut_only_where_one_reading_alone_gives_a_wanted_chunk() ->
     import zstandard
 
     from assay.data._chunking import hash_bytes
-    from assay.data._repair import _chunk_at
+    from assay.data._salvage import chunk_at as _chunk_at
 
     def wanted(*chunks: bytes) -> tuple[list[int], dict[int, set[bytes]]]:
         by_size: dict[int, set[bytes]] = {}

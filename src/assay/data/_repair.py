@@ -47,23 +47,17 @@ succeeds when rerun.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import blake3
 
-from assay.data._chunking import hash_bytes
 from assay.data._packs import (
     CHECK_BATCH,
     CHECK_BYTES,
-    FLAG_ZSTD,
     PACK_MAGIC,
     ChunkLocation,
     IndexEntry,
@@ -75,8 +69,10 @@ from assay.data._packs import (
     salvage_index,
     workspace_packs,
 )
+from assay.data._remote_mend import live_on_remote, mend_refs, mend_runs
+from assay.data._salvage import found_in_gaps
 from assay.data._verify import VerifyReport, verify
-from assay.data._versions import all_versions, kind_of, load_snapshot_object
+from assay.data._versions import all_versions, load_snapshot_object
 from assay.errors import CorruptionError, NotFoundError, UsageError
 from assay.progress import bar
 from assay.store import LocalStore, ObjectStore
@@ -136,9 +132,9 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
             target = PackStore(store)  # the remote's own indexes, not this workspace's cache of them
 
             def live() -> set[str]:  # once every index is known readable by this assay: refs first
-                refs = _mend_refs(ws, store, result)
-                _mend_runs(ws, store, result)
-                return _live_on_remote(store, refs)
+                refs = mend_refs(ws, store, result)
+                mend_runs(ws, store, result)
+                return live_on_remote(store, refs)
 
             try:
                 _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
@@ -240,7 +236,7 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
     try:
         # What a salvaged index no longer names may still be in its pack: found by content.
         for pack_id in sorted(salvaged):
-            for loc in _found_in_gaps(store, pack_id, good[pack_id].values(), missing - elsewhere, sizes):
+            for loc in found_in_gaps(store, pack_id, good[pack_id].values(), missing - elsewhere, sizes):
                 if loc.digest not in elsewhere:
                     good[pack_id][loc.digest] = loc.location
                     elsewhere.add(loc.digest)
@@ -346,96 +342,6 @@ def _good_copies(source: PackStore, digests: list[bytes]) -> Any:
                         others.discard(digest)
                         yield digest, stored, locations[digest]
                         progress.update(1)
-
-
-class _Found(NamedTuple):
-    digest: bytes
-    location: ChunkLocation
-
-
-def _found_in_gaps(store: ObjectStore, pack_id: str, known: Any, wanted: set[bytes],
-                   sizes: dict[bytes, int]) -> list[_Found]:
-    """Chunks among ``wanted`` in the stretches of a pack that its (salvaged) index does not
-    cover. A pack is its chunks back to back, each stored raw or as one zstd frame, so each
-    stretch is read from its start: a zstd frame is decoded and hashed; raw bytes are hashed
-    at the size of each wanted chunk. A stretch is followed while its chunks are found."""
-    if not wanted:
-        return []
-    key = f"packs/{pack_id}.pack"
-    try:
-        end_of_pack = store.size(key)
-    except NotFoundError:
-        return []
-    by_size: dict[int, set[bytes]] = {}
-    for digest in wanted:
-        by_size.setdefault(sizes[digest], set()).add(digest)
-    lengths = sorted(by_size)
-    found: list[_Found] = []
-    for start, end in _gaps(sorted(known, key=lambda loc: loc.offset), end_of_pack):
-        data = store.get_range(key, start, end - start)
-        at = 0
-        while at < len(data):
-            hit = _chunk_at(memoryview(data)[at:], lengths, by_size)
-            if hit is None:
-                break
-            digest, stored, raw, flags = hit
-            found.append(_Found(digest, ChunkLocation(pack_id, start + at, stored, raw, flags)))
-            by_size[raw].discard(digest)
-            at += stored
-    return found
-
-
-def _gaps(known: list[ChunkLocation], end_of_pack: int) -> list[tuple[int, int]]:
-    gaps, at = [], len(PACK_MAGIC)
-    for loc in known:
-        if loc.offset > at:
-            gaps.append((at, loc.offset))
-        at = max(at, loc.offset + loc.stored)
-    if end_of_pack > at:
-        gaps.append((at, end_of_pack))
-    return gaps
-
-
-_ZSTD_FRAME = b"\x28\xb5\x2f\xfd"
-
-
-def _chunk_at(data: memoryview, lengths: list[int],
-              by_size: dict[int, set[bytes]]) -> tuple[bytes, int, int, int] | None:
-    """``(digest, stored size, raw size, flags)`` of the wanted chunk starting at ``data[0]``.
-
-    Every reading is tried: the bytes as one zstd frame (decoded only if the size its header
-    declares is wanted), and raw at every wanted size. None when no reading, or more than
-    one, gives a wanted chunk: a short chunk may be the front of a longer one, or two
-    chunks may make up a third, and a wrong cut would put a later chunk's bytes in doubt.
-    """
-    readings: set[tuple[bytes, int, int, int]] = set()
-    if bytes(data[:4]) == _ZSTD_FRAME:
-        import zstandard
-
-        try:
-            declared = zstandard.get_frame_parameters(bytes(data[:18])).content_size
-        except zstandard.ZstdError:
-            declared = 0
-        if declared in by_size:  # a size not wanted (or not declared) is not decoded at all
-            decoder = zstandard.ZstdDecompressor().decompressobj()
-            window = bytes(data[:declared + (64 << 10)])  # a chunk is stored as zstd only if that is smaller
-            try:
-                raw = decoder.decompress(window)
-            except zstandard.ZstdError:
-                raw = b""
-            if decoder.eof and len(raw) == declared and hash_bytes(raw) in by_size[declared]:
-                readings.add((hash_bytes(raw), len(window) - len(decoder.unused_data), declared, FLAG_ZSTD))
-    hasher = blake3.blake3()
-    done = 0
-    for n in lengths:
-        if n > len(data):
-            break
-        hasher.update(data[done:n])
-        done = n
-        digest = hasher.digest()
-        if digest in by_size[n]:
-            readings.add((digest, n, n, 0))
-    return readings.pop() if len(readings) == 1 else None
 
 
 def _accounted_for(store: ObjectStore, pack_id: str, good: Any) -> bool:
@@ -584,91 +490,3 @@ def _carry(packs: PackStore, writer: PackWriter, digest: bytes, loc: ChunkLocati
     if len(stored) != loc.stored:
         return False
     return writer.add_stored(digest, stored, loc.raw, loc.flags, loc.check or bytes(CHECK_BYTES))
-
-
-_NUMBER = re.compile(rb'"number"\s*:\s*(\d{1,9})\s*[,}\n]')  # whole: a ref cut inside its number has none
-
-
-def _mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[str, dict[str, Any]]:
-    """Write again each version ref on the remote that does not read as its version, from
-    this workspace's ledger where it has that version, keeping the number the damaged ref
-    still shows (the remote's own: a pull may have renumbered the version here). Every ref
-    that reads now, by key."""
-    from assay.data._remote import read_ref, ref_entry
-    from assay.data._versions import valid_name, version_sources
-
-    refs = {k: read_ref(store, k) for k in sorted(store.list("versions/"))
-            if len(k.split("/")) == 3 and k.endswith(".json") and valid_name(k.split("/")[1])}
-    readable = {k: e for k, e in refs.items() if e is not None}
-    damaged = [k for k, e in refs.items() if e is None]
-    here = {(v.dataset, v.id): v for v in all_versions(ws)} if damaged else {}
-    for key in damaged:
-        name, version_id = key.split("/")[1], key.split("/")[2][:-len(".json")]
-        version = here.get((name, version_id))
-        try:
-            found = _NUMBER.search(store.get_bytes(key))
-        except NotFoundError:
-            continue
-        taken = {e["number"] for k, e in readable.items() if k.startswith(f"versions/{name}/")}
-        # The number the damaged ref still shows; where none shows, this workspace's own (a
-        # push wrote that one, unless a pull renumbered the version here) if no other ref holds it.
-        number = int(found.group(1)) if found is not None else (version.number if version is not None else None)
-        if version is None or number is None or number in taken | _legacy_numbers(store, name):
-            result.unmended_refs.append(key)  # not known here, or its number is lost or doubtful
-            continue
-        kind = kind_of(ws, name)
-        version = dataclasses.replace(version, number=number)
-        data = ref_entry(version, kind, version_sources(ws, version))
-        store.put_bytes(key, data)
-        readable[key] = json.loads(data)
-        result.repaired.append(f"ref {key}")
-    return readable
-
-
-def _mend_runs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
-    """Write again each run record on the remote that a pull skips (it does not read as its
-    run, or is missing or wrong for a version its run is filed under as reproducing), and
-    each check or drift record that does not read, from this workspace's ledger where it has
-    them (a damaged one is never replaced by a push). A reproducing run's marker that its
-    run's record still does not bear out is moved under ``lost/``, as a record copy is."""
-    from assay.data._history import damaged_reproduced, damaged_run_records, write_runs
-    from assay.data._records import damaged_records, rewrite_records
-
-    versions = all_versions(ws)
-    markers = [key for key, _ in damaged_reproduced(store, None)]  # under any version, here or not
-    damaged = set(damaged_run_records(store, versions)) | {key.split("/")[2] for key in markers}
-    if damaged:
-        for run_id in write_runs(ws, store, [], again=damaged):
-            result.repaired.append(f"run record runs/{run_id}.json")
-    for key, _ in damaged_reproduced(store, None) if markers else []:
-        store.move(key, f"lost/{key}.{uuid.uuid4().hex[:12]}")
-        result.kept_aside.append(f"reproducing run marker {key}")
-    written, aside = rewrite_records(ws, store, damaged_records(store, None))  # under any version, here or not
-    result.repaired += [f"check or drift record {key}" for key in written]
-    result.kept_aside += [f"check or drift record {key}" for key in aside]  # no good copy of it anywhere
-
-
-def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:
-    """The version numbers the single list of an older remote (``refs/NAME.json``) holds."""
-    from assay.data._remote import read_json
-
-    if not store.exists(f"refs/{name}.json"):
-        return set()
-    doc = read_json(store, f"refs/{name}.json")
-    entries = doc.get("versions", []) if isinstance(doc, dict) else []
-    return {e["number"] for e in entries if isinstance(e, dict) and isinstance(e.get("number"), int)}
-
-
-def _live_on_remote(store: ObjectStore, refs: dict[str, dict[str, Any]]) -> set[str]:
-    """The snapshots of the versions the remote lists: in ``refs`` (every per-version ref that
-    reads) and in the single lists older remotes hold."""
-    from assay.data._remote import check_entry, read_json
-
-    live = {entry["snapshot"] for entry in refs.values()}
-    for key in store.list("refs/"):
-        if key.endswith(".json"):
-            doc = read_json(store, key)
-            for entry in doc.get("versions", []) if isinstance(doc, dict) else []:
-                check_entry(entry, key)
-                live.add(entry["snapshot"])
-    return live
