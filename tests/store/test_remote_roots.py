@@ -162,6 +162,8 @@ def test_a_primary_store_in_a_missing_bucket(tmp_path: Path, cli, s3_server: str
     ("s3://", None, "names no bucket"),
     ("s3:///prefix", None, "names no bucket"),
     ("s3://a bucket/x", None, "is not a bucket name"),
+    ("s3://team//p", None, "has an empty part in its path"),
+    ("s3://team/p//q/", None, "has an empty part in its path"),
     ("s3://team/p", "notaurl", "'notaurl' is not an endpoint URL"),
     ("s3://team/p", "127.0.0.1:9000", "is not an endpoint URL"),
     ("s3://team/p", "http://127.0.0.1:port", "its port is not a number"),
@@ -179,6 +181,17 @@ def test_an_endpoint_of_the_wrong_shape_in_the_config_is_an_input_error(ws: Work
     config.write_text(config.read_text() + '\n[remotes.badep]\nurl = "s3://team/p"\nendpoint_url = "notaurl"\n')
     for args in (("data", "push", "-r", "badep"), ("data", "pull", "-r", "badep"), ("data", "verify", "--remote", "badep")):
         assert "'notaurl' is not an endpoint URL" in cli(*args, check=2).stderr
+
+
+def test_a_doubled_slash_in_an_s3_remote_is_refused_with_the_url_to_give(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # S3 keeps the empty part in its keys ("/team/..."): pushes went where no listing finds them.
+    proc = cli("remote", "add", "bad", "s3://team//p", "--endpoint-url", "http://127.0.0.1:9", check=2)
+    assert "hint: give it as s3://team/p" in proc.stderr
+    config = ws.root / ".assay" / "config.toml"
+    config.write_text(config.read_text() + '\n[remotes.dbl]\nurl = "s3://team//p/x"\nendpoint_url = "http://127.0.0.1:9"\n')
+    for args in (("data", "push", "-r", "dbl"), ("data", "pull", "-r", "dbl"), ("data", "verify", "--remote", "dbl")):
+        stderr = cli(*args, check=2).stderr
+        assert "has an empty part in its path" in stderr and "s3://team/p/x" in stderr
 
 
 def test_an_option_the_store_does_not_take_is_an_input_error(s3_bucket: str, s3_server: str) -> None:
