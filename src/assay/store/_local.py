@@ -115,8 +115,14 @@ class LocalStore(ObjectStore):
         if move and path.stat().st_dev == self._tmp.stat().st_dev:
             with open(path, "rb+") as fh:
                 os.fsync(fh.fileno())
-            self._commit(path, key)
-            return
+            try:
+                self._commit(path, key)
+                return
+            except OSError as exc:
+                # A bind mount of the same file system shows the same st_dev, yet rename(2)
+                # across it fails: copy into the store's temp folder, then rename there.
+                if exc.errno != errno.EXDEV:
+                    raise
         with open(path, "rb") as src:
             self._write(key, lambda fh: shutil.copyfileobj(src, fh, 8 << 20))
 
