@@ -55,6 +55,57 @@ def test_a_remote_folder_that_is_gone_is_not_read_as_an_empty_remote(ws: Workspa
     assert push(ws).versions == ["ds@v1"]
 
 
+@pytest.fixture
+def read_only(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Make a folder read-only for this user: by its mode, or as root (whom modes do not stop)
+    by a read-only bind mount over it."""
+    import os
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def make(folder: Path) -> None:
+        if os.geteuid() != 0:
+            for path in [folder, *folder.rglob("*")]:
+                path.chmod(0o555 if path.is_dir() else 0o444)
+            return
+        if subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], capture_output=True).returncode:
+            pytest.skip("mount --bind is not allowed here")
+        mounted.append(folder)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True)
+        if os.access(folder, os.W_OK):
+            pytest.skip("a read-only bind mount is not allowed here")
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        if not mounted and path.is_dir():
+            path.chmod(0o755)
+
+
+def test_a_read_only_remote_folder_is_added_pulled_from_and_refuses_a_push(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                           read_only) -> None:
+    one_version(ws)
+    share = tmp_path / "share"
+    add_remote(ws, "origin", str(share))
+    push(ws)
+    shutil.rmtree(share / ".tmp")  # a published copy need not hold one
+    read_only(share)
+    clone = tmp_path / "clone"
+    Workspace.init(clone)
+    row = cli.json("remote", "add", "pub", str(share), cwd=clone)
+    assert row["read_only"] is True and "a push to pub will fail" in row["note"]
+    assert "note: this user cannot write to" in cli("remote", "add", "pub", str(share), cwd=clone).stdout
+    cli("data", "pull", "-r", "pub", "--checkout", cwd=clone)
+    assert (clone / "d" / "f.txt").read_text() == "some data\n"
+    cli("data", "verify", "--remote", "pub", cwd=clone)
+    (clone / "d" / "f.txt").write_text("more\n")
+    cli("data", "add", "d", "--name", "ds", cwd=clone)
+    stderr = cli("data", "push", "-r", "pub", check=2, cwd=clone).stderr
+    assert f"cannot push to remote pub: this user cannot write to its folder {share}" in stderr
+
+
 @pytest.mark.parametrize("link", ["packs", "snapshots", "versions", "versions/ds", "runs", ".tmp"])
 def test_a_remote_s_folder_that_is_a_symlink_is_not_written_through(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                    link: str) -> None:
