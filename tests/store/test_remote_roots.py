@@ -323,3 +323,36 @@ def test_the_readme_shows_the_options_of_an_s3_primary_store(tmp_path: Path) -> 
     config = Config.load(tmp_path / "config.toml")
     assert config.store.startswith("s3://") and config.store_options == tomllib.loads(blocks[0])["store_options"]
     assert "endpoint_url" in config.store_options
+
+
+
+def as_a_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the CLI as a user whom file modes stop: root loses the capabilities that pass over them."""
+    import os
+    import subprocess
+
+    import tests.conftest
+
+    if os.geteuid() != 0:
+        return
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    if subprocess.run([*drop, "true"], capture_output=True).returncode:
+        pytest.skip("setpriv cannot drop root's capabilities here")
+    monkeypatch.setattr(tests.conftest, "ASSAY", [*drop, *tests.conftest.ASSAY])
+
+def test_a_remote_folder_that_refuses_a_write_midway_is_named(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    as_a_user(monkeypatch)
+    one_version(ws)
+    remote = tmp_path / "remote"
+    add_remote(ws, "origin", str(remote))
+    push(ws)
+    (ws.root / "d" / "g.txt").write_text("more data\n")
+    add(ws, [ws.root / "d"], name="ds")
+    (remote / "packs").chmod(0o555)  # packs/ only: the remote's folder itself is writable
+    try:
+        stderr = cli("data", "push", check=2).stderr
+    finally:
+        (remote / "packs").chmod(0o755)
+    assert f"cannot write to remote origin: {remote / 'packs'}" in stderr  # not the workspace's own temp file
+    assert str(ws.dir / "tmp") not in stderr and f"write access to {remote}" in stderr

@@ -18,6 +18,7 @@ chunks of big files into place as it checks them (see :class:`_ReadThrough`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -480,7 +481,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     result.snapshots_present = len({v.snapshot for v in versions} - set(loaded))
     snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
     digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
-    with ws.lock():
+    with ws.lock(), _writing_to(spec.name, store):
         rpacks = remote_packs(ws, spec, store)
         with _remote_damage(spec.name):
             rpacks.refresh()
@@ -667,6 +668,23 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                     if exc.hint else None) from None
             result.checked_out.append(v.ref)
             result.notes += done.warnings
+
+
+@contextlib.contextmanager
+def _writing_to(name: str, store: ObjectStore) -> Any:
+    """A folder remote that refuses a write (permissions) is named as the remote,
+    with what to do there: not as a file, and not with the hint for this workspace's store."""
+    try:
+        yield
+    except OSError as exc:
+        if not isinstance(store, LocalStore) or not exc.filename or not Path(exc.filename).is_relative_to(store.root):
+            raise
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise InputError(
+                f"cannot write to remote {name}: {exc.filename} ({exc.strerror})",
+                hint=f"this user needs write access to {store.root} and the folders in it (packs/, snapshots/, "
+                     f"versions/, .tmp/); fix that, then rerun the push: what went up is kept") from None
+        raise
 
 
 @contextlib.contextmanager

@@ -85,6 +85,16 @@ class LocalStore(ObjectStore):
         return self._tmp / f"{os.getpid()}-{host_tag()}-{os.urandom(6).hex()}-{key.rsplit('/', 1)[-1]}"
 
     def _commit(self, tmp: Path, key: str) -> None:
+        try:
+            self._rename_into(tmp, key)
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                raise
+            # rename(2) names its source, which may be the caller's own temp file: the
+            # folder that refused it (unwritable, read-only, full) is this store's.
+            raise OSError(exc.errno, exc.strerror, str(self._path(key))) from exc
+
+    def _rename_into(self, tmp: Path, key: str) -> None:
         if self.confined:
             fd = self._parent_fd(key, make=True)
             try:
