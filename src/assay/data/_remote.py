@@ -52,6 +52,7 @@ from assay.errors import (
     AssayError,
     CorruptionError,
     InputError,
+    NoSpaceError,
     NotFoundError,
     UsageError,
 )
@@ -672,13 +673,18 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
 
 @contextlib.contextmanager
 def _writing_to(name: str, store: ObjectStore) -> Any:
-    """A folder remote that refuses a write (permissions) is named as the remote,
+    """A folder remote that refuses a write (permissions, a full disk) is named as the remote,
     with what to do there: not as a file, and not with the hint for this workspace's store."""
     try:
         yield
     except OSError as exc:
         if not isinstance(store, LocalStore) or not exc.filename or not Path(exc.filename).is_relative_to(store.root):
             raise
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise NoSpaceError(
+                f"no space left on the disk of remote {name} ({store.root}) writing {exc.filename}",
+                hint=f"free some space on the disk holding {store.root} (`assay data gc` frees only this workspace's "
+                     f"store), then rerun the push: what went up is kept") from None
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise InputError(
                 f"cannot write to remote {name}: {exc.filename} ({exc.strerror})",

@@ -113,10 +113,15 @@ class LocalStore(ObjectStore):
         disk, an interrupt) removes the part written: it would hold the space for ever."""
         tmp = self._tmp_path(key)
         try:
-            with open(tmp, "wb") as fh:
-                fill(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                with open(tmp, "wb") as fh:
+                    fill(fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename is None:
+                    raise OSError(exc.errno, exc.strerror, str(tmp)) from exc  # which disk is full: this store's
+                raise
             self._commit(tmp, key)
         except BaseException:
             tmp.unlink(missing_ok=True)
