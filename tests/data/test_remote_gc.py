@@ -417,3 +417,48 @@ def test_checkout_into_a_folder_that_cannot_be_made_is_named(ws: Workspace, cli)
     (ws.root / "plain").write_text("a file")
     proc = cli("data", "checkout", "ds@v1", "--to", str(ws.root / "plain" / "sub"), check=2)
     assert "cannot check out into" in proc.stderr and "Not a directory" in proc.stderr
+
+
+def test_gc_keeps_what_was_pushed_to_its_store_as_a_remote(tmp_path: Path) -> None:
+    # A team's remote folder used as a workspace's own store: the versions pushed there are
+    # in no ledger of this workspace, yet they are the team's only copy.
+    shared = tmp_path / "shared"
+    alice, alice_id = one_version(tmp_path / "alice", str(shared), {})
+    push(alice)
+    bob = Workspace.init(tmp_path / "bob", store=str(shared))
+    (bob.root / "b.txt").write_text("hi")
+    add(bob, [bob.root / "b.txt"], name="bob-data")
+    assert gc(bob, dry_run=True).pushed_versions_kept == 1
+    done = gc(bob)
+    assert done.chunks_deleted == 0 and done.snapshots_deleted == 0 and done.pushed_versions_kept == 1
+    assert verify(alice, remote="origin").ok
+    carol = Workspace.init(tmp_path / "carol")
+    add_remote(carol, "origin", str(shared))
+    assert pull(carol).versions == ["ds@v1"] and verify(carol, all_objects=True).ok
+
+    # The older single list per dataset (refs/NAME.json) keeps its versions live too.
+    import json
+
+    ref = shared / "versions" / "ds" / f"{alice_id}.json"
+    (shared / "refs").mkdir()
+    (shared / "refs" / "ds.json").write_text(json.dumps({"name": "ds", "versions": [json.loads(ref.read_bytes())]}))
+    ref.unlink()
+    assert gc(bob).snapshots_deleted == 0 and verify(alice, remote="origin").ok
+
+    # A ref that does not read could name any snapshot: gc deletes nothing and says which.
+    (shared / "refs" / "ds.json").write_text("{not json")
+    with pytest.raises(CorruptionError, match="refs/ds.json") as caught:
+        gc(bob)
+    assert "push --repair" in (caught.value.hint or "")
+
+
+def test_gc_keeps_what_another_workspace_pushed_into_its_own_store(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    bob = Workspace.init(tmp_path / "bob")
+    (bob.root / "b.txt").write_text("b")
+    add(bob, [bob.root / "b.txt"], name="b")
+    alice, _ = one_version(tmp_path / "alice", str(bob.dir / "objects"), {})
+    push(alice)
+    out = cli("data", "gc", cwd=bob.root)
+    assert "kept 1 version pushed to this store by other workspaces" in out.stdout
+    assert cli.json("data", "gc", cwd=bob.root)["pushed_versions_kept"] == 1
+    assert verify(alice, remote="origin").ok

@@ -29,6 +29,7 @@ def test_a_full_disk_exits_2_with_what_to_do(capsys: pytest.CaptureFixture[str])
     doc = json.loads(out)
     assert doc["error"] == "NoSpaceError" and "/data/.assay/tmp/1-x.pack" in doc["message"]
     assert "assay data gc" in doc["hint"] and "no space left" in err
+    assert doc["message"].endswith("(this workspace's store)")  # which side is full: not a remote's
 
     @handle_errors
     def other(as_json: bool) -> None:
@@ -102,3 +103,30 @@ def test_a_disk_too_full_to_open_the_ledger_is_named_as_such(tmp_path: Path) -> 
         (root / "filler").unlink()
         assert assay("data", "log", "ds").returncode == 0
         assert assay("data", "verify", "--all").returncode == 0
+
+
+def test_a_full_remote_disk_is_named_as_the_remote_s(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("needs root and mount to make a small file system (tmpfs)")
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(small)], capture_output=True).returncode:
+        pytest.skip("mount refused a tmpfs here")
+    env = {**os.environ, "ASSAY_PROGRESS": "0"}
+
+    def assay(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "assay", *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    try:
+        assert assay("init", ".").returncode == 0
+        (tmp_path / "d").mkdir()
+        (tmp_path / "d" / "a.bin").write_bytes(os.urandom(20_000_000))
+        assert assay("data", "add", "d", "--name", "ds").returncode == 0
+        assert assay("remote", "add", "origin", str(small / "remote")).returncode == 0
+        full = assay("data", "push", "--json")
+        assert full.returncode == 2, full.stderr
+        doc = json.loads(full.stdout)
+        assert doc["error"] == "NoSpaceError" and f"disk of remote origin ({small / 'remote'})" in doc["message"]
+        assert "frees only this workspace's store" in doc["hint"]  # gc here frees nothing there
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)

@@ -55,6 +55,57 @@ def test_a_remote_folder_that_is_gone_is_not_read_as_an_empty_remote(ws: Workspa
     assert push(ws).versions == ["ds@v1"]
 
 
+@pytest.fixture
+def read_only(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Make a folder read-only for this user: by its mode, or as root (whom modes do not stop)
+    by a read-only bind mount over it."""
+    import os
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def make(folder: Path) -> None:
+        if os.geteuid() != 0:
+            for path in [folder, *folder.rglob("*")]:
+                path.chmod(0o555 if path.is_dir() else 0o444)
+            return
+        if subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], capture_output=True).returncode:
+            pytest.skip("mount --bind is not allowed here")
+        mounted.append(folder)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True)
+        if os.access(folder, os.W_OK):
+            pytest.skip("a read-only bind mount is not allowed here")
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        if not mounted and path.is_dir():
+            path.chmod(0o755)
+
+
+def test_a_read_only_remote_folder_is_added_pulled_from_and_refuses_a_push(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                           read_only) -> None:
+    one_version(ws)
+    share = tmp_path / "share"
+    add_remote(ws, "origin", str(share))
+    push(ws)
+    shutil.rmtree(share / ".tmp")  # a published copy need not hold one
+    read_only(share)
+    clone = tmp_path / "clone"
+    Workspace.init(clone)
+    row = cli.json("remote", "add", "pub", str(share), cwd=clone)
+    assert row["read_only"] is True and "a push to pub will fail" in row["note"]
+    assert "note: this user cannot write to" in cli("remote", "add", "pub", str(share), cwd=clone).stdout
+    cli("data", "pull", "-r", "pub", "--checkout", cwd=clone)
+    assert (clone / "d" / "f.txt").read_text() == "some data\n"
+    cli("data", "verify", "--remote", "pub", cwd=clone)
+    (clone / "d" / "f.txt").write_text("more\n")
+    cli("data", "add", "d", "--name", "ds", cwd=clone)
+    stderr = cli("data", "push", "-r", "pub", check=2, cwd=clone).stderr
+    assert f"cannot push to remote pub: this user cannot write to its folder {share}" in stderr
+
+
 @pytest.mark.parametrize("link", ["packs", "snapshots", "versions", "versions/ds", "runs", ".tmp"])
 def test_a_remote_s_folder_that_is_a_symlink_is_not_written_through(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                    link: str) -> None:
@@ -162,6 +213,8 @@ def test_a_primary_store_in_a_missing_bucket(tmp_path: Path, cli, s3_server: str
     ("s3://", None, "names no bucket"),
     ("s3:///prefix", None, "names no bucket"),
     ("s3://a bucket/x", None, "is not a bucket name"),
+    ("s3://team//p", None, "has an empty part in its path"),
+    ("s3://team/p//q/", None, "has an empty part in its path"),
     ("s3://team/p", "notaurl", "'notaurl' is not an endpoint URL"),
     ("s3://team/p", "127.0.0.1:9000", "is not an endpoint URL"),
     ("s3://team/p", "http://127.0.0.1:port", "its port is not a number"),
@@ -179,6 +232,17 @@ def test_an_endpoint_of_the_wrong_shape_in_the_config_is_an_input_error(ws: Work
     config.write_text(config.read_text() + '\n[remotes.badep]\nurl = "s3://team/p"\nendpoint_url = "notaurl"\n')
     for args in (("data", "push", "-r", "badep"), ("data", "pull", "-r", "badep"), ("data", "verify", "--remote", "badep")):
         assert "'notaurl' is not an endpoint URL" in cli(*args, check=2).stderr
+
+
+def test_a_doubled_slash_in_an_s3_remote_is_refused_with_the_url_to_give(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # S3 keeps the empty part in its keys ("/team/..."): pushes went where no listing finds them.
+    proc = cli("remote", "add", "bad", "s3://team//p", "--endpoint-url", "http://127.0.0.1:9", check=2)
+    assert "hint: give it as s3://team/p" in proc.stderr
+    config = ws.root / ".assay" / "config.toml"
+    config.write_text(config.read_text() + '\n[remotes.dbl]\nurl = "s3://team//p/x"\nendpoint_url = "http://127.0.0.1:9"\n')
+    for args in (("data", "push", "-r", "dbl"), ("data", "pull", "-r", "dbl"), ("data", "verify", "--remote", "dbl")):
+        stderr = cli(*args, check=2).stderr
+        assert "has an empty part in its path" in stderr and "s3://team/p/x" in stderr
 
 
 def test_an_option_the_store_does_not_take_is_an_input_error(s3_bucket: str, s3_server: str) -> None:
@@ -259,3 +323,36 @@ def test_the_readme_shows_the_options_of_an_s3_primary_store(tmp_path: Path) -> 
     config = Config.load(tmp_path / "config.toml")
     assert config.store.startswith("s3://") and config.store_options == tomllib.loads(blocks[0])["store_options"]
     assert "endpoint_url" in config.store_options
+
+
+
+def as_a_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the CLI as a user whom file modes stop: root loses the capabilities that pass over them."""
+    import os
+    import subprocess
+
+    import tests.conftest
+
+    if os.geteuid() != 0:
+        return
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    if subprocess.run([*drop, "true"], capture_output=True).returncode:
+        pytest.skip("setpriv cannot drop root's capabilities here")
+    monkeypatch.setattr(tests.conftest, "ASSAY", [*drop, *tests.conftest.ASSAY])
+
+def test_a_remote_folder_that_refuses_a_write_midway_is_named(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    as_a_user(monkeypatch)
+    one_version(ws)
+    remote = tmp_path / "remote"
+    add_remote(ws, "origin", str(remote))
+    push(ws)
+    (ws.root / "d" / "g.txt").write_text("more data\n")
+    add(ws, [ws.root / "d"], name="ds")
+    (remote / "packs").chmod(0o555)  # packs/ only: the remote's folder itself is writable
+    try:
+        stderr = cli("data", "push", check=2).stderr
+    finally:
+        (remote / "packs").chmod(0o755)
+    assert f"cannot write to remote origin: {remote / 'packs'}" in stderr  # not the workspace's own temp file
+    assert str(ws.dir / "tmp") not in stderr and f"write access to {remote}" in stderr

@@ -258,3 +258,46 @@ def test_a_confined_store_neither_writes_nor_deletes_through_a_symlinked_folder(
     with pytest.raises(InputError, match=r"\.tmp is a symlink"):
         LocalStore(tmp_path / "remote", confined=True)
     LocalStore(tmp_path / "remote")  # the workspace's own store: its links are its owner's
+
+
+@pytest.mark.parametrize("confined", [False, True])
+def test_a_move_that_rename_cannot_make_is_a_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    confined: bool) -> None:
+    # A bind mount of the same file system shows the same st_dev, yet rename(2) across it
+    # fails with EXDEV. Making a bind mount needs root, so the rename of the file handed in
+    # is made to fail as it does there (the test below uses a real one where it can).
+    import errno
+
+    store = LocalStore(tmp_path / "store", confined=confined)
+    src = tmp_path / "pack.tmp"
+    src.write_bytes(b"pack bytes" * 1000)
+    real = os.replace
+
+    def replace(a, b, **kw):  # type: ignore[no-untyped-def]
+        if Path(a) == src:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real(a, b, **kw)
+
+    monkeypatch.setattr(os, "replace", replace)
+    store.put_file("packs/p.pack", src, move=True)
+    assert store.get_bytes("packs/p.pack") == b"pack bytes" * 1000
+    assert list((tmp_path / "store" / ".tmp").iterdir()) == []
+
+
+def test_a_move_into_a_store_on_a_bind_mount(tmp_path: Path) -> None:
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a bind mount needs root")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "mnt").mkdir()
+    if subprocess.run(["mount", "--bind", str(tmp_path / "real"), str(tmp_path / "mnt")], capture_output=True).returncode:
+        pytest.skip("mount --bind is not allowed here")
+    try:
+        store = LocalStore(tmp_path / "mnt", confined=True)
+        src = tmp_path / "pack.tmp"
+        src.write_bytes(b"x" * 5000)
+        store.put_file("packs/p.pack", src, move=True)
+        assert (tmp_path / "real" / "packs" / "p.pack").read_bytes() == b"x" * 5000
+    finally:
+        subprocess.run(["umount", str(tmp_path / "mnt")], check=True)

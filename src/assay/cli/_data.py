@@ -479,4 +479,6 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
         + (f"; {counted(result.kept_aside, 'pack')} that a repair kept under lost/ in the store {'is' if result.kept_aside == 1 else 'are'} left "
            "for you to remove" if result.kept_aside else "")
         + (f"; {counted(result.debris_kept, 'pack')} without an index kept, as some chunk a version needs is missing "
-           "(`assay data verify` names it)" if result.debris_kept else "")))
+           "(`assay data verify` names it)" if result.debris_kept else "")
+        + (f"; kept {counted(result.pushed_versions_kept, 'version')} pushed to this store by other workspaces"
+           if result.pushed_versions_kept else "")))

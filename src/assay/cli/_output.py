@@ -225,8 +225,10 @@ def _no_space(exc: Exception) -> NoSpaceError | None:
     if isinstance(exc, OSError) and exc.errno in _FULL:
         where = f" writing {exc.filename}" if exc.filename else ""
         ours = not exc.filename or _in_workspace_store(str(exc.filename))
+        side = (" (this workspace's store)" if exc.filename and ours
+                else " (this workspace's disk)" if not exc.filename and _workspace_disk_full() else "")
         return NoSpaceError(
-            f"no space left on the device{where}",
+            f"no space left on the device{where}{side}",
             hint="free some space there" + (" (`assay data gc` deletes chunks no version uses)" if ours else "")
                  + ", then rerun: the interrupted command recorded nothing it had not finished")
     if type(exc).__module__.startswith("sqlite3") and ("disk is full" in str(exc) or

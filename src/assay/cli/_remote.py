@@ -28,14 +28,17 @@ def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, r
     """Add remote NAME at URL (a folder, file://, or s3://bucket/prefix). A NAME that exists
     already is refused unless it has the same URL and options (--endpoint-url), or --replace
     replaces it. A folder is made if its parent folder is there; a bucket is not made."""
-    from assay.data import add_remote
+    from assay.data import add_remote, read_only_remote_folder
 
     options = {"endpoint_url": endpoint_url} if endpoint_url else {}
     ws = Workspace.open()
     url = _folder_from_here(ws, url)
     r = add_remote(ws, name, url, default=make_default, options=options, replace=replace)
-    row = _row(ws, r)
-    emit(row, as_json, lambda: click.echo(f"remote {r.name} -> {r.url}{_shown(row['options'])}"))
+    row = {**_row(ws, r), "read_only": read_only_remote_folder(ws, r) is not None}
+    if row["read_only"]:
+        row["note"] = (f"this user cannot write to {r.url}: pull and verify read it, a push to {r.name} will fail")
+    emit(row, as_json, lambda: click.echo(f"remote {r.name} -> {r.url}{_shown(row['options'])}"
+                                          + (f"\nnote: {row['note']}" if row["read_only"] else "")))
 
 
 @remote.command("list")

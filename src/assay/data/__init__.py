@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from assay.data._diff import DatasetDiff, diff
     from assay.data._gc import GcResult, gc
     from assay.data._prefetch import prefetch_status
-    from assay.data._remote import TransferResult, add_remote, pull, push, remove_remote
+    from assay.data._remote import TransferResult, add_remote, pull, push, read_only_remote_folder, remove_remote
     from assay.data._repair import RepairResult, repair
     from assay.data._replay import replay_status
     from assay.data._snapshot import FileManifest, Snapshot
@@ -54,6 +54,7 @@ __all__ = [
     "prefetch_status",
     "pull",
     "push",
+    "read_only_remote_folder",
     "remove_remote",
     "repair",
     "replay_status",
@@ -68,6 +69,7 @@ _WHERE = {
     "DatasetDiff": "_diff", "diff": "_diff",
     "GcResult": "_gc", "gc": "_gc",
     "TransferResult": "_remote", "add_remote": "_remote", "pull": "_remote", "push": "_remote", "remove_remote": "_remote",
+    "read_only_remote_folder": "_remote",
     "RepairResult": "_repair", "repair": "_repair",
     "FileManifest": "_snapshot", "Snapshot": "_snapshot",
     "Status": "_status", "status": "_status", "prefetch_status": "_prefetch",

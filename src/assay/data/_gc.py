@@ -7,6 +7,8 @@ published before the old one is removed, so a crash never loses a live chunk).
 Temp files that a killed checkout left in the datasets' folders go too, and so do the
 temp files of killed writers in the store's and the workspace's temp folders, which every
 other command removes on opening the store: gc counts them instead (a dry run keeps them).
+A store that is also some workspace's remote (a shared folder used as both) holds the
+versions pushed there, which this ledger may not know: gc keeps them, as it keeps its own.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from assay.data._versions import (
     list_datasets,
     load_snapshot,
 )
-from assay.errors import CorruptionError, UsageError
+from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
 from assay.store._local import remove_leftovers
 from assay.workspace import Workspace
 
@@ -44,6 +46,7 @@ class GcResult:
     checkout_leftover_bytes: int = 0  # their size (counted in bytes_freed too)
     debris_kept: int = 0  # packs without an index, kept because some live chunk is missing
     kept_aside: int = 0  # packs a repair moved under lost/ (bytes it could not place): never deleted by gc
+    pushed_versions_kept: int = 0  # versions other workspaces pushed to this store (as their remote): kept
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -65,7 +68,11 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
     _refuse_shared_store(ws)
     packs = workspace_packs(ws)
     packs.refresh()
-    live_snapshots = {v.snapshot for v in all_versions(ws)}
+    here = all_versions(ws)
+    live_snapshots = {v.snapshot for v in here}
+    pushed = _pushed_to_store(ws.store)
+    result.pushed_versions_kept = len({(n, i) for n, i, _ in pushed} - {(v.dataset, v.id) for v in here})
+    live_snapshots |= {snap for _, _, snap in pushed}
     live: set[bytes] = set()
     for snap_id in live_snapshots:
         try:
@@ -218,6 +225,45 @@ def _rewrite(ws: Workspace, packs: Any, pack_ids: list[str], owner: dict[bytes, 
     for pack_id in pack_ids:
         packs.forget_pack(pack_id)
         _delete_pack(delete, pack_id)
+
+
+def _pushed_to_store(store: Any) -> list[tuple[str, str, str]]:
+    """``(dataset, version id, snapshot)`` of each version that the store's own refs list:
+    a store that is also some workspace's remote holds the versions pushed there, which this
+    ledger may not know (``versions/NAME/ID.json``, and the single ``refs/NAME.json`` list
+    older remotes hold). A ref that does not read could name any snapshot: gc stops."""
+    from assay.data._remote import check_entry, read_json, read_ref
+
+    found: list[tuple[str, str, str]] = []
+    unreadable: list[str] = []
+    for key in sorted(store.list("versions/")):
+        entry = read_ref(store, key) if key.endswith(".json") else None
+        if entry is None:
+            unreadable.append(key)
+        else:
+            found.append((key.split("/")[1], entry["id"], entry["snapshot"]))
+    for key in sorted(store.list("refs/")):
+        try:
+            doc = read_json(store, key)
+            entries = doc["versions"] if isinstance(doc, dict) and isinstance(doc.get("versions"), list) else None
+            if entries is None:
+                raise InputError(f"remote object {key} has an unexpected shape")
+            for entry in entries:
+                check_entry(entry, key)
+        except (InputError, NotFoundError):
+            unreadable.append(key)
+            continue
+        found += [(key[len("refs/"):].removesuffix(".json"), e["id"], e["snapshot"]) for e in entries]
+    if unreadable:
+        shown = ", ".join(unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
+        raise CorruptionError(
+            f"refusing to gc: the store {store.url} is also a remote that workspaces pushed versions to, and "
+            f"{len(unreadable)} of its version refs do not read ({shown}); gc cannot tell which chunks they keep live",
+            key=unreadable[0],
+            hint="`assay data push --repair` from a workspace that has those versions writes their refs again; "
+                 "remove a ref no one needs from the store; then retry",
+        )
+    return found
 
 
 def _refuse_shared_store(ws: Workspace) -> None:

@@ -18,6 +18,7 @@ chunks of big files into place as it checks them (see :class:`_ReadThrough`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -51,6 +52,7 @@ from assay.errors import (
     AssayError,
     CorruptionError,
     InputError,
+    NoSpaceError,
     NotFoundError,
     UsageError,
 )
@@ -62,7 +64,7 @@ from assay.workspace import Workspace
 if TYPE_CHECKING:
     from assay.data._checkout import Staged
 
-__all__ = ["TransferResult", "add_remote", "pull", "push", "remove_remote"]
+__all__ = ["TransferResult", "add_remote", "pull", "push", "read_only_remote_folder", "remove_remote"]
 
 _BIG_CHUNK = 256 << 10
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -105,7 +107,8 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
                replace: bool = False) -> Remote:
     """Add remote ``name`` at ``url``. A name that exists already is refused unless it has the
     same URL and options, or ``replace``. A folder is checked (its parent is there and it can
-    be made and written to) and made if it is not there, empty: nothing is written into it
+    be made and read: one this user cannot write to is added to pull from, see
+    :func:`read_only_remote_folder`) and made if it is not there, empty: nothing is written into it
     before the first push. An object store's URL and options are checked for their shape
     (nothing is sent: whether the bucket is there is found at its first use)."""
     from assay.store import folder_of, public_options
@@ -143,7 +146,7 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
 
 
 def _check_folder(ws: Workspace, url: str) -> None:
-    """Refuse a folder remote that cannot be made or written to by this user. The folder is
+    """Refuse a folder remote that cannot be made or read by this user. The folder is
     made (empty) if it is not there, inside a folder that is: a mistyped path is refused
     now, not made whole, and not mistaken later for an empty remote."""
     from assay.config import make_folder
@@ -155,9 +158,29 @@ def _check_folder(ws: Workspace, url: str) -> None:
         raise InputError(f"cannot use {path} as a remote: the folder {path.parent} does not exist",
                          hint=f"check the path; for a new remote there, make that folder first (mkdir -p {path.parent})")
     make_folder(path, f"cannot use {path} as a remote")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise InputError(f"cannot use {path} as a remote: this user cannot write to it",
-                         hint="give a folder this user can create and write to")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise InputError(f"cannot use {path} as a remote: this user cannot read it",
+                         hint="give a folder this user can read (and write to, to push there)")
+
+
+def read_only_remote_folder(ws: Workspace, remote: Remote) -> Path | None:
+    """The folder of ``remote`` if this user cannot write to it (a published, read-only share:
+    pull and verify read it, a push fails); None for an object store or a writable folder."""
+    from assay.store import folder_of
+
+    folder = folder_of(remote.url, ws.root)
+    if folder is None or not folder.is_dir() or os.access(folder, os.W_OK | os.X_OK):
+        return None
+    return folder
+
+
+def refuse_read_only(ws: Workspace, remote: Remote) -> None:
+    """A push (or a repair of the remote) to a folder this user cannot write to: refused first."""
+    folder = read_only_remote_folder(ws, remote)
+    if folder is not None:
+        raise InputError(f"cannot push to remote {remote.name}: this user cannot write to its folder {folder} "
+                         "(read-only)", hint=f"pull from {remote.name} only; to push, ask for write access to {folder} "
+                                             "or add a remote this user can write to (`assay remote add NAME PATH`)")
 
 
 def remove_remote(ws: Workspace, name: str) -> None:
@@ -447,6 +470,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     snapshots.
     """
     spec = _pick(ws, remote)
+    refuse_read_only(ws, spec)
     store = _open(ws, spec)
     local = workspace_packs(ws)
     versions = [resolve(ws, ref)] if ref else all_versions(ws)
@@ -458,7 +482,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     result.snapshots_present = len({v.snapshot for v in versions} - set(loaded))
     snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
     digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
-    with ws.lock():
+    with ws.lock(), _writing_to(spec.name, store):
         rpacks = remote_packs(ws, spec, store)
         with _remote_damage(spec.name):
             rpacks.refresh()
@@ -645,6 +669,28 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                     if exc.hint else None) from None
             result.checked_out.append(v.ref)
             result.notes += done.warnings
+
+
+@contextlib.contextmanager
+def _writing_to(name: str, store: ObjectStore) -> Any:
+    """A folder remote that refuses a write (permissions, a full disk) is named as the remote,
+    with what to do there: not as a file, and not with the hint for this workspace's store."""
+    try:
+        yield
+    except OSError as exc:
+        if not isinstance(store, LocalStore) or not exc.filename or not Path(exc.filename).is_relative_to(store.root):
+            raise
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise NoSpaceError(
+                f"no space left on the disk of remote {name} ({store.root}) writing {exc.filename}",
+                hint=f"free some space on the disk holding {store.root} (`assay data gc` frees only this workspace's "
+                     f"store), then rerun the push: what went up is kept") from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise InputError(
+                f"cannot write to remote {name}: {exc.filename} ({exc.strerror})",
+                hint=f"this user needs write access to {store.root} and the folders in it (packs/, snapshots/, "
+                     f"versions/, .tmp/); fix that, then rerun the push: what went up is kept") from None
+        raise
 
 
 @contextlib.contextmanager

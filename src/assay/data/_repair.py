@@ -117,11 +117,13 @@ class RepairResult:
 def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False) -> RepairResult:
     """Mend the workspace's store from ``remote`` (default remote when None), or with
     ``on_remote`` that remote from the workspace's store; then verify what was mended."""
-    from assay.data._remote import open_remote, remote_packs
+    from assay.data._remote import open_remote, refuse_read_only, remote_packs
 
     if not on_remote and remote is None and not ws.config.remotes:
         return _repair_alone(ws)
     spec, store = open_remote(ws, remote)
+    if on_remote:
+        refuse_read_only(ws, spec)
     local = workspace_packs(ws)
     if on_remote:
         result = RepairResult(store=f"remote {spec.name}", source="workspace")

@@ -109,6 +109,13 @@ def _check_url(url: str, protocol: str, options: dict[str, Any]) -> None:
             raise InputError(f"{url!r} names no bucket" if not bucket else f"{url!r}: {bucket!r} is not a bucket name",
                              hint=f"give it as {protocol}://BUCKET/PREFIX; bucket names are lower-case letters, "
                                   "digits, '.' and '-'")
+        prefix = url.split("://", 1)[1][len(bucket):].rstrip("/")
+        if "//" in prefix:
+            # S3 keeps an empty part in its keys ("/team/..."), which no listing under "team/" finds:
+            # a remote there takes every push and never shows what it holds.
+            fixed = f"{protocol}://{bucket}/" + "/".join(p for p in prefix.split("/") if p)
+            raise InputError(f"{url!r} has an empty part in its path (a doubled '/')",
+                             hint=f"give it as {fixed.rstrip('/')}")
     if protocol in _WEB and "endpoint_url" in options:
         raise InputError(f"{url} is a web address: endpoint_url is for s3:// URLs", hint="leave out --endpoint-url")
     client_kwargs = options.get("client_kwargs")

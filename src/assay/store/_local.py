@@ -33,7 +33,12 @@ class LocalStore(ObjectStore):
         self._tmp = self.root / ".tmp"
         if confined:
             self._refuse_link(self._tmp)
-        make_folder(self._tmp, f"cannot use the folder {self.root} as an object store")
+        try:
+            make_folder(self._tmp, f"cannot use the folder {self.root} as an object store")
+        except InputError:
+            # A read-only share (published for pulls) is read without one; a write there fails.
+            if not confined or not self.root.is_dir() or os.access(self.root, os.W_OK):
+                raise
         if confined:
             self._refuse_link(self._tmp)
 
@@ -80,6 +85,16 @@ class LocalStore(ObjectStore):
         return self._tmp / f"{os.getpid()}-{host_tag()}-{os.urandom(6).hex()}-{key.rsplit('/', 1)[-1]}"
 
     def _commit(self, tmp: Path, key: str) -> None:
+        try:
+            self._rename_into(tmp, key)
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                raise
+            # rename(2) names its source, which may be the caller's own temp file: the
+            # folder that refused it (unwritable, read-only, full) is this store's.
+            raise OSError(exc.errno, exc.strerror, str(self._path(key))) from exc
+
+    def _rename_into(self, tmp: Path, key: str) -> None:
         if self.confined:
             fd = self._parent_fd(key, make=True)
             try:
@@ -98,10 +113,15 @@ class LocalStore(ObjectStore):
         disk, an interrupt) removes the part written: it would hold the space for ever."""
         tmp = self._tmp_path(key)
         try:
-            with open(tmp, "wb") as fh:
-                fill(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                with open(tmp, "wb") as fh:
+                    fill(fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename is None:
+                    raise OSError(exc.errno, exc.strerror, str(tmp)) from exc  # which disk is full: this store's
+                raise
             self._commit(tmp, key)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -115,8 +135,14 @@ class LocalStore(ObjectStore):
         if move and path.stat().st_dev == self._tmp.stat().st_dev:
             with open(path, "rb+") as fh:
                 os.fsync(fh.fileno())
-            self._commit(path, key)
-            return
+            try:
+                self._commit(path, key)
+                return
+            except OSError as exc:
+                # A bind mount of the same file system shows the same st_dev, yet rename(2)
+                # across it fails: copy into the store's temp folder, then rename there.
+                if exc.errno != errno.EXDEV:
+                    raise
         with open(path, "rb") as src:
             self._write(key, lambda fh: shutil.copyfileobj(src, fh, 8 << 20))
 
