@@ -107,7 +107,8 @@ def log_cmd(name: str, as_json: bool) -> None:
     def render() -> None:
         for v in versions:
             run = f"  run {v.run_id[:12]}" if v.run_id else ""
-            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {_size(v.bytes)}  {v.message}{run}")
+            by = f"  by {escaped(v.by)}" if v.by else ""
+            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {_size(v.bytes)}  {v.message}{by}{run}")
 
     emit({"dataset": name, "versions": versions}, as_json, render)
 
@@ -384,7 +385,8 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
 
     result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout)
     for moved in result.renumbered:  # on stderr: the JSON document lists them too
-        click.echo(f"note: {moved['remote']} on {result.remote} is {moved['here']} here (its number is taken "
+        by = f", made by {escaped(moved['by'])}," if moved.get("by") else ""
+        click.echo(f"note: {moved['remote']} on {result.remote}{by} is {moved['here']} here (its number is taken "
                    f"here by another version); its id {moved['id'][:12]} is the same everywhere", err=True)
     for note in result.notes:
         click.echo(f"note: {escaped(note)}", err=True)
