@@ -114,6 +114,25 @@ def test_pull_checkout_refused_by_local_changes_says_the_pull_is_done(ws, cli, t
     assert cli.json("data", "log", "ds")["versions"][0]["version"] == "v1"
 
 
+def test_a_refused_pull_checkout_counts_what_was_new_and_its_json_keeps_the_pull(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    alice, bob = (_workspace(cli, tmp_path / w, remote) for w in ("alice", "bob"))
+    (alice / "x.txt").write_text("v1")
+    cli("data", "add", "x.txt", "--name", "x", cwd=alice)
+    cli("data", "push", cwd=alice)
+    cli("data", "pull", "--checkout", cwd=bob)
+    (bob / "x.txt").write_text("bob's unsaved edit")
+    (alice / "x.txt").write_text("v2")
+    cli("data", "add", "x.txt", "--name", "x", cwd=alice)
+    cli("data", "push", cwd=alice)
+    doc = cli.json("data", "pull", "--checkout", check=2, cwd=bob)
+    assert doc["message"].startswith("pulled 1 version(s) from origin (1 already here), but did not check out x@v2")
+    assert doc["error"] == "UsageError" and doc["hint"]
+    assert doc["pull"]["versions_sent"] == ["x@v2"] and doc["pull"]["versions_already_there"] == ["x@v1"]
+    assert doc["pull"]["checked_out"] == [] and doc["pull"]["chunks_transferred"] == 1
+    assert (bob / "x.txt").read_text() == "bob's unsaved edit"
+
+
 def test_a_damaged_run_record_is_found_by_verify_and_mended_by_push_repair(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     remote = tmp_path / "remote"
     cli("remote", "add", "origin", str(remote))

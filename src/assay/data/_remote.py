@@ -650,11 +650,13 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                 done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
             except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
                 why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
+                here = len(result.versions_already_there)
                 raise UsageError(
-                    f"pulled {len(result.versions)} version(s) from {spec.name}, but did not check out {v.ref}: "
+                    f"pulled {len(result.versions_sent)} version(s) from {spec.name}"
+                    + (f" ({here} already here)" if here else "") + f", but did not check out {v.ref}: "
                     + (f"it {why}" if why != exc.message else why),
                     hint=f"{exc.hint.replace('pass --force', f'run `assay data checkout {v.ref} --force`')}"
-                    if exc.hint else None) from None
+                    if exc.hint else None, details={"pull": result.to_dict()}) from None
             result.checked_out.append(v.ref)
             result.notes += done.warnings
 
