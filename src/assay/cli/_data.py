@@ -293,6 +293,13 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
     on = f" on remote {report.remote}" if report.remote else ""
 
     def render() -> None:
+        if report.leftovers:  # not damage: nothing reads them
+            click.echo(f"note: remote {report.remote} holds {counted(len(report.leftovers), 'pack')} without an "
+                       f"index ({_size(report.leftover_bytes)}), left by interrupted pushes: "
+                       + ", ".join(report.leftovers[:5]) + (f" and {len(report.leftovers) - 5} more"
+                                                             if len(report.leftovers) > 5 else "")
+                       + f"; `assay data push --repair --remote {report.remote}` removes those no version needs",
+                       err=True)
         if report.ok:
             click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({_size(report.checked_bytes)}) and "
                        f"{counted(report.checked_snapshots, 'snapshot')} verified{on}")
@@ -440,6 +447,9 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
         for name in result.orphans_aside:
             click.echo(f"  kept {name} under lost/: it has no index, and a chunk a version needs is missing (it may "
                        "hold it)")
+        for name in result.orphans_removed:
+            click.echo(f"  removed {name}: it had no index for an hour or more (an interrupted push's), and every "
+                       "chunk a version needs is in another pack")
         for name in result.left_as_is:
             click.echo(f"  left {name} as it was: the store changed while the repair ran (a gc?); run it again")
         for name in result.unmended_refs:
