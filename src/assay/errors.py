@@ -25,10 +25,13 @@ class AssayError(Exception):
 
     exit_code: int = 3
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, details: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # What the command did before it failed (a pull's result when its checkout is refused):
+        # more keys of the --json error document.
+        self.details = details or {}
 
     def __str__(self) -> str:
         if self.hint:
@@ -36,7 +39,8 @@ class AssayError(Exception):
         return self.message
 
     def to_dict(self) -> dict[str, object]:
-        return {"error": type(self).__name__, "message": self.message, "hint": self.hint}
+        doc: dict[str, object] = {"error": type(self).__name__, "message": self.message, "hint": self.hint}
+        return {**doc, **{key: value for key, value in self.details.items() if key not in doc}}
 
 
 class UsageError(AssayError):

@@ -414,3 +414,30 @@ def test_after_checking_out_such_a_version_status_is_clean_and_a_run_may_read_it
     (ws.root / "data" / "x.csv").write_text("a,b\n9,9\n")
     with pytest.raises(UsageError, match="not old@v1"):
         run_command(ws, [sys.executable, "-c", script], inputs=["old@v1"], outputs={"o": "out"}, cwd=ws.root)
+
+
+def test_checkout_to_a_folder_used_before_writes_the_version_exactly(ws: Workspace, tmp_path: Path) -> None:
+    (ws.root / "d" / "old").mkdir(parents=True)
+    for name in ("f1", "f2", "f3", "old/f4"):
+        (ws.root / "d" / name).write_text(name)
+    add(ws, [ws.root / "d"], name="d")
+    (ws.root / "d" / "f3").unlink()
+    (ws.root / "d" / "old" / "f4").unlink()
+    (ws.root / "d" / "old").rmdir()
+    add(ws, [ws.root / "d"], name="d")
+    out = tmp_path / "out"
+    checkout(ws, "d@v1", to=out)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("not the folder's")
+    (out / "link").symlink_to(outside, target_is_directory=True)
+    (out / ".git").mkdir()
+    (out / ".git" / "HEAD").write_text("ref")
+    with pytest.raises(UsageError, match=r"3 file\(s\) that d@v2 does not have: d/f3, d/old/f4, link") as exc:
+        checkout(ws, "d@v2", to=out)
+    assert "--force" in (exc.value.hint or "")
+    assert (out / "d" / "f3").exists()  # a refused checkout changes nothing
+    result = checkout(ws, "d@v2", to=out, force=True)
+    assert sorted(result.removed) == ["d/f3", "d/old/f4", "link"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [".git", ".git/HEAD", "d", "d/f1", "d/f2"]
+    assert (outside / "keep").read_text() == "not the folder's"  # the link went, not what it led to

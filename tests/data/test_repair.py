@@ -754,3 +754,23 @@ def test_a_workspace_pack_with_a_damaged_header_is_found_and_mended_from_its_own
     assert [d.object for d in report.damaged] == [f"pack packs/{pack_id}.pack"] and not report.ok
     result = repair(Workspace(ws.root))  # no remote: the chunks are good, only the pack is rewritten
     assert result.ok and result.repaired == [f"pack packs/{pack_id}.pack"]
+
+
+def test_packs_without_an_index_on_a_remote_are_leftovers_that_push_repair_removes(ws: Workspace, tmp_path: Path,
+                                                                                  cli) -> None:  # type: ignore[no-untyped-def]
+    pushed(ws, str(tmp_path / "remote"))
+    packs = tmp_path / "remote" / "packs"
+    real = sorted(packs.glob("*.pack"))[0]
+    old, young = packs / f"{'0' * 31}1.pack", packs / f"{'0' * 31}2.pack"
+    old.write_bytes(real.read_bytes())  # an interrupted push's copy: its chunks are indexed in another pack
+    young.write_bytes(os.urandom(1000))  # maybe a push still publishing it
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    report = verify(ws, remote="origin")
+    assert report.ok and report.leftovers == [f"packs/{old.name}"] and report.leftover_bytes == old.stat().st_size
+    proc = cli("data", "verify", "--remote", "origin")  # a note, not damage: exit 0
+    assert "1 pack without an index" in proc.stderr and f"packs/{old.name}" in proc.stderr, proc.stderr
+    result = repair(ws, remote="origin", on_remote=True)
+    assert result.ok and result.orphans_removed == [f"packs/{old.name}"]
+    assert not old.exists() and young.exists() and real.exists()
+    assert verify(ws, remote="origin").leftovers == []

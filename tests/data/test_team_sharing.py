@@ -114,6 +114,25 @@ def test_pull_checkout_refused_by_local_changes_says_the_pull_is_done(ws, cli, t
     assert cli.json("data", "log", "ds")["versions"][0]["version"] == "v1"
 
 
+def test_a_refused_pull_checkout_counts_what_was_new_and_its_json_keeps_the_pull(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    alice, bob = (_workspace(cli, tmp_path / w, remote) for w in ("alice", "bob"))
+    (alice / "x.txt").write_text("v1")
+    cli("data", "add", "x.txt", "--name", "x", cwd=alice)
+    cli("data", "push", cwd=alice)
+    cli("data", "pull", "--checkout", cwd=bob)
+    (bob / "x.txt").write_text("bob's unsaved edit")
+    (alice / "x.txt").write_text("v2")
+    cli("data", "add", "x.txt", "--name", "x", cwd=alice)
+    cli("data", "push", cwd=alice)
+    doc = cli.json("data", "pull", "--checkout", check=2, cwd=bob)
+    assert doc["message"].startswith("pulled 1 version(s) from origin (1 already here), but did not check out x@v2")
+    assert doc["error"] == "UsageError" and doc["hint"]
+    assert doc["pull"]["versions_sent"] == ["x@v2"] and doc["pull"]["versions_already_there"] == ["x@v1"]
+    assert doc["pull"]["checked_out"] == [] and doc["pull"]["chunks_transferred"] == 1
+    assert (bob / "x.txt").read_text() == "bob's unsaved edit"
+
+
 def test_a_damaged_run_record_is_found_by_verify_and_mended_by_push_repair(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     remote = tmp_path / "remote"
     cli("remote", "add", "origin", str(remote))
@@ -139,7 +158,7 @@ def test_same_content_from_two_workspaces_is_named_by_version_id(cli, tmp_path: 
         cli("data", "push", cwd=who)
     proc = cli("data", "pull", "ds@v1", check=2, cwd=c)
     hint = proc.stderr.split("hint:")[1]
-    names = [w.strip().rstrip(".") for w in hint.split(":")[-1].split(",")]
+    names = [w.split(" (by ")[0].strip().rstrip(".") for w in hint.split(":")[-1].split(",")]
     assert len(set(names)) == 2, hint
     cli("data", "pull", names[0], cwd=c)
 
@@ -204,3 +223,53 @@ def test_pull_checkout_refused_by_files_outside_the_version_on_disk_names_the_ve
     assert ("pulled 1 version(s) from origin, but did not check out ds@v2: it would overwrite files that are not "
             "part of the version on disk: b/f") in proc.stderr, proc.stderr
     assert (tmp_path / "b" / "f").read_text() == "mine"
+
+
+def test_two_versions_with_one_number_say_who_made_each(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    alice, bob, carol, dave = (_workspace(cli, tmp_path / w, remote) for w in ("alice", "bob", "carol", "dave"))
+    for who in (alice, bob):
+        (who / "data").mkdir()
+        (who / "data" / "f").write_text(f"{who.name}'s v1")
+        cli("data", "add", "data", "--name", "ds", "-m", who.name, cwd=who, env={"LOGNAME": who.name})
+        cli("data", "push", cwd=who)
+        time.sleep(0.05)  # bob's is the later made
+    proc = cli("data", "pull", cwd=carol)
+    assert "on origin, made by bob@" in proc.stderr, proc.stderr  # the renumbering note
+    log = cli.json("data", "log", "ds", cwd=carol)["versions"]
+    assert [(v["message"], v["by"].split("@")[0]) for v in log] == [("bob", "bob"), ("alice", "alice")]
+    assert "  by alice@" in cli("data", "log", "ds", cwd=carol).stdout
+    hint = cli("data", "pull", "ds@v1", check=2, cwd=dave).stderr
+    assert "(by alice@" in hint and "(by bob@" in hint, hint
+    proc = cli("data", "pull", "--checkout", cwd=dave)
+    assert (dave / "data" / "f").read_text() == "bob's v1"
+    note = next(line for line in proc.stderr.splitlines() if "checked out the later made" in line)
+    assert "(by bob@" in note and "(by alice@" in note and log[1]["id"][:12] in note, proc.stderr
+
+
+def test_versions_recorded_before_makers_show_none(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "f").write_text("old")
+    cli("data", "add", "data", "--name", "ds")
+    ws.ledger.execute("UPDATE versions SET meta = '{}'")
+    assert cli.json("data", "log", "ds")["versions"][0]["by"] is None
+    assert " by " not in cli("data", "log", "ds").stdout
+    cli("data", "add", "data", "--name", "ds")  # the same data again makes no version
+    assert len(cli.json("data", "log", "ds")["versions"]) == 1
+
+
+def test_a_version_s_maker_where_no_user_or_host_name_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+    import socket
+
+    from assay.data._versions import maker
+
+    def unknown() -> str:
+        raise OSError("no such user")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(getpass, "getuser", unknown)
+        patched.setattr(socket, "gethostname", unknown)
+        assert maker() == "?@?"  # the version is recorded all the same
+    monkeypatch.setattr(getpass, "getuser", lambda: (_ for _ in ()).throw(KeyError("getpwuid(): uid not found")))
+    assert maker().startswith("?@") and maker() != "?@?"

@@ -32,7 +32,8 @@ def test_register_and_load_each_flavor(ws, files: dict[str, Path], fitted: dict)
     assert list(rule.predict(Features.from_numpy(fitted["X"][[0, 100]])).labels) == [0, 1]
     # an endpoint is registered by URL
     r = register_model(ws, "svc", "http://127.0.0.1:9/predict")
-    assert r.version.meta == {"flavor": "http", "url": "http://127.0.0.1:9/predict"}
+    assert r.version.meta == {"flavor": "http", "url": "http://127.0.0.1:9/predict", "by": r.version.by}
+    assert r.version.by and "@" in r.version.by  # who registered it
     assert load_model("svc", ws=ws).flavor == "http"
     # the staging folder is gone; nothing is left in the user's tree
     assert not list(ws.root.glob(".assay-model-*"))

@@ -107,7 +107,8 @@ def log_cmd(name: str, as_json: bool) -> None:
     def render() -> None:
         for v in versions:
             run = f"  run {v.run_id[:12]}" if v.run_id else ""
-            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {_size(v.bytes)}  {v.message}{run}")
+            by = f"  by {escaped(v.by)}" if v.by else ""
+            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {_size(v.bytes)}  {v.message}{by}{run}")
 
     emit({"dataset": name, "versions": versions}, as_json, render)
 
@@ -292,6 +293,13 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
     on = f" on remote {report.remote}" if report.remote else ""
 
     def render() -> None:
+        if report.leftovers:  # not damage: nothing reads them
+            click.echo(f"note: remote {report.remote} holds {counted(len(report.leftovers), 'pack')} without an "
+                       f"index ({_size(report.leftover_bytes)}), left by interrupted pushes: "
+                       + ", ".join(report.leftovers[:5]) + (f" and {len(report.leftovers) - 5} more"
+                                                             if len(report.leftovers) > 5 else "")
+                       + f"; `assay data push --repair --remote {report.remote}` removes those no version needs",
+                       err=True)
         if report.ok:
             click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({_size(report.checked_bytes)}) and "
                        f"{counted(report.checked_snapshots, 'snapshot')} verified{on}")
@@ -384,7 +392,8 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
 
     result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout)
     for moved in result.renumbered:  # on stderr: the JSON document lists them too
-        click.echo(f"note: {moved['remote']} on {result.remote} is {moved['here']} here (its number is taken "
+        by = f", made by {escaped(moved['by'])}," if moved.get("by") else ""
+        click.echo(f"note: {moved['remote']} on {result.remote}{by} is {moved['here']} here (its number is taken "
                    f"here by another version); its id {moved['id'][:12]} is the same everywhere", err=True)
     for note in result.notes:
         click.echo(f"note: {escaped(note)}", err=True)
@@ -438,6 +447,9 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
         for name in result.orphans_aside:
             click.echo(f"  kept {name} under lost/: it has no index, and a chunk a version needs is missing (it may "
                        "hold it)")
+        for name in result.orphans_removed:
+            click.echo(f"  removed {name}: it had no index for an hour or more (an interrupted push's), and every "
+                       "chunk a version needs is in another pack")
         for name in result.left_as_is:
             click.echo(f"  left {name} as it was: the store changed while the repair ran (a gc?); run it again")
         for name in result.unmended_refs:

@@ -182,6 +182,17 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             f"{version.ref} holds {len(result.skipped)} file(s) inside a .assay or .git folder, which checkout "
             "never writes into; left out: " + ", ".join(result.skipped[:5])
             + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else ""))
+    extra: list[str] = []
+    if not in_place:  # the folder is to hold the version exactly, as the workspace's folders do
+        extra, in_the_way = _not_in_version(root, snapshot)
+        if extra and not force:  # (a file where the version has a folder is refused below, by name)
+            raise UsageError(
+                f"{to} holds {len(extra)} file(s) that {version.ref} does not have: " + ", ".join(extra[:5])
+                + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""),
+                hint="pass --force to remove them (checkout writes the version exactly), or check out into an "
+                     "empty folder")
+        extra += in_the_way if force else []
+        removals += [Path(root, *rel.split("/")) for rel in extra]
     # Everything is checked before anything changes: a refused checkout leaves the workspace as it was.
     leaving = {str(p) for p in removals}  # files of the version on disk that this one does not have
     absent: set[str] = set()  # folders to make, once every check has passed
@@ -291,6 +302,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         if str(path) in leaving:  # not already removed to make way for a folder or a file
             path.unlink(missing_ok=True)
         result.removed.append(os.path.relpath(path, root))
+    if extra:
+        _remove_emptied(root, extra)
     for folder in empty_dirs:
         folder.mkdir(parents=True, exist_ok=True)
     if in_place:
@@ -482,6 +495,43 @@ def _file_in_the_way(folder: str) -> str | None:
             return None if os.path.isdir(path) else path  # a folder, or a symlink to one (confine checks where it leads)
         path = os.path.dirname(path)
     return None
+
+
+def _not_in_version(root: Path, snapshot: Snapshot) -> tuple[list[str], list[str]]:
+    """The files in a ``--to`` folder that ``snapshot`` does not have, relative to it: those
+    elsewhere, and those where it has a folder (as walks of a dataset's folders see them: a
+    checkout's temp files are no data). Symlinks count as files and are never followed
+    out; .assay and .git folders are left alone, and so is a symlinked folder the version
+    writes through (checked by :func:`confine`)."""
+    needed = {rel.rpartition("/")[0] for rel in [*snapshot.files, *(f"{d}/" for d in snapshot.empty_dirs)]}
+    needed |= {"/".join(parts[:i]) for rel in needed for parts in [rel.split("/")] for i in range(1, len(parts))}
+    extra: list[str] = []
+    for parent, dirs, names in os.walk(root):
+        prefix = os.path.relpath(parent, root).replace(os.sep, "/") + "/"
+        prefix = "" if prefix == "./" else prefix
+        kept = []
+        for name in dirs:
+            rel = prefix + name
+            if protected_path(rel) or (os.path.islink(os.path.join(parent, name)) and rel in needed):
+                continue
+            if os.path.islink(os.path.join(parent, name)):
+                extra.append(rel)  # the link goes, never what it leads to
+            else:
+                kept.append(name)
+        dirs[:] = kept
+        extra += [prefix + name for name in names  # a checkout's temp files are its writer's (swept when dead)
+                  if prefix + name not in snapshot.files and not protected_path(prefix + name)
+                  and not not_data(name, False)]
+    return sorted(rel for rel in extra if rel not in needed), sorted(rel for rel in extra if rel in needed)
+
+
+def _remove_emptied(root: Path, removed: list[str]) -> None:
+    """Remove the folders under ``root`` that the removal of ``removed`` left empty."""
+    folders = {"/".join(parts[:i]) for rel in removed for parts in [rel.split("/")] for i in range(1, len(parts))}
+    for rel in sorted(folders, key=lambda f: -f.count("/")):
+        folder = Path(root, *rel.split("/"))
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _clear_folder(folder: str, leaving: set[str], *, dry_run: bool = False) -> bool:

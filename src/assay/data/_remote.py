@@ -41,6 +41,7 @@ from assay.data._versions import (
     copy_snapshot,
     kind_of,
     load_snapshot_object,
+    maker_of,
     parse_ref,
     pick,
     read_spec,
@@ -85,8 +86,9 @@ class TransferResult:
     packs: int = 0
     checked_out: list[str] = field(default_factory=list)
     # Pulled versions whose number here differs from the remote's (another version holds it here):
-    # {"remote": "ds@v2", "here": "ds@v3", "id": ...}. Numbers are a workspace's; ids are everyone's.
-    renumbered: list[dict[str, str]] = field(default_factory=list)
+    # {"remote": "ds@v2", "here": "ds@v3", "id": ..., "by": "alice@host" or None}. Numbers are a
+    # workspace's; ids are everyone's.
+    renumbered: list[dict[str, str | None]] = field(default_factory=list)
     # Check and drift records of the versions, sent by a push or recorded by a pull.
     records_sent: int = 0
     records_received: int = 0
@@ -392,6 +394,7 @@ def _run_of(entry: dict[str, Any]) -> str | None:
 def ref_entry(version: Version, kind: str, sources: list[str]) -> bytes:
     """The ref object of one version on a remote."""
     entry = {**version.to_dict(), "kind": kind, "sources": sources, "pushed_at": utcnow()}
+    del entry["by"]  # it travels in meta
     return json.dumps(entry, indent=1).encode()
 
 
@@ -581,9 +584,16 @@ def _pick_one(name: str, entries: list[dict[str, Any]]) -> str:
     content's hash prefix, or by its version id's where two hold the same content."""
     snapshots = [e["snapshot"] for e in entries]
     if len(set(snapshots)) == len(snapshots):
-        return "name one by its hash prefix: " + ", ".join(f"{name}@{e['snapshot'][:12]}" for e in entries)
+        return "name one by its hash prefix: " + ", ".join(f"{name}@{e['snapshot'][:12]}{_by(e)}" for e in entries)
     return ("they hold the same data; name one by its version id's prefix (its lineage differs): "
-            + ", ".join(f"{name}@{e['id'][:12]}" for e in entries))
+            + ", ".join(f"{name}@{e['id'][:12]}{_by(e)}" for e in entries))
+
+
+def _by(entry: dict[str, Any]) -> str:
+    """`` (by alice@host)`` for a remote version that names its maker; nothing for one made
+    before versions did."""
+    by = maker_of(entry.get("meta"))
+    return f" (by {by})" if by else ""
 
 
 def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0,
@@ -624,6 +634,8 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         docs = {name: _read_refs(store, name) for name in sorted({n for n, _ in wanted})}
         _refuse_kind_clashes(ws, docs, spec.name)
         newest = _newest(wanted)
+        if checkout:
+            result.notes += _passed_over(wanted, newest)
         through = 0
         if checkout:
             snaps = sorted({e["snapshot"] for e in newest.values()})
@@ -643,7 +655,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             (result.versions_sent if recorded else result.versions_already_there).append(version.ref)
             if recorded and version.number != entry["number"]:  # said once, when it is recorded
                 result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
-                                          "id": version.id})
+                                          "id": version.id, "by": version.by})
         made_by = {run for _, e in wanted if (run := _run_of(e))}
         if made_by:
             import_runs(ws, store, spec.name, made_by, result.notes)
@@ -662,11 +674,13 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                 done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
             except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
                 why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
+                here = len(result.versions_already_there)
                 raise UsageError(
-                    f"pulled {len(result.versions)} version(s) from {spec.name}, but did not check out {v.ref}: "
+                    f"pulled {len(result.versions_sent)} version(s) from {spec.name}"
+                    + (f" ({here} already here)" if here else "") + f", but did not check out {v.ref}: "
                     + (f"it {why}" if why != exc.message else why),
                     hint=f"{exc.hint.replace('pass --force', f'run `assay data checkout {v.ref} --force`')}"
-                    if exc.hint else None) from None
+                    if exc.hint else None, details={"pull": result.to_dict()}) from None
             result.checked_out.append(v.ref)
             result.notes += done.warnings
 
@@ -715,6 +729,21 @@ def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any
         if name not in newest or (entry["number"], entry["created_at"]) > (newest[name]["number"], newest[name]["created_at"]):
             newest[name] = entry
     return newest
+
+
+def _passed_over(wanted: list[tuple[str, dict[str, Any]]], newest: dict[str, dict[str, Any]]) -> list[str]:
+    """A note for each version `pull --checkout` does not write that has the number of the one
+    it writes (two workspaces pushed their own): whose data is checked out is no silent choice."""
+    notes: dict[str, str] = {}
+    for name, entry in wanted:
+        chosen = newest[name]
+        if entry["number"] == chosen["number"] and entry["id"] != chosen["id"]:
+            notes[entry["id"]] = (
+                f"{name}@v{entry['number']} on the remote names more than one version (pushed from different "
+                f"workspaces): checked out the later made, {chosen['id'][:12]}{_by(chosen)}, not "
+                f"{entry['id'][:12]}{_by(entry)}; `assay data checkout {name}@{entry['snapshot'][:12]}` writes that one")
+    return list(notes.values())
+    return notes
 
 
 def _refuse_kind_clashes(ws: Workspace, docs: dict[str, dict[str, Any]], remote: str) -> None:

@@ -47,7 +47,6 @@ succeeds when rerun.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +70,7 @@ from assay.data._packs import (
 )
 from assay.data._remote_mend import live_on_remote, mend_refs, mend_runs
 from assay.data._salvage import found_in_gaps
-from assay.data._verify import VerifyReport, verify
+from assay.data._verify import VerifyReport, leftover_packs, verify
 from assay.data._versions import all_versions, load_snapshot_object
 from assay.errors import CorruptionError, NotFoundError, UsageError
 from assay.progress import bar
@@ -95,6 +94,7 @@ class RepairResult:
     unmended_refs: list[str] = field(default_factory=list)  # remote refs left as they were
     left_as_is: list[str] = field(default_factory=list)  # replaced packs kept: the store changed meanwhile
     orphans_aside: list[str] = field(default_factory=list)  # packs without an index moved under lost/
+    orphans_removed: list[str] = field(default_factory=list)  # packs without an index that no version needs
     found_in_place: int = 0  # chunks a damaged index no longer named, found in its pack by their content
     after: VerifyReport | None = None  # the check of the mended store, run afresh
 
@@ -108,7 +108,7 @@ class RepairResult:
             "checked_snapshots": self.checked_snapshots, "repaired": self.repaired,
             "packs_rewritten": self.packs_rewritten, "chunks_copied": self.chunks_copied,
             "bytes_copied": self.bytes_copied, "kept_aside": self.kept_aside, "unmended_refs": self.unmended_refs,
-            "left_as_is": self.left_as_is, "orphans_aside": self.orphans_aside,
+            "left_as_is": self.left_as_is, "orphans_aside": self.orphans_aside, "orphans_removed": self.orphans_removed,
             "found_in_place": self.found_in_place,
             "after": self.after.to_dict() if self.after else None,
         }
@@ -141,7 +141,7 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
             try:
                 _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
                       spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
-                      pack_size=min(ws.config.data.pack_size, 64 << 20))()
+                      pack_size=min(ws.config.data.pack_size, 64 << 20), drop_orphans=True)()
             finally:
                 target.close()
         if not result.unmended_refs:  # otherwise reading the remote's versions fails on them
@@ -191,7 +191,7 @@ def _mend_workspace(ws: Workspace, local: PackStore, store: ObjectStore, source:
 
 def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, source: PackStore,
           live: Callable[[], set[str]], tmp_dir: Path, result: RepairResult, *, index_format: int, pack_size: int,
-          spare_indexes: Path | None = None, keep_orphans: bool = False,
+          spare_indexes: Path | None = None, keep_orphans: bool = False, drop_orphans: bool = False,
           check: Callable[[], None] = lambda: None) -> Callable[[], None]:
     """Check every pack, store good copies, and write new packs and snapshots (all of it only
     adds to the store); what is returned deletes or moves aside the packs they replace."""
@@ -308,10 +308,15 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
                 check()
                 store.delete(key)
         if still_missing and keep_orphans:  # packs without an index, while chunks are missing: maybe theirs
-            for pack_id in sorted(_orphans(store)):
+            for pack_id in sorted(leftover_packs(store)):
                 check()
                 _keep_aside(store, pack_id)
                 result.orphans_aside.append(f"packs/{pack_id}.pack")
+        elif drop_orphans and not still_missing:  # every chunk a version needs is indexed: none only theirs
+            for pack_id in sorted(leftover_packs(store)):
+                check()
+                store.delete(f"packs/{pack_id}.pack")
+                result.orphans_removed.append(f"packs/{pack_id}.pack")
         packs.invalidate()
 
     return retire
@@ -372,26 +377,6 @@ def _keep_aside(store: ObjectStore, pack_id: str) -> None:
     except NotFoundError:
         pass
     store.delete(f"packs/{pack_id}.idx")
-
-
-_ORPHAN_AGE = 3600.0  # seconds: a pack an add is still publishing has no index for moments, not an hour
-
-
-def _orphans(store: ObjectStore) -> set[str]:
-    """Packs without an index for an hour or more: an interrupted write's debris, or a pack
-    whose index was lost. (An add's pack is without its index until it publishes it.)"""
-    keys = set(store.list("packs/"))
-    found = set()
-    now = time.time()
-    for key in keys:
-        if key.endswith(".pack") and f"{key[:-len('.pack')]}.idx" not in keys:
-            try:
-                old = now - store.modified(key) >= _ORPHAN_AGE
-            except (NotFoundError, NotImplementedError):
-                continue
-            if old:
-                found.add(key[len("packs/"):-len(".pack")])
-    return found
 
 
 def _indexed_outside(store: ObjectStore, retiring: set[str]) -> set[bytes]:

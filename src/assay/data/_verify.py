@@ -8,6 +8,7 @@ shared copy is intact before it needs it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +17,12 @@ from assay.data._snapshot import Snapshot
 from assay.data._versions import Version, all_versions, load_snapshot, resolve
 from assay.errors import AssayError, CorruptionError, NotFoundError
 from assay.progress import bar
+from assay.store import ObjectStore
 from assay.workspace import Workspace
 
 __all__ = ["Damage", "VerifyReport", "verify"]
 
+ORPHAN_AGE = 3600.0  # seconds: a pack an add or a push is still publishing has no index for moments, not an hour
 _LISTED_UNUSED = 10  # damaged chunks that no version uses, listed one by one per pack; more are counted
 
 
@@ -42,6 +45,10 @@ class VerifyReport:
     damaged_versions: list[str] = field(default_factory=list)
     downstream: list[dict[str, Any]] = field(default_factory=list)
     remote: str | None = None  # the remote checked; None: the workspace's store
+    # Packs on the remote without an index for an hour or more (interrupted pushes' debris): no
+    # damage, since nothing reads them; `push --repair` removes those no version needs.
+    leftovers: list[str] = field(default_factory=list)
+    leftover_bytes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -52,7 +59,25 @@ class VerifyReport:
             "ok": self.ok, "checked_chunks": self.checked_chunks, "checked_bytes": self.checked_bytes,
             "checked_snapshots": self.checked_snapshots, "damaged": [d.to_dict() for d in self.damaged],
             "damaged_versions": self.damaged_versions, "downstream": self.downstream, "remote": self.remote,
+            "leftovers": self.leftovers, "leftover_bytes": self.leftover_bytes,
         }
+
+
+def leftover_packs(store: ObjectStore) -> dict[str, int]:
+    """Packs without an index for an hour or more, each with its size: an interrupted write's
+    debris, or a pack whose index was lost. (An add's pack is without its index until it
+    publishes it.)"""
+    keys = set(store.list("packs/"))
+    found = {}
+    now = time.time()
+    for key in keys:
+        if key.endswith(".pack") and f"{key[:-len('.pack')]}.idx" not in keys:
+            try:
+                if now - store.modified(key) >= ORPHAN_AGE:
+                    found[key[len("packs/"):-len(".pack")]] = store.size(key)
+            except (NotFoundError, NotImplementedError):
+                continue
+    return found
 
 
 def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
@@ -82,9 +107,12 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
                     reason="does not read as a record: a pull skips it (`assay data push --repair` writes it again "
                            "from a workspace that has the record)",
                     affected=_whole(held)))
+            leftovers = leftover_packs(store)
         finally:
             packs.close()
         report.remote = name
+        report.leftovers = [f"packs/{pack_id}.pack" for pack_id in sorted(leftovers)]
+        report.leftover_bytes = sum(leftovers.values())
         return report
     packs = workspace_packs(ws)
     with ws.lock():  # a pack that gc or a repair retires meanwhile would read as missing: damage that is not there

@@ -5,8 +5,10 @@ References: ``name``, ``name@latest``, ``name@v3``, ``name@3``, ``name@<snapshot
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -57,17 +59,42 @@ class Version:
     def node(self) -> str:
         return f"version:{self.id}"
 
+    @property
+    def by(self) -> str | None:
+        """Who made this version (``user@host``); None for versions recorded before makers were."""
+        return maker_of(self.meta)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "dataset": self.dataset, "version": f"v{self.number}", "number": self.number,
             "ref": self.ref, "snapshot": self.snapshot, "message": self.message, "created_at": self.created_at,
-            "files": self.files, "bytes": self.bytes, "run_id": self.run_id, "meta": self.meta,
+            "files": self.files, "bytes": self.bytes, "run_id": self.run_id, "meta": self.meta, "by": self.by,
         }
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Version:
         vid, ds, number, snap, msg, created, files, size, run_id, meta = row
         return cls(vid, ds, int(number), snap, msg, created, int(files), int(size), run_id, json.loads(meta or "{}"))
+
+
+def maker() -> str:
+    """``user@host`` of whoever records a version now; either part is ``?`` when it cannot be
+    found (no login name in a container, say): a version is recorded all the same."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # what getpass raises where no user is known
+        user = ""
+    try:
+        host = socket.gethostname()
+    except OSError:
+        host = ""
+    return f"{user or '?'}@{host or '?'}"
+
+
+def maker_of(meta: Any) -> str | None:
+    """The maker a version's ``meta`` names (a remote's may hold anything: only text counts)."""
+    by = meta.get("by") if isinstance(meta, dict) else None
+    return by if isinstance(by, str) and by else None
 
 
 def valid_name(name: str) -> bool:
@@ -270,7 +297,7 @@ def _record(tx: Any, item: NewVersion, run_id: str | None, skip_if_latest: bool)
     latest = tx.execute(
         f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC LIMIT 1", (name,)
     )
-    if latest and skip_if_latest and latest[0][3] == snapshot.id and (meta or {}) == json.loads(latest[0][9] or "{}"):
+    if latest and skip_if_latest and latest[0][3] == snapshot.id and (meta or {}) == _own_meta(latest[0][9]):
         if sources is not None:  # the same data, named from other paths: status looks there now
             _set_sources(tx, latest[0][0], sources)
         return Version.from_row(latest[0]), False
@@ -278,7 +305,7 @@ def _record(tx: Any, item: NewVersion, run_id: str | None, skip_if_latest: bool)
     version = Version(
         id=uuid.uuid4().hex, dataset=name, number=number, snapshot=snapshot.id, message=item.message,
         created_at=utcnow(), files=len(snapshot.files), bytes=snapshot.total_bytes, run_id=run_id,
-        meta=meta or {},
+        meta={**(meta or {}), "by": maker()},
     )
     tx.execute(
         f"INSERT INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -288,6 +315,13 @@ def _record(tx: Any, item: NewVersion, run_id: str | None, skip_if_latest: bool)
     if sources is not None:
         _set_sources(tx, version.id, sources)
     return version, True
+
+
+def _own_meta(stored: str | None) -> dict[str, Any]:
+    """A stored version's meta as its caller gave it: without the maker recorded with it."""
+    meta = json.loads(stored or "{}")
+    meta.pop("by", None)
+    return meta
 
 
 def save_snapshot(ws_store: Any, snapshot: Snapshot) -> None:
