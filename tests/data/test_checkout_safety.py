@@ -441,3 +441,25 @@ def test_checkout_to_a_folder_used_before_writes_the_version_exactly(ws: Workspa
     assert sorted(result.removed) == ["d/f3", "d/old/f4", "link"]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [".git", ".git/HEAD", "d", "d/f1", "d/f2"]
     assert (outside / "keep").read_text() == "not the folder's"  # the link went, not what it led to
+
+
+def test_checkout_to_with_force_keeps_files_no_version_holds(ws: Workspace, tmp_path: Path) -> None:
+    # --force removes a folder's extra files only where the store can give their bytes back:
+    # a user's own file there (or an edited copy) is refused by name, and nothing changes.
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "f1").write_text("one")
+    add(ws, [ws.root / "d"], name="d")
+    (ws.root / "e").mkdir()
+    (ws.root / "e" / "g").write_text("stored in e")
+    add(ws, [ws.root / "e"], name="e")
+    out = tmp_path / "out"
+    checkout(ws, "e@v1", to=out)  # e/g: bytes the store holds
+    (out / "notes.txt").write_text("a user's own notes")  # bytes no version holds
+    with pytest.raises(UsageError, match=r"1 file\(s\) that d@v1 does not have and whose bytes no version here "
+                                         r"holds, so removing them would lose them: notes.txt"):
+        checkout(ws, "d@v1", to=out, force=True)
+    assert (out / "e" / "g").read_text() == "stored in e" and not (out / "d").exists()  # refused whole
+    (out / "notes.txt").unlink()
+    result = checkout(ws, "d@v1", to=out, force=True)
+    assert result.removed == ["e/g"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["d", "d/f1"]

@@ -189,9 +189,17 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             raise UsageError(
                 f"{to} holds {len(extra)} file(s) that {version.ref} does not have: " + ", ".join(extra[:5])
                 + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""),
-                hint="pass --force to remove them (checkout writes the version exactly), or check out into an "
-                     "empty folder")
+                hint="pass --force to remove them (checkout writes the version exactly; only files whose bytes "
+                     "a version stored here holds are removed), or check out into an empty folder")
         extra += in_the_way if force else []
+        kept = _unstored(root, extra, chunker, workspace_packs(ws))
+        if kept:  # nothing a user added is lost: --force removes only what the store can give back
+            raise UsageError(
+                f"{to} holds {len(kept)} file(s) that {version.ref} does not have and whose bytes no version here "
+                "holds, so removing them would lose them: " + ", ".join(kept[:5])
+                + (f" and {len(kept) - 5} more" if len(kept) > 5 else ""),
+                hint="move them out of the folder, or add them as a version first (`assay data add`), or check "
+                     "out into an empty folder")
         removals += [Path(root, *rel.split("/")) for rel in extra]
     # Everything is checked before anything changes: a refused checkout leaves the workspace as it was.
     leaving = {str(p) for p in removals}  # files of the version on disk that this one does not have
@@ -523,6 +531,26 @@ def _not_in_version(root: Path, snapshot: Snapshot) -> tuple[list[str], list[str
                   if prefix + name not in snapshot.files and not protected_path(prefix + name)
                   and not not_data(name, False)]
     return sorted(rel for rel in extra if rel not in needed), sorted(rel for rel in extra if rel in needed)
+
+
+def _unstored(root: Path, rels: list[str], chunker: Any, packs: Any) -> list[str]:
+    """Those of ``rels`` (files under ``root``) that the store could not give back: not a
+    symlink (only the link is removed) and not a regular file whose every chunk is stored."""
+    kept = []
+    for rel in rels:
+        path = Path(root, *rel.split("/"))
+        try:
+            st = os.lstat(path)
+            if _stat.S_ISLNK(st.st_mode):
+                continue
+            if _stat.S_ISREG(st.st_mode) and all(packs.has(d) for d, _ in chunker.chunks(path)):
+                continue
+        except FileNotFoundError:
+            continue
+        except (OSError, InputError):
+            pass  # unreadable: cannot be known to be stored
+        kept.append(rel)
+    return kept
 
 
 def _remove_emptied(root: Path, removed: list[str]) -> None:
