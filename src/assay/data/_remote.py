@@ -11,8 +11,7 @@ published pack first and index last, so an interrupted transfer keeps every pack
 it finished and a rerun sends only the rest. Each chunk is checked when read on the
 sending side (a push checks the workspace's chunks by their stored bytes'
 checksums), and a pulled chunk is checked against its content digest: nothing a
-remote says about its own bytes is trusted. A pull that checks out writes the new
-chunks of big files into place as it checks them (see :class:`_ReadThrough`).
+remote says about its own bytes is trusted. Pulling is :mod:`assay.data._pull`.
 """
 
 from __future__ import annotations
@@ -22,24 +21,22 @@ import errno
 import json
 import os
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from assay._root import under
 from assay.config import Remote
 from assay.data._fork import quick_handoffs
-from assay.data._history import RUN_ID, import_reproducers, import_runs, write_runs
-from assay.data._records import import_records, write_records
+from assay.data._history import RUN_ID, write_runs
+from assay.data._records import write_records
 from assay.data._packs import PackStore, PackWriter, workspace_packs
 from assay.data._versions import (
     Version,
     all_versions,
     check_name,
     copy_snapshot,
-    kind_of,
     load_snapshot_object,
     maker_of,
     parse_ref,
@@ -50,22 +47,20 @@ from assay.data._versions import (
     version_sources,
 )
 from assay.errors import (
-    AssayError,
     CorruptionError,
     InputError,
     NoSpaceError,
     NotFoundError,
     UsageError,
 )
-from assay.ledger import IntegrityConflict, utcnow
+from assay.ledger import utcnow
 from assay.progress import bar
 from assay.store import LocalStore, ObjectStore, open_store
 from assay.workspace import Workspace
 
-if TYPE_CHECKING:
-    from assay.data._checkout import Staged
-
-__all__ = ["TransferResult", "add_remote", "pull", "push", "read_only_remote_folder", "remove_remote"]
+__all__ = ["TransferResult", "add_remote", "fitting_sources", "maker_label", "open_remote", "push", "read_only_remote_folder",
+           "read_refs", "remote_damage", "remote_packs", "remote_versions", "remove_remote", "run_of", "safe_sources",
+           "transfer"]
 
 _BIG_CHUNK = 256 << 10
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -234,7 +229,7 @@ def remote_packs(ws: Workspace, remote: Remote, store: ObjectStore) -> PackStore
     return PackStore(store, cache_dir=ws.cache_dir / "remotes" / remote.name / "idx")
 
 
-def _read_refs(store: ObjectStore, name: str, damaged: list[Any] | None = None) -> dict[str, Any]:
+def read_refs(store: ObjectStore, name: str, damaged: list[Any] | None = None) -> dict[str, Any]:
     """``{"name", "kind", "sources", "versions": [entry, ...]}`` of a dataset on the remote, from
     its per-version refs and the single list that older remotes hold. A per-version ref that
     does not read as its version is damage (:class:`CorruptionError`); with ``damaged`` it is
@@ -355,7 +350,7 @@ def _write_refs(ws: Workspace, spec: Remote, store: ObjectStore,
     return written, damaged
 
 
-def _safe_sources(value: Any) -> list[str]:
+def safe_sources(value: Any) -> list[str]:
     """The sources a remote names for a dataset or version, as this workspace may walk them:
     relative paths that stay inside it and are not a .assay or .git folder; the rest dropped
     (a remote is not trusted to say where status and checkout look)."""
@@ -375,7 +370,7 @@ def _safe_sources(value: Any) -> list[str]:
     return out
 
 
-def _fitting(sources: list[str], snapshot: Any) -> list[str]:
+def fitting_sources(sources: list[str], snapshot: Any) -> list[str]:
     """The sources that hold some file or empty folder of ``snapshot``: a remote cannot widen
     where status looks (and what checkout --force would remove) to folders the version has
     nothing in. None without the snapshot."""
@@ -385,7 +380,7 @@ def _fitting(sources: list[str], snapshot: Any) -> list[str]:
     return [s for s in sources if any(under(p, [s]) for p in paths)]
 
 
-def _run_of(entry: dict[str, Any]) -> str | None:
+def run_of(entry: dict[str, Any]) -> str | None:
     """The run that made a remote version, where its ref names one in the form run ids have."""
     run_id = entry.get("run_id")
     return run_id if isinstance(run_id, str) and RUN_ID.fullmatch(run_id) else None
@@ -409,7 +404,7 @@ def read_ref(store: ObjectStore, key: str) -> dict[str, Any] | None:
     return entry if key.endswith(f"/{entry['id']}.json") else None
 
 
-def _transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any, result: TransferResult,
+def transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any, result: TransferResult,
               *, jobs: int = 0, pack_size: int = 64 << 20, trusted_index: bool = False) -> None:
     """Copy the chunks ``dst`` lacks from ``src`` in their stored form, each one checked on
     the way: by its stored bytes' checksum when ``src`` is the workspace's own store
@@ -487,9 +482,9 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
     with ws.lock(), _writing_to(spec.name, store):
         rpacks = remote_packs(ws, spec, store)
-        with _remote_damage(spec.name):
+        with remote_damage(spec.name):
             rpacks.refresh()
-        _transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20),
+        transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20),
                   trusted_index=True)
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
@@ -518,12 +513,12 @@ def remote_contents(ws: Workspace, remote: str | None,
     store = _open(ws, spec)
     packs = PackStore(store)
     packs.refresh(damaged)
-    return spec.name, store, packs, [_as_version(name, e) for name, e in _remote_versions(store, None, damaged)]
+    return spec.name, store, packs, [_as_version(name, e) for name, e in remote_versions(store, None, damaged)]
 
 
 def remote_version(store: ObjectStore, ref: str) -> Version:
     """The version ``ref`` (``NAME@vN``, ``NAME@latest``, ``NAME@<hash prefix>``) on a remote."""
-    (name, entry), *_ = _remote_versions(store, ref)
+    (name, entry), *_ = remote_versions(store, ref)
     return _as_version(name, entry)
 
 
@@ -533,7 +528,7 @@ def _as_version(name: str, entry: dict[str, Any]) -> Version:
                    entry.get("run_id"), entry.get("meta") or {})
 
 
-def _remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | None = None,
+def remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | None = None,
                      strays: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The versions ``ref`` names on a remote (None: all of them). With ``damaged``, refs that
     do not read are listed there instead of raised; folders under ``versions/`` that are no
@@ -548,9 +543,9 @@ def _remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | N
                                                "name", key=f"versions/{n}/"))
             elif strays is not None:
                 strays.append(n)
-        return [(n, e) for n in valid for e in _read_refs(store, n, damaged)["versions"]]
+        return [(n, e) for n in valid for e in read_refs(store, n, damaged)["versions"]]
     name, spec = parse_ref(ref)
-    entries = _read_refs(store, name)["versions"]
+    entries = read_refs(store, name)["versions"]
     if not entries:
         raise NotFoundError(f"the remote has no dataset named {name!r}")
     if spec == "latest":
@@ -584,105 +579,16 @@ def _pick_one(name: str, entries: list[dict[str, Any]]) -> str:
     content's hash prefix, or by its version id's where two hold the same content."""
     snapshots = [e["snapshot"] for e in entries]
     if len(set(snapshots)) == len(snapshots):
-        return "name one by its hash prefix: " + ", ".join(f"{name}@{e['snapshot'][:12]}{_by(e)}" for e in entries)
+        return "name one by its hash prefix: " + ", ".join(f"{name}@{e['snapshot'][:12]}{maker_label(e)}" for e in entries)
     return ("they hold the same data; name one by its version id's prefix (its lineage differs): "
-            + ", ".join(f"{name}@{e['id'][:12]}{_by(e)}" for e in entries))
+            + ", ".join(f"{name}@{e['id'][:12]}{maker_label(e)}" for e in entries))
 
 
-def _by(entry: dict[str, Any]) -> str:
+def maker_label(entry: dict[str, Any]) -> str:
     """`` (by alice@host)`` for a remote version that names its maker; nothing for one made
     before versions did."""
     by = maker_of(entry.get("meta"))
     return f" (by {by})" if by else ""
-
-
-def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0,
-         checkout: bool = False) -> TransferResult:
-    """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk."""
-    spec = _pick(ws, remote)
-    store = _open(ws, spec)
-    result = TransferResult(remote=spec.name)
-    strays: list[str] = []
-    wanted = _remote_versions(store, ref, strays=strays)
-    local = workspace_packs(ws)
-    staged: dict[str, Staged] = {}
-    try:
-        result.notes += [f"passed over versions/{n}/ on remote {spec.name}: {n!r} is not a dataset name" for n in strays]
-        _pull(ws, store, spec, wanted, local, result, staged, jobs=jobs, checkout=checkout)
-    finally:
-        for files in staged.values():  # what the checkout did not take (or a failure left)
-            for tmp, _, _ in files.values():
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-    result.versions.sort()
-    result.versions_sent.sort()
-    result.versions_already_there.sort()
-    return result
-
-
-def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
-          result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool) -> None:
-    with ws.lock():
-        rpacks = remote_packs(ws, spec, store)
-        loaded: dict[str, tuple[Any, bytes]] = {}
-        with _remote_damage(spec.name):
-            for _, entry in wanted:
-                if entry["snapshot"] not in loaded:
-                    loaded[entry["snapshot"]] = load_snapshot_object(store, entry["snapshot"])
-        snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
-        digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
-        docs = {name: _read_refs(store, name) for name in sorted({n for n, _ in wanted})}
-        _refuse_kind_clashes(ws, docs, spec.name)
-        newest = _newest(wanted)
-        if checkout:
-            result.notes += _passed_over(wanted, newest)
-        through = 0
-        if checkout:
-            snaps = sorted({e["snapshot"] for e in newest.values()})
-            through = _stage(ws, rpacks, local, snapshots, snaps, staged, result, spec.name)
-        local.has(b"")  # this workspace's own index, loaded outside: its damage is not the remote's
-        with _remote_damage(spec.name):  # only the remote is read here
-            _transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
-        result.chunks_present -= through  # stored by the staging, not found there
-        rpacks.close()
-        del rpacks, digests  # the remote's index and the chunk list are not needed for checkout
-        for sid, (_, data) in loaded.items():
-            copy_snapshot(ws.store, sid, data)
-        del loaded
-        for name, entry in wanted:
-            version, recorded = _import_version(ws, name, entry, docs[name], snapshots.get(entry["snapshot"]))
-            result.versions.append(version.ref)
-            (result.versions_sent if recorded else result.versions_already_there).append(version.ref)
-            if recorded and version.number != entry["number"]:  # said once, when it is recorded
-                result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
-                                          "id": version.id, "by": version.by})
-        made_by = {run for _, e in wanted if (run := _run_of(e))}
-        if made_by:
-            import_runs(ws, store, spec.name, made_by, result.notes)
-        pulled = sorted({e["id"] for _, e in wanted})
-        import_reproducers(ws, store, spec.name, result.notes, pulled)
-        result.records_received = import_records(ws, store, spec.name, result.notes, pulled)
-    if checkout:
-        from assay.data._checkout import checkout as do_checkout
-
-        # The remote's newest of each dataset, whatever number it has here (a teammate's older
-        # version pulled now gets a higher number here than this workspace's own newest).
-        for entry in newest.values():
-            (dataset, number), = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
-            v = resolve(ws, f"{dataset}@v{number}")
-            try:
-                done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
-            except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
-                why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
-                here = len(result.versions_already_there)
-                raise UsageError(
-                    f"pulled {len(result.versions_sent)} version(s) from {spec.name}"
-                    + (f" ({here} already here)" if here else "") + f", but did not check out {v.ref}: "
-                    + (f"it {why}" if why != exc.message else why),
-                    hint=f"{exc.hint.replace('pass --force', f'run `assay data checkout {v.ref} --force`')}"
-                    if exc.hint else None, details={"pull": result.to_dict()}) from None
-            result.checked_out.append(v.ref)
-            result.notes += done.warnings
 
 
 @contextlib.contextmanager
@@ -708,7 +614,7 @@ def _writing_to(name: str, store: ObjectStore) -> Any:
 
 
 @contextlib.contextmanager
-def _remote_damage(name: str) -> Any:
+def remote_damage(name: str) -> Any:
     """Damage met while reading the remote ``name`` gets a hint about mending the remote,
     not this workspace's store."""
     try:
@@ -719,131 +625,3 @@ def _remote_damage(name: str) -> Any:
             hint=f"`assay data verify --remote {name}` lists what is damaged there; `assay data push --repair "
                  f"--remote {name}`, from a workspace that has good copies, mends it",
         ) from None
-
-
-def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Each dataset's newest version among ``wanted`` as the remote numbers them (of two with
-    one number, pushed from two workspaces, the later made): what `pull --checkout` writes."""
-    newest: dict[str, dict[str, Any]] = {}
-    for name, entry in wanted:
-        if name not in newest or (entry["number"], entry["created_at"]) > (newest[name]["number"], newest[name]["created_at"]):
-            newest[name] = entry
-    return newest
-
-
-def _passed_over(wanted: list[tuple[str, dict[str, Any]]], newest: dict[str, dict[str, Any]]) -> list[str]:
-    """A note for each version `pull --checkout` does not write that has the number of the one
-    it writes (two workspaces pushed their own): whose data is checked out is no silent choice."""
-    notes: dict[str, str] = {}
-    for name, entry in wanted:
-        chosen = newest[name]
-        if entry["number"] == chosen["number"] and entry["id"] != chosen["id"]:
-            notes[entry["id"]] = (
-                f"{name}@v{entry['number']} on the remote names more than one version (pushed from different "
-                f"workspaces): checked out the later made, {chosen['id'][:12]}{_by(chosen)}, not "
-                f"{entry['id'][:12]}{_by(entry)}; `assay data checkout {name}@{entry['snapshot'][:12]}` writes that one")
-    return list(notes.values())
-    return notes
-
-
-def _refuse_kind_clashes(ws: Workspace, docs: dict[str, dict[str, Any]], remote: str) -> None:
-    """A name that is a dataset here and a model on the remote (or the other way round) is
-    two different things: their versions are not merged."""
-    clashes = []
-    for name, doc in docs.items():
-        kind = kind_of(ws, name)
-        if kind is not None and kind != doc["kind"]:
-            clashes.append(f"{name!r} is a {kind} here and a {doc['kind']} on remote {remote}")
-    if clashes:
-        raise UsageError("refusing to pull: " + "; ".join(clashes),
-                         hint="pull the other names one by one (`assay data pull NAME`), or register the local one "
-                              "under another name")
-
-
-def _stage(ws: Workspace, rpacks: PackStore, local: PackStore, snapshots: dict[str, Any], wanted: list[str],
-           staged: dict[str, Staged], result: TransferResult, name: str) -> int:
-    """Stage the big files the checkout after this pull will write, storing their new chunks
-    on the way; how many chunks were stored."""
-    from assay.data._checkout import stage_big_files
-
-    writer = PackWriter(local, ws.tmp_dir, pack_size=ws.config.data.pack_size)
-    source = _ReadThrough(rpacks, local, writer, name)
-    try:
-        for sid in wanted:
-            if sid in snapshots:
-                staged[sid] = stage_big_files(ws, snapshots[sid], source)
-        writer.flush()
-    except BaseException:
-        writer.abort()
-        raise
-    result.chunks_sent += source.sent
-    result.bytes_sent += source.nbytes
-    result.packs += len(writer.published)
-    return source.sent
-
-
-class _ReadThrough:
-    """Chunks for a checkout during a pull: from the workspace where it has them, else
-    from the remote, checked against their digests and stored in the workspace on the
-    way. Thread-safe, like the pack stores it reads from."""
-
-    def __init__(self, remote: PackStore, local: PackStore, writer: PackWriter, name: str) -> None:
-        self.remote, self.local, self.writer, self.name = remote, local, writer, name
-        local.has(b"")  # load both indexes before threads ask
-        with _remote_damage(name):
-            remote.has(b"")
-        self._lock = threading.Lock()
-        self.sent = self.nbytes = 0
-
-    def read_chunk(self, digest: bytes, *, what: str = "", reuse: bool = False) -> bytes | memoryview:
-        if self.local.has(digest):
-            return self.local.read_chunk(digest, what=what, reuse=reuse)
-        with _remote_damage(self.name):
-            loc = self.remote.index.get(digest)
-            if loc is None:
-                raise CorruptionError(f"chunk {digest.hex()} is missing from {self.remote.store.url}", key=digest.hex())
-            stored = self.remote.read_stored(loc, reuse=reuse)
-            if len(stored) != loc.stored:
-                raise CorruptionError(f"pack packs/{loc.pack}.pack is truncated: chunk {digest.hex()} is cut off",
-                                      key=digest.hex())
-            raw = self.remote.decode(digest, loc, stored, what=what, reuse=reuse)  # content-checked: raises if damaged
-        if self.writer.add_stored(digest, stored, loc.raw, loc.flags):  # written at once: the buffers may be reused
-            with self._lock:
-                self.sent += 1
-                self.nbytes += loc.raw
-        return raw
-
-
-def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[str, Any],
-                    snapshot: Any = None) -> tuple[Version, bool]:
-    """Record a remote version locally under its own id; keep its number when free. Its
-    sources are kept where they hold its files (``snapshot``). ``(version, recorded now)``."""
-    rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
-    if rows:
-        return resolve(ws, f"{rows[0][0]}@v{rows[0][1]}"), False
-    for _ in range(50):
-        try:
-            with ws.ledger.transaction() as tx:
-                if not tx.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)):
-                    tx.execute("INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
-                               (name, doc.get("kind", "dataset"), utcnow(),
-                                json.dumps(_fitting(_safe_sources(doc.get("sources")), snapshot))))
-                taken = tx.execute("SELECT 1 FROM versions WHERE dataset = ? AND number = ?", (name, entry["number"]))
-                number = entry["number"]
-                if taken:
-                    number = int(tx.execute("SELECT MAX(number) FROM versions WHERE dataset = ?", (name,))[0][0]) + 1
-                tx.execute(
-                    "INSERT INTO versions (id, dataset, number, snapshot, message, created_at, files, bytes, run_id, meta) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (entry["id"], name, number, entry["snapshot"], entry.get("message", ""), entry["created_at"],
-                     entry["files"], entry["bytes"], _run_of(entry), json.dumps(entry.get("meta") or {}, sort_keys=True)),
-                )
-                sources = _fitting(_safe_sources(entry.get("sources")), snapshot)
-                if sources:  # where the version was added from (status and checkout look there)
-                    tx.execute("INSERT INTO version_sources (version, sources) VALUES (?, ?)",
-                               (entry["id"], json.dumps(sources)))
-                ws.check_lock()  # last, before the commit: the store's lock was held all along
-            return resolve(ws, f"{name}@v{number}"), True
-        except IntegrityConflict:
-            continue
-    raise InputError(f"could not record {name} from the remote: too many concurrent writers")

@@ -1,0 +1,261 @@
+"""`assay data pull`: fetch a remote's versions into the workspace.
+
+Only the chunks the workspace lacks travel, each checked against its content digest (see
+:mod:`assay.data._remote` for the remote's layout); a version keeps its id, and its number
+where that is free here. A pull that checks out writes the new chunks of big files into
+place as it checks them (:class:`_ReadThrough`). The history filed with each version (the
+run that made it, runs that reproduced it, check and drift records) comes along
+(:mod:`assay.data._history`, :mod:`assay.data._records`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from assay.config import Remote
+from assay.data._history import import_reproducers, import_runs
+from assay.data._packs import PackStore, PackWriter, workspace_packs
+from assay.data._records import import_records
+from assay.data._remote import (
+    TransferResult,
+    fitting_sources,
+    maker_label,
+    open_remote,
+    read_refs,
+    remote_damage,
+    remote_packs,
+    remote_versions,
+    run_of,
+    safe_sources,
+    transfer,
+)
+from assay.data._versions import Version, copy_snapshot, kind_of, load_snapshot_object, resolve
+from assay.errors import CorruptionError, InputError, UsageError
+from assay.ledger import IntegrityConflict, utcnow
+from assay.store import ObjectStore
+from assay.workspace import Workspace
+
+if TYPE_CHECKING:
+    from assay.data._checkout import Staged
+
+__all__ = ["pull"]
+
+
+def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0,
+         checkout: bool = False) -> TransferResult:
+    """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk."""
+    spec, store = open_remote(ws, remote)
+    result = TransferResult(remote=spec.name)
+    strays: list[str] = []
+    wanted = remote_versions(store, ref, strays=strays)
+    local = workspace_packs(ws)
+    staged: dict[str, Staged] = {}
+    try:
+        result.notes += [f"passed over versions/{n}/ on remote {spec.name}: {n!r} is not a dataset name" for n in strays]
+        _pull(ws, store, spec, wanted, local, result, staged, jobs=jobs, checkout=checkout)
+    finally:
+        for files in staged.values():  # what the checkout did not take (or a failure left)
+            for tmp, _, _ in files.values():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+    result.versions.sort()
+    result.versions_sent.sort()
+    result.versions_already_there.sort()
+    return result
+
+
+def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
+          result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool) -> None:
+    with ws.lock():
+        rpacks = remote_packs(ws, spec, store)
+        loaded: dict[str, tuple[Any, bytes]] = {}
+        with remote_damage(spec.name):
+            for _, entry in wanted:
+                if entry["snapshot"] not in loaded:
+                    loaded[entry["snapshot"]] = load_snapshot_object(store, entry["snapshot"])
+        snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
+        digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
+        docs = {name: read_refs(store, name) for name in sorted({n for n, _ in wanted})}
+        _refuse_kind_clashes(ws, docs, spec.name)
+        newest = _newest(wanted)
+        if checkout:
+            result.notes += _passed_over(wanted, newest)
+        through = 0
+        if checkout:
+            snaps = sorted({e["snapshot"] for e in newest.values()})
+            through = _stage(ws, rpacks, local, snapshots, snaps, staged, result, spec.name)
+        local.has(b"")  # this workspace's own index, loaded outside: its damage is not the remote's
+        with remote_damage(spec.name):  # only the remote is read here
+            transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
+        result.chunks_present -= through  # stored by the staging, not found there
+        rpacks.close()
+        del rpacks, digests  # the remote's index and the chunk list are not needed for checkout
+        for sid, (_, data) in loaded.items():
+            copy_snapshot(ws.store, sid, data)
+        del loaded
+        for name, entry in wanted:
+            version, recorded = _import_version(ws, name, entry, docs[name], snapshots.get(entry["snapshot"]))
+            result.versions.append(version.ref)
+            (result.versions_sent if recorded else result.versions_already_there).append(version.ref)
+            if recorded and version.number != entry["number"]:  # said once, when it is recorded
+                result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
+                                          "id": version.id, "by": version.by})
+        made_by = {run for _, e in wanted if (run := run_of(e))}
+        if made_by:
+            import_runs(ws, store, spec.name, made_by, result.notes)
+        pulled = sorted({e["id"] for _, e in wanted})
+        import_reproducers(ws, store, spec.name, result.notes, pulled)
+        result.records_received = import_records(ws, store, spec.name, result.notes, pulled)
+    if checkout:
+        from assay.data._checkout import checkout as do_checkout
+
+        # The remote's newest of each dataset, whatever number it has here (a teammate's older
+        # version pulled now gets a higher number here than this workspace's own newest).
+        for entry in newest.values():
+            (dataset, number), = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
+            v = resolve(ws, f"{dataset}@v{number}")
+            try:
+                done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
+            except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
+                why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
+                here = len(result.versions_already_there)
+                raise UsageError(
+                    f"pulled {len(result.versions_sent)} version(s) from {spec.name}"
+                    + (f" ({here} already here)" if here else "") + f", but did not check out {v.ref}: "
+                    + (f"it {why}" if why != exc.message else why),
+                    hint=f"{exc.hint.replace('pass --force', f'run `assay data checkout {v.ref} --force`')}"
+                    if exc.hint else None, details={"pull": result.to_dict()}) from None
+            result.checked_out.append(v.ref)
+            result.notes += done.warnings
+
+
+def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each dataset's newest version among ``wanted`` as the remote numbers them (of two with
+    one number, pushed from two workspaces, the later made): what `pull --checkout` writes."""
+    newest: dict[str, dict[str, Any]] = {}
+    for name, entry in wanted:
+        if name not in newest or (entry["number"], entry["created_at"]) > (newest[name]["number"], newest[name]["created_at"]):
+            newest[name] = entry
+    return newest
+
+
+def _passed_over(wanted: list[tuple[str, dict[str, Any]]], newest: dict[str, dict[str, Any]]) -> list[str]:
+    """A note for each version `pull --checkout` does not write that has the number of the one
+    it writes (two workspaces pushed their own): whose data is checked out is no silent choice."""
+    notes: dict[str, str] = {}
+    for name, entry in wanted:
+        chosen = newest[name]
+        if entry["number"] == chosen["number"] and entry["id"] != chosen["id"]:
+            notes[entry["id"]] = (
+                f"{name}@v{entry['number']} on the remote names more than one version (pushed from different "
+                f"workspaces): checked out the later made, {chosen['id'][:12]}{maker_label(chosen)}, not "
+                f"{entry['id'][:12]}{maker_label(entry)}; `assay data checkout {name}@{entry['snapshot'][:12]}` writes that one")
+    return list(notes.values())
+    return notes
+
+
+def _refuse_kind_clashes(ws: Workspace, docs: dict[str, dict[str, Any]], remote: str) -> None:
+    """A name that is a dataset here and a model on the remote (or the other way round) is
+    two different things: their versions are not merged."""
+    clashes = []
+    for name, doc in docs.items():
+        kind = kind_of(ws, name)
+        if kind is not None and kind != doc["kind"]:
+            clashes.append(f"{name!r} is a {kind} here and a {doc['kind']} on remote {remote}")
+    if clashes:
+        raise UsageError("refusing to pull: " + "; ".join(clashes),
+                         hint="pull the other names one by one (`assay data pull NAME`), or register the local one "
+                              "under another name")
+
+
+def _stage(ws: Workspace, rpacks: PackStore, local: PackStore, snapshots: dict[str, Any], wanted: list[str],
+           staged: dict[str, Staged], result: TransferResult, name: str) -> int:
+    """Stage the big files the checkout after this pull will write, storing their new chunks
+    on the way; how many chunks were stored."""
+    from assay.data._checkout import stage_big_files
+
+    writer = PackWriter(local, ws.tmp_dir, pack_size=ws.config.data.pack_size)
+    source = _ReadThrough(rpacks, local, writer, name)
+    try:
+        for sid in wanted:
+            if sid in snapshots:
+                staged[sid] = stage_big_files(ws, snapshots[sid], source)
+        writer.flush()
+    except BaseException:
+        writer.abort()
+        raise
+    result.chunks_sent += source.sent
+    result.bytes_sent += source.nbytes
+    result.packs += len(writer.published)
+    return source.sent
+
+
+class _ReadThrough:
+    """Chunks for a checkout during a pull: from the workspace where it has them, else
+    from the remote, checked against their digests and stored in the workspace on the
+    way. Thread-safe, like the pack stores it reads from."""
+
+    def __init__(self, remote: PackStore, local: PackStore, writer: PackWriter, name: str) -> None:
+        self.remote, self.local, self.writer, self.name = remote, local, writer, name
+        local.has(b"")  # load both indexes before threads ask
+        with remote_damage(name):
+            remote.has(b"")
+        self._lock = threading.Lock()
+        self.sent = self.nbytes = 0
+
+    def read_chunk(self, digest: bytes, *, what: str = "", reuse: bool = False) -> bytes | memoryview:
+        if self.local.has(digest):
+            return self.local.read_chunk(digest, what=what, reuse=reuse)
+        with remote_damage(self.name):
+            loc = self.remote.index.get(digest)
+            if loc is None:
+                raise CorruptionError(f"chunk {digest.hex()} is missing from {self.remote.store.url}", key=digest.hex())
+            stored = self.remote.read_stored(loc, reuse=reuse)
+            if len(stored) != loc.stored:
+                raise CorruptionError(f"pack packs/{loc.pack}.pack is truncated: chunk {digest.hex()} is cut off",
+                                      key=digest.hex())
+            raw = self.remote.decode(digest, loc, stored, what=what, reuse=reuse)  # content-checked: raises if damaged
+        if self.writer.add_stored(digest, stored, loc.raw, loc.flags):  # written at once: the buffers may be reused
+            with self._lock:
+                self.sent += 1
+                self.nbytes += loc.raw
+        return raw
+
+
+def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[str, Any],
+                    snapshot: Any = None) -> tuple[Version, bool]:
+    """Record a remote version locally under its own id; keep its number when free. Its
+    sources are kept where they hold its files (``snapshot``). ``(version, recorded now)``."""
+    rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
+    if rows:
+        return resolve(ws, f"{rows[0][0]}@v{rows[0][1]}"), False
+    for _ in range(50):
+        try:
+            with ws.ledger.transaction() as tx:
+                if not tx.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)):
+                    tx.execute("INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
+                               (name, doc.get("kind", "dataset"), utcnow(),
+                                json.dumps(fitting_sources(safe_sources(doc.get("sources")), snapshot))))
+                taken = tx.execute("SELECT 1 FROM versions WHERE dataset = ? AND number = ?", (name, entry["number"]))
+                number = entry["number"]
+                if taken:
+                    number = int(tx.execute("SELECT MAX(number) FROM versions WHERE dataset = ?", (name,))[0][0]) + 1
+                tx.execute(
+                    "INSERT INTO versions (id, dataset, number, snapshot, message, created_at, files, bytes, run_id, meta) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (entry["id"], name, number, entry["snapshot"], entry.get("message", ""), entry["created_at"],
+                     entry["files"], entry["bytes"], run_of(entry), json.dumps(entry.get("meta") or {}, sort_keys=True)),
+                )
+                sources = fitting_sources(safe_sources(entry.get("sources")), snapshot)
+                if sources:  # where the version was added from (status and checkout look there)
+                    tx.execute("INSERT INTO version_sources (version, sources) VALUES (?, ?)",
+                               (entry["id"], json.dumps(sources)))
+                ws.check_lock()  # last, before the commit: the store's lock was held all along
+            return resolve(ws, f"{name}@v{number}"), True
+        except IntegrityConflict:
+            continue
+    raise InputError(f"could not record {name} from the remote: too many concurrent writers")
