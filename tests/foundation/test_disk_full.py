@@ -44,27 +44,36 @@ Run = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 @contextlib.contextmanager
-def small_workspace(root: Path, size: str, first_file: int) -> Iterator[Run]:
-    """A workspace on a tmpfs of ``size`` holding ``d/a.bin`` (``first_file`` bytes) as ds@v1;
-    yields a runner of assay commands there, and unmounts it after."""
+def tmpfs(mountpoint: Path, size: str, cwd: Path) -> Iterator[Run]:
+    """A tmpfs of ``size`` mounted at ``mountpoint`` (root only: skipped elsewhere); yields a
+    runner of assay commands in ``cwd``, and unmounts it after."""
     if os.geteuid() != 0 or not shutil.which("mount"):
         pytest.skip("needs root and mount to make a small file system (tmpfs)")
-    root.mkdir(parents=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(root)], capture_output=True).returncode:
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)],
+                      capture_output=True).returncode:
         pytest.skip("mount refused a tmpfs here")
     env = {**os.environ, "ASSAY_PROGRESS": "0"}
 
     def assay(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "assay", *args], cwd=root, env=env, capture_output=True, text=True)
+        return subprocess.run([sys.executable, "-m", "assay", *args], cwd=cwd, env=env, capture_output=True, text=True)
 
     try:
+        yield assay
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+@contextlib.contextmanager
+def small_workspace(root: Path, size: str, first_file: int) -> Iterator[Run]:
+    """A workspace on a tmpfs of ``size`` holding ``d/a.bin`` (``first_file`` bytes) as ds@v1;
+    yields a runner of assay commands there, and unmounts it after."""
+    with tmpfs(root, size, root) as assay:
         assert assay("init", ".").returncode == 0
         (root / "d").mkdir()
         (root / "d" / "a.bin").write_bytes(os.urandom(first_file))
         assert assay("data", "add", "d", "--name", "ds").returncode == 0
         yield assay
-    finally:
-        subprocess.run(["umount", "-l", str(root)], capture_output=True)
 
 
 def test_add_on_a_full_disk_records_nothing_and_the_workspace_stays_whole(tmp_path: Path) -> None:
@@ -106,18 +115,8 @@ def test_a_disk_too_full_to_open_the_ledger_is_named_as_such(tmp_path: Path) -> 
 
 
 def test_a_full_remote_disk_is_named_as_the_remote_s(tmp_path: Path) -> None:
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("needs root and mount to make a small file system (tmpfs)")
     small = tmp_path / "small"
-    small.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(small)], capture_output=True).returncode:
-        pytest.skip("mount refused a tmpfs here")
-    env = {**os.environ, "ASSAY_PROGRESS": "0"}
-
-    def assay(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "assay", *args], cwd=tmp_path, env=env, capture_output=True, text=True)
-
-    try:
+    with tmpfs(small, "8m", tmp_path) as assay:
         assert assay("init", ".").returncode == 0
         (tmp_path / "d").mkdir()
         (tmp_path / "d" / "a.bin").write_bytes(os.urandom(20_000_000))
@@ -128,5 +127,3 @@ def test_a_full_remote_disk_is_named_as_the_remote_s(tmp_path: Path) -> None:
         doc = json.loads(full.stdout)
         assert doc["error"] == "NoSpaceError" and f"disk of remote origin ({small / 'remote'})" in doc["message"]
         assert "frees only this workspace's store" in doc["hint"]  # gc here frees nothing there
-    finally:
-        subprocess.run(["umount", "-l", str(small)], capture_output=True)
