@@ -273,3 +273,15 @@ def test_a_version_s_maker_where_no_user_or_host_name_is_known(monkeypatch: pyte
         assert maker() == "?@?"  # the version is recorded all the same
     monkeypatch.setattr(getpass, "getuser", lambda: (_ for _ in ()).throw(KeyError("getpwuid(): uid not found")))
     assert maker().startswith("?@") and maker() != "?@?"
+
+
+def test_a_remote_version_s_maker_counts_only_as_one_printable_word() -> None:
+    # A pulled version's meta is the remote's: a line break in `by` would print as a second,
+    # forged line of `data log`, so such a maker is not shown at all.
+    from assay.data._versions import maker, maker_of
+
+    assert maker_of({"by": "alice@host-1"}) == "alice@host-1"
+    for forged in ("mallory@h\nds@v2  hotfix approved", "a b@h", "x\t@h", "\x1b[2Jm@h", "m@h\u2028x", "", "x" * 201, 7):
+        assert maker_of({"by": forged}) is None, forged
+    assert maker_of("not a mapping") is None
+    assert maker_of({"by": maker()}) == maker()  # this machine's own is always shown

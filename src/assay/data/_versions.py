@@ -88,13 +88,17 @@ def maker() -> str:
         host = socket.gethostname()
     except OSError:
         host = ""
-    return f"{user or '?'}@{host or '?'}"
+    return re.sub(r"[\x00-\x20\x7f-\x9f]", "_", f"{user or '?'}@{host or '?'}")[:200]  # one word (maker_of)
+
+
+_MAKER = re.compile(r"[^\x00-\x20\x7f-\x9f]{1,200}")  # one word of printable text: no space, break or control
 
 
 def maker_of(meta: Any) -> str | None:
-    """The maker a version's ``meta`` names (a remote's may hold anything: only text counts)."""
+    """The maker a version's ``meta`` names. A remote's may hold anything: only one printable
+    word counts (a line break in it would print as a second line of `data log`)."""
     by = meta.get("by") if isinstance(meta, dict) else None
-    return by if isinstance(by, str) and by else None
+    return by if isinstance(by, str) and _MAKER.fullmatch(by) and by.isprintable() else None
 
 
 def valid_name(name: str) -> bool:
