@@ -463,3 +463,43 @@ def test_checkout_to_with_force_keeps_files_no_version_holds(ws: Workspace, tmp_
     result = checkout(ws, "d@v1", to=out, force=True)
     assert result.removed == ["e/g"]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["d", "d/f1"]
+
+
+def test_checkout_to_with_force_keeps_files_whose_chunks_no_version_holds(ws: Workspace, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # An add killed before it recorded its version leaves the file's chunks in the store with no
+    # version holding them (gc frees them): such a file, and an empty one no version has, stay.
+    import assay.data._add as adding
+
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "f1").write_text("one")
+    add(ws, [ws.root / "d"], name="d")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.txt").write_text("my only copy " * 200)
+    (out / "empty.flag").write_text("")
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed before the version was recorded")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(adding, "record_versions", killed)
+        with pytest.raises(KeyboardInterrupt):
+            add(ws, [out / "thesis.txt"], name="thesis")
+    with pytest.raises(UsageError, match=r"2 file\(s\) .* no version here holds.*: empty.flag, thesis.txt"):
+        checkout(ws, "d@v1", to=out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == ["empty.flag", "thesis.txt"]
+
+
+def test_checkout_to_never_removes_the_workspace_s_own_data(ws: Workspace) -> None:
+    (ws.root / "a").mkdir()
+    (ws.root / "a" / "x").write_text("x")
+    add(ws, [ws.root / "a"], name="a")
+    (ws.root / "b").mkdir()
+    (ws.root / "b" / "y").write_text("y")
+    add(ws, [ws.root / "b"], name="b")
+    for to in (ws.root, ws.root / "b"):  # the workspace itself, and a dataset's folder
+        with pytest.raises(UsageError, match=r"1 file\(s\) that a@v1 does not have and that are the workspace's "
+                                             r"own data: b/y|y"):
+            checkout(ws, "a@v1", to=to, force=True)
+    assert (ws.root / "b" / "y").read_text() == "y" and not (ws.root / "b" / "a").exists()

@@ -262,7 +262,7 @@ def _num(value: Any) -> str:
 @click.argument("ref")
 @click.option("--to", "to", type=click.Path(file_okay=False), help="Write into this folder instead of where the data was added.")
 @click.option("--force", is_flag=True, help="Overwrite local changes; with --to, also remove the folder's files that "
-              "the version lacks (only those whose bytes a stored version holds).")
+              "the version lacks (only files that are a file of some version, never the workspace's own data).")
 @json_option
 @handle_errors
 def checkout_cmd(ref: str, to: str | None, force: bool, as_json: bool) -> None:

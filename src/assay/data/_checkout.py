@@ -189,11 +189,18 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             raise UsageError(
                 f"{to} holds {len(extra)} file(s) that {version.ref} does not have: " + ", ".join(extra[:5])
                 + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""),
-                hint="pass --force to remove them (checkout writes the version exactly; only files whose bytes "
-                     "a version stored here holds are removed), or check out into an empty folder")
+                hint="pass --force to remove them (checkout writes the version exactly; only files that are a file of "
+                     "some version are removed), or check out into an empty folder")
         extra += in_the_way if force else []
-        kept = _unstored(root, extra, chunker, workspace_packs(ws))
-        if kept:  # nothing a user added is lost: --force removes only what the store can give back
+        working = _working_files(ws, root, extra)
+        if working:  # another dataset's files (or the workspace itself) are not this checkout's to remove
+            raise UsageError(
+                f"{to} holds {len(working)} file(s) that {version.ref} does not have and that are the workspace's "
+                "own data: " + ", ".join(working[:5]) + (f" and {len(working) - 5} more" if len(working) > 5 else ""),
+                hint="check out into a folder of its own (outside the folders the workspace's datasets were added "
+                     "from), or check out in place, without --to")
+        kept = _unstored(ws, root, extra, chunker)
+        if kept:  # nothing a user added is lost: --force removes only what a version can give back
             raise UsageError(
                 f"{to} holds {len(kept)} file(s) that {version.ref} does not have and whose bytes no version here "
                 "holds, so removing them would lose them: " + ", ".join(kept[:5])
@@ -533,9 +540,29 @@ def _not_in_version(root: Path, snapshot: Snapshot) -> tuple[list[str], list[str
     return sorted(rel for rel in extra if rel not in needed), sorted(rel for rel in extra if rel in needed)
 
 
-def _unstored(root: Path, rels: list[str], chunker: Any, packs: Any) -> list[str]:
-    """Those of ``rels`` (files under ``root``) that the store could not give back: not a
-    symlink (only the link is removed) and not a regular file whose every chunk is stored."""
+def _working_files(ws: Workspace, root: Path, rels: list[str]) -> list[str]:
+    """Those of ``rels`` (under a ``--to`` folder ``root``) that are the workspace's own data:
+    every one, where ``root`` is the workspace or holds it; else those inside a folder or
+    file a dataset of the workspace was added from."""
+    workspace = ws.root.resolve()
+    if root == workspace or workspace.is_relative_to(root):
+        return list(rels)
+    if not root.is_relative_to(workspace):
+        return []
+    from assay.data._versions import dataset_sources, list_datasets
+
+    sources = [src for d in list_datasets(ws) for src in dataset_sources(ws, d["name"])]
+    inside = root.relative_to(workspace).as_posix()
+    return [rel for rel in rels if under(f"{inside}/{rel}", sources)]
+
+
+def _unstored(ws: Workspace, root: Path, rels: list[str], chunker: Any) -> list[str]:
+    """Those of ``rels`` (files under ``root``) that no version could give back: not a symlink
+    (only the link is removed) and not a regular file whose content (its chunks, in order) is
+    a file of some version of the workspace's, so that gc keeps it."""
+    from assay.data._versions import all_versions, load_snapshot
+
+    known: set[tuple[Any, ...]] | None = None
     kept = []
     for rel in rels:
         path = Path(root, *rel.split("/"))
@@ -543,12 +570,17 @@ def _unstored(root: Path, rels: list[str], chunker: Any, packs: Any) -> list[str
             st = os.lstat(path)
             if _stat.S_ISLNK(st.st_mode):
                 continue
-            if _stat.S_ISREG(st.st_mode) and all(packs.has(d) for d, _ in chunker.chunks(path)):
-                continue
+            if _stat.S_ISREG(st.st_mode):
+                chunks = tuple((d, len(data)) for d, data in chunker.chunks(path))
+                if known is None:  # every version's file contents, read once, only when needed
+                    known = {m.chunks for snap in {v.snapshot for v in all_versions(ws)}
+                             for m in load_snapshot(ws.store, snap).files.values()}
+                if chunks in known:
+                    continue
         except FileNotFoundError:
             continue
-        except (OSError, InputError):
-            pass  # unreadable: cannot be known to be stored
+        except (OSError, InputError, CorruptionError):
+            pass  # unreadable, or a version that does not load: cannot be known to be kept
         kept.append(rel)
     return kept
 
