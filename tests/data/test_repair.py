@@ -774,3 +774,29 @@ def test_packs_without_an_index_on_a_remote_are_leftovers_that_push_repair_remov
     assert result.ok and result.orphans_removed == [f"packs/{old.name}"]
     assert not old.exists() and young.exists() and real.exists()
     assert verify(ws, remote="origin").leftovers == []
+
+
+def test_push_repair_keeps_packs_without_an_index_unless_every_version_there_is_known(ws: Workspace,
+                                                                                      tmp_path: Path) -> None:
+    # A leftover pack may hold the only copy of a chunk that a version repair cannot read needs
+    # (its ref or snapshot damaged), or that a workspace keeping its own chunks in the store
+    # needs (its versions are in its ledger): it is dropped only when neither can be.
+    pushed(ws, str(tmp_path / "remote"))
+    remote = tmp_path / "remote"
+    orphan = remote / "packs" / f"{'0' * 31}1.pack"
+    orphan.write_bytes(os.urandom(1000))
+    hours_ago = time.time() - 2 * 3600
+    os.utime(orphan, (hours_ago, hours_ago))
+    ref = remote / "versions" / "theirs" / f"{'a' * 32}.json"
+    ref.parent.mkdir()
+    ref.write_bytes(b"{not json")  # another workspace's version: not mended from here
+    result = repair(ws, remote="origin", on_remote=True)
+    assert result.unmended_refs == [f"versions/theirs/{'a' * 32}.json"]
+    assert result.orphans_removed == [] and orphan.exists()
+    ref.unlink()
+    (remote / "ledgers").mkdir()
+    (remote / "ledgers" / "abc.json").write_text("{}")  # a workspace's own store too
+    assert repair(ws, remote="origin", on_remote=True).orphans_removed == [] and orphan.exists()
+    (remote / "ledgers" / "abc.json").unlink()
+    assert repair(ws, remote="origin", on_remote=True).orphans_removed == [f"packs/{orphan.name}"]
+    assert not orphan.exists()

@@ -223,8 +223,12 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
             else:
                 clean.update(found)
     elsewhere = {d for locs in good.values() for d in locs}  # good copies inside damaged packs
-    snapshots, sizes = _snapshots(store, source_store, snapshots_live, result)
+    snapshots, sizes, unread = _snapshots(store, source_store, snapshots_live, result)
     needed = set(sizes)
+    # Packs without an index are dropped only where every chunk any version there needs is
+    # known: every ref and snapshot read, and no workspace keeps its own chunks in this store
+    # (its versions are in its ledger, not in the store's refs).
+    drop_orphans = drop_orphans and not unread and not result.unmended_refs and not any(store.list("ledgers/"))
     damaged = {d for p, locs in bad.items() if p not in salvaged for d in locs}  # a salvaged entry may be garbage
     missing = needed - clean - elsewhere - damaged
 
@@ -444,12 +448,13 @@ def _spare_index(folder: Path | None, pack_id: str, key: str) -> bytes | None:
 
 
 def _snapshots(store: ObjectStore, source_store: ObjectStore, live: set[str],
-               result: RepairResult) -> tuple[dict[str, bytes], dict[bytes, int]]:
+               result: RepairResult) -> tuple[dict[str, bytes], dict[bytes, int], set[str]]:
     """Check every live snapshot; the good copies from the other side of those damaged or
-    missing here (written once their chunks are), and the chunks the readable ones need,
-    with their sizes."""
+    missing here (written once their chunks are), the chunks the readable ones need, with
+    their sizes, and the snapshots that no side has a good copy of."""
     needed: dict[bytes, int] = {}
     replacements: dict[str, bytes] = {}
+    unread: set[str] = set()
     for snapshot_id in sorted(live):
         result.checked_snapshots += 1
         try:
@@ -458,11 +463,12 @@ def _snapshots(store: ObjectStore, source_store: ObjectStore, live: set[str],
             try:
                 snapshot, data = load_snapshot_object(source_store, snapshot_id)  # checked against its id
             except (CorruptionError, NotFoundError):
+                unread.add(snapshot_id)
                 continue  # no good copy: the verify afterwards names it
             replacements[snapshot_id] = data
         for manifest in snapshot.files.values():
             needed.update(manifest.chunks)
-    return replacements, needed
+    return replacements, needed, unread
 
 
 def _carry(packs: PackStore, writer: PackWriter, digest: bytes, loc: ChunkLocation) -> bool:
