@@ -356,3 +356,32 @@ def test_a_remote_folder_that_refuses_a_write_midway_is_named(ws: Workspace, cli
         (remote / "packs").chmod(0o755)
     assert f"cannot write to remote origin: {remote / 'packs'}" in stderr  # not the workspace's own temp file
     assert str(ws.dir / "tmp") not in stderr and f"write access to {remote}" in stderr
+
+
+def test_a_remote_folder_whose_top_alone_is_locked_still_takes_pushes(ws: Workspace, tmp_path: Path) -> None:
+    # A push writes into packs/, snapshots/, versions/ and .tmp/, not into the top folder: a
+    # share whose top is locked (no new top folders) but whose folders are writable is no
+    # read-only remote.
+    import os
+    import subprocess
+
+    from assay.data import read_only_remote_folder
+
+    one_version(ws)
+    share = tmp_path / "share"
+    add_remote(ws, "origin", str(share))
+    push(ws)
+    if os.geteuid() != 0:
+        share.chmod(0o555)
+    elif not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(share)], capture_output=True).returncode:
+        pytest.skip("root is stopped by no mode, and chattr +i is not allowed here")
+    try:
+        assert read_only_remote_folder(ws, ws.config.remotes["origin"]) is None
+        (ws.root / "d" / "f.txt").write_text("more\n")
+        add(ws, [ws.root / "d"], name="ds")
+        assert push(ws).versions_sent == ["ds@v2"]
+    finally:
+        if os.geteuid() != 0:
+            share.chmod(0o755)
+        else:
+            subprocess.run(["chattr", "-i", str(share)], capture_output=True)

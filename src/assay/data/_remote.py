@@ -168,6 +168,9 @@ def read_only_remote_folder(ws: Workspace, remote: Remote) -> Path | None:
     folder = folder_of(remote.url, ws.root)
     if folder is None or not folder.is_dir() or os.access(folder, os.W_OK | os.X_OK):
         return None
+    packs = folder / "packs"  # a folder whose top alone is locked, its sub-folders writable, takes pushes
+    if packs.is_dir() and not packs.is_symlink() and os.access(packs, os.W_OK | os.X_OK):
+        return None
     return folder
 
 
