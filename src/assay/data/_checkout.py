@@ -191,6 +191,9 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                 + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""),
                 hint="pass --force to remove them (checkout writes the version exactly; only files that are a file of "
                      "some version are removed), or check out into an empty folder")
+        # Extra files are removed only where a version can give them back; a file in the way of
+        # one of the version's folders is overwritten, as --force overwrites local changes.
+        kept = _unstored(ws, root, extra, chunker) if force else []
         extra += in_the_way if force else []
         working = _working_files(ws, root, extra)
         if working:  # another dataset's files (or the workspace itself) are not this checkout's to remove
@@ -199,7 +202,6 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                 "own data: " + ", ".join(working[:5]) + (f" and {len(working) - 5} more" if len(working) > 5 else ""),
                 hint="check out into a folder of its own (outside the folders the workspace's datasets were added "
                      "from), or check out in place, without --to")
-        kept = _unstored(ws, root, extra, chunker)
         if kept:  # nothing a user added is lost: --force removes only what a version can give back
             raise UsageError(
                 f"{to} holds {len(kept)} file(s) that {version.ref} does not have and whose bytes no version here "
