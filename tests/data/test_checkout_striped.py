@@ -69,6 +69,9 @@ def test_a_damaged_chunk_in_a_late_stripe_stops_the_checkout_and_leaves_the_targ
     big_file(ws)
     manifest = load_snapshot(ws.store, resolve(ws, "ds").snapshot).files["d/big.bin"]
     flip_bit_in_chunk(ws, manifest.chunks[-2][0])
+    (ws.root / "k").mkdir()
+    (ws.root / "k" / "keep.txt").write_text("mine")
+    add(ws, [ws.root / "k"], name="k")  # a file of a version: --force may remove it from a --to folder
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
