@@ -161,3 +161,15 @@ def test_counts_of_one_are_singular(ws: Workspace, cli) -> None:  # type: ignore
     assert " 1 version, latest " in cli("data", "ls").stdout
     assert cli("data", "verify").stdout.startswith("ok: 1 chunk (")
     assert cli.json("data", "add", "d", "--name", "ds")["new_chunks"] == 0  # JSON keys as they were
+
+
+def test_log_shows_one_line_per_version_whatever_its_message(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # A message of several lines (or one pulled from a remote) would print as extra lines that
+    # read as versions: the log shows its first line, as git's --oneline does; JSON keeps it whole.
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.txt").write_text("1")
+    forged = "first line\nds@v9   0123456789ab  2026-01-01T00:00:00  1 file, 1 B  approved"
+    cli("data", "add", "d", "--name", "ds", "-m", forged)
+    out = cli("data", "log", "ds").stdout
+    assert len(out.splitlines()) == 1 and "first line …" in out and "approved" not in out
+    assert cli.json("data", "log", "ds")["versions"][0]["message"] == forged

@@ -108,7 +108,9 @@ def log_cmd(name: str, as_json: bool) -> None:
         for v in versions:
             run = f"  run {v.run_id[:12]}" if v.run_id else ""
             by = f"  by {escaped(v.by)}" if v.by else ""
-            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {_size(v.bytes)}  {v.message}{by}{run}")
+            lines = v.message.splitlines() or [""]  # a message of several lines shows its first, as git's --oneline
+            message = lines[0] + (" …" if len(lines) > 1 else "")
+            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {_size(v.bytes)}  {message}{by}{run}")
 
     emit({"dataset": name, "versions": versions}, as_json, render)
 
