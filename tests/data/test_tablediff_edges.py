@@ -240,6 +240,8 @@ def test_labels_and_empty_key_name(tmp_path):
         diff_tables(good, good, key=["nope"], labels=("ds@v1:d/r.csv", "ds@v2:d/r.csv"))
     with pytest.raises(InputError, match="empty column"):
         diff_tables(good, good, key=[""])
+    with pytest.raises(InputError, match="key names a column twice: a"):
+        diff_tables(good, good, key=["a", "b", "a"])
 
 
 # --- assay data diff ---------------------------------------------------------------
@@ -355,6 +357,8 @@ def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws:
     assert "{" not in out  # no Python dicts
     empty = cli("data", "diff", "t@v1", "t@v2", "--key", "", cwd=ws.root, check=2)
     assert "empty column" in empty.stderr
+    twice = cli("data", "diff", "t@v1", "t@v2", "--key", "id,x", "--key", "id", "--json", cwd=ws.root, check=2)
+    assert "key names a column twice: id" in twice.stdout and "once" in twice.stdout  # before any table is read
 
 
 def test_the_diff_command_quotes_column_names_and_values_that_would_break_its_lines(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]

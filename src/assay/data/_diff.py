@@ -9,6 +9,7 @@ from typing import Any
 
 from assay.data._packs import workspace_packs
 from assay.data._snapshot import FileManifest
+from assay.data._tablesource import check_key_names
 from assay.data._versions import Version, load_snapshot, resolve
 from assay.errors import InputError
 from assay.workspace import Workspace
@@ -60,7 +61,7 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | str | No
     if isinstance(key, str):  # one column (a name may hold a comma: it is not split here)
         key = [key]
     if key is not None:
-        _check_key(key)
+        check_key_names(key)
     old, new = resolve(ws, old_ref), resolve(ws, new_ref)
     a, b = load_snapshot(ws.store, old.snapshot), load_snapshot(ws.store, new.snapshot)
     result = DatasetDiff(old=old, new=new)
@@ -124,11 +125,6 @@ def _unchanged_table_has(ws: Workspace, a: Any, b: Any, key: list[str]) -> bool:
     return False
 
 
-def _check_key(key: list[str]) -> None:
-    if not key:
-        raise InputError("key is empty", hint="name at least one key column, or none to match rows by hash")
-    if any(not k for k in key):
-        raise InputError(f"key names an empty column: {key}", hint="name each key column, e.g. key=['id']")
 
 
 def _table_suffix(path: str) -> str | None:

@@ -60,6 +60,7 @@ from assay.data._tablehash import _combine, _hash_column, _mix, _to_text
 from assay.data._tablematch import _keyed, _match
 from assay.data._tablesource import _CSV_SUFFIXES, _PARQUET_SUFFIXES, _format_of, _Source  # noqa: F401 (suffixes: read here)
 from assay.data._tablesource import _table_columns  # noqa: F401 (what _diff imports from here)
+from assay.data._tablesource import check_key_names
 from assay.data._tablestats import (
     _CategoryStats,
     _column_delta,
@@ -245,12 +246,7 @@ def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[st
     if isinstance(key, str):
         key = [key]
     cols = list(key)
-    if not cols:
-        raise InputError("key is empty", hint="name at least one key column, or pass key=None to match by row hash")
-    if "" in cols:
-        raise InputError(f"key names an empty column: {cols}", hint="name each key column, e.g. key=['id']")
-    if len(set(cols)) != len(cols):
-        raise InputError(f"key names a column twice: {cols}")
+    check_key_names(cols)
     for src, label in ((old, "old"), (new, "new")):
         missing = [c for c in cols if c not in src.names]
         if missing:

@@ -173,3 +173,12 @@ def _unreadable(label: str, fmt: str, exc: Exception) -> InputError:
     return InputError(f"{label}: cannot read as {fmt.upper()}: {exc}", hint=hint)
 
 
+def check_key_names(cols: list[str]) -> None:
+    """Refuse a key that names no column, an empty one, or one column twice (before any table is read)."""
+    if not cols:
+        raise InputError("key is empty", hint="name at least one key column, or none to match rows by hash")
+    if "" in cols:
+        raise InputError(f"key names an empty column: {cols}", hint="name each key column, e.g. key=['id']")
+    twice = sorted({c for c in cols if cols.count(c) > 1})
+    if twice:
+        raise InputError(f"key names a column twice: {', '.join(twice)}", hint="name each key column once, e.g. --key id,day")
