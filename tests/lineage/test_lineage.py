@@ -101,6 +101,10 @@ def test_cli_run_and_lineage(ws: Workspace, cli) -> None:  # type: ignore[no-unt
     assert doc["status"] == "succeeded" and doc["outputs"] == ["copy@v1"]
     graph = cli.json("lineage", "copy@v1", "--up")
     assert {n["label"] for n in graph["nodes"]} >= {"raw@v1", "copy@v1"}
+    from assay.data._versions import maker
+
+    assert {n["label"]: n.get("by") for n in graph["nodes"]}["raw@v1"] == maker()  # who made each version
+    assert cli("lineage", "copy@v1").stdout.splitlines()[0] == f"copy@v1  (by {maker()})"
     dot = cli("lineage", "raw", "--dot").stdout
     assert dot.startswith("digraph") and "copy@v1" in dot
     failed = cli("run", "--out", "x=nowhere", "--", PY, "-c", "raise SystemExit(4)", check=4)

@@ -48,7 +48,7 @@ def lineage(ref: str, up: bool, down: bool, depth: int | None, dot: bool, as_jso
 
     def render() -> None:
         info = graph.nodes[node]
-        click.echo(_shown(node, info))
+        click.echo(_shown(node, info) + (f"  (by {info['by']})" if info.get("by") else ""))
         lines = sorted((_shown(src, graph.nodes[src]), relation, _shown(dst, graph.nodes[dst]))
                        for src, dst, relation in graph.edges)
         for src, relation, dst in lines:

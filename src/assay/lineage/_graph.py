@@ -182,11 +182,14 @@ def _relation(ws: Workspace, makers: dict[str, str | None], src: str, dst: str, 
 def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
     kind, _, ident = node_id.partition(":")
     if kind == "version":
-        rows = ws.ledger.query("SELECT dataset, number, snapshot, created_at, run_id FROM versions WHERE id = ?", (ident,))
+        rows = ws.ledger.query("SELECT dataset, number, snapshot, created_at, run_id, meta FROM versions WHERE id = ?",
+                               (ident,))
         if rows:
-            ds, number, snap, created, run_id = rows[0]
+            from assay.data._versions import maker_of
+
+            ds, number, snap, created, run_id, meta = rows[0]
             return {"type": "version", "label": f"{ds}@v{number}", "dataset": ds, "version": f"v{number}", "snapshot": snap,
-                    "created_at": created, **({"run_id": run_id} if run_id else {})}
+                    "created_at": created, "by": maker_of(_loads(meta, {})), **({"run_id": run_id} if run_id else {})}
     elif kind == "run":
         rows = ws.ledger.query("SELECT kind, command, params, env, status, exit_code, started_at, ended_at "
                                "FROM runs WHERE id = ?", (ident,))
