@@ -285,3 +285,18 @@ def test_a_remote_version_s_maker_counts_only_as_one_printable_word() -> None:
         assert maker_of({"by": forged}) is None, forged
     assert maker_of("not a mapping") is None
     assert maker_of({"by": maker()}) == maker()  # this machine's own is always shown
+
+
+def test_a_refused_pull_checkout_still_prints_the_pulls_notes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = tmp_path / "remote"
+    alice, bob = (_workspace(cli, tmp_path / w, remote) for w in ("alice", "bob"))
+    for who in (alice, bob):
+        (who / "data").mkdir()
+        (who / "data" / "f").write_text(f"{who.name}'s v1")
+        cli("data", "add", "data", "--name", "ds", cwd=who)
+    cli("data", "push", cwd=alice)
+    (bob / "data" / "f").write_text("bob's unsaved edit")
+    proc = cli("data", "pull", "--checkout", check=2, cwd=bob)  # alice's ds@v1 is ds@v2 here; the edit stops the checkout
+    assert "but did not check out ds@v2" in proc.stderr, proc.stderr
+    assert "note: ds@v1 on origin, made by " in proc.stderr and "is ds@v2 here" in proc.stderr, proc.stderr
+    assert (bob / "data" / "f").read_text() == "bob's unsaved edit"

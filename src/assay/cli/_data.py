@@ -393,13 +393,14 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
         return
     from assay.data import pull
 
-    result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout)
-    for moved in result.renumbered:  # on stderr: the JSON document lists them too
-        by = f", made by {escaped(moved['by'])}," if moved.get("by") else ""
-        click.echo(f"note: {moved['remote']} on {result.remote}{by} is {moved['here']} here (its number is taken "
-                   f"here by another version); its id {moved['id'][:12]} is the same everywhere", err=True)
-    for note in result.notes:
-        click.echo(f"note: {escaped(note)}", err=True)
+    try:
+        result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout)
+    except UsageError as exc:  # a refused checkout after the pull: what the pull noted still counts
+        done = exc.details.get("pull")
+        if isinstance(done, dict) and not as_json:  # (the JSON error carries them under "pull")
+            _pull_notes(done)
+        raise
+    _pull_notes(result.to_dict())
 
     def render() -> None:
         here = len(result.versions_already_there)
@@ -422,6 +423,17 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
                    + (f"; recorded {_records(result.records_received)}" if result.records_received else "") + checked_out)
 
     emit(result, as_json, render)
+
+
+def _pull_notes(result: dict[str, Any]) -> None:
+    """A pull's notes on stderr (the JSON document lists them too): versions that took other
+    numbers here, and what the remote's records said."""
+    for moved in result["renumbered"]:
+        by = f", made by {escaped(moved['by'])}," if moved.get("by") else ""
+        click.echo(f"note: {moved['remote']} on {result['remote']}{by} is {moved['here']} here (its number is taken "
+                   f"here by another version); its id {moved['id'][:12]} is the same everywhere", err=True)
+    for note in result["notes"]:
+        click.echo(f"note: {escaped(note)}", err=True)
 
 
 def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bool, jobs: int,
