@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
+from assay.data._snapshot import ManifestMemo
 from assay.data._versions import (
     all_versions,
     dataset_sources,
@@ -73,10 +74,12 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
     pushed = _pushed_to_store(ws.store)
     result.pushed_versions_kept = len({(n, i) for n, i, _ in pushed} - {(v.dataset, v.id) for v in here})
     live_snapshots |= {snap for _, _, snap in pushed}
+    order = {snap: i for i, snap in enumerate([*(v.snapshot for v in here), *(snap for _, _, snap in pushed)])}
     live: set[bytes] = set()
-    for snap_id in live_snapshots:
+    memo = ManifestMemo()
+    for snap_id in sorted(live_snapshots, key=order.get):  # a dataset's versions in turn: each reuses the last's
         try:
-            live |= load_snapshot(ws.store, snap_id).chunk_digests()
+            live |= load_snapshot(ws.store, snap_id, memo=memo).chunk_digests()
         except CorruptionError as exc:
             raise CorruptionError(
                 f"gc stopped: {exc.message}; without that snapshot gc cannot tell which chunks are live",

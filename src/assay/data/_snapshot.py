@@ -9,6 +9,7 @@ for an intact one.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 from assay.errors import CorruptionError, UnsafePathError
 
-__all__ = ["MAX_CHUNK", "FileManifest", "Snapshot", "check_relpath"]
+__all__ = ["MAX_CHUNK", "FileManifest", "ManifestMemo", "Snapshot", "check_relpath"]
 
 FORMAT = 1
 _BAD_PARTS = frozenset(("", ".", ".."))
@@ -29,6 +30,7 @@ _TREE_LINE = re.compile("\n[fd] [0-9a-f]{64} ")  # how an entry's line starts in
 MAX_CHUNK = 64 << 20
 
 
+@functools.lru_cache(maxsize=1 << 17)  # a long history's snapshots name the same paths again and again
 def check_relpath(path: str) -> str:
     """A manifest path must be relative, normalized and free of ``..``; anything else is refused.
     So are names no file system here can hold or that would make the tree's encoding ambiguous:
@@ -189,10 +191,16 @@ class Snapshot:
         return text.encode("utf-8", "surrogateescape")
 
     @classmethod
-    def decode(cls, data: bytes, *, expect_id: str | None = None) -> Snapshot:
+    def decode(cls, data: bytes, *, expect_id: str | None = None, memo: ManifestMemo | None = None) -> Snapshot:
+        """The stored form read back and checked against ``expect_id``. ``memo``: where many
+        snapshots are read in turn (gc, verify, push, pull), the manifests of the one read
+        before, so that a file that did not change is not checked and hashed again."""
         try:
             doc = json.loads(data.decode("utf-8", "surrogateescape"))
-            files = {path: FileManifest.from_json(raw) for path, raw in doc["files"].items()}
+            if memo is None:
+                files = {path: FileManifest.from_json(raw) for path, raw in doc["files"].items()}
+            else:
+                files = memo.manifests(doc["files"])
             snap = cls(files=files, empty_dirs=tuple(doc.get("empty_dirs", ())))
         except UnsafePathError as exc:  # a stored snapshot no add makes: damage (or a forgery), named as such
             raise CorruptionError(f"snapshot {expect_id or '?'} is damaged: {exc.message}", key=expect_id) from None
@@ -207,6 +215,56 @@ class Snapshot:
         keep = {p: m for p, m in self.files.items() if any(p == x or p.startswith(x + "/") for x in prefixes)}
         dirs = tuple(d for d in self.empty_dirs if any(d == x or d.startswith(x + "/") for x in prefixes))
         return Snapshot(keep, dirs)
+
+
+class ManifestMemo:
+    """The manifests of the snapshot decoded last, by their stored form: the next snapshot
+    reuses each one it holds unchanged (already checked, its id already hashed), which is
+    most of them between two versions of a dataset. Only the last snapshot's are kept, so
+    reading a long history takes the memory of two snapshots, not of all of them.
+
+    A stored form is reused only where its values have exactly the types a checked one had
+    (``true`` equals ``1`` as a key, but :meth:`FileManifest.from_json` refuses it)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[object, ...], FileManifest] = {}
+
+    def manifests(self, raw_files: dict[str, list[object]]) -> dict[str, FileManifest]:
+        last = self._last
+        now: dict[tuple[object, ...], FileManifest] = {}
+        files = {}
+        for path, raw in raw_files.items():
+            key = _stored_key(raw)
+            if key is None:
+                files[path] = FileManifest.from_json(raw)  # (raises for what is no manifest)
+                continue
+            m = last.get(key) or now.get(key)
+            if m is None:
+                m = FileManifest.from_json(raw)
+            files[path] = now[key] = m
+        self._last = now
+        return files
+
+
+def _stored_key(raw: object) -> tuple[object, ...] | None:
+    """A manifest's stored form as a key, or None where some value is not of the exact type
+    a manifest's is (then it is checked on its own, and refused)."""
+    if type(raw) is not list or len(raw) != 3:
+        return None
+    size, mode, chunks = raw
+    if type(size) is not int or type(mode) is not int or type(chunks) is not list:
+        return None
+    if len(chunks) == 1:  # most files
+        chunk = chunks[0]
+        if type(chunk) is not list or len(chunk) != 2 or type(chunk[0]) is not str or type(chunk[1]) is not int:
+            return None
+        return size, mode, chunk[0], chunk[1]
+    flat: list[object] = [size, mode]
+    for chunk in chunks:
+        if type(chunk) is not list or len(chunk) != 2 or type(chunk[0]) is not str or type(chunk[1]) is not int:
+            return None
+        flat += chunk
+    return tuple(flat)
 
 
 def _ensure_dir(tree: dict[str, dict[str, tuple[str, str]]], folder: str) -> None:

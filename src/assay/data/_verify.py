@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.data._packs import CHECK_BATCH, PackStore, bad_pack_header, workspace_packs
-from assay.data._snapshot import Snapshot
+from assay.data._snapshot import ManifestMemo
 from assay.data._versions import Version, all_versions, load_snapshot, resolve
 from assay.errors import AssayError, CorruptionError, NotFoundError
 from assay.progress import bar
@@ -158,11 +158,15 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
     for exc in bad_indexes:  # their chunks are then missing, and named below with what holds them
         what = "version ref" if str(exc.key).startswith("versions/") else "pack index"
         report.damaged.append(Damage(object=f"{what} {exc.key}", reason=exc.message))
-    snapshots: dict[str, Snapshot] = {}
+    # Snapshots are read one at a time, a dataset's versions in turn (each reuses the manifests
+    # of the one before), and not kept: a long history's would not fit in memory. They are
+    # read again below only to name what holds a damaged chunk.
+    memo = ManifestMemo()
     bad_snapshots: dict[str, str] = {}
-    for snap_id in sorted({v.snapshot for v in versions}):
+    wanted: set[bytes] = set()  # the chunks of the versions checked
+    for snap_id in dict.fromkeys(v.snapshot for v in versions):
         try:
-            snapshots[snap_id] = load_snapshot(store, snap_id)
+            wanted |= load_snapshot(store, snap_id, memo=memo).chunk_digests()
         except (CorruptionError, NotFoundError) as exc:
             bad_snapshots[snap_id] = exc.message
         report.checked_snapshots += 1
@@ -171,7 +175,6 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
     # With check_all the versions checked are every version, so a chunk outside ``wanted`` is one
     # that no version uses: it is only counted per pack (see _Unused).
     unused: dict[str, _Unused] = {}
-    wanted = set().union(*(s.chunk_digests() for s in snapshots.values())) if snapshots else set()
     if check_all:
         _check_chunks(packs, list(packs.index), report, wanted, bad_chunks, unused)
     missing = [d for d in wanted if not packs.has(d)]
@@ -190,14 +193,12 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
     # Map every damage to the dataset versions and file paths that contain it.
     index: dict[bytes, list[dict[str, str]]] = {d: [] for d in bad_chunks}
     damaged_versions: dict[str, Version] = {}
-    for v in every:
-        snap = snapshots.get(v.snapshot)
-        if snap is None and v.snapshot not in bad_snapshots and bad_chunks:
-            try:
-                snap = snapshots[v.snapshot] = load_snapshot(store, v.snapshot)
-            except AssayError:
-                continue
-        if snap is None:
+    for v in every if bad_chunks else []:
+        if v.snapshot in bad_snapshots:
+            continue
+        try:
+            snap = load_snapshot(store, v.snapshot, memo=memo)
+        except AssayError:
             continue
         for path, manifest in snap.files.items():
             for d, _ in manifest.chunks:

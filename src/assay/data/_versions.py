@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import atomic_write_bytes
-from assay.data._snapshot import Snapshot
+from assay.data._snapshot import ManifestMemo, Snapshot
 from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
 from assay.workspace import Workspace
@@ -336,13 +336,14 @@ def save_snapshot(ws_store: Any, snapshot: Snapshot) -> None:
         ws_store.put_bytes(key, zstandard.ZstdCompressor(level=3).compress(snapshot.encode()))
 
 
-def load_snapshot(store: Any, snapshot_id: str) -> Snapshot:
-    return load_snapshot_object(store, snapshot_id)[0]
+def load_snapshot(store: Any, snapshot_id: str, *, memo: ManifestMemo | None = None) -> Snapshot:
+    return load_snapshot_object(store, snapshot_id, memo=memo)[0]
 
 
-def load_snapshot_object(store: Any, snapshot_id: str) -> tuple[Snapshot, bytes]:
+def load_snapshot_object(store: Any, snapshot_id: str, *, memo: ManifestMemo | None = None) -> tuple[Snapshot, bytes]:
     """The snapshot (Merkle-checked) and its stored bytes, which :func:`copy_snapshot` can
-    write elsewhere without encoding it again."""
+    write elsewhere without encoding it again. ``memo``: one :class:`ManifestMemo` for many
+    snapshots read in turn (see :meth:`Snapshot.decode`)."""
     import zstandard
 
     key = f"snapshots/{snapshot_id}"
@@ -367,7 +368,7 @@ def load_snapshot_object(store: Any, snapshot_id: str) -> tuple[Snapshot, bytes]
     except MemoryError:
         raise CorruptionError(f"snapshot object {key} is damaged (it decompresses to more than fits in memory)",
                               key=key) from None
-    return Snapshot.decode(raw, expect_id=snapshot_id), data
+    return Snapshot.decode(raw, expect_id=snapshot_id, memo=memo), data
 
 
 def copy_snapshot(store: Any, snapshot_id: str, data: bytes) -> None:
