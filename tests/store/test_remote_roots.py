@@ -106,7 +106,7 @@ def test_a_read_only_remote_folder_is_added_pulled_from_and_refuses_a_push(ws: W
     assert f"cannot push to remote pub: this user cannot write to its folder {share}" in stderr
 
 
-@pytest.mark.parametrize("link", ["packs", "snapshots", "versions", "versions/ds", "runs", ".tmp"])
+@pytest.mark.parametrize("link", ["packs", "snapshots", "versions", "versions/ds", "runs", ".tmp", "locks"])
 def test_a_remote_s_folder_that_is_a_symlink_is_not_written_through(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                    link: str) -> None:
     one_version(ws)
@@ -125,7 +125,7 @@ def test_a_remote_s_folder_that_is_a_symlink_is_not_written_through(ws: Workspac
     assert list(elsewhere.iterdir()) == []
 
 
-@pytest.mark.parametrize("folder", ["packs", "snapshots", "versions/ds", "runs"])
+@pytest.mark.parametrize("folder", ["packs", "snapshots", "versions/ds", "runs", "locks"])
 def test_a_file_where_a_remote_keeps_a_folder_is_an_input_error(ws: Workspace, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                   folder: str) -> None:
     one_version(ws)

@@ -508,4 +508,6 @@ def gc_cmd(dry_run: bool, as_json: bool) -> None:
         + (f"; {counted(result.debris_kept, 'pack')} without an index kept, as some chunk a version needs is missing "
            "(`assay data verify` names it)" if result.debris_kept else "")
         + (f"; kept {counted(result.pushed_versions_kept, 'version')} pushed to this store by other workspaces"
-           if result.pushed_versions_kept else "")))
+           if result.pushed_versions_kept else "")
+        + (f"; removed {counted(result.stale_locks_removed, 'lock marker')} of pushes or pulls that were killed"
+           if result.stale_locks_removed else "")))

@@ -8,18 +8,23 @@ Temp files that a killed checkout left in the datasets' folders go too, and so d
 temp files of killed writers in the store's and the workspace's temp folders, which every
 other command removes on opening the store: gc counts them instead (a dry run keeps them).
 A store that is also some workspace's remote (a shared folder used as both) holds the
-versions pushed there, which this ledger may not know: gc keeps them, as it keeps its own.
+versions pushed there, which this ledger may not know: gc keeps them, as it keeps its own,
+and holds the store exclusive (:mod:`assay.data._storelock`), so that no push lands packs
+there between its listing of refs and its deletions: while one runs, gc refuses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._snapshot import ManifestMemo
+from assay.data._storelock import StoreHold, store_hold
 from assay.data._versions import (
     all_versions,
     dataset_sources,
@@ -48,6 +53,7 @@ class GcResult:
     debris_kept: int = 0  # packs without an index, kept because some live chunk is missing
     kept_aside: int = 0  # packs a repair moved under lost/ (bytes it could not place): never deleted by gc
     pushed_versions_kept: int = 0  # versions other workspaces pushed to this store (as their remote): kept
+    stale_locks_removed: int = 0  # markers in locks/ of pushes or pulls that were killed (see _storelock)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -58,14 +64,28 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
     result = GcResult(dry_run=dry_run)
     sweep, ws.sweep_temps = ws.sweep_temps, False  # killed writers' temp files: counted below (kept by a dry run)
     try:
-        with ws.lock(exclusive=True):
-            _collect(ws, result, dry_run, rewrite_threshold)
+        with ws.lock(exclusive=True), _gc_hold(ws, dry_run) as hold:
+            _collect(ws, result, dry_run, rewrite_threshold, hold)
+            result.stale_locks_removed = hold.stale_removed if hold is not None else 0
     finally:
         ws.sweep_temps = sweep
     return result
 
 
-def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: float) -> None:
+@contextlib.contextmanager
+def _gc_hold(ws: Workspace, dry_run: bool) -> Iterator[StoreHold | None]:
+    """The store's exclusive hold (see :mod:`assay.data._storelock`): a push from another
+    workspace (this store is its remote) lands no pack while gc decides what is live. A
+    dry run deletes nothing, and holds nothing."""
+    if dry_run:
+        yield None
+        return
+    with store_hold(ws.store, "gc", where=f"the store {ws.store.url}", workspace=ws.root, wait=False) as hold:
+        yield hold
+
+
+def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: float,
+             hold: StoreHold | None) -> None:
     _refuse_shared_store(ws)
     packs = workspace_packs(ws)
     packs.refresh()
@@ -93,6 +113,8 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
 
     def delete(key: str) -> None:
         ws.check_lock()  # before every deletion: the lock must still be held (see Workspace.check_lock)
+        if hold is not None:
+            hold.check()  # and the store's hold (no request: what its heartbeat last found)
         store.delete(key)
 
     missing_live = any(d not in index for d in live)

@@ -27,6 +27,7 @@ from assay.data._remote import (
     open_remote,
     read_refs,
     remote_damage,
+    remote_hold,
     remote_packs,
     remote_versions,
     run_of,
@@ -70,7 +71,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
 
 def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
           result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool) -> None:
-    with ws.lock():
+    with ws.lock(), remote_hold(ws, spec, store, "pull"):  # no gc there removes a pack while it is read
         rpacks = remote_packs(ws, spec, store)
         loaded: dict[str, tuple[Any, bytes]] = {}
         with remote_damage(spec.name):

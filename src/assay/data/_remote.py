@@ -478,17 +478,20 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     result = TransferResult(remote=spec.name)
     if not versions:
         return result
-    there = {k[len("snapshots/"):] for k in store.list("snapshots/")}
-    loaded = {v.snapshot: load_snapshot_object(ws.store, v.snapshot) for v in versions if v.snapshot not in there}
-    result.snapshots_present = len({v.snapshot for v in versions} - set(loaded))
-    snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
-    digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
-    with ws.lock(), _writing_to(spec.name, store):
+    # One hold on the remote for the whole push (see _storelock): no gc there deletes a
+    # snapshot it found, or a pack it sends, before the refs that make them live.
+    with ws.lock(), remote_hold(ws, spec, store, "push", result.notes) as hold, _writing_to(spec.name, store):
+        there = {k[len("snapshots/"):] for k in store.list("snapshots/")}
+        loaded = {v.snapshot: load_snapshot_object(ws.store, v.snapshot) for v in versions if v.snapshot not in there}
+        result.snapshots_present = len({v.snapshot for v in versions} - set(loaded))
+        snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
+        digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
         rpacks = remote_packs(ws, spec, store)
         with remote_damage(spec.name):
             rpacks.refresh()
         transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20),
                   trusted_index=True)
+        hold.check(confirm=True)  # before what makes the chunks live: the hold was kept all along
         for sid, (_, data) in loaded.items():
             copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
         write_runs(ws, store, versions, notes=result.notes)  # before the refs that name them
@@ -507,13 +510,27 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     return result
 
 
-def remote_contents(ws: Workspace, remote: str | None,
-                    damaged: list[Any] | None = None) -> tuple[str, ObjectStore, PackStore, list[Version]]:
-    """A remote's name, store, chunk view and every version pushed there. The indexes are
-    read from the remote itself, not from the workspace's cache of them; with ``damaged``,
-    one that cannot be read is listed there instead of raising."""
+@contextlib.contextmanager
+def remote_hold(ws: Workspace, spec: Remote, store: ObjectStore, kind: str, notes: list[str] | None = None) -> Any:
+    """The shared hold of a push, pull or verify on a remote (see :mod:`assay.data._storelock`).
+    A remote this user may not write to (a read-only share) is read without one: noted in
+    ``notes``, where given."""
+    from assay.data._storelock import store_hold
+
+    with store_hold(store, kind, where=f"remote {spec.name} ({spec.url})", workspace=ws.root, optional=True) as hold:
+        if not hold.held and notes is not None:
+            notes.append(f"remote {spec.name}: this user cannot write its locks/ folder, so the {kind} went on without "
+                         "a hold there: a gc of that store could not see it")
+        yield hold
+
+
+def remote_contents(ws: Workspace, remote: str | None, damaged: list[Any] | None = None,
+                    store: ObjectStore | None = None) -> tuple[str, ObjectStore, PackStore, list[Version]]:
+    """A remote's name, store (``store``: opened already), chunk view and every version pushed
+    there. The indexes are read from the remote itself, not from the workspace's cache of
+    them; with ``damaged``, one that cannot be read is listed there instead of raising."""
     spec = _pick(ws, remote)
-    store = _open(ws, spec)
+    store = store if store is not None else _open(ws, spec)
     packs = PackStore(store)
     packs.refresh(damaged)
     return spec.name, store, packs, [_as_version(name, e) for name, e in remote_versions(store, None, damaged)]

@@ -39,14 +39,15 @@ store from a remote, `push --repair` mends a remote from the workspace.
   says it worked only when a fresh check finds nothing.
 
 `pull --repair` checks and stores under the workspace's shared lock, as an add does,
-and takes the exclusive lock only to delete or move aside the packs it replaced, each
+and takes the exclusive lock (and the store's exclusive hold: no push into it under way,
+see :mod:`assay.data._storelock`) only to delete or move aside the packs it replaced, each
 only if every chunk it held good (or had mended) is still indexed elsewhere then.
-While `push --repair` runs, a pull from that remote may find a pack gone and fail; it
-succeeds when rerun.
+`push --repair` mends under a push's hold on the remote and retires under its exclusive one.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,7 @@ from assay.data._packs import (
 )
 from assay.data._remote_mend import live_on_remote, mend_refs, mend_runs
 from assay.data._salvage import found_in_gaps
+from assay.data._storelock import store_hold
 from assay.data._verify import VerifyReport, leftover_packs, verify
 from assay.data._versions import all_versions, load_snapshot_object
 from assay.errors import CorruptionError, NotFoundError, UsageError
@@ -117,7 +119,7 @@ class RepairResult:
 def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False) -> RepairResult:
     """Mend the workspace's store from ``remote`` (default remote when None), or with
     ``on_remote`` that remote from the workspace's store; then verify what was mended."""
-    from assay.data._remote import open_remote, refuse_read_only, remote_packs
+    from assay.data._remote import open_remote, refuse_read_only, remote_hold, remote_packs
 
     if not on_remote and remote is None and not ws.config.remotes:
         return _repair_alone(ws)
@@ -139,16 +141,21 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
                 return live_on_remote(store, refs)
 
             try:
-                _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
-                      spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
-                      pack_size=min(ws.config.data.pack_size, 64 << 20), drop_orphans=True)()
+                with remote_hold(ws, spec, store, "push"):  # checking and storing add to the remote, as a push does
+                    retire = _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
+                                   spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
+                                   pack_size=min(ws.config.data.pack_size, 64 << 20), drop_orphans=True)
+                # Packs are deleted, a push's pack in flight would read as a leftover: no push may be under way.
+                with store_hold(store, "repair", where=f"remote {spec.name} ({spec.url})", workspace=ws.root) as hold:
+                    retire(hold.check)
             finally:
                 target.close()
         if not result.unmended_refs:  # otherwise reading the remote's versions fails on them
             result.after = verify(ws, remote=spec.name)
     else:
         result = RepairResult(store="workspace", source=f"remote {spec.name}")
-        _mend_workspace(ws, local, store, remote_packs(ws, spec, store), result)
+        _mend_workspace(ws, local, store, remote_packs(ws, spec, store), result,
+                        reading=lambda: remote_hold(ws, spec, store, "pull"))
     return result
 
 
@@ -165,21 +172,24 @@ def _repair_alone(ws: Workspace) -> RepairResult:
     return result
 
 
-def _mend_workspace(ws: Workspace, local: PackStore, store: ObjectStore, source: PackStore, result: RepairResult) -> None:
-    """Mend the workspace's store from ``source`` (the pack view of ``store``); result.after is
-    the check of the mended store."""
+def _mend_workspace(ws: Workspace, local: PackStore, store: ObjectStore, source: PackStore, result: RepairResult,
+                    reading: Callable[[], Any] = contextlib.nullcontext) -> None:
+    """Mend the workspace's store from ``source`` (the pack view of ``store``, held with
+    ``reading`` while read); result.after is the check of the mended store."""
     own = isinstance(ws.store, LocalStore)
     # An object store's indexes are read afresh, not from the cache of them (which is
     # where a damaged one is put back from).
     target = local if own else PackStore(ws.store)
     try:
-        with ws.lock():  # checking and storing only add to the store, as an add does: adds may go on
+        with ws.lock(), reading():  # checking and storing only add to the store, as an add does: adds may go on
             retire = _mend(ws.store, target, store, source, lambda: {v.snapshot for v in all_versions(ws)},
                            ws.tmp_dir, result, index_format=2, pack_size=ws.config.data.pack_size,
                            spare_indexes=None if own else ws.cache_dir / "idx", keep_orphans=True,
                            check=ws.check_lock)
-        with ws.lock(exclusive=True):  # packs are deleted: no add may be deciding what is stored
-            retire()
+        # Packs are deleted: no add may be deciding what is stored, nor a push into this store under way.
+        with ws.lock(exclusive=True), store_hold(ws.store, "repair", where=f"the store {ws.store.url}",
+                                                 workspace=ws.root) as hold:
+            retire(hold.check)
     finally:
         source.close()
         if target is not local:
@@ -192,7 +202,7 @@ def _mend_workspace(ws: Workspace, local: PackStore, store: ObjectStore, source:
 def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, source: PackStore,
           live: Callable[[], set[str]], tmp_dir: Path, result: RepairResult, *, index_format: int, pack_size: int,
           spare_indexes: Path | None = None, keep_orphans: bool = False, drop_orphans: bool = False,
-          check: Callable[[], None] = lambda: None) -> Callable[[], None]:
+          check: Callable[[], None] = lambda: None) -> Callable[[Callable[[], None]], None]:
     """Check every pack, store good copies, and write new packs and snapshots (all of it only
     adds to the store); what is returned deletes or moves aside the packs they replace."""
     entries, salvaged = _indexes(store, result, spare_indexes)
@@ -286,9 +296,13 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
     placed = {p: set(good[p]) | {d for d in bad[p] if d in mended} for p in rewrite}
     still_missing = bool(needed - (copied | clean | elsewhere))
 
-    def retire() -> None:
+    def retire(hold_check: Callable[[], None]) -> None:
         # Between the checking (shared lock) and now (exclusive) a gc may have run: a pack goes
         # only if every chunk it held good, or had mended, is still indexed in another pack.
+        def still_held() -> None:  # before each deletion or move: the workspace's lock and the store's hold
+            check()
+            hold_check()
+
         held = _indexed_outside(store, set(rewrite))
         for pack_id in rewrite:
             packs.forget_pack(pack_id)
@@ -302,23 +316,23 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
                     result.repaired.append(f"pack index packs/{pack_id}.idx")
                 continue  # the same bytes at every entry, all good now
             if pack_id in aside:
-                check()
+                still_held()
                 _keep_aside(store, pack_id)
                 result.kept_aside.append(f"packs/{pack_id}.pack")
                 continue
             if pack_id in salvaged:
                 result.repaired.append(f"pack index packs/{pack_id}.idx")  # its chunks are indexed whole again
             for key in (f"packs/{pack_id}.idx", f"packs/{pack_id}.pack"):  # the index first: a pack without one is ignored
-                check()
+                still_held()
                 store.delete(key)
         if still_missing and keep_orphans:  # packs without an index, while chunks are missing: maybe theirs
             for pack_id in sorted(leftover_packs(store)):
-                check()
+                still_held()
                 _keep_aside(store, pack_id)
                 result.orphans_aside.append(f"packs/{pack_id}.pack")
         elif drop_orphans and not still_missing:  # every chunk a version needs is indexed: none only theirs
             for pack_id in sorted(leftover_packs(store)):
-                check()
+                still_held()
                 store.delete(f"packs/{pack_id}.pack")
                 result.orphans_removed.append(f"packs/{pack_id}.pack")
         packs.invalidate()

@@ -86,30 +86,32 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
     workspace or, with ``remote``, on that remote (``ref`` then names a version there)."""
     bad_indexes: list[CorruptionError] = []
     if remote is not None:
-        from assay.data._remote import remote_contents
+        from assay.data._remote import open_remote, remote_contents, remote_hold
 
-        name, store, packs, every = remote_contents(ws, remote, bad_indexes)
-        try:
-            if ref and not all_objects:
-                from assay.data._remote import remote_version
+        spec, opened = open_remote(ws, remote)
+        with remote_hold(ws, spec, opened, "verify"):  # no gc there retires a pack meanwhile (false damage)
+            name, store, packs, every = remote_contents(ws, remote, bad_indexes, opened)
+            try:
+                if ref and not all_objects:
+                    from assay.data._remote import remote_version
 
-                versions = [remote_version(store, ref)]
-            else:
-                versions = every
-            report = _verify(store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
-            from assay.data._records import damaged_records
+                    versions = [remote_version(store, ref)]
+                else:
+                    versions = every
+                report = _verify(store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
+                from assay.data._records import damaged_records
 
-            report.damaged += _damaged_runs(store, versions, every)
-            for key in damaged_records(store, versions):
-                held = [v.ref for v in every if v.id == key.split("/")[1]]
-                report.damaged.append(Damage(
-                    object=f"check or drift record {key}",
-                    reason="does not read as a record: a pull skips it (`assay data push --repair` writes it again "
-                           "from a workspace that has the record)",
-                    affected=_whole(held)))
-            leftovers = leftover_packs(store)
-        finally:
-            packs.close()
+                report.damaged += _damaged_runs(store, versions, every)
+                for key in damaged_records(store, versions):
+                    held = [v.ref for v in every if v.id == key.split("/")[1]]
+                    report.damaged.append(Damage(
+                        object=f"check or drift record {key}",
+                        reason="does not read as a record: a pull skips it (`assay data push --repair` writes it again "
+                               "from a workspace that has the record)",
+                        affected=_whole(held)))
+                leftovers = leftover_packs(store)
+            finally:
+                packs.close()
         report.remote = name
         report.leftovers = [f"packs/{pack_id}.pack" for pack_id in sorted(leftovers)]
         report.leftover_bytes = sum(leftovers.values())

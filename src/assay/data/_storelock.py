@@ -1,0 +1,418 @@
+"""Holds on a store, honoured by every workspace that writes it: the store's own lock.
+
+A store may be written by workspaces that share no lock: a team's folder that is also one
+workspace's own store, a bucket several workspaces push to. The workspace's lock (a file
+in its ``.assay/``) does not reach a push from elsewhere, so gc could delete the packs of
+a push that landed after it listed the refs. Each taker therefore puts a marker in the
+store itself, ``locks/<kind>-<uuid>.json`` (who, host, pid, workspace, since when), and
+then lists the others'. A push, a pull or a verify of a remote holds the store *shared*:
+while a gc or a repair holds it, it takes its marker back and waits. A gc, and a repair
+retiring the packs it replaced, hold it *exclusive*: gc refuses while another hold is
+live, a repair waits for them to end (new shared takers wait behind it). Marker first,
+listing second: of two takers at once, at least one sees the other, on a local or
+network file system and on S3 (which lists what was written before).
+
+Whether a marker's holder is alive:
+
+- in a folder store its holder keeps ``flock`` on it, which the kernel lets go when the
+  process ends, however it ends: a killed push never blocks a gc. Within one kernel this
+  holds through bind mounts and containers sharing the folder. On NFS, Linux turns
+  ``flock`` into the server's byte-range locks (NLM, NFSv4): it holds across machines,
+  and a lock of a machine that died goes when the server's lease ends (about 90 s with
+  NFSv4); mounted with ``nolock`` or ``local_lock=flock`` it holds on one machine only.
+- an object store has no such locks: the holder writes its marker again every fifth of
+  its stale time (a heartbeat, one PUT), and a marker not written for that long (the
+  time the marker itself names; ``ASSAY_LOCK_STALE_SECONDS``, 600 by default) is stale:
+  ignored, and removed by the next gc. Ages are read off the store's clock (a marker's
+  time against the taker's own, just written), not this machine's. A holder that could
+  not write its marker for most of that time stops before it records or deletes
+  anything (:meth:`StoreHold.check`): it may have been judged gone.
+
+An older assay takes no hold and sees none. A store this user cannot write (a read-only
+share) is read without a hold: nothing can be written there, so no pull could stop a gc
+either; a gc elsewhere could still remove a pack such a pull is about to read, and the
+pull then fails on it and succeeds when rerun.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assay.data._versions import maker
+from assay.errors import AssayError, ConcurrencyError, InputError, NotFoundError, UsageError
+from assay.ledger import utcnow
+from assay.store import LocalStore, ObjectStore
+
+__all__ = ["LOCKS", "StoreHold", "stale_seconds", "store_hold"]
+
+LOCKS = "locks/"
+SHARED_KINDS = ("push", "pull", "verify")  # any other kind (gc, repair, a newer assay's) holds exclusive
+STALE_SECONDS = 600.0
+_NAME = re.compile(r"([a-z]{1,16})-([0-9a-f]{32})\.json")
+_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def stale_seconds() -> float:
+    """How long a marker in an object store stays live without being written again."""
+    text = os.environ.get("ASSAY_LOCK_STALE_SECONDS", "")
+    try:
+        value = float(text) if text else STALE_SECONDS
+    except ValueError:
+        raise UsageError(f"ASSAY_LOCK_STALE_SECONDS={text!r} is not a number of seconds",
+                         hint="unset it (600 seconds) or give a number, e.g. 600") from None
+    return max(1.0, value)
+
+
+@dataclass
+class Marker:
+    """Another taker's marker, as listed: ``doc`` is what it says of itself (untrusted)."""
+
+    name: str
+    kind: str
+    live: bool
+    doc: dict[str, Any]
+
+    @property
+    def exclusive(self) -> bool:
+        return self.kind not in SHARED_KINDS
+
+    def holder(self) -> str:
+        d = self.doc
+        said = [f"{k} {str(d[k])[:200]}" for k in ("pid", "workspace") if d.get(k) is not None]
+        if d.get("started_at"):
+            said.append(f"since {str(d['started_at'])[:40]}")
+        who = str(d.get("by") or "an unknown user")[:200]
+        return f"a {self.kind} by {who}" + (f" ({', '.join(said)})" if said else "") + f" ({LOCKS}{self.name})"
+
+
+class _Unwritable(Exception):
+    """The store takes no marker from this user (a read-only share)."""
+
+
+class _FolderMarkers:
+    """Markers in a folder store, each held with ``flock`` by its holder while it lives."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.path = store.root / LOCKS.rstrip("/")
+        self._dir: int | None = None
+        self._fd: int | None = None  # this taker's own marker, locked
+        self._own: str | None = None
+        self._ino = 0
+
+    def open(self) -> None:
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self.path)
+            self._dir = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno in _DENIED:
+                raise _Unwritable() from None
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and self.path.is_symlink():
+                raise InputError(f"{self.path} is a symlink (to {os.readlink(self.path)}): assay writes only into the "
+                                 f"store {self.path.parent}'s own folders, not through links to others",
+                                 hint="replace the link with a folder of its own, or remove it, then rerun") from None
+            if exc.errno == errno.ENOTDIR:
+                raise InputError(f"{self.path} is a file where the store {self.path.parent} keeps a folder",
+                                 hint="move the file aside (it is not one assay writes), then rerun") from None
+            raise
+
+    def write(self, name: str, data: bytes) -> None:
+        try:
+            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=self._dir)
+        except OSError as exc:
+            if exc.errno in _DENIED:
+                raise _Unwritable() from None
+            raise
+        # Locked before this taker lists: another that finds it unlocked (a moment at most)
+        # lists after this one, so this one sees its marker, and yields or refuses.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, data)
+        self._fd, self._ino, self._own = fd, os.fstat(fd).st_ino, name
+
+    def refresh(self, name: str, data: bytes) -> bool:
+        return True  # the kernel keeps a folder's lock: nothing to renew
+
+    def listed(self) -> list[str]:
+        return os.listdir(self._dir) if self._dir is not None else []
+
+    def look(self, name: str, now: float | None) -> tuple[bool, dict[str, Any]] | None:
+        """Whether the holder of ``name`` lives, and its doc; None if it is gone."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._dir)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            doc = _doc(os.read(fd, 8192))
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True, doc
+            return False, doc
+        finally:
+            os.close(fd)
+
+    def now(self, name: str) -> float | None:
+        return None
+
+    def remove(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=self._dir)
+        if name == self._own and self._fd is not None:  # this taker's own: its lock goes after it
+            os.close(self._fd)
+            self._fd = self._own = None
+
+    def kept(self, name: str) -> bool:
+        try:
+            return os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_ino == self._ino
+        except FileNotFoundError:
+            return False
+
+    def close(self) -> None:
+        for fd in (self._fd, self._dir):  # the marker is removed first: no one finds it unlocked
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._dir = None
+
+
+class _ObjectMarkers:
+    """Markers in an object store, kept live by being written again (see the module's doc)."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def open(self) -> None:
+        pass
+
+    def write(self, name: str, data: bytes) -> None:
+        try:
+            self.store.put_bytes(LOCKS + name, data)
+        except (InputError, PermissionError, NotImplementedError) as exc:
+            raise _Unwritable() from exc
+
+    def refresh(self, name: str, data: bytes) -> bool:
+        if not self.store.exists(LOCKS + name):
+            return False  # a gc judged it stale and removed it: not written again
+        self.store.put_bytes(LOCKS + name, data)
+        return True
+
+    def listed(self) -> list[str]:
+        return [key[len(LOCKS):] for key in self.store.list(LOCKS)]
+
+    def look(self, name: str, now: float | None) -> tuple[bool, dict[str, Any]] | None:
+        try:
+            age = (now if now is not None else time.time()) - self.store.modified(LOCKS + name)
+            doc = _doc(self.store.get_bytes(LOCKS + name))
+        except NotFoundError:
+            return None
+        return age <= declared_stale(doc), doc
+
+    def now(self, name: str) -> float | None:
+        """The store's clock: when this taker's own marker was written."""
+        try:
+            return self.store.modified(LOCKS + name)
+        except (NotFoundError, NotImplementedError):
+            return None
+
+    def remove(self, name: str) -> None:
+        self.store.delete(LOCKS + name)
+
+    def kept(self, name: str) -> bool:
+        return self.store.exists(LOCKS + name)
+
+    def close(self) -> None:
+        pass
+
+
+def declared_stale(doc: dict[str, Any]) -> float:
+    """The stale time a marker names for itself (its holder's setting), else the default."""
+    stale = doc.get("stale_after")
+    return max(1.0, float(stale)) if isinstance(stale, (int, float)) and not isinstance(stale, bool) else STALE_SECONDS
+
+
+def _doc(data: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _clock() -> float:
+    """Seconds that keep running while the machine sleeps (a laptop's lid shut counts)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic()
+
+
+def _note(message: str) -> None:
+    """A note for the person waiting, on stderr (never stdout, which may carry --json)."""
+    if sys.stderr is not None:
+        print(message, file=sys.stderr, flush=True)
+
+
+class StoreHold:
+    """A hold on one store (see the module's doc); ``held`` is False where the store takes
+    no marker from this user (a read-only share), which is then read without one."""
+
+    def __init__(self, store: ObjectStore, kind: str, where: str, workspace: Path | None) -> None:
+        self.kind, self.where, self.exclusive = kind, where, kind not in SHARED_KINDS
+        self.markers = _FolderMarkers(store) if isinstance(store, LocalStore) else _ObjectMarkers(store)
+        self.stale = stale_seconds() if not isinstance(store, LocalStore) else None
+        self.name = f"{kind}-{uuid.uuid4().hex}.json"
+        self.held = False
+        self.stale_removed = 0  # markers of holders gone, removed by an exclusive taker
+        self._doc = {"kind": kind, "mode": "exclusive" if self.exclusive else "shared", "by": maker(),
+                     "host": socket.gethostname(), "pid": os.getpid(),
+                     "workspace": str(workspace) if workspace is not None else None, "started_at": utcnow()}
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+        self._fresh_until = float("inf")
+        self._lost = False
+
+    def _data(self) -> bytes:
+        return json.dumps({**self._doc, "refreshed_at": utcnow(), "stale_after": self.stale}).encode()
+
+    def _others(self) -> list[Marker]:
+        """The other live markers that matter to this taker (an exclusive one: every one; a
+        shared one: the exclusive ones). Stale ones an exclusive taker removes."""
+        kinds = {name: match.group(1) for name in self.markers.listed() if (match := _NAME.fullmatch(name))
+                 and name != self.name and (self.exclusive or match.group(1) not in SHARED_KINDS)}
+        now = self.markers.now(self.name) if kinds else None  # the store's clock: asked only if needed
+        found = []
+        for name, kind in sorted(kinds.items()):
+            seen = self.markers.look(name, now)
+            if seen is None:
+                continue
+            live, doc = seen
+            if live:
+                found.append(Marker(name, kind, live, doc))
+            elif self.exclusive:
+                self.markers.remove(name)  # its holder is gone (killed, or its machine down)
+                self.stale_removed += 1
+        return found
+
+    def acquire(self, *, wait: bool, optional: bool) -> None:
+        try:
+            self.markers.open()
+            said = False
+            while True:
+                self.markers.write(self.name, self._data())
+                self._held()
+                others = self._others()
+                if self.exclusive:
+                    if others and (not wait or any(m.exclusive for m in others)):
+                        raise self._refused(next((m for m in others if m.exclusive), others[0]))
+                    while others:  # a repair waits with its marker in place: new takers wait behind it
+                        said = self._waiting(others[0], said)
+                        others = self._others()
+                        if any(m.exclusive for m in others):
+                            raise self._refused(next(m for m in others if m.exclusive))
+                    return
+                if not others:
+                    return
+                self.release(close=False)  # out of the way of the gc or repair it waits for
+                said = self._waiting(others[0], said)
+        except _Unwritable as exc:
+            self.release()
+            if not optional:
+                raise (exc.__cause__ or self._unwritable()) from None
+        except BaseException:
+            self.release()
+            raise
+
+    def _held(self) -> None:
+        self.held, self._lost = True, False
+        if self.stale is not None:
+            self._fresh_until = _clock() + self.stale
+            self._beat = threading.Thread(target=self._beating, name=f"assay-{self.kind}-hold", daemon=True)
+            self._beat.start()
+
+    def _waiting(self, other: Marker, said: bool) -> bool:
+        if not said:
+            _note(f"waiting for {self.where}: {other.holder()} "
+                  + ("is deleting from it" if other.exclusive else "is using it")
+                  + f"; the {self.kind} goes on when that has ended")
+        time.sleep(0.2 if self.stale is None else min(2.0, self.stale / 5))
+        return True
+
+    def _beating(self) -> None:
+        assert self.stale is not None
+        while not self._stop.wait(self.stale / 5):
+            try:
+                if not self.markers.refresh(self.name, self._data()):
+                    self._lost = True
+                    return
+            except Exception:  # noqa: BLE001 - the network: tried again at the next beat; check() says when too late
+                continue
+            self._fresh_until = _clock() + self.stale
+
+    def check(self, *, confirm: bool = False) -> None:
+        """Raise before a step that relies on the hold (a deletion, a ref written) if it may
+        have lapsed: its marker removed, or (object store) not written again for most of
+        its stale time. ``confirm`` asks the store whether the marker is still there."""
+        if not self.held:
+            return
+        lapsed = self._lost or _clock() > self._fresh_until - (self.stale or 0) / 5
+        if not lapsed and confirm:
+            lapsed = not self.markers.kept(self.name)
+        if lapsed:
+            raise ConcurrencyError(
+                f"the hold on {self.where} lapsed ({LOCKS}{self.name} was removed or not renewed in time: was this "
+                f"process paused, or the store out of reach?); this {self.kind} stopped before it recorded or deleted "
+                "anything more", hint=f"rerun the {self.kind}")
+
+    def release(self, *, close: bool = True) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
+            self._beat = None
+        if self.held:
+            self.held = False
+            with contextlib.suppress(AssayError, OSError):  # left behind, it goes stale and a gc removes it
+                self.markers.remove(self.name)
+        if close:
+            self.markers.close()
+        self._stop = threading.Event()
+
+    def _refused(self, other: Marker) -> ConcurrencyError:
+        if self.exclusive and not other.exclusive:
+            why = (f"{other.holder()} is using it; a {self.kind} now could delete the packs it writes or reads")
+        else:
+            why = f"{other.holder()} is deleting from it"
+        gone = ("at once" if self.stale is None else
+                f"after {declared_stale(other.doc):g} s without a heartbeat (ASSAY_LOCK_STALE_SECONDS)")
+        return ConcurrencyError(f"refusing to {self.kind} {self.where}: {why}",
+                                hint=f"rerun the {self.kind} when that has ended; a process that was killed stops holding "
+                                     f"the store {gone}, and the next gc removes its marker")
+
+    def _unwritable(self) -> InputError:
+        return InputError(f"cannot {self.kind} {self.where}: this user cannot write its {LOCKS} folder",
+                          hint=f"a {self.kind} needs write access to the store and the folders in it")
+
+
+@contextlib.contextmanager
+def store_hold(store: ObjectStore, kind: str, *, where: str, workspace: Path | None = None, wait: bool = True,
+               optional: bool = False) -> Iterator[StoreHold]:
+    """Hold ``store`` for ``kind`` (``push``, ``pull``, ``verify``: shared; ``gc``, ``repair``:
+    exclusive) until the block ends. A shared taker waits while an exclusive hold is live;
+    an exclusive one waits for the others to end (``wait``) or refuses at once
+    (:class:`ConcurrencyError`, naming the holder). ``optional``: a store this user may not
+    write is used without a hold. ``where`` names the store in messages."""
+    hold = StoreHold(store, kind, where, workspace)
+    hold.acquire(wait=wait, optional=optional)
+    try:
+        yield hold
+    finally:
+        hold.release()
