@@ -165,7 +165,7 @@ def test_workspace_with_s3_primary_store(tmp_path: Path, s3_bucket: str, s3_serv
 
 def test_an_incremental_push_reads_only_the_snapshots_the_remote_lacks(ws: Workspace, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from assay.data import _remote
+    from assay.data import _versions
 
     fill(ws, 5)
     add(ws, ["d"], name="ds")
@@ -174,8 +174,9 @@ def test_an_incremental_push_reads_only_the_snapshots_the_remote_lacks(ws: Works
     (ws.root / "d" / "f1.bin").write_bytes(os.urandom(20_001))
     v2 = add(ws, ["d"], name="ds").version
     read: list[str] = []
-    real = _remote.load_snapshot_object
-    monkeypatch.setattr(_remote, "load_snapshot_object", lambda store, sid: read.append(sid) or real(store, sid))
+    real = _versions.load_snapshot_object
+    monkeypatch.setattr(_versions, "load_snapshot_object",
+                        lambda store, sid, memo=None: read.append(sid) or real(store, sid, memo=memo))
     again = push(ws)
     assert read == [v2.snapshot] and again.chunks_sent == 1
     assert push(ws).chunks_sent == 0 and read == [v2.snapshot]  # nothing new: no snapshot read at all

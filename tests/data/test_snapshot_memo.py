@@ -111,3 +111,61 @@ def test_verify_names_every_version_that_holds_a_damaged_chunk_in_a_long_history
     assert report.damaged_versions == [f"ds@v{n}" for n in range(1, 6)]
     (damage,) = [d for d in report.damaged if d.object.startswith("chunk ")]
     assert {a["path"] for a in damage.affected} == {"d/f00049"}
+
+
+def test_push_and_pull_of_a_long_history_hold_one_snapshot_at_a_time(ws: Workspace, tmp_path,  # type: ignore[no-untyped-def]
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to the chunks' transfer (whose buffers depend on the packs read, not on the
+    snapshots), a push and a pull of twelve versions hold about two snapshots, not twelve."""
+    from assay.data import _pull, _remote, add_remote, pull, push
+
+    _history(ws, versions=12, files=3000)
+    tracemalloc.start()
+    one = load_snapshot(ws.store, all_versions(ws)[0].snapshot)
+    per_snapshot = tracemalloc.get_traced_memory()[0]
+    del one
+    peaks: list[int] = []
+    for module in (_remote, _pull):
+        real = module.transfer
+        monkeypatch.setattr(module, "transfer", lambda *a, real=real, **k: peaks.append(
+            tracemalloc.get_traced_memory()[1]) or real(*a, **k))
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    tracemalloc.reset_peak()
+    pushed = push(ws)
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    tracemalloc.reset_peak()
+    pulled = pull(clone, checkout=True)
+    tracemalloc.stop()
+    assert len(pushed.versions_sent) == 12 and len(pulled.versions_sent) == 12 and pulled.checked_out == ["ds@v12"]
+    assert verify(clone, all_objects=True).ok
+    assert len(peaks) == 2
+    assert peaks[0] < 6 * per_snapshot and peaks[1] < 6 * per_snapshot, (peaks, per_snapshot)  # all held: over 12 times
+
+
+def test_a_snapshot_that_changes_on_the_remote_during_a_pull_is_refused(ws: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from assay.data import _versions, add_remote, pull, push
+
+    _history(ws, versions=2, files=3)
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    real = _versions.each_snapshot
+
+    def then_swapped(store, ids):  # type: ignore[no-untyped-def]
+        for sid, snap, fingerprint in real(store, ids):
+            yield sid, snap, fingerprint
+        key = f"snapshots/{sid}"
+        data = store.get_bytes(key)
+        (store.root / key).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # after it was checked
+
+    import assay.data._pull as pulling
+
+    pulling.each_snapshot, saved = then_swapped, pulling.each_snapshot
+    try:
+        with pytest.raises(CorruptionError, match="changed after it was checked"):
+            pull(clone)
+    finally:
+        pulling.each_snapshot = saved
+    assert not all_versions(clone)  # nothing recorded

@@ -34,7 +34,7 @@ from assay.data._remote import (
     safe_sources,
     transfer,
 )
-from assay.data._versions import Version, copy_snapshot, kind_of, load_snapshot_object, resolve
+from assay.data._versions import Version, copy_checked_snapshot, each_snapshot, kind_of, resolve
 from assay.errors import CorruptionError, InputError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
 from assay.store import ObjectStore
@@ -73,33 +73,26 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
           result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool) -> None:
     with ws.lock(), remote_hold(ws, spec, store, "pull"):  # no gc there removes a pack while it is read
         rpacks = remote_packs(ws, spec, store)
-        loaded: dict[str, tuple[Any, bytes]] = {}
-        with remote_damage(spec.name):
-            for _, entry in wanted:
-                if entry["snapshot"] not in loaded:
-                    loaded[entry["snapshot"]] = load_snapshot_object(store, entry["snapshot"])
-        snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
-        digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values()))) if snapshots else []
         docs = {name: read_refs(store, name) for name in sorted({n for n, _ in wanted})}
         _refuse_kind_clashes(ws, docs, spec.name)
         newest = _newest(wanted)
         if checkout:
             result.notes += _passed_over(wanted, newest)
+        staging = sorted({e["snapshot"] for e in newest.values()}) if checkout else []
+        fetched, snapshots, sources, digests = _read_snapshots(store, spec.name, wanted, docs, set(staging))
         through = 0
         if checkout:
-            snaps = sorted({e["snapshot"] for e in newest.values()})
-            through = _stage(ws, rpacks, local, snapshots, snaps, staged, result, spec.name)
+            through = _stage(ws, rpacks, local, snapshots, staging, staged, result, spec.name)
         local.has(b"")  # this workspace's own index, loaded outside: its damage is not the remote's
         with remote_damage(spec.name):  # only the remote is read here
             transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
         result.chunks_present -= through  # stored by the staging, not found there
         rpacks.close()
         del rpacks, digests  # the remote's index and the chunk list are not needed for checkout
-        for sid, (_, data) in loaded.items():
-            copy_snapshot(ws.store, sid, data)
-        del loaded
+        for sid, fingerprint in fetched.items():
+            copy_checked_snapshot(store, ws.store, sid, fingerprint)
         for name, entry in wanted:
-            version, recorded = _import_version(ws, name, entry, docs[name], snapshots.get(entry["snapshot"]))
+            version, recorded = _import_version(ws, name, entry, docs[name], sources[entry["id"]])
             result.versions.append(version.ref)
             (result.versions_sent if recorded else result.versions_already_there).append(version.ref)
             if recorded and version.number != entry["number"]:  # said once, when it is recorded
@@ -134,6 +127,33 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             result.notes += done.warnings
 
 
+def _read_snapshots(store: ObjectStore, remote: str, wanted: list[tuple[str, dict[str, Any]]],
+                    docs: dict[str, dict[str, Any]], keep: set[str],
+                    ) -> tuple[dict[str, bytes], dict[str, Any], dict[str, tuple[list[str], list[str]]], list[bytes]]:
+    """The remote's snapshots of ``wanted``, read one at a time (a long history's together
+    would not fit in memory): each one's fingerprint (see `each_snapshot`), the snapshots in
+    ``keep`` (those a checkout stages), the sources of each version (the dataset's and the
+    version's) that hold some file of it (a remote cannot widen where status looks), and
+    every chunk they name, sorted."""
+    by_snapshot: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for name, entry in wanted:
+        by_snapshot.setdefault(entry["snapshot"], []).append((name, entry))
+    fetched: dict[str, bytes] = {}
+    kept: dict[str, Any] = {}
+    sources: dict[str, tuple[list[str], list[str]]] = {}
+    chunks: set[bytes] = set()
+    with remote_damage(remote):
+        for sid, snap, fingerprint in each_snapshot(store, by_snapshot):
+            fetched[sid] = fingerprint
+            chunks |= snap.chunk_digests()
+            for name, entry in by_snapshot[sid]:
+                sources[entry["id"]] = (fitting_sources(safe_sources(docs[name].get("sources")), snap),
+                                        fitting_sources(safe_sources(entry.get("sources")), snap))
+            if sid in keep:
+                kept[sid] = snap
+    return fetched, kept, sources, sorted(chunks)
+
+
 def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Each dataset's newest version among ``wanted`` as the remote numbers them (of two with
     one number, pushed from two workspaces, the later made): what `pull --checkout` writes."""
@@ -156,7 +176,6 @@ def _passed_over(wanted: list[tuple[str, dict[str, Any]]], newest: dict[str, dic
                 f"workspaces): checked out the later made, {chosen['id'][:12]}{maker_label(chosen)}, not "
                 f"{entry['id'][:12]}{maker_label(entry)}; `assay data checkout {name}@{entry['snapshot'][:12]}` writes that one")
     return list(notes.values())
-    return notes
 
 
 def _refuse_kind_clashes(ws: Workspace, docs: dict[str, dict[str, Any]], remote: str) -> None:
@@ -228,9 +247,9 @@ class _ReadThrough:
 
 
 def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[str, Any],
-                    snapshot: Any = None) -> tuple[Version, bool]:
-    """Record a remote version locally under its own id; keep its number when free. Its
-    sources are kept where they hold its files (``snapshot``). ``(version, recorded now)``."""
+                    sources: tuple[list[str], list[str]]) -> tuple[Version, bool]:
+    """Record a remote version locally under its own id; keep its number when free, with the
+    ``sources`` (the dataset's, the version's) that hold its files. ``(version, recorded now)``."""
     rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
     if rows:
         return resolve(ws, f"{rows[0][0]}@v{rows[0][1]}"), False
@@ -240,7 +259,7 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
                 if not tx.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)):
                     tx.execute("INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
                                (name, doc.get("kind", "dataset"), utcnow(),
-                                json.dumps(fitting_sources(safe_sources(doc.get("sources")), snapshot))))
+                                json.dumps(sources[0])))
                 taken = tx.execute("SELECT 1 FROM versions WHERE dataset = ? AND number = ?", (name, entry["number"]))
                 number = entry["number"]
                 if taken:
@@ -251,10 +270,9 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
                     (entry["id"], name, number, entry["snapshot"], entry.get("message", ""), entry["created_at"],
                      entry["files"], entry["bytes"], run_of(entry), json.dumps(entry.get("meta") or {}, sort_keys=True)),
                 )
-                sources = fitting_sources(safe_sources(entry.get("sources")), snapshot)
-                if sources:  # where the version was added from (status and checkout look there)
+                if sources[1]:  # where the version was added from (status and checkout look there)
                     tx.execute("INSERT INTO version_sources (version, sources) VALUES (?, ?)",
-                               (entry["id"], json.dumps(sources)))
+                               (entry["id"], json.dumps(sources[1])))
                 ws.check_lock()  # last, before the commit: the store's lock was held all along
             return resolve(ws, f"{name}@v{number}"), True
         except IntegrityConflict:

@@ -36,8 +36,8 @@ from assay.data._versions import (
     Version,
     all_versions,
     check_name,
-    copy_snapshot,
-    load_snapshot_object,
+    copy_checked_snapshot,
+    each_snapshot,
     maker_of,
     parse_ref,
     pick,
@@ -482,23 +482,28 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     # snapshot it found, or a pack it sends, before the refs that make them live.
     with ws.lock(), remote_hold(ws, spec, store, "push", result.notes) as hold, _writing_to(spec.name, store):
         there = {k[len("snapshots/"):] for k in store.list("snapshots/")}
-        loaded = {v.snapshot: load_snapshot_object(ws.store, v.snapshot) for v in versions if v.snapshot not in there}
-        result.snapshots_present = len({v.snapshot for v in versions} - set(loaded))
-        snapshots = {sid: snap for sid, (snap, _) in loaded.items()}
-        digests = sorted(set().union(*(s.chunk_digests() for s in snapshots.values())))
+        to_send: dict[str, bytes] = {}  # snapshot -> fingerprint of its bytes, as checked
+        chunks: set[bytes] = set()
+        for sid, snap, fingerprint in each_snapshot(ws.store, dict.fromkeys(v.snapshot for v in versions
+                                                                            if v.snapshot not in there)):
+            to_send[sid] = fingerprint
+            chunks |= snap.chunk_digests()
+        result.snapshots_present = len({v.snapshot for v in versions} - set(to_send))
+        digests = sorted(chunks)
+        del chunks
         rpacks = remote_packs(ws, spec, store)
         with remote_damage(spec.name):
             rpacks.refresh()
         transfer(local, rpacks, digests, ws.tmp_dir, result, jobs=jobs, pack_size=min(ws.config.data.pack_size, 64 << 20),
                   trusted_index=True)
         hold.check(confirm=True)  # before what makes the chunks live: the hold was kept all along
-        for sid, (_, data) in loaded.items():
-            copy_snapshot(store, sid, data)  # after the chunks: a snapshot on a remote is always complete
+        for sid, fingerprint in to_send.items():  # after the chunks: a snapshot on a remote is always complete
+            copy_checked_snapshot(ws.store, store, sid, fingerprint)
         write_runs(ws, store, versions, notes=result.notes)  # before the refs that name them
         written, damaged = _write_refs(ws, spec, store, versions)
         result.records_sent = write_records(ws, store, versions, result.notes)
     result.versions = sorted(v.ref for v in versions)
-    sent = {v.ref for v in versions if v.snapshot in loaded or f"versions/{v.dataset}/{v.id}.json" in written}
+    sent = {v.ref for v in versions if v.snapshot in to_send or f"versions/{v.dataset}/{v.id}.json" in written}
     result.versions_sent = [r for r in result.versions if r in sent]
     result.versions_already_there = [r for r in result.versions if r not in sent]
     if damaged:

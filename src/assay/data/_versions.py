@@ -11,7 +11,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -376,6 +376,35 @@ def copy_snapshot(store: Any, snapshot_id: str, data: bytes) -> None:
     key = f"snapshots/{snapshot_id}"
     if not store.exists(key):
         store.put_bytes(key, data)
+
+
+def each_snapshot(store: Any, snapshot_ids: Iterable[str]) -> Iterator[tuple[str, Snapshot, bytes]]:
+    """Each snapshot (Merkle-checked) with a fingerprint of its stored bytes, one at a time,
+    each read with the manifests of the one before: a long history's snapshots together
+    would not fit in memory. :func:`copy_checked_snapshot` later copies one whose bytes
+    still have that fingerprint, without decoding it again."""
+    from blake3 import blake3
+
+    memo = ManifestMemo()
+    for sid in snapshot_ids:
+        snap, data = load_snapshot_object(store, sid, memo=memo)
+        yield sid, snap, blake3(data).digest()
+
+
+def copy_checked_snapshot(source: Any, target: Any, snapshot_id: str, fingerprint: bytes) -> None:
+    """Copy a snapshot that :func:`each_snapshot` read from ``source``: its bytes read again
+    must be the ones checked then."""
+    from blake3 import blake3
+
+    key = f"snapshots/{snapshot_id}"
+    try:
+        data = source.get_bytes(key)
+    except NotFoundError:
+        data = b""
+    if blake3(data).digest() != fingerprint:
+        raise CorruptionError(f"snapshot object {key} in {source.url} changed after it was checked",
+                              key=key, hint="rerun; if it changes again, run `assay data verify` on it")
+    copy_snapshot(target, snapshot_id, data)
 
 
 def ls(ws: Workspace, ref: str) -> tuple[Version, list[dict[str, Any]]]:
