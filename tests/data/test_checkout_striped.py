@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.data import _checkout, add, checkout
+from assay.data import _checkout_write, add, checkout
 from assay.data._packs import workspace_packs
 from assay.data._versions import load_snapshot, resolve
 from assay.errors import CorruptionError
@@ -19,9 +19,9 @@ from .test_integrity import flip_bit_in_chunk
 @pytest.fixture
 def striped(monkeypatch: pytest.MonkeyPatch) -> None:
     # Small thresholds so a few MiB exercise the striped writer with many stripes.
-    monkeypatch.setattr(_checkout, "_BIG_FILE", 1 << 20)
-    monkeypatch.setattr(_checkout, "_STRIPE", 1)
-    monkeypatch.setattr(_checkout, "_CORES", 3)
+    monkeypatch.setattr(_checkout_write, "_BIG_FILE", 1 << 20)
+    monkeypatch.setattr(_checkout_write, "_STRIPE", 1)
+    monkeypatch.setattr(_checkout_write, "_CORES", 3)
 
 
 def big_file(ws: Workspace) -> bytes:
@@ -41,7 +41,7 @@ def test_a_big_file_is_written_whole_by_several_threads(ws: Workspace, tmp_path:
     manifest = load_snapshot(ws.store, resolve(ws, "ds").snapshot).files["d/big.bin"]
     assert len(manifest.chunks) >= 6
     threads: set[str] = set()
-    real = _checkout._pwrite_all
+    real = _checkout_write._pwrite_all
 
     def spy(fd: int, chunk: object, offset: int) -> None:
         import threading
@@ -50,7 +50,7 @@ def test_a_big_file_is_written_whole_by_several_threads(ws: Workspace, tmp_path:
         time.sleep(0.02)  # a slow disk: on a loaded machine one quick thread could take every stripe
         real(fd, chunk, offset)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_checkout, "_pwrite_all", spy)
+    monkeypatch.setattr(_checkout_write, "_pwrite_all", spy)
     result = checkout(ws, "ds", to=tmp_path / "out")
     assert sorted(result.written) == ["d/big.bin", "d/small.txt"]
     assert (tmp_path / "out" / "d" / "big.bin").read_bytes() == data

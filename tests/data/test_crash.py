@@ -195,12 +195,12 @@ def test_two_processes_adding_at_once(tmp_path: Path) -> None:
     ws.close()
 
 
-# 80 MiB: a big file is written by one thread per core, stripe by stripe (_checkout._write_striped).
+# 80 MiB: a big file is written by one thread per core, stripe by stripe (_checkout_write._write_striped).
 @pytest.mark.parametrize("big", [24 << 20, 80 << 20], ids=["one-writer", "striped"])
 def test_sigkill_during_checkout(tmp_path: Path, big: int) -> None:
     """A checkout killed mid-write leaves temp files beside its targets: no status reports
     them, no add snapshots them, gc removes them, and checking out again completes."""
-    from assay.data._checkout import _BIG_FILE, _CORES, _STRIPE
+    from assay.data._checkout_write import _BIG_FILE, _CORES, _STRIPE
 
     striped = big >= _BIG_FILE
     if striped and _CORES < 2:
@@ -371,7 +371,7 @@ def test_sigkill_during_pull_checkout(tmp_path: Path) -> None:
     (``.assay/tmp/<pid>-stage-…``) while it stores them. Killed at any instant, and on sight
     of a big staged file: the workspace verifies clean, the next open removes the dead
     pull's staged files, and pulling again completes with the exact bytes."""
-    from assay.data._checkout import _BIG_FILE, _STRIPE
+    from assay.data._checkout_write import _BIG_FILE, _STRIPE
 
     source = tmp_path / "source"
     ws = Workspace.init(source)

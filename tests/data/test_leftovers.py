@@ -42,14 +42,14 @@ def test_sigterm_ends_a_checkout_as_an_interrupt_does(ws, cli, tmp_path: Path) -
     # The signal lands while the writers are at work: after the first batch's temp files exist.
     code = (
         "import os, signal, sys\n"
-        "from assay.data import _checkout\n"
-        "write = _checkout._write_batch\n"
+        "from assay.data import _checkout_write\n"
+        "write = _checkout_write._write_batch\n"
         "def batch(*args, **kwargs):\n"
         "    done = write(*args, **kwargs)\n"
         "    assert any(os.path.exists(t[0]) for t in done)\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
         "    return done\n"
-        "_checkout._write_batch = batch\n"
+        "_checkout_write._write_batch = batch\n"
         "sys.argv = ['assay', 'data', 'checkout', 'ds@v1', '--to', 'out']\n"
         "from assay.cli import main\n"
         "main()\n"

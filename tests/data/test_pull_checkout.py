@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.data import _checkout, add, add_remote, checkout, log, pull, push, status, verify
+from assay.data import _checkout, _checkout_write, add, add_remote, checkout, log, pull, push, status, verify
 from assay.data._packs import PackStore, decode_index
 from assay.data._versions import load_snapshot, resolve
 from assay.errors import CorruptionError, UsageError
@@ -17,8 +17,8 @@ from assay.workspace import Workspace
 
 @pytest.fixture(autouse=True)
 def small_big_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_checkout, "_BIG_FILE", 1 << 20)
-    monkeypatch.setattr(_checkout, "_STRIPE", 1 << 20)
+    monkeypatch.setattr(_checkout_write, "_BIG_FILE", 1 << 20)
+    monkeypatch.setattr(_checkout_write, "_STRIPE", 1 << 20)
 
 
 def fill(ws: Workspace, seed: int = 3) -> dict[str, bytes]:
@@ -149,8 +149,8 @@ def test_staged_files_are_dropped_when_checkout_refuses(ws: Workspace, tmp_path:
 def test_a_file_on_another_file_system_than_assay_tmp_is_not_staged(ws: Workspace, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     files, other = pushed_and_cloned(ws, tmp_path)
-    real = _checkout._device_of
-    monkeypatch.setattr(_checkout, "_device_of",
+    real = _checkout_write._device_of
+    monkeypatch.setattr(_checkout_write, "_device_of",
                         lambda path: -1 if path.endswith("noise.bin") else real(path))  # as if mounted elsewhere
     staged: list[str] = []
     stage = _checkout.stage_big_files

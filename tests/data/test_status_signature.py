@@ -630,7 +630,10 @@ def test_a_clean_status_loads_only_what_it_needs(ds: Workspace) -> None:
         import sys
         from assay.data._status import status
         assert not status(ws, "ds").dirty
-        out = sorted(set(sys.modules) & {"assay.data._checkout", "assay.data._chunking", "assay.data._packs",
+        out = sorted(set(sys.modules) & {"assay.data._checkout", "assay.data._checkout_target",
+                                         "assay.data._checkout_temps", "assay.data._checkout_write",
+                                         "assay.data._chunking", "assay.data._pack_codec",
+                                         "assay.data._pack_format", "assay.data._pack_writer", "assay.data._packs",
                                          "assay.data._add", "assay.store", "_hashlib", "blake3", "numpy",
                                          "zstandard", "concurrent.futures"})
     """)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.data import _add, _checkout, _fork, _packs, _workers, add, checkout, status, verify
+from assay.data import _add, _checkout_write, _fork, _packs, _workers, add, checkout, status, verify
 from assay.data._scan import scan
 from assay.errors import AssayError, CorruptionError, InputError
 from assay.workspace import Workspace
@@ -238,7 +238,7 @@ def test_checkout_in_processes_writes_the_version_exactly(ws: Workspace, tmp_pat
     _force_processes(monkeypatch)
     forked = []
     real = _fork.fork_map
-    monkeypatch.setattr(_checkout, "fork_map", lambda shares, *a, **k: forked.append(len(shares)) or real(shares, *a, **k))
+    monkeypatch.setattr(_checkout_write, "fork_map", lambda shares, *a, **k: forked.append(len(shares)) or real(shares, *a, **k))
     shutil.rmtree(ws.root / "d")
     r = checkout(ws, "ds")
     assert forked == [3] and len(r.written) == len(original)
@@ -327,16 +327,16 @@ def test_a_killed_checkout_leaves_no_file_under_its_real_name(ws: Workspace, tmp
     out = tmp_path / "out"
     child = f"""
 import os, signal
-from assay.data import _checkout, checkout
+from assay.data import _checkout_write, checkout
 from assay.workspace import Workspace
-real, seen = _checkout._write_all, [0]
+real, seen = _checkout_write._write_all, [0]
 def half_then_die(fd, data):
     seen[0] += 1
     if seen[0] == 3:
         real(fd, bytes(data)[: len(data) // 2])
         os.kill(os.getpid(), signal.SIGKILL)
     real(fd, data)
-_checkout._write_all = half_then_die
+_checkout_write._write_all = half_then_die
 checkout(Workspace.open({str(ws.root)!r}), "ds", to={str(out)!r})
 """
     proc = subprocess.run([sys.executable, "-c", child], env={**os.environ, "ASSAY_PROGRESS": "0"})
@@ -353,8 +353,8 @@ def test_an_interrupted_forked_checkout_leaves_the_target_as_it_was(ws: Workspac
     _tree(ws.root)
     add(ws, [ws.root / "d"], name="ds")
     _force_processes(monkeypatch)
-    real = _checkout._write_all
-    monkeypatch.setattr(_checkout, "_write_all", lambda fd, data: time.sleep(0.02) or real(fd, data))  # in the workers too
+    real = _checkout_write._write_all
+    monkeypatch.setattr(_checkout_write, "_write_all", lambda fd, data: time.sleep(0.02) or real(fd, data))  # in the workers too
     out = tmp_path / "out"
 
     def interrupt(signum: int, frame: object) -> None:

@@ -166,7 +166,7 @@ def check_on_disk(ws: Workspace, version: Any) -> None:
 
 def _compare_files(ws: Workspace, snapshot: Any, paths: list[str]) -> tuple[list[str], list[str]]:
     """The files ``paths`` of ``snapshot`` that differ on disk, and those missing there."""
-    from assay.data._checkout import _compare
+    from assay.data._checkout_target import _compare
     from assay.data._chunking import Chunker
     from assay.data._statcache import StatCache
 
