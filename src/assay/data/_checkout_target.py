@@ -172,7 +172,7 @@ def _unstored(ws: Workspace, root: Path, rels: list[str], chunker: Any) -> list[
     """Those of ``rels`` (files under ``root``) that no version could give back: not a symlink
     (only the link is removed) and not a regular file whose content (its chunks, in order) is
     a file of some version of the workspace's, so that gc keeps it."""
-    from assay.data._versions import all_versions, load_snapshot
+    from assay.data._versions import all_versions, each_snapshot
 
     known: set[tuple[Any, ...]] | None = None
     kept = []
@@ -185,8 +185,8 @@ def _unstored(ws: Workspace, root: Path, rels: list[str], chunker: Any) -> list[
             if _stat.S_ISREG(st.st_mode):
                 chunks = tuple((d, len(data)) for d, data in chunker.chunks(path))
                 if known is None:  # every version's file contents, read once, only when needed
-                    known = {m.chunks for snap in {v.snapshot for v in all_versions(ws)}
-                             for m in load_snapshot(ws.store, snap).files.values()}
+                    known = {m.chunks for _, snap, _ in each_snapshot(ws.store, dict.fromkeys(v.snapshot for v in all_versions(ws)))
+                             for m in snap.files.values()}
                 if chunks in known:
                     continue
         except FileNotFoundError:
