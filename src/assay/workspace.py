@@ -2,6 +2,16 @@
 
 Found by walking up from the current directory (like `.git`) or named by
 ``ASSAY_HOME``. It is passed explicitly; there is no hidden global state.
+
+Workspaces on several machines may share one PostgreSQL ledger and one store. Their lock
+files in ``.assay/`` do not reach each other, so :meth:`Workspace.lock` also holds an
+advisory lock in the ledger's server, which every one of them shares. It is named after
+the store's URL for an object store, and after the ledger's id for a folder store outside
+``.assay/`` (an NFS share): machines may mount that folder at different paths, and a lock
+named after the path would not meet its twin; a ledger keeps its versions in one store
+(see :meth:`Workspace._register_in_store`), so "this ledger's folder store" names one
+store for all of them. A SQLite ledger, or a store inside ``.assay/``, takes no such lock:
+the single-machine path does no extra work.
 """
 
 from __future__ import annotations
@@ -166,10 +176,11 @@ class Workspace:
         a verify would then report damage that is not there.
 
         A lock file in ``.assay/`` serves the processes of this machine. Where the ledger is
-        a PostgreSQL server and the store an object store (not a folder), workspaces on
-        other machines may share both: then a PostgreSQL advisory lock named after the store
-        is held too, so that no gc anywhere deletes the chunks of an add still in flight
-        on another machine (written, not yet recorded in the ledger).
+        a PostgreSQL server and the store lies outside ``.assay/`` (an object store, or a
+        shared folder), workspaces on other machines may share both: then a PostgreSQL
+        advisory lock is held too (see the module's doc), so that no gc anywhere deletes the
+        chunks of an add still in flight on another machine (written, not yet recorded in
+        the ledger).
 
         A thread that holds a lock already (through this or another workspace object on the
         same folder or store) holds it on: taking it a second time (another file lock,
@@ -327,17 +338,28 @@ class Workspace:
                              hint="this user needs read access to it (or write access to .assay/ to create it)") from None
 
     def _store_key(self) -> int | None:
-        """The PostgreSQL advisory lock key of this workspace's store, where one is taken."""
+        """The PostgreSQL advisory lock key of this workspace's store, where one is taken (see
+        the module's doc): named after the store's URL for an object store, after the ledger
+        for a folder outside ``.assay/`` (each machine may mount it at another path)."""
         ledger, store = self.config.ledger or "", self.config.store
-        if not ledger.startswith(("postgresql://", "postgres://")) or "://" not in store or store.startswith("file://"):
+        if not ledger.startswith(("postgresql://", "postgres://")):
             return None
         import hashlib
 
-        name = store.rstrip("/")  # one store, however its URL is spelt
-        for alias, scheme in (("s3a://", "s3://"), ("gcs://", "gs://"), ("abfs://", "az://"), ("abfss://", "az://")):
-            if name.startswith(alias):
-                name = scheme + name[len(alias):]
-        return int.from_bytes(hashlib.blake2b(f"assay store {name}".encode(), digest_size=8).digest(), "big", signed=True)
+        from assay.store import folder_of
+
+        folder = folder_of(store, self.dir)
+        if folder is None:
+            name = store.rstrip("/")  # one store, however its URL is spelt
+            for alias, scheme in (("s3a://", "s3://"), ("gcs://", "gs://"), ("abfs://", "az://"), ("abfss://", "az://")):
+                if name.startswith(alias):
+                    name = scheme + name[len(alias):]
+            name = f"store {name}"
+        elif _inside(folder, self.dir):
+            return None  # this workspace's own store: its lock file is enough
+        else:
+            name = f"folder store of ledger {self.ledger_id}"
+        return int.from_bytes(hashlib.blake2b(f"assay {name}".encode(), digest_size=8).digest(), "big", signed=True)
 
     @contextlib.contextmanager
     def _store_lock(self, exclusive: bool) -> Iterator[None]:
@@ -437,6 +459,11 @@ def _sessions() -> dict[int, Any]:
     if sessions is None:
         sessions = _thread.sessions = {}
     return sessions
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies in it, links followed."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def _empty_folder(path: Path) -> bool:

@@ -225,3 +225,57 @@ def test_a_thread_holding_the_store_s_lock_holds_it_through_another_object(tmp_p
     assert results == [True]
     here.close()
     there.close()
+
+
+def test_gc_waits_for_an_add_in_flight_into_a_shared_folder_store(tmp_path: Path, pg_database: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder store shared by workspaces on one PostgreSQL ledger (an NFS share): each
+    machine may mount it at another path, so the ledger, not the path, names the lock."""
+    shared = tmp_path / "nfs" / "store"
+    shared.mkdir(parents=True)
+    (tmp_path / "mnt").symlink_to(tmp_path / "nfs")  # the same share, mounted elsewhere
+    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(shared))
+    there = Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "mnt" / "store"))
+    (there.root / "d").mkdir()
+    payload = os.urandom(200_000)
+    (there.root / "d" / "x.bin").write_bytes(payload)
+    written, release = threading.Event(), threading.Event()
+    real = _add.record_versions
+
+    def slow_record(*args, **kwargs):  # type: ignore[no-untyped-def]
+        written.set()  # every chunk is in the store; the version is not in the ledger yet
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_add, "record_versions", slow_record)
+    failures: list[BaseException] = []
+
+    def run(target) -> threading.Thread:  # type: ignore[no-untyped-def]
+        def body() -> None:
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001 - reported by the test below
+                failures.append(exc)
+        thread = threading.Thread(target=body)
+        thread.start()
+        return thread
+
+    adding = run(lambda: add(there, [there.root / "d"], name="ds"))
+    assert written.wait(30)
+    collecting = run(lambda: gc(here))
+    time.sleep(1.0)
+    waited = collecting.is_alive()
+    release.set()
+    adding.join(30)
+    collecting.join(30)
+    assert not failures, failures
+    assert waited  # gc waited for the add on the other machine
+    fresh = Workspace(here.root)
+    try:
+        assert verify(fresh, all_objects=True).ok
+        checkout(fresh, "ds@v1", to=tmp_path / "out")
+        assert (tmp_path / "out" / "d" / "x.bin").read_bytes() == payload
+    finally:
+        fresh.close()
+        here.close()
+        there.close()
