@@ -92,6 +92,7 @@ class Workspace:
         try:
             ws.ledger  # noqa: B018 - creates and migrates the ledger now, so errors show at init
             ws.store  # noqa: B018
+            ws._register_in_store()  # refuses a second store for a ledger's versions
         except BaseException:
             if fresh:  # a store or ledger that cannot be opened: leave no half-made workspace
                 ws.close()
@@ -258,7 +259,13 @@ class Workspace:
         run over another ledger then knows it cannot see every version that holds chunks
         there (see :func:`assay.data._gc.gc`). Once found there, it is not looked for again
         for a day (``cache/registered``: an object store answers each look with a request).
-        Best effort: a store or ledger this user cannot write is left as it is."""
+        Best effort: a store or ledger this user cannot write is left as it is.
+
+        A PostgreSQL ledger's versions live in one store: a workspace on it whose store holds
+        neither its registration nor the snapshot of its latest version (a second store, by
+        ``init --store`` or a config edit) is refused, as each side would then see the other's
+        versions as missing. The look costs a query and a request, only where the
+        registration is missing (once per workspace and store, then remembered)."""
         if self._registered:
             return
         self._registered = True
@@ -266,6 +273,7 @@ class Workspace:
 
         from assay.ledger._ledger import utcnow
 
+        refusal: UsageError | None = None
         try:
             key = f"ledgers/{self.ledger_id}.json"
             seen = self.cache_dir / "registered"
@@ -274,13 +282,51 @@ class Workspace:
                 if seen.read_text(encoding="utf-8") == said and time.time() - seen.stat().st_mtime < 86_400:
                     return
             if not self.store.exists(key):
-                doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
-                       "ledger": "sqlite" if not str(self.config.ledger).startswith("postgres") else "postgresql",
-                       "registered_at": utcnow()}
-                self.store.put_bytes(key, json.dumps(doc, indent=1).encode())
-            seen.write_text(said, encoding="utf-8")
+                refusal = self._another_store_holds_the_versions()
+                if refusal is not None:
+                    self._registered = False
+                else:
+                    doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
+                           "ledger": "postgresql" if self._shared_ledger() else "sqlite", "registered_at": utcnow()}
+                    self.store.put_bytes(key, json.dumps(doc, indent=1).encode())
+                    if self._shared_ledger():  # which store, for the message above on another machine
+                        with self.ledger.transaction() as tx:
+                            tx.execute("INSERT INTO ledger_info (key, value) VALUES ('store', ?) ON CONFLICT DO NOTHING",
+                                       (json.dumps({"store": self.store.url, **doc}),))
+            if refusal is None:
+                seen.write_text(said, encoding="utf-8")
         except Exception:  # noqa: BLE001, S110 - a read-only ledger or store: registering is best effort
             pass
+        if refusal is not None:
+            raise refusal
+
+    def _shared_ledger(self) -> bool:
+        return str(self.config.ledger or "").startswith(("postgresql://", "postgres://"))
+
+    def _another_store_holds_the_versions(self) -> UsageError | None:
+        """The refusal for a PostgreSQL ledger that holds versions this store lacks (see
+        :meth:`_register_in_store`); None where the store is the ledger's (an older assay
+        filled it without registering) or the ledger holds no version yet."""
+        if not self._shared_ledger():
+            return None
+        rows = self.ledger.query("SELECT snapshot FROM versions ORDER BY created_at DESC LIMIT 1")
+        if not rows or self.store.exists(f"snapshots/{rows[0][0]}"):
+            return None
+        said = self.ledger.query("SELECT value FROM ledger_info WHERE key = 'store'")
+        try:
+            doc = json.loads(said[0][0]) if said else {}
+        except ValueError:
+            doc = {}
+        doc = doc if isinstance(doc, dict) else {}
+        other = (f"the store {doc.get('store')} (registered from {doc.get('host', '?')}:{doc.get('workspace', '?')})"
+                 if doc.get("store") else "another store")
+        return UsageError(
+            f"this workspace's ledger keeps its versions in {other}, but its store is {self.store.url}, "
+            "which holds none of them; a ledger's versions must all live in one store, or every other "
+            "workspace on the ledger would find this one's data missing, and this one theirs",
+            hint="name the ledger's store as this machine reaches it (`assay init --store`, or `store` in "
+                 ".assay/config.toml), or give this store a ledger of its own (another PostgreSQL database, or `ledger = \"sqlite\"`)",
+        )
 
     def other_ledgers(self) -> list[dict[str, Any]]:
         """The other ledgers registered in this workspace's store: each one's id, workspace

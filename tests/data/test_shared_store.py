@@ -279,3 +279,36 @@ def test_gc_waits_for_an_add_in_flight_into_a_shared_folder_store(tmp_path: Path
         fresh.close()
         here.close()
         there.close()
+
+
+def test_a_second_store_for_a_ledger_that_holds_versions_is_refused(tmp_path: Path, pg_database: str) -> None:
+    """A ledger's versions live in one store: another workspace on that ledger with another
+    store would record versions whose data its teammates cannot find (and see theirs as
+    missing), so it is refused at init and on opening, naming both stores."""
+    from assay.errors import UsageError
+
+    first = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(tmp_path / "store1"))
+    (first.root / "d").mkdir()
+    (first.root / "d" / "x.bin").write_bytes(os.urandom(1000))
+    add(first, [first.root / "d"], name="ds")
+    with pytest.raises(UsageError, match="store1") as refused:
+        Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "store2"))
+    assert str(tmp_path / "store2") in refused.value.message
+    assert not (tmp_path / "b" / ".assay").exists()  # no half-made workspace left
+    # The same by a config edit after init: refused when the workspace next takes its lock.
+    third = Workspace.init(tmp_path / "c", ledger=pg_database, store=str(tmp_path / "store1"))
+    third.close()
+    config = third.dir / "config.toml"
+    config.write_text(config.read_text().replace("store1", "store3"))
+    (third.dir / "cache" / "registered").unlink(missing_ok=True)
+    edited = Workspace(third.root)
+    with pytest.raises(UsageError, match="store3"):
+        with edited.lock():
+            pass
+    edited.close()
+    # A store an older assay filled (it holds the versions, not the registration) is taken.
+    first.store.delete(f"ledgers/{first.ledger_id}.json")
+    again = Workspace.init(tmp_path / "d", ledger=pg_database, store=str(tmp_path / "store1"))
+    assert again.store.exists(f"ledgers/{again.ledger_id}.json")
+    again.close()
+    first.close()
