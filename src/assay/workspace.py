@@ -420,34 +420,27 @@ class Workspace:
             return
         if held is not None:
             raise RuntimeError("the exclusive store lock was asked for while this thread holds the shared one")
-        from assay.errors import InputError
         from assay.extras import import_optional
+        from assay.ledger._advisory import holders, lock_session, taking_failed
 
         psycopg = import_optional("psycopg", "postgres")
         ledger, store = self.config.ledger or "", self.config.store
-        try:
-            # Keepalives both ways: this side notices a dead server, and the server notices a
-            # dead or cut-off machine (and lets its lock go) within a minute or so, not hours.
-            conn = psycopg.connect(ledger, autocommit=True, connect_timeout=10, keepalives=1, keepalives_idle=30,
-                                   keepalives_interval=10, keepalives_count=3,
-                                   options="-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 "
-                                           "-c tcp_keepalives_count=3")
-        except psycopg.OperationalError as exc:
-            raise InputError(f"cannot connect to the PostgreSQL ledger: {str(exc).strip()}",
-                             hint="check `ledger` in .assay/config.toml and that the server is running") from None
+        conn = lock_session(ledger, self.root)
         try:  # held by this session: the server lets it go when the session ends, a killed process's too
-            with contextlib.suppress(psycopg.Error):  # PostgreSQL 14 and newer: an idle session is not ended
-                conn.execute("SET idle_session_timeout = 0")
             take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
             if not conn.execute(f"SELECT {take}(%s)", (key,)).fetchone()[0]:
                 holder = "work that adds to it or reads it" if exclusive else "a gc or a repair"
-                _say(f"waiting for the lock on {store}: {holder} in another workspace holds it or waits for it")
+                who = holders(conn, key)
+                held_by = (f" ({'; '.join(who[:3])}" + (f" and {len(who) - 3} more" if len(who) > 3 else "")
+                           + ")") if who else ""
+                _say(f"waiting for the lock on {store}: {holder} in another workspace holds it or waits for it"
+                     + held_by)
                 conn.execute("SELECT pg_advisory_lock(%s)" if exclusive else "SELECT pg_advisory_lock_shared(%s)",
                              (key,))
         except psycopg.Error as exc:
+            failed = taking_failed(conn, exc, store, self.ledger_server())
             conn.close()
-            raise InputError(f"lost the PostgreSQL ledger while taking the lock on {store}: {str(exc).strip()}",
-                             hint="check that the server is running, then rerun") from None
+            raise failed from None
         holds[("store", key)] = "exclusive" if exclusive else "shared"
         sessions[key] = conn
         try:
@@ -456,6 +449,11 @@ class Workspace:
             del holds[("store", key)]
             sessions.pop(key, None)
             conn.close()
+
+    def ledger_server(self) -> str:
+        """The ledger's server and database, as its URL names them (no password)."""
+        rest = str(self.config.ledger or "").split("://", 1)[-1]
+        return rest.rsplit("@", 1)[-1].split("?", 1)[0]
 
     def check_lock(self) -> None:
         """Before a step that relies on the lock (recording a version, deleting objects): raise
@@ -476,7 +474,8 @@ class Workspace:
             raise ConcurrencyError(
                 "the lock on the shared store was lost (its PostgreSQL session ended); this step was stopped "
                 "before it recorded or deleted anything",
-                hint="rerun; if it happens again, check the server's idle_session_timeout and the network",
+                hint="rerun; if it happens again, check whether the PostgreSQL server restarted or ends sessions "
+                     "(an administrator, a connection pooler) and the network between here and it",
             ) from None
 
     def close(self) -> None:

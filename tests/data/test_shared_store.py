@@ -312,3 +312,77 @@ def test_a_second_store_for_a_ledger_that_holds_versions_is_refused(tmp_path: Pa
     assert again.store.exists(f"ledgers/{again.ledger_id}.json")
     again.close()
     first.close()
+
+
+def _shared_folder_pair(tmp_path: Path, ledger: str) -> tuple[Workspace, Workspace]:
+    """Two workspaces (two machines) on one PostgreSQL ledger and one folder store."""
+    store = str(tmp_path / "shared")
+    return (Workspace.init(tmp_path / "a", ledger=ledger, store=store),
+            Workspace.init(tmp_path / "b", ledger=ledger, store=store))
+
+
+def test_a_lock_waits_behind_a_gc_past_the_database_s_statement_timeout(tmp_path: Path, pg_database: str) -> None:
+    import psycopg
+
+    name = pg_database.rsplit("/", 1)[1]
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE \"{name}\" SET statement_timeout = '500ms'")
+        conn.execute(f"ALTER DATABASE \"{name}\" SET lock_timeout = '500ms'")
+    here, there = _shared_folder_pair(tmp_path, pg_database)
+    taken, done = threading.Event(), threading.Event()
+
+    def collecting() -> None:
+        with there.lock(exclusive=True):
+            taken.set()
+            time.sleep(1.5)
+
+    thread = threading.Thread(target=collecting)
+    thread.start()
+    assert taken.wait(30)
+    with here.lock():  # waits past both timeouts, then holds
+        done.set()
+    thread.join(30)
+    assert done.is_set()
+    here.close()
+    there.close()
+
+
+def test_a_lock_s_wait_names_the_workspace_that_holds_it(tmp_path: Path, pg_database: str,
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    import psycopg
+
+    here, there = _shared_folder_pair(tmp_path, pg_database)
+    taken = threading.Event()
+
+    def collecting() -> None:
+        with there.lock(exclusive=True):
+            taken.set()
+            time.sleep(1.0)
+
+    thread = threading.Thread(target=collecting)
+    thread.start()
+    assert taken.wait(30)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        (named,) = conn.execute("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                                "WHERE l.locktype = 'advisory' AND l.granted").fetchone()
+    assert named.startswith("assay ") and named.endswith(str(there.root)[-8:]) and len(named.encode()) <= 63
+    with here.lock():
+        pass
+    thread.join(30)
+    err = capfd.readouterr().err
+    assert "waiting for the lock on" in err and named in err
+    here.close()
+    there.close()
+
+
+def test_a_lost_lock_s_hint_does_not_blame_a_timeout_assay_turns_off(tmp_path: Path, pg_database: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.errors import ConcurrencyError
+
+    here, _ = _shared_folder_pair(tmp_path, pg_database)
+    with here.lock():
+        ending_the_lock_session(pg_database, lambda: None)()
+        with pytest.raises(ConcurrencyError) as lost:
+            here.check_lock()
+    assert "idle_session_timeout" not in (lost.value.hint or "") and "restart" in (lost.value.hint or "")
+    here.close()

@@ -68,3 +68,21 @@ def test_idle_session_timeout_does_not_end_the_ledger_s_session(pg_database: str
     time.sleep(1.5)
     assert ledger.query("SELECT pg_backend_pid()")[0][0] == pid  # the same session, still there
     ledger.close()
+
+
+def test_a_lock_wait_the_server_cancels_while_up_does_not_say_it_is_down(pg_database: str, tmp_path: Path) -> None:
+    import psycopg
+
+    from assay.errors import InputError
+    from assay.ledger._advisory import lock_session, taking_failed
+
+    conn = lock_session(pg_database, tmp_path)
+    assert conn.execute("SHOW statement_timeout").fetchone()[0] == "0"
+    assert conn.execute("SHOW lock_timeout").fetchone()[0] == "0"
+    conn.execute("SET statement_timeout = '100ms'")  # as a role's setting could, after connecting
+    with pytest.raises(psycopg.errors.QueryCanceled) as cancelled:
+        conn.execute("SELECT pg_sleep(1)")
+    error = taking_failed(conn, cancelled.value, "/shared/store", "db.example:5432/ledger")
+    assert isinstance(error, InputError) and "server is up" in (error.hint or "")
+    assert "running" not in error.message + (error.hint or "")
+    conn.close()
