@@ -28,7 +28,8 @@ _NAME_BYTES = 63  # PostgreSQL keeps this much of application_name (NAMEDATALEN 
 def session_name(root: Path) -> str:
     """``assay VERB user@host:/path`` within 63 bytes (the path's start goes first)."""
     command = ""
-    if sys.argv and "assay" in os.path.basename(sys.argv[0]) + sys.argv[0]:
+    program = sys.argv[0] if sys.argv else ""
+    if os.path.basename(program) == "assay" or program.endswith(os.path.join("assay", "__main__.py")):
         command = " ".join(w for w in sys.argv[1:3] if w.isalpha())
     try:
         user = getpass.getuser()
@@ -37,8 +38,8 @@ def session_name(root: Path) -> str:
     head = f"assay {command} " if command else "assay "
     head += f"{user}@{socket.gethostname()}:"
     path = str(root)
-    while len((head + path).encode()) > _NAME_BYTES and len(path) > 1:
-        path = "…" + path[2:] if path.startswith("…") else "…" + path[1:]
+    while len((head + path).encode()) > _NAME_BYTES and len(path) > 3:  # ASCII: the server shows others as ?
+        path = "..." + (path[4:] if path.startswith("...") else path[3:])
     text = head + path
     while len(text.encode()) > _NAME_BYTES:
         text = text[:-1]
