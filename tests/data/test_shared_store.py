@@ -88,8 +88,8 @@ def test_gc_waits_for_an_add_in_flight_in_another_workspace(tmp_path: Path, pg_d
         there.close()
 
 
-def test_a_folder_store_takes_no_ledger_lock(tmp_path: Path, pg_database: str,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_workspace_s_own_folder_store_takes_no_ledger_lock(tmp_path: Path, pg_database: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
 
     ws = Workspace.init(tmp_path / "w", ledger=pg_database)
