@@ -2,6 +2,16 @@
 
 Found by walking up from the current directory (like `.git`) or named by
 ``ASSAY_HOME``. It is passed explicitly; there is no hidden global state.
+
+Workspaces on several machines may share one PostgreSQL ledger and one store. Their lock
+files in ``.assay/`` do not reach each other, so :meth:`Workspace.lock` also holds an
+advisory lock in the ledger's server, which every one of them shares. It is named after
+the store's URL for an object store, and after the ledger's id for a folder store outside
+``.assay/`` (an NFS share): machines may mount that folder at different paths, and a lock
+named after the path would not meet its twin; a ledger keeps its versions in one store
+(see :meth:`Workspace._register_in_store`), so "this ledger's folder store" names one
+store for all of them. A SQLite ledger, or a store inside ``.assay/``, takes no such lock:
+the single-machine path does no extra work.
 """
 
 from __future__ import annotations
@@ -82,6 +92,7 @@ class Workspace:
         try:
             ws.ledger  # noqa: B018 - creates and migrates the ledger now, so errors show at init
             ws.store  # noqa: B018
+            ws._register_in_store()  # refuses a second store for a ledger's versions
         except BaseException:
             if fresh:  # a store or ledger that cannot be opened: leave no half-made workspace
                 ws.close()
@@ -166,10 +177,11 @@ class Workspace:
         a verify would then report damage that is not there.
 
         A lock file in ``.assay/`` serves the processes of this machine. Where the ledger is
-        a PostgreSQL server and the store an object store (not a folder), workspaces on
-        other machines may share both: then a PostgreSQL advisory lock named after the store
-        is held too, so that no gc anywhere deletes the chunks of an add still in flight
-        on another machine (written, not yet recorded in the ledger).
+        a PostgreSQL server and the store lies outside ``.assay/`` (an object store, or a
+        shared folder), workspaces on other machines may share both: then a PostgreSQL
+        advisory lock is held too (see the module's doc), so that no gc anywhere deletes the
+        chunks of an add still in flight on another machine (written, not yet recorded in
+        the ledger).
 
         A thread that holds a lock already (through this or another workspace object on the
         same folder or store) holds it on: taking it a second time (another file lock,
@@ -247,7 +259,13 @@ class Workspace:
         run over another ledger then knows it cannot see every version that holds chunks
         there (see :func:`assay.data._gc.gc`). Once found there, it is not looked for again
         for a day (``cache/registered``: an object store answers each look with a request).
-        Best effort: a store or ledger this user cannot write is left as it is."""
+        Best effort: a store or ledger this user cannot write is left as it is.
+
+        A PostgreSQL ledger's versions live in one store: a workspace on it whose store holds
+        neither its registration nor the snapshot of its latest version (a second store, by
+        ``init --store`` or a config edit) is refused, as each side would then see the other's
+        versions as missing. The look costs a query and a request, only where the
+        registration is missing (once per workspace and store, then remembered)."""
         if self._registered:
             return
         self._registered = True
@@ -255,6 +273,7 @@ class Workspace:
 
         from assay.ledger._ledger import utcnow
 
+        refusal: UsageError | None = None
         try:
             key = f"ledgers/{self.ledger_id}.json"
             seen = self.cache_dir / "registered"
@@ -263,13 +282,51 @@ class Workspace:
                 if seen.read_text(encoding="utf-8") == said and time.time() - seen.stat().st_mtime < 86_400:
                     return
             if not self.store.exists(key):
-                doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
-                       "ledger": "sqlite" if not str(self.config.ledger).startswith("postgres") else "postgresql",
-                       "registered_at": utcnow()}
-                self.store.put_bytes(key, json.dumps(doc, indent=1).encode())
-            seen.write_text(said, encoding="utf-8")
+                refusal = self._another_store_holds_the_versions()
+                if refusal is not None:
+                    self._registered = False
+                else:
+                    doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
+                           "ledger": "postgresql" if self._shared_ledger() else "sqlite", "registered_at": utcnow()}
+                    self.store.put_bytes(key, json.dumps(doc, indent=1).encode())
+                    if self._shared_ledger():  # which store, for the message above on another machine
+                        with self.ledger.transaction() as tx:
+                            tx.execute("INSERT INTO ledger_info (key, value) VALUES ('store', ?) ON CONFLICT DO NOTHING",
+                                       (json.dumps({"store": self.store.url, **doc}),))
+            if refusal is None:
+                seen.write_text(said, encoding="utf-8")
         except Exception:  # noqa: BLE001, S110 - a read-only ledger or store: registering is best effort
             pass
+        if refusal is not None:
+            raise refusal
+
+    def _shared_ledger(self) -> bool:
+        return str(self.config.ledger or "").startswith(("postgresql://", "postgres://"))
+
+    def _another_store_holds_the_versions(self) -> UsageError | None:
+        """The refusal for a PostgreSQL ledger that holds versions this store lacks (see
+        :meth:`_register_in_store`); None where the store is the ledger's (an older assay
+        filled it without registering) or the ledger holds no version yet."""
+        if not self._shared_ledger():
+            return None
+        rows = self.ledger.query("SELECT snapshot FROM versions ORDER BY created_at DESC LIMIT 1")
+        if not rows or self.store.exists(f"snapshots/{rows[0][0]}"):
+            return None
+        said = self.ledger.query("SELECT value FROM ledger_info WHERE key = 'store'")
+        try:
+            doc = json.loads(said[0][0]) if said else {}
+        except ValueError:
+            doc = {}
+        doc = doc if isinstance(doc, dict) else {}
+        other = (f"the store {doc.get('store')} (registered from {doc.get('host', '?')}:{doc.get('workspace', '?')})"
+                 if doc.get("store") else "another store")
+        return UsageError(
+            f"this workspace's ledger keeps its versions in {other}, but its store is {self.store.url}, "
+            "which holds none of them; a ledger's versions must all live in one store, or every other "
+            "workspace on the ledger would find this one's data missing, and this one theirs",
+            hint="name the ledger's store as this machine reaches it (`assay init --store`, or `store` in "
+                 ".assay/config.toml), or give this store a ledger of its own (another PostgreSQL database, or `ledger = \"sqlite\"`)",
+        )
 
     def other_ledgers(self) -> list[dict[str, Any]]:
         """The other ledgers registered in this workspace's store: each one's id, workspace
@@ -327,17 +384,28 @@ class Workspace:
                              hint="this user needs read access to it (or write access to .assay/ to create it)") from None
 
     def _store_key(self) -> int | None:
-        """The PostgreSQL advisory lock key of this workspace's store, where one is taken."""
+        """The PostgreSQL advisory lock key of this workspace's store, where one is taken (see
+        the module's doc): named after the store's URL for an object store, after the ledger
+        for a folder outside ``.assay/`` (each machine may mount it at another path)."""
         ledger, store = self.config.ledger or "", self.config.store
-        if not ledger.startswith(("postgresql://", "postgres://")) or "://" not in store or store.startswith("file://"):
+        if not ledger.startswith(("postgresql://", "postgres://")):
             return None
         import hashlib
 
-        name = store.rstrip("/")  # one store, however its URL is spelt
-        for alias, scheme in (("s3a://", "s3://"), ("gcs://", "gs://"), ("abfs://", "az://"), ("abfss://", "az://")):
-            if name.startswith(alias):
-                name = scheme + name[len(alias):]
-        return int.from_bytes(hashlib.blake2b(f"assay store {name}".encode(), digest_size=8).digest(), "big", signed=True)
+        from assay.store import folder_of
+
+        folder = folder_of(store, self.dir)
+        if folder is None:
+            name = store.rstrip("/")  # one store, however its URL is spelt
+            for alias, scheme in (("s3a://", "s3://"), ("gcs://", "gs://"), ("abfs://", "az://"), ("abfss://", "az://")):
+                if name.startswith(alias):
+                    name = scheme + name[len(alias):]
+            name = f"store {name}"
+        elif _inside(folder, self.dir):
+            return None  # this workspace's own store: its lock file is enough
+        else:
+            name = f"folder store of ledger {self.ledger_id}"
+        return int.from_bytes(hashlib.blake2b(f"assay {name}".encode(), digest_size=8).digest(), "big", signed=True)
 
     @contextlib.contextmanager
     def _store_lock(self, exclusive: bool) -> Iterator[None]:
@@ -352,34 +420,27 @@ class Workspace:
             return
         if held is not None:
             raise RuntimeError("the exclusive store lock was asked for while this thread holds the shared one")
-        from assay.errors import InputError
         from assay.extras import import_optional
+        from assay.ledger._advisory import holders, lock_session, taking_failed
 
         psycopg = import_optional("psycopg", "postgres")
         ledger, store = self.config.ledger or "", self.config.store
-        try:
-            # Keepalives both ways: this side notices a dead server, and the server notices a
-            # dead or cut-off machine (and lets its lock go) within a minute or so, not hours.
-            conn = psycopg.connect(ledger, autocommit=True, connect_timeout=10, keepalives=1, keepalives_idle=30,
-                                   keepalives_interval=10, keepalives_count=3,
-                                   options="-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 "
-                                           "-c tcp_keepalives_count=3")
-        except psycopg.OperationalError as exc:
-            raise InputError(f"cannot connect to the PostgreSQL ledger: {str(exc).strip()}",
-                             hint="check `ledger` in .assay/config.toml and that the server is running") from None
+        conn = lock_session(ledger, self.root)
         try:  # held by this session: the server lets it go when the session ends, a killed process's too
-            with contextlib.suppress(psycopg.Error):  # PostgreSQL 14 and newer: an idle session is not ended
-                conn.execute("SET idle_session_timeout = 0")
             take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
             if not conn.execute(f"SELECT {take}(%s)", (key,)).fetchone()[0]:
                 holder = "work that adds to it or reads it" if exclusive else "a gc or a repair"
-                _say(f"waiting for the lock on {store}: {holder} in another workspace holds it or waits for it")
+                who = holders(conn, key)
+                held_by = (f" ({'; '.join(who[:3])}" + (f" and {len(who) - 3} more" if len(who) > 3 else "")
+                           + ")") if who else ""
+                _say(f"waiting for the lock on {store}: {holder} in another workspace holds it or waits for it"
+                     + held_by)
                 conn.execute("SELECT pg_advisory_lock(%s)" if exclusive else "SELECT pg_advisory_lock_shared(%s)",
                              (key,))
         except psycopg.Error as exc:
+            failed = taking_failed(conn, exc, store, self.ledger_server())
             conn.close()
-            raise InputError(f"lost the PostgreSQL ledger while taking the lock on {store}: {str(exc).strip()}",
-                             hint="check that the server is running, then rerun") from None
+            raise failed from None
         holds[("store", key)] = "exclusive" if exclusive else "shared"
         sessions[key] = conn
         try:
@@ -388,6 +449,11 @@ class Workspace:
             del holds[("store", key)]
             sessions.pop(key, None)
             conn.close()
+
+    def ledger_server(self) -> str:
+        """The ledger's server and database, as its URL names them (no password)."""
+        rest = str(self.config.ledger or "").split("://", 1)[-1]
+        return rest.rsplit("@", 1)[-1].split("?", 1)[0]
 
     def check_lock(self) -> None:
         """Before a step that relies on the lock (recording a version, deleting objects): raise
@@ -408,7 +474,8 @@ class Workspace:
             raise ConcurrencyError(
                 "the lock on the shared store was lost (its PostgreSQL session ended); this step was stopped "
                 "before it recorded or deleted anything",
-                hint="rerun; if it happens again, check the server's idle_session_timeout and the network",
+                hint="rerun; if it happens again, check whether the PostgreSQL server restarted or ends sessions "
+                     "(an administrator, a connection pooler) and the network between here and it",
             ) from None
 
     def close(self) -> None:
@@ -437,6 +504,11 @@ def _sessions() -> dict[int, Any]:
     if sessions is None:
         sessions = _thread.sessions = {}
     return sessions
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies in it, links followed."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def _empty_folder(path: Path) -> bool:

@@ -88,8 +88,8 @@ def test_gc_waits_for_an_add_in_flight_in_another_workspace(tmp_path: Path, pg_d
         there.close()
 
 
-def test_a_folder_store_takes_no_ledger_lock(tmp_path: Path, pg_database: str,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_workspace_s_own_folder_store_takes_no_ledger_lock(tmp_path: Path, pg_database: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
 
     ws = Workspace.init(tmp_path / "w", ledger=pg_database)
@@ -225,3 +225,164 @@ def test_a_thread_holding_the_store_s_lock_holds_it_through_another_object(tmp_p
     assert results == [True]
     here.close()
     there.close()
+
+
+def test_gc_waits_for_an_add_in_flight_into_a_shared_folder_store(tmp_path: Path, pg_database: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder store shared by workspaces on one PostgreSQL ledger (an NFS share): each
+    machine may mount it at another path, so the ledger, not the path, names the lock."""
+    shared = tmp_path / "nfs" / "store"
+    shared.mkdir(parents=True)
+    (tmp_path / "mnt").symlink_to(tmp_path / "nfs")  # the same share, mounted elsewhere
+    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(shared))
+    there = Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "mnt" / "store"))
+    (there.root / "d").mkdir()
+    payload = os.urandom(200_000)
+    (there.root / "d" / "x.bin").write_bytes(payload)
+    written, release = threading.Event(), threading.Event()
+    real = _add.record_versions
+
+    def slow_record(*args, **kwargs):  # type: ignore[no-untyped-def]
+        written.set()  # every chunk is in the store; the version is not in the ledger yet
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_add, "record_versions", slow_record)
+    failures: list[BaseException] = []
+
+    def run(target) -> threading.Thread:  # type: ignore[no-untyped-def]
+        def body() -> None:
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001 - reported by the test below
+                failures.append(exc)
+        thread = threading.Thread(target=body)
+        thread.start()
+        return thread
+
+    adding = run(lambda: add(there, [there.root / "d"], name="ds"))
+    assert written.wait(30)
+    collecting = run(lambda: gc(here))
+    time.sleep(1.0)
+    waited = collecting.is_alive()
+    release.set()
+    adding.join(30)
+    collecting.join(30)
+    assert not failures, failures
+    assert waited  # gc waited for the add on the other machine
+    fresh = Workspace(here.root)
+    try:
+        assert verify(fresh, all_objects=True).ok
+        checkout(fresh, "ds@v1", to=tmp_path / "out")
+        assert (tmp_path / "out" / "d" / "x.bin").read_bytes() == payload
+    finally:
+        fresh.close()
+        here.close()
+        there.close()
+
+
+def test_a_second_store_for_a_ledger_that_holds_versions_is_refused(tmp_path: Path, pg_database: str) -> None:
+    """A ledger's versions live in one store: another workspace on that ledger with another
+    store would record versions whose data its teammates cannot find (and see theirs as
+    missing), so it is refused at init and on opening, naming both stores."""
+    from assay.errors import UsageError
+
+    first = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(tmp_path / "store1"))
+    (first.root / "d").mkdir()
+    (first.root / "d" / "x.bin").write_bytes(os.urandom(1000))
+    add(first, [first.root / "d"], name="ds")
+    with pytest.raises(UsageError, match="store1") as refused:
+        Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "store2"))
+    assert str(tmp_path / "store2") in refused.value.message
+    assert not (tmp_path / "b" / ".assay").exists()  # no half-made workspace left
+    # The same by a config edit after init: refused when the workspace next takes its lock.
+    third = Workspace.init(tmp_path / "c", ledger=pg_database, store=str(tmp_path / "store1"))
+    third.close()
+    config = third.dir / "config.toml"
+    config.write_text(config.read_text().replace("store1", "store3"))
+    (third.dir / "cache" / "registered").unlink(missing_ok=True)
+    edited = Workspace(third.root)
+    with pytest.raises(UsageError, match="store3"):
+        with edited.lock():
+            pass
+    edited.close()
+    # A store an older assay filled (it holds the versions, not the registration) is taken.
+    first.store.delete(f"ledgers/{first.ledger_id}.json")
+    again = Workspace.init(tmp_path / "d", ledger=pg_database, store=str(tmp_path / "store1"))
+    assert again.store.exists(f"ledgers/{again.ledger_id}.json")
+    again.close()
+    first.close()
+
+
+def _shared_folder_pair(tmp_path: Path, ledger: str) -> tuple[Workspace, Workspace]:
+    """Two workspaces (two machines) on one PostgreSQL ledger and one folder store."""
+    store = str(tmp_path / "shared")
+    return (Workspace.init(tmp_path / "a", ledger=ledger, store=store),
+            Workspace.init(tmp_path / "b", ledger=ledger, store=store))
+
+
+def test_a_lock_waits_behind_a_gc_past_the_database_s_statement_timeout(tmp_path: Path, pg_database: str) -> None:
+    import psycopg
+
+    name = pg_database.rsplit("/", 1)[1]
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE \"{name}\" SET statement_timeout = '500ms'")
+        conn.execute(f"ALTER DATABASE \"{name}\" SET lock_timeout = '500ms'")
+    here, there = _shared_folder_pair(tmp_path, pg_database)
+    taken, done = threading.Event(), threading.Event()
+
+    def collecting() -> None:
+        with there.lock(exclusive=True):
+            taken.set()
+            time.sleep(1.5)
+
+    thread = threading.Thread(target=collecting)
+    thread.start()
+    assert taken.wait(30)
+    with here.lock():  # waits past both timeouts, then holds
+        done.set()
+    thread.join(30)
+    assert done.is_set()
+    here.close()
+    there.close()
+
+
+def test_a_lock_s_wait_names_the_workspace_that_holds_it(tmp_path: Path, pg_database: str,
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    import psycopg
+
+    here, there = _shared_folder_pair(tmp_path, pg_database)
+    taken = threading.Event()
+
+    def collecting() -> None:
+        with there.lock(exclusive=True):
+            taken.set()
+            time.sleep(1.0)
+
+    thread = threading.Thread(target=collecting)
+    thread.start()
+    assert taken.wait(30)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        (named,) = conn.execute("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                                "WHERE l.locktype = 'advisory' AND l.granted").fetchone()
+    assert named.startswith("assay ") and named.endswith(str(there.root)[-8:]) and len(named.encode()) <= 63
+    with here.lock():
+        pass
+    thread.join(30)
+    err = capfd.readouterr().err
+    assert "waiting for the lock on" in err and named in err
+    here.close()
+    there.close()
+
+
+def test_a_lost_lock_s_hint_does_not_blame_a_timeout_assay_turns_off(tmp_path: Path, pg_database: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.errors import ConcurrencyError
+
+    here, _ = _shared_folder_pair(tmp_path, pg_database)
+    with here.lock():
+        ending_the_lock_session(pg_database, lambda: None)()
+        with pytest.raises(ConcurrencyError) as lost:
+            here.check_lock()
+    assert "idle_session_timeout" not in (lost.value.hint or "") and "restart" in (lost.value.hint or "")
+    here.close()

@@ -142,7 +142,7 @@ def per_file_view(ws: Workspace, name: str) -> dict[str, object]:
         "added": sorted(set(ids) - set(old)), "removed": sorted(set(old) - set(ids)),
         "modified": sorted(p for p in ids if p in old and old[p] != ids[p]),
         "unchanged": sum(1 for p in ids if old.get(p) == ids[p]), "rehashed": 0,
-        "clean": ids == old,
+        "clean": ids == old, "checked_out": bool(ids) or not old,
     }
 
 

@@ -81,6 +81,10 @@ def status_cmd(name: str | None, as_json: bool) -> None:
             if not st.dirty:
                 click.echo(f"{st.dataset}: clean against {st.against.ref} ({counted(st.unchanged, 'file')})")
                 continue
+            if not st.checked_out:
+                click.echo(f"{st.dataset}: not checked out here ({counted(len(st.removed), 'file')} in "
+                           f"{st.against.ref}); `assay data checkout {quoted(st.against.ref)}` writes them")
+                continue
             click.echo(f"{st.dataset}: changes against {st.against.ref}")
             for label, paths in (("added", st.added), ("modified", st.modified), ("removed", st.removed)):
                 for p in paths:

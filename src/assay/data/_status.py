@@ -53,6 +53,12 @@ class Status:
         return bool(self.added or self.removed or self.modified)
 
     @property
+    def checked_out(self) -> bool:
+        """Whether any of the version's files is here. A teammate's dataset on a shared ledger,
+        or one pulled without ``--checkout``, has none: not N removed files."""
+        return bool(self.unchanged or self.added or self.modified or not self.removed)
+
+    @property
     def current_ids(self) -> dict[str, str]:
         """``{path: manifest id}`` of the files on disk when the status was taken.
 
@@ -68,7 +74,7 @@ class Status:
         return {
             "dataset": self.dataset, "against": self.against.ref, "against_id": self.against.id, "clean": not self.dirty,
             "added": self.added, "removed": self.removed, "modified": self.modified, "modes": self.modes,
-            "unchanged": self.unchanged, "rehashed": self.rehashed,
+            "unchanged": self.unchanged, "rehashed": self.rehashed, "checked_out": self.checked_out,
         }
 
 

@@ -205,15 +205,71 @@ class PostgresLedger(Ledger):
                     f"cannot connect to the PostgreSQL ledger: {str(exc).strip()}",
                     hint="check `ledger` in .assay/config.toml and that the server is running",
                 ) from None
+            # An add leaves this session idle while it uploads; a database's idle timeout
+            # would end it before the version is recorded. (PostgreSQL 14 and newer.)
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SET idle_session_timeout = 0")
             self._local.conn = conn
         return conn
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
-        conn = self._conn()
-        with conn.transaction():
-            with conn.cursor() as cur:
+        """A transaction on this thread's session. A session the server ended since the last
+        one (a restart, a timeout) is opened again, once: nothing was in flight. One lost
+        mid-transaction raises :class:`ConcurrencyError`; the server recorded none of it."""
+        psycopg = import_optional("psycopg", "postgres")
+        conn, began = self._begin(psycopg)
+        phase = "body"
+        try:
+            with began, conn.cursor() as cur:
                 yield Tx(self, cur)
+                phase = "commit"  # the body is done: what fails now is the COMMIT
+        except psycopg.OperationalError as exc:
+            if not (conn.broken or conn.closed):
+                raise
+            conn.close()
+            raise self._lost(exc, phase=phase) from None
+
+    def _begin(self, psycopg: Any) -> tuple[Any, contextlib.ExitStack]:
+        """This thread's session and a transaction begun on it (psycopg sends BEGIN on entering,
+        which tells whether the session is alive at no extra round trip); a session the server
+        ended is opened again, once."""
+        conn = self._conn()
+        began = contextlib.ExitStack()
+        try:
+            began.enter_context(conn.transaction())
+            return conn, began
+        except psycopg.OperationalError as exc:
+            if not (conn.broken or conn.closed):
+                raise
+            conn.close()
+            first = exc
+        try:
+            conn = self._conn()
+            began.enter_context(conn.transaction())
+        except psycopg.OperationalError as exc:
+            conn.close()
+            raise self._lost(exc if str(exc).strip() else first, phase="begin") from None
+        return conn, began
+
+    def _server(self) -> str:
+        """The ledger's server and database, as its URL names them (without a password)."""
+        rest = self.url.split("://", 1)[-1]
+        return rest.rsplit("@", 1)[-1].split("?", 1)[0]
+
+    def _lost(self, exc: BaseException, *, phase: str) -> AssayError:
+        from assay.errors import ConcurrencyError
+
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        done = {"begin": "nothing was recorded",
+                "body": "the transaction in progress was rolled back by the server: nothing of it was recorded",
+                "commit": "its last change may or may not have been recorded (the answer to COMMIT was lost)"}[phase]
+        return ConcurrencyError(
+            f"lost the connection to the PostgreSQL ledger at {self._server()} (did the server restart, or end "
+            f"this session?): {said}; {done}, and this command stopped before it recorded or deleted more",
+            hint="rerun the command once the server is up" + ("; `assay data log` shows what was recorded"
+                                                             if phase == "commit" else ""),
+        )
 
     def _lock_for_migration(self, tx: Tx) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(7401150301)")
