@@ -8,6 +8,7 @@ that tells the user what to do next.
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "AssayError",
     "ConcurrencyError",
     "CorruptionError",
@@ -53,6 +54,10 @@ class InputError(AssayError):
     """The input (a file, a suite, a dataset) is unusable as given."""
 
     exit_code = 2
+
+
+class AccessDeniedError(InputError):
+    """A store refused this user's credentials what they asked (a read-only share or key)."""
 
 
 class NotFoundError(InputError):

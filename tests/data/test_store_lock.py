@@ -230,3 +230,66 @@ def test_push_repair_retires_packs_only_once_no_push_holds_the_remote(tmp_path: 
         proc.wait()
     assert done.wait(60) and got[0].ok  # type: ignore[attr-defined]
     assert list((Path(url) / "locks").iterdir()) == []
+
+
+def test_a_web_remote_is_read_without_a_hold(tmp_path: Path) -> None:
+    """A static web server takes no PUT (501, or 403/405 elsewhere): a pull from it, as from
+    a read-only share, goes on without a marker instead of failing on one."""
+    import socket
+
+    pytest.importorskip("aiohttp")
+    ws = Workspace.init(tmp_path / "ws")
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "f.bin").write_bytes(os.urandom(3000))
+    add(ws, [ws.root / "d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "shared"))
+    push(ws)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("range_server.py")),
+                               str(tmp_path / "shared"), str(port)])
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        clone = Workspace.init(tmp_path / "clone")
+        add_remote(clone, "web", f"http://127.0.0.1:{port}/")
+        assert pull(clone, remote="web").versions_sent == ["ds@v1"]
+        assert verify(clone, remote="web").ok
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_store_out_of_reach_fails_the_push_instead_of_going_on_without_a_hold(
+        tmp_path: Path, s3_bucket: str, s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a refusal means "no hold here": a time-out on the marker's PUT, had the push gone
+    on, would have let a gc of that store delete what it sends."""
+    from assay.data import _storelock
+    from assay.errors import InputError
+
+    _, alice = bob_and_alice(tmp_path, s3_bucket, {"endpoint_url": s3_server})
+    real = _storelock._ObjectMarkers.write
+
+    def timed_out(self, name, data):  # type: ignore[no-untyped-def]
+        raise InputError(f"cannot reach {self.store.url}: read timeout")
+
+    monkeypatch.setattr(_storelock._ObjectMarkers, "write", timed_out)
+    with pytest.raises(InputError, match="cannot reach"):
+        push(alice)
+    monkeypatch.setattr(_storelock._ObjectMarkers, "write", real)
+    assert push(alice).versions_sent
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e9", "0"])
+def test_a_stale_time_out_of_range_is_refused(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data._storelock import declared_stale, stale_seconds
+    from assay.errors import UsageError
+
+    monkeypatch.setenv("ASSAY_LOCK_STALE_SECONDS", value)
+    with pytest.raises(UsageError, match="out of range"):
+        stale_seconds()
+    assert declared_stale({"stale_after": float(value)}) <= 86400  # another's marker cannot claim more than a day

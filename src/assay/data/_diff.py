@@ -125,8 +125,6 @@ def _unchanged_table_has(ws: Workspace, a: Any, b: Any, key: list[str]) -> bool:
     return False
 
 
-
-
 def _table_suffix(path: str) -> str | None:
     name = path.lower()
     return next((s for s in sorted(TABLE_SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.data._versions import maker
-from assay.errors import AssayError, ConcurrencyError, InputError, NotFoundError, UsageError
+from assay.errors import AccessDeniedError, AssayError, ConcurrencyError, InputError, NotFoundError, UsageError
 from assay.ledger import utcnow
 from assay.store import LocalStore, ObjectStore
 
@@ -62,6 +62,7 @@ __all__ = ["LOCKS", "StoreHold", "stale_seconds", "store_hold"]
 LOCKS = "locks/"
 SHARED_KINDS = ("push", "pull", "verify")  # any other kind (gc, repair, a newer assay's) holds exclusive
 STALE_SECONDS = 600.0
+MAX_STALE_SECONDS = 86400.0  # a day: also the most another's marker may claim (see declared_stale)
 _NAME = re.compile(r"([a-z]{1,16})-([0-9a-f]{32})\.json")
 _DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -74,7 +75,10 @@ def stale_seconds() -> float:
     except ValueError:
         raise UsageError(f"ASSAY_LOCK_STALE_SECONDS={text!r} is not a number of seconds",
                          hint="unset it (600 seconds) or give a number, e.g. 600") from None
-    return max(1.0, value)
+    if not 1.0 <= value <= MAX_STALE_SECONDS:  # (inf and nan too) a marker that never goes stale blocks a store for good
+        raise UsageError(f"ASSAY_LOCK_STALE_SECONDS={text!r} is out of range",
+                         hint=f"give between 1 and {MAX_STALE_SECONDS:.0f} seconds, or unset it (600 seconds)")
+    return value
 
 
 @dataclass
@@ -198,9 +202,13 @@ class _ObjectMarkers:
         pass
 
     def write(self, name: str, data: bytes) -> None:
+        if self.store.url.startswith(("http://", "https://")):  # a web server's files: read-only by nature
+            raise _Unwritable()
         try:
             self.store.put_bytes(LOCKS + name, data)
-        except (InputError, PermissionError, NotImplementedError) as exc:
+        except (AccessDeniedError, PermissionError, NotImplementedError) as exc:
+            # Only a refusal: a store that cannot be reached now (a time-out, no credentials)
+            # fails the command, or the push would go on unseen by a gc there.
             raise _Unwritable() from exc
 
     def refresh(self, name: str, data: bytes) -> bool:
@@ -240,7 +248,9 @@ class _ObjectMarkers:
 def declared_stale(doc: dict[str, Any]) -> float:
     """The stale time a marker names for itself (its holder's setting), else the default."""
     stale = doc.get("stale_after")
-    return max(1.0, float(stale)) if isinstance(stale, (int, float)) and not isinstance(stale, bool) else STALE_SECONDS
+    if not isinstance(stale, (int, float)) or isinstance(stale, bool) or stale != stale:  # (nan != nan)
+        return STALE_SECONDS
+    return min(MAX_STALE_SECONDS, max(1.0, float(stale)))  # a marker cannot hold a store for longer than a day
 
 
 def _doc(data: bytes) -> dict[str, Any]:

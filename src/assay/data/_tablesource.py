@@ -177,8 +177,10 @@ def check_key_names(cols: list[str]) -> None:
     """Refuse a key that names no column, an empty one, or one column twice (before any table is read)."""
     if not cols:
         raise InputError("key is empty", hint="name at least one key column, or none to match rows by hash")
+    if any(not isinstance(c, str) for c in cols):
+        raise InputError(f"key columns are named by strings: {cols}", hint="name each key column, e.g. ['id']")
     if "" in cols:
         raise InputError(f"key names an empty column: {cols}", hint="name each key column, e.g. key=['id']")
     twice = sorted({c for c in cols if cols.count(c) > 1})
     if twice:
-        raise InputError(f"key names a column twice: {', '.join(twice)}", hint="name each key column once, e.g. --key id,day")
+        raise InputError(f"key names a column twice: {', '.join(twice)}", hint="name each key column once")

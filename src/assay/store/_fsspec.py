@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from assay.errors import AssayError, InputError, NotFoundError
+from assay.errors import AccessDeniedError, AssayError, InputError, NotFoundError
 from assay.extras import import_optional
 from assay.store._base import ObjectStore, check_key
 
@@ -73,7 +73,7 @@ def _reaching(method: F) -> F:
         except AssayError:
             raise
         except PermissionError as exc:
-            raise InputError(f"{self.url} refused access: {_plain(exc)}",
+            raise AccessDeniedError(f"{self.url} refused access: {_plain(exc)}",
                              hint="check the credentials and what they may do in that bucket") from None
         except Exception as exc:
             names = _causes(exc)
