@@ -36,16 +36,13 @@ def ending_the_lock_session(url: str, step):  # type: ignore[no-untyped-def]
     return run
 
 
-def test_gc_waits_for_an_add_in_flight_in_another_workspace(tmp_path: Path, pg_database: str, s3_bucket: str,
-                                                             s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    options = {"endpoint_url": s3_server}
-    # Two roots stand for two machines: each has its own lock file, so only the ledger can tell them.
-    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=s3_bucket, store_options=options)
-    there = Workspace.init(tmp_path / "b", ledger=pg_database, store=s3_bucket, store_options=options)
+def gc_during_an_add_elsewhere(here: Workspace, there: Workspace, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """gc in ``here`` while an add in ``there`` (another machine on the same ledger and store)
+    has written every chunk but not yet its version: gc must wait for it, and lose nothing."""
     (there.root / "d").mkdir()
     payload = os.urandom(200_000)
     (there.root / "d" / "x.bin").write_bytes(payload)
-
     written, release = threading.Event(), threading.Event()
     real = _add.record_versions
 
@@ -71,11 +68,12 @@ def test_gc_waits_for_an_add_in_flight_in_another_workspace(tmp_path: Path, pg_d
     assert written.wait(30)
     collecting = run(lambda: gc(here))
     time.sleep(1.0)
-    assert collecting.is_alive()  # gc waits for the add on the other machine
+    waited = collecting.is_alive()
     release.set()
     adding.join(30)
     collecting.join(30)
     assert not failures, failures
+    assert waited  # gc waited for the add on the other machine
     assert not adding.is_alive() and not collecting.is_alive()
     fresh = Workspace(here.root)
     try:
@@ -86,6 +84,15 @@ def test_gc_waits_for_an_add_in_flight_in_another_workspace(tmp_path: Path, pg_d
         fresh.close()
         here.close()
         there.close()
+
+
+def test_gc_waits_for_an_add_in_flight_in_another_workspace(tmp_path: Path, pg_database: str, s3_bucket: str,
+                                                             s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    options = {"endpoint_url": s3_server}
+    # Two roots stand for two machines: each has its own lock file, so only the ledger can tell them.
+    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=s3_bucket, store_options=options)
+    there = Workspace.init(tmp_path / "b", ledger=pg_database, store=s3_bucket, store_options=options)
+    gc_during_an_add_elsewhere(here, there, tmp_path, monkeypatch)
 
 
 def test_a_workspace_s_own_folder_store_takes_no_ledger_lock(tmp_path: Path, pg_database: str,
@@ -236,49 +243,7 @@ def test_gc_waits_for_an_add_in_flight_into_a_shared_folder_store(tmp_path: Path
     (tmp_path / "mnt").symlink_to(tmp_path / "nfs")  # the same share, mounted elsewhere
     here = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(shared))
     there = Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "mnt" / "store"))
-    (there.root / "d").mkdir()
-    payload = os.urandom(200_000)
-    (there.root / "d" / "x.bin").write_bytes(payload)
-    written, release = threading.Event(), threading.Event()
-    real = _add.record_versions
-
-    def slow_record(*args, **kwargs):  # type: ignore[no-untyped-def]
-        written.set()  # every chunk is in the store; the version is not in the ledger yet
-        assert release.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_add, "record_versions", slow_record)
-    failures: list[BaseException] = []
-
-    def run(target) -> threading.Thread:  # type: ignore[no-untyped-def]
-        def body() -> None:
-            try:
-                target()
-            except BaseException as exc:  # noqa: BLE001 - reported by the test below
-                failures.append(exc)
-        thread = threading.Thread(target=body)
-        thread.start()
-        return thread
-
-    adding = run(lambda: add(there, [there.root / "d"], name="ds"))
-    assert written.wait(30)
-    collecting = run(lambda: gc(here))
-    time.sleep(1.0)
-    waited = collecting.is_alive()
-    release.set()
-    adding.join(30)
-    collecting.join(30)
-    assert not failures, failures
-    assert waited  # gc waited for the add on the other machine
-    fresh = Workspace(here.root)
-    try:
-        assert verify(fresh, all_objects=True).ok
-        checkout(fresh, "ds@v1", to=tmp_path / "out")
-        assert (tmp_path / "out" / "d" / "x.bin").read_bytes() == payload
-    finally:
-        fresh.close()
-        here.close()
-        there.close()
+    gc_during_an_add_elsewhere(here, there, tmp_path, monkeypatch)
 
 
 def test_a_second_store_for_a_ledger_that_holds_versions_is_refused(tmp_path: Path, pg_database: str) -> None:
