@@ -261,12 +261,12 @@ def test_a_lock_file_this_user_can_only_read_is_opened_read_only(ws: Workspace, 
     opened: list[int] = []
     refuse = {"read": False}
 
-    def open_as_reader(path, flags, *args):  # type: ignore[no-untyped-def]
+    def open_as_reader(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
         if str(path).endswith("/lock"):
             opened.append(flags)
             if flags & (os.O_RDWR | os.O_WRONLY) or refuse["read"]:
                 raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, flags, *args)
+        return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(workspace_module.os, "open", open_as_reader)
     reader = Workspace.open(ws.root)

@@ -107,8 +107,6 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
             ) from None
     store = ws.store
     pack_ids = sorted(packs.packs())
-    # Debris: packs without an index (interrupted writes). Not while a live chunk is missing:
-    # a pack whose index was lost may hold it (`assay data pull --repair` keeps such packs).
     index = packs.index
 
     def delete(key: str) -> None:
@@ -117,6 +115,16 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
             hold.check()  # and the store's hold (no request: what its heartbeat last found)
         store.delete(key)
 
+    # Dead snapshots go first: a snapshot in a store always has all of its chunks there (a
+    # push and a pull skip the chunks of one they find), so a gc killed midway must not
+    # leave one whose packs are gone.
+    for key in list(store.list("snapshots/")):
+        if key[len("snapshots/"):] not in live_snapshots:
+            result.snapshots_deleted += 1
+            if not dry_run:
+                delete(key)
+    # Debris: packs without an index (interrupted writes). Not while a live chunk is missing:
+    # a pack whose index was lost may hold it (`assay data pull --repair` keeps such packs).
     missing_live = any(d not in index for d in live)
     for key in list(store.list("packs/")):
         if key.endswith(".pack") and key[len("packs/"):-len(".pack")] not in pack_ids:
@@ -149,11 +157,6 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
             to_rewrite.append(pack_id)
     if to_rewrite and not dry_run:
         _rewrite(ws, packs, to_rewrite, owner, delete)
-    for key in list(store.list("snapshots/")):
-        if key[len("snapshots/"):] not in live_snapshots:
-            result.snapshots_deleted += 1
-            if not dry_run:
-                delete(key)
     if not dry_run:
         packs.invalidate()
     temps = ws.dead_writers_temps()

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from assay.config import Remote
@@ -34,7 +36,8 @@ from assay.data._remote import (
     safe_sources,
     transfer,
 )
-from assay.data._versions import Version, copy_checked_snapshot, each_snapshot, kind_of, resolve
+from assay.data._snapshot import ManifestMemo
+from assay.data._versions import Version, copy_snapshot, kind_of, load_snapshot, load_snapshot_object, resolve
 from assay.errors import CorruptionError, InputError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
 from assay.store import ObjectStore
@@ -71,7 +74,8 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
 
 def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
           result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool) -> None:
-    with ws.lock(), remote_hold(ws, spec, store, "pull"):  # no gc there removes a pack while it is read
+    with ws.lock(), remote_hold(ws, spec, store, "pull"), contextlib.ExitStack() as stack:
+        # (the hold: no gc there removes a pack while it is read)
         rpacks = remote_packs(ws, spec, store)
         docs = {name: read_refs(store, name) for name in sorted({n for n, _ in wanted})}
         _refuse_kind_clashes(ws, docs, spec.name)
@@ -79,7 +83,9 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         if checkout:
             result.notes += _passed_over(wanted, newest)
         staging = sorted({e["snapshot"] for e in newest.values()}) if checkout else []
-        fetched, snapshots, sources, digests = _read_snapshots(store, spec.name, wanted, docs, set(staging))
+        spool = _Spool(ws)
+        stack.callback(spool.remove)
+        snapshots, sources, digests = _read_snapshots(ws, store, spec.name, wanted, docs, set(staging), spool)
         through = 0
         if checkout:
             through = _stage(ws, rpacks, local, snapshots, staging, staged, result, spec.name)
@@ -89,10 +95,10 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         result.chunks_present -= through  # stored by the staging, not found there
         rpacks.close()
         del rpacks, digests  # the remote's index and the chunk list are not needed for checkout
-        for sid, fingerprint in fetched.items():
-            copy_checked_snapshot(store, ws.store, sid, fingerprint)
+        for sid in spool:  # after the chunks: a snapshot in the store is always complete
+            copy_snapshot(ws.store, sid, spool.read(sid))
         for name, entry in wanted:
-            version, recorded = _import_version(ws, name, entry, docs[name], sources[entry["id"]])
+            version, recorded = _import_version(ws, name, entry, docs[name], sources.get(entry["id"], ([], [])))
             result.versions.append(version.ref)
             (result.versions_sent if recorded else result.versions_already_there).append(version.ref)
             if recorded and version.number != entry["number"]:  # said once, when it is recorded
@@ -127,31 +133,73 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             result.notes += done.warnings
 
 
-def _read_snapshots(store: ObjectStore, remote: str, wanted: list[tuple[str, dict[str, Any]]],
-                    docs: dict[str, dict[str, Any]], keep: set[str],
-                    ) -> tuple[dict[str, bytes], dict[str, Any], dict[str, tuple[list[str], list[str]]], list[bytes]]:
-    """The remote's snapshots of ``wanted``, read one at a time (a long history's together
-    would not fit in memory): each one's fingerprint (see `each_snapshot`), the snapshots in
-    ``keep`` (those a checkout stages), the sources of each version (the dataset's and the
-    version's) that hold some file of it (a remote cannot widen where status looks), and
-    every chunk they name, sorted."""
+def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list[tuple[str, dict[str, Any]]],
+                    docs: dict[str, dict[str, Any]], keep: set[str], spool: _Spool,
+                    ) -> tuple[dict[str, Any], dict[str, tuple[list[str], list[str]]], list[bytes]]:
+    """The snapshots of ``wanted`` this pull needs, read one at a time (a long history's
+    together would not fit in memory), each with the manifests of the one before. Only the
+    snapshots this workspace lacks are read from the remote: each is checked and spooled
+    (stored after its chunks, from the bytes checked); one already here is read here
+    (stored after all of its chunks, as on a remote), and only if a new version or the
+    checkout needs it. Returns the snapshots in ``keep`` (those a checkout stages), the
+    sources of each new version (the dataset's and the version's) that hold some file of
+    it (a remote cannot widen where status looks), and every chunk of the spooled
+    snapshots, sorted."""
     by_snapshot: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, entry in wanted:
         by_snapshot.setdefault(entry["snapshot"], []).append((name, entry))
-    fetched: dict[str, bytes] = {}
+    known = {row[0] for row in ws.ledger.query("SELECT id FROM versions")}
+    here = {key[len("snapshots/"):] for key in ws.store.list("snapshots/")}
+    memo = ManifestMemo()
     kept: dict[str, Any] = {}
     sources: dict[str, tuple[list[str], list[str]]] = {}
     chunks: set[bytes] = set()
-    with remote_damage(remote):
-        for sid, snap, fingerprint in each_snapshot(store, by_snapshot):
-            fetched[sid] = fingerprint
+    for sid, entries in by_snapshot.items():
+        new = [(name, entry) for name, entry in entries if entry["id"] not in known]
+        if sid in here:
+            if not new and sid not in keep:
+                continue  # recorded here with its data: nothing to fetch or learn
+            snap = load_snapshot(ws.store, sid, memo=memo)
+        else:
+            with remote_damage(remote):
+                snap, data = load_snapshot_object(store, sid, memo=memo)
+            spool.write(sid, data)
+            del data
             chunks |= snap.chunk_digests()
-            for name, entry in by_snapshot[sid]:
-                sources[entry["id"]] = (fitting_sources(safe_sources(docs[name].get("sources")), snap),
-                                        fitting_sources(safe_sources(entry.get("sources")), snap))
-            if sid in keep:
-                kept[sid] = snap
-    return fetched, kept, sources, sorted(chunks)
+        for name, entry in new:
+            sources[entry["id"]] = (fitting_sources(safe_sources(docs[name].get("sources")), snap),
+                                    fitting_sources(safe_sources(entry.get("sources")), snap))
+        if sid in keep:
+            kept[sid] = snap
+    return kept, sources, sorted(chunks)
+
+
+class _Spool:
+    """The snapshots a pull read from the remote, kept as checked (in a temp folder of the
+    workspace that gc sweeps if the pull is killed) until their chunks are stored: each
+    travels once."""
+
+    def __init__(self, ws: Workspace) -> None:
+        from assay.store._local import host_tag
+
+        self.folder = ws.tmp_dir / f"{os.getpid()}-{host_tag()}-pull-{os.urandom(4).hex()}"
+        self._ids: list[str] = []
+
+    def write(self, sid: str, data: bytes) -> None:
+        if not self._ids:
+            self.folder.mkdir()
+        with open(self.folder / sid, "wb") as f:  # (no fsync: a pull killed now starts again)
+            f.write(data)
+        self._ids.append(sid)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def read(self, sid: str) -> bytes:
+        return (self.folder / sid).read_bytes()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:

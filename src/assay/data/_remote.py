@@ -526,7 +526,11 @@ def remote_hold(ws: Workspace, spec: Remote, store: ObjectStore, kind: str, note
         if not hold.held and notes is not None:
             notes.append(f"remote {spec.name}: this user cannot write its locks/ folder, so the {kind} went on without "
                          "a hold there: a gc of that store could not see it")
-        yield hold
+        try:
+            yield hold
+        except CorruptionError:
+            hold.check(confirm=True)  # a hold that lapsed explains it: a gc there may have run meanwhile
+            raise
 
 
 def remote_contents(ws: Workspace, remote: str | None, damaged: list[Any] | None = None,

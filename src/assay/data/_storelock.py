@@ -15,7 +15,8 @@ network file system and on S3 (which lists what was written before).
 Whether a marker's holder is alive:
 
 - in a folder store its holder keeps ``flock`` on it, which the kernel lets go when the
-  process ends, however it ends: a killed push never blocks a gc. Within one kernel this
+  process ends, however it ends: a killed push never blocks a gc (and the next taker
+  removes its marker: at once if exclusive, after a minute if shared). Within one kernel this
   holds through bind mounts and containers sharing the folder. On NFS, Linux turns
   ``flock`` into the server's byte-range locks (NLM, NFSv4): it holds across machines,
   and a lock of a machine that died goes when the server's lease ends (about 90 s with
@@ -23,7 +24,7 @@ Whether a marker's holder is alive:
 - an object store has no such locks: the holder writes its marker again every fifth of
   its stale time (a heartbeat, one PUT), and a marker not written for that long (the
   time the marker itself names; ``ASSAY_LOCK_STALE_SECONDS``, 600 by default) is stale:
-  ignored, and removed by the next gc. Ages are read off the store's clock (a marker's
+  ignored, and removed by the next taker. Ages are read off the store's clock (a marker's
   time against the taker's own, just written), not this machine's. A holder that could
   not write its marker for most of that time stops before it records or deletes
   anything (:meth:`StoreHold.check`): it may have been judged gone.
@@ -63,6 +64,7 @@ LOCKS = "locks/"
 SHARED_KINDS = ("push", "pull", "verify")  # any other kind (gc, repair, a newer assay's) holds exclusive
 STALE_SECONDS = 600.0
 MAX_STALE_SECONDS = 86400.0  # a day: also the most another's marker may claim (see declared_stale)
+SETTLE_SECONDS = 60.0  # a folder marker unlocked for longer is a dead holder's to a shared taker too
 _NAME = re.compile(r"([a-z]{1,16})-([0-9a-f]{32})\.json")
 _DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -141,11 +143,18 @@ class _FolderMarkers:
             if exc.errno in _DENIED:
                 raise _Unwritable() from None
             raise
-        # Locked before this taker lists: another that finds it unlocked (a moment at most)
-        # lists after this one, so this one sees its marker, and yields or refuses.
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, data)
-        self._fd, self._ino, self._own = fd, os.fstat(fd).st_ino, name
+        try:
+            # Locked before this taker lists: another that finds it unlocked (a moment at most)
+            # lists after this one, so this one sees its marker, and yields or refuses.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, f"no space left for {self.path / name}")
+            self._fd, self._ino, self._own = fd, os.fstat(fd).st_ino, name
+        except BaseException:  # (a full disk): no half marker, and no locked handle left open
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=self._dir)
+            os.close(fd)
+            raise
 
     def refresh(self, name: str, data: bytes) -> bool:
         return True  # the kernel keeps a folder's lock: nothing to renew
@@ -171,6 +180,15 @@ class _FolderMarkers:
 
     def now(self, name: str) -> float | None:
         return None
+
+    def settled(self, name: str) -> bool:
+        """Whether a marker found unlocked was written long enough ago that its holder is gone,
+        not between creating and locking it: an exclusive taker may remove it at once (its
+        new holder lists after, and yields to it), a shared one only when it is settled."""
+        try:
+            return time.time() - os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime > SETTLE_SECONDS
+        except FileNotFoundError:
+            return False
 
     def remove(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -227,6 +245,9 @@ class _ObjectMarkers:
         except NotFoundError:
             return None
         return age <= declared_stale(doc), doc
+
+    def settled(self, name: str) -> bool:
+        return True  # stale by age already: its holder, were it alive, is judged gone
 
     def now(self, name: str) -> float | None:
         """The store's clock: when this taker's own marker was written."""
@@ -296,9 +317,11 @@ class StoreHold:
 
     def _others(self) -> list[Marker]:
         """The other live markers that matter to this taker (an exclusive one: every one; a
-        shared one: the exclusive ones). Stale ones an exclusive taker removes."""
-        kinds = {name: match.group(1) for name in self.markers.listed() if (match := _NAME.fullmatch(name))
-                 and name != self.name and (self.exclusive or match.group(1) not in SHARED_KINDS)}
+        shared one: the exclusive ones). Markers whose holders are gone (a push killed) it
+        removes, whatever their kind: a store that no gc runs on (a team's remote) would
+        otherwise collect them."""
+        kinds = {name: match.group(1) for name in self.markers.listed()
+                 if (match := _NAME.fullmatch(name)) and name != self.name}
         now = self.markers.now(self.name) if kinds else None  # the store's clock: asked only if needed
         found = []
         for name, kind in sorted(kinds.items()):
@@ -307,10 +330,15 @@ class StoreHold:
                 continue
             live, doc = seen
             if live:
-                found.append(Marker(name, kind, live, doc))
+                if self.exclusive or kind not in SHARED_KINDS:
+                    found.append(Marker(name, kind, live, doc))
             elif self.exclusive:
                 self.markers.remove(name)  # its holder is gone (killed, or its machine down)
                 self.stale_removed += 1
+            elif self.markers.settled(name):
+                with contextlib.suppress(AssayError, OSError):  # a tidy-up: no reason to fail a push
+                    self.markers.remove(name)
+                    self.stale_removed += 1
         return found
 
     def acquire(self, *, wait: bool, optional: bool) -> None:
@@ -405,7 +433,7 @@ class StoreHold:
                 f"after {declared_stale(other.doc):g} s without a heartbeat (ASSAY_LOCK_STALE_SECONDS)")
         return ConcurrencyError(f"refusing to {self.kind} {self.where}: {why}",
                                 hint=f"rerun the {self.kind} when that has ended; a process that was killed stops holding "
-                                     f"the store {gone}, and the next gc removes its marker")
+                                     f"the store {gone}, and the next taker there removes its marker")
 
     def _unwritable(self) -> InputError:
         return InputError(f"cannot {self.kind} {self.where}: this user cannot write its {LOCKS} folder",

@@ -89,7 +89,7 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
         from assay.data._remote import open_remote, remote_contents, remote_hold
 
         spec, opened = open_remote(ws, remote)
-        with remote_hold(ws, spec, opened, "verify"):  # no gc there retires a pack meanwhile (false damage)
+        with remote_hold(ws, spec, opened, "verify") as hold:  # no gc there retires a pack meanwhile (false damage)
             name, store, packs, every = remote_contents(ws, remote, bad_indexes, opened)
             try:
                 if ref and not all_objects:
@@ -110,18 +110,28 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
                                "from a workspace that has the record)",
                         affected=_whole(held)))
                 leftovers = leftover_packs(store)
+                if not report.ok:
+                    hold.check(confirm=True)  # damage seen while the hold had lapsed may be a gc's doing
             finally:
                 packs.close()
         report.remote = name
         report.leftovers = [f"packs/{pack_id}.pack" for pack_id in sorted(leftovers)]
         report.leftover_bytes = sum(leftovers.values())
         return report
+    from assay.data._storelock import store_hold
+
     packs = workspace_packs(ws)
-    with ws.lock():  # a pack that gc or a repair retires meanwhile would read as missing: damage that is not there
+    # A pack that gc or a repair retires meanwhile would read as missing: damage that is not
+    # there. The workspace's lock keeps this workspace's own out, the store's hold a push
+    # --repair from a workspace whose remote this store is.
+    with ws.lock(), store_hold(ws.store, "verify", where=f"the store {ws.store.url}", workspace=ws.root,
+                               optional=True) as hold:
         packs.refresh(bad_indexes)
         every = all_versions(ws)
         versions = [resolve(ws, ref)] if ref and not all_objects else every
         report = _verify(ws.store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
+        if not report.ok:
+            hold.check(confirm=True)
     if report.damaged_versions:
         from assay.lineage import downstream_versions
 
