@@ -154,3 +154,42 @@ def test_a_workspace_s_own_verify_waits_while_a_repair_retires_packs_in_its_stor
     assert time.monotonic() - began >= 0.9
     assert "waiting for the store" in capfd.readouterr().err
     thread.join(30)
+
+
+def test_gc_wait_waits_for_the_pushes_under_way_and_holds_new_ones_back(tmp_path: Path,
+                                                                        capfd: pytest.CaptureFixture[str]) -> None:
+    """A stream of pushes into a store kept gc refusing: `gc --wait` puts its marker in place
+    (new pushes wait behind it), waits for the pushes under way, then collects."""
+    import subprocess
+    import sys
+
+    from tests.data.test_store_lock import bob_and_alice, pulled_whole, stuck_push
+
+    url = str(tmp_path / "shared")
+    (tmp_path / "shared").mkdir()
+    bob, alice = bob_and_alice(tmp_path, url, {})
+    proc = stuck_push(alice)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    waiting = subprocess.Popen([sys.executable, "-m", "assay", "data", "gc", "--wait", "--json"], cwd=bob.root,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert waiting.stderr is not None
+        said = waiting.stderr.readline()
+        assert said.startswith(f"waiting for the store {url}: a push by ") and f"pid {proc.pid}" in said
+        assert "the gc goes on when that has ended" in said
+        behind: list[object] = []
+        thread = threading.Thread(target=lambda: behind.append(push(alice)), daemon=True)
+        thread.start()
+        time.sleep(1.0)
+        assert not behind and waiting.poll() is None  # the new push waits behind the gc, which waits
+        assert f"waiting for remote origin ({url}): a gc by " in capfd.readouterr().err
+    finally:
+        proc.kill()  # the push under way ends (killed: the kernel lets its lock go)
+        proc.wait()
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert json.loads(out)["chunks_deleted"] == 0
+    thread.join(60)
+    assert behind and behind[0].versions == ["ds@v1"]  # type: ignore[attr-defined]
+    assert pulled_whole(tmp_path, url, {}) == ["ds@v1"]
+    assert verify(bob, all_objects=True).ok

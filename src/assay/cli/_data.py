@@ -491,14 +491,17 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
 
 @data.command("gc")
 @click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
+@click.option("--wait", is_flag=True,
+              help="Where other workspaces push to this store (it is their remote), wait for their pushes and pulls "
+                   "under way to end, holding new ones back, instead of refusing.")
 @json_option
 @handle_errors
-def gc_cmd(dry_run: bool, as_json: bool) -> None:
+def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
     """Delete chunks and snapshots that no version references, and temp files that killed
     checkouts left in the datasets' folders."""
     from assay.data import gc
 
-    result = gc(Workspace.open(), dry_run=dry_run)
+    result = gc(Workspace.open(), dry_run=dry_run, wait=wait)
     verb = "would free" if dry_run else "freed"
     emit(result, as_json, lambda: click.echo(
         f"{verb} {_size(result.bytes_freed)}: {counted(result.chunks_deleted, 'chunk')}; packs deleted {result.packs_deleted}, "

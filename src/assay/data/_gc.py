@@ -59,12 +59,14 @@ class GcResult:
         return dict(self.__dict__)
 
 
-def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) -> GcResult:
-    """Remove what no version references. ``rewrite_threshold``: dead share below which a pack is kept as is."""
+def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, wait: bool = False) -> GcResult:
+    """Remove what no version references. ``rewrite_threshold``: dead share below which a pack
+    is kept as is. ``wait``: where pushes, pulls or verifies from other workspaces hold the
+    store, wait for them to end (new ones wait behind this gc) instead of refusing."""
     result = GcResult(dry_run=dry_run)
     sweep, ws.sweep_temps = ws.sweep_temps, False  # killed writers' temp files: counted below (kept by a dry run)
     try:
-        with ws.lock(exclusive=True), _gc_hold(ws, dry_run) as hold:
+        with ws.lock(exclusive=True), _gc_hold(ws, dry_run, wait) as hold:
             _collect(ws, result, dry_run, rewrite_threshold, hold)
             result.stale_locks_removed = hold.stale_removed if hold is not None else 0
     finally:
@@ -73,14 +75,15 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0) 
 
 
 @contextlib.contextmanager
-def _gc_hold(ws: Workspace, dry_run: bool) -> Iterator[StoreHold | None]:
+def _gc_hold(ws: Workspace, dry_run: bool, wait: bool) -> Iterator[StoreHold | None]:
     """The store's exclusive hold (see :mod:`assay.data._storelock`): a push from another
     workspace (this store is its remote) lands no pack while gc decides what is live. A
-    dry run deletes nothing, and holds nothing."""
+    dry run deletes nothing, and holds nothing. (Taken inside the workspace's lock, as every
+    taker here does: while it waits, this workspace's own commands wait too.)"""
     if dry_run:
         yield None
         return
-    with store_hold(ws.store, "gc", where=f"the store {ws.store.url}", workspace=ws.root, wait=False) as hold:
+    with store_hold(ws.store, "gc", where=f"the store {ws.store.url}", workspace=ws.root, wait=wait) as hold:
         yield hold
 
 

@@ -431,8 +431,9 @@ class StoreHold:
             why = f"{other.holder()} is deleting from it"
         gone = ("at once" if self.stale is None else
                 f"after {declared_stale(other.doc):g} s without a heartbeat (ASSAY_LOCK_STALE_SECONDS)")
+        wait = " (or with --wait)" if self.kind == "gc" and not other.exclusive else ""
         return ConcurrencyError(f"refusing to {self.kind} {self.where}: {why}",
-                                hint=f"rerun the {self.kind} when that has ended; a process that was killed stops holding "
+                                hint=f"rerun the {self.kind} when that has ended{wait}; a process that was killed stops holding "
                                      f"the store {gone}, and the next taker there removes its marker")
 
     def _unwritable(self) -> InputError:
