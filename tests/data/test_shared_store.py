@@ -154,12 +154,12 @@ def test_a_gc_whose_lock_session_ended_stops_before_it_deletes(tmp_path: Path, p
     add(ws, [ws.root / "d"], name="ds")
     ws.ledger.execute("DELETE FROM versions WHERE number = 1")  # v1's pack and snapshot are now garbage
     before = sorted(ws.store.list(""))
-    real = _gc._owners
-    monkeypatch.setattr(_gc, "_owners", ending_the_lock_session(pg_database, real))
+    real = _gc._pushed_to_store
+    monkeypatch.setattr(_gc, "_pushed_to_store", ending_the_lock_session(pg_database, real))
     with pytest.raises(ConcurrencyError, match="before it recorded or deleted anything"):
         gc(ws)
     assert sorted(ws.store.list("")) == before
-    monkeypatch.setattr(_gc, "_owners", real)
+    monkeypatch.setattr(_gc, "_pushed_to_store", real)
     assert gc(ws).snapshots_deleted == 1
     ws.close()
 
