@@ -154,3 +154,26 @@ def test_a_workspace_s_own_verify_waits_while_a_repair_retires_packs_in_its_stor
     assert time.monotonic() - began >= 0.9
     assert "waiting for the store" in capfd.readouterr().err
     thread.join(30)
+
+
+def test_a_fresh_unlocked_marker_stays_though_this_machine_s_clock_runs_ahead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A marker's mtime is the file server's clock (NFS): a holder between creating its marker
+    and locking it is judged by the store's time (this taker's own marker, just written), as
+    in an object store, or a machine whose clock runs ahead would remove a live holder's."""
+    ws, remote = _workspace_with_remote(tmp_path)
+    fresh = _dead_marker(remote / "locks", "push", 0)  # unlocked a moment: a holder about to lock it
+
+    class Ahead:  # this machine's clock, 2 minutes ahead of the file server's
+        def __getattr__(self, name: str) -> object:
+            return getattr(time, name)
+
+        def time(self) -> float:
+            return time.time() + 120.0
+
+    monkeypatch.setattr(_storelock, "time", Ahead())
+    assert push(ws).versions_sent == ["ds@v1"]
+    assert fresh.exists()
+    old = _dead_marker(remote / "locks", "pull", 3600)  # a holder killed an hour ago, by the server's clock
+    assert push(ws).versions_already_there == ["ds@v1"]
+    assert not old.exists() and fresh.exists()

@@ -179,16 +179,23 @@ class _FolderMarkers:
             os.close(fd)
 
     def now(self, name: str) -> float | None:
-        return None
+        """The file server's clock (a network folder's mtimes are its): when this taker's own
+        marker was written."""
+        try:
+            return os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            return None
 
-    def settled(self, name: str) -> bool:
+    def settled(self, name: str, now: float | None) -> bool:
         """Whether a marker found unlocked was written long enough ago that its holder is gone,
         not between creating and locking it: an exclusive taker may remove it at once (its
-        new holder lists after, and yields to it), a shared one only when it is settled."""
+        new holder lists after, and yields to it), a shared one only when it is settled. Aged
+        by ``now`` (:meth:`now`): a machine whose clock runs ahead would remove a live one."""
         try:
-            return time.time() - os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime > SETTLE_SECONDS
+            written = os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime
         except FileNotFoundError:
             return False
+        return (now if now is not None else time.time()) - written > SETTLE_SECONDS
 
     def remove(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -246,7 +253,7 @@ class _ObjectMarkers:
             return None
         return age <= declared_stale(doc), doc
 
-    def settled(self, name: str) -> bool:
+    def settled(self, name: str, now: float | None) -> bool:
         return True  # stale by age already: its holder, were it alive, is judged gone
 
     def now(self, name: str) -> float | None:
@@ -335,7 +342,7 @@ class StoreHold:
             elif self.exclusive:
                 self.markers.remove(name)  # its holder is gone (killed, or its machine down)
                 self.stale_removed += 1
-            elif self.markers.settled(name):
+            elif self.markers.settled(name, now):
                 with contextlib.suppress(AssayError, OSError):  # a tidy-up: no reason to fail a push
                     self.markers.remove(name)
                     self.stale_removed += 1
