@@ -143,3 +143,20 @@ def test_gc_deletes_dead_snapshots_before_any_of_their_packs(ws: Workspace, monk
     for v in all_versions(ws):
         load_snapshot(ws.store, v.snapshot)
     assert verify(ws, all_objects=True).ok
+
+
+def test_a_new_version_of_a_snapshot_here_whose_chunks_are_gone_gets_them(team) -> None:  # type: ignore[no-untyped-def]
+    """A snapshot here does not vouch for its chunks everywhere: an older assay's gc deleted
+    dead packs before dead snapshots, and one killed between the two left snapshots whose
+    chunks are gone. A pull that records a new version of one fetches what is missing."""
+    ws, clone, _ = team
+    _add(clone, "ds", {"a": b"same" * 3000, "b": b"bytes" * 3000})
+    clone.ledger.execute("DELETE FROM versions WHERE dataset = 'ds'")  # a dead snapshot (no command removes a version yet)
+    for pack in (clone.store.root / "packs").iterdir():  # the older gc, killed after its packs went
+        pack.unlink()
+    _add(ws, "ds", {"a": b"same" * 3000, "b": b"bytes" * 3000})
+    push(ws)
+    result = pull(clone, checkout=True)
+    assert result.versions_sent == ["ds@v1"] and result.chunks_sent == 2
+    assert verify(clone, all_objects=True).ok
+    assert (clone.root / "ds" / "a").read_bytes() == b"same" * 3000

@@ -155,10 +155,10 @@ def test_a_killed_push_does_not_block_gc_of_a_folder_store(tmp_path: Path, cli) 
         proc.kill()  # SIGKILL: the push leaves its marker, and the kernel lets its lock go
         proc.wait()
     assert [p.name.split("-")[0] for p in (Path(url) / "locks").iterdir()] == ["push"]
-    report = verify(alice, remote="origin")
-    assert report.ok and report.leftovers == []  # a lock marker is neither damage nor a leftover
     doc = cli.json("data", "gc", cwd=bob.root)
     assert doc["stale_locks_removed"] == 1 and doc["chunks_deleted"] == 0
+    report = verify(alice, remote="origin")
+    assert report.ok and report.leftovers == []  # a lock marker is neither damage nor a leftover
     assert list((Path(url) / "locks").iterdir()) == []
     assert push(alice).versions == ["ds@v1"]
     assert pulled_whole(tmp_path, url, {}) == ["ds@v1"]

@@ -33,24 +33,41 @@ def _workspace_with_remote(tmp_path: Path) -> tuple[Workspace, Path]:
     return ws, remote
 
 
-def _dead_marker(locks: Path, kind: str, age: float) -> Path:
-    """A marker whose holder was killed ``age`` seconds ago (a folder's: nobody locks it)."""
+def _dead_marker(locks: Path, kind: str, age: float, pid: int = 7, tag: str | None = None) -> Path:
+    """A marker nobody locks, written ``age`` seconds ago by process ``pid`` of the machine
+    with host tag ``tag`` (None: an older assay's, which named none)."""
     locks.mkdir(exist_ok=True)
     path = locks / f"{kind}-{uuid.uuid4().hex}.json"
-    path.write_text(json.dumps({"kind": kind, "by": "bob@elsewhere", "pid": 7}))
+    doc = {"kind": kind, "by": "bob@elsewhere", "pid": pid, **({"host_tag": tag} if tag else {})}
+    path.write_text(json.dumps(doc))
     then = time.time() - age
     os.utime(path, (then, then))
     return path
 
 
 def test_a_push_removes_the_markers_of_holders_gone_from_a_folder_remote(tmp_path: Path) -> None:
-    """A team's remote runs no gc: without this, every killed push left its marker for good."""
+    """A team's remote runs no gc: without this, every killed push left its marker for good.
+    Unlocked is not enough to call a holder gone: it may be between creating its marker and
+    locking it, or on another machine of a file server mounted without shared locks (NFS
+    ``nolock``), so only a process of this machine that is gone, or a day's age, is."""
+    import subprocess
+    import sys
+
+    from assay.store._local import host_tag
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
     ws, remote = _workspace_with_remote(tmp_path)
-    old = [_dead_marker(remote / "locks", kind, 3600) for kind in ("push", "pull", "verify")]
-    fresh = _dead_marker(remote / "locks", "push", 0)  # unlocked a moment: it may be a holder about to lock it
+    locks = remote / "locks"
+    removed = [_dead_marker(locks, "push", 0, dead_pid, host_tag()),  # killed here: certain
+               _dead_marker(locks, "pull", 2 * 86400, 7, "hffffffff"),  # another machine's, two days old
+               _dead_marker(locks, "verify", 2 * 86400)]  # an older assay's, two days old
+    kept = [_dead_marker(locks, "push", 0, os.getpid(), host_tag()),  # alive here: about to lock it
+            _dead_marker(locks, "push", 3600, 7, "hffffffff"),  # another machine's: maybe alive there
+            _dead_marker(locks, "pull", 3600)]
     assert push(ws).versions_sent == ["ds@v1"]
-    assert not any(p.exists() for p in old) and fresh.exists()
-    assert [p.name for p in (remote / "locks").iterdir()] == [fresh.name]
+    assert not any(p.exists() for p in removed)
+    assert sorted(p.name for p in locks.iterdir()) == sorted(p.name for p in kept)
 
 
 def test_a_pull_removes_stale_markers_from_an_object_store(tmp_path: Path, s3_bucket: str, s3_server: str,
@@ -193,3 +210,46 @@ def test_gc_wait_waits_for_the_pushes_under_way_and_holds_new_ones_back(tmp_path
     assert behind and behind[0].versions == ["ds@v1"]  # type: ignore[attr-defined]
     assert pulled_whole(tmp_path, url, {}) == ["ds@v1"]
     assert verify(bob, all_objects=True).ok
+
+
+def test_a_fresh_unlocked_marker_stays_though_this_machine_s_clock_runs_ahead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A marker's mtime is the file server's clock (NFS): a holder between creating its marker
+    and locking it is judged by the store's time (this taker's own marker, just written), as
+    in an object store, or a machine whose clock runs ahead would remove a live holder's."""
+    ws, remote = _workspace_with_remote(tmp_path)
+    fresh = _dead_marker(remote / "locks", "push", 0)  # unlocked a moment: a holder about to lock it
+
+    class Ahead:  # this machine's clock, 2 minutes ahead of the file server's
+        def __getattr__(self, name: str) -> object:
+            return getattr(time, name)
+
+        def time(self) -> float:
+            return time.time() + 120.0
+
+    monkeypatch.setattr(_storelock, "time", Ahead())
+    assert push(ws).versions_sent == ["ds@v1"]
+    assert fresh.exists()
+    old = _dead_marker(remote / "locks", "pull", 2 * 86400)  # a holder killed two days ago, by the server's clock
+    assert push(ws).versions_already_there == ["ds@v1"]
+    assert not old.exists() and fresh.exists()
+
+
+def test_local_damage_met_while_the_remote_is_out_of_reach_is_still_said(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check of the hold asks the remote; if that fails too (the network), the damage
+    first met is what the user hears, not the network error."""
+    from assay.data._storelock import StoreHold
+
+    ws, remote = _workspace_with_remote(tmp_path)
+    pack = next((ws.store.root / "packs").glob("*.pack"))
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pack.write_bytes(bytes(data))
+
+    def unreachable(self: StoreHold, *, confirm: bool = False) -> None:
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(StoreHold, "check", unreachable)
+    with pytest.raises(CorruptionError):
+        push(ws)

@@ -139,12 +139,11 @@ def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list
     """The snapshots of ``wanted`` this pull needs, read one at a time (a long history's
     together would not fit in memory), each with the manifests of the one before. Only the
     snapshots this workspace lacks are read from the remote: each is checked and spooled
-    (stored after its chunks, from the bytes checked); one already here is read here
-    (stored after all of its chunks, as on a remote), and only if a new version or the
-    checkout needs it. Returns the snapshots in ``keep`` (those a checkout stages), the
-    sources of each new version (the dataset's and the version's) that hold some file of
-    it (a remote cannot widen where status looks), and every chunk of the spooled
-    snapshots, sorted."""
+    (stored after its chunks, from the bytes checked); one already here is read here, and
+    only if a new version or the checkout needs it. Returns the snapshots in ``keep``
+    (those a checkout stages), the sources of each new version (the dataset's and the
+    version's) that hold some file of it (a remote cannot widen where status looks), and
+    every chunk of the snapshots read, sorted (the transfer fetches those not here)."""
     by_snapshot: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, entry in wanted:
         by_snapshot.setdefault(entry["snapshot"], []).append((name, entry))
@@ -160,6 +159,10 @@ def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list
             if not new and sid not in keep:
                 continue  # recorded here with its data: nothing to fetch or learn
             snap = load_snapshot(ws.store, sid, memo=memo)
+            # Its chunks are looked up here too (no transfer for those found): a snapshot an
+            # older assay's gc left when killed after its packs went, or one whose packs were
+            # lost to damage, would otherwise become a version with no data.
+            chunks |= snap.chunk_digests()
         else:
             with remote_damage(remote):
                 snap, data = load_snapshot_object(store, sid, memo=memo)

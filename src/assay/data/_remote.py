@@ -47,6 +47,7 @@ from assay.data._versions import (
     version_sources,
 )
 from assay.errors import (
+    ConcurrencyError,
     CorruptionError,
     InputError,
     NoSpaceError,
@@ -529,7 +530,12 @@ def remote_hold(ws: Workspace, spec: Remote, store: ObjectStore, kind: str, note
         try:
             yield hold
         except CorruptionError:
-            hold.check(confirm=True)  # a hold that lapsed explains it: a gc there may have run meanwhile
+            try:
+                hold.check(confirm=True)  # a hold that lapsed explains it: a gc there may have run meanwhile
+            except ConcurrencyError:
+                raise
+            except Exception:  # noqa: BLE001 - the store out of reach now: the damage is said as it was met
+                pass
             raise
 
 

@@ -16,7 +16,8 @@ Whether a marker's holder is alive:
 
 - in a folder store its holder keeps ``flock`` on it, which the kernel lets go when the
   process ends, however it ends: a killed push never blocks a gc (and the next taker
-  removes its marker: at once if exclusive, after a minute if shared). Within one kernel this
+  removes its marker: at once if exclusive; if shared, at once where its process was on
+  this machine, else after a day). Within one kernel this
   holds through bind mounts and containers sharing the folder. On NFS, Linux turns
   ``flock`` into the server's byte-range locks (NLM, NFSv4): it holds across machines,
   and a lock of a machine that died goes when the server's lease ends (about 90 s with
@@ -64,7 +65,6 @@ LOCKS = "locks/"
 SHARED_KINDS = ("push", "pull", "verify")  # any other kind (gc, repair, a newer assay's) holds exclusive
 STALE_SECONDS = 600.0
 MAX_STALE_SECONDS = 86400.0  # a day: also the most another's marker may claim (see declared_stale)
-SETTLE_SECONDS = 60.0  # a folder marker unlocked for longer is a dead holder's to a shared taker too
 _NAME = re.compile(r"([a-z]{1,16})-([0-9a-f]{32})\.json")
 _DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -179,16 +179,30 @@ class _FolderMarkers:
             os.close(fd)
 
     def now(self, name: str) -> float | None:
-        return None
-
-    def settled(self, name: str) -> bool:
-        """Whether a marker found unlocked was written long enough ago that its holder is gone,
-        not between creating and locking it: an exclusive taker may remove it at once (its
-        new holder lists after, and yields to it), a shared one only when it is settled."""
+        """The file server's clock (a network folder's mtimes are its): when this taker's own
+        marker was written."""
         try:
-            return time.time() - os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime > SETTLE_SECONDS
+            return os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            return None
+
+    def settled(self, name: str, doc: dict[str, Any], now: float | None) -> bool:
+        """Whether a marker found unlocked is surely a dead holder's, for a shared taker to
+        remove (an exclusive one removes it at once: its new holder lists after, and yields).
+        Unlocked, it may also be a holder's between creating and locking it, or, on a file
+        server mounted without shared locks (NFS ``nolock``, ``local_lock=flock``), a live
+        holder's on another machine. So: a process of this machine (its host tag) that is
+        gone, or a marker a day old by the store's clock (``now``, :meth:`now`)."""
+        from assay.store._local import host_tag, writer_gone
+
+        try:
+            written = os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime
         except FileNotFoundError:
             return False
+        pid = doc.get("pid")
+        if doc.get("host_tag") == host_tag() and isinstance(pid, int) and not isinstance(pid, bool):
+            return writer_gone(pid, written)
+        return (now if now is not None else time.time()) - written > MAX_STALE_SECONDS
 
     def remove(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -246,7 +260,7 @@ class _ObjectMarkers:
             return None
         return age <= declared_stale(doc), doc
 
-    def settled(self, name: str) -> bool:
+    def settled(self, name: str, doc: dict[str, Any], now: float | None) -> bool:
         return True  # stale by age already: its holder, were it alive, is judged gone
 
     def now(self, name: str) -> float | None:
@@ -282,6 +296,12 @@ def _doc(data: bytes) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
+def _host_tag() -> str:
+    from assay.store._local import host_tag
+
+    return host_tag()
+
+
 def _clock() -> float:
     """Seconds that keep running while the machine sleeps (a laptop's lid shut counts)."""
     return time.clock_gettime(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic()
@@ -305,7 +325,7 @@ class StoreHold:
         self.held = False
         self.stale_removed = 0  # markers of holders gone, removed by an exclusive taker
         self._doc = {"kind": kind, "mode": "exclusive" if self.exclusive else "shared", "by": maker(),
-                     "host": socket.gethostname(), "pid": os.getpid(),
+                     "host": socket.gethostname(), "host_tag": _host_tag(), "pid": os.getpid(),
                      "workspace": str(workspace) if workspace is not None else None, "started_at": utcnow()}
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
@@ -335,7 +355,7 @@ class StoreHold:
             elif self.exclusive:
                 self.markers.remove(name)  # its holder is gone (killed, or its machine down)
                 self.stale_removed += 1
-            elif self.markers.settled(name):
+            elif self.markers.settled(name, doc, now):
                 with contextlib.suppress(AssayError, OSError):  # a tidy-up: no reason to fail a push
                     self.markers.remove(name)
                     self.stale_removed += 1
