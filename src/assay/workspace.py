@@ -50,6 +50,7 @@ class Workspace:
         self._holding = threading.local()  # .mode: set while this thread holds the lock through this object
         self._lock_hooks: list[Callable[[], None]] = []  # see on_lock()
         self._registered = False  # see _register_in_store()
+        self.refilling = False  # set by `pull --repair`: an emptied store of a shared ledger is let in to be refilled
         # Whether opening the store removes what killed writers left (see dead_writers_temps);
         # gc turns it off to count them in its report, and a dry run to keep them.
         self.sweep_temps = True
@@ -285,6 +286,8 @@ class Workspace:
                 refusal = self._another_store_holds_the_versions()
                 if refusal is not None:
                     self._registered = False
+                    if self.refilling and refusal.details.get("store_emptied"):
+                        return  # `pull --repair` refills it; registered when next opened
                 else:
                     doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
                            "ledger": "postgresql" if self._shared_ledger() else "sqlite", "registered_at": utcnow()}
@@ -304,13 +307,15 @@ class Workspace:
         return str(self.config.ledger or "").startswith(("postgresql://", "postgres://"))
 
     def _another_store_holds_the_versions(self) -> UsageError | None:
-        """The refusal for a PostgreSQL ledger that holds versions this store lacks (see
-        :meth:`_register_in_store`); None where the store is the ledger's (an older assay
-        filled it without registering) or the ledger holds no version yet."""
+        """The refusal for a PostgreSQL ledger whose versions live in another store than this
+        one, which lacks the ledger's registration (see :meth:`_register_in_store`): the
+        ledger holds versions and this store lacks the latest one's snapshot, or it holds
+        none yet and another store is registered to it. None where the store is the ledger's
+        (an older assay filled it without registering) or nothing says otherwise."""
         if not self._shared_ledger():
             return None
         rows = self.ledger.query("SELECT snapshot FROM versions ORDER BY created_at DESC LIMIT 1")
-        if not rows or self.store.exists(f"snapshots/{rows[0][0]}"):
+        if rows and self.store.exists(f"snapshots/{rows[0][0]}"):
             return None
         said = self.ledger.query("SELECT value FROM ledger_info WHERE key = 'store'")
         try:
@@ -318,11 +323,24 @@ class Workspace:
         except ValueError:
             doc = {}
         doc = doc if isinstance(doc, dict) else {}
+        if not rows and doc.get("store") in (None, self.store.url):
+            return None  # a new ledger (this store becomes its store), or its own store: nothing to lose
         other = (f"the store {doc.get('store')} (registered from {doc.get('host', '?')}:{doc.get('workspace', '?')})"
                  if doc.get("store") else "another store")
+        if rows and doc.get("store") in (None, self.store.url):
+            # The ledger's own store, by its address, now without its versions or registration.
+            return UsageError(
+                f"this workspace's store {self.store.url} is where its ledger's versions live, but it holds none of "
+                "them now (the latest version's snapshot is missing, and the store does not say which ledger uses "
+                "it): it was emptied, or replaced by an empty one",
+                hint="`assay data pull --repair` puts the versions back from a remote that has them (it is the one "
+                     "command that runs on such a store); if the versions live in another store now, name that one "
+                     "(`store` in .assay/config.toml)",
+                details={"store_emptied": True})
+        held = "holds none of them" if rows else "is not registered to it (its versions go to that store)"
         return UsageError(
             f"this workspace's ledger keeps its versions in {other}, but its store is {self.store.url}, "
-            "which holds none of them; a ledger's versions must all live in one store, or every other "
+            f"which {held}; a ledger's versions must all live in one store, or every other "
             "workspace on the ledger would find this one's data missing, and this one theirs",
             hint="name the ledger's store as this machine reaches it (`assay init --store`, or `store` in "
                  ".assay/config.toml), or give this store a ledger of its own (another PostgreSQL database, or `ledger = \"sqlite\"`)",

@@ -351,3 +351,58 @@ def test_a_lost_lock_s_hint_does_not_blame_a_timeout_assay_turns_off(tmp_path: P
             here.check_lock()
     assert "idle_session_timeout" not in (lost.value.hint or "") and "restart" in (lost.value.hint or "")
     here.close()
+
+
+def test_a_second_store_is_refused_before_the_ledger_holds_any_version(tmp_path: Path, pg_database: str) -> None:
+    """Two workspaces that start a ledger with two stores, before either adds: each would
+    then record versions the other's store lacks. The ledger names its store from the
+    first registration on."""
+    from assay.errors import UsageError
+
+    first = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(tmp_path / "store1"))
+    with pytest.raises(UsageError, match="store1") as refused:
+        Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "store2"))
+    assert "is not registered to it" in refused.value.message and str(tmp_path / "store2") in refused.value.message
+    # The ledger's own store, its registration lost before any version: taken again.
+    first.store.delete(f"ledgers/{first.ledger_id}.json")
+    again = Workspace.init(tmp_path / "c", ledger=pg_database, store=str(tmp_path / "store1"))
+    assert again.store.exists(f"ledgers/{again.ledger_id}.json")
+    again.close()
+    first.close()
+
+
+def test_an_emptied_store_of_a_shared_ledger_is_refilled_by_pull_repair(tmp_path: Path, pg_database: str) -> None:
+    """The ledger's store is emptied (a bucket deleted, a disk replaced): opening it is refused,
+    saying so, and `pull --repair` -- the one command let in -- puts the versions back."""
+    import shutil
+
+    from assay.data import add_remote, push, repair
+    from assay.errors import UsageError
+
+    store = tmp_path / "store"
+    ws = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(store))
+    (ws.root / "d").mkdir()
+    for v in range(2):
+        (ws.root / "d" / "x.bin").write_bytes(os.urandom(50_000))
+        add(ws, [ws.root / "d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    ws.close()
+    shutil.rmtree(store)
+    store.mkdir()
+    with pytest.raises(UsageError, match="holds none of them now") as refused:  # another machine
+        Workspace.init(tmp_path / "b", ledger=pg_database, store=str(store))
+    assert "assay data pull --repair" in (refused.value.hint or "")
+    (ws.dir / "cache" / "registered").unlink()  # as a day later
+    again = Workspace(ws.root)
+    with pytest.raises(UsageError, match="emptied, or replaced"):
+        verify(again)
+    done = repair(again, remote="origin")
+    assert done.ok, done.to_dict()
+    assert verify(again, all_objects=True).ok
+    assert store.joinpath("ledgers", f"{again.ledger_id}.json").exists()  # registered once refilled
+    again.close()
+    b = Workspace.init(tmp_path / "b", ledger=pg_database, store=str(store))
+    checkout(b, "ds@v1", to=tmp_path / "out")
+    assert [p.stat().st_size for p in (tmp_path / "out").rglob("x.bin")] == [50_000]
+    b.close()

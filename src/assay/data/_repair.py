@@ -123,6 +123,8 @@ def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False)
 
     if not on_remote and remote is None and not ws.config.remotes:
         return _repair_alone(ws)
+    if not on_remote:
+        ws.refilling = True  # a shared ledger's store that was emptied is let in: this puts its versions back
     spec, store = open_remote(ws, remote)
     if on_remote:
         refuse_read_only(ws, spec)
