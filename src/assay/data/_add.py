@@ -14,6 +14,7 @@ from typing import Any
 from assay.data._chunking import Chunker, FileChangedError, hash_bytes
 from assay.data._fork import processes_for, quick_handoffs
 from assay.data._packs import PackWriter, workspace_packs
+from assay.data._portable import colliding, collisions_note
 from assay.data._prefetch import remember
 from assay.data._replay import record
 from assay.data._scan import ScanEntry, ScanResult, scan
@@ -131,7 +132,8 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
         results.append(AddResult(
             version=version, created=created, files=len(p.snapshot.files), bytes=p.snapshot.total_bytes,
             new_chunks=p.stats["new_chunks"], new_bytes_stored=p.stats["new_bytes"], rehashed_files=p.stats["rehashed"],
-            warnings=p.stats["warnings"],
+            warnings=p.stats["warnings"] + ([collisions_note(version.ref, groups)]
+                                            if (groups := colliding(p.snapshot.files)) else []),
         ))
     return results
 

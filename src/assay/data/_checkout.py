@@ -45,6 +45,7 @@ from assay.data._checkout_write import (
     stage_big_files,
 )
 from assay.data._fork import processes_for
+from assay.data._portable import refuse_collisions
 from assay.data._scan import FileStat
 from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._statcache import RACY_NS, StatCache
@@ -141,6 +142,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             f"{version.ref} holds {len(result.skipped)} file(s) inside a .assay or .git folder, which checkout "
             "never writes into; left out: " + ", ".join(result.skipped[:5])
             + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else ""))
+    refuse_collisions(root, version.ref, [rel for rel, _, _ in targets])  # (where two would be one name here)
     extra: list[str] = []
     if not in_place:  # the folder is to hold the version exactly, as the workspace's folders do
         extra = to_folder_extras(ws, root, snapshot, version, to, chunker, force=force)
