@@ -3,21 +3,14 @@
 Found by walking up from the current directory (like `.git`) or named by
 ``ASSAY_HOME``. It is passed explicitly; there is no hidden global state.
 
-Workspaces on several machines may share one PostgreSQL ledger and one store. Their lock
-files in ``.assay/`` do not reach each other, so :meth:`Workspace.lock` also holds an
-advisory lock in the ledger's server, which every one of them shares. It is named after
-the store's URL for an object store, and after the ledger's id for a folder store outside
-``.assay/`` (an NFS share): machines may mount that folder at different paths, and a lock
-named after the path would not meet its twin; a ledger keeps its versions in one store
-(see :meth:`Workspace._register_in_store`), so "this ledger's folder store" names one
-store for all of them. A SQLite ledger, or a store inside ``.assay/``, takes no such lock:
-the single-machine path does no extra work.
+Workspaces on several machines may share one PostgreSQL ledger and one store: then
+:meth:`Workspace.lock` also holds an advisory lock in the ledger's server, which every one
+of them shares (see :mod:`assay._workspace_lock`, which takes the locks).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -29,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay._root import RENAME_HINT, WORKSPACE_DIR, find_root, not_utf8, protected_path
+from assay._workspace_lock import check_store_lock, holds, open_lock_file, store_lock, take
 from assay.config import Config, make_folder
 from assay.errors import AssayError, UsageError
 
@@ -180,9 +174,9 @@ class Workspace:
         A lock file in ``.assay/`` serves the processes of this machine. Where the ledger is
         a PostgreSQL server and the store lies outside ``.assay/`` (an object store, or a
         shared folder), workspaces on other machines may share both: then a PostgreSQL
-        advisory lock is held too (see the module's doc), so that no gc anywhere deletes the
-        chunks of an add still in flight on another machine (written, not yet recorded in
-        the ledger).
+        advisory lock is held too (see :mod:`assay._workspace_lock`), so that no gc anywhere
+        deletes the chunks of an add still in flight on another machine (written, not yet
+        recorded in the ledger).
 
         A thread that holds a lock already (through this or another workspace object on the
         same folder or store) holds it on: taking it a second time (another file lock,
@@ -196,9 +190,9 @@ class Workspace:
         the lock, so readers that come while it waits queue behind it. (PostgreSQL's advisory
         locks already queue that way.)
         """
-        holds = _holds()
+        held_here = holds()
         key = ("file", os.path.realpath(self.dir / "lock"))
-        held = holds.get(key)
+        held = held_here.get(key)
         if held == "shared" and exclusive:  # it would wait for itself
             raise RuntimeError("the exclusive workspace lock was asked for while this thread holds the shared one")
         fd = gate = None
@@ -206,11 +200,11 @@ class Workspace:
             gate = self._gate_file()
             try:
                 fd = self._lock_file()
-                said = gate is not None and _take(gate, fcntl.LOCK_EX, False, "waiting for the workspace lock: a gc or "
-                                                  f"a repair holds it or waits for it in {self.root}")
+                said = gate is not None and take(gate, fcntl.LOCK_EX, False, "waiting for the workspace lock: a gc or "
+                                                 f"a repair holds it or waits for it in {self.root}")
                 holder = "another assay command holds it" if exclusive else "a gc or a repair holds it"
-                _take(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, said,
-                      f"waiting for the workspace lock: {holder} in {self.root}")
+                take(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, said,
+                     f"waiting for the workspace lock: {holder} in {self.root}")
                 if not exclusive and gate is not None:  # a reader passes the gate; a gc keeps it closed
                     os.close(gate)
                     gate = None
@@ -219,9 +213,9 @@ class Workspace:
                     if f is not None:
                         os.close(f)  # (a lock goes with its descriptor)
                 raise
-            holds[key] = "exclusive" if exclusive else "shared"
+            held_here[key] = "exclusive" if exclusive else "shared"
         try:
-            with self._store_lock(exclusive):
+            with store_lock(self, exclusive):
                 if getattr(self._holding, "mode", None) is None:  # first hold through this object
                     self._holding.mode = "held"
                     try:
@@ -235,7 +229,7 @@ class Workspace:
                     yield
         finally:
             if fd is not None:
-                del holds[key]
+                del held_here[key]
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
             if gate is not None:
@@ -382,91 +376,8 @@ class Workspace:
             return None
 
     def _lock_file(self, name: str = "lock") -> int:
-        """The lock file ``name``, open. One this user may only read is opened read-only (``flock``
-        works on it, shared or exclusive); one that cannot be opened at all stops the command,
-        as going on without the lock could delete what another command relies on."""
-        from assay.errors import InputError
-
-        path = self.dir / name
-        try:
-            return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise
-        try:
-            return os.open(path, os.O_RDONLY)
-        except OSError as exc:
-            if exc.errno not in (errno.EACCES, errno.EPERM, errno.ENOENT):
-                raise
-            raise InputError(f"cannot open the workspace lock {path}: {exc.strerror}",
-                             hint="this user needs read access to it (or write access to .assay/ to create it)") from None
-
-    def _store_key(self) -> int | None:
-        """The PostgreSQL advisory lock key of this workspace's store, where one is taken (see
-        the module's doc): named after the store's URL for an object store, after the ledger
-        for a folder outside ``.assay/`` (each machine may mount it at another path)."""
-        ledger, store = self.config.ledger or "", self.config.store
-        if not ledger.startswith(("postgresql://", "postgres://")):
-            return None
-        import hashlib
-
-        from assay.store import folder_of
-
-        folder = folder_of(store, self.dir)
-        if folder is None:
-            name = store.rstrip("/")  # one store, however its URL is spelt
-            for alias, scheme in (("s3a://", "s3://"), ("gcs://", "gs://"), ("abfs://", "az://"), ("abfss://", "az://")):
-                if name.startswith(alias):
-                    name = scheme + name[len(alias):]
-            name = f"store {name}"
-        elif _inside(folder, self.dir):
-            return None  # this workspace's own store: its lock file is enough
-        else:
-            name = f"folder store of ledger {self.ledger_id}"
-        return int.from_bytes(hashlib.blake2b(f"assay {name}".encode(), digest_size=8).digest(), "big", signed=True)
-
-    @contextlib.contextmanager
-    def _store_lock(self, exclusive: bool) -> Iterator[None]:
-        key = self._store_key()
-        if key is None:
-            yield
-            return
-        holds, sessions = _holds(), _sessions()
-        held = holds.get(("store", key))
-        if held is not None and (not exclusive or held == "exclusive"):
-            yield  # this thread holds it already (another workspace on the same store)
-            return
-        if held is not None:
-            raise RuntimeError("the exclusive store lock was asked for while this thread holds the shared one")
-        from assay.extras import import_optional
-        from assay.ledger._advisory import holders, lock_session, taking_failed
-
-        psycopg = import_optional("psycopg", "postgres")
-        ledger, store = self.config.ledger or "", self.config.store
-        conn = lock_session(ledger, self.root)
-        try:  # held by this session: the server lets it go when the session ends, a killed process's too
-            take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
-            if not conn.execute(f"SELECT {take}(%s)", (key,)).fetchone()[0]:
-                holder = "work that adds to it or reads it" if exclusive else "a gc or a repair"
-                who = holders(conn, key)
-                held_by = (f" ({'; '.join(who[:3])}" + (f" and {len(who) - 3} more" if len(who) > 3 else "")
-                           + ")") if who else ""
-                _say(f"waiting for the lock on {store}: {holder} in another workspace holds it or waits for it"
-                     + held_by)
-                conn.execute("SELECT pg_advisory_lock(%s)" if exclusive else "SELECT pg_advisory_lock_shared(%s)",
-                             (key,))
-        except psycopg.Error as exc:
-            failed = taking_failed(conn, exc, store, self.ledger_server())
-            conn.close()
-            raise failed from None
-        holds[("store", key)] = "exclusive" if exclusive else "shared"
-        sessions[key] = conn
-        try:
-            yield
-        finally:
-            del holds[("store", key)]
-            sessions.pop(key, None)
-            conn.close()
+        """The lock file ``name`` in ``.assay/``, open (see :func:`assay._workspace_lock.open_lock_file`)."""
+        return open_lock_file(self.dir / name)
 
     def ledger_server(self) -> str:
         """The ledger's server and database, as its URL names them (no password)."""
@@ -478,23 +389,7 @@ class Workspace:
         if a lock held through the PostgreSQL ledger was lost with its session, which the server
         may end (a restart, a timeout, the network). Nothing then has been recorded or deleted.
         Only the session of this thread's hold is asked, in the thread that holds it."""
-        from assay.errors import ConcurrencyError
-
-        key = self._store_key()
-        if key is None:
-            return
-        conn = _sessions().get(key)
-        if conn is None:
-            raise RuntimeError("check_lock() was called by a thread that does not hold the store's lock")
-        try:
-            conn.execute("SELECT 1")
-        except Exception:  # noqa: BLE001 - whatever ended the session, the lock went with it
-            raise ConcurrencyError(
-                "the lock on the shared store was lost (its PostgreSQL session ended); this step was stopped "
-                "before it recorded or deleted anything",
-                hint="rerun; if it happens again, check whether the PostgreSQL server restarted or ends sessions "
-                     "(an administrator, a connection pooler) and the network between here and it",
-            ) from None
+        check_store_lock(self)
 
     def close(self) -> None:
         if "ledger" in self.__dict__:
@@ -502,31 +397,6 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
-
-
-_thread = threading.local()
-
-
-def _holds() -> dict[tuple[str, Any], str]:
-    """The locks this thread holds, whichever workspace object took them: ``("file", path)``
-    and ``("store", advisory key)`` to ``"shared"`` or ``"exclusive"``."""
-    holds = getattr(_thread, "holds", None)
-    if holds is None:
-        holds = _thread.holds = {}
-    return holds
-
-
-def _sessions() -> dict[int, Any]:
-    """This thread's PostgreSQL sessions holding a store's advisory lock, by key."""
-    sessions = getattr(_thread, "sessions", None)
-    if sessions is None:
-        sessions = _thread.sessions = {}
-    return sessions
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    """Whether ``path`` is ``folder`` or lies in it, links followed."""
-    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def _empty_folder(path: Path) -> bool:
@@ -537,33 +407,6 @@ def _empty_folder(path: Path) -> bool:
             return next(it, None) is None
     except OSError:
         return False
-
-
-def _take(fd: int, mode: int, said: bool, message: str) -> bool:
-    """``flock(fd, mode)``, saying ``message`` on stderr first if it has to wait more than a
-    moment (unless ``said``: a wait was said already; readers pass the gate in a moment).
-    Returns whether a wait was said."""
-    deadline = time.monotonic() + 0.2
-    while True:
-        try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-            return said
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.005)
-    if not said:
-        _say(message)
-    fcntl.flock(fd, mode)
-    return True
-
-
-def _say(message: str) -> None:
-    """A note for the person waiting, on stderr (never stdout, which may carry --json)."""
-    import sys
-
-    if sys.stderr is not None:
-        print(message, file=sys.stderr, flush=True)
 
 
 def _undo(ws_dir: Path, *, remove: bool) -> None:

@@ -253,7 +253,7 @@ def test_a_lock_file_this_user_can_only_read_is_opened_read_only(ws: Workspace, 
     """Where the lock file cannot be opened for writing it is opened read-only (flock works
     on it, shared or exclusive); where it cannot be opened at all the command stops before
     it reads or deletes anything: gc without the lock could delete what a reader relies on."""
-    from assay import workspace as workspace_module
+    from assay import _workspace_lock
     from assay.errors import InputError
 
     mixed_pack(ws)
@@ -268,7 +268,7 @@ def test_a_lock_file_this_user_can_only_read_is_opened_read_only(ws: Workspace, 
                 raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(workspace_module.os, "open", open_as_reader)
+    monkeypatch.setattr(_workspace_lock.os, "open", open_as_reader)  # where the lock file is opened
     reader = Workspace.open(ws.root)
     assert verify(reader).ok
     assert opened[-1] == os.O_RDONLY

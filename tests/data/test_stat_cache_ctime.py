@@ -14,8 +14,6 @@ import pytest
 
 from assay.data import add, checkout, status
 from assay.data._checkout import _renamed_stat
-from assay.data._scan import scan
-from assay.data._statcache import StatCache
 from assay.workspace import Workspace
 
 OLD = 1_600_000_000  # outside the racy window: the cache trusts the entry
@@ -173,12 +171,12 @@ def test_a_read_is_retried_when_the_file_changes_under_it_keeping_size_and_mtime
 
 
 def test_same_compares_size_mtime_and_ctime() -> None:
-    from assay.data._add import _same
+    from assay.data._file_hashing import same_stat
 
     def st(size: int, mtime: int, ctime: int) -> Any:
         return SimpleNamespace(st_size=size, st_mtime_ns=mtime, st_ctime_ns=ctime)
 
-    assert _same(st(5, 10, 20), st(5, 10, 20))
-    assert not _same(st(5, 10, 20), st(6, 10, 20))
-    assert not _same(st(5, 10, 20), st(5, 11, 20))
-    assert not _same(st(5, 10, 20), st(5, 10, 21))
+    assert same_stat(st(5, 10, 20), st(5, 10, 20))
+    assert not same_stat(st(5, 10, 20), st(6, 10, 20))
+    assert not same_stat(st(5, 10, 20), st(5, 11, 20))
+    assert not same_stat(st(5, 10, 20), st(5, 10, 21))

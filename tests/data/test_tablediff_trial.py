@@ -189,7 +189,7 @@ def test_a_table_without_the_key_on_one_side_still_reports_its_column_changes(ws
 
 
 def test_category_counts_that_are_not_exact_do_not_read_as_exact():
-    from assay.cli._data import _column_line
+    from assay.cli._table_diff import column_line
 
     col = {
         "kind": "categorical",
@@ -198,11 +198,11 @@ def test_category_counts_that_are_not_exact_do_not_read_as_exact():
         "new_categories": {"count": 9970, "exact": False, "values": [{"value": f"b{i}"} for i in range(3)]},
         "vanished_categories": {"count": 2, "exact": True, "values": [{"value": "a1"}, {"value": "a2"}]},
     }
-    line = _column_line(col)
+    line = column_line(col)
     assert "distinct 100 -> ~29731" in line
     assert "new: b0, b1, b2 and at least 9967 more" in line and "gone: a1, a2" in line, line
     col["new_categories"] = {"count": 2, "exact": False, "values": [{"value": "b0"}, {"value": "b1"}]}
-    assert "new: b0, b1 (at least)" in _column_line(col)
+    assert "new: b0, b1 (at least)" in column_line(col)
 
 
 def test_same_dates_and_times_in_another_width_change_no_row(tmp_path):

@@ -199,11 +199,11 @@ def test_the_api_diff_takes_one_key_column_as_a_string(ws, cli, tmp_path: Path) 
 
 
 def test_the_text_diff_marks_sampled_quantiles_and_shows_hidden_digits() -> None:
-    from assay.cli._data import _column_line
+    from assay.cli._table_diff import column_line
 
-    line = _column_line({"kind": "numeric",
-                         "old": {"mean": 10021.5, "p50": 100014.0, "quantiles_exact": False, "min": None},
-                         "new": {"mean": 10021.500001, "p50": 100020.0, "quantiles_exact": False, "min": 1}})
+    line = column_line({"kind": "numeric",
+                        "old": {"mean": 10021.5, "p50": 100014.0, "quantiles_exact": False, "min": None},
+                        "new": {"mean": 10021.500001, "p50": 100020.0, "quantiles_exact": False, "min": 1}})
     assert "mean 10021.5 -> 10021.500001" in line and "p50 ~100014 -> ~100020" in line and "min none -> 1" in line
 
 

@@ -367,11 +367,11 @@ def test_unreadable_file_as_root_via_directory_permissions(ws: Workspace, monkey
 
 
 def test_file_changing_while_read_is_retried_then_refused(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    from assay.data import _add
+    from assay.data import _file_hashing
     from assay.data._chunking import FileChangedError
 
     f = write(ws.root / "d" / "hot.log", "start")
-    original = _add.Chunker.chunks
+    original = _file_hashing.Chunker.chunks
 
     def growing(self, path, st=None, previous=None):  # type: ignore[no-untyped-def]
         yield from original(self, path, st, previous)
@@ -379,8 +379,8 @@ def test_file_changing_while_read_is_retried_then_refused(ws: Workspace, monkeyp
             fh.write("x")
 
     with monkeypatch.context() as m:
-        m.setattr(_add.Chunker, "chunks", growing)
-        m.setattr(_add, "_read_small", lambda entry, limit: None)  # the chunked path
+        m.setattr(_file_hashing.Chunker, "chunks", growing)
+        m.setattr(_file_hashing, "_read_small", lambda entry, limit: None)  # the chunked path
         with pytest.raises(FileChangedError, match="kept changing"):
             add(ws, ["d"], name="ds")
     assert ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0] == 0

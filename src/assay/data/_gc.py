@@ -263,7 +263,7 @@ def _pushed_to_store(store: Any) -> list[tuple[str, str, str]]:
     a store that is also some workspace's remote holds the versions pushed there, which this
     ledger may not know (``versions/NAME/ID.json``, and the single ``refs/NAME.json`` list
     older remotes hold). A ref that does not read could name any snapshot: gc stops."""
-    from assay.data._remote import check_entry, read_json, read_ref
+    from assay.data._remote_refs import check_entry, read_json, read_ref
 
     found: list[tuple[str, str, str]] = []
     unreadable: list[str] = []

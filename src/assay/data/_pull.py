@@ -22,20 +22,8 @@ from assay.config import Remote
 from assay.data._history import import_reproducers, import_runs
 from assay.data._packs import PackStore, PackWriter, workspace_packs
 from assay.data._records import import_records
-from assay.data._remote import (
-    TransferResult,
-    fitting_sources,
-    maker_label,
-    open_remote,
-    read_refs,
-    remote_damage,
-    remote_hold,
-    remote_packs,
-    remote_versions,
-    run_of,
-    safe_sources,
-    transfer,
-)
+from assay.data._remote import TransferResult, open_remote, remote_damage, remote_hold, remote_packs, transfer
+from assay.data._remote_refs import fitting_sources, maker_label, read_refs, remote_versions, run_of, safe_sources
 from assay.data._snapshot import ManifestMemo
 from assay.data._versions import Version, copy_snapshot, kind_of, load_snapshot, load_snapshot_object, resolve
 from assay.errors import CorruptionError, InputError, UsageError

@@ -29,7 +29,7 @@ def mend_refs(ws: Workspace, store: ObjectStore, result: RepairResult) -> dict[s
     this workspace's ledger where it has that version, keeping the number the damaged ref
     still shows (the remote's own: a pull may have renumbered the version here). Every ref
     that reads now, by key."""
-    from assay.data._remote import read_ref, ref_entry
+    from assay.data._remote_refs import read_ref, ref_entry
     from assay.data._versions import valid_name, version_sources
 
     refs = {k: read_ref(store, k) for k in sorted(store.list("versions/"))
@@ -85,7 +85,7 @@ def mend_runs(ws: Workspace, store: ObjectStore, result: RepairResult) -> None:
 
 def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:
     """The version numbers the single list of an older remote (``refs/NAME.json``) holds."""
-    from assay.data._remote import read_json
+    from assay.data._remote_refs import read_json
 
     if not store.exists(f"refs/{name}.json"):
         return set()
@@ -97,7 +97,7 @@ def _legacy_numbers(store: ObjectStore, name: str) -> set[int]:
 def live_on_remote(store: ObjectStore, refs: dict[str, dict[str, Any]]) -> set[str]:
     """The snapshots of the versions the remote lists: in ``refs`` (every per-version ref that
     reads) and in the single lists older remotes hold."""
-    from assay.data._remote import check_entry, read_json
+    from assay.data._remote_refs import check_entry, read_json
 
     live = {entry["snapshot"] for entry in refs.values()}
     for key in store.list("refs/"):

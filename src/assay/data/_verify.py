@@ -93,7 +93,7 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
             name, store, packs, every = remote_contents(ws, remote, bad_indexes, opened)
             try:
                 if ref and not all_objects:
-                    from assay.data._remote import remote_version
+                    from assay.data._remote_refs import remote_version
 
                     versions = [remote_version(store, ref)]
                 else:

@@ -36,7 +36,7 @@ Fresh = list[tuple[str, Any, FileManifest]]
 def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWriter | None, processes: int,
                       previous: Mapping[str, FileManifest]) -> Fresh:
     """``(rel, stat, manifest)`` of every entry, in order; new chunks stored through ``writer``'s store.
-    ``previous``: earlier manifests of big files (see :func:`~assay.data._add.hash_batch`)."""
+    ``previous``: earlier manifests of big files (see :func:`~assay.data._file_hashing.hash_batch`)."""
     shares = split(entries, processes, lambda e: e.st.st_size)
     claims = None
     if writer is not None:
@@ -67,7 +67,7 @@ def hash_in_processes(ws: Workspace, entries: list[ScanEntry], writer: PackWrite
 def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | None, report: Callable[[int], None],
                 claims: Claims | None, previous: Mapping[str, FileManifest],
                 ) -> tuple[list[tuple[Any, ...]], tuple[int, int, list[str]]]:
-    from assay.data._add import _batches, hash_batch
+    from assay.data._file_hashing import batches_of, hash_batch
 
     chunker = Chunker(chunk_avg)
     own = writer.sibling(claims.claim if claims is not None else None) if writer is not None else None
@@ -75,7 +75,7 @@ def _hash_share(share: list[ScanEntry], chunk_avg: int, writer: PackWriter | Non
     out: Fresh = []
     done = 0
     try:
-        for items in _batches(share):
+        for items in batches_of(share):
             out.extend(hash_batch(items, chunker, own, ahead.take, previous))
             done += sum(e.st.st_size for e in items)
             report(done)
@@ -140,7 +140,7 @@ class _ReadAhead:
     thread (a second thread would only contend for the interpreter lock)."""
 
     def __init__(self, paths: list[str]) -> None:
-        from assay.data._add import advise
+        from assay.data._file_hashing import advise
 
         self._advise = advise
         self._paths = paths

@@ -1,0 +1,85 @@
+"""How `assay data diff` shows the changes in one table: its rows, its schema, and the
+columns whose summary moved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from assay.cli._output import quoted
+
+__all__ = ["column_line", "render_table_diff"]
+
+
+def render_table_diff(t: dict[str, Any]) -> None:
+    """A table's row diff, schema changes, notes and the columns whose summary moved."""
+    if t.get("rows_added") is None:
+        click.echo(f"    rows {t.get('rows_old')} -> {t.get('rows_new')} (no column in both tables to match rows by)")
+    else:
+        click.echo(f"    rows {t.get('rows_old')} -> {t.get('rows_new')}: +{t.get('rows_added')} -{t.get('rows_removed')}"
+                   + (f" ~{t['rows_changed']}" if t.get("rows_changed") is not None else "")
+                   + f" (matched by {t.get('matched_by')})")
+    schema = t.get("schema") or {}
+    for col in schema.get("added", []):
+        click.echo(f"    column added    {quoted(col['name'])} ({col['type']})")
+    for col in schema.get("removed", []):
+        click.echo(f"    column removed  {quoted(col['name'])} ({col['type']})")
+    for col in schema.get("type_changed", []):
+        click.echo(f"    column type     {quoted(col['name'])}: {col.get('old')} -> {col.get('new')}")
+    dup = t.get("duplicate_keys") or {}
+    if dup.get("old") or dup.get("new"):
+        click.echo(f"    duplicate keys: {dup.get('old', 0)} in old ({dup.get('extra_rows_old', 0)} extra rows), "
+                   f"{dup.get('new', 0)} in new ({dup.get('extra_rows_new', 0)} extra rows)")
+    for note in t.get("notes", []):
+        click.echo(f"    note: {note}")
+    for name, col in sorted((t.get("columns") or {}).items()):
+        line = column_line(col)
+        if line:
+            click.echo(f"    {quoted(name)}: {line}")
+
+
+def column_line(col: dict[str, Any]) -> str:
+    """What moved in one column's summary ('' when nothing did)."""
+    if col.get("skipped"):
+        return "summary skipped"
+    old, new = col.get("old") or {}, col.get("new") or {}
+
+    def moved(key: str, label: str | None = None, prefix: str = "") -> str | None:
+        if key not in old or key not in new or old[key] == new[key]:
+            return None
+        a, b = _num(old[key]), _num(new[key])
+        if a == b:  # the change is in digits the short form leaves out
+            a, b = repr(old[key]), repr(new[key])
+        return f"{label or key} {prefix}{a} -> {prefix}{b}"
+
+    if col.get("kind") == "numeric":
+        sampled = "" if old.get("quantiles_exact", True) and new.get("quantiles_exact", True) else "~"
+        parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max"), moved("nulls")]
+    else:
+        parts = [_distinct_moved(old, new), moved("nulls")]
+        for key, label in (("new_categories", "new"), ("vanished_categories", "gone")):
+            cats = col.get(key) or {}
+            if cats.get("count"):
+                shown = ", ".join(quoted(str(v["value"])) for v in cats.get("values", [])[:3])
+                # Not exact: only the values that side tracked were compared, so there are at least this many.
+                exact = cats.get("exact", True)
+                more = (f" and {'' if exact else 'at least '}{cats['count'] - 3} more" if cats["count"] > 3
+                        else "" if exact else " (at least)")
+                parts.append(f"{label}: {shown}{more}")
+    return ", ".join(p for p in parts if p)
+
+
+def _distinct_moved(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """'distinct A -> B', with ~ on each count that is an estimate (not on an exact one)."""
+    if "distinct" not in old or "distinct" not in new or old["distinct"] == new["distinct"]:
+        return None
+    a, b = (("" if side.get("distinct_exact", True) else "~") + _num(side["distinct"]) for side in (old, new))
+    return f"distinct {a} -> {b}"
+
+
+def _num(value: Any) -> str:
+    """A summary value for people: floats to 6 significant digits, no value as "none"."""
+    if value is None:
+        return "none"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
