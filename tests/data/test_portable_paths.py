@@ -86,3 +86,43 @@ def test_a_version_without_such_paths_is_not_probed(ws: Workspace, tmp_path: Pat
     monkeypatch.setattr(_portable, "folds", lambda root: probed.append(root) or (True, True))
     assert len(checkout(ws, "ds@v1", to=tmp_path / "out").written) == 1
     assert probed == []
+
+
+def test_full_case_folding_is_not_a_file_system_s(ws: Workspace, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # No file system folds "ß" into "ss" or "ﬁ" into "fi" (APFS, NTFS fold one character to one):
+    # these are two files everywhere, and add said otherwise, and checkout refused them.
+    assert colliding(["straße.csv", "strasse.csv", "\ufb01le", "file", "Ω", "ω"]) == [["Ω", "ω"]]
+    d = ws.root / "d"
+    d.mkdir()
+    (d / "straße.csv").write_text("1\n")
+    (d / "strasse.csv").write_text("2\n")
+    done = add(ws, [d], name="ds")
+    assert not [w for w in done.warnings if "differ only in case" in w]
+    monkeypatch.setattr(_portable, "folds", lambda root: (True, True))
+    assert len(checkout(ws, "ds@v1", to=tmp_path / "out").written) == 2
+
+
+def test_a_read_only_target_is_probed_by_the_names_there(ws: Workspace, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # A checkout into a read-only folder that already holds the version writes nothing: the probe
+    # file cannot be made there, and the checkout failed on it.
+    import errno
+    import os
+
+    add(ws, [_clashing(ws)], name="ds")
+    target = tmp_path / "out"
+    checkout(ws, "ds@v1", to=target)
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if ".assay-probe-" in str(path):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_portable.os, "open", read_only)
+    assert folds(target) == (False, False)  # "d" is there, "D" is not
+    done = checkout(ws, "ds@v1", to=target)
+    assert done.written == [] and done.unchanged == 7
+    (target / "D").mkdir()  # a folding file system would find it: here it is another folder
+    assert folds(target) == (False, False)

@@ -9,6 +9,7 @@ version holds such paths, and checkout refuses them on a file system that folds 
 
 from __future__ import annotations
 
+import errno
 import os
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -19,8 +20,24 @@ from assay.errors import UsageError
 __all__ = ["colliding", "collisions_note", "refuse_collisions"]
 
 
+def _case_folded(path: str) -> str:
+    """``path`` as a file system that ignores case keeps it: each character folded to one
+    (simple folding, as APFS and NTFS do), never ``str.casefold``'s full folding, which makes
+    ``straße`` and ``strasse`` one name where no file system does."""
+    if path.isascii():
+        return path.lower()
+    folded = path.casefold()
+    if len(folded) == len(path):  # each character folded to one (no character folds to none)
+        return folded
+    out = []
+    for ch in path:
+        folded = ch.casefold()
+        out.append(folded if len(folded) == 1 else ch.lower() if len(ch.lower()) == 1 else ch)
+    return "".join(out)
+
+
 def _folded(path: str) -> str:
-    return unicodedata.normalize("NFC", path).casefold()
+    return _case_folded(unicodedata.normalize("NFC", path))
 
 
 def _paths_and_folders(paths: Iterable[str]) -> set[str]:
@@ -70,13 +87,38 @@ def folds(root: Path) -> tuple[bool, bool]:
     Unicode form, for one name: a probe file made and removed there."""
     name = f".assay-probe-{os.getpid()}-{os.urandom(4).hex()}-a\u00e9"
     probe = root / name
-    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        return _folds_by_names(root)  # (a read-only target: a checkout with nothing to write goes on)
     os.close(fd)
     try:
         case = os.path.lexists(root / name.upper()) if name.upper() != name else False
         form = os.path.lexists(root / unicodedata.normalize("NFD", name))
     finally:
         os.unlink(probe)
+    return case, form
+
+
+def _folds_by_names(root: Path) -> tuple[bool, bool]:
+    """:func:`folds` where no probe can be written: the names already in ``root`` looked up in
+    another case and form. Where none can tell, neither is said (no file can be written there
+    by this user to overwrite another; a write the checkout needs fails on its own)."""
+    names = set(os.listdir(root))
+    case = form = False
+    for name in sorted(names):
+        other = name.swapcase()
+        if name.isascii() and other != name and other not in names:
+            case = os.path.lexists(root / other)
+            break
+    for name in sorted(names):
+        nfc, nfd = unicodedata.normalize("NFC", name), unicodedata.normalize("NFD", name)
+        other = nfd if name == nfc else nfc
+        if other != name and other not in names:
+            form = os.path.lexists(root / other)
+            break
     return case, form
 
 
@@ -91,7 +133,7 @@ def refuse_collisions(root: Path, ref: str, paths: list[str]) -> None:
 
     def key(path: str) -> str:
         path = unicodedata.normalize("NFC", path) if form else path
-        return path.casefold() if case else path
+        return _case_folded(path) if case else path
 
     groups = colliding(paths, key)
     if groups:
