@@ -321,7 +321,7 @@ class Workspace:
             return None  # a new ledger (this store becomes its store), or its own store: nothing to lose
         other = (f"the store {doc.get('store')} (registered from {doc.get('host', '?')}:{doc.get('workspace', '?')})"
                  if doc.get("store") else "another store")
-        if rows and doc.get("store") in (None, self.store.url):
+        if rows and self._was_this_ledgers_store(doc):
             # The ledger's own store, by its address, now without its versions or registration.
             return UsageError(
                 f"this workspace's store {self.store.url} is where its ledger's versions live, but it holds none of "
@@ -339,6 +339,23 @@ class Workspace:
             hint="name the ledger's store as this machine reaches it (`assay init --store`, or `store` in "
                  ".assay/config.toml), or give this store a ledger of its own (another PostgreSQL database, or `ledger = \"sqlite\"`)",
         )
+
+    def _was_this_ledgers_store(self, doc: dict[str, Any]) -> bool:
+        """Whether this store, lacking the ledger's versions, is the one the ledger registered
+        (``doc``, from ``ledger_info``) and not a second one: the same address, and for a folder
+        (the same path may be another machine's own disk) the same machine. A ledger that names
+        no store (an older assay's) counts only this workspace's own record of registering it."""
+        import socket
+
+        if doc.get("store") is None:
+            try:
+                said = (self.cache_dir / "registered").read_text(encoding="utf-8")
+            except OSError:
+                return False
+            return said == f"{self.store.url}\nledgers/{self.ledger_id}.json"
+        if doc.get("store") != self.store.url:
+            return False
+        return "://" in self.store.url or doc.get("host") == socket.gethostname()
 
     def other_ledgers(self) -> list[dict[str, Any]]:
         """The other ledgers registered in this workspace's store: each one's id, workspace

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assay.data import _add, add, checkout, gc, verify
+from assay.data import _add, add, add_remote, checkout, gc, push, repair, verify
+from assay.errors import UsageError
 from assay.workspace import Workspace
 
 
@@ -406,3 +407,44 @@ def test_an_emptied_store_of_a_shared_ledger_is_refilled_by_pull_repair(tmp_path
     checkout(b, "ds@v1", to=tmp_path / "out")
     assert [p.stat().st_size for p in (tmp_path / "out").rglob("x.bin")] == [50_000]
     b.close()
+
+
+def _ledger_naming_no_store(tmp_path: Path, pg: str) -> Workspace:
+    first = Workspace.init(tmp_path / "a", ledger=pg, store=str(tmp_path / "store1"))
+    (first.root / "d").mkdir()
+    (first.root / "d" / "x.bin").write_bytes(os.urandom(5000))
+    add(first, [first.root / "d"], name="ds")
+    add_remote(first, "origin", str(tmp_path / "remote"))
+    push(first)
+    with first.ledger.transaction() as tx:  # as an older assay left it: no store named
+        tx.execute("DELETE FROM ledger_info WHERE key = 'store'")
+    return first
+
+
+def test_a_second_store_of_a_ledger_naming_no_store_is_not_said_emptied(tmp_path: Path, pg_database: str) -> None:
+    first = _ledger_naming_no_store(tmp_path, pg_database)
+    with pytest.raises(UsageError) as refused:
+        Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "store2"))
+    assert "emptied" not in refused.value.message, refused.value.message
+    first.close()
+
+
+def test_pull_repair_lets_no_second_store_in_where_the_ledger_names_no_store(tmp_path: Path, pg_database: str) -> None:
+    first = _ledger_naming_no_store(tmp_path, pg_database)
+    other = Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "store1"))
+    other.close()
+    config = other.dir / "config.toml"  # `store` edited to a new, empty folder
+    config.write_text(config.read_text().replace("store1", "store2"))
+    (other.dir / "cache" / "registered").unlink(missing_ok=True)
+    with first.ledger.transaction() as tx:
+        tx.execute("DELETE FROM ledger_info WHERE key = 'store'")
+    (tmp_path / "store1" / "ledgers" / f"{first.ledger_id}.json").unlink()  # as an older assay: none
+    second = Workspace(other.root)
+    add_remote(second, "origin", str(tmp_path / "remote")) if "origin" not in second.config.remotes else None
+    with pytest.raises(UsageError, match="store2, which holds none of them"):
+        repair(second, remote="origin")  # filling store2 would make it a second store of the ledger
+    assert not (tmp_path / "store2" / "packs").exists() or not any((tmp_path / "store2" / "packs").iterdir())
+    assert second.refilling is False
+    second.close()
+    assert verify(first, all_objects=True).ok
+    first.close()

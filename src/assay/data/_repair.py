@@ -119,12 +119,20 @@ class RepairResult:
 def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False) -> RepairResult:
     """Mend the workspace's store from ``remote`` (default remote when None), or with
     ``on_remote`` that remote from the workspace's store; then verify what was mended."""
-    from assay.data._remote import open_remote, refuse_read_only, remote_hold, remote_packs
-
     if not on_remote and remote is None and not ws.config.remotes:
         return _repair_alone(ws)
     if not on_remote:
         ws.refilling = True  # a shared ledger's store that was emptied is let in: this puts its versions back
+        try:
+            return _repair(ws, remote, on_remote)
+        finally:
+            ws.refilling = False
+    return _repair(ws, remote, on_remote)
+
+
+def _repair(ws: Workspace, remote: str | None, on_remote: bool) -> RepairResult:
+    from assay.data._remote import open_remote, refuse_read_only, remote_hold, remote_packs
+
     spec, store = open_remote(ws, remote)
     if on_remote:
         refuse_read_only(ws, spec)
