@@ -142,7 +142,6 @@ def test_a_read_is_retried_when_the_file_changes_under_it_keeping_size_and_mtime
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     # add compares the stats before and after reading a file: an edit during the read that
     # puts the mtime back moves only the ctime, and must not leave a manifest of mixed bytes.
-    from assay.data import _add
     from assay.data._chunking import Chunker
 
     f = ws.root / "big.bin"
@@ -162,7 +161,6 @@ def test_a_read_is_retried_when_the_file_changes_under_it_keeping_size_and_mtime
                 os.utime(f, (OLD, OLD))
 
     monkeypatch.setattr(Chunker, "chunks", chunks)
-    monkeypatch.setattr(_add, "_CORES", 1, raising=False)
     v = add(ws, [f], name="big", jobs=1).version
     assert edited == [True]
     out = ws.root / "out"
