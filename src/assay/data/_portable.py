@@ -40,15 +40,12 @@ def _folded(path: str) -> str:
     return _case_folded(unicodedata.normalize("NFC", path))
 
 
-def _paths_and_folders(paths: Iterable[str]) -> set[str]:
-    out: set[str] = set()
-    for path in paths:
-        out.add(path)
-        while "/" in path:
-            path = path.rpartition("/")[0]
-            if path in out:
-                break
-            out.add(path)
+def _paths_and_folders(paths: list[str]) -> set[str]:
+    out = set(paths)
+    folders = {path.rpartition("/")[0] for path in paths if "/" in path}  # few, beside the files
+    while folders:
+        out |= folders
+        folders = {f.rpartition("/")[0] for f in folders if "/" in f} - out
     return out
 
 
@@ -59,8 +56,11 @@ def colliding(paths: Iterable[str], key: Callable[[str], str] = _folded) -> list
     joined = "\n".join(paths)
     if joined.isascii() and joined == joined.lower():
         return []  # nothing to fold (most versions): checked at C speed
+    names = _paths_and_folders(paths)
+    if joined.isascii() and key is _folded and len(set(map(str.lower, names))) == len(names):
+        return []  # ASCII names fold only by case, and none folds onto another
     groups: dict[str, list[str]] = {}
-    for path in _paths_and_folders(paths):
+    for path in names:
         if path.isascii() and path.islower():
             groups.setdefault(path, []).append(path)  # (its own key: most paths, cheaply)
         else:
