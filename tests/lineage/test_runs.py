@@ -161,9 +161,12 @@ def wait_for(path: Path) -> None:
 def test_sigterm_and_sighup_end_the_command_and_record_the_run_failed(ws: Workspace, signum: int) -> None:
     script = ("import os, time; os.makedirs('o', exist_ok=True); open('o/f', 'w').write('1'); "
               "open('started', 'w').write(str(os.getpid())); time.sleep(60)")
+    # (SIGHUP's default restored: under `nohup` the test run passes it on ignored, and assay
+    # rightly leaves an ignored SIGHUP ignored)
     proc = subprocess.Popen([*ASSAY, "run", "--json", "--out", "o=o", "--", PY, "-c", script], cwd=ws.root,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "ASSAY_PROGRESS": "0"})
+                            env={**os.environ, "ASSAY_PROGRESS": "0"},
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     wait_for(ws.root / "started")
     time.sleep(0.2)
     proc.send_signal(signum)  # to assay alone, not to the command's process group
