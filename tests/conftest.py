@@ -22,6 +22,10 @@ from assay.workspace import Workspace
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("ASSAY_PROGRESS", "0")
+# gc keeps unreferenced objects younger than a day (a writer without a hold may be about to
+# reference them); the tests make their garbage just before they collect it. The grace time
+# itself is tested in tests/data/test_gc_grace.py.
+os.environ.setdefault("ASSAY_GC_GRACE_SECONDS", "0")
 
 ASSAY = [sys.executable, "-m", "assay"]
 

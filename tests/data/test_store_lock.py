@@ -21,14 +21,6 @@ from assay.errors import ConcurrencyError
 from assay.workspace import Workspace
 
 
-@pytest.fixture(params=["folder", "s3"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict]:
-    if request.param == "folder":
-        (tmp_path / "shared").mkdir()
-        return str(tmp_path / "shared"), {}
-    return request.getfixturevalue("s3_bucket"), {"endpoint_url": request.getfixturevalue("s3_server")}
-
-
 def bob_and_alice(tmp_path: Path, url: str, options: dict) -> tuple[Workspace, Workspace]:
     """bob keeps his versions in the store at ``url``; alice pushes hers there as her remote."""
     bob = Workspace.init(tmp_path / "bob", store=url, store_options=options)

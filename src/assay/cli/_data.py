@@ -20,6 +20,13 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _age(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return counted(int(seconds // size), unit) if seconds != size else unit
+    return f"{seconds:g} s"
+
+
 @click.group()
 def data() -> None:
     """Version, inspect, verify and move datasets."""
@@ -445,4 +452,7 @@ def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
         + (f"; kept {counted(result.pushed_versions_kept, 'version')} pushed to this store by other workspaces"
            if result.pushed_versions_kept else "")
         + (f"; removed {counted(result.stale_locks_removed, 'lock marker')} of pushes or pulls that were killed"
-           if result.stale_locks_removed else "")))
+           if result.stale_locks_removed else "")
+        + (f"; kept {counted(result.recent_kept, 'unreferenced pack or snapshot', 'unreferenced packs or snapshots')} "
+           f"written in the last {_age(result.grace_seconds)} (a write may still be under way; "
+           "ASSAY_GC_GRACE_SECONDS=0 deletes them now)" if result.recent_kept else "")))

@@ -11,6 +11,9 @@ A store that is also some workspace's remote (a shared folder used as both) hold
 versions pushed there, which this ledger may not know: gc keeps them, as it keeps its own,
 and holds the store exclusive (:mod:`assay.data._storelock`), so that no push lands packs
 there between its listing of refs and its deletions: while one runs, gc refuses.
+An unreferenced pack or snapshot written within the grace time (a day; see
+:func:`grace_seconds`) is kept for a later run: a writer that takes no hold (an assay from
+before the store's lock) may be about to record the version that references it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +58,8 @@ class GcResult:
     kept_aside: int = 0  # packs a repair moved under lost/ (bytes it could not place): never deleted by gc
     pushed_versions_kept: int = 0  # versions other workspaces pushed to this store (as their remote): kept
     stale_locks_removed: int = 0  # markers in locks/ of pushes or pulls that were killed (see _storelock)
+    recent_kept: int = 0  # unreferenced packs and snapshots younger than the grace time: a write may be under way
+    grace_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -118,11 +124,17 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
             hold.check()  # and the store's hold (no request: what its heartbeat last found)
         store.delete(key)
 
+    young = _young(store, hold)
+    result.grace_seconds = young.grace
+
     # Dead snapshots go first: a snapshot in a store always has all of its chunks there (a
     # push and a pull skip the chunks of one they find), so a gc killed midway must not
     # leave one whose packs are gone.
     for key in list(store.list("snapshots/")):
         if key[len("snapshots/"):] not in live_snapshots:
+            if young(key):
+                result.recent_kept += 1
+                continue
             result.snapshots_deleted += 1
             if not dry_run:
                 delete(key)
@@ -133,6 +145,9 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
         if key.endswith(".pack") and key[len("packs/"):-len(".pack")] not in pack_ids:
             if missing_live:
                 result.debris_kept += 1
+                continue
+            if young(key):
+                result.recent_kept += 1
                 continue
             result.debris_deleted += 1
             result.debris_bytes += store.size(key)
@@ -148,6 +163,9 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
         dead_bytes = sum(e[2] for e, k in zip(entries, keep, strict=True) if not k)
         dead_chunks = keep.count(False)
         if dead_chunks == 0:
+            continue
+        if young(f"packs/{pack_id}.pack", f"packs/{pack_id}.idx"):
+            result.recent_kept += 1
             continue
         result.chunks_deleted += dead_chunks
         result.bytes_freed += dead_bytes
@@ -224,6 +242,46 @@ def _checkout_leftovers(ws: Workspace, dry_run: bool) -> tuple[int, int]:
             files_found, bytes_found = remove_dead_temps(folder, files, dry_run=dry_run)
             found, size = found + files_found, size + bytes_found
     return found, size
+
+
+GRACE_SECONDS = 86400.0
+
+
+def grace_seconds() -> float:
+    """How old an unreferenced pack or snapshot must be before gc deletes it
+    (``ASSAY_GC_GRACE_SECONDS``, a day by default; 0 deletes at once)."""
+    text = os.environ.get("ASSAY_GC_GRACE_SECONDS", "")
+    try:
+        value = float(text) if text else GRACE_SECONDS
+    except ValueError:
+        raise UsageError(f"ASSAY_GC_GRACE_SECONDS={text!r} is not a number of seconds",
+                         hint="unset it (a day) or give a number of seconds, e.g. 3600; 0 deletes at once") from None
+    if not 0 <= value < float("inf"):
+        raise UsageError(f"ASSAY_GC_GRACE_SECONDS={text!r} is out of range", hint="give 0 or more seconds")
+    return value
+
+
+class _young:
+    """Whether an object was written within the grace time, by the store's clock (its own
+    marker's time where gc holds the store, else this machine's). A writer that takes no
+    hold (an assay from before the store's lock, pushing or adding now) has its packs and
+    snapshot unreferenced until it records its version: gc leaves them to a later run."""
+
+    def __init__(self, store: Any, hold: StoreHold | None) -> None:
+        self.store, self.grace = store, grace_seconds()
+        now = hold.markers.now(hold.name) if hold is not None and hold.held else None
+        self.now = now if now is not None else time.time()
+
+    def __call__(self, *keys: str) -> bool:
+        if self.grace <= 0:
+            return False
+        for key in keys:
+            try:
+                if self.now - self.store.modified(key) < self.grace:
+                    return True
+            except (NotFoundError, NotImplementedError):
+                continue
+        return False
 
 
 def _delete_pack(delete: Any, pack_id: str) -> None:

@@ -1,0 +1,94 @@
+"""gc keeps unreferenced packs and snapshots written within the grace time (a day by default,
+``ASSAY_GC_GRACE_SECONDS``): a writer that takes no hold on the store (an assay from before
+the store's lock) has its packs and snapshot unreferenced until it records its version."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from assay.data import add, gc, verify
+from assay.errors import UsageError
+from assay.workspace import Workspace
+from tests.data.test_store_lock import bob_and_alice, pulled_whole
+
+
+def _garbage(ws: Workspace) -> None:
+    """A pack and a snapshot no version references (the version that did is dropped)."""
+    (ws.root / "junk").mkdir()
+    (ws.root / "junk" / "x.bin").write_bytes(os.urandom(40_000))
+    add(ws, [ws.root / "junk"], name="junk")
+    ws.ledger.execute("DELETE FROM versions WHERE dataset = ?", ("junk",))  # (no command removes a version)
+
+
+def _age_store(ws: Workspace, seconds: float) -> None:
+    then = time.time() - seconds
+    for path in (ws.store.root / "packs").iterdir():
+        os.utime(path, (then, then))
+    for path in (ws.store.root / "snapshots").iterdir():
+        os.utime(path, (then, then))
+
+
+def test_fresh_garbage_is_kept_for_a_day_then_collected(ws: Workspace, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("ASSAY_GC_GRACE_SECONDS")
+    (ws.root / "kept.txt").write_text("live\n")
+    add(ws, [ws.root / "kept.txt"], name="live")
+    _garbage(ws)
+    before = sorted(p.name for p in (ws.store.root / "packs").iterdir())
+    done = gc(ws)
+    assert done.recent_kept == 2 and done.grace_seconds == 86400  # the pack and the snapshot
+    assert done.chunks_deleted == 0 and done.snapshots_deleted == 0 and done.bytes_freed == 0
+    assert sorted(p.name for p in (ws.store.root / "packs").iterdir()) == before
+    said = cli("data", "gc", "--dry-run", cwd=ws.root, env={"ASSAY_GC_GRACE_SECONDS": "86400"})
+    assert ("kept 2 unreferenced packs or snapshots written in the last day (a write may still be under way; "
+            "ASSAY_GC_GRACE_SECONDS=0 deletes them now)") in said.stdout
+    _age_store(ws, 2 * 86400)
+    done = gc(ws)
+    assert done.recent_kept == 0 and done.snapshots_deleted == 1 and done.chunks_deleted == 1
+    assert verify(ws, all_objects=True).ok
+
+
+def test_the_grace_time_is_set_by_the_environment(ws: Workspace, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    _garbage(ws)
+    _age_store(ws, 120)
+    doc = cli.json("data", "gc", "--dry-run", cwd=ws.root, env={"ASSAY_GC_GRACE_SECONDS": "3600"})
+    assert doc["recent_kept"] == 2 and doc["grace_seconds"] == 3600 and doc["snapshots_deleted"] == 0
+    doc = cli.json("data", "gc", "--dry-run", cwd=ws.root, env={"ASSAY_GC_GRACE_SECONDS": "60"})
+    assert doc["recent_kept"] == 0 and doc["snapshots_deleted"] == 1
+    for bad in ("soon", "-1", "inf"):
+        monkeypatch.setenv("ASSAY_GC_GRACE_SECONDS", bad)
+        with pytest.raises(UsageError, match="ASSAY_GC_GRACE_SECONDS"):
+            gc(ws)
+    refused = cli("data", "gc", cwd=ws.root, env={"ASSAY_GC_GRACE_SECONDS": "soon"}, check=2)
+    assert "ASSAY_GC_GRACE_SECONDS='soon' is not a number of seconds" in refused.stderr
+
+
+def test_a_push_that_takes_no_hold_loses_nothing_to_a_gc_of_its_store(
+        tmp_path: Path, store_url: tuple[str, dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An assay from before the store's lock pushes without a hold: a gc between its packs and
+    its refs found them unreferenced and deleted them, and the push still said it pushed."""
+    from assay.data import _remote, push
+
+    url, options = store_url
+    bob, alice = bob_and_alice(tmp_path, url, options)
+    monkeypatch.delenv("ASSAY_GC_GRACE_SECONDS")
+    monkeypatch.setattr(_remote, "remote_hold", lambda *a, **k: contextlib.nullcontext(
+        type("NoHold", (), {"check": lambda self, **kw: None, "held": False})()))
+    real = _remote._write_refs
+    during: list[object] = []
+
+    def gc_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        during.append(gc(bob))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_remote, "_write_refs", gc_first)
+    assert push(alice).versions == ["ds@v1"]
+    (collected,) = during
+    assert collected.recent_kept >= 2 and collected.chunks_deleted == 0 and collected.snapshots_deleted == 0  # type: ignore[attr-defined]
+    assert pulled_whole(tmp_path, url, options) == ["ds@v1"]
+    assert json.loads(json.dumps(collected.to_dict()))["recent_kept"] >= 2  # type: ignore[attr-defined]
