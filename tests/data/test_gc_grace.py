@@ -92,3 +92,37 @@ def test_a_push_that_takes_no_hold_loses_nothing_to_a_gc_of_its_store(
     assert collected.recent_kept >= 2 and collected.chunks_deleted == 0 and collected.snapshots_deleted == 0  # type: ignore[attr-defined]
     assert pulled_whole(tmp_path, url, options) == ["ds@v1"]
     assert json.loads(json.dumps(collected.to_dict()))["recent_kept"] >= 2  # type: ignore[attr-defined]
+
+
+def test_a_young_snapshot_kept_keeps_its_chunks_however_old_their_packs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push and a pull skip the chunks of a snapshot they find: gc kept a young snapshot
+    and deleted its chunks' old packs, and the next push of that version said it pushed
+    while the remote held none of its chunks."""
+    from assay.data import _remote, push
+
+    (tmp_path / "shared").mkdir()
+    shared = tmp_path / "shared"
+    bob, alice = bob_and_alice(tmp_path, str(shared), {})
+    monkeypatch.delenv("ASSAY_GC_GRACE_SECONDS")
+    push(alice)  # two days ago: a push that got its packs there, not its snapshot or ref
+    ((snap,),) = alice.ledger.query("SELECT snapshot FROM versions")
+    (shared / "snapshots" / snap).unlink()
+    for ref in (shared / "versions" / "ds").iterdir():
+        ref.unlink()
+    _age_store(bob, 2 * 86400)
+
+    def cut(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("the network went away")
+
+    real = _remote._write_refs
+    monkeypatch.setattr(_remote, "_write_refs", cut)
+    with pytest.raises(OSError):
+        push(alice)  # now: its chunks are there, so it sends only the snapshot, then fails
+    monkeypatch.setattr(_remote, "_write_refs", real)
+    dry = gc(bob, dry_run=True)
+    done = gc(bob)
+    assert done.recent_kept == dry.recent_kept == 1 and done.snapshots_deleted == 0
+    assert done.chunks_deleted == dry.chunks_deleted == 0 and done.bytes_freed == dry.bytes_freed == 0
+    assert push(alice).versions == ["ds@v1"]
+    assert pulled_whole(tmp_path, str(shared), {}) == ["ds@v1"]  # every chunk of it is there

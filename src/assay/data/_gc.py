@@ -127,20 +127,27 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
     young = _young(store, hold)
     result.grace_seconds = young.grace
 
+    missing_live = any(d not in index for d in live)  # of the versions' chunks (see the debris below)
+    protected: set[bytes] = set()  # chunks no version references, of the young snapshots kept
     # Dead snapshots go first: a snapshot in a store always has all of its chunks there (a
     # push and a pull skip the chunks of one they find), so a gc killed midway must not
-    # leave one whose packs are gone.
+    # leave one whose packs are gone; and one kept as young keeps its chunks, however old
+    # their packs (one that does not read keeps nothing, and goes).
     for key in list(store.list("snapshots/")):
         if key[len("snapshots/"):] not in live_snapshots:
             if young(key):
-                result.recent_kept += 1
-                continue
+                try:
+                    protected |= load_snapshot(store, key[len("snapshots/"):], memo=memo).chunk_digests() - live
+                except CorruptionError:
+                    pass  # it keeps nothing: deleted below
+                else:
+                    result.recent_kept += 1
+                    continue
             result.snapshots_deleted += 1
             if not dry_run:
                 delete(key)
     # Debris: packs without an index (interrupted writes). Not while a live chunk is missing:
     # a pack whose index was lost may hold it (`assay data pull --repair` keeps such packs).
-    missing_live = any(d not in index for d in live)
     for key in list(store.list("packs/")):
         if key.endswith(".pack") and key[len("packs/"):-len(".pack")] not in pack_ids:
             if missing_live:
@@ -155,17 +162,20 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
                 delete(key)
     to_rewrite: list[str] = []
     entries_of = {pack_id: packs.pack_entries(pack_id) for pack_id in pack_ids}
-    owner = _owners(packs, entries_of, live)
+    kept = live | protected if protected else live
+    owner = _owners(packs, entries_of, kept)
     for pack_id in pack_ids:
         entries = entries_of[pack_id]
         hashes = [e[0] for e in entries]
-        keep = [h in live and owner[h] == (pack_id, e[1]) for h, e in zip(hashes, entries, strict=True)]
+        keep = [h in kept and owner[h] == (pack_id, e[1]) for h, e in zip(hashes, entries, strict=True)]
         dead_bytes = sum(e[2] for e, k in zip(entries, keep, strict=True) if not k)
         dead_chunks = keep.count(False)
-        if dead_chunks == 0:
+        if dead_chunks == 0 and not (protected and any(h in protected for h in hashes)):
             continue
         if young(f"packs/{pack_id}.pack", f"packs/{pack_id}.idx"):
-            result.recent_kept += 1
+            result.recent_kept += 1  # (counted as unreferenced also where a young snapshot keeps it)
+            continue
+        if dead_chunks == 0:
             continue
         result.chunks_deleted += dead_chunks
         result.bytes_freed += dead_bytes
