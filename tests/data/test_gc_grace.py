@@ -126,3 +126,20 @@ def test_a_young_snapshot_kept_keeps_its_chunks_however_old_their_packs(
     assert done.chunks_deleted == dry.chunks_deleted == 0 and done.bytes_freed == dry.bytes_freed == 0
     assert push(alice).versions == ["ds@v1"]
     assert pulled_whole(tmp_path, str(shared), {}) == ["ds@v1"]  # every chunk of it is there
+
+
+def test_an_object_whose_age_the_store_cannot_tell_is_kept(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store without modification times (a backend that does not implement them): gc took
+    every unreferenced object for old and deleted it, grace time or not."""
+    monkeypatch.delenv("ASSAY_GC_GRACE_SECONDS")
+    _garbage(ws)
+
+    def unknown(key: str) -> float:
+        raise NotImplementedError
+
+    monkeypatch.setattr(ws.store, "modified", unknown)
+    done = gc(ws)
+    assert done.recent_kept == 2 and done.snapshots_deleted == 0 and done.chunks_deleted == 0
+    monkeypatch.setenv("ASSAY_GC_GRACE_SECONDS", "0")
+    done = gc(ws)
+    assert done.snapshots_deleted == 1 and done.chunks_deleted == 1

@@ -275,7 +275,8 @@ class _young:
     """Whether an object was written within the grace time, by the store's clock (its own
     marker's time where gc holds the store, else this machine's). A writer that takes no
     hold (an assay from before the store's lock, pushing or adding now) has its packs and
-    snapshot unreferenced until it records its version: gc leaves them to a later run."""
+    snapshot unreferenced until it records its version: gc leaves them to a later run. An
+    object whose age the store cannot tell (no modification times) is kept too."""
 
     def __init__(self, store: Any, hold: StoreHold | None) -> None:
         self.store, self.grace = store, grace_seconds()
@@ -289,8 +290,10 @@ class _young:
             try:
                 if self.now - self.store.modified(key) < self.grace:
                     return True
-            except (NotFoundError, NotImplementedError):
+            except NotFoundError:
                 continue
+            except NotImplementedError:
+                return True
         return False
 
 
