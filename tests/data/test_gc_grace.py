@@ -143,3 +143,18 @@ def test_an_object_whose_age_the_store_cannot_tell_is_kept(ws: Workspace, monkey
     monkeypatch.setenv("ASSAY_GC_GRACE_SECONDS", "0")
     done = gc(ws)
     assert done.snapshots_deleted == 1 and done.chunks_deleted == 1
+
+
+def test_a_bad_grace_time_is_refused_before_gc_takes_or_reads_anything(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was read only after gc had held the store (with --wait, after waiting out the
+    pushes under way) and loaded every live snapshot: a damaged one stopped it first."""
+    (ws.root / "kept.txt").write_text("live\n")
+    add(ws, [ws.root / "kept.txt"], name="live")
+    for path in (ws.store.root / "snapshots").iterdir():
+        path.unlink()
+    monkeypatch.setenv("ASSAY_GC_GRACE_SECONDS", "soon")
+    with pytest.raises(UsageError, match="ASSAY_GC_GRACE_SECONDS='soon' is not a number"):
+        gc(ws)
+    with pytest.raises(UsageError, match="ASSAY_GC_GRACE_SECONDS"):
+        gc(ws, dry_run=True)

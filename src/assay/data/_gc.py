@@ -69,7 +69,7 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, 
     """Remove what no version references. ``rewrite_threshold``: dead share below which a pack
     is kept as is. ``wait``: where pushes, pulls or verifies from other workspaces hold the
     store, wait for them to end (new ones wait behind this gc) instead of refusing."""
-    result = GcResult(dry_run=dry_run)
+    result = GcResult(dry_run=dry_run, grace_seconds=grace_seconds())  # a bad setting: refused before anything
     sweep, ws.sweep_temps = ws.sweep_temps, False  # killed writers' temp files: counted below (kept by a dry run)
     try:
         with ws.lock(exclusive=True), _gc_hold(ws, dry_run, wait) as hold:
@@ -124,8 +124,7 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
             hold.check()  # and the store's hold (no request: what its heartbeat last found)
         store.delete(key)
 
-    young = _young(store, hold)
-    result.grace_seconds = young.grace
+    young = _young(store, hold, result.grace_seconds)
 
     missing_live = any(d not in index for d in live)  # of the versions' chunks (see the debris below)
     protected: set[bytes] = set()  # chunks no version references, of the young snapshots kept
@@ -278,8 +277,8 @@ class _young:
     snapshot unreferenced until it records its version: gc leaves them to a later run. An
     object whose age the store cannot tell (no modification times) is kept too."""
 
-    def __init__(self, store: Any, hold: StoreHold | None) -> None:
-        self.store, self.grace = store, grace_seconds()
+    def __init__(self, store: Any, hold: StoreHold | None, grace: float) -> None:
+        self.store, self.grace = store, grace
         now = hold.markers.now(hold.name) if hold is not None and hold.held else None
         self.now = now if now is not None else time.time()
 
