@@ -25,7 +25,7 @@ os.environ.setdefault("ASSAY_PROGRESS", "0")
 # gc keeps unreferenced objects younger than a day (a writer without a hold may be about to
 # reference them); the tests make their garbage just before they collect it. The grace time
 # itself is tested in tests/data/test_gc_grace.py.
-os.environ.setdefault("ASSAY_GC_GRACE_SECONDS", "0")
+os.environ["ASSAY_GC_GRACE_SECONDS"] = "0"  # (set, not defaulted: a developer's own setting would fail tests)
 
 ASSAY = [sys.executable, "-m", "assay"]
 

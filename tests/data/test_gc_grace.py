@@ -45,7 +45,7 @@ def test_fresh_garbage_is_kept_for_a_day_then_collected(ws: Workspace, cli, monk
     assert done.chunks_deleted == 0 and done.snapshots_deleted == 0 and done.bytes_freed == 0
     assert sorted(p.name for p in (ws.store.root / "packs").iterdir()) == before
     said = cli("data", "gc", "--dry-run", cwd=ws.root, env={"ASSAY_GC_GRACE_SECONDS": "86400"})
-    assert ("kept 2 unreferenced packs or snapshots written in the last day (a write may still be under way; "
+    assert ("would keep 2 unreferenced packs or snapshots written in the last day (a write may still be under way; "
             "ASSAY_GC_GRACE_SECONDS=0 deletes them now)") in said.stdout
     _age_store(ws, 2 * 86400)
     done = gc(ws)

@@ -453,6 +453,6 @@ def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
            if result.pushed_versions_kept else "")
         + (f"; removed {counted(result.stale_locks_removed, 'lock marker')} of pushes or pulls that were killed"
            if result.stale_locks_removed else "")
-        + (f"; kept {counted(result.recent_kept, 'unreferenced pack or snapshot', 'unreferenced packs or snapshots')} "
+        + (f"; {'would keep' if dry_run else 'kept'} {counted(result.recent_kept, 'unreferenced pack or snapshot', 'unreferenced packs or snapshots')} "
            f"written in the last {_age(result.grace_seconds)} (a write may still be under way; "
            "ASSAY_GC_GRACE_SECONDS=0 deletes them now)" if result.recent_kept else "")))

@@ -229,8 +229,9 @@ def _no_space(exc: Exception) -> NoSpaceError | None:
                 else " (this workspace's disk)" if not exc.filename and _workspace_disk_full() else "")
         return NoSpaceError(
             f"no space left on the device{where}{side}",
-            hint="free some space there" + (" (`assay data gc` deletes chunks no version uses; those written in "
-                                            "the last day, as by this command, with ASSAY_GC_GRACE_SECONDS=0)"
+            hint="free some space there" + (" (`assay data gc` deletes chunks no version uses; those written "
+                                            "within its grace time, as by this command, with "
+                                            "ASSAY_GC_GRACE_SECONDS=0)"
                                             if ours else "")
                  + ", then rerun: the interrupted command recorded nothing it had not finished")
     if type(exc).__module__.startswith("sqlite3") and ("disk is full" in str(exc) or
