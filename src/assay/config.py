@@ -136,6 +136,22 @@ class Config:
         atomic_write_bytes(path, tomli_w.dumps(self.to_dict()).encode("utf-8"))
 
 
+def seconds_from_env(name: str, default: float, *, low: float, high: float, unset: str, example: str) -> float:
+    """A number of seconds from the environment variable ``name`` (``default`` where it is
+    unset or empty), refused (:class:`UsageError`) unless a number from ``low`` to ``high``;
+    ``unset`` says what unsetting it means, ``example`` gives a value to try."""
+    text = os.environ.get(name, "")
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        raise UsageError(f"{name}={text!r} is not a number of seconds",
+                         hint=f"unset it ({unset}) or give a number of seconds, e.g. {example}") from None
+    if not low <= value <= high or value == float("inf"):  # (nan too: it compares false)
+        span = f"{low:g} or more" if high == float("inf") else f"between {low:g} and {high:g}"
+        raise UsageError(f"{name}={text!r} is out of range", hint=f"give {span} seconds, or unset it ({unset})")
+    return value
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from assay.config import seconds_from_env
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._snapshot import ManifestMemo
 from assay.data._storelock import StoreHold, store_hold
@@ -259,15 +260,8 @@ GRACE_SECONDS = 86400.0
 def grace_seconds() -> float:
     """How old an unreferenced pack or snapshot must be before gc deletes it
     (``ASSAY_GC_GRACE_SECONDS``, a day by default; 0 deletes at once)."""
-    text = os.environ.get("ASSAY_GC_GRACE_SECONDS", "")
-    try:
-        value = float(text) if text else GRACE_SECONDS
-    except ValueError:
-        raise UsageError(f"ASSAY_GC_GRACE_SECONDS={text!r} is not a number of seconds",
-                         hint="unset it (a day) or give a number of seconds, e.g. 3600; 0 deletes at once") from None
-    if not 0 <= value < float("inf"):
-        raise UsageError(f"ASSAY_GC_GRACE_SECONDS={text!r} is out of range", hint="give 0 or more seconds")
-    return value
+    return seconds_from_env("ASSAY_GC_GRACE_SECONDS", GRACE_SECONDS, low=0.0, high=float("inf"),
+                            unset="a day", example="3600; 0 deletes at once")
 
 
 class _young:

@@ -54,8 +54,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assay.config import seconds_from_env
 from assay.data._versions import maker
-from assay.errors import AccessDeniedError, AssayError, ConcurrencyError, InputError, NotFoundError, UsageError
+from assay.errors import AccessDeniedError, AssayError, ConcurrencyError, InputError, NotFoundError
 from assay.ledger import utcnow
 from assay.store import LocalStore, ObjectStore
 
@@ -71,16 +72,9 @@ _DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 def stale_seconds() -> float:
     """How long a marker in an object store stays live without being written again."""
-    text = os.environ.get("ASSAY_LOCK_STALE_SECONDS", "")
-    try:
-        value = float(text) if text else STALE_SECONDS
-    except ValueError:
-        raise UsageError(f"ASSAY_LOCK_STALE_SECONDS={text!r} is not a number of seconds",
-                         hint="unset it (600 seconds) or give a number, e.g. 600") from None
-    if not 1.0 <= value <= MAX_STALE_SECONDS:  # (inf and nan too) a marker that never goes stale blocks a store for good
-        raise UsageError(f"ASSAY_LOCK_STALE_SECONDS={text!r} is out of range",
-                         hint=f"give between 1 and {MAX_STALE_SECONDS:.0f} seconds, or unset it (600 seconds)")
-    return value
+    # (inf and nan are refused too: a marker that never goes stale blocks a store for good)
+    return seconds_from_env("ASSAY_LOCK_STALE_SECONDS", STALE_SECONDS, low=1.0, high=MAX_STALE_SECONDS,
+                            unset="600 seconds", example="600")
 
 
 @dataclass
