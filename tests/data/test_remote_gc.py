@@ -10,6 +10,7 @@ import pytest
 
 from assay.data import add, add_remote, checkout, gc, log, pull, push, verify
 from assay.data._packs import workspace_packs
+from assay.data._versions import all_versions
 from assay.errors import CorruptionError, NotFoundError, UsageError
 from assay.workspace import Workspace
 
@@ -463,3 +464,26 @@ def test_gc_keeps_what_another_workspace_pushed_into_its_own_store(tmp_path: Pat
     assert "kept 1 version pushed to this store by other workspaces" in out.stdout
     assert cli.json("data", "gc", cwd=bob.root)["pushed_versions_kept"] == 1
     assert verify(alice, remote="origin").ok
+
+
+def test_verify_all_in_the_workspace_whose_store_is_the_remote_checks_the_versions_pushed_there(tmp_path: Path) -> None:
+    """`data verify` checks every stored object: in bob's workspace, whose store is the team's
+    remote, that includes alice's pushed versions (his ledger does not know them)."""
+    from tests.data.test_store_lock import bob_and_alice
+
+    url = str(tmp_path / "shared")
+    (tmp_path / "shared").mkdir()
+    bob, alice = bob_and_alice(tmp_path, url, {})
+    push(alice)
+    assert verify(bob, all_objects=True).ok
+    (snapshot,) = [v.snapshot for v in all_versions(alice)]  # (bob's own dataset is b)
+    key = Path(url) / "snapshots" / snapshot
+    data = bytearray(key.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    key.write_bytes(bytes(data))
+    report = verify(bob, all_objects=True)
+    (pushed,) = all_versions(alice)
+    assert not report.ok and report.damaged_versions == [f"ds@v1 (pushed here, {pushed.id[:12]})"]
+    (damage,) = report.damaged
+    assert damage.object == f"snapshot snapshots/{snapshot}"
+    assert verify(bob, "b@v1").ok  # one version of bob's own: only its objects

@@ -427,13 +427,17 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
 @data.command("gc")
 @click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
 @click.option("--wait", is_flag=True,
-              help="Where other workspaces push to this store (it is their remote), wait for their pushes and pulls "
-                   "under way to end, holding new ones back, instead of refusing.")
+              help="Where other workspaces use this store (it is their remote), wait for their pushes, pulls and "
+                   "verifies under way to end, holding new ones back, instead of refusing.")
 @json_option
 @handle_errors
 def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
     """Delete chunks and snapshots that no version references, and temp files that killed
-    checkouts left in the datasets' folders."""
+    checkouts left in the datasets' folders.
+
+    Unreferenced packs and snapshots written within the grace time (a day;
+    ASSAY_GC_GRACE_SECONDS, 0 for none) are kept for a later run: a write may still be
+    under way. What an interrupted add left is freed at once with ASSAY_GC_GRACE_SECONDS=0."""
     from assay.data import gc
 
     result = gc(Workspace.open(), dry_run=dry_run, wait=wait)

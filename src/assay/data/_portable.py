@@ -71,7 +71,10 @@ def colliding(paths: Iterable[str], key: Callable[[str], str] = _folded) -> list
 def _said(groups: list[list[str]]) -> str:
     def name(path: str, group: list[str]) -> str:  # two Unicode forms print alike: then their code points
         alike = sum(unicodedata.normalize("NFC", p) == unicodedata.normalize("NFC", path) for p in group) > 1
-        return ascii(path)[1:-1] if alike and not path.isascii() else path
+        if not alike or path.isascii():
+            return path
+        return "".join(ch if ch.isascii() else f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
+                       for ch in path)
 
     shown = "; ".join(" and ".join(name(p, group) for p in group) for group in groups[:3])
     return shown + (f"; and {len(groups) - 3} more" if len(groups) > 3 else "")

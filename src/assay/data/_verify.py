@@ -8,6 +8,7 @@ shared copy is intact before it needs it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,8 +128,10 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
     with ws.lock(), store_hold(ws.store, "verify", where=f"the store {ws.store.url}", workspace=ws.root,
                                optional=True) as hold:
         packs.refresh(bad_indexes)
-        every = all_versions(ws)
+        ours = every = all_versions(ws)
         versions = [resolve(ws, ref)] if ref and not all_objects else every
+        if all_objects or not ref:  # every stored object: also the versions pushed to this store from elsewhere
+            every = versions = every + _pushed_here(ws, {v.id for v in every}, bad_indexes)
         report = _verify(ws.store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
         if not report.ok:
             hold.check(confirm=True)
@@ -136,7 +139,7 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
         from assay.lineage import downstream_versions
 
         wanted = set(report.damaged_versions)
-        report.downstream = downstream_versions(ws, [v for v in every if v.ref in wanted])
+        report.downstream = downstream_versions(ws, [v for v in ours if v.ref in wanted])
     return report
 
 
@@ -246,6 +249,29 @@ def _verify(store: Any, packs: PackStore, versions: list[Version], every: list[V
         report.damaged.append(Damage(object=f"snapshot snapshots/{snap_id}", reason=reason, affected=affected))
     report.damaged_versions = sorted(v.ref for v in damaged_versions.values())
     return report
+
+
+def _pushed_here(ws: Workspace, known: set[str], damaged: list[Any]) -> list[Version]:
+    """The versions other workspaces pushed to this workspace's store (it is their remote),
+    which this ledger does not know: their snapshots and chunks are stored objects too. A
+    ref there that does not read is listed in ``damaged``."""
+    from assay.data._remote_refs import _as_version, remote_versions
+
+    pushed = []
+    for name, entry in remote_versions(ws.store, None, damaged):
+        v = _as_version(name, entry)
+        if v.id not in known:  # named apart from this ledger's versions (a number here may be another's)
+            pushed.append(_Pushed(**{f.name: getattr(v, f.name) for f in dataclasses.fields(v)}))
+    return pushed
+
+
+@dataclass(frozen=True)
+class _Pushed(Version):
+    """A version another workspace pushed to this store: its ref says so."""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@v{self.number} (pushed here, {self.id[:12]})"
 
 
 def _dedupe(rows: list[dict[str, str]]) -> list[dict[str, str]]:
