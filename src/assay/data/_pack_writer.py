@@ -184,10 +184,7 @@ class PackWriter:
                 new += 1
             self._fh.write(b"".join(parts))
             self.chunks_written += new
-            if self._offset >= self.pack_size:
-                full = self._detach()
-            else:
-                self._kick()
+            full = self._full_or_kick()
         if full is not None:
             self._hand_over(full)
         return new
@@ -227,13 +224,18 @@ class PackWriter:
             self._offset += len(stored)
             self.bytes_written += len(stored)
             self.chunks_written += 1
-            if self._offset >= self.pack_size:
-                full = self._detach()
-            else:
-                self._kick()
+            full = self._full_or_kick()
         if full is not None:
             self._hand_over(full)
         return True
+
+    def _full_or_kick(self) -> tuple[Path, object, list[IndexEntry]] | None:
+        """After a write (lock held): the open pack, detached to be handed over, once it is
+        full; else None, its writeback started where its unsynced tail is big enough."""
+        if self._offset >= self.pack_size:
+            return self._detach()
+        self._kick()
+        return None
 
     def _kick(self) -> None:
         """Start writeback of the open pack's unsynced tail once it is big enough (lock held)."""

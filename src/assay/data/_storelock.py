@@ -59,6 +59,7 @@ from assay.data._versions import maker
 from assay.errors import AccessDeniedError, AssayError, ConcurrencyError, InputError, NotFoundError
 from assay.ledger import utcnow
 from assay.store import LocalStore, ObjectStore
+from assay.store._local import host_tag, writer_gone
 
 __all__ = ["LOCKS", "StoreHold", "stale_seconds", "store_hold"]
 
@@ -187,8 +188,6 @@ class _FolderMarkers:
         server mounted without shared locks (NFS ``nolock``, ``local_lock=flock``), a live
         holder's on another machine. So: a process of this machine (its host tag) that is
         gone, or a marker a day old by the store's clock (``now``, :meth:`now`)."""
-        from assay.store._local import host_tag, writer_gone
-
         try:
             written = os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime
         except FileNotFoundError:
@@ -290,12 +289,6 @@ def _doc(data: bytes) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _host_tag() -> str:
-    from assay.store._local import host_tag
-
-    return host_tag()
-
-
 def _clock() -> float:
     """Seconds that keep running while the machine sleeps (a laptop's lid shut counts)."""
     return time.clock_gettime(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic()
@@ -319,7 +312,7 @@ class StoreHold:
         self.held = False
         self.stale_removed = 0  # markers of holders gone, removed by an exclusive taker
         self._doc = {"kind": kind, "mode": "exclusive" if self.exclusive else "shared", "by": maker(),
-                     "host": socket.gethostname(), "host_tag": _host_tag(), "pid": os.getpid(),
+                     "host": socket.gethostname(), "host_tag": host_tag(), "pid": os.getpid(),
                      "workspace": str(workspace) if workspace is not None else None, "started_at": utcnow()}
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
