@@ -147,16 +147,15 @@ def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list
             if not new and sid not in keep:
                 continue  # recorded here with its data: nothing to fetch or learn
             snap = load_snapshot(ws.store, sid, memo=memo)
-            # Its chunks are looked up here too (no transfer for those found): a snapshot an
-            # older assay's gc left when killed after its packs went, or one whose packs were
-            # lost to damage, would otherwise become a version with no data.
-            chunks |= snap.chunk_digests()
         else:
             with remote_damage(remote):
                 snap, data = load_snapshot_object(store, sid, memo=memo)
             spool.write(sid, data)
             del data
-            chunks |= snap.chunk_digests()
+        # The chunks of one read here are looked up too (no transfer for those found): a
+        # snapshot an older assay's gc left when killed after its packs went, or one whose
+        # packs were lost to damage, would otherwise become a version with no data.
+        chunks |= snap.chunk_digests()
         for name, entry in new:
             sources[entry["id"]] = (fitting_sources(safe_sources(docs[name].get("sources")), snap),
                                     fitting_sources(safe_sources(entry.get("sources")), snap))
