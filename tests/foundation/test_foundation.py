@@ -266,3 +266,30 @@ def test_an_init_that_cannot_open_its_store_leaves_no_workspace(cli, tmp_path: P
     assert not (target / ".assay").exists()  # a rerun with good settings is not "already a workspace"
     cli("init", str(target))
     assert (target / ".assay" / "config.toml").is_file()
+
+
+def test_version_names_the_ledger_schema_and_source_commit(tmp_path: Path) -> None:
+    """Two builds of one version (teammates on different commits) are told apart by --version."""
+    from assay.cli._app import source_commit
+    from assay.ledger._migrations import MIGRATIONS
+
+    proc = subprocess.run([sys.executable, "-m", "assay", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and f"ledger schema {MIGRATIONS[-1][0]}" in proc.stdout
+
+    repo = tmp_path / "repo"
+    (repo / "src" / "assay").mkdir(parents=True)
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "f").write_text("x")
+    subprocess.run([*git, "add", "f"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert source_commit(repo) == head
+    subprocess.run([*git, "pack-refs", "--all"], check=True)  # the branch now only in packed-refs
+    assert source_commit(repo) == head
+    subprocess.run([*git, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "other"], check=True)
+    (tmp_path / "wt" / "src" / "assay").mkdir(parents=True)
+    assert source_commit(tmp_path / "wt") == head
+    subprocess.run([*git, "checkout", "-q", "--detach"], check=True)
+    assert source_commit(repo) == head
+    assert source_commit(tmp_path / "none") is None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -64,13 +67,62 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="assay", prog_name="assay")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _p, value: _version(ctx, value),
+              help="Show the version, the ledger schema it writes, and its source commit where it runs from a git checkout.")
 def cli() -> None:
     """assay: versioned data, statistical regression gates and drift detection for ML models.
 
     Exit codes: 0 ok / passed, 1 negative verdict (gate failed, drift or corruption
     found), 2 usage or input error, 3 internal error, 130 interrupted (Ctrl-C).
     """
+
+
+def _version(ctx: click.Context, value: bool) -> None:
+    """``assay --version``: the package version, and what tells two builds of one version apart
+    (teammates on different commits): the ledger schema it writes and, run from a git
+    checkout, that checkout's commit."""
+    if not value or ctx.resilient_parsing:
+        return
+    import assay
+    from assay.ledger._migrations import MIGRATIONS
+
+    said = f"assay, version {assay.__version__} (ledger schema {MIGRATIONS[-1][0]}"
+    commit = source_commit()
+    said += f", source {commit[:12]})" if commit else ")"
+    click.echo(said)
+    ctx.exit(0)
+
+
+def source_commit(top: Path | None = None) -> str | None:
+    """The commit of the git checkout (``top``, by default the one this package runs from, in
+    an editable install), read off ``.git`` without running git; None for an installed wheel
+    or anything unreadable."""
+    top = top or Path(__file__).resolve().parents[3]
+    git = top / ".git"
+    try:
+        if git.is_file():  # a worktree: "gitdir: PATH"
+            git = (top / git.read_text(encoding="utf-8").split(":", 1)[1].strip()).resolve()
+        if not (top / "src" / "assay").is_dir():
+            return None
+        head = (git / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref: "):
+            return head if re.fullmatch(r"[0-9a-f]{40}", head) else None
+        ref = head[5:]
+        common = git
+        with contextlib.suppress(OSError):  # a worktree keeps its branches in the main repository
+            common = (git / (git / "commondir").read_text(encoding="utf-8").strip()).resolve()
+        for base in (git, common):
+            with contextlib.suppress(OSError):
+                sha = (base / ref).read_text(encoding="utf-8").strip()
+                if re.fullmatch(r"[0-9a-f]{40}", sha):
+                    return sha
+        for line in (common / "packed-refs").read_text(encoding="utf-8").splitlines():
+            sha, _, name = line.partition(" ")
+            if name == ref and re.fullmatch(r"[0-9a-f]{40}", sha):
+                return sha
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    return None
 
 
 @contextmanager
