@@ -283,6 +283,7 @@ class Workspace:
                     if self.refilling and refusal.details.get("store_emptied"):
                         return  # `pull --repair` refills it; registered when next opened
                 else:
+                    self._mark_unregistered_versions()  # first: a kill before our own registration retries it
                     doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
                            "ledger": "postgresql" if self._shared_ledger() else "sqlite", "registered_at": utcnow()}
                     self.store.put_bytes(key, json.dumps(doc, indent=1).encode())
@@ -296,6 +297,36 @@ class Workspace:
             pass
         if refusal is not None:
             raise refusal
+
+    def _mark_unregistered_versions(self) -> None:
+        """In a store that no ledger has registered in yet, snapshots that neither this ledger's
+        versions nor the store's refs name were stored by an older assay, from before stores
+        recorded their ledgers, and belong to a workspace whose ledger this one cannot see
+        (or are a killed add's leftovers; nothing tells the two apart). A gc over this ledger
+        would delete them, so they get a registration of their own,
+        ``ledgers/unregistered-ID.json``: gc refuses, naming it, until someone who knows
+        deletes it (see :func:`assay.data._gc._refuse_shared_store`)."""
+        if any(key.endswith(".json") for key in self.store.list("ledgers/")):
+            return
+        stored = {key[len("snapshots/"):] for key in self.store.list("snapshots/")}
+        if not stored:
+            return
+        from assay.data._gc import _pushed_to_store
+
+        known = {str(row[0]) for row in self.ledger.query("SELECT snapshot FROM versions")}
+        try:
+            known |= {snap for _, _, snap in _pushed_to_store(self.store)}
+        except AssayError:
+            return  # refs that do not read: gc refuses on them anyway
+        unknown = sorted(stored - known)
+        if unknown:
+            import socket
+
+            from assay.ledger._ledger import utcnow
+
+            doc = {"unregistered": True, "snapshots": unknown[:100], "count": len(unknown),
+                   "found_by": str(self.root), "host": socket.gethostname(), "found_at": utcnow()}
+            self.store.put_bytes(f"ledgers/unregistered-{self.ledger_id}.json", json.dumps(doc, indent=1).encode())
 
     def _shared_ledger(self) -> bool:
         return str(self.config.ledger or "").startswith(("postgresql://", "postgres://"))

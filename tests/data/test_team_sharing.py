@@ -41,6 +41,55 @@ def test_gc_refuses_a_store_that_workspaces_with_other_ledgers_use(cli, tmp_path
     assert (tmp_path / "bob" / "data" / "f").read_text() == "bob's data"
 
 
+def _share_store(cli, root: Path, store: Path, content: str) -> None:  # type: ignore[no-untyped-def]
+    _workspace(cli, root)
+    config = root / ".assay" / "config.toml"
+    config.write_text(config.read_text().replace('store = "objects"', f'store = "{store}"'))
+    (root / "data").mkdir()
+    (root / "data" / "f").write_text(content)
+
+
+def _as_an_older_assay_left_it(root: Path, store: Path) -> None:
+    """What a store filled before stores recorded their ledgers looks like: no ``ledgers/``."""
+    for key in (store / "ledgers").glob("*.json"):
+        key.unlink()
+    (root / ".assay" / "cache" / "registered").unlink(missing_ok=True)
+
+
+def test_gc_refuses_a_store_an_older_assay_filled_for_a_workspace_it_cannot_see(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A workspace with a ledger of its own, first on a store that an older assay filled (no
+    registrations there): the store's versions are not in its ledger, so its gc must not
+    delete them as garbage."""
+    store = tmp_path / "team-store"
+    _share_store(cli, tmp_path / "old", store, "the older assay's data")
+    cli("data", "add", "data", "--name", "olddata", cwd=tmp_path / "old")
+    _as_an_older_assay_left_it(tmp_path / "old", store)
+    _share_store(cli, tmp_path / "new", store, "new data")
+    cli("data", "add", "data", "--name", "newdata", cwd=tmp_path / "new")
+    marks = list((store / "ledgers").glob("unregistered-*.json"))
+    assert len(marks) == 1 and json.loads(marks[0].read_text())["count"] == 1
+    for args in (("data", "gc"), ("data", "gc", "--dry-run")):
+        proc = cli(*args, check=2, cwd=tmp_path / "new")
+        assert "older assay" in proc.stderr and marks[0].name in proc.stderr
+    (tmp_path / "old" / "data" / "f").unlink()
+    cli("data", "checkout", "olddata@v1", cwd=tmp_path / "old")  # its only copy is still there
+    assert (tmp_path / "old" / "data" / "f").read_text() == "the older assay's data"
+    # Once the older workspace registers itself too, and someone deletes the mark, gc names it.
+    cli("data", "status", cwd=tmp_path / "old")
+    marks[0].unlink()
+    proc = cli("data", "gc", check=2, cwd=tmp_path / "new")
+    assert "another ledger" in proc.stderr and str(tmp_path / "old") in proc.stderr
+
+
+def test_an_upgraded_workspace_registers_in_its_own_older_store_without_a_mark(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "store"
+    _share_store(cli, tmp_path / "w", store, "data")
+    cli("data", "add", "data", "--name", "ds", cwd=tmp_path / "w")
+    _as_an_older_assay_left_it(tmp_path / "w", store)
+    assert cli.json("data", "gc", cwd=tmp_path / "w")["dry_run"] is False
+    assert [p.name for p in (store / "ledgers").glob("*.json")] and not list((store / "ledgers").glob("unregistered-*"))
+
+
 def test_gc_runs_on_a_workspace_s_own_store(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f").write_text("x")

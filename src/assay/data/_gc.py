@@ -367,6 +367,20 @@ def _refuse_shared_store(ws: Workspace) -> None:
     there would delete their only copy. (Workspaces that share a store should share a
     ledger too: PostgreSQL; then they share its identity.)"""
     others = ws.other_ledgers()
+    older = [o for o in others if o.get("unregistered") is True]
+    if older:
+        count = sum(int(o.get("count", 0)) if isinstance(o.get("count"), int) else 0 for o in older)
+        shown = ", ".join(str(s) for o in older for s in (o.get("snapshots") or [])[:3] if isinstance(s, str))
+        raise UsageError(
+            f"refusing to gc: the store {ws.store.url} holds {count or 'some'} snapshot(s) ({shown}) that "
+            "were there when the first workspace registered in it and that no version in this ledger or ref in "
+            "the store names: an older assay, from before stores recorded which ledgers use them, stored them "
+            "for a workspace whose versions this ledger cannot see (or a killed add left them); gc would "
+            "delete that workspace's data",
+            hint="open each workspace that uses this store with this assay (it registers itself, and gc then "
+                 "names it), or make sure no one needs those versions; then delete "
+                 + ", ".join(o["key"] for o in older) + " from the store and retry",
+        )
     if others:
         shown = ", ".join(f"{o.get('workspace', '?')} on {o.get('host', '?')}" if o.get("workspace") else o["key"]
                           for o in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
