@@ -12,7 +12,9 @@ from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
 
-def _size(n: int) -> str:
+def _size(n: int | None) -> str:
+    if n is None:  # a file gone since it was looked at
+        return "?"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -151,13 +153,16 @@ def ls_cmd(ref: str | None, as_json: bool) -> None:
 
 @data.command("diff")
 @click.argument("old")
-@click.argument("new")
+@click.argument("new", required=False)
 @click.option("--key", "-k", multiple=True, help="Key column(s) for table row diffs (default: row hash).")
 @click.option("--no-tables", is_flag=True, help="Only compare files, not the rows inside Parquet/CSV files.")
 @json_option
 @handle_errors
-def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json: bool) -> None:
+def diff_cmd(old: str, new: str | None, key: tuple[str, ...], no_tables: bool, as_json: bool) -> None:
     """What changed between two versions: files, and for tables schema, rows and column summaries.
+
+    With only OLD, what changed on disk since that version (a bare NAME: the version checked
+    out there), as `assay data status` finds it, tables' rows included.
 
     Exits 2 after printing the diff if the rows of a table could not be read."""
     from assay.data import diff
@@ -166,7 +171,8 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
     result = diff(Workspace.open(), old, new, key=keys, tables=not no_tables)
 
     def render() -> None:
-        click.echo(f"{result.old.ref} -> {result.new.ref}: {len(result.added)} added, {len(result.removed)} removed, "
+        click.echo(f"{result.old.ref} -> {result.new.ref if result.new else 'working files'}: "
+                   f"{len(result.added)} added, {len(result.removed)} removed, "
                    f"{len(result.modified)} modified, {result.unchanged} unchanged")
         for f in result.added:
             click.echo(f"  added     {quoted(f['path'])} ({_size(f['size'])})")
@@ -174,8 +180,8 @@ def diff_cmd(old: str, new: str, key: tuple[str, ...], no_tables: bool, as_json:
             click.echo(f"  removed   {quoted(f['path'])}")
         for f in result.modified:
             mode = f["old_mode"] != f["new_mode"]
-            what = [f"{_size(f['old_size'])} -> {_size(f['new_size'])}, {counted(f['chunks_new'], 'new chunk')}"
-                    ] if f["content_changed"] or not mode else []
+            chunks = f", {counted(f['chunks_new'], 'new chunk')}" if f["chunks_new"] is not None else ""
+            what = [f"{_size(f['old_size'])} -> {_size(f['new_size'])}{chunks}"] if f["content_changed"] or not mode else []
             what += [f"mode {f['old_mode']} -> {f['new_mode']}"] if mode else []
             click.echo(f"  modified  {quoted(f['path'])} ({'; '.join(what)})")
         for path, t in result.tables.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,13 @@ __all__ = ["DatasetDiff", "diff"]
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 
 
+WORKING = "working files"  # what a diff against the files on disk calls its new side
+
+
 @dataclass
 class DatasetDiff:
     old: Version
-    new: Version
+    new: Version | None  # None: the dataset's files on disk (see :func:`diff`)
     added: list[dict[str, Any]] = field(default_factory=list)
     removed: list[dict[str, Any]] = field(default_factory=list)
     modified: list[dict[str, Any]] = field(default_factory=list)
@@ -43,15 +47,17 @@ class DatasetDiff:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "old": self.old.ref, "new": self.new.ref, "changed": self.changed, "added": self.added,
+            "old": self.old.ref, "new": self.new.ref if self.new else WORKING, "changed": self.changed, "added": self.added,
             "removed": self.removed, "modified": self.modified, "unchanged": self.unchanged, "tables": self.tables,
             "tables_failed": self.tables_failed,
         }
 
 
-def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | str | None = None,
+def diff(ws: Workspace, old_ref: str, new_ref: str | None = None, *, key: list[str] | str | None = None,
          tables: bool = True) -> DatasetDiff:
-    """Compare two versions. For Parquet/CSV/TSV files present in both, also compare their rows.
+    """Compare two versions, or with no ``new_ref`` a version with the dataset's files on disk
+    (``old_ref`` a bare NAME: the version checked out there, as ``assay data status`` does).
+    For Parquet/CSV/TSV files present in both, also compare their rows.
 
     A table that cannot be compared gets `{"error": ..., "hint": ...}` in `tables`, with
     `"unreadable": True` where its rows did not read (see `tables_failed`). A `key`
@@ -62,6 +68,8 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | str | No
         key = [key]
     if key is not None:
         check_key_names(key)
+    if new_ref is None:
+        return _diff_working(ws, old_ref, key, tables)
     old, new = resolve(ws, old_ref), resolve(ws, new_ref)
     a, b = load_snapshot(ws.store, old.snapshot), load_snapshot(ws.store, new.snapshot)
     result = DatasetDiff(old=old, new=new)
@@ -81,37 +89,86 @@ def diff(ws: Workspace, old_ref: str, new_ref: str, *, key: list[str] | str | No
         else:
             result.unchanged += 1
     if tables:
-        lacking: dict[str, list[str]] = {}  # tables without the key: their columns in both versions
-        keyed = False
-        for item in result.modified:
-            path = item["path"]
-            if _table_suffix(path) is not None and item["content_changed"]:  # same bytes, same rows
-                entry, columns = _table_diff(ws, path, (old, new), (a.files[path], b.files[path]), key)
-                result.tables[path] = entry
-                if columns is not None and key is not None:
-                    if all(c in columns for c in key):
-                        keyed = True
-                    else:
-                        lacking[path] = columns
-        if lacking and not keyed and not _unchanged_table_has(ws, a, b, key):  # type: ignore[arg-type]
-            # A key that fits no table is a typo, not a per-table detail: say so, with the columns
-            # there are. (Where an unchanged table has it, each changed table's entry says so instead.)
-            listing = "; ".join(f"{path}: {', '.join(cols) or '(none)'}" for path, cols in lacking.items())
-            raise InputError(
-                f"no compared table has the key column(s) {key} in both versions",
-                hint=f"columns in both versions: {listing}; or leave the key out to match rows by hash",
-            )
+        _tables(ws, result, a, b, key)
     return result
 
 
-def _unchanged_table_has(ws: Workspace, a: Any, b: Any, key: list[str]) -> bool:
-    """Whether a table the two versions share unchanged has every key column: the key is then
-    no typo, only not in the tables that changed. (Read only on this rare path.)"""
+def _tables(ws: Workspace, result: DatasetDiff, a: Any, b: Any, key: list[str] | None) -> None:
+    """The row diffs of the modified tables (``b`` None: the new side is on disk)."""
+    lacking: dict[str, list[str]] = {}  # tables without the key: their columns in both versions
+    keyed = False
+    for item in result.modified:
+        path = item["path"]
+        if _table_suffix(path) is not None and item["content_changed"]:  # same bytes, same rows
+            entry, columns = _table_diff(ws, path, (result.old, result.new),
+                                         (a.files[path], b.files[path] if b is not None else None), key)
+            result.tables[path] = entry
+            if columns is not None and key is not None:
+                if all(c in columns for c in key):
+                    keyed = True
+                else:
+                    lacking[path] = columns
+    if lacking and not keyed:
+        changed = {f["path"] for f in (*result.added, *result.removed, *result.modified)}
+        if _unchanged_table_has(ws, a, [p for p in a.files if p not in changed], key):  # type: ignore[arg-type]
+            return
+        # A key that fits no table is a typo, not a per-table detail: say so, with the columns
+        # there are. (Where an unchanged table has it, each changed table's entry says so instead.)
+        listing = "; ".join(f"{path}: {', '.join(cols) or '(none)'}" for path, cols in lacking.items())
+        raise InputError(
+            f"no compared table has the key column(s) {key} in both versions",
+            hint=f"columns in both versions: {listing}; or leave the key out to match rows by hash",
+        )
+
+
+def _diff_working(ws: Workspace, ref: str, key: list[str] | None, tables: bool) -> DatasetDiff:
+    """A version against the dataset's files on disk: the files as ``assay data status`` finds
+    them (its stat cache: only suspect files are hashed), and the rows of each modified table
+    read straight from disk."""
+    from assay.data._status import status
+
+    found = status(ws, ref)
+    if not found.checked_out:
+        raise InputError(
+            f"none of {found.against.ref}'s files are on disk here, so there is nothing to compare it with",
+            hint=f"check it out (`assay data checkout {found.against.ref}`), or compare two versions: "
+                 f"`assay data diff {found.dataset}@A {found.dataset}@B`",
+        )
+    a = load_snapshot(ws.store, found.against.snapshot)
+    result = DatasetDiff(old=found.against, new=None, unchanged=found.unchanged)
+    for path in found.added:
+        result.added.append({"path": path, "size": _size_on_disk(ws, path)})
+    for path in found.removed:
+        result.removed.append({"path": path, "size": a.files[path].size})
+    for path in found.modified:
+        was = a.files[path]
+        mode = found.modes.get(path)
+        new_mode = mode["new"] if mode else f"{was.mode & 0o777:o}"
+        result.modified.append({"path": path, "old_size": was.size, "new_size": _size_on_disk(ws, path),
+                                "chunks_shared": None, "chunks_new": None,
+                                "content_changed": mode["content_changed"] if mode else True,
+                                "old_mode": f"{was.mode & 0o777:o}", "new_mode": new_mode})
+    if tables:
+        _tables(ws, result, a, None, key)
+    return result
+
+
+def _size_on_disk(ws: Workspace, path: str) -> int | None:
+    try:
+        return (ws.root / path).stat().st_size
+    except OSError:  # gone since status looked
+        return None
+
+
+def _unchanged_table_has(ws: Workspace, a: Any, unchanged: list[str], key: list[str]) -> bool:
+    """Whether a table the two sides share unchanged (``unchanged``, paths in ``a``) has every
+    key column: the key is then no typo, only not in the tables that changed. (Read only on
+    this rare path.)"""
     from assay.data._tablediff import _table_columns
 
-    for path in sorted(set(a.files) & set(b.files)):
+    for path in sorted(unchanged):
         suffix = _table_suffix(path)
-        if suffix is None or a.files[path].id != b.files[path].id:
+        if suffix is None:
             continue
         with tempfile.TemporaryDirectory(dir=ws.tmp_dir) as tmp:
             copy = Path(tmp, "t" + suffix)
@@ -130,12 +187,14 @@ def _table_suffix(path: str) -> str | None:
     return next((s for s in sorted(TABLE_SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
 
 
-def _table_diff(ws: Workspace, path: str, versions: tuple[Version, Version], manifests: tuple[FileManifest, FileManifest],
+def _table_diff(ws: Workspace, path: str, versions: tuple[Version, Version | None],
+                manifests: tuple[FileManifest, FileManifest | None],
                 key: list[str] | None) -> tuple[dict[str, Any], list[str] | None]:
-    """(the table's diff or {"error", "hint"}, its columns in both versions when known)."""
+    """(the table's diff or {"error", "hint"}, its columns in both versions when known). A new
+    side of None is the file on disk, read where it is."""
     from assay.data._tablediff import _table_columns, diff_tables
 
-    labels = (f"{versions[0].ref}:{path}", f"{versions[1].ref}:{path}")
+    labels = (f"{versions[0].ref}:{path}", f"{versions[1].ref if versions[1] else WORKING}:{path}")
     suffix = _table_suffix(path)
     assert suffix is not None
     with tempfile.TemporaryDirectory(dir=ws.tmp_dir) as tmp:
@@ -143,7 +202,14 @@ def _table_diff(ws: Workspace, path: str, versions: tuple[Version, Version], man
         old_file, new_file = Path(tmp, "old" + suffix), Path(tmp, "new" + suffix)
         with ws.lock():  # their chunks are read: no gc or repair retires a pack meanwhile
             _materialize(ws, manifests[0], old_file, path)
-            _materialize(ws, manifests[1], new_file, path)
+            if manifests[1] is not None:
+                _materialize(ws, manifests[1], new_file, path)
+        if manifests[1] is None:
+            on_disk = ws.root / path
+            if on_disk.name.lower().endswith(suffix):
+                new_file = on_disk
+            else:  # a capitalised suffix: the reader tells the format by the lower-case one
+                os.symlink(on_disk, new_file)
         try:
             table = diff_tables(old_file, new_file, key=key, labels=labels).to_dict()
             return table, table["compared_columns"]
