@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +294,16 @@ def test_version_names_the_ledger_schema_and_source_commit(tmp_path: Path) -> No
     subprocess.run([*git, "checkout", "-q", "--detach"], check=True)
     assert source_commit(repo) == head
     assert source_commit(tmp_path / "none") is None
+
+
+def test_version_names_no_commit_for_a_copy_installed_inside_an_assay_checkout(tmp_path: Path) -> None:
+    """``pip install --target vendor .`` in a checkout: that copy is not the checkout's HEAD."""
+    repo = tmp_path / "repo"
+    (repo / "src" / "assay").mkdir(parents=True)
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    shutil.copytree(Path(assay.__file__).parent, repo / "vendor" / "assay")
+    proc = subprocess.run([sys.executable, "-m", "assay", "--version"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(repo / "vendor")})
+    assert proc.returncode == 0 and "source" not in proc.stdout

@@ -97,7 +97,11 @@ def source_commit(top: Path | None = None) -> str | None:
     """The commit of the git checkout (``top``, by default the one this package runs from, in
     an editable install), read off ``.git`` without running git; None for an installed wheel
     or anything unreadable."""
-    top = top or Path(__file__).resolve().parents[3]
+    if top is None:
+        here = Path(__file__).resolve()
+        if here.parents[2].name != "src":  # installed (site-packages, or --target into some repository's folder)
+            return None
+        top = here.parents[3]
     git = top / ".git"
     try:
         if git.is_file():  # a worktree: "gitdir: PATH"
