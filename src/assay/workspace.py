@@ -308,17 +308,20 @@ class Workspace:
         deletes it (see :func:`assay.data._gc._refuse_shared_store`)."""
         if any(key.endswith(".json") for key in self.store.list("ledgers/")):
             return
-        stored = {key[len("snapshots/"):] for key in self.store.list("snapshots/")}
-        if not stored:
-            return
-        from assay.data._gc import _pushed_to_store
-
-        known = {str(row[0]) for row in self.ledger.query("SELECT snapshot FROM versions")}
-        try:
-            known |= {snap for _, _, snap in _pushed_to_store(self.store)}
-        except AssayError:
-            return  # refs that do not read: gc refuses on them anyway
-        unknown = sorted(stored - known)
+        # What the look found, kept a day: a user who cannot write the store (the mark fails,
+        # and is tried again by each command) would otherwise read every ref each time.
+        looked = self.cache_dir / "unregistered"
+        said = f"{self.store.url}\n{self.ledger_id}\n"
+        unknown: list[str] | None = None
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            text = looked.read_text(encoding="utf-8")
+            if text.startswith(said) and time.time() - looked.stat().st_mtime < 86_400:
+                known = {str(row[0]) for row in self.ledger.query("SELECT snapshot FROM versions")}
+                unknown = [str(s) for s in json.loads(text[len(said):]) if s not in known]
+        if unknown is None:
+            unknown = self._unregistered_snapshots()
+            with contextlib.suppress(OSError):
+                looked.write_text(said + json.dumps(unknown), encoding="utf-8")
         if unknown:
             import socket
 
@@ -327,6 +330,20 @@ class Workspace:
             doc = {"unregistered": True, "snapshots": unknown[:100], "count": len(unknown),
                    "found_by": str(self.root), "host": socket.gethostname(), "found_at": utcnow()}
             self.store.put_bytes(f"ledgers/unregistered-{self.ledger_id}.json", json.dumps(doc, indent=1).encode())
+
+    def _unregistered_snapshots(self) -> list[str]:
+        """The snapshots in the store that neither this ledger's versions nor the store's refs name."""
+        stored = {key[len("snapshots/"):] for key in self.store.list("snapshots/")}
+        if not stored:
+            return []
+        from assay.data._gc import _pushed_to_store
+
+        known = {str(row[0]) for row in self.ledger.query("SELECT snapshot FROM versions")}
+        # Refs that do not read could name any snapshot: all but this ledger's are marked (a
+        # gc run after they are mended or removed would otherwise delete the older data).
+        with contextlib.suppress(AssayError):
+            known |= {snap for _, _, snap in _pushed_to_store(self.store)}
+        return sorted(stored - known)
 
     def _shared_ledger(self) -> bool:
         return str(self.config.ledger or "").startswith(("postgresql://", "postgres://"))

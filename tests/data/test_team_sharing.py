@@ -349,3 +349,65 @@ def test_a_refused_pull_checkout_still_prints_the_pulls_notes(cli, tmp_path: Pat
     assert "but did not check out ds@v2" in proc.stderr, proc.stderr
     assert "note: ds@v1 on origin, made by " in proc.stderr and "is ds@v2 here" in proc.stderr, proc.stderr
     assert (bob / "data" / "f").read_text() == "bob's unsaved edit"
+
+
+def test_a_store_whose_refs_do_not_read_at_registration_is_still_marked(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A damaged ref when the first workspace registers must not cost the mark: once the ref is
+    mended or removed (as gc's own hint says), gc would otherwise delete the older workspace's data."""
+    store = tmp_path / "team-store"
+    _share_store(cli, tmp_path / "old", store, "the older assay's data")
+    cli("data", "add", "data", "--name", "olddata", cwd=tmp_path / "old")
+    _as_an_older_assay_left_it(tmp_path / "old", store)
+    (store / "versions" / "x").mkdir(parents=True)
+    (store / "versions" / "x" / "0123.json").write_text("not a ref")  # a push's ref, damaged
+    _share_store(cli, tmp_path / "new", store, "new data")
+    cli("data", "add", "data", "--name", "newdata", cwd=tmp_path / "new")
+    (store / "versions" / "x" / "0123.json").unlink()  # "remove a ref no one needs from the store"
+    proc = cli("data", "gc", check=2, cwd=tmp_path / "new")
+    assert "older assay" in proc.stderr
+    (tmp_path / "old" / "data" / "f").unlink()
+    cli("data", "checkout", "olddata@v1", cwd=tmp_path / "old")
+    assert (tmp_path / "old" / "data" / "f").read_text() == "the older assay's data"
+
+
+def test_a_user_who_cannot_write_an_older_store_does_not_read_its_refs_on_every_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mark fails where the store cannot be written, and is tried again by each command: the
+    look behind it (every ref read, one request each on an object store) is not made again."""
+    from assay.data import add, add_remote, push
+    from assay.store._local import LocalStore
+    from assay.workspace import Workspace
+
+    src = Workspace.init(tmp_path / "src")
+    (src.root / "d").mkdir()
+    for i in range(5):
+        (src.root / "d" / "f").write_text(str(i))
+        add(src, [src.root / "d"], name="ds")
+    add_remote(src, "origin", str(tmp_path / "team"))
+    push(src)
+    src.close()
+    for key in (tmp_path / "team" / "ledgers").glob("*.json"):
+        key.unlink()  # as an older assay left it
+    reads: list[str] = []
+    real_get, real_put = LocalStore.get_bytes, LocalStore.put_bytes
+
+    def get(self, key, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(key)
+        return real_get(self, key, *args, **kwargs)
+
+    def put(self, key, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if key.startswith("ledgers/"):
+            raise PermissionError(13, "Permission denied", key)
+        return real_put(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(LocalStore, "get_bytes", get)
+    monkeypatch.setattr(LocalStore, "put_bytes", put)
+    Workspace.init(tmp_path / "reader", store=str(tmp_path / "team")).close()
+    assert [k for k in reads if k.startswith("versions/")]  # the first command looks
+    for _ in range(2):
+        reads.clear()
+        ws = Workspace.open(tmp_path / "reader")
+        with ws.lock():
+            pass
+        ws.close()
+        assert not [k for k in reads if k.startswith("versions/")]
