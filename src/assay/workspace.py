@@ -287,6 +287,8 @@ class Workspace:
                     doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
                            "ledger": "postgresql" if self._shared_ledger() else "sqlite", "registered_at": utcnow()}
                     self.store.put_bytes(key, json.dumps(doc, indent=1).encode())
+                    with contextlib.suppress(OSError):  # only for a registration that keeps failing
+                        (self.cache_dir / "unregistered").unlink(missing_ok=True)
                     if self._shared_ledger():  # which store, for the message above on another machine
                         with self.ledger.transaction() as tx:
                             tx.execute("INSERT INTO ledger_info (key, value) VALUES ('store', ?) ON CONFLICT DO NOTHING",
@@ -308,8 +310,8 @@ class Workspace:
         deletes it (see :func:`assay.data._gc._refuse_shared_store`)."""
         if any(key.endswith(".json") for key in self.store.list("ledgers/")):
             return
-        # What the look found, kept a day: a user who cannot write the store (the mark fails,
-        # and is tried again by each command) would otherwise read every ref each time.
+        # What the look found, kept a day while the registration fails: a user who cannot write
+        # the store (each command tries again) would otherwise read every ref each time.
         looked = self.cache_dir / "unregistered"
         said = f"{self.store.url}\n{self.ledger_id}\n"
         unknown: list[str] | None = None
