@@ -377,8 +377,8 @@ def _refuse_shared_store(ws: Workspace) -> None:
             "the store names: an older assay, from before stores recorded which ledgers use them, stored them "
             "for a workspace whose versions this ledger cannot see (or a killed add left them); gc would "
             "delete that workspace's data",
-            hint="open each workspace that uses this store with this assay (it registers itself, and gc then "
-                 "names it), or make sure no one needs those versions; then delete "
+            hint="open each workspace that uses this store with this assay (each registers itself, so that gc, "
+                 "once the mark is gone, names them and refuses), or make sure no one needs those versions; then delete "
                  + ", ".join(o["key"] for o in older) + " from the store and retry",
         )
     if others:
