@@ -134,8 +134,10 @@ def _diff_working(ws: Workspace, ref: str, key: list[str] | None, tables: bool) 
             hint=f"check it out (`assay data checkout {found.against.ref}`), or compare two versions: "
                  f"`assay data diff {found.dataset}@A {found.dataset}@B`",
         )
-    a = load_snapshot(ws.store, found.against.snapshot)
     result = DatasetDiff(old=found.against, new=None, unchanged=found.unchanged)
+    if not found.dirty:
+        return result  # (status may have answered from its cache, without decoding the snapshot)
+    a = load_snapshot(ws.store, found.against.snapshot)
     for path in found.added:
         result.added.append({"path": path, "size": _size_on_disk(ws, path)})
     for path in found.removed:
