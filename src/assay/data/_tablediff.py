@@ -144,7 +144,11 @@ def diff_tables(
     common = sorted(set(src_old.names) & set(src_new.names))
     value_cols = [c for c in common if c not in (key_cols or [])]
     text = "csv" in (src_old.format, src_new.format)
-    plan = _Plan(key=key_cols, values=value_cols, text=text)
+    # A column that is text on one side only (int64 -> string ids) is compared as text: 1 and "1"
+    # are one key, one value; the schema still names the type change.
+    as_text = [] if text else [c for c in common if _is_text(src_old.arrow_schema.field(c).type)
+                                 != _is_text(src_new.arrow_schema.field(c).type)]
+    plan = _Plan(key=key_cols, values=value_cols, text=text, as_text=set(as_text))
 
     from assay.progress import bar
 
@@ -162,6 +166,11 @@ def diff_tables(
         )
     if src_old.format != src_new.format:
         notes.append("formats differ: values compared as text")
+    if as_text:
+        notes.append(f"a string on one side only, so compared as text: {', '.join(map(repr, as_text))}")
+    stored = _storage_changed(schema)
+    if stored:
+        notes.append(f"storage changed, not the type (not a schema change): {'; '.join(stored)}")
     for side, src in (("old", src_old), ("new", src_new)):
         sep = next((c for c in ";|\t" if len(src.names) == 1 and c in src.names[0]), None) if src.format == "csv" else None
         if sep is not None:
@@ -262,16 +271,21 @@ def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[st
 class _Plan:
     key: list[str] | None
     values: list[str]
-    text: bool
+    text: bool  # every column compared as text (a CSV file on either side)
+    as_text: set[str] = field(default_factory=set)  # these columns compared as text
 
     def hashes(self, batch: Any) -> tuple[np.ndarray | None, np.ndarray]:
         """(key hash or None, hash of the compared non-key values) for each row."""
         n = batch.num_rows
         cols = {name: batch.column(name) for name in (self.key or []) + self.values}
-        values = _combine([_hash_column(cols[c], text=self.text) for c in self.values], n)
+
+        def combined(names: list[str]) -> np.ndarray:
+            return _combine([_hash_column(cols[c], text=self.text or c in self.as_text) for c in names], n)
+
+        values = combined(self.values)
         if self.key is None:
             return None, values
-        return _combine([_hash_column(cols[c], text=self.text) for c in self.key], n), values
+        return combined(self.key), values
 
 
 @dataclass
@@ -353,10 +367,35 @@ def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str],
         "added": [{"name": n, "type": t_new[n]} for n in n_new if n not in t_old],
         "removed": [{"name": n, "type": t_old[n]} for n in n_old if n not in t_new],
         "type_changed": [
-            {"name": n, "old": t_old[n], "new": t_new[n]} for n in n_new if n in t_old and t_old[n] != t_new[n]
+            {"name": n, "old": t_old[n], "new": t_new[n]}
+            for n in n_new if n in t_old and _logical_type(t_old[n]) != _logical_type(t_new[n])
         ],
         "order_changed": [n for n in n_old if n in t_new] != [n for n in n_new if n in t_old],
     }
+
+
+def _storage_changed(schema: dict[str, Any]) -> list[str]:
+    """Columns whose Arrow type name changed but not the values it holds (string -> large_string,
+    a dictionary-encoded column -> plain): a change of storage, not of type."""
+    old = {c["name"]: c["type"] for c in schema["old"]}
+    return [f"{c['name']!r} {old[c['name']]} -> {c['type']}" for c in schema["new"]
+            if c["name"] in old and old[c["name"]] != c["type"]
+            and _logical_type(old[c["name"]]) == _logical_type(c["type"])]
+
+
+def _is_text(t: Any) -> bool:
+    return _logical_type(str(t)) in ("string", "binary")
+
+
+_STORAGE_TYPES = {"large_string": "string", "string_view": "string", "large_binary": "binary", "binary_view": "binary"}
+
+
+def _logical_type(name: str) -> str:
+    """An Arrow type name without its storage choices: pandas' object strings are written as
+    string, its Arrow-backed ones as large_string, its categoricals as dictionary<...>."""
+    if name.startswith("dictionary<values=") and name.endswith(">"):
+        name = name[len("dictionary<values="):].rsplit(", indices=", 1)[0]
+    return _STORAGE_TYPES.get(name, name)
 
 
 def _find_rows(
