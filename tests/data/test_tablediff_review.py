@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assay.cli._table_diff import column_line
 from assay.data._tablediff import diff_tables
 
 
@@ -41,3 +43,35 @@ def test_a_key_that_became_a_string_still_matches_its_rows(tmp_path):
     assert d.examples["added"] == [{"id": "4"}] and d.examples["removed"] == [{"id": 3}]
     by_hash = diff_tables(old, new)
     assert (by_hash.rows_added, by_hash.rows_removed) == (2, 2)
+
+
+def test_the_diff_shows_moved_dates_and_times(tmp_path):
+    def table(name: str, last: int) -> Path:
+        return parquet(tmp_path / name, {
+            "day": pa.array([dt.date(2024, 1, 1), dt.date(2024, 1, last)]),
+            "at": pa.array([dt.datetime(2024, 1, 1), dt.datetime(2024, 1, last, 12)], pa.timestamp("us")),
+            "took": pa.array([1, last], pa.duration("s")),
+        })
+
+    columns = diff_tables(table("a.parquet", 5), table("b.parquet", 9)).to_dict()["columns"]
+    assert column_line(columns["day"]) == "max 2024-01-05 -> 2024-01-09"  # was '' (nothing moved, it said)
+    assert column_line(columns["at"]) == "max 2024-01-05T12:00:00 -> 2024-01-09T12:00:00"
+    assert column_line(columns["took"]) == "max 0:00:05 -> 0:00:09"
+
+
+def test_the_diff_shows_a_boolean_or_category_mix_that_moved(tmp_path):
+    for suffix in ("parquet", "csv"):
+        old, new = tmp_path / f"a.{suffix}", tmp_path / f"b.{suffix}"
+        for path, trues in ((old, 3), (new, 6)):
+            t = pa.table({"flag": pa.array([True] * trues + [False] * (10 - trues)),
+                          "c": pa.array(["x"] * trues + ["y"] * (10 - trues))})
+            if suffix == "csv":
+                path.write_text("flag,c\n" + "".join(f"{f},{c}\n" for f, c in zip(*t.to_pydict().values())))
+            else:
+                pq.write_table(t, path)
+        columns = diff_tables(old, new).to_dict()["columns"]
+        shown = "True 30.0% -> 60.0%, False 70.0% -> 40.0%"
+        assert column_line(columns["flag"]) == f"share: {shown}", suffix  # was '': same two values
+        assert column_line(columns["c"]) == "share: x 30.0% -> 60.0%, y 70.0% -> 40.0%"
+    unchanged = diff_tables(old, old).to_dict()["columns"]
+    assert column_line(unchanged["flag"]) == ""

@@ -56,6 +56,8 @@ def column_line(col: dict[str, Any]) -> str:
     if col.get("kind") == "numeric":
         sampled = "" if old.get("quantiles_exact", True) and new.get("quantiles_exact", True) else "~"
         parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max"), moved("nulls")]
+    elif col.get("kind") == "temporal":
+        parts = [moved("min"), moved("max"), moved("nulls")]
     else:
         parts = [_distinct_moved(old, new), moved("nulls")]
         for key, label in (("new_categories", "new"), ("vanished_categories", "gone")):
@@ -67,7 +69,22 @@ def column_line(col: dict[str, Any]) -> str:
                 more = (f" and {'' if exact else 'at least '}{cats['count'] - 3} more" if cats["count"] > 3
                         else "" if exact else " (at least)")
                 parts.append(f"{label}: {shown}{more}")
+        parts.append(_shares_moved(old, new))
     return ", ".join(p for p in parts if p)
+
+
+def _shares_moved(old: dict[str, Any], new: dict[str, Any], shown: int = 3) -> str | None:
+    """'share: True 32.3% -> 39.3%' for the values frequent on both sides whose share of the
+    non-null values moved most (a boolean's or a category's mix can change with no new value)."""
+    if not old.get("count") or not new.get("count"):
+        return None
+    a = {repr(v["value"]): (v["value"], v["count"] / old["count"]) for v in old.get("top") or []}
+    b = {repr(v["value"]): v["count"] / new["count"] for v in new.get("top") or []}
+    moves = [(abs(b[k] - share), value, share, b[k]) for k, (value, share) in a.items() if k in b]
+    moves = [m for m in sorted(moves, key=lambda m: -m[0]) if f"{m[2]:.1%}" != f"{m[3]:.1%}"][:shown]
+    if not moves:
+        return None
+    return "share: " + ", ".join(f"{quoted(str(value))} {x:.1%} -> {y:.1%}" for _, value, x, y in moves)
 
 
 def _distinct_moved(old: dict[str, Any], new: dict[str, Any]) -> str | None:
