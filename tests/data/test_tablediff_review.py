@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assay.cli._table_diff import column_line
+from assay.cli._table_diff import column_line, render_table_diff
 from assay.data._tablediff import diff_tables
 
 
@@ -75,3 +75,14 @@ def test_the_diff_shows_a_boolean_or_category_mix_that_moved(tmp_path):
         assert column_line(columns["c"]) == "share: x 30.0% -> 60.0%, y 70.0% -> 40.0%"
     unchanged = diff_tables(old, old).to_dict()["columns"]
     assert column_line(unchanged["flag"]) == ""
+
+
+def test_the_diff_says_when_only_the_column_order_changed(tmp_path, capsys):
+    old, new = tmp_path / "a.csv", tmp_path / "b.csv"
+    old.write_text("id,a,b,c\n1,2,3,4\n")
+    new.write_text("id,b,a,c\n1,3,2,4\n")
+    d = diff_tables(old, new)
+    assert d.identical and d.schema["order_changed"]
+    render_table_diff(d.to_dict())
+    out = capsys.readouterr().out
+    assert "column order    ..., a, b, ... -> ..., b, a, ... (rows are compared by column name)" in out  # was silent

@@ -27,6 +27,10 @@ def render_table_diff(t: dict[str, Any]) -> None:
         click.echo(f"    column removed  {quoted(col['name'])} ({col['type']})")
     for col in schema.get("type_changed", []):
         click.echo(f"    column type     {quoted(col['name'])}: {col.get('old')} -> {col.get('new')}")
+    if schema.get("order_changed"):
+        common = set(t.get("compared_columns") or [])
+        old, new = ([c["name"] for c in schema.get(side, []) if c["name"] in common] for side in ("old", "new"))
+        click.echo(f"    column order    {_reordered(old, new)} (rows are compared by column name)")
     dup = t.get("duplicate_keys") or {}
     if dup.get("old") or dup.get("new"):
         click.echo(f"    duplicate keys: {dup.get('old', 0)} in old ({dup.get('extra_rows_old', 0)} extra rows), "
@@ -37,6 +41,20 @@ def render_table_diff(t: dict[str, Any]) -> None:
         line = column_line(col)
         if line:
             click.echo(f"    {quoted(name)}: {line}")
+
+
+def _reordered(old: list[str], new: list[str], shown: int = 8) -> str:
+    """'a, b -> b, a': the stretch of the shared columns whose order changed ('...' for the rest)."""
+    lo = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), 0)
+    hi = len(old) - next((i for i, (a, b) in enumerate(zip(old[::-1], new[::-1])) if a != b), 0)
+
+    def stretch(names: list[str]) -> str:
+        part = names[lo:hi]
+        more = [f"... ({len(part) - shown} more)"] if len(part) > shown else []
+        return ", ".join((["..."] if lo else []) + [quoted(n) for n in part[:shown]] + more
+                         + (["..."] if hi < len(names) else []))
+
+    return f"{stretch(old)} -> {stretch(new)}"
 
 
 def column_line(col: dict[str, Any]) -> str:
