@@ -86,3 +86,12 @@ def test_the_diff_says_when_only_the_column_order_changed(tmp_path, capsys):
     render_table_diff(d.to_dict())
     out = capsys.readouterr().out
     assert "column order    ..., a, b, ... -> ..., b, a, ... (rows are compared by column name)" in out  # was silent
+
+
+def test_the_diff_shows_a_moved_count_of_nan(tmp_path):
+    nan = float("nan")
+    old = parquet(tmp_path / "a.parquet", {"x": pa.array([1.0, 2.0, 3.0, nan]), "all": pa.array([nan, nan, nan, nan])})
+    new = parquet(tmp_path / "b.parquet", {"x": pa.array([1.0, 2.0, 3.0, 2.0]), "all": pa.array([nan, nan, nan, 1.0])})
+    columns = diff_tables(old, new).to_dict()["columns"]
+    assert column_line(columns["x"]) == "nan 1 -> 0"  # was '': the NaN became a value the mean kept
+    assert column_line(columns["all"]) == "mean none -> 1, p50 none -> 1, min none -> 1, max none -> 1, nan 4 -> 3"

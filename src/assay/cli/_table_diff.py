@@ -73,7 +73,8 @@ def column_line(col: dict[str, Any]) -> str:
 
     if col.get("kind") == "numeric":
         sampled = "" if old.get("quantiles_exact", True) and new.get("quantiles_exact", True) else "~"
-        parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max"), moved("nulls")]
+        parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max"), moved("nulls"),
+                 moved("nan")]
     elif col.get("kind") == "temporal":
         parts = [moved("min"), moved("max"), moved("nulls")]
     else:
