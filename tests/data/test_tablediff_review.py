@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from assay.cli._table_diff import column_line, render_table_diff
 from assay.data._tablediff import diff_tables
@@ -95,3 +97,17 @@ def test_the_diff_shows_a_moved_count_of_nan(tmp_path):
     columns = diff_tables(old, new).to_dict()["columns"]
     assert column_line(columns["x"]) == "nan 1 -> 0"  # was '': the NaN became a value the mean kept
     assert column_line(columns["all"]) == "mean none -> 1, p50 none -> 1, min none -> 1, max none -> 1, nan 4 -> 3"
+
+
+@pytest.mark.parametrize("blank", [b"\n", b"\n\n\n\n", b"\xef\xbb\xbf\r\n", b" \n"])
+def test_a_csv_of_only_line_ends_is_an_empty_table(tmp_path, blank):
+    # pandas writes "\n" for DataFrame().to_csv(index=False), "\n" * (n + 1) for n rows without columns.
+    empty, full = tmp_path / "a.csv", tmp_path / "b.csv"
+    empty.write_bytes(blank)
+    full.write_text("id,v\n1,a\n")
+    d = diff_tables(empty, full)  # was an InputError: "Empty CSV file or block", check the delimiter
+    assert (d.rows_old, d.rows_new, d.rows_added, d.rows_removed) == (0, 1, 1, 0)
+    assert [c["name"] for c in d.schema["added"]] == ["id", "v"]
+    gz = tmp_path / "a.csv.gz"
+    gz.write_bytes(gzip.compress(blank))
+    assert diff_tables(gz, full).rows_old == 0

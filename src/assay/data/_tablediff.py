@@ -36,8 +36,9 @@ CSV
     field is null. Column types are inferred over the whole file (int64, double,
     string, or null when empty); `""`, `NA`, `N/A`, `NULL`, `null`, `NaN`... count as missing
     in numeric summaries. A Parquet file compared with a CSV file has its values cast to
-    text. A 0-byte file is read as a table with no columns and no rows, a header without
-    a line end as its columns and no rows. A header that is one column holding ';', '|'
+    text. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
+    columns), is read as a table with no columns and no rows, a header without a line end
+    as its columns and no rows. A header that is one column holding ';', '|'
     (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
 
 Progress
