@@ -111,3 +111,9 @@ def test_a_csv_of_only_line_ends_is_an_empty_table(tmp_path, blank):
     gz = tmp_path / "a.csv.gz"
     gz.write_bytes(gzip.compress(blank))
     assert diff_tables(gz, full).rows_old == 0
+
+
+def test_a_share_from_a_side_that_tracked_only_its_top_values_is_marked_as_an_estimate():
+    old = {"kind": "categorical", "count": 100, "top": [{"value": "a", "count": 10}], "top_exact": False}
+    new = {"kind": "categorical", "count": 100, "top": [{"value": "a", "count": 40}], "top_exact": True}
+    assert column_line({"kind": "categorical", "old": old, "new": new}) == "share: a ~10.0% -> 40.0%"

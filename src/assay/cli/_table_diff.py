@@ -103,7 +103,9 @@ def _shares_moved(old: dict[str, Any], new: dict[str, Any], shown: int = 3) -> s
     moves = [m for m in sorted(moves, key=lambda m: -m[0]) if f"{m[2]:.1%}" != f"{m[3]:.1%}"][:shown]
     if not moves:
         return None
-    return "share: " + ", ".join(f"{quoted(str(value))} {x:.1%} -> {y:.1%}" for _, value, x, y in moves)
+    # A side that tracked only its most frequent values may have undercounted them: ~ as for distinct.
+    a_, b_ = ("" if side.get("top_exact", True) else "~" for side in (old, new))
+    return "share: " + ", ".join(f"{quoted(str(value))} {a_}{x:.1%} -> {b_}{y:.1%}" for _, value, x, y in moves)
 
 
 def _distinct_moved(old: dict[str, Any], new: dict[str, Any]) -> str | None:
