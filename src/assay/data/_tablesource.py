@@ -191,7 +191,8 @@ def check_key_names(cols: list[str]) -> None:
     if any(not isinstance(c, str) for c in cols):
         raise InputError(f"key columns are named by strings: {cols}", hint="name each key column, e.g. ['id']")
     if "" in cols:
-        raise InputError(f"key names an empty column: {cols}", hint="name each key column: --key id,region (key=['id', 'region'] in Python)")
+        raise InputError(f"key names an empty column: {cols}",
+                         hint="name each key column: --key id,region (key=['id', 'region'] in Python)")
     twice = sorted({c for c in cols if cols.count(c) > 1})
     if twice:
         raise InputError(f"key names a column twice: {', '.join(twice)}", hint="name each key column once")
