@@ -117,3 +117,23 @@ def test_a_share_from_a_side_that_tracked_only_its_top_values_is_marked_as_an_es
     old = {"kind": "categorical", "count": 100, "top": [{"value": "a", "count": 10}], "top_exact": False}
     new = {"kind": "categorical", "count": 100, "top": [{"value": "a", "count": 40}], "top_exact": True}
     assert column_line({"kind": "categorical", "old": old, "new": new}) == "share: a ~10.0% -> 40.0%"
+
+
+@pytest.mark.parametrize("t", [pa.string(), pa.large_binary()])
+def test_long_values_are_told_apart_but_not_kept_whole(t):
+    # A column of documents: up to _TOP_CAP values are kept per column, each was kept whole (1 GB of 100 KB ones).
+    from assay.data._tablestats import _VALUE_KEPT, _CategoryStats, _category_change
+
+    def docs(tail: str) -> pa.Array:
+        values = [("x" * 50_000 + f"{i}{tail}") for i in range(200)] + ["short"]
+        return pa.array([v.encode() if t == pa.large_binary() else v for v in values], t)
+
+    old, new = _CategoryStats(), _CategoryStats()
+    old.update(docs("a"))
+    new.update(docs("a"))
+    new.update(docs("b"))  # differ only after the kept characters
+    assert old.values.nbytes < 201 * (_VALUE_KEPT + 16)  # was 201 * 50 KB
+    assert old.distinct() == (201, True) and new.distinct() == (401, True)
+    assert _category_change(new, old)["count"] == 200 and _category_change(old, new)["count"] == 0
+    shown = [v["value"] if isinstance(v["value"], str) else v["value"].decode() for v in new.top(limit=500)]
+    assert "short" in shown and all(v == "short" or (len(v) == _VALUE_KEPT + 1 and v.endswith("…")) for v in shown)
