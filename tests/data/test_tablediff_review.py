@@ -137,3 +137,17 @@ def test_long_values_are_told_apart_but_not_kept_whole(t):
     assert _category_change(new, old)["count"] == 200 and _category_change(old, new)["count"] == 0
     shown = [v["value"] if isinstance(v["value"], str) else v["value"].decode() for v in new.top(limit=500)]
     assert "short" in shown and all(v == "short" or (len(v) == _VALUE_KEPT + 1 and v.endswith("…")) for v in shown)
+
+
+def test_a_renamed_column_is_told_by_its_values(tmp_path, capsys):
+    old, new = tmp_path / "a.csv", tmp_path / "b.csv"
+    old.write_text("id,amount,flag,gone,x,y\n1,1.5,1,,7,7\n2,2.5,1,,8,8\n3,3.5,1,,9,9\n")
+    new.write_text("id,amount_usd,is_active,empty,z\n3,3.5,1,,9\n1,1.5,1,,7\n2,2.5,1,,8\n")  # rows reordered too
+    d = diff_tables(old, new)
+    # x and y hold the same values: which became z is not known; an all-null column tells nothing.
+    assert d.schema["renamed"] == [{"old": "amount", "new": "amount_usd"}, {"old": "flag", "new": "is_active"}]
+    assert [c["name"] for c in d.schema["removed"]] == ["amount", "flag", "gone", "x", "y"]  # still, by name
+    render_table_diff(d.to_dict())
+    assert "column renamed? amount -> amount_usd (the same values)" in capsys.readouterr().out  # was not said
+    new.write_text("id,amount_usd\n1,1.5\n2,2.5\n3,3.5\n4,4.5\n")
+    assert diff_tables(old, new).schema["renamed"] == []  # another row count: not the same values

@@ -25,6 +25,8 @@ def render_table_diff(t: dict[str, Any]) -> None:
         click.echo(f"    column added    {quoted(col['name'])} ({col['type']})")
     for col in schema.get("removed", []):
         click.echo(f"    column removed  {quoted(col['name'])} ({col['type']})")
+    for pair in schema.get("renamed", []):
+        click.echo(f"    column renamed? {quoted(pair['old'])} -> {quoted(pair['new'])} (the same values)")
     for col in schema.get("type_changed", []):
         click.echo(f"    column type     {quoted(col['name'])}: {col.get('old')} -> {col.get('new')}")
     if schema.get("order_changed"):
