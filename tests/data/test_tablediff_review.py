@@ -151,3 +151,10 @@ def test_a_renamed_column_is_told_by_its_values(tmp_path, capsys):
     assert "column renamed? amount -> amount_usd (the same values)" in capsys.readouterr().out  # was not said
     new.write_text("id,amount_usd\n1,1.5\n2,2.5\n3,3.5\n4,4.5\n")
     assert diff_tables(old, new).schema["renamed"] == []  # another row count: not the same values
+
+
+def test_a_column_all_null_on_one_side_is_not_called_text_on_one_side(tmp_path):
+    old = parquet(tmp_path / "a.parquet", {"id": pa.array([1, 2]), "n": pa.array([None, None], pa.null())})
+    new = parquet(tmp_path / "b.parquet", {"id": pa.array([1, 2]), "n": pa.array([None, "x"])})
+    d = diff_tables(old, new, key=["id"])
+    assert d.rows_changed == 1 and not any("compared as text" in n for n in d.notes)

@@ -150,8 +150,8 @@ def diff_tables(
     text = "csv" in (src_old.format, src_new.format)
     # A column that is text on one side only (int64 -> string ids) is compared as text: 1 and "1"
     # are one key, one value; the schema still names the type change.
-    as_text = [] if text else [c for c in common if _is_text(src_old.arrow_schema.field(c).type)
-                                 != _is_text(src_new.arrow_schema.field(c).type)]
+    as_text = [] if text else [c for c in common if _text_on_one_side(src_old.arrow_schema.field(c).type,
+                                                                      src_new.arrow_schema.field(c).type)]
     plan = _Plan(key=key_cols, values=value_cols, text=text, as_text=set(as_text))
 
     from assay.progress import bar
@@ -409,8 +409,10 @@ def _storage_changed(schema: dict[str, Any]) -> list[str]:
             and _logical_type(old[c["name"]]) == _logical_type(c["type"])]
 
 
-def _is_text(t: Any) -> bool:
-    return _logical_type(str(t)) in ("string", "binary")
+def _text_on_one_side(a: Any, b: Any) -> bool:
+    """One type is text and the other is not, nor null (an all-null column is null as text too)."""
+    kinds = [_logical_type(str(t)) for t in (a, b)]
+    return "null" not in kinds and sum(k in ("string", "binary") for k in kinds) == 1
 
 
 _STORAGE_TYPES = {"large_string": "string", "string_view": "string", "large_binary": "binary", "binary_view": "binary"}
