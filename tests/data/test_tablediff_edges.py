@@ -353,10 +353,10 @@ def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws:
     assert "duplicate keys: 0 in old (0 extra rows), 1 in new (1 extra rows)" in out
     assert "note: key is not unique" in out
     assert "x: mean 2.5 -> 4.5, p50 2.5 -> 3.5, max 3.5 -> 9.5" in out
-    assert "c: new: c, gone: b" in out
+    assert "c: new: c, gone: b, share: a 66.7% -> 75.0%" in out
     assert "{" not in out  # no Python dicts
     empty = cli("data", "diff", "t@v1", "t@v2", "--key", "", cwd=ws.root, check=2)
-    assert "empty column" in empty.stderr
+    assert "empty column" in empty.stderr and "--key id,region" in empty.stderr  # was "e.g. key=['id']"
     twice = cli("data", "diff", "t@v1", "t@v2", "--key", "id,x", "--key", "id", "--json", cwd=ws.root, check=2)
     assert "key names a column twice: id" in twice.stdout and "once" in twice.stdout  # before any table is read
 

@@ -25,8 +25,14 @@ def render_table_diff(t: dict[str, Any]) -> None:
         click.echo(f"    column added    {quoted(col['name'])} ({col['type']})")
     for col in schema.get("removed", []):
         click.echo(f"    column removed  {quoted(col['name'])} ({col['type']})")
+    for pair in schema.get("renamed", []):
+        click.echo(f"    column renamed? {quoted(pair['old'])} -> {quoted(pair['new'])} (the same values)")
     for col in schema.get("type_changed", []):
         click.echo(f"    column type     {quoted(col['name'])}: {col.get('old')} -> {col.get('new')}")
+    if schema.get("order_changed"):
+        common = set(t.get("compared_columns") or [])
+        old, new = ([c["name"] for c in schema.get(side, []) if c["name"] in common] for side in ("old", "new"))
+        click.echo(f"    column order    {_reordered(old, new)} (rows are compared by column name)")
     dup = t.get("duplicate_keys") or {}
     if dup.get("old") or dup.get("new"):
         click.echo(f"    duplicate keys: {dup.get('old', 0)} in old ({dup.get('extra_rows_old', 0)} extra rows), "
@@ -37,6 +43,20 @@ def render_table_diff(t: dict[str, Any]) -> None:
         line = column_line(col)
         if line:
             click.echo(f"    {quoted(name)}: {line}")
+
+
+def _reordered(old: list[str], new: list[str], shown: int = 8) -> str:
+    """'a, b -> b, a': the stretch of the shared columns whose order changed ('...' for the rest)."""
+    lo = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), 0)
+    hi = len(old) - next((i for i, (a, b) in enumerate(zip(old[::-1], new[::-1])) if a != b), 0)
+
+    def stretch(names: list[str]) -> str:
+        part = names[lo:hi]
+        more = [f"... ({len(part) - shown} more)"] if len(part) > shown else []
+        return ", ".join((["..."] if lo else []) + [quoted(n) for n in part[:shown]] + more
+                         + (["..."] if hi < len(names) else []))
+
+    return f"{stretch(old)} -> {stretch(new)}"
 
 
 def column_line(col: dict[str, Any]) -> str:
@@ -55,7 +75,10 @@ def column_line(col: dict[str, Any]) -> str:
 
     if col.get("kind") == "numeric":
         sampled = "" if old.get("quantiles_exact", True) and new.get("quantiles_exact", True) else "~"
-        parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max"), moved("nulls")]
+        parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max"), moved("nulls"),
+                 moved("nan")]
+    elif col.get("kind") == "temporal":
+        parts = [moved("min"), moved("max"), moved("nulls")]
     else:
         parts = [_distinct_moved(old, new), moved("nulls")]
         for key, label in (("new_categories", "new"), ("vanished_categories", "gone")):
@@ -67,7 +90,24 @@ def column_line(col: dict[str, Any]) -> str:
                 more = (f" and {'' if exact else 'at least '}{cats['count'] - 3} more" if cats["count"] > 3
                         else "" if exact else " (at least)")
                 parts.append(f"{label}: {shown}{more}")
+        parts.append(_shares_moved(old, new))
     return ", ".join(p for p in parts if p)
+
+
+def _shares_moved(old: dict[str, Any], new: dict[str, Any], shown: int = 3) -> str | None:
+    """'share: True 32.3% -> 39.3%' for the values frequent on both sides whose share of the
+    non-null values moved most (a boolean's or a category's mix can change with no new value)."""
+    if not old.get("count") or not new.get("count"):
+        return None
+    a = {repr(v["value"]): (v["value"], v["count"] / old["count"]) for v in old.get("top") or []}
+    b = {repr(v["value"]): v["count"] / new["count"] for v in new.get("top") or []}
+    moves = [(abs(b[k] - share), value, share, b[k]) for k, (value, share) in a.items() if k in b]
+    moves = [m for m in sorted(moves, key=lambda m: -m[0]) if f"{m[2]:.1%}" != f"{m[3]:.1%}"][:shown]
+    if not moves:
+        return None
+    # A side that tracked only its most frequent values may have undercounted them: ~ as for distinct.
+    a_, b_ = ("" if side.get("top_exact", True) else "~" for side in (old, new))
+    return "share: " + ", ".join(f"{quoted(str(value))} {a_}{x:.1%} -> {b_}{y:.1%}" for _, value, x, y in moves)
 
 
 def _distinct_moved(old: dict[str, Any], new: dict[str, Any]) -> str | None:

@@ -15,7 +15,9 @@ How rows are matched
     separately: same key, different values is a *changed* row. A key that is not
     unique is reported in `duplicate_keys`; under such a key identical rows pair up
     first, the rest pair up as changed and what is left is added / removed. Only the
-    columns both files share are hashed; `notes` says when columns were left out.
+    columns both files share are hashed; `notes` says when columns were left out. A
+    column only the old file has and one only the new file has, with the same values in
+    any row order (a sum of their hashes), are named in `schema["renamed"]`: a likely rename.
 
 Memory
     Row hashes are kept, the rows are not: 8 bytes a row (16 with a key) per file, grown
@@ -27,7 +29,8 @@ Memory
     1255 MB (was 2659 / 3173 MB). So two 2 GB CSVs of ~50M rows need ~1.3 GB (~2.9 GB keyed).
     Column statistics are bounded: quantiles come from a deterministic sample of
     `_QUANTILE_SAMPLE` values (exact below that), top values keep at most `_TOP_CAP`
-    distinct values, distinct counts use a k-minimum-values sketch (exact below `_KMV`).
+    distinct values (each cut to `_VALUE_KEPT` characters, told apart by hash), distinct
+    counts use a k-minimum-values sketch (exact below `_KMV`).
     With 64-bit hashes the chance of any collision among 30M rows is about 2.4e-5.
     Measured on 2 busy cores: ~10 MB/s of CSV, 2M-row Parquet in ~7 s.
 
@@ -36,8 +39,9 @@ CSV
     field is null. Column types are inferred over the whole file (int64, double,
     string, or null when empty); `""`, `NA`, `N/A`, `NULL`, `null`, `NaN`... count as missing
     in numeric summaries. A Parquet file compared with a CSV file has its values cast to
-    text. A 0-byte file is read as a table with no columns and no rows, a header without
-    a line end as its columns and no rows. A header that is one column holding ';', '|'
+    text. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
+    columns), is read as a table with no columns and no rows, a header without a line end
+    as its columns and no rows. A header that is one column holding ';', '|'
     (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
 
 Progress
@@ -56,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._tablehash import _combine, _hash_column, _mix, _to_text
+from assay.data._tablehash import _NULL_HASH, _combine, _hash_column, _mix, _to_text
 from assay.data._tablematch import _keyed, _match
 from assay.data._tablesource import _CSV_SUFFIXES, _PARQUET_SUFFIXES, _format_of, _Source  # noqa: F401 (suffixes: read here)
 from assay.data._tablesource import _table_columns  # noqa: F401 (what _diff imports from here)
@@ -144,7 +148,11 @@ def diff_tables(
     common = sorted(set(src_old.names) & set(src_new.names))
     value_cols = [c for c in common if c not in (key_cols or [])]
     text = "csv" in (src_old.format, src_new.format)
-    plan = _Plan(key=key_cols, values=value_cols, text=text)
+    # A column that is text on one side only (int64 -> string ids) is compared as text: 1 and "1"
+    # are one key, one value; the schema still names the type change.
+    as_text = [] if text else [c for c in common if _text_on_one_side(src_old.arrow_schema.field(c).type,
+                                                                      src_new.arrow_schema.field(c).type)]
+    plan = _Plan(key=key_cols, values=value_cols, text=text, as_text=set(as_text))
 
     from assay.progress import bar
 
@@ -154,6 +162,7 @@ def diff_tables(
         side_new = _scan(src_new, plan, progress)
 
     schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names)
+    schema["renamed"] = _renamed(side_old, side_new)
     notes = []
     if schema["added"] or schema["removed"]:
         notes.append(
@@ -162,6 +171,11 @@ def diff_tables(
         )
     if src_old.format != src_new.format:
         notes.append("formats differ: values compared as text")
+    if as_text:
+        notes.append(f"a string on one side only, so compared as text: {', '.join(map(repr, as_text))}")
+    stored = _storage_changed(schema)
+    if stored:
+        notes.append(f"storage changed, not the type (not a schema change): {'; '.join(stored)}")
     for side, src in (("old", src_old), ("new", src_new)):
         sep = next((c for c in ";|\t" if len(src.names) == 1 and c in src.names[0]), None) if src.format == "csv" else None
         if sep is not None:
@@ -262,16 +276,21 @@ def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[st
 class _Plan:
     key: list[str] | None
     values: list[str]
-    text: bool
+    text: bool  # every column compared as text (a CSV file on either side)
+    as_text: set[str] = field(default_factory=set)  # these columns compared as text
 
     def hashes(self, batch: Any) -> tuple[np.ndarray | None, np.ndarray]:
         """(key hash or None, hash of the compared non-key values) for each row."""
         n = batch.num_rows
         cols = {name: batch.column(name) for name in (self.key or []) + self.values}
-        values = _combine([_hash_column(cols[c], text=self.text) for c in self.values], n)
+
+        def combined(names: list[str]) -> np.ndarray:
+            return _combine([_hash_column(cols[c], text=self.text or c in self.as_text) for c in names], n)
+
+        values = combined(self.values)
         if self.key is None:
             return None, values
-        return _combine([_hash_column(cols[c], text=self.text) for c in self.key], n), values
+        return combined(self.key), values
 
 
 @dataclass
@@ -281,6 +300,7 @@ class _Side:
     rows: np.ndarray  # row hash (hash mode) or value hash (key mode)
     keys: np.ndarray | None
     stats: dict[str, Any]
+    prints: dict[str, tuple[int, bool]] = field(default_factory=dict)  # column only here: (value print, any value)
 
 
 def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
@@ -289,8 +309,17 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
     key_buf = _HashBuffer() if plan.key is not None else None
     row_buf = _HashBuffer()
     n_rows = 0
+    compared = set((plan.key or []) + plan.values)
+    # A column only this file has: the sum of its value hashes (a print of its values in any
+    # row order) and whether it holds any value, to tell a renamed column by its values.
+    prints = {name: [0, False] for name in src.names if name not in compared}
     for batch in src.batches(progress):
         k, v = plan.hashes(batch)
+        for name, p in prints.items():
+            h = _hash_column(batch.column(name), text=plan.text)
+            if h.size:
+                p[0] = (p[0] + int(h.sum(dtype=np.uint64))) % 2**64
+                p[1] = p[1] or bool((h != _NULL_HASH).any())
         if key_buf is not None:
             assert k is not None
             key_buf.extend(k)
@@ -319,7 +348,7 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
         for lo in range(0, rows.size, 1 << 18):  # a row is (key, values); in place, a slice at a time
             part = rows[lo : lo + (1 << 18)]
             part[:] = _mix(keys[lo : lo + (1 << 18)] ^ _mix(part))
-    return _Side(n_rows, types, rows, keys, stats)
+    return _Side(n_rows, types, rows, keys, stats, {name: (p[0], p[1]) for name, p in prints.items()})
 
 
 class _HashBuffer:
@@ -353,10 +382,48 @@ def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str],
         "added": [{"name": n, "type": t_new[n]} for n in n_new if n not in t_old],
         "removed": [{"name": n, "type": t_old[n]} for n in n_old if n not in t_new],
         "type_changed": [
-            {"name": n, "old": t_old[n], "new": t_new[n]} for n in n_new if n in t_old and t_old[n] != t_new[n]
+            {"name": n, "old": t_old[n], "new": t_new[n]}
+            for n in n_new if n in t_old and _logical_type(t_old[n]) != _logical_type(t_new[n])
         ],
         "order_changed": [n for n in n_old if n in t_new] != [n for n in n_new if n in t_old],
     }
+
+
+def _renamed(old: _Side, new: _Side) -> list[dict[str, str]]:
+    """A column only the old file has and one only the new file has with the same values (not
+    all null), when each has one such match: most likely one column, renamed."""
+    if old.n_rows != new.n_rows:
+        return []
+    pairs = [(a, b) for a, (print_a, any_a) in old.prints.items() if any_a
+             for b, (print_b, any_b) in new.prints.items() if any_b and print_a == print_b]
+    olds, news = [a for a, _ in pairs], [b for _, b in pairs]
+    return [{"old": a, "new": b} for a, b in pairs if olds.count(a) == 1 and news.count(b) == 1]
+
+
+def _storage_changed(schema: dict[str, Any]) -> list[str]:
+    """Columns whose Arrow type name changed but not the values it holds (string -> large_string,
+    a dictionary-encoded column -> plain): a change of storage, not of type."""
+    old = {c["name"]: c["type"] for c in schema["old"]}
+    return [f"{c['name']!r} {old[c['name']]} -> {c['type']}" for c in schema["new"]
+            if c["name"] in old and old[c["name"]] != c["type"]
+            and _logical_type(old[c["name"]]) == _logical_type(c["type"])]
+
+
+def _text_on_one_side(a: Any, b: Any) -> bool:
+    """One type is text and the other is not, nor null (an all-null column is null as text too)."""
+    kinds = [_logical_type(str(t)) for t in (a, b)]
+    return "null" not in kinds and sum(k in ("string", "binary") for k in kinds) == 1
+
+
+_STORAGE_TYPES = {"large_string": "string", "string_view": "string", "large_binary": "binary", "binary_view": "binary"}
+
+
+def _logical_type(name: str) -> str:
+    """An Arrow type name without its storage choices: pandas' object strings are written as
+    string, its Arrow-backed ones as large_string, its categoricals as dictionary<...>."""
+    if name.startswith("dictionary<values=") and name.endswith(">"):
+        name = name[len("dictionary<values="):].rsplit(", indices=", 1)[0]
+    return _STORAGE_TYPES.get(name, name)
 
 
 def _find_rows(

@@ -58,6 +58,8 @@ class _Source:
                 names = list(schema.names)
             else:
                 schema = None
+                if _blank(path):  # what pandas writes for a frame without columns: "\n"
+                    return cls(path, label, fmt, [], batch_rows, None)
                 one_line = _one_line(path)
                 source = pa.BufferReader(one_line) if one_line is not None else path
                 names = list(cls._csv_reader(path, source, batch_rows, None).schema.names)
@@ -109,6 +111,15 @@ class _Source:
                     yield from self._csv_reader(self.path, source, self.batch_rows, self.names)
         except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
             raise _unreadable(self.label, self.format, exc) from exc
+
+
+def _blank(path: Path) -> bool:
+    """Whether a CSV holds only line ends and blanks (and perhaps a BOM): no header, like a 0-byte file."""
+    import pyarrow as pa
+
+    with pa.input_stream(str(path), compression="detect") as fh:
+        head = fh.read(1 << 16)
+    return len(head) < 1 << 16 and not head.removeprefix(b"\xef\xbb\xbf").strip(b" \t\r\n")
 
 
 def _one_line(path: Path) -> bytes | None:
@@ -180,7 +191,8 @@ def check_key_names(cols: list[str]) -> None:
     if any(not isinstance(c, str) for c in cols):
         raise InputError(f"key columns are named by strings: {cols}", hint="name each key column, e.g. ['id']")
     if "" in cols:
-        raise InputError(f"key names an empty column: {cols}", hint="name each key column, e.g. key=['id']")
+        raise InputError(f"key names an empty column: {cols}",
+                         hint="name each key column: --key id,region (key=['id', 'region'] in Python)")
     twice = sorted({c for c in cols if cols.count(c) > 1})
     if twice:
         raise InputError(f"key names a column twice: {', '.join(twice)}", hint="name each key column once")
