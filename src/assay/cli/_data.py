@@ -242,9 +242,14 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
                                                              if len(report.leftovers) > 5 else "")
                        + f"; `assay data push --repair --remote {report.remote}` removes those no version needs",
                        err=True)
+        if report.ok and report.empty and not report.checked_chunks:
+            click.echo(f"nothing to verify: remote {report.remote} holds no versions at all, so nothing was checked; "
+                       "if it should, check its URL (`assay remote list`)")
+            return
         if report.ok:
             click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({_size(report.checked_bytes)}) and "
-                       f"{counted(report.checked_snapshots, 'snapshot')} verified{on}")
+                       f"{counted(report.checked_snapshots, 'snapshot')} verified{on}"
+                       + ("; it holds no versions at all" if report.empty else ""))
             return
         click.echo(f"DAMAGED{on}: {counted(len(report.damaged), 'object')}")
         _render_damage(report)
@@ -345,8 +350,9 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
         here = len(result.versions_already_there)
         checked_out = f"; checked out {', '.join(result.checked_out)}" if result.checked_out else ""
         if not result.versions_sent and not result.chunks_sent:
-            if not here:
-                click.echo(f"nothing to pull: remote {result.remote} has no versions{_named(ref)}{checked_out}")
+            if not here:  # (a NAME@REF it lacks is refused before)
+                click.echo(f"nothing to pull: remote {result.remote} holds no versions at all{_named(ref)}{checked_out}; "
+                           "if it should, check its URL (`assay remote list`)")
                 return
             what = result.versions_already_there[0] if here == 1 else f"all {here} versions"
             if result.records_received:
