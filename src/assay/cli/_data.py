@@ -448,7 +448,31 @@ def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
 
     result = gc(Workspace.open(), dry_run=dry_run, wait=wait)
     verb = "would free" if dry_run else "freed"
-    emit(result, as_json, lambda: click.echo(
+
+    def render() -> None:
+        _render_gc(result, verb, dry_run)
+        if result.gc_now:  # a dry run found the store held by others
+            holds = result.store_holds
+            what = "; ".join(f"{escaped(h['holder'])} {_doing(h)}" for h in holds[:3]) + (
+                f"; and {len(holds) - 3} more" if len(holds) > 3 else "")
+            if result.gc_now == "wait":
+                click.echo(f"a gc --wait now would wait: {what} (new pushes, pulls and verifies wait behind it)")
+            else:
+                then = (" (`assay data gc --wait` would wait for it)"
+                        if not wait and not any(h["exclusive"] for h in holds) else "")
+                click.echo(f"a gc now would refuse: {what}{then}")
+
+    emit(result, as_json, render)
+
+
+def _doing(hold: dict[str, Any]) -> str:
+    if not hold["exclusive"]:
+        return "is using the store"
+    return f"is waiting to {hold['kind']} the store" if hold["waiting"] else "is deleting from the store"
+
+
+def _render_gc(result: Any, verb: str, dry_run: bool) -> None:
+    click.echo(
         f"{verb} {_size(result.bytes_freed)}: {counted(result.chunks_deleted, 'chunk')}; packs deleted {result.packs_deleted}, "
         f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
         + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers} "
@@ -465,4 +489,4 @@ def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
            if result.stale_locks_removed else "")
         + (f"; {'would keep' if dry_run else 'kept'} {counted(result.recent_kept, 'unreferenced pack or snapshot', 'unreferenced packs or snapshots')} "
            f"written in the last {_age(result.grace_seconds)} (a write may still be under way; "
-           "ASSAY_GC_GRACE_SECONDS=0 deletes them now)" if result.recent_kept else "")))
+           "ASSAY_GC_GRACE_SECONDS=0 deletes them now)" if result.recent_kept else ""))
