@@ -6,7 +6,8 @@ packs that mix live and dead chunks are rewritten with the live ones (new pack
 published before the old one is removed, so a crash never loses a live chunk).
 Temp files that a killed checkout left in the datasets' folders go too, and so do the
 temp files of killed writers in the store's and the workspace's temp folders, which every
-other command removes on opening the store: gc counts them instead (a dry run keeps them).
+other command removes on opening the store (a note on stderr says so): gc counts them
+instead (a dry run keeps them).
 A store that is also some workspace's remote (a shared folder used as both) holds the
 versions pushed there, which this ledger may not know: gc keeps them, as it keeps its own,
 and holds the store exclusive (:mod:`assay.data._storelock`), so that no push lands packs
