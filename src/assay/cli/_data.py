@@ -431,7 +431,8 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
 
 
 @data.command("gc")
-@click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted, and whose holds on the store a gc "
+              "would meet now (it takes none, and deletes nothing).")
 @click.option("--wait", is_flag=True,
               help="Where other workspaces use this store (it is their remote), wait for their pushes, pulls and "
                    "verifies under way to end, holding new ones back, instead of refusing.")
