@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["check_store_lock", "holds", "open_lock_file", "store_lock", "take"]
+__all__ = ["check_store_lock", "flock_holders", "holds", "open_lock_file", "store_lock", "take"]
 
 _thread = threading.local()
 
@@ -71,7 +71,8 @@ def open_lock_file(path: Path) -> int:
 
 def take(fd: int, mode: int, said: bool, message: str) -> bool:
     """``flock(fd, mode)``, saying ``message`` on stderr first if it has to wait more than a
-    moment (unless ``said``: a wait was said already; readers pass the gate in a moment).
+    moment (unless ``said``: a wait was said already; readers pass the gate in a moment),
+    with the processes that hold the lock where they can be found (:func:`flock_holders`).
     Returns whether a wait was said."""
     deadline = time.monotonic() + 0.2
     while True:
@@ -83,9 +84,59 @@ def take(fd: int, mode: int, said: bool, message: str) -> bool:
                 break
             time.sleep(0.005)
     if not said:
-        _say(message)
+        who = flock_holders(fd)
+        _say(message + (f"; held by {', '.join(who[:3])}" + (f" and {len(who) - 3} more" if len(who) > 3 else "")
+                        if who else ""))
     fcntl.flock(fd, mode)
     return True
+
+
+def flock_holders(fd: int) -> list[str]:
+    """The processes that hold ``flock`` on the file open at ``fd``, each as ``assay data
+    push ds (pid 123, alice@host)``, as far as this machine's kernel says (Linux's
+    ``/proc/locks``; the waiters it lists are left out): none elsewhere, nor for holders in
+    another PID namespace or on another machine (a network file system)."""
+    try:
+        st = os.fstat(fd)
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    where = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids: list[int] = []
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF"; a waiter's has "->" after the number
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == where and fields[4].isdigit():
+            pid = int(fields[4])
+            if pid not in pids and pid != os.getpid():
+                pids.append(pid)
+    return [_process(pid) for pid in pids]
+
+
+def _process(pid: int) -> str:
+    """``assay data push ds (pid 123, alice@host)``: the command a process runs, and whose."""
+    import pwd
+    import socket
+
+    try:
+        args = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+        uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return f"pid {pid}"
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    for i, arg in enumerate(args):  # "python -m assay data push" or ".../bin/assay data push"
+        if (arg == "assay" and i and args[i - 1] == "-m") or os.path.basename(arg) == "assay":
+            args = ["assay", *args[i + 1:]]
+            break
+    else:
+        args[:1] = [os.path.basename(args[0])] if args else []
+    command = "".join(c if c.isprintable() else "?" for c in " ".join(args))  # (no terminal escapes)
+    command = command if len(command) <= 80 else command[:30] + "..." + command[-47:]  # (a script's name is last)
+    return f"{command or '?'} (pid {pid}, {user}@{socket.gethostname()})"
 
 
 def _say(message: str) -> None:

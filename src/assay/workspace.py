@@ -105,17 +105,17 @@ class Workspace:
     @cached_property
     def store(self) -> ObjectStore:
         from assay.store import open_store
-        from assay.store._local import remove_leftovers
+        from assay.store._local import sweep_leftovers
 
         store = open_store(self.config.store, self.dir, **self.config.store_options)
-        if self.sweep_temps:
-            remove_leftovers(self._dead_writers_temps(store))
+        if self.sweep_temps:  # (garbage, whenever removed: said on stderr, as gc would count it)
+            sweep_leftovers(self._dead_writers_temps(store), "this workspace's temp folders")
         return store
 
     def dead_writers_temps(self) -> list[Leftover]:
         """What processes killed mid-write left in the store's and the workspace's temp
-        folders: parts of packs, model checkouts. Opening the store removes them, unless
-        :attr:`sweep_temps` is off."""
+        folders: parts of packs, model checkouts. Opening the store removes them (and says so
+        on stderr), unless :attr:`sweep_temps` is off."""
         return self._dead_writers_temps(self.store)
 
     def _dead_writers_temps(self, store: ObjectStore) -> list[Leftover]:

@@ -248,9 +248,14 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
                                                              if len(report.leftovers) > 5 else "")
                        + f"; `assay data push --repair --remote {report.remote}` removes those no version needs",
                        err=True)
+        if report.ok and report.empty and not report.checked_chunks:
+            click.echo(f"nothing to verify: remote {report.remote} holds no versions at all, so nothing was checked; "
+                       "if it should, check its URL (`assay remote list`)")
+            return
         if report.ok:
             click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({_size(report.checked_bytes)}) and "
-                       f"{counted(report.checked_snapshots, 'snapshot')} verified{on}")
+                       f"{counted(report.checked_snapshots, 'snapshot')} verified{on}"
+                       + ("; it holds no versions at all" if report.empty else ""))
             return
         click.echo(f"DAMAGED{on}: {counted(len(report.damaged), 'object')}")
         _render_damage(report)
@@ -351,8 +356,9 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
         here = len(result.versions_already_there)
         checked_out = f"; checked out {', '.join(result.checked_out)}" if result.checked_out else ""
         if not result.versions_sent and not result.chunks_sent:
-            if not here:
-                click.echo(f"nothing to pull: remote {result.remote} has no versions{_named(ref)}{checked_out}")
+            if not here:  # (a NAME@REF it lacks is refused before)
+                click.echo(f"nothing to pull: remote {result.remote} holds no versions at all{_named(ref)}{checked_out}; "
+                           "if it should, check its URL (`assay remote list`)")
                 return
             what = result.versions_already_there[0] if here == 1 else f"all {here} versions"
             if result.records_received:
@@ -431,7 +437,8 @@ def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bo
 
 
 @data.command("gc")
-@click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted, and whose holds on the store a gc "
+              "would meet now (it takes none, and deletes nothing).")
 @click.option("--wait", is_flag=True,
               help="Where other workspaces use this store (it is their remote), wait for their pushes, pulls and "
                    "verifies under way to end, holding new ones back, instead of refusing.")
@@ -448,7 +455,31 @@ def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
 
     result = gc(Workspace.open(), dry_run=dry_run, wait=wait)
     verb = "would free" if dry_run else "freed"
-    emit(result, as_json, lambda: click.echo(
+
+    def render() -> None:
+        _render_gc(result, verb, dry_run)
+        if result.gc_now:  # a dry run found the store held by others
+            holds = result.store_holds
+            what = "; ".join(f"{escaped(h['holder'])} {_doing(h)}" for h in holds[:3]) + (
+                f"; and {len(holds) - 3} more" if len(holds) > 3 else "")
+            if result.gc_now == "wait":
+                click.echo(f"a gc --wait now would wait: {what} (new pushes, pulls and verifies wait behind it)")
+            else:
+                then = (" (`assay data gc --wait` would wait for it)"
+                        if not wait and not any(h["exclusive"] for h in holds) else "")
+                click.echo(f"a gc now would refuse: {what}{then}")
+
+    emit(result, as_json, render)
+
+
+def _doing(hold: dict[str, Any]) -> str:
+    if not hold["exclusive"]:
+        return "is using the store"
+    return f"is waiting to {hold['kind']} the store" if hold["waiting"] else "is deleting from the store"
+
+
+def _render_gc(result: Any, verb: str, dry_run: bool) -> None:
+    click.echo(
         f"{verb} {_size(result.bytes_freed)}: {counted(result.chunks_deleted, 'chunk')}; packs deleted {result.packs_deleted}, "
         f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
         + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers} "
@@ -465,4 +496,4 @@ def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
            if result.stale_locks_removed else "")
         + (f"; {'would keep' if dry_run else 'kept'} {counted(result.recent_kept, 'unreferenced pack or snapshot', 'unreferenced packs or snapshots')} "
            f"written in the last {_age(result.grace_seconds)} (a write may still be under way; "
-           "ASSAY_GC_GRACE_SECONDS=0 deletes them now)" if result.recent_kept else "")))
+           "ASSAY_GC_GRACE_SECONDS=0 deletes them now)" if result.recent_kept else ""))

@@ -6,7 +6,8 @@ packs that mix live and dead chunks are rewritten with the live ones (new pack
 published before the old one is removed, so a crash never loses a live chunk).
 Temp files that a killed checkout left in the datasets' folders go too, and so do the
 temp files of killed writers in the store's and the workspace's temp folders, which every
-other command removes on opening the store: gc counts them instead (a dry run keeps them).
+other command removes on opening the store (a note on stderr says so): gc counts them
+instead (a dry run keeps them).
 A store that is also some workspace's remote (a shared folder used as both) holds the
 versions pushed there, which this ledger may not know: gc keeps them, as it keeps its own,
 and holds the store exclusive (:mod:`assay.data._storelock`), so that no push lands packs
@@ -23,13 +24,13 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from assay.config import seconds_from_env
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._snapshot import ManifestMemo
-from assay.data._storelock import StoreHold, store_hold
+from assay.data._storelock import StoreHold, holds_now, store_hold
 from assay.data._versions import (
     all_versions,
     dataset_sources,
@@ -61,6 +62,10 @@ class GcResult:
     stale_locks_removed: int = 0  # markers in locks/ of pushes or pulls that were killed (see _storelock)
     recent_kept: int = 0  # unreferenced packs and snapshots younger than the grace time: a write may be under way
     grace_seconds: float = 0.0
+    # A dry run's look at the store's holds (it takes none): each live one (see Marker.to_dict),
+    # and what a gc would do now: "refuse", "wait" (with --wait), or None (it would go on).
+    store_holds: list[dict[str, Any]] = field(default_factory=list)
+    gc_now: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -74,6 +79,8 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, 
     sweep, ws.sweep_temps = ws.sweep_temps, False  # killed writers' temp files: counted below (kept by a dry run)
     try:
         with ws.lock(exclusive=True), _gc_hold(ws, dry_run, wait) as hold:
+            if dry_run:
+                _look_at_holds(ws, result, wait)
             _collect(ws, result, dry_run, rewrite_threshold, hold)
             result.stale_locks_removed = hold.stale_removed if hold is not None else 0
     finally:
@@ -85,13 +92,23 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, 
 def _gc_hold(ws: Workspace, dry_run: bool, wait: bool) -> Iterator[StoreHold | None]:
     """The store's exclusive hold (see :mod:`assay.data._storelock`): a push from another
     workspace (this store is its remote) lands no pack while gc decides what is live. A
-    dry run deletes nothing, and holds nothing. (Taken inside the workspace's lock, as every
+    dry run deletes nothing, and holds nothing (it says whose holds a gc would meet:
+    :func:`_look_at_holds`). (Taken inside the workspace's lock, as every
     taker here does: while it waits, this workspace's own commands wait too.)"""
     if dry_run:
         yield None
         return
     with store_hold(ws.store, "gc", where=f"the store {ws.store.url}", workspace=ws.root, wait=wait) as hold:
         yield hold
+
+
+def _look_at_holds(ws: Workspace, result: GcResult, wait: bool) -> None:
+    """What a gc would meet in the store now (a dry run takes no hold): the live holds of
+    others, and whether it would refuse (an exclusive one, or any without ``wait``) or wait."""
+    found = holds_now(ws.store)
+    result.store_holds = [m.to_dict() for m in found]
+    if found:
+        result.gc_now = "refuse" if not wait or any(m.exclusive for m in found) else "wait"
 
 
 def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: float,

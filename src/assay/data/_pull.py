@@ -22,8 +22,16 @@ from assay.config import Remote
 from assay.data._history import import_reproducers, import_runs
 from assay.data._packs import PackStore, PackWriter, workspace_packs
 from assay.data._records import import_records
-from assay.data._remote import TransferResult, open_remote, remote_damage, remote_hold, remote_packs, transfer
-from assay.data._remote_refs import fitting_sources, maker_label, read_refs, remote_versions, run_of, safe_sources
+from assay.data._remote import (
+    TransferResult,
+    open_remote,
+    remote_damage,
+    remote_hold,
+    remote_packs,
+    transfer,
+    versions_on,
+)
+from assay.data._remote_refs import fitting_sources, maker_label, read_refs, run_of, safe_sources
 from assay.data._snapshot import ManifestMemo
 from assay.data._versions import Version, copy_snapshot, kind_of, load_snapshot, load_snapshot_object, resolve
 from assay.errors import CorruptionError, InputError, UsageError
@@ -43,7 +51,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     spec, store = open_remote(ws, remote)
     result = TransferResult(remote=spec.name)
     strays: list[str] = []
-    wanted = remote_versions(store, ref, strays=strays)
+    wanted = versions_on(ws, spec, store, ref, command="pull", strays=strays)
     local = workspace_packs(ws)
     staged: dict[str, Staged] = {}
     try:

@@ -40,6 +40,7 @@ from assay.data._remote_refs import (  # also named here, where they lived befor
     read_ref,
     read_refs,
     ref_entry,
+    remote_names,
     remote_version,
     remote_versions,
     run_of,
@@ -222,8 +223,10 @@ def _open(ws: Workspace, remote: Remote) -> ObjectStore:
     # A folder others write too: its sub-folders are its own, never links leading elsewhere.
     store = LocalStore(folder, confined=True) if folder is not None else open_store(remote.url, ws.root, **remote.options)
     if isinstance(store, LocalStore):
-        try:
-            store.clean_tmp()  # what killed pushes of this machine left (it holds space for ever)
+        from assay.store._local import sweep_leftovers
+
+        try:  # what killed pushes of this machine left (it holds space for ever)
+            sweep_leftovers(store.dead_tmp_files(), f"remote {remote.name}'s temp folder")
         except OSError:
             pass  # a remote this user may only read
     return store
@@ -233,6 +236,55 @@ def open_remote(ws: Workspace, name: str | None) -> tuple[Remote, ObjectStore]:
     """The remote ``name`` (None: the default one) and its object store."""
     spec = _pick(ws, name)
     return spec, _open(ws, spec)
+
+
+def versions_on(ws: Workspace, spec: Remote, store: ObjectStore, ref: str | None, *, command: str,
+                strays: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """:func:`remote_versions` of the remote ``spec``, for ``command`` (pull, verify): a name
+    or version it lacks is refused naming the remote, with what it holds and where else to look."""
+    try:
+        return remote_versions(store, ref, strays=strays)
+    except NotFoundError as exc:
+        if exc.details.get("missing") not in ("dataset", "version") or ref is None:
+            raise
+        raise _not_on_remote(ws, spec, store, ref, command, dataset=exc.details["missing"] == "dataset") from None
+
+
+_SHOWN = 5  # names or versions listed in a message
+
+
+def _not_on_remote(ws: Workspace, spec: Remote, store: ObjectStore, ref: str, command: str, *,
+                   dataset: bool) -> NotFoundError:
+    name = ref.partition("@")[0]
+    where = f"remote {spec.name} ({spec.url})"
+    others = sorted(n for n in ws.config.remotes if n != spec.name)
+    elsewhere = (f"`assay data {command} {ref} --remote NAME` asks another remote ({', '.join(others[:_SHOWN])}"
+                 + (f" and {len(others) - _SHOWN} more" if len(others) > _SHOWN else "") + ")") if others else ""
+    if not dataset:
+        numbers = sorted({e["number"] for e in read_refs(store, name)["versions"]})
+        shown = ", ".join(f"v{n}" for n in numbers[-_SHOWN:])
+        hint = (f"{spec.name} holds {len(numbers)} version{'s' if len(numbers) != 1 else ''} of {name}: "
+                + (f"... {shown}" if len(numbers) > _SHOWN else shown))
+        return NotFoundError(f"{where} has no version {ref}", hint="; ".join(filter(None, [hint, elsewhere])),
+                             details={"remote": spec.name})
+    held = remote_names(store)
+    if held:
+        said = (f"; it holds {', '.join(repr(n) for n in held[:_SHOWN])}"
+                + (f" and {len(held) - _SHOWN} more" if len(held) > _SHOWN else ""))
+    else:
+        said = "; it holds no versions at all"
+    hints = []
+    if ws.ledger.query("SELECT 1 FROM datasets WHERE name = ?", (name,)):
+        hints.append(f"{name} is in this workspace (`assay data log {name}` lists its versions); "
+                     f"`assay data push {name} --remote {spec.name}` sends it there")
+    if elsewhere:
+        hints.append(elsewhere)
+    if not held:
+        hints.append(f"if {spec.name} should hold versions, check its URL (`assay remote list`)")
+    elif not hints:
+        hints.append("check the name (`assay data ls` lists this workspace's datasets)")
+    return NotFoundError(f"{where} has no dataset named {name!r}{said}", hint="; ".join(hints),
+                         details={"remote": spec.name, "remote_datasets": held[:20]})
 
 
 def remote_packs(ws: Workspace, remote: Remote, store: ObjectStore) -> PackStore:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from assay.store import ObjectStore
 
 __all__ = ["check_entry", "fitting_sources", "maker_label", "read_json", "read_ref", "read_refs", "ref_entry",
-           "remote_version", "remote_versions", "run_of", "safe_sources"]
+           "remote_names", "remote_version", "remote_versions", "run_of", "safe_sources"]
 
 
 def read_refs(store: ObjectStore, name: str, damaged: list[Any] | None = None) -> dict[str, Any]:
@@ -172,8 +172,7 @@ def remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | No
     do not read are listed there instead of raised; folders under ``versions/`` that are no
     dataset's name (no push makes them) are listed there too, or in ``strays``, and passed over."""
     if ref is None:
-        names = sorted({k[len("versions/"):].split("/")[0] for k in store.list("versions/") if k.endswith(".json")}
-                       | {k[len("refs/"):-len(".json")] for k in store.list("refs/") if k.endswith(".json")})
+        names = _listed_names(store)
         valid = [n for n in names if valid_name(n)]
         for n in (n for n in names if not valid_name(n)):
             if damaged is not None:
@@ -185,7 +184,7 @@ def remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | No
     name, spec = parse_ref(ref)
     entries = read_refs(store, name)["versions"]
     if not entries:
-        raise NotFoundError(f"the remote has no dataset named {name!r}")
+        raise NotFoundError(f"the remote has no dataset named {name!r}", details={"missing": "dataset"})
     if spec == "latest":
         top = max(e["number"] for e in entries)
         newest = [e for e in entries if e["number"] == top]
@@ -208,8 +207,20 @@ def remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | No
         by_prefix = by_prefix[-1:]
     found = pick(ref, name, number, by_number, by_prefix)
     if not found:
-        raise NotFoundError(f"the remote has no version {ref}")
+        raise NotFoundError(f"the remote has no version {ref}", details={"missing": "version"})
     return [(name, found[-1])]
+
+
+def _listed_names(store: ObjectStore) -> list[str]:
+    """The names the remote files versions under (not yet checked to be dataset names)."""
+    return sorted({k[len("versions/"):].split("/")[0] for k in store.list("versions/") if k.endswith(".json")}
+                  | {k[len("refs/"):-len(".json")] for k in store.list("refs/") if k.endswith(".json")})
+
+
+def remote_names(store: ObjectStore) -> list[str]:
+    """The datasets and models a remote holds versions of, by name, sorted (from its listing:
+    a name whose refs do not read is still named)."""
+    return [n for n in _listed_names(store) if valid_name(n)]
 
 
 def _pick_one(name: str, entries: list[dict[str, Any]]) -> str:

@@ -8,7 +8,9 @@ store itself, ``locks/<kind>-<uuid>.json`` (who, host, pid, workspace, since whe
 then lists the others'. A push, a pull or a verify of a remote holds the store *shared*:
 while a gc or a repair holds it, it takes its marker back and waits. A gc, and a repair
 retiring the packs it replaced, hold it *exclusive*: gc refuses while another hold is
-live, a repair waits for them to end (new shared takers wait behind it). Marker first,
+live, a repair waits for them to end (new shared takers wait behind it); an exclusive marker
+says ``"state": "waiting"`` until no other hold is live, then ``"holding"`` (so a push behind a
+``gc --wait`` is told it waits, not that it deletes). Marker first,
 listing second: of two takers at once, at least one sees the other, on a local or
 network file system and on S3 (which lists what was written before).
 
@@ -61,7 +63,7 @@ from assay.ledger import utcnow
 from assay.store import LocalStore, ObjectStore
 from assay.store._local import host_tag, writer_gone
 
-__all__ = ["LOCKS", "StoreHold", "stale_seconds", "store_hold"]
+__all__ = ["LOCKS", "Marker", "StoreHold", "holds_now", "stale_seconds", "store_hold"]
 
 LOCKS = "locks/"
 SHARED_KINDS = ("push", "pull", "verify")  # any other kind (gc, repair, a newer assay's) holds exclusive
@@ -91,6 +93,21 @@ class Marker:
     def exclusive(self) -> bool:
         return self.kind not in SHARED_KINDS
 
+    @property
+    def waiting(self) -> bool:
+        """An exclusive holder that still waits for others to end (its marker says so while it
+        waits; one of an older assay says nothing, and counts as at work)."""
+        return self.exclusive and self.doc.get("state") == "waiting"
+
+    def doing(self) -> str:
+        """What the holder does to the store, for messages."""
+        if not self.exclusive:
+            return "is using it"
+        return f"is waiting to {self.kind} it" if self.waiting else "is deleting from it"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "holder": self.holder(), "exclusive": self.exclusive, "waiting": self.waiting}
+
     def holder(self) -> str:
         d = self.doc
         said = [f"{k} {str(d[k])[:200]}" for k in ("pid", "workspace") if d.get(k) is not None]
@@ -114,10 +131,11 @@ class _FolderMarkers:
         self._own: str | None = None
         self._ino = 0
 
-    def open(self) -> None:
+    def open(self, *, create: bool = True) -> None:
         try:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(self.path)
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(self.path)
             self._dir = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as exc:
             if exc.errno in _DENIED:
@@ -153,6 +171,12 @@ class _FolderMarkers:
 
     def refresh(self, name: str, data: bytes) -> bool:
         return True  # the kernel keeps a folder's lock: nothing to renew
+
+    def update(self, name: str, data: bytes) -> None:
+        """Say ``data`` in this taker's own marker instead (in place: its lock stays)."""
+        assert name == self._own and self._fd is not None
+        os.pwrite(self._fd, data, 0)  # (the same length as before: a reader finds the old or the new)
+        os.ftruncate(self._fd, len(data))
 
     def listed(self) -> list[str]:
         return os.listdir(self._dir) if self._dir is not None else []
@@ -223,7 +247,7 @@ class _ObjectMarkers:
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
 
-    def open(self) -> None:
+    def open(self, *, create: bool = True) -> None:
         pass
 
     def write(self, name: str, data: bytes) -> None:
@@ -241,6 +265,9 @@ class _ObjectMarkers:
             return False  # a gc judged it stale and removed it: not written again
         self.store.put_bytes(LOCKS + name, data)
         return True
+
+    def update(self, name: str, data: bytes) -> None:
+        self.store.put_bytes(LOCKS + name, data)
 
     def listed(self) -> list[str]:
         return [key[len(LOCKS):] for key in self.store.list(LOCKS)]
@@ -314,6 +341,8 @@ class StoreHold:
         self._doc = {"kind": kind, "mode": "exclusive" if self.exclusive else "shared", "by": maker(),
                      "host": socket.gethostname(), "host_tag": host_tag(), "pid": os.getpid(),
                      "workspace": str(workspace) if workspace is not None else None, "started_at": utcnow()}
+        if self.exclusive:  # "holding" once no other hold is live (see Marker.waiting); the same length
+            self._doc["state"] = "waiting"
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
         self._fresh_until = float("inf")
@@ -364,6 +393,8 @@ class StoreHold:
                         others = self._others()
                         if any(m.exclusive for m in others):
                             raise self._refused(next(m for m in others if m.exclusive))
+                    self._doc["state"] = "holding"  # takers that find it now wait for its deletions
+                    self.markers.update(self.name, self._data())
                     return
                 if not others:
                     return
@@ -386,9 +417,8 @@ class StoreHold:
 
     def _waiting(self, other: Marker, said: bool) -> bool:
         if not said:
-            _note(f"waiting for {self.where}: {other.holder()} "
-                  + ("is deleting from it" if other.exclusive else "is using it")
-                  + f"; the {self.kind} goes on when that has ended")
+            _note(f"waiting for {self.where}: {other.holder()} {other.doing()}; the {self.kind} goes on when that "
+                  "has ended")
         time.sleep(0.2 if self.stale is None else min(2.0, self.stale / 5))
         return True
 
@@ -435,7 +465,7 @@ class StoreHold:
         if self.exclusive and not other.exclusive:
             why = (f"{other.holder()} is using it; a {self.kind} now could delete the packs it writes or reads")
         else:
-            why = f"{other.holder()} is deleting from it"
+            why = f"{other.holder()} {other.doing()}"
         gone = ("at once" if self.stale is None else
                 f"after {declared_stale(other.doc):g} s without a heartbeat (ASSAY_LOCK_STALE_SECONDS)")
         wait = " (or with --wait)" if self.kind == "gc" and not other.exclusive else ""
@@ -446,6 +476,28 @@ class StoreHold:
     def _unwritable(self) -> InputError:
         return InputError(f"cannot {self.kind} {self.where}: this user cannot write its {LOCKS} folder",
                           hint=f"a {self.kind} needs write access to the store and the folders in it")
+
+
+def holds_now(store: ObjectStore) -> list[Marker]:
+    """The live holds on ``store`` now, looked at without taking one (what ``gc --dry-run``
+    says a gc would meet): nothing is written, removed or waited for. A folder's marker is
+    live if its holder's lock is (tried without waiting, and let go at once, as each taker
+    does); an object store's, if written within its stale time by this machine's clock."""
+    markers = _FolderMarkers(store) if isinstance(store, LocalStore) else _ObjectMarkers(store)
+    try:
+        markers.open(create=False)
+    except (_Unwritable, FileNotFoundError):  # no locks/ folder (no hold ever taken), or not readable
+        return []
+    try:
+        found = []
+        for name in sorted(markers.listed()):
+            match = _NAME.fullmatch(name)
+            seen = markers.look(name, None) if match else None
+            if seen is not None and seen[0]:
+                found.append(Marker(name, match.group(1), True, seen[1]))  # type: ignore[union-attr]
+        return found
+    finally:
+        markers.close()
 
 
 @contextlib.contextmanager

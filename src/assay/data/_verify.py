@@ -50,6 +50,9 @@ class VerifyReport:
     # damage, since nothing reads them; `push --repair` removes those no version needs.
     leftovers: list[str] = field(default_factory=list)
     leftover_bytes: int = 0
+    # The remote holds no versions (and no refs that fail to read): nothing a version needs was
+    # there to check, which a mistyped URL gives too (`remote add` makes the folder).
+    empty: bool = False
 
     @property
     def ok(self) -> bool:
@@ -60,7 +63,7 @@ class VerifyReport:
             "ok": self.ok, "checked_chunks": self.checked_chunks, "checked_bytes": self.checked_bytes,
             "checked_snapshots": self.checked_snapshots, "damaged": [d.to_dict() for d in self.damaged],
             "damaged_versions": self.damaged_versions, "downstream": self.downstream, "remote": self.remote,
-            "leftovers": self.leftovers, "leftover_bytes": self.leftover_bytes,
+            "leftovers": self.leftovers, "leftover_bytes": self.leftover_bytes, "empty": self.empty,
         }
 
 
@@ -94,9 +97,10 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
             name, store, packs, every = remote_contents(ws, remote, bad_indexes, opened)
             try:
                 if ref and not all_objects:
-                    from assay.data._remote_refs import remote_version
+                    from assay.data._remote import versions_on
+                    from assay.data._remote_refs import _as_version
 
-                    versions = [remote_version(store, ref)]
+                    versions = [_as_version(*versions_on(ws, spec, store, ref, command="verify")[0])]
                 else:
                     versions = every
                 report = _verify(store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
@@ -116,6 +120,7 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
             finally:
                 packs.close()
         report.remote = name
+        report.empty = not every and not report.damaged
         report.leftovers = [f"packs/{pack_id}.pack" for pack_id in sorted(leftovers)]
         report.leftover_bytes = sum(leftovers.values())
         return report

@@ -17,7 +17,7 @@ from assay.errors import InputError, NotFoundError
 from assay.store._base import ObjectStore, check_key
 
 __all__ = ["Leftover", "LocalStore", "dead_writers_files", "pid_alive", "remove_dead_writers_files", "remove_leftovers",
-           "writer_gone"]
+           "sweep_leftovers", "writer_gone"]
 
 
 class LocalStore(ObjectStore):
@@ -277,6 +277,26 @@ def remove_leftovers(leftovers: list[Leftover]) -> None:
             shutil.rmtree(leftover.path, ignore_errors=True)
         else:
             leftover.path.unlink(missing_ok=True)
+
+
+def sweep_leftovers(leftovers: list[Leftover], where: str) -> None:
+    """Delete what :func:`dead_writers_files` found, and say so once on stderr (never stdout,
+    which may carry --json): space that no command said it freed (a gc after it finds none)
+    was a puzzle. ``where`` names the folders."""
+    if not leftovers:
+        return
+    remove_leftovers(leftovers)
+    import sys
+
+    size = sum(leftover.size for leftover in leftovers)
+    shown = (f"{size / (1 << 20):.1f} MiB" if size >= 1 << 20 else f"{size / 1024:.1f} KiB" if size >= 1024
+             else f"{size} B")
+    one = len(leftovers) == 1
+    if sys.stderr is not None:
+        print(f"note: removed {'a temp file' if one else f'{len(leftovers)} temp files'} ({shown}) left in {where} by "
+              f"{'an assay command' if one else 'assay commands'} killed mid-write (a pack being written, a "
+              f"checkout's part): {'its process is' if one else 'their processes are'} gone, so nothing would "
+              f"finish {'it' if one else 'them'}", file=sys.stderr, flush=True)
 
 
 def remove_dead_writers_files(folder: Path, *, shared: bool = False, folders: bool = False) -> int:

@@ -1,0 +1,73 @@
+"""A wait for the workspace's lock names who holds it, as a wait for the store's does (found
+by a new-user trial: a gc said only that "another assay command holds it")."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from assay.data._storelock import StoreHold
+from assay.workspace import Workspace
+
+ASSAY = [sys.executable, "-m", "assay"]
+
+
+def _first_line(proc: subprocess.Popen[str], within: float = 30) -> str:
+    assert proc.stderr is not None
+    ready, _, _ = select.select([proc.stderr], [], [], within)
+    return proc.stderr.readline() if ready else ""
+
+
+def test_a_gc_waiting_for_the_workspace_lock_names_the_command_that_holds_it(ws: Workspace, tmp_path: Path) -> None:
+    script = tmp_path / "long_reader.py"
+    script.write_text("import sys\nfrom assay.workspace import Workspace\n"
+                      f"ws = Workspace.open({str(ws.root)!r})\n"
+                      "with ws.lock():\n    print('held', flush=True)\n    sys.stdin.readline()\n")
+    holder = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        gc = subprocess.Popen([*ASSAY, "data", "gc"], cwd=ws.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+        said = _first_line(gc)
+        assert said.startswith(f"waiting for the workspace lock: another assay command holds it in {ws.root}; held by ")
+        assert f"long_reader.py (pid {holder.pid}, {getpass.getuser()}@{socket.gethostname()})" in said
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(30)
+    out, err = gc.communicate(timeout=60)
+    assert gc.returncode == 0, err
+
+
+def test_a_reader_behind_a_waiting_gc_names_the_gc(ws: Workspace, tmp_path: Path) -> None:
+    # `gc --wait` holds the workspace's lock while it waits for a push into its store (from a
+    # workspace whose remote it is): a verify here waits behind it, and says for whom
+    (ws.root / "a.txt").write_text("a\n")
+    from assay.data import add
+
+    add(ws, [ws.root / "a.txt"], name="ds")
+    push = StoreHold(ws.store, "push", "remote origin", tmp_path / "alice")
+    push.acquire(wait=True, optional=False)
+    env = {**os.environ, "ASSAY_PROGRESS": "0"}
+    try:
+        gc = subprocess.Popen([*ASSAY, "data", "gc", "--wait"], cwd=ws.root, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env)
+        assert "waiting for the store" in _first_line(gc)  # it holds the workspace's lock, and waits
+        reader = subprocess.Popen([*ASSAY, "data", "verify"], cwd=ws.root, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env)
+        said = _first_line(reader)
+        assert said.startswith("waiting for the workspace lock: a gc or a repair holds it or waits for it in ")
+        assert f"held by assay data gc --wait (pid {gc.pid}, {getpass.getuser()}@{socket.gethostname()})" in said
+        time.sleep(0.2)
+    finally:
+        push.release()
+    assert gc.wait(60) == 0
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
