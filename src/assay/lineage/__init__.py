@@ -8,9 +8,10 @@ from assay.lineage._graph import (
     resolve_node,
     signal_name,
 )
-from assay.lineage._run import Run, Terminated, environment, run_command, track
+from assay.lineage._run import Run, environment, run_command, track
+from assay.lineage._signals import Interrupted, Terminated
 
 __all__ = [
-    "LineageGraph", "Run", "Terminated", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node",
+    "Interrupted", "LineageGraph", "Run", "Terminated", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node",
     "run_command", "signal_name", "track",
 ]
