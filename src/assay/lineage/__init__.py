@@ -1,5 +1,6 @@
 """Lineage: which runs turned which data versions into which outputs."""
 
+from assay.lineage._environment import environment
 from assay.lineage._graph import (
     LineageGraph,
     add_edges,
@@ -8,7 +9,7 @@ from assay.lineage._graph import (
     resolve_node,
     signal_name,
 )
-from assay.lineage._run import Run, environment, run_command, track
+from assay.lineage._run import Run, run_command, track
 from assay.lineage._signals import Interrupted, Terminated
 
 __all__ = [

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -20,6 +17,7 @@ from typing import Any
 
 from assay.errors import AssayError, UsageError
 from assay.ledger import utcnow
+from assay.lineage._environment import environment
 from assay.lineage._graph import add_edges, signal_name
 from assay.lineage._outputs import (
     ModelOutput,
@@ -33,40 +31,7 @@ from assay.lineage._redact import redact_command, redact_params, redact_text
 from assay.lineage._signals import Interrupted, RunSignals, Terminated
 from assay.workspace import Workspace
 
-__all__ = ["Run", "environment", "run_command", "track"]
-
-
-@functools.lru_cache(maxsize=1)
-def _package_set() -> tuple[str, int]:
-    from importlib import metadata
-
-    names = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"])
-    return hashlib.sha256("\n".join(names).encode()).hexdigest(), len(names)
-
-
-def environment(cwd: Path | None = None) -> dict[str, Any]:
-    """Where a run ran: git commit (if any), Python, the installed package set, platform."""
-    env: dict[str, Any] = {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "hostname": platform.node(),
-    }
-    digest, count = _package_set()
-    env["packages_hash"] = digest
-    env["packages"] = count
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-        if out.returncode == 0:
-            env["git_commit"] = out.stdout.strip()
-            dirty = subprocess.run(["git", "status", "--porcelain"], cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
-            env["git_dirty"] = bool(dirty.stdout.strip())
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return env
+__all__ = ["Run", "run_command", "track"]
 
 
 @dataclass
@@ -125,7 +90,7 @@ class Run:
 
 
 def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], params: dict[str, Any] | None,
-           check_inputs: bool = True) -> Run:
+           check_inputs: bool = True, cwd: Path | None = None) -> Run:
     from assay.data import resolve
 
     versions: list[Any] = []
@@ -145,7 +110,9 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
         for version in versions:
             check_on_disk(ws, version)
     run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
-    env = {**environment(ws.root), "ledger": ws.ledger_id}  # a run recorded here: see assay.data._history
+    # (a tracked block runs in this Python: only a command's may be another)
+    ran = environment(ws.root, command if kind == "command" else (), cwd)
+    env = {**ran, "ledger": ws.ledger_id}  # a run recorded here: see assay.data._history
     with ws.ledger.transaction() as tx:
         tx.execute(
             "INSERT INTO runs (id, kind, command, params, env, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -323,7 +290,7 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
             raise UsageError(f"{name!r} is both an output and a model output", hint="give each its own NAME")
         check_model_output(ws, name, path, flavor=None, trust=trust, message="")
     with RunSignals(raise_now=False) as termination:
-        run = _start(ws, "command", list(command), inputs, None, check_inputs)
+        run = _start(ws, "command", list(command), inputs, None, check_inputs, cwd)
         try:
             for name, path in (outputs or {}).items():
                 run.output(name, path)
