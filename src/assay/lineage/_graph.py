@@ -162,6 +162,17 @@ def lineage(ws: Workspace, node: str, *, up: bool = True, down: bool = True, dep
         # e.g. a version pulled from a remote: the run that made it is recorded where it ran
         graph.notes.append(f"{graph.nodes[node]['label']} was made by run {run_id[:12]}, which this workspace "
                            "has no record of: its inputs are not known here")
+    root = graph.nodes[node]
+    if not graph.edges and root.get("type") == "version" and not root.get("missing"):
+        # An empty listing reads as "nothing found", or as a command that did not work.
+        made, used, label = not up or bool(run_id), not down, root["label"]
+        if not made and not used:
+            graph.notes.append(f"no run made {label} (it was added directly), and none has read it; "
+                               "nothing judged it")
+        elif not made:
+            graph.notes.append(f"no run made {label} (it was added directly)")
+        elif not used:
+            graph.notes.append(f"no run has read {label}, and nothing judged it")
     for info in sorted((i for i in graph.nodes.values() if i.get("pull")), key=lambda i: i["label"]):
         graph.notes.append(f"{info['ref']} was not pulled from {info['remote']}: `{info['pull']}` fetches it "
                            "(if it was pushed there)")
