@@ -91,3 +91,16 @@ def test_a_version_with_no_lineage_says_so(ws: Workspace, cli) -> None:  # type:
     assert "none has read it" not in cli("lineage", "lone@v1", "--up").stderr
     assert "no run made lone@v1" in cli("lineage", "lone@v1", "--up").stderr
     assert cli.json("lineage", "lone@v1", "--down")["notes"] == ["no run has read lone@v1, and nothing judged it"]
+
+
+def test_dot_tells_failed_runs_from_the_runs_that_made_something(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "a").write_text("1")
+    add(ws, ["raw"], name="raw")
+    cli("run", "--in", "raw@v1", "--", "sh", "-c", "exit 3", check=3)
+    cli("run", "--in", "raw@v1", "--out", "o=raw", "--", "true")
+    dot = cli("lineage", "raw@v1", "--down", "--dot").stdout
+    failed = next(line for line in dot.splitlines() if '"sh -c exit 3' in line)
+    assert "failed, exit 3" in failed and "dashed" in failed
+    ok = next(line for line in dot.splitlines() if 'label="true' in line)
+    assert "failed" not in ok and "dashed" not in ok

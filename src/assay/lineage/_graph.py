@@ -69,7 +69,15 @@ class LineageGraph:
         for node_id, info in sorted(self.nodes.items()):
             shape = {"version": "box", "run": "ellipse", "record": "note"}.get(info["type"], "box")
             style = ', style=filled, fillcolor="#f4cccc"' if node_id == self.root else ""
-            lines.append(f"  {_q(node_id)} [label={_q(info['label'])}, shape={shape}{style}];")
+            label = info["label"]
+            if info["type"] == "run" and not info.get("missing") and info.get("status") != "succeeded":
+                # (a failed run made nothing: drawn apart from the runs that did)
+                code = info.get("exit_code")
+                how = (f", exit {128 - code}" if isinstance(code, int) and code < 0 else
+                       f", exit {code}" if code is not None else "")
+                label += f" [{info.get('status')}{how}]"
+                style = ', style="dashed,filled", fillcolor="#f4cccc"' if node_id == self.root else ", style=dashed"
+            lines.append(f"  {_q(node_id)} [label={_q(label)}, shape={shape}{style}];")
         for src, dst, relation in self.edges:
             lines.append(f"  {_q(src)} -> {_q(dst)} [label={_q(relation)}];")
         lines.append("}")
