@@ -154,3 +154,25 @@ def test_a_command_that_cannot_be_run_says_why_and_records_it(ws: Workspace, cli
     assert "sh -c" in (caught.value.hint or "")  # assay runs no shell: what to write for one
     row = ws.ledger.query("SELECT exit_code, env FROM runs WHERE exit_code = 127")[0]
     assert "command not found" in json.loads(row[1])["failure"]
+
+
+def test_a_run_whose_assay_was_killed_reads_as_abandoned_not_running(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # SIGKILL (the OOM killer, a crash) leaves no chance to record the end: the run would read
+    # as running for ever.
+    script = "import os, time; open('started', 'w').write(str(os.getpid())); time.sleep(60)"
+    proc = subprocess.Popen([*ASSAY, "run", "--", PY, "-c", script], cwd=ws.root, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for(ws.root / "started")
+    time.sleep(0.2)
+    proc.kill()
+    proc.wait(timeout=30)
+    os.kill(int((ws.root / "started").read_text()), signal.SIGKILL)  # (the command, left behind)
+    run_id = ws.ledger.query("SELECT id FROM runs")[0][0]
+    node = next(n for n in cli.json("lineage", f"run:{run_id}")["nodes"] if n["id"] == f"run:{run_id}")
+    assert node["status"] == "running" and node["abandoned"] is True and "pid" not in node["env"]
+    text = cli("lineage", f"run:{run_id}").stdout
+    assert "abandoned" in text and f"{proc.pid}" in text
+    # one still running reads as running
+    with assay.track(ws) as run:
+        node = next(n for n in cli.json("lineage", f"run:{run.id}")["nodes"] if n["id"] == f"run:{run.id}")
+        assert node["status"] == "running" and "abandoned" not in node

@@ -75,7 +75,7 @@ class LineageGraph:
                 code = info.get("exit_code")
                 how = (f", exit {128 - code}" if isinstance(code, int) and code < 0 else
                        f", exit {code}" if code is not None else "")
-                label += f" [{info.get('status')}{how}]"
+                label += f" [{'abandoned' if info.get('abandoned') else info.get('status')}{how}]"
                 style = ', style="dashed,filled", fillcolor="#f4cccc"' if node_id == self.root else ", style=dashed"
             lines.append(f"  {_q(node_id)} [label={_q(label)}, shape={shape}{style}];")
         for src, dst, relation in self.edges:
@@ -222,11 +222,13 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
                     "env": _loads(env, {})}
             if isinstance(info["env"], dict):
                 # kept there, not the run's environment: see _run._record_failure, data._history
-                for key in ("failure", "imported", "ledger"):
+                for key in ("failure", "imported", "ledger", "pid"):
                     if key in info["env"]:
                         info[key] = info["env"].pop(key)
                 if isinstance(info.get("imported"), dict):
                     info["pulled_from"] = info["imported"].get("remote")
+                if status == "running" and _abandoned(ws, info):
+                    info["abandoned"] = True
             if isinstance(code, int) and code < 0:  # (as Python reports a child a signal ended)
                 info["signal"] = signal_name(-code)
             return info
@@ -252,6 +254,26 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
                     "remote": remote, "pull": f"assay data pull {ref.split('@')[0]}@{ident[:12]} --remote {remote}"}
         return {"type": "version", "label": f"version {ident[:12]} (not in this workspace)", "missing": True}
     return {"type": kind or "unknown", "label": node_id, "missing": True}
+
+
+def _abandoned(ws: Workspace, info: dict[str, Any]) -> bool:
+    """Whether a run recorded as running was run here, on this machine, by a process that has
+    ended (SIGKILL, the OOM killer, a crash: it had no chance to record how the run ended)."""
+    import os
+    import platform
+
+    pid = info.get("pid")
+    if not isinstance(pid, int) or pid <= 0 or info.get("ledger") != ws.ledger_id:
+        return False
+    if info["env"].get("hostname") != platform.node():
+        return False  # (another machine's process: not for this one to judge)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process: there
+        return False
+    return False
 
 
 def _run_label(command: list[str], params: Any, ident: str = "") -> str:

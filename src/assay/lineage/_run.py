@@ -112,7 +112,9 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
     # (a tracked block runs in this Python: only a command's may be another)
     ran = environment(ws.root, command if kind == "command" else (), cwd)
-    env = {**ran, "ledger": ws.ledger_id}  # a run recorded here: see assay.data._history
+    # A run recorded here (see assay.data._history), by this process: one whose process has
+    # ended with the run still "running" was abandoned (see _graph.describe).
+    env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid()}
     with ws.ledger.transaction() as tx:
         tx.execute(
             "INSERT INTO runs (id, kind, command, params, env, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
