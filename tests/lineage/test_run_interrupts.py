@@ -176,3 +176,14 @@ def test_a_run_whose_assay_was_killed_reads_as_abandoned_not_running(ws: Workspa
     with assay.track(ws) as run:
         node = next(n for n in cli.json("lineage", f"run:{run.id}")["nodes"] if n["id"] == f"run:{run.id}")
         assert node["status"] == "running" and "abandoned" not in node
+
+
+def test_an_error_after_the_run_was_recorded_names_the_run_in_json(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    doc = json.loads(cli("run", "--json", "--out", "e=empty", "--", "true", check=2).stdout)
+    assert "empty does not exist" in doc["message"]
+    run_id = ws.ledger.query("SELECT id FROM runs")[0][0]
+    assert doc["run"]["id"] == run_id and doc["run"]["status"] == "failed"
+    doc = json.loads(cli("run", "--json", "--", "no-such-tool", check=2).stdout)
+    assert doc["run"]["status"] == "failed" and doc["run"]["failure"].startswith("command not found")
+    doc = json.loads(cli("run", "--json", "--out", "bad/name=x", "--", "true", check=2).stdout)
+    assert "run" not in doc  # refused before any run was recorded

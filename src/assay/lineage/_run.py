@@ -163,6 +163,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
         _record_end(tx, run, "failed", exit_code, [])
         if failure:
             _record_failure(tx, run, failure)
+    if isinstance(error, AssayError):
+        error.details.setdefault("run", run.to_dict())  # (--json: which run it failed)
     if error is not None:
         raise error
 
@@ -312,6 +314,7 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
                 termination.watch(None)
         except _NotRun as exc:
             _finish(run, ok=False, exit_code=exc.code, failure=exc.error.message)
+            exc.error.details.setdefault("run", run.to_dict())
             raise exc.error from None
         except BaseException as exc:
             _finish(run, ok=False, exit_code=None, failure=_said(exc))
