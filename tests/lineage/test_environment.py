@@ -1,5 +1,6 @@
 """The environment a run records is the one its code ran in: a command that starts a Python
-interpreter other than assay's own is recorded with that interpreter's version and package set."""
+interpreter other than assay's own is recorded with that interpreter's version and package set;
+the code is dirty for changes to code, not to the workspace's data."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import assay
+from assay.errors import UsageError
 from assay.lineage import run_command
 from assay.workspace import Workspace
 
@@ -47,3 +51,36 @@ def test_a_python_that_cannot_say_what_it_is_records_no_version(ws: Workspace, t
     fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'Python 2.7.18' >&2\nexit 0\n")
     env = recorded(ws, run_command(ws, [str(fake), "train.py"]).id)
     assert env["python"] == "2.7.18" and "packages_hash" not in env  # as old a Python says its version
+
+
+def _git(ws: Workspace, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=ws.root, check=True,
+                   capture_output=True, timeout=60)
+
+
+def test_data_in_the_repository_does_not_make_the_code_dirty(ws: Workspace) -> None:
+    from assay.data import add
+
+    _git(ws, "init", "-q", ".")
+    (ws.root / ".gitignore").write_text(".assay/\n")
+    (ws.root / "make.py").write_text("print('made')\n")
+    _git(ws, "add", ".gitignore", "make.py")
+    _git(ws, "commit", "-q", "-m", "code")
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "r.csv").write_text("a\n1\n")
+    add(ws, ["raw"], name="raw")
+    script = "import os; os.makedirs('feat', exist_ok=True); open('feat/f', 'w').write('1')"
+    first = run_command(ws, ["sh", "-c", "mkdir -p feat && echo 1 > feat/f"], inputs=["raw@v1"], outputs={"feat": "feat"})
+    env = recorded(ws, first.id)
+    assert len(env["git_commit"]) == 40 and env["git_dirty"] is False  # raw/ is data, not code
+    again = run_command(ws, ["sh", "-c", "echo 2 > feat/f"], inputs=["raw@v1"], outputs={"feat": "feat"})
+    assert recorded(ws, again.id)["git_dirty"] is False  # nor is feat/, the output of a run
+    (ws.root / "make.py").write_text("print('changed')\n")
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True
+    _git(ws, "checkout", "-q", "make.py")
+    (ws.root / "new_step.py").write_text(script)  # code not in the commit
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True
+    # a model written outside the workspace is no reason to refuse the run
+    outside = ws.root.parent / f"{ws.root.name}-m.skops"
+    with pytest.raises(UsageError, match="is not a file"):
+        run_command(ws, ["true"], models={"m": str(outside)})

@@ -97,11 +97,14 @@ def _ask(program: str, command: Sequence[str], cwd: Path | None) -> dict[str, An
     return found
 
 
-def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cwd: Path | None = None) -> dict[str, Any]:
-    """Where a run ran: git commit (if any, of the repository at ``cwd``), Python, the installed
-    package set, platform. Python and the package set are the ones of the interpreter
-    ``command`` starts, where it starts one (run in ``command_cwd``); else assay's own.
-    ``python_executable`` names the interpreter described."""
+def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cwd: Path | None = None,
+                data: Sequence[str] = ()) -> dict[str, Any]:
+    """Where a run ran: git commit (if any, of the repository at ``cwd``) and whether the code
+    has changes not committed, Python, the installed package set, platform. Python and the
+    package set are the ones of the interpreter ``command`` starts, where it starts one (run
+    in ``command_cwd``); else assay's own. ``python_executable`` names the interpreter
+    described. ``data``: paths (relative to ``cwd``) of data, which no change in makes the
+    code dirty (the workspace's datasets, a run's outputs)."""
     program = _interpreter(command, command_cwd)
     env: dict[str, Any] = _ask(program, command, command_cwd) if program else _own_python()
     env.update({"platform": platform.platform(), "machine": platform.machine(), "hostname": platform.node()})
@@ -111,7 +114,10 @@ def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cw
         )
         if out.returncode == 0:
             env["git_commit"] = out.stdout.strip()
-            dirty = subprocess.run(["git", "status", "--porcelain"], cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
+            # (literal: a data folder named with * or [ is not a pattern)
+            outside = [f":(exclude,literal){path}" for path in sorted(set(data)) if path and path != "."]
+            dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", *outside], cwd=cwd,
+                                   capture_output=True, text=True, timeout=30, check=False)
             env["git_dirty"] = bool(dirty.stdout.strip())
     except (OSError, subprocess.TimeoutExpired):
         pass

@@ -90,7 +90,7 @@ class Run:
 
 
 def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], params: dict[str, Any] | None,
-           check_inputs: bool = True, cwd: Path | None = None) -> Run:
+           check_inputs: bool = True, cwd: Path | None = None, outputs: Sequence[str] = ()) -> Run:
     from assay.data import resolve
 
     versions: list[Any] = []
@@ -111,7 +111,7 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
             check_on_disk(ws, version)
     run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
     # (a tracked block runs in this Python: only a command's may be another)
-    ran = environment(ws.root, command if kind == "command" else (), cwd)
+    ran = environment(ws.root, command if kind == "command" else (), cwd, data=_data_paths(ws, outputs))
     # A run recorded here (see assay.data._history), by this process: one whose process has
     # ended with the run still "running" was abandoned (see _graph.describe).
     env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid()}
@@ -125,6 +125,24 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
         )
         add_edges(tx, [(v.node, f"run:{run.id}", "input_of") for v in versions])
     return run
+
+
+def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
+    """The workspace's data (each dataset's and model's files and folders) and ``outputs``,
+    relative to its root: changes there are data, not uncommitted code."""
+    paths = []
+    for path in outputs:
+        try:
+            paths.append(ws.relpath(path))
+        except UsageError:  # (a model file outside the workspace: not the repository's either)
+            continue
+    for (sources,) in ws.ledger.query("SELECT sources FROM datasets"):
+        try:
+            named = json.loads(sources or "[]")
+        except ValueError:
+            continue
+        paths += [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
+    return paths
 
 
 def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = None) -> None:
@@ -294,7 +312,8 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
             raise UsageError(f"{name!r} is both an output and a model output", hint="give each its own NAME")
         check_model_output(ws, name, path, flavor=None, trust=trust, message="")
     with RunSignals(raise_now=False) as termination:
-        run = _start(ws, "command", list(command), inputs, None, check_inputs, cwd)
+        run = _start(ws, "command", list(command), inputs, None, check_inputs, cwd,
+                     [*(outputs or {}).values(), *(models or {}).values()])
         try:
             for name, path in (outputs or {}).items():
                 run.output(name, path)
