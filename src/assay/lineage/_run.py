@@ -128,8 +128,8 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
 
 
 def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
-    """The workspace's data (each dataset's and model's files and folders) and ``outputs``,
-    relative to its root: changes there are data, not uncommitted code."""
+    """The workspace's data (the files and folders each dataset was last added from) and
+    ``outputs``, relative to its root: changes there are data, not uncommitted code."""
     paths = []
     for path in outputs:
         try:
@@ -285,7 +285,7 @@ def _interrupted(signum: int | None) -> str | None:
     own, which ended cleanly when it was told to stop)."""
     if signum is None:
         return None
-    return f"interrupted by {signal_name(signum)} to assay while the command ran"
+    return f"interrupted by {signal_name(signum)} while the run was in progress"
 
 
 def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = (),
