@@ -79,3 +79,28 @@ def test_up_and_down_together_mean_both_and_dot_is_not_json(ws: Workspace, cli) 
     proc = cli("lineage", "s1@v1", "--dot", "--json", check=2)
     assert not proc.stdout.startswith("digraph") and "choose one" in proc.stderr
     assert cli("lineage", "s1@v1", "--dot").stdout.startswith("digraph")
+
+
+def test_a_version_with_no_lineage_says_so(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # An empty listing reads as "nothing found" or as a command that did not work: said in words.
+    (ws.root / "lone").mkdir()
+    (ws.root / "lone" / "a").write_text("1")
+    add(ws, ["lone"], name="lone")
+    proc = cli("lineage", "lone@v1")
+    assert "no run made lone@v1 (it was added directly), and none has read it" in proc.stderr
+    assert "none has read it" not in cli("lineage", "lone@v1", "--up").stderr
+    assert "no run made lone@v1" in cli("lineage", "lone@v1", "--up").stderr
+    assert cli.json("lineage", "lone@v1", "--down")["notes"] == ["no run has read lone@v1, and nothing judged it"]
+
+
+def test_dot_tells_failed_runs_from_the_runs_that_made_something(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "a").write_text("1")
+    add(ws, ["raw"], name="raw")
+    cli("run", "--in", "raw@v1", "--", "sh", "-c", "exit 3", check=3)
+    cli("run", "--in", "raw@v1", "--out", "o=raw", "--", "true")
+    dot = cli("lineage", "raw@v1", "--down", "--dot").stdout
+    failed = next(line for line in dot.splitlines() if '"sh -c exit 3' in line)
+    assert "failed, exit 3" in failed and "dashed" in failed
+    ok = next(line for line in dot.splitlines() if 'label="true' in line)
+    assert "failed" not in ok and "dashed" not in ok

@@ -67,7 +67,7 @@ def _shown(node_id: str, info: dict[str, Any]) -> str:
     apart; ``--json`` has every field)."""
     ident = node_id.partition(":")[2][:12]
     if info.get("type") == "run" and not info.get("missing"):
-        return f"{info['label']}  [run {ident}, {info.get('status')}]"
+        return f"{info['label']}  [run {ident}, {'abandoned' if info.get('abandoned') else info.get('status')}]"
     if info.get("type") == "record" and not info.get("missing"):
         return f"{info['label']}  [{info.get('verdict')}, {ident}]"
     return str(info["label"])
@@ -81,6 +81,10 @@ def _render_run(node: str, info: dict[str, Any], graph: Any) -> None:
     code = info.get("exit_code")
     if info.get("signal"):  # recorded as Python reports it (-N); said as a shell would
         status = f"{info.get('status')} (exit {128 - code}, {info['signal']})"
+    elif info.get("abandoned"):
+        env = info.get("env") if isinstance(info.get("env"), dict) else {}
+        status = (f"abandoned: recorded as running, but its process ({info.get('pid')} on {env.get('hostname')}) "
+                  "has ended without recording how the run ended (killed, or the machine stopped)")
     else:
         status = f"{info.get('status')}" + (f" (exit {code})" if code is not None else "")
     env = info.get("env") if isinstance(info.get("env"), dict) else {}

@@ -43,10 +43,12 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
     assay exits with the command's own exit code, or, when a signal ended the command,
     128 + the signal's number, as a shell does (137 for SIGKILL). SIGTERM or SIGHUP to
     assay is passed on to COMMAND, the run is recorded as failed, and assay exits 143 or
-    129. With --json, COMMAND's own standard output goes to stderr, so that stdout holds
+    129. Ctrl-C (SIGINT) reaches COMMAND too, which is waited for while it cleans up (a
+    second Ctrl-C kills it); the run is recorded as failed (interrupted) and assay exits
+    130. A command that cannot be run (not found, not executable) exits 2. With --json, COMMAND's own standard output goes to stderr, so that stdout holds
     only assay's JSON document.
     """
-    from assay.lineage import Terminated, run_command, signal_name
+    from assay.lineage import Interrupted, Terminated, run_command, signal_name
 
     outs, model_outs = _pairs("--out", outputs), _pairs("--model", models)
     both = sorted(set(outs) & set(model_outs))
@@ -58,11 +60,11 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
         sys.stdout.flush()
         sys.stderr.flush()
         child_stdout = _fd(sys.stderr, 2)
-    terminated: Terminated | None = None
+    terminated: Terminated | Interrupted | None = None
     try:
         result = run_command(ws, list(command), inputs=list(inputs), outputs=outs, models=model_outs, trust=trust,
                              stdout=child_stdout, check_inputs=not no_input_check)
-    except Terminated as exc:
+    except (Terminated, Interrupted) as exc:
         if exc.run is None:
             raise
         terminated, result = exc, exc.run
@@ -85,11 +87,15 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
         if terminated is not None and result.status == "succeeded":
             click.echo(f"assay: {doc['terminated_by']} came after the command had ended well: the run and its "
                        "outputs are recorded", err=True)
+        elif isinstance(terminated, Interrupted):
+            click.echo("assay: interrupted: the run is recorded as failed", err=True)
         elif terminated is not None:
             click.echo(f"assay: {doc['terminated_by']}: passed on to the command, and the run recorded as failed",
                        err=True)
 
     emit(doc, as_json, render)
+    if isinstance(terminated, Interrupted):
+        sys.exit(130)  # as a shell reports Ctrl-C (the run's document is already printed)
     if terminated is not None:
         raise terminated
     if code:

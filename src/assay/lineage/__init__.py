@@ -1,5 +1,6 @@
 """Lineage: which runs turned which data versions into which outputs."""
 
+from assay.lineage._environment import environment
 from assay.lineage._graph import (
     LineageGraph,
     add_edges,
@@ -8,9 +9,10 @@ from assay.lineage._graph import (
     resolve_node,
     signal_name,
 )
-from assay.lineage._run import Run, Terminated, environment, run_command, track
+from assay.lineage._run import Run, run_command, track
+from assay.lineage._signals import Interrupted, Terminated
 
 __all__ = [
-    "LineageGraph", "Run", "Terminated", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node",
+    "Interrupted", "LineageGraph", "Run", "Terminated", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node",
     "run_command", "signal_name", "track",
 ]

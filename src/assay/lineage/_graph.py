@@ -69,7 +69,15 @@ class LineageGraph:
         for node_id, info in sorted(self.nodes.items()):
             shape = {"version": "box", "run": "ellipse", "record": "note"}.get(info["type"], "box")
             style = ', style=filled, fillcolor="#f4cccc"' if node_id == self.root else ""
-            lines.append(f"  {_q(node_id)} [label={_q(info['label'])}, shape={shape}{style}];")
+            label = info["label"]
+            if info["type"] == "run" and not info.get("missing") and info.get("status") != "succeeded":
+                # (a failed run made nothing: drawn apart from the runs that did)
+                code = info.get("exit_code")
+                how = (f", exit {128 - code}" if isinstance(code, int) and code < 0 else
+                       f", exit {code}" if code is not None else "")
+                label += f" [{'abandoned' if info.get('abandoned') else info.get('status')}{how}]"
+                style = ', style="dashed,filled", fillcolor="#f4cccc"' if node_id == self.root else ", style=dashed"
+            lines.append(f"  {_q(node_id)} [label={_q(label)}, shape={shape}{style}];")
         for src, dst, relation in self.edges:
             lines.append(f"  {_q(src)} -> {_q(dst)} [label={_q(relation)}];")
         lines.append("}")
@@ -162,6 +170,17 @@ def lineage(ws: Workspace, node: str, *, up: bool = True, down: bool = True, dep
         # e.g. a version pulled from a remote: the run that made it is recorded where it ran
         graph.notes.append(f"{graph.nodes[node]['label']} was made by run {run_id[:12]}, which this workspace "
                            "has no record of: its inputs are not known here")
+    root = graph.nodes[node]
+    if not graph.edges and root.get("type") == "version" and not root.get("missing"):
+        # An empty listing reads as "nothing found", or as a command that did not work.
+        made, used, label = not up or bool(run_id), not down, root["label"]
+        if not made and not used:
+            graph.notes.append(f"no run made {label} (it was added directly), and none has read it; "
+                               "nothing judged it")
+        elif not made:
+            graph.notes.append(f"no run made {label} (it was added directly)")
+        elif not used:
+            graph.notes.append(f"no run has read {label}, and nothing judged it")
     for info in sorted((i for i in graph.nodes.values() if i.get("pull")), key=lambda i: i["label"]):
         graph.notes.append(f"{info['ref']} was not pulled from {info['remote']}: `{info['pull']}` fetches it "
                            "(if it was pushed there)")
@@ -203,11 +222,13 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
                     "env": _loads(env, {})}
             if isinstance(info["env"], dict):
                 # kept there, not the run's environment: see _run._record_failure, data._history
-                for key in ("failure", "imported", "ledger"):
+                for key in ("failure", "imported", "ledger", "pid"):
                     if key in info["env"]:
                         info[key] = info["env"].pop(key)
                 if isinstance(info.get("imported"), dict):
                     info["pulled_from"] = info["imported"].get("remote")
+                if status == "running" and _abandoned(ws, info):
+                    info["abandoned"] = True
             if isinstance(code, int) and code < 0:  # (as Python reports a child a signal ended)
                 info["signal"] = signal_name(-code)
             return info
@@ -233,6 +254,26 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
                     "remote": remote, "pull": f"assay data pull {ref.split('@')[0]}@{ident[:12]} --remote {remote}"}
         return {"type": "version", "label": f"version {ident[:12]} (not in this workspace)", "missing": True}
     return {"type": kind or "unknown", "label": node_id, "missing": True}
+
+
+def _abandoned(ws: Workspace, info: dict[str, Any]) -> bool:
+    """Whether a run recorded as running was run here, on this machine, by a process that has
+    ended (SIGKILL, the OOM killer, a crash: it had no chance to record how the run ended)."""
+    import os
+    import platform
+
+    pid = info.get("pid")
+    if not isinstance(pid, int) or pid <= 0 or info.get("ledger") != ws.ledger_id:
+        return False
+    if info["env"].get("hostname") != platform.node():
+        return False  # (another machine's process: not for this one to judge)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process: there
+        return False
+    return False
 
 
 def _run_label(command: list[str], params: Any, ident: str = "") -> str:

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from assay.errors import AssayError, UsageError
 from assay.ledger import utcnow
-from assay.lineage._graph import add_edges
+from assay.lineage._environment import environment
+from assay.lineage._graph import add_edges, signal_name
 from assay.lineage._outputs import (
     ModelOutput,
     check_model_output,
@@ -30,43 +27,11 @@ from assay.lineage._outputs import (
     fingerprint,
     refuse_missing_outputs,
 )
-from assay.lineage._redact import redact_command, redact_params
+from assay.lineage._redact import redact_command, redact_params, redact_text
+from assay.lineage._signals import Interrupted, RunSignals, Terminated
 from assay.workspace import Workspace
 
-__all__ = ["Run", "Terminated", "environment", "run_command", "track"]
-
-
-@functools.lru_cache(maxsize=1)
-def _package_set() -> tuple[str, int]:
-    from importlib import metadata
-
-    names = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"])
-    return hashlib.sha256("\n".join(names).encode()).hexdigest(), len(names)
-
-
-def environment(cwd: Path | None = None) -> dict[str, Any]:
-    """Where a run ran: git commit (if any), Python, the installed package set, platform."""
-    env: dict[str, Any] = {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "hostname": platform.node(),
-    }
-    digest, count = _package_set()
-    env["packages_hash"] = digest
-    env["packages"] = count
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-        if out.returncode == 0:
-            env["git_commit"] = out.stdout.strip()
-            dirty = subprocess.run(["git", "status", "--porcelain"], cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
-            env["git_dirty"] = bool(dirty.stdout.strip())
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return env
+__all__ = ["Run", "run_command", "track"]
 
 
 @dataclass
@@ -84,6 +49,7 @@ class Run:
     unchanged: list[Any] = field(default_factory=list)
     status: str = "running"
     exit_code: int | None = None  # as Python reports it: -N when signal N ended the command
+    failure: str | None = None  # why it failed, where its status and exit code do not say
     started: float = field(default_factory=time.time)  # (the clock files' times are read against)
     # Each model output named before the command ran: its file then (see _outputs._unwritten).
     before: dict[str, tuple[int, int, int, int] | None] = field(default_factory=dict)
@@ -119,79 +85,12 @@ class Run:
         return {
             "id": self.id, "status": self.status, "inputs": [v.ref for v in self.inputs],
             "outputs": [v.ref for v in self.produced], "unchanged": [v.ref for v in self.unchanged],
+            **({"failure": self.failure} if self.failure else {}),
         }
 
 
-class Terminated(SystemExit):
-    """SIGTERM or SIGHUP ended a run: the command was passed the signal and the run recorded as
-    failed. Exits 128 + the signal's number, as a shell reports a process the signal ended
-    (143 for SIGTERM)."""
-
-    def __init__(self, signum: int, run: Run | None = None) -> None:
-        super().__init__(128 + signum)
-        self.signum = signum
-        self.run = run
-
-
-class _Termination:
-    """SIGTERM and SIGHUP while a run is in progress. By default they end Python at once, and
-    the run would stay "running" for ever: here they are passed on to the command (which gets
-    ``_GRACE`` seconds before SIGKILL), or raised as :class:`Terminated` in a tracked block
-    while ``raise_now``, so that the run is recorded as failed first. Only signals left to
-    their default (in the main thread) are taken: a program's own handler, or nohup's, stays."""
-
-    _GRACE = 10.0
-
-    def __init__(self, *, raise_now: bool) -> None:
-        self.signum: int | None = None
-        self.raise_now = raise_now
-        self._child: subprocess.Popen[bytes] | None = None
-        self._previous: dict[int, Any] = {}
-        self._timer: threading.Timer | None = None
-
-    def __enter__(self) -> Self:
-        if threading.current_thread() is threading.main_thread():
-            for name in ("SIGTERM", "SIGHUP"):
-                number = getattr(signal, name, None)
-                handler = signal.getsignal(number) if number is not None else None
-                # Left to its default, or to the command line's, which ends assay as Ctrl-C would.
-                if number is not None and (handler is signal.SIG_DFL or getattr(handler, "assay_default", False)):
-                    self._previous[number] = signal.signal(number, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for number, previous in self._previous.items():
-            signal.signal(number, previous)
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def watch(self, child: subprocess.Popen[bytes] | None) -> None:
-        """The command to pass a signal on to (None once it has ended)."""
-        self._child = child
-        if child is not None and self.signum is not None:  # (came between its start and now)
-            self._end_child()
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.signum is None:
-            self.signum = signum
-            if self._child is not None:
-                self._end_child()
-        if self.raise_now:
-            raise Terminated(signum)
-
-    def _end_child(self) -> None:
-        child = self._child
-        if child is None or child.returncode is not None or self._timer is not None:
-            return
-        assert self.signum is not None
-        child.send_signal(self.signum)
-        self._timer = threading.Timer(self._GRACE, child.kill)
-        self._timer.daemon = True
-        self._timer.start()
-
-
 def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], params: dict[str, Any] | None,
-           check_inputs: bool = True) -> Run:
+           check_inputs: bool = True, cwd: Path | None = None, outputs: Sequence[str] = ()) -> Run:
     from assay.data import resolve
 
     versions: list[Any] = []
@@ -211,7 +110,11 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
         for version in versions:
             check_on_disk(ws, version)
     run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
-    env = {**environment(ws.root), "ledger": ws.ledger_id}  # a run recorded here: see assay.data._history
+    # (a tracked block runs in this Python: only a command's may be another)
+    ran = environment(ws.root, command if kind == "command" else (), cwd, data=_data_paths(ws, outputs))
+    # A run recorded here (see assay.data._history), by this process: one whose process has
+    # ended with the run still "running" was abandoned (see _graph.describe).
+    env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid()}
     with ws.ledger.transaction() as tx:
         tx.execute(
             "INSERT INTO runs (id, kind, command, params, env, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -224,7 +127,27 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     return run
 
 
-def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
+def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
+    """The workspace's data (the files and folders each dataset was last added from) and
+    ``outputs``, relative to its root: changes there are data, not uncommitted code."""
+    paths = []
+    for path in outputs:
+        try:
+            paths.append(ws.relpath(path))
+        except UsageError:  # (a model file outside the workspace: not the repository's either)
+            continue
+    for (sources,) in ws.ledger.query("SELECT sources FROM datasets"):
+        try:
+            named = json.loads(sources or "[]")
+        except ValueError:
+            continue
+        paths += [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
+    return paths
+
+
+def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = None) -> None:
+    """Record how ``run`` ended, and version its outputs if ``ok``; ``failure``: why it failed,
+    where its exit code does not say (an exception, an interrupt)."""
     from assay.data._add import NewData, add_together
     from assay.models._registry import held_copy, model_files
 
@@ -252,10 +175,14 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None) -> None:
             if run.ws.ledger.query("SELECT 1 FROM runs WHERE id = ? AND status <> 'running'", (run.id,)):
                 raise  # its outputs and its end were recorded: what failed came after
             error = exc
+    if error is not None:
+        failure = error.message if isinstance(error, AssayError) else _said(error)
     with run.ws.ledger.transaction() as tx:
         _record_end(tx, run, "failed", exit_code, [])
-        if error is not None:
-            _record_failure(tx, run, error)
+        if failure:
+            _record_failure(tx, run, failure)
+    if isinstance(error, AssayError):
+        error.details.setdefault("run", run.to_dict())  # (--json: which run it failed)
     if error is not None:
         raise error
 
@@ -274,13 +201,27 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
               + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
 
 
-def _record_failure(tx: Any, run: Run, error: BaseException) -> None:
-    """Say in ``run``'s record why its outputs failed it (its status and exit code cannot: the
-    command ended well): under ``failure`` in its ``env``, which every ledger's runs table has."""
+def _record_failure(tx: Any, run: Run, failure: str) -> None:
+    """Say in ``run``'s record why it failed where its status and exit code cannot (its outputs
+    failed it, the command ended well; an exception; an interrupt): under ``failure`` in its
+    ``env``, which every ledger's runs table has."""
+    run.failure = failure
     rows = tx.execute("SELECT env FROM runs WHERE id = ?", (run.id,))
     env = json.loads(rows[0][0] or "{}") if rows else {}
-    env["failure"] = error.message if isinstance(error, AssayError) else f"{type(error).__name__}: {error}".rstrip(": ")
+    env["failure"] = failure
     tx.execute("UPDATE runs SET env = ? WHERE id = ?", (json.dumps(env), run.id))
+
+
+_FAILURE_WIDTH = 500
+
+
+def _said(error: BaseException) -> str:
+    """An exception as a run's record keeps it: one line, its secrets left out (the record
+    travels with a push), cut to fit."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt: Ctrl-C)"
+    text = " ".join(redact_text(f"{type(error).__name__}: {error}".rstrip(": ")).split())
+    return text if len(text) <= _FAILURE_WIDTH else text[:_FAILURE_WIDTH - 3] + "..."
 
 
 def _describe(run: Run, model: ModelOutput, copy: str) -> dict[str, Any]:
@@ -310,7 +251,7 @@ def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] |
     (where the program leaves them to their default) ends it as failed with :class:`Terminated`.
     """
     command = [name] if name is not None else ["python", *sys.argv]
-    with _Termination(raise_now=True) as termination:
+    with RunSignals(raise_now=True) as termination:
         run = _start(ws, "python", command, inputs, params, check_inputs)
         try:
             try:
@@ -319,22 +260,32 @@ def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] |
                 termination.raise_now = False  # from here a signal waits until the run is recorded
         except Terminated as exc:
             exc.run = run
-            _finish(run, ok=False, exit_code=-exc.signum)  # as for a command the signal ended
+            _finish(run, ok=False, exit_code=-exc.signum,  # as for a command the signal ended
+                    failure=f"interrupted by {signal_name(exc.signum)}")
             raise
         except SystemExit as exc:
             ok = exc.code in (0, None)
-            _finish(run, ok=ok and termination.signum is None, exit_code=0 if ok else _code(exc.code))
+            _finish(run, ok=ok and termination.signum is None, exit_code=0 if ok else _code(exc.code),
+                    failure=_interrupted(termination.signum))
             raise
-        except BaseException:
-            _finish(run, ok=False, exit_code=None)
+        except BaseException as exc:
+            _finish(run, ok=False, exit_code=None, failure=_said(exc))
             raise
-        _finish(run, ok=termination.signum is None, exit_code=0)
+        _finish(run, ok=termination.signum is None, exit_code=0, failure=_interrupted(termination.signum))
     if termination.signum is not None:
         raise Terminated(termination.signum, run)
 
 
 def _code(code: object) -> int:
     return code if isinstance(code, int) else 1  # sys.exit("message") exits 1
+
+
+def _interrupted(signum: int | None) -> str | None:
+    """Why a run a signal to this process ended failed (its exit code may be 0: the command's
+    own, which ended cleanly when it was told to stop)."""
+    if signum is None:
+        return None
+    return f"interrupted by {signal_name(signum)} while the run was in progress"
 
 
 def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = (),
@@ -347,7 +298,11 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
     The command's standard output is this process's, or the file descriptor ``stdout`` (e.g. 2,
     so that a caller's own stdout holds only its JSON document). ``Run.exit_code`` is the
     command's (-N when signal N ended it). SIGTERM or SIGHUP to this process is passed on to
-    the command, and then raised as :class:`Terminated` once the run is recorded as failed."""
+    the command, and then raised as :class:`Terminated` once the run is recorded as failed.
+    Ctrl-C (SIGINT) is passed on likewise (a terminal sends it to the command itself), the
+    command waited for, and then raised as :class:`Interrupted`; a second Ctrl-C kills the
+    command. A command that cannot be run (not found, not executable) is :class:`UsageError`,
+    its run recorded as failed with a shell's exit code for it (127, 126)."""
     if not command:
         raise UsageError("give the command to run after --", hint="assay run --in raw@v1 --out feats=data/f -- python make.py")
     for name, path in (outputs or {}).items():
@@ -356,8 +311,9 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
         if name in (outputs or {}):
             raise UsageError(f"{name!r} is both an output and a model output", hint="give each its own NAME")
         check_model_output(ws, name, path, flavor=None, trust=trust, message="")
-    with _Termination(raise_now=False) as termination:
-        run = _start(ws, "command", list(command), inputs, None, check_inputs)
+    with RunSignals(raise_now=False) as termination:
+        run = _start(ws, "command", list(command), inputs, None, check_inputs, cwd,
+                     [*(outputs or {}).values(), *(models or {}).values()])
         try:
             for name, path in (outputs or {}).items():
                 run.output(name, path)
@@ -365,22 +321,57 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
                 run.output_model(name, path, trust=trust)
                 run.before[name] = fingerprint(run.models[name].path)
             code: int | None = None
+            termination.take_interrupt()
             if termination.signum is None:
-                with subprocess.Popen(command, cwd=cwd, stdout=stdout) as proc:
+                with _started(command, cwd, stdout) as proc:
                     termination.watch(proc)
                     try:
-                        code = proc.wait()
-                    except BaseException:  # Ctrl-C: the command had its own SIGINT, and a moment (see Popen.wait)
+                        code = termination.wait(proc)
+                    except BaseException:  # not a Ctrl-C (see RunSignals): end the command too
                         proc.kill()
                         raise
                 termination.watch(None)
-        except FileNotFoundError:
-            _finish(run, ok=False, exit_code=127)
-            raise UsageError(f"command not found: {command[0]}") from None
-        except BaseException:
-            _finish(run, ok=False, exit_code=None)
+        except _NotRun as exc:
+            _finish(run, ok=False, exit_code=exc.code, failure=exc.error.message)
+            exc.error.details.setdefault("run", run.to_dict())
+            raise exc.error from None
+        except BaseException as exc:
+            _finish(run, ok=False, exit_code=None, failure=_said(exc))
             raise
-        _finish(run, ok=code == 0 and termination.signum is None, exit_code=code)
+        _finish(run, ok=code == 0 and termination.signum is None, exit_code=code,
+                failure=_interrupted(termination.signum))
+    if termination.signum == signal.SIGINT:
+        raise Interrupted(run)
     if termination.signum is not None:
         raise Terminated(termination.signum, run)
     return run
+
+
+class _NotRun(Exception):
+    """The command could not be started: ``code`` is a shell's exit code for why."""
+
+    def __init__(self, code: int, error: UsageError) -> None:
+        super().__init__(error.message)
+        self.code, self.error = code, error
+
+
+def _started(command: list[str], cwd: Path | None, stdout: int | None) -> subprocess.Popen[bytes]:
+    """``command``, started; one that cannot be is :class:`_NotRun`, said as a shell would."""
+    shell = "assay runs the command itself, not through a shell: for pipes, `&&` or variables write `sh -c '...'`"
+    try:
+        return subprocess.Popen(command, cwd=cwd, stdout=stdout)
+    except FileNotFoundError as exc:
+        if cwd is not None and not os.path.isdir(cwd):
+            raise
+        raise _NotRun(127, UsageError(f"command not found: {command[0]}",
+                                      hint=f"check its name, and that it is on PATH or given with its folder; {shell}")
+                      ) from exc
+    except PermissionError as exc:
+        raise _NotRun(126, UsageError(
+            f"cannot run {command[0]}: permission denied",
+            hint=f"make it executable (`chmod +x {command[0]}`) or name its interpreter (`python FILE`, `sh FILE`)")
+        ) from exc
+    except OSError as exc:  # ENOEXEC: a script with no #! line, a binary for another machine
+        raise _NotRun(126, UsageError(
+            f"cannot run {command[0]}: {exc.strerror or exc}",
+            hint="give a script a #! line, or name its interpreter (`python FILE`, `sh FILE`)")) from exc

@@ -1,0 +1,174 @@
+"""How signals to this process end a run in progress: SIGTERM and SIGHUP, and Ctrl-C (SIGINT)
+while a run's command runs, are passed on to the command, and the run is recorded as failed
+before the process ends (see :func:`assay.lineage.run_command`, :func:`assay.lineage.track`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from assay.lineage._run import Run
+
+__all__ = ["Interrupted", "RunSignals", "Terminated"]
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP ended a run: the command was passed the signal and the run recorded as
+    failed. Exits 128 + the signal's number, as a shell reports a process the signal ended
+    (143 for SIGTERM)."""
+
+    def __init__(self, signum: int, run: Run | None = None) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+        self.run = run
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) while a run's command ran: the command had it too, was waited for, and the
+    run was recorded as failed (``run``: its record)."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__()
+        self.signum = signal.SIGINT
+        self.run = run
+
+
+class RunSignals:
+    """SIGTERM and SIGHUP while a run is in progress. By default they end Python at once, and
+    the run would stay "running" for ever: here they are passed on to the command (which gets
+    ``_GRACE`` seconds before SIGKILL), or raised as :class:`Terminated` in a tracked block
+    while ``raise_now``, so that the run is recorded as failed first. Only signals left to
+    their default (in the main thread) are taken: a program's own handler, or nohup's, stays.
+
+    After :meth:`take_interrupt`, SIGINT (Ctrl-C) too, while the command runs: by default it would
+    interrupt the wait and the command would be killed a moment later, in the middle of
+    cleaning up. It is passed on (unless a terminal sent it to the command already) and the
+    command is waited for as a shell waits for it; a second one kills the command."""
+
+    _GRACE = 10.0
+
+    def __init__(self, *, raise_now: bool) -> None:
+        self.signum: int | None = None
+        self.raise_now = raise_now
+        self._child: subprocess.Popen[bytes] | None = None
+        self._previous: dict[int, Any] = {}
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            for name in ("SIGTERM", "SIGHUP"):
+                number = getattr(signal, name, None)
+                handler = signal.getsignal(number) if number is not None else None
+                # Left to its default, or to the command line's, which ends assay as Ctrl-C would.
+                if number is not None and (handler is signal.SIG_DFL or getattr(handler, "assay_default", False)):
+                    self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def take_interrupt(self) -> None:
+        """Take SIGINT from here until :meth:`watch` is told the command has ended (where it is
+        left to Python's default, in the main thread)."""
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle)
+
+    def __exit__(self, *exc: object) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def watch(self, child: subprocess.Popen[bytes] | None) -> None:
+        """The command to pass a signal on to (None once it has ended: a Ctrl-C from then on
+        interrupts assay's own work, as it would have without a run)."""
+        self._child = child
+        if child is not None and self.signum is not None:  # (came between its start and now)
+            self._end_child(self.signum)
+        if child is None and signal.SIGINT in self._previous:
+            signal.signal(signal.SIGINT, self._previous.pop(signal.SIGINT))
+
+    def wait(self, child: subprocess.Popen[bytes]) -> int:
+        """Wait for the command to end. Where SIGINT is taken, it is waited for with
+        ``sigtimedwait``, which says who sent it: the terminal (the kernel, on Ctrl-C), which
+        sent it to the command too, or a process (`kill -INT`), which sent it to assay alone."""
+        wanted = {signal.SIGINT, getattr(signal, "SIGCHLD", 0)}
+        if signal.SIGINT not in self._previous or not hasattr(signal, "sigtimedwait"):
+            return child.wait()
+        # (blocked only now: the command does not inherit the mask)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+        try:
+            while child.poll() is None:
+                info = signal.sigtimedwait(wanted, 0.5)  # SIGCHLD ends the wait; the timeout is a backstop
+                if info is not None and info.si_signo == signal.SIGINT:
+                    self._interrupted(from_terminal=info.si_pid == 0)
+            return child.returncode
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if signum == signal.SIGINT:  # (delivered to another thread, or outside the wait)
+            self._interrupted(from_terminal=None)
+        elif self.signum is None:
+            self.signum = signum
+            if self._child is not None:
+                self._end_child(signum)
+        elif self._child is not None:
+            self._end_child(signum)
+        if self.raise_now:
+            raise Terminated(signum)
+
+    def _interrupted(self, *, from_terminal: bool | None) -> None:
+        """Ctrl-C: passed on to the command unless the terminal sent it there too (``None``: not
+        known who sent it); a second one kills the command, which is not let finish cleaning up."""
+        again = self.signum == signal.SIGINT
+        if self.signum is None:
+            self.signum = signal.SIGINT
+        child = self._child
+        if child is None or child.returncode is not None:
+            return
+        if again:
+            child.kill()
+            return
+        if from_terminal is None:
+            from_terminal = _in_terminal_foreground()
+        if not (from_terminal and _same_group(child)):
+            child.send_signal(signal.SIGINT)
+        # and waited for, as a shell waits for a command it sent Ctrl-C to
+        sys.stderr.write("assay: interrupted: waiting for the command to end (Ctrl-C again to kill it)\n")
+        sys.stderr.flush()
+
+    def _end_child(self, signum: int) -> None:
+        child = self._child
+        if child is None or child.returncode is not None or self._timer is not None:
+            return
+        child.send_signal(signum)
+        self._timer = threading.Timer(self._GRACE, child.kill)
+        self._timer.daemon = True
+        self._timer.start()
+
+
+def _in_terminal_foreground() -> bool:
+    """Whether this process is in its terminal's foreground process group, to which a Ctrl-C
+    there is sent (when who sent a SIGINT is not known)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:  # no controlling terminal: sent by a process (`kill -INT`, a supervisor)
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _same_group(child: subprocess.Popen[bytes]) -> bool:
+    """Whether the command is in this process's group (so a terminal's Ctrl-C reached it too)."""
+    try:
+        return os.getpgid(child.pid) == os.getpgrp()
+    except OSError:
+        return False

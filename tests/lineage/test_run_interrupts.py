@@ -1,0 +1,189 @@
+"""Why a run failed, when its command says nothing by its exit code: Ctrl-C (SIGINT) to assay
+while the command runs, an exception in a tracked block, a command that cannot be run."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+import assay
+from assay.errors import UsageError
+from assay.lineage import run_command
+from assay.workspace import Workspace
+from tests.conftest import ASSAY
+
+PY = sys.executable
+# The command: says it started, and on its first SIGINT cleans up (taking longer than the
+# moment Popen.wait gives it) and exits 0; it counts every SIGINT it gets.
+COMMAND = ("import os, signal, sys, time\n"
+           "count = []\n"
+           "def on_int(signum, frame):\n"
+           "    count.append(signum)\n"
+           "    if len(count) == 1: raise KeyboardInterrupt\n"
+           "signal.signal(signal.SIGINT, on_int)\n"
+           "os.makedirs('o', exist_ok=True); open('o/f', 'w').write('1')\n"
+           "open('started', 'w').write(str(os.getpid()))\n"
+           "try:\n"
+           "    time.sleep(60)\n"
+           "except KeyboardInterrupt:\n"
+           "    time.sleep(1.0)\n"
+           "    open('cleaned', 'w').write(str(len(count)))\n"
+           "    sys.exit(0)\n")
+
+
+def wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def versions(ws: Workspace) -> int:
+    return int(ws.ledger.query("SELECT COUNT(*) FROM versions")[0][0])
+
+
+def run_record(ws: Workspace) -> tuple[str, int | None, dict]:
+    status, code, env = ws.ledger.query("SELECT status, exit_code, env FROM runs")[0]
+    return status, code, json.loads(env)
+
+
+def test_sigint_to_assay_alone_is_passed_on_and_the_run_recorded_as_interrupted(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # (a session of its own: no terminal, as under a supervisor or `kill -INT`)
+    proc = subprocess.Popen([*ASSAY, "run", "--json", "--out", "o=o", "--", PY, "-c", COMMAND], cwd=ws.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "ASSAY_PROGRESS": "0"}, start_new_session=True)
+    wait_for(ws.root / "started")
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # to assay alone, not to the command's process group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    # the command got the interrupt, and the time it took to clean up (not killed at once)
+    assert (ws.root / "cleaned").read_text() == "1", err
+    doc = json.loads(out)
+    assert doc["status"] == "failed" and doc["terminated_by"] == "SIGINT" and doc["exit_code"] == 0
+    assert "interrupted" in doc["failure"] and "SIGINT" in doc["failure"]
+    status, code, env = run_record(ws)
+    assert (status, code) == ("failed", 0) and "interrupted" in env["failure"]
+    assert versions(ws) == 0
+    text = cli("lineage", f"run:{doc['id']}").stdout
+    assert "failure:     interrupted" in text
+
+
+@pytest.mark.parametrize("how", ["typed", "kill"])
+def test_sigint_reaches_the_command_once_where_assay_runs_in_a_terminal(ws: Workspace, how: str) -> None:
+    # A terminal sends Ctrl-C to its whole foreground process group, the command included:
+    # assay does not send it a second one (which would break into its cleaning up). A
+    # `kill -INT` to assay alone, in the foreground of a terminal all the same, is passed on.
+    main, child_end = os.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([*ASSAY, "run", "--out", "o=o", "--", PY, "-c", COMMAND], cwd=ws.root, stdin=child_end,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "ASSAY_PROGRESS": "0"}, preexec_fn=own_terminal)
+    os.close(child_end)
+    try:
+        wait_for(ws.root / "started")
+        time.sleep(0.2)
+        if how == "typed":
+            os.write(main, b"\x03")  # Ctrl-C, as typed
+        else:
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(main)
+    assert proc.returncode == 130, err
+    assert (ws.root / "cleaned").read_text() == "1", err
+    status, code, env = run_record(ws)
+    assert (status, code) == ("failed", 0) and "interrupted" in env["failure"]
+    assert "run " in err and "failed" in err  # the run's summary is said, as for any other end
+
+
+def test_a_second_sigint_kills_the_command(ws: Workspace) -> None:
+    slow = COMMAND.replace("time.sleep(1.0)", "time.sleep(60)")
+    proc = subprocess.Popen([*ASSAY, "run", "--json", "--", PY, "-c", slow], cwd=ws.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "ASSAY_PROGRESS": "0"},
+                            start_new_session=True)
+    wait_for(ws.root / "started")
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Ctrl-C again to kill it" in err
+    doc = json.loads(out)
+    assert doc["signal"] == "SIGKILL" and doc["terminated_by"] == "SIGINT"
+    assert run_record(ws)[:2] == ("failed", -signal.SIGKILL)
+
+
+def test_an_exception_that_failed_a_tracked_block_is_recorded(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError), assay.track(ws) as run:
+        (ws.root / "m").mkdir()
+        (ws.root / "m" / "w").write_text("1")
+        run.output("m", "m")
+        raise ValueError("learning rate 3.0 diverged; see postgresql://me:hunter2@db/x")
+    status, code, env = run_record(ws)
+    assert status == "failed" and code is None and versions(ws) == 0
+    assert env["failure"].startswith("ValueError: learning rate 3.0 diverged")
+    assert "hunter2" not in env["failure"]  # the record travels with a push: no secret in it
+    assert run.to_dict()["failure"] == env["failure"]
+    assert "failure:     ValueError: learning rate 3.0 diverged" in cli("lineage", f"run:{run.id}").stdout
+
+
+def test_a_command_that_cannot_be_run_says_why_and_records_it(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "data.csv").write_text("a,b\n")
+    proc = cli("run", "--", "./data.csv", check=2)
+    assert "cannot run ./data.csv" in proc.stderr and "permission denied" in proc.stderr.lower()
+    assert "chmod +x" in proc.stderr and "cannot be accessed by this user" not in proc.stderr
+    status, code, env = run_record(ws)
+    assert (status, code) == ("failed", 126) and "cannot run ./data.csv" in env["failure"]
+    with pytest.raises(UsageError, match="command not found: no-such-tool") as caught:
+        run_command(ws, ["no-such-tool", "--fast"])
+    assert "sh -c" in (caught.value.hint or "")  # assay runs no shell: what to write for one
+    row = ws.ledger.query("SELECT exit_code, env FROM runs WHERE exit_code = 127")[0]
+    assert "command not found" in json.loads(row[1])["failure"]
+
+
+def test_a_run_whose_assay_was_killed_reads_as_abandoned_not_running(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # SIGKILL (the OOM killer, a crash) leaves no chance to record the end: the run would read
+    # as running for ever.
+    script = "import os, time; open('started', 'w').write(str(os.getpid())); time.sleep(60)"
+    proc = subprocess.Popen([*ASSAY, "run", "--", PY, "-c", script], cwd=ws.root, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for(ws.root / "started")
+    time.sleep(0.2)
+    proc.kill()
+    proc.wait(timeout=30)
+    os.kill(int((ws.root / "started").read_text()), signal.SIGKILL)  # (the command, left behind)
+    run_id = ws.ledger.query("SELECT id FROM runs")[0][0]
+    node = next(n for n in cli.json("lineage", f"run:{run_id}")["nodes"] if n["id"] == f"run:{run_id}")
+    assert node["status"] == "running" and node["abandoned"] is True and "pid" not in node["env"]
+    text = cli("lineage", f"run:{run_id}").stdout
+    assert "abandoned" in text and f"{proc.pid}" in text
+    # one still running reads as running
+    with assay.track(ws) as run:
+        node = next(n for n in cli.json("lineage", f"run:{run.id}")["nodes"] if n["id"] == f"run:{run.id}")
+        assert node["status"] == "running" and "abandoned" not in node
+
+
+def test_an_error_after_the_run_was_recorded_names_the_run_in_json(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    doc = json.loads(cli("run", "--json", "--out", "e=empty", "--", "true", check=2).stdout)
+    assert "empty does not exist" in doc["message"]
+    run_id = ws.ledger.query("SELECT id FROM runs")[0][0]
+    assert doc["run"]["id"] == run_id and doc["run"]["status"] == "failed"
+    doc = json.loads(cli("run", "--json", "--", "no-such-tool", check=2).stdout)
+    assert doc["run"]["status"] == "failed" and doc["run"]["failure"].startswith("command not found")
+    doc = json.loads(cli("run", "--json", "--out", "bad/name=x", "--", "true", check=2).stdout)
+    assert "run" not in doc  # refused before any run was recorded
