@@ -84,3 +84,43 @@ def test_data_in_the_repository_does_not_make_the_code_dirty(ws: Workspace) -> N
     outside = ws.root.parent / f"{ws.root.name}-m.skops"
     with pytest.raises(UsageError, match="is not a file"):
         run_command(ws, ["true"], models={"m": str(outside)})
+
+
+def test_code_outside_a_workspace_in_a_subfolder_of_the_repository_counts(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A repository with its code in src/ and the workspace in ml/: a change to src/ is a change
+    # to the code the run ran (git status was asked of the workspace's folder alone).
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "ml").mkdir()
+    (repo / "src" / "model.py").write_text("x = 1\n")
+    (repo / ".gitignore").write_text(".assay/\n")
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "."], cwd=repo, check=True, timeout=60)
+    subprocess.run([*git, "add", "."], cwd=repo, check=True, timeout=60)
+    subprocess.run([*git, "commit", "-q", "-m", "code"], cwd=repo, check=True, timeout=60)
+    monkeypatch.chdir(repo / "ml")
+    monkeypatch.delenv("ASSAY_HOME", raising=False)
+    ws = Workspace.init(repo / "ml")
+    try:
+        from assay.data import add
+
+        (repo / "ml" / "raw").mkdir()
+        (repo / "ml" / "raw" / "r.csv").write_text("a\n1\n")
+        add(ws, ["raw"], name="raw")
+        assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False  # ml/raw is data
+        (repo / "src" / "model.py").write_text("x = 2\n")
+        assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True
+    finally:
+        ws.close()
+
+
+def test_code_is_not_called_clean_when_git_status_fails(ws: Workspace) -> None:
+    # git answers nothing on stdout when it fails (here a corrupt index): that is not "no changes".
+    _git(ws, "init", "-q", ".")
+    (ws.root / "make.py").write_text("print('made')\n")
+    _git(ws, "add", "make.py")
+    _git(ws, "commit", "-q", "-m", "code")
+    (ws.root / ".git" / "index").write_bytes(b"not an index")
+    env = recorded(ws, run_command(ws, ["true"]).id)
+    assert len(env["git_commit"]) == 40 and "git_dirty" not in env

@@ -114,11 +114,13 @@ def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cw
         )
         if out.returncode == 0:
             env["git_commit"] = out.stdout.strip()
-            # (literal: a data folder named with * or [ is not a pattern)
+            # The whole repository (":(top)"), whose code may lie outside a workspace in a subfolder
+            # of it, less the data (relative to ``cwd``; literal: a folder named with * is no pattern).
             outside = [f":(exclude,literal){path}" for path in sorted(set(data)) if path and path != "."]
-            dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", *outside], cwd=cwd,
+            dirty = subprocess.run(["git", "status", "--porcelain", "--", ":(top)", *outside], cwd=cwd,
                                    capture_output=True, text=True, timeout=30, check=False)
-            env["git_dirty"] = bool(dirty.stdout.strip())
+            if dirty.returncode == 0:  # (a git that fails says nothing on stdout: not known, not clean)
+                env["git_dirty"] = bool(dirty.stdout.strip())
     except (OSError, subprocess.TimeoutExpired):
         pass
     return env
