@@ -178,6 +178,45 @@ def test_a_run_whose_assay_was_killed_reads_as_abandoned_not_running(ws: Workspa
         assert node["status"] == "running" and "abandoned" not in node
 
 
+
+def _recorded_running(ws: Workspace, **env: object) -> str:
+    """A run that reads as running, its record's env changed by ``env``."""
+    with assay.track(ws) as run:
+        pass
+    started = env.pop("started_at", None)
+    rows = ws.ledger.query("SELECT env, started_at FROM runs WHERE id = ?", (run.id,))
+    doc = {**json.loads(rows[0][0]), **env}
+    with ws.ledger.transaction() as tx:
+        tx.execute("UPDATE runs SET status = 'running', env = ?, started_at = ? WHERE id = ?",
+                   (json.dumps(doc), started or rows[0][1], run.id))
+    return run.id
+
+
+def test_a_run_of_another_pid_namespace_with_this_host_name_is_not_called_abandoned(ws: Workspace) -> None:
+    # A container sharing the host's name (--uts=host, --network host) has its own process
+    # numbers: its live run's pid, looked up here, is another process or none at all.
+    from assay.lineage._graph import describe
+
+    dead = subprocess.Popen([PY, "-c", "pass"])
+    dead.wait(timeout=30)
+    run_id = _recorded_running(ws, pid=dead.pid, host_tag="h00000000")
+    assert "abandoned" not in describe(ws, f"run:{run_id}")
+    assert "host_tag" not in describe(ws, f"run:{run_id}")["env"]  # (kept apart, as pid is)
+
+
+def test_a_run_whose_pid_was_used_again_reads_as_abandoned(ws: Workspace) -> None:
+    # The run's process died; its number now belongs to a process started after the run.
+    from assay.lineage._graph import describe
+
+    later = subprocess.Popen([PY, "-c", "import time; time.sleep(30)"])
+    try:
+        run_id = _recorded_running(ws, pid=later.pid, started_at="2026-01-01T00:00:00+00:00")
+        assert describe(ws, f"run:{run_id}").get("abandoned") is True
+    finally:
+        later.kill()
+        later.wait(timeout=30)
+
+
 def test_an_error_after_the_run_was_recorded_names_the_run_in_json(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
     doc = json.loads(cli("run", "--json", "--out", "e=empty", "--", "true", check=2).stdout)
     assert "empty does not exist" in doc["message"]

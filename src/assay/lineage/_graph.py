@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -222,7 +223,7 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
                     "env": _loads(env, {})}
             if isinstance(info["env"], dict):
                 # kept there, not the run's environment: see _run._record_failure, data._history
-                for key in ("failure", "imported", "ledger", "pid"):
+                for key in ("failure", "imported", "ledger", "pid", "host_tag"):
                     if key in info["env"]:
                         info[key] = info["env"].pop(key)
                 if isinstance(info.get("imported"), dict):
@@ -259,21 +260,23 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
 def _abandoned(ws: Workspace, info: dict[str, Any]) -> bool:
     """Whether a run recorded as running was run here, on this machine, by a process that has
     ended (SIGKILL, the OOM killer, a crash: it had no chance to record how the run ended)."""
-    import os
-    import platform
+    from datetime import datetime
+
+    from assay.store._local import host_tag, writer_gone
 
     pid = info.get("pid")
     if not isinstance(pid, int) or pid <= 0 or info.get("ledger") != ws.ledger_id:
         return False
-    if info["env"].get("hostname") != platform.node():
-        return False  # (another machine's process: not for this one to judge)
+    # This machine, boot and PID namespace (see host_tag): a host name alone is shared by
+    # containers (--uts=host) whose process numbers are their own.
+    if info.get("host_tag") != host_tag():
+        return False  # (another machine's process, or another namespace's: not for this one to judge)
+    started = info.get("started_at")
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # another user's process: there
-        return False
-    return False
+        when = (started if isinstance(started, datetime) else datetime.fromisoformat(str(started))).timestamp()
+    except ValueError:
+        when = time.time()  # (not known: only "no such process" says it ended)
+    return writer_gone(pid, when)  # (gone, or its number used again by a process started since)
 
 
 def _run_label(command: list[str], params: Any, ident: str = "") -> str:

@@ -112,9 +112,12 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
     # (a tracked block runs in this Python: only a command's may be another)
     ran = environment(ws.root, command if kind == "command" else (), cwd, data=_data_paths(ws, outputs))
-    # A run recorded here (see assay.data._history), by this process: one whose process has
-    # ended with the run still "running" was abandoned (see _graph.describe).
-    env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid()}
+    # A run recorded here (see assay.data._history), by this process of this machine and PID
+    # namespace: one whose process has ended with the run still "running" was abandoned (see
+    # _graph.describe).
+    from assay.store._local import host_tag
+
+    env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid(), "host_tag": host_tag()}
     with ws.ledger.transaction() as tx:
         tx.execute(
             "INSERT INTO runs (id, kind, command, params, env, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
