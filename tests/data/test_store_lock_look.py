@@ -124,3 +124,43 @@ def test_a_push_behind_a_gc_that_still_waits_is_told_it_waits(tmp_path: Path, st
     for t in (gc_thread, second, late):
         t.join(60)
         assert not t.is_alive()
+
+
+def test_a_heartbeat_in_flight_does_not_put_an_object_marker_back_to_waiting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The heartbeat makes its marker's bytes, asks whether the marker is still there, then
+    # writes: a gc that stopped waiting in between said "holding", and the beat wrote
+    # "waiting" over it, a deleting gc read as a waiting one until the next beat (minutes).
+    from assay.store import open_store
+
+    monkeypatch.setenv("ASSAY_LOCK_STALE_SECONDS", "1")
+    store = open_store(f"memory://beat-{os.getpid()}-{time.time_ns()}/s", tmp_path)
+    push = StoreHold(store, "push", "the store", None)
+    push.acquire(wait=True, optional=False)
+    beat_in, go = threading.Event(), threading.Event()
+    exists = store.exists
+
+    def held_up(key: str) -> bool:  # the gc's heartbeat, stopped once between its bytes and its write
+        if threading.current_thread().name == "assay-gc-hold" and not beat_in.is_set():
+            beat_in.set()
+            go.wait(30)
+        return exists(key)
+
+    monkeypatch.setattr(store, "exists", held_up)
+    gc_hold = StoreHold(store, "gc", "the store", None)
+    taker = threading.Thread(target=gc_hold.acquire, kwargs={"wait": True, "optional": False}, daemon=True)
+    taker.start()
+    try:
+        assert beat_in.wait(30)  # the beat has its bytes: "waiting"
+        push.release()
+        taker.join(1)  # the gc stops waiting while the beat is held up (it waits for it, fixed)
+    finally:
+        go.set()
+    taker.join(30)
+    try:
+        assert not taker.is_alive() and gc_hold.held
+        time.sleep(0.05)  # (a beat's write, if one is in flight)
+        [doc] = [json.loads(store.get_bytes(k)) for k in store.list(LOCKS)]
+        assert doc["kind"] == "gc" and doc["state"] == "holding"
+    finally:
+        gc_hold.release()

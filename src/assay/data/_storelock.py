@@ -172,11 +172,12 @@ class _FolderMarkers:
     def refresh(self, name: str, data: bytes) -> bool:
         return True  # the kernel keeps a folder's lock: nothing to renew
 
-    def update(self, name: str, data: bytes) -> None:
+    def update(self, name: str, data: bytes) -> bool:
         """Say ``data`` in this taker's own marker instead (in place: its lock stays)."""
         assert name == self._own and self._fd is not None
         os.pwrite(self._fd, data, 0)  # (the same length as before: a reader finds the old or the new)
         os.ftruncate(self._fd, len(data))
+        return True
 
     def listed(self) -> list[str]:
         return os.listdir(self._dir) if self._dir is not None else []
@@ -266,8 +267,8 @@ class _ObjectMarkers:
         self.store.put_bytes(LOCKS + name, data)
         return True
 
-    def update(self, name: str, data: bytes) -> None:
-        self.store.put_bytes(LOCKS + name, data)
+    def update(self, name: str, data: bytes) -> bool:
+        return self.refresh(name, data)  # (one removed as stale is not written back: see check)
 
     def listed(self) -> list[str]:
         return [key[len(LOCKS):] for key in self.store.list(LOCKS)]
@@ -345,6 +346,9 @@ class StoreHold:
             self._doc["state"] = "waiting"
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        # A beat's bytes and its write, one at a time with a change of state: a beat that made
+        # its bytes before would write "waiting" back over "holding".
+        self._writing = threading.Lock()
         self._fresh_until = float("inf")
         self._lost = False
 
@@ -393,8 +397,10 @@ class StoreHold:
                         others = self._others()
                         if any(m.exclusive for m in others):
                             raise self._refused(next(m for m in others if m.exclusive))
-                    self._doc["state"] = "holding"  # takers that find it now wait for its deletions
-                    self.markers.update(self.name, self._data())
+                    with self._writing:
+                        self._doc["state"] = "holding"  # takers that find it now wait for its deletions
+                        if not self.markers.update(self.name, self._data()):
+                            self._lost = True  # removed as stale meanwhile: check() says so
                     return
                 if not others:
                     return
@@ -426,7 +432,9 @@ class StoreHold:
         assert self.stale is not None
         while not self._stop.wait(self.stale / 5):
             try:
-                if not self.markers.refresh(self.name, self._data()):
+                with self._writing:
+                    kept = self.markers.refresh(self.name, self._data())
+                if not kept:
                     self._lost = True
                     return
             except Exception:  # noqa: BLE001 - the network: tried again at the next beat; check() says when too late
