@@ -142,6 +142,18 @@ def test_an_exception_that_failed_a_tracked_block_is_recorded(ws: Workspace, cli
     assert "failure:     ValueError: learning rate 3.0 diverged" in cli("lineage", f"run:{run.id}").stdout
 
 
+
+@pytest.mark.parametrize("message", ["Authorization: Bearer tok-hunter2",
+                                     "request refused (401); headers sent:\n  X-Api-Key: tok-hunter2\n  Accept: */*"])
+def test_a_secret_header_in_an_exception_is_left_out_of_the_run_record(ws: Workspace, message: str) -> None:
+    # redact_text knows "Name: value" as a header only as the whole text (or a line): the
+    # exception's type, put before it, and the lines of a longer message hid it.
+    with pytest.raises(RuntimeError), assay.track(ws):
+        raise RuntimeError(message)
+    failure = run_record(ws)[2]["failure"]
+    assert failure.startswith("RuntimeError: ") and "hunter2" not in failure, failure
+
+
 def test_a_command_that_cannot_be_run_says_why_and_records_it(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
     (ws.root / "data.csv").write_text("a,b\n")
     proc = cli("run", "--", "./data.csv", check=2)

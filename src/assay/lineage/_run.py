@@ -223,7 +223,10 @@ def _said(error: BaseException) -> str:
     travels with a push), cut to fit."""
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (KeyboardInterrupt: Ctrl-C)"
-    text = " ".join(redact_text(f"{type(error).__name__}: {error}".rstrip(": ")).split())
+    # Each line on its own, before the type is put in front: a secret header ("X-Api-Key: K")
+    # is known as such only as the whole of what redact_text is given.
+    said = " ".join(" ".join(redact_text(line.strip()).split()) for line in str(error).splitlines() if line.strip())
+    text = f"{type(error).__name__}: {said}".rstrip(": ")
     return text if len(text) <= _FAILURE_WIDTH else text[:_FAILURE_WIDTH - 3] + "..."
 
 
