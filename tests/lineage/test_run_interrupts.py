@@ -128,6 +128,44 @@ def test_a_second_sigint_kills_the_command(ws: Workspace) -> None:
     assert run_record(ws)[:2] == ("failed", -signal.SIGKILL)
 
 
+
+@pytest.mark.parametrize("swallowed", [False, True])
+def test_sigterm_to_a_tracked_block_running_a_command_is_passed_on_to_the_command(ws: Workspace,
+                                                                                  swallowed: bool) -> None:
+    # A pipeline script: a tracked block that runs a command. The block's handler raised at
+    # once, inside the wait for the command, which was then killed (SIGKILL) in mid-work.
+    command = ("import signal, sys, time\n"
+               "signal.signal(signal.SIGTERM, lambda s, f: sys.exit(3))\n"
+               "open('started', 'w').write('1')\n"
+               "try:\n"
+               "    time.sleep(60)\n"
+               "finally:\n"
+               "    time.sleep(0.5)\n"
+               "    open('cleaned', 'w').write('1')\n")
+    script = ("import sys, assay\n"
+              "from assay.lineage import run_command\n"
+              "from assay.workspace import Workspace\n"
+              "ws = Workspace.open('.')\n"
+              "with assay.track(ws, name='pipeline'):\n"
+              "    try:\n"
+              f"        run_command(ws, [sys.executable, '-c', {command!r}])\n"
+              "    except SystemExit:\n"
+              f"        if not {swallowed}: raise\n")
+    proc = subprocess.Popen([PY, "-c", script], cwd=ws.root, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    wait_for(ws.root / "started")
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert (ws.root / "cleaned").exists(), err  # it had its SIGTERM, and time to clean up
+    runs = {c: (code, json.loads(env).get("failure", "")) for c, code, env in
+            ws.ledger.query("SELECT command, exit_code, env FROM runs WHERE status = 'failed'")}
+    assert runs[json.dumps([PY, "-c", command])][0] == 3
+    # the block's run failed too: by the signal, or (its Terminated caught) interrupted by it
+    assert runs['["pipeline"]'][0] == (0 if swallowed else -signal.SIGTERM) and "SIGTERM" in runs['["pipeline"]'][1]
+
+
 def test_an_exception_that_failed_a_tracked_block_is_recorded(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError), assay.track(ws) as run:
         (ws.root / "m").mkdir()

@@ -64,8 +64,11 @@ class RunSignals:
             for name in ("SIGTERM", "SIGHUP"):
                 number = getattr(signal, name, None)
                 handler = signal.getsignal(number) if number is not None else None
-                # Left to its default, or to the command line's, which ends assay as Ctrl-C would.
-                if number is not None and (handler is signal.SIG_DFL or getattr(handler, "assay_default", False)):
+                # Left to its default, or to the command line's, which ends assay as Ctrl-C would,
+                # or to a run's around this one (a command run in a tracked block): its handler
+                # raised in the middle of the wait, and the command was killed with no time to end.
+                if number is not None and (handler is signal.SIG_DFL or getattr(handler, "assay_default", False)
+                                           or isinstance(getattr(handler, "__self__", None), RunSignals)):
                     self._previous[number] = signal.signal(number, self._handle)
         return self
 
@@ -79,6 +82,9 @@ class RunSignals:
     def __exit__(self, *exc: object) -> None:
         for number, previous in self._previous.items():
             signal.signal(number, previous)
+            outer = getattr(previous, "__self__", None)
+            if isinstance(outer, RunSignals) and self.signum == number and outer.signum is None:
+                outer.signum = number  # (the run around this one ends as failed too, even if this one's is caught)
         if self._timer is not None:
             self._timer.cancel()
 
