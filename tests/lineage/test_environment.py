@@ -124,3 +124,15 @@ def test_code_is_not_called_clean_when_git_status_fails(ws: Workspace) -> None:
     (ws.root / ".git" / "index").write_bytes(b"not an index")
     env = recorded(ws, run_command(ws, ["true"]).id)
     assert len(env["git_commit"]) == 40 and "git_dirty" not in env
+
+
+def test_an_interpreter_named_relative_to_a_relative_cwd_is_asked(ws: Workspace) -> None:
+    # run_command(cwd="jobs"), the command "./bin/python": the probe ran "jobs/./bin/python" in
+    # jobs/ (jobs/jobs/bin/python: not found), and recorded no Python at all.
+    fake = ws.root / "jobs" / "bin" / "python"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("#!/bin/sh\n[ \"$1\" = -c ] && echo '{\"python\": \"3.99.0\", \"packages_hash\": \"h\", \"packages\": 1}'\n"
+                    "exit 0\n")
+    fake.chmod(0o755)
+    env = recorded(ws, run_command(ws, ["./bin/python", "train.py"], cwd=Path("jobs")).id)
+    assert env["python"] == "3.99.0" and env["packages_hash"] == "h"

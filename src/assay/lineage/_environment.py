@@ -56,8 +56,8 @@ def _interpreter(command: Sequence[str], cwd: Path | None) -> str | None:
     program = command[0]
     if os.sep not in program:
         program = shutil.which(program) or program
-    elif cwd is not None:
-        program = os.path.join(cwd, program)
+    elif cwd is not None:  # (absolute: the probe runs in cwd too, where a relative cwd is not)
+        program = os.path.abspath(os.path.join(cwd, program))
     if os.path.abspath(program) == os.path.abspath(sys.executable):  # (not resolved: a venv's is a link)
         return None
     return program
