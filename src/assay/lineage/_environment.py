@@ -79,7 +79,7 @@ def _ask(program: str, command: Sequence[str], cwd: Path | None) -> dict[str, An
     found: dict[str, Any] = {"python_executable": str(command[0])}
     try:
         out = subprocess.run([program, *_options(command), "-c", _PROBE], cwd=cwd, capture_output=True, text=True,
-                             timeout=60, check=False, stdin=subprocess.DEVNULL)
+                             timeout=20, check=False, stdin=subprocess.DEVNULL)
         doc = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.TimeoutExpired, ValueError):
         doc = None
@@ -87,7 +87,7 @@ def _ask(program: str, command: Sequence[str], cwd: Path | None) -> dict[str, An
         found.update({k: doc[k] for k in ("python", "implementation", "packages_hash", "packages") if k in doc})
         return found
     try:  # an old Python (2.7 says it on stderr) still says its version
-        out = subprocess.run([program, "--version"], cwd=cwd, capture_output=True, text=True, timeout=30,
+        out = subprocess.run([program, "--version"], cwd=cwd, capture_output=True, text=True, timeout=10,
                              check=False, stdin=subprocess.DEVNULL)
         said = re.fullmatch(r"Python (\S+)", (out.stdout or out.stderr).strip())
     except (OSError, subprocess.TimeoutExpired):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay._root import WORKSPACE_DIR
 from assay.errors import AssayError, UsageError
 from assay.ledger import utcnow
 from assay.lineage._environment import environment
@@ -131,9 +132,10 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
 
 
 def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
-    """The workspace's data (the files and folders each dataset was last added from) and
-    ``outputs``, relative to its root: changes there are data, not uncommitted code."""
-    paths = []
+    """The workspace's data (the files and folders each dataset was last added from),
+    ``outputs`` and assay's own folder (``.assay/``: its config, meant to be committed, is no
+    code either), relative to its root: changes there are data, not uncommitted code."""
+    paths = [WORKSPACE_DIR]
     for path in outputs:
         try:
             paths.append(ws.relpath(path))
