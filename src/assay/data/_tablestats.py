@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._tablehash import _TAG_SAMPLE, _hash_column, _mix
+from assay.data._tablehash import _hash_column
 
 _QUANTILE_SAMPLE = 65_536
 _QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
@@ -73,8 +73,8 @@ class _NumericStats:
         if self.min is not None:
             self.min, self.max = float(self.min), float(self.max)  # type: ignore[arg-type]
 
-    def update(self, values: np.ndarray, rows: np.ndarray) -> None:
-        """Add the non-null `values` (int64 / uint64 when integer, else float64) of `rows`."""
+    def update(self, values: np.ndarray, prio: np.ndarray) -> None:
+        """Add the non-null `values` (int64 / uint64 when integer, else float64) of rows of sample priority `prio`."""
         if self.integer:
             finite = values
             if values.size:
@@ -82,7 +82,7 @@ class _NumericStats:
         else:
             nan = np.isnan(values)
             self.nan += int(nan.sum())
-            values, rows = values[~nan], rows[~nan]
+            values, prio = values[~nan], prio[~nan]
             inf = np.isinf(values)
             if inf.any():
                 self.pos_inf += int((values[inf] > 0).sum())
@@ -105,8 +105,8 @@ class _NumericStats:
         lo, hi = values.min().item(), values.max().item()
         self.min = lo if self.min is None else min(self.min, lo)
         self.max = hi if self.max is None else max(self.max, hi)
-        # Bottom-k by a hash of the row number: a uniform sample that does not depend on batching.
-        prio = _mix(rows.astype(np.uint64) ^ _TAG_SAMPLE)
+        # Bottom-k by the rows' priority (a hash of their key or content, see _sample_priority):
+        # a uniform sample that an unchanged row is in on both sides or on neither.
         if self.sample is None:
             self.sample = values
         else:
@@ -272,7 +272,8 @@ class _ColumnStats:
         self.late = False  # CSV: turned out textual after numeric-looking batches
         self.skipped: str | None = None  # why this column has no summary
 
-    def update(self, arr: Any, row0: int) -> None:
+    def update(self, arr: Any, prio: np.ndarray) -> None:
+        """Add a batch of the column; `prio` is each row's sample priority (`_sample_priority`)."""
         import pyarrow as pa
 
         if pa.types.is_dictionary(arr.type):
@@ -287,7 +288,7 @@ class _ColumnStats:
         if self.skipped is not None:
             return
         try:
-            self._summarise(arr, row0, had_values)
+            self._summarise(arr, prio, had_values)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             # An Arrow type no summary kernel handles: lose this column's summary, not the diff.
             self.skip(f"{type(exc).__name__}: {exc}")
@@ -297,12 +298,11 @@ class _ColumnStats:
         self.numeric = self.categories = None
         self.minmax = self.late = False
 
-    def _summarise(self, arr: Any, row0: int, had_values: bool) -> None:
+    def _summarise(self, arr: Any, prio: np.ndarray, had_values: bool) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if self.numeric is not None:
-            rows = np.arange(row0, row0 + len(arr), dtype=np.int64)
             num = arr
             if self.csv:
                 num = pc.if_else(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS)), pa.scalar(None, arr.type), arr)
@@ -326,7 +326,7 @@ class _ColumnStats:
             if self.numeric is not None:
                 valid = num.is_valid().to_numpy(zero_copy_only=False)
                 vals = num.fill_null(0).to_numpy(zero_copy_only=False)
-                self.numeric.update(vals[valid], rows[valid])
+                self.numeric.update(vals[valid], prio[valid])
         if self.categories is not None and not (self.csv and self.numeric is not None):
             self.categories.update(arr)
         if self.minmax and arr.null_count < len(arr):
