@@ -1,4 +1,5 @@
-"""Table diff: hash-chosen samples for quantiles (against numpy's exact median)."""
+"""Table diff: hash-chosen samples for quantiles (against numpy's exact median) and for
+examples of new / gone text values."""
 
 from __future__ import annotations
 
@@ -70,3 +71,26 @@ def test_keyed_samples_follow_the_key_and_copies_of_a_row_keep_their_share(tmp_p
     d = diff_tables(tmp_path / "a.parquet", tmp_path / "v.parquet")  # one column, few distinct rows
     old, new = d.columns["v"]["old"], d.columns["v"]["new"]
     assert [old[q] for q in _QUANTILES] == [new[q] for q in _QUANTILES] == list(np.quantile(v, list(_QUANTILES.values())))
+
+
+def test_a_high_cardinality_text_column_shows_examples_of_new_and_gone_values(tmp_path, capsys):  # type: ignore[no-untyped-def]
+    n = 100_000
+    s = np.array([f"s{i:07d}" for i in range(n)], dtype=object)
+    s2 = s.copy()
+    changed = np.random.default_rng(1).choice(n, n // 10, replace=False)
+    s2[changed] = [f"t{i:07d}" for i in changed]
+    pq.write_table(pa.table({"s": s}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"s": s2}), tmp_path / "b.parquet")
+    col = diff_tables(tmp_path / "a.parquet", tmp_path / "b.parquet").to_dict()["columns"]["s"]
+    assert col["new_categories"] is None and col["vanished_categories"] is None  # too many to list
+    new, gone = col["new_values_sampled"], col["vanished_values_sampled"]
+    assert new["examples"] and all(v.startswith("t") and int(v[1:]) in set(changed) for v in new["examples"])
+    assert gone["examples"] and all(int(v[1:]) in set(changed) for v in gone["examples"])
+    assert not set(new["examples"]) & set(s)
+    for sampled in (new, gone):  # 10,000 of each, estimated from ~100 of ~1,000 sampled values (sd ~10%)
+        assert abs(sampled["count_estimate"] - n // 10) < 0.35 * n // 10, sampled
+    line = column_line(col)
+    assert "new ~" in line and "e.g. " + new["examples"][0] in line and "gone ~" in line
+    same = diff_tables(tmp_path / "a.parquet", tmp_path / "a.parquet").to_dict()["columns"]["s"]
+    assert same["new_values_sampled"]["examples"] == [] and same["new_values_sampled"]["count_estimate"] == 0
+    assert "new" not in column_line(same)

@@ -82,6 +82,12 @@ def column_line(col: dict[str, Any]) -> str:
     else:
         parts = [_distinct_moved(old, new), moved("nulls")]
         for key, label in (("new_categories", "new"), ("vanished_categories", "gone")):
+            sampled = col.get(key.split("_")[0] + "_values_sampled") if col.get(key) is None else None
+            if sampled and sampled.get("examples"):
+                # Too many values to list: a few, from the values of the lowest hashes, and an estimate.
+                shown = ", ".join(quoted(str(v)) for v in sampled["examples"][:3])
+                parts.append(f"{label} ~{sampled.get('count_estimate', 0):,}, e.g. {shown}")
+                continue
             cats = col.get(key) or {}
             if cats.get("count"):
                 shown = ", ".join(quoted(str(v["value"])) for v in cats.get("values", [])[:3])

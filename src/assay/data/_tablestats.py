@@ -9,7 +9,11 @@ Column summaries
     when any value is infinite (the limit as that value grows), and a quantile between a
     finite value and an infinite one is that infinity (so [1, 2, inf] has median 2).
     Distinct counts above `_KMV` are estimates (`distinct_exact` false), never more than
-    the non-null count. A column whose Arrow type no summary kernel handles keeps its
+    the non-null count. When too many values for the top values to tell which are new or
+    gone (`new_categories` / `vanished_categories` None), `new_values_sampled` /
+    `vanished_values_sampled` give examples among the `_VALUE_SAMPLE` values of the lowest
+    hashes (chosen by value, so both files' samples agree where the values do) and an
+    estimate of how many there are. A column whose Arrow type no summary kernel handles keeps its
     row counts, gets `skipped` with the reason, and a note; the row diff is unaffected.
     In `to_dict()` non-finite floats are written as "nan" / "inf" / "-inf" so the JSON
     stays strict.
@@ -33,6 +37,8 @@ _VALUE_KEPT = 200  # characters of a top value kept to be shown
 _TOP_SHOWN = 10
 _CATEGORIES_LISTED = 20
 _KMV = 16_384
+_VALUE_SAMPLE = 1_024  # distinct values kept per text column, those of the lowest hashes: examples of new / gone values
+_SAMPLE_SHOWN = 10
 _MISSING_TOKENS = ["", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN", "-nan"]
 
 
@@ -184,6 +190,10 @@ class _CategoryStats:
         self.complete = True
         self.kmv = np.zeros(0, dtype=np.uint64)
         self.n = 0  # non-null values seen: a bound for the distinct estimate
+        # The distinct values of the `_VALUE_SAMPLE` lowest hashes (sorted) and the values:
+        # chosen by value, so two files' samples hold the same values where they agree.
+        self.sample_hashes = np.zeros(0, dtype=np.uint64)
+        self.sample_values: Any = None
 
     def update(self, arr: Any) -> None:
         import pyarrow as pa
@@ -200,6 +210,7 @@ class _CategoryStats:
         h = _hash_column(vals, text=False)
         vals = _shortened(vals)  # told apart by their hashes: only what is shown is kept
         self.kmv = np.union1d(self.kmv, h)[:_KMV]
+        self._sample(h, vals)
         if self.values is not None:
             h = np.concatenate((self.hashes, h))
             counts = np.concatenate((self.counts, counts))
@@ -213,6 +224,21 @@ class _CategoryStats:
             self.complete = False
         self.hashes, self.counts = uniq[order], summed[order]
         self.values = vals.take(first[order])
+
+    def _sample(self, h: np.ndarray, vals: Any) -> None:
+        import pyarrow as pa
+
+        full = self.sample_hashes.size >= _VALUE_SAMPLE
+        low = np.flatnonzero(h < self.sample_hashes[-1]) if full else np.arange(h.size)
+        if not low.size:
+            return
+        hashes, values = h[low], vals.take(pa.array(low))
+        if self.sample_values is not None:
+            hashes = np.concatenate((self.sample_hashes, hashes))
+            values = pa.concat_arrays([self.sample_values, values.cast(self.sample_values.type)])
+        uniq, first = np.unique(hashes, return_index=True)
+        self.sample_hashes = uniq[:_VALUE_SAMPLE]
+        self.sample_values = values.take(pa.array(first[:_VALUE_SAMPLE]))
 
     def distinct(self) -> tuple[int, bool]:
         """(distinct count, exact?): exact below `_KMV` values, else a KMV estimate.
@@ -429,7 +455,26 @@ def _column_delta(old: _ColumnStats, new: _ColumnStats) -> dict[str, Any]:
         # A value absent from a side's tracked set is surely absent only if that side is complete.
         out["new_categories"] = _category_change(cn, co) if co.complete else None
         out["vanished_categories"] = _category_change(co, cn) if cn.complete else None
+        # Too many values to list them all: examples from the values of the lowest hashes.
+        if out["new_categories"] is None:
+            out["new_values_sampled"] = _sampled_change(cn, co)
+        if out["vanished_categories"] is None:
+            out["vanished_values_sampled"] = _sampled_change(co, cn)
     return out
+
+
+def _sampled_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, Any]:
+    """Values of `side` that `other` lacks, among the values of the lowest hashes: below the
+    lower of the two samples' highest hashes both samples hold every value there is, so each
+    example is surely new to `side`, and their share of the sample estimates how many there are."""
+    cut = min(s.sample_hashes[-1] if s.sample_hashes.size >= _VALUE_SAMPLE else np.uint64(2**64 - 1)
+              for s in (side, other))
+    in_range = np.flatnonzero(side.sample_hashes <= cut)
+    fresh = in_range[~np.isin(side.sample_hashes[in_range], other.sample_hashes)]
+    distinct, _ = side.distinct()
+    estimate = round(fresh.size / in_range.size * distinct) if in_range.size else 0
+    values = [side.sample_values[int(i)].as_py() for i in fresh[:_SAMPLE_SHOWN]]
+    return {"examples": values, "count_estimate": estimate, "sample": int(in_range.size), "in_sample": int(fresh.size)}
 
 
 def _category_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, Any]:
