@@ -1,16 +1,178 @@
-"""Table diff: hash-chosen samples for quantiles (against numpy's exact median) and for
-examples of new / gone text values."""
+"""Table diff: which columns changed rows differ in (against pandas), hash-chosen samples for
+quantiles (against numpy's exact median) and for examples of new / gone text values."""
 
 from __future__ import annotations
 
+import collections
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
-from assay.cli._table_diff import column_line
+from assay.cli._table_diff import column_line, render_table_diff
+from assay.data import _tablechanged
 from assay.data._tablediff import diff_tables
+
+
+def _frames(seed: int, n: int, *, dup: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, n * 3 // 4, n) if dup else rng.permutation(n)
+    old = pd.DataFrame({
+        "id": ids.astype(float),
+        "x": rng.integers(0, 4, n),
+        "y": pd.array(rng.choice(["a", "b", "c"], n), dtype=object),
+        "z": rng.normal(size=n).round(2),
+    })
+    old.loc[rng.choice(n, 1 if not dup else 7, replace=False), "id"] = np.nan  # NULL keys
+    old.loc[rng.choice(n, n // 20, replace=False), "y"] = None
+    new = old.sample(frac=0.9, random_state=seed).reset_index(drop=True)  # rows removed, order changed
+    edit = rng.random(len(new))
+    new.loc[edit < 0.2, "x"] = rng.integers(0, 4, int((edit < 0.2).sum()))
+    new.loc[(edit > 0.1) & (edit < 0.15), "y"] = "d"
+    new.loc[edit > 0.97, "z"] = np.nan
+    added = old.sample(n=n // 20, random_state=seed + 1).assign(id=np.arange(n, n + n // 20, dtype=float))
+    return old, pd.concat([new, added], ignore_index=True)
+
+
+def _write(tmp_path, old: pd.DataFrame, new: pd.DataFrame) -> tuple:  # type: ignore[no-untyped-def]
+    a, b = tmp_path / "old.parquet", tmp_path / "new.parquet"
+    old.to_parquet(a, index=False)
+    new.to_parquet(b, index=False)
+    return a, b
+
+
+def _differs(a: pd.Series, b: pd.Series) -> pd.Series:
+    return ~((a == b) | (a.isna() & b.isna()))
+
+
+@pytest.mark.parametrize("n", [300, 20_000])
+def test_per_column_counts_of_changed_rows_match_a_pandas_merge(tmp_path, n):  # type: ignore[no-untyped-def]
+    old, new = _frames(n, n, dup=False)
+    d = diff_tables(*_write(tmp_path, old, new), key=["id"])
+    m = old.merge(new, on="id", suffixes=("_o", "_n"))  # pandas pairs the NULL keys too
+    cols = ["x", "y", "z"]
+    differs = {c: _differs(m[f"{c}_o"], m[f"{c}_n"]) for c in cols}
+    changed = differs["x"] | differs["y"] | differs["z"]
+    assert d.rows_changed == int(changed.sum())
+    want = {c: int(differs[c].sum()) for c in cols if differs[c].sum()}
+    assert d.rows_changed_by_column == want
+    assert list(want) != [] and d.rows_changed_by_column_exact is True
+    assert list(d.rows_changed_by_column.values()) == sorted(want.values(), reverse=True)
+    # Examples: the first changed keys of the new file, each differing column old -> new.
+    assert len(d.changed_examples) == 5
+    assert [e["key"] for e in d.changed_examples] == d.examples["changed"]
+    by_id = m.set_index("id", drop=False)
+    for e in d.changed_examples:
+        key = e["key"]["id"]
+        row = m[m["id"].isna()].iloc[0] if key is None else by_id.loc[key]
+        want_cols = [c for c in cols if differs[c][row.name if key is None else m.index[m["id"] == key][0]]]
+        assert sorted(e["columns"]) == want_cols
+        for c in want_cols:
+            for side, suffix in (("old", "_o"), ("new", "_n")):
+                got, exp = e["columns"][c][side], row[c + suffix]
+                assert (got is None and pd.isna(exp)) or got == exp
+    out = json.dumps(d.to_dict())  # additive JSON, strict
+    assert '"rows_changed_by_column"' in out and '"changed_examples"' in out
+
+
+def _reference(old: pd.DataFrame, new: pd.DataFrame, cols: list[str]) -> tuple[int, dict[str, int]]:
+    """Rows under a key pair with identical rows first; the rest pair up as changed; a column
+    counts per key the changed pairs its values cannot pair up in (plain Python, no hashing)."""
+    def norm(v):  # type: ignore[no-untyped-def]
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+    groups: dict = collections.defaultdict(lambda: ([], []))
+    for side, frame in enumerate((old, new)):
+        for rec in frame.to_dict("records"):
+            groups[norm(rec["id"])][side].append(tuple(norm(rec[c]) for c in cols))
+    changed, per = 0, dict.fromkeys(cols, 0)
+    for rows_o, rows_n in groups.values():
+        co, cn = collections.Counter(rows_o), collections.Counter(rows_n)
+        lo, ln = list((co - cn).elements()), list((cn - co).elements())
+        pairs = min(len(lo), len(ln))
+        changed += pairs
+        for j, c in enumerate(cols):
+            same = collections.Counter(r[j] for r in lo) & collections.Counter(r[j] for r in ln)
+            per[c] += pairs - sum(same.values())
+    return changed, {c: v for c, v in per.items() if v}
+
+
+@pytest.mark.parametrize("n", [400, 20_000])
+def test_per_column_counts_with_duplicate_and_null_keys_match_the_pairing(tmp_path, n):  # type: ignore[no-untyped-def]
+    old, new = _frames(n + 1, n, dup=True)
+    d = diff_tables(*_write(tmp_path, old, new), key=["id"])
+    assert d.duplicate_keys["old"] > 0
+    changed, per = _reference(old, new, ["x", "y", "z"])
+    assert d.rows_changed == changed
+    assert d.rows_changed_by_column == per and d.rows_changed_by_column_exact
+
+
+def test_past_the_memory_bound_counts_come_from_a_sample_of_keys(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    old, new = _frames(7, 60_000, dup=False)
+    paths = _write(tmp_path, old, new)
+    exact = diff_tables(*paths, key=["id"])
+    monkeypatch.setattr(_tablechanged, "_KEPT_BYTES", 8 * 5 * 2_000)  # 2,000 rows of 3 columns a side
+    d = diff_tables(*paths, key=["id"], batch_rows=4_096)
+    assert d.rows_changed == exact.rows_changed and d.rows_changed_by_column_exact is False
+    kept = 6_000 // 3
+    assert d.to_dict()["rows_changed_by_column_exact"] is False
+    for c, want in exact.rows_changed_by_column.items():
+        got = d.rows_changed_by_column.get(c, 0)
+        share = want / exact.rows_changed  # binomial error of a share estimated on ~kept/2 rows
+        assert abs(got - want) <= 5 * math.sqrt(share * (1 - share) / (kept / 4)) * exact.rows_changed + 1, (c, got, want)
+    render_table_diff(d.to_dict())
+
+
+def test_changed_rows_render_as_text(capsys):  # type: ignore[no-untyped-def]
+    t = {"rows_old": 3, "rows_new": 3, "rows_added": 0, "rows_removed": 0, "rows_changed": 1204, "matched_by": "key",
+         "columns": {"x": {"kind": "numeric", "old": {"mean": 1.0}, "new": {"mean": 2.0}},
+                     "note": {"kind": "categorical", "old": {}, "new": {}}, "same": {"kind": "numeric"}},
+         "rows_changed_by_column": {"x": 1204, "note": 3}, "rows_changed_by_column_exact": True,
+         "changed_examples": [{"key": {"id": 7}, "columns": {"x": {"old": 1.5, "new": None},
+                                                           "note": {"old": "a\nb", "new": "c"}}}]}
+    render_table_diff(t)
+    out = capsys.readouterr().out
+    assert "    x: 1,204 rows changed, mean 1 -> 2\n" in out and "    note: 3 rows changed\n" in out
+    assert "same" not in out
+    assert '    changed id=7: x 1.5 -> null; note "a\\nb" -> "c"\n' in out
+    render_table_diff(t | {"rows_changed_by_column_exact": False})
+    out = capsys.readouterr().out
+    assert "    x: ~1,204 rows changed, mean 1 -> 2\n" in out and "    note: ~3 rows changed\n" in out
+
+
+def test_csv_changed_rows_show_old_and_new_text(tmp_path):  # type: ignore[no-untyped-def]
+    (tmp_path / "a.csv").write_text("id,x,y\n1,a,1\n2,b,2\n3,c,3\n")
+    (tmp_path / "b.csv").write_text("id,y,x\n3,3,C\n1,1,a\n2,20,b\n")
+    d = diff_tables(tmp_path / "a.csv", tmp_path / "b.csv", key=["id"])
+    assert d.rows_changed_by_column == {"x": 1, "y": 1}
+    assert d.changed_examples == [{"key": {"id": "3"}, "columns": {"x": {"old": "c", "new": "C"}}},
+                                  {"key": {"id": "2"}, "columns": {"y": {"old": "2", "new": "20"}}}]
+    same = diff_tables(tmp_path / "a.csv", tmp_path / "a.csv", key=["id"])
+    assert same.rows_changed_by_column == {} and same.changed_examples == []
+    assert diff_tables(tmp_path / "a.csv", tmp_path / "b.csv").rows_changed_by_column is None  # no key
+
+
+def test_data_diff_prints_changed_rows_and_their_columns(ws, cli):  # type: ignore[no-untyped-def]
+    from assay.data import add
+
+    d = ws.root / "d"
+    d.mkdir()
+    (d / "t.csv").write_text("id,x,name\n1,10,ann\n2,20,bob\n3,30,cy\n")
+    add(ws, ["d"], name="ds")
+    (d / "t.csv").write_text('id,x,name\n1,10,ann\n2,21,bob\n3,30,"cy\nz"\n4,1,dee\n')
+    out = cli("data", "diff", "ds@v1", "--key", "id", cwd=ws.root).stdout  # against the files on disk
+    assert "    rows 3 -> 4: +1 -0 ~2 (matched by key)\n" in out
+    assert '    changed id="2": x "20" -> "21"\n    changed id="3": name "cy" -> "cy\\nz"\n' in out
+    assert "    x: 1 row changed, mean 20 -> 15.5" in out and "    name: 1 row changed, " in out
+    add(ws, ["d"], name="ds")
+    t = json.loads(cli("data", "diff", "ds@v1", "ds@v2", "--key", "id", "--json", cwd=ws.root).stdout)["tables"]["d/t.csv"]
+    assert t["rows_changed_by_column"] == {"name": 1, "x": 1} and t["rows_changed_by_column_exact"] is True
+    assert t["changed_examples"][0] == {"key": {"id": "2"}, "columns": {"x": {"old": "20", "new": "21"}}}
+    assert t["examples"]["changed"] == [{"id": "2"}, {"id": "3"}]  # as before
 
 
 # --- hash-chosen samples ------------------------------------------------------------
