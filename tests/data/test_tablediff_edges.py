@@ -352,8 +352,9 @@ def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws:
     assert "column added    y (int64)" in out
     assert "duplicate keys: 0 in old (0 extra rows), 1 in new (1 extra rows)" in out
     assert "note: key is not unique" in out
-    assert "x: mean 2.5 -> 4.5, p50 2.5 -> 3.5, max 3.5 -> 9.5" in out
-    assert "c: new: c, gone: b, share: a 66.7% -> 75.0%" in out
+    assert "x: 1 row changed, mean 2.5 -> 4.5, p50 2.5 -> 3.5, max 3.5 -> 9.5" in out
+    assert "c: 1 row changed, new: c, gone: b, share: a 66.7% -> 75.0%" in out
+    assert 'changed id="2": c "b" -> "c"; x "2.5" -> "9.5"' in out
     assert "{" not in out  # no Python dicts
     empty = cli("data", "diff", "t@v1", "t@v2", "--key", "", cwd=ws.root, check=2)
     assert "empty column" in empty.stderr and "--key id,region" in empty.stderr  # was "e.g. key=['id']"
@@ -365,8 +366,10 @@ def test_the_diff_command_quotes_column_names_and_values_that_would_break_its_li
     out = _diff_of_two_versions(ws, cli, 'id,"a\tb","line\nbreak",c\n1,1.5,2,x\n2,2.5,3,y\n',
                                 'id,"a\tb","line\nbreak","new\ncol",c\n1,1.5,7,1,x\n2,9.5,3,1,"z\nq"\n')
     assert 'column added    "new\\ncol" (int64)' in out
-    assert '"a\\tb": mean 2 -> 5.5' in out and '"line\\nbreak": mean 2.5 -> 5' in out
-    assert 'c: new: "z\\nq", gone: y' in out
+    assert '"a\\tb": 1 row changed, mean 2 -> 5.5' in out and '"line\\nbreak": 1 row changed, mean 2.5 -> 5' in out
+    assert 'c: 1 row changed, new: "z\\nq", gone: y' in out
+    assert 'changed id="1": "line\\nbreak" "2" -> "7"\n' in out
+    assert 'changed id="2": "a\\tb" "2.5" -> "9.5"; c "y" -> "z\\nq"\n' in out
     assert "\t" not in out and all(line.startswith(("t@v1", "  ")) for line in out.splitlines())
 
 

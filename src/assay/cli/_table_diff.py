@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import json
+
 import click
 
-from assay.cli._output import quoted
+from assay.cli._output import counted, escaped, quoted
 
 __all__ = ["column_line", "render_table_diff"]
 
@@ -20,6 +22,7 @@ def render_table_diff(t: dict[str, Any]) -> None:
         click.echo(f"    rows {t.get('rows_old')} -> {t.get('rows_new')}: +{t.get('rows_added')} -{t.get('rows_removed')}"
                    + (f" ~{t['rows_changed']}" if t.get("rows_changed") is not None else "")
                    + f" (matched by {t.get('matched_by')})")
+    _render_changed(t)
     schema = t.get("schema") or {}
     for col in schema.get("added", []):
         click.echo(f"    column added    {quoted(col['name'])} ({col['type']})")
@@ -39,10 +42,34 @@ def render_table_diff(t: dict[str, Any]) -> None:
                    f"{dup.get('new', 0)} in new ({dup.get('extra_rows_new', 0)} extra rows)")
     for note in t.get("notes", []):
         click.echo(f"    note: {note}")
+    by_column = t.get("rows_changed_by_column") or {}
+    mark = "" if t.get("rows_changed_by_column_exact", True) else "~"
     for name, col in sorted((t.get("columns") or {}).items()):
         line = column_line(col)
+        if name in by_column:  # the changed rows whose value in this column differs
+            line = f"{mark}{counted(by_column[name], 'row', grouped=True)} changed" + (f", {line}" if line else "")
         if line:
             click.echo(f"    {quoted(name)}: {line}")
+
+
+def _render_changed(t: dict[str, Any], shown: int = 10) -> None:
+    """A line per example changed row: its key and each column that differs, old -> new."""
+    for example in t.get("changed_examples") or []:
+        key = ", ".join(f"{quoted(name)}={_value(v)}" for name, v in example.get("key", {}).items())
+        cols = example.get("columns") or {}
+        moved = "; ".join(f"{quoted(name)} {_value(c.get('old'))} -> {_value(c.get('new'))}"
+                          for name, c in list(cols.items())[:shown])
+        more = f"; and {len(cols) - shown} more columns" if len(cols) > shown else ""
+        click.echo(f"    changed {key}: {moved}{more}")
+
+
+def _value(v: Any, width: int = 60) -> str:
+    """One value of a row, short: strings quoted as JSON (cut at `width`), no value as null."""
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return escaped(json.dumps(v if len(v) <= width else v[:width] + "…", ensure_ascii=False))
+    return _num(v)
 
 
 def _reordered(old: list[str], new: list[str], shown: int = 8) -> str:
@@ -82,6 +109,12 @@ def column_line(col: dict[str, Any]) -> str:
     else:
         parts = [_distinct_moved(old, new), moved("nulls")]
         for key, label in (("new_categories", "new"), ("vanished_categories", "gone")):
+            sampled = col.get(key.split("_")[0] + "_values_sampled") if col.get(key) is None else None
+            if sampled and sampled.get("examples"):
+                # Too many values to list: a few, from the values of the lowest hashes, and an estimate.
+                shown = ", ".join(quoted(str(v)) for v in sampled["examples"][:3])
+                parts.append(f"{label} ~{sampled.get('count_estimate', 0):,}, e.g. {shown}")
+                continue
             cats = col.get(key) or {}
             if cats.get("count"):
                 shown = ", ".join(quoted(str(v["value"])) for v in cats.get("values", [])[:3])

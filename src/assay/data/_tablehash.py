@@ -172,6 +172,19 @@ def _hash_str(s: str) -> np.ndarray:
     return _hash_bytes(pa.array([s]))
 
 
+def _sample_priority(ident: np.ndarray) -> np.ndarray:
+    """A row's priority for the hash-chosen samples (bottom-k: the lowest are kept), from its
+    key hash or content hash `ident`, not its position: an unchanged row stays in or out of a
+    sample on both sides, whatever rows were added or removed before it. Copies of one `ident`
+    in a batch are told apart by their rank among them, so a value held by half the rows still
+    fills about half the sample (the copies being alike, which of them is kept does not matter)."""
+    order = np.argsort(ident, kind="stable")
+    ordered = ident[order]
+    rank = np.empty(ident.size, dtype=np.uint64)
+    rank[order] = (np.arange(ident.size) - np.searchsorted(ordered, ordered, "left")).astype(np.uint64)
+    return _mix(ident ^ _mix(rank ^ _TAG_SAMPLE))
+
+
 def _combine(hashes: list[np.ndarray], n: int) -> np.ndarray:
     h = np.full(n, _ROW_SEED, dtype=np.uint64)
     for ch in hashes:

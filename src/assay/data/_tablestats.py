@@ -9,7 +9,11 @@ Column summaries
     when any value is infinite (the limit as that value grows), and a quantile between a
     finite value and an infinite one is that infinity (so [1, 2, inf] has median 2).
     Distinct counts above `_KMV` are estimates (`distinct_exact` false), never more than
-    the non-null count. A column whose Arrow type no summary kernel handles keeps its
+    the non-null count. When too many values for the top values to tell which are new or
+    gone (`new_categories` / `vanished_categories` None), `new_values_sampled` /
+    `vanished_values_sampled` give examples among the `_VALUE_SAMPLE` values of the lowest
+    hashes (chosen by value, so both files' samples agree where the values do) and an
+    estimate of how many there are. A column whose Arrow type no summary kernel handles keeps its
     row counts, gets `skipped` with the reason, and a note; the row diff is unaffected.
     In `to_dict()` non-finite floats are written as "nan" / "inf" / "-inf" so the JSON
     stays strict.
@@ -24,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._tablehash import _TAG_SAMPLE, _hash_column, _mix
+from assay.data._tablehash import _hash_column
 
 _QUANTILE_SAMPLE = 65_536
 _QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
@@ -33,6 +37,8 @@ _VALUE_KEPT = 200  # characters of a top value kept to be shown
 _TOP_SHOWN = 10
 _CATEGORIES_LISTED = 20
 _KMV = 16_384
+_VALUE_SAMPLE = 1_024  # distinct values kept per text column, those of the lowest hashes: examples of new / gone values
+_SAMPLE_SHOWN = 10
 _MISSING_TOKENS = ["", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN", "-nan"]
 
 
@@ -73,8 +79,8 @@ class _NumericStats:
         if self.min is not None:
             self.min, self.max = float(self.min), float(self.max)  # type: ignore[arg-type]
 
-    def update(self, values: np.ndarray, rows: np.ndarray) -> None:
-        """Add the non-null `values` (int64 / uint64 when integer, else float64) of `rows`."""
+    def update(self, values: np.ndarray, prio: np.ndarray) -> None:
+        """Add the non-null `values` (int64 / uint64 when integer, else float64) of rows of sample priority `prio`."""
         if self.integer:
             finite = values
             if values.size:
@@ -82,7 +88,7 @@ class _NumericStats:
         else:
             nan = np.isnan(values)
             self.nan += int(nan.sum())
-            values, rows = values[~nan], rows[~nan]
+            values, prio = values[~nan], prio[~nan]
             inf = np.isinf(values)
             if inf.any():
                 self.pos_inf += int((values[inf] > 0).sum())
@@ -105,8 +111,8 @@ class _NumericStats:
         lo, hi = values.min().item(), values.max().item()
         self.min = lo if self.min is None else min(self.min, lo)
         self.max = hi if self.max is None else max(self.max, hi)
-        # Bottom-k by a hash of the row number: a uniform sample that does not depend on batching.
-        prio = _mix(rows.astype(np.uint64) ^ _TAG_SAMPLE)
+        # Bottom-k by the rows' priority (a hash of their key or content, see _sample_priority):
+        # a uniform sample that an unchanged row is in on both sides or on neither.
         if self.sample is None:
             self.sample = values
         else:
@@ -184,6 +190,10 @@ class _CategoryStats:
         self.complete = True
         self.kmv = np.zeros(0, dtype=np.uint64)
         self.n = 0  # non-null values seen: a bound for the distinct estimate
+        # The distinct values of the `_VALUE_SAMPLE` lowest hashes (sorted) and the values:
+        # chosen by value, so two files' samples hold the same values where they agree.
+        self.sample_hashes = np.zeros(0, dtype=np.uint64)
+        self.sample_values: Any = None
 
     def update(self, arr: Any) -> None:
         import pyarrow as pa
@@ -200,6 +210,7 @@ class _CategoryStats:
         h = _hash_column(vals, text=False)
         vals = _shortened(vals)  # told apart by their hashes: only what is shown is kept
         self.kmv = np.union1d(self.kmv, h)[:_KMV]
+        self._sample(h, vals)
         if self.values is not None:
             h = np.concatenate((self.hashes, h))
             counts = np.concatenate((self.counts, counts))
@@ -213,6 +224,21 @@ class _CategoryStats:
             self.complete = False
         self.hashes, self.counts = uniq[order], summed[order]
         self.values = vals.take(first[order])
+
+    def _sample(self, h: np.ndarray, vals: Any) -> None:
+        import pyarrow as pa
+
+        full = self.sample_hashes.size >= _VALUE_SAMPLE
+        low = np.flatnonzero(h < self.sample_hashes[-1]) if full else np.arange(h.size)
+        if not low.size:
+            return
+        hashes, values = h[low], vals.take(pa.array(low))
+        if self.sample_values is not None:
+            hashes = np.concatenate((self.sample_hashes, hashes))
+            values = pa.concat_arrays([self.sample_values, values.cast(self.sample_values.type)])
+        uniq, first = np.unique(hashes, return_index=True)
+        self.sample_hashes = uniq[:_VALUE_SAMPLE]
+        self.sample_values = values.take(pa.array(first[:_VALUE_SAMPLE]))
 
     def distinct(self) -> tuple[int, bool]:
         """(distinct count, exact?): exact below `_KMV` values, else a KMV estimate.
@@ -272,7 +298,8 @@ class _ColumnStats:
         self.late = False  # CSV: turned out textual after numeric-looking batches
         self.skipped: str | None = None  # why this column has no summary
 
-    def update(self, arr: Any, row0: int) -> None:
+    def update(self, arr: Any, prio: np.ndarray) -> None:
+        """Add a batch of the column; `prio` is each row's sample priority (`_sample_priority`)."""
         import pyarrow as pa
 
         if pa.types.is_dictionary(arr.type):
@@ -287,7 +314,7 @@ class _ColumnStats:
         if self.skipped is not None:
             return
         try:
-            self._summarise(arr, row0, had_values)
+            self._summarise(arr, prio, had_values)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             # An Arrow type no summary kernel handles: lose this column's summary, not the diff.
             self.skip(f"{type(exc).__name__}: {exc}")
@@ -297,12 +324,11 @@ class _ColumnStats:
         self.numeric = self.categories = None
         self.minmax = self.late = False
 
-    def _summarise(self, arr: Any, row0: int, had_values: bool) -> None:
+    def _summarise(self, arr: Any, prio: np.ndarray, had_values: bool) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if self.numeric is not None:
-            rows = np.arange(row0, row0 + len(arr), dtype=np.int64)
             num = arr
             if self.csv:
                 num = pc.if_else(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS)), pa.scalar(None, arr.type), arr)
@@ -326,7 +352,7 @@ class _ColumnStats:
             if self.numeric is not None:
                 valid = num.is_valid().to_numpy(zero_copy_only=False)
                 vals = num.fill_null(0).to_numpy(zero_copy_only=False)
-                self.numeric.update(vals[valid], rows[valid])
+                self.numeric.update(vals[valid], prio[valid])
         if self.categories is not None and not (self.csv and self.numeric is not None):
             self.categories.update(arr)
         if self.minmax and arr.null_count < len(arr):
@@ -429,7 +455,26 @@ def _column_delta(old: _ColumnStats, new: _ColumnStats) -> dict[str, Any]:
         # A value absent from a side's tracked set is surely absent only if that side is complete.
         out["new_categories"] = _category_change(cn, co) if co.complete else None
         out["vanished_categories"] = _category_change(co, cn) if cn.complete else None
+        # Too many values to list them all: examples from the values of the lowest hashes.
+        if out["new_categories"] is None:
+            out["new_values_sampled"] = _sampled_change(cn, co)
+        if out["vanished_categories"] is None:
+            out["vanished_values_sampled"] = _sampled_change(co, cn)
     return out
+
+
+def _sampled_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, Any]:
+    """Values of `side` that `other` lacks, among the values of the lowest hashes: below the
+    lower of the two samples' highest hashes both samples hold every value there is, so each
+    example is surely new to `side`, and their share of the sample estimates how many there are."""
+    cut = min(s.sample_hashes[-1] if s.sample_hashes.size >= _VALUE_SAMPLE else np.uint64(2**64 - 1)
+              for s in (side, other))
+    in_range = np.flatnonzero(side.sample_hashes <= cut)
+    fresh = in_range[~np.isin(side.sample_hashes[in_range], other.sample_hashes)]
+    distinct, _ = side.distinct()
+    estimate = round(fresh.size / in_range.size * distinct) if in_range.size else 0
+    values = [side.sample_values[int(i)].as_py() for i in fresh[:_SAMPLE_SHOWN]]
+    return {"examples": values, "count_estimate": estimate, "sample": int(in_range.size), "in_sample": int(fresh.size)}
 
 
 def _category_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, Any]:
