@@ -66,14 +66,17 @@ def _lookup(rows: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarra
         return out
     found = np.zeros(wanted.size, dtype=bool)
     for lo in range(0, rows.size, _CHUNK):
-        c = rows[lo : lo + _CHUNK]
+        # Searched in sorted order (several times faster than in row order); a stable sort
+        # keeps a hash's rows in row order, so the first of each is still the first row.
+        order = np.argsort(rows[lo : lo + _CHUNK], kind="stable")
+        c = rows[lo : lo + _CHUNK][order]
         pos = np.minimum(np.searchsorted(wanted, c), wanted.size - 1)
         hit = np.flatnonzero(wanted[pos] == c)
         if not hit.size:
             continue
         p, first = np.unique(pos[hit], return_index=True)
         fresh = ~found[p]
-        out[p[fresh]] = keys[lo + hit[first[fresh]]]
+        out[p[fresh]] = keys[lo + order[hit[first[fresh]]]]
         found[p[fresh]] = True
     return out
 
