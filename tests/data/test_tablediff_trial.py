@@ -234,3 +234,16 @@ def test_same_dates_and_times_in_another_width_change_no_row(tmp_path):
     pq.write_table(seconds, files["moved"])
     pq.write_table(pa.table({"t": pa.array([0, 1], pa.duration("s"))}), files["new"])
     assert diff_tables(files["moved"], files["new"]).rows_unchanged == 0
+
+
+@pytest.mark.parametrize("chunk", [5, 1 << 18])
+def test_lookup_finds_the_first_row_of_each_wanted_hash(monkeypatch, chunk):
+    import assay.data._tablematch as tm
+
+    monkeypatch.setattr(tm, "_CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, 50, 400).astype(np.uint64)  # many rows per hash, across chunks
+    keys = rng.permutation(400).astype(np.uint64)
+    wanted = np.array([3, 7, 11, 49, 60], dtype=np.uint64)  # 60: no row has it
+    first = {int(h): int(keys[i]) for i, h in reversed(list(enumerate(rows)))}
+    assert tm._lookup(rows, keys, wanted).tolist() == [first.get(int(h), 0) for h in wanted]
