@@ -237,7 +237,8 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
     """Re-hash stored objects. Exit 1 listing each damaged object and what contains it."""
     from assay.data import verify
 
-    report = verify(Workspace.open(), ref, all_objects=all_objects or ref is None, remote=remote)
+    ws = Workspace.open()
+    report = verify(ws, ref, all_objects=all_objects or ref is None, remote=remote)
     on = f" on remote {report.remote}" if report.remote else ""
 
     def render() -> None:
@@ -249,8 +250,12 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
                        + f"; `assay data push --repair --remote {report.remote}` removes those no version needs",
                        err=True)
         if report.ok and report.empty and not report.checked_chunks:
-            click.echo(f"nothing to verify: remote {report.remote} holds no versions at all, so nothing was checked; "
-                       "if it should, check its URL (`assay remote list`)")
+            if report.remote:
+                click.echo(f"nothing to verify: remote {report.remote} holds no versions at all, so nothing was "
+                           "checked; if it should, check its URL (`assay remote list`)")
+            else:
+                click.echo(f"nothing to verify: this workspace ({escaped(str(ws.root))}) holds no versions at all, "
+                           "so nothing was checked; `assay data add PATH --name NAME` records one")
             return
         if report.ok:
             click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({_size(report.checked_bytes)}) and "
