@@ -13,7 +13,7 @@ def _pushed(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-unty
     (ws.root / "d").mkdir()
     (ws.root / "d" / "a.txt").write_text("a\n")
     for name in ("iris", "wine"):
-        cli("data", "add", "d", "--name", name)
+        cli("data", "add", "d", "--name", name, "--allow-overlap")
     cli("remote", "add", "origin", str(tmp_path / "origin"))
     cli("data", "push")
 

@@ -99,7 +99,7 @@ def test_dot_tells_failed_runs_from_the_runs_that_made_something(ws: Workspace, 
     (ws.root / "raw" / "a").write_text("1")
     add(ws, ["raw"], name="raw")
     cli("run", "--in", "raw@v1", "--", "sh", "-c", "exit 3", check=3)
-    cli("run", "--in", "raw@v1", "--out", "o=raw", "--", "true")
+    cli("run", "--in", "raw@v1", "--out", "o=raw", "--allow-overlap", "--", "true")
     dot = cli("lineage", "raw@v1", "--down", "--dot").stdout
     failed = next(line for line in dot.splitlines() if '"sh -c exit 3' in line)
     assert "failed, exit 3" in failed and "dashed" in failed

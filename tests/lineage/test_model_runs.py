@@ -149,7 +149,7 @@ def test_a_tracked_block_registers_its_model(ws: Workspace, trainable) -> None:
     with pytest.raises(InputError, match="is a dataset"), assay.track(ws) as bad:
         bad.output_model("cancer", ws.root / "m.skops")
     with pytest.raises(UsageError, match="declared twice"), assay.track(ws) as twice:
-        twice.output("clf2", ws.root / "data")
+        twice.output("clf2", ws.root / "data", allow_overlap=True)
         twice.output_model("clf2", ws.root / "m.skops")
 
 

@@ -41,14 +41,17 @@ def data() -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
               help="Readers: forked processes for many files (threads where a fork is unsafe); 1 reads in this "
                    "process (default: one per core).")
+@click.option("--allow-overlap", is_flag=True,
+              help="Add from a folder that is, holds or is inside another dataset's (refused otherwise: the two "
+                   "would share its files, and a checkout of one rewrites the other's).")
 @json_option
 @handle_errors
-def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, as_json: bool) -> None:
+def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, allow_overlap: bool, as_json: bool) -> None:
     """Snapshot files or folders as the next version of a dataset."""
     from assay.data import add
 
     ws = Workspace.open()
-    result = add(ws, list(paths), name=name, message=message, jobs=jobs)
+    result = add(ws, list(paths), name=name, message=message, jobs=jobs, allow_overlap=allow_overlap)
 
     def render() -> None:
         v = result.version
