@@ -1,5 +1,6 @@
-"""What pull and verify --remote say of a remote that lacks what was asked, or holds nothing
-(found by a new-user trial: a mistyped name or remote URL read as success or gave no lead)."""
+"""What pull and verify (--remote) say of a remote, or a workspace, that lacks what was asked
+or holds nothing (found by new-user trials: a mistyped name or remote URL, or an empty
+workspace, read as success or gave no lead)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ def _pushed(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-unty
     (ws.root / "d").mkdir()
     (ws.root / "d" / "a.txt").write_text("a\n")
     for name in ("iris", "wine"):
-        cli("data", "add", "d", "--name", name)
+        cli("data", "add", "d", "--name", name, "--allow-overlap")
     cli("remote", "add", "origin", str(tmp_path / "origin"))
     cli("data", "push")
 
@@ -53,3 +54,17 @@ def test_an_empty_remote_is_said_to_hold_nothing_not_to_be_verified(ws: Workspac
     pulled = cli("data", "pull", "--remote", "r")
     assert pulled.stdout.startswith("nothing to pull: remote r holds no versions at all")
     assert "check its URL (`assay remote list`)" in pulled.stdout
+
+
+def test_a_workspace_without_versions_is_said_to_hold_nothing_not_to_be_verified(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # "ok: 0 chunks" read as a clean bill of health for a workspace nothing was added to
+    out = cli("data", "verify").stdout
+    assert out.startswith(f"nothing to verify: this workspace ({ws.root}) holds no versions at all")
+    assert "ok:" not in out and "`assay data add PATH --name NAME`" in out
+    doc = cli.json("data", "verify")
+    assert doc["ok"] is True and doc["empty"] is True and doc["checked_chunks"] == 0
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.txt").write_text("a\n")
+    cli("data", "add", "d", "--name", "d")
+    assert cli("data", "verify").stdout.startswith("ok: 1 chunk")
+    assert cli.json("data", "verify")["empty"] is False

@@ -412,7 +412,7 @@ def test_the_forked_scan_finds_what_the_walk_in_one_process_finds(ws: Workspace,
     monkeypatch.setattr(_scan, "_walk_forked", real)
     v1 = add(ws, [ws.root / "d"], name="a").version
     monkeypatch.setattr(_scan, "_walk_forked", lambda *a: False)
-    assert add(ws, [ws.root / "d"], name="b").version.snapshot == v1.snapshot
+    assert add(ws, [ws.root / "d"], name="b", allow_overlap=True).version.snapshot == v1.snapshot
 
 
 def test_a_walker_that_meets_an_error_leaves_it_for_the_walk_here_to_report(ws: Workspace,

@@ -135,7 +135,9 @@ def test_lineage_takes_the_short_run_id_that_run_prints(ws: Workspace, cli) -> N
     assert graph["root"].startswith(f"run:{short}") and len(graph["root"]) == len("run:") + 32
     assert [e["relation"] for e in graph["edges"]] == ["produced"]
     assert not any(n.get("missing") for n in graph["nodes"])
-    assert cli("lineage", f"run:{short}").stdout.splitlines()[1].endswith("o@v1")
+    label = next(n["label"] for n in graph["nodes"] if n["type"] == "run")
+    assert cli("lineage", f"run:{short}").stdout.splitlines()[1:3] == [
+        "this run:", f"  {label}  [run {short}, succeeded]  -->  o@v1"]
 
 
 def test_an_ambiguous_prefix_is_refused(ws: Workspace) -> None:

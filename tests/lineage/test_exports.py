@@ -8,7 +8,7 @@ import assay.lineage
 def test_lineage_exports() -> None:
     assert assay.lineage.__all__ == sorted(assay.lineage.__all__)
     assert assay.lineage.__all__ == [
-        "Interrupted", "LineageGraph", "Run", "Terminated", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node",
+        "Interrupted", "LineageGraph", "LineageStep", "Run", "Terminated", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node",
         "run_command", "signal_name", "track",
     ]
     for name in assay.lineage.__all__:

@@ -56,6 +56,7 @@ def test_a_cycle_in_the_records_ends_the_walk(ws: Workspace) -> None:
     for up, down, want in ((True, False, every), (False, True, every - {"s0@v1"}), (True, True, every)):
         graph = lineage(ws, "s1@v1", up=up, down=down)
         assert version_labels(graph) == want
+        assert len(graph.steps()) == 3  # each run once, in some order, however the cycle goes
 
 
 def test_the_api_takes_what_the_cli_takes(ws: Workspace) -> None:
@@ -98,9 +99,44 @@ def test_dot_tells_failed_runs_from_the_runs_that_made_something(ws: Workspace, 
     (ws.root / "raw" / "a").write_text("1")
     add(ws, ["raw"], name="raw")
     cli("run", "--in", "raw@v1", "--", "sh", "-c", "exit 3", check=3)
-    cli("run", "--in", "raw@v1", "--out", "o=raw", "--", "true")
+    cli("run", "--in", "raw@v1", "--out", "o=raw", "--allow-overlap", "--", "true")
     dot = cli("lineage", "raw@v1", "--down", "--dot").stdout
     failed = next(line for line in dot.splitlines() if '"sh -c exit 3' in line)
     assert "failed, exit 3" in failed and "dashed" in failed
     ok = next(line for line in dot.splitlines() if 'label="true' in line)
     assert "failed" not in ok and "dashed" not in ok
+
+
+def test_the_text_lists_steps_in_the_order_the_data_flowed(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # Names that sort against the chain (z -> y -> x -> w), and a side branch: z read again,
+    # with y, into a model (a diamond). A listing sorted by label read bottom-up.
+    (ws.root / "z").mkdir()
+    (ws.root / "z" / "f").write_text("z")
+    add(ws, ["z"], name="z")
+    for src, dst in (("z", "y"), ("y", "x"), ("x", "w")):
+        (ws.root / dst).mkdir()
+        (ws.root / dst / "f").write_text(dst)
+        run_command(ws, ["true", "make", dst], inputs=[f"{src}@v1"], outputs={dst: dst}, cwd=ws.root)
+    (ws.root / "m").mkdir()
+    (ws.root / "m" / "f").write_text("m")
+    run_command(ws, ["true", "fit"], inputs=["y@v1", "z@v1"], outputs={"a": "m"}, cwd=ws.root)
+
+    up = cli("lineage", "w@v1", "--up").stdout.splitlines()
+    assert up[1] == "upstream:" and [line.split("  -->  ")[0].strip() for line in up[2:]] == ["z@v1", "y@v1", "x@v1"]
+    assert [line.rsplit("  -->  ", 1)[1] for line in up[2:]] == ["y@v1", "x@v1", "w@v1"]
+    down = cli("lineage", "z@v1", "--down").stdout.splitlines()
+    assert down[1] == "downstream:"
+    # by distance (the two runs that read z first, as they ran), never a run before the one that made its input
+    assert [line.split("  -->  ")[1].split("  [run")[0] for line in down[2:]] == [
+        "true make y", "true fit", "true make x", "true make w"]
+    assert down[3].startswith("  y@v1, z@v1  -->  true fit  [run ") and down[3].endswith("  -->  a@v1")
+    both = cli("lineage", "x@v1").stdout.splitlines()
+    assert both[1] == "upstream:" and both[4] == "downstream:" and len(both) == 6
+    assert both[2].startswith("  z@v1  -->  true make y") and both[3].startswith("  y@v1  -->  true make x")
+    assert both[5].startswith("  x@v1  -->  true make w") and both[5].endswith("  -->  w@v1")
+    # the API gives the same order
+    graph = lineage(ws, "z@v1", up=False)
+    assert [(s.side, s.distance, graph.nodes[s.node]["label"]) for s in graph.steps()] == [
+        ("down", 1, "true make y"), ("down", 1, "true fit"), ("down", 3, "true make x"), ("down", 5, "true make w")]
+    assert cli.json("lineage", "z@v1", "--down")["edges"] == [
+        {"src": s, "dst": d, "relation": r} for s, d, r in graph.edges]  # the document is as it was

@@ -149,7 +149,7 @@ def test_a_tracked_block_registers_its_model(ws: Workspace, trainable) -> None:
     with pytest.raises(InputError, match="is a dataset"), assay.track(ws) as bad:
         bad.output_model("cancer", ws.root / "m.skops")
     with pytest.raises(UsageError, match="declared twice"), assay.track(ws) as twice:
-        twice.output("clf2", ws.root / "data")
+        twice.output("clf2", ws.root / "data", allow_overlap=True)
         twice.output_model("clf2", ws.root / "m.skops")
 
 
@@ -197,7 +197,11 @@ def test_lineage_text_tells_runs_of_one_command_and_checks_of_one_suite_apart(ws
     assert f"[run {ok['id'][:12]}, succeeded]" in text and f"[run {bad['id'][:12]}, failed]" in text
     assert f"[pass, {check['id'][:12]}]" in text
     lines = text.splitlines()[1:]
-    assert lines == sorted(lines)  # in one order, run after run
+    # in the order the data flowed: the runs that read it, as they ran, then the check of their model
+    assert lines[0] == "downstream:" and len(lines) == 4, text
+    assert f"[run {ok['id'][:12]}, succeeded]  -->  clf@v1" in lines[1] and lines[1].startswith("  cancer@v1  -->  ")
+    assert lines[2].startswith("  cancer@v1  -->  ") and lines[2].endswith(f"[run {bad['id'][:12]}, failed]")
+    assert lines[3].startswith("  clf@v1 as candidate  -->  check ") and lines[3].endswith(f"[pass, {check['id'][:12]}]")
 
 
 def test_a_tracked_block_s_relative_paths_are_taken_where_they_were_declared(ws: Workspace, trainable) -> None:

@@ -41,14 +41,17 @@ def data() -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
               help="Readers: forked processes for many files (threads where a fork is unsafe); 1 reads in this "
                    "process (default: one per core).")
+@click.option("--allow-overlap", is_flag=True,
+              help="Add from a folder that is, holds or is inside another dataset's (refused otherwise: the two "
+                   "would share its files, and a checkout of one rewrites the other's).")
 @json_option
 @handle_errors
-def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, as_json: bool) -> None:
+def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, allow_overlap: bool, as_json: bool) -> None:
     """Snapshot files or folders as the next version of a dataset."""
     from assay.data import add
 
     ws = Workspace.open()
-    result = add(ws, list(paths), name=name, message=message, jobs=jobs)
+    result = add(ws, list(paths), name=name, message=message, jobs=jobs, allow_overlap=allow_overlap)
 
     def render() -> None:
         v = result.version
@@ -237,7 +240,8 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
     """Re-hash stored objects. Exit 1 listing each damaged object and what contains it."""
     from assay.data import verify
 
-    report = verify(Workspace.open(), ref, all_objects=all_objects or ref is None, remote=remote)
+    ws = Workspace.open()
+    report = verify(ws, ref, all_objects=all_objects or ref is None, remote=remote)
     on = f" on remote {report.remote}" if report.remote else ""
 
     def render() -> None:
@@ -249,8 +253,12 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
                        + f"; `assay data push --repair --remote {report.remote}` removes those no version needs",
                        err=True)
         if report.ok and report.empty and not report.checked_chunks:
-            click.echo(f"nothing to verify: remote {report.remote} holds no versions at all, so nothing was checked; "
-                       "if it should, check its URL (`assay remote list`)")
+            if report.remote:
+                click.echo(f"nothing to verify: remote {report.remote} holds no versions at all, so nothing was "
+                           "checked; if it should, check its URL (`assay remote list`)")
+            else:
+                click.echo(f"nothing to verify: this workspace ({escaped(str(ws.root))}) holds no versions at all, "
+                           "so nothing was checked; `assay data add PATH --name NAME` records one")
             return
         if report.ok:
             click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({_size(report.checked_bytes)}) and "

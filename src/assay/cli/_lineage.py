@@ -28,8 +28,11 @@ def lineage(ref: str, up: bool, down: bool, depth: int | None, dot: bool, as_jso
     whole record: command, parameters, environment, status (and why, when its outputs failed
     it) and times. An id or a version that does not exist exits 2.
 
-    An edge "reproduced" is a run whose output was identical to an existing version, so
-    it made none: the version was made earlier, and is not built from that run's inputs.
+    The text lists the steps in the order the data flowed, upstream (farthest first), then
+    downstream (nearest first): each run as INPUTS --> RUN --> OUTPUTS, each check or drift
+    record as the versions it judged --> the record. An output marked "(reproduced)" was
+    identical to an existing version, so the run made none: the version was made earlier,
+    and is not built from that run's inputs.
     """
     from assay.lineage import lineage as build
 
@@ -49,16 +52,38 @@ def lineage(ref: str, up: bool, down: bool, depth: int | None, dot: bool, as_jso
     def render() -> None:
         info = graph.nodes[node]
         click.echo(_shown(node, info) + (f"  (by {info['by']})" if info.get("by") else ""))
-        lines = sorted((_shown(src, graph.nodes[src]), relation, _shown(dst, graph.nodes[dst]))
-                       for src, dst, relation in graph.edges)
-        for src, relation, dst in lines:
-            click.echo(f"  {src}  --{relation}-->  {dst}")
+        side = None
+        for step in graph.steps():
+            if step.side != side:
+                side = step.side
+                click.echo({"up": "upstream:", "down": "downstream:"}.get(side, f"this {info.get('type')}:"))
+            click.echo(f"  {_step(step, graph.nodes)}")
         if info.get("type") == "run":
             _render_run(node, info, graph)
         for note in graph.notes:
             click.echo(f"note: {note}", err=True)
 
     emit(graph, as_json, render)
+
+
+_ROLES = {"checked_as_candidate": "candidate", "checked_as_baseline": "baseline", "checked_on": "data"}
+
+
+def _step(step: Any, nodes: dict[str, dict[str, Any]]) -> str:
+    """A step on one line, as the data flowed: ``inputs  -->  run  -->  outputs``."""
+    def shown(ids: list[str]) -> str:
+        return ", ".join(_shown(i, nodes[i]) for i in ids)
+
+    if step.relation is not None:  # an edge of a kind this version does not know
+        return f"{shown(step.inputs)}  --{step.relation}-->  {shown(step.outputs)}"
+    if step.roles:  # a check's candidate, baseline and data
+        ins = ", ".join(_shown(i, nodes[i]) + (f" as {_ROLES.get(step.roles[i], step.roles[i])}"
+                                               if step.roles.get(i, "judged_by") != "judged_by" else "")
+                        for i in step.inputs)
+        return f"{ins}  -->  {_shown(step.node, nodes[step.node])}"
+    made = [_shown(i, nodes[i]) for i in step.outputs] + [f"{_shown(i, nodes[i])} (reproduced)" for i in step.reproduced]
+    return "  -->  ".join(part for part in (shown(step.inputs), _shown(step.node, nodes[step.node]), ", ".join(made))
+                          if part)
 
 
 def _shown(node_id: str, info: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import emit, handle_errors
+from assay.cli._output import emit, escaped, handle_errors
 from assay.errors import UsageError
 from assay.workspace import Workspace
 
@@ -24,12 +24,15 @@ from assay.workspace import Workspace
 @click.option("--no-input-check", "no_input_check", is_flag=True,
               help="Do not require each --in version's files in the workspace to be that version "
                    "(for a command that reads its input from elsewhere).")
+@click.option("--allow-overlap", is_flag=True,
+              help="Allow an --out PATH that is, holds or is inside another dataset's folder (an input's, say): "
+                   "refused otherwise, since the two would share its files.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document on stdout; COMMAND's own stdout then goes to stderr.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @handle_errors
 def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ...], trust: bool,
-        command: tuple[str, ...], no_input_check: bool, as_json: bool) -> None:
+        command: tuple[str, ...], no_input_check: bool, allow_overlap: bool, as_json: bool) -> None:
     """Run COMMAND (after --), then version its outputs and record the run.
 
     Each --in version's files in the workspace must be that version (check it out
@@ -63,7 +66,7 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
     terminated: Terminated | Interrupted | None = None
     try:
         result = run_command(ws, list(command), inputs=list(inputs), outputs=outs, models=model_outs, trust=trust,
-                             stdout=child_stdout, check_inputs=not no_input_check)
+                             stdout=child_stdout, check_inputs=not no_input_check, allow_overlap=allow_overlap)
     except (Terminated, Interrupted) as exc:
         if exc.run is None:
             raise
@@ -84,6 +87,8 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
             click.echo(f"  produced {ref}", err=True)
         for ref in (v.ref for v in result.unchanged):
             click.echo(f"  reproduced {ref} (identical to it: no new version)", err=True)
+        for w in result.warnings:
+            click.echo(f"warning: {escaped(w)}", err=True)
         if terminated is not None and result.status == "succeeded":
             click.echo(f"assay: {doc['terminated_by']} came after the command had ended well: the run and its "
                        "outputs are recorded", err=True)

@@ -12,6 +12,7 @@ from typing import Any
 from assay.data._chunking import Chunker, hash_bytes
 from assay.data._file_hashing import Prefetcher, batches_of, hash_batch, same_stat
 from assay.data._fork import processes_for, quick_handoffs
+from assay.data._overlap import refuse_or_note
 from assay.data._packs import PackWriter, workspace_packs
 from assay.data._portable import colliding, collisions_note
 from assay.data._prefetch import remember
@@ -68,14 +69,16 @@ def add(
     meta: dict[str, Any] | None = None,
     run_id: str | None = None,
     jobs: int = 0,
+    allow_overlap: bool = False,
 ) -> AddResult:
     """Snapshot ``paths`` (files or folders inside the workspace) as the next version of ``name``.
 
     Unchanged data makes no new version (``created`` is False). Nothing becomes
     visible until every chunk and the snapshot are durable; then one ledger
-    transaction records the version.
+    transaction records the version. A path that is, holds or is inside the folder of
+    another dataset is refused unless ``allow_overlap`` (see :mod:`assay.data._overlap`).
     """
-    item = NewData(paths=list(paths), name=name, message=message, kind=kind, meta=meta)
+    item = NewData(paths=list(paths), name=name, message=message, kind=kind, meta=meta, allow_overlap=allow_overlap)
     return add_together(ws, [item], run_id=run_id, jobs=jobs)[0]
 
 
@@ -92,6 +95,7 @@ class NewData:
     kind: str = "dataset"
     meta: dict[str, Any] | None = None
     files: list[tuple[str, str]] | None = None
+    allow_overlap: bool = False  # share files with another dataset's folder (see assay.data._overlap)
 
 
 @dataclass
@@ -117,12 +121,16 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
         raise UsageError(f"{next(n for n in names if names.count(n) > 1)!r} is named twice", hint="add each dataset once")
     checked = [(item, *_check_sources(ws, item)) for item in items]
     with ws.lock():
+        batch = {item.name: sources for item, sources, _ in checked if sources is not None}
+        shared = [[] if sources is None else refuse_or_note(
+            ws, item.name, sources, allow_overlap=item.allow_overlap,
+            others={n: s for n, s in batch.items() if n != item.name}) for item, sources, _ in checked]
         prepared = [_prepare(ws, item, sources, gone, jobs) for item, sources, gone in checked]
         recorded = record_versions(ws, [NewVersion(p.item.name, p.snapshot, message=p.item.message, sources=p.sources,
                                                    kind=p.item.kind, meta=p.item.meta) for p in prepared],
                                    run_id=run_id, then=then)
     results = []
-    for p, (version, created) in zip(prepared, recorded, strict=True):
+    for p, (version, created), notes in zip(prepared, recorded, shared, strict=True):
         set_head(ws, p.item.name, version)
         if p.signed is not None:  # what the next status answers, unless something changes (_replay.py)
             record(ws, p.item.name, latest=version, against=version, sources=p.sources, head=version.id,
@@ -130,8 +138,8 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
         results.append(AddResult(
             version=version, created=created, files=len(p.snapshot.files), bytes=p.snapshot.total_bytes,
             new_chunks=p.stats["new_chunks"], new_bytes_stored=p.stats["new_bytes"], rehashed_files=p.stats["rehashed"],
-            warnings=p.stats["warnings"] + ([collisions_note(version.ref, groups)]
-                                            if (groups := colliding(p.snapshot.files)) else []),
+            warnings=p.stats["warnings"] + notes + ([collisions_note(version.ref, groups)]
+                                                    if (groups := colliding(p.snapshot.files)) else []),
         ))
     return results
 

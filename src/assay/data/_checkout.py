@@ -264,6 +264,10 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         if cache is not None:
             cache.update(fresh)
         set_head(ws, version.dataset, version)
+        from assay.data._overlap import checkout_note
+
+        # (files another dataset was added from too: that one's status now shows them changed)
+        result.warnings += checkout_note(ws, version, snapshot, result.written, result.removed)
     return result
 
 

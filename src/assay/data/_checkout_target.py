@@ -66,6 +66,12 @@ def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: 
     at_risk = [p for p in changes.modified + changes.added
                if p not in snapshot.files or snapshot.files[p].id != _current_id(changes, p)]
     if at_risk and not force:
+        from assay.data._overlap import held_by_others
+
+        # Another dataset's files, in a folder both were added from: stored, nothing to lose.
+        held = held_by_others(ws, version.dataset, {p: _current_id(changes, p) for p in at_risk})
+        at_risk = [p for p in at_risk if p not in held]
+    if at_risk and not force:
         raise UsageError(
             f"{version.dataset} has local changes that checkout would overwrite: " + ", ".join(at_risk[:5])
             + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else ""),

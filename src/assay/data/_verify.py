@@ -50,8 +50,9 @@ class VerifyReport:
     # damage, since nothing reads them; `push --repair` removes those no version needs.
     leftovers: list[str] = field(default_factory=list)
     leftover_bytes: int = 0
-    # The remote holds no versions (and no refs that fail to read): nothing a version needs was
-    # there to check, which a mistyped URL gives too (`remote add` makes the folder).
+    # The store checked holds no versions (and no refs that fail to read): nothing a version
+    # needs was there to check. On a remote a mistyped URL gives this too (`remote add` makes
+    # the folder); in a workspace, nothing was added yet (or ASSAY_HOME names another one).
     empty: bool = False
 
     @property
@@ -140,6 +141,7 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
         report = _verify(ws.store, packs, versions, every, bad_indexes, check_all=all_objects or not ref)
         if not report.ok:
             hold.check(confirm=True)
+    report.empty = not every and not report.damaged
     if report.damaged_versions:
         from assay.lineage import downstream_versions
 

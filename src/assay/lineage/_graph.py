@@ -15,6 +15,7 @@ runs were kept apart) reads as ``reproduced`` too.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 import time
@@ -26,7 +27,7 @@ from assay.errors import NotFoundError, UsageError
 from assay.ledger import utcnow
 from assay.workspace import Workspace
 
-__all__ = ["LineageGraph", "add_edges", "downstream_versions", "lineage", "resolve_node", "signal_name"]
+__all__ = ["LineageGraph", "LineageStep", "add_edges", "downstream_versions", "lineage", "resolve_node", "signal_name"]
 
 # The node kinds a user names by id, and the table that holds each one's ids.
 _TABLES = {"version": "versions", "run": "runs", "record": "records"}
@@ -65,6 +66,14 @@ class LineageGraph:
             "notes": list(self.notes),
         }
 
+    def steps(self) -> list[LineageStep]:
+        """The graph as steps in the order the data flowed: each run with its inputs and
+        outputs, each check or drift record with the versions it judged. Upstream steps come
+        first, farthest from the root first, then the root's own step (a run's or a record's),
+        then the downstream ones, nearest first; a step never comes before one that made
+        what it read. Ties go by when the step ran, then by label."""
+        return _steps(self)
+
     def to_dot(self) -> str:
         lines = ["digraph lineage {", "  rankdir=LR;"]
         for node_id, info in sorted(self.nodes.items()):
@@ -83,6 +92,118 @@ class LineageGraph:
             lines.append(f"  {_q(src)} -> {_q(dst)} [label={_q(relation)}];")
         lines.append("}")
         return "\n".join(lines)
+
+
+@dataclass
+class LineageStep:
+    """One step of a lineage graph: ``node`` (a run, a record, or, for an edge of a kind this
+    version does not know, its source) with the graph's edges into it (``inputs``) and out of
+    it (``outputs``; ``reproduced``: versions a run's output was identical to; ``roles``: the
+    relation of each of a record's inputs, ``checked_as_candidate``, ``judged_by``...). ``side`` is
+    ``up``, ``root`` or ``down``; ``distance``, the fewest edges between ``node`` and the root."""
+
+    node: str
+    side: str
+    distance: int
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    reproduced: list[str] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)  # a record's inputs: how each was judged
+    relation: str | None = None  # set only for an edge of a kind the steps do not group
+
+
+_SIDES = {"up": 0, "root": 1, "down": 2}
+
+
+def _steps(graph: LineageGraph) -> list[LineageStep]:
+    steps: dict[str, LineageStep] = {}
+    up = _distances(graph, forward=False)
+    down = _distances(graph, forward=True)
+    built_root = _distances(graph, forward=False, causal=True)
+
+    def step(node: str) -> LineageStep:
+        if node not in steps:
+            # (a run that read the root and reproduced it is downstream: it did not build it)
+            side = ("root" if node == graph.root else "up" if node in built_root or node not in down
+                    else "down")
+            steps[node] = LineageStep(node, side, {"up": up, "down": down}.get(side, {}).get(node, 0))
+        return steps[node]
+
+    for src, dst, relation in graph.edges:
+        if relation == "input_of" or dst.startswith("record:"):  # a check's or a drift report's versions
+            step(dst).inputs.append(src)
+            if relation != "input_of":
+                step(dst).roles[src] = relation
+        elif relation == "produced":
+            step(src).outputs.append(dst)
+        elif relation == "reproduced":
+            step(src).reproduced.append(dst)
+        else:
+            odd = step(f"{src} {relation} {dst}")  # (its own step: not a run's nor a record's)
+            odd.side, odd.distance = ("up", up.get(src, 0)) if src in up else ("down", down.get(dst, 0))
+            odd.inputs, odd.outputs, odd.relation = [src], [dst], relation
+    # A step waits for the steps that made what it read (Kahn's order; a cycle, which only a
+    # damaged or forged record makes, is broken at the step that would come first).
+    makers = {out: node for node, st in steps.items() for out in st.outputs}
+    waits = {node: {makers[i] for i in st.inputs if makers.get(i) not in (None, node)} for node, st in steps.items()}
+    waited_by: dict[str, list[str]] = {}
+    for node, w in waits.items():
+        for maker in w:
+            waited_by.setdefault(maker, []).append(node)
+
+    def key(node: str) -> tuple[Any, ...]:
+        st, info = steps[node], graph.nodes.get(node, {})
+        when = info.get("started_at") or info.get("created_at") or ""
+        return (_SIDES[st.side], -st.distance if st.side == "up" else st.distance, str(when),
+                str(info.get("label", node)), node)
+
+    def label(node: str) -> str:
+        return str(graph.nodes.get(node, {}).get("label", node))
+
+    ready = [key(n) for n, w in waits.items() if not w]
+    heapq.heapify(ready)
+    out: list[LineageStep] = []
+    done: set[str] = set()
+    while len(out) < len(steps):
+        if not ready:  # a cycle
+            ready.append(min(key(n) for n in waits if n not in done))
+        node = heapq.heappop(ready)[-1]
+        if node in done:
+            continue
+        done.add(node)
+        st = steps[node]
+        st.inputs.sort(key=label)
+        st.outputs.sort(key=label)
+        st.reproduced.sort(key=label)
+        out.append(st)
+        for other in waited_by.get(node, []):
+            waits[other].discard(node)
+            if not waits[other] and other not in done:
+                heapq.heappush(ready, key(other))
+    return out
+
+
+def _distances(graph: LineageGraph, *, forward: bool, causal: bool = False) -> dict[str, int]:
+    """The fewest edges from the root to each node downstream (``forward``) or upstream of it,
+    through the edges a walk follows (a ``reproduced`` edge is one step, not followed; with
+    ``causal``, not taken at all)."""
+    nxt: dict[str, list[tuple[str, str]]] = {}
+    for src, dst, relation in graph.edges:
+        if causal and relation not in _CAUSAL:
+            continue
+        a, b = (src, dst) if forward else (dst, src)
+        nxt.setdefault(a, []).append((b, relation))
+    dist = {graph.root: 0}
+    queue = deque([graph.root])
+    while queue:
+        current = queue.popleft()
+        for other, relation in nxt.get(current, []):
+            if other not in dist:
+                dist[other] = dist[current] + 1
+                if relation in _CAUSAL:
+                    queue.append(other)
+    del dist[graph.root]
+    return dist
 
 
 def _q(text: str) -> str:

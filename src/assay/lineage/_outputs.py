@@ -31,9 +31,13 @@ class ModelOutput:
     message: str
 
 
-def check_output(ws: Workspace, name: str, paths: Sequence[str | Path]) -> None:
+def check_output(ws: Workspace, name: str, paths: Sequence[str | Path], *, allow_overlap: bool = False,
+                 others: dict[str, list[str]] | None = None) -> list[str]:
     """Refuse an output that could never be versioned, before the work: an invalid name, the
-    name of a model (or anything but a dataset), a path outside the workspace."""
+    name of a model (or anything but a dataset), a path outside the workspace, a path that
+    would newly share files with another dataset (or with ``others``, the run's other outputs)
+    unless ``allow_overlap``. The warnings to give for overlaps let through."""
+    from assay.data._overlap import refuse_or_note
     from assay.data._versions import check_name, kind_of
 
     check_name(name)
@@ -43,8 +47,8 @@ def check_output(ws: Workspace, name: str, paths: Sequence[str | Path]) -> None:
                          hint="give the output another NAME")
     if not paths:
         raise UsageError(f"output {name!r} names no file or folder")
-    for path in paths:
-        ws.relpath(path)
+    sources = sorted({ws.relpath(path) for path in paths})
+    return refuse_or_note(ws, name, sources, allow_overlap=allow_overlap, others=others, what=f"output {name}")
 
 
 _MODEL_FILE_FLAVORS = ("sklearn", "onnx")

@@ -54,14 +54,17 @@ class Run:
     started: float = field(default_factory=time.time)  # (the clock files' times are read against)
     # Each model output named before the command ran: its file then (see _outputs._unwritten).
     before: dict[str, tuple[int, int, int, int] | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # an output that shares another dataset's folder
 
-    def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "") -> None:
+    def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "",
+               allow_overlap: bool = False) -> None:
         """Declare that ``path`` is output ``name``; it is snapshotted when the run ends well.
-        A name that cannot be a dataset's (invalid, or a model's) or a path outside the
-        workspace is refused here, before the work."""
+        A name that cannot be a dataset's (invalid, or a model's), a path outside the
+        workspace, or one that is, holds or is inside another dataset's folder (unless
+        ``allow_overlap``: see :mod:`assay.data._overlap`) is refused here, before the work."""
         paths = [path] if isinstance(path, (str, Path)) else list(path)
         self._check_new(name)
-        check_output(self.ws, name, paths)
+        self.warnings += check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared())
         # Where it is now: the block may change the current folder before it ends.
         self.outputs[name] = ([os.path.abspath(p) for p in paths], message)
 
@@ -77,6 +80,10 @@ class Run:
         self.models[name] = check_model_output(self.ws, name, os.path.abspath(path), flavor=flavor, trust=trust,
                                                message=message)
 
+    def _declared(self) -> dict[str, list[str]]:
+        """The outputs declared so far, each with its paths as a dataset's sources."""
+        return {name: [self.ws.relpath(p) for p in paths] for name, (paths, _) in self.outputs.items()}
+
     def _check_new(self, name: str) -> None:
         if name in self.outputs or name in self.models:  # the second would silently replace the first
             raise UsageError(f"output {name!r} is declared twice in this run",
@@ -87,6 +94,7 @@ class Run:
             "id": self.id, "status": self.status, "inputs": [v.ref for v in self.inputs],
             "outputs": [v.ref for v in self.produced], "unchanged": [v.ref for v in self.unchanged],
             **({"failure": self.failure} if self.failure else {}),
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
 
@@ -166,7 +174,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                 # Each model file read once: the bytes loaded are the bytes stored (see held_copy).
                 copies = {m.name: stack.enter_context(held_copy(run.ws, m.path, m.flavor)) for m in run.models.values()}
                 metas = {m.name: _describe(run, m, copies[m.name]) for m in run.models.values()}
-                items = [NewData(paths=list(paths), name=name, message=message or "output of a run")
+                # (each output's overlap with another dataset's folder was refused or allowed when declared)
+                items = [NewData(paths=list(paths), name=name, message=message or "output of a run", allow_overlap=True)
                          for name, (paths, message) in run.outputs.items()]
                 items += [stack.enter_context(model_files(run.ws, m.name, copies[m.name], metas[m.name],
                                                            message=m.message or "model made by a run"))
@@ -298,7 +307,8 @@ def _interrupted(signum: int | None) -> str | None:
 
 def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = (),
                 outputs: dict[str, str] | None = None, models: dict[str, str] | None = None, trust: bool = False,
-                cwd: Path | None = None, stdout: int | None = None, check_inputs: bool = True) -> Run:
+                cwd: Path | None = None, stdout: int | None = None, check_inputs: bool = True,
+                allow_overlap: bool = False) -> Run:
     """Run ``command``, then version each output (``name -> path``) if it exits 0. Each
     input's files in the workspace must be that version's (see :func:`track`); each output's
     name and path are checked before the command runs.
@@ -310,11 +320,15 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
     Ctrl-C (SIGINT) is passed on likewise (a terminal sends it to the command itself), the
     command waited for, and then raised as :class:`Interrupted`; a second Ctrl-C kills the
     command. A command that cannot be run (not found, not executable) is :class:`UsageError`,
-    its run recorded as failed with a shell's exit code for it (127, 126)."""
+    its run recorded as failed with a shell's exit code for it (127, 126). An output in another
+    dataset's folder (an input's, say) is refused unless ``allow_overlap``
+    (see :mod:`assay.data._overlap`)."""
     if not command:
         raise UsageError("give the command to run after --", hint="assay run --in raw@v1 --out feats=data/f -- python make.py")
+    declared: dict[str, list[str]] = {}
     for name, path in (outputs or {}).items():
-        check_output(ws, name, [path])
+        check_output(ws, name, [path], allow_overlap=allow_overlap, others=declared)
+        declared[name] = [ws.relpath(path)]
     for name, path in (models or {}).items():
         if name in (outputs or {}):
             raise UsageError(f"{name!r} is both an output and a model output", hint="give each its own NAME")
@@ -324,7 +338,7 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
                      [*(outputs or {}).values(), *(models or {}).values()])
         try:
             for name, path in (outputs or {}).items():
-                run.output(name, path)
+                run.output(name, path, allow_overlap=allow_overlap)
             for name, path in (models or {}).items():
                 run.output_model(name, path, trust=trust)
                 run.before[name] = fingerprint(run.models[name].path)

@@ -1,0 +1,98 @@
+"""Two datasets in one folder (found by trials: `data add raw/ --name raw2` beside `raw`, a run's
+`--out raw2=raw/` of its input's folder, `all` on data/ and `sub` on data/sub): they share the
+files there, so a checkout of one rewrote the other's without a word. A new overlap is
+refused unless asked for; one that exists keeps working, and is said on each add and on a
+checkout that changed the other's files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from assay.data import add, checkout
+from assay.errors import UsageError
+from assay.workspace import Workspace
+
+PY = sys.executable
+
+
+def _files(ws: Workspace, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = ws.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_a_second_dataset_in_a_dataset_s_folder_is_refused_unless_allowed(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    _files(ws, {"raw/a": "1", "data/t": "t", "data/sub/s": "s", "own/o": "o"})
+    cli("data", "add", "raw", "--name", "raw")
+    err = cli("data", "add", "raw/", "--name", "raw2", check=2).stderr
+    assert "dataset 'raw2': raw is where dataset 'raw' was added from too" in err
+    assert "checking out a version of either rewrites the other's" in err and "--allow-overlap" in err
+    doc = cli.json("data", "add", "raw", "--name", "raw2", check=2)
+    assert doc["overlaps"] == [{"dataset": "raw", "path": "raw", "theirs": "raw"}]
+    # nested, either way round
+    cli("data", "add", "data", "--name", "all")
+    assert "data/sub is inside data, where dataset 'all' was added from" in cli(
+        "data", "add", "data/sub", "--name", "sub", check=2).stderr
+    assert "data holds data/sub" not in cli("data", "add", "own", "--name", "sub").stderr  # a folder of its own
+    add(ws, ["raw/a"], name="one", allow_overlap=True)
+    with pytest.raises(UsageError, match="raw holds raw/a, where dataset 'one' was added from"):
+        add(ws, ["raw"], name="many")
+    # asked for: recorded, and said
+    out = cli("data", "add", "raw", "--name", "raw2", "--allow-overlap")
+    assert out.stdout.startswith("raw2@v1") and "warning: dataset 'raw2': raw is where dataset 'raw' was added from" in out.stderr
+    # an overlap that exists keeps working (a workspace from before overlaps were refused), said each time
+    _files(ws, {"raw/a": "2"})
+    for name in ("raw", "raw2"):
+        again = cli.json("data", "add", "raw", "--name", name)
+        assert again["created"] and any("where dataset" in w for w in again["warnings"]), again
+    assert not any("where dataset" in w for w in cli.json("data", "add", "own", "--name", "sub")["warnings"])
+
+
+def test_a_run_s_output_in_another_dataset_s_folder_is_refused_before_the_command_runs(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    _files(ws, {"raw/a": "1"})
+    cli("data", "add", "raw", "--name", "raw")
+    touch = [PY, "-c", "open('ran', 'w').write('1')"]
+    err = cli("run", "--in", "raw@v1", "--out", "raw2=raw/", "--", *touch, check=2).stderr
+    assert "output raw2: raw is where dataset 'raw' was added from too" in err and "--allow-overlap" in err
+    assert not (ws.root / "ran").exists() and not ws.ledger.query("SELECT id FROM runs")
+    err = cli("run", "--out", "o1=out", "--out", "o2=out/x", "--", *touch, check=2).stderr
+    assert "output o2: out/x is inside out, where dataset 'o1' was added from" in err
+    assert not (ws.root / "ran").exists()
+    # the run's own input, updated in place under its own name, is no overlap
+    doc = json.loads(cli("run", "--json", "--in", "raw@v1", "--out", "raw=raw", "--", *touch).stdout)
+    assert "warnings" not in doc
+    doc = json.loads(cli("run", "--json", "--in", "raw@v1", "--out", "raw2=raw", "--allow-overlap", "--",
+                         *touch).stdout)
+    assert doc["outputs"] == ["raw2@v1"] and "raw is where dataset 'raw' was added from too" in doc["warnings"][0]
+
+
+def test_a_checkout_says_which_other_dataset_s_files_it_changed(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    _files(ws, {"raw/a": "1", "raw/b": "b"})
+    add(ws, ["raw"], name="raw")
+    add(ws, ["raw"], name="raw2", allow_overlap=True)
+    _files(ws, {"raw/a": "2"})
+    add(ws, ["raw"], name="raw")  # raw@v2; raw2's files on disk are now raw@v2's, its status says so
+    # back to raw@v1: raw2@v1's files again, nothing of raw2's changed
+    assert checkout(ws, "raw@v1").warnings == []
+    result = cli.json("data", "checkout", "raw@v2")
+    (note,) = result["warnings"]
+    assert note.startswith("1 file this checkout wrote or removed (raw/a) is in raw, where dataset 'raw2' was added "
+                           "from too, and differs from raw2@v1")
+    assert "`assay data checkout raw2@v1` writes raw2's back" in note
+    assert cli.json("data", "status", "raw2")["modified"] == ["raw/a"]
+    assert cli.json("data", "checkout", "raw2@v1")["warnings"][0].startswith("1 file this checkout wrote or removed "
+                                                                               "(raw/a) is in raw, where dataset 'raw'")
+    assert not cli.json("data", "status", "raw2")["modified"]
+
+
+def test_add_passes_allow_overlap(ws: Workspace) -> None:
+    _files(ws, {"d/a": "1"})
+    add(ws, [Path("d")], name="one")
+    with pytest.raises(UsageError, match="where dataset 'one' was added from too"):
+        add(ws, [Path("d")], name="two")
+    assert add(ws, [Path("d")], name="two", allow_overlap=True).warnings
