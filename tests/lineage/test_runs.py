@@ -259,3 +259,12 @@ def test_bad_outputs_are_refused_by_the_api_before_anything_is_recorded(ws: Work
     with pytest.raises(InputError, match="is a model"):
         run_command(ws, made, outputs={"clf": "out"}, cwd=ws.root)
     assert not (ws.root / "ran").exists() and ws.ledger.query("SELECT COUNT(*) FROM runs")[0][0] == 0
+
+
+def test_a_run_says_what_adding_its_outputs_found_worth_saying(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The notes an add gives (names that clash on macOS and Windows) reach the run's output."""
+    script = "import os; os.makedirs('out', exist_ok=True); open('out/A.csv', 'w').write('1'); open('out/a.csv', 'w').write('2')"
+    doc = json.loads(cli("run", "--json", "--out", "out=out", "--", sys.executable, "-c", script).stdout)
+    assert any("A.csv" in w and "a.csv" in w for w in doc["warnings"]), doc.get("warnings")
+    proc = cli("run", "--out", "out2=out2", "--", sys.executable, "-c", script.replace("'out", "'out2"))
+    assert "warning:" in proc.stderr and "A.csv" in proc.stderr

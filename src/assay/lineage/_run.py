@@ -182,8 +182,10 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                           for m in run.models.values()]
                 # All in one transaction with the run's end: a failure on any output (a disk
                 # error) records none, and a crash records the outputs and the run's end or neither.
-                add_together(run.ws, items, run_id=run.id,
-                             then=lambda tx, recorded: _record_end(tx, run, "succeeded", exit_code, recorded))
+                added = add_together(run.ws, items, run_id=run.id,
+                                     then=lambda tx, recorded: _record_end(tx, run, "succeeded", exit_code, recorded))
+            # What the adds found worth saying (names that clash on other systems, a source gone)
+            run.warnings += [w for result in added for w in result.warnings if w not in run.warnings]
             return
         except BaseException as exc:  # an output that cannot be versioned fails the run
             if run.ws.ledger.query("SELECT 1 FROM runs WHERE id = ? AND status <> 'running'", (run.id,)):
