@@ -273,3 +273,12 @@ def test_added_and_removed_rows_render_with_a_few_examples(capsys):  # type: ign
     out = capsys.readouterr().out
     assert "    added   1:\n      c0=0, c1=1, c2=2, c3=3, c4=4, c5=5, ...\n" in out
     assert '    removed 1:\n      a=null, b="s"\n' in out
+
+
+def test_a_changed_value_shows_the_digits_that_changed(capsys):  # type: ignore[no-untyped-def]
+    # Found by a new-user trial: a double column saved as float32 showed "price 84.5845 -> 84.5845".
+    t = {"rows_old": 1, "rows_new": 1, "rows_added": 0, "rows_removed": 0, "rows_changed": 1, "matched_by": "key",
+         "changed_examples": [{"key": {"id": 0}, "columns": {"price": {"old": 84.58451234, "new": 84.58451080322266},
+                                                           "n": {"old": 1.5, "new": 2.5}}}]}
+    render_table_diff(t)
+    assert "    changed id=0: price 84.58451234 -> 84.58451080322266; n 1.5 -> 2.5\n" in capsys.readouterr().out

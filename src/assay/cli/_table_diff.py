@@ -58,7 +58,7 @@ def _render_changed(t: dict[str, Any], shown: int = 10) -> None:
     for example in t.get("changed_examples") or []:
         key = ", ".join(f"{quoted(name)}={_value(v)}" for name, v in example.get("key", {}).items())
         cols = example.get("columns") or {}
-        moved = "; ".join(f"{quoted(name)} {_value(c.get('old'))} -> {_value(c.get('new'))}"
+        moved = "; ".join(f"{quoted(name)} {_old_new(c.get('old'), c.get('new'))}"
                           for name, c in list(cols.items())[:shown])
         more = f"; and {len(cols) - shown} more columns" if len(cols) > shown else ""
         click.echo(f"    changed {key}: {moved}{more}")
@@ -85,6 +85,15 @@ def _render_added_removed(t: dict[str, Any], shown: int = 3, columns: int = 6) -
             click.echo(f"    {label:<7} {of}:")
             for r in some:
                 click.echo(f"      {row(r)}")
+
+
+def _old_new(old: Any, new: Any) -> str:
+    """'a -> b', in full digits where the short forms are equal (a double stored as float32
+    read "84.5845 -> 84.5845")."""
+    a, b = _value(old), _value(new)
+    if a == b and isinstance(old, float) and isinstance(new, float):
+        a, b = repr(old), repr(new)
+    return f"{a} -> {b}"
 
 
 def _value(v: Any, width: int = 60) -> str:
