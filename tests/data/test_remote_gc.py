@@ -460,6 +460,8 @@ def test_gc_keeps_what_another_workspace_pushed_into_its_own_store(tmp_path: Pat
     add(bob, [bob.root / "b.txt"], name="b")
     alice, _ = one_version(tmp_path / "alice", str(bob.dir / "objects"), {})
     push(alice)
+    # A dry run says what a gc would keep (it said "kept": found by a new-user trial).
+    assert "; would keep 1 version pushed to this store" in cli("data", "gc", "--dry-run", cwd=bob.root).stdout
     out = cli("data", "gc", cwd=bob.root)
     assert "kept 1 version pushed to this store by other workspaces" in out.stdout
     assert cli.json("data", "gc", cwd=bob.root)["pushed_versions_kept"] == 1

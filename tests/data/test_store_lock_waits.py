@@ -71,3 +71,30 @@ def test_a_reader_behind_a_waiting_gc_names_the_gc(ws: Workspace, tmp_path: Path
     assert gc.wait(60) == 0
     out, err = reader.communicate(timeout=60)
     assert reader.returncode == 0, err
+
+
+def test_a_dry_run_gc_does_not_wait_for_a_push_of_this_workspace(ws: Workspace, tmp_path: Path) -> None:
+    # Found by a new-user trial: `gc --dry-run` took the workspace's lock exclusive, so it sat
+    # behind this workspace's own push (a shared holder) until the push ended, though it deletes nothing.
+    script = tmp_path / "long_push.py"
+    script.write_text("import sys\nfrom assay.workspace import Workspace\n"
+                      f"ws = Workspace.open({str(ws.root)!r})\n"
+                      "with ws.lock():\n    print('held', flush=True)\n    sys.stdin.readline()\n")
+    holder = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        dry = subprocess.run([*ASSAY, "data", "gc", "--dry-run"], cwd=ws.root, capture_output=True, text=True,
+                             timeout=60, env={**os.environ, "ASSAY_PROGRESS": "0"})
+        assert dry.returncode == 0, dry.stderr
+        assert dry.stdout.startswith("would free ")
+        assert "waiting" not in dry.stderr
+        gc = subprocess.Popen([*ASSAY, "data", "gc"], cwd=ws.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+        assert _first_line(gc).startswith("waiting for the workspace lock: ")  # a real gc still waits
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(30)
+    out, err = gc.communicate(timeout=60)
+    assert gc.returncode == 0, err

@@ -496,9 +496,10 @@ def _render_gc(result: Any, verb: str, dry_run: bool) -> None:
            f"({_size(result.debris_bytes)})" if result.debris_deleted else "")
         + (f"; {counted(result.kept_aside, 'pack')} that a repair kept under lost/ in the store {'is' if result.kept_aside == 1 else 'are'} left "
            "for you to remove" if result.kept_aside else "")
-        + (f"; {counted(result.debris_kept, 'pack')} without an index kept, as some chunk a version needs is missing "
+        + (f"; {counted(result.debris_kept, 'pack')} without an index {'would be ' if dry_run else ''}kept, as some chunk a version needs is missing "
            "(`assay data verify` names it)" if result.debris_kept else "")
-        + (f"; kept {counted(result.pushed_versions_kept, 'version')} pushed to this store by other workspaces"
+        + (f"; {'would keep' if dry_run else 'kept'} {counted(result.pushed_versions_kept, 'version')} pushed to this "
+           "store by other workspaces"
            if result.pushed_versions_kept else "")
         + (f"; removed {counted(result.stale_locks_removed, 'lock marker')} of pushes or pulls that were killed"
            if result.stale_locks_removed else "")

@@ -23,6 +23,7 @@ def render_table_diff(t: dict[str, Any]) -> None:
                    + (f" ~{t['rows_changed']}" if t.get("rows_changed") is not None else "")
                    + f" (matched by {t.get('matched_by')})")
     _render_changed(t)
+    _render_added_removed(t)
     schema = t.get("schema") or {}
     for col in schema.get("added", []):
         click.echo(f"    column added    {quoted(col['name'])} ({col['type']})")
@@ -57,10 +58,42 @@ def _render_changed(t: dict[str, Any], shown: int = 10) -> None:
     for example in t.get("changed_examples") or []:
         key = ", ".join(f"{quoted(name)}={_value(v)}" for name, v in example.get("key", {}).items())
         cols = example.get("columns") or {}
-        moved = "; ".join(f"{quoted(name)} {_value(c.get('old'))} -> {_value(c.get('new'))}"
+        moved = "; ".join(f"{quoted(name)} {_old_new(c.get('old'), c.get('new'))}"
                           for name, c in list(cols.items())[:shown])
         more = f"; and {len(cols) - shown} more columns" if len(cols) > shown else ""
         click.echo(f"    changed {key}: {moved}{more}")
+
+
+def _render_added_removed(t: dict[str, Any], shown: int = 3, columns: int = 6) -> None:
+    """A few added and removed rows: a line of their keys, or (matched by row hash) a line
+    for each row's first `columns` values, so that '+30 -20' comes with rows to look up."""
+    for label in ("added", "removed"):
+        rows = (t.get("examples") or {}).get(label) or []
+        total = t.get(f"rows_{label}") or 0
+        if not rows or not total:
+            continue
+
+        def row(r: dict[str, Any]) -> str:
+            cells = [f"{quoted(name)}={_value(v)}" for name, v in list(r.items())[:columns]]
+            return ", ".join(cells + (["..."] if len(r) > columns else []))
+
+        some = rows[:shown]
+        of = f"{len(some)} of {total:,}" if total > len(some) else f"{total:,}"
+        if t.get("matched_by") == "key":  # keys are short: one line
+            click.echo(f"    {label:<7} {of}: " + "; ".join(row(r) for r in some))
+        else:
+            click.echo(f"    {label:<7} {of}:")
+            for r in some:
+                click.echo(f"      {row(r)}")
+
+
+def _old_new(old: Any, new: Any) -> str:
+    """'a -> b', in full digits where the short forms are equal (a double stored as float32
+    read "84.5845 -> 84.5845")."""
+    a, b = _value(old), _value(new)
+    if a == b and isinstance(old, float) and isinstance(new, float):
+        a, b = repr(old), repr(new)
+    return f"{a} -> {b}"
 
 
 def _value(v: Any, width: int = 60) -> str:

@@ -1,7 +1,7 @@
 """`assay data gc`: delete chunks and snapshots that no version references.
 
 Runs under the workspace's exclusive lock, so no `add` can be between writing a
-chunk and recording its version. Packs whose chunks are all dead are deleted;
+chunk and recording its version (a dry run, which deletes nothing, shares it). Packs whose chunks are all dead are deleted;
 packs that mix live and dead chunks are rewritten with the live ones (new pack
 published before the old one is removed, so a crash never loses a live chunk).
 Temp files that a killed checkout left in the datasets' folders go too, and so do the
@@ -78,7 +78,9 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, 
     result = GcResult(dry_run=dry_run, grace_seconds=grace_seconds())  # a bad setting: refused before anything
     sweep, ws.sweep_temps = ws.sweep_temps, False  # killed writers' temp files: counted below (kept by a dry run)
     try:
-        with ws.lock(exclusive=True), _gc_hold(ws, dry_run, wait) as hold:
+        # A dry run deletes nothing, so it shares the lock with adds and pushes (a gc still
+        # excludes it): it can say what a gc would do while this workspace's push runs.
+        with ws.lock(exclusive=not dry_run), _gc_hold(ws, dry_run, wait) as hold:
             if dry_run:
                 _look_at_holds(ws, result, wait)
             _collect(ws, result, dry_run, rewrite_threshold, hold)
