@@ -13,6 +13,10 @@ hash priority are kept (a hash-chosen sample, the same keys on both sides) and t
 scaled up from it, marked as estimates (a sample of 100k changed rows puts a column's share
 within about 0.5% of the truth). Measured on two 2M-row CSVs, 1M rows changed: ~13 -> ~16 s,
 peak RSS unchanged (~420 MB: the first read's row hashes are freed by then).
+
+Examples are chosen among the first `_EXAMPLE_CANDIDATES` changed keys of the new file to show
+as many differing columns as they can; a column none of those shows (changed in a few later
+rows) gets a key found in the hashes kept, whose rows a fourth read of both files fetches.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from assay.data._tablematch import _match
 _KEPT_BYTES = 24 << 20  # hashes kept a side (key, row, one per column) before the changed keys are sampled
 _TAG_CHANGED = np.uint64(0x6A09E667F3BCC909)
 _EXAMPLE_ROWS = 64  # rows kept per example key a side (a key held by more rows shows no example)
+# Candidate example keys (the first changed keys of the new file), from which the examples are
+# chosen to show as many differing columns as they can: 64 x 64 rows a side at most.
+_EXAMPLE_CANDIDATES = 64
 _ALL = np.uint64(2**64 - 1)
 
 
@@ -74,14 +81,16 @@ def changed_columns(
     src_old: Any, src_new: Any, plan: Any, changed_keys: np.ndarray, changed: int, *, max_examples: int
 ) -> ChangedColumns:
     """Count, per value column of `plan`, the changed rows (under `changed_keys`, `changed` in
-    all) that differ in it, and show up to `max_examples` changed rows (the first changed keys
-    of the new file) with each differing column's old and new value."""
+    all) that differ in it, and show up to `max_examples` changed rows with each differing
+    column's old and new value: chosen among the first `_EXAMPLE_CANDIDATES` changed keys of
+    the new file so that they show as many of the differing columns as they can."""
     width = len(plan.values)
     limit = max(1024, _KEPT_BYTES // (8 * (width + 2)))
     wanted = np.sort(changed_keys)
     # The new file first: it names the example keys, the first changed keys in its order.
-    new = _read(src_new, plan, wanted, _Kept(_ALL), limit, None, max_examples)
-    old = _read(src_old, plan, wanted, _Kept(new.cut), limit, list(new.examples), max_examples)
+    candidates = max(max_examples, _EXAMPLE_CANDIDATES) if max_examples else 0
+    new = _read(src_new, plan, wanted, _Kept(_ALL), limit, None, candidates)
+    old = _read(src_old, plan, wanted, _Kept(new.cut), limit, list(new.examples), candidates)
     cut = min(old.cut, new.cut)
     for kept in (old, new):
         if kept.cut != cut:
@@ -103,7 +112,57 @@ def changed_columns(
     if not exact and pairs:
         counts = {name: round(c * changed / pairs) for name, c in counts.items()}
     counts = dict(sorted(((n, c) for n, c in counts.items() if c), key=lambda nc: (-nc[1], nc[0])))
-    return ChangedColumns(counts, exact, pairs, shown)
+    missing = [c for c in counts if not any(c in e["columns"] for e in shown)] if max_examples else []
+    if missing:
+        # A column the candidates do not show (it changed in few rows, past them): a key of a
+        # unique changed row that differs in it, and a read of both files for those keys' rows.
+        single = uo[io][(no[io] == 1) & (nn[in_] == 1)]
+        oo, on = np.argsort(ko), np.argsort(kn)
+        ro_, rn_ = oo[np.searchsorted(ko[oo], single)], on[np.searchsorted(kn[on], single)]
+        extra: list[int] = []
+        for name in missing[:max_examples]:
+            j = plan.values.index(name)
+            hit = np.flatnonzero(co[ro_, j] != cn[rn_, j])
+            if hit.size and int(single[hit[0]]) not in extra:
+                extra.append(int(single[hit[0]]))
+        if extra:
+            eo, en = _read_examples(src_old, plan, extra), _read_examples(src_new, plan, extra)
+            shown += [e for key in extra if (e := _example(eo.get(key, []), en.get(key, []), plan))]
+    return ChangedColumns(counts, exact, pairs, _covering(shown, counts, max_examples))
+
+
+def _read_examples(src: Any, plan: Any, keys: list[int]) -> dict[int, list[tuple[int, dict[str, Any], np.ndarray]]]:
+    """The values of the rows under `keys` (key hashes), as `_read` keeps its examples'."""
+    examples: dict[int, list[tuple[int, dict[str, Any], np.ndarray]]] = {k: [] for k in keys}
+    wanted = np.array(keys, np.uint64)
+    for batch in src.batches():
+        k = _combine([_hash(plan, batch, c) for c in plan.key], batch.num_rows)
+        hit = np.flatnonzero(np.isin(k, wanted))
+        if hit.size:
+            sub = batch.take(hit)
+            cells = np.stack([_hash(plan, sub, c) for c in plan.values], axis=1)
+            rows = _mix(k[hit] ^ _mix(_combine(list(cells.T), hit.size)))
+            _keep_examples(examples, sub, plan.key + plan.values, k[hit], rows, cells, choose=False, max_examples=0)
+    return examples
+
+
+def _covering(candidates: list[dict[str, Any]], counts: dict[str, int], limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` of the `candidates` (in their order): first, for each column in `counts`'
+    order (most changed first), the first candidate showing it unless one chosen already does;
+    then the first others. So one column changed in every row does not hide the others."""
+    chosen: list[int] = []
+    shown: set[str] = set()
+    for name in counts:
+        if len(chosen) >= limit:
+            break
+        if name in shown:
+            continue
+        i = next((i for i, e in enumerate(candidates) if name in e["columns"] and i not in chosen), None)
+        if i is not None:
+            chosen.append(i)
+            shown.update(candidates[i]["columns"])
+    chosen += [i for i in range(len(candidates)) if i not in chosen][: max(0, limit - len(chosen))]
+    return [candidates[i] for i in sorted(chosen)]
 
 
 def _read(src: Any, plan: Any, wanted: np.ndarray, kept: _Kept, limit: int,
