@@ -112,7 +112,8 @@ def changed_columns(
     if not exact and pairs:
         counts = {name: round(c * changed / pairs) for name, c in counts.items()}
     counts = dict(sorted(((n, c) for n, c in counts.items() if c), key=lambda nc: (-nc[1], nc[0])))
-    missing = [c for c in counts if not any(c in e["columns"] for e in shown)] if max_examples else []
+    # Only the columns the greedy choice reaches for first can want a row of their own.
+    missing = [c for c in list(counts)[:max_examples] if not any(c in e["columns"] for e in shown)]
     if missing:
         # A column the candidates do not show (it changed in few rows, past them): a key of a
         # unique changed row that differs in it, and a read of both files for those keys' rows.
@@ -120,7 +121,7 @@ def changed_columns(
         oo, on = np.argsort(ko), np.argsort(kn)
         ro_, rn_ = oo[np.searchsorted(ko[oo], single)], on[np.searchsorted(kn[on], single)]
         extra: list[int] = []
-        for name in missing[:max_examples]:
+        for name in missing:
             j = plan.values.index(name)
             hit = np.flatnonzero(co[ro_, j] != cn[rn_, j])
             if hit.size and int(single[hit[0]]) not in extra:
