@@ -30,7 +30,8 @@ def render_table_diff(t: dict[str, Any]) -> None:
     for col in schema.get("removed", []):
         click.echo(f"    column removed  {quoted(col['name'])} ({col['type']})")
     for pair in schema.get("renamed", []):
-        click.echo(f"    column renamed? {quoted(pair['old'])} -> {quoted(pair['new'])} (the same values)")
+        how = "the same values" if pair.get("shared") is None else f"{pair['shared']:.0%} of values shared"
+        click.echo(f"    column renamed? {quoted(pair['old'])} -> {quoted(pair['new'])} ({how})")
     for col in schema.get("type_changed", []):
         click.echo(f"    column type     {quoted(col['name'])}: {col.get('old')} -> {col.get('new')}")
     if schema.get("order_changed"):

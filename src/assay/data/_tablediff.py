@@ -19,7 +19,9 @@ How rows are matched
     pair up as changed and what is left is added / removed. Only the
     columns both files share are hashed; `notes` says when columns were left out. A
     column only the old file has and one only the new file has, with the same values in
-    any row order (a sum of their hashes), are named in `schema["renamed"]`: a likely rename.
+    any row order (a sum of their hashes), or mostly the same values when rows were added
+    or removed too ("shared": the share of values in both), are named in `schema["renamed"]`:
+    a likely rename (:mod:`assay.data._tablerenamed`).
 
 Memory
     Row hashes are kept, the rows are not: 8 bytes a row (16 with a key) per file, grown
@@ -70,8 +72,9 @@ from typing import Any
 import numpy as np
 
 from assay.data._tablechanged import ChangedColumns, _rows_as_py, changed_columns
-from assay.data._tablehash import _NULL_HASH, _combine, _hash_column, _mix, _sample_priority
+from assay.data._tablehash import _combine, _hash_column, _mix, _sample_priority
 from assay.data._tablematch import _keyed, _match
+from assay.data._tablerenamed import _ColumnPrint, renamed
 from assay.data._tablesource import _CSV_SUFFIXES, _PARQUET_SUFFIXES, _format_of, _Source  # noqa: F401 (suffixes: read here)
 from assay.data._tablesource import _table_columns  # noqa: F401 (what _diff imports from here)
 from assay.data._tablesource import check_key_names
@@ -178,7 +181,9 @@ def diff_tables(
         side_new = _scan(src_new, plan, progress)
 
     schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names)
-    schema["renamed"] = _renamed(side_old, side_new)
+    schema["renamed"] = renamed(side_old.prints, side_new.prints,
+                                {n: st.kind for n, st in side_old.stats.items()},
+                                {n: st.kind for n, st in side_new.stats.items()}, same_rows=side_old.n_rows == side_new.n_rows)
     notes = []
     if schema["added"] or schema["removed"]:
         notes.append(
@@ -327,7 +332,7 @@ class _Side:
     rows: np.ndarray  # row hash (hash mode) or value hash (key mode)
     keys: np.ndarray | None
     stats: dict[str, Any]
-    prints: dict[str, tuple[int, bool]] = field(default_factory=dict)  # column only here: (value print, any value)
+    prints: dict[str, _ColumnPrint] = field(default_factory=dict)  # a column only here: a print of its values
 
 
 def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
@@ -337,21 +342,17 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
     row_buf = _HashBuffer()
     n_rows = 0
     compared = set((plan.key or []) + plan.values)
-    # A column only this file has: the sum of its value hashes (a print of its values in any
-    # row order) and whether it holds any value, to tell a renamed column by its values.
-    prints = {name: [0, False] for name in src.names if name not in compared}
+    # A column only this file has: a print of its values, to tell a renamed column by them.
+    prints = {name: _ColumnPrint() for name in src.names if name not in compared}
     for batch in src.batches(progress):
         k, v = plan.hashes(batch)
+        prio = _sample_priority(v if k is None else k)
         for name, p in prints.items():
-            h = _hash_column(batch.column(name), text=plan.text)
-            if h.size:
-                p[0] = (p[0] + int(h.sum(dtype=np.uint64))) % 2**64
-                p[1] = p[1] or bool((h != _NULL_HASH).any())
+            p.update(_hash_column(batch.column(name), text=plan.text), prio)
         if key_buf is not None:
             assert k is not None
             key_buf.extend(k)
         row_buf.extend(v)
-        prio = _sample_priority(v if k is None else k)
         for name, st in stats.items():
             st.update(batch.column(name), prio)
         n_rows += batch.num_rows
@@ -376,7 +377,7 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
         for lo in range(0, rows.size, 1 << 18):  # a row is (key, values); in place, a slice at a time
             part = rows[lo : lo + (1 << 18)]
             part[:] = _mix(keys[lo : lo + (1 << 18)] ^ _mix(part))
-    return _Side(n_rows, types, rows, keys, stats, {name: (p[0], p[1]) for name, p in prints.items()})
+    return _Side(n_rows, types, rows, keys, stats, prints)
 
 
 class _HashBuffer:
@@ -415,17 +416,6 @@ def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str],
         ],
         "order_changed": [n for n in n_old if n in t_new] != [n for n in n_new if n in t_old],
     }
-
-
-def _renamed(old: _Side, new: _Side) -> list[dict[str, str]]:
-    """A column only the old file has and one only the new file has with the same values (not
-    all null), when each has one such match: most likely one column, renamed."""
-    if old.n_rows != new.n_rows:
-        return []
-    pairs = [(a, b) for a, (print_a, any_a) in old.prints.items() if any_a
-             for b, (print_b, any_b) in new.prints.items() if any_b and print_a == print_b]
-    olds, news = [a for a, _ in pairs], [b for _, b in pairs]
-    return [{"old": a, "new": b} for a, b in pairs if olds.count(a) == 1 and news.count(b) == 1]
 
 
 def _storage_changed(schema: dict[str, Any]) -> list[str]:
