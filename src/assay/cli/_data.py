@@ -91,22 +91,28 @@ def status_cmd(name: str | None, as_json: bool) -> None:
         if not results:
             click.echo("no datasets yet; add one with `assay data add PATH --name NAME`")
         for st in results:
-            if not st.dirty:
-                click.echo(f"{st.dataset}: clean against {st.against.ref} ({counted(st.unchanged, 'file')})")
-                continue
-            if not st.checked_out:
-                click.echo(f"{st.dataset}: not checked out here ({counted(len(st.removed), 'file')} in "
-                           f"{st.against.ref}); `assay data checkout {quoted(st.against.ref)}` writes them")
-                continue
-            click.echo(f"{st.dataset}: changes against {st.against.ref}")
-            for label, paths in (("added", st.added), ("modified", st.modified), ("removed", st.removed)):
-                for p in paths:
-                    mode = st.modes.get(p) if label == "modified" else None
-                    why = (f" ({'content and ' if mode['content_changed'] else ''}mode {mode['old']} -> {mode['new']})"
-                           if mode else "")
-                    click.echo(f"  {label:9} {quoted(p)}{why}")
+            _render_status(st)
 
     emit(results[0] if name else {"datasets": results}, as_json, render)
+
+
+def _render_status(st: Any) -> None:
+    if not st.dirty:
+        click.echo(f"{st.dataset}: clean against {st.against.ref} ({counted(st.unchanged, 'file')})")
+    elif not st.checked_out:
+        click.echo(f"{st.dataset}: not checked out here ({counted(len(st.removed), 'file')} in "
+                   f"{st.against.ref}); `assay data checkout {quoted(st.against.ref)}` writes them")
+    else:
+        click.echo(f"{st.dataset}: changes against {st.against.ref}")
+        for label, paths in (("added", st.added), ("modified", st.modified), ("removed", st.removed)):
+            for p in paths:
+                mode = st.modes.get(p) if label == "modified" else None
+                why = (f" ({'content and ' if mode['content_changed'] else ''}mode {mode['old']} -> {mode['new']})"
+                       if mode else "")
+                click.echo(f"  {label:9} {quoted(p)}{why}")
+    for o in st.overlaps:  # (a workspace from before overlaps were refused, or one allowed)
+        click.echo(f"  shares files with dataset {o.other!r}: {escaped(o.where())}: this status counts changes "
+                   "to them as this dataset's, and a checkout of either rewrites the other's")
 
 
 @data.command("log")
