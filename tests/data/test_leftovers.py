@@ -143,7 +143,10 @@ def test_gc_counts_a_killed_writer_s_temp_files_and_a_dry_run_keeps_them(ws, cli
     dry = cli.json("data", "gc", "--dry-run")
     assert pack.exists() and part.exists()
     assert dry["debris_deleted"] == 2 and dry["debris_bytes"] == 8000 and dry["bytes_freed"] == 8000
-    assert "debris of interrupted writes to remove 2 (7.8 KiB)" in cli("data", "gc", "--dry-run").stdout
+    assert dry["temp_files"] == 2 and dry["temp_file_bytes"] == 8000 and dry["chunk_bytes"] == 0
+    # A trial read "would free 189.7 MiB: 0 chunks; ...": the summary says what the bytes are.
+    assert cli("data", "gc", "--dry-run").stdout.startswith(
+        "would free 7.8 KiB: 0 chunks, 2 temp files (7.8 KiB) left by killed commands; packs deleted 0")
     assert pack.exists() and part.exists()
     done = cli.json("data", "gc")
     assert not pack.exists() and not part.exists()
@@ -167,7 +170,8 @@ def test_gc_counts_a_killed_checkout_s_temp_files_in_what_it_frees(ws, cli, tmp_
     assert dry["checkout_leftovers"] == 2 and dry["checkout_leftover_bytes"] == 5000 and dry["bytes_freed"] == 5000
     assert all(p.exists() for p in left)
     out = cli("data", "gc", "--dry-run").stdout
-    assert out.startswith("would free 4.9 KiB") and "temp files of interrupted checkouts to remove 2 (4.9 KiB)" in out
+    assert out.startswith("would free 4.9 KiB: 0 chunks, 2 temp files (4.9 KiB) of interrupted checkouts in the "
+                          "datasets' folders; packs deleted 0")
     done = cli.json("data", "gc")
     assert done["checkout_leftovers"] == 2 and done["bytes_freed"] == 5000 and not any(p.exists() for p in left)
     assert cli.json("data", "gc")["bytes_freed"] == 0
@@ -256,3 +260,18 @@ def test_a_stopped_service_ends_by_the_signal_not_as_an_interrupted_command(ws, 
         proc.kill()
     assert proc.returncode == -15, err  # as before: a clean stop to systemd, no error document
     assert out == ""
+
+
+
+def test_gc_s_summary_says_what_the_bytes_it_frees_are(capsys: pytest.CaptureFixture[str]) -> None:
+    from assay.cli._data import _render_gc
+    from assay.data import GcResult
+
+    _render_gc(GcResult(dry_run=False, chunks_deleted=3, chunk_bytes=3072, bytes_freed=3072 + 2048 + 1024 + 512,
+                        packs_deleted=1, snapshots_deleted=2, debris_deleted=3, debris_bytes=2048 + 1024,
+                        temp_files=2, temp_file_bytes=1024, checkout_leftovers=1, checkout_leftover_bytes=512),
+               "freed", False)
+    assert capsys.readouterr().out == (
+        "freed 6.5 KiB: 3 chunks (3.0 KiB), 2 snapshots, 1 pack without an index (2.0 KiB) left by interrupted "
+        "writes, 2 temp files (1.0 KiB) left by killed commands, 1 temp file (512 B) of interrupted checkouts in "
+        "the datasets' folders; packs deleted 1, rewritten 0\n")

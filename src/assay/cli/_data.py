@@ -493,13 +493,20 @@ def _doing(hold: dict[str, Any]) -> str:
 
 
 def _render_gc(result: Any, verb: str, dry_run: bool) -> None:
+    # What the bytes are, each with its share: "0 chunks" alone read as if nothing were freed
+    # where killed commands' temp files were all of it (a trial).
+    packs_left = result.debris_deleted - result.temp_files
+    what = [counted(result.chunks_deleted, "chunk") + (f" ({_size(result.chunk_bytes)})" if result.chunks_deleted else "")]
+    what += [counted(result.snapshots_deleted, "snapshot")] if result.snapshots_deleted else []
+    what += [f"{counted(packs_left, 'pack')} without an index ({_size(result.debris_bytes - result.temp_file_bytes)}) "
+             f"left by interrupted writes"] if packs_left else []
+    what += [f"{counted(result.temp_files, 'temp file')} ({_size(result.temp_file_bytes)}) left by killed commands"
+             ] if result.temp_files else []
+    what += [f"{counted(result.checkout_leftovers, 'temp file')} ({_size(result.checkout_leftover_bytes)}) of "
+             "interrupted checkouts in the datasets' folders"] if result.checkout_leftovers else []
     click.echo(
-        f"{verb} {_size(result.bytes_freed)}: {counted(result.chunks_deleted, 'chunk')}; packs deleted {result.packs_deleted}, "
-        f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
-        + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers} "
-           f"({_size(result.checkout_leftover_bytes)})" if result.checkout_leftovers else "")
-        + (f"; debris of interrupted writes {'to remove' if dry_run else 'removed'} {result.debris_deleted} "
-           f"({_size(result.debris_bytes)})" if result.debris_deleted else "")
+        f"{verb} {_size(result.bytes_freed)}: {', '.join(what)}; packs deleted {result.packs_deleted}, "
+        f"rewritten {result.packs_rewritten}"
         + (f"; {counted(result.kept_aside, 'pack')} that a repair kept under lost/ in the store {'is' if result.kept_aside == 1 else 'are'} left "
            "for you to remove" if result.kept_aside else "")
         + (f"; {counted(result.debris_kept, 'pack')} without an index {'would be ' if dry_run else ''}kept, as some chunk a version needs is missing "
