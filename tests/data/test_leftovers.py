@@ -275,3 +275,23 @@ def test_gc_s_summary_says_what_the_bytes_it_frees_are(capsys: pytest.CaptureFix
         "freed 6.5 KiB: 3 chunks (3.0 KiB), 2 snapshots, 1 pack without an index (2.0 KiB) left by interrupted "
         "writes, 2 temp files (1.0 KiB) left by killed commands, 1 temp file (512 B) of interrupted checkouts in "
         "the datasets' folders; packs deleted 1, rewritten 0\n")
+
+
+def test_no_dataset_named_says_what_a_killed_first_add_left(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A trial: `data status big` after its first add was killed said only "no dataset named 'big'"
+    # while the add's temp pack sat in the workspace: status does not open the store, whose
+    # opening removes it and says so.
+    pack = tmp_path / ".assay" / "tmp" / f"{_dead_pid()}-0123456789ab.pack"
+    pack.parent.mkdir(exist_ok=True)
+    pack.write_bytes(b"p" * 5000)
+    err = cli("data", "status", "big", check=2).stderr
+    assert "no dataset named 'big'" in err
+    assert ("a temp file (4.9 KiB) that an assay command killed mid-write left (an add of 'big' interrupted before its "
+            "first version?) is in the workspace: `assay data gc`, or any add, frees it") in err, err
+    doc = cli.json("data", "log", "big", check=2)
+    assert doc["leftover_temp_files"] == 1 and doc["leftover_bytes"] == 5000 and pack.exists()
+    listing = cli("data", "status")
+    assert listing.stdout.startswith("no datasets yet") and "note: 1 temp file (4.9 KiB) that killed" in listing.stderr
+    cli("data", "gc")
+    assert not pack.exists()
+    assert "temp file" not in cli("data", "status", "big", check=2).stderr

@@ -90,6 +90,9 @@ def status_cmd(name: str | None, as_json: bool) -> None:
     def render() -> None:
         if not results:
             click.echo("no datasets yet; add one with `assay data add PATH --name NAME`")
+            if left := ws.unswept_temps():  # (a killed first add: status does not open the store, which sweeps them)
+                echo_err(f"note: {counted(len(left), 'temp file')} ({_size(sum(t.size for t in left))}) that killed "
+                         "assay commands left are in the workspace: `assay data gc`, or any add, frees them")
         for st in results:
             _render_status(st)
 
