@@ -125,6 +125,17 @@ class Workspace:
         found = store.dead_tmp_files() if isinstance(store, LocalStore) else []
         return found + dead_writers_files(self.dir / "tmp", folders=True)
 
+    def unswept_temps(self) -> list[Leftover]:
+        """What :meth:`dead_writers_temps` finds, without opening the store (nor sweeping): for a
+        command that does not open it otherwise (status, log) to say what is there. An object
+        store's URL is not looked at: only this workspace's temp folder, and a folder store's."""
+        from assay.store import folder_of
+        from assay.store._local import dead_writers_files
+
+        folder = folder_of(self.config.store, self.dir)
+        found = dead_writers_files(folder / ".tmp", shared=True) if folder is not None else []
+        return found + dead_writers_files(self.dir / "tmp", folders=True)
+
     @property
     def cache_dir(self) -> Path:
         path = self.dir / "cache"

@@ -143,7 +143,10 @@ def test_gc_counts_a_killed_writer_s_temp_files_and_a_dry_run_keeps_them(ws, cli
     dry = cli.json("data", "gc", "--dry-run")
     assert pack.exists() and part.exists()
     assert dry["debris_deleted"] == 2 and dry["debris_bytes"] == 8000 and dry["bytes_freed"] == 8000
-    assert "debris of interrupted writes to remove 2 (7.8 KiB)" in cli("data", "gc", "--dry-run").stdout
+    assert dry["temp_files"] == 2 and dry["temp_file_bytes"] == 8000 and dry["chunk_bytes"] == 0
+    # A trial read "would free 189.7 MiB: 0 chunks; ...": the summary says what the bytes are.
+    assert cli("data", "gc", "--dry-run").stdout.startswith(
+        "would free 7.8 KiB: 0 chunks, 2 temp files (7.8 KiB) left by killed commands; packs deleted 0")
     assert pack.exists() and part.exists()
     done = cli.json("data", "gc")
     assert not pack.exists() and not part.exists()
@@ -167,7 +170,8 @@ def test_gc_counts_a_killed_checkout_s_temp_files_in_what_it_frees(ws, cli, tmp_
     assert dry["checkout_leftovers"] == 2 and dry["checkout_leftover_bytes"] == 5000 and dry["bytes_freed"] == 5000
     assert all(p.exists() for p in left)
     out = cli("data", "gc", "--dry-run").stdout
-    assert out.startswith("would free 4.9 KiB") and "temp files of interrupted checkouts to remove 2 (4.9 KiB)" in out
+    assert out.startswith("would free 4.9 KiB: 0 chunks, 2 temp files (4.9 KiB) of interrupted checkouts in the "
+                          "datasets' folders; packs deleted 0")
     done = cli.json("data", "gc")
     assert done["checkout_leftovers"] == 2 and done["bytes_freed"] == 5000 and not any(p.exists() for p in left)
     assert cli.json("data", "gc")["bytes_freed"] == 0
@@ -256,3 +260,38 @@ def test_a_stopped_service_ends_by_the_signal_not_as_an_interrupted_command(ws, 
         proc.kill()
     assert proc.returncode == -15, err  # as before: a clean stop to systemd, no error document
     assert out == ""
+
+
+
+def test_gc_s_summary_says_what_the_bytes_it_frees_are(capsys: pytest.CaptureFixture[str]) -> None:
+    from assay.cli._data import _render_gc
+    from assay.data import GcResult
+
+    _render_gc(GcResult(dry_run=False, chunks_deleted=3, chunk_bytes=3072, bytes_freed=3072 + 2048 + 1024 + 512,
+                        packs_deleted=1, snapshots_deleted=2, debris_deleted=3, debris_bytes=2048 + 1024,
+                        temp_files=2, temp_file_bytes=1024, checkout_leftovers=1, checkout_leftover_bytes=512),
+               "freed", False)
+    assert capsys.readouterr().out == (
+        "freed 6.5 KiB: 3 chunks (3.0 KiB), 2 snapshots, 1 pack without an index (2.0 KiB) left by interrupted "
+        "writes, 2 temp files (1.0 KiB) left by killed commands, 1 temp file (512 B) of interrupted checkouts in "
+        "the datasets' folders; packs deleted 1, rewritten 0\n")
+
+
+def test_no_dataset_named_says_what_a_killed_first_add_left(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A trial: `data status big` after its first add was killed said only "no dataset named 'big'"
+    # while the add's temp pack sat in the workspace: status does not open the store, whose
+    # opening removes it and says so.
+    pack = tmp_path / ".assay" / "tmp" / f"{_dead_pid()}-0123456789ab.pack"
+    pack.parent.mkdir(exist_ok=True)
+    pack.write_bytes(b"p" * 5000)
+    err = cli("data", "status", "big", check=2).stderr
+    assert "no dataset named 'big'" in err
+    assert ("a temp file (4.9 KiB) that an assay command killed mid-write left (an add of 'big' interrupted before its "
+            "first version?) is in the workspace: `assay data gc`, or any add, frees it") in err, err
+    doc = cli.json("data", "log", "big", check=2)
+    assert doc["leftover_temp_files"] == 1 and doc["leftover_bytes"] == 5000 and pack.exists()
+    listing = cli("data", "status")
+    assert listing.stdout.startswith("no datasets yet") and "note: 1 temp file (4.9 KiB) that killed" in listing.stderr
+    cli("data", "gc")
+    assert not pack.exists()
+    assert "temp file" not in cli("data", "status", "big", check=2).stderr

@@ -96,3 +96,24 @@ def test_add_passes_allow_overlap(ws: Workspace) -> None:
     with pytest.raises(UsageError, match="where dataset 'one' was added from too"):
         add(ws, [Path("d")], name="two")
     assert add(ws, [Path("d")], name="two", allow_overlap=True).warnings
+
+
+def test_status_says_the_dataset_shares_its_folder_with_another(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # found by a trial: status of each of two datasets in one folder said only "clean"
+    _files(ws, {"raw/a": "1", "own/o": "o"})
+    cli("data", "add", "raw", "--name", "raw")
+    cli("data", "add", "own", "--name", "own")
+    for _ in range(2):  # the second status is the replayed one, where there is one
+        assert cli.json("data", "status", "raw")["shares_folder_with"] == []
+        assert "shares files" not in cli("data", "status").stdout
+    cli("data", "add", "raw", "--name", "raw2", "--allow-overlap")
+    for _ in range(2):
+        doc = cli.json("data", "status", "raw")
+        assert doc["clean"] and doc["shares_folder_with"] == ["raw2"], doc
+        out = cli("data", "status", "raw2").stdout
+        assert "raw2: clean against raw2@v1" in out
+        assert "shares files with dataset 'raw': raw is where dataset 'raw' was added from too" in out, out
+        listing = cli.json("data", "status")["datasets"]
+        assert {d["dataset"]: d["shares_folder_with"] for d in listing} == {"own": [], "raw": ["raw2"], "raw2": ["raw"]}
+    _files(ws, {"raw/a": "2"})
+    assert "shares files with dataset 'raw2'" in cli("data", "status", "raw").stdout

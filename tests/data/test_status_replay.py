@@ -505,3 +505,15 @@ def test_the_stat_cache_is_known_by_the_header_it_is_written_with(clean: Workspa
 
     header = (clean.cache_dir / "stat.db").read_bytes()[:100]
     assert header[:16] + header[60:64] + header[68:72] == stat_cache_header(clean)
+
+
+def test_a_dataset_sharing_its_folder_is_not_replayed(clean: Workspace) -> None:
+    # status says where two datasets share files (shares_folder_with); the replay leaves that to it
+    from assay.data._replay import _shares
+
+    assert replayed(clean, "ds") == "ds: clean against ds@v1 (4 files)\n"
+    add(clean, ["d/sub"], name="inner", allow_overlap=True)
+    assert "shares files with dataset 'inner': d holds d/sub" in full(clean, "ds")
+    assert "shares files" in full(clean, "ds")  # (not recorded away either)
+    assert not _shares(["d"], ['[]', '["dd", "e/d"]', '["o.txt"]'])
+    assert all(_shares(["d"], [t]) for t in ('["d"]', '["x", "d/s"]', '[ "e" , "d" ]', '["\\\\u00e9"]', '["a"'))

@@ -123,6 +123,7 @@ def per_file_view(ws: Workspace, name: str) -> dict[str, object]:
     """What status answers from every file, without the signature: each one scanned, matched
     with the stat cache or hashed, the listing compared with the snapshot's (nothing recorded)."""
     from assay.data._add import hash_entries
+    from assay.data._overlap import sharing
     from assay.data._statcache import _match
     from assay.data._snapshot import FileManifest
     from assay.data._versions import dataset_sources, load_snapshot, resolve
@@ -143,6 +144,7 @@ def per_file_view(ws: Workspace, name: str) -> dict[str, object]:
         "modified": sorted(p for p in ids if p in old and old[p] != ids[p]),
         "unchanged": sum(1 for p in ids if old.get(p) == ids[p]), "rehashed": 0,
         "clean": ids == old, "checked_out": bool(ids) or not old,
+        "shares_folder_with": sorted({o.other for o in sharing(ws, name, dataset_sources(ws, name))}),
     }
 
 

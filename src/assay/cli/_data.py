@@ -90,23 +90,32 @@ def status_cmd(name: str | None, as_json: bool) -> None:
     def render() -> None:
         if not results:
             click.echo("no datasets yet; add one with `assay data add PATH --name NAME`")
+            if left := ws.unswept_temps():  # (a killed first add: status does not open the store, which sweeps them)
+                echo_err(f"note: {counted(len(left), 'temp file')} ({_size(sum(t.size for t in left))}) that killed "
+                         "assay commands left are in the workspace: `assay data gc`, or any add, frees them")
         for st in results:
-            if not st.dirty:
-                click.echo(f"{st.dataset}: clean against {st.against.ref} ({counted(st.unchanged, 'file')})")
-                continue
-            if not st.checked_out:
-                click.echo(f"{st.dataset}: not checked out here ({counted(len(st.removed), 'file')} in "
-                           f"{st.against.ref}); `assay data checkout {quoted(st.against.ref)}` writes them")
-                continue
-            click.echo(f"{st.dataset}: changes against {st.against.ref}")
-            for label, paths in (("added", st.added), ("modified", st.modified), ("removed", st.removed)):
-                for p in paths:
-                    mode = st.modes.get(p) if label == "modified" else None
-                    why = (f" ({'content and ' if mode['content_changed'] else ''}mode {mode['old']} -> {mode['new']})"
-                           if mode else "")
-                    click.echo(f"  {label:9} {quoted(p)}{why}")
+            _render_status(st)
 
     emit(results[0] if name else {"datasets": results}, as_json, render)
+
+
+def _render_status(st: Any) -> None:
+    if not st.dirty:
+        click.echo(f"{st.dataset}: clean against {st.against.ref} ({counted(st.unchanged, 'file')})")
+    elif not st.checked_out:
+        click.echo(f"{st.dataset}: not checked out here ({counted(len(st.removed), 'file')} in "
+                   f"{st.against.ref}); `assay data checkout {quoted(st.against.ref)}` writes them")
+    else:
+        click.echo(f"{st.dataset}: changes against {st.against.ref}")
+        for label, paths in (("added", st.added), ("modified", st.modified), ("removed", st.removed)):
+            for p in paths:
+                mode = st.modes.get(p) if label == "modified" else None
+                why = (f" ({'content and ' if mode['content_changed'] else ''}mode {mode['old']} -> {mode['new']})"
+                       if mode else "")
+                click.echo(f"  {label:9} {quoted(p)}{why}")
+    for o in st.overlaps:  # (a workspace from before overlaps were refused, or one allowed)
+        click.echo(f"  shares files with dataset {o.other!r}: {escaped(o.where())}: this status counts changes "
+                   "to them as this dataset's, and a checkout of either rewrites the other's")
 
 
 @data.command("log")
@@ -487,13 +496,20 @@ def _doing(hold: dict[str, Any]) -> str:
 
 
 def _render_gc(result: Any, verb: str, dry_run: bool) -> None:
+    # What the bytes are, each with its share: "0 chunks" alone read as if nothing were freed
+    # where killed commands' temp files were all of it (a trial).
+    packs_left = result.debris_deleted - result.temp_files
+    what = [counted(result.chunks_deleted, "chunk") + (f" ({_size(result.chunk_bytes)})" if result.chunks_deleted else "")]
+    what += [counted(result.snapshots_deleted, "snapshot")] if result.snapshots_deleted else []
+    what += [f"{counted(packs_left, 'pack')} without an index ({_size(result.debris_bytes - result.temp_file_bytes)}) "
+             f"left by interrupted writes"] if packs_left else []
+    what += [f"{counted(result.temp_files, 'temp file')} ({_size(result.temp_file_bytes)}) left by killed commands"
+             ] if result.temp_files else []
+    what += [f"{counted(result.checkout_leftovers, 'temp file')} ({_size(result.checkout_leftover_bytes)}) of "
+             "interrupted checkouts in the datasets' folders"] if result.checkout_leftovers else []
     click.echo(
-        f"{verb} {_size(result.bytes_freed)}: {counted(result.chunks_deleted, 'chunk')}; packs deleted {result.packs_deleted}, "
-        f"rewritten {result.packs_rewritten}; snapshots deleted {result.snapshots_deleted}"
-        + (f"; temp files of interrupted checkouts {'to remove' if dry_run else 'removed'} {result.checkout_leftovers} "
-           f"({_size(result.checkout_leftover_bytes)})" if result.checkout_leftovers else "")
-        + (f"; debris of interrupted writes {'to remove' if dry_run else 'removed'} {result.debris_deleted} "
-           f"({_size(result.debris_bytes)})" if result.debris_deleted else "")
+        f"{verb} {_size(result.bytes_freed)}: {', '.join(what)}; packs deleted {result.packs_deleted}, "
+        f"rewritten {result.packs_rewritten}"
         + (f"; {counted(result.kept_aside, 'pack')} that a repair kept under lost/ in the store {'is' if result.kept_aside == 1 else 'are'} left "
            "for you to remove" if result.kept_aside else "")
         + (f"; {counted(result.debris_kept, 'pack')} without an index {'would be ' if dry_run else ''}kept, as some chunk a version needs is missing "

@@ -48,12 +48,15 @@ __all__ = ["GcResult", "gc"]
 class GcResult:
     dry_run: bool
     chunks_deleted: int = 0
-    bytes_freed: int = 0
+    bytes_freed: int = 0  # all of it: the chunks', the debris', the checkout leftovers'
+    chunk_bytes: int = 0  # the chunks' (counted in bytes_freed)
     packs_deleted: int = 0
     packs_rewritten: int = 0
     snapshots_deleted: int = 0
     debris_deleted: int = 0  # what interrupted writes left: packs without an index, killed writers' temp files
     debris_bytes: int = 0  # their size (counted in bytes_freed too)
+    temp_files: int = 0  # of those, killed writers' temp files (the rest: packs without an index)
+    temp_file_bytes: int = 0  # their size
     checkout_leftovers: int = 0  # temp files of killed checkouts in the datasets' folders
     checkout_leftover_bytes: int = 0  # their size (counted in bytes_freed too)
     debris_kept: int = 0  # packs without an index, kept because some live chunk is missing
@@ -197,6 +200,7 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
         if dead_chunks == 0:
             continue
         result.chunks_deleted += dead_chunks
+        result.chunk_bytes += dead_bytes
         result.bytes_freed += dead_bytes
         if not any(keep):
             result.packs_deleted += 1
@@ -210,8 +214,9 @@ def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: 
     if not dry_run:
         packs.invalidate()
     temps = ws.dead_writers_temps()
-    result.debris_deleted += len(temps)
-    result.debris_bytes += sum(t.size for t in temps)
+    result.temp_files, result.temp_file_bytes = len(temps), sum(t.size for t in temps)
+    result.debris_deleted += result.temp_files
+    result.debris_bytes += result.temp_file_bytes
     result.bytes_freed += result.debris_bytes
     if not dry_run:
         ws.check_lock()

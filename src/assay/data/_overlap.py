@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from assay.data._snapshot import Snapshot
     from assay.data._versions import Version
 
-__all__ = ["Overlap", "checkout_note", "find_overlaps", "held_by_others", "refuse_or_note"]
+__all__ = ["Overlap", "checkout_note", "find_overlaps", "held_by_others", "other_sources", "refuse_or_note", "sharing"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,28 @@ def find_overlaps(ws: Workspace, name: str, sources: Iterable[str],
         if other == name:
             continue
         found += [Overlap(other, ours, t) for ours in sorted(sources) for t in theirs if _meet(ours, t)]
+    return found
+
+
+def other_sources(ws: Workspace, name: str) -> list[tuple[str, str]]:
+    """``(dataset, its sources as the ledger holds them, JSON)`` of each dataset other than ``name``
+    that has a version, by name: one ledger query (status asks it each time)."""
+    rows = ws.ledger.query(
+        "SELECT name, sources FROM datasets WHERE kind = 'dataset' AND name != ? "
+        "AND name IN (SELECT dataset FROM versions) ORDER BY name", (name,))
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def sharing(ws: Workspace, name: str, sources: Iterable[str],
+            others: list[tuple[str, str]] | None = None) -> list[Overlap]:
+    """Where ``sources`` of dataset ``name`` meet another dataset's (``others``, default
+    :func:`other_sources`): what `assay data status` says, as the files there are both's."""
+    import json
+
+    found = []
+    for other, theirs in (other_sources(ws, name) if others is None else others):
+        paths = json.loads(theirs)
+        found += [Overlap(other, ours, t) for ours in sorted(sources) for t in paths if _meet(ours, t)]
     return found
 
 

@@ -95,7 +95,7 @@ def replay_status(name: str | None, *, as_json: bool) -> str | None:
     found = _latest(ledger, name)
     if found is None:
         return None
-    schema, latest = found
+    schema, latest, everyone = found
     if schema != LEDGER_SCHEMA:  # newer: the full command refuses it; older: it migrates first
         return None
     chosen = []
@@ -104,6 +104,8 @@ def replay_status(name: str | None, *, as_json: bool) -> str | None:
         if (dataset not in fresh or answer is None or answer["ledger"] != ledger
                 or answer["sources_json"] != sources_json or answer["latest"] != (vid, number)):
             return None
+        if _shares(answer["sources"], [s for other, s in everyone if other != dataset]):
+            return None  # the full command says so (status's shares_folder_with)
         chosen.append((dataset, answer))
     if not chosen:
         return None
@@ -135,7 +137,8 @@ def render(clean: list[tuple[str, str, str, int]], *, named: bool, as_json: bool
     if not as_json:
         return "".join(f"{d}: clean against {ref} ({files} file{'' if files == 1 else 's'})\n" for d, ref, _, files in clean)
     docs = [{"dataset": d, "against": ref, "against_id": vid, "clean": True, "added": [], "removed": [],
-             "modified": [], "modes": {}, "unchanged": files, "rehashed": 0, "checked_out": True}
+             "modified": [], "modes": {}, "unchanged": files, "rehashed": 0, "checked_out": True,
+             "shares_folder_with": []}
             for d, ref, vid, files in clean]
     return _json(docs[0] if named else {"datasets": docs}, 0) + "\n"
 
@@ -173,10 +176,11 @@ def record(ws: Workspace, dataset: str, *, latest: Version, against: Version, so
         write_hint(where, {"format": _FORMAT, "answers": answers})
 
 
-def _latest(ledger: str, name: str | None) -> tuple[int, dict[str, tuple[str, str, int]]] | None:
-    """The ledger file's schema version and ``{dataset: (sources as JSON, latest version id, its
-    number)}`` for ``name`` or for every dataset of kind "dataset" with a version; None if it
-    cannot be read."""
+def _latest(ledger: str, name: str | None) -> tuple[int, dict[str, tuple[str, str, int]], list[tuple[str, str]]] | None:
+    """The ledger file's schema version, ``{dataset: (sources as JSON, latest version id, its
+    number)}`` for ``name`` or for every dataset of kind "dataset" with a version, and ``(dataset,
+    its sources as JSON)`` of every dataset of that kind with a version (``_overlap.other_sources``);
+    None if it cannot be read."""
     try:  # the C module alone: the sqlite3 package adds date adapters (5 ms of a cold start) unused here
         from _sqlite3 import Error, connect
     except ImportError:
@@ -194,13 +198,33 @@ def _latest(ledger: str, name: str | None) -> tuple[int, dict[str, tuple[str, st
             conn.execute("BEGIN")  # one snapshot for both reads
             schema = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchall()
             rows = conn.execute(sql, (name,) if name is not None else ()).fetchall()
+            everyone = conn.execute("SELECT name, sources FROM datasets WHERE kind = 'dataset' "
+                                    "AND name IN (SELECT dataset FROM versions)").fetchall()
         finally:
             conn.close()
     except Error:
         return None
     if not isinstance(schema[0][0], int):
         return None
-    return schema[0][0], {r[0]: (r[1], r[2], r[3]) for r in rows}
+    return schema[0][0], {r[0]: (r[1], r[2], r[3]) for r in rows}, [(r[0], r[1]) for r in everyone]
+
+
+def _shares(ours: list[str], theirs: list[str]) -> bool:
+    """Whether a path of ``ours`` is, holds or is inside one of the sources in ``theirs`` (each
+    a JSON list, as the ledger holds it), as ``_overlap.sharing`` finds it; True (the full command
+    decides) for a list this reading does not cover: ``json.dumps`` of plain strings, no escapes."""
+    for text in theirs:
+        if not isinstance(text, str) or "\\" in text:
+            return True
+        tokens = text.split('"')  # outside strings (the even pieces) only JSON's punctuation and spaces
+        between = [t.strip(" ") for t in tokens[::2]]
+        if between == ["[]"]:
+            continue
+        if len(tokens) % 2 == 0 or between[0] != "[" or between[-1] != "]" or any(b != "," for b in between[1:-1]):
+            return True
+        if any(a == b or a.startswith(b + "/") or b.startswith(a + "/") for a in ours for b in tokens[1::2]):
+            return True
+    return False
 
 
 def _read(path: str) -> dict[str, dict]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay._root import protected_path
+from assay.data._overlap import Overlap, sharing
 from assay.data._prefetch import remember, take, unwanted
 from assay.data._replay import record
 from assay.data._scan import ScanEntry, _list_folder, scan
@@ -47,6 +48,13 @@ class Status:
     # The stat signature this (clean) status found or recorded for the files: the next
     # status with the same signature gives the same answer (see _replay.py).
     _signed: str | None = field(default=None, repr=False, compare=False)
+    # Where its folders meet another dataset's (they share those files): see _overlap.py.
+    overlaps: list[Overlap] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def shares_folder_with(self) -> list[str]:
+        """The other datasets whose folders hold some of this one's files, or are inside its own."""
+        return sorted({o.other for o in self.overlaps})
 
     @property
     def dirty(self) -> bool:
@@ -75,6 +83,7 @@ class Status:
             "dataset": self.dataset, "against": self.against.ref, "against_id": self.against.id, "clean": not self.dirty,
             "added": self.added, "removed": self.removed, "modified": self.modified, "modes": self.modes,
             "unchanged": self.unchanged, "rehashed": self.rehashed, "checked_out": self.checked_out,
+            "shares_folder_with": self.shares_folder_with,
         }
 
 
@@ -92,7 +101,10 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         _version = resolve(ws, name)
         name = _version.dataset
     if _version is not None:
-        return _status(ws, name, _version, version_sources(ws, _version), _base)
+        sources = version_sources(ws, _version)
+        result = _status(ws, name, _version, sources, _base)
+        result.overlaps = sharing(ws, name, sources)
+        return result
     head = get_head(ws, name)
     latest = resolve(ws, name)
     version = latest
@@ -100,6 +112,7 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
         version = next((v for v in log(ws, name) if v.id == head), latest)
     sources = version_sources(ws, version)  # where the version on disk was added from
     result = _status(ws, name, version, sources, _base)
+    result.overlaps = sharing(ws, name, sources)
     # Recorded for the entry point to give again (_replay.py), unless the head names a
     # version this ledger does not hold: one that a pull may add later, below the latest.
     if (result._signed is not None and _base is None and not result.dirty

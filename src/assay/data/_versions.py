@@ -155,10 +155,20 @@ def resolve(ws: Workspace, ref: str) -> Version:
     ledger = ws.ledger
     if not ledger.query("SELECT 1 FROM datasets WHERE name = ?", (name,)):
         known = [r[0] for r in ledger.query("SELECT name FROM datasets ORDER BY name")]
-        raise NotFoundError(
-            f"no dataset named {name!r}",
-            hint=("known datasets: " + ", ".join(known[:20])) if known else "add one with `assay data add PATH --name NAME`",
-        )
+        hint = ("known datasets: " + ", ".join(known[:20])) if known else "add one with `assay data add PATH --name NAME`"
+        # A killed first add of it leaves no version, only its temp files: this command may not
+        # open the store, whose opening would remove them (and say so). One listing each, here only.
+        left = ws.unswept_temps()
+        if left:
+            size = sum(t.size for t in left)
+            one = len(left) == 1
+            hint += (f"; {'a temp file' if one else f'{len(left)} temp files'} ({_size(size)}) that "
+                     f"{'an assay command' if one else 'assay commands'} killed mid-write left (an add of {name!r} "
+                     f"interrupted before its first version?) {'is' if one else 'are'} in the workspace: "
+                     f"`assay data gc`, or any add, frees {'it' if one else 'them'}")
+        raise NotFoundError(f"no dataset named {name!r}", hint=hint,
+                            details={"leftover_temp_files": len(left), "leftover_bytes": sum(t.size for t in left)}
+                            if left else None)
     if spec == "latest":
         rows = ledger.query(f"SELECT {_COLUMNS} FROM versions WHERE dataset = ? ORDER BY number DESC LIMIT 1", (name,))
     else:
@@ -442,3 +452,7 @@ def _read_heads(ws: Workspace) -> dict[str, Any]:
     except (FileNotFoundError, ValueError):
         return {}
     return heads if isinstance(heads, dict) else {}
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} B"
