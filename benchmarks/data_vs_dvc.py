@@ -679,6 +679,8 @@ def main() -> int:
                               env=env, capture_output=True, text=True)
     if compiled.returncode != 0:
         print(f"could not compile assay's modules (runs will compile them): {compiled.stderr[-300:]}", file=sys.stderr)
+    if args.tmp:
+        Path(args.tmp).mkdir(parents=True, exist_ok=True)  # (a --tmp that does not exist yet is made)
     tmp_root = Path(tempfile.mkdtemp(prefix="assay-vs-dvc-", dir=args.tmp))
     # DVC keeps per-repo state under a "site cache" folder: keep it inside the run's temp folder.
     env["DVC_SITE_CACHE_DIR"] = str(tmp_root / "dvc-site-cache")
