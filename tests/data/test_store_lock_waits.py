@@ -3,6 +3,7 @@ by a new-user trial: a gc said only that "another assay command holds it")."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import select
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from assay.data._storelock import StoreHold
@@ -24,24 +26,31 @@ def _first_line(proc: subprocess.Popen[str], within: float = 30) -> str:
     return proc.stderr.readline() if ready else ""
 
 
-def test_a_gc_waiting_for_the_workspace_lock_names_the_command_that_holds_it(ws: Workspace, tmp_path: Path) -> None:
-    script = tmp_path / "long_reader.py"
+@contextlib.contextmanager
+def _holder(ws: Workspace, script: Path) -> Iterator[subprocess.Popen[str]]:
+    """A process (running ``script``, a name the wait message shows) that holds the workspace's
+    lock until the block ends."""
     script.write_text("import sys\nfrom assay.workspace import Workspace\n"
                       f"ws = Workspace.open({str(ws.root)!r})\n"
                       "with ws.lock():\n    print('held', flush=True)\n    sys.stdin.readline()\n")
     holder = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        gc = subprocess.Popen([*ASSAY, "data", "gc"], cwd=ws.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
-        said = _first_line(gc)
-        assert said.startswith(f"waiting for the workspace lock: another assay command holds it in {ws.root}; held by ")
-        assert f"long_reader.py (pid {holder.pid}, {getpass.getuser()}@{socket.gethostname()})" in said
+        yield holder
     finally:
         assert holder.stdin is not None
         holder.stdin.write("\n")
         holder.stdin.close()
         holder.wait(30)
+
+
+def test_a_gc_waiting_for_the_workspace_lock_names_the_command_that_holds_it(ws: Workspace, tmp_path: Path) -> None:
+    with _holder(ws, tmp_path / "long_reader.py") as holder:
+        gc = subprocess.Popen([*ASSAY, "data", "gc"], cwd=ws.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+        said = _first_line(gc)
+        assert said.startswith(f"waiting for the workspace lock: another assay command holds it in {ws.root}; held by ")
+        assert f"long_reader.py (pid {holder.pid}, {getpass.getuser()}@{socket.gethostname()})" in said
     out, err = gc.communicate(timeout=60)
     assert gc.returncode == 0, err
 
@@ -76,13 +85,7 @@ def test_a_reader_behind_a_waiting_gc_names_the_gc(ws: Workspace, tmp_path: Path
 def test_a_dry_run_gc_does_not_wait_for_a_push_of_this_workspace(ws: Workspace, tmp_path: Path) -> None:
     # Found by a new-user trial: `gc --dry-run` took the workspace's lock exclusive, so it sat
     # behind this workspace's own push (a shared holder) until the push ended, though it deletes nothing.
-    script = tmp_path / "long_push.py"
-    script.write_text("import sys\nfrom assay.workspace import Workspace\n"
-                      f"ws = Workspace.open({str(ws.root)!r})\n"
-                      "with ws.lock():\n    print('held', flush=True)\n    sys.stdin.readline()\n")
-    holder = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with _holder(ws, tmp_path / "long_push.py"):
         dry = subprocess.run([*ASSAY, "data", "gc", "--dry-run"], cwd=ws.root, capture_output=True, text=True,
                              timeout=60, env={**os.environ, "ASSAY_PROGRESS": "0"})
         assert dry.returncode == 0, dry.stderr
@@ -91,10 +94,5 @@ def test_a_dry_run_gc_does_not_wait_for_a_push_of_this_workspace(ws: Workspace, 
         gc = subprocess.Popen([*ASSAY, "data", "gc"], cwd=ws.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
         assert _first_line(gc).startswith("waiting for the workspace lock: ")  # a real gc still waits
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.write("\n")
-        holder.stdin.close()
-        holder.wait(30)
     out, err = gc.communicate(timeout=60)
     assert gc.returncode == 0, err
