@@ -19,6 +19,19 @@ def _marks(ws: Workspace) -> list[str]:
     return [k for k in ws.store.list("ledgers/") if "unregistered" in k]
 
 
+def _opens_unmarked_and_gcs(root: Path) -> None:
+    """The workspace at ``root``, opened and locked (which registers it in its store), marks
+    nothing as an older assay's data, and gc runs there."""
+    ws = Workspace.open(root)
+    try:
+        with ws.lock():
+            pass
+        assert _marks(ws) == []
+        gc(ws)
+    finally:
+        ws.close()
+
+
 def test_an_upgraded_workspace_on_its_own_store_marks_nothing(tmp_path: Path, store_url) -> None:  # type: ignore[no-untyped-def]
     url, opts = store_url
     ws = Workspace.init(tmp_path / "w", store=url, store_options=opts)
@@ -29,12 +42,7 @@ def test_an_upgraded_workspace_on_its_own_store_marks_nothing(tmp_path: Path, st
     add(ws, [ws.root / "d"], name="ds")
     _forget_registrations(ws)
     ws.close()
-    ws = Workspace.open(tmp_path / "w")
-    with ws.lock():
-        pass
-    assert _marks(ws) == []
-    gc(ws)
-    ws.close()
+    _opens_unmarked_and_gcs(tmp_path / "w")
 
 
 def test_a_second_workspace_on_a_shared_ledger_marks_nothing(tmp_path: Path, pg_database: str, store_url) -> None:  # type: ignore[no-untyped-def]
@@ -69,11 +77,7 @@ def test_a_store_refilled_by_pull_repair_is_not_marked(tmp_path: Path, pg_databa
     ws = Workspace.open(tmp_path / "w")
     assert repair(ws, remote="origin").ok
     ws.close()
-    ws = Workspace.open(tmp_path / "w")
-    with ws.lock():
-        pass
-    assert _marks(ws) == []
-    gc(ws)
+    _opens_unmarked_and_gcs(tmp_path / "w")
 
 
 
