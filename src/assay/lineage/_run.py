@@ -28,7 +28,7 @@ from assay.lineage._outputs import (
     fingerprint,
     refuse_missing_outputs,
 )
-from assay.lineage._redact import redact_command, redact_params, redact_text
+from assay.lineage._redact import redact_command, redact_params, redact_text, redact_tokens
 from assay.lineage._signals import Interrupted, RunSignals, Terminated
 from assay.workspace import Workspace
 
@@ -127,6 +127,8 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     from assay.store._local import host_tag
 
     env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid(), "host_tag": host_tag()}
+    # (the interpreter is named as the command names it: a path may hold what a command line may)
+    env = {k: redact_text(v) if isinstance(v, str) else v for k, v in env.items()}
     with ws.ledger.transaction() as tx:
         tx.execute(
             "INSERT INTO runs (id, kind, command, params, env, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -221,6 +223,9 @@ def _record_failure(tx: Any, run: Run, failure: str) -> None:
     """Say in ``run``'s record why it failed where its status and exit code cannot (its outputs
     failed it, the command ended well; an exception; an interrupt): under ``failure`` in its
     ``env``, which every ledger's runs table has."""
+    # Every failure, however said (an error's message quotes the command, a URL, a file's
+    # text): the record travels with a push.
+    failure = redact_text(failure)
     run.failure = failure
     rows = tx.execute("SELECT env FROM runs WHERE id = ?", (run.id,))
     env = json.loads(rows[0][0] or "{}") if rows else {}
@@ -238,7 +243,9 @@ def _said(error: BaseException) -> str:
         return "interrupted (KeyboardInterrupt: Ctrl-C)"
     # Each line on its own, before the type is put in front: a secret header ("X-Api-Key: K")
     # is known as such only as the whole of what redact_text is given.
-    said = " ".join(" ".join(redact_text(line.strip()).split()) for line in str(error).splitlines() if line.strip())
+    # A secret known by its form first, in the whole text: a private key's PEM block is many lines.
+    said = " ".join(" ".join(redact_text(line.strip()).split())
+                    for line in redact_tokens(str(error)).splitlines() if line.strip())
     text = f"{type(error).__name__}: {said}".rstrip(": ")
     return text if len(text) <= _FAILURE_WIDTH else text[:_FAILURE_WIDTH - 3] + "..."
 
