@@ -18,7 +18,8 @@ from typing import Any
 from assay._root import WORKSPACE_DIR
 from assay.errors import AssayError, UsageError
 from assay.ledger import utcnow
-from assay.lineage._environment import environment
+from assay.lineage._environment import environment, packages_after
+from assay.lineage._interpreter import Interpreter, find_python
 from assay.lineage._graph import add_edges, signal_name
 from assay.lineage._outputs import (
     ModelOutput,
@@ -55,6 +56,10 @@ class Run:
     # Each model output named before the command ran: its file then (see _outputs._unwritten).
     before: dict[str, tuple[int, int, int, int] | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # an output that shares another dataset's folder
+    # The Python it ran in and what was recorded of it when it started (see packages_after).
+    _python: Interpreter | None = field(default=None, repr=False)
+    _python_env: dict[str, Any] = field(default_factory=dict, repr=False)
+    _python_after: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "",
                allow_overlap: bool = False) -> None:
@@ -118,9 +123,10 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     if check_inputs:
         for version in versions:
             check_on_disk(ws, version)
-    run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
     # (a tracked block runs in this Python: only a command's may be another)
-    ran = environment(ws.root, command if kind == "command" else (), cwd, data=_data_paths(ws, outputs))
+    python = find_python(command, cwd) if kind == "command" else Interpreter(named=sys.executable, own=True)
+    ran = environment(ws.root, command, cwd, data=_data_paths(ws, outputs), python=python)
+    run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions, _python=python, _python_env=ran)
     # A run recorded here (see assay.data._history), by this process of this machine and PID
     # namespace: one whose process has ended with the run still "running" was abandoned (see
     # _graph.describe).
@@ -166,6 +172,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
     from assay.data._add import NewData, add_together
     from assay.models._registry import held_copy, model_files
 
+    if run._python is not None:  # (asked before any transaction: it may take a while)
+        run._python_after = packages_after(run._python, run._python_env)
     error: BaseException | None = None
     if ok:
         try:
@@ -215,6 +223,8 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
     run.status, run.exit_code = status, exit_code
     tx.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
                (status, exit_code, utcnow(), run.id))
+    if run._python_after:  # its package set changed while it ran (pip install): the set after, too
+        _update_env(tx, run, run._python_after)
     add_edges(tx, [(f"run:{run.id}", v.node, "produced") for v in run.produced]
               + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
 
@@ -227,9 +237,13 @@ def _record_failure(tx: Any, run: Run, failure: str) -> None:
     # text): the record travels with a push.
     failure = redact_text(failure)
     run.failure = failure
+    _update_env(tx, run, {"failure": failure})
+
+
+def _update_env(tx: Any, run: Run, updates: dict[str, Any]) -> None:
     rows = tx.execute("SELECT env FROM runs WHERE id = ?", (run.id,))
     env = json.loads(rows[0][0] or "{}") if rows else {}
-    env["failure"] = failure
+    env.update(updates)
     tx.execute("UPDATE runs SET env = ? WHERE id = ?", (json.dumps(env), run.id))
 
 
