@@ -117,10 +117,10 @@ def _program(words: list[str], env: Mapping[str, str] | None, cwd: str | None, b
     python_named = bool(_PYTHON.fullmatch(os.path.basename(named)))
     head = _head(path) if path else None
     if python_named:
-        if head is not None and head.startswith(_BINARY) and _REAL.fullmatch(os.path.basename(os.path.realpath(path))):
-            return _asked(named, path, _options(words[1:]), env, cwd)  # type: ignore[arg-type]
-        if head is None:
+        if path is None or head is None:
             return Interpreter(named=named, unknown=f"{named} was not found, or cannot be read")
+        if head.startswith(_BINARY) and _REAL.fullmatch(os.path.basename(os.path.realpath(path))):
+            return _asked(named, path, _options(words[1:]), env, cwd)
         what = "a script" if head.startswith(b"#!") else "not a Python interpreter by its name or form"
         return Interpreter(named=named, unknown=f"{named} is {what}: not run to ask which Python it is")
     shebang = _shebang(head, env, cwd) if head is not None and head.startswith(b"#!") else None
