@@ -5,6 +5,9 @@ the code is dirty for changes to code, not to the workspace's data."""
 from __future__ import annotations
 
 import json
+import os
+import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,16 +44,13 @@ def test_a_command_run_by_another_python_records_that_python(ws: Workspace, tmp_
 
 
 def test_a_python_that_cannot_say_what_it_is_records_no_version(ws: Workspace, tmp_path: Path) -> None:
+    # A binary named like Python is asked; one that says nothing of itself is recorded so.
     fake = tmp_path / "bin" / "python3"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nexit 0\n")
-    fake.chmod(0o755)
+    shutil.copy(shutil.which("true") or "/bin/true", fake)
     env = recorded(ws, run_command(ws, [str(fake), "train.py"]).id)
     # not assay's own Python's version put in its place
     assert env["python_executable"] == str(fake) and "python" not in env and "packages_hash" not in env
-    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'Python 2.7.18' >&2\nexit 0\n")
-    env = recorded(ws, run_command(ws, [str(fake), "train.py"]).id)
-    assert env["python"] == "2.7.18" and "packages_hash" not in env  # as old a Python says its version
 
 
 def _git(ws: Workspace, *args: str) -> None:
@@ -128,10 +128,152 @@ def test_code_is_not_called_clean_when_git_status_fails(ws: Workspace) -> None:
 def test_an_interpreter_named_relative_to_a_relative_cwd_is_asked(ws: Workspace) -> None:
     # run_command(cwd="jobs"), the command "./bin/python": the probe ran "jobs/./bin/python" in
     # jobs/ (jobs/jobs/bin/python: not found), and recorded no Python at all.
-    fake = ws.root / "jobs" / "bin" / "python"
-    fake.parent.mkdir(parents=True)
-    fake.write_text("#!/bin/sh\n[ \"$1\" = -c ] && echo '{\"python\": \"3.99.0\", \"packages_hash\": \"h\", \"packages\": 1}'\n"
-                    "exit 0\n")
-    fake.chmod(0o755)
-    env = recorded(ws, run_command(ws, ["./bin/python", "train.py"], cwd=Path("jobs")).id)
-    assert env["python"] == "3.99.0" and env["packages_hash"] == "h"
+    python = ws.root / "jobs" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.symlink_to(os.path.realpath(sys.executable))  # (a link: not assay's own path)
+    env = recorded(ws, run_command(ws, ["./bin/python", "-c", "pass"], cwd=Path("jobs")).id)
+    assert env["python_executable"] == "./bin/python" and env["python"] == platform.python_version()
+    assert "packages_hash" in env
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bare virtual environment (no packages), outside any workspace."""
+    folder = tmp_path_factory.mktemp("envs") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    return folder
+
+
+def _script(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def test_a_program_named_python_that_is_a_script_is_not_run_to_ask(ws: Workspace, tmp_path: Path) -> None:
+    # A wrapper called python that submits a cluster job: asking it which Python it is (python
+    # -c ...) submitted a job. It is run once, as the command, and recorded as not known.
+    wrapper = _script(tmp_path / "bin" / "python", "#!/bin/sh\necho submitted >> \"$0.jobs\"\n")
+    env = recorded(ws, run_command(ws, [str(wrapper), "train.py"]).id)
+    assert (tmp_path / "bin" / "python.jobs").read_text() == "submitted\n"  # the command's run alone
+    assert env["python_executable"] == str(wrapper) and "script" in env["python_unknown"]
+    assert "python" not in env and "packages_hash" not in env  # not assay's own put in its place
+
+
+def test_a_console_script_records_the_python_of_its_shebang(ws: Workspace, tmp_path: Path, venv: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # torchrun, accelerate, deepspeed, a `#!/usr/bin/env python` script: Python code run by the
+    # interpreter its #! line names, not assay's.
+    python = str(venv / "bin" / "python")
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")  # (for env python)
+    for text in (f"#!{python}\nprint('launched')\n",
+                 f"#!/bin/sh\n'''exec' \"{python}\" \"$0\" \"$@\"\n' '''\nprint('launched')\n",  # (pip's, for a long path)
+                 "#!/usr/bin/env python\nprint('launched')\n"):
+        tool = _script(tmp_path / "torchrun", text)
+        run = run_command(ws, [str(tool), "--nproc-per-node", "1", "train.py"], cwd=tmp_path)
+        env = recorded(ws, run.id)
+        assert run.exit_code == 0 and env["packages"] == 0, text
+        assert env["python_executable"] == python, text
+
+
+def test_a_command_that_installs_packages_records_the_set_before_and_after(ws: Workspace, tmp_path: Path) -> None:
+    # `python -m pip install X`: the set recorded when the command started is not the one it
+    # ended with; both are kept, and said to differ.
+    fresh = tmp_path.parent / f"{tmp_path.name}-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True, timeout=120)
+    python = str(fresh / "bin" / "python")
+    install = ("import os, sysconfig; d = os.path.join(sysconfig.get_paths()['purelib'], 'fake-1.0.dist-info');"
+               "os.makedirs(d); open(os.path.join(d, 'METADATA'), 'w').write('Name: fake\\nVersion: 1.0\\n')")
+    env = recorded(ws, run_command(ws, [python, "-c", install]).id)
+    assert env["packages"] == 0 and env["packages_changed"] is True and env["packages_after"] == 1
+    assert env["packages_hash_after"] != env["packages_hash"]
+    again = recorded(ws, run_command(ws, [python, "-c", "pass"]).id)
+    assert again["packages"] == 1 and "packages_changed" not in again  # nothing installed this time
+    assert "packages_changed" not in recorded(ws, run_command(ws, ["true"]).id)
+
+
+def test_launchers_that_only_change_how_a_command_runs_are_looked_through(ws: Workspace, tmp_path: Path,
+                                                                          venv: Path) -> None:
+    python = str(venv / "bin" / "python")
+    run = run_command(ws, ["nice", "-n", "5", "timeout", "-k", "5", "60", "nohup", "taskset", "-c", "0",
+                           "stdbuf", "-oL", python, "-c", "pass"])
+    env = recorded(ws, run.id)
+    assert run.exit_code == 0 and env["python_executable"] == python and env["packages"] == 0
+    # env VAR=x: what the command gets, the probe gets too (here a folder of packages on its path)
+    extra = tmp_path / "extra" / "fake-1.0.dist-info"
+    extra.mkdir(parents=True)
+    (extra / "METADATA").write_text("Name: fake\nVersion: 1.0\n")
+    env = recorded(ws, run_command(ws, ["env", f"PYTHONPATH={extra.parent}", "HF_HOME=/tmp/x", python, "-c", "pass"]).id)
+    assert env["python_executable"] == python and env["packages"] == 1
+    # env's PATH decides which python that is
+    env = recorded(ws, run_command(ws, ["env", f"PATH={venv / 'bin'}:/usr/bin:/bin", "python", "-c", "pass"]).id)
+    assert env["python_executable"] == "python" and env["packages"] == 0
+
+
+def test_launchers_that_cannot_be_looked_through_record_an_unknown_python(ws: Workspace) -> None:
+    # srun runs the command on a cluster node; uv run --with makes an environment: assay's own
+    # Python was recorded as theirs.
+    from assay.lineage._interpreter import find_python
+
+    for command in (["srun", "-N", "1", "python", "train.py"], ["uv", "run", "--with", "torch", "python", "t.py"],
+                    ["poetry", "run", "python", "t.py"], ["ssh", "node1", "python", "t.py"],
+                    ["timeout", "--weird", "10", "python", "t.py"], ["sudo", "python", "t.py"]):
+        found = find_python(command, ws.root)
+        assert found.unknown and not found.own and found.program is None, command
+    with pytest.raises(UsageError):  # (no srun here: the run is recorded all the same)
+        run_command(ws, ["srun", "python", "train.py"])
+    env = json.loads(ws.ledger.query("SELECT env FROM runs")[0][0])
+    assert "srun" in env["python_unknown"] and "packages_hash" not in env and "python" not in env
+
+
+def test_project_environments_are_found_on_disk_without_running_their_tool(tmp_path: Path, venv: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.lineage._interpreter import find_python
+
+    project = tmp_path / "proj"
+    (project / "src").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (project / ".venv").symlink_to(venv)
+    python = str(project / ".venv" / "bin" / "python")
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("UV_PROJECT_ENVIRONMENT", raising=False)
+    for command in (["uv", "run", "python", "t.py"], ["uv", "run", "--no-sync", "python", "t.py"],
+                    ["poetry", "run", "python", "t.py"], ["uv", "run", "make", "train"]):
+        found = find_python(command, project / "src")
+        assert found.program == python and not found.unknown, command
+    assert find_python(["uv", "run", "--directory", "proj", "python"], tmp_path).program == python
+    # a conda environment by name (listed by conda), or by its folder
+    prefix = tmp_path / "conda" / "envs" / "ml"
+    (prefix / "conda-meta").mkdir(parents=True)
+    (prefix / "bin").symlink_to(venv / "bin")
+    monkeypatch.setenv("CONDA_EXE", str(tmp_path / "conda" / "bin" / "conda"))
+    assert find_python(["conda", "run", "-n", "ml", "python", "t.py"]).program == str(prefix / "bin" / "python")
+    assert find_python(["conda", "run", "-p", str(prefix), "python"]).program == str(prefix / "bin" / "python")
+    # not there yet (the tool would make it): not known
+    assert find_python(["conda", "run", "-n", "other", "python"]).unknown
+    assert find_python(["uv", "run", "python"], tmp_path).unknown
+
+
+def test_a_pyenv_shim_is_looked_through_to_the_version_it_selects(tmp_path: Path, venv: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A shim is a script (pyenv picks the version, then runs it): read where it leads from
+    # pyenv's files instead of recording the Python as not known.
+    from assay.lineage._interpreter import find_python
+
+    root = tmp_path / "pyenv"
+    _script(root / "shims" / "python", f'#!/usr/bin/env bash\nexport PYENV_ROOT="{root}"\n'
+                                      f'exec "{root}/libexec/pyenv" exec "$program" "$@"\n')
+    for version in ("3.98.0", "3.99.0"):
+        (root / "versions" / version).mkdir(parents=True)
+        (root / "versions" / version / "bin").symlink_to(venv / "bin")
+    (root / "version").write_text("3.99.0\n")
+    monkeypatch.setenv("PATH", f"{root / 'shims'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("PYENV_VERSION", raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    assert find_python(["python", "t.py"], project).program == str(root / "versions" / "3.99.0" / "bin" / "python")
+    (project / ".python-version").write_text("3.98.0\n")
+    assert find_python(["python", "t.py"], project).program == str(root / "versions" / "3.98.0" / "bin" / "python")
+    monkeypatch.setenv("PYENV_VERSION", "system")  # (the system's: not read here)
+    assert find_python(["python", "t.py"], project).unknown

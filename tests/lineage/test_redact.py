@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 import assay
 from assay.data import add_remote, push
 from assay.lineage import run_command
@@ -156,3 +158,81 @@ def test_a_slice_label_on_a_secret_named_column_is_hidden_as_written() -> None:
     assert redact_text("token = abc") == f"token = {REDACTED}"
     shared = shareable_check({"slices": [{"slice": "token = abc", "metric": "accuracy"}, {"slice": "lang = de"}]})
     assert shared["slices"] == [{"slice": f"token = {REDACTED}", "metric": "accuracy"}, {"slice": "lang = de"}]
+
+
+# Secrets known by their form, named or not (made up: the form of each issuer's tokens).
+TOKENS = {
+    "aws": "AKIAIOSFODNN7EXAMPLE", "aws session": "ASIAY34FZKBOKMUTVV7A",
+    "hugging face": "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+    "openai": "sk-ABCDEFGHIJKLMNOPQRSTUVWXyz0123456789abcdefghijkl",
+    "openai project": "sk-proj-Ab3dEf9hIjKlMnOp_QrStUvWxYz0123456789-abcdEFGH",
+    "anthropic": "sk-ant-api03-Ab3dEf9hIjKlMnOpQrStUvWxYz0123456789abcdEFGH-xyzAA",
+    "github": "ghp_abcdefghijklmnopqrstuvwxyzABCDEF0123", "github oauth": "gho_abcdefghijklmnopqrstuvwxyzABCDEF0123",
+    "github fine-grained": "github_pat_11ABCDEFG0abcdefghijkl_mnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab",
+    "slack": "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "jwt": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+}
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq98Xq\nQ2xvdWQ=\n-----END RSA PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize("kind", sorted(TOKENS))
+def test_a_secret_known_by_its_form_is_hidden_wherever_it_stands(kind: str) -> None:
+    token = TOKENS[kind]
+    assert redact_text(f"request failed (403) with {token}: retry later") == \
+        f"request failed (403) with {REDACTED}: retry later"
+    assert redact_text(f"'{token}'") == f"'{REDACTED}'" and redact_text(f"--key={token},") == f"--key={REDACTED},"
+    assert redact_command(["python", "t.py", token, "--key", token, "--login", f"id:{token}"]) == [
+        "python", "t.py", REDACTED, "--key", REDACTED, "--login", f"id:{REDACTED}"]
+    assert redact_command(["sh", "-c", f"deploy --as {token} && echo done"]) == [
+        "sh", "-c", f"deploy --as {REDACTED} && echo done"]
+
+
+def test_a_private_key_and_a_url_password_are_hidden_wherever_they_stand() -> None:
+    assert redact_text(f"bad key:\n{PEM}\nend") == \
+        f"bad key:\n-----BEGIN RSA PRIVATE KEY-----{REDACTED}-----END RSA PRIVATE KEY-----\nend"
+    cut = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"  # cut before its END
+    assert "b3Blbn" not in redact_text(cut)
+    got = redact_command(["sh", "-c", f"printf '%s' '{PEM}' > id_rsa && ssh -i id_rsa h", "--in", PEM])
+    assert "MIIE" not in str(got) and got[-2:] == [
+        "--in", f"-----BEGIN RSA PRIVATE KEY-----{REDACTED}-----END RSA PRIVATE KEY-----"]
+    assert redact_text("cloning https://bob:hunter2@git.example/x.git failed") == \
+        f"cloning https://bob:{REDACTED}@git.example/x.git failed"
+
+
+def test_ordinary_text_is_not_taken_for_a_secret_by_its_form() -> None:
+    blake3 = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+    for text in (blake3, f"features@{blake3[:12]}", "pip install scikit-learn sk-learn",
+                 "sk-experiment-results-of-the-2024-sweep", "sk-Results-2024-final-run-of-the-sweep",
+                 "from huggingface_hub import hf_hub_download", "hf_transfer_enabled_for_large_files",
+                 "/home/me/data/AKIA_notes.txt", "AKIA", "ghp_short", "xoxb", "eyJ0eXAi only",
+                 "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\n-----END CERTIFICATE-----",
+                 "s3://bucket/models/bert-base-uncased/pytorch_model.bin", "git@github.com:org/repo.git",
+                 "model.layers.0.self_attn.q_proj.weight", "ASIA-Pacific", "dataset raw@v3 (sha256 0a1b2c)"):
+        assert redact_text(text) == text, text
+        assert redact_command(["python", "t.py", text]) == ["python", "t.py", text], text
+
+
+def test_a_run_records_no_secret_known_by_its_form(ws: Workspace, tmp_path: Path) -> None:
+    # Its command line, why it failed (an exception's message, a command that cannot be run)
+    # and its environment (the interpreter's path) are all kept in the record a push sends.
+    token, key = TOKENS["hugging face"], TOKENS["aws"]
+    run = run_command(ws, ["true", token, f"AWS={key}"])
+    with pytest.raises(RuntimeError), assay.track(ws) as tracked:
+        raise RuntimeError(f"upload refused for {token}; key was\n{PEM}\n(check {key})")
+    with pytest.raises(Exception, match="command not found"):
+        run_command(ws, [f"./{TOKENS['github']}", "x"])
+    bin_dir = tmp_path / TOKENS["slack"] / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "python").chmod(0o755)
+    probed = run_command(ws, [str(bin_dir / "python"), "-c", "pass"])
+    rows = {r[0]: (json.loads(r[1]), json.loads(r[2])) for r in ws.ledger.query("SELECT id, command, env FROM runs")}
+    assert rows[run.id][0] == ["true", REDACTED, f"AWS={REDACTED}"]
+    failure = rows[tracked.id][1]["failure"]
+    assert failure.startswith("RuntimeError: upload refused for ***; key was -----BEGIN RSA PRIVATE KEY-----***")
+    assert tracked.failure == failure
+    assert REDACTED in rows[probed.id][1]["python_executable"]
+    everything = json.dumps(rows) + "".join(
+        json.dumps(r) for r in ws.ledger.query("SELECT command, params, env FROM runs"))
+    for secret in (token, key, TOKENS["github"], TOKENS["slack"], "MIIE"):
+        assert secret not in everything, secret

@@ -129,6 +129,65 @@ def test_a_second_sigint_kills_the_command(ws: Workspace) -> None:
 
 
 
+def test_a_host_programs_own_sigchld_handler_still_runs_while_a_command_is_waited_for(ws: Workspace) -> None:
+    # run_command as a library: the wait blocked SIGCHLD and took it with sigtimedwait, so a
+    # program's own handler missed the end of its own children (and of the command); and
+    # every signal disposition and the signal mask are as they were once the run has ended.
+    script = ("import json, os, signal, subprocess, sys, time\n"
+              "from assay.lineage import run_command\n"
+              "from assay.workspace import Workspace\n"
+              "ws = Workspace.open('.')\n"
+              "ended = []  # (after the command started: not the ends of the git run_command asks)\n"
+              "signal.signal(signal.SIGCHLD, lambda s, f: os.path.exists('started') and ended.append(time.monotonic()))\n"
+              "signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGCHLD])  # (whatever its parent blocked)\n"
+              "names = ('SIGINT', 'SIGTERM', 'SIGHUP', 'SIGCHLD')\n"
+              "def dispositions(): return ([signal.getsignal(getattr(signal, n)) for n in names],\n"
+              "                            sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))\n"
+              "before = dispositions()\n"
+              "# the program's own child: ends while the command runs\n"
+              "own = subprocess.Popen([sys.executable, '-c', 'import os, time\\n'\n"
+              "    'while not os.path.exists(\"started\"): time.sleep(0.02)\\ntime.sleep(0.2)'])\n"
+              "command = 'import time; open(\"started\", \"w\").write(\"1\"); time.sleep(2)'\n"
+              "run = run_command(ws, [sys.executable, '-c', command])\n"
+              "returned = time.monotonic()\n"
+              "own.wait()\n"
+              "print(json.dumps({'during': sum(t < returned for t in ended), 'all': len(ended),\n"
+              "                  'same': dispositions() == before, 'code': run.exit_code}))\n")
+    proc = subprocess.run([PY, "-c", script], cwd=ws.root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert doc["code"] == 0 and doc["same"] is True
+    # its own child's end and the command's, each while run_command waited
+    assert doc["during"] >= 2, doc
+
+
+def test_an_exception_in_the_wait_leaves_no_interrupt_behind(ws: Workspace) -> None:
+    # A program's own handler raises while the command is waited for: the command is ended,
+    # the run recorded as failed, and nothing of the wait (a SIGINT it sent itself to wake
+    # up) reaches the program as a Ctrl-C afterwards.
+    script = ("import json, signal, sys, time\n"
+              "from assay.lineage import run_command\n"
+              "from assay.workspace import Workspace\n"
+              "ws = Workspace.open('.')\n"
+              "def alarm(s, f): raise TimeoutError('too slow')\n"
+              "signal.signal(signal.SIGALRM, alarm)\n"
+              "before = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+              "signal.setitimer(signal.ITIMER_REAL, 1.5)\n"
+              "try:\n"
+              "    run_command(ws, [sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+              "except TimeoutError:\n"
+              "    pass\n"
+              "time.sleep(0.5)  # a stray SIGINT would be a KeyboardInterrupt here\n"
+              "after = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+              "status, env = ws.ledger.query('SELECT status, env FROM runs')[0]\n"
+              "print(json.dumps({'status': status, 'failure': json.loads(env)['failure'], 'same': after == before}))\n")
+    proc = subprocess.run([PY, "-c", script], cwd=ws.root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert doc == {"status": "failed", "failure": "TimeoutError: too slow", "same": True}
+    assert "interrupted" not in proc.stderr, proc.stderr
+
+
 @pytest.mark.parametrize("swallowed", [False, True])
 def test_sigterm_to_a_tracked_block_running_a_command_is_passed_on_to_the_command(ws: Workspace,
                                                                                   swallowed: bool) -> None:

@@ -10,14 +10,15 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["environment"]
+from assay.lineage._interpreter import Interpreter, find_python
+
+__all__ = ["environment", "packages_after", "python_environment"]
 
 # Run in the command's interpreter: what assay records of its own, computed the same way.
 _PROBE = """\
@@ -27,15 +28,22 @@ names = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributi
 print(json.dumps({"python": platform.python_version(), "implementation": platform.python_implementation(),
                   "packages_hash": hashlib.sha256("\\n".join(names).encode()).hexdigest(), "packages": len(names)}))
 """
-_PYTHON = re.compile(r"python(\d+(\.\d+)?)?[tw]?(\.exe)?", re.IGNORECASE)
-# Interpreter options before the script that change what it imports (-I, -S, -E, -s ...),
-# passed on to the probe; an option that takes a value is passed with it.
-_FLAGS = frozenset({"-I", "-S", "-s", "-E", "-B", "-O", "-OO", "-u", "-b", "-bb", "-q", "-P", "-d", "-v", "-R"})
-_VALUED = frozenset({"-W", "-X"})
 
 
-@functools.lru_cache(maxsize=1)
-def _package_set() -> tuple[str, int]:
+def _site_state() -> tuple[tuple[str, int], ...]:
+    """When each folder Python imports from last changed: installing or removing a package
+    adds or removes a .dist-info folder there."""
+    state = []
+    for folder in sys.path:
+        try:
+            state.append((folder, os.stat(folder or ".").st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(state)
+
+
+@functools.lru_cache(maxsize=4)
+def _package_set(state: tuple[tuple[str, int], ...]) -> tuple[str, int]:
     from importlib import metadata
 
     names = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"])
@@ -43,70 +51,81 @@ def _package_set() -> tuple[str, int]:
 
 
 def _own_python() -> dict[str, Any]:
-    digest, count = _package_set()
+    digest, count = _package_set(_site_state())  # (a long-lived program may install packages between runs)
     return {"python": platform.python_version(), "implementation": platform.python_implementation(),
             "python_executable": sys.executable, "packages_hash": digest, "packages": count}
 
 
-def _interpreter(command: Sequence[str], cwd: Path | None) -> str | None:
-    """The Python interpreter ``command`` starts, where its program is one (``python``,
-    ``python3.12``, ``.venv/bin/python``) other than assay's own; None otherwise."""
-    if not command or not _PYTHON.fullmatch(os.path.basename(command[0])):
-        return None
-    program = command[0]
-    if os.sep not in program:
-        program = shutil.which(program) or program
-    elif cwd is not None:  # (absolute: the probe runs in cwd too, where a relative cwd is not)
-        program = os.path.abspath(os.path.join(cwd, program))
-    if os.path.abspath(program) == os.path.abspath(sys.executable):  # (not resolved: a venv's is a link)
-        return None
-    return program
-
-
-def _options(command: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    rest = list(command[1:])
-    while rest and (rest[0] in _FLAGS or rest[0] in _VALUED):
-        out.append(rest.pop(0))
-        if out[-1] in _VALUED and rest:
-            out.append(rest.pop(0))
-    return out
-
-
-def _ask(program: str, command: Sequence[str], cwd: Path | None) -> dict[str, Any]:
-    """What the interpreter ``program`` says it is, run as the command would run it; only
-    its path where it cannot say (an old Python, not a Python at all)."""
-    found: dict[str, Any] = {"python_executable": str(command[0])}
+def _probe(python: Interpreter) -> dict[str, Any] | None:
+    """What ``python`` says it is, run as the command would run it (its options, environment
+    and folder); None where it does not say."""
+    assert python.program is not None
+    env = dict(python.env) if python.env is not None else None
     try:
-        out = subprocess.run([program, *_options(command), "-c", _PROBE], cwd=cwd, capture_output=True, text=True,
-                             timeout=20, check=False, stdin=subprocess.DEVNULL)
+        out = subprocess.run([python.program, *python.options, "-c", _PROBE], cwd=python.cwd, capture_output=True,
+                             text=True, timeout=20, check=False, stdin=subprocess.DEVNULL, env=env)
         doc = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.TimeoutExpired, ValueError):
-        doc = None
+        return None
     if isinstance(doc, dict) and isinstance(doc.get("packages_hash"), str):
-        found.update({k: doc[k] for k in ("python", "implementation", "packages_hash", "packages") if k in doc})
+        return {k: doc[k] for k in ("python", "implementation", "packages_hash", "packages") if k in doc}
+    return None
+
+
+def _ask(python: Interpreter) -> dict[str, Any]:
+    """What the interpreter says it is; only its path where it cannot say (an old Python)."""
+    found: dict[str, Any] = {"python_executable": python.named}
+    said = _probe(python)
+    if said is not None:
+        found.update(said)
         return found
     try:  # an old Python (2.7 says it on stderr) still says its version
-        out = subprocess.run([program, "--version"], cwd=cwd, capture_output=True, text=True, timeout=10,
-                             check=False, stdin=subprocess.DEVNULL)
-        said = re.fullmatch(r"Python (\S+)", (out.stdout or out.stderr).strip())
+        out = subprocess.run([python.program or "", "--version"], cwd=python.cwd, capture_output=True, text=True,
+                             timeout=10, check=False, stdin=subprocess.DEVNULL,
+                             env=dict(python.env) if python.env is not None else None)
+        version = re.fullmatch(r"Python (\S+)", (out.stdout or out.stderr).strip())
     except (OSError, subprocess.TimeoutExpired):
-        said = None
-    if said:
-        found["python"] = said.group(1)
+        version = None
+    if version:
+        found["python"] = version.group(1)
     return found
 
 
+def python_environment(python: Interpreter) -> dict[str, Any]:
+    """The recorded facts of ``python``: its version and package set, or why it is not known."""
+    if python.own:
+        return _own_python()
+    if python.program is not None:
+        return _ask(python)
+    return {**({"python_executable": python.named} if python.named else {}), "python_unknown": python.unknown}
+
+
+def packages_after(python: Interpreter, before: dict[str, Any]) -> dict[str, Any]:
+    """What to add to a run's environment once its work has ended, where the package set it
+    was recorded with has changed since (``pip install`` in the command, or ``uv run``'s sync
+    before it): the set after, and ``packages_changed``. Nothing where it has not, or where
+    either is not known."""
+    if "packages_hash" not in before or python.unknown is not None:
+        return {}
+    now = _own_python() if python.own else _probe(python)
+    if not now or now.get("packages_hash") in (None, before["packages_hash"]):
+        return {}
+    return {"packages_changed": True, "packages_hash_after": now["packages_hash"],
+            "packages_after": now.get("packages")}
+
+
 def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cwd: Path | None = None,
-                data: Sequence[str] = ()) -> dict[str, Any]:
+                data: Sequence[str] = (), *, python: Interpreter | None = None) -> dict[str, Any]:
     """Where a run ran: git commit (if any, of the repository at ``cwd``) and whether the code
     has changes not committed, Python, the installed package set, platform. Python and the
     package set are the ones of the interpreter ``command`` starts, where it starts one (run
-    in ``command_cwd``); else assay's own. ``python_executable`` names the interpreter
-    described. ``data``: paths (relative to ``cwd``) of data, which no change in makes the
+    in ``command_cwd``; ``python``: as :func:`find_python` found it), or ``python_unknown``
+    says why that cannot be told without running it (a wrapper named ``python``, ``srun``);
+    else assay's own. ``python_executable`` names the interpreter described. ``data``: paths (relative to ``cwd``) of data, which no change in makes the
     code dirty (the workspace's datasets, a run's outputs)."""
-    program = _interpreter(command, command_cwd)
-    env: dict[str, Any] = _ask(program, command, command_cwd) if program else _own_python()
+    if python is None:
+        python = find_python(command, command_cwd) if command else Interpreter(named=sys.executable, own=True)
+    env = python_environment(python)
     env.update({"platform": platform.platform(), "machine": platform.machine(), "hostname": platform.node()})
     try:
         out = subprocess.run(

@@ -31,7 +31,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "redact_command", "redact_params", "redact_text", "secret_name"]
+__all__ = ["REDACTED", "redact_command", "redact_params", "redact_text", "redact_tokens", "secret_name"]
 
 REDACTED = "***"
 
@@ -69,6 +69,21 @@ _REPR_PAIR = re.compile(r"(?P<head>['\"](?P<name>[A-Za-z_][A-Za-z0-9_.-]*)['\"]\
 _HEADER = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9-]*)\s*:\s+(?P<value>.+)$", re.S)
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<rest>\S*)")
 _QUERY = re.compile(r"(?P<head>[?&;])(?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&#;\s]*)")
+# Secrets known by their form. Each starts where no letter or digit runs on into it; the random
+# part is as long as the issuer makes it. sk- (OpenAI, Anthropic) is also a common word start
+# (sk-learn): its random part must mix upper and lower case and digits (see _token).
+_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"
+    r"|hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9])"
+    r"|gh[pousr]_[A-Za-z0-9]{36,}(?![A-Za-z0-9])"
+    r"|github_pat_[A-Za-z0-9_]{40,}(?![A-Za-z0-9_])"
+    r"|xox[bpars]-[A-Za-z0-9-]{10,}(?![A-Za-z0-9-])"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*(?![A-Za-z0-9_.-])"
+    r"|(?P<sk>sk-(?:[a-z]+[0-9]*-){0,3}(?P<random>[A-Za-z0-9_-]{20,}))(?![A-Za-z0-9_-])"
+    r")")
+# A private key, to its END line; to the end of the text where that was cut off.
+_PEM = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----.*?(?:-----END (?P=kind)-----|\Z)", re.S)
 
 
 def _words(name: str) -> list[str]:
@@ -87,6 +102,21 @@ def secret_name(name: str) -> bool:
                 continue
             return True
     return any(pair in _PAIRS for pair in zip(words, words[1:]))
+
+
+def _token(match: re.Match[str]) -> str:
+    random = match["random"]
+    if match["sk"] and not (re.search(r"[a-z]", random) and re.search(r"[A-Z]", random)
+                            and re.search(r"[0-9]", random) and re.search(r"[A-Za-z0-9]{16}", random)):
+        return match[0]  # words joined by hyphens (sk-Results-2024-final), not a key
+    return REDACTED
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` with each value that is a secret by its form (a token, a key; see above) as ``***``."""
+    if "-----BEGIN " in text:
+        text = _PEM.sub(lambda m: f"-----BEGIN {m['kind']}-----{REDACTED}-----END {m['kind']}-----", text)
+    return _TOKEN.sub(_token, text)
 
 
 def _url(match: re.Match[str]) -> str:
@@ -119,7 +149,9 @@ def _pair(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """``text`` with the secrets inside it as ``***``: a URL's password and secret query
-    parameters, secret name=value pairs, a secret header, a mapping's repr."""
+    parameters, secret name=value pairs, a secret header, a mapping's repr, a value that is a
+    secret by its form (:func:`redact_tokens`)."""
+    text = redact_tokens(text)
     if "://" in text:
         text = _URL.sub(_url, text)
     header = _HEADER.fullmatch(text)
@@ -156,11 +188,13 @@ def _script(arg: str) -> str:
 
 
 def redact_command(command: list[str]) -> list[str]:
-    """``command`` with the values of secret options, assignments, headers and URL passwords as ``***``."""
+    """``command`` with the values of secret options, assignments, headers and URL passwords, and
+    values that are secrets by their form, as ``***``."""
     out: list[str] = []
     hide_next = user_next = False
     program = ""  # the program whose arguments these are, as far as its own options go
     for arg in command:
+        arg = redact_tokens(arg)  # (a whole argument first: a PEM block is many words of a script)
         if hide_next:
             hide_next = False
             if not arg.startswith("-"):

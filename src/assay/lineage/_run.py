@@ -18,7 +18,8 @@ from typing import Any
 from assay._root import WORKSPACE_DIR
 from assay.errors import AssayError, UsageError
 from assay.ledger import utcnow
-from assay.lineage._environment import environment
+from assay.lineage._environment import environment, packages_after
+from assay.lineage._interpreter import Interpreter, find_python
 from assay.lineage._graph import add_edges, signal_name
 from assay.lineage._outputs import (
     ModelOutput,
@@ -28,7 +29,7 @@ from assay.lineage._outputs import (
     fingerprint,
     refuse_missing_outputs,
 )
-from assay.lineage._redact import redact_command, redact_params, redact_text
+from assay.lineage._redact import redact_command, redact_params, redact_text, redact_tokens
 from assay.lineage._signals import Interrupted, RunSignals, Terminated
 from assay.workspace import Workspace
 
@@ -55,6 +56,10 @@ class Run:
     # Each model output named before the command ran: its file then (see _outputs._unwritten).
     before: dict[str, tuple[int, int, int, int] | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # an output that shares another dataset's folder
+    # The Python it ran in and what was recorded of it when it started (see packages_after).
+    _python: Interpreter | None = field(default=None, repr=False)
+    _python_env: dict[str, Any] = field(default_factory=dict, repr=False)
+    _python_after: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def output(self, name: str, path: str | Path | Sequence[str | Path], *, message: str = "",
                allow_overlap: bool = False) -> None:
@@ -118,15 +123,18 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     if check_inputs:
         for version in versions:
             check_on_disk(ws, version)
-    run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions)
     # (a tracked block runs in this Python: only a command's may be another)
-    ran = environment(ws.root, command if kind == "command" else (), cwd, data=_data_paths(ws, outputs))
+    python = find_python(command, cwd) if kind == "command" else Interpreter(named=sys.executable, own=True)
+    ran = environment(ws.root, command, cwd, data=_data_paths(ws, outputs), python=python)
+    run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions, _python=python, _python_env=ran)
     # A run recorded here (see assay.data._history), by this process of this machine and PID
     # namespace: one whose process has ended with the run still "running" was abandoned (see
     # _graph.describe).
     from assay.store._local import host_tag
 
     env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid(), "host_tag": host_tag()}
+    # (the interpreter is named as the command names it: a path may hold what a command line may)
+    env = {k: redact_text(v) if isinstance(v, str) else v for k, v in env.items()}
     with ws.ledger.transaction() as tx:
         tx.execute(
             "INSERT INTO runs (id, kind, command, params, env, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -164,6 +172,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
     from assay.data._add import NewData, add_together
     from assay.models._registry import held_copy, model_files
 
+    if run._python is not None:  # (asked before any transaction: it may take a while)
+        run._python_after = packages_after(run._python, run._python_env)
     error: BaseException | None = None
     if ok:
         try:
@@ -213,6 +223,8 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
     run.status, run.exit_code = status, exit_code
     tx.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
                (status, exit_code, utcnow(), run.id))
+    if run._python_after:  # its package set changed while it ran (pip install): the set after, too
+        _update_env(tx, run, run._python_after)
     add_edges(tx, [(f"run:{run.id}", v.node, "produced") for v in run.produced]
               + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
 
@@ -221,10 +233,17 @@ def _record_failure(tx: Any, run: Run, failure: str) -> None:
     """Say in ``run``'s record why it failed where its status and exit code cannot (its outputs
     failed it, the command ended well; an exception; an interrupt): under ``failure`` in its
     ``env``, which every ledger's runs table has."""
+    # Every failure, however said (an error's message quotes the command, a URL, a file's
+    # text): the record travels with a push.
+    failure = redact_text(failure)
     run.failure = failure
+    _update_env(tx, run, {"failure": failure})
+
+
+def _update_env(tx: Any, run: Run, updates: dict[str, Any]) -> None:
     rows = tx.execute("SELECT env FROM runs WHERE id = ?", (run.id,))
     env = json.loads(rows[0][0] or "{}") if rows else {}
-    env["failure"] = failure
+    env.update(updates)
     tx.execute("UPDATE runs SET env = ? WHERE id = ?", (json.dumps(env), run.id))
 
 
@@ -238,7 +257,9 @@ def _said(error: BaseException) -> str:
         return "interrupted (KeyboardInterrupt: Ctrl-C)"
     # Each line on its own, before the type is put in front: a secret header ("X-Api-Key: K")
     # is known as such only as the whole of what redact_text is given.
-    said = " ".join(" ".join(redact_text(line.strip()).split()) for line in str(error).splitlines() if line.strip())
+    # A secret known by its form first, in the whole text: a private key's PEM block is many lines.
+    said = " ".join(" ".join(redact_text(line.strip()).split())
+                    for line in redact_tokens(str(error)).splitlines() if line.strip())
     text = f"{type(error).__name__}: {said}".rstrip(": ")
     return text if len(text) <= _FAILURE_WIDTH else text[:_FAILURE_WIDTH - 3] + "..."
 
@@ -321,7 +342,10 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
     the command, and then raised as :class:`Terminated` once the run is recorded as failed.
     Ctrl-C (SIGINT) is passed on likewise (a terminal sends it to the command itself), the
     command waited for, and then raised as :class:`Interrupted`; a second Ctrl-C kills the
-    command. A command that cannot be run (not found, not executable) is :class:`UsageError`,
+    command. A process's SIGINT to assay's whole process group (``kill -INT -PGID``, ``timeout -s
+    INT``) reaches the command twice, from the sender and passed on: its siginfo (SI_USER, the
+    sender's pid) is that of one sent to assay alone, so the two cannot be told apart; send it
+    to assay alone, or send SIGTERM. A command that cannot be run (not found, not executable) is :class:`UsageError`,
     its run recorded as failed with a shell's exit code for it (127, 126). An output in another
     dataset's folder (an input's, say) is refused unless ``allow_overlap``
     (see :mod:`assay.data._overlap`)."""

@@ -100,19 +100,53 @@ class RunSignals:
     def wait(self, child: subprocess.Popen[bytes]) -> int:
         """Wait for the command to end. Where SIGINT is taken, it is waited for with
         ``sigtimedwait``, which says who sent it: the terminal (the kernel, on Ctrl-C), which
-        sent it to the command too, or a process (`kill -INT`), which sent it to assay alone."""
-        wanted = {signal.SIGINT, getattr(signal, "SIGCHLD", 0)}
-        if signal.SIGINT not in self._previous or not hasattr(signal, "sigtimedwait"):
+        sent it to the command too, or a process (`kill -INT`), which sent it to assay alone.
+
+        SIGCHLD is left alone (a program that runs this has its own children, and maybe its
+        own handler): a thread waits for the command's end without reaping it, and then wakes
+        the wait with a SIGINT of its own to this thread, known by its sender."""
+        if signal.SIGINT not in self._previous or not hasattr(signal, "sigtimedwait") or not hasattr(os, "waitid"):
             return child.wait()
-        # (blocked only now: the command does not inherit the mask)
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+        main = threading.get_ident()
+        ended = threading.Event()
+
+        def waiter() -> None:
+            try:
+                os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # (reaped below, by Popen)
+            except ChildProcessError:  # reaped already, by the program's own handler
+                pass
+            finally:
+                ended.set()
+                signal.pthread_kill(main, signal.SIGINT)
+
+        # (blocked only now: the command does not inherit the mask; the thread does, so that a
+        # SIGINT sent to the process waits for this thread's sigtimedwait)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        thread = threading.Thread(target=waiter, name="assay-run-wait", daemon=True)
         try:
-            while child.poll() is None:
-                info = signal.sigtimedwait(wanted, 0.5)  # SIGCHLD ends the wait; the timeout is a backstop
-                if info is not None and info.si_signo == signal.SIGINT:
+            thread.start()
+        except RuntimeError:  # no thread to be had
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            return child.wait()
+        woken = False
+        try:
+            while not woken:
+                info = signal.sigtimedwait({signal.SIGINT}, 5.0)  # (the timeout: a backstop only)
+                if info is None:
+                    continue
+                if ended.is_set() and info.si_pid == os.getpid():
+                    woken = True  # the waiter's: the command has ended
+                else:
                     self._interrupted(from_terminal=info.si_pid == 0)
-            return child.returncode
+            return child.wait()
         finally:
+            if not woken:  # left early (an exception): the command is ended, as the caller would
+                if not ended.is_set():
+                    child.kill()
+                thread.join()
+                # The waiter's wake, sent to this thread alone, is taken first (a SIGINT sent to
+                # the process stays pending, and is delivered once unblocked): not a Ctrl-C.
+                signal.sigtimedwait({signal.SIGINT}, 0)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def _handle(self, signum: int, frame: object) -> None:
