@@ -234,6 +234,25 @@ def test_an_endpoint_of_the_wrong_shape_in_the_config_is_an_input_error(ws: Work
         assert "'notaurl' is not an endpoint URL" in cli(*args, check=2).stderr
 
 
+def test_an_endpoint_with_credentials_in_it_is_refused_without_showing_them(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # S3 takes no credentials from the endpoint's URL (botocore: an internal error at the first
+    # request), and the config keeps none: refused when added, and where a config has one.
+    endpoint = "http://AKIAEXAMPLE:s3cr3t-value@127.0.0.1:9000"
+    for args in (("remote", "add", "creds", "s3://team/p", "--endpoint-url", endpoint),
+                 ("init", str(ws.root / "other"), "--store", "s3://team/p", "--endpoint-url", endpoint)):
+        stderr = cli(*args, check=2).stderr
+        assert "holds credentials" in stderr and "give it as http://127.0.0.1:9000" in stderr
+        assert "AKIAEXAMPLE" not in stderr and "s3cr3t-value" not in stderr
+    assert "creds" not in Workspace(ws.root).config.remotes and not (ws.root / "other" / ".assay").exists()
+    config = ws.root / ".assay" / "config.toml"
+    config.write_text(config.read_text() + f'\n[remotes.creds]\nurl = "s3://team/p"\nendpoint_url = "{endpoint}"\n')
+    listed = cli("remote", "list").stdout
+    assert "endpoint_url=http://***@127.0.0.1:9000" in listed and "s3cr3t-value" not in listed
+    for args in (("data", "push", "-r", "creds"), ("data", "pull", "-r", "creds"), ("data", "verify", "--remote", "creds")):
+        stderr = cli(*args, check=2).stderr
+        assert "holds credentials" in stderr and "s3cr3t-value" not in stderr
+
+
 def test_a_doubled_slash_in_an_s3_remote_is_refused_with_the_url_to_give(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
     # S3 keeps the empty part in its keys ("/team/..."): pushes went where no listing finds them.
     proc = cli("remote", "add", "bad", "s3://team//p", "--endpoint-url", "http://127.0.0.1:9", check=2)

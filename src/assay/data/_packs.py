@@ -75,6 +75,10 @@ class PackStore:
         self._index: dict[bytes, ChunkLocation] | None = None
         self._packs: set[str] = set()
         self._lock = threading.Lock()
+        # One thread reads the pack indexes while the others that need them wait: a checkout's
+        # writers all meet the index unloaded, and each reading every index of an object store
+        # costs as many round trips over again.
+        self._loading = threading.Lock()
         self._fds: dict[str, int] = {}
         self._local = isinstance(store, LocalStore)
 
@@ -82,7 +86,9 @@ class PackStore:
     @property
     def index(self) -> dict[bytes, ChunkLocation]:
         if self._index is None:
-            self.refresh()
+            with self._loading:
+                if self._index is None:
+                    self.refresh()
         assert self._index is not None
         return self._index
 
@@ -112,7 +118,9 @@ class PackStore:
         """Load the index now if it is not loaded, leaving out (and appending to ``damaged``)
         each pack index that cannot be read, instead of raising on the first one."""
         if self._index is None:
-            self.refresh(damaged)
+            with self._loading:
+                if self._index is None:
+                    self.refresh(damaged)
 
     def adopt(self, pack_ids: Iterable[str]) -> None:
         """Register packs another process published to this store since the index was loaded."""
@@ -134,7 +142,9 @@ class PackStore:
         entries = decode_index(data, key)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            # A temp name of this thread's: another reader of this cache (a thread of this
+            # process, another PackStore on it) may be writing the same index.
+            tmp = cached.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, cached)
         return entries

@@ -41,9 +41,19 @@ def _plain(exc: BaseException) -> str:
 
 def public_options(options: dict[str, Any]) -> dict[str, Any]:
     """``options`` as they may be shown: the value of each one named like a credential
-    (``key``, ``secret``, ``token``, ``password``, …, also inside a table) is ``***``."""
-    return {name: "***" if _SECRET_OPTION.search(str(name)) else public_options(value) if isinstance(value, dict) else value
-            for name, value in options.items()}
+    (``key``, ``secret``, ``token``, ``password``, …, also inside a table) is ``***``, and so
+    are the credentials in a URL's ``USER:PASSWORD@``."""
+    return {name: "***" if _SECRET_OPTION.search(str(name)) else public_options(value) if isinstance(value, dict)
+            else _without_userinfo(value) for name, value in options.items()}
+
+
+def _without_userinfo(value: Any) -> Any:
+    if not (isinstance(value, str) and "://" in value):
+        return value
+    parts = urlsplit(value)
+    if "@" not in parts.netloc:
+        return value
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 def _causes(exc: BaseException) -> set[str]:
@@ -124,6 +134,14 @@ def _check_url(url: str, protocol: str, options: dict[str, Any]) -> None:
         if endpoint is None:
             continue
         parts = urlsplit(str(endpoint))
+        if isinstance(endpoint, str) and "@" in parts.netloc:
+            # botocore refuses them at the first request ("Cannot combine AUTHORIZATION header with
+            # ... credentials encoded in URL"), an internal error; and a config keeps no credentials.
+            without = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+            raise InputError(f"the endpoint URL for {url} holds credentials (USER:PASSWORD@ before its host), "
+                             "which the config does not keep and S3 does not take from a URL",
+                             hint=f"give it as {without}, and the credentials where the AWS tools read them: "
+                                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile")
         if not (isinstance(endpoint, str) and parts.scheme in ("http", "https") and parts.hostname
                 and (_HOST.fullmatch(parts.hostname) or ":" in parts.hostname) and not re.search(r"\s", endpoint)):
             raise InputError(f"{endpoint!r} is not an endpoint URL (for {url})", hint=_ENDPOINT_HINT)
