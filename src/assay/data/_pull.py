@@ -178,7 +178,7 @@ class _Spool:
     travels once."""
 
     def __init__(self, ws: Workspace) -> None:
-        from assay.store._local import host_tag
+        from assay._process import host_tag
 
         self.folder = ws.tmp_dir / f"{os.getpid()}-{host_tag()}-pull-{os.urandom(4).hex()}"
         self._ids: list[str] = []
