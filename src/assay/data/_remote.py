@@ -223,7 +223,7 @@ def _open(ws: Workspace, remote: Remote) -> ObjectStore:
     # A folder others write too: its sub-folders are its own, never links leading elsewhere.
     store = LocalStore(folder, confined=True) if folder is not None else open_store(remote.url, ws.root, **remote.options)
     if isinstance(store, LocalStore):
-        from assay.store._local import sweep_leftovers
+        from assay.store import sweep_leftovers
 
         try:  # what killed pushes of this machine left (it holds space for ever)
             sweep_leftovers(store.dead_tmp_files(), f"remote {remote.name}'s temp folder")

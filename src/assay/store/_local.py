@@ -293,11 +293,13 @@ def sweep_leftovers(leftovers: list[Leftover], where: str) -> None:
     shown = (f"{size / (1 << 20):.1f} MiB" if size >= 1 << 20 else f"{size / 1024:.1f} KiB" if size >= 1024
              else f"{size} B")
     one = len(leftovers) == 1
+    kinds = {leftover.folder for leftover in leftovers}
+    what = "temp folder" if kinds == {True} else "temp file" if kinds == {False} else "temp files and folder"
     if sys.stderr is not None:
-        print(f"note: removed {'a temp file' if one else f'{len(leftovers)} temp files'} ({shown}) left in {where} by "
+        print(f"note: removed {f'a {what}' if one else f'{len(leftovers)} {what}s'} ({shown}) left in {where} by "
               f"{'an assay command' if one else 'assay commands'} killed mid-write (a pack being written, a "
-              f"checkout's part): {'its process is' if one else 'their processes are'} gone, so nothing would "
-              f"finish {'it' if one else 'them'}", file=sys.stderr, flush=True)
+              f"checkout's part, a model's copy being loaded): {'its process is' if one else 'their processes are'} "
+              f"gone, so nothing would finish {'it' if one else 'them'}", file=sys.stderr, flush=True)
 
 
 def remove_dead_writers_files(folder: Path, *, shared: bool = False, folders: bool = False) -> int:
