@@ -117,3 +117,19 @@ def test_status_says_the_dataset_shares_its_folder_with_another(ws: Workspace, c
         assert {d["dataset"]: d["shares_folder_with"] for d in listing} == {"own": [], "raw": ["raw2"], "raw2": ["raw"]}
     _files(ws, {"raw/a": "2"})
     assert "shares files with dataset 'raw2'" in cli("data", "status", "raw").stdout
+
+
+def test_status_names_a_registered_model_that_shares_the_dataset_s_folder(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # add refuses a model in a dataset's folder as it refuses a dataset there; status named
+    # only datasets, so a dataset sharing its folder with a model (allowed, or older) said "clean".
+    _files(ws, {"raw/a": "1", "raw/net.skops": "weights"})
+    cli("data", "add", "raw", "--name", "raw")
+    with pytest.raises(UsageError, match="where dataset 'raw' was added from too"):
+        add(ws, [Path("raw")], name="net", kind="model", meta={"flavor": "sklearn"})
+    add(ws, [Path("raw")], name="net", kind="model", meta={"flavor": "sklearn"}, allow_overlap=True)
+    for _ in range(2):  # the second status is the replayed one, where there is one
+        doc = cli.json("data", "status", "raw")
+        assert doc["clean"] and doc["shares_folder_with"] == ["net"], doc
+        out = cli("data", "status", "raw").stdout
+        assert "shares files with model 'net': raw is where model 'net' was added from too" in out, out
+        assert {d["dataset"]: d["shares_folder_with"] for d in cli.json("data", "status")["datasets"]} == {"raw": ["net"]}

@@ -114,7 +114,7 @@ def _render_status(st: Any) -> None:
                        if mode else "")
                 click.echo(f"  {label:9} {quoted(p)}{why}")
     for o in st.overlaps:  # (a workspace from before overlaps were refused, or one allowed)
-        click.echo(f"  shares files with dataset {o.other!r}: {escaped(o.where())}: this status counts changes "
+        click.echo(f"  shares files with {o.kind} {o.other!r}: {escaped(o.where())}: this status counts changes "
                    "to them as this dataset's, and a checkout of either rewrites the other's")
 
 
