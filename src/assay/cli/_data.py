@@ -351,9 +351,13 @@ def _records(count: int) -> str:
 @click.option("--repair", is_flag=True,
               help="Check every object in this workspace's store and replace each damaged or missing one with "
                    "the remote's good copy; exit 1 if damage remains.")
+@click.option("--allow-overlap", is_flag=True,
+              help="Pull a dataset whose folder is, holds, or is inside another dataset's here (they would share "
+                   "those files).")
 @json_option
 @handle_errors
-def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, repair: bool, as_json: bool) -> None:
+def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, repair: bool, allow_overlap: bool,
+             as_json: bool) -> None:
     """Fetch NAME@REF (default: everything) from a remote, verifying every chunk."""
     if repair:
         _repair(ref, remote, on_remote=False, as_json=as_json, jobs=jobs, checkout=do_checkout)
@@ -361,7 +365,7 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
     from assay.data import pull
 
     try:
-        result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout)
+        result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout, allow_overlap=allow_overlap)
     except UsageError as exc:  # a refused checkout after the pull: what the pull noted still counts
         done = exc.details.get("pull")
         if isinstance(done, dict) and not as_json:  # (the JSON error carries them under "pull")

@@ -98,12 +98,12 @@ _EFFECT = ("so checking out a version of either rewrites the other's, and `assay
 
 
 def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overlap: bool,
-                   others: dict[str, list[str]] | None = None, what: str = "") -> list[str]:
+                   others: dict[str, list[str]] | None = None, what: str = "", hint: str = "") -> list[str]:
     """Refuse ``sources`` of dataset ``name`` that would newly share files with another dataset,
     unless ``allow_overlap``; the warnings to give for each overlap let through. An overlap
     that ``name``'s latest add had already (a workspace made before overlaps were refused, or
     one allowed then) is let through, with its warning. ``what`` says what is added (an
-    output of a run)."""
+    output of a run, a pulled dataset), ``hint`` what to do instead of an add's advice."""
     from assay.data._versions import dataset_sources
 
     found = find_overlaps(ws, name, sources, others)
@@ -115,9 +115,10 @@ def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overla
         o = new[0]
         raise UsageError(
             f"{what or 'dataset ' + repr(name)}: {o.where()}: the two would share those files, {_EFFECT}",
-            hint=f"{'have the run write it to' if what else 'add it from'} a folder of its own; "
-                 + (f"to make it the next version of {o.other!r}, name it {o.other!r}; " if o.kind == "dataset" else "")
-                 + "or pass --allow-overlap (allow_overlap=True) to share the files anyway",
+            hint=hint or (f"{'have the run write it to' if what else 'add it from'} a folder of its own; "
+                          + (f"to make it the next version of {o.other!r}, name it {o.other!r}; "
+                             if o.kind == "dataset" else "")
+                          + "or pass --allow-overlap (allow_overlap=True) to share the files anyway"),
             details={"overlaps": [{"dataset": x.other, "path": x.ours, "theirs": x.theirs} for x in new]})
     return [f"{what or 'dataset ' + repr(name)}: {o.where()}: the two share those files, {_EFFECT}" for o in found]
 

@@ -46,8 +46,12 @@ __all__ = ["pull"]
 
 
 def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0,
-         checkout: bool = False) -> TransferResult:
-    """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk."""
+         checkout: bool = False, allow_overlap: bool = False) -> TransferResult:
+    """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk.
+
+    A dataset (or model) new here, or a version of one added from other folders, whose folders
+    would meet another's here is refused before anything is fetched, as `add` refuses it (see
+    :mod:`assay.data._overlap`), unless ``allow_overlap``."""
     spec, store = open_remote(ws, remote)
     result = TransferResult(remote=spec.name)
     strays: list[str] = []
@@ -56,7 +60,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     staged: dict[str, Staged] = {}
     try:
         result.notes += [f"passed over versions/{n}/ on remote {spec.name}: {n!r} is not a dataset name" for n in strays]
-        _pull(ws, store, spec, wanted, local, result, staged, jobs=jobs, checkout=checkout)
+        _pull(ws, store, spec, wanted, local, result, staged, jobs=jobs, checkout=checkout, allow_overlap=allow_overlap)
     finally:
         for files in staged.values():  # what the checkout did not take (or a failure left)
             for tmp, _, _ in files.values():
@@ -69,7 +73,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
 
 
 def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
-          result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool) -> None:
+          result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool, allow_overlap: bool) -> None:
     with ws.lock(), remote_hold(ws, spec, store, "pull"), contextlib.ExitStack() as stack:
         # (the hold: no gc there removes a pack while it is read)
         rpacks = remote_packs(ws, spec, store)
@@ -82,6 +86,8 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         spool = _Spool(ws)
         stack.callback(spool.remove)
         snapshots, sources, digests = _read_snapshots(ws, store, spec.name, wanted, docs, set(staging), spool)
+        # Before any chunk or version lands: a refused pull leaves nothing behind.
+        result.notes += _refuse_overlaps(ws, wanted, docs, sources, spec.name, allow_overlap=allow_overlap)
         through = 0
         if checkout:
             through = _stage(ws, rpacks, local, snapshots, staging, staged, result, spec.name)
@@ -236,6 +242,33 @@ def _refuse_kind_clashes(ws: Workspace, docs: dict[str, dict[str, Any]], remote:
         raise UsageError("refusing to pull: " + "; ".join(clashes),
                          hint="pull the other names one by one (`assay data pull NAME`), or register the local one "
                               "under another name")
+
+
+def _refuse_overlaps(ws: Workspace, wanted: list[tuple[str, dict[str, Any]]], docs: dict[str, dict[str, Any]],
+                     sources: dict[str, tuple[list[str], list[str]]], remote: str, *, allow_overlap: bool) -> list[str]:
+    """Refuse, as `add` does, the folders the pull would record for a dataset (or model) that
+    meet another one's here: a new dataset's sources (those of its first version recorded),
+    and each new version's own (status looks, and checkout writes, there). One whose folders
+    met already here is let through, with a note for each overlap; those among the pulled
+    ones (they share a folder on the remote too) are not told apart here until recorded."""
+    from assay.data._overlap import refuse_or_note
+
+    known = {str(row[0]) for row in ws.ledger.query("SELECT name FROM datasets")}
+    paths: dict[str, set[str]] = {}
+    for name, entry in wanted:
+        if entry["id"] not in sources:
+            continue  # recorded here already
+        ours, version = sources[entry["id"]]
+        if name not in known and name not in paths:
+            paths[name] = set(ours)  # what _import_version records as the dataset's
+        paths.setdefault(name, set()).update(version)
+    notes = []
+    for name, where in sorted(paths.items()):
+        notes += refuse_or_note(
+            ws, name, sorted(where), allow_overlap=allow_overlap, what=f"{docs[name]['kind']} {name!r} of remote {remote}",
+            hint="pull the other names one by one (`assay data pull NAME`), move the one here to a folder of its own "
+                 "(add it from there), or pass --allow-overlap (allow_overlap=True) to share the files anyway")
+    return notes
 
 
 def _stage(ws: Workspace, rpacks: PackStore, local: PackStore, snapshots: dict[str, Any], wanted: list[str],
