@@ -8,7 +8,7 @@ import click
 
 from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, quoted
 from assay.cli._table_diff import render_table_diff
-from assay.errors import InputError, UsageError
+from assay.errors import CorruptionError, InputError, UsageError
 from assay.workspace import Workspace
 
 
@@ -366,7 +366,7 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
 
     try:
         result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout, allow_overlap=allow_overlap)
-    except UsageError as exc:  # a refused checkout after the pull: what the pull noted still counts
+    except (UsageError, CorruptionError) as exc:  # a refused checkout or lost chunks after the pull: its notes count
         done = exc.details.get("pull")
         if isinstance(done, dict) and not as_json:  # (the JSON error carries them under "pull")
             _pull_notes(done)
@@ -387,6 +387,11 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
                            f"{_records(result.records_received)}{checked_out}")
                 return
             click.echo(f"nothing to pull: this workspace has {what} of {result.remote} already{checked_out}")
+            return
+        if not result.versions_sent:  # chunks that versions here lacked (see the notes)
+            click.echo(f"no version to pull: this workspace has {counted(here, 'version')} of {result.remote} already; "
+                       f"fetched {counted(result.chunks_sent, 'chunk')} ({_size(result.bytes_sent)}) they lacked"
+                       + checked_out)
             return
         click.echo(f"pulled {counted(len(result.versions_sent), 'version')} from {result.remote}"
                    + (f" ({here} more already here)" if here else "")
