@@ -184,7 +184,8 @@ def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list
             if not new and sid not in keep and sid in whole:
                 continue  # recorded here with its data: nothing to fetch or learn
             snap = load_snapshot(ws.store, sid, memo=memo)
-            lacking = len(whole.packs.missing(snap.chunk_digests()))
+            digests = snap.chunk_digests()
+            lacking = len(whole.packs.missing(digests))
             if lacking and not new:
                 checked.lacking[sid] = lacking
         else:
@@ -192,10 +193,10 @@ def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list
                 snap, data = load_snapshot_object(store, sid, memo=memo)
             spool.write(sid, data)
             del data
+            digests = snap.chunk_digests()
         # The chunks of one read here are looked up too (no transfer for those found): a
         # snapshot an older assay's gc left when killed after its packs went, or one whose
         # packs were lost to damage, would otherwise become a version with no data.
-        digests = snap.chunk_digests()
         chunks |= digests
         lost = whole.lost(digests)
         if lost:
@@ -295,7 +296,8 @@ def _refuse_lost(ws: Workspace, lost: dict[str, list[bytes]], local: PackStore, 
     error = CorruptionError(
         f"{refs} here: {'its pack' if len(packs) == 1 else 'their packs'} "
         f"{', '.join(f'packs/{p}.pack' for p in packs)} {'is' if len(packs) == 1 else 'are'} missing from this "
-        f"workspace's store (its index is still there), so this pull could not fetch them",
+        f"workspace's store ({'its index is' if len(packs) == 1 else 'their indexes are'} still there), so this pull "
+        "could not fetch them",
         hint=f"run `assay data pull --repair{' --remote ' + result.remote if result.remote else ''}` to replace them "
              "with the remote's copies")
     error.details = {"pull": result.to_dict()}
