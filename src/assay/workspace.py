@@ -29,7 +29,7 @@ from assay.errors import AssayError, UsageError
 if TYPE_CHECKING:
     from assay.ledger import Ledger
     from assay.store import ObjectStore
-    from assay.store._local import Leftover
+    from assay.store import Leftover
 
 __all__ = ["WORKSPACE_DIR", "Workspace"]
 
@@ -104,8 +104,7 @@ class Workspace:
 
     @cached_property
     def store(self) -> ObjectStore:
-        from assay.store import open_store
-        from assay.store._local import sweep_leftovers
+        from assay.store import open_store, sweep_leftovers
 
         store = open_store(self.config.store, self.dir, **self.config.store_options)
         if self.sweep_temps:  # (garbage, whenever removed: said on stderr, as gc would count it)
@@ -119,8 +118,7 @@ class Workspace:
         return self._dead_writers_temps(self.store)
 
     def _dead_writers_temps(self, store: ObjectStore) -> list[Leftover]:
-        from assay.store import LocalStore
-        from assay.store._local import dead_writers_files
+        from assay.store import LocalStore, dead_writers_files
 
         found = store.dead_tmp_files() if isinstance(store, LocalStore) else []
         return found + dead_writers_files(self.dir / "tmp", folders=True)
@@ -129,8 +127,7 @@ class Workspace:
         """What :meth:`dead_writers_temps` finds, without opening the store (nor sweeping): for a
         command that does not open it otherwise (status, log) to say what is there. An object
         store's URL is not looked at: only this workspace's temp folder, and a folder store's."""
-        from assay.store import folder_of
-        from assay.store._local import dead_writers_files
+        from assay.store import dead_writers_files, folder_of
 
         folder = folder_of(self.config.store, self.dir)
         found = dead_writers_files(folder / ".tmp", shared=True) if folder is not None else []

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assay.store._local import host_tag
+from assay._process import host_tag
 from assay.workspace import Workspace
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from assay.store import LocalStore
-from assay.store._local import host_tag
+from assay._process import host_tag
 
 
 def _dead_pid() -> int:

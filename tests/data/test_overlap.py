@@ -117,3 +117,52 @@ def test_status_says_the_dataset_shares_its_folder_with_another(ws: Workspace, c
         assert {d["dataset"]: d["shares_folder_with"] for d in listing} == {"own": [], "raw": ["raw2"], "raw2": ["raw"]}
     _files(ws, {"raw/a": "2"})
     assert "shares files with dataset 'raw2'" in cli("data", "status", "raw").stdout
+
+
+def test_status_names_a_registered_model_that_shares_the_dataset_s_folder(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # add refuses a model in a dataset's folder as it refuses a dataset there; status named
+    # only datasets, so a dataset sharing its folder with a model (allowed, or older) said "clean".
+    _files(ws, {"raw/a": "1", "raw/net.skops": "weights"})
+    cli("data", "add", "raw", "--name", "raw")
+    with pytest.raises(UsageError, match="where dataset 'raw' was added from too"):
+        add(ws, [Path("raw")], name="net", kind="model", meta={"flavor": "sklearn"})
+    add(ws, [Path("raw")], name="net", kind="model", meta={"flavor": "sklearn"}, allow_overlap=True)
+    for _ in range(2):  # the second status is the replayed one, where there is one
+        doc = cli.json("data", "status", "raw")
+        assert doc["clean"] and doc["shares_folder_with"] == ["net"], doc
+        out = cli("data", "status", "raw").stdout
+        assert "shares files with model 'net': raw is where model 'net' was added from too" in out, out
+        assert {d["dataset"]: d["shares_folder_with"] for d in cli.json("data", "status")["datasets"]} == {"raw": ["net"]}
+
+
+def test_pull_refuses_a_dataset_whose_folder_meets_one_here_unless_allowed(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Pull records the remote's sources of a dataset new here (and checkout writes its files
+    # there): a teammate's `raw2` from raw/ landed beside this workspace's `raw` without a word.
+    other = tmp_path / "other"
+    other.mkdir()
+    _files(ws, {"raw/a": "1"})
+    (other / "raw").mkdir()
+    (other / "raw" / "b").write_text("theirs")
+    cli("remote", "add", "origin", str(tmp_path / "remote"))
+    cli("init", cwd=other)
+    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=other)
+    cli("data", "add", "raw", "--name", "raw2", cwd=other)
+    cli("data", "push", cwd=other)
+    cli("data", "add", "raw", "--name", "raw")
+    packs = sorted(p.name for p in (ws.dir / "objects").rglob("*"))
+    refused = cli("data", "pull", "--checkout", check=2)
+    assert ("dataset 'raw2' of remote origin: raw is where dataset 'raw' was added from too: the two would share "
+            "those files") in refused.stderr, refused.stderr
+    assert "--allow-overlap" in refused.stderr
+    assert [d["name"] for d in cli.json("data", "ls")["datasets"]] == ["raw"]  # nothing recorded,
+    assert sorted(p.name for p in (ws.dir / "objects").rglob("*")) == packs  # nothing fetched,
+    assert not (ws.root / "raw" / "b").exists()  # nothing written
+    doc = cli.json("data", "pull", "--allow-overlap")
+    assert doc["versions_sent"] == ["raw2@v1"]
+    assert any("where dataset 'raw' was added from too: the two share those files" in n for n in doc["notes"]), doc
+    assert cli.json("data", "status", "raw")["shares_folder_with"] == ["raw2"]
+    # pulled once allowed, it is an overlap that exists: the next pull of it is not refused
+    (other / "raw" / "b").write_text("theirs, v2")
+    cli("data", "add", "raw", "--name", "raw2", cwd=other)
+    cli("data", "push", cwd=other)
+    assert cli.json("data", "pull")["versions_sent"] == ["raw2@v2"]

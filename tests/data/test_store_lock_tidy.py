@@ -53,7 +53,7 @@ def test_a_push_removes_the_markers_of_holders_gone_from_a_folder_remote(tmp_pat
     import subprocess
     import sys
 
-    from assay.store._local import host_tag
+    from assay._process import host_tag
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(gone.stdout)

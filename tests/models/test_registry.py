@@ -155,3 +155,33 @@ def test_an_unfitted_scikit_learn_estimator_is_refused_at_registration(ws, cli, 
     assert register_model(ws, "own", ws.root / "own.joblib", trust=True).created
     joblib.dump(make_pipeline(StandardScaler().fit(fitted["X"]), Threshold()), ws.root / "own-pipe.joblib")
     assert register_model(ws, "own-pipe", ws.root / "own-pipe.joblib", trust=True).created
+
+
+def test_a_killed_load_s_copy_removed_by_the_next_load_is_said_on_stderr(ws, files: dict[str, Path],  # noqa: ANN001
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # A load killed while it checked the model out into the workspace's temp folder leaves a
+    # folder of the model's size: the next load removes it, and says so once, as the store's
+    # sweep of a killed writer's temp files does (it went silently).
+    import shutil
+    import subprocess
+    import sys
+
+    from assay._process import host_tag
+
+    register_model(ws, "iris", files["skops"])
+    ws.store  # noqa: B018 - opened (and swept) already: the load's own sweep finds the folder
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    left = ws.tmp_dir / f"{proc.pid}-{host_tag()}-model-0123-0badcafe"
+    left.mkdir(parents=True)
+    (left / "model.skops").write_bytes(b"m" * 3000)
+    capsys.readouterr()
+    load_model("iris@v1", ws=ws)
+    out, err = capsys.readouterr()
+    assert not left.exists() and out == ""
+    assert err.count("note: removed") == 1
+    assert "note: removed a temp folder (2.9 KiB) left in this workspace's temp folder by an assay command killed " \
+           "mid-write" in err
+    shutil.rmtree(ws.cache_dir / "models")
+    load_model("iris@v1", ws=ws)
+    assert "note:" not in capsys.readouterr().err  # said once, by the load that removed it

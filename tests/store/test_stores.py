@@ -51,7 +51,7 @@ def test_open_store_kinds(tmp_path: Path, s3_bucket: str, s3_server: str) -> Non
 
 
 def test_local_store_cleans_debris_of_dead_writers(tmp_path: Path) -> None:
-    from assay.store._local import host_tag
+    from assay._process import host_tag
 
     store = LocalStore(tmp_path / "o")
     (store.root / ".tmp" / f"999999999-{host_tag()}-abc-x").write_bytes(b"partial")  # this machine's, dead
@@ -76,7 +76,8 @@ def test_debris_cleaning_leaves_other_files_alone(tmp_path: Path) -> None:
 def test_a_zombie_writer_is_dead(tmp_path: Path) -> None:
     # Killed but not yet reaped by its parent (a container's first process may be slow to):
     # it writes nothing more, so its temp files go.
-    from assay.store._local import pid_alive, remove_dead_writers_files
+    from assay._process import pid_alive
+    from assay.store._local import remove_dead_writers_files
 
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -117,16 +118,16 @@ def test_a_key_or_a_name_with_a_trailing_newline_is_refused(tmp_path: Path) -> N
 
 def test_a_process_is_not_called_dead_through_another_namespaces_proc(monkeypatch: pytest.MonkeyPatch) -> None:
     # /proc mounted from another PID namespace: its numbers name other processes.
-    from assay.store import _local
+    from assay import _process
 
     real = os.readlink
-    monkeypatch.setattr(_local.os, "readlink", lambda p: "1" if p == "/proc/self" else real(p))
+    monkeypatch.setattr(_process.os, "readlink", lambda p: "1" if p == "/proc/self" else real(p))
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         os._exit(0)
     try:
         time.sleep(0.2)  # exited, unreaped: a zombie that this /proc could not vouch for
-        assert _local.pid_alive(pid)
+        assert _process.pid_alive(pid)
     finally:
         os.waitpid(pid, 0)
 
@@ -134,7 +135,8 @@ def test_a_process_is_not_called_dead_through_another_namespaces_proc(monkeypatc
 def test_a_file_older_than_the_process_holding_its_pid_is_a_dead_writer_s(tmp_path: Path) -> None:
     # PIDs wrap (at 32,768 on some machines) within a long run: a live process that started
     # after a temp file was last written is not the one that wrote it.
-    from assay.store._local import remove_dead_writers_files, writer_gone
+    from assay._process import writer_gone
+    from assay.store._local import remove_dead_writers_files
 
     me = os.getpid()
     old = tmp_path / f"{me}-old.pack"
@@ -150,11 +152,11 @@ def test_a_file_older_than_the_process_holding_its_pid_is_a_dead_writer_s(tmp_pa
 
 
 def test_pid_reuse_is_not_judged_through_another_namespaces_proc(monkeypatch: pytest.MonkeyPatch) -> None:
-    from assay.store import _local
+    from assay import _process
 
     real = os.readlink
-    monkeypatch.setattr(_local.os, "readlink", lambda p: "1" if p == "/proc/self" else real(p))
-    assert not _local.writer_gone(os.getpid(), time.time() - 3 * 86_400)
+    monkeypatch.setattr(_process.os, "readlink", lambda p: "1" if p == "/proc/self" else real(p))
+    assert not _process.writer_gone(os.getpid(), time.time() - 3 * 86_400)
 
 
 def test_an_unreachable_object_store_is_the_user_s_to_fix(tmp_path: Path) -> None:
@@ -228,7 +230,8 @@ def test_move_gives_an_object_a_new_key(tmp_path: Path, kind: str, request: pyte
 
 def test_a_temp_name_with_an_impossible_pid_is_handled(tmp_path: Path) -> None:
     from assay._root import not_data
-    from assay.store._local import pid_alive, remove_dead_writers_files
+    from assay._process import pid_alive
+    from assay.store._local import remove_dead_writers_files
 
     assert not not_data(".assay-tmp-" + "9" * 20 + "-0a1b2c3d", False)  # a user's file: no pid is that long
     assert not pid_alive(10 ** 20) and not pid_alive(0)  # os.kill would overflow

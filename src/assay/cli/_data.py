@@ -6,20 +6,11 @@ from typing import Any
 
 import click
 
-from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, quoted
+from assay.cli._data_transfer import pull_cmd, push_cmd, render_damage
+from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, quoted, size_text
 from assay.cli._table_diff import render_table_diff
-from assay.errors import InputError, UsageError
+from assay.errors import InputError
 from assay.workspace import Workspace
-
-
-def _size(n: int | None) -> str:
-    if n is None:  # a file gone since it was looked at
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
 
 
 def _age(seconds: float) -> str:
@@ -56,8 +47,8 @@ def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, allow_ov
     def render() -> None:
         v = result.version
         if result.created:
-            click.echo(f"{v.ref}  {v.snapshot[:12]}  {counted(result.files, 'file')}, {_size(result.bytes)}; "
-                       f"stored {counted(result.new_chunks, 'new chunk')} ({_size(result.new_bytes_stored)})")
+            click.echo(f"{v.ref}  {v.snapshot[:12]}  {counted(result.files, 'file')}, {size_text(result.bytes)}; "
+                       f"stored {counted(result.new_chunks, 'new chunk')} ({size_text(result.new_bytes_stored)})")
         else:
             click.echo(f"unchanged: {name} is already {v.ref} ({v.snapshot[:12]}); no new version made")
         for w in result.warnings:
@@ -91,7 +82,7 @@ def status_cmd(name: str | None, as_json: bool) -> None:
         if not results:
             click.echo("no datasets yet; add one with `assay data add PATH --name NAME`")
             if left := ws.unswept_temps():  # (a killed first add: status does not open the store, which sweeps them)
-                echo_err(f"note: {counted(len(left), 'temp file')} ({_size(sum(t.size for t in left))}) that killed "
+                echo_err(f"note: {counted(len(left), 'temp file')} ({size_text(sum(t.size for t in left))}) that killed "
                          "assay commands left are in the workspace: `assay data gc`, or any add, frees them")
         for st in results:
             _render_status(st)
@@ -114,7 +105,7 @@ def _render_status(st: Any) -> None:
                        if mode else "")
                 click.echo(f"  {label:9} {quoted(p)}{why}")
     for o in st.overlaps:  # (a workspace from before overlaps were refused, or one allowed)
-        click.echo(f"  shares files with dataset {o.other!r}: {escaped(o.where())}: this status counts changes "
+        click.echo(f"  shares files with {o.kind} {o.other!r}: {escaped(o.where())}: this status counts changes "
                    "to them as this dataset's, and a checkout of either rewrites the other's")
 
 
@@ -136,7 +127,7 @@ def log_cmd(name: str, as_json: bool) -> None:
             by = f"  by {escaped(v.by)}" if v.by else ""
             lines = v.message.splitlines() or [""]  # a message of several lines shows its first, as git's --oneline
             message = lines[0] + (" …" if len(lines) > 1 else "")
-            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {_size(v.bytes)}  {message}{by}{run}")
+            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {size_text(v.bytes)}  {message}{by}{run}")
 
     emit({"dataset": name, "versions": versions}, as_json, render)
 
@@ -187,13 +178,13 @@ def diff_cmd(old: str, new: str | None, key: tuple[str, ...], no_tables: bool, a
                    f"{len(result.added)} added, {len(result.removed)} removed, "
                    f"{len(result.modified)} modified, {result.unchanged} unchanged")
         for f in result.added:
-            click.echo(f"  added     {quoted(f['path'])} ({_size(f['size'])})")
+            click.echo(f"  added     {quoted(f['path'])} ({size_text(f['size'])})")
         for f in result.removed:
             click.echo(f"  removed   {quoted(f['path'])}")
         for f in result.modified:
             mode = f["old_mode"] != f["new_mode"]
             chunks = f", {counted(f['chunks_new'], 'new chunk')}" if f["chunks_new"] is not None else ""
-            what = [f"{_size(f['old_size'])} -> {_size(f['new_size'])}{chunks}"] if f["content_changed"] or not mode else []
+            what = [f"{size_text(f['old_size'])} -> {size_text(f['new_size'])}{chunks}"] if f["content_changed"] or not mode else []
             what += [f"mode {f['old_mode']} -> {f['new_mode']}"] if mode else []
             click.echo(f"  modified  {quoted(f['path'])} ({'; '.join(what)})")
         for path, t in result.tables.items():
@@ -256,7 +247,7 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
     def render() -> None:
         if report.leftovers:  # not damage: nothing reads them
             click.echo(f"note: remote {report.remote} holds {counted(len(report.leftovers), 'pack')} without an "
-                       f"index ({_size(report.leftover_bytes)}), left by interrupted pushes: "
+                       f"index ({size_text(report.leftover_bytes)}), left by interrupted pushes: "
                        + ", ".join(report.leftovers[:5]) + (f" and {len(report.leftovers) - 5} more"
                                                              if len(report.leftovers) > 5 else "")
                        + f"; `assay data push --repair --remote {report.remote}` removes those no version needs",
@@ -270,186 +261,18 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
                            "so nothing was checked; `assay data add PATH --name NAME` records one")
             return
         if report.ok:
-            click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({_size(report.checked_bytes)}) and "
+            click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({size_text(report.checked_bytes)}) and "
                        f"{counted(report.checked_snapshots, 'snapshot')} verified{on}"
                        + ("; it holds no versions at all" if report.empty else ""))
             return
         click.echo(f"DAMAGED{on}: {counted(len(report.damaged), 'object')}")
-        _render_damage(report)
+        render_damage(report)
         click.echo("to replace damaged objects with good copies: " + (
             f"`assay data push --repair --remote {report.remote}`" if report.remote
             else "`assay data pull --repair` (from a remote that has them)"))
 
     emit(report, as_json, render)
     if not report.ok:
-        raise SystemExit(1)
-
-
-def _render_damage(report: Any) -> None:
-    for d in report.damaged:
-        click.echo(f"  {quoted(d.object)}: {escaped(d.reason)}")
-        for a in d.affected:
-            click.echo(f"    in {a['ref']}  {quoted(a['path'])}")
-    for entry in report.downstream:
-        click.echo(f"  downstream {entry['ref']} was built from {', '.join(entry['built_from'])}")
-
-
-@data.command("push")
-@click.argument("ref", required=False)
-@click.option("--remote", "-r", help="Remote name (default: the default remote).")
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, help="Parallel transfers (default: automatic, 2-4).")
-@click.option("--repair", is_flag=True,
-              help="Check every object on the remote and replace each damaged or missing one with this "
-                   "workspace's good copy; exit 1 if damage remains.")
-@json_option
-@handle_errors
-def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_json: bool) -> None:
-    """Send NAME@REF (default: every version) to a remote; only missing chunks travel."""
-    if repair:
-        _repair(ref, remote, on_remote=True, as_json=as_json, jobs=jobs)
-        return
-    from assay.data import push
-
-    result = push(Workspace.open(), ref, remote=remote, jobs=jobs)
-    for note in result.notes:
-        click.echo(f"note: {escaped(note)}", err=True)
-
-    def render() -> None:
-        there = len(result.versions_already_there)
-        if not result.versions_sent:
-            if not there:
-                click.echo(f"nothing to push: this workspace has no versions{_named(ref)}")
-                return
-            what = result.versions_already_there[0] if there == 1 else f"all {there} versions"
-            if result.records_sent:
-                click.echo(f"remote {result.remote} has {what} already; sent {_records(result.records_sent)}")
-                return
-            click.echo(f"nothing to push: remote {result.remote} has {what} already")
-            return
-        click.echo(f"pushed {counted(len(result.versions_sent), 'version')} to {result.remote}"
-                   + (f" ({there} more already there)" if there else "")
-                   + f": {counted(result.chunks_sent, 'chunk')} ({_size(result.bytes_sent)}) sent, "
-                   f"{counted(result.chunks_present, 'chunk')} already there"
-                   + (f"; sent {_records(result.records_sent)}" if result.records_sent else ""))
-
-    emit(result, as_json, render)
-
-
-def _named(ref: str | None) -> str:
-    return f" of {ref}" if ref else ""
-
-
-def _records(count: int) -> str:
-    return f"{counted(count, 'check or drift record')} of these versions"
-
-
-@data.command("pull")
-@click.argument("ref", required=False)
-@click.option("--remote", "-r", help="Remote name (default: the default remote).")
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, help="Parallel transfers (default: automatic, 2-4).")
-@click.option("--checkout", "do_checkout", is_flag=True, help="Also check out each pulled dataset's newest version on the remote (its highest number there).")
-@click.option("--repair", is_flag=True,
-              help="Check every object in this workspace's store and replace each damaged or missing one with "
-                   "the remote's good copy; exit 1 if damage remains.")
-@json_option
-@handle_errors
-def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, repair: bool, as_json: bool) -> None:
-    """Fetch NAME@REF (default: everything) from a remote, verifying every chunk."""
-    if repair:
-        _repair(ref, remote, on_remote=False, as_json=as_json, jobs=jobs, checkout=do_checkout)
-        return
-    from assay.data import pull
-
-    try:
-        result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout)
-    except UsageError as exc:  # a refused checkout after the pull: what the pull noted still counts
-        done = exc.details.get("pull")
-        if isinstance(done, dict) and not as_json:  # (the JSON error carries them under "pull")
-            _pull_notes(done)
-        raise
-    _pull_notes(result.to_dict())
-
-    def render() -> None:
-        here = len(result.versions_already_there)
-        checked_out = f"; checked out {', '.join(result.checked_out)}" if result.checked_out else ""
-        if not result.versions_sent and not result.chunks_sent:
-            if not here:  # (a NAME@REF it lacks is refused before)
-                click.echo(f"nothing to pull: remote {result.remote} holds no versions at all{_named(ref)}{checked_out}; "
-                           "if it should, check its URL (`assay remote list`)")
-                return
-            what = result.versions_already_there[0] if here == 1 else f"all {here} versions"
-            if result.records_received:
-                click.echo(f"this workspace has {what} of {result.remote} already; recorded "
-                           f"{_records(result.records_received)}{checked_out}")
-                return
-            click.echo(f"nothing to pull: this workspace has {what} of {result.remote} already{checked_out}")
-            return
-        click.echo(f"pulled {counted(len(result.versions_sent), 'version')} from {result.remote}"
-                   + (f" ({here} more already here)" if here else "")
-                   + f": {counted(result.chunks_sent, 'chunk')} ({_size(result.bytes_sent)}) fetched, "
-                   f"{counted(result.chunks_present, 'chunk')} already here"
-                   + (f"; recorded {_records(result.records_received)}" if result.records_received else "") + checked_out)
-
-    emit(result, as_json, render)
-
-
-def _pull_notes(result: dict[str, Any]) -> None:
-    """A pull's notes on stderr (the JSON document lists them too): versions that took other
-    numbers here, and what the remote's records said."""
-    for moved in result["renumbered"]:
-        by = f", made by {escaped(moved['by'])}," if moved.get("by") else ""
-        click.echo(f"note: {moved['remote']} on {result['remote']}{by} is {moved['here']} here (its number is taken "
-                   f"here by another version); its id {moved['id'][:12]} is the same everywhere", err=True)
-    for note in result["notes"]:
-        click.echo(f"note: {escaped(note)}", err=True)
-
-
-def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bool, jobs: int,
-            checkout: bool = False) -> None:
-    from assay.data import repair
-
-    if ref:
-        raise UsageError("--repair checks the whole store, not one version", hint="leave out NAME@REF")
-    for given, option in ((jobs, "--jobs"), (checkout, "--checkout")):
-        if given:
-            raise UsageError(f"--repair does not take {option}", hint="run the repair on its own")
-    result = repair(Workspace.open(), remote=remote, on_remote=on_remote)
-
-    def render() -> None:
-        mended, source = (result.store, "the workspace") if on_remote else ("the workspace's store", result.source)
-        click.echo(f"checked {counted(result.checked_chunks, 'chunk')} and {counted(result.checked_snapshots, 'snapshot')} in {mended}; "
-                   f"repaired {counted(len(result.repaired), 'object')} "
-                   f"({counted(result.chunks_copied, 'chunk')}, {_size(result.bytes_copied)} copied from {source}; "
-                   + (f"{result.found_in_place} found in place, where a damaged index no longer named them; "
-                      if result.found_in_place else "")
-                   + f"{counted(result.packs_rewritten, 'pack')} rewritten)")
-        for name in result.repaired:
-            click.echo(f"  repaired {name}")
-        for name in result.kept_aside:
-            click.echo(f"  kept {name} under lost/: it holds bytes that could not be placed (never deleted)")
-        for name in result.orphans_aside:
-            click.echo(f"  kept {name} under lost/: it has no index, and a chunk a version needs is missing (it may "
-                       "hold it)")
-        for name in result.orphans_removed:
-            click.echo(f"  removed {name}: it had no index for an hour or more (an interrupted push's), and every "
-                       "chunk a version needs is in another pack")
-        for name in result.left_as_is:
-            click.echo(f"  left {name} as it was: the store changed while the repair ran (a gc?); run it again")
-        for name in result.unmended_refs:
-            click.echo(f"  left {name}: a version not known here, or its number is lost; "
-                       "repair from the workspace that pushed it, or remove it on the remote")
-        after = result.after
-        if after is None:
-            click.echo("not verified afterwards: the refs above cannot be read")
-            return
-        if after.ok:
-            click.echo(f"ok: {counted(after.checked_chunks, 'chunk')} and {counted(after.checked_snapshots, 'snapshot')} verified afterwards")
-            return
-        click.echo(f"still DAMAGED: {counted(len(after.damaged), 'object')} with no good copy here or there")
-        _render_damage(after)
-
-    emit(result, as_json, render)
-    if not result.ok:
         raise SystemExit(1)
 
 
@@ -499,16 +322,16 @@ def _render_gc(result: Any, verb: str, dry_run: bool) -> None:
     # What the bytes are, each with its share: "0 chunks" alone read as if nothing were freed
     # where killed commands' temp files were all of it (a trial).
     packs_left = result.debris_deleted - result.temp_files
-    what = [counted(result.chunks_deleted, "chunk") + (f" ({_size(result.chunk_bytes)})" if result.chunks_deleted else "")]
+    what = [counted(result.chunks_deleted, "chunk") + (f" ({size_text(result.chunk_bytes)})" if result.chunks_deleted else "")]
     what += [counted(result.snapshots_deleted, "snapshot")] if result.snapshots_deleted else []
-    what += [f"{counted(packs_left, 'pack')} without an index ({_size(result.debris_bytes - result.temp_file_bytes)}) "
+    what += [f"{counted(packs_left, 'pack')} without an index ({size_text(result.debris_bytes - result.temp_file_bytes)}) "
              f"left by interrupted writes"] if packs_left else []
-    what += [f"{counted(result.temp_files, 'temp file')} ({_size(result.temp_file_bytes)}) left by killed commands"
+    what += [f"{counted(result.temp_files, 'temp file')} ({size_text(result.temp_file_bytes)}) left by killed commands"
              ] if result.temp_files else []
-    what += [f"{counted(result.checkout_leftovers, 'temp file')} ({_size(result.checkout_leftover_bytes)}) of "
+    what += [f"{counted(result.checkout_leftovers, 'temp file')} ({size_text(result.checkout_leftover_bytes)}) of "
              "interrupted checkouts in the datasets' folders"] if result.checkout_leftovers else []
     click.echo(
-        f"{verb} {_size(result.bytes_freed)}: {', '.join(what)}; packs deleted {result.packs_deleted}, "
+        f"{verb} {size_text(result.bytes_freed)}: {', '.join(what)}; packs deleted {result.packs_deleted}, "
         f"rewritten {result.packs_rewritten}"
         + (f"; {counted(result.kept_aside, 'pack')} that a repair kept under lost/ in the store {'is' if result.kept_aside == 1 else 'are'} left "
            "for you to remove" if result.kept_aside else "")
@@ -522,3 +345,8 @@ def _render_gc(result: Any, verb: str, dry_run: bool) -> None:
         + (f"; {'would keep' if dry_run else 'kept'} {counted(result.recent_kept, 'unreferenced pack or snapshot', 'unreferenced packs or snapshots')} "
            f"written in the last {_age(result.grace_seconds)} (a write may still be under way; "
            "ASSAY_GC_GRACE_SECONDS=0 deletes them now)" if result.recent_kept else ""))
+
+
+# The commands that move versions between the workspace and a remote (see _data_transfer.py).
+data.add_command(push_cmd)
+data.add_command(pull_cmd)

@@ -18,7 +18,7 @@ import click
 from assay.errors import AssayError, InputError, NoSpaceError
 
 __all__ = ["counted", "echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "quoted",
-           "report_usage_error", "shown", "shown_streams", "styled", "to_json"]
+           "report_usage_error", "shown", "shown_streams", "size_text", "styled", "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -103,6 +103,17 @@ def counted(count: int, noun: str, plural: str | None = None, *, grouped: bool =
     """``count`` and ``noun`` in the number it takes: ``1 chunk``, ``2 chunks``, ``0 chunks``
     (``plural``: where adding an s is not it, ``1 copy``, ``2 copies``; ``grouped``: ``1,200 rows``)."""
     return (f"{count:,}" if grouped else str(count)) + f" {noun if count == 1 else plural or noun + 's'}"
+
+
+def size_text(n: int | None) -> str:
+    """``n`` bytes as people read them: ``512 B``, ``7.8 KiB``, ``1.2 GiB``; ``?`` for None."""
+    if n is None:  # a file gone since it was looked at
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
 
 
 def styled(text: str, *, fg: str | None = None, bold: bool = False, err: bool = False) -> str:

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from assay.data._gc import GcResult, gc
     from assay.data._prefetch import prefetch_status
     from assay.data._pull import pull
-    from assay.data._remote import TransferResult, add_remote, push, read_only_remote_folder, remove_remote
+    from assay.data._remote import TransferResult, push
+    from assay.data._remote_config import add_remote, read_only_remote_folder, remove_remote
     from assay.data._repair import RepairResult, repair
     from assay.data._replay import replay_status
     from assay.data._snapshot import FileManifest, Snapshot
@@ -69,8 +70,8 @@ _WHERE = {
     "CheckoutResult": "_checkout", "checkout": "_checkout",
     "DatasetDiff": "_diff", "diff": "_diff",
     "GcResult": "_gc", "gc": "_gc",
-    "TransferResult": "_remote", "add_remote": "_remote", "pull": "_pull", "push": "_remote", "remove_remote": "_remote",
-    "read_only_remote_folder": "_remote",
+    "TransferResult": "_remote", "add_remote": "_remote_config", "pull": "_pull", "push": "_remote",
+    "remove_remote": "_remote_config", "read_only_remote_folder": "_remote_config",
     "RepairResult": "_repair", "repair": "_repair",
     "FileManifest": "_snapshot", "Snapshot": "_snapshot",
     "Status": "_status", "status": "_status", "prefetch_status": "_prefetch",

@@ -29,7 +29,7 @@ def _mark_writes(ws: Workspace, folders: set[str]) -> str | None:
     (``cache/checkouts/<pid>-<random>``): a checkout killed outright (SIGKILL, a power cut)
     cannot remove them, and the next one then can (:func:`_sweep_killed`), also in a
     ``--to`` folder, where no gc looks. None where the note cannot be written."""
-    from assay.store._local import host_tag
+    from assay._process import host_tag
 
     folder = ws.cache_dir / "checkouts"
     path = f"{folder}/{os.getpid()}-{host_tag()}-{os.urandom(4).hex()}"  # (a workspace on a file server)
@@ -45,7 +45,7 @@ def _mark_writes(ws: Workspace, folders: set[str]) -> str | None:
 def _sweep_killed(ws: Workspace) -> None:
     """Remove the temp files of checkouts killed outright, in the folders their notes name
     (see :func:`_mark_writes`), and the notes."""
-    from assay.store._local import host_tag, writer_gone
+    from assay._process import host_tag, writer_gone
 
     try:
         notes = list(os.scandir(ws.cache_dir / "checkouts"))
@@ -75,7 +75,7 @@ def remove_dead_temps(folder: str, names: list[str], *, dry_run: bool = False) -
     """Remove (with ``dry_run``, count) the checkout temp files among ``names`` in ``folder``
     whose writer is gone: named exactly ``.assay-tmp-<pid>-<8 hex digits>`` (any other name
     is a user's file), by a process that has ended. ``(files, bytes)`` found."""
-    from assay.store._local import writer_gone
+    from assay._process import writer_gone
 
     found = size = 0
     for name in names:

@@ -29,18 +29,21 @@ __all__ = ["Overlap", "checkout_note", "find_overlaps", "held_by_others", "other
 
 @dataclass(frozen=True)
 class Overlap:
-    """Dataset ``other``'s source ``theirs`` meets ``ours``: the same path, or one inside the other."""
+    """Dataset (or model: ``kind``) ``other``'s source ``theirs`` meets ``ours``: the same path,
+    or one inside the other."""
 
     other: str
     ours: str
     theirs: str
+    kind: str = "dataset"
 
     def where(self) -> str:
+        who = f"{self.kind} {self.other!r}"
         if self.ours == self.theirs:
-            return f"{self.ours} is where dataset {self.other!r} was added from too"
+            return f"{self.ours} is where {who} was added from too"
         if under(self.ours, [self.theirs]):
-            return f"{self.ours} is inside {self.theirs}, where dataset {self.other!r} was added from"
-        return f"{self.ours} holds {self.theirs}, where dataset {self.other!r} was added from"
+            return f"{self.ours} is inside {self.theirs}, where {who} was added from"
+        return f"{self.ours} holds {self.theirs}, where {who} was added from"
 
 
 def _meet(a: str, b: str) -> bool:
@@ -54,35 +57,39 @@ def find_overlaps(ws: Workspace, name: str, sources: Iterable[str],
     from assay.data._versions import dataset_sources, list_datasets
 
     # (a dataset with no versions left has nothing to check out over another's files)
-    known = {d["name"]: dataset_sources(ws, d["name"]) for d in list_datasets(ws) if d["versions"]}
+    listed = [d for d in list_datasets(ws) if d["versions"]]
+    known = {d["name"]: dataset_sources(ws, d["name"]) for d in listed}
+    kinds = {d["name"]: d["kind"] for d in listed}
     known.update(others or {})
     found = []
     for other, theirs in sorted(known.items()):
         if other == name:
             continue
-        found += [Overlap(other, ours, t) for ours in sorted(sources) for t in theirs if _meet(ours, t)]
+        kind = kinds.get(other, "dataset")
+        found += [Overlap(other, ours, t, kind) for ours in sorted(sources) for t in theirs if _meet(ours, t)]
     return found
 
 
-def other_sources(ws: Workspace, name: str) -> list[tuple[str, str]]:
-    """``(dataset, its sources as the ledger holds them, JSON)`` of each dataset other than ``name``
-    that has a version, by name: one ledger query (status asks it each time)."""
+def other_sources(ws: Workspace, name: str) -> list[tuple[str, str, str]]:
+    """``(name, kind, its sources as the ledger holds them, JSON)`` of each dataset or registered
+    model other than ``name`` that has a version, by name: one ledger query (status asks it each
+    time). Models count: add refuses a folder shared with one as with a dataset."""
     rows = ws.ledger.query(
-        "SELECT name, sources FROM datasets WHERE kind = 'dataset' AND name != ? "
+        "SELECT name, kind, sources FROM datasets WHERE name != ? "
         "AND name IN (SELECT dataset FROM versions) ORDER BY name", (name,))
-    return [(str(r[0]), str(r[1])) for r in rows]
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def sharing(ws: Workspace, name: str, sources: Iterable[str],
-            others: list[tuple[str, str]] | None = None) -> list[Overlap]:
-    """Where ``sources`` of dataset ``name`` meet another dataset's (``others``, default
-    :func:`other_sources`): what `assay data status` says, as the files there are both's."""
+            others: list[tuple[str, str, str]] | None = None) -> list[Overlap]:
+    """Where ``sources`` of dataset ``name`` meet another dataset's or model's (``others``,
+    default :func:`other_sources`): what `assay data status` says, as the files there are both's."""
     import json
 
     found = []
-    for other, theirs in (other_sources(ws, name) if others is None else others):
+    for other, kind, theirs in (other_sources(ws, name) if others is None else others):
         paths = json.loads(theirs)
-        found += [Overlap(other, ours, t) for ours in sorted(sources) for t in paths if _meet(ours, t)]
+        found += [Overlap(other, ours, t, kind) for ours in sorted(sources) for t in paths if _meet(ours, t)]
     return found
 
 
@@ -91,12 +98,12 @@ _EFFECT = ("so checking out a version of either rewrites the other's, and `assay
 
 
 def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overlap: bool,
-                   others: dict[str, list[str]] | None = None, what: str = "") -> list[str]:
+                   others: dict[str, list[str]] | None = None, what: str = "", hint: str = "") -> list[str]:
     """Refuse ``sources`` of dataset ``name`` that would newly share files with another dataset,
     unless ``allow_overlap``; the warnings to give for each overlap let through. An overlap
     that ``name``'s latest add had already (a workspace made before overlaps were refused, or
     one allowed then) is let through, with its warning. ``what`` says what is added (an
-    output of a run)."""
+    output of a run, a pulled dataset), ``hint`` what to do instead of an add's advice."""
     from assay.data._versions import dataset_sources
 
     found = find_overlaps(ws, name, sources, others)
@@ -108,9 +115,10 @@ def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overla
         o = new[0]
         raise UsageError(
             f"{what or 'dataset ' + repr(name)}: {o.where()}: the two would share those files, {_EFFECT}",
-            hint=f"{'have the run write it to' if what else 'add it from'} a folder of its own; to make it the next "
-                 f"version of {o.other!r}, name it {o.other!r}; or pass --allow-overlap (allow_overlap=True) to "
-                 "share the files anyway",
+            hint=hint or (f"{'have the run write it to' if what else 'add it from'} a folder of its own; "
+                          + (f"to make it the next version of {o.other!r}, name it {o.other!r}; "
+                             if o.kind == "dataset" else "")
+                          + "or pass --allow-overlap (allow_overlap=True) to share the files anyway"),
             details={"overlaps": [{"dataset": x.other, "path": x.ours, "theirs": x.theirs} for x in new]})
     return [f"{what or 'dataset ' + repr(name)}: {o.where()}: the two share those files, {_EFFECT}" for o in found]
 

@@ -74,6 +74,7 @@ class PackStore:
         self._cache_dir = cache_dir
         self._index: dict[bytes, ChunkLocation] | None = None
         self._packs: set[str] = set()
+        self._unpacked: set[str] = set()  # indexed packs whose .pack the listing did not show
         self._lock = threading.Lock()
         # One thread reads the pack indexes while the others that need them wait: a checkout's
         # writers all meet the index unloaded, and each reading every index of an object store
@@ -97,7 +98,10 @@ class PackStore:
         read is appended there and its pack left out, instead of raising."""
         index: dict[bytes, ChunkLocation] = {}
         packs: set[str] = set()
+        pack_files: set[str] = set()
         for key in self.store.list("packs/"):
+            if key.endswith(".pack"):
+                pack_files.add(key[len("packs/"):-len(".pack")])
             if not key.endswith(".idx"):
                 continue
             pack_id = key[len("packs/"):-len(".idx")]
@@ -113,6 +117,7 @@ class PackStore:
         with self._lock:
             self._index = index
             self._packs = packs
+            self._unpacked = packs - pack_files
 
     def load(self, damaged: list[CorruptionError]) -> None:
         """Load the index now if it is not loaded, leaving out (and appending to ``damaged``)
@@ -155,6 +160,13 @@ class PackStore:
     def packs(self) -> set[str]:
         self.index  # noqa: B018
         return set(self._packs)
+
+    def unpacked(self) -> set[str]:
+        """The packs whose index was loaded but whose ``.pack`` file was not there when the
+        indexes were listed (deleted, lost): their chunks are named, not held. From that
+        listing, at no cost of its own."""
+        self.index  # noqa: B018
+        return set(self._unpacked)
 
     def has(self, digest: bytes) -> bool:
         return digest in self.index

@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay.config import Remote
@@ -34,6 +35,7 @@ from assay.data._remote import (
 from assay.data._remote_refs import fitting_sources, maker_label, read_refs, run_of, safe_sources
 from assay.data._snapshot import ManifestMemo
 from assay.data._versions import Version, copy_snapshot, kind_of, load_snapshot, load_snapshot_object, resolve
+from assay.data._whole import WholeSnapshots
 from assay.errors import CorruptionError, InputError, UsageError
 from assay.ledger import IntegrityConflict, utcnow
 from assay.store import ObjectStore
@@ -46,8 +48,12 @@ __all__ = ["pull"]
 
 
 def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0,
-         checkout: bool = False) -> TransferResult:
-    """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk."""
+         checkout: bool = False, allow_overlap: bool = False) -> TransferResult:
+    """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk.
+
+    A dataset (or model) new here, or a version of one added from other folders, whose folders
+    would meet another's here is refused before anything is fetched, as `add` refuses it (see
+    :mod:`assay.data._overlap`), unless ``allow_overlap``."""
     spec, store = open_remote(ws, remote)
     result = TransferResult(remote=spec.name)
     strays: list[str] = []
@@ -56,7 +62,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     staged: dict[str, Staged] = {}
     try:
         result.notes += [f"passed over versions/{n}/ on remote {spec.name}: {n!r} is not a dataset name" for n in strays]
-        _pull(ws, store, spec, wanted, local, result, staged, jobs=jobs, checkout=checkout)
+        _pull(ws, store, spec, wanted, local, result, staged, jobs=jobs, checkout=checkout, allow_overlap=allow_overlap)
     finally:
         for files in staged.values():  # what the checkout did not take (or a failure left)
             for tmp, _, _ in files.values():
@@ -69,7 +75,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
 
 
 def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
-          result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool) -> None:
+          result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool, allow_overlap: bool) -> None:
     with ws.lock(), remote_hold(ws, spec, store, "pull"), contextlib.ExitStack() as stack:
         # (the hold: no gc there removes a pack while it is read)
         rpacks = remote_packs(ws, spec, store)
@@ -81,14 +87,20 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         staging = sorted({e["snapshot"] for e in newest.values()}) if checkout else []
         spool = _Spool(ws)
         stack.callback(spool.remove)
-        snapshots, sources, digests = _read_snapshots(ws, store, spec.name, wanted, docs, set(staging), spool)
+        whole = WholeSnapshots(ws, local)  # loads this workspace's own index: its damage is not the remote's
+        checked = _Checked()
+        snapshots, sources, digests = _read_snapshots(ws, store, spec.name, wanted, docs, set(staging), spool,
+                                                      whole, checked)
+        # Before any chunk or version lands: a refused pull leaves nothing behind.
+        result.notes += _refuse_overlaps(ws, wanted, docs, sources, spec.name, allow_overlap=allow_overlap)
         through = 0
         if checkout:
             through = _stage(ws, rpacks, local, snapshots, staging, staged, result, spec.name)
-        local.has(b"")  # this workspace's own index, loaded outside: its damage is not the remote's
         with remote_damage(spec.name):  # only the remote is read here
             transfer(rpacks, local, digests, ws.tmp_dir, result, jobs=jobs, pack_size=ws.config.data.pack_size)
         result.chunks_present -= through  # stored by the staging, not found there
+        whole.found(checked.read)  # every chunk of each is here now (those lost are not among them)
+        whole.save()
         rpacks.close()
         del rpacks, digests  # the remote's index and the chunk list are not needed for checkout
         for sid in spool:  # after the chunks: a snapshot in the store is always complete
@@ -106,6 +118,10 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         pulled = sorted({e["id"] for _, e in wanted})
         import_reproducers(ws, store, spec.name, result.notes, pulled)
         result.records_received = import_records(ws, store, spec.name, result.notes, pulled)
+        result.notes += [f"{_refs_of(ws, sid)} lacked {_counted(n, 'chunk')} here: fetched from {spec.name}"
+                         for sid, n in sorted(checked.lacking.items())]
+        if checked.lost:
+            _refuse_lost(ws, checked.lost, local, result)
     if checkout:
         from assay.data._checkout import checkout as do_checkout
 
@@ -129,9 +145,18 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             result.notes += done.warnings
 
 
+@dataclass
+class _Checked:
+    """What :func:`_read_snapshots` found of the chunks of the snapshots it decoded."""
+
+    read: list[str] = field(default_factory=list)  # whole once the transfer is done
+    lacking: dict[str, int] = field(default_factory=dict)  # here, without so many chunks: the transfer fetches them
+    lost: dict[str, list[bytes]] = field(default_factory=dict)  # chunks the index names in packs that are gone
+
+
 def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list[tuple[str, dict[str, Any]]],
-                    docs: dict[str, dict[str, Any]], keep: set[str], spool: _Spool,
-                    ) -> tuple[dict[str, Any], dict[str, tuple[list[str], list[str]]], list[bytes]]:
+                    docs: dict[str, dict[str, Any]], keep: set[str], spool: _Spool, whole: WholeSnapshots,
+                    checked: _Checked) -> tuple[dict[str, Any], dict[str, tuple[list[str], list[str]]], list[bytes]]:
     """The snapshots of ``wanted`` this pull needs, read one at a time (a long history's
     together would not fit in memory), each with the manifests of the one before. Only the
     snapshots this workspace lacks are read from the remote: each is checked and spooled
@@ -139,7 +164,11 @@ def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list
     only if a new version or the checkout needs it. Returns the snapshots in ``keep``
     (those a checkout stages), the sources of each new version (the dataset's and the
     version's) that hold some file of it (a remote cannot widen where status looks), and
-    every chunk of the snapshots read, sorted (the transfer fetches those not here)."""
+    every chunk of the snapshots read, sorted (the transfer fetches those not here).
+
+    A snapshot here of versions recorded here is decoded only when it is not known whole
+    (:mod:`assay.data._whole`): a pack lost since leaves it short, and its chunks are then
+    looked up like a new one's (``checked`` says what was found)."""
     by_snapshot: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, entry in wanted:
         by_snapshot.setdefault(entry["snapshot"], []).append((name, entry))
@@ -152,18 +181,28 @@ def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list
     for sid, entries in by_snapshot.items():
         new = [(name, entry) for name, entry in entries if entry["id"] not in known]
         if sid in here:
-            if not new and sid not in keep:
+            if not new and sid not in keep and sid in whole:
                 continue  # recorded here with its data: nothing to fetch or learn
             snap = load_snapshot(ws.store, sid, memo=memo)
+            digests = snap.chunk_digests()
+            lacking = len(whole.packs.missing(digests))
+            if lacking and not new:
+                checked.lacking[sid] = lacking
         else:
             with remote_damage(remote):
                 snap, data = load_snapshot_object(store, sid, memo=memo)
             spool.write(sid, data)
             del data
+            digests = snap.chunk_digests()
         # The chunks of one read here are looked up too (no transfer for those found): a
         # snapshot an older assay's gc left when killed after its packs went, or one whose
         # packs were lost to damage, would otherwise become a version with no data.
-        chunks |= snap.chunk_digests()
+        chunks |= digests
+        lost = whole.lost(digests)
+        if lost:
+            checked.lost[sid] = lost
+        else:
+            checked.read.append(sid)
         for name, entry in new:
             sources[entry["id"]] = (fitting_sources(safe_sources(docs[name].get("sources")), snap),
                                     fitting_sources(safe_sources(entry.get("sources")), snap))
@@ -178,7 +217,7 @@ class _Spool:
     travels once."""
 
     def __init__(self, ws: Workspace) -> None:
-        from assay.store._local import host_tag
+        from assay._process import host_tag
 
         self.folder = ws.tmp_dir / f"{os.getpid()}-{host_tag()}-pull-{os.urandom(4).hex()}"
         self._ids: list[str] = []
@@ -236,6 +275,60 @@ def _refuse_kind_clashes(ws: Workspace, docs: dict[str, dict[str, Any]], remote:
         raise UsageError("refusing to pull: " + "; ".join(clashes),
                          hint="pull the other names one by one (`assay data pull NAME`), or register the local one "
                               "under another name")
+
+
+def _refs_of(ws: Workspace, sid: str) -> str:
+    """The versions here whose snapshot is ``sid``, as refs."""
+    rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE snapshot = ? ORDER BY dataset, number", (sid,))
+    return ", ".join(f"{d}@v{n}" for d, n in rows) or f"snapshot {sid[:12]}"
+
+
+def _counted(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def _refuse_lost(ws: Workspace, lost: dict[str, list[bytes]], local: PackStore, result: TransferResult) -> None:
+    """The pull is done; say that versions here lack chunks it could not fetch: the index names
+    them in packs whose files are gone, which only a repair (that retires those indexes) mends."""
+    index = local.index
+    packs = sorted({index[d].pack for digests in lost.values() for d in digests})
+    refs = "; ".join(f"{_refs_of(ws, sid)} lacks {_counted(len(d), 'chunk')}" for sid, d in sorted(lost.items()))
+    error = CorruptionError(
+        f"{refs} here: {'its pack' if len(packs) == 1 else 'their packs'} "
+        f"{', '.join(f'packs/{p}.pack' for p in packs)} {'is' if len(packs) == 1 else 'are'} missing from this "
+        f"workspace's store ({'its index is' if len(packs) == 1 else 'their indexes are'} still there), so this pull "
+        "could not fetch them",
+        hint=f"run `assay data pull --repair{' --remote ' + result.remote if result.remote else ''}` to replace them "
+             "with the remote's copies")
+    error.details = {"pull": result.to_dict()}
+    raise error
+
+
+def _refuse_overlaps(ws: Workspace, wanted: list[tuple[str, dict[str, Any]]], docs: dict[str, dict[str, Any]],
+                     sources: dict[str, tuple[list[str], list[str]]], remote: str, *, allow_overlap: bool) -> list[str]:
+    """Refuse, as `add` does, the folders the pull would record for a dataset (or model) that
+    meet another one's here: a new dataset's sources (those of its first version recorded),
+    and each new version's own (status looks, and checkout writes, there). One whose folders
+    met already here is let through, with a note for each overlap; those among the pulled
+    ones (they share a folder on the remote too) are not told apart here until recorded."""
+    from assay.data._overlap import refuse_or_note
+
+    known = {str(row[0]) for row in ws.ledger.query("SELECT name FROM datasets")}
+    paths: dict[str, set[str]] = {}
+    for name, entry in wanted:
+        if entry["id"] not in sources:
+            continue  # recorded here already
+        ours, version = sources[entry["id"]]
+        if name not in known and name not in paths:
+            paths[name] = set(ours)  # what _import_version records as the dataset's
+        paths.setdefault(name, set()).update(version)
+    notes = []
+    for name, where in sorted(paths.items()):
+        notes += refuse_or_note(
+            ws, name, sorted(where), allow_overlap=allow_overlap, what=f"{docs[name]['kind']} {name!r} of remote {remote}",
+            hint="pull the other names one by one (`assay data pull NAME`), move the one here to a folder of its own "
+                 "(add it from there), or pass --allow-overlap (allow_overlap=True) to share the files anyway")
+    return notes
 
 
 def _stage(ws: Workspace, rpacks: PackStore, local: PackStore, snapshots: dict[str, Any], wanted: list[str],

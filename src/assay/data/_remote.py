@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,12 @@ from assay.data._fork import quick_handoffs
 from assay.data._history import write_runs
 from assay.data._records import write_records
 from assay.data._packs import PackStore, PackWriter, workspace_packs
+from assay.data._remote_config import (  # also named here, where they lived before
+    add_remote,
+    read_only_remote_folder,
+    refuse_read_only,
+    remove_remote,
+)
 from assay.data._remote_refs import (  # also named here, where they lived before
     _as_version,
     check_entry,
@@ -71,7 +75,6 @@ __all__ = ["TransferResult", "add_remote", "check_entry", "fitting_sources", "ma
            "remote_version", "remote_versions", "remove_remote", "run_of", "safe_sources", "transfer"]
 
 _BIG_CHUNK = 256 << 10
-_REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
 @dataclass
@@ -108,98 +111,6 @@ class TransferResult:
         }
 
 
-def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, options: dict[str, Any] | None = None,
-               replace: bool = False) -> Remote:
-    """Add remote ``name`` at ``url``. A name that exists already is refused unless it has the
-    same URL and options, or ``replace``. A folder is checked (its parent is there and it can
-    be made and read: one this user cannot write to is added to pull from, see
-    :func:`read_only_remote_folder`) and made if it is not there, empty: nothing is written into it
-    before the first push. An object store's URL and options are checked for their shape
-    (nothing is sent: whether the bucket is there is found at its first use)."""
-    from assay.store import folder_of, public_options
-
-    if not _REMOTE_NAME.fullmatch(name):
-        raise UsageError(f"invalid remote name {name!r}", hint="use letters, digits, '_', '-' and '.'")
-    remote = Remote(name=name, url=url, options=options or {})
-    folder = folder_of(url, ws.root)
-    if folder is not None and remote.options:
-        raise UsageError(f"remote {name!r} is a folder ({url}): options such as "
-                         f"{', '.join(sorted(public_options(remote.options)))} are for object stores",
-                         hint="leave out --endpoint-url: it is for s3:// URLs")
-    known = ws.config.remotes.get(name)
-    if known is not None and not replace and (known.url, known.options) != (remote.url, remote.options):
-        there, given = public_options(known.options), public_options(remote.options)
-        if known.url != url:
-            raise UsageError(f"remote {name!r} exists already, at {known.url}"
-                             + "".join(f" {k}={v}" for k, v in sorted(there.items())),
-                             hint=f"pass --replace to point {name} at {url} instead, or pick another name")
-        differ = sorted(k for k in known.options.keys() | remote.options.keys()
-                        if known.options.get(k) != remote.options.get(k))
-        raise UsageError(f"remote {name!r} exists already, at {url} with other options: "
-                         + "; ".join(f"{k} {there.get(k, '(none)')} there, {given.get(k, '(none)')} given"
-                                     for k in differ),
-                         hint=f"pass --replace to give {name} the options given, or pick another name")
-    if folder is not None:
-        _check_folder(ws, url)  # fails now, not at the first push, if the folder is unusable
-    else:
-        _open(ws, remote)  # the same for an object store's URL (opening writes nothing)
-    ws.config.remotes[name] = remote
-    if default or ws.config.default_remote is None:
-        ws.config.default_remote = name
-    ws.save_config()
-    return remote
-
-
-def _check_folder(ws: Workspace, url: str) -> None:
-    """Refuse a folder remote that cannot be made or read by this user. The folder is
-    made (empty) if it is not there, inside a folder that is: a mistyped path is refused
-    now, not made whole, and not mistaken later for an empty remote."""
-    from assay.config import make_folder
-    from assay.store import folder_of
-
-    path: Path | None = folder_of(url, ws.root)
-    assert path is not None  # add_remote checks folders only
-    if not path.exists() and not path.parent.exists():
-        raise InputError(f"cannot use {path} as a remote: the folder {path.parent} does not exist",
-                         hint=f"check the path; for a new remote there, make that folder first (mkdir -p {path.parent})")
-    make_folder(path, f"cannot use {path} as a remote")
-    if not os.access(path, os.R_OK | os.X_OK):
-        raise InputError(f"cannot use {path} as a remote: this user cannot read it",
-                         hint="give a folder this user can read (and write to, to push there)")
-
-
-def read_only_remote_folder(ws: Workspace, remote: Remote) -> Path | None:
-    """The folder of ``remote`` if this user cannot write to it (a published, read-only share:
-    pull and verify read it, a push fails); None for an object store or a writable folder."""
-    from assay.store import folder_of
-
-    folder = folder_of(remote.url, ws.root)
-    if folder is None or not folder.is_dir() or os.access(folder, os.W_OK | os.X_OK):
-        return None
-    packs = folder / "packs"  # a folder whose top alone is locked, its sub-folders writable, takes pushes
-    if packs.is_dir() and not packs.is_symlink() and os.access(packs, os.W_OK | os.X_OK):
-        return None
-    return folder
-
-
-def refuse_read_only(ws: Workspace, remote: Remote) -> None:
-    """A push (or a repair of the remote) to a folder this user cannot write to: refused first."""
-    folder = read_only_remote_folder(ws, remote)
-    if folder is not None:
-        raise InputError(f"cannot push to remote {remote.name}: this user cannot write to its folder {folder} "
-                         "(read-only)", hint=f"pull from {remote.name} only; to push, ask for write access to {folder} "
-                                             "or add a remote this user can write to (`assay remote add NAME PATH`)")
-
-
-def remove_remote(ws: Workspace, name: str) -> None:
-    if name not in ws.config.remotes:
-        raise NotFoundError(f"no remote named {name!r}")
-    del ws.config.remotes[name]
-    if ws.config.default_remote == name:
-        ws.config.default_remote = next(iter(ws.config.remotes), None)
-    ws.save_config()
-
-
 def _pick(ws: Workspace, name: str | None) -> Remote:
     name = name or ws.config.default_remote
     if not name:
@@ -223,7 +134,7 @@ def _open(ws: Workspace, remote: Remote) -> ObjectStore:
     # A folder others write too: its sub-folders are its own, never links leading elsewhere.
     store = LocalStore(folder, confined=True) if folder is not None else open_store(remote.url, ws.root, **remote.options)
     if isinstance(store, LocalStore):
-        from assay.store._local import sweep_leftovers
+        from assay.store import sweep_leftovers
 
         try:  # what killed pushes of this machine left (it holds space for ever)
             sweep_leftovers(store.dead_tmp_files(), f"remote {remote.name}'s temp folder")

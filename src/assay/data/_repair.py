@@ -43,6 +43,7 @@ and takes the exclusive lock (and the store's exclusive hold: no push into it un
 see :mod:`assay.data._storelock`) only to delete or move aside the packs it replaced, each
 only if every chunk it held good (or had mended) is still indexed elsewhere then.
 `push --repair` mends under a push's hold on the remote and retires under its exclusive one.
+What a repair reads before it changes anything (indexes, snapshots) is :mod:`assay.data._repair_read`.
 """
 
 from __future__ import annotations
@@ -53,28 +54,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import blake3
-
 from assay.data._packs import (
     CHECK_BATCH,
     CHECK_BYTES,
     PACK_MAGIC,
     ChunkLocation,
-    IndexEntry,
     PackStore,
     PackWriter,
     bad_pack_header,
     decode_index,
-    newer_header,
-    salvage_index,
     workspace_packs,
 )
 from assay.data._remote_mend import live_on_remote, mend_refs, mend_runs
+from assay.data._repair_read import read_indexes, read_snapshots
 from assay.data._salvage import found_in_gaps
 from assay.data._storelock import store_hold
 from assay.data._verify import VerifyReport, leftover_packs, verify
-from assay.data._versions import all_versions, load_snapshot_object
-from assay.errors import CorruptionError, NotFoundError, UsageError
+from assay.data._versions import all_versions
+from assay.errors import CorruptionError, NotFoundError
 from assay.progress import bar
 from assay.store import LocalStore, ObjectStore
 from assay.workspace import Workspace
@@ -215,7 +212,7 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
           check: Callable[[], None] = lambda: None) -> Callable[[Callable[[], None]], None]:
     """Check every pack, store good copies, and write new packs and snapshots (all of it only
     adds to the store); what is returned deletes or moves aside the packs they replace."""
-    entries, salvaged = _indexes(store, result, spare_indexes)
+    entries, salvaged = read_indexes(store, result.repaired, spare_indexes)
     snapshots_live = live()
     clean: set[bytes] = set()  # good chunks in packs without damage: they stay where they are
     good: dict[str, dict[bytes, ChunkLocation]] = {}  # good chunks of the damaged packs
@@ -243,7 +240,8 @@ def _mend(store: ObjectStore, packs: PackStore, source_store: ObjectStore, sourc
             else:
                 clean.update(found)
     elsewhere = {d for locs in good.values() for d in locs}  # good copies inside damaged packs
-    snapshots, sizes, unread = _snapshots(store, source_store, snapshots_live, result)
+    snapshots, sizes, unread = read_snapshots(store, source_store, snapshots_live)
+    result.checked_snapshots += len(snapshots_live)
     needed = set(sizes)
     # Packs without an index are dropped only where every chunk any version there needs is
     # known: every ref and snapshot read, and no workspace keeps its own chunks in this store
@@ -420,79 +418,6 @@ def _indexed_outside(store: ObjectStore, retiring: set[str]) -> set[bytes]:
             except (CorruptionError, NotFoundError):
                 continue
     return held
-
-
-def _indexes(store: ObjectStore, result: RepairResult,
-             spare_indexes: Path | None) -> tuple[dict[str, list[IndexEntry]], set[str]]:
-    """Every pack's entries, and the packs whose index had to be salvaged. A damaged index
-    is put back from ``spare_indexes`` (a cache of this store's indexes) when the copy
-    there is the one the pack's id names. An index newer than this assay stops everything."""
-    entries: dict[str, list[IndexEntry]] = {}
-    salvaged: set[str] = set()
-    damaged: dict[str, bytes] = {}
-    for key in sorted(store.list("packs/")):
-        if not key.endswith(".idx"):
-            continue
-        pack_id = key[len("packs/"):-len(".idx")]
-        try:
-            data = store.get_bytes(key)
-        except NotFoundError:
-            continue  # deleted since it was listed (a gc elsewhere)
-        if newer_header(data):  # whole or damaged: repair does not guess
-            raise UsageError(f"pack index {key} is in a format newer than this assay knows (or its header is "
-                             "damaged to look so); this assay will not change that store",
-                             hint="upgrade assay and repair again; if no newer assay wrote it, move "
-                                  f"{key} and its .pack out of the store by hand")
-        try:
-            entries[pack_id] = decode_index(data, key)
-        except CorruptionError:
-            damaged[key] = data
-    for key, data in damaged.items():
-        pack_id = key[len("packs/"):-len(".idx")]
-        spare = _spare_index(spare_indexes, pack_id, key)
-        if spare is not None:
-            store.put_bytes(key, spare)
-            entries[pack_id] = decode_index(spare, key)
-            result.repaired.append(f"pack index {key}")
-            continue
-        entries[pack_id] = salvage_index(data)
-        salvaged.add(pack_id)
-    return entries, salvaged
-
-
-def _spare_index(folder: Path | None, pack_id: str, key: str) -> bytes | None:
-    if folder is None:
-        return None
-    try:
-        data = (folder / f"{pack_id}.idx").read_bytes()
-        decode_index(data, key)
-    except (OSError, CorruptionError):
-        return None
-    return data if blake3.blake3(data).hexdigest()[:32] == pack_id else None  # a pack's id is its index's hash
-
-
-def _snapshots(store: ObjectStore, source_store: ObjectStore, live: set[str],
-               result: RepairResult) -> tuple[dict[str, bytes], dict[bytes, int], set[str]]:
-    """Check every live snapshot; the good copies from the other side of those damaged or
-    missing here (written once their chunks are), the chunks the readable ones need, with
-    their sizes, and the snapshots that no side has a good copy of."""
-    needed: dict[bytes, int] = {}
-    replacements: dict[str, bytes] = {}
-    unread: set[str] = set()
-    for snapshot_id in sorted(live):
-        result.checked_snapshots += 1
-        try:
-            snapshot, _ = load_snapshot_object(store, snapshot_id)
-        except (CorruptionError, NotFoundError):
-            try:
-                snapshot, data = load_snapshot_object(source_store, snapshot_id)  # checked against its id
-            except (CorruptionError, NotFoundError):
-                unread.add(snapshot_id)
-                continue  # no good copy: the verify afterwards names it
-            replacements[snapshot_id] = data
-        for manifest in snapshot.files.values():
-            needed.update(manifest.chunks)
-    return replacements, needed, unread
 
 
 def _carry(packs: PackStore, writer: PackWriter, digest: bytes, loc: ChunkLocation) -> bool:

@@ -178,8 +178,8 @@ def record(ws: Workspace, dataset: str, *, latest: Version, against: Version, so
 
 def _latest(ledger: str, name: str | None) -> tuple[int, dict[str, tuple[str, str, int]], list[tuple[str, str]]] | None:
     """The ledger file's schema version, ``{dataset: (sources as JSON, latest version id, its
-    number)}`` for ``name`` or for every dataset of kind "dataset" with a version, and ``(dataset,
-    its sources as JSON)`` of every dataset of that kind with a version (``_overlap.other_sources``);
+    number)}`` for ``name`` or for every dataset of kind "dataset" with a version, and ``(name,
+    its sources as JSON)`` of every dataset or model with a version (``_overlap.other_sources``);
     None if it cannot be read."""
     try:  # the C module alone: the sqlite3 package adds date adapters (5 ms of a cold start) unused here
         from _sqlite3 import Error, connect
@@ -198,8 +198,8 @@ def _latest(ledger: str, name: str | None) -> tuple[int, dict[str, tuple[str, st
             conn.execute("BEGIN")  # one snapshot for both reads
             schema = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchall()
             rows = conn.execute(sql, (name,) if name is not None else ()).fetchall()
-            everyone = conn.execute("SELECT name, sources FROM datasets WHERE kind = 'dataset' "
-                                    "AND name IN (SELECT dataset FROM versions)").fetchall()
+            everyone = conn.execute("SELECT name, sources FROM datasets "  # models too: status names them
+                                    "WHERE name IN (SELECT dataset FROM versions)").fetchall()
         finally:
             conn.close()
     except Error:

@@ -53,7 +53,8 @@ class Status:
 
     @property
     def shares_folder_with(self) -> list[str]:
-        """The other datasets whose folders hold some of this one's files, or are inside its own."""
+        """The other datasets and registered models whose folders hold some of this one's files,
+        or are inside its own."""
         return sorted({o.other for o in self.overlaps})
 
     @property

@@ -383,7 +383,7 @@ def _abandoned(ws: Workspace, info: dict[str, Any]) -> bool:
     ended (SIGKILL, the OOM killer, a crash: it had no chance to record how the run ended)."""
     from datetime import datetime
 
-    from assay.store._local import host_tag, writer_gone
+    from assay._process import host_tag, writer_gone
 
     pid = info.get("pid")
     if not isinstance(pid, int) or pid <= 0 or info.get("ledger") != ws.ledger_id:

@@ -130,7 +130,7 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     # A run recorded here (see assay.data._history), by this process of this machine and PID
     # namespace: one whose process has ended with the run still "running" was abandoned (see
     # _graph.describe).
-    from assay.store._local import host_tag
+    from assay._process import host_tag
 
     env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid(), "host_tag": host_tag()}
     # (the interpreter is named as the command names it: a path may hold what a command line may)

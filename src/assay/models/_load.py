@@ -87,12 +87,14 @@ def _cached(ws: Workspace, ref: str, snapshot: str) -> Path:
     """The folder in the workspace's cache that holds snapshot ``snapshot`` of model ``ref``,
     checked out (every chunk verified) if it is not there."""
     from assay import data as _data
-    from assay.store._local import remove_dead_writers_files
+    from assay._process import host_tag
+    from assay.store import dead_writers_files, sweep_leftovers
 
     folder = ws.cache_dir / "models" / snapshot
     if not folder.exists():
-        remove_dead_writers_files(ws.tmp_dir, folders=True)  # a killed load's checkout (a model's size)
-        tmp = ws.tmp_dir / f"{os.getpid()}-model-{snapshot}-{os.urandom(4).hex()}"
+        # A killed load's checkout (a model's size): removed, and said so, as the store's sweep does.
+        sweep_leftovers(dead_writers_files(ws.tmp_dir, folders=True), "this workspace's temp folder")
+        tmp = ws.tmp_dir / f"{os.getpid()}-{host_tag()}-model-{snapshot}-{os.urandom(4).hex()}"
         _data.checkout(ws, ref, to=tmp)
         folder.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -7,9 +7,10 @@ from typing import Any
 
 from assay.store._base import ObjectStore, check_key
 from assay.store._fsspec import FsspecStore, public_options
-from assay.store._local import LocalStore
+from assay.store._local import Leftover, LocalStore, dead_writers_files, sweep_leftovers
 
-__all__ = ["FsspecStore", "LocalStore", "ObjectStore", "check_key", "folder_of", "open_store", "public_options"]
+__all__ = ["FsspecStore", "Leftover", "LocalStore", "ObjectStore", "check_key", "dead_writers_files", "folder_of", "open_store",
+           "public_options", "sweep_leftovers"]
 
 
 def folder_of(url: str, base_dir: Path | None = None) -> Path | None:

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from assay._process import WRITER_SLACK, host_tag, writer_gone
 from assay.config import fsync_dir, make_folder
 from assay.errors import InputError, NotFoundError
 from assay.store._base import ObjectStore, check_key
 
-__all__ = ["Leftover", "LocalStore", "dead_writers_files", "pid_alive", "remove_dead_writers_files", "remove_leftovers",
-           "sweep_leftovers", "writer_gone"]
+__all__ = ["Leftover", "LocalStore", "dead_writers_files", "remove_dead_writers_files", "remove_leftovers",
+           "sweep_leftovers"]
 
 
 class LocalStore(ObjectStore):
@@ -258,7 +259,7 @@ def dead_writers_files(folder: Path, *, shared: bool = False, folders: bool = Fa
             continue
         host = rest[:9] if rest[:1] == "h" and rest[9:10] == "-" else None
         if (host is not None and host != host_tag()) or (host is None and shared):
-            gone = time.time() - st.st_mtime > _START_SLACK
+            gone = time.time() - st.st_mtime > WRITER_SLACK
         else:
             gone = writer_gone(int(pid_text), st.st_mtime)
         if not gone:
@@ -292,11 +293,13 @@ def sweep_leftovers(leftovers: list[Leftover], where: str) -> None:
     shown = (f"{size / (1 << 20):.1f} MiB" if size >= 1 << 20 else f"{size / 1024:.1f} KiB" if size >= 1024
              else f"{size} B")
     one = len(leftovers) == 1
+    kinds = {leftover.folder for leftover in leftovers}
+    what = "temp folder" if kinds == {True} else "temp file" if kinds == {False} else "temp files and folder"
     if sys.stderr is not None:
-        print(f"note: removed {'a temp file' if one else f'{len(leftovers)} temp files'} ({shown}) left in {where} by "
+        print(f"note: removed {f'a {what}' if one else f'{len(leftovers)} {what}s'} ({shown}) left in {where} by "
               f"{'an assay command' if one else 'assay commands'} killed mid-write (a pack being written, a "
-              f"checkout's part): {'its process is' if one else 'their processes are'} gone, so nothing would "
-              f"finish {'it' if one else 'them'}", file=sys.stderr, flush=True)
+              f"checkout's part, a model's copy being loaded): {'its process is' if one else 'their processes are'} "
+              f"gone, so nothing would finish {'it' if one else 'them'}", file=sys.stderr, flush=True)
 
 
 def remove_dead_writers_files(folder: Path, *, shared: bool = False, folders: bool = False) -> int:
@@ -313,81 +316,3 @@ def _folder_size(folder: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(top, name)).st_size
     return total
-
-
-_HOST_TAG: list[str] = []
-
-
-def host_tag() -> str:
-    """This machine in the names of temp files: "h" + 8 hex digits (made on first use) of its
-    host name, boot and process-id namespace, so that two containers that share a host name
-    and a volume do not judge each other's processes by their own numbers."""
-    if not _HOST_TAG:
-        import hashlib
-        import socket
-
-        parts = [socket.gethostname()]
-        for read in (lambda: Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
-                     lambda: os.readlink("/proc/self/ns/pid")):
-            try:
-                parts.append(read())
-            except OSError:
-                parts.append("")
-        _HOST_TAG.append("h" + hashlib.blake2b("\0".join(parts).encode(), digest_size=4).hexdigest())
-    return _HOST_TAG[0]
-
-
-def writer_gone(pid: int, mtime: float) -> bool:
-    """Whether the process ``pid`` that wrote a file last modified at ``mtime`` is gone: no
-    such process, or one that started after that write (the number was used again: PIDs
-    wrap, at 32,768 on some machines, within a long run)."""
-    return not pid_alive(pid) or _started_after(pid, mtime + _START_SLACK)
-
-
-# A day: the start time comes from this machine's clock and a file's mtime maybe from a
-# file server's, and a clock may be stepped; only a gap beyond any such skew says "reused".
-_START_SLACK = 86_400.0
-
-
-def _started_after(pid: int, when: float) -> bool:
-    """Whether ``/proc`` says process ``pid`` started after ``when`` (seconds since the epoch);
-    False where that cannot be told."""
-    try:
-        if os.readlink("/proc/self") != str(os.getpid()):
-            return False  # another PID namespace's /proc
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rpartition(b")")[2].split()  # after the name, which may hold spaces
-        ticks = int(fields[19])  # field 22, starttime, in clock ticks since boot
-        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
-        return False
-    return time.time() - age > when
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and can still run: a zombie (killed, not yet reaped by
-    its parent, which a container's first process may be slow to do) writes nothing more."""
-    if not 0 < pid < 1 << 31:
-        return False  # no process has such a number (and os.kill would overflow)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """Whether ``/proc`` says ``pid`` has ended, all of its threads (a process whose first
-    thread ended while others run shows that thread's state). Only where ``/proc`` is this
-    process's PID namespace's: elsewhere its numbers name other processes."""
-    try:
-        if os.readlink("/proc/self") != str(os.getpid()):
-            return False
-        with open(f"/proc/{pid}/status", "rb") as f:
-            fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
-    except OSError:
-        return False  # no /proc (not Linux): alive, as kill said
-    state, threads = fields.get(b"State", b"").split(), fields.get(b"Threads", b"").strip()
-    return bool(state) and state[0] in (b"Z", b"X") and threads == b"1"
