@@ -354,7 +354,7 @@ def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws:
     assert "note: key is not unique" in out
     assert "x: 1 row changed, mean 2.5 -> 4.5, p50 2.5 -> 3.5, max 3.5 -> 9.5" in out
     assert "c: 1 row changed, new: c, gone: b, share: a 66.7% -> 75.0%" in out
-    assert 'changed id="2": c "b" -> "c"; x "2.5" -> "9.5"' in out
+    assert 'changed id=2: c "b" -> "c"; x 2.5 -> 9.5' in out
     assert "{" not in out  # no Python dicts
     empty = cli("data", "diff", "t@v1", "t@v2", "--key", "", cwd=ws.root, check=2)
     assert "empty column" in empty.stderr and "--key id,region" in empty.stderr  # was "e.g. key=['id']"
@@ -368,8 +368,8 @@ def test_the_diff_command_quotes_column_names_and_values_that_would_break_its_li
     assert 'column added    "new\\ncol" (int64)' in out
     assert '"a\\tb": 1 row changed, mean 2 -> 5.5' in out and '"line\\nbreak": 1 row changed, mean 2.5 -> 5' in out
     assert 'c: 1 row changed, new: "z\\nq", gone: y' in out
-    assert 'changed id="1": "line\\nbreak" "2" -> "7"\n' in out
-    assert 'changed id="2": "a\\tb" "2.5" -> "9.5"; c "y" -> "z\\nq"\n' in out
+    assert 'changed id=1: "line\\nbreak" 2 -> 7\n' in out
+    assert 'changed id=2: "a\\tb" 2.5 -> 9.5; c "y" -> "z\\nq"\n' in out
     assert "\t" not in out and all(line.startswith(("t@v1", "  ")) for line in out.splitlines())
 
 

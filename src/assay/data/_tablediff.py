@@ -46,11 +46,16 @@ Memory
     Measured on 2 busy cores: ~10 MB/s of CSV, 2M-row Parquet in ~7 s.
 
 CSV
-    CSV cells are compared as text (so `1.0` -> `1` is a change); an empty unquoted
-    field is null. Column types are inferred over the whole file (int64, double,
-    string, or null when empty); `""`, `NA`, `N/A`, `NULL`, `null`, `NaN`... count as missing
-    in numeric summaries. A Parquet file compared with a CSV file has its values cast to
-    text. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
+    Column types are inferred over the whole file (int64, double, string, or null when
+    empty); an empty unquoted field is null, and in a numeric column so are `NA`, `N/A`,
+    `NULL`, `null`, `NaN`... A column numeric in both files is compared as numbers, as a
+    user reads them: `1.0` -> `1` or `NA` -> (empty) is no change there (in a text column it
+    is a change of text), and its values are shown as numbers, keys too (`id=20`, not
+    `id="20"`), so a CSV and the same table as Parquet read alike. Each file's columns are
+    hashed as numbers while they look numeric; a file read otherwise than both files' types
+    say (a column text in the other file, or one that met text late) is hashed again, one
+    more read. A Parquet file compared with a CSV file has its values cast to text, but for
+    its int and float columns numeric in the CSV too. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
     columns), is read as a table with no columns and no rows, a header without a line end
     as its columns and no rows. A header that is one column holding ';', '|'
     (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
@@ -177,8 +182,11 @@ def diff_tables(
 
     sizes = [src.path.stat().st_size for src in (src_old, src_new)]
     with bar(total=sum(sizes), desc="table diff", unit="B") as progress:
-        side_old = _scan(src_old, plan, progress)
-        side_new = _scan(src_new, plan, progress)
+        side_old = _scan(src_old, plan, progress, _text_columns(src_new))
+        side_new = _scan(src_new, plan, progress, _text_columns(src_old, side_old))
+    _agree(plan, [(src_old, side_old), (src_new, side_new)])
+    for side in (side_old, side_new):
+        _keyed_rows(side)
 
     schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names)
     schema["renamed"] = renamed(side_old.prints, side_new.prints,
@@ -191,7 +199,7 @@ def diff_tables(
             f"{len(schema['added'])} added and {len(schema['removed'])} removed columns ignored"
         )
     if src_old.format != src_new.format:
-        notes.append("formats differ: values compared as text")
+        notes.append("formats differ: values compared as text" + (", numbers as numbers" if plan.numbers else ""))
     if as_text:
         notes.append(f"a string on one side only, so compared as text: {', '.join(map(repr, as_text))}")
     stored = _storage_changed(schema)
@@ -308,21 +316,36 @@ def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[st
 class _Plan:
     key: list[str] | None
     values: list[str]
-    text: bool  # every column compared as text (a CSV file on either side)
+    text: bool  # every column compared as text (a CSV file on either side) but those in `numbers`
     as_text: set[str] = field(default_factory=set)  # these columns compared as text
+    # A CSV on either side: the columns numeric in both files, compared as numbers (1.0 is 1, NA is
+    # null), decided once both files were read (`_agree`); while reading, each file's numeric-looking ones.
+    numbers: set[str] = field(default_factory=set)
 
-    def hashes(self, batch: Any) -> tuple[np.ndarray | None, np.ndarray]:
-        """(key hash or None, hash of the compared non-key values) for each row."""
+    def hashes(self, batch: Any, src: Any = None, numbers: dict[str, Any] | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+        """(key hash or None, hash of the compared non-key values) for each row: the columns in
+        `numbers` (name -> their values as numbers) by number, else those of `self.numbers` as
+        `src` reads them as numbers, the rest as text when `text`."""
         n = batch.num_rows
-        cols = {name: batch.column(name) for name in (self.key or []) + self.values}
+        names = (self.key or []) + self.values
+        if numbers is None:
+            numbers = {c: src.as_number(batch, c) for c in names if c in self.numbers}
 
-        def combined(names: list[str]) -> np.ndarray:
-            return _combine([_hash_column(cols[c], text=self.text or c in self.as_text) for c in names], n)
+        def one(c: str) -> np.ndarray:
+            if c in numbers:
+                return _hash_column(numbers[c], text=False)
+            return _hash_column(batch.column(c), text=self.text or c in self.as_text)
 
-        values = combined(self.values)
+        values = _combine([one(c) for c in self.values], n)
         if self.key is None:
             return None, values
-        return combined(self.key), values
+        return _combine([one(c) for c in self.key], n), values
+
+    def column_hash(self, src: Any, batch: Any, name: str) -> np.ndarray:
+        """One compared column's hash, as `hashes` takes it."""
+        if name in self.numbers:
+            return _hash_column(src.as_number(batch, name), text=False)
+        return _hash_column(batch.column(name), text=self.text or name in self.as_text)
 
 
 @dataclass
@@ -333,19 +356,32 @@ class _Side:
     keys: np.ndarray | None
     stats: dict[str, Any]
     prints: dict[str, _ColumnPrint] = field(default_factory=dict)  # a column only here: a print of its values
+    # A CSV on either side: per compared column, how its batches holding a value were hashed ("number", "text").
+    hashed_as: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
+def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] | frozenset[str] = frozenset()) -> _Side:
+    """Hash and summarise every row of `src`. A CSV on either side: a column numeric so far in
+    `src` is hashed by number unless the other file has it as text (`text_there`, where known)."""
     # Every column is summarised (not only the common ones) so CSV types are inferred for all.
     stats = {name: _ColumnStats(src.format == "csv") for name in src.names}
     key_buf = _HashBuffer() if plan.key is not None else None
     row_buf = _HashBuffer()
     n_rows = 0
-    compared = set((plan.key or []) + plan.values)
+    compared = (plan.key or []) + plan.values
+    hashed_as: dict[str, set[str]] = {c: set() for c in compared} if plan.text else {}
     # A column only this file has: a print of its values, to tell a renamed column by them.
     prints = {name: _ColumnPrint() for name in src.names if name not in compared}
     for batch in src.batches(progress):
-        k, v = plan.hashes(batch)
+        parsed = {name: st.numbers(batch.column(name)) for name, st in stats.items()} if src.format == "csv" else {}
+        numbers: dict[str, Any] = {}
+        for c in hashed_as:
+            col = batch.column(c)
+            if c not in text_there and (parsed[c] is not None if src.format == "csv" else _numeric_type(col.type)):
+                numbers[c] = parsed[c] if src.format == "csv" else col
+            if col.null_count < len(col):
+                hashed_as[c].add("number" if c in numbers else "text")
+        k, v = plan.hashes(batch, numbers=numbers)
         prio = _sample_priority(v if k is None else k)
         for name, p in prints.items():
             p.update(_hash_column(batch.column(name), text=plan.text), prio)
@@ -354,7 +390,7 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
             key_buf.extend(k)
         row_buf.extend(v)
         for name, st in stats.items():
-            st.update(batch.column(name), prio)
+            st.update(batch.column(name), prio, parsed.get(name))
         n_rows += batch.num_rows
     late = [name for name, st in stats.items() if st.late]
     if late:
@@ -371,13 +407,59 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
     else:
         types = {n: "string" for n in src.names}
     types.update({name: st.inferred_type for name, st in stats.items() if st.csv})
-    rows = row_buf.array()
+    if src.format == "csv":
+        src.numeric = {n: st.numeric.integer for n, st in stats.items() if st.numeric is not None and st.seen_value}
     keys = key_buf.array() if key_buf is not None else None
-    if keys is not None:
-        for lo in range(0, rows.size, 1 << 18):  # a row is (key, values); in place, a slice at a time
-            part = rows[lo : lo + (1 << 18)]
-            part[:] = _mix(keys[lo : lo + (1 << 18)] ^ _mix(part))
-    return _Side(n_rows, types, rows, keys, stats, prints)
+    return _Side(n_rows, types, row_buf.array(), keys, stats, prints, hashed_as)
+
+
+def _numeric_type(t: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
+
+
+def _text_columns(src: _Source, side: _Side | None = None) -> set[str]:
+    """The columns of `src` that are not numbers (a CSV's as far as known: all numeric before `side` is read)."""
+    if src.format == "csv":
+        return set() if side is None else {n for n, st in side.stats.items() if st.numeric is None}
+    if src.arrow_schema is None:
+        return set()
+    return {f.name for f in src.arrow_schema if not _numeric_type(f.type)}
+
+
+def _agree(plan: _Plan, sides: list[tuple[_Source, _Side]]) -> None:
+    """Compare as numbers the columns numeric in both files; a file hashed some other way while
+    read (a column text in the other file, or one that met text late) has its rows hashed again."""
+    if not plan.text:
+        return
+    text = set().union(*(_text_columns(src, side) for src, side in sides))
+    plan.numbers = {c for c in (plan.key or []) + plan.values if c not in text}
+    for src, side in sides:
+        if any(used - {"number" if c in plan.numbers else "text"} for c, used in side.hashed_as.items()):
+            _rehash(src, plan, side)
+
+
+def _rehash(src: _Source, plan: _Plan, side: _Side) -> None:
+    """Hash every row of `src` again, as `plan` now says, in place."""
+    lo = 0
+    for batch in src.batches():
+        k, v = plan.hashes(batch, src)
+        side.rows[lo : lo + batch.num_rows] = v
+        if side.keys is not None:
+            assert k is not None
+            side.keys[lo : lo + batch.num_rows] = k
+        lo += batch.num_rows
+
+
+def _keyed_rows(side: _Side) -> None:
+    """With a key, a row's hash is of (key, values); in place, a slice at a time."""
+    rows, keys = side.rows, side.keys
+    if keys is None:
+        return
+    for lo in range(0, rows.size, 1 << 18):
+        part = rows[lo : lo + (1 << 18)]
+        part[:] = _mix(keys[lo : lo + (1 << 18)] ^ _mix(part))
 
 
 class _HashBuffer:
@@ -454,7 +536,7 @@ def _find_rows(
     if not todo:
         return found
     for batch in src.batches():
-        k, v = plan.hashes(batch)
+        k, v = plan.hashes(batch, src)
         row = v if k is None else _mix(k ^ _mix(v))
         for label in list(todo):
             h = k if wanted[label][1] == "key" else row
@@ -468,7 +550,7 @@ def _find_rows(
                 if len(found[label]) + len(fresh) >= limit:
                     break
             if fresh:
-                found[label].extend(_rows_as_py(batch.select(show).take(fresh)))
+                found[label].extend(_rows_as_py(src.typed(batch.select(show).take(fresh))))
             if len(found[label]) >= limit or len(seen[label]) >= todo[label].size:
                 del todo[label]
         if not todo:

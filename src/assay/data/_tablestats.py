@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from assay.data._tablehash import _hash_column
+from assay.data._tablesource import _parse_numbers
 
 _QUANTILE_SAMPLE = 65_536
 _QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
@@ -39,7 +40,6 @@ _CATEGORIES_LISTED = 20
 _KMV = 16_384
 _VALUE_SAMPLE = 1_024  # distinct values kept per text column, those of the lowest hashes: examples of new / gone values
 _SAMPLE_SHOWN = 10
-_MISSING_TOKENS = ["", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN", "-nan"]
 
 
 # --- column summaries --------------------------------------------------------------
@@ -298,8 +298,30 @@ class _ColumnStats:
         self.late = False  # CSV: turned out textual after numeric-looking batches
         self.skipped: str | None = None  # why this column has no summary
 
-    def update(self, arr: Any, prio: np.ndarray) -> None:
-        """Add a batch of the column; `prio` is each row's sample priority (`_sample_priority`)."""
+    def numbers(self, arr: Any) -> Any:
+        """A CSV batch of the column as the numbers it holds (int64 while every value so far is
+        integral, else double; missing tokens null), or None once the column is text: call
+        before `update` with the same batch (the type inferred so far moves on with it)."""
+        import pyarrow as pa
+
+        if not self.csv or self.numeric is None:
+            return None
+        if self.numeric.integer:
+            try:
+                return _parse_numbers(arr, integer=True)
+            except pa.ArrowInvalid:
+                self.numeric.to_float()
+        try:
+            return _parse_numbers(arr, integer=False)
+        except pa.ArrowInvalid:
+            self.numeric = None
+            # Text from here on: count categories; earlier batches need a second look.
+            self.late = self.seen_value
+            return None
+
+    def update(self, arr: Any, prio: np.ndarray, numbers: Any = None) -> None:
+        """Add a batch of the column; `prio` is each row's sample priority (`_sample_priority`);
+        `numbers`: what `numbers(arr)` gave (CSV)."""
         import pyarrow as pa
 
         if pa.types.is_dictionary(arr.type):
@@ -307,14 +329,15 @@ class _ColumnStats:
         if self.type is None:
             self.type = arr.type
             self._choose_kind(arr.type)
+        if numbers is None and self.csv:
+            numbers = self.numbers(arr)
         self.rows += len(arr)
         self.nulls += arr.null_count
-        had_values = self.seen_value
         self.seen_value = self.seen_value or arr.null_count < len(arr)
         if self.skipped is not None:
             return
         try:
-            self._summarise(arr, prio, had_values)
+            self._summarise(arr, prio, numbers)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             # An Arrow type no summary kernel handles: lose this column's summary, not the diff.
             self.skip(f"{type(exc).__name__}: {exc}")
@@ -324,31 +347,18 @@ class _ColumnStats:
         self.numeric = self.categories = None
         self.minmax = self.late = False
 
-    def _summarise(self, arr: Any, prio: np.ndarray, had_values: bool) -> None:
+    def _summarise(self, arr: Any, prio: np.ndarray, numbers: Any) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if self.numeric is not None:
-            num = arr
             if self.csv:
-                num = pc.if_else(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS)), pa.scalar(None, arr.type), arr)
-                if self.numeric.integer:
-                    try:
-                        num = num.cast(pa.int64())
-                    except pa.ArrowInvalid:
-                        self.numeric.to_float()
-                if not self.numeric.integer:
-                    try:
-                        num = num.cast(pa.float64())
-                    except pa.ArrowInvalid:
-                        self.numeric = None
-                        # Text from here on: count categories; earlier batches need a second look.
-                        self.late = had_values
-            elif pa.types.is_integer(num.type):
+                num = numbers
+            elif pa.types.is_integer(arr.type):
                 # Integers stay integers: through float64 they would round above 2**53.
-                num = num.cast(pa.uint64() if pa.types.is_uint64(num.type) else pa.int64())
+                num = arr.cast(pa.uint64() if pa.types.is_uint64(arr.type) else pa.int64())
             else:
-                num = num.cast(pa.float64())  # floats, decimals
+                num = arr.cast(pa.float64())  # floats, decimals
             if self.numeric is not None:
                 valid = num.is_valid().to_numpy(zero_copy_only=False)
                 vals = num.fill_null(0).to_numpy(zero_copy_only=False)

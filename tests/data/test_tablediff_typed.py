@@ -1,0 +1,89 @@
+"""A CSV read as the types its columns hold: numeric cells compared and shown as numbers, so a
+CSV and the same table as Parquet read alike (see :mod:`assay.data._tablediff`, "CSV")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from assay.data._tablediff import diff_tables
+
+
+def csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_a_numeric_csv_column_compares_numbers_and_a_text_one_compares_text(tmp_path):  # type: ignore[no-untyped-def]
+    # x is numeric in both files: 1.0 -> 1, 2 -> 2.00 and NA -> (empty) are the same numbers (or no
+    # number); v is text ("beta" in it): "1.0" -> "1" is a change of its text.
+    a = csv(tmp_path / "a.csv", "id,x,v\n1,1.0,1.0\n2,2,beta\n3,NA,x\n4,3.5,y\n")
+    b = csv(tmp_path / "b.csv", "id,x,v\n1,1,1\n2,2.00,beta\n3,,x\n4,3.25,y\n")
+    d = diff_tables(a, b, key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (2, 2)
+    assert d.rows_changed_by_column == {"v": 1, "x": 1}
+    assert d.changed_examples == [{"key": {"id": 1}, "columns": {"v": {"old": "1.0", "new": "1"}}},
+                                  {"key": {"id": 4}, "columns": {"x": {"old": 3.5, "new": 3.25}}}]
+    assert d.examples["changed"] == [{"id": 1}, {"id": 4}]
+    unkeyed = diff_tables(a, b)  # by row hash: the same two rows differ
+    assert (unkeyed.rows_added, unkeyed.rows_removed) == (2, 2)
+    assert unkeyed.examples["removed"][0] == {"id": 1, "v": "1.0", "x": 1.0}
+
+
+def test_csv_examples_read_like_the_same_table_as_parquet(tmp_path):  # type: ignore[no-untyped-def]
+    old = {"id": [20, 21, 22, 23], "n": [1.5, 2.0, None, 4.0], "s": ["a", "b", "c", "d"]}
+    new = {"id": [20, 21, 22, 24], "n": [1.5, 2.5, 3.0, 4.0], "s": ["a", "b", "C", "d"]}
+    got = {}
+    for fmt in ("csv", "parquet"):
+        paths = []
+        for name, cols in (("a", old), ("b", new)):
+            path, table = tmp_path / f"{name}.{fmt}", pa.table(cols)
+            if fmt == "csv":
+                pa.csv.write_csv(table, path)
+            else:
+                pq.write_table(table, path)
+            paths.append(path)
+        d = diff_tables(*paths, key=["id"])
+        got[fmt] = (d.changed_examples, d.examples, d.rows_changed_by_column)
+    assert got["csv"] == got["parquet"]
+    assert got["csv"][0][0] == {"key": {"id": 21}, "columns": {"n": {"old": 2.0, "new": 2.5}}}
+    assert got["csv"][1]["removed"] == [{"id": 23}]
+
+
+def test_a_column_numeric_in_one_file_and_text_in_the_other_compares_text(tmp_path):  # type: ignore[no-untyped-def]
+    # Old x is numeric, new x holds text: compared as text, so 1.0 -> 1 is a change there; each
+    # side shows its values in its own type (the schema says double -> string).
+    a = csv(tmp_path / "a.csv", "id,x\n1,1.0\n2,2.5\n3,3\n")
+    b = csv(tmp_path / "b.csv", "id,x\n1,1\n2,2.5\n3,n/a?\n")
+    for old, new in ((a, b), (b, a)):
+        d = diff_tables(old, new, key=["id"])
+        assert d.rows_changed_by_column == {"x": 2} and d.rows_unchanged == 1
+    d = diff_tables(a, b, key=["id"])
+    assert d.changed_examples[0] == {"key": {"id": 1}, "columns": {"x": {"old": 1.0, "new": "1"}}}
+    assert d.schema["type_changed"] == [{"name": "x", "old": "double", "new": "string"}]
+
+
+def test_a_csv_column_that_meets_text_late_compares_text_throughout(tmp_path):  # type: ignore[no-untyped-def]
+    # x looks numeric for the first blocks of both files, then holds text: its earlier cells are
+    # compared as text too (1.0 -> 1 a change), as if the type had been known from the start.
+    rows = [f"{i},{i}.0" for i in range(3000)]
+    a = csv(tmp_path / "a.csv", "id,x\n" + "\n".join(rows + ["3000,text"]) + "\n")
+    rows[5] = "5,5"
+    b = csv(tmp_path / "b.csv", "id,x\n" + "\n".join(rows + ["3000,text"]) + "\n")
+    for key in (["id"], None):
+        d = diff_tables(a, b, key=key, batch_rows=256)
+        assert d.schema["new"][1]["type"] == "string"
+        if key:
+            assert d.rows_changed == 1 and d.changed_examples[0]["columns"] == {"x": {"old": "5.0", "new": "5"}}
+        else:
+            assert (d.rows_added, d.rows_removed) == (1, 1)
+
+
+def test_parquet_against_csv_compares_numbers_as_numbers(tmp_path):  # type: ignore[no-untyped-def]
+    pq.write_table(pa.table({"id": [1, 2, 3], "x": [1.0, 2.5, 0.1]}), tmp_path / "a.parquet")
+    b = csv(tmp_path / "b.csv", "id,x\n1,1\n2,2.50\n3,0.10000\n")
+    d = diff_tables(tmp_path / "a.parquet", b, key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (0, 3)
+    assert d.identical
