@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.csv  # noqa: F401 (pa.csv)
 import pyarrow.parquet as pq
+import pytest
 
 from assay.data._tablediff import diff_tables
 
@@ -87,3 +90,35 @@ def test_parquet_against_csv_compares_numbers_as_numbers(tmp_path):  # type: ign
     d = diff_tables(tmp_path / "a.parquet", b, key=["id"])
     assert (d.rows_changed, d.rows_unchanged) == (0, 3)
     assert d.identical
+
+
+def _alike(a: dict, b: dict) -> None:
+    """Two `columns` of a diff are the same summaries (means and stds to rounding: summed in other batches)."""
+    assert a.keys() == b.keys()
+    for name in a:
+        for side in ("old", "new"):
+            sa, sb = dict(a[name][side]), dict(b[name][side])
+            for stat in ("mean", "std"):
+                if stat in sa or stat in sb:
+                    assert sa.pop(stat) == pytest.approx(sb.pop(stat), rel=1e-12), (name, side, stat)
+            assert sa == sb, (name, side)
+
+
+@pytest.mark.parametrize("key", [None, ["id"]])
+def test_sampled_summaries_do_not_depend_on_how_the_file_was_read(tmp_path, key):  # type: ignore[no-untyped-def]
+    # 150k rows, many of them alike (no key): quantiles come from a 65,536-row sample. The same
+    # rows as CSV (blocks of ~4 MB) and as Parquet (batches of 10,000) give the same summaries.
+    n = 150_000
+    for name, seed in (("a", 1), ("b", 2)):
+        rng = np.random.default_rng(seed)
+        t = pa.table({"id": np.arange(n), "x": rng.integers(0, 40, n), "y": rng.integers(0, 5, n) * 0.5,
+                      "s": rng.choice(["a", "b", "c"], n)})
+        if key is None:
+            t = t.drop(["id"])
+        pa.csv.write_csv(t, tmp_path / f"{name}.csv")
+        pq.write_table(t, tmp_path / f"{name}.parquet", row_group_size=50_000)
+    by_csv = diff_tables(tmp_path / "a.csv", tmp_path / "b.csv", key=key)
+    by_parquet = diff_tables(tmp_path / "a.parquet", tmp_path / "b.parquet", key=key, batch_rows=10_000)
+    assert by_csv.columns["x"]["new"]["quantiles_exact"] is False
+    _alike(by_csv.columns, by_parquet.columns)
+    _alike(by_csv.columns, diff_tables(tmp_path / "a.csv", tmp_path / "b.csv", key=key, batch_rows=3_000).columns)

@@ -34,7 +34,10 @@ Memory
     Column statistics are bounded: quantiles come from a sample of `_QUANTILE_SAMPLE`
     values (exact below that), chosen by a hash of each row's key (keyed) or content, not
     its position (`_sample_priority`): an unchanged table gives the same estimates in any
-    row order, and an edit of a few rows moves them by a rank or two of the sample. A
+    row order, and an edit of a few rows moves them by a rank or two of the sample. Copies
+    of one row are told apart by their rank in a block of 65,536 rows (`_Priorities`), not
+    in a batch, so the same rows as CSV or as Parquet give the same sample (means and stds
+    can still differ in their last bits: summed in other batches). A
     sampled quantile's rank is off by about sqrt(q(1-q)/65,536): 0.2% of the rows for the
     median (one standard deviation). Top values keep at most `_TOP_CAP`
     distinct values (each cut to `_VALUE_KEPT` characters, told apart by hash), distinct
@@ -77,7 +80,7 @@ from typing import Any
 import numpy as np
 
 from assay.data._tablechanged import ChangedColumns, _rows_as_py, changed_columns
-from assay.data._tablehash import _combine, _hash_column, _mix, _sample_priority
+from assay.data._tablehash import _combine, _hash_column, _mix, _Priorities
 from assay.data._tablematch import _keyed, _match
 from assay.data._tablerenamed import _ColumnPrint, renamed
 from assay.data._tablesource import _CSV_SUFFIXES, _PARQUET_SUFFIXES, _format_of, _Source  # noqa: F401 (suffixes: read here)
@@ -372,6 +375,7 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
     hashed_as: dict[str, set[str]] = {c: set() for c in compared} if plan.text else {}
     # A column only this file has: a print of its values, to tell a renamed column by them.
     prints = {name: _ColumnPrint() for name in src.names if name not in compared}
+    priorities = _Priorities()
     for batch in src.batches(progress):
         parsed = {name: st.numbers(batch.column(name)) for name, st in stats.items()} if src.format == "csv" else {}
         numbers: dict[str, Any] = {}
@@ -382,7 +386,7 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
             if col.null_count < len(col):
                 hashed_as[c].add("number" if c in numbers else "text")
         k, v = plan.hashes(batch, numbers=numbers)
-        prio = _sample_priority(v if k is None else k)
+        prio = priorities(v if k is None else k)
         for name, p in prints.items():
             p.update(_hash_column(batch.column(name), text=plan.text), prio)
         if key_buf is not None:
