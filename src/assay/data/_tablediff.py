@@ -91,6 +91,7 @@ from assay.data._tablestats import (
     _column_delta,
     _ColumnStats,
     _jsonable,
+    distinct_limit,
 )
 from assay.errors import InputError
 
@@ -186,7 +187,7 @@ def diff_tables(
     sizes = [src.path.stat().st_size for src in (src_old, src_new)]
     with bar(total=sum(sizes), desc="table diff", unit="B") as progress:
         side_old = _scan(src_old, plan, progress, _text_columns(src_new))
-        side_new = _scan(src_new, plan, progress, _text_columns(src_old, side_old))
+        side_new = _scan(src_new, plan, progress, _text_columns(src_old, side_old), side_old)
     _agree(plan, [(src_old, side_old), (src_new, side_new)])
     for side in (side_old, side_new):
         _keyed_rows(side)
@@ -363,11 +364,16 @@ class _Side:
     hashed_as: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] | frozenset[str] = frozenset()) -> _Side:
+def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] | frozenset[str] = frozenset(),
+          before: _Side | None = None) -> _Side:
     """Hash and summarise every row of `src`. A CSV on either side: a column numeric so far in
-    `src` is hashed by number unless the other file has it as text (`text_there`, where known)."""
+    `src` is hashed by number unless the other file has it as text (`text_there`, where known).
+    `before`: the other file, read already: its text columns' distinct values, to find new ones."""
     # Every column is summarised (not only the common ones) so CSV types are inferred for all.
-    stats = {name: _ColumnStats(src.format == "csv") for name in src.names}
+    limit = distinct_limit(len(src.names))
+    against = {} if before is None else {n: st.categories.every() for n, st in before.stats.items()
+                                        if st.kind == "categorical" and st.categories is not None}
+    stats = {name: _ColumnStats(src.format == "csv", limit, against.get(name)) for name in src.names}
     key_buf = _HashBuffer() if plan.key is not None else None
     row_buf = _HashBuffer()
     n_rows = 0
@@ -400,7 +406,7 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
     if late:
         # Rare: a numeric-looking CSV column met text after the first batches. Categories
         # are only counted for textual columns (the costly part), so count these again.
-        recount = {name: _CategoryStats() for name in late}
+        recount = {name: _CategoryStats(limit, against.get(name)) for name in late}
         for batch in src.batches():
             for name, cats in recount.items():
                 cats.update(batch.column(name))

@@ -8,7 +8,11 @@ Column summaries
     +inf or -inf when infinities of one sign are present (nan with both), the std is inf
     when any value is infinite (the limit as that value grows), and a quantile between a
     finite value and an infinite one is that infinity (so [1, 2, inf] has median 2).
-    Distinct counts above `_KMV` are estimates (`distinct_exact` false), never more than
+    Every distinct value's 8-byte hash is kept while a file's columns' fit `_EXACT_BYTES`
+    (shared among its columns): then distinct counts are exact, and so are the counts of new
+    and gone values (`new_categories` / `vanished_categories`), with examples (new values:
+    the first met while the new file is read; gone ones: those among the top values or the
+    sample). Past it, distinct counts above `_KMV` are estimates (`distinct_exact` false), never more than
     the non-null count. When too many values for the top values to tell which are new or
     gone (`new_categories` / `vanished_categories` None), `new_values_sampled` /
     `vanished_values_sampled` give examples among the `_VALUE_SAMPLE` values of the lowest
@@ -40,6 +44,9 @@ _CATEGORIES_LISTED = 20
 _KMV = 16_384
 _VALUE_SAMPLE = 1_024  # distinct values kept per text column, those of the lowest hashes: examples of new / gone values
 _SAMPLE_SHOWN = 10
+# Distinct value hashes kept a side, shared among its columns: while a text column's fit, its
+# new / gone values are counted exactly (200k distinct values: 1.6 MB).
+_EXACT_BYTES = 24 << 20
 
 
 # --- column summaries --------------------------------------------------------------
@@ -181,9 +188,10 @@ def _quantiles(a: np.ndarray, qs: list[float]) -> list[int | float]:
 
 
 class _CategoryStats:
-    """Top values (space-bounded: at most `_TOP_CAP` tracked) and a KMV distinct-count sketch."""
+    """Top values (space-bounded: at most `_TOP_CAP` tracked), every distinct value's hash while
+    there are at most `limit` (`distinct_limit`), and a KMV distinct-count sketch."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 0, against: np.ndarray | None = None) -> None:
         self.hashes = np.zeros(0, dtype=np.uint64)
         self.counts = np.zeros(0, dtype=np.int64)
         self.values: Any = None
@@ -194,6 +202,17 @@ class _CategoryStats:
         # chosen by value, so two files' samples hold the same values where they agree.
         self.sample_hashes = np.zeros(0, dtype=np.uint64)
         self.sample_values: Any = None
+        # Every distinct hash (parts, merged now and then) until more than `limit`: then None.
+        self.limit = limit
+        self._every: list[np.ndarray] | None = [] if limit else None
+        self._merged = 0
+        self._held = 0
+        # `against`: the other file's distinct hashes (sorted). The first `_CATEGORIES_LISTED`
+        # values not among them are kept, with how often they occur: examples of new values.
+        self.against = against
+        self.fresh_hashes = np.zeros(0, dtype=np.uint64)
+        self.fresh_counts = np.zeros(0, dtype=np.int64)
+        self.fresh_values: list[Any] = []
 
     def update(self, arr: Any) -> None:
         import pyarrow as pa
@@ -211,6 +230,9 @@ class _CategoryStats:
         vals = _shortened(vals)  # told apart by their hashes: only what is shown is kept
         self.kmv = np.union1d(self.kmv, h)[:_KMV]
         self._sample(h, vals)
+        self._keep_every(h)
+        if self.against is not None:
+            self._keep_fresh(h, counts, vals)
         if self.values is not None:
             h = np.concatenate((self.hashes, h))
             counts = np.concatenate((self.counts, counts))
@@ -224,6 +246,55 @@ class _CategoryStats:
             self.complete = False
         self.hashes, self.counts = uniq[order], summed[order]
         self.values = vals.take(first[order])
+
+    def _keep_every(self, h: np.ndarray) -> None:
+        """Add a batch's distinct hashes; merged once twice as many are held as were distinct at
+        the last merge (so each hash is sorted O(1) times), dropped once more than `limit`."""
+        if self._every is None:
+            return
+        self._every.append(h)
+        self._held += h.size
+        if self._held > max(2 * self._merged, 1 << 16):
+            self.every()
+
+    def every(self) -> np.ndarray | None:
+        """Every distinct non-null value hash (sorted), or None when there were more than `limit`."""
+        if self._every is None:
+            return None
+        merged = np.sort(np.concatenate(self._every)) if self._every else np.zeros(0, np.uint64)
+        if merged.size > 1:  # unique (np.unique hashes first: several times slower here)
+            merged = merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
+        if merged.size > self.limit:
+            self._every = None
+            return None
+        self._every, self._merged, self._held = [merged], merged.size, merged.size
+        return merged
+
+    def _keep_fresh(self, h: np.ndarray, counts: np.ndarray, vals: Any) -> None:
+        import pyarrow as pa
+
+        assert self.against is not None
+        if self.fresh_hashes.size:
+            seen = np.isin(h, self.fresh_hashes)
+            if seen.any():
+                order = np.argsort(self.fresh_hashes)
+                at = order[np.searchsorted(self.fresh_hashes[order], h[seen])]
+                np.add.at(self.fresh_counts, at, counts[seen])
+            h, counts, keep = h[~seen], counts[~seen], np.flatnonzero(~seen)
+        else:
+            keep = np.arange(h.size)
+        room = _CATEGORIES_LISTED - self.fresh_hashes.size
+        if room <= 0 or not h.size:
+            return
+        pos = np.minimum(np.searchsorted(self.against, h), max(self.against.size - 1, 0))
+        new = np.flatnonzero(self.against[pos] != h) if self.against.size else np.arange(h.size)
+        new = new[:room]
+        if not new.size:
+            return
+        # In the order met (a batch's value counts list its values in the order they occur).
+        self.fresh_values += vals.take(pa.array(keep[new])).to_pylist()
+        self.fresh_hashes = np.concatenate((self.fresh_hashes, h[new]))
+        self.fresh_counts = np.concatenate((self.fresh_counts, counts[new]))
 
     def _sample(self, h: np.ndarray, vals: Any) -> None:
         import pyarrow as pa
@@ -241,11 +312,12 @@ class _CategoryStats:
         self.sample_values = values.take(pa.array(first[:_VALUE_SAMPLE]))
 
     def distinct(self) -> tuple[int, bool]:
-        """(distinct count, exact?): exact below `_KMV` values, else a KMV estimate.
-
-        The estimate is clamped to what is certain: at least the `_KMV` distinct hashes
-        seen, at most the number of non-null values.
-        """
+        """(distinct count, exact?): exact while every hash is kept or below `_KMV` values, else
+        a KMV estimate, clamped to what is certain: at least the `_KMV` distinct hashes seen, at
+        most the number of non-null values."""
+        every = self.every()
+        if every is not None:
+            return int(every.size), True
         if self.kmv.size < _KMV:
             return int(self.kmv.size), True
         estimate = round((_KMV - 1) / (float(self.kmv[-1]) / 2.0**64))
@@ -283,14 +355,14 @@ def _shortened(vals: Any) -> Any:
 class _ColumnStats:
     """Everything summarised about one column of one file."""
 
-    def __init__(self, csv: bool) -> None:
+    def __init__(self, csv: bool, distinct_limit: int = 0, against: np.ndarray | None = None) -> None:
         self.csv = csv
         self.rows = 0
         self.nulls = 0
         self.type: Any = None
         # CSV: integer until a value says otherwise; Parquet: decided by the type.
         self.numeric: _NumericStats | None = _NumericStats(integer=True)
-        self.categories: _CategoryStats | None = _CategoryStats()
+        self.categories: _CategoryStats | None = _CategoryStats(distinct_limit, against)
         self.lo: int | None = None  # temporal min / max, as the type's underlying integer
         self.hi: int | None = None
         self.seen_value = False
@@ -462,9 +534,8 @@ def _column_delta(old: _ColumnStats, new: _ColumnStats) -> dict[str, Any]:
     if so["kind"] == sn["kind"] == "categorical":
         co, cn = old.categories, new.categories
         assert co is not None and cn is not None
-        # A value absent from a side's tracked set is surely absent only if that side is complete.
-        out["new_categories"] = _category_change(cn, co) if co.complete else None
-        out["vanished_categories"] = _category_change(co, cn) if cn.complete else None
+        out["new_categories"] = _category_change(cn, co)
+        out["vanished_categories"] = _category_change(co, cn)
         # Too many values to list them all: examples from the values of the lowest hashes.
         if out["new_categories"] is None:
             out["new_values_sampled"] = _sampled_change(cn, co)
@@ -487,13 +558,42 @@ def _sampled_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, An
     return {"examples": values, "count_estimate": estimate, "sample": int(in_range.size), "in_sample": int(fresh.size)}
 
 
-def _category_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, Any]:
+def _category_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, Any] | None:
+    """The values `side` holds and `other` does not: counted exactly when both kept every
+    distinct hash, at least those of `side`'s top values when `other`'s top values are all it
+    holds, else None (see `_sampled_change`). Listed, most frequent first: those met first while
+    read (`fresh_values`) and the top values among them (with counts), then those in `side`'s
+    sample (the only ones known of values gone, when the top values did not hold them all)."""
+    mine, theirs = side.every(), other.every()
+    if mine is not None and theirs is not None:
+        fresh = np.setdiff1d(mine, theirs, assume_unique=True)
+        found = [{"value": v, "count": int(c)} for h, v, c in
+                 zip(side.fresh_hashes, side.fresh_values, side.fresh_counts) if h in fresh]
+        found = sorted(found + side.top(fresh, _CATEGORIES_LISTED), key=lambda v: -v["count"])  # stable
+        if side.sample_values is not None:
+            found += [{"value": side.sample_values[int(i)].as_py()}
+                      for i in np.flatnonzero(np.isin(side.sample_hashes, fresh))]
+        listed: list[dict[str, Any]] = []
+        known = set()
+        for v in found:
+            if len(listed) < _CATEGORIES_LISTED and repr(v["value"]) not in known:
+                known.add(repr(v["value"]))
+                listed.append(v)
+        return {"count": int(fresh.size), "exact": True, "values": listed}
+    if not other.complete:
+        return None
+    # A value absent from `other`'s tracked set is surely absent: `other` tracked all it holds.
     fresh = side.hashes[~np.isin(side.hashes, other.hashes)]
     return {
         "count": int(fresh.size),
         "exact": side.complete,
         "values": side.top(fresh, _CATEGORIES_LISTED),
     }
+
+
+def distinct_limit(columns: int) -> int:
+    """Distinct hashes each of a file's `columns` may keep: `_EXACT_BYTES` shared among them."""
+    return max(_TOP_CAP, _EXACT_BYTES // 8 // max(columns, 1))
 
 
 # --- JSON --------------------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""Text columns' values between two files: new and gone values counted exactly while their
+hashes fit a budget, and columns told apart from a rename (see :mod:`assay.data._tablestats`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assay.cli._table_diff import column_line
+from assay.data import _tablestats
+from assay.data._tablediff import diff_tables
+
+
+def _two_files(tmp_path, fmt: str):  # type: ignore[no-untyped-def]
+    # 200k distinct ids; the new file has 30 of them replaced by new values, ids 0..9 in the first block.
+    n = 200_000
+    old = np.array([f"u{i:07d}" for i in range(n)], dtype=object)
+    new = old.copy()
+    at = np.concatenate((np.arange(10), np.random.default_rng(3).choice(np.arange(10, n), 20, replace=False)))
+    new[at] = [f"fresh{i:02d}" for i in range(30)]
+    paths = []
+    for name, s in (("a", old), ("b", new)):
+        t = pa.table({"s": s, "k": np.arange(n) % 7})
+        path = tmp_path / f"{name}.{fmt}"
+        pa.csv.write_csv(t, path) if fmt == "csv" else pq.write_table(t, path)
+        paths.append(path)
+    return paths, set(old[at]), {f"fresh{i:02d}" for i in range(30)}
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_few_new_values_among_200k_are_counted_exactly_and_shown(tmp_path, fmt):  # type: ignore[no-untyped-def]
+    import pyarrow.csv  # noqa: F401 (pa.csv)
+
+    (a, b), gone, fresh = _two_files(tmp_path, fmt)
+    col = diff_tables(a, b, batch_rows=20_000).to_dict()["columns"]["s"]
+    assert col["new"]["distinct"] == 200_000 and col["new"]["distinct_exact"] is True
+    new, vanished = col["new_categories"], col["vanished_categories"]
+    assert (new["count"], new["exact"], vanished["count"], vanished["exact"]) == (30, True, 30, True)
+    assert {v["value"] for v in new["values"]} <= fresh and len(new["values"]) == 20  # the first met while read
+    assert all(v["count"] == 1 for v in new["values"])
+    assert {v["value"] for v in vanished["values"]} <= gone  # those in the sample of lowest hashes
+    assert "new_values_sampled" not in col
+    line = column_line(col)
+    assert "new: fresh00, fresh01, fresh02 and 27 more" in line and "gone: " in line and "~" not in line
+
+
+def test_past_the_budget_new_values_are_estimated_from_a_sample(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    import pyarrow.csv  # noqa: F401 (pa.csv)
+
+    monkeypatch.setattr(_tablestats, "_EXACT_BYTES", 8 * 2 * 100_000)  # 100k hashes a column: too few
+    (a, b), _, fresh = _two_files(tmp_path, "parquet")
+    col = diff_tables(a, b).to_dict()["columns"]["s"]
+    assert col["new"]["distinct_exact"] is False
+    assert col["new_categories"] is None and col["vanished_categories"] is None
+    sampled = col["new_values_sampled"]
+    assert set(sampled["examples"]) <= fresh and sampled["count_estimate"] < 2_000  # ~30, if any in the sample
+    assert "new: " not in column_line(col)
