@@ -57,3 +57,39 @@ def test_past_the_budget_new_values_are_estimated_from_a_sample(tmp_path, monkey
     sampled = col["new_values_sampled"]
     assert set(sampled["examples"]) <= fresh and sampled["count_estimate"] < 2_000  # ~30, if any in the sample
     assert "new: " not in column_line(col)
+
+
+def _renamed(tmp_path, old: dict, new: dict, key):  # type: ignore[no-untyped-def]
+    pq.write_table(pa.table(old), tmp_path / "a.parquet")
+    pq.write_table(pa.table(new), tmp_path / "b.parquet")
+    return diff_tables(tmp_path / "a.parquet", tmp_path / "b.parquet", key=key).schema["renamed"]
+
+
+@pytest.mark.parametrize("key", [["id"], None])
+@pytest.mark.parametrize("n", [20, 200, 5_000])
+def test_unrelated_low_cardinality_columns_are_not_called_renamed(tmp_path, key, n):  # type: ignore[no-untyped-def]
+    # The table is otherwise unchanged; x only in the old file, y only in the new one, unrelated.
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        same = {"id": np.arange(n), "name": [f"n{i}" for i in range(n)]}
+        pairs = [(rng.random(n) < 0.5, rng.random(n) < 0.5),  # booleans
+                 (rng.random(n) < 0.03, rng.random(n) < 0.03),  # booleans nearly always False: agree in ~94% of rows
+                 (rng.choice(["a", "b", "c"], n), rng.choice(["a", "b", "c"], n))]
+        balanced = np.arange(n) % 2 == 0  # as many True in both, so the same values in another order
+        pairs.append((balanced, rng.permutation(balanced)))
+        for x, y in pairs:
+            assert _renamed(tmp_path, same | {"x": x}, same | {"y": y}, key) == [], (seed, x[:5], y[:5])
+
+
+@pytest.mark.parametrize("key", [["id"], None])
+def test_a_renamed_low_cardinality_column_is_still_told_when_the_rows_say_so(tmp_path, key):  # type: ignore[no-untyped-def]
+    n = 5_000
+    rng = np.random.default_rng(5)
+    same = {"id": np.arange(n), "name": [f"n{i}" for i in range(n)]}
+    for x in (rng.random(n) < 0.5, rng.random(n) < 0.03, rng.choice(["a", "b", "c"], n)):
+        assert _renamed(tmp_path, same | {"x": x}, same | {"y": x}, key) == [{"old": "x", "new": "y"}]
+    # Too few rows to tell by (20 booleans): not claimed; 20 distinct amounts: claimed.
+    small = {"id": np.arange(20)}
+    assert _renamed(tmp_path, small | {"x": np.arange(20) % 2 == 0}, small | {"y": np.arange(20) % 2 == 0}, key) == []
+    assert _renamed(tmp_path, small | {"x": np.arange(20) * 1.5}, small | {"y": np.arange(20) * 1.5}, key) \
+        == [{"old": "x", "new": "y"}]
