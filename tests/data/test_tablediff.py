@@ -342,7 +342,7 @@ def test_new_and_vanished_categories_exact(tmp_path):
 
 
 def test_high_cardinality_is_bounded(tmp_path, monkeypatch):
-    import assay.data._tablestats as ts
+    import assay.data._tablevalues as ts
 
     monkeypatch.setattr(ts, "_TOP_CAP", 50)
     monkeypatch.setattr(ts, "_KMV", 256)

@@ -236,9 +236,9 @@ def test_keyed_samples_follow_the_key_and_copies_of_a_row_keep_their_share(tmp_p
 
 
 def test_a_high_cardinality_text_column_shows_examples_of_new_and_gone_values(tmp_path, capsys, monkeypatch):  # type: ignore[no-untyped-def]
-    from assay.data import _tablestats
+    from assay.data import _tablevalues
 
-    monkeypatch.setattr(_tablestats, "_EXACT_BYTES", 8 * 50_000)  # past the budget: examples from a sample
+    monkeypatch.setattr(_tablevalues, "_EXACT_BYTES", 8 * 50_000)  # past the budget: examples from a sample
     n = 100_000
     s = np.array([f"s{i:07d}" for i in range(n)], dtype=object)
     s2 = s.copy()

@@ -122,7 +122,7 @@ def test_a_share_from_a_side_that_tracked_only_its_top_values_is_marked_as_an_es
 @pytest.mark.parametrize("t", [pa.string(), pa.large_binary()])
 def test_long_values_are_told_apart_but_not_kept_whole(t):
     # A column of documents: up to _TOP_CAP values are kept per column, each was kept whole (1 GB of 100 KB ones).
-    from assay.data._tablestats import _VALUE_KEPT, _CategoryStats, _category_change
+    from assay.data._tablevalues import _VALUE_KEPT, _CategoryStats, _category_change
 
     def docs(tail: str) -> pa.Array:
         values = [("x" * 50_000 + f"{i}{tail}") for i in range(200)] + ["short"]

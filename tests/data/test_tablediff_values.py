@@ -1,5 +1,5 @@
 """Text columns' values between two files: new and gone values counted exactly while their
-hashes fit a budget, and columns told apart from a rename (see :mod:`assay.data._tablestats`)."""
+hashes fit a budget, and columns told apart from a rename (see :mod:`assay.data._tablevalues`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assay.cli._table_diff import column_line
-from assay.data import _tablestats
+from assay.data import _tablevalues
 from assay.data._tablediff import diff_tables
 
 
@@ -49,7 +49,7 @@ def test_a_few_new_values_among_200k_are_counted_exactly_and_shown(tmp_path, fmt
 def test_past_the_budget_new_values_are_estimated_from_a_sample(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     import pyarrow.csv  # noqa: F401 (pa.csv)
 
-    monkeypatch.setattr(_tablestats, "_EXACT_BYTES", 8 * 2 * 100_000)  # 100k hashes a column: too few
+    monkeypatch.setattr(_tablevalues, "_EXACT_BYTES", 8 * 2 * 100_000)  # 100k hashes a column: too few
     (a, b), _, fresh = _two_files(tmp_path, "parquet")
     col = diff_tables(a, b).to_dict()["columns"]["s"]
     assert col["new"]["distinct_exact"] is False

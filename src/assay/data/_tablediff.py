@@ -67,7 +67,8 @@ Progress
     A bar on a terminal over the bytes of both files read (`assay.progress.bar`).
 
 Column summaries
-    Per-column summaries and their deltas: :mod:`assay.data._tablestats`.
+    Per-column summaries and their deltas: :mod:`assay.data._tablestats` (numeric columns:
+    :mod:`assay.data._tablenumeric`, text columns: :mod:`assay.data._tablevalues`).
 """
 
 from __future__ import annotations
@@ -86,13 +87,8 @@ from assay.data._tablerenamed import _ColumnPrint, renamed
 from assay.data._tablesource import _CSV_SUFFIXES, _PARQUET_SUFFIXES, _format_of, _Source  # noqa: F401 (suffixes: read here)
 from assay.data._tablesource import _table_columns  # noqa: F401 (what _diff imports from here)
 from assay.data._tablesource import check_key_names
-from assay.data._tablestats import (
-    _CategoryStats,
-    _column_delta,
-    _ColumnStats,
-    _jsonable,
-    distinct_limit,
-)
+from assay.data._tablestats import _column_delta, _ColumnStats, _jsonable
+from assay.data._tablevalues import _CategoryStats, distinct_limit
 from assay.errors import InputError
 
 __all__ = ["TableDiff", "diff_tables", "supports"]
