@@ -102,6 +102,7 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
         for name, st in stats.items():
             st.update(batch.column(name), prio, parsed.get(name))
         n_rows += batch.num_rows
+        del parsed, numbers  # not held while the next batch is read
     late = [name for name, st in stats.items() if st.late]
     if late:
         # Rare: a numeric-looking CSV column met text after the first batches. Categories

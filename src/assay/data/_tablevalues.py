@@ -99,6 +99,11 @@ class _CategoryStats:
         the last merge (so each hash is sorted O(1) times), dropped once more than `limit`."""
         if self._every is None:
             return
+        if self.kmv.size >= _KMV and self._estimate() > 1.25 * self.limit:
+            # The estimate (within ~1% at _KMV values) says surely too many: drop them now, not
+            # after holding and sorting up to twice the limit (the same outcome, sooner).
+            self._every = None
+            return
         self._every.append(h)
         self._held += h.size
         if self._held > max(2 * self._merged, 1 << 16):
@@ -167,8 +172,11 @@ class _CategoryStats:
             return int(every.size), True
         if self.kmv.size < _KMV:
             return int(self.kmv.size), True
-        estimate = round((_KMV - 1) / (float(self.kmv[-1]) / 2.0**64))
-        return min(max(estimate, _KMV), self.n), False
+        return min(max(self._estimate(), _KMV), self.n), False
+
+    def _estimate(self) -> int:
+        """The KMV estimate of the distinct values so far (`kmv` full)."""
+        return round((_KMV - 1) / (float(self.kmv[-1]) / 2.0**64))
 
     def top(self, hashes: np.ndarray | None = None, limit: int = _TOP_SHOWN) -> list[dict[str, Any]]:
         if self.values is None:
