@@ -122,3 +122,13 @@ def test_sampled_summaries_do_not_depend_on_how_the_file_was_read(tmp_path, key)
     assert by_csv.columns["x"]["new"]["quantiles_exact"] is False
     _alike(by_csv.columns, by_parquet.columns)
     _alike(by_csv.columns, diff_tables(tmp_path / "a.csv", tmp_path / "b.csv", key=key, batch_rows=3_000).columns)
+
+
+def test_whole_numbers_past_int64_stay_text_not_rounded(tmp_path):  # type: ignore[no-untyped-def]
+    # 20-digit ids: through double, ids differing in their last digits would be one number.
+    a = csv(tmp_path / "a.csv", "id,v\n12345678901234567890,1\n12345678901234567891,2\n")
+    b = csv(tmp_path / "b.csv", "id,v\n12345678901234567890,1\n12345678901234567892,2\n")
+    d = diff_tables(a, b, key=["id"])
+    assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (1, 1, 1)
+    assert d.examples["added"] == [{"id": "12345678901234567892"}]
+    assert d.schema["new"][0] == {"name": "id", "type": "string"}

@@ -20,8 +20,17 @@ from typing import Any
 import numpy as np
 
 from assay.data._tablenumeric import _QUANTILES, _NumericStats
-from assay.data._tablesource import _parse_numbers
+from assay.data._tablesource import _MISSING_TOKENS, _parse_numbers
 from assay.data._tablevalues import _CategoryStats, _category_change, _sampled_change
+
+
+def _whole_numbers(arr: Any) -> bool:
+    """Whether every CSV cell of `arr` that is not a missing token is a whole number (digits)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = arr.filter(pc.invert(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS))))
+    return bool(pc.all(pc.match_substring_regex(cells, r"^\s*[+-]?\d+\s*$")).as_py() is not False)
 
 
 class _ColumnStats:
@@ -50,18 +59,24 @@ class _ColumnStats:
 
         if not self.csv or self.numeric is None:
             return None
+        text = False
         if self.numeric.integer:
             try:
                 return _parse_numbers(arr, integer=True)
             except pa.ArrowInvalid:
                 self.numeric.to_float()
-        try:
-            return _parse_numbers(arr, integer=False)
-        except pa.ArrowInvalid:
-            self.numeric = None
-            # Text from here on: count categories; earlier batches need a second look.
-            self.late = self.seen_value
-            return None
+                # Whole numbers past int64 (20-digit ids): text, not rounded through double,
+                # which would make ids that differ in their last digits equal.
+                text = _whole_numbers(arr)
+        if not text:
+            try:
+                return _parse_numbers(arr, integer=False)
+            except pa.ArrowInvalid:
+                pass
+        self.numeric = None
+        # Text from here on: count categories; earlier batches need a second look.
+        self.late = self.seen_value
+        return None
 
     def update(self, arr: Any, prio: np.ndarray, numbers: Any = None) -> None:
         """Add a batch of the column; `prio` is each row's sample priority (`_sample_priority`);
