@@ -93,3 +93,14 @@ def test_a_renamed_low_cardinality_column_is_still_told_when_the_rows_say_so(tmp
     assert _renamed(tmp_path, small | {"x": np.arange(20) % 2 == 0}, small | {"y": np.arange(20) % 2 == 0}, key) == []
     assert _renamed(tmp_path, small | {"x": np.arange(20) * 1.5}, small | {"y": np.arange(20) * 1.5}, key) \
         == [{"old": "x", "new": "y"}]
+
+
+def test_the_line_counts_every_new_or_gone_value_when_fewer_are_listed():  # type: ignore[no-untyped-def]
+    # Exact counts list the values at hand (top values, the first met, the sample): maybe fewer than 3.
+    side = {"kind": "categorical", "count": 10, "distinct": 10, "top": []}
+    col = {"kind": "categorical", "old": side, "new": side,
+           "new_categories": {"count": 3, "exact": True, "values": [{"value": "u12", "count": 1}]},
+           "vanished_categories": {"count": 1_204, "exact": True, "values": []}}
+    assert column_line(col) == "new: u12 and 2 more, gone: 1,204 values"
+    col["new_categories"] = {"count": 4, "exact": False, "values": [{"value": v} for v in "abcd"]}
+    assert column_line(col) == "new: a, b, c and at least 1 more, gone: 1,204 values"
