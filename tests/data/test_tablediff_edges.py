@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 import assay.data._tablediff as td
 import assay.data._tablehash as th
-import assay.data._tablestats as ts
+import assay.data._tablenumeric as tn
+import assay.data._tablevalues as tv
 from assay.data import add, diff
 from assay.data._diff import TABLE_SUFFIXES
 from assay.data._tablediff import diff_tables
@@ -144,7 +145,7 @@ def test_infinities_quantiles_mean_std_against_reference(tmp_path, values, fmt):
     s = diff_tables(path, path).columns["x"]["new"]
     nan = 1 if fmt == "parquet" else 0  # in CSV "nan" is a missing token: a null
     assert (s["count"], s["nan"], s["nulls"], s["min"], s["max"]) == (len(values), nan, 1 - nan, min(values), max(values))
-    for name, q in ts._QUANTILES.items():
+    for name, q in tn._QUANTILES.items():
         assert same(s[name], reference_quantile(values, q)), (name, s[name])
     with np.errstate(invalid="ignore"):  # inf + -inf
         assert same(s["mean"], float(np.mean(values)))  # NumPy's mean is right with infinities
@@ -174,8 +175,8 @@ def test_infinity_in_one_batch_of_many(tmp_path):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.floats(-1e6, 1e6), st.sampled_from([INF, -INF])), min_size=1, max_size=30))
 def test_quantiles_property(values):
-    got = ts._quantiles(np.sort(np.array(values, dtype=np.float64)), list(ts._QUANTILES.values()))
-    for g, q in zip(got, ts._QUANTILES.values()):
+    got = tn._quantiles(np.sort(np.array(values, dtype=np.float64)), list(tn._QUANTILES.values()))
+    for g, q in zip(got, tn._QUANTILES.values()):
         assert same(g, reference_quantile(values, q)), (values, q, g)
 
 
@@ -183,32 +184,32 @@ def test_quantiles_property(values):
 @given(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=30))
 def test_integer_quantiles_and_sum_exact(values):
     a = np.sort(np.array(values, dtype=np.int64))
-    for got, q in zip(ts._quantiles(a, list(ts._QUANTILES.values())), ts._QUANTILES.values()):
+    for got, q in zip(tn._quantiles(a, list(tn._QUANTILES.values())), tn._QUANTILES.values()):
         h = (len(values) - 1) * q
         i = math.floor(h)
         if h == i or a[i] == a[min(i + 1, a.size - 1)]:
             assert got == int(a[i]) and type(got) is int
         else:
             assert got == pytest.approx(float(np.quantile(a.astype(np.float64), q)), rel=1e-9, abs=1e-6)
-    assert ts._exact_sum(np.array(values, dtype=np.int64)) == sum(values)
+    assert tn._exact_sum(np.array(values, dtype=np.int64)) == sum(values)
     unsigned = [v + 2**63 for v in values]
-    assert ts._exact_sum(np.array(unsigned, dtype=np.uint64)) == sum(unsigned)
+    assert tn._exact_sum(np.array(unsigned, dtype=np.uint64)) == sum(unsigned)
 
 
 # --- distinct estimate, skipped summaries --------------------------------------------
 
 
 def test_distinct_estimate_never_exceeds_the_count(monkeypatch):
-    monkeypatch.setattr(ts, "_KMV", 64)
+    monkeypatch.setattr(tv, "_KMV", 64)
     over = 0
     for seed in range(40):
-        cats = ts._CategoryStats()
+        cats = tv._CategoryStats()
         n = 70
         cats.update(pa.array([f"s{seed}-{i}" for i in range(n)] + [None, None]))
-        raw = round((ts._KMV - 1) / (float(cats.kmv[-1]) / 2.0**64))
+        raw = round((tv._KMV - 1) / (float(cats.kmv[-1]) / 2.0**64))
         over += raw > n
         distinct, exact = cats.distinct()
-        assert exact is False and ts._KMV <= distinct <= n
+        assert exact is False and tv._KMV <= distinct <= n
     assert over  # the raw estimate does overshoot: the clamp is exercised
 
 
@@ -216,7 +217,7 @@ def test_a_column_no_kernel_handles_loses_its_summary_not_the_diff(tmp_path, mon
     def broken(self, values, rows):
         raise pa.ArrowNotImplementedError("no kernel for this type")
 
-    monkeypatch.setattr(ts._NumericStats, "update", broken)
+    monkeypatch.setattr(tn._NumericStats, "update", broken)
     old = parquet(tmp_path / "a.parquet", {"id": [1, 2], "x": [1.5, 2.5], "s": ["a", "b"]})
     new = parquet(tmp_path / "b.parquet", {"id": [1, 2], "x": [1.5, 3.5], "s": ["a", "b"]})
     d = diff_tables(old, new, key=["s"])
@@ -354,7 +355,7 @@ def test_the_diff_command_prints_schema_notes_duplicates_and_moved_summaries(ws:
     assert "note: key is not unique" in out
     assert "x: 1 row changed, mean 2.5 -> 4.5, p50 2.5 -> 3.5, max 3.5 -> 9.5" in out
     assert "c: 1 row changed, new: c, gone: b, share: a 66.7% -> 75.0%" in out
-    assert 'changed id="2": c "b" -> "c"; x "2.5" -> "9.5"' in out
+    assert 'changed id=2: c "b" -> "c"; x 2.5 -> 9.5' in out
     assert "{" not in out  # no Python dicts
     empty = cli("data", "diff", "t@v1", "t@v2", "--key", "", cwd=ws.root, check=2)
     assert "empty column" in empty.stderr and "--key id,region" in empty.stderr  # was "e.g. key=['id']"
@@ -368,8 +369,8 @@ def test_the_diff_command_quotes_column_names_and_values_that_would_break_its_li
     assert 'column added    "new\\ncol" (int64)' in out
     assert '"a\\tb": 1 row changed, mean 2 -> 5.5' in out and '"line\\nbreak": 1 row changed, mean 2.5 -> 5' in out
     assert 'c: 1 row changed, new: "z\\nq", gone: y' in out
-    assert 'changed id="1": "line\\nbreak" "2" -> "7"\n' in out
-    assert 'changed id="2": "a\\tb" "2.5" -> "9.5"; c "y" -> "z\\nq"\n' in out
+    assert 'changed id=1: "line\\nbreak" 2 -> 7\n' in out
+    assert 'changed id=2: "a\\tb" 2.5 -> 9.5; c "y" -> "z\\nq"\n' in out
     assert "\t" not in out and all(line.startswith(("t@v1", "  ")) for line in out.splitlines())
 
 

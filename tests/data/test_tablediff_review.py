@@ -122,7 +122,7 @@ def test_a_share_from_a_side_that_tracked_only_its_top_values_is_marked_as_an_es
 @pytest.mark.parametrize("t", [pa.string(), pa.large_binary()])
 def test_long_values_are_told_apart_but_not_kept_whole(t):
     # A column of documents: up to _TOP_CAP values are kept per column, each was kept whole (1 GB of 100 KB ones).
-    from assay.data._tablestats import _VALUE_KEPT, _CategoryStats, _category_change
+    from assay.data._tablevalues import _VALUE_KEPT, _CategoryStats, _category_change
 
     def docs(tail: str) -> pa.Array:
         values = [("x" * 50_000 + f"{i}{tail}") for i in range(200)] + ["short"]
@@ -141,15 +141,18 @@ def test_long_values_are_told_apart_but_not_kept_whole(t):
 
 def test_a_renamed_column_is_told_by_its_values(tmp_path, capsys):
     old, new = tmp_path / "a.csv", tmp_path / "b.csv"
-    old.write_text("id,amount,flag,gone,x,y\n1,1.5,1,,7,7\n2,2.5,1,,8,8\n3,3.5,1,,9,9\n")
-    new.write_text("id,amount_usd,is_active,empty,z\n3,3.5,1,,9\n1,1.5,1,,7\n2,2.5,1,,8\n")  # rows reordered too
+    ids = range(1, 10)
+    old.write_text("id,amount,flag,gone,x,y\n" + "".join(f"{i},{i}.5,1,,{i + 6},{i + 6}\n" for i in ids))
+    new.write_text("id,amount_usd,is_active,empty,z\n"  # rows reordered too
+                   + "".join(f"{i},{i}.5,1,,{i + 6}\n" for i in sorted(ids, key=lambda i: -i)))
     d = diff_tables(old, new)
-    # x and y hold the same values: which became z is not known; an all-null column tells nothing.
-    assert d.schema["renamed"] == [{"old": "amount", "new": "amount_usd"}, {"old": "flag", "new": "is_active"}]
+    # x and y hold the same values: which became z is not known; an all-null column tells nothing,
+    # nor does a constant one (flag -> is_active: no value to tell it by).
+    assert d.schema["renamed"] == [{"old": "amount", "new": "amount_usd"}]
     assert [c["name"] for c in d.schema["removed"]] == ["amount", "flag", "gone", "x", "y"]  # still, by name
     render_table_diff(d.to_dict())
     assert "column renamed? amount -> amount_usd (the same values)" in capsys.readouterr().out  # was not said
-    new.write_text("id,amount_usd\n1,1.5\n2,2.5\n3,3.5\n4,4.5\n")
+    new.write_text("id,amount_usd\n" + "".join(f"{i},{i}.5\n" for i in range(1, 11)))
     # Another row count: not the same values, but all of the old ones (a row added).
     assert diff_tables(old, new).schema["renamed"] == [{"old": "amount", "new": "amount_usd", "shared": 1.0}]
 

@@ -200,7 +200,7 @@ def test_category_counts_that_are_not_exact_do_not_read_as_exact():
     }
     line = column_line(col)
     assert "distinct 100 -> ~29731" in line
-    assert "new: b0, b1, b2 and at least 9967 more" in line and "gone: a1, a2" in line, line
+    assert "new: b0, b1, b2 and at least 9,967 more" in line and "gone: a1, a2" in line, line
     col["new_categories"] = {"count": 2, "exact": False, "values": [{"value": "b0"}, {"value": "b1"}]}
     assert "new: b0, b1 (at least)" in column_line(col)
 

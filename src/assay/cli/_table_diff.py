@@ -151,11 +151,15 @@ def column_line(col: dict[str, Any]) -> str:
                 continue
             cats = col.get(key) or {}
             if cats.get("count"):
-                shown = ", ".join(quoted(str(v["value"])) for v in cats.get("values", [])[:3])
+                listed = cats.get("values", [])[:3]
                 # Not exact: only the values that side tracked were compared, so there are at least this many.
-                exact = cats.get("exact", True)
-                more = (f" and {'' if exact else 'at least '}{cats['count'] - 3} more" if cats["count"] > 3
-                        else "" if exact else " (at least)")
+                at_least = "" if cats.get("exact", True) else "at least "
+                if not listed:  # counted exactly, none of them at hand to show
+                    parts.append(f"{label}: {at_least}{counted(cats['count'], 'value', grouped=True)}")
+                    continue
+                shown = ", ".join(quoted(str(v["value"])) for v in listed)
+                rest = cats["count"] - len(listed)  # fewer may be listed than 3 (those at hand)
+                more = f" and {at_least}{rest:,} more" if rest > 0 else " (at least)" if at_least else ""
                 parts.append(f"{label}: {shown}{more}")
         parts.append(_shares_moved(old, new))
     return ", ".join(p for p in parts if p)

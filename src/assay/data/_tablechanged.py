@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._tablehash import _combine, _hash_column, _mix
+from assay.data._tablehash import _combine, _mix
 from assay.data._tablematch import _match
 
 _KEPT_BYTES = 24 << 20  # hashes kept a side (key, row, one per column) before the changed keys are sampled
@@ -137,13 +137,13 @@ def _read_examples(src: Any, plan: Any, keys: list[int]) -> dict[int, list[tuple
     examples: dict[int, list[tuple[int, dict[str, Any], np.ndarray]]] = {k: [] for k in keys}
     wanted = np.array(keys, np.uint64)
     for batch in src.batches():
-        k = _combine([_hash(plan, batch, c) for c in plan.key], batch.num_rows)
+        k = _combine([plan.column_hash(src, batch, c) for c in plan.key], batch.num_rows)
         hit = np.flatnonzero(np.isin(k, wanted))
         if hit.size:
             sub = batch.take(hit)
-            cells = np.stack([_hash(plan, sub, c) for c in plan.values], axis=1)
+            cells = np.stack([plan.column_hash(src, sub, c) for c in plan.values], axis=1)
             rows = _mix(k[hit] ^ _mix(_combine(list(cells.T), hit.size)))
-            _keep_examples(examples, sub, plan.key + plan.values, k[hit], rows, cells, choose=False, max_examples=0)
+            _keep_examples(examples, src, sub, plan.key + plan.values, k[hit], rows, cells, choose=False, max_examples=0)
     return examples
 
 
@@ -176,14 +176,14 @@ def _read(src: Any, plan: Any, wanted: np.ndarray, kept: _Kept, limit: int,
     show = plan.key + plan.values
     for batch in src.batches():
         n = batch.num_rows
-        k = _combine([_hash(plan, batch, c) for c in plan.key], n)
+        k = _combine([plan.column_hash(src, batch, c) for c in plan.key], n)
         order = np.argsort(k)  # sorted needles: searchsorted walks `wanted` once, ~8x faster
         pos = np.minimum(np.searchsorted(wanted, k[order]), wanted.size - 1)
         hit = np.sort(order[wanted[pos] == k[order]])
         if hit.size:
             sub = batch.take(pa.array(hit))
             ks = k[hit]
-            cells = np.stack([_hash(plan, sub, c) for c in plan.values], axis=1) if plan.values \
+            cells = np.stack([plan.column_hash(src, sub, c) for c in plan.values], axis=1) if plan.values \
                 else np.zeros((hit.size, 0), np.uint64)
             rows = _mix(ks ^ _mix(_combine(list(cells.T), hit.size)))
             keep = _priority(ks) <= kept.cut
@@ -198,14 +198,14 @@ def _read(src: Any, plan: Any, wanted: np.ndarray, kept: _Kept, limit: int,
                     lower = every[every < cut]
                     cut = lower[-1] if lower.size else np.uint64(0)
                 kept.shrink(cut, cells.shape[1])
-            _keep_examples(examples, sub, show, ks, rows, cells, choose=example_keys is None, max_examples=max_examples)
+            _keep_examples(examples, src, sub, show, ks, rows, cells, choose=example_keys is None, max_examples=max_examples)
     kept.examples = examples
     return kept
 
 
-def _keep_examples(examples: dict[int, list[tuple[int, dict[str, Any], np.ndarray]]], sub: Any, show: list[str],
+def _keep_examples(examples: dict[int, list[tuple[int, dict[str, Any], np.ndarray]]], src: Any, sub: Any, show: list[str],
                    keys: np.ndarray, rows: np.ndarray, cells: np.ndarray, *, choose: bool, max_examples: int) -> None:
-    """Add the values of the rows of the example keys (one past `_EXAMPLE_ROWS` marks a key held by too many)."""
+    """Add the values (as `src` types them) of the rows of the example keys (one past `_EXAMPLE_ROWS` marks a key held by too many)."""
     import pyarrow as pa
 
     if choose and len(examples) < max_examples:
@@ -223,7 +223,7 @@ def _keep_examples(examples: dict[int, list[tuple[int, dict[str, Any], np.ndarra
             taken[key] += 1
             take.append(i)
     if take:
-        for i, values in zip(take, _rows_as_py(sub.select(show).take(pa.array(take)))):
+        for i, values in zip(take, _rows_as_py(src.typed(sub.select(show).take(pa.array(take))))):
             examples[int(keys[i])].append((int(rows[i]), values, cells[i]))
 
 
@@ -260,8 +260,6 @@ def _priority(keys: np.ndarray) -> np.ndarray:
     return _mix(keys ^ _TAG_CHANGED)
 
 
-def _hash(plan: Any, batch: Any, name: str) -> np.ndarray:
-    return _hash_column(batch.column(name), text=plan.text or name in plan.as_text)
 
 
 def _rows_as_py(batch: Any) -> list[dict[str, Any]]:

@@ -34,7 +34,10 @@ Memory
     Column statistics are bounded: quantiles come from a sample of `_QUANTILE_SAMPLE`
     values (exact below that), chosen by a hash of each row's key (keyed) or content, not
     its position (`_sample_priority`): an unchanged table gives the same estimates in any
-    row order, and an edit of a few rows moves them by a rank or two of the sample. A
+    row order, and an edit of a few rows moves them by a rank or two of the sample. Copies
+    of one row are told apart by their rank in a block of 65,536 rows (`_Priorities`), not
+    in a batch, so the same rows as CSV or as Parquet give the same sample (means and stds
+    can still differ in their last bits: summed in other batches). A
     sampled quantile's rank is off by about sqrt(q(1-q)/65,536): 0.2% of the rows for the
     median (one standard deviation). Top values keep at most `_TOP_CAP`
     distinct values (each cut to `_VALUE_KEPT` characters, told apart by hash), distinct
@@ -46,11 +49,17 @@ Memory
     Measured on 2 busy cores: ~10 MB/s of CSV, 2M-row Parquet in ~7 s.
 
 CSV
-    CSV cells are compared as text (so `1.0` -> `1` is a change); an empty unquoted
-    field is null. Column types are inferred over the whole file (int64, double,
-    string, or null when empty); `""`, `NA`, `N/A`, `NULL`, `null`, `NaN`... count as missing
-    in numeric summaries. A Parquet file compared with a CSV file has its values cast to
-    text. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
+    Column types are inferred over the whole file (int64, double, string, or null when
+    empty; whole numbers past int64, such as 20-digit ids, are strings, not rounded through
+    double); an empty unquoted field is null, and in a numeric column so are `NA`, `N/A`,
+    `NULL`, `null`, `NaN`... A column numeric in both files is compared as numbers, as a
+    user reads them: `1.0` -> `1` or `NA` -> (empty) is no change there (in a text column it
+    is a change of text), and its values are shown as numbers, keys too (`id=20`, not
+    `id="20"`), so a CSV and the same table as Parquet read alike. Each file's columns are
+    hashed as numbers while they look numeric; a file read otherwise than both files' types
+    say (a column text in the other file, or one that met text late) is hashed again, one
+    more read. A Parquet file compared with a CSV file has its values cast to text, but for
+    its int and float columns numeric in the CSV too. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
     columns), is read as a table with no columns and no rows, a header without a line end
     as its columns and no rows. A header that is one column holding ';', '|'
     (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
@@ -58,8 +67,12 @@ CSV
 Progress
     A bar on a terminal over the bytes of both files read (`assay.progress.bar`).
 
+Reading
+    One read of each file hashes its rows and summarises its columns: :mod:`assay.data._tableread`.
+
 Column summaries
-    Per-column summaries and their deltas: :mod:`assay.data._tablestats`.
+    Per-column summaries and their deltas: :mod:`assay.data._tablestats` (numeric columns:
+    :mod:`assay.data._tablenumeric`, text columns: :mod:`assay.data._tablevalues`).
 """
 
 from __future__ import annotations
@@ -72,18 +85,14 @@ from typing import Any
 import numpy as np
 
 from assay.data._tablechanged import ChangedColumns, _rows_as_py, changed_columns
-from assay.data._tablehash import _combine, _hash_column, _mix, _sample_priority
+from assay.data._tablehash import _mix
 from assay.data._tablematch import _keyed, _match
-from assay.data._tablerenamed import _ColumnPrint, renamed
+from assay.data._tableread import _agree, _keyed_rows, _Plan, _scan, _text_columns
+from assay.data._tablerenamed import renamed
 from assay.data._tablesource import _CSV_SUFFIXES, _PARQUET_SUFFIXES, _format_of, _Source  # noqa: F401 (suffixes: read here)
 from assay.data._tablesource import _table_columns  # noqa: F401 (what _diff imports from here)
 from assay.data._tablesource import check_key_names
-from assay.data._tablestats import (
-    _CategoryStats,
-    _column_delta,
-    _ColumnStats,
-    _jsonable,
-)
+from assay.data._tablestats import _column_delta, _jsonable
 from assay.errors import InputError
 
 __all__ = ["TableDiff", "diff_tables", "supports"]
@@ -177,8 +186,11 @@ def diff_tables(
 
     sizes = [src.path.stat().st_size for src in (src_old, src_new)]
     with bar(total=sum(sizes), desc="table diff", unit="B") as progress:
-        side_old = _scan(src_old, plan, progress)
-        side_new = _scan(src_new, plan, progress)
+        side_old = _scan(src_old, plan, progress, _text_columns(src_new))
+        side_new = _scan(src_new, plan, progress, _text_columns(src_old, side_old), side_old)
+    _agree(plan, [(src_old, side_old), (src_new, side_new)])
+    for side in (side_old, side_new):
+        _keyed_rows(side)
 
     schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names)
     schema["renamed"] = renamed(side_old.prints, side_new.prints,
@@ -191,7 +203,7 @@ def diff_tables(
             f"{len(schema['added'])} added and {len(schema['removed'])} removed columns ignored"
         )
     if src_old.format != src_new.format:
-        notes.append("formats differ: values compared as text")
+        notes.append("formats differ: values compared as text" + (", numbers as numbers" if plan.numbers else ""))
     if as_text:
         notes.append(f"a string on one side only, so compared as text: {', '.join(map(repr, as_text))}")
     stored = _storage_changed(schema)
@@ -303,103 +315,6 @@ def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[st
     return cols
 
 
-# --- hashing -----------------------------------------------------------------------
-@dataclass
-class _Plan:
-    key: list[str] | None
-    values: list[str]
-    text: bool  # every column compared as text (a CSV file on either side)
-    as_text: set[str] = field(default_factory=set)  # these columns compared as text
-
-    def hashes(self, batch: Any) -> tuple[np.ndarray | None, np.ndarray]:
-        """(key hash or None, hash of the compared non-key values) for each row."""
-        n = batch.num_rows
-        cols = {name: batch.column(name) for name in (self.key or []) + self.values}
-
-        def combined(names: list[str]) -> np.ndarray:
-            return _combine([_hash_column(cols[c], text=self.text or c in self.as_text) for c in names], n)
-
-        values = combined(self.values)
-        if self.key is None:
-            return None, values
-        return combined(self.key), values
-
-
-@dataclass
-class _Side:
-    n_rows: int
-    types: dict[str, str]
-    rows: np.ndarray  # row hash (hash mode) or value hash (key mode)
-    keys: np.ndarray | None
-    stats: dict[str, Any]
-    prints: dict[str, _ColumnPrint] = field(default_factory=dict)  # a column only here: a print of its values
-
-
-def _scan(src: _Source, plan: _Plan, progress: Any = None) -> _Side:
-    # Every column is summarised (not only the common ones) so CSV types are inferred for all.
-    stats = {name: _ColumnStats(src.format == "csv") for name in src.names}
-    key_buf = _HashBuffer() if plan.key is not None else None
-    row_buf = _HashBuffer()
-    n_rows = 0
-    compared = set((plan.key or []) + plan.values)
-    # A column only this file has: a print of its values, to tell a renamed column by them.
-    prints = {name: _ColumnPrint() for name in src.names if name not in compared}
-    for batch in src.batches(progress):
-        k, v = plan.hashes(batch)
-        prio = _sample_priority(v if k is None else k)
-        for name, p in prints.items():
-            p.update(_hash_column(batch.column(name), text=plan.text), prio)
-        if key_buf is not None:
-            assert k is not None
-            key_buf.extend(k)
-        row_buf.extend(v)
-        for name, st in stats.items():
-            st.update(batch.column(name), prio)
-        n_rows += batch.num_rows
-    late = [name for name, st in stats.items() if st.late]
-    if late:
-        # Rare: a numeric-looking CSV column met text after the first batches. Categories
-        # are only counted for textual columns (the costly part), so count these again.
-        recount = {name: _CategoryStats() for name in late}
-        for batch in src.batches():
-            for name, cats in recount.items():
-                cats.update(batch.column(name))
-        for name, cats in recount.items():
-            stats[name].categories = cats
-    if src.arrow_schema is not None:
-        types = {f.name: str(f.type) for f in src.arrow_schema}
-    else:
-        types = {n: "string" for n in src.names}
-    types.update({name: st.inferred_type for name, st in stats.items() if st.csv})
-    rows = row_buf.array()
-    keys = key_buf.array() if key_buf is not None else None
-    if keys is not None:
-        for lo in range(0, rows.size, 1 << 18):  # a row is (key, values); in place, a slice at a time
-            part = rows[lo : lo + (1 << 18)]
-            part[:] = _mix(keys[lo : lo + (1 << 18)] ^ _mix(part))
-    return _Side(n_rows, types, rows, keys, stats, prints)
-
-
-class _HashBuffer:
-    """A growing uint64 array. Grown by `ndarray.resize` (realloc: large blocks move by
-    remapping pages on Linux), not by concatenating parts, which would hold every hash twice."""
-
-    def __init__(self) -> None:
-        self._data = np.zeros(1 << 16, dtype=np.uint64)
-        self._n = 0
-
-    def extend(self, values: np.ndarray) -> None:
-        end = self._n + values.size
-        if end > self._data.size:
-            self._data.resize(max(end, self._data.size * 3 // 2), refcheck=False)
-        self._data[self._n : end] = values
-        self._n = end
-
-    def array(self) -> np.ndarray:
-        self._data.resize(self._n, refcheck=False)
-        return self._data
-
-
 def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str], n_new: list[str]) -> dict[str, Any]:
     for n in n_old:
         t_old.setdefault(n, "string")
@@ -454,7 +369,7 @@ def _find_rows(
     if not todo:
         return found
     for batch in src.batches():
-        k, v = plan.hashes(batch)
+        k, v = plan.hashes(batch, src)
         row = v if k is None else _mix(k ^ _mix(v))
         for label in list(todo):
             h = k if wanted[label][1] == "key" else row
@@ -468,7 +383,7 @@ def _find_rows(
                 if len(found[label]) + len(fresh) >= limit:
                     break
             if fresh:
-                found[label].extend(_rows_as_py(batch.select(show).take(fresh)))
+                found[label].extend(_rows_as_py(src.typed(batch.select(show).take(fresh))))
             if len(found[label]) >= limit or len(seen[label]) >= todo[label].size:
                 del todo[label]
         if not todo:

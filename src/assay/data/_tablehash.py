@@ -172,17 +172,46 @@ def _hash_str(s: str) -> np.ndarray:
     return _hash_bytes(pa.array([s]))
 
 
-def _sample_priority(ident: np.ndarray) -> np.ndarray:
+def _sample_priority(ident: np.ndarray, earlier: np.ndarray | None = None) -> np.ndarray:
     """A row's priority for the hash-chosen samples (bottom-k: the lowest are kept), from its
     key hash or content hash `ident`, not its position: an unchanged row stays in or out of a
     sample on both sides, whatever rows were added or removed before it. Copies of one `ident`
-    in a batch are told apart by their rank among them, so a value held by half the rows still
-    fills about half the sample (the copies being alike, which of them is kept does not matter)."""
+    are told apart by their rank among them (plus `earlier`: copies counted before these), so a
+    value held by half the rows still fills about half the sample (the copies being alike,
+    which of them is kept does not matter)."""
     order = np.argsort(ident, kind="stable")
     ordered = ident[order]
     rank = np.empty(ident.size, dtype=np.uint64)
     rank[order] = (np.arange(ident.size) - np.searchsorted(ordered, ordered, "left")).astype(np.uint64)
+    if earlier is not None:
+        rank += earlier.astype(np.uint64)
     return _mix(ident ^ _mix(rank ^ _TAG_SAMPLE))
+
+
+_RANK_ROWS = 1 << 16
+
+
+class _Priorities:
+    """The sample priorities of one file's rows, given batch by batch. Copies of an ident are
+    ranked among the copies in the same block of `_RANK_ROWS` rows (by row number), not in the
+    same batch: a CSV and a Parquet file are cut into batches differently, and the same rows
+    must get the same priorities, so the same samples, whichever was read."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.block = np.zeros(0, dtype=np.uint64)  # the idents of the current block so far, sorted
+
+    def __call__(self, ident: np.ndarray) -> np.ndarray:
+        out = np.empty(ident.size, dtype=np.uint64)
+        lo = 0
+        while lo < ident.size:
+            part = ident[lo : lo + _RANK_ROWS - self.rows % _RANK_ROWS]
+            earlier = np.searchsorted(self.block, part, "right") - np.searchsorted(self.block, part, "left")
+            out[lo : lo + part.size] = _sample_priority(part, earlier)
+            self.rows += part.size
+            lo += part.size
+            self.block = np.sort(np.concatenate((self.block, part))) if self.rows % _RANK_ROWS else self.block[:0]
+        return out
 
 
 def _combine(hashes: list[np.ndarray], n: int) -> np.ndarray:

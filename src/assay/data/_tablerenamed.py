@@ -2,15 +2,19 @@
 
 A column only the old file has and one only the new file has are a likely rename when they
 hold the same values in any row order (a sum of their value hashes, with as many rows), or,
-with rows added or removed too, when their values mostly agree:
-- at least `_SHARED` of the smaller side's distinct values are in both, judged on the
+with rows added or removed too, when their values mostly agree; and, either way, the rows or
+the values say enough:
+- mostly agree: at least `_SHARED` of the smaller side's distinct values are in both, judged on the
   `_SAMPLE` lowest distinct value hashes of each (chosen by value, so both samples hold the
   same values where the columns do), and both columns are of one kind (numeric, text...);
 - where rows can be told apart, at least `_SHARED` of the rows both files hold (among the
   `_SAMPLE` rows of lowest priority: a hash of the row's key, or of its compared values) hold
-  the same value in both; so two unrelated columns over one small range of values are not paired.
-Each column must have exactly one such partner. An all-null column is never paired, and a
-constant one only by the same values.
+  the same value in both, and beyond chance (`_told`): so two unrelated columns over one small
+  range of values, or two unrelated booleans that are nearly always False, are not paired;
+- where the rows cannot tell (too few of them, or a nearly constant column), each column holds
+  at least `_VALUES_TO_CLAIM` distinct values: two unrelated booleans or 3-value categories
+  often hold the same few values as many times.
+Each column must have exactly one such partner. An all-null or constant column is never paired.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._tablehash import _NULL_HASH, _mix
+from assay.data._tablehash import _NULL_HASH
 
 _SAMPLE = 1024
 _SHARED = 0.9
-_ROWS_TO_JUDGE = 16  # rows in both samples needed to judge by rows (none when no column tells rows apart)
+_ROWS_TO_JUDGE = 16  # rows expected to disagree by chance, among those in both samples, to judge by rows
+_VALUES_TO_CLAIM = 8  # distinct values a column needs to be paired by its values alone
 _ALL = np.uint64(2**64 - 1)
 
 
@@ -70,8 +75,8 @@ def renamed(old: dict[str, _ColumnPrint], new: dict[str, _ColumnPrint], kinds_ol
     """Pairs of a column only in `old` and one only in `new` that look like one column renamed:
     {"old", "new"} when they hold the same values (`same_rows`: as many rows in both files),
     with "shared" (the share of values in both, floored to 0.01) when they mostly do."""
-    same = _only_partners([(a, b, 1.0) for a, pa in old.items() if pa.any for b, pb in new.items()
-                           if pb.any and same_rows and pa.total == pb.total])
+    same = _only_partners([(a, b, 1.0) for a, pa in old.items() if pa.varied for b, pb in new.items()
+                           if pb.varied and same_rows and pa.total == pb.total and _told(pa, pb)])
     taken = {a for a, _, _ in same} | {b for _, b, _ in same}
     close = []
     for a, pa in old.items():
@@ -81,8 +86,7 @@ def renamed(old: dict[str, _ColumnPrint], new: dict[str, _ColumnPrint], kinds_ol
             if b in taken or not pb.varied or kinds_old.get(a) != kinds_new.get(b):
                 continue
             shared = _shared(pa, pb)
-            rows = _same_rows(pa, pb)
-            if shared >= _SHARED and (rows is None or rows >= _SHARED):
+            if shared >= _SHARED and _told(pa, pb):
                 close.append((a, b, shared))
     order = list(old)
     pairs = sorted(same + _only_partners(close), key=lambda p: order.index(p[0]))
@@ -105,13 +109,36 @@ def _shared(a: _ColumnPrint, b: _ColumnPrint) -> float:
     return np.intersect1d(va, vb, assume_unique=True).size / smaller if smaller else 0.0
 
 
-def _same_rows(a: _ColumnPrint, b: _ColumnPrint) -> float | None:
-    """The share of the rows in both samples (by priority) holding the same value in both; None
-    when too few rows are told apart (e.g. no other column: every row has one priority)."""
+def _told(a: _ColumnPrint, b: _ColumnPrint) -> bool:
+    """Whether two columns whose values agree carry enough information to be called one column.
+
+    Where rows are told apart, the rows in both samples must hold the same value in both
+    (`_SHARED` of them), and beyond chance: two unrelated booleans, 97% False each, agree in
+    ~94% of rows. With at least `_ROWS_TO_JUDGE` rows expected to disagree by chance, the
+    agreement beyond it (Cohen's kappa) decides; with fewer (a few rows, a constant or nearly
+    constant column) the values must: at least `_VALUES_TO_CLAIM` distinct ones on each side,
+    as two unrelated booleans or 3-value categories hold the same few values, often as many times.
+    """
+    both, agree, chance = _rows_agree(a, b)
+    if both and agree < _SHARED:
+        return False
+    if both * (1 - chance) >= _ROWS_TO_JUDGE:
+        return (agree - chance) / (1 - chance) >= _SHARED
+    return min(a.values.size, b.values.size) >= _VALUES_TO_CLAIM
+
+
+def _rows_agree(a: _ColumnPrint, b: _ColumnPrint) -> tuple[int, float, float]:
+    """(rows in both samples (by priority), the share of them holding the same value in both, the
+    share that would by chance: the sum over values of the product of their shares in each)."""
     cut = min(x.prio.max() if x.prio.size >= _SAMPLE else _ALL for x in (a, b))
     ka, kb = a.prio <= cut, b.prio <= cut
-    both = np.intersect1d(a.prio[ka], b.prio[kb]).size
-    if both < _ROWS_TO_JUDGE:
-        return None
-    same = np.intersect1d(_mix(a.prio[ka] ^ _mix(a.cells[ka])), _mix(b.prio[kb] ^ _mix(b.cells[kb]))).size
-    return min(1.0, same / both)
+    _, ia, ib = np.intersect1d(a.prio[ka], b.prio[kb], return_indices=True)
+    if not ia.size:
+        return 0, 0.0, 0.0
+    ca, cb = a.cells[ka][ia], b.cells[kb][ib]
+    agree = float(np.count_nonzero(ca == cb)) / ia.size
+    va, na = np.unique(ca, return_counts=True)
+    vb, nb = np.unique(cb, return_counts=True)
+    _, ja, jb = np.intersect1d(va, vb, assume_unique=True, return_indices=True)
+    chance = float((na[ja] * nb[jb]).sum()) / ia.size**2
+    return int(ia.size), agree, min(chance, 1.0)

@@ -4,7 +4,7 @@ names, and its record batches (CSV cells as text), with hints for what cannot be
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,8 @@ from assay.errors import InputError
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+# CSV cells that are no value in a numeric column (as pandas reads them).
+_MISSING_TOKENS = ["", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN", "-nan"]
 
 
 def _format_of(path: Path) -> str | None:
@@ -32,6 +34,9 @@ class _Source:
     batch_rows: int
     arrow_schema: Any  # pa.Schema, or None for CSV and empty files
     one_line: bytes | None = None  # a CSV that is one line without its end: that line and "\n"
+    # CSV columns the scan found numeric: column -> whether integral (int64, else double). Their
+    # cells are compared, and shown, as numbers (`typed`).
+    numeric: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def open(cls, path: Path, batch_rows: int, label: str | None = None) -> _Source:
@@ -111,6 +116,33 @@ class _Source:
                     yield from self._csv_reader(self.path, source, self.batch_rows, self.names)
         except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
             raise _unreadable(self.label, self.format, exc) from exc
+
+
+    def as_number(self, batch: Any, name: str) -> Any:
+        """Column `name` of `batch` as numbers: a CSV column (one in `numeric`) parsed, any other as it is."""
+        if self.format == "csv":
+            return _parse_numbers(batch.column(name), integer=self.numeric[name])
+        return batch.column(name)
+
+    def typed(self, batch: Any) -> Any:
+        """`batch` with its CSV columns found numeric as int64 / double (see `numeric`)."""
+        import pyarrow as pa
+
+        if self.format != "csv" or not any(n in self.numeric for n in batch.schema.names):
+            return batch
+        columns = [_parse_numbers(batch.column(n), integer=self.numeric[n]) if n in self.numeric else batch.column(n)
+                   for n in batch.schema.names]
+        return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _parse_numbers(arr: Any, *, integer: bool) -> Any:
+    """CSV cells (strings) as int64 (`integer`) or double, `_MISSING_TOKENS` as null; raises
+    pyarrow.ArrowInvalid at a cell that is no such number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pc.if_else(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS)), pa.scalar(None, arr.type), arr)
+    return arr.cast(pa.int64() if integer else pa.float64())
 
 
 def _blank(path: Path) -> bool:

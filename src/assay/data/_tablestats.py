@@ -1,22 +1,13 @@
 """Streaming per-column summaries of a table, and their deltas between two files.
 
 Column summaries
-    Integer columns (Parquet int/uint types, CSV columns whose every value parses as an
-    int64) are summarised as integers: min, max and every whole-number quantile are
-    exact ints (never rounded through float64); the mean is the exact sum / count.
-    Numeric summaries leave NaN out (counted in `nan`); infinities are kept: the mean is
-    +inf or -inf when infinities of one sign are present (nan with both), the std is inf
-    when any value is infinite (the limit as that value grows), and a quantile between a
-    finite value and an infinite one is that infinity (so [1, 2, inf] has median 2).
-    Distinct counts above `_KMV` are estimates (`distinct_exact` false), never more than
-    the non-null count. When too many values for the top values to tell which are new or
-    gone (`new_categories` / `vanished_categories` None), `new_values_sampled` /
-    `vanished_values_sampled` give examples among the `_VALUE_SAMPLE` values of the lowest
-    hashes (chosen by value, so both files' samples agree where the values do) and an
-    estimate of how many there are. A column whose Arrow type no summary kernel handles keeps its
-    row counts, gets `skipped` with the reason, and a note; the row diff is unaffected.
-    In `to_dict()` non-finite floats are written as "nan" / "inf" / "-inf" so the JSON
-    stays strict.
+    A numeric column (Parquet int / float / decimal types, a CSV column whose every value
+    parses as a number) gets count, mean, std, min, max and quantiles
+    (:mod:`assay.data._tablenumeric`); a text column its top values, distinct count and the
+    values new or gone (:mod:`assay.data._tablevalues`); a temporal one its min and max.
+    A column whose Arrow type no summary kernel handles keeps its row counts, gets `skipped`
+    with the reason, and a note; the row diff is unaffected. In `to_dict()` non-finite
+    floats are written as "nan" / "inf" / "-inf" so the JSON stays strict.
 """
 
 from __future__ import annotations
@@ -28,269 +19,31 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._tablehash import _hash_column
-
-_QUANTILE_SAMPLE = 65_536
-_QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
-_TOP_CAP = 10_000
-_VALUE_KEPT = 200  # characters of a top value kept to be shown
-_TOP_SHOWN = 10
-_CATEGORIES_LISTED = 20
-_KMV = 16_384
-_VALUE_SAMPLE = 1_024  # distinct values kept per text column, those of the lowest hashes: examples of new / gone values
-_SAMPLE_SHOWN = 10
-_MISSING_TOKENS = ["", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "nan", "NaN", "-nan"]
+from assay.data._tablenumeric import _QUANTILES, _NumericStats
+from assay.data._tablesource import _MISSING_TOKENS, _parse_numbers
+from assay.data._tablevalues import _CategoryStats, _category_change, _sampled_change
 
 
-# --- column summaries --------------------------------------------------------------
-
-
-class _NumericStats:
-    """Streaming count / mean / std, min / max and sampled quantiles of one numeric column.
-
-    Integer columns stay integers (int64, or uint64 for a uint64 column): min, max and
-    whole-number quantiles are exact ints, and the mean is an exact sum / count.
-    Float columns: mean and std by Chan's parallel update over the finite values, with
-    infinities counted apart, so the answer does not depend on batching (see module doc).
-    """
-
-    def __init__(self, *, integer: bool) -> None:
-        self.integer = integer
-        self.count = 0
-        self.nan = 0
-        self.pos_inf = 0
-        self.neg_inf = 0
-        self.finite = 0
-        self.total = 0  # exact sum while integer
-        self.mean = 0.0  # of the finite values
-        self.m2 = 0.0
-        self.min: int | float | None = None
-        self.max: int | float | None = None
-        self.sample: np.ndarray | None = None
-        self.priority = np.zeros(0, dtype=np.uint64)
-
-    def to_float(self) -> None:
-        """A CSV column that looked integral met a non-integer: go on in float64."""
-        if not self.integer:
-            return
-        self.integer = False
-        if self.sample is not None:
-            self.sample = self.sample.astype(np.float64)
-        if self.min is not None:
-            self.min, self.max = float(self.min), float(self.max)  # type: ignore[arg-type]
-
-    def update(self, values: np.ndarray, prio: np.ndarray) -> None:
-        """Add the non-null `values` (int64 / uint64 when integer, else float64) of rows of sample priority `prio`."""
-        if self.integer:
-            finite = values
-            if values.size:
-                self.total += _exact_sum(values)
-        else:
-            nan = np.isnan(values)
-            self.nan += int(nan.sum())
-            values, prio = values[~nan], prio[~nan]
-            inf = np.isinf(values)
-            if inf.any():
-                self.pos_inf += int((values[inf] > 0).sum())
-                self.neg_inf += int((values[inf] < 0).sum())
-            finite = values[~inf]
-        if not values.size:
-            return
-        self.count += values.size
-        if finite.size:
-            f = finite.astype(np.float64)
-            nb = f.size
-            with np.errstate(over="ignore", invalid="ignore"):
-                mb = float(f.mean())
-                m2b = float(((f - mb) ** 2).sum())
-                total = self.finite + nb
-                delta = mb - self.mean
-                self.mean = self.mean + delta * nb / total if self.finite else mb
-                self.m2 = self.m2 + m2b + delta * delta * self.finite * nb / total
-            self.finite = total
-        lo, hi = values.min().item(), values.max().item()
-        self.min = lo if self.min is None else min(self.min, lo)
-        self.max = hi if self.max is None else max(self.max, hi)
-        # Bottom-k by the rows' priority (a hash of their key or content, see _sample_priority):
-        # a uniform sample that an unchanged row is in on both sides or on neither.
-        if self.sample is None:
-            self.sample = values
-        else:
-            self.sample = np.concatenate((self.sample, values.astype(self.sample.dtype, copy=False)))
-        self.priority = np.concatenate((self.priority, prio))
-        if self.sample.size > _QUANTILE_SAMPLE:
-            keep = np.argpartition(self.priority, _QUANTILE_SAMPLE - 1)[:_QUANTILE_SAMPLE]
-            self.sample, self.priority = self.sample[keep], self.priority[keep]
-
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"count": self.count, "nan": self.nan}
-        if not self.count:
-            return out | {"mean": None, "std": None, "min": None, "max": None} | dict.fromkeys(_QUANTILES)
-        assert self.sample is not None
-        if self.integer:
-            mean: float = self.total / self.count  # int / int: correctly rounded, no overflow
-        elif self.pos_inf and self.neg_inf:
-            mean = math.nan
-        elif self.pos_inf or self.neg_inf:
-            mean = math.inf if self.pos_inf else -math.inf
-        else:
-            mean = self.mean
-        std = None
-        if self.count > 1:
-            std = math.inf if self.pos_inf or self.neg_inf else math.sqrt(self.m2 / (self.count - 1))
-        out |= {"mean": mean, "std": std, "min": self.min, "max": self.max}
-        out |= dict(zip(_QUANTILES, _quantiles(np.sort(self.sample), list(_QUANTILES.values()))))
-        out["quantiles_exact"] = self.count <= _QUANTILE_SAMPLE
-        return out
-
-
-def _exact_sum(values: np.ndarray) -> int:
-    # Split each 64-bit integer into 32-bit halves: neither half-sum can overflow for a batch.
-    if values.dtype == np.uint64:
-        hi, lo = values >> np.uint64(32), values & np.uint64(0xFFFFFFFF)
-    else:
-        hi, lo = values >> np.int64(32), values & np.int64(0xFFFFFFFF)
-    return (int(hi.sum()) << 32) + int(lo.sum())
-
-
-def _quantiles(a: np.ndarray, qs: list[float]) -> list[int | float]:
-    """Linear interpolation between closest ranks (NumPy's default), exact for integers and ±inf.
-
-    `a` is sorted. A quantile that lands on a value is that value; between two values it
-    is lo + (hi - lo) * g (an exact int for integers when whole), and its limit when one
-    of them is infinite (so [1, 2, inf] has median 2 and p75 inf; -inf..inf stays nan).
-    """
-    integer = a.dtype.kind in "iu"
-    out: list[int | float] = []
-    for q in qs:
-        h = (a.size - 1) * q
-        i = math.floor(h)
-        g = h - i
-        lo = a[i].item()
-        hi = a[i + 1].item() if g else lo
-        if lo == hi:
-            out.append(lo if integer else float(lo))
-        elif integer:
-            step = (hi - lo) * g  # exact int difference times g: one rounding
-            out.append(lo + int(step) if step.is_integer() else lo + step)
-        elif math.isinf(lo) or math.isinf(hi):
-            out.append(math.nan if (lo, hi) == (-math.inf, math.inf) else (hi if math.isinf(hi) else lo))
-        else:
-            out.append(lo + (hi - lo) * g)
-    return out
-
-
-class _CategoryStats:
-    """Top values (space-bounded: at most `_TOP_CAP` tracked) and a KMV distinct-count sketch."""
-
-    def __init__(self) -> None:
-        self.hashes = np.zeros(0, dtype=np.uint64)
-        self.counts = np.zeros(0, dtype=np.int64)
-        self.values: Any = None
-        self.complete = True
-        self.kmv = np.zeros(0, dtype=np.uint64)
-        self.n = 0  # non-null values seen: a bound for the distinct estimate
-        # The distinct values of the `_VALUE_SAMPLE` lowest hashes (sorted) and the values:
-        # chosen by value, so two files' samples hold the same values where they agree.
-        self.sample_hashes = np.zeros(0, dtype=np.uint64)
-        self.sample_values: Any = None
-
-    def update(self, arr: Any) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arr = arr.drop_null()
-        if not len(arr):
-            return
-        self.n += len(arr)
-        vc = pc.value_counts(arr)
-        vals, counts = vc.field("values"), vc.field("counts").to_numpy().astype(np.int64)
-        if pa.types.is_string(vals.type):
-            vals = vals.cast(pa.large_string())
-        h = _hash_column(vals, text=False)
-        vals = _shortened(vals)  # told apart by their hashes: only what is shown is kept
-        self.kmv = np.union1d(self.kmv, h)[:_KMV]
-        self._sample(h, vals)
-        if self.values is not None:
-            h = np.concatenate((self.hashes, h))
-            counts = np.concatenate((self.counts, counts))
-            vals = pa.concat_arrays([self.values, vals.cast(self.values.type)])
-        uniq, first, inv = np.unique(h, return_index=True, return_inverse=True)
-        summed = np.zeros(uniq.size, dtype=np.int64)
-        np.add.at(summed, inv, counts)
-        order = np.arange(uniq.size)
-        if uniq.size > _TOP_CAP:
-            order = np.lexsort((uniq, -summed))[:_TOP_CAP]
-            self.complete = False
-        self.hashes, self.counts = uniq[order], summed[order]
-        self.values = vals.take(first[order])
-
-    def _sample(self, h: np.ndarray, vals: Any) -> None:
-        import pyarrow as pa
-
-        full = self.sample_hashes.size >= _VALUE_SAMPLE
-        low = np.flatnonzero(h < self.sample_hashes[-1]) if full else np.arange(h.size)
-        if not low.size:
-            return
-        hashes, values = h[low], vals.take(pa.array(low))
-        if self.sample_values is not None:
-            hashes = np.concatenate((self.sample_hashes, hashes))
-            values = pa.concat_arrays([self.sample_values, values.cast(self.sample_values.type)])
-        uniq, first = np.unique(hashes, return_index=True)
-        self.sample_hashes = uniq[:_VALUE_SAMPLE]
-        self.sample_values = values.take(pa.array(first[:_VALUE_SAMPLE]))
-
-    def distinct(self) -> tuple[int, bool]:
-        """(distinct count, exact?): exact below `_KMV` values, else a KMV estimate.
-
-        The estimate is clamped to what is certain: at least the `_KMV` distinct hashes
-        seen, at most the number of non-null values.
-        """
-        if self.kmv.size < _KMV:
-            return int(self.kmv.size), True
-        estimate = round((_KMV - 1) / (float(self.kmv[-1]) / 2.0**64))
-        return min(max(estimate, _KMV), self.n), False
-
-    def top(self, hashes: np.ndarray | None = None, limit: int = _TOP_SHOWN) -> list[dict[str, Any]]:
-        if self.values is None:
-            return []
-        idx = np.arange(self.hashes.size) if hashes is None else np.flatnonzero(np.isin(self.hashes, hashes))
-        pairs = [(int(self.counts[i]), self.values[int(i)].as_py()) for i in idx]
-        pairs.sort(key=lambda p: (-p[0], str(p[1])))
-        return [{"value": v, "count": c} for c, v in pairs[:limit]]
-
-
-def _shortened(vals: Any) -> Any:
-    """Strings and bytes longer than `_VALUE_KEPT` characters (bytes) cut to it and marked '…':
-    up to `_TOP_CAP` values are kept per column, and of a column of 100 KB documents that was 1 GB."""
+def _whole_numbers(arr: Any) -> bool:
+    """Whether every CSV cell of `arr` that is not a missing token is a whole number (digits)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    t = vals.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        length, cut, mark = pc.utf8_length(vals), pc.utf8_slice_codeunits(vals, 0, _VALUE_KEPT), "…"
-    elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        length, cut, mark = pc.binary_length(vals), pc.binary_slice(vals, 0, _VALUE_KEPT), "…".encode()
-    else:
-        return vals
-    long = pc.greater(length, _VALUE_KEPT)
-    if not pc.any(long).as_py():
-        return vals
-    marked = pc.binary_join_element_wise(cut, pa.scalar(mark, t), pa.scalar(mark[:0], t))
-    return pc.if_else(long, marked, vals)
+    cells = arr.filter(pc.invert(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS))))
+    return bool(pc.all(pc.match_substring_regex(cells, r"^\s*[+-]?\d+\s*$")).as_py() is not False)
 
 
 class _ColumnStats:
     """Everything summarised about one column of one file."""
 
-    def __init__(self, csv: bool) -> None:
+    def __init__(self, csv: bool, distinct_limit: int = 0, against: np.ndarray | None = None) -> None:
         self.csv = csv
         self.rows = 0
         self.nulls = 0
         self.type: Any = None
         # CSV: integer until a value says otherwise; Parquet: decided by the type.
         self.numeric: _NumericStats | None = _NumericStats(integer=True)
-        self.categories: _CategoryStats | None = _CategoryStats()
+        self.categories: _CategoryStats | None = _CategoryStats(distinct_limit, against)
         self.lo: int | None = None  # temporal min / max, as the type's underlying integer
         self.hi: int | None = None
         self.seen_value = False
@@ -298,8 +51,36 @@ class _ColumnStats:
         self.late = False  # CSV: turned out textual after numeric-looking batches
         self.skipped: str | None = None  # why this column has no summary
 
-    def update(self, arr: Any, prio: np.ndarray) -> None:
-        """Add a batch of the column; `prio` is each row's sample priority (`_sample_priority`)."""
+    def numbers(self, arr: Any) -> Any:
+        """A CSV batch of the column as the numbers it holds (int64 while every value so far is
+        integral, else double; missing tokens null), or None once the column is text: call
+        before `update` with the same batch (the type inferred so far moves on with it)."""
+        import pyarrow as pa
+
+        if not self.csv or self.numeric is None:
+            return None
+        text = False
+        if self.numeric.integer:
+            try:
+                return _parse_numbers(arr, integer=True)
+            except pa.ArrowInvalid:
+                self.numeric.to_float()
+                # Whole numbers past int64 (20-digit ids): text, not rounded through double,
+                # which would make ids that differ in their last digits equal.
+                text = _whole_numbers(arr)
+        if not text:
+            try:
+                return _parse_numbers(arr, integer=False)
+            except pa.ArrowInvalid:
+                pass
+        self.numeric = None
+        # Text from here on: count categories; earlier batches need a second look.
+        self.late = self.seen_value
+        return None
+
+    def update(self, arr: Any, prio: np.ndarray, numbers: Any = None) -> None:
+        """Add a batch of the column; `prio` is each row's sample priority (`_sample_priority`);
+        `numbers`: what `numbers(arr)` gave (CSV)."""
         import pyarrow as pa
 
         if pa.types.is_dictionary(arr.type):
@@ -307,14 +88,15 @@ class _ColumnStats:
         if self.type is None:
             self.type = arr.type
             self._choose_kind(arr.type)
+        if numbers is None and self.csv:
+            numbers = self.numbers(arr)
         self.rows += len(arr)
         self.nulls += arr.null_count
-        had_values = self.seen_value
         self.seen_value = self.seen_value or arr.null_count < len(arr)
         if self.skipped is not None:
             return
         try:
-            self._summarise(arr, prio, had_values)
+            self._summarise(arr, prio, numbers)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             # An Arrow type no summary kernel handles: lose this column's summary, not the diff.
             self.skip(f"{type(exc).__name__}: {exc}")
@@ -324,31 +106,18 @@ class _ColumnStats:
         self.numeric = self.categories = None
         self.minmax = self.late = False
 
-    def _summarise(self, arr: Any, prio: np.ndarray, had_values: bool) -> None:
+    def _summarise(self, arr: Any, prio: np.ndarray, numbers: Any) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if self.numeric is not None:
-            num = arr
             if self.csv:
-                num = pc.if_else(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS)), pa.scalar(None, arr.type), arr)
-                if self.numeric.integer:
-                    try:
-                        num = num.cast(pa.int64())
-                    except pa.ArrowInvalid:
-                        self.numeric.to_float()
-                if not self.numeric.integer:
-                    try:
-                        num = num.cast(pa.float64())
-                    except pa.ArrowInvalid:
-                        self.numeric = None
-                        # Text from here on: count categories; earlier batches need a second look.
-                        self.late = had_values
-            elif pa.types.is_integer(num.type):
+                num = numbers
+            elif pa.types.is_integer(arr.type):
                 # Integers stay integers: through float64 they would round above 2**53.
-                num = num.cast(pa.uint64() if pa.types.is_uint64(num.type) else pa.int64())
+                num = arr.cast(pa.uint64() if pa.types.is_uint64(arr.type) else pa.int64())
             else:
-                num = num.cast(pa.float64())  # floats, decimals
+                num = arr.cast(pa.float64())  # floats, decimals
             if self.numeric is not None:
                 valid = num.is_valid().to_numpy(zero_copy_only=False)
                 vals = num.fill_null(0).to_numpy(zero_copy_only=False)
@@ -452,38 +221,14 @@ def _column_delta(old: _ColumnStats, new: _ColumnStats) -> dict[str, Any]:
     if so["kind"] == sn["kind"] == "categorical":
         co, cn = old.categories, new.categories
         assert co is not None and cn is not None
-        # A value absent from a side's tracked set is surely absent only if that side is complete.
-        out["new_categories"] = _category_change(cn, co) if co.complete else None
-        out["vanished_categories"] = _category_change(co, cn) if cn.complete else None
+        out["new_categories"] = _category_change(cn, co)
+        out["vanished_categories"] = _category_change(co, cn)
         # Too many values to list them all: examples from the values of the lowest hashes.
         if out["new_categories"] is None:
             out["new_values_sampled"] = _sampled_change(cn, co)
         if out["vanished_categories"] is None:
             out["vanished_values_sampled"] = _sampled_change(co, cn)
     return out
-
-
-def _sampled_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, Any]:
-    """Values of `side` that `other` lacks, among the values of the lowest hashes: below the
-    lower of the two samples' highest hashes both samples hold every value there is, so each
-    example is surely new to `side`, and their share of the sample estimates how many there are."""
-    cut = min(s.sample_hashes[-1] if s.sample_hashes.size >= _VALUE_SAMPLE else np.uint64(2**64 - 1)
-              for s in (side, other))
-    in_range = np.flatnonzero(side.sample_hashes <= cut)
-    fresh = in_range[~np.isin(side.sample_hashes[in_range], other.sample_hashes)]
-    distinct, _ = side.distinct()
-    estimate = round(fresh.size / in_range.size * distinct) if in_range.size else 0
-    values = [side.sample_values[int(i)].as_py() for i in fresh[:_SAMPLE_SHOWN]]
-    return {"examples": values, "count_estimate": estimate, "sample": int(in_range.size), "in_sample": int(fresh.size)}
-
-
-def _category_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, Any]:
-    fresh = side.hashes[~np.isin(side.hashes, other.hashes)]
-    return {
-        "count": int(fresh.size),
-        "exact": side.complete,
-        "values": side.top(fresh, _CATEGORIES_LISTED),
-    }
 
 
 # --- JSON --------------------------------------------------------------------------
