@@ -30,7 +30,7 @@ from typing import Any
 from assay.config import seconds_from_env
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._snapshot import ManifestMemo
-from assay.data._storelock import StoreHold, holds_now, store_hold
+from assay.data._storelock import StoreHold, holds_now, store_hold_within
 from assay.data._versions import (
     all_versions,
     dataset_sources,
@@ -83,7 +83,7 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, 
     try:
         # A dry run deletes nothing, so it shares the lock with adds and pushes (a gc still
         # excludes it): it can say what a gc would do while this workspace's push runs.
-        with ws.lock(exclusive=not dry_run), _gc_hold(ws, dry_run, wait) as hold:
+        with _gc_hold(ws, dry_run, wait) as hold:
             if dry_run:
                 _look_at_holds(ws, result, wait)
             _collect(ws, result, dry_run, rewrite_threshold, hold)
@@ -95,15 +95,19 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, 
 
 @contextlib.contextmanager
 def _gc_hold(ws: Workspace, dry_run: bool, wait: bool) -> Iterator[StoreHold | None]:
-    """The store's exclusive hold (see :mod:`assay.data._storelock`): a push from another
-    workspace (this store is its remote) lands no pack while gc decides what is live. A
-    dry run deletes nothing, and holds nothing (it says whose holds a gc would meet:
-    :func:`_look_at_holds`). (Taken inside the workspace's lock, as every
-    taker here does: while it waits, this workspace's own commands wait too.)"""
+    """The workspace's lock, and the store's exclusive hold (see :mod:`assay.data._storelock`):
+    a push from another workspace (this store is its remote) lands no pack while gc decides
+    what is live. A dry run deletes nothing: it shares the workspace's lock and holds nothing
+    in the store (it says whose holds a gc would meet: :func:`_look_at_holds`). With ``wait``,
+    gc waits for the store's other holds outside the workspace's lock (see
+    :func:`store_hold_within`): this workspace's commands, and on a PostgreSQL ledger every
+    workspace's on this store, go on meanwhile."""
     if dry_run:
-        yield None
+        with ws.lock():
+            yield None
         return
-    with store_hold(ws.store, "gc", where=f"the store {ws.store.url}", workspace=ws.root, wait=wait) as hold:
+    with store_hold_within(lambda: ws.lock(exclusive=True), ws.store, "gc", where=f"the store {ws.store.url}",
+                           workspace=ws.root, wait=wait) as hold:
         yield hold
 
 

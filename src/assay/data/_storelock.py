@@ -10,7 +10,8 @@ while a gc or a repair holds it, it takes its marker back and waits. A gc, and a
 retiring the packs it replaced, hold it *exclusive*: gc refuses while another hold is
 live, a repair waits for them to end (new shared takers wait behind it); an exclusive marker
 says ``"state": "waiting"`` until no other hold is live, then ``"holding"`` (so a push behind a
-``gc --wait`` is told it waits, not that it deletes). Marker first,
+``gc --wait`` is told it waits, not that it deletes). A gc or a repair waits outside the
+workspace's lock, which other workspaces may share (:func:`store_hold_within`). Marker first,
 listing second: of two takers at once, at least one sees the other, on a local or
 network file system and on S3 (which lists what was written before).
 
@@ -51,10 +52,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 from assay.config import seconds_from_env
 from assay.data._versions import maker
@@ -63,7 +64,7 @@ from assay.ledger import utcnow
 from assay.store import LocalStore, ObjectStore
 from assay.store._local import host_tag, writer_gone
 
-__all__ = ["LOCKS", "Marker", "StoreHold", "holds_now", "stale_seconds", "store_hold"]
+__all__ = ["LOCKS", "Marker", "StoreHold", "holds_now", "stale_seconds", "store_hold", "store_hold_within"]
 
 LOCKS = "locks/"
 SHARED_KINDS = ("push", "pull", "verify")  # any other kind (gc, repair, a newer assay's) holds exclusive
@@ -351,6 +352,7 @@ class StoreHold:
         self._writing = threading.Lock()
         self._fresh_until = float("inf")
         self._lost = False
+        self.met: list[Marker] = []  # the live holds it refused for, if it did
 
     def _data(self) -> bytes:
         return json.dumps({**self._doc, "refreshed_at": utcnow(), "stale_after": self.stale}).encode()
@@ -381,7 +383,9 @@ class StoreHold:
                     self.stale_removed += 1
         return found
 
-    def acquire(self, *, wait: bool, optional: bool) -> None:
+    def acquire(self, *, wait: bool, optional: bool, settle: bool = True) -> None:
+        """Take the hold (see :func:`store_hold`). ``settle=False`` (an exclusive taker's wait
+        alone, see :func:`store_hold_within`): the marker says "waiting" to the end."""
         try:
             self.markers.open()
             said = False
@@ -391,12 +395,16 @@ class StoreHold:
                 others = self._others()
                 if self.exclusive:
                     if others and (not wait or any(m.exclusive for m in others)):
+                        self.met = others
                         raise self._refused(next((m for m in others if m.exclusive), others[0]))
                     while others:  # a repair waits with its marker in place: new takers wait behind it
                         said = self._waiting(others[0], said)
                         others = self._others()
                         if any(m.exclusive for m in others):
+                            self.met = others
                             raise self._refused(next(m for m in others if m.exclusive))
+                    if not settle:
+                        return
                     with self._writing:
                         self._doc["state"] = "holding"  # takers that find it now wait for its deletions
                         if not self.markers.update(self.name, self._data()):
@@ -522,3 +530,40 @@ def store_hold(store: ObjectStore, kind: str, *, where: str, workspace: Path | N
         yield hold
     finally:
         hold.release()
+
+
+@contextlib.contextmanager
+def store_hold_within(lock: Callable[[], ContextManager[Any]], store: ObjectStore, kind: str, *, where: str,
+                      workspace: Path | None = None, wait: bool = True) -> Iterator[StoreHold]:
+    """Hold ``store`` exclusive for ``kind`` (a gc, a repair) inside ``lock()``, the workspace's
+    exclusive lock, without waiting for the store's other holds while inside it: on a
+    PostgreSQL ledger that lock is an advisory lock that every workspace on the store shares,
+    and their commands would stall behind a taker that only waits.
+
+    The hold is taken inside the lock without waiting. Where shared holds refuse it and
+    ``wait`` is given, it lets the lock go, waits for them outside with its marker saying
+    "waiting" (new shared takers wait behind it), lets that marker go too, and tries again
+    from the lock: the lock is never waited for with a marker in place (a verify of this
+    store holds the lock shared while it waits for a marker, and would wait for ever), and
+    the store is only ever held once both are, so nothing is deleted that a writer let in
+    meanwhile has listed. An exclusive hold of another (a gc, a repair) refuses, as ever."""
+    waited = False
+    while True:
+        if waited:
+            free = StoreHold(store, kind, where, workspace)
+            free.acquire(wait=True, optional=False, settle=False)
+            free.release()
+        with lock():
+            hold = StoreHold(store, kind, where, workspace)
+            try:
+                hold.acquire(wait=False, optional=False)
+            except ConcurrencyError:
+                if wait and hold.met and not any(m.exclusive for m in hold.met):
+                    waited = True
+                    continue  # out of the lock, to wait for them
+                raise
+            try:
+                yield hold
+            finally:
+                hold.release()
+            return
