@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from assay.data import add, verify
-from assay.data._versions import all_versions
 from assay.data._storelock import LOCKS, StoreHold
+from assay.data._versions import all_versions
 from assay.workspace import Workspace
 
 ASSAY = [sys.executable, "-m", "assay"]

@@ -334,7 +334,7 @@ class StoreHold:
     no marker from this user (a read-only share), which is then read without one."""
 
     def __init__(self, store: ObjectStore, kind: str, where: str, workspace: Path | None) -> None:
-        self.kind, self.where, self.exclusive = kind, where, kind not in SHARED_KINDS
+        self.store, self.kind, self.where, self.exclusive = store, kind, where, kind not in SHARED_KINDS
         self.markers = _FolderMarkers(store) if isinstance(store, LocalStore) else _ObjectMarkers(store)
         self.stale = stale_seconds() if not isinstance(store, LocalStore) else None
         self.name = f"{kind}-{uuid.uuid4().hex}.json"
@@ -353,6 +353,7 @@ class StoreHold:
         self._fresh_until = float("inf")
         self._lost = False
         self.met: list[Marker] = []  # the live holds it refused for, if it did
+        self.depth = 0  # how many times this thread holds it through store_hold (see _again)
 
     def _data(self) -> bytes:
         return json.dumps({**self._doc, "refreshed_at": utcnow(), "stale_after": self.stale}).encode()
@@ -516,6 +517,58 @@ def holds_now(store: ObjectStore) -> list[Marker]:
         markers.close()
 
 
+_thread = threading.local()
+
+
+def _held_here() -> dict[str, StoreHold]:
+    """The stores this thread holds (through :func:`store_hold`), by :func:`_store_id`."""
+    held = getattr(_thread, "holds", None)
+    if held is None:
+        held = _thread.holds = {}
+    return held
+
+
+def _store_id(store: ObjectStore) -> str:
+    if isinstance(store, LocalStore):
+        return "folder " + os.path.realpath(store.root)
+    return "url " + store.url.rstrip("/")
+
+
+@contextlib.contextmanager
+def _again(held: StoreHold, kind: str, optional: bool) -> Iterator[StoreHold]:
+    """A thread's hold taken again by that thread: the one it holds, counted. A second
+    marker would wait for the first (a verify inside a gc, for ever) or refuse it (a repair
+    inside a gc); one marker serves both, and goes when the outer hold ends."""
+    assert held.exclusive or kind in SHARED_KINDS  # (see _nests)
+    if not held.held and not optional:  # the outer one went on without a marker (a read-only share)
+        raise held._unwritable()
+    held.depth += 1
+    try:
+        yield held
+    finally:
+        held.depth -= 1
+
+
+def _nests(store: ObjectStore, kind: str) -> StoreHold | None:
+    """The hold this thread has on ``store`` that a hold for ``kind`` nests in: any for a
+    shared kind, an exclusive one for an exclusive kind. An exclusive hold inside a shared
+    one is a hold of its own, which refuses at once (never waits: it would wait for itself),
+    naming the shared one, as another process's would."""
+    held = _held_here().get(_store_id(store))
+    return held if held is not None and (held.exclusive or kind in SHARED_KINDS) else None
+
+
+@contextlib.contextmanager
+def _registered(hold: StoreHold) -> Iterator[StoreHold]:
+    key, held = _store_id(hold.store), _held_here()
+    held[key], hold.depth = hold, 1
+    try:
+        yield hold
+    finally:
+        del held[key]
+        hold.depth = 0
+
+
 @contextlib.contextmanager
 def store_hold(store: ObjectStore, kind: str, *, where: str, workspace: Path | None = None, wait: bool = True,
                optional: bool = False) -> Iterator[StoreHold]:
@@ -523,11 +576,21 @@ def store_hold(store: ObjectStore, kind: str, *, where: str, workspace: Path | N
     exclusive) until the block ends. A shared taker waits while an exclusive hold is live;
     an exclusive one waits for the others to end (``wait``) or refuses at once
     (:class:`ConcurrencyError`, naming the holder). ``optional``: a store this user may not
-    write is used without a hold. ``where`` names the store in messages."""
+    write is used without a hold. ``where`` names the store in messages.
+
+    A thread that holds the store already holds it on (counted in ``depth``; an exclusive
+    hold inside a shared one refuses at once, see :func:`_nests`). Another thread of the
+    same process meets the hold as another process would."""
+    held = _nests(store, kind)
+    if held is not None:
+        with _again(held, kind, optional) as hold:
+            yield hold
+        return
     hold = StoreHold(store, kind, where, workspace)
-    hold.acquire(wait=wait, optional=optional)
+    hold.acquire(wait=wait and _store_id(store) not in _held_here(), optional=optional)
     try:
-        yield hold
+        with _registered(hold):
+            yield hold
     finally:
         hold.release()
 
@@ -547,6 +610,12 @@ def store_hold_within(lock: Callable[[], ContextManager[Any]], store: ObjectStor
     store holds the lock shared while it waits for a marker, and would wait for ever), and
     the store is only ever held once both are, so nothing is deleted that a writer let in
     meanwhile has listed. An exclusive hold of another (a gc, a repair) refuses, as ever."""
+    held = _nests(store, kind)
+    if held is not None:
+        with _again(held, kind, False) as hold, lock():
+            yield hold
+        return
+    wait = wait and _store_id(store) not in _held_here()  # (held shared: refused at once, see _nests)
     waited = False
     while True:
         if waited:
@@ -563,7 +632,8 @@ def store_hold_within(lock: Callable[[], ContextManager[Any]], store: ObjectStor
                     continue  # out of the lock, to wait for them
                 raise
             try:
-                yield hold
+                with _registered(hold):
+                    yield hold
             finally:
                 hold.release()
             return
