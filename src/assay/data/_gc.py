@@ -30,7 +30,7 @@ from typing import Any
 from assay.config import seconds_from_env
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._snapshot import ManifestMemo
-from assay.data._storelock import StoreHold, holds_now, store_hold_within
+from assay.data._storelock import StoreHold, holds_now, store_hold_within, store_now
 from assay.data._versions import (
     all_versions,
     dataset_sources,
@@ -294,22 +294,28 @@ def grace_seconds() -> float:
 
 class _young:
     """Whether an object was written within the grace time, by the store's clock (its own
-    marker's time where gc holds the store, else this machine's). A writer that takes no
+    marker's time where gc holds the store; a dry run, which holds none, asks the store:
+    :func:`store_now`), never this machine's. A writer that takes no
     hold (an assay from before the store's lock, pushing or adding now) has its packs and
     snapshot unreferenced until it records its version: gc leaves them to a later run. An
     object whose age the store cannot tell (no modification times) is kept too."""
 
     def __init__(self, store: Any, hold: StoreHold | None, grace: float) -> None:
         self.store, self.grace = store, grace
-        now = hold.markers.now(hold.name) if hold is not None and hold.held else None
-        self.now = now if now is not None else time.time()
+        self.now = hold.markers.now(hold.name) if hold is not None and hold.held else None
+        self._asked = self.now is not None
+
+    def _store_now(self) -> float:
+        if not self._asked:  # asked once, when an object's age is first wanted
+            self._asked, self.now = True, store_now(self.store)
+        return self.now if self.now is not None else time.time()
 
     def __call__(self, *keys: str) -> bool:
         if self.grace <= 0:
             return False
         for key in keys:
             try:
-                if self.now - self.store.modified(key) < self.grace:
+                if self._store_now() - self.store.modified(key) < self.grace:
                     return True
             except NotFoundError:
                 continue

@@ -64,7 +64,7 @@ from assay.ledger import utcnow
 from assay.store import LocalStore, ObjectStore
 from assay.store._local import host_tag, writer_gone
 
-__all__ = ["LOCKS", "Marker", "StoreHold", "holds_now", "stale_seconds", "store_hold", "store_hold_within"]
+__all__ = ["LOCKS", "Marker", "StoreHold", "holds_now", "stale_seconds", "store_hold", "store_hold_within", "store_now"]
 
 LOCKS = "locks/"
 SHARED_KINDS = ("push", "pull", "verify")  # any other kind (gc, repair, a newer assay's) holds exclusive
@@ -495,11 +495,37 @@ class StoreHold:
                           hint=f"a {self.kind} needs write access to the store and the folders in it")
 
 
+def store_now(store: ObjectStore) -> float:
+    """The store's clock now: the time it gives a probe written now (``locks/clock-*.tmp``,
+    removed at once; a name no taker reads as a marker), so that ages read off its objects'
+    times are not off by this machine's clock. This machine's clock where the store takes
+    no write from this user (a read-only share, a web server) or tells no times."""
+    if store.url.startswith(("http://", "https://")):
+        return time.time()
+    key = f"{LOCKS}clock-{uuid.uuid4().hex}.tmp"
+    try:
+        store.put_bytes(key, b"")
+    except (AccessDeniedError, PermissionError, NotImplementedError):
+        return time.time()
+    except OSError as exc:
+        if exc.errno in _DENIED:
+            return time.time()
+        raise
+    try:
+        return store.modified(key)
+    except (NotFoundError, NotImplementedError):
+        return time.time()
+    finally:
+        with contextlib.suppress(AssayError, OSError):
+            store.delete(key)
+
+
 def holds_now(store: ObjectStore) -> list[Marker]:
     """The live holds on ``store`` now, looked at without taking one (what ``gc --dry-run``
-    says a gc would meet): nothing is written, removed or waited for. A folder's marker is
-    live if its holder's lock is (tried without waiting, and let go at once, as each taker
-    does); an object store's, if written within its stale time by this machine's clock."""
+    says a gc would meet): nothing is written, removed or waited for (but a clock probe,
+    :func:`store_now`). A folder's marker is live if its holder's lock is (tried without
+    waiting, and let go at once, as each taker does); an object store's, if written within
+    its stale time by the store's clock, as a gc judges it."""
     markers = _FolderMarkers(store) if isinstance(store, LocalStore) else _ObjectMarkers(store)
     try:
         markers.open(create=False)
@@ -507,11 +533,12 @@ def holds_now(store: ObjectStore) -> list[Marker]:
         return []
     try:
         found = []
-        for name in sorted(markers.listed()):
-            match = _NAME.fullmatch(name)
-            seen = markers.look(name, None) if match else None
+        names = [(name, match) for name in sorted(markers.listed()) if (match := _NAME.fullmatch(name))]
+        now = store_now(store) if names and not isinstance(store, LocalStore) else None  # (a folder's: by flock)
+        for name, match in names:
+            seen = markers.look(name, now)
             if seen is not None and seen[0]:
-                found.append(Marker(name, match.group(1), True, seen[1]))  # type: ignore[union-attr]
+                found.append(Marker(name, match.group(1), True, seen[1]))
         return found
     finally:
         markers.close()
