@@ -93,3 +93,67 @@ def test_a_lock_elsewhere_is_taken_while_a_repair_waits_for_a_push(tmp_path: Pat
     assert done and done[0].after.ok  # type: ignore[attr-defined]
     here.close()
     there.close()
+
+
+def test_a_gc_that_waited_keeps_its_marker_into_a_free_lock(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # the store free and the workspace's lock too: the marker that waited is the one that
+    # deletes, so no push can come in between the wait and the lock
+    from assay.data import _gc, gc
+
+    ws = Workspace.init(tmp_path / "w")
+    (ws.root / "x.txt").write_text("x\n")
+    add(ws, [ws.root / "x.txt"], name="x")
+    locks = ws.store.root / LOCKS
+    seen: list[list[str]] = []
+    real = _gc._collect
+
+    def collect(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(sorted(p.name for p in locks.iterdir()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_gc, "_collect", collect)
+    push = StoreHold(ws.store, "push", "remote origin", tmp_path / "alice")
+    push.acquire(wait=True, optional=False)
+    thread = threading.Thread(target=lambda: gc(ws, wait=True))
+    try:
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not (waiting := [p.name for p in locks.iterdir() if p.name.startswith("gc-")]):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        push.release()
+    thread.join(60)
+    assert seen == [waiting]
+    ws.close()
+
+
+def test_a_lock_asked_for_without_waiting_is_refused_while_another_holds_it(tmp_path: Path, pg_database: str) -> None:
+    import pytest
+
+    from assay._workspace_lock import Busy
+
+    store = str(tmp_path / "shared")
+    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=store)
+    there = Workspace.init(tmp_path / "b", ledger=pg_database, store=store)
+    for holder in (there, here):  # the ledger's advisory lock (another workspace), then the lock file
+        taken, done = threading.Event(), threading.Event()
+
+        def holding(ws: Workspace = holder) -> None:
+            with ws.lock():
+                taken.set()
+                done.wait(30)
+
+        thread = threading.Thread(target=holding)
+        thread.start()
+        assert taken.wait(30)
+        try:
+            with pytest.raises(Busy), here.lock(exclusive=True, wait=False):
+                pass
+        finally:
+            done.set()
+            thread.join(30)
+        with here.lock(exclusive=True, wait=False):  # free now
+            pass
+    here.close()
+    there.close()

@@ -87,9 +87,9 @@ def test_a_gc_s_hold_inside_its_own_is_counted_too(store: Any) -> None:
     from contextlib import nullcontext
 
     def nested() -> int:
-        with store_hold_within(nullcontext, store, "gc", where="the store", wait=True) as first:
+        with store_hold_within(lambda **_: nullcontext(), store, "gc", where="the store", wait=True) as first:
             with store_hold(store, "verify", where="the store"), \
-                 store_hold_within(nullcontext, store, "repair", where="the store") as again:
+                 store_hold_within(lambda **_: nullcontext(), store, "repair", where="the store") as again:
                 assert again is first
                 return first.depth
 

@@ -106,8 +106,8 @@ def _gc_hold(ws: Workspace, dry_run: bool, wait: bool) -> Iterator[StoreHold | N
         with ws.lock():
             yield None
         return
-    with store_hold_within(lambda: ws.lock(exclusive=True), ws.store, "gc", where=f"the store {ws.store.url}",
-                           workspace=ws.root, wait=wait) as hold:
+    with store_hold_within(lambda **kw: ws.lock(exclusive=True, **kw), ws.store, "gc",
+                           where=f"the store {ws.store.url}", workspace=ws.root, wait=wait) as hold:
         yield hold
 
 

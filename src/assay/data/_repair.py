@@ -198,7 +198,7 @@ def _mend_workspace(ws: Workspace, local: PackStore, store: ObjectStore, source:
                            check=ws.check_lock)
         # Packs are deleted: no add may be deciding what is stored, nor a push into this store under way.
         # (Waiting for the store's other holds outside the workspace's lock: see store_hold_within.)
-        with store_hold_within(lambda: ws.lock(exclusive=True), ws.store, "repair",
+        with store_hold_within(lambda **kw: ws.lock(exclusive=True, **kw), ws.store, "repair",
                                where=f"the store {ws.store.url}", workspace=ws.root) as hold:
             retire(hold.check)
     finally:

@@ -404,12 +404,8 @@ class StoreHold:
                         if any(m.exclusive for m in others):
                             self.met = others
                             raise self._refused(next(m for m in others if m.exclusive))
-                    if not settle:
-                        return
-                    with self._writing:
-                        self._doc["state"] = "holding"  # takers that find it now wait for its deletions
-                        if not self.markers.update(self.name, self._data()):
-                            self._lost = True  # removed as stale meanwhile: check() says so
+                    if settle:
+                        self.settle()
                     return
                 if not others:
                     return
@@ -422,6 +418,14 @@ class StoreHold:
         except BaseException:
             self.release()
             raise
+
+    def settle(self) -> None:
+        """Say "holding" in an exclusive taker's marker: no other hold was live when it last
+        looked, and takers that find it now wait for its deletions."""
+        with self._writing:
+            self._doc["state"] = "holding"
+            if not self.markers.update(self.name, self._data()):
+                self._lost = True  # removed as stale meanwhile: check() says so
 
     def _held(self) -> None:
         self.held, self._lost = True, False
@@ -623,44 +627,54 @@ def store_hold(store: ObjectStore, kind: str, *, where: str, workspace: Path | N
 
 
 @contextlib.contextmanager
-def store_hold_within(lock: Callable[[], ContextManager[Any]], store: ObjectStore, kind: str, *, where: str,
+def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectStore, kind: str, *, where: str,
                       workspace: Path | None = None, wait: bool = True) -> Iterator[StoreHold]:
     """Hold ``store`` exclusive for ``kind`` (a gc, a repair) inside ``lock()``, the workspace's
-    exclusive lock, without waiting for the store's other holds while inside it: on a
-    PostgreSQL ledger that lock is an advisory lock that every workspace on the store shares,
-    and their commands would stall behind a taker that only waits.
+    exclusive lock (``lock(wait=False)``: taken only if free now, else
+    :class:`assay._workspace_lock.Busy`), without waiting for the store's other holds while
+    inside it: on a PostgreSQL ledger that lock is an advisory lock that every workspace on
+    the store shares, and their commands would stall behind a taker that only waits.
 
-    The hold is taken inside the lock without waiting. Where shared holds refuse it and
-    ``wait`` is given, it lets the lock go, waits for them outside with its marker saying
-    "waiting" (new shared takers wait behind it), lets that marker go too, and tries again
-    from the lock: the lock is never waited for with a marker in place (a verify of this
-    store holds the lock shared while it waits for a marker, and would wait for ever), and
-    the store is only ever held once both are, so nothing is deleted that a writer let in
-    meanwhile has listed. An exclusive hold of another (a gc, a repair) refuses, as ever."""
+    The order: the lock, then the hold without waiting. Refused by shared holds, with
+    ``wait``, it lets the lock go and waits for them outside it, its marker saying "waiting"
+    (new shared takers wait behind it). Once they have ended, it takes the lock if it is free
+    now, marker kept: nothing can have come in between. If the lock is held, it lets its
+    marker go before it waits for the lock (a verify of this store holds the lock shared
+    while it waits for a marker: both would wait for ever), and starts again. Whatever the
+    path, it deletes only while it holds both, with no other hold live when its marker last
+    looked; an exclusive hold of another (a gc, a repair) refuses it, as ever."""
     held = _nests(store, kind)
     if held is not None:
         with _again(held, kind, False) as hold, lock():
             yield hold
         return
     wait = wait and _store_id(store) not in _held_here()  # (held shared: refused at once, see _nests)
-    waited = False
+    from assay._workspace_lock import Busy
+
     while True:
-        if waited:
-            free = StoreHold(store, kind, where, workspace)
-            free.acquire(wait=True, optional=False, settle=False)
-            free.release()
-        with lock():
+        with contextlib.ExitStack() as stack:
             hold = StoreHold(store, kind, where, workspace)
+            stack.callback(hold.release)
+            stack.enter_context(lock())
             try:
                 hold.acquire(wait=False, optional=False)
             except ConcurrencyError:
-                if wait and hold.met and not any(m.exclusive for m in hold.met):
-                    waited = True
-                    continue  # out of the lock, to wait for them
-                raise
-            try:
+                if not (wait and hold.met and not any(m.exclusive for m in hold.met)):
+                    raise
+            else:
                 with _registered(hold):
                     yield hold
-            finally:
-                hold.release()
+                return
+        # (out of the lock) wait for the shared holds, marker in place, then the lock if free now
+        with contextlib.ExitStack() as stack:
+            hold = StoreHold(store, kind, where, workspace)
+            stack.callback(hold.release)
+            hold.acquire(wait=True, optional=False, settle=False)
+            try:
+                stack.enter_context(lock(wait=False))
+            except Busy:
+                continue  # (the marker goes first, then the lock is waited for)
+            hold.settle()
+            with _registered(hold):
+                yield hold
             return
