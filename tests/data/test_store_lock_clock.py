@@ -76,7 +76,7 @@ def test_a_dry_run_keeps_young_objects_young_whatever_this_machine_s_clock(
 
 
 def test_the_store_s_clock_is_the_time_it_gives_a_fresh_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from assay.data._storelock import store_now
+    from assay.data._storemarkers import store_now
     from assay.store import open_store
 
     store = open_store(str(tmp_path / "s"))

@@ -30,7 +30,8 @@ from typing import Any
 from assay.config import seconds_from_env
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._snapshot import ManifestMemo
-from assay.data._storelock import StoreHold, holds_now, store_hold_within, store_now
+from assay.data._storelock import StoreHold, store_hold_within
+from assay.data._storemarkers import holds_now, store_now
 from assay.data._versions import (
     all_versions,
     dataset_sources,
