@@ -5,7 +5,9 @@ within the grace time as old (found by review)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -83,3 +85,19 @@ def test_the_store_s_clock_is_the_time_it_gives_a_fresh_write(tmp_path: Path, mo
     _skewed(monkeypatch, -SKEW)
     assert abs(store_now(store) - (time.time() + SKEW)) < 60  # a folder's: the file system's mtime
     assert list(store.list(LOCKS)) == []
+
+
+@pytest.mark.parametrize("refusal", [errno.EACCES, errno.EROFS, errno.ENOSPC])
+def test_a_store_that_takes_no_probe_is_read_by_this_machine_s_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      refusal: int) -> None:
+    # a read-only share, a full disk: a dry run there still says what a gc would do
+    from assay.data._storemarkers import store_now
+    from assay.store import open_store
+
+    store = open_store(str(tmp_path / "s"))
+
+    def refused(key: str, data: bytes) -> None:
+        raise OSError(refusal, os.strerror(refusal), str(tmp_path / "s" / key))
+
+    monkeypatch.setattr(store, "put_bytes", refused)
+    assert abs(store_now(store) - time.time()) < 5

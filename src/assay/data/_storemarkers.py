@@ -302,7 +302,7 @@ def store_now(store: ObjectStore) -> float:
     """The store's clock now: the time it gives a probe written now (``locks/clock-*.tmp``,
     removed at once; a name no taker reads as a marker), so that ages read off its objects'
     times are not off by this machine's clock. This machine's clock where the store takes
-    no write from this user (a read-only share, a web server) or tells no times."""
+    no write from this user (a read-only share, a web server, a full disk) or tells no times."""
     if store.url.startswith(("http://", "https://")):
         return time.time()
     key = f"{LOCKS}clock-{uuid.uuid4().hex}.tmp"
@@ -311,7 +311,7 @@ def store_now(store: ObjectStore) -> float:
     except (AccessDeniedError, PermissionError, NotImplementedError):
         return time.time()
     except OSError as exc:
-        if exc.errno in _DENIED:
+        if exc.errno in (*_DENIED, errno.ENOSPC, errno.EDQUOT):  # (a look at a full store still reads)
             return time.time()
         raise
     try:
