@@ -110,3 +110,16 @@ def test_another_thread_still_meets_the_hold(store: Any) -> None:
         assert not entered.wait(1.0)  # it waits for the gc, as another process's push does
     assert entered.wait(30)
     thread.join(30)
+
+
+def test_an_exclusive_hold_taken_inside_a_lapsed_shared_one_gives_the_thread_s_hold_back(tmp_path: Path) -> None:
+    # the shared hold's marker gone (judged stale and removed by another): the exclusive one
+    # inside it is taken, and on its end this thread holds the shared one again
+    store = open_store(str(tmp_path / "s"))
+    with store_hold(store, "push", where="the store") as outer:
+        store.delete(LOCKS + outer.name)
+        with store_hold(store, "gc", where="the store", wait=False) as inner:
+            assert inner is not outer
+        with store_hold(store, "pull", where="the store") as again:
+            assert again is outer and outer.depth == 2
+    assert _markers(store) == []

@@ -283,11 +283,15 @@ def _nests(store: ObjectStore, kind: str) -> StoreHold | None:
 @contextlib.contextmanager
 def _registered(hold: StoreHold) -> Iterator[StoreHold]:
     key, held = _store_id(hold.store), _held_here()
+    outer = held.get(key)  # (a shared hold this one could not nest in, were it taken after all)
     held[key], hold.depth = hold, 1
     try:
         yield hold
     finally:
-        del held[key]
+        if outer is None:
+            del held[key]
+        else:
+            held[key] = outer
         hold.depth = 0
 
 
