@@ -225,6 +225,11 @@ def store_lock(ws: Workspace, exclusive: bool, *, wait: bool = True) -> Iterator
     finally:
         del held_here[("store", key)]
         sessions.pop(key, None)
+        # Let go at once: the server ends a closed session, and its locks, only a moment later,
+        # and a gc that asks without waiting (see Workspace.lock) would find it held still.
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT pg_advisory_unlock(%s)" if exclusive else "SELECT pg_advisory_unlock_shared(%s)",
+                         (key,))
         conn.close()
 
 

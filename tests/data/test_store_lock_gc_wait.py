@@ -157,3 +157,20 @@ def test_a_lock_asked_for_without_waiting_is_refused_while_another_holds_it(tmp_
             pass
     here.close()
     there.close()
+
+
+def test_the_ledger_s_lock_is_let_go_when_the_lock_ends(tmp_path: Path, pg_database: str) -> None:
+    # not a moment later, when the server ends the closed session: a gc asking without waiting
+    # just after found it held, and waited for the lock without its marker
+    import psycopg
+
+    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(tmp_path / "shared"))
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        held = []
+        for _ in range(20):
+            with here.lock():
+                pass
+            held.append(conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                                     "(SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0])
+    assert held == [0] * 20
+    here.close()
