@@ -27,9 +27,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["check_store_lock", "flock_holders", "holds", "open_lock_file", "store_lock", "take"]
+__all__ = ["Busy", "check_store_lock", "flock_holders", "holds", "open_lock_file", "store_lock", "take"]
 
 _thread = threading.local()
+
+
+class Busy(Exception):
+    """A lock asked for without waiting (``wait=False``) is held by another."""
 
 
 def holds() -> dict[tuple[str, Any], str]:
@@ -69,17 +73,19 @@ def open_lock_file(path: Path) -> int:
                          hint="this user needs read access to it (or write access to .assay/ to create it)") from None
 
 
-def take(fd: int, mode: int, said: bool, message: str) -> bool:
+def take(fd: int, mode: int, said: bool, message: str, *, wait: bool = True) -> bool:
     """``flock(fd, mode)``, saying ``message`` on stderr first if it has to wait more than a
     moment (unless ``said``: a wait was said already; readers pass the gate in a moment),
     with the processes that hold the lock where they can be found (:func:`flock_holders`).
-    Returns whether a wait was said."""
+    Returns whether a wait was said. Without ``wait``: :class:`Busy` if it is held."""
     deadline = time.monotonic() + 0.2
     while True:
         try:
             fcntl.flock(fd, mode | fcntl.LOCK_NB)
             return said
         except BlockingIOError:
+            if not wait:
+                raise Busy() from None
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.005)
@@ -173,9 +179,10 @@ def _store_key(ws: Workspace) -> int | None:
 
 
 @contextlib.contextmanager
-def store_lock(ws: Workspace, exclusive: bool) -> Iterator[None]:
+def store_lock(ws: Workspace, exclusive: bool, *, wait: bool = True) -> Iterator[None]:
     """The advisory lock on the workspace's store in its PostgreSQL ledger's server, where one
-    is taken (see the module's doc); held on where this thread holds it already."""
+    is taken (see the module's doc); held on where this thread holds it already. Without
+    ``wait``: :class:`Busy` if another session holds it."""
     key = _store_key(ws)
     if key is None:
         yield
@@ -196,6 +203,9 @@ def store_lock(ws: Workspace, exclusive: bool) -> Iterator[None]:
     try:  # held by this session: the server lets it go when the session ends, a killed process's too
         trying = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
         if not conn.execute(f"SELECT {trying}(%s)", (key,)).fetchone()[0]:
+            if not wait:
+                conn.close()
+                raise Busy()
             holder = "work that adds to it or reads it" if exclusive else "a gc or a repair"
             who = holders(conn, key)
             held_by = (f" ({'; '.join(who[:3])}" + (f" and {len(who) - 3} more" if len(who) > 3 else "")
@@ -215,6 +225,11 @@ def store_lock(ws: Workspace, exclusive: bool) -> Iterator[None]:
     finally:
         del held_here[("store", key)]
         sessions.pop(key, None)
+        # Let go at once: the server ends a closed session, and its locks, only a moment later,
+        # and a gc that asks without waiting (see Workspace.lock) would find it held still.
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT pg_advisory_unlock(%s)" if exclusive else "SELECT pg_advisory_unlock_shared(%s)",
+                         (key,))
         conn.close()
 
 

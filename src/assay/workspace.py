@@ -173,7 +173,7 @@ class Workspace:
         return text
 
     @contextlib.contextmanager
-    def lock(self, *, exclusive: bool = False) -> Iterator[None]:
+    def lock(self, *, exclusive: bool = False, wait: bool = True) -> Iterator[None]:
         """Shared lock for work that adds objects or reads packs (add, push, pull, checkout,
         verify, a diff of tables); exclusive for gc and repair's retiring, which delete
         packs. A reader without it could find a pack gone that gc had just rewritten, and
@@ -197,6 +197,10 @@ class Workspace:
         reader only while it takes its shared lock, a gc or repair for as long as it holds
         the lock, so readers that come while it waits queue behind it. (PostgreSQL's advisory
         locks already queue that way.)
+
+        ``wait=False`` takes it only if it is free now, else raises
+        :class:`assay._workspace_lock.Busy` (a gc that holds its marker in the store: see
+        :func:`assay.data._storelock.store_hold_within`).
         """
         held_here = holds()
         key = ("file", os.path.realpath(self.dir / "lock"))
@@ -209,10 +213,10 @@ class Workspace:
             try:
                 fd = self._lock_file()
                 said = gate is not None and take(gate, fcntl.LOCK_EX, False, "waiting for the workspace lock: a gc or "
-                                                 f"a repair holds it or waits for it in {self.root}")
+                                                 f"a repair holds it or waits for it in {self.root}", wait=wait)
                 holder = "another assay command holds it" if exclusive else "a gc or a repair holds it"
                 take(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, said,
-                     f"waiting for the workspace lock: {holder} in {self.root}")
+                     f"waiting for the workspace lock: {holder} in {self.root}", wait=wait)
                 if not exclusive and gate is not None:  # a reader passes the gate; a gc keeps it closed
                     os.close(gate)
                     gate = None
@@ -223,7 +227,7 @@ class Workspace:
                 raise
             held_here[key] = "exclusive" if exclusive else "shared"
         try:
-            with store_lock(self, exclusive):
+            with store_lock(self, exclusive, wait=wait):
                 if getattr(self._holding, "mode", None) is None:  # first hold through this object
                     self._holding.mode = "held"
                     try:

@@ -261,25 +261,25 @@ def test_a_store_out_of_reach_fails_the_push_instead_of_going_on_without_a_hold(
         tmp_path: Path, s3_bucket: str, s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only a refusal means "no hold here": a time-out on the marker's PUT, had the push gone
     on, would have let a gc of that store delete what it sends."""
-    from assay.data import _storelock
+    from assay.data import _storemarkers
     from assay.errors import InputError
 
     _, alice = bob_and_alice(tmp_path, s3_bucket, {"endpoint_url": s3_server})
-    real = _storelock._ObjectMarkers.write
+    real = _storemarkers.ObjectMarkers.write
 
     def timed_out(self, name, data):  # type: ignore[no-untyped-def]
         raise InputError(f"cannot reach {self.store.url}: read timeout")
 
-    monkeypatch.setattr(_storelock._ObjectMarkers, "write", timed_out)
+    monkeypatch.setattr(_storemarkers.ObjectMarkers, "write", timed_out)
     with pytest.raises(InputError, match="cannot reach"):
         push(alice)
-    monkeypatch.setattr(_storelock._ObjectMarkers, "write", real)
+    monkeypatch.setattr(_storemarkers.ObjectMarkers, "write", real)
     assert push(alice).versions_sent
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "1e9", "0"])
 def test_a_stale_time_out_of_range_is_refused(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from assay.data._storelock import declared_stale, stale_seconds
+    from assay.data._storemarkers import declared_stale, stale_seconds
     from assay.errors import UsageError
 
     monkeypatch.setenv("ASSAY_LOCK_STALE_SECONDS", value)

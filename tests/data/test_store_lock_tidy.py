@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.data import _storelock, add, add_remote, pull, push, verify
+from assay.data import _storemarkers, add, add_remote, pull, push, verify
 from assay.data._storelock import store_hold
 from assay.errors import ConcurrencyError, CorruptionError
 from assay.store import LocalStore
@@ -101,7 +101,7 @@ def test_a_marker_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path, m
         return real(fd, data)
 
     before = set(os.listdir("/proc/self/fd"))
-    monkeypatch.setattr(_storelock.os, "write", full)
+    monkeypatch.setattr(_storemarkers.os, "write", full)
     with pytest.raises(OSError, match="No space left"):
         with store_hold(store, "push", where="the store"):
             pass
@@ -227,7 +227,7 @@ def test_a_fresh_unlocked_marker_stays_though_this_machine_s_clock_runs_ahead(
         def time(self) -> float:
             return time.time() + 120.0
 
-    monkeypatch.setattr(_storelock, "time", Ahead())
+    monkeypatch.setattr(_storemarkers, "time", Ahead())
     assert push(ws).versions_sent == ["ds@v1"]
     assert fresh.exists()
     old = _dead_marker(remote / "locks", "pull", 2 * 86400)  # a holder killed two days ago, by the server's clock

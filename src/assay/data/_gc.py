@@ -30,7 +30,8 @@ from typing import Any
 from assay.config import seconds_from_env
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._snapshot import ManifestMemo
-from assay.data._storelock import StoreHold, holds_now, store_hold
+from assay.data._storelock import StoreHold, store_hold_within
+from assay.data._storemarkers import holds_now, store_now
 from assay.data._versions import (
     all_versions,
     dataset_sources,
@@ -83,7 +84,7 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, 
     try:
         # A dry run deletes nothing, so it shares the lock with adds and pushes (a gc still
         # excludes it): it can say what a gc would do while this workspace's push runs.
-        with ws.lock(exclusive=not dry_run), _gc_hold(ws, dry_run, wait) as hold:
+        with _gc_hold(ws, dry_run, wait) as hold:
             if dry_run:
                 _look_at_holds(ws, result, wait)
             _collect(ws, result, dry_run, rewrite_threshold, hold)
@@ -95,15 +96,19 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, 
 
 @contextlib.contextmanager
 def _gc_hold(ws: Workspace, dry_run: bool, wait: bool) -> Iterator[StoreHold | None]:
-    """The store's exclusive hold (see :mod:`assay.data._storelock`): a push from another
-    workspace (this store is its remote) lands no pack while gc decides what is live. A
-    dry run deletes nothing, and holds nothing (it says whose holds a gc would meet:
-    :func:`_look_at_holds`). (Taken inside the workspace's lock, as every
-    taker here does: while it waits, this workspace's own commands wait too.)"""
+    """The workspace's lock, and the store's exclusive hold (see :mod:`assay.data._storelock`):
+    a push from another workspace (this store is its remote) lands no pack while gc decides
+    what is live. A dry run deletes nothing: it shares the workspace's lock and holds nothing
+    in the store (it says whose holds a gc would meet: :func:`_look_at_holds`). With ``wait``,
+    gc waits for the store's other holds outside the workspace's lock (see
+    :func:`store_hold_within`): this workspace's commands, and on a PostgreSQL ledger every
+    workspace's on this store, go on meanwhile."""
     if dry_run:
-        yield None
+        with ws.lock():
+            yield None
         return
-    with store_hold(ws.store, "gc", where=f"the store {ws.store.url}", workspace=ws.root, wait=wait) as hold:
+    with store_hold_within(lambda **kw: ws.lock(exclusive=True, **kw), ws.store, "gc",
+                           where=f"the store {ws.store.url}", workspace=ws.root, wait=wait) as hold:
         yield hold
 
 
@@ -290,22 +295,28 @@ def grace_seconds() -> float:
 
 class _young:
     """Whether an object was written within the grace time, by the store's clock (its own
-    marker's time where gc holds the store, else this machine's). A writer that takes no
+    marker's time where gc holds the store; a dry run, which holds none, asks the store:
+    :func:`store_now`), never this machine's. A writer that takes no
     hold (an assay from before the store's lock, pushing or adding now) has its packs and
     snapshot unreferenced until it records its version: gc leaves them to a later run. An
     object whose age the store cannot tell (no modification times) is kept too."""
 
     def __init__(self, store: Any, hold: StoreHold | None, grace: float) -> None:
         self.store, self.grace = store, grace
-        now = hold.markers.now(hold.name) if hold is not None and hold.held else None
-        self.now = now if now is not None else time.time()
+        self.now = hold.markers.now(hold.name) if hold is not None and hold.held else None
+        self._asked = self.now is not None
+
+    def _store_now(self) -> float:
+        if not self._asked:  # asked once, when an object's age is first wanted
+            self._asked, self.now = True, store_now(self.store)
+        return self.now if self.now is not None else time.time()
 
     def __call__(self, *keys: str) -> bool:
         if self.grace <= 0:
             return False
         for key in keys:
             try:
-                if self.now - self.store.modified(key) < self.grace:
+                if self._store_now() - self.store.modified(key) < self.grace:
                     return True
             except NotFoundError:
                 continue

@@ -68,7 +68,7 @@ from assay.data._packs import (
 from assay.data._remote_mend import live_on_remote, mend_refs, mend_runs
 from assay.data._repair_read import read_indexes, read_snapshots
 from assay.data._salvage import found_in_gaps
-from assay.data._storelock import store_hold
+from assay.data._storelock import store_hold, store_hold_within
 from assay.data._verify import VerifyReport, leftover_packs, verify
 from assay.data._versions import all_versions
 from assay.errors import CorruptionError, NotFoundError
@@ -194,8 +194,9 @@ def _mend_workspace(ws: Workspace, local: PackStore, store: ObjectStore, source:
                            spare_indexes=None if own else ws.cache_dir / "idx", keep_orphans=True,
                            check=ws.check_lock)
         # Packs are deleted: no add may be deciding what is stored, nor a push into this store under way.
-        with ws.lock(exclusive=True), store_hold(ws.store, "repair", where=f"the store {ws.store.url}",
-                                                 workspace=ws.root) as hold:
+        # (Waiting for the store's other holds outside the workspace's lock: see store_hold_within.)
+        with store_hold_within(lambda **kw: ws.lock(exclusive=True, **kw), ws.store, "repair",
+                               where=f"the store {ws.store.url}", workspace=ws.root) as hold:
             retire(hold.check)
     finally:
         source.close()
