@@ -278,7 +278,8 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
 
 @data.command("gc")
 @click.option("--dry-run", is_flag=True, help="Only report what would be deleted, and whose holds on the store a gc "
-              "would meet now (it takes none, and deletes nothing).")
+              "would meet now (it takes none and deletes nothing; on an object store it writes and removes one "
+              "empty probe to read the store's clock).")
 @click.option("--wait", is_flag=True,
               help="Where other workspaces use this store (it is their remote), wait for their pushes, pulls and "
                    "verifies under way to end, holding new ones back, instead of refusing.")

@@ -39,7 +39,7 @@ from assay.data._versions import (
     load_snapshot,
 )
 from assay.errors import CorruptionError, InputError, NotFoundError, UsageError
-from assay.store._local import remove_leftovers
+from assay.store import remove_leftovers
 from assay.workspace import Workspace
 
 __all__ = ["GcResult", "gc"]

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ContextManager
 
+from assay._process import host_tag
 from assay.data._storemarkers import (
     LOCKS,
     MARKER_NAME,
@@ -54,7 +55,6 @@ from assay.data._versions import maker
 from assay.errors import AssayError, ConcurrencyError, InputError
 from assay.ledger import utcnow
 from assay.store import LocalStore, ObjectStore
-from assay.store._local import host_tag
 
 __all__ = ["LOCKS", "Marker", "StoreHold", "stale_seconds", "store_hold", "store_hold_within"]
 

@@ -33,10 +33,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from assay._process import host_tag, writer_gone
 from assay.config import seconds_from_env
 from assay.errors import AccessDeniedError, AssayError, InputError, NotFoundError
 from assay.store import LocalStore, ObjectStore
-from assay.store._local import host_tag, writer_gone
 
 __all__ = ["LOCKS", "MARKER_NAME", "MAX_STALE_SECONDS", "SHARED_KINDS", "STALE_SECONDS", "FolderMarkers", "Marker",
            "ObjectMarkers", "Unwritable", "declared_stale", "holds_now", "markers_of", "stale_seconds", "store_now"]

@@ -7,10 +7,16 @@ from typing import Any
 
 from assay.store._base import ObjectStore, check_key
 from assay.store._fsspec import FsspecStore, public_options
-from assay.store._local import Leftover, LocalStore, dead_writers_files, sweep_leftovers
+from assay.store._local import (
+    Leftover,
+    LocalStore,
+    dead_writers_files,
+    remove_leftovers,
+    sweep_leftovers,
+)
 
 __all__ = ["FsspecStore", "Leftover", "LocalStore", "ObjectStore", "check_key", "dead_writers_files", "folder_of", "open_store",
-           "public_options", "sweep_leftovers"]
+           "public_options", "remove_leftovers", "sweep_leftovers"]
 
 
 def folder_of(url: str, base_dir: Path | None = None) -> Path | None:
