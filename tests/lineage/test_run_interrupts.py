@@ -128,6 +128,25 @@ def test_a_second_sigint_kills_the_command(ws: Workspace) -> None:
     assert run_record(ws)[:2] == ("failed", -signal.SIGKILL)
 
 
+def test_one_process_sending_sigint_twice_at_once_is_not_a_second_ctrl_c(ws: Workspace) -> None:
+    # `timeout -s INT 10 assay run -- cmd` sends SIGINT to assay and then to its whole process
+    # group, within microseconds: taken as two Ctrl-Cs, the second killed the command (SIGKILL,
+    # exit 137) in the middle of the cleaning up the first asked for.
+    proc = subprocess.Popen([*ASSAY, "run", "--json", "--out", "o=o", "--", PY, "-c", COMMAND], cwd=ws.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "ASSAY_PROGRESS": "0"}, start_new_session=True)
+    wait_for(ws.root / "started")
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)  # (not at once here: so that assay surely takes the first before the second comes)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    doc = json.loads(out)
+    assert doc.get("signal") != "SIGKILL" and doc["exit_code"] == 0, doc
+    assert (ws.root / "cleaned").read_text() == "1", err
+
+
 
 def test_a_host_programs_own_sigchld_handler_still_runs_while_a_command_is_waited_for(ws: Workspace) -> None:
     # run_command as a library: the wait blocked SIGCHLD and took it with sigtimedwait, so a

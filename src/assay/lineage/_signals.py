@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ class RunSignals:
     command is waited for as a shell waits for it; a second one kills the command."""
 
     _GRACE = 10.0
+    # A process's second SIGINT within this many seconds is the same one: ``timeout -s INT``
+    # sends it to assay and then to its whole process group, microseconds apart.
+    _SAME = 0.25
 
     def __init__(self, *, raise_now: bool) -> None:
         self.signum: int | None = None
@@ -129,6 +133,7 @@ class RunSignals:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             return child.wait()
         woken = False
+        sent: tuple[int, float] | None = None  # the last SIGINT a process sent: its pid, when
         try:
             while not woken:
                 info = signal.sigtimedwait({signal.SIGINT}, 5.0)  # (the timeout: a backstop only)
@@ -136,8 +141,12 @@ class RunSignals:
                     continue
                 if ended.is_set() and info.si_pid == os.getpid():
                     woken = True  # the waiter's: the command has ended
-                else:
-                    self._interrupted(from_terminal=info.si_pid == 0)
+                    continue
+                now = time.monotonic()
+                if info.si_pid != 0 and sent is not None and sent[0] == info.si_pid and now - sent[1] < self._SAME:
+                    continue  # (not a second Ctrl-C, which kills the command)
+                sent = (info.si_pid, now) if info.si_pid != 0 else None
+                self._interrupted(from_terminal=info.si_pid == 0)
             return child.wait()
         finally:
             if not woken:  # left early (an exception): the command is ended, as the caller would
