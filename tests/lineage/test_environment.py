@@ -277,3 +277,16 @@ def test_a_pyenv_shim_is_looked_through_to_the_version_it_selects(tmp_path: Path
     assert find_python(["python", "t.py"], project).program == str(root / "versions" / "3.98.0" / "bin" / "python")
     monkeypatch.setenv("PYENV_VERSION", "system")  # (the system's: not read here)
     assert find_python(["python", "t.py"], project).unknown
+
+
+def test_the_probe_imports_nothing_from_the_commands_folder(ws: Workspace, venv: Path) -> None:
+    # `python -c PROBE` puts its folder first on sys.path: a project's own platform.py, csv.py or
+    # email.py (what the probe and importlib.metadata import) was run by asking which Python
+    # it is, and broke the probe, so that no version or package set was recorded.
+    jobs = ws.root / "jobs"
+    jobs.mkdir()
+    for name in ("platform", "csv", "email", "json", "hashlib"):
+        (jobs / f"{name}.py").write_text(f"open({str(jobs / 'imported')!r}, 'a').write('{name} ')\n")
+    env = recorded(ws, run_command(ws, [str(venv / "bin" / "python"), "-c", "pass"], cwd=jobs).id)
+    assert not (jobs / "imported").exists(), (jobs / "imported").read_text()
+    assert env["packages"] == 0 and env["python"] == platform.python_version()

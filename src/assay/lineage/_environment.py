@@ -20,8 +20,11 @@ from assay.lineage._interpreter import Interpreter, find_python
 
 __all__ = ["environment", "packages_after", "python_environment"]
 
-# Run in the command's interpreter: what assay records of its own, computed the same way.
+# Run in the command's interpreter: what assay records of its own, computed the same way. Not
+# from the command's folder, which -c puts first on sys.path: its own platform.py, csv.py ...
 _PROBE = """\
+import sys
+if sys.path and sys.path[0] == "": del sys.path[0]
 import hashlib, json, platform
 from importlib import metadata
 names = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"])
