@@ -290,3 +290,34 @@ def test_the_probe_imports_nothing_from_the_commands_folder(ws: Workspace, venv:
     env = recorded(ws, run_command(ws, [str(venv / "bin" / "python"), "-c", "pass"], cwd=jobs).id)
     assert not (jobs / "imported").exists(), (jobs / "imported").read_text()
     assert env["packages"] == 0 and env["python"] == platform.python_version()
+
+
+def test_a_link_to_an_interpreter_under_another_name_is_that_interpreter(ws: Workspace, tmp_path: Path,
+                                                                       venv: Path) -> None:
+    # `ln -s .venv/bin/python train-py`: a binary that is a real Python once its link is
+    # followed; it was taken for any other program (make), and assay's own Python recorded.
+    link = tmp_path / "train-py"
+    link.symlink_to(venv / "bin" / "python")
+    count = "from importlib import metadata as m; print(len([d for d in m.distributions() if d.metadata['Name']]))"
+    said = subprocess.run([str(link), "-c", count], capture_output=True, text=True, check=True).stdout.strip()
+    run = run_command(ws, [str(link), "-c", "pass"])
+    env = recorded(ws, run.id)
+    # (run through a link outside the venv, Python does not find the venv's pyvenv.cfg: the
+    # packages are those it says it sees, not the venv's, and not assay's own)
+    assert env["python_executable"] == str(link) and env["packages"] == int(said)
+    assert env["packages_hash"] != recorded(ws, run_command(ws, ["true"]).id)["packages_hash"]
+
+
+def test_interpreter_flags_written_together_are_passed_to_the_probe(ws: Workspace, tmp_path: Path,
+                                                                    venv: Path) -> None:
+    # `python -Es train.py` ignores PYTHONPATH: the probe, asked without -Es (not known as
+    # written together), counted the packages there as the command's.
+    extra = tmp_path / "extra" / "fake-1.0.dist-info"
+    extra.mkdir(parents=True)
+    (extra / "METADATA").write_text("Name: fake\nVersion: 1.0\n")
+    python = str(venv / "bin" / "python")
+    for flags in (["-Es"], ["-sE", "-u"], ["-Ec", "pass"], ["-E", "-Wignore", "-c", "pass"]):
+        command = ["env", f"PYTHONPATH={extra.parent}", python, *flags] + ([] if "pass" in flags else ["-c", "pass"])
+        assert recorded(ws, run_command(ws, command).id)["packages"] == 0, flags
+    env = recorded(ws, run_command(ws, ["env", f"PYTHONPATH={extra.parent}", python, "-u", "-c", "pass"]).id)
+    assert env["packages"] == 1  # (and where it is read, its packages are the command's)

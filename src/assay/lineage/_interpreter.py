@@ -35,6 +35,7 @@ _BINARY = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\
 # passed on to the probe; an option that takes a value is passed with it.
 _FLAGS = frozenset({"-I", "-S", "-s", "-E", "-B", "-O", "-OO", "-u", "-b", "-bb", "-q", "-P", "-d", "-v", "-R"})
 _VALUED = frozenset({"-W", "-X"})
+_JOINED = re.compile(r"-(?P<flags>[IsSEBOubqPdvR]+)(?P<end>[cm]?)")  # -Es, -IS, -Ic CODE: flags written together
 # Launchers that run the command here as it is, each with its options: those that take a
 # value (``=`` joined or the next word), flags, and how many words follow the options before
 # the command (timeout's DURATION, taskset's MASK).
@@ -123,6 +124,9 @@ def _program(words: list[str], env: Mapping[str, str] | None, cwd: str | None, b
             return _asked(named, path, _options(words[1:]), env, cwd)
         what = "a script" if head.startswith(b"#!") else "not a Python interpreter by its name or form"
         return Interpreter(named=named, unknown=f"{named} is {what}: not run to ask which Python it is")
+    if path is not None and head is not None and head.startswith(_BINARY) and \
+            _REAL.fullmatch(os.path.basename(os.path.realpath(path))):  # a link to Python under another name
+        return _asked(named, path, _options(words[1:]), env, cwd)
     shebang = _shebang(head, env, cwd) if head is not None and head.startswith(b"#!") else None
     if shebang is not None:
         interpreter, options = shebang
@@ -220,10 +224,21 @@ def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tup
 def _options(args: Sequence[str]) -> list[str]:
     out: list[str] = []
     rest = list(args)
-    while rest and (rest[0] in _FLAGS or rest[0] in _VALUED):
-        out.append(rest.pop(0))
-        if out[-1] in _VALUED and rest:
+    while rest:
+        joined = _JOINED.fullmatch(rest[0])
+        if rest[0] in _FLAGS or rest[0] in _VALUED:
             out.append(rest.pop(0))
+            if out[-1] in _VALUED and rest:
+                out.append(rest.pop(0))
+        elif rest[0][:2] in _VALUED:  # -Wignore, -Xutf8
+            out.append(rest.pop(0))
+        elif joined:
+            out.append(f"-{joined['flags']}")
+            if joined["end"]:  # (-Ic CODE, -Em MODULE: the program's own from here)
+                break
+            rest.pop(0)
+        else:
+            break
     return out
 
 
