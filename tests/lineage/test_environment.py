@@ -243,6 +243,13 @@ def test_project_environments_are_found_on_disk_without_running_their_tool(tmp_p
         found = find_python(command, project / "src")
         assert found.program == python and not found.unknown, command
     assert find_python(["uv", "run", "--directory", "proj", "python"], tmp_path).program == python
+    # a script with its own dependencies inline (PEP 723): uv runs it in an environment it
+    # makes for it, not the project's
+    (project / "src" / "job.py").write_text("# /// script\n# dependencies = ['torch']\n# ///\nimport torch\n")
+    found = find_python(["uv", "run", "job.py"], project / "src")
+    assert found.unknown and found.program is None and "inline" in found.unknown
+    (project / "src" / "plain.py").write_text("import torch\n")
+    assert find_python(["uv", "run", "plain.py"], project / "src").program == python
     # a conda environment by name (listed by conda), or by its folder
     prefix = tmp_path / "conda" / "envs" / "ml"
     (prefix / "conda-meta").mkdir(parents=True)

@@ -8,7 +8,8 @@ it names: a program called ``python`` may be a wrapper that submits a cluster jo
 - A script's ``#!`` interpreter, where that is a real Python (``torchrun``, ``accelerate``, any
   console script or ``#!/usr/bin/env python3`` script).
 - The environment a launcher runs it in, where that can be found on disk: ``uv run``,
-  ``poetry run``, ``pixi run`` (the project's environment), ``conda run -n ENV``/``-p PREFIX``.
+  ``poetry run``, ``pixi run`` (the project's environment; not for a script with its dependencies inline,
+  which uv runs in one it makes), ``conda run -n ENV``/``-p PREFIX``.
 - Not known: a program named like Python that is a script, a launcher whose options or
   environment cannot be read so, one that runs the command elsewhere (``srun``, ``ssh``,
   ``docker``); recorded as such, not as assay's own.
@@ -337,6 +338,8 @@ def _launcher(tool: str, args: list[str], env: Mapping[str, str] | None, cwd: st
             return f"{tool} run {arg}: the environment it runs the command in is not known without running {tool}"
     if not rest:
         return f"{tool} run: no command"
+    if tool == "uv" and _inline_metadata(os.path.join(here, rest[0])):
+        return f"uv run {rest[0]}: a script with its dependencies inline is run in an environment uv makes for it"
     if tool in ("conda", "mamba"):
         prefix = given.get("-p") or given.get("--prefix")
         name = given.get("-n") or given.get("--name")
@@ -351,6 +354,16 @@ def _launcher(tool: str, args: list[str], env: Mapping[str, str] | None, cwd: st
     if not found or not os.path.isdir(os.path.join(found, "bin")):
         return f"{tool} run: its environment was not found without running {tool} (which may make one)"
     return os.path.join(found, "bin"), rest
+
+
+def _inline_metadata(path: str) -> bool:
+    """Whether ``path`` is a script with a PEP 723 ``# /// script`` block (read in its first 64 KiB)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(65536)
+    except OSError:
+        return False
+    return re.search(rb"^# /// script\r?$", text, re.M) is not None
 
 
 def _conda_env(name: str, environ: Mapping[str, str]) -> str | None:
