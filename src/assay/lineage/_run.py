@@ -18,7 +18,7 @@ from typing import Any
 from assay._root import WORKSPACE_DIR
 from assay.errors import AssayError, UsageError
 from assay.ledger import utcnow
-from assay.lineage._environment import environment, packages_after
+from assay.lineage._environment import SITE, environment, packages_after
 from assay.lineage._interpreter import Interpreter, find_python
 from assay.lineage._graph import add_edges, signal_name
 from assay.lineage._outputs import (
@@ -132,7 +132,8 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     # _graph.describe).
     from assay.store._local import host_tag
 
-    env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid(), "host_tag": host_tag()}
+    env = {**{k: v for k, v in ran.items() if k != SITE}, "ledger": ws.ledger_id, "pid": os.getpid(),
+           "host_tag": host_tag()}
     # (the interpreter is named as the command names it: a path may hold what a command line may)
     env = {k: redact_text(v) if isinstance(v, str) else v for k, v in env.items()}
     with ws.ledger.transaction() as tx:
