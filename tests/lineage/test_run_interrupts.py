@@ -180,6 +180,29 @@ def test_a_host_programs_own_sigchld_handler_still_runs_while_a_command_is_waite
     assert doc["during"] >= 2, doc
 
 
+def test_a_host_programs_reaping_sigchld_handler_does_not_make_a_failed_command_succeed(ws: Workspace) -> None:
+    # A program whose own SIGCHLD handler reaps every child (waitpid(-1, WNOHANG)) reaped the
+    # command before Popen could: Popen then says 0 (its status is lost), and a command that
+    # failed was recorded as succeeded, its outputs versioned.
+    script = ("import json, os, signal\n"
+              "from assay.lineage import run_command\n"
+              "from assay.workspace import Workspace\n"
+              "ws = Workspace.open('.')\n"
+              "def reap(signum, frame):\n"
+              "    try:\n"
+              "        while os.waitpid(-1, os.WNOHANG)[0] > 0: pass\n"
+              "    except ChildProcessError: pass\n"
+              "signal.signal(signal.SIGCHLD, reap)\n"
+              "runs = [run_command(ws, ['sh', '-c', 'sleep 0.2; exit 3'], outputs={'o': 'o'}) for _ in range(8)]\n"
+              "runs.append(run_command(ws, ['sh', '-c', 'kill -TERM $$']))\n"
+              "print(json.dumps([r.exit_code for r in runs]))\n")
+    (ws.root / "o").mkdir()
+    proc = subprocess.run([PY, "-c", script], cwd=ws.root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [3] * 8 + [-signal.SIGTERM]
+    assert versions(ws) == 0
+
+
 def test_an_exception_in_the_wait_leaves_no_interrupt_behind(ws: Workspace) -> None:
     # A program's own handler raises while the command is waited for: the command is ended,
     # the run recorded as failed, and nothing of the wait (a SIGINT it sent itself to wake

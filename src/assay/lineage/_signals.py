@@ -106,17 +106,25 @@ class RunSignals:
         ``sigtimedwait``, which says who sent it: the terminal (the kernel, on Ctrl-C), which
         sent it to the command too, or a process (`kill -INT`), which sent it to assay alone.
 
-        SIGCHLD is left alone (a program that runs this has its own children, and maybe its
+        SIGCHLD is not taken (a program that runs this has its own children, and maybe its
         own handler): a thread waits for the command's end without reaping it, and then wakes
-        the wait with a SIGINT of its own to this thread, known by its sender."""
+        the wait with a SIGINT of its own to this thread, known by its sender. That thread takes
+        SIGCHLD in this thread's place, so that a program's handler runs (here, at the wait's
+        next tick) only once the thread has read how the command ended: a handler that reaps
+        every child (``waitpid(-1)``) leaves Popen no status to read, and Popen says 0."""
         if signal.SIGINT not in self._previous or not hasattr(signal, "sigtimedwait") or not hasattr(os, "waitid"):
             return child.wait()
         main = threading.get_ident()
         ended = threading.Event()
+        status: list[int] = []  # how it ended, as Popen says it (-N: signal N)
 
         def waiter() -> None:
+            if signal.SIGCHLD not in mask:  # (not while this thread waits in C: see above)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             try:
-                os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # (reaped below, by Popen)
+                info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # (reaped below, by Popen)
+                if info is not None:
+                    status.append(info.si_status if info.si_code == os.CLD_EXITED else -info.si_status)
             except ChildProcessError:  # reaped already, by the program's own handler
                 pass
             finally:
@@ -125,7 +133,7 @@ class RunSignals:
 
         # (blocked only now: the command does not inherit the mask; the thread does, so that a
         # SIGINT sent to the process waits for this thread's sigtimedwait)
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGCHLD})
         thread = threading.Thread(target=waiter, name="assay-run-wait", daemon=True)
         try:
             thread.start()
@@ -136,7 +144,8 @@ class RunSignals:
         sent: tuple[int, float] | None = None  # the last SIGINT a process sent: its pid, when
         try:
             while not woken:
-                info = signal.sigtimedwait({signal.SIGINT}, 5.0)  # (the timeout: a backstop only)
+                # (the timeout: a tick at which the program's own handlers run, SIGCHLD's included)
+                info = signal.sigtimedwait({signal.SIGINT}, 0.5)
                 if info is None:
                     continue
                 if ended.is_set() and info.si_pid == os.getpid():
@@ -147,7 +156,10 @@ class RunSignals:
                     continue  # (not a second Ctrl-C, which kills the command)
                 sent = (info.si_pid, now) if info.si_pid != 0 else None
                 self._interrupted(from_terminal=info.si_pid == 0)
-            return child.wait()
+            code = child.wait()
+            if status and code != status[0]:  # reaped by the program's own SIGCHLD handler: Popen says 0
+                child.returncode = code = status[0]
+            return code
         finally:
             if not woken:  # left early (an exception): the command is ended, as the caller would
                 if not ended.is_set():
