@@ -348,3 +348,22 @@ def test_an_interpreter_is_not_asked_again_after_a_run_that_changed_none_of_its_
     env = recorded(ws, run_command(ws, [*command[:-1], install]).id)
     assert env["packages_changed"] is True and env["packages_after"] == 1
     assert (tmp_path / "starts").read_text() == "111"
+
+
+def test_a_script_whose_python_cannot_be_read_records_an_unknown_python(ws: Workspace, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # `#!/usr/bin/env python3` where that python3 is a wrapper script (or a pyenv shim of the
+    # system's Python, or missing): the script's Python was recorded as assay's own.
+    from assay.lineage._interpreter import find_python
+
+    wrapper = _script(tmp_path / "bin" / "python3", "#!/bin/sh\nexec /usr/bin/env -i python3 \"$@\"\n")
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    job = _script(tmp_path / "job.py", "#!/usr/bin/env python3\nprint('trained')\n")
+    found = find_python([str(job)], tmp_path)
+    assert found.unknown and not found.own and found.program is None
+    env = recorded(ws, run_command(ws, [str(job)]).id)
+    assert "python_unknown" in env and "packages_hash" not in env
+    gone = _script(tmp_path / "gone.py", f"#!{tmp_path / 'nowhere' / 'python3'}\nprint('x')\n")
+    assert find_python([str(gone)], tmp_path).unknown
+    # not a Python at all: any other program, as before
+    assert find_python([str(_script(tmp_path / "job.sh", "#!/bin/sh\necho hi\n"))], tmp_path).own

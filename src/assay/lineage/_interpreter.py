@@ -129,6 +129,8 @@ def _program(words: list[str], env: Mapping[str, str] | None, cwd: str | None, b
             _REAL.fullmatch(os.path.basename(os.path.realpath(path))):  # a link to Python under another name
         return _asked(named, path, _options(words[1:]), env, cwd)
     shebang = _shebang(head, env, cwd) if head is not None and head.startswith(b"#!") else None
+    if isinstance(shebang, str):
+        return Interpreter(named=named, unknown=f"{named}: {shebang}")
     if shebang is not None:
         interpreter, options = shebang
         return _asked(interpreter, interpreter, _options(options), env, cwd)
@@ -193,9 +195,11 @@ def _head(path: str) -> bytes | None:
         return None
 
 
-def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tuple[str, list[str]] | None:
+def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tuple[str, list[str]] | str | None:
     """A script's Python interpreter and its options, from its ``#!`` line (or the ``exec`` line
-    a long path puts below ``#!/bin/sh``), where that is a real Python; None otherwise."""
+    a long path puts below ``#!/bin/sh``), where that is a real Python; why not, where it is
+    named like Python but is not one that can be read (a wrapper, missing); None where it is
+    not named like Python at all (``#!/bin/sh``)."""
     lines = head.decode("utf-8", "replace").splitlines()
     words = lines[0][2:].split()
     if not words:
@@ -209,17 +213,22 @@ def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tup
         words = [w for w in words[1:] if w != "-S" and "=" not in w]
         if not words:
             return None
-        found = _which(words[0], env, cwd)
+        named = words[0]
+        found = _which(named, env, cwd)
         if found is None:
-            return None
+            return f"its #! interpreter {named} was not found" if _python_like(named) else None
         words[0] = found
-    if not words or not _PYTHON.fullmatch(os.path.basename(words[0])) and not _REAL.fullmatch(
-            os.path.basename(words[0])):
+    if not words or not _python_like(words[0]):
         return None
     head = _head(words[0])
     if head is None or not head.startswith(_BINARY) or not _REAL.fullmatch(os.path.basename(os.path.realpath(words[0]))):
-        return None
+        what = "not found" if head is None else "not a Python interpreter by its form (a wrapper?)"
+        return f"its #! interpreter {words[0]} is {what}: not run to ask which Python it is"
     return words[0], words[1:]
+
+
+def _python_like(program: str) -> bool:
+    return bool(_PYTHON.fullmatch(os.path.basename(program)) or _REAL.fullmatch(os.path.basename(program)))
 
 
 def _options(args: Sequence[str]) -> list[str]:
