@@ -346,7 +346,8 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
     command. A process's SIGINT to assay's whole process group (``kill -INT -PGID``, ``timeout -s
     INT``) reaches the command twice, from the sender and passed on: its siginfo (SI_USER, the
     sender's pid) is that of one sent to assay alone, so the two cannot be told apart; send it
-    to assay alone, or send SIGTERM. A command that cannot be run (not found, not executable) is :class:`UsageError`,
+    to assay alone, or send SIGTERM. (Its second, when ``timeout`` sends one to assay and then
+    to the group, is not taken for a second Ctrl-C: see RunSignals._SAME.) A command that cannot be run (not found, not executable) is :class:`UsageError`,
     its run recorded as failed with a shell's exit code for it (127, 126). An output in another
     dataset's folder (an input's, say) is refused unless ``allow_overlap``
     (see :mod:`assay.data._overlap`)."""
