@@ -243,6 +243,13 @@ def test_project_environments_are_found_on_disk_without_running_their_tool(tmp_p
         found = find_python(command, project / "src")
         assert found.program == python and not found.unknown, command
     assert find_python(["uv", "run", "--directory", "proj", "python"], tmp_path).program == python
+    # a script with its own dependencies inline (PEP 723): uv runs it in an environment it
+    # makes for it, not the project's
+    (project / "src" / "job.py").write_text("# /// script\n# dependencies = ['torch']\n# ///\nimport torch\n")
+    found = find_python(["uv", "run", "job.py"], project / "src")
+    assert found.unknown and found.program is None and "inline" in found.unknown
+    (project / "src" / "plain.py").write_text("import torch\n")
+    assert find_python(["uv", "run", "plain.py"], project / "src").program == python
     # a conda environment by name (listed by conda), or by its folder
     prefix = tmp_path / "conda" / "envs" / "ml"
     (prefix / "conda-meta").mkdir(parents=True)
@@ -277,3 +284,86 @@ def test_a_pyenv_shim_is_looked_through_to_the_version_it_selects(tmp_path: Path
     assert find_python(["python", "t.py"], project).program == str(root / "versions" / "3.98.0" / "bin" / "python")
     monkeypatch.setenv("PYENV_VERSION", "system")  # (the system's: not read here)
     assert find_python(["python", "t.py"], project).unknown
+
+
+def test_the_probe_imports_nothing_from_the_commands_folder(ws: Workspace, venv: Path) -> None:
+    # `python -c PROBE` puts its folder first on sys.path: a project's own platform.py, csv.py or
+    # email.py (what the probe and importlib.metadata import) was run by asking which Python
+    # it is, and broke the probe, so that no version or package set was recorded.
+    jobs = ws.root / "jobs"
+    jobs.mkdir()
+    for name in ("platform", "csv", "email", "json", "hashlib"):
+        (jobs / f"{name}.py").write_text(f"open({str(jobs / 'imported')!r}, 'a').write('{name} ')\n")
+    env = recorded(ws, run_command(ws, [str(venv / "bin" / "python"), "-c", "pass"], cwd=jobs).id)
+    assert not (jobs / "imported").exists(), (jobs / "imported").read_text()
+    assert env["packages"] == 0 and env["python"] == platform.python_version()
+
+
+def test_a_link_to_an_interpreter_under_another_name_is_that_interpreter(ws: Workspace, tmp_path: Path,
+                                                                       venv: Path) -> None:
+    # `ln -s .venv/bin/python train-py`: a binary that is a real Python once its link is
+    # followed; it was taken for any other program (make), and assay's own Python recorded.
+    link = tmp_path / "train-py"
+    link.symlink_to(venv / "bin" / "python")
+    count = "from importlib import metadata as m; print(len([d for d in m.distributions() if d.metadata['Name']]))"
+    said = subprocess.run([str(link), "-c", count], capture_output=True, text=True, check=True).stdout.strip()
+    run = run_command(ws, [str(link), "-c", "pass"])
+    env = recorded(ws, run.id)
+    # (run through a link outside the venv, Python does not find the venv's pyvenv.cfg: the
+    # packages are those it says it sees, not the venv's, and not assay's own)
+    assert env["python_executable"] == str(link) and env["packages"] == int(said)
+    assert env["packages_hash"] != recorded(ws, run_command(ws, ["true"]).id)["packages_hash"]
+
+
+def test_interpreter_flags_written_together_are_passed_to_the_probe(ws: Workspace, tmp_path: Path,
+                                                                    venv: Path) -> None:
+    # `python -Es train.py` ignores PYTHONPATH: the probe, asked without -Es (not known as
+    # written together), counted the packages there as the command's.
+    extra = tmp_path / "extra" / "fake-1.0.dist-info"
+    extra.mkdir(parents=True)
+    (extra / "METADATA").write_text("Name: fake\nVersion: 1.0\n")
+    python = str(venv / "bin" / "python")
+    for flags in (["-Es"], ["-sE", "-u"], ["-Ec", "pass"], ["-E", "-Wignore", "-c", "pass"]):
+        command = ["env", f"PYTHONPATH={extra.parent}", python, *flags] + ([] if "pass" in flags else ["-c", "pass"])
+        assert recorded(ws, run_command(ws, command).id)["packages"] == 0, flags
+    env = recorded(ws, run_command(ws, ["env", f"PYTHONPATH={extra.parent}", python, "-u", "-c", "pass"]).id)
+    assert env["packages"] == 1  # (and where it is read, its packages are the command's)
+
+
+def test_an_interpreter_is_not_asked_again_after_a_run_that_changed_none_of_its_folders(
+        ws: Workspace, tmp_path: Path, venv: Path) -> None:
+    # Whether the package set changed while the command ran was asked of the interpreter
+    # again after every run (a second start, ~0.2 s for a bare venv, more with torch's): now
+    # only where a folder it imports from has changed since the first time.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(f"open({str(tmp_path / 'starts')!r}, 'a').write('1')\n")
+    command = ["env", f"PYTHONPATH={site}", str(venv / "bin" / "python"), "-c", "pass"]
+    env = recorded(ws, run_command(ws, command).id)
+    assert env["packages"] == 0 and "_site" not in env and "packages_changed" not in env
+    assert (tmp_path / "starts").read_text() == "11"  # asked once, and the command
+    (tmp_path / "starts").unlink()
+    install = ("import os; d = os.path.join(os.environ['PYTHONPATH'], 'fake-1.0.dist-info'); os.makedirs(d);"
+               "open(os.path.join(d, 'METADATA'), 'w').write('Name: fake\\nVersion: 1.0\\n')")
+    env = recorded(ws, run_command(ws, [*command[:-1], install]).id)
+    assert env["packages_changed"] is True and env["packages_after"] == 1
+    assert (tmp_path / "starts").read_text() == "111"
+
+
+def test_a_script_whose_python_cannot_be_read_records_an_unknown_python(ws: Workspace, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # `#!/usr/bin/env python3` where that python3 is a wrapper script (or a pyenv shim of the
+    # system's Python, or missing): the script's Python was recorded as assay's own.
+    from assay.lineage._interpreter import find_python
+
+    wrapper = _script(tmp_path / "bin" / "python3", "#!/bin/sh\nexec /usr/bin/env -i python3 \"$@\"\n")
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    job = _script(tmp_path / "job.py", "#!/usr/bin/env python3\nprint('trained')\n")
+    found = find_python([str(job)], tmp_path)
+    assert found.unknown and not found.own and found.program is None
+    env = recorded(ws, run_command(ws, [str(job)]).id)
+    assert "python_unknown" in env and "packages_hash" not in env
+    gone = _script(tmp_path / "gone.py", f"#!{tmp_path / 'nowhere' / 'python3'}\nprint('x')\n")
+    assert find_python([str(gone)], tmp_path).unknown
+    # not a Python at all: any other program, as before
+    assert find_python([str(_script(tmp_path / "job.sh", "#!/bin/sh\necho hi\n"))], tmp_path).own

@@ -171,6 +171,13 @@ TOKENS = {
     "github fine-grained": "github_pat_11ABCDEFG0abcdefghijkl_mnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab",
     "slack": "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
     "jwt": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    # keys whose random part is hex or one case only (they leaked: no upper and lower case mix)
+    "openrouter": "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "deepseek": "sk-0123456789abcdef0123456789abcdef",
+    "anthropic lower": "sk-ant-api03-abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz-abcdefghijkl_AA",
+    "pypi": "pypi-AgEIcHlwaS5vcmcCJGE4ZjYyYzZiLTk3NzQtNGQ3Mi1iZTU2LTI1ZGE5Y2JmOTY2MwACKlszLCJmNTg",
+    "gitlab": "glpat-xYz12AbC34dEf56GhI78jK", "google": "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+    "stripe": "sk_live_51H8abcdEFGHijklMNOPqrstUVWXyz0123456789", "npm": "npm_abcdefghijklmnopqrstuvwxyz0123456789",
 }
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq98Xq\nQ2xvdWQ=\n-----END RSA PRIVATE KEY-----"
 
@@ -207,7 +214,10 @@ def test_ordinary_text_is_not_taken_for_a_secret_by_its_form() -> None:
                  "/home/me/data/AKIA_notes.txt", "AKIA", "ghp_short", "xoxb", "eyJ0eXAi only",
                  "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\n-----END CERTIFICATE-----",
                  "s3://bucket/models/bert-base-uncased/pytorch_model.bin", "git@github.com:org/repo.git",
-                 "model.layers.0.self_attn.q_proj.weight", "ASIA-Pacific", "dataset raw@v3 (sha256 0a1b2c)"):
+                 "model.layers.0.self_attn.q_proj.weight", "ASIA-Pacific", "dataset raw@v3 (sha256 0a1b2c)",
+                 # a run's or model's name that starts with sk- (was taken for a key)
+                 "sk-Qwen2VL7BInstructFT2024", "ckpt/sk-Llama3Instruct8B-lora16/step-2000",
+                 "pypi-upload-2024", "npm_modules_cache", "glpat-", "AIzaWord"):
         assert redact_text(text) == text, text
         assert redact_command(["python", "t.py", text]) == ["python", "t.py", text], text
 

@@ -128,6 +128,25 @@ def test_a_second_sigint_kills_the_command(ws: Workspace) -> None:
     assert run_record(ws)[:2] == ("failed", -signal.SIGKILL)
 
 
+def test_one_process_sending_sigint_twice_at_once_is_not_a_second_ctrl_c(ws: Workspace) -> None:
+    # `timeout -s INT 10 assay run -- cmd` sends SIGINT to assay and then to its whole process
+    # group, within microseconds: taken as two Ctrl-Cs, the second killed the command (SIGKILL,
+    # exit 137) in the middle of the cleaning up the first asked for.
+    proc = subprocess.Popen([*ASSAY, "run", "--json", "--out", "o=o", "--", PY, "-c", COMMAND], cwd=ws.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "ASSAY_PROGRESS": "0"}, start_new_session=True)
+    wait_for(ws.root / "started")
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)  # (not at once here: so that assay surely takes the first before the second comes)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    doc = json.loads(out)
+    assert doc.get("signal") != "SIGKILL" and doc["exit_code"] == 0, doc
+    assert (ws.root / "cleaned").read_text() == "1", err
+
+
 
 def test_a_host_programs_own_sigchld_handler_still_runs_while_a_command_is_waited_for(ws: Workspace) -> None:
     # run_command as a library: the wait blocked SIGCHLD and took it with sigtimedwait, so a
@@ -159,6 +178,30 @@ def test_a_host_programs_own_sigchld_handler_still_runs_while_a_command_is_waite
     assert doc["code"] == 0 and doc["same"] is True
     # its own child's end and the command's, each while run_command waited
     assert doc["during"] >= 2, doc
+
+
+def test_a_host_programs_reaping_sigchld_handler_does_not_make_a_failed_command_succeed(ws: Workspace) -> None:
+    # A program whose own SIGCHLD handler reaps every child (waitpid(-1, WNOHANG)) reaped the
+    # command before Popen could: Popen then says 0 (its status is lost), and a command that
+    # failed was recorded as succeeded, its outputs versioned. (Each command outlives the start
+    # of the wait: one that ends before it is still reaped by such a handler, as before.)
+    script = ("import json, os, signal\n"
+              "from assay.lineage import run_command\n"
+              "from assay.workspace import Workspace\n"
+              "ws = Workspace.open('.')\n"
+              "def reap(signum, frame):\n"
+              "    try:\n"
+              "        while os.waitpid(-1, os.WNOHANG)[0] > 0: pass\n"
+              "    except ChildProcessError: pass\n"
+              "signal.signal(signal.SIGCHLD, reap)\n"
+              "runs = [run_command(ws, ['sh', '-c', 'sleep 0.2; exit 3'], outputs={'o': 'o'}) for _ in range(8)]\n"
+              "runs.append(run_command(ws, ['sh', '-c', 'sleep 0.2; kill -TERM $$']))\n"
+              "print(json.dumps([r.exit_code for r in runs]))\n")
+    (ws.root / "o").mkdir()
+    proc = subprocess.run([PY, "-c", script], cwd=ws.root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [3] * 8 + [-signal.SIGTERM]
+    assert versions(ws) == 0
 
 
 def test_an_exception_in_the_wait_leaves_no_interrupt_behind(ws: Workspace) -> None:

@@ -18,16 +18,27 @@ from typing import Any
 
 from assay.lineage._interpreter import Interpreter, find_python
 
-__all__ = ["environment", "packages_after", "python_environment"]
+__all__ = ["SITE", "environment", "packages_after", "python_environment"]
 
-# Run in the command's interpreter: what assay records of its own, computed the same way.
+# Run in the command's interpreter: what assay records of its own, computed the same way. Not
+# from the command's folder, which -c puts first on sys.path: its own platform.py, csv.py ...
 _PROBE = """\
-import hashlib, json, platform
+import sys
+if sys.path and sys.path[0] == "": del sys.path[0]
+import hashlib, json, os, platform
 from importlib import metadata
 names = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"])
+def changed(folder):
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
 print(json.dumps({"python": platform.python_version(), "implementation": platform.python_implementation(),
-                  "packages_hash": hashlib.sha256("\\n".join(names).encode()).hexdigest(), "packages": len(names)}))
+                  "packages_hash": hashlib.sha256("\\n".join(names).encode()).hexdigest(), "packages": len(names),
+                  "site": [[os.path.abspath(p), changed(p)] for p in sys.path]}))
 """
+# (what the probe says of where it imports from is kept aside under this key, not recorded)
+SITE = "_site"
 
 
 def _site_state() -> tuple[tuple[str, int], ...]:
@@ -68,8 +79,28 @@ def _probe(python: Interpreter) -> dict[str, Any] | None:
     except (OSError, subprocess.TimeoutExpired, ValueError):
         return None
     if isinstance(doc, dict) and isinstance(doc.get("packages_hash"), str):
-        return {k: doc[k] for k in ("python", "implementation", "packages_hash", "packages") if k in doc}
+        said = {k: doc[k] for k in ("python", "implementation", "packages_hash", "packages") if k in doc}
+        if isinstance(doc.get("site"), list):
+            said[SITE] = _state(doc["site"])
+        return said
     return None
+
+
+def _state(site: list[Any]) -> tuple[tuple[str, int | None], ...]:
+    return tuple((str(folder), changed if isinstance(changed, int) else None) for folder, changed in site)
+
+
+def _unchanged(state: tuple[tuple[str, int | None], ...]) -> bool:
+    """Whether each folder the probe said its Python imports from is as it was then: a package
+    installed or removed adds or removes a .dist-info folder there."""
+    for folder, changed in state:
+        try:
+            now: int | None = os.stat(folder).st_mtime_ns
+        except OSError:
+            now = None
+        if now != changed:
+            return False
+    return True
 
 
 def _ask(python: Interpreter) -> dict[str, Any]:
@@ -107,6 +138,8 @@ def packages_after(python: Interpreter, before: dict[str, Any]) -> dict[str, Any
     either is not known."""
     if "packages_hash" not in before or python.unknown is not None:
         return {}
+    if not python.own and SITE in before and _unchanged(before[SITE]):
+        return {}  # (not asked again: a second interpreter started for every run)
     now = _own_python() if python.own else _probe(python)
     if not now or now.get("packages_hash") in (None, before["packages_hash"]):
         return {}
@@ -122,7 +155,8 @@ def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cw
     in ``command_cwd``; ``python``: as :func:`find_python` found it), or ``python_unknown``
     says why that cannot be told without running it (a wrapper named ``python``, ``srun``);
     else assay's own. ``python_executable`` names the interpreter described. ``data``: paths (relative to ``cwd``) of data, which no change in makes the
-    code dirty (the workspace's datasets, a run's outputs)."""
+    code dirty (the workspace's datasets, a run's outputs). Under :data:`SITE`, not to be
+    recorded: where an interpreter asked said it imports from (see :func:`packages_after`)."""
     if python is None:
         python = find_python(command, command_cwd) if command else Interpreter(named=sys.executable, own=True)
     env = python_environment(python)

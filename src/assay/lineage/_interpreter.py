@@ -8,7 +8,8 @@ it names: a program called ``python`` may be a wrapper that submits a cluster jo
 - A script's ``#!`` interpreter, where that is a real Python (``torchrun``, ``accelerate``, any
   console script or ``#!/usr/bin/env python3`` script).
 - The environment a launcher runs it in, where that can be found on disk: ``uv run``,
-  ``poetry run``, ``pixi run`` (the project's environment), ``conda run -n ENV``/``-p PREFIX``.
+  ``poetry run``, ``pixi run`` (the project's environment; not for a script with its dependencies inline,
+  which uv runs in one it makes), ``conda run -n ENV``/``-p PREFIX``.
 - Not known: a program named like Python that is a script, a launcher whose options or
   environment cannot be read so, one that runs the command elsewhere (``srun``, ``ssh``,
   ``docker``); recorded as such, not as assay's own.
@@ -35,6 +36,7 @@ _BINARY = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\
 # passed on to the probe; an option that takes a value is passed with it.
 _FLAGS = frozenset({"-I", "-S", "-s", "-E", "-B", "-O", "-OO", "-u", "-b", "-bb", "-q", "-P", "-d", "-v", "-R"})
 _VALUED = frozenset({"-W", "-X"})
+_JOINED = re.compile(r"-(?P<flags>[IsSEBOubqPdvR]+)(?P<end>[cm]?)")  # -Es, -IS, -Ic CODE: flags written together
 # Launchers that run the command here as it is, each with its options: those that take a
 # value (``=`` joined or the next word), flags, and how many words follow the options before
 # the command (timeout's DURATION, taskset's MASK).
@@ -123,7 +125,12 @@ def _program(words: list[str], env: Mapping[str, str] | None, cwd: str | None, b
             return _asked(named, path, _options(words[1:]), env, cwd)
         what = "a script" if head.startswith(b"#!") else "not a Python interpreter by its name or form"
         return Interpreter(named=named, unknown=f"{named} is {what}: not run to ask which Python it is")
+    if path is not None and head is not None and head.startswith(_BINARY) and \
+            _REAL.fullmatch(os.path.basename(os.path.realpath(path))):  # a link to Python under another name
+        return _asked(named, path, _options(words[1:]), env, cwd)
     shebang = _shebang(head, env, cwd) if head is not None and head.startswith(b"#!") else None
+    if isinstance(shebang, str):
+        return Interpreter(named=named, unknown=f"{named}: {shebang}")
     if shebang is not None:
         interpreter, options = shebang
         return _asked(interpreter, interpreter, _options(options), env, cwd)
@@ -188,9 +195,11 @@ def _head(path: str) -> bytes | None:
         return None
 
 
-def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tuple[str, list[str]] | None:
+def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tuple[str, list[str]] | str | None:
     """A script's Python interpreter and its options, from its ``#!`` line (or the ``exec`` line
-    a long path puts below ``#!/bin/sh``), where that is a real Python; None otherwise."""
+    a long path puts below ``#!/bin/sh``), where that is a real Python; why not, where it is
+    named like Python but is not one that can be read (a wrapper, missing); None where it is
+    not named like Python at all (``#!/bin/sh``)."""
     lines = head.decode("utf-8", "replace").splitlines()
     words = lines[0][2:].split()
     if not words:
@@ -204,26 +213,42 @@ def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tup
         words = [w for w in words[1:] if w != "-S" and "=" not in w]
         if not words:
             return None
-        found = _which(words[0], env, cwd)
+        named = words[0]
+        found = _which(named, env, cwd)
         if found is None:
-            return None
+            return f"its #! interpreter {named} was not found" if _python_like(named) else None
         words[0] = found
-    if not words or not _PYTHON.fullmatch(os.path.basename(words[0])) and not _REAL.fullmatch(
-            os.path.basename(words[0])):
+    if not words or not _python_like(words[0]):
         return None
     head = _head(words[0])
     if head is None or not head.startswith(_BINARY) or not _REAL.fullmatch(os.path.basename(os.path.realpath(words[0]))):
-        return None
+        what = "not found" if head is None else "not a Python interpreter by its form (a wrapper?)"
+        return f"its #! interpreter {words[0]} is {what}: not run to ask which Python it is"
     return words[0], words[1:]
+
+
+def _python_like(program: str) -> bool:
+    return bool(_PYTHON.fullmatch(os.path.basename(program)) or _REAL.fullmatch(os.path.basename(program)))
 
 
 def _options(args: Sequence[str]) -> list[str]:
     out: list[str] = []
     rest = list(args)
-    while rest and (rest[0] in _FLAGS or rest[0] in _VALUED):
-        out.append(rest.pop(0))
-        if out[-1] in _VALUED and rest:
+    while rest:
+        joined = _JOINED.fullmatch(rest[0])
+        if rest[0] in _FLAGS or rest[0] in _VALUED:
             out.append(rest.pop(0))
+            if out[-1] in _VALUED and rest:
+                out.append(rest.pop(0))
+        elif rest[0][:2] in _VALUED:  # -Wignore, -Xutf8
+            out.append(rest.pop(0))
+        elif joined:
+            out.append(f"-{joined['flags']}")
+            if joined["end"]:  # (-Ic CODE, -Em MODULE: the program's own from here)
+                break
+            rest.pop(0)
+        else:
+            break
     return out
 
 
@@ -322,6 +347,8 @@ def _launcher(tool: str, args: list[str], env: Mapping[str, str] | None, cwd: st
             return f"{tool} run {arg}: the environment it runs the command in is not known without running {tool}"
     if not rest:
         return f"{tool} run: no command"
+    if tool == "uv" and _inline_metadata(os.path.join(here, rest[0])):
+        return f"uv run {rest[0]}: a script with its dependencies inline is run in an environment uv makes for it"
     if tool in ("conda", "mamba"):
         prefix = given.get("-p") or given.get("--prefix")
         name = given.get("-n") or given.get("--name")
@@ -336,6 +363,16 @@ def _launcher(tool: str, args: list[str], env: Mapping[str, str] | None, cwd: st
     if not found or not os.path.isdir(os.path.join(found, "bin")):
         return f"{tool} run: its environment was not found without running {tool} (which may make one)"
     return os.path.join(found, "bin"), rest
+
+
+def _inline_metadata(path: str) -> bool:
+    """Whether ``path`` is a script with a PEP 723 ``# /// script`` block (read in its first 64 KiB)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(65536)
+    except OSError:
+        return False
+    return re.search(rb"^# /// script\r?$", text, re.M) is not None
 
 
 def _conda_env(name: str, environ: Mapping[str, str]) -> str | None:

@@ -70,17 +70,26 @@ _HEADER = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9-]*)\s*:\s+(?P<value>.+)$", r
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<rest>\S*)")
 _QUERY = re.compile(r"(?P<head>[?&;])(?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&#;\s]*)")
 # Secrets known by their form. Each starts where no letter or digit runs on into it; the random
-# part is as long as the issuer makes it. sk- (OpenAI, Anthropic) is also a common word start
-# (sk-learn): its random part must mix upper and lower case and digits (see _token).
+# part is as long as the issuer makes it. sk- (OpenAI, Anthropic, OpenRouter, DeepSeek) is also a
+# common word start (sk-learn): an issuer's own prefix (sk-proj-, sk-ant-api03-) or a run of
+# lower case letters and digits is a key; else the random part must be long and mix upper and
+# lower case and digits (see _token).
 _TOKEN = re.compile(
     r"(?<![A-Za-z0-9])(?:"
     r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"
     r"|hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9])"
     r"|gh[pousr]_[A-Za-z0-9]{36,}(?![A-Za-z0-9])"
     r"|github_pat_[A-Za-z0-9_]{40,}(?![A-Za-z0-9_])"
+    r"|glpat-[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])"
+    r"|pypi-AgE[A-Za-z0-9_-]{40,}(?![A-Za-z0-9_-])"
+    r"|AIza[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{20,}(?![A-Za-z0-9])"
+    r"|npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"
     r"|xox[bpars]-[A-Za-z0-9-]{10,}(?![A-Za-z0-9-])"
     r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*(?![A-Za-z0-9_.-])"
-    r"|(?P<sk>sk-(?:[a-z]+[0-9]*-){0,3}(?P<random>[A-Za-z0-9_-]{20,}))(?![A-Za-z0-9_-])"
+    r"|sk-(?:ant-(?:api|admin)[0-9]+|proj|svcacct|admin|or-v1)-[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])"
+    r"|sk-(?=[a-z0-9]*[0-9])(?=[a-z0-9]*[a-z])[a-z0-9]{32,}(?![A-Za-z0-9_-])"
+    r"|(?P<sk>sk-(?:[a-z]+[0-9]*-){0,3}(?P<random>[A-Za-z0-9_-]{32,}))(?![A-Za-z0-9_-])"
     r")")
 # A private key, to its END line; to the end of the text where that was cut off.
 _PEM = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----.*?(?:-----END (?P=kind)-----|\Z)", re.S)

@@ -18,7 +18,7 @@ from typing import Any
 from assay._root import WORKSPACE_DIR
 from assay.errors import AssayError, UsageError
 from assay.ledger import utcnow
-from assay.lineage._environment import environment, packages_after
+from assay.lineage._environment import SITE, environment, packages_after
 from assay.lineage._interpreter import Interpreter, find_python
 from assay.lineage._graph import add_edges, signal_name
 from assay.lineage._outputs import (
@@ -132,7 +132,8 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     # _graph.describe).
     from assay._process import host_tag
 
-    env = {**ran, "ledger": ws.ledger_id, "pid": os.getpid(), "host_tag": host_tag()}
+    env = {**{k: v for k, v in ran.items() if k != SITE}, "ledger": ws.ledger_id, "pid": os.getpid(),
+           "host_tag": host_tag()}
     # (the interpreter is named as the command names it: a path may hold what a command line may)
     env = {k: redact_text(v) if isinstance(v, str) else v for k, v in env.items()}
     with ws.ledger.transaction() as tx:
@@ -345,7 +346,8 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
     command. A process's SIGINT to assay's whole process group (``kill -INT -PGID``, ``timeout -s
     INT``) reaches the command twice, from the sender and passed on: its siginfo (SI_USER, the
     sender's pid) is that of one sent to assay alone, so the two cannot be told apart; send it
-    to assay alone, or send SIGTERM. A command that cannot be run (not found, not executable) is :class:`UsageError`,
+    to assay alone, or send SIGTERM. (Its second, when ``timeout`` sends one to assay and then
+    to the group, is not taken for a second Ctrl-C: see RunSignals._SAME.) A command that cannot be run (not found, not executable) is :class:`UsageError`,
     its run recorded as failed with a shell's exit code for it (127, 126). An output in another
     dataset's folder (an input's, say) is refused unless ``allow_overlap``
     (see :mod:`assay.data._overlap`)."""

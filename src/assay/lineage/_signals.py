@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ class RunSignals:
     command is waited for as a shell waits for it; a second one kills the command."""
 
     _GRACE = 10.0
+    # A process's second SIGINT within this many seconds is the same one: ``timeout -s INT``
+    # sends it to assay and then to its whole process group, microseconds apart.
+    _SAME = 0.25
 
     def __init__(self, *, raise_now: bool) -> None:
         self.signum: int | None = None
@@ -102,17 +106,25 @@ class RunSignals:
         ``sigtimedwait``, which says who sent it: the terminal (the kernel, on Ctrl-C), which
         sent it to the command too, or a process (`kill -INT`), which sent it to assay alone.
 
-        SIGCHLD is left alone (a program that runs this has its own children, and maybe its
+        SIGCHLD is not taken (a program that runs this has its own children, and maybe its
         own handler): a thread waits for the command's end without reaping it, and then wakes
-        the wait with a SIGINT of its own to this thread, known by its sender."""
+        the wait with a SIGINT of its own to this thread, known by its sender. That thread takes
+        SIGCHLD in this thread's place, so that a program's handler runs (here, at the wait's
+        next tick) only once the thread has read how the command ended: a handler that reaps
+        every child (``waitpid(-1)``) leaves Popen no status to read, and Popen says 0."""
         if signal.SIGINT not in self._previous or not hasattr(signal, "sigtimedwait") or not hasattr(os, "waitid"):
             return child.wait()
         main = threading.get_ident()
         ended = threading.Event()
+        status: list[int] = []  # how it ended, as Popen says it (-N: signal N)
 
         def waiter() -> None:
+            if signal.SIGCHLD not in mask:  # (not while this thread waits in C: see above)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             try:
-                os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # (reaped below, by Popen)
+                info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # (reaped below, by Popen)
+                if info is not None:
+                    status.append(info.si_status if info.si_code == os.CLD_EXITED else -info.si_status)
             except ChildProcessError:  # reaped already, by the program's own handler
                 pass
             finally:
@@ -121,7 +133,7 @@ class RunSignals:
 
         # (blocked only now: the command does not inherit the mask; the thread does, so that a
         # SIGINT sent to the process waits for this thread's sigtimedwait)
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGCHLD})
         thread = threading.Thread(target=waiter, name="assay-run-wait", daemon=True)
         try:
             thread.start()
@@ -129,16 +141,25 @@ class RunSignals:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             return child.wait()
         woken = False
+        sent: tuple[int, float] | None = None  # the last SIGINT a process sent: its pid, when
         try:
             while not woken:
-                info = signal.sigtimedwait({signal.SIGINT}, 5.0)  # (the timeout: a backstop only)
+                # (the timeout: a tick at which the program's own handlers run, SIGCHLD's included)
+                info = signal.sigtimedwait({signal.SIGINT}, 0.5)
                 if info is None:
                     continue
                 if ended.is_set() and info.si_pid == os.getpid():
                     woken = True  # the waiter's: the command has ended
-                else:
-                    self._interrupted(from_terminal=info.si_pid == 0)
-            return child.wait()
+                    continue
+                now = time.monotonic()
+                if info.si_pid != 0 and sent is not None and sent[0] == info.si_pid and now - sent[1] < self._SAME:
+                    continue  # (not a second Ctrl-C, which kills the command)
+                sent = (info.si_pid, now) if info.si_pid != 0 else None
+                self._interrupted(from_terminal=info.si_pid == 0)
+            code = child.wait()
+            if status and code != status[0]:  # reaped by the program's own SIGCHLD handler: Popen says 0
+                child.returncode = code = status[0]
+            return code
         finally:
             if not woken:  # left early (an exception): the command is ended, as the caller would
                 if not ended.is_set():
