@@ -35,14 +35,19 @@ def data() -> None:
 @click.option("--allow-overlap", is_flag=True,
               help="Add from a folder that is, holds or is inside another dataset's (refused otherwise: the two "
                    "would share its files, and a checkout of one rewrites the other's).")
+@click.option("--allow-empty", is_flag=True,
+              help="Record a version that holds no files even where the dataset's latest version has files "
+                   "(refused otherwise: an emptied folder would silently become the latest).")
 @json_option
 @handle_errors
-def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, allow_overlap: bool, as_json: bool) -> None:
+def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, allow_overlap: bool, allow_empty: bool,
+            as_json: bool) -> None:
     """Snapshot files or folders as the next version of a dataset."""
     from assay.data import add
 
     ws = Workspace.open()
-    result = add(ws, list(paths), name=name, message=message, jobs=jobs, allow_overlap=allow_overlap)
+    result = add(ws, list(paths), name=name, message=message, jobs=jobs, allow_overlap=allow_overlap,
+                 allow_empty=allow_empty)
 
     def render() -> None:
         v = result.version
