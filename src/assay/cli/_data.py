@@ -9,7 +9,7 @@ import click
 from assay.cli._data_transfer import pull_cmd, push_cmd, render_damage
 from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, quoted, size_text
 from assay.cli._table_diff import render_table_diff
-from assay.errors import InputError
+from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
 
@@ -115,13 +115,21 @@ def _render_status(st: Any) -> None:
 
 
 @data.command("log")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--remote", "-r", default=None,
+              help="List the versions on this remote instead (read from its refs: nothing is pulled); without NAME, "
+                   "the datasets it holds.")
 @json_option
 @handle_errors
-def log_cmd(name: str, as_json: bool) -> None:
+def log_cmd(name: str | None, remote: str | None, as_json: bool) -> None:
     """The versions of dataset NAME, newest first; NAME@REF shows only that version."""
     from assay.data import log
 
+    if remote is not None:
+        _remote_log(name, remote, as_json)
+        return
+    if name is None:
+        raise click.UsageError("Missing argument 'NAME' (without --remote).")
     versions = log(Workspace.open(), name)
     if versions:
         name = versions[0].dataset  # NAME@REF: that one version
@@ -130,27 +138,64 @@ def log_cmd(name: str, as_json: bool) -> None:
         for v in versions:
             run = f"  run {v.run_id[:12]}" if v.run_id else ""
             by = f"  by {escaped(v.by)}" if v.by else ""
-            lines = v.message.splitlines() or [""]  # a message of several lines shows its first, as git's --oneline
-            message = lines[0] + (" …" if len(lines) > 1 else "")
-            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {size_text(v.bytes)}  {message}{by}{run}")
+            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {size_text(v.bytes)}  {_first_line(v.message)}{by}{run}")
 
     emit({"dataset": name, "versions": versions}, as_json, render)
 
 
+def _first_line(message: str) -> str:
+    lines = message.splitlines() or [""]  # a message of several lines shows its first, as git's --oneline
+    return lines[0] + (" …" if len(lines) > 1 else "")
+
+
+def _remote_log(name: str | None, remote: str, as_json: bool) -> None:
+    from assay.data import remote_log
+
+    doc = remote_log(Workspace.open(), name, remote=remote)
+
+    def here(v: dict[str, Any]) -> str:
+        if v["here"] is None:
+            return "  (not here)"
+        return "" if v["here"] == v["ref"] else f"  (here {v['here'].rpartition('@')[2]})"
+
+    def render() -> None:
+        if name is None:
+            if not doc["datasets"]:
+                click.echo(f"remote {remote} holds no versions")
+            for d in doc["datasets"]:
+                v = d["latest"]
+                click.echo(f"{d['name']:24} {d['kind']:8} {counted(d['versions'], 'version')}, latest {v['version']} "
+                           f"{v['snapshot'][:12]}  {v['created_at'][:19]}{here(v)}")
+        for v in doc.get("versions", []):
+            by = f"  by {escaped(v['by'])}" if v["by"] else ""
+            click.echo(f"{v['ref']:24} {v['snapshot'][:12]}  {v['created_at'][:19]}  {counted(v['files'], 'file')}, "
+                       f"{size_text(v['bytes'])}  {escaped(_first_line(v['message']))}{by}{here(v)}")
+        for key in doc["damaged"]:
+            echo_err(f"warning: version ref {key} on remote {remote} does not read; passed over "
+                     f"(`assay data verify --remote {remote}` lists the damage)")
+
+    emit(doc, as_json, render)
+
+
 @data.command("ls")
 @click.argument("ref", required=False)
+@click.option("--remote", "-r", default=None,
+              help="List the files of REF on this remote (read from its snapshot: no data is pulled).")
 @json_option
 @handle_errors
-def ls_cmd(ref: str | None, as_json: bool) -> None:
+def ls_cmd(ref: str | None, remote: str | None, as_json: bool) -> None:
     """The files of NAME@REF, or the datasets when no REF is given."""
-    from assay.data import list_datasets, ls
+    from assay.data import list_datasets, ls, remote_ls
 
     ws = Workspace.open()
+    if remote is not None and ref is None:
+        raise UsageError("name the version whose files to list: NAME@REF --remote R",
+                         hint=f"`assay data log --remote {remote}` lists the datasets it holds")
     if ref is None:
         datasets = list_datasets(ws)
         emit({"datasets": datasets}, as_json, lambda: [click.echo(f"{d['name']:24} {d['kind']:8} {counted(d['versions'], 'version')}, latest {d['latest']}") for d in datasets])
         return
-    version, files = ls(ws, ref)
+    version, files = remote_ls(ws, ref, remote=remote) if remote is not None else ls(ws, ref)
 
     def render() -> None:
         for f in files:
