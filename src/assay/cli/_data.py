@@ -88,7 +88,7 @@ def status_cmd(name: str | None, as_json: bool) -> None:
             click.echo("no datasets yet; add one with `assay data add PATH --name NAME`")
             if left := ws.unswept_temps():  # (a killed first add: status does not open the store, which sweeps them)
                 echo_err(f"note: {counted(len(left), 'temp file')} ({size_text(sum(t.size for t in left))}) that killed "
-                         "assay commands left are in the workspace: `assay data gc`, or any add, frees them")
+                         "assay commands left are in the workspace: `assay data gc`, or any add or pull, frees them")
         for st in results:
             _render_status(st)
 
