@@ -163,9 +163,10 @@ def resolve(ws: Workspace, ref: str) -> Version:
             size = sum(t.size for t in left)
             one = len(left) == 1
             hint += (f"; {'a temp file' if one else f'{len(left)} temp files'} ({_size(size)}) that "
-                     f"{'an assay command' if one else 'assay commands'} killed mid-write left (an add of {name!r} "
-                     f"interrupted before its first version?) {'is' if one else 'are'} in the workspace: "
-                     f"`assay data gc`, or any add, frees {'it' if one else 'them'}")
+                     f"{'an assay command' if one else 'assay commands'} killed mid-write left (an add or a pull of "
+                     f"{name!r} interrupted before its first version?) {'is' if one else 'are'} in the workspace: "
+                     f"to finish it, run that `assay data add` or `assay data pull` again (either frees "
+                     f"{'it' if one else 'them'}, as `assay data gc` does)")
         raise NotFoundError(f"no dataset named {name!r}", hint=hint,
                             details={"leftover_temp_files": len(left), "leftover_bytes": sum(t.size for t in left)}
                             if left else None)
