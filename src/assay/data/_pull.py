@@ -407,6 +407,7 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
     for _ in range(50):
         try:
             with ws.ledger.transaction() as tx:
+                ws.claim_store(tx)  # a shared ledger's first version names its store
                 if not tx.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)):
                     tx.execute("INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
                                (name, doc.get("kind", "dataset"), utcnow(),

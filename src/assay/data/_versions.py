@@ -287,6 +287,7 @@ def record_versions(ws: Workspace, items: list[NewVersion], *, run_id: str | Non
     for attempt in range(50):
         try:
             with ws.ledger.transaction() as tx:
+                ws.claim_store(tx)  # a shared ledger's first version names its store
                 done = [_record(tx, item, run_id, skip_if_latest) for item in items]
                 if then is not None:
                     then(tx, done)
