@@ -310,10 +310,19 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
                 click.echo(f"nothing to verify: this workspace ({escaped(str(ws.root))}) holds no versions at all, "
                            "so nothing was checked; `assay data add PATH --name NAME` records one")
             return
+        if report.ok and report.empty:  # objects, but no version: not called intact (an interrupted first push or add)
+            where = f"remote {report.remote}" if report.remote else f"this workspace ({escaped(str(ws.root))})"
+            finish = (f"an interrupted first push? `assay data push --remote {report.remote}` from the workspace that "
+                      f"sent it finishes it; if {report.remote} should hold versions, check its URL (`assay remote list`)"
+                      if report.remote else "an interrupted first add? `assay data add` records a version, and "
+                      "`assay data gc` frees what no version needs")
+            click.echo(f"no versions: {where} holds no versions at all, only {counted(report.checked_chunks, 'chunk')} "
+                       f"({size_text(report.checked_bytes)}) and {counted(report.checked_snapshots, 'snapshot')} that no "
+                       f"version names (they read back intact): {finish}")
+            return
         if report.ok:
             click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({size_text(report.checked_bytes)}) and "
-                       f"{counted(report.checked_snapshots, 'snapshot')} verified{on}"
-                       + ("; it holds no versions at all" if report.empty else ""))
+                       f"{counted(report.checked_snapshots, 'snapshot')} verified{on}")
             return
         click.echo(f"DAMAGED{on}: {counted(len(report.damaged), 'object')}")
         render_damage(report)
