@@ -268,11 +268,13 @@ class Workspace:
         for a day (``cache/registered``: an object store answers each look with a request).
         Best effort: a store or ledger this user cannot write is left as it is.
 
-        A PostgreSQL ledger's versions live in one store: a workspace on it whose store holds
-        neither its registration nor the snapshot of its latest version (a second store, by
-        ``init --store`` or a config edit) is refused, as each side would then see the other's
-        versions as missing. The look costs a query and a request, only where the
-        registration is missing (once per workspace and store, then remembered)."""
+        A PostgreSQL ledger's versions live in one store: a workspace on it whose store lacks
+        the snapshot of its latest version (a second store, by ``init --store`` or a config
+        edit) is refused, as each side would then see the other's versions as missing. A
+        ledger with no version yet lets any store in: its first version names its store
+        (:meth:`claim_store`, which also refuses a second store in the transaction that would
+        record a version). The look costs a query and a request, once a day per workspace and
+        store."""
         if self._registered:
             return
         self._registered = True
@@ -288,20 +290,26 @@ class Workspace:
             with contextlib.suppress(OSError):
                 if seen.read_text(encoding="utf-8") == said and time.time() - seen.stat().st_mtime < 86_400:
                     return
-            if not self.store.exists(key):
+            registered = self.store.exists(key)
+            # A shared ledger's registration in a store says only that a workspace opened it there
+            # (before any version, any store is let in): it is looked at again, once a day.
+            if not registered or self._shared_ledger():
                 refusal = self._another_store_holds_the_versions()
                 if refusal is not None:
                     self._registered = False
                     if self.refilling and refusal.details.get("store_emptied"):
                         return  # `pull --repair` refills it; registered when next opened
-                else:
+                elif not registered:
                     self._mark_unregistered_versions()  # first: a kill before our own registration retries it
                     doc = {"id": self.ledger_id, "workspace": str(self.root), "host": socket.gethostname(),
                            "ledger": "postgresql" if self._shared_ledger() else "sqlite", "registered_at": utcnow()}
                     self.store.put_bytes(key, json.dumps(doc, indent=1).encode())
                     with contextlib.suppress(OSError):  # only for a registration that keeps failing
                         (self.cache_dir / "unregistered").unlink(missing_ok=True)
-                    if self._shared_ledger():  # which store, for the message above on another machine
+                    # Which store, for the message above on another machine: named here only for a
+                    # ledger that holds versions already (an older assay's, which named none);
+                    # a new ledger's store is named by its first version (see claim_store).
+                    if self._shared_ledger() and self.ledger.query("SELECT 1 FROM versions LIMIT 1"):
                         with self.ledger.transaction() as tx:
                             tx.execute("INSERT INTO ledger_info (key, value) VALUES ('store', ?) ON CONFLICT DO NOTHING",
                                        (json.dumps({"store": self.store.url, **doc}),))
@@ -379,8 +387,10 @@ class Workspace:
         except ValueError:
             doc = {}
         doc = doc if isinstance(doc, dict) else {}
-        if not rows and doc.get("store") in (None, self.store.url):
-            return None  # a new ledger (this store becomes its store), or its own store: nothing to lose
+        if not rows:
+            # No version anywhere: nothing to lose. The store that records the first version
+            # becomes the ledger's (see claim_store), whichever store a workspace named first.
+            return None
         other = (f"the store {doc.get('store')} (registered from {doc.get('host', '?')}:{doc.get('workspace', '?')})"
                  if doc.get("store") else "another store")
         if rows and self._was_this_ledgers_store(doc):
@@ -393,14 +403,60 @@ class Workspace:
                      "command that runs on such a store); if the versions live in another store now, name that one "
                      "(`store` in .assay/config.toml)",
                 details={"store_emptied": True})
-        held = "holds none of them" if rows else "is not registered to it (its versions go to that store)"
+        return self._second_store(other)
+
+    def _second_store(self, other: str) -> UsageError:
+        """The refusal of this store for a ledger whose versions live in ``other``."""
         return UsageError(
             f"this workspace's ledger keeps its versions in {other}, but its store is {self.store.url}, "
-            f"which {held}; a ledger's versions must all live in one store, or every other "
+            "which holds none of them; a ledger's versions must all live in one store, or every other "
             "workspace on the ledger would find this one's data missing, and this one theirs",
-            hint="name the ledger's store as this machine reaches it (`assay init --store`, or `store` in "
-                 ".assay/config.toml), or give this store a ledger of its own (another PostgreSQL database, or `ledger = \"sqlite\"`)",
+            hint="set `store` in .assay/config.toml to that store as this machine reaches it; if no other machine "
+                 "can reach it (a folder on one machine's disk), move the versions to a store all can reach: from "
+                 "the workspace that has them, `assay data push` to a remote there, then start a ledger on that "
+                 "store (`createdb NEW`, `assay init --ledger postgresql://…/NEW --store s3://…`) and `assay data "
+                 "pull` into it; or give this workspace a ledger of its own (`ledger = \"sqlite\"`)",
         )
+
+    def claim_store(self, tx: Any) -> None:
+        """In the transaction ``tx`` that records versions (an add, a run's outputs, a pull),
+        before it records them: on a PostgreSQL ledger, make this workspace's store the
+        ledger's if the ledger has no version yet (its first version names its store: a
+        workspace that only ran `init` ties the ledger to nothing), and refuse (UsageError)
+        a store that is not the ledger's and lacks its latest version. The common case (this
+        store named already, versions recorded) costs two small queries; the rest takes the
+        ledger's ``store`` row for update, so that two first adds into two stores cannot both
+        win."""
+        import socket
+
+        if not self._shared_ledger():
+            return
+        url, host = self.store.url, socket.gethostname()
+
+        def ours(doc: dict[str, Any]) -> bool:  # a folder's path is this machine's only if named from it
+            return doc.get("store") == url and ("://" in url or doc.get("host") == host)
+
+        said = tx.execute("SELECT value FROM ledger_info WHERE key = 'store'")
+        if said and ours(_read_doc(said[0][0])) and tx.execute("SELECT 1 FROM versions LIMIT 1"):
+            return
+        from assay.ledger._ledger import utcnow
+
+        mine = json.dumps({"store": url, "id": self.ledger_id, "workspace": str(self.root), "host": host,
+                           "ledger": "postgresql", "registered_at": utcnow()})
+        inserted = bool(tx.execute("INSERT INTO ledger_info (key, value) VALUES ('store', ?) ON CONFLICT DO NOTHING "
+                                   "RETURNING key", (mine,)))
+        doc = _read_doc(tx.execute("SELECT value FROM ledger_info WHERE key = 'store' FOR UPDATE")[0][0])
+        # (read after the row is held: a first version another workspace recorded meanwhile is seen)
+        latest = tx.execute("SELECT snapshot FROM versions ORDER BY created_at DESC LIMIT 1")
+        if not latest:
+            if not ours(doc):  # the ledger named a store that holds no version of it: this one is its store now
+                tx.execute("UPDATE ledger_info SET value = ? WHERE key = 'store'", (mine,))
+            return
+        if (ours(doc) and not inserted) or self.store.exists(f"snapshots/{latest[0][0]}"):
+            return  # its store, or the same store reached by another address
+        # (named just now by this transaction, for a ledger an older assay filled: not said)
+        raise self._second_store(f"the store {doc.get('store')} (registered from {doc.get('host', '?')}:"
+                                 f"{doc.get('workspace', '?')})" if doc.get("store") and not inserted else "another store")
 
     def _was_this_ledgers_store(self, doc: dict[str, Any]) -> bool:
         """Whether this store, lacking the ledger's versions, is the one the ledger registered
@@ -476,6 +532,15 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
+
+
+def _read_doc(value: Any) -> dict[str, Any]:
+    """A JSON object kept in ``ledger_info``; an empty one where it does not read as one."""
+    try:
+        doc = json.loads(value)
+    except (TypeError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _empty_folder(path: Path) -> bool:

@@ -286,8 +286,9 @@ def test_no_dataset_named_says_what_a_killed_first_add_left(ws, cli, tmp_path: P
     pack.write_bytes(b"p" * 5000)
     err = cli("data", "status", "big", check=2).stderr
     assert "no dataset named 'big'" in err
-    assert ("a temp file (4.9 KiB) that an assay command killed mid-write left (an add of 'big' interrupted before its "
-            "first version?) is in the workspace: `assay data gc`, or any add, frees it") in err, err
+    assert ("a temp file (4.9 KiB) that an assay command killed mid-write left (an add or a pull of 'big' interrupted "
+            "before its first version?) is in the workspace: to finish it, run that `assay data add` or `assay data "
+            "pull` again (either frees it, as `assay data gc` does)") in err, err
     doc = cli.json("data", "log", "big", check=2)
     assert doc["leftover_temp_files"] == 1 and doc["leftover_bytes"] == 5000 and pack.exists()
     listing = cli("data", "status")
@@ -295,3 +296,23 @@ def test_no_dataset_named_says_what_a_killed_first_add_left(ws, cli, tmp_path: P
     cli("data", "gc")
     assert not pack.exists()
     assert "temp file" not in cli("data", "status", "big", check=2).stderr
+
+
+def test_what_a_killed_first_pull_left_is_named_and_the_pull_frees_it(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A trial: after a killed pull, `data log customers` named only an add, and suggested `assay data add`.
+    other = tmp_path / "other"
+    cli("init", str(other))
+    (other / "d").mkdir()
+    (other / "d" / "f").write_text("theirs")
+    cli("data", "add", "d", "--name", "customers", cwd=other)
+    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=other)
+    cli("data", "push", cwd=other)
+    cli("remote", "add", "origin", str(tmp_path / "remote"))
+    pack = tmp_path / ".assay" / "tmp" / f"{_dead_pid()}-0123456789ab.pack"
+    pack.parent.mkdir(exist_ok=True)
+    pack.write_bytes(b"p" * 5000)
+    err = cli("data", "log", "customers", check=2).stderr
+    assert "an add or a pull of 'customers' interrupted" in err and "`assay data pull` again" in err, err
+    cli("data", "pull")
+    assert not pack.exists()
+    assert [v["ref"] for v in cli.json("data", "log", "customers")["versions"]] == ["customers@v1"]

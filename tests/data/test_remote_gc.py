@@ -485,7 +485,7 @@ def test_verify_all_in_the_workspace_whose_store_is_the_remote_checks_the_versio
     key.write_bytes(bytes(data))
     report = verify(bob, all_objects=True)
     (pushed,) = all_versions(alice)
-    assert not report.ok and report.damaged_versions == [f"ds@v1 (pushed here, {pushed.id[:12]})"]
+    assert not report.ok and report.damaged_versions == [f"ds@v1 (pushed here, {pushed.snapshot[:12]})"]
     (damage,) = report.damaged
     assert damage.object == f"snapshot snapshots/{snapshot}"
     assert verify(bob, "b@v1").ok  # one version of bob's own: only its objects

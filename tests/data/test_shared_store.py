@@ -354,22 +354,85 @@ def test_a_lost_lock_s_hint_does_not_blame_a_timeout_assay_turns_off(tmp_path: P
     here.close()
 
 
-def test_a_second_store_is_refused_before_the_ledger_holds_any_version(tmp_path: Path, pg_database: str) -> None:
+def test_a_second_store_is_refused_at_its_first_version_once_the_ledger_holds_one(tmp_path: Path,
+                                                                                    pg_database: str) -> None:
     """Two workspaces that start a ledger with two stores, before either adds: each would
-    then record versions the other's store lacks. The ledger names its store from the
-    first registration on."""
+    then record versions the other's store lacks. The ledger's first version names its store
+    (in the transaction that records it), so the other's first add is refused, recording nothing."""
     from assay.errors import UsageError
 
     first = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(tmp_path / "store1"))
+    second = Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "store2"))  # no version yet
+    (first.root / "d").mkdir()
+    (first.root / "d" / "x.bin").write_bytes(os.urandom(1000))
+    (second.root / "e").mkdir()
+    (second.root / "e" / "x.bin").write_bytes(os.urandom(1000))
+    add(first, [first.root / "d"], name="ds")
     with pytest.raises(UsageError, match="store1") as refused:
-        Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "store2"))
-    assert "is not registered to it" in refused.value.message and str(tmp_path / "store2") in refused.value.message
-    # The ledger's own store, its registration lost before any version: taken again.
+        add(second, [second.root / "e"], name="other")
+    assert str(tmp_path / "store2") in refused.value.message and "holds none of them" in refused.value.message
+    assert second.ledger.query("SELECT dataset FROM versions") == [("ds",)]
+    with pytest.raises(UsageError, match="store1"):  # and on opening it again
+        Workspace.init(tmp_path / "c", ledger=pg_database, store=str(tmp_path / "store2"))
+    # The ledger's own store, its registration lost: taken again.
     first.store.delete(f"ledgers/{first.ledger_id}.json")
-    again = Workspace.init(tmp_path / "c", ledger=pg_database, store=str(tmp_path / "store1"))
+    again = Workspace.init(tmp_path / "d", ledger=pg_database, store=str(tmp_path / "store1"))
     assert again.store.exists(f"ledgers/{again.ledger_id}.json")
-    again.close()
-    first.close()
+    for ws in (again, second, first):
+        ws.close()
+
+
+def test_a_workspace_that_only_ran_init_ties_the_ledger_to_nothing(tmp_path: Path, pg_database: str, s3_bucket: str,
+                                                                   s3_server: str, cli) -> None:  # type: ignore[no-untyped-def]
+    """A trial: the first member's `init --ledger postgresql://…` (no --store) tied the ledger to
+    that laptop's .assay/objects for good: every member with the team's S3 store was refused,
+    even after that workspace was deleted. Now init warns, and the first version names the store."""
+    import shutil
+
+    proc = cli("init", str(tmp_path / "laptop"), "--ledger", pg_database)
+    assert "warning:" in proc.stderr and "other machines cannot reach" in proc.stderr, proc.stderr
+    assert "--store" in proc.stderr
+    laptop = Workspace(tmp_path / "laptop")
+    with laptop.lock():  # opened and used, as any command does: still no version
+        pass
+    team = sharing(tmp_path / "team", pg_database, s3_bucket, s3_server)  # let in: the ledger holds no version
+    add(team, [team.root / "d"], name="customers")
+    (laptop.root / "e").mkdir()
+    (laptop.root / "e" / "f").write_text("mine")
+    with pytest.raises(UsageError, match=s3_bucket) as refused:  # now the ledger's store is the team's
+        add(laptop, [laptop.root / "e"], name="mine")
+    assert "set `store` in .assay/config.toml" in (refused.value.hint or "")
+    laptop.close()
+    shutil.rmtree(tmp_path / "laptop")
+    other = sharing(tmp_path / "other", pg_database, s3_bucket, s3_server)
+    checkout(other, "customers@v1", to=tmp_path / "out")
+    for ws in (other, team):
+        ws.close()
+
+
+def test_a_ledger_an_older_assay_tied_to_an_empty_store_moves_to_the_first_that_records_a_version(
+        tmp_path: Path, pg_database: str) -> None:
+    """A ledger whose registered store holds no version of it (an older assay named it at init)
+    moves to the store that records its first version."""
+    import json
+
+    first = Workspace.init(tmp_path / "a", ledger=pg_database, store=str(tmp_path / "store1"))
+    with first.ledger.transaction() as tx:  # as an older assay left it: named at init
+        tx.execute("DELETE FROM ledger_info WHERE key = 'store'")
+        tx.execute("INSERT INTO ledger_info (key, value) VALUES ('store', ?)",
+                   (json.dumps({"store": first.store.url, "host": "laptop", "workspace": str(first.root)}),))
+    second = Workspace.init(tmp_path / "b", ledger=pg_database, store=str(tmp_path / "store2"))
+    (second.root / "d").mkdir()
+    (second.root / "d" / "f").write_text("data")
+    add(second, [second.root / "d"], name="ds")
+    (doc,), = second.ledger.query("SELECT value FROM ledger_info WHERE key = 'store'")
+    assert json.loads(doc)["store"] == second.store.url
+    (first.root / "e").mkdir()
+    (first.root / "e" / "f").write_text("other")
+    with pytest.raises(UsageError, match="store2"):
+        add(first, [first.root / "e"], name="ds2")
+    for ws in (first, second):
+        ws.close()
 
 
 def test_an_emptied_store_of_a_shared_ledger_is_refilled_by_pull_repair(tmp_path: Path, pg_database: str) -> None:
@@ -448,3 +511,31 @@ def test_pull_repair_lets_no_second_store_in_where_the_ledger_names_no_store(tmp
     second.close()
     assert verify(first, all_objects=True).ok
     first.close()
+
+
+def test_two_first_adds_into_two_stores_at_once_record_one_store_s_versions(tmp_path: Path, pg_database: str) -> None:
+    """The first version names the ledger's store under a lock on that name: of two first
+    adds at once into two stores, one is recorded and the other refused, whichever wins."""
+    workspaces = [Workspace.init(tmp_path / w, ledger=pg_database, store=str(tmp_path / f"store-{w}")) for w in "ab"]
+    for ws in workspaces:
+        (ws.root / ws.root.name).mkdir()
+        (ws.root / ws.root.name / "x.bin").write_bytes(os.urandom(1000))
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def first_add(ws: Workspace) -> None:
+        start.wait()
+        try:
+            add(ws, [ws.root / ws.root.name], name=f"ds-{ws.root.name}")
+        except UsageError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_add, args=(ws,)) for ws in workspaces]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1 and "holds none of them" in errors[0].message
+    assert len(workspaces[0].ledger.query("SELECT id FROM versions")) == 1
+    for ws in workspaces:
+        ws.close()

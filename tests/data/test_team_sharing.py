@@ -284,7 +284,7 @@ def test_two_versions_with_one_number_say_who_made_each(cli, tmp_path: Path) -> 
         cli("data", "push", cwd=who)
         time.sleep(0.05)  # bob's is the later made
     proc = cli("data", "pull", cwd=carol)
-    assert "on origin, made by bob@" in proc.stderr, proc.stderr  # the renumbering note
+    assert "origin's ds@v1 (" in proc.stderr and "), made by bob@" in proc.stderr, proc.stderr  # the renumbering note
     log = cli.json("data", "log", "ds", cwd=carol)["versions"]
     assert [(v["message"], v["by"].split("@")[0]) for v in log] == [("bob", "bob"), ("alice", "alice")]
     assert "  by alice@" in cli("data", "log", "ds", cwd=carol).stdout
@@ -293,7 +293,8 @@ def test_two_versions_with_one_number_say_who_made_each(cli, tmp_path: Path) -> 
     proc = cli("data", "pull", "--checkout", cwd=dave)
     assert (dave / "data" / "f").read_text() == "bob's v1"
     note = next(line for line in proc.stderr.splitlines() if "checked out the later made" in line)
-    assert "(by bob@" in note and "(by alice@" in note and log[1]["id"][:12] in note, proc.stderr
+    assert "(by bob@" in note and "(by alice@" in note and log[1]["snapshot"][:12] in note, proc.stderr
+    assert log[1]["id"][:12] not in note  # named as `data log` shows it
 
 
 def test_versions_recorded_before_makers_show_none(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -347,7 +348,7 @@ def test_a_refused_pull_checkout_still_prints_the_pulls_notes(cli, tmp_path: Pat
     (bob / "data" / "f").write_text("bob's unsaved edit")
     proc = cli("data", "pull", "--checkout", check=2, cwd=bob)  # alice's ds@v1 is ds@v2 here; the edit stops the checkout
     assert "but did not check out ds@v2" in proc.stderr, proc.stderr
-    assert "note: ds@v1 on origin, made by " in proc.stderr and "is ds@v2 here" in proc.stderr, proc.stderr
+    assert "note: origin's ds@v1 (" in proc.stderr and "is ds@v2 here" in proc.stderr, proc.stderr
     assert (bob / "data" / "f").read_text() == "bob's unsaved edit"
 
 

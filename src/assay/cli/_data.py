@@ -9,7 +9,7 @@ import click
 from assay.cli._data_transfer import pull_cmd, push_cmd, render_damage
 from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, quoted, size_text
 from assay.cli._table_diff import render_table_diff
-from assay.errors import InputError
+from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
 
@@ -35,14 +35,19 @@ def data() -> None:
 @click.option("--allow-overlap", is_flag=True,
               help="Add from a folder that is, holds or is inside another dataset's (refused otherwise: the two "
                    "would share its files, and a checkout of one rewrites the other's).")
+@click.option("--allow-empty", is_flag=True,
+              help="Record a version that holds no files even where the dataset's latest version has files "
+                   "(refused otherwise: an emptied folder would silently become the latest).")
 @json_option
 @handle_errors
-def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, allow_overlap: bool, as_json: bool) -> None:
+def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, allow_overlap: bool, allow_empty: bool,
+            as_json: bool) -> None:
     """Snapshot files or folders as the next version of a dataset."""
     from assay.data import add
 
     ws = Workspace.open()
-    result = add(ws, list(paths), name=name, message=message, jobs=jobs, allow_overlap=allow_overlap)
+    result = add(ws, list(paths), name=name, message=message, jobs=jobs, allow_overlap=allow_overlap,
+                 allow_empty=allow_empty)
 
     def render() -> None:
         v = result.version
@@ -83,7 +88,7 @@ def status_cmd(name: str | None, as_json: bool) -> None:
             click.echo("no datasets yet; add one with `assay data add PATH --name NAME`")
             if left := ws.unswept_temps():  # (a killed first add: status does not open the store, which sweeps them)
                 echo_err(f"note: {counted(len(left), 'temp file')} ({size_text(sum(t.size for t in left))}) that killed "
-                         "assay commands left are in the workspace: `assay data gc`, or any add, frees them")
+                         "assay commands left are in the workspace: `assay data gc`, or any add or pull, frees them")
         for st in results:
             _render_status(st)
 
@@ -110,13 +115,21 @@ def _render_status(st: Any) -> None:
 
 
 @data.command("log")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--remote", "-r", default=None,
+              help="List the versions on this remote instead (read from its refs: nothing is pulled); without NAME, "
+                   "the datasets it holds.")
 @json_option
 @handle_errors
-def log_cmd(name: str, as_json: bool) -> None:
+def log_cmd(name: str | None, remote: str | None, as_json: bool) -> None:
     """The versions of dataset NAME, newest first; NAME@REF shows only that version."""
     from assay.data import log
 
+    if remote is not None:
+        _remote_log(name, remote, as_json)
+        return
+    if name is None:
+        raise click.UsageError("Missing argument 'NAME' (without --remote).")
     versions = log(Workspace.open(), name)
     if versions:
         name = versions[0].dataset  # NAME@REF: that one version
@@ -125,27 +138,64 @@ def log_cmd(name: str, as_json: bool) -> None:
         for v in versions:
             run = f"  run {v.run_id[:12]}" if v.run_id else ""
             by = f"  by {escaped(v.by)}" if v.by else ""
-            lines = v.message.splitlines() or [""]  # a message of several lines shows its first, as git's --oneline
-            message = lines[0] + (" …" if len(lines) > 1 else "")
-            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {size_text(v.bytes)}  {message}{by}{run}")
+            click.echo(f"{v.ref:24} {v.snapshot[:12]}  {v.created_at[:19]}  {counted(v.files, 'file')}, {size_text(v.bytes)}  {_first_line(v.message)}{by}{run}")
 
     emit({"dataset": name, "versions": versions}, as_json, render)
 
 
+def _first_line(message: str) -> str:
+    lines = message.splitlines() or [""]  # a message of several lines shows its first, as git's --oneline
+    return lines[0] + (" …" if len(lines) > 1 else "")
+
+
+def _remote_log(name: str | None, remote: str, as_json: bool) -> None:
+    from assay.data import remote_log
+
+    doc = remote_log(Workspace.open(), name, remote=remote)
+
+    def here(v: dict[str, Any]) -> str:
+        if v["here"] is None:
+            return "  (not here)"
+        return "" if v["here"] == v["ref"] else f"  (here {v['here'].rpartition('@')[2]})"
+
+    def render() -> None:
+        if name is None:
+            if not doc["datasets"]:
+                click.echo(f"remote {remote} holds no versions")
+            for d in doc["datasets"]:
+                v = d["latest"]
+                click.echo(f"{d['name']:24} {d['kind']:8} {counted(d['versions'], 'version')}, latest {v['version']} "
+                           f"{v['snapshot'][:12]}  {v['created_at'][:19]}{here(v)}")
+        for v in doc.get("versions", []):
+            by = f"  by {escaped(v['by'])}" if v["by"] else ""
+            click.echo(f"{v['ref']:24} {v['snapshot'][:12]}  {v['created_at'][:19]}  {counted(v['files'], 'file')}, "
+                       f"{size_text(v['bytes'])}  {escaped(_first_line(v['message']))}{by}{here(v)}")
+        for key in doc["damaged"]:
+            echo_err(f"warning: version ref {key} on remote {remote} does not read; passed over "
+                     f"(`assay data verify --remote {remote}` lists the damage)")
+
+    emit(doc, as_json, render)
+
+
 @data.command("ls")
 @click.argument("ref", required=False)
+@click.option("--remote", "-r", default=None,
+              help="List the files of REF on this remote (read from its snapshot: no data is pulled).")
 @json_option
 @handle_errors
-def ls_cmd(ref: str | None, as_json: bool) -> None:
+def ls_cmd(ref: str | None, remote: str | None, as_json: bool) -> None:
     """The files of NAME@REF, or the datasets when no REF is given."""
-    from assay.data import list_datasets, ls
+    from assay.data import list_datasets, ls, remote_ls
 
     ws = Workspace.open()
+    if remote is not None and ref is None:
+        raise UsageError("name the version whose files to list: NAME@REF --remote R",
+                         hint=f"`assay data log --remote {remote}` lists the datasets it holds")
     if ref is None:
         datasets = list_datasets(ws)
         emit({"datasets": datasets}, as_json, lambda: [click.echo(f"{d['name']:24} {d['kind']:8} {counted(d['versions'], 'version')}, latest {d['latest']}") for d in datasets])
         return
-    version, files = ls(ws, ref)
+    version, files = remote_ls(ws, ref, remote=remote) if remote is not None else ls(ws, ref)
 
     def render() -> None:
         for f in files:
@@ -260,10 +310,19 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
                 click.echo(f"nothing to verify: this workspace ({escaped(str(ws.root))}) holds no versions at all, "
                            "so nothing was checked; `assay data add PATH --name NAME` records one")
             return
+        if report.ok and report.empty:  # objects, but no version: not called intact (an interrupted first push or add)
+            where = f"remote {report.remote}" if report.remote else f"this workspace ({escaped(str(ws.root))})"
+            finish = (f"an interrupted first push? `assay data push --remote {report.remote}` from the workspace that "
+                      f"sent it finishes it; if {report.remote} should hold versions, check its URL (`assay remote list`)"
+                      if report.remote else "an interrupted first add? `assay data add` records a version, and "
+                      "`assay data gc` frees what no version needs")
+            click.echo(f"no versions: {where} holds no versions at all, only {counted(report.checked_chunks, 'chunk')} "
+                       f"({size_text(report.checked_bytes)}) and {counted(report.checked_snapshots, 'snapshot')} that no "
+                       f"version names (they read back intact): {finish}")
+            return
         if report.ok:
             click.echo(f"ok: {counted(report.checked_chunks, 'chunk')} ({size_text(report.checked_bytes)}) and "
-                       f"{counted(report.checked_snapshots, 'snapshot')} verified{on}"
-                       + ("; it holds no versions at all" if report.empty else ""))
+                       f"{counted(report.checked_snapshots, 'snapshot')} verified{on}")
             return
         click.echo(f"DAMAGED{on}: {counted(len(report.damaged), 'object')}")
         render_damage(report)

@@ -101,12 +101,18 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
                 click.echo(f"nothing to pull: remote {result.remote} holds no versions at all{_named(ref)}{checked_out}; "
                            "if it should, check its URL (`assay remote list`)")
                 return
-            what = result.versions_already_there[0] if here == 1 else f"all {here} versions"
+            if here == 1:  # as the remote numbers it, and as this workspace does where that differs
+                ref_here = result.versions_already_there[0]
+                there = result.remote_refs.get(ref_here)
+                what = (f"{result.remote}'s {there} (here {ref_here.rpartition('@')[2]})" if there
+                        else f"{result.remote}'s {ref_here}")
+            else:
+                what = f"all {here} versions of {result.remote}"
             if result.records_received:
-                click.echo(f"this workspace has {what} of {result.remote} already; recorded "
+                click.echo(f"this workspace has {what} already; recorded "
                            f"{_records(result.records_received)}{checked_out}")
                 return
-            click.echo(f"nothing to pull: this workspace has {what} of {result.remote} already{checked_out}")
+            click.echo(f"nothing to pull: this workspace has {what} already{checked_out}")
             return
         if not result.versions_sent:  # chunks that versions here lacked (see the notes)
             click.echo(f"no version to pull: this workspace has {counted(here, 'version')} of {result.remote} already; "
@@ -127,8 +133,11 @@ def _pull_notes(result: dict[str, Any]) -> None:
     numbers here, and what the remote's records said."""
     for moved in result["renumbered"]:
         by = f", made by {escaped(moved['by'])}," if moved.get("by") else ""
-        click.echo(f"note: {moved['remote']} on {result['remote']}{by} is {moved['here']} here (its number is taken "
-                   f"here by another version); its id {moved['id'][:12]} is the same everywhere", err=True)
+        there, here = moved["remote"].rpartition("@")[2], moved["here"].rpartition("@")[2]
+        name = moved["here"].rpartition("@")[0]
+        click.echo(f"note: {result['remote']}'s {moved['remote']} ({moved['snapshot'][:12]}){by} is {moved['here']} "
+                   f"here ({result['remote']}'s {there}, here {here}: another version has {there} here); "
+                   f"{name}@{moved['snapshot'][:12]} names it in both", err=True)
     for note in result["notes"]:
         click.echo(f"note: {escaped(note)}", err=True)
 

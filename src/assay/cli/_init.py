@@ -3,10 +3,11 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
-from assay.cli._output import emit, handle_errors, json_option
+from assay.cli._output import echo_err, emit, handle_errors, json_option
 from assay.errors import InputError, UsageError
 from assay.workspace import WORKSPACE_DIR, Workspace
 
@@ -30,17 +31,46 @@ def init(directory: Path | None, ledger: str | None, store: str | None, endpoint
     options = {"endpoint_url": endpoint_url} if endpoint_url else None
     try:
         ws = Workspace.init(directory, ledger=ledger, store=store, store_options=options)
+    except InputError as exc:
+        if exc.details.get("setting") == "ledger" and exc.hint and not existed:
+            # (the config.toml a hint names is not there: a failed init leaves none)
+            exc.hint = (exc.hint.replace("fix `ledger` in .assay/config.toml", "fix the --ledger URL")
+                        .replace("check `ledger` in .assay/config.toml", "check the --ledger URL")
+                        .replace("run the command again", "run `assay init` again"))
+        raise
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # reported as a full disk, with what to free
         where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != directory.expanduser().absolute() else ""
         raise InputError(f"cannot create a workspace in {directory}: {exc.strerror}{where}",
                          hint="give a folder this user can create and write to") from None
-    doc = {"root": str(ws.root), "ledger": ws.ledger.url, "store": ws.store.url,
-           "schema_version": ws.ledger.schema_version(), "created": not existed}
+    doc: dict[str, Any] = {"root": str(ws.root), "ledger": ws.ledger.url, "store": ws.store.url,
+                           "schema_version": ws.ledger.schema_version(), "created": not existed}
+    warnings = _local_store_of_a_shared_ledger(ws) if not existed and store is None else []
+    if warnings:
+        doc["warnings"] = warnings
     text = (f"{ws.dir} is already an assay workspace; nothing changed" if existed
             else f"Initialized assay workspace in {ws.dir}") + (" (the one ASSAY_HOME names)" if from_home else "")
-    emit(doc, as_json, lambda: click.echo(text))
+
+    def render() -> None:
+        click.echo(text)
+        for w in warnings:
+            echo_err(f"warning: {w}")
+
+    emit(doc, as_json, render)
+
+
+def _local_store_of_a_shared_ledger(ws: Workspace) -> list[str]:
+    """A warning for a PostgreSQL ledger (shared by machines) given no ``--store``: its store is
+    then this workspace's own folder, which no other machine reaches, and the ledger's first
+    version names its store."""
+    if not str(ws.config.ledger or "").startswith(("postgresql://", "postgres://")):
+        return []
+    return [f"the ledger {ws.ledger_server()} is shared, but the store is this workspace's own folder {ws.store.url}, "
+            "which other machines cannot reach: the ledger's first version names its store, and a teammate's "
+            "workspace with another store is then refused. Give every workspace on the ledger one store all "
+            "reach (`assay init --ledger … --store s3://bucket/prefix`, or `store` in .assay/config.toml) "
+            "before the first `assay data add`"]
 
 
 def _default_directory() -> Path:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from assay.data._pull import pull
     from assay.data._remote import TransferResult, push
     from assay.data._remote_config import add_remote, read_only_remote_folder, remove_remote
+    from assay.data._remote_log import remote_log, remote_ls
     from assay.data._repair import RepairResult, repair
     from assay.data._replay import replay_status
     from assay.data._snapshot import FileManifest, Snapshot
@@ -57,6 +58,8 @@ __all__ = [
     "pull",
     "push",
     "read_only_remote_folder",
+    "remote_log",
+    "remote_ls",
     "remove_remote",
     "repair",
     "replay_status",
@@ -72,6 +75,7 @@ _WHERE = {
     "GcResult": "_gc", "gc": "_gc",
     "TransferResult": "_remote", "add_remote": "_remote_config", "pull": "_pull", "push": "_remote",
     "remove_remote": "_remote_config", "read_only_remote_folder": "_remote_config",
+    "remote_log": "_remote_log", "remote_ls": "_remote_log",
     "RepairResult": "_repair", "repair": "_repair",
     "FileManifest": "_snapshot", "Snapshot": "_snapshot",
     "Status": "_status", "status": "_status", "prefetch_status": "_prefetch",

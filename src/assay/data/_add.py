@@ -25,6 +25,7 @@ from assay.data._versions import (
     Version,
     check_name,
     dataset_sources,
+    empty_note,
     record_versions,
     save_snapshot,
     set_head,
@@ -70,6 +71,7 @@ def add(
     run_id: str | None = None,
     jobs: int = 0,
     allow_overlap: bool = False,
+    allow_empty: bool = False,
 ) -> AddResult:
     """Snapshot ``paths`` (files or folders inside the workspace) as the next version of ``name``.
 
@@ -77,8 +79,11 @@ def add(
     visible until every chunk and the snapshot are durable; then one ledger
     transaction records the version. A path that is, holds or is inside the folder of
     another dataset is refused unless ``allow_overlap`` (see :mod:`assay.data._overlap`).
+    A version that holds no files, where the dataset's latest version has files, is
+    refused (:class:`~assay.errors.UsageError`) unless ``allow_empty``.
     """
-    item = NewData(paths=list(paths), name=name, message=message, kind=kind, meta=meta, allow_overlap=allow_overlap)
+    item = NewData(paths=list(paths), name=name, message=message, kind=kind, meta=meta, allow_overlap=allow_overlap,
+                   allow_empty=allow_empty)
     return add_together(ws, [item], run_id=run_id, jobs=jobs)[0]
 
 
@@ -96,6 +101,7 @@ class NewData:
     meta: dict[str, Any] | None = None
     files: list[tuple[str, str]] | None = None
     allow_overlap: bool = False  # share files with another dataset's folder (see assay.data._overlap)
+    allow_empty: bool = False  # record no files even where the latest version has files
 
 
 @dataclass
@@ -127,11 +133,14 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
             others={n: s for n, s in batch.items() if n != item.name}) for item, sources, _ in checked]
         prepared = [_prepare(ws, item, sources, gone, jobs) for item, sources, gone in checked]
         recorded = record_versions(ws, [NewVersion(p.item.name, p.snapshot, message=p.item.message, sources=p.sources,
-                                                   kind=p.item.kind, meta=p.item.meta) for p in prepared],
+                                                   kind=p.item.kind, meta=p.item.meta, allow_empty=p.item.allow_empty)
+                                    for p in prepared],
                                    run_id=run_id, then=then)
     results = []
     for p, (version, created), notes in zip(prepared, recorded, shared, strict=True):
         set_head(ws, p.item.name, version)
+        if created and (empty := empty_note(ws.ledger.query, version)):
+            notes = [*notes, empty]
         if p.signed is not None:  # what the next status answers, unless something changes (_replay.py)
             record(ws, p.item.name, latest=version, against=version, sources=p.sources, head=version.id,
                    signature=p.signed, files=len(p.snapshot.files))

@@ -82,8 +82,6 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         docs = {name: read_refs(store, name) for name in sorted({n for n, _ in wanted})}
         _refuse_kind_clashes(ws, docs, spec.name)
         newest = _newest(wanted)
-        if checkout:
-            result.notes += _passed_over(wanted, newest)
         staging = sorted({e["snapshot"] for e in newest.values()}) if checkout else []
         spool = _Spool(ws)
         stack.callback(spool.remove)
@@ -109,9 +107,13 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             version, recorded = _import_version(ws, name, entry, docs[name], sources.get(entry["id"], ([], [])))
             result.versions.append(version.ref)
             (result.versions_sent if recorded else result.versions_already_there).append(version.ref)
+            if version.number != entry["number"]:
+                result.remote_refs[version.ref] = f"{name}@v{entry['number']}"
             if recorded and version.number != entry["number"]:  # said once, when it is recorded
                 result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
-                                          "id": version.id, "by": version.by})
+                                          "id": version.id, "snapshot": version.snapshot, "by": version.by})
+        if checkout:
+            result.notes += _passed_over(ws, wanted, newest)
         made_by = {run for _, e in wanted if (run := run_of(e))}
         if made_by:
             import_runs(ws, store, spec.name, made_by, result.notes)
@@ -249,17 +251,27 @@ def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any
     return newest
 
 
-def _passed_over(wanted: list[tuple[str, dict[str, Any]]], newest: dict[str, dict[str, Any]]) -> list[str]:
+def _passed_over(ws: Workspace, wanted: list[tuple[str, dict[str, Any]]], newest: dict[str, dict[str, Any]]) -> list[str]:
     """A note for each version `pull --checkout` does not write that has the number of the one
-    it writes (two workspaces pushed their own): whose data is checked out is no silent choice."""
+    it writes (two workspaces pushed their own): whose data is checked out is no silent choice.
+    Each is named as `data log` shows it (its hash prefix, which a REF takes), with its number
+    here; one holding the same data as the one written needs no note."""
     notes: dict[str, str] = {}
+
+    def named(name: str, entry: dict[str, Any]) -> str:
+        rows = ws.ledger.query("SELECT number FROM versions WHERE id = ?", (entry["id"],))
+        here = f"; here v{rows[0][0]}" if rows else ""
+        by = maker_label(entry)[2:-1]  # "by alice@host"
+        said = "; ".join(filter(None, [by, here.removeprefix("; ")]))
+        return f"{name}@{entry['snapshot'][:12]}" + (f" ({said})" if said else "")
+
     for name, entry in wanted:
         chosen = newest[name]
-        if entry["number"] == chosen["number"] and entry["id"] != chosen["id"]:
+        if entry["number"] == chosen["number"] and entry["snapshot"] != chosen["snapshot"]:
             notes[entry["id"]] = (
                 f"{name}@v{entry['number']} on the remote names more than one version (pushed from different "
-                f"workspaces): checked out the later made, {chosen['id'][:12]}{maker_label(chosen)}, not "
-                f"{entry['id'][:12]}{maker_label(entry)}; `assay data checkout {name}@{entry['snapshot'][:12]}` writes that one")
+                f"workspaces): checked out the later made, {named(name, chosen)}, not {named(name, entry)}; "
+                f"`assay data checkout {name}@{entry['snapshot'][:12]}` writes that one")
     return list(notes.values())
 
 
@@ -395,6 +407,7 @@ def _import_version(ws: Workspace, name: str, entry: dict[str, Any], doc: dict[s
     for _ in range(50):
         try:
             with ws.ledger.transaction() as tx:
+                ws.claim_store(tx)  # a shared ledger's first version names its store
                 if not tx.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)):
                     tx.execute("INSERT INTO datasets (name, kind, created_at, sources) VALUES (?, ?, ?, ?)",
                                (name, doc.get("kind", "dataset"), utcnow(),

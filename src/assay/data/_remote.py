@@ -92,9 +92,12 @@ class TransferResult:
     packs: int = 0
     checked_out: list[str] = field(default_factory=list)
     # Pulled versions whose number here differs from the remote's (another version holds it here):
-    # {"remote": "ds@v2", "here": "ds@v3", "id": ..., "by": "alice@host" or None}. Numbers are a
-    # workspace's; ids are everyone's.
+    # {"remote": "ds@v2", "here": "ds@v3", "id": ..., "snapshot": ..., "by": "alice@host" or None}.
+    # Numbers are a workspace's; ids and snapshots are everyone's.
     renumbered: list[dict[str, str | None]] = field(default_factory=list)
+    # Each version of this pull whose number on the remote differs from its number here
+    # (recorded now or before): its ref here -> its ref there, for messages that name both.
+    remote_refs: dict[str, str] = field(default_factory=dict)
     # Check and drift records of the versions, sent by a push or recorded by a pull.
     records_sent: int = 0
     records_received: int = 0
@@ -106,7 +109,8 @@ class TransferResult:
             "bytes_transferred": self.bytes_sent, "chunks_already_there": self.chunks_present,
             "snapshots_already_there": self.snapshots_present, "versions_sent": self.versions_sent,
             "versions_already_there": self.versions_already_there, "packs": self.packs,
-            "checked_out": self.checked_out, "renumbered": self.renumbered, "records_sent": self.records_sent,
+            "checked_out": self.checked_out, "renumbered": self.renumbered, "remote_refs": self.remote_refs,
+            "records_sent": self.records_sent,
             "records_received": self.records_received, "notes": self.notes,
         }
 

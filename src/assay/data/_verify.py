@@ -278,7 +278,7 @@ class _Pushed(Version):
 
     @property
     def ref(self) -> str:
-        return f"{self.dataset}@v{self.number} (pushed here, {self.id[:12]})"
+        return f"{self.dataset}@v{self.number} (pushed here, {self.snapshot[:12]})"  # as `data log --remote` shows it
 
 
 def _dedupe(rows: list[dict[str, str]]) -> list[dict[str, str]]:

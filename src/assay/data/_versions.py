@@ -163,9 +163,10 @@ def resolve(ws: Workspace, ref: str) -> Version:
             size = sum(t.size for t in left)
             one = len(left) == 1
             hint += (f"; {'a temp file' if one else f'{len(left)} temp files'} ({_size(size)}) that "
-                     f"{'an assay command' if one else 'assay commands'} killed mid-write left (an add of {name!r} "
-                     f"interrupted before its first version?) {'is' if one else 'are'} in the workspace: "
-                     f"`assay data gc`, or any add, frees {'it' if one else 'them'}")
+                     f"{'an assay command' if one else 'assay commands'} killed mid-write left (an add or a pull of "
+                     f"{name!r} interrupted before its first version?) {'is' if one else 'are'} in the workspace: "
+                     f"to finish it, run that `assay data add` or `assay data pull` again (either frees "
+                     f"{'it' if one else 'them'}, as `assay data gc` does)")
         raise NotFoundError(f"no dataset named {name!r}", hint=hint,
                             details={"leftover_temp_files": len(left), "leftover_bytes": sum(t.size for t in left)}
                             if left else None)
@@ -270,6 +271,7 @@ class NewVersion:
     sources: list[str] | None = None
     kind: str = "dataset"
     meta: dict[str, Any] | None = None
+    allow_empty: bool = False  # record no files even where the latest version has files
 
 
 def record_versions(ws: Workspace, items: list[NewVersion], *, run_id: str | None = None,
@@ -285,6 +287,7 @@ def record_versions(ws: Workspace, items: list[NewVersion], *, run_id: str | Non
     for attempt in range(50):
         try:
             with ws.ledger.transaction() as tx:
+                ws.claim_store(tx)  # a shared ledger's first version names its store
                 done = [_record(tx, item, run_id, skip_if_latest) for item in items]
                 if then is not None:
                     then(tx, done)
@@ -316,6 +319,16 @@ def _record(tx: Any, item: NewVersion, run_id: str | None, skip_if_latest: bool)
             _set_sources(tx, latest[0][0], sources)
         return Version.from_row(latest[0]), False
     number = (int(latest[0][2]) if latest else 0) + 1
+    if not snapshot.files and latest and int(latest[0][6]) and not item.allow_empty:
+        # An emptied folder (a checkout that crashed, a job that wrote nothing) would
+        # otherwise become everyone's latest without a word.
+        had = Version.from_row(latest[0])
+        raise UsageError(
+            f"{name}@v{number} would hold no files, while its latest version, {had.ref} "
+            f"({had.snapshot[:12]}), has {had.files} file{'s' if had.files != 1 else ''} ({_size(had.bytes)}); "
+            "no version made",
+            hint="check the folder (an interrupted checkout or a job that wrote nothing leaves it empty); "
+                 "`--allow-empty` (allow_empty=True) records the empty version anyway")
     version = Version(
         id=uuid.uuid4().hex, dataset=name, number=number, snapshot=snapshot.id, message=item.message,
         created_at=utcnow(), files=len(snapshot.files), bytes=snapshot.total_bytes, run_id=run_id,
@@ -329,6 +342,22 @@ def _record(tx: Any, item: NewVersion, run_id: str | None, skip_if_latest: bool)
     if sources is not None:
         _set_sources(tx, version.id, sources)
     return version, True
+
+
+def empty_note(query: Callable[[str, tuple[Any, ...]], Any], version: Version) -> str | None:
+    """What to say of ``version`` if it holds no files (None if it holds some): the first
+    version of an empty folder, or an empty version let through (``allow_empty``) after one
+    with files. ``query`` runs SQL on the ledger (a transaction's ``execute`` or ``ledger.query``)."""
+    if version.files:
+        return None
+    if version.number == 1:
+        return f"{version.ref} holds no files: the folder was empty"
+    rows = query("SELECT files FROM versions WHERE dataset = ? AND number = ?", (version.dataset, version.number - 1))
+    had = int(rows[0][0]) if rows else 0
+    if not had:
+        return f"{version.ref} holds no files"
+    return (f"{version.ref} holds no files, while {version.dataset}@v{version.number - 1} had "
+            f"{had} file{'s' if had != 1 else ''}: it is the dataset's latest version now")
 
 
 def _own_meta(stored: str | None) -> dict[str, Any]:

@@ -201,16 +201,29 @@ class PostgresLedger(Ledger):
             try:
                 conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
             except psycopg.OperationalError as exc:
-                raise InputError(
-                    f"cannot connect to the PostgreSQL ledger: {str(exc).strip()}",
-                    hint="check `ledger` in .assay/config.toml and that the server is running",
-                ) from None
+                raise InputError(f"cannot connect to the PostgreSQL ledger: {str(exc).strip()}",
+                                 hint=self._connect_hint(str(exc)), details={"setting": "ledger"}) from None
             # An add leaves this session idle while it uploads; a database's idle timeout
             # would end it before the version is recorded. (PostgreSQL 14 and newer.)
             with contextlib.suppress(psycopg.Error):
                 conn.execute("SET idle_session_timeout = 0")
             self._local.conn = conn
         return conn
+
+    def _connect_hint(self, said: str) -> str:
+        """What to do when the server refused the connection: create a database it lacks (a new
+        team ledger starts as an empty database), else check the URL and the server."""
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(self.url)
+        name = unquote(parts.path.lstrip("/"))
+        if name and f'database "{name}" does not exist' in said:
+            where = " ".join(f"{flag} {value}" for flag, value in
+                             (("-h", parts.hostname), ("-p", parts.port), ("-U", parts.username)) if value)
+            return (f"create the database first: `createdb {where + ' ' if where else ''}{name}` (or CREATE "
+                    f"DATABASE {name} as a user who may), then run the command again; or fix `ledger` in "
+                    ".assay/config.toml if it names the wrong one")
+        return "check `ledger` in .assay/config.toml and that the server is running"
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -186,7 +186,10 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                 copies = {m.name: stack.enter_context(held_copy(run.ws, m.path, m.flavor)) for m in run.models.values()}
                 metas = {m.name: _describe(run, m, copies[m.name]) for m in run.models.values()}
                 # (each output's overlap with another dataset's folder was refused or allowed when declared)
-                items = [NewData(paths=list(paths), name=name, message=message or "output of a run", allow_overlap=True)
+                # An output that holds no files is recorded (the command ended well: what it
+                # made is its product), said as a warning on stderr and in the run's record.
+                items = [NewData(paths=list(paths), name=name, message=message or "output of a run", allow_overlap=True,
+                                 allow_empty=True)
                          for name, (paths, message) in run.outputs.items()]
                 items += [stack.enter_context(model_files(run.ws, m.name, copies[m.name], metas[m.name],
                                                            message=m.message or "model made by a run"))
@@ -217,6 +220,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
 def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded: list[tuple[Any, bool]]) -> None:
     """Record how ``run`` ended and the edges to the versions it made (``recorded``: each
     output's ``(version, created)``)."""
+    from assay.data._versions import empty_note
+
     # An output identical to its latest version, which this run did not make, is not the
     # run's product (and not, through the run, built from the run's inputs).
     run.produced = [v for v, created in recorded if created]
@@ -226,6 +231,10 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
                (status, exit_code, utcnow(), run.id))
     if run._python_after:  # its package set changed while it ran (pip install): the set after, too
         _update_env(tx, run, run._python_after)
+    empty = [note for v in run.produced if (note := empty_note(tx.execute, v))]
+    run.warnings += [note for note in empty if note not in run.warnings]
+    if empty:  # (kept in the record: a later `assay lineage` or a pull shows why an output is empty)
+        _update_env(tx, run, {"warnings": empty})
     add_edges(tx, [(f"run:{run.id}", v.node, "produced") for v in run.produced]
               + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
 
