@@ -135,14 +135,27 @@ class _Source:
         return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
+# Cells Arrow would parse as numbers but a reader (and pandas) takes for codes: a leading zero
+# (zip codes 02134, ids 007: as numbers 02134 -> 2134 would be no change, 007 and 7 one key) or hex.
+_CODE = r"^[+-]?0[0-9xX]"
+
+
 def _parse_numbers(arr: Any, *, integer: bool) -> Any:
     """CSV cells (strings) as int64 (`integer`) or double, `_MISSING_TOKENS` as null; raises
-    pyarrow.ArrowInvalid at a cell that is no such number."""
+    pyarrow.ArrowInvalid at a cell that is no such number, or a code (`_CODE`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = pc.if_else(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS)), pa.scalar(None, arr.type), arr)
-    return arr.cast(pa.int64() if integer else pa.float64())
+    if pc.any(pc.match_substring_regex(arr, _CODE)).as_py():
+        raise pa.ArrowInvalid("a code with a leading zero or in hex, not a number")
+    try:
+        return arr.cast(pa.int64() if integer else pa.float64())
+    except pa.ArrowInvalid:
+        if not integer:
+            raise
+        # Arrow's integer parse refuses "+5" (its float parse takes it).
+        return pc.replace_substring_regex(arr, r"^\+", "").cast(pa.int64())
 
 
 def _blank(path: Path) -> bool:

@@ -1,0 +1,96 @@
+"""Which CSV cells are numbers, and how they meet a Parquet file's numbers (see
+:mod:`assay.data._tablediff`, "CSV"): codes with leading zeros or in hex stay text, and the
+same table as Parquet and as CSV reads alike for NaN and float32 columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv  # noqa: F401 (pa.csv)
+import pyarrow.parquet as pq
+
+from assay.data._tablediff import diff_tables
+
+
+def csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_codes_with_leading_zeros_are_text_so_a_lost_zero_is_a_change(tmp_path):  # type: ignore[no-untyped-def]
+    # Zip codes that lost their zero (an Excel round trip) are the change a diff should show,
+    # not "no change" because 02134 and 2134 are one number. (Each side shows its own type.)
+    a = csv(tmp_path / "a.csv", "id,zip\n1,02134\n2,10001\n")
+    b = csv(tmp_path / "b.csv", "id,zip\n1,2134\n2,10001\n")
+    d = diff_tables(a, b, key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (1, 1)
+    assert d.changed_examples == [{"key": {"id": 1}, "columns": {"zip": {"old": "02134", "new": 2134}}}]
+    assert d.schema["type_changed"] == [{"name": "zip", "old": "string", "new": "int64"}]
+
+
+def test_keys_with_leading_zeros_are_distinct_keys(tmp_path):  # type: ignore[no-untyped-def]
+    a = csv(tmp_path / "a.csv", "code,v\n007,a\n7,b\n")
+    b = csv(tmp_path / "b.csv", "code,v\n007,a\n7,c\n")
+    d = diff_tables(a, b, key=["code"])
+    assert d.duplicate_keys is not None and (d.duplicate_keys["old"], d.duplicate_keys["new"]) == (0, 0)
+    assert (d.rows_changed, d.rows_unchanged) == (1, 1)
+    assert d.changed_examples == [{"key": {"code": "7"}, "columns": {"v": {"old": "b", "new": "c"}}}]
+
+
+def test_hex_cells_are_text(tmp_path):  # type: ignore[no-untyped-def]
+    # Arrow casts "0x10" to 16; pandas and a reader see text.
+    a = csv(tmp_path / "a.csv", "id,color\n1,0xFF\n2,0x10\n")
+    b = csv(tmp_path / "b.csv", "id,color\n1,0xff\n2,0x10\n")
+    d = diff_tables(a, b, key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (1, 1)
+    assert d.changed_examples == [{"key": {"id": 1}, "columns": {"color": {"old": "0xFF", "new": "0xff"}}}]
+
+
+def test_zero_and_decimals_below_one_are_still_numbers(tmp_path):  # type: ignore[no-untyped-def]
+    a = csv(tmp_path / "a.csv", "id,x\n1,0\n2,0.50\n3,-0.25\n4,0e3\n")
+    b = csv(tmp_path / "b.csv", "id,x\n1,0.0\n2,0.5\n3,-0.250\n4,0\n")
+    d = diff_tables(a, b, key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (0, 4)
+
+
+def test_a_plus_signed_whole_number_is_a_number(tmp_path):  # type: ignore[no-untyped-def]
+    # "+5" failed the int64 parse and was taken for a whole number past int64 (text).
+    a = csv(tmp_path / "a.csv", "id,x\n1,+5\n2,-3\n")
+    b = csv(tmp_path / "b.csv", "id,x\n1,5\n2,-3\n")
+    d = diff_tables(a, b, key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (0, 2)
+    assert d.schema["type_changed"] == []
+
+
+def test_parquet_nan_is_no_value_against_a_csv(tmp_path):  # type: ignore[no-untyped-def]
+    # A CSV has no NaN apart from null ("NaN", "nan" and "" are all no value), so a Parquet
+    # NaN compared with a CSV is no value too: a table and its own CSV export read alike.
+    table = pa.table({"id": [1, 2, 3], "x": [float("nan"), 1.5, None]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    pa.csv.write_csv(table, tmp_path / "t.csv")
+    table.to_pandas().to_csv(tmp_path / "p.csv", index=False)
+    for other in ("t.csv", "p.csv"):
+        d = diff_tables(tmp_path / "t.parquet", tmp_path / other, key=["id"])
+        assert (d.rows_changed, d.rows_unchanged) == (0, 3), other
+        d = diff_tables(tmp_path / other, tmp_path / "t.parquet")
+        assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (0, 0, 3), other
+
+
+def test_float32_parquet_against_its_csv_is_unchanged(tmp_path):  # type: ignore[no-untyped-def]
+    # float32 0.1 is written to CSV as "0.1" (its shortest text), which as a double is not the
+    # float32 widened (0.10000000149...): compared at the float32's precision.
+    table = pa.table({"id": [1, 2, 3], "x": pa.array([0.1, 2.5, 16777217.0], pa.float32())})
+    pq.write_table(table, tmp_path / "t.parquet")
+    pa.csv.write_csv(table, tmp_path / "t.csv")
+    table.to_pandas().to_csv(tmp_path / "p.csv", index=False)
+    for other in ("t.csv", "p.csv"):
+        d = diff_tables(tmp_path / "t.parquet", tmp_path / other, key=["id"])
+        assert (d.rows_changed, d.rows_unchanged) == (0, 3), other
+        d = diff_tables(tmp_path / other, tmp_path / "t.parquet")
+        assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (0, 0, 3), other
+    # A real change is still one.
+    csv(tmp_path / "c.csv", "id,x\n1,0.1\n2,2.75\n3,16777216\n")
+    d = diff_tables(tmp_path / "t.parquet", tmp_path / "c.csv", key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (1, 2)
+    assert d.rows_changed_by_column == {"x": 1}
