@@ -60,7 +60,9 @@ CSV
     hashed as numbers while they look numeric; a file read otherwise than both files' types
     say (a column text in the other file, or one that met text late) is hashed again, one
     more read. A Parquet file compared with a CSV file has its values cast to text, but for
-    its int and float columns numeric in the CSV too. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
+    its int and float columns numeric in the CSV too: there its NaN is no value, as a CSV's
+    "NaN" is, and a float32 column is compared at float32 precision (its 0.1 is written to
+    CSV as "0.1"), so a Parquet file and its own CSV export have no changed row. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
     columns), is read as a table with no columns and no rows, a header without a line end
     as its columns and no rows. A header that is one column holding ';', '|'
     (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
@@ -182,6 +184,9 @@ def diff_tables(
     as_text = [] if text else [c for c in common if _text_on_one_side(src_old.arrow_schema.field(c).type,
                                                                       src_new.arrow_schema.field(c).type)]
     plan = _Plan(key=key_cols, values=value_cols, text=text, as_text=set(as_text))
+    if text:
+        plan.single = {c for c in common for src in (src_old, src_new)
+                       if src.arrow_schema is not None and str(src.arrow_schema.field(c).type) == "float"}
 
     from assay.progress import bar
 
