@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv  # noqa: F401 (pa.csv)
 import pyarrow.parquet as pq
+import pytest
 
 from assay.data._tablediff import diff_tables
 
@@ -94,3 +95,28 @@ def test_float32_parquet_against_its_csv_is_unchanged(tmp_path):  # type: ignore
     d = diff_tables(tmp_path / "t.parquet", tmp_path / "c.csv", key=["id"])
     assert (d.rows_changed, d.rows_unchanged) == (1, 2)
     assert d.rows_changed_by_column == {"x": 1}
+
+
+def test_a_csv_row_longer_than_the_read_block_is_read(tmp_path):  # type: ignore[no-untyped-def]
+    # Arrow's CSV reader cannot hold a row past its block ("straddling object straddles two block
+    # boundaries"): the file was refused. The block grows until the row fits.
+    big = "x" * 100_000  # the block is 16 KB at batch_rows=256
+    rows = [f"{i},v{i}" for i in range(2000)]
+    a = csv(tmp_path / "a.csv", "id,s\n" + "\n".join([f"0,{big}", *rows, f"9999,{big}"]) + "\n")
+    b = csv(tmp_path / "b.csv", "id,s\n" + "\n".join([f"0,{big}y", *rows, f"9999,{big}"]) + "\n")
+    d = diff_tables(a, b, key=["id"], batch_rows=256)
+    assert (d.rows_old, d.rows_changed, d.rows_unchanged) == (2002, 1, 2001)
+    assert d.changed_examples is not None and d.changed_examples[0]["key"] == {"id": 0}
+    unkeyed = diff_tables(a, b, batch_rows=256)
+    assert (unkeyed.rows_added, unkeyed.rows_removed, unkeyed.rows_unchanged) == (1, 1, 2001)
+
+
+def test_a_row_past_the_largest_block_is_refused_with_its_cause(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    from assay.data import _tablesource
+    from assay.errors import InputError
+
+    monkeypatch.setattr(_tablesource, "_MAX_BLOCK", 1 << 16)
+    a = csv(tmp_path / "a.csv", "id,s\n1,a\n2," + "x" * 300_000 + "\n")
+    with pytest.raises(InputError) as err:
+        diff_tables(a, a, batch_rows=4)
+    assert "a row is longer than 0 MB" in (err.value.hint or "")
