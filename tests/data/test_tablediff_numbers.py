@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv  # noqa: F401 (pa.csv)
 import pyarrow.parquet as pq
@@ -120,3 +121,42 @@ def test_a_row_past_the_largest_block_is_refused_with_its_cause(tmp_path, monkey
     with pytest.raises(InputError) as err:
         diff_tables(a, a, batch_rows=4)
     assert "a row is longer than 0 MB" in (err.value.hint or "")
+
+
+def _reference_hash(values: list[bytes]) -> list[int]:
+    # The string hash as documented in _hash_bytes, one string at a time in Python integers.
+    from assay.data._tablehash import _TAG_STR, _mix, _position_weights
+
+    out = []
+    for v in values:
+        w = _position_weights(max(len(v), 1))
+        total = sum((b + 1) * int(w[i]) for i, b in enumerate(v)) % (1 << 64)
+        out.append(int(_mix(np.array([total], np.uint64) ^ _mix(np.array([len(v)], np.uint64) ^ _TAG_STR))[0]))
+    return out
+
+
+def test_hashing_a_huge_text_value_takes_memory_bounded_by_a_chunk_not_by_its_length(monkeypatch):  # type: ignore[no-untyped-def]
+    # Each byte of a batch's text took ~40 bytes while hashed (a 20 MB cell: ~1.3 GB peak).
+    import tracemalloc
+
+    from assay.data._tablehash import _hash_bytes
+
+    big = pa.array(["", "ab", "x" * 8_000_000, "", "cd" * 300_000, "z"])
+    tracemalloc.start()
+    got = _hash_bytes(big)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100_000_000
+    small = [b"", b"ab", b"", b"cd" * 3_000, b"z", "é€".encode()]
+    assert list(map(int, _hash_bytes(pa.array([v.decode() for v in small])))) == _reference_hash(small)
+    # The chunked path gives the hashes of the one-pass path, however the chunks cut the strings.
+    from assay.data import _tablehash
+
+    monkeypatch.setattr(_tablehash, "_ONE_PASS_BYTES", 1 << 30)
+    assert list(map(int, _hash_bytes(big))) == list(map(int, got))
+    mixed = pa.array(["", "ab", None, "x" * 5000, "", "cd" * 3_000, "é€", "z"]).slice(1)
+    one_pass = list(map(int, _hash_bytes(mixed)))
+    monkeypatch.setattr(_tablehash, "_ONE_PASS_BYTES", 0)
+    for chunk in (1, 7, 1000, 4096, 1 << 20):
+        monkeypatch.setattr(_tablehash, "_CHUNK_BYTES", chunk)
+        assert list(map(int, _hash_bytes(mixed))) == one_pass, chunk
