@@ -160,3 +160,23 @@ def test_hashing_a_huge_text_value_takes_memory_bounded_by_a_chunk_not_by_its_le
     for chunk in (1, 7, 1000, 4096, 1 << 20):
         monkeypatch.setattr(_tablehash, "_CHUNK_BYTES", chunk)
         assert list(map(int, _hash_bytes(mixed))) == one_pass, chunk
+
+
+def test_whole_numbers_past_2_53_in_a_column_with_fractions_stay_text(tmp_path):  # type: ignore[no-untyped-def]
+    # 17-19 digit ids and a 0.5 in one column: as doubles, ids 2 apart are one number. The ids were
+    # exact int64 in the batches before the 0.5 and rounded in later reads: a row counted changed
+    # with no column differing (small batches), or no row changed (the 0.5 in the first batch).
+    ids = [f"{i},{2**60 + 2 * i + 4},a" for i in range(3000)]
+    for fraction_first in (False, True):
+        extra = ["3000,0.5,a"]
+        old = extra + ids if fraction_first else ids + extra
+        new = list(old)
+        new[1 if fraction_first else 0] = f"0,{2**60 + 1},a"
+        a = csv(tmp_path / "a.csv", "id,x,y\n" + "\n".join(old) + "\n")
+        b = csv(tmp_path / "b.csv", "id,x,y\n" + "\n".join(new) + "\n")
+        for batch_rows in (8, 65_536):
+            d = diff_tables(a, b, key=["id"], batch_rows=batch_rows)
+            assert (d.rows_changed, d.rows_unchanged) == (1, 3000), (fraction_first, batch_rows)
+            assert d.rows_changed_by_column == {"x": 1}
+            assert d.changed_examples == [{"key": {"id": 0}, "columns": {
+                "x": {"old": str(2**60 + 4), "new": str(2**60 + 1)}}}]

@@ -51,7 +51,7 @@ Memory
 CSV
     Column types are inferred over the whole file (int64, double, string, or null when
     empty; whole numbers past int64, such as 20-digit ids, are strings, not rounded through
-    double; so is a column holding codes: a leading zero, as in zip codes 02134, or hex 0x1F,
+    double, and so are whole numbers past 2**53 in a column with fractions; so is a column holding codes: a leading zero, as in zip codes 02134, or hex 0x1F,
     so 02134 -> 2134 is a change and 007 and 7 are two keys); an empty unquoted field is null, and in a numeric column so are `NA`, `N/A`,
     `NULL`, `null`, `NaN`... A column numeric in both files is compared as numbers, as a
     user reads them: `1.0` -> `1` or `NA` -> (empty) is no change there (in a text column it
