@@ -180,3 +180,23 @@ def test_whole_numbers_past_2_53_in_a_column_with_fractions_stay_text(tmp_path):
             assert d.rows_changed_by_column == {"x": 1}
             assert d.changed_examples == [{"key": {"id": 0}, "columns": {
                 "x": {"old": str(2**60 + 4), "new": str(2**60 + 1)}}}]
+
+
+def test_a_parquet_boolean_against_its_pandas_csv_is_unchanged(tmp_path):  # type: ignore[no-untyped-def]
+    # pandas writes True / False, Arrow's text of a boolean is true / false: every row differed.
+    table = pa.table({"id": [1, 2, 3], "ok": [True, False, None]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    table.to_pandas().to_csv(tmp_path / "p.csv", index=False)
+    pa.csv.write_csv(table, tmp_path / "t.csv")
+    for other in ("p.csv", "t.csv"):
+        d = diff_tables(tmp_path / "t.parquet", tmp_path / other, key=["id"])
+        assert (d.rows_changed, d.rows_unchanged) == (0, 3), other
+        d = diff_tables(tmp_path / other, tmp_path / "t.parquet")
+        assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (0, 0, 3), other
+    csv(tmp_path / "c.csv", "id,ok\n1,True\n2,True\n3,\n")
+    d = diff_tables(tmp_path / "t.parquet", tmp_path / "c.csv", key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (1, 2)
+    assert d.changed_examples == [{"key": {"id": 2}, "columns": {"ok": {"old": False, "new": "True"}}}]
+    # Between two CSVs the text is compared as it is.
+    d = diff_tables(tmp_path / "p.csv", tmp_path / "t.csv", key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (2, 1)

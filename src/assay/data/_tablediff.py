@@ -62,7 +62,9 @@ CSV
     more read. A Parquet file compared with a CSV file has its values cast to text, but for
     its int and float columns numeric in the CSV too: there its NaN is no value, as a CSV's
     "NaN" is, and a float32 column is compared at float32 precision (its 0.1 is written to
-    CSV as "0.1"), so a Parquet file and its own CSV export have no changed row. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
+    CSV as "0.1"); a boolean column is compared with the CSV's text in lower case (pandas
+    writes True / False). Timestamps are still compared as text: pandas writes
+    "2024-01-01 00:00:00" where Arrow's text of a timestamp has its fraction of a second. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
     columns), is read as a table with no columns and no rows, a header without a line end
     as its columns and no rows. A header that is one column holding ';', '|'
     (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
@@ -185,8 +187,10 @@ def diff_tables(
                                                                       src_new.arrow_schema.field(c).type)]
     plan = _Plan(key=key_cols, values=value_cols, text=text, as_text=set(as_text))
     if text:
-        plan.single = {c for c in common for src in (src_old, src_new)
-                       if src.arrow_schema is not None and str(src.arrow_schema.field(c).type) == "float"}
+        stored = [(c, str(src.arrow_schema.field(c).type)) for c in common for src in (src_old, src_new)
+                  if src.arrow_schema is not None]
+        plan.single = {c for c, t in stored if t == "float"}
+        plan.booleans = {c for c, t in stored if t == "bool"}
 
     from assay.progress import bar
 

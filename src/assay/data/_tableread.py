@@ -28,6 +28,9 @@ class _Plan:
     # A CSV on either side: columns a Parquet file holds as float32, compared at its precision (its
     # 0.1 is written to CSV as "0.1", which as a double is not the float32 widened, 0.10000000149...).
     single: set[str] = field(default_factory=set)
+    # A CSV on either side: columns a Parquet file holds as booleans, compared as lower-case text
+    # (pandas writes True / False, Arrow's text of a boolean is true / false).
+    booleans: set[str] = field(default_factory=set)
 
     def hashes(self, batch: Any, src: Any = None, numbers: dict[str, Any] | None = None) -> tuple[np.ndarray | None, np.ndarray]:
         """(key hash or None, hash of the compared non-key values) for each row: the columns in
@@ -41,7 +44,7 @@ class _Plan:
         def one(c: str) -> np.ndarray:
             if c in numbers:
                 return _hash_column(_compared(numbers[c], single=c in self.single), text=False)
-            return _hash_column(batch.column(c), text=self.text or c in self.as_text)
+            return self._text_hash(batch.column(c), c)
 
         values = _combine([one(c) for c in self.values], n)
         if self.key is None:
@@ -52,7 +55,15 @@ class _Plan:
         """One compared column's hash, as `hashes` takes it."""
         if name in self.numbers:
             return _hash_column(_compared(src.as_number(batch, name), single=name in self.single), text=False)
-        return _hash_column(batch.column(name), text=self.text or name in self.as_text)
+        return self._text_hash(batch.column(name), name)
+
+    def _text_hash(self, arr: Any, name: str) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if name in self.booleans and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = pc.utf8_lower(arr)
+        return _hash_column(arr, text=self.text or name in self.as_text)
 
 
 def _compared(arr: Any, *, single: bool) -> Any:
