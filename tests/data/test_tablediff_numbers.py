@@ -200,3 +200,17 @@ def test_a_parquet_boolean_against_its_pandas_csv_is_unchanged(tmp_path):  # typ
     # Between two CSVs the text is compared as it is.
     d = diff_tables(tmp_path / "p.csv", tmp_path / "t.csv", key=["id"])
     assert (d.rows_changed, d.rows_unchanged) == (2, 1)
+
+
+def test_a_renamed_csv_column_is_told_by_its_numbers_not_their_text(tmp_path):  # type: ignore[no-untyped-def]
+    # price written 12.0, renamed cost and written 12: the same numbers, so the same column.
+    rows = [(i, (i * 37) % 1000) for i in range(2000)]
+    a = csv(tmp_path / "a.csv", "id,price\n" + "".join(f"{i},{x}.0\n" for i, x in rows))
+    b = csv(tmp_path / "b.csv", "id,cost\n" + "".join(f"{i},{x}\n" for i, x in rows))
+    assert diff_tables(a, b, key=["id"]).schema["renamed"] == [{"old": "price", "new": "cost"}]
+    pq.write_table(pa.table({"id": [i for i, _ in rows], "cost": [float(x) for _, x in rows]}), tmp_path / "b.parquet")
+    assert diff_tables(a, tmp_path / "b.parquet", key=["id"]).schema["renamed"] == [{"old": "price", "new": "cost"}]
+    # Text stays text: "12.0" and "12" are two values.
+    t = csv(tmp_path / "t.csv", "id,label\n" + "".join(f"{i},n{x}\n" for i, x in rows))
+    u = csv(tmp_path / "u.csv", "id,name\n" + "".join(f"{i},n{x}.0\n" for i, x in rows))
+    assert diff_tables(t, u, key=["id"]).schema["renamed"] == []

@@ -121,7 +121,11 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
         k, v = plan.hashes(batch, numbers=numbers)
         prio = priorities(v if k is None else k)
         for name, p in prints.items():
-            p.update(_hash_column(batch.column(name), text=plan.text), prio)
+            # As its values are compared: numbers as numbers (12.0 and 12 one value), the rest as text.
+            col = batch.column(name)
+            num = parsed.get(name) if src.format == "csv" else col if plan.text and _numeric_type(col.type) else None
+            p.update(_hash_column(col, text=plan.text) if num is None else
+                     _hash_column(_compared(num, single=False), text=False), prio)
         if key_buf is not None:
             assert k is not None
             key_buf.extend(k)
