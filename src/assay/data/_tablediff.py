@@ -51,7 +51,8 @@ Memory
 CSV
     Column types are inferred over the whole file (int64, double, string, or null when
     empty; whole numbers past int64, such as 20-digit ids, are strings, not rounded through
-    double); an empty unquoted field is null, and in a numeric column so are `NA`, `N/A`,
+    double, and so are whole numbers past 2**53 in a column with fractions; so is a column holding codes: a leading zero, as in zip codes 02134, or hex 0x1F,
+    so 02134 -> 2134 is a change and 007 and 7 are two keys); an empty unquoted field is null, and in a numeric column so are `NA`, `N/A`,
     `NULL`, `null`, `NaN`... A column numeric in both files is compared as numbers, as a
     user reads them: `1.0` -> `1` or `NA` -> (empty) is no change there (in a text column it
     is a change of text), and its values are shown as numbers, keys too (`id=20`, not
@@ -59,7 +60,11 @@ CSV
     hashed as numbers while they look numeric; a file read otherwise than both files' types
     say (a column text in the other file, or one that met text late) is hashed again, one
     more read. A Parquet file compared with a CSV file has its values cast to text, but for
-    its int and float columns numeric in the CSV too. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
+    its int and float columns numeric in the CSV too: there its NaN is no value, as a CSV's
+    "NaN" is, and a float32 column is compared at float32 precision (its 0.1 is written to
+    CSV as "0.1"); a boolean column is compared with the CSV's text in lower case (pandas
+    writes True / False). Timestamps are still compared as text: pandas writes
+    "2024-01-01 00:00:00" where Arrow's text of a timestamp has its fraction of a second. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
     columns), is read as a table with no columns and no rows, a header without a line end
     as its columns and no rows. A header that is one column holding ';', '|'
     (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
@@ -181,6 +186,11 @@ def diff_tables(
     as_text = [] if text else [c for c in common if _text_on_one_side(src_old.arrow_schema.field(c).type,
                                                                       src_new.arrow_schema.field(c).type)]
     plan = _Plan(key=key_cols, values=value_cols, text=text, as_text=set(as_text))
+    if text:
+        stored = [(c, str(src.arrow_schema.field(c).type)) for c in common for src in (src_old, src_new)
+                  if src.arrow_schema is not None]
+        plan.single = {c for c, t in stored if t == "float"}
+        plan.booleans = {c for c, t in stored if t == "bool"}
 
     from assay.progress import bar
 

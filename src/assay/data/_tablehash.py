@@ -49,11 +49,37 @@ def _hash_bytes(arr: Any) -> np.ndarray:
     rel = offsets - offsets[0]
     body = data[offsets[0] : offsets[-1]]
     lengths = np.diff(offsets)
-    pos = np.arange(body.size, dtype=np.int64) - np.repeat(rel[:-1], lengths)
-    weights = _position_weights(int(lengths.max()))[pos]
-    per_byte = (body.astype(np.uint64) + _U(1)) * weights
-    sums = np.concatenate(([_U(0)], np.cumsum(per_byte, dtype=np.uint64)))
-    return _mix((sums[rel[1:]] - sums[rel[:-1]]) ^ _mix(lengths.astype(np.uint64) ^ _TAG_STR))
+    if body.size <= _ONE_PASS_BYTES:
+        pos = np.arange(body.size, dtype=np.int64) - np.repeat(rel[:-1], lengths)
+        per_byte = (body.astype(np.uint64) + _U(1)) * _position_weights(int(lengths.max()))[pos]
+        sums = np.concatenate(([_U(0)], np.cumsum(per_byte, dtype=np.uint64)))[rel]
+    else:
+        sums = _prefix_sums(body, rel)
+    return _mix((sums[1:] - sums[:-1]) ^ _mix(lengths.astype(np.uint64) ^ _TAG_STR))
+
+
+# Past this many bytes of text in one batch (a huge cell), the bytes are hashed `_CHUNK_BYTES` at a
+# time: in one pass each byte takes ~40 bytes of arrays (a 20 MB cell took 1.3 GB).
+_ONE_PASS_BYTES = 1 << 22
+_CHUNK_BYTES = 1 << 20
+
+
+def _prefix_sums(body: np.ndarray, rel: np.ndarray) -> np.ndarray:
+    """The running sum of (byte + 1) * R[position in its string] at each string's start
+    offset `rel` (mod 2**64), as `_hash_bytes` takes it, `_CHUNK_BYTES` bytes at a time; R
+    computed for the chunk (a table as long as the longest string would be 8 bytes a byte)."""
+    sums = np.zeros(rel.size, dtype=np.uint64)
+    carry = _U(0)
+    for a in range(0, body.size, _CHUNK_BYTES):
+        b = min(a + _CHUNK_BYTES, body.size)
+        at = np.arange(a, b, dtype=np.int64)
+        pos = at - rel[np.searchsorted(rel, at, "right") - 1]
+        weights = _mix(pos.astype(np.uint64) ^ _TAG_POS)  # = _position_weights(...)[pos]
+        running = np.cumsum((body[a:b].astype(np.uint64) + _U(1)) * weights, dtype=np.uint64) + carry
+        lo, hi = np.searchsorted(rel, a + 1, "left"), np.searchsorted(rel, b, "right")
+        sums[lo:hi] = running[rel[lo:hi] - a - 1]
+        carry = running[-1]
+    return sums
 
 
 _WEIGHTS = np.zeros(0, dtype=np.uint64)

@@ -25,6 +25,12 @@ class _Plan:
     # A CSV on either side: the columns numeric in both files, compared as numbers (1.0 is 1, NA is
     # null), decided once both files were read (`_agree`); while reading, each file's numeric-looking ones.
     numbers: set[str] = field(default_factory=set)
+    # A CSV on either side: columns a Parquet file holds as float32, compared at its precision (its
+    # 0.1 is written to CSV as "0.1", which as a double is not the float32 widened, 0.10000000149...).
+    single: set[str] = field(default_factory=set)
+    # A CSV on either side: columns a Parquet file holds as booleans, compared as lower-case text
+    # (pandas writes True / False, Arrow's text of a boolean is true / false).
+    booleans: set[str] = field(default_factory=set)
 
     def hashes(self, batch: Any, src: Any = None, numbers: dict[str, Any] | None = None) -> tuple[np.ndarray | None, np.ndarray]:
         """(key hash or None, hash of the compared non-key values) for each row: the columns in
@@ -37,8 +43,8 @@ class _Plan:
 
         def one(c: str) -> np.ndarray:
             if c in numbers:
-                return _hash_column(numbers[c], text=False)
-            return _hash_column(batch.column(c), text=self.text or c in self.as_text)
+                return _hash_column(_compared(numbers[c], single=c in self.single), text=False)
+            return self._text_hash(batch.column(c), c)
 
         values = _combine([one(c) for c in self.values], n)
         if self.key is None:
@@ -48,8 +54,29 @@ class _Plan:
     def column_hash(self, src: Any, batch: Any, name: str) -> np.ndarray:
         """One compared column's hash, as `hashes` takes it."""
         if name in self.numbers:
-            return _hash_column(src.as_number(batch, name), text=False)
-        return _hash_column(batch.column(name), text=self.text or name in self.as_text)
+            return _hash_column(_compared(src.as_number(batch, name), single=name in self.single), text=False)
+        return self._text_hash(batch.column(name), name)
+
+    def _text_hash(self, arr: Any, name: str) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if name in self.booleans and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = pc.utf8_lower(arr)
+        return _hash_column(arr, text=self.text or name in self.as_text)
+
+
+def _compared(arr: Any, *, single: bool) -> Any:
+    """Numbers as a CSV is compared with them: NaN is no value (a CSV's "NaN", "nan" and "" are
+    all null, so a Parquet NaN against a CSV is too), rounded to float32 when `single`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if single:
+        arr = arr.cast(pa.float32(), safe=False).cast(pa.float64())
+    if pa.types.is_floating(arr.type) and arr.null_count < len(arr):
+        arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, arr.type), arr)
+    return arr
 
 
 @dataclass
@@ -94,7 +121,11 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
         k, v = plan.hashes(batch, numbers=numbers)
         prio = priorities(v if k is None else k)
         for name, p in prints.items():
-            p.update(_hash_column(batch.column(name), text=plan.text), prio)
+            # As its values are compared: numbers as numbers (12.0 and 12 one value), the rest as text.
+            col = batch.column(name)
+            num = parsed.get(name) if src.format == "csv" else col if plan.text and _numeric_type(col.type) else None
+            p.update(_hash_column(col, text=plan.text) if num is None else
+                     _hash_column(_compared(num, single=False), text=False), prio)
         if key_buf is not None:
             assert k is not None
             key_buf.extend(k)

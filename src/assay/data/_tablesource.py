@@ -67,7 +67,14 @@ class _Source:
                     return cls(path, label, fmt, [], batch_rows, None)
                 one_line = _one_line(path)
                 source = pa.BufferReader(one_line) if one_line is not None else path
-                names = list(cls._csv_reader(path, source, batch_rows, None).schema.names)
+                while True:  # the first block holds the header and the first row, however long
+                    try:
+                        names = list(cls._csv_reader(path, source, batch_rows, None).schema.names)
+                        break
+                    except pa.ArrowInvalid as exc:
+                        if not _straddles(exc, batch_rows):
+                            raise
+                        batch_rows = max(batch_rows, 256) * 4
         except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
             raise _unreadable(label, fmt, exc) from exc
         if len(set(names)) != len(names):
@@ -112,10 +119,31 @@ class _Source:
             elif self.one_line is not None:
                 yield from self._csv_reader(self.path, pa.BufferReader(self.one_line), self.batch_rows, self.names)
             else:
-                with _CountedStream(self.path, progress) as source:
-                    yield from self._csv_reader(self.path, source, self.batch_rows, self.names)
+                yield from self._csv_batches(progress)
         except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
             raise _unreadable(self.label, self.format, exc) from exc
+
+    def _csv_batches(self, progress: Any) -> Iterator[Any]:
+        """A CSV's batches. A row longer than Arrow's read block (about 64 bytes a row of
+        `batch_rows`) cannot be read in it: the file is read again with blocks 4x larger (kept for
+        later reads), its rows already given skipped."""
+        import pyarrow as pa
+
+        given = 0
+        while True:
+            at = 0
+            try:
+                with _CountedStream(self.path, progress) as source:
+                    for batch in self._csv_reader(self.path, source, self.batch_rows, self.names):
+                        at += batch.num_rows
+                        if at > given:
+                            yield batch.slice(batch.num_rows - (at - given)) if at - given < batch.num_rows else batch
+                            given = at
+                return
+            except pa.ArrowInvalid as exc:
+                if not _straddles(exc, self.batch_rows):
+                    raise
+                self.batch_rows = max(self.batch_rows, 256) * 4
 
 
     def as_number(self, batch: Any, name: str) -> Any:
@@ -135,14 +163,36 @@ class _Source:
         return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
+# Cells Arrow would parse as numbers but a reader (and pandas) takes for codes: a leading zero
+# (zip codes 02134, ids 007: as numbers 02134 -> 2134 would be no change, 007 and 7 one key) or hex.
+_CODE = r"^[+-]?0[0-9xX]"
+
+
 def _parse_numbers(arr: Any, *, integer: bool) -> Any:
     """CSV cells (strings) as int64 (`integer`) or double, `_MISSING_TOKENS` as null; raises
-    pyarrow.ArrowInvalid at a cell that is no such number."""
+    pyarrow.ArrowInvalid at a cell that is no such number, or a code (`_CODE`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = pc.if_else(pc.is_in(arr, value_set=pa.array(_MISSING_TOKENS)), pa.scalar(None, arr.type), arr)
-    return arr.cast(pa.int64() if integer else pa.float64())
+    if pc.any(pc.match_substring_regex(arr, _CODE)).as_py():
+        raise pa.ArrowInvalid("a code with a leading zero or in hex, not a number")
+    try:
+        return arr.cast(pa.int64() if integer else pa.float64())
+    except pa.ArrowInvalid:
+        if not integer:
+            raise
+        # Arrow's integer parse refuses "+5" (its float parse takes it).
+        return pc.replace_substring_regex(arr, r"^\+", "").cast(pa.int64())
+
+
+_MAX_BLOCK = 1 << 28  # the longest CSV row read: 256 MB
+
+
+def _straddles(exc: Exception, batch_rows: int) -> bool:
+    """Whether Arrow's CSV reader failed on a row longer than its block, and a 4x larger block
+    (up to `_MAX_BLOCK`) may hold it."""
+    return "straddling object" in str(exc) and max(batch_rows * 64, 16_384) * 4 <= _MAX_BLOCK
 
 
 def _blank(path: Path) -> bool:
@@ -211,6 +261,8 @@ def _unreadable(label: str, fmt: str, exc: Exception) -> InputError:
     elif label.lower().endswith(".gz") and ("compress" in said or "gzip" in said or "zlib" in said
                                             or isinstance(exc, EOFError)):
         hint = "the .gz file is truncated or damaged (gzip -t FILE says where): add a complete copy"
+    elif "straddling object" in said:
+        hint = f"a row is longer than {_MAX_BLOCK >> 20} MB: is the file one line, or its line ends not \\n?"
     else:
         hint = "check the delimiter, quoting and that every row has as many fields as the header"
     return InputError(f"{label}: cannot read as {fmt.upper()}: {exc}", hint=hint)

@@ -33,6 +33,25 @@ def _whole_numbers(arr: Any) -> bool:
     return bool(pc.all(pc.match_substring_regex(cells, r"^\s*[+-]?\d+\s*$")).as_py() is not False)
 
 
+def _past_double(ints: Any) -> bool:
+    """Whether an int64 array holds a value past 2**53, where doubles no longer hold every integer."""
+    import pyarrow.compute as pc
+
+    mm = pc.min_max(ints)
+    return mm["min"].is_valid and (mm["min"].as_py() < -(2**53) or mm["max"].as_py() > 2**53)
+
+
+def _whole_past_double(cells: Any, floats: Any) -> bool:
+    """Whether a CSV cell written as a whole number (digits) parsed to a double past 2**53: a
+    17-digit id in a column with fractions, which a double would round (ids 1 apart equal)."""
+    import pyarrow.compute as pc
+
+    big = pc.greater(pc.abs(floats), 2.0**53)
+    if not pc.any(big).as_py():
+        return False
+    return bool(pc.any(pc.match_substring_regex(cells.filter(big), r"^\s*[+-]?\d+\s*$")).as_py())
+
+
 class _ColumnStats:
     """Everything summarised about one column of one file."""
 
@@ -49,6 +68,7 @@ class _ColumnStats:
         self.seen_value = False
         self.minmax = False
         self.late = False  # CSV: turned out textual after numeric-looking batches
+        self.past_double = False  # CSV: held a whole number a double cannot hold exactly (past 2**53)
         self.skipped: str | None = None  # why this column has no summary
 
     def numbers(self, arr: Any) -> Any:
@@ -62,15 +82,20 @@ class _ColumnStats:
         text = False
         if self.numeric.integer:
             try:
-                return _parse_numbers(arr, integer=True)
+                ints = _parse_numbers(arr, integer=True)
+                self.past_double = self.past_double or _past_double(ints)
+                return ints
             except pa.ArrowInvalid:
                 self.numeric.to_float()
                 # Whole numbers past int64 (20-digit ids): text, not rounded through double,
-                # which would make ids that differ in their last digits equal.
-                text = _whole_numbers(arr)
+                # which would make ids that differ in their last digits equal; so too whole
+                # numbers past 2**53 met before (as int64) in a column now of doubles.
+                text = self.past_double or _whole_numbers(arr)
         if not text:
             try:
-                return _parse_numbers(arr, integer=False)
+                floats = _parse_numbers(arr, integer=False)
+                if not _whole_past_double(arr, floats):
+                    return floats
             except pa.ArrowInvalid:
                 pass
         self.numeric = None
