@@ -2,6 +2,19 @@
 
 ``import assay`` stays light: pillars load on first use, and no deep-learning,
 cluster or web framework is imported here.
+
+The entry points are :class:`Workspace` and :func:`track`; each pillar is a subpackage
+(:mod:`assay.data`, :mod:`assay.lineage`, :mod:`assay.checks`, :mod:`assay.drift`), and
+every error assay raises on purpose is an :class:`AssayError` (see :mod:`assay.errors`)::
+
+    import assay
+    from assay.data import add
+
+    ws = assay.Workspace.open()                       # the workspace above this folder
+    add(ws, ["data"], name="customers")               # -> customers@v1
+    with assay.track(ws, inputs=["customers@latest"]) as run:
+        train("data", "model.skops")
+        run.output_model("churn", "model.skops")      # churn@v1, made by this run
 """
 
 from __future__ import annotations
@@ -33,3 +46,8 @@ def __getattr__(name: str) -> Any:
     value = getattr(__import__(module, fromlist=[attr]), attr)  # importlib would load its package
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    # The lazy names too, so that dir(assay), help(assay) and completion show them.
+    return sorted(set(globals()) | set(__all__))

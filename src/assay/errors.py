@@ -14,6 +14,7 @@ __all__ = [
     "CorruptionError",
     "InputError",
     "MissingExtraError",
+    "NoSpaceError",
     "NotFoundError",
     "UnsafePathError",
     "UsageError",

@@ -56,6 +56,9 @@ class Workspace:
 
     @classmethod
     def open(cls, start: Path | str | None = None) -> Workspace:
+        """The workspace found by walking up from ``start`` (default: ``ASSAY_HOME``, else the
+        current folder), or :class:`~assay.errors.WorkspaceNotFoundError`. Also a context
+        manager that closes it: ``with Workspace.open() as ws: ...``."""
         return cls(cls.find_root(Path(start) if start is not None else None))
 
     @classmethod
@@ -527,8 +530,15 @@ class Workspace:
         check_store_lock(self)
 
     def close(self) -> None:
+        """Close this thread's connection to the ledger (the next use opens another)."""
         if "ledger" in self.__dict__:
             self.ledger.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"

@@ -503,3 +503,25 @@ def test_checkout_to_never_removes_the_workspace_s_own_data(ws: Workspace) -> No
                                              r"own data: b/y|y"):
             checkout(ws, "a@v1", to=to, force=True)
     assert (ws.root / "b" / "y").read_text() == "y" and not (ws.root / "b" / "a").exists()
+
+
+def test_refusals_name_the_python_argument_beside_the_cli_flag(ws: Workspace, tmp_path: Path) -> None:
+    # A library caller is told force=True / check_inputs=False, not only --force / --no-input-check.
+    import assay
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("1")
+    add(ws, ["d"], name="d")
+    (tmp_path / "d" / "a.txt").write_text("2")
+    with pytest.raises(UsageError) as local:
+        checkout(ws, "d@v1")
+    assert "--force (force=True)" in str(local.value)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "d").mkdir()
+    (tmp_path / "out" / "d" / "a.txt").write_text("other")
+    with pytest.raises(UsageError) as there:
+        checkout(ws, "d@v1", to=tmp_path / "out")
+    assert "force=True" in str(there.value)
+    with pytest.raises(UsageError) as stale, assay.track(ws, inputs=["d@v1"]):
+        pass
+    assert "--no-input-check (check_inputs=False)" in str(stale.value)

@@ -438,3 +438,13 @@ def test_a_name_with_a_trailing_newline_is_refused() -> None:
     assert check_name("ds") == "ds"
     with pytest.raises(UsageError):
         check_name("ds\n")
+
+
+def test_add_takes_one_path_as_a_string_or_a_path(ws: Workspace, tmp_path: Path) -> None:
+    # A str is one path, not a list of one-letter paths ("d does not exist").
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("a")
+    assert add(ws, "data", name="d").version.files == 1
+    (tmp_path / "data" / "b.txt").write_text("b")
+    assert add(ws, tmp_path / "data", name="d").version.ref == "d@v2"
+    assert add(ws, ("data",), name="d").created is False

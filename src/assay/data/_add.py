@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +62,7 @@ class AddResult:
 
 def add(
     ws: Workspace,
-    paths: list[str | Path],
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     name: str,
     message: str = "",
@@ -81,8 +81,12 @@ def add(
     another dataset is refused unless ``allow_overlap`` (see :mod:`assay.data._overlap`).
     A version that holds no files, where the dataset's latest version has files, is
     refused (:class:`~assay.errors.UsageError`) unless ``allow_empty``.
+    ``paths`` may be one path (``"data"``) or a list; a relative one is taken from the
+    current folder, as on the command line.
     """
-    item = NewData(paths=list(paths), name=name, message=message, kind=kind, meta=meta, allow_overlap=allow_overlap,
+    # One path given as a string is that path, not its characters (each one "does not exist").
+    given: list[Any] = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    item = NewData(paths=given, name=name, message=message, kind=kind, meta=meta, allow_overlap=allow_overlap,
                    allow_empty=allow_empty)
     return add_together(ws, [item], run_id=run_id, jobs=jobs)[0]
 

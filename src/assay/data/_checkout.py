@@ -161,7 +161,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         if blocker is not None:
             if not (blocker in leaving or (force and not in_place)):
                 raise UsageError(f"{blocker} is a file where {version.ref} has a folder",
-                                 hint="move it away and retry" + ("" if in_place else ", or pass --force"))
+                                 hint="move it away and retry" + ("" if in_place else ", or pass --force (force=True)"))
             if blocker not in blockers:
                 blockers.append(blocker)
         absent.add(folder)
@@ -180,7 +180,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                 if not in_place:
                     raise UsageError(
                         f"{dest} exists with other content",
-                        hint="pass --force to overwrite it, or check out into an empty folder",
+                        hint="pass --force (force=True) to overwrite it, or check out into an empty folder",
                     )
                 if not under(rel, sources):
                     unknown.append(rel)
@@ -192,7 +192,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         raise UsageError(
             f"checkout of {version.ref} would overwrite files that are not part of the version on disk: "
             + ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
-            hint="move them away or add them as a version first, or pass --force to overwrite them",
+            hint="move them away or add them as a version first, or pass --force (force=True) to overwrite them",
         )
     empty_dirs = [confine(root, rel) for rel in snapshot.empty_dirs if not protected_path(rel)]  # checked now, made last
     for blocker in blockers:

@@ -75,7 +75,7 @@ def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: 
         raise UsageError(
             f"{version.dataset} has local changes that checkout would overwrite: " + ", ".join(at_risk[:5])
             + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else ""),
-            hint="add them as a version first (`assay data add`), or pass --force to discard them",
+            hint="add them as a version first (`assay data add`), or pass --force (force=True) to discard them",
         )
     for rel in sorted(changes.current_ids):
         if rel not in snapshot.files and under(rel, sources):
@@ -93,7 +93,7 @@ def to_folder_extras(ws: Workspace, root: Path, snapshot: Snapshot, version: Ver
         raise UsageError(
             f"{to} holds {len(extra)} file(s) that {version.ref} does not have: " + ", ".join(extra[:5])
             + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""),
-            hint="pass --force to remove them (checkout writes the version exactly; only files that are a file of "
+            hint="pass --force (force=True) to remove them (checkout writes the version exactly; only files that are a file of "
                  "some version are removed), or check out into an empty folder")
     # Extra files are removed only where a version can give them back; a file in the way of
     # one of the version's folders is overwritten, as --force overwrites local changes.

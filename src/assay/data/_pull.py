@@ -141,8 +141,9 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                     f"pulled {len(result.versions_sent)} version(s) from {spec.name}"
                     + (f" ({here} already here)" if here else "") + f", but did not check out {v.ref}: "
                     + (f"it {why}" if why != exc.message else why),
-                    hint=f"{exc.hint.replace('pass --force', f'run `assay data checkout {v.ref} --force`')}"
-                    if exc.hint else None, details={"pull": result.to_dict()}) from None
+                    hint=exc.hint.replace("pass --force (force=True)", f"run `assay data checkout {v.ref} --force` "
+                                          f"(checkout(ws, {v.ref!r}, force=True))") if exc.hint else None,
+                    details={"pull": result.to_dict()}) from None
             result.checked_out.append(v.ref)
             result.notes += done.warnings
 

@@ -164,7 +164,7 @@ def check_on_disk(ws: Workspace, version: Any) -> None:
         f"the files of {version.dataset} in the workspace are not {version.ref} ({what}; {first} for one): "
         f"the run would be recorded as built from data it did not read",
         hint=f"check it out first (`assay data checkout {version.ref}`), add the changes as a version and name "
-             "that one, or pass --no-input-check if the command reads the input from elsewhere",
+             "that one, or pass --no-input-check (check_inputs=False) if the command reads the input from elsewhere",
     )
 
 

@@ -98,7 +98,7 @@ def load_sklearn(path: Path, *, trust: bool = False, name: str | None = None) ->
         if untrusted and not trust:
             raise ModelError(
                 f"{label}: the skops file contains types skops does not trust: {', '.join(untrusted)}",
-                hint="loading them may run code from the file; pass --trust only if you trust its author",
+                hint="loading them may run code from the file; pass --trust (trust=True) only if you trust its author",
             )
         try:
             est = sio.load(path, trusted=untrusted or None)
@@ -108,7 +108,7 @@ def load_sklearn(path: Path, *, trust: bool = False, name: str | None = None) ->
         if not trust:
             raise ModelError(
                 f"{label}: {suffix} files are pickles, and loading a pickle can run any code it contains",
-                hint="pass --trust if you trust the file's author, or save the model with skops (.skops)",
+                hint="pass --trust (trust=True) if you trust the file's author, or save the model with skops (.skops)",
             )
         import_optional("sklearn", "sklearn")
         import joblib  # ships with scikit-learn
@@ -118,7 +118,7 @@ def load_sklearn(path: Path, *, trust: bool = False, name: str | None = None) ->
         except Exception as exc:
             raise ModelError(f"{label}: cannot unpickle the file ({type(exc).__name__}: {exc})") from None
     else:
-        raise ModelError(f"{label}: unknown scikit-learn model format {suffix!r}", hint="use .skops, or .joblib/.pkl with --trust")
+        raise ModelError(f"{label}: unknown scikit-learn model format {suffix!r}", hint="use .skops, or .joblib/.pkl with --trust (trust=True)")
     return wrap_estimator(est, name=label, hash=hash_path(path), size_bytes=path.stat().st_size)
 
 

@@ -1,0 +1,40 @@
+"""The Python API as a notebook finds it: discoverable names, the error tree, the workspace."""
+
+from __future__ import annotations
+
+import pydoc
+import subprocess
+import sys
+from pathlib import Path
+
+import assay
+import assay.errors
+from assay.workspace import Workspace
+
+
+def test_dir_and_help_show_the_lazy_entry_points() -> None:
+    # Workspace and track load on first use; dir() and help() still list them.
+    code = "import assay; print(sorted(n for n in dir(assay) if n in assay.__all__))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(sorted(assay.__all__))
+    text = pydoc.render_doc(assay, renderer=pydoc.plaintext)
+    assert "class Workspace" in text and "track(ws" in text
+
+
+def test_every_error_class_is_exported() -> None:
+    defined = sorted(name for name, value in vars(assay.errors).items()
+                     if isinstance(value, type) and issubclass(value, assay.errors.AssayError))
+    assert assay.errors.__all__ == defined
+    assert assay.errors.NoSpaceError.exit_code == 2
+
+
+def test_workspace_is_a_context_manager(ws: Workspace, tmp_path: Path) -> None:
+    from assay.data import add, log
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("a")
+    with Workspace.open(tmp_path) as opened:
+        assert opened.root == tmp_path.resolve()
+        add(opened, ["data"], name="d")
+    assert "ledger" in opened.__dict__ and opened.ledger._local.conn is None  # closed on the way out
+    assert [v.ref for v in log(opened, "d")] == ["d@v1"]  # and opens again when used
