@@ -184,15 +184,19 @@ class StoreHold:
     def _beating(self) -> None:
         assert self.stale is not None
         while not self._stop.wait(self.stale / 5):
+            began = _clock()
             try:
                 with self._writing:
                     kept = self.markers.refresh(self.name, self._data())
-                if not kept:
-                    self._lost = True
-                    return
             except Exception:  # noqa: BLE001 - the network: tried again at the next beat; check() says when too late
                 continue
-            self._fresh_until = _clock() + self.stale
+            # A write that lands once check() would say lapsed (held up, or the process paused) may
+            # put back a marker a gc judged stale and removed (between refresh's look and its write):
+            # that gc went on, so the hold stays lapsed.
+            if not kept or _clock() > self._fresh_until - self.stale / 5:
+                self._lost = True
+                return
+            self._fresh_until = began + self.stale
 
     def check(self, *, confirm: bool = False) -> None:
         """Raise before a step that relies on the hold (a deletion, a ref written) if it may
