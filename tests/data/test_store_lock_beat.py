@@ -55,3 +55,36 @@ def test_a_beat_that_lands_after_the_marker_went_stale_leaves_the_hold_lapsed(
         gc_in.set()
         push.release()
         gc_hold.release()
+
+
+def test_an_exclusive_taker_whose_marker_lapsed_while_it_waited_takes_it_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A gc waiting for a push has deleted nothing: a marker of its that lapsed meanwhile (a beat
+    # too late, or removed as stale) is written anew and the holds listed again, instead of the
+    # gc going on to fail at its first deletion.
+    from assay.store import open_store
+
+    monkeypatch.setenv("ASSAY_LOCK_STALE_SECONDS", "1")
+    store = open_store(f"memory://relapse-{os.getpid()}-{time.time_ns()}/s", tmp_path)
+    push = StoreHold(store, "push", "the store", None)
+    push.acquire(wait=True, optional=False)
+    gc_hold = StoreHold(store, "gc", "the store", None)
+    taker = threading.Thread(target=gc_hold.acquire, kwargs={"wait": True, "optional": False}, daemon=True)
+    taker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not store.exists(f"{LOCKS}{gc_hold.name}"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        gc_hold._lost = True  # as its beat says of a write that landed too late
+        store.delete(f"{LOCKS}{gc_hold.name}")  # and a taker that judged it stale removed it
+        time.sleep(0.6)  # (the gc notices while it waits)
+        assert store.exists(f"{LOCKS}{gc_hold.name}")  # written anew: new pushes wait behind it
+    finally:
+        push.release()
+    taker.join(30)
+    try:
+        assert not taker.is_alive() and gc_hold.held
+        gc_hold.check(confirm=True)  # it holds the store: a gc may delete now
+    finally:
+        gc_hold.release()

@@ -140,13 +140,18 @@ class StoreHold:
                         raise self._refused(next((m for m in others if m.exclusive), others[0]))
                     while others:  # a repair waits with its marker in place: new takers wait behind it
                         said = self._waiting(others[0], said)
+                        if self._lost:  # its marker lapsed meanwhile (see _beating): written anew, then listing
+                            break
                         others = self._others()
                         if any(m.exclusive for m in others):
                             self.met = others
                             raise self._refused(next(m for m in others if m.exclusive))
-                    if settle:
-                        self.settle()
-                    return
+                    else:
+                        if settle:
+                            self.settle()
+                        return
+                    self.release(close=False)
+                    continue
                 if not others:
                     return
                 self.release(close=False)  # out of the way of the gc or repair it waits for
