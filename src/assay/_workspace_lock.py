@@ -174,8 +174,26 @@ def _store_key(ws: Workspace) -> int | None:
     elif _inside(folder, ws.dir):
         return None  # this workspace's own store: its lock file is enough
     else:
+        _refuse_another_workspaces_own(folder)
         name = f"folder store of ledger {ws.ledger_id}"
     return int.from_bytes(hashlib.blake2b(f"assay {name}".encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _refuse_another_workspaces_own(folder: Path) -> None:
+    """Refuse a store that lies in another workspace's ``.assay/``: that workspace holds it
+    with its lock file alone (see :func:`_store_key`), which this one does not take, so a gc
+    from here could delete the chunks of an add there that are not recorded yet."""
+    from assay.errors import UsageError
+
+    real = Path(os.path.realpath(folder))
+    for top in (real, *real.parents):
+        if top.name == ".assay" and (top / "config.toml").is_file():
+            raise UsageError(
+                f"the store {folder} is the workspace {top.parent}'s own (it lies in its .assay/ folder): that "
+                "workspace locks it with its lock file only, not in the PostgreSQL ledger, so a gc from here could "
+                "delete the chunks of an add there before it records them",
+                hint=f"move {top.parent}'s store to a folder outside .assay/ and name that folder as `store` in the "
+                     ".assay/config.toml of both workspaces")
 
 
 @contextlib.contextmanager

@@ -140,13 +140,18 @@ class StoreHold:
                         raise self._refused(next((m for m in others if m.exclusive), others[0]))
                     while others:  # a repair waits with its marker in place: new takers wait behind it
                         said = self._waiting(others[0], said)
+                        if self._lost:  # its marker lapsed meanwhile (see _beating): written anew, then listing
+                            break
                         others = self._others()
                         if any(m.exclusive for m in others):
                             self.met = others
                             raise self._refused(next(m for m in others if m.exclusive))
-                    if settle:
-                        self.settle()
-                    return
+                    else:
+                        if settle:
+                            self.settle()
+                        return
+                    self.release(close=False)
+                    continue
                 if not others:
                     return
                 self.release(close=False)  # out of the way of the gc or repair it waits for
@@ -184,15 +189,19 @@ class StoreHold:
     def _beating(self) -> None:
         assert self.stale is not None
         while not self._stop.wait(self.stale / 5):
+            began = _clock()
             try:
                 with self._writing:
                     kept = self.markers.refresh(self.name, self._data())
-                if not kept:
-                    self._lost = True
-                    return
             except Exception:  # noqa: BLE001 - the network: tried again at the next beat; check() says when too late
                 continue
-            self._fresh_until = _clock() + self.stale
+            # A write that lands once check() would say lapsed (held up, or the process paused) may
+            # put back a marker a gc judged stale and removed (between refresh's look and its write):
+            # that gc went on, so the hold stays lapsed.
+            if not kept or _clock() > self._fresh_until - self.stale / 5:
+                self._lost = True
+                return
+            self._fresh_until = began + self.stale
 
     def check(self, *, confirm: bool = False) -> None:
         """Raise before a step that relies on the hold (a deletion, a ref written) if it may
