@@ -49,6 +49,7 @@ from assay.data._storemarkers import (
     Unwritable,
     declared_stale,
     markers_of,
+    remove_left_probes,
     stale_seconds,
 )
 from assay.data._versions import maker
@@ -102,10 +103,13 @@ class StoreHold:
         """The other live markers that matter to this taker (an exclusive one: every one; a
         shared one: the exclusive ones). Markers whose holders are gone (a push killed) it
         removes, whatever their kind: a store that no gc runs on (a team's remote) would
-        otherwise collect them."""
-        kinds = {name: match.group(1) for name in self.markers.listed()
-                 if (match := MARKER_NAME.fullmatch(name)) and name != self.name}
-        now = self.markers.now(self.name) if kinds else None  # the store's clock: asked only if needed
+        otherwise collect them. An exclusive one also removes the clock probes killed looks left."""
+        listed = self.markers.listed()
+        kinds = {name: match.group(1) for name in listed if (match := MARKER_NAME.fullmatch(name)) and name != self.name}
+        probes = self.exclusive and any(name.startswith("clock-") for name in listed)  # (see remove_left_probes)
+        now = self.markers.now(self.name) if kinds or probes else None  # the store's clock: asked only if needed
+        if probes and now is not None:
+            remove_left_probes(self.store, listed, now)  # (not markers: not counted in stale_removed)
         found = []
         for name, kind in sorted(kinds.items()):
             seen = self.markers.look(name, now)
