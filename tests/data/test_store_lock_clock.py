@@ -101,3 +101,38 @@ def test_a_store_that_takes_no_probe_is_read_by_this_machine_s_clock(tmp_path: P
 
     monkeypatch.setattr(store, "put_bytes", refused)
     assert abs(store_now(store) - time.time()) < 5
+
+
+def _probes(tmp_path: Path, ws: Workspace) -> tuple[Path, Path]:
+    """A clock probe a killed dry run left two days ago, and one a live look wrote just now."""
+    locks = ws.store.root / LOCKS
+    locks.mkdir(exist_ok=True)
+    old, young = (locks / f"clock-{uuid.uuid4().hex}.tmp" for _ in range(2))
+    old.write_bytes(b"")
+    young.write_bytes(b"")
+    then = time.time() - 2 * 86400
+    os.utime(old, (then, then))
+    return old, young
+
+
+def test_a_probe_a_killed_look_left_goes_once_a_day_old_by_the_store_s_clock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.data._storemarkers import store_now
+
+    ws = Workspace.init(tmp_path / "w")
+    old, young = _probes(tmp_path, ws)
+    _skewed(monkeypatch, 3 * 86400)  # this machine's clock days ahead: the young one is still young
+    store_now(ws.store)
+    assert not old.exists() and young.exists()
+    assert [p.name for p in (ws.store.root / LOCKS).iterdir()] == [young.name]  # its own probe gone too
+    ws.close()
+
+
+def test_a_gc_removes_a_probe_a_killed_look_left(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "w")
+    (ws.root / "x.txt").write_text("x\n")
+    add(ws, [ws.root / "x.txt"], name="x")
+    old, young = _probes(tmp_path, ws)
+    gc(ws)  # (nothing to collect: no clock asked for objects' ages)
+    assert not old.exists() and young.exists()
+    ws.close()

@@ -174,3 +174,41 @@ def test_the_ledger_s_lock_is_let_go_when_the_lock_ends(tmp_path: Path, pg_datab
                                      "(SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0])
     assert held == [0] * 20
     here.close()
+
+
+def test_a_gc_elsewhere_goes_on_while_a_push_repair_waits_for_a_push_on_the_remote(tmp_path: Path,
+                                                                                   pg_database: str) -> None:
+    # `push --repair` waited for the remote's pushes (to retire packs there) inside the
+    # workspace's lock: on a PostgreSQL ledger every gc of this workspace's store stalled
+    from assay.data import add_remote, push
+    from assay.data._remote import open_remote
+
+    store = str(tmp_path / "shared")
+    here = Workspace.init(tmp_path / "a", ledger=pg_database, store=store)
+    there = Workspace.init(tmp_path / "b", ledger=pg_database, store=store)
+    (here.root / "x.txt").write_text("x\n")
+    add(here, [here.root / "x.txt"], name="x")
+    remote = add_remote(here, "origin", str(tmp_path / "remote"), default=True)
+    push(here, "x")
+    pushing = StoreHold(open_remote(here, "origin")[1], "push", "remote origin", tmp_path / "alice")  # from elsewhere
+    pushing.acquire(wait=True, optional=False)
+    mending = subprocess.Popen([*ASSAY, "data", "push", "--repair", "--remote", remote.name], cwd=here.root,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.name.startswith("repair-") for p in (tmp_path / "remote" / LOCKS).iterdir()):
+            assert time.monotonic() < deadline and mending.poll() is None, mending.communicate()
+            time.sleep(0.05)
+        started = time.monotonic()
+        collecting = subprocess.run([*ASSAY, "data", "gc"], cwd=there.root, capture_output=True, text=True, env=ENV,
+                                    timeout=60)
+        assert collecting.returncode == 0, collecting.stderr
+        assert time.monotonic() - started < 30 and "waiting for the lock on" not in collecting.stderr
+        assert mending.poll() is None  # the repair still waits for the push on the remote
+    finally:
+        pushing.release()
+    out, err = mending.communicate(timeout=60)
+    assert mending.returncode == 0, err
+    assert verify(here, remote="origin").ok
+    here.close()
+    there.close()

@@ -341,7 +341,8 @@ def verify_cmd(ref: str | None, all_objects: bool, remote: str | None, as_json: 
               "empty probe to read the store's clock).")
 @click.option("--wait", is_flag=True,
               help="Where other workspaces use this store (it is their remote), wait for their pushes, pulls and "
-                   "verifies under way to end, holding new ones back, instead of refusing.")
+                   "verifies under way to end, holding new ones back, and for another gc or repair there, instead of "
+                   "refusing.")
 @json_option
 @handle_errors
 def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
@@ -363,11 +364,11 @@ def gc_cmd(dry_run: bool, wait: bool, as_json: bool) -> None:
             what = "; ".join(f"{escaped(h['holder'])} {_doing(h)}" for h in holds[:3]) + (
                 f"; and {len(holds) - 3} more" if len(holds) > 3 else "")
             if result.gc_now == "wait":
-                click.echo(f"a gc --wait now would wait: {what} (new pushes, pulls and verifies wait behind it)")
+                behind = ("" if any(h["exclusive"] for h in holds) else
+                          " (new pushes, pulls and verifies wait behind it)")
+                click.echo(f"a gc --wait now would wait: {what}{behind}")
             else:
-                then = (" (`assay data gc --wait` would wait for it)"
-                        if not wait and not any(h["exclusive"] for h in holds) else "")
-                click.echo(f"a gc now would refuse: {what}{then}")
+                click.echo(f"a gc now would refuse: {what} (`assay data gc --wait` would wait for it)")
 
     emit(result, as_json, render)
 

@@ -114,11 +114,11 @@ def _gc_hold(ws: Workspace, dry_run: bool, wait: bool) -> Iterator[StoreHold | N
 
 def _look_at_holds(ws: Workspace, result: GcResult, wait: bool) -> None:
     """What a gc would meet in the store now (a dry run takes no hold): the live holds of
-    others, and whether it would refuse (an exclusive one, or any without ``wait``) or wait."""
+    others, and whether it would refuse (without ``wait``) or wait (for another gc too)."""
     found = holds_now(ws.store)
     result.store_holds = [m.to_dict() for m in found]
     if found:
-        result.gc_now = "refuse" if not wait or any(m.exclusive for m in found) else "wait"
+        result.gc_now = "wait" if wait else "refuse"
 
 
 def _collect(ws: Workspace, result: GcResult, dry_run: bool, rewrite_threshold: float,

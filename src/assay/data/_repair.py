@@ -42,7 +42,8 @@ store from a remote, `push --repair` mends a remote from the workspace.
 and takes the exclusive lock (and the store's exclusive hold: no push into it under way,
 see :mod:`assay.data._storelock`) only to delete or move aside the packs it replaced, each
 only if every chunk it held good (or had mended) is still indexed elsewhere then.
-`push --repair` mends under a push's hold on the remote and retires under its exclusive one.
+`push --repair` mends under a push's hold on the remote (and the workspace's shared lock) and retires under
+the remote's exclusive hold alone, waited for outside the workspace's lock.
 What a repair reads before it changes anything (indexes, snapshots) is :mod:`assay.data._repair_read`.
 """
 
@@ -136,27 +137,31 @@ def _repair(ws: Workspace, remote: str | None, on_remote: bool) -> RepairResult:
     local = workspace_packs(ws)
     if on_remote:
         result = RepairResult(store=f"remote {spec.name}", source="workspace")
-        with ws.lock():
-            if not any(store.list("versions/")) and not any(store.list("refs/")):
-                raise NotFoundError(f"remote {spec.name} holds no versions: there is nothing to repair there",
-                                    hint=f"`assay data push --remote {spec.name}` sends them")
-            target = PackStore(store)  # the remote's own indexes, not this workspace's cache of them
+        if not any(store.list("versions/")) and not any(store.list("refs/")):
+            raise NotFoundError(f"remote {spec.name} holds no versions: there is nothing to repair there",
+                                hint=f"`assay data push --remote {spec.name}` sends them")
+        target = PackStore(store)  # the remote's own indexes, not this workspace's cache of them
 
-            def live() -> set[str]:  # once every index is known readable by this assay: refs first
-                refs = mend_refs(ws, store, result)
-                mend_runs(ws, store, result)
-                return live_on_remote(store, refs)
+        def live() -> set[str]:  # once every index is known readable by this assay: refs first
+            refs = mend_refs(ws, store, result)
+            mend_runs(ws, store, result)
+            return live_on_remote(store, refs)
 
-            try:
-                with remote_hold(ws, spec, store, "push"):  # checking and storing add to the remote, as a push does
-                    retire = _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
-                                   spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
-                                   pack_size=min(ws.config.data.pack_size, 64 << 20), drop_orphans=True)
-                # Packs are deleted, a push's pack in flight would read as a leftover: no push may be under way.
-                with store_hold(store, "repair", where=f"remote {spec.name} ({spec.url})", workspace=ws.root) as hold:
-                    retire(hold.check)
-            finally:
-                target.close()
+        try:
+            # This workspace's store is read (no gc of it meanwhile); checking and storing add to the remote,
+            # as a push does.
+            with ws.lock(), remote_hold(ws, spec, store, "push"):
+                retire = _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
+                               spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
+                               pack_size=min(ws.config.data.pack_size, 64 << 20), drop_orphans=True)
+            # Packs are deleted, a push's pack in flight would read as a leftover: no push may be under way.
+            # Waited for outside the workspace's lock (on a PostgreSQL ledger, every workspace on this
+            # store shares it, and their gcs would stall behind a repair that only waits): retiring
+            # reads and changes the remote alone, and its hold keeps every other writer there out.
+            with store_hold(store, "repair", where=f"remote {spec.name} ({spec.url})", workspace=ws.root) as hold:
+                retire(hold.check)
+        finally:
+            target.close()
         if not result.unmended_refs:  # otherwise reading the remote's versions fails on them
             result.after = verify(ws, remote=spec.name)
     else:

@@ -8,7 +8,8 @@ store itself, ``locks/<kind>-<uuid>.json`` (who, host, pid, workspace, since whe
 then lists the others'. A push, a pull or a verify of a remote holds the store *shared*:
 while a gc or a repair holds it, it takes its marker back and waits. A gc, and a repair
 retiring the packs it replaced, hold it *exclusive*: gc refuses while another hold is
-live, a repair waits for them to end (new shared takers wait behind it); an exclusive marker
+live, a repair (and ``gc --wait``) waits for them to end (new shared takers wait behind it; of
+two exclusive takers, one that may have been missed by the other yields to it); an exclusive marker
 says ``"state": "waiting"`` until no other hold is live, then ``"holding"`` (so a push behind a
 ``gc --wait`` is told it waits, not that it deletes). A gc or a repair waits outside the
 workspace's lock, which other workspaces may share (:func:`store_hold_within`). Marker first,
@@ -31,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import socket
 import sys
 import threading
@@ -49,6 +51,7 @@ from assay.data._storemarkers import (
     Unwritable,
     declared_stale,
     markers_of,
+    remove_left_probes,
     stale_seconds,
 )
 from assay.data._versions import maker
@@ -93,6 +96,7 @@ class StoreHold:
         self._fresh_until = float("inf")
         self._lost = False
         self.met: list[Marker] = []  # the live holds it refused for, if it did
+        self._listed: set[str] = set()  # the names its last look found in locks/
         self.depth = 0  # how many times this thread holds it through store_hold (see _again)
 
     def _data(self) -> bytes:
@@ -102,10 +106,14 @@ class StoreHold:
         """The other live markers that matter to this taker (an exclusive one: every one; a
         shared one: the exclusive ones). Markers whose holders are gone (a push killed) it
         removes, whatever their kind: a store that no gc runs on (a team's remote) would
-        otherwise collect them."""
-        kinds = {name: match.group(1) for name in self.markers.listed()
-                 if (match := MARKER_NAME.fullmatch(name)) and name != self.name}
-        now = self.markers.now(self.name) if kinds else None  # the store's clock: asked only if needed
+        otherwise collect them. An exclusive one also removes the clock probes killed looks left."""
+        listed = self.markers.listed()
+        self._listed = set(listed)
+        kinds = {name: match.group(1) for name in listed if (match := MARKER_NAME.fullmatch(name)) and name != self.name}
+        probes = self.exclusive and any(name.startswith("clock-") for name in listed)  # (see remove_left_probes)
+        now = self.markers.now(self.name) if kinds or probes else None  # the store's clock: asked only if needed
+        if probes and now is not None:
+            remove_left_probes(self.store, listed, now)  # (not markers: not counted in stale_removed)
         found = []
         for name, kind in sorted(kinds.items()):
             seen = self.markers.look(name, now)
@@ -135,22 +143,28 @@ class StoreHold:
                 self._held()
                 others = self._others()
                 if self.exclusive:
-                    if others and (not wait or any(m.exclusive for m in others)):
+                    if others and not wait:
                         self.met = others
                         raise self._refused(next((m for m in others if m.exclusive), others[0]))
-                    while others:  # a repair waits with its marker in place: new takers wait behind it
-                        said = self._waiting(others[0], said)
+                    # Another exclusive taker listed before this marker may have missed it: this one
+                    # yields to it (marker taken back, written anew after a while). One whose marker a
+                    # listing of this one's missed lists after this marker was written, finds it, and
+                    # yields (or refuses, without wait): this one goes on, marker in place.
+                    before = {m.name for m in others if m.exclusive}
+                    while not (yields := [m for m in others if m.exclusive and (m.name in before or not m.waiting)]):
+                        shared = [m for m in others if not m.exclusive]
+                        if not shared:
+                            if settle:
+                                self.settle()
+                            return
+                        said = self._waiting(shared[0], said)  # with its marker in place: new takers wait behind it
                         if self._lost:  # its marker lapsed meanwhile (see _beating): written anew, then listing
                             break
                         others = self._others()
-                        if any(m.exclusive for m in others):
-                            self.met = others
-                            raise self._refused(next(m for m in others if m.exclusive))
-                    else:
-                        if settle:
-                            self.settle()
-                        return
+                        before &= self._listed
                     self.release(close=False)
+                    if yields:  # after a while (random, so that two that yield to each other part)
+                        said = self._waiting(yields[0], said, scatter=True)
                     continue
                 if not others:
                     return
@@ -179,11 +193,12 @@ class StoreHold:
             self._beat = threading.Thread(target=self._beating, name=f"assay-{self.kind}-hold", daemon=True)
             self._beat.start()
 
-    def _waiting(self, other: Marker, said: bool) -> bool:
+    def _waiting(self, other: Marker, said: bool, *, scatter: bool = False) -> bool:
         if not said:
             _note(f"waiting for {self.where}: {other.holder()} {other.doing()}; the {self.kind} goes on when that "
                   "has ended")
-        time.sleep(0.2 if self.stale is None else min(2.0, self.stale / 5))
+        pause = 0.2 if self.stale is None else min(2.0, self.stale / 5)
+        time.sleep(pause * random.uniform(0.5, 1.5) if scatter else pause)
         return True
 
     def _beating(self) -> None:
@@ -238,7 +253,7 @@ class StoreHold:
             why = f"{other.holder()} {other.doing()}"
         gone = ("at once" if self.stale is None else
                 f"after {declared_stale(other.doc):g} s without a heartbeat (ASSAY_LOCK_STALE_SECONDS)")
-        wait = " (or with --wait)" if self.kind == "gc" and not other.exclusive else ""
+        wait = " (or with --wait)" if self.kind == "gc" else ""
         return ConcurrencyError(f"refusing to {self.kind} {self.where}: {why}",
                                 hint=f"rerun the {self.kind} when that has ended{wait}; a process that was killed stops holding "
                                      f"the store {gone}, and the next taker there removes its marker")
@@ -339,14 +354,14 @@ def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectSto
     inside it: on a PostgreSQL ledger that lock is an advisory lock that every workspace on
     the store shares, and their commands would stall behind a taker that only waits.
 
-    The order: the lock, then the hold without waiting. Refused by shared holds, with
+    The order: the lock, then the hold without waiting. Refused by other holds, with
     ``wait``, it lets the lock go and waits for them outside it, its marker saying "waiting"
     (new shared takers wait behind it). Once they have ended, it takes the lock if it is free
     now, marker kept: nothing can have come in between. If the lock is held, it lets its
     marker go before it waits for the lock (a verify of this store holds the lock shared
     while it waits for a marker: both would wait for ever), and starts again. Whatever the
     path, it deletes only while it holds both, with no other hold live when its marker last
-    looked; an exclusive hold of another (a gc, a repair) refuses it, as ever."""
+    looked. Another exclusive hold (a gc, a repair) is waited for too, with ``wait``."""
     held = _nests(store, kind)
     if held is not None:
         with _again(held, kind, False) as hold, lock():
@@ -363,7 +378,7 @@ def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectSto
             try:
                 hold.acquire(wait=False, optional=False)
             except ConcurrencyError:
-                if not (wait and hold.met and not any(m.exclusive for m in hold.met)):
+                if not (wait and hold.met):
                     raise
             else:
                 with _registered(hold):

@@ -39,13 +39,15 @@ from assay.errors import AccessDeniedError, AssayError, InputError, NotFoundErro
 from assay.store import LocalStore, ObjectStore
 
 __all__ = ["LOCKS", "MARKER_NAME", "MAX_STALE_SECONDS", "SHARED_KINDS", "STALE_SECONDS", "FolderMarkers", "Marker",
-           "ObjectMarkers", "Unwritable", "declared_stale", "holds_now", "markers_of", "stale_seconds", "store_now"]
+           "ObjectMarkers", "Unwritable", "declared_stale", "holds_now", "markers_of", "remove_left_probes",
+           "stale_seconds", "store_now"]
 
 LOCKS = "locks/"
 SHARED_KINDS = ("push", "pull", "verify")  # any other kind (gc, repair, a newer assay's) holds exclusive
 STALE_SECONDS = 600.0
 MAX_STALE_SECONDS = 86400.0  # a day: also the most another's marker may claim (see declared_stale)
 MARKER_NAME = re.compile(r"([a-z]{1,16})-([0-9a-f]{32})\.json")
+_CLOCK_PROBE = re.compile(r"clock-[0-9a-f]{32}\.tmp")  # (see store_now)
 _DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
@@ -300,9 +302,10 @@ def markers_of(store: ObjectStore) -> FolderMarkers | ObjectMarkers:
 
 def store_now(store: ObjectStore) -> float:
     """The store's clock now: the time it gives a probe written now (``locks/clock-*.tmp``,
-    removed at once; a name no taker reads as a marker), so that ages read off its objects'
-    times are not off by this machine's clock. This machine's clock where the store takes
-    no write from this user (a read-only share, a web server, a full disk) or tells no times."""
+    removed at once, as are those a day old that a killed look left: :func:`remove_left_probes`;
+    a name no taker reads as a marker), so that ages read off its objects' times are not off by
+    this machine's clock. This machine's clock where the store takes no write from this user
+    (a read-only share, a web server, a full disk) or tells no times."""
     if store.url.startswith(("http://", "https://")):
         return time.time()
     key = f"{LOCKS}clock-{uuid.uuid4().hex}.tmp"
@@ -315,12 +318,29 @@ def store_now(store: ObjectStore) -> float:
             return time.time()
         raise
     try:
-        return store.modified(key)
+        now = store.modified(key)
     except (NotFoundError, NotImplementedError):
         return time.time()
     finally:
         with contextlib.suppress(AssayError, OSError):
             store.delete(key)
+    with contextlib.suppress(AssayError, OSError):  # a tidy-up: one listing of locks/
+        remove_left_probes(store, [k[len(LOCKS):] for k in store.list(LOCKS)], now)
+    return now
+
+
+def remove_left_probes(store: ObjectStore, names: list[str], now: float) -> int:
+    """Remove, of ``names`` in ``locks/``, the probes of :func:`store_now` a look left when it was
+    killed, once a day old by the store's clock (``now``): a younger one may be a live look's,
+    paused between its write and its read. A tidy-up: nothing fails for it. How many went."""
+    removed = 0
+    for name in names:
+        if _CLOCK_PROBE.fullmatch(name):
+            with contextlib.suppress(AssayError, OSError):
+                if now - store.modified(LOCKS + name) > MAX_STALE_SECONDS:
+                    store.delete(LOCKS + name)
+                    removed += 1
+    return removed
 
 
 def holds_now(store: ObjectStore) -> list[Marker]:
