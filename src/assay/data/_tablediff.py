@@ -82,7 +82,7 @@ Column summaries
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,11 +202,17 @@ def diff_tables(
     for side in (side_old, side_new):
         _keyed_rows(side)
 
-    schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names)
+    # A CSV column with no value (a header-only file) has no type to change from or to.
+    untyped = {(side, name) for side, s in (("old", side_old), ("new", side_new))
+               for name, st in s.stats.items() if st.csv and not st.seen_value}
+    schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names, untyped)
     schema["renamed"] = renamed(side_old.prints, side_new.prints,
                                 {n: st.kind for n, st in side_old.stats.items()},
                                 {n: st.kind for n, st in side_new.stats.items()}, same_rows=side_old.n_rows == side_new.n_rows)
     notes = []
+    for side, s, src in (("old", side_old, src_old), ("new", side_new, src_new)):
+        if src.format == "csv" and not s.n_rows and src.names:
+            notes.append(f"the {side} file has no rows: its columns' types are not compared")
     if schema["added"] or schema["removed"]:
         notes.append(
             f"rows compared over the {len(common)} columns both files share; "
@@ -325,7 +331,9 @@ def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[st
     return cols
 
 
-def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str], n_new: list[str]) -> dict[str, Any]:
+def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str], n_new: list[str],
+                 untyped: Collection[tuple[str, str]] = ()) -> dict[str, Any]:
+    """`untyped`: (side, column) of CSV columns holding no value: no type, so no type change."""
     for n in n_old:
         t_old.setdefault(n, "string")
     for n in n_new:
@@ -338,6 +346,7 @@ def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str],
         "type_changed": [
             {"name": n, "old": t_old[n], "new": t_new[n]}
             for n in n_new if n in t_old and _logical_type(t_old[n]) != _logical_type(t_new[n])
+            and ("old", n) not in untyped and ("new", n) not in untyped
         ],
         "order_changed": [n for n in n_old if n in t_new] != [n for n in n_new if n in t_old],
     }
