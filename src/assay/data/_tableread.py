@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._tablehash import _combine, _hash_column, _mix, _Priorities
+from assay.data._tablehash import _combine, _hash_column, _hash_text, _mix, _Priorities
 from assay.data._tablerenamed import _ColumnPrint
 from assay.data._tablesource import _Source
 from assay.data._tablestats import _ColumnStats
@@ -31,6 +31,9 @@ class _Plan:
     # A CSV on either side: columns a Parquet file holds as booleans, compared as lower-case text
     # (pandas writes True / False, Arrow's text of a boolean is true / false).
     booleans: set[str] = field(default_factory=set)
+    # Compared as text: per column, what its text cells held, in any read of either file: "naive"
+    # or "zoned" timestamps (or dates), "text" (see `_hash_text`).
+    instants: dict[str, set[str]] = field(default_factory=dict)
 
     def hashes(self, batch: Any, src: Any = None, numbers: dict[str, Any] | None = None) -> tuple[np.ndarray | None, np.ndarray]:
         """(key hash or None, hash of the compared non-key values) for each row: the columns in
@@ -63,7 +66,9 @@ class _Plan:
 
         if name in self.booleans and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = pc.utf8_lower(arr)
-        return _hash_column(arr, text=self.text or name in self.as_text)
+        if self.text or name in self.as_text:  # dates and timestamps, as values or as text, by instant
+            return _hash_text(arr, self.instants.setdefault(name, set()))
+        return _hash_column(arr, text=False)
 
 
 def _compared(arr: Any, *, single: bool) -> Any:
