@@ -180,3 +180,23 @@ def test_a_naive_timestamp_is_not_its_utc_instant_between_parquet_and_csv(tmp_pa
     pq.write_table(pa.table({"id": [1], "t": t.cast(pa.timestamp("us", "UTC"))}), tmp_path / "z.parquet")
     d = diff_tables(tmp_path / "z.parquet", b, key=["id"])
     assert d.rows_changed == 0 and d.schema["type_changed"] == []
+
+
+def test_numbers_a_csv_holds_alike_are_a_storage_note_not_a_type_change(tmp_path):  # type: ignore[no-untyped-def]
+    # A CSV says no type: float32 reads back as double, an int32 as int64, whole doubles as int64.
+    t = pa.table({"id": pa.array([1, 2, 3], pa.int32()), "f": pa.array([1.5, 2.25, 0.1], pa.float32()),
+                  "w": pa.array([1.0, 2.0, float("nan")]), "x": pa.array([1.5, 2.0, 3.0])})
+    pq.write_table(t, tmp_path / "a.parquet")
+    b = csv(tmp_path / "b.csv", "id,f,w,x\n1,1.5,1,1.5\n2,2.25,2,2\n3,0.1,,3\n")
+    d = diff_tables(tmp_path / "a.parquet", b, key=["id"])
+    assert (d.rows_changed, d.schema["type_changed"]) == (0, []) and d.identical
+    assert any("'id' int32 -> int64; 'f' float -> double; 'w' double -> int64" in n for n in d.notes)
+    # Numbers that differ: a double holding 1.5 against a CSV of whole numbers is a change of type.
+    c = csv(tmp_path / "c.csv", "id,f,w,x\n1,1.5,1,2\n2,2.25,2,2\n3,0.1,,3\n")
+    d = diff_tables(tmp_path / "a.parquet", c, key=["id"])
+    assert d.schema["type_changed"] == [{"name": "x", "old": "double", "new": "int64"}]
+    assert d.rows_changed_by_column == {"x": 1}
+    # Two CSVs: 1.0 -> 1 is the same number, 1.5 -> 2 a change of type too.
+    assert diff_tables(csv(tmp_path / "d.csv", "id,w\n1,1.0\n2,2.0\n"), csv(tmp_path / "e.csv", "id,w\n1,1\n2,2\n")).identical
+    d = diff_tables(csv(tmp_path / "g.csv", "id,w\n1,1.5\n"), csv(tmp_path / "h.csv", "id,w\n1,2\n"))
+    assert d.schema["type_changed"] == [{"name": "w", "old": "double", "new": "int64"}]

@@ -67,7 +67,9 @@ CSV
     compared as instants (`_hash_text`): pandas' "2024-01-01 00:00:00" (or "2024-01-01"), another
     tool's "2024-01-01T00:00:00" and Arrow's "2024-01-01 00:00:00.000000" are one value; a
     wall-clock time never equals an instant in a zone. A timestamp column against text whose
-    every cell held one, zoned as the column is, is a change of storage, not of type. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
+    every cell held one, zoned as the column is, is a change of storage, not of type; so are, in
+    a column compared as numbers, float32 -> double, int32 -> int64 and a double of whole
+    numbers -> int64 (as a CSV reads them back: `_written_alike`). A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
     columns), is read as a table with no columns and no rows, a header without a line end
     as its columns and no rows. A header that is one column holding ';', '|'
     (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
@@ -208,7 +210,8 @@ def diff_tables(
     # A CSV column with no value (a header-only file) has no type to change from or to.
     untyped = {(side, name) for side, s in (("old", side_old), ("new", side_new))
                for name, st in s.stats.items() if st.csv and not st.seen_value}
-    alike = {c for c in common if _written_alike(plan, c, side_old.types.get(c, "string"), side_new.types.get(c, "string"))}
+    alike = {c for c in common if _written_alike(plan, c, side_old.types.get(c, "string"), side_new.types.get(c, "string"),
+                                                 side_old.stats[c].numeric, side_new.stats[c].numeric)}
     schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names, untyped, alike)
     schema["renamed"] = renamed(side_old.prints, side_new.prints,
                                 {n: st.kind for n, st in side_old.stats.items()},
@@ -366,11 +369,23 @@ def _storage_changed(schema: dict[str, Any], alike: Collection[str] = ()) -> lis
             and (_logical_type(old[c["name"]]) == _logical_type(c["type"]) or c["name"] in alike)]
 
 
-def _written_alike(plan: _Plan, name: str, a: str, b: str) -> bool:
-    """Whether types `a` and `b` of a column differ only as a CSV writes its values: a date or
-    timestamp against text whose every cell held one, in or out of a zone as the type is."""
+_INTEGERS = {f"{u}int{n}" for u in ("", "u") for n in (8, 16, 32, 64)}
+
+
+def _written_alike(plan: _Plan, name: str, a: str, b: str, num_a: Any = None, num_b: Any = None) -> bool:
+    """Whether types `a` and `b` of a column differ only as a CSV writes its values (which says
+    no type, but what its cells read as): a date or timestamp against text whose every cell held
+    one, in or out of a zone as the type is; and, among columns compared as numbers, a float32
+    against a double (compared at float32 precision), an int against another, or a column of
+    whole numbers only (`num_a` / `num_b`: each side's `_NumericStats`) against an int."""
     if not plan.text:
         return False
+    if name in plan.numbers and num_a is not None and num_b is not None:
+        if {a, b} == {"float", "double"}:
+            return True
+        floats = [t for t in (a, b) if t not in _INTEGERS]
+        return not floats or (set(floats) <= {"float", "double", "halffloat"} and len(floats) == 1
+                              and all(n.integer or n.whole for n in (num_a, num_b)))
     kinds = plan.instants.get(name, set())
     for typed, other in ((a, b), (b, a)):
         if other == "string" and (typed.startswith("timestamp[") or typed.startswith("date")):
