@@ -120,7 +120,9 @@ class _CategoryStats:
         """Every distinct non-null value hash (sorted), or None when there were more than `limit`."""
         if self._every is None:
             return None
-        merged = np.sort(np.concatenate(self._every)) if self._every else np.zeros(0, np.uint64)
+        merged = np.concatenate(self._every) if self._every else np.zeros(0, np.uint64)
+        self._every = []  # the parts are not held while merged
+        merged.sort()  # in place: one copy of the hashes, not two
         if merged.size > 1:  # unique (np.unique hashes first: several times slower here)
             merged = merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
         if merged.size > self.limit:
