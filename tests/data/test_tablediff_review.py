@@ -162,3 +162,27 @@ def test_a_column_all_null_on_one_side_is_not_called_text_on_one_side(tmp_path):
     new = parquet(tmp_path / "b.parquet", {"id": pa.array([1, 2]), "n": pa.array([None, "x"])})
     d = diff_tables(old, new, key=["id"])
     assert d.rows_changed == 1 and not any("compared as text" in n for n in d.notes)
+
+
+def test_a_header_only_csv_has_no_column_types_to_change(tmp_path):
+    # Its columns hold no value, so no type: "rows 0 -> 2" says it, once, not "null -> int64" per column.
+    old = tmp_path / "h.csv"
+    old.write_text("id,x,s\n")
+    new = tmp_path / "r.csv"
+    new.write_text("id,x,s\n1,2,a\n2,3,b\n")
+    d = diff_tables(old, new)
+    assert d.schema["type_changed"] == [] and (d.rows_old, d.rows_added) == (0, 2)
+    assert [n for n in d.notes if "no rows" in n] == ["the old file has no rows: its columns' types are not compared"]
+    assert diff_tables(new, old).schema["type_changed"] == []
+
+
+def test_a_key_column_gets_no_numeric_summary_line(tmp_path, capsys):
+    # Its mean and median move with the keys added or removed: the rows line says that already.
+    old = tmp_path / "a.csv"
+    old.write_text("id,v\n" + "".join(f"{i},{i % 7}\n" for i in range(1, 101)))
+    new = tmp_path / "b.csv"
+    new.write_text("id,v\n" + "".join(f"{i},{i % 7}\n" for i in range(11, 131)))
+    render_table_diff(diff_tables(old, new, key=["id"]).to_dict())
+    out = capsys.readouterr().out
+    assert "rows 100 -> 120: +30 -10" in out and "id:" not in out
+    assert "v: mean 2.97 -> 3.00833" in out  # other numeric columns keep theirs

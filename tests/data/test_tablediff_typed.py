@@ -132,3 +132,71 @@ def test_whole_numbers_past_int64_stay_text_not_rounded(tmp_path):  # type: igno
     assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (1, 1, 1)
     assert d.examples["added"] == [{"id": "12345678901234567892"}]
     assert d.schema["new"][0] == {"name": "id", "type": "string"}
+
+
+def test_timestamps_against_their_pandas_csv_compare_as_instants(tmp_path):  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    # pandas writes "2024-01-02 10:30:00" (and "2024-01-01" when every time is midnight, "+01:00"
+    # with a zone) where Arrow's text is "2024-01-02 10:30:00.000000": no row changed.
+    df = pd.DataFrame({
+        "id": [1, 2, 3],
+        "t": pd.to_datetime(["2024-01-01 00:00:00", "2024-01-02 10:30:00", "2024-01-03 00:00:00.250"], format="ISO8601"),
+        "day": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+        "utc": pd.to_datetime(["2024-01-01 00:00:00", "2024-01-02 10:30:00", None]).tz_localize("Europe/Paris"),
+    })
+    df.to_parquet(tmp_path / "a.parquet", index=False)
+    df.to_csv(tmp_path / "a.csv", index=False)
+    for key in (["id"], ["t"], None):
+        d = diff_tables(tmp_path / "a.parquet", tmp_path / "a.csv", key=key)
+        assert (d.rows_added, d.rows_removed, d.rows_changed or 0) == (0, 0, 0), key
+        assert d.schema["type_changed"] == [] and d.identical
+        assert any("'t' timestamp[" in n and "'day' timestamp[" in n for n in d.notes)  # pandas: ns or us
+    moved = df.assign(t=df.t + pd.Timedelta(seconds=1))
+    moved.to_csv(tmp_path / "b.csv", index=False)
+    d = diff_tables(tmp_path / "a.parquet", tmp_path / "b.csv", key=["id"])
+    assert d.rows_changed == 3 and d.rows_changed_by_column == {"t": 3}
+
+
+def test_two_csvs_writing_timestamps_differently_compare_as_instants(tmp_path):  # type: ignore[no-untyped-def]
+    a = csv(tmp_path / "a.csv", "id,t\n1,2024-01-01T00:00:00\n2,2024-01-02T10:30:00.500\n3,x\n4,2024-01-01T00:00:00Z\n")
+    b = csv(tmp_path / "b.csv", "id,t\n1,2024-01-01 00:00:00\n2,2024-01-02 10:30:00.500000\n3,x\n4,2024-01-01 01:00:00+01:00\n")
+    d = diff_tables(a, b, key=["id"])
+    assert (d.rows_changed, d.rows_unchanged) == (0, 4)
+    # A wall-clock time is not equal to the instant of that time in UTC (nor is text that looks
+    # like a time but is none equal to another writing of it).
+    c = csv(tmp_path / "c.csv", "id,t\n1,2024-01-01T00:00:00+00:00\n2,2024-01-02 10:30:00.5\n3,X\n4,2024-01-01 00:00:00\n")
+    d = diff_tables(a, c, key=["id"])
+    assert d.rows_changed_by_column == {"t": 3}
+    assert [e["key"]["id"] for e in d.changed_examples] == [1, 3, 4]
+
+
+def test_a_naive_timestamp_is_not_its_utc_instant_between_parquet_and_csv(tmp_path):  # type: ignore[no-untyped-def]
+    t = pa.array([1_704_067_200_000_000], pa.timestamp("us"))
+    pq.write_table(pa.table({"id": [1], "t": t}), tmp_path / "a.parquet")
+    b = csv(tmp_path / "b.csv", "id,t\n1,2024-01-01 00:00:00+00:00\n")
+    d = diff_tables(tmp_path / "a.parquet", b, key=["id"])
+    assert d.rows_changed == 1 and d.schema["type_changed"] == [{"name": "t", "old": "timestamp[us]", "new": "string"}]
+    pq.write_table(pa.table({"id": [1], "t": t.cast(pa.timestamp("us", "UTC"))}), tmp_path / "z.parquet")
+    d = diff_tables(tmp_path / "z.parquet", b, key=["id"])
+    assert d.rows_changed == 0 and d.schema["type_changed"] == []
+
+
+def test_numbers_a_csv_holds_alike_are_a_storage_note_not_a_type_change(tmp_path):  # type: ignore[no-untyped-def]
+    # A CSV says no type: float32 reads back as double, an int32 as int64, whole doubles as int64.
+    t = pa.table({"id": pa.array([1, 2, 3], pa.int32()), "f": pa.array([1.5, 2.25, 0.1], pa.float32()),
+                  "w": pa.array([1.0, 2.0, float("nan")]), "x": pa.array([1.5, 2.0, 3.0])})
+    pq.write_table(t, tmp_path / "a.parquet")
+    b = csv(tmp_path / "b.csv", "id,f,w,x\n1,1.5,1,1.5\n2,2.25,2,2\n3,0.1,,3\n")
+    d = diff_tables(tmp_path / "a.parquet", b, key=["id"])
+    assert (d.rows_changed, d.schema["type_changed"]) == (0, []) and d.identical
+    assert any("'id' int32 -> int64; 'f' float -> double; 'w' double -> int64" in n for n in d.notes)
+    # Numbers that differ: a double holding 1.5 against a CSV of whole numbers is a change of type.
+    c = csv(tmp_path / "c.csv", "id,f,w,x\n1,1.5,1,2\n2,2.25,2,2\n3,0.1,,3\n")
+    d = diff_tables(tmp_path / "a.parquet", c, key=["id"])
+    assert d.schema["type_changed"] == [{"name": "x", "old": "double", "new": "int64"}]
+    assert d.rows_changed_by_column == {"x": 1}
+    # Two CSVs: 1.0 -> 1 is the same number, 1.5 -> 2 a change of type too.
+    assert diff_tables(csv(tmp_path / "d.csv", "id,w\n1,1.0\n2,2.0\n"), csv(tmp_path / "e.csv", "id,w\n1,1\n2,2\n")).identical
+    d = diff_tables(csv(tmp_path / "g.csv", "id,w\n1,1.5\n"), csv(tmp_path / "h.csv", "id,w\n1,2\n"))
+    assert d.schema["type_changed"] == [{"name": "w", "old": "double", "new": "int64"}]

@@ -49,7 +49,7 @@ def test_a_few_new_values_among_200k_are_counted_exactly_and_shown(tmp_path, fmt
 def test_past_the_budget_new_values_are_estimated_from_a_sample(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     import pyarrow.csv  # noqa: F401 (pa.csv)
 
-    monkeypatch.setattr(_tablevalues, "_EXACT_BYTES", 8 * 2 * 100_000)  # 100k hashes a column: too few
+    monkeypatch.setattr(_tablevalues, "_EXACT_BYTES", 8 * 100_000)  # 100k hashes, all for s (k is numeric): too few
     (a, b), _, fresh = _two_files(tmp_path, "parquet")
     col = diff_tables(a, b).to_dict()["columns"]["s"]
     assert col["new"]["distinct_exact"] is False
@@ -104,3 +104,26 @@ def test_the_line_counts_every_new_or_gone_value_when_fewer_are_listed():  # typ
     assert column_line(col) == "new: u12 and 2 more, gone: 1,204 values"
     col["new_categories"] = {"count": 4, "exact": False, "values": [{"value": v} for v in "abcd"]}
     assert column_line(col) == "new: a, b, c and at least 1 more, gone: 1,204 values"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_the_distinct_budget_is_split_among_the_text_columns_only(tmp_path, monkeypatch, fmt):  # type: ignore[no-untyped-def]
+    import pyarrow.csv  # noqa: F401 (pa.csv)
+
+    # 80k hashes a side: split among 4 columns, 20k each, too few for 50k distinct values; but the
+    # numeric columns keep none, so the one text column has them all and counts new values exactly.
+    monkeypatch.setattr(_tablevalues, "_EXACT_BYTES", 8 * 80_000)
+    n = 50_000
+    s = np.array([f"u{i:07d}" for i in range(n)], dtype=object)
+    s2 = s.copy()
+    s2[[5, 7, 40_000]] = ["fresh0", "fresh1", "fresh2"]
+    paths = []
+    for name, values in (("a", s), ("b", s2)):
+        t = pa.table({"id": np.arange(n), "s": values, "x": np.arange(n) * 0.5, "y": np.arange(n) % 9})
+        path = tmp_path / f"{name}.{fmt}"
+        pa.csv.write_csv(t, path) if fmt == "csv" else pq.write_table(t, path)
+        paths.append(path)
+    col = diff_tables(*paths, key=["id"]).to_dict()["columns"]["s"]
+    assert col["new"]["distinct_exact"] is True
+    assert col["new_categories"]["count"] == 3 and col["new_categories"]["exact"] is True
+    assert col["vanished_categories"]["count"] == 3

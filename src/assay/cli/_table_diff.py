@@ -46,8 +46,9 @@ def render_table_diff(t: dict[str, Any]) -> None:
         click.echo(f"    note: {note}")
     by_column = t.get("rows_changed_by_column") or {}
     mark = "" if t.get("rows_changed_by_column_exact", True) else "~"
+    keys = set(t.get("key") or [])
     for name, col in sorted((t.get("columns") or {}).items()):
-        line = column_line(col)
+        line = column_line(col, key=name in keys)
         if name in by_column:  # the changed rows whose value in this column differs
             line = f"{mark}{counted(by_column[name], 'row', grouped=True)} changed" + (f", {line}" if line else "")
         if line:
@@ -120,8 +121,9 @@ def _reordered(old: list[str], new: list[str], shown: int = 8) -> str:
     return f"{stretch(old)} -> {stretch(new)}"
 
 
-def column_line(col: dict[str, Any]) -> str:
-    """What moved in one column's summary ('' when nothing did)."""
+def column_line(col: dict[str, Any], *, key: bool = False) -> str:
+    """What moved in one column's summary ('' when nothing did). A `key` column's mean and
+    quantiles are left out: they move with the keys added or removed, which the rows line says."""
     if col.get("skipped"):
         return "summary skipped"
     old, new = col.get("old") or {}, col.get("new") or {}
@@ -136,8 +138,8 @@ def column_line(col: dict[str, Any]) -> str:
 
     if col.get("kind") == "numeric":
         sampled = "" if old.get("quantiles_exact", True) and new.get("quantiles_exact", True) else "~"
-        parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max"), moved("nulls"),
-                 moved("nan")]
+        parts = [moved("mean"), moved("p50", prefix=sampled), moved("min"), moved("max")] if not key else []
+        parts += [moved("nulls"), moved("nan")]
     elif col.get("kind") == "temporal":
         parts = [moved("min"), moved("max"), moved("nulls")]
     else:

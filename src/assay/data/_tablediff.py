@@ -63,8 +63,13 @@ CSV
     its int and float columns numeric in the CSV too: there its NaN is no value, as a CSV's
     "NaN" is, and a float32 column is compared at float32 precision (its 0.1 is written to
     CSV as "0.1"); a boolean column is compared with the CSV's text in lower case (pandas
-    writes True / False). Timestamps are still compared as text: pandas writes
-    "2024-01-01 00:00:00" where Arrow's text of a timestamp has its fraction of a second. A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
+    writes True / False). Dates and timestamps, and text cells that are one in ISO form, are
+    compared as instants (`_hash_text`): pandas' "2024-01-01 00:00:00" (or "2024-01-01"), another
+    tool's "2024-01-01T00:00:00" and Arrow's "2024-01-01 00:00:00.000000" are one value; a
+    wall-clock time never equals an instant in a zone. A timestamp column against text whose
+    every cell held one, zoned as the column is, is a change of storage, not of type; so are, in
+    a column compared as numbers, float32 -> double, int32 -> int64 and a double of whole
+    numbers -> int64 (as a CSV reads them back: `_written_alike`). A 0-byte file, or a CSV of only line ends (as pandas writes a frame without
     columns), is read as a table with no columns and no rows, a header without a line end
     as its columns and no rows. A header that is one column holding ';', '|'
     (or a tab) gets a note: the file looks delimited by it, but is read by its suffix.
@@ -82,7 +87,7 @@ Column summaries
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,11 +207,19 @@ def diff_tables(
     for side in (side_old, side_new):
         _keyed_rows(side)
 
-    schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names)
+    # A CSV column with no value (a header-only file) has no type to change from or to.
+    untyped = {(side, name) for side, s in (("old", side_old), ("new", side_new))
+               for name, st in s.stats.items() if st.csv and not st.seen_value}
+    alike = {c for c in common if _written_alike(plan, c, side_old.types.get(c, "string"), side_new.types.get(c, "string"),
+                                                 side_old.stats[c].numeric, side_new.stats[c].numeric)}
+    schema = _schema_diff(side_old.types, side_new.types, src_old.names, src_new.names, untyped, alike)
     schema["renamed"] = renamed(side_old.prints, side_new.prints,
                                 {n: st.kind for n, st in side_old.stats.items()},
                                 {n: st.kind for n, st in side_new.stats.items()}, same_rows=side_old.n_rows == side_new.n_rows)
     notes = []
+    for side, s, src in (("old", side_old, src_old), ("new", side_new, src_new)):
+        if src.format == "csv" and not s.n_rows and src.names:
+            notes.append(f"the {side} file has no rows: its columns' types are not compared")
     if schema["added"] or schema["removed"]:
         notes.append(
             f"rows compared over the {len(common)} columns both files share; "
@@ -216,7 +229,7 @@ def diff_tables(
         notes.append("formats differ: values compared as text" + (", numbers as numbers" if plan.numbers else ""))
     if as_text:
         notes.append(f"a string on one side only, so compared as text: {', '.join(map(repr, as_text))}")
-    stored = _storage_changed(schema)
+    stored = _storage_changed(schema, alike)
     if stored:
         notes.append(f"storage changed, not the type (not a schema change): {'; '.join(stored)}")
     for side, src in (("old", src_old), ("new", src_new)):
@@ -325,7 +338,10 @@ def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[st
     return cols
 
 
-def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str], n_new: list[str]) -> dict[str, Any]:
+def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str], n_new: list[str],
+                 untyped: Collection[tuple[str, str]] = (), alike: Collection[str] = ()) -> dict[str, Any]:
+    """`untyped`: (side, column) of CSV columns holding no value: no type, so no type change;
+    `alike`: columns whose types differ only in how a file stores their values (`_written_alike`)."""
     for n in n_old:
         t_old.setdefault(n, "string")
     for n in n_new:
@@ -338,18 +354,43 @@ def _schema_diff(t_old: dict[str, str], t_new: dict[str, str], n_old: list[str],
         "type_changed": [
             {"name": n, "old": t_old[n], "new": t_new[n]}
             for n in n_new if n in t_old and _logical_type(t_old[n]) != _logical_type(t_new[n])
+            and ("old", n) not in untyped and ("new", n) not in untyped and n not in alike
         ],
         "order_changed": [n for n in n_old if n in t_new] != [n for n in n_new if n in t_old],
     }
 
 
-def _storage_changed(schema: dict[str, Any]) -> list[str]:
+def _storage_changed(schema: dict[str, Any], alike: Collection[str] = ()) -> list[str]:
     """Columns whose Arrow type name changed but not the values it holds (string -> large_string,
-    a dictionary-encoded column -> plain): a change of storage, not of type."""
+    a dictionary-encoded column -> plain, and the `alike`): a change of storage, not of type."""
     old = {c["name"]: c["type"] for c in schema["old"]}
     return [f"{c['name']!r} {old[c['name']]} -> {c['type']}" for c in schema["new"]
             if c["name"] in old and old[c["name"]] != c["type"]
-            and _logical_type(old[c["name"]]) == _logical_type(c["type"])]
+            and (_logical_type(old[c["name"]]) == _logical_type(c["type"]) or c["name"] in alike)]
+
+
+_INTEGERS = {f"{u}int{n}" for u in ("", "u") for n in (8, 16, 32, 64)}
+
+
+def _written_alike(plan: _Plan, name: str, a: str, b: str, num_a: Any = None, num_b: Any = None) -> bool:
+    """Whether types `a` and `b` of a column differ only as a CSV writes its values (which says
+    no type, but what its cells read as): a date or timestamp against text whose every cell held
+    one, in or out of a zone as the type is; and, among columns compared as numbers, a float32
+    against a double (compared at float32 precision), an int against another, or a column of
+    whole numbers only (`num_a` / `num_b`: each side's `_NumericStats`) against an int."""
+    if not plan.text:
+        return False
+    if name in plan.numbers and num_a is not None and num_b is not None:
+        if {a, b} == {"float", "double"}:
+            return True
+        floats = [t for t in (a, b) if t not in _INTEGERS]
+        return not floats or (set(floats) <= {"float", "double", "halffloat"} and len(floats) == 1
+                              and all(n.integer or n.whole for n in (num_a, num_b)))
+    kinds = plan.instants.get(name, set())
+    for typed, other in ((a, b), (b, a)):
+        if other == "string" and (typed.startswith("timestamp[") or typed.startswith("date")):
+            return kinds == {"zoned" if "tz=" in typed else "naive"}
+    return False
 
 
 def _text_on_one_side(a: Any, b: Any) -> bool:

@@ -192,6 +192,75 @@ def _hash_instants(arr: Any, t: Any) -> np.ndarray:
     return _mix(v.view(np.uint64) ^ _mix(level ^ _mix(_hash_str(kind))))
 
 
+# A date or a timestamp as ISO 8601 text: "2024-01-01", "2024-01-01 00:00:00" (pandas),
+# "2024-01-01T00:00:00.000000" (Arrow, other tools), with a zone offset or Z, or without.
+_INSTANT_TEXT = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
+_ZONED_TEXT = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+
+
+def _hash_text(arr: Any, kinds: set[str] | None = None) -> np.ndarray:
+    """A value's hash as text (`_hash_column(text=True)`), but a date or timestamp, or a cell
+    that is one as ISO text (`_INSTANT_TEXT`), hashes as its instant: the same whether Arrow
+    wrote it ("2024-01-01 00:00:00.000000"), pandas ("2024-01-01 00:00:00", or "2024-01-01"
+    when every time is midnight) or another tool ("2024-01-01T00:00:00"). A date is the
+    instant of its midnight. Text without a zone is a wall-clock time, with one (Z, +01:00) an
+    instant in UTC: they never hash equal, as zone-less and zoned timestamps do not. Decided
+    cell by cell, so a cell hashes alike in any file. `kinds` is told what the text cells held:
+    "naive", "zoned" and / or "text" (a value that is no instant)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    if pa.types.is_timestamp(t):
+        return _hash_column(arr, text=False)
+    if pa.types.is_date(t):
+        return _hash_column(arr.cast(pa.timestamp("ms")), text=False)
+    h = _hash_column(arr, text=True)
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)) or arr.null_count == len(arr):
+        return h
+    looks = pc.match_substring_regex(arr, _INSTANT_TEXT).fill_null(False).to_numpy(zero_copy_only=False)
+    if kinds is not None and np.count_nonzero(looks) < len(arr) - arr.null_count:
+        kinds.add("text")
+    if not looks.any():
+        return h
+    at = np.flatnonzero(looks)
+    cells = arr.take(pa.array(at))
+    zoned = pc.match_substring_regex(cells, _ZONED_TEXT).to_numpy(zero_copy_only=False)
+    for flag, tz in ((False, None), (True, "UTC")):
+        part = np.flatnonzero(zoned == flag)
+        if not part.size:
+            continue
+        hashes, ok = _hash_instant_cells(cells.take(pa.array(part)), tz)
+        h[at[part[ok]]] = hashes[ok]
+        if kinds is not None:
+            kinds.update((["zoned" if flag else "naive"] if ok.any() else []) + ([] if ok.all() else ["text"]))
+    return h
+
+
+def _hash_instant_cells(cells: Any, tz: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(the instant hash of each ISO text cell, whether it parsed); parsed as ns, a cell out of
+    its range (before 1677, after 2262) as us; one that is no date (2024-13-45) not at all."""
+    import pyarrow as pa
+
+    try:
+        return _hash_column(cells.cast(pa.timestamp("ns", tz)), text=False), np.ones(len(cells), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    hashes, ok = np.zeros(len(cells), dtype=np.uint64), np.zeros(len(cells), dtype=bool)
+    for i in range(len(cells)):  # rare: a cell no timestamp holds, found one by one
+        for unit in ("ns", "us"):
+            try:
+                hashes[i] = _hash_column(cells.slice(i, 1).cast(pa.timestamp(unit, tz)), text=False)[0]
+                ok[i] = True
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+    return hashes, ok
+
+
 def _hash_str(s: str) -> np.ndarray:
     import pyarrow as pa
 

@@ -38,6 +38,7 @@ class _NumericStats:
         self.neg_inf = 0
         self.finite = 0
         self.total = 0  # exact sum while integer
+        self.whole = True  # every value a finite whole number (so an int64 column holds them alike)
         self.mean = 0.0  # of the finite values
         self.m2 = 0.0
         self.min: int | float | None = None
@@ -70,6 +71,8 @@ class _NumericStats:
                 self.pos_inf += int((values[inf] > 0).sum())
                 self.neg_inf += int((values[inf] < 0).sum())
             finite = values[~inf]
+            if self.whole and (inf.any() or bool(np.any(finite != np.trunc(finite)))):
+                self.whole = False
         if not values.size:
             return
         self.count += values.size

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from assay.data._tablehash import _combine, _hash_column, _mix, _Priorities
+from assay.data._tablehash import _combine, _hash_column, _hash_text, _mix, _Priorities
 from assay.data._tablerenamed import _ColumnPrint
 from assay.data._tablesource import _Source
 from assay.data._tablestats import _ColumnStats
-from assay.data._tablevalues import _CategoryStats, distinct_limit
+from assay.data._tablevalues import _CategoryStats, DistinctBudget
 
 
 @dataclass
@@ -31,6 +31,9 @@ class _Plan:
     # A CSV on either side: columns a Parquet file holds as booleans, compared as lower-case text
     # (pandas writes True / False, Arrow's text of a boolean is true / false).
     booleans: set[str] = field(default_factory=set)
+    # Compared as text: per column, what its text cells held, in any read of either file: "naive"
+    # or "zoned" timestamps (or dates), "text" (see `_hash_text`).
+    instants: dict[str, set[str]] = field(default_factory=dict)
 
     def hashes(self, batch: Any, src: Any = None, numbers: dict[str, Any] | None = None) -> tuple[np.ndarray | None, np.ndarray]:
         """(key hash or None, hash of the compared non-key values) for each row: the columns in
@@ -63,7 +66,9 @@ class _Plan:
 
         if name in self.booleans and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = pc.utf8_lower(arr)
-        return _hash_column(arr, text=self.text or name in self.as_text)
+        if self.text or name in self.as_text:  # dates and timestamps, as values or as text, by instant
+            return _hash_text(arr, self.instants.setdefault(name, set()))
+        return _hash_column(arr, text=False)
 
 
 def _compared(arr: Any, *, single: bool) -> Any:
@@ -97,10 +102,10 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
     `src` is hashed by number unless the other file has it as text (`text_there`, where known).
     `before`: the other file, read already: its text columns' distinct values, to find new ones."""
     # Every column is summarised (not only the common ones) so CSV types are inferred for all.
-    limit = distinct_limit(len(src.names))
+    budget = DistinctBudget()  # split among the columns holding text, numeric ones keep no distinct hashes
     against = {} if before is None else {n: st.categories.every() for n, st in before.stats.items()
                                         if st.kind == "categorical" and st.categories is not None}
-    stats = {name: _ColumnStats(src.format == "csv", limit, against.get(name)) for name in src.names}
+    stats = {name: _ColumnStats(src.format == "csv", budget, against.get(name)) for name in src.names}
     key_buf = _HashBuffer() if plan.key is not None else None
     row_buf = _HashBuffer()
     n_rows = 0
@@ -138,7 +143,10 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
     if late:
         # Rare: a numeric-looking CSV column met text after the first batches. Categories
         # are only counted for textual columns (the costly part), so count these again.
-        recount = {name: _CategoryStats(limit, against.get(name)) for name in late}
+        for name in late:
+            if stats[name].categories is not None:
+                budget.leave(stats[name].categories)
+        recount = {name: _CategoryStats(budget, against.get(name)) for name in late}
         for batch in src.batches():
             for name, cats in recount.items():
                 cats.update(batch.column(name))

@@ -21,7 +21,7 @@ import numpy as np
 
 from assay.data._tablenumeric import _QUANTILES, _NumericStats
 from assay.data._tablesource import _MISSING_TOKENS, _parse_numbers
-from assay.data._tablevalues import _CategoryStats, _category_change, _sampled_change
+from assay.data._tablevalues import _CategoryStats, _category_change, _sampled_change, DistinctBudget
 
 
 def _whole_numbers(arr: Any) -> bool:
@@ -55,7 +55,7 @@ def _whole_past_double(cells: Any, floats: Any) -> bool:
 class _ColumnStats:
     """Everything summarised about one column of one file."""
 
-    def __init__(self, csv: bool, distinct_limit: int = 0, against: np.ndarray | None = None) -> None:
+    def __init__(self, csv: bool, distinct_limit: int | DistinctBudget = 0, against: np.ndarray | None = None) -> None:
         self.csv = csv
         self.rows = 0
         self.nulls = 0

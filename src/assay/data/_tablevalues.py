@@ -3,7 +3,7 @@ files (see :mod:`assay.data._tablestats`).
 
 Top values: at most `_TOP_CAP` tracked, each cut to `_VALUE_KEPT` characters and told apart by
 its full hash. Every distinct value's 8-byte hash is kept while a file's columns' fit
-`_EXACT_BYTES` (shared among its columns): then distinct counts are exact, and so are the
+`_EXACT_BYTES` (shared among its text columns: `DistinctBudget`): then distinct counts are exact, and so are the
 counts of new and gone values (`new_categories` / `vanished_categories`), with examples (new
 values: the first met while the new file is read; gone ones: those among the top values or the
 sample). Past it, distinct counts above `_KMV` are estimates (`distinct_exact` false), never
@@ -29,7 +29,7 @@ _CATEGORIES_LISTED = 20
 _KMV = 16_384
 _VALUE_SAMPLE = 1_024  # distinct values kept per text column, those of the lowest hashes: examples of new / gone values
 _SAMPLE_SHOWN = 10
-# Distinct value hashes kept a side, shared among its columns: while a text column's fit, its
+# Distinct value hashes kept a side, shared among its text columns: while a text column's fit, its
 # new / gone values are counted exactly (200k distinct values: 1.6 MB).
 _EXACT_BYTES = 24 << 20
 
@@ -38,7 +38,7 @@ class _CategoryStats:
     """Top values (space-bounded: at most `_TOP_CAP` tracked), every distinct value's hash while
     there are at most `limit` (`distinct_limit`), and a KMV distinct-count sketch."""
 
-    def __init__(self, limit: int = 0, against: np.ndarray | None = None) -> None:
+    def __init__(self, limit: int | DistinctBudget = 0, against: np.ndarray | None = None) -> None:
         self.hashes = np.zeros(0, dtype=np.uint64)
         self.counts = np.zeros(0, dtype=np.int64)
         self.values: Any = None
@@ -50,7 +50,7 @@ class _CategoryStats:
         self.sample_hashes = np.zeros(0, dtype=np.uint64)
         self.sample_values: Any = None
         # Every distinct hash (parts, merged now and then) until more than `limit`: then None.
-        self.limit = limit
+        self._limit = limit
         self._every: list[np.ndarray] | None = [] if limit else None
         self._merged = 0
         self._held = 0
@@ -61,6 +61,11 @@ class _CategoryStats:
         self.fresh_counts = np.zeros(0, dtype=np.int64)
         self.fresh_values: list[Any] = []
 
+    @property
+    def limit(self) -> int:
+        """Distinct hashes this column may keep (its share of a file's budget, when it has one)."""
+        return self._limit.limit() if isinstance(self._limit, DistinctBudget) else self._limit
+
     def update(self, arr: Any) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -68,6 +73,8 @@ class _CategoryStats:
         arr = arr.drop_null()
         if not len(arr):
             return
+        if isinstance(self._limit, DistinctBudget):
+            self._limit.join(self)
         self.n += len(arr)
         vc = pc.value_counts(arr)
         vals, counts = vc.field("values"), vc.field("counts").to_numpy().astype(np.int64)
@@ -113,7 +120,9 @@ class _CategoryStats:
         """Every distinct non-null value hash (sorted), or None when there were more than `limit`."""
         if self._every is None:
             return None
-        merged = np.sort(np.concatenate(self._every)) if self._every else np.zeros(0, np.uint64)
+        merged = np.concatenate(self._every) if self._every else np.zeros(0, np.uint64)
+        self._every = []  # the parts are not held while merged
+        merged.sort()  # in place: one copy of the hashes, not two
         if merged.size > 1:  # unique (np.unique hashes first: several times slower here)
             merged = merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
         if merged.size > self.limit:
@@ -252,6 +261,25 @@ def _category_change(side: _CategoryStats, other: _CategoryStats) -> dict[str, A
         "exact": side.complete,
         "values": side.top(fresh, _CATEGORIES_LISTED),
     }
+
+
+class DistinctBudget:
+    """One file's `_EXACT_BYTES` of distinct hashes, split among the columns that keep them: those
+    holding text (a numeric column keeps none), counted as they meet their first value. A column's
+    share only shrinks as others join, so one dropped for holding too many would be dropped still."""
+
+    def __init__(self) -> None:
+        self._users: set[int] = set()
+
+    def join(self, stats: _CategoryStats) -> None:
+        self._users.add(id(stats))
+
+    def leave(self, stats: _CategoryStats) -> None:
+        """`stats` is replaced (a CSV column counted again once it turned out to be text)."""
+        self._users.discard(id(stats))
+
+    def limit(self) -> int:
+        return distinct_limit(len(self._users))
 
 
 def distinct_limit(columns: int) -> int:
