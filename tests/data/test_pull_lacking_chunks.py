@@ -45,7 +45,7 @@ def test_a_pull_fetches_chunks_a_version_here_lost_with_its_pack(pulled, cli) ->
     assert "fetched 3 chunks" in done.stdout, done.stdout
     assert "ds@v1 lacked 3 chunks here: fetched from origin" in done.stderr + done.stdout
     assert json.loads(cli("data", "verify", "--json", cwd=clone).stdout)["ok"] is True
-    assert "nothing to pull: this workspace has ds@v1 of origin already" in cli("data", "pull", "ds@v1", cwd=clone).stdout
+    assert "nothing to pull: this workspace has origin's ds@v1 already" in cli("data", "pull", "ds@v1", cwd=clone).stdout
 
 
 def test_a_pull_names_chunks_whose_pack_file_is_gone_and_the_repair_that_mends_them(pulled, cli) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +60,7 @@ def test_a_pull_names_chunks_whose_pack_file_is_gone_and_the_repair_that_mends_t
     doc = json.loads(cli("data", "pull", "ds@v1", "--json", cwd=clone, check=1).stdout)
     assert doc["error"] == "CorruptionError" and doc["pull"]["versions_already_there"] == ["ds@v1"], doc
     cli("data", "pull", "--repair", cwd=clone)
-    assert "nothing to pull: this workspace has ds@v1 of origin already" in cli("data", "pull", "ds@v1", cwd=clone).stdout
+    assert "nothing to pull: this workspace has origin's ds@v1 already" in cli("data", "pull", "ds@v1", cwd=clone).stdout
 
 
 def test_a_no_op_pull_does_not_decode_a_snapshot_known_whole(pulled, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
