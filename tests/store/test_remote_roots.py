@@ -384,7 +384,7 @@ def test_a_remote_folder_whose_top_alone_is_locked_still_takes_pushes(ws: Worksp
     import os
     import subprocess
 
-    from assay.data import read_only_remote_folder
+    from assay.data._remote_config import read_only_remote_folder
 
     one_version(ws)
     share = tmp_path / "share"

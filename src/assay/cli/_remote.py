@@ -28,7 +28,8 @@ def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, r
     """Add remote NAME at URL (a folder, file://, or s3://bucket/prefix). A NAME that exists
     already is refused unless it has the same URL and options (--endpoint-url), or --replace
     replaces it. A folder is made if its parent folder is there; a bucket is not made."""
-    from assay.data import add_remote, read_only_remote_folder
+    from assay.data import add_remote
+    from assay.data._remote_config import read_only_remote_folder
 
     options = {"endpoint_url": endpoint_url} if endpoint_url else {}
     ws = Workspace.open()

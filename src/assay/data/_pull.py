@@ -125,7 +125,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         if checked.lost:
             _refuse_lost(ws, checked.lost, local, result)
     if checkout:
-        from assay.data._checkout import checkout as do_checkout
+        from assay.data._checkout import checkout_prepared
 
         # The remote's newest of each dataset, whatever number it has here (a teammate's older
         # version pulled now gets a higher number here than this workspace's own newest).
@@ -133,7 +133,8 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             (dataset, number), = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
             v = resolve(ws, f"{dataset}@v{number}")
             try:
-                done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
+                done = checkout_prepared(ws, v.ref, snapshot=snapshots.get(v.snapshot),
+                                         staged=staged.pop(v.snapshot, None))
             except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
                 why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
                 here = len(result.versions_already_there)
