@@ -60,6 +60,16 @@ __all__ = ["CheckoutResult", "Staged", "checkout", "checkout_prepared", "confine
 
 @dataclass
 class CheckoutResult:
+    """What :func:`checkout` did (``assay data checkout --json`` prints :meth:`to_dict`).
+
+    - ``version``: the version checked out; ``target``: the absolute folder written into.
+    - ``written``: paths (relative, ``/``-separated) written because they were missing or differed.
+    - ``unchanged``: how many files were already there with the right content and were left alone.
+    - ``removed``: paths of the version on disk that this one does not have, removed.
+    - ``skipped``: paths inside a ``.assay`` or ``.git`` folder, never written.
+    - ``warnings``: notes for the user (skipped files, folders shared with another dataset...).
+    """
+
     version: Version
     target: str
     written: list[str] = field(default_factory=list)

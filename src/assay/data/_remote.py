@@ -79,6 +79,21 @@ _BIG_CHUNK = 256 << 10
 
 @dataclass
 class TransferResult:
+    """What :func:`push` or :func:`pull` moved (``--json`` prints :meth:`to_dict`).
+
+    - ``remote``: the remote's name.
+    - ``versions``: refs (``NAME@vN``) of every version of the transfer; split into ``versions_sent``
+      (a push wrote something of it, or a pull recorded it here) and ``versions_already_there``.
+    - ``chunks_sent``, ``bytes_sent``: chunks copied to the destination (the remote for a push, this
+      workspace for a pull) and their content size in bytes, uncompressed.
+    - ``chunks_present``, ``snapshots_present``: chunks, and versions' snapshots, the destination already had.
+    - ``packs``: pack files written at the destination.
+    - ``checked_out``: refs a pull checked out afterwards.
+    - ``renumbered``, ``remote_refs``: pulled versions whose number here differs from the remote's.
+    - ``records_sent``, ``records_received``: check and drift records pushed, or recorded by a pull.
+    - ``notes``: what else the user should know.
+    """
+
     remote: str
     versions: list[str] = field(default_factory=list)
     chunks_sent: int = 0

@@ -103,6 +103,8 @@ def refuse_read_only(ws: Workspace, remote: Remote) -> None:
 
 
 def remove_remote(ws: Workspace, name: str) -> None:
+    """Forget the remote ``name`` (its data stays where it is); if it was the default, the
+    next remote configured becomes the default. :class:`NotFoundError` if there is none."""
     if name not in ws.config.remotes:
         raise NotFoundError(f"no remote named {name!r}")
     del ws.config.remotes[name]

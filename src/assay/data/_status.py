@@ -34,6 +34,18 @@ __all__ = ["Status", "status", "status_against"]
 
 @dataclass
 class Status:
+    """What :func:`status` found on disk for ``dataset`` against the version ``against``
+    (``assay data status --json`` prints :meth:`to_dict`).
+
+    - ``added``, ``removed``, ``modified``: paths (relative to the workspace, ``/``-separated).
+    - ``modes``: modified files whose permission bits changed, ``{path: {"old", "new", "content_changed"}}``
+      (octal strings, as ``"644"``).
+    - ``unchanged``: how many files match the version; ``rehashed``: how many were read and hashed
+      (the stat cache did not vouch for them).
+    - ``dirty`` (property): anything added, removed or modified; ``checked_out``: any of the version's
+      files is here; ``shares_folder_with``: other datasets whose folders hold some of these files.
+    """
+
     dataset: str
     against: Version
     added: list[str] = field(default_factory=list)
