@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from assay.data._gc import GcResult, gc
     from assay.data._pull import pull
     from assay.data._remote import TransferResult, push
-    from assay.data._remote_config import add_remote, remove_remote
+    from assay.data._remote_config import RemoteInfo, add_remote, list_remotes, remove_remote
     from assay.data._remote_log import remote_log, remote_ls
     from assay.data._repair import RepairResult, repair
     from assay.data._snapshot import FileManifest, Snapshot
@@ -36,6 +36,7 @@ __all__ = [
     "DatasetDiff",
     "FileManifest",
     "GcResult",
+    "RemoteInfo",
     "RepairResult",
     "Snapshot",
     "Status",
@@ -48,6 +49,7 @@ __all__ = [
     "diff",
     "gc",
     "list_datasets",
+    "list_remotes",
     "log",
     "ls",
     "pull",
@@ -67,7 +69,7 @@ _WHERE = {
     "DatasetDiff": "_diff", "diff": "_diff",
     "GcResult": "_gc", "gc": "_gc",
     "TransferResult": "_remote", "add_remote": "_remote_config", "pull": "_pull", "push": "_remote",
-    "remove_remote": "_remote_config",
+    "remove_remote": "_remote_config", "list_remotes": "_remote_config", "RemoteInfo": "_remote_config",
     "remote_log": "_remote_log", "remote_ls": "_remote_log",
     "RepairResult": "_repair", "repair": "_repair",
     "FileManifest": "_snapshot", "Snapshot": "_snapshot",

@@ -8,9 +8,10 @@ from assay.lineage._graph import (
     resolve_node,
 )
 from assay.lineage._run import Run, run_command, track
+from assay.lineage._runs import RunRecord, run_record
 from assay.lineage._signals import Interrupted, Terminated
 
 __all__ = [
-    "Interrupted", "LineageGraph", "LineageStep", "Run", "Terminated", "downstream_versions", "lineage", "resolve_node",
-    "run_command", "track",
+    "Interrupted", "LineageGraph", "LineageStep", "Run", "RunRecord", "Terminated", "downstream_versions", "lineage",
+    "resolve_node", "run_command", "run_record", "track",
 ]
