@@ -54,8 +54,8 @@ from assay.errors import UsageError
 from assay.workspace import Workspace
 
 # remove_dead_temps (gc), checkout_prepared, stage_big_files and Staged (pull) are imported from here.
-__all__ = ["CheckoutResult", "Staged", "checkout", "checkout_prepared", "confine", "get_head", "remove_dead_temps", "set_head",
-           "stage_big_files"]
+__all__ = ["CheckoutResult", "Staged", "checkout", "checkout_prepared", "confine", "get_head", "remove_dead_temps",
+           "set_head", "stage_big_files"]
 
 
 @dataclass
