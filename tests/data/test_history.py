@@ -92,7 +92,7 @@ def test_a_check_made_after_the_push_goes_with_the_next_one(alice: Workspace, tm
     later = run_suite(suite, candidate="clf@v1", ws=alice)
     assert not later.passed
     again = push(alice)
-    assert again.records_sent == 1 and not again.versions_sent
+    assert again.records_sent == 1 and not again.versions_transferred
     bob = _workspace(tmp_path / "bob", tmp_path / "remote")
     pull(bob)
     assert sorted(r["verdict"] for r in list_results(bob)) == ["fail", "pass"]

@@ -93,7 +93,7 @@ def test_push_copies_compressed_chunks_without_decompressing_them(ws: Workspace,
         m.setattr(_packs, "_decompress_into", no_decompress)
         m.setattr(_packs, "_decompress", no_decompress)
         result = push(ws)
-    assert result.chunks_sent > 0
+    assert result.chunks_transferred > 0
     # The remote's indexes are in format 1, which older assays read too; its chunks are whole.
     for path in idx_paths(tmp_path / "remote"):
         assert path.read_bytes()[:8] == IDX_MAGIC_V1

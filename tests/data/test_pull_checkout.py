@@ -67,7 +67,7 @@ def test_pull_checkout_decodes_each_new_chunk_once(ws: Workspace, tmp_path: Path
     snap = load_snapshot(ws.store, resolve(ws, "ds").snapshot)
     unique = {d for m in snap.files.values() for d, _ in m.chunks}
     assert got.checked_out == ["ds@v1"]
-    assert got.chunks_sent == len(unique) and got.chunks_present == 0
+    assert got.chunks_transferred == len(unique) and got.chunks_present == 0
     # Once per place a big file holds it (same.bin repeats big.csv's first chunks).
     places = [d for rel in ("d/big.csv", "d/noise.bin", "d/same.bin") for d, _ in snap.files[rel].chunks]
     assert len(set(places)) < len(places)
@@ -82,7 +82,7 @@ def test_pull_checkout_decodes_each_new_chunk_once(ws: Workspace, tmp_path: Path
     for path in (other.dir / "objects" / "packs").glob("*.idx"):
         assert all(e[5] for e in decode_index(path.read_bytes(), str(path)))
     add_remote(other, "r2", str(tmp_path / "remote2"))
-    assert push(other, remote="r2").chunks_sent == len(unique)
+    assert push(other, remote="r2").chunks_transferred == len(unique)
 
 
 def test_pull_checkout_of_several_versions_stores_every_chunk(ws: Workspace, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def pulled(ws: Workspace, tmp_path: Path) -> tuple[Workspace, Path]:
     push(ws)
     clone = Workspace.init(tmp_path / "clone")
     add_remote(clone, "origin", str(tmp_path / "remote"))
-    assert pull(clone, "ds@v1").versions_sent == ["ds@v1"]
+    assert pull(clone, "ds@v1").versions_transferred == ["ds@v1"]
     clone.close()
     return ws, tmp_path / "clone"
 

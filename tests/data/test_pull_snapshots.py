@@ -65,7 +65,7 @@ def test_each_snapshot_travels_once_and_is_stored_as_checked(team, monkeypatch: 
 
     monkeypatch.setattr(pulling, "load_snapshot_object", then_damaged)
     result = pull(clone, checkout=True)
-    assert len(result.versions_sent) == 3 and result.checked_out == ["ds@v3"]
+    assert len(result.versions_transferred) == 3 and result.checked_out == ["ds@v3"]
     assert sorted(reads) == sorted(f"snapshots/{v.snapshot}" for v in all_versions(ws))  # each once
     assert verify(clone, all_objects=True).ok
     assert (clone.root / "ds" / "a").read_bytes() == b"a2"
@@ -82,11 +82,11 @@ def test_a_pull_reads_only_the_snapshots_this_workspace_lacks(team, monkeypatch:
     push(ws)
     reads = _snapshot_reads(monkeypatch, remote)
     again = pull(clone, checkout=True)
-    assert again.versions_sent == ["ds@v5"] and again.checked_out == ["ds@v5"]
+    assert again.versions_transferred == ["ds@v5"] and again.checked_out == ["ds@v5"]
     assert reads == [f"snapshots/{all_versions(ws)[-1].snapshot}"]
     reads.clear()
     nothing = pull(clone, checkout=True)
-    assert nothing.versions_sent == [] and reads == []
+    assert nothing.versions_transferred == [] and reads == []
     assert verify(clone, all_objects=True).ok
 
 
@@ -101,7 +101,7 @@ def test_a_new_version_of_a_snapshot_already_here_is_recorded_without_reading_th
     reads = _snapshot_reads(monkeypatch, remote)
     result = pull(clone)
     assert reads == []
-    assert result.versions_sent == ["ds@v2"] and result.renumbered
+    assert result.versions_transferred == ["ds@v2"] and result.renumbered
     mine, theirs = all_versions(clone)
     assert mine.snapshot == theirs.snapshot and mine.id != theirs.id
     assert verify(clone, all_objects=True).ok
@@ -157,6 +157,6 @@ def test_a_new_version_of_a_snapshot_here_whose_chunks_are_gone_gets_them(team) 
     _add(ws, "ds", {"a": b"same" * 3000, "b": b"bytes" * 3000})
     push(ws)
     result = pull(clone, checkout=True)
-    assert result.versions_sent == ["ds@v1"] and result.chunks_sent == 2
+    assert result.versions_transferred == ["ds@v1"] and result.chunks_transferred == 2
     assert verify(clone, all_objects=True).ok
     assert (clone.root / "ds" / "a").read_bytes() == b"same" * 3000

@@ -39,9 +39,9 @@ def test_push_pull_round_trip(ws: Workspace, tmp_path: Path, remote_url: tuple[s
     add(ws, ["d"], name="ds")
     add_remote(ws, "origin", url, options=options)
     first = push(ws)
-    assert first.chunks_sent > 0 and first.versions == ["ds@v1", "ds@v2"]
+    assert first.chunks_transferred > 0 and first.versions == ["ds@v1", "ds@v2"]
     again = push(ws)
-    assert again.chunks_sent == 0 and again.snapshots_present == 2  # complete there: not even looked into
+    assert again.chunks_transferred == 0 and again.snapshots_present == 2  # complete there: not even looked into
 
     other_root = tmp_path / "clone"
     other = Workspace.init(other_root)
@@ -53,7 +53,7 @@ def test_push_pull_round_trip(ws: Workspace, tmp_path: Path, remote_url: tuple[s
     assert (other_root / "d" / "big.bin").read_bytes() == (ws.root / "d" / "big.bin").read_bytes()
     rest = pull(other)
     assert rest.versions == ["ds@v1", "ds@v2"]
-    assert rest.chunks_sent == 1  # v2 only adds the changed small file
+    assert rest.chunks_transferred == 1  # v2 only adds the changed small file
     assert verify(other, all_objects=True).ok
     ids_here = {v.id for v in log(ws, "ds")}
     assert {v.id for v in log(other, "ds")} == ids_here  # same version identities on both sides
@@ -85,7 +85,7 @@ def test_push_resumes_after_interruption(ws: Workspace, tmp_path: Path) -> None:
     remote_packs = list((tmp_path / "remote" / "packs").glob("*.idx"))
     assert len(remote_packs) == 2  # the finished packs stayed
     resumed = push(ws, jobs=1)
-    assert resumed.chunks_present > 0 and resumed.chunks_sent > 0
+    assert resumed.chunks_present > 0 and resumed.chunks_transferred > 0
     clone = Workspace.init(tmp_path / "clone")
     add_remote(clone, "origin", str(tmp_path / "remote"))
     pull(clone)
@@ -179,8 +179,8 @@ def test_an_incremental_push_reads_only_the_snapshots_the_remote_lacks(ws: Works
     monkeypatch.setattr(_versions, "load_snapshot_object",
                         lambda store, sid, memo=None: read.append(sid) or real(store, sid, memo=memo))
     again = push(ws)
-    assert read == [v2.snapshot] and again.chunks_sent == 1
-    assert push(ws).chunks_sent == 0 and read == [v2.snapshot]  # nothing new: no snapshot read at all
+    assert read == [v2.snapshot] and again.chunks_transferred == 1
+    assert push(ws).chunks_transferred == 0 and read == [v2.snapshot]  # nothing new: no snapshot read at all
     clone = Workspace.init(tmp_path / "clone")
     add_remote(clone, "origin", str(tmp_path / "remote"))
     pull(clone, "ds@v2", checkout=False)
@@ -489,3 +489,19 @@ def test_verify_all_in_the_workspace_whose_store_is_the_remote_checks_the_versio
     (damage,) = report.damaged
     assert damage.object == f"snapshot snapshots/{snapshot}"
     assert verify(bob, "b@v1").ok  # one version of bob's own: only its objects
+
+
+def test_transfer_counts_have_direction_neutral_names() -> None:
+    # A pull sends nothing: its counts are named for the transfer, and the old names still
+    # read (with a DeprecationWarning); the --json keys are as they were.
+    from assay.data import TransferResult
+
+    result = TransferResult(remote="r", chunks_transferred=3, bytes_transferred=10, versions_transferred=["ds@v1"])
+    with pytest.warns(DeprecationWarning, match="chunks_transferred"):
+        assert result.chunks_sent == 3
+    with pytest.warns(DeprecationWarning, match="bytes_transferred"):
+        assert result.bytes_sent == 10
+    with pytest.warns(DeprecationWarning, match="versions_transferred"):
+        assert result.versions_sent == ["ds@v1"]
+    doc = result.to_dict()
+    assert (doc["chunks_transferred"], doc["bytes_transferred"], doc["versions_sent"]) == (3, 10, ["ds@v1"])

@@ -180,7 +180,7 @@ def test_push_repair_mends_the_remote_from_the_workspace(ws: Workspace, tmp_path
     store = remote_store(ws, url, options)
     big = chunk_of(ws, "d/big.bin")
     flip(store, big)
-    assert push(ws).chunks_sent == 0  # a plain push trusts what the remote's index lists
+    assert push(ws).chunks_transferred == 0  # a plain push trusts what the remote's index lists
     snapshot = resolve(ws, "ds").snapshot
     store.put_bytes(f"snapshots/{snapshot}", b"damaged")
     report = verify(ws, remote="origin")
@@ -511,7 +511,7 @@ def test_a_snapshot_goes_back_only_after_its_chunks(ws: Workspace, tmp_path: Pat
         with pytest.raises(KeyboardInterrupt):
             repair(ws, remote="origin", on_remote=True)
     assert not (remote / "snapshots" / snapshot).exists()  # or a plain push would trust it complete
-    assert push(ws).chunks_sent > 0
+    assert push(ws).chunks_transferred > 0
     assert verify(ws, remote="origin").ok
 
 

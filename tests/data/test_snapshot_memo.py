@@ -137,7 +137,7 @@ def test_push_and_pull_of_a_long_history_hold_one_snapshot_at_a_time(ws: Workspa
     tracemalloc.reset_peak()
     pulled = pull(clone, checkout=True)
     tracemalloc.stop()
-    assert len(pushed.versions_sent) == 12 and len(pulled.versions_sent) == 12 and pulled.checked_out == ["ds@v12"]
+    assert len(pushed.versions_transferred) == 12 and len(pulled.versions_transferred) == 12 and pulled.checked_out == ["ds@v12"]
     assert verify(clone, all_objects=True).ok
     assert len(peaks) == 2
     # About 4.4 snapshots each here (the memo, the one checked out, the chunk list). One run

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from assay.data import _prefetch, _replay, add, checkout, replay_status, status
+from assay.data import _prefetch, _replay, add, checkout, status
+from assay.data._replay import replay_status
 from assay.data._add import snapshot_paths
 from assay.data._replay import ANSWERS, render
 from assay.data._versions import record_version, save_snapshot
@@ -478,7 +479,7 @@ def test_an_answer_over_a_stat_cache_of_another_layout_is_not_replayed(clean: Wo
 
 def test_an_interrupted_entry_point_exits_130(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    import assay.data
+    import assay.data._replay
     from assay.cli import main
 
     monkeypatch.setattr("_signal.signal", lambda *a: None)  # keep this process's own Ctrl-C handling
@@ -486,7 +487,7 @@ def test_an_interrupted_entry_point_exits_130(monkeypatch: pytest.MonkeyPatch,
     def interrupted(name: str | None, *, as_json: bool) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(assay.data, "replay_status", interrupted, raising=False)
+    monkeypatch.setattr(assay.data._replay, "replay_status", interrupted)
     monkeypatch.setattr(sys, "argv", ["assay", "data", "status", "ds"])
     with pytest.raises(SystemExit) as ended:
         main()

@@ -692,7 +692,8 @@ def hints(ws: Workspace) -> dict[str, list[str]]:
 
 
 PREFETCHED_STATUS = """
-    from assay.data import _status, prefetch_status
+    from assay.data import _status
+    from assay.data._prefetch import prefetch_status
     started = prefetch_status(["ds"])
     walks = []
     real_walk = _status.walk_groups
@@ -750,7 +751,7 @@ def test_a_stale_or_damaged_hint_costs_only_the_head_start(ds: Workspace) -> Non
 def test_no_early_walk_without_a_workspace_a_hint_or_a_single_thread(ds: Workspace) -> None:
     out = fresh(ds, f"""
         import tempfile
-        from assay.data import prefetch_status
+        from assay.data._prefetch import prefetch_status
         unknown = prefetch_status(["nope"])
         os.chdir(tempfile.mkdtemp())
         os.environ.pop("ASSAY_HOME", None)
@@ -773,7 +774,7 @@ def test_no_early_walk_without_a_workspace_a_hint_or_a_single_thread(ds: Workspa
 
 def test_the_early_walk_loads_almost_nothing(ds: Workspace) -> None:
     # It runs before the command line loads: what it imports, every status waits for.
-    code = ("import sys; from assay.data import prefetch_status; assert prefetch_status(['ds']);"
+    code = ("import sys; from assay.data._prefetch import prefetch_status; assert prefetch_status(['ds']);"
             "print(sorted(m for m in sys.modules if m.startswith('assay') or m in {'click', 'typing', 'pathlib',"
             " 'sqlite3', 'dataclasses', 'tomllib', 'threading', 'pickle'}))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ds.root, capture_output=True, text=True, timeout=60,
@@ -789,14 +790,15 @@ def test_the_early_walk_loads_almost_nothing(ds: Workspace) -> None:
 
 
 def test_the_entry_point_starts_the_walk_only_for_data_status(monkeypatch: pytest.MonkeyPatch) -> None:
-    import assay.data
+    import assay.data._prefetch
+    import assay.data._replay
     from assay.cli import _head_start
 
     calls: list[list[str] | None] = []
     asked: list[tuple[str | None, bool]] = []
-    monkeypatch.setattr(assay.data, "prefetch_status", lambda names=None: calls.append(names) or True, raising=False)
-    monkeypatch.setattr(assay.data, "replay_status", lambda name, *, as_json: asked.append((name, as_json)),
-                        raising=False)  # no recorded answer: on to the early walk
+    monkeypatch.setattr(assay.data._prefetch, "prefetch_status", lambda names=None: calls.append(names) or True)
+    monkeypatch.setattr(assay.data._replay, "replay_status", lambda name, *, as_json: asked.append((name, as_json)))
+    # (no recorded answer: on to the early walk)
     for args in (["data", "status"], ["data", "status", "ds"], ["data", "status", "--json", "ds"],
                  ["data", "status", "ds", "--json"]):
         assert _head_start(args) is False
@@ -811,7 +813,7 @@ def test_the_entry_point_starts_the_walk_only_for_data_status(monkeypatch: pytes
 def test_an_interrupted_or_abandoned_early_walk_leaves_no_process(ds: Workspace) -> None:
     # The command ends before status takes the walk (an error, --help): the child is not
     # waited for, holds none of the caller's pipes, and goes when its walk is done.
-    code = ("import os, sys; from assay.data import prefetch_status; assert prefetch_status(['ds']);"
+    code = ("import os, sys; from assay.data._prefetch import prefetch_status; assert prefetch_status(['ds']);"
             "from assay.data import _prefetch; print(_prefetch._pending.pid)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ds.root, capture_output=True, text=True, timeout=60,
                           check=True)

@@ -250,7 +250,7 @@ def test_a_web_remote_is_read_without_a_hold(tmp_path: Path) -> None:
             time.sleep(0.05)
         clone = Workspace.init(tmp_path / "clone")
         add_remote(clone, "web", f"http://127.0.0.1:{port}/")
-        assert pull(clone, remote="web").versions_sent == ["ds@v1"]
+        assert pull(clone, remote="web").versions_transferred == ["ds@v1"]
         assert verify(clone, remote="web").ok
     finally:
         server.kill()
@@ -274,7 +274,7 @@ def test_a_store_out_of_reach_fails_the_push_instead_of_going_on_without_a_hold(
     with pytest.raises(InputError, match="cannot reach"):
         push(alice)
     monkeypatch.setattr(_storemarkers.ObjectMarkers, "write", real)
-    assert push(alice).versions_sent
+    assert push(alice).versions_transferred
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "1e9", "0"])

@@ -65,7 +65,7 @@ def test_a_push_removes_the_markers_of_holders_gone_from_a_folder_remote(tmp_pat
     kept = [_dead_marker(locks, "push", 0, os.getpid(), host_tag()),  # alive here: about to lock it
             _dead_marker(locks, "push", 3600, 7, "hffffffff"),  # another machine's: maybe alive there
             _dead_marker(locks, "pull", 3600)]
-    assert push(ws).versions_sent == ["ds@v1"]
+    assert push(ws).versions_transferred == ["ds@v1"]
     assert not any(p.exists() for p in removed)
     assert sorted(p.name for p in locks.iterdir()) == sorted(p.name for p in kept)
 
@@ -87,7 +87,7 @@ def test_a_pull_removes_stale_markers_from_an_object_store(tmp_path: Path, s3_bu
     time.sleep(2.5)
     clone = Workspace.init(tmp_path / "clone")
     add_remote(clone, "origin", s3_bucket, options={"endpoint_url": s3_server})
-    assert pull(clone).versions_sent == ["ds@v1"]
+    assert pull(clone).versions_transferred == ["ds@v1"]
     assert list(store.list("locks/")) == [live]  # the stale one went; the live one is another's, in use
 
 
@@ -228,7 +228,7 @@ def test_a_fresh_unlocked_marker_stays_though_this_machine_s_clock_runs_ahead(
             return time.time() + 120.0
 
     monkeypatch.setattr(_storemarkers, "time", Ahead())
-    assert push(ws).versions_sent == ["ds@v1"]
+    assert push(ws).versions_transferred == ["ds@v1"]
     assert fresh.exists()
     old = _dead_marker(remote / "locks", "pull", 2 * 86400)  # a holder killed two days ago, by the server's clock
     assert push(ws).versions_already_there == ["ds@v1"]

@@ -38,3 +38,34 @@ def test_workspace_is_a_context_manager(ws: Workspace, tmp_path: Path) -> None:
         add(opened, ["data"], name="d")
     assert "ledger" in opened.__dict__ and opened.ledger._local.conn is None  # closed on the way out
     assert [v.ref for v in log(opened, "d")] == ["d@v1"]  # and opens again when used
+
+
+def test_public_functions_take_no_private_parameters() -> None:
+    # What help() shows a user is what they may pass: internal plumbing (a pull's decoded
+    # snapshot, checkout's base) goes through the private functions these wrap.
+    import inspect
+
+    import assay.data
+    import assay.lineage
+
+    for module in (assay, assay.data, assay.lineage):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isfunction(value):
+                hidden = [p for p in inspect.signature(value).parameters if p.startswith("_")]
+                assert not hidden, f"{module.__name__}.{name} shows {hidden}"
+
+
+def test_public_names_have_their_own_docstrings() -> None:
+    # A dataclass with no docstring gets "Name(field: type, ...)" from dataclasses: help()
+    # then lists the fields but says nothing of what they mean or their units.
+    import assay.data
+    import assay.lineage
+
+    for module in (assay, assay.data, assay.lineage):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if not callable(value):
+                continue
+            text = (value.__doc__ or "").strip()
+            assert text and not text.startswith(f"{name}("), f"{module.__name__}.{name} has no docstring of its own"

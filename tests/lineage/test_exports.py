@@ -8,8 +8,8 @@ import assay.lineage
 def test_lineage_exports() -> None:
     assert assay.lineage.__all__ == sorted(assay.lineage.__all__)
     assert assay.lineage.__all__ == [
-        "Interrupted", "LineageGraph", "LineageStep", "Run", "Terminated", "add_edges", "downstream_versions", "environment", "lineage", "resolve_node",
-        "run_command", "signal_name", "track",
+        "Interrupted", "LineageGraph", "LineageStep", "Run", "RunRecord", "Terminated", "downstream_versions", "lineage",
+        "resolve_node", "run_command", "run_record", "track",
     ]
     for name in assay.lineage.__all__:
         assert hasattr(assay.lineage, name)

@@ -8,7 +8,8 @@ import pytest
 
 from assay.data import add, resolve
 from assay.errors import NotFoundError, UsageError
-from assay.lineage import add_edges, downstream_versions, lineage, run_command
+from assay.lineage import downstream_versions, lineage, run_command
+from assay.lineage._graph import add_edges
 from assay.workspace import Workspace
 
 PY = sys.executable

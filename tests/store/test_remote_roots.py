@@ -384,7 +384,7 @@ def test_a_remote_folder_whose_top_alone_is_locked_still_takes_pushes(ws: Worksp
     import os
     import subprocess
 
-    from assay.data import read_only_remote_folder
+    from assay.data._remote_config import read_only_remote_folder
 
     one_version(ws)
     share = tmp_path / "share"
@@ -398,7 +398,7 @@ def test_a_remote_folder_whose_top_alone_is_locked_still_takes_pushes(ws: Worksp
         assert read_only_remote_folder(ws, ws.config.remotes["origin"]) is None
         (ws.root / "d" / "f.txt").write_text("more\n")
         add(ws, [ws.root / "d"], name="ds")
-        assert push(ws).versions_sent == ["ds@v2"]
+        assert push(ws).versions_transferred == ["ds@v2"]
     finally:
         if os.geteuid() != 0:
             share.chmod(0o755)

@@ -104,22 +104,22 @@ def interrupted(*, as_json: bool) -> NoReturn:
 def _head_start(args: list[str]) -> bool:
     """Work a command can do before the command line loads (the imports are most of a quick
     command's time), for ``data status [NAME] [--json]`` only: print the recorded answer if
-    nothing it was computed from has changed (see `assay.data.replay_status`), and whether it
-    did; else start walking the tree for its stat signature (see `assay.data.prefetch_status`).
+    nothing it was computed from has changed (see `assay.data._replay`), and whether it
+    did; else start walking the tree for its stat signature (see `assay.data._prefetch`).
     Anything else, or any other option, does nothing."""
     if args[:2] != ["data", "status"]:
         return False
     words = [a for a in args[2:] if a != "--json"]
     if len(words) > 1 or any(w.startswith("-") for w in words):
         return False
-    from assay.data import replay_status
+    from assay.data._replay import replay_status
 
     answer = replay_status(words[0] if words else None, as_json="--json" in args)
     if answer is not None and sys.stdout is not None:
         _print(answer, as_json="--json" in args)
         return True
     # Only now: it loads the fork helper, which the answer does without.
-    from assay.data import prefetch_status
+    from assay.data._prefetch import prefetch_status
 
     prefetch_status(words or None)
     return False

@@ -36,7 +36,7 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
 
     def render() -> None:
         there = len(result.versions_already_there)
-        if not result.versions_sent:
+        if not result.versions_transferred:
             if not there:
                 click.echo(f"nothing to push: this workspace has no versions{_named(ref)}")
                 return
@@ -46,9 +46,9 @@ def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_js
                 return
             click.echo(f"nothing to push: remote {result.remote} has {what} already")
             return
-        click.echo(f"pushed {counted(len(result.versions_sent), 'version')} to {result.remote}"
+        click.echo(f"pushed {counted(len(result.versions_transferred), 'version')} to {result.remote}"
                    + (f" ({there} more already there)" if there else "")
-                   + f": {counted(result.chunks_sent, 'chunk')} ({size_text(result.bytes_sent)}) sent, "
+                   + f": {counted(result.chunks_transferred, 'chunk')} ({size_text(result.bytes_transferred)}) sent, "
                    f"{counted(result.chunks_present, 'chunk')} already there"
                    + (f"; sent {_records(result.records_sent)}" if result.records_sent else ""))
 
@@ -96,7 +96,7 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
     def render() -> None:
         here = len(result.versions_already_there)
         checked_out = f"; checked out {', '.join(result.checked_out)}" if result.checked_out else ""
-        if not result.versions_sent and not result.chunks_sent:
+        if not result.versions_transferred and not result.chunks_transferred:
             if not here:  # (a NAME@REF it lacks is refused before)
                 click.echo(f"nothing to pull: remote {result.remote} holds no versions at all{_named(ref)}{checked_out}; "
                            "if it should, check its URL (`assay remote list`)")
@@ -114,14 +114,14 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
                 return
             click.echo(f"nothing to pull: this workspace has {what} already{checked_out}")
             return
-        if not result.versions_sent:  # chunks that versions here lacked (see the notes)
+        if not result.versions_transferred:  # chunks that versions here lacked (see the notes)
             click.echo(f"no version to pull: this workspace has {counted(here, 'version')} of {result.remote} already; "
-                       f"fetched {counted(result.chunks_sent, 'chunk')} ({size_text(result.bytes_sent)}) they lacked"
+                       f"fetched {counted(result.chunks_transferred, 'chunk')} ({size_text(result.bytes_transferred)}) they lacked"
                        + checked_out)
             return
-        click.echo(f"pulled {counted(len(result.versions_sent), 'version')} from {result.remote}"
+        click.echo(f"pulled {counted(len(result.versions_transferred), 'version')} from {result.remote}"
                    + (f" ({here} more already here)" if here else "")
-                   + f": {counted(result.chunks_sent, 'chunk')} ({size_text(result.bytes_sent)}) fetched, "
+                   + f": {counted(result.chunks_transferred, 'chunk')} ({size_text(result.bytes_transferred)}) fetched, "
                    f"{counted(result.chunks_present, 'chunk')} already here"
                    + (f"; recorded {_records(result.records_received)}" if result.records_received else "") + checked_out)
 

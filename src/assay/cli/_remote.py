@@ -28,7 +28,8 @@ def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, r
     """Add remote NAME at URL (a folder, file://, or s3://bucket/prefix). A NAME that exists
     already is refused unless it has the same URL and options (--endpoint-url), or --replace
     replaces it. A folder is made if its parent folder is there; a bucket is not made."""
-    from assay.data import add_remote, read_only_remote_folder
+    from assay.data import add_remote
+    from assay.data._remote_config import read_only_remote_folder
 
     options = {"endpoint_url": endpoint_url} if endpoint_url else {}
     ws = Workspace.open()
@@ -46,17 +47,19 @@ def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, r
 @handle_errors
 def list_cmd(as_json: bool) -> None:
     """List remotes, with their options (credentials shown as ***)."""
-    ws = Workspace.open()
-    rows = [_row(ws, r) for r in ws.config.remotes.values()]
+    from assay.data import list_remotes
+
+    rows = [r.to_dict() for r in list_remotes(Workspace.open())]
     emit({"remotes": rows}, as_json,
          lambda: [click.echo(f"{'*' if r['default'] else ' '} {r['name']:16} {r['url']}{_shown(r['options'])}")
                   for r in rows])
 
 
 def _row(ws: Workspace, r: Remote) -> dict[str, Any]:
+    from assay.data._remote_config import RemoteInfo
     from assay.store import public_options
 
-    return {"name": r.name, "url": r.url, "options": public_options(r.options), "default": r.name == ws.config.default_remote}
+    return RemoteInfo(r.name, r.url, public_options(r.options), r.name == ws.config.default_remote).to_dict()
 
 
 def _shown(options: dict[str, Any]) -> str:

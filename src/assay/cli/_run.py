@@ -51,7 +51,8 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
     130. A command that cannot be run (not found, not executable) exits 2. With --json, COMMAND's own standard output goes to stderr, so that stdout holds
     only assay's JSON document.
     """
-    from assay.lineage import Interrupted, Terminated, run_command, signal_name
+    from assay.lineage import Interrupted, Terminated, run_command
+    from assay.lineage._graph import signal_name
 
     outs, model_outs = _pairs("--out", outputs), _pairs("--model", models)
     both = sorted(set(outs) & set(model_outs))

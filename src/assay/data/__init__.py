@@ -14,20 +14,17 @@ if TYPE_CHECKING:
     from assay.data._checkout import CheckoutResult, checkout
     from assay.data._diff import DatasetDiff, diff
     from assay.data._gc import GcResult, gc
-    from assay.data._prefetch import prefetch_status
     from assay.data._pull import pull
     from assay.data._remote import TransferResult, push
-    from assay.data._remote_config import add_remote, read_only_remote_folder, remove_remote
+    from assay.data._remote_config import RemoteInfo, add_remote, list_remotes, remove_remote
     from assay.data._remote_log import remote_log, remote_ls
     from assay.data._repair import RepairResult, repair
-    from assay.data._replay import replay_status
     from assay.data._snapshot import FileManifest, Snapshot
     from assay.data._status import Status, status
     from assay.data._verify import VerifyReport, verify
     from assay.data._versions import (
         Version,
         list_datasets,
-        load_snapshot,
         log,
         ls,
         resolve,
@@ -39,6 +36,7 @@ __all__ = [
     "DatasetDiff",
     "FileManifest",
     "GcResult",
+    "RemoteInfo",
     "RepairResult",
     "Snapshot",
     "Status",
@@ -51,18 +49,15 @@ __all__ = [
     "diff",
     "gc",
     "list_datasets",
-    "load_snapshot",
+    "list_remotes",
     "log",
     "ls",
-    "prefetch_status",
     "pull",
     "push",
-    "read_only_remote_folder",
     "remote_log",
     "remote_ls",
     "remove_remote",
     "repair",
-    "replay_status",
     "resolve",
     "status",
     "verify",
@@ -74,14 +69,13 @@ _WHERE = {
     "DatasetDiff": "_diff", "diff": "_diff",
     "GcResult": "_gc", "gc": "_gc",
     "TransferResult": "_remote", "add_remote": "_remote_config", "pull": "_pull", "push": "_remote",
-    "remove_remote": "_remote_config", "read_only_remote_folder": "_remote_config",
+    "remove_remote": "_remote_config", "list_remotes": "_remote_config", "RemoteInfo": "_remote_config",
     "remote_log": "_remote_log", "remote_ls": "_remote_log",
     "RepairResult": "_repair", "repair": "_repair",
     "FileManifest": "_snapshot", "Snapshot": "_snapshot",
-    "Status": "_status", "status": "_status", "prefetch_status": "_prefetch",
-    "replay_status": "_replay",
+    "Status": "_status", "status": "_status",
     "VerifyReport": "_verify", "verify": "_verify",
-    "Version": "_versions", "list_datasets": "_versions", "load_snapshot": "_versions", "log": "_versions",
+    "Version": "_versions", "list_datasets": "_versions", "log": "_versions",
     "ls": "_versions", "resolve": "_versions",
 }
 

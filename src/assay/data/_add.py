@@ -43,6 +43,17 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 @dataclass
 class AddResult:
+    """What :func:`add` recorded for one dataset (``assay data add --json`` prints :meth:`to_dict`).
+
+    - ``version``: the dataset's version now holding the files (a new one, or the latest if nothing changed).
+    - ``created``: True if a new version was recorded; False when the data was identical to the latest.
+    - ``files``, ``bytes``: how many files the version holds and their total size in bytes.
+    - ``new_chunks``, ``new_bytes_stored``: chunks this add stored that the store lacked, and their
+      size in bytes as stored (compressed); 0 when every chunk was already there (deduplicated).
+    - ``rehashed_files``: files read and hashed, not vouched for by the stat cache.
+    - ``warnings``: notes for the user (a folder shared with another dataset, an empty version...).
+    """
+
     version: Version
     created: bool
     files: int

@@ -53,13 +53,23 @@ from assay.data._versions import Version, get_head, load_snapshot, resolve, set_
 from assay.errors import UsageError
 from assay.workspace import Workspace
 
-# remove_dead_temps (gc), stage_big_files and Staged (pull) are imported from here.
-__all__ = ["CheckoutResult", "Staged", "checkout", "confine", "get_head", "remove_dead_temps", "set_head",
-           "stage_big_files"]
+# remove_dead_temps (gc), checkout_prepared, stage_big_files and Staged (pull) are imported from here.
+__all__ = ["CheckoutResult", "Staged", "checkout", "checkout_prepared", "confine", "get_head", "remove_dead_temps",
+           "set_head", "stage_big_files"]
 
 
 @dataclass
 class CheckoutResult:
+    """What :func:`checkout` did (``assay data checkout --json`` prints :meth:`to_dict`).
+
+    - ``version``: the version checked out; ``target``: the absolute folder written into.
+    - ``written``: paths (relative, ``/``-separated) written because they were missing or differed.
+    - ``unchanged``: how many files were already there with the right content and were left alone.
+    - ``removed``: paths of the version on disk that this one does not have, removed.
+    - ``skipped``: paths inside a ``.assay`` or ``.git`` folder, never written.
+    - ``warnings``: notes for the user (skipped files, folders shared with another dataset...).
+    """
+
     version: Version
     target: str
     written: list[str] = field(default_factory=list)
@@ -76,18 +86,30 @@ class CheckoutResult:
         }
 
 
-def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bool = False,
-             _snapshot: Snapshot | None = None, _staged: Staged | None = None) -> CheckoutResult:
-    """Write the files of ``ref`` into the workspace (where they were added) or into ``to``.
+def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bool = False) -> CheckoutResult:
+    """Write the files of ``ref`` (``NAME@REF``, or ``NAME`` for its latest) into the workspace,
+    where they were added, or into the folder ``to``.
 
-    ``_staged`` holds files a pull wrote ahead (:func:`stage_big_files`); each one is moved
-    into place where the plan writes that file and nothing is there, and removed otherwise.
+    Files on disk that the version would overwrite or remove are refused unless
+    ``force=True`` (the CLI's ``--force``). Returns a :class:`CheckoutResult`.
+
+    >>> checkout(ws, "customers@v1").written   # doctest: +SKIP
+    ['data/a.csv']
     """
-    staged = dict(_staged or {})
+    return checkout_prepared(ws, ref, to=to, force=force)
+
+
+def checkout_prepared(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bool = False,
+                      snapshot: Snapshot | None = None, staged: Staged | None = None) -> CheckoutResult:
+    """:func:`checkout` with what a pull already has: ``snapshot``, the version's snapshot
+    already decoded and checked, and ``staged``, files it wrote ahead (:func:`stage_big_files`);
+    each one is moved into place where the plan writes that file and nothing is there, and
+    removed otherwise."""
+    staged = dict(staged or {})
     try:
         with ws.lock():  # the packs it reads stay: no gc or repair retires them meanwhile
             _sweep_killed(ws)
-            return _checkout(ws, ref, to, force, _snapshot, staged)
+            return _checkout(ws, ref, to, force, snapshot, staged)
     finally:
         for tmp, _, _ in staged.values():
             _unlink(tmp)

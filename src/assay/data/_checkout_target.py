@@ -50,7 +50,7 @@ def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: 
     """Before ``version`` is checked out in place: the folders of the version on disk (where
     status looked) and its files that ``version`` does not have, to be removed. Local changes
     that checkout would overwrite are refused unless ``force``."""
-    from assay.data._status import status
+    from assay.data._status import status_against
 
     removals: list[Path] = []
     head = get_head(ws, version.dataset)
@@ -58,9 +58,9 @@ def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: 
         # Status against the version on disk, which is the one being checked out: its
         # snapshot is already loaded. (With no head recorded, the files on disk are judged
         # against the latest version, as `data status` does.)
-        changes = status(ws, version.dataset, _version=version, _base=snapshot)
+        changes = status_against(ws, version.dataset, version=version, base=snapshot)
     else:
-        changes = status(ws, version.dataset)
+        changes = status_against(ws, version.dataset)
     sources = version_sources(ws, changes.against)  # where status looked: the version on disk's folders
     # Missing files lose nothing; modified or new ones would be overwritten or removed.
     at_risk = [p for p in changes.modified + changes.added

@@ -27,6 +27,18 @@ WORKING = "working files"  # what a diff against the files on disk calls its new
 
 @dataclass
 class DatasetDiff:
+    """What :func:`diff` found between ``old`` and ``new`` (``assay data diff --json`` prints :meth:`to_dict`).
+
+    - ``old``: the version compared from; ``new``: the one compared to, or None for the files on disk.
+    - ``added``, ``removed``: ``{"path", "size"}`` per file (size in bytes).
+    - ``modified``: per file ``path``, ``old_size`` and ``new_size`` (bytes), ``chunks_shared`` and
+      ``chunks_new`` (content-defined chunks kept and new), ``content_changed`` (False: only the
+      mode changed), ``old_mode``/``new_mode`` (octal permission bits, as ``"644"``).
+    - ``unchanged``: how many files are the same in both.
+    - ``tables``: per Parquet/CSV/TSV path in both, the row-level comparison (or its ``error`` and ``hint``).
+    - ``changed`` (property): any file added, removed or modified; ``tables_failed``: tables whose rows did not read.
+    """
+
     old: Version
     new: Version | None  # None: the dataset's files on disk (see :func:`diff`)
     added: list[dict[str, Any]] = field(default_factory=list)

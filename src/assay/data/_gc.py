@@ -47,6 +47,11 @@ __all__ = ["GcResult", "gc"]
 
 @dataclass
 class GcResult:
+    """What :func:`gc` deleted, or with ``dry_run`` would delete (``assay data gc --json`` prints
+    :meth:`to_dict`). Counts are of objects; every ``*_bytes`` field and ``bytes_freed`` is in
+    bytes; ``grace_seconds`` is the age below which unreferenced objects are kept. Each field's
+    comment below says what it counts."""
+
     dry_run: bool
     chunks_deleted: int = 0
     bytes_freed: int = 0  # all of it: the chunks', the debris', the checkout leftovers'

@@ -242,7 +242,7 @@ def import_runs(ws: Workspace, store: ObjectStore, remote: str, run_ids: set[str
     that is missing or does not read is skipped, with a note. A pulled version that names as
     its maker a run that did not make it (by what is known here of that run) is recorded
     without a maker, with a note."""
-    from assay.lineage import add_edges
+    from assay.lineage._graph import add_edges
 
     for run_id in sorted(run_ids):
         if not RUN_ID.fullmatch(run_id):
@@ -326,7 +326,7 @@ def _insert_run(tx: Any, doc: dict[str, Any], remote: str) -> None:
     names, the versions it read, and those it reproduced. What it made is joined to it by the
     caller, version by version, as each is here."""
     from assay.ledger import utcnow
-    from assay.lineage import add_edges
+    from assay.lineage._graph import add_edges
 
     node = f"run:{doc['id']}"
     env = doc.get("env") if isinstance(doc.get("env"), dict) else {}

@@ -69,7 +69,7 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
     result.versions.sort()
-    result.versions_sent.sort()
+    result.versions_transferred.sort()
     result.versions_already_there.sort()
     return result
 
@@ -106,7 +106,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         for name, entry in wanted:
             version, recorded = _import_version(ws, name, entry, docs[name], sources.get(entry["id"], ([], [])))
             result.versions.append(version.ref)
-            (result.versions_sent if recorded else result.versions_already_there).append(version.ref)
+            (result.versions_transferred if recorded else result.versions_already_there).append(version.ref)
             if version.number != entry["number"]:
                 result.remote_refs[version.ref] = f"{name}@v{entry['number']}"
             if recorded and version.number != entry["number"]:  # said once, when it is recorded
@@ -125,7 +125,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         if checked.lost:
             _refuse_lost(ws, checked.lost, local, result)
     if checkout:
-        from assay.data._checkout import checkout as do_checkout
+        from assay.data._checkout import checkout_prepared
 
         # The remote's newest of each dataset, whatever number it has here (a teammate's older
         # version pulled now gets a higher number here than this workspace's own newest).
@@ -133,12 +133,13 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             (dataset, number), = ws.ledger.query("SELECT dataset, number FROM versions WHERE id = ?", (entry["id"],))
             v = resolve(ws, f"{dataset}@v{number}")
             try:
-                done = do_checkout(ws, v.ref, _snapshot=snapshots.get(v.snapshot), _staged=staged.pop(v.snapshot, None))
+                done = checkout_prepared(ws, v.ref, snapshot=snapshots.get(v.snapshot),
+                                         staged=staged.pop(v.snapshot, None))
             except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
                 why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
                 here = len(result.versions_already_there)
                 raise UsageError(
-                    f"pulled {len(result.versions_sent)} version(s) from {spec.name}"
+                    f"pulled {len(result.versions_transferred)} version(s) from {spec.name}"
                     + (f" ({here} already here)" if here else "") + f", but did not check out {v.ref}: "
                     + (f"it {why}" if why != exc.message else why),
                     hint=exc.hint.replace("pass --force (force=True)", f"run `assay data checkout {v.ref} --force` "
@@ -360,8 +361,8 @@ def _stage(ws: Workspace, rpacks: PackStore, local: PackStore, snapshots: dict[s
     except BaseException:
         writer.abort()
         raise
-    result.chunks_sent += source.sent
-    result.bytes_sent += source.nbytes
+    result.chunks_transferred += source.sent
+    result.bytes_transferred += source.nbytes
     result.packs += len(writer.published)
     return source.sent
 

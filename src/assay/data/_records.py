@@ -88,7 +88,7 @@ def import_records(ws: Workspace, store: ObjectStore, remote: str, notes: list[s
     """Record the check and drift records on the remote that judged a version this workspace
     has (of ``version_ids``, or of any) and that it does not know yet. How many were recorded."""
     from assay.ledger import utcnow
-    from assay.lineage import add_edges
+    from assay.lineage._graph import add_edges
 
     copies: dict[str, list[str]] = {}  # record id -> the versions it is filed under
     for _, version_id, record_id in _filed(store, version_ids):

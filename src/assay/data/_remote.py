@@ -79,15 +79,34 @@ _BIG_CHUNK = 256 << 10
 
 @dataclass
 class TransferResult:
+    """What :func:`push` or :func:`pull` moved (``--json`` prints :meth:`to_dict`).
+
+    - ``remote``: the remote's name.
+    - ``versions``: refs (``NAME@vN``) of every version of the transfer; split into ``versions_transferred``
+      (a push wrote something of it, or a pull recorded it here; ``versions_sent`` in ``--json``)
+      and ``versions_already_there``.
+    - ``chunks_transferred``, ``bytes_transferred``: chunks copied to the destination (the remote for a
+      push, this workspace for a pull) and their content size in bytes, uncompressed.
+    - ``chunks_present``, ``snapshots_present``: chunks, and versions' snapshots, the destination already had.
+    - ``packs``: pack files written at the destination.
+    - ``checked_out``: refs a pull checked out afterwards.
+    - ``renumbered``, ``remote_refs``: pulled versions whose number here differs from the remote's.
+    - ``records_sent``, ``records_received``: check and drift records pushed, or recorded by a pull.
+    - ``notes``: what else the user should know.
+
+    ``chunks_sent``, ``bytes_sent`` and ``versions_sent`` are deprecated names of the
+    ``*_transferred`` fields (a pull sends nothing).
+    """
+
     remote: str
     versions: list[str] = field(default_factory=list)
-    chunks_sent: int = 0
-    bytes_sent: int = 0
+    chunks_transferred: int = 0
+    bytes_transferred: int = 0
     chunks_present: int = 0
     snapshots_present: int = 0  # versions whose snapshot (so every chunk) the destination had
     # The versions, split: those a push wrote something of (snapshot or ref) or a pull recorded,
     # and those the destination had already. ``versions`` lists both.
-    versions_sent: list[str] = field(default_factory=list)
+    versions_transferred: list[str] = field(default_factory=list)
     versions_already_there: list[str] = field(default_factory=list)
     packs: int = 0
     checked_out: list[str] = field(default_factory=list)
@@ -103,16 +122,37 @@ class TransferResult:
     records_received: int = 0
     notes: list[str] = field(default_factory=list)
 
+    # Deprecated names, from when the fields were named for a push alone.
+    @property
+    def chunks_sent(self) -> int:
+        return _renamed(self, "chunks_sent", "chunks_transferred")
+
+    @property
+    def bytes_sent(self) -> int:
+        return _renamed(self, "bytes_sent", "bytes_transferred")
+
+    @property
+    def versions_sent(self) -> list[str]:
+        return _renamed(self, "versions_sent", "versions_transferred")
+
     def to_dict(self) -> dict[str, Any]:
+        # The --json keys stay as they were: scripts read versions_sent.
         return {
-            "remote": self.remote, "versions": self.versions, "chunks_transferred": self.chunks_sent,
-            "bytes_transferred": self.bytes_sent, "chunks_already_there": self.chunks_present,
-            "snapshots_already_there": self.snapshots_present, "versions_sent": self.versions_sent,
+            "remote": self.remote, "versions": self.versions, "chunks_transferred": self.chunks_transferred,
+            "bytes_transferred": self.bytes_transferred, "chunks_already_there": self.chunks_present,
+            "snapshots_already_there": self.snapshots_present, "versions_sent": self.versions_transferred,
             "versions_already_there": self.versions_already_there, "packs": self.packs,
             "checked_out": self.checked_out, "renumbered": self.renumbered, "remote_refs": self.remote_refs,
             "records_sent": self.records_sent,
             "records_received": self.records_received, "notes": self.notes,
         }
+
+
+def _renamed(result: TransferResult, old: str, new: str) -> Any:
+    import warnings
+
+    warnings.warn(f"TransferResult.{old} is deprecated: use TransferResult.{new}", DeprecationWarning, stacklevel=3)
+    return getattr(result, new)
 
 
 def _pick(ws: Workspace, name: str | None) -> Remote:
@@ -305,8 +345,8 @@ def transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any,
 
         with quick_handoffs(), ThreadPoolExecutor(max_workers=len(groups)) as pool:
             for sent, nbytes, npacks in pool.map(work, groups):
-                result.chunks_sent += sent
-                result.bytes_sent += nbytes
+                result.chunks_transferred += sent
+                result.bytes_transferred += nbytes
                 result.packs += npacks
 
 
@@ -351,7 +391,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
         result.records_sent = write_records(ws, store, versions, result.notes)
     result.versions = sorted(v.ref for v in versions)
     sent = {v.ref for v in versions if v.snapshot in to_send or f"versions/{v.dataset}/{v.id}.json" in written}
-    result.versions_sent = [r for r in result.versions if r in sent]
+    result.versions_transferred = [r for r in result.versions if r in sent]
     result.versions_already_there = [r for r in result.versions if r not in sent]
     if damaged:
         raise CorruptionError(

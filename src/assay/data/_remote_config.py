@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,37 @@ from assay.errors import InputError, NotFoundError, UsageError
 from assay.store import open_store
 from assay.workspace import Workspace
 
-__all__ = ["add_remote", "read_only_remote_folder", "refuse_read_only", "remove_remote"]
+__all__ = ["RemoteInfo", "add_remote", "list_remotes", "read_only_remote_folder", "refuse_read_only", "remove_remote"]
 
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+@dataclass
+class RemoteInfo:
+    """A remote as :func:`list_remotes` shows it (``assay remote list --json``): its ``name``, its
+    ``url`` (a folder, relative to the workspace root or absolute, ``file://`` or ``s3://``), its
+    ``options`` with every credential shown as ``***``, and whether it is the ``default`` that
+    push and pull use when no remote is named."""
+
+    name: str
+    url: str
+    options: dict[str, Any] = field(default_factory=dict)
+    default: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "options": self.options, "default": self.default}
+
+
+def list_remotes(ws: Workspace) -> list[RemoteInfo]:
+    """The workspace's remotes, in the order they were added.
+
+    >>> [(r.name, r.default) for r in list_remotes(ws)]   # doctest: +SKIP
+    [('origin', True), ('share', False)]
+    """
+    from assay.store import public_options
+
+    return [RemoteInfo(r.name, r.url, public_options(r.options), r.name == ws.config.default_remote)
+            for r in ws.config.remotes.values()]
 
 
 def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, options: dict[str, Any] | None = None,
@@ -103,6 +132,8 @@ def refuse_read_only(ws: Workspace, remote: Remote) -> None:
 
 
 def remove_remote(ws: Workspace, name: str) -> None:
+    """Forget the remote ``name`` (its data stays where it is); if it was the default, the
+    next remote configured becomes the default. :class:`NotFoundError` if there is none."""
     if name not in ws.config.remotes:
         raise NotFoundError(f"no remote named {name!r}")
     del ws.config.remotes[name]

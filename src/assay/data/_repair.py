@@ -82,6 +82,12 @@ __all__ = ["RepairResult", "repair"]
 
 @dataclass
 class RepairResult:
+    """What :func:`repair` mended (``--json`` prints :meth:`to_dict`): ``store`` mended from
+    ``source``; counts of chunks and snapshots checked; ``repaired``, the objects that are good
+    again; ``chunks_copied`` and ``bytes_copied`` (uncompressed bytes) taken from ``source``;
+    ``after``, the :class:`VerifyReport` of the mended store; ``ok`` (property) when it is clean
+    and no remote ref was left unmended. Each other field's comment says what it lists."""
+
     store: str  # what was mended: "workspace" or "remote NAME"
     source: str  # where good copies came from
     checked_chunks: int = 0

@@ -53,6 +53,10 @@ def check_relpath(path: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FileManifest:
+    """One file of a :class:`Snapshot`: its ``size`` in bytes, its ``mode`` (permission bits, an
+    int: ``0o644``) and its ``chunks``, ``(digest, size in bytes)`` in file order; ``id`` is
+    the hash of all three."""
+
     size: int
     mode: int
     chunks: tuple[tuple[bytes, int], ...]  # (digest, raw size) in file order

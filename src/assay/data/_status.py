@@ -29,11 +29,23 @@ from assay.workspace import Workspace
 if TYPE_CHECKING:
     from assay.data._snapshot import Snapshot
 
-__all__ = ["Status", "status"]
+__all__ = ["Status", "status", "status_against"]
 
 
 @dataclass
 class Status:
+    """What :func:`status` found on disk for ``dataset`` against the version ``against``
+    (``assay data status --json`` prints :meth:`to_dict`).
+
+    - ``added``, ``removed``, ``modified``: paths (relative to the workspace, ``/``-separated).
+    - ``modes``: modified files whose permission bits changed, ``{path: {"old", "new", "content_changed"}}``
+      (octal strings, as ``"644"``).
+    - ``unchanged``: how many files match the version; ``rehashed``: how many were read and hashed
+      (the stat cache did not vouch for them).
+    - ``dirty`` (property): anything added, removed or modified; ``checked_out``: any of the version's
+      files is here; ``shares_folder_with``: other datasets whose folders hold some of these files.
+    """
+
     dataset: str
     against: Version
     added: list[str] = field(default_factory=list)
@@ -88,9 +100,20 @@ class Status:
         }
 
 
-def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: Snapshot | None = None) -> Status:
+def status(ws: Workspace, name: str) -> Status:
     """Compare the dataset's folders on disk with the version checked out there (default: latest),
-    or with the version ``name`` names as ``NAME@REF``.
+    or with the version ``name`` names as ``NAME@REF``. Returns a :class:`Status`.
+
+    >>> status(ws, "customers").modified   # doctest: +SKIP
+    ['data/a.csv']
+    """
+    return status_against(ws, name)
+
+
+def status_against(ws: Workspace, name: str, *, version: Version | None = None,
+                   base: Snapshot | None = None) -> Status:
+    """:func:`status`, compared with ``version`` if given (its snapshot ``base`` already decoded
+    and checked, if the caller has it: checkout does).
 
     When the walk's stat signature is the one recorded for a clean tree of this version,
     nothing else is read; when it is not, only the folders whose part of it changed are
@@ -98,12 +121,12 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
     cache are not read; when all of them match and their listing hashes to the one
     recorded for the version's snapshot, the stored snapshot is not even decoded.
     """
-    if _version is None and "@" in name:  # NAME@REF: compared with that version
-        _version = resolve(ws, name)
-        name = _version.dataset
-    if _version is not None:
-        sources = version_sources(ws, _version)
-        result = _status(ws, name, _version, sources, _base)
+    if version is None and "@" in name:  # NAME@REF: compared with that version
+        version = resolve(ws, name)
+        name = version.dataset
+    if version is not None:
+        sources = version_sources(ws, version)
+        result = _status(ws, name, version, sources, base)
         result.overlaps = sharing(ws, name, sources)
         return result
     head = get_head(ws, name)
@@ -112,11 +135,11 @@ def status(ws: Workspace, name: str, *, _version: Version | None = None, _base: 
     if head and head != latest.id:
         version = next((v for v in log(ws, name) if v.id == head), latest)
     sources = version_sources(ws, version)  # where the version on disk was added from
-    result = _status(ws, name, version, sources, _base)
+    result = _status(ws, name, version, sources, base)
     result.overlaps = sharing(ws, name, sources)
     # Recorded for the entry point to give again (_replay.py), unless the head names a
     # version this ledger does not hold: one that a pull may add later, below the latest.
-    if (result._signed is not None and _base is None and not result.dirty
+    if (result._signed is not None and base is None and not result.dirty
             and (head is None or head == version.id)):
         record(ws, name, latest=latest, against=version, sources=sources, head=head, signature=result._signed,
                files=result.unchanged)

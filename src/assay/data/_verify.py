@@ -29,6 +29,10 @@ _LISTED_UNUSED = 10  # damaged chunks that no version uses, listed one by one pe
 
 @dataclass
 class Damage:
+    """One damaged object: ``object`` names it (``pack packs/<id>.pack``, ``run record runs/<id>.json``...),
+    ``reason`` says what is wrong and what to do, ``affected`` lists what it breaks, each as
+    ``{"dataset", "version", "ref", "path"}`` (``path`` ``*``: the whole version)."""
+
     object: str
     reason: str
     affected: list[dict[str, str]] = field(default_factory=list)
@@ -39,6 +43,18 @@ class Damage:
 
 @dataclass
 class VerifyReport:
+    """What :func:`verify` checked and found (``assay data verify --json`` prints :meth:`to_dict`).
+
+    - ``checked_chunks``, ``checked_bytes``, ``checked_snapshots``: how much was read and hash-checked
+      (bytes of chunk content, uncompressed).
+    - ``damaged``: each :class:`Damage` found; ``ok`` (property) is True when there is none.
+    - ``damaged_versions``: refs (``NAME@vN``) of the versions that cannot be read back whole.
+    - ``downstream``: versions built from a damaged one, each ``{"ref", "built_from"}``.
+    - ``remote``: the remote checked, or None for the workspace's own store.
+    - ``leftovers``, ``leftover_bytes``: packs an interrupted push left (no damage), and their size in bytes.
+    - ``empty``: the store holds no versions, so nothing was there to check.
+    """
+
     checked_chunks: int = 0
     checked_bytes: int = 0
     checked_snapshots: int = 0

@@ -40,6 +40,20 @@ _COLUMNS = "id, dataset, number, snapshot, message, created_at, files, bytes, ru
 
 @dataclass(frozen=True)
 class Version:
+    """One recorded version of a dataset (or a registered model), as :func:`log`, :func:`resolve` and
+    :func:`add` return it.
+
+    - ``id``: the version's content id (hex; it names the version everywhere, across workspaces).
+    - ``dataset``, ``number``: its dataset and its number there (``ref`` is ``NAME@vN``; numbers are
+      this workspace's own).
+    - ``snapshot``: the id of its snapshot (the file listing, shared by versions with the same files).
+    - ``message``: what the user said of it; ``created_at``: when, ISO 8601 in UTC.
+    - ``files``, ``bytes``: how many files it holds and their total size in bytes.
+    - ``run_id``: the run that made it, or None (added by hand).
+    - ``meta``: what else was recorded (``by``, the maker as ``user@host``, is read from it).
+    - ``node`` (property): its id in the lineage graph, ``version:<id>``.
+    """
+
     id: str
     dataset: str
     number: int
@@ -203,6 +217,13 @@ def log(ws: Workspace, name: str) -> list[Version]:
 
 
 def list_datasets(ws: Workspace, *, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every dataset (and registered model) of the workspace, by name, each as a dict:
+    ``name``, ``kind`` (``dataset`` or ``model``), ``created_at`` (ISO 8601, UTC), ``versions``
+    (how many) and ``latest`` (``"vN"``, or None before the first). ``kind`` keeps only those.
+
+    >>> [d["name"] for d in list_datasets(ws)]   # doctest: +SKIP
+    ['customers', 'features']
+    """
     rows = ws.ledger.query(
         "SELECT d.name, d.kind, d.created_at, COUNT(v.id), MAX(v.number) FROM datasets d "
         "LEFT JOIN versions v ON v.dataset = d.name GROUP BY d.name, d.kind, d.created_at ORDER BY d.name"

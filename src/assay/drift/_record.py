@@ -20,7 +20,7 @@ def _node(version: Any) -> str:
 def record_report(ws: Any, report: DriftReport, versions: list[Any]) -> str:
     """Store ``report`` as a ``drift_report`` record with a ``judged_by`` edge from each dataset version."""
     from assay.ledger import utcnow
-    from assay.lineage import add_edges
+    from assay.lineage._graph import add_edges
 
     record_id = uuid.uuid4().hex
     body = json.dumps(report.to_dict(), default=str)
@@ -42,7 +42,7 @@ def _profile_key(version: Any) -> str:
 def save_profile(ws: Any, profile: Profile, version: Any) -> str:
     """Keep ``profile`` in the object store as the profile of ``version`` and record it."""
     from assay.ledger import utcnow
-    from assay.lineage import add_edges
+    from assay.lineage._graph import add_edges
 
     key = _profile_key(version)
     ws.store.put_bytes(key, json.dumps(profile.to_dict(), separators=(",", ":")).encode())

@@ -53,6 +53,18 @@ def add_edges(tx: Any, edges: list[tuple[str, str, str]]) -> None:
 
 @dataclass
 class LineageGraph:
+    """What :func:`lineage` found around ``root`` (``assay lineage --json`` prints :meth:`to_dict`).
+
+    - ``root``: the full id of the node asked about (``version:<id>``, ``run:<id>`` or ``record:<id>``).
+    - ``nodes``: node id -> what is known of it: ``type`` (``version``, ``run``, ``record``) and
+      ``label`` always; a version's ``dataset``, ``version``, ``snapshot``, ``created_at`` (ISO 8601,
+      UTC), ``by``, ``run_id``; a run's ``kind``, ``status``, ``exit_code``, ``started_at``,
+      ``ended_at``, ``command``, ``params``, ``env`` (:func:`run_record` gives a run's as a typed record);
+      ``missing`` where the node is not in this workspace.
+    - ``edges``: ``(src, dst, relation)`` triples, such as ``input_of``, ``produced``, ``reproduced``.
+    - ``notes``: what the graph cannot show (a cut at ``depth``, a run recorded elsewhere), in words.
+    """
+
     root: str
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     edges: list[tuple[str, str, str]] = field(default_factory=list)

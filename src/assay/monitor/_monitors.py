@@ -77,7 +77,7 @@ def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | N
     from assay import data as data_pillar
     from assay.drift import DriftDetector, DriftSpec
     from assay.ledger import IntegrityConflict, utcnow
-    from assay.lineage import add_edges
+    from assay.lineage._graph import add_edges
 
     check_name(name)
     if ws.ledger.query("SELECT 1 FROM monitors WHERE name = ?", (name,)):

@@ -234,7 +234,7 @@ def judge_window(ws: Any, monitor: Any, index: int, *, base_url: str = "") -> in
     """Recompute window ``index``'s performance from its labelled events, store it, and raise the alerts of
     performance rules it breaches (once each); the number of alerts raised."""
     from assay.ledger import IntegrityConflict, utcnow
-    from assay.lineage import add_edges
+    from assay.lineage._graph import add_edges
 
     seen = ws.ledger.query("SELECT stale FROM monitor_performance WHERE monitor = ? AND window_idx = ?", (monitor.id, index))
     seen_stale = int(seen[0][0]) if seen else 0

@@ -184,7 +184,7 @@ class WindowProcessor(TickWorker):
 
     def _close(self, state: _State, index: int) -> None:
         from assay.ledger import IntegrityConflict, utcnow
-        from assay.lineage import add_edges
+        from assay.lineage._graph import add_edges
 
         window = state.open.pop(index, None) or _Open(index, {})
         monitor = state.monitor
