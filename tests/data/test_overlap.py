@@ -166,3 +166,31 @@ def test_pull_refuses_a_dataset_whose_folder_meets_one_here_unless_allowed(ws: W
     cli("data", "add", "raw", "--name", "raw2", cwd=other)
     cli("data", "push", cwd=other)
     assert cli.json("data", "pull")["versions_sent"] == ["raw2@v2"]
+
+
+def test_pull_refuses_two_pulled_datasets_whose_folders_meet_unless_allowed(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Each pulled dataset was checked only against those here: a teammate's `all` from data/ and
+    # `sub` from data/sub (allowed there) were pulled together into a fresh workspace without a word.
+    other = tmp_path / "other"
+    (other / "data" / "sub").mkdir(parents=True)
+    (other / "data" / "t").write_text("t")
+    (other / "data" / "sub" / "s").write_text("s")
+    cli("remote", "add", "origin", str(tmp_path / "remote"))
+    cli("init", cwd=other)
+    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=other)
+    cli("data", "add", "data", "--name", "all", cwd=other)
+    cli("data", "add", "data/sub", "--name", "sub", "--allow-overlap", cwd=other)
+    cli("data", "push", cwd=other)
+    packs = sorted(p.name for p in (ws.dir / "objects").rglob("*"))
+    refused = cli("data", "pull", "--checkout", check=2)
+    assert ("dataset 'all' of remote origin: data holds data/sub, where dataset 'sub' was added from: the two would "
+            "share those files") in refused.stderr, refused.stderr
+    assert "--allow-overlap" in refused.stderr
+    assert cli.json("data", "ls")["datasets"] == []  # nothing recorded,
+    assert sorted(p.name for p in (ws.dir / "objects").rglob("*")) == packs  # nothing fetched,
+    assert not (ws.root / "data").exists()  # nothing written
+    doc = cli.json("data", "pull", "--allow-overlap")
+    assert doc["versions_sent"] == ["all@v1", "sub@v1"]
+    assert any("data/sub is inside data, where dataset 'all' was added from: the two share those files" in n
+               for n in doc["notes"]), doc
+    assert cli.json("data", "status", "sub")["shares_folder_with"] == ["all"]

@@ -270,6 +270,7 @@ def test_repair_cli_refuses_a_version_and_other_options(ws: Workspace, tmp_path:
     pushed(ws, str(tmp_path / "remote"))
     assert "leave out NAME@REF" in cli("data", "pull", "ds@v1", "--repair", check=2).stderr
     assert "--checkout" in cli("data", "pull", "--repair", "--checkout", check=2).stderr
+    assert "--repair does not take --allow-overlap" in cli("data", "pull", "--repair", "--allow-overlap", check=2).stderr
     assert "--jobs" in cli("data", "push", "--repair", "-j", "2", check=2).stderr
     out = cli("data", "push", "--repair").stdout
     assert "repaired 0 objects" in out and "ok:" in out

@@ -302,6 +302,21 @@ def test_compressible_data_is_compressed(ws: Workspace) -> None:
     assert r.new_bytes_stored < r.bytes / 3
 
 
+def test_a_key_for_versions_without_tables_is_refused(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # It returned no tables without a word, while a key that a table lacks is refused.
+    write(ws.root / "d" / "a.txt", "1")
+    add(ws, ["d"], name="x")
+    write(ws.root / "d" / "a.txt", "2")
+    add(ws, ["d"], name="x")
+    with pytest.raises(UsageError, match="no table was compared: neither x@v1 nor x@v2 holds a Parquet, CSV or TSV"):
+        diff(ws, "x@v1", "x@v2", key="id")
+    with pytest.raises(UsageError, match="no table was compared: neither x@v2 nor its working files"):
+        diff(ws, "x", key=["id"])
+    assert "no table was compared" in cli("data", "diff", "x@v1", "x@v2", "--key", "id", check=2).stderr
+    assert diff(ws, "x@v1", "x@v2").tables == {}  # without a key: the file diff, as before
+    assert diff(ws, "x@v1", "x@v2", key="id", tables=False).modified  # no tables asked for: the key is not used
+
+
 def test_diff_files_and_tables(ws: Workspace) -> None:
     write(ws.root / "d" / "t.csv", "id,x\n1,a\n2,b\n3,c\n")
     write(ws.root / "d" / "same.txt", "s")

@@ -80,7 +80,8 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
              as_json: bool) -> None:
     """Fetch NAME@REF (default: everything) from a remote, verifying every chunk."""
     if repair:
-        _repair(ref, remote, on_remote=False, as_json=as_json, jobs=jobs, checkout=do_checkout)
+        _repair(ref, remote, on_remote=False, as_json=as_json, jobs=jobs, checkout=do_checkout,
+                allow_overlap=allow_overlap)
         return
     from assay.data import pull
 
@@ -143,12 +144,13 @@ def _pull_notes(result: dict[str, Any]) -> None:
 
 
 def _repair(ref: str | None, remote: str | None, *, on_remote: bool, as_json: bool, jobs: int,
-            checkout: bool = False) -> None:
+            checkout: bool = False, allow_overlap: bool = False) -> None:
     from assay.data import repair
 
     if ref:
         raise UsageError("--repair checks the whole store, not one version", hint="leave out NAME@REF")
-    for given, option in ((jobs, "--jobs"), (checkout, "--checkout")):
+    # (a repair records no dataset, so no overlap for --allow-overlap to let through)
+    for given, option in ((jobs, "--jobs"), (checkout, "--checkout"), (allow_overlap, "--allow-overlap")):
         if given:
             raise UsageError(f"--repair does not take {option}", hint="run the repair on its own")
     result = repair(Workspace.open(), remote=remote, on_remote=on_remote)

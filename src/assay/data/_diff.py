@@ -12,7 +12,7 @@ from assay.data._packs import workspace_packs
 from assay.data._snapshot import FileManifest
 from assay.data._tablesource import check_key_names
 from assay.data._versions import Version, load_snapshot, resolve
-from assay.errors import InputError
+from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
 
 __all__ = ["DatasetDiff", "diff"]
@@ -74,7 +74,8 @@ def diff(ws: Workspace, old_ref: str, new_ref: str | None = None, *, key: list[s
     A table that cannot be compared gets `{"error": ..., "hint": ...}` in `tables`, with
     `"unreadable": True` where its rows did not read (see `tables_failed`). A `key`
     (a column, or a list of them) that no compared table has (in both versions) is an
-    `InputError` naming the columns.
+    `InputError` naming the columns; a `key` for versions that hold no table at all (no
+    Parquet/CSV/TSV file) is a `UsageError`: no table was compared.
     """
     if isinstance(key, str):  # one column (a name may hold a comma: it is not split here)
         key = [key]
@@ -84,6 +85,8 @@ def diff(ws: Workspace, old_ref: str, new_ref: str | None = None, *, key: list[s
         return _diff_working(ws, old_ref, key, tables)
     old, new = resolve(ws, old_ref), resolve(ws, new_ref)
     a, b = load_snapshot(ws.store, old.snapshot), load_snapshot(ws.store, new.snapshot)
+    if tables and key is not None:
+        _refuse_key_without_tables(key, set(a.files) | set(b.files), f"neither {old.ref} nor {new.ref}")
     result = DatasetDiff(old=old, new=new)
     for path in sorted(set(a.files) | set(b.files)):
         ma, mb = a.files.get(path), b.files.get(path)
@@ -146,6 +149,9 @@ def _diff_working(ws: Workspace, ref: str, key: list[str] | None, tables: bool) 
             hint=f"check it out (`assay data checkout {found.against.ref}`), or compare two versions: "
                  f"`assay data diff {found.dataset}@A {found.dataset}@B`",
         )
+    if tables and key is not None:  # (the snapshot is read for this only when a key is given)
+        files = set(load_snapshot(ws.store, found.against.snapshot).files) | set(found.added)
+        _refuse_key_without_tables(key, files, f"neither {found.against.ref} nor its {WORKING}")
     result = DatasetDiff(old=found.against, new=None, unchanged=found.unchanged)
     if not found.dirty:
         return result  # (status may have answered from its cache, without decoding the snapshot)
@@ -165,6 +171,16 @@ def _diff_working(ws: Workspace, ref: str, key: list[str] | None, tables: bool) 
     if tables:
         _tables(ws, result, a, None, key)
     return result
+
+
+def _refuse_key_without_tables(key: list[str], paths: set[str], sides: str) -> None:
+    """A key for two sides with no table between them matches nothing: said, not an empty
+    ``tables`` (as a key that no compared table has is an error too)."""
+    if not any(_table_suffix(p) is not None for p in paths):
+        raise UsageError(
+            f"key {', '.join(key)} given, but no table was compared: {sides} holds a Parquet, CSV or TSV file "
+            f"({', '.join(TABLE_SUFFIXES)})",
+            hint="leave the key out: it matches the rows of tables, and the file diff needs none")
 
 
 def _size_on_disk(ws: Workspace, path: str) -> int | None:

@@ -51,9 +51,11 @@ def _meet(a: str, b: str) -> bool:
 
 
 def find_overlaps(ws: Workspace, name: str, sources: Iterable[str],
-                  others: dict[str, list[str]] | None = None) -> list[Overlap]:
+                  others: dict[str, list[str]] | None = None,
+                  other_kinds: dict[str, str] | None = None) -> list[Overlap]:
     """Where ``sources`` meet the sources of a dataset other than ``name``: each dataset's
-    latest add's (and ``others``', datasets about to be added with them)."""
+    latest add's (and ``others``', datasets about to be added with them, of ``other_kinds``
+    where not datasets)."""
     from assay.data._versions import dataset_sources, list_datasets
 
     # (a dataset with no versions left has nothing to check out over another's files)
@@ -61,6 +63,7 @@ def find_overlaps(ws: Workspace, name: str, sources: Iterable[str],
     known = {d["name"]: dataset_sources(ws, d["name"]) for d in listed}
     kinds = {d["name"]: d["kind"] for d in listed}
     known.update(others or {})
+    kinds.update(other_kinds or {})
     found = []
     for other, theirs in sorted(known.items()):
         if other == name:
@@ -98,7 +101,8 @@ _EFFECT = ("so checking out a version of either rewrites the other's, and `assay
 
 
 def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overlap: bool,
-                   others: dict[str, list[str]] | None = None, what: str = "", hint: str = "") -> list[str]:
+                   others: dict[str, list[str]] | None = None, other_kinds: dict[str, str] | None = None,
+                   what: str = "", hint: str = "") -> list[str]:
     """Refuse ``sources`` of dataset ``name`` that would newly share files with another dataset,
     unless ``allow_overlap``; the warnings to give for each overlap let through. An overlap
     that ``name``'s latest add had already (a workspace made before overlaps were refused, or
@@ -106,10 +110,10 @@ def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overla
     output of a run, a pulled dataset), ``hint`` what to do instead of an add's advice."""
     from assay.data._versions import dataset_sources
 
-    found = find_overlaps(ws, name, sources, others)
+    found = find_overlaps(ws, name, sources, others, other_kinds)
     if not found:
         return []
-    before = {o.other for o in find_overlaps(ws, name, dataset_sources(ws, name), others)}
+    before = {o.other for o in find_overlaps(ws, name, dataset_sources(ws, name), others, other_kinds)}
     new = [o for o in found if o.other not in before]
     if new and not allow_overlap:
         o = new[0]

@@ -323,9 +323,11 @@ def _refuse_overlaps(ws: Workspace, wanted: list[tuple[str, dict[str, Any]]], do
     """Refuse, as `add` does, the folders the pull would record for a dataset (or model) that
     meet another one's here: a new dataset's sources (those of its first version recorded),
     and each new version's own (status looks, and checkout writes, there). One whose folders
-    met already here is let through, with a note for each overlap; those among the pulled
-    ones (they share a folder on the remote too) are not told apart here until recorded."""
+    met already here is let through, with a note for each overlap. The pulled ones are checked
+    against each other too (each with the folders it would have once recorded): two that share
+    a folder on the remote would share the files here."""
     from assay.data._overlap import refuse_or_note
+    from assay.data._versions import dataset_sources
 
     known = {str(row[0]) for row in ws.ledger.query("SELECT name FROM datasets")}
     paths: dict[str, set[str]] = {}
@@ -336,10 +338,15 @@ def _refuse_overlaps(ws: Workspace, wanted: list[tuple[str, dict[str, Any]]], do
         if name not in known and name not in paths:
             paths[name] = set(ours)  # what _import_version records as the dataset's
         paths.setdefault(name, set()).update(version)
+    # (a dataset here keeps its recorded folders beside those of its new versions)
+    pulled = {name: sorted(where | set(dataset_sources(ws, name))) for name, where in paths.items()}
+    kinds = {name: str(docs[name]["kind"]) for name in paths}
     notes = []
     for name, where in sorted(paths.items()):
+        others = {n: p for n, p in pulled.items() if n != name}
         notes += refuse_or_note(
-            ws, name, sorted(where), allow_overlap=allow_overlap, what=f"{docs[name]['kind']} {name!r} of remote {remote}",
+            ws, name, sorted(where), allow_overlap=allow_overlap, others=others, other_kinds=kinds,
+            what=f"{docs[name]['kind']} {name!r} of remote {remote}",
             hint="pull the other names one by one (`assay data pull NAME`), move the one here to a folder of its own "
                  "(add it from there), or pass --allow-overlap (allow_overlap=True) to share the files anyway")
     return notes
