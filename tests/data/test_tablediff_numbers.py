@@ -20,6 +20,19 @@ def csv(path: Path, text: str) -> Path:
     return path
 
 
+def assert_alike_with_its_csv_exports(tmp_path: Path, table: pa.Table) -> None:
+    """``table`` as Parquet (t.parquet) against its Arrow (t.csv) and pandas (p.csv) CSV
+    exports: no row changed (by key ``id``), none added or removed (by row hash)."""
+    pq.write_table(table, tmp_path / "t.parquet")
+    pa.csv.write_csv(table, tmp_path / "t.csv")
+    table.to_pandas().to_csv(tmp_path / "p.csv", index=False)
+    for other in ("t.csv", "p.csv"):
+        d = diff_tables(tmp_path / "t.parquet", tmp_path / other, key=["id"])
+        assert (d.rows_changed, d.rows_unchanged) == (0, 3), other
+        d = diff_tables(tmp_path / other, tmp_path / "t.parquet")
+        assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (0, 0, 3), other
+
+
 def test_codes_with_leading_zeros_are_text_so_a_lost_zero_is_a_change(tmp_path):  # type: ignore[no-untyped-def]
     # Zip codes that lost their zero (an Excel round trip) are the change a diff should show,
     # not "no change" because 02134 and 2134 are one number. (Each side shows its own type.)
@@ -69,28 +82,14 @@ def test_parquet_nan_is_no_value_against_a_csv(tmp_path):  # type: ignore[no-unt
     # A CSV has no NaN apart from null ("NaN", "nan" and "" are all no value), so a Parquet
     # NaN compared with a CSV is no value too: a table and its own CSV export read alike.
     table = pa.table({"id": [1, 2, 3], "x": [float("nan"), 1.5, None]})
-    pq.write_table(table, tmp_path / "t.parquet")
-    pa.csv.write_csv(table, tmp_path / "t.csv")
-    table.to_pandas().to_csv(tmp_path / "p.csv", index=False)
-    for other in ("t.csv", "p.csv"):
-        d = diff_tables(tmp_path / "t.parquet", tmp_path / other, key=["id"])
-        assert (d.rows_changed, d.rows_unchanged) == (0, 3), other
-        d = diff_tables(tmp_path / other, tmp_path / "t.parquet")
-        assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (0, 0, 3), other
+    assert_alike_with_its_csv_exports(tmp_path, table)
 
 
 def test_float32_parquet_against_its_csv_is_unchanged(tmp_path):  # type: ignore[no-untyped-def]
     # float32 0.1 is written to CSV as "0.1" (its shortest text), which as a double is not the
     # float32 widened (0.10000000149...): compared at the float32's precision.
     table = pa.table({"id": [1, 2, 3], "x": pa.array([0.1, 2.5, 16777217.0], pa.float32())})
-    pq.write_table(table, tmp_path / "t.parquet")
-    pa.csv.write_csv(table, tmp_path / "t.csv")
-    table.to_pandas().to_csv(tmp_path / "p.csv", index=False)
-    for other in ("t.csv", "p.csv"):
-        d = diff_tables(tmp_path / "t.parquet", tmp_path / other, key=["id"])
-        assert (d.rows_changed, d.rows_unchanged) == (0, 3), other
-        d = diff_tables(tmp_path / other, tmp_path / "t.parquet")
-        assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (0, 0, 3), other
+    assert_alike_with_its_csv_exports(tmp_path, table)
     # A real change is still one.
     csv(tmp_path / "c.csv", "id,x\n1,0.1\n2,2.75\n3,16777216\n")
     d = diff_tables(tmp_path / "t.parquet", tmp_path / "c.csv", key=["id"])
@@ -185,14 +184,7 @@ def test_whole_numbers_past_2_53_in_a_column_with_fractions_stay_text(tmp_path):
 def test_a_parquet_boolean_against_its_pandas_csv_is_unchanged(tmp_path):  # type: ignore[no-untyped-def]
     # pandas writes True / False, Arrow's text of a boolean is true / false: every row differed.
     table = pa.table({"id": [1, 2, 3], "ok": [True, False, None]})
-    pq.write_table(table, tmp_path / "t.parquet")
-    table.to_pandas().to_csv(tmp_path / "p.csv", index=False)
-    pa.csv.write_csv(table, tmp_path / "t.csv")
-    for other in ("p.csv", "t.csv"):
-        d = diff_tables(tmp_path / "t.parquet", tmp_path / other, key=["id"])
-        assert (d.rows_changed, d.rows_unchanged) == (0, 3), other
-        d = diff_tables(tmp_path / other, tmp_path / "t.parquet")
-        assert (d.rows_added, d.rows_removed, d.rows_unchanged) == (0, 0, 3), other
+    assert_alike_with_its_csv_exports(tmp_path, table)
     csv(tmp_path / "c.csv", "id,ok\n1,True\n2,True\n3,\n")
     d = diff_tables(tmp_path / "t.parquet", tmp_path / "c.csv", key=["id"])
     assert (d.rows_changed, d.rows_unchanged) == (1, 2)
