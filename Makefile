@@ -17,13 +17,14 @@ install: $(STAMP)
 demo: install
 	bash scripts/demo.sh
 
-# Installs and starts what the tests need (PostgreSQL on loopback, chromium), then runs them all;
-# stops PostgreSQL afterwards only if this run started it.
+# Installs and starts what the tests need (PostgreSQL on loopback, chromium), then runs them all.
+# The server is shared: this run holds a lease on it for as long as its recipe shell lives, and
+# stops it afterwards only if no other run holds one and no `make services` started it.
 test: install
-	bash scripts/services.sh start
-	. ./.tmp/services.env && OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	lease=$$$$; bash scripts/services.sh start --lease $$lease || exit $$?; \
+	  . ./.tmp/services.env && OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
-	  bash scripts/services.sh stop --if-started; exit $$rc
+	  bash scripts/services.sh stop --lease $$lease; exit $$rc
 
 test-fast: install
 	$(BIN)/python -m pytest -q -x -m "not slow" $(PYTEST_ARGS)
@@ -31,8 +32,9 @@ test-fast: install
 services:
 	bash scripts/services.sh start
 
+# Refuses while a `make test` holds a lease on the server (naming it); FORCE=1 stops it anyway.
 services-stop:
-	bash scripts/services.sh stop
+	bash scripts/services.sh stop $(if $(FORCE),--force)
 
 bench: install
 	$(BIN)/python benchmarks/data_vs_dvc.py
