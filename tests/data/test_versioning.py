@@ -314,7 +314,22 @@ def test_a_key_for_versions_without_tables_is_refused(ws: Workspace, cli) -> Non
         diff(ws, "x", key=["id"])
     assert "no table was compared" in cli("data", "diff", "x@v1", "x@v2", "--key", "id", check=2).stderr
     assert diff(ws, "x@v1", "x@v2").tables == {}  # without a key: the file diff, as before
-    assert diff(ws, "x@v1", "x@v2", key="id", tables=False).modified  # no tables asked for: the key is not used
+    assert diff(ws, "x@v1", "x@v2", tables=False).modified
+
+
+def test_a_key_with_no_tables_is_refused(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # The key was ignored without a word: `--key id --no-tables` asks for two things that exclude each other.
+    write(ws.root / "d" / "t.csv", "id,v\n1,2\n")
+    add(ws, ["d"], name="x")
+    write(ws.root / "d" / "t.csv", "id,v\n1,3\n")
+    add(ws, ["d"], name="x")
+    with pytest.raises(UsageError, match="key id given with tables=False"):
+        diff(ws, "x@v1", "x@v2", key="id", tables=False)
+    with pytest.raises(UsageError, match="key id given with tables=False"):
+        diff(ws, "x", key="id", tables=False)
+    err = cli("data", "diff", "x@v1", "x@v2", "--key", "id", "--no-tables", check=2).stderr
+    assert "no table rows are compared" in err and "--no-tables" in err
+    assert cli.json("data", "diff", "x@v1", "x@v2", "--no-tables")["modified"]
 
 
 def test_diff_files_and_tables(ws: Workspace) -> None:

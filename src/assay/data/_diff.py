@@ -81,6 +81,9 @@ def diff(ws: Workspace, old_ref: str, new_ref: str | None = None, *, key: list[s
         key = [key]
     if key is not None:
         check_key_names(key)
+        if not tables:  # the key matches table rows, which this diff leaves out: said, not ignored
+            raise UsageError(f"key {', '.join(key)} given with tables=False: no table rows are compared",
+                             hint="leave out the key (`--key`), or the file-only switch (`--no-tables`)")
     if new_ref is None:
         return _diff_working(ws, old_ref, key, tables)
     old, new = resolve(ws, old_ref), resolve(ws, new_ref)
