@@ -102,12 +102,13 @@ _EFFECT = ("so checking out a version of either rewrites the other's, and `assay
 
 def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overlap: bool,
                    others: dict[str, list[str]] | None = None, other_kinds: dict[str, str] | None = None,
-                   what: str = "", hint: str = "") -> list[str]:
+                   what: str = "", hint: str = "", said: Iterable[str] = ()) -> list[str]:
     """Refuse ``sources`` of dataset ``name`` that would newly share files with another dataset,
     unless ``allow_overlap``; the warnings to give for each overlap let through. An overlap
     that ``name``'s latest add had already (a workspace made before overlaps were refused, or
     one allowed then) is let through, with its warning. ``what`` says what is added (an
-    output of a run, a pulled dataset), ``hint`` what to do instead of an add's advice."""
+    output of a run, a pulled dataset), ``hint`` what to do instead of an add's advice;
+    ``said``: datasets whose overlap with ``name`` was warned of already (from their side)."""
     from assay.data._versions import dataset_sources
 
     found = find_overlaps(ws, name, sources, others, other_kinds)
@@ -124,7 +125,9 @@ def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overla
                              if o.kind == "dataset" else "")
                           + "or pass --allow-overlap (allow_overlap=True) to share the files anyway"),
             details={"overlaps": [{"dataset": x.other, "path": x.ours, "theirs": x.theirs} for x in new]})
-    return [f"{what or 'dataset ' + repr(name)}: {o.where()}: the two share those files, {_EFFECT}" for o in found]
+    said = set(said)
+    return [f"{what or 'dataset ' + repr(name)}: {o.where()}: the two share those files, {_EFFECT}" for o in found
+            if o.other not in said]
 
 
 def checkout_note(ws: Workspace, version: Version, snapshot: Snapshot, written: list[str],
