@@ -175,9 +175,8 @@ def test_an_incremental_push_reads_only_the_snapshots_the_remote_lacks(ws: Works
     (ws.root / "d" / "f1.bin").write_bytes(os.urandom(20_001))
     v2 = add(ws, ["d"], name="ds").version
     read: list[str] = []
-    real = _versions.load_snapshot_object
-    monkeypatch.setattr(_versions, "load_snapshot_object",
-                        lambda store, sid, memo=None: read.append(sid) or real(store, sid, memo=memo))
+    real = _versions._read_snapshot
+    monkeypatch.setattr(_versions, "_read_snapshot", lambda store, sid: read.append(sid) or real(store, sid))
     again = push(ws)
     assert read == [v2.snapshot] and again.chunks_transferred == 1
     assert push(ws).chunks_transferred == 0 and read == [v2.snapshot]  # nothing new: no snapshot read at all

@@ -192,17 +192,27 @@ def _check_sources(ws: Workspace, item: NewData) -> tuple[list[str] | None, list
     return sources, gone
 
 
+def _remember(ws: Workspace, snapshot_id: str, fingerprint: bytes | None) -> None:
+    """A snapshot just encoded and stored is known good: a push need not check it again."""
+    if fingerprint is not None:
+        from assay.data._checked import CheckedSnapshots
+
+        checked = CheckedSnapshots(ws)
+        checked.add(snapshot_id, fingerprint)
+        checked.save()
+
+
 def _prepare(ws: Workspace, item: NewData, sources: list[str] | None, gone: list[str], jobs: int) -> _Prepared:
     """Store ``item``'s chunks and snapshot (durable, not yet a version), under the lock."""
     if sources is None:
         assert item.files is not None
         snapshot, stats = _snapshot_files(ws, item.files, jobs=jobs)
-        save_snapshot(ws.store, snapshot)
+        _remember(ws, snapshot.id, save_snapshot(ws.store, snapshot))
         return _Prepared(item=item, sources=None, snapshot=snapshot, stats=stats, signed=None)
     snapshot, stats, found, cache = _snapshot_paths(ws, sources, jobs=jobs, missing_ok=bool(gone))
     for source in gone:
         stats["warnings"].append(f"{source} is gone: this version records its files as removed")
-    save_snapshot(ws.store, snapshot)
+    _remember(ws, snapshot.id, save_snapshot(ws.store, snapshot))
     # Built from the files just read: `status` can trust its listing, and (where no
     # file was racy) answer a clean tree from the stat signature alone.
     cache.record_tree(snapshot)

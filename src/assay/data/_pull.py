@@ -19,7 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from blake3 import blake3
+
 from assay.config import Remote
+from assay.data._checked import CheckedSnapshots
 from assay.data._history import import_reproducers, import_runs
 from assay.data._packs import PackStore, PackWriter, workspace_packs
 from assay.data._records import import_records
@@ -101,8 +104,15 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         whole.save()
         rpacks.close()
         del rpacks, digests  # the remote's index and the chunk list are not needed for checkout
+        known_good = CheckedSnapshots(ws)  # checked here: a push of them need not check them again
         for sid in spool:  # after the chunks: a snapshot in the store is always complete
-            copy_snapshot(ws.store, sid, spool.read(sid))
+            data = spool.read(sid)
+            copy_snapshot(ws.store, sid, data)
+            fingerprint = blake3(data).digest()
+            if fingerprint == spool.fingerprints[sid]:  # the very bytes checked
+                known_good.add(sid, fingerprint)
+            del data
+        known_good.save()
         for name, entry in wanted:
             version, recorded = _import_version(ws, name, entry, docs[name], sources.get(entry["id"], ([], [])))
             result.versions.append(version.ref)
@@ -225,6 +235,7 @@ class _Spool:
 
         self.folder = ws.tmp_dir / f"{os.getpid()}-{host_tag()}-pull-{os.urandom(4).hex()}"
         self._ids: list[str] = []
+        self.fingerprints: dict[str, bytes] = {}  # the BLAKE3 hash of each one's bytes, as checked
 
     def write(self, sid: str, data: bytes) -> None:
         if not self._ids:
@@ -232,6 +243,7 @@ class _Spool:
         with open(self.folder / sid, "wb") as f:  # (no fsync: a pull killed now starts again)
             f.write(data)
         self._ids.append(sid)
+        self.fingerprints[sid] = blake3(data).digest()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._ids)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import Remote
+from assay.data._checked import CheckedSnapshots
 from assay.data._fork import quick_handoffs
 from assay.data._history import write_runs
 from assay.data._records import write_records
@@ -54,7 +55,7 @@ from assay.data._versions import (
     Version,
     all_versions,
     copy_checked_snapshot,
-    each_snapshot,
+    each_snapshot_chunks,
     resolve,
     version_sources,
 )
@@ -371,10 +372,12 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
         there = {k[len("snapshots/"):] for k in store.list("snapshots/")}
         to_send: dict[str, bytes] = {}  # snapshot -> fingerprint of its bytes, as checked
         chunks: set[bytes] = set()
-        for sid, snap, fingerprint in each_snapshot(ws.store, dict.fromkeys(v.snapshot for v in versions
-                                                                            if v.snapshot not in there)):
+        checked = CheckedSnapshots(ws)  # those an add stored or a check passed are not checked again
+        for sid, digests, fingerprint in each_snapshot_chunks(
+                ws.store, dict.fromkeys(v.snapshot for v in versions if v.snapshot not in there), checked.known):
             to_send[sid] = fingerprint
-            chunks |= snap.chunk_digests()
+            chunks |= digests
+        checked.save()
         result.snapshots_present = len({v.snapshot for v in versions} - set(to_send))
         digests = sorted(chunks)
         del chunks

@@ -388,12 +388,18 @@ def _own_meta(stored: str | None) -> dict[str, Any]:
     return meta
 
 
-def save_snapshot(ws_store: Any, snapshot: Snapshot) -> None:
+def save_snapshot(ws_store: Any, snapshot: Snapshot) -> bytes | None:
+    """Store ``snapshot`` unless the store has it; the BLAKE3 hash of the bytes stored, if it
+    stored them (see :mod:`assay.data._checked`)."""
     import zstandard
+    from blake3 import blake3
 
     key = f"snapshots/{snapshot.id}"
-    if not ws_store.exists(key):
-        ws_store.put_bytes(key, zstandard.ZstdCompressor(level=3).compress(snapshot.encode()))
+    if ws_store.exists(key):
+        return None
+    data = zstandard.ZstdCompressor(level=3).compress(snapshot.encode())
+    ws_store.put_bytes(key, data)
+    return blake3(data).digest()
 
 
 def load_snapshot(store: Any, snapshot_id: str, *, memo: ManifestMemo | None = None) -> Snapshot:
@@ -404,6 +410,12 @@ def load_snapshot_object(store: Any, snapshot_id: str, *, memo: ManifestMemo | N
     """The snapshot (Merkle-checked) and its stored bytes, which :func:`copy_snapshot` can
     write elsewhere without encoding it again. ``memo``: one :class:`ManifestMemo` for many
     snapshots read in turn (see :meth:`Snapshot.decode`)."""
+    data, raw = _read_snapshot(store, snapshot_id)
+    return Snapshot.decode(raw, expect_id=snapshot_id, memo=memo), data
+
+
+def _read_snapshot(store: Any, snapshot_id: str) -> tuple[bytes, bytes]:
+    """A snapshot object's stored bytes and what they decompress to (not checked yet)."""
     import zstandard
 
     key = f"snapshots/{snapshot_id}"
@@ -428,7 +440,7 @@ def load_snapshot_object(store: Any, snapshot_id: str, *, memo: ManifestMemo | N
     except MemoryError:
         raise CorruptionError(f"snapshot object {key} is damaged (it decompresses to more than fits in memory)",
                               key=key) from None
-    return Snapshot.decode(raw, expect_id=snapshot_id, memo=memo), data
+    return data, raw
 
 
 def copy_snapshot(store: Any, snapshot_id: str, data: bytes) -> None:
@@ -449,6 +461,27 @@ def each_snapshot(store: Any, snapshot_ids: Iterable[str]) -> Iterator[tuple[str
     for sid in snapshot_ids:
         snap, data = load_snapshot_object(store, sid, memo=memo)
         yield sid, snap, blake3(data).digest()
+
+
+def each_snapshot_chunks(store: Any, snapshot_ids: Iterable[str],
+                         checked: dict[str, bytes]) -> Iterator[tuple[str, set[bytes], bytes]]:
+    """``(id, its chunks, fingerprint)`` of each snapshot, as :func:`each_snapshot` checks and
+    fingerprints them; but one whose stored bytes have the fingerprint ``checked`` holds for
+    it (bytes checked before: :mod:`assay.data._checked`) is only read for its chunks. Each
+    snapshot checked here is added to ``checked``."""
+    from blake3 import blake3
+
+    memo = ManifestMemo()
+    for sid in snapshot_ids:
+        data, raw = _read_snapshot(store, sid)
+        fingerprint = blake3(data).digest()
+        if checked.get(sid) == fingerprint:
+            doc = json.loads(raw.decode("utf-8", "surrogateescape"))
+            yield sid, {bytes.fromhex(d) for m in doc["files"].values() for d, _ in m[2]}, fingerprint
+            continue
+        snap = Snapshot.decode(raw, expect_id=sid, memo=memo)
+        checked[sid] = fingerprint
+        yield sid, snap.chunk_digests(), fingerprint
 
 
 def copy_checked_snapshot(source: Any, target: Any, snapshot_id: str, fingerprint: bytes) -> None:
