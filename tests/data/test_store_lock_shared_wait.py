@@ -209,3 +209,31 @@ def test_a_gc_wait_goes_before_the_pushes_that_come_while_it_waits(tmp_path: Pat
     assert verify(pusher, remote="team").ok
     ws.close()
     pusher.close()
+
+
+@pytest.mark.parametrize("kind", ["push", "gc"])
+@pytest.mark.parametrize("waited", [False, True])
+def test_the_marker_goes_before_the_lock(tmp_path: Path, kind: str, waited: bool) -> None:
+    # a taker queued for the lock (a plain gc behind a verify) found the marker of the one
+    # before it still there, and refused
+    import contextlib
+
+    from assay.data._storelock import store_hold_within
+    from assay.store import LocalStore
+
+    store = LocalStore(tmp_path / "s")
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def lock(**kw):  # type: ignore[no-untyped-def]
+        events.append("lock")
+        yield
+        events.append(f"unlock ({len(_markers(store.root, kind))} marker)")
+
+    other = StoreHold(store, "gc" if kind == "push" else "push", "the store", tmp_path / "bob")
+    if waited:  # met under the lock: waited for outside it, then the lock taken without waiting
+        other.acquire(wait=False, optional=False)
+        threading.Timer(0.5, other.release).start()
+    with store_hold_within(lock, store, kind, where="the store", workspace=tmp_path / "w"):
+        assert len(_markers(store.root, kind)) == 1
+    assert events == (["lock", "unlock (0 marker)"] * (1 + waited))

@@ -199,7 +199,8 @@ def _mend_workspace(ws: Workspace, local: PackStore, store: ObjectStore, source:
     # where a damaged one is put back from).
     target = local if own else PackStore(ws.store)
     try:
-        with ws.lock() if reading is None else reading():  # checking and storing only add to the store, as an add does: adds may go on
+        # checking and storing only add to the store, as an add does: adds may go on
+        with ws.lock() if reading is None else reading():
             retire = _mend(ws.store, target, store, source, lambda: {v.snapshot for v in all_versions(ws)},
                            ws.tmp_dir, result, index_format=2, pack_size=ws.config.data.pack_size,
                            spare_indexes=None if own else ws.cache_dir / "idx", keep_orphans=True,

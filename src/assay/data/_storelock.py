@@ -11,10 +11,11 @@ retiring the packs it replaced, hold it *exclusive*: gc refuses while another ho
 live, a repair (and ``gc --wait``) waits for them to end (new shared takers wait behind it; of
 two exclusive takers, one that may have been missed by the other yields to it); an exclusive marker
 says ``"state": "waiting"`` until no other hold is live, then ``"holding"`` (so a push behind a
-``gc --wait`` is told it waits, not that it deletes). A gc or a repair waits outside the
-workspace's lock, which other workspaces may share (:func:`store_hold_within`). Marker first,
-listing second: of two takers at once, at least one sees the other, on a local or
-network file system and on S3 (which lists what was written before).
+``gc --wait`` is told it waits, not that it deletes). A taker that holds the workspace's lock
+too (which other workspaces may share) waits outside it: a gc or a repair, and a push, a pull
+or a verify for one (:func:`store_hold_within`). Marker first, listing second: of two takers
+at once, at least one sees the other, on a local or network file system and on S3 (which
+lists what was written before).
 
 Whether a marker's holder is alive (a lock the kernel holds for it in a folder store, a
 heartbeat elsewhere) is :mod:`assay.data._storemarkers`'s. A holder that could not renew its
@@ -380,10 +381,11 @@ def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectSto
     from assay._workspace_lock import Busy
 
     while True:
+        # (the marker goes before the lock, on every path: a taker queued for the lock finds it gone)
         with contextlib.ExitStack() as stack:
+            stack.enter_context(lock())
             hold = StoreHold(store, kind, where, workspace)
             stack.callback(hold.release)
-            stack.enter_context(lock())
             try:
                 hold.acquire(wait=False, optional=optional)
             except ConcurrencyError:
@@ -394,14 +396,17 @@ def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectSto
                     yield hold
                 return
         # (out of the lock) wait for the holds it met, then the lock if free now
+        hold = StoreHold(store, kind, where, workspace)
+        hold.acquire(wait=True, optional=optional, settle=False)  # (lets its marker go if it fails)
         with contextlib.ExitStack() as stack:
-            hold = StoreHold(store, kind, where, workspace)
-            stack.callback(hold.release)
-            hold.acquire(wait=True, optional=optional, settle=False)
             try:
                 stack.enter_context(lock(wait=False))
-            except Busy:
-                continue  # (the marker goes first, then the lock is waited for)
+            except BaseException as exc:
+                hold.release()
+                if isinstance(exc, Busy):
+                    continue  # (the marker goes first, then the lock is waited for)
+                raise
+            stack.callback(hold.release)
             if hold.exclusive:
                 hold.settle()
             with _registered(hold):
