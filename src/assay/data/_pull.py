@@ -79,8 +79,8 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
 
 def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
           result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool, allow_overlap: bool) -> None:
-    with ws.lock(), remote_hold(ws, spec, store, "pull"), contextlib.ExitStack() as stack:
-        # (the hold: no gc there removes a pack while it is read)
+    with remote_hold(ws, spec, store, "pull", locked=True), contextlib.ExitStack() as stack:
+        # (the hold: no gc there removes a pack while it is read; the workspace's lock with it)
         rpacks = remote_packs(ws, spec, store)
         docs = {name: read_refs(store, name) for name in sorted({n for n, _ in wanted})}
         _refuse_kind_clashes(ws, docs, spec.name)

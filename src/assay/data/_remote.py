@@ -367,8 +367,9 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     if not versions:
         return result
     # One hold on the remote for the whole push (see _storelock): no gc there deletes a
-    # snapshot it found, or a pack it sends, before the refs that make them live.
-    with ws.lock(), remote_hold(ws, spec, store, "push", result.notes) as hold, _writing_to(spec.name, store):
+    # snapshot it found, or a pack it sends, before the refs that make them live. The
+    # workspace's lock with it, not held while the push waits for a gc there.
+    with remote_hold(ws, spec, store, "push", result.notes, locked=True) as hold, _writing_to(spec.name, store):
         there = {k[len("snapshots/"):] for k in store.list("snapshots/")}
         to_send: dict[str, bytes] = {}  # snapshot -> fingerprint of its bytes, as checked
         chunks: set[bytes] = set()
@@ -406,13 +407,18 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
 
 
 @contextlib.contextmanager
-def remote_hold(ws: Workspace, spec: Remote, store: ObjectStore, kind: str, notes: list[str] | None = None) -> Any:
+def remote_hold(ws: Workspace, spec: Remote, store: ObjectStore, kind: str, notes: list[str] | None = None, *,
+                locked: bool = False) -> Any:
     """The shared hold of a push, pull or verify on a remote (see :mod:`assay.data._storelock`).
     A remote this user may not write to (a read-only share) is read without one: noted in
-    ``notes``, where given."""
-    from assay.data._storelock import store_hold
+    ``notes``, where given. ``locked``: the workspace's (shared) lock is held too, taken so
+    that a wait for a gc or a repair of the remote happens outside it (see
+    :func:`assay.data._storelock.store_hold_within`)."""
+    from assay.data._storelock import store_hold, store_hold_within
 
-    with store_hold(store, kind, where=f"remote {spec.name} ({spec.url})", workspace=ws.root, optional=True) as hold:
+    where = f"remote {spec.name} ({spec.url})"
+    with (store_hold_within(ws.lock, store, kind, where=where, workspace=ws.root, optional=True) if locked
+          else store_hold(store, kind, where=where, workspace=ws.root, optional=True)) as hold:
         if not hold.held and notes is not None:
             notes.append(f"remote {spec.name}: this user cannot write its locks/ folder, so the {kind} went on without "
                          "a hold there: a gc of that store could not see it")

@@ -49,7 +49,6 @@ What a repair reads before it changes anything (indexes, snapshots) is :mod:`ass
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +155,7 @@ def _repair(ws: Workspace, remote: str | None, on_remote: bool) -> RepairResult:
         try:
             # This workspace's store is read (no gc of it meanwhile); checking and storing add to the remote,
             # as a push does.
-            with ws.lock(), remote_hold(ws, spec, store, "push"):
+            with remote_hold(ws, spec, store, "push", locked=True):  # (the workspace's lock with it)
                 retire = _mend(store, target, ws.store, local, live, ws.tmp_dir, result, index_format=1,
                                spare_indexes=ws.cache_dir / "remotes" / spec.name / "idx",
                                pack_size=min(ws.config.data.pack_size, 64 << 20), drop_orphans=True)
@@ -173,7 +172,7 @@ def _repair(ws: Workspace, remote: str | None, on_remote: bool) -> RepairResult:
     else:
         result = RepairResult(store="workspace", source=f"remote {spec.name}")
         _mend_workspace(ws, local, store, remote_packs(ws, spec, store), result,
-                        reading=lambda: remote_hold(ws, spec, store, "pull"))
+                        reading=lambda: remote_hold(ws, spec, store, "pull", locked=True))
     return result
 
 
@@ -191,15 +190,17 @@ def _repair_alone(ws: Workspace) -> RepairResult:
 
 
 def _mend_workspace(ws: Workspace, local: PackStore, store: ObjectStore, source: PackStore, result: RepairResult,
-                    reading: Callable[[], Any] = contextlib.nullcontext) -> None:
+                    reading: Callable[[], Any] | None = None) -> None:
     """Mend the workspace's store from ``source`` (the pack view of ``store``, held with
-    ``reading`` while read); result.after is the check of the mended store."""
+    ``reading`` while read, which takes the workspace's lock too: else the lock alone);
+    result.after is the check of the mended store."""
     own = isinstance(ws.store, LocalStore)
     # An object store's indexes are read afresh, not from the cache of them (which is
     # where a damaged one is put back from).
     target = local if own else PackStore(ws.store)
     try:
-        with ws.lock(), reading():  # checking and storing only add to the store, as an add does: adds may go on
+        # checking and storing only add to the store, as an add does: adds may go on
+        with ws.lock() if reading is None else reading():
             retire = _mend(ws.store, target, store, source, lambda: {v.snapshot for v in all_versions(ws)},
                            ws.tmp_dir, result, index_format=2, pack_size=ws.config.data.pack_size,
                            spare_indexes=None if own else ws.cache_dir / "idx", keep_orphans=True,

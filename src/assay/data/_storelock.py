@@ -11,10 +11,11 @@ retiring the packs it replaced, hold it *exclusive*: gc refuses while another ho
 live, a repair (and ``gc --wait``) waits for them to end (new shared takers wait behind it; of
 two exclusive takers, one that may have been missed by the other yields to it); an exclusive marker
 says ``"state": "waiting"`` until no other hold is live, then ``"holding"`` (so a push behind a
-``gc --wait`` is told it waits, not that it deletes). A gc or a repair waits outside the
-workspace's lock, which other workspaces may share (:func:`store_hold_within`). Marker first,
-listing second: of two takers at once, at least one sees the other, on a local or
-network file system and on S3 (which lists what was written before).
+``gc --wait`` is told it waits, not that it deletes). A taker that holds the workspace's lock
+too (which other workspaces may share) waits outside it: a gc or a repair, and a push, a pull
+or a verify for one (:func:`store_hold_within`). Marker first, listing second: of two takers
+at once, at least one sees the other, on a local or network file system and on S3 (which
+lists what was written before).
 
 Whether a marker's holder is alive (a lock the kernel holds for it in a folder store, a
 heartbeat elsewhere) is :mod:`assay.data._storemarkers`'s. A holder that could not renew its
@@ -168,6 +169,9 @@ class StoreHold:
                     continue
                 if not others:
                     return
+                if not wait:  # (a shared taker inside the workspace's lock: see store_hold_within)
+                    self.met = others
+                    raise self._refused(others[0])
                 self.release(close=False)  # out of the way of the gc or repair it waits for
                 said = self._waiting(others[0], said)
         except Unwritable as exc:
@@ -347,36 +351,43 @@ def store_hold(store: ObjectStore, kind: str, *, where: str, workspace: Path | N
 
 @contextlib.contextmanager
 def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectStore, kind: str, *, where: str,
-                      workspace: Path | None = None, wait: bool = True) -> Iterator[StoreHold]:
-    """Hold ``store`` exclusive for ``kind`` (a gc, a repair) inside ``lock()``, the workspace's
-    exclusive lock (``lock(wait=False)``: taken only if free now, else
-    :class:`assay._workspace_lock.Busy`), without waiting for the store's other holds while
-    inside it: on a PostgreSQL ledger that lock is an advisory lock that every workspace on
-    the store shares, and their commands would stall behind a taker that only waits.
+                      workspace: Path | None = None, wait: bool = True, optional: bool = False) -> Iterator[StoreHold]:
+    """Hold ``store`` for ``kind`` inside ``lock()``, the workspace's lock (exclusive for a gc or
+    a repair, shared for a push, a pull or a verify; ``lock(wait=False)``: taken only if free
+    now, else :class:`assay._workspace_lock.Busy`), without waiting for the store's other holds
+    while inside it: on a PostgreSQL ledger that lock is an advisory lock that every workspace
+    on the store shares, and their commands would stall behind a taker that only waits (a
+    push waiting for a gc of its remote: a gc of this store queues behind the push, and every
+    add behind the gc).
 
     The order: the lock, then the hold without waiting. Refused by other holds, with
     ``wait``, it lets the lock go and waits for them outside it, its marker saying "waiting"
-    (new shared takers wait behind it). Once they have ended, it takes the lock if it is free
-    now, marker kept: nothing can have come in between. If the lock is held, it lets its
-    marker go before it waits for the lock (a verify of this store holds the lock shared
-    while it waits for a marker: both would wait for ever), and starts again. Whatever the
-    path, it deletes only while it holds both, with no other hold live when its marker last
-    looked. Another exclusive hold (a gc, a repair) is waited for too, with ``wait``."""
+    if exclusive (new shared takers wait behind it; a shared taker waits with no marker in
+    place, as :func:`store_hold`'s does). Once they have ended, it takes the lock if it is
+    free now, marker kept: nothing can have come in between. If the lock is held, it lets its
+    marker go before it waits for the lock (a taker that holds the lock shared and waits for
+    a marker, if any is left, would wait for ever with it), and starts again. So no taker
+    waits for a marker while it holds the lock, nor for the lock while it holds a marker.
+    Whatever the path, a gc deletes only while it holds both, with no other hold live when
+    its marker last looked, and a push holds its marker from before it looks at the store
+    until it ends. Another exclusive hold (a gc, a repair) is waited for too, with ``wait``;
+    ``optional`` as for :func:`store_hold` (a shared kind's)."""
     held = _nests(store, kind)
     if held is not None:
-        with _again(held, kind, False) as hold, lock():
+        with _again(held, kind, optional) as hold, lock():
             yield hold
         return
     wait = wait and _store_id(store) not in _held_here()  # (held shared: refused at once, see _nests)
     from assay._workspace_lock import Busy
 
     while True:
+        # (the marker goes before the lock, on every path: a taker queued for the lock finds it gone)
         with contextlib.ExitStack() as stack:
+            stack.enter_context(lock())
             hold = StoreHold(store, kind, where, workspace)
             stack.callback(hold.release)
-            stack.enter_context(lock())
             try:
-                hold.acquire(wait=False, optional=False)
+                hold.acquire(wait=False, optional=optional)
             except ConcurrencyError:
                 if not (wait and hold.met):
                     raise
@@ -384,16 +395,20 @@ def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectSto
                 with _registered(hold):
                     yield hold
                 return
-        # (out of the lock) wait for the shared holds, marker in place, then the lock if free now
+        # (out of the lock) wait for the holds it met, then the lock if free now
+        hold = StoreHold(store, kind, where, workspace)
+        hold.acquire(wait=True, optional=optional, settle=False)  # (lets its marker go if it fails)
         with contextlib.ExitStack() as stack:
-            hold = StoreHold(store, kind, where, workspace)
-            stack.callback(hold.release)
-            hold.acquire(wait=True, optional=False, settle=False)
             try:
                 stack.enter_context(lock(wait=False))
-            except Busy:
-                continue  # (the marker goes first, then the lock is waited for)
-            hold.settle()
+            except BaseException as exc:
+                hold.release()
+                if isinstance(exc, Busy):
+                    continue  # (the marker goes first, then the lock is waited for)
+                raise
+            stack.callback(hold.release)
+            if hold.exclusive:
+                hold.settle()
             with _registered(hold):
                 yield hold
             return

@@ -141,14 +141,14 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
         report.leftovers = [f"packs/{pack_id}.pack" for pack_id in sorted(leftovers)]
         report.leftover_bytes = sum(leftovers.values())
         return report
-    from assay.data._storelock import store_hold
+    from assay.data._storelock import store_hold_within
 
     packs = workspace_packs(ws)
     # A pack that gc or a repair retires meanwhile would read as missing: damage that is not
     # there. The workspace's lock keeps this workspace's own out, the store's hold a push
-    # --repair from a workspace whose remote this store is.
-    with ws.lock(), store_hold(ws.store, "verify", where=f"the store {ws.store.url}", workspace=ws.root,
-                               optional=True) as hold:
+    # --repair from a workspace whose remote this store is (waited for outside the lock).
+    with store_hold_within(ws.lock, ws.store, "verify", where=f"the store {ws.store.url}", workspace=ws.root,
+                           optional=True) as hold:
         packs.refresh(bad_indexes)
         ours = every = all_versions(ws)
         versions = [resolve(ws, ref)] if ref and not all_objects else every
