@@ -349,6 +349,31 @@ def store_hold(store: ObjectStore, kind: str, *, where: str, workspace: Path | N
         hold.release()
 
 
+_KEEP_FOR_LOCK = 30.0  # seconds an exclusive taker tries a busy workspace lock with its marker kept
+_LOCK_POLL = 0.1
+
+
+@contextlib.contextmanager
+def _lock_soon(lock: Callable[..., ContextManager[Any]], seconds: float) -> Iterator[None]:
+    """``lock(wait=False)``, tried again until it is taken or ``seconds`` have passed (then
+    :class:`assay._workspace_lock.Busy`, as it raised)."""
+    from assay._workspace_lock import Busy
+
+    end = time.monotonic() + seconds
+    while True:
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(lock(wait=False))
+        except Busy:
+            if time.monotonic() >= end:
+                raise
+            time.sleep(_LOCK_POLL)
+            continue
+        with stack:
+            yield
+        return
+
+
 @contextlib.contextmanager
 def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectStore, kind: str, *, where: str,
                       workspace: Path | None = None, wait: bool = True, optional: bool = False) -> Iterator[StoreHold]:
@@ -364,10 +389,14 @@ def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectSto
     ``wait``, it lets the lock go and waits for them outside it, its marker saying "waiting"
     if exclusive (new shared takers wait behind it; a shared taker waits with no marker in
     place, as :func:`store_hold`'s does). Once they have ended, it takes the lock if it is
-    free now, marker kept: nothing can have come in between. If the lock is held, it lets its
-    marker go before it waits for the lock (a taker that holds the lock shared and waits for
-    a marker, if any is left, would wait for ever with it), and starts again. So no taker
-    waits for a marker while it holds the lock, nor for the lock while it holds a marker.
+    free now, marker kept: nothing can have come in between. If the lock is held, an exclusive
+    taker keeps its marker while it tries the lock again for a while (``_KEEP_FOR_LOCK``: an
+    add or a checkout ends, and the pushes that came meanwhile wait behind the marker, so a
+    stream of adds and pushes cannot put a ``gc --wait`` off for ever); then, or at once for
+    a shared taker, it lets its marker go before it waits for the lock (a taker that holds the
+    lock shared and waits for a marker, an older assay's verify, would wait for ever with
+    it), and starts again. So no taker waits for a marker while it holds the lock, nor for
+    the lock, beyond that while, while it holds a marker.
     Whatever the path, a gc deletes only while it holds both, with no other hold live when
     its marker last looked, and a push holds its marker from before it looks at the store
     until it ends. Another exclusive hold (a gc, a repair) is waited for too, with ``wait``;
@@ -400,7 +429,7 @@ def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectSto
         hold.acquire(wait=True, optional=optional, settle=False)  # (lets its marker go if it fails)
         with contextlib.ExitStack() as stack:
             try:
-                stack.enter_context(lock(wait=False))
+                stack.enter_context(_lock_soon(lock, _KEEP_FOR_LOCK if hold.exclusive else 0.0))
             except BaseException as exc:
                 hold.release()
                 if isinstance(exc, Busy):
