@@ -260,14 +260,14 @@ def test_a_gc_wait_that_waits_for_the_lock_keeps_the_pushes_behind_it(tmp_path: 
     reader = threading.Thread(target=adding)
     later = StoreHold(ws.store, "push", "remote team", tmp_path / "bob")
     got_in: list[list[str]] = []
+    pushing = threading.Thread(target=lambda: (later.acquire(wait=True, optional=False),
+                                               got_in.append(_markers(ws.store.root, "gc"))))
     try:
         _until(lambda: _markers(ws.store.root, "gc"))
         reader.start()
         assert inside.wait(30)
         first.release()  # the gc's wait for pushes ends; the lock is held
         time.sleep(1.0)
-        pushing = threading.Thread(target=lambda: (later.acquire(wait=True, optional=False),
-                                                   got_in.append(_markers(ws.store.root, "gc"))))
         pushing.start()
         time.sleep(1.0)
         assert not got_in, "a push came in while the gc waited for the workspace's lock"
@@ -275,9 +275,12 @@ def test_a_gc_wait_that_waits_for_the_lock_keeps_the_pushes_behind_it(tmp_path: 
         first.release()
         leave.set()
         reader.join(30)
+        out, err = gc.communicate(timeout=60)
+        if pushing.ident is not None:
+            pushing.join(30)  # the push goes in once the gc has ended (released from here, it took the hold on)
         later.release()
-    out, err = gc.communicate(timeout=60)
     assert gc.returncode == 0, err
+    assert got_in == [[]]  # in after the gc, whose marker was gone
     ws.close()
 
 
@@ -324,3 +327,22 @@ def test_a_gc_wait_lets_its_marker_go_if_the_lock_stays_held_by_a_taker_waiting_
         collector.join(60)
     assert not collector.is_alive() and len(done) == 1 and not isinstance(done[0], BaseException), done
     assert 0.5 < gone[0] < 15, gone  # kept for about _KEEP_FOR_LOCK, then let go
+
+
+def test_markers_closed_by_another_thread_are_not_written_in_the_current_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hold released by another thread while its taker was still taking it wrote the
+    # taker's marker (push-<id>.json) into the process's current folder.
+    from assay.data._storemarkers import FolderMarkers
+
+    ws = Workspace.init(tmp_path / "w")
+    monkeypatch.chdir(tmp_path)
+    markers = FolderMarkers(ws.store)
+    markers.open()
+    markers.close()
+    with pytest.raises(RuntimeError, match="are closed"):
+        markers.write("push-x.json", b"{}")
+    with pytest.raises(RuntimeError, match="are closed"):
+        markers.look("push-x.json", None)
+    assert not list(tmp_path.glob("*.json"))
+    ws.close()

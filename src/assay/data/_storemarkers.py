@@ -129,7 +129,7 @@ class FolderMarkers:
 
     def write(self, name: str, data: bytes) -> None:
         try:
-            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=self._dir)
+            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=self._at())
         except OSError as exc:
             if exc.errno in _DENIED:
                 raise Unwritable() from None
@@ -143,7 +143,7 @@ class FolderMarkers:
             self._fd, self._ino, self._own = fd, os.fstat(fd).st_ino, name
         except BaseException:  # (a full disk): no half marker, and no locked handle left open
             with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=self._dir)
+                os.unlink(name, dir_fd=self._at())
             os.close(fd)
             raise
 
@@ -158,12 +158,12 @@ class FolderMarkers:
         return True
 
     def listed(self) -> list[str]:
-        return os.listdir(self._dir) if self._dir is not None else []
+        return os.listdir(self._dir) if self._dir is not None else []  # (closed: none listed)
 
     def look(self, name: str, now: float | None) -> tuple[bool, dict[str, Any]] | None:
         """Whether the holder of ``name`` lives, and its doc; None if it is gone."""
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._dir)
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._at())
         except (FileNotFoundError, NotADirectoryError):
             return None
         try:
@@ -180,7 +180,7 @@ class FolderMarkers:
         """The file server's clock (a network folder's mtimes are its): when this taker's own
         marker was written."""
         try:
-            return os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime
+            return os.stat(name, dir_fd=self._at(), follow_symlinks=False).st_mtime
         except FileNotFoundError:
             return None
 
@@ -192,7 +192,7 @@ class FolderMarkers:
         holder's on another machine. So: a process of this machine (its host tag) that is
         gone, or a marker a day old by the store's clock (``now``, :meth:`now`)."""
         try:
-            written = os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_mtime
+            written = os.stat(name, dir_fd=self._at(), follow_symlinks=False).st_mtime
         except FileNotFoundError:
             return False
         pid = doc.get("pid")
@@ -202,16 +202,24 @@ class FolderMarkers:
 
     def remove(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(name, dir_fd=self._dir)
+            os.unlink(name, dir_fd=self._at())
         if name == self._own and self._fd is not None:  # this taker's own: its lock goes after it
             os.close(self._fd)
             self._fd = self._own = None
 
     def kept(self, name: str) -> bool:
         try:
-            return os.stat(name, dir_fd=self._dir, follow_symlinks=False).st_ino == self._ino
+            return os.stat(name, dir_fd=self._at(), follow_symlinks=False).st_ino == self._ino
         except FileNotFoundError:
             return False
+
+    def _at(self) -> int:
+        """The locks folder's handle: every name is opened relative to it. Closed, a name would
+        be taken relative to the current folder: refused (a hold released by another thread
+        while this one still takes it)."""
+        if self._dir is None:
+            raise RuntimeError(f"the markers of {self.path} are closed")
+        return self._dir
 
     def close(self) -> None:
         for fd in (self._fd, self._dir):  # the marker is removed first: no one finds it unlocked
