@@ -346,3 +346,19 @@ def test_markers_closed_by_another_thread_are_not_written_in_the_current_folder(
         markers.look("push-x.json", None)
     assert not list(tmp_path.glob("*.json"))
     ws.close()
+
+
+def test_markers_closed_list_nothing_only_by_refusing(tmp_path: Path) -> None:
+    # A closed folder's listing read as empty: an exclusive taker whose markers were closed
+    # under it (a hold released by another thread, as above) found no other hold, and a gc
+    # would have gone on to delete.
+    from assay.data._storemarkers import FolderMarkers
+
+    ws = Workspace.init(tmp_path / "w")
+    markers = FolderMarkers(ws.store)
+    markers.open()
+    markers.close()
+    with pytest.raises(RuntimeError, match="are closed"):
+        markers.listed()
+    ws.close()
+
