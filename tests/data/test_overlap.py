@@ -196,3 +196,32 @@ def test_pull_refuses_two_pulled_datasets_whose_folders_meet_unless_allowed(ws: 
     assert len(shared) == 1 and "dataset 'all' of remote origin: data holds data/sub, where dataset 'sub' was added " \
         "from: the two share those files" in shared[0], doc
     assert cli.json("data", "status", "sub")["shares_folder_with"] == ["all"]
+
+
+def test_pull_allow_overlap_says_an_overlap_seen_only_from_the_later_side(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # `all` is here from data/; its new version on the remote comes from data2/, and `sub` from
+    # data/sub. Only `sub`'s side meets `all`'s folder here (data): the note from that side was
+    # dropped because `all` had been checked first, so --allow-overlap shared the files unsaid.
+    other = tmp_path / "other"
+    (other / "data" / "sub").mkdir(parents=True)
+    (other / "data" / "t").write_text("t")
+    (other / "data" / "sub" / "s").write_text("s")
+    cli("remote", "add", "origin", str(tmp_path / "remote"))
+    cli("init", cwd=other)
+    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=other)
+    cli("data", "add", "data", "--name", "all", cwd=other)
+    cli("data", "push", cwd=other)
+    cli("data", "pull", "--checkout")
+    (other / "data2").mkdir()
+    (other / "data2" / "u").write_text("u")
+    cli("data", "add", "data2", "--name", "all", cwd=other)
+    cli("data", "add", "data/sub", "--name", "sub", "--allow-overlap", cwd=other)
+    cli("data", "push", cwd=other)
+    refused = cli("data", "pull", check=2)
+    assert "dataset 'sub' of remote origin: data/sub is inside data, where dataset 'all' was added from" in refused.stderr
+    doc = cli.json("data", "pull", "--allow-overlap")
+    assert doc["versions_sent"] == ["all@v2", "sub@v1"]
+    shared = [n for n in doc["notes"] if "the two share those files" in n]
+    assert shared == ["dataset 'sub' of remote origin: data/sub is inside data, where dataset 'all' was added from: "
+                      "the two share those files, so checking out a version of either rewrites the other's, and "
+                      "`assay data status` of each reports the other's changes as its own"], doc

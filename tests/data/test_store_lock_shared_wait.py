@@ -346,3 +346,59 @@ def test_markers_closed_by_another_thread_are_not_written_in_the_current_folder(
         markers.look("push-x.json", None)
     assert not list(tmp_path.glob("*.json"))
     ws.close()
+
+
+def test_markers_closed_list_nothing_only_by_refusing(tmp_path: Path) -> None:
+    # A closed folder's listing read as empty: an exclusive taker whose markers were closed
+    # under it (a hold released by another thread, as above) found no other hold, and a gc
+    # would have gone on to delete.
+    from assay.data._storemarkers import FolderMarkers
+
+    ws = Workspace.init(tmp_path / "w")
+    markers = FolderMarkers(ws.store)
+    markers.open()
+    markers.close()
+    with pytest.raises(RuntimeError, match="are closed"):
+        markers.listed()
+    ws.close()
+
+
+def test_an_interrupt_once_the_lock_is_taken_after_a_wait_lets_the_marker_go(tmp_path: Path) -> None:
+    # After waiting for a gc outside the lock, a taker takes the lock, then ties its marker's
+    # release to it: a KeyboardInterrupt between the two left the marker (locked, or kept
+    # beating on an object store) for as long as the process lived, and every gc refused.
+    import inspect
+
+    from assay.data._storelock import store_hold_within
+
+    ws = Workspace.init(tmp_path / "w")
+    gc = StoreHold(ws.store, "gc", "the store", None)
+    gc.acquire(wait=False, optional=False)
+    threading.Timer(0.5, gc.release).start()
+    lines, first = inspect.getsourcelines(store_hold_within)
+    after_wait = next(i for i, line in enumerate(lines) if "_lock_soon(" in line)
+    target = first + next(i for i in range(after_wait, len(lines)) if "stack.callback(hold.release)" in lines[i])
+    code = store_hold_within.__wrapped__.__code__  # type: ignore[attr-defined]
+
+    def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
+        if frame.f_code is not code:
+            return None
+
+        def line(frame, event, arg):  # type: ignore[no-untyped-def]
+            if event == "line" and frame.f_lineno == target:
+                sys.settrace(None)
+                raise KeyboardInterrupt
+            return line
+        return line
+
+    sys.settrace(tracer)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with store_hold_within(ws.lock, ws.store, "push", where="the store"):
+                pass
+    finally:
+        sys.settrace(None)
+    assert _markers(ws.store.root, "push") == []
+    with ws.lock(exclusive=True, wait=False):  # the lock went too
+        pass
+    ws.close()

@@ -102,13 +102,15 @@ _EFFECT = ("so checking out a version of either rewrites the other's, and `assay
 
 def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overlap: bool,
                    others: dict[str, list[str]] | None = None, other_kinds: dict[str, str] | None = None,
-                   what: str = "", hint: str = "", said: Iterable[str] = ()) -> list[str]:
+                   what: str = "", hint: str = "", said: set[frozenset[tuple[str, str]]] | None = None) -> list[str]:
     """Refuse ``sources`` of dataset ``name`` that would newly share files with another dataset,
     unless ``allow_overlap``; the warnings to give for each overlap let through. An overlap
     that ``name``'s latest add had already (a workspace made before overlaps were refused, or
     one allowed then) is let through, with its warning. ``what`` says what is added (an
     output of a run, a pulled dataset), ``hint`` what to do instead of an add's advice;
-    ``said``: datasets whose overlap with ``name`` was warned of already (from their side)."""
+    ``said``: the overlaps warned of already, each the two ``(dataset, folder)`` that meet (an
+    overlap of two pulled datasets is found from both sides, or from one only): those are not
+    said again, and those said here are added to it."""
     from assay.data._versions import dataset_sources
 
     found = find_overlaps(ws, name, sources, others, other_kinds)
@@ -125,9 +127,11 @@ def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overla
                              if o.kind == "dataset" else "")
                           + "or pass --allow-overlap (allow_overlap=True) to share the files anyway"),
             details={"overlaps": [{"dataset": x.other, "path": x.ours, "theirs": x.theirs} for x in new]})
-    said = set(said)
-    return [f"{what or 'dataset ' + repr(name)}: {o.where()}: the two share those files, {_EFFECT}" for o in found
-            if o.other not in said]
+    before_now = set(said) if said is not None else set()
+    tell = [o for o in found if frozenset({(name, o.ours), (o.other, o.theirs)}) not in before_now]
+    if said is not None:
+        said.update(frozenset({(name, o.ours), (o.other, o.theirs)}) for o in tell)
+    return [f"{what or 'dataset ' + repr(name)}: {o.where()}: the two share those files, {_EFFECT}" for o in tell]
 
 
 def checkout_note(ws: Workspace, version: Version, snapshot: Snapshot, written: list[str],

@@ -354,15 +354,14 @@ def _refuse_overlaps(ws: Workspace, wanted: list[tuple[str, dict[str, Any]]], do
     pulled = {name: sorted(where | set(dataset_sources(ws, name))) for name, where in paths.items()}
     kinds = {name: str(docs[name]["kind"]) for name in paths}
     notes: list[str] = []
-    done: list[str] = []  # pulled datasets checked already: an overlap with one was said from its side
+    said: set[frozenset[tuple[str, str]]] = set()  # overlaps noted already: one of two pulled ones, once
     for name, where in sorted(paths.items()):
         others = {n: p for n, p in pulled.items() if n != name}
         notes += refuse_or_note(
-            ws, name, sorted(where), allow_overlap=allow_overlap, others=others, other_kinds=kinds, said=done,
+            ws, name, sorted(where), allow_overlap=allow_overlap, others=others, other_kinds=kinds, said=said,
             what=f"{docs[name]['kind']} {name!r} of remote {remote}",
             hint="pull the other names one by one (`assay data pull NAME`), move the one here to a folder of its own "
                  "(add it from there), or pass --allow-overlap (allow_overlap=True) to share the files anyway")
-        done.append(name)
     return notes
 
 

@@ -425,17 +425,17 @@ def store_hold_within(lock: Callable[..., ContextManager[Any]], store: ObjectSto
                     yield hold
                 return
         # (out of the lock) wait for the holds it met, then the lock if free now
-        hold = StoreHold(store, kind, where, workspace)
-        hold.acquire(wait=True, optional=optional, settle=False)  # (lets its marker go if it fails)
         with contextlib.ExitStack() as stack:
+            hold = StoreHold(store, kind, where, workspace)
+            # (from before it is taken to the end, whatever comes between, a KeyboardInterrupt
+            # too: a marker left with its lock or heartbeat kept would hold off gc for good)
+            stack.callback(hold.release)
+            hold.acquire(wait=True, optional=optional, settle=False)  # (lets its marker go if it fails)
             try:
                 stack.enter_context(_lock_soon(lock, _KEEP_FOR_LOCK if hold.exclusive else 0.0))
-            except BaseException as exc:
-                hold.release()
-                if isinstance(exc, Busy):
-                    continue  # (the marker goes first, then the lock is waited for)
-                raise
-            stack.callback(hold.release)
+            except Busy:
+                continue  # (the marker goes first, then the lock is waited for)
+            stack.callback(hold.release)  # (again: now before the lock goes)
             if hold.exclusive:
                 hold.settle()
             with _registered(hold):

@@ -158,7 +158,7 @@ class FolderMarkers:
         return True
 
     def listed(self) -> list[str]:
-        return os.listdir(self._dir) if self._dir is not None else []  # (closed: none listed)
+        return os.listdir(self._at())  # (closed: refused, not "none listed", which a gc would go on from)
 
     def look(self, name: str, now: float | None) -> tuple[bool, dict[str, Any]] | None:
         """Whether the holder of ``name`` lives, and its doc; None if it is gone."""
