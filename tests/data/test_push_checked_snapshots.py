@@ -11,6 +11,7 @@ import pytest
 import zstandard
 
 from assay.data import add, add_remote, pull, push, verify
+from assay.data import _checked
 from assay.data._checked import CheckedSnapshots
 from assay.data._snapshot import Snapshot
 from assay.errors import CorruptionError
@@ -56,7 +57,7 @@ def test_a_snapshot_not_known_is_checked_once_then_known(ws: Workspace, tmp_path
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     _fill(ws)
     add(ws, ["d"], name="ds")
-    (ws.dir / "cache" / "checked-snapshots").unlink()  # as a workspace made before this cache, or one that lost it
+    (ws.dir / "cache" / _checked._FILE).unlink()  # as a workspace made before this cache, or one that lost it
     add_remote(ws, "one", str(tmp_path / "one"))
     add_remote(ws, "two", str(tmp_path / "two"))
     decodes = _counting_decodes(monkeypatch)
@@ -72,7 +73,7 @@ def test_a_damaged_cache_only_costs_a_check(ws: Workspace, tmp_path: Path, monke
                                              cache: str) -> None:
     _fill(ws)
     add(ws, ["d"], name="ds")
-    path = ws.dir / "cache" / "checked-snapshots"
+    path = ws.dir / "cache" / _checked._FILE
     path.write_bytes({"garbage": os.urandom(300), "empty": b"", "truncated": path.read_bytes()[:40]}[cache])
     add_remote(ws, "origin", str(tmp_path / "remote"))
     decodes = _counting_decodes(monkeypatch)
@@ -116,8 +117,6 @@ def test_an_entry_for_other_bytes_does_not_let_damage_through(ws: Workspace, tmp
 
 
 def test_the_cache_keeps_the_newest_entries(ws: Workspace) -> None:
-    from assay.data import _checked
-
     checked = CheckedSnapshots(ws)
     for i in range(_checked._KEEP + 10):
         checked.add(f"{i:064x}", bytes(32))

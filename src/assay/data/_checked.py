@@ -22,7 +22,9 @@ from assay.workspace import Workspace
 
 __all__ = ["CheckedSnapshots"]
 
-_FILE = "checked-snapshots"
+# Named with the form of check it records: a later assay that checks a snapshot for more
+# reads its own file, not the entries of a weaker check.
+_FILE = "checked-snapshots-1"
 _ID = re.compile(r"[0-9a-f]{64}")
 _KEEP = 8192  # entries of 64 bytes: half a MiB, the newest kept
 

@@ -360,6 +360,7 @@ def _lock_soon(lock: Callable[..., ContextManager[Any]], seconds: float) -> Iter
     from assay._workspace_lock import Busy
 
     end = time.monotonic() + seconds
+    pause = _LOCK_POLL
     while True:
         stack = contextlib.ExitStack()
         try:
@@ -367,7 +368,8 @@ def _lock_soon(lock: Callable[..., ContextManager[Any]], seconds: float) -> Iter
         except Busy:
             if time.monotonic() >= end:
                 raise
-            time.sleep(_LOCK_POLL)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 1.0)  # (each try on a PostgreSQL ledger is a new session: not ten a second)
             continue
         with stack:
             yield
