@@ -39,15 +39,19 @@ def _temps(folder: Path) -> list[Path]:
 def test_sigterm_ends_a_checkout_as_an_interrupt_does(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _data(tmp_path)
     cli("data", "add", "d", "--name", "ds")
-    # The signal lands while the writers are at work: after the first batch's temp files exist.
+    # One signal lands while the writers are at work: after the first batch's temp files exist.
+    # Only one: the 60 files are two batches on two threads, and a second SIGTERM would land
+    # while the first unwinds (ending the cleanup, as a second signal is meant to).
     code = (
-        "import os, signal, sys\n"
+        "import os, signal, sys, threading\n"
         "from assay.data import _checkout_write\n"
         "write = _checkout_write._write_batch\n"
+        "sent = threading.Lock()\n"
         "def batch(*args, **kwargs):\n"
         "    done = write(*args, **kwargs)\n"
         "    assert any(os.path.exists(t[0]) for t in done)\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    if sent.acquire(blocking=False):\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
         "    return done\n"
         "_checkout_write._write_batch = batch\n"
         "sys.argv = ['assay', 'data', 'checkout', 'ds@v1', '--to', 'out']\n"
