@@ -7,12 +7,14 @@ error, and permission errors were internal errors."""
 from __future__ import annotations
 
 import errno
+import io
 import os
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,15 +41,19 @@ def _temps(folder: Path) -> list[Path]:
 def test_sigterm_ends_a_checkout_as_an_interrupt_does(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _data(tmp_path)
     cli("data", "add", "d", "--name", "ds")
-    # The signal lands while the writers are at work: after the first batch's temp files exist.
+    # One signal lands while the writers are at work: after the first batch's temp files exist.
+    # Only one: the 60 files are two batches on two threads, and a second SIGTERM would land
+    # while the first unwinds (ending the cleanup, as a second signal is meant to).
     code = (
-        "import os, signal, sys\n"
+        "import os, signal, sys, threading\n"
         "from assay.data import _checkout_write\n"
         "write = _checkout_write._write_batch\n"
+        "sent = threading.Lock()\n"
         "def batch(*args, **kwargs):\n"
         "    done = write(*args, **kwargs)\n"
         "    assert any(os.path.exists(t[0]) for t in done)\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    if sent.acquire(blocking=False):\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
         "    return done\n"
         "_checkout_write._write_batch = batch\n"
         "sys.argv = ['assay', 'data', 'checkout', 'ds@v1', '--to', 'out']\n"
@@ -316,3 +322,58 @@ def test_what_a_killed_first_pull_left_is_named_and_the_pull_frees_it(ws, cli, t
     cli("data", "pull")
     assert not pack.exists()
     assert [v["ref"] for v in cli.json("data", "log", "customers")["versions"]] == ["customers@v1"]
+
+
+class _FillingDisk(io.FileIO):
+    """A file on a disk with ``room`` bytes left, as a tmpfs fills up: the write that reaches
+    the end is cut short, the next one fails."""
+
+    room = 0
+
+    def write(self, data: Any) -> int:
+        n = min(len(data), _FillingDisk.room)
+        if data and not n:
+            raise OSError(errno.ENOSPC, "No space left on device", self.name)
+        _FillingDisk.room -= n
+        return super().write(memoryview(data)[:n])
+
+
+def test_a_pack_dropped_on_a_full_disk_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A full-disk trial left `.assay/tmp/<pid>-<hex>.pack` after a failed add, now and then: a
+    # short write had left a chunk's last bytes in the file object's buffer, and closing the
+    # dropped pack tried to write them again, failed, and never removed it.
+    import blake3
+
+    from assay.data import _pack_writer
+    from assay.data._pack_format import PACK_MAGIC
+    from assay.data._packs import PackStore
+
+    monkeypatch.setattr(_pack_writer, "open", lambda path, mode: io.BufferedWriter(_FillingDisk(path, mode), 4096),
+                        raising=False)
+    temp = tmp_path / "tmp"
+
+    def writer() -> _pack_writer.PackWriter:
+        return _pack_writer.PackWriter(PackStore(LocalStore(tmp_path / "store")), temp)
+
+    def add(w: _pack_writer.PackWriter, size: int) -> None:
+        data = os.urandom(size)
+        w.add_stored(blake3.blake3(data).digest(), data, size, 0)
+
+    # A chunk written but for its last 1000 bytes (buffered); the next chunk fails.
+    w = writer()
+    _FillingDisk.room = len(PACK_MAGIC) + 100_000 + 50_000 - 1000
+    add(w, 100_000)
+    add(w, 50_000)
+    with pytest.raises(OSError, match="No space"):
+        add(w, 50_000)
+    w.abort()  # the error that made the add abort is the one reported
+    assert list(temp.iterdir()) == []
+
+    # Every chunk buffered: the publish fails, and the pack goes.
+    w = writer()
+    _FillingDisk.room = len(PACK_MAGIC) + 100
+    add(w, 1000)
+    with pytest.raises(OSError, match="No space"):
+        w.flush()
+    w.abort()
+    assert list(temp.iterdir()) == []

@@ -7,6 +7,7 @@ into the store and writes its index last, so an index always describes a complet
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -59,6 +60,16 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
             pass
     if _sync_file_range:
         _sync_file_range(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE; a failure is only a lost hint
+
+
+def _discard(path: Path, fh: object) -> None:
+    """Remove a temp pack that will not be published, then close it. Closing writes out what
+    the file object still buffers (a write cut short by a full disk leaves a chunk's tail
+    there), which fails on the full disk that is often why the pack is dropped: that error is
+    not the one to report, and the pack must go all the same."""
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        fh.close()  # type: ignore[attr-defined]
 
 
 class PackWriter:
@@ -273,13 +284,13 @@ class PackWriter:
         published, so a failed transfer keeps exactly the packs finished before it."""
         path, fh, _ = full
         if self._broken:
-            fh.close()  # type: ignore[attr-defined]
-            path.unlink(missing_ok=True)
+            _discard(path, fh)
             return
         try:
             self._publish(*full)
         except BaseException:
             self._broken = True
+            _discard(path, fh)  # (moved into the store already where only its index failed)
             raise
 
     def _publish(self, path: Path, fh: object, entries: list[IndexEntry]) -> None:
@@ -337,8 +348,7 @@ class PackWriter:
             full = self._detach()
         if full is not None:
             path, fh, _ = full
-            fh.close()  # type: ignore[attr-defined]
-            path.unlink(missing_ok=True)
+            _discard(path, fh)
         try:
             self._settle()  # packs already full are published: complete, only unreferenced until gc
         except BaseException:
