@@ -377,3 +377,43 @@ def test_a_pack_dropped_on_a_full_disk_leaves_no_temp_file(tmp_path: Path, monke
         w.flush()
     w.abort()
     assert list(temp.iterdir()) == []
+
+
+def test_a_checkout_whose_cleanup_a_second_interrupt_cut_short_is_tidied_by_the_next(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A second Ctrl-C (or SIGTERM) while an interrupted checkout removed its temp files cut
+    # that short, and the note that lets the next checkout remove them went all the same:
+    # in a --to folder they stayed for good.
+    _data(tmp_path)
+    cli("data", "add", "d", "--name", "ds")
+    code = (
+        "import os\n"
+        "from assay.data import _checkout_write\n"
+        "write, unlink = _checkout_write._write_batch, _checkout_write._unlink\n"
+        "calls = []\n"
+        "def batch(*args, **kwargs):\n"
+        "    done = write(*args, **kwargs)\n"
+        "    assert any(os.path.exists(t[0]) for t in done)\n"
+        "    raise KeyboardInterrupt\n"
+        "def cut(path):\n"
+        "    calls.append(path)\n"
+        "    if len(calls) == 1:\n"
+        "        raise KeyboardInterrupt  # the second one, as the removal starts\n"
+        "    unlink(path)\n"
+        "_checkout_write._write_batch, _checkout_write._unlink = batch, cut\n"
+        "from assay.data import checkout\n"
+        "from assay.workspace import Workspace\n"
+        "try:\n"
+        "    checkout(Workspace.open('.'), 'ds@v1', to='out')\n"
+        "except KeyboardInterrupt:\n"
+        "    pass\n"
+        "left = [n for n in os.listdir('out/d') if n.startswith('.assay-tmp-')]\n"
+        "print(len(left), len(os.listdir('.assay/cache/checkouts')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "ASSAY_PROGRESS": "0"}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    left, notes = (int(x) for x in proc.stdout.split())
+    assert left > 0 and notes == 1, proc.stdout  # temp files left, and the note that names their folder
+    cli("data", "checkout", "ds@v1", "--to", "elsewhere")  # any checkout tidies what a gone one left
+    assert not _temps(tmp_path / "out")
+    assert not list((tmp_path / ".assay" / "cache" / "checkouts").iterdir())

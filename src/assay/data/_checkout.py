@@ -228,6 +228,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     written: list[tuple[str, str, str, Any, FileManifest]] = []
     fresh: list[tuple[str, Any, FileManifest]] = []
     marker = _mark_writes(ws, {dest.rpartition("/")[0] for _, dest, _ in plan}) if plan else None
+    interrupted = False
     try:
         rest: list[_Item] = []
         for rel, dest, manifest in plan:
@@ -268,10 +269,16 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                     fresh.append((rel, st, manifest))
                 elif (now := _renamed_stat(dest, st)) is not None:
                     fresh.append((rel, now, manifest))
+    except BaseException as exc:
+        # Ctrl-C or a signal: a second one may cut the removal of temp files short (here, or in
+        # the writers' own), so the note stays, and the next checkout (this process gone)
+        # removes what is left in the folders it names.
+        interrupted = not isinstance(exc, Exception)
+        raise
     finally:
         for tmp, *_ in written:
             _unlink(tmp)
-        if marker is not None:
+        if marker is not None and not interrupted:
             _unlink(marker)
     result.written = [item[0] for item in plan]
     for path in removals:
