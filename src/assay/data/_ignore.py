@@ -91,7 +91,7 @@ def refuse_ignored(root: str, sources: list[str], *, what: str = "") -> None:
             continue
         here, line, pattern = found
         where = "" if here == rel else f" (it is inside {here}/)"
-        raise UsageError(f"{what or rel} is ignored by {IGNORE_FILE}{where}: line {line}, {pattern!r}",
+        raise UsageError(f"{what or rel} is ignored by {IGNORE_FILE}{where}, line {line}: {pattern!r}",
                          hint=f"name a path that is not ignored, or change that line of {IGNORE_FILE} "
                               f"(e.g. add a line '!{rel}' after it)" if here == rel else
                               f"name a path that is not ignored, or change that line of {IGNORE_FILE}")
