@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -215,3 +214,22 @@ def test_no_ignore_file_leaves_signatures_as_they_were(ws: Workspace) -> None:
     os.mkdir(ws.root / ".assayignore")  # not a file: said, as the walks cannot honour it
     with pytest.raises(UsageError, match="cannot read .assayignore"):
         scan(ws, ["d"])
+
+
+def test_a_clean_status_is_replayed_with_an_ignore_file_without_loading_pathspec(junk: Workspace) -> None:
+    import json
+    import subprocess
+
+    add(junk, ["data"], name="ds")
+    script = ("import sys\nfrom assay.cli import main\nsys.argv = ['assay', 'data', 'status', 'ds']\ntry:\n    main()\n"
+              "finally:\n    print('LOADED', sorted(m for m in sys.modules if m in ('click', 'pathspec')), file=sys.stderr)\n")
+
+    def run() -> tuple[str, list[str]]:
+        proc = subprocess.run([PY, "-c", script], cwd=junk.root, capture_output=True, text=True, timeout=120, check=True,
+                              env={**os.environ, "ASSAY_PROGRESS": "0"})
+        return proc.stdout, json.loads(proc.stderr.rpartition("LOADED ")[2].replace("'", '"'))
+
+    assert run() == ("ds: clean against ds@v1 (2 files)\n", [])  # the patterns as compiled before, from the cache
+    ignore(junk, "*.tmp")
+    out, loaded = run()
+    assert "added     data/.DS_Store" in out and loaded == ["click", "pathspec"]
