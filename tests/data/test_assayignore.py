@@ -233,3 +233,17 @@ def test_a_clean_status_is_replayed_with_an_ignore_file_without_loading_pathspec
     ignore(junk, "*.tmp")
     out, loaded = run()
     assert "added     data/.DS_Store" in out and loaded == ["click", "pathspec"]
+
+
+def test_checkout_in_place_refuses_to_overwrite_an_ignored_file_with_other_content(ws: Workspace) -> None:
+    write(ws.root / "data" / "a.csv", "a\n")
+    write(ws.root / "data" / "x.tmp", "in v1\n")
+    add(ws, ["data"], name="ds")  # before there was a .assayignore: v1 holds x.tmp
+    ignore(ws, "*.tmp")
+    write(ws.root / "data" / "x.tmp", "the user's own, not compared by status\n")
+    assert status(ws, "ds").removed == ["data/x.tmp"]
+    with pytest.raises(UsageError, match=r"left out by .assayignore\): data/x.tmp"):
+        checkout(ws, "ds@v1")
+    assert (ws.root / "data" / "x.tmp").read_text() == "the user's own, not compared by status\n"
+    checkout(ws, "ds@v1", force=True)
+    assert (ws.root / "data" / "x.tmp").read_text() == "in v1\n"
