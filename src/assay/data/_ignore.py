@@ -91,10 +91,10 @@ def refuse_ignored(root: str, sources: list[str], *, what: str = "") -> None:
             continue
         here, line, pattern = found
         where = "" if here == rel else f" (it is inside {here}/)"
+        # (a "!" line takes back a path, but nothing inside an ignored folder: git's rule)
+        back = f" (e.g. add a line '!{rel}' after it)" if here == rel else ""
         raise UsageError(f"{what or rel} is ignored by {IGNORE_FILE}{where}, line {line}: {pattern!r}",
-                         hint=f"name a path that is not ignored, or change that line of {IGNORE_FILE} "
-                              f"(e.g. add a line '!{rel}' after it)" if here == rel else
-                              f"name a path that is not ignored, or change that line of {IGNORE_FILE}")
+                         hint=f"name a path that is not ignored, or change that line of {IGNORE_FILE}{back}")
 
 
 # By workspace and content: the walks of one command read the file several times.
