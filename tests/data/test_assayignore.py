@@ -44,11 +44,13 @@ def junk(ws: Workspace) -> Workspace:
 def test_add_leaves_out_ignored_files_and_says_how_many(junk: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
     result = add(junk, ["data"], name="ds")
     assert files_of(junk, result) == ["data/a.csv", "data/sub/b.csv"]
-    assert result.ignored == 5 and result.to_dict()["ignored"] == 5
+    # three files, and two folders not looked into (not even to count their files)
+    assert result.ignored == 3 and result.ignored_folders == 2
+    assert result.to_dict()["ignored"] == 3 and result.to_dict()["ignored_folders"] == 2
     write(junk.root / "data" / "new.csv", "n\n")
     doc = cli.json("data", "add", "data", "--name", "ds")
-    assert doc["files"] == 3 and doc["ignored"] == 5
-    assert "ignored: 5 files (.assayignore)" in cli("data", "add", "data", "--name", "ds").stdout
+    assert doc["files"] == 3 and doc["ignored"] == 3 and doc["ignored_folders"] == 2
+    assert "ignored: 3 files, 2 folders (.assayignore)" in cli("data", "add", "data", "--name", "ds").stdout
 
 
 def test_status_is_clean_with_ignored_junk_present_and_added_later(junk: Workspace) -> None:
@@ -147,7 +149,7 @@ def test_negation_takes_a_file_back_but_not_from_an_ignored_folder(ws: Workspace
         write(ws.root / rel, "x\n")
     ignore(ws, "*.tmp", "!keep.tmp", "junk/", "!junk/keep.csv", "!d/junk/keep.csv")
     result = add(ws, ["d"], name="ds")
-    assert files_of(ws, result) == ["d/keep.tmp"] and result.ignored == 3
+    assert files_of(ws, result) == ["d/keep.tmp"] and result.ignored == 1 and result.ignored_folders == 1
 
 
 def test_a_pattern_ending_in_a_slash_matches_folders_only(ws: Workspace) -> None:

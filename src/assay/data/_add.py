@@ -52,8 +52,8 @@ class AddResult:
     - ``new_chunks``, ``new_bytes_stored``: chunks this add stored that the store lacked, and their
       size in bytes as stored (compressed); 0 when every chunk was already there (deduplicated).
     - ``rehashed_files``: files read and hashed, not vouched for by the stat cache.
-    - ``ignored``: files under the paths added that ``.assayignore`` left out (those in an
-      ignored folder included).
+    - ``ignored``, ``ignored_folders``: files and folders under the paths added that
+      ``.assayignore`` left out (an ignored folder is not looked into: its files are not counted).
     - ``warnings``: notes for the user (a folder shared with another dataset, an empty version...).
     """
 
@@ -66,12 +66,14 @@ class AddResult:
     rehashed_files: int
     warnings: list[str] = field(default_factory=list)
     ignored: int = 0
+    ignored_folders: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "created": self.created, "version": self.version.to_dict(), "files": self.files, "bytes": self.bytes,
             "new_chunks": self.new_chunks, "new_bytes_stored": self.new_bytes_stored,
-            "rehashed_files": self.rehashed_files, "ignored": self.ignored, "warnings": self.warnings,
+            "rehashed_files": self.rehashed_files, "ignored": self.ignored,
+            "ignored_folders": self.ignored_folders, "warnings": self.warnings,
         }
 
 
@@ -166,7 +168,7 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
         results.append(AddResult(
             version=version, created=created, files=len(p.snapshot.files), bytes=p.snapshot.total_bytes,
             new_chunks=p.stats["new_chunks"], new_bytes_stored=p.stats["new_bytes"], rehashed_files=p.stats["rehashed"],
-            ignored=p.stats.get("ignored", 0),
+            ignored=p.stats.get("ignored", 0), ignored_folders=p.stats.get("ignored_folders", 0),
             warnings=p.stats["warnings"] + notes + ([collisions_note(version.ref, groups)]
                                                     if (groups := colliding(p.snapshot.files)) else []),
         ))
@@ -272,20 +274,10 @@ def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: 
         "new_bytes": writer.bytes_written if writer else 0,
         "rehashed": len(fresh),
         "warnings": found.warnings,
-        "ignored": _count_ignored(str(ws.root), found.ignored),
+        # (an ignored folder is not walked into, not even to count its files: it may be huge)
+        "ignored": sum(1 for rel in found.ignored if not rel.endswith("/")),
+        "ignored_folders": sum(1 for rel in found.ignored if rel.endswith("/")),
     }, found, cache
-
-
-def _count_ignored(root: str, ignored: list[str]) -> int:
-    """How many files the ignored paths ``ignored`` (a folder's ending in "/") hold."""
-    count = 0
-    for rel in ignored:
-        if not rel.endswith("/"):
-            count += 1
-            continue
-        for _, _, names in os.walk(os.path.join(root, rel)):  # (not into symlinked folders, as the walks)
-            count += len(names)
-    return count
 
 
 def _snapshot_files(ws: Workspace, files: list[tuple[str, str]], *, jobs: int = 0) -> tuple[Snapshot, dict[str, Any]]:
