@@ -663,7 +663,7 @@ def test_a_folder_that_vanished_since_its_parent_was_listed_is_not_part_of_the_s
     from assay.data._scan import _list_folder
     from assay.data._sigwalk import _digest_folder
 
-    assert _list_folder(str(ws.root), str(ws.root / "gone"), "gone") == ([], [], [], False)
+    assert _list_folder(str(ws.root), str(ws.root / "gone"), "gone") == ([], [], [], False, [])
     assert _digest_folder(str(ws.root), str(ws.root / "gone"), "gone") == (0, b"", [])  # the walkers' lean listing
 
 

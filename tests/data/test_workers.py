@@ -445,7 +445,7 @@ def test_a_tree_too_small_to_share_out_is_listed_once(ws: Workspace, monkeypatch
         (ws.root / "d" / f"f{i}" / "sub" / "y").write_bytes(b"y")
     listed: list[str] = []
     real = _scan._list_folder
-    monkeypatch.setattr(_scan, "_list_folder", lambda root, path, rel: listed.append(rel) or real(root, path, rel))
+    monkeypatch.setattr(_scan, "_list_folder", lambda root, path, rel, *more: listed.append(rel) or real(root, path, rel, *more))
     monkeypatch.setattr(_scan, "_walk", lambda *a: pytest.fail("walked twice"))
     found = scan(ws, ["d"])
     assert len(found.files) == 3 * 301 and sorted(listed) == sorted(set(listed)) and len(listed) == 7

@@ -56,6 +56,9 @@ def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, allow_ov
                        f"stored {counted(result.new_chunks, 'new chunk')} ({size_text(result.new_bytes_stored)})")
         else:
             click.echo(f"unchanged: {name} is already {v.ref} ({v.snapshot[:12]}); no new version made")
+        if result.ignored or result.ignored_folders:
+            left = [counted(n, what) for n, what in ((result.ignored, "file"), (result.ignored_folders, "folder")) if n]
+            click.echo(f"ignored: {', '.join(left)} (.assayignore)")
         for w in result.warnings:
             click.echo(f"warning: {escaped(w)}", err=True)
 

@@ -12,6 +12,7 @@ from typing import Any
 from assay.data._chunking import Chunker, hash_bytes
 from assay.data._file_hashing import Prefetcher, batches_of, hash_batch, same_stat
 from assay.data._fork import processes_for, quick_handoffs
+from assay.data._ignore import refuse_ignored
 from assay.data._overlap import refuse_or_note
 from assay.data._packs import PackWriter, workspace_packs
 from assay.data._portable import colliding, collisions_note
@@ -51,6 +52,8 @@ class AddResult:
     - ``new_chunks``, ``new_bytes_stored``: chunks this add stored that the store lacked, and their
       size in bytes as stored (compressed); 0 when every chunk was already there (deduplicated).
     - ``rehashed_files``: files read and hashed, not vouched for by the stat cache.
+    - ``ignored``, ``ignored_folders``: files and folders under the paths added that
+      ``.assayignore`` left out (an ignored folder is not looked into: its files are not counted).
     - ``warnings``: notes for the user (a folder shared with another dataset, an empty version...).
     """
 
@@ -62,12 +65,15 @@ class AddResult:
     new_bytes_stored: int
     rehashed_files: int
     warnings: list[str] = field(default_factory=list)
+    ignored: int = 0
+    ignored_folders: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "created": self.created, "version": self.version.to_dict(), "files": self.files, "bytes": self.bytes,
             "new_chunks": self.new_chunks, "new_bytes_stored": self.new_bytes_stored,
-            "rehashed_files": self.rehashed_files, "warnings": self.warnings,
+            "rehashed_files": self.rehashed_files, "ignored": self.ignored,
+            "ignored_folders": self.ignored_folders, "warnings": self.warnings,
         }
 
 
@@ -162,6 +168,7 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
         results.append(AddResult(
             version=version, created=created, files=len(p.snapshot.files), bytes=p.snapshot.total_bytes,
             new_chunks=p.stats["new_chunks"], new_bytes_stored=p.stats["new_bytes"], rehashed_files=p.stats["rehashed"],
+            ignored=p.stats.get("ignored", 0), ignored_folders=p.stats.get("ignored_folders", 0),
             warnings=p.stats["warnings"] + notes + ([collisions_note(version.ref, groups)]
                                                     if (groups := colliding(p.snapshot.files)) else []),
         ))
@@ -183,6 +190,7 @@ def _check_sources(ws: Workspace, item: NewData) -> tuple[list[str] | None, list
     if not item.paths:
         raise UsageError("name at least one file or folder to add")
     sources = sorted({ws.relpath(p) for p in item.paths})
+    refuse_ignored(str(ws.root), [s for s in sources if os.path.lexists(ws.root / s)])
     gone = [s for s in sources if not os.path.lexists(ws.root / s)]
     if gone:
         known = set(dataset_sources(ws, item.name))
@@ -216,7 +224,8 @@ def _prepare(ws: Workspace, item: NewData, sources: list[str] | None, gone: list
     # Built from the files just read: `status` can trust its listing, and (where no
     # file was racy) answer a clean tree from the stat signature alone.
     cache.record_tree(snapshot)
-    signed = cache.record_signature(item.name, found.files, {p: m.id for p, m in snapshot.files.items()})
+    signed = cache.record_signature(item.name, found.files, {p: m.id for p, m in snapshot.files.items()},
+                                    ignore=found.ignore_digest)
     if signed is not None:
         remember(ws.cache_dir, item.name, sources)  # what the next status walks first (_prefetch.py)
     return _Prepared(item=item, sources=sources, snapshot=snapshot, stats=stats, signed=signed)
@@ -265,6 +274,9 @@ def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: 
         "new_bytes": writer.bytes_written if writer else 0,
         "rehashed": len(fresh),
         "warnings": found.warnings,
+        # (an ignored folder is not walked into, not even to count its files: it may be huge)
+        "ignored": sum(1 for rel in found.ignored if not rel.endswith("/")),
+        "ignored_folders": sum(1 for rel in found.ignored if rel.endswith("/")),
     }, found, cache
 
 

@@ -45,6 +45,7 @@ from assay.data._checkout_write import (
     stage_big_files,
 )
 from assay.data._fork import processes_for
+from assay.data._ignore import IGNORE_FILE, load
 from assay.data._portable import refuse_collisions
 from assay.data._scan import FileStat
 from assay.data._snapshot import FileManifest, Snapshot
@@ -189,6 +190,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         absent.add(folder)
     plan: list[_Item] = []
     unknown: list[str] = []  # files in place that no status looked at (outside the dataset's folders), with other content
+    ignore = load(str(root)) if in_place else None  # (status does not look at what it leaves out either)
     for rel, dest, manifest in targets:
         state = "missing" if dest.rpartition("/")[0] in absent else _compare(dest, rel, manifest, cache, chunker)
         if state == "same":
@@ -204,7 +206,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                         f"{dest} exists with other content",
                         hint="pass --force (force=True) to overwrite it, or check out into an empty folder",
                     )
-                if not under(rel, sources):
+                if not under(rel, sources) or (ignore is not None and ignore.refusal(rel, is_dir=False)):
                     unknown.append(rel)
         plan.append((rel, dest, manifest))
     del targets
@@ -214,7 +216,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         raise UsageError(
             f"checkout of {version.ref} would overwrite files that are not part of the version on disk: "
             + ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
-            hint="move them away or add them as a version first, or pass --force (force=True) to overwrite them",
+            hint="move them away or add them as a version first, or pass --force (force=True) to overwrite them"
+                 + (f" (files that {IGNORE_FILE} leaves out are never part of a version on disk)" if ignore else ""),
         )
     empty_dirs = [confine(root, rel) for rel in snapshot.empty_dirs if not protected_path(rel)]  # checked now, made last
     for blocker in blockers:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from assay._root import RENAME_HINT, leads_into_protected, not_utf8, skipped_in_walks
+from assay.data._ignore import Ignore, load
 from assay.data._sigwalk import _inside, followed, stat_signature
 from assay.errors import InputError, UsageError
 from assay.workspace import Workspace
@@ -40,6 +41,10 @@ class ScanResult:
     files: list[ScanEntry] = field(default_factory=list)
     empty_dirs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Left out by .assayignore: the paths matched (a folder's with a trailing "/", not walked
+    # into), and the digest of the file that said so (None: no .assayignore).
+    ignored: list[str] = field(default_factory=list)
+    ignore_digest: bytes | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -50,10 +55,11 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False, outside
     """Every regular file under ``sources`` (workspace-relative paths). ``missing_ok``: a source
     that is not there is left out; ``outside_ok`` (default: as ``missing_ok``, as status reads
     what add recorded): a source that leads outside the workspace is left out with a warning
-    instead of refused."""
+    instead of refused. What ``.assayignore`` matches is left out (``ignored``), a source too."""
     if outside_ok is None:
         outside_ok = missing_ok
-    result = ScanResult()
+    ignore = load(str(ws.root))
+    result = ScanResult(ignore_digest=None if ignore is None else ignore.digest)
     seen: set[str] = set()
     folders: list[tuple[str, str]] = []
     root = str(ws.root)
@@ -80,7 +86,10 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False, outside
                 continue
             raise UsageError(f"{rel} leads outside the workspace (to {os.path.realpath(path)})",
                              hint="move or copy the data under the workspace folder, or run `assay init` above it")
-        if _stat.S_ISDIR(st.st_mode):
+        if ignore is not None and ignore.refusal(rel, is_dir=_stat.S_ISDIR(st.st_mode)) is not None:
+            # (add refuses a path named to it that is ignored; status reads what add recorded)
+            result.ignored.append(rel + "/" if _stat.S_ISDIR(st.st_mode) else rel)
+        elif _stat.S_ISDIR(st.st_mode):
             folders.append((str(path), rel))
         elif _stat.S_ISREG(st.st_mode):
             if rel not in seen:
@@ -88,27 +97,30 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False, outside
                 result.files.append(ScanEntry(rel, str(path), st))
         else:
             result.warnings.append(f"skipped {rel}: not a regular file or folder")
-    if folders and not _walk_forked(str(ws.root), folders, result, sources):
-        _walk(str(ws.root), folders, result, seen)
+    if folders and not _walk_forked(str(ws.root), folders, result, sources, ignore):
+        _walk(str(ws.root), folders, result, seen, ignore)
     result.files.sort(key=lambda e: e.rel)
+    result.ignored.sort()
     result.empty_dirs.sort()
     result.warnings.sort()  # one order however the walk was shared out
     return result
 
 
-_Listing = tuple[list[ScanEntry], list[tuple[str, str]], list[str], bool]
+_Listing = tuple[list[ScanEntry], list[tuple[str, str]], list[str], bool, list[str]]
 
 
-def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
-    """One folder: its files (stat'ed), subfolders, warnings, and whether it is empty."""
+def _list_folder(root: str, folder: str, rel_folder: str, ignore: Ignore | None = None) -> _Listing:
+    """One folder: its files (stat'ed), subfolders, warnings, whether it is empty, and the
+    entries ``ignore`` leaves out (a folder's with a trailing "/")."""
     files: list[ScanEntry] = []
     subdirs: list[tuple[str, str]] = []
     warnings: list[str] = []
+    ignored: list[str] = []
     try:
         with os.scandir(folder) as it:
             entries = list(it)
     except (FileNotFoundError, NotADirectoryError):
-        return [], [], [], False  # vanished (or became a file) since its parent was listed: not in this snapshot
+        return [], [], [], False, []  # vanished (or became a file) since its parent was listed: not in this snapshot
     except PermissionError:
         raise InputError(f"cannot list {rel_folder}: permission denied", hint="fix its permissions or leave it out") from None
     for entry in entries:
@@ -125,7 +137,13 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
             if entry.is_dir(follow_symlinks=False):
                 # Told by the listing itself (d_type) where the file system does: no stat, which
                 # cold reads the folder's inode from wherever its block group put it.
-                subdirs.append((entry.path, rel))
+                if ignore is not None and ignore.ignored(rel, is_dir=True):
+                    ignored.append(rel + "/")
+                else:
+                    subdirs.append((entry.path, rel))
+                continue
+            if ignore is not None and ignore.ignored(rel, is_dir=False):
+                ignored.append(rel)  # (a symlink to a folder is not followed: a file to the patterns)
                 continue
             if entry.is_symlink():
                 st, why = followed(entry.path, root)
@@ -143,15 +161,16 @@ def _list_folder(root: str, folder: str, rel_folder: str) -> _Listing:
             subdirs.append((entry.path, rel))
         else:
             warnings.append(f"skipped {rel}: not a regular file")
-    return files, subdirs, warnings, not entries
+    return files, subdirs, warnings, not entries, ignored
 
 
-def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[str]) -> None:
+def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[str], ignore: Ignore | None) -> None:
     def take(listing: _Listing, rel_folder: str) -> list[tuple[str, str]]:
-        files, subdirs, warnings, empty = listing
+        files, subdirs, warnings, empty, ignored = listing
         if empty:
             result.empty_dirs.append(rel_folder)
         result.warnings.extend(warnings)
+        result.ignored.extend(ignored)
         for e in files:
             if e.rel not in seen:
                 seen.add(e.rel)
@@ -163,10 +182,11 @@ def _walk(root: str, tops: list[tuple[str, str]], result: ScanResult, seen: set[
     stack = list(tops)
     while stack:
         path, rel = stack.pop()
-        stack.extend(take(_list_folder(root, path, rel), rel))
+        stack.extend(take(_list_folder(root, path, rel, ignore), rel))
 
 
-def _walk_forked(root: str, tops: list[tuple[str, str]], result: ScanResult, sources: list[str]) -> bool:
+def _walk_forked(root: str, tops: list[tuple[str, str]], result: ScanResult, sources: list[str],
+                 ignore: Ignore | None) -> bool:
     """:func:`_walk` of ``tops``, shared out among forked walkers where the tree is big enough
     (cold, the walk waits on each folder's inodes: 50,000 files take two thirds of the time in
     4 processes), else finished here. False, with ``result`` as it was, where that does not
@@ -181,11 +201,13 @@ def _walk_forked(root: str, tops: list[tuple[str, str]], result: ScanResult, sou
     files: list[ScanEntry] = []
     empty: list[str] = []
     warnings: list[str] = []
+    ignored: list[str] = []
 
     def visit(path: str, rel: str) -> tuple[int, list[tuple[str, str]]]:
-        listed, subdirs, said, is_empty = _list_folder(root, path, rel)
+        listed, subdirs, said, is_empty, left = _list_folder(root, path, rel, ignore)
         files.extend(listed)
         warnings.extend(said)
+        ignored.extend(left)
         if is_empty:
             empty.append(rel)
         return len(listed), subdirs
@@ -195,33 +217,38 @@ def _walk_forked(root: str, tops: list[tuple[str, str]], result: ScanResult, sou
         while frontier:
             frontier.extend(visit(*frontier.pop())[1])
     else:
-        walked = fork_walk(frontier, lambda share: _walker(root, share))
+        walked = fork_walk(frontier, lambda share: _walker(root, share, ignore))
         if walked is None:
             return False
         base = root.rstrip("/")  # a workspace at / : "/data/x", as the walk here spells it
-        for rows, said, emptied in walked:
+        for rows, said, emptied, left in walked:
             files.extend(ScanEntry(rel, f"{base}/{rel}", FileStat(size, mtime_ns, ino, mode, ctime_ns))
                          for rel, size, mtime_ns, ino, mode, ctime_ns in rows)
             warnings.extend(said)
             empty.extend(emptied)
+            ignored.extend(left)
     result.files += files
     result.warnings += warnings
+    result.ignored += ignored
     result.empty_dirs += empty
     return True
 
 
-def _walker(root: str, tops: list[tuple[str, str]]) -> tuple[list[tuple[str, int, int, int, int, int]], list[str], list[str]]:
+def _walker(root: str, tops: list[tuple[str, str]],
+            ignore: Ignore | None) -> tuple[list[tuple[str, int, int, int, int, int]], list[str], list[str], list[str]]:
     """A forked walker's part of :func:`_walk_forked`: plain data for the pipe."""
     rows: list[tuple[str, int, int, int, int, int]] = []
     warnings: list[str] = []
     empty: list[str] = []
+    ignored: list[str] = []
     stack = list(tops)
     while stack:
         path, rel = stack.pop()
-        files, subdirs, said, is_empty = _list_folder(root, path, rel)
+        files, subdirs, said, is_empty, left = _list_folder(root, path, rel, ignore)
         rows += [(e.rel, e.st.st_size, e.st.st_mtime_ns, e.st.st_ino, e.st.st_mode, e.st.st_ctime_ns) for e in files]
         warnings += said
+        ignored += left
         if is_empty:
             empty.append(rel)
         stack.extend(subdirs)
-    return rows, warnings, empty
+    return rows, warnings, empty, ignored

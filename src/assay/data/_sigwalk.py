@@ -20,7 +20,8 @@ import os
 import stat as _stat
 
 from assay._root import leads_into_protected, skipped_in_walks
-from assay.errors import InputError
+from assay.data._ignore import GROUP, load
+from assay.errors import InputError, UsageError
 
 try:  # what hashlib.blake2b is, without hashlib loading OpenSSL (10-20 ms of a cold start)
     from _blake2 import blake2b
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import TypeVar
 
+    from assay.data._ignore import Ignore
     from assay.data._scan import ScanEntry
 
     T = TypeVar("T")
@@ -68,15 +70,21 @@ def followed(path: str, root: str) -> tuple[os.stat_result | None, str]:
 _Group = tuple[str, int, bytes]  # folder, number of files, digest of their stats
 
 
-def stat_signature(files: Iterable[ScanEntry]) -> tuple[str, int]:
+def stat_signature(files: Iterable[ScanEntry], ignore: bytes | None = None) -> tuple[str, int]:
     """``(signature, number of files)`` of scanned files: equal only for the same paths with the same stats."""
-    return signature(_groups(files))
+    return signature(stat_groups(files, ignore))
 
 
-def stat_groups(files: Iterable[ScanEntry]) -> list[_Group]:
+def stat_groups(files: Iterable[ScanEntry], ignore: bytes | None = None) -> list[_Group]:
     """``(folder, number of files, digest)`` of scanned files, per folder that holds any: what
-    the signature is made of, and what tells which folders a change is in."""
-    return _groups(files)
+    the signature is made of, and what tells which folders a change is in. ``ignore``: the
+    digest of the .assayignore the scan honoured (``ScanResult.ignore_digest``), a group of its own."""
+    return _groups(files) + _ignore_group(ignore)
+
+
+def _ignore_group(digest: bytes | None) -> list[_Group]:
+    # No group without a .assayignore: signatures recorded before there was one still hold.
+    return [] if digest is None else [(GROUP, 0, digest)]
 
 
 def signature(groups: list[_Group]) -> tuple[str, int]:
@@ -131,14 +139,18 @@ def walk_groups(root: str, sources: list[str], *, small: bool = False) -> list[_
     """:func:`stat_groups` of what ``scan`` finds, walked as :func:`walk_signature` says."""
     from assay.data._fork import can_fork
 
-    found = _sources(root, sources) if can_fork() else None
+    try:
+        ignore = load(root)
+    except UsageError:
+        return None  # the in-process scan says what is wrong with it
+    found = _sources(root, sources, ignore) if can_fork() else None
     if found is None:
         return None
     named, frontier = found
-    groups: list[_Group] = []
+    groups: list[_Group] = _ignore_group(None if ignore is None else ignore.digest)
 
     def visit(path: str, rel: str) -> tuple[int, list[tuple[str, str]]]:
-        count, digest, subdirs = _digest_folder(root, path, rel)
+        count, digest, subdirs = _digest_folder(root, path, rel, ignore)
         if count:
             groups.append((rel, count, digest))
         return count, subdirs
@@ -148,10 +160,10 @@ def walk_groups(root: str, sources: list[str], *, small: bool = False) -> list[_
         if not shared:
             if not small:
                 return None
-            return groups + _groups(named) + _walk_share(root, frontier)
+            return groups + _groups(named) + _walk_share(root, frontier, ignore)
     except (OSError, InputError):
         return None
-    walked = fork_walk(frontier, lambda share: _walk_share(root, share))
+    walked = fork_walk(frontier, lambda share: _walk_share(root, share, ignore))
     if walked is None:
         return None
     return groups + _groups(named) + [group for share in walked for group in share]
@@ -203,18 +215,26 @@ def walk_here(root: str, sources: list[str]) -> list[_Group] | None:
     """:func:`stat_groups` of what ``scan`` finds, walked in this process and nothing else
     loaded (a small tree, at the entry point); None where the walk does not apply (nested
     sources, no listing by descriptor) or met an error, which the in-process scan then reports."""
-    found = _sources(root, sources) if os.scandir in os.supports_fd else None  # (listing by descriptor: not on Windows)
+    if os.scandir not in os.supports_fd:  # (listing by descriptor: not on Windows)
+        return None
+    try:
+        ignore = load(root)
+    except UsageError:
+        return None
+    found = _sources(root, sources, ignore)
     if found is None:
         return None
     try:
-        return _groups(found[0]) + _walk_share(root, found[1])
+        return (_ignore_group(None if ignore is None else ignore.digest) + _groups(found[0])
+                + _walk_share(root, found[1], ignore))
     except (OSError, InputError):
         return None
 
 
-def _sources(root: str, sources: list[str]) -> tuple[list[tuple[str, str, os.stat_result]], list[tuple[str, str]]] | None:
-    """The files named as sources (as ``ScanEntry`` fields) and the folders to walk; None for
-    nested sources or an error (which the in-process scan then reports)."""
+def _sources(root: str, sources: list[str],
+             ignore: Ignore | None) -> tuple[list[tuple[str, str, os.stat_result]], list[tuple[str, str]]] | None:
+    """The files named as sources (as ``ScanEntry`` fields) and the folders to walk, less what
+    ``ignore`` leaves out; None for nested sources or an error (which the in-process scan then reports)."""
     if _nested(sources):
         return None
     named: list[tuple[str, str, os.stat_result]] = []
@@ -230,6 +250,8 @@ def _sources(root: str, sources: list[str]) -> tuple[list[tuple[str, str, os.sta
         real = os.path.realpath(path)
         if not _inside(real, root) or leads_into_protected(real, root):
             return None  # the in-process scan leaves it out (with a warning) or refuses it
+        if ignore is not None and ignore.refusal(rel, is_dir=_stat.S_ISDIR(st.st_mode)) is not None:
+            continue
         if _stat.S_ISDIR(st.st_mode):
             folders.append((path, rel))
         elif _stat.S_ISREG(st.st_mode):
@@ -244,20 +266,21 @@ def _nested(sources: list[str]) -> bool:
         rel[:i] in known for rel in sources for i, c in enumerate(rel) if c == "/")
 
 
-def _walk_share(root: str, folders: list[tuple[str, str]]) -> list[_Group]:
+def _walk_share(root: str, folders: list[tuple[str, str]], ignore: Ignore | None = None) -> list[_Group]:
     """The digest of every folder under ``folders`` (in a forked walker, or in the one process)."""
     groups: list[_Group] = []
     stack = list(folders)
     while stack:
         path, rel = stack.pop()
-        count, digest, subdirs = _digest_folder(root, path, rel)
+        count, digest, subdirs = _digest_folder(root, path, rel, ignore)
         if count:
             groups.append((rel, count, digest))
         stack.extend(subdirs)
     return groups
 
 
-def _digest_folder(root: str, folder: str, rel_folder: str) -> tuple[int, bytes, list[tuple[str, str]]]:
+def _digest_folder(root: str, folder: str, rel_folder: str,
+                   ignore: Ignore | None = None) -> tuple[int, bytes, list[tuple[str, str]]]:
     """``_folder_digest(_list_folder(...) files)`` with its file count, and the subfolders, made leaner:
     the folder is listed by descriptor, so each file's stat is looked up from it rather than
     along its whole path (a quarter less time, warm); no entry or warning is kept."""
@@ -278,7 +301,10 @@ def _digest_folder(root: str, folder: str, rel_folder: str) -> tuple[int, bytes,
                 rel = f"{rel_folder}/{name}"
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        subdirs.append((f"{folder}/{name}", rel))
+                        if ignore is None or not ignore.ignored(rel, is_dir=True):
+                            subdirs.append((f"{folder}/{name}", rel))
+                        continue
+                    if ignore is not None and ignore.ignored(rel, is_dir=False):
                         continue
                     if entry.is_symlink():  # rare: followed as _list_folder does
                         st, _ = followed(f"{folder}/{name}", root)

@@ -270,8 +270,9 @@ class StatCache:
         return str(rows[0][0]) if rows else None
 
     def record_signature(self, dataset: str, files: list[ScanEntry], ids: Mapping[str, str], *,
-                         listing: str | None = None) -> str | None:
-        """Remember the stat signature of a scan's ``files`` with their ``{path: manifest id}`` listing.
+                         listing: str | None = None, ignore: bytes | None = None) -> str | None:
+        """Remember the stat signature of a scan's ``files`` with their ``{path: manifest id}`` listing
+        (and ``ignore``, the digest of the .assayignore the scan honoured: ``ScanResult.ignore_digest``).
 
         Only if each file is a trusted entry of this cache with that id, as :meth:`match`
         judges (so no id comes from a read within the racy window of the file's mtime):
@@ -285,7 +286,7 @@ class StatCache:
             mid = _trusted_id(rows.get(rel), st)
             if mid is None or mid != ids.get(rel):
                 return None
-        return self.record_groups(dataset, stat_groups(files), ids, listing=listing)
+        return self.record_groups(dataset, stat_groups(files, ignore), ids, listing=listing)
 
     def record_groups(self, dataset: str, groups: list[tuple[str, int, bytes]], ids: Mapping[str, str], *,
                       listing: str | None = None) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay._root import protected_path
+from assay.data._ignore import GROUP, load
 from assay.data._overlap import Overlap, sharing
 from assay.data._prefetch import remember, take, unwanted
 from assay.data._replay import record
@@ -159,7 +160,7 @@ def _status(ws: Workspace, name: str, version: Version, sources: list[str], _bas
                 remember(ws.cache_dir, name, sources)  # so that the next status need not wait for it
             if groups is None:
                 found = scan(ws, sources, missing_ok=True)
-                groups = stat_groups(found.files)
+                groups = stat_groups(found.files, found.ignore_digest)
             walked, count = signature(groups)
             if walked == recorded:
                 return Status(dataset=name, against=version, unchanged=count, _ws=ws, _signed=walked)
@@ -199,7 +200,7 @@ def _status(ws: Workspace, name: str, version: Version, sources: list[str], _bas
         result.modified.sort()
         _note_modes(result, base.files, found.files)
     if not result.dirty:
-        result._signed = cache.record_signature(name, found.files, ids, listing=listing)
+        result._signed = cache.record_signature(name, found.files, ids, listing=listing, ignore=found.ignore_digest)
         if result._signed is not None:
             remember(ws.cache_dir, name, sources)  # next time the walk alone answers, started early
     return result
@@ -228,10 +229,13 @@ def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: lis
     if not all(any(f == s or f.startswith(f"{s}/") for s in folders) for f in changed):
         return None
     entries: list[ScanEntry] = []
+    ignore = load(root)
+    if now.get(GROUP) != (None if ignore is None else (0, ignore.digest)):
+        return None  # edited since the walk read it (its group is unchanged from the recorded one)
     for folder in sorted(changed & now.keys()):
         # Only where the walk found files: a folder it found none in (gone, emptied, now a
         # file, or now a symlink to a folder, which is not followed) has lost all of them.
-        files, _, _, _ = _list_folder(root, os.path.join(root, folder), folder)
+        files, _, _, _, _ = _list_folder(root, os.path.join(root, folder), folder, ignore)
         entries.extend(files)
     ids, suspects = cache.match_some(entries)
     olds: dict[str, FileManifest] = {}  # the version's manifests of re-read files that changed, as the cache kept them

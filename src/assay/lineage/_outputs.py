@@ -48,6 +48,10 @@ def check_output(ws: Workspace, name: str, paths: Sequence[str | Path], *, allow
     if not paths:
         raise UsageError(f"output {name!r} names no file or folder")
     sources = sorted({ws.relpath(path) for path in paths})
+    from assay.data._ignore import refuse_ignored
+
+    for rel in sources:
+        refuse_ignored(str(ws.root), [rel], what=f"output {name}'s {rel}")
     return refuse_or_note(ws, name, sources, allow_overlap=allow_overlap, others=others, what=f"output {name}")
 
 

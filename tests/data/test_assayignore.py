@@ -1,0 +1,251 @@
+""".assayignore: files left out of every snapshot of the workspace's folders (gitignore syntax,
+patterns relative to the workspace root), by add, run outputs, status, diff and checkout,
+with the status fast paths (stat signature, replayed answer) made stale by any edit of it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from assay.data import _fork, _sigwalk, add, checkout, diff, status
+from assay.data._replay import replay_status
+from assay.data._scan import scan
+from assay.data._sigwalk import signature, stat_groups, walk_groups, walk_here
+from assay.data._versions import load_snapshot
+from assay.errors import UsageError
+from assay.lineage import run_command, track
+from assay.workspace import Workspace
+from tests.data.test_status_signature import age, write
+
+PY = sys.executable
+
+
+def files_of(ws: Workspace, result) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(load_snapshot(ws.store, result.version.snapshot).files)
+
+
+def ignore(ws: Workspace, *lines: str) -> None:
+    (ws.root / ".assayignore").write_text("".join(f"{line}\n" for line in lines))
+
+
+@pytest.fixture
+def junk(ws: Workspace) -> Workspace:
+    """data/ with two data files and the usual junk beside them (all aged: the stat cache trusts them)."""
+    for rel in ("data/a.csv", "data/sub/b.csv", "data/.DS_Store", "data/__pycache__/m.pyc",
+                "data/sub/.ipynb_checkpoints/b-checkpoint.csv", "data/x.tmp", "data/sub/.b.csv.swp"):
+        write(ws.root / rel, f"{rel}\n")
+    age(ws.root / "data")
+    ignore(ws, "# junk", "", ".DS_Store", "__pycache__/", ".ipynb_checkpoints/", "*.tmp", "*.swp")
+    return ws
+
+
+def test_add_leaves_out_ignored_files_and_says_how_many(junk: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    result = add(junk, ["data"], name="ds")
+    assert files_of(junk, result) == ["data/a.csv", "data/sub/b.csv"]
+    # three files, and two folders not looked into (not even to count their files)
+    assert result.ignored == 3 and result.ignored_folders == 2
+    assert result.to_dict()["ignored"] == 3 and result.to_dict()["ignored_folders"] == 2
+    write(junk.root / "data" / "new.csv", "n\n")
+    doc = cli.json("data", "add", "data", "--name", "ds")
+    assert doc["files"] == 3 and doc["ignored"] == 3 and doc["ignored_folders"] == 2
+    assert "ignored: 3 files, 2 folders (.assayignore)" in cli("data", "add", "data", "--name", "ds").stdout
+
+
+def test_status_is_clean_with_ignored_junk_present_and_added_later(junk: Workspace) -> None:
+    add(junk, ["data"], name="ds")
+    for _ in range(2):  # the second answered by the stat signature
+        assert not status(junk, "ds").dirty
+    write(junk.root / "data" / "sub" / "more.tmp", "m\n")
+    write(junk.root / "data" / "deep" / "__pycache__" / "z.pyc", "z\n")
+    for _ in range(2):
+        st = status(junk, "ds")
+        assert not st.dirty and st.unchanged == 2
+    write(junk.root / "data" / "real.csv", "r\n")
+    assert status(junk, "ds").added == ["data/real.csv"]
+    assert diff(junk, "ds").added == [{"path": "data/real.csv", "size": 2}]
+
+
+def test_editing_the_ignore_file_changes_status_at_once(junk: Workspace) -> None:
+    add(junk, ["data"], name="ds")
+    for _ in range(2):
+        assert not status(junk, "ds").dirty
+    assert replay_status("ds", as_json=False) is not None  # a clean answer left for the entry point
+    ignore(junk, ".DS_Store", "__pycache__/", ".ipynb_checkpoints/", "*.swp")  # *.tmp no longer ignored
+    assert replay_status("ds", as_json=False) is None
+    for _ in range(2):
+        assert status(junk, "ds").added == ["data/x.tmp"]
+    ignore(junk, ".DS_Store", "__pycache__/", ".ipynb_checkpoints/", "*.swp", "*.tmp", "sub/")
+    for _ in range(2):
+        st = status(junk, "ds")
+        assert st.removed == ["data/sub/b.csv"] and not st.added
+    ignore(junk, ".DS_Store", "__pycache__/", ".ipynb_checkpoints/", "*.swp", "*.tmp")
+    for _ in range(2):
+        assert not status(junk, "ds").dirty
+    assert replay_status("ds", as_json=False) is not None
+    (junk.root / ".assayignore").unlink()
+    assert replay_status("ds", as_json=False) is None
+    for _ in range(2):
+        assert len(status(junk, "ds").added) == 5
+
+
+def test_a_file_changed_beside_ignored_ones_is_found_by_the_folder_walk(junk: Workspace) -> None:
+    add(junk, ["data"], name="ds")
+    assert not status(junk, "ds").dirty
+    write(junk.root / "data" / "sub" / "b.csv", "changed\n")
+    write(junk.root / "data" / "sub" / "c.tmp", "junk\n")
+    for _ in range(2):
+        st = status(junk, "ds")
+        assert st.modified == ["data/sub/b.csv"] and not st.added
+
+
+def test_every_walk_gives_the_scans_signature(junk: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(20):  # enough folders for the forked walk
+        write(junk.root / "data" / f"f{i}" / "k.csv", "k\n")
+        write(junk.root / "data" / f"f{i}" / "j.tmp", "j\n")
+        write(junk.root / "data" / f"f{i}" / "__pycache__" / "p.pyc", "p\n")
+    monkeypatch.setattr(_sigwalk, "_FORK_MIN_ENTRIES", 1)
+    root = str(junk.root)
+    found = scan(junk, ["data"])
+    assert len(found.files) == 22 and found.ignored and found.ignore_digest is not None
+    expected = signature(stat_groups(found.files, found.ignore_digest))
+    here = walk_here(root, ["data"])
+    assert here is not None and signature(here) == expected
+    if _fork.can_fork():
+        forked = walk_groups(root, ["data"])
+        assert forked is not None and signature(forked) == expected
+    # The ignore file's digest is part of it: the same files, another .assayignore, another signature.
+    ignore(junk, ".DS_Store", "__pycache__/", ".ipynb_checkpoints/", "*.tmp", "*.swp", "# edited")
+    again = walk_here(root, ["data"])
+    assert again is not None and signature(again)[1] == expected[1] and signature(again) != expected
+
+
+def test_checkout_in_place_keeps_ignored_files_and_does_not_count_them_as_changes(junk: Workspace) -> None:
+    add(junk, ["data"], name="ds")
+    write(junk.root / "data" / "new.csv", "n\n")
+    add(junk, ["data"], name="ds")
+    write(junk.root / "data" / "later.tmp", "l\n")  # new junk since the add
+    result = checkout(junk, "ds@v1")  # no --force needed: nothing of the user's is at stake
+    assert result.removed == ["data/new.csv"]
+    for rel in ("data/x.tmp", "data/later.tmp", "data/.DS_Store", "data/__pycache__/m.pyc",
+                "data/sub/.ipynb_checkpoints/b-checkpoint.csv"):
+        assert (junk.root / rel).is_file(), rel
+    assert not status(junk, "ds").dirty
+
+
+def test_an_ignored_path_named_to_add_is_refused(junk: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UsageError, match=r"data/x.tmp is ignored by .assayignore, line 6: '\*.tmp'"):
+        add(junk, ["data/x.tmp"], name="t")
+    proc = cli("data", "add", "data/__pycache__/m.pyc", "--name", "p", check=2)
+    assert "inside data/__pycache__/" in proc.stderr and "'__pycache__/'" in proc.stderr and ".assayignore" in proc.stderr
+    proc = cli("data", "add", "data/__pycache__", "--name", "p", check=2)
+    assert "data/__pycache__ is ignored by .assayignore" in proc.stderr
+    assert not junk.ledger.query("SELECT 1 FROM versions")
+
+
+def test_negation_takes_a_file_back_but_not_from_an_ignored_folder(ws: Workspace) -> None:
+    for rel in ("d/a.tmp", "d/keep.tmp", "d/junk/keep.csv", "d/junk/x.csv"):
+        write(ws.root / rel, "x\n")
+    ignore(ws, "*.tmp", "!keep.tmp", "junk/", "!junk/keep.csv", "!d/junk/keep.csv")
+    result = add(ws, ["d"], name="ds")
+    assert files_of(ws, result) == ["d/keep.tmp"] and result.ignored == 1 and result.ignored_folders == 1
+
+
+def test_a_pattern_ending_in_a_slash_matches_folders_only(ws: Workspace) -> None:
+    for rel in ("d/build/out.bin", "d/sub/build", "d/keep.csv"):
+        write(ws.root / rel, "x\n")
+    ignore(ws, "build/")
+    assert files_of(ws, add(ws, ["d"], name="ds")) == ["d/keep.csv", "d/sub/build"]
+
+
+def test_anchored_patterns_and_double_stars_are_relative_to_the_workspace_root(ws: Workspace) -> None:
+    for rel in ("d/top.csv", "d/e/top.csv", "d/a/b/c/cache/x", "d/cache/y", "other/z"):
+        write(ws.root / rel, "x\n")
+    ignore(ws, "/d/top.csv", "d/**/c/cache/", "/cache/")
+    assert files_of(ws, add(ws, ["d"], name="ds")) == ["d/cache/y", "d/e/top.csv"]
+
+
+def test_patterns_that_would_ignore_the_workspace_folder_change_nothing(ws: Workspace) -> None:
+    write(ws.root / "d" / "a.csv", "a\n")
+    ignore(ws, ".assay/", ".assay", "*.db")
+    add(ws, ["d"], name="ds")
+    assert not status(ws, "ds").dirty
+
+
+@pytest.mark.parametrize("line", ["!", "[abc", "x\\"])
+def test_a_malformed_pattern_is_refused_naming_its_line(ws: Workspace, cli, line: str) -> None:  # type: ignore[no-untyped-def]
+    write(ws.root / "d" / "a.csv", "a\n")
+    add(ws, ["d"], name="ds")
+    ignore(ws, "# fine", "*.tmp", line)
+    for args in (("data", "add", "d", "--name", "ds"), ("data", "status", "ds")):
+        proc = cli(*args, check=2)
+        assert f".assayignore, line 3: {line!r} is not a valid pattern" in proc.stderr
+
+
+def test_run_outputs_leave_out_ignored_files(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    ignore(ws, "*.tmp", "__pycache__/")
+    make = ("import os; os.makedirs('out/__pycache__', exist_ok=True); open('out/a.csv', 'w').write('a');"
+            "open('out/b.tmp', 'w').write('b'); open('out/__pycache__/c.pyc', 'w').write('c')")
+    cli("run", "--out", "feat=out", "--", PY, "-c", make)
+    assert sorted(load_snapshot(ws.store, status(ws, "feat").against.snapshot).files) == ["out/a.csv"]
+    run = run_command(ws, [PY, "-c", make.replace("'a'", "'a2'")], outputs={"feat": "out"}, cwd=ws.root)
+    assert run.status == "succeeded" and [v.ref for v in run.produced] == ["feat@v2"]
+    assert sorted(load_snapshot(ws.store, run.produced[0].snapshot).files) == ["out/a.csv"]
+    with track(ws) as tracked:
+        write(ws.root / "t" / "x.csv", "x\n")
+        write(ws.root / "t" / "y.tmp", "y\n")
+        tracked.output("t", "t")
+    assert sorted(load_snapshot(ws.store, status(ws, "t").against.snapshot).files) == ["t/x.csv"]
+
+
+def test_an_ignored_run_output_is_refused_before_the_command_runs(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    ignore(ws, "*.tmp", "scratch/")
+    proc = cli("run", "--out", "s=scratch", "--", PY, "-c", "open('ran', 'w').write('1')", check=2)
+    assert "output s's scratch is ignored by .assayignore" in proc.stderr
+    assert not (ws.root / "ran").exists()
+    assert ws.ledger.query("SELECT COUNT(*) FROM runs")[0][0] == 0
+
+
+def test_no_ignore_file_leaves_signatures_as_they_were(ws: Workspace) -> None:
+    write(ws.root / "d" / "a.csv", "a\n")
+    found = scan(ws, ["d"])
+    assert found.ignore_digest is None and found.ignored == []
+    assert stat_groups(found.files) == stat_groups(found.files, found.ignore_digest)
+    assert not any(g[0].startswith("\0") for g in walk_here(str(ws.root), ["d"]) or [])
+    os.mkdir(ws.root / ".assayignore")  # not a file: said, as the walks cannot honour it
+    with pytest.raises(UsageError, match="cannot read .assayignore"):
+        scan(ws, ["d"])
+
+
+def test_a_clean_status_is_replayed_with_an_ignore_file_without_loading_pathspec(junk: Workspace) -> None:
+    import json
+    import subprocess
+
+    add(junk, ["data"], name="ds")
+    script = ("import sys\nfrom assay.cli import main\nsys.argv = ['assay', 'data', 'status', 'ds']\ntry:\n    main()\n"
+              "finally:\n    print('LOADED', sorted(m for m in sys.modules if m in ('click', 'pathspec')), file=sys.stderr)\n")
+
+    def run() -> tuple[str, list[str]]:
+        proc = subprocess.run([PY, "-c", script], cwd=junk.root, capture_output=True, text=True, timeout=120, check=True,
+                              env={**os.environ, "ASSAY_PROGRESS": "0"})
+        return proc.stdout, json.loads(proc.stderr.rpartition("LOADED ")[2].replace("'", '"'))
+
+    assert run() == ("ds: clean against ds@v1 (2 files)\n", [])  # the patterns as compiled before, from the cache
+    ignore(junk, "*.tmp")
+    out, loaded = run()
+    assert "added     data/.DS_Store" in out and loaded == ["click", "pathspec"]
+
+
+def test_checkout_in_place_refuses_to_overwrite_an_ignored_file_with_other_content(ws: Workspace) -> None:
+    write(ws.root / "data" / "a.csv", "a\n")
+    write(ws.root / "data" / "x.tmp", "in v1\n")
+    add(ws, ["data"], name="ds")  # before there was a .assayignore: v1 holds x.tmp
+    ignore(ws, "*.tmp")
+    write(ws.root / "data" / "x.tmp", "the user's own, not compared by status\n")
+    assert status(ws, "ds").removed == ["data/x.tmp"]
+    with pytest.raises(UsageError, match=r"not part of the version on disk: data/x.tmp(.|\n)*.assayignore leaves out"):
+        checkout(ws, "ds@v1")
+    assert (ws.root / "data" / "x.tmp").read_text() == "the user's own, not compared by status\n"
+    checkout(ws, "ds@v1", force=True)
+    assert (ws.root / "data" / "x.tmp").read_text() == "in v1\n"
