@@ -166,6 +166,28 @@ def test_anchored_patterns_and_double_stars_are_relative_to_the_workspace_root(w
     assert files_of(ws, add(ws, ["d"], name="ds")) == ["d/cache/y", "d/e/top.csv"]
 
 
+def test_any_folder_patterns_match_as_in_git(ws: Workspace) -> None:
+    # pathspec gives "*/", "**/" and "*/**" unanchored expressions: they matched no entry of a walk
+    for rel in ("d/a.csv", "d/x.tmp", "d/e/b.csv", "d/e/y.tmp"):
+        write(ws.root / rel, "x\n")
+    ignore(ws, "*", "!*/", "!*.csv")  # everything but the .csv files
+    assert files_of(ws, add(ws, ["d"], name="ds")) == ["d/a.csv", "d/e/b.csv"]
+    write(ws.root / "d" / "top.csv", "t\n")
+    for pattern in ("**/", "*/", "d/*/**"):  # every folder; everything inside d's folders
+        ignore(ws, pattern, "!d/")
+        assert files_of(ws, add(ws, ["d"], name="ds")) == ["d/a.csv", "d/top.csv", "d/x.tmp"]
+
+
+def test_a_negated_folder_takes_back_the_folder_not_the_files_ignored_in_it(ws: Workspace) -> None:
+    for rel in ("d/a.csv", "d/sub/b.csv", "d/sub/x.tmp", "d/sub/deep/y.tmp"):
+        write(ws.root / rel, "x\n")
+    for lines in (("*.tmp", "!sub/"), ("sub/", "*.tmp", "!sub/"), ("*.tmp", "!/d/")):
+        ignore(ws, *lines)
+        assert files_of(ws, add(ws, ["d"], name="ds")) == ["d/a.csv", "d/sub/b.csv"], lines
+    ignore(ws, "d/sub/**", "!d/sub/x.tmp")  # d/sub/ itself is not ignored: a file in it can be taken back
+    assert files_of(ws, add(ws, ["d"], name="ds")) == ["d/a.csv", "d/sub/x.tmp"]
+
+
 def test_patterns_that_would_ignore_the_workspace_folder_change_nothing(ws: Workspace) -> None:
     write(ws.root / "d" / "a.csv", "a\n")
     ignore(ws, ".assay/", ".assay", "*.db")

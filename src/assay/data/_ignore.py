@@ -52,7 +52,7 @@ class Ignore:
         itself (not through a folder above it), or None if none does."""
         path = rel + "/" if is_dir else rel
         for regex, include, line, text in self._rules:
-            if regex.match(path) is not None:
+            if _matches(regex, path):
                 return (line, text) if include else None
         return None
 
@@ -60,7 +60,7 @@ class Ignore:
         """Whether a walk leaves out the entry ``rel`` (its folder being walked)."""
         path = rel + "/" if is_dir else rel
         for regex, include, _, _ in self._rules:
-            if regex.match(path) is not None:
+            if _matches(regex, path):
                 return include
         return False
 
@@ -74,6 +74,20 @@ class Ignore:
             if found is not None:
                 return here, *found
         return None
+
+
+def _matches(regex: re.Pattern[str], path: str) -> bool:
+    """Whether pathspec's ``regex`` matches the walk's entry ``path`` itself (a folder's ending
+    in "/"). Its expressions also match what lies in a folder a pattern names ("sub/" matches
+    "d/sub/x.tmp", the folder matched by the group ``ps_d``): that would let "!sub/" take back
+    every file in sub/, where git takes back only the folder; and "d/**" matches what lies in d/
+    but not d/ itself, so "!d/keep.csv" can take that file back."""
+    found = regex.match(path)
+    if found is None:
+        return False
+    if found.groupdict().get("ps_d") is None:  # "*.tmp" to its end, or "d/**": what lies below d/
+        return not (path.endswith("/") and found.end() == len(path))  # (not d/ itself, as in git)
+    return found.end("ps_d") == len(path) or regex.fullmatch(path) is not None
 
 
 def refuse_ignored(root: str, sources: list[str], *, what: str = "") -> None:
@@ -136,7 +150,7 @@ def _cached(root: str, data: bytes) -> Ignore:
         import re
 
         try:
-            return Ignore(digest, [(re.compile(pattern, flags), include, line, text)
+            return Ignore(digest, [(_for_walk(re.compile(pattern, flags)), include, line, text)
                                    for pattern, flags, include, line, text in kept["rules"]])
         except (TypeError, ValueError, re.error):
             pass  # not what this assay wrote: compiled again
@@ -171,5 +185,21 @@ def _compile(data: bytes) -> Ignore:
             if not patterns:  # pathspec drops what can match nothing: an unclosed "[", a lone "/"
                 raise UsageError(f"{IGNORE_FILE}, line {number}: {line!r} is not a valid pattern (it matches nothing)",
                                  hint="fix or remove that line (gitignore syntax; a literal [ is written \\[)")
-            rules += [(pattern.regex, bool(pattern.include), number, line.strip()) for pattern in patterns]
+            rules += [(_for_walk(pattern.regex), bool(pattern.include), number, line.strip()) for pattern in patterns]
     return Ignore(blake2b(data, digest_size=32).digest(), rules)
+
+
+# pathspec translates "*/" and "**/" (any folder) to "(?P<ps_d>/)", and "**/*/**" (anything inside a
+# folder) to "/": unanchored, for its own ``search`` of a file's whole path. Matched here from
+# the start against one entry of a walk (a folder's path ending in "/"), they would match nothing.
+_UNANCHORED = {"(?P<ps_d>/)": "^.+(?P<ps_d>/)$", "/": "^[^/]+/."}
+
+
+def _for_walk(regex: re.Pattern[str]) -> re.Pattern[str]:
+    """``regex`` as :meth:`Ignore.rule` matches it: from the start of a walk's entry."""
+    anchored = _UNANCHORED.get(regex.pattern)
+    if anchored is None:
+        return regex
+    import re
+
+    return re.compile(anchored, regex.flags)
