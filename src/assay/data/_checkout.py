@@ -217,7 +217,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             f"checkout of {version.ref} would overwrite files that are not part of the version on disk: "
             + ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
             hint="move them away or add them as a version first, or pass --force (force=True) to overwrite them"
-                 + (f" (files that {IGNORE_FILE} leaves out are never part of a version on disk)" if ignore else ""),
+                 + (f" (a file that {IGNORE_FILE} leaves out is never part of the version on disk: move it away, "
+                    "or pass --force)" if ignore else ""),
         )
     empty_dirs = [confine(root, rel) for rel in snapshot.empty_dirs if not protected_path(rel)]  # checked now, made last
     for blocker in blockers:
