@@ -24,7 +24,8 @@ __all__ = ["pull_cmd", "push_cmd", "render_damage"]
 @json_option
 @handle_errors
 def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_json: bool) -> None:
-    """Send NAME@REF (default: every version) to a remote; only missing chunks travel."""
+    """Send NAME@REF to a remote (NAME alone: its latest version; no REF: every version of every
+    dataset); only missing chunks travel."""
     if repair:
         _repair(ref, remote, on_remote=True, as_json=as_json, jobs=jobs)
         return
