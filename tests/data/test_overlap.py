@@ -168,9 +168,9 @@ def test_pull_refuses_a_dataset_whose_folder_meets_one_here_unless_allowed(ws: W
     assert cli.json("data", "pull")["versions_sent"] == ["raw2@v2"]
 
 
-def test_pull_refuses_two_pulled_datasets_whose_folders_meet_unless_allowed(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    # Each pulled dataset was checked only against those here: a teammate's `all` from data/ and
-    # `sub` from data/sub (allowed there) were pulled together into a fresh workspace without a word.
+def _teammate_with_all(tmp_path: Path, cli) -> Path:  # type: ignore[no-untyped-def]
+    """A teammate's workspace (``other``) with `all` added from data/ (which holds data/sub/),
+    both it and this one with the folder remote ``origin``."""
     other = tmp_path / "other"
     (other / "data" / "sub").mkdir(parents=True)
     (other / "data" / "t").write_text("t")
@@ -179,6 +179,13 @@ def test_pull_refuses_two_pulled_datasets_whose_folders_meet_unless_allowed(ws: 
     cli("init", cwd=other)
     cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=other)
     cli("data", "add", "data", "--name", "all", cwd=other)
+    return other
+
+
+def test_pull_refuses_two_pulled_datasets_whose_folders_meet_unless_allowed(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Each pulled dataset was checked only against those here: a teammate's `all` from data/ and
+    # `sub` from data/sub (allowed there) were pulled together into a fresh workspace without a word.
+    other = _teammate_with_all(tmp_path, cli)
     cli("data", "add", "data/sub", "--name", "sub", "--allow-overlap", cwd=other)
     cli("data", "push", cwd=other)
     packs = sorted(p.name for p in (ws.dir / "objects").rglob("*"))
@@ -202,14 +209,7 @@ def test_pull_allow_overlap_says_an_overlap_seen_only_from_the_later_side(ws: Wo
     # `all` is here from data/; its new version on the remote comes from data2/, and `sub` from
     # data/sub. Only `sub`'s side meets `all`'s folder here (data): the note from that side was
     # dropped because `all` had been checked first, so --allow-overlap shared the files unsaid.
-    other = tmp_path / "other"
-    (other / "data" / "sub").mkdir(parents=True)
-    (other / "data" / "t").write_text("t")
-    (other / "data" / "sub" / "s").write_text("s")
-    cli("remote", "add", "origin", str(tmp_path / "remote"))
-    cli("init", cwd=other)
-    cli("remote", "add", "origin", str(tmp_path / "remote"), cwd=other)
-    cli("data", "add", "data", "--name", "all", cwd=other)
+    other = _teammate_with_all(tmp_path, cli)
     cli("data", "push", cwd=other)
     cli("data", "pull", "--checkout")
     (other / "data2").mkdir()

@@ -127,10 +127,12 @@ def refuse_or_note(ws: Workspace, name: str, sources: list[str], *, allow_overla
                              if o.kind == "dataset" else "")
                           + "or pass --allow-overlap (allow_overlap=True) to share the files anyway"),
             details={"overlaps": [{"dataset": x.other, "path": x.ours, "theirs": x.theirs} for x in new]})
-    before_now = set(said) if said is not None else set()
-    tell = [o for o in found if frozenset({(name, o.ours), (o.other, o.theirs)}) not in before_now]
+    def pair(o: Overlap) -> frozenset[tuple[str, str]]:
+        return frozenset({(name, o.ours), (o.other, o.theirs)})
+
+    tell = [o for o in found if said is None or pair(o) not in said]
     if said is not None:
-        said.update(frozenset({(name, o.ours), (o.other, o.theirs)}) for o in tell)
+        said.update(pair(o) for o in tell)
     return [f"{what or 'dataset ' + repr(name)}: {o.where()}: the two share those files, {_EFFECT}" for o in tell]
 
 
