@@ -39,17 +39,18 @@ class CheckedSnapshots:
         if isinstance(blob, bytes):
             for i in range(0, len(blob) - len(blob) % 64, 64):
                 self.known[blob[i:i + 32].hex()] = blob[i + 32:i + 64]
-        self._seen = dict(self.known)
+        self._changed = False
 
     def add(self, snapshot_id: str, fingerprint: bytes) -> None:
         """Record bytes of ``snapshot_id`` that hash to ``fingerprint`` as checked."""
-        if len(fingerprint) == 32 and _ID.fullmatch(snapshot_id):
+        if len(fingerprint) == 32 and _ID.fullmatch(snapshot_id) and self.known.get(snapshot_id) != fingerprint:
             self.known.pop(snapshot_id, None)  # newest last: the oldest go first when the file is full
             self.known[snapshot_id] = fingerprint
+            self._changed = True
 
     def save(self) -> None:
         """Write what was added (nothing if nothing was)."""
-        if self.known == self._seen:
+        if not self._changed:
             return
         write_hint(self._path, b"".join(bytes.fromhex(sid) + fp for sid, fp in list(self.known.items())[-_KEEP:]))
-        self._seen = dict(self.known)
+        self._changed = False

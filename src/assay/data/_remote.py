@@ -378,6 +378,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
                 ws.store, dict.fromkeys(v.snapshot for v in versions if v.snapshot not in there), checked.known):
             to_send[sid] = fingerprint
             chunks |= digests
+            checked.add(sid, fingerprint)  # (checked now, or known already: no change)
         checked.save()
         result.snapshots_present = len({v.snapshot for v in versions} - set(to_send))
         digests = sorted(chunks)

@@ -11,7 +11,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -464,11 +464,10 @@ def each_snapshot(store: Any, snapshot_ids: Iterable[str]) -> Iterator[tuple[str
 
 
 def each_snapshot_chunks(store: Any, snapshot_ids: Iterable[str],
-                         checked: dict[str, bytes]) -> Iterator[tuple[str, set[bytes], bytes]]:
+                         checked: Mapping[str, bytes]) -> Iterator[tuple[str, set[bytes], bytes]]:
     """``(id, its chunks, fingerprint)`` of each snapshot, as :func:`each_snapshot` checks and
     fingerprints them; but one whose stored bytes have the fingerprint ``checked`` holds for
-    it (bytes checked before: :mod:`assay.data._checked`) is only read for its chunks. Each
-    snapshot checked here is added to ``checked``."""
+    it (bytes checked before: :mod:`assay.data._checked`) is only read for its chunks."""
     from blake3 import blake3
 
     memo = ManifestMemo()
@@ -479,9 +478,7 @@ def each_snapshot_chunks(store: Any, snapshot_ids: Iterable[str],
             doc = json.loads(raw.decode("utf-8", "surrogateescape"))
             yield sid, {bytes.fromhex(d) for m in doc["files"].values() for d, _ in m[2]}, fingerprint
             continue
-        snap = Snapshot.decode(raw, expect_id=sid, memo=memo)
-        checked[sid] = fingerprint
-        yield sid, snap.chunk_digests(), fingerprint
+        yield sid, Snapshot.decode(raw, expect_id=sid, memo=memo).chunk_digests(), fingerprint
 
 
 def copy_checked_snapshot(source: Any, target: Any, snapshot_id: str, fingerprint: bytes) -> None:
