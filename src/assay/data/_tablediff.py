@@ -9,7 +9,11 @@ How rows are matched
     per-byte universal hash over Arrow's buffers; all vectorized with numpy, stable
     across runs and machines). An integral float hashes like the equal int, so an
     int32 -> double column with equal values changes no row; a timestamp hashes by its
-    instant, whatever its unit (ns -> us) or zone. Without a key the two
+    instant, whatever its unit (ns -> us) or zone, and a date as the zone-less timestamp of its
+    midnight (as compared as text, where pandas writes midnights as dates): date32 ->
+    timestamp[us] is a type change, named in the schema and a note, its values the same. NaN is
+    missing, as null is (pandas writes a float's NaN as null, polars and Arrow keep it): a
+    note says, with counts, where one file wrote NaN and the other null. Without a key the two
     multisets of row hashes are compared, so a modified row counts as one removed and
     one added. With `key=[...]` the key columns and the other columns are hashed
     separately: same key, different values is a *changed* row. `rows_changed_by_column`
@@ -232,6 +236,10 @@ def diff_tables(
     stored = _storage_changed(schema, alike)
     if stored:
         notes.append(f"storage changed, not the type (not a schema change): {'; '.join(stored)}")
+    midnights = [c["name"] for c in schema["type_changed"] if _date_and_timestamp(c["old"], c["new"])]
+    if midnights:
+        notes.append("a date is compared as the timestamp of its midnight (2024-01-01 equals 2024-01-01 00:00:00): "
+                     + ", ".join(map(repr, midnights)))
     for side, src in (("old", src_old), ("new", src_new)):
         sep = next((c for c in ";|\t" if len(src.names) == 1 and c in src.names[0]), None) if src.format == "csv" else None
         if sep is not None:
@@ -294,6 +302,11 @@ def diff_tables(
         }
 
     columns = {name: _column_delta(side_old.stats[name], side_new.stats[name]) for name in common}
+    missing = [f"{name!r} {moved}" for name in common if not (side_old.stats[name].csv or side_new.stats[name].csv)
+               and (moved := _missing_moved(columns[name]["old"], columns[name]["new"]))]
+    if missing:
+        notes.append("missing values written differently (NaN / null), both counted as missing, not as a change: "
+                     + ", ".join(missing))
     for name in common:
         for side, st in (("old", side_old.stats[name]), ("new", side_new.stats[name])):
             if st.skipped is not None:
@@ -391,6 +404,25 @@ def _written_alike(plan: _Plan, name: str, a: str, b: str, num_a: Any = None, nu
         if other == "string" and (typed.startswith("timestamp[") or typed.startswith("date")):
             return kinds == {"zoned" if "tz=" in typed else "naive"}
     return False
+
+
+def _date_and_timestamp(a: str, b: str) -> bool:
+    """Whether one type is a date and the other a zone-less timestamp (a date hashes as its midnight)."""
+    return any(x.startswith("date") and y.startswith("timestamp[") and "tz=" not in y for x, y in ((a, b), (b, a)))
+
+
+def _missing_moved(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """How a numeric column's missing values moved between NaN and null ("3 NaN -> 3 null"), by
+    the two summaries' counts, when one file wrote as NaN what the other wrote as null; else None."""
+    if "nan" not in old or "nan" not in new:
+        return None
+    if not (old["nan"] > new["nan"] and new["nulls"] > old["nulls"] or old["nulls"] > new["nulls"] and new["nan"] > old["nan"]):
+        return None
+
+    def said(s: dict[str, Any]) -> str:
+        return " and ".join(f"{s[k]} {w}" for k, w in (("nan", "NaN"), ("nulls", "null")) if s[k]) or "none"
+
+    return f"{said(old)} -> {said(new)}"
 
 
 def _text_on_one_side(a: Any, b: Any) -> bool:

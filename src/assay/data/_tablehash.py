@@ -143,7 +143,10 @@ def _hash_column(arr: Any, *, text: bool) -> np.ndarray:
         wide = pa.uint64() if pa.types.is_uint64(t) else pa.int64()
         h = _hash_ints(arr.cast(wide).fill_null(0).to_numpy(zero_copy_only=False))
     elif pa.types.is_floating(t):
-        h = _hash_floats(arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False))
+        # NaN is missing, as null is: pandas writes a float column's NaN as null, polars and Arrow
+        # keep it, and a reader takes both for "no value" (`_tablediff` says where they moved).
+        f = arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+        h = np.where(np.isnan(f), _NULL_HASH, _hash_floats(f))
     elif pa.types.is_boolean(t):
         vals = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64)
         h = _mix(vals ^ _TAG_BOOL)
@@ -169,9 +172,11 @@ def _hash_instants(arr: Any, t: Any) -> np.ndarray:
 
     Each value is taken to the coarsest unit that holds it exactly (2_000_000 us is 2 s),
     so one instant saved as ns and as us hashes equal; a date32 (days) is taken as the ms a
-    date64 holds, and a time32 and a time64 of one time of day hash equal. A zoned timestamp
-    is stored as UTC whatever its zone: zoned values hash by instant, apart from zone-less
-    (wall clock) ones.
+    date64 holds, and a time32 and a time64 of one time of day hash equal. A date hashes as the
+    zone-less timestamp of its midnight, as it does compared as text (`_hash_text`, where
+    pandas writes such timestamps as dates): a date -> timestamp column keeps its values, and
+    its rows, as int32 -> double does. A zoned timestamp is stored as UTC whatever its zone:
+    zoned values hash by instant, apart from zone-less (wall clock) ones.
     """
     import pyarrow as pa
 
@@ -185,10 +190,10 @@ def _hash_instants(arr: Any, t: Any) -> np.ndarray:
         coarser = (level > 0) & (v % 1000 == 0)
         v = np.where(coarser, v // 1000, v)
         level = level - coarser.astype(np.uint64)
-    if pa.types.is_timestamp(t):
-        kind = "timestamp" if t.tz is None else "timestamp[zoned]"
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        kind = "timestamp" if pa.types.is_date(t) or t.tz is None else "timestamp[zoned]"
     else:
-        kind = "duration" if pa.types.is_duration(t) else "date" if pa.types.is_date(t) else "time"
+        kind = "duration" if pa.types.is_duration(t) else "time"
     return _mix(v.view(np.uint64) ^ _mix(level ^ _mix(_hash_str(kind))))
 
 

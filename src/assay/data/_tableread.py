@@ -126,11 +126,14 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
         k, v = plan.hashes(batch, numbers=numbers)
         prio = priorities(v if k is None else k)
         for name, p in prints.items():
-            # As its values are compared: numbers as numbers (12.0 and 12 one value), the rest as text.
+            # As its values are compared: numbers as numbers (12.0 and 12 one value), dates and
+            # timestamps as instants (pandas' and Arrow's text of one are one value), the rest as text.
             col = batch.column(name)
             num = parsed.get(name) if src.format == "csv" else col if plan.text and _numeric_type(col.type) else None
-            p.update(_hash_column(col, text=plan.text) if num is None else
-                     _hash_column(_compared(num, single=False), text=False), prio)
+            if num is not None:
+                p.update(_hash_column(_compared(num, single=False), text=False), prio)
+            else:
+                p.update(_hash_text(col, p.instants) if plan.text else _hash_column(col, text=False), prio)
         if key_buf is not None:
             assert k is not None
             key_buf.extend(k)

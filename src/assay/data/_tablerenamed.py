@@ -6,7 +6,8 @@ with rows added or removed too, when their values mostly agree; and, either way,
 the values say enough:
 - mostly agree: at least `_SHARED` of the smaller side's distinct values are in both, judged on the
   `_SAMPLE` lowest distinct value hashes of each (chosen by value, so both samples hold the
-  same values where the columns do), and both columns are of one kind (numeric, text...);
+  same values where the columns do), and both columns are of one kind (numeric, text, dates
+  and timestamps: as values or as text, compared as instants, see `_hash_text`);
 - where rows can be told apart, at least `_SHARED` of the rows both files hold (among the
   `_SAMPLE` rows of lowest priority: a hash of the row's key, or of its compared values) hold
   the same value in both, and beyond chance (`_told`): so two unrelated columns over one small
@@ -42,6 +43,7 @@ class _ColumnPrint:
         self.values = np.zeros(0, np.uint64)  # the lowest distinct non-null value hashes, sorted
         self.prio = np.zeros(0, np.uint64)  # the rows of the lowest priorities: their priority
         self.cells = np.zeros(0, np.uint64)  # and value hash
+        self.instants: set[str] = set()  # compared as text: what its cells held (see `_hash_text`)
 
     def update(self, h: np.ndarray, prio: np.ndarray) -> None:
         """Add a batch's value hashes `h` of rows of priority `prio`."""
@@ -64,6 +66,11 @@ class _ColumnPrint:
                 p, c = p[keep], c[keep]
             self.prio, self.cells = p, c
 
+    def kind(self, summarised: str | None) -> str | None:
+        """Its kind of values: "temporal" when each text cell held a date or timestamp (as a
+        Parquet timestamp column is), else the kind its summary gave (`summarised`)."""
+        return "temporal" if self.instants and "text" not in self.instants else summarised
+
     @property
     def varied(self) -> bool:
         """Holds two values or more."""
@@ -83,7 +90,7 @@ def renamed(old: dict[str, _ColumnPrint], new: dict[str, _ColumnPrint], kinds_ol
         if a in taken or not pa.varied:
             continue
         for b, pb in new.items():
-            if b in taken or not pb.varied or kinds_old.get(a) != kinds_new.get(b):
+            if b in taken or not pb.varied or pa.kind(kinds_old.get(a)) != pb.kind(kinds_new.get(b)):
                 continue
             shared = _shared(pa, pb)
             if shared >= _SHARED and _told(pa, pb):
