@@ -5,7 +5,8 @@ cluster or web framework is imported here.
 
 The entry points are :class:`Workspace` and :func:`track`; each pillar is a subpackage
 (:mod:`assay.data`, :mod:`assay.lineage`, :mod:`assay.checks`, :mod:`assay.drift`), and
-every error assay raises on purpose is an :class:`AssayError` (see :mod:`assay.errors`)::
+every error assay raises on purpose is an :class:`AssayError` (see :mod:`assay.errors`).
+What a result's ``warnings`` says is also issued as an :class:`AssayWarning`, at your line::
 
     import assay
     from assay.data import add
@@ -19,7 +20,7 @@ every error assay raises on purpose is an :class:`AssayError` (see :mod:`assay.e
 
 from __future__ import annotations
 
-from assay.errors import AssayError
+from assay.errors import AssayError, AssayWarning
 
 TYPE_CHECKING = False  # typing itself is not loaded for this (the entry point's first moments)
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__all__ = ["AssayError", "Workspace", "__version__", "track"]
+__all__ = ["AssayError", "AssayWarning", "Workspace", "__version__", "track"]
 
 _LAZY = {
     "Workspace": "assay.workspace:Workspace",

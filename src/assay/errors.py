@@ -1,8 +1,9 @@
-"""One exception tree for the whole of assay.
+"""One exception tree for the whole of assay, and the category of its warnings.
 
 Every error carries the exit code the command line returns for it (see DESIGN.md:
 0 ok, 1 negative verdict, 2 usage or input error, 3 internal error) and a message
-that tells the user what to do next.
+that tells the user what to do next. What a result's ``warnings`` says is also issued
+as an :class:`AssayWarning` (see :mod:`warnings`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "AccessDeniedError",
     "AssayError",
+    "AssayWarning",
     "ConcurrencyError",
     "CorruptionError",
     "InputError",
@@ -43,6 +45,23 @@ class AssayError(Exception):
     def to_dict(self) -> dict[str, object]:
         doc: dict[str, object] = {"error": type(self).__name__, "message": self.message, "hint": self.hint}
         return {**doc, **{key: value for key, value in self.details.items() if key not in doc}}
+
+
+class AssayWarning(UserWarning):
+    """What a result of the Python API says in its ``warnings`` (an empty version, a folder
+    shared with another dataset, files a checkout left out), issued through :mod:`warnings`
+    as well, at the line that called assay, so that a script or a notebook sees it without
+    reading the result. The command line prints a result's warnings itself, once, and never
+    issues these (``-W error`` does not turn them into failures there).
+
+    Silence them, or make them errors, with the usual filters::
+
+        import warnings
+        from assay.errors import AssayWarning
+
+        warnings.simplefilter("ignore", AssayWarning)
+        # or "error": the call then raises, after its work is done (the version is recorded)
+    """
 
 
 class UsageError(AssayError):

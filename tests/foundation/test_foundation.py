@@ -20,7 +20,7 @@ from assay.workspace import Workspace
 
 def test_public_surface() -> None:
     assert assay.__all__ == sorted(assay.__all__)
-    assert set(assay.__all__) == {"AssayError", "Workspace", "__version__", "track"}
+    assert set(assay.__all__) == {"AssayError", "AssayWarning", "Workspace", "__version__", "track"}
     assert callable(assay.track)
 
 

@@ -22,8 +22,8 @@ def test_dir_and_help_show_the_lazy_entry_points() -> None:
 
 
 def test_every_error_class_is_exported() -> None:
-    defined = sorted(name for name, value in vars(assay.errors).items()
-                     if isinstance(value, type) and issubclass(value, assay.errors.AssayError))
+    defined = sorted(name for name, value in vars(assay.errors).items() if isinstance(value, type)
+                     and issubclass(value, (assay.errors.AssayError, assay.errors.AssayWarning)))
     assert assay.errors.__all__ == defined
     assert assay.errors.NoSpaceError.exit_code == 2
 

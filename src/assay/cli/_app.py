@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ import click
 
 from assay.cli import interrupted, wants_json
 from assay.cli._output import report_usage_error, shown_streams
+from assay.errors import AssayWarning
 
 __all__ = ["COMMANDS", "cli"]
 
@@ -49,7 +51,7 @@ class LazyGroup(click.Group):
         return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
-        with _contracts(ctx.meta.get("assay.as_json", False)), shown_streams():
+        with _contracts(ctx.meta.get("assay.as_json", False)), shown_streams(), _no_api_warnings():
             return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -127,6 +129,16 @@ def source_commit(top: Path | None = None) -> str | None:
     except (OSError, IndexError, UnicodeDecodeError):
         return None
     return None
+
+
+@contextmanager
+def _no_api_warnings() -> Iterator[None]:
+    """Each command prints its result's warnings itself (``warning: ...`` on stderr, or in the
+    --json document): the same, issued as AssayWarnings for the Python API's users, would say
+    them twice, and ``-W error`` or ``PYTHONWARNINGS=error`` would turn them into failures."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AssayWarning)
+        yield
 
 
 @contextmanager

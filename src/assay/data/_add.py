@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay._warn import warn_user
 from assay.data._chunking import Chunker, hash_bytes
 from assay.data._file_hashing import Prefetcher, batches_of, hash_batch, same_stat
 from assay.data._fork import processes_for, quick_handoffs
@@ -99,13 +100,16 @@ def add(
     A version that holds no files, where the dataset's latest version has files, is
     refused (:class:`~assay.errors.UsageError`) unless ``allow_empty``.
     ``paths`` may be one path (``"data"``) or a list; a relative one is taken from the
-    current folder, as on the command line.
+    current folder, as on the command line. Each of the result's ``warnings`` is also issued
+    as an :class:`~assay.errors.AssayWarning`.
     """
     # One path given as a string is that path, not its characters (each one "does not exist").
     given: list[Any] = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     item = NewData(paths=given, name=name, message=message, kind=kind, meta=meta, allow_overlap=allow_overlap,
                    allow_empty=allow_empty)
-    return add_together(ws, [item], run_id=run_id, jobs=jobs)[0]
+    result = add_together(ws, [item], run_id=run_id, jobs=jobs)[0]
+    warn_user(result.warnings)
+    return result
 
 
 @dataclass

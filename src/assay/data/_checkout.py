@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._root import protected_path, under
+from assay._warn import warn_user
 from assay.config import make_folder
 from assay.data._checkout_target import (
     _clear_folder,
@@ -92,12 +93,15 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
     where they were added, or into the folder ``to``.
 
     Files on disk that the version would overwrite or remove are refused unless
-    ``force=True`` (the CLI's ``--force``). Returns a :class:`CheckoutResult`.
+    ``force=True`` (the CLI's ``--force``). Returns a :class:`CheckoutResult`; each of its
+    ``warnings`` is also issued as an :class:`~assay.errors.AssayWarning`.
 
     >>> checkout(ws, "customers@v1").written   # doctest: +SKIP
     ['data/a.csv']
     """
-    return checkout_prepared(ws, ref, to=to, force=force)
+    result = checkout_prepared(ws, ref, to=to, force=force)
+    warn_user(result.warnings)
+    return result
 
 
 def checkout_prepared(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bool = False,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from blake3 import blake3
 
+from assay._warn import warn_user
 from assay.config import Remote
 from assay.data._checked import CheckedSnapshots
 from assay.data._history import import_reproducers, import_runs
@@ -56,16 +57,20 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
 
     A dataset (or model) new here, or a version of one added from other folders, whose folders
     would meet another's here is refused before anything is fetched, as `add` refuses it (see
-    :mod:`assay.data._overlap`), unless ``allow_overlap``."""
+    :mod:`assay.data._overlap`), unless ``allow_overlap``. What a ``checkout`` warns of (its
+    ``warnings``, among the result's ``notes``) is also issued as an
+    :class:`~assay.errors.AssayWarning`, once the pull is done."""
     spec, store = open_remote(ws, remote)
     result = TransferResult(remote=spec.name)
     strays: list[str] = []
     wanted = versions_on(ws, spec, store, ref, command="pull", strays=strays)
     local = workspace_packs(ws)
     staged: dict[str, Staged] = {}
+    warned: list[str] = []  # the checkouts' warnings
     try:
         result.notes += [f"passed over versions/{n}/ on remote {spec.name}: {n!r} is not a dataset name" for n in strays]
-        _pull(ws, store, spec, wanted, local, result, staged, jobs=jobs, checkout=checkout, allow_overlap=allow_overlap)
+        _pull(ws, store, spec, wanted, local, result, staged, warned, jobs=jobs, checkout=checkout,
+              allow_overlap=allow_overlap)
     finally:
         for files in staged.values():  # what the checkout did not take (or a failure left)
             for tmp, _, _ in files.values():
@@ -74,11 +79,13 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     result.versions.sort()
     result.versions_transferred.sort()
     result.versions_already_there.sort()
+    warn_user(warned)
     return result
 
 
 def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[str, dict[str, Any]]], local: PackStore,
-          result: TransferResult, staged: dict[str, Staged], *, jobs: int, checkout: bool, allow_overlap: bool) -> None:
+          result: TransferResult, staged: dict[str, Staged], warned: list[str], *, jobs: int, checkout: bool,
+          allow_overlap: bool) -> None:
     with remote_hold(ws, spec, store, "pull", locked=True), contextlib.ExitStack() as stack:
         # (the hold: no gc there removes a pack while it is read; the workspace's lock with it)
         rpacks = remote_packs(ws, spec, store)
@@ -157,6 +164,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                     details={"pull": result.to_dict()}) from None
             result.checked_out.append(v.ref)
             result.notes += done.warnings
+            warned += done.warnings
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._root import WORKSPACE_DIR
+from assay._warn import warn_user
 from assay.errors import AssayError, UsageError
 from assay.ledger import utcnow
 from assay.lineage._environment import SITE, environment, packages_after
@@ -40,7 +41,9 @@ __all__ = ["Run", "run_command", "track"]
 class Run:
     """A run in progress. Outputs are versioned only when the run succeeds: ``produced`` holds
     the versions it made, ``unchanged`` the existing versions its outputs were identical to
-    (no version made: the dataset's latest already held that data)."""
+    (no version made: the dataset's latest already held that data). Each of its ``warnings`` is
+    also issued as an :class:`~assay.errors.AssayWarning`: at the ``output(...)`` call that
+    finds it, or at the call (the ``with`` line of :func:`track`) whose end finds it."""
 
     ws: Workspace
     id: str
@@ -55,7 +58,9 @@ class Run:
     started: float = field(default_factory=time.time)  # (the clock files' times are read against)
     # Each model output named before the command ran: its file then (see _outputs._unwritten).
     before: dict[str, tuple[int, int, int, int] | None] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)  # an output that shares another dataset's folder
+    # An output that shares another dataset's folder, or came out empty: each also issued as an
+    # AssayWarning, when it is found (see assay._warn).
+    warnings: list[str] = field(default_factory=list)
     # The Python it ran in and what was recorded of it when it started (see packages_after).
     _python: Interpreter | None = field(default=None, repr=False)
     _python_env: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -69,7 +74,9 @@ class Run:
         ``allow_overlap``: see :mod:`assay.data._overlap`) is refused here, before the work."""
         paths = [path] if isinstance(path, (str, Path)) else list(path)
         self._check_new(name)
-        self.warnings += check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared())
+        shared = check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared())
+        self.warnings += shared
+        warn_user(shared)
         # Where it is now: the block may change the current folder before it ends.
         self.outputs[name] = ([os.path.abspath(p) for p in paths], message)
 
@@ -177,6 +184,7 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
         run._python_after = packages_after(run._python, run._python_env)
     error: BaseException | None = None
     if ok:
+        known = len(run.warnings)  # (said when the outputs were declared)
         try:
             refuse_missing_outputs(run.ws, run)
             # Every model is loaded before any output is versioned: one that does not load
@@ -200,6 +208,7 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                                      then=lambda tx, recorded: _record_end(tx, run, "succeeded", exit_code, recorded))
             # What the adds found worth saying (names that clash on other systems, a source gone)
             run.warnings += [w for result in added for w in result.warnings if w not in run.warnings]
+            warn_user(run.warnings[known:])
             return
         except BaseException as exc:  # an output that cannot be versioned fails the run
             if run.ws.ledger.query("SELECT 1 FROM runs WHERE id = ? AND status <> 'running'", (run.id,)):

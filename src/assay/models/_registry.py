@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay._warn import warn_user
 from assay.errors import InputError, NotFoundError
 from assay.models._load import FLAVORS, infer_flavor, load_model
 from assay.models._sklearn import SklearnModel, refuse_unfitted
@@ -37,12 +38,15 @@ def register_model(
     The model is loaded once first (``validate``) so a broken file is refused at registration.
     A model file is read once, into a copy that is both loaded and stored: a file rewritten
     meanwhile (a trainer's checkpoints) cannot leave a version whose bytes are not the ones
-    its metadata describes. Returns the data pillar's add result (``.version.id``, ...).
+    its metadata describes. Returns the data pillar's add result (``.version.id``, ...); each of
+    its ``warnings`` is also issued as an :class:`~assay.errors.AssayWarning`.
     """
     flavor = flavor or infer_flavor(str(target))
     with held_copy(ws, target, flavor) as copy:
         meta = describe_model(copy, flavor=flavor, trust=trust, validate=validate, label=str(target))
-        return store_model(ws, name, copy, meta, message=message)
+        result = store_model(ws, name, copy, meta, message=message)
+    warn_user(result.warnings)
+    return result
 
 
 @contextmanager
