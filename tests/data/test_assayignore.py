@@ -5,6 +5,8 @@ with the status fast paths (stat signature, replayed answer) made stale by any e
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -178,6 +180,61 @@ def test_any_folder_patterns_match_as_in_git(ws: Workspace) -> None:
         assert files_of(ws, add(ws, ["d"], name="ds")) == ["d/a.csv", "d/top.csv", "d/x.tmp"]
 
 
+# What `git ls-files -o --exclude-standard` keeps of TREE with each .gitignore (git 2.x); checked
+# against git itself where it is installed.
+TREE = ("top/h.csv", "top/d/a.csv", "top/d/sub/b.csv", "top/d/sub/deep/c.csv", "top/x/d/e.csv", "top/x/d/f/g.csv")
+AS_GIT = [
+    (("top/d/**/",), ["top/d/a.csv", "top/h.csv", "top/x/d/e.csv", "top/x/d/f/g.csv"]),  # below d/, not d/ itself
+    (("top/d/**/", "!top/d/sub/"), ["top/d/a.csv", "top/d/sub/b.csv", "top/h.csv", "top/x/d/e.csv", "top/x/d/f/g.csv"]),
+    (("**/d/**/",), ["top/d/a.csv", "top/h.csv", "top/x/d/e.csv"]),
+    (("top/*/**/",), ["top/d/a.csv", "top/h.csv"]),
+    (("*/**/",), ["top/h.csv"]),
+    (("top/d/**",), ["top/h.csv", "top/x/d/e.csv", "top/x/d/f/g.csv"]),
+    (("**/d/",), ["top/h.csv"]),
+    (("**/d/**",), ["top/h.csv"]),
+    (("top/**/d/",), ["top/h.csv"]),
+    (("**/sub/", "!top/d/sub/"), ["top/d/a.csv", "top/d/sub/b.csv", "top/d/sub/deep/c.csv", "top/h.csv",
+                                  "top/x/d/e.csv", "top/x/d/f/g.csv"]),
+]
+
+
+@pytest.mark.parametrize(("lines", "kept"), AS_GIT, ids=[" ".join(lines) for lines, _ in AS_GIT])
+def test_double_star_folder_patterns_keep_what_git_keeps(ws: Workspace, tmp_path, lines: tuple[str, ...],  # type: ignore[no-untyped-def]
+                                                         kept: list[str]) -> None:
+    for rel in TREE:
+        write(ws.root / rel, "x\n")
+    ignore(ws, *lines)
+    assert files_of(ws, add(ws, ["top"], name="ds")) == kept
+    if "top/d/a.csv" in kept:  # top/d/ itself is not ignored: named to add, it is not refused
+        assert [e.rel for e in scan(ws, ["top/d"]).files] == [k for k in kept if k.startswith("top/d/")]
+    git = shutil.which("git")
+    if git is None:
+        return
+    repo = tmp_path / "git"
+    for rel in TREE:
+        write(repo / rel, "x\n")
+    (repo / ".gitignore").write_text("".join(f"{line}\n" for line in lines))
+    subprocess.run([git, "init", "-q", str(repo)], check=True)
+    listed = subprocess.run([git, "ls-files", "-o", "--exclude-standard", "top"], cwd=repo, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert sorted(listed) == kept
+
+
+def test_rules_cached_by_an_assay_that_translated_them_otherwise_are_compiled_again(ws: Workspace) -> None:
+    from assay.data import _hints, _ignore
+
+    ignore(ws, "d/**/")
+    assert _ignore.load(str(ws.root)).rule("d", is_dir=True) is None  # type: ignore[union-attr]
+    where = str(ws.root / ".assay" / "cache" / "ignore-rules")
+    kept = _hints.read_hint(where)
+    assert isinstance(kept, dict) and kept["format"] == 2
+    # as the assay before format 2 left them: pathspec's "d/" for "d/**/"
+    _hints.write_hint(where, {"digest": kept["digest"], "rules": [("^d(?P<ps_d>/)", 32, True, 1, "d/**/")]})
+    _ignore._compiled.clear()
+    assert _ignore.load(str(ws.root)).rule("d", is_dir=True) is None  # type: ignore[union-attr]
+    assert _hints.read_hint(where) == kept
+
+
 def test_a_negated_folder_takes_back_the_folder_not_the_files_ignored_in_it(ws: Workspace) -> None:
     for rel in ("d/a.csv", "d/sub/b.csv", "d/sub/x.tmp", "d/sub/deep/y.tmp"):
         write(ws.root / rel, "x\n")
@@ -242,7 +299,6 @@ def test_no_ignore_file_leaves_signatures_as_they_were(ws: Workspace) -> None:
 
 def test_a_clean_status_is_replayed_with_an_ignore_file_without_loading_pathspec(junk: Workspace) -> None:
     import json
-    import subprocess
 
     add(junk, ["data"], name="ds")
     script = ("import sys\nfrom assay.cli import main\nsys.argv = ['assay', 'data', 'status', 'ds']\ntry:\n    main()\n"

@@ -4,7 +4,7 @@ One file beside ``.assay/`` at the workspace root, in gitignore's syntax, its pa
 relative to the workspace root (``#`` comments, ``!`` negation, a leading ``/`` anchors, a
 trailing ``/`` matches folders only, ``*`` ``?`` ``[...]`` ``**``; a pattern without a ``/``
 matches at any depth). Each line is translated by ``pathspec`` (gitignore's own rules, well
-tested); matching is done here: the last pattern that matches a path decides, and the walks
+tested; "X/**/", which it folds into "X/", is translated here); matching is done here: the last pattern that matches a path decides, and the walks
 (:mod:`assay.data._scan`, :mod:`assay.data._sigwalk`) do not go into an ignored folder, so a
 file inside one cannot be taken back by a later ``!`` pattern (git's rule).
 
@@ -136,6 +136,8 @@ def load(root: str) -> Ignore | None:
 # The patterns as pathspec translated them, for the file whose digest is beside them: a
 # clean status replayed at the entry point (0.03 s) would take 0.07-0.10 s loading pathspec.
 _CACHE = "ignore-rules"
+# 2: "X/**/" is translated here (_below); rules cached by an assay that took pathspec's are compiled again.
+_CACHE_FORMAT = 2
 
 
 def _cached(root: str, data: bytes) -> Ignore:
@@ -146,7 +148,8 @@ def _cached(root: str, data: bytes) -> Ignore:
     where = os.path.join(root, WORKSPACE_DIR, "cache", _CACHE)
     digest = blake2b(data, digest_size=32).digest()
     kept = read_hint(where)
-    if isinstance(kept, dict) and kept.get("digest") == digest and isinstance(kept.get("rules"), list):
+    if (isinstance(kept, dict) and kept.get("format") == _CACHE_FORMAT and kept.get("digest") == digest
+            and isinstance(kept.get("rules"), list)):
         import re
 
         try:
@@ -158,8 +161,8 @@ def _cached(root: str, data: bytes) -> Ignore:
     if ignore._rules:
         from assay.data._hints import write_hint
 
-        write_hint(where, {"digest": digest, "rules": [(regex.pattern, regex.flags, include, line, text)
-                                                       for regex, include, line, text in ignore._rules[::-1]]})
+        rules = [(regex.pattern, regex.flags, include, line, text) for regex, include, line, text in ignore._rules[::-1]]
+        write_hint(where, {"format": _CACHE_FORMAT, "digest": digest, "rules": rules})
     return ignore
 
 
@@ -185,8 +188,26 @@ def _compile(data: bytes) -> Ignore:
             if not patterns:  # pathspec drops what can match nothing: an unclosed "[", a lone "/"
                 raise UsageError(f"{IGNORE_FILE}, line {number}: {line!r} is not a valid pattern (it matches nothing)",
                                  hint="fix or remove that line (gitignore syntax; a literal [ is written \\[)")
-            rules += [(_for_walk(pattern.regex), bool(pattern.include), number, line.strip()) for pattern in patterns]
+            rules += [(_for_walk(_below(line) or pattern.regex), bool(pattern.include), number, line.strip())
+                      for pattern in patterns]
     return Ignore(blake2b(data, digest_size=32).digest(), rules)
+
+
+def _below(line: str) -> re.Pattern[str] | None:
+    """The expression for a line ending in "/**/" ("X/**/": every folder below X/, not X/ itself,
+    as git has it), which pathspec folds into "X/" (X/ itself and all in it); None for another line."""
+    body = line.rstrip().removeprefix("!")
+    stem = body[:-1]  # "X/**": all that lies below X/
+    if not body.endswith("/**/") or body.endswith("\\/**/") or set(stem.split("/")) <= {"", "**"}:
+        return None  # ("**/", "/**/": any folder, which pathspec has right)
+    from pathspec import GitIgnoreSpec
+
+    below = GitIgnoreSpec.from_lines([stem]).patterns[0].regex
+    # "**/*/**" alone comes back unanchored ("/"): inside any folder
+    start = "^[^/]+/" if below.pattern == "/" else below.pattern
+    import re
+
+    return re.compile(start + ".+(?P<ps_d>/)", below.flags)  # one folder or more below, as _matches reads ps_d
 
 
 # pathspec translates "*/" and "**/" (any folder) to "(?P<ps_d>/)", and "**/*/**" (anything inside a
