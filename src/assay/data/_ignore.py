@@ -4,9 +4,10 @@ One file beside ``.assay/`` at the workspace root, in gitignore's syntax, its pa
 relative to the workspace root (``#`` comments, ``!`` negation, a leading ``/`` anchors, a
 trailing ``/`` matches folders only, ``*`` ``?`` ``[...]`` ``**``; a pattern without a ``/``
 matches at any depth). Each line is translated by ``pathspec`` (gitignore's own rules, well
-tested; "X/**/", which it folds into "X/", is translated here); matching is done here: the last pattern that matches a path decides, and the walks
-(:mod:`assay.data._scan`, :mod:`assay.data._sigwalk`) do not go into an ignored folder, so a
-file inside one cannot be taken back by a later ``!`` pattern (git's rule).
+tested; but "X/**/", which it folds into "X/", is translated here); matching is done here: the
+last pattern that matches a path decides, and the walks (:mod:`assay.data._scan`,
+:mod:`assay.data._sigwalk`) do not go into an ignored folder, so a file inside one cannot be
+taken back by a later ``!`` pattern (git's rule).
 
 Light on purpose: read by the walks at `assay`'s entry point (:mod:`assay.data._replay`). With
 no ``.assayignore`` the cost is one failed ``open``; ``pathspec`` is loaded only where one exists.
