@@ -4,6 +4,7 @@ with the status fast paths (stat signature, replayed answer) made stale by any e
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -298,8 +299,6 @@ def test_no_ignore_file_leaves_signatures_as_they_were(ws: Workspace) -> None:
 
 
 def test_a_clean_status_is_replayed_with_an_ignore_file_without_loading_pathspec(junk: Workspace) -> None:
-    import json
-
     add(junk, ["data"], name="ds")
     script = ("import sys\nfrom assay.cli import main\nsys.argv = ['assay', 'data', 'status', 'ds']\ntry:\n    main()\n"
               "finally:\n    print('LOADED', sorted(m for m in sys.modules if m in ('click', 'pathspec')), file=sys.stderr)\n")
@@ -327,3 +326,58 @@ def test_checkout_in_place_refuses_to_overwrite_an_ignored_file_with_other_conte
     assert (ws.root / "data" / "x.tmp").read_text() == "the user's own, not compared by status\n"
     checkout(ws, "ds@v1", force=True)
     assert (ws.root / "data" / "x.tmp").read_text() == "in v1\n"
+
+
+def test_status_and_diff_say_which_line_ignores_a_datasets_folder(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    for rel in ("data/a.csv", "data/b.csv", "p/x.csv", "q/y.csv", "top/sub/z.csv"):
+        write(ws.root / rel, f"{rel}\n")
+    add(ws, ["data"], name="ds")
+    add(ws, ["p", "q"], name="pair")
+    add(ws, ["top/sub"], name="sub")
+    ignore(ws, "data/", "q/", "/top/")
+    st = status(ws, "ds")
+    assert not st.checked_out and st.removed == ["data/a.csv", "data/b.csv"]
+    assert st.ignored_sources == [{"source": "data", "ignored": "data", "line": 1, "pattern": "data/"}]
+    text = cli("data", "status", "ds").stdout
+    assert "not checked out here" not in text
+    assert "ds: none of its files are compared (2 files in ds@v1): data is ignored by .assayignore, line 1: 'data/'" in text
+    assert "hint: change that line of .assayignore (e.g. add a line '!data' after it) to compare them" in text
+    assert cli.json("data", "status", "ds")["ignored_sources"] == st.ignored_sources
+    proc = cli("data", "diff", "ds", check=2)
+    assert "none of its files are on disk" not in proc.stderr
+    assert "data is ignored by .assayignore, line 1: 'data/', so none of ds@v1's files are compared" in proc.stderr
+    # one source of two: its files show as removed, and status says why
+    st = status(ws, "pair")
+    assert st.checked_out and st.removed == ["q/y.csv"] and [i["source"] for i in st.ignored_sources] == ["q"]
+    assert "q is ignored by .assayignore, line 2: 'q/': its files show as removed" in cli("data", "status", "pair").stdout
+    # inside an ignored folder: no "!" line takes it back, so none is suggested
+    assert status(ws, "sub").ignored_sources == [{"source": "top/sub", "ignored": "top", "line": 3, "pattern": "/top/"}]
+    text = cli("data", "status", "sub").stdout
+    assert "top/sub is ignored by .assayignore (it is inside top/), line 3: '/top/'" in text and "'!" not in text
+    # gone rather than ignored: not checked out here, as before
+    ignore(ws, "q/")
+    (ws.root / "data" / "a.csv").unlink()
+    (ws.root / "data" / "b.csv").unlink()
+    st = status(ws, "ds")
+    assert not st.checked_out and st.ignored_sources == []
+    assert "ds: not checked out here" in cli("data", "status", "ds").stdout
+
+
+def test_run_says_what_it_left_out_of_each_output(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    ignore(ws, "*.tmp", "__pycache__/")
+    make = ("import os; os.makedirs('out/__pycache__', exist_ok=True); open('out/a.csv', 'w').write('a');"
+            "open('out/b.tmp', 'w').write('b'); open('out/c.tmp', 'w').write('c'); open('out/__pycache__/c.pyc', 'w').write('c');"
+            "os.makedirs('clean', exist_ok=True); open('clean/k.csv', 'w').write('k')")
+    proc = cli("run", "--out", "feat=out", "--out", "k=clean", "--", PY, "-c", make)
+    assert "output feat: ignored: 2 files, 1 folder (.assayignore)" in proc.stderr and "output k:" not in proc.stderr
+    doc = json.loads(cli("run", "--json", "--out", "feat=out", "--out", "k=clean", "--", PY, "-c", make).stdout)  # identical
+    assert doc["ignored"] == {"feat": {"files": 2, "folders": 1}} and doc["unchanged"] == ["feat@v1", "k@v1"]
+    env = [json.loads(e) for (e,) in ws.ledger.query("SELECT env FROM runs ORDER BY started_at")]
+    assert [e.get("ignored") for e in env] == [{"feat": {"files": 2, "folders": 1}}] * 2
+    run = run_command(ws, [PY, "-c", make.replace("'k'", "'k2'")], outputs={"k": "clean"}, cwd=ws.root)
+    assert run.ignored == {} and "ignored" not in run.to_dict()
+    with track(ws) as tracked:
+        write(ws.root / "t" / "x.csv", "x\n")
+        write(ws.root / "t" / "y.tmp", "y\n")
+        tracked.output("t", "t")
+    assert tracked.ignored == {"t": {"files": 1, "folders": 0}} and tracked.to_dict()["ignored"] == tracked.ignored

@@ -30,7 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
 
-__all__ = ["GROUP", "IGNORE_FILE", "Ignore", "load", "refuse_ignored"]
+__all__ = ["GROUP", "IGNORE_FILE", "Ignore", "ignored_sources", "load", "refuse_ignored", "said", "take_back"]
 
 IGNORE_FILE = ".assayignore"
 # The folder name of the ignore file's group in a stat signature (``(GROUP, 0, its digest)``):
@@ -95,21 +95,38 @@ def refuse_ignored(root: str, sources: list[str], *, what: str = "") -> None:
     """Refuse (:class:`~assay.errors.UsageError`) a workspace path of ``sources`` named to be
     versioned that ``.assayignore`` ignores, or that lies in a folder it ignores, as ``git add``
     refuses one. A path not there yet (a run's output) counts as ignored as a file or as a folder."""
+    for rel, here, line, pattern in ignored_sources(root, sources)[:1]:
+        # (a "!" line takes back a path, but nothing inside an ignored folder: git's rule)
+        raise UsageError(said(rel, here, line, pattern, what=what), hint=f"name a path that is not ignored, or {take_back(rel, here)}")
+
+
+def ignored_sources(root: str, sources: list[str]) -> list[tuple[str, str, int, str]]:
+    """``(path, ignored path, line number, pattern)`` for each workspace path of ``sources`` that
+    ``.assayignore`` ignores (the ignored path: the path itself or the folder above it that is
+    ignored). A path not on disk counts as ignored as a file or as a folder."""
     ignore = load(root)
     if ignore is None:
-        return
+        return []
+    found = []
     for rel in sources:
         path = os.path.join(root, rel)
         kinds = [os.path.isdir(path)] if os.path.lexists(path) else [False, True]
-        found = next((f for f in (ignore.refusal(rel, is_dir=k) for k in kinds) if f is not None), None)
-        if found is None:
-            continue
-        here, line, pattern = found
-        where = "" if here == rel else f" (it is inside {here}/)"
-        # (a "!" line takes back a path, but nothing inside an ignored folder: git's rule)
-        back = f" (e.g. add a line '!{rel}' after it)" if here == rel else ""
-        raise UsageError(f"{what or rel} is ignored by {IGNORE_FILE}{where}, line {line}: {pattern!r}",
-                         hint=f"name a path that is not ignored, or change that line of {IGNORE_FILE}{back}")
+        why = next((f for f in (ignore.refusal(rel, is_dir=k) for k in kinds) if f is not None), None)
+        if why is not None:
+            found.append((rel, *why))
+    return found
+
+
+def said(rel: str, here: str, line: int, pattern: str, *, what: str = "") -> str:
+    """That ``rel`` (called ``what``) is ignored by .assayignore, as :func:`ignored_sources` found it."""
+    where = "" if here == rel else f" (it is inside {here}/)"
+    return f"{what or rel} is ignored by {IGNORE_FILE}{where}, line {line}: {pattern!r}"
+
+
+def take_back(rel: str, here: str) -> str:
+    """How to have the ignored path ``rel`` (found at ``here``) versioned again, as a hint's end."""
+    back = f" (e.g. add a line '!{rel}' after it)" if here == rel else ""
+    return f"change that line of {IGNORE_FILE}{back}"
 
 
 # By workspace and content: the walks of one command read the file several times.
