@@ -4,7 +4,10 @@ with the status fast paths (stat signature, replayed answer) made stale by any e
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -178,6 +181,61 @@ def test_any_folder_patterns_match_as_in_git(ws: Workspace) -> None:
         assert files_of(ws, add(ws, ["d"], name="ds")) == ["d/a.csv", "d/top.csv", "d/x.tmp"]
 
 
+# What `git ls-files -o --exclude-standard` keeps of TREE with each .gitignore (git 2.x); checked
+# against git itself where it is installed.
+TREE = ("top/h.csv", "top/d/a.csv", "top/d/sub/b.csv", "top/d/sub/deep/c.csv", "top/x/d/e.csv", "top/x/d/f/g.csv")
+AS_GIT = [
+    (("top/d/**/",), ["top/d/a.csv", "top/h.csv", "top/x/d/e.csv", "top/x/d/f/g.csv"]),  # below d/, not d/ itself
+    (("top/d/**/", "!top/d/sub/"), ["top/d/a.csv", "top/d/sub/b.csv", "top/h.csv", "top/x/d/e.csv", "top/x/d/f/g.csv"]),
+    (("**/d/**/",), ["top/d/a.csv", "top/h.csv", "top/x/d/e.csv"]),
+    (("top/*/**/",), ["top/d/a.csv", "top/h.csv"]),
+    (("*/**/",), ["top/h.csv"]),
+    (("top/d/**",), ["top/h.csv", "top/x/d/e.csv", "top/x/d/f/g.csv"]),
+    (("**/d/",), ["top/h.csv"]),
+    (("**/d/**",), ["top/h.csv"]),
+    (("top/**/d/",), ["top/h.csv"]),
+    (("**/sub/", "!top/d/sub/"), ["top/d/a.csv", "top/d/sub/b.csv", "top/d/sub/deep/c.csv", "top/h.csv",
+                                  "top/x/d/e.csv", "top/x/d/f/g.csv"]),
+]
+
+
+@pytest.mark.parametrize(("lines", "kept"), AS_GIT, ids=[" ".join(lines) for lines, _ in AS_GIT])
+def test_double_star_folder_patterns_keep_what_git_keeps(ws: Workspace, tmp_path, lines: tuple[str, ...],  # type: ignore[no-untyped-def]
+                                                         kept: list[str]) -> None:
+    for rel in TREE:
+        write(ws.root / rel, "x\n")
+    ignore(ws, *lines)
+    assert files_of(ws, add(ws, ["top"], name="ds")) == kept
+    if "top/d/a.csv" in kept:  # top/d/ itself is not ignored: named to add, it is not refused
+        assert [e.rel for e in scan(ws, ["top/d"]).files] == [k for k in kept if k.startswith("top/d/")]
+    git = shutil.which("git")
+    if git is None:
+        return
+    repo = tmp_path / "git"
+    for rel in TREE:
+        write(repo / rel, "x\n")
+    (repo / ".gitignore").write_text("".join(f"{line}\n" for line in lines))
+    subprocess.run([git, "init", "-q", str(repo)], check=True)
+    listed = subprocess.run([git, "ls-files", "-o", "--exclude-standard", "top"], cwd=repo, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert sorted(listed) == kept
+
+
+def test_rules_cached_by_an_assay_that_translated_them_otherwise_are_compiled_again(ws: Workspace) -> None:
+    from assay.data import _hints, _ignore
+
+    ignore(ws, "d/**/")
+    assert _ignore.load(str(ws.root)).rule("d", is_dir=True) is None  # type: ignore[union-attr]
+    where = str(ws.root / ".assay" / "cache" / "ignore-rules")
+    kept = _hints.read_hint(where)
+    assert isinstance(kept, dict) and kept["format"] == 2
+    # as the assay before format 2 left them: pathspec's "d/" for "d/**/"
+    _hints.write_hint(where, {"digest": kept["digest"], "rules": [("^d(?P<ps_d>/)", 32, True, 1, "d/**/")]})
+    _ignore._compiled.clear()
+    assert _ignore.load(str(ws.root)).rule("d", is_dir=True) is None  # type: ignore[union-attr]
+    assert _hints.read_hint(where) == kept
+
+
 def test_a_negated_folder_takes_back_the_folder_not_the_files_ignored_in_it(ws: Workspace) -> None:
     for rel in ("d/a.csv", "d/sub/b.csv", "d/sub/x.tmp", "d/sub/deep/y.tmp"):
         write(ws.root / rel, "x\n")
@@ -241,9 +299,6 @@ def test_no_ignore_file_leaves_signatures_as_they_were(ws: Workspace) -> None:
 
 
 def test_a_clean_status_is_replayed_with_an_ignore_file_without_loading_pathspec(junk: Workspace) -> None:
-    import json
-    import subprocess
-
     add(junk, ["data"], name="ds")
     script = ("import sys\nfrom assay.cli import main\nsys.argv = ['assay', 'data', 'status', 'ds']\ntry:\n    main()\n"
               "finally:\n    print('LOADED', sorted(m for m in sys.modules if m in ('click', 'pathspec')), file=sys.stderr)\n")
@@ -271,3 +326,58 @@ def test_checkout_in_place_refuses_to_overwrite_an_ignored_file_with_other_conte
     assert (ws.root / "data" / "x.tmp").read_text() == "the user's own, not compared by status\n"
     checkout(ws, "ds@v1", force=True)
     assert (ws.root / "data" / "x.tmp").read_text() == "in v1\n"
+
+
+def test_status_and_diff_say_which_line_ignores_a_datasets_folder(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    for rel in ("data/a.csv", "data/b.csv", "p/x.csv", "q/y.csv", "top/sub/z.csv"):
+        write(ws.root / rel, f"{rel}\n")
+    add(ws, ["data"], name="ds")
+    add(ws, ["p", "q"], name="pair")
+    add(ws, ["top/sub"], name="sub")
+    ignore(ws, "data/", "q/", "/top/")
+    st = status(ws, "ds")
+    assert not st.checked_out and st.removed == ["data/a.csv", "data/b.csv"]
+    assert st.ignored_sources == [{"source": "data", "ignored": "data", "line": 1, "pattern": "data/"}]
+    text = cli("data", "status", "ds").stdout
+    assert "not checked out here" not in text
+    assert "ds: none of its files are compared (2 files in ds@v1): data is ignored by .assayignore, line 1: 'data/'" in text
+    assert "hint: change that line of .assayignore (e.g. add a line '!data' after it) to compare them" in text
+    assert cli.json("data", "status", "ds")["ignored_sources"] == st.ignored_sources
+    proc = cli("data", "diff", "ds", check=2)
+    assert "none of its files are on disk" not in proc.stderr
+    assert "data is ignored by .assayignore, line 1: 'data/', so none of ds@v1's files are compared" in proc.stderr
+    # one source of two: its files show as removed, and status says why
+    st = status(ws, "pair")
+    assert st.checked_out and st.removed == ["q/y.csv"] and [i["source"] for i in st.ignored_sources] == ["q"]
+    assert "q is ignored by .assayignore, line 2: 'q/': its files show as removed" in cli("data", "status", "pair").stdout
+    # inside an ignored folder: no "!" line takes it back, so none is suggested
+    assert status(ws, "sub").ignored_sources == [{"source": "top/sub", "ignored": "top", "line": 3, "pattern": "/top/"}]
+    text = cli("data", "status", "sub").stdout
+    assert "top/sub is ignored by .assayignore (it is inside top/), line 3: '/top/'" in text and "'!" not in text
+    # gone rather than ignored: not checked out here, as before
+    ignore(ws, "q/")
+    (ws.root / "data" / "a.csv").unlink()
+    (ws.root / "data" / "b.csv").unlink()
+    st = status(ws, "ds")
+    assert not st.checked_out and st.ignored_sources == []
+    assert "ds: not checked out here" in cli("data", "status", "ds").stdout
+
+
+def test_run_says_what_it_left_out_of_each_output(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    ignore(ws, "*.tmp", "__pycache__/")
+    make = ("import os; os.makedirs('out/__pycache__', exist_ok=True); open('out/a.csv', 'w').write('a');"
+            "open('out/b.tmp', 'w').write('b'); open('out/c.tmp', 'w').write('c'); open('out/__pycache__/c.pyc', 'w').write('c');"
+            "os.makedirs('clean', exist_ok=True); open('clean/k.csv', 'w').write('k')")
+    proc = cli("run", "--out", "feat=out", "--out", "k=clean", "--", PY, "-c", make)
+    assert "output feat: ignored: 2 files, 1 folder (.assayignore)" in proc.stderr and "output k:" not in proc.stderr
+    doc = json.loads(cli("run", "--json", "--out", "feat=out", "--out", "k=clean", "--", PY, "-c", make).stdout)  # identical
+    assert doc["ignored"] == {"feat": {"files": 2, "folders": 1}} and doc["unchanged"] == ["feat@v1", "k@v1"]
+    env = [json.loads(e) for (e,) in ws.ledger.query("SELECT env FROM runs ORDER BY started_at")]
+    assert [e.get("ignored") for e in env] == [{"feat": {"files": 2, "folders": 1}}] * 2
+    run = run_command(ws, [PY, "-c", make.replace("'k'", "'k2'")], outputs={"k": "clean"}, cwd=ws.root)
+    assert run.ignored == {} and "ignored" not in run.to_dict()
+    with track(ws) as tracked:
+        write(ws.root / "t" / "x.csv", "x\n")
+        write(ws.root / "t" / "y.tmp", "y\n")
+        tracked.output("t", "t")
+    assert tracked.ignored == {"t": {"files": 1, "folders": 0}} and tracked.to_dict()["ignored"] == tracked.ignored

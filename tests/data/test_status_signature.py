@@ -145,6 +145,7 @@ def per_file_view(ws: Workspace, name: str) -> dict[str, object]:
         "unchanged": sum(1 for p in ids if old.get(p) == ids[p]), "rehashed": 0,
         "clean": ids == old, "checked_out": bool(ids) or not old,
         "shares_folder_with": sorted({o.other for o in sharing(ws, name, dataset_sources(ws, name))}),
+        "ignored_sources": [],  # (no .assayignore here: see test_assayignore.py)
     }
 
 

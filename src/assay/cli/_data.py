@@ -101,6 +101,12 @@ def status_cmd(name: str | None, as_json: bool) -> None:
 def _render_status(st: Any) -> None:
     if not st.dirty:
         click.echo(f"{st.dataset}: clean against {st.against.ref} ({counted(st.unchanged, 'file')})")
+    elif not st.checked_out and st.ignored_sources:  # (there, maybe, but never looked at)
+        notes = st.ignored_notes()
+        click.echo(f"{st.dataset}: none of its files are compared ({counted(len(st.removed), 'file')} in "
+                   f"{st.against.ref}): {escaped('; '.join(why for why, _ in notes))}")
+        for _, fix in notes:
+            click.echo(f"  hint: {escaped(fix)} to compare them")
     elif not st.checked_out:
         click.echo(f"{st.dataset}: not checked out here ({counted(len(st.removed), 'file')} in "
                    f"{st.against.ref}); `assay data checkout {quoted(st.against.ref)}` writes them")
@@ -112,6 +118,8 @@ def _render_status(st: Any) -> None:
                 why = (f" ({'content and ' if mode['content_changed'] else ''}mode {mode['old']} -> {mode['new']})"
                        if mode else "")
                 click.echo(f"  {label:9} {quoted(p)}{why}")
+        for why, fix in st.ignored_notes():
+            click.echo(f"  {escaped(why)}: its files show as removed; {escaped(fix)} to compare them")
     for o in st.overlaps:  # (a workspace from before overlaps were refused, or one allowed)
         click.echo(f"  shares files with {o.kind} {o.other!r}: {escaped(o.where())}: this status counts changes "
                    "to them as this dataset's, and a checkout of either rewrites the other's")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import emit, escaped, handle_errors
+from assay.cli._output import counted, emit, escaped, handle_errors
 from assay.errors import UsageError
 from assay.workspace import Workspace
 
@@ -88,6 +88,9 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
             click.echo(f"  produced {ref}", err=True)
         for ref in (v.ref for v in result.unchanged):
             click.echo(f"  reproduced {ref} (identical to it: no new version)", err=True)
+        for name, left in result.ignored.items():  # as `data add` says it
+            said = ", ".join(counted(n, what) for n, what in ((left["files"], "file"), (left["folders"], "folder")) if n)
+            click.echo(f"  output {name}: ignored: {said} (.assayignore)", err=True)
         for w in result.warnings:
             click.echo(f"warning: {escaped(w)}", err=True)
         if terminated is not None and result.status == "succeeded":

@@ -139,12 +139,15 @@ class _Prepared:
 
 
 def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = None, jobs: int = 0,
-                 then: Callable[[Any, list[tuple[Version, bool]]], None] | None = None) -> list[AddResult]:
+                 then: Callable[[Any, list[tuple[Version, bool]], list[tuple[int, int]]], None] | None = None,
+                 ) -> list[AddResult]:
     """Add each of ``items`` as the next version of its dataset, as :func:`add` does, and
     record them all in one ledger transaction: a failure on any of them (a disk error, an
     unreadable file) records none, as a run's outputs must be (a failed run makes no
     version). Chunks and snapshots stored for the others are left to ``gc``. ``then`` goes
-    into that transaction (see :func:`assay.data._versions.record_versions`)."""
+    into that transaction (see :func:`assay.data._versions.record_versions`), given too what
+    ``.assayignore`` left out of each item: ``(files, folders)``, as ``AddResult.ignored`` and
+    ``ignored_folders``."""
     if jobs < 0:
         raise UsageError(f"jobs must be 0 (one reader per core) or more, not {jobs}")
     names = [item.name for item in items]
@@ -157,12 +160,13 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
             ws, item.name, sources, allow_overlap=item.allow_overlap,
             others={n: s for n, s in batch.items() if n != item.name}) for item, sources, _ in checked]
         prepared = [_prepare(ws, item, sources, gone, jobs) for item, sources, gone in checked]
+        left_out = [(p.stats.get("ignored", 0), p.stats.get("ignored_folders", 0)) for p in prepared]
         recorded = record_versions(ws, [NewVersion(p.item.name, p.snapshot, message=p.item.message, sources=p.sources,
                                                    kind=p.item.kind, meta=p.item.meta, allow_empty=p.item.allow_empty)
                                     for p in prepared],
-                                   run_id=run_id, then=then)
+                                   run_id=run_id, then=None if then is None else lambda tx, done: then(tx, done, left_out))
     results = []
-    for p, (version, created), notes in zip(prepared, recorded, shared, strict=True):
+    for p, (version, created), notes, (files_left, folders_left) in zip(prepared, recorded, shared, left_out, strict=True):
         set_head(ws, p.item.name, version)
         if created and (empty := empty_note(ws.ledger.query, version)):
             notes = [*notes, empty]
@@ -172,7 +176,7 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
         results.append(AddResult(
             version=version, created=created, files=len(p.snapshot.files), bytes=p.snapshot.total_bytes,
             new_chunks=p.stats["new_chunks"], new_bytes_stored=p.stats["new_bytes"], rehashed_files=p.stats["rehashed"],
-            ignored=p.stats.get("ignored", 0), ignored_folders=p.stats.get("ignored_folders", 0),
+            ignored=files_left, ignored_folders=folders_left,
             warnings=p.stats["warnings"] + notes + ([collisions_note(version.ref, groups)]
                                                     if (groups := colliding(p.snapshot.files)) else []),
         ))

@@ -146,6 +146,11 @@ def _diff_working(ws: Workspace, ref: str, key: list[str] | None, tables: bool) 
     from assay.data._status import status
 
     found = status(ws, ref)
+    if not found.checked_out and found.ignored_sources:
+        why, fix = found.ignored_notes()[0]
+        raise InputError(f"{why}, so none of {found.against.ref}'s files are compared with the files here",
+                         hint=f"{fix} to compare them, or compare two versions: "
+                              f"`assay data diff {found.dataset}@A {found.dataset}@B`")
     if not found.checked_out:
         raise InputError(
             f"none of {found.against.ref}'s files are on disk here, so there is nothing to compare it with",

@@ -4,9 +4,10 @@ One file beside ``.assay/`` at the workspace root, in gitignore's syntax, its pa
 relative to the workspace root (``#`` comments, ``!`` negation, a leading ``/`` anchors, a
 trailing ``/`` matches folders only, ``*`` ``?`` ``[...]`` ``**``; a pattern without a ``/``
 matches at any depth). Each line is translated by ``pathspec`` (gitignore's own rules, well
-tested); matching is done here: the last pattern that matches a path decides, and the walks
-(:mod:`assay.data._scan`, :mod:`assay.data._sigwalk`) do not go into an ignored folder, so a
-file inside one cannot be taken back by a later ``!`` pattern (git's rule).
+tested; but "X/**/", which it folds into "X/", is translated here); matching is done here: the
+last pattern that matches a path decides, and the walks (:mod:`assay.data._scan`,
+:mod:`assay.data._sigwalk`) do not go into an ignored folder, so a file inside one cannot be
+taken back by a later ``!`` pattern (git's rule).
 
 Light on purpose: read by the walks at `assay`'s entry point (:mod:`assay.data._replay`). With
 no ``.assayignore`` the cost is one failed ``open``; ``pathspec`` is loaded only where one exists.
@@ -29,7 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
 
-__all__ = ["GROUP", "IGNORE_FILE", "Ignore", "load", "refuse_ignored"]
+__all__ = ["GROUP", "IGNORE_FILE", "Ignore", "ignored_sources", "load", "refuse_ignored", "said", "take_back"]
 
 IGNORE_FILE = ".assayignore"
 # The folder name of the ignore file's group in a stat signature (``(GROUP, 0, its digest)``):
@@ -94,21 +95,38 @@ def refuse_ignored(root: str, sources: list[str], *, what: str = "") -> None:
     """Refuse (:class:`~assay.errors.UsageError`) a workspace path of ``sources`` named to be
     versioned that ``.assayignore`` ignores, or that lies in a folder it ignores, as ``git add``
     refuses one. A path not there yet (a run's output) counts as ignored as a file or as a folder."""
+    for rel, here, line, pattern in ignored_sources(root, sources)[:1]:
+        # (a "!" line takes back a path, but nothing inside an ignored folder: git's rule)
+        raise UsageError(said(rel, here, line, pattern, what=what), hint=f"name a path that is not ignored, or {take_back(rel, here)}")
+
+
+def ignored_sources(root: str, sources: list[str]) -> list[tuple[str, str, int, str]]:
+    """``(path, ignored path, line number, pattern)`` for each workspace path of ``sources`` that
+    ``.assayignore`` ignores (the ignored path: the path itself or the folder above it that is
+    ignored). A path not on disk counts as ignored as a file or as a folder."""
     ignore = load(root)
     if ignore is None:
-        return
+        return []
+    found = []
     for rel in sources:
         path = os.path.join(root, rel)
         kinds = [os.path.isdir(path)] if os.path.lexists(path) else [False, True]
-        found = next((f for f in (ignore.refusal(rel, is_dir=k) for k in kinds) if f is not None), None)
-        if found is None:
-            continue
-        here, line, pattern = found
-        where = "" if here == rel else f" (it is inside {here}/)"
-        # (a "!" line takes back a path, but nothing inside an ignored folder: git's rule)
-        back = f" (e.g. add a line '!{rel}' after it)" if here == rel else ""
-        raise UsageError(f"{what or rel} is ignored by {IGNORE_FILE}{where}, line {line}: {pattern!r}",
-                         hint=f"name a path that is not ignored, or change that line of {IGNORE_FILE}{back}")
+        why = next((f for f in (ignore.refusal(rel, is_dir=k) for k in kinds) if f is not None), None)
+        if why is not None:
+            found.append((rel, *why))
+    return found
+
+
+def said(rel: str, here: str, line: int, pattern: str, *, what: str = "") -> str:
+    """That ``rel`` (called ``what``) is ignored by .assayignore, as :func:`ignored_sources` found it."""
+    where = "" if here == rel else f" (it is inside {here}/)"
+    return f"{what or rel} is ignored by {IGNORE_FILE}{where}, line {line}: {pattern!r}"
+
+
+def take_back(rel: str, here: str) -> str:
+    """How to have the ignored path ``rel`` (found at ``here``) versioned again, as a hint's end."""
+    back = f" (e.g. add a line '!{rel}' after it)" if here == rel else ""
+    return f"change that line of {IGNORE_FILE}{back}"
 
 
 # By workspace and content: the walks of one command read the file several times.
@@ -136,6 +154,8 @@ def load(root: str) -> Ignore | None:
 # The patterns as pathspec translated them, for the file whose digest is beside them: a
 # clean status replayed at the entry point (0.03 s) would take 0.07-0.10 s loading pathspec.
 _CACHE = "ignore-rules"
+# 2: "X/**/" is translated here (_below); rules cached by an assay that took pathspec's are compiled again.
+_CACHE_FORMAT = 2
 
 
 def _cached(root: str, data: bytes) -> Ignore:
@@ -146,7 +166,8 @@ def _cached(root: str, data: bytes) -> Ignore:
     where = os.path.join(root, WORKSPACE_DIR, "cache", _CACHE)
     digest = blake2b(data, digest_size=32).digest()
     kept = read_hint(where)
-    if isinstance(kept, dict) and kept.get("digest") == digest and isinstance(kept.get("rules"), list):
+    if (isinstance(kept, dict) and kept.get("format") == _CACHE_FORMAT and kept.get("digest") == digest
+            and isinstance(kept.get("rules"), list)):
         import re
 
         try:
@@ -158,8 +179,8 @@ def _cached(root: str, data: bytes) -> Ignore:
     if ignore._rules:
         from assay.data._hints import write_hint
 
-        write_hint(where, {"digest": digest, "rules": [(regex.pattern, regex.flags, include, line, text)
-                                                       for regex, include, line, text in ignore._rules[::-1]]})
+        rules = [(regex.pattern, regex.flags, include, line, text) for regex, include, line, text in ignore._rules[::-1]]
+        write_hint(where, {"format": _CACHE_FORMAT, "digest": digest, "rules": rules})
     return ignore
 
 
@@ -185,8 +206,26 @@ def _compile(data: bytes) -> Ignore:
             if not patterns:  # pathspec drops what can match nothing: an unclosed "[", a lone "/"
                 raise UsageError(f"{IGNORE_FILE}, line {number}: {line!r} is not a valid pattern (it matches nothing)",
                                  hint="fix or remove that line (gitignore syntax; a literal [ is written \\[)")
-            rules += [(_for_walk(pattern.regex), bool(pattern.include), number, line.strip()) for pattern in patterns]
+            rules += [(_for_walk(_below(line) or pattern.regex), bool(pattern.include), number, line.strip())
+                      for pattern in patterns]
     return Ignore(blake2b(data, digest_size=32).digest(), rules)
+
+
+def _below(line: str) -> re.Pattern[str] | None:
+    """The expression for a line ending in "/**/" ("X/**/": every folder below X/, not X/ itself,
+    as git has it), which pathspec folds into "X/" (X/ itself and all in it); None for another line."""
+    body = line.rstrip().removeprefix("!")
+    stem = body[:-1]  # "X/**": all that lies below X/
+    if not body.endswith("/**/") or body.endswith("\\/**/") or set(stem.split("/")) <= {"", "**"}:
+        return None  # ("**/", "/**/": any folder, which pathspec has right)
+    from pathspec import GitIgnoreSpec
+
+    below = GitIgnoreSpec.from_lines([stem]).patterns[0].regex
+    # "**/*/**" alone comes back unanchored ("/"): inside any folder
+    start = "^[^/]+/" if below.pattern == "/" else below.pattern
+    import re
+
+    return re.compile(start + ".+(?P<ps_d>/)", below.flags)  # one folder or more below, as _matches reads ps_d
 
 
 # pathspec translates "*/" and "**/" (any folder) to "(?P<ps_d>/)", and "**/*/**" (anything inside a

@@ -138,7 +138,7 @@ def render(clean: list[tuple[str, str, str, int]], *, named: bool, as_json: bool
         return "".join(f"{d}: clean against {ref} ({files} file{'' if files == 1 else 's'})\n" for d, ref, _, files in clean)
     docs = [{"dataset": d, "against": ref, "against_id": vid, "clean": True, "added": [], "removed": [],
              "modified": [], "modes": {}, "unchanged": files, "rehashed": 0, "checked_out": True,
-             "shares_folder_with": []}
+             "shares_folder_with": [], "ignored_sources": []}
             for d, ref, vid, files in clean]
     return _json(docs[0] if named else {"datasets": docs}, 0) + "\n"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay._root import protected_path
-from assay.data._ignore import GROUP, load
+from assay.data._ignore import GROUP, ignored_sources, load, said, take_back
 from assay.data._overlap import Overlap, sharing
 from assay.data._prefetch import remember, take, unwanted
 from assay.data._replay import record
@@ -45,6 +45,9 @@ class Status:
       (the stat cache did not vouch for them).
     - ``dirty`` (property): anything added, removed or modified; ``checked_out``: any of the version's
       files is here; ``shares_folder_with``: other datasets whose folders hold some of these files.
+    - ``ignored_sources``: the dataset's folders (or files) that ``.assayignore`` ignores, whose
+      files therefore show as removed: ``{"source", "ignored", "line", "pattern"}`` (``ignored``:
+      the source itself or the folder above it that a pattern matches).
     """
 
     dataset: str
@@ -63,6 +66,7 @@ class Status:
     _signed: str | None = field(default=None, repr=False, compare=False)
     # Where its folders meet another dataset's (they share those files): see _overlap.py.
     overlaps: list[Overlap] = field(default_factory=list, repr=False, compare=False)
+    ignored_sources: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def shares_folder_with(self) -> list[str]:
@@ -79,6 +83,12 @@ class Status:
         """Whether any of the version's files is here. A teammate's dataset on a shared ledger,
         or one pulled without ``--checkout``, has none: not N removed files."""
         return bool(self.unchanged or self.added or self.modified or not self.removed)
+
+    def ignored_notes(self) -> list[tuple[str, str]]:
+        """``(why, what to do)`` for each of ``ignored_sources``: "data is ignored by .assayignore,
+        line 3: 'data/'", "change that line of .assayignore (e.g. ...)"."""
+        return [(said(i["source"], i["ignored"], i["line"], i["pattern"]), take_back(i["source"], i["ignored"]))
+                for i in self.ignored_sources]
 
     @property
     def current_ids(self) -> dict[str, str]:
@@ -97,7 +107,7 @@ class Status:
             "dataset": self.dataset, "against": self.against.ref, "against_id": self.against.id, "clean": not self.dirty,
             "added": self.added, "removed": self.removed, "modified": self.modified, "modes": self.modes,
             "unchanged": self.unchanged, "rehashed": self.rehashed, "checked_out": self.checked_out,
-            "shares_folder_with": self.shares_folder_with,
+            "shares_folder_with": self.shares_folder_with, "ignored_sources": self.ignored_sources,
         }
 
 
@@ -129,6 +139,7 @@ def status_against(ws: Workspace, name: str, *, version: Version | None = None,
         sources = version_sources(ws, version)
         result = _status(ws, name, version, sources, base)
         result.overlaps = sharing(ws, name, sources)
+        _note_ignored(ws, result, sources)
         return result
     head = get_head(ws, name)
     latest = resolve(ws, name)
@@ -138,6 +149,7 @@ def status_against(ws: Workspace, name: str, *, version: Version | None = None,
     sources = version_sources(ws, version)  # where the version on disk was added from
     result = _status(ws, name, version, sources, base)
     result.overlaps = sharing(ws, name, sources)
+    _note_ignored(ws, result, sources)
     # Recorded for the entry point to give again (_replay.py), unless the head names a
     # version this ledger does not hold: one that a pull may add later, below the latest.
     if (result._signed is not None and base is None and not result.dirty
@@ -267,6 +279,16 @@ def _in_changed_folders(ws: Workspace, name: str, version: Version, sources: lis
         # the walk saw them: every file is vouched for again.
         result._signed = cache.record_groups(name, groups, current)
     return result
+
+
+def _note_ignored(ws: Workspace, result: Status, sources: list[str]) -> None:
+    """Fill ``result.ignored_sources``: the sources .assayignore ignores that held removed files.
+    Looked for only where files were removed (a clean status, on any path, reads nothing more)."""
+    if not result.removed:
+        return
+    for rel, here, line, pattern in ignored_sources(str(ws.root), sources):
+        if any(p == rel or p.startswith(rel + "/") for p in result.removed):
+            result.ignored_sources.append({"source": rel, "ignored": here, "line": line, "pattern": pattern})
 
 
 def _note_modes(result: Status, base: Mapping[str, FileManifest], entries: list[ScanEntry]) -> None:

@@ -61,6 +61,8 @@ class Run:
     # An output that shares another dataset's folder, or came out empty: each also issued as an
     # AssayWarning, when it is found (see assay._warn).
     warnings: list[str] = field(default_factory=list)
+    # What .assayignore left out of each output that it left something out of: {name: {"files", "folders"}}
+    ignored: dict[str, dict[str, int]] = field(default_factory=dict)
     # The Python it ran in and what was recorded of it when it started (see packages_after).
     _python: Interpreter | None = field(default=None, repr=False)
     _python_env: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -107,6 +109,7 @@ class Run:
             "outputs": [v.ref for v in self.produced], "unchanged": [v.ref for v in self.unchanged],
             **({"failure": self.failure} if self.failure else {}),
             **({"warnings": list(self.warnings)} if self.warnings else {}),
+            **({"ignored": {name: dict(left) for name, left in self.ignored.items()}} if self.ignored else {}),
         }
 
 
@@ -204,8 +207,10 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                           for m in run.models.values()]
                 # All in one transaction with the run's end: a failure on any output (a disk
                 # error) records none, and a crash records the outputs and the run's end or neither.
+                names = [item.name for item in items]
                 added = add_together(run.ws, items, run_id=run.id,
-                                     then=lambda tx, recorded: _record_end(tx, run, "succeeded", exit_code, recorded))
+                                     then=lambda tx, recorded, left: _record_end(tx, run, "succeeded", exit_code, recorded,
+                                                                                 dict(zip(names, left, strict=True))))
             # What the adds found worth saying (names that clash on other systems, a source gone)
             run.warnings += [w for result in added for w in result.warnings if w not in run.warnings]
             warn_user(run.warnings[known:])
@@ -226,9 +231,11 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
         raise error
 
 
-def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded: list[tuple[Any, bool]]) -> None:
+def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded: list[tuple[Any, bool]],
+                left_out: dict[str, tuple[int, int]] | None = None) -> None:
     """Record how ``run`` ended and the edges to the versions it made (``recorded``: each
-    output's ``(version, created)``)."""
+    output's ``(version, created)``; ``left_out``: the files and folders ``.assayignore`` left
+    out of each, kept under ``ignored`` in its record where there are any)."""
     from assay.data._versions import empty_note
 
     # An output identical to its latest version, which this run did not make, is not the
@@ -244,6 +251,10 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
     run.warnings += [note for note in empty if note not in run.warnings]
     if empty:  # (kept in the record: a later `assay lineage` or a pull shows why an output is empty)
         _update_env(tx, run, {"warnings": empty})
+    run.ignored = {name: {"files": files, "folders": folders}
+                   for name, (files, folders) in (left_out or {}).items() if files or folders}
+    if run.ignored:  # (as `add` says it: an output can look smaller than what the command wrote)
+        _update_env(tx, run, {"ignored": run.ignored})
     add_edges(tx, [(f"run:{run.id}", v.node, "produced") for v in run.produced]
               + [(f"run:{run.id}", v.node, "reproduced") for v in run.unchanged])
 
