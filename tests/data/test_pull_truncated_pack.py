@@ -165,3 +165,43 @@ def test_a_pack_truncated_during_pull_checkout_is_named_with_the_repair(
     assert f"pack packs/{pack.stem}.pack is truncated: chunk " in caught.value.message, caught.value.message
     assert "cannot check out d/f" in caught.value.message
     assert "`assay data pull --repair`" in (caught.value.hint or "")
+
+
+def test_a_version_found_whole_beside_a_cut_is_not_trusted_while_its_pack_stays_short(ws: Workspace,
+                                                                                       tmp_path: Path) -> None:
+    """One pack holds ds@v1's chunks and, past them, one only ds@v2 uses: cut after v1's
+    chunks, v1 is found whole and v2 is not; cut again into v1's last chunk, a pull of v1
+    says so (the record of v1 whole names the pack, which is still short)."""
+    from assay.data._versions import load_snapshot, resolve
+
+    (ws.root / "d").mkdir()
+    for i in range(10):
+        (ws.root / "d" / f"f{i}").write_bytes(random.Random(i).randbytes(20_000))
+    add(ws, [ws.root / "d"], name="ds")
+    (ws.root / "d" / "new").write_bytes(random.Random(10).randbytes(20_000))
+    add(ws, [ws.root / "d"], name="ds")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    push(ws)
+    v1_chunks = load_snapshot(ws.store, resolve(ws, "ds@v1").snapshot).chunk_digests()
+    clone = Workspace.init(tmp_path / "clone")
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    try:
+        pull(clone, jobs=1)  # one pack
+        pack = _pack(clone.root)
+        entries = decode_index(pack.with_suffix(".idx").read_bytes(), "idx")
+        end = max(offset + stored for digest, offset, stored, *_ in entries if digest in v1_chunks)
+        assert pack.stat().st_size > end  # the chunk only v2 uses lies past v1's
+        with open(pack, "r+b") as fh:
+            fh.truncate(end)
+        clone.close()
+        clone = Workspace.open(clone.root)
+        with pytest.raises(CorruptionError, match=r"^ds@v2 lacks 1 chunk here: its pack"):
+            pull(clone)  # v1 is found whole
+        with open(pack, "r+b") as fh:
+            fh.truncate(end - 1)
+        clone.close()
+        clone = Workspace.open(clone.root)
+        with pytest.raises(CorruptionError, match="ds@v1 lacks 1 chunk here"):
+            pull(clone, "ds@v1")
+    finally:
+        clone.close()
