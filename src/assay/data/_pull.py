@@ -336,7 +336,8 @@ def _refuse_lost(ws: Workspace, lost: dict[str, list[bytes]], local: PackStore, 
                     "still there)")
     if cut:
         said.append(f"{', '.join(f'packs/{p}.pack' for p in cut)} {'is' if len(cut) == 1 else 'are'} truncated in "
-                    f"this workspace's store (shorter than {'its index says' if len(cut) == 1 else 'their indexes say'})")
+                    "this workspace's store (shorter than "
+                    f"{'its index says' if len(cut) == 1 else 'their indexes say'})")
     error = CorruptionError(
         f"{refs} here: {'its pack' if len(packs) == 1 else 'their packs'} {' and '.join(said)}, so this pull "
         "could not fetch them",
@@ -424,7 +425,8 @@ class _ReadThrough:
             if loc is None:
                 raise CorruptionError(f"chunk {digest.hex()} is missing from {self.remote.store.url}", key=digest.hex())
             stored = self.remote.read_stored(loc, reuse=reuse)
-            raw = self.remote.decode(digest, loc, stored, what=what, reuse=reuse)  # content-checked: raises if damaged or cut off
+            # content-checked: raises if damaged or cut off
+            raw = self.remote.decode(digest, loc, stored, what=what, reuse=reuse)
         if self.writer.add_stored(digest, stored, loc.raw, loc.flags):  # written at once: the buffers may be reused
             with self._lock:
                 self.sent += 1
