@@ -75,6 +75,7 @@ class PackStore:
         self._index: dict[bytes, ChunkLocation] | None = None
         self._packs: set[str] = set()
         self._unpacked: set[str] = set()  # indexed packs whose .pack the listing did not show
+        self._ends: dict[str, int] = {}  # where each indexed pack's last chunk ends (see truncated())
         self._lock = threading.Lock()
         # One thread reads the pack indexes while the others that need them wait: a checkout's
         # writers all meet the index unloaded, and each reading every index of an object store
@@ -98,6 +99,7 @@ class PackStore:
         read is appended there and its pack left out, instead of raising."""
         index: dict[bytes, ChunkLocation] = {}
         packs: set[str] = set()
+        ends: dict[str, int] = {}
         pack_files: set[str] = set()
         for key in self.store.list("packs/"):
             if key.endswith(".pack"):
@@ -113,10 +115,12 @@ class PackStore:
                 damaged.append(exc)
                 continue
             packs.add(pack_id)
+            ends[pack_id] = _end(entries)
             _merge(index, pack_id, entries)
         with self._lock:
             self._index = index
             self._packs = packs
+            self._ends = ends
             self._unpacked = packs - pack_files
 
     def load(self, damaged: list[CorruptionError]) -> None:
@@ -168,6 +172,30 @@ class PackStore:
         self.index  # noqa: B018
         return set(self._unpacked)
 
+    def truncated(self) -> dict[str, int]:
+        """The packs whose ``.pack`` file is shorter than their index says (cut off by a crash
+        before it was synced, a full disk, an interrupted copy), each with the length of its
+        file: the chunks the index places past that are named, not held. One ``stat`` per
+        pack of a local store, no byte read. A pack damaged in place (its length unchanged)
+        is not told: only reading its chunks shows that (`assay data verify`). An object
+        store writes an object whole or not at all: none there."""
+        if not self._local:
+            return {}
+        self.index  # noqa: B018
+        with self._lock:
+            ends = {p: end for p, end in self._ends.items() if p not in self._unpacked}
+        cut = {}
+        for pack_id, end in ends.items():
+            path = self.store.local_path(f"packs/{pack_id}.pack")
+            assert path is not None
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                continue  # gone since the listing: a read of it says so
+            if size < end:
+                cut[pack_id] = size
+        return cut
+
     def has(self, digest: bytes) -> bool:
         return digest in self.index
 
@@ -183,6 +211,7 @@ class PackStore:
 
     def _register(self, pack_id: str, entries: list[IndexEntry]) -> None:
         with self._lock:
+            self._ends[pack_id] = _end(entries)  # before _merge empties them
             _merge(self.index, pack_id, entries)
             self._packs.add(pack_id)
 
@@ -233,6 +262,9 @@ class PackStore:
         """The verified raw bytes of a stored chunk; with ``reuse`` a compressed chunk is
         decompressed into this thread's second buffer (valid until its next ``reuse`` decode)."""
         key = f"packs/{loc.pack}.pack"
+        if len(stored) != loc.stored:  # a short read: the pack ends before the chunk does
+            raise CorruptionError(f"pack {key} is truncated: chunk {digest.hex()} is cut off{_for(what)}",
+                                  key=digest.hex())
         try:
             if not loc.flags & FLAG_ZSTD:
                 raw = stored
@@ -397,6 +429,16 @@ def _merge(index: dict[bytes, ChunkLocation], pack_id: str, entries: list[IndexE
     while entries:
         h, off, stored, raw, flags, check = pop()
         setdefault(h, ChunkLocation(pack_id, off, stored, raw, flags, check))
+
+
+def _end(entries: list[IndexEntry]) -> int:
+    """Where the last chunk of a pack ends, from its index: the length of the whole pack.
+    Writers list chunks in the order they append them, so the last entry ends the pack (an
+    index listed in another order could at most hide a truncation, never report one)."""
+    if not entries:
+        return len(PACK_MAGIC)
+    _, offset, stored, *_ = entries[-1]
+    return offset + stored
 
 
 def _for(what: str) -> str:

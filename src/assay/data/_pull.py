@@ -59,7 +59,14 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     would meet another's here is refused before anything is fetched, as `add` refuses it (see
     :mod:`assay.data._overlap`), unless ``allow_overlap``. What a ``checkout`` warns of (its
     ``warnings``, among the result's ``notes``) is also issued as an
-    :class:`~assay.errors.AssayWarning`, once the pull is done."""
+    :class:`~assay.errors.AssayWarning`, once the pull is done.
+
+    Chunks of the versions pulled that this workspace's index names in a pack whose file is
+    gone, or past the end of one that is truncated (shorter than its index says, told by a
+    ``stat`` of each pack), are not taken as here: the pull ends in a :class:`CorruptionError`
+    naming them and `pull --repair`, which mends them. A pack damaged in place (a flipped bit,
+    its length unchanged) is not noticed: telling that takes reading every chunk, which
+    `assay data verify` does and a pull does not."""
     spec, store = open_remote(ws, remote)
     result = TransferResult(remote=spec.name)
     strays: list[str] = []
@@ -173,7 +180,7 @@ class _Checked:
 
     read: list[str] = field(default_factory=list)  # whole once the transfer is done
     lacking: dict[str, int] = field(default_factory=dict)  # here, without so many chunks: the transfer fetches them
-    lost: dict[str, list[bytes]] = field(default_factory=dict)  # chunks the index names in packs that are gone
+    lost: dict[str, list[bytes]] = field(default_factory=dict)  # chunks the index names in packs gone or cut short
 
 
 def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list[tuple[str, dict[str, Any]]],
@@ -189,8 +196,8 @@ def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list
     every chunk of the snapshots read, sorted (the transfer fetches those not here).
 
     A snapshot here of versions recorded here is decoded only when it is not known whole
-    (:mod:`assay.data._whole`): a pack lost since leaves it short, and its chunks are then
-    looked up like a new one's (``checked`` says what was found)."""
+    (:mod:`assay.data._whole`): a pack lost or truncated since leaves it short, and its chunks
+    are then looked up like a new one's (``checked`` says what was found)."""
     by_snapshot: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, entry in wanted:
         by_snapshot.setdefault(entry["snapshot"], []).append((name, entry))
@@ -218,7 +225,7 @@ def _read_snapshots(ws: Workspace, store: ObjectStore, remote: str, wanted: list
             digests = snap.chunk_digests()
         # The chunks of one read here are looked up too (no transfer for those found): a
         # snapshot an older assay's gc left when killed after its packs went, or one whose
-        # packs were lost to damage, would otherwise become a version with no data.
+        # packs were lost to damage or cut short, would otherwise become a version with no data.
         chunks |= digests
         lost = whole.lost(digests)
         if lost:
@@ -323,14 +330,24 @@ def _counted(n: int, what: str) -> str:
 
 def _refuse_lost(ws: Workspace, lost: dict[str, list[bytes]], local: PackStore, result: TransferResult) -> None:
     """The pull is done; say that versions here lack chunks it could not fetch: the index names
-    them in packs whose files are gone, which only a repair (that retires those indexes) mends."""
+    them in packs whose files are gone or cut short, which only a repair (that retires those
+    indexes) mends."""
     index = local.index
     packs = sorted({index[d].pack for digests in lost.values() for d in digests})
+    gone = local.unpacked()
+    missing, cut = [p for p in packs if p in gone], [p for p in packs if p not in gone]
     refs = "; ".join(f"{_refs_of(ws, sid)} lacks {_counted(len(d), 'chunk')}" for sid, d in sorted(lost.items()))
+    said = []
+    if missing:
+        said.append(f"{', '.join(f'packs/{p}.pack' for p in missing)} {'is' if len(missing) == 1 else 'are'} missing "
+                    f"from this workspace's store ({'its index is' if len(missing) == 1 else 'their indexes are'} "
+                    "still there)")
+    if cut:
+        said.append(f"{', '.join(f'packs/{p}.pack' for p in cut)} {'is' if len(cut) == 1 else 'are'} truncated in "
+                    "this workspace's store (shorter than "
+                    f"{'its index says' if len(cut) == 1 else 'their indexes say'})")
     error = CorruptionError(
-        f"{refs} here: {'its pack' if len(packs) == 1 else 'their packs'} "
-        f"{', '.join(f'packs/{p}.pack' for p in packs)} {'is' if len(packs) == 1 else 'are'} missing from this "
-        f"workspace's store ({'its index is' if len(packs) == 1 else 'their indexes are'} still there), so this pull "
+        f"{refs} here: {'its pack' if len(packs) == 1 else 'their packs'} {' and '.join(said)}, so this pull "
         "could not fetch them",
         hint=f"run `assay data pull --repair{' --remote ' + result.remote if result.remote else ''}` to replace them "
              "with the remote's copies")
@@ -416,10 +433,8 @@ class _ReadThrough:
             if loc is None:
                 raise CorruptionError(f"chunk {digest.hex()} is missing from {self.remote.store.url}", key=digest.hex())
             stored = self.remote.read_stored(loc, reuse=reuse)
-            if len(stored) != loc.stored:
-                raise CorruptionError(f"pack packs/{loc.pack}.pack is truncated: chunk {digest.hex()} is cut off",
-                                      key=digest.hex())
-            raw = self.remote.decode(digest, loc, stored, what=what, reuse=reuse)  # content-checked: raises if damaged
+            # content-checked: raises if damaged or cut off
+            raw = self.remote.decode(digest, loc, stored, what=what, reuse=reuse)
         if self.writer.add_stored(digest, stored, loc.raw, loc.flags):  # written at once: the buffers may be reused
             with self._lock:
                 self.sent += 1
