@@ -13,7 +13,9 @@ it names: a program called ``python`` may be a wrapper that submits a cluster jo
 - Not known: a program named like Python that is a script, a launcher whose options or
   environment cannot be read so, one that runs the command elsewhere (``srun``, ``ssh``,
   ``docker``); recorded as such, not as assay's own.
-- Any other program (``make``, ``sh -c …``): assay's own Python, as before.
+- Any other program (``make``, ``sh -c "python train.py"``): not known either. Whatever Python it
+  starts, if any, is its own choice (the shell's PATH, the Makefile's ``$(PYTHON)``): assay's
+  own would be a guess put in the record as a fact.
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ def _program(words: list[str], env: Mapping[str, str] | None, cwd: str | None, b
         if head is not None and head.startswith(_BINARY):
             return _asked(python, python, (), env, cwd)
         return Interpreter(named=python, unknown=f"{python} is not a Python interpreter that can be asked")
-    return Interpreter(named=sys.executable, own=True)
+    return Interpreter(unknown=f"{named} is not a Python interpreter, nor a script with a Python #! line: the Python "
+                               "it starts, if any, is not known without running it")
 
 
 def _asked(named: str, path: str, options: Sequence[str], env: Mapping[str, str] | None,
