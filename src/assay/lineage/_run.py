@@ -51,6 +51,8 @@ class Run:
     unchanged: list[Any] = field(default_factory=list)
     status: str = "running"
     exit_code: int | None = None  # as Python reports it: -N when signal N ended the command
+    # Its command ended, but how is not known: reaped before it could be read (see RunSignals.wait)
+    exit_unknown: bool = False
     failure: str | None = None  # why it failed, where its status and exit code do not say
     started: float = field(default_factory=time.time)  # (the clock files' times are read against)
     # Each model output named before the command ran: its file then (see _outputs._unwritten).
@@ -99,6 +101,7 @@ class Run:
             "id": self.id, "status": self.status, "inputs": [v.ref for v in self.inputs],
             "outputs": [v.ref for v in self.produced], "unchanged": [v.ref for v in self.unchanged],
             **({"failure": self.failure} if self.failure else {}),
+            **({"exit_unknown": True} if self.exit_unknown else {}),
             **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
@@ -229,6 +232,8 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
     run.status, run.exit_code = status, exit_code
     tx.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
                (status, exit_code, utcnow(), run.id))
+    if run.exit_unknown:  # (not a NULL exit code alone: a run an exception ended has none either)
+        _update_env(tx, run, {"exit_unknown": True})
     if run._python_after:  # its package set changed while it ran (pip install): the set after, too
         _update_env(tx, run, run._python_after)
     empty = [note for v in run.produced if (note := empty_note(tx.execute, v))]
@@ -326,6 +331,10 @@ def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] |
         raise Terminated(termination.signum, run)
 
 
+_UNKNOWN = ("the command's exit status is unknown: it was reaped before assay could read how it ended (by the "
+            "program's own SIGCHLD handler, or with SIGCHLD ignored); its outputs were not versioned")
+
+
 def _code(code: object) -> int:
     return code if isinstance(code, int) else 1  # sys.exit("message") exits 1
 
@@ -348,7 +357,9 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
 
     The command's standard output is this process's, or the file descriptor ``stdout`` (e.g. 2,
     so that a caller's own stdout holds only its JSON document). ``Run.exit_code`` is the
-    command's (-N when signal N ended it). SIGTERM or SIGHUP to this process is passed on to
+    command's (-N when signal N ended it); None, with ``Run.exit_unknown``, where a program's own
+    SIGCHLD handler (or SIGCHLD ignored) reaped the command before its exit status could be
+    read: the run is recorded as failed, its outputs not versioned. SIGTERM or SIGHUP to this process is passed on to
     the command, and then raised as :class:`Terminated` once the run is recorded as failed.
     Ctrl-C (SIGINT) is passed on likewise (a terminal sends it to the command itself), the
     command waited for, and then raised as :class:`Interrupted`; a second Ctrl-C kills the
@@ -390,6 +401,7 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
                         proc.kill()
                         raise
                 termination.watch(None)
+                run.exit_unknown = code is None
         except _NotRun as exc:
             _finish(run, ok=False, exit_code=exc.code, failure=exc.error.message)
             exc.error.details.setdefault("run", run.to_dict())
@@ -398,7 +410,7 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
             _finish(run, ok=False, exit_code=None, failure=_said(exc))
             raise
         _finish(run, ok=code == 0 and termination.signum is None, exit_code=code,
-                failure=_interrupted(termination.signum))
+                failure=_interrupted(termination.signum) or (_UNKNOWN if run.exit_unknown else None))
     if termination.signum == signal.SIGINT:
         raise Interrupted(run)
     if termination.signum is not None:
