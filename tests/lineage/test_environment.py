@@ -408,3 +408,35 @@ def test_a_program_that_is_not_python_records_an_unknown_python(ws: Workspace, t
         pass
     env = recorded(ws, tracked.id)
     assert env["python_executable"] == sys.executable and env["python"] == env["assay_python"]
+
+
+def test_an_env_split_string_shebang_is_read_with_what_it_sets(ws: Workspace, tmp_path: Path, venv: Path) -> None:
+    # `#!/usr/bin/env -S VAR=x python3`: env splits its one argument, sets VAR and runs python3
+    # found on the PATH it now has. "-S" and every VAR=x were dropped, and the probe ran with
+    # none of them: here the PATH that selects the venv and a folder of packages on its path.
+    from assay.lineage._interpreter import find_python
+
+    extra = tmp_path / "extra" / "fake-1.0.dist-info"
+    extra.mkdir(parents=True)
+    (extra / "METADATA").write_text("Name: fake\nVersion: 1.0\n")
+    path = f"{venv / 'bin'}:/usr/bin:/bin"
+    job = _script(tmp_path / "job.py", f"#!/usr/bin/env -S PATH={path} PYTHONPATH={extra.parent} python3 -u\n"
+                                       "import sys; print(sys.prefix)\n")
+    found = find_python([str(job)], tmp_path)
+    assert found.program == str(venv / "bin" / "python3") and found.options == ("-u",)
+    assert found.env is not None and found.env["PYTHONPATH"] == str(extra.parent)
+    run = run_command(ws, [str(job)], cwd=tmp_path, stdout=subprocess.DEVNULL)
+    env = recorded(ws, run.id)
+    assert run.exit_code == 0 and env["python_executable"] == str(venv / "bin" / "python3")
+    assert env["packages"] == 1  # the probe saw PYTHONPATH, as the script did
+    # quoted, with a comment and ${VAR}; --split-string= as well
+    quoted = _script(tmp_path / "quoted.py", f"#!/usr/bin/env --split-string=PATH='{path}' 'PYTHONPATH=${{HOME}}' "
+                                             "python3 # a comment\npass\n")
+    found = find_python([str(quoted)], tmp_path)
+    assert found.program == str(venv / "bin" / "python3") and found.env["PYTHONPATH"] == os.environ["HOME"]
+    # what is not read here (env's own escapes) is said so, not guessed
+    escaped = _script(tmp_path / "escaped.py", "#!/usr/bin/env -S X=a\\_b python3\npass\n")
+    assert find_python([str(escaped)], tmp_path).unknown
+    # without -S (one word, as on Linux): as before, in this process's environment
+    plain = find_python([str(_script(tmp_path / "plain.py", "#!/usr/bin/env python3\npass\n"))], tmp_path)
+    assert plain.env is None and (plain.own or plain.program)
