@@ -440,3 +440,36 @@ def test_an_env_split_string_shebang_is_read_with_what_it_sets(ws: Workspace, tm
     # without -S (one word, as on Linux): as before, in this process's environment
     plain = find_python([str(_script(tmp_path / "plain.py", "#!/usr/bin/env python3\npass\n"))], tmp_path)
     assert plain.env is None and (plain.own or plain.program)
+
+
+def test_what_earlier_runs_wrote_as_outputs_does_not_make_the_code_dirty(ws: Workspace) -> None:
+    # Datasets' folders were left out of git status, but not a model file a run registered
+    # (models/m.skops), a model checked out (.assay-model-m/), nor the outputs of a run that
+    # failed: each later run in the repository was recorded as run on code not committed.
+    import assay
+    from assay.data import checkout
+
+    _git(ws, "init", "-q", ".")
+    (ws.root / "make.py").write_text("print('made')\n")
+    _git(ws, "add", "make.py")
+    _git(ws, "commit", "-q", "-m", "code")
+    train = ("import os, skops.io; from sklearn.linear_model import LogisticRegression as L; os.makedirs('models', "
+             "exist_ok=True); skops.io.dump(L().fit([[0], [1]], [0, 1]), 'models/m.skops')")
+    (ws.root / "models").mkdir()
+    model = run_command(ws, [sys.executable, "-c", train], models={"m": "models/m.skops"}, cwd=ws.root)
+    assert model.status == "succeeded" and recorded(ws, model.id)["git_dirty"] is False
+    assert recorded(ws, run_command(ws, [sys.executable, "-c", "pass"]).id)["git_dirty"] is False  # models/m.skops
+    failed = run_command(ws, ["sh", "-c", "mkdir -p out && echo 1 > out/f; exit 1"], outputs={"out": "out"})
+    assert failed.status == "failed"
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False  # out/, declared as data
+    with pytest.raises(RuntimeError), assay.track(ws) as tracked:
+        (ws.root / "tracked").mkdir()
+        (ws.root / "tracked" / "f").write_text("1")
+        tracked.output("tracked", "tracked")
+        raise RuntimeError("no")
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False  # tracked/, declared as data
+    checkout(ws, "m@v1")
+    assert (ws.root / ".assay-model-m").is_dir()
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False  # a model checked out
+    (ws.root / "step.py").write_text("print('new')\n")  # code still counts
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True

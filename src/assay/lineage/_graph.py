@@ -59,7 +59,8 @@ class LineageGraph:
     - ``nodes``: node id -> what is known of it: ``type`` (``version``, ``run``, ``record``) and
       ``label`` always; a version's ``dataset``, ``version``, ``snapshot``, ``created_at`` (ISO 8601,
       UTC), ``by``, ``run_id``; a run's ``kind``, ``status``, ``exit_code`` (``exit_unknown``
-      where its command ended but how is not known), ``started_at``,
+      where its command ended but how is not known), ``output_paths`` (where its outputs were
+      declared, relative to the workspace), ``started_at``,
       ``ended_at``, ``command``, ``params``, ``env`` (:func:`run_record` gives a run's as a typed record);
       ``missing`` where the node is not in this workspace.
     - ``edges``: ``(src, dst, relation)`` triples, such as ``input_of``, ``produced``, ``reproduced``.
@@ -358,7 +359,7 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
                     "env": _loads(env, {})}
             if isinstance(info["env"], dict):
                 # kept there, not the run's environment: see _run._record_failure, data._history
-                for key in ("failure", "exit_unknown", "imported", "ledger", "pid", "host_tag"):
+                for key in ("failure", "exit_unknown", "output_paths", "imported", "ledger", "pid", "host_tag"):
                     if key in info["env"]:
                         info[key] = info["env"].pop(key)
                 if isinstance(info.get("imported"), dict):

@@ -137,6 +137,8 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
 
     env = {**{k: v for k, v in ran.items() if k != SITE}, "ledger": ws.ledger_id, "pid": os.getpid(),
            "host_tag": host_tag()}
+    if outputs:  # (here already: a run that never records its end still declared them as data)
+        env[OUTPUT_PATHS] = _relative(ws, outputs)
     # (the interpreter is named as the command names it: a path may hold what a command line may)
     env = {k: redact_text(v) if isinstance(v, str) else v for k, v in env.items()}
     with ws.ledger.transaction() as tx:
@@ -151,20 +153,40 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     return run
 
 
-def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
-    """The workspace's data (the files and folders each dataset was last added from),
-    ``outputs`` and assay's own folder (``.assay/``: its config, meant to be committed, is no
-    code either), relative to its root: changes there are data, not uncommitted code."""
-    paths = [WORKSPACE_DIR]
-    for path in outputs:
+# Under this key in a run's record: where its outputs and model outputs were declared, relative
+# to the workspace's root (kept apart from its environment: see _graph).
+OUTPUT_PATHS = "output_paths"
+
+
+def _relative(ws: Workspace, paths: Sequence[str]) -> list[str]:
+    found = set()
+    for path in paths:
         try:
-            paths.append(ws.relpath(path))
+            found.add(ws.relpath(path))
         except UsageError:  # (a model file outside the workspace: not the repository's either)
             continue
-    for (sources,) in ws.ledger.query("SELECT sources FROM datasets"):
+    return sorted(found)
+
+
+def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
+    """The workspace's data, relative to its root: changes there are data, not uncommitted code.
+    That is what assay versions or writes: the files and folders each dataset was last added
+    from, ``outputs``, the outputs and model files any run declared (one that failed too: its
+    files are data all the same), each model's checkout folder (``.assay-model-NAME``), and
+    assay's own folder (``.assay/``: its config, meant to be committed, is no code either)."""
+    paths = [WORKSPACE_DIR, *_relative(ws, outputs)]
+    for name, kind, sources in ws.ledger.query("SELECT name, kind, sources FROM datasets"):
+        if kind == "model":
+            paths.append(f".assay-model-{name}")  # (see assay.models._registry.model_files)
         try:
             named = json.loads(sources or "[]")
         except ValueError:
+            continue
+        paths += [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
+    for (env,) in ws.ledger.query("SELECT env FROM runs WHERE env LIKE ?", (f'%"{OUTPUT_PATHS}"%',)):
+        try:
+            named = json.loads(env or "{}").get(OUTPUT_PATHS)
+        except (ValueError, AttributeError):
             continue
         paths += [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
     return paths
@@ -232,6 +254,10 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
     run.status, run.exit_code = status, exit_code
     tx.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
                (status, exit_code, utcnow(), run.id))
+    declared = _relative(run.ws, [p for paths, _ in run.outputs.values() for p in paths]
+                         + [m.path for m in run.models.values()])
+    if declared:  # (a tracked block declares them as it goes: known only now)
+        _update_env(tx, run, {OUTPUT_PATHS: declared})
     if run.exit_unknown:  # (not a NULL exit code alone: a run an exception ended has none either)
         _update_env(tx, run, {"exit_unknown": True})
     if run._python_after:  # its package set changed while it ran (pip install): the set after, too
