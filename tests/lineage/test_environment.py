@@ -32,10 +32,9 @@ def test_a_command_run_by_another_python_records_that_python(ws: Workspace, tmp_
     env = recorded(ws, run.id)
     assert env["python_executable"] == other
     assert env["packages"] == 0  # a bare venv: none of assay's own packages
-    # assay's own Python, where the command is not a Python interpreter (or is assay's own)
-    ours = recorded(ws, run_command(ws, ["true"]).id)
+    # assay's own Python, where the command is assay's own interpreter, or a tracked block
+    ours = recorded(ws, run_command(ws, [sys.executable, "-c", "pass"]).id)
     assert ours["python_executable"] == sys.executable and ours["packages"] > 0
-    assert recorded(ws, run_command(ws, [sys.executable, "-c", "pass"]).id)["packages_hash"] == ours["packages_hash"]
     with assay.track(ws) as tracked:
         pass
     assert recorded(ws, tracked.id)["packages_hash"] == ours["packages_hash"]
@@ -312,7 +311,7 @@ def test_a_link_to_an_interpreter_under_another_name_is_that_interpreter(ws: Wor
     # (run through a link outside the venv, Python does not find the venv's pyvenv.cfg: the
     # packages are those it says it sees, not the venv's, and not assay's own)
     assert env["python_executable"] == str(link) and env["packages"] == int(said)
-    assert env["packages_hash"] != recorded(ws, run_command(ws, ["true"]).id)["packages_hash"]
+    assert env["packages_hash"] != recorded(ws, run_command(ws, [sys.executable, "-c", "pass"]).id)["packages_hash"]
 
 
 def test_interpreter_flags_written_together_are_passed_to_the_probe(ws: Workspace, tmp_path: Path,
@@ -365,5 +364,112 @@ def test_a_script_whose_python_cannot_be_read_records_an_unknown_python(ws: Work
     assert "python_unknown" in env and "packages_hash" not in env
     gone = _script(tmp_path / "gone.py", f"#!{tmp_path / 'nowhere' / 'python3'}\nprint('x')\n")
     assert find_python([str(gone)], tmp_path).unknown
-    # not a Python at all: any other program, as before
-    assert find_python([str(_script(tmp_path / "job.sh", "#!/bin/sh\necho hi\n"))], tmp_path).own
+    # not a Python at all: what Python it may start is not known either (not assay's own)
+    shell = find_python([str(_script(tmp_path / "job.sh", "#!/bin/sh\necho hi\n"))], tmp_path)
+    assert shell.unknown and not shell.own and shell.program is None
+
+
+def test_a_program_that_is_not_python_records_an_unknown_python(ws: Workspace, tmp_path: Path, venv: Path,
+                                                                cli) -> None:  # type: ignore[no-untyped-def]
+    # `sh -c "python train.py"`, `make train`, a shell script: assay's own Python's version and
+    # package set were recorded as if the command had run in them. Whatever Python such a
+    # program starts is its own choice (its PATH, its Makefile): not known without running it.
+    _script(tmp_path / "train.sh", "#!/bin/sh\nexec python3 -c pass\n")
+    (tmp_path / "Makefile").write_text("train:\n\tpython3 -c pass\n")
+    commands = [["sh", "-c", "python3 -c pass"], [str(tmp_path / "train.sh")], ["true"],
+                ["env", "X=1", "nice", "sh", "-c", "true"]]
+    if shutil.which("make"):
+        commands.append(["make", "-s", "-C", str(tmp_path), "train"])
+    for command in commands:
+        run = run_command(ws, command)
+        env = recorded(ws, run.id)
+        assert run.exit_code == 0 and env["python_unknown"], command
+        for key in ("python_executable", "python", "implementation", "packages_hash", "packages"):
+            assert key not in env, (command, key)
+        # what is assay's own is kept, and named so
+        assert env["assay_version"] == assay.__version__ and env["assay_python"] == platform.python_version()
+        assert env["platform"] and env["hostname"]
+    node = next(n for n in cli.json("lineage", f"run:{run.id}")["nodes"] if n["id"] == f"run:{run.id}")
+    assert "python_unknown" in node["env"] and "packages_hash" not in node["env"] and "python" not in node["env"]
+    text = cli("lineage", f"run:{run.id[:12]}").stdout
+    assert "python_unknown=" in text and "assay_version=" in text and "packages_hash=" not in text
+    # the interpreter a command does name is still the one recorded
+    python = str(venv / "bin" / "python")
+    job = _script(tmp_path / "job.py", f"#!{python}\nprint('trained')\n")
+    for command, named in (([python, "-m", "json.tool", "--help"], python), ([str(job)], python),
+                           (["./job.py"], python), ([sys.executable, str(job)], sys.executable)):
+        env = recorded(ws, run_command(ws, command, cwd=tmp_path, stdout=subprocess.DEVNULL).id)
+        assert env["python_executable"] == named and "python_unknown" not in env, command
+        assert (env["packages"] == 0) == (named == python), command  # (a bare venv: no packages)
+    proc = cli("run", "--json", "--", python, "-c", "pass")
+    node = next(n for n in cli.json("lineage", f"run:{json.loads(proc.stdout)['id']}")["nodes"] if n["type"] == "run")
+    assert node["env"]["python_executable"] == python and node["env"]["packages"] == 0
+    with assay.track(ws) as tracked:
+        pass
+    env = recorded(ws, tracked.id)
+    assert env["python_executable"] == sys.executable and env["python"] == env["assay_python"]
+
+
+def test_an_env_split_string_shebang_is_read_with_what_it_sets(ws: Workspace, tmp_path: Path, venv: Path) -> None:
+    # `#!/usr/bin/env -S VAR=x python3`: env splits its one argument, sets VAR and runs python3
+    # found on the PATH it now has. "-S" and every VAR=x were dropped, and the probe ran with
+    # none of them: here the PATH that selects the venv and a folder of packages on its path.
+    from assay.lineage._interpreter import find_python
+
+    extra = tmp_path / "extra" / "fake-1.0.dist-info"
+    extra.mkdir(parents=True)
+    (extra / "METADATA").write_text("Name: fake\nVersion: 1.0\n")
+    path = f"{venv / 'bin'}:/usr/bin:/bin"
+    job = _script(tmp_path / "job.py", f"#!/usr/bin/env -S PATH={path} PYTHONPATH={extra.parent} python3 -u\n"
+                                       "import sys; print(sys.prefix)\n")
+    found = find_python([str(job)], tmp_path)
+    assert found.program == str(venv / "bin" / "python3") and found.options == ("-u",)
+    assert found.env is not None and found.env["PYTHONPATH"] == str(extra.parent)
+    run = run_command(ws, [str(job)], cwd=tmp_path, stdout=subprocess.DEVNULL)
+    env = recorded(ws, run.id)
+    assert run.exit_code == 0 and env["python_executable"] == str(venv / "bin" / "python3")
+    assert env["packages"] == 1  # the probe saw PYTHONPATH, as the script did
+    # quoted, with a comment and ${VAR}; --split-string= as well
+    quoted = _script(tmp_path / "quoted.py", f"#!/usr/bin/env --split-string=PATH='{path}' 'PYTHONPATH=${{HOME}}' "
+                                             "python3 # a comment\npass\n")
+    found = find_python([str(quoted)], tmp_path)
+    assert found.program == str(venv / "bin" / "python3") and found.env["PYTHONPATH"] == os.environ["HOME"]
+    # what is not read here (env's own escapes) is said so, not guessed
+    escaped = _script(tmp_path / "escaped.py", "#!/usr/bin/env -S X=a\\_b python3\npass\n")
+    assert find_python([str(escaped)], tmp_path).unknown
+    # without -S (one word, as on Linux): as before, in this process's environment
+    plain = find_python([str(_script(tmp_path / "plain.py", "#!/usr/bin/env python3\npass\n"))], tmp_path)
+    assert plain.env is None and (plain.own or plain.program)
+
+
+def test_what_earlier_runs_wrote_as_outputs_does_not_make_the_code_dirty(ws: Workspace) -> None:
+    # Datasets' folders were left out of git status, but not a model file a run registered
+    # (models/m.skops), a model checked out (.assay-model-m/), nor the outputs of a run that
+    # failed: each later run in the repository was recorded as run on code not committed.
+    import assay
+    from assay.data import checkout
+
+    _git(ws, "init", "-q", ".")
+    (ws.root / "make.py").write_text("print('made')\n")
+    _git(ws, "add", "make.py")
+    _git(ws, "commit", "-q", "-m", "code")
+    train = ("import os, skops.io; from sklearn.linear_model import LogisticRegression as L; os.makedirs('models', "
+             "exist_ok=True); skops.io.dump(L().fit([[0], [1]], [0, 1]), 'models/m.skops')")
+    (ws.root / "models").mkdir()
+    model = run_command(ws, [sys.executable, "-c", train], models={"m": "models/m.skops"}, cwd=ws.root)
+    assert model.status == "succeeded" and recorded(ws, model.id)["git_dirty"] is False
+    assert recorded(ws, run_command(ws, [sys.executable, "-c", "pass"]).id)["git_dirty"] is False  # models/m.skops
+    failed = run_command(ws, ["sh", "-c", "mkdir -p out && echo 1 > out/f; exit 1"], outputs={"out": "out"})
+    assert failed.status == "failed"
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False  # out/, declared as data
+    with pytest.raises(RuntimeError), assay.track(ws) as tracked:
+        (ws.root / "tracked").mkdir()
+        (ws.root / "tracked" / "f").write_text("1")
+        tracked.output("tracked", "tracked")
+        raise RuntimeError("no")
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False  # tracked/, declared as data
+    checkout(ws, "m@v1")
+    assert (ws.root / ".assay-model-m").is_dir()
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False  # a model checked out
+    (ws.root / "step.py").write_text("print('new')\n")  # code still counts
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True

@@ -184,7 +184,7 @@ def test_a_host_programs_reaping_sigchld_handler_does_not_make_a_failed_command_
     # A program whose own SIGCHLD handler reaps every child (waitpid(-1, WNOHANG)) reaped the
     # command before Popen could: Popen then says 0 (its status is lost), and a command that
     # failed was recorded as succeeded, its outputs versioned. (Each command outlives the start
-    # of the wait: one that ends before it is still reaped by such a handler, as before.)
+    # of the wait: for one that ends before it, see the test after this one.)
     script = ("import json, os, signal\n"
               "from assay.lineage import run_command\n"
               "from assay.workspace import Workspace\n"
@@ -202,6 +202,73 @@ def test_a_host_programs_reaping_sigchld_handler_does_not_make_a_failed_command_
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [3] * 8 + [-signal.SIGTERM]
     assert versions(ws) == 0
+
+
+def test_a_command_reaped_by_the_host_program_before_the_wait_has_an_unknown_exit_status(
+        ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # A command that ends before the wait starts is reaped by the program's own SIGCHLD handler
+    # (or by the kernel, where SIGCHLD is ignored): its status is lost, and Popen says 0. A
+    # command that exited 3 was recorded as succeeded, its outputs versioned. Its exit status
+    # is now recorded as unknown: not a success, and not a made-up code.
+    script = ("import json, os, signal, sys\n"
+              "from assay.lineage import run_command\n"
+              "from assay.lineage._signals import RunSignals\n"
+              "from assay.workspace import Workspace\n"
+              "ws = Workspace.open('.')\n"
+              "def reap(signum, frame):\n"
+              "    try:\n"
+              "        while os.waitpid(-1, os.WNOHANG)[0] > 0: pass\n"
+              "    except ChildProcessError: pass\n"
+              "wait = RunSignals.wait\n"
+              "def late(self, child):  # the command ends, and the handler runs, before the wait starts\n"
+              "    try:\n"
+              "        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)\n"
+              "    except ChildProcessError: pass  # (SIGCHLD ignored: the kernel reaped it)\n"
+              "    for _ in range(100): pass\n"
+              "    return wait(self, child)\n"
+              "RunSignals.wait = late\n"
+              "codes = []\n"
+              "for how in ('handler', 'handler, SIGINT not taken', 'ignored'):\n"
+              "    signal.signal(signal.SIGCHLD, signal.SIG_IGN if how == 'ignored' else reap)\n"
+              "    signal.signal(signal.SIGINT, (lambda s, f: None) if 'SIGINT' in how else signal.default_int_handler)\n"
+              "    run = run_command(ws, ['sh', '-c', 'exit 3'], outputs={'o': 'o'})\n"
+              "    codes.append([run.status, run.exit_code, run.failure, run.id])\n"
+              "signal.signal(signal.SIGCHLD, reap)\n"
+              "RunSignals.wait = wait  # a command that outlives the start of the wait: its own code\n"
+              "run = run_command(ws, ['sh', '-c', 'sleep 0.2; exit 3'])\n"
+              "codes.append([run.status, run.exit_code, run.failure, run.id])\n"
+              "print(json.dumps(codes))\n")
+    (ws.root / "o").mkdir()
+    (ws.root / "o" / "f").write_text("1")
+    proc = subprocess.run([PY, "-c", script], cwd=ws.root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    runs = json.loads(proc.stdout.strip().splitlines()[-1])
+    for status, code, failure, _ in runs[:3]:
+        assert (status, code) == ("failed", None) and "exit status is unknown" in failure, runs
+    assert runs[3][:3] == ["failed", 3, None]
+    assert versions(ws) == 0
+    from assay.lineage import run_record as record
+
+    unknown = record(ws, runs[0][3])
+    assert unknown.exit_unknown is True and unknown.exit_code is None and unknown.status == "failed"
+    assert record(ws, runs[3][3]).exit_unknown is False
+    text = cli("lineage", f"run:{runs[0][3][:12]}").stdout
+    assert "status:      failed (exit status unknown)\n" in text
+    node = next(n for n in cli.json("lineage", f"run:{runs[0][3]}")["nodes"] if n["type"] == "run")
+    assert node["exit_unknown"] is True and "exit_unknown" not in node["env"]
+    assert "exit status unknown" in cli("lineage", "--dot", f"run:{runs[0][3]}").stdout
+
+
+def test_assay_run_reads_the_exit_status_where_its_parent_left_sigchld_ignored(ws: Workspace) -> None:
+    # SIGCHLD ignored is inherited across exec: the kernel reaped every child, Popen said 0, and
+    # `assay run -- sh -c 'exit 3'` recorded a success and exited 0.
+    def ignored() -> None:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+
+    proc = subprocess.run([*ASSAY, "run", "--json", "--", "sh", "-c", "exit 3"], cwd=ws.root, capture_output=True,
+                          text=True, timeout=120, preexec_fn=ignored)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 3 and doc["status"] == "failed" and doc["exit_code"] == 3, proc.stderr
 
 
 def test_an_exception_in_the_wait_leaves_no_interrupt_behind(ws: Workspace) -> None:

@@ -110,6 +110,8 @@ def _render_run(node: str, info: dict[str, Any], graph: Any) -> None:
         env = info.get("env") if isinstance(info.get("env"), dict) else {}
         status = (f"abandoned: recorded as running, but its process ({info.get('pid')} on {env.get('hostname')}) "
                   "has ended without recording how the run ended (killed, or the machine stopped)")
+    elif code is None and info.get("exit_unknown") is True:  # (its command was reaped before it could be read)
+        status = f"{info.get('status')} (exit status unknown)"
     else:
         status = f"{info.get('status')}" + (f" (exit {code})" if code is not None else "")
     env = info.get("env") if isinstance(info.get("env"), dict) else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any
 
@@ -58,6 +59,11 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
     both = sorted(set(outs) & set(model_outs))
     if both:
         raise UsageError(f"{both[0]} is both an --out and a --model", hint="give each output its own NAME")
+    # SIGCHLD ignored, as a parent may leave it (inherited across exec): every child is reaped
+    # by the kernel, and no exit status (the command's, git's) can be read. assay's own process:
+    # taken back to the default, which the command then starts with.
+    if hasattr(signal, "SIGCHLD") and signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     ws = Workspace.open()
     child_stdout = None
     if as_json:
@@ -74,7 +80,9 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
         terminated, result = exc, exc.run
     raw = result.exit_code or 0
     ended_by = -raw if raw < 0 else None
-    code = 128 + ended_by if ended_by is not None else raw  # as a shell reports it
+    code: int | None = 128 + ended_by if ended_by is not None else raw  # as a shell reports it
+    if result.exit_unknown:  # (reaped before it could be read: not a success, and no code made up)
+        code = None
     doc: dict[str, Any] = {**result.to_dict(), "exit_code": code}
     if ended_by is not None:
         doc["signal"] = signal_name(ended_by)
@@ -82,7 +90,7 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
         doc["terminated_by"] = signal_name(terminated.signum)
 
     def render() -> None:
-        how = f"exit {code}" + (f", {doc['signal']}" if "signal" in doc else "")
+        how = "exit status unknown" if code is None else f"exit {code}" + (f", {doc['signal']}" if "signal" in doc else "")
         click.echo(f"run {result.id[:12]} {result.status} ({how})", err=True)
         for ref in (v.ref for v in result.produced):
             click.echo(f"  produced {ref}", err=True)
@@ -107,6 +115,8 @@ def run(inputs: tuple[str, ...], outputs: tuple[str, ...], models: tuple[str, ..
         sys.exit(130)  # as a shell reports Ctrl-C (the run's document is already printed)
     if terminated is not None:
         raise terminated
+    if code is None:
+        sys.exit(1)
     if code:
         sys.exit(code if 0 < code < 256 else 1)
 

@@ -153,14 +153,21 @@ def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cw
     has changes not committed, Python, the installed package set, platform. Python and the
     package set are the ones of the interpreter ``command`` starts, where it starts one (run
     in ``command_cwd``; ``python``: as :func:`find_python` found it), or ``python_unknown``
-    says why that cannot be told without running it (a wrapper named ``python``, ``srun``);
-    else assay's own. ``python_executable`` names the interpreter described. ``data``: paths (relative to ``cwd``) of data, which no change in makes the
+    says why that cannot be told without running it (a wrapper named ``python``, ``srun``,
+    ``sh -c``, ``make``); assay's own for a tracked block (no ``command``) or a command run by
+    assay's own interpreter. ``python_executable`` names the interpreter described.
+    ``assay_version`` and ``assay_python`` are assay's own, whatever the command ran in.
+    ``data``: paths (relative to ``cwd``) of data, which no change in makes the
     code dirty (the workspace's datasets, a run's outputs). Under :data:`SITE`, not to be
     recorded: where an interpreter asked said it imports from (see :func:`packages_after`)."""
     if python is None:
         python = find_python(command, command_cwd) if command else Interpreter(named=sys.executable, own=True)
     env = python_environment(python)
-    env.update({"platform": platform.platform(), "machine": platform.machine(), "hostname": platform.node()})
+    # assay's own, named as such: the command's Python may be another, or not known
+    from assay import __version__
+
+    env.update({"assay_version": __version__, "assay_python": platform.python_version(),
+                "platform": platform.platform(), "machine": platform.machine(), "hostname": platform.node()})
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=False

@@ -58,7 +58,9 @@ class LineageGraph:
     - ``root``: the full id of the node asked about (``version:<id>``, ``run:<id>`` or ``record:<id>``).
     - ``nodes``: node id -> what is known of it: ``type`` (``version``, ``run``, ``record``) and
       ``label`` always; a version's ``dataset``, ``version``, ``snapshot``, ``created_at`` (ISO 8601,
-      UTC), ``by``, ``run_id``; a run's ``kind``, ``status``, ``exit_code``, ``started_at``,
+      UTC), ``by``, ``run_id``; a run's ``kind``, ``status``, ``exit_code`` (``exit_unknown``
+      where its command ended but how is not known), ``output_paths`` (where its outputs were
+      declared, relative to the workspace), ``started_at``,
       ``ended_at``, ``command``, ``params``, ``env`` (:func:`run_record` gives a run's as a typed record);
       ``missing`` where the node is not in this workspace.
     - ``edges``: ``(src, dst, relation)`` triples, such as ``input_of``, ``produced``, ``reproduced``.
@@ -96,7 +98,8 @@ class LineageGraph:
                 # (a failed run made nothing: drawn apart from the runs that did)
                 code = info.get("exit_code")
                 how = (f", exit {128 - code}" if isinstance(code, int) and code < 0 else
-                       f", exit {code}" if code is not None else "")
+                       f", exit {code}" if code is not None else
+                       ", exit status unknown" if info.get("exit_unknown") is True else "")
                 label += f" [{'abandoned' if info.get('abandoned') else info.get('status')}{how}]"
                 style = ', style="dashed,filled", fillcolor="#f4cccc"' if node_id == self.root else ", style=dashed"
             lines.append(f"  {_q(node_id)} [label={_q(label)}, shape={shape}{style}];")
@@ -356,7 +359,7 @@ def describe(ws: Workspace, node_id: str) -> dict[str, Any]:
                     "env": _loads(env, {})}
             if isinstance(info["env"], dict):
                 # kept there, not the run's environment: see _run._record_failure, data._history
-                for key in ("failure", "imported", "ledger", "pid", "host_tag"):
+                for key in ("failure", "exit_unknown", "output_paths", "imported", "ledger", "pid", "host_tag"):
                     if key in info["env"]:
                         info[key] = info["env"].pop(key)
                 if isinstance(info.get("imported"), dict):

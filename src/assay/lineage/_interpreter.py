@@ -13,7 +13,9 @@ it names: a program called ``python`` may be a wrapper that submits a cluster jo
 - Not known: a program named like Python that is a script, a launcher whose options or
   environment cannot be read so, one that runs the command elsewhere (``srun``, ``ssh``,
   ``docker``); recorded as such, not as assay's own.
-- Any other program (``make``, ``sh -c …``): assay's own Python, as before.
+- Any other program (``make``, ``sh -c "python train.py"``): not known either. Whatever Python it
+  starts, if any, is its own choice (the shell's PATH, the Makefile's ``$(PYTHON)``): assay's
+  own would be a guess put in the record as a fact.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def _program(words: list[str], env: Mapping[str, str] | None, cwd: str | None, b
     if isinstance(shebang, str):
         return Interpreter(named=named, unknown=f"{named}: {shebang}")
     if shebang is not None:
-        interpreter, options = shebang
+        interpreter, options, env, cwd = shebang
         return _asked(interpreter, interpreter, _options(options), env, cwd)
     if bin_dir is not None:  # a program of the environment's, or a task (pixi run train)
         python = os.path.join(bin_dir, "python")
@@ -140,7 +142,8 @@ def _program(words: list[str], env: Mapping[str, str] | None, cwd: str | None, b
         if head is not None and head.startswith(_BINARY):
             return _asked(python, python, (), env, cwd)
         return Interpreter(named=python, unknown=f"{python} is not a Python interpreter that can be asked")
-    return Interpreter(named=sys.executable, own=True)
+    return Interpreter(unknown=f"{named} is not a Python interpreter, nor a script with a Python #! line: the Python "
+                               "it starts, if any, is not known without running it")
 
 
 def _asked(named: str, path: str, options: Sequence[str], env: Mapping[str, str] | None,
@@ -195,11 +198,13 @@ def _head(path: str) -> bytes | None:
         return None
 
 
-def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tuple[str, list[str]] | str | None:
-    """A script's Python interpreter and its options, from its ``#!`` line (or the ``exec`` line
-    a long path puts below ``#!/bin/sh``), where that is a real Python; why not, where it is
-    named like Python but is not one that can be read (a wrapper, missing); None where it is
-    not named like Python at all (``#!/bin/sh``)."""
+def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None
+             ) -> tuple[str, list[str], Mapping[str, str] | None, str | None] | str | None:
+    """A script's Python interpreter, its options, and the environment and folder it gets (what
+    ``#!/usr/bin/env -S VAR=x python3`` sets), from its ``#!`` line (or the ``exec`` line a long
+    path puts below ``#!/bin/sh``), where that is a real Python; why not, where it is named like
+    Python but is not one that can be read (a wrapper, missing); None where it is not named like
+    Python at all (``#!/bin/sh``)."""
     lines = head.decode("utf-8", "replace").splitlines()
     words = lines[0][2:].split()
     if not words:
@@ -210,9 +215,14 @@ def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tup
         except ValueError:
             return None
     elif os.path.basename(words[0]) == "env":
-        words = [w for w in words[1:] if w != "-S" and "=" not in w]
-        if not words:
-            return None
+        args = _env_line(lines[0][2:].strip().split(None, 1)[1] if len(words) > 1 else "", env)
+        parsed = _env(args, dict(env) if env is not None else None, cwd) if args is not None else None
+        if parsed is None or isinstance(parsed, str) or not parsed[0]:
+            named = next((w for w in words[1:] if _python_like(w)), None)  # (-S with what is not read here)
+            return f"its #! line's env arguments are not read here: {lines[0][:80]}" if named else None
+        words, changed, cwd = parsed
+        if changed != (env if env is not None else os.environ):  # (VAR=x, -i, -u: the probe gets them too)
+            env = changed
         named = words[0]
         found = _which(named, env, cwd)
         if found is None:
@@ -224,7 +234,26 @@ def _shebang(head: bytes, env: Mapping[str, str] | None, cwd: str | None) -> tup
     if head is None or not head.startswith(_BINARY) or not _REAL.fullmatch(os.path.basename(os.path.realpath(words[0]))):
         what = "not found" if head is None else "not a Python interpreter by its form (a wrapper?)"
         return f"its #! interpreter {words[0]} is {what}: not run to ask which Python it is"
-    return words[0], words[1:]
+    return words[0], words[1:], env, cwd
+
+
+def _env_line(text: str, env: Mapping[str, str] | None) -> list[str] | None:
+    """The arguments ``#!/usr/bin/env TEXT`` gives env. Linux passes TEXT as one argument, which
+    env splits only after ``-S`` (``--split-string``), as a shell would: quotes, ``#`` comments
+    and ``${VAR}`` (from its environment) read here; None where it cannot be read so. Without
+    -S, it is split at spaces (as macOS does; on Linux one word is all that works there)."""
+    split = re.match(r"(-S|--split-string(=|\s))\s*", text)
+    if split is None:
+        return text.split()
+    rest = text[split.end():]
+    if "\\" in rest or "$" in re.sub(r"\$\{\w+\}", "", rest):  # (env's own escapes, \_ \c ...: not read here)
+        return None
+    environ = env if env is not None else os.environ
+    rest = re.sub(r"\$\{(\w+)\}", lambda m: environ.get(m.group(1), ""), rest)
+    try:
+        return shlex.split(rest, comments=True)
+    except ValueError:
+        return None
 
 
 def _python_like(program: str) -> bool:

@@ -54,6 +54,8 @@ class Run:
     unchanged: list[Any] = field(default_factory=list)
     status: str = "running"
     exit_code: int | None = None  # as Python reports it: -N when signal N ended the command
+    # Its command ended, but how is not known: reaped before it could be read (see RunSignals.wait)
+    exit_unknown: bool = False
     failure: str | None = None  # why it failed, where its status and exit code do not say
     started: float = field(default_factory=time.time)  # (the clock files' times are read against)
     # Each model output named before the command ran: its file then (see _outputs._unwritten).
@@ -108,6 +110,7 @@ class Run:
             "id": self.id, "status": self.status, "inputs": [v.ref for v in self.inputs],
             "outputs": [v.ref for v in self.produced], "unchanged": [v.ref for v in self.unchanged],
             **({"failure": self.failure} if self.failure else {}),
+            **({"exit_unknown": True} if self.exit_unknown else {}),
             **({"warnings": list(self.warnings)} if self.warnings else {}),
             **({"ignored": {name: dict(left) for name, left in self.ignored.items()}} if self.ignored else {}),
         }
@@ -144,6 +147,8 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
 
     env = {**{k: v for k, v in ran.items() if k != SITE}, "ledger": ws.ledger_id, "pid": os.getpid(),
            "host_tag": host_tag()}
+    if outputs:  # (here already: a run that never records its end still declared them as data)
+        env[OUTPUT_PATHS] = _relative(ws, outputs)
     # (the interpreter is named as the command names it: a path may hold what a command line may)
     env = {k: redact_text(v) if isinstance(v, str) else v for k, v in env.items()}
     with ws.ledger.transaction() as tx:
@@ -158,20 +163,40 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
     return run
 
 
-def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
-    """The workspace's data (the files and folders each dataset was last added from),
-    ``outputs`` and assay's own folder (``.assay/``: its config, meant to be committed, is no
-    code either), relative to its root: changes there are data, not uncommitted code."""
-    paths = [WORKSPACE_DIR]
-    for path in outputs:
+# Under this key in a run's record: where its outputs and model outputs were declared, relative
+# to the workspace's root (kept apart from its environment: see _graph).
+OUTPUT_PATHS = "output_paths"
+
+
+def _relative(ws: Workspace, paths: Sequence[str]) -> list[str]:
+    found = set()
+    for path in paths:
         try:
-            paths.append(ws.relpath(path))
+            found.add(ws.relpath(path))
         except UsageError:  # (a model file outside the workspace: not the repository's either)
             continue
-    for (sources,) in ws.ledger.query("SELECT sources FROM datasets"):
+    return sorted(found)
+
+
+def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
+    """The workspace's data, relative to its root: changes there are data, not uncommitted code.
+    That is what assay versions or writes: the files and folders each dataset was last added
+    from, ``outputs``, the outputs and model files any run declared (one that failed too: its
+    files are data all the same), each model's checkout folder (``.assay-model-NAME``), and
+    assay's own folder (``.assay/``: its config, meant to be committed, is no code either)."""
+    paths = [WORKSPACE_DIR, *_relative(ws, outputs)]
+    for name, kind, sources in ws.ledger.query("SELECT name, kind, sources FROM datasets"):
+        if kind == "model":
+            paths.append(f".assay-model-{name}")  # (see assay.models._registry.model_files)
         try:
             named = json.loads(sources or "[]")
         except ValueError:
+            continue
+        paths += [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
+    for (env,) in ws.ledger.query("SELECT env FROM runs WHERE env LIKE ?", (f'%"{OUTPUT_PATHS}"%',)):
+        try:
+            named = json.loads(env or "{}").get(OUTPUT_PATHS)
+        except (ValueError, AttributeError):
             continue
         paths += [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
     return paths
@@ -245,6 +270,12 @@ def _record_end(tx: Any, run: Run, status: str, exit_code: int | None, recorded:
     run.status, run.exit_code = status, exit_code
     tx.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
                (status, exit_code, utcnow(), run.id))
+    declared = _relative(run.ws, [p for paths, _ in run.outputs.values() for p in paths]
+                         + [m.path for m in run.models.values()])
+    if declared:  # (a tracked block declares them as it goes: known only now)
+        _update_env(tx, run, {OUTPUT_PATHS: declared})
+    if run.exit_unknown:  # (not a NULL exit code alone: a run an exception ended has none either)
+        _update_env(tx, run, {"exit_unknown": True})
     if run._python_after:  # its package set changed while it ran (pip install): the set after, too
         _update_env(tx, run, run._python_after)
     empty = [note for v in run.produced if (note := empty_note(tx.execute, v))]
@@ -346,6 +377,10 @@ def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] |
         raise Terminated(termination.signum, run)
 
 
+_UNKNOWN = ("the command's exit status is unknown: it was reaped before assay could read how it ended (by the "
+            "program's own SIGCHLD handler, or with SIGCHLD ignored); its outputs were not versioned")
+
+
 def _code(code: object) -> int:
     return code if isinstance(code, int) else 1  # sys.exit("message") exits 1
 
@@ -368,7 +403,9 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
 
     The command's standard output is this process's, or the file descriptor ``stdout`` (e.g. 2,
     so that a caller's own stdout holds only its JSON document). ``Run.exit_code`` is the
-    command's (-N when signal N ended it). SIGTERM or SIGHUP to this process is passed on to
+    command's (-N when signal N ended it); None, with ``Run.exit_unknown``, where a program's own
+    SIGCHLD handler (or SIGCHLD ignored) reaped the command before its exit status could be
+    read: the run is recorded as failed, its outputs not versioned. SIGTERM or SIGHUP to this process is passed on to
     the command, and then raised as :class:`Terminated` once the run is recorded as failed.
     Ctrl-C (SIGINT) is passed on likewise (a terminal sends it to the command itself), the
     command waited for, and then raised as :class:`Interrupted`; a second Ctrl-C kills the
@@ -410,6 +447,7 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
                         proc.kill()
                         raise
                 termination.watch(None)
+                run.exit_unknown = code is None
         except _NotRun as exc:
             _finish(run, ok=False, exit_code=exc.code, failure=exc.error.message)
             exc.error.details.setdefault("run", run.to_dict())
@@ -418,7 +456,7 @@ def run_command(ws: Workspace, command: list[str], *, inputs: Sequence[str] = ()
             _finish(run, ok=False, exit_code=None, failure=_said(exc))
             raise
         _finish(run, ok=code == 0 and termination.signum is None, exit_code=code,
-                failure=_interrupted(termination.signum))
+                failure=_interrupted(termination.signum) or (_UNKNOWN if run.exit_unknown else None))
     if termination.signum == signal.SIGINT:
         raise Interrupted(run)
     if termination.signum is not None:

@@ -19,7 +19,9 @@ class RunRecord:
     - ``kind``: ``python`` (:func:`track`) or ``command`` (:func:`run_command`, ``assay run``).
     - ``status``: ``running``, ``succeeded`` or ``failed``; ``abandoned``: a ``running`` run whose
       process is gone (it will never end).
-    - ``exit_code``: the command's, -N when signal N ended it (``signal`` names it); None while running.
+    - ``exit_code``: the command's, -N when signal N ended it (``signal`` names it); None while running,
+      and where ``exit_unknown``: the command ended, but how is not known (reaped before assay
+      could read it, by the host program's own SIGCHLD handler): the run is failed, not a success.
     - ``failure``: why it failed, where the status and exit code do not say.
     - ``started_at``, ``ended_at``: ISO 8601 times in UTC (``ended_at`` None while running).
     - ``command``: its argument list; ``params``: the parameters recorded (secrets redacted).
@@ -46,6 +48,7 @@ class RunRecord:
     signal: str | None = None
     abandoned: bool = False
     pulled_from: str | None = None
+    exit_unknown: bool = False
 
     @property
     def node(self) -> str:
@@ -57,7 +60,7 @@ class RunRecord:
             "started_at": self.started_at, "ended_at": self.ended_at, "command": self.command,
             "params": self.params, "env": self.env, "inputs": self.inputs, "produced": self.produced,
             "reproduced": self.reproduced, "failure": self.failure, "signal": self.signal,
-            "abandoned": self.abandoned, "pulled_from": self.pulled_from,
+            "abandoned": self.abandoned, "pulled_from": self.pulled_from, "exit_unknown": self.exit_unknown,
         }
 
 
@@ -88,4 +91,5 @@ def run_record(ws: Workspace, run_id: str) -> RunRecord:
         reproduced=sorted(by_relation["reproduced"]),
         failure=info.get("failure") if isinstance(info.get("failure"), str) else None,
         signal=info.get("signal"), abandoned=bool(info.get("abandoned")), pulled_from=info.get("pulled_from"),
+        exit_unknown=info.get("exit_unknown") is True,
     )

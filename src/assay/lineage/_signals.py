@@ -101,8 +101,12 @@ class RunSignals:
         if child is None and signal.SIGINT in self._previous:
             signal.signal(signal.SIGINT, self._previous.pop(signal.SIGINT))
 
-    def wait(self, child: subprocess.Popen[bytes]) -> int:
-        """Wait for the command to end. Where SIGINT is taken, it is waited for with
+    def wait(self, child: subprocess.Popen[bytes]) -> int | None:
+        """Wait for the command to end: how it ended, as Popen says it (-N: signal N), or None
+        where that is not known: something else reaped it (a program's own SIGCHLD handler
+        that waits for every child, SIGCHLD ignored), and Popen would say 0.
+
+        Where SIGINT is taken, it is waited for with
         ``sigtimedwait``, which says who sent it: the terminal (the kernel, on Ctrl-C), which
         sent it to the command too, or a process (`kill -INT`), which sent it to assay alone.
 
@@ -111,12 +115,19 @@ class RunSignals:
         the wait with a SIGINT of its own to this thread, known by its sender. That thread takes
         SIGCHLD in this thread's place, so that a program's handler runs (here, at the wait's
         next tick) only once the thread has read how the command ended: a handler that reaps
-        every child (``waitpid(-1)``) leaves Popen no status to read, and Popen says 0."""
-        if signal.SIGINT not in self._previous or not hasattr(signal, "sigtimedwait") or not hasattr(os, "waitid"):
+        every child (``waitpid(-1)``) leaves Popen no status to read, and Popen says 0. A
+        command that ends before the wait starts may be reaped by such a handler all the same
+        (it runs between any two lines of Python): its status is not known, and said so."""
+        if child.returncode is not None:
+            return child.returncode
+        if not hasattr(os, "waitid"):
             return child.wait()
+        if signal.SIGINT not in self._previous or not hasattr(signal, "sigtimedwait"):
+            return _waited(child)
         main = threading.get_ident()
         ended = threading.Event()
         status: list[int] = []  # how it ended, as Popen says it (-N: signal N)
+        reaped: list[bool] = []  # by another, before it could be read
 
         def waiter() -> None:
             if signal.SIGCHLD not in mask:  # (not while this thread waits in C: see above)
@@ -124,9 +135,9 @@ class RunSignals:
             try:
                 info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # (reaped below, by Popen)
                 if info is not None:
-                    status.append(info.si_status if info.si_code == os.CLD_EXITED else -info.si_status)
+                    status.append(_said(info))
             except ChildProcessError:  # reaped already, by the program's own handler
-                pass
+                reaped.append(True)
             finally:
                 ended.set()
                 signal.pthread_kill(main, signal.SIGINT)
@@ -159,7 +170,7 @@ class RunSignals:
             code = child.wait()
             if status and code != status[0]:  # reaped by the program's own SIGCHLD handler: Popen says 0
                 child.returncode = code = status[0]
-            return code
+            return None if reaped else code
         finally:
             if not woken:  # left early (an exception): the command is ended, as the caller would
                 if not ended.is_set():
@@ -210,6 +221,26 @@ class RunSignals:
         self._timer = threading.Timer(self._GRACE, child.kill)
         self._timer.daemon = True
         self._timer.start()
+
+
+def _said(info: os.waitid_result) -> int:
+    """A child's end as Popen says it: its exit code, or -N where signal N ended it."""
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+
+def _waited(child: subprocess.Popen[bytes]) -> int | None:
+    """``child.wait()``, with its status read first without reaping it (a program's own SIGCHLD
+    handler may reap it before Popen can: Popen then says 0); None where it was reaped before
+    it could be read."""
+    try:
+        info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:
+        child.wait()  # (Popen's own record of it: says 0)
+        return None
+    code = child.wait()
+    if info is not None and code != _said(info):
+        child.returncode = code = _said(info)
+    return code
 
 
 def _in_terminal_foreground() -> bool:
