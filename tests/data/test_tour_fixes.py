@@ -1,0 +1,75 @@
+"""What a new user reading the README meets next: a remote whose latest number names two
+versions, `assay data log` without NAME, a mistyped remote name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay.data import add, add_remote, push, remote_log, remove_remote
+from assay.errors import NotFoundError
+from assay.workspace import Workspace
+
+
+@pytest.fixture
+def two_v2(tmp_path: Path) -> tuple[Workspace, dict[str, str]]:
+    """Two workspaces that each added their own ds@v2 and pushed it to one folder remote;
+    a third workspace that has pulled nothing."""
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    made: dict[str, str] = {}
+    for who in ("a", "b"):
+        ws = Workspace.init(tmp_path / who)
+        add_remote(ws, "origin", str(remote))
+        (ws.root / "d").mkdir()
+        (ws.root / "d" / "f.txt").write_text("base")
+        add(ws, [ws.root / "d"], name="ds")
+        (ws.root / "d" / "f.txt").write_text(f"{who}'s work")
+        made[who] = add(ws, [ws.root / "d"], name="ds").version.snapshot
+        push(ws)
+        ws.close()
+    third = Workspace.init(tmp_path / "third")
+    add_remote(third, "origin", str(remote))
+    return third, made
+
+
+def test_remote_log_says_when_the_latest_number_names_two_versions(two_v2, cli) -> None:  # type: ignore[no-untyped-def]
+    # `assay data pull ds` refuses ds@latest there as ambiguous: the listing must not pick one
+    # of the two as "latest" without saying so.
+    third, made = two_v2
+    (entry,) = remote_log(third, remote="origin")["datasets"]
+    assert sorted(entry["latest_ambiguous"]) == sorted(f"ds@{s[:12]}" for s in made.values())
+    out = cli("data", "log", "--remote", "origin", cwd=third.root).stdout
+    assert "latest v2 names 2 versions" in out
+    assert all(s[:12] in out for s in made.values())
+
+
+def test_remote_log_latest_is_not_ambiguous_where_one_version_has_the_top_number(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "w")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "f.txt").write_text("x")
+    add(ws, [ws.root / "d"], name="ds")
+    push(ws)
+    (entry,) = remote_log(ws, remote="origin")["datasets"]
+    assert entry["latest_ambiguous"] == [] and entry["latest"]["ref"] == "ds@v1"
+
+
+def test_data_log_without_name_points_to_data_ls(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    proc = cli("data", "log", check=2, cwd=ws.root)
+    assert "assay data ls" in proc.stderr
+
+
+def test_remote_remove_of_a_mistyped_name_names_the_known_remotes(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    add_remote(ws, "origin", str(tmp_path / "r"))
+    with pytest.raises(NotFoundError) as caught:
+        remove_remote(ws, "orgin")
+    assert caught.value.hint and "origin" in caught.value.hint
+    assert "known remotes: origin" in cli("remote", "remove", "orgin", check=2, cwd=ws.root).stderr
+
+
+def test_data_ls_remote_without_ref_checks_the_remote_name_first(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    add_remote(ws, "origin", str(tmp_path / "r"))
+    proc = cli("data", "ls", "--remote", "orgin", check=2, cwd=ws.root)
+    assert "no remote named 'orgin'" in proc.stderr and "`assay data log --remote orgin`" not in proc.stderr
