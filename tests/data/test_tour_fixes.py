@@ -73,3 +73,17 @@ def test_data_ls_remote_without_ref_checks_the_remote_name_first(ws: Workspace, 
     add_remote(ws, "origin", str(tmp_path / "r"))
     proc = cli("data", "ls", "--remote", "orgin", check=2, cwd=ws.root)
     assert "no remote named 'orgin'" in proc.stderr and "`assay data log --remote orgin`" not in proc.stderr
+
+
+def test_a_first_version_whose_files_were_all_left_out_is_not_called_an_empty_folder(ws: Workspace) -> None:
+    (ws.root / "links").mkdir()
+    (ws.root / "links" / "h").symlink_to("/etc/hostname")  # outside the workspace: skipped
+    warnings = add(ws, ["links"], name="links").warnings
+    assert any(w.startswith("skipped links/h") for w in warnings)
+    assert "links@v1 holds no files: each file there was left out (skipped or ignored, as said)" in warnings
+    (ws.root / ".assayignore").write_text("*.tmp\n")
+    (ws.root / "junk").mkdir()
+    (ws.root / "junk" / "a.tmp").write_text("x")
+    assert any("each file there was left out" in w for w in add(ws, ["junk"], name="junk").warnings)
+    (ws.root / "empty").mkdir()
+    assert "empty@v1 holds no files: the folder was empty" in add(ws, ["empty"], name="empty").warnings
