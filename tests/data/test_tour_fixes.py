@@ -87,3 +87,16 @@ def test_a_first_version_whose_files_were_all_left_out_is_not_called_an_empty_fo
     assert any("each file there was left out" in w for w in add(ws, ["junk"], name="junk").warnings)
     (ws.root / "empty").mkdir()
     assert "empty@v1 holds no files: the folder was empty" in add(ws, ["empty"], name="empty").warnings
+
+
+def test_remotes_written_by_hand_with_no_default_are_not_called_none(ws: Workspace, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    # The README's config.toml shows [remotes.origin] alone: a push must not say "no remote configured".
+    (tmp_path / "r").mkdir()
+    config = ws.dir / "config.toml"
+    config.write_text(config.read_text() + f'\n[remotes.origin]\nurl = "{tmp_path / "r"}"\n')
+    proc = cli("data", "push", check=2, cwd=ws.root)
+    assert "no remote configured" not in proc.stderr
+    assert "no default remote" in proc.stderr and "--remote origin" in proc.stderr
+    assert 'default_remote = "origin"' in proc.stderr
+    assert "no default remote" in cli("data", "pull", "--repair", check=2, cwd=ws.root).stderr
+    cli("data", "push", "--remote", "origin", cwd=ws.root)
