@@ -132,8 +132,8 @@ def log_cmd(name: str | None, remote: str | None, as_json: bool) -> None:
         _remote_log(name, remote, as_json)
         return
     if name is None:
-        raise UsageError("name the dataset whose versions to list: assay data log NAME",
-                         hint="`assay data ls` lists this workspace's datasets; `assay data log --remote R` a remote's")
+        raise click.UsageError("Missing argument 'NAME' (without --remote): `assay data ls` lists this "
+                               "workspace's datasets, `assay data log --remote R` a remote's.")
     versions = log(Workspace.open(), name)
     if versions:
         name = versions[0].dataset  # NAME@REF: that one version
