@@ -100,3 +100,15 @@ def test_remotes_written_by_hand_with_no_default_are_not_called_none(ws: Workspa
     assert 'default_remote = "origin"' in proc.stderr
     assert "no default remote" in cli("data", "pull", "--repair", check=2, cwd=ws.root).stderr
     cli("data", "push", "--remote", "origin", cwd=ws.root)
+
+
+def test_init_inside_another_workspace_warns(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    env = {"ASSAY_HOME": ""}
+    cli("init", str(tmp_path / "outer"), env=env)
+    (tmp_path / "outer" / "sub").mkdir()
+    proc = cli("init", env=env, cwd=tmp_path / "outer" / "sub")
+    assert f"is inside the workspace {(tmp_path / 'outer').resolve()}" in proc.stderr
+    doc = cli.json("init", str(tmp_path / "outer" / "sub2"), env=env)
+    assert any("is inside the workspace" in w for w in doc["warnings"])
+    assert "warning" not in cli("init", str(tmp_path / "alone"), env=env).stderr
+    assert "warning" not in cli("init", env=env, cwd=tmp_path / "outer" / "sub").stderr  # already there: nothing new
