@@ -149,15 +149,19 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
 
 
 def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
-    """The workspace's data (the files and folders each dataset was last added from),
-    ``outputs`` and assay's own folder (``.assay/``: its config, meant to be committed, is no
-    code either), relative to its root: changes there are data, not uncommitted code."""
+    """The workspace's data (the files and folders each dataset was last added from, and the
+    folder a checkout of each model writes), ``outputs`` and assay's own folder (``.assay/``:
+    its config, meant to be committed, is no code either), relative to its root: changes
+    there are data, not uncommitted code."""
+    from assay.models._registry import checkout_folder
+
     paths = [WORKSPACE_DIR]
     for path in outputs:
         try:
             paths.append(ws.relpath(path))
         except UsageError:  # (a model file outside the workspace: not the repository's either)
             continue
+    paths += [checkout_folder(name) for (name,) in ws.ledger.query("SELECT name FROM datasets WHERE kind = 'model'")]
     for (sources,) in ws.ledger.query("SELECT sources FROM datasets"):
         try:
             named = json.loads(sources or "[]")
