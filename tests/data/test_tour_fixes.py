@@ -112,3 +112,10 @@ def test_init_inside_another_workspace_warns(tmp_path: Path, cli) -> None:  # ty
     assert any("is inside the workspace" in w for w in doc["warnings"])
     assert "warning" not in cli("init", str(tmp_path / "alone"), env=env).stderr
     assert "warning" not in cli("init", env=env, cwd=tmp_path / "outer" / "sub").stderr  # already there: nothing new
+
+
+def test_top_level_help_lists_every_exit_code_the_readme_names(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    text = " ".join(cli("--help", cwd=tmp_path).stdout.split())
+    for said in ("0 ok / passed", "1 negative verdict", "2 usage or input error", "3 internal error",
+                 "130 interrupted", "143 / 129 ended by SIGTERM / SIGHUP", "`assay run` exits with its command's own"):
+        assert said in text
