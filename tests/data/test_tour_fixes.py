@@ -119,3 +119,20 @@ def test_top_level_help_lists_every_exit_code_the_readme_names(tmp_path: Path, c
     for said in ("0 ok / passed", "1 negative verdict", "2 usage or input error", "3 internal error",
                  "130 interrupted", "143 / 129 ended by SIGTERM / SIGHUP", "`assay run` exits with its command's own"):
         assert said in text
+
+
+def test_checkout_says_which_local_files_it_would_overwrite_and_which_remove(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    from assay.data import checkout
+    from assay.errors import UsageError
+
+    (ws.root / "data").mkdir()
+    (ws.root / "data" / "a.csv").write_text("id\n1\n")
+    add(ws, ["data"], name="customers")
+    (ws.root / "data" / "a.csv").write_text("id\n2\n")
+    (ws.root / "data" / "mine.txt").write_text("kept elsewhere?")
+    with pytest.raises(UsageError) as caught:
+        checkout(ws, "customers@v1")
+    assert caught.value.message == ("customers has local changes that checkout would lose: it would overwrite "
+                                    "data/a.csv; it would remove data/mine.txt")
+    (ws.root / "data" / "a.csv").write_text("id\n1\n")
+    assert "would lose: it would remove data/mine.txt" in cli("data", "checkout", "customers@v1", check=2).stderr
