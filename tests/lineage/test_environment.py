@@ -473,3 +473,21 @@ def test_what_earlier_runs_wrote_as_outputs_does_not_make_the_code_dirty(ws: Wor
     assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False  # a model checked out
     (ws.root / "step.py").write_text("print('new')\n")  # code still counts
     assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True
+
+
+def test_a_model_checked_out_in_place_does_not_make_the_code_dirty(ws: Workspace) -> None:
+    # A checkout of a registered model writes .assay-model-NAME/ at the workspace root: its
+    # files, as a dataset's, are data, not code changed since the commit.
+    from assay.data import checkout
+    from assay.models import register_model
+
+    _git(ws, "init", "-q", ".")
+    (ws.root / "score.py").write_text("def predict(rows):\n    return [0 for _ in rows]\n")
+    _git(ws, "add", "score.py")
+    _git(ws, "commit", "-q", "-m", "code")
+    register_model(ws, "scorer", "score.py:predict")
+    checkout(ws, "scorer@v1")
+    assert (ws.root / ".assay-model-scorer").is_dir()
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False
+    (ws.root / "score.py").write_text("def predict(rows):\n    return [1 for _ in rows]\n")
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True

@@ -75,7 +75,8 @@ def cli() -> None:
     """assay: versioned data, statistical regression gates and drift detection for ML models.
 
     Exit codes: 0 ok / passed, 1 negative verdict (gate failed, drift or corruption
-    found), 2 usage or input error, 3 internal error, 130 interrupted (Ctrl-C).
+    found), 2 usage or input error, 3 internal error, 130 interrupted (Ctrl-C), 143 / 129
+    ended by SIGTERM / SIGHUP. `assay run` exits with its command's own status.
     """
 
 

@@ -9,7 +9,7 @@ import click
 from assay.cli._data_transfer import pull_cmd, push_cmd, render_damage
 from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, quoted, size_text
 from assay.cli._table_diff import render_table_diff
-from assay.errors import InputError, UsageError
+from assay.errors import InputError, NotFoundError, UsageError
 from assay.workspace import Workspace
 
 
@@ -140,7 +140,8 @@ def log_cmd(name: str | None, remote: str | None, as_json: bool) -> None:
         _remote_log(name, remote, as_json)
         return
     if name is None:
-        raise click.UsageError("Missing argument 'NAME' (without --remote).")
+        raise click.UsageError("Missing argument 'NAME' (without --remote): `assay data ls` lists this "
+                               "workspace's datasets, `assay data log --remote R` a remote's.")
     versions = log(Workspace.open(), name)
     if versions:
         name = versions[0].dataset  # NAME@REF: that one version
@@ -175,6 +176,11 @@ def _remote_log(name: str | None, remote: str, as_json: bool) -> None:
                 click.echo(f"remote {remote} holds no versions")
             for d in doc["datasets"]:
                 v = d["latest"]
+                if d["latest_ambiguous"]:
+                    click.echo(f"{d['name']:24} {d['kind']:8} {counted(d['versions'], 'version')}, latest "
+                               f"{v['version']} names {len(d['latest_ambiguous'])} versions, pushed from different "
+                               f"workspaces: {', '.join(d['latest_ambiguous'])}")
+                    continue
                 click.echo(f"{d['name']:24} {d['kind']:8} {counted(d['versions'], 'version')}, latest {v['version']} "
                            f"{v['snapshot'][:12]}  {v['created_at'][:19]}{here(v)}")
         for v in doc.get("versions", []):
@@ -200,6 +206,9 @@ def ls_cmd(ref: str | None, remote: str | None, as_json: bool) -> None:
 
     ws = Workspace.open()
     if remote is not None and ref is None:
+        if remote not in ws.config.remotes:  # a mistyped remote is said as such first
+            raise NotFoundError(f"no remote named {remote!r}",
+                                hint="known remotes: " + (", ".join(ws.config.remotes) or "none"))
         raise UsageError("name the version whose files to list: NAME@REF --remote R",
                          hint=f"`assay data log --remote {remote}` lists the datasets it holds")
     if ref is None:

@@ -168,7 +168,8 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
     results = []
     for p, (version, created), notes, (files_left, folders_left) in zip(prepared, recorded, shared, left_out, strict=True):
         set_head(ws, p.item.name, version)
-        if created and (empty := empty_note(ws.ledger.query, version)):
+        left_out = bool(p.stats["warnings"] or p.stats.get("ignored") or p.stats.get("ignored_folders"))
+        if created and (empty := empty_note(ws.ledger.query, version, left_out=left_out)):
             notes = [*notes, empty]
         if p.signed is not None:  # what the next status answers, unless something changes (_replay.py)
             record(ws, p.item.name, latest=version, against=version, sources=p.sources, head=version.id,

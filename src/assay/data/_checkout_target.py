@@ -72,9 +72,12 @@ def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: 
         held = held_by_others(ws, version.dataset, {p: _current_id(changes, p) for p in at_risk})
         at_risk = [p for p in at_risk if p not in held]
     if at_risk and not force:
+        # (a file the version lacks is removed, not overwritten: said apart, as the user may keep it elsewhere)
+        said = [f"{how} {', '.join(paths[:5])}" + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+                for how, paths in (("overwrite", [p for p in at_risk if p in snapshot.files]),
+                                   ("remove", [p for p in at_risk if p not in snapshot.files])) if paths]
         raise UsageError(
-            f"{version.dataset} has local changes that checkout would overwrite: " + ", ".join(at_risk[:5])
-            + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else ""),
+            f"{version.dataset} has local changes that checkout would lose: it would " + "; it would ".join(said),
             hint="add them as a version first (`assay data add`), or pass --force (force=True) to discard them",
         )
     for rel in sorted(changes.current_ids):

@@ -158,6 +158,13 @@ def _renamed(result: TransferResult, old: str, new: str) -> Any:
 
 def _pick(ws: Workspace, name: str | None) -> Remote:
     name = name or ws.config.default_remote
+    if not name and ws.config.remotes:  # (a config written by hand: `remote add` makes its first one the default)
+        known = ", ".join(ws.config.remotes)
+        first = next(iter(ws.config.remotes))
+        raise UsageError(f"no default remote: none of the remotes configured ({known}) is named by default_remote "
+                         "in .assay/config.toml",
+                         hint=f"name one with --remote {first}, or make it the default: "
+                              f"default_remote = \"{first}\" in .assay/config.toml")
     if not name:
         raise UsageError("no remote configured", hint="add one: assay remote add origin s3://bucket/prefix")
     remote = ws.config.remotes.get(name)

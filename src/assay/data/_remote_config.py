@@ -135,7 +135,8 @@ def remove_remote(ws: Workspace, name: str) -> None:
     """Forget the remote ``name`` (its data stays where it is); if it was the default, the
     next remote configured becomes the default. :class:`NotFoundError` if there is none."""
     if name not in ws.config.remotes:
-        raise NotFoundError(f"no remote named {name!r}")
+        raise NotFoundError(f"no remote named {name!r}",
+                            hint="known remotes: " + (", ".join(ws.config.remotes) or "none"))
     del ws.config.remotes[name]
     if ws.config.default_remote == name:
         ws.config.default_remote = next(iter(ws.config.remotes), None)

@@ -23,7 +23,9 @@ def remote_log(ws: Workspace, name: str | None = None, *, remote: str | None = N
     ``NAME@REF`` gives only that version. Each is as ``assay data log --json`` gives a version,
     numbered as the remote numbers it, with ``here``: its reference in this workspace where it
     was pulled or pushed from here (the number may differ), else None. Without ``name``: the
-    names the remote holds, each with its count of versions and its latest one.
+    names the remote holds, each with its count of versions and its latest one, and
+    ``latest_ambiguous``: where versions pushed from two workspaces share that latest number
+    (so that ``NAME`` alone names none of them there), each as ``NAME@<hash prefix>``.
 
     >>> remote_log(ws, "customers", remote="origin")["versions"][0]["ref"]  # doctest: +SKIP
     'customers@v2'
@@ -38,7 +40,11 @@ def remote_log(ws: Workspace, name: str | None = None, *, remote: str | None = N
             if not doc["versions"]:
                 continue  # every ref of it damaged: said under "damaged"
             latest = _entry(ws, n, doc["versions"][-1])
-            datasets.append({"name": n, "kind": doc["kind"], "versions": len(doc["versions"]), "latest": latest})
+            # Two workspaces that each pushed their own vN: a pull of NAME refuses to pick one.
+            top = [e for e in doc["versions"] if e["number"] == latest["number"]]
+            ambiguous = sorted({f"{n}@{e['snapshot'][:12]}" for e in top}) if len({e["id"] for e in top}) > 1 else []
+            datasets.append({"name": n, "kind": doc["kind"], "versions": len(doc["versions"]), "latest": latest,
+                             "latest_ambiguous": ambiguous})
         return {"remote": spec.name, "datasets": datasets, "damaged": [d.key for d in damaged]}
     base = parse_ref(name)[0] if "@" in name else check_name(name)
     if "@" in name:

@@ -365,14 +365,16 @@ def _record(tx: Any, item: NewVersion, run_id: str | None, skip_if_latest: bool)
     return version, True
 
 
-def empty_note(query: Callable[[str, tuple[Any, ...]], Any], version: Version) -> str | None:
+def empty_note(query: Callable[[str, tuple[Any, ...]], Any], version: Version, *, left_out: bool = False) -> str | None:
     """What to say of ``version`` if it holds no files (None if it holds some): the first
-    version of an empty folder, or an empty version let through (``allow_empty``) after one
-    with files. ``query`` runs SQL on the ledger (a transaction's ``execute`` or ``ledger.query``)."""
+    version of an empty folder (``left_out``: of one whose files were all skipped or ignored),
+    or an empty version let through (``allow_empty``) after one with files. ``query`` runs SQL
+    on the ledger (a transaction's ``execute`` or ``ledger.query``)."""
     if version.files:
         return None
     if version.number == 1:
-        return f"{version.ref} holds no files: the folder was empty"
+        return f"{version.ref} holds no files: " + ("each file there was left out (skipped or ignored, as said)"
+                                                    if left_out else "the folder was empty")
     rows = query("SELECT files FROM versions WHERE dataset = ? AND number = ?", (version.dataset, version.number - 1))
     had = int(rows[0][0]) if rows else 0
     if not had:

@@ -184,10 +184,12 @@ def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
     from, ``outputs``, the outputs and model files any run declared (one that failed too: its
     files are data all the same), each model's checkout folder (``.assay-model-NAME``), and
     assay's own folder (``.assay/``: its config, meant to be committed, is no code either)."""
+    from assay.models._registry import checkout_folder
+
     paths = [WORKSPACE_DIR, *_relative(ws, outputs)]
     for name, kind, sources in ws.ledger.query("SELECT name, kind, sources FROM datasets"):
         if kind == "model":
-            paths.append(f".assay-model-{name}")  # (see assay.models._registry.model_files)
+            paths.append(checkout_folder(name))
         try:
             named = json.loads(sources or "[]")
         except ValueError:

@@ -20,7 +20,7 @@ from assay.models._sklearn import SklearnModel, refuse_unfitted
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["describe_model", "held_copy", "model_files", "register_model", "store_model"]
+__all__ = ["checkout_folder", "describe_model", "held_copy", "model_files", "register_model", "store_model"]
 
 
 def register_model(
@@ -101,6 +101,12 @@ def store_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, An
         return add_together(ws, [item])[0]
 
 
+def checkout_folder(name: str) -> str:
+    """The folder, relative to the workspace root, that a version of model ``name`` holds its
+    files in (so where a checkout of it in place writes them)."""
+    return f".assay-model-{name}"
+
+
 @contextmanager
 def model_files(ws: Workspace, name: str, target: str | Path, meta: dict[str, Any], *,
                 message: str = "") -> Iterator[Any]:
@@ -116,7 +122,7 @@ def model_files(ws: Workspace, name: str, target: str | Path, meta: dict[str, An
     target = str(target)
     meta = dict(meta)
     flavor = meta["flavor"]
-    prefix = f".assay-model-{name}"
+    prefix = checkout_folder(name)
     files: list[tuple[str, str]] = []
     if flavor in ("sklearn", "onnx"):
         meta["file"] = f"{prefix}/model{Path(target).suffix.lower()}"
