@@ -61,6 +61,9 @@ class Run:
     # An output that shares another dataset's folder, or came out empty: each also issued as an
     # AssayWarning, when it is found (see assay._warn).
     warnings: list[str] = field(default_factory=list)
+    # The overlaps with another dataset's folder said when the outputs were declared: the add
+    # at the run's end finds them again, and must not say them a second time.
+    _said_overlaps: set[frozenset[tuple[str, str]]] = field(default_factory=set, repr=False)
     # The Python it ran in and what was recorded of it when it started (see packages_after).
     _python: Interpreter | None = field(default=None, repr=False)
     _python_env: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -74,7 +77,8 @@ class Run:
         ``allow_overlap``: see :mod:`assay.data._overlap`) is refused here, before the work."""
         paths = [path] if isinstance(path, (str, Path)) else list(path)
         self._check_new(name)
-        shared = check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared())
+        shared = check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared(),
+                              said=self._said_overlaps)
         self.warnings += shared
         warn_user(shared)
         # Where it is now: the block may change the current folder before it ends.
@@ -193,7 +197,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                 # Each model file read once: the bytes loaded are the bytes stored (see held_copy).
                 copies = {m.name: stack.enter_context(held_copy(run.ws, m.path, m.flavor)) for m in run.models.values()}
                 metas = {m.name: _describe(run, m, copies[m.name]) for m in run.models.values()}
-                # (each output's overlap with another dataset's folder was refused or allowed when declared)
+                # (each output's overlap with another dataset's folder was refused or allowed, and
+                # said, when declared: the add says only one found since)
                 # An output that holds no files is recorded (the command ended well: what it
                 # made is its product), said as a warning on stderr and in the run's record.
                 items = [NewData(paths=list(paths), name=name, message=message or "output of a run", allow_overlap=True,
@@ -205,7 +210,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                 # All in one transaction with the run's end: a failure on any output (a disk
                 # error) records none, and a crash records the outputs and the run's end or neither.
                 added = add_together(run.ws, items, run_id=run.id,
-                                     then=lambda tx, recorded: _record_end(tx, run, "succeeded", exit_code, recorded))
+                                     then=lambda tx, recorded: _record_end(tx, run, "succeeded", exit_code, recorded),
+                                     said=run._said_overlaps)
             # What the adds found worth saying (names that clash on other systems, a source gone)
             run.warnings += [w for result in added for w in result.warnings if w not in run.warnings]
             warn_user(run.warnings[known:])
