@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay._root import RENAME_HINT, WORKSPACE_DIR, find_root, not_utf8, protected_path
+from assay._warn import warn_user
 from assay._workspace_lock import check_store_lock, holds, open_lock_file, store_lock, take
 from assay.config import Config, make_folder
 from assay.errors import AssayError, UsageError
@@ -48,6 +49,9 @@ class Workspace:
         # Whether opening the store removes what killed writers left (see dead_writers_temps);
         # gc turns it off to count them in its report, and a dry run to keep them.
         self.sweep_temps = True
+        # What :meth:`init` found worth saying about the workspace it made (each also issued as
+        # an AssayWarning); empty for one opened, or one that was there already.
+        self.init_warnings: list[str] = []
 
     # -- finding and creating -----------------------------------------------------------
     @classmethod
@@ -64,7 +68,11 @@ class Workspace:
     @classmethod
     def init(cls, root: Path | str = ".", *, ledger: str | None = None, store: str | None = None,
              store_options: dict[str, Any] | None = None) -> Workspace:
-        """Create a workspace in ``root`` (idempotent on an existing one with the same settings)."""
+        """Create a workspace in ``root`` (idempotent on an existing one with the same settings).
+        A PostgreSQL ledger (shared by machines) given no ``store`` is warned of: the store is
+        then this workspace's own folder, which no other machine reaches; so is a workspace made
+        inside another one's folder. Each warning is in
+        ``init_warnings`` and issued as an :class:`~assay.errors.AssayWarning`."""
         given = Path(os.path.abspath(Path(root).expanduser()))
         root = given.resolve()
         if WORKSPACE_DIR in (given.name, root.name):  # by its name, or where a symlink leads
@@ -96,6 +104,9 @@ class Workspace:
                 ws.close()
                 _undo(ws_dir, remove=not existed)
             raise
+        if fresh:
+            ws.init_warnings = (_local_store_of_a_shared_ledger(ws) if not store else []) + _inside_another(ws)
+            warn_user(ws.init_warnings)
         return ws
 
     # -- parts ------------------------------------------------------------------------------
@@ -551,6 +562,33 @@ def _read_doc(value: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+def _local_store_of_a_shared_ledger(ws: Workspace) -> list[str]:
+    """A warning for a PostgreSQL ledger (shared by machines) given no store: its store is
+    then this workspace's own folder, which no other machine reaches, and the ledger's first
+    version names its store."""
+    if not str(ws.config.ledger or "").startswith(("postgresql://", "postgres://")):
+        return []
+    return [f"the ledger {ws.ledger_server()} is shared, but the store is this workspace's own folder {ws.store.url}, "
+            "which other machines cannot reach: the ledger's first version names its store, and a teammate's "
+            "workspace with another store is then refused. Give every workspace on the ledger one store all "
+            "reach (`assay init --ledger … --store s3://bucket/prefix`, or `store` in .assay/config.toml) "
+            "before the first `assay data add`"]
+
+
+def _inside_another(ws: Workspace) -> list[str]:
+    """A warning for a workspace made inside another one's folder (``assay init`` run in a
+    subfolder by mistake): commands run there now find this one, not the one above."""
+    from assay._root import find_root
+    from assay.errors import WorkspaceNotFoundError
+
+    try:
+        outer = find_root(str(ws.root.parent))
+    except WorkspaceNotFoundError:
+        return []
+    return [f"{ws.root} is inside the workspace {outer}: commands run in {ws.root} or below now use this new "
+            f"workspace, not that one (remove {ws.dir} if that was not meant)"]
 
 
 def _empty_folder(path: Path) -> bool:

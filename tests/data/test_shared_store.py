@@ -410,6 +410,35 @@ def test_a_workspace_that_only_ran_init_ties_the_ledger_to_nothing(tmp_path: Pat
         ws.close()
 
 
+def test_init_from_python_warns_of_a_local_store_for_a_shared_ledger_as_the_cli_does(
+        tmp_path: Path, pg_database: str, cli) -> None:  # type: ignore[no-untyped-def]
+    """`Workspace.init` said nothing where `assay init` warned: the warning is the library's now,
+    issued as an AssayWarning at the caller's line; the command line prints it once."""
+    import json
+    import warnings
+
+    from assay.errors import AssayWarning
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        ws = Workspace.init(tmp_path / "py", ledger=pg_database)
+    assert len(ws.init_warnings) == 1 and "other machines cannot reach" in ws.init_warnings[0]
+    assert [(w.category, str(w.message), w.filename) for w in said] == [(AssayWarning, ws.init_warnings[0], __file__)]
+    ws.close()
+    with warnings.catch_warnings(record=True) as said:  # there already, or given a store: nothing to say
+        warnings.simplefilter("always")
+        for again in (Workspace.init(tmp_path / "py", ledger=pg_database),
+                      Workspace.init(tmp_path / "own", ledger=pg_database, store=str(tmp_path / "py" / ".assay" / "objects"))):
+            assert again.init_warnings == []
+            again.close()
+    assert said == []
+    proc = cli("init", str(tmp_path / "cli"), "--ledger", pg_database)
+    assert proc.stderr.count("other machines cannot reach") == 1 and proc.stderr.startswith("warning: the ledger ")
+    assert "AssayWarning" not in proc.stderr
+    doc = json.loads(cli("init", str(tmp_path / "cli2"), "--ledger", pg_database, "--json").stdout)
+    assert len(doc["warnings"]) == 1 and "other machines cannot reach" in doc["warnings"][0]
+
+
 def test_a_ledger_an_older_assay_tied_to_an_empty_store_moves_to_the_first_that_records_a_version(
         tmp_path: Path, pg_database: str) -> None:
     """A ledger whose registered store holds no version of it (an older assay named it at init)

@@ -194,6 +194,27 @@ def test_a_parquet_boolean_against_its_pandas_csv_is_unchanged(tmp_path):  # typ
     assert (d.rows_changed, d.rows_unchanged) == (2, 1)
 
 
+def test_a_renamed_boolean_is_told_between_pandas_and_arrow_text(tmp_path):  # type: ignore[no-untyped-def]
+    # ok, written True / False by pandas, renamed flag in Parquet or an Arrow CSV (true / false):
+    # the lower-casing that made them one value applied only to columns both files have.
+    ok = np.random.default_rng(0).random(2000) < 0.5
+    pa.table({"id": np.arange(2000), "ok": ok}).to_pandas().to_csv(tmp_path / "p.csv", index=False)
+    for rows in (2000, 1900):  # the same rows (the same values), or rows removed too (mostly)
+        new = pa.table({"id": np.arange(rows), "flag": ok[:rows]})
+        pq.write_table(new, tmp_path / "n.parquet")
+        pa.csv.write_csv(new, tmp_path / "n.csv")
+        for other in ("n.parquet", "n.csv"):
+            for key in (["id"], None):
+                for a, b, pair in (("p.csv", other, ("ok", "flag")), (other, "p.csv", ("flag", "ok"))):
+                    found = diff_tables(tmp_path / a, tmp_path / b, key=key).schema["renamed"]
+                    assert [(r["old"], r["new"]) for r in found] == [pair], (rows, a, b, key, found)
+    # Only a boolean's spelling: text in other case is other text.
+    words = [f"Word{i % 50}" for i in range(2000)]
+    pa.table({"id": np.arange(2000), "w": words}).to_pandas().to_csv(tmp_path / "w.csv", index=False)
+    pq.write_table(pa.table({"id": np.arange(2000), "v": [w.lower() for w in words]}), tmp_path / "v.parquet")
+    assert diff_tables(tmp_path / "w.csv", tmp_path / "v.parquet", key=["id"]).schema["renamed"] == []
+
+
 def test_a_renamed_csv_column_is_told_by_its_numbers_not_their_text(tmp_path):  # type: ignore[no-untyped-def]
     # price written 12.0, renamed cost and written 12: the same numbers, so the same column.
     rows = [(i, (i * 37) % 1000) for i in range(2000)]

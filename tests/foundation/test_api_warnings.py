@@ -117,6 +117,34 @@ def test_a_tracked_block_s_warnings_point_at_its_lines(ws: Workspace) -> None:
     assert _here(said) == [(__file__, output_line)] + [(__file__, with_line)] * (len(said) - 1)
 
 
+def test_an_allowed_overlap_of_a_run_s_output_is_said_once(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    """Said when the output is declared; the add at the run's end finds it again (and says it
+    as ``dataset 'X': ...``), which was one warning twice, each through :mod:`warnings` too."""
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "a").write_text("1")
+    (ws.root / "out" / "x").mkdir(parents=True)
+    (ws.root / "out" / "x" / "b").write_text("2")
+    add(ws, ["raw"], name="raw")
+    with caught() as said:
+        with track(ws, inputs=["raw@v1"]) as run:
+            run.output("shared", "raw", allow_overlap=True)
+            run.output("whole", "out")
+            run.output("part", "out/x", allow_overlap=True)  # (inside another output: one pair, said once)
+    assert [str(w.message) for w in said] == run.warnings
+    assert len(run.warnings) == 2, run.warnings
+    assert run.warnings[0].startswith("output shared: raw is where dataset 'raw' was added from too")
+    assert run.warnings[1].startswith("output part: out/x is inside out, where dataset 'whole' was added from")
+    with caught() as said:
+        ran = run_command(ws, [PY, "-c", "pass"], outputs={"again": "raw"}, cwd=ws.root, allow_overlap=True)
+    assert [str(w.message) for w in said] == ran.warnings and len(ran.warnings) == 2, ran.warnings
+    assert all(w.startswith("output again: raw is where dataset ") for w in ran.warnings)  # ('raw', 'shared')
+    err = cli("run", "--out", "third=raw", "--allow-overlap", "--", PY, "-c", "pass").stderr
+    shared = [line for line in err.splitlines() if "the two share those files" in line]
+    assert [line.split(":")[0:2] for line in shared] == [["warning", " output third"]] * 3, err
+    doc = json.loads(cli("run", "--json", "--out", "fourth=raw", "--allow-overlap", "--", PY, "-c", "pass").stdout)
+    assert len(doc["warnings"]) == 4 and all(w.startswith("output fourth: ") for w in doc["warnings"]), doc
+
+
 def test_run_command_s_warnings_point_at_the_user_s_call(ws: Workspace) -> None:
     (ws.root / "out").mkdir()
     with caught() as said:

@@ -46,8 +46,7 @@ def init(directory: Path | None, ledger: str | None, store: str | None, endpoint
                          hint="give a folder this user can create and write to") from None
     doc: dict[str, Any] = {"root": str(ws.root), "ledger": ws.ledger.url, "store": ws.store.url,
                            "schema_version": ws.ledger.schema_version(), "created": not existed}
-    warnings = _local_store_of_a_shared_ledger(ws) if not existed and store is None else []
-    warnings += _inside_another(ws) if not existed else []
+    warnings = ws.init_warnings  # (a shared ledger given no --store, a workspace inside another)
     if warnings:
         doc["warnings"] = warnings
     text = (f"{ws.dir} is already an assay workspace; nothing changed" if existed
@@ -59,33 +58,6 @@ def init(directory: Path | None, ledger: str | None, store: str | None, endpoint
             echo_err(f"warning: {w}")
 
     emit(doc, as_json, render)
-
-
-def _local_store_of_a_shared_ledger(ws: Workspace) -> list[str]:
-    """A warning for a PostgreSQL ledger (shared by machines) given no ``--store``: its store is
-    then this workspace's own folder, which no other machine reaches, and the ledger's first
-    version names its store."""
-    if not str(ws.config.ledger or "").startswith(("postgresql://", "postgres://")):
-        return []
-    return [f"the ledger {ws.ledger_server()} is shared, but the store is this workspace's own folder {ws.store.url}, "
-            "which other machines cannot reach: the ledger's first version names its store, and a teammate's "
-            "workspace with another store is then refused. Give every workspace on the ledger one store all "
-            "reach (`assay init --ledger … --store s3://bucket/prefix`, or `store` in .assay/config.toml) "
-            "before the first `assay data add`"]
-
-
-def _inside_another(ws: Workspace) -> list[str]:
-    """A warning for a workspace made inside another one's folder (``assay init`` run in a
-    subfolder by mistake): commands run there now find this one, not the one above."""
-    from assay._root import find_root
-    from assay.errors import WorkspaceNotFoundError
-
-    try:
-        outer = find_root(str(ws.root.parent))
-    except WorkspaceNotFoundError:
-        return []
-    return [f"{ws.root} is inside the workspace {outer}: commands run in {ws.root} or below now use this new "
-            f"workspace, not that one (remove {ws.dir} if that was not meant)"]
 
 
 def _default_directory() -> Path:

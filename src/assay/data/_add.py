@@ -140,14 +140,15 @@ class _Prepared:
 
 def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = None, jobs: int = 0,
                  then: Callable[[Any, list[tuple[Version, bool]], list[tuple[int, int]]], None] | None = None,
-                 ) -> list[AddResult]:
+                 said: set[frozenset[tuple[str, str]]] | None = None) -> list[AddResult]:
     """Add each of ``items`` as the next version of its dataset, as :func:`add` does, and
     record them all in one ledger transaction: a failure on any of them (a disk error, an
     unreadable file) records none, as a run's outputs must be (a failed run makes no
     version). Chunks and snapshots stored for the others are left to ``gc``. ``then`` goes
     into that transaction (see :func:`assay.data._versions.record_versions`), given too what
     ``.assayignore`` left out of each item: ``(files, folders)``, as ``AddResult.ignored`` and
-    ``ignored_folders``."""
+    ``ignored_folders``. ``said``: the overlaps with another dataset's folder warned of already,
+    not said again (see :func:`assay.data._overlap.refuse_or_note`)."""
     if jobs < 0:
         raise UsageError(f"jobs must be 0 (one reader per core) or more, not {jobs}")
     names = [item.name for item in items]
@@ -158,7 +159,7 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
         batch = {item.name: sources for item, sources, _ in checked if sources is not None}
         shared = [[] if sources is None else refuse_or_note(
             ws, item.name, sources, allow_overlap=item.allow_overlap,
-            others={n: s for n, s in batch.items() if n != item.name}) for item, sources, _ in checked]
+            others={n: s for n, s in batch.items() if n != item.name}, said=said) for item, sources, _ in checked]
         prepared = [_prepare(ws, item, sources, gone, jobs) for item, sources, gone in checked]
         left_out = [(p.stats.get("ignored", 0), p.stats.get("ignored_folders", 0)) for p in prepared]
         recorded = record_versions(ws, [NewVersion(p.item.name, p.snapshot, message=p.item.message, sources=p.sources,

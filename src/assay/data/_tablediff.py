@@ -67,7 +67,7 @@ CSV
     its int and float columns numeric in the CSV too: there its NaN is no value, as a CSV's
     "NaN" is, and a float32 column is compared at float32 precision (its 0.1 is written to
     CSV as "0.1"); a boolean column is compared with the CSV's text in lower case (pandas
-    writes True / False). Dates and timestamps, and text cells that are one in ISO form, are
+    writes True / False), and so is, to tell a renamed column, a column only one file has. Dates and timestamps, and text cells that are one in ISO form, are
     compared as instants (`_hash_text`): pandas' "2024-01-01 00:00:00" (or "2024-01-01"), another
     tool's "2024-01-01T00:00:00" and Arrow's "2024-01-01 00:00:00.000000" are one value; a
     wall-clock time never equals an instant in a zone. A timestamp column against text whose

@@ -29,7 +29,8 @@ class _Plan:
     # 0.1 is written to CSV as "0.1", which as a double is not the float32 widened, 0.10000000149...).
     single: set[str] = field(default_factory=set)
     # A CSV on either side: columns a Parquet file holds as booleans, compared as lower-case text
-    # (pandas writes True / False, Arrow's text of a boolean is true / false).
+    # (pandas writes True / False, Arrow's text of a boolean is true / false: `_boolean_text`; a
+    # column only one file has is printed so, whatever it holds, as its partner is not known).
     booleans: set[str] = field(default_factory=set)
     # Compared as text: per column, what its text cells held, in any read of either file: "naive"
     # or "zoned" timestamps (or dates), "text" (see `_hash_text`).
@@ -61,14 +62,23 @@ class _Plan:
         return self._text_hash(batch.column(name), name)
 
     def _text_hash(self, arr: Any, name: str) -> np.ndarray:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if name in self.booleans and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-            arr = pc.utf8_lower(arr)
+        if name in self.booleans:
+            arr = _boolean_text(arr)
         if self.text or name in self.as_text:  # dates and timestamps, as values or as text, by instant
             return _hash_text(arr, self.instants.setdefault(name, set()))
         return _hash_column(arr, text=False)
+
+
+def _boolean_text(arr: Any) -> Any:
+    """Text cells that spell a boolean, in any case, as Arrow's text of one: pandas writes True /
+    False, Arrow true / false (a Parquet boolean compared as text is cast to that)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return arr
+    lower = pc.utf8_lower(arr)
+    return pc.if_else(pc.is_in(lower, pa.array(["true", "false"], arr.type)), lower, arr)
 
 
 def _compared(arr: Any, *, single: bool) -> Any:
@@ -132,8 +142,8 @@ def _scan(src: _Source, plan: _Plan, progress: Any = None, text_there: set[str] 
             num = parsed.get(name) if src.format == "csv" else col if plan.text and _numeric_type(col.type) else None
             if num is not None:
                 p.update(_hash_column(_compared(num, single=False), text=False), prio)
-            else:
-                p.update(_hash_text(col, p.instants) if plan.text else _hash_column(col, text=False), prio)
+            else:  # (a boolean's text as a shared column's: `_Plan.booleans`, here in any column)
+                p.update(_hash_text(_boolean_text(col), p.instants) if plan.text else _hash_column(col, text=False), prio)
         if key_buf is not None:
             assert k is not None
             key_buf.extend(k)

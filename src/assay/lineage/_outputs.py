@@ -32,11 +32,13 @@ class ModelOutput:
 
 
 def check_output(ws: Workspace, name: str, paths: Sequence[str | Path], *, allow_overlap: bool = False,
-                 others: dict[str, list[str]] | None = None) -> list[str]:
+                 others: dict[str, list[str]] | None = None,
+                 said: set[frozenset[tuple[str, str]]] | None = None) -> list[str]:
     """Refuse an output that could never be versioned, before the work: an invalid name, the
     name of a model (or anything but a dataset), a path outside the workspace, a path that
     would newly share files with another dataset (or with ``others``, the run's other outputs)
-    unless ``allow_overlap``. The warnings to give for overlaps let through."""
+    unless ``allow_overlap``. The warnings to give for overlaps let through; ``said``: the
+    overlaps warned of already (see :func:`assay.data._overlap.refuse_or_note`)."""
     from assay.data._overlap import refuse_or_note
     from assay.data._versions import check_name, kind_of
 
@@ -52,7 +54,8 @@ def check_output(ws: Workspace, name: str, paths: Sequence[str | Path], *, allow
 
     for rel in sources:
         refuse_ignored(str(ws.root), [rel], what=f"output {name}'s {rel}")
-    return refuse_or_note(ws, name, sources, allow_overlap=allow_overlap, others=others, what=f"output {name}")
+    return refuse_or_note(ws, name, sources, allow_overlap=allow_overlap, others=others, what=f"output {name}",
+                          said=said)
 
 
 _MODEL_FILE_FLAVORS = ("sklearn", "onnx")

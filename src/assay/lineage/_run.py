@@ -65,6 +65,9 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     # What .assayignore left out of each output that it left something out of: {name: {"files", "folders"}}
     ignored: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The overlaps with another dataset's folder said when the outputs were declared: the add
+    # at the run's end finds them again, and must not say them a second time.
+    _said_overlaps: set[frozenset[tuple[str, str]]] = field(default_factory=set, repr=False)
     # The Python it ran in and what was recorded of it when it started (see packages_after).
     _python: Interpreter | None = field(default=None, repr=False)
     _python_env: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -78,7 +81,8 @@ class Run:
         ``allow_overlap``: see :mod:`assay.data._overlap`) is refused here, before the work."""
         paths = [path] if isinstance(path, (str, Path)) else list(path)
         self._check_new(name)
-        shared = check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared())
+        shared = check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared(),
+                              said=self._said_overlaps)
         self.warnings += shared
         warn_user(shared)
         # Where it is now: the block may change the current folder before it ends.
@@ -223,7 +227,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                 # Each model file read once: the bytes loaded are the bytes stored (see held_copy).
                 copies = {m.name: stack.enter_context(held_copy(run.ws, m.path, m.flavor)) for m in run.models.values()}
                 metas = {m.name: _describe(run, m, copies[m.name]) for m in run.models.values()}
-                # (each output's overlap with another dataset's folder was refused or allowed when declared)
+                # (each output's overlap with another dataset's folder was refused or allowed, and
+                # said, when declared: the add says only one found since)
                 # An output that holds no files is recorded (the command ended well: what it
                 # made is its product), said as a warning on stderr and in the run's record.
                 items = [NewData(paths=list(paths), name=name, message=message or "output of a run", allow_overlap=True,
@@ -237,7 +242,8 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                 names = [item.name for item in items]
                 added = add_together(run.ws, items, run_id=run.id,
                                      then=lambda tx, recorded, left: _record_end(tx, run, "succeeded", exit_code, recorded,
-                                                                                 dict(zip(names, left, strict=True))))
+                                                                                 dict(zip(names, left, strict=True))),
+                                     said=run._said_overlaps)
             # What the adds found worth saying (names that clash on other systems, a source gone)
             run.warnings += [w for result in added for w in result.warnings if w not in run.warnings]
             warn_user(run.warnings[known:])
