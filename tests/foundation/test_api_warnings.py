@@ -117,6 +117,33 @@ def test_a_tracked_block_s_warnings_point_at_its_lines(ws: Workspace) -> None:
     assert _here(said) == [(__file__, output_line)] + [(__file__, with_line)] * (len(said) - 1)
 
 
+def test_an_output_s_overlap_is_said_once_not_again_by_its_add(ws: Workspace) -> None:
+    # Said as "output o: ..." when declared, and again as "dataset 'o': ..." by the add at the
+    # run's end: twice in run.warnings, on stderr, and as AssayWarnings.
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "a").write_text("1")
+    add(ws, ["raw"], name="raw")
+    with caught() as said:
+        with track(ws, inputs=["raw@v1"]) as run:
+            run.output("shared", "raw", allow_overlap=True)
+        again = run_command(ws, [PY, "-c", "pass"], outputs={"again": "raw"}, allow_overlap=True, cwd=ws.root)
+    assert len(run.warnings) == 1 and run.warnings[0].startswith("output shared: raw is where dataset 'raw'")
+    assert len(again.warnings) == 2 and all(w.startswith("output again: raw is where dataset ") for w in again.warnings)
+    assert [str(w.message) for w in said] == run.warnings + again.warnings
+
+
+def test_an_overlap_made_an_error_leaves_the_output_declared(ws: Workspace) -> None:
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "a").write_text("1")
+    add(ws, ["raw"], name="raw")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AssayWarning)
+        with track(ws, inputs=["raw@v1"]) as run:
+            with pytest.raises(AssayWarning, match="output shared"):
+                run.output("shared", "raw", allow_overlap=True)
+    assert [v.ref for v in run.produced] == ["shared@v1"]
+
+
 def test_run_command_s_warnings_point_at_the_user_s_call(ws: Workspace) -> None:
     (ws.root / "out").mkdir()
     with caught() as said:

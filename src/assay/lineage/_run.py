@@ -80,9 +80,9 @@ class Run:
         self._check_new(name)
         shared = check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared())
         self.warnings += shared
-        warn_user(shared)
         # Where it is now: the block may change the current folder before it ends.
         self.outputs[name] = ([os.path.abspath(p) for p in paths], message)
+        warn_user(shared)  # (declared first: a filter that makes it an error leaves the output declared)
 
     def output_model(self, name: str, path: str | Path, *, flavor: str | None = None, trust: bool = False,
                      message: str = "") -> None:
@@ -236,8 +236,12 @@ def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = 
                 added = add_together(run.ws, items, run_id=run.id,
                                      then=lambda tx, recorded, left: _record_end(tx, run, "succeeded", exit_code, recorded,
                                                                                  dict(zip(names, left, strict=True))))
-            # What the adds found worth saying (names that clash on other systems, a source gone)
-            run.warnings += [w for result in added for w in result.warnings if w not in run.warnings]
+            # What the adds found worth saying (names that clash on other systems, a source gone),
+            # less an overlap said already when its output was declared ("output o: ..."), which
+            # its add says again as "dataset 'o': ...": once, on stderr and as an AssayWarning.
+            run.warnings += [w for name, result in zip(names, added, strict=True) for w in result.warnings
+                             if w not in run.warnings
+                             and f"output {name}: {w.removeprefix(f'dataset {name!r}: ')}" not in run.warnings]
             warn_user(run.warnings[known:])
             return
         except BaseException as exc:  # an output that cannot be versioned fails the run
