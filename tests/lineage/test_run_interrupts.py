@@ -259,6 +259,53 @@ def test_a_command_reaped_by_the_host_program_before_the_wait_has_an_unknown_exi
     assert "exit status unknown" in cli("lineage", "--dot", f"run:{runs[0][3]}").stdout
 
 
+@pytest.mark.parametrize("interrupt", ["taken", "not taken"])
+def test_a_command_popen_reaped_itself_during_the_wait_keeps_its_exit_status(monkeypatch, interrupt: str) -> None:  # type: ignore[no-untyped-def]
+    # Popen.send_signal polls before it signals (a signal passed on to the command, the kill
+    # timer): a command that had just ended was reaped there, with its status read, and the
+    # wait, finding no child, took that for a foreign handler's reaping: exit status unknown.
+    from assay.lineage._signals import RunSignals
+
+    child = subprocess.Popen(["sh", "-c", "exit 3"])
+    real = os.waitid
+
+    def waitid(*args):  # type: ignore[no-untyped-def]
+        while child.poll() is None:  # (send_signal's poll, come first)
+            time.sleep(0.01)
+        return real(*args)
+
+    monkeypatch.setattr(os, "waitid", waitid)
+    with RunSignals(raise_now=False) as signals:
+        if interrupt == "taken":
+            signals.take_interrupt()
+        signals.watch(child)
+        assert signals.wait(child) == 3
+        signals.watch(None)
+
+
+@pytest.mark.parametrize("how", ["INT", "TERM"])
+def test_a_command_that_signals_assay_and_exits_keeps_its_exit_status(ws: Workspace, how: str) -> None:
+    # The command sends assay a signal and exits: assay passes the signal on (its poll reaping
+    # the command), and one run in five or so was recorded with its exit status unknown.
+    script = ("import json, sys\n"
+              "from assay.lineage import run_command\n"
+              "from assay.lineage._signals import Interrupted, Terminated\n"
+              "from assay.workspace import Workspace\n"
+              "ws = Workspace.open('.')\n"
+              "runs = []\n"
+              "for _ in range(20):\n"
+              "    try:\n"
+              f"        run = run_command(ws, ['sh', '-c', 'kill -{how} $PPID; exit 3'])\n"
+              "    except (Interrupted, Terminated) as exc:\n"
+              "        run = exc.run\n"
+              "    runs.append([run.exit_code, run.exit_unknown])\n"
+              "print(json.dumps(runs))\n")
+    proc = subprocess.run([PY, "-c", script], cwd=ws.root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    runs = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert all(code in (3, -getattr(signal, f"SIG{how}")) and not unknown for code, unknown in runs), runs
+
+
 def test_assay_run_reads_the_exit_status_where_its_parent_left_sigchld_ignored(ws: Workspace) -> None:
     # SIGCHLD ignored is inherited across exec: the kernel reaped every child, Popen said 0, and
     # `assay run -- sh -c 'exit 3'` recorded a success and exited 0.

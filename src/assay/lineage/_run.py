@@ -84,9 +84,9 @@ class Run:
         shared = check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared(),
                               said=self._said_overlaps)
         self.warnings += shared
-        warn_user(shared)
         # Where it is now: the block may change the current folder before it ends.
         self.outputs[name] = ([os.path.abspath(p) for p in paths], message)
+        warn_user(shared)  # (declared first: a filter that makes it an error leaves the output declared)
 
     def output_model(self, name: str, path: str | Path, *, flavor: str | None = None, trust: bool = False,
                      message: str = "") -> None:

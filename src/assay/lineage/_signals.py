@@ -170,7 +170,7 @@ class RunSignals:
             code = child.wait()
             if status and code != status[0]:  # reaped by the program's own SIGCHLD handler: Popen says 0
                 child.returncode = code = status[0]
-            return None if reaped else code
+            return _known(code) if reaped else code
         finally:
             if not woken:  # left early (an exception): the command is ended, as the caller would
                 if not ended.is_set():
@@ -235,12 +235,19 @@ def _waited(child: subprocess.Popen[bytes]) -> int | None:
     try:
         info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
     except ChildProcessError:
-        child.wait()  # (Popen's own record of it: says 0)
-        return None
+        return _known(child.wait())
     code = child.wait()
     if info is not None and code != _said(info):
         child.returncode = code = _said(info)
     return code
+
+
+def _known(code: int) -> int | None:
+    """The status Popen holds of a command reaped before the wait could read it: its own where
+    Popen reaped it (``send_signal`` polls before it signals: a signal passed on, the kill
+    timer), None where another did (Popen then says 0, which a status of 0 it read cannot be
+    told from: the run is failing on that signal anyway)."""
+    return code or None
 
 
 def _in_terminal_foreground() -> bool:
