@@ -475,6 +475,29 @@ def test_what_earlier_runs_wrote_as_outputs_does_not_make_the_code_dirty(ws: Wor
     assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True
 
 
+def test_a_failed_run_s_output_folder_hides_no_change_to_the_code_git_tracks_there(ws: Workspace) -> None:
+    # A folder of code declared as a failed run's output by mistake: what the run left there
+    # (new files) is data, but a later change to a committed file there is code all the same.
+    _git(ws, "init", "-q", ".")
+    (ws.root / "src").mkdir()
+    (ws.root / "src" / "code.py").write_text("x = 1\n")
+    _git(ws, "add", "src/code.py")
+    _git(ws, "commit", "-q", "-m", "code")
+    failed = run_command(ws, ["sh", "-c", "echo 1 > src/partial.txt; exit 1"], outputs={"res": "src"}, cwd=ws.root)
+    assert failed.status == "failed"
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False  # src/partial.txt: its output
+    (ws.root / "src" / "code.py").write_text("x = 2\n")
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True
+    _git(ws, "add", "src/code.py")  # staged, not committed: still not the commit's code
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True
+    _git(ws, "commit", "-q", "-m", "code 2")
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False
+    # a run that succeeded with that output made it a dataset's folder: data, as before
+    (ws.root / "src" / "code.py").write_text("x = 3\n")
+    assert run_command(ws, ["true"], outputs={"res": "src"}, cwd=ws.root).status == "succeeded"
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False
+
+
 def test_a_model_checked_out_in_place_does_not_make_the_code_dirty(ws: Workspace) -> None:
     # A checkout of a registered model writes .assay-model-NAME/ at the workspace root: its
     # files, as a dataset's, are data, not code changed since the commit.

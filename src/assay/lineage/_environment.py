@@ -148,7 +148,8 @@ def packages_after(python: Interpreter, before: dict[str, Any]) -> dict[str, Any
 
 
 def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cwd: Path | None = None,
-                data: Sequence[str] = (), *, python: Interpreter | None = None) -> dict[str, Any]:
+                data: Sequence[str] = (), *, new_files: Sequence[str] = (),
+                python: Interpreter | None = None) -> dict[str, Any]:
     """Where a run ran: git commit (if any, of the repository at ``cwd``) and whether the code
     has changes not committed, Python, the installed package set, platform. Python and the
     package set are the ones of the interpreter ``command`` starts, where it starts one (run
@@ -158,7 +159,9 @@ def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cw
     assay's own interpreter. ``python_executable`` names the interpreter described.
     ``assay_version`` and ``assay_python`` are assay's own, whatever the command ran in.
     ``data``: paths (relative to ``cwd``) of data, which no change in makes the
-    code dirty (the workspace's datasets, a run's outputs). Under :data:`SITE`, not to be
+    code dirty (the workspace's datasets, a run's outputs); ``new_files``: paths where new files
+    (untracked by git) are data, but a change to a file git tracks is not (a failed run's
+    outputs: what it left there, in a folder that may hold code). Under :data:`SITE`, not to be
     recorded: where an interpreter asked said it imports from (see :func:`packages_after`)."""
     if python is None:
         python = find_python(command, command_cwd) if command else Interpreter(named=sys.executable, own=True)
@@ -176,11 +179,20 @@ def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cw
             env["git_commit"] = out.stdout.strip()
             # The whole repository (":(top)"), whose code may lie outside a workspace in a subfolder
             # of it, less the data (relative to ``cwd``; literal: a folder named with * is no pattern).
-            outside = [f":(exclude,literal){path}" for path in sorted(set(data)) if path and path != "."]
+            outside = [f":(exclude,literal){path}" for path in sorted({*data, *new_files}) if path and path != "."]
             dirty = subprocess.run(["git", "status", "--porcelain", "--", ":(top)", *outside], cwd=cwd,
                                    capture_output=True, text=True, timeout=30, check=False)
             if dirty.returncode == 0:  # (a git that fails says nothing on stdout: not known, not clean)
                 env["git_dirty"] = bool(dirty.stdout.strip())
+            partial = [f":(literal){path}" for path in sorted(set(new_files)) if path and path != "."]
+            if dirty.returncode == 0 and not env["git_dirty"] and partial:
+                # what git tracks there, against the commit (staged or not); new files do not count
+                tracked = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *partial], cwd=cwd,
+                                         capture_output=True, timeout=30, check=False)
+                if tracked.returncode in (0, 1):
+                    env["git_dirty"] = tracked.returncode == 1
+                else:
+                    del env["git_dirty"]  # not known
     except (OSError, subprocess.TimeoutExpired):
         pass
     return env

@@ -142,7 +142,8 @@ def _start(ws: Workspace, kind: str, command: list[str], inputs: Sequence[str], 
             check_on_disk(ws, version)
     # (a tracked block runs in this Python: only a command's may be another)
     python = find_python(command, cwd) if kind == "command" else Interpreter(named=sys.executable, own=True)
-    ran = environment(ws.root, command, cwd, data=_data_paths(ws, outputs), python=python)
+    data, partial = _data_paths(ws, outputs)
+    ran = environment(ws.root, command, cwd, data=data, new_files=partial, python=python)
     run = Run(ws=ws, id=uuid.uuid4().hex, inputs=versions, _python=python, _python_env=ran)
     # A run recorded here (see assay.data._history), by this process of this machine and PID
     # namespace: one whose process has ended with the run still "running" was abandoned (see
@@ -182,12 +183,15 @@ def _relative(ws: Workspace, paths: Sequence[str]) -> list[str]:
     return sorted(found)
 
 
-def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
+def _data_paths(ws: Workspace, outputs: Sequence[str]) -> tuple[list[str], list[str]]:
     """The workspace's data, relative to its root: changes there are data, not uncommitted code.
     That is what assay versions or writes: the files and folders each dataset was last added
-    from, ``outputs``, the outputs and model files any run declared (one that failed too: its
-    files are data all the same), each model's checkout folder (``.assay-model-NAME``), and
-    assay's own folder (``.assay/``: its config, meant to be committed, is no code either)."""
+    from, ``outputs``, the outputs and model files a run that succeeded declared, each model's
+    checkout folder (``.assay-model-NAME``), and assay's own folder (``.assay/``: its config,
+    meant to be committed, is no code either). Second, where the outputs of a run that did not
+    succeed were declared: the new files it left there are data, but a change to a file git
+    tracks there is code changed all the same (a folder of code declared as an output by
+    mistake would hide every later change to it)."""
     from assay.models._registry import checkout_folder
 
     paths = [WORKSPACE_DIR, *_relative(ws, outputs)]
@@ -199,13 +203,16 @@ def _data_paths(ws: Workspace, outputs: Sequence[str]) -> list[str]:
         except ValueError:
             continue
         paths += [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
-    for (env,) in ws.ledger.query("SELECT env FROM runs WHERE env LIKE ?", (f'%"{OUTPUT_PATHS}"%',)):
+    partial: list[str] = []
+    for status, env in ws.ledger.query("SELECT status, env FROM runs WHERE env LIKE ?", (f'%"{OUTPUT_PATHS}"%',)):
         try:
             named = json.loads(env or "{}").get(OUTPUT_PATHS)
         except (ValueError, AttributeError):
             continue
-        paths += [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
-    return paths
+        found = [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
+        (paths if status == "succeeded" else partial).extend(found)
+    whole = set(paths)
+    return paths, sorted({p for p in partial if p not in whole})
 
 
 def _finish(run: Run, *, ok: bool, exit_code: int | None, failure: str | None = None) -> None:
