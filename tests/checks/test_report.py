@@ -16,6 +16,7 @@ import pytest
 from assay.checks import Suite, run_suite
 from assay.models import from_function
 from assay.report._check_html import check_html, write_check_html
+from assay.report._check_text import render_lines
 from assay.report._junit import check_junit, write_check_junit
 
 EVIL = '<img src=x onerror="alert(1)"></script>'
@@ -67,6 +68,18 @@ def test_junit_one_case_per_gate(doc: dict) -> None:
     assert len(cases) == len(doc["gates"])
     failing = sum(1 for g in doc["gates"] if g["status"] != "pass")
     assert int(root.find("testsuite").get("failures")) == failing == len([c for c in cases if c.find("failure") is not None])
+
+
+def test_terminal_lines_put_each_interval_beside_what_it_bounds() -> None:
+    # `min`/`max` gates bound the candidate's value, relative gates the delta; both with a baseline present
+    gate = dict(slice=None, candidate_value=0.9903, baseline_value=0.998, delta=-0.007619, status="pass")
+    doc = {"passed": True, "counts": {"pass": 2, "fail": 0, "inconclusive": 0}, "candidate": {"name": "m@v2"},
+           "baseline": {"name": "m@v1"}, "data": {"rows": 219},
+           "gates": [{**gate, "name": "roc_auc min 0.95", "kind": "min", "ci_low": 0.9822, "ci_high": 0.9985},
+                     {**gate, "name": "roc_auc non-inferiority 0.02", "kind": "non_inferiority", "ci_low": -0.012, "ci_high": -0.003}]}
+    lines = render_lines(doc)
+    assert lines[1] == "  PASS  roc_auc min 0.95: candidate 0.9903, CI [0.9822, 0.9985], baseline 0.998, delta -0.007619"
+    assert lines[2] == "  PASS  roc_auc non-inferiority 0.02: candidate 0.9903, baseline 0.998, delta -0.007619, CI [-0.012, -0.003]"
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077])
