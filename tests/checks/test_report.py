@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,7 +16,8 @@ import pytest
 from assay.checks import Suite, run_suite
 from assay.models import from_function
 from assay.report._check_html import check_html, write_check_html
-from assay.report._junit import check_junit
+from assay.report._check_text import render_lines
+from assay.report._junit import check_junit, write_check_junit
 
 EVIL = '<img src=x onerror="alert(1)"></script>'
 
@@ -66,6 +68,31 @@ def test_junit_one_case_per_gate(doc: dict) -> None:
     assert len(cases) == len(doc["gates"])
     failing = sum(1 for g in doc["gates"] if g["status"] != "pass")
     assert int(root.find("testsuite").get("failures")) == failing == len([c for c in cases if c.find("failure") is not None])
+
+
+def test_terminal_lines_put_each_interval_beside_what_it_bounds() -> None:
+    # `min`/`max` gates bound the candidate's value, relative gates the delta; both with a baseline present
+    gate = dict(slice=None, candidate_value=0.9903, baseline_value=0.998, delta=-0.007619, status="pass")
+    doc = {"passed": True, "counts": {"pass": 2, "fail": 0, "inconclusive": 0}, "candidate": {"name": "m@v2"},
+           "baseline": {"name": "m@v1"}, "data": {"rows": 219},
+           "gates": [{**gate, "name": "roc_auc min 0.95", "kind": "min", "ci_low": 0.9822, "ci_high": 0.9985},
+                     {**gate, "name": "roc_auc non-inferiority 0.02", "kind": "non_inferiority", "ci_low": -0.012, "ci_high": -0.003}]}
+    lines = render_lines(doc)
+    assert lines[1] == "  PASS  roc_auc min 0.95: candidate 0.9903, CI [0.9822, 0.9985], baseline 0.998, delta -0.007619"
+    assert lines[2] == "  PASS  roc_auc non-inferiority 0.02: candidate 0.9903, baseline 0.998, delta -0.007619, CI [-0.012, -0.003]"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_reports_are_written_with_the_umask_s_mode(doc: dict, tmp_path: Path, umask: int) -> None:
+    # a report is a file to share or publish as a CI artifact, made as `open(path, "w")` would make it, not 0600
+    old = os.umask(umask)
+    try:
+        html = write_check_html(doc, tmp_path / "check.html")
+        junit = write_check_junit(doc, tmp_path / "junit.xml")
+    finally:
+        os.umask(old)
+    assert html.stat().st_mode & 0o777 == junit.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["check.html", "junit.xml"]  # no temp file left
 
 
 @pytest.mark.browser

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 import assay.lineage
 from assay.cli._app import cli as root
+from assay.cli._output import handle_errors
 from assay.config import Config
 from assay.errors import InputError, NotFoundError, UsageError
 from assay.lineage import lineage, track
@@ -92,6 +93,30 @@ def test_a_prompt_without_input_is_a_usage_error_and_a_prompts_ctrl_c_an_interru
     monkeypatch.setitem(root.commands, "ask-interrupted", ask_interrupted)
     monkeypatch.setattr("_signal.signal", lambda *a: None)
     assert CliRunner().invoke(root, ["ask"], input="").exit_code == 2  # not 1, a negative verdict
+    assert CliRunner().invoke(root, ["ask-interrupted"]).exit_code == 130
+
+
+def test_a_prompt_inside_a_real_command_is_not_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every command is wrapped in handle_errors (as `assay user add`, which prompts for a password):
+    # Ctrl-D or Ctrl-C at its prompt is click's Abort, which must reach the same contracts, not exit 3
+    @click.command()
+    @handle_errors
+    def ask() -> None:
+        click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    @click.command()
+    @handle_errors
+    def ask_interrupted() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise click.exceptions.Abort() from None
+
+    monkeypatch.setitem(root.commands, "ask", ask)
+    monkeypatch.setitem(root.commands, "ask-interrupted", ask_interrupted)
+    monkeypatch.setattr("_signal.signal", lambda *a: None)
+    result = CliRunner().invoke(root, ["ask"], input="")
+    assert result.exit_code == 2 and "internal error" not in result.output
     assert CliRunner().invoke(root, ["ask-interrupted"]).exit_code == 130
 
 

@@ -87,7 +87,8 @@ def _workspace() -> Any:
 @click.option("--prediction", help="Model output column: reported as prediction drift.")
 @click.option("--test", "test", help="One test for every column it can judge: ks, wasserstein, energy, psi, jensenshannon, hellinger, chi2, gtest, tv.")
 @click.option("--threshold", type=float, help="Effect-size threshold for the chosen test (default: the test's own).")
-@click.option("--fail-on", "fail_on", help="'any' drifted column (default) or 'share:X', e.g. share:0.3.")
+@click.option("--fail-on", "fail_on", help="'any' drifted column (default) or 'share:X', e.g. share:0.3. "
+              "The domain classifier finding drift is drift too, unless --no-multivariate.")
 @click.option("--correction", type=click.Choice(["holm", "bh", "none"]), help="Multiple-testing control across columns (default holm).")
 @click.option("--alpha", type=float, help="Significance level after correction (default 0.05).")
 @click.option("--method", type=click.Choice(["auto", "exact", "binned"]), help="exact (sort), binned (sketches), or auto by size.")

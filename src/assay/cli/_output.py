@@ -189,7 +189,8 @@ def handle_errors(func: F) -> F:
         except AssayError as exc:
             _report(exc.to_dict(), str(exc), as_json)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+        # Abort (Ctrl-D or Ctrl-C at a prompt) is no ClickException: the command line's contracts judge it
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
             raise
         except BrokenPipeError:
             sys.exit(0)

@@ -23,9 +23,13 @@ def render_lines(doc: dict[str, Any]) -> list[str]:
                  + (f", baseline {doc['baseline']['name']}" if doc.get("baseline") else "") + f", {doc['data']['rows']} rows)")
     for g in doc["gates"]:
         where = f" [{g['slice']}]" if g.get("slice") else ""
+        ci = f", CI [{_fmt(g.get('ci_low'))}, {_fmt(g.get('ci_high'))}]" if g.get("ci_low") is not None else ""
+        # an absolute gate's interval is of the candidate's value, a relative gate's of the delta: print it beside that
+        absolute = g.get("kind") in ("min", "max")
         lines.append(f"  {_STATUS_MARK[g['status']]}  {g['name']}{where}: candidate {_fmt(g.get('candidate_value'))}"
+                     + (ci if absolute else "")
                      + (f", baseline {_fmt(g.get('baseline_value'))}, delta {_fmt(g.get('delta'))}" if g.get("baseline_value") is not None else "")
-                     + (f", CI [{_fmt(g.get('ci_low'))}, {_fmt(g.get('ci_high'))}]" if g.get("ci_low") is not None else ""))
+                     + ("" if absolute else ci))
         if g["status"] != "pass" and g.get("reason"):
             lines.append(f"        {g['reason']}")
     regressions = [s for s in doc.get("slices", []) if s.get("regression")]
