@@ -261,6 +261,22 @@ def version_sources(ws: Workspace, version: Version) -> list[str]:
     return json.loads(rows[0][0]) if rows else dataset_sources(ws, version.dataset)
 
 
+def model_folder(name: str) -> str:
+    """The folder, relative to the workspace root, that a registered model's files are stored
+    under in its snapshot (``.assay-model-NAME``), so where a checkout of it in place writes them."""
+    return f".assay-model-{name}"
+
+
+def sources_on_disk(ws: Workspace, version: Version) -> list[str]:
+    """Where status, diff and checkout look for ``version`` in the workspace: its
+    :func:`version_sources`, or for a registered model (stored from a file outside the
+    workspace, so with none) its :func:`model_folder`, which a checkout writes."""
+    sources = version_sources(ws, version)
+    if not sources and kind_of(ws, version.dataset) == "model":
+        return [model_folder(version.dataset)]
+    return sources
+
+
 def record_version(
     ws: Workspace,
     name: str,
