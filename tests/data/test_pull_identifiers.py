@@ -53,7 +53,7 @@ def test_checkout_of_a_newest_number_two_workspaces_pushed_is_refused_naming_bot
         assert snaps["alice"]["id"][:12] not in proc.stderr and snaps["bob"]["id"][:12] not in proc.stderr
     assert "cannot tell which version of ds to check out: 2 versions on the remote have its newest number, 1" in proc.stderr
     assert "`assay data pull ds@HASH --checkout`" in proc.stderr and "pull without --checkout" in proc.stderr
-    assert not (carol / "data" / "f").exists() and "no dataset named" in cli("data", "log", "ds", cwd=carol, check=2).stderr
+    assert not (carol / "data" / "f").exists() and "no dataset or model named" in cli("data", "log", "ds", cwd=carol, check=2).stderr
     cli("data", "pull", f"ds@{a}", "--checkout", cwd=carol)
     assert (carol / "data" / "f").read_text() == "alice's data"
     cli("data", "pull", cwd=carol)  # without --checkout: both, nothing chosen
