@@ -159,10 +159,8 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                                          staged=staged.pop(v.snapshot, None))
             except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
                 why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
-                here = len(result.versions_already_there)
                 raise UsageError(
-                    f"pulled {len(result.versions_transferred)} version(s) from {spec.name}"
-                    + (f" ({here} already here)" if here else "") + f", but did not check out {v.ref}: "
+                    f"{_pulled(result, spec.name)}, but did not check out {v.ref}: "
                     + (f"it {why}" if why != exc.message else why),
                     hint=exc.hint.replace("pass --force (force=True)", f"run `assay data checkout {v.ref} --force` "
                                           f"(checkout(ws, {v.ref!r}, force=True))") if exc.hint else None,
@@ -296,6 +294,15 @@ def _refs_of(ws: Workspace, sid: str) -> str:
     """The versions here whose snapshot is ``sid``, as refs."""
     rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE snapshot = ? ORDER BY dataset, number", (sid,))
     return ", ".join(f"{d}@v{n}" for d, n in rows) or f"snapshot {sid[:12]}"
+
+
+def _pulled(result: TransferResult, remote: str) -> str:
+    """What a pull did, said before why its checkout did not follow: "pulled 2 versions from
+    origin (1 more already here)", "pulled no new version from origin (1 already here)"."""
+    sent, here = len(result.versions_transferred), len(result.versions_already_there)
+    if not sent:
+        return f"pulled no new version from {remote}" + (f" ({here} already here)" if here else "")
+    return f"pulled {_counted(sent, 'version')} from {remote}" + (f" ({here} more already here)" if here else "")
 
 
 def _counted(n: int, what: str) -> str:
