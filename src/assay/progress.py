@@ -53,9 +53,11 @@ def bar(total: float | None = None, desc: str = "", unit: str = "it", *, show: b
     tqdm.monitor_interval = 0
     scale = unit == "B"
     stream: Any = sys.stderr
+    leave = False  # on a terminal a finished bar goes, leaving the command's own output
     if not _on_terminal(stream):
         stream = _Lines(stream)
         kwargs.setdefault("mininterval", 1.0)  # a line each: ten a second would flood a log
+        leave = True  # its final state as the last line: a log shows the work finished (and how much)
     return tqdm(
         total=total,
         desc=desc,
@@ -63,7 +65,7 @@ def bar(total: float | None = None, desc: str = "", unit: str = "it", *, show: b
         unit_scale=scale,
         unit_divisor=1024 if scale else 1000,
         file=stream,
-        leave=False,
+        leave=leave,
         dynamic_ncols=True,
         **kwargs,
     )

@@ -79,7 +79,7 @@ def test_push_says_what_it_sent_and_what_was_there(ws: Workspace, cli, tmp_path:
 
 def test_exit_codes_and_messages(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
     p = cli("data", "log", "ghost", check=2)
-    assert "no dataset named 'ghost'" in p.stderr
+    assert "no dataset or model named 'ghost'" in p.stderr
     p = cli("data", "add", "nothing-here", "--name", "x", check=2)
     assert "does not exist" in p.stderr
     p = cli("data", "add", "--name", "x", check=2)  # missing PATH: click usage error

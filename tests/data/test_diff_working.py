@@ -77,4 +77,4 @@ def test_diff_of_a_version_not_on_disk_says_so(ws, cli, tmp_path: Path) -> None:
     proc = cli("data", "diff", "ds", check=2)
     assert "none of ds@v1's files are on disk" in proc.stderr and "checkout" in proc.stderr
     proc = cli("data", "diff", "nosuch", check=2)
-    assert "no dataset named 'nosuch'" in proc.stderr
+    assert "no dataset or model named 'nosuch'" in proc.stderr

@@ -291,7 +291,7 @@ def test_no_dataset_named_says_what_a_killed_first_add_left(ws, cli, tmp_path: P
     pack.parent.mkdir(exist_ok=True)
     pack.write_bytes(b"p" * 5000)
     err = cli("data", "status", "big", check=2).stderr
-    assert "no dataset named 'big'" in err
+    assert "no dataset or model named 'big'" in err
     assert ("a temp file (4.9 KiB) that an assay command killed mid-write left (an add or a pull of 'big' interrupted "
             "before its first version?) is in the workspace: to finish it, run that `assay data add` or `assay data "
             "pull` again (either frees it, as `assay data gc` does)") in err, err

@@ -35,7 +35,9 @@ def test_pull_notes_use_the_hash_data_log_shows_and_both_numbers(cli, tmp_path: 
     assert out == "nothing to pull: this workspace has origin's customers@v1 (here v2) already\n", out
 
 
-def test_checkout_note_names_both_versions_by_their_hashes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_checkout_of_a_newest_number_two_workspaces_pushed_is_refused_naming_both(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # `pull NAME` refused such a version as ambiguous, while `pull --checkout` checked out the
+    # later made with a note: one rule now, an actionable refusal before anything is fetched.
     remote = tmp_path / "remote"
     alice, bob, carol = (_workspace(cli, tmp_path / w, remote) for w in ("alice", "bob", "carol"))
     (carol / "data" / "f").unlink()
@@ -44,11 +46,17 @@ def test_checkout_note_names_both_versions_by_their_hashes(cli, tmp_path: Path) 
         cli("data", "push", cwd=who)
         time.sleep(0.05)  # bob's is the later made
     snaps = {w.name: cli.json("data", "log", "ds", cwd=w)["versions"][0] for w in (alice, bob)}
-    proc = cli("data", "pull", "--checkout", cwd=carol)
-    note = next(line for line in proc.stderr.splitlines() if "checked out the later made" in line)
     a, b = snaps["alice"]["snapshot"][:12], snaps["bob"]["snapshot"][:12]
-    assert f"the later made, ds@{b} (" in note and f"not ds@{a} (" in note, note
-    assert f"`assay data checkout ds@{a}` writes that one" in note
-    assert snaps["alice"]["id"][:12] not in note and snaps["bob"]["id"][:12] not in note
-    cli("data", "checkout", f"ds@{a}", cwd=carol)
+    for args in (("ds",), ("ds", "--checkout"), ("--checkout",)):
+        proc = cli("data", "pull", *args, cwd=carol, check=2)
+        assert f"ds@{a}" in proc.stderr and f"ds@{b}" in proc.stderr, proc.stderr
+        assert snaps["alice"]["id"][:12] not in proc.stderr and snaps["bob"]["id"][:12] not in proc.stderr
+    assert "cannot tell which version of ds to check out: 2 versions on the remote have its newest number, 1" in proc.stderr
+    assert "`assay data pull ds@HASH --checkout`" in proc.stderr and "pull without --checkout" in proc.stderr
+    assert not (carol / "data" / "f").exists() and "no dataset or model named" in cli("data", "log", "ds", cwd=carol, check=2).stderr
+    cli("data", "pull", f"ds@{a}", "--checkout", cwd=carol)
     assert (carol / "data" / "f").read_text() == "alice's data"
+    cli("data", "pull", cwd=carol)  # without --checkout: both, nothing chosen
+    assert len(cli.json("data", "log", "ds", cwd=carol)["versions"]) == 2
+    cli("data", "checkout", f"ds@{b}", cwd=carol)
+    assert (carol / "data" / "f").read_text() == "bob's data"

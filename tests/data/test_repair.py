@@ -301,6 +301,7 @@ def test_push_repair_writes_a_damaged_version_ref_again(ws: Workspace, tmp_path:
     with pytest.raises(CorruptionError, match="damaged") as err:
         push(ws, remote="origin")
     assert key in err.value.message and "push --repair" in (err.value.hint or "")
+    assert "pushed, but 1 version ref already on remote origin is damaged: " in err.value.message  # not "ref(s) ... are"
     result = repair(ws, remote="origin", on_remote=True)
     assert result.ok and result.repaired == [f"ref {key}"]
     assert push(ws, remote="origin").versions == ["ds@v1"]  # mended: a push is clean again

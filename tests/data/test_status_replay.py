@@ -196,7 +196,7 @@ def test_a_damaged_answers_file_costs_only_the_check(clean: Workspace, damage: s
 def test_a_missing_dataset_or_ledger_falls_through_to_the_full_commands_error(clean: Workspace) -> None:
     proc = subprocess.run([sys.executable, "-m", "assay", "data", "status", "nope"], cwd=clean.root,
                           capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 2 and "no dataset named 'nope'" in proc.stderr
+    assert proc.returncode == 2 and "no dataset or model named 'nope'" in proc.stderr
     for suffix in ("", "-wal", "-shm"):
         Path(f"{clean.dir / 'ledger.db'}{suffix}").unlink(missing_ok=True)
     # No ledger: the replay must not create one (it opens it read-only), and answers nothing.
@@ -498,7 +498,7 @@ def test_an_error_report_survives_an_unwritable_stream(clean: Workspace) -> None
     with open("/dev/full", "w") as full_device:
         proc = subprocess.run([sys.executable, "-m", "assay", "data", "status", "nope", "--json"], cwd=clean.root,
                               stdout=subprocess.PIPE, stderr=full_device, text=True, timeout=60, check=False)
-    assert proc.returncode == 2 and "no dataset named" in json.loads(proc.stdout)["message"], proc.stdout
+    assert proc.returncode == 2 and "no dataset or model named" in json.loads(proc.stdout)["message"], proc.stdout
 
 
 def test_the_stat_cache_is_known_by_the_header_it_is_written_with(clean: Workspace) -> None:

@@ -42,7 +42,7 @@ def test_add_versions_and_refs(ws: Workspace) -> None:
     assert resolve(ws, f"ds@{r1.version.snapshot[:10]}").id == r1.version.id
     with pytest.raises(NotFoundError, match="ds@v9"):
         resolve(ws, "ds@v9")
-    with pytest.raises(NotFoundError, match="no dataset named"):
+    with pytest.raises(NotFoundError, match="no dataset or model named"):
         resolve(ws, "other")
     with pytest.raises(UsageError):
         resolve(ws, "bad name!")

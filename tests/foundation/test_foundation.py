@@ -259,6 +259,31 @@ def test_progress_is_silent_and_light_when_off(monkeypatch: pytest.MonkeyPatch, 
     assert capsys.readouterr().err == ""
 
 
+def test_a_forced_bar_off_a_terminal_ends_with_its_final_state(monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # A trial: `ASSAY_PROGRESS=1 assay data add ... 2>log` left only the 0% line of a quick
+    # command (the bar was not kept, leave=False): a CI log could not tell it had finished.
+    import io
+
+    from assay.progress import bar
+
+    monkeypatch.setenv("ASSAY_PROGRESS", "1")
+    with bar(total=3, desc="adding", unit="file") as progress:
+        progress.update(3)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("adding:   0%") and lines[-1].startswith("adding: 100%") and "3/3" in lines[-1], lines
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with bar(total=3, desc="adding", unit="file") as progress:  # a terminal's bar still goes when done
+        progress.update(3)
+    assert progress.leave is False and terminal.getvalue().endswith("\r")
+
+
 def test_an_init_that_cannot_open_its_store_leaves_no_workspace(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "w"
     target.mkdir()

@@ -112,6 +112,21 @@ def test_cli_run_and_lineage(ws: Workspace, cli) -> None:  # type: ignore[no-unt
     assert cli("run", "--", check=2).returncode == 2
 
 
+def test_lineage_of_a_mistyped_name_says_dataset_or_model_and_the_close_one(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    # `assay lineage chrn@v1`, a typo of a model's name, said "no dataset named 'chrn'".
+    (ws.root / "m").mkdir()
+    (ws.root / "m" / "model.skops").write_text("weights")
+    add(ws, ["m"], name="churn", kind="model", meta={"flavor": "sklearn"})
+    (ws.root / "raw").mkdir()
+    (ws.root / "raw" / "r.txt").write_text("1")
+    add(ws, ["raw"], name="raw")
+    err = cli("lineage", "chrn@v1", check=2).stderr
+    assert "no dataset or model named 'chrn'" in err, err
+    assert "did you mean 'churn' (a model)? known datasets: raw; known models: churn" in err, err
+    err = cli("lineage", "zzzz", check=2).stderr
+    assert "no dataset or model named 'zzzz'" in err and "did you mean" not in err, err
+
+
 def test_an_input_whose_files_on_disk_are_another_version_is_refused(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
     from assay.data import checkout
     from assay.errors import UsageError

@@ -264,8 +264,12 @@ def test_status_of_a_model_says_what_status_is_for(ws: Workspace, cli, trainable
 
     skops.io.dump(DummyClassifier().fit([[0], [1]], [0, 1]), ws.root / "m.skops")
     cli("model", "add", "clf", "m.skops", cwd=ws.root)
-    doc = cli.json("data", "status", "clf", cwd=ws.root, check=2)
-    assert "is a model" in doc["message"] and "assay data verify clf" in doc["hint"]
+    # compared where a checkout of it writes (.assay-model-clf/): not there until one does
+    doc = cli.json("data", "status", "clf", cwd=ws.root)
+    assert not doc["checked_out"] and doc["removed"] == [".assay-model-clf/assay-model.json", ".assay-model-clf/model.skops"]
+    assert "`assay data checkout clf@v1` writes them" in cli("data", "status", "clf", cwd=ws.root).stdout
+    cli("data", "checkout", "clf@v1", cwd=ws.root)
+    assert cli.json("data", "status", "clf", cwd=ws.root)["clean"]
     cli("data", "verify", "clf", cwd=ws.root)
 
 

@@ -79,6 +79,27 @@ def test_registering_leaves_the_model_s_folder_in_the_workspace_alone(ws, files:
     assert (ws.root / ".assay-model-other").read_text().startswith("a file")
 
 
+def test_status_and_diff_of_a_model_look_where_its_checkout_writes(ws, cli, files: dict[str, Path]) -> None:  # noqa: ANN001
+    # A checkout writes .assay-model-NAME/; status refused ("its files live in the store") and
+    # diff said none of its files were on disk while they were there.
+    register_model(ws, "churn", files["skops"])
+    out = cli("data", "status", "churn", cwd=ws.root).stdout
+    assert out == "churn: not checked out here (2 files in churn@v1); `assay data checkout churn@v1` writes them\n"
+    proc = cli("data", "diff", "churn", cwd=ws.root, check=2)
+    assert "none of churn@v1's files are on disk here" in proc.stderr and "assay data checkout churn@v1" in proc.stderr
+    cli("data", "checkout", "churn@v1", cwd=ws.root)
+    assert cli("data", "status", "churn", cwd=ws.root).stdout == "churn: clean against churn@v1 (2 files)\n"
+    assert "0 modified, 2 unchanged" in cli("data", "diff", "churn", cwd=ws.root).stdout
+    (ws.root / ".assay-model-churn" / "model.skops").write_bytes(b"retrained")
+    assert "modified  .assay-model-churn/model.skops" in cli("data", "status", "churn", cwd=ws.root).stdout
+    assert cli.json("data", "diff", "churn", cwd=ws.root)["modified"][0]["path"] == ".assay-model-churn/model.skops"
+    # a checkout no longer overwrites the edited file unasked, as for a dataset's
+    proc = cli("data", "checkout", "churn@v1", cwd=ws.root, check=2)
+    assert "local changes that checkout would lose" in proc.stderr
+    cli("data", "checkout", "churn@v1", "--force", cwd=ws.root)
+    assert cli("data", "status", "churn", cwd=ws.root).stdout == "churn: clean against churn@v1 (2 files)\n"
+
+
 def test_registrations_of_one_name_at_once_each_store_their_own_model(ws, files: dict[str, Path], fitted: dict) -> None:  # noqa: ANN001
     import subprocess
 

@@ -9,7 +9,7 @@ import click
 from assay.cli._data_transfer import pull_cmd, push_cmd, render_damage
 from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, quoted, size_text
 from assay.cli._table_diff import render_table_diff
-from assay.errors import InputError, NotFoundError, UsageError
+from assay.errors import NotFoundError, UsageError
 from assay.workspace import Workspace
 
 
@@ -71,19 +71,12 @@ def add_cmd(paths: tuple[str, ...], name: str, message: str, jobs: int, allow_ov
 @handle_errors
 def status_cmd(name: str | None, as_json: bool) -> None:
     """Files added, removed or modified since the checked-out (or latest) version; NAME@REF
-    compares with that version instead."""
+    compares with that version instead. A registered model's files are compared where its
+    checkout writes them (.assay-model-NAME/)."""
     from assay.data import status
     from assay.data._status import status_all
-    from assay.data._versions import kind_of
 
     ws = Workspace.open()
-    base = name.partition("@")[0] if name else ""
-    kind = kind_of(ws, base) if base else None
-    if kind not in (None, "dataset"):
-        raise InputError(f"{base} is a {kind}: status compares a dataset's files in the workspace with a version "
-                         "of it, and a registered model's files live in the store",
-                         hint=f"`assay data verify {name}` checks that its bytes are intact; `assay data ls {name}` "
-                              "lists them")
     results = [status(ws, name)] if name else status_all(ws)
 
     def render() -> None:

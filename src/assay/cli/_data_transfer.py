@@ -68,7 +68,9 @@ def _records(count: int) -> str:
 @click.argument("ref", required=False)
 @click.option("--remote", "-r", help="Remote name (default: the default remote).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, help="Parallel transfers (default: automatic, 2-4).")
-@click.option("--checkout", "do_checkout", is_flag=True, help="Also check out each pulled dataset's newest version on the remote (its highest number there).")
+@click.option("--checkout", "do_checkout", is_flag=True, help="Also check out each pulled dataset's newest version on the remote (its highest number there); "
+                   "refused, before anything is fetched, where two workspaces each pushed their own version with "
+                   "that number: name one as NAME@HASH.")
 @click.option("--repair", is_flag=True,
               help="Check every object in this workspace's store and replace each damaged or missing one with "
                    "the remote's good copy; exit 1 if damage remains.")

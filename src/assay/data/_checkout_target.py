@@ -18,7 +18,7 @@ from typing import Any
 from assay._root import leads_into_protected, not_data, protected_path, under
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._statcache import StatCache
-from assay.data._versions import Version, get_head, resolve, version_sources
+from assay.data._versions import Version, get_head, resolve, sources_on_disk
 from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.workspace import Workspace
 
@@ -61,7 +61,7 @@ def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: 
         changes = status_against(ws, version.dataset, version=version, base=snapshot)
     else:
         changes = status_against(ws, version.dataset)
-    sources = version_sources(ws, changes.against)  # where status looked: the version on disk's folders
+    sources = sources_on_disk(ws, changes.against)  # where status looked: the version on disk's folders
     # Missing files lose nothing; modified or new ones would be overwritten or removed.
     at_risk = [p for p in changes.modified + changes.added
                if p not in snapshot.files or snapshot.files[p].id != _current_id(changes, p)]

@@ -36,7 +36,7 @@ from assay.data._remote import (
     transfer,
     versions_on,
 )
-from assay.data._remote_refs import fitting_sources, maker_label, read_refs, run_of, safe_sources
+from assay.data._remote_refs import fitting_sources, newest_entry, read_refs, run_of, safe_sources
 from assay.data._snapshot import ManifestMemo
 from assay.data._versions import Version, copy_snapshot, kind_of, load_snapshot, load_snapshot_object, resolve
 from assay.data._whole import WholeSnapshots
@@ -98,7 +98,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         rpacks = remote_packs(ws, spec, store)
         docs = {name: read_refs(store, name) for name in sorted({n for n, _ in wanted})}
         _refuse_kind_clashes(ws, docs, spec.name)
-        newest = _newest(wanted)
+        newest = _newest(wanted) if checkout else {}
         staging = sorted({e["snapshot"] for e in newest.values()}) if checkout else []
         spool = _Spool(ws)
         stack.callback(spool.remove)
@@ -136,8 +136,6 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
             if recorded and version.number != entry["number"]:  # said once, when it is recorded
                 result.renumbered.append({"remote": f"{name}@v{entry['number']}", "here": version.ref,
                                           "id": version.id, "snapshot": version.snapshot, "by": version.by})
-        if checkout:
-            result.notes += _passed_over(ws, wanted, newest)
         made_by = {run for _, e in wanted if (run := run_of(e))}
         if made_by:
             import_runs(ws, store, spec.name, made_by, result.notes)
@@ -161,10 +159,8 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                                          staged=staged.pop(v.snapshot, None))
             except UsageError as exc:  # the pull itself is done: say so, and how to finish the checkout
                 why = exc.message.removeprefix(f"checkout of {v.ref} ")  # named once
-                here = len(result.versions_already_there)
                 raise UsageError(
-                    f"pulled {len(result.versions_transferred)} version(s) from {spec.name}"
-                    + (f" ({here} already here)" if here else "") + f", but did not check out {v.ref}: "
+                    f"{_pulled(result, spec.name)}, but did not check out {v.ref}: "
                     + (f"it {why}" if why != exc.message else why),
                     hint=exc.hint.replace("pass --force (force=True)", f"run `assay data checkout {v.ref} --force` "
                                           f"(checkout(ws, {v.ref!r}, force=True))") if exc.hint else None,
@@ -271,37 +267,13 @@ class _Spool:
 
 
 def _newest(wanted: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Each dataset's newest version among ``wanted`` as the remote numbers them (of two with
-    one number, pushed from two workspaces, the later made): what `pull --checkout` writes."""
-    newest: dict[str, dict[str, Any]] = {}
+    """Each dataset's newest version among ``wanted`` as the remote numbers them: what `pull
+    --checkout` writes. Where two workspaces each pushed their own version with that number, a
+    UsageError naming both (before anything is fetched), as `pull NAME` refuses them."""
+    entries: dict[str, list[dict[str, Any]]] = {}
     for name, entry in wanted:
-        if name not in newest or (entry["number"], entry["created_at"]) > (newest[name]["number"], newest[name]["created_at"]):
-            newest[name] = entry
-    return newest
-
-
-def _passed_over(ws: Workspace, wanted: list[tuple[str, dict[str, Any]]], newest: dict[str, dict[str, Any]]) -> list[str]:
-    """A note for each version `pull --checkout` does not write that has the number of the one
-    it writes (two workspaces pushed their own): whose data is checked out is no silent choice.
-    Each is named as `data log` shows it (its hash prefix, which a REF takes), with its number
-    here; one holding the same data as the one written needs no note."""
-    notes: dict[str, str] = {}
-
-    def named(name: str, entry: dict[str, Any]) -> str:
-        rows = ws.ledger.query("SELECT number FROM versions WHERE id = ?", (entry["id"],))
-        here = f"; here v{rows[0][0]}" if rows else ""
-        by = maker_label(entry)[2:-1]  # "by alice@host"
-        said = "; ".join(filter(None, [by, here.removeprefix("; ")]))
-        return f"{name}@{entry['snapshot'][:12]}" + (f" ({said})" if said else "")
-
-    for name, entry in wanted:
-        chosen = newest[name]
-        if entry["number"] == chosen["number"] and entry["snapshot"] != chosen["snapshot"]:
-            notes[entry["id"]] = (
-                f"{name}@v{entry['number']} on the remote names more than one version (pushed from different "
-                f"workspaces): checked out the later made, {named(name, chosen)}, not {named(name, entry)}; "
-                f"`assay data checkout {name}@{entry['snapshot'][:12]}` writes that one")
-    return list(notes.values())
+        entries.setdefault(name, []).append(entry)
+    return {name: newest_entry(name, found) for name, found in entries.items()}
 
 
 def _refuse_kind_clashes(ws: Workspace, docs: dict[str, dict[str, Any]], remote: str) -> None:
@@ -322,6 +294,15 @@ def _refs_of(ws: Workspace, sid: str) -> str:
     """The versions here whose snapshot is ``sid``, as refs."""
     rows = ws.ledger.query("SELECT dataset, number FROM versions WHERE snapshot = ? ORDER BY dataset, number", (sid,))
     return ", ".join(f"{d}@v{n}" for d, n in rows) or f"snapshot {sid[:12]}"
+
+
+def _pulled(result: TransferResult, remote: str) -> str:
+    """What a pull did, said before why its checkout did not follow: "pulled 2 versions from
+    origin (1 more already here)", "pulled no new version from origin (1 already here)"."""
+    sent, here = len(result.versions_transferred), len(result.versions_already_there)
+    if not sent:
+        return f"pulled no new version from {remote}" + (f" ({here} already here)" if here else "")
+    return f"pulled {_counted(sent, 'version')} from {remote}" + (f" ({here} more already here)" if here else "")
 
 
 def _counted(n: int, what: str) -> str:

@@ -407,7 +407,8 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     result.versions_already_there = [r for r in result.versions if r not in sent]
     if damaged:
         raise CorruptionError(
-            f"pushed, but {len(damaged)} version ref(s) already on remote {spec.name} are damaged: "
+            f"pushed, but {len(damaged)} version {'ref' if len(damaged) == 1 else 'refs'} already on remote "
+            f"{spec.name} {'is' if len(damaged) == 1 else 'are'} damaged: "
             + ", ".join(damaged[:5]) + (f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""),
             key=damaged[0], hint=f"`assay data push --repair --remote {spec.name}` writes them again from this workspace",
         )

@@ -23,8 +23,8 @@ from assay.ledger import utcnow
 if TYPE_CHECKING:
     from assay.store import ObjectStore
 
-__all__ = ["check_entry", "fitting_sources", "maker_label", "read_json", "read_ref", "read_refs", "ref_entry",
-           "remote_names", "remote_version", "remote_versions", "run_of", "safe_sources"]
+__all__ = ["check_entry", "fitting_sources", "maker_label", "newest_entry", "read_json", "read_ref", "read_refs",
+           "ref_entry", "remote_names", "remote_version", "remote_versions", "run_of", "safe_sources"]
 
 
 def read_refs(store: ObjectStore, name: str, damaged: list[Any] | None = None) -> dict[str, Any]:
@@ -186,12 +186,7 @@ def remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | No
     if not entries:
         raise NotFoundError(f"the remote has no dataset named {name!r}", details={"missing": "dataset"})
     if spec == "latest":
-        top = max(e["number"] for e in entries)
-        newest = [e for e in entries if e["number"] == top]
-        if len({e["id"] for e in newest}) > 1:  # each of two workspaces pushed its own newest
-            raise UsageError(f"{ref} is ambiguous on the remote: {len(newest)} versions there have number {top}",
-                             hint=_pick_one(name, newest))
-        return [(name, newest[-1])]
+        return [(name, newest_entry(name, entries, ref=ref))]
     number, prefix = read_spec(ref, spec)
     by_number = [e for e in entries if e["number"] == number] if number is not None else []
     if len({e["id"] for e in by_number}) > 1:  # pushed from two workspaces that each numbered their own
@@ -209,6 +204,25 @@ def remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | No
     if not found:
         raise NotFoundError(f"the remote has no version {ref}", details={"missing": "version"})
     return [(name, found[-1])]
+
+
+def newest_entry(name: str, entries: list[dict[str, Any]], *, ref: str | None = None) -> dict[str, Any]:
+    """The remote's newest version of ``name`` among ``entries`` (its highest number there).
+    Where two workspaces each pushed their own version with that number, a UsageError naming
+    each by its hash prefix and its maker: neither ``pull NAME`` (``ref``) nor ``pull --checkout``
+    (``ref`` None: it would check that one out) chooses between them for the user."""
+    top = max(e["number"] for e in entries)
+    newest = [e for e in entries if e["number"] == top]
+    if len({e["id"] for e in newest}) == 1:
+        return newest[-1]
+    if ref is not None:
+        raise UsageError(f"{ref} is ambiguous on the remote: {len(newest)} versions there have number {top}",
+                         hint=_pick_one(name, newest))
+    raise UsageError(
+        f"cannot tell which version of {name} to check out: {len(newest)} versions on the remote have its newest "
+        f"number, {top} (pushed from different workspaces)",
+        hint=_pick_one(name, newest) + f", as in `assay data pull {name}@HASH --checkout`; or pull without "
+             f"--checkout (which fetches them all) and `assay data checkout {name}@HASH`")
 
 
 def _listed_names(store: ObjectStore) -> list[str]:

@@ -23,7 +23,7 @@ from assay.data._versions import (
     load_snapshot,
     log,
     resolve,
-    version_sources,
+    sources_on_disk,
 )
 from assay.workspace import Workspace
 
@@ -136,7 +136,7 @@ def status_against(ws: Workspace, name: str, *, version: Version | None = None,
         version = resolve(ws, name)
         name = version.dataset
     if version is not None:
-        sources = version_sources(ws, version)
+        sources = sources_on_disk(ws, version)
         result = _status(ws, name, version, sources, base)
         result.overlaps = sharing(ws, name, sources)
         _note_ignored(ws, result, sources)
@@ -146,7 +146,7 @@ def status_against(ws: Workspace, name: str, *, version: Version | None = None,
     version = latest
     if head and head != latest.id:
         version = next((v for v in log(ws, name) if v.id == head), latest)
-    sources = version_sources(ws, version)  # where the version on disk was added from
+    sources = sources_on_disk(ws, version)  # where the version on disk was added from
     result = _status(ws, name, version, sources, base)
     result.overlaps = sharing(ws, name, sources)
     _note_ignored(ws, result, sources)

@@ -163,13 +163,29 @@ def pick(ref: str, name: str, number: int | None, by_number: list[Any], by_prefi
     return by_number or by_prefix
 
 
+def _unknown_name_hint(name: str, known: list[tuple[str, str]]) -> str:
+    """What to say of ``name``, which is no dataset or model here: the close name ``known``
+    (``(name, kind)`` rows) holds, if one is (a typo), and the names there are, by kind."""
+    import difflib
+
+    if not known:
+        return "add one with `assay data add PATH --name NAME` (a model: `assay model add NAME PATH`)"
+    kinds = dict(known)
+    said = []
+    for kind in ("dataset", "model"):
+        names = [n for n, k in known if k == kind]
+        if names:
+            said.append(f"known {kind}s: " + ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else ""))
+    close = difflib.get_close_matches(name, list(kinds), n=1)
+    return (f"did you mean {close[0]!r} (a {kinds[close[0]]})? " if close else "") + "; ".join(said)
+
+
 def resolve(ws: Workspace, ref: str) -> Version:
     """The version a reference names, or :class:`NotFoundError` saying what exists."""
     name, spec = parse_ref(ref)
     ledger = ws.ledger
     if not ledger.query("SELECT 1 FROM datasets WHERE name = ?", (name,)):
-        known = [r[0] for r in ledger.query("SELECT name FROM datasets ORDER BY name")]
-        hint = ("known datasets: " + ", ".join(known[:20])) if known else "add one with `assay data add PATH --name NAME`"
+        hint = _unknown_name_hint(name, ledger.query("SELECT name, kind FROM datasets ORDER BY name"))
         # A killed first add of it leaves no version, only its temp files: this command may not
         # open the store, whose opening would remove them (and say so). One listing each, here only.
         left = ws.unswept_temps()
@@ -181,7 +197,7 @@ def resolve(ws: Workspace, ref: str) -> Version:
                      f"{name!r} interrupted before its first version?) {'is' if one else 'are'} in the workspace: "
                      f"to finish it, run that `assay data add` or `assay data pull` again (either frees "
                      f"{'it' if one else 'them'}, as `assay data gc` does)")
-        raise NotFoundError(f"no dataset named {name!r}", hint=hint,
+        raise NotFoundError(f"no dataset or model named {name!r}", hint=hint,
                             details={"leftover_temp_files": len(left), "leftover_bytes": sum(t.size for t in left)}
                             if left else None)
     if spec == "latest":
@@ -259,6 +275,22 @@ def version_sources(ws: Workspace, version: Version) -> list[str]:
     say) use the dataset's latest."""
     rows = ws.ledger.query("SELECT sources FROM version_sources WHERE version = ?", (version.id,))
     return json.loads(rows[0][0]) if rows else dataset_sources(ws, version.dataset)
+
+
+def model_folder(name: str) -> str:
+    """The folder, relative to the workspace root, that a registered model's files are stored
+    under in its snapshot (``.assay-model-NAME``), so where a checkout of it in place writes them."""
+    return f".assay-model-{name}"
+
+
+def sources_on_disk(ws: Workspace, version: Version) -> list[str]:
+    """Where status, diff and checkout look for ``version`` in the workspace: its
+    :func:`version_sources`, or for a registered model (stored from a file outside the
+    workspace, so with none) its :func:`model_folder`, which a checkout writes."""
+    sources = version_sources(ws, version)
+    if not sources and kind_of(ws, version.dataset) == "model":
+        return [model_folder(version.dataset)]
+    return sources
 
 
 def record_version(

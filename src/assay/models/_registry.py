@@ -104,7 +104,9 @@ def store_model(ws: Workspace, name: str, target: str | Path, meta: dict[str, An
 def checkout_folder(name: str) -> str:
     """The folder, relative to the workspace root, that a version of model ``name`` holds its
     files in (so where a checkout of it in place writes them)."""
-    return f".assay-model-{name}"
+    from assay.data._versions import model_folder
+
+    return model_folder(name)
 
 
 @contextmanager
