@@ -96,6 +96,7 @@ def test_status_and_diff_of_a_model_look_where_its_checkout_writes(ws, cli, file
     # a checkout no longer overwrites the edited file unasked, as for a dataset's
     proc = cli("data", "checkout", "churn@v1", cwd=ws.root, check=2)
     assert "local changes that checkout would lose" in proc.stderr
+    assert "`assay model add`" in proc.stderr and "assay data add" not in proc.stderr  # (a model's hint)
     cli("data", "checkout", "churn@v1", "--force", cwd=ws.root)
     assert cli("data", "status", "churn", cwd=ws.root).stdout == "churn: clean against churn@v1 (2 files)\n"
 

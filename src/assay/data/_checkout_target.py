@@ -18,7 +18,7 @@ from typing import Any
 from assay._root import leads_into_protected, not_data, protected_path, under
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._statcache import StatCache
-from assay.data._versions import Version, get_head, resolve, sources_on_disk
+from assay.data._versions import Version, get_head, kind_of, resolve, sources_on_disk
 from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.workspace import Workspace
 
@@ -78,7 +78,8 @@ def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: 
                                    ("remove", [p for p in at_risk if p not in snapshot.files])) if paths]
         raise UsageError(
             f"{version.dataset} has local changes that checkout would lose: it would " + "; it would ".join(said),
-            hint="add them as a version first (`assay data add`), or pass --force (force=True) to discard them",
+            hint=f"add them as a version first (`assay {'model' if kind_of(ws, version.dataset) == 'model' else 'data'} "
+                 "add`), or pass --force (force=True) to discard them",
         )
     for rel in sorted(changes.current_ids):
         if rel not in snapshot.files and under(rel, sources):
