@@ -108,3 +108,30 @@ def test_load_missing_file_and_relative_data(tmp_path: Path) -> None:
         Suite.load(tmp_path / "nope.yaml")
     (tmp_path / "s.yaml").write_text(ISSUE_SUITE)
     assert Suite.load(tmp_path / "s.yaml").base_dir == str(tmp_path.resolve())
+
+
+def test_the_data_formats_read_are_the_ones_the_schema_and_both_readmes_name(tmp_path: Path) -> None:
+    import re
+
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    from assay.checks._data import _SUFFIXES, load_table
+    from assay.checks._suite import SCHEMA
+
+    table = pa.table({"x": [1.0, 2.0, 3.0], "label": [0, 1, 1]})
+    writers = {".parquet": pq.write_table, ".pq": pq.write_table, ".csv": pcsv.write_csv,
+               ".feather": feather.write_feather, ".arrow": feather.write_feather}
+    assert set(writers) == set(_SUFFIXES)
+    for suffix, write in writers.items():  # each is read, as a suite's `data` or --data
+        write(table, tmp_path / f"t{suffix}")
+        assert load_table(f"t{suffix}", base_dir=tmp_path).columns["label"].tolist() == [0, 1, 1]
+    root = Path(__file__).resolve().parents[2]
+    said = {"check schema": SCHEMA["data"],
+            "README.md": next(line for line in (root / "README.md").read_text().splitlines() if line.startswith("data: ")),
+            "checks/README.md": next(line for line in (root / "src/assay/checks/README.md").read_text().splitlines()
+                                     if line.startswith("data: "))}
+    for where, text in said.items():
+        assert set(re.findall(r"\.(?:parquet|pq|csv|feather|arrow|json|tsv|xlsx)\b", text.split("#")[-1])) == set(_SUFFIXES), where

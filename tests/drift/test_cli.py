@@ -139,3 +139,29 @@ def test_partitions_profiled_on_reference_bins_merge_and_compare(cli: CLI, tmp_p
     cli("drift", "profile", str(parts[0]), "--out", str(tmp_path / "own.json"), "--bins", "50")
     cli("drift", "merge", str(tmp_path / "p0.json"), str(tmp_path / "own.json"), "--out", str(tmp_path / "x.json"), check=2)
     cli("drift", str(tmp_path / "ref.json"), str(tmp_path / "own.json"), check=2)
+
+
+def test_a_recorded_report_says_so_and_drift_log_and_show_read_it(ws: object, cli: CLI, files: tuple[Path, Path, Path],
+                                                                  tmp_path: Path) -> None:
+    ref, same, moved = files
+    # the id it was recorded as, and the report path made absolute, as `assay check` prints them
+    proc = cli("drift", ref.name, moved.name, "--report", "out/r.html", "--no-multivariate", check=1)
+    doc = cli.json("drift", ref.name, same.name, "--report", "out/s.html", "--no-multivariate")
+    first = ws.ledger.query("SELECT id FROM records WHERE kind = 'drift_report' AND verdict = 'drift'")[0][0]  # type: ignore[attr-defined]
+    assert f"recorded as drift report {first[:12]}" in proc.stdout
+    assert f"report: {tmp_path / 'out' / 'r.html'}\n" in proc.stdout and (tmp_path / "out" / "r.html").is_file()
+    assert doc["report_path"] == str(tmp_path / "out" / "s.html") and doc["record_id"]
+    assert "recorded as" not in cli("drift", ref.name, moved.name, "--no-record", "--no-multivariate", check=1).stdout
+    # drift log: newest first; drift show ID: the recorded document, whatever its verdict exit 0
+    log = cli.json("drift", "log")["reports"]
+    assert [(r["id"], r["drift"]) for r in log] == [(doc["record_id"], False), (first, True)]
+    assert log[1]["reference"] == ref.name and log[1]["drifted_columns"] == ["age"] and log[1]["columns"] == 4
+    assert cli("drift", "log").stdout.splitlines()[1].startswith(f"{first[:12]}  ")
+    assert len(cli.json("drift", "log", "-n", "1")["reports"]) == 1
+    shown = cli.json("drift", "show", first[:8])
+    assert shown["record_id"] == first and shown["drift"] is True and shown["drifted_columns"] == ["age"]
+    text = cli("drift", "show", first[:8]).stdout
+    assert text.startswith("DRIFT: 1 of 4 columns drifted") and f"recorded as drift report {first[:12]}" in text
+    assert "no drift report 'ffffffff'" in cli("drift", "show", "ffffffff", check=2).stderr
+    assert "not a drift report id" in cli.json("drift", "show", "zz", check=2)["message"]
+    assert "newest first" in cli("drift", "log", "--help").stdout and "ID" in cli("drift", "show", "--help").stdout

@@ -121,6 +121,14 @@ def test_a_check_result_id_prefix_reads_alike_on_both_ledgers(ledger_url: str, t
     for typed in ("ab%", "ab_def", "abc%"):  # matched literally: no wildcards, and not silently dropped
         with pytest.raises(UsageError, match="hex digits"):
             get_result(ws, typed)
+    # a drift report's id prefix is read the same way (`assay drift show ID`)
+    from assay.drift._record import get_report
+
+    ws.ledger.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?)",
+                      ("abcdef" + "1" * 26, "drift_report", "", "now", "drift", json.dumps({"drift": True})))
+    assert get_report(ws, "ABCDEF1")["record_id"] == "abcdef" + "1" * 26
+    with pytest.raises(UsageError, match="not a drift report id"):
+        get_report(ws, "ab%")
     ws.close()
 
 

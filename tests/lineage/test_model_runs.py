@@ -65,6 +65,9 @@ def test_a_model_a_run_trains_leads_back_to_its_data_and_on_to_its_check(ws: Wor
     version = resolve(ws, "clf@v1")
     assert _kind(ws, "clf") == "model" and version.meta["flavor"] == "sklearn" and version.run_id == doc["id"]
     assert [m["name"] for m in cli.json("model", "list", cwd=ws.root)["models"]] == ["clf"]
+    listed = cli.json("model", "list", "clf", cwd=ws.root)["versions"]  # one model's versions, and the run that made each
+    assert [(v["ref"], v["run_id"]) for v in listed] == [("clf@v1", doc["id"])]
+    assert f"made by run {doc['id'][:12]}" in cli("model", "list", "clf", cwd=ws.root).stdout
     # what did this model learn from?
     up = lineage(ws, "clf@v1", down=False)
     assert f"run:{doc['id']}" in up.nodes and resolve(ws, "cancer@v1").node in up.nodes

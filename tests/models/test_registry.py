@@ -207,3 +207,29 @@ def test_a_killed_load_s_copy_removed_by_the_next_load_is_said_on_stderr(ws, fil
     shutil.rmtree(ws.cache_dir / "models")
     load_model("iris@v1", ws=ws)
     assert "note:" not in capsys.readouterr().err  # said once, by the load that removed it
+
+
+def test_model_list_name_lists_its_versions(ws, files: dict[str, Path], cli) -> None:  # noqa: ANN001
+    from assay import data
+
+    register_model(ws, "churn", files["skops"], message="first")
+    second = register_model(ws, "churn", files["joblib"], message="second\nmore", trust=True).version
+    (ws.root / "t.csv").write_text("a,b\n1,2\n")
+    data.add(ws, [ws.root / "t.csv"], name="table")
+    doc = cli.json("model", "list", "churn")
+    assert doc["model"] == "churn" and [v["ref"] for v in doc["versions"]] == ["churn@v2", "churn@v1"]
+    top = doc["versions"][0]
+    assert (top["id"], top["flavor"], top["snapshot"], top["message"], top["run_id"]) == (
+        second.id, "sklearn", second.snapshot, "second\nmore", None)
+    assert top["bytes"] > 0 and top["created_at"]
+    lines = cli("model", "list", "churn").stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("churn@v2") and second.id[:12] in lines[0]
+    assert "sklearn" in lines[0] and second.snapshot[:12] in lines[0] and "second …" in lines[0]
+    assert [v["ref"] for v in cli.json("model", "list", "churn@v1")["versions"]] == ["churn@v1"]
+    # an unknown name is a usage error that names the close one; a dataset is not a model
+    proc = cli("model", "list", "chrun", check=2)
+    assert "no model named 'chrun'" in proc.stderr and "did you mean churn" in proc.stderr
+    assert "did you mean churn" in cli.json("model", "list", "chrun", check=2)["hint"]
+    assert "is a dataset" in cli("model", "list", "table", check=2).stderr
+    assert "NAME" in cli("model", "list", "--help").stdout
+    assert [m["name"] for m in cli.json("model", "list")["models"]] == ["churn"]  # without NAME: as before

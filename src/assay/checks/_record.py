@@ -17,7 +17,6 @@ __all__ = ["KIND", "check_edges", "get_result", "list_results", "record_result",
 
 KIND = "check"
 _VERSION_ID = re.compile(r"[0-9a-f]{32}")  # as the ledger writes version ids; used with fullmatch
-_ID_PREFIX = re.compile(r"[0-9a-f]{1,32}")  # what `check show` takes of a result's id; used with fullmatch
 _EDGES = (("candidate", "checked_as_candidate"), ("baseline", "checked_as_baseline"), ("data", "checked_on"))
 
 
@@ -138,17 +137,7 @@ def _shown(refs: dict[str, str], doc: dict[str, Any], part: str, key: str) -> st
 
 def get_result(ws: Workspace, record_id: str) -> dict[str, Any]:
     """The stored result document whose id starts with ``record_id``."""
-    from assay.errors import InputError, NotFoundError, UsageError
+    from assay.ledger import record_by_prefix
 
-    # Ids are lower-case hex: the prefix is read so, and LIKE sees no wildcard and no case
-    # (which SQLite ignores and PostgreSQL does not).
-    prefix = record_id.lower()
-    if not _ID_PREFIX.fullmatch(prefix):
-        raise UsageError(f"{record_id!r} is not a check result id",
-                         hint="give 1 to 32 hex digits (0-9, a-f) of an id `assay check log` lists")
-    rows = ws.ledger.query("SELECT body FROM records WHERE kind = ? AND id LIKE ?", (KIND, prefix + "%"))
-    if not rows:
-        raise NotFoundError(f"no check result {record_id!r}", hint="`assay check log` lists them")
-    if len(rows) > 1:
-        raise InputError(f"{record_id!r} names {len(rows)} check results", hint="give more characters of the id")
-    return json.loads(rows[0][0])
+    _, body = record_by_prefix(ws.ledger, KIND, record_id, noun="check result", lister="assay check log")
+    return json.loads(body)

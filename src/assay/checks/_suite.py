@@ -33,7 +33,7 @@ GENERATORS = ("gaussian_noise", "missing_values", "out_of_range", "category_swap
 #: the YAML schema, key by key (also the documentation `assay check --help` points to)
 SCHEMA: dict[str, str] = {
     "name": "optional title of the suite",
-    "data": "a .parquet / .csv file (relative to the suite file) or a registered dataset NAME@REF",
+    "data": "a .parquet/.pq/.csv/.feather/.arrow file (relative to the suite file) or a registered dataset NAME@REF",
     "target": "the column holding the true label or value",
     "task": "binary | multiclass | regression",
     "positive": "binary only: the positive class (default: the larger label)",

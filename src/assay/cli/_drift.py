@@ -1,4 +1,4 @@
-"""`assay drift REFERENCE CURRENT` and `assay drift profile DATA`: parse, call assay.drift, render."""
+"""`assay drift REFERENCE CURRENT`, `assay drift profile DATA`, `merge`, `log` and `show ID`: parse, call assay.drift, render."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class _DriftGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-@click.group(cls=_DriftGroup, subcommand_metavar="REFERENCE CURRENT [OPTIONS] | profile DATA [OPTIONS] | merge PROFILES... --out FILE")
+@click.group(cls=_DriftGroup, subcommand_metavar="REFERENCE CURRENT [OPTIONS] | profile DATA [OPTIONS] | merge PROFILES... --out FILE | log | show ID")
 def drift() -> None:
     """Has the data moved away from the reference? `assay drift REFERENCE CURRENT [options]`.
 
@@ -29,7 +29,8 @@ def drift() -> None:
     dataset references NAME@REF; REFERENCE may also be a saved profile (.json) or
     profile:NAME@REF, and then CURRENT may be a profile counted on its bins
     (`assay drift profile DATA --like REFERENCE.json`, merged with `assay drift merge`).
-    Exit 0: no drift by the rule, 1: drift, 2: bad input.
+    Exit 0: no drift by the rule, 1: drift, 2: bad input. Inside a workspace the result
+    is recorded: `assay drift log` lists recorded reports, `assay drift show ID` shows one.
     Run `assay drift compare --help` for every option.
     """
 
@@ -119,8 +120,8 @@ def compare_command(reference: str, current: str, as_json: bool, report_path: Pa
         record_report(ws, report, versions)
     doc = report.to_dict()
     if report_path is not None:
-        doc["report_path"] = str(report_path)
-    emit(doc, as_json, lambda: _render(report, report_path))
+        doc["report_path"] = str(report_path.resolve())  # absolute, as `assay check --report` prints it
+    emit(doc, as_json, lambda: _render(doc))
     sys.exit(1 if report.drift else 0)
 
 
@@ -137,31 +138,73 @@ def _run(compare: Any, reference: str, current: str, spec: Any, executor: Any, w
         return report, [getattr(ref, "version", None), getattr(cur, "version", None)]
 
 
-def _render(report: Any, report_path: Path | None) -> None:
-    verdict = styled("DRIFT", fg="red", bold=True) if report.drift else styled("no drift", fg="green", bold=True)
-    n = len(report.columns)
-    click.echo(f"{verdict}: {len(report.drifted_columns)} of {counted(n, 'column')} drifted ({report.share_drifted:.0%}); "
-               f"reference {counted(report.reference_rows, 'row', grouped=True)}, current {counted(report.current_rows, 'row', grouped=True)}; "
-               f"{report.method['correction_name']}, alpha {report.method['alpha']:g}, {report.method['mode']} mode")  # fmt: skip
-    rows = sorted(report.columns, key=lambda c: -(c.effect if c.effect is not None else -1))
-    width = max([len(c.name) for c in rows] + [6])
+def _render(doc: dict[str, Any]) -> None:
+    """A drift report document (``DriftReport.to_dict()``, as run or as recorded) as text."""
+    verdict = styled("DRIFT", fg="red", bold=True) if doc["drift"] else styled("no drift", fg="green", bold=True)
+    columns, method = doc["columns"], doc["method"]
+    click.echo(f"{verdict}: {len(doc['drifted_columns'])} of {counted(len(columns), 'column')} drifted ({doc['share_drifted']:.0%}); "
+               f"reference {counted(doc['reference_rows'], 'row', grouped=True)}, current {counted(doc['current_rows'], 'row', grouped=True)}; "
+               f"{method['correction_name']}, alpha {method['alpha']:g}, {method['mode']} mode")  # fmt: skip
+    rows = sorted(columns, key=lambda c: -(c["effect"] if c["effect"] is not None else -1))
+    width = max([len(c["name"]) for c in rows] + [6])
     click.echo(f"  {'column':<{width}}  {'kind':<11} {'test':<13} {'effect':>9} {'thresh':>7} {'p adj':>9}  verdict")
     for c in rows:
-        eff = f"{c.effect:.4f}" if c.effect is not None else "-"
-        padj = f"{c.p_adjusted:.2g}" if c.p_adjusted is not None else "-"
-        mark = styled("drift", fg="red") if c.drifted else "ok"
-        role = f" [{c.role}]" if c.role != "feature" else ""
-        click.echo(f"  {c.name:<{width}}  {c.kind:<11} {c.test or '-':<13} {eff:>9} {c.threshold if c.threshold is not None else '-':>7} {padj:>9}  {mark}{role}")
-    mv = report.multivariate or {}
-    if mv.get("classifier", {}).get("auc") is not None:
+        eff = f"{c['effect']:.4f}" if c["effect"] is not None else "-"
+        padj = f"{c['p_adjusted']:.2g}" if c["p_adjusted"] is not None else "-"
+        mark = styled("drift", fg="red") if c["drifted"] else "ok"
+        role = f" [{c['role']}]" if c["role"] != "feature" else ""
+        thresh = c["threshold"] if c["threshold"] is not None else "-"
+        click.echo(f"  {c['name']:<{width}}  {c['kind']:<11} {c['test'] or '-':<13} {eff:>9} {thresh:>7} {padj:>9}  {mark}{role}")
+    mv = doc.get("multivariate") or {}
+    if (mv.get("classifier") or {}).get("auc") is not None:
         cl = mv["classifier"]
         click.echo(f"  domain classifier AUC {cl['auc']:.3f} [{cl['ci_low']:.3f}, {cl['ci_high']:.3f}]" + (" drift" if cl["drifted"] else ""))
     if mv.get("mmd"):
         click.echo(f"  MMD² {mv['mmd']['mmd2']:.4g}, permutation p {mv['mmd']['p_value']:.3g}")
-    for finding in report.findings + [f for c in report.columns for f in c.findings]:
-        echo_err(f"  {finding.severity}: {finding.message}")
-    if report_path is not None:
-        click.echo(f"report: {report_path}")
+    for finding in doc.get("findings", []) + [f for c in columns for f in c.get("findings", [])]:
+        echo_err(f"  {finding['severity']}: {finding['message']}")
+    if doc.get("report_path"):
+        click.echo(f"report: {doc['report_path']}")
+    if doc.get("record_id"):
+        click.echo(f"recorded as drift report {doc['record_id'][:12]}")
+    if isinstance(doc.get("imported"), dict):
+        click.echo(f"pulled from remote {doc['imported'].get('remote')}: the comparison ran in another workspace")
+
+
+@drift.command("log")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many reports.")
+@json_option
+@handle_errors
+def log_command(limit: int, as_json: bool) -> None:
+    """List recorded drift reports, newest first."""
+    from assay.drift._record import list_reports
+    from assay.workspace import Workspace
+
+    rows = list_reports(Workspace.open(), limit=limit)
+
+    def render() -> None:
+        if not rows:
+            echo_err("no drift reports yet")
+        for r in rows:
+            drifted = ", ".join(r["drifted_columns"][:5]) + (" …" if len(r["drifted_columns"]) > 5 else "")
+            click.echo(f"{r['id'][:12]}  {r['created_at'][:19]}  {'drift' if r['drift'] else 'no drift':<9} {r['reference']} vs {r['current']}"
+                       f"  ({len(r['drifted_columns'])} of {counted(r['columns'], 'column')} drifted{': ' + drifted if drifted else ''})"
+                       + (f"  from {r['remote']}" if r.get("remote") else ""))  # fmt: skip
+
+    emit({"reports": rows}, as_json, render)
+
+
+@drift.command("show")
+@click.argument("record_id", metavar="ID")
+@json_option
+@handle_errors
+def show_command(record_id: str, as_json: bool) -> None:
+    """Show a recorded drift report (an id prefix from `assay drift log`); exit 0 whatever its verdict."""
+    from assay.drift._record import get_report
+    from assay.workspace import Workspace
+
+    doc = get_report(Workspace.open(), record_id)
+    emit(doc, as_json, lambda: _render(doc))
 
 
 @drift.command("profile")

@@ -1,10 +1,12 @@
-"""`assay model add NAME PATH --flavor F` and `assay model list`."""
+"""`assay model add NAME PATH --flavor F` and `assay model list [NAME]`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from assay.cli._output import emit, handle_errors, json_option
+from assay.cli._output import counted, emit, escaped, handle_errors, json_option, size_text
 
 
 @click.group()
@@ -37,14 +39,18 @@ def add_command(name: str, target: str, flavor: str | None, message: str, trust:
 
 
 @model.command("list")
+@click.argument("name", required=False)
 @json_option
 @handle_errors
-def list_command(as_json: bool) -> None:
-    """List registered models."""
+def list_command(name: str | None, as_json: bool) -> None:
+    """List registered models; with NAME, the versions of model NAME, newest first (NAME@REF: that one)."""
     from assay import data as _data
     from assay.workspace import Workspace
 
     ws = Workspace.open()
+    if name is not None:
+        _list_versions(ws, name, as_json)
+        return
     rows = _data.list_datasets(ws, kind="model")
     for row in rows:  # the latest version's flavor, and the run that made it (None: registered by hand)
         latest = _data.resolve(ws, f"{row['name']}@latest")
@@ -57,3 +63,20 @@ def list_command(as_json: bool) -> None:
             click.echo(f"{r['name']}  {r['latest']}  ({r['flavor']}{made}; {count})")
 
     emit({"models": rows}, as_json, render)
+
+
+def _list_versions(ws: Any, name: str, as_json: bool) -> None:
+    from assay.cli._data import _first_line
+    from assay.models import model_versions
+
+    versions = model_versions(ws, name)
+    docs = [{**v.to_dict(), "flavor": v.meta.get("flavor")} for v in versions]
+
+    def render() -> None:
+        for v in versions:
+            run = f"  made by run {v.run_id[:12]}" if v.run_id else ""
+            by = f"  by {escaped(v.by)}" if v.by else ""
+            click.echo(f"{v.ref:24} {v.id[:12]}  {v.meta.get('flavor')!s:8} {v.snapshot[:12]}  {v.created_at[:19]}  "
+                       f"{counted(v.files, 'file')}, {size_text(v.bytes)}  {escaped(_first_line(v.message))}{by}{run}")
+
+    emit({"model": versions[0].dataset if versions else name, "versions": docs}, as_json, render)

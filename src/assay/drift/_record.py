@@ -10,7 +10,9 @@ from assay.drift._profile import Profile
 from assay.drift._report import DriftReport
 from assay.errors import NotFoundError
 
-__all__ = ["load_stored_profile", "record_report", "save_profile"]
+__all__ = ["KIND", "get_report", "list_reports", "load_stored_profile", "record_report", "save_profile"]
+
+KIND = "drift_report"
 
 
 def _node(version: Any) -> str:
@@ -28,11 +30,35 @@ def record_report(ws: Any, report: DriftReport, versions: list[Any]) -> str:
     with ws.ledger.transaction() as tx:
         tx.execute(
             "INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?)",
-            (record_id, "drift_report", name, utcnow(), "drift" if report.drift else "no_drift", body),
+            (record_id, KIND, name, utcnow(), "drift" if report.drift else "no_drift", body),
         )
         add_edges(tx, [(_node(v), f"record:{record_id}", "judged_by") for v in versions if v is not None])
     report.record_id = record_id
     return record_id
+
+
+def list_reports(ws: Any, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Past drift reports, newest first (summaries, not the full bodies)."""
+    rows = ws.ledger.query(
+        "SELECT id, created_at, verdict, body FROM records WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (KIND, limit))
+    out = []
+    for rid, created, verdict, body in rows:
+        doc = json.loads(body)
+        out.append({
+            "id": rid, "created_at": created, "verdict": verdict, "drift": doc.get("drift"),
+            "reference": doc.get("reference"), "current": doc.get("current"),
+            "drifted_columns": doc.get("drifted_columns") or [], "columns": len(doc.get("columns") or []),
+            "remote": (doc.get("imported") or {}).get("remote"),  # None: run here; else pulled from there
+        })  # fmt: skip
+    return out
+
+
+def get_report(ws: Any, record_id: str) -> dict[str, Any]:
+    """The stored drift report document whose id starts with ``record_id`` (``record_id`` set)."""
+    from assay.ledger import record_by_prefix
+
+    rid, body = record_by_prefix(ws.ledger, KIND, record_id, noun="drift report", lister="assay drift log")
+    return {**json.loads(body), "record_id": rid}
 
 
 def _profile_key(version: Any) -> str:

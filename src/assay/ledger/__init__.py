@@ -7,5 +7,6 @@ from assay.ledger._ledger import (
     open_ledger,
     utcnow,
 )
+from assay.ledger._records import record_by_prefix
 
-__all__ = ["IntegrityConflict", "Ledger", "SQLiteLedger", "open_ledger", "utcnow"]
+__all__ = ["IntegrityConflict", "Ledger", "SQLiteLedger", "open_ledger", "record_by_prefix", "utcnow"]

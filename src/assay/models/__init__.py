@@ -4,7 +4,7 @@ from assay.models._base import Features, ModelAdapter, ModelError, Prediction
 from assay.models._callable import from_function
 from assay.models._guard import PredictionCache, call_with_timeout, guarded_predict
 from assay.models._load import FLAVORS, infer_flavor, load_model, load_registered
-from assay.models._registry import register_model
+from assay.models._registry import model_versions, register_model
 from assay.models._sklearn import from_estimator
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "infer_flavor",
     "load_model",
     "load_registered",
+    "model_versions",
     "register_model",
 ]

@@ -20,7 +20,7 @@ from assay.models._sklearn import SklearnModel, refuse_unfitted
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["checkout_folder", "describe_model", "held_copy", "model_files", "register_model", "store_model"]
+__all__ = ["checkout_folder", "describe_model", "held_copy", "model_files", "model_versions", "register_model", "store_model"]
 
 
 def register_model(
@@ -47,6 +47,33 @@ def register_model(
         result = store_model(ws, name, copy, meta, message=message)
     warn_user(result.warnings)
     return result
+
+
+def model_versions(ws: Workspace, name: str) -> list[Any]:
+    """The versions of registered model ``name``, newest first (``NAME@REF``: only that one), as
+    the data pillar's :class:`~assay.data.Version` (``meta["flavor"]`` says how it is called).
+    A name that is no model here raises :class:`NotFoundError` naming the closest models.
+    """
+    import difflib
+
+    from assay import data as _data
+    from assay.data._versions import kind_of, parse_ref
+
+    base, _ = parse_ref(name)
+    kind = kind_of(ws, base)
+    if kind == "dataset":
+        raise NotFoundError(f"{base!r} is a dataset, not a registered model", hint=f"`assay data log {base}` lists its versions")
+    if kind is None:
+        models = [d["name"] for d in _data.list_datasets(ws, kind="model")]
+        close = difflib.get_close_matches(base, models, n=3, cutoff=0.6)
+        if close:
+            hint = f"did you mean {' or '.join(close)}? `assay model list` lists the models"
+        elif models:
+            hint = f"registered models: {', '.join(models[:20])}"
+        else:
+            hint = "register one with `assay model add NAME PATH`"
+        raise NotFoundError(f"no model named {base!r}", hint=hint)
+    return _data.log(ws, name)
 
 
 @contextmanager
