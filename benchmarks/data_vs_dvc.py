@@ -558,6 +558,9 @@ def summarize(runs: list[list[StepResult]]) -> list[dict]:
         per_run = [r.seconds["dvc"] / r.seconds["assay"] for r in rows
                    if r.seconds.get("assay") and r.seconds.get("dvc")]
         row["time_ratio_range"] = (min(per_run), max(per_run)) if len(per_run) > 1 else None
+        # Runs are paired (both tools run each step back to back): the median of the per-run
+        # ratios can differ from the ratio of the medians; a target counts as met only on both.
+        row["time_ratio_run_median"] = statistics.median(per_run) if len(per_run) > 1 else None
         if all("assay" in r.flush and "dvc" in r.flush for r in rows):
             for tool in ("assay", "dvc"):
                 row[f"{tool}_flush_s"] = statistics.median(r.flush[tool] for r in rows)
@@ -576,7 +579,8 @@ def check_targets(row: dict) -> list[str]:
     res = []
     tgt = TIME_TARGETS.get(row["kind"])
     if tgt and row["time_ratio"] is not None:
-        res.append(f"time>={tgt:g}x:{'met' if row['time_ratio'] >= tgt else 'MISSED'}")
+        worst = min(row["time_ratio"], row.get("time_ratio_run_median") or row["time_ratio"])
+        res.append(f"time>={tgt:g}x:{'met' if worst >= tgt else 'MISSED'}")
     if row["kind"] == "re-add" and row.get("growth_target") and row["growth_ratio"] is not None:
         res.append(f"growth<=1/{GROWTH_TARGET:g}:{'met' if row['growth_ratio'] >= GROWTH_TARGET else 'MISSED'}")
     if row.get("assay_peak_mib") and row.get("dvc_peak_mib"):
@@ -599,8 +603,9 @@ def table(workloads: list[dict], markdown: bool = False) -> str:
             gr = r["growth_ratio"]
             rows.append([
                 r["step"], f"{r['assay_s']:.2f}", f"{r['dvc_s']:.2f}",
-                (f"{r['time_ratio']:.1f}x" + (" ({:.1f}-{:.1f})".format(*r["time_ratio_range"])
-                                               if r.get("time_ratio_range") else "")) if r["time_ratio"] else "-",
+                (f"{r['time_ratio']:.1f}x" + (" ({:.1f}-{:.1f}; per run {:.1f}x)".format(
+                    *r["time_ratio_range"], r["time_ratio_run_median"]) if r.get("time_ratio_range") else ""))
+                if r["time_ratio"] else "-",
                 (f"{r['assay_flush_s']:.2f} / {r['dvc_flush_s']:.2f}" if r.get("assay_flush_s") is not None else "-"),
                 (f"{r['durable_ratio']:.1f}x" if r.get("durable_ratio") else "-"),
                 f"{r['assay_peak_mib']:.0f}", f"{r['dvc_peak_mib']:.0f}",
