@@ -315,6 +315,24 @@ def test_a_drift_report_travels_with_the_versions_it_judged(alice: Workspace, cl
     assert graph.nodes[f"record:{made[0]}"]["remote"] == "origin"
 
 
+def test_a_drift_report_on_a_remote_that_drift_show_cannot_read_is_not_pulled(alice: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Only its verdict was read: one without its columns was recorded, and `assay drift show`
+    # of it then ended in an internal error.
+    (alice.root / "current.csv").write_text((alice.root / "evaluation.csv").read_text())
+    add(alice, [alice.root / "current.csv"], name="current")
+    cli("drift", "evaluation@v1", "current@v1", cwd=alice.root, check=None)
+    assert push(alice).records_sent == 1
+    for copy in (tmp_path / "remote" / "records").glob("*/*.json"):
+        doc = json.loads(copy.read_text())
+        if doc["kind"] == "drift_report":
+            del doc["body"]["columns"]
+            copy.write_text(json.dumps(doc))
+    bob = _workspace(tmp_path / "bob", tmp_path / "remote")
+    result = pull(bob, "current@v1")
+    assert result.records_received == 0 and not bob.ledger.query("SELECT id FROM records WHERE kind = 'drift_report'")
+    assert any("does not read as a drift report (no columns): skipped" in n for n in result.notes), result.notes
+
+
 def test_what_a_remote_says_of_a_check_is_read_from_the_check_itself(alice: Workspace, tmp_path: Path) -> None:
     """Its verdict comes from its body, not the remote's column; its edges are the versions its
     body names (an edge the remote adds to another version is not taken); its time and name

@@ -165,3 +165,16 @@ def test_a_recorded_report_says_so_and_drift_log_and_show_read_it(ws: object, cl
     assert "no drift report 'ffffffff'" in cli("drift", "show", "ffffffff", check=2).stderr
     assert "not a drift report id" in cli.json("drift", "show", "zz", check=2)["message"]
     assert "newest first" in cli("drift", "log", "--help").stdout and "ID" in cli("drift", "show", "--help").stdout
+
+
+def test_a_stored_drift_report_that_does_not_read_is_named_not_a_crash(ws: object, cli: CLI) -> None:
+    # One pulled before a pull read a drift report's body (only its verdict was): `drift show`
+    # ended in "internal error: KeyError: 'columns'" (exit 3), `drift log` said "3 of 0 columns".
+    ws.ledger.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?)",  # type: ignore[attr-defined]
+                      ("ab" * 16, "drift_report", "x", "2026-01-01T00:00:00Z", "drift",
+                       json.dumps({"drift": True, "drifted_columns": "age", "imported": {"remote": "origin"}})))
+    proc = cli("drift", "show", "abab", check=2)
+    assert "drift report abababababab does not read as one (no columns): it was pulled from remote origin" in proc.stderr
+    (row,) = cli.json("drift", "log")["reports"]
+    assert row["unreadable"] == "no columns" and row["drifted_columns"] == [] and row["remote"] == "origin"
+    assert "(does not read as a drift report: no columns)  from origin" in cli("drift", "log").stdout

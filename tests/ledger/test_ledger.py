@@ -125,7 +125,9 @@ def test_a_check_result_id_prefix_reads_alike_on_both_ledgers(ledger_url: str, t
     from assay.drift._record import get_report
 
     ws.ledger.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, ?, ?, ?, ?, ?)",
-                      ("abcdef" + "1" * 26, "drift_report", "", "now", "drift", json.dumps({"drift": True})))
+                      ("abcdef" + "1" * 26, "drift_report", "", "now", "drift", json.dumps({
+                          "drift": True, "columns": [], "drifted_columns": [], "share_drifted": 0.0, "reference_rows": 1,
+                          "current_rows": 1, "method": {"correction_name": "holm", "alpha": 0.05, "mode": "exact"}})))
     assert get_report(ws, "ABCDEF1")["record_id"] == "abcdef" + "1" * 26
     with pytest.raises(UsageError, match="not a drift report id"):
         get_report(ws, "ab%")

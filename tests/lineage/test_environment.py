@@ -498,6 +498,26 @@ def test_a_failed_run_s_output_folder_hides_no_change_to_the_code_git_tracks_the
     assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False
 
 
+def test_a_failed_run_s_output_folder_does_not_make_a_dataset_committed_inside_it_code(ws: Workspace) -> None:
+    # A dataset's file committed to git, inside a folder a failed run declared as its output:
+    # a change to it is data (the dataset's), not code, though git tracks it there.
+    from assay.data import add
+
+    _git(ws, "init", "-q", ".")
+    (ws.root / "data").mkdir()
+    (ws.root / "data" / "raw.csv").write_text("a\n1\n")
+    (ws.root / "make.py").write_text("print('made')\n")
+    _git(ws, "add", "data/raw.csv", "make.py")
+    _git(ws, "commit", "-q", "-m", "code and data")
+    failed = run_command(ws, ["sh", "-c", "echo 1 > data/partial.txt; exit 1"], outputs={"res": "data"}, cwd=ws.root)
+    assert failed.status == "failed"
+    add(ws, ["data/raw.csv"], name="raw")  # (after: a run's output may not be declared over a dataset's files)
+    (ws.root / "data" / "raw.csv").write_text("a\n2\n")
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is False
+    (ws.root / "make.py").write_text("print('changed')\n")
+    assert recorded(ws, run_command(ws, ["true"]).id)["git_dirty"] is True
+
+
 def test_a_model_checked_out_in_place_does_not_make_the_code_dirty(ws: Workspace) -> None:
     # A checkout of a registered model writes .assay-model-NAME/ at the workspace root: its
     # files, as a dataset's, are data, not code changed since the commit.

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import counted, echo_err, emit, handle_errors, json_option, styled
+from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, styled
 from assay.errors import UsageError
 
 
@@ -186,6 +186,10 @@ def log_command(limit: int, as_json: bool) -> None:
         if not rows:
             echo_err("no drift reports yet")
         for r in rows:
+            if r["unreadable"]:
+                click.echo(f"{r['id'][:12]}  {r['created_at'][:19]}  {r['verdict']:<9} (does not read as a drift report: "
+                           f"{r['unreadable']})" + (f"  from {escaped(str(r['remote']))}" if r.get("remote") else ""))
+                continue
             drifted = ", ".join(r["drifted_columns"][:5]) + (" …" if len(r["drifted_columns"]) > 5 else "")
             click.echo(f"{r['id'][:12]}  {r['created_at'][:19]}  {'drift' if r['drift'] else 'no drift':<9} {r['reference']} vs {r['current']}"
                        f"  ({len(r['drifted_columns'])} of {counted(r['columns'], 'column')} drifted{': ' + drifted if drifted else ''})"

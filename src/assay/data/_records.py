@@ -166,6 +166,11 @@ def _record_reading(doc: Any, record_id: str, filed_under: str) -> tuple[str | N
             if isinstance(raw, list) else []
         if not isinstance(body.get("drift"), bool) or not edges or len(edges) > 2:
             return "does not read as a drift report", [], ""
+        from assay.drift._record import readable_report
+
+        why = readable_report(body)
+        if why:  # what `assay drift show` and `drift log` read
+            return f"does not read as a drift report ({why})", [], ""
         verdict = "drift" if body["drift"] else "no_drift"
     if filed_under not in {v for v, _ in edges}:
         return f"is filed under version {filed_under[:12]}, which it does not name", [], ""

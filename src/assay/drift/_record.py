@@ -8,9 +8,9 @@ from typing import Any
 
 from assay.drift._profile import Profile
 from assay.drift._report import DriftReport
-from assay.errors import NotFoundError
+from assay.errors import InputError, NotFoundError
 
-__all__ = ["KIND", "get_report", "list_reports", "load_stored_profile", "record_report", "save_profile"]
+__all__ = ["KIND", "get_report", "list_reports", "load_stored_profile", "readable_report", "record_report", "save_profile"]
 
 KIND = "drift_report"
 
@@ -44,11 +44,15 @@ def list_reports(ws: Any, *, limit: int = 20) -> list[dict[str, Any]]:
     out = []
     for rid, created, verdict, body in rows:
         doc = json.loads(body)
+        why = readable_report(doc)  # (one pulled before a pull read its body: `drift show` refuses it)
+        shown = doc if why is None else {}
+        imported = doc.get("imported") if isinstance(doc, dict) else None
         out.append({
-            "id": rid, "created_at": created, "verdict": verdict, "drift": doc.get("drift"),
-            "reference": doc.get("reference"), "current": doc.get("current"),
-            "drifted_columns": doc.get("drifted_columns") or [], "columns": len(doc.get("columns") or []),
-            "remote": (doc.get("imported") or {}).get("remote"),  # None: run here; else pulled from there
+            "id": rid, "created_at": created, "verdict": verdict, "drift": shown.get("drift"),
+            "reference": shown.get("reference"), "current": shown.get("current"),
+            "drifted_columns": shown.get("drifted_columns") or [], "columns": len(shown.get("columns") or []),
+            "remote": imported.get("remote") if isinstance(imported, dict) else None,  # None: run here
+            "unreadable": why,
         })  # fmt: skip
     return out
 
@@ -58,7 +62,74 @@ def get_report(ws: Any, record_id: str) -> dict[str, Any]:
     from assay.ledger import record_by_prefix
 
     rid, body = record_by_prefix(ws.ledger, KIND, record_id, noun="drift report", lister="assay drift log")
-    return {**json.loads(body), "record_id": rid}
+    doc = json.loads(body)
+    why = readable_report(doc)
+    if why:  # (one pulled before a pull read its body: a remote's copy may be of another shape)
+        imported = doc.get("imported") if isinstance(doc, dict) else None
+        remote = imported.get("remote") if isinstance(imported, dict) else None
+        raise InputError(f"drift report {rid[:12]} does not read as one ({why})"
+                         + (f": it was pulled from remote {remote}" if isinstance(remote, str) else ""),
+                         hint="`assay drift log` lists the others")
+    return {**doc, "record_id": rid}
+
+
+def _number(v: Any, *, none: bool = True) -> bool:
+    if v is None:
+        return none
+    return not isinstance(v, bool) and isinstance(v, (int, float))  # (NaN prints: the report's own may hold one)
+
+
+def _text(v: Any, *, none: bool = False) -> bool:
+    return (v is None and none) or isinstance(v, str)
+
+
+def _findings(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(f, dict) and _text(f.get("severity")) and isinstance(f.get("message"), str)
+                                       for f in v)
+
+
+def readable_report(doc: Any) -> str | None:
+    """Why ``doc`` (a drift report as :meth:`DriftReport.to_dict` writes it, read from elsewhere,
+    such as a remote) cannot be shown by `assay drift show` and `assay drift log`; None if it
+    can. Never raises: what it checks is what those read.
+
+    >>> readable_report({"drift": True})
+    'no columns'
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("drift"), bool):
+        return "no verdict"
+    columns = doc.get("columns")
+    if not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
+        return "no columns"
+    for c in columns:
+        if not (_text(c.get("name")) and _text(c.get("kind")) and _text(c.get("role")) and _text(c.get("test"), none=True)
+                and isinstance(c.get("drifted"), bool) and all(_number(c.get(k)) for k in ("effect", "p_adjusted", "threshold"))
+                and _findings(c.get("findings", []))):
+            return "a column that does not read"
+    drifted = doc.get("drifted_columns")
+    if not isinstance(drifted, list) or not all(_text(n) for n in drifted):
+        return "no list of drifted columns"
+    method = doc.get("method")
+    if not (isinstance(method, dict) and _text(method.get("correction_name")) and _number(method.get("alpha"), none=False)
+            and _text(method.get("mode"))):
+        return "no method"
+    if not (_number(doc.get("share_drifted"), none=False) and all(
+            isinstance(doc.get(k), int) and not isinstance(doc.get(k), bool) for k in ("reference_rows", "current_rows"))):
+        return "no counts"
+    if not (_text(doc.get("reference"), none=True) and _text(doc.get("current"), none=True)):
+        return "no names of what it compared"
+    if not _findings(doc.get("findings", [])):
+        return "findings that do not read"
+    mv = doc.get("multivariate") or {}
+    if not isinstance(mv, dict):
+        return "a multivariate result that does not read"
+    classifier, mmd = mv.get("classifier") or {}, mv.get("mmd")
+    if not isinstance(classifier, dict) or (classifier.get("auc") is not None and not (
+            all(_number(classifier.get(k), none=False) for k in ("auc", "ci_low", "ci_high")) and "drifted" in classifier)):
+        return "a domain classifier result that does not read"
+    if mmd and not (isinstance(mmd, dict) and all(_number(mmd.get(k), none=False) for k in ("mmd2", "p_value"))):
+        return "an MMD result that does not read"
+    return None
 
 
 def _profile_key(version: Any) -> str:

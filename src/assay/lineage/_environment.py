@@ -186,8 +186,10 @@ def environment(cwd: Path | None = None, command: Sequence[str] = (), command_cw
                 env["git_dirty"] = bool(dirty.stdout.strip())
             partial = [f":(literal){path}" for path in sorted(set(new_files)) if path and path != "."]
             if dirty.returncode == 0 and not env["git_dirty"] and partial:
-                # what git tracks there, against the commit (staged or not); new files do not count
-                tracked = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *partial], cwd=cwd,
+                # what git tracks there, against the commit (staged or not); new files do not count,
+                # nor does what ``data`` names there (a dataset added later from a file in that folder)
+                whole = [f":(exclude,literal){path}" for path in sorted(set(data)) if path and path != "."]
+                tracked = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *partial, *whole], cwd=cwd,
                                          capture_output=True, timeout=30, check=False)
                 if tracked.returncode in (0, 1):
                     env["git_dirty"] = tracked.returncode == 1
