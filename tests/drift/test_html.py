@@ -65,3 +65,13 @@ def test_report_renders_its_charts_in_a_headless_browser(tmp_path: Path) -> None
     shot = tmp_path / "shot.png"
     subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,2400", path.as_uri()], capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 20_000  # a blank page is a few KB
+
+
+def test_a_report_that_cannot_be_written_leaves_no_temp_file(tmp_path: Path) -> None:
+    # A folder where the report should go: the rename fails (as a full disk would), and the
+    # temp file beside it was left there for good.
+    (tmp_path / "drift.html").mkdir()
+    with pytest.raises(OSError):
+        write_drift_html(_report(), tmp_path / "drift.html")  # type: ignore[arg-type]
+    assert [p.name for p in tmp_path.iterdir()] == ["drift.html"]
+    assert write_drift_html(_report(), tmp_path / "new.html").read_text().startswith("<!doctype html>")  # type: ignore[arg-type]

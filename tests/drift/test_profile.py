@@ -147,3 +147,11 @@ def test_compare_profile_judges_sketches_counted_elsewhere() -> None:
     other = build_profile(TableSource(cur, "cur"), bins=300)  # its own edges: cannot be compared bin by bin
     with pytest.raises(InputError, match="bins"):
         detector.compare_profile(other)
+
+
+def test_a_profile_that_cannot_be_saved_leaves_no_temp_file(tmp_path: Path) -> None:
+    profile = build_profile(TableSource(_table(1_000, 5), "ref"), bins=50)
+    (tmp_path / "ref.json").mkdir()  # where the profile should go: the rename fails
+    with pytest.raises(OSError):
+        profile.save(tmp_path / "ref.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["ref.json"]

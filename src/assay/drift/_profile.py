@@ -11,7 +11,6 @@ within about 1e-3 of the exact ones, at a fraction of the cost of sorting.)
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,13 +197,10 @@ class Profile:
 
     def save(self, path: Path | str) -> None:
         """Write atomically (temp file, fsync, rename)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        from assay.config import atomic_write_bytes
+
+        # (a failed write, a full disk, leaves no temp file behind)
+        atomic_write_bytes(Path(path), json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8"))
 
     @classmethod
     def load(cls, path: Path | str) -> Profile:

@@ -7,7 +7,6 @@ Every piece of user text (column names, categories, file labels) goes through
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
 
@@ -196,12 +195,8 @@ def render_drift_html(report: DriftReport) -> str:
 
 def write_drift_html(report: DriftReport, path: Path | str) -> Path:
     """Write the report atomically (temp file, fsync, rename)."""
+    from assay.config import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(render_drift_html(report))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, render_drift_html(report).encode("utf-8"))  # (a failed write leaves no temp file)
     return path

@@ -3,8 +3,6 @@ unless inconclusive is allowed, then <skipped>)."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -54,17 +52,8 @@ def write_check_junit(doc: dict[str, Any], path: str | Path) -> Path:
 
 
 def _atomic_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 would stay on the report; 0666 lets the umask decide, as open(path, "w") does.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from assay.config import atomic_write_bytes
+
+    # (its temp file is opened as open(path, "w") would be: the umask decides the report's mode)
+    atomic_write_bytes(path, text.encode("utf-8"))
     return path
