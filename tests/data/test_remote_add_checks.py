@@ -29,7 +29,7 @@ def test_a_missing_bucket_is_refused_at_add(ws: Workspace, cli, s3_server: str) 
     bucket = f"missing{uuid.uuid4().hex[:12]}"
     proc = cli("remote", "add", "x", f"s3://{bucket}/p", "--endpoint-url", s3_server, check=2)
     assert f"the bucket '{bucket}' does not exist" in proc.stderr, proc.stderr
-    assert "hint: check the bucket's name and the endpoint" in proc.stderr
+    assert "hint: check the bucket's name and the endpoint" in proc.stderr and "unchecked: --no-check" in proc.stderr
     doc = cli.json("remote", "add", "x", f"s3://{bucket}/p", "--endpoint-url", s3_server, check=2)
     assert doc["error"] == "InputError" and "does not exist" in doc["message"]
     assert cli.json("remote", "list")["remotes"] == []  # nothing added

@@ -91,10 +91,14 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
     unchecked = None
     if folder is not None:
         _check_folder(ws, url)  # fails now, not at the first push, if the folder is unusable
-    elif check:
-        unchecked = check_store(url, ws.root, **remote.options)  # a bucket that is not there, refused credentials
     else:
         open_store(url, ws.root, **remote.options)  # the URL's and options' shapes (opening sends nothing)
+    if folder is None and check:
+        try:
+            unchecked = check_store(url, ws.root, **remote.options)  # a bucket that is not there, refused credentials
+        except InputError as exc:  # (a bucket made, or credentials set, later: said how to add it now)
+            exc.hint = "; ".join(filter(None, [exc.hint, "to add it unchecked: --no-check"]))
+            raise
     ws.config.remotes[name] = remote
     if default or ws.config.default_remote is None:
         ws.config.default_remote = name
