@@ -108,7 +108,7 @@ def test_a_folder_remote_keeps_no_part_of_a_failed_or_killed_push(ws, cli, tmp_p
     ours = remote / ".tmp" / f"{dead}-{host_tag()}-0123456789ab-x.pack"  # a push killed on this machine
     old = remote / ".tmp" / f"{dead}-0123456789ab-x.pack"  # an older assay's name (no host): maybe live elsewhere
     theirs = remote / ".tmp" / f"{dead}-h00000000-0123456789ab-x.pack"  # another machine's writer: its own
-    ours.parent.mkdir(exist_ok=True)
+    ours.parent.mkdir(parents=True)  # (`remote add` makes no folder: the first push would)
     for path in (ours, old, theirs):
         path.write_bytes(b"part of a pack")
     aged = remote / ".tmp" / f"{dead}-ba0123456789-y.pack"  # an older assay's, untouched for two days

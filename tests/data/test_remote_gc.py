@@ -115,6 +115,7 @@ def test_remote_errors(ws: Workspace, tmp_path: Path) -> None:
         push(ws)
     with pytest.raises(UsageError, match="invalid remote name"):
         add_remote(ws, "../x", str(tmp_path / "r"))
+    (tmp_path / "r").mkdir()  # there, and empty (a folder not there is said not to exist)
     add_remote(ws, "origin", str(tmp_path / "r"))
     with pytest.raises(NotFoundError, match="no remote named"):
         push(ws, remote="nope")
@@ -208,8 +209,8 @@ def test_pushes_from_two_workspaces_at_once_lose_no_version(tmp_path: Path, remo
     real_open = _remote._open
     interleaved: list[str] = []
 
-    def open_store(ws: Workspace, spec):  # type: ignore[no-untyped-def]
-        store = real_open(ws, spec)
+    def open_store(ws: Workspace, spec, **kwargs):  # type: ignore[no-untyped-def]
+        store = real_open(ws, spec, **kwargs)
         if ws.root == a.root:
             real_put = store.put_bytes
 

@@ -21,6 +21,7 @@ def _pushed(ws: Workspace, cli, tmp_path: Path) -> None:  # type: ignore[no-unty
 def test_pull_of_a_name_the_remote_lacks_names_the_remote_and_what_it_holds(ws: Workspace, cli,  # type: ignore[no-untyped-def]
                                                                             tmp_path: Path) -> None:
     _pushed(ws, cli, tmp_path)
+    (tmp_path / "other").mkdir()
     cli("remote", "add", "other", str(tmp_path / "other"))
     for ref in ("nosuch", "nosuch@v9", "nosuch@latest"):
         err = cli("data", "pull", ref, check=2).stderr
@@ -42,8 +43,9 @@ def test_pull_of_a_name_the_remote_lacks_names_the_remote_and_what_it_holds(ws: 
 
 def test_an_empty_remote_is_said_to_hold_nothing_not_to_be_verified(ws: Workspace, cli,  # type: ignore[no-untyped-def]
                                                                    tmp_path: Path) -> None:
-    # `remote add` makes the folder of a mistyped path: the remote is empty, not intact
+    # a folder that is there and empty (one not there is said not to exist: test_remote_add_checks)
     _pushed(ws, cli, tmp_path)
+    (tmp_path / "mistyped").mkdir()
     cli("remote", "add", "r", str(tmp_path / "mistyped"))
     out = cli("data", "verify", "--remote", "r").stdout
     assert out.startswith("nothing to verify: remote r holds no versions at all, so nothing was checked")

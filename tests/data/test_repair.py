@@ -278,7 +278,11 @@ def test_repair_cli_refuses_a_version_and_other_options(ws: Workspace, tmp_path:
     text = cli("data", "verify", check=1).stdout
     assert "assay data pull --repair" in text
     cli("remote", "add", "empty", str(tmp_path / "empty"))
-    proc = cli("data", "push", "--repair", "--remote", "empty", check=2)  # nothing there: say so, not "ok"
+    proc = cli("data", "push", "--repair", "--remote", "empty", check=2)  # no folder there: say so, not "ok"
+    assert "folder" in proc.stderr and "does not exist" in proc.stderr
+    assert "assay data push --remote empty" in proc.stderr and not (tmp_path / "empty").exists()
+    (tmp_path / "empty").mkdir()
+    proc = cli("data", "push", "--repair", "--remote", "empty", check=2)  # an empty folder: say so, not "ok"
     assert "holds no versions" in proc.stderr and "assay data push --remote empty" in proc.stderr
 
 

@@ -108,6 +108,7 @@ def test_the_ledger_s_lock_is_free_while_a_push_waits_for_a_gc_of_the_remote(tmp
     there = Workspace.init(tmp_path / "b", ledger=pg_database, store=store)
     (here.root / "x.txt").write_text("x\n")
     add(here, [here.root / "x.txt"], name="x")
+    (tmp_path / "remote").mkdir()  # (a remote not pushed to yet is made by its first push, not by `remote add`)
     add_remote(here, "origin", str(tmp_path / "remote"), default=True)
     collecting = StoreHold(open_remote(here, "origin")[1], "gc", "the store", tmp_path / "bob")
     collecting.acquire(wait=False, optional=False)

@@ -190,8 +190,11 @@ def test_an_object_store_without_credentials_says_so(tmp_path: Path, s3_server: 
                AWS_EC2_METADATA_DISABLED="true", AWS_MAX_ATTEMPTS="1")
     run = [sys.executable, "-m", "assay"]
     subprocess.run([*run, "init", str(tmp_path / "w")], check=True, capture_output=True, env=env)
-    subprocess.run([*run, "remote", "add", "origin", "s3://bucket/x", "--endpoint-url", s3_server],
-                   cwd=tmp_path / "w", check=True, capture_output=True, env=env)
+    add = [*run, "remote", "add", "origin", "s3://bucket/x", "--endpoint-url", s3_server]
+    proc = subprocess.run(add, cwd=tmp_path / "w", check=False, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2, proc.stderr  # said at add, where the bucket is asked for
+    assert "no credentials for s3://bucket/x" in proc.stderr and "--no-check" in proc.stderr
+    subprocess.run([*add, "--no-check"], cwd=tmp_path / "w", check=True, capture_output=True, env=env)
     proc = subprocess.run([*run, "data", "verify", "--remote", "origin"], cwd=tmp_path / "w", check=False, capture_output=True,
                           text=True, env=env)
     assert proc.returncode == 2, proc.stderr

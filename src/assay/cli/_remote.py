@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import emit, handle_errors, json_option
+from assay.cli._output import echo_err, emit, handle_errors, json_option
 from assay.config import Remote
 from assay.workspace import Workspace
 
@@ -22,24 +22,52 @@ def remote() -> None:
 @click.option("--default", "make_default", is_flag=True, help="Make it the default remote.")
 @click.option("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000 (for s3:// URLs only).")
 @click.option("--replace", is_flag=True, help="Replace a remote of the same NAME that has another URL or options.")
+@click.option("--no-check", "no_check", is_flag=True,
+              help="Do not ask the server whether the bucket is there (for s3:// URLs; nothing is sent).")
 @json_option
 @handle_errors
-def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, replace: bool, as_json: bool) -> None:
+def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, replace: bool, no_check: bool,
+            as_json: bool) -> None:
     """Add remote NAME at URL (a folder, file://, or s3://bucket/prefix). A NAME that exists
     already is refused unless it has the same URL and options (--endpoint-url), or --replace
-    replaces it. A folder is made if its parent folder is there; a bucket is not made."""
+    replaces it.
+
+    What can be checked is checked now rather than at the first push. A folder must be in a
+    folder that is there; it is not made here (the first push makes it), so a mistyped path
+    never becomes an empty remote. A bucket is asked for, waiting a few seconds: one that is
+    not there, or credentials refused, are an error (exit 2); a server that cannot be reached
+    (offline) is added with a warning. A bucket is never made."""
+    import warnings
+
     from assay.data import add_remote
     from assay.data._remote_config import read_only_remote_folder
+    from assay.errors import AssayWarning
+    from assay.store import folder_of
 
     options = {"endpoint_url": endpoint_url} if endpoint_url else {}
     ws = Workspace.open()
     url = _folder_from_here(ws, url)
-    r = add_remote(ws, name, url, default=make_default, options=options, replace=replace)
+    with warnings.catch_warnings(record=True) as caught:  # said below, once (not as a Python warning)
+        warnings.simplefilter("always", AssayWarning)
+        r = add_remote(ws, name, url, default=make_default, options=options, replace=replace, check=not no_check)
+    said = [str(w.message) for w in caught if issubclass(w.category, AssayWarning)]
     row = {**_row(ws, r), "read_only": read_only_remote_folder(ws, r) is not None}
+    folder = folder_of(r.url, ws.root)
     if row["read_only"]:
         row["note"] = (f"this user cannot write to {r.url}: pull and verify read it, a push to {r.name} will fail")
-    emit(row, as_json, lambda: click.echo(f"remote {r.name} -> {r.url}{_shown(row['options'])}"
-                                          + (f"\nnote: {row['note']}" if row["read_only"] else "")))
+    elif folder is not None and not folder.is_dir():
+        row["note"] = f"{folder} does not exist yet; the first push to {r.name} creates it"
+    if said:
+        row["warnings"] = said
+
+    def render() -> None:
+        click.echo(f"remote {r.name} -> {r.url}{_shown(row['options'])}")
+        if "note" in row:
+            click.echo(f"note: {row['note']}")
+        for w in said:
+            echo_err(f"warning: {w}")
+
+    emit(row, as_json, render)
 
 
 @remote.command("list")

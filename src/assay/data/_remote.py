@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay.config import Remote
+from assay.config import Remote, make_folder
 from assay.data._checked import CheckedSnapshots
 from assay.data._fork import quick_handoffs
 from assay.data._history import write_runs
@@ -173,16 +174,36 @@ def _pick(ws: Workspace, name: str | None) -> Remote:
     return remote
 
 
-def _open(ws: Workspace, remote: Remote) -> ObjectStore:
-    """The remote's store. A folder remote must be there (`remote add` made it): one that is
-    not is a mistyped, moved or unmounted path, not an empty remote to read or to fill."""
+def _open(ws: Workspace, remote: Remote, *, make: bool = False) -> ObjectStore:
+    """The remote's store. A folder remote that is not there is made by a push (``make``: `remote
+    add` does not make it), in a folder that is there; for anything else it is a path not
+    pushed to yet or mistyped: not an empty remote to read. One this workspace found there
+    before is gone (moved, deleted, a drive not mounted): not made again, not even by a push."""
     from assay.store import folder_of
 
     folder = folder_of(remote.url, ws.root)
     if folder is not None and not folder.is_dir():
-        raise InputError(f"the folder {folder} of remote {remote.name} does not exist",
-                         hint=f"check the path; `assay remote add {remote.name} {folder}` makes it again (empty), "
-                              f"`assay remote add {remote.name} PATH --replace` points {remote.name} elsewhere")
+        if os.path.lexists(folder):
+            raise InputError(f"remote {remote.name}'s folder {folder} is not a folder",
+                             hint=f"point {remote.name} at a folder: `assay remote add {remote.name} PATH --replace`")
+        elsewhere = f"`assay remote add {remote.name} PATH --replace` points {remote.name} elsewhere"
+        if _seen_folder(ws, remote) == str(folder):
+            raise InputError(f"remote {remote.name}'s folder {folder} is gone: this workspace found it there before "
+                             "(moved, deleted, or a drive not mounted?)",
+                             hint=f"check the path; {elsewhere}; to start it again, empty: mkdir {folder}")
+        if not make:
+            raise InputError(f"remote {remote.name}'s folder {folder} does not exist (nothing pushed there yet, "
+                             "or a typo: `assay remote list`)",
+                             hint=f"`assay data push --remote {remote.name}` makes it; {elsewhere}")
+        if not folder.parent.is_dir():  # a drive not mounted, a folder moved: not made elsewhere
+            raise InputError(f"cannot make remote {remote.name}'s folder {folder}: the folder {folder.parent} "
+                             "does not exist", hint=f"check the path (a drive not mounted?); {elsewhere}")
+        make_folder(folder, f"cannot make remote {remote.name}'s folder {folder}")
+    if folder is not None and _seen_folder(ws, remote) != str(folder):
+        with contextlib.suppress(OSError):  # (a workspace this user may only read: no guard, nothing else lost)
+            seen = ws.cache_dir / "remotes" / remote.name / "folder"
+            seen.parent.mkdir(parents=True, exist_ok=True)
+            seen.write_text(str(folder), encoding="utf-8")
     # A folder others write too: its sub-folders are its own, never links leading elsewhere.
     store = LocalStore(folder, confined=True) if folder is not None else open_store(remote.url, ws.root, **remote.options)
     if isinstance(store, LocalStore):
@@ -193,6 +214,14 @@ def _open(ws: Workspace, remote: Remote) -> ObjectStore:
         except OSError:
             pass  # a remote this user may only read
     return store
+
+
+def _seen_folder(ws: Workspace, remote: Remote) -> str | None:
+    """The folder this workspace last found remote ``remote`` in, if any."""
+    try:
+        return (ws.cache_dir / "remotes" / remote.name / "folder").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def open_remote(ws: Workspace, name: str | None) -> tuple[Remote, ObjectStore]:
@@ -367,7 +396,7 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     """
     spec = _pick(ws, remote)
     refuse_read_only(ws, spec)
-    store = _open(ws, spec)
+    store = _open(ws, spec, make=True)
     local = workspace_packs(ws)
     versions = [resolve(ws, ref)] if ref else all_versions(ws)
     result = TransferResult(remote=spec.name)

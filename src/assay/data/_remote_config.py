@@ -12,7 +12,8 @@ from typing import Any
 
 from assay.config import Remote
 from assay.errors import InputError, NotFoundError, UsageError
-from assay.store import open_store
+from assay._warn import warn_user
+from assay.store import check_store, open_store
 from assay.workspace import Workspace
 
 __all__ = ["RemoteInfo", "add_remote", "list_remotes", "read_only_remote_folder", "refuse_read_only", "remove_remote"]
@@ -49,13 +50,21 @@ def list_remotes(ws: Workspace) -> list[RemoteInfo]:
 
 
 def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, options: dict[str, Any] | None = None,
-               replace: bool = False) -> Remote:
+               replace: bool = False, check: bool = True) -> Remote:
     """Add remote ``name`` at ``url``. A name that exists already is refused unless it has the
-    same URL and options, or ``replace``. A folder is checked (its parent is there and it can
-    be made and read: one this user cannot write to is added to pull from, see
-    :func:`read_only_remote_folder`) and made if it is not there, empty: nothing is written into it
-    before the first push. An object store's URL and options are checked for their shape
-    (nothing is sent: whether the bucket is there is found at its first use)."""
+    same URL and options, or ``replace``. What can be checked is checked now, not at the first
+    push, the same way for both kinds:
+
+    - a folder: the folder that holds it must be there (as a bucket must), and the folder, if
+      it is there, readable (one this user cannot write to is added to pull from, see
+      :func:`read_only_remote_folder`). A folder not there yet is added but not made: the first
+      push makes it, and until then pull, verify and log say it does not exist rather than
+      read it as an empty remote (a mistyped path is not made into one).
+    - an S3 bucket: asked for, with a short timeout. One that is not there, or credentials it
+      refuses, raise :class:`InputError`; a server that cannot be reached (offline) is added
+      with an :class:`~assay.errors.AssayWarning` that it could not be checked.
+
+    ``check=False`` sends nothing (the URL's and options' shapes are still checked)."""
     from assay.store import folder_of, public_options
 
     if not _REMOTE_NAME.fullmatch(name):
@@ -79,31 +88,41 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
                          + "; ".join(f"{k} {there.get(k, '(none)')} there, {given.get(k, '(none)')} given"
                                      for k in differ),
                          hint=f"pass --replace to give {name} the options given, or pick another name")
+    unchecked = None
     if folder is not None:
         _check_folder(ws, url)  # fails now, not at the first push, if the folder is unusable
     else:
-        open_store(url, ws.root, **remote.options)  # the same for an object store's URL (opening writes nothing)
+        open_store(url, ws.root, **remote.options)  # the URL's and options' shapes (opening sends nothing)
+    if folder is None and check:
+        try:
+            unchecked = check_store(url, ws.root, **remote.options)  # a bucket that is not there, refused credentials
+        except InputError as exc:  # (a bucket made, or credentials set, later: said how to add it now)
+            exc.hint = "; ".join(filter(None, [exc.hint, "to add it unchecked: --no-check"]))
+            raise
     ws.config.remotes[name] = remote
     if default or ws.config.default_remote is None:
         ws.config.default_remote = name
     ws.save_config()
+    if unchecked is not None:
+        warn_user([f"{unchecked}; remote {name} is added unchecked (`assay data verify --remote {name}` checks it "
+                   "once the server can be reached)"])
     return remote
 
 
 def _check_folder(ws: Workspace, url: str) -> None:
-    """Refuse a folder remote that cannot be made or read by this user. The folder is
-    made (empty) if it is not there, inside a folder that is: a mistyped path is refused
-    now, not made whole, and not mistaken later for an empty remote."""
-    from assay.config import make_folder
+    """Refuse a folder remote that could never be used by this user: one whose parent folder
+    is not there (a mistyped path), a file, a folder it cannot read. A folder not there yet
+    is not made: the first push makes it (so a typo never becomes an empty remote)."""
     from assay.store import folder_of
 
     path: Path | None = folder_of(url, ws.root)
     assert path is not None  # add_remote checks folders only
-    if not path.exists() and not path.parent.exists():
+    if not path.exists() and not path.parent.is_dir():
         raise InputError(f"cannot use {path} as a remote: the folder {path.parent} does not exist",
                          hint=f"check the path; for a new remote there, make that folder first (mkdir -p {path.parent})")
-    make_folder(path, f"cannot use {path} as a remote")
-    if not os.access(path, os.R_OK | os.X_OK):
+    if path.exists() and not path.is_dir():
+        raise InputError(f"cannot use {path} as a remote: it is a file, not a folder", hint="give a folder's path")
+    if path.exists() and not os.access(path, os.R_OK | os.X_OK):
         raise InputError(f"cannot use {path} as a remote: this user cannot read it",
                          hint="give a folder this user can read (and write to, to push there)")
 

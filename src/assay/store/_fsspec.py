@@ -168,6 +168,7 @@ class FsspecStore(ObjectStore):
         self.protocol = protocol
         self.base = self.base.rstrip("/")
         self._bucket = self.base.split("/", 1)[0] if protocol in _BUCKETED else ""
+        self.bucketed = protocol in _BUCKETED
 
     def _path(self, key: str) -> str:
         return f"{self.base}/{check_key(key)}"
@@ -182,6 +183,24 @@ class FsspecStore(ObjectStore):
         if "NoSuchBucket" in _causes(exc):
             return self._no_bucket()
         return NotFoundError(f"object {key} is missing from {self.url}")
+
+    @_reaching
+    def check(self) -> str | None:
+        """One request (a listing of the top of the prefix) that says whether the store is
+        there for these credentials: a missing bucket or refused credentials are raised
+        (:class:`InputError`, exit 2); a server that cannot be reached is not the URL's fault
+        (an offline laptop): said in the string returned. None: reached."""
+        try:
+            self.fs.ls(self.base, detail=False, refresh=True)
+        except FileNotFoundError as exc:
+            if "NoSuchBucket" in _causes(exc):
+                raise self._no_bucket() from None
+            # an empty prefix in a bucket that is there: an empty store
+        except Exception as exc:
+            if _causes(exc) & _UNREACHABLE and not isinstance(exc, PermissionError):
+                return f"could not reach {self.url} to check it: {_plain(exc)}"
+            raise
+        return None
 
     @_reaching
     def put_bytes(self, key: str, data: bytes) -> None:
