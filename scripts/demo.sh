@@ -6,9 +6,10 @@ REPO="$(pwd)"
 BIN="$REPO/.venv/bin"
 ASSAY="$BIN/assay"
 DEMO="$(pwd)/.tmp/demo"
+WS="$DEMO/ws"  # the workspace; the remote, the clone and the checks' workspace beside it, not inside
 rm -rf "$DEMO"
-mkdir -p "$DEMO"
-cd "$DEMO"
+mkdir -p "$WS"
+cd "$WS"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "assay init"
@@ -76,7 +77,7 @@ step "push to a folder remote and pull into a second workspace"
 mkdir -p "$DEMO/clone" && cd "$DEMO/clone" && "$ASSAY" init >/dev/null
 "$ASSAY" remote add backup "$DEMO/remote" >/dev/null
 "$ASSAY" data pull customers@v2 --checkout
-cd "$DEMO"
+cd "$WS"
 
 step "assay data verify --all"
 "$ASSAY" data verify --all
@@ -111,6 +112,6 @@ case $code in
 esac
 
 bash "$REPO/scripts/demo_checks.sh" "$DEMO/checks" "$BIN"
-bash "$REPO/scripts/demo_serve.sh" "$DEMO" "$BIN"
+bash "$REPO/scripts/demo_serve.sh" "$WS" "$BIN"
 
-printf '\n\033[1mdemo done.\033[0m workspace: %s\n' "$DEMO"
+printf '\n\033[1mdemo done.\033[0m workspace: %s\n' "$WS"

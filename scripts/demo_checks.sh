@@ -91,7 +91,7 @@ step "assay lineage digits-train@v1 --down (the runs, the models and the checks 
 step "a teammate's clone: push, pull the candidate, and see its training run and its failed check"
 "$ASSAY" remote add team "$WS/team-remote" --default >/dev/null
 "$ASSAY" data push
-rm -rf "$WS/clone"
-"$ASSAY" init "$WS/clone" >/dev/null
-(cd "$WS/clone" && "$ASSAY" remote add team "$WS/team-remote" >/dev/null && "$ASSAY" data pull digits@v2 \
+rm -rf "$WS-clone"  # beside the workspace, not inside it
+"$ASSAY" init "$WS-clone" >/dev/null
+(cd "$WS-clone" && "$ASSAY" remote add team "$WS/team-remote" >/dev/null && "$ASSAY" data pull digits@v2 \
   && "$ASSAY" check log && "$ASSAY" lineage digits@v2)
