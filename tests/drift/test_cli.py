@@ -165,3 +165,19 @@ def test_a_recorded_report_says_so_and_drift_log_and_show_read_it(ws: object, cl
     assert "no drift report 'ffffffff'" in cli("drift", "show", "ffffffff", check=2).stderr
     assert "not a drift report id" in cli.json("drift", "show", "zz", check=2)["message"]
     assert "newest first" in cli("drift", "log", "--help").stdout and "ID" in cli("drift", "show", "--help").stdout
+
+
+def test_outside_a_workspace_it_says_the_report_was_not_recorded(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    # as `assay check` says it: in the text, and as a note in the JSON document
+    ref, same, _ = files
+    proc = cli("drift", ref.name, same.name, "--no-multivariate")
+    assert "not recorded: no assay workspace here (run `assay init` to keep a history)" in proc.stdout
+    doc = cli.json("drift", ref.name, same.name, "--no-multivariate")
+    assert doc["notes"] == ["not recorded: no assay workspace here (run `assay init` to keep a history)"]
+    assert doc["record_id"] is None
+
+
+def test_inside_a_workspace_there_is_no_such_note(ws: object, cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    ref, same, _ = files
+    assert "not recorded" not in cli("drift", ref.name, same.name, "--no-multivariate").stdout
+    assert cli.json("drift", ref.name, same.name, "--no-multivariate")["notes"] == []

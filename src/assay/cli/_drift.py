@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import counted, echo_err, emit, handle_errors, json_option, styled
+from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, handle_errors, json_option, styled
 from assay.errors import UsageError
 
 
@@ -121,6 +121,8 @@ def compare_command(reference: str, current: str, as_json: bool, report_path: Pa
     doc = report.to_dict()
     if report_path is not None:
         doc["report_path"] = str(report_path.resolve())  # absolute, as `assay check --report` prints it
+    # as `assay check` says it: a result that is kept nowhere should not pass for one that is
+    doc["notes"] = [NOT_RECORDED] if ws is None else []
     emit(doc, as_json, lambda: _render(doc))
     sys.exit(1 if report.drift else 0)
 
@@ -167,6 +169,8 @@ def _render(doc: dict[str, Any]) -> None:
         click.echo(f"report: {doc['report_path']}")
     if doc.get("record_id"):
         click.echo(f"recorded as drift report {doc['record_id'][:12]}")
+    for note in doc.get("notes", []):
+        click.echo(note)
     if isinstance(doc.get("imported"), dict):
         click.echo(f"pulled from remote {doc['imported'].get('remote')}: the comparison ran in another workspace")
 

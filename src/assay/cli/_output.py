@@ -17,10 +17,13 @@ import click
 
 from assay.errors import AssayError, InputError, NoSpaceError
 
-__all__ = ["counted", "echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "quoted",
+__all__ = ["NOT_RECORDED", "counted", "echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "quoted",
            "report_usage_error", "shown", "shown_streams", "size_text", "styled", "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# what `assay check` and `assay drift` say when there is no ledger to keep their result in
+NOT_RECORDED = "not recorded: no assay workspace here (run `assay init` to keep a history)"
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
