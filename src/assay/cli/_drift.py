@@ -181,7 +181,7 @@ def _render(doc: dict[str, Any]) -> None:
 @handle_errors
 def log_command(limit: int, as_json: bool) -> None:
     """List recorded drift reports, newest first."""
-    from assay.drift._record import list_reports
+    from assay.drift import list_reports
     from assay.workspace import Workspace
 
     rows = list_reports(Workspace.open(), limit=limit)
@@ -204,7 +204,7 @@ def log_command(limit: int, as_json: bool) -> None:
 @handle_errors
 def show_command(record_id: str, as_json: bool) -> None:
     """Show a recorded drift report (an id prefix from `assay drift log`); exit 0 whatever its verdict."""
-    from assay.drift._record import get_report
+    from assay.drift import get_report
     from assay.workspace import Workspace
 
     doc = get_report(Workspace.open(), record_id)
