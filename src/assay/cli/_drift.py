@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from assay._wording import noun_for
 from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, handle_errors, json_option, styled
 from assay.errors import UsageError
 
@@ -254,7 +255,7 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
             if absent:
                 from assay.errors import InputError
 
-                raise InputError(f"{data} has no column(s) {', '.join(map(repr, absent))}")
+                raise InputError(f"{data} has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}")
         if like is not None:
             from assay.drift._profile import count_like
 
@@ -264,7 +265,8 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
             if absent or not wanted:
                 from assay.errors import InputError
 
-                raise InputError(f"the reference profile {like} has no column(s) {', '.join(map(repr, absent or ['(none shared)']))}")
+                raise InputError(f"the reference profile {like} has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}" if absent
+                                 else f"the reference profile {like} has no column that {data} has")
             rows, sketches, _ = count_like(reference, src, wanted, executor=get_executor(executor, workers=workers))
             profile = Profile(rows, sketches, data)
         else:
