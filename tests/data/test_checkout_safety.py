@@ -456,7 +456,7 @@ def test_checkout_to_with_force_keeps_files_no_version_holds(ws: Workspace, tmp_
     checkout(ws, "e@v1", to=out)  # e/g: bytes the store holds
     (out / "notes.txt").write_text("a user's own notes")  # bytes no version holds
     with pytest.raises(UsageError, match=r"1 file that d@v1 does not have and whose bytes no version here "
-                                         r"holds, so removing them would lose them: notes.txt"):
+                                         r"holds, so removing it would lose it: notes.txt"):
         checkout(ws, "d@v1", to=out, force=True)
     assert (out / "e" / "g").read_text() == "stored in e" and not (out / "d").exists()  # refused whole
     (out / "notes.txt").unlink()
@@ -486,7 +486,7 @@ def test_checkout_to_with_force_keeps_files_whose_chunks_no_version_holds(ws: Wo
         patch.setattr(adding, "record_versions", killed)
         with pytest.raises(KeyboardInterrupt):
             add(ws, [out / "thesis.txt"], name="thesis")
-    with pytest.raises(UsageError, match=r"2 file\(s\) .* no version here holds.*: empty.flag, thesis.txt"):
+    with pytest.raises(UsageError, match=r"2 files .* no version here holds, so removing them would lose them: empty.flag, thesis.txt"):
         checkout(ws, "d@v1", to=out, force=True)
     assert sorted(p.name for p in out.iterdir()) == ["empty.flag", "thesis.txt"]
 
@@ -499,7 +499,7 @@ def test_checkout_to_never_removes_the_workspace_s_own_data(ws: Workspace) -> No
     (ws.root / "b" / "y").write_text("y")
     add(ws, [ws.root / "b"], name="b")
     for to in (ws.root, ws.root / "b"):  # the workspace itself, and a dataset's folder
-        with pytest.raises(UsageError, match=r"1 file that a@v1 does not have and that are the workspace's "
+        with pytest.raises(UsageError, match=r"1 file that a@v1 does not have and that is the workspace's "
                                              r"own data: b/y|y"):
             checkout(ws, "a@v1", to=to, force=True)
     assert (ws.root / "b" / "y").read_text() == "y" and not (ws.root / "b" / "a").exists()

@@ -107,14 +107,15 @@ def to_folder_extras(ws: Workspace, root: Path, snapshot: Snapshot, version: Ver
     working = _working_files(ws, root, extra)
     if working:  # another dataset's files (or the workspace itself) are not this checkout's to remove
         raise UsageError(
-            f"{to} holds {counted(len(working), 'file')} that {version.ref} does not have and that are the workspace's "
+            f"{to} holds {counted(len(working), 'file')} that {version.ref} does not have and that "
+            f"{'is' if len(working) == 1 else 'are'} the workspace's "
             "own data: " + ", ".join(working[:5]) + (f" and {len(working) - 5} more" if len(working) > 5 else ""),
             hint="check out into a folder of its own (outside the folders the workspace's datasets were added "
                  "from), or check out in place, without --to")
     if kept:  # nothing a user added is lost: --force removes only what a version can give back
         raise UsageError(
             f"{to} holds {counted(len(kept), 'file')} that {version.ref} does not have and whose bytes no version here "
-            "holds, so removing them would lose them: " + ", ".join(kept[:5])
+            f"holds, so removing {'it would lose it' if len(kept) == 1 else 'them would lose them'}: " + ", ".join(kept[:5])
             + (f" and {len(kept) - 5} more" if len(kept) > 5 else ""),
             hint="move them out of the folder, or add them as a version first (`assay data add`), or check "
                  "out into an empty folder")
