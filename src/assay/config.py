@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from assay._wording import noun_for
 from assay.errors import InputError, UsageError
 
 __all__ = ["Config", "DataSettings", "Remote", "atomic_write_bytes"]
@@ -87,7 +88,7 @@ class Config:
         known = {"ledger", "store", "store_options", "remotes", "default_remote", "data"}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}", hint=f"known keys: {', '.join(sorted(known))}")
+            raise InputError(f"{source}: unknown {noun_for(len(unknown), 'key')} {', '.join(unknown)}", hint=f"known keys: {', '.join(sorted(known))}")
         for key in ("ledger", "store", "default_remote"):
             if key in raw and not isinstance(raw[key], str):
                 raise InputError(f"{source}: {key} must be a string, not {raw[key]!r}", hint="fix it in .assay/config.toml")
@@ -106,7 +107,7 @@ class Config:
         field_names = {f.name for f in dataclasses.fields(DataSettings)}
         bad = sorted(set(data_raw) - field_names)
         if bad:
-            raise InputError(f"{source}: unknown [data] key(s) {', '.join(bad)}",
+            raise InputError(f"{source}: unknown [data] {noun_for(len(bad), 'key')} {', '.join(bad)}",
                              hint=f"known [data] keys: {', '.join(sorted(field_names))}")
         data = DataSettings(**data_raw)
         data.validate(source)

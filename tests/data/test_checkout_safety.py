@@ -433,7 +433,7 @@ def test_checkout_to_a_folder_used_before_writes_the_version_exactly(ws: Workspa
     (out / "link").symlink_to(outside, target_is_directory=True)
     (out / ".git").mkdir()
     (out / ".git" / "HEAD").write_text("ref")
-    with pytest.raises(UsageError, match=r"3 file\(s\) that d@v2 does not have: d/f3, d/old/f4, link") as exc:
+    with pytest.raises(UsageError, match=r"3 files that d@v2 does not have: d/f3, d/old/f4, link") as exc:
         checkout(ws, "d@v2", to=out)
     assert "--force" in (exc.value.hint or "")
     assert (out / "d" / "f3").exists()  # a refused checkout changes nothing
@@ -455,8 +455,8 @@ def test_checkout_to_with_force_keeps_files_no_version_holds(ws: Workspace, tmp_
     out = tmp_path / "out"
     checkout(ws, "e@v1", to=out)  # e/g: bytes the store holds
     (out / "notes.txt").write_text("a user's own notes")  # bytes no version holds
-    with pytest.raises(UsageError, match=r"1 file\(s\) that d@v1 does not have and whose bytes no version here "
-                                         r"holds, so removing them would lose them: notes.txt"):
+    with pytest.raises(UsageError, match=r"1 file that d@v1 does not have and whose bytes no version here "
+                                         r"holds, so removing it would lose it: notes.txt"):
         checkout(ws, "d@v1", to=out, force=True)
     assert (out / "e" / "g").read_text() == "stored in e" and not (out / "d").exists()  # refused whole
     (out / "notes.txt").unlink()
@@ -486,7 +486,7 @@ def test_checkout_to_with_force_keeps_files_whose_chunks_no_version_holds(ws: Wo
         patch.setattr(adding, "record_versions", killed)
         with pytest.raises(KeyboardInterrupt):
             add(ws, [out / "thesis.txt"], name="thesis")
-    with pytest.raises(UsageError, match=r"2 file\(s\) .* no version here holds.*: empty.flag, thesis.txt"):
+    with pytest.raises(UsageError, match=r"2 files .* no version here holds, so removing them would lose them: empty.flag, thesis.txt"):
         checkout(ws, "d@v1", to=out, force=True)
     assert sorted(p.name for p in out.iterdir()) == ["empty.flag", "thesis.txt"]
 
@@ -499,7 +499,7 @@ def test_checkout_to_never_removes_the_workspace_s_own_data(ws: Workspace) -> No
     (ws.root / "b" / "y").write_text("y")
     add(ws, [ws.root / "b"], name="b")
     for to in (ws.root, ws.root / "b"):  # the workspace itself, and a dataset's folder
-        with pytest.raises(UsageError, match=r"1 file\(s\) that a@v1 does not have and that are the workspace's "
+        with pytest.raises(UsageError, match=r"1 file that a@v1 does not have and that is the workspace's "
                                              r"own data: b/y|y"):
             checkout(ws, "a@v1", to=to, force=True)
     assert (ws.root / "b" / "y").read_text() == "y" and not (ws.root / "b" / "a").exists()

@@ -152,6 +152,10 @@ def test_counts_of_one_are_singular(ws: Workspace, cli) -> None:  # type: ignore
 
     assert [counted(n, "chunk") for n in (0, 1, 2)] == ["0 chunks", "1 chunk", "2 chunks"]
     assert counted(1200, "row", grouped=True) == "1,200 rows" and counted(1, "delivery", "deliveries") == "1 delivery"
+    from assay._wording import noun_for  # the one helper, shared by the library's messages
+
+    assert [noun_for(n, "column") for n in (0, 1, 2)] == ["columns", "column", "columns"]
+    assert noun_for(2, "copy", "copies") == "copies"
     (ws.root / "d").mkdir()
     (ws.root / "d" / "a.txt").write_text("a\n")
     out = cli("data", "add", "d", "--name", "ds").stdout

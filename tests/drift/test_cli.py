@@ -178,3 +178,19 @@ def test_a_stored_drift_report_that_does_not_read_is_named_not_a_crash(ws: objec
     (row,) = cli.json("drift", "log")["reports"]
     assert row["unreadable"] == "no columns" and row["drifted_columns"] == [] and row["remote"] == "origin"
     assert "(does not read as a drift report: no columns)  from origin" in cli("drift", "log").stdout
+
+
+def test_outside_a_workspace_it_says_the_report_was_not_recorded(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    # as `assay check` says it: in the text, and as a note in the JSON document
+    ref, same, _ = files
+    proc = cli("drift", ref.name, same.name, "--no-multivariate")
+    assert "not recorded: no assay workspace here (run `assay init` to keep a history)" in proc.stdout
+    doc = cli.json("drift", ref.name, same.name, "--no-multivariate")
+    assert doc["notes"] == ["not recorded: no assay workspace here (run `assay init` to keep a history)"]
+    assert doc["record_id"] is None
+
+
+def test_inside_a_workspace_there_is_no_such_note(ws: object, cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    ref, same, _ = files
+    assert "not recorded" not in cli("drift", ref.name, same.name, "--no-multivariate").stdout
+    assert cli.json("drift", ref.name, same.name, "--no-multivariate")["notes"] == []

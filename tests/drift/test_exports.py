@@ -13,7 +13,7 @@ def test_all_is_sorted_and_exact() -> None:
     assert assay.drift.__all__ == [
         "CategoricalSketch", "ColumnResult", "ColumnRule", "DriftDetector", "DriftReport", "DriftSpec", "Finding",
         "LocalExecutor", "NumericSketch", "Profile", "RayExecutor", "StatTest", "TestOutcome", "build_profile",
-        "compare", "get_executor", "get_stat_test", "register_stat_test", "stat_test_names",
+        "compare", "get_executor", "get_report", "get_stat_test", "list_reports", "register_stat_test", "stat_test_names",
     ]  # fmt: skip
     for name in assay.drift.__all__:
         assert getattr(assay.drift, name) is not None

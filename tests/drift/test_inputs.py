@@ -83,8 +83,11 @@ def test_schema_problems(tmp_path: Path) -> None:
     ref, cur = _tables()
     with pytest.raises(InputError, match="share no columns"):
         compare(ref, pa.table({"other": [1.0, 2.0]}), SPEC)
-    with pytest.raises(InputError, match="no column"):
+    # one column, or columns: not "column(s)"
+    with pytest.raises(InputError, match="the reference has no column 'zzz'"):
         compare(ref, cur, DriftSpec(columns=("x", "zzz"), multivariate=False))
+    with pytest.raises(InputError, match="the reference has no columns 'zzz', 'qqq'"):
+        compare(ref, cur, DriftSpec(columns=("x", "zzz", "qqq"), multivariate=False))
     with pytest.raises(InputError, match="target"):
         compare(ref, cur, DriftSpec(target="label", multivariate=False))
     report = compare(ref, cur.drop_columns(["y"]).append_column("new", pa.array(np.arange(2000))), SPEC)

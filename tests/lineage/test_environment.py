@@ -207,7 +207,7 @@ def test_launchers_that_only_change_how_a_command_runs_are_looked_through(ws: Wo
     assert env["python_executable"] == python and env["packages"] == 1
     # env's PATH decides which python that is
     env = recorded(ws, run_command(ws, ["env", f"PATH={venv / 'bin'}:/usr/bin:/bin", "python", "-c", "pass"]).id)
-    assert env["python_executable"] == "python" and env["packages"] == 0
+    assert env["python_executable"] == python and env["packages"] == 0  # the one PATH gave, not the bare word
 
 
 def test_launchers_that_cannot_be_looked_through_record_an_unknown_python(ws: Workspace) -> None:
@@ -283,6 +283,36 @@ def test_a_pyenv_shim_is_looked_through_to_the_version_it_selects(tmp_path: Path
     assert find_python(["python", "t.py"], project).program == str(root / "versions" / "3.98.0" / "bin" / "python")
     monkeypatch.setenv("PYENV_VERSION", "system")  # (the system's: not read here)
     assert find_python(["python", "t.py"], project).unknown
+
+
+def test_a_python_found_on_path_is_recorded_by_its_path(ws: Workspace, tmp_path: Path, venv: Path,
+                                                      cli) -> None:  # type: ignore[no-untyped-def]
+    # `assay run -- python train.py` with python a pyenv shim (a bash script that execs the real
+    # Python): the record said "python", which tells none of them apart.
+    root = tmp_path / "pyenv"
+    shim = _script(root / "shims" / "python", f'#!/usr/bin/env bash\nexport PYENV_ROOT="{root}"\n'
+                                             f'exec "{root}/libexec/pyenv" exec "$program" "$@"\n')
+    _script(root / "libexec" / "pyenv", f'#!/bin/sh\nshift 2\nexec "{venv / "bin" / "python"}" "$@"\n')
+    (root / "versions" / "3.99.0").mkdir(parents=True)
+    (root / "versions" / "3.99.0" / "bin").symlink_to(venv / "bin")
+    (tmp_path / "train.py").write_text("print('trained')\n")
+    path = f"{shim.parent}{os.pathsep}{os.environ['PATH']}"
+
+    def run(**env: str) -> dict:
+        proc = cli("run", "--json", "--", "python", "train.py", env={"PATH": path, **env})
+        return recorded(ws, json.loads(proc.stdout)["id"])
+
+    # a shim of a version pyenv's files do not name (the system's): the shim's path, not known
+    env = run(PYENV_VERSION="system")
+    assert env["python_executable"] == str(shim) and "pyenv shim" in env["python_unknown"] and "packages" not in env
+    # a shim of one of pyenv's versions: the interpreter it leads to
+    env = run(PYENV_VERSION="3.99.0")
+    assert env["python_executable"] == str(root / "versions" / "3.99.0" / "bin" / "python") and "python_unknown" not in env
+    # any other script called python on PATH: its path, not known
+    wrapper = _script(tmp_path / "bin" / "python", f'#!/usr/bin/env bash\nexec "{venv / "bin" / "python"}" "$@"\n')
+    proc = cli("run", "--json", "--", "python", "train.py", env={"PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"})
+    env = recorded(ws, json.loads(proc.stdout)["id"])
+    assert env["python_executable"] == str(wrapper) and "script" in env["python_unknown"]
 
 
 def test_the_probe_imports_nothing_from_the_commands_folder(ws: Workspace, venv: Path) -> None:

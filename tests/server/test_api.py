@@ -73,7 +73,7 @@ def test_bad_batches_get_4xx_and_nothing_is_stored(client: Any, tokens: dict[str
         (b'{"rows": [', 400, "not valid JSON"),
         (b"[]", 400, "JSON object"),
         (json.dumps({"rows": good[:4] + [{**good[4], "age": "old"}]}).encode(), 422, "column 'age', row 4"),
-        (json.dumps({"rows": good[:4] + [{"age": 1.0, "income": 2.0}]}).encode(), 422, "row 4 has no column(s) 'country'"),
+        (json.dumps({"rows": good[:4] + [{"age": 1.0, "income": 2.0}]}).encode(), 422, "row 4 has no column 'country'"),
         (json.dumps({"rows": good, "extra": 1}).encode(), 422, "unknown field"),
         (json.dumps({"batch_id": "b"}).encode(), 422, 'no "rows"'),
         (json.dumps({"rows": good, "batch_id": "x" * 500}).encode(), 422, "batch id"),

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assay._wording import noun_for
 from assay.checks._estimate import Estimate, minimum_detectable_difference
 from assay.checks._expr import evaluate, parse_expression
 from assay.checks._rates import clopper_pearson, rate_p_values
@@ -32,7 +33,7 @@ def validate_behaviour(kind: str, params: Any, task: str) -> str | None:
         return "takes a mapping of parameters"
     unknown = set(params) - _KEYS[kind]
     if unknown:
-        return f"unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(_KEYS[kind]))})"
+        return f"unknown {noun_for(len(unknown), 'key')} {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(_KEYS[kind]))})"
     if "where" in params:
         try:
             parse_expression(str(params["where"]))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assay._wording import noun_for
 from assay.checks._data import Table
 from assay.checks._suite import Suite
 from assay.checks.metrics import Outputs
@@ -123,7 +124,7 @@ def features_of(suite: Suite, table: Table) -> tuple[Features, np.ndarray]:
     names = suite.features or [c for c in cols if c != suite.target]
     missing = [c for c in names if c not in cols]
     if missing:
-        raise InputError(f"the data lacks feature column(s) {', '.join(missing)}")
+        raise InputError(f"the data lacks feature {noun_for(len(missing), 'column')} {', '.join(missing)}")
     y = cols[suite.target]
     if suite.task != "regression" and y.dtype.kind == "f" and np.isnan(y).any():
         raise InputError(f"the target column {suite.target!r} has missing values")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assay._wording import noun_for
 from assay.checks._rates import clopper_pearson
 from assay.checks._result import GateResult
 from assay.checks._suite import GENERATORS, RobustnessSpec
@@ -54,7 +55,7 @@ class _Generator:
         if self.wanted is not None:
             missing = [c for c in self.wanted if c not in base.columns]
             if missing:
-                raise InputError(f"robustness {spec.generator}: no feature column(s) {', '.join(missing)}")
+                raise InputError(f"robustness {spec.generator}: no feature {noun_for(len(missing), 'column')} {', '.join(missing)}")
         self.num = _numeric_columns(base, self.wanted)
         self.cat = _categorical_columns(base, self.wanted)
         self.all = [j for j in range(base.n_features) if self.wanted is None or base.columns[j] in self.wanted]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import echo_err, emit, handle_errors, json_option
+from assay.cli._output import NOT_RECORDED, echo_err, emit, handle_errors, json_option
 from assay.errors import WorkspaceNotFoundError
 
 class _CheckGroup(click.Group):
@@ -86,7 +86,7 @@ def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref
     result = run_suite(suite, candidate=candidate, baseline=baseline, data=data_ref, ws=ws, trust=trust, seed=seed,
                        allow_inconclusive=allow_inconclusive, record=not no_record, executor=executor)
     if ws is None:
-        result.notes.append("not recorded: no assay workspace here (run `assay init` to keep a history)")
+        result.notes.append(NOT_RECORDED)
     if report_path is not None:
         result.report = str(report_path.resolve())
     doc = result.to_dict()

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from assay.cli._output import counted, echo_err, emit, escaped, handle_errors, json_option, styled
+from assay._wording import noun_for
+from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, escaped, handle_errors, json_option, styled
 from assay.errors import UsageError
 
 
@@ -121,6 +122,8 @@ def compare_command(reference: str, current: str, as_json: bool, report_path: Pa
     doc = report.to_dict()
     if report_path is not None:
         doc["report_path"] = str(report_path.resolve())  # absolute, as `assay check --report` prints it
+    # as `assay check` says it: a result that is kept nowhere should not pass for one that is
+    doc["notes"] = [NOT_RECORDED] if ws is None else []
     emit(doc, as_json, lambda: _render(doc))
     sys.exit(1 if report.drift else 0)
 
@@ -167,6 +170,8 @@ def _render(doc: dict[str, Any]) -> None:
         click.echo(f"report: {doc['report_path']}")
     if doc.get("record_id"):
         click.echo(f"recorded as drift report {doc['record_id'][:12]}")
+    for note in doc.get("notes", []):
+        click.echo(note)
     if isinstance(doc.get("imported"), dict):
         click.echo(f"pulled from remote {doc['imported'].get('remote')}: the comparison ran in another workspace")
 
@@ -177,7 +182,7 @@ def _render(doc: dict[str, Any]) -> None:
 @handle_errors
 def log_command(limit: int, as_json: bool) -> None:
     """List recorded drift reports, newest first."""
-    from assay.drift._record import list_reports
+    from assay.drift import list_reports
     from assay.workspace import Workspace
 
     rows = list_reports(Workspace.open(), limit=limit)
@@ -204,7 +209,7 @@ def log_command(limit: int, as_json: bool) -> None:
 @handle_errors
 def show_command(record_id: str, as_json: bool) -> None:
     """Show a recorded drift report (an id prefix from `assay drift log`); exit 0 whatever its verdict."""
-    from assay.drift._record import get_report
+    from assay.drift import get_report
     from assay.workspace import Workspace
 
     doc = get_report(Workspace.open(), record_id)
@@ -254,7 +259,7 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
             if absent:
                 from assay.errors import InputError
 
-                raise InputError(f"{data} has no column(s) {', '.join(map(repr, absent))}")
+                raise InputError(f"{data} has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}")
         if like is not None:
             from assay.drift._profile import count_like
 
@@ -264,7 +269,8 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
             if absent or not wanted:
                 from assay.errors import InputError
 
-                raise InputError(f"the reference profile {like} has no column(s) {', '.join(map(repr, absent or ['(none shared)']))}")
+                raise InputError(f"the reference profile {like} has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}" if absent
+                                 else f"the reference profile {like} has no column that {data} has")
             rows, sketches, _ = count_like(reference, src, wanted, executor=get_executor(executor, workers=workers))
             profile = Profile(rows, sketches, data)
         else:

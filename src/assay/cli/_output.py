@@ -15,12 +15,16 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from assay._wording import counted
 from assay.errors import AssayError, InputError, NoSpaceError
 
-__all__ = ["counted", "echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "quoted",
+__all__ = ["NOT_RECORDED", "counted", "echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "quoted",
            "report_usage_error", "shown", "shown_streams", "size_text", "styled", "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# what `assay check` and `assay drift` say when there is no ledger to keep their result in
+NOT_RECORDED = "not recorded: no assay workspace here (run `assay init` to keep a history)"
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
@@ -97,12 +101,6 @@ def quoted(name: str) -> str:
     if not _UNUSUAL.search(name):
         return name
     return escaped(json.dumps(name, ensure_ascii=False))  # json leaves C1 controls and bidi marks as they are
-
-
-def counted(count: int, noun: str, plural: str | None = None, *, grouped: bool = False) -> str:
-    """``count`` and ``noun`` in the number it takes: ``1 chunk``, ``2 chunks``, ``0 chunks``
-    (``plural``: where adding an s is not it, ``1 copy``, ``2 copies``; ``grouped``: ``1,200 rows``)."""
-    return (f"{count:,}" if grouped else str(count)) + f" {noun if count == 1 else plural or noun + 's'}"
 
 
 def size_text(n: int | None) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from assay._root import protected_path, under
 from assay._warn import warn_user
+from assay._wording import counted
 from assay.config import make_folder
 from assay.data._checkout_target import (
     _clear_folder,
@@ -166,7 +167,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         targets.append((rel, dest, manifest))
     if result.skipped:
         result.warnings.append(
-            f"{version.ref} holds {len(result.skipped)} file(s) inside a .assay or .git folder, which checkout "
+            f"{version.ref} holds {counted(len(result.skipped), 'file')} inside a .assay or .git folder, which checkout "
             "never writes into; left out: " + ", ".join(result.skipped[:5])
             + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else ""))
     refuse_collisions(root, version.ref, [rel for rel, _, _ in targets])  # (where two would be one name here)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._root import leads_into_protected, not_data, protected_path, under
+from assay._wording import counted
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._statcache import StatCache
 from assay.data._versions import Version, get_head, kind_of, resolve, sources_on_disk
@@ -95,7 +96,7 @@ def to_folder_extras(ws: Workspace, root: Path, snapshot: Snapshot, version: Ver
     extra, in_the_way = _not_in_version(root, snapshot)
     if extra and not force:  # (a file where the version has a folder is refused by name, later)
         raise UsageError(
-            f"{to} holds {len(extra)} file(s) that {version.ref} does not have: " + ", ".join(extra[:5])
+            f"{to} holds {counted(len(extra), 'file')} that {version.ref} does not have: " + ", ".join(extra[:5])
             + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""),
             hint="pass --force (force=True) to remove them (checkout writes the version exactly; only files that are a file of "
                  "some version are removed), or check out into an empty folder")
@@ -106,14 +107,15 @@ def to_folder_extras(ws: Workspace, root: Path, snapshot: Snapshot, version: Ver
     working = _working_files(ws, root, extra)
     if working:  # another dataset's files (or the workspace itself) are not this checkout's to remove
         raise UsageError(
-            f"{to} holds {len(working)} file(s) that {version.ref} does not have and that are the workspace's "
+            f"{to} holds {counted(len(working), 'file')} that {version.ref} does not have and that "
+            f"{'is' if len(working) == 1 else 'are'} the workspace's "
             "own data: " + ", ".join(working[:5]) + (f" and {len(working) - 5} more" if len(working) > 5 else ""),
             hint="check out into a folder of its own (outside the folders the workspace's datasets were added "
                  "from), or check out in place, without --to")
     if kept:  # nothing a user added is lost: --force removes only what a version can give back
         raise UsageError(
-            f"{to} holds {len(kept)} file(s) that {version.ref} does not have and whose bytes no version here "
-            "holds, so removing them would lose them: " + ", ".join(kept[:5])
+            f"{to} holds {counted(len(kept), 'file')} that {version.ref} does not have and whose bytes no version here "
+            f"holds, so removing {'it would lose it' if len(kept) == 1 else 'them would lose them'}: " + ", ".join(kept[:5])
             + (f" and {len(kept) - 5} more" if len(kept) > 5 else ""),
             hint="move them out of the folder, or add them as a version first (`assay data add`), or check "
                  "out into an empty folder")

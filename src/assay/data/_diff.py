@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay._wording import noun_for
 from assay.data._packs import workspace_packs
 from assay.data._snapshot import FileManifest
 from assay.data._tablesource import check_key_names
@@ -134,7 +135,7 @@ def _tables(ws: Workspace, result: DatasetDiff, a: Any, b: Any, key: list[str] |
         # there are. (Where an unchanged table has it, each changed table's entry says so instead.)
         listing = "; ".join(f"{path}: {', '.join(cols) or '(none)'}" for path, cols in lacking.items())
         raise InputError(
-            f"no compared table has the key column(s) {key} in both versions",
+            f"no compared table has the key {noun_for(len(key), 'column')} {key} in both versions",
             hint=f"columns in both versions: {listing}; or leave the key out to match rows by hash",
         )
 

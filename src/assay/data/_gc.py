@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay._wording import counted
 from assay.config import seconds_from_env
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
 from assay.data._snapshot import ManifestMemo
@@ -412,7 +413,7 @@ def _refuse_shared_store(ws: Workspace) -> None:
         count = sum(int(o.get("count", 0)) if isinstance(o.get("count"), int) else 0 for o in older)
         shown = ", ".join(str(s) for o in older for s in (o.get("snapshots") or [])[:3] if isinstance(s, str))
         raise UsageError(
-            f"refusing to gc: the store {ws.store.url} holds {count or 'some'} snapshot(s) ({shown}) that "
+            f"refusing to gc: the store {ws.store.url} holds {counted(count, 'snapshot') if count else 'some snapshots'} ({shown}) that "
             "were there when the first workspace registered in it and that no version in this ledger or ref in "
             "the store names: an older assay, from before stores recorded which ledgers use them, stored them "
             "for a workspace whose versions this ledger cannot see (or a killed add left them); gc would "
@@ -425,7 +426,7 @@ def _refuse_shared_store(ws: Workspace) -> None:
         shown = ", ".join(f"{o.get('workspace', '?')} on {o.get('host', '?')}" if o.get("workspace") else o["key"]
                           for o in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         raise UsageError(
-            f"refusing to gc: the store {ws.store.url} is also used by {len(others)} workspace(s) with another "
+            f"refusing to gc: the store {ws.store.url} is also used by {counted(len(others), 'workspace')} with another "
             f"ledger ({shown}); their versions are not in this ledger, so gc would delete their data",
             hint="let workspaces that share a store share one ledger (`ledger = \"postgresql://...\"`), then gc sees "
                  "every version; for a workspace that is gone for good, delete its registration "

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assay._root import under
+from assay._wording import counted
 from assay.errors import UsageError
 from assay.workspace import Workspace
 
@@ -159,7 +160,7 @@ def checkout_note(ws: Workspace, version: Version, snapshot: Snapshot, written: 
             continue
         one = len(changed) == 1
         notes.append(
-            f"{_counted(len(changed), 'file')} this checkout wrote or removed ({', '.join(sorted(changed)[:3])}"
+            f"{counted(len(changed), 'file')} this checkout wrote or removed ({', '.join(sorted(changed)[:3])}"
             f"{' and more' if len(changed) > 3 else ''}) {'is' if one else 'are'} in {', '.join(theirs)}, where "
             f"dataset {other!r} was added from too, and {'differs' if one else 'differ'} from {on_disk.ref}: "
             f"`assay data status {other}` shows {'it' if one else 'them'} as changed, and `assay data checkout "
@@ -191,7 +192,3 @@ def _on_disk(ws: Workspace, name: str) -> Version:
 
     head = get_head(ws, name)
     return next((v for v in log(ws, name) if v.id == head), None) or resolve(ws, name)
-
-
-def _counted(n: int, what: str) -> str:
-    return f"{n} {what}" + ("" if n == 1 else "s")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from blake3 import blake3
 
 from assay._warn import warn_user
+from assay._wording import counted
 from assay.config import Remote
 from assay.data._checked import CheckedSnapshots
 from assay.data._history import import_reproducers, import_runs
@@ -142,7 +143,7 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         pulled = sorted({e["id"] for _, e in wanted})
         import_reproducers(ws, store, spec.name, result.notes, pulled)
         result.records_received = import_records(ws, store, spec.name, result.notes, pulled)
-        result.notes += [f"{_refs_of(ws, sid)} lacked {_counted(n, 'chunk')} here: fetched from {spec.name}"
+        result.notes += [f"{_refs_of(ws, sid)} lacked {counted(n, 'chunk')} here: fetched from {spec.name}"
                          for sid, n in sorted(checked.lacking.items())]
         if checked.lost:
             _refuse_lost(ws, checked.lost, local, result)
@@ -302,11 +303,7 @@ def _pulled(result: TransferResult, remote: str) -> str:
     sent, here = len(result.versions_transferred), len(result.versions_already_there)
     if not sent:
         return f"pulled no new version from {remote}" + (f" ({here} already here)" if here else "")
-    return f"pulled {_counted(sent, 'version')} from {remote}" + (f" ({here} more already here)" if here else "")
-
-
-def _counted(n: int, what: str) -> str:
-    return f"{n} {what}" + ("" if n == 1 else "s")
+    return f"pulled {counted(sent, 'version')} from {remote}" + (f" ({here} more already here)" if here else "")
 
 
 def _refuse_lost(ws: Workspace, lost: dict[str, list[bytes]], local: PackStore, result: TransferResult) -> None:
@@ -317,7 +314,7 @@ def _refuse_lost(ws: Workspace, lost: dict[str, list[bytes]], local: PackStore, 
     packs = sorted({index[d].pack for digests in lost.values() for d in digests})
     gone = local.unpacked()
     missing, cut = [p for p in packs if p in gone], [p for p in packs if p not in gone]
-    refs = "; ".join(f"{_refs_of(ws, sid)} lacks {_counted(len(d), 'chunk')}" for sid, d in sorted(lost.items()))
+    refs = "; ".join(f"{_refs_of(ws, sid)} lacks {counted(len(d), 'chunk')}" for sid, d in sorted(lost.items()))
     said = []
     if missing:
         said.append(f"{', '.join(f'packs/{p}.pack' for p in missing)} {'is' if len(missing) == 1 else 'are'} missing "

@@ -98,6 +98,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._wording import noun_for
 from assay.data._tablechanged import ChangedColumns, _rows_as_py, changed_columns
 from assay.data._tablehash import _mix
 from assay.data._tablematch import _keyed, _match
@@ -345,7 +346,7 @@ def _check_key(key: Sequence[str] | None, old: _Source, new: _Source) -> list[st
         missing = [c for c in cols if c not in src.names]
         if missing:
             raise InputError(
-                f"key column(s) {missing} not in the {label} file {src.label}",
+                f"key {noun_for(len(missing), 'column')} {missing} not in the {label} file {src.label}",
                 hint=f"its columns are: {', '.join(src.names) or '(none)'}",
             )
     return cols

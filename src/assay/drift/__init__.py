@@ -17,6 +17,7 @@ from __future__ import annotations
 from assay.drift._detector import DriftDetector, compare
 from assay.compute import LocalExecutor, RayExecutor, get_executor
 from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, build_profile
+from assay.drift._record import get_report, list_reports
 from assay.drift._registry import StatTest, TestOutcome, get_stat_test, register_stat_test, stat_test_names
 from assay.drift._report import ColumnResult, DriftReport, Finding
 from assay.drift._spec import ColumnRule, DriftSpec
@@ -38,7 +39,9 @@ __all__ = [
     "build_profile",
     "compare",
     "get_executor",
+    "get_report",
     "get_stat_test",
+    "list_reports",
     "register_stat_test",
     "stat_test_names",
 ]

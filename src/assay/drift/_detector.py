@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay._wording import counted, noun_for
 from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, index_array, numeric_side, to_text
 from assay.drift._correction import adjust_p_values
 from assay.drift._evidence import categorical_chart, categorical_comparison, missing_rate_test, numeric_chart, numeric_comparison, side_summary
@@ -105,7 +106,7 @@ class DriftDetector:
                     names.append(extra)
         missing = [n for n in names if n not in available]
         if spec.columns is not None and missing:
-            raise InputError(f"the {side} has no column(s) {', '.join(map(repr, missing))}", hint=f"its columns are: {', '.join(available[:30])}")
+            raise InputError(f"the {side} has no {noun_for(len(missing), 'column')} {', '.join(map(repr, missing))}", hint=f"its columns are: {', '.join(available[:30])}")
         for role, name in (("target", spec.target), ("prediction", spec.prediction)):
             if name and name not in available:
                 raise InputError(f"the {role} column {name!r} is not in the {side}", hint=f"its columns are: {', '.join(available[:30])}")
@@ -128,7 +129,7 @@ class DriftDetector:
             if spec.columns is not None:
                 absent = [n for n in self.kinds_ if n not in cur_names]
                 if absent:
-                    raise InputError(f"the current data has no column(s) {', '.join(map(repr, absent))}", hint=f"its columns are: {', '.join(cur_names[:30])}")
+                    raise InputError(f"the current data has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}", hint=f"its columns are: {', '.join(cur_names[:30])}")
             for role, name in (("target", spec.target), ("prediction", spec.prediction)):
                 if name and name not in cur_names:
                     raise InputError(f"the {role} column {name!r} is not in the current data")
@@ -268,7 +269,7 @@ class DriftDetector:
                 result.chart = numeric_chart(cmp)
             for label, summary in (("reference", ref_summary), ("current", cur_summary)):
                 if summary["nonfinite"]:
-                    result.findings.append(Finding("nonfinite", f"{summary['nonfinite']:,} infinite value(s) in the {label}; left out of the test", name, "info",
+                    result.findings.append(Finding("nonfinite", f"{counted(summary['nonfinite'], 'infinite value', grouped=True)} in the {label}; left out of the test", name, "info",
                                                    {"side": label, "count": summary["nonfinite"]}))  # fmt: skip
         else:
             cmp = categorical_comparison(ref, cur, spec.max_categories, result.findings, name)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.drift._profile import Profile
 from assay.drift._report import DriftReport
 from assay.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
 
 __all__ = ["KIND", "get_report", "list_reports", "load_stored_profile", "readable_report", "record_report", "save_profile"]
 
@@ -37,8 +40,18 @@ def record_report(ws: Any, report: DriftReport, versions: list[Any]) -> str:
     return record_id
 
 
-def list_reports(ws: Any, *, limit: int = 20) -> list[dict[str, Any]]:
-    """Past drift reports, newest first (summaries, not the full bodies)."""
+def list_reports(ws: Workspace, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The drift reports recorded in ``ws``, newest first, at most ``limit``: summaries (``id``,
+    ``created_at``, ``verdict``, ``drift``, ``reference``, ``current``, ``drifted_columns``,
+    ``columns`` (how many), ``remote`` (where a pulled one ran; None: here)), not the full bodies.
+
+    Example::
+
+        from assay.drift import get_report, list_reports
+        from assay.workspace import Workspace
+        ws = Workspace.open()
+        latest = get_report(ws, list_reports(ws, limit=1)[0]["id"])
+    """
     rows = ws.ledger.query(
         "SELECT id, created_at, verdict, body FROM records WHERE kind = ? ORDER BY created_at DESC LIMIT ?", (KIND, limit))
     out = []
@@ -57,8 +70,12 @@ def list_reports(ws: Any, *, limit: int = 20) -> list[dict[str, Any]]:
     return out
 
 
-def get_report(ws: Any, record_id: str) -> dict[str, Any]:
-    """The stored drift report document whose id starts with ``record_id`` (``record_id`` set)."""
+def get_report(ws: Workspace, record_id: str) -> dict[str, Any]:
+    """The recorded drift report whose id starts with ``record_id`` (a prefix from
+    :func:`list_reports` or `assay drift log`), as ``DriftReport.to_dict()`` wrote it, with
+    ``record_id`` set to the full id. Raises :class:`~assay.errors.NotFoundError` when no report
+    has that id, :class:`~assay.errors.UsageError` when it is not one, and
+    :class:`~assay.errors.InputError` when the prefix names more than one."""
     from assay.ledger import record_by_prefix
 
     rid, body = record_by_prefix(ws.ledger, KIND, record_id, noun="drift report", lister="assay drift log")

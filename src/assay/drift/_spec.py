@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay._wording import noun_for
 from assay.errors import UsageError
 
 __all__ = ["ColumnRule", "DriftSpec"]
@@ -126,7 +127,7 @@ class DriftSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(doc) - known)
         if unknown:
-            raise UsageError(f"unknown drift spec field(s): {', '.join(unknown)}", hint=f"known fields: {', '.join(sorted(known))}")
+            raise UsageError(f"unknown drift spec {noun_for(len(unknown), 'field')}: {', '.join(unknown)}", hint=f"known fields: {', '.join(sorted(known))}")
         return cls(**doc)
 
     def digest(self) -> str:

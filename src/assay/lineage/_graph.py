@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay._wording import counted
 from assay.errors import NotFoundError, UsageError
 from assay.ledger import utcnow
 from assay.workspace import Workspace
@@ -300,7 +301,7 @@ def lineage(ws: Workspace, node: str, *, up: bool = True, down: bool = True, dep
         graph.nodes[node_id] = describe(ws, node_id)
     graph.edges.sort()
     if cut:
-        graph.notes.append(f"cut at depth {depth}: {cut} node(s) there have more lineage; leave out --depth "
+        graph.notes.append(f"cut at depth {depth}: {counted(cut, 'node')} there {'has' if cut == 1 else 'have'} more lineage; leave out --depth "
                            "(depth=None) for the whole graph")
     run_id = graph.nodes[node].get("run_id")
     if up and run_id and f"run:{run_id}" not in graph.nodes:

@@ -117,19 +117,26 @@ def find_python(command: Sequence[str], cwd: Path | str | None = None) -> Interp
 
 def _program(words: list[str], env: Mapping[str, str] | None, cwd: str | None, bin_dir: str | None) -> Interpreter:
     named = words[0]
-    path = _which(named, env, cwd)
+    found = _on_path(named, env, cwd)
+    path = _unshimmed(found, env, cwd) if found is not None else None
+    # recorded as python_executable: a bare word (`python`) as the file PATH gave, which says
+    # which one it was; a shim looked through, as the interpreter it leads to
+    shown = path if path is not None and path != found else found if found is not None and _bare(named) else named
     python_named = bool(_PYTHON.fullmatch(os.path.basename(named)))
     head = _head(path) if path else None
     if python_named:
+        if found is not None and path is None:
+            return Interpreter(named=shown, unknown=f"{named} is a pyenv shim of a Python that is not one of pyenv's "
+                                                    "versions (the system's, a prefix): not run to ask which Python it is")
         if path is None or head is None:
-            return Interpreter(named=named, unknown=f"{named} was not found, or cannot be read")
+            return Interpreter(named=shown, unknown=f"{named} was not found, or cannot be read")
         if head.startswith(_BINARY) and _REAL.fullmatch(os.path.basename(os.path.realpath(path))):
-            return _asked(named, path, _options(words[1:]), env, cwd)
+            return _asked(shown, path, _options(words[1:]), env, cwd)
         what = "a script" if head.startswith(b"#!") else "not a Python interpreter by its name or form"
-        return Interpreter(named=named, unknown=f"{named} is {what}: not run to ask which Python it is")
+        return Interpreter(named=shown, unknown=f"{named} is {what}: not run to ask which Python it is")
     if path is not None and head is not None and head.startswith(_BINARY) and \
             _REAL.fullmatch(os.path.basename(os.path.realpath(path))):  # a link to Python under another name
-        return _asked(named, path, _options(words[1:]), env, cwd)
+        return _asked(shown, path, _options(words[1:]), env, cwd)
     shebang = _shebang(head, env, cwd) if head is not None and head.startswith(b"#!") else None
     if isinstance(shebang, str):
         return Interpreter(named=named, unknown=f"{named}: {shebang}")
@@ -158,12 +165,22 @@ def _asked(named: str, path: str, options: Sequence[str], env: Mapping[str, str]
 def _which(program: str, env: Mapping[str, str] | None, cwd: str | None) -> str | None:
     """The file ``program`` names, as the command would find it; a pyenv shim's own program
     (the one of the version it selects), where that can be read from pyenv's files."""
-    if os.sep in program or (os.altsep and os.altsep in program):
-        path = os.path.join(cwd, program) if cwd is not None else program
-        found = os.path.abspath(path) if os.path.isfile(path) else None
-    else:
-        found = shutil.which(program, path=(env if env is not None else os.environ).get("PATH", os.defpath))
+    found = _on_path(program, env, cwd)
     return _unshimmed(found, env, cwd) if found is not None else None
+
+
+def _bare(program: str) -> bool:
+    """Whether ``program`` is a name for PATH to find (``python``), not a path (``./bin/python``)."""
+    return not (os.sep in program or (os.altsep and os.altsep in program))
+
+
+def _on_path(program: str, env: Mapping[str, str] | None, cwd: str | None) -> str | None:
+    """The file ``program`` names, as the command would find it (an absolute path), shims and all."""
+    if not _bare(program):
+        path = os.path.join(cwd, program) if cwd is not None else program
+        return os.path.abspath(path) if os.path.isfile(path) else None
+    found = shutil.which(program, path=(env if env is not None else os.environ).get("PATH", os.defpath))
+    return os.path.abspath(os.path.join(cwd or "", found)) if found is not None else None  # (a relative PATH entry: from cwd)
 
 
 def _unshimmed(path: str, env: Mapping[str, str] | None, cwd: str | None) -> str | None:

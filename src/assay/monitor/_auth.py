@@ -14,6 +14,7 @@ import secrets
 import uuid
 from typing import Any
 
+from assay._wording import noun_for
 from assay.errors import InputError, NotFoundError, UsageError
 from assay.monitor._spec import check_name
 
@@ -33,7 +34,7 @@ def create_token(ws: Any, scopes: list[str] | tuple[str, ...], *, name: str = ""
 
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
-        raise UsageError(f"unknown scope(s) {', '.join(bad) or '(none)'}", hint=f"scopes are: {', '.join(SCOPES)}")
+        raise UsageError(f"unknown {noun_for(len(bad), 'scope')} {', '.join(bad)}" if bad else "no scope given", hint=f"scopes are: {', '.join(SCOPES)}")
     token_id = uuid.uuid4().hex[:12]
     token = f"assay_{token_id}_{secrets.token_urlsafe(32)}"
     ordered = sorted(set(scopes), key=SCOPES.index)

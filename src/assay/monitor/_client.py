@@ -18,6 +18,7 @@ import urllib.request
 import uuid
 from typing import Any, Self
 
+from assay._wording import counted
 from assay.errors import AssayError, InputError
 
 __all__ = ["BufferFull", "Client"]
@@ -88,7 +89,7 @@ class Client:
             while self._inflight:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    raise AssayError(f"{self._inflight} row(s) not acknowledged yet", hint=f"last error: {self.last_error}")
+                    raise AssayError(f"{counted(self._inflight, 'row')} not acknowledged yet", hint=f"last error: {self.last_error}")
                 self._lock.wait(0.1 if left is None else min(left, 0.1))
 
     def close(self, timeout: float | None = 60.0) -> None:

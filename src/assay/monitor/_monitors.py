@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from assay._wording import noun_for
 from assay.errors import InputError, NotFoundError, UsageError
 from assay.monitor._spec import (
     MonitorSpec,
@@ -95,7 +96,7 @@ def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | N
     kinds = {n: ("categorical" if k == "null" else k) for n, k in detector.kinds_.items()}
     unsupported = [n for n, k in kinds.items() if k == "unsupported"]
     if columns and unsupported:
-        raise InputError(f"column(s) {', '.join(unsupported)} have a type drift cannot judge", hint="watch numeric or text columns")
+        raise InputError(f"{noun_for(len(unsupported), 'column')} {', '.join(unsupported)} {'has' if len(unsupported) == 1 else 'have'} a type drift cannot judge", hint="watch numeric or text columns")
     names = [n for n in kinds if n not in unsupported]
     if not names:
         raise InputError(f"{version.ref} has no column a monitor can watch")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from assay._wording import noun_for
 from assay.errors import InputError
 
 __all__ = ["EVENT_ID", "MAX_BATCH_ROWS", "MalformedPayload", "UnsupportedMediaType", "canonical_schema", "rows_from_arrow", "rows_from_json"]
@@ -96,8 +97,8 @@ def rows_from_json(rows: Any, schema: dict[str, str]) -> pa.Table:
             missing = sorted(expected - set(keys))
             unknown = sorted(set(keys) - with_id)
             if missing:
-                raise InputError(f"row {i} has no column(s) {', '.join(map(repr, missing[:10]))}", hint="send every monitored column (null for a missing value)")
-            raise InputError(f"row {i} has unknown column(s) {', '.join(map(repr, unknown[:10]))}", hint=f"the monitor's columns are: {', '.join(columns[:30])}")
+                raise InputError(f"row {i} has no {noun_for(len(missing), 'column')} {', '.join(map(repr, missing[:10]))}", hint="send every monitored column (null for a missing value)")
+            raise InputError(f"row {i} has unknown {noun_for(len(unknown), 'column')} {', '.join(map(repr, unknown[:10]))}", hint=f"the monitor's columns are: {', '.join(columns[:30])}")
     raise InputError("the rows do not match the monitor's columns")  # pragma: no cover - the loop above names the row
 
 
@@ -159,10 +160,10 @@ def rows_from_arrow(body: bytes, schema: dict[str, str]) -> pa.Table:
     present = set(table.column_names)
     missing = [n for n in schema if n not in present]
     if missing:
-        raise InputError(f"the batch has no column(s) {', '.join(map(repr, missing[:10]))}", hint="send every monitored column (null for a missing value)")
+        raise InputError(f"the batch has no {noun_for(len(missing), 'column')} {', '.join(map(repr, missing[:10]))}", hint="send every monitored column (null for a missing value)")
     unknown = [n for n in table.column_names if n not in schema and n != EVENT_ID]
     if unknown:
-        raise InputError(f"the batch has unknown column(s) {', '.join(map(repr, unknown[:10]))}", hint=f"the monitor's columns are: {', '.join(list(schema)[:30])}")
+        raise InputError(f"the batch has unknown {noun_for(len(unknown), 'column')} {', '.join(map(repr, unknown[:10]))}", hint=f"the monitor's columns are: {', '.join(list(schema)[:30])}")
     arrays = []
     target = canonical_schema(schema)
     for field in target:

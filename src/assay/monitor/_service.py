@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from assay._wording import noun_for
 from assay.errors import ConcurrencyError, InputError, NotFoundError
 from assay.monitor._log import Ack, EventLog, read_batch, segments_dir, service_dir
 from assay.monitor._monitors import Monitor, finish_deletions, get_monitor
@@ -120,7 +121,7 @@ class MonitorService:
             doc = parse_json_body(body)
             extra = sorted(set(doc) - {"rows", "batch_id"})
             if extra:
-                raise InputError(f"unknown field(s) {', '.join(extra)} in the body", hint='send {"rows": [...], "batch_id": "..."}')
+                raise InputError(f"unknown {noun_for(len(extra), 'field')} {', '.join(extra)} in the body", hint='send {"rows": [...], "batch_id": "..."}')
             if "rows" not in doc:
                 raise InputError('the body has no "rows"', hint='send {"rows": [{"column": value, ...}, ...]}')
             batch_id = batch_id or doc.get("batch_id")

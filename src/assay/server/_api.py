@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from assay._wording import noun_for
 from assay.errors import InputError, NotFoundError
 from assay.monitor import (
     create_monitor,
@@ -126,7 +127,7 @@ async def new_monitor(request: Request) -> dict[str, Any]:
     allowed = {"name", "reference", "columns", "window", "rules", "webhooks", "drift", "task", "min_labels"}
     unknown = sorted(set(doc) - allowed)
     if unknown:
-        raise _error(422, f"unknown field(s) {', '.join(unknown)}", f"fields: {', '.join(sorted(allowed))}", "InputError")
+        raise _error(422, f"unknown {noun_for(len(unknown), 'field')} {', '.join(unknown)}", f"fields: {', '.join(sorted(allowed))}", "InputError")
     for key in ("name", "reference"):
         if not isinstance(doc.get(key), str):
             raise _error(422, f'"{key}" must be a string', error="InputError")

@@ -1,0 +1,17 @@
+"""How messages say a number of things ("1 file", "2 files"), for the library and the command line alike."""
+
+from __future__ import annotations
+
+__all__ = ["counted", "noun_for"]
+
+
+def noun_for(count: int, noun: str, plural: str | None = None) -> str:
+    """``noun`` in the number ``count`` takes: ``column`` for 1, ``columns`` for 0 or 2
+    (``plural``: where adding an s is not it, ``copy``, ``copies``)."""
+    return noun if count == 1 else plural or noun + "s"
+
+
+def counted(count: int, noun: str, plural: str | None = None, *, grouped: bool = False) -> str:
+    """``count`` and ``noun`` in the number it takes: ``1 chunk``, ``2 chunks``, ``0 chunks``
+    (``plural``: where adding an s is not it, ``1 copy``, ``2 copies``; ``grouped``: ``1,200 rows``)."""
+    return (f"{count:,}" if grouped else str(count)) + " " + noun_for(count, noun, plural)
