@@ -89,6 +89,9 @@ def test_cli_json_junit_html_and_exit_codes(world: Path, cli) -> None:  # noqa: 
     assert "NOT PASSED" in html and "<svg" in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     ok = cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", cwd=world, check=0)
     assert "PASSED" in ok.stdout
+    # no workspace here: said in the text too, not only among the --json document's notes
+    assert ok.stdout.splitlines()[-1] == "not recorded: no assay workspace here (run `assay init` to keep a history)"
+    assert doc["notes"][-1] == ok.stdout.splitlines()[-1]
     # same seed → same report
     again = cli.json("check", "suite.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops", "--seed", "7", cwd=world, check=1)
     assert again["gates"] == doc["gates"]
@@ -138,6 +141,9 @@ def test_registered_models_data_refs_ledger_and_log(world: Path, cli, monkeypatc
     assert log["results"][0]["id"] == doc["id"] and log["results"][0]["verdict"] == "fail"
     shown = cli.json("check", "show", doc["id"][:8], "--report", "again.html", cwd=world)
     assert shown["gates"] == doc["gates"] and (world / "again.html").is_file()
+    text = cli("check", "suite.yaml", "--candidate", "cancer@v2", "--baseline", "cancer@v1", "--data", "cancer-test@v1",
+               cwd=world, check=1).stdout
+    assert "recorded as check " in text and "not recorded" not in text
     cli("check", "show", "ffffffffff", cwd=world, check=2)
     models = cli.json("model", "list", cwd=world)
     assert [m["name"] for m in models["models"]] == ["cancer"]

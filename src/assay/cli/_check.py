@@ -98,7 +98,12 @@ def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref
         from assay.report._junit import write_check_junit
 
         write_check_junit(doc, junit_path)
-    emit(doc, as_json, lambda: _render(doc))
+    def render() -> None:
+        _render(doc)
+        if ws is None:  # (in --json, among the document's notes)
+            click.echo(NOT_RECORDED)
+
+    emit(doc, as_json, render)
     sys.exit(result.exit_code)
 
 
