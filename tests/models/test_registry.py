@@ -83,6 +83,10 @@ def test_status_and_diff_of_a_model_look_where_its_checkout_writes(ws, cli, file
     # A checkout writes .assay-model-NAME/; status refused ("its files live in the store") and
     # diff said none of its files were on disk while they were there.
     register_model(ws, "churn", files["skops"])
+    # without NAME: no dataset, but the model is named, not passed over in silence
+    assert cli("data", "status", cwd=ws.root).stdout == (
+        "no datasets yet; add one with `assay data add PATH --name NAME` (registered models: `assay data status "
+        "NAME` compares one, e.g. churn)\n")
     out = cli("data", "status", "churn", cwd=ws.root).stdout
     assert out == "churn: not checked out here (2 files in churn@v1); `assay data checkout churn@v1` writes them\n"
     proc = cli("data", "diff", "churn", cwd=ws.root, check=2)

@@ -81,7 +81,11 @@ def status_cmd(name: str | None, as_json: bool) -> None:
 
     def render() -> None:
         if not results:
-            click.echo("no datasets yet; add one with `assay data add PATH --name NAME`")
+            from assay.data import list_datasets
+
+            models = [d["name"] for d in list_datasets(ws, kind="model") if d["versions"]]
+            click.echo("no datasets yet; add one with `assay data add PATH --name NAME`"
+                       + (f" (registered models: `assay data status NAME` compares one, e.g. {models[0]})" if models else ""))
             if left := ws.unswept_temps():  # (a killed first add: status does not open the store, which sweeps them)
                 echo_err(f"note: {counted(len(left), 'temp file')} ({size_text(sum(t.size for t in left))}) that killed "
                          "assay commands left are in the workspace: `assay data gc`, or any add or pull, frees them")
