@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -164,7 +165,14 @@ def test_a_pack_truncated_during_pull_checkout_is_named_with_the_repair(
         clone.close()
     assert f"pack packs/{pack.stem}.pack is truncated: chunk " in caught.value.message, caught.value.message
     assert "cannot check out d/f" in caught.value.message
-    assert "`assay data pull --repair`" in (caught.value.hint or "")
+    if when == "staging":  # before the pull recorded anything
+        assert "`assay data pull --repair`" in (caught.value.hint or "")
+    else:  # the pull is done: said so, and how to finish the checkout from that remote
+        assert caught.value.message.startswith("pulled 1 version from "), caught.value.message
+        assert "but did not check out ds@v2: " in caught.value.message
+        assert re.search(r"`assay data pull --repair --remote \S+` .* then `assay data checkout ds@v2`",
+                         caught.value.hint or ""), caught.value.hint
+        assert caught.value.details["pull"]["versions_sent"] == ["ds@v2"]  # (the --json key)
 
 
 def test_a_version_found_whole_beside_a_cut_is_not_trusted_while_its_pack_stays_short(ws: Workspace,

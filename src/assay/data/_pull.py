@@ -166,6 +166,13 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
                     hint=exc.hint.replace("pass --force (force=True)", f"run `assay data checkout {v.ref} --force` "
                                           f"(checkout(ws, {v.ref!r}, force=True))") if exc.hint else None,
                     details={"pull": result.to_dict()}) from None
+            except CorruptionError as exc:  # damage here (a pack of this workspace's): the pull is done all the same
+                error = CorruptionError(
+                    f"{_pulled(result, spec.name)}, but did not check out {v.ref}: {exc.message}", key=exc.key,
+                    hint=f"run `assay data pull --repair --remote {spec.name}` to replace the damaged objects with "
+                         f"{spec.name}'s copies, then `assay data checkout {v.ref}`")
+                error.details = {"pull": result.to_dict()}
+                raise error from None
             result.checked_out.append(v.ref)
             result.notes += done.warnings
             warned += done.warnings
