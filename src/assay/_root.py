@@ -14,7 +14,8 @@ __all__ = ["CHECKOUT_TMP", "RENAME_HINT", "TMP_TAIL", "WORKSPACE_DIR", "find_roo
            "not_utf8", "protected_path", "skipped_in_walks", "under"]
 
 WORKSPACE_DIR = ".assay"
-# Checkout writes each file to ``<folder>/.assay-tmp-<pid>-<random>`` first: never data.
+# Checkout writes each file to ``<folder>/.assay-tmp-<pid>-<random>`` first (a new folder
+# too, with its files under their own names inside): never data.
 # Every walk of a dataset's folders skips such names, so a checkout killed mid-write
 # leaves nothing that status reports or add snapshots; gc removes them.
 CHECKOUT_TMP = ".assay-tmp-"

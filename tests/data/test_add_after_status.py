@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assay.data import _chunking, add, checkout, status, verify
-from assay.data._versions import load_snapshot, resolve
+from assay.data._versions import load_snapshot
 from assay.workspace import Workspace
 
 

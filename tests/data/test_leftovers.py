@@ -385,6 +385,7 @@ def test_a_checkout_whose_cleanup_a_second_interrupt_cut_short_is_tidied_by_the_
     # in a --to folder they stayed for good.
     _data(tmp_path)
     cli("data", "add", "d", "--name", "ds")
+    (tmp_path / "out" / "d").mkdir(parents=True)  # there already: its files are written to temp files beside them
     code = (
         "import os\n"
         "from assay.data import _checkout_write\n"
@@ -416,4 +417,41 @@ def test_a_checkout_whose_cleanup_a_second_interrupt_cut_short_is_tidied_by_the_
     assert left > 0 and notes == 1, proc.stdout  # temp files left, and the note that names their folder
     cli("data", "checkout", "ds@v1", "--to", "elsewhere")  # any checkout tidies what a gone one left
     assert not _temps(tmp_path / "out")
+    assert not list((tmp_path / ".assay" / "cache" / "checkouts").iterdir())
+
+
+def test_a_new_folder_a_second_interrupt_left_under_its_temp_name_goes_with_the_next_checkout(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A folder the version has and the target lacks is written under a temp name and renamed
+    # into place whole; interrupted twice, its removal is cut short and the next checkout
+    # removes it, with all it holds.
+    _data(tmp_path)
+    cli("data", "add", "d", "--name", "ds")
+    code = (
+        "import os\n"
+        "from assay.data import _checkout, _checkout_write\n"
+        "write, remove = _checkout_write._write_batch, _checkout._remove\n"
+        "def batch(*args, **kwargs):\n"
+        "    done = write(*args, **kwargs)\n"
+        "    assert done and all(t[0] == t[1] and os.path.exists(t[0]) for t in done)  # under their own names\n"
+        "    raise KeyboardInterrupt\n"
+        "def cut(path):\n"
+        "    raise KeyboardInterrupt  # the second one, as the removal starts\n"
+        "_checkout_write._write_batch, _checkout._remove = batch, cut\n"
+        "from assay.data import checkout\n"
+        "from assay.workspace import Workspace\n"
+        "try:\n"
+        "    checkout(Workspace.open('.'), 'ds@v1', to='out')\n"
+        "except KeyboardInterrupt:\n"
+        "    pass\n"
+        "left = [n for n in os.listdir('out') if n.startswith('.assay-tmp-')]\n"
+        "print(len(left), len(os.listdir('out/' + left[0])), len(os.listdir('.assay/cache/checkouts')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "ASSAY_PROGRESS": "0"}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    left, held, notes = (int(x) for x in proc.stdout.split())
+    assert (left, notes) == (1, 1) and held > 0, proc.stdout  # the temp folder (d, with files), the note naming out
+    assert not (tmp_path / "out" / "d").exists()
+    cli("data", "checkout", "ds@v1", "--to", "elsewhere")  # any checkout tidies what a gone one left
+    assert not _temps(tmp_path / "out") and not list((tmp_path / "out").iterdir())
     assert not list((tmp_path / ".assay" / "cache" / "checkouts").iterdir())

@@ -341,11 +341,14 @@ checkout(Workspace.open({str(ws.root)!r}), "ds", to={str(out)!r})
 """
     proc = subprocess.run([sys.executable, "-c", child], env={**os.environ, "ASSAY_PROGRESS": "0"})
     assert proc.returncode == -signal.SIGKILL
+    temps = [p for p in out.rglob(".assay-tmp-*")]
+    assert temps  # (d is new: it is written under a temp name, and what it holds under their own)
     for p in out.rglob("*"):
-        if p.is_file() and not p.name.startswith(".assay-tmp-"):
+        if p.is_file() and not any(part.startswith(".assay-tmp-") for part in p.relative_to(out).parts):
             assert p.read_bytes() == (ws.root / p.relative_to(out)).read_bytes()  # whole, or not there
     checkout(ws, "ds", to=out)  # and a rerun completes
     assert all((out / "d" / "sub" / f"f{i}.bin").read_bytes() == (d / f"f{i}.bin").read_bytes() for i in range(5))
+    assert not list(out.rglob(".assay-tmp-*"))  # what the killed one left is gone
 
 
 def test_an_interrupted_forked_checkout_leaves_the_target_as_it_was(ws: Workspace, tmp_path: Path,

@@ -1,8 +1,9 @@
 """`assay data checkout`: materialize a version exactly, every chunk verified.
 
-Every file is first written to a temp file beside its destination; only when all
-of them are complete and verified are they renamed into place, so a damaged chunk
-leaves the target as it was. Destinations are confined to the target folder:
+Every file is first written to a temp file beside its destination, or, in a folder
+that is not there yet, under its own name inside that folder made under a temp name;
+only when all of them are complete and verified are the new folders and then the
+files renamed into place, so a damaged chunk leaves the target as it was. Destinations are confined to the target folder:
 ``..``, absolute paths and symlinked parents that lead outside are refused.
 
 This module plans a checkout and renames its files into place. What it finds in the
@@ -34,8 +35,11 @@ from assay.data._checkout_target import (
 )
 from assay.data._checkout_temps import (
     _mark_writes,
+    _remove,
     _sweep_killed,
     _unlink,
+    make_temp_folder,
+    move_folder_into_place,
     remove_dead_temps,
 )
 from assay.data._checkout_write import (
@@ -229,18 +233,32 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     for blocker in blockers:
         os.unlink(blocker)
         leaving.discard(blocker)
-    for folder in sorted(absent, key=lambda f: f.count("/")):
-        os.makedirs(folder, exist_ok=True)
-
     packs = workspace_packs(ws)
     umask = _umask()
     written: list[tuple[str, str, str, Any, FileManifest]] = []
     fresh: list[tuple[str, Any, FileManifest]] = []
-    marker = _mark_writes(ws, {dest.rpartition("/")[0] for _, dest, _ in plan}) if plan else None
+    # A folder that is not there yet is made under a temp name beside it, its files are
+    # written inside under their own names, and it is renamed into place whole once every
+    # file is written: one rename for the folder instead of one per file.
+    tops = _highest_new(absent)  # each new folder -> the highest folder not there on its way
+    made: dict[str, str] = {}  # each new folder -> where it is made
+    moves: dict[str, str] = {}  # each of those highest folders, made under a temp name beside it -> its name
+    marker = _mark_writes(ws, {dest.rpartition("/")[0] for _, dest, _ in plan}
+                          | {top.rpartition("/")[0] for top in tops.values()}) if plan else None
     interrupted = False
     try:
+        for top in sorted(set(tops.values())):
+            made[top] = make_temp_folder(top.rpartition("/")[0])
+            moves[made[top]] = top
+        for folder, top in tops.items():
+            made[folder] = made[top] + folder[len(top):]
+            os.makedirs(made[folder], exist_ok=True)
+        own_names = frozenset(made[folder] for folder in absent)
         rest: list[_Item] = []
         for rel, dest, manifest in plan:
+            folder, _, name = dest.rpartition("/")
+            if folder in made:
+                dest = f"{made[folder]}/{name}"
             ahead = staged.pop(rel, None) if in_place else None
             if ahead is not None and ahead[2] == manifest and not os.path.lexists(dest):
                 written.append((ahead[0], dest, rel, ahead[1], manifest))
@@ -251,10 +269,27 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         total = sum(item[2].size for item in rest)
         processes = processes_for(len(rest), total, ws.config.data.jobs)
         if processes:
-            written.extend(_write_in_processes(packs, rest, umask, processes, total))
+            written.extend(_write_in_processes(packs, rest, umask, processes, total, own_names))
         elif rest:
-            written.extend(_write_in_threads(packs, rest, umask, total))
+            written.extend(_write_in_threads(packs, rest, umask, total, own_names))
         settled = time.time_ns() - RACY_NS  # written before this: trusted when the cache is updated below
+        # Files into new folders first, then the folders, then files into folders that were
+        # there: a folder that appeared meanwhile stops the checkout before it changed them.
+        written.sort(key=lambda w: w[1].rpartition("/")[0] in own_names)  # (popped from the end)
+        while written and (item := written[-1])[1].rpartition("/")[0] in own_names:
+            tmp, dest, rel, st, manifest = item
+            if tmp == dest:
+                if cache is not None:
+                    fresh.append((rel, st, manifest))  # (renaming its folder keeps a file's ctime)
+            else:
+                os.replace(tmp, dest)  # a file a pull staged ahead
+                if cache is not None and (now := _placed_stat(dest, st, settled)) is not None:
+                    fresh.append((rel, now, manifest))
+            written.pop()
+        while moves:
+            temp, folder = next(iter(moves.items()))
+            move_folder_into_place(temp, folder, version.ref)
+            del moves[temp]
         while written:
             tmp, dest, rel, st, manifest = written[-1]
             try:
@@ -269,15 +304,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                     raise
                 os.replace(tmp, dest)
             written.pop()
-            if cache is not None:
-                # The rename moved the file's ctime, which the stat cache compares: the entry
-                # takes it from a stat of the file in place (and only if it is still the file
-                # written: same inode, size and mtime). A file written within the racy window
-                # gets an entry the cache will not trust anyway: no stat for it.
-                if st.st_mtime_ns >= settled:
-                    fresh.append((rel, st, manifest))
-                elif (now := _renamed_stat(dest, st)) is not None:
-                    fresh.append((rel, now, manifest))
+            if cache is not None and (now := _placed_stat(dest, st, settled)) is not None:
+                fresh.append((rel, now, manifest))
     except BaseException as exc:
         # Ctrl-C or a signal: a second one may cut the removal of temp files short (here, or in
         # the writers' own), so the note stays, and the next checkout (this process gone)
@@ -285,8 +313,11 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         interrupted = not isinstance(exc, Exception)
         raise
     finally:
-        for tmp, *_ in written:
-            _unlink(tmp)
+        for tmp, dest, *_ in written:
+            if tmp != dest:
+                _unlink(tmp)
+        for temp in moves:  # (not moved into place)
+            _remove(temp)
         if marker is not None and not interrupted:
             _unlink(marker)
     result.written = [item[0] for item in plan]
@@ -307,6 +338,34 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
         # (files another dataset was added from too: that one's status now shows them changed)
         result.warnings += checkout_note(ws, version, snapshot, result.written, result.removed)
     return result
+
+
+def _highest_new(absent: set[str]) -> dict[str, str]:
+    """For each folder of ``absent`` (folders not there), the highest folder on its way
+    from the nearest one that is there: the folder made under a temp name and moved into
+    place whole."""
+    tops: dict[str, str] = {}
+    for folder in sorted(absent, key=lambda f: f.count("/")):
+        parent = folder.rpartition("/")[0]
+        if parent in tops:
+            tops[folder] = tops[parent]
+            continue
+        top = folder
+        while (up := top.rpartition("/")[0]) and not os.path.isdir(up):
+            top = up
+        tops[folder] = top
+    return tops
+
+
+def _placed_stat(dest: str, written: Any, settled: int) -> Any:
+    """The stat cache's entry for a file renamed into place at ``dest``, whose stat when
+    written was ``written``. The rename moved the file's ctime, which the stat cache
+    compares: the entry takes it from a stat of the file in place (and only if it is still
+    the file written: same inode, size and mtime). A file written within the racy window
+    (from ``settled`` on) gets an entry the cache will not trust anyway: no stat for it."""
+    if written.st_mtime_ns >= settled:
+        return written
+    return _renamed_stat(dest, written)
 
 
 def _renamed_stat(dest: str, written: Any) -> FileStat | None:

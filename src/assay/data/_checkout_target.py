@@ -151,8 +151,9 @@ def _not_in_version(root: Path, snapshot: Snapshot) -> tuple[list[str], list[str
         kept = []
         for name in dirs:
             rel = prefix + name
-            if protected_path(rel) or (os.path.islink(os.path.join(parent, name)) and rel in needed):
-                continue
+            if protected_path(rel) or not_data(name, False) or (os.path.islink(os.path.join(parent, name))
+                                                                and rel in needed):
+                continue  # (a temp folder: a checkout's new folder, its writer's)
             if os.path.islink(os.path.join(parent, name)):
                 extra.append(rel)  # the link goes, never what it leads to
             else:

@@ -2,16 +2,20 @@
 them, and the sweeps that remove those a killed checkout left.
 
 A file is written to ``.assay-tmp-<pid>-<random>`` beside its destination and renamed
-into place (see :mod:`assay.data._checkout`). A checkout that is interrupted removes its
-own; one killed outright cannot, so the next checkout (or gc) removes those whose
-writer is gone.
+into place (see :mod:`assay.data._checkout`); a folder that does not exist yet is made
+under such a name, its files written under their own names inside, and renamed into
+place whole. A checkout that is interrupted removes its own; one killed outright cannot,
+so the next checkout (or gc) removes those whose writer is gone.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 
-from assay._root import CHECKOUT_TMP, not_data
+from assay._root import CHECKOUT_TMP, TMP_TAIL, not_data
+from assay.errors import UsageError
 from assay.workspace import Workspace
 
 _TMP = CHECKOUT_TMP  # + the checking-out process's pid + "-" + random
@@ -22,6 +26,34 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def make_temp_folder(parent: str) -> str:
+    """Make a folder named as a checkout's temp file in ``parent``; its path."""
+    for attempt in range(8):
+        path = f"{parent}/{_TMP}{os.getpid()}-{os.urandom(TMP_TAIL // 2).hex()}"
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if attempt == 7:
+                raise
+            continue
+        return path
+    raise AssertionError("unreachable")
+
+
+def move_folder_into_place(temp: str, folder: str, ref: str) -> None:
+    """Rename the temp folder ``temp``, which holds what ``ref`` has in ``folder``, to it.
+    ``folder`` was not there when the checkout was planned; if something is there now (made
+    meanwhile by someone else), it is left alone and the checkout stops, its new folders
+    swept (an empty folder is replaced: nothing is lost)."""
+    try:
+        os.rename(temp, folder)
+    except OSError:
+        if os.path.lexists(folder):
+            raise UsageError(f"{folder} appeared while {ref} was being checked out; it was left as it is",
+                             hint="move it away and check out again") from None
+        raise
 
 
 def _mark_writes(ws: Workspace, folders: set[str]) -> str | None:
@@ -72,9 +104,10 @@ def _sweep_killed(ws: Workspace) -> None:
 
 
 def remove_dead_temps(folder: str, names: list[str], *, dry_run: bool = False) -> tuple[int, int]:
-    """Remove (with ``dry_run``, count) the checkout temp files among ``names`` in ``folder``
-    whose writer is gone: named exactly ``.assay-tmp-<pid>-<8 hex digits>`` (any other name
-    is a user's file), by a process that has ended. ``(files, bytes)`` found."""
+    """Remove (with ``dry_run``, count) the checkout temp files and folders among ``names``
+    in ``folder`` whose writer is gone: named exactly ``.assay-tmp-<pid>-<8 hex digits>``
+    (any other name is a user's file), by a process that has ended. ``(files, bytes)``
+    found, a temp folder counted by the files it holds."""
     from assay._process import writer_gone
 
     found = size = 0
@@ -87,15 +120,37 @@ def remove_dead_temps(folder: str, names: list[str], *, dry_run: bool = False) -
         except FileNotFoundError:
             continue
         if writer_gone(int(name[len(_TMP):].partition("-")[0]), st.st_mtime):
-            found += 1
-            size += st.st_size
+            files, nbytes = _held(path) if stat.S_ISDIR(st.st_mode) else (1, st.st_size)
+            found += files
+            size += nbytes
             if not dry_run:
-                _unlink(path)
+                _remove(path)
     return found, size
 
 
+def _held(folder: str) -> tuple[int, int]:
+    """The files under ``folder`` (a temp folder: symlinks are not followed) and their bytes."""
+    files = size = 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            try:
+                size += os.lstat(os.path.join(parent, name)).st_size
+            except OSError:
+                continue
+            files += 1
+    return files, size
+
+
+def _remove(path: str) -> None:
+    """Remove a temp file, or a temp folder with all it holds (links in it, never what they lead to)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        _unlink(path)
+
+
 def _sweep(folders: set[str], tag: int) -> None:
-    """Remove the temp files a checkout by process ``tag`` (or its workers) left in ``folders``."""
+    """Remove the temp files and folders a checkout by process ``tag`` (or its workers) left in ``folders``."""
     prefix = f"{_TMP}{tag}-"
     for folder in folders:
         try:
@@ -104,4 +159,4 @@ def _sweep(folders: set[str], tag: int) -> None:
         except OSError:
             continue
         for path in leftovers:
-            _unlink(path)
+            _remove(path)

@@ -1,5 +1,6 @@
 """Checkout's write path: the files of a plan written to temp files beside their
-destinations, every chunk hash-checked on the way.
+destinations (in a folder the checkout made, under their own names), every chunk
+hash-checked on the way.
 
 Many small files are written by a few threads, batch by batch; a large plan by forked
 workers, one interpreter lock per core; a big file by one thread per core, stripe by
@@ -39,14 +40,15 @@ _MAX_STRIPERS = 8  # threads per big file: each holds a read and a decompression
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _write_in_threads(packs: Any, plan: list[_Item], umask: int, total: int) -> list[_Written]:
+def _write_in_threads(packs: Any, plan: list[_Item], umask: int, total: int,
+                      own_names: frozenset[str] = frozenset()) -> list[_Written]:
     # Many small files: creating them is latency-bound, so several writers overlap it,
     # each in its own folder where it can.
     written: list[_Written] = []
     lock = threading.Lock()
 
     def write_batch(items: list[_Item]) -> None:
-        done = _write_batch(packs, items, umask, progress)
+        done = _write_batch(packs, items, umask, progress, own_names=own_names)
         with lock:
             written.extend(done)
 
@@ -62,7 +64,8 @@ def _write_in_threads(packs: Any, plan: list[_Item], umask: int, total: int) -> 
     return written
 
 
-def _write_in_processes(packs: Any, plan: list[_Item], umask: int, processes: int, total: int) -> list[_Written]:
+def _write_in_processes(packs: Any, plan: list[_Item], umask: int, processes: int, total: int,
+                        own_names: frozenset[str] = frozenset()) -> list[_Written]:
     """Each forked worker writes a contiguous share of the files (one interpreter lock per
     core) to temp files named after this process. If anything fails (a worker, or this
     process interrupted, when its workers are killed wherever they are), every such temp
@@ -72,7 +75,7 @@ def _write_in_processes(packs: Any, plan: list[_Item], umask: int, processes: in
     tag = os.getpid()
     try:
         outcomes = fork_map(split(plan, processes, lambda item: item[2].size),
-                            lambda share, report: _write_share(packs, share, umask, report, tag),
+                            lambda share, report: _write_share(packs, share, umask, report, tag, own_names),
                             total=total, desc="checkout", stop_on_error=False)
         raise_first_failure(outcomes)
     except BaseException:
@@ -82,12 +85,12 @@ def _write_in_processes(packs: Any, plan: list[_Item], umask: int, processes: in
 
 
 def _write_share(packs: Any, share: list[_Item], umask: int, report: Callable[[int], None],
-                 tag: int) -> list[tuple[str, str, str, tuple[int, int, int, int, int]]]:
+                 tag: int, own_names: frozenset[str]) -> list[tuple[str, str, str, tuple[int, int, int, int, int]]]:
     progress = _Reported(report)
     done: list[_Written] = []
     try:
         for items in _batches(share):
-            done.extend(_write_batch(packs, items, umask, progress, tag))
+            done.extend(_write_batch(packs, items, umask, progress, tag, own_names))
     except BaseException:
         for tmp, *_ in done:
             _unlink(tmp)
@@ -141,9 +144,13 @@ def _batches(plan: list[_Item], *, max_files: int = 128, max_bytes: int = 2 << 2
     return out
 
 
-def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any, tag: int = 0) -> list[_Written]:
+def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any, tag: int = 0,
+                 own_names: frozenset[str] = frozenset()) -> list[_Written]:
     """Write each file of ``items`` to a temp file beside it, named after process ``tag``
-    (default: this one); every chunk is hash-checked first."""
+    (default: this one), or, in one of the folders ``own_names`` (new folders that a
+    checkout makes under a temp name and moves into place whole), under its own name;
+    every chunk is hash-checked first. Each row's path written equals its destination
+    where the file was written under its own name."""
     tag = tag or os.getpid()
     small = [m.chunks[0][0] for _, _, m in items if m.size <= _SMALL and len(m.chunks) == 1]
     errors: list[tuple[bytes, CorruptionError]] = []
@@ -155,14 +162,17 @@ def _write_batch(packs: Any, items: list[_Item], umask: int, progress: Any, tag:
             parent = dest.rpartition("/")[0]
             mode = (manifest.mode & 0o777) or 0o644  # never set-id or sticky bits (a manifest holds none)
             for attempt in range(8):
-                tmp = f"{parent}/{_TMP}{tag}-{os.urandom(TMP_TAIL // 2).hex()}"
+                if parent in own_names:
+                    tmp = dest  # (a name taken twice in a new folder is refused: O_EXCL)
+                else:
+                    tmp = f"{parent}/{_TMP}{tag}-{os.urandom(TMP_TAIL // 2).hex()}"
                 try:
                     fd = os.open(tmp, flags, mode)
                 except FileNotFoundError:
                     os.makedirs(parent, exist_ok=True)  # removed since the folders were made
                     fd = os.open(tmp, flags, mode)
                 except FileExistsError:  # 32 random bits: with thousands of files in one folder, it happens
-                    if attempt == 7:
+                    if attempt == 7 or tmp == dest:
                         raise
                     continue
                 break

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay._root import not_data
 from assay._wording import counted
 from assay.config import seconds_from_env
 from assay.data._packs import ChunkLocation, PackWriter, workspace_packs
@@ -283,8 +284,10 @@ def _checkout_leftovers(ws: Workspace, dry_run: bool) -> tuple[int, int]:
             listings = [(os.path.dirname(path), [], _names(os.path.dirname(path)))]
         else:
             listings = os.walk(path)
-        for folder, _, files in listings:
-            files_found, bytes_found = remove_dead_temps(folder, files, dry_run=dry_run)
+        for folder, dirs, files in listings:
+            temps = [name for name in dirs if not_data(name, False)]  # a checkout's new folders, not yet in place
+            dirs[:] = [name for name in dirs if name not in temps]
+            files_found, bytes_found = remove_dead_temps(folder, files + temps, dry_run=dry_run)
             found, size = found + files_found, size + bytes_found
     return found, size
 
