@@ -155,3 +155,23 @@ def test_a_killed_checkout_s_temp_folder_is_no_data_and_gc_frees_it(ws: Workspac
     live.mkdir()
     (live / "z.bin").write_bytes(b"z")
     assert gc(ws).checkout_leftovers == 0 and live.exists()
+
+
+def test_a_new_folder_that_cannot_be_made_is_named_not_its_temp_name(ws: Workspace, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _tree(ws.root)
+    add(ws, [ws.root / "d"], name="ds")
+    real = os.mkdir
+
+    def refused(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if ".assay-tmp-" in str(path):
+            raise PermissionError(13, "Permission denied", str(path))  # as a folder this user cannot write to
+        return real(path, *args, **kwargs)
+
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(os, "mkdir", refused)
+    with pytest.raises(PermissionError) as caught:
+        checkout(ws, "ds@v1", to=tmp_path / "out")
+    assert caught.value.filename == str(tmp_path / "out" / "d")
+    monkeypatch.undo()
+    assert list((tmp_path / "out").iterdir()) == []

@@ -248,7 +248,7 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     interrupted = False
     try:
         for top in sorted(set(tops.values())):
-            made[top] = make_temp_folder(top.rpartition("/")[0])
+            made[top] = make_temp_folder(top)
             moves[made[top]] = top
         for folder, top in tops.items():
             made[folder] = made[top] + folder[len(top):]

@@ -28,8 +28,10 @@ def _unlink(path: str) -> None:
         pass
 
 
-def make_temp_folder(parent: str) -> str:
-    """Make a folder named as a checkout's temp file in ``parent``; its path."""
+def make_temp_folder(folder: str) -> str:
+    """Make a folder named as a checkout's temp file beside ``folder``, to be renamed to
+    it; its path. An error names ``folder`` (a user knows no temp name)."""
+    parent = folder.rpartition("/")[0]
     for attempt in range(8):
         path = f"{parent}/{_TMP}{os.getpid()}-{os.urandom(TMP_TAIL // 2).hex()}"
         try:
@@ -38,6 +40,8 @@ def make_temp_folder(parent: str) -> str:
             if attempt == 7:
                 raise
             continue
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, folder) from None  # (of the same subclass: PermissionError...)
         return path
     raise AssertionError("unreachable")
 
