@@ -3,8 +3,9 @@
 Every file is first written to a temp file beside its destination, or, in a folder
 that is not there yet, under its own name inside that folder made under a temp name;
 only when all of them are complete and verified are the new folders and then the
-files renamed into place, so a damaged chunk leaves the target as it was. Destinations are confined to the target folder:
-``..``, absolute paths and symlinked parents that lead outside are refused.
+files renamed into place, so a damaged chunk leaves the target as it was.
+Destinations are confined to the target folder: ``..``, absolute paths and symlinked
+parents that lead outside are refused.
 
 This module plans a checkout and renames its files into place. What it finds in the
 target is checked in :mod:`assay.data._checkout_target`, the files are written in
