@@ -235,5 +235,8 @@ def test_model_list_name_lists_its_versions(ws, files: dict[str, Path], cli) -> 
     assert "no model named 'chrun'" in proc.stderr and "did you mean churn" in proc.stderr
     assert "did you mean churn" in cli.json("model", "list", "chrun", check=2)["hint"]
     assert "is a dataset" in cli("model", "list", "table", check=2).stderr
+    # a version it lacks: the hint names the model's own listing, not a dataset's
+    assert "`assay model list churn` lists its versions" in cli("model", "list", "churn@v9", check=2).stderr
+    assert "`assay data log table` lists its versions" in cli("data", "log", "table@v9", check=2).stderr
     assert "NAME" in cli("model", "list", "--help").stdout
     assert [m["name"] for m in cli.json("model", "list")["models"]] == ["churn"]  # without NAME: as before

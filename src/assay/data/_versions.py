@@ -219,7 +219,8 @@ def resolve(ws: Workspace, ref: str) -> Version:
             by_prefix = by_prefix[-1:]
         rows = pick(ref, name, number, by_number, by_prefix)
     if not rows:
-        raise NotFoundError(f"{ref} does not exist", hint=f"`assay data log {name}` lists its versions")
+        lister = "model list" if kind_of(ws, name) == "model" else "data log"
+        raise NotFoundError(f"{ref} does not exist", hint=f"`assay {lister} {name}` lists its versions")
     return Version.from_row(rows[0])
 
 
