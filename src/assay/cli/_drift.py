@@ -205,15 +205,42 @@ def log_command(limit: int, as_json: bool) -> None:
 
 @drift.command("show")
 @click.argument("record_id", metavar="ID")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write its self-contained HTML report (again) here.")
 @json_option
 @handle_errors
-def show_command(record_id: str, as_json: bool) -> None:
+def show_command(record_id: str, report_path: Path | None, as_json: bool) -> None:
     """Show a recorded drift report (an id prefix from `assay drift log`); exit 0 whatever its verdict."""
     from assay.drift import get_report
     from assay.workspace import Workspace
 
-    doc = get_report(Workspace.open(), record_id)
+    ws = Workspace.open()
+    doc = get_report(ws, record_id)
+    doc["notes"] = []
+    if report_path is not None:
+        doc["notes"] += _write_recorded_html(ws, doc["record_id"], report_path)
+        doc["report_path"] = str(report_path.resolve())
     emit(doc, as_json, lambda: _render(doc))
+
+
+def _write_recorded_html(ws: Any, record_id: str, path: Path) -> list[str]:
+    """Draw the recorded drift report ``record_id`` as HTML at ``path``; the notes to print."""
+    from assay.drift import DriftReport, get_report
+    from assay.errors import InputError
+    from assay.report._drift_html import render_drift_html, write_drift_html
+
+    full = get_report(ws, record_id, charts=True)
+    try:
+        report = DriftReport.from_dict(full)
+        render_drift_html(report)  # (drawn once before anything is written: a report that does not draw writes nothing)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        where = f" (pulled from remote {full['imported'].get('remote')})" if isinstance(full.get("imported"), dict) else ""
+        raise InputError(f"drift report {record_id[:12]}{where} cannot be drawn as HTML: it lacks or mistypes {exc}",
+                         hint="`assay drift show ID --json` prints what it holds") from None
+    write_drift_html(report, path)
+    if full["columns"] and not any("chart" in c for c in full["columns"]):
+        return ["this report was recorded before drift reports kept their charts: the HTML report draws none"]
+    return []
 
 
 @drift.command("profile")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,8 @@ from assay.errors import InputError, NotFoundError
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["KIND", "get_report", "list_reports", "load_stored_profile", "readable_report", "record_report", "save_profile"]
+__all__ = ["KIND", "drawable_chart", "get_report", "list_reports", "load_stored_profile", "readable_report", "record_report",
+           "save_profile"]
 
 KIND = "drift_report"
 
@@ -28,7 +30,10 @@ def record_report(ws: Any, report: DriftReport, versions: list[Any]) -> str:
     from assay.lineage._graph import add_edges
 
     record_id = uuid.uuid4().hex
-    body = json.dumps(report.to_dict(), default=str)
+    doc = report.to_dict(charts=True)  # (kept so that `assay drift show ID --report FILE` draws them again)
+    for column in doc["columns"]:
+        column["chart"] = drawable_chart(column.get("chart")) or {}
+    body = json.dumps(doc, default=str)
     name = f"{report.reference_label} vs {report.current_label}"
     with ws.ledger.transaction() as tx:
         tx.execute(
@@ -70,11 +75,14 @@ def list_reports(ws: Workspace, *, limit: int = 20) -> list[dict[str, Any]]:
     return out
 
 
-def get_report(ws: Workspace, record_id: str) -> dict[str, Any]:
+def get_report(ws: Workspace, record_id: str, *, charts: bool = False) -> dict[str, Any]:
     """The recorded drift report whose id starts with ``record_id`` (a prefix from
     :func:`list_reports` or `assay drift log`), as ``DriftReport.to_dict()`` wrote it, with
-    ``record_id`` set to the full id. Raises :class:`~assay.errors.NotFoundError` when no report
-    has that id, :class:`~assay.errors.UsageError` when it is not one, and
+    ``record_id`` set to the full id; with ``charts``, each column's ``chart`` too, as
+    ``DriftReport.from_dict`` takes them to draw the HTML report again (a report recorded
+    before charts were kept has none; a chart that does not read is left out). Raises
+    :class:`~assay.errors.NotFoundError` when no report has that id,
+    :class:`~assay.errors.UsageError` when it is not one, and
     :class:`~assay.errors.InputError` when the prefix names more than one."""
     from assay.ledger import record_by_prefix
 
@@ -87,7 +95,32 @@ def get_report(ws: Workspace, record_id: str) -> dict[str, Any]:
         raise InputError(f"drift report {rid[:12]} does not read as one ({why})"
                          + (f": it was pulled from remote {remote}" if isinstance(remote, str) else ""),
                          hint="`assay drift log` lists the others")
+    for column in doc["columns"]:
+        if charts and "chart" in column:
+            column["chart"] = drawable_chart(column["chart"]) or {}
+        elif not charts:
+            column.pop("chart", None)
     return {**doc, "record_id": rid}
+
+
+def drawable_chart(chart: Any) -> dict[str, Any] | None:
+    """``chart`` (a column's, as the HTML report draws it) if it reads as one: its bars and
+    edges finite numbers, as many as they should be; else None. A recorded report may come
+    from a remote: what it holds is checked before anything is drawn from it."""
+    if not isinstance(chart, dict):
+        return None
+    ref, cur = chart.get("reference"), chart.get("current")
+    if not (_finite_numbers(ref) and _finite_numbers(cur) and 0 < len(ref) == len(cur)):
+        return None
+    if chart.get("type") == "numeric":
+        return chart if _finite_numbers(chart.get("edges")) and len(chart["edges"]) == len(ref) + 1 else None
+    if chart.get("type") == "categorical":
+        return chart if isinstance(chart.get("categories"), list) and len(chart["categories"]) == len(ref) else None
+    return None
+
+
+def _finite_numbers(v: Any) -> bool:
+    return isinstance(v, list) and all(_number(x, none=False) and math.isfinite(x) for x in v)
 
 
 def _number(v: Any, *, none: bool = True) -> bool:

@@ -29,6 +29,12 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "column": self.column, "severity": self.severity, "message": self.message, "details": self.details}
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Finding:
+        """The inverse of :meth:`to_dict`."""
+        return cls(type=doc.get("type", ""), message=doc["message"], column=doc.get("column"),
+                   severity=doc.get("severity", "info"), details=doc.get("details") or {})
+
 
 @dataclass
 class ColumnResult:
@@ -63,6 +69,17 @@ class ColumnResult:
         if charts:
             doc["chart"] = self.chart
         return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ColumnResult:
+        """The inverse of :meth:`to_dict` (a NaN or infinity it wrote as null stays None)."""
+        return cls(
+            name=doc["name"], kind=doc["kind"], role=doc["role"], test=doc.get("test"), statistic=doc.get("statistic"),
+            p_value=doc.get("p_value"), effect=doc.get("effect"), threshold=doc.get("threshold"), drifted=doc["drifted"],
+            effect_name=doc.get("effect_name") or "", p_adjusted=doc.get("p_adjusted"), reasons=list(doc.get("reasons") or []),
+            reference=doc.get("reference") or {}, current=doc.get("current") or {}, missing_rate=doc.get("missing_rate") or {},
+            findings=[Finding.from_dict(f) for f in doc.get("findings") or []], chart=doc.get("chart") or {},
+        )  # fmt: skip
 
 
 @dataclass
@@ -108,3 +125,15 @@ class DriftReport:
             "spec": self.spec,
             "record_id": self.record_id,
         }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> DriftReport:
+        """The inverse of :meth:`to_dict` (with ``charts=True`` for a report to draw them): a
+        recorded report read back, as `assay drift show ID --report FILE` draws it."""
+        return cls(
+            drift=doc["drift"], share_drifted=doc["share_drifted"], reference_rows=doc["reference_rows"],
+            current_rows=doc["current_rows"], columns=[ColumnResult.from_dict(c) for c in doc["columns"]],
+            method=doc["method"], findings=[Finding.from_dict(f) for f in doc.get("findings") or []],
+            multivariate=doc.get("multivariate"), reference_label=doc.get("reference") or "",
+            current_label=doc.get("current") or "", spec=doc.get("spec") or {}, record_id=doc.get("record_id"),
+        )  # fmt: skip
