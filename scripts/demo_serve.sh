@@ -102,11 +102,12 @@ step "serve: windows and alerts (assay monitor show payments)"
 echo
 cat serve/webhook.log
 
-step "serve: the dashboard"
-echo "dashboard: $URL/monitors/payments   (log in with the read token below, or add a user: assay user add NAME)"
-echo "read token: $READ"
-
 step "serve: stopping the service"
 kill "$SERVE_PID" && wait "$SERVE_PID" 2>/dev/null || true
 SERVE_PID=""
 echo "stopped"
+
+step "serve: the dashboard, after the demo"
+echo "start the service again:  cd $DEMO && $ASSAY serve"
+echo "then open http://127.0.0.1:8765/monitors/payments and log in with this read token (or add a user: assay user add NAME):"
+echo "read token: $READ"
