@@ -175,3 +175,23 @@ def test_a_new_folder_that_cannot_be_made_is_named_not_its_temp_name(ws: Workspa
     assert caught.value.filename == str(tmp_path / "out" / "d")
     monkeypatch.undo()
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_gc_finds_a_killed_checkout_s_temp_folder_above_a_source_that_is_not_there(ws: Workspace) -> None:
+    # A dataset added from d/raw checked out where neither d nor d/raw is (a fresh clone):
+    # the new folder d is made under a temp name in the workspace root, outside the source.
+    for rel in ("d/raw/x.bin", "d/raw/sub/y.bin", "e/f.bin"):
+        (ws.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws.root / rel).write_bytes(rel.encode() * 100)
+    add(ws, [ws.root / "d" / "raw"], name="ds")
+    add(ws, [ws.root / "e" / "f.bin"], name="single")  # a file named as a source, its folder gone too
+    import shutil
+
+    shutil.rmtree(ws.root / "d")
+    shutil.rmtree(ws.root / "e")
+    left = ws.root / f".assay-tmp-{_dead_pid()}-000000aa"  # d, killed mid-write
+    (left / "raw" / "sub").mkdir(parents=True)
+    (left / "raw" / "sub" / "y.bin").write_bytes(b"y" * 700)
+    dry = gc(ws, dry_run=True)
+    assert (dry.checkout_leftovers, dry.checkout_leftover_bytes) == (1, 700) and left.exists()  # counted once
+    assert gc(ws).checkout_leftovers == 1 and not left.exists()
