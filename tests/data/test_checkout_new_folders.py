@@ -195,3 +195,33 @@ def test_gc_finds_a_killed_checkout_s_temp_folder_above_a_source_that_is_not_the
     dry = gc(ws, dry_run=True)
     assert (dry.checkout_leftovers, dry.checkout_leftover_bytes) == (1, 700) and left.exists()  # counted once
     assert gc(ws).checkout_leftovers == 1 and not left.exists()
+
+
+@pytest.mark.parametrize("jobs", ["threads", "processes"])
+def test_an_error_met_writing_into_a_new_folder_names_the_file_not_its_temp_path(
+        ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str) -> None:
+    import errno
+
+    from assay.data import _checkout_write, _fork
+
+    _tree(ws.root)
+    add(ws, [ws.root / "d"], name="ds")
+    if jobs == "processes":
+        monkeypatch.setattr(co, "processes_for", lambda *args: 2)
+        monkeypatch.setattr(_fork, "can_fork", lambda: True)
+    real = os.open
+
+    def full(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith("/b/f2.bin"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))  # out of inodes
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(_checkout_write.os, "open", full)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(OSError) as caught:
+        checkout(ws, "ds@v1", to=tmp_path / "out")
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(tmp_path / "out" / "d" / "a" / "b" / "f2.bin")
+    assert ".assay-tmp-" not in str(caught.value)
+    monkeypatch.undo()
+    assert list((tmp_path / "out").iterdir()) == []

@@ -307,6 +307,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             if cache is not None and (now := _placed_stat(dest, st, settled)) is not None:
                 fresh.append((rel, now, manifest))
     except BaseException as exc:
+        if isinstance(exc, OSError):  # (a user knows no temp name: the path it stands for is named)
+            exc.filename, exc.filename2 = (_real_name(name, made, tops) for name in (exc.filename, exc.filename2))
         # Ctrl-C or a signal: a second one may cut the removal of temp files short (here, or in
         # the writers' own), so the note stays, and the next checkout (this process gone)
         # removes what is left in the folders it names.
@@ -355,6 +357,17 @@ def _highest_new(absent: set[str]) -> dict[str, str]:
             top = up
         tops[folder] = top
     return tops
+
+
+def _real_name(path: Any, made: dict[str, str], tops: dict[str, str]) -> Any:
+    """``path`` (an error's file name) with a new folder's temp name read as that folder's."""
+    if not isinstance(path, str):
+        return path
+    for top in set(tops.values()):
+        temp = made.get(top)
+        if temp is not None and (path == temp or path.startswith(temp + "/")):
+            return top + path[len(temp):]
+    return path
 
 
 def _placed_stat(dest: str, written: Any, settled: int) -> Any:
