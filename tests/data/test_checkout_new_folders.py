@@ -225,3 +225,20 @@ def test_an_error_met_writing_into_a_new_folder_names_the_file_not_its_temp_path
     assert ".assay-tmp-" not in str(caught.value)
     monkeypatch.undo()
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_damage_met_in_a_new_folder_leaves_the_file_in_its_way(ws: Workspace, tmp_path: Path) -> None:
+    # The file where the version has a folder goes only as the folder moves into place: a
+    # damaged chunk leaves it, as it leaves the rest of the target.
+    _tree(ws.root)
+    add(ws, [ws.root / "d"], name="ds")
+    pack = next((ws.root / ".assay" / "objects" / "packs").glob("*.pack"))
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    pack.chmod(0o644)
+    pack.write_bytes(bytes(data))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "d").write_text("in the way")
+    with pytest.raises(CorruptionError):
+        checkout(ws, "ds@v1", to=tmp_path / "out", force=True)
+    assert _entries(tmp_path / "out") == ["d"] and (tmp_path / "out" / "d").read_text() == "in the way"

@@ -230,9 +230,6 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                     "or pass --force)" if ignore else ""),
         )
     empty_dirs = [confine(root, rel) for rel in snapshot.empty_dirs if not protected_path(rel)]  # checked now, made last
-    for blocker in blockers:
-        os.unlink(blocker)
-        leaving.discard(blocker)
     packs = workspace_packs(ws)
     umask = _umask()
     written: list[tuple[str, str, str, Any, FileManifest]] = []
@@ -241,6 +238,10 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     # written inside under their own names, and it is renamed into place whole once every
     # file is written: one rename for the folder instead of one per file.
     tops = _highest_new(absent)  # each new folder -> the highest folder not there on its way
+    for blocker in blockers:  # each is the highest on its way: it goes as the folder moves into place
+        leaving.discard(blocker)
+        if blocker not in tops.values():
+            os.unlink(blocker)  # (not expected: a file where a folder is, so nothing is there below it)
     made: dict[str, str] = {}  # each new folder -> where it is made
     moves: dict[str, str] = {}  # each of those highest folders, made under a temp name beside it -> its name
     marker = _mark_writes(ws, {dest.rpartition("/")[0] for _, dest, _ in plan}
@@ -288,6 +289,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             written.pop()
         while moves:
             temp, folder = next(iter(moves.items()))
+            if folder in blockers:
+                os.unlink(folder)  # (a damaged chunk, met above, left it)
             move_folder_into_place(temp, folder, version.ref)
             del moves[temp]
         while written:
