@@ -175,3 +175,70 @@ def test_a_new_folder_that_cannot_be_made_is_named_not_its_temp_name(ws: Workspa
     assert caught.value.filename == str(tmp_path / "out" / "d")
     monkeypatch.undo()
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_gc_finds_a_killed_checkout_s_temp_folder_above_a_source_that_is_not_there(ws: Workspace) -> None:
+    # A dataset added from d/raw checked out where neither d nor d/raw is (a fresh clone):
+    # the new folder d is made under a temp name in the workspace root, outside the source.
+    for rel in ("d/raw/x.bin", "d/raw/sub/y.bin", "e/f.bin"):
+        (ws.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws.root / rel).write_bytes(rel.encode() * 100)
+    add(ws, [ws.root / "d" / "raw"], name="ds")
+    add(ws, [ws.root / "e" / "f.bin"], name="single")  # a file named as a source, its folder gone too
+    import shutil
+
+    shutil.rmtree(ws.root / "d")
+    shutil.rmtree(ws.root / "e")
+    left = ws.root / f".assay-tmp-{_dead_pid()}-000000aa"  # d, killed mid-write
+    (left / "raw" / "sub").mkdir(parents=True)
+    (left / "raw" / "sub" / "y.bin").write_bytes(b"y" * 700)
+    dry = gc(ws, dry_run=True)
+    assert (dry.checkout_leftovers, dry.checkout_leftover_bytes) == (1, 700) and left.exists()  # counted once
+    assert gc(ws).checkout_leftovers == 1 and not left.exists()
+
+
+@pytest.mark.parametrize("jobs", ["threads", "processes"])
+def test_an_error_met_writing_into_a_new_folder_names_the_file_not_its_temp_path(
+        ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str) -> None:
+    import errno
+
+    from assay.data import _checkout_write, _fork
+
+    _tree(ws.root)
+    add(ws, [ws.root / "d"], name="ds")
+    if jobs == "processes":
+        monkeypatch.setattr(co, "processes_for", lambda *args: 2)
+        monkeypatch.setattr(_fork, "can_fork", lambda: True)
+    real = os.open
+
+    def full(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith("/b/f2.bin"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))  # out of inodes
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(_checkout_write.os, "open", full)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(OSError) as caught:
+        checkout(ws, "ds@v1", to=tmp_path / "out")
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(tmp_path / "out" / "d" / "a" / "b" / "f2.bin")
+    assert ".assay-tmp-" not in str(caught.value)
+    monkeypatch.undo()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_damage_met_in_a_new_folder_leaves_the_file_in_its_way(ws: Workspace, tmp_path: Path) -> None:
+    # The file where the version has a folder goes only as the folder moves into place: a
+    # damaged chunk leaves it, as it leaves the rest of the target.
+    _tree(ws.root)
+    add(ws, [ws.root / "d"], name="ds")
+    pack = next((ws.root / ".assay" / "objects" / "packs").glob("*.pack"))
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    pack.chmod(0o644)
+    pack.write_bytes(bytes(data))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "d").write_text("in the way")
+    with pytest.raises(CorruptionError):
+        checkout(ws, "ds@v1", to=tmp_path / "out", force=True)
+    assert _entries(tmp_path / "out") == ["d"] and (tmp_path / "out" / "d").read_text() == "in the way"

@@ -169,6 +169,22 @@ def test_checkout_between_a_file_and_a_folder_of_the_same_name(ws: Workspace, tm
     assert (tmp_path / "out" / "d" / "a.txt" / "x").read_text() == "inner"
 
 
+def test_a_file_above_a_source_folder_is_refused_by_name_not_an_internal_error(ws: Workspace) -> None:
+    # ds added from d/raw; a file d now stands where the version has folders: the source is
+    # not there (status: its files removed), and checkout names the file in the way.
+    (ws.root / "d" / "raw").mkdir(parents=True)
+    (ws.root / "d" / "raw" / "a.txt").write_text("v1")
+    add(ws, [ws.root / "d" / "raw"], name="ds")
+    (ws.root / "d" / "raw" / "a.txt").unlink()
+    (ws.root / "d" / "raw").rmdir()
+    (ws.root / "d").rmdir()
+    (ws.root / "d").write_text("mine")
+    assert status(ws, "ds").removed == ["d/raw/a.txt"]
+    with pytest.raises(UsageError, match="d is a file where ds@v1 has a folder"):
+        checkout(ws, "ds@v1")
+    assert (ws.root / "d").read_text() == "mine"
+
+
 def test_a_name_that_is_not_utf8_is_refused_by_name(ws: Workspace) -> None:
     import os
 

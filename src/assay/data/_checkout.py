@@ -231,9 +231,6 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
                     "or pass --force)" if ignore else ""),
         )
     empty_dirs = [confine(root, rel) for rel in snapshot.empty_dirs if not protected_path(rel)]  # checked now, made last
-    for blocker in blockers:
-        os.unlink(blocker)
-        leaving.discard(blocker)
     packs = workspace_packs(ws)
     umask = _umask()
     written: list[tuple[str, str, str, Any, FileManifest]] = []
@@ -242,6 +239,10 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     # written inside under their own names, and it is renamed into place whole once every
     # file is written: one rename for the folder instead of one per file.
     tops = _highest_new(absent)  # each new folder -> the highest folder not there on its way
+    for blocker in blockers:  # each is the highest on its way: it goes as the folder moves into place
+        leaving.discard(blocker)
+        if blocker not in tops.values():
+            os.unlink(blocker)  # (not expected: a file where a folder is, so nothing is there below it)
     made: dict[str, str] = {}  # each new folder -> where it is made
     moves: dict[str, str] = {}  # each of those highest folders, made under a temp name beside it -> its name
     marker = _mark_writes(ws, {dest.rpartition("/")[0] for _, dest, _ in plan}
@@ -289,6 +290,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             written.pop()
         while moves:
             temp, folder = next(iter(moves.items()))
+            if folder in blockers:
+                os.unlink(folder)  # (a damaged chunk, met above, left it)
             move_folder_into_place(temp, folder, version.ref)
             del moves[temp]
         while written:
@@ -308,6 +311,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
             if cache is not None and (now := _placed_stat(dest, st, settled)) is not None:
                 fresh.append((rel, now, manifest))
     except BaseException as exc:
+        if isinstance(exc, OSError):  # (a user knows no temp name: the path it stands for is named)
+            exc.filename, exc.filename2 = (_real_name(name, made, tops) for name in (exc.filename, exc.filename2))
         # Ctrl-C or a signal: a second one may cut the removal of temp files short (here, or in
         # the writers' own), so the note stays, and the next checkout (this process gone)
         # removes what is left in the folders it names.
@@ -356,6 +361,17 @@ def _highest_new(absent: set[str]) -> dict[str, str]:
             top = up
         tops[folder] = top
     return tops
+
+
+def _real_name(path: Any, made: dict[str, str], tops: dict[str, str]) -> Any:
+    """``path`` (an error's file name) with a new folder's temp name read as that folder's."""
+    if not isinstance(path, str):
+        return path
+    for top in set(tops.values()):
+        temp = made.get(top)
+        if temp is not None and (path == temp or path.startswith(temp + "/")):
+            return top + path[len(temp):]
+    return path
 
 
 def _placed_stat(dest: str, written: Any, settled: int) -> Any:

@@ -278,10 +278,21 @@ def _checkout_leftovers(ws: Workspace, dry_run: bool) -> tuple[int, int]:
     for (text,) in ws.ledger.query("SELECT sources FROM version_sources"):  # each version's own folders too
         sources.update(s for s in json.loads(text) if isinstance(s, str))
     sources = {s for s in sources if not any(s.startswith(t + "/") for t in sources)}  # each folder once
+    root = str(ws.root)
+    beside: set[str] = set()  # folders listed, not walked: each once
     for top in sorted(sources):
-        path = os.path.join(ws.root, top)
-        if not os.path.isdir(path):  # a file named as a source: its temp files sit beside it
-            listings = [(os.path.dirname(path), [], _names(os.path.dirname(path)))]
+        path = os.path.join(root, top)
+        if not os.path.isdir(path):
+            # A file named as a source: its temp files sit beside it. A source not there: a
+            # killed checkout made it (or a folder above it) under a temp name in the nearest
+            # folder above that is there.
+            folder = os.path.dirname(path)
+            while folder != root and len(folder) > len(root) and not os.path.isdir(folder):
+                folder = os.path.dirname(folder)
+            if folder in beside:
+                continue
+            beside.add(folder)
+            listings: Any = [(folder, [], _names(folder))]
         else:
             listings = os.walk(path)
         for folder, dirs, files in listings:

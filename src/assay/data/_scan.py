@@ -67,7 +67,7 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False, outside
         path = ws.root / rel
         try:
             st = os.stat(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # (a file where a folder on its way was)
             if missing_ok:
                 continue
             raise UsageError(f"{rel} does not exist", hint="check the path") from None
