@@ -24,7 +24,7 @@ gates:
 """
 
 EXPORTS = ["BehaviourSpec", "BudgetSpec", "CheckResult", "DiscoverySpec", "GateResult", "GateSpec", "MetricSpec",
-           "PairedBootstrap", "RobustnessSpec", "SliceSpec", "Suite", "SuiteError", "adjust", "check_edges", "delong", "get_result",
+           "PairedBootstrap", "RobustnessSpec", "SCHEMA", "SliceSpec", "Suite", "SuiteError", "adjust", "check_edges", "delong", "get_result",
            "list_results", "mcnemar", "readable_check", "record_result", "run_suite", "shareable_check"]
 
 

@@ -13,7 +13,8 @@ def test_all_is_sorted_and_exact() -> None:
     assert assay.drift.__all__ == [
         "CategoricalSketch", "ColumnResult", "ColumnRule", "DriftDetector", "DriftReport", "DriftSpec", "Finding",
         "LocalExecutor", "NumericSketch", "Profile", "RayExecutor", "StatTest", "TestOutcome", "build_profile",
-        "compare", "get_executor", "get_report", "get_stat_test", "list_reports", "register_stat_test", "stat_test_names",
+        "compare", "compare_sources", "get_executor", "get_report", "get_stat_test", "list_reports", "profile_source",
+        "record_report", "register_stat_test", "save_profile", "stat_test_names", "write_recorded_report_html",
     ]  # fmt: skip
     for name in assay.drift.__all__:
         assert getattr(assay.drift, name) is not None

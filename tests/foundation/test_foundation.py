@@ -34,6 +34,18 @@ def test_compute_surface() -> None:
     assert assay.compute.get_executor("local", workers=1).map(abs, [-1, 2]) == [1, 2]
 
 
+def test_report_surface() -> None:
+    # The writers the CLI calls; importing them loads neither the drift pillar nor pyarrow.
+    import assay.report
+
+    assert assay.report.__all__ == sorted(assay.report.__all__) == [
+        "render_check_lines", "render_drift_html", "write_check_html", "write_check_junit", "write_drift_html"]
+    assert all(callable(getattr(assay.report, name)) for name in assay.report.__all__)
+    code = "import sys, assay.report; print(sorted(m for m in ('assay.drift', 'pyarrow', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 HEAVY = "{'torch', 'onnxruntime', 'ray', 'fastapi', 'pandas', 'polars', 'sklearn', 'uvicorn', 'starlette', 'jinja2'}"
 
 

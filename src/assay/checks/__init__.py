@@ -15,6 +15,7 @@ from assay.checks._record import check_edges, get_result, list_results, record_r
 from assay.checks._result import CheckResult, GateResult, readable_check
 from assay.checks._runner import run_suite
 from assay.checks._suite import (
+    SCHEMA,
     BehaviourSpec,
     BudgetSpec,
     DiscoverySpec,
@@ -36,6 +37,7 @@ __all__ = [
     "MetricSpec",
     "PairedBootstrap",
     "RobustnessSpec",
+    "SCHEMA",
     "SliceSpec",
     "Suite",
     "SuiteError",

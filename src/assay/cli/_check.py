@@ -48,9 +48,9 @@ def _workspace() -> Any:
 
 
 def _render(doc: dict[str, Any]) -> None:
-    from assay.report._check_text import render_lines
+    from assay.report import render_check_lines
 
-    for line in render_lines(doc):
+    for line in render_check_lines(doc):
         click.echo(line)
 
 
@@ -91,11 +91,11 @@ def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref
         result.report = str(report_path.resolve())
     doc = result.to_dict()
     if report_path is not None:
-        from assay.report._check_html import write_check_html
+        from assay.report import write_check_html
 
         write_check_html(doc, report_path)
     if junit_path is not None:
-        from assay.report._junit import write_check_junit
+        from assay.report import write_check_junit
 
         write_check_junit(doc, junit_path)
     def render() -> None:
@@ -143,12 +143,12 @@ def show_command(record_id: str, report_path: Path | None, junit_path: Path | No
 
     doc = get_result(Workspace.open(), record_id)
     if report_path is not None:
-        from assay.report._check_html import write_check_html
+        from assay.report import write_check_html
 
         write_check_html(doc, report_path)
         doc["report"] = str(report_path.resolve())
     if junit_path is not None:
-        from assay.report._junit import write_check_junit
+        from assay.report import write_check_junit
 
         write_check_junit(doc, junit_path)
     emit(doc, as_json, lambda: _render(doc))
@@ -158,6 +158,6 @@ def show_command(record_id: str, report_path: Path | None, junit_path: Path | No
 @json_option
 def schema_command(as_json: bool) -> None:
     """Print the suite schema: every key a suite YAML may have."""
-    from assay.checks._suite import SCHEMA
+    from assay.checks import SCHEMA
 
     emit(SCHEMA, as_json, lambda: [click.echo(f"{k}: {v}") for k, v in SCHEMA.items()])

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from assay._wording import noun_for
 from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, escaped, handle_errors, json_option, styled
 from assay.errors import UsageError
 
@@ -106,18 +105,16 @@ def _workspace() -> Any:
 def compare_command(reference: str, current: str, as_json: bool, report_path: Path | None, executor: str, workers: int | None,
                     record: bool, **opts: Any) -> None:  # fmt: skip
     """Compare CURRENT with REFERENCE column by column, and jointly."""
-    from assay.drift import compare, get_executor
+    from assay.drift import compare_sources, get_executor, record_report
 
     spec = _spec_from_options(opts)
     ws = _workspace()
-    report, versions = _run(compare, reference, current, spec, get_executor(executor, workers=workers), ws)
+    report, versions = compare_sources(reference, current, spec, executor=get_executor(executor, workers=workers), workspace=ws)
     if report_path is not None:
-        from assay.report._drift_html import write_drift_html
+        from assay.report import write_drift_html
 
         write_drift_html(report, report_path)
     if record and ws is not None:
-        from assay.drift._record import record_report
-
         record_report(ws, report, versions)
     doc = report.to_dict()
     if report_path is not None:
@@ -126,19 +123,6 @@ def compare_command(reference: str, current: str, as_json: bool, report_path: Pa
     doc["notes"] = [NOT_RECORDED] if ws is None else []
     emit(doc, as_json, lambda: _render(doc))
     sys.exit(1 if report.drift else 0)
-
-
-def _run(compare: Any, reference: str, current: str, spec: Any, executor: Any, ws: Any) -> tuple[Any, list[Any]]:
-    """Open both sides once (a dataset reference is checked out once) and compare them."""
-    import contextlib
-
-    from assay.drift._io import open_source
-
-    with contextlib.ExitStack() as stack:
-        ref = stack.enter_context(open_source(reference, label=reference, workspace=ws))
-        cur = stack.enter_context(open_source(current, label=current, workspace=ws))
-        report = compare(ref, cur, spec, executor=executor, workspace=ws)
-        return report, [getattr(ref, "version", None), getattr(cur, "version", None)]
 
 
 def _render(doc: dict[str, Any]) -> None:
@@ -211,36 +195,16 @@ def log_command(limit: int, as_json: bool) -> None:
 @handle_errors
 def show_command(record_id: str, report_path: Path | None, as_json: bool) -> None:
     """Show a recorded drift report (an id prefix from `assay drift log`); exit 0 whatever its verdict."""
-    from assay.drift import get_report
+    from assay.drift import get_report, write_recorded_report_html
     from assay.workspace import Workspace
 
     ws = Workspace.open()
     doc = get_report(ws, record_id)
     doc["notes"] = []
     if report_path is not None:
-        doc["notes"] += _write_recorded_html(ws, doc["record_id"], report_path)
+        doc["notes"] += write_recorded_report_html(ws, doc["record_id"], report_path)
         doc["report_path"] = str(report_path.resolve())
     emit(doc, as_json, lambda: _render(doc))
-
-
-def _write_recorded_html(ws: Any, record_id: str, path: Path) -> list[str]:
-    """Draw the recorded drift report ``record_id`` as HTML at ``path``; the notes to print."""
-    from assay.drift import DriftReport, get_report
-    from assay.errors import InputError
-    from assay.report._drift_html import render_drift_html, write_drift_html
-
-    full = get_report(ws, record_id, charts=True)
-    try:
-        report = DriftReport.from_dict(full)
-        render_drift_html(report)  # (drawn once before anything is written: a report that does not draw writes nothing)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        where = f" (pulled from remote {full['imported'].get('remote')})" if isinstance(full.get("imported"), dict) else ""
-        raise InputError(f"drift report {record_id[:12]}{where} cannot be drawn as HTML: it lacks or mistypes {exc}",
-                         hint="`assay drift show ID --json` prints what it holds") from None
-    write_drift_html(report, path)
-    if full["columns"] and not any("chart" in c for c in full["columns"]):
-        return ["this report was recorded before drift reports kept their charts: the HTML report draws none"]
-    return []
 
 
 @drift.command("profile")
@@ -265,8 +229,7 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
     partition of today's data that way, merge them with `assay drift merge`, and
     compare with `assay drift REFERENCE.json MERGED.json`, all in bounded memory.
     """
-    from assay.drift import Profile, build_profile, get_executor
-    from assay.drift._io import open_source
+    from assay.drift import get_executor, profile_source, save_profile
 
     if out is None and not save:
         raise UsageError("say where the profile goes", hint="pass --out FILE, or --save for a dataset reference NAME@REF")
@@ -274,35 +237,8 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
         raise UsageError(f"--bins must be at least 10, got {bins}")
     ws = _workspace()
     names = [c.strip() for c in columns.split(",")] if columns else None
-    with open_source(data, label=data, workspace=ws) as src:
-        if isinstance(src, Profile):
-            raise UsageError(f"{data} is already a profile")
-        if src.num_rows == 0:
-            from assay.errors import InputError
-
-            raise InputError(f"{data} has no rows")
-        if names:
-            absent = [n for n in names if n not in src.schema.names]
-            if absent:
-                from assay.errors import InputError
-
-                raise InputError(f"{data} has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}")
-        if like is not None:
-            from assay.drift._profile import count_like
-
-            reference = Profile.load(like)
-            wanted = names or [n for n in reference.columns if n in src.schema.names]
-            absent = [n for n in wanted if n not in reference.columns]
-            if absent or not wanted:
-                from assay.errors import InputError
-
-                raise InputError(f"the reference profile {like} has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}" if absent
-                                 else f"the reference profile {like} has no column that {data} has")
-            rows, sketches, _ = count_like(reference, src, wanted, executor=get_executor(executor, workers=workers))
-            profile = Profile(rows, sketches, data)
-        else:
-            profile = build_profile(src, columns=names, bins=bins, max_categories=max_categories, seed=seed, executor=get_executor(executor, workers=workers))
-        version = src.version
+    profile, version = profile_source(data, columns=names, bins=bins, max_categories=max_categories, seed=seed, like=like,
+                                      executor=get_executor(executor, workers=workers), workspace=ws)  # fmt: skip
     doc: dict[str, Any] = {"rows": profile.rows, "columns": {n: s.kind for n, s in profile.columns.items()}, "unsupported": profile.unsupported}
     if out is not None:
         profile.save(out)
@@ -310,8 +246,6 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
     if save:
         if version is None or ws is None:
             raise UsageError("--save needs a dataset reference NAME@REF inside a workspace", hint="use --out FILE for plain files")
-        from assay.drift._record import save_profile
-
         doc["key"] = save_profile(ws, profile, version)
     emit(doc, as_json, lambda: click.echo(f"profiled {counted(profile.rows, 'row', grouped=True)}, {counted(len(profile.columns), 'column')}" + (f" -> {out}" if out else "") + (" (saved in the workspace)" if save else "")))
 

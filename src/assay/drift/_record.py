@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.drift._profile import Profile
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from assay.workspace import Workspace
 
 __all__ = ["KIND", "drawable_chart", "get_report", "list_reports", "load_stored_profile", "readable_report", "record_report",
-           "save_profile"]
+           "save_profile", "write_recorded_report_html"]
 
 KIND = "drift_report"
 
@@ -24,8 +25,10 @@ def _node(version: Any) -> str:
     return getattr(version, "node", None) or f"version:{version.id}"
 
 
-def record_report(ws: Any, report: DriftReport, versions: list[Any]) -> str:
-    """Store ``report`` as a ``drift_report`` record with a ``judged_by`` edge from each dataset version."""
+def record_report(ws: Workspace, report: DriftReport, versions: list[Any]) -> str:
+    """Store ``report`` as a ``drift_report`` record with a ``judged_by`` edge from each dataset
+    version in ``versions`` (``None`` entries, for plain files, are skipped); returns the record
+    id, also set as ``report.record_id``. ``compare_sources`` hands back ``versions``."""
     from assay.ledger import utcnow
     from assay.lineage._graph import add_edges
 
@@ -138,6 +141,31 @@ def _findings(v: Any) -> bool:
                                        for f in v)
 
 
+def write_recorded_report_html(ws: Workspace, record_id: str, path: str | Path) -> list[str]:
+    """Draw the recorded drift report ``record_id`` (an id prefix, as :func:`get_report` takes)
+    again as a self-contained HTML file at ``path``; returns the notes worth telling the user
+    (a report recorded before charts were kept is drawn without them)::
+
+        notes = write_recorded_report_html(ws, "3f2a9c", "drift.html")
+
+    Raises :class:`~assay.errors.InputError`, writing nothing, when the recorded report cannot
+    be drawn (one pulled from a remote may lack or mistype a field)."""
+    from assay.report import render_drift_html, write_drift_html
+
+    full = get_report(ws, record_id, charts=True)
+    try:
+        report = DriftReport.from_dict(full)
+        render_drift_html(report)  # (drawn once before anything is written: a report that does not draw writes nothing)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        where = f" (pulled from remote {full['imported'].get('remote')})" if isinstance(full.get("imported"), dict) else ""
+        raise InputError(f"drift report {full['record_id'][:12]}{where} cannot be drawn as HTML: it lacks or mistypes {exc}",
+                         hint="`assay drift show ID --json` prints what it holds") from None
+    write_drift_html(report, path)
+    if full["columns"] and not any("chart" in c for c in full["columns"]):
+        return ["this report was recorded before drift reports kept their charts: the HTML report draws none"]
+    return []
+
+
 def readable_report(doc: Any) -> str | None:
     """Why ``doc`` (a drift report as :meth:`DriftReport.to_dict` writes it, read from elsewhere,
     such as a remote) cannot be shown by `assay drift show` and `assay drift log`; None if it
@@ -186,8 +214,10 @@ def _profile_key(version: Any) -> str:
     return f"drift/profiles/{version.id}.json"
 
 
-def save_profile(ws: Any, profile: Profile, version: Any) -> str:
-    """Keep ``profile`` in the object store as the profile of ``version`` and record it."""
+def save_profile(ws: Workspace, profile: Profile, version: Any) -> str:
+    """Keep ``profile`` in the object store as the profile of dataset ``version`` (as
+    ``profile_source`` hands it back) and record it; returns the store key. Compare with it
+    later as ``profile:NAME@REF``."""
     from assay.ledger import utcnow
     from assay.lineage._graph import add_edges
 

@@ -1,1 +1,21 @@
-"""Reports: self-contained HTML, JSON and terminal renderings of pillar results."""
+"""Reports: self-contained HTML, JUnit XML and terminal renderings of pillar results.
+
+The writers take what the pillars produce: a check result as its document
+(``CheckResult.to_dict()`` or a recorded one from ``assay.checks.get_result``) and a
+:class:`~assay.drift.DriftReport`::
+
+    from assay.report import write_check_html, write_check_junit
+
+    doc = result.to_dict()
+    write_check_html(doc, "check.html")
+    write_check_junit(doc, "junit.xml")
+
+Importing this package loads neither the drift pillar nor any heavy library.
+"""
+
+from assay.report._check_html import write_check_html
+from assay.report._check_text import render_lines as render_check_lines
+from assay.report._drift_html import render_drift_html, write_drift_html
+from assay.report._junit import write_check_junit
+
+__all__ = ["render_check_lines", "render_drift_html", "write_check_html", "write_check_junit", "write_drift_html"]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assay.drift import ColumnResult, DriftReport
+if TYPE_CHECKING:  # (annotations only: importing the report writers does not load the drift pillar)
+    from assay.drift import ColumnResult, DriftReport
 
 __all__ = ["render_drift_html", "write_drift_html"]
 

@@ -47,7 +47,7 @@ def check_junit(doc: dict[str, Any]) -> str:
 
 
 def write_check_junit(doc: dict[str, Any], path: str | Path) -> Path:
-    """Write atomically (temp file, fsync, rename)."""
+    """Write the check result document ``doc`` as JUnit XML, one test case per gate, atomically (temp file, fsync, rename)."""
     return _atomic_write(Path(path), check_junit(doc))
 
 
