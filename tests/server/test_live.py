@@ -76,6 +76,18 @@ def test_serve_and_the_python_client(cli: Any, ref_ws: Workspace, live: LiveServ
         second.start()
 
 
+def test_sigterm_stops_the_service_cleanly(cli: Any, ref_ws: Workspace, live: LiveServer) -> None:
+    """A stopped service ends by the signal, having released what its window process shared with it."""
+    import signal
+
+    cli("monitor", "create", "m", "--reference", "ref@v1", "--window", "1000rows")
+    live.start()
+    assert live.stop() == -signal.SIGTERM
+    assert live.proc is not None and live.proc.stderr is not None
+    err = live.proc.stderr.read()
+    assert "leaked" not in err and "Traceback" not in err, err
+
+
 def test_client_needs_a_monitor() -> None:
     with pytest.raises(InputError, match="no monitor"):
         Client("http://127.0.0.1:9", "t")

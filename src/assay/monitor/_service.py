@@ -236,9 +236,9 @@ class _Background:
         self.root = str(root)
         self.base_url = base_url
         self.sender_kwargs = sender_kwargs
-        self._wake = self._ctx.Event()
-        self._stop = self._ctx.Event()
-        self._ready = self._ctx.Event()
+        self._wake: Any = None
+        self._stop: Any = None
+        self._ready: Any = None
         self._proc: Any = None
 
     def start(self, wait: float = 120.0) -> None:
@@ -247,8 +247,7 @@ class _Background:
         A child still starting up takes a core for about a second; the service announces
         itself only afterwards, so the first batches are not acknowledged late behind it.
         """
-        self._stop.clear()
-        self._ready.clear()
+        self._wake, self._stop, self._ready = self._ctx.Event(), self._ctx.Event(), self._ctx.Event()
         self._proc = self._ctx.Process(target=_background_main, name="assay-windows",
                                        args=(self.root, self.base_url, self.sender_kwargs, self._stop, self._wake, os.getpid(), self._ready),
                                        daemon=True)  # fmt: skip
@@ -260,12 +259,16 @@ class _Background:
                 break
 
     def wake(self) -> None:
-        self._wake.set()
+        wake = self._wake
+        if wake is not None:
+            wake.set()
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 
     def stop(self) -> None:
+        if self._stop is None:
+            return
         self._stop.set()
         self._wake.set()
         if self._proc is not None:
@@ -274,6 +277,10 @@ class _Background:
                 self._proc.terminate()
                 self._proc.join(timeout=5)
             self._proc = None
+        # Dropped now, their named semaphores are unlinked now: `assay serve` stopped by SIGTERM ends
+        # by that signal without running exit handlers, and the resource tracker then warned of
+        # "leaked semaphore objects" on stderr.
+        self._wake = self._stop = self._ready = None
 
 
 def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], stop: Any, wake: Any, parent: int, ready: Any) -> None:
