@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from typing import Any
@@ -86,6 +87,21 @@ def test_sigterm_stops_the_service_cleanly(cli: Any, ref_ws: Workspace, live: Li
     assert live.proc is not None and live.proc.stderr is not None
     err = live.proc.stderr.read()
     assert "leaked" not in err and "Traceback" not in err, err
+
+
+def test_a_second_service_or_a_busy_port_is_a_plain_error(cli: Any, ref_ws: Workspace, live: LiveServer, tmp_path: Any) -> None:
+    """Exit 2 with what is in the way, not uvicorn's startup traceback and exit 3."""
+    live.start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        other = s.getsockname()[1]
+    second = cli("serve", "--port", str(other), check=2, timeout=120)
+    assert "another `assay serve` is running on this workspace" in second.stderr and "Traceback" not in second.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cli("init", cwd=elsewhere)
+    busy = cli("serve", "--port", str(live.port), "--json", check=2, cwd=elsewhere, timeout=120)
+    assert json.loads(busy.stdout)["message"] == f"port {live.port} on 127.0.0.1 is in use" and "Traceback" not in busy.stderr
 
 
 def test_client_needs_a_monitor() -> None:

@@ -65,7 +65,12 @@ class MonitorService:
         self._archiver: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def start(self) -> MonitorService:
+    def lock(self) -> MonitorService:
+        """Take this workspace's service lock (:meth:`start` takes it if it is not held yet; :meth:`stop` lets it go).
+
+        Raises :class:`~assay.errors.ConcurrencyError` while another service holds it."""
+        if self._lock_fd is not None:
+            return self
         path = service_dir(self.ws)
         fd = os.open(path / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -74,6 +79,10 @@ class MonitorService:
             os.close(fd)
             raise ConcurrencyError("another `assay serve` is running on this workspace", hint="stop it first, or serve another workspace") from None
         self._lock_fd = fd
+        return self
+
+    def start(self) -> MonitorService:
+        self.lock()
         _warm_up()
         self.log.start()
         if self._child is not None:
