@@ -89,6 +89,30 @@ def test_sigterm_stops_the_service_cleanly(cli: Any, ref_ws: Workspace, live: Li
     assert "leaked" not in err and "Traceback" not in err, err
 
 
+def test_sigterm_to_the_whole_process_group_stops_without_restarting_the_window_process(cli: Any, ref_ws: Workspace) -> None:
+    """systemd (KillMode=control-group) signals the service and its window process at once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "assay", "serve", "--port", str(port), "--json"], cwd=ref_ws.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, env={**os.environ, "ASSAY_PROGRESS": "0"})  # fmt: skip
+    try:
+        assert proc.stdout is not None and json.loads(proc.stdout.readline())["url"].endswith(f":{port}")
+        time.sleep(1.5)  # the service's watchdog looks at its window process every second
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGTERM
+    assert "died" not in err and "Traceback" not in err, err
+
+
 def test_a_second_service_or_a_busy_port_is_a_plain_error(cli: Any, ref_ws: Workspace, live: LiveServer, tmp_path: Any) -> None:
     """Exit 2 with what is in the way, not uvicorn's startup traceback and exit 3."""
     live.start()

@@ -283,7 +283,7 @@ class _Background:
         if self._proc is not None:
             self._proc.join(timeout=30)
             if self._proc.is_alive():
-                self._proc.terminate()
+                self._proc.kill()  # it ignores SIGTERM
                 self._proc.join(timeout=5)
             self._proc = None
         # Dropped now, their named semaphores are unlinked now: `assay serve` stopped by SIGTERM ends
@@ -295,7 +295,11 @@ class _Background:
 def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], stop: Any, wake: Any, parent: int, ready: Any) -> None:
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of `assay serve` reaches this child too: the parent stops it
+    # A Ctrl-C of `assay serve` reaches this child too, and so does a SIGTERM sent to its whole group
+    # (systemd's default KillMode, `kill -- -PGID`): the parent stops it (or it ends when the parent
+    # is gone). Killed by a SIGTERM, it was restarted by a parent about to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import scipy.stats  # noqa: F401 - loaded before the service announces itself, not at the first window close
 
     from assay.workspace import Workspace
