@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -143,6 +144,19 @@ def create_app(ws: Any, settings: ServerSettings | None = None, *, service: Moni
 
             return render_error(request, status, exc.message, exc.hint)
         return JSONResponse(exc.to_dict(), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Any:
+        # a bad path or query parameter (windows/abc, ?limit=x) answers in the API's own error shape, or as a page
+        first = next(iter(exc.errors()), {})
+        loc = [str(part) for part in first.get("loc", ())]
+        where = f"{loc[0]} parameter {'.'.join(loc[1:])!r}" if len(loc) > 1 else "the request"
+        message = f"{where}: {str(first.get('msg', 'is not valid')).lower()}" + (f", got {first['input']!r}" if isinstance(first.get("input"), str) else "")
+        if not request.url.path.startswith("/api/"):
+            from assay.server._pages import render_error
+
+            return render_error(request, 422, message, None)
+        return JSONResponse({"error": "InputError", "message": message, "hint": None}, status_code=422)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: Exception) -> RedirectResponse:
