@@ -69,8 +69,8 @@ class LiveServer:
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"assay serve exited {self.proc.wait()}: {self.proc.stderr.read() if self.proc.stderr else ''}")
+        if not line.startswith('{"url"'):  # refused: its --json error document, or nothing, on stdout
+            raise AssertionError(f"assay serve exited {self.proc.wait()}: {line}{self.proc.stdout.read()}{self.proc.stderr.read() if self.proc.stderr else ''}")
         doc = json.loads(line)
         assert doc["url"] == self.url and time.monotonic() < deadline
         return self

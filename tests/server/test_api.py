@@ -233,3 +233,13 @@ def test_delete_a_monitor_over_the_api(client: Any, tokens: dict[str, str], ref_
     # created again under the same name, it takes events at once
     assert _create(client, tokens).status_code == 201
     assert client.post("/api/v1/monitors/m/events", json={"rows": rows[:5]}, headers=h).json()["first_event"] == 0
+
+
+def test_a_bad_path_or_query_parameter_answers_in_the_api_s_error_shape(client: Any, tokens: dict[str, str]) -> None:
+    assert _create(client, tokens).status_code == 201
+    bad = client.get("/api/v1/monitors/m/windows/abc", headers=bearer(tokens["read"]))
+    assert bad.status_code == 422 and bad.json() == {"error": "InputError", "hint": None,
+        "message": "path parameter 'index': input should be a valid integer, unable to parse string as an integer, got 'abc'"}  # fmt: skip
+    assert client.get("/api/v1/alerts?limit=x", headers=bearer(tokens["read"])).json()["message"].startswith("query parameter 'limit': ")
+    page = client.get("/monitors/m/windows/abc")
+    assert page.status_code == 422 and "text/html" in page.headers["content-type"] and "path parameter &#39;index&#39;" in page.text

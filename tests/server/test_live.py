@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from typing import Any
@@ -74,6 +75,57 @@ def test_serve_and_the_python_client(cli: Any, ref_ws: Workspace, live: LiveServ
     second = LiveServer(ref_ws.root, live.port + 1 if live.port < 65000 else live.port - 1)
     with pytest.raises(AssertionError, match="another `assay serve`"):
         second.start()
+
+
+def test_sigterm_stops_the_service_cleanly(cli: Any, ref_ws: Workspace, live: LiveServer) -> None:
+    """A stopped service ends by the signal, having released what its window process shared with it."""
+    import signal
+
+    cli("monitor", "create", "m", "--reference", "ref@v1", "--window", "1000rows")
+    live.start()
+    assert live.stop() == -signal.SIGTERM
+    assert live.proc is not None and live.proc.stderr is not None
+    err = live.proc.stderr.read()
+    assert "leaked" not in err and "Traceback" not in err, err
+
+
+def test_sigterm_to_the_whole_process_group_stops_without_restarting_the_window_process(cli: Any, ref_ws: Workspace) -> None:
+    """systemd (KillMode=control-group) signals the service and its window process at once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "assay", "serve", "--port", str(port), "--json"], cwd=ref_ws.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, env={**os.environ, "ASSAY_PROGRESS": "0"})  # fmt: skip
+    try:
+        assert proc.stdout is not None and json.loads(proc.stdout.readline())["url"].endswith(f":{port}")
+        time.sleep(1.5)  # the service's watchdog looks at its window process every second
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGTERM
+    assert "died" not in err and "Traceback" not in err, err
+
+
+def test_a_second_service_or_a_busy_port_is_a_plain_error(cli: Any, ref_ws: Workspace, live: LiveServer, tmp_path: Any) -> None:
+    """Exit 2 with what is in the way, not uvicorn's startup traceback and exit 3."""
+    live.start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        other = s.getsockname()[1]
+    second = cli("serve", "--port", str(other), check=2, timeout=120)
+    assert "another `assay serve` is running on this workspace" in second.stderr and "Traceback" not in second.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cli("init", cwd=elsewhere)
+    busy = cli("serve", "--port", str(live.port), "--json", check=2, cwd=elsewhere, timeout=120)
+    assert json.loads(busy.stdout)["message"] == f"port {live.port} on 127.0.0.1 is in use" and "Traceback" not in busy.stderr
 
 
 def test_client_needs_a_monitor() -> None:

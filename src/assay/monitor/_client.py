@@ -4,11 +4,16 @@ Rows are buffered and sent in batches by a background thread; the buffer is boun
 (``log`` blocks, or raises with ``block=False``, when it is full). Each batch carries a
 batch id, so a retry after a timeout or a server restart is stored once. Only the
 standard library is used, so the client needs no extra.
+
+Rows the service refuses (a wrong column or type, a bad token, no such monitor) cannot
+be retried; they are counted, and :meth:`flush` (so also :meth:`close` and the end of a
+``with`` block) raises naming how many and why, rather than losing them silently.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import queue
 import re
 import threading
@@ -57,8 +62,11 @@ class Client:
         self._inflight = 0
         self._lock = threading.Condition()
         self._closed = False
-        self.sent_rows = 0
+        self.sent_rows = 0  # acknowledged by the service
+        self.refused_rows = 0  # refused by it, or given up on; raised by the next flush
         self.last_error: str | None = None
+        self._unreported = 0
+        self._refusal: str | None = None
         self._thread = threading.Thread(target=self._run, name="assay-client", daemon=True)
         self._thread.start()
 
@@ -83,7 +91,9 @@ class Client:
             self._rows.put(row)
 
     def flush(self, timeout: float | None = None) -> None:
-        """Wait until every queued row is acknowledged by the service."""
+        """Wait until the service has answered for every queued row.
+
+        Raises :class:`~assay.errors.InputError` when it refused some since the last flush (they are not stored)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             while self._inflight:
@@ -91,6 +101,11 @@ class Client:
                 if left is not None and left <= 0:
                     raise AssayError(f"{counted(self._inflight, 'row')} not acknowledged yet", hint=f"last error: {self.last_error}")
                 self._lock.wait(0.1 if left is None else min(left, 0.1))
+            unreported, refusal = self._unreported, self._refusal
+            self._unreported, self._refusal = 0, None
+        if unreported:
+            raise InputError(f"{counted(unreported, 'row')} not stored: {refusal}",
+                             hint="fix those rows and log them again; client.sent_rows counts the rows stored")  # fmt: skip
 
     def close(self, timeout: float | None = 60.0) -> None:
         try:
@@ -102,12 +117,18 @@ class Client:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:  # an exception already on its way out is the one to see
+            self.close()
+        except AssayError:
+            pass
 
     def send(self, rows: list[dict[str, Any]], *, batch_id: str | None = None) -> dict[str, Any]:
         """Send one batch now (no buffering), retrying until acknowledged; returns the ack."""
-        body = json.dumps({"rows": rows, "batch_id": batch_id or uuid.uuid4().hex}).encode()
+        body = _json_body({"rows": rows, "batch_id": batch_id or uuid.uuid4().hex})
         attempt = 0
         while True:
             try:
@@ -154,14 +175,18 @@ class Client:
                         break
             if not batch:
                 continue
+            refusal = None
             try:
                 self.send(batch)
-            except InputError as exc:  # the service refused the rows: retrying cannot help
-                self.last_error = str(exc)
-            except AssayError as exc:
-                self.last_error = str(exc)
-            self.sent_rows += len(batch)
+            except AssayError as exc:  # refused (retrying cannot help), or given up on at close
+                refusal = self.last_error = exc.message
             with self._lock:
+                if refusal is None:
+                    self.sent_rows += len(batch)
+                else:
+                    self.refused_rows += len(batch)
+                    self._unreported += len(batch)
+                    self._refusal = self._refusal or refusal  # the first cause, as a batch's error names its first problem
                 self._inflight -= len(batch)
                 self._lock.notify_all()
 
@@ -176,12 +201,37 @@ class Client:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:2000].decode("utf-8", "replace")
+            try:  # the service's error document: say its message and hint, not the raw JSON
+                doc = json.loads(detail)
+                detail = f"{doc['message']}" + (f" (hint: {doc['hint']})" if doc.get("hint") else "")
+            except (ValueError, TypeError, KeyError):
+                pass
             if exc.code in (400, 401, 403, 404, 413, 415, 422):
                 raise InputError(f"the service refused the {'batch' if what == 'events' else what} (HTTP {exc.code}): {detail}") from None
             wait = exc.headers.get("Retry-After", "") if exc.headers else ""
             raise _Retry(f"HTTP {exc.code}: {detail}", float(wait) if wait.isdigit() else 0.0) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise _Retry(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+
+
+def _json_body(doc: dict[str, Any]) -> bytes:
+    """``doc`` as JSON; NaN (pandas' missing value) becomes null, which the service also counts as missing."""
+    try:
+        return json.dumps(doc, allow_nan=False).encode()
+    except ValueError:
+        pass
+    rows = []
+    for i, row in enumerate(doc["rows"]):
+        clean = dict(row)
+        for key, value in row.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                if math.isnan(value):
+                    clean[key] = None
+                else:
+                    raise InputError(f"column {key!r}, row {i}: {value} cannot be sent as JSON",
+                                     hint="send null for a missing value, or send the batch as an Arrow IPC stream, which carries infinities")  # fmt: skip
+        rows.append(clean)
+    return json.dumps({**doc, "rows": rows}, allow_nan=False).encode()
 
 
 class _Retry(Exception):

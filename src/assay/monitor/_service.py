@@ -65,7 +65,12 @@ class MonitorService:
         self._archiver: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def start(self) -> MonitorService:
+    def lock(self) -> MonitorService:
+        """Take this workspace's service lock (:meth:`start` takes it if it is not held yet; :meth:`stop` lets it go).
+
+        Raises :class:`~assay.errors.ConcurrencyError` while another service holds it."""
+        if self._lock_fd is not None:
+            return self
         path = service_dir(self.ws)
         fd = os.open(path / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -74,6 +79,10 @@ class MonitorService:
             os.close(fd)
             raise ConcurrencyError("another `assay serve` is running on this workspace", hint="stop it first, or serve another workspace") from None
         self._lock_fd = fd
+        return self
+
+    def start(self) -> MonitorService:
+        self.lock()
         _warm_up()
         self.log.start()
         if self._child is not None:
@@ -236,9 +245,9 @@ class _Background:
         self.root = str(root)
         self.base_url = base_url
         self.sender_kwargs = sender_kwargs
-        self._wake = self._ctx.Event()
-        self._stop = self._ctx.Event()
-        self._ready = self._ctx.Event()
+        self._wake: Any = None
+        self._stop: Any = None
+        self._ready: Any = None
         self._proc: Any = None
 
     def start(self, wait: float = 120.0) -> None:
@@ -247,8 +256,7 @@ class _Background:
         A child still starting up takes a core for about a second; the service announces
         itself only afterwards, so the first batches are not acknowledged late behind it.
         """
-        self._stop.clear()
-        self._ready.clear()
+        self._wake, self._stop, self._ready = self._ctx.Event(), self._ctx.Event(), self._ctx.Event()
         self._proc = self._ctx.Process(target=_background_main, name="assay-windows",
                                        args=(self.root, self.base_url, self.sender_kwargs, self._stop, self._wake, os.getpid(), self._ready),
                                        daemon=True)  # fmt: skip
@@ -260,26 +268,38 @@ class _Background:
                 break
 
     def wake(self) -> None:
-        self._wake.set()
+        wake = self._wake
+        if wake is not None:
+            wake.set()
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 
     def stop(self) -> None:
+        if self._stop is None:
+            return
         self._stop.set()
         self._wake.set()
         if self._proc is not None:
             self._proc.join(timeout=30)
             if self._proc.is_alive():
-                self._proc.terminate()
+                self._proc.kill()  # it ignores SIGTERM
                 self._proc.join(timeout=5)
             self._proc = None
+        # Dropped now, their named semaphores are unlinked now: `assay serve` stopped by SIGTERM ends
+        # by that signal without running exit handlers, and the resource tracker then warned of
+        # "leaked semaphore objects" on stderr.
+        self._wake = self._stop = self._ready = None
 
 
 def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], stop: Any, wake: Any, parent: int, ready: Any) -> None:
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of `assay serve` reaches this child too: the parent stops it
+    # A Ctrl-C of `assay serve` reaches this child too, and so does a SIGTERM sent to its whole group
+    # (systemd's default KillMode, `kill -- -PGID`): the parent stops it (or it ends when the parent
+    # is gone). Killed by a SIGTERM, it was restarted by a parent about to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import scipy.stats  # noqa: F401 - loaded before the service announces itself, not at the first window close
 
     from assay.workspace import Workspace

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -142,6 +145,19 @@ def create_app(ws: Any, settings: ServerSettings | None = None, *, service: Moni
             return render_error(request, status, exc.message, exc.hint)
         return JSONResponse(exc.to_dict(), status_code=status)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Any:
+        # a bad path or query parameter (windows/abc, ?limit=x) answers in the API's own error shape, or as a page
+        first = next(iter(exc.errors()), {})
+        loc = [str(part) for part in first.get("loc", ())]
+        where = f"{loc[0]} parameter {'.'.join(loc[1:])!r}" if len(loc) > 1 else "the request"
+        message = f"{where}: {str(first.get('msg', 'is not valid')).lower()}" + (f", got {first['input']!r}" if isinstance(first.get("input"), str) else "")
+        if not request.url.path.startswith("/api/"):
+            from assay.server._pages import render_error
+
+            return render_error(request, 422, message, None)
+        return JSONResponse({"error": "InputError", "message": message, "hint": None}, status_code=422)
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: Exception) -> RedirectResponse:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -161,6 +177,13 @@ def serve(ws: Any, settings: ServerSettings | None = None, *, on_ready: Any = No
 
     settings = settings or ServerSettings()
     app = create_app(ws, settings)
+    # Both checked here, before uvicorn runs: in its startup either one was a logged traceback and exit 3.
+    sock = _bind(settings.host, settings.port)
+    try:
+        app.state.service.lock()
+    except BaseException:
+        sock.close()
+        raise
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                             limit_concurrency=1000, timeout_keep_alive=30, lifespan="on")  # fmt: skip
     server = uvicorn.Server(config)
@@ -173,4 +196,23 @@ def serve(ws: Any, settings: ServerSettings | None = None, *, on_ready: Any = No
                 on_ready(settings)
 
         server.startup = startup  # type: ignore[method-assign]
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        app.state.service.stop()  # idempotent; lets the lock go should uvicorn end before its lifespan did
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (as uvicorn binds one), or a UsageError naming what is in the way."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} on {host} is in use", hint="stop what listens there, or pick another port with --port") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="check --host (an address of this machine) and --port") from None
+    sock.set_inheritable(True)
+    return sock
