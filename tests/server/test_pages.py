@@ -137,3 +137,33 @@ def test_a_check_pulled_from_a_remote_says_so_on_its_page(client: Any, ref_ws: A
     here, pulled = (client.get(f"/checks/{rid}").text for rid in ids)
     assert "pulled from remote" not in here
     assert "pulled from remote &lt;script&gt;alert(1)&lt;/script&gt;: run in another workspace" in pulled
+
+
+def test_signing_out_revokes_the_session_not_only_the_cookie(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    # A trial kept a copy of the cookie before signing out: it still opened every page (it was only deleted in the browser).
+    _login(client, token=tokens["read"])
+    copy = client.cookies.get("assay_session")
+    assert client.get("/monitors", follow_redirects=False).status_code == 200
+    assert client.get("/api/v1/monitors").status_code == 200  # a session reads the API from the browser
+    client.post("/logout")
+    client.cookies.set("assay_session", copy)
+    assert client.get("/monitors", follow_redirects=False).status_code == 303
+    assert client.get("/api/v1/monitors").status_code == 401
+    # kept across a restart of the service (what a new one on the same workspace reads)
+    from assay.server._auth import SessionSigner
+
+    assert SessionSigner(ref_ws).verify(copy) is None
+    client.cookies.clear()
+    _login(client, token=tokens["read"])  # a new sign-in is a new session
+    assert client.get("/monitors", follow_redirects=False).status_code == 200
+    assert SessionSigner(ref_ws).verify(client.cookies.get("assay_session")) is not None
+
+
+def test_a_session_reads_the_api_only_while_its_token_stands(client: Any, ref_ws: Any) -> None:
+    from assay.monitor import revoke_token
+
+    made = create_token(ref_ws, ["read"])
+    _login(client, token=made["token"])
+    assert client.get("/api/v1/monitors").status_code == 200
+    revoke_token(ref_ws, made["id"])
+    assert client.get("/api/v1/monitors").status_code == 401  # as the pages: it no longer opens them

@@ -27,7 +27,7 @@ from assay.monitor import (
 from assay.monitor._performance import check_labels
 from assay.monitor._schema import MalformedPayload, UnsupportedMediaType
 from assay.monitor._webhooks import deliveries
-from assay.server._auth import Principal
+from assay.server._auth import SESSION_COOKIE, Principal, still_valid
 
 __all__ = ["router"]
 
@@ -68,7 +68,9 @@ async def authorize(request: Request, scope: str) -> Principal:
                 raise _error(401, "the bearer token is unknown or revoked", "create one with `assay token create --scope ...`", "Unauthorized")
     else:
         # a dashboard session may read the API from the browser; writes always need a bearer token (no CSRF surface)
-        principal = request.app.state.sessions.verify(request.cookies.get("assay_session")) if request.method in ("GET", "HEAD") else None
+        principal = request.app.state.sessions.verify(request.cookies.get(SESSION_COOKIE)) if request.method in ("GET", "HEAD") else None
+        if principal is not None and not await run_in_threadpool(still_valid, request.app.state.ws, principal):
+            principal = None  # signed in with a token since revoked, or as a user since removed (as the pages judge it)
         if principal is None:
             raise _error(401, "authentication required", "send Authorization: Bearer <token> (assay token create)", "Unauthorized")
     if not principal.can(scope):

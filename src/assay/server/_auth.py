@@ -15,7 +15,7 @@ from typing import Any
 
 from assay.monitor._auth import has_scope, verify_token
 
-__all__ = ["LoginRequired", "Principal", "SessionSigner", "TokenCache"]
+__all__ = ["LoginRequired", "Principal", "SessionSigner", "TokenCache", "still_valid"]
 
 SESSION_COOKIE = "assay_session"
 SESSION_SECONDS = 12 * 3600
@@ -82,7 +82,10 @@ class TokenCache:
 
 
 class SessionSigner:
-    """HMAC-signed session cookies with a per-workspace secret kept in ``.assay/monitor/secret`` (mode 0600)."""
+    """HMAC-signed session cookies with a per-workspace secret kept in ``.assay/monitor/secret`` (mode 0600).
+
+    Each session has an id; signing out revokes it (``.assay/monitor/signed-out``, kept until
+    the session would have expired), so a copy of the cookie taken before then opens nothing."""
 
     def __init__(self, ws: Any) -> None:
         from assay.monitor._log import service_dir
@@ -95,14 +98,37 @@ class SessionSigner:
                 handle.flush()
                 os.fsync(handle.fileno())
         self._key = path.read_bytes()
+        self._signed_out_path = service_dir(ws) / "signed-out"
+        self._lock = threading.Lock()
+        self._signed_out = self._read_signed_out()
 
     def sign(self, principal: Principal) -> str:
-        doc = {"sub": principal.subject, "scopes": list(principal.scopes), "exp": int(time.time()) + SESSION_SECONDS}
+        doc = {"sub": principal.subject, "scopes": list(principal.scopes), "exp": int(time.time()) + SESSION_SECONDS,
+               "sid": secrets.token_hex(16)}
         payload = base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode().rstrip("=")
         mac = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
         return f"{payload}.{mac}"
 
     def verify(self, cookie: str | None) -> Principal | None:
+        doc = self._valid(cookie)
+        if doc is None:
+            return None
+        return Principal(str(doc["sub"]), tuple(doc["scopes"]))
+
+    def sign_out(self, cookie: str | None) -> None:
+        """Revoke the session ``cookie`` holds (nothing if it is not a valid one)."""
+        doc = self._valid(cookie)
+        if doc is None:
+            return
+        with self._lock:
+            self._signed_out[doc["sid"]] = int(doc["exp"])
+            now = time.time()
+            self._signed_out = {sid: exp for sid, exp in self._signed_out.items() if exp >= now}
+            from assay.config import atomic_write_bytes
+
+            atomic_write_bytes(self._signed_out_path, "".join(f"{sid} {exp}\n" for sid, exp in self._signed_out.items()).encode())
+
+    def _valid(self, cookie: str | None) -> dict[str, Any] | None:
         if not cookie or "." not in cookie or len(cookie) > 4096:
             return None
         payload, mac = cookie.rsplit(".", 1)
@@ -112,6 +138,32 @@ class SessionSigner:
             doc = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         except ValueError:
             return None
-        if int(doc.get("exp", 0)) < time.time():
+        if not isinstance(doc, dict) or int(doc.get("exp", 0)) < time.time():
             return None
-        return Principal(str(doc["sub"]), tuple(doc["scopes"]))
+        sid = doc.get("sid")
+        if not isinstance(sid, str) or sid in self._signed_out:  # (a cookie signed before sessions had ids: sign in again)
+            return None
+        return doc
+
+    def _read_signed_out(self) -> dict[str, int]:
+        try:
+            text = self._signed_out_path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        now = time.time()
+        out: dict[str, int] = {}
+        for line in text.splitlines():
+            sid, _, exp = line.partition(" ")
+            if exp.isdigit() and int(exp) >= now:
+                out[sid] = int(exp)
+        return out
+
+
+def still_valid(ws: Any, principal: Principal) -> bool:
+    """Whether what a session was signed in with still stands: its token not revoked, its user not removed."""
+    kind, _, ident = principal.subject.partition(":")
+    if kind == "token":
+        return bool(ws.ledger.query("SELECT 1 FROM api_tokens WHERE id = ? AND revoked_at IS NULL", (ident,)))
+    if kind == "user":
+        return bool(ws.ledger.query("SELECT 1 FROM users WHERE name = ?", (ident,)))
+    return False

@@ -24,7 +24,7 @@ from assay.monitor import (
     window_labels,
 )
 from assay.report._check_chart import check_chart
-from assay.server._auth import SESSION_COOKIE, LoginRequired, Principal
+from assay.server._auth import SESSION_COOKIE, LoginRequired, Principal, still_valid
 
 __all__ = ["render_error", "router"]
 
@@ -58,11 +58,7 @@ def _session(request: Request) -> Principal:
     principal = request.app.state.sessions.verify(request.cookies.get(SESSION_COOKIE))
     if principal is None or not principal.can("read"):
         raise LoginRequired()
-    ws = request.app.state.ws
-    kind, _, ident = principal.subject.partition(":")
-    if kind == "token" and not ws.ledger.query("SELECT 1 FROM api_tokens WHERE id = ? AND revoked_at IS NULL", (ident,)):
-        raise LoginRequired()
-    if kind == "user" and not ws.ledger.query("SELECT 1 FROM users WHERE name = ?", (ident,)):
+    if not still_valid(request.app.state.ws, principal):
         raise LoginRequired()
     request.state.principal = principal
     return principal
@@ -111,6 +107,8 @@ async def login(request: Request) -> Any:
 
 @router.post("/logout")
 async def logout(request: Request) -> RedirectResponse:
+    # The session is revoked, not only its cookie deleted: a copy of the cookie opens nothing afterwards.
+    await run_in_threadpool(request.app.state.sessions.sign_out, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
