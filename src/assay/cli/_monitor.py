@@ -61,7 +61,7 @@ def list_(as_json: bool) -> None:
 
     def render() -> None:
         for m in found:
-            click.echo(f"{m.name}\t{m.reference}\t{m.spec.window.to_text()}\t{counted(m.events, 'event')}\t{counted(m.next_window, 'window')}")
+            click.echo(f"{m.name}\t{m.reference}\t{m.spec.window.to_text()}\t{counted(m.events, 'event', grouped=True)}\t{counted(m.next_window, 'window')}")
 
     emit({"monitors": [m.to_dict() for m in found]}, as_json, render)
 
@@ -83,9 +83,9 @@ def show(name: str, as_json: bool) -> None:
     doc = {**found.to_dict(), "windows": windows, "alerts": alerts}
 
     def render() -> None:
-        click.echo(f"{found.name} on {found.reference}: {counted(found.events, 'event')}, {counted(found.next_window, 'window')} closed")
+        click.echo(f"{found.name} on {found.reference}: {counted(found.events, 'event', grouped=True)}, {counted(found.next_window, 'window')} closed")
         for w in windows:
-            click.echo(f"  window {w['window']}: {counted(w['rows'], 'row')}, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "no drift")
+            click.echo(f"  window {w['window']}: {counted(w['rows'], 'row', grouped=True)}, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "no drift")
                        + _performance_text(w.get("performance")))
         for a in alerts:
             click.echo(f"  alert {a['created_at'][:19]} window {a['window']} [{a['rule']}] {a['message']}")
@@ -135,5 +135,5 @@ def delete(name: str, yes: bool, dry_run: bool, as_json: bool) -> None:
 
 
 def _monitor_parts(doc: dict[str, Any]) -> str:
-    return (f"{counted(doc['events'], 'event')}, {counted(doc['windows'], 'window')}, {counted(doc['alerts'], 'alert')}, "
+    return (f"{counted(doc['events'], 'event', grouped=True)}, {counted(doc['windows'], 'window')}, {counted(doc['alerts'], 'alert')}, "
             f"{counted(doc['labels'], 'label')}, {counted(doc['pending_deliveries'], 'pending webhook delivery', 'pending webhook deliveries')}")
