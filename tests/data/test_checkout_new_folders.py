@@ -27,6 +27,15 @@ def _tree(root: Path) -> None:
             (root / "d" / folder / f"f{i}.bin").write_bytes(os.urandom(300) * (i + 1))
 
 
+def _flip_a_bit(ws: Workspace) -> None:
+    """Damage one chunk of the version in this workspace's store."""
+    pack = next((ws.root / ".assay" / "objects" / "packs").glob("*.pack"))
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    pack.chmod(0o644)
+    pack.write_bytes(bytes(data))
+
+
 def _entries(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
@@ -103,11 +112,7 @@ def test_in_place_the_stat_cache_trusts_files_written_into_new_folders(ws: Works
 def test_damage_met_in_a_new_folder_leaves_no_part_of_it(ws: Workspace, tmp_path: Path) -> None:
     _tree(ws.root)
     add(ws, [ws.root / "d"], name="ds")
-    pack = next((ws.root / ".assay" / "objects" / "packs").glob("*.pack"))
-    data = bytearray(pack.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    pack.chmod(0o644)
-    pack.write_bytes(bytes(data))
+    _flip_a_bit(ws)
     (tmp_path / "out").mkdir()
     with pytest.raises(CorruptionError):
         checkout(ws, "ds@v1", to=tmp_path / "out")
@@ -232,11 +237,7 @@ def test_damage_met_in_a_new_folder_leaves_the_file_in_its_way(ws: Workspace, tm
     # damaged chunk leaves it, as it leaves the rest of the target.
     _tree(ws.root)
     add(ws, [ws.root / "d"], name="ds")
-    pack = next((ws.root / ".assay" / "objects" / "packs").glob("*.pack"))
-    data = bytearray(pack.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    pack.chmod(0o644)
-    pack.write_bytes(bytes(data))
+    _flip_a_bit(ws)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "d").write_text("in the way")
     with pytest.raises(CorruptionError):
