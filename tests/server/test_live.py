@@ -267,3 +267,27 @@ def test_delete_monitors_while_serving(cli: Any, ref_ws: Workspace, live: LiveSe
     log = live.proc.stderr.read()
     assert "Traceback" not in log and "failed" not in log, log
     assert [m.name for m in __import__("assay.monitor", fromlist=["list_monitors"]).list_monitors(ref_ws)] == ["gone", "stays"]
+
+
+def test_ctrl_c_stops_the_service_with_one_json_document(ref_ws: Workspace) -> None:
+    """Ctrl-C at a terminal (SIGINT to the group): exit 130, and stdout keeps its one document."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "assay", "serve", "--port", str(port), "--json"], cwd=ref_ws.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,  # (SIGINT not ignored, as a terminal's job)
+                            env={**os.environ, "ASSAY_PROGRESS": "0"}, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    try:
+        assert proc.stdout is not None and json.loads(proc.stdout.readline())["url"].endswith(f":{port}")
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert out == "" and "Traceback" not in err and err.rstrip().endswith("assay serve: stopped"), (out, err)

@@ -45,7 +45,10 @@ def serve(host: str, port: int, max_body: int, auth_free_failures: int, auth_max
     ws = Workspace.open()
     settings = ServerSettings(host=host, port=port, max_body=max_body, auth_free_failures=auth_free_failures, auth_max_delay=auth_max_delay)
 
+    started: list[bool] = []
+
     def ready(s: ServerSettings) -> None:
+        started.append(True)
         if as_json:
             click.echo(json.dumps({"url": s.base_url, "pid": os.getpid(), "workspace": str(ws.root)}))
             sys.stdout.flush()
@@ -60,4 +63,12 @@ def serve(host: str, port: int, max_body: int, auth_free_failures: int, auth_max
         number = getattr(signal, name, None)
         if number is not None and getattr(signal.getsignal(number), "assay_default", False):
             signal.signal(number, signal.SIG_DFL)
-    run(ws, settings, on_ready=ready)
+    try:
+        run(ws, settings, on_ready=ready)
+    except KeyboardInterrupt:
+        if not started:
+            raise  # interrupted while starting: as any command is
+        # Ctrl-C, the documented stop, after the server shut down gracefully: exit 130 as the CLI's
+        # codes say, without a second JSON document after the {"url": ...} line.
+        echo_err("assay serve: stopped")
+        sys.exit(130)
