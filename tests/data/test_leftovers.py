@@ -379,6 +379,25 @@ def test_a_pack_dropped_on_a_full_disk_leaves_no_temp_file(tmp_path: Path, monke
     assert list(temp.iterdir()) == []
 
 
+# What the child scripts below run once they have patched the write path: a checkout into
+# `out` that is interrupted (the patches raise KeyboardInterrupt), then what it left is printed.
+_INTERRUPTED_CHECKOUT = (
+    "from assay.data import checkout\n"
+    "from assay.workspace import Workspace\n"
+    "try:\n"
+    "    checkout(Workspace.open('.'), 'ds@v1', to='out')\n"
+    "except KeyboardInterrupt:\n"
+    "    pass\n"
+)
+
+
+def _in_a_child(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "ASSAY_PROGRESS": "0"}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 def test_a_checkout_whose_cleanup_a_second_interrupt_cut_short_is_tidied_by_the_next(ws, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # A second Ctrl-C (or SIGTERM) while an interrupted checkout removed its temp files cut
     # that short, and the note that lets the next checkout remove them went all the same:
@@ -401,18 +420,11 @@ def test_a_checkout_whose_cleanup_a_second_interrupt_cut_short_is_tidied_by_the_
         "        raise KeyboardInterrupt  # the second one, as the removal starts\n"
         "    unlink(path)\n"
         "_checkout_write._write_batch, _checkout_write._unlink = batch, cut\n"
-        "from assay.data import checkout\n"
-        "from assay.workspace import Workspace\n"
-        "try:\n"
-        "    checkout(Workspace.open('.'), 'ds@v1', to='out')\n"
-        "except KeyboardInterrupt:\n"
-        "    pass\n"
+        + _INTERRUPTED_CHECKOUT +
         "left = [n for n in os.listdir('out/d') if n.startswith('.assay-tmp-')]\n"
         "print(len(left), len(os.listdir('.assay/cache/checkouts')))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "ASSAY_PROGRESS": "0"}, check=False)
-    assert proc.returncode == 0, proc.stderr
+    proc = _in_a_child(code, tmp_path)
     left, notes = (int(x) for x in proc.stdout.split())
     assert left > 0 and notes == 1, proc.stdout  # temp files left, and the note that names their folder
     cli("data", "checkout", "ds@v1", "--to", "elsewhere")  # any checkout tidies what a gone one left
@@ -437,18 +449,11 @@ def test_a_new_folder_a_second_interrupt_left_under_its_temp_name_goes_with_the_
         "def cut(path):\n"
         "    raise KeyboardInterrupt  # the second one, as the removal starts\n"
         "_checkout_write._write_batch, _checkout._remove = batch, cut\n"
-        "from assay.data import checkout\n"
-        "from assay.workspace import Workspace\n"
-        "try:\n"
-        "    checkout(Workspace.open('.'), 'ds@v1', to='out')\n"
-        "except KeyboardInterrupt:\n"
-        "    pass\n"
+        + _INTERRUPTED_CHECKOUT +
         "left = [n for n in os.listdir('out') if n.startswith('.assay-tmp-')]\n"
         "print(len(left), len(os.listdir('out/' + left[0])), len(os.listdir('.assay/cache/checkouts')))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "ASSAY_PROGRESS": "0"}, check=False)
-    assert proc.returncode == 0, proc.stderr
+    proc = _in_a_child(code, tmp_path)
     left, held, notes = (int(x) for x in proc.stdout.split())
     assert (left, notes) == (1, 1) and held > 0, proc.stdout  # the temp folder (d, with files), the note naming out
     assert not (tmp_path / "out" / "d").exists()
