@@ -82,6 +82,9 @@ def test_every_page_renders_with_its_chart(client: Any, ref_ws: Any, tokens: dic
     assert "drift in age" in window and 'data-option="dist-1"' in window
     assert client.get("/static/echarts.min.js").status_code == 200
     assert client.get("/monitors/nope").status_code == 404
+    one = client.get("/alerts?monitor=m")
+    assert one.status_code == 200 and "Alerts of" in one.text and 'href="/monitors/m/windows/1"' in one.text
+    assert client.get("/alerts?monitor=nope").status_code == 404  # as /api/v1/alerts?monitor=nope answers
     assert client.get("/monitors/m/windows/99").status_code == 404
 
 

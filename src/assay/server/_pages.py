@@ -334,7 +334,9 @@ async def window(request: Request, name: str, index: int) -> HTMLResponse:
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-async def alerts(request: Request) -> HTMLResponse:
+async def alerts(request: Request, monitor: str | None = None) -> HTMLResponse:
+    """The latest 500 alerts, or one monitor's (``?monitor=NAME``; an unknown name is a 404, as the API answers)."""
     await run_in_threadpool(_session, request)
-    found = await run_in_threadpool(lambda: list_alerts(request.app.state.ws, limit=500))
-    return _render(request, "alerts.html", alerts=found)
+    ws = request.app.state.ws
+    found = await run_in_threadpool(lambda: list_alerts(ws, get_monitor(ws, monitor) if monitor else None, limit=500))
+    return _render(request, "alerts.html", alerts=found, monitor=monitor)
