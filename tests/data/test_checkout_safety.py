@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -300,6 +301,29 @@ def test_a_refused_checkout_changes_nothing(ws: Workspace) -> None:
         checkout(ws, "ds@v2")
     assert (ws.root / "d" / "c.txt").read_text() == "c1"  # nothing was written
     assert (ws.root / "d" / "p" / ".git" / "x").exists()
+
+
+def test_a_folder_holding_a_live_checkouts_temp_folder_is_not_cleared(ws: Workspace) -> None:
+    """Where a version has a file and the target a folder holding only files of the version on
+    disk, the folder goes; not while another checkout's new temp folder (still empty) is in it."""
+    (ws.root / "d" / "p").mkdir(parents=True)
+    (ws.root / "d" / "p" / "x").write_text("x1")
+    add(ws, [ws.root / "d"], name="ds")  # v1: d/p/ is a folder
+    (ws.root / "d" / "p" / "x").unlink()
+    (ws.root / "d" / "p").rmdir()
+    (ws.root / "d" / "p").write_text("p2")
+    add(ws, [ws.root / "d"], name="ds")  # v2: d/p is a file
+    checkout(ws, "ds@v1")
+    live = ws.root / "d" / "p" / f".assay-tmp-{os.getpid()}-0123abcd"  # this process is alive: as another checkout's
+    live.mkdir()
+    with pytest.raises(UsageError, match="is a folder where ds@v2 has a file"):
+        checkout(ws, "ds@v2")
+    assert live.is_dir() and (ws.root / "d" / "p" / "x").read_text() == "x1"
+    live.rmdir()
+    dead = ws.root / "d" / "p" / ".assay-tmp-99999999-0123abcd"  # no such process: a killed checkout's, swept along
+    dead.mkdir()
+    checkout(ws, "ds@v2")
+    assert (ws.root / "d" / "p").read_text() == "p2"
 
 
 def test_protected_paths_are_the_names_walks_leave_out() -> None:

@@ -15,7 +15,7 @@ import stat as _stat
 from pathlib import Path
 from typing import Any
 
-from assay._root import leads_into_protected, not_data, protected_path, under
+from assay._root import CHECKOUT_TMP, leads_into_protected, not_data, protected_path, under
 from assay._wording import counted
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._statcache import StatCache
@@ -233,7 +233,7 @@ def _clear_folder(folder: str, leaving: set[str], *, dry_run: bool = False) -> b
                 return False
             files.append(path)
         for name in dirs:
-            if os.path.islink(os.path.join(parent, name)):
+            if os.path.islink(os.path.join(parent, name)) or _live_temp_folder(parent, name):
                 return False
     if dry_run:
         return True
@@ -243,6 +243,20 @@ def _clear_folder(folder: str, leaving: set[str], *, dry_run: bool = False) -> b
     for path in sorted(folders, key=lambda f: -f.count("/")):
         os.rmdir(path)
     return True
+
+
+def _live_temp_folder(parent: str, name: str) -> bool:
+    """Whether ``parent/name`` is the temp folder of a checkout still running (just made, so
+    maybe still empty): it is not this checkout's to remove."""
+    from assay._process import writer_gone
+
+    if not not_data(name, False):
+        return False
+    try:
+        mtime = os.lstat(os.path.join(parent, name)).st_mtime
+    except OSError:
+        return False
+    return not writer_gone(int(name[len(CHECKOUT_TMP):].partition("-")[0]), mtime)
 
 
 def _compare(dest: str, rel: str, manifest: FileManifest, cache: StatCache | None, chunker: Any) -> str:
