@@ -85,11 +85,15 @@ class _Lines:
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
+        self._last = ""
 
     def write(self, text: str) -> int:
         for line in text.replace("\x1b[A", "").split("\r"):
-            if line.strip():
-                self._raw.write(line.rstrip() + "\n")
+            line = line.rstrip()
+            count = line.rpartition("[")[0] or line  # without the times and rate in brackets
+            if line.strip() and count != self._last:  # closing redraws the last count: once in a log is enough
+                self._raw.write(line + "\n")
+                self._last = count
         return len(text)
 
     def __getattr__(self, name: str) -> Any:  # flush, encoding, fileno, ...

@@ -284,6 +284,11 @@ def test_a_forced_bar_off_a_terminal_ends_with_its_final_state(monkeypatch: pyte
         progress.update(3)
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("adding:   0%") and lines[-1].startswith("adding: 100%") and "3/3" in lines[-1], lines
+    with bar(total=2, desc="slow", unit="file", mininterval=0) as progress:  # each update drawn, the last one too
+        progress.update(1)
+        progress.update(1)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line[:9] for line in lines] == ["slow:   0", "slow:  50", "slow: 100"], lines  # closing does not repeat 100%
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
