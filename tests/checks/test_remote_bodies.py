@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from assay.checks import CheckResult, GateResult, Suite, check_edges, readable_check, record_result, run_suite, shareable_check
 from assay.checks._record import _summary
-from assay.report._check_chart import check_chart
-from assay.report._check_html import check_html
-from assay.report._check_text import render_lines
-from assay.report._junit import check_junit
+from assay.report import check_chart_option as check_chart
+from assay.report import render_check_html as check_html
+from assay.report import render_check_junit as check_junit
+from assay.report import render_check_lines as render_lines
 from tests.checks.test_slices_behaviour import BASE, CAND, SUITE, _world
 
 # every reader of a stored check result, as the workspace runs it

@@ -15,9 +15,10 @@ import pytest
 
 from assay.checks import Suite, run_suite
 from assay.models import from_function
-from assay.report._check_html import check_html, write_check_html
-from assay.report._check_text import render_lines
-from assay.report._junit import check_junit, write_check_junit
+from assay.report import render_check_html as check_html
+from assay.report import render_check_junit as check_junit
+from assay.report import render_check_lines as render_lines
+from assay.report import write_check_html, write_check_junit
 
 EVIL = '<img src=x onerror="alert(1)"></script>'
 

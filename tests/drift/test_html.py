@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from assay.drift import DriftSpec, compare
-from assay.report._drift_html import render_drift_html, write_drift_html
+from assay.report import render_drift_html, write_drift_html
 
 EVIL = '<img src=x onerror="alert(1)">'
 

@@ -259,10 +259,10 @@ def _reader_problem(doc: dict[str, Any]) -> str | None:
     from xml.etree import ElementTree
 
     from assay.checks._record import _summary
-    from assay.report._check_chart import check_chart
-    from assay.report._check_html import check_html
-    from assay.report._check_text import render_lines
-    from assay.report._junit import check_junit
+    from assay.report import check_chart_option as check_chart
+    from assay.report import render_check_html as check_html
+    from assay.report import render_check_junit as check_junit
+    from assay.report import render_check_lines as render_lines
 
     def one_line_each(d: Any) -> None:  # a name or reason with a line break would forge a line of output
         if any(_LINE_BREAKING.search(line) for line in render_lines(d)):

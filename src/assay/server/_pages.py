@@ -23,7 +23,7 @@ from assay.monitor import (
     verify_password,
     window_labels,
 )
-from assay.report._check_chart import check_chart
+from assay.report import check_chart_option as check_chart
 from assay.server._auth import SESSION_COOKIE, LoginRequired, Principal, still_valid
 
 __all__ = ["render_error", "router"]
