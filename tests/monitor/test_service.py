@@ -205,6 +205,7 @@ def test_time_windows_without_events_alert_a_rows_rule(ref_ws: Workspace) -> Non
     assert get_window(ref_ws, get_monitor(ref_ws, "quiet"), 1)["report"]["findings"][0]["kind"] == "empty"
     processor.step(now_us=monitor.created_us + 3 * hour + 2_000_000)
     assert len(list_windows(ref_ws, monitor)) == 3  # nothing twice
+    assert [a["streak_start"] for a in list_alerts(ref_ws)] == [0, 0, 0]  # one traffic stop
     other = create_monitor(ref_ws, "plain", "ref@v1", window="1m", rules=["drift"])
     processor.step(now_us=other.created_us + 3 * hour + 2_000_000)
     assert list_windows(ref_ws, other) == []  # without a rows rule, empty windows are not recorded

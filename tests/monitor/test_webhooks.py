@@ -11,14 +11,16 @@ from assay.workspace import Workspace
 from tests.monitor.monitor_helpers import Receiver, make_rows
 
 
-def _drifting(ws: Workspace, url: str, windows: int) -> None:
-    """Feed ``windows`` drifting windows; wait until they are closed."""
-    monitor = create_monitor(ws, "m", "ref@v1", window="500rows", rules=["drift"], webhooks=[url])
+def _drifting(ws: Workspace, url: str, windows: int, *, shifts: list[float] | None = None, notify: str = "every") -> None:
+    """Feed ``windows`` drifting windows (or one window per shift in ``shifts``); wait until they are closed."""
+    monitor = create_monitor(ws, "m", "ref@v1", window="500rows", rules=["drift"], webhooks=[url], notify=notify)
+    shifts = shifts if shifts is not None else [10] * windows
+    windows = len(shifts)
     service = MonitorService(ws)
     service.log.start()
     try:
-        for i in range(windows):
-            service.log.append(monitor.id, f"b{i}", __import__("pyarrow").Table.from_pylist(make_rows(500, seed=i, shift=10)))
+        for i, shift in enumerate(shifts):
+            service.log.append(monitor.id, f"b{i}", __import__("pyarrow").Table.from_pylist(make_rows(500, seed=i, shift=shift)))
     finally:
         service.log.stop()
     from assay.monitor._windows import WindowProcessor
@@ -104,3 +106,32 @@ def test_alerts_survive_a_restart_before_delivery(ref_ws: Workspace, receiver: R
         service.stop()
     assert sorted(r["key"] for r in receiver.received) == sorted(a["id"] for a in list_alerts(ref_ws))
     assert all(a["webhooks_delivered"] == 1 for a in list_alerts(ref_ws))
+
+
+def test_notify_change_posts_a_streaks_first_alert_only(ref_ws: Workspace, receiver: Receiver) -> None:
+    # drift, drift, drift, none, drift: four alerts recorded, two streaks, two posts
+    _drifting(ref_ws, receiver.url, 0, shifts=[10, 10, 10, 0, 10], notify="change")
+    alerts = sorted(list_alerts(ref_ws), key=lambda a: a["window"])
+    assert [(a["window"], a["streak_start"], a["webhooks"]) for a in alerts] == [(0, 0, 1), (1, 0, 0), (2, 0, 0), (4, 4, 1)]
+    receiver.up()
+    sender = WebhookSender(ref_ws, timeout=1.0, base_delay=0.05, max_delay=0.2)
+    _run_until(sender, lambda: len(deliveries(ref_ws)) == 2 and all(d["state"] == "delivered" for d in deliveries(ref_ws)))
+    bodies = sorted((r["body"] for r in receiver.received), key=lambda b: b["window"])
+    assert [(b["window"], b["streak_start"], b["notified"]) for b in bodies] == [(0, 0, True), (4, 4, True)]
+
+
+def test_notify_every_posts_each_alert_and_names_its_streak(ref_ws: Workspace, receiver: Receiver) -> None:
+    _drifting(ref_ws, receiver.url, 0, shifts=[10, 10, 0, 10])
+    alerts = sorted(list_alerts(ref_ws), key=lambda a: a["window"])
+    assert [(a["window"], a["streak_start"], a["webhooks"]) for a in alerts] == [(0, 0, 1), (1, 0, 1), (3, 3, 1)]
+
+
+def test_notify_from_the_cli_and_streaks_in_monitor_show(cli: Any, ref_ws: Workspace, receiver: Receiver) -> None:
+    made = cli.json("monitor", "create", "n", "--reference", "ref@v1", "--window", "500rows", "--notify", "change",
+                    "--webhook", receiver.url)  # fmt: skip
+    assert made["notify"] == "change"
+    refused = cli("monitor", "create", "x", "--reference", "ref@v1", "--notify", "sometimes", check=2)
+    assert "'sometimes' is not one of 'every', 'change'" in refused.stderr
+    _drifting(ref_ws, receiver.url, 2, notify="change")
+    shown = cli("monitor", "show", "m", check=1).stdout
+    assert "window 1 [drift] drift in window 1" in shown and "(breaching since window 0)" in shown

@@ -179,6 +179,9 @@ def test_performance_per_window_over_the_api_pages_and_cli(client: Any, tokens: 
     created = _create(client, tokens, drift={"prediction": "country"}, rules=["drift", "accuracy<0.8"], min_labels=20)
     assert created.status_code == 201 and created.json()["task"] == "classification" and created.json()["min_labels"] == 20
     assert _create(client, tokens, name="x", rules=["accuracy<0.8"]).status_code == 400  # no prediction column to judge
+    assert _create(client, tokens, name="y", notify="change").json()["notify"] == "change"
+    assert _create(client, tokens, name="z", notify="often").json()["error"] == "UsageError"
+    assert _create(client, tokens, name="z", notify=1).status_code == 422
     rows = [{**r, "event_id": f"e{i}"} for i, r in enumerate(make_rows(2000, seed=6))]
     assert client.post("/api/v1/monitors/m/events", json={"rows": rows}, headers=bearer(tokens["ingest"])).status_code == 201
     _wait_windows(client, tokens["read"], 2)

@@ -25,6 +25,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--rule", "rules", multiple=True,
               help="Alert rule (repeatable): drift, share>=0.3, column:NAME, rows<100, accuracy<0.9, mae>2.5, rmse>3. Default: drift.")
 @click.option("--webhook", "webhooks", multiple=True, help="URL to POST alerts to (repeatable).")
+@click.option("--notify", type=click.Choice(["every", "change"]), default="every", show_default=True,
+              help="Which alerts the webhooks get: every breaching window's, or only when a rule starts breaching "
+                   "(one post for a streak of breaching windows; every alert is still recorded).")
 @click.option("--prediction", help="The column holding the model's prediction (labels sent later are compared with it).")
 @click.option("--task", type=click.Choice(["classification", "regression"]),
               help="How predictions meet labels: accuracy, or MAE and RMSE. Default: classification for a text prediction, regression for a number.")
@@ -33,7 +36,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @json_option
 @handle_errors
 def create(name: str, reference: str, columns: tuple[str, ...], window: str, rules: tuple[str, ...], webhooks: tuple[str, ...],
-           prediction: str | None, task: str | None, min_labels: int, as_json: bool) -> None:
+           notify: str, prediction: str | None, task: str | None, min_labels: int, as_json: bool) -> None:
     """Create monitor NAME; its reference profile is built once, now.
 
     Rules: drift, share>=0.3, column:NAME, rows<100 judge each window when it closes;
@@ -44,7 +47,8 @@ def create(name: str, reference: str, columns: tuple[str, ...], window: str, rul
 
     ws = Workspace.open()
     found = create_monitor(ws, name, reference, columns=_split(columns) or None, window=window, rules=list(rules) or None, webhooks=list(webhooks),
-                           drift={"prediction": prediction} if prediction else None, task=task, min_labels=min_labels)
+                           drift={"prediction": prediction} if prediction else None, task=task, min_labels=min_labels,
+                           notify=notify)
     emit(found.to_dict(), as_json, lambda: click.echo(
         f"Created monitor {found.name} on {found.reference}: {counted(len(found.spec.columns), 'column')}, window {found.spec.window.to_text()}, "
         f"rules {', '.join(r.text for r in found.spec.rules)}"))
@@ -88,7 +92,8 @@ def show(name: str, as_json: bool) -> None:
             click.echo(f"  window {w['window']}: {counted(w['rows'], 'row', grouped=True)}, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "no drift")
                        + _performance_text(w.get("performance")))
         for a in alerts:
-            click.echo(f"  alert {a['created_at'][:19]} window {a['window']} [{a['rule']}] {a['message']}")
+            since = f" (breaching since window {a['streak_start']})" if a["streak_start"] < a["window"] else ""
+            click.echo(f"  alert {a['created_at'][:19]} window {a['window']} [{a['rule']}] {a['message']}{since}")
 
     emit(doc, as_json, render)
     if windows and windows[-1]["drift"]:

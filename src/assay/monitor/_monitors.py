@@ -15,6 +15,7 @@ from assay.monitor._spec import (
     Rule,
     WindowSpec,
     check_name,
+    check_notify,
     check_performance,
     check_webhook,
     parse_rule,
@@ -62,7 +63,7 @@ class Monitor:
 
 def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | None = None, window: str | WindowSpec = "10000rows",
                    rules: list[str] | None = None, webhooks: list[str] | None = None, drift: dict[str, Any] | None = None,
-                   task: str | None = None, min_labels: int = 50) -> Monitor:  # fmt: skip
+                   task: str | None = None, min_labels: int = 50, notify: str = "every") -> Monitor:  # fmt: skip
     """Create monitor ``name`` watching ``columns`` of dataset version ``reference`` (``NAME@REF``).
 
     The reference profile (mergeable sketches) is built once, here, and kept in the
@@ -70,6 +71,8 @@ def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | N
     the labels sent later are joined to each window's predictions: accuracy (``task="classification"``,
     the default for a text column) or MAE and RMSE (``"regression"``, the default for a numeric one)
     per window, judged by rules such as ``accuracy<0.9`` once ``min_labels`` labels arrived.
+    Each breaching window raises an alert; ``notify="change"`` posts to the ``webhooks`` only the
+    first alert of a rule's streak of breaching windows (the default, ``"every"``, posts each).
 
     Example::
 
@@ -85,6 +88,7 @@ def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | N
         raise UsageError(f"a monitor named {name!r} exists already", hint="pick another name")
     win = window if isinstance(window, WindowSpec) else parse_window(window)
     hooks = [check_webhook(u) for u in (webhooks or [])]
+    check_notify(notify)
     version = data_pillar.resolve(ws, reference)
     drift_doc = {k: v for k, v in (drift or {}).items() if k not in ("columns", "method", "multivariate")}
     try:
@@ -103,7 +107,8 @@ def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | N
     schema = {n: kinds[n] for n in names}
     parsed = [parse_rule(r, names) for r in (rules or ["drift"])]
     task = check_performance(schema, drift_doc.get("prediction"), task, parsed, min_labels)
-    spec = MonitorSpec(columns=names, schema=schema, window=win, rules=parsed, webhooks=hooks, drift=drift_doc, task=task, min_labels=min_labels)
+    spec = MonitorSpec(columns=names, schema=schema, window=win, rules=parsed, webhooks=hooks, drift=drift_doc, task=task, min_labels=min_labels,
+                       notify=notify)
     monitor_id = uuid.uuid4().hex
     key = f"monitor/{monitor_id}/reference.json"
     profile.label = version.ref
@@ -175,19 +180,22 @@ def get_window(ws: Any, monitor: Monitor, index: int) -> dict[str, Any]:
 
 
 def list_alerts(ws: Any, monitor: Monitor | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
-    """Alerts, newest first, with the state of their webhook deliveries."""
+    """Alerts, newest first, with the state of their webhook deliveries and the first window of
+    their streak (``streak_start``: the rule breached in every window from it to this one)."""
     sql = ("SELECT a.id, m.name, a.window_idx, a.rule, a.message, a.created_at, "
            "(SELECT COUNT(*) FROM webhook_deliveries d WHERE d.alert_id = a.id AND d.state = 'delivered'), "
-           "(SELECT COUNT(*) FROM webhook_deliveries d WHERE d.alert_id = a.id) "
+           "(SELECT COUNT(*) FROM webhook_deliveries d WHERE d.alert_id = a.id), a.body "
            "FROM monitor_alerts a JOIN monitors m ON m.id = a.monitor")  # fmt: skip
     params: tuple[Any, ...] = ()
     if monitor is not None:
         sql += " WHERE a.monitor = ?"
         params = (monitor.id,)
+    from assay.monitor._alerts import streak_start
+
     sql += " ORDER BY a.created_at DESC, a.window_idx DESC LIMIT ?"
     rows = ws.ledger.query(sql, (*params, int(limit)))
     return [{"id": r[0], "monitor": r[1], "window": int(r[2]), "rule": r[3], "message": r[4], "created_at": r[5],
-             "webhooks_delivered": int(r[6]), "webhooks": int(r[7])} for r in rows]  # fmt: skip
+             "webhooks_delivered": int(r[6]), "webhooks": int(r[7]), "streak_start": streak_start(r[8], int(r[2]))} for r in rows]  # fmt: skip
 
 
 def rules_of(monitor: Monitor) -> list[Rule]:

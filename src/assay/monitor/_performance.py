@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
-import uuid
 from statistics import NormalDist
 from typing import Any
 
@@ -234,7 +232,7 @@ def judge_window(ws: Any, monitor: Any, index: int, *, base_url: str = "") -> in
     """Recompute window ``index``'s performance from its labelled events, store it, and raise the alerts of
     performance rules it breaches (once each); the number of alerts raised."""
     from assay.ledger import IntegrityConflict, utcnow
-    from assay.lineage._graph import add_edges
+    from assay.monitor._alerts import record_alert
 
     seen = ws.ledger.query("SELECT stale FROM monitor_performance WHERE monitor = ? AND window_idx = ?", (monitor.id, index))
     seen_stale = int(seen[0][0]) if seen else 0
@@ -271,18 +269,11 @@ def judge_window(ws: Any, monitor: Any, index: int, *, base_url: str = "") -> in
                 message = rule.breached_by(metrics, index)
                 if not message or tx.execute("SELECT 1 FROM monitor_alerts WHERE monitor = ? AND window_idx = ? AND rule = ?", (monitor.id, index, rule.text)):
                     continue
-                alert_id = uuid.uuid4().hex
-                body = {"alert_id": alert_id, "monitor": monitor.name, "window": index, "rule": rule.text, "message": message, "created_at": now,
+                body = {"monitor": monitor.name, "window": index, "rule": rule.text, "message": message, "created_at": now,
                         "metric": rule.kind, "value": metrics[rule.kind], "ci": metrics.get(f"{rule.kind}_ci"), "labelled": metrics["n"],
                         "reference": monitor.reference,
                         "url": f"{base_url}/monitors/{monitor.name}/windows/{index}" if base_url else None}  # fmt: skip
-                tx.execute("INSERT INTO monitor_alerts (id, monitor, window_idx, rule, message, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (alert_id, monitor.id, index, rule.text, message, now, json.dumps(body)))  # fmt: skip
-                for url in monitor.spec.webhooks:
-                    tx.execute("INSERT INTO webhook_deliveries (id, alert_id, url, state, attempts, next_attempt_us) VALUES (?, ?, ?, 'pending', 0, ?)",
-                               (uuid.uuid4().hex, alert_id, url, time.time_ns() // 1000))  # fmt: skip
-                add_edges(tx, [(monitor.node, f"alert:{alert_id}", "raised")])
-                raised.append(alert_id)
+                raised.append(record_alert(tx, monitor, index, rule.text, message, body, now))
     except IntegrityConflict:  # the same (window, rule) alert was recorded by another writer: it stays single
         return 0
     return len(raised)

@@ -22,6 +22,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 METRIC_RULES = {"accuracy": "<", "mae": ">", "rmse": ">"}
 TASKS = ("classification", "regression")
+NOTIFY = ("every", "change")  # post each breaching window's alert, or only the first of a streak (see assay.monitor._alerts)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,13 @@ def check_name(name: str, what: str = "monitor") -> str:
     return name
 
 
+def check_notify(notify: str) -> str:
+    if notify not in NOTIFY:
+        raise UsageError(f"unknown notify setting {notify!r}",
+                         hint="use 'every' (post each breaching window's alert) or 'change' (post when a rule starts breaching)")
+    return notify
+
+
 def check_webhook(url: str) -> str:
     parts = urlsplit(str(url))
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -204,6 +212,7 @@ class MonitorSpec:
     drift: dict[str, Any] = field(default_factory=dict)  # DriftSpec fields (the columns are set from ``columns``)
     task: str | None = None  # "classification" or "regression": how predictions meet labels (None: no prediction column)
     min_labels: int = 50  # labelled events a window needs before performance rules judge it
+    notify: str = "every"  # which alerts go to the webhooks: "every" one, or on a "change" (a streak's first)
 
     @property
     def prediction(self) -> str | None:
@@ -215,7 +224,7 @@ class MonitorSpec:
             "columns": list(self.columns), "schema": dict(self.schema),
             "window": {"kind": self.window.kind, "size": self.window.size, "text": self.window.to_text()},
             "rules": [r.text for r in self.rules], "webhooks": list(self.webhooks), "drift": dict(self.drift),
-            "task": self.task, "min_labels": self.min_labels,
+            "task": self.task, "min_labels": self.min_labels, "notify": self.notify,
         }  # fmt: skip
 
     @classmethod
@@ -228,6 +237,7 @@ class MonitorSpec:
             window=WindowSpec(doc["window"]["kind"], int(doc["window"]["size"])),
             rules=[parse_rule(r, columns) for r in doc.get("rules", [])], webhooks=list(doc.get("webhooks", [])),
             drift=dict(doc.get("drift", {})), task=task, min_labels=int(doc.get("min_labels", 50)),
+            notify=str(doc.get("notify", "every")),
         )  # fmt: skip
 
     def digest(self) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,7 +183,7 @@ class WindowProcessor(TickWorker):
 
     def _close(self, state: _State, index: int) -> None:
         from assay.ledger import IntegrityConflict, utcnow
-        from assay.lineage._graph import add_edges
+        from assay.monitor._alerts import record_alert
 
         window = state.open.pop(index, None) or _Open(index, {})
         monitor = state.monitor
@@ -212,7 +211,7 @@ class WindowProcessor(TickWorker):
         for rule in monitor.spec.rules:
             message = rule.breached(summary)
             if message:
-                alerts.append((uuid.uuid4().hex, rule.text, message))
+                alerts.append((rule.text, message))
         now = utcnow()
         try:
             with self.ws.ledger.transaction() as tx:
@@ -228,17 +227,12 @@ class WindowProcessor(TickWorker):
                      share, json.dumps(summary, default=str), report_key),
                 )  # fmt: skip
                 tx.execute("UPDATE monitors SET next_window = ? WHERE id = ? AND next_window <= ?", (index + 1, monitor.id, index + 1))
-                for alert_id, rule_text, message in alerts:
-                    body = {"alert_id": alert_id, "monitor": monitor.name, "window": index, "rule": rule_text, "message": message,
+                for rule_text, message in alerts:
+                    body = {"monitor": monitor.name, "window": index, "rule": rule_text, "message": message,
                             "created_at": now, "drifted": summary["drifted"], "share": summary["share"], "rows": window.rows,
                             "reference": monitor.reference,
                             "url": f"{self.base_url}/monitors/{monitor.name}/windows/{index}" if self.base_url else None}  # fmt: skip
-                    tx.execute("INSERT INTO monitor_alerts (id, monitor, window_idx, rule, message, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               (alert_id, monitor.id, index, rule_text, message, now, json.dumps(body)))  # fmt: skip
-                    for url in monitor.spec.webhooks:
-                        tx.execute("INSERT INTO webhook_deliveries (id, alert_id, url, state, attempts, next_attempt_us) VALUES (?, ?, ?, 'pending', 0, ?)",
-                                   (uuid.uuid4().hex, alert_id, url, time.time_ns() // 1000))  # fmt: skip
-                    add_edges(tx, [(monitor.node, f"alert:{alert_id}", "raised")])
+                    record_alert(tx, monitor, index, rule_text, message, body, now)
         except IntegrityConflict:
             log.warning("window %s of %s was recorded concurrently", index, monitor.name)
         finally:

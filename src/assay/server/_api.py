@@ -126,7 +126,7 @@ async def monitors(request: Request) -> dict[str, Any]:
 async def new_monitor(request: Request) -> dict[str, Any]:
     await authorize(request, "admin")
     doc = await _json(request)
-    allowed = {"name", "reference", "columns", "window", "rules", "webhooks", "drift", "task", "min_labels"}
+    allowed = {"name", "reference", "columns", "window", "rules", "webhooks", "drift", "task", "min_labels", "notify"}
     unknown = sorted(set(doc) - allowed)
     if unknown:
         raise _error(422, f"unknown {noun_for(len(unknown), 'field')} {', '.join(unknown)}", f"fields: {', '.join(sorted(allowed))}", "InputError")
@@ -142,10 +142,13 @@ async def new_monitor(request: Request) -> dict[str, Any]:
         raise _error(422, '"task" must be "classification" or "regression"', error="InputError")
     if doc.get("min_labels") is not None and (not isinstance(doc["min_labels"], int) or isinstance(doc["min_labels"], bool)):
         raise _error(422, '"min_labels" must be an integer', error="InputError")
+    if doc.get("notify") is not None and not isinstance(doc["notify"], str):
+        raise _error(422, '"notify" must be "every" or "change"', error="InputError")
     def create() -> Any:
         return create_monitor(request.app.state.ws, doc["name"], doc["reference"], columns=doc.get("columns"),
                               window=str(doc.get("window") or "10000rows"), rules=doc.get("rules"), webhooks=doc.get("webhooks"),
-                              drift=doc.get("drift"), task=doc.get("task"), min_labels=50 if doc.get("min_labels") is None else doc["min_labels"])  # fmt: skip
+                              drift=doc.get("drift"), task=doc.get("task"), min_labels=50 if doc.get("min_labels") is None else doc["min_labels"],
+                              notify=doc.get("notify") or "every")  # fmt: skip
 
     monitor = await run_in_threadpool(create)
     return monitor.to_dict()
