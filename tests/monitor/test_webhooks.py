@@ -130,6 +130,8 @@ def test_notify_from_the_cli_and_streaks_in_monitor_show(cli: Any, ref_ws: Works
     made = cli.json("monitor", "create", "n", "--reference", "ref@v1", "--window", "500rows", "--notify", "change",
                     "--webhook", receiver.url)  # fmt: skip
     assert made["notify"] == "change"
+    told = cli("monitor", "create", "o", "--reference", "ref@v1", "--window", "500rows", "--notify", "change", "--webhook", receiver.url).stdout
+    assert "; 1 webhook gets the first alert of each streak" in told, told
     refused = cli("monitor", "create", "x", "--reference", "ref@v1", "--notify", "sometimes", check=2)
     assert "'sometimes' is not one of 'every', 'change'" in refused.stderr
     _drifting(ref_ws, receiver.url, 2, notify="change")

@@ -51,7 +51,9 @@ def create(name: str, reference: str, columns: tuple[str, ...], window: str, rul
                            notify=notify)
     emit(found.to_dict(), as_json, lambda: click.echo(
         f"Created monitor {found.name} on {found.reference}: {counted(len(found.spec.columns), 'column')}, window {found.spec.window.to_text()}, "
-        f"rules {', '.join(r.text for r in found.spec.rules)}"))
+        f"rules {', '.join(r.text for r in found.spec.rules)}"
+        + (f"; {counted(len(found.spec.webhooks), 'webhook')} {'gets' if len(found.spec.webhooks) == 1 else 'get'} "
+           + ("every alert" if found.spec.notify == "every" else "the first alert of each streak") if found.spec.webhooks else "")))
 
 
 @monitor.command("list")
