@@ -170,3 +170,12 @@ def test_a_session_reads_the_api_only_while_its_token_stands(client: Any, ref_ws
     assert client.get("/api/v1/monitors").status_code == 200
     revoke_token(ref_ws, made["id"])
     assert client.get("/api/v1/monitors").status_code == 401  # as the pages: it no longer opens them
+
+
+def test_the_monitor_page_says_which_alerts_its_webhooks_get(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    create_monitor(ref_ws, "quiet", "ref@v1", window="500rows", webhooks=["https://hooks.example.com/secret-path"], notify="change")
+    create_monitor(ref_ws, "loud", "ref@v1", window="500rows", webhooks=["https://hooks.example.com/secret-path"])
+    _login(client, token=tokens["read"])
+    quiet, loud = client.get("/monitors/quiet").text, client.get("/monitors/loud").text
+    assert "1 webhook(s) get the first alert of each streak" in quiet and "1 webhook(s) get every alert" in loud
+    assert "secret-path" not in quiet + loud  # a webhook's URL may hold its credential: never shown
