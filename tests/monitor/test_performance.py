@@ -223,3 +223,20 @@ def test_time_windows_index_predictions_by_arrival(ref_ws: Workspace) -> None:
     processor.step(now_us=monitor.created_us + 10 * 60_000_000)
     assert list_windows(ref_ws, monitor)[0]["performance"]["n"] == 30
     assert [(a["window"], a["rule"]) for a in list_alerts(ref_ws)] == [(0, "accuracy<0.5")]
+
+
+def test_a_streak_judged_out_of_order_is_one_post_and_names_its_first_window(ref_ws_any: Workspace) -> None:
+    # labels of window 1 come before those of window 0: the streak 0-1-2 still has one post, and its alerts name window 0
+    ws = ref_ws_any
+    monitor = create_monitor(ws, "m", "ref@v1", window="500rows", rules=["accuracy<0.9"], webhooks=["http://127.0.0.1:9/hook"],
+                             drift={"prediction": "country"}, min_labels=100, notify="change")  # fmt: skip
+    rows = make_rows(1500, seed=1)
+    _ingest(ws, monitor, [("b0", rows[:500]), ("b1", rows[500:1000]), ("b2", rows[1000:])])
+    processor = WindowProcessor(ws)
+    _process(processor)
+    for window in (1, 0, 2):
+        store_labels(ws, monitor, [(rows[i]["event_id"], "nowhere") for i in range(500 * window, 500 * window + 200)])
+        _process(processor)
+    alerts = sorted(list_alerts(ws), key=lambda a: a["window"])
+    assert [(a["window"], a["streak_start"]) for a in alerts] == [(0, 0), (1, 0), (2, 0)]
+    assert sum(a["webhooks"] for a in alerts) == 1 == len(deliveries(ws))

@@ -216,3 +216,17 @@ def test_the_service_folder_stays_out_of_version_control(ref_ws: Workspace) -> N
     MonitorService(ref_ws).start().stop()
     ignore = ref_ws.dir / "monitor" / ".gitignore"
     assert ignore.read_text().splitlines()[-1] == "*"
+
+
+def test_a_traffic_stop_stays_one_streak_across_the_windows_not_backfilled(ref_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assay.monitor._windows as windows_module
+
+    monkeypatch.setattr(windows_module, "EMPTY_BACKFILL", 3)
+    monitor = create_monitor(ref_ws, "quiet", "ref@v1", window="1m", rules=["rows<100"], webhooks=["http://127.0.0.1:9/hook"], notify="change")
+    minute = 60 * 1_000_000
+    processor = WindowProcessor(ref_ws)
+    processor.step(now_us=monitor.created_us + 2 * minute + 2_000_000)  # windows 0 and 1
+    processor.step(now_us=monitor.created_us + 10 * minute + 2_000_000)  # windows 7 to 9 (2 to 6 are not recorded)
+    alerts = sorted(list_alerts(ref_ws), key=lambda a: a["window"])
+    assert [(a["window"], a["streak_start"]) for a in alerts] == [(0, 0), (1, 0), (7, 0), (8, 0), (9, 0)]
+    assert sum(a["webhooks"] for a in alerts) == 1  # the traffic never came back: one post

@@ -137,3 +137,23 @@ def test_notify_from_the_cli_and_streaks_in_monitor_show(cli: Any, ref_ws: Works
     _drifting(ref_ws, receiver.url, 2, notify="change")
     shown = cli("monitor", "show", "m", check=1).stdout
     assert "window 1 [drift] drift in window 1" in shown and "(breaching since window 0)" in shown
+
+
+def test_a_streak_goes_on_across_a_service_restart(ref_ws: Workspace, receiver: Receiver) -> None:
+    import json
+
+    monitor = create_monitor(ref_ws, "m", "ref@v1", window="500rows", rules=["drift"], webhooks=[receiver.url], notify="change")
+    for run in range(2):  # two drifting windows, a restart, two more
+        service = MonitorService(ref_ws).start()
+        try:
+            for i in (2 * run, 2 * run + 1):
+                service.ingest("m", json.dumps({"rows": make_rows(500, seed=i, shift=10), "batch_id": f"b{i}"}).encode())
+            deadline = time.monotonic() + 30
+            while len(list_windows(ref_ws, monitor)) < 2 * run + 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            service.stop()
+    alerts = sorted(list_alerts(ref_ws), key=lambda a: a["window"])
+    assert [(a["window"], a["streak_start"]) for a in alerts] == [(0, 0), (1, 0), (2, 0), (3, 0)]
+    assert len(deliveries(ref_ws)) == 1
