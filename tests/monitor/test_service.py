@@ -230,3 +230,12 @@ def test_a_traffic_stop_stays_one_streak_across_the_windows_not_backfilled(ref_w
     alerts = sorted(list_alerts(ref_ws), key=lambda a: a["window"])
     assert [(a["window"], a["streak_start"]) for a in alerts] == [(0, 0), (1, 0), (7, 0), (8, 0), (9, 0)]
     assert sum(a["webhooks"] for a in alerts) == 1  # the traffic never came back: one post
+
+
+def test_a_webhook_or_rule_given_twice_is_kept_once(ref_ws: Workspace) -> None:
+    # each (window, rule) alert and each (alert, url) delivery is unique: a repeat used to fail every window's transaction
+    monitor = create_monitor(ref_ws, "twice", "ref@v1", window="1m", rules=["rows<100", "rows < 100", "drift"],
+                             webhooks=["http://127.0.0.1:9/hook", "http://127.0.0.1:9/hook"])  # fmt: skip
+    assert ([r.text for r in monitor.spec.rules], monitor.spec.webhooks) == (["rows<100", "drift"], ["http://127.0.0.1:9/hook"])
+    WindowProcessor(ref_ws).step(now_us=monitor.created_us + 2 * 60 * 1_000_000 + 2_000_000)
+    assert [(a["window"], a["webhooks"]) for a in sorted(list_alerts(ref_ws), key=lambda a: a["window"])] == [(0, 1), (1, 1)]

@@ -18,6 +18,7 @@ from assay.monitor._spec import (
     check_notify,
     check_performance,
     check_webhook,
+    distinct_rules,
     parse_rule,
     parse_window,
 )
@@ -87,7 +88,7 @@ def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | N
     if ws.ledger.query("SELECT 1 FROM monitors WHERE name = ?", (name,)):
         raise UsageError(f"a monitor named {name!r} exists already", hint="pick another name")
     win = window if isinstance(window, WindowSpec) else parse_window(window)
-    hooks = [check_webhook(u) for u in (webhooks or [])]
+    hooks = list(dict.fromkeys(check_webhook(u) for u in (webhooks or [])))  # a delivery is unique per alert and URL
     check_notify(notify)
     version = data_pillar.resolve(ws, reference)
     drift_doc = {k: v for k, v in (drift or {}).items() if k not in ("columns", "method", "multivariate")}
@@ -105,7 +106,7 @@ def create_monitor(ws: Any, name: str, reference: str, *, columns: list[str] | N
     if not names:
         raise InputError(f"{version.ref} has no column a monitor can watch")
     schema = {n: kinds[n] for n in names}
-    parsed = [parse_rule(r, names) for r in (rules or ["drift"])]
+    parsed = distinct_rules([parse_rule(r, names) for r in (rules or ["drift"])])
     task = check_performance(schema, drift_doc.get("prediction"), task, parsed, min_labels)
     spec = MonitorSpec(columns=names, schema=schema, window=win, rules=parsed, webhooks=hooks, drift=drift_doc, task=task, min_labels=min_labels,
                        notify=notify)

@@ -193,6 +193,14 @@ def check_notify(notify: str) -> str:
     return notify
 
 
+def distinct_rules(rules: list[Rule]) -> list[Rule]:
+    """``rules`` with each rule once (an alert is unique per window and rule: a repeat would fail the window's transaction)."""
+    once: dict[str, Rule] = {}
+    for rule in rules:
+        once.setdefault(rule.text, rule)
+    return list(once.values())
+
+
 def check_webhook(url: str) -> str:
     parts = urlsplit(str(url))
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -235,7 +243,7 @@ class MonitorSpec:
         return cls(
             columns=columns, schema=dict(doc["schema"]),
             window=WindowSpec(doc["window"]["kind"], int(doc["window"]["size"])),
-            rules=[parse_rule(r, columns) for r in doc.get("rules", [])], webhooks=list(doc.get("webhooks", [])),
+            rules=distinct_rules([parse_rule(r, columns) for r in doc.get("rules", [])]), webhooks=list(dict.fromkeys(doc.get("webhooks", []))),
             drift=dict(doc.get("drift", {})), task=task, min_labels=int(doc.get("min_labels", 50)),
             notify=str(doc.get("notify", "every")),
         )  # fmt: skip
