@@ -182,6 +182,8 @@ def test_performance_per_window_over_the_api_pages_and_cli(client: Any, tokens: 
     assert _create(client, tokens, name="y", notify="change").json()["notify"] == "change"
     assert _create(client, tokens, name="z", notify="often").json()["error"] == "UsageError"
     assert _create(client, tokens, name="z", notify=1).status_code == 422
+    empty = _create(client, tokens, name="z", notify="")  # not taken for the default
+    assert empty.status_code == 400 and empty.json()["error"] == "UsageError" and "''" in empty.json()["message"], empty.json()
     rows = [{**r, "event_id": f"e{i}"} for i, r in enumerate(make_rows(2000, seed=6))]
     assert client.post("/api/v1/monitors/m/events", json={"rows": rows}, headers=bearer(tokens["ingest"])).status_code == 201
     _wait_windows(client, tokens["read"], 2)

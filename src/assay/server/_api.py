@@ -148,7 +148,7 @@ async def new_monitor(request: Request) -> dict[str, Any]:
         return create_monitor(request.app.state.ws, doc["name"], doc["reference"], columns=doc.get("columns"),
                               window=str(doc.get("window") or "10000rows"), rules=doc.get("rules"), webhooks=doc.get("webhooks"),
                               drift=doc.get("drift"), task=doc.get("task"), min_labels=50 if doc.get("min_labels") is None else doc["min_labels"],
-                              notify=doc.get("notify") or "every")  # fmt: skip
+                              notify="every" if doc.get("notify") is None else doc["notify"])  # fmt: skip
 
     monitor = await run_in_threadpool(create)
     return monitor.to_dict()
