@@ -179,3 +179,14 @@ def test_the_monitor_page_says_which_alerts_its_webhooks_get(client: Any, ref_ws
     quiet, loud = client.get("/monitors/quiet").text, client.get("/monitors/loud").text
     assert "1 webhook(s) get the first alert of each streak" in quiet and "1 webhook(s) get every alert" in loud
     assert "secret-path" not in quiet + loud  # a webhook's URL may hold its credential: never shown
+
+
+def test_a_monitors_alerts_page_says_when_it_shows_only_the_latest(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    monitor = create_monitor(ref_ws, "many", "ref@v1", window="500rows")
+    rows = [(uuid.uuid4().hex, monitor.id, i, "drift", f"drift in window {i}", f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}", "{}") for i in range(501)]
+    with ref_ws.ledger.transaction() as tx:
+        tx.executemany("INSERT INTO monitor_alerts (id, monitor, window_idx, rule, message, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    _login(client, token=tokens["read"])
+    assert "all of them" not in client.get("/monitors/many").text  # 501 alerts: the link leads to the latest 500
+    page = client.get("/alerts?monitor=many").text
+    assert page.count('class="alert-window"') == 500 and "The latest 500" in page

@@ -339,4 +339,4 @@ async def alerts(request: Request, monitor: str | None = None) -> HTMLResponse:
     await run_in_threadpool(_session, request)
     ws = request.app.state.ws
     found = await run_in_threadpool(lambda: list_alerts(ws, get_monitor(ws, monitor) if monitor else None, limit=500))
-    return _render(request, "alerts.html", alerts=found, monitor=monitor)
+    return _render(request, "alerts.html", alerts=found, monitor=monitor, limit=500)
