@@ -144,7 +144,7 @@ class WindowProcessor(TickWorker):
             else:
                 index = (received - monitor.created_us) // (win.size * 1_000_000)
                 for older in sorted(i for i in state.open if i < index):
-                    self._close(state, older)
+                    self._close_in_time(state, older)
                 if index >= state.next_window:
                     self._add(state, index, table, received, first, first + n)
             state.last_seq = int(seq)
@@ -153,7 +153,7 @@ class WindowProcessor(TickWorker):
             for index in sorted(state.open):
                 end_us = monitor.created_us + (index + 1) * win.size * 1_000_000
                 if now >= end_us + GRACE_US:
-                    self._close(state, index)
+                    self._close_in_time(state, index)
             if any(rule.kind == "rows" for rule in monitor.spec.rules):
                 # windows that ended without one event are recorded empty, so `rows<N` alerts on a traffic stop;
                 # after a long idle spell only the last EMPTY_BACKFILL of them are recorded
@@ -163,6 +163,16 @@ class WindowProcessor(TickWorker):
                     self._close(state, index)
                     index += 1
         return len(batches) == 64
+
+    def _close_in_time(self, state: _State, index: int) -> None:
+        """Close time window ``index``, after the windows before it that ended without one event
+        (recorded empty under a ``rows<N`` rule, at most the last EMPTY_BACKFILL): a processor
+        catching up (after a restart, or behind) records a traffic stop as one running live does."""
+        if any(rule.kind == "rows" for rule in state.monitor.spec.rules):
+            for empty in range(max(state.next_window, index - EMPTY_BACKFILL), index):
+                if empty not in state.open:
+                    self._close(state, empty)
+        self._close(state, index)
 
     def _add(self, state: _State, index: int, table: pa.Table, received_us: int, start_event: int, end_event: int) -> None:
         window = state.open.get(index)
