@@ -21,17 +21,20 @@ __all__ = ["pull_cmd", "push_cmd", "render_damage"]
 @click.option("--repair", is_flag=True,
               help="Check every object on the remote and replace each damaged or missing one with this "
                    "workspace's good copy; exit 1 if damage remains.")
+@click.option("--all-versions", "every_version", is_flag=True, help="With NAME: send every version of it, not only its latest.")
 @json_option
 @handle_errors
-def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, as_json: bool) -> None:
-    """Send NAME@REF to a remote (NAME alone: its latest version; no REF: every version of every
-    dataset); only missing chunks travel."""
+def push_cmd(ref: str | None, remote: str | None, jobs: int, repair: bool, every_version: bool, as_json: bool) -> None:
+    """Send NAME@REF to a remote (NAME alone: its latest version, or with --all-versions every
+    version of it; no REF: every version of every dataset); only missing chunks travel."""
     if repair:
+        if every_version:
+            raise UsageError("--repair checks every object on the remote: --all-versions does not go with it")
         _repair(ref, remote, on_remote=True, as_json=as_json, jobs=jobs)
         return
     from assay.data import push
 
-    result = push(Workspace.open(), ref, remote=remote, jobs=jobs)
+    result = push(Workspace.open(), ref, remote=remote, jobs=jobs, every_version=every_version)
     for note in result.notes:
         click.echo(f"note: {escaped(note)}", err=True)
 
@@ -77,11 +80,15 @@ def _records(count: int) -> str:
 @click.option("--allow-overlap", is_flag=True,
               help="Pull a dataset whose folder is, holds, or is inside another dataset's here (they would share "
                    "those files).")
+@click.option("--all-versions", "every_version", is_flag=True, help="With NAME: fetch every version of it on the remote, not only its newest.")
 @json_option
 @handle_errors
 def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, repair: bool, allow_overlap: bool,
-             as_json: bool) -> None:
-    """Fetch NAME@REF (default: everything) from a remote, verifying every chunk."""
+             every_version: bool, as_json: bool) -> None:
+    """Fetch NAME@REF (default: everything) from a remote, verifying every chunk (NAME alone: its
+    newest version there, or with --all-versions every version of it)."""
+    if repair and every_version:
+        raise UsageError("--repair checks every object in this workspace's store: --all-versions does not go with it")
     if repair:
         _repair(ref, remote, on_remote=False, as_json=as_json, jobs=jobs, checkout=do_checkout,
                 allow_overlap=allow_overlap)
@@ -89,7 +96,8 @@ def pull_cmd(ref: str | None, remote: str | None, jobs: int, do_checkout: bool, 
     from assay.data import pull
 
     try:
-        result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout, allow_overlap=allow_overlap)
+        result = pull(Workspace.open(), ref, remote=remote, jobs=jobs, checkout=do_checkout, allow_overlap=allow_overlap,
+                      every_version=every_version)
     except (UsageError, CorruptionError) as exc:  # a refused checkout or lost chunks after the pull: its notes count
         done = exc.details.get("pull")
         if isinstance(done, dict) and not as_json:  # (the JSON error carries them under "pull")

@@ -36,6 +36,7 @@ from assay.data._remote import (
     remote_packs,
     transfer,
     versions_on,
+    whole_name,
 )
 from assay.data._remote_refs import fitting_sources, newest_entry, read_refs, run_of, safe_sources
 from assay.data._snapshot import ManifestMemo
@@ -53,8 +54,9 @@ __all__ = ["pull"]
 
 
 def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0,
-         checkout: bool = False, allow_overlap: bool = False) -> TransferResult:
-    """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk.
+         checkout: bool = False, allow_overlap: bool = False, every_version: bool = False) -> TransferResult:
+    """Fetch ``ref`` (default: everything on the remote) into the workspace, verifying every chunk;
+    a name alone fetches its newest version there, or with ``every_version`` all of its versions.
 
     A dataset (or model) new here, or a version of one added from other folders, whose folders
     would meet another's here is refused before anything is fetched, as `add` refuses it (see
@@ -68,10 +70,12 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     naming them and `pull --repair`, which mends them. A pack damaged in place (a flipped bit,
     its length unchanged) is not noticed: telling that takes reading every chunk, which
     `assay data verify` does and a pull does not."""
+    if every_version:
+        whole_name(ref, "pull")  # refused before the remote is opened
     spec, store = open_remote(ws, remote)
     result = TransferResult(remote=spec.name)
     strays: list[str] = []
-    wanted = versions_on(ws, spec, store, ref, command="pull", strays=strays)
+    wanted = versions_on(ws, spec, store, ref, command="pull", strays=strays, every_version=every_version)
     local = workspace_packs(ws)
     staged: dict[str, Staged] = {}
     warned: list[str] = []  # the checkouts' warnings

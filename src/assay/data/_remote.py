@@ -230,11 +230,23 @@ def open_remote(ws: Workspace, name: str | None) -> tuple[Remote, ObjectStore]:
     return spec, _open(ws, spec)
 
 
+def whole_name(ref: str | None, command: str) -> str:
+    """The dataset name ``ref`` is, for moving every version of it: a name alone, without ``@``."""
+    if not ref or "@" in ref:
+        raise UsageError(f"every version of what? --all-versions (every_version=True) takes a dataset NAME, not {ref or 'nothing'!r}",
+                         hint=f"`assay data {command} NAME --all-versions`; without NAME, `assay data {command}` moves every version "
+                              "of every dataset")  # fmt: skip
+    return ref
+
+
 def versions_on(ws: Workspace, spec: Remote, store: ObjectStore, ref: str | None, *, command: str,
-                strays: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+                strays: list[str] | None = None, every_version: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """:func:`remote_versions` of the remote ``spec``, for ``command`` (pull, verify): a name
-    or version it lacks is refused naming the remote, with what it holds and where else to look."""
+    or version it lacks is refused naming the remote, with what it holds and where else to look.
+    With ``every_version``, ``ref`` is a name, and every version of it is listed."""
     try:
+        if every_version:
+            return remote_versions(store, whole_name(ref, command), every_version=True)
         return remote_versions(store, ref, strays=strays)
     except NotFoundError as exc:
         if exc.details.get("missing") not in ("dataset", "version") or ref is None:
@@ -387,18 +399,25 @@ def transfer(src: PackStore, dst: PackStore, digests: list[bytes], tmp_dir: Any,
                 result.packs += npacks
 
 
-def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0) -> TransferResult:
-    """Send ``ref`` (default: every version of every dataset) to a remote.
+def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jobs: int = 0,
+         every_version: bool = False) -> TransferResult:
+    """Send ``ref`` (default: every version of every dataset) to a remote; a name alone sends its
+    latest version, or with ``every_version`` all of its versions.
 
     A snapshot the remote already has went up after all of its chunks, so its chunks
     are not looked for again: an incremental push reads only the new versions'
     snapshots.
     """
+    name = whole_name(ref, "push") if every_version else None
     spec = _pick(ws, remote)
     refuse_read_only(ws, spec)
     store = _open(ws, spec, make=True)
     local = workspace_packs(ws)
-    versions = [resolve(ws, ref)] if ref else all_versions(ws)
+    if name is not None:
+        resolve(ws, name)  # an unknown name is refused as everywhere
+        versions = [v for v in all_versions(ws) if v.dataset == name]
+    else:
+        versions = [resolve(ws, ref)] if ref else all_versions(ws)
     result = TransferResult(remote=spec.name)
     if not versions:
         return result

@@ -167,8 +167,9 @@ def _as_version(name: str, entry: dict[str, Any]) -> Version:
 
 
 def remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | None = None,
-                     strays: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """The versions ``ref`` names on a remote (None: all of them). With ``damaged``, refs that
+                     strays: list[str] | None = None, *, every_version: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """The versions ``ref`` names on a remote (None: all of them; with ``every_version``, ``ref`` is
+    a name and all of its versions). With ``damaged``, refs that
     do not read are listed there instead of raised; folders under ``versions/`` that are no
     dataset's name (no push makes them) are listed there too, or in ``strays``, and passed over."""
     if ref is None:
@@ -185,6 +186,8 @@ def remote_versions(store: ObjectStore, ref: str | None, damaged: list[Any] | No
     entries = read_refs(store, name)["versions"]
     if not entries:
         raise NotFoundError(f"the remote has no dataset named {name!r}", details={"missing": "dataset"})
+    if every_version:
+        return [(name, e) for e in entries]
     if spec == "latest":
         return [(name, newest_entry(name, entries, ref=ref))]
     number, prefix = read_spec(ref, spec)
