@@ -250,3 +250,21 @@ def test_dictionary_encoded_text_counts_like_plain_text(tmp_path: Path) -> None:
     assert [(c.name, c.statistic, c.p_value) for c in from_files.columns] == [(c.name, c.statistic, c.p_value) for c in in_memory.columns]
     binned = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet", DriftSpec(multivariate=True, method="binned", bins=50))
     assert binned.column("c").reference["distinct"] == 2 and binned.multivariate is not None
+
+
+def test_times_compare_in_one_unit_whatever_each_side_stores(tmp_path: Path) -> None:
+    """A Parquet file written by pandas holds timestamp[us], the same times read from a CSV
+    timestamp[s]: compared as raw ticks they differed by a factor of a million (KS D 1, drift)."""
+    rng = np.random.default_rng(5)
+    seconds = 1_704_067_200 + rng.integers(0, 86_400 * 30, 3000)
+    ref = pa.table({"ts": pa.array(seconds * 1_000_000, pa.timestamp("us")), "day": pa.array(seconds // 86_400, pa.int32()).cast(pa.date32())})
+    for unit, factor in (("s", 1), ("ms", 1000), ("ns", 1_000_000_000)):
+        cur = pa.table({"ts": pa.array(seconds * factor, pa.timestamp(unit)), "day": pa.array(seconds // 86_400 * 86_400_000, pa.date64())})
+        report = compare(ref, cur, SPEC)
+        assert not report.drift, unit
+        assert all(c.effect == 0 for c in report.columns), [(c.name, c.effect) for c in report.columns]
+    # and through a CSV file, as a user meets it
+    pq.write_table(ref.select(["ts"]), tmp_path / "ref.parquet")
+    pacsv.write_csv(pa.table({"ts": pa.array(seconds, pa.timestamp("s"))}), tmp_path / "cur.csv")
+    report = compare(tmp_path / "ref.parquet", tmp_path / "cur.csv", SPEC)
+    assert not report.drift and report.columns[0].effect == 0
