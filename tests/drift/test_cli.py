@@ -194,3 +194,34 @@ def test_inside_a_workspace_there_is_no_such_note(ws: object, cli: CLI, files: t
     ref, same, _ = files
     assert "not recorded" not in cli("drift", ref.name, same.name, "--no-multivariate").stdout
     assert cli.json("drift", ref.name, same.name, "--no-multivariate")["notes"] == []
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('alpha: "abc"\n', "alpha must be a number"),
+        ("bins: 10.5\n", "bins must be a whole number"),
+        ("numeric: {tst: ks}\n", "numeric has unknown field: tst"),
+        ("per_column: [1]\n", "per_column must map column names to rules"),
+        ("per_column: {x: [1]}\n", "per_column 'x' must be a rule"),
+        ("fail_on: 0.3\n", "fail_on must be text"),
+        ("multivariate: 'no'\n", "multivariate must be true or false"),
+        ("seed: -1\n", "seed must be at least 0"),
+        ("mmd_sample: 1\n", "mmd_sample must be at least 10"),
+    ],
+)
+def test_a_spec_file_with_a_wrong_value_exits_2_naming_the_field(cli: CLI, files: tuple[Path, Path, Path], text: str, message: str) -> None:
+    """Values of the wrong type in a spec file were internal errors (exit 3: TypeError, AttributeError)."""
+    ref = files[0]
+    spec = ref.parent / "spec.yaml"
+    spec.write_text(text)
+    doc = cli.json("drift", str(ref), str(ref), "--spec", str(spec), "--no-record", check=2)
+    assert message in doc["message"]
+
+
+def test_a_spec_file_may_name_a_rule_by_its_test_and_columns_as_text(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    ref = files[0]
+    spec = ref.parent / "spec.yaml"
+    spec.write_text("numeric: psi\ncolumns: age, city\nmultivariate: false\n")
+    doc = cli.json("drift", str(ref), str(ref), "--spec", str(spec), "--no-record", check=0)
+    assert {c["name"]: c["test"] for c in doc["columns"]} == {"age": "psi", "city": "chi2"}
