@@ -240,7 +240,23 @@ def _read_csv(path: Path, label: str) -> TableSource:
         if "Empty CSV file" in str(exc):
             raise InputError(f"{label} is empty", hint="give a CSV file with a header line and rows") from exc
         raise InputError(f"cannot read {label} as CSV: {exc}") from exc
-    return TableSource(table, label)
+    return TableSource(_empty_text_as_missing(table), label)
+
+
+def _empty_text_as_missing(table: pa.Table) -> pa.Table:
+    """An empty field of a text column is a missing value, as in a numeric column (and in pandas).
+
+    pyarrow reads it as the category "": a CSV that pandas wrote with NaN in a text column
+    then showed a new category where Parquet of the same data shows a missing-rate change.
+    """
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            empty = pc.equal(table.column(i), "")
+            if pc.any(empty).as_py():
+                table = table.set_column(i, field, pc.if_else(empty, pa.scalar(None, field.type), table.column(i)))
+    return table
 
 
 def _read_ipc(path: Path, label: str) -> TableSource:
