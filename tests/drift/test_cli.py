@@ -225,3 +225,11 @@ def test_a_spec_file_may_name_a_rule_by_its_test_and_columns_as_text(cli: CLI, f
     spec.write_text("numeric: psi\ncolumns: age, city\nmultivariate: false\n")
     doc = cli.json("drift", str(ref), str(ref), "--spec", str(spec), "--no-record", check=0)
     assert {c["name"]: c["test"] for c in doc["columns"]} == {"age": "psi", "city": "chi2"}
+
+
+@pytest.mark.parametrize("option, message", [(["--seed", "-1"], "seed must be at least 0"), (["--max-categories", "0"], "max_categories must be at least 1")])
+def test_profile_refuses_a_negative_seed_or_no_categories(cli: CLI, files: tuple[Path, Path, Path], option: list[str], message: str) -> None:
+    """--seed -1 was an internal error (exit 3, numpy's 'expected non-negative integer')."""
+    ref = files[0]
+    doc = cli.json("drift", "profile", str(ref), "--out", str(ref.parent / "p.json"), *option, check=2)
+    assert message in doc["message"]

@@ -59,6 +59,9 @@ def profile_source(data: object, *, columns: list[str] | None = None, bins: int 
     Raises :class:`~assay.errors.InputError` when ``data`` has no rows or lacks a column
     asked for, and :class:`~assay.errors.UsageError` when ``data`` is a profile already.
     """
+    for name, value, least in (("bins", bins, 10), ("max_categories", max_categories, 1), ("seed", seed, 0)):
+        if value < least:
+            raise UsageError(f"{name} must be at least {least}, got {value}")
     label = _label(data, "data")
     with open_source(data, label=label, workspace=workspace) as src:
         if isinstance(src, Profile):
