@@ -233,3 +233,12 @@ def test_profile_refuses_a_negative_seed_or_no_categories(cli: CLI, files: tuple
     ref = files[0]
     doc = cli.json("drift", "profile", str(ref), "--out", str(ref.parent / "p.json"), *option, check=2)
     assert message in doc["message"]
+
+
+def test_merge_names_a_file_that_is_not_a_profile(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """A Parquet file given as a profile said "'utf-8' codec can't decode byte 0x80 in position 7"."""
+    ref = files[0]
+    cli("drift", "profile", str(ref), "--out", str(ref.parent / "p.json"))
+    doc = cli.json("drift", "merge", str(ref.parent / "p.json"), str(ref), "--out", str(ref.parent / "m.json"), check=2)
+    assert doc["message"] == f"{ref} is not an assay drift profile (a JSON file): it is not text"
+    assert "assay drift profile DATA --out" in doc["hint"]

@@ -120,7 +120,7 @@ class DriftDetector:
         with open_source(current, label="current", workspace=self.workspace) as src:
             if isinstance(src, Profile):
                 if self.mode_ != "binned":
-                    raise InputError("a current profile needs a reference profile (or method='binned')",
+                    raise InputError("a current profile needs a reference profile, or a reference read in binned mode (--method binned, method='binned')",
                                      hint="profile the current data on the reference's bins: assay drift profile DATA --like REFERENCE.json")  # fmt: skip
                 return self.compare_profile(src)
             if src.num_rows == 0:
@@ -168,7 +168,7 @@ class DriftDetector:
                 continue
             if ref.kind != cur.kind or (isinstance(ref, NumericSketch) and not np.array_equal(ref.edges, cur.edges)):
                 raise InputError(f"the current profile's column {name!r} was not counted on the reference's bins",
-                                 hint="count current data with the reference profile's edges (count_like)")  # fmt: skip
+                                 hint="count current data on the reference profile's edges: `assay drift profile DATA --like REFERENCE.json` (Python: profile_source(DATA, like=...))")  # fmt: skip
             results.append(self._judge(name, ref.kind, ref, cur))
         if not results:
             raise InputError("the reference and the current profile share no columns")

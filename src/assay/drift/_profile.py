@@ -206,6 +206,9 @@ class Profile:
     def load(cls, path: Path | str) -> Profile:
         try:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path} is not an assay drift profile (a JSON file): it is not text",
+                             hint="make one with `assay drift profile DATA --out FILE.json`") from exc  # fmt: skip
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read the profile {path}: {exc}") from exc
         if not isinstance(doc, dict):
