@@ -242,3 +242,12 @@ def test_merge_names_a_file_that_is_not_a_profile(cli: CLI, files: tuple[Path, P
     doc = cli.json("drift", "merge", str(ref.parent / "p.json"), str(ref), "--out", str(ref.parent / "m.json"), check=2)
     assert doc["message"] == f"{ref} is not an assay drift profile (a JSON file): it is not text"
     assert "assay drift profile DATA --out" in doc["hint"]
+
+
+def test_the_text_says_when_the_multivariate_tests_were_skipped(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """A profile as the reference has no rows for the domain classifier: the text said nothing of it."""
+    ref, same, _ = files
+    cli("drift", "profile", str(ref), "--out", str(ref.parent / "p.json"))
+    out = cli("drift", str(ref.parent / "p.json"), str(same), check=0).stdout
+    assert "multivariate tests skipped: the reference is a profile; multivariate tests need reference rows" in out
+    assert "skipped" not in cli("drift", str(ref), str(same), "--no-multivariate", check=0).stdout
