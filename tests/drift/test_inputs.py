@@ -287,3 +287,19 @@ def test_an_empty_text_field_in_a_csv_is_missing_as_in_parquet(tmp_path: Path) -
         assert column.current["missing"] == len([v for v in cur.column("c").to_pylist() if v is None])
         assert column.missing_rate["drifted"] and column.effect < 0.01
         assert not any(f.type == "unseen_categories" for f in column.findings + report.findings)
+
+
+def test_a_bool_column_against_the_same_flags_as_zero_and_one_does_not_drift() -> None:
+    """A bool column written as 0/1 integers was compared as text, 'true' against '1': TV 1.0, drift."""
+    rng = np.random.default_rng(7)
+    flags = rng.random(3000) < 0.3
+    as_bool = pa.table({"flag": pa.array(flags), "x": rng.normal(size=3000)})
+    as_int = pa.table({"flag": pa.array(flags.astype(np.int64)), "x": as_bool.column("x")})
+    for ref, cur, message in ((as_bool, as_int, "true/false in the reference but 0/1"), (as_int, as_bool, "0/1 in the reference but true/false")):
+        report = compare(ref, cur, SPEC)
+        flag = next(c for c in report.columns if c.name == "flag")
+        assert not report.drift and flag.kind == "categorical" and flag.effect == 0
+        assert any(message in f.message for f in report.findings)
+    # a 0/1/2 column is not a flag: still compared as text, and drifts
+    report = compare(as_bool, pa.table({"flag": pa.array(rng.integers(0, 3, 3000)), "x": as_bool.column("x")}), SPEC)
+    assert report.drifted_columns == ["flag"]

@@ -381,7 +381,17 @@ def _side(column: pa.ChunkedArray, kind: str) -> NumericSide | CategoricalSide:
 
 
 def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArray, findings: list[Finding]) -> tuple[str, object, object]:
-    """One side numeric, the other text: numbers if every text value parses, else both as text."""
+    """One side numeric, the other text: numbers if every text value parses, else both as text.
+
+    True/false on one side and only 0 and 1 on the other (a bool column written as integers)
+    are compared as true/false.
+    """
+    if ref_kind == "categorical" and _is_flags(ref_side) and _only_zero_one(numeric_side(column)):
+        findings.append(Finding("type_mismatch", f"column {name!r} is true/false in the reference but 0/1 in the current data; compared as true/false", name, "warning"))
+        return "categorical", ref_side, categorical_side(pc.cast(column, pa.bool_()))
+    if ref_kind == "numeric" and pa.types.is_boolean(column.type) and _only_zero_one(ref_side):
+        findings.append(Finding("type_mismatch", f"column {name!r} is 0/1 in the reference but true/false in the current data; compared as true/false", name, "warning"))
+        return "categorical", _zero_one_as_flags(ref_side), categorical_side(column)
     if ref_kind == "numeric":
         try:
             cur_side = numeric_side(pc.cast(column, pa.float64()))
@@ -392,6 +402,22 @@ def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArr
             return "categorical", _as_categorical(ref_side), categorical_side(column)
     findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference but numeric in the current data; compared as text", name, "warning"))
     return "categorical", ref_side, categorical_side(to_text(column))
+
+
+def _is_flags(side: object) -> bool:
+    return isinstance(side, CategoricalSide) and side.categories.size > 0 and set(side.categories.tolist()) <= {"true", "false"}
+
+
+def _only_zero_one(side: object) -> bool:
+    return isinstance(side, NumericSide) and side.posinf == side.neginf == 0 and side.values.size > 0 and bool(np.isin(side.values, (0.0, 1.0)).all())
+
+
+def _zero_one_as_flags(side: NumericSide) -> CategoricalSide:
+    ones = int(np.count_nonzero(side.values))
+    kept = [(name, count) for name, count in (("false", side.values.size - ones), ("true", ones)) if count]
+    categories = np.empty(len(kept), dtype=object)
+    categories[:] = [name for name, _ in kept]
+    return CategoricalSide(side.rows, side.missing, categories, np.array([count for _, count in kept], dtype=np.int64))
 
 
 def _as_categorical(side: object) -> CategoricalSide:
