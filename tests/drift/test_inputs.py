@@ -303,3 +303,13 @@ def test_a_bool_column_against_the_same_flags_as_zero_and_one_does_not_drift() -
     # a 0/1/2 column is not a flag: still compared as text, and drifts
     report = compare(as_bool, pa.table({"flag": pa.array(rng.integers(0, 3, 3000)), "x": as_bool.column("x")}), SPEC)
     assert report.drifted_columns == ["flag"]
+
+
+def test_two_columns_of_one_name_are_an_input_error(tmp_path: Path) -> None:
+    """A CSV header 'a,a,b' was an internal error (exit 3, KeyError 'Column a does not exist in schema')."""
+    (tmp_path / "dup.csv").write_text("a,a,b\n1,2,x\n3,4,y\n")
+    pq.write_table(pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0])], names=["v", "v"]), tmp_path / "dup.parquet")
+    (tmp_path / "ok.csv").write_text("a,b\n1,x\n")
+    for name in ("dup.csv", "dup.parquet"):
+        with pytest.raises(InputError, match="has more than one column named '[av]'"):
+            compare(tmp_path / name, tmp_path / "ok.csv", SPEC)

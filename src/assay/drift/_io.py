@@ -55,6 +55,7 @@ class TableSource(Source):
     """A table already in memory."""
 
     def __init__(self, table: pa.Table, label: str, notes: dict[str, str] | None = None) -> None:
+        _refuse_repeated_names(table.schema, label)
         self.table = table
         self.schema = table.schema
         self.label = label
@@ -103,6 +104,7 @@ class ParquetSource(Source):
                 self._dictionary = dictionary_columns(meta, self.schema)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read {label} as Parquet: {exc}", hint="check that the file is a complete Parquet file") from exc
+        _refuse_repeated_names(self.schema, label)
 
     @property
     def num_rows(self) -> int:
@@ -241,6 +243,16 @@ def _read_csv(path: Path, label: str) -> TableSource:
             raise InputError(f"{label} is empty", hint="give a CSV file with a header line and rows") from exc
         raise InputError(f"cannot read {label} as CSV: {exc}") from exc
     return TableSource(_empty_text_as_missing(table), label)
+
+
+def _refuse_repeated_names(schema: pa.Schema, label: str) -> None:
+    """Columns are compared by name: two of one name cannot be told apart."""
+    from collections import Counter
+
+    repeated = [name for name, count in Counter(schema.names).items() if count > 1]
+    if repeated:
+        names = ", ".join(map(repr, repeated))
+        raise InputError(f"{label} has more than one column named {names}", hint="give each column its own name")
 
 
 def _empty_text_as_missing(table: pa.Table) -> pa.Table:
