@@ -313,3 +313,15 @@ def test_two_columns_of_one_name_are_an_input_error(tmp_path: Path) -> None:
     for name in ("dup.csv", "dup.parquet"):
         with pytest.raises(InputError, match="has more than one column named '[av]'"):
             compare(tmp_path / name, tmp_path / "ok.csv", SPEC)
+
+
+def test_a_folder_whose_files_disagree_on_a_column_kind_is_an_input_error(tmp_path: Path) -> None:
+    """Numbers in one file and text in another were an internal error (exit 3, ArrowInvalid
+    'Failed to parse string'), met in the middle of the comparison."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": [1.0, 2.0] * 30}), folder / "a.parquet")
+    pq.write_table(pa.table({"x": ["u", "v"] * 30}), folder / "b.parquet")
+    pq.write_table(pa.table({"x": [1.0, 2.0] * 30}), tmp_path / "one.parquet")
+    with pytest.raises(InputError, match="disagree on column 'x': numeric in the first file, categorical \\(string\\) in .*b.parquet"):
+        compare(folder, tmp_path / "one.parquet", SPEC)

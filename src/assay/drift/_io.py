@@ -93,6 +93,7 @@ class ParquetSource(Source):
                 self.schema = self.dataset.schema
                 self._rows = self.dataset.count_rows()
                 self._files = sorted(self.dataset.files)
+                _refuse_conflicting_files(self.schema, self._files, label)
             else:
                 import pyarrow.parquet as pq
 
@@ -243,6 +244,22 @@ def _read_csv(path: Path, label: str) -> TableSource:
             raise InputError(f"{label} is empty", hint="give a CSV file with a header line and rows") from exc
         raise InputError(f"cannot read {label} as CSV: {exc}") from exc
     return TableSource(_empty_text_as_missing(table), label)
+
+
+def _refuse_conflicting_files(schema: pa.Schema, files: list[str], label: str) -> None:
+    """A folder is read with its first file's schema: a file whose column holds another kind
+    of value (text where the first holds numbers) would fail in the middle of the comparison."""
+    import pyarrow.parquet as pq
+
+    from assay.drift._columns import arrow_kind
+
+    kinds = {field.name: arrow_kind(field.type) for field in schema}
+    for file in files:
+        for field in pq.read_schema(file):
+            kind = arrow_kind(field.type)
+            if field.name in kinds and "null" not in (kind, kinds[field.name]) and kind != kinds[field.name]:
+                raise InputError(f"the Parquet files of {label} disagree on column {field.name!r}: {kinds[field.name]} in the first file, {kind} ({field.type}) in {file}",
+                                 hint="give a folder whose files share one schema, or compare the files one by one")  # fmt: skip
 
 
 def _refuse_repeated_names(schema: pa.Schema, label: str) -> None:
