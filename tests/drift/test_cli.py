@@ -251,3 +251,19 @@ def test_the_text_says_when_the_multivariate_tests_were_skipped(cli: CLI, files:
     out = cli("drift", str(ref.parent / "p.json"), str(same), check=0).stdout
     assert "multivariate tests skipped: the reference is a profile; multivariate tests need reference rows" in out
     assert "skipped" not in cli("drift", str(ref), str(same), "--no-multivariate", check=0).stdout
+
+
+def test_a_report_against_a_stored_profile_is_tied_to_its_dataset_version(ws: object, cli: CLI, tmp_path: Path) -> None:
+    """`assay drift profile:train@v1 today.parquet` was recorded with no edge: `assay lineage
+    train@v1 --down` did not list it, as it lists a report against train@v1 itself."""
+    from assay import data
+
+    (tmp_path / "train").mkdir()
+    _write(tmp_path / "train", name="part")
+    today = _write(tmp_path, 0.8, name="today")
+    version = data.add(ws, [tmp_path / "train"], name="train").version  # type: ignore[arg-type]
+    cli("drift", "profile", "train@v1", "--save")
+    doc = cli.json("drift", "profile:train@v1", str(today), check=1)
+    edges = ws.ledger.query("SELECT src, relation FROM edges WHERE dst = ?", (f"record:{doc['record_id']}",))  # type: ignore[attr-defined]
+    assert edges == [(f"version:{version.id}", "judged_by")]
+    assert doc["record_id"][:12] in cli("lineage", "train@v1", "--down").stdout

@@ -31,7 +31,8 @@ def compare_sources(reference: object, current: object, spec: DriftSpec | None =
     """Open ``reference`` and ``current`` once each and :func:`compare` them.
 
     Returns the report and the dataset version read on each side (``None`` for a file,
-    a table or a profile), as :func:`record_report` takes them::
+    a table or a profile file; a stored ``profile:NAME@REF`` is that version's), as
+    :func:`record_report` takes them::
 
         report, versions = compare_sources("customers@v1", "customers@v2", DriftSpec(), workspace=ws)
         record_report(ws, report, versions)
