@@ -267,3 +267,16 @@ def test_a_report_against_a_stored_profile_is_tied_to_its_dataset_version(ws: ob
     edges = ws.ledger.query("SELECT src, relation FROM edges WHERE dst = ?", (f"record:{doc['record_id']}",))  # type: ignore[attr-defined]
     assert edges == [(f"version:{version.id}", "judged_by")]
     assert doc["record_id"][:12] in cli("lineage", "train@v1", "--down").stdout
+
+
+def test_lineage_shows_a_stored_profile_without_a_none_verdict(ws: object, cli: CLI, tmp_path: Path) -> None:
+    """It showed as 'drift_profile train@v1  [None, c2c3b1d3f803]'."""
+    from assay import data
+
+    (tmp_path / "train").mkdir()
+    _write(tmp_path / "train", name="part")
+    data.add(ws, [tmp_path / "train"], name="train")  # type: ignore[arg-type]
+    cli("drift", "profile", "train@v1", "--save")
+    record = ws.ledger.query("SELECT id FROM records WHERE kind = 'drift_profile'")[0][0]  # type: ignore[attr-defined]
+    out = cli("lineage", "train@v1", "--down").stdout
+    assert f"drift_profile train@v1  [{record[:12]}]" in out and "None" not in out
