@@ -280,3 +280,11 @@ def test_lineage_shows_a_stored_profile_without_a_none_verdict(ws: object, cli: 
     record = ws.ledger.query("SELECT id FROM records WHERE kind = 'drift_profile'")[0][0]  # type: ignore[attr-defined]
     out = cli("lineage", "train@v1", "--down").stdout
     assert f"drift_profile train@v1  [{record[:12]}]" in out and "None" not in out
+
+
+def test_a_report_path_that_cannot_be_written_exits_2(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """A --report under a file (or in /proc) was an internal error (exit 3, FileExistsError)."""
+    ref, same, _ = files
+    (ref.parent / "afile").write_text("")
+    doc = cli.json("drift", str(ref), str(same), "--no-multivariate", "--report", str(ref.parent / "afile" / "r.html"), check=2)
+    assert doc["message"].startswith(f"cannot write the report {ref.parent / 'afile' / 'r.html'}: ")
