@@ -33,8 +33,9 @@ def arrow_kind(dtype: pa.DataType) -> str:
 _MICROSECONDS = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}
 
 
-def to_float(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Float64 values with nulls as NaN (times and dates become microseconds, since the epoch or midnight)."""
+def to_float(column: pa.ChunkedArray | pa.Array, *, common_time_unit: bool = True) -> np.ndarray:
+    """Float64 values with nulls as NaN (times and dates become microseconds, since the epoch or
+    midnight; with ``common_time_unit=False`` their own ticks, as profiles keep them)."""
     dtype = column.type
     if pa.types.is_dictionary(dtype):
         column = pc.cast(column, dtype.value_type)
@@ -42,7 +43,8 @@ def to_float(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     scale = 1.0
     if pa.types.is_temporal(dtype):
         column = pc.cast(column, pa.int64()) if not pa.types.is_date32(dtype) else pc.cast(column, pa.int32())
-        scale = 86_400e6 if pa.types.is_date32(dtype) else 1e3 if pa.types.is_date64(dtype) else _MICROSECONDS.get(getattr(dtype, "unit", "us"), 1.0)
+        if common_time_unit:
+            scale = 86_400e6 if pa.types.is_date32(dtype) else 1e3 if pa.types.is_date64(dtype) else _MICROSECONDS.get(getattr(dtype, "unit", "us"), 1.0)
     if dtype != pa.float64():
         column = pc.cast(column, pa.float64(), safe=False)
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
