@@ -288,3 +288,12 @@ def test_a_report_path_that_cannot_be_written_exits_2(cli: CLI, files: tuple[Pat
     (ref.parent / "afile").write_text("")
     doc = cli.json("drift", str(ref), str(same), "--no-multivariate", "--report", str(ref.parent / "afile" / "r.html"), check=2)
     assert doc["message"].startswith(f"cannot write the report {ref.parent / 'afile' / 'r.html'}: ")
+
+
+def test_a_target_missing_from_the_current_data_says_what_to_do(cli: CLI, files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """Production data often has no labels yet: the error gave no hint."""
+    ref = files[0]
+    pq.write_table(pq.read_table(ref).drop_columns(["label"]), tmp_path / "nolabel.parquet")
+    doc = cli.json("drift", str(ref), str(tmp_path / "nolabel.parquet"), "--target", "label", check=2)
+    assert doc["message"] == "the target column 'label' is not in the current data"
+    assert doc["hint"].startswith("leave out the target (--target) where the current data has none yet; its columns are: age, income, city")

@@ -132,7 +132,8 @@ class DriftDetector:
                     raise InputError(f"the current data has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}", hint=f"its columns are: {', '.join(cur_names[:30])}")
             for role, name in (("target", spec.target), ("prediction", spec.prediction)):
                 if name and name not in cur_names:
-                    raise InputError(f"the {role} column {name!r} is not in the current data")
+                    raise InputError(f"the {role} column {name!r} is not in the current data",
+                                     hint=f"leave out the {role} (--{role}) where the current data has none yet; its columns are: {', '.join(cur_names[:30])}")  # fmt: skip
             names = [n for n in self.kinds_ if n in cur_names]
             if spec.columns is None:
                 for n in self.kinds_:
