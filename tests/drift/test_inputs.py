@@ -325,3 +325,17 @@ def test_a_folder_whose_files_disagree_on_a_column_kind_is_an_input_error(tmp_pa
     pq.write_table(pa.table({"x": [1.0, 2.0] * 30}), tmp_path / "one.parquet")
     with pytest.raises(InputError, match="disagree on column 'x': numeric in the first file, categorical \\(string\\) in .*b.parquet"):
         compare(folder, tmp_path / "one.parquet", SPEC)
+
+
+def test_a_column_of_a_type_drift_cannot_judge_is_named_with_its_type(tmp_path: Path) -> None:
+    """The warning said only 'column 'c' has a type drift cannot judge; skipped': not which
+    type, nor that a CSV in Latin-1 (not UTF-8) reads its text as bytes."""
+    (tmp_path / "latin1.csv").write_bytes(b"x,c\n1,caf\xe9\n2,b\n")
+    (tmp_path / "utf8.csv").write_text("x,c\n1,a\n2,b\n")
+    report = compare(tmp_path / "latin1.csv", tmp_path / "utf8.csv", SPEC)
+    assert [f.message for f in report.findings if f.type == "unsupported_type"] == [
+        "column 'c' holds bytes (binary) in the reference, which drift cannot judge (a CSV that is not UTF-8 reads as bytes); skipped"]
+    nested = pa.table({"s": pa.array([{"u": i} for i in range(30)]), "x": np.arange(30.0)})
+    report = compare(nested, nested, SPEC)
+    assert [f.message for f in report.findings if f.type == "unsupported_type"] == [
+        "column 's' is of a type drift cannot judge on both sides: struct<u: int64>; skipped"]

@@ -64,6 +64,7 @@ class DriftDetector:
             self.mode_ = "exact" if spec.method == "exact" or (spec.method == "auto" and self.rows_ <= spec.exact_max_rows) else "binned"
             self.notes_ = dict(src.notes)
             self.kinds_ = {n: arrow_kind(src.schema.field(n).type) for n in names}
+            self.types_ = {n: str(src.schema.field(n).type) for n in names}
             self.sample_ = None
             if self.mode_ == "exact":
                 # rows for the multivariate tests are taken from each column as it is read: no extra pass
@@ -94,6 +95,7 @@ class DriftDetector:
         self.sample_ = None
         names = self._wanted(list(profile.columns) + list(profile.unsupported), "reference profile")
         self.kinds_ = {n: ("unsupported" if n in profile.unsupported else profile.columns[n].kind) for n in names}
+        self.types_ = dict(profile.unsupported)
 
     def _wanted(self, available: list[str], side: str) -> list[str]:
         spec = self.spec_
@@ -234,8 +236,13 @@ class DriftDetector:
             self._cur_sample = pa.table(sample) if sample else None
         for n in names:
             if "unsupported" in (self.kinds_[n], cur_kinds[n]):
-                dtype = self.profile_.unsupported.get(n, "") if self.mode_ == "binned" and hasattr(self, "profile_") else ""
-                findings.append(Finding("unsupported_type", f"column {n!r} has a type drift cannot judge {dtype}".strip() + "; skipped", n, "warning"))
+                dtype = str(src.schema.field(n).type) if cur_kinds[n] == "unsupported" else self.types_.get(n, "")  # type: ignore[attr-defined]
+                side = ("on both sides" if self.kinds_[n] == cur_kinds[n] else "in the current data") if cur_kinds[n] == "unsupported" else "in the reference"
+                if dtype in ("binary", "large_binary"):
+                    text = f"column {n!r} holds bytes ({dtype}) {side}, which drift cannot judge (a CSV that is not UTF-8 reads as bytes)"
+                else:
+                    text = f"column {n!r} is of a type drift cannot judge {side}" + (f": {dtype}" if dtype else "")
+                findings.append(Finding("unsupported_type", text + "; skipped", n, "warning"))
             if n in notes:
                 findings.append(Finding("mixed_types", f"column {n!r}: {notes[n]}", n, "warning"))
         judged = [n for n in names if n in pairs]
