@@ -152,3 +152,44 @@ def test_delong_auc_equals_mann_whitney() -> None:
         idx = rng.integers(0, 500, 500)
         boots.append(auc_delong(scores[idx], labels[idx])[0])
     assert abs(se - np.std(boots)) < 0.25 * se
+
+
+def _with_rare_categories(rng: np.random.Generator, n: int) -> pa.Table:
+    return pa.table({
+        "x": rng.normal(size=n),
+        "user_id": [f"u{v}" for v in rng.integers(0, 10**6, n)],  # an identifier: almost every value new
+        "zip": [f"z{v}" for v in rng.zipf(1.3, n) % 5000],  # a long tail of rare categories
+    })  # fmt: skip
+
+
+def test_multivariate_tests_do_not_alarm_on_identifiers_and_rare_categories() -> None:
+    """Categories are encoded by their frequency in both samples, not the reference's alone,
+    which let the classifier tell reference rows (seen, so frequency > 0) from current ones
+    (unseen, 0): every report with an id column was drift, at AUC near 1."""
+    rng = np.random.default_rng(21)
+    classifier = mmd = 0
+    for seed in range(8):
+        out = compare(_with_rare_categories(rng, 1000), _with_rare_categories(rng, 1000), DriftSpec(seed=seed, mmd_permutations=99)).multivariate
+        assert out is not None and abs(out["classifier"]["auc"] - 0.5) < 0.1
+        classifier += out["classifier"]["drifted"]
+        mmd += out["mmd"]["significant"]
+    assert_rate_at_most(classifier, 8)
+    assert_rate_at_most(mmd, 8)
+    # a category that is new in the current data is still told apart
+    ref, cur = _with_rare_categories(rng, 2000), _with_rare_categories(rng, 2000)
+    zips = cur.column("zip").to_pylist()
+    cur = cur.set_column(2, "zip", pa.array(["z-new" if i % 4 == 0 else z for i, z in enumerate(zips)]))
+    out = compare(ref, cur, DriftSpec(mmd_permutations=99)).multivariate
+    assert out is not None and out["classifier"]["drifted"] and out["classifier"]["drivers"][0]["feature"] == "zip"
+
+
+def test_an_all_null_column_gives_no_numpy_warning() -> None:
+    import warnings
+
+    rng = np.random.default_rng(22)
+    ref = pa.table({"x": rng.normal(size=200), "empty": pa.nulls(200)})
+    cur = pa.table({"x": rng.normal(size=200), "empty": pa.nulls(200)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = compare(ref, cur, DriftSpec(mmd_permutations=99))
+    assert report.multivariate is not None and "mmd" in report.multivariate

@@ -194,3 +194,106 @@ def test_inside_a_workspace_there_is_no_such_note(ws: object, cli: CLI, files: t
     ref, same, _ = files
     assert "not recorded" not in cli("drift", ref.name, same.name, "--no-multivariate").stdout
     assert cli.json("drift", ref.name, same.name, "--no-multivariate")["notes"] == []
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('alpha: "abc"\n', "alpha must be a number"),
+        ("bins: 10.5\n", "bins must be a whole number"),
+        ("numeric: {tst: ks}\n", "numeric has unknown field: tst"),
+        ("per_column: [1]\n", "per_column must map column names to rules"),
+        ("per_column: {x: [1]}\n", "per_column 'x' must be a rule"),
+        ("fail_on: 0.3\n", "fail_on must be text"),
+        ("multivariate: 'no'\n", "multivariate must be true or false"),
+        ("seed: -1\n", "seed must be at least 0"),
+        ("mmd_sample: 1\n", "mmd_sample must be at least 10"),
+    ],
+)
+def test_a_spec_file_with_a_wrong_value_exits_2_naming_the_field(cli: CLI, files: tuple[Path, Path, Path], text: str, message: str) -> None:
+    """Values of the wrong type in a spec file were internal errors (exit 3: TypeError, AttributeError)."""
+    ref = files[0]
+    spec = ref.parent / "spec.yaml"
+    spec.write_text(text)
+    doc = cli.json("drift", str(ref), str(ref), "--spec", str(spec), "--no-record", check=2)
+    assert message in doc["message"]
+
+
+def test_a_spec_file_may_name_a_rule_by_its_test_and_columns_as_text(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    ref = files[0]
+    spec = ref.parent / "spec.yaml"
+    spec.write_text("numeric: psi\ncolumns: age, city\nmultivariate: false\n")
+    doc = cli.json("drift", str(ref), str(ref), "--spec", str(spec), "--no-record", check=0)
+    assert {c["name"]: c["test"] for c in doc["columns"]} == {"age": "psi", "city": "chi2"}
+
+
+@pytest.mark.parametrize("option, message", [(["--seed", "-1"], "seed must be at least 0"), (["--max-categories", "0"], "max_categories must be at least 1")])
+def test_profile_refuses_a_negative_seed_or_no_categories(cli: CLI, files: tuple[Path, Path, Path], option: list[str], message: str) -> None:
+    """--seed -1 was an internal error (exit 3, numpy's 'expected non-negative integer')."""
+    ref = files[0]
+    doc = cli.json("drift", "profile", str(ref), "--out", str(ref.parent / "p.json"), *option, check=2)
+    assert message in doc["message"]
+
+
+def test_merge_names_a_file_that_is_not_a_profile(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """A Parquet file given as a profile said "'utf-8' codec can't decode byte 0x80 in position 7"."""
+    ref = files[0]
+    cli("drift", "profile", str(ref), "--out", str(ref.parent / "p.json"))
+    doc = cli.json("drift", "merge", str(ref.parent / "p.json"), str(ref), "--out", str(ref.parent / "m.json"), check=2)
+    assert doc["message"] == f"{ref} is not an assay drift profile (a JSON file): it is not text"
+    assert "assay drift profile DATA --out" in doc["hint"]
+
+
+def test_the_text_says_when_the_multivariate_tests_were_skipped(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """A profile as the reference has no rows for the domain classifier: the text said nothing of it."""
+    ref, same, _ = files
+    cli("drift", "profile", str(ref), "--out", str(ref.parent / "p.json"))
+    out = cli("drift", str(ref.parent / "p.json"), str(same), check=0).stdout
+    assert "multivariate tests skipped: the reference is a profile; multivariate tests need reference rows" in out
+    assert "skipped" not in cli("drift", str(ref), str(same), "--no-multivariate", check=0).stdout
+
+
+def test_a_report_against_a_stored_profile_is_tied_to_its_dataset_version(ws: object, cli: CLI, tmp_path: Path) -> None:
+    """`assay drift profile:train@v1 today.parquet` was recorded with no edge: `assay lineage
+    train@v1 --down` did not list it, as it lists a report against train@v1 itself."""
+    from assay import data
+
+    (tmp_path / "train").mkdir()
+    _write(tmp_path / "train", name="part")
+    today = _write(tmp_path, 0.8, name="today")
+    version = data.add(ws, [tmp_path / "train"], name="train").version  # type: ignore[arg-type]
+    cli("drift", "profile", "train@v1", "--save")
+    doc = cli.json("drift", "profile:train@v1", str(today), check=1)
+    edges = ws.ledger.query("SELECT src, relation FROM edges WHERE dst = ?", (f"record:{doc['record_id']}",))  # type: ignore[attr-defined]
+    assert edges == [(f"version:{version.id}", "judged_by")]
+    assert doc["record_id"][:12] in cli("lineage", "train@v1", "--down").stdout
+
+
+def test_lineage_shows_a_stored_profile_without_a_none_verdict(ws: object, cli: CLI, tmp_path: Path) -> None:
+    """It showed as 'drift_profile train@v1  [None, c2c3b1d3f803]'."""
+    from assay import data
+
+    (tmp_path / "train").mkdir()
+    _write(tmp_path / "train", name="part")
+    data.add(ws, [tmp_path / "train"], name="train")  # type: ignore[arg-type]
+    cli("drift", "profile", "train@v1", "--save")
+    record = ws.ledger.query("SELECT id FROM records WHERE kind = 'drift_profile'")[0][0]  # type: ignore[attr-defined]
+    out = cli("lineage", "train@v1", "--down").stdout
+    assert f"drift_profile train@v1  [{record[:12]}]" in out and "None" not in out
+
+
+def test_a_report_path_that_cannot_be_written_exits_2(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """A --report under a file (or in /proc) was an internal error (exit 3, FileExistsError)."""
+    ref, same, _ = files
+    (ref.parent / "afile").write_text("")
+    doc = cli.json("drift", str(ref), str(same), "--no-multivariate", "--report", str(ref.parent / "afile" / "r.html"), check=2)
+    assert doc["message"].startswith(f"cannot write the report {ref.parent / 'afile' / 'r.html'}: ")
+
+
+def test_a_target_missing_from_the_current_data_says_what_to_do(cli: CLI, files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """Production data often has no labels yet: the error gave no hint."""
+    ref = files[0]
+    pq.write_table(pq.read_table(ref).drop_columns(["label"]), tmp_path / "nolabel.parquet")
+    doc = cli.json("drift", str(ref), str(tmp_path / "nolabel.parquet"), "--target", "label", check=2)
+    assert doc["message"] == "the target column 'label' is not in the current data"
+    assert doc["hint"].startswith("leave out the target (--target) where the current data has none yet; its columns are: age, income, city")

@@ -250,3 +250,92 @@ def test_dictionary_encoded_text_counts_like_plain_text(tmp_path: Path) -> None:
     assert [(c.name, c.statistic, c.p_value) for c in from_files.columns] == [(c.name, c.statistic, c.p_value) for c in in_memory.columns]
     binned = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet", DriftSpec(multivariate=True, method="binned", bins=50))
     assert binned.column("c").reference["distinct"] == 2 and binned.multivariate is not None
+
+
+def test_times_compare_in_one_unit_whatever_each_side_stores(tmp_path: Path) -> None:
+    """A Parquet file written by pandas holds timestamp[us], the same times read from a CSV
+    timestamp[s]: compared as raw ticks they differed by a factor of a million (KS D 1, drift)."""
+    rng = np.random.default_rng(5)
+    seconds = 1_704_067_200 + rng.integers(0, 86_400 * 30, 3000)
+    ref = pa.table({"ts": pa.array(seconds * 1_000_000, pa.timestamp("us")), "day": pa.array(seconds // 86_400, pa.int32()).cast(pa.date32())})
+    for unit, factor in (("s", 1), ("ms", 1000), ("ns", 1_000_000_000)):
+        cur = pa.table({"ts": pa.array(seconds * factor, pa.timestamp(unit)), "day": pa.array(seconds // 86_400 * 86_400_000, pa.date64())})
+        report = compare(ref, cur, SPEC)
+        assert not report.drift, unit
+        assert all(c.effect == 0 for c in report.columns), [(c.name, c.effect) for c in report.columns]
+    # and through a CSV file, as a user meets it
+    pq.write_table(ref.select(["ts"]), tmp_path / "ref.parquet")
+    pacsv.write_csv(pa.table({"ts": pa.array(seconds, pa.timestamp("s"))}), tmp_path / "cur.csv")
+    report = compare(tmp_path / "ref.parquet", tmp_path / "cur.csv", SPEC)
+    assert not report.drift and report.columns[0].effect == 0
+
+
+def test_an_empty_text_field_in_a_csv_is_missing_as_in_parquet(tmp_path: Path) -> None:
+    """pandas writes NaN in a text column as an empty field: it was read as the category "",
+    so a CSV showed a new category where the same data in Parquet showed a missing-rate change."""
+    rng = np.random.default_rng(6)
+    values = rng.choice(["a", "b", "c"], 4000).tolist()
+    ref = pa.table({"c": values})
+    cur = pa.table({"c": [None if i % 7 == 0 else v for i, v in enumerate(values)]})
+    for side, table in (("ref", ref), ("cur", cur)):
+        pq.write_table(table, tmp_path / f"{side}.parquet")
+        (tmp_path / f"{side}.csv").write_text("c,n\n" + "\n".join(f"{'' if v is None else v},{i}" for i, v in enumerate(table.column("c").to_pylist())) + "\n")
+    as_csv = compare(tmp_path / "ref.csv", tmp_path / "cur.csv", SPEC)
+    as_parquet = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet", SPEC)
+    for report in (as_csv, as_parquet):
+        column = next(c for c in report.columns if c.name == "c")
+        assert column.current["missing"] == len([v for v in cur.column("c").to_pylist() if v is None])
+        assert column.missing_rate["drifted"] and column.effect < 0.01
+        assert not any(f.type == "unseen_categories" for f in column.findings + report.findings)
+
+
+def test_a_bool_column_against_the_same_flags_as_zero_and_one_does_not_drift() -> None:
+    """A bool column written as 0/1 integers was compared as text, 'true' against '1': TV 1.0, drift."""
+    rng = np.random.default_rng(7)
+    flags = rng.random(3000) < 0.3
+    as_bool = pa.table({"flag": pa.array(flags), "x": rng.normal(size=3000)})
+    as_int = pa.table({"flag": pa.array(flags.astype(np.int64)), "x": as_bool.column("x")})
+    for ref, cur, message in ((as_bool, as_int, "true/false in the reference but 0/1"), (as_int, as_bool, "0/1 in the reference but true/false")):
+        report = compare(ref, cur, SPEC)
+        flag = next(c for c in report.columns if c.name == "flag")
+        assert not report.drift and flag.kind == "categorical" and flag.effect == 0
+        assert any(message in f.message for f in report.findings)
+    # a 0/1/2 column is not a flag: still compared as text, and drifts
+    report = compare(as_bool, pa.table({"flag": pa.array(rng.integers(0, 3, 3000)), "x": as_bool.column("x")}), SPEC)
+    assert report.drifted_columns == ["flag"]
+
+
+def test_two_columns_of_one_name_are_an_input_error(tmp_path: Path) -> None:
+    """A CSV header 'a,a,b' was an internal error (exit 3, KeyError 'Column a does not exist in schema')."""
+    (tmp_path / "dup.csv").write_text("a,a,b\n1,2,x\n3,4,y\n")
+    pq.write_table(pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0])], names=["v", "v"]), tmp_path / "dup.parquet")
+    (tmp_path / "ok.csv").write_text("a,b\n1,x\n")
+    for name in ("dup.csv", "dup.parquet"):
+        with pytest.raises(InputError, match="has more than one column named '[av]'"):
+            compare(tmp_path / name, tmp_path / "ok.csv", SPEC)
+
+
+def test_a_folder_whose_files_disagree_on_a_column_kind_is_an_input_error(tmp_path: Path) -> None:
+    """Numbers in one file and text in another were an internal error (exit 3, ArrowInvalid
+    'Failed to parse string'), met in the middle of the comparison."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": [1.0, 2.0] * 30}), folder / "a.parquet")
+    pq.write_table(pa.table({"x": ["u", "v"] * 30}), folder / "b.parquet")
+    pq.write_table(pa.table({"x": [1.0, 2.0] * 30}), tmp_path / "one.parquet")
+    with pytest.raises(InputError, match="disagree on column 'x': numeric in the first file, categorical \\(string\\) in .*b.parquet"):
+        compare(folder, tmp_path / "one.parquet", SPEC)
+
+
+def test_a_column_of_a_type_drift_cannot_judge_is_named_with_its_type(tmp_path: Path) -> None:
+    """The warning said only 'column 'c' has a type drift cannot judge; skipped': not which
+    type, nor that a CSV in Latin-1 (not UTF-8) reads its text as bytes."""
+    (tmp_path / "latin1.csv").write_bytes(b"x,c\n1,caf\xe9\n2,b\n")
+    (tmp_path / "utf8.csv").write_text("x,c\n1,a\n2,b\n")
+    report = compare(tmp_path / "latin1.csv", tmp_path / "utf8.csv", SPEC)
+    assert [f.message for f in report.findings if f.type == "unsupported_type"] == [
+        "column 'c' holds bytes (binary) in the reference, which drift cannot judge (a CSV that is not UTF-8 reads as bytes); skipped"]
+    nested = pa.table({"s": pa.array([{"u": i} for i in range(30)]), "x": np.arange(30.0)})
+    report = compare(nested, nested, SPEC)
+    assert [f.message for f in report.findings if f.type == "unsupported_type"] == [
+        "column 's' is of a type drift cannot judge on both sides: struct<u: int64>; skipped"]

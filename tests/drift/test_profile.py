@@ -155,3 +155,14 @@ def test_a_profile_that_cannot_be_saved_leaves_no_temp_file(tmp_path: Path) -> N
     with pytest.raises(OSError):
         profile.save(tmp_path / "ref.json")
     assert [p.name for p in tmp_path.iterdir()] == ["ref.json"]
+
+
+def test_a_profile_keeps_a_time_column_in_its_own_ticks() -> None:
+    """Saved profiles and monitors' reference profiles hold edges in a time column's own
+    ticks (days for a date): counting new data in microseconds would move every count."""
+    from assay.drift import profile_source
+
+    days = np.arange(19_700, 19_730, dtype=np.int32).repeat(20)
+    profile, _ = profile_source(pa.table({"day": pa.array(days).cast(pa.date32())}), bins=10)
+    sketch = profile.columns["day"]
+    assert sketch.edges.min() >= 19_700 and sketch.edges.max() <= 19_730, sketch.edges

@@ -148,6 +148,8 @@ def _render(doc: dict[str, Any]) -> None:
         click.echo(f"  domain classifier AUC {cl['auc']:.3f} [{cl['ci_low']:.3f}, {cl['ci_high']:.3f}]" + (" drift" if cl["drifted"] else ""))
     if mv.get("mmd"):
         click.echo(f"  MMD² {mv['mmd']['mmd2']:.4g}, permutation p {mv['mmd']['p_value']:.3g}")
+    if mv.get("skipped"):
+        click.echo(f"  multivariate tests skipped: {mv['skipped']}")
     for finding in doc.get("findings", []) + [f for c in columns for f in c.get("findings", [])]:
         echo_err(f"  {finding['severity']}: {finding['message']}")
     if doc.get("report_path"):

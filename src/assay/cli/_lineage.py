@@ -94,7 +94,8 @@ def _shown(node_id: str, info: dict[str, Any]) -> str:
     if info.get("type") == "run" and not info.get("missing"):
         return f"{info['label']}  [run {ident}, {'abandoned' if info.get('abandoned') else info.get('status')}]"
     if info.get("type") == "record" and not info.get("missing"):
-        return f"{info['label']}  [{info.get('verdict')}, {ident}]"
+        # a stored drift profile has no verdict: its id alone
+        return f"{info['label']}  [{info['verdict']}, {ident}]" if info.get("verdict") else f"{info['label']}  [{ident}]"
     return str(info["label"])
 
 

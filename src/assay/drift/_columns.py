@@ -28,21 +28,31 @@ def arrow_kind(dtype: pa.DataType) -> str:
     return "unsupported"
 
 
-def to_float(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Float64 values with nulls as NaN (times become their integer ticks)."""
+# Microseconds per tick of each time unit: times are compared in microseconds whatever unit
+# each side was stored in (pandas writes Parquet in us, a CSV reads as s, Arrow may hold ns)
+_MICROSECONDS = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}
+
+
+def to_float(column: pa.ChunkedArray | pa.Array, *, common_time_unit: bool = True) -> np.ndarray:
+    """Float64 values with nulls as NaN (times and dates become microseconds, since the epoch or
+    midnight; with ``common_time_unit=False`` their own ticks, as profiles keep them)."""
     dtype = column.type
     if pa.types.is_dictionary(dtype):
         column = pc.cast(column, dtype.value_type)
         dtype = dtype.value_type
+    scale = 1.0
     if pa.types.is_temporal(dtype):
         column = pc.cast(column, pa.int64()) if not pa.types.is_date32(dtype) else pc.cast(column, pa.int32())
+        if common_time_unit:
+            scale = 86_400e6 if pa.types.is_date32(dtype) else 1e3 if pa.types.is_date64(dtype) else _MICROSECONDS.get(getattr(dtype, "unit", "us"), 1.0)
     if dtype != pa.float64():
         column = pc.cast(column, pa.float64(), safe=False)
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     if not chunks:
         return np.empty(0)
     parts = [_float_chunk(chunk) for chunk in chunks]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return values * scale if scale != 1.0 else values
 
 
 def _float_chunk(chunk: pa.Array) -> np.ndarray:

@@ -64,6 +64,7 @@ class DriftDetector:
             self.mode_ = "exact" if spec.method == "exact" or (spec.method == "auto" and self.rows_ <= spec.exact_max_rows) else "binned"
             self.notes_ = dict(src.notes)
             self.kinds_ = {n: arrow_kind(src.schema.field(n).type) for n in names}
+            self.types_ = {n: str(src.schema.field(n).type) for n in names}
             self.sample_ = None
             if self.mode_ == "exact":
                 # rows for the multivariate tests are taken from each column as it is read: no extra pass
@@ -94,6 +95,7 @@ class DriftDetector:
         self.sample_ = None
         names = self._wanted(list(profile.columns) + list(profile.unsupported), "reference profile")
         self.kinds_ = {n: ("unsupported" if n in profile.unsupported else profile.columns[n].kind) for n in names}
+        self.types_ = dict(profile.unsupported)
 
     def _wanted(self, available: list[str], side: str) -> list[str]:
         spec = self.spec_
@@ -120,7 +122,7 @@ class DriftDetector:
         with open_source(current, label="current", workspace=self.workspace) as src:
             if isinstance(src, Profile):
                 if self.mode_ != "binned":
-                    raise InputError("a current profile needs a reference profile (or method='binned')",
+                    raise InputError("a current profile needs a reference profile, or a reference read in binned mode (--method binned, method='binned')",
                                      hint="profile the current data on the reference's bins: assay drift profile DATA --like REFERENCE.json")  # fmt: skip
                 return self.compare_profile(src)
             if src.num_rows == 0:
@@ -132,7 +134,8 @@ class DriftDetector:
                     raise InputError(f"the current data has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}", hint=f"its columns are: {', '.join(cur_names[:30])}")
             for role, name in (("target", spec.target), ("prediction", spec.prediction)):
                 if name and name not in cur_names:
-                    raise InputError(f"the {role} column {name!r} is not in the current data")
+                    raise InputError(f"the {role} column {name!r} is not in the current data",
+                                     hint=f"leave out the {role} (--{role}) where the current data has none yet; its columns are: {', '.join(cur_names[:30])}")  # fmt: skip
             names = [n for n in self.kinds_ if n in cur_names]
             if spec.columns is None:
                 for n in self.kinds_:
@@ -168,7 +171,7 @@ class DriftDetector:
                 continue
             if ref.kind != cur.kind or (isinstance(ref, NumericSketch) and not np.array_equal(ref.edges, cur.edges)):
                 raise InputError(f"the current profile's column {name!r} was not counted on the reference's bins",
-                                 hint="count current data with the reference profile's edges (count_like)")  # fmt: skip
+                                 hint="count current data on the reference profile's edges: `assay drift profile DATA --like REFERENCE.json` (Python: profile_source(DATA, like=...))")  # fmt: skip
             results.append(self._judge(name, ref.kind, ref, cur))
         if not results:
             raise InputError("the reference and the current profile share no columns")
@@ -233,8 +236,13 @@ class DriftDetector:
             self._cur_sample = pa.table(sample) if sample else None
         for n in names:
             if "unsupported" in (self.kinds_[n], cur_kinds[n]):
-                dtype = self.profile_.unsupported.get(n, "") if self.mode_ == "binned" and hasattr(self, "profile_") else ""
-                findings.append(Finding("unsupported_type", f"column {n!r} has a type drift cannot judge {dtype}".strip() + "; skipped", n, "warning"))
+                dtype = str(src.schema.field(n).type) if cur_kinds[n] == "unsupported" else self.types_.get(n, "")  # type: ignore[attr-defined]
+                side = ("on both sides" if self.kinds_[n] == cur_kinds[n] else "in the current data") if cur_kinds[n] == "unsupported" else "in the reference"
+                if dtype in ("binary", "large_binary"):
+                    text = f"column {n!r} holds bytes ({dtype}) {side}, which drift cannot judge (a CSV that is not UTF-8 reads as bytes)"
+                else:
+                    text = f"column {n!r} is of a type drift cannot judge {side}" + (f": {dtype}" if dtype else "")
+                findings.append(Finding("unsupported_type", text + "; skipped", n, "warning"))
             if n in notes:
                 findings.append(Finding("mixed_types", f"column {n!r}: {notes[n]}", n, "warning"))
         judged = [n for n in names if n in pairs]
@@ -381,7 +389,17 @@ def _side(column: pa.ChunkedArray, kind: str) -> NumericSide | CategoricalSide:
 
 
 def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArray, findings: list[Finding]) -> tuple[str, object, object]:
-    """One side numeric, the other text: numbers if every text value parses, else both as text."""
+    """One side numeric, the other text: numbers if every text value parses, else both as text.
+
+    True/false on one side and only 0 and 1 on the other (a bool column written as integers)
+    are compared as true/false.
+    """
+    if ref_kind == "categorical" and _is_flags(ref_side) and _only_zero_one(numeric_side(column)):
+        findings.append(Finding("type_mismatch", f"column {name!r} is true/false in the reference but 0/1 in the current data; compared as true/false", name, "warning"))
+        return "categorical", ref_side, categorical_side(pc.cast(column, pa.bool_()))
+    if ref_kind == "numeric" and pa.types.is_boolean(column.type) and _only_zero_one(ref_side):
+        findings.append(Finding("type_mismatch", f"column {name!r} is 0/1 in the reference but true/false in the current data; compared as true/false", name, "warning"))
+        return "categorical", _zero_one_as_flags(ref_side), categorical_side(column)
     if ref_kind == "numeric":
         try:
             cur_side = numeric_side(pc.cast(column, pa.float64()))
@@ -392,6 +410,22 @@ def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArr
             return "categorical", _as_categorical(ref_side), categorical_side(column)
     findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference but numeric in the current data; compared as text", name, "warning"))
     return "categorical", ref_side, categorical_side(to_text(column))
+
+
+def _is_flags(side: object) -> bool:
+    return isinstance(side, CategoricalSide) and side.categories.size > 0 and set(side.categories.tolist()) <= {"true", "false"}
+
+
+def _only_zero_one(side: object) -> bool:
+    return isinstance(side, NumericSide) and side.posinf == side.neginf == 0 and side.values.size > 0 and bool(np.isin(side.values, (0.0, 1.0)).all())
+
+
+def _zero_one_as_flags(side: NumericSide) -> CategoricalSide:
+    ones = int(np.count_nonzero(side.values))
+    kept = [(name, count) for name, count in (("false", side.values.size - ones), ("true", ones)) if count]
+    categories = np.empty(len(kept), dtype=object)
+    categories[:] = [name for name, _ in kept]
+    return CategoricalSide(side.rows, side.missing, categories, np.array([count for _, count in kept], dtype=np.int64))
 
 
 def _as_categorical(side: object) -> CategoricalSide:

@@ -55,6 +55,7 @@ class TableSource(Source):
     """A table already in memory."""
 
     def __init__(self, table: pa.Table, label: str, notes: dict[str, str] | None = None) -> None:
+        _refuse_repeated_names(table.schema, label)
         self.table = table
         self.schema = table.schema
         self.label = label
@@ -92,6 +93,7 @@ class ParquetSource(Source):
                 self.schema = self.dataset.schema
                 self._rows = self.dataset.count_rows()
                 self._files = sorted(self.dataset.files)
+                _refuse_conflicting_files(self.schema, self._files, label)
             else:
                 import pyarrow.parquet as pq
 
@@ -103,6 +105,7 @@ class ParquetSource(Source):
                 self._dictionary = dictionary_columns(meta, self.schema)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read {label} as Parquet: {exc}", hint="check that the file is a complete Parquet file") from exc
+        _refuse_repeated_names(self.schema, label)
 
     @property
     def num_rows(self) -> int:
@@ -240,7 +243,49 @@ def _read_csv(path: Path, label: str) -> TableSource:
         if "Empty CSV file" in str(exc):
             raise InputError(f"{label} is empty", hint="give a CSV file with a header line and rows") from exc
         raise InputError(f"cannot read {label} as CSV: {exc}") from exc
-    return TableSource(table, label)
+    return TableSource(_empty_text_as_missing(table), label)
+
+
+def _refuse_conflicting_files(schema: pa.Schema, files: list[str], label: str) -> None:
+    """A folder is read with its first file's schema: a file whose column holds another kind
+    of value (text where the first holds numbers) would fail in the middle of the comparison."""
+    import pyarrow.parquet as pq
+
+    from assay.drift._columns import arrow_kind
+
+    kinds = {field.name: arrow_kind(field.type) for field in schema}
+    for file in files:
+        for field in pq.read_schema(file):
+            kind = arrow_kind(field.type)
+            if field.name in kinds and "null" not in (kind, kinds[field.name]) and kind != kinds[field.name]:
+                raise InputError(f"the Parquet files of {label} disagree on column {field.name!r}: {kinds[field.name]} in the first file, {kind} ({field.type}) in {file}",
+                                 hint="give a folder whose files share one schema, or compare the files one by one")  # fmt: skip
+
+
+def _refuse_repeated_names(schema: pa.Schema, label: str) -> None:
+    """Columns are compared by name: two of one name cannot be told apart."""
+    from collections import Counter
+
+    repeated = [name for name, count in Counter(schema.names).items() if count > 1]
+    if repeated:
+        names = ", ".join(map(repr, repeated))
+        raise InputError(f"{label} has more than one column named {names}", hint="give each column its own name")
+
+
+def _empty_text_as_missing(table: pa.Table) -> pa.Table:
+    """An empty field of a text column is a missing value, as in a numeric column (and in pandas).
+
+    pyarrow reads it as the category "": a CSV that pandas wrote with NaN in a text column
+    then showed a new category where Parquet of the same data shows a missing-rate change.
+    """
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            empty = pc.equal(table.column(i), "")
+            if pc.any(empty).as_py():
+                table = table.set_column(i, field, pc.if_else(empty, pa.scalar(None, field.type), table.column(i)))
+    return table
 
 
 def _read_ipc(path: Path, label: str) -> TableSource:

@@ -23,7 +23,13 @@ __all__ = ["auc_delong", "encode_features", "mmd_permutation_test", "multivariat
 
 
 def encode_features(ref: pa.Table, cur: pa.Table, kinds: dict[str, str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Numbers as floats (non-finite as NaN); categories as their reference frequency (unseen: 0)."""
+    """Numbers as floats (non-finite as NaN); categories as their frequency in both samples together.
+
+    The frequency is counted over reference and current rows alike, so it says nothing of
+    which side a row came from: counted on the reference alone, every reference value
+    (an identifier, a rare category) would be non-zero and every unseen current one 0,
+    and the domain classifier would tell the sides apart on data that has not drifted.
+    """
     names = [n for n in ref.column_names if kinds.get(n) in ("numeric", "categorical")]
     ref_cols, cur_cols = [], []
     for name in names:
@@ -34,10 +40,11 @@ def encode_features(ref: pa.Table, cur: pa.Table, kinds: dict[str, str]) -> tupl
         else:
             r_text = np.asarray(to_text(ref.column(name)).to_pylist(), dtype=object)
             c_text = np.asarray(to_text(cur.column(name)).to_pylist(), dtype=object)
-            values, counts = np.unique(r_text[r_text != None].astype(str), return_counts=True)  # noqa: E711
-            freq = dict(zip(values.tolist(), (counts / max(len(r_text), 1)).tolist()))
-            r = np.array([np.nan if v is None else freq.get(v, 0.0) for v in r_text], dtype=np.float64)
-            c = np.array([np.nan if v is None else freq.get(v, 0.0) for v in c_text], dtype=np.float64)
+            both = np.concatenate([r_text, c_text])
+            values, counts = np.unique(both[both != None].astype(str), return_counts=True)  # noqa: E711
+            freq = dict(zip(values.tolist(), (counts / max(len(both), 1)).tolist()))
+            r = np.array([np.nan if v is None else freq[v] for v in r_text], dtype=np.float64)
+            c = np.array([np.nan if v is None else freq[v] for v in c_text], dtype=np.float64)
         ref_cols.append(r)
         cur_cols.append(c)
     shape_r, shape_c = (ref.num_rows, 0), (cur.num_rows, 0)
@@ -141,10 +148,12 @@ def multivariate_drift(ref: pa.Table, cur: pa.Table, kinds: dict[str, str], spec
     doc["classifier"] = domain_classifier(x_ref, x_cur, names, spec)
     doc["drifted"] = doc["classifier"]["drifted"]
     # MMD on standardized features, NaN imputed by the reference mean (0 after scaling)
-    mean = np.nanmean(x_ref, axis=0)
-    std = np.nanstd(x_ref, axis=0)
+    # (counted by hand: np.nanmean warns on a column with no value, e.g. one all null)
+    valid = ~np.isnan(x_ref)
+    count = np.maximum(valid.sum(axis=0), 1)
+    mean = np.where(valid, x_ref, 0.0).sum(axis=0) / count
+    std = np.sqrt((np.where(valid, x_ref - mean, 0.0) ** 2).sum(axis=0) / count)
     std[~(std > 0)] = 1.0
-    mean = np.nan_to_num(mean)
     rng = np.random.default_rng(spec.seed + 7)
     k = min(spec.mmd_sample, len(x_ref), len(x_cur))
     xs = np.nan_to_num((x_ref[rng.choice(len(x_ref), k, replace=False)] - mean) / std)

@@ -248,4 +248,5 @@ def load_stored_profile(ws: Any, ref: str) -> Profile:
         raise NotFoundError(f"no drift profile stored for {ref}", hint=f"run `assay drift profile {ref} --save` first")
     profile = Profile.from_dict(json.loads(ws.store.get_bytes(key)))
     profile.label = profile.label or ref
+    profile.version = version  # type: ignore[attr-defined]  # as a checked-out source has it: the report is recorded against it
     return profile

@@ -31,7 +31,8 @@ def compare_sources(reference: object, current: object, spec: DriftSpec | None =
     """Open ``reference`` and ``current`` once each and :func:`compare` them.
 
     Returns the report and the dataset version read on each side (``None`` for a file,
-    a table or a profile), as :func:`record_report` takes them::
+    a table or a profile file; a stored ``profile:NAME@REF`` is that version's), as
+    :func:`record_report` takes them::
 
         report, versions = compare_sources("customers@v1", "customers@v2", DriftSpec(), workspace=ws)
         record_report(ws, report, versions)
@@ -59,6 +60,9 @@ def profile_source(data: object, *, columns: list[str] | None = None, bins: int 
     Raises :class:`~assay.errors.InputError` when ``data`` has no rows or lacks a column
     asked for, and :class:`~assay.errors.UsageError` when ``data`` is a profile already.
     """
+    for name, value, least in (("bins", bins, 10), ("max_categories", max_categories, 1), ("seed", seed, 0)):
+        if value < least:
+            raise UsageError(f"{name} must be at least {least}, got {value}")
     label = _label(data, "data")
     with open_source(data, label=label, workspace=workspace) as src:
         if isinstance(src, Profile):

@@ -80,6 +80,7 @@ class DriftSpec:
         """Raise :class:`UsageError` naming the first setting that cannot work."""
         from assay.drift._registry import get_stat_test
 
+        self._check_types()
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha must be between 0 and 1, got {self.alpha}")
         if self.correction not in CORRECTIONS:
@@ -87,8 +88,14 @@ class DriftSpec:
         if self.method not in METHODS:
             raise UsageError(f"unknown method {self.method!r}", hint=f"use one of {', '.join(METHODS)}")
         self.fail_share()
-        if self.bins < 10:
-            raise UsageError(f"bins must be at least 10, got {self.bins}")
+        for name, least in (("bins", 10), ("max_categories", 1), ("exact_max_rows", 0), ("multivariate_sample", 20), ("mmd_sample", 10),
+                            ("mmd_permutations", 1), ("seed", 0)):  # fmt: skip
+            if getattr(self, name) < least:
+                raise UsageError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        if not 0 <= self.missing_rate_threshold <= 1:
+            raise UsageError(f"missing_rate_threshold must be between 0 and 1, got {self.missing_rate_threshold}")
+        if not 0.5 <= self.classifier_auc_threshold < 1:
+            raise UsageError(f"classifier_auc_threshold must be at least 0.5 and below 1, got {self.classifier_auc_threshold}")
         for where, rule, kind in (("numeric", self.numeric, "numeric"), ("categorical", self.categorical, "categorical")):
             if rule.test is not None:
                 test = get_stat_test(rule.test)
@@ -102,6 +109,38 @@ class DriftSpec:
             if rule.threshold is not None and rule.threshold < 0:
                 raise UsageError(f"threshold for column {name!r} must be >= 0, got {rule.threshold}")
         return self
+
+    def _check_types(self) -> None:
+        """A spec read from YAML or JSON may hold any value: name the field whose value has the wrong type."""
+
+        def wrong(name: str, value: object, expected: str) -> UsageError:
+            return UsageError(f"drift spec field {name} must be {expected}, got {value!r}")
+
+        for name in ("alpha", "missing_rate_threshold", "classifier_auc_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise wrong(name, value, "a number")
+        for name in ("exact_max_rows", "bins", "max_categories", "multivariate_sample", "mmd_sample", "mmd_permutations", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise wrong(name, value, "a whole number")
+        if not isinstance(self.multivariate, bool):
+            raise wrong("multivariate", self.multivariate, "true or false")
+        for name in ("correction", "method", "fail_on"):
+            if not isinstance(getattr(self, name), str):
+                raise wrong(name, getattr(self, name), "text")
+        for name in ("target", "prediction"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise wrong(name, getattr(self, name), "a column name")
+        if self.columns is not None and not all(isinstance(c, str) for c in self.columns):
+            raise wrong("columns", list(self.columns), "a list of column names")
+        for where, rule in (("numeric", self.numeric), ("categorical", self.categorical), *((f"per_column {k!r}", r) for k, r in self.per_column.items())):
+            if not isinstance(rule, ColumnRule):
+                raise wrong(where, rule, "a rule such as {test: psi, threshold: 0.2}")
+            if rule.test is not None and not isinstance(rule.test, str):
+                raise wrong(f"{where} test", rule.test, "a test name")
+            if rule.threshold is not None and (isinstance(rule.threshold, bool) or not isinstance(rule.threshold, (int, float))):
+                raise wrong(f"{where} threshold", rule.threshold, "a number")
 
     def fail_share(self) -> float | None:
         """``None`` for ``fail_on="any"``, else the share of drifted columns that fails."""
@@ -128,9 +167,38 @@ class DriftSpec:
         unknown = sorted(set(doc) - known)
         if unknown:
             raise UsageError(f"unknown drift spec {noun_for(len(unknown), 'field')}: {', '.join(unknown)}", hint=f"known fields: {', '.join(sorted(known))}")
+        doc = dict(doc)
+        if isinstance(doc.get("columns"), str):  # "columns: age, city" as on the command line
+            doc["columns"] = [c.strip() for c in doc["columns"].split(",") if c.strip()]
+        for key in ("numeric", "categorical"):
+            if key in doc:
+                doc[key] = _rule_from(doc[key], key)
+        if doc.get("per_column") is not None:
+            if not isinstance(doc["per_column"], dict):
+                raise UsageError(f"drift spec field per_column must map column names to rules, got {doc['per_column']!r}",
+                                 hint="e.g. per_column: {age: {test: psi, threshold: 0.2}}")  # fmt: skip
+            doc["per_column"] = {str(k): _rule_from(v, f"per_column {k!r}") for k, v in doc["per_column"].items()}
+        elif "per_column" in doc:
+            doc["per_column"] = {}
         return cls(**doc)
 
     def digest(self) -> str:
         """A stable hash of the spec, for lineage."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _rule_from(value: object, where: str) -> ColumnRule:
+    """A rule from a spec file: a mapping of ``test`` and ``threshold``, or a test's name alone."""
+    if isinstance(value, ColumnRule):
+        return value
+    if value is None:
+        return ColumnRule()
+    if isinstance(value, str):
+        return ColumnRule(value)
+    if not isinstance(value, dict):
+        raise UsageError(f"drift spec field {where} must be a rule, got {value!r}", hint="e.g. {test: psi, threshold: 0.2}, or a test's name")
+    unknown = sorted(set(value) - {"test", "threshold"})
+    if unknown:
+        raise UsageError(f"drift spec field {where} has unknown {noun_for(len(unknown), 'field')}: {', '.join(map(str, unknown))}", hint="a rule has test and threshold")
+    return ColumnRule(**value)

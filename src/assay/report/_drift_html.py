@@ -196,8 +196,16 @@ def render_drift_html(report: DriftReport) -> str:
 
 def write_drift_html(report: DriftReport, path: Path | str) -> Path:
     """Write the report atomically (temp file, fsync, rename)."""
+    import errno
+
     from assay.config import atomic_write_bytes
+    from assay.errors import InputError
 
     path = Path(path)
-    atomic_write_bytes(path, render_drift_html(report).encode("utf-8"))  # (a failed write leaves no temp file)
+    try:
+        atomic_write_bytes(path, render_drift_html(report).encode("utf-8"))  # (a failed write leaves no temp file)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # a full disk is reported as such, with what to free
+        raise InputError(f"cannot write the report {path}: {exc.strerror or exc}", hint="give a path in a folder this user can write to") from None
     return path
