@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -277,3 +279,61 @@ def test_discovery_finds_a_regression_that_lives_where_two_conditions_meet() -> 
     confirmed = [s["slice"] for s in r.discovered_slices if s["confirmed"]]
     assert confirmed and " and " in confirmed[0]
     assert {"x2", "x3"} == {part.split(" ")[0] for part in confirmed[0].split(" and ")}
+
+
+def test_a_slice_with_no_rows_is_inconclusive_not_an_internal_error() -> None:
+    # x2 is standard normal: the bin [10, 20] holds no row (as a bin past the data's range does)
+    suite = Suite.from_yaml(
+        "data: unused.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\n"
+        "metrics: [accuracy, log_loss]\ngates:\n"
+        "  - {metric: accuracy, non_inferiority: 0.05, slices: all}\n"
+        "  - {metric: log_loss, non_inferiority: 0.05, slices: all}\n"
+        "  - {metric: flip_rate, max: 0.5, slices: all}\n"
+        "slices:\n  - {column: x2, bins: [-10, 0, 10, 20]}\n  - {name: none, where: 'x0 > 100'}\n")
+    r = run_suite(suite, candidate=CAND, baseline=BASE, data=_world(2000))
+    empty = [g for g in r.gates if g.slice in ("x2 in [10, 20]", "none")]
+    assert len(empty) == 6
+    assert all(g.status == "inconclusive" and g.n == 0 and g.reason.startswith("only 0 rows") for g in empty)
+    assert {(s["slice"], s["rows"]) for s in r.slices if s["rows"] == 0} == {("x2 in [10, 20]", 0), ("none", 0)}
+    assert all(g.status != "inconclusive" for g in r.gates if g.slice is None)
+
+
+@pytest.mark.parametrize("where, part", [("x0 + 3", "x0 + 3"), ("not x0", "x0"), ("x0 > 0 and x1", "x1"), ("g", "g")])
+def test_a_where_that_is_not_a_condition_is_refused(where: str, part: str) -> None:
+    # Python's truthiness would select every row where x0 + 3 != 0: a slice of (nearly) all rows, silently
+    from assay.checks._expr import evaluate
+
+    data = _world(50)
+    with pytest.raises(InputError, match=re.escape(f"{part!r} is not a condition")):
+        evaluate(where, data, 50)
+    data["flag"] = data["x0"] > 0
+    assert evaluate("flag and not (g in ['a'])", data, 50).tolist() == ((data["x0"] > 0) & (data["g"] != "a")).tolist()
+
+
+def test_rate_gates_say_their_passing_side_and_a_sensible_detectable_difference() -> None:
+    suite = Suite.from_yaml(
+        "data: unused.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"
+        "gates:\n  - {metric: accuracy, min: 0.99, slices: [top]}\n"
+        "slices:\n  - {name: top, where: 'x0 + x1 > 3'}\n"
+        "behaviour:\n  - invariance: {column: x4, noise: 0.5, max_flip_rate: 0.02}\n"
+        "  - minimum_functionality: {where: 'x0 > 1.5 and x1 > 1.5', expect: 1, min_accuracy: 0.99}\n")
+    r = run_suite(suite, candidate=BASE, data=_world())
+    by = {g.name: g for g in r.gates}
+    mf = by["minimum functionality: x0 > 1.5 and x1 > 1.5"]
+    # every one of ~27 rows is right, which cannot show accuracy > 0.99: the passing side is above
+    assert mf.status == "inconclusive" and mf.candidate_value == 1.0 and "does not settle above 0.99" in mf.reason
+    # 27 rows resolve differences of a few points, not of a millionth (what the observed rate's spread of 0 gave)
+    assert 0.03 < mf.mdd < 0.2
+    inv = by["invariance of x4"]
+    assert inv.status == "pass" and inv.candidate_value == 0.0 and "is below 0.02" in inv.reason and inv.mdd > 0.001
+    top = next(g for g in r.gates if g.slice == "top")
+    assert top.status == "inconclusive" and top.candidate_value == 1.0 and top.mdd > 0.01
+
+
+def test_a_budget_that_cannot_be_measured_is_inconclusive_not_a_failure_of_none() -> None:
+    suite = Suite.from_yaml("data: x.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\n"
+                            "metrics: [accuracy]\nbudgets: {batch_sizes: [1], model_size_mb: 5}\n")
+    r = run_suite(suite, candidate=BASE, data=_world(300))  # a Python function: it has no file, so no size
+    size = next(g for g in r.gates if g.metric == "model_size_mb")
+    assert size.status == "inconclusive" and size.candidate_value is None
+    assert size.reason == "model_size_mb cannot be measured for this model (limit 5)"

@@ -101,6 +101,8 @@ def test_invalid_suites_name_the_line_and_the_reason(text: str, line: int, reaso
     assert msg.startswith(f"suite.yaml:{line}:"), msg
     assert reason in msg
     assert info.value.exit_code == 2
+    # the command that lists the keys (`assay check --help` only points on to it)
+    assert info.value.hint is None or "`assay check schema`" in info.value.hint
 
 
 def test_load_missing_file_and_relative_data(tmp_path: Path) -> None:

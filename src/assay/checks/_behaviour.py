@@ -72,7 +72,11 @@ def _rate_gate(name: str, metric: str, kind: str, k: int, n: int, limit: float, 
     low, high = clopper_pearson(k, n, conf)
     p_pass, p_fail = rate_p_values(k, n, limit, at_most=at_most)
     rate = k / n if n else float("nan")
-    se = float(np.sqrt(max(rate * (1 - rate), 1e-12) / n)) if n else float("nan")
+    # the power to settle the question is set by the spread at the limit, not at the observed rate:
+    # 0 flips in 228 rows has no spread, yet does not resolve differences of a millionth
+    spread = limit * (1 - limit) if 0 < limit < 1 else rate * (1 - rate)
+    se = float(np.sqrt(max(spread, 1e-12) / n)) if n else float("nan")
+    details = {**details, "side": "at_most" if at_most else "at_least", "bound": limit}
     return GateResult(
         name=name, metric=metric, kind=kind, threshold=limit, slice=details.pop("slice", None), candidate_value=rate,
         baseline_value=baseline_rate, delta=None if baseline_rate is None else rate - baseline_rate, ci_low=low,

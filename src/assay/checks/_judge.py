@@ -58,8 +58,10 @@ def gate_result(gate: GateSpec, cell: Cell, ctx: Context) -> GateResult:
                           mdd=None, method=est.method, reason=why)
     p_pass, p_fail = _p_values(est, side, t)
     details = base.pop("details")
+    # a score interval's spread at the threshold sets the power (a proportion of 1.0 has no spread of its own)
+    mdd_se = est.null_se(t) if est.null_se is not None and side != "within" else est.se
     return GateResult(**base, ci_low=est.low, ci_high=est.high, p_value=p_pass, status="pending", p_fail=p_fail,
-                      mdd=minimum_detectable_difference(est.se, conf), method=est.method,
+                      mdd=minimum_detectable_difference(mdd_se, conf), method=est.method,
                       details={**details, "side": side, "bound": t, "se": est.se})
 
 

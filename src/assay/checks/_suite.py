@@ -30,7 +30,7 @@ GATE_KINDS = ("min", "max", "non_inferiority", "superiority", "equivalence")
 BEHAVIOURS = ("invariance", "directional", "minimum_functionality", "fairness")
 GENERATORS = ("gaussian_noise", "missing_values", "out_of_range", "category_swap", "wrong_types")
 
-#: the YAML schema, key by key (also the documentation `assay check --help` points to)
+#: the YAML schema, key by key (also the documentation `assay check schema` prints)
 SCHEMA: dict[str, str] = {
     "name": "optional title of the suite",
     "data": "a .parquet/.pq/.csv/.feather/.arrow file (relative to the suite file) or a registered dataset NAME@REF",

@@ -37,7 +37,7 @@ class _Ctx:
         line = self.lines.get(probe)
         where = f"{self.source}:{line}" if line else self.source
         dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
-        return SuiteError(f"{where}: {dotted + ': ' if dotted else ''}{reason}", hint="see `assay check --help` for the suite schema")
+        return SuiteError(f"{where}: {dotted + ': ' if dotted else ''}{reason}", hint="`assay check schema` lists every key a suite may have")
 
     def keys(self, value: Any, path: tuple[Any, ...], allowed: set[str], what: str) -> dict[str, Any]:
         if not isinstance(value, dict):
