@@ -84,7 +84,7 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
     if raw is None:
         raise c.fail((), "the suite is empty")
     top = c.keys(raw, (), set(SCHEMA), "the suite")
-    for required in ("data", "target", "task"):
+    for required in ("target", "task"):
         if required not in top:
             raise c.fail((), f"missing required key {required!r} ({SCHEMA[required]})")
     task = c.text(top["task"], ("task",))
@@ -269,7 +269,7 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
     if not metrics and not gates:
         raise c.fail((), "the suite names no metrics and no gates: nothing to check")
     return Suite(
-        data=c.text(top["data"], ("data",)),
+        data=c.text(top["data"], ("data",)) if "data" in top else None,
         target=c.text(top["target"], ("target",)),
         task=task,
         metrics=metrics,
