@@ -123,7 +123,7 @@ def test_models_that_misbehave_are_reported_per_model(world: Path, cancer: dict)
     def wrong_labels(X: np.ndarray) -> np.ndarray:
         return np.full(len(X), 7)
 
-    with pytest.raises(ModelError, match="not classes of 'label'"):
+    with pytest.raises(ModelError, match="predicts label 7 that is not a class of 'label'"):
         run_suite(suite, candidate=from_function(wrong_labels, name="sevens"), baseline=str(world / "baseline.skops"))
 
 

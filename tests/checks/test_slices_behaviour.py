@@ -289,13 +289,16 @@ def test_a_slice_with_no_rows_is_inconclusive_not_an_internal_error() -> None:
         "  - {metric: accuracy, non_inferiority: 0.05, slices: all}\n"
         "  - {metric: log_loss, non_inferiority: 0.05, slices: all}\n"
         "  - {metric: flip_rate, max: 0.5, slices: all}\n"
-        "slices:\n  - {column: x2, bins: [-10, 0, 10, 20]}\n  - {name: none, where: 'x0 > 100'}\n")
+        "slices:\n  - {column: x2, bins: [-10, 0, 10, 20]}\n  - {name: none, where: 'x0 > 100'}\n"
+        "  - {name: one, where: 'x0 > 3.1'}\n")
     r = run_suite(suite, candidate=CAND, baseline=BASE, data=_world(2000))
     empty = [g for g in r.gates if g.slice in ("x2 in [10, 20]", "none")]
     assert len(empty) == 6
     assert all(g.status == "inconclusive" and g.n == 0 and g.reason.startswith("only 0 rows") for g in empty)
     assert {(s["slice"], s["rows"]) for s in r.slices if s["rows"] == 0} == {("x2 in [10, 20]", 0), ("none", 0)}
     assert all(g.status != "inconclusive" for g in r.gates if g.slice is None)
+    one = [g for g in r.gates if g.slice == "one"]
+    assert len(one) == 3 and all(g.n == 1 and g.reason == "only 1 row (min_slice_rows is 30)" for g in one)
 
 
 @pytest.mark.parametrize("where, part", [("x0 + 3", "x0 + 3"), ("not x0", "x0"), ("x0 > 0 and x1", "x1"), ("g", "g")])

@@ -77,8 +77,10 @@ class Context:
                 raise ModelError(f"{self.models[role].name}: predicts classes {unknown} that the target column never has")
             proba[:, idx] = pred.proba
         if (labels < 0).any():
-            bad = np.asarray(pred.labels)[labels < 0][:3]
-            raise ModelError(f"{self.models[role].name}: predicts labels {list(bad)} that are not classes of {self.suite.target!r}",
+            bad = list(dict.fromkeys(np.asarray(pred.labels)[labels < 0].tolist()))  # distinct, as plain values
+            shown = ", ".join(repr(b) for b in bad[:5]) + (", …" if len(bad) > 5 else "")
+            raise ModelError(f"{self.models[role].name}: predicts {noun_for(len(bad), 'label')} {shown} that "
+                             f"{'is not a class' if len(bad) == 1 else 'are not classes'} of {self.suite.target!r}",
                              hint=f"classes in the data: {list(self.classes)[:10]}")  # type: ignore[arg-type]
         return Outputs(task, y, labels=labels, proba=proba, classes=self.classes)
 
@@ -126,8 +128,17 @@ def features_of(suite: Suite, table: Table) -> tuple[Features, np.ndarray]:
     if missing:
         raise InputError(f"the data lacks feature {noun_for(len(missing), 'column')} {', '.join(missing)}")
     y = cols[suite.target]
-    if suite.task != "regression" and y.dtype.kind == "f" and np.isnan(y).any():
-        raise InputError(f"the target column {suite.target!r} has missing values")
+    # for every task: a regression target with NaN made every metric NaN, reported as "undefined", exit 1
+    if y.dtype.kind == "f":
+        gaps = np.flatnonzero(np.isnan(y))
+    elif y.dtype == object:
+        gaps = np.flatnonzero([v is None or (isinstance(v, float) and v != v) for v in y.tolist()])
+    else:
+        gaps = np.zeros(0, dtype=np.int64)
+    if len(gaps):
+        shown = ", ".join(str(i) for i in gaps[:5]) + (", …" if len(gaps) > 5 else "")
+        raise InputError(f"the target column {suite.target!r} has missing values in {len(gaps)} of {len(y)} rows "
+                         f"({noun_for(len(gaps), 'row')} {shown}, counting from 0)", hint="a row without its true value cannot be scored: drop or fill those rows")
     return Features(list(names), [cols[c] for c in names]), y
 
 

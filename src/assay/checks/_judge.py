@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from assay._wording import counted
 from assay.checks._cells import Cell
 from assay.checks._context import Context
 from assay.checks._estimate import Estimate, minimum_detectable_difference
@@ -53,7 +54,7 @@ def gate_result(gate: GateSpec, cell: Cell, ctx: Context) -> GateResult:
         raise InputError(f"gate {gate.title!r} compares with the baseline: pass --baseline")
     assert est is not None
     if n < ctx.suite.min_slice_rows or not est.defined:
-        why = f"only {n} rows (min_slice_rows is {ctx.suite.min_slice_rows})" if n < ctx.suite.min_slice_rows else "the metric is undefined on these rows"
+        why = f"only {counted(n, 'row')} (min_slice_rows is {ctx.suite.min_slice_rows})" if n < ctx.suite.min_slice_rows else "the metric is undefined on these rows"
         return GateResult(**base, ci_low=est.low, ci_high=est.high, p_value=None, status="inconclusive", p_fail=None,
                           mdd=None, method=est.method, reason=why)
     p_pass, p_fail = _p_values(est, side, t)
