@@ -209,3 +209,10 @@ def test_a_suite_may_leave_its_data_to_the_run(world: Path, cancer: dict, cli) -
         cwd=world, check=0)
     p = cli("check", "nodata.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", cwd=world, check=2)
     assert "names no data" in p.stderr
+
+
+def test_a_model_that_does_not_load_keeps_its_hint_apart_in_json(world: Path, cli) -> None:  # noqa: ANN001
+    p = cli("check", "suite.yaml", "--candidate", "missing.skops", "--baseline", "baseline.skops", "--json", cwd=world, check=2)
+    doc = json.loads(p.stdout)
+    assert doc["message"].startswith("candidate: missing.skops: no such model file") and "hint" not in doc["message"]
+    assert doc["hint"].startswith("give a path to a .onnx/.skops/.joblib file")

@@ -173,6 +173,7 @@ def load_models(candidate: Any, baseline: Any, ws: Workspace | None, trust: bool
 
     models: dict[str, ModelAdapter] = {}
     errors: list[str] = []
+    hints: list[str] = []
     for role, ref in (("candidate", candidate), ("baseline", baseline)):
         if ref is None:
             continue
@@ -182,7 +183,10 @@ def load_models(candidate: Any, baseline: Any, ws: Workspace | None, trust: bool
         try:
             models[role] = load_model(ref, ws=ws, trust=trust)
         except InputError as exc:
-            errors.append(f"{role}: {exc}")
+            # the hint stays a hint (`--json` has it under "hint", not inside "message")
+            errors.append(f"{role}: {exc.message}")
+            if exc.hint and exc.hint not in hints:
+                hints.append(exc.hint)
     if errors:
-        raise ModelError("; ".join(errors))
+        raise ModelError("; ".join(errors), hint="; ".join(hints) or None)
     return models
