@@ -340,3 +340,13 @@ def test_a_budget_that_cannot_be_measured_is_inconclusive_not_a_failure_of_none(
     size = next(g for g in r.gates if g.metric == "model_size_mb")
     assert size.status == "inconclusive" and size.candidate_value is None
     assert size.reason == "model_size_mb cannot be measured for this model (limit 5)"
+
+
+def test_bins_on_a_text_column_and_data_without_rows_are_input_errors() -> None:
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"
+                            "slices:\n  - {column: g, bins: [0, 1]}\n")
+    with pytest.raises(InputError, match="slice 'g': bins need a numeric column, and 'g' holds text values"):
+        run_suite(suite, candidate=CAND, baseline=BASE, data=_world(100))  # was exit 3: could not convert 'b' to float
+    empty = {k: v[:0] for k, v in _world(10).items()}
+    with pytest.raises(InputError, match="^the data has no rows"):
+        run_suite(Suite.from_yaml("target: label\ntask: binary\nmetrics: [accuracy]\n"), candidate=CAND, data=empty)

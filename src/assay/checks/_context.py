@@ -128,6 +128,8 @@ def features_of(suite: Suite, table: Table) -> tuple[Features, np.ndarray]:
     if missing:
         raise InputError(f"the data lacks feature {noun_for(len(missing), 'column')} {', '.join(missing)}")
     y = cols[suite.target]
+    if len(y) == 0:  # else each model's own complaint about 0 samples stands in for this
+        raise InputError("the data has no rows", hint="check the file, or the dataset version, that the suite or --data names")
     # for every task: a regression target with NaN made every metric NaN, reported as "undefined", exit 1
     if y.dtype.kind == "f":
         gaps = np.flatnonzero(np.isnan(y))
