@@ -350,3 +350,26 @@ def test_bins_on_a_text_column_and_data_without_rows_are_input_errors() -> None:
     empty = {k: v[:0] for k, v in _world(10).items()}
     with pytest.raises(InputError, match="^the data has no rows"):
         run_suite(Suite.from_yaml("target: label\ntask: binary\nmetrics: [accuracy]\n"), candidate=CAND, data=empty)
+
+
+@pytest.mark.parametrize("extra, message", [
+    # each of these ended in an internal error (exit 3)
+    ("behaviour:\n  - invariance: {column: x0, set: abc}\n", "set 'abc' does not fit column 'x0' (float64 values)"),
+    ("behaviour:\n  - fairness: {group: x0}\n", "fairness: 'x0' has 0 groups of two rows or more; a gap needs at least two"),
+    ("discover: {features: [x0, nope]}\n", "discover: no column 'nope' in the data"),
+    # this one perturbed nothing, found 0 flips and passed
+    ("behaviour:\n  - invariance: {column: x0, swap: {A: B}}\n", "swap {'A': 'B'} changes no value of 'x0'"),
+    ("behaviour:\n  - minimum_functionality: {where: 'x0 > 0', expect: 7}\n", "7 is not one of the classes [0, 1]"),
+])
+def test_behaviour_and_discovery_parameters_that_cannot_apply_are_input_errors(extra: str, message: str) -> None:
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n" + extra)
+    with pytest.raises(InputError) as info:
+        run_suite(suite, candidate=CAND, baseline=BASE, data=_world(300))
+    assert message in info.value.message
+
+
+def test_a_minimum_functionality_test_no_row_matches_says_so() -> None:
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"
+                            "behaviour:\n  - minimum_functionality: {where: 'x0 > 100', expect: 1}\n")
+    gate = run_suite(suite, candidate=CAND, data=_world(300)).gates[0]
+    assert gate.status == "inconclusive" and gate.n == 0 and gate.reason == "no row matches `x0 > 100`"  # not "[nan, nan]"

@@ -49,7 +49,7 @@ class Context:
         assert self.classes is not None
         hits = [i for i, c in enumerate(self.classes.tolist()) if _label_key(c) == _label_key(value)]
         if not hits:
-            raise InputError(f"{value!r} is not one of the classes {list(self.classes)}")
+            raise InputError(f"{value!r} is not one of the classes {self.classes.tolist()}")
         return int(hits[0])
 
     def _encode_labels(self, labels: np.ndarray) -> np.ndarray:
@@ -81,7 +81,7 @@ class Context:
             shown = ", ".join(repr(b) for b in bad[:5]) + (", …" if len(bad) > 5 else "")
             raise ModelError(f"{self.models[role].name}: predicts {noun_for(len(bad), 'label')} {shown} that "
                              f"{'is not a class' if len(bad) == 1 else 'are not classes'} of {self.suite.target!r}",
-                             hint=f"classes in the data: {list(self.classes)[:10]}")  # type: ignore[arg-type]
+                             hint=f"classes in the data: {self.classes.tolist()[:10]}")  # type: ignore[arg-type]
         return Outputs(task, y, labels=labels, proba=proba, classes=self.classes)
 
     @property
