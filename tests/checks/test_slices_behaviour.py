@@ -373,3 +373,14 @@ def test_a_minimum_functionality_test_no_row_matches_says_so() -> None:
                             "behaviour:\n  - minimum_functionality: {where: 'x0 > 100', expect: 1}\n")
     gate = run_suite(suite, candidate=CAND, data=_world(300)).gates[0]
     assert gate.status == "inconclusive" and gate.n == 0 and gate.reason == "no row matches `x0 > 100`"  # not "[nan, nan]"
+
+
+def test_a_swap_invariance_counts_flips_over_the_inputs_it_changes() -> None:
+    data = _world(3000)
+    data["k"] = np.random.default_rng(5).integers(0, 100, 3000)  # ignored by the model; value 7 on ~1% of rows
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4, k]\nmetrics: [accuracy]\n"
+                            "behaviour:\n  - invariance: {column: k, swap: {7: 8}, max_flip_rate: 0.01}\n")
+    gate = run_suite(suite, candidate=BASE, data=data).gates[0]
+    # was n = 3000: 0 flips among ~30 changed inputs and ~2970 untouched ones "proved" a rate below 0.0013
+    assert gate.n == int((data["k"] == 7).sum()) and gate.candidate_value == 0.0
+    assert gate.status == "inconclusive" and gate.ci_high > 0.05
