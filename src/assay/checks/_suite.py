@@ -51,7 +51,7 @@ SCHEMA: dict[str, str] = {
     "bootstrap": "number of paired bootstrap resamples (default 1000)",
     "seed": "seed of every random choice (default 0; --seed overrides)",
     "timeout_s": "time limit for one predict call on one batch (default 300)",
-    "min_slice_rows": "slices smaller than this are reported inconclusive (default 30)",
+    "min_slice_rows": "gates on fewer rows than this (a slice, or all the data) are reported inconclusive (default 30)",
 }
 
 
