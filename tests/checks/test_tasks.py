@@ -108,3 +108,13 @@ def test_labels_the_target_never_has_are_named_once_each() -> None:
         run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": y})
     # not "[np.str_('cancer'), np.str_('cancer'), np.str_('cancer')]"
     assert info.value.message == "candidate model: m: predicts label 'cancer' that is not a class of 'y'"
+
+
+def test_a_regression_model_that_returns_text_is_a_model_error() -> None:
+    from assay.models import ModelError, from_function
+
+    suite = Suite.from_yaml("target: y\ntask: regression\nmetrics: [mae]\n")
+    model = from_function(lambda X: np.array(["high"] * len(X)), name="m")
+    with pytest.raises(ModelError) as info:  # was an internal error: could not convert string to float
+        run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": np.arange(40.0)})
+    assert info.value.message == "candidate model: m: predicts values that are not numbers ('high') for the regression target 'y'"

@@ -63,7 +63,13 @@ class Context:
         task = self.suite.task
         y = self.y_encoded
         if task == "regression":
-            return Outputs(task, y, values=np.asarray(pred.labels, dtype=np.float64))
+            try:
+                values = np.asarray(pred.labels, dtype=np.float64)
+            except (TypeError, ValueError):
+                shown = ", ".join(repr(v) for v in list(dict.fromkeys(np.asarray(pred.labels).ravel().tolist()))[:3])
+                raise ModelError(f"{self.models[role].name}: predicts values that are not numbers ({shown}) for the "
+                                 f"regression target {self.suite.target!r}") from None
+            return Outputs(task, y, values=values)
         labels = self._encode_labels(np.asarray(pred.labels))
         proba = None
         if pred.proba is not None:
