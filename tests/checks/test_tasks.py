@@ -118,3 +118,17 @@ def test_a_regression_model_that_returns_text_is_a_model_error() -> None:
     with pytest.raises(ModelError) as info:  # was an internal error: could not convert string to float
         run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": np.arange(40.0)})
     assert info.value.message == "candidate model: m: predicts values that are not numbers ('high') for the regression target 'y'"
+
+
+def test_a_regression_target_of_text_is_an_input_error() -> None:
+    from assay.errors import InputError
+    from assay.models import from_function
+
+    suite = Suite.from_yaml("target: y\ntask: regression\nmetrics: [mae]\n")
+    model = from_function(lambda X: np.zeros(len(X)), name="m")
+    y = np.array(["1.5", "abc", "2"] * 10, dtype=object)
+    with pytest.raises(InputError) as info:  # was an internal error: could not convert string to float
+        run_suite(suite, candidate=model, data={"x": np.arange(30.0), "y": y})
+    assert info.value.message == "the regression target 'y' holds values that are not numbers ('abc')"
+    numbers = np.array(["1.5", "0", "2"] * 10, dtype=object)  # text that reads as numbers is fine
+    assert run_suite(suite, candidate=model, data={"x": np.arange(30.0), "y": numbers}).metrics[0]["candidate"] == pytest.approx(3.5 / 3)

@@ -147,7 +147,23 @@ def features_of(suite: Suite, table: Table) -> tuple[Features, np.ndarray]:
         shown = ", ".join(str(i) for i in gaps[:5]) + (", …" if len(gaps) > 5 else "")
         raise InputError(f"the target column {suite.target!r} has missing values in {len(gaps)} of {len(y)} rows "
                          f"({noun_for(len(gaps), 'row')} {shown}, counting from 0)", hint="a row without its true value cannot be scored: drop or fill those rows")
+    if suite.task == "regression" and y.dtype.kind not in "biuf":
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            bad = [v for v in y.tolist() if not _is_number(v)]
+            raise InputError(f"the regression target {suite.target!r} holds values that are not numbers "
+                             f"({', '.join(repr(v) for v in list(dict.fromkeys(bad))[:3])})",
+                             hint="a regression task needs a numeric target; for labels, use task: binary or multiclass") from None
     return Features(list(names), [cols[c] for c in names]), y
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def classes_of(suite: Suite, y: np.ndarray, models: dict[str, ModelAdapter]) -> np.ndarray | None:

@@ -106,7 +106,9 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         try:
             metric = make_metric(spec.name, **spec.params)
         except Exception as exc:
-            raise c.fail(path, getattr(exc, "message", str(exc)) + f" (known: {', '.join(available())})") from None
+            # the list of metrics helps with a misspelt name, not with a parameter out of range
+            known = "" if spec.name in available() else f" (known: {', '.join(available())})"
+            raise c.fail(path, getattr(exc, "message", str(exc)) + known) from None
         if task not in metric.tasks:
             raise c.fail(path, f"metric {spec.name!r} does not apply to a {task} task (it applies to: {', '.join(metric.tasks)})")
         metrics.append(spec)
