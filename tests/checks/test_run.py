@@ -216,3 +216,8 @@ def test_a_model_that_does_not_load_keeps_its_hint_apart_in_json(world: Path, cl
     doc = json.loads(p.stdout)
     assert doc["message"].startswith("candidate: missing.skops: no such model file") and "hint" not in doc["message"]
     assert doc["hint"].startswith("give a path to a .onnx/.skops/.joblib file")
+
+
+def test_a_negative_seed_is_a_usage_error(world: Path, cli) -> None:  # noqa: ANN001
+    p = cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", "--seed", "-1", cwd=world, check=2)
+    assert "the seed must be an integer ≥ 0, got -1" in p.stderr  # was "internal error: expected non-negative integer"

@@ -73,6 +73,8 @@ def run_suite(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     seed = suite.seed if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:  # numpy's generators take no negative seed
+        raise InputError(f"the seed must be an integer ≥ 0, got {seed!r}")
     if data is None and suite.data is None:
         raise InputError("the suite names no data and none was given",
                          hint="add `data: FILE` or `data: NAME@REF` to the suite, or pass --data (data= in Python)")
