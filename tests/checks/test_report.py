@@ -83,6 +83,19 @@ def test_terminal_lines_put_each_interval_beside_what_it_bounds() -> None:
     assert lines[2] == "  PASS  roc_auc non-inferiority 0.02: candidate 0.9903, baseline 0.998, delta -0.007619, CI [-0.012, -0.003]"
 
 
+def test_terminal_lines_say_what_slice_discovery_found_even_when_nothing() -> None:
+    doc = {"passed": True, "counts": {"pass": 0, "fail": 0, "inconclusive": 0}, "candidate": {"name": "m@v2"},
+           "data": {"rows": 219}, "gates": [], "suite": {"discover": {"bins": 4}},
+           "notes": ["slice discovery compares with the baseline and was skipped: no baseline given"]}
+    assert render_lines(doc)[-1] == "  slice discovery compares with the baseline and was skipped: no baseline given"
+    doc.update(baseline={"name": "m@v1"}, notes=[], discovered_slices=[{"slice": "x in [0, 1]", "confirmed": False}] * 3)
+    assert render_lines(doc)[-1] == "  slice discovery: 3 regions worse on one half of the rows, none confirmed on the other"
+    doc["discovered_slices"] = []
+    assert render_lines(doc)[-1] == "  slice discovery: no region where the candidate does worse than on the rest"
+    del doc["suite"]["discover"]
+    assert not any("discovery" in line for line in render_lines(doc))
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o077])
 def test_reports_are_written_with_the_umask_s_mode(doc: dict, tmp_path: Path, umask: int) -> None:
     # a report is a file to share or publish as a CI artifact, made as `open(path, "w")` would make it, not 0600

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from assay.checks import Suite, run_suite
+from assay.errors import InputError
 from assay.models import from_function
 
 SUITE = """\
@@ -122,7 +123,7 @@ def test_models_that_misbehave_are_reported_per_model(world: Path, cancer: dict)
     def wrong_labels(X: np.ndarray) -> np.ndarray:
         return np.full(len(X), 7)
 
-    with pytest.raises(ModelError, match="not classes of 'label'"):
+    with pytest.raises(ModelError, match="predicts label 7 that is not a class of 'label'"):
         run_suite(suite, candidate=from_function(wrong_labels, name="sevens"), baseline=str(world / "baseline.skops"))
 
 
@@ -187,3 +188,36 @@ def test_cli_reports_a_hanging_model(world: Path, cli) -> None:  # noqa: ANN001
     p = cli("check", "suite.yaml", "--candidate", "slow_model.py:predict", "--baseline", "baseline.skops", "--timeout", "1",
             cwd=world, check=2, timeout=60)
     assert "did not return within 1 s" in p.stderr and "candidate" in p.stderr
+
+
+def test_a_suite_may_leave_its_data_to_the_run(world: Path, cancer: dict, cli) -> None:  # noqa: ANN001
+    # the README's Python API passes data= (a DataFrame, a dict of arrays): the suite need not name a file
+    text = _suite_text(cancer).replace("data: test.parquet\n", "")
+    suite = Suite.from_yaml(text)
+    assert suite.data is None and "data" not in suite.to_dict() and Suite.from_yaml(suite.to_yaml()) == suite
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(world / "test.parquet")
+    columns = {name: table.column(name).to_numpy() for name in table.column_names}
+    r = run_suite(suite, candidate=str(world / "same.skops"), baseline=str(world / "baseline.skops"), data=columns)
+    assert r.passed and r.data["rows"] == cancer["n"]
+    with pytest.raises(InputError, match="names no data") as info:
+        run_suite(suite, candidate=str(world / "same.skops"))
+    assert "--data" in (info.value.hint or "")
+    (world / "nodata.yaml").write_text(text)
+    cli("check", "nodata.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", "--data", "test.parquet",
+        cwd=world, check=0)
+    p = cli("check", "nodata.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", cwd=world, check=2)
+    assert "names no data" in p.stderr
+
+
+def test_a_model_that_does_not_load_keeps_its_hint_apart_in_json(world: Path, cli) -> None:  # noqa: ANN001
+    p = cli("check", "suite.yaml", "--candidate", "missing.skops", "--baseline", "baseline.skops", "--json", cwd=world, check=2)
+    doc = json.loads(p.stdout)
+    assert doc["message"].startswith("candidate: missing.skops: no such model file") and "hint" not in doc["message"]
+    assert doc["hint"].startswith("give a path to a .onnx/.skops/.joblib file")
+
+
+def test_a_negative_seed_is_a_usage_error(world: Path, cli) -> None:  # noqa: ANN001
+    p = cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", "--seed", "-1", cwd=world, check=2)
+    assert "the seed must be an integer ≥ 0, got -1" in p.stderr  # was "internal error: expected non-negative integer"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -277,3 +279,108 @@ def test_discovery_finds_a_regression_that_lives_where_two_conditions_meet() -> 
     confirmed = [s["slice"] for s in r.discovered_slices if s["confirmed"]]
     assert confirmed and " and " in confirmed[0]
     assert {"x2", "x3"} == {part.split(" ")[0] for part in confirmed[0].split(" and ")}
+
+
+def test_a_slice_with_no_rows_is_inconclusive_not_an_internal_error() -> None:
+    # x2 is standard normal: the bin [10, 20] holds no row (as a bin past the data's range does)
+    suite = Suite.from_yaml(
+        "data: unused.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\n"
+        "metrics: [accuracy, log_loss]\ngates:\n"
+        "  - {metric: accuracy, non_inferiority: 0.05, slices: all}\n"
+        "  - {metric: log_loss, non_inferiority: 0.05, slices: all}\n"
+        "  - {metric: flip_rate, max: 0.5, slices: all}\n"
+        "slices:\n  - {column: x2, bins: [-10, 0, 10, 20]}\n  - {name: none, where: 'x0 > 100'}\n"
+        "  - {name: one, where: 'x0 > 3.1'}\n")
+    r = run_suite(suite, candidate=CAND, baseline=BASE, data=_world(2000))
+    empty = [g for g in r.gates if g.slice in ("x2 in [10, 20]", "none")]
+    assert len(empty) == 6
+    assert all(g.status == "inconclusive" and g.n == 0 and g.reason.startswith("only 0 rows") for g in empty)
+    assert {(s["slice"], s["rows"]) for s in r.slices if s["rows"] == 0} == {("x2 in [10, 20]", 0), ("none", 0)}
+    assert all(g.status != "inconclusive" for g in r.gates if g.slice is None)
+    one = [g for g in r.gates if g.slice == "one"]
+    assert len(one) == 3 and all(g.n == 1 and g.reason == "only 1 row (min_slice_rows is 30)" for g in one)
+
+
+@pytest.mark.parametrize("where, part", [("x0 + 3", "x0 + 3"), ("not x0", "x0"), ("x0 > 0 and x1", "x1"), ("g", "g")])
+def test_a_where_that_is_not_a_condition_is_refused(where: str, part: str) -> None:
+    # Python's truthiness would select every row where x0 + 3 != 0: a slice of (nearly) all rows, silently
+    from assay.checks._expr import evaluate
+
+    data = _world(50)
+    with pytest.raises(InputError, match=re.escape(f"{part!r} is not a condition")):
+        evaluate(where, data, 50)
+    data["flag"] = data["x0"] > 0
+    assert evaluate("flag and not (g in ['a'])", data, 50).tolist() == ((data["x0"] > 0) & (data["g"] != "a")).tolist()
+
+
+def test_rate_gates_say_their_passing_side_and_a_sensible_detectable_difference() -> None:
+    suite = Suite.from_yaml(
+        "data: unused.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"
+        "gates:\n  - {metric: accuracy, min: 0.99, slices: [top]}\n"
+        "slices:\n  - {name: top, where: 'x0 + x1 > 3'}\n"
+        "behaviour:\n  - invariance: {column: x4, noise: 0.5, max_flip_rate: 0.02}\n"
+        "  - minimum_functionality: {where: 'x0 > 1.5 and x1 > 1.5', expect: 1, min_accuracy: 0.99}\n")
+    r = run_suite(suite, candidate=BASE, data=_world())
+    by = {g.name: g for g in r.gates}
+    mf = by["minimum functionality: x0 > 1.5 and x1 > 1.5"]
+    # every one of ~27 rows is right, which cannot show accuracy > 0.99: the passing side is above
+    assert mf.status == "inconclusive" and mf.candidate_value == 1.0 and "does not settle above 0.99" in mf.reason
+    # 27 rows resolve differences of a few points, not of a millionth (what the observed rate's spread of 0 gave)
+    assert 0.03 < mf.mdd < 0.2
+    inv = by["invariance of x4"]
+    assert inv.status == "pass" and inv.candidate_value == 0.0 and "is below 0.02" in inv.reason and inv.mdd > 0.001
+    top = next(g for g in r.gates if g.slice == "top")
+    assert top.status == "inconclusive" and top.candidate_value == 1.0 and top.mdd > 0.01
+
+
+def test_a_budget_that_cannot_be_measured_is_inconclusive_not_a_failure_of_none() -> None:
+    suite = Suite.from_yaml("data: x.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\n"
+                            "metrics: [accuracy]\nbudgets: {batch_sizes: [1], model_size_mb: 5}\n")
+    r = run_suite(suite, candidate=BASE, data=_world(300))  # a Python function: it has no file, so no size
+    size = next(g for g in r.gates if g.metric == "model_size_mb")
+    assert size.status == "inconclusive" and size.candidate_value is None
+    assert size.reason == "model_size_mb cannot be measured for this model (limit 5)"
+
+
+def test_bins_on_a_text_column_and_data_without_rows_are_input_errors() -> None:
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"
+                            "slices:\n  - {column: g, bins: [0, 1]}\n")
+    with pytest.raises(InputError, match="slice 'g': bins need a numeric column, and 'g' holds text values"):
+        run_suite(suite, candidate=CAND, baseline=BASE, data=_world(100))  # was exit 3: could not convert 'b' to float
+    empty = {k: v[:0] for k, v in _world(10).items()}
+    with pytest.raises(InputError, match="^the data has no rows"):
+        run_suite(Suite.from_yaml("target: label\ntask: binary\nmetrics: [accuracy]\n"), candidate=CAND, data=empty)
+
+
+@pytest.mark.parametrize("extra, message", [
+    # each of these ended in an internal error (exit 3)
+    ("behaviour:\n  - invariance: {column: x0, set: abc}\n", "set 'abc' does not fit column 'x0' (float64 values)"),
+    ("behaviour:\n  - fairness: {group: x0}\n", "fairness: 'x0' has 0 groups of two rows or more; a gap needs at least two"),
+    ("discover: {features: [x0, nope]}\n", "discover: no column 'nope' in the data"),
+    # this one perturbed nothing, found 0 flips and passed
+    ("behaviour:\n  - invariance: {column: x0, swap: {A: B}}\n", "swap {'A': 'B'} changes no value of 'x0'"),
+    ("behaviour:\n  - minimum_functionality: {where: 'x0 > 0', expect: 7}\n", "7 is not one of the classes [0, 1]"),
+])
+def test_behaviour_and_discovery_parameters_that_cannot_apply_are_input_errors(extra: str, message: str) -> None:
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n" + extra)
+    with pytest.raises(InputError) as info:
+        run_suite(suite, candidate=CAND, baseline=BASE, data=_world(300))
+    assert message in info.value.message
+
+
+def test_a_minimum_functionality_test_no_row_matches_says_so() -> None:
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"
+                            "behaviour:\n  - minimum_functionality: {where: 'x0 > 100', expect: 1}\n")
+    gate = run_suite(suite, candidate=CAND, data=_world(300)).gates[0]
+    assert gate.status == "inconclusive" and gate.n == 0 and gate.reason == "no row matches `x0 > 100`"  # not "[nan, nan]"
+
+
+def test_a_swap_invariance_counts_flips_over_the_inputs_it_changes() -> None:
+    data = _world(3000)
+    data["k"] = np.random.default_rng(5).integers(0, 100, 3000)  # ignored by the model; value 7 on ~1% of rows
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4, k]\nmetrics: [accuracy]\n"
+                            "behaviour:\n  - invariance: {column: k, swap: {7: 8}, max_flip_rate: 0.01}\n")
+    gate = run_suite(suite, candidate=BASE, data=data).gates[0]
+    # was n = 3000: 0 flips among ~30 changed inputs and ~2970 untouched ones "proved" a rate below 0.0013
+    assert gate.n == int((data["k"] == 7).sum()) and gate.candidate_value == 0.0
+    assert gate.status == "inconclusive" and gate.ci_high > 0.05

@@ -123,3 +123,13 @@ def test_bootstrap_p_values_reach_below_the_resample_resolution() -> None:
     # inside the resolution the empirical tail is used, consistent with the percentile interval
     assert est.p_below(0.1) == pytest.approx((1 + np.count_nonzero(reps >= 0.1)) / 1001)
     assert est.p_below(0.0) == 1.0
+
+
+def test_proportion_intervals_stay_within_their_range() -> None:
+    # one row, discordant: the Agresti–Min Wald interval would reach -1.18
+    one = Estimate.paired_proportions(0, 1, 1, 0.95)
+    assert one.low == -1.0 and one.high <= 1.0
+    assert Estimate.paired_proportions(1, 0, 1, 0.95).high == 1.0
+    # no successes: the Wilson lower bound is 0, not a rounding residue such as 1.7e-18
+    for n in (22, 137, 228, 1000):
+        assert Estimate.wilson(0, n, 0.95).low == 0.0 and Estimate.wilson(n, n, 0.95).high == 1.0

@@ -93,6 +93,9 @@ correction: bh
     ("data: [unclosed\n", 2, "not valid YAML"),
     (ISSUE_SUITE + "behaviour:\n  - invariance: {column: age}\n", 11, "exactly one perturbation"),
     (ISSUE_SUITE + "robustness:\n  - generator: cosmic_rays\n", 11, "generator must be one of"),
+    (ISSUE_SUITE.replace("task: binary", "task: regression").replace("metrics: [accuracy, roc_auc]",
+                                                                      "metrics: [{name: quantile_loss, alpha: 1.5}]"),
+     4, "quantile_loss alpha must be in (0, 1), got 1.5"),
 ])
 def test_invalid_suites_name_the_line_and_the_reason(text: str, line: int, reason: str) -> None:
     with pytest.raises(SuiteError) as info:
@@ -101,6 +104,9 @@ def test_invalid_suites_name_the_line_and_the_reason(text: str, line: int, reaso
     assert msg.startswith(f"suite.yaml:{line}:"), msg
     assert reason in msg
     assert info.value.exit_code == 2
+    assert "known:" not in msg or "unknown" in msg  # the metric list helps with a misspelt name only
+    # the command that lists the keys (`assay check --help` only points on to it)
+    assert info.value.hint is None or "`assay check schema`" in info.value.hint
 
 
 def test_load_missing_file_and_relative_data(tmp_path: Path) -> None:

@@ -76,3 +76,59 @@ def test_float_labels_match_integer_classes_and_label_only_models_are_named() ->
     suite_auc = Suite.from_yaml("data: x\ntarget: label\ntask: binary\nmetrics: [roc_auc]\n")
     with pytest.raises(InputError, match="labels-only: metric 'roc_auc' needs class probabilities"):
         run_suite(suite_auc, candidate=labels_only, baseline=proba, data=data)
+
+
+@pytest.mark.parametrize("task, target", [
+    ("regression", np.array([1.5, np.nan, 2.0, 3.0] * 10)),
+    ("binary", np.array([0.0, 1.0, np.nan, 1.0] * 10)),
+    ("binary", np.array(["yes", "no", None, "no"] * 10, dtype=object)),
+])
+def test_a_target_with_missing_values_is_refused_for_every_task(task: str, target: np.ndarray) -> None:
+    # a regression target with NaN used to make every metric NaN: "undefined", inconclusive, exit 1
+    from assay.errors import InputError
+    from assay.models import from_function
+
+    metric = "mae" if task == "regression" else "accuracy"
+    suite = Suite.from_yaml(f"target: y\ntask: {task}\nmetrics: [{metric}]\ngates:\n  - {{metric: {metric}, max: 100}}\n")
+    model = from_function(lambda X: np.zeros(len(X)) if task == "regression" else np.full(len(X), target[0]), name="m")
+    with pytest.raises(InputError) as info:
+        run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": target})
+    first = ", ".join(str(i) for i in np.flatnonzero([v is None or v != v for v in target])[:5])
+    assert info.value.message == f"the target column 'y' has missing values in 10 of 40 rows (rows {first}, …, counting from 0)"
+    assert info.value.exit_code == 2
+
+
+def test_labels_the_target_never_has_are_named_once_each() -> None:
+    from assay.models import ModelError, from_function
+
+    suite = Suite.from_yaml("target: y\ntask: binary\nmetrics: [accuracy]\n")
+    y = np.array(["benign", "malignant"] * 20, dtype=object)
+    model = from_function(lambda X: np.full(len(X), "cancer"), name="m")
+    with pytest.raises(ModelError) as info:
+        run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": y})
+    # not "[np.str_('cancer'), np.str_('cancer'), np.str_('cancer')]"
+    assert info.value.message == "candidate model: m: predicts label 'cancer' that is not a class of 'y'"
+
+
+def test_a_regression_model_that_returns_text_is_a_model_error() -> None:
+    from assay.models import ModelError, from_function
+
+    suite = Suite.from_yaml("target: y\ntask: regression\nmetrics: [mae]\n")
+    model = from_function(lambda X: np.array(["high"] * len(X)), name="m")
+    with pytest.raises(ModelError) as info:  # was an internal error: could not convert string to float
+        run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": np.arange(40.0)})
+    assert info.value.message == "candidate model: m: predicts values that are not numbers ('high') for the regression target 'y'"
+
+
+def test_a_regression_target_of_text_is_an_input_error() -> None:
+    from assay.errors import InputError
+    from assay.models import from_function
+
+    suite = Suite.from_yaml("target: y\ntask: regression\nmetrics: [mae]\n")
+    model = from_function(lambda X: np.zeros(len(X)), name="m")
+    y = np.array(["1.5", "abc", "2"] * 10, dtype=object)
+    with pytest.raises(InputError) as info:  # was an internal error: could not convert string to float
+        run_suite(suite, candidate=model, data={"x": np.arange(30.0), "y": y})
+    assert info.value.message == "the regression target 'y' holds values that are not numbers ('abc')"
+    numbers = np.array(["1.5", "0", "2"] * 10, dtype=object)  # text that reads as numbers is fine
+    assert run_suite(suite, candidate=model, data={"x": np.arange(30.0), "y": numbers}).metrics[0]["candidate"] == pytest.approx(3.5 / 3)

@@ -72,7 +72,18 @@ def _rate_gate(name: str, metric: str, kind: str, k: int, n: int, limit: float, 
     low, high = clopper_pearson(k, n, conf)
     p_pass, p_fail = rate_p_values(k, n, limit, at_most=at_most)
     rate = k / n if n else float("nan")
-    se = float(np.sqrt(max(rate * (1 - rate), 1e-12) / n)) if n else float("nan")
+    # the power to settle the question is set by the spread at the limit, not at the observed rate:
+    # 0 flips in 228 rows has no spread, yet does not resolve differences of a millionth
+    spread = limit * (1 - limit) if 0 < limit < 1 else rate * (1 - rate)
+    se = float(np.sqrt(max(spread, 1e-12) / n)) if n else float("nan")
+    details = {**details, "side": "at_most" if at_most else "at_least", "bound": limit}
+    if n == 0:  # nothing to count: said as such, not as an interval of [nan, nan] that "does not settle"
+        where = details.get("where")
+        return GateResult(
+            name=name, metric=metric, kind=kind, threshold=limit, slice=details.pop("slice", None), candidate_value=None,
+            baseline_value=None, delta=None, ci_low=None, ci_high=None, p_value=None, p_fail=None, status="inconclusive",
+            n=0, mdd=None, method="exact binomial (Clopper–Pearson)", details=details, group="behaviour",
+            reason=f"no row matches `{where}`" if where else "no rows to test")
     return GateResult(
         name=name, metric=metric, kind=kind, threshold=limit, slice=details.pop("slice", None), candidate_value=rate,
         baseline_value=baseline_rate, delta=None if baseline_rate is None else rate - baseline_rate, ci_low=low,
@@ -99,9 +110,21 @@ def _perturb(spec: BehaviourSpec, ctx: Context, rows: np.ndarray) -> Any:
         new = values.astype(np.float64) + rng.normal(0, float(spec.params["noise"]) * spread, len(values))
     elif "swap" in spec.params:
         mapping = {str(k): v for k, v in dict(spec.params["swap"]).items()}
-        new = np.array([mapping.get(str(v), v) for v in values], dtype=values.dtype if values.dtype != object else object)
+        if not any(str(v) in mapping for v in np.unique(values.astype(str))):
+            # else the test perturbs nothing and passes: 0 flips of an unchanged input
+            raise InputError(f"behaviour {spec.kind}: swap {dict(spec.params['swap'])} changes no value of {col!r}",
+                             hint=f"its values include {', '.join(map(str, np.unique(values.astype(str))[:5].tolist()))}")
+        try:
+            new = np.array([mapping.get(str(v), v) for v in values], dtype=values.dtype if values.dtype != object else object)
+        except (TypeError, ValueError):
+            raise InputError(f"behaviour {spec.kind}: swap {dict(spec.params['swap'])} does not fit column {col!r} "
+                             f"({values.dtype} values)") from None
     elif "set" in spec.params:
-        new = np.full(len(values), spec.params["set"], dtype=values.dtype if values.dtype.kind in "biuf" else object)
+        try:
+            new = np.full(len(values), spec.params["set"], dtype=values.dtype if values.dtype.kind in "biuf" else object)
+        except (TypeError, ValueError):
+            raise InputError(f"behaviour {spec.kind}: set {spec.params['set']!r} does not fit column {col!r} "
+                             f"({values.dtype} values)") from None
     else:
         new = values.astype(np.float64) + float(spec.params["delta"])
     return feats.replace(col, new)
@@ -115,6 +138,12 @@ def run_behaviour(spec: BehaviourSpec, ctx: Context) -> GateResult:
     if kind == "invariance":
         col = p["column"]
         limit = float(p.get("max_flip_rate", 0.01))
+        if "swap" in p and col in ctx.features.columns:
+            # the flip rate is over the inputs the swap changes: a swap of a value 2 rows hold was
+            # counted over every row, so 0 flips "proved" a rate below 0.0002 with 20,000 rows
+            held = ctx.features.arrays[ctx.features.columns.index(col)][rows]
+            keys = {str(k) for k in dict(p["swap"])}
+            rows = rows[np.fromiter((str(v) in keys for v in held), dtype=bool, count=len(rows))]
         variant = f"invariance:{sorted(p.items())}"
         flips = {}
         for role in ctx.roles:
@@ -165,6 +194,9 @@ def _fairness(spec: BehaviourSpec, ctx: Context) -> GateResult:
         raise InputError(f"fairness: no column {col!r} in the data")
     keys = ctx.table.columns[col].astype(str)
     groups = [g for g in np.unique(keys) if np.count_nonzero(keys == g) >= 2]
+    if len(groups) < 2:
+        raise InputError(f"fairness: {col!r} has {len(groups)} {noun_for(len(groups), 'group')} of two rows or more; "
+                         "a gap needs at least two", hint="group by a column with a few values, each on several rows")
     y = ctx.outputs["candidate"].y
     base_rows = {"selection_rate": np.ones(ctx.n, bool), "tpr": y == 1, "fpr": y == 0}[which]
     masks = [(keys == g) & base_rows for g in groups]

@@ -21,11 +21,15 @@ _TIME_PER_SIZE_S = 1.0
 
 
 def _gate(name: str, metric: str, value: float | None, limit: float, *, at_most: bool, details: dict[str, object]) -> GateResult:
-    ok = value is not None and (value <= limit if at_most else value >= limit)
+    bound = f"{'limit' if at_most else 'minimum'} {limit:g}"
+    if value is None:  # e.g. the size of a module:function or http model, which has no file
+        status, reason = "inconclusive", f"{metric} cannot be measured for this model ({bound})"
+    else:
+        status = "pass" if (value <= limit if at_most else value >= limit) else "fail"
+        reason = f"{metric} = {round(value, 4)}, {bound}"
     return GateResult(
         name=name, metric=metric, kind="budget", threshold=limit, slice=None, candidate_value=value, baseline_value=None,
-        delta=None, ci_low=None, ci_high=None, p_value=None, status="pass" if ok else "fail", method="measured",
-        reason=f"{metric} = {value if value is None else round(value, 4)}, {'limit' if at_most else 'minimum'} {limit:g}",
+        delta=None, ci_low=None, ci_high=None, p_value=None, status=status, method="measured", reason=reason,
         details=details, group="budget",
     )
 

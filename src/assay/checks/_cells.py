@@ -76,6 +76,9 @@ def estimate_cells(ctx: Context, wanted: list[tuple[Metric, Slice | None]]) -> d
     for metric, sl in wanted:
         key = sl.name if sl else None
         c_out, b_out, mask = views[key]
+        if sl is not None and sl.n == 0:
+            plan.append((metric, sl, "empty"))  # no rows to resample: nothing to estimate
+            continue
         sel = selectors.setdefault(key, _Columns(mask))
         tag = f"{metric.label}|{key}"
         if metric.pair:
@@ -103,6 +106,12 @@ def estimate_cells(ctx: Context, wanted: list[tuple[Metric, Slice | None]]) -> d
         key = sl.name if sl else None
         c_out, b_out, _ = views[key]
         tag = f"{metric.label}|{key}"
+        if how == "empty":
+            nan = float("nan")
+            est = Estimate(nan, nan, nan, nan, "no rows in this slice")
+            paired = b_out is not None and not metric.pair
+            cells[(metric.label, key)] = Cell(metric, sl, nan, nan if paired else None, est, est if paired else None)
+            continue
         if how == "pair":
             v = float(metric.pair_batch(c_out, b_out, np.ones((1, len(c_out.y))))[0])  # type: ignore[attr-defined,arg-type]
             est = Estimate.from_replicates(v, reps[tag + "|c"], conf, boot)

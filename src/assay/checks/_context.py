@@ -49,7 +49,7 @@ class Context:
         assert self.classes is not None
         hits = [i for i, c in enumerate(self.classes.tolist()) if _label_key(c) == _label_key(value)]
         if not hits:
-            raise InputError(f"{value!r} is not one of the classes {list(self.classes)}")
+            raise InputError(f"{value!r} is not one of the classes {self.classes.tolist()}")
         return int(hits[0])
 
     def _encode_labels(self, labels: np.ndarray) -> np.ndarray:
@@ -63,7 +63,13 @@ class Context:
         task = self.suite.task
         y = self.y_encoded
         if task == "regression":
-            return Outputs(task, y, values=np.asarray(pred.labels, dtype=np.float64))
+            try:
+                values = np.asarray(pred.labels, dtype=np.float64)
+            except (TypeError, ValueError):
+                shown = ", ".join(repr(v) for v in list(dict.fromkeys(np.asarray(pred.labels).ravel().tolist()))[:3])
+                raise ModelError(f"{self.models[role].name}: predicts values that are not numbers ({shown}) for the "
+                                 f"regression target {self.suite.target!r}") from None
+            return Outputs(task, y, values=values)
         labels = self._encode_labels(np.asarray(pred.labels))
         proba = None
         if pred.proba is not None:
@@ -77,9 +83,11 @@ class Context:
                 raise ModelError(f"{self.models[role].name}: predicts classes {unknown} that the target column never has")
             proba[:, idx] = pred.proba
         if (labels < 0).any():
-            bad = np.asarray(pred.labels)[labels < 0][:3]
-            raise ModelError(f"{self.models[role].name}: predicts labels {list(bad)} that are not classes of {self.suite.target!r}",
-                             hint=f"classes in the data: {list(self.classes)[:10]}")  # type: ignore[arg-type]
+            bad = list(dict.fromkeys(np.asarray(pred.labels)[labels < 0].tolist()))  # distinct, as plain values
+            shown = ", ".join(repr(b) for b in bad[:5]) + (", …" if len(bad) > 5 else "")
+            raise ModelError(f"{self.models[role].name}: predicts {noun_for(len(bad), 'label')} {shown} that "
+                             f"{'is not a class' if len(bad) == 1 else 'are not classes'} of {self.suite.target!r}",
+                             hint=f"classes in the data: {self.classes.tolist()[:10]}")  # type: ignore[arg-type]
         return Outputs(task, y, labels=labels, proba=proba, classes=self.classes)
 
     @property
@@ -126,9 +134,36 @@ def features_of(suite: Suite, table: Table) -> tuple[Features, np.ndarray]:
     if missing:
         raise InputError(f"the data lacks feature {noun_for(len(missing), 'column')} {', '.join(missing)}")
     y = cols[suite.target]
-    if suite.task != "regression" and y.dtype.kind == "f" and np.isnan(y).any():
-        raise InputError(f"the target column {suite.target!r} has missing values")
+    if len(y) == 0:  # else each model's own complaint about 0 samples stands in for this
+        raise InputError("the data has no rows", hint="check the file, or the dataset version, that the suite or --data names")
+    # for every task: a regression target with NaN made every metric NaN, reported as "undefined", exit 1
+    if y.dtype.kind == "f":
+        gaps = np.flatnonzero(np.isnan(y))
+    elif y.dtype == object:
+        gaps = np.flatnonzero([v is None or (isinstance(v, float) and v != v) for v in y.tolist()])
+    else:
+        gaps = np.zeros(0, dtype=np.int64)
+    if len(gaps):
+        shown = ", ".join(str(i) for i in gaps[:5]) + (", …" if len(gaps) > 5 else "")
+        raise InputError(f"the target column {suite.target!r} has missing values in {len(gaps)} of {len(y)} rows "
+                         f"({noun_for(len(gaps), 'row')} {shown}, counting from 0)", hint="a row without its true value cannot be scored: drop or fill those rows")
+    if suite.task == "regression" and y.dtype.kind not in "biuf":
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            bad = [v for v in y.tolist() if not _is_number(v)]
+            raise InputError(f"the regression target {suite.target!r} holds values that are not numbers "
+                             f"({', '.join(repr(v) for v in list(dict.fromkeys(bad))[:3])})",
+                             hint="a regression task needs a numeric target; for labels, use task: binary or multiclass") from None
     return Features(list(names), [cols[c] for c in names]), y
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def classes_of(suite: Suite, y: np.ndarray, models: dict[str, ModelAdapter]) -> np.ndarray | None:
@@ -162,6 +197,7 @@ def load_models(candidate: Any, baseline: Any, ws: Workspace | None, trust: bool
 
     models: dict[str, ModelAdapter] = {}
     errors: list[str] = []
+    hints: list[str] = []
     for role, ref in (("candidate", candidate), ("baseline", baseline)):
         if ref is None:
             continue
@@ -171,7 +207,10 @@ def load_models(candidate: Any, baseline: Any, ws: Workspace | None, trust: bool
         try:
             models[role] = load_model(ref, ws=ws, trust=trust)
         except InputError as exc:
-            errors.append(f"{role}: {exc}")
+            # the hint stays a hint (`--json` has it under "hint", not inside "message")
+            errors.append(f"{role}: {exc.message}")
+            if exc.hint and exc.hint not in hints:
+                hints.append(exc.hint)
     if errors:
-        raise ModelError("; ".join(errors))
+        raise ModelError("; ".join(errors), hint="; ".join(hints) or None)
     return models

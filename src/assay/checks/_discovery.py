@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from assay._wording import noun_for
 from assay.checks._multitest import adjust
 from assay.checks._suite import DiscoverySpec
+from assay.errors import InputError
 
 __all__ = ["discover_slices"]
 
@@ -85,6 +87,10 @@ def discover_slices(
 
     found: list[tuple[float, str, np.ndarray]] = []
     by_feature: list[tuple[float, str, str, np.ndarray]] = []
+    unknown = [f for f in (spec.features or []) if f not in columns]
+    if unknown:
+        raise InputError(f"discover: no {noun_for(len(unknown), 'column')} {', '.join(map(repr, unknown))} in the data",
+                         hint=f"columns: {', '.join(list(columns)[:20])}")
     for feature, name, mask in _regions(columns, spec.features or features, spec.bins):
         hit = searched(name, mask)
         if hit is not None:

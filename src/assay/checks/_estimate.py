@@ -56,7 +56,10 @@ class Estimate:
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-        return cls(p, float(np.sqrt(max(p * (1 - p), 1e-12) / n)), float(centre - half), float(centre + half),
+        # exact at the ends: at k = 0 (k = n) the bound is 0 (1), which rounding leaves a hair off (1.7e-18)
+        low = 0.0 if k == 0 else max(float(centre - half), 0.0)
+        high = 1.0 if k == n else min(float(centre + half), 1.0)
+        return cls(p, float(np.sqrt(max(p * (1 - p), 1e-12) / n)), low, high,
                    "Wilson score interval", null_se=lambda t: float(np.sqrt(max(t * (1 - t), 1e-12) / n)))
 
     @classmethod
@@ -68,6 +71,7 @@ class Estimate:
         d = (a - b) / m
         se = float(np.sqrt(max((a + b) - (a - b) ** 2 / m, 0.0)) / m)
         est = cls.normal(d, se, confidence, "paired proportions (Agresti–Min)")
+        est.low, est.high = max(est.low, -1.0), min(est.high, 1.0)  # a Wald interval can overshoot at tiny n
         est.value = (cand_only - base_only) / n if n else float("nan")
         est.centre = d
         return est

@@ -38,6 +38,15 @@ def evaluate(text: str, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray
     """Boolean mask of the rows where ``text`` holds."""
     tree = parse_expression(text)
 
+    def truth(value: Any, part: ast.AST) -> np.ndarray:
+        # a number or a text is not a condition: `age + 3` would otherwise select every row but age == -3
+        arr = np.asarray(value)
+        if arr.dtype == bool or (arr.dtype == object and all(isinstance(v, (bool, np.bool_)) for v in arr.ravel().tolist())):
+            return arr.astype(bool)
+        shown = ast.unparse(part)
+        raise InputError(f"expression {text!r}: {shown!r} is not a condition (it gives {arr.dtype} values, not true/false)",
+                         hint=f"a condition compares, e.g. `{shown} > 0` or `{shown} == 1`")
+
     def ev(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return ev(node.body)
@@ -51,9 +60,9 @@ def evaluate(text: str, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray
             return [ev(e) for e in node.elts]
         if isinstance(node, ast.UnaryOp):
             v = ev(node.operand)
-            return np.logical_not(v) if isinstance(node.op, ast.Not) else -v
+            return np.logical_not(truth(v, node.operand)) if isinstance(node.op, ast.Not) else -v
         if isinstance(node, ast.BoolOp):
-            vals = [np.asarray(ev(v), dtype=bool) for v in node.values]
+            vals = [truth(ev(v), v) for v in node.values]
             fn = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
             out = vals[0]
             for v in vals[1:]:
@@ -76,7 +85,7 @@ def evaluate(text: str, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray
         raise InputError(f"expression {text!r}: unsupported {type(node).__name__}")
 
     try:
-        mask = np.asarray(ev(tree), dtype=bool)
+        mask = truth(ev(tree), tree.body)
     except InputError:
         raise
     except Exception as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from assay._wording import counted
 from assay.checks._cells import Cell
 from assay.checks._context import Context
 from assay.checks._estimate import Estimate, minimum_detectable_difference
@@ -53,13 +54,15 @@ def gate_result(gate: GateSpec, cell: Cell, ctx: Context) -> GateResult:
         raise InputError(f"gate {gate.title!r} compares with the baseline: pass --baseline")
     assert est is not None
     if n < ctx.suite.min_slice_rows or not est.defined:
-        why = f"only {n} rows (min_slice_rows is {ctx.suite.min_slice_rows})" if n < ctx.suite.min_slice_rows else "the metric is undefined on these rows"
+        why = f"only {counted(n, 'row')} (min_slice_rows is {ctx.suite.min_slice_rows})" if n < ctx.suite.min_slice_rows else "the metric is undefined on these rows"
         return GateResult(**base, ci_low=est.low, ci_high=est.high, p_value=None, status="inconclusive", p_fail=None,
                           mdd=None, method=est.method, reason=why)
     p_pass, p_fail = _p_values(est, side, t)
     details = base.pop("details")
+    # a score interval's spread at the threshold sets the power (a proportion of 1.0 has no spread of its own)
+    mdd_se = est.null_se(t) if est.null_se is not None and side != "within" else est.se
     return GateResult(**base, ci_low=est.low, ci_high=est.high, p_value=p_pass, status="pending", p_fail=p_fail,
-                      mdd=minimum_detectable_difference(est.se, conf), method=est.method,
+                      mdd=minimum_detectable_difference(mdd_se, conf), method=est.method,
                       details={**details, "side": side, "bound": t, "se": est.se})
 
 

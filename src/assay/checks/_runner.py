@@ -73,6 +73,11 @@ def run_suite(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     seed = suite.seed if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:  # numpy's generators take no negative seed
+        raise InputError(f"the seed must be an integer ≥ 0, got {seed!r}")
+    if data is None and suite.data is None:
+        raise InputError("the suite names no data and none was given",
+                         hint="add `data: FILE` or `data: NAME@REF` to the suite, or pass --data (data= in Python)")
     table = load_table(data if data is not None else suite.data, ws=ws, base_dir=suite.base_dir)
     features, y = features_of(suite, table)
     models = load_models(candidate, baseline, ws, trust)

@@ -44,7 +44,12 @@ def expand_slices(specs: list[SliceSpec], columns: Mapping[str, np.ndarray], n: 
                              hint=f"columns: {', '.join(list(columns)[:20])}")
         col = columns[spec.column]
         if spec.bins is not None:
-            values = col.astype(np.float64)
+            try:
+                values = col.astype(np.float64)
+            except (TypeError, ValueError):
+                raise InputError(f"slice {spec.name!r}: bins need a numeric column, and {spec.column!r} holds "
+                                 f"{'text' if col.dtype.kind in 'OUS' else col.dtype} values",
+                                 hint="leave bins out for one slice per value, or give categories: [...]") from None
             edges = spec.bins
             for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
                 last = i == len(edges) - 2

@@ -30,10 +30,11 @@ GATE_KINDS = ("min", "max", "non_inferiority", "superiority", "equivalence")
 BEHAVIOURS = ("invariance", "directional", "minimum_functionality", "fairness")
 GENERATORS = ("gaussian_noise", "missing_values", "out_of_range", "category_swap", "wrong_types")
 
-#: the YAML schema, key by key (also the documentation `assay check --help` points to)
+#: the YAML schema, key by key (also the documentation `assay check schema` prints)
 SCHEMA: dict[str, str] = {
     "name": "optional title of the suite",
-    "data": "a .parquet/.pq/.csv/.feather/.arrow file (relative to the suite file) or a registered dataset NAME@REF",
+    "data": "a .parquet/.pq/.csv/.feather/.arrow file (relative to the suite file) or a registered dataset NAME@REF"
+            " (may be left out when --data, or data= in Python, gives it)",
     "target": "the column holding the true label or value",
     "task": "binary | multiclass | regression",
     "positive": "binary only: the positive class (default: the larger label)",
@@ -50,7 +51,7 @@ SCHEMA: dict[str, str] = {
     "bootstrap": "number of paired bootstrap resamples (default 1000)",
     "seed": "seed of every random choice (default 0; --seed overrides)",
     "timeout_s": "time limit for one predict call on one batch (default 300)",
-    "min_slice_rows": "slices smaller than this are reported inconclusive (default 30)",
+    "min_slice_rows": "gates on fewer rows than this (a slice, or all the data) are reported inconclusive (default 30)",
 }
 
 
@@ -141,7 +142,7 @@ class Suite:
     'accuracy non-inferiority 0.02'
     """
 
-    data: str
+    data: str | None  # None: the data is given to each run (`--data`, ``run(data=...)``)
     target: str
     task: str
     metrics: list[MetricSpec] = field(default_factory=list)
@@ -167,7 +168,9 @@ class Suite:
         out: dict[str, Any] = {}
         if self.name:
             out["name"] = self.name
-        out.update(data=self.data, target=self.target, task=self.task)
+        if self.data is not None:
+            out["data"] = self.data
+        out.update(target=self.target, task=self.task)
         if self.positive is not None:
             out["positive"] = self.positive
         if self.features is not None:

@@ -37,7 +37,7 @@ class _Ctx:
         line = self.lines.get(probe)
         where = f"{self.source}:{line}" if line else self.source
         dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
-        return SuiteError(f"{where}: {dotted + ': ' if dotted else ''}{reason}", hint="see `assay check --help` for the suite schema")
+        return SuiteError(f"{where}: {dotted + ': ' if dotted else ''}{reason}", hint="`assay check schema` lists every key a suite may have")
 
     def keys(self, value: Any, path: tuple[Any, ...], allowed: set[str], what: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -84,7 +84,7 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
     if raw is None:
         raise c.fail((), "the suite is empty")
     top = c.keys(raw, (), set(SCHEMA), "the suite")
-    for required in ("data", "target", "task"):
+    for required in ("target", "task"):
         if required not in top:
             raise c.fail((), f"missing required key {required!r} ({SCHEMA[required]})")
     task = c.text(top["task"], ("task",))
@@ -106,7 +106,9 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         try:
             metric = make_metric(spec.name, **spec.params)
         except Exception as exc:
-            raise c.fail(path, getattr(exc, "message", str(exc)) + f" (known: {', '.join(available())})") from None
+            # the list of metrics helps with a misspelt name, not with a parameter out of range
+            known = "" if spec.name in available() else f" (known: {', '.join(available())})"
+            raise c.fail(path, getattr(exc, "message", str(exc)) + known) from None
         if task not in metric.tasks:
             raise c.fail(path, f"metric {spec.name!r} does not apply to a {task} task (it applies to: {', '.join(metric.tasks)})")
         metrics.append(spec)
@@ -269,7 +271,7 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
     if not metrics and not gates:
         raise c.fail((), "the suite names no metrics and no gates: nothing to check")
     return Suite(
-        data=c.text(top["data"], ("data",)),
+        data=c.text(top["data"], ("data",)) if "data" in top else None,
         target=c.text(top["target"], ("target",)),
         task=task,
         metrics=metrics,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from assay._wording import counted
+
 __all__ = ["render_lines"]
 
 _STATUS_MARK = {"pass": "PASS", "fail": "FAIL", "inconclusive": "????"}
@@ -35,9 +37,16 @@ def render_lines(doc: dict[str, Any]) -> list[str]:
     regressions = [s for s in doc.get("slices", []) if s.get("regression")]
     for s in regressions:
         lines.append(f"  slice regression: {s['slice']} {s['metric']} delta {_fmt(s.get('delta'))} (p adj {_fmt(s.get('p_adjusted'))})")
-    for s in doc.get("discovered_slices", []):
+    found = doc.get("discovered_slices", [])
+    for s in found:
         if s.get("confirmed"):
             lines.append(f"  discovered slice: {s['slice']} {s['metric']} worse than the rest by {_fmt(s.get('delta_vs_rest'))} (confirmed on the held-out half)")
+    if (doc.get("suite") or {}).get("discover") is not None and not any(s.get("confirmed") for s in found):
+        # else a suite asking for discovery prints nothing about it, whether it ran, found nothing or was skipped
+        skipped = [n for n in doc.get("notes", []) if n.startswith("slice discovery")]
+        lines.append(f"  {skipped[0]}" if skipped else f"  slice discovery: {counted(len(found), 'region')} worse on one half of the "
+                     "rows, none confirmed on the other" if found else "  slice discovery: no region where the candidate "
+                     "does worse than on the rest")
     for ce in doc.get("counterexamples", [])[:3]:
         lines.append(f"  counterexample ({ce['test']}): {ce['failure']}; change {ce.get('changed')}")
     if doc.get("report"):
