@@ -384,3 +384,61 @@ def test_a_swap_invariance_counts_flips_over_the_inputs_it_changes() -> None:
     # was n = 3000: 0 flips among ~30 changed inputs and ~2970 untouched ones "proved" a rate below 0.0013
     assert gate.n == int((data["k"] == 7).sum()) and gate.candidate_value == 0.0
     assert gate.status == "inconclusive" and gate.ci_high > 0.05
+
+
+def _rate_suite(extra: str) -> Suite:
+    return Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n" + extra)
+
+
+@pytest.mark.parametrize("extra", [
+    "behaviour:\n  - invariance: {column: x4, noise: 0.5, max_flip_rate: 0}\n",
+    "behaviour:\n  - minimum_functionality: {where: 'x0 + x1 > 1', min_accuracy: 1}\n",
+    "gates:\n  - {metric: accuracy, min: 1.0, slices: [top]}\nslices:\n  - {name: top, where: 'x0 + x1 > 1'}\n",
+])
+def test_a_rate_bound_at_the_end_of_the_scale_resolves_no_difference(extra: str) -> None:
+    # 0 flips (every row right) at a limit of 0 (of 1) was said to resolve a difference of 1.9e-07
+    gate = [g for g in run_suite(_rate_suite(extra), candidate=BASE, data=_world(600)).gates if g.group != "metric" or g.slice][0]
+    assert gate.status == "inconclusive" and gate.mdd is None
+    assert "is the end of the scale: no number of rows can show the value" in gate.reason and "resolves" not in gate.reason
+
+
+def test_a_rate_gate_says_how_many_rows_even_the_best_outcome_needs() -> None:
+    # 0 flips pass `max_flip_rate: 0.01` exactly when 0.99^n < 0.025, i.e. from n = 368 (a hand count)
+    needed = next(n for n in range(1, 1000) if 0.99 ** n < 0.025)
+    assert needed == 368
+    suite = _rate_suite("behaviour:\n  - invariance: {column: x4, noise: 0.5, max_flip_rate: 0.01}\n")
+    short = run_suite(suite, candidate=BASE, data=_world(needed - 1)).gates[0]
+    assert short.candidate_value == 0.0 and short.status == "inconclusive"
+    assert short.reason.endswith(f"with {needed - 1} rows not even the best outcome could pass: that takes at least {needed} rows")
+    assert run_suite(suite, candidate=BASE, data=_world(needed)).gates[0].status == "pass"
+    # a Wilson score gate at min 0.99 with every row right passes once n > z² · 0.99 / 0.01 (= 380.3)
+    gate = _rate_suite("gates:\n  - {metric: accuracy, min: 0.99}\n")
+    g380 = run_suite(gate, candidate=BASE, data=_world(380)).gates[0]  # the baseline is right on every row
+    assert g380.candidate_value == 1.0 and g380.status == "inconclusive" and "takes at least 381 rows" in g380.reason
+    assert run_suite(gate, candidate=BASE, data=_world(381)).gates[0].status == "pass"
+
+
+def test_rate_limits_outside_zero_and_one_are_refused() -> None:
+    with pytest.raises(SuiteError, match="max_flip_rate is a rate, between 0 and 1; got 5"):
+        _rate_suite("behaviour:\n  - invariance: {column: x4, noise: 0.5, max_flip_rate: 5}\n")
+
+
+def test_a_swap_no_selected_row_holds_names_the_where_and_some_values() -> None:
+    data = _world(300)
+    data["x4"] = np.arange(300) % 10  # ignored by the model
+    suite = _rate_suite("behaviour:\n  - invariance: {column: x4, swap: {7: 8}, where: 'x4 < 2'}\n")
+    with pytest.raises(InputError) as info:
+        run_suite(suite, candidate=BASE, data=data)
+    assert "changes no value of 'x4' on the rows `x4 < 2` selects" in info.value.message
+    assert info.value.hint == "its values include 0, 1"  # was "its values include " (of no row)
+
+
+def test_a_zero_one_flag_column_is_still_a_condition() -> None:
+    from assay.checks._expr import evaluate
+
+    data = _world(50)
+    data["member"] = (data["x0"] > 0).astype(np.int64)
+    assert evaluate("member", data, 50).tolist() == (data["x0"] > 0).tolist()
+    assert evaluate("not member and x1 > 0", data, 50).tolist() == ((data["x0"] <= 0) & (data["x1"] > 0)).tolist()
+    with pytest.raises(InputError, match="'member \\+ 1' is not a condition"):
+        evaluate("member + 1", data, 50)

@@ -133,3 +133,32 @@ def test_proportion_intervals_stay_within_their_range() -> None:
     # no successes: the Wilson lower bound is 0, not a rounding residue such as 1.7e-18
     for n in (22, 137, 228, 1000):
         assert Estimate.wilson(0, n, 0.95).low == 0.0 and Estimate.wilson(n, n, 0.95).high == 1.0
+
+
+@pytest.mark.parametrize("k, n", [(0, 12), (1, 12), (6, 12), (12, 12), (0, 228), (3, 228), (228, 228), (517, 1000)])
+def test_wilson_interval_is_the_closed_form_score_interval(k: int, n: int) -> None:
+    # Wilson (1927): the roots in p of (p̂ − p)² = z² p (1 − p) / n, solved by hand here
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.975)
+    a, b, c = 1 + z * z / n, -(2 * k / n + z * z / n), (k / n) ** 2
+    root = (b * b - 4 * a * c) ** 0.5
+    est = Estimate.wilson(k, n, 0.95)
+    assert est.low == pytest.approx((-b - root) / (2 * a), abs=1e-12)
+    assert est.high == pytest.approx((-b + root) / (2 * a), abs=1e-12)
+    assert (est.low == 0.0) == (k == 0) and (est.high == 1.0) == (k == n)  # exact at the ends, only there
+
+
+@pytest.mark.parametrize("c_only, b_only, n", [(3, 1, 20), (0, 0, 50), (40, 12, 400), (0, 1, 1), (2, 0, 2)])
+def test_agresti_min_interval_is_the_reference_formula_clipped_to_the_possible_range(c_only: int, b_only: int, n: int) -> None:
+    # Agresti & Min (2005): add ½ to each cell of the paired 2×2 table, then the Wald interval of the difference
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.975)
+    n12, n21, m = c_only + 0.5, b_only + 0.5, n + 2
+    d = (n12 - n21) / m
+    se = ((n12 + n21) - (n12 - n21) ** 2 / m) ** 0.5 / m
+    est = Estimate.paired_proportions(c_only, b_only, n, 0.95)
+    assert est.centre == pytest.approx(d) and est.se == pytest.approx(se)
+    assert est.low == pytest.approx(max(d - z * se, -1.0)) and est.high == pytest.approx(min(d + z * se, 1.0))
+    assert est.value == pytest.approx((c_only - b_only) / n)

@@ -39,6 +39,10 @@ def validate_behaviour(kind: str, params: Any, task: str) -> str | None:
             parse_expression(str(params["where"]))
         except InputError as exc:
             return exc.message
+    for key in ("max_flip_rate", "max_violation_rate", "min_accuracy"):
+        v = params.get(key)
+        if key in params and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
+            return f"{key} is a rate, between 0 and 1; got {v!r}"
     if kind == "invariance":
         if "column" not in params:
             return "invariance needs `column`"
@@ -76,7 +80,15 @@ def _rate_gate(name: str, metric: str, kind: str, k: int, n: int, limit: float, 
     # 0 flips in 228 rows has no spread, yet does not resolve differences of a millionth
     spread = limit * (1 - limit) if 0 < limit < 1 else rate * (1 - rate)
     se = float(np.sqrt(max(spread, 1e-12) / n)) if n else float("nan")
+    # a rate cannot be shown below 0 (above 1) by any number of rows: no difference is resolvable
+    mdd = float("inf") if (limit <= 0 if at_most else limit >= 1) else minimum_detectable_difference(se, conf)
     details = {**details, "side": "at_most" if at_most else "at_least", "bound": limit}
+    if 0 < limit < 1 and n:
+        # the best outcome (no flip, every row right) passes only with enough rows: (1 − limit)^n < α
+        alpha = (1 - conf) / 2
+        needed = int(np.ceil(np.log(alpha) / np.log(1 - limit if at_most else limit)))
+        if n < needed:
+            details["rows_to_pass"] = needed
     if n == 0:  # nothing to count: said as such, not as an interval of [nan, nan] that "does not settle"
         where = details.get("where")
         return GateResult(
@@ -88,7 +100,7 @@ def _rate_gate(name: str, metric: str, kind: str, k: int, n: int, limit: float, 
         name=name, metric=metric, kind=kind, threshold=limit, slice=details.pop("slice", None), candidate_value=rate,
         baseline_value=baseline_rate, delta=None if baseline_rate is None else rate - baseline_rate, ci_low=low,
         ci_high=high, p_value=p_pass, p_fail=p_fail, status="inconclusive", n=n,
-        mdd=minimum_detectable_difference(se, conf), method="exact binomial (Clopper–Pearson)", details=details,
+        mdd=mdd, method="exact binomial (Clopper–Pearson)", details=details,
         group="behaviour",
     )
 
@@ -143,7 +155,12 @@ def run_behaviour(spec: BehaviourSpec, ctx: Context) -> GateResult:
             # counted over every row, so 0 flips "proved" a rate below 0.0002 with 20,000 rows
             held = ctx.features.arrays[ctx.features.columns.index(col)][rows]
             keys = {str(k) for k in dict(p["swap"])}
-            rows = rows[np.fromiter((str(v) in keys for v in held), dtype=bool, count=len(rows))]
+            changed = rows[np.fromiter((str(v) in keys for v in held), dtype=bool, count=len(rows))]
+            if len(rows) and not len(changed):  # said here: the perturbation would see no row, nor its values
+                among = f" on the rows `{p['where']}` selects" if p.get("where") else ""
+                raise InputError(f"behaviour invariance: swap {dict(p['swap'])} changes no value of {col!r}{among}",
+                                 hint=f"its values include {', '.join(np.unique(held.astype(str))[:5].tolist())}")
+            rows = changed
         variant = f"invariance:{sorted(p.items())}"
         flips = {}
         for role in ctx.roles:
@@ -153,7 +170,8 @@ def run_behaviour(spec: BehaviourSpec, ctx: Context) -> GateResult:
         base = flips.get("baseline")
         return _rate_gate(title or f"invariance of {col}", f"flip_rate({col})", "invariance", flips["candidate"], len(rows),
                           limit, at_most=True, ctx=ctx, baseline_rate=None if base is None else base / max(len(rows), 1),
-                          details={"perturbation": {k: v for k, v in p.items() if k in ("noise", "swap", "set")}})
+                          details={"perturbation": {k: v for k, v in p.items() if k in ("noise", "swap", "set")},
+                                   **({"where": p["where"]} if p.get("where") else {})})
     if kind == "directional":
         col = p["column"]
         limit = float(p.get("max_violation_rate", 0.05))
@@ -168,7 +186,8 @@ def run_behaviour(spec: BehaviourSpec, ctx: Context) -> GateResult:
         base = counts.get("baseline")
         return _rate_gate(title or f"{col} +{p['delta']} → {p['expect']}", f"violation_rate({col})", "directional",
                           counts["candidate"], len(rows), limit, at_most=True, ctx=ctx,
-                          baseline_rate=None if base is None else base / max(len(rows), 1), details={"delta": p["delta"]})
+                          baseline_rate=None if base is None else base / max(len(rows), 1),
+                          details={"delta": p["delta"], **({"where": p["where"]} if p.get("where") else {})})
     if kind == "minimum_functionality":
         limit = float(p.get("min_accuracy", 0.9))
         if "expect" in p:

@@ -43,6 +43,8 @@ def evaluate(text: str, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray
         arr = np.asarray(value)
         if arr.dtype == bool or (arr.dtype == object and all(isinstance(v, (bool, np.bool_)) for v in arr.ravel().tolist())):
             return arr.astype(bool)
+        if arr.ndim and arr.dtype.kind in "iuf" and np.isin(arr, (0, 1)).all():
+            return arr.astype(bool)  # a 0/1 flag column (`is_member`) is a condition, as it was before
         shown = ast.unparse(part)
         raise InputError(f"expression {text!r}: {shown!r} is not a condition (it gives {arr.dtype} values, not true/false)",
                          hint=f"a condition compares, e.g. `{shown} > 0` or `{shown} == 1`")

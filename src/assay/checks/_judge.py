@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from assay._wording import counted
 from assay.checks._cells import Cell
@@ -61,9 +62,19 @@ def gate_result(gate: GateSpec, cell: Cell, ctx: Context) -> GateResult:
     details = base.pop("details")
     # a score interval's spread at the threshold sets the power (a proportion of 1.0 has no spread of its own)
     mdd_se = est.null_se(t) if est.null_se is not None and side != "within" else est.se
+    mdd = minimum_detectable_difference(mdd_se, conf)
+    details = {**details, "side": side, "bound": t, "se": est.se}
+    if est.null_se is not None and (side == "at_least" and t >= 1 or side == "at_most" and t <= 0):
+        mdd = float("inf")  # a proportion cannot be shown above 1 (below 0) by any number of rows
+    elif est.null_se is not None and side != "within" and 0 < t < 1:
+        # the best outcome (every row right, or none) passes the score test only when n > z² t / (1 − t)
+        z2 = stats.norm.ppf(1 - (1 - conf) / 2) ** 2
+        needed = int(np.floor(z2 * (t / (1 - t) if side == "at_least" else (1 - t) / t))) + 1
+        if n < needed:
+            details["rows_to_pass"] = needed
     return GateResult(**base, ci_low=est.low, ci_high=est.high, p_value=p_pass, status="pending", p_fail=p_fail,
-                      mdd=minimum_detectable_difference(mdd_se, conf), method=est.method,
-                      details={**details, "side": side, "bound": t, "se": est.se})
+                      mdd=mdd, method=est.method,
+                      details=details)
 
 
 def finish_gates(gates: list[GateResult], suite: Suite) -> None:
@@ -96,10 +107,18 @@ def finish_gates(gates: list[GateResult], suite: Suite) -> None:
         else:
             g.status = "inconclusive"
             g.reason = f"the {suite.confidence:.0%} interval of the {what}, [{lo}, {hi}], does not settle {_side_words(side, bound, True)}"
-            if g.mdd is not None and np.isfinite(g.mdd):
+            if "rows_to_pass" in g.details:
+                g.reason += (f"; with {g.n} rows not even the best outcome could pass: that takes at least "
+                             f"{g.details['rows_to_pass']} rows")
+            elif g.mdd is not None and np.isfinite(g.mdd):
                 g.reason += f"; with {g.n} rows the smallest difference this gate resolves (80% power) is about {g.mdd:.4g}"
+            elif g.mdd == float("inf"):
+                # the bound is the end of the scale: passing needs a value beyond it, so no data settles it
+                g.reason += f"; {bound:g} is the end of the scale: no number of rows can show the value {_side_words(side, bound, True)}"
             if g.p_fail is not None and g.p_fail < alpha:
                 g.reason += f"; it would fail alone, but not after {suite.correction} correction over {len(stat)} tests"
+        if g.mdd == float("inf"):
+            g.mdd = None  # no difference is resolvable; the reason says why
 
 
 def _side_words(side: str, t: float, passing: bool) -> str:
