@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["counted", "noun_for"]
+__all__ = ["counted", "noun_for", "shortened"]
 
 
 def noun_for(count: int, noun: str, plural: str | None = None) -> str:
@@ -15,3 +15,16 @@ def counted(count: int, noun: str, plural: str | None = None, *, grouped: bool =
     """``count`` and ``noun`` in the number it takes: ``1 chunk``, ``2 chunks``, ``0 chunks``
     (``plural``: where adding an s is not it, ``1 copy``, ``2 copies``; ``grouped``: ``1,200 rows``)."""
     return (f"{count:,}" if grouped else str(count)) + " " + noun_for(count, noun, plural)
+
+
+def shortened(text: str, limit: int = 500) -> str:
+    """``text`` cut to about ``limit`` characters at a word boundary, saying how much was left out
+    (a cut in the middle of a word, with no mark, reads as the whole message)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = max(head.rfind(" "), head.rfind("\n"))
+    if cut > limit // 2:  # a boundary not too far back; else one long word is cut where it must be
+        head = head[:cut]
+    head = head.rstrip(" \n,;:")
+    return f"{head} … [cut: {len(text) - len(head):,} more characters]"

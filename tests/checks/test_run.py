@@ -221,3 +221,20 @@ def test_a_model_that_does_not_load_keeps_its_hint_apart_in_json(world: Path, cl
 def test_a_negative_seed_is_a_usage_error(world: Path, cli) -> None:  # noqa: ANN001
     p = cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", "--seed", "-1", cwd=world, check=2)
     assert "the seed must be an integer ≥ 0, got -1" in p.stderr  # was "internal error: expected non-negative integer"
+
+
+def test_a_long_model_error_is_cut_at_a_word_and_says_so(world: Path) -> None:
+    from assay.models import ModelError
+
+    words = " ".join(f"column_{i:03d}_is_wrong" for i in range(60))  # 1,139 characters, no word of them cut
+
+    def raises(X: np.ndarray) -> np.ndarray:
+        raise ValueError(words)
+
+    with pytest.raises(ModelError) as info:
+        run_suite(Suite.load(world / "suite.yaml"), candidate=from_function(raises, name="long"),
+                  baseline=str(world / "baseline.skops"))
+    said = info.value.message.split("predict raised ValueError: ", 1)[1]
+    head, tail = said.split(" … ", 1)
+    assert words.startswith(head) and words[len(head)] == " " and len(head) <= 500  # was cut mid-word at 500, unmarked
+    assert tail == f"[cut: {len(words) - len(head):,} more characters]"

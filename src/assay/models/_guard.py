@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._wording import shortened
 from assay.models._base import Features, ModelAdapter, ModelError, Prediction
 
 __all__ = ["PredictionCache", "call_with_timeout", "guarded_predict"]
@@ -84,7 +85,7 @@ def guarded_predict(
         except ModelError:
             raise
         except Exception as exc:
-            raise ModelError(f"{model.name}: predict raised {type(exc).__name__}: {str(exc)[:500]}") from None
+            raise ModelError(f"{model.name}: predict raised {type(exc).__name__}: {shortened(str(exc))}") from None
         _validate(model, pred, len(batch))
         parts.append(pred)
     if len(parts) == 1:
