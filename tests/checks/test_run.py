@@ -238,3 +238,21 @@ def test_a_long_model_error_is_cut_at_a_word_and_says_so(world: Path) -> None:
     head, tail = said.split(" … ", 1)
     assert words.startswith(head) and words[len(head)] == " " and len(head) <= 500  # was cut mid-word at 500, unmarked
     assert tail == f"[cut: {len(words) - len(head):,} more characters]"
+
+
+def test_data_that_names_no_dataset_speaks_of_datasets_not_models(world: Path) -> None:
+    from assay.errors import NotFoundError
+    from assay.models import register_model
+    from assay.workspace import Workspace
+
+    ws = Workspace.init(world)
+    register_model(ws, "cancer", world / "baseline.skops")
+    suite = Suite.load(world / "suite.yaml")
+    with pytest.raises(NotFoundError) as info:
+        run_suite(suite, candidate=str(world / "same.skops"), baseline=str(world / "baseline.skops"), data="nosuch@v1", ws=ws)
+    # was "no dataset or model named 'nosuch'", hint "known models: cancer"
+    assert info.value.message == "no dataset named 'nosuch'" and "model" not in (info.value.hint or "")
+    assert "assay data add" in (info.value.hint or "")
+    with pytest.raises(NotFoundError) as info:  # it went on to read the model's files as data
+        run_suite(suite, candidate=str(world / "same.skops"), baseline=str(world / "baseline.skops"), data="cancer@v1", ws=ws)
+    assert info.value.message == "'cancer' is a model, not a dataset"

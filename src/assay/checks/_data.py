@@ -97,7 +97,7 @@ def load_table(ref: str, *, ws: Workspace | None = None, base_dir: str | Path | 
         raise NotFoundError(f"{ref}: no such data file" + ("" if ws else ", and no workspace to look up NAME@REF in"))
     from assay import data as _data
 
-    version = _data.resolve(ws, ref)
+    version = _data.resolve(ws, ref, kind="dataset")
     folder = ws.cache_dir / "data" / version.snapshot
     if not folder.exists():
         tmp = ws.tmp_dir / f"data-{version.snapshot}"

@@ -163,29 +163,43 @@ def pick(ref: str, name: str, number: int | None, by_number: list[Any], by_prefi
     return by_number or by_prefix
 
 
-def _unknown_name_hint(name: str, known: list[tuple[str, str]]) -> str:
-    """What to say of ``name``, which is no dataset or model here: the close name ``known``
-    (``(name, kind)`` rows) holds, if one is (a typo), and the names there are, by kind."""
+def _unknown_name_hint(name: str, known: list[tuple[str, str]], *, kind: str | None = None) -> str:
+    """What to say of ``name``, which is no dataset or model here (no ``kind``, when given): the
+    close name ``known`` (``(name, kind)`` rows) holds, if one is (a typo), and the names there are, by kind."""
     import difflib
 
     if not known:
+        if kind == "dataset":
+            return "no dataset is registered here: add one with `assay data add PATH --name NAME`, or give a data file"
+        if kind == "model":
+            return "no model is registered here: add one with `assay model add NAME PATH`"
         return "add one with `assay data add PATH --name NAME` (a model: `assay model add NAME PATH`)"
     kinds = dict(known)
     said = []
-    for kind in ("dataset", "model"):
-        names = [n for n, k in known if k == kind]
+    for each in ("dataset", "model"):
+        names = [n for n, k in known if k == each]
         if names:
-            said.append(f"known {kind}s: " + ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else ""))
+            said.append(f"known {each}s: " + ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else ""))
     close = difflib.get_close_matches(name, list(kinds), n=1)
     return (f"did you mean {close[0]!r} (a {kinds[close[0]]})? " if close else "") + "; ".join(said)
 
 
-def resolve(ws: Workspace, ref: str) -> Version:
-    """The version a reference names, or :class:`NotFoundError` saying what exists."""
+def resolve(ws: Workspace, ref: str, *, kind: str | None = None) -> Version:
+    """The version a reference names, or :class:`NotFoundError` saying what exists.
+
+    ``kind`` (``"dataset"`` or ``"model"``): the reference must name one of these; the error for
+    an unknown name then speaks of that kind only (``--data nosuch@v1`` is no missing model)."""
     name, spec = parse_ref(ref)
     ledger = ws.ledger
-    if not ledger.query("SELECT 1 FROM datasets WHERE name = ?", (name,)):
-        hint = _unknown_name_hint(name, ledger.query("SELECT name, kind FROM datasets ORDER BY name"))
+    found = ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
+    if found and kind is not None and found[0][0] != kind:
+        other = found[0][0]
+        raise NotFoundError(f"{name!r} is a {other}, not a {kind}",
+                            hint=_unknown_name_hint(name, ledger.query("SELECT name, kind FROM datasets WHERE kind = ? "
+                                                                       "ORDER BY name", (kind,)), kind=kind))
+    if not found:
+        known = ledger.query("SELECT name, kind FROM datasets ORDER BY name")
+        hint = _unknown_name_hint(name, [k for k in known if kind is None or k[1] == kind], kind=kind)
         # A killed first add of it leaves no version, only its temp files: this command may not
         # open the store, whose opening would remove them (and say so). One listing each, here only.
         left = ws.unswept_temps()
@@ -197,7 +211,7 @@ def resolve(ws: Workspace, ref: str) -> Version:
                      f"{name!r} interrupted before its first version?) {'is' if one else 'are'} in the workspace: "
                      f"to finish it, run that `assay data add` or `assay data pull` again (either frees "
                      f"{'it' if one else 'them'}, as `assay data gc` does)")
-        raise NotFoundError(f"no dataset or model named {name!r}", hint=hint,
+        raise NotFoundError(f"no {kind or 'dataset or model'} named {name!r}", hint=hint,
                             details={"leftover_temp_files": len(left), "leftover_bytes": sum(t.size for t in left)}
                             if left else None)
     if spec == "latest":
