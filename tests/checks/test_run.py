@@ -256,3 +256,32 @@ def test_data_that_names_no_dataset_speaks_of_datasets_not_models(world: Path) -
     with pytest.raises(NotFoundError) as info:  # it went on to read the model's files as data
         run_suite(suite, candidate=str(world / "same.skops"), baseline=str(world / "baseline.skops"), data="cancer@v1", ws=ws)
     assert info.value.message == "'cancer' is a model, not a dataset"
+
+
+def test_trust_given_at_registration_is_not_remembered_and_the_error_says_why(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import skops.io as sio
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from assay.models import ModelError, register_model
+    from assay.workspace import Workspace
+
+    (world / "shifts.py").write_text("def shift(X):\n    return X + 1.0\n")
+    monkeypatch.syspath_prepend(str(world))
+    from shifts import shift  # type: ignore[import-not-found]
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = make_pipeline(FunctionTransformer(shift), StandardScaler(), LogisticRegression(max_iter=2000)).fit(X, y)
+    sio.dump(model, world / "custom.skops")  # skops does not trust `shifts.shift`: loading it runs its code
+    ws = Workspace.init(world)
+    register_model(ws, "custom", world / "custom.skops", trust=True)
+    suite = Suite.load(world / "suite.yaml")
+    with pytest.raises(ModelError) as info:
+        run_suite(suite, candidate="custom@v1", baseline=str(world / "baseline.skops"), ws=ws)
+    assert "types skops does not trust: shifts.shift" in info.value.message
+    # was only "pass --trust ... only if you trust its author", which the user had just done at registration
+    assert "The --trust given to `assay model add` is not remembered" in (info.value.hint or "")
+    r = run_suite(suite, candidate="custom@v1", baseline=str(world / "baseline.skops"), ws=ws, trust=True)
+    assert "custom@v1" in str(r.candidate)  # it loads once this run says it trusts the file

@@ -64,7 +64,8 @@ def _render(doc: dict[str, Any]) -> None:
 @click.option("--seed", type=int, help="Seed for every random choice (default: the suite's, else 0).")
 @click.option("--bootstrap", type=click.IntRange(min=100), help="Bootstrap resamples (default: the suite's, else 1000).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.001), help="Seconds one predict call may take (default: the suite's, else 300).")
-@click.option("--trust", is_flag=True, help="Allow pickle-based model files (.joblib, .pkl), which can run code when loaded.")
+@click.option("--trust", is_flag=True, help="Allow pickle-based model files (.joblib, .pkl) and skops files with types skops does not trust, which can run "
+                                            "code when loaded (also for a model registered with --trust: that is not remembered).")
 @click.option("--allow-inconclusive", is_flag=True, help="Exit 0 when no gate fails, even if some are inconclusive.")
 @click.option("--no-record", is_flag=True, help="Do not store the result in the workspace ledger.")
 @click.option("--executor", type=click.Choice(["local", "ray"]),

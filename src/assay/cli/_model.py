@@ -19,7 +19,8 @@ def model() -> None:
 @click.argument("target", metavar="PATH")
 @click.option("--flavor", type=click.Choice(["sklearn", "onnx", "python", "http"]), help="How to call it (default: from the file suffix).")
 @click.option("-m", "--message", default="", help="A note stored with the version.")
-@click.option("--trust", is_flag=True, help="Allow loading a pickle-based file (.joblib, .pkl) to validate it.")
+@click.option("--trust", is_flag=True, help="Allow loading a pickle-based file (.joblib, .pkl), or a skops file with types skops does not trust, to "
+                                            "validate it (this command only: `assay check` needs its own --trust).")
 @json_option
 @handle_errors
 def add_command(name: str, target: str, flavor: str | None, message: str, trust: bool, as_json: bool) -> None:

@@ -144,7 +144,18 @@ def load_registered(ws: Workspace, ref: str, *, trust: bool = False, name: str |
             if hash_path(Path(target)) != expected:
                 raise CorruptionError(f"{ref}: its model file does not hash to the model_hash it was registered with",
                                       hint="run `assay data verify --all`")
-    model = _load_flavor(flavor, target, trust=trust, name=label, options=meta)
+    try:
+        model = _load_flavor(flavor, target, trust=trust, name=label, options=meta)
+    except ModelError as exc:
+        if trust or "--trust" not in (exc.hint or ""):
+            raise
+        # Not remembered from `assay model add --trust`, by design: a version reaches other workspaces
+        # (a remote, a shared ledger), and a trust stored with it would let whoever registered it run
+        # code in every check that loads it. Each load says it trusts the file, as at registration.
+        raise ModelError(exc.message, hint=(
+            f"{exc.hint}. The --trust given to `assay model add` is not remembered: a registered version travels "
+            "to other workspaces (remotes, a shared ledger), so each command that loads it passes --trust itself "
+            "(`assay check ... --trust`)")) from None
     # results link to the registered version, not to the cache path
     model.meta = {**model.meta, "version": version.id, "snapshot": version.snapshot, "ref": ref}
     return model
