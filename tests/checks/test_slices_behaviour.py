@@ -442,3 +442,21 @@ def test_a_zero_one_flag_column_is_still_a_condition() -> None:
     assert evaluate("not member and x1 > 0", data, 50).tolist() == ((data["x0"] <= 0) & (data["x1"] > 0)).tolist()
     with pytest.raises(InputError, match="'member \\+ 1' is not a condition"):
         evaluate("member + 1", data, 50)
+
+
+@pytest.mark.parametrize("extra, line, key, reason", [
+    ("slices:\n  - {name: ok, where: 'x0 > 0'}\n  - {name: typo, where: 'x9 > 0'}\n", 7, "slices[1]", "no column 'x9'"),
+    ("slices:\n  - {column: nope}\n", 6, "slices[0]", "no column 'nope' in the data"),
+    ("behaviour:\n  - invariance: {column: x4, noise: 0.1}\n  - minimum_functionality: {where: 'g > 1', expect: 1}\n",
+     7, "behaviour[1]", "cannot be evaluated on the data"),
+    ("gates:\n  - {metric: accuracy, non_inferiority: 0.05}\ndiscover: {features: [x0, nope]}\n", 7, "discover",
+     "no column 'nope' in the data"),
+])
+def test_an_error_only_the_data_reveals_names_the_suite_line(tmp_path, extra: str, line: int, key: str, reason: str) -> None:  # noqa: ANN001
+    path = tmp_path / "suite.yaml"
+    path.write_text("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n" + extra)
+    with pytest.raises(InputError) as info:
+        run_suite(Suite.load(path), candidate=BASE, baseline=BASE, data=_world(300))
+    # parse errors said "suite.yaml:7: ..."; these said only "expression 'x9 > 0': no column 'x9'"
+    assert info.value.message.startswith(f"{path}:{line}: {key}: ") and reason in info.value.message
+    assert type(info.value) is InputError and info.value.hint  # the hint (the columns there are) is kept

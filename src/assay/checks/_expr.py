@@ -91,7 +91,9 @@ def evaluate(text: str, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"expression {text!r} cannot be evaluated on the data: {type(exc).__name__}: {exc}") from None
+        hint = ("a text column compares with text in quotes (`site == \"A\"`), a number column with numbers"
+                if isinstance(exc, TypeError) else None)
+        raise InputError(f"expression {text!r} cannot be evaluated on the data: {type(exc).__name__}: {exc}", hint=hint) from None
     if mask.shape != (n,):
         mask = np.broadcast_to(mask, (n,)).copy()
     return mask

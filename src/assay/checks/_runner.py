@@ -104,7 +104,12 @@ def run_suite(
     timings["predict_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    slices = expand_slices(suite.slices, table.columns, ctx.n)
+    slices: list[Slice] = []
+    for i, spec in enumerate(suite.slices):
+        try:
+            slices += expand_slices([spec], table.columns, ctx.n)
+        except InputError as exc:
+            raise suite.located(f"slices[{i}]", exc) from None
     by_spec: dict[str, list[Slice]] = {}
     for s in slices:
         by_spec.setdefault(s.spec, []).append(s)
@@ -140,7 +145,11 @@ def run_suite(
     t3 = time.perf_counter()
     from assay.checks._behaviour import run_behaviour
 
-    gates += [run_behaviour(b, ctx) for b in suite.behaviour]
+    for i, b in enumerate(suite.behaviour):
+        try:
+            gates.append(run_behaviour(b, ctx))
+        except InputError as exc:
+            raise suite.located(f"behaviour[{i}]", exc) from None
     timings["behaviour_s"] = time.perf_counter() - t3
     finish_gates(gates, suite)
 
@@ -184,8 +193,11 @@ def run_suite(
             from assay.checks._discovery import discover_slices
 
             score, used = _per_row_score(ctx, suite.discover.metric)
-            discovered = discover_slices(score, table.columns, features.columns, suite.discover,
-                                         confidence=suite.confidence, seed=seed, metric=used)
+            try:
+                discovered = discover_slices(score, table.columns, features.columns, suite.discover,
+                                             confidence=suite.confidence, seed=seed, metric=used)
+            except InputError as exc:
+                raise suite.located("discover", exc) from None
             timings["discovery_s"] = time.perf_counter() - t6
     notes.append(
         f"Gates pass when the {suite.confidence:.0%} interval lies on the passing side of the threshold "

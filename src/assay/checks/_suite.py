@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from assay.checks._yamlmarks import SuiteError, load_marked
+from assay.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
     from assay.checks._result import CheckResult
@@ -162,6 +163,16 @@ class Suite:
     timeout_s: float = 300.0
     min_slice_rows: int = 30
     base_dir: str | None = field(default=None, compare=False)  # where relative data paths start
+    #: where each slice and behavioural test was written ("slices[0]" → "suite.yaml:12"), so that an
+    #: error only the data reveals (an unknown column in a `where`) names its line as a parse error does
+    lines: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def located(self, key: str, exc: InputError) -> InputError:
+        """``exc`` (from running entry ``key``, e.g. ``"slices[0]"``) said with the suite line of that entry."""
+        if type(exc) not in (InputError, NotFoundError):  # a model's error is the model's, not the line's
+            return exc
+        at = self.lines.get(key)
+        return type(exc)(f"{at + ': ' if at else ''}{key}: {exc.message}", hint=exc.hint, details=exc.details)
 
     # -- serialization ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

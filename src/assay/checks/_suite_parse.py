@@ -30,12 +30,16 @@ class _Ctx:
         self.lines = lines
         self.source = source
 
-    def fail(self, path: tuple[Any, ...], reason: str) -> SuiteError:
+    def at(self, path: tuple[Any, ...]) -> str | None:
+        """``source:line`` of ``path`` (or of the nearest enclosing key), None where no line is known."""
         probe = path
         while probe and probe not in self.lines:
             probe = probe[:-1]
         line = self.lines.get(probe)
-        where = f"{self.source}:{line}" if line else self.source
+        return f"{self.source}:{line}" if line else None
+
+    def fail(self, path: tuple[Any, ...], reason: str) -> SuiteError:
+        where = self.at(path) or self.source
         dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
         return SuiteError(f"{where}: {dotted + ': ' if dotted else ''}{reason}", hint="`assay check schema` lists every key a suite may have")
 
@@ -270,7 +274,11 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         raise c.fail(("positive",), "`positive` applies to binary tasks only")
     if not metrics and not gates:
         raise c.fail((), "the suite names no metrics and no gates: nothing to check")
+    lines = {f"{part}[{i}]": c.at((part, i)) for part, n in (("slices", len(slices)), ("behaviour", len(behaviour)))
+             for i in range(n)}
+    lines["discover"] = c.at(("discover",)) if discover is not None else None
     return Suite(
+        lines={k: v for k, v in lines.items() if v},
         data=c.text(top["data"], ("data",)) if "data" in top else None,
         target=c.text(top["target"], ("target",)),
         task=task,
