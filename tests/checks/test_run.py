@@ -285,3 +285,14 @@ def test_trust_given_at_registration_is_not_remembered_and_the_error_says_why(wo
     assert "The --trust given to `assay model add` is not remembered" in (info.value.hint or "")
     r = run_suite(suite, candidate="custom@v1", baseline=str(world / "baseline.skops"), ws=ws, trust=True)
     assert "custom@v1" in str(r.candidate)  # it loads once this run says it trusts the file
+
+
+def test_check_show_exits_0_whatever_the_verdict_says_so_and_does_not_record_again(world: Path, cli) -> None:  # noqa: ANN001
+    cli("init", cwd=world)
+    doc = cli.json("check", "suite.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops", cwd=world, check=1)
+    assert doc["passed"] is False
+    shown = cli("check", "show", doc["id"][:8], "--report", "again.html", cwd=world, check=0).stdout
+    # was "... report: ...again.html / recorded as check <id>", as if this show had recorded it
+    assert "recorded as check" not in shown and f"check {doc['id'][:12]}, recorded {doc['created_at'][:10]}" in shown
+    assert "report: " in shown and (world / "again.html").is_file()
+    assert "exit 0 whatever its verdict" in " ".join(cli("check", "show", "--help", cwd=world).stdout.split())

@@ -47,10 +47,10 @@ def _workspace() -> Any:
         return None  # files and module:function still work outside a workspace; nothing is recorded
 
 
-def _render(doc: dict[str, Any]) -> None:
+def _render(doc: dict[str, Any], *, recorded: bool = False) -> None:
     from assay.report import render_check_lines
 
-    for line in render_check_lines(doc):
+    for line in render_check_lines(doc, recorded=recorded):
         click.echo(line)
 
 
@@ -138,7 +138,10 @@ def log_command(limit: int, as_json: bool) -> None:
 @json_option
 @handle_errors
 def show_command(record_id: str, report_path: Path | None, junit_path: Path | None, as_json: bool) -> None:
-    """Show a recorded check result (an id prefix from `assay check log`)."""
+    """Show a recorded check result (an id prefix from `assay check log`); exit 0 whatever its verdict.
+
+    The exit code says whether it could be shown; `assay check` itself exits 1 for a result
+    that did not pass (read `passed` or `verdict` from --json to act on a recorded one)."""
     from assay.checks import get_result
     from assay.workspace import Workspace
 
@@ -152,7 +155,7 @@ def show_command(record_id: str, report_path: Path | None, junit_path: Path | No
         from assay.report import write_check_junit
 
         write_check_junit(doc, junit_path)
-    emit(doc, as_json, lambda: _render(doc))
+    emit(doc, as_json, lambda: _render(doc, recorded=True))
 
 
 @check.command("schema")

@@ -15,8 +15,11 @@ def _fmt(v: Any) -> str:
     return "–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def render_lines(doc: dict[str, Any]) -> list[str]:
-    """The lines that show a check result document (``CheckResult.to_dict()``) on a terminal."""
+def render_lines(doc: dict[str, Any], *, recorded: bool = False) -> list[str]:
+    """The lines that show a check result document (``CheckResult.to_dict()``) on a terminal.
+
+    ``recorded``: the document is read back from the ledger (`assay check show`), so its last line
+    names the record and when it was made, not "recorded as check ID" as if it had just been."""
     lines = []
     verdict = "PASSED" if doc["passed"] else "NOT PASSED"
     c = doc["counts"]
@@ -51,7 +54,9 @@ def render_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"  counterexample ({ce['test']}): {ce['failure']}; change {ce.get('changed')}")
     if doc.get("report"):
         lines.append(f"report: {doc['report']}")
-    if doc.get("id"):
+    if doc.get("id") and recorded:
+        lines.append(f"check {doc['id'][:12]}, recorded {str(doc.get('created_at') or '?')[:19].replace('T', ' ')}")
+    elif doc.get("id"):
         lines.append(f"recorded as check {doc['id'][:12]}")
     if isinstance(doc.get("imported"), dict):
         lines.append(f"pulled from remote {doc['imported'].get('remote')}: the check ran in another workspace")
