@@ -460,3 +460,25 @@ def test_an_error_only_the_data_reveals_names_the_suite_line(tmp_path, extra: st
     # parse errors said "suite.yaml:7: ..."; these said only "expression 'x9 > 0': no column 'x9'"
     assert info.value.message.startswith(f"{path}:{line}: {key}: ") and reason in info.value.message
     assert type(info.value) is InputError and info.value.hint  # the hint (the columns there are) is kept
+
+
+def test_the_result_documents_the_keys_of_its_plain_dict_lists() -> None:
+    # gates are GateResult objects, the other lists plain dicts: CheckResult's docstring says so, key by key
+    from assay.checks import CheckResult
+
+    doc = CheckResult.__doc__ or ""
+    documented = {}
+    for item in re.split(r"\n\s*- ", doc)[1:]:
+        name, _, keys = item.partition(":")
+        documented[name.strip("` ")] = set(re.findall(r"``(\w+)``", keys))
+    assert set(documented) == {"metrics", "slices", "discovered_slices", "counterexamples"}
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy, roc_auc]\n"
+                            "gates:\n  - {metric: accuracy, non_inferiority: 0.02}\nslices:\n  - {column: g}\ndiscover: true\n"
+                            "robustness:\n  - {generator: gaussian_noise, n: 200}\n")
+    r = run_suite(suite, candidate=CAND, baseline=BASE, data=_world(3000))
+    assert all(isinstance(g, type(r.gates[0])) and hasattr(g, "status") for g in r.gates)
+    for name in documented:
+        entries = getattr(r, name)
+        assert all(isinstance(e, dict) for e in entries) and entries == r.to_dict()[name]
+        assert set().union(*map(set, entries)) <= documented[name], name
+    assert r.slices and r.discovered_slices and r.metrics

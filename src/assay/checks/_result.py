@@ -58,6 +58,21 @@ class GateResult:
 
 @dataclass
 class CheckResult:
+    """What :func:`run_suite` found. ``gates`` are :class:`GateResult` objects (each gate is judged,
+    and read, one by one: ``g.status``, ``g.reason``); the other lists hold plain dicts, the same as
+    in :meth:`to_dict` and the JSON document, read as ``s["slice"]`` (a missing value is None):
+
+    - ``metrics``: ``metric``, ``greater_is_better``, ``candidate``, ``baseline``, ``delta``,
+      ``candidate_ci``, ``delta_ci``, ``method``, and per metric ``mcnemar``, ``bootstrap_ci``,
+      ``bootstrap_delta_ci``, ``delong_p_value``;
+    - ``slices``: ``slice``, ``rows``, ``metric``, ``candidate``, ``baseline``, ``delta``,
+      ``ci_low``, ``ci_high``, ``p_worse``, ``p_adjusted``, ``regression``;
+    - ``discovered_slices``: ``slice``, ``metric``, ``rows``, ``rows_confirm``, ``delta_search``,
+      ``z_search``, ``delta``, ``delta_vs_rest``, ``ci_low``, ``ci_high``, ``p_value``,
+      ``p_adjusted``, ``confirmed``;
+    - ``counterexamples``: ``test``, ``row``, ``input``, ``changed``, ``failure``.
+    """
+
     passed: bool
     candidate: dict[str, Any]
     baseline: dict[str, Any] | None
