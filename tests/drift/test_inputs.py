@@ -11,7 +11,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
-from assay.drift import DriftSpec, compare
+from assay.drift import ColumnRule, DriftSpec, compare
 from assay.errors import InputError, UsageError
 
 SPEC = DriftSpec(multivariate=False)
@@ -339,3 +339,16 @@ def test_a_column_of_a_type_drift_cannot_judge_is_named_with_its_type(tmp_path: 
     report = compare(nested, nested, SPEC)
     assert [f.message for f in report.findings if f.type == "unsupported_type"] == [
         "column 's' is of a type drift cannot judge on both sides: struct<u: int64>; skipped"]
+
+
+def test_a_spec_built_in_python_may_hold_numpy_numbers() -> None:
+    """The spec's type check refused np.int64 and np.float32 values (and np.bool_), which a
+    spec built from computed settings holds: 'bins must be a whole number, got np.int64(50)'."""
+    table = pa.table({"x": np.arange(100.0), "c": ["a", "b"] * 50})
+    spec = DriftSpec(bins=np.int64(50), seed=np.int64(3), alpha=np.float32(0.01), multivariate=np.bool_(False),  # type: ignore[arg-type]
+                     per_column={"x": ColumnRule("psi", np.float32(0.2))})  # type: ignore[arg-type]  # fmt: skip
+    assert not compare(table, table, spec).drift
+    assert spec.validate().to_dict()["bins"] == 50 and isinstance(spec.bins, int) and spec.multivariate is False
+    spec.digest()  # numpy numbers were not JSON
+    with pytest.raises(UsageError, match="bins must be a whole number"):
+        DriftSpec(bins=np.float64(50.5)).validate()  # type: ignore[arg-type]
