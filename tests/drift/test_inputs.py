@@ -352,3 +352,15 @@ def test_a_spec_built_in_python_may_hold_numpy_numbers() -> None:
     spec.digest()  # numpy numbers were not JSON
     with pytest.raises(UsageError, match="bins must be a whole number"):
         DriftSpec(bins=np.float64(50.5)).validate()  # type: ignore[arg-type]
+
+
+def test_nan_in_a_zero_one_column_against_flags_stays_missing() -> None:
+    """Cast to true/false, a NaN (not null) in the 0/1 side became true: the missing values
+    were counted as a category."""
+    rng = np.random.default_rng(8)
+    flags = rng.random(2000) < 0.3
+    ones = flags.astype(np.float64)
+    ones[::10] = np.nan  # NaN, not null (from_pandas=False keeps it)
+    report = compare(pa.table({"f": pa.array(flags)}), pa.table({"f": pa.array(ones, from_pandas=False)}), SPEC)
+    flag = report.columns[0]
+    assert flag.kind == "categorical" and flag.current["missing"] == 200 and flag.effect < 0.03
