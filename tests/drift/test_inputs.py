@@ -364,3 +364,15 @@ def test_nan_in_a_zero_one_column_against_flags_stays_missing() -> None:
     report = compare(pa.table({"f": pa.array(flags)}), pa.table({"f": pa.array(ones, from_pandas=False)}), SPEC)
     flag = report.columns[0]
     assert flag.kind == "categorical" and flag.current["missing"] == 200 and flag.effect < 0.03
+
+
+def test_a_time_of_day_column_is_compared_not_an_internal_error(tmp_path: Path) -> None:
+    """A CSV column of times of day reads as time32[s]: casting it to int64 failed
+    ('Unsupported cast from time32[s] to int64'), an internal error (exit 3)."""
+    rng = np.random.default_rng(9)
+    seconds = rng.integers(0, 86_400, 2000)
+    (tmp_path / "a.csv").write_text("t\n" + "\n".join(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in seconds) + "\n")
+    micro = pa.table({"t": pa.array(seconds * 1_000_000).cast(pa.time64("us"))})
+    for reference in (tmp_path / "a.csv", micro):
+        report = compare(reference, tmp_path / "a.csv", SPEC)
+        assert not report.drift and report.columns[0].kind == "numeric" and report.columns[0].effect == 0
