@@ -376,3 +376,19 @@ def test_a_time_of_day_column_is_compared_not_an_internal_error(tmp_path: Path) 
     for reference in (tmp_path / "a.csv", micro):
         report = compare(reference, tmp_path / "a.csv", SPEC)
         assert not report.drift and report.columns[0].kind == "numeric" and report.columns[0].effect == 0
+
+
+def test_a_folder_whose_files_hold_ints_and_floats_is_read_as_floats(tmp_path: Path) -> None:
+    """pandas writes a partition with no missing value as int64 and one with NaN as float64:
+    the folder was read with the first file's int64 and failed (exit 3, 'Float value 1.5
+    was truncated'). A later file with finer times, or wider integers, failed likewise."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": pa.array([1, 2] * 30), "t": pa.array(np.arange(60), pa.timestamp("ms")), "n": pa.array([1, 2] * 30, pa.int8()), "e": pa.nulls(60)}),
+                   folder / "a.parquet")  # fmt: skip
+    pq.write_table(pa.table({"x": pa.array([1.5, None] * 30), "t": pa.array(np.arange(60) * 10**6 + 5, pa.timestamp("ns")), "n": pa.array([1000, 2] * 30), "e": pa.array([1.0] * 60)}),
+                   folder / "b.parquet")  # fmt: skip
+    for method in ("exact", "binned"):
+        report = compare(folder, folder, DriftSpec(multivariate=False, method=method))
+        assert not report.drift and (report.reference_rows, report.current_rows) == (120, 120), method
+        assert {c.name: c.reference["missing"] for c in report.columns} == {"x": 30, "t": 0, "n": 0, "e": 60}

@@ -90,10 +90,12 @@ class ParquetSource(Source):
                 import pyarrow.dataset as ds
 
                 self.dataset = ds.dataset(str(path), format="parquet", exclude_invalid_files=False)
+                self._files = sorted(self.dataset.files)
+                schema = _folder_schema(self.dataset.schema, self._files, label)
+                if not schema.equals(self.dataset.schema):
+                    self.dataset = ds.dataset(str(path), format="parquet", schema=schema, exclude_invalid_files=False)
                 self.schema = self.dataset.schema
                 self._rows = self.dataset.count_rows()
-                self._files = sorted(self.dataset.files)
-                _refuse_conflicting_files(self.schema, self._files, label)
             else:
                 import pyarrow.parquet as pq
 
@@ -246,20 +248,37 @@ def _read_csv(path: Path, label: str) -> TableSource:
     return TableSource(_empty_text_as_missing(table), label)
 
 
-def _refuse_conflicting_files(schema: pa.Schema, files: list[str], label: str) -> None:
-    """A folder is read with its first file's schema: a file whose column holds another kind
-    of value (text where the first holds numbers) would fail in the middle of the comparison."""
+def _folder_schema(schema: pa.Schema, files: list[str], label: str) -> pa.Schema:
+    """The schema to read a folder with: its first file's columns, each of the type that holds
+    every file's values (int64 and float64 read as float64, times in the finest unit).
+
+    Read with the first file's types, a later file failed in the middle of the comparison:
+    floats where the first has integers (pandas writes a partition with no missing value as
+    int64, one with NaN as float64), or text where it has numbers; text against numbers is
+    refused here, naming the column and the file.
+    """
     import pyarrow.parquet as pq
 
     from assay.drift._columns import arrow_kind
 
     kinds = {field.name: arrow_kind(field.type) for field in schema}
+    seen: dict[str, list[pa.Field]] = {name: [] for name in schema.names}
     for file in files:
         for field in pq.read_schema(file):
             kind = arrow_kind(field.type)
             if field.name in kinds and "null" not in (kind, kinds[field.name]) and kind != kinds[field.name]:
                 raise InputError(f"the Parquet files of {label} disagree on column {field.name!r}: {kinds[field.name]} in the first file, {kind} ({field.type}) in {file}",
                                  hint="give a folder whose files share one schema, or compare the files one by one")  # fmt: skip
+            if field.name in seen:
+                seen[field.name].append(field)
+    fields = []
+    for field in schema:
+        try:
+            wide = pa.unify_schemas([pa.schema([f]) for f in [field, *seen[field.name]]], promote_options="permissive").field(0)
+        except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            wide = field  # no common type (a date and a timestamp): read as the first file's, as before
+        fields.append(wide.with_metadata(field.metadata))
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def _refuse_repeated_names(schema: pa.Schema, label: str) -> None:
