@@ -79,11 +79,13 @@ class ParquetSource(Source):
     (about half a second of start-up) and is needed only for folders.
     """
 
-    def __init__(self, path: Path, label: str) -> None:
+    def __init__(self, path: Path, label: str, folder_schema: pa.Schema | None = None) -> None:
         self.path = path
         self.label = label
         self.notes = {}
         self.dataset = None
+        self._folder_schema = folder_schema
+        self._casts: dict[str, pa.DataType] = {}
         self._readers = threading.local()
         try:
             if path.is_dir():
@@ -105,6 +107,12 @@ class ParquetSource(Source):
                 self._rows = meta.num_rows
                 self._files = [str(path)]
                 self._dictionary = dictionary_columns(meta, self.schema)
+                if folder_schema is not None:
+                    # one file of a folder (a partition): read with the folder's types, so that
+                    # every partition counts int64 and float64, or ms and ns, alike
+                    self._casts = {f.name: folder_schema.field(f.name).type for f in self.schema
+                                   if f.name in folder_schema.names and not f.type.equals(folder_schema.field(f.name).type)}  # fmt: skip
+                    self.schema = pa.schema([folder_schema.field(f.name) if f.name in self._casts else f for f in self.schema])
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read {label} as Parquet: {exc}", hint="check that the file is a complete Parquet file") from exc
         _refuse_repeated_names(self.schema, label)
@@ -122,7 +130,8 @@ class ParquetSource(Source):
             import pyarrow.parquet as pq
 
             reader = self._readers.reader = pq.ParquetFile(str(self.path), metadata=self._metadata, read_dictionary=self._dictionary)
-        return reader.read(columns=[name]).column(0)
+        column = reader.read(columns=[name]).column(0)
+        return column.cast(self._casts[name]) if name in self._casts else column
 
     def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
         if self.dataset is None:
@@ -130,7 +139,11 @@ class ParquetSource(Source):
 
             # pre_buffer reads every row group of a file ahead (1.9 GiB measured for a 10M-row file)
             reader = pq.ParquetFile(str(self.path), metadata=self._metadata, pre_buffer=False, read_dictionary=self._dictionary)
-            yield from _row_group_batches(reader, range(self._metadata.num_row_groups), columns, batch_size)
+            for batch in _row_group_batches(reader, range(self._metadata.num_row_groups), columns, batch_size):
+                if self._casts:
+                    batch = pa.RecordBatch.from_arrays([batch.column(i).cast(self._casts[n]) if n in self._casts else batch.column(i) for i, n in enumerate(batch.schema.names)],
+                                                       names=batch.schema.names)  # fmt: skip
+                yield batch
             return
         import pyarrow.dataset as ds
 
@@ -143,7 +156,7 @@ class ParquetSource(Source):
     def partitions(self) -> list[Source]:
         files = self._files
         if len(files) > 1:
-            return [ParquetSource(Path(f), f) for f in files]
+            return [ParquetSource(Path(f), f, self.schema) for f in files]
         import pyarrow.parquet as pq
 
         groups = pq.ParquetFile(files[0]).metadata.num_row_groups if files else 0
@@ -155,7 +168,7 @@ class ParquetSource(Source):
         return [ParquetPiece(Path(files[0]), list(range(a, b)), f"{files[0]}[{a}:{b}]") for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
     def __reduce__(self) -> tuple[Any, ...]:  # workers reopen the file instead of pickling the dataset
-        return (ParquetSource, (self.path, self.label))
+        return (ParquetSource, (self.path, self.label, self._folder_schema))
 
 
 class ParquetPiece(Source):
