@@ -392,3 +392,14 @@ def test_a_folder_whose_files_hold_ints_and_floats_is_read_as_floats(tmp_path: P
         report = compare(folder, folder, DriftSpec(multivariate=False, method=method))
         assert not report.drift and (report.reference_rows, report.current_rows) == (120, 120), method
         assert {c.name: c.reference["missing"] for c in report.columns} == {"x": 30, "t": 0, "n": 0, "e": 60}
+
+
+def test_a_whole_number_written_with_a_decimal_point_is_still_a_whole_number() -> None:
+    """bins: 100.0, max_categories: 5000.0 or exact_max_rows: 1e6 (JSON has no integer
+    exponent form) worked before the spec's type check, which then refused them."""
+    table = pa.table({"x": np.arange(300.0), "c": ["a", "b", "c"] * 100})
+    spec = DriftSpec.from_dict({"bins": 100.0, "exact_max_rows": 1e6, "max_categories": 5000.0, "seed": 1.0, "multivariate": False})
+    assert not compare(table, table, spec).drift
+    assert (spec.bins, spec.exact_max_rows, spec.max_categories, spec.seed) == (100, 1_000_000, 5000, 1) and isinstance(spec.bins, int)
+    with pytest.raises(UsageError, match="bins must be a whole number, got 10.5"):
+        DriftSpec.from_dict({"bins": 10.5}).validate()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,7 +129,9 @@ class DriftSpec:
                 setattr(self, name, float(value))
         for name in ("exact_max_rows", "bins", "max_categories", "multivariate_sample", "mmd_sample", "mmd_permutations", "seed"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            # 100.0 and 1e6 (JSON's only exponent form) are whole numbers too, and worked before this check
+            whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer())
+            if isinstance(value, bool) or not whole:
                 raise wrong(name, value, "a whole number")
             setattr(self, name, int(value))
         if isinstance(self.multivariate, np.bool_):
