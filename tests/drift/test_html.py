@@ -77,3 +77,11 @@ def test_a_report_that_cannot_be_written_leaves_no_temp_file(tmp_path: Path) -> 
         write_drift_html(_report(), tmp_path / "drift.html")  # type: ignore[arg-type]
     assert [p.name for p in tmp_path.iterdir()] == ["drift.html"]
     assert write_drift_html(_report(), tmp_path / "new.html").read_text().startswith("<!doctype html>")  # type: ignore[arg-type]
+
+
+def test_an_empty_report_path_is_an_input_error(tmp_path: Path) -> None:
+    """`--report ""` (an unset shell variable) was an internal error: 'PosixPath('.') has an empty name'."""
+    from assay.errors import InputError
+
+    with pytest.raises(InputError, match="cannot write the report '': it names no file"):
+        write_drift_html(_report(), "")  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
-from assay.drift import DriftSpec, compare
+from assay.drift import ColumnRule, DriftSpec, compare
 from assay.errors import InputError, UsageError
 
 SPEC = DriftSpec(multivariate=False)
@@ -339,3 +339,67 @@ def test_a_column_of_a_type_drift_cannot_judge_is_named_with_its_type(tmp_path: 
     report = compare(nested, nested, SPEC)
     assert [f.message for f in report.findings if f.type == "unsupported_type"] == [
         "column 's' is of a type drift cannot judge on both sides: struct<u: int64>; skipped"]
+
+
+def test_a_spec_built_in_python_may_hold_numpy_numbers() -> None:
+    """The spec's type check refused np.int64 and np.float32 values (and np.bool_), which a
+    spec built from computed settings holds: 'bins must be a whole number, got np.int64(50)'."""
+    table = pa.table({"x": np.arange(100.0), "c": ["a", "b"] * 50})
+    spec = DriftSpec(bins=np.int64(50), seed=np.int64(3), alpha=np.float32(0.01), multivariate=np.bool_(False),  # type: ignore[arg-type]
+                     per_column={"x": ColumnRule("psi", np.float32(0.2))})  # type: ignore[arg-type]  # fmt: skip
+    assert not compare(table, table, spec).drift
+    assert spec.validate().to_dict()["bins"] == 50 and isinstance(spec.bins, int) and spec.multivariate is False
+    spec.digest()  # numpy numbers were not JSON
+    with pytest.raises(UsageError, match="bins must be a whole number"):
+        DriftSpec(bins=np.float64(50.5)).validate()  # type: ignore[arg-type]
+
+
+def test_nan_in_a_zero_one_column_against_flags_stays_missing() -> None:
+    """Cast to true/false, a NaN (not null) in the 0/1 side became true: the missing values
+    were counted as a category."""
+    rng = np.random.default_rng(8)
+    flags = rng.random(2000) < 0.3
+    ones = flags.astype(np.float64)
+    ones[::10] = np.nan  # NaN, not null (from_pandas=False keeps it)
+    report = compare(pa.table({"f": pa.array(flags)}), pa.table({"f": pa.array(ones, from_pandas=False)}), SPEC)
+    flag = report.columns[0]
+    assert flag.kind == "categorical" and flag.current["missing"] == 200 and flag.effect < 0.03
+
+
+def test_a_time_of_day_column_is_compared_not_an_internal_error(tmp_path: Path) -> None:
+    """A CSV column of times of day reads as time32[s]: casting it to int64 failed
+    ('Unsupported cast from time32[s] to int64'), an internal error (exit 3)."""
+    rng = np.random.default_rng(9)
+    seconds = rng.integers(0, 86_400, 2000)
+    (tmp_path / "a.csv").write_text("t\n" + "\n".join(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in seconds) + "\n")
+    micro = pa.table({"t": pa.array(seconds * 1_000_000).cast(pa.time64("us"))})
+    for reference in (tmp_path / "a.csv", micro):
+        report = compare(reference, tmp_path / "a.csv", SPEC)
+        assert not report.drift and report.columns[0].kind == "numeric" and report.columns[0].effect == 0
+
+
+def test_a_folder_whose_files_hold_ints_and_floats_is_read_as_floats(tmp_path: Path) -> None:
+    """pandas writes a partition with no missing value as int64 and one with NaN as float64:
+    the folder was read with the first file's int64 and failed (exit 3, 'Float value 1.5
+    was truncated'). A later file with finer times, or wider integers, failed likewise."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": pa.array([1, 2] * 30), "t": pa.array(np.arange(60), pa.timestamp("ms")), "n": pa.array([1, 2] * 30, pa.int8()), "e": pa.nulls(60)}),
+                   folder / "a.parquet")  # fmt: skip
+    pq.write_table(pa.table({"x": pa.array([1.5, None] * 30), "t": pa.array(np.arange(60) * 10**6 + 5, pa.timestamp("ns")), "n": pa.array([1000, 2] * 30), "e": pa.array([1.0] * 60)}),
+                   folder / "b.parquet")  # fmt: skip
+    for method in ("exact", "binned"):
+        report = compare(folder, folder, DriftSpec(multivariate=False, method=method))
+        assert not report.drift and (report.reference_rows, report.current_rows) == (120, 120), method
+        assert {c.name: c.reference["missing"] for c in report.columns} == {"x": 30, "t": 0, "n": 0, "e": 60}
+
+
+def test_a_whole_number_written_with_a_decimal_point_is_still_a_whole_number() -> None:
+    """bins: 100.0, max_categories: 5000.0 or exact_max_rows: 1e6 (JSON has no integer
+    exponent form) worked before the spec's type check, which then refused them."""
+    table = pa.table({"x": np.arange(300.0), "c": ["a", "b", "c"] * 100})
+    spec = DriftSpec.from_dict({"bins": 100.0, "exact_max_rows": 1e6, "max_categories": 5000.0, "seed": 1.0, "multivariate": False})
+    assert not compare(table, table, spec).drift
+    assert (spec.bins, spec.exact_max_rows, spec.max_categories, spec.seed) == (100, 1_000_000, 5000, 1) and isinstance(spec.bins, int)
+    with pytest.raises(UsageError, match="bins must be a whole number, got 10.5"):
+        DriftSpec.from_dict({"bins": 10.5}).validate()

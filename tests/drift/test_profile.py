@@ -166,3 +166,26 @@ def test_a_profile_keeps_a_time_column_in_its_own_ticks() -> None:
     profile, _ = profile_source(pa.table({"day": pa.array(days).cast(pa.date32())}), bins=10)
     sketch = profile.columns["day"]
     assert sketch.edges.min() >= 19_700 and sketch.edges.max() <= 19_730, sketch.edges
+
+
+def test_partitions_of_one_folder_may_differ_in_type(tmp_path: Path) -> None:
+    """A folder past SPLIT_MIN_ROWS is profiled file by file, each read with its own types: the
+    row samples then failed to concatenate (exit 3, 'Schema at index 1 was different') when
+    a text column was dictionary-encoded in one file only (a writer falls back to plain
+    encoding for many distinct values) or held int64 in one file and float64 in another."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pq.write_table(pa.table({"c": ["a", "b"] * 50, "x": pa.array([1, 2] * 50)}), folder / "a.parquet")
+    pq.write_table(pa.table({"c": ["a", "c"] * 50, "x": pa.array([1.5, None] * 50)}), folder / "b.parquet", use_dictionary=False)
+    profile = build_profile(ParquetSource(folder, "d"), bins=10, executor=LocalExecutor(1), split_min_rows=0)
+    assert profile.columns["c"].values == {"a": 100, "b": 50, "c": 50}  # type: ignore[union-attr]
+    assert (profile.columns["x"].rows, profile.columns["x"].missing) == (200, 50)  # type: ignore[union-attr]
+    # each file is read with the folder's types: a timestamp[ms] file counts on the edges in ns
+    folder = tmp_path / "t"
+    folder.mkdir()
+    pq.write_table(pa.table({"t": pa.array(np.arange(100) * 1000, pa.timestamp("ms"))}), folder / "a.parquet")
+    pq.write_table(pa.table({"t": pa.array(np.arange(100) * 10**9 + 5, pa.timestamp("ns"))}), folder / "b.parquet")
+    source = ParquetSource(folder, "t")
+    split = build_profile(source, bins=10, executor=LocalExecutor(1), split_min_rows=0)
+    whole = build_profile(source, bins=10, executor=LocalExecutor(1))
+    assert split.columns["t"].counts.tolist() == whole.columns["t"].counts.tolist()  # type: ignore[union-attr]

@@ -258,3 +258,29 @@ def test_a_webhook_or_rule_given_twice_is_kept_once(ref_ws: Workspace) -> None:
     assert ([r.text for r in monitor.spec.rules], monitor.spec.webhooks) == (["rows<100", "drift"], ["http://127.0.0.1:9/hook"])
     WindowProcessor(ref_ws).step(now_us=monitor.created_us + 2 * 60 * 1_000_000 + 2_000_000)
     assert [(a["window"], a["webhooks"]) for a in sorted(list_alerts(ref_ws), key=lambda a: a["window"])] == [(0, 1), (1, 1)]
+
+
+def test_empty_text_sent_for_a_csv_reference_with_empty_fields_is_no_drift(ws: Workspace) -> None:
+    """The drift pillar reads an empty CSV text field as missing, so a reference built from a
+    CSV dataset counts it as missing; events sent with "" for the same field were counted as
+    the category "": every window drifted (an unseen category and a missing-rate change)."""
+    from assay.data import add
+
+    def rows(n: int, seed: int) -> list[dict]:
+        rng = np.random.default_rng(seed)
+        return [{"age": float(a), "country": str(c)} for a, c in zip(rng.normal(40, 10, n), rng.choice(["DE", "FR", "", "US"], n, p=[0.4, 0.3, 0.2, 0.1]))]
+
+    (ws.root / "ref").mkdir()
+    (ws.root / "ref" / "part.csv").write_text("age,country\n" + "".join(f"{r['age']},{r['country']}\n" for r in rows(4000, 1)))
+    add(ws, [str(ws.root / "ref")], name="ref")
+    monitor = create_monitor(ws, "m", "ref@v1", window="1000rows")
+    service = MonitorService(ws).start()
+    try:
+        for i in range(3):
+            service.ingest("m", _body(rows(1000, 10 + i), f"b{i}"))
+        _wait(lambda: len(list_windows(ws, monitor)) == 3)
+    finally:
+        service.stop()
+    assert not any(w["drift"] for w in list_windows(ws, monitor))
+    country = next(c for c in get_window(ws, monitor, 0)["report"]["columns"] if c["name"] == "country")
+    assert 150 < country["current"]["missing"] < 250 and country["reference"]["distinct"] == country["current"]["distinct"] == 3

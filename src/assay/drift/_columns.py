@@ -42,7 +42,9 @@ def to_float(column: pa.ChunkedArray | pa.Array, *, common_time_unit: bool = Tru
         dtype = dtype.value_type
     scale = 1.0
     if pa.types.is_temporal(dtype):
-        column = pc.cast(column, pa.int64()) if not pa.types.is_date32(dtype) else pc.cast(column, pa.int32())
+        # date32 and time32 (a CSV's times of day) are 32-bit: Arrow casts them to int32 only
+        narrow = pa.types.is_date32(dtype) or pa.types.is_time32(dtype)
+        column = pc.cast(column, pa.int32() if narrow else pa.int64())
         if common_time_unit:
             scale = 86_400e6 if pa.types.is_date32(dtype) else 1e3 if pa.types.is_date64(dtype) else _MICROSECONDS.get(getattr(dtype, "unit", "us"), 1.0)
     if dtype != pa.float64():

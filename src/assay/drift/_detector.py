@@ -396,7 +396,7 @@ def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArr
     """
     if ref_kind == "categorical" and _is_flags(ref_side) and _only_zero_one(numeric_side(column)):
         findings.append(Finding("type_mismatch", f"column {name!r} is true/false in the reference but 0/1 in the current data; compared as true/false", name, "warning"))
-        return "categorical", ref_side, categorical_side(pc.cast(column, pa.bool_()))
+        return "categorical", ref_side, categorical_side(_zero_one_column_as_flags(column))
     if ref_kind == "numeric" and pa.types.is_boolean(column.type) and _only_zero_one(ref_side):
         findings.append(Finding("type_mismatch", f"column {name!r} is 0/1 in the reference but true/false in the current data; compared as true/false", name, "warning"))
         return "categorical", _zero_one_as_flags(ref_side), categorical_side(column)
@@ -418,6 +418,12 @@ def _is_flags(side: object) -> bool:
 
 def _only_zero_one(side: object) -> bool:
     return isinstance(side, NumericSide) and side.posinf == side.neginf == 0 and side.values.size > 0 and bool(np.isin(side.values, (0.0, 1.0)).all())
+
+
+def _zero_one_column_as_flags(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """0/1 as false/true; a NaN stays missing (a cast to bool would make it true)."""
+    values = pc.cast(column, pa.float64())
+    return pc.if_else(pc.is_nan(values), pa.scalar(None, pa.bool_()), pc.not_equal(values, 0.0))
 
 
 def _zero_one_as_flags(side: NumericSide) -> CategoricalSide:

@@ -79,21 +79,25 @@ class ParquetSource(Source):
     (about half a second of start-up) and is needed only for folders.
     """
 
-    def __init__(self, path: Path, label: str) -> None:
+    def __init__(self, path: Path, label: str, folder_schema: pa.Schema | None = None) -> None:
         self.path = path
         self.label = label
         self.notes = {}
         self.dataset = None
+        self._folder_schema = folder_schema
+        self._casts: dict[str, pa.DataType] = {}
         self._readers = threading.local()
         try:
             if path.is_dir():
                 import pyarrow.dataset as ds
 
                 self.dataset = ds.dataset(str(path), format="parquet", exclude_invalid_files=False)
+                self._files = sorted(self.dataset.files)
+                schema = _folder_schema(self.dataset.schema, self._files, label)
+                if not schema.equals(self.dataset.schema):
+                    self.dataset = ds.dataset(str(path), format="parquet", schema=schema, exclude_invalid_files=False)
                 self.schema = self.dataset.schema
                 self._rows = self.dataset.count_rows()
-                self._files = sorted(self.dataset.files)
-                _refuse_conflicting_files(self.schema, self._files, label)
             else:
                 import pyarrow.parquet as pq
 
@@ -103,6 +107,12 @@ class ParquetSource(Source):
                 self._rows = meta.num_rows
                 self._files = [str(path)]
                 self._dictionary = dictionary_columns(meta, self.schema)
+                if folder_schema is not None:
+                    # one file of a folder (a partition): read with the folder's types, so that
+                    # every partition counts int64 and float64, or ms and ns, alike
+                    self._casts = {f.name: folder_schema.field(f.name).type for f in self.schema
+                                   if f.name in folder_schema.names and not f.type.equals(folder_schema.field(f.name).type)}  # fmt: skip
+                    self.schema = pa.schema([folder_schema.field(f.name) if f.name in self._casts else f for f in self.schema])
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"cannot read {label} as Parquet: {exc}", hint="check that the file is a complete Parquet file") from exc
         _refuse_repeated_names(self.schema, label)
@@ -120,7 +130,8 @@ class ParquetSource(Source):
             import pyarrow.parquet as pq
 
             reader = self._readers.reader = pq.ParquetFile(str(self.path), metadata=self._metadata, read_dictionary=self._dictionary)
-        return reader.read(columns=[name]).column(0)
+        column = reader.read(columns=[name]).column(0)
+        return column.cast(self._casts[name]) if name in self._casts else column
 
     def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
         if self.dataset is None:
@@ -128,7 +139,11 @@ class ParquetSource(Source):
 
             # pre_buffer reads every row group of a file ahead (1.9 GiB measured for a 10M-row file)
             reader = pq.ParquetFile(str(self.path), metadata=self._metadata, pre_buffer=False, read_dictionary=self._dictionary)
-            yield from _row_group_batches(reader, range(self._metadata.num_row_groups), columns, batch_size)
+            for batch in _row_group_batches(reader, range(self._metadata.num_row_groups), columns, batch_size):
+                if self._casts:
+                    batch = pa.RecordBatch.from_arrays([batch.column(i).cast(self._casts[n]) if n in self._casts else batch.column(i) for i, n in enumerate(batch.schema.names)],
+                                                       names=batch.schema.names)  # fmt: skip
+                yield batch
             return
         import pyarrow.dataset as ds
 
@@ -141,7 +156,7 @@ class ParquetSource(Source):
     def partitions(self) -> list[Source]:
         files = self._files
         if len(files) > 1:
-            return [ParquetSource(Path(f), f) for f in files]
+            return [ParquetSource(Path(f), f, self.schema) for f in files]
         import pyarrow.parquet as pq
 
         groups = pq.ParquetFile(files[0]).metadata.num_row_groups if files else 0
@@ -153,7 +168,7 @@ class ParquetSource(Source):
         return [ParquetPiece(Path(files[0]), list(range(a, b)), f"{files[0]}[{a}:{b}]") for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
     def __reduce__(self) -> tuple[Any, ...]:  # workers reopen the file instead of pickling the dataset
-        return (ParquetSource, (self.path, self.label))
+        return (ParquetSource, (self.path, self.label, self._folder_schema))
 
 
 class ParquetPiece(Source):
@@ -246,20 +261,37 @@ def _read_csv(path: Path, label: str) -> TableSource:
     return TableSource(_empty_text_as_missing(table), label)
 
 
-def _refuse_conflicting_files(schema: pa.Schema, files: list[str], label: str) -> None:
-    """A folder is read with its first file's schema: a file whose column holds another kind
-    of value (text where the first holds numbers) would fail in the middle of the comparison."""
+def _folder_schema(schema: pa.Schema, files: list[str], label: str) -> pa.Schema:
+    """The schema to read a folder with: its first file's columns, each of the type that holds
+    every file's values (int64 and float64 read as float64, times in the finest unit).
+
+    Read with the first file's types, a later file failed in the middle of the comparison:
+    floats where the first has integers (pandas writes a partition with no missing value as
+    int64, one with NaN as float64), or text where it has numbers; text against numbers is
+    refused here, naming the column and the file.
+    """
     import pyarrow.parquet as pq
 
     from assay.drift._columns import arrow_kind
 
     kinds = {field.name: arrow_kind(field.type) for field in schema}
+    seen: dict[str, list[pa.Field]] = {name: [] for name in schema.names}
     for file in files:
         for field in pq.read_schema(file):
             kind = arrow_kind(field.type)
             if field.name in kinds and "null" not in (kind, kinds[field.name]) and kind != kinds[field.name]:
                 raise InputError(f"the Parquet files of {label} disagree on column {field.name!r}: {kinds[field.name]} in the first file, {kind} ({field.type}) in {file}",
                                  hint="give a folder whose files share one schema, or compare the files one by one")  # fmt: skip
+            if field.name in seen:
+                seen[field.name].append(field)
+    fields = []
+    for field in schema:
+        try:
+            wide = pa.unify_schemas([pa.schema([f]) for f in [field, *seen[field.name]]], promote_options="permissive").field(0)
+        except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            wide = field  # no common type (a date and a timestamp): read as the first file's, as before
+        fields.append(wide.with_metadata(field.metadata))
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def _refuse_repeated_names(schema: pa.Schema, label: str) -> None:

@@ -269,7 +269,21 @@ def _count_partition(task: tuple[Any, dict[str, Any], int, float, int]) -> tuple
 
 def _concat(tables: list[pa.Table | None]) -> pa.Table | None:
     present = [t for t in tables if t is not None]
-    return pa.concat_tables(present) if present else None
+    if not present:
+        return None
+    if all(t.schema.equals(present[0].schema) for t in present):
+        return pa.concat_tables(present)
+    # partitions (the files of a folder) are read each with its own types: a text column may be
+    # dictionary-encoded in one file only, a number int64 in one and float64 in another
+    return pa.concat_tables([_decoded(t) for t in present], promote_options="permissive")
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary-encoded columns as their plain values."""
+    for i, column in enumerate(table.schema):
+        if pa.types.is_dictionary(column.type):
+            table = table.set_column(i, column.name, table.column(i).cast(column.type.value_type))
+    return table
 
 
 def quantile_edges(sample: np.ndarray, bins: int) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,18 +114,28 @@ class DriftSpec:
 
     def _check_types(self) -> None:
         """A spec read from YAML or JSON may hold any value: name the field whose value has the wrong type."""
+        import numpy as np
 
         def wrong(name: str, value: object, expected: str) -> UsageError:
             return UsageError(f"drift spec field {name} must be {expected}, got {value!r}")
 
+        # numbers.Real and numbers.Integral take NumPy's numbers too (a spec built from computed
+        # settings holds np.int64); they are stored as Python's, so the spec stays JSON for its digest
         for name in ("alpha", "missing_rate_threshold", "classifier_auc_threshold"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise wrong(name, value, "a number")
+            if type(value) not in (int, float):
+                setattr(self, name, float(value))
         for name in ("exact_max_rows", "bins", "max_categories", "multivariate_sample", "mmd_sample", "mmd_permutations", "seed"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
+            # 100.0 and 1e6 (JSON's only exponent form) are whole numbers too, and worked before this check
+            whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer())
+            if isinstance(value, bool) or not whole:
                 raise wrong(name, value, "a whole number")
+            setattr(self, name, int(value))
+        if isinstance(self.multivariate, np.bool_):
+            self.multivariate = bool(self.multivariate)
         if not isinstance(self.multivariate, bool):
             raise wrong("multivariate", self.multivariate, "true or false")
         for name in ("correction", "method", "fail_on"):
@@ -139,8 +151,10 @@ class DriftSpec:
                 raise wrong(where, rule, "a rule such as {test: psi, threshold: 0.2}")
             if rule.test is not None and not isinstance(rule.test, str):
                 raise wrong(f"{where} test", rule.test, "a test name")
-            if rule.threshold is not None and (isinstance(rule.threshold, bool) or not isinstance(rule.threshold, (int, float))):
+            if rule.threshold is not None and (isinstance(rule.threshold, bool) or not isinstance(rule.threshold, numbers.Real)):
                 raise wrong(f"{where} threshold", rule.threshold, "a number")
+        self.numeric, self.categorical = _plain(self.numeric), _plain(self.categorical)
+        self.per_column = {k: _plain(r) for k, r in self.per_column.items()}
 
     def fail_share(self) -> float | None:
         """``None`` for ``fail_on="any"``, else the share of drifted columns that fails."""
@@ -186,6 +200,11 @@ class DriftSpec:
         """A stable hash of the spec, for lineage."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(rule: ColumnRule) -> ColumnRule:
+    """The rule with a NumPy threshold as Python's float."""
+    return rule if rule.threshold is None or type(rule.threshold) in (int, float) else ColumnRule(rule.test, float(rule.threshold))
 
 
 def _rule_from(value: object, where: str) -> ColumnRule:

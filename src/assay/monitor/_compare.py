@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from assay.drift import (
     CategoricalSketch,
     DriftDetector,
@@ -38,6 +41,20 @@ class SketchJudge:
         self.detector_ = DriftDetector(spec).fit(reference)
         self.reference_ = reference
         self.columns_ = columns
+        # The drift pillar reads an empty text field of a CSV as missing, so a reference built from
+        # a CSV has no "" category: an event's "" is then that missing value, not a new category
+        # (which made every window drift). A reference that holds "" (from Parquet) keeps counting it.
+        self.empty_is_missing_ = frozenset(n for n in columns if isinstance(reference.columns[n], CategoricalSketch) and "" not in reference.columns[n].values)
+
+    def add(self, sketches: dict[str, Any], table: pa.Table) -> None:
+        """Count one batch of events into a window's ``sketches``."""
+        for name, sketch in sketches.items():
+            column = table.column(name)
+            if name in self.empty_is_missing_:
+                empty = pc.equal(column, "")
+                if pc.any(empty).as_py():
+                    column = pc.if_else(empty, pa.scalar(None, column.type), column)
+            sketch.add(column)
 
     def judge(self, rows: int, sketches: dict[str, Any], label: str) -> DriftReport:
         return self.detector_.compare_profile(Profile(rows, {n: sketches[n] for n in self.columns_}, label))

@@ -179,8 +179,7 @@ class WindowProcessor(TickWorker):
         if window is None:
             window = state.open[index] = _Open(index, empty_sketches(state.reference, state.monitor.spec.columns), first_us=received_us,
                                                start_event=start_event)  # fmt: skip
-        for name, sketch in window.sketches.items():
-            sketch.add(table.column(name))
+        state.judge.add(window.sketches, table)
         prediction = state.monitor.spec.prediction
         if prediction:
             index_predictions(self.ws, state.monitor, index, table.column("event_id").to_pylist(), table.column(prediction).to_pylist())

@@ -201,6 +201,8 @@ def write_drift_html(report: DriftReport, path: Path | str) -> Path:
     from assay.config import atomic_write_bytes
     from assay.errors import InputError
 
+    if not Path(path).name:  # "" (an unset shell variable) or ".": Path.with_name would raise ValueError
+        raise InputError(f"cannot write the report {str(path)!r}: it names no file", hint="give a file path, e.g. --report drift.html")
     path = Path(path)
     try:
         atomic_write_bytes(path, render_drift_html(report).encode("utf-8"))  # (a failed write leaves no temp file)
