@@ -86,7 +86,8 @@ def _workspace() -> Any:
 @click.option("--columns", help="Comma-separated columns to compare (default: all shared columns).")
 @click.option("--target", help="Label column: reported as label drift.")
 @click.option("--prediction", help="Model output column: reported as prediction drift.")
-@click.option("--test", "test", help="One test for every column it can judge: ks, wasserstein, energy, psi, jensenshannon, hellinger, chi2, gtest, tv.")
+@click.option("--test", "test", help="One test for every column it can judge: ks, wasserstein, energy, psi, jensenshannon, hellinger, chi2, gtest, tv "
+              "(the distances get a permutation p-value; a column drifts when the effect reaches the threshold and the corrected p-value is below alpha).")
 @click.option("--threshold", type=float, help="Effect-size threshold for the chosen test (default: the test's own).")
 @click.option("--fail-on", "fail_on", help="'any' drifted column (default) or 'share:X', e.g. share:0.3. "
               "The domain classifier finding drift is drift too, unless --no-multivariate.")

@@ -267,6 +267,7 @@ class DriftDetector:
         role = "target" if name == spec.target else "prediction" if name == spec.prediction else "feature"
         test_name, threshold = self._rule(name, kind)
         test = get_stat_test(test_name)
+        test.seed = spec.seed
         result = ColumnResult(name, kind, role, test_name, None, None, None, threshold, False, effect_name=test.effect_name)
         ref_summary, cur_summary = side_summary(ref), side_summary(cur)
         result.reference, result.current = ref_summary, cur_summary
