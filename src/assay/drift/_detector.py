@@ -8,6 +8,7 @@ sketches on the same edges, so memory is bounded by the sketch size.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -41,6 +42,8 @@ __all__ = ["DriftDetector", "compare"]
 ROLE_CATEGORICAL_MAX = 20  # an integer target/prediction with at most this many values is a label
 # an identifier-like column whose current data has fewer distinct values than this share of its rows is judged after all
 IDENTIFIER_REPEATS = 0.5
+# below this many rows on a side the tests can see only gross changes: said in a warning
+SMALL_SAMPLE_ROWS = 100
 
 
 class DriftDetector:
@@ -341,6 +344,7 @@ class DriftDetector:
                 r.drifted = True
                 r.reasons.append(f"missing rate {mr['reference']:.2%} -> {mr['current']:.2%}")
                 r.findings.append(Finding("missing_rate", f"missing rate of {r.name!r} changed from {mr['reference']:.2%} to {mr['current']:.2%}", r.name, "drift", dict(mr)))
+        findings = [*findings, *_small_sample_findings(int(self.rows_), int(src.num_rows), spec.alpha)]  # type: ignore[attr-defined]
         share = sum(r.drifted for r in results) / len(results) if results else 0.0
         limit = spec.fail_share()
         drift = any(r.drifted for r in results) if limit is None else share >= limit
@@ -400,6 +404,23 @@ def compare(reference: object, current: object, spec: DriftSpec | None = None, *
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _small_sample_findings(ref_rows: int, cur_rows: int, alpha: float) -> list[Finding]:
+    """A warning per side under SMALL_SAMPLE_ROWS rows, with the smallest KS D that could reach significance there.
+
+    c(alpha) sqrt((n + m) / (n m)) is the two-sample KS critical value of the Kolmogorov
+    limit (c(0.05) = 1.358), a yardstick for how large a shift has to be before any test sees it.
+    """
+    out = []
+    for label, rows in (("reference", ref_rows), ("current data", cur_rows)):
+        if rows >= SMALL_SAMPLE_ROWS:
+            continue
+        smallest = min(1.0, round(math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((ref_rows + cur_rows) / (ref_rows * cur_rows)), 3))
+        out.append(Finding("small_sample", f"the {label} has only {counted(rows, 'row', grouped=True)} (fewer than {SMALL_SAMPLE_ROWS}): only a gross change "
+                           f"can be found (a KS distance of at least {smallest:.2g}), so 'no drift' says little", None, "warning",
+                           {"side": label.split()[0], "rows": rows, "minimum": SMALL_SAMPLE_ROWS, "smallest_detectable_ks": smallest}))  # fmt: skip
+    return out
+
+
 def _identifier_finding(name: str, ref: object, cur: object, findings: list[Finding]) -> Finding:
     """Why an identifier-like column is not judged, with the share of new values and whether the current one repeats."""
     ref_distinct, ref_share = distinct_share(ref)
