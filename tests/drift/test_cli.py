@@ -297,3 +297,13 @@ def test_a_target_missing_from_the_current_data_says_what_to_do(cli: CLI, files:
     doc = cli.json("drift", str(ref), str(tmp_path / "nolabel.parquet"), "--target", "label", check=2)
     assert doc["message"] == "the target column 'label' is not in the current data"
     assert doc["hint"].startswith("leave out the target (--target) where the current data has none yet; its columns are: age, income, city")
+
+
+def test_an_unknown_subcommand_is_not_read_as_a_reference(cli: CLI, tmp_path: Path) -> None:
+    """`assay drift spec --help` printed compare's help, "spec" being taken for REFERENCE."""
+    for args in (("drift", "spec", "--help"), ("drift", "spec")):
+        proc = cli(*args, check=2)
+        assert "no command 'spec'" in proc.stderr and "compare, log, merge, profile, show" in proc.stderr
+        assert "REFERENCE CURRENT" in proc.stderr
+    (tmp_path / "spec").write_text("x\\n1\\n")  # a file of that name is a reference after all
+    assert "Missing argument 'CURRENT'" in cli("drift", "spec", check=2, cwd=tmp_path).stderr

@@ -17,8 +17,21 @@ class _DriftGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            # `assay drift spec --help` must not print compare's help as if "spec" were a REFERENCE: a bare word
+            # that names no file, given alone or with --help, is a mistyped command
+            alone = not [a for a in args[1:] if not a.startswith("-")]
+            if alone and _looks_like_command(args[0]) and (len(args) == 1 or any(a in ("-h", "--help") for a in args[1:])):
+                raise click.UsageError(f"assay drift has no command {args[0]!r}; its commands are {', '.join(sorted(self.commands))}, "
+                                       "and `assay drift REFERENCE CURRENT` compares two data sets (every option: assay drift compare --help)", ctx)  # fmt: skip
             args = ["compare", *args]
         return super().parse_args(ctx, args)
+
+
+def _looks_like_command(word: str) -> bool:
+    import os
+    import re
+
+    return bool(re.fullmatch(r"[a-z][a-z0-9_-]*", word)) and not os.path.exists(word)
 
 
 @click.group(cls=_DriftGroup, subcommand_metavar="REFERENCE CURRENT [OPTIONS] | profile DATA [OPTIONS] | merge PROFILES... --out FILE | log | show ID")
@@ -86,7 +99,8 @@ def _workspace() -> Any:
 @click.option("--columns", help="Comma-separated columns to compare (default: all shared columns).")
 @click.option("--target", help="Label column: reported as label drift.")
 @click.option("--prediction", help="Model output column: reported as prediction drift.")
-@click.option("--test", "test", help="One test for every column it can judge: ks, wasserstein, energy, psi, jensenshannon, hellinger, chi2, gtest, tv.")
+@click.option("--test", "test", help="One test for every column it can judge: ks, wasserstein, energy, psi, jensenshannon, hellinger, chi2, gtest, tv "
+              "(the distances get a permutation p-value; a column drifts when the effect reaches the threshold and the corrected p-value is below alpha).")
 @click.option("--threshold", type=float, help="Effect-size threshold for the chosen test (default: the test's own).")
 @click.option("--fail-on", "fail_on", help="'any' drifted column (default) or 'share:X', e.g. share:0.3. "
               "The domain classifier finding drift is drift too, unless --no-multivariate.")
@@ -138,7 +152,7 @@ def _render(doc: dict[str, Any]) -> None:
     for c in rows:
         eff = f"{c['effect']:.4f}" if c["effect"] is not None else "-"
         padj = f"{c['p_adjusted']:.2g}" if c["p_adjusted"] is not None else "-"
-        mark = styled("drift", fg="red") if c["drifted"] else "ok"
+        mark = styled("drift", fg="red") if c["drifted"] else "not judged (identifier-like)" if c.get("not_judged") else "ok"
         role = f" [{c['role']}]" if c["role"] != "feature" else ""
         thresh = c["threshold"] if c["threshold"] is not None else "-"
         click.echo(f"  {c['name']:<{width}}  {c['kind']:<11} {c['test'] or '-':<13} {eff:>9} {thresh:>7} {padj:>9}  {mark}{role}")

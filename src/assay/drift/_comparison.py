@@ -173,6 +173,28 @@ class NumericComparison:
         cur_p = np.diff(np.concatenate([[0.0], cur_at, [1.0]]))
         return np.clip(ref_p, 0.0, None), np.clip(cur_p, 0.0, None)
 
+    def quantile_bin_counts(self, bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`quantile_bins` as row counts (what a permutation p-value resamples)."""
+        ref_p, cur_p = self.quantile_bins(bins)
+        return np.rint(ref_p * self.n_ref), np.rint(cur_p * self.n_cur)
+
+    def cells(self, max_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(points, ref_counts, cur_counts)``: rows in ``(points[i-1], points[i]]`` (the first cell: at or below ``points[0]``).
+
+        At most ``max_cells`` cells cut at reference quantiles, from the pooled minimum to the
+        pooled maximum (binned mode: every so many of the sketch's edges), so CDF-integral
+        statistics can be recomputed on resampled counts.
+        """
+        if self.exact and self._grid is None:
+            ref, cur = self.ref_values, self.cur_values
+            assert ref is not None and cur is not None
+            at = np.clip(np.ceil(np.arange(1, max_cells) / max_cells * ref.size).astype(np.intp) - 1, 0, ref.size - 1)
+            points = np.unique(np.concatenate([[min(ref[0], cur[0])], ref[at], [max(ref[-1], cur[-1])]]))
+        else:
+            points = self.grid[np.unique(np.rint(np.linspace(0, self.grid.size - 1, max_cells + 1)).astype(np.intp))]
+        ref_cdf, cur_cdf = self.cdf_at(points)
+        return points, np.rint(np.diff(ref_cdf, prepend=0.0) * self.n_ref), np.rint(np.diff(cur_cdf, prepend=0.0) * self.n_cur)
+
     def cdf_at(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Both CDFs at arbitrary points (step functions, right-continuous)."""
         if self.exact and self._grid is None:

@@ -8,6 +8,7 @@ sketches on the same edges, so memory is bounded by the sketch size.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -18,7 +19,16 @@ import pyarrow.compute as pc
 from assay._wording import counted, noun_for
 from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, index_array, numeric_side, to_text
 from assay.drift._correction import adjust_p_values
-from assay.drift._evidence import categorical_chart, categorical_comparison, missing_rate_test, numeric_chart, numeric_comparison, side_summary
+from assay.drift._evidence import (
+    categorical_chart,
+    categorical_comparison,
+    distinct_share,
+    is_identifier_like,
+    missing_rate_test,
+    numeric_chart,
+    numeric_comparison,
+    side_summary,
+)
 from assay.drift._io import open_source
 from assay.drift._profile import NumericSketch, Profile, count_like, profile_and_sample
 from assay.drift._registry import get_stat_test
@@ -30,6 +40,10 @@ from assay.progress import bar
 __all__ = ["DriftDetector", "compare"]
 
 ROLE_CATEGORICAL_MAX = 20  # an integer target/prediction with at most this many values is a label
+# an identifier-like column whose current data has fewer distinct values than this share of its rows is judged after all
+IDENTIFIER_REPEATS = 0.5
+# below this many rows on a side the tests can see only gross changes: said in a warning
+SMALL_SAMPLE_ROWS = 100
 
 
 class DriftDetector:
@@ -267,6 +281,7 @@ class DriftDetector:
         role = "target" if name == spec.target else "prediction" if name == spec.prediction else "feature"
         test_name, threshold = self._rule(name, kind)
         test = get_stat_test(test_name)
+        test.seed = spec.seed
         result = ColumnResult(name, kind, role, test_name, None, None, None, threshold, False, effect_name=test.effect_name)
         ref_summary, cur_summary = side_summary(ref), side_summary(cur)
         result.reference, result.current = ref_summary, cur_summary
@@ -282,12 +297,20 @@ class DriftDetector:
         else:
             cmp = categorical_comparison(ref, cur, spec.max_categories, result.findings, name)
             if cmp is not None:
-                outcome = test.categorical(cmp)
                 result.chart = categorical_chart(cmp)
+                # with a distinct value in nearly every row no test of categories has power (under no drift the two
+                # sides would share almost no value either), so the column is reported rather than called "ok"
+                if is_identifier_like(ref):
+                    finding = _identifier_finding(name, ref, cur, result.findings)
+                    result.findings.append(finding)
+                    if not finding.details["current_repeats"]:
+                        result.not_judged = "identifier-like: a distinct value in nearly every reference row"
+                if not result.not_judged:
+                    outcome = test.categorical(cmp)
         if cmp is None:
             empty = [label for label, s in (("reference", ref_summary), ("current", cur_summary)) if s["valid"] == 0]
             result.findings.append(Finding("all_null", f"column {name!r} has no usable values in the {' and the '.join(empty)}; no distribution test", name, "warning"))
-        else:
+        elif not result.not_judged:
             result.statistic, result.p_value, result.effect = outcome.statistic, outcome.p_value, outcome.effect
         result.missing_rate = missing_rate_test(ref_summary, cur_summary, spec.missing_rate_threshold)
         return result
@@ -321,6 +344,7 @@ class DriftDetector:
                 r.drifted = True
                 r.reasons.append(f"missing rate {mr['reference']:.2%} -> {mr['current']:.2%}")
                 r.findings.append(Finding("missing_rate", f"missing rate of {r.name!r} changed from {mr['reference']:.2%} to {mr['current']:.2%}", r.name, "drift", dict(mr)))
+        findings = [*findings, *_small_sample_findings(int(self.rows_), int(src.num_rows), spec.alpha)]  # type: ignore[attr-defined]
         share = sum(r.drifted for r in results) / len(results) if results else 0.0
         limit = spec.fail_share()
         drift = any(r.drifted for r in results) if limit is None else share >= limit
@@ -380,6 +404,39 @@ def compare(reference: object, current: object, spec: DriftSpec | None = None, *
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _small_sample_findings(ref_rows: int, cur_rows: int, alpha: float) -> list[Finding]:
+    """A warning per side under SMALL_SAMPLE_ROWS rows, with the smallest KS D that could reach significance there.
+
+    c(alpha) sqrt((n + m) / (n m)) is the two-sample KS critical value of the Kolmogorov
+    limit (c(0.05) = 1.358), a yardstick for how large a shift has to be before any test sees it.
+    """
+    out = []
+    for label, rows in (("reference", ref_rows), ("current data", cur_rows)):
+        if rows >= SMALL_SAMPLE_ROWS:
+            continue
+        smallest = min(1.0, round(math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((ref_rows + cur_rows) / (ref_rows * cur_rows)), 3))
+        out.append(Finding("small_sample", f"the {label} has only {counted(rows, 'row', grouped=True)} (fewer than {SMALL_SAMPLE_ROWS}): only a gross change "
+                           f"can be found (a KS distance of at least {smallest:.2g}), so 'no drift' says little", None, "warning",
+                           {"side": label.split()[0], "rows": rows, "minimum": SMALL_SAMPLE_ROWS, "smallest_detectable_ks": smallest}))  # fmt: skip
+    return out
+
+
+def _identifier_finding(name: str, ref: object, cur: object, findings: list[Finding]) -> Finding:
+    """Why an identifier-like column is not judged, with the share of new values and whether the current one repeats."""
+    ref_distinct, ref_share = distinct_share(ref)
+    cur_distinct, cur_share = distinct_share(cur)
+    unseen = next((f.details["share"] for f in findings if f.type == "unseen_categories"), 0.0)
+    repeats = bool(cur_distinct) and cur_share < IDENTIFIER_REPEATS
+    text = f"column {name!r} looks like an identifier ({ref_distinct:,} distinct values, {ref_share:.0%} of reference rows)"
+    if repeats:
+        text += f", but the current data repeats its values ({cur_share:.0%} distinct), which an identifier should not; judged as categories"
+    else:
+        text += f": its distribution is not judged, since new values are what an identifier brings; {unseen:.2%} of current values are new"
+    return Finding("identifier_like", text, name, "warning",
+                   {"reference_distinct": ref_distinct, "reference_distinct_share": ref_share, "current_distinct": cur_distinct,
+                    "current_distinct_share": cur_share, "unseen_share": unseen, "current_repeats": repeats})  # fmt: skip
+
+
 def _side(column: pa.ChunkedArray, kind: str) -> NumericSide | CategoricalSide:
     if kind == "numeric":
         return numeric_side(column)

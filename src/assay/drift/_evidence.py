@@ -4,6 +4,8 @@ the missing-rate test, findings about categories, and the data the report charts
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from assay.drift._columns import CategoricalSide, NumericSide
@@ -12,9 +14,13 @@ from assay.drift._distributions import norm_sf
 from assay.drift._profile import CategoricalSketch, NumericSketch
 from assay.drift._report import Finding
 
-__all__ = ["categorical_chart", "categorical_comparison", "missing_rate_test", "numeric_chart", "numeric_comparison", "side_summary"]
+__all__ = ["categorical_chart", "categorical_comparison", "distinct_share", "is_identifier_like", "missing_rate_test", "numeric_chart", "numeric_comparison", "side_summary"]
 
 OTHER = "(other)"
+# a categorical column whose reference has a distinct value in at least this share of its
+# (at least IDENTIFIER_MIN_DISTINCT) valid rows is identifier-like: it has no distribution to judge
+IDENTIFIER_SHARE = 0.9
+IDENTIFIER_MIN_DISTINCT = 100
 
 
 def side_summary(side: object) -> dict[str, object]:
@@ -52,6 +58,25 @@ def _counts(side: object) -> tuple[dict[str, int], int]:
     return side.values, side.other
 
 
+def distinct_share(side: object) -> tuple[int, float]:
+    """(distinct values, their share of the valid rows) of a categorical side.
+
+    A capped sketch keeps only its most frequent categories; the rows in ``other`` fall in
+    categories no more frequent than the least kept one, which bounds how many there are.
+    """
+    counts, other = _counts(side)
+    valid = sum(counts.values()) + other
+    if not valid:
+        return 0, 0.0
+    distinct = len(counts) + (math.ceil(other / max(min(counts.values(), default=1), 1)) if other else 0)
+    return distinct, distinct / valid
+
+
+def is_identifier_like(side: object) -> bool:
+    distinct, share = distinct_share(side)
+    return distinct >= IDENTIFIER_MIN_DISTINCT and share >= IDENTIFIER_SHARE
+
+
 def categorical_comparison(ref: object, cur: object, cap: int, findings: list[Finding], name: str) -> CategoricalComparison | None:
     ref_counts, ref_other = _counts(ref)
     cur_counts, cur_other = _counts(cur)
@@ -80,10 +105,6 @@ def categorical_comparison(ref: object, cur: object, cap: int, findings: list[Fi
             other_ref += ref_counts.get(k, 0)
             other_cur += cur_counts.get(k, 0)
         categories = categories[:cap]
-    kept = sum(ref_counts.values())
-    singletons = sum(1 for v in ref_counts.values() if v == 1)
-    if len(ref_counts) >= 1000 and singletons > 0.5 * kept:
-        findings.append(Finding("identifier_like", f"column {name!r} has a distinct value in most rows; it looks like an identifier, whose drift is rarely meaningful", name, "info"))
     ref_arr = np.array([ref_counts.get(k, 0) for k in categories], dtype=np.int64)
     cur_arr = np.array([cur_counts.get(k, 0) for k in categories], dtype=np.int64)
     if other_ref or other_cur:

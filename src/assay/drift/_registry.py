@@ -37,6 +37,10 @@ class StatTest:
     has_p_value: ClassVar[bool] = False
     default_threshold: ClassVar[float] = 0.1
     effect_name: ClassVar[str] = ""
+    # resampled p-values (the distance tests) draw from a generator seeded here: the detector sets
+    # the spec's seed, so a report is reproducible
+    seed: int = 0
+    permutations: int = 1000
 
     def numeric(self, cmp: NumericComparison) -> TestOutcome:
         raise NotImplementedError(f"{self.name} does not judge numeric columns")

@@ -57,6 +57,8 @@ class ColumnResult:
     missing_rate: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     chart: dict[str, Any] = field(default_factory=dict)
+    # why the distribution was not judged (an identifier-like column); None when it was
+    not_judged: str | None = None
 
     def to_dict(self, *, charts: bool = False) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -64,7 +66,7 @@ class ColumnResult:
             "statistic": _num(self.statistic), "p_value": _num(self.p_value), "p_adjusted": _num(self.p_adjusted),
             "effect": _num(self.effect), "effect_name": self.effect_name, "threshold": _num(self.threshold),
             "drifted": self.drifted, "reasons": self.reasons, "reference": self.reference, "current": self.current,
-            "missing_rate": self.missing_rate, "findings": [f.to_dict() for f in self.findings],
+            "missing_rate": self.missing_rate, "findings": [f.to_dict() for f in self.findings], "not_judged": self.not_judged,
         }  # fmt: skip
         if charts:
             doc["chart"] = self.chart
@@ -79,6 +81,7 @@ class ColumnResult:
             effect_name=doc.get("effect_name") or "", p_adjusted=doc.get("p_adjusted"), reasons=list(doc.get("reasons") or []),
             reference=doc.get("reference") or {}, current=doc.get("current") or {}, missing_rate=doc.get("missing_rate") or {},
             findings=[Finding.from_dict(f) for f in doc.get("findings") or []], chart=doc.get("chart") or {},
+            not_judged=doc.get("not_judged"),
         )  # fmt: skip
 
 

@@ -38,7 +38,9 @@ class DriftSpec:
     The default verdict per column is *statistically and practically significant*:
     the column drifts when its test's p-value, adjusted across all columns with
     ``correction``, is below ``alpha`` **and** its effect size reaches the threshold.
-    Tests without a p-value (distances such as PSI) judge on the threshold alone.
+    The distances (PSI, Jensen-Shannon, Hellinger, Wasserstein, energy, TV) have a
+    permutation p-value on their bins, drawn with ``seed``; only a plugin test without
+    a p-value judges on the threshold alone.
 
     Example::
 

@@ -201,7 +201,8 @@ class WindowProcessor(TickWorker):
             report = state.judge.judge(window.rows, window.sketches, label)
             drift, share, drifted = bool(report.drift), float(report.share_drifted), list(report.drifted_columns)
             columns = {c.name: {"test": c.test, "statistic": c.statistic, "p_value": c.p_value, "p_adjusted": c.p_adjusted,
-                                "effect": c.effect, "effect_name": c.effect_name, "threshold": c.threshold, "drifted": bool(c.drifted)}
+                                "effect": c.effect, "effect_name": c.effect_name, "threshold": c.threshold, "drifted": bool(c.drifted),
+                                "not_judged": c.not_judged}
                        for c in report.columns}  # fmt: skip
             report_doc = report.to_dict(charts=True)
         else:  # a time window without a single event: nothing to judge, but a rows<N rule should hear of it

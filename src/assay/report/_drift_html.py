@@ -103,7 +103,8 @@ def _column_card(c: ColumnResult) -> str:
         svg = _bars_svg([str(x) for x in chart["categories"]], [(chart["reference"], REF, "bar-ref"), (chart["current"], CUR, "bar-cur")])
     else:
         svg = '<p class="muted">no values to draw</p>'
-    verdict = '<span class="badge drift">drift</span>' if c.drifted else '<span class="badge ok">ok</span>'
+    verdict = ('<span class="badge drift">drift</span>' if c.drifted else f'<span class="badge">not judged: {_e(c.not_judged)}</span>' if c.not_judged
+               else '<span class="badge ok">ok</span>')  # fmt: skip
     reasons = "; ".join(c.reasons)
     ref, cur = c.reference, c.current
     notes = "".join(f'<li class="{_e(f.severity)}">{_e(f.message)}</li>' for f in c.findings)
@@ -124,7 +125,7 @@ def _table(columns: list[ColumnResult]) -> str:
             f'<tr class="{"drifted" if c.drifted else ""}"><td><a href="#col-{_e(c.name)}">{_e(c.name)}</a></td><td>{_e(c.kind)}</td><td>{_e(c.role)}</td>'
             f"<td>{_e(c.test)}</td><td class=num>{_e(_fmt(c.statistic))}</td><td class=num>{_e(_fmt(c.p_value))}</td>"
             f"<td class=num>{_e(_fmt(c.p_adjusted))}</td><td class=num>{_e(_fmt(c.effect))}</td><td class=num>{_e(_fmt(c.threshold))}</td>"
-            f'<td>{"drift" if c.drifted else "ok"}</td></tr>'
+            f'<td>{"drift" if c.drifted else "not judged" if c.not_judged else "ok"}</td></tr>'
         )
     return f'<table class="columns">{head}{"".join(rows)}</table>'
 
