@@ -19,7 +19,7 @@ from assay.drift._columns import to_float, to_text
 from assay.drift._distributions import norm_ppf, rankdata
 from assay.drift._spec import DriftSpec
 
-__all__ = ["auc_delong", "encode_features", "mmd_permutation_test", "multivariate_drift"]
+__all__ = ["auc_delong", "encode_features", "mmd_drift", "mmd_permutation_test", "multivariate_drift"]
 
 
 def encode_features(ref: pa.Table, cur: pa.Table, kinds: dict[str, str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -147,6 +147,13 @@ def multivariate_drift(ref: pa.Table, cur: pa.Table, kinds: dict[str, str], spec
     doc: dict[str, Any] = {"features": names, "drifted": False}
     doc["classifier"] = domain_classifier(x_ref, x_cur, names, spec)
     doc["drifted"] = doc["classifier"]["drifted"]
+    doc["mmd"] = mmd_drift(ref, cur, kinds, spec)
+    return doc
+
+
+def mmd_drift(ref: pa.Table, cur: pa.Table, kinds: dict[str, str], spec: DriftSpec) -> dict[str, Any]:
+    """The MMD permutation test on ``spec.mmd_sample`` rows of each side's feature columns."""
+    x_ref, x_cur, _ = encode_features(ref, cur, kinds)
     # MMD on standardized features, NaN imputed by the reference mean (0 after scaling)
     # (counted by hand: np.nanmean warns on a column with no value, e.g. one all null)
     valid = ~np.isnan(x_ref)
@@ -160,5 +167,4 @@ def multivariate_drift(ref: pa.Table, cur: pa.Table, kinds: dict[str, str], spec
     ys = np.nan_to_num((x_cur[rng.choice(len(x_cur), k, replace=False)] - mean) / std)
     mmd = mmd_permutation_test(xs, ys, spec.mmd_permutations, spec.seed)
     mmd["significant"] = mmd["p_value"] < spec.alpha
-    doc["mmd"] = mmd
-    return doc
+    return mmd
