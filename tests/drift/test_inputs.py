@@ -403,3 +403,30 @@ def test_a_whole_number_written_with_a_decimal_point_is_still_a_whole_number() -
     assert (spec.bins, spec.exact_max_rows, spec.max_categories, spec.seed) == (100, 1_000_000, 5000, 1) and isinstance(spec.bins, int)
     with pytest.raises(UsageError, match="bins must be a whole number, got 10.5"):
         DriftSpec.from_dict({"bins": 10.5}).validate()
+
+
+def test_a_profile_made_when_empty_text_was_a_category_still_matches_the_same_csv(tmp_path: Path) -> None:
+    """A profile saved before empty CSV fields were read as missing counts "" as a category;
+    the very same CSV read now had "" as missing: chi2 drift and a missing rate of 0% -> 35%.
+    Where the reference counts "", the current CSV keeps "" as a category in that column."""
+    from assay.drift import profile_source
+
+    rng = np.random.default_rng(8)
+    colour = rng.choice(["red", "", "blue"], 3000, p=[0.4, 0.35, 0.25]).tolist()
+    city = rng.choice(["x", "y"], 3000).tolist()
+    city[:300] = [""] * 300  # empty in the CSV, but this column's profile was made the new way
+    path = tmp_path / "data.csv"
+    path.write_text("colour,city,n\n" + "\n".join(f"{c},{t},{i}" for i, (c, t) in enumerate(zip(colour, city))) + "\n")
+    # the old reading: pyarrow's own, "" a category
+    old_profile, _ = profile_source(pacsv.read_csv(path).select(["colour", "n"]))
+    assert old_profile.columns["colour"].values[""] > 0 and old_profile.columns["colour"].missing == 0
+    new_profile, _ = profile_source(path, columns=["city"])
+    old_profile.columns["city"] = new_profile.columns["city"]
+    old_profile.save(tmp_path / "old.json")
+    report = compare(tmp_path / "old.json", path, SPEC)
+    colour_result = next(c for c in report.columns if c.name == "colour")
+    assert not report.drift and colour_result.current["missing"] == 0 and colour_result.effect == 0
+    assert not colour_result.missing_rate["drifted"]
+    assert any(f.type == "empty_text_category" and f.column == "colour" for f in report.findings)
+    # a column whose reference reads "" as missing keeps reading it so
+    assert next(c for c in report.columns if c.name == "city").current["missing"] == 300

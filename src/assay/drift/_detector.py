@@ -30,7 +30,7 @@ from assay.drift._evidence import (
     side_summary,
 )
 from assay.drift._io import open_source
-from assay.drift._profile import NumericSketch, Profile, count_like, profile_and_sample
+from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, count_like, profile_and_sample
 from assay.drift._registry import get_stat_test
 from assay.drift._report import ColumnResult, DriftReport, Finding
 from assay.drift._spec import ColumnRule, DriftSpec
@@ -141,6 +141,7 @@ class DriftDetector:
                 return self.compare_profile(src)
             if src.num_rows == 0:
                 raise InputError(f"the current data {src.label} has no rows", hint="give current data with rows in it")
+            src = self._keep_empty_text(src, findings)
             cur_names = list(src.schema.names)
             if spec.columns is not None:
                 absent = [n for n in self.kinds_ if n not in cur_names]
@@ -164,6 +165,27 @@ class DriftDetector:
             results = self._judge_columns(src, names, findings, notes)
             multivariate = self._multivariate(src, results)
             return self._verdict(results, findings, multivariate, src)
+
+    def _keep_empty_text(self, src: Any, findings: list[Finding]) -> Any:
+        """Read "" as a category in the current CSV's columns where the reference counts it as one.
+
+        Profiles saved before empty CSV fields were read as missing hold "" as a category:
+        the very same CSV, read now, would show chi2 drift and a missing rate from 0%.
+        """
+        kept = {n for n in getattr(src, "empty_text", ()) if n in self.kinds_ and self._counts_empty_text(n)}
+        if not kept:
+            return src
+        for n in sorted(kept):
+            findings.append(Finding("empty_text_category", f'column {n!r}: the reference counts the empty text "" as a category (as profiles saved before empty CSV fields '
+                                    'were read as missing), so the current data\'s empty fields are read as "" too', n, "info"))  # fmt: skip
+        return src.keeping_empty_text(kept)
+
+    def _counts_empty_text(self, name: str) -> bool:
+        if self.mode_ == "binned":
+            sketch = self.profile_.columns.get(name)
+            return isinstance(sketch, CategoricalSketch) and "" in sketch.values
+        side = self.sides_.get(name)
+        return isinstance(side, CategoricalSide) and "" in side.categories.tolist()
 
     def compare_profile(self, current: Profile) -> DriftReport:
         """Judge a profile of the current data whose sketches share this reference's edges.

@@ -35,6 +35,7 @@ class Source:
     version: Any = None  # the dataset version (data pillar) this source was checked out from
     schema: pa.Schema
     notes: dict[str, str]  # column -> what happened while reading (e.g. mixed types cast to text)
+    empty_text: frozenset[str] = frozenset()  # text columns whose empty fields reading made missing (a CSV)
 
     @property
     def num_rows(self) -> int:
@@ -70,6 +71,22 @@ class TableSource(Source):
 
     def iter_batches(self, columns: list[str], batch_size: int = 262_144) -> Iterator[pa.RecordBatch]:
         yield from self.table.select(columns).to_batches(max_chunksize=batch_size)
+
+    def keeping_empty_text(self, columns: set[str]) -> TableSource:
+        """This table with "" back as a category, not missing, in those of ``columns`` where reading made it missing.
+
+        A CSV's text column has no other missing values (pyarrow reads none there), so
+        every missing value in it was an empty field.
+        """
+        import pyarrow.compute as pc
+
+        table = self.table
+        for name in sorted(columns & self.empty_text):
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, table.schema.field(i), pc.fill_null(table.column(i), ""))
+        source = TableSource(table, self.label, self.notes)
+        source.version, source.empty_text = self.version, self.empty_text - columns
+        return source
 
 
 class ParquetSource(Source):
@@ -258,7 +275,10 @@ def _read_csv(path: Path, label: str) -> TableSource:
         if "Empty CSV file" in str(exc):
             raise InputError(f"{label} is empty", hint="give a CSV file with a header line and rows") from exc
         raise InputError(f"cannot read {label} as CSV: {exc}") from exc
-    return TableSource(_empty_text_as_missing(table), label)
+    table, empty = _empty_text_as_missing(table)
+    source = TableSource(table, label)
+    source.empty_text = empty
+    return source
 
 
 def _folder_schema(schema: pa.Schema, files: list[str], label: str) -> pa.Schema:
@@ -304,20 +324,23 @@ def _refuse_repeated_names(schema: pa.Schema, label: str) -> None:
         raise InputError(f"{label} has more than one column named {names}", hint="give each column its own name")
 
 
-def _empty_text_as_missing(table: pa.Table) -> pa.Table:
+def _empty_text_as_missing(table: pa.Table) -> tuple[pa.Table, frozenset[str]]:
     """An empty field of a text column is a missing value, as in a numeric column (and in pandas).
 
     pyarrow reads it as the category "": a CSV that pandas wrote with NaN in a text column
     then showed a new category where Parquet of the same data shows a missing-rate change.
+    Also returns the columns where it did so.
     """
     import pyarrow.compute as pc
 
+    changed = set()
     for i, field in enumerate(table.schema):
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
             empty = pc.equal(table.column(i), "")
             if pc.any(empty).as_py():
                 table = table.set_column(i, field, pc.if_else(empty, pa.scalar(None, field.type), table.column(i)))
-    return table
+                changed.add(field.name)
+    return table, frozenset(changed)
 
 
 def _read_ipc(path: Path, label: str) -> TableSource:

@@ -19,11 +19,11 @@ from assay.drift._columns import to_float, to_text
 from assay.drift._distributions import norm_ppf, rankdata
 from assay.drift._spec import DriftSpec
 
-__all__ = ["auc_delong", "encode_features", "mmd_permutation_test", "multivariate_drift"]
+__all__ = ["auc_delong", "encode_features", "mmd_drift", "mmd_features", "mmd_permutation_test", "multivariate_drift"]
 
 
 def encode_features(ref: pa.Table, cur: pa.Table, kinds: dict[str, str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Numbers as floats (non-finite as NaN); categories as their frequency in both samples together.
+    """For the domain classifier: numbers as floats (non-finite as NaN); categories as their frequency in both samples together.
 
     The frequency is counted over reference and current rows alike, so it says nothing of
     which side a row came from: counted on the reference alone, every reference value
@@ -147,18 +147,56 @@ def multivariate_drift(ref: pa.Table, cur: pa.Table, kinds: dict[str, str], spec
     doc: dict[str, Any] = {"features": names, "drifted": False}
     doc["classifier"] = domain_classifier(x_ref, x_cur, names, spec)
     doc["drifted"] = doc["classifier"]["drifted"]
-    # MMD on standardized features, NaN imputed by the reference mean (0 after scaling)
-    # (counted by hand: np.nanmean warns on a column with no value, e.g. one all null)
-    valid = ~np.isnan(x_ref)
-    count = np.maximum(valid.sum(axis=0), 1)
-    mean = np.where(valid, x_ref, 0.0).sum(axis=0) / count
-    std = np.sqrt((np.where(valid, x_ref - mean, 0.0) ** 2).sum(axis=0) / count)
-    std[~(std > 0)] = 1.0
+    doc["mmd"] = mmd_drift(ref, cur, kinds, spec)
+    return doc
+
+
+def mmd_drift(ref: pa.Table, cur: pa.Table, kinds: dict[str, str], spec: DriftSpec) -> dict[str, Any]:
+    """The MMD permutation test on ``spec.mmd_sample`` rows of each side's feature columns."""
+    x_ref, x_cur = mmd_features(ref, cur, kinds)
     rng = np.random.default_rng(spec.seed + 7)
     k = min(spec.mmd_sample, len(x_ref), len(x_cur))
-    xs = np.nan_to_num((x_ref[rng.choice(len(x_ref), k, replace=False)] - mean) / std)
-    ys = np.nan_to_num((x_cur[rng.choice(len(x_cur), k, replace=False)] - mean) / std)
+    xs = x_ref[rng.choice(len(x_ref), k, replace=False)]
+    ys = x_cur[rng.choice(len(x_cur), k, replace=False)]
     mmd = mmd_permutation_test(xs, ys, spec.mmd_permutations, spec.seed)
     mmd["significant"] = mmd["p_value"] < spec.alpha
-    doc["mmd"] = mmd
-    return doc
+    return mmd
+
+
+# A category gets its own one-hot dimension when it is among the most common and holds at
+# least this share of both samples together; the rest share one "other" dimension.
+MMD_TOP_CATEGORIES = 20
+MMD_MIN_SHARE = 0.01
+
+
+def mmd_features(ref: pa.Table, cur: pa.Table, kinds: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers standardized, missing as the mean (0); each category column one-hot over its common categories.
+
+    Every statistic is taken over both samples together, so the encoding cannot tell the
+    sides apart and the permutation p-value stays exact. One-hot (not the category's
+    frequency, under which a category renamed at the same share, or two that swap shares,
+    look alike) puts two different categories at squared distance 2, the mean squared
+    distance between two standardized numbers. Rare values (an identifier, a long tail)
+    all fall in "other", so they add nothing, whichever side they come from.
+    """
+    blocks = []
+    for name in ref.column_names:
+        if kinds.get(name) == "numeric":
+            v = np.concatenate([to_float(ref.column(name)), to_float(cur.column(name))])
+            valid = np.isfinite(v)
+            mean = float(v[valid].mean()) if valid.any() else 0.0
+            std = float(v[valid].std()) if valid.any() else 0.0
+            blocks.append(np.where(valid, (v - mean) / (std if std > 0 else 1.0), 0.0)[:, None])
+        elif kinds.get(name) == "categorical":
+            text = to_text(ref.column(name)).to_pylist() + to_text(cur.column(name)).to_pylist()
+            values, counts = np.unique(np.array([t for t in text if t is not None], dtype=str), return_counts=True)
+            order = np.argsort(-counts, kind="stable")[:MMD_TOP_CATEGORIES]
+            kept = values[order][counts[order] >= MMD_MIN_SHARE * len(text)].tolist()
+            column = {value: j for j, value in enumerate(kept)}
+            onehot = np.zeros((len(text), len(kept) + 1))  # missing: no dimension set
+            for i, t in enumerate(text):
+                if t is not None:
+                    onehot[i, column.get(t, len(kept))] = 1.0
+            blocks.append(onehot)
+    both = np.hstack(blocks) if blocks else np.zeros((ref.num_rows + cur.num_rows, 0))
+    return both[: ref.num_rows], both[ref.num_rows :]
