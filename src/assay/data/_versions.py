@@ -239,7 +239,11 @@ def resolve(ws: Workspace, ref: str, *, kind: str | None = None) -> Version:
 
 
 def log(ws: Workspace, name: str) -> list[Version]:
-    """The versions of dataset ``name``, newest first; ``NAME@REF`` gives only that version."""
+    """The versions of dataset ``name``, newest first; ``NAME@REF`` gives only that version.
+
+    Returns a list of :class:`Version` (``assay data log --json`` prints each one's
+    :meth:`~Version.to_dict` under ``"versions"``). An unknown name or version raises
+    :class:`~assay.errors.NotFoundError`, a reference that does not read :class:`~assay.errors.UsageError`."""
     version = resolve(ws, name)  # raises a helpful error for unknown names
     if "@" in name:
         return [version]
@@ -547,7 +551,14 @@ def copy_checked_snapshot(source: Any, target: Any, snapshot_id: str, fingerprin
 
 
 def ls(ws: Workspace, ref: str) -> tuple[Version, list[dict[str, Any]]]:
-    """The files of a version: path, size, mode, chunk count."""
+    """The files of a version: returns ``(version, files)``, the :class:`Version` and one dict per
+    file, sorted by path: ``path``, ``size``, ``mode`` (octal, as ``"644"``), ``chunks`` (how
+    many) and ``manifest`` (its hash); an empty folder as ``path`` ending in ``/``, ``mode``
+    ``"dir"``. ``assay data ls REF --json`` prints ``{"version": ..., "files": ...}``. Errors as
+    :func:`resolve`'s.
+
+    >>> ls(ws, "customers@v1")[1][0]["path"]   # doctest: +SKIP
+    'data/a.csv'"""
     version = resolve(ws, ref)
     snap = load_snapshot(ws.store, version.snapshot)
     files = [{"path": p, "size": m.size, "mode": f"{m.mode:o}", "chunks": len(m.chunks), "manifest": m.id}
