@@ -47,3 +47,23 @@ def test_checkout_to_a_file_says_what_to_do(tmp_path):
     with pytest.raises(UsageError) as info:
         checkout(ws, "d@v1", to=tmp_path / "file")
     assert info.value.hint and "folder" in info.value.hint
+
+
+def test_pull_counts_the_snapshots_already_here_as_push_does(tmp_path):
+    from assay.data import pull, push
+
+    ws = Workspace.init(tmp_path / "a")
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a.txt").write_text("a\n")
+    add(ws, ws.root / "d", name="d")
+    add_remote(ws, "origin", str(tmp_path / "remote"))
+    assert push(ws, "d").snapshots_present == 0
+    again = push(ws, "d")
+    assert again.snapshots_present == 1 and again.to_dict()["snapshots_already_there"] == 1
+    clone = Workspace.init(tmp_path / "b")
+    add_remote(clone, "origin", str(tmp_path / "remote"))
+    first = pull(clone, "d@v1")
+    assert first.snapshots_present == 0 and first.versions_transferred == ["d@v1"]
+    second = pull(clone, "d@v1")
+    assert second.versions_already_there == ["d@v1"]
+    assert second.snapshots_present == 1 and second.to_dict()["snapshots_already_there"] == 1
