@@ -67,3 +67,28 @@ def test_pull_counts_the_snapshots_already_here_as_push_does(tmp_path):
     second = pull(clone, "d@v1")
     assert second.versions_already_there == ["d@v1"]
     assert second.snapshots_present == 1 and second.to_dict()["snapshots_already_there"] == 1
+
+
+def test_add_refuses_a_kind_assay_does_not_know_and_records_nothing(tmp_path):
+    from assay.data import list_datasets, resolve
+
+    ws = Workspace.init(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("a\n")
+    with pytest.raises(UsageError) as info:
+        add(ws, tmp_path / "d", name="w", kind="weird")
+    assert "'weird'" in info.value.message and info.value.hint
+    assert list_datasets(ws) == []
+    with pytest.raises(UsageError):
+        list_datasets(ws, kind="datasets")  # a typo matched nothing, silently
+    with pytest.raises(UsageError):
+        resolve(ws, "w@v1", kind="weird")
+
+
+def test_add_with_negative_jobs_says_what_to_pass(tmp_path):
+    ws = Workspace.init(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("a\n")
+    with pytest.raises(UsageError) as info:
+        add(ws, tmp_path / "d", name="d", jobs=-1)
+    assert info.value.hint

@@ -23,7 +23,9 @@ from assay.ledger import IntegrityConflict, utcnow
 from assay.workspace import Workspace
 
 __all__ = [
+    "KINDS",
     "Version",
+    "check_kind",
     "kind_of",
     "list_datasets",
     "load_snapshot",
@@ -184,11 +186,22 @@ def _unknown_name_hint(name: str, known: list[tuple[str, str]], *, kind: str | N
     return (f"did you mean {close[0]!r} (a {kinds[close[0]]})? " if close else "") + "; ".join(said)
 
 
+KINDS = ("dataset", "model")
+
+
+def check_kind(kind: str | None) -> None:
+    """Refuse a ``kind`` that is neither of :data:`KINDS` (it would be recorded, or match nothing)."""
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"kind must be 'dataset' or 'model', not {kind!r}",
+                         hint="leave it out for a dataset; register a model with assay.models (`assay model add`)")
+
+
 def resolve(ws: Workspace, ref: str, *, kind: str | None = None) -> Version:
     """The version a reference names, or :class:`NotFoundError` saying what exists.
 
     ``kind`` (``"dataset"`` or ``"model"``): the reference must name one of these; the error for
     an unknown name then speaks of that kind only (``--data nosuch@v1`` is no missing model)."""
+    check_kind(kind)
     name, spec = parse_ref(ref)
     ledger = ws.ledger
     found = ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
@@ -259,6 +272,7 @@ def list_datasets(ws: Workspace, *, kind: str | None = None) -> list[dict[str, A
     >>> [d["name"] for d in list_datasets(ws)]   # doctest: +SKIP
     ['customers', 'features']
     """
+    check_kind(kind)
     rows = ws.ledger.query(
         "SELECT d.name, d.kind, d.created_at, COUNT(v.id), MAX(v.number) FROM datasets d "
         "LEFT JOIN versions v ON v.dataset = d.name GROUP BY d.name, d.kind, d.created_at ORDER BY d.name"
