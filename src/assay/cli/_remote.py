@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from assay.cli._output import echo_err, emit, handle_errors, json_option
-from assay.config import Remote
 from assay.workspace import Workspace
 
 
@@ -40,9 +39,7 @@ def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, r
     import warnings
 
     from assay.data import add_remote
-    from assay.data._remote_config import read_only_remote_folder
     from assay.errors import AssayWarning
-    from assay.store import folder_of
 
     options = {"endpoint_url": endpoint_url} if endpoint_url else {}
     ws = Workspace.open()
@@ -51,12 +48,7 @@ def add_cmd(name: str, url: str, make_default: bool, endpoint_url: str | None, r
         warnings.simplefilter("always", AssayWarning)
         r = add_remote(ws, name, url, default=make_default, options=options, replace=replace, check=not no_check)
     said = [str(w.message) for w in caught if issubclass(w.category, AssayWarning)]
-    row = {**_row(ws, r), "read_only": read_only_remote_folder(ws, r) is not None}
-    folder = folder_of(r.url, ws.root)
-    if row["read_only"]:
-        row["note"] = (f"this user cannot write to {r.url}: pull and verify read it, a push to {r.name} will fail")
-    elif folder is not None and not folder.is_dir():
-        row["note"] = f"{folder} does not exist yet; the first push to {r.name} creates it"
+    row = r.to_dict()
     if said:
         row["warnings"] = said
 
@@ -81,13 +73,6 @@ def list_cmd(as_json: bool) -> None:
     emit({"remotes": rows}, as_json,
          lambda: [click.echo(f"{'*' if r['default'] else ' '} {r['name']:16} {r['url']}{_shown(r['options'])}")
                   for r in rows])
-
-
-def _row(ws: Workspace, r: Remote) -> dict[str, Any]:
-    from assay.data._remote_config import RemoteInfo
-    from assay.store import public_options
-
-    return RemoteInfo(r.name, r.url, public_options(r.options), r.name == ws.config.default_remote).to_dict()
 
 
 def _shown(options: dict[str, Any]) -> str:

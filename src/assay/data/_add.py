@@ -25,6 +25,7 @@ from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._versions import (
     NewVersion,
     Version,
+    check_kind,
     check_name,
     dataset_sources,
     empty_note,
@@ -101,8 +102,14 @@ def add(
     refused (:class:`~assay.errors.UsageError`) unless ``allow_empty``.
     ``paths`` may be one path (``"data"``) or a list; a relative one is taken from the
     current folder, as on the command line. Each of the result's ``warnings`` is also issued
-    as an :class:`~assay.errors.AssayWarning`.
+    as an :class:`~assay.errors.AssayWarning`. ``kind`` is ``"dataset"`` or ``"model"`` (anything
+    else is a :class:`~assay.errors.UsageError`); register a model with :mod:`assay.models`, which
+    records its flavor.
+
+    Returns an :class:`AddResult` (``assay data add --json`` prints its :meth:`~AddResult.to_dict`).
+    A path outside the workspace or missing, or a bad name, raises :class:`~assay.errors.UsageError`.
     """
+    check_kind(kind)
     # One path given as a string is that path, not its characters (each one "does not exist").
     given: list[Any] = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     item = NewData(paths=given, name=name, message=message, kind=kind, meta=meta, allow_overlap=allow_overlap,
@@ -150,7 +157,8 @@ def add_together(ws: Workspace, items: list[NewData], *, run_id: str | None = No
     ``ignored_folders``. ``said``: the overlaps with another dataset's folder warned of already,
     not said again (see :func:`assay.data._overlap.refuse_or_note`)."""
     if jobs < 0:
-        raise UsageError(f"jobs must be 0 (one reader per core) or more, not {jobs}")
+        raise UsageError(f"jobs must be 0 (one reader per core) or more, not {jobs}",
+                         hint="pass 0 for one reader per core, or how many to use")
     names = [item.name for item in items]
     if len(set(names)) != len(names):
         raise UsageError(f"{next(n for n in names if names.count(n) > 1)!r} is named twice", hint="add each dataset once")

@@ -136,7 +136,8 @@ def _checkout(ws: Workspace, ref: str, to: str | Path | None, force: bool, _snap
     in_place = to is None
     root = ws.root if in_place else Path(to).resolve()  # type: ignore[arg-type]
     if not in_place and root.exists() and not root.is_dir():
-        raise UsageError(f"{to} exists and is not a folder")
+        raise UsageError(f"{to} exists and is not a folder",
+                         hint="give --to (to=) a folder, or a path that does not exist yet: it is made")
     make_folder(root, f"cannot check out into {to}", hint="give --to a folder this user can create and write to")
     result = CheckoutResult(version=version, target=str(root))
     from assay.data._chunking import Chunker

@@ -85,7 +85,12 @@ class GcResult:
 def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, wait: bool = False) -> GcResult:
     """Remove what no version references. ``rewrite_threshold``: dead share below which a pack
     is kept as is. ``wait``: where pushes, pulls or verifies from other workspaces hold the
-    store, wait for them to end (new ones wait behind this gc) instead of refusing."""
+    store, wait for them to end (new ones wait behind this gc) instead of refusing.
+
+    Returns a :class:`GcResult` (``assay data gc --json`` prints its :meth:`~GcResult.to_dict`);
+    ``dry_run`` deletes nothing and says what gc would delete and keep. Refusals:
+    :class:`~assay.errors.ConcurrencyError` where others hold the store (without ``wait``),
+    :class:`~assay.errors.UsageError` where another ledger uses the store."""
     result = GcResult(dry_run=dry_run, grace_seconds=grace_seconds())  # a bad setting: refused before anything
     sweep, ws.sweep_temps = ws.sweep_temps, False  # killed writers' temp files: counted below (kept by a dry run)
     try:

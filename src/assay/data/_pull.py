@@ -111,6 +111,8 @@ def _pull(ws: Workspace, store: ObjectStore, spec: Remote, wanted: list[tuple[st
         checked = _Checked()
         snapshots, sources, digests = _read_snapshots(ws, store, spec.name, wanted, docs, set(staging), spool,
                                                       whole, checked)
+        # As a push counts them: the versions' snapshots this workspace had (none read from the remote).
+        result.snapshots_present = len({entry["snapshot"] for _, entry in wanted} - set(spool))
         # Before any chunk or version lands: a refused pull leaves nothing behind.
         result.notes += _refuse_overlaps(ws, wanted, docs, sources, spec.name, allow_overlap=allow_overlap)
         through = 0

@@ -89,7 +89,8 @@ class TransferResult:
       and ``versions_already_there``.
     - ``chunks_transferred``, ``bytes_transferred``: chunks copied to the destination (the remote for a
       push, this workspace for a pull) and their content size in bytes, uncompressed.
-    - ``chunks_present``, ``snapshots_present``: chunks, and versions' snapshots, the destination already had.
+    - ``chunks_present``, ``snapshots_present``: chunks, and versions' snapshots, the destination already had
+      (``chunks_already_there`` and ``snapshots_already_there`` in ``--json``).
     - ``packs``: pack files written at the destination.
     - ``checked_out``: refs a pull checked out afterwards.
     - ``renumbered``, ``remote_refs``: pulled versions whose number here differs from the remote's.
@@ -407,6 +408,12 @@ def push(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     A snapshot the remote already has went up after all of its chunks, so its chunks
     are not looked for again: an incremental push reads only the new versions'
     snapshots.
+
+    Returns a :class:`TransferResult` (``assay data push --json`` prints its
+    :meth:`~TransferResult.to_dict`, where ``versions_transferred`` is ``versions_sent``). No remote
+    configured raises :class:`~assay.errors.UsageError`, an unknown remote or ``ref``
+    :class:`~assay.errors.NotFoundError`, a remote folder this user cannot write to
+    :class:`~assay.errors.InputError`.
     """
     name = whole_name(ref, "push") if every_version else None
     spec = _pick(ws, remote)

@@ -26,15 +26,25 @@ class RemoteInfo:
     """A remote as :func:`list_remotes` shows it (``assay remote list --json``): its ``name``, its
     ``url`` (a folder, relative to the workspace root or absolute, ``file://`` or ``s3://``), its
     ``options`` with every credential shown as ``***``, and whether it is the ``default`` that
-    push and pull use when no remote is named."""
+    push and pull use when no remote is named. :func:`add_remote` also says whether this user
+    may only read it (``read_only``) and, in ``note``, what the first push will find (a folder
+    not made yet, a folder it cannot write to); :meth:`to_dict` then has both keys, as
+    ``assay remote add --json`` prints them."""
 
     name: str
     url: str
     options: dict[str, Any] = field(default_factory=dict)
     default: bool = False
+    read_only: bool | None = None  # None: not looked at (list_remotes)
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "url": self.url, "options": self.options, "default": self.default}
+        doc: dict[str, Any] = {"name": self.name, "url": self.url, "options": self.options, "default": self.default}
+        if self.read_only is not None:
+            doc["read_only"] = self.read_only
+        if self.note is not None:
+            doc["note"] = self.note
+        return doc
 
 
 def list_remotes(ws: Workspace) -> list[RemoteInfo]:
@@ -50,7 +60,7 @@ def list_remotes(ws: Workspace) -> list[RemoteInfo]:
 
 
 def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, options: dict[str, Any] | None = None,
-               replace: bool = False, check: bool = True) -> Remote:
+               replace: bool = False, check: bool = True) -> RemoteInfo:
     """Add remote ``name`` at ``url``. A name that exists already is refused unless it has the
     same URL and options, or ``replace``. What can be checked is checked now, not at the first
     push, the same way for both kinds:
@@ -64,7 +74,15 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
       refuses, raise :class:`InputError`; a server that cannot be reached (offline) is added
       with an :class:`~assay.errors.AssayWarning` that it could not be checked.
 
-    ``check=False`` sends nothing (the URL's and options' shapes are still checked)."""
+    ``check=False`` sends nothing (the URL's and options' shapes are still checked).
+
+    Returns the remote as a :class:`RemoteInfo` (credentials shown as ``***``) with
+    ``read_only`` and a ``note`` where the folder is not there yet or not writable. Raises
+    :class:`UsageError` for a bad name or a clash with an existing remote, :class:`InputError`
+    for a folder or bucket that cannot be used.
+
+    >>> add_remote(ws, "origin", "/mnt/team/assay").note   # doctest: +SKIP
+    '/mnt/team/assay does not exist yet; the first push to origin creates it'"""
     from assay.store import folder_of, public_options
 
     if not _REMOTE_NAME.fullmatch(name):
@@ -106,7 +124,14 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
     if unchecked is not None:
         warn_user([f"{unchecked}; remote {name} is added unchecked (`assay data verify --remote {name}` checks it "
                    "once the server can be reached)"])
-    return remote
+    read_only = read_only_remote_folder(ws, remote) is not None
+    note = None
+    if read_only:
+        note = f"this user cannot write to {remote.url}: pull and verify read it, a push to {name} will fail"
+    elif folder is not None and not folder.is_dir():
+        note = f"{folder} does not exist yet; the first push to {name} creates it"
+    return RemoteInfo(name, url, public_options(remote.options), ws.config.default_remote == name,
+                      read_only=read_only, note=note)
 
 
 def _check_folder(ws: Workspace, url: str) -> None:

@@ -103,8 +103,12 @@ def leftover_packs(store: ObjectStore) -> dict[str, int]:
 
 def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
            remote: str | None = None) -> VerifyReport:
-    """Re-hash the chunks of ``ref`` (or, with ``all_objects``, every stored object), in the
-    workspace or, with ``remote``, on that remote (``ref`` then names a version there)."""
+    """Re-hash the chunks of ``ref`` (or, with ``all_objects`` or no ``ref``, every stored object), in
+    the workspace or, with ``remote``, on that remote (``ref`` then names a version there).
+
+    Returns a :class:`VerifyReport` (``assay data verify --json`` prints its :meth:`~VerifyReport.to_dict`):
+    damage is reported there (``ok`` False, ``damaged``, ``damaged_versions``, ``downstream``), not
+    raised. An unknown ``ref`` or remote raises :class:`~assay.errors.NotFoundError`."""
     bad_indexes: list[CorruptionError] = []
     if remote is not None:
         from assay.data._remote import open_remote, remote_contents, remote_hold

@@ -23,7 +23,9 @@ from assay.ledger import IntegrityConflict, utcnow
 from assay.workspace import Workspace
 
 __all__ = [
+    "KINDS",
     "Version",
+    "check_kind",
     "kind_of",
     "list_datasets",
     "load_snapshot",
@@ -184,11 +186,22 @@ def _unknown_name_hint(name: str, known: list[tuple[str, str]], *, kind: str | N
     return (f"did you mean {close[0]!r} (a {kinds[close[0]]})? " if close else "") + "; ".join(said)
 
 
+KINDS = ("dataset", "model")
+
+
+def check_kind(kind: str | None) -> None:
+    """Refuse a ``kind`` that is neither of :data:`KINDS` (it would be recorded, or match nothing)."""
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"kind must be 'dataset' or 'model', not {kind!r}",
+                         hint="leave it out for a dataset; register a model with assay.models (`assay model add`)")
+
+
 def resolve(ws: Workspace, ref: str, *, kind: str | None = None) -> Version:
     """The version a reference names, or :class:`NotFoundError` saying what exists.
 
     ``kind`` (``"dataset"`` or ``"model"``): the reference must name one of these; the error for
     an unknown name then speaks of that kind only (``--data nosuch@v1`` is no missing model)."""
+    check_kind(kind)
     name, spec = parse_ref(ref)
     ledger = ws.ledger
     found = ledger.query("SELECT kind FROM datasets WHERE name = ?", (name,))
@@ -239,7 +252,11 @@ def resolve(ws: Workspace, ref: str, *, kind: str | None = None) -> Version:
 
 
 def log(ws: Workspace, name: str) -> list[Version]:
-    """The versions of dataset ``name``, newest first; ``NAME@REF`` gives only that version."""
+    """The versions of dataset ``name``, newest first; ``NAME@REF`` gives only that version.
+
+    Returns a list of :class:`Version` (``assay data log --json`` prints each one's
+    :meth:`~Version.to_dict` under ``"versions"``). An unknown name or version raises
+    :class:`~assay.errors.NotFoundError`, a reference that does not read :class:`~assay.errors.UsageError`."""
     version = resolve(ws, name)  # raises a helpful error for unknown names
     if "@" in name:
         return [version]
@@ -255,6 +272,7 @@ def list_datasets(ws: Workspace, *, kind: str | None = None) -> list[dict[str, A
     >>> [d["name"] for d in list_datasets(ws)]   # doctest: +SKIP
     ['customers', 'features']
     """
+    check_kind(kind)
     rows = ws.ledger.query(
         "SELECT d.name, d.kind, d.created_at, COUNT(v.id), MAX(v.number) FROM datasets d "
         "LEFT JOIN versions v ON v.dataset = d.name GROUP BY d.name, d.kind, d.created_at ORDER BY d.name"
@@ -547,7 +565,14 @@ def copy_checked_snapshot(source: Any, target: Any, snapshot_id: str, fingerprin
 
 
 def ls(ws: Workspace, ref: str) -> tuple[Version, list[dict[str, Any]]]:
-    """The files of a version: path, size, mode, chunk count."""
+    """The files of a version: returns ``(version, files)``, the :class:`Version` and one dict per
+    file, sorted by path: ``path``, ``size``, ``mode`` (octal, as ``"644"``), ``chunks`` (how
+    many) and ``manifest`` (its hash); an empty folder as ``path`` ending in ``/``, ``mode``
+    ``"dir"``. ``assay data ls REF --json`` prints ``{"version": ..., "files": ...}``. Errors as
+    :func:`resolve`'s.
+
+    >>> ls(ws, "customers@v1")[1][0]["path"]   # doctest: +SKIP
+    'data/a.csv'"""
     version = resolve(ws, ref)
     snap = load_snapshot(ws.store, version.snapshot)
     files = [{"path": p, "size": m.size, "mode": f"{m.mode:o}", "chunks": len(m.chunks), "manifest": m.id}
