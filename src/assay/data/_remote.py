@@ -234,7 +234,8 @@ def open_remote(ws: Workspace, name: str | None) -> tuple[Remote, ObjectStore]:
 def whole_name(ref: str | None, command: str) -> str:
     """The dataset name ``ref`` is, for moving every version of it: a name alone, without ``@``."""
     if not ref or "@" in ref:
-        raise UsageError(f"every version of what? --all-versions (every_version=True) takes a dataset NAME, not {ref or 'nothing'!r}",
+        given = f", not {ref!r}" if ref else ", and none was given"
+        raise UsageError(f"every version of what? --all-versions (every_version=True) takes a dataset NAME{given}",
                          hint=f"`assay data {command} NAME --all-versions`; without NAME, `assay data {command}` moves every version "
                               "of every dataset")  # fmt: skip
     return ref
