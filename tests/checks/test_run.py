@@ -296,3 +296,13 @@ def test_check_show_exits_0_whatever_the_verdict_says_so_and_does_not_record_aga
     assert "recorded as check" not in shown and f"check {doc['id'][:12]}, recorded {doc['created_at'][:10]}" in shown
     assert "report: " in shown and (world / "again.html").is_file()
     assert "exit 0 whatever its verdict" in " ".join(cli("check", "show", "--help", cwd=world).stdout.split())
+
+
+def test_an_unknown_subcommand_is_not_read_as_a_suite(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    """`assay check nosuch --help` printed `check run`'s help, "nosuch" being taken for SUITE."""
+    for args in (("check", "nosuch", "--help"), ("check", "nosuch")):
+        err = cli(*args, check=2).stderr
+        assert "no command 'nosuch'" in err and "log, run, schema, show" in err and "runs a suite" in err
+    (tmp_path / "suite").write_text("gates: []\n")  # a file of that name is a suite after all
+    assert "no command" not in cli("check", "suite", check=2, cwd=tmp_path).stderr
+    assert "Usage: assay check run" in cli("check", "suite.yaml", "--help").stdout  # a suite's name with --help: run's help

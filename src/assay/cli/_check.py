@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import NOT_RECORDED, echo_err, emit, handle_errors, json_option
+from assay.cli._output import NOT_RECORDED, echo_err, emit, handle_errors, json_option, mistyped_command
 from assay.errors import WorkspaceNotFoundError
 
 class _CheckGroup(click.Group):
@@ -16,6 +16,7 @@ class _CheckGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            mistyped_command(self, ctx, args, "`assay check SUITE.yaml --candidate MODEL` runs a suite (every option: assay check run --help)")
             args = ["run", *args]
         return super().parse_args(ctx, args)
 

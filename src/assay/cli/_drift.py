@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, escaped, handle_errors, json_option, styled
+from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, escaped, handle_errors, json_option, mistyped_command, styled
 from assay.errors import UsageError
 
 
@@ -17,21 +17,9 @@ class _DriftGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            # `assay drift spec --help` must not print compare's help as if "spec" were a REFERENCE: a bare word
-            # that names no file, given alone or with --help, is a mistyped command
-            alone = not [a for a in args[1:] if not a.startswith("-")]
-            if alone and _looks_like_command(args[0]) and (len(args) == 1 or any(a in ("-h", "--help") for a in args[1:])):
-                raise click.UsageError(f"assay drift has no command {args[0]!r}; its commands are {', '.join(sorted(self.commands))}, "
-                                       "and `assay drift REFERENCE CURRENT` compares two data sets (every option: assay drift compare --help)", ctx)  # fmt: skip
+            mistyped_command(self, ctx, args, "`assay drift REFERENCE CURRENT` compares two data sets (every option: assay drift compare --help)")
             args = ["compare", *args]
         return super().parse_args(ctx, args)
-
-
-def _looks_like_command(word: str) -> bool:
-    import os
-    import re
-
-    return bool(re.fullmatch(r"[a-z][a-z0-9_-]*", word)) and not os.path.exists(word)
 
 
 @click.group(cls=_DriftGroup, subcommand_metavar="REFERENCE CURRENT [OPTIONS] | profile DATA [OPTIONS] | merge PROFILES... --out FILE | log | show ID")

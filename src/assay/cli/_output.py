@@ -18,7 +18,7 @@ import click
 from assay._wording import counted
 from assay.errors import AssayError, InputError, NoSpaceError
 
-__all__ = ["NOT_RECORDED", "counted", "echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "quoted",
+__all__ = ["NOT_RECORDED", "counted", "echo_err", "emit", "escaped", "fail", "handle_errors", "json_option", "mistyped_command", "quoted",
            "report_usage_error", "shown", "shown_streams", "size_text", "styled", "to_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,6 +101,23 @@ def quoted(name: str) -> str:
     if not _UNUSUAL.search(name):
         return name
     return escaped(json.dumps(name, ensure_ascii=False))  # json leaves C1 controls and bidi marks as they are
+
+
+def mistyped_command(group: click.Group, ctx: click.Context, args: list[str], default: str) -> None:
+    """For a group whose first word may be a path instead of a command (`assay drift A B`,
+    `assay check SUITE`): a bare lowercase word that names no file, given alone or with
+    ``--help``, is a mistyped command, refused naming the group's commands; without this,
+    ``assay drift spec --help`` printed compare's help as if "spec" were a file. ``default``
+    says what a path there does."""
+    import os
+    import re
+
+    word, rest = args[0], args[1:]
+    if [a for a in rest if not a.startswith("-")] or not (not rest or any(a in ("-h", "--help") for a in rest)):
+        return
+    if re.fullmatch(r"[a-z][a-z0-9_-]*", word) and not os.path.exists(word):
+        raise click.UsageError(f"{ctx.command_path} has no command {word!r}; its commands are "
+                               f"{', '.join(sorted(group.commands))}, and {default}", ctx)
 
 
 def size_text(n: int | None) -> str:
