@@ -394,6 +394,24 @@ def test_a_folder_whose_files_hold_ints_and_floats_is_read_as_floats(tmp_path: P
         assert {c.name: c.reference["missing"] for c in report.columns} == {"x": 30, "t": 0, "n": 0, "e": 60}
 
 
+def test_a_column_only_later_files_of_a_folder_have_is_said_to_be_left_out(tmp_path: Path) -> None:
+    """A folder is read with its first file's columns: a column a later file added was dropped
+    without a word."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": np.arange(60.0)}), folder / "a.parquet")
+    pq.write_table(pa.table({"x": np.arange(60.0), "late": ["y"] * 60}), folder / "b.parquet")
+    single = tmp_path / "one.parquet"
+    pq.write_table(pa.table({"x": np.arange(120.0)}), single)
+    for method in ("exact", "binned"):
+        for ref, cur in ((folder, single), (single, folder)):
+            report = compare(ref, cur, DriftSpec(multivariate=False, method=method))
+            left = [f for f in report.findings if f.type == "column_left_out"]
+            assert [(f.column, f.severity) for f in left] == [("late", "warning")], (method, ref)
+            assert "b.parquet" in left[0].message and "left out" in left[0].message
+    assert not [f for f in compare(single, single, DriftSpec(multivariate=False)).findings if f.type == "column_left_out"]
+
+
 def test_a_whole_number_written_with_a_decimal_point_is_still_a_whole_number() -> None:
     """bins: 100.0, max_categories: 5000.0 or exact_max_rows: 1e6 (JSON has no integer
     exponent form) worked before the spec's type check, which then refused them."""

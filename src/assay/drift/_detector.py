@@ -77,6 +77,7 @@ class DriftDetector:
             names = self._wanted(list(src.schema.names), "reference")
             self.mode_ = "exact" if spec.method == "exact" or (spec.method == "auto" and self.rows_ <= spec.exact_max_rows) else "binned"
             self.notes_ = dict(src.notes)
+            self.findings_ += _left_out(src)
             self.kinds_ = {n: arrow_kind(src.schema.field(n).type) for n in names}
             self.types_ = {n: str(src.schema.field(n).type) for n in names}
             self.sample_ = None
@@ -142,6 +143,7 @@ class DriftDetector:
             if src.num_rows == 0:
                 raise InputError(f"the current data {src.label} has no rows", hint="give current data with rows in it")
             src = self._keep_empty_text(src, findings)
+            findings += [f for f in _left_out(src) if f.message not in {g.message for g in findings}]  # (the same folder on both sides: once)
             cur_names = list(src.schema.names)
             if spec.columns is not None:
                 absent = [n for n in self.kinds_ if n not in cur_names]
@@ -530,6 +532,13 @@ def _few_integers(ref: object, cur: object) -> bool:
     if both.size == 0 or not np.all(np.floor(both) == both):
         return False
     return np.unique(both).size <= ROLE_CATEGORICAL_MAX
+
+
+def _left_out(src: Any) -> list[Finding]:
+    """Warnings for the columns of a Parquet folder that its first file lacks: not read."""
+    return [Finding("column_left_out", f"column {name!r} of {src.label} is in {file} but not in the folder's first file, "
+                    "whose columns are read: it was left out", name, "warning")
+            for name, file in sorted(getattr(src, "left_out", {}).items())]  # fmt: skip
 
 
 def _map_columns(fn: Any, names: list[str]) -> list[Any]:

@@ -36,6 +36,7 @@ class Source:
     schema: pa.Schema
     notes: dict[str, str]  # column -> what happened while reading (e.g. mixed types cast to text)
     empty_text: frozenset[str] = frozenset()  # text columns whose empty fields reading made missing (a CSV)
+    left_out: dict[str, str] = {}  # column -> the file of a folder that has it, where the folder's first file does not
 
     @property
     def num_rows(self) -> int:
@@ -100,6 +101,7 @@ class ParquetSource(Source):
         self.path = path
         self.label = label
         self.notes = {}
+        self.left_out = {}
         self.dataset = None
         self._folder_schema = folder_schema
         self._casts: dict[str, pa.DataType] = {}
@@ -110,7 +112,7 @@ class ParquetSource(Source):
 
                 self.dataset = ds.dataset(str(path), format="parquet", exclude_invalid_files=False)
                 self._files = sorted(self.dataset.files)
-                schema = _folder_schema(self.dataset.schema, self._files, label)
+                schema = _folder_schema(self.dataset.schema, self._files, label, self.left_out)
                 if not schema.equals(self.dataset.schema):
                     self.dataset = ds.dataset(str(path), format="parquet", schema=schema, exclude_invalid_files=False)
                 self.schema = self.dataset.schema
@@ -281,9 +283,11 @@ def _read_csv(path: Path, label: str) -> TableSource:
     return source
 
 
-def _folder_schema(schema: pa.Schema, files: list[str], label: str) -> pa.Schema:
+def _folder_schema(schema: pa.Schema, files: list[str], label: str, left_out: dict[str, str]) -> pa.Schema:
     """The schema to read a folder with: its first file's columns, each of the type that holds
-    every file's values (int64 and float64 read as float64, times in the finest unit).
+    every file's values (int64 and float64 read as float64, times in the finest unit). A column
+    only later files have is not read: it goes into ``left_out`` with the first file that has
+    it, for the report to say so.
 
     Read with the first file's types, a later file failed in the middle of the comparison:
     floats where the first has integers (pandas writes a partition with no missing value as
@@ -304,6 +308,8 @@ def _folder_schema(schema: pa.Schema, files: list[str], label: str) -> pa.Schema
                                  hint="give a folder whose files share one schema, or compare the files one by one")  # fmt: skip
             if field.name in seen:
                 seen[field.name].append(field)
+            else:
+                left_out.setdefault(field.name, file)
     fields = []
     for field in schema:
         try:
