@@ -122,3 +122,17 @@ def test_report_renders_in_a_headless_browser(doc: dict, tmp_path: Path) -> None
     statistical = [g for g in doc["gates"] if g.get("ci_low") is not None and g.get("ci_high") is not None]
     assert len(re.findall(r'<line [^>]*stroke-width="3"', dom)) == len(statistical)  # one interval per gate
     assert "<img" not in dom  # the hostile name stayed text
+
+
+def test_a_check_report_path_that_cannot_be_written_is_an_input_error(doc: dict, tmp_path: Path) -> None:
+    """The check's HTML and JUnit writers said nothing useful (an OSError: exit 3) where the
+    drift report already said why; one writer now, for both."""
+    from assay.errors import InputError
+
+    (tmp_path / "afile").write_text("")
+    for write in (write_check_html, write_check_junit):
+        with pytest.raises(InputError, match="afile is a file, not a folder"):
+            write(doc, tmp_path / "afile" / "out.xml")
+        with pytest.raises(InputError, match="it is a folder"):
+            write(doc, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]

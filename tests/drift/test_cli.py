@@ -287,7 +287,7 @@ def test_a_report_path_that_cannot_be_written_exits_2(cli: CLI, files: tuple[Pat
     ref, same, _ = files
     (ref.parent / "afile").write_text("")
     doc = cli.json("drift", str(ref), str(same), "--no-multivariate", "--report", str(ref.parent / "afile" / "r.html"), check=2)
-    assert doc["message"].startswith(f"cannot write the report {ref.parent / 'afile' / 'r.html'}: ")
+    assert doc["message"] == f"cannot write the report {ref.parent / 'afile' / 'r.html'}: {ref.parent / 'afile'} is a file, not a folder"
 
 
 def test_a_target_missing_from_the_current_data_says_what_to_do(cli: CLI, files: tuple[Path, Path, Path], tmp_path: Path) -> None:

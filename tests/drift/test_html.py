@@ -73,7 +73,7 @@ def test_a_report_that_cannot_be_written_leaves_no_temp_file(tmp_path: Path) -> 
     (tmp_path / "drift.html").mkdir()
     from assay.errors import InputError
 
-    with pytest.raises(InputError, match="cannot write the report .*drift.html: Is a directory"):  # exit 2, with what to do
+    with pytest.raises(InputError, match="cannot write the report .*drift.html: it is a folder"):  # exit 2, with what to do
         write_drift_html(_report(), tmp_path / "drift.html")  # type: ignore[arg-type]
     assert [p.name for p in tmp_path.iterdir()] == ["drift.html"]
     assert write_drift_html(_report(), tmp_path / "new.html").read_text().startswith("<!doctype html>")  # type: ignore[arg-type]

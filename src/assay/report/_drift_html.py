@@ -196,19 +196,8 @@ def render_drift_html(report: DriftReport) -> str:
 
 
 def write_drift_html(report: DriftReport, path: Path | str) -> Path:
-    """Write the report atomically (temp file, fsync, rename)."""
-    import errno
+    """Write the report atomically (temp file, fsync, rename); a path that cannot be written is an
+    :class:`~assay.errors.InputError` saying why."""
+    from assay.report._files import write_report_file
 
-    from assay.config import atomic_write_bytes
-    from assay.errors import InputError
-
-    if not Path(path).name:  # "" (an unset shell variable) or ".": Path.with_name would raise ValueError
-        raise InputError(f"cannot write the report {str(path)!r}: it names no file", hint="give a file path, e.g. --report drift.html")
-    path = Path(path)
-    try:
-        atomic_write_bytes(path, render_drift_html(report).encode("utf-8"))  # (a failed write leaves no temp file)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise  # a full disk is reported as such, with what to free
-        raise InputError(f"cannot write the report {path}: {exc.strerror or exc}", hint="give a path in a folder this user can write to") from None
-    return path
+    return write_report_file(path, render_drift_html(report))

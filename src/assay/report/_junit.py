@@ -52,8 +52,7 @@ def write_check_junit(doc: dict[str, Any], path: str | Path) -> Path:
 
 
 def _atomic_write(path: Path, text: str) -> Path:
-    from assay.config import atomic_write_bytes
+    from assay.report._files import write_report_file
 
     # (its temp file is opened as open(path, "w") would be: the umask decides the report's mode)
-    atomic_write_bytes(path, text.encode("utf-8"))
-    return path
+    return write_report_file(path, text)
