@@ -69,7 +69,13 @@ def pull(ws: Workspace, ref: str | None = None, *, remote: str | None = None, jo
     ``stat`` of each pack), are not taken as here: the pull ends in a :class:`CorruptionError`
     naming them and `pull --repair`, which mends them. A pack damaged in place (a flipped bit,
     its length unchanged) is not noticed: telling that takes reading every chunk, which
-    `assay data verify` does and a pull does not."""
+    `assay data verify` does and a pull does not.
+
+    Returns a :class:`TransferResult`. Raises :class:`~assay.errors.UsageError` for a refused
+    pull (no remote, an overlap, an ambiguous newest version, ``every_version`` without a name),
+    :class:`~assay.errors.NotFoundError` where the remote lacks what ``ref`` names, and
+    :class:`~assay.errors.CorruptionError` for damage met on the remote or here (its message
+    names the remedy)."""
     if every_version:
         whole_name(ref, "pull")  # refused before the remote is opened
     spec, store = open_remote(ws, remote)

@@ -27,6 +27,11 @@ def remote_log(ws: Workspace, name: str | None = None, *, remote: str | None = N
     ``latest_ambiguous``: where versions pushed from two workspaces share that latest number
     (so that ``NAME`` alone names none of them there), each as ``NAME@<hash prefix>``.
 
+    Raises :class:`~assay.errors.UsageError` where no remote is configured or ``remote`` names
+    none, :class:`~assay.errors.NotFoundError` where the remote lacks the name or version (naming
+    what it holds), :class:`~assay.errors.CorruptionError` for a version listing there that does
+    not read.
+
     >>> remote_log(ws, "customers", remote="origin")["versions"][0]["ref"]  # doctest: +SKIP
     'customers@v2'
     """
@@ -61,7 +66,9 @@ def remote_log(ws: Workspace, name: str | None = None, *, remote: str | None = N
 def remote_ls(ws: Workspace, ref: str, *, remote: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The files of the version ``ref`` (``NAME@vN`` as the remote numbers it, ``NAME@latest``,
     ``NAME@<hash prefix>``) on ``remote``, as :func:`assay.data.ls` gives a local version's: read
-    from its snapshot alone (checked against its hash), no chunk fetched."""
+    from its snapshot alone (checked against its hash), no chunk fetched: ``(version entry,
+    files)``. Raises as :func:`remote_log` does, and :class:`~assay.errors.CorruptionError` for a
+    snapshot on the remote that does not match its hash."""
     spec, store = open_remote(ws, remote)
     if "@" not in ref and valid_name(ref):
         ref = f"{ref}@latest"

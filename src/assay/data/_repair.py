@@ -121,7 +121,12 @@ class RepairResult:
 
 def repair(ws: Workspace, *, remote: str | None = None, on_remote: bool = False) -> RepairResult:
     """Mend the workspace's store from ``remote`` (default remote when None), or with
-    ``on_remote`` that remote from the workspace's store; then verify what was mended."""
+    ``on_remote`` that remote from the workspace's store; then verify what was mended.
+
+    Returns a :class:`RepairResult`: damage that no good copy could mend is listed there (the
+    CLI exits 1), not raised. Raises :class:`~assay.errors.UsageError` where ``remote`` names no
+    remote, and :class:`~assay.errors.NotFoundError` where the remote holds no versions to repair
+    from."""
     if not on_remote and remote is None and not ws.config.remotes:
         return _repair_alone(ws)
     if not on_remote:

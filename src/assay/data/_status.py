@@ -113,7 +113,8 @@ class Status:
 
 def status(ws: Workspace, name: str) -> Status:
     """Compare the dataset's folders on disk with the version checked out there (default: latest),
-    or with the version ``name`` names as ``NAME@REF``. Returns a :class:`Status`.
+    or with the version ``name`` names as ``NAME@REF``. Returns a :class:`Status`; raises
+    :class:`~assay.errors.NotFoundError` for a name or version that does not exist.
 
     >>> status(ws, "customers").modified   # doctest: +SKIP
     ['data/a.csv']
