@@ -13,7 +13,7 @@ def test_all_is_sorted_and_exact() -> None:
     assert assay.drift.__all__ == [
         "CategoricalSketch", "ColumnResult", "ColumnRule", "DriftDetector", "DriftReport", "DriftSpec", "Finding",
         "LocalExecutor", "NumericSketch", "Profile", "RayExecutor", "StatTest", "TestOutcome", "build_profile",
-        "compare", "compare_sources", "get_executor", "get_report", "get_stat_test", "list_reports", "profile_source",
+        "compare", "compare_sources", "empty_text_as_missing", "get_executor", "get_report", "get_stat_test", "list_reports", "profile_source",
         "record_report", "register_stat_test", "save_profile", "stat_test_names", "write_recorded_report_html",
     ]  # fmt: skip
     for name in assay.drift.__all__:

@@ -21,6 +21,7 @@ In a workspace, :func:`compare_sources` also says which dataset versions it read
 from __future__ import annotations
 
 from assay.drift._detector import DriftDetector, compare
+from assay.drift._io import empty_text_as_missing
 from assay.compute import LocalExecutor, RayExecutor, get_executor
 from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, build_profile
 from assay.drift._record import get_report, list_reports, record_report, save_profile, write_recorded_report_html
@@ -46,6 +47,7 @@ __all__ = [
     "build_profile",
     "compare",
     "compare_sources",
+    "empty_text_as_missing",
     "get_executor",
     "get_report",
     "get_stat_test",

@@ -337,16 +337,24 @@ def _empty_text_as_missing(table: pa.Table) -> tuple[pa.Table, frozenset[str]]:
     then showed a new category where Parquet of the same data shows a missing-rate change.
     Also returns the columns where it did so.
     """
-    import pyarrow.compute as pc
-
     changed = set()
     for i, field in enumerate(table.schema):
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            empty = pc.equal(table.column(i), "")
-            if pc.any(empty).as_py():
-                table = table.set_column(i, field, pc.if_else(empty, pa.scalar(None, field.type), table.column(i)))
+            column = empty_text_as_missing(table.column(i))
+            if column is not None:
+                table = table.set_column(i, field, column)
                 changed.add(field.name)
     return table, frozenset(changed)
+
+
+def empty_text_as_missing(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array | None:
+    """A text ``column`` with each empty text "" as a missing value; None where it holds no ""."""
+    import pyarrow.compute as pc
+
+    empty = pc.equal(column, "")
+    if not pc.any(empty).as_py():
+        return None
+    return pc.if_else(empty, pa.scalar(None, column.type), column)
 
 
 def _read_ipc(path: Path, label: str) -> TableSource:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from assay.drift import (
     CategoricalSketch,
@@ -19,6 +18,7 @@ from assay.drift import (
     DriftSpec,
     NumericSketch,
     Profile,
+    empty_text_as_missing,
 )
 
 __all__ = ["SketchJudge", "empty_sketches"]
@@ -51,9 +51,8 @@ class SketchJudge:
         for name, sketch in sketches.items():
             column = table.column(name)
             if name in self.empty_is_missing_:
-                empty = pc.equal(column, "")
-                if pc.any(empty).as_py():
-                    column = pc.if_else(empty, pa.scalar(None, column.type), column)
+                missing = empty_text_as_missing(column)
+                column = column if missing is None else missing
             sketch.add(column)
 
     def judge(self, rows: int, sketches: dict[str, Any], label: str) -> DriftReport:
