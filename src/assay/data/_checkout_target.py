@@ -15,7 +15,7 @@ import stat as _stat
 from pathlib import Path
 from typing import Any
 
-from assay._root import CHECKOUT_TMP, leads_into_protected, not_data, protected_path, under
+from assay._root import leads_into_protected, not_data, protected_path, under
 from assay._wording import counted
 from assay.data._snapshot import FileManifest, Snapshot, check_relpath
 from assay.data._statcache import StatCache
@@ -248,7 +248,7 @@ def _clear_folder(folder: str, leaving: set[str], *, dry_run: bool = False) -> b
 def _live_temp_folder(parent: str, name: str) -> bool:
     """Whether ``parent/name`` is the temp folder of a checkout still running (just made, so
     maybe still empty): it is not this checkout's to remove."""
-    from assay._process import writer_gone
+    from assay.data._checkout_temps import temp_writer_gone
 
     if not not_data(name, False):
         return False
@@ -256,7 +256,7 @@ def _live_temp_folder(parent: str, name: str) -> bool:
         mtime = os.lstat(os.path.join(parent, name)).st_mtime
     except OSError:
         return False
-    return not writer_gone(int(name[len(CHECKOUT_TMP):].partition("-")[0]), mtime)
+    return not temp_writer_gone(name, mtime)
 
 
 def _compare(dest: str, rel: str, manifest: FileManifest, cache: StatCache | None, chunker: Any) -> str:

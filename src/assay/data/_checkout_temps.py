@@ -112,8 +112,6 @@ def remove_dead_temps(folder: str, names: list[str], *, dry_run: bool = False) -
     in ``folder`` whose writer is gone: named exactly ``.assay-tmp-<pid>-<8 hex digits>``
     (any other name is a user's file), by a process that has ended. ``(files, bytes)``
     found, a temp folder counted by the files it holds."""
-    from assay._process import writer_gone
-
     found = size = 0
     for name in names:
         if not not_data(name, False):
@@ -123,13 +121,21 @@ def remove_dead_temps(folder: str, names: list[str], *, dry_run: bool = False) -
             st = os.lstat(path)
         except FileNotFoundError:
             continue
-        if writer_gone(int(name[len(_TMP):].partition("-")[0]), st.st_mtime):
+        if temp_writer_gone(name, st.st_mtime):
             files, nbytes = _held(path) if stat.S_ISDIR(st.st_mode) else (1, st.st_size)
             found += files
             size += nbytes
             if not dry_run:
                 _remove(path)
     return found, size
+
+
+def temp_writer_gone(name: str, mtime: float) -> bool:
+    """Whether the checkout that made the temp file or folder ``name`` (``.assay-tmp-<pid>-<hex>``,
+    see :func:`~assay._root.not_data`), last modified at ``mtime``, has ended."""
+    from assay._process import writer_gone
+
+    return writer_gone(int(name[len(_TMP):].partition("-")[0]), mtime)
 
 
 def _held(folder: str) -> tuple[int, int]:
