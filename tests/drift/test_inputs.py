@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
-from assay.drift import ColumnRule, DriftSpec, compare
+from assay.drift import ColumnRule, DriftSpec, Profile, compare, profile_source
 from assay.errors import InputError, UsageError
 
 SPEC = DriftSpec(multivariate=False)
@@ -268,6 +269,39 @@ def test_times_compare_in_one_unit_whatever_each_side_stores(tmp_path: Path) -> 
     pacsv.write_csv(pa.table({"ts": pa.array(seconds, pa.timestamp("s"))}), tmp_path / "cur.csv")
     report = compare(tmp_path / "ref.parquet", tmp_path / "cur.csv", SPEC)
     assert not report.drift and report.columns[0].effect == 0
+
+
+def test_binned_times_count_in_the_references_ticks_whatever_each_side_stores(tmp_path: Path) -> None:
+    """Binned mode (and references over 2M rows) counted current times as raw ticks on the
+    reference's edges: seconds against microseconds all fell in the first bin (KS D 1, drift)."""
+    rng = np.random.default_rng(8)
+    seconds = 1_704_067_200 + rng.integers(0, 86_400 * 30, 3000)
+    ref = pa.table({"ts": pa.array(seconds * 1_000_000, pa.timestamp("us")), "day": pa.array(seconds // 86_400, pa.int32()).cast(pa.date32())})
+    binned = DriftSpec(method="binned", bins=50)
+    for unit, factor in (("s", 1), ("ms", 1000), ("ns", 1_000_000_000)):
+        cur = pa.table({"ts": pa.array(seconds * factor, pa.timestamp(unit)), "day": pa.array(seconds // 86_400 * 86_400_000, pa.date64())})
+        report = compare(ref, cur, binned)
+        assert not report.drift, unit
+        assert all(c.effect == 0 for c in report.columns), [(unit, c.name, c.effect) for c in report.columns]
+    # a saved profile keeps its ticks, and a current profile counted like it converts to them
+    pq.write_table(ref.select(["ts"]), tmp_path / "ref.parquet")
+    pacsv.write_csv(pa.table({"ts": pa.array(seconds, pa.timestamp("s"))}), tmp_path / "cur.csv")
+    reference, _ = profile_source(tmp_path / "ref.parquet")
+    assert reference.columns["ts"].tick_us == 1.0
+    reference.save(tmp_path / "ref.json")
+    again = Profile.load(tmp_path / "ref.json")
+    assert again.columns["ts"].tick_us == 1.0
+    current, _ = profile_source(tmp_path / "cur.csv", like=tmp_path / "ref.json")
+    assert current.columns["ts"].tick_us == 1.0 and current.columns["ts"].counts.tolist() == again.columns["ts"].counts.tolist()
+    report = compare(tmp_path / "ref.json", current, SPEC)
+    assert not report.drift and report.columns[0].effect == 0
+    # a profile saved before ticks were kept loads, and counts raw ticks as it always did
+    doc = json.loads((tmp_path / "ref.json").read_text())
+    del doc["columns"]["ts"]["tick_us"]
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    assert Profile.load(tmp_path / "old.json").columns["ts"].tick_us is None
+    as_before, _ = profile_source(tmp_path / "ref.parquet", like=tmp_path / "old.json")
+    assert as_before.columns["ts"].tick_us is None and as_before.columns["ts"].counts.tolist() == again.columns["ts"].counts.tolist()
 
 
 def test_an_empty_text_field_in_a_csv_is_missing_as_in_parquet(tmp_path: Path) -> None:

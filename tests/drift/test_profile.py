@@ -25,7 +25,7 @@ def _table(n: int, seed: int, shift: float = 0.0) -> pa.Table:
 def test_partition_sketches_merge_exactly() -> None:
     table = _table(30_000, 0)
     whole = build_profile(TableSource(table, "t"), bins=200)
-    shapes = {n: (s.edges if isinstance(s, NumericSketch) else None) for n, s in whole.columns.items()}
+    shapes = {n: ((s.edges, s.tick_us) if isinstance(s, NumericSketch) else None) for n, s in whole.columns.items()}
     pieces = [TableSource(table.slice(i, 7_000), f"p{i}") for i in range(0, 30_000, 7_000)]
     rows, merged, _ = count_partitions(pieces, shapes, 10_000, LocalExecutor(1))
     assert rows == 30_000
@@ -43,7 +43,7 @@ def test_partition_sketches_merge_exactly() -> None:
 def test_profile_merge_adds_counts_and_refuses_other_columns() -> None:
     a = build_profile(TableSource(_table(5000, 1), "a"), bins=50)
     b_source = TableSource(_table(3000, 2), "b")
-    shapes = {n: (s.edges if isinstance(s, NumericSketch) else None) for n, s in a.columns.items()}
+    shapes = {n: ((s.edges, s.tick_us) if isinstance(s, NumericSketch) else None) for n, s in a.columns.items()}
     rows, sketches, _ = count_partitions([b_source], shapes, 10_000, LocalExecutor(1))
     b = Profile(rows, sketches, "b")
     both = a.merge(b)
@@ -107,7 +107,7 @@ def test_single_file_splits_by_row_groups(tmp_path: Path) -> None:
     pieces = ParquetSource(tmp_path / "one.parquet", "one").partitions()
     assert len(pieces) > 1 and sum(p.num_rows for p in pieces) == 20_000
     x = table.column("x").to_numpy()
-    shapes = {"x": quantile_edges(x[np.isfinite(x)], 100), "c": None}
+    shapes = {"x": (quantile_edges(x[np.isfinite(x)], 100), None), "c": None}
     rows, merged, _ = count_partitions(pieces, shapes, 10_000, LocalExecutor(1))
     _, whole, _ = count_partitions([TableSource(table, "t")], shapes, 10_000, LocalExecutor(1))
     assert rows == 20_000 and np.array_equal(merged["x"].counts, whole["x"].counts) and merged["c"].values == whole["c"].values

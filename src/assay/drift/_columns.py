@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["CategoricalSide", "NumericSide", "arrow_kind", "categorical_side", "index_array", "numeric_side", "to_float", "to_text"]
+__all__ = ["CategoricalSide", "NumericSide", "arrow_kind", "categorical_side", "index_array", "numeric_side", "time_tick_us", "to_float", "to_text"]
 
 
 def arrow_kind(dtype: pa.DataType) -> str:
@@ -33,6 +33,19 @@ def arrow_kind(dtype: pa.DataType) -> str:
 _MICROSECONDS = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}
 
 
+def time_tick_us(dtype: pa.DataType) -> float | None:
+    """Microseconds per stored tick of a time or date type (a date32 counts days); None for others."""
+    if pa.types.is_dictionary(dtype):
+        dtype = dtype.value_type
+    if not pa.types.is_temporal(dtype):
+        return None
+    if pa.types.is_date32(dtype):
+        return 86_400e6
+    if pa.types.is_date64(dtype):
+        return 1e3
+    return _MICROSECONDS.get(getattr(dtype, "unit", "us"), 1.0)
+
+
 def to_float(column: pa.ChunkedArray | pa.Array, *, common_time_unit: bool = True) -> np.ndarray:
     """Float64 values with nulls as NaN (times and dates become microseconds, since the epoch or
     midnight; with ``common_time_unit=False`` their own ticks, as profiles keep them)."""
@@ -46,7 +59,7 @@ def to_float(column: pa.ChunkedArray | pa.Array, *, common_time_unit: bool = Tru
         narrow = pa.types.is_date32(dtype) or pa.types.is_time32(dtype)
         column = pc.cast(column, pa.int32() if narrow else pa.int64())
         if common_time_unit:
-            scale = 86_400e6 if pa.types.is_date32(dtype) else 1e3 if pa.types.is_date64(dtype) else _MICROSECONDS.get(getattr(dtype, "unit", "us"), 1.0)
+            scale = time_tick_us(dtype) or 1.0
     if dtype != pa.float64():
         column = pc.cast(column, pa.float64(), safe=False)
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from assay.drift._columns import arrow_kind, categorical_side, index_array, to_float
+from assay.drift._columns import arrow_kind, categorical_side, index_array, time_tick_us, to_float
 from assay.errors import InputError
 
 __all__ = ["CategoricalSketch", "NumericSketch", "Profile", "build_profile", "count_like"]
@@ -31,7 +31,13 @@ SPLIT_MIN_ROWS = 4_000_000
 
 @dataclass
 class NumericSketch:
-    """Counts in bins ``(edges[i-1], edges[i]]`` (first bin open below, last above), plus what is not finite."""
+    """Counts in bins ``(edges[i-1], edges[i]]`` (first bin open below, last above), plus what is not finite.
+
+    A time or date column keeps the ticks of the column it was first made from (``tick_us``
+    microseconds each): a column stored in another unit is converted to them as it is counted,
+    so a reference in seconds and current data in microseconds meet on the same edges. A
+    profile saved before ticks were recorded has ``tick_us`` None and counts raw ticks.
+    """
 
     edges: np.ndarray
     counts: np.ndarray
@@ -44,10 +50,11 @@ class NumericSketch:
     total: float = 0.0
     total_sq: float = 0.0
     kind: str = "numeric"
+    tick_us: float | None = None
 
     @classmethod
-    def empty(cls, edges: np.ndarray) -> NumericSketch:
-        return cls(edges=np.asarray(edges, dtype=np.float64), counts=np.zeros(len(edges) + 1, dtype=np.int64))
+    def empty(cls, edges: np.ndarray, tick_us: float | None = None) -> NumericSketch:
+        return cls(edges=np.asarray(edges, dtype=np.float64), counts=np.zeros(len(edges) + 1, dtype=np.int64), tick_us=tick_us)
 
     @property
     def finite(self) -> int:
@@ -67,7 +74,11 @@ class NumericSketch:
         # NumPy sorts -inf first and +inf, then NaN, last, so the sort also finds what is not finite
         # a time keeps its own ticks here: saved profiles and monitors' reference profiles hold
         # edges in them, so microseconds would move every count of a date or a timestamp[ns]
-        ordered = np.sort(to_float(column, common_time_unit=False))
+        values = to_float(column, common_time_unit=False)
+        own = time_tick_us(column.type)
+        if self.tick_us is not None and own is not None and own != self.tick_us:
+            values = values * (own / self.tick_us)
+        ordered = np.sort(values)
         neginf = int(np.searchsorted(ordered, -np.inf, side="right"))
         posinf_at = int(np.searchsorted(ordered, np.inf, side="left"))
         nan_at = int(np.searchsorted(ordered, np.inf, side="right"))
@@ -86,7 +97,8 @@ class NumericSketch:
             self.total_sq += float(np.einsum("i,i->", finite, finite))
 
     def merge(self, other: NumericSketch) -> NumericSketch:
-        if not np.array_equal(self.edges, other.edges):
+        ticks = {tick for tick in (self.tick_us, other.tick_us) if tick is not None}  # None: saved before ticks were kept
+        if not np.array_equal(self.edges, other.edges) or len(ticks) > 1:
             raise InputError("numeric sketches merge only on the same bin edges", hint="count every part with the reference profile's edges (--like)")
         return NumericSketch(
             edges=self.edges,
@@ -99,6 +111,7 @@ class NumericSketch:
             high=max(self.high, other.high),
             total=self.total + other.total,
             total_sq=self.total_sq + other.total_sq,
+            tick_us=ticks.pop() if ticks else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,7 +119,7 @@ class NumericSketch:
             "kind": "numeric", "edges": self.edges.tolist(), "counts": self.counts.tolist(), "rows": self.rows,
             "missing": self.missing, "posinf": self.posinf, "neginf": self.neginf,
             "low": self.low if np.isfinite(self.low) else None, "high": self.high if np.isfinite(self.high) else None,
-            "total": self.total, "total_sq": self.total_sq,
+            "total": self.total, "total_sq": self.total_sq, **({"tick_us": self.tick_us} if self.tick_us is not None else {}),
         }  # fmt: skip
 
     @classmethod
@@ -117,6 +130,7 @@ class NumericSketch:
             low=float("inf") if doc["low"] is None else float(doc["low"]),
             high=float("-inf") if doc["high"] is None else float(doc["high"]),
             total=float(doc["total"]), total_sq=float(doc["total_sq"]),
+            tick_us=float(doc["tick_us"]) if isinstance(doc.get("tick_us"), (int, float)) and doc["tick_us"] > 0 else None,
         )  # fmt: skip
 
 
@@ -245,13 +259,14 @@ def _sample_partition(task: tuple[Any, list[str], float, int, bool]) -> pa.Table
 
 
 def _count_partition(task: tuple[Any, dict[str, Any], int, float, int]) -> tuple[int, dict[str, ColumnSketch], pa.Table | None]:
-    """Count one partition into empty sketches shaped like ``shapes`` (edges or category cap).
+    """Count one partition into empty sketches shaped like ``shapes`` (a numeric column's
+    ``(edges, tick_us)``, a categorical's None: the category cap is ``cap``).
 
     With ``fraction`` > 0 the same pass also keeps a Bernoulli sample of the rows.
     """
     source, shapes, cap, fraction, seed, show = task
     sketches: dict[str, ColumnSketch] = {
-        name: NumericSketch.empty(edges) if edges is not None else CategoricalSketch(cap=cap) for name, edges in shapes.items()
+        name: NumericSketch.empty(*shape) if shape is not None else CategoricalSketch(cap=cap) for name, shape in shapes.items()
     }
     rng = np.random.default_rng(seed)
     rows = 0
@@ -330,7 +345,7 @@ def profile_and_sample(source: Any, *, columns: list[str] | None = None, bins: i
     for name in usable:
         if name in numeric:
             values = to_float(sample.column(name), common_time_unit=False) if sample is not None else np.empty(0)
-            shapes[name] = quantile_edges(values[np.isfinite(values)], bins)
+            shapes[name] = (quantile_edges(values[np.isfinite(values)], bins), time_tick_us(source.schema.field(name).type))
         else:
             shapes[name] = None
     rows, sketches, _ = count_partitions(parts, shapes, max_categories, executor) if shapes else (source.num_rows, {}, None)
@@ -340,7 +355,7 @@ def profile_and_sample(source: Any, *, columns: list[str] | None = None, bins: i
 
 def count_partitions(parts: list[Any], shapes: dict[str, Any], cap: int, executor: Any, *, sample_fraction: float = 0.0,
                      seed: int = 0) -> tuple[int, dict[str, ColumnSketch], pa.Table | None]:  # fmt: skip
-    """Count every partition into sketches shaped like ``shapes`` and merge them (and their row samples)."""
+    """Count every partition into sketches shaped like ``shapes`` (see :func:`_count_partition`) and merge them (and their row samples)."""
     tasks = [(p, shapes, cap, sample_fraction, seed + i, len(parts) == 1) for i, p in enumerate(parts)]
     return _merge_all(executor.map(_count_partition, tasks))
 
@@ -359,7 +374,7 @@ def count_like(reference: Profile, source: Any, columns: list[str], *, executor:
     for name in columns:
         sketch = reference.columns[name]
         if isinstance(sketch, NumericSketch):
-            shapes[name] = sketch.edges
+            shapes[name] = (sketch.edges, sketch.tick_us)
         else:
             shapes[name] = None
             cap = max(cap, sketch.cap)

@@ -29,7 +29,7 @@ def empty_sketches(reference: Profile, columns: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in columns:
         ref = reference.columns[name]
-        out[name] = NumericSketch.empty(ref.edges) if isinstance(ref, NumericSketch) else CategoricalSketch(cap=ref.cap)
+        out[name] = NumericSketch.empty(ref.edges, ref.tick_us) if isinstance(ref, NumericSketch) else CategoricalSketch(cap=ref.cap)
     return out
 
 
