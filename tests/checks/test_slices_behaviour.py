@@ -386,6 +386,25 @@ def test_a_swap_invariance_counts_flips_over_the_inputs_it_changes() -> None:
     assert gate.status == "inconclusive" and gate.ci_high > 0.05
 
 
+def test_a_swap_matches_a_number_column_by_value() -> None:
+    """`swap: {7: 8}` matched keys as text: a float column's 7.0 is "7.0", so nothing was swapped."""
+    data = _world(3000)
+    data["k"] = np.random.default_rng(5).integers(0, 100, 3000).astype(np.float64)  # ignored by the model
+    for swap in ("{7: 8}", "{'7': 8}", "{7.0: 8.5}"):
+        suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4, k]\nmetrics: [accuracy]\n"
+                                f"behaviour:\n  - invariance: {{column: k, swap: {swap}, max_flip_rate: 0.01}}\n")
+        gate = run_suite(suite, candidate=BASE, data=data).gates[0]
+        assert gate.n == int((data["k"] == 7).sum()) > 0 and gate.candidate_value == 0.0, swap
+    from assay.checks._behaviour import _swap
+    from assay.checks._suite import BehaviourSpec
+
+    ints = np.array([7, 1, 7, 3])
+    spec = BehaviourSpec("invariance", {"column": "k", "swap": {7: 8.5}})
+    assert _swap(spec, "k", ints).tolist() == [8.5, 1, 8.5, 3]  # was truncated to 8 in an int column
+    with pytest.raises(InputError, match="does not fit column 'k'"):
+        _swap(BehaviourSpec("invariance", {"column": "k", "swap": {7: "eight"}}), "k", ints)
+
+
 def _rate_suite(extra: str) -> Suite:
     return Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n" + extra)
 

@@ -121,16 +121,11 @@ def _perturb(spec: BehaviourSpec, ctx: Context, rows: np.ndarray) -> Any:
         rng = np.random.default_rng(ctx.seed + 101)
         new = values.astype(np.float64) + rng.normal(0, float(spec.params["noise"]) * spread, len(values))
     elif "swap" in spec.params:
-        mapping = {str(k): v for k, v in dict(spec.params["swap"]).items()}
-        if not any(str(v) in mapping for v in np.unique(values.astype(str))):
+        if not _swapped(spec.params["swap"], values).any():
             # else the test perturbs nothing and passes: 0 flips of an unchanged input
             raise InputError(f"behaviour {spec.kind}: swap {dict(spec.params['swap'])} changes no value of {col!r}",
                              hint=f"its values include {', '.join(map(str, np.unique(values.astype(str))[:5].tolist()))}")
-        try:
-            new = np.array([mapping.get(str(v), v) for v in values], dtype=values.dtype if values.dtype != object else object)
-        except (TypeError, ValueError):
-            raise InputError(f"behaviour {spec.kind}: swap {dict(spec.params['swap'])} does not fit column {col!r} "
-                             f"({values.dtype} values)") from None
+        new = _swap(spec, col, values)
     elif "set" in spec.params:
         try:
             new = np.full(len(values), spec.params["set"], dtype=values.dtype if values.dtype.kind in "biuf" else object)
@@ -140,6 +135,46 @@ def _perturb(spec: BehaviourSpec, ctx: Context, rows: np.ndarray) -> Any:
     else:
         new = values.astype(np.float64) + float(spec.params["delta"])
     return feats.replace(col, new)
+
+
+def _swap_keys(swap: Any, values: np.ndarray) -> dict[Any, Any]:
+    """The swap's mapping keyed as ``values`` are matched: by number in a number column (``{7: 8}``
+    swaps a float column's 7.0, and so does ``{"7": 8}``), by text in any other."""
+    if values.dtype.kind in "iuf":
+        keyed = {}
+        for key, new in dict(swap).items():
+            try:
+                keyed[float(key)] = new
+            except (TypeError, ValueError):
+                continue  # a text key names no number: it swaps nothing here
+        return keyed
+    return {str(key): new for key, new in dict(swap).items()}
+
+
+def _swapped(swap: Any, values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` the swap changes."""
+    keyed = _swap_keys(swap, values)
+    if values.dtype.kind in "iuf":
+        return np.isin(values.astype(np.float64), np.fromiter(keyed, dtype=np.float64, count=len(keyed)))
+    return np.fromiter((str(v) in keyed for v in values), dtype=bool, count=len(values))
+
+
+def _swap(spec: BehaviourSpec, col: str, values: np.ndarray) -> np.ndarray:
+    keyed = _swap_keys(spec.params["swap"], values)
+    misfit = InputError(f"behaviour {spec.kind}: swap {dict(spec.params['swap'])} does not fit column {col!r} ({values.dtype} values)")
+    if values.dtype.kind in "iuf":
+        targets = np.asarray(list(keyed.values()))
+        if targets.dtype.kind not in "biuf":
+            raise misfit
+        new = values.astype(np.result_type(values.dtype, targets.dtype))  # an int column swapped to 8.5 holds 8.5, not 8
+        as_float = values.astype(np.float64)
+        for key, value in keyed.items():
+            new[as_float == key] = value
+        return new
+    try:
+        return np.array([keyed.get(str(v), v) for v in values], dtype=values.dtype if values.dtype != object else object)
+    except (TypeError, ValueError):
+        raise misfit from None
 
 
 def run_behaviour(spec: BehaviourSpec, ctx: Context) -> GateResult:
@@ -154,8 +189,7 @@ def run_behaviour(spec: BehaviourSpec, ctx: Context) -> GateResult:
             # the flip rate is over the inputs the swap changes: a swap of a value 2 rows hold was
             # counted over every row, so 0 flips "proved" a rate below 0.0002 with 20,000 rows
             held = ctx.features.arrays[ctx.features.columns.index(col)][rows]
-            keys = {str(k) for k in dict(p["swap"])}
-            changed = rows[np.fromiter((str(v) in keys for v in held), dtype=bool, count=len(rows))]
+            changed = rows[_swapped(p["swap"], held)]
             if len(rows) and not len(changed):  # said here: the perturbation would see no row, nor its values
                 among = f" on the rows `{p['where']}` selects" if p.get("where") else ""
                 raise InputError(f"behaviour invariance: swap {dict(p['swap'])} changes no value of {col!r}{among}",
