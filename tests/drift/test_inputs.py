@@ -482,3 +482,18 @@ def test_a_profile_made_when_empty_text_was_a_category_still_matches_the_same_cs
     assert any(f.type == "empty_text_category" and f.column == "colour" for f in report.findings)
     # a column whose reference reads "" as missing keeps reading it so
     assert next(c for c in report.columns if c.name == "city").current["missing"] == 300
+    # profile to profile: the current CSV profiled like the old reference counts "" as it does
+    like, _ = profile_source(path, like=tmp_path / "old.json")
+    assert like.columns["colour"].values[""] == colour.count("") and like.columns["city"].missing == 300
+    like.save(tmp_path / "like.json")
+    both = compare(tmp_path / "old.json", tmp_path / "like.json", SPEC)
+    assert not both.drift and all(c.effect == 0 for c in both.columns), [(c.name, c.effect) for c in both.columns]
+    # and an old current profile against a reference read the new way: its "" is read as missing
+    new_reference, _ = profile_source(path)
+    new_reference.save(tmp_path / "new.json")
+    old_current = Profile.from_dict({**like.to_dict(), "columns": {n: like.columns[n].to_dict() for n in ("colour", "city", "n")}})
+    old_current.save(tmp_path / "old-current.json")
+    reverse = compare(tmp_path / "new.json", tmp_path / "old-current.json", SPEC)
+    colour_reverse = next(c for c in reverse.columns if c.name == "colour")
+    assert not reverse.drift and colour_reverse.effect == 0 and colour_reverse.current["missing"] == colour.count("")
+    assert any(f.type == "empty_text_category" and f.column == "colour" for f in reverse.findings)

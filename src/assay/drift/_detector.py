@@ -185,7 +185,7 @@ class DriftDetector:
     def _counts_empty_text(self, name: str) -> bool:
         if self.mode_ == "binned":
             sketch = self.profile_.columns.get(name)
-            return isinstance(sketch, CategoricalSketch) and "" in sketch.values
+            return isinstance(sketch, CategoricalSketch) and sketch.counts_empty_text
         side = self.sides_.get(name)
         return isinstance(side, CategoricalSide) and "" in side.categories.tolist()
 
@@ -210,6 +210,11 @@ class DriftDetector:
             if ref.kind != cur.kind or (isinstance(ref, NumericSketch) and not np.array_equal(ref.edges, cur.edges)):
                 raise InputError(f"the current profile's column {name!r} was not counted on the reference's bins",
                                  hint="count current data on the reference profile's edges: `assay drift profile DATA --like REFERENCE.json` (Python: profile_source(DATA, like=...))")  # fmt: skip
+            if isinstance(cur, CategoricalSketch) and cur.counts_empty_text and not ref.counts_empty_text:  # type: ignore[union-attr]
+                # a current profile saved before empty CSV fields were read as missing, against a reference read since
+                cur = cur.empty_text_as_missing()
+                findings.append(Finding("empty_text_category", f'column {name!r}: the current profile counts the empty text "" as a category and the reference does not '
+                                        '(as profiles saved before empty CSV fields were read as missing), so its "" is read as missing', name, "info"))  # fmt: skip
             results.append(self._judge(name, ref.kind, ref, cur))
         if not results:
             raise InputError("the reference and the current profile share no columns")

@@ -146,6 +146,18 @@ class CategoricalSketch:
     kind: str = "categorical"
 
     @property
+    def counts_empty_text(self) -> bool:
+        """Whether the empty text "" is one of the categories: saved from a CSV before empty fields
+        were read as missing, or from a Parquet file that holds "" itself."""
+        return "" in self.values
+
+    def empty_text_as_missing(self) -> CategoricalSketch:
+        """This sketch with the rows of "" counted as missing."""
+        values = dict(self.values)
+        empty = values.pop("", 0)
+        return CategoricalSketch(values, self.rows, self.missing + empty, self.other, self.cap)
+
+    @property
     def distinct(self) -> int:
         """Distinct categories seen; a lower bound when ``other`` > 0."""
         return len(self.values) + (1 if self.other else 0)

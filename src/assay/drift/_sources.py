@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from assay._wording import noun_for
 from assay.drift._detector import compare
 from assay.drift._io import open_source
-from assay.drift._profile import Profile, build_profile, count_like
+from assay.drift._profile import CategoricalSketch, Profile, build_profile, count_like
 from assay.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -80,6 +80,10 @@ def profile_source(data: object, *, columns: list[str] | None = None, bins: int 
             if absent or not wanted:
                 raise InputError(f"the reference profile {like} has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}" if absent
                                  else f"the reference profile {like} has no column that {label} has")
+            # a reference saved before empty CSV fields were read as missing counts "" as a category: so does this profile
+            kept = {n for n in wanted if isinstance(reference.columns[n], CategoricalSketch) and reference.columns[n].counts_empty_text}
+            if kept & src.empty_text:
+                src = src.keeping_empty_text(kept)
             rows, sketches, _ = count_like(reference, src, wanted, executor=executor)
             profile = Profile(rows, sketches, label)
         else:

@@ -44,7 +44,7 @@ class SketchJudge:
         # The drift pillar reads an empty text field of a CSV as missing, so a reference built from
         # a CSV has no "" category: an event's "" is then that missing value, not a new category
         # (which made every window drift). A reference that holds "" (from Parquet) keeps counting it.
-        self.empty_is_missing_ = frozenset(n for n in columns if isinstance(reference.columns[n], CategoricalSketch) and "" not in reference.columns[n].values)
+        self.empty_is_missing_ = frozenset(n for n in columns if isinstance(reference.columns[n], CategoricalSketch) and not reference.columns[n].counts_empty_text)
 
     def add(self, sketches: dict[str, Any], table: pa.Table) -> None:
         """Count one batch of events into a window's ``sketches``."""
