@@ -81,7 +81,7 @@ def profile_source(data: object, *, columns: list[str] | None = None, bins: int 
                 raise InputError(f"the reference profile {like} has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}" if absent
                                  else f"the reference profile {like} has no column that {label} has")
             rows, sketches, _ = count_like(reference, src, wanted, executor=executor)
-            profile = Profile(rows, sketches, label)
+            profile = Profile(rows, sketches, label, left_out=dict(getattr(src, "left_out", {})))
         else:
             profile = build_profile(src, columns=columns, bins=bins, max_categories=max_categories, seed=seed, executor=executor)
         return profile, src.version
