@@ -307,3 +307,23 @@ def test_an_unknown_subcommand_is_not_read_as_a_reference(cli: CLI, tmp_path: Pa
         assert "REFERENCE CURRENT" in proc.stderr
     (tmp_path / "spec").write_text("x\\n1\\n")  # a file of that name is a reference after all
     assert "Missing argument 'CURRENT'" in cli("drift", "spec", check=2, cwd=tmp_path).stderr
+
+
+def test_profile_of_a_folder_says_which_columns_it_left_out(cli: CLI, tmp_path: Path) -> None:
+    """`assay drift` warned of a column only later files of a Parquet folder have (column_left_out);
+    `assay drift profile` of the same folder dropped it without a word."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": np.arange(60.0)}), folder / "a.parquet")
+    pq.write_table(pa.table({"x": np.arange(60.0), "late": ["y"] * 60}), folder / "b.parquet")
+    proc = cli("drift", "profile", "parts", "--out", "p.json")
+    assert "warning: column 'late' of parts is in" in proc.stderr and "b.parquet" in proc.stderr and "left out" in proc.stderr
+    doc = cli.json("drift", "profile", "parts", "--out", "like.json", "--like", "p.json")
+    assert [(f["type"], f["column"], f["severity"]) for f in doc["findings"]] == [("column_left_out", "late", "warning")]
+    # the saved profile keeps it, so a comparison with it says so too (once, though both sides read the folder)
+    report = cli.json("drift", "p.json", "parts", "--method", "binned")
+    assert [f["column"] for f in report["findings"] if f["type"] == "column_left_out"] == ["late"]
+    single = tmp_path / "one.parquet"
+    pq.write_table(pa.table({"x": np.arange(120.0)}), single)
+    assert cli.json("drift", "profile", str(single), "--out", "q.json")["findings"] == []
+    assert "left_out" not in json.loads((tmp_path / "q.json").read_text())

@@ -152,8 +152,7 @@ def _render(doc: dict[str, Any]) -> None:
         click.echo(f"  MMD² {mv['mmd']['mmd2']:.4g}, permutation p {mv['mmd']['p_value']:.3g}")
     if mv.get("skipped"):
         click.echo(f"  multivariate tests skipped: {mv['skipped']}")
-    for finding in doc.get("findings", []) + [f for c in columns for f in c.get("findings", [])]:
-        echo_err(f"  {finding['severity']}: {finding['message']}")
+    _echo_findings(doc.get("findings", []) + [f for c in columns for f in c.get("findings", [])])
     if doc.get("report_path"):
         click.echo(f"report: {doc['report_path']}")
     if doc.get("record_id"):
@@ -243,7 +242,8 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
     names = [c.strip() for c in columns.split(",")] if columns else None
     profile, version = profile_source(data, columns=names, bins=bins, max_categories=max_categories, seed=seed, like=like,
                                       executor=get_executor(executor, workers=workers), workspace=ws)  # fmt: skip
-    doc: dict[str, Any] = {"rows": profile.rows, "columns": {n: s.kind for n, s in profile.columns.items()}, "unsupported": profile.unsupported}
+    doc: dict[str, Any] = {"rows": profile.rows, "columns": {n: s.kind for n, s in profile.columns.items()}, "unsupported": profile.unsupported,
+                           "findings": [f.to_dict() for f in profile.findings]}  # fmt: skip
     if out is not None:
         profile.save(out)
         doc["out"] = str(out)
@@ -251,7 +251,18 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
         if version is None or ws is None:
             raise UsageError("--save needs a dataset reference NAME@REF inside a workspace", hint="use --out FILE for plain files")
         doc["key"] = save_profile(ws, profile, version)
-    emit(doc, as_json, lambda: click.echo(f"profiled {counted(profile.rows, 'row', grouped=True)}, {counted(len(profile.columns), 'column')}" + (f" -> {out}" if out else "") + (" (saved in the workspace)" if save else "")))
+
+    def render() -> None:
+        click.echo(f"profiled {counted(profile.rows, 'row', grouped=True)}, {counted(len(profile.columns), 'column')}" + (f" -> {out}" if out else "") + (" (saved in the workspace)" if save else ""))
+        _echo_findings(doc["findings"])
+
+    emit(doc, as_json, render)
+
+
+def _echo_findings(findings: list[dict[str, Any]]) -> None:
+    """Findings on stderr, one a line, as both `assay drift` and `assay drift profile` print them."""
+    for finding in findings:
+        echo_err(f"  {finding['severity']}: {finding['message']}")
 
 
 @drift.command("merge")

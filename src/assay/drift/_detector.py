@@ -32,7 +32,7 @@ from assay.drift._evidence import (
 from assay.drift._io import open_source
 from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, count_like, profile_and_sample
 from assay.drift._registry import get_stat_test
-from assay.drift._report import ColumnResult, DriftReport, Finding
+from assay.drift._report import ColumnResult, DriftReport, Finding, left_out_findings
 from assay.drift._spec import ColumnRule, DriftSpec
 from assay.errors import InputError, UsageError
 from assay.progress import bar
@@ -77,7 +77,7 @@ class DriftDetector:
             names = self._wanted(list(src.schema.names), "reference")
             self.mode_ = "exact" if spec.method == "exact" or (spec.method == "auto" and self.rows_ <= spec.exact_max_rows) else "binned"
             self.notes_ = dict(src.notes)
-            self.findings_ += _left_out(src)
+            self.findings_ += left_out_findings(src)
             self.kinds_ = {n: arrow_kind(src.schema.field(n).type) for n in names}
             self.types_ = {n: str(src.schema.field(n).type) for n in names}
             self.sample_ = None
@@ -111,6 +111,7 @@ class DriftDetector:
         names = self._wanted(list(profile.columns) + list(profile.unsupported), "reference profile")
         self.kinds_ = {n: ("unsupported" if n in profile.unsupported else profile.columns[n].kind) for n in names}
         self.types_ = dict(profile.unsupported)
+        self.findings_ += left_out_findings(profile)
 
     def _wanted(self, available: list[str], side: str) -> list[str]:
         spec = self.spec_
@@ -143,7 +144,7 @@ class DriftDetector:
             if src.num_rows == 0:
                 raise InputError(f"the current data {src.label} has no rows", hint="give current data with rows in it")
             src = self._keep_empty_text(src, findings)
-            findings += [f for f in _left_out(src) if f.message not in {g.message for g in findings}]  # (the same folder on both sides: once)
+            findings += _new(left_out_findings(src), findings)  # (the same folder on both sides: once)
             cur_names = list(src.schema.names)
             if spec.columns is not None:
                 absent = [n for n in self.kinds_ if n not in cur_names]
@@ -201,6 +202,7 @@ class DriftDetector:
         if self.mode_ != "binned":
             raise UsageError("compare_profile needs a detector fitted on a profile or with method='binned'")
         findings = list(self.findings_)
+        findings += _new(left_out_findings(current), findings)
         results = []
         for name in self.kinds_:
             ref = self.profile_.columns.get(name)
@@ -539,11 +541,10 @@ def _few_integers(ref: object, cur: object) -> bool:
     return np.unique(both).size <= ROLE_CATEGORICAL_MAX
 
 
-def _left_out(src: Any) -> list[Finding]:
-    """Warnings for the columns of a Parquet folder that its first file lacks: not read."""
-    return [Finding("column_left_out", f"column {name!r} of {src.label} is in {file} but not in the folder's first file, "
-                    "whose columns are read: it was left out", name, "warning")
-            for name, file in sorted(getattr(src, "left_out", {}).items())]  # fmt: skip
+def _new(found: list[Finding], findings: list[Finding]) -> list[Finding]:
+    """The findings of ``found`` that ``findings`` does not say already."""
+    said = {f.message for f in findings}
+    return [f for f in found if f.message not in said]
 
 
 def _map_columns(fn: Any, names: list[str]) -> list[Any]:

@@ -9,6 +9,7 @@ importance names the features that carry it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,36 +20,36 @@ from assay.drift._columns import to_float, to_text
 from assay.drift._distributions import norm_ppf, rankdata
 from assay.drift._spec import DriftSpec
 
-__all__ = ["auc_delong", "encode_features", "mmd_drift", "mmd_features", "mmd_permutation_test", "multivariate_drift"]
+__all__ = ["PooledCategories", "auc_delong", "encode_features", "mmd_drift", "mmd_features", "mmd_permutation_test", "multivariate_drift", "pooled_categories"]
 
 
 def encode_features(ref: pa.Table, cur: pa.Table, kinds: dict[str, str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """For the domain classifier: numbers as floats (non-finite as NaN); categories as their frequency in both samples together.
+    """For the domain classifier: numbers as floats (non-finite as NaN); a category as one number that
+    names its common category, or for any other value its share of both samples together.
 
-    The frequency is counted over reference and current rows alike, so it says nothing of
-    which side a row came from: counted on the reference alone, every reference value
-    (an identifier, a rare category) would be non-zero and every unseen current one 0,
-    and the domain classifier would tell the sides apart on data that has not drifted.
+    A common category (see :func:`pooled_categories`) gets a code of its own, ranked by its
+    pooled share, so the trees see a category renamed at the same share, or two categories
+    that swap shares: under the pooled share alone both sides of such a pair read alike
+    (found only where sampling made their counts differ). Any other value (an identifier, a
+    long tail) keeps its pooled share, which carries no label: counted on the reference
+    alone, every reference value would be non-zero and every unseen current one 0, and the
+    classifier would tell the sides apart on data that has not drifted.
     """
     names = [n for n in ref.column_names if kinds.get(n) in ("numeric", "categorical")]
-    ref_cols, cur_cols = [], []
+    columns = []
     for name in names:
         if kinds[name] == "numeric":
-            r, c = to_float(ref.column(name)).copy(), to_float(cur.column(name)).copy()
-            r[~np.isfinite(r)] = np.nan
-            c[~np.isfinite(c)] = np.nan
+            v = np.concatenate([to_float(ref.column(name)), to_float(cur.column(name))])
+            v[~np.isfinite(v)] = np.nan
         else:
-            r_text = np.asarray(to_text(ref.column(name)).to_pylist(), dtype=object)
-            c_text = np.asarray(to_text(cur.column(name)).to_pylist(), dtype=object)
-            both = np.concatenate([r_text, c_text])
-            values, counts = np.unique(both[both != None].astype(str), return_counts=True)  # noqa: E711
-            freq = dict(zip(values.tolist(), (counts / max(len(both), 1)).tolist()))
-            r = np.array([np.nan if v is None else freq[v] for v in r_text], dtype=np.float64)
-            c = np.array([np.nan if v is None else freq[v] for v in c_text], dtype=np.float64)
-        ref_cols.append(r)
-        cur_cols.append(c)
-    shape_r, shape_c = (ref.num_rows, 0), (cur.num_rows, 0)
-    return (np.column_stack(ref_cols) if ref_cols else np.empty(shape_r), np.column_stack(cur_cols) if cur_cols else np.empty(shape_c), names)
+            pooled = pooled_categories(ref.column(name), cur.column(name))
+            # below 1 a pooled share, from 2 up a common category, the most common highest (the
+            # order of the pooled shares, ties broken); missing stays NaN
+            common = (pooled.index >= 0) & (pooled.index < pooled.common)
+            v = np.where(common, 1.0 + pooled.common - pooled.index, pooled.share)
+        columns.append(v)
+    both = np.column_stack(columns) if columns else np.empty((ref.num_rows + cur.num_rows, 0))
+    return both[: ref.num_rows], both[ref.num_rows :], names
 
 
 def auc_delong(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -163,10 +164,40 @@ def mmd_drift(ref: pa.Table, cur: pa.Table, kinds: dict[str, str], spec: DriftSp
     return mmd
 
 
-# A category gets its own one-hot dimension when it is among the most common and holds at
-# least this share of both samples together; the rest share one "other" dimension.
-MMD_TOP_CATEGORIES = 20
-MMD_MIN_SHARE = 0.01
+# A category is common (a one-hot dimension of its own for MMD, a code of its own for the domain
+# classifier) when it is among the most common and holds at least this share of both samples together.
+COMMON_CATEGORIES = 20
+COMMON_MIN_SHARE = 0.01
+
+
+@dataclass
+class PooledCategories:
+    """One category column of both samples together (reference rows first), counted over both."""
+
+    index: np.ndarray  # per row: its common category (0 the most common), ``common`` for any other value, -1 missing
+    share: np.ndarray  # per row: its value's share of both samples' rows (NaN missing)
+    common: int  # how many common categories
+
+
+def pooled_categories(ref: pa.ChunkedArray | pa.Array, cur: pa.ChunkedArray | pa.Array) -> PooledCategories:
+    """The common categories of a column: the up to ``COMMON_CATEGORIES`` most common holding at
+    least ``COMMON_MIN_SHARE`` of both samples together (ties by name); every other value is rare.
+
+    Counted over both samples, so nothing here tells the sides apart: an identifier's values
+    are all rare whichever side they come from.
+    """
+    text = np.asarray(to_text(ref).to_pylist() + to_text(cur).to_pylist(), dtype=object)
+    present = text != None  # noqa: E711
+    values, inverse, counts = np.unique(text[present].astype(str), return_inverse=True, return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:COMMON_CATEGORIES]
+    order = order[counts[order] >= COMMON_MIN_SHARE * text.size]
+    rank = np.full(values.size, order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    index = np.full(text.size, -1, dtype=np.int64)
+    index[present] = rank[inverse]
+    share = np.full(text.size, np.nan)
+    share[present] = counts[inverse] / text.size
+    return PooledCategories(index, share, int(order.size))
 
 
 def mmd_features(ref: pa.Table, cur: pa.Table, kinds: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
@@ -188,15 +219,10 @@ def mmd_features(ref: pa.Table, cur: pa.Table, kinds: dict[str, str]) -> tuple[n
             std = float(v[valid].std()) if valid.any() else 0.0
             blocks.append(np.where(valid, (v - mean) / (std if std > 0 else 1.0), 0.0)[:, None])
         elif kinds.get(name) == "categorical":
-            text = to_text(ref.column(name)).to_pylist() + to_text(cur.column(name)).to_pylist()
-            values, counts = np.unique(np.array([t for t in text if t is not None], dtype=str), return_counts=True)
-            order = np.argsort(-counts, kind="stable")[:MMD_TOP_CATEGORIES]
-            kept = values[order][counts[order] >= MMD_MIN_SHARE * len(text)].tolist()
-            column = {value: j for j, value in enumerate(kept)}
-            onehot = np.zeros((len(text), len(kept) + 1))  # missing: no dimension set
-            for i, t in enumerate(text):
-                if t is not None:
-                    onehot[i, column.get(t, len(kept))] = 1.0
+            pooled = pooled_categories(ref.column(name), cur.column(name))
+            onehot = np.zeros((pooled.index.size, pooled.common + 1))  # the last: "other"; missing: no dimension set
+            present = pooled.index >= 0
+            onehot[np.flatnonzero(present), pooled.index[present]] = 1.0
             blocks.append(onehot)
     both = np.hstack(blocks) if blocks else np.zeros((ref.num_rows + cur.num_rows, 0))
     return both[: ref.num_rows], both[ref.num_rows :]

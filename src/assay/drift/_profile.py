@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from assay.drift._columns import arrow_kind, categorical_side, index_array, time_tick_us, to_float
+from assay.drift._report import Finding, left_out_findings
 from assay.errors import InputError
 
 __all__ = ["CategoricalSketch", "NumericSketch", "Profile", "build_profile", "count_like"]
@@ -202,17 +203,27 @@ class Profile:
     columns: dict[str, ColumnSketch]
     label: str = ""
     unsupported: dict[str, str] = field(default_factory=dict)  # column -> arrow type it had
+    # column -> the file of a Parquet folder that has it, where the folder's first file (whose columns are read) does not
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Warnings about what was not profiled: a column that only later files of a folder have."""
+        return left_out_findings(self)
 
     def merge(self, other: Profile) -> Profile:
         """The profile of both tables together (exact while no categorical cap was hit)."""
         if set(self.columns) != set(other.columns):
             raise InputError("profiles with different columns cannot be merged")
         cols = {name: sketch.merge(other.columns[name]) for name, sketch in self.columns.items()}  # type: ignore[arg-type]
-        return Profile(self.rows + other.rows, cols, self.label, {**self.unsupported, **other.unsupported})
+        return Profile(self.rows + other.rows, cols, self.label, {**self.unsupported, **other.unsupported}, {**other.left_out, **self.left_out})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "rows": self.rows, "label": self.label, "unsupported": self.unsupported,
-                "columns": {name: sketch.to_dict() for name, sketch in self.columns.items()}}  # fmt: skip
+        doc: dict[str, Any] = {"format": FORMAT, "rows": self.rows, "label": self.label, "unsupported": self.unsupported,
+                               "columns": {name: sketch.to_dict() for name, sketch in self.columns.items()}}  # fmt: skip
+        if self.left_out:  # only then: every other profile is written as before
+            doc["left_out"] = self.left_out
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Profile:
@@ -221,7 +232,7 @@ class Profile:
         cols: dict[str, ColumnSketch] = {}
         for name, sketch in doc["columns"].items():
             cols[name] = NumericSketch.from_dict(sketch) if sketch["kind"] == "numeric" else CategoricalSketch.from_dict(sketch)
-        return cls(int(doc["rows"]), cols, str(doc.get("label", "")), dict(doc.get("unsupported", {})))
+        return cls(int(doc["rows"]), cols, str(doc.get("label", "")), dict(doc.get("unsupported", {})), dict(doc.get("left_out", {})))
 
     def save(self, path: Path | str) -> None:
         """Write atomically (temp file, fsync, rename)."""
@@ -361,7 +372,8 @@ def profile_and_sample(source: Any, *, columns: list[str] | None = None, bins: i
         else:
             shapes[name] = None
     rows, sketches, _ = count_partitions(parts, shapes, max_categories, executor) if shapes else (source.num_rows, {}, None)
-    profile = Profile(rows, {name: sketches[name] for name in names if name in sketches}, getattr(source, "label", ""), unsupported)
+    profile = Profile(rows, {name: sketches[name] for name in names if name in sketches}, getattr(source, "label", ""), unsupported,
+                      dict(getattr(source, "left_out", {})))  # fmt: skip
     return profile, sample
 
 

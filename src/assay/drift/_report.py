@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ColumnResult", "DriftReport", "Finding"]
+__all__ = ["ColumnResult", "DriftReport", "Finding", "left_out_findings"]
 
 
 def _num(value: float | None) -> float | None:
@@ -34,6 +34,17 @@ class Finding:
         """The inverse of :meth:`to_dict`."""
         return cls(type=doc.get("type", ""), message=doc["message"], column=doc.get("column"),
                    severity=doc.get("severity", "info"), details=doc.get("details") or {})
+
+
+def left_out_findings(source: Any) -> list[Finding]:
+    """Warnings for the columns of a Parquet folder that its first file lacks: not read.
+
+    ``source`` is what was read, or the profile made of it: anything with a ``label`` and a
+    ``left_out`` mapping of column to the first later file that has it.
+    """
+    return [Finding("column_left_out", f"column {name!r} of {source.label} is in {file} but not in the folder's first file, "
+                    "whose columns are read: it was left out", name, "warning")
+            for name, file in sorted(getattr(source, "left_out", {}).items())]  # fmt: skip
 
 
 @dataclass

@@ -85,7 +85,7 @@ def profile_source(data: object, *, columns: list[str] | None = None, bins: int 
             if kept & src.empty_text:
                 src = src.keeping_empty_text(kept)
             rows, sketches, _ = count_like(reference, src, wanted, executor=executor)
-            profile = Profile(rows, sketches, label)
+            profile = Profile(rows, sketches, label, left_out=dict(getattr(src, "left_out", {})))
         else:
             profile = build_profile(src, columns=columns, bins=bins, max_categories=max_categories, seed=seed, executor=executor)
         return profile, src.version
