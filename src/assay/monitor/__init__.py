@@ -35,6 +35,7 @@ from assay.monitor._monitors import (
     get_window,
     list_alerts,
     list_monitors,
+    list_resolutions,
     list_windows,
     window_labels,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "get_window",
     "list_alerts",
     "list_monitors",
+    "list_resolutions",
     "list_tokens",
     "list_users",
     "list_windows",
