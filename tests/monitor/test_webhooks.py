@@ -226,6 +226,15 @@ def test_notify_from_the_cli_and_streaks_in_monitor_show(cli: Any, ref_ws: Works
     assert "window 1 [drift] drift in window 1" in shown and "(breaching since window 0)" in shown
 
 
+def test_monitor_show_lists_the_end_of_a_streak(cli: Any, ref_ws: Workspace, receiver: Receiver) -> None:
+    _drifting(ref_ws, receiver.url, 0, shifts=[10, 0])
+    shown = cli("monitor", "show", "m").stdout
+    assert "] drift passes in window 1, after breaching in window 0" in shown and "  resolved " in shown, shown
+    doc = cli.json("monitor", "show", "m")
+    assert [(r["window"], r["rule"], r["streak_start"], r["last_window"], r["webhooks"]) for r in doc["resolved"]] == [(1, "drift", 0, 0, 1)]
+    assert [a["window"] for a in doc["alerts"]] == [0]
+
+
 def test_a_streak_goes_on_across_a_service_restart(ref_ws: Workspace, receiver: Receiver) -> None:
     import json
 
