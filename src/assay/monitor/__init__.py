@@ -2,8 +2,8 @@
 
 A monitor names a dataset version as its reference and the columns to watch; the
 service (``assay serve``, in :mod:`assay.server`) ingests events durably, closes
-windows, judges each one with the drift pillar from mergeable sketches, raises alerts
-and delivers them to webhooks. This package holds that logic without any web stack.
+windows, judges each one with the drift pillar from mergeable sketches, raises alerts,
+records when a rule's streak of alerts ends, and delivers both to webhooks. This package holds that logic without any web stack.
 
 Example::
 

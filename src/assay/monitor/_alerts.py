@@ -116,40 +116,34 @@ def streak_start(body: str, window: int) -> int:
 
 
 def _judged(tx: Any, monitor: Any, rule: str, index: int, *, later: bool) -> _Judged | None:
-    """The window nearest to ``index`` before it (or after it) that ``rule`` judged, and whether it breached it."""
-    cmp, order = (">", "ASC") if later else ("<", "DESC")
-    alert = tx.execute(f"SELECT window_idx, id, body FROM monitor_alerts WHERE monitor = ? AND rule = ? AND kind = ? AND window_idx {cmp} ? "
-                       f"ORDER BY window_idx {order} LIMIT 1", (monitor.id, rule, ALERT, index))  # fmt: skip
-    bound = int(alert[0][0]) if alert else None
-    passed = _nearest_judged(tx, monitor, _rule_of(monitor, rule), index, bound, later=later)
-    if passed is not None:
-        return _Judged(passed, False, None, "{}")
-    return _Judged(int(alert[0][0]), True, alert[0][1], alert[0][2]) if alert else None
+    """The window nearest to ``index`` before it (or after it) that ``rule`` judged, and whether it breached it
+    (an alert is recorded only for a window its rule judged: one look-up by window, not a search of the alerts)."""
+    window = _nearest_judged(tx, monitor, _rule_of(monitor, rule), index, later=later)
+    if window is None:
+        return None
+    alert = tx.execute("SELECT id, body FROM monitor_alerts WHERE monitor = ? AND window_idx = ? AND rule = ? AND kind = ?",
+                       (monitor.id, window, rule, ALERT))  # fmt: skip
+    return _Judged(window, True, alert[0][0], alert[0][1]) if alert else _Judged(window, False, None, "{}")
 
 
-def _nearest_judged(tx: Any, monitor: Any, rule: Any, index: int, bound: int | None, *, later: bool) -> int | None:
-    """The window nearest to ``index`` (strictly between it and ``bound``, when given) that ``rule`` judged."""
+def _nearest_judged(tx: Any, monitor: Any, rule: Any, index: int, *, later: bool) -> int | None:
+    """The window nearest to ``index``, before it (or after it), that ``rule`` judged."""
     cmp, order = (">", "ASC") if later else ("<", "DESC")
-    within = f" AND window_idx {'<' if later else '>'} ?" if bound is not None else ""
-    params: tuple[Any, ...] = (monitor.id, index) + ((bound,) if bound is not None else ())
     if rule is None or not rule.on_labels:
         judges = "" if rule is not None and rule.kind == "rows" else " AND n_rows > 0"  # a drift rule judges no empty window
-        found = tx.execute(f"SELECT window_idx FROM monitor_windows WHERE monitor = ? AND window_idx {cmp} ?{within}{judges} "
-                           f"ORDER BY window_idx {order} LIMIT 1", params)  # fmt: skip
+        found = tx.execute(f"SELECT window_idx FROM monitor_windows WHERE monitor = ? AND window_idx {cmp} ?{judges} "
+                           f"ORDER BY window_idx {order} LIMIT 1", (monitor.id, index))  # fmt: skip
         return int(found[0][0]) if found else None
     while True:  # a performance rule judges a window once min_labels labelled events are in
-        page = tx.execute(f"SELECT window_idx, metrics FROM monitor_performance WHERE monitor = ? AND window_idx {cmp} ?{within} "
-                          f"ORDER BY window_idx {order} LIMIT 200", params)  # fmt: skip
+        page = tx.execute(f"SELECT window_idx, metrics FROM monitor_performance WHERE monitor = ? AND window_idx {cmp} ? "
+                          f"ORDER BY window_idx {order} LIMIT 200", (monitor.id, index))  # fmt: skip
         for window, metrics in page:
-            try:
-                n = json.loads(metrics).get("n")
-            except (ValueError, AttributeError):
-                n = None
+            n = _doc(metrics).get("n")
             if isinstance(n, int) and n >= monitor.spec.min_labels:
                 return int(window)
         if len(page) < 200:
             return None
-        params = (monitor.id, int(page[-1][0]), *params[2:])
+        index = int(page[-1][0])
 
 
 def _rule_of(monitor: Any, text: str) -> Any:
