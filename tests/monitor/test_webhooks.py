@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from assay.monitor import MonitorService, create_monitor, get_monitor, list_alerts, list_resolutions, list_windows
+from assay.monitor import (
+    MonitorService,
+    create_monitor,
+    get_monitor,
+    list_alerts,
+    list_resolutions,
+    list_windows,
+)
 from assay.monitor._webhooks import WebhookSender, backoff_seconds, deliveries
 from assay.workspace import Workspace
 from tests.monitor.monitor_helpers import Receiver, make_rows
