@@ -94,8 +94,8 @@ def record_pass(tx: Any, monitor: Any, index: int, rule: str, now: str, *, base_
     if after is not None and not after.breached:  # it resolved this streak: this window, judged late, comes first
         found = _resolution_at(tx, monitor.id, rule, after.window)
         if found:
-            tx.execute("UPDATE monitor_alerts SET window_idx = ?, body = ? WHERE id = ?",
-                       (index, json.dumps(_resolution_body(monitor, rule, start, before.window, index, _doc(found[1]), base_url), default=str), found[0]))  # fmt: skip
+            body = _resolution_body(monitor, rule, start, before.window, index, _doc(found[1]), base_url)
+            tx.execute("UPDATE monitor_alerts SET window_idx = ?, body = ? WHERE id = ?", (index, json.dumps(body, default=str), found[0]))
             return False
     elif after is not None:  # a pass inside a streak splits it: the later part is a streak of its own
         _move_start(tx, monitor.id, rule, after.window, start, after.window)

@@ -4,9 +4,10 @@ Row windows cover events ``[k*N, (k+1)*N)`` by arrival order (a batch that strad
 boundary is split). Time windows cover ``[created + k*T, created + (k+1)*T)`` of server
 arrival time and close once the clock has passed their end by a grace period.
 Only the index of the next window to close is persisted, in the same transaction that
-stores the closed window, its alerts and the ends of streaks it passes; after a restart the open window is rebuilt
-from its own batches (never from older history), so windows and alerts resume where
-they stopped, and the unique (monitor, window, rule) key keeps each alert single.
+stores the closed window, its alerts and the ends of the streaks it passes; after a
+restart the open window is rebuilt from its own batches (never from older history), so
+windows and alerts resume where they stopped, and the unique (monitor, window, rule)
+key keeps each alert single.
 """
 
 from __future__ import annotations
