@@ -20,6 +20,7 @@ from assay.monitor import (
     create_monitor,
     get_window,
     list_alerts,
+    list_resolutions,
     list_windows,
     mean_interval,
     store_labels,
@@ -240,3 +241,78 @@ def test_a_streak_judged_out_of_order_is_one_post_and_names_its_first_window(ref
     alerts = sorted(list_alerts(ws), key=lambda a: a["window"])
     assert [(a["window"], a["streak_start"]) for a in alerts] == [(0, 0), (1, 0), (2, 0)]
     assert sum(a["webhooks"] for a in alerts) == 1 == len(deliveries(ws))
+
+
+def _labelled(ws: Workspace, rows: list[dict], monitor: Any, processor: WindowProcessor, window: int, labels: range, *, right: bool) -> None:
+    """Label events ``labels`` of ``window`` (500 rows each) with the right class or a wrong one, and judge."""
+    store_labels(ws, monitor, [(rows[500 * window + i]["event_id"], rows[500 * window + i]["country"] if right else "nowhere") for i in labels])
+    _process(processor)
+
+
+def _streaks(ws: Workspace) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+    """(window, streak start, webhooks) of each alert; (window, streak start, last window) of each resolution."""
+    alerts = sorted((a["window"], a["streak_start"], a["webhooks"]) for a in list_alerts(ws))
+    return alerts, sorted((r["window"], r["streak_start"], r["last_window"]) for r in list_resolutions(ws))
+
+
+def _judged_late(ws: Workspace, receiver: Receiver) -> tuple[Any, list[dict], WindowProcessor]:
+    monitor = create_monitor(ws, "m", "ref@v1", window="500rows", rules=["accuracy<0.9"], webhooks=[receiver.url],
+                             drift={"prediction": "country"}, min_labels=100, notify="change")  # fmt: skip
+    rows = make_rows(2000, seed=1)
+    _ingest(ws, monitor, [(f"b{w}", rows[500 * w:500 * w + 500]) for w in range(4)])
+    processor = WindowProcessor(ws)
+    _process(processor)
+    return monitor, rows, processor
+
+
+def _deliver_all(ws: Workspace, receiver: Receiver) -> None:
+    if receiver.server is None:
+        receiver.up()
+    sender = WebhookSender(ws, base_delay=0.01)
+    deadline = time.monotonic() + 30
+    while not all(d["state"] == "delivered" for d in deliveries(ws)):
+        assert time.monotonic() < deadline
+        sender.step()
+        time.sleep(0.02)
+
+
+def test_a_pass_judged_late_moves_or_splits_a_streaks_end(ref_ws: Workspace, receiver: Receiver) -> None:
+    monitor, rows, processor = _judged_late(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 0, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 1, range(50), right=True)  # fewer than min_labels: not judged, no end
+    assert _streaks(ref_ws) == ([(0, 0, 1)], [])
+    _labelled(ref_ws, rows, monitor, processor, 2, range(200), right=True)
+    assert _streaks(ref_ws) == ([(0, 0, 1)], [(2, 0, 0)])
+    _labelled(ref_ws, rows, monitor, processor, 1, range(50, 150), right=True)  # window 1 ended it first: the end moves, posted once
+    assert _streaks(ref_ws) == ([(0, 0, 1)], [(1, 0, 0)])
+    _labelled(ref_ws, rows, monitor, processor, 2, range(200, 250), right=True)  # judged again: still one end
+    assert _streaks(ref_ws)[1] == [(1, 0, 0)]
+    assert len(deliveries(ref_ws)) == 2
+
+
+def test_a_pass_judged_inside_a_streak_splits_it_and_both_parts_are_told(ref_ws: Workspace, receiver: Receiver) -> None:
+    monitor, rows, processor = _judged_late(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 0, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 2, range(200), right=False)  # window 1 not judged yet: one streak
+    _labelled(ref_ws, rows, monitor, processor, 3, range(200), right=True)
+    assert _streaks(ref_ws) == ([(0, 0, 1), (2, 0, 0)], [(3, 0, 2)])
+    _labelled(ref_ws, rows, monitor, processor, 1, range(200), right=True)  # it passed: two streaks, each told and ended
+    assert _streaks(ref_ws) == ([(0, 0, 1), (2, 2, 1)], [(1, 0, 0), (3, 2, 2)])
+    _deliver_all(ref_ws, receiver)
+    posts = sorted((r["body"]["window"], r["body"]["kind"], r["body"]["streak_start"]) for r in receiver.received)
+    assert posts == [(0, "alert", 0), (1, "resolved", 0), (2, "alert", 2), (3, "resolved", 2)]
+
+
+def test_a_window_that_passed_and_then_breaches_withdraws_its_end(ref_ws: Workspace, receiver: Receiver) -> None:
+    monitor, rows, processor = _judged_late(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 0, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 1, range(100), right=True)
+    assert _streaks(ref_ws) == ([(0, 0, 1)], [(1, 0, 0)])
+    _deliver_all(ref_ws, receiver)  # the on-call heard it ended
+    _labelled(ref_ws, rows, monitor, processor, 1, range(100, 400), right=False)  # accuracy 0.25 on 400 labels now
+    assert _streaks(ref_ws) == ([(0, 0, 1), (1, 0, 1)], [])  # the streak goes on; its breach is told again
+    _labelled(ref_ws, rows, monitor, processor, 2, range(200), right=True)
+    assert _streaks(ref_ws) == ([(0, 0, 1), (1, 0, 1)], [(2, 0, 1)])
+    _deliver_all(ref_ws, receiver)
+    posts = [(r["body"]["window"], r["body"]["kind"]) for r in receiver.received]
+    assert posts == [(0, "alert"), (1, "resolved"), (1, "alert"), (2, "resolved")]

@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from assay.monitor import MonitorService, create_monitor, list_alerts, list_windows
+from assay.monitor import (
+    MonitorService,
+    create_monitor,
+    get_monitor,
+    list_alerts,
+    list_resolutions,
+    list_windows,
+)
 from assay.monitor._webhooks import WebhookSender, backoff_seconds, deliveries
 from assay.workspace import Workspace
 from tests.monitor.monitor_helpers import Receiver, make_rows
@@ -108,22 +115,109 @@ def test_alerts_survive_a_restart_before_delivery(ref_ws: Workspace, receiver: R
     assert all(a["webhooks_delivered"] == 1 for a in list_alerts(ref_ws))
 
 
-def test_notify_change_posts_a_streaks_first_alert_only(ref_ws: Workspace, receiver: Receiver) -> None:
-    # drift, drift, drift, none, drift: four alerts recorded, two streaks, two posts
+def _posts(ws: Workspace, receiver: Receiver, count: int) -> list[dict[str, Any]]:
+    """The bodies posted once ``count`` deliveries are delivered, by window (an alert before the resolution of its window)."""
+    receiver.up()
+    sender = WebhookSender(ws, timeout=1.0, base_delay=0.05, max_delay=0.2)
+    _run_until(sender, lambda: len(deliveries(ws)) == count and all(d["state"] == "delivered" for d in deliveries(ws)))
+    assert len(receiver.received) == count
+    return sorted((r["body"] for r in receiver.received), key=lambda b: (b["window"], b.get("kind", "alert")))
+
+
+def test_notify_change_posts_a_streaks_first_alert_and_its_end(ref_ws: Workspace, receiver: Receiver) -> None:
+    # drift, drift, drift, none, drift: four alerts recorded, two streaks; posts: the first's start and end, the second's start
     _drifting(ref_ws, receiver.url, 0, shifts=[10, 10, 10, 0, 10], notify="change")
     alerts = sorted(list_alerts(ref_ws), key=lambda a: a["window"])
     assert [(a["window"], a["streak_start"], a["webhooks"]) for a in alerts] == [(0, 0, 1), (1, 0, 0), (2, 0, 0), (4, 4, 1)]
-    receiver.up()
-    sender = WebhookSender(ref_ws, timeout=1.0, base_delay=0.05, max_delay=0.2)
-    _run_until(sender, lambda: len(deliveries(ref_ws)) == 2 and all(d["state"] == "delivered" for d in deliveries(ref_ws)))
-    bodies = sorted((r["body"] for r in receiver.received), key=lambda b: b["window"])
-    assert [(b["window"], b["streak_start"], b["notified"]) for b in bodies] == [(0, 0, True), (4, 4, True)]
+    [resolved] = list_resolutions(ref_ws)
+    assert (resolved["rule"], resolved["window"], resolved["streak_start"], resolved["last_window"], resolved["webhooks"]) == ("drift", 3, 0, 2, 1)
+    bodies = _posts(ref_ws, receiver, 3)
+    assert [(b["kind"], b["window"], b["streak_start"], b["notified"]) for b in bodies] == [
+        ("alert", 0, 0, True), ("resolved", 3, 0, True), ("alert", 4, 4, True)]
+    end = bodies[1]
+    assert (end["monitor"], end["rule"], end["last_window"], end["resolution_id"]) == ("m", "drift", 2, resolved["id"])
+    assert end["message"] == "drift passes in window 3, after breaching in windows 0 to 2"
+    assert {r["key"] for r in receiver.received} == {a["id"] for a in alerts if a["webhooks"]} | {resolved["id"]}
 
 
-def test_notify_every_posts_each_alert_and_names_its_streak(ref_ws: Workspace, receiver: Receiver) -> None:
-    _drifting(ref_ws, receiver.url, 0, shifts=[10, 10, 0, 10])
+def test_notify_every_posts_each_alert_and_one_end_per_streak(ref_ws: Workspace, receiver: Receiver) -> None:
+    _drifting(ref_ws, receiver.url, 0, shifts=[10, 10, 0, 0, 10, 0])
     alerts = sorted(list_alerts(ref_ws), key=lambda a: a["window"])
-    assert [(a["window"], a["streak_start"], a["webhooks"]) for a in alerts] == [(0, 0, 1), (1, 0, 1), (3, 3, 1)]
+    assert [(a["window"], a["streak_start"], a["webhooks"]) for a in alerts] == [(0, 0, 1), (1, 0, 1), (4, 4, 1)]
+    bodies = _posts(ref_ws, receiver, 5)
+    assert [(b["kind"], b["window"], b["streak_start"]) for b in bodies] == [
+        ("alert", 0, 0), ("alert", 1, 0), ("resolved", 2, 0), ("alert", 4, 4), ("resolved", 5, 4)]
+    assert [b["last_window"] for b in bodies if b["kind"] == "resolved"] == [1, 4]  # window 3 passed too: no second end
+
+
+def test_a_streak_that_goes_on_is_not_resolved(ref_ws: Workspace, receiver: Receiver) -> None:
+    _drifting(ref_ws, receiver.url, 3, notify="change")
+    assert list_resolutions(ref_ws) == []
+    assert [b["kind"] for b in _posts(ref_ws, receiver, 1)] == ["alert"]
+
+
+def test_a_window_a_rule_could_not_judge_does_not_end_its_streak(ref_ws: Workspace, receiver: Receiver) -> None:
+    # time windows: drifting events in minutes 0 and 2, none in minute 1 (recorded empty for the rows rule), plain ones in minute 3
+    import pyarrow as pa
+
+    from assay.monitor._windows import WindowProcessor
+
+    monitor = create_monitor(ref_ws, "gap", "ref@v1", window="1m", rules=["drift", "rows<100"], webhooks=[receiver.url], notify="change")
+    service = MonitorService(ref_ws)
+    service.log.start()
+    try:
+        for i, shift in enumerate((10, 10, 0)):
+            service.log.append(monitor.id, f"b{i}", pa.Table.from_pylist(make_rows(400, seed=i, shift=shift)))
+    finally:
+        service.log.stop()
+    for seq, minute in ((0, 0), (1, 2), (2, 3)):
+        ref_ws.ledger.execute("UPDATE monitor_batches SET received_us = ? WHERE monitor = ? AND seq = ?",
+                              (monitor.created_us + (minute * 60 + 10) * 1_000_000, monitor.id, seq))  # fmt: skip
+    WindowProcessor(ref_ws).step(now_us=monitor.created_us + 4 * 60_000_000 + 2_000_000)
+    assert [(w["window"], w["rows"]) for w in list_windows(ref_ws, monitor)] == [(0, 400), (1, 0), (2, 400), (3, 400)]
+    alerts = sorted((a["rule"], a["window"], a["streak_start"]) for a in list_alerts(ref_ws))
+    assert alerts == [("drift", 0, 0), ("drift", 2, 0), ("rows<100", 1, 1)]  # the empty window judged no drift
+    ends = sorted((r["rule"], r["window"], r["streak_start"], r["last_window"]) for r in list_resolutions(ref_ws))
+    assert ends == [("drift", 3, 0, 2), ("rows<100", 2, 1, 1)]
+    bodies = _posts(ref_ws, receiver, 4)
+    assert sorted((b["kind"], b["rule"], b["window"]) for b in bodies) == [
+        ("alert", "drift", 0), ("alert", "rows<100", 1), ("resolved", "drift", 3), ("resolved", "rows<100", 2)]
+
+
+def test_a_ledger_from_before_resolutions_opens_and_ends_its_streaks(ref_ws: Workspace, receiver: Receiver) -> None:
+    import json
+    import sqlite3
+
+    from assay.monitor._windows import WindowProcessor
+
+    _drifting(ref_ws, receiver.url, 2, notify="change")
+    # the ledger as the assay before resolutions left it: no kind column, schema 5, alert bodies without a kind
+    ref_ws.close()
+    db = sqlite3.connect(ref_ws.dir / "ledger.db")
+    for alert_id, body in db.execute("SELECT id, body FROM monitor_alerts").fetchall():
+        db.execute("UPDATE monitor_alerts SET body = ? WHERE id = ?", (json.dumps({k: v for k, v in json.loads(body).items() if k != "kind"}), alert_id))
+    db.execute("ALTER TABLE monitor_alerts DROP COLUMN kind")
+    db.execute("DELETE FROM schema_migrations WHERE version = 6")
+    db.commit()
+    db.close()
+    ws = Workspace.open(ref_ws.root)
+    try:
+        assert ws.ledger.schema_version() == 6
+        assert [(a["window"], a["streak_start"]) for a in sorted(list_alerts(ws), key=lambda a: a["window"])] == [(0, 0), (1, 0)]
+        monitor = get_monitor(ws, "m")
+        service = MonitorService(ws)
+        service.log.start()
+        try:
+            service.log.append(monitor.id, "b2", __import__("pyarrow").Table.from_pylist(make_rows(500, seed=2)))
+        finally:
+            service.log.stop()
+        processor = WindowProcessor(ws)
+        while processor.step():
+            pass
+        assert [(r["window"], r["streak_start"], r["last_window"]) for r in list_resolutions(ws)] == [(2, 0, 1)]
+        assert [(b.get("kind"), b["window"]) for b in _posts(ws, receiver, 2)] == [(None, 0), ("resolved", 2)]  # the old alert posted as it was recorded
+    finally:
+        ws.close()
 
 
 def test_notify_from_the_cli_and_streaks_in_monitor_show(cli: Any, ref_ws: Workspace, receiver: Receiver) -> None:
@@ -137,6 +231,15 @@ def test_notify_from_the_cli_and_streaks_in_monitor_show(cli: Any, ref_ws: Works
     _drifting(ref_ws, receiver.url, 2, notify="change")
     shown = cli("monitor", "show", "m", check=1).stdout
     assert "window 1 [drift] drift in window 1" in shown and "(breaching since window 0)" in shown
+
+
+def test_monitor_show_lists_the_end_of_a_streak(cli: Any, ref_ws: Workspace, receiver: Receiver) -> None:
+    _drifting(ref_ws, receiver.url, 0, shifts=[10, 0])
+    shown = cli("monitor", "show", "m").stdout
+    assert "] drift passes in window 1, after breaching in window 0" in shown and "  resolved " in shown, shown
+    doc = cli.json("monitor", "show", "m")
+    assert [(r["window"], r["rule"], r["streak_start"], r["last_window"], r["webhooks"]) for r in doc["resolved"]] == [(1, "drift", 0, 0, 1)]
+    assert [a["window"] for a in doc["alerts"]] == [0]
 
 
 def test_a_streak_goes_on_across_a_service_restart(ref_ws: Workspace, receiver: Receiver) -> None:

@@ -190,3 +190,15 @@ def test_a_monitors_alerts_page_says_when_it_shows_only_the_latest(client: Any, 
     assert "all of them" not in client.get("/monitors/many").text  # 501 alerts: the link leads to the latest 500
     page = client.get("/alerts?monitor=many").text
     assert page.count('class="alert-window"') == 500 and "The latest 500" in page
+
+
+def test_the_monitor_page_lists_the_ends_of_streaks(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    monitor = create_monitor(ref_ws, "ended", "ref@v1", window="500rows", webhooks=["https://hooks.example.com/h"])
+    body = json.dumps({"kind": "resolved", "streak_start": 2, "last_window": 4})
+    ref_ws.ledger.execute("INSERT INTO monitor_alerts (id, monitor, window_idx, rule, message, created_at, body, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          (uuid.uuid4().hex, monitor.id, 5, "drift", "drift passes in window 5", "2026-01-01T00:00:00", body, "resolved"))  # fmt: skip
+    _login(client, token=tokens["read"])
+    page = client.get("/monitors/ended").text
+    assert "<h2>Resolved</h2>" in page and "windows 2 to 4" in page and "window 5</a>" in page
+    assert "get every alert and the end of each streak" in page
+    assert "No alerts." in page  # an end is not an alert

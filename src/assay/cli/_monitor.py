@@ -24,10 +24,11 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--window", default="10000rows", show_default=True, help="When a window closes: 10000rows, or a duration such as 15m, 1h, 1d.")
 @click.option("--rule", "rules", multiple=True,
               help="Alert rule (repeatable): drift, share>=0.3, column:NAME, rows<100, accuracy<0.9, mae>2.5, rmse>3. Default: drift.")
-@click.option("--webhook", "webhooks", multiple=True, help="URL to POST alerts to (repeatable).")
+@click.option("--webhook", "webhooks", multiple=True, help="URL to POST alerts and the ends of their streaks to (repeatable).")
 @click.option("--notify", type=click.Choice(["every", "change"]), default="every", show_default=True,
               help="Which alerts the webhooks get: every breaching window's, or only when a rule starts breaching "
-                   "(one post for a streak of breaching windows; every alert is still recorded).")
+                   "(one post for a streak of breaching windows; every alert is still recorded). Either way they get "
+                   "one 'resolved' post when a streak ends (a window the rule judged passes).")
 @click.option("--prediction", help="The column holding the model's prediction (labels sent later are compared with it).")
 @click.option("--task", type=click.Choice(["classification", "regression"]),
               help="How predictions meet labels: accuracy, or MAE and RMSE. Default: classification for a text prediction, regression for a number.")
@@ -53,7 +54,8 @@ def create(name: str, reference: str, columns: tuple[str, ...], window: str, rul
         f"Created monitor {found.name} on {found.reference}: {counted(len(found.spec.columns), 'column')}, window {found.spec.window.to_text()}, "
         f"rules {', '.join(r.text for r in found.spec.rules)}"
         + (f"; {counted(len(found.spec.webhooks), 'webhook')} {'gets' if len(found.spec.webhooks) == 1 else 'get'} "
-           + ("every alert" if found.spec.notify == "every" else "the first alert of each streak") if found.spec.webhooks else "")))
+           + ("every alert" if found.spec.notify == "every" else "the first alert of each streak") + " and the end of each streak"
+           if found.spec.webhooks else "")))
 
 
 @monitor.command("list")
@@ -77,25 +79,27 @@ def list_(as_json: bool) -> None:
 @json_option
 @handle_errors
 def show(name: str, as_json: bool) -> None:
-    """Show a monitor, its last windows and alerts. Exit 1 when its last window drifted."""
+    """Show a monitor, its last windows, alerts and ends of streaks (resolved). Exit 1 when its last window drifted."""
     import sys
 
-    from assay.monitor import get_monitor, list_alerts, list_windows
+    from assay.monitor import get_monitor, list_alerts, list_resolutions, list_windows
 
     ws = Workspace.open()
     found = get_monitor(ws, name)
     windows = list_windows(ws, found, limit=20)
     alerts = list_alerts(ws, found, limit=20)
-    doc = {**found.to_dict(), "windows": windows, "alerts": alerts}
+    resolved = list_resolutions(ws, found, limit=20)
+    doc = {**found.to_dict(), "windows": windows, "alerts": alerts, "resolved": resolved}
 
     def render() -> None:
         click.echo(f"{found.name} on {found.reference}: {counted(found.events, 'event', grouped=True)}, {counted(found.next_window, 'window')} closed")
         for w in windows:
             click.echo(f"  window {w['window']}: {counted(w['rows'], 'row', grouped=True)}, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "no drift")
                        + _performance_text(w.get("performance")))
-        for a in alerts:
-            since = f" (breaching since window {a['streak_start']})" if a["streak_start"] < a["window"] else ""
-            click.echo(f"  alert {a['created_at'][:19]} window {a['window']} [{a['rule']}] {a['message']}{since}")
+        events = [(a["created_at"], a["window"], "alert", a) for a in alerts] + [(r["created_at"], r["window"], "resolved", r) for r in resolved]
+        for _, _, kind, a in sorted(events, key=lambda e: (e[0], e[1]), reverse=True)[:20]:
+            since = f" (breaching since window {a['streak_start']})" if kind == "alert" and a["streak_start"] < a["window"] else ""
+            click.echo(f"  {kind} {a['created_at'][:19]} window {a['window']} [{a['rule']}] {a['message']}{since}")
 
     emit(doc, as_json, render)
     if windows and windows[-1]["drift"]:

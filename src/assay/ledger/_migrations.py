@@ -212,3 +212,13 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        6,
+        "monitor alerts of kind 'resolved': the window that ended a rule's streak, posted through the same deliveries",
+        [
+            "ALTER TABLE monitor_alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert'",
+        ],
+    )
+)

@@ -2,8 +2,8 @@
 
 A monitor names a dataset version as its reference and the columns to watch; the
 service (``assay serve``, in :mod:`assay.server`) ingests events durably, closes
-windows, judges each one with the drift pillar from mergeable sketches, raises alerts
-and delivers them to webhooks. This package holds that logic without any web stack.
+windows, judges each one with the drift pillar from mergeable sketches, raises alerts,
+records when a rule's streak of alerts ends, and delivers both to webhooks. This package holds that logic without any web stack.
 
 Example::
 
@@ -35,6 +35,7 @@ from assay.monitor._monitors import (
     get_window,
     list_alerts,
     list_monitors,
+    list_resolutions,
     list_windows,
     window_labels,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "get_window",
     "list_alerts",
     "list_monitors",
+    "list_resolutions",
     "list_tokens",
     "list_users",
     "list_windows",

@@ -23,8 +23,8 @@ from assay.monitor._spec import (
     parse_window,
 )
 
-__all__ = ["Monitor", "create_monitor", "delete_monitor", "finish_deletions", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_windows", "load_reference",
-           "window_labels"]
+__all__ = ["Monitor", "create_monitor", "delete_monitor", "finish_deletions", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_resolutions",
+           "list_windows", "load_reference", "window_labels"]
 
 _COLUMNS = "id, name, reference, version_id, spec, profile_key, created_at, created_us, next_window, events, batches"
 
@@ -182,21 +182,41 @@ def get_window(ws: Any, monitor: Monitor, index: int) -> dict[str, Any]:
 
 def list_alerts(ws: Any, monitor: Monitor | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
     """Alerts, newest first, with the state of their webhook deliveries and the first window of
-    their streak (``streak_start``: the rule breached in every window from it to this one)."""
+    their streak (``streak_start``: the rule breached in every window it judged from it to this one).
+    The ends of streaks are listed by :func:`list_resolutions`."""
+    return _list_rows(ws, monitor, "alert", limit)
+
+
+def _list_rows(ws: Any, monitor: Monitor | None, kind: str, limit: int) -> list[dict[str, Any]]:
     sql = ("SELECT a.id, m.name, a.window_idx, a.rule, a.message, a.created_at, "
            "(SELECT COUNT(*) FROM webhook_deliveries d WHERE d.alert_id = a.id AND d.state = 'delivered'), "
            "(SELECT COUNT(*) FROM webhook_deliveries d WHERE d.alert_id = a.id), a.body "
-           "FROM monitor_alerts a JOIN monitors m ON m.id = a.monitor")  # fmt: skip
-    params: tuple[Any, ...] = ()
+           "FROM monitor_alerts a JOIN monitors m ON m.id = a.monitor WHERE a.kind = ?")  # fmt: skip
+    params: tuple[Any, ...] = (kind,)
     if monitor is not None:
-        sql += " WHERE a.monitor = ?"
-        params = (monitor.id,)
+        sql += " AND a.monitor = ?"
+        params = (kind, monitor.id)
     from assay.monitor._alerts import streak_start
 
     sql += " ORDER BY a.created_at DESC, a.window_idx DESC LIMIT ?"
     rows = ws.ledger.query(sql, (*params, int(limit)))
     return [{"id": r[0], "monitor": r[1], "window": int(r[2]), "rule": r[3], "message": r[4], "created_at": r[5],
-             "webhooks_delivered": int(r[6]), "webhooks": int(r[7]), "streak_start": streak_start(r[8], int(r[2]))} for r in rows]  # fmt: skip
+             "webhooks_delivered": int(r[6]), "webhooks": int(r[7]), "streak_start": streak_start(r[8], int(r[2]))}
+            | ({"last_window": _last_window(r[8], int(r[2]))} if kind == "resolved" else {}) for r in rows]  # fmt: skip
+
+
+def list_resolutions(ws: Any, monitor: Monitor | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The ends of streaks, newest first: each names its rule, the window that passed it (``window``), the streak's
+    first and last breaching windows (``streak_start``, ``last_window``) and the state of its webhook deliveries."""
+    return _list_rows(ws, monitor, "resolved", limit)
+
+
+def _last_window(body: str, window: int) -> int:
+    try:
+        last = json.loads(body).get("last_window")
+    except (ValueError, AttributeError):
+        return window
+    return int(last) if isinstance(last, int) else window
 
 
 def rules_of(monitor: Monitor) -> list[Rule]:
@@ -265,7 +285,7 @@ def delete_monitor(ws: Any, name: str, *, dry_run: bool = False) -> dict[str, An
     counted = {
         "events": monitor.events,
         "windows": "SELECT COUNT(*) FROM monitor_windows WHERE monitor = ?",
-        "alerts": "SELECT COUNT(*) FROM monitor_alerts WHERE monitor = ?",
+        "alerts": "SELECT COUNT(*) FROM monitor_alerts WHERE monitor = ? AND kind = 'alert'",
         "labels": "SELECT COUNT(*) FROM monitor_labels WHERE monitor = ?",
         "pending_deliveries": "SELECT COUNT(*) FROM webhook_deliveries d JOIN monitor_alerts a ON a.id = d.alert_id WHERE a.monitor = ? AND d.state = 'pending'",
     }  # fmt: skip

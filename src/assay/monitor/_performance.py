@@ -6,7 +6,8 @@ resolved to their window by that index when they arrive (or, when they arrive be
 the event was processed, when it is), and the window is marked stale; the processor
 then recomputes the window's metrics from the joined pairs, stores them and judges the
 performance rules (``accuracy<X``, ``mae>X``, ``rmse>X``) once ``min_labels`` labelled
-events are in: each (window, rule) alerts at most once, through the same webhook path.
+events are in: each (window, rule) alerts at most once, through the same webhook path, and a
+window that passes a rule resolves the streak it breached in (see :mod:`assay.monitor._alerts`).
 
 Every writer here first takes the monitor's row lock (``lock_monitor``): label writes,
 prediction indexing and deletion of the monitor are serialized per monitor, so a label
@@ -230,9 +231,10 @@ def stale_windows(ws: Any, monitor: Any, below: int) -> list[int]:
 
 def judge_window(ws: Any, monitor: Any, index: int, *, base_url: str = "") -> int:
     """Recompute window ``index``'s performance from its labelled events, store it, and raise the alerts of
-    performance rules it breaches (once each); the number of alerts raised."""
+    performance rules it breaches (once each), or resolve the streaks of those it passes; the number of
+    alerts raised and resolutions to post."""
     from assay.ledger import IntegrityConflict, utcnow
-    from assay.monitor._alerts import record_alert
+    from assay.monitor._alerts import record_alert, record_pass
 
     seen = ws.ledger.query("SELECT stale FROM monitor_performance WHERE monitor = ? AND window_idx = ?", (monitor.id, index))
     seen_stale = int(seen[0][0]) if seen else 0
@@ -253,6 +255,7 @@ def judge_window(ws: Any, monitor: Any, index: int, *, base_url: str = "") -> in
     metrics = tally.metrics()
     now = utcnow()
     raised = []
+    resolved = 0
     try:
         with ws.ledger.transaction() as tx:
             if not lock_monitor(tx, monitor.id):
@@ -266,17 +269,22 @@ def judge_window(ws: Any, monitor: Any, index: int, *, base_url: str = "") -> in
             if metrics["n"] < monitor.spec.min_labels:
                 return 0
             for rule in monitor.spec.rules:
+                if not rule.on_labels:
+                    continue
                 message = rule.breached_by(metrics, index)
-                if not message or tx.execute("SELECT 1 FROM monitor_alerts WHERE monitor = ? AND window_idx = ? AND rule = ?", (monitor.id, index, rule.text)):
+                if tx.execute("SELECT 1 FROM monitor_alerts WHERE monitor = ? AND window_idx = ? AND rule = ? AND kind = 'alert'", (monitor.id, index, rule.text)):
+                    continue  # an alert stays: a window alerts at most once per rule
+                if not message:
+                    resolved += record_pass(tx, monitor, index, rule.text, now, base_url=base_url)
                     continue
                 body = {"monitor": monitor.name, "window": index, "rule": rule.text, "message": message, "created_at": now,
                         "metric": rule.kind, "value": metrics[rule.kind], "ci": metrics.get(f"{rule.kind}_ci"), "labelled": metrics["n"],
                         "reference": monitor.reference,
                         "url": f"{base_url}/monitors/{monitor.name}/windows/{index}" if base_url else None}  # fmt: skip
-                raised.append(record_alert(tx, monitor, index, rule.text, message, body, now))
+                raised.append(record_alert(tx, monitor, index, rule.text, message, body, now, base_url=base_url))
     except IntegrityConflict:  # the same (window, rule) alert was recorded by another writer: it stays single
         return 0
-    return len(raised)
+    return len(raised) + resolved
 
 
 def performance_of(ws: Any, monitor: Any, indexes: list[int]) -> dict[int, dict[str, Any]]:

@@ -1,7 +1,10 @@
-"""Deliver alerts to webhooks: retried with exponential back-off until the receiver says 2xx.
+"""Deliver alerts, and the ends of their streaks, to webhooks: retried with exponential back-off
+until the receiver says 2xx.
 
 Each (alert, url) pair is one row in ``webhook_deliveries`` (unique), created in the
-same transaction as the alert, so a delivery is never lost to a crash. Delivery is
+same transaction as the alert, so a delivery is never lost to a crash. A streak's end
+is a ``monitor_alerts`` row of kind ``resolved`` (see :mod:`assay.monitor._alerts`),
+delivered the same way; the body posted says which kind it is. Delivery is
 at-least-once over the network: a receiver that answered 2xx too late for us to see
 gets the alert again, with the same ``Idempotency-Key`` (the alert id) to drop it by.
 """

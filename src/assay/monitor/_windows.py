@@ -4,9 +4,10 @@ Row windows cover events ``[k*N, (k+1)*N)`` by arrival order (a batch that strad
 boundary is split). Time windows cover ``[created + k*T, created + (k+1)*T)`` of server
 arrival time and close once the clock has passed their end by a grace period.
 Only the index of the next window to close is persisted, in the same transaction that
-stores the closed window and its alerts; after a restart the open window is rebuilt
-from its own batches (never from older history), so windows and alerts resume where
-they stopped, and the unique (monitor, window, rule) key keeps each alert single.
+stores the closed window, its alerts and the ends of the streaks it passes; after a
+restart the open window is rebuilt from its own batches (never from older history), so
+windows and alerts resume where they stopped, and the unique (monitor, window, rule)
+key keeps each alert single.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ class WindowProcessor(TickWorker):
 
     def _close(self, state: _State, index: int) -> None:
         from assay.ledger import IntegrityConflict, utcnow
-        from assay.monitor._alerts import record_alert
+        from assay.monitor._alerts import record_alert, record_pass
 
         window = state.open.pop(index, None) or _Open(index, {})
         monitor = state.monitor
@@ -217,11 +218,14 @@ class WindowProcessor(TickWorker):
         report_key = f"monitor/{monitor.id}/windows/{index:012d}.json"
         self.ws.store.put_bytes(report_key, json.dumps(report_doc, default=str).encode())
         gone = False
-        alerts = []
+        alerts, passed = [], []
         for rule in monitor.spec.rules:
             message = rule.breached(summary)
             if message:
                 alerts.append((rule.text, message))
+            elif not rule.on_labels and (window.rows or rule.kind == "rows"):  # a drift rule cannot judge an empty window
+                passed.append(rule.text)
+        resolved = False
         now = utcnow()
         try:
             with self.ws.ledger.transaction() as tx:
@@ -242,7 +246,9 @@ class WindowProcessor(TickWorker):
                             "created_at": now, "drifted": summary["drifted"], "share": summary["share"], "rows": window.rows,
                             "reference": monitor.reference,
                             "url": f"{self.base_url}/monitors/{monitor.name}/windows/{index}" if self.base_url else None}  # fmt: skip
-                    record_alert(tx, monitor, index, rule_text, message, body, now)
+                    record_alert(tx, monitor, index, rule_text, message, body, now, base_url=self.base_url)
+                for rule_text in passed:
+                    resolved |= record_pass(tx, monitor, index, rule_text, now, base_url=self.base_url)
         except IntegrityConflict:
             log.warning("window %s of %s was recorded concurrently", index, monitor.name)
         finally:
@@ -250,7 +256,7 @@ class WindowProcessor(TickWorker):
                 self.ws.store.delete(report_key)
         state.next_window = max(state.next_window, index + 1)
         monitor.next_window = state.next_window
-        if alerts and self.on_alert is not None:
+        if (alerts or resolved) and self.on_alert is not None:
             self.on_alert()
         if monitor.spec.prediction:  # labels that came before the window closed
             self._judge_performance(state, index)

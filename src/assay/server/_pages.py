@@ -19,6 +19,7 @@ from assay.monitor import (
     get_window,
     list_alerts,
     list_monitors,
+    list_resolutions,
     list_windows,
     verify_password,
     window_labels,
@@ -230,7 +231,7 @@ async def monitor(request: Request, name: str) -> HTMLResponse:
     def gather() -> dict[str, Any]:
         found = get_monitor(ws, name)
         windows = list_windows(ws, found, limit=500)
-        return {"monitor": found, "windows": windows, "alerts": list_alerts(ws, found, limit=50)}
+        return {"monitor": found, "windows": windows, "alerts": list_alerts(ws, found, limit=50), "resolved": list_resolutions(ws, found, limit=50)}
 
     data = await run_in_threadpool(gather)
     windows = data["windows"]
