@@ -136,3 +136,27 @@ def test_a_check_report_path_that_cannot_be_written_is_an_input_error(doc: dict,
         with pytest.raises(InputError, match="it is a folder"):
             write(doc, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_check_report_path_refuses_what_the_writer_would_and_makes_nothing(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from assay.errors import InputError
+    from assay.report import check_report_path
+
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(InputError, match="afile is a file, not a folder"):
+        check_report_path(tmp_path / "afile" / "deeper" / "r.html")
+    with pytest.raises(InputError, match="it is a folder"):
+        check_report_path(tmp_path)
+    with pytest.raises(InputError, match="it names no file"):
+        check_report_path("")
+    assert check_report_path(tmp_path / "new" / "r.html") == tmp_path / "new" / "r.html"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # the missing folder was not made
+    (tmp_path / "locked").mkdir(mode=0o555)
+    if os.geteuid() == 0:  # root writes anywhere: the folder is made to read as locked
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != tmp_path / "locked" and real(p, mode))
+    with pytest.raises(InputError, match="cannot write in the folder .*locked"):
+        check_report_path(tmp_path / "locked" / "sub" / "r.html")

@@ -306,3 +306,17 @@ def test_an_unknown_subcommand_is_not_read_as_a_suite(cli, tmp_path: Path) -> No
     (tmp_path / "suite").write_text("gates: []\n")  # a file of that name is a suite after all
     assert "no command" not in cli("check", "suite", check=2, cwd=tmp_path).stderr
     assert "Usage: assay check run" in cli("check", "suite.yaml", "--help").stdout  # a suite's name with --help: run's help
+
+
+def test_a_report_or_junit_path_that_cannot_be_written_is_refused_before_the_check_runs(world: Path, cli) -> None:  # noqa: ANN001
+    """It was found only after the check ran and was recorded in the ledger (exit 2, a result kept)."""
+    cli("init", cwd=world)
+    (world / "afile").write_text("")
+    run = ("check", "suite.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops", "--json")
+    doc = cli.json(*run, "--report", "afile/r.html", cwd=world, check=2)
+    assert doc["message"] == "cannot write the report afile/r.html: afile is a file, not a folder"
+    doc = cli.json(*run, "--report", "new/r.html", "--junit", "afile/deeper/j.xml", cwd=world, check=2)
+    assert doc["message"] == "cannot write the report afile/deeper/j.xml: afile is a file, not a folder"
+    assert not (world / "new").exists()  # nothing made either
+    # (a folder given as the file is refused by the option itself, before the command: exit 2 too)
+    assert cli.json("check", "log", cwd=world)["results"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -501,3 +502,24 @@ def test_the_result_documents_the_keys_of_its_plain_dict_lists() -> None:
         assert all(isinstance(e, dict) for e in entries) and entries == r.to_dict()[name]
         assert set().union(*map(set, entries)) <= documented[name], name
     assert r.slices and r.discovered_slices and r.metrics
+
+
+def test_a_true_false_column_with_missing_values_is_a_condition(tmp_path: Path) -> None:
+    """A CSV True/False column with blanks reads as True/False/None: it was refused (object values)."""
+    from assay.checks._data import load_table
+    from assay.checks._expr import evaluate
+
+    (tmp_path / "d.csv").write_text("member,age,score\nTrue,20,1\nFalse,40,\n,50,0\nTrue,60,1\n")
+    data = load_table(str(tmp_path / "d.csv")).columns
+    assert data["member"].dtype == object and data["member"][2] is None  # (what pyarrow gives)
+    assert evaluate("member", data, 4).tolist() == [True, False, False, True]  # missing: not selected
+    assert evaluate("member and age > 30", data, 4).tolist() == [False, False, False, True]
+    assert evaluate("not member", data, 4).tolist() == [False, True, True, False]
+    assert evaluate("member == False", data, 4).tolist() == [False, True, False, False]
+    assert evaluate("score", data, 4).tolist() == [True, False, False, True]  # a 0/1 flag with a blank (NaN)
+    data["none"] = np.array([None] * 4, dtype=object)  # no value at all: not a flag
+    with pytest.raises(InputError, match="'none' is not a condition"):
+        evaluate("none", data, 4)
+    data["half"] = np.array([True, None, "x", False], dtype=object)
+    with pytest.raises(InputError, match="'half' is not a condition"):
+        evaluate("half", data, 4)

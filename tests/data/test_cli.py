@@ -34,7 +34,7 @@ def test_data_commands_end_to_end(ws: Workspace, cli, tmp_path: Path) -> None:  
     assert (table["rows_added"], table["rows_removed"], table["rows_changed"]) == (1, 0, 1)
     assert "rows 2 -> 3" in cli("data", "diff", "ds@v1", "ds@v2", "--key", "id").stdout
     co = cli.json("data", "checkout", "ds@v1", "--to", str(tmp_path / "out"))
-    assert co["written"] == 1 and (tmp_path / "out" / "d" / "t.csv").read_text() == "id,x\n1,a\n2,b\n"
+    assert co["written"] == 1 and co["written_paths"] == ["d/t.csv"] and (tmp_path / "out" / "d" / "t.csv").read_text() == "id,x\n1,a\n2,b\n"
     assert cli.json("data", "verify")["ok"] is True
     assert cli.json("data", "verify", "ds@v1")["ok"] is True
     gc = cli.json("data", "gc", "--dry-run")

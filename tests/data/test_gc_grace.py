@@ -158,3 +158,15 @@ def test_a_bad_grace_time_is_refused_before_gc_takes_or_reads_anything(
         gc(ws)
     with pytest.raises(UsageError, match="ASSAY_GC_GRACE_SECONDS"):
         gc(ws, dry_run=True)
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan"), float("inf"), "0.5", True, None])
+def test_a_rewrite_threshold_outside_0_to_1_is_refused_before_anything(ws: Workspace, threshold: object) -> None:
+    _garbage(ws)
+    _age_store(ws, 3 * 86400)
+    with pytest.raises(UsageError, match="rewrite_threshold must be a number from 0 to 1") as raised:
+        gc(ws, rewrite_threshold=threshold)  # type: ignore[arg-type]
+    assert repr(threshold) in raised.value.message and raised.value.hint
+    assert gc(ws, dry_run=True).chunks_deleted > 0  # nothing was deleted
+    for fine in (0, 0.5, 1):
+        gc(ws, dry_run=True, rewrite_threshold=fine)

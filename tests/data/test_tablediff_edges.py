@@ -385,3 +385,36 @@ def test_a_key_only_an_unchanged_table_has_is_not_called_a_typo(ws: Workspace) -
     assert "error" in result.tables["d/events.csv"] and "user_id" in result.tables["d/events.csv"]["error"]
     with pytest.raises(InputError, match="usr_idd"):
         diff(ws, "ds@v1", "ds@v2", key=["usr_idd"])  # in no table at all: a typo still
+
+
+def test_a_misspelled_key_is_an_error_when_no_table_changed(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "users.csv").write_text("user_id,name\n1,a\n")
+    (ws.root / "d" / "notes.txt").write_text("one\n")
+    add(ws, [ws.root / "d"], name="ds")
+    (ws.root / "d" / "notes.txt").write_text("two\n")  # only a file that is no table changes
+    add(ws, [ws.root / "d"], name="ds")
+    assert diff(ws, "ds@v1", "ds@v2", key=["user_id"]).tables == {}  # the key is there: no error
+    with pytest.raises(InputError, match="usr_idd") as raised:
+        diff(ws, "ds@v1", "ds@v2", key=["usr_idd"])
+    assert "d/users.csv: user_id, name" in (raised.value.hint or "")
+    with pytest.raises(InputError, match="usr_idd"):
+        diff(ws, "ds@v2", "ds@v2", key=["usr_idd"])  # the same version twice: nothing changed at all
+    with pytest.raises(InputError, match="usr_idd"):
+        diff(ws, "ds", key=["usr_idd"])  # against the (unchanged) files on disk
+    assert not diff(ws, "ds", key=["user_id"]).changed
+    out = cli("data", "diff", "ds@v1", "ds@v2", "--key", "usr_idd", cwd=ws.root, check=2)
+    assert "usr_idd" in out.stderr and "user_id, name" in out.stderr
+
+
+def test_a_key_only_some_changed_tables_have_is_said_per_table(ws: Workspace) -> None:
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "users.csv").write_text("user_id,name\n1,a\n")
+    (ws.root / "d" / "events.csv").write_text("event,t\nx,1\n")
+    add(ws, [ws.root / "d"], name="ds")
+    (ws.root / "d" / "users.csv").write_text("user_id,name\n1,b\n")
+    (ws.root / "d" / "events.csv").write_text("event,t\nx,1\ny,2\n")
+    add(ws, [ws.root / "d"], name="ds")
+    result = diff(ws, "ds@v1", "ds@v2", key=["user_id"])
+    assert "error" not in result.tables["d/users.csv"]
+    assert "user_id" in result.tables["d/events.csv"]["error"] and not result.tables_failed

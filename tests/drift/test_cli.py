@@ -288,6 +288,10 @@ def test_a_report_path_that_cannot_be_written_exits_2(cli: CLI, files: tuple[Pat
     (ref.parent / "afile").write_text("")
     doc = cli.json("drift", str(ref), str(same), "--no-multivariate", "--report", str(ref.parent / "afile" / "r.html"), check=2)
     assert doc["message"] == f"cannot write the report {ref.parent / 'afile' / 'r.html'}: {ref.parent / 'afile'} is a file, not a folder"
+    # refused before the sources are read (and the comparison run): a missing one is not reached
+    doc = cli.json("drift", str(ref), str(ref.parent / "missing.parquet"), "--report", str(ref.parent / "afile" / "r.html"),
+                   check=2)
+    assert doc["message"].endswith("afile is a file, not a folder")
 
 
 def test_a_target_missing_from_the_current_data_says_what_to_do(cli: CLI, files: tuple[Path, Path, Path], tmp_path: Path) -> None:

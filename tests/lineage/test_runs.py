@@ -268,3 +268,14 @@ def test_a_run_says_what_adding_its_outputs_found_worth_saying(ws, cli, tmp_path
     assert any("A.csv" in w and "a.csv" in w for w in doc["warnings"]), doc.get("warnings")
     proc = cli("run", "--out", "out2=out2", "--", sys.executable, "-c", script.replace("'out", "'out2"))
     assert "warning:" in proc.stderr and "A.csv" in proc.stderr
+
+
+def test_a_tracked_output_is_a_version_only_after_the_block(ws: Workspace) -> None:
+    """output() declares (returns None: the files may still change); the block's end makes the version."""
+    with assay.track(ws) as run:
+        (ws.root / "feat").mkdir()
+        assert run.output("feat", "feat") is None and run.produced == []
+        (ws.root / "feat" / "f").write_text("written after output() was called")
+    assert [v.ref for v in run.produced] == ["feat@v1"]
+    assert "``run.output(...)`` returns None" in (assay.track.__doc__ or "")
+    assert "run.produced" in (assay.lineage.Run.output.__doc__ or "")

@@ -35,16 +35,30 @@ def parse_expression(text: str) -> ast.Expression:
 
 
 def evaluate(text: str, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
-    """Boolean mask of the rows where ``text`` holds."""
+    """Boolean mask of the rows where ``text`` holds. A column is a condition by itself
+    (``flag``, ``not flag``, ``flag and age > 30``) where it holds True/False or 0/1
+    values; a missing value in it (None, NaN) is false: the row is not selected by ``flag``
+    (though it is by ``not flag``; ``flag == False`` selects only the rows that say False)."""
     tree = parse_expression(text)
 
     def truth(value: Any, part: ast.AST) -> np.ndarray:
         # a number or a text is not a condition: `age + 3` would otherwise select every row but age == -3
         arr = np.asarray(value)
-        if arr.dtype == bool or (arr.dtype == object and all(isinstance(v, (bool, np.bool_)) for v in arr.ravel().tolist())):
-            return arr.astype(bool)
-        if arr.ndim and arr.dtype.kind in "iuf" and np.isin(arr, (0, 1)).all():
-            return arr.astype(bool)  # a 0/1 flag column (`is_member`) is a condition, as it was before
+        if arr.dtype == bool:
+            return arr
+        if arr.dtype == object:
+            # True/False with missing values (a CSV column with blanks, a nullable Parquet boolean):
+            # a missing value is false, so the row is not selected (`flag == False` leaves it out of both)
+            values = arr.ravel().tolist()
+            missing = [_missing(v) for v in values]
+            if all(m or isinstance(v, (bool, np.bool_)) for v, m in zip(values, missing, strict=True)) \
+                    and not (values and all(missing)):
+                return np.array([not m and bool(v) for v, m in zip(values, missing, strict=True)],
+                                dtype=bool).reshape(arr.shape)
+        if arr.ndim and arr.dtype.kind in "iuf":
+            known = ~np.isnan(arr) if arr.dtype.kind == "f" else np.ones(arr.shape, dtype=bool)
+            if np.isin(arr[known], (0, 1)).all() and (known.any() or not arr.size):
+                return arr == 1  # a 0/1 flag column (`is_member`) is a condition, as it was before; NaN (missing) is false
         shown = ast.unparse(part)
         raise InputError(f"expression {text!r}: {shown!r} is not a condition (it gives {arr.dtype} values, not true/false)",
                          hint=f"a condition compares, e.g. `{shown} > 0` or `{shown} == 1`")
@@ -97,3 +111,8 @@ def evaluate(text: str, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray
     if mask.shape != (n,):
         mask = np.broadcast_to(mask, (n,)).copy()
     return mask
+
+
+def _missing(value: object) -> bool:
+    """None, NaN, or pandas' NA (told by its type's name: pandas is not imported for it)."""
+    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType"

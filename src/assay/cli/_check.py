@@ -78,7 +78,11 @@ def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref
                 no_record: bool, executor: str | None, as_json: bool) -> None:
     """Run SUITE on --candidate (and --baseline); exit 0 pass, 1 fail or inconclusive, 2 bad input."""
     from assay.checks import Suite, run_suite
+    from assay.report import check_report_path
 
+    for path in (report_path, junit_path):  # refused before the check runs and is recorded
+        if path is not None:
+            check_report_path(path)
     suite = Suite.load(suite_path)
     if bootstrap is not None:
         suite.bootstrap = bootstrap

@@ -76,6 +76,9 @@ class CheckoutResult:
     - ``removed``: paths of the version on disk that this one does not have, removed.
     - ``skipped``: paths inside a ``.assay`` or ``.git`` folder, never written.
     - ``warnings``: notes for the user (skipped files, folders shared with another dataset...).
+
+    In :meth:`to_dict` (the ``--json`` output), ``written`` is how many files were written
+    (a count, as ``unchanged`` is) and ``written_paths`` the list this attribute holds.
     """
 
     version: Version
@@ -89,7 +92,7 @@ class CheckoutResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version.to_dict(), "target": self.target, "written": len(self.written),
-            "unchanged": self.unchanged, "removed": self.removed, "skipped": self.skipped,
+            "written_paths": self.written, "unchanged": self.unchanged, "removed": self.removed, "skipped": self.skipped,
             "warnings": self.warnings,
         }
 

@@ -74,9 +74,11 @@ def diff(ws: Workspace, old_ref: str, new_ref: str | None = None, *, key: list[s
 
     A table that cannot be compared gets `{"error": ..., "hint": ...}` in `tables`, with
     `"unreadable": True` where its rows did not read (see `tables_failed`). A `key`
-    (a column, or a list of them) that no compared table has (in both versions) is an
-    `InputError` naming the columns; a `key` for versions that hold no table at all (no
-    Parquet/CSV/TSV file) is a `UsageError`: no table was compared.
+    (a column, or a list of them) that no table held by both sides has (changed or not:
+    a table that did not change counts, so a key only it has is no error) is an
+    `InputError` naming the columns there are, whether or not any table changed; a `key`
+    for versions that hold no table at all (no Parquet/CSV/TSV file) is a `UsageError`:
+    no table was compared.
     """
     if isinstance(key, str):  # one column (a name may hold a comma: it is not split here)
         key = [key]
@@ -127,17 +129,30 @@ def _tables(ws: Workspace, result: DatasetDiff, a: Any, b: Any, key: list[str] |
                     keyed = True
                 else:
                     lacking[path] = columns
-    if lacking and not keyed:
-        changed = {f["path"] for f in (*result.added, *result.removed, *result.modified)}
-        if _unchanged_table_has(ws, a, [p for p in a.files if p not in changed], key):  # type: ignore[arg-type]
-            return
-        # A key that fits no table is a typo, not a per-table detail: say so, with the columns
-        # there are. (Where an unchanged table has it, each changed table's entry says so instead.)
-        listing = "; ".join(f"{path}: {', '.join(cols) or '(none)'}" for path, cols in lacking.items())
-        raise InputError(
-            f"no compared table has the key {noun_for(len(key), 'column')} {key} in both versions",
-            hint=f"columns in both versions: {listing}; or leave the key out to match rows by hash",
-        )
+    if key is not None and not keyed:
+        _refuse_unknown_key(ws, result, a, key, lacking)
+
+
+def _refuse_unknown_key(ws: Workspace, result: DatasetDiff, a: Any, key: list[str],
+                        lacking: dict[str, list[str]]) -> None:
+    """No row-compared table has the key (``lacking``: those read, with their columns): it is a
+    typo unless a table both sides hold with the same rows has it (each changed table's entry
+    then says it lacks the key). Checked whether or not a table changed, so that a misspelled
+    key is not passed over when nothing did."""
+    removed = {f["path"] for f in result.removed}
+    same = [p for p in a.files if p not in removed and p not in result.tables and _table_suffix(p) is not None]
+    columns = _unchanged_table_columns(ws, a, same, key)
+    if columns is None:
+        return  # an unchanged table has it: no typo
+    lacking = {**lacking, **columns}
+    if not lacking:
+        return  # no table in both sides whose columns read (only added or removed ones): nothing to match against
+    # A key that fits no table is a typo, not a per-table detail: say so, with the columns there are.
+    listing = "; ".join(f"{path}: {', '.join(cols) or '(none)'}" for path, cols in sorted(lacking.items()))
+    raise InputError(
+        f"no compared table has the key {noun_for(len(key), 'column')} {key} in both versions",
+        hint=f"columns in both versions: {listing}; or leave the key out to match rows by hash",
+    )
 
 
 def _diff_working(ws: Workspace, ref: str, key: list[str] | None, tables: bool) -> DatasetDiff:
@@ -159,10 +174,13 @@ def _diff_working(ws: Workspace, ref: str, key: list[str] | None, tables: bool) 
                  f"`assay data diff {found.dataset}@A {found.dataset}@B`",
         )
     if tables and key is not None:  # (the snapshot is read for this only when a key is given)
-        files = set(load_snapshot(ws.store, found.against.snapshot).files) | set(found.added)
-        _refuse_key_without_tables(key, files, f"neither {found.against.ref} nor its {WORKING}")
+        snapshot = load_snapshot(ws.store, found.against.snapshot)
+        _refuse_key_without_tables(key, set(snapshot.files) | set(found.added),
+                                   f"neither {found.against.ref} nor its {WORKING}")
     result = DatasetDiff(old=found.against, new=None, unchanged=found.unchanged)
     if not found.dirty:
+        if tables and key is not None:  # a misspelled key is an error when nothing changed too
+            _refuse_unknown_key(ws, result, snapshot, key, {})
         return result  # (status may have answered from its cache, without decoding the snapshot)
     a = load_snapshot(ws.store, found.against.snapshot)
     for path in found.added:
@@ -199,26 +217,29 @@ def _size_on_disk(ws: Workspace, path: str) -> int | None:
         return None
 
 
-def _unchanged_table_has(ws: Workspace, a: Any, unchanged: list[str], key: list[str]) -> bool:
-    """Whether a table the two sides share unchanged (``unchanged``, paths in ``a``) has every
-    key column: the key is then no typo, only not in the tables that changed. (Read only on
-    this rare path.)"""
+def _unchanged_table_columns(ws: Workspace, a: Any, unchanged: list[str], key: list[str]) -> dict[str, list[str]] | None:
+    """None if a table the two sides share with the same rows (``unchanged``, table paths in
+    ``a``) has every key column: the key is then no typo, only not in the tables that changed.
+    Else the columns of each of them that reads. (Read only on this rare path: a key that
+    no changed table has.)"""
     from assay.data._tablediff import _table_columns
 
+    found: dict[str, list[str]] = {}
     for path in sorted(unchanged):
         suffix = _table_suffix(path)
-        if suffix is None:
-            continue
+        assert suffix is not None
         with tempfile.TemporaryDirectory(dir=ws.tmp_dir) as tmp:
             copy = Path(tmp, "t" + suffix)
             with ws.lock():
                 _materialize(ws, a.files[path], copy, path)
             try:
-                if all(c in _table_columns(copy, path) for c in key):
-                    return True
+                columns = _table_columns(copy, path)
             except InputError:
                 continue
-    return False
+        if all(c in columns for c in key):
+            return None
+        found[path] = columns
+    return found
 
 
 def _table_suffix(path: str) -> str | None:

@@ -83,14 +83,19 @@ class GcResult:
 
 
 def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, wait: bool = False) -> GcResult:
-    """Remove what no version references. ``rewrite_threshold``: dead share below which a pack
-    is kept as is. ``wait``: where pushes, pulls or verifies from other workspaces hold the
-    store, wait for them to end (new ones wait behind this gc) instead of refusing.
+    """Remove what no version references. ``rewrite_threshold``: a pack that holds both live
+    and dead chunks is rewritten (its live chunks copied into a new pack) where the dead share
+    of its bytes is above this, and kept as is otherwise: a number from 0 (the default: any
+    dead chunk) to 1 (never: only packs with no live chunk are deleted); any other value is a
+    :class:`~assay.errors.UsageError`. ``wait``: where pushes, pulls or verifies from other
+    workspaces hold the store, wait for them to end (new ones wait behind this gc) instead of
+    refusing.
 
     Returns a :class:`GcResult` (``assay data gc --json`` prints its :meth:`~GcResult.to_dict`);
     ``dry_run`` deletes nothing and says what gc would delete and keep. Refusals:
     :class:`~assay.errors.ConcurrencyError` where others hold the store (without ``wait``),
     :class:`~assay.errors.UsageError` where another ledger uses the store."""
+    _check_threshold(rewrite_threshold)
     result = GcResult(dry_run=dry_run, grace_seconds=grace_seconds())  # a bad setting: refused before anything
     sweep, ws.sweep_temps = ws.sweep_temps, False  # killed writers' temp files: counted below (kept by a dry run)
     try:
@@ -104,6 +109,17 @@ def gc(ws: Workspace, *, dry_run: bool = False, rewrite_threshold: float = 0.0, 
     finally:
         ws.sweep_temps = sweep
     return result
+
+
+def _check_threshold(threshold: object) -> None:
+    """A dead share is from 0 to 1: a threshold outside (or NaN, or no number) would silently
+    act as 0 or 1, or compare as never."""
+    if (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+            or not 0 <= threshold <= 1):  # (NaN fails this too)
+        raise UsageError(f"rewrite_threshold must be a number from 0 to 1 (the dead share of a pack's bytes "
+                         f"above which gc rewrites it), not {threshold!r}",
+                         hint="pass 0 (the default) to rewrite every pack with a dead chunk, 1 to rewrite none "
+                              "(only packs with no live chunk are deleted), or a share between, e.g. 0.5")
 
 
 @contextlib.contextmanager

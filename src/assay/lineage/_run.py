@@ -78,7 +78,17 @@ class Run:
         """Declare that ``path`` is output ``name``; it is snapshotted when the run ends well.
         A name that cannot be a dataset's (invalid, or a model's), a path outside the
         workspace, or one that is, holds or is inside another dataset's folder (unless
-        ``allow_overlap``: see :mod:`assay.data._overlap`) is refused here, before the work."""
+        ``allow_overlap``: see :mod:`assay.data._overlap`) is refused here, before the work.
+
+        Returns None: no version exists yet (the files may still be written after this call).
+        After the ``with`` block of :func:`track` ends well, the version made is in
+        ``run.produced`` (or, if the data equals the dataset's latest, that version is in
+        ``run.unchanged``)::
+
+            with assay.track(ws) as run:
+                run.output("features", "features/")
+            features = run.produced[0]   # features@vN
+        """
         paths = [path] if isinstance(path, (str, Path)) else list(path)
         self._check_new(name)
         shared = check_output(self.ws, name, paths, allow_overlap=allow_overlap, others=self._declared(),
@@ -95,7 +105,8 @@ class Run:
         version of model ``name``, made by this run, so that the model's lineage leads to the
         data it was trained on. The file is loaded once then, as `assay model add` does, and a
         file that does not load fails the run. A name or flavor that could never be
-        registered is refused here, before the work."""
+        registered is refused here, before the work. Returns None, as :meth:`output` does:
+        the model version is in ``run.produced`` once the block has ended well."""
         self._check_new(name)
         self.models[name] = check_model_output(self.ws, name, os.path.abspath(path), flavor=flavor, trust=trust,
                                                message=message)
@@ -362,6 +373,8 @@ def track(ws: Workspace, inputs: Sequence[str] = (), *, params: dict[str, Any] |
     ...     build_features("data/raw", "data/features")
     ...     run.output("features", "data/features")
 
+    Outputs are snapshotted when the block ends, so ``run.output(...)`` returns None and the
+    versions made appear in ``run.produced`` only after the ``with`` block.
     If the block raises, the run is recorded as failed and no output version is made;
     ``sys.exit(0)`` (or ``sys.exit()``) ends it well. SIGTERM or SIGHUP during the block
     (where the program leaves them to their default) ends it as failed with :class:`Terminated`.
