@@ -231,11 +231,18 @@ def _unchanged_table_columns(ws: Workspace, a: Any, unchanged: list[str], key: l
         with tempfile.TemporaryDirectory(dir=ws.tmp_dir) as tmp:
             copy = Path(tmp, "t" + suffix)
             with ws.lock():
-                _materialize(ws, a.files[path], copy, path)
+                whole = not _materialize_header(ws, a.files[path], copy, path, suffix)
             try:
                 columns = _table_columns(copy, path)
             except InputError:
-                continue
+                if whole:
+                    continue
+                with ws.lock():  # the header ran past the part written: read it whole
+                    _materialize(ws, a.files[path], copy, path)
+                try:
+                    columns = _table_columns(copy, path)
+                except InputError:
+                    continue
         if all(c in columns for c in key):
             return None
         found[path] = columns
@@ -287,6 +294,51 @@ def _table_diff(ws: Workspace, path: str, versions: tuple[Version, Version | Non
         entry["schema"] = {"added": [{"name": c} for c in cols_new if c not in cols_old],
                            "removed": [{"name": c} for c in cols_old if c not in cols_new]}
         return entry, [c for c in cols_new if c in cols_old]
+
+
+HEADER_BYTES = 1 << 20  # a CSV's header and first row are looked for in the chunks that hold its first MiB
+
+
+def _materialize_header(ws: Workspace, manifest: FileManifest, dest: Path, what: str, suffix: str) -> bool:
+    """Write as much of the stored file as its column names need: a Parquet file's footer (the
+    rest of the file a hole of its size), a plain CSV's first chunks (at least HEADER_BYTES, and up
+    to the end of its first row). False when the whole file was written (a compressed table, or a
+    small one)."""
+    packs = workspace_packs(ws)
+    chunks, total = manifest.chunks, manifest.size
+    if suffix == ".parquet" or suffix == ".pq":
+        needed, at, tail = 8, total, []
+        for digest, size in reversed(chunks):  # the footer's length is in the file's last 8 bytes
+            if total - at >= needed:
+                break
+            data = packs.read_chunk(digest, what=what)
+            at -= size
+            tail.append((at, data))
+            if needed == 8 and total - at >= 8:
+                ends = b"".join(d for _, d in reversed(tail))
+                needed = 8 + int.from_bytes(ends[-8:-4], "little")
+        if at == 0:
+            _materialize(ws, manifest, dest, what)
+            return False
+        with open(dest, "wb") as fh:
+            fh.truncate(total)
+            for offset, data in tail:
+                fh.seek(offset)
+                fh.write(data)
+        return True
+    if suffix in (".csv", ".tsv") and total > HEADER_BYTES:
+        with open(dest, "wb") as fh:
+            written = lines = 0
+            for digest, size in chunks:
+                data = packs.read_chunk(digest, what=what)
+                fh.write(data)
+                written += size
+                lines += data.count(b"\n")
+                if written >= HEADER_BYTES and lines >= 2:  # the header and the first row end in what is written
+                    break
+        return written < total
+    _materialize(ws, manifest, dest, what)
+    return False
 
 
 def _materialize(ws: Workspace, manifest: FileManifest, dest: Path, what: str) -> None:

@@ -13,6 +13,7 @@ below that).
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -150,8 +151,10 @@ def _quantiles(a: np.ndarray, qs: list[float]) -> list[int | float]:
         if lo == hi:
             out.append(lo if integer else float(lo))
         elif integer:
-            step = (hi - lo) * g  # exact int difference times g: one rounding
-            out.append(lo + int(step) if step.is_integer() else lo + step)
+            # g is a binary fraction, so this is exact (a float product was off by up to 2,048
+            # between int64 values of opposite sign: their difference has more than 53 bits)
+            exact = lo + (hi - lo) * Fraction(g)
+            out.append(int(exact) if exact.denominator == 1 else float(exact))
         elif math.isinf(lo) or math.isinf(hi):
             out.append(math.nan if (lo, hi) == (-math.inf, math.inf) else (hi if math.isinf(hi) else lo))
         else:

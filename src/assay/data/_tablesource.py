@@ -190,9 +190,11 @@ _MAX_BLOCK = 1 << 28  # the longest CSV row read: 256 MB
 
 
 def _straddles(exc: Exception, batch_rows: int) -> bool:
-    """Whether Arrow's CSV reader failed on a row longer than its block, and a 4x larger block
-    (up to `_MAX_BLOCK`) may hold it."""
-    return "straddling object" in str(exc) and max(batch_rows * 64, 16_384) * 4 <= _MAX_BLOCK
+    """Whether Arrow's CSV reader failed on a row longer than its block (a header longer than the
+    first block is "cannot infer number of columns"), and a 4x larger block (up to `_MAX_BLOCK`)
+    may hold it."""
+    said = str(exc)
+    return ("straddling object" in said or "cannot infer number of columns" in said) and max(batch_rows * 64, 16_384) * 4 <= _MAX_BLOCK
 
 
 def _blank(path: Path) -> bool:
