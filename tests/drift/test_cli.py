@@ -219,6 +219,23 @@ def test_a_spec_file_with_a_wrong_value_exits_2_naming_the_field(cli: CLI, files
     assert message in doc["message"]
 
 
+def test_a_spec_file_that_is_not_yaml_says_where_on_one_line(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """PyYAML's message spans five lines of marks and '<unicode string>'; the suite's reader said
+    FILE:LINE in one line: both say FILE:LINE:COLUMN, the problem and where the bracket opened."""
+    ref = files[0]
+    spec = ref.parent / "spec.yaml"
+    spec.write_text("columns: [a, b\nalpha: 0.05\n")
+    doc = cli.json("drift", str(ref), str(ref), "--spec", str(spec), "--no-record", check=2)
+    assert doc["message"] == (f"the drift spec {spec}:2:6: not valid YAML (expected ',' or ']', but got ':', "
+                              "while parsing a flow sequence that started at line 1)")
+    assert "\n" not in doc["message"] and "unicode string" not in doc["message"]
+    from assay.checks import Suite
+    from assay.checks._yamlmarks import SuiteError
+
+    with pytest.raises(SuiteError, match=r"^suite.yaml:2:7: not valid YAML \(expected ',' or '\]', but got ':', while parsing a flow"):
+        Suite.from_yaml("metrics: [a, b\ntarget: y\n", source="suite.yaml")
+
+
 def test_a_spec_file_may_name_a_rule_by_its_test_and_columns_as_text(cli: CLI, files: tuple[Path, Path, Path]) -> None:
     ref = files[0]
     spec = ref.parent / "spec.yaml"

@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 
+from assay._wording import yaml_problem
 from assay.errors import InputError
 
 __all__ = ["SuiteError", "load_marked"]
@@ -39,9 +40,7 @@ def load_marked(text: str, source: str = "<suite>") -> tuple[Any, dict[Path_, in
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise SuiteError(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise SuiteError(yaml_problem(exc, source)) from None
     lines: dict[Path_, int] = {}
     if node is None:
         return None, lines

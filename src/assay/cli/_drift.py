@@ -43,10 +43,14 @@ def _spec_from_options(opts: dict[str, Any]) -> Any:
     if opts["spec_file"]:
         import yaml
 
+        from assay._wording import yaml_problem
+
         try:
             loaded = yaml.safe_load(Path(opts["spec_file"]).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise UsageError(f"cannot read the drift spec {opts['spec_file']}: {exc}") from exc
+        except OSError as exc:
+            raise UsageError(f"cannot read the drift spec {opts['spec_file']}: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            raise UsageError(f"the drift spec {yaml_problem(exc, opts['spec_file'])}", hint="fix the file at that line: a drift spec is a YAML (or JSON) mapping of fields, e.g. `alpha: 0.01`") from None
         if not isinstance(loaded, dict):
             raise UsageError(f"{opts['spec_file']} must hold a mapping of drift spec fields")
         base = loaded
