@@ -12,8 +12,9 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,9 @@ class Source:
     schema: pa.Schema
     notes: dict[str, str]  # column -> what happened while reading (e.g. mixed types cast to text)
     empty_text: frozenset[str] = frozenset()  # text columns whose empty fields reading made missing (a CSV)
-    left_out: dict[str, str] = {}  # column -> the file of a folder that has it, where the folder's first file does not
+    # column -> the file of a folder that has it, where the folder's first file does not (read-only
+    # here: a folder's source fills its own)
+    left_out: Mapping[str, str] = MappingProxyType({})
 
     @property
     def num_rows(self) -> int:
