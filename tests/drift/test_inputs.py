@@ -497,3 +497,20 @@ def test_a_profile_made_when_empty_text_was_a_category_still_matches_the_same_cs
     colour_reverse = next(c for c in reverse.columns if c.name == "colour")
     assert not reverse.drift and colour_reverse.effect == 0 and colour_reverse.current["missing"] == colour.count("")
     assert any(f.type == "empty_text_category" and f.column == "colour" for f in reverse.findings)
+
+
+def test_a_csv_header_or_row_longer_than_arrows_block_is_read(tmp_path: Path) -> None:
+    """Arrow reads CSVs in blocks of 1 MiB: a longer header was reported as "is empty", a longer
+    row as a parse error ("straddling object"). Both read now, with larger blocks."""
+    from assay.drift._io import _read_csv
+
+    names = [f"feature_{i:06d}" for i in range(80_000)]  # a header of 1.2 MB
+    (tmp_path / "wide.csv").write_text(",".join(names) + "\n" + ",".join(["1"] * len(names)) + "\n")
+    wide = _read_csv(tmp_path / "wide.csv", "wide.csv")
+    assert wide.schema.names == names and wide.num_rows == 1
+    (tmp_path / "long.csv").write_text("a,b\n1," + "x" * 3_000_000 + "\n2,y\n")
+    long = _read_csv(tmp_path / "long.csv", "long.csv")
+    assert long.num_rows == 2 and long.schema.names == ["a", "b"]
+    (tmp_path / "blank.csv").write_text("\n\n")
+    with pytest.raises(InputError, match="blank.csv is empty"):
+        _read_csv(tmp_path / "blank.csv", "blank.csv")

@@ -270,16 +270,33 @@ def _from_pandas(frame: Any, label: str) -> TableSource:
     return TableSource(table, label, notes)
 
 
+_MAX_CSV_BLOCK = 1 << 28  # the longest CSV header or row read: 256 MiB
+
+
 def _read_csv(path: Path, label: str) -> TableSource:
     from pyarrow import csv
 
     delimiter = "\t" if ".tsv" in path.name else ","
+    # Arrow reads in blocks of 1 MiB: a longer header reads as "Empty CSV file or block", a longer
+    # row "straddles" two blocks; read again with blocks 4x as large (a file no larger than its
+    # block that still reads as empty is empty; a compressed one may hold up to ~20x its size)
     try:
-        table = csv.read_csv(path, parse_options=csv.ParseOptions(delimiter=delimiter))
-    except (pa.ArrowInvalid, OSError) as exc:
-        if "Empty CSV file" in str(exc):
-            raise InputError(f"{label} is empty", hint="give a CSV file with a header line and rows") from exc
-        raise InputError(f"cannot read {label} as CSV: {exc}") from exc
+        size = path.stat().st_size * (20 if path.name.lower().endswith((".gz", ".bz2", ".zst")) else 1)
+    except OSError:
+        size = 0
+    block = 1 << 20
+    while True:
+        try:
+            table = csv.read_csv(path, read_options=csv.ReadOptions(block_size=block), parse_options=csv.ParseOptions(delimiter=delimiter))
+            break
+        except (pa.ArrowInvalid, OSError) as exc:
+            said = str(exc)
+            if block < _MAX_CSV_BLOCK and ("straddling object" in said or ("Empty CSV file" in said and block < size)):
+                block *= 4
+                continue
+            if "Empty CSV file" in said:
+                raise InputError(f"{label} is empty", hint="give a CSV file with a header line and rows") from exc
+            raise InputError(f"cannot read {label} as CSV: {exc}") from exc
     table, empty = _empty_text_as_missing(table)
     source = TableSource(table, label)
     source.empty_text = empty
