@@ -416,8 +416,10 @@ class DriftDetector:
         from assay.drift._multivariate import multivariate_drift
 
         cur_sample = self._cur_sample
-        if cur_sample is None or any(f not in cur_sample.column_names or f not in self.sample_.column_names for f in features):
-            features = [f for f in features if cur_sample is not None and f in cur_sample.column_names and f in self.sample_.column_names]
+        # (column_names builds a new list on every call: looked up once, not once per feature)
+        both = set(cur_sample.column_names) & set(self.sample_.column_names) if cur_sample is not None else set()
+        if any(f not in both for f in features):
+            features = [f for f in features if f in both]
             if not features:
                 return {"skipped": "no feature column could be sampled on both sides"}
         cur_sample = _subsample(cur_sample, spec.multivariate_sample, spec.seed + 1)
