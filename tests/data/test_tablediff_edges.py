@@ -475,3 +475,20 @@ def test_a_csv_header_longer_than_the_first_block_is_read(tmp_path: Path) -> Non
     result = diff_tables(tmp_path / "a.csv", tmp_path / "b.csv").to_dict()
     assert [c["name"] for c in result["schema"]["old"]] == names and (result["rows_old"], result["rows_new"]) == (3, 3)
     assert result["rows_added"] == 3 and result["rows_removed"] == 3
+
+
+def test_a_wide_tables_text_diff_lists_columns_in_table_order_and_stops_at_a_screenful(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+    """2,000 changed columns printed 2,000 lines, sorted as text (f0, f1, f10, f100, ...)."""
+    from assay.cli._table_diff import COLUMNS_SHOWN
+
+    d = ws.root / "d"
+    d.mkdir()
+    width = COLUMNS_SHOWN + 12
+    for step in (0, 1):
+        pq.write_table(pa.table({f"f{i}": np.arange(50) * (i + 1) + step for i in range(width)}), d / "t.parquet")
+        add(ws, [d], name="ds")
+    out = cli("data", "diff", "ds@v1", "ds@v2", cwd=ws.root).stdout
+    named = [line.split(":")[0].strip() for line in out.splitlines() if line.startswith("    f")]
+    assert named == [f"f{i}" for i in range(COLUMNS_SHOWN)]
+    assert "    ... and 12 more columns whose summary moved (--json lists every column)" in out
+    assert len(cli.json("data", "diff", "ds@v1", "ds@v2", cwd=ws.root)["tables"]["d/t.parquet"]["columns"]) == width

@@ -13,6 +13,8 @@ from assay.cli._output import counted, escaped, quoted
 
 __all__ = ["column_line", "render_table_diff"]
 
+COLUMNS_SHOWN = 30  # columns whose summary moved shown per table; --json has them all
+
 
 def render_table_diff(t: dict[str, Any]) -> None:
     """A table's row diff, schema changes, notes and the columns whose summary moved."""
@@ -47,12 +49,19 @@ def render_table_diff(t: dict[str, Any]) -> None:
     by_column = t.get("rows_changed_by_column") or {}
     mark = "" if t.get("rows_changed_by_column_exact", True) else "~"
     keys = set(t.get("key") or [])
-    for name, col in sorted((t.get("columns") or {}).items()):
-        line = column_line(col, key=name in keys)
+    columns = t.get("columns") or {}
+    order = [c["name"] for c in (*schema.get("new", []), *schema.get("old", [])) if c.get("name") in columns]
+    lines = []
+    for name in [*dict.fromkeys(order), *sorted(set(columns) - set(order))]:  # the table's order (f2 before f10)
+        line = column_line(columns[name], key=name in keys)
         if name in by_column:  # the changed rows whose value in this column differs
             line = f"{mark}{counted(by_column[name], 'row', grouped=True)} changed" + (f", {line}" if line else "")
         if line:
-            click.echo(f"    {quoted(name)}: {line}")
+            lines.append(f"    {quoted(name)}: {line}")
+    for line in lines[:COLUMNS_SHOWN]:
+        click.echo(line)
+    if len(lines) > COLUMNS_SHOWN:  # a wide table moves in every column: a screenful, not thousands of lines
+        click.echo(f"    ... and {len(lines) - COLUMNS_SHOWN:,} more columns whose summary moved (--json lists every column)")
 
 
 def _render_changed(t: dict[str, Any], shown: int = 10) -> None:
