@@ -348,3 +348,22 @@ def test_profile_of_a_folder_says_which_columns_it_left_out(cli: CLI, tmp_path: 
     pq.write_table(pa.table({"x": np.arange(120.0)}), single)
     assert cli.json("drift", "profile", str(single), "--out", "q.json")["findings"] == []
     assert "left_out" not in json.loads((tmp_path / "q.json").read_text())
+
+
+def test_a_wide_tables_text_report_shows_a_screenful_and_every_drifted_column(cli: CLI, tmp_path: Path) -> None:
+    """A 2,000-column table printed 2,000 lines of mostly "ok"."""
+    from assay.cli._drift import COLUMNS_SHOWN
+
+    rng = np.random.default_rng(3)
+    width = COLUMNS_SHOWN + 20
+    ref = pa.table({f"f{i}": rng.normal(size=400) for i in range(width)})
+    moved = {f"f{i}": rng.normal(size=400) for i in range(width)}
+    moved["f7"] = moved["f7"] + 3  # one drifted column
+    pq.write_table(ref, tmp_path / "ref.parquet")
+    pq.write_table(pa.table(moved), tmp_path / "cur.parquet")
+    out = cli("drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--no-multivariate", "--no-record", check=1).stdout
+    lines = [line for line in out.splitlines() if line.startswith("  f")]
+    assert len(lines) == COLUMNS_SHOWN and lines[0].split()[0] == "f7" and lines[0].endswith("drift")
+    assert "  ... and 20 more columns, none drifted (--json or --report lists every column)" in out
+    doc = cli.json("drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--no-multivariate", "--no-record", check=1)
+    assert len(doc["columns"]) == width

@@ -135,6 +135,9 @@ def compare_command(reference: str, current: str, as_json: bool, report_path: Pa
     sys.exit(1 if report.drift else 0)
 
 
+COLUMNS_SHOWN = 30  # column lines of a report shown, besides every drifted column
+
+
 def _render(doc: dict[str, Any]) -> None:
     """A drift report document (``DriftReport.to_dict()``, as run or as recorded) as text."""
     verdict = styled("DRIFT", fg="red", bold=True) if doc["drift"] else styled("no drift", fg="green", bold=True)
@@ -142,7 +145,9 @@ def _render(doc: dict[str, Any]) -> None:
     click.echo(f"{verdict}: {len(doc['drifted_columns'])} of {counted(len(columns), 'column')} drifted ({doc['share_drifted']:.0%}); "
                f"reference {counted(doc['reference_rows'], 'row', grouped=True)}, current {counted(doc['current_rows'], 'row', grouped=True)}; "
                f"{method['correction_name']}, alpha {method['alpha']:g}, {method['mode']} mode")  # fmt: skip
-    rows = sorted(columns, key=lambda c: -(c["effect"] if c["effect"] is not None else -1))
+    ranked = sorted(columns, key=lambda c: -(c["effect"] if c["effect"] is not None else -1))
+    # a wide table: the largest effects and every drifted column, not thousands of lines of "ok"
+    rows = [c for i, c in enumerate(ranked) if i < COLUMNS_SHOWN or c["drifted"] or c.get("not_judged")]
     width = max([len(c["name"]) for c in rows] + [6])
     click.echo(f"  {'column':<{width}}  {'kind':<11} {'test':<13} {'effect':>9} {'thresh':>7} {'p adj':>9}  verdict")
     for c in rows:
@@ -152,6 +157,8 @@ def _render(doc: dict[str, Any]) -> None:
         role = f" [{c['role']}]" if c["role"] != "feature" else ""
         thresh = c["threshold"] if c["threshold"] is not None else "-"
         click.echo(f"  {c['name']:<{width}}  {c['kind']:<11} {c['test'] or '-':<13} {eff:>9} {thresh:>7} {padj:>9}  {mark}{role}")
+    if len(ranked) > len(rows):
+        click.echo(f"  ... and {len(ranked) - len(rows):,} more columns, none drifted (--json or --report lists every column)")
     mv = doc.get("multivariate") or {}
     if (mv.get("classifier") or {}).get("auc") is not None:
         cl = mv["classifier"]
