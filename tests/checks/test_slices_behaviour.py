@@ -428,6 +428,9 @@ def test_a_swap_keeps_a_number_column_s_type_and_its_other_values() -> None:
     assert swap({7: 8.5}, np.array([7, 1], dtype=np.int32)).tolist() == [8.5, 1]  # widened: 8.5 held
     assert swap({7: 300}, np.array([7, 1], dtype=np.uint8)).tolist() == [300, 1]  # past uint8: not wrapped
     assert swap({"7.0": 8, 2**70: 9}, np.array([7, 1], dtype=np.int16)).tolist() == [8, 1]  # 2**70: no value
+    # None: missing (NaN), as a float column's swap to null gave before keys were matched by value
+    assert np.isnan(swap({7: None}, np.array([7.0, 1.0]))).tolist() == [True, False]
+    assert np.isnan(swap({7: None}, np.array([7, 1], dtype=np.int64))).tolist() == [True, False]
 
 
 def _rate_suite(extra: str) -> Suite:

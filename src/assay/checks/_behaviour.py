@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -186,13 +187,13 @@ def _swap(spec: BehaviourSpec, col: str, values: np.ndarray) -> np.ndarray:
     keyed = _swap_keys(spec.params["swap"], values)
     misfit = InputError(f"behaviour {spec.kind}: swap {dict(spec.params['swap'])} does not fit column {col!r} ({values.dtype} values)")
     if values.dtype.kind in "iuf":
-        targets = list(keyed.values())
-        if any(_number(t) is None or isinstance(t, str) for t in targets):
+        keyed = {key: math.nan if value is None else value for key, value in keyed.items()}  # None: missing
+        if any(_number(t) is None or isinstance(t, str) for t in keyed.values()):
             raise misfit
         # the column keeps its type (a float32 column stays float32, an int32 one int32), so the
-        # rows not swapped keep their values; an int column swapped to 8.5 (or past its range)
-        # holds floats: 8.5, not a silently truncated 8
-        fits = values.dtype.kind == "f" or all(_fits_integers(t, values.dtype) for t in targets)
+        # rows not swapped keep their values; an int column swapped to 8.5, None (or past its
+        # range) holds floats: 8.5, not a silently truncated 8
+        fits = values.dtype.kind == "f" or all(_fits_integers(t, values.dtype) for t in keyed.values())
         new = values.astype(values.dtype if fits else np.float64)
         for key, value in keyed.items():
             new[values == key] = value
