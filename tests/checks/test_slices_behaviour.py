@@ -406,6 +406,33 @@ def test_a_swap_matches_a_number_column_by_value() -> None:
         _swap(BehaviourSpec("invariance", {"column": "k", "swap": {7: "eight"}}), "k", ints)
 
 
+def test_a_swap_keeps_a_number_column_s_type_and_its_other_values() -> None:
+    """A swap in a number column matched keys through float64 and widened the column to hold its
+    targets: {7: 8} made a float32 column float64 and a uint64 column float64 (its ids past 2**53
+    rounded, rows the swap does not touch), and a key past 2**53 also swapped its neighbour."""
+    from assay.checks._behaviour import _swap, _swapped
+    from assay.checks._suite import BehaviourSpec
+
+    def swap(mapping: dict, values: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+        return _swap(BehaviourSpec("invariance", {"column": "k", "swap": mapping}), "k", values)
+
+    for dtype in (np.float32, np.int32, np.uint8, np.int64):
+        got = swap({7: 8}, np.array([7, 1], dtype=dtype))
+        assert got.dtype == dtype and got.tolist() == [8, 1], dtype
+    ids = np.array([2**63 + 1, 7, 2**63 + 3], dtype=np.uint64)
+    assert swap({7: 8}, ids).tolist() == [2**63 + 1, 8, 2**63 + 3]
+    big = np.array([2**53, 2**53 + 1, 5], dtype=np.int64)
+    for key in (2**53 + 1, str(2**53 + 1)):
+        assert _swapped({key: 0}, big).tolist() == [False, True, False]
+        assert swap({key: 0}, big).tolist() == [2**53, 0, 5]
+    assert swap({7: 8.5}, np.array([7, 1], dtype=np.int32)).tolist() == [8.5, 1]  # widened: 8.5 held
+    assert swap({7: 300}, np.array([7, 1], dtype=np.uint8)).tolist() == [300, 1]  # past uint8: not wrapped
+    assert swap({"7.0": 8, 2**70: 9}, np.array([7, 1], dtype=np.int16)).tolist() == [8, 1]  # 2**70: no value
+    # None: missing (NaN), as a float column's swap to null gave before keys were matched by value
+    assert np.isnan(swap({7: None}, np.array([7.0, 1.0]))).tolist() == [True, False]
+    assert np.isnan(swap({7: None}, np.array([7, 1], dtype=np.int64))).tolist() == [True, False]
+
+
 def _rate_suite(extra: str) -> Suite:
     return Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n" + extra)
 

@@ -311,6 +311,22 @@ def test_a_report_path_that_cannot_be_written_exits_2(cli: CLI, files: tuple[Pat
     assert doc["message"].endswith("afile is a file, not a folder")
 
 
+def test_a_profile_path_that_cannot_be_written_exits_2_before_the_work(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """`assay drift profile --out` (and `drift merge --out`) under a file was an internal error
+    (exit 3, FileExistsError), and only after the data was profiled."""
+    ref = files[0]
+    (ref.parent / "afile").write_text("")
+    bad = ref.parent / "afile" / "p.json"
+    doc = cli.json("drift", "profile", str(ref), "--out", str(bad), check=2)
+    assert doc["message"] == f"cannot write the profile {bad}: {ref.parent / 'afile'} is a file, not a folder"
+    # refused before the data is read: a missing one is not reached
+    doc = cli.json("drift", "profile", str(ref.parent / "missing.parquet"), "--out", str(bad), check=2)
+    assert doc["message"].endswith("afile is a file, not a folder")
+    cli("drift", "profile", str(ref), "--out", "p.json")
+    doc = cli.json("drift", "merge", "p.json", "p.json", "--out", str(bad), check=2)
+    assert doc["message"].endswith("afile is a file, not a folder")
+
+
 def test_a_target_missing_from_the_current_data_says_what_to_do(cli: CLI, files: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """Production data often has no labels yet: the error gave no hint."""
     ref = files[0]

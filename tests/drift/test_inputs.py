@@ -514,3 +514,26 @@ def test_a_csv_header_or_row_longer_than_arrows_block_is_read(tmp_path: Path) ->
     (tmp_path / "blank.csv").write_text("\n\n")
     with pytest.raises(InputError, match="blank.csv is empty"):
         _read_csv(tmp_path / "blank.csv", "blank.csv")
+
+
+def test_a_parquet_profile_that_holds_empty_text_and_missing_values_keeps_its_empty_text(tmp_path: Path) -> None:
+    """A current profile that counts "" against a reference that does not had its "" read as
+    missing (meant for current profiles of a CSV saved before empty fields were read as missing).
+    A Parquet column that holds "" and nulls too is no such profile: its "" is a category, as
+    when the same file is compared as data."""
+    rng = np.random.default_rng(3)
+    reference = rng.choice(["a", "b", None], 4000, p=[0.45, 0.45, 0.1]).tolist()
+    current = rng.choice(["a", "b", "", None], 4000, p=[0.35, 0.35, 0.2, 0.1]).tolist()
+    pq.write_table(pa.table({"c": pa.array(reference, pa.string())}), tmp_path / "ref.parquet")
+    pq.write_table(pa.table({"c": pa.array(current, pa.string())}), tmp_path / "cur.parquet")
+    ref, _ = profile_source(tmp_path / "ref.parquet")
+    ref.save(tmp_path / "ref.json")
+    cur, _ = profile_source(tmp_path / "cur.parquet", like=tmp_path / "ref.json")
+    cur.save(tmp_path / "cur.json")
+    as_data = compare(tmp_path / "ref.json", tmp_path / "cur.parquet", SPEC)
+    as_profile = compare(tmp_path / "ref.json", tmp_path / "cur.json", SPEC)
+    for report in (as_data, as_profile):
+        column = report.columns[0]
+        assert column.current["missing"] == current.count(None), column.current
+        assert not any(f.type == "empty_text_category" for f in report.findings)
+    assert as_profile.columns[0].effect == pytest.approx(as_data.columns[0].effect)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -139,23 +140,46 @@ def _perturb(spec: BehaviourSpec, ctx: Context, rows: np.ndarray) -> Any:
 
 def _swap_keys(swap: Any, values: np.ndarray) -> dict[Any, Any]:
     """The swap's mapping keyed as ``values`` are matched: by number in a number column (``{7: 8}``
-    swaps a float column's 7.0, and so does ``{"7": 8}``), by text in any other."""
+    swaps a float column's 7.0, and so does ``{"7": 8}``; an integer column's keys are ints, so a
+    value past 2**53 is told from its neighbours), by text in any other."""
     if values.dtype.kind in "iuf":
         keyed = {}
         for key, new in dict(swap).items():
-            try:
-                keyed[float(key)] = new
-            except (TypeError, ValueError):
+            number = _number(key)
+            if number is None:
                 continue  # a text key names no number: it swaps nothing here
+            if values.dtype.kind in "iu" and isinstance(number, float) and number.is_integer():
+                number = int(number)
+            keyed[number] = new
         return keyed
     return {str(key): new for key, new in dict(swap).items()}
+
+
+def _number(key: Any) -> int | float | None:
+    """A swap key as the number it names (``7``, ``7.5``, ``"7"``), or None."""
+    if isinstance(key, (bool, int, np.bool_, np.integer)):
+        return int(key)
+    if isinstance(key, (float, np.floating)):
+        return float(key)
+    if isinstance(key, str):
+        for parse in (int, float):
+            try:
+                return parse(key.strip())
+            except ValueError:
+                continue
+    return None
 
 
 def _swapped(swap: Any, values: np.ndarray) -> np.ndarray:
     """Which of ``values`` the swap changes."""
     keyed = _swap_keys(swap, values)
     if values.dtype.kind in "iuf":
-        return np.isin(values.astype(np.float64), np.fromiter(keyed, dtype=np.float64, count=len(keyed)))
+        # compared as they are: a Python int against an int column exactly (a float64 copy
+        # would make 2**53 + 1 equal 2**53); one out of the column's range equals none
+        hit = np.zeros(values.shape, dtype=bool)
+        for key in keyed:
+            hit |= values == key
+        return hit
     return np.fromiter((str(v) in keyed for v in values), dtype=bool, count=len(values))
 
 
@@ -163,18 +187,33 @@ def _swap(spec: BehaviourSpec, col: str, values: np.ndarray) -> np.ndarray:
     keyed = _swap_keys(spec.params["swap"], values)
     misfit = InputError(f"behaviour {spec.kind}: swap {dict(spec.params['swap'])} does not fit column {col!r} ({values.dtype} values)")
     if values.dtype.kind in "iuf":
-        targets = np.asarray(list(keyed.values()))
-        if targets.dtype.kind not in "biuf":
+        keyed = {key: math.nan if value is None else value for key, value in keyed.items()}  # None: missing
+        if any(_number(t) is None or isinstance(t, str) for t in keyed.values()):
             raise misfit
-        new = values.astype(np.result_type(values.dtype, targets.dtype))  # an int column swapped to 8.5 holds 8.5, not 8
-        as_float = values.astype(np.float64)
+        # the column keeps its type (a float32 column stays float32, an int32 one int32), so the
+        # rows not swapped keep their values; an int column swapped to 8.5, None (or past its
+        # range) holds floats: 8.5, not a silently truncated 8
+        fits = values.dtype.kind == "f" or all(_fits_integers(t, values.dtype) for t in keyed.values())
+        new = values.astype(values.dtype if fits else np.float64)
         for key, value in keyed.items():
-            new[as_float == key] = value
+            new[values == key] = value
         return new
     try:
         return np.array([keyed.get(str(v), v) for v in values], dtype=values.dtype if values.dtype != object else object)
     except (TypeError, ValueError):
         raise misfit from None
+
+
+def _fits_integers(value: Any, dtype: np.dtype) -> bool:
+    """Whether ``value`` is a whole number within the range of integer type ``dtype``."""
+    if isinstance(value, (bool, int, np.bool_, np.integer)):
+        whole = int(value)
+    elif float(value).is_integer():
+        whole = int(value)
+    else:
+        return False  # 8.5, NaN or inf
+    info = np.iinfo(dtype)
+    return info.min <= whole <= info.max
 
 
 def run_behaviour(spec: BehaviourSpec, ctx: Context) -> GateResult:

@@ -212,8 +212,9 @@ class DriftDetector:
             if ref.kind != cur.kind or (isinstance(ref, NumericSketch) and not np.array_equal(ref.edges, cur.edges)):
                 raise InputError(f"the current profile's column {name!r} was not counted on the reference's bins",
                                  hint="count current data on the reference profile's edges: `assay drift profile DATA --like REFERENCE.json` (Python: profile_source(DATA, like=...))")  # fmt: skip
-            if isinstance(cur, CategoricalSketch) and cur.counts_empty_text and not ref.counts_empty_text:  # type: ignore[union-attr]
+            if isinstance(cur, CategoricalSketch) and cur.counts_empty_text and not ref.counts_empty_text and not cur.missing:  # type: ignore[union-attr]
                 # a current profile saved before empty CSV fields were read as missing, against a reference read since
+                # (a CSV's text column read so has no missing value: one that has them, from Parquet, holds "" itself)
                 cur = cur.empty_text_as_missing()
                 findings.append(Finding("empty_text_category", f'column {name!r}: the current profile counts the empty text "" as a category and the reference does not '
                                         '(as profiles saved before empty CSV fields were read as missing), so its "" is read as missing', name, "info"))  # fmt: skip
