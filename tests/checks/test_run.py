@@ -142,6 +142,9 @@ def test_registered_models_data_refs_ledger_and_log(world: Path, cli, monkeypatc
     assert log["results"][0]["id"] == doc["id"] and log["results"][0]["verdict"] == "fail"
     shown = cli.json("check", "show", doc["id"][:8], "--report", "again.html", cwd=world)
     assert shown["gates"] == doc["gates"] and (world / "again.html").is_file()
+    (world / "afile").write_text("x")  # a --junit that cannot be written: refused before the report is written
+    refused = cli("check", "show", doc["id"][:8], "--report", "third.html", "--junit", "afile/junit.xml", "--json", cwd=world, check=2)
+    assert "afile is a file, not a folder" in refused.stdout and not (world / "third.html").exists()
     text = cli("check", "suite.yaml", "--candidate", "cancer@v2", "--baseline", "cancer@v1", "--data", "cancer-test@v1",
                cwd=world, check=1).stdout
     assert "recorded as check " in text and "not recorded" not in text

@@ -148,8 +148,12 @@ def show_command(record_id: str, report_path: Path | None, junit_path: Path | No
     The exit code says whether it could be shown; `assay check` itself exits 1 for a result
     that did not pass (read `passed` or `verdict` from --json to act on a recorded one)."""
     from assay.checks import get_result
+    from assay.report import check_report_path
     from assay.workspace import Workspace
 
+    for path in (report_path, junit_path):  # both refused before either is written
+        if path is not None:
+            check_report_path(path)
     doc = get_result(Workspace.open(), record_id)
     if report_path is not None:
         from assay.report import write_check_html
