@@ -260,3 +260,22 @@ def test_a_streak_goes_on_across_a_service_restart(ref_ws: Workspace, receiver: 
     alerts = sorted(list_alerts(ref_ws), key=lambda a: a["window"])
     assert [(a["window"], a["streak_start"]) for a in alerts] == [(0, 0), (1, 0), (2, 0), (3, 0)]
     assert len(deliveries(ref_ws)) == 1
+
+
+def test_a_streaks_end_is_not_posted_before_its_alert(ref_ws: Workspace, receiver: Receiver) -> None:
+    # the alert waits out a long back-off while its streak ends: the resolved post must not reach the on-call first
+    _drifting(ref_ws, receiver.url, 2, shifts=[10, 0])
+    receiver.up()
+    receiver.mode = "fail"
+    sender = WebhookSender(ref_ws, base_delay=0.01)
+    sender.step()
+    resolution = list_resolutions(ref_ws)[0]["id"]
+    ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = CASE WHEN alert_id = ? THEN 0 ELSE ? END",
+                          (resolution, (time.time() + 3600) * 1e6))  # fmt: skip
+    receiver.mode = "ok"
+    sender.step()
+    assert receiver.received == []  # held back behind its alert, not attempted (no back-off of its own)
+    assert [d["attempts"] for d in deliveries(ref_ws) if d["alert_id"] == resolution] == [0]
+    ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = 0")
+    _run_until(sender, lambda: len(receiver.received) == 2)
+    assert [r["body"]["kind"] for r in receiver.received] == ["alert", "resolved"]
