@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any
@@ -316,3 +317,18 @@ def test_a_window_that_passed_and_then_breaches_withdraws_its_end(ref_ws: Worksp
     _deliver_all(ref_ws, receiver)
     posts = [(r["body"]["window"], r["body"]["kind"]) for r in receiver.received]
     assert posts == [(0, "alert"), (1, "resolved"), (1, "alert"), (2, "resolved")]
+
+
+def test_an_end_moved_or_joined_late_says_so_in_its_message(ref_ws: Workspace, receiver: Receiver) -> None:
+    # what `monitor show` and the dashboard print (the message) follows the end's window and streak as they change
+    monitor, rows, processor = _judged_late(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 1, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 3, range(200), right=True)
+    assert [r["message"] for r in list_resolutions(ref_ws)] == ["accuracy<0.9 passes in window 3, after breaching in window 1"]
+    _labelled(ref_ws, rows, monitor, processor, 0, range(200), right=False)  # a late alert: the streak began in window 0
+    assert [r["message"] for r in list_resolutions(ref_ws)] == ["accuracy<0.9 passes in window 3, after breaching in windows 0 to 1"]
+    _labelled(ref_ws, rows, monitor, processor, 2, range(200), right=True)  # a late pass: the streak ended in window 2
+    ends = list_resolutions(ref_ws)
+    assert [(r["window"], r["message"]) for r in ends] == [(2, "accuracy<0.9 passes in window 2, after breaching in windows 0 to 1")]
+    body = ref_ws.ledger.query("SELECT body FROM monitor_alerts WHERE id = ?", (ends[0]["id"],))[0][0]
+    assert json.loads(body)["message"] == ends[0]["message"]

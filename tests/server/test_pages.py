@@ -202,3 +202,19 @@ def test_the_monitor_page_lists_the_ends_of_streaks(client: Any, ref_ws: Any, to
     assert "<h2>Resolved</h2>" in page and "windows 2 to 4" in page and "window 5</a>" in page
     assert "get every alert and the end of each streak" in page
     assert "No alerts." in page  # an end is not an alert
+
+
+def test_a_window_page_names_the_streaks_it_ended(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    # a resolved post's url leads to the window that passed: its page says which streak ended there
+    create_monitor(ref_ws, "m", "ref@v1", window="500rows", rules=["drift"])
+    for i, shift in enumerate((0, 10, 0)):
+        response = client.post("/api/v1/monitors/m/events", json={"rows": make_rows(500, seed=i, shift=shift)}, headers=bearer(tokens["ingest"]))
+        assert response.status_code == 201
+    deadline = time.monotonic() + 20
+    while len(client.get("/api/v1/monitors/m/windows", headers=bearer(tokens["read"])).json()["windows"]) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    _login(client, token=tokens["read"])
+    page = client.get("/monitors/m/windows/2").text
+    assert "Streaks this window ended" in page and "drift passes in window 2, after breaching in window 1" in page
+    assert "Streaks this window ended" not in client.get("/monitors/m/windows/1").text

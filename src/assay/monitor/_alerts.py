@@ -95,7 +95,8 @@ def record_pass(tx: Any, monitor: Any, index: int, rule: str, now: str, *, base_
         found = _resolution_at(tx, monitor.id, rule, after.window)
         if found:
             body = _resolution_body(monitor, rule, start, before.window, index, _doc(found[1]), base_url)
-            tx.execute("UPDATE monitor_alerts SET window_idx = ?, body = ? WHERE id = ?", (index, json.dumps(body, default=str), found[0]))
+            tx.execute("UPDATE monitor_alerts SET window_idx = ?, body = ?, message = ? WHERE id = ?",
+                       (index, json.dumps(body, default=str), body["message"], found[0]))  # fmt: skip
             return False
     elif after is not None:  # a pass inside a streak splits it: the later part is a streak of its own
         _move_start(tx, monitor.id, rule, after.window, start, after.window)
@@ -167,15 +168,19 @@ def _mark_notified(tx: Any, alert_id: str) -> None:
 
 def _move_start(tx: Any, monitor_id: str, rule: str, since: int, old: int, new: int) -> None:
     """The streak that began in window ``old`` (its rows from window ``since`` on) now begins in window ``new``:
-    its alerts and its resolution say so."""
+    its alerts and its resolution (its message too) say so."""
     if old == new:
         return
-    rows = tx.execute("SELECT id, window_idx, body FROM monitor_alerts WHERE monitor = ? AND rule = ? AND window_idx >= ? ORDER BY window_idx",
-                      (monitor_id, rule, since))  # fmt: skip
-    for row_id, window, body in rows:
+    rows = tx.execute("SELECT id, window_idx, body, kind, message FROM monitor_alerts WHERE monitor = ? AND rule = ? AND window_idx >= ? "
+                      "ORDER BY window_idx", (monitor_id, rule, since))  # fmt: skip
+    for row_id, window, body, kind, message in rows:
         if streak_start(body, int(window)) != old:
             break  # the next streak
-        tx.execute("UPDATE monitor_alerts SET body = ? WHERE id = ?", (json.dumps({**_doc(body), "streak_start": new}, default=str), row_id))
+        doc = {**_doc(body), "streak_start": new}
+        if kind == RESOLVED:
+            last = doc.get("last_window")
+            doc["message"] = message = _resolution_message(rule, new, last if isinstance(last, int) else int(window), int(window))
+        tx.execute("UPDATE monitor_alerts SET body = ?, message = ? WHERE id = ?", (json.dumps(doc, default=str), message, row_id))
 
 
 def _resolution_at(tx: Any, monitor_id: str, rule: str, window: int) -> tuple[str, str] | None:
@@ -190,8 +195,8 @@ def _resolve(tx: Any, monitor: Any, rule: str, start: int, last: int, at: int, n
     if found is None:
         _record_resolution(tx, monitor, rule, start, last, at, now, base_url)
         return
-    tx.execute("UPDATE monitor_alerts SET body = ? WHERE id = ?",
-               (json.dumps(_resolution_body(monitor, rule, start, last, at, _doc(found[1]), base_url), default=str), found[0]))  # fmt: skip
+    body = _resolution_body(monitor, rule, start, last, at, _doc(found[1]), base_url)
+    tx.execute("UPDATE monitor_alerts SET body = ?, message = ? WHERE id = ?", (json.dumps(body, default=str), body["message"], found[0]))
 
 
 def _record_resolution(tx: Any, monitor: Any, rule: str, start: int, last: int, at: int, now: str, base_url: str) -> bool:
@@ -207,11 +212,15 @@ def _record_resolution(tx: Any, monitor: Any, rule: str, start: int, last: int, 
 
 def _resolution_body(monitor: Any, rule: str, start: int, last: int, at: int, kept: dict[str, Any], base_url: str) -> dict[str, Any]:
     """A resolution's body (its kind, id, time and notified flag kept from ``kept``) for the streak ``start``..``last`` ended in window ``at``."""
-    breached = f"window {start}" if start == last else f"windows {start} to {last}"
-    return {"monitor": monitor.name, "window": at, "rule": rule, "message": f"{rule} passes in window {at}, after breaching in {breached}",
+    return {"monitor": monitor.name, "window": at, "rule": rule, "message": _resolution_message(rule, start, last, at),
             **{k: v for k, v in kept.items() if k in ("kind", "resolution_id", "created_at", "notified")},
             "streak_start": start, "last_window": last, "reference": monitor.reference,
             "url": f"{base_url.rstrip('/')}/monitors/{monitor.name}/windows/{at}" if base_url else None}  # fmt: skip
+
+
+def _resolution_message(rule: str, start: int, last: int, at: int) -> str:
+    breached = f"window {start}" if start == last else f"windows {start} to {last}"
+    return f"{rule} passes in window {at}, after breaching in {breached}"
 
 
 def _withdraw_resolution(tx: Any, monitor_id: str, rule: str, index: int) -> bool:

@@ -311,8 +311,9 @@ async def window(request: Request, name: str, index: int) -> HTMLResponse:
         found = get_monitor(ws, name)
         doc = get_window(ws, found, index)
         alerts = [a for a in list_alerts(ws, found, limit=5000) if a["window"] == index]
+        ended = [r for r in list_resolutions(ws, found, limit=5000) if r["window"] == index]  # what a resolved post's url leads to
         has_labels = bool(ws.ledger.query("SELECT 1 FROM monitor_labels WHERE monitor = ? LIMIT 1", (found.id,)))
-        return {"monitor": found, "window": doc, "alerts": alerts, "labels": window_labels(ws, found, index) if has_labels else None}
+        return {"monitor": found, "window": doc, "alerts": alerts, "resolved": ended, "labels": window_labels(ws, found, index) if has_labels else None}
 
     data = await run_in_threadpool(gather)
     charts = []
