@@ -256,9 +256,9 @@ def _streaks(ws: Workspace) -> tuple[list[tuple[int, int, int]], list[tuple[int,
     return alerts, sorted((r["window"], r["streak_start"], r["last_window"]) for r in list_resolutions(ws))
 
 
-def _judged_late(ws: Workspace, receiver: Receiver) -> tuple[Any, list[dict], WindowProcessor]:
+def _judged_late(ws: Workspace, receiver: Receiver, *, notify: str = "change") -> tuple[Any, list[dict], WindowProcessor]:
     monitor = create_monitor(ws, "m", "ref@v1", window="500rows", rules=["accuracy<0.9"], webhooks=[receiver.url],
-                             drift={"prediction": "country"}, min_labels=100, notify="change")  # fmt: skip
+                             drift={"prediction": "country"}, min_labels=100, notify=notify)  # fmt: skip
     rows = make_rows(2000, seed=1)
     _ingest(ws, monitor, [(f"b{w}", rows[500 * w:500 * w + 500]) for w in range(4)])
     processor = WindowProcessor(ws)
@@ -332,3 +332,53 @@ def test_an_end_moved_or_joined_late_says_so_in_its_message(ref_ws: Workspace, r
     assert [(r["window"], r["message"]) for r in ends] == [(2, "accuracy<0.9 passes in window 2, after breaching in windows 0 to 1")]
     body = ref_ws.ledger.query("SELECT body FROM monitor_alerts WHERE id = ?", (ends[0]["id"],))[0][0]
     assert json.loads(body)["message"] == ends[0]["message"]
+
+
+def test_a_late_alert_after_its_streaks_end_was_posted_is_followed_by_that_end_again(ref_ws: Workspace, receiver: Receiver) -> None:
+    # notify=every: the end of streak 2..2 was posted; windows 0 and 1, judged late, breach and join it: each of their
+    # posts is followed by the end again, under a new key, so the receiver's last word on the streak is "resolved"
+    monitor, rows, processor = _judged_late(ref_ws, receiver, notify="every")
+    _labelled(ref_ws, rows, monitor, processor, 2, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 3, range(200), right=True)
+    _deliver_all(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 0, range(200), right=False)
+    _deliver_all(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 1, range(200), right=False)
+    _deliver_all(ref_ws, receiver)
+    posts = [(r["body"]["window"], r["body"]["kind"], r["body"]["streak_start"]) for r in receiver.received]
+    assert posts == [(2, "alert", 2), (3, "resolved", 2), (0, "alert", 0), (3, "resolved", 0), (1, "alert", 0), (3, "resolved", 0)]
+    ends = [r for r in receiver.received if r["body"]["kind"] == "resolved"]
+    assert len({r["key"] for r in ends}) == 3  # a repeated key would be dropped as a copy
+    assert [r["body"].get("replaces") for r in ends] == [None, ends[0]["key"], ends[1]["key"]]
+    assert _streaks(ref_ws) == ([(0, 0, 1), (1, 0, 1), (2, 0, 1)], [(3, 0, 2)])  # one end, recorded once
+    assert [r["id"] for r in list_resolutions(ref_ws)] == [ends[-1]["key"]]
+
+
+def test_a_late_alert_not_posted_under_change_leaves_the_end_as_the_last_word(ref_ws: Workspace, receiver: Receiver) -> None:
+    monitor, rows, processor = _judged_late(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 2, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 3, range(200), right=True)
+    _deliver_all(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 0, range(200), right=False)  # joins the streak that was told: not posted
+    _labelled(ref_ws, rows, monitor, processor, 1, range(200), right=False)
+    _deliver_all(ref_ws, receiver)
+    assert [(r["body"]["window"], r["body"]["kind"]) for r in receiver.received] == [(2, "alert"), (3, "resolved")]
+    assert _streaks(ref_ws)[1] == [(3, 0, 2)]
+
+
+def test_a_pass_that_breaches_after_its_end_was_posted_is_followed_by_the_next_end_again(ref_ws: Workspace, receiver: Receiver) -> None:
+    # notify=change: window 1 passed and, with more labels, breaches; its alert is posted (the on-call heard "resolved")
+    # and it joins the streak of window 2, whose end was posted already: that end is posted again after it
+    monitor, rows, processor = _judged_late(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 0, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 1, range(100), right=True)
+    _deliver_all(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 2, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 3, range(200), right=True)
+    _deliver_all(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 1, range(100, 400), right=False)
+    _deliver_all(ref_ws, receiver)
+    posts = [(r["body"]["window"], r["body"]["kind"], r["body"]["streak_start"]) for r in receiver.received]
+    assert posts == [(0, "alert", 0), (1, "resolved", 0), (2, "alert", 2), (3, "resolved", 2), (1, "alert", 0), (3, "resolved", 0)]
+    assert len({r["key"] for r in receiver.received}) == 6
+    assert _streaks(ref_ws)[1] == [(3, 0, 2)]

@@ -32,7 +32,13 @@ Performance rules are judged when labels come, so a window may be judged after t
   moved, not posted again);
 - a window that passed and, with more labels, breaches: the resolution it recorded is withdrawn
   (deleted with its deliveries; a post already made stands) and, when it had been posted, the
-  window's alert is posted even under ``change``, so the on-call hears that the rule breaches again.
+  window's alert is posted even under ``change``, so the on-call hears that the rule breaches again;
+- a late alert that is posted (each one under ``every``; under ``change`` only the one above, a late
+  alert joining a streak that was told is not posted) into a streak whose resolution was recorded
+  to be posted before it has that resolution recorded again, under a new id (the row replaced, as a
+  window holds one row per rule, and named in ``replaces``), so it is posted after the alert and
+  the receiver's last word on the streak is ``resolved``; a receiver drops a repeated
+  Idempotency-Key as a copy, hence the new id.
 """
 
 from __future__ import annotations
@@ -72,10 +78,13 @@ def record_alert(tx: Any, monitor: Any, index: int, rule: str, message: str, bod
                (alert_id, monitor.id, index, rule, message, now, json.dumps(body, default=str), ALERT))  # fmt: skip
     if notified:
         _deliver(tx, monitor, alert_id)
+    end = _end_after(tx, monitor.id, rule, index)  # the streak's end, when it was recorded before this alert
     if after is not None and after.breached:
         _move_start(tx, monitor.id, rule, after.window, streak_start(after.body, after.window), start)
     elif after is not None:  # the window that passed after this one ends its streak
         _resolve(tx, monitor, rule, start, index, after.window, now, base_url)
+    if notified and end is not None:
+        _post_end_again(tx, monitor, rule, index, start, end, now, base_url)
     add_edges(tx, [(monitor.node, f"alert:{alert_id}", "raised")])
     return alert_id
 
@@ -183,6 +192,32 @@ def _move_start(tx: Any, monitor_id: str, rule: str, since: int, old: int, new: 
         tx.execute("UPDATE monitor_alerts SET body = ?, message = ? WHERE id = ?", (json.dumps(doc, default=str), message, row_id))
 
 
+def _end_after(tx: Any, monitor_id: str, rule: str, index: int) -> str | None:
+    """The id of the first resolution of ``rule`` after window ``index``: the end of the streak that window is in, if any."""
+    found = tx.execute("SELECT id FROM monitor_alerts WHERE monitor = ? AND rule = ? AND kind = ? AND window_idx > ? ORDER BY window_idx LIMIT 1",
+                       (monitor_id, rule, RESOLVED, index))  # fmt: skip
+    return found[0][0] if found else None
+
+
+def _post_end_again(tx: Any, monitor: Any, rule: str, index: int, start: int, end_id: str, now: str, base_url: str) -> None:
+    """A late alert of window ``index`` was posted into the streak (from ``start``) that resolution ``end_id`` ended, recorded
+    and to be posted before this alert: record that end again, under a new id, so it is posted after the alert (the sender
+    holds a resolution back while an earlier alert of its rule is pending to that url) and the receiver's last word on the
+    streak is "resolved", not an alert of a streak it closed. Done even when no post of it was seen to succeed yet: one
+    may be in flight, and an end never posted is only renamed. A receiver drops a repeated Idempotency-Key as a copy,
+    hence the new id; the row replaces the old one, as (monitor, window, rule) is unique, and names it (``replaces``)."""
+    found = tx.execute("SELECT window_idx, body FROM monitor_alerts WHERE id = ? AND rule = ?", (end_id, rule))
+    if not found or not _was_notified(tx, end_id):
+        return
+    at, doc = int(found[0][0]), _doc(found[0][1])
+    last = doc.get("last_window")
+    if streak_start(found[0][1], at) != start or not isinstance(last, int) or not index <= last < at:
+        return  # the end of another streak (not expected: a pass between would have ended this one)
+    tx.execute("DELETE FROM webhook_deliveries WHERE alert_id = ?", (end_id,))
+    tx.execute("DELETE FROM monitor_alerts WHERE id = ?", (end_id,))
+    _record_resolution(tx, monitor, rule, start, last, at, now, base_url, replaces=end_id)
+
+
 def _resolution_at(tx: Any, monitor_id: str, rule: str, window: int) -> tuple[str, str] | None:
     found = tx.execute("SELECT id, body FROM monitor_alerts WHERE monitor = ? AND rule = ? AND window_idx = ? AND kind = ?",
                        (monitor_id, rule, window, RESOLVED))  # fmt: skip
@@ -199,10 +234,11 @@ def _resolve(tx: Any, monitor: Any, rule: str, start: int, last: int, at: int, n
     tx.execute("UPDATE monitor_alerts SET body = ?, message = ? WHERE id = ?", (json.dumps(body, default=str), body["message"], found[0]))
 
 
-def _record_resolution(tx: Any, monitor: Any, rule: str, start: int, last: int, at: int, now: str, base_url: str) -> bool:
+def _record_resolution(tx: Any, monitor: Any, rule: str, start: int, last: int, at: int, now: str, base_url: str, *, replaces: str | None = None) -> bool:
     row_id = uuid.uuid4().hex
     notified = bool(monitor.spec.webhooks)  # every streak was posted: its first alert (change), or each one (every)
-    body = _resolution_body(monitor, rule, start, last, at, {"kind": RESOLVED, "resolution_id": row_id, "created_at": now, "notified": notified}, base_url)
+    kept = {"kind": RESOLVED, "resolution_id": row_id, "created_at": now, "notified": notified} | ({"replaces": replaces} if replaces else {})
+    body = _resolution_body(monitor, rule, start, last, at, kept, base_url)
     tx.execute("INSERT INTO monitor_alerts (id, monitor, window_idx, rule, message, created_at, body, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                (row_id, monitor.id, at, rule, body["message"], now, json.dumps(body, default=str), RESOLVED))  # fmt: skip
     if notified:
@@ -213,7 +249,7 @@ def _record_resolution(tx: Any, monitor: Any, rule: str, start: int, last: int, 
 def _resolution_body(monitor: Any, rule: str, start: int, last: int, at: int, kept: dict[str, Any], base_url: str) -> dict[str, Any]:
     """A resolution's body (its kind, id, time and notified flag kept from ``kept``) for the streak ``start``..``last`` ended in window ``at``."""
     return {"monitor": monitor.name, "window": at, "rule": rule, "message": _resolution_message(rule, start, last, at),
-            **{k: v for k, v in kept.items() if k in ("kind", "resolution_id", "created_at", "notified")},
+            **{k: v for k, v in kept.items() if k in ("kind", "resolution_id", "created_at", "notified", "replaces")},
             "streak_start": start, "last_window": last, "reference": monitor.reference,
             "url": f"{base_url.rstrip('/')}/monitors/{monitor.name}/windows/{at}" if base_url else None}  # fmt: skip
 
