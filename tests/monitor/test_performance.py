@@ -352,6 +352,10 @@ def test_a_late_alert_after_its_streaks_end_was_posted_is_followed_by_that_end_a
     assert [r["body"].get("replaces") for r in ends] == [None, ends[0]["key"], ends[1]["key"]]
     assert _streaks(ref_ws) == ([(0, 0, 1), (1, 0, 1), (2, 0, 1)], [(3, 0, 2)])  # one end, recorded once
     assert [r["id"] for r in list_resolutions(ref_ws)] == [ends[-1]["key"]]
+    import datetime as dt
+
+    starts = [dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=w["start_us"]) for w in list_windows(ref_ws, monitor)]
+    assert [r["body"]["streak_started_at"] for r in ends] == [starts[2].isoformat(timespec="microseconds")] + [starts[0].isoformat(timespec="microseconds")] * 2
 
 
 def test_a_late_alert_not_posted_under_change_leaves_the_end_as_the_last_word(ref_ws: Workspace, receiver: Receiver) -> None:

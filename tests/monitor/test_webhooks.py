@@ -290,3 +290,49 @@ def test_a_streaks_end_is_not_posted_before_its_alert(ref_ws: Workspace, receive
     ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = 0")
     _run_until(sender, lambda: len(receiver.received) == 2)
     assert [r["body"]["kind"] for r in receiver.received] == ["alert", "resolved"]
+
+
+def _iso(us: int) -> str:
+    import datetime as dt
+
+    return (dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=us)).isoformat(timespec="microseconds")
+
+
+def test_posts_and_show_say_when_a_row_count_streak_began(cli: Any, ref_ws: Workspace, receiver: Receiver) -> None:
+    # a row-count window began when its first event arrived: monitor_windows.start_us
+    _drifting(ref_ws, receiver.url, 0, shifts=[10, 10, 0])
+    receiver.up()
+    _run_until(WebhookSender(ref_ws, base_delay=0.05), lambda: all(d["state"] == "delivered" for d in deliveries(ref_ws)))
+    began = _iso(list_windows(ref_ws, get_monitor(ref_ws, "m"))[0]["start_us"])
+    posts = [(r["body"]["kind"], r["body"]["window"], r["body"]["streak_start"], r["body"]["streak_started_at"]) for r in receiver.received]
+    assert posts == [("alert", 0, 0, began), ("alert", 1, 0, began), ("resolved", 2, 0, began)]
+    doc = cli.json("monitor", "show", "m")
+    assert [(a["window"], a["streak_started_at"]) for a in doc["alerts"]] == [(1, began), (0, began)]
+    assert [(r["window"], r["streak_started_at"]) for r in doc["resolved"]] == [(2, began)]
+
+
+def test_posts_and_show_say_when_a_time_streak_began(ref_ws: Workspace, receiver: Receiver) -> None:
+    # events in minute 0 and minute 3, none between: a traffic stop from minute 1, ended in minute 3
+    import pyarrow as pa
+
+    from assay.monitor._windows import WindowProcessor
+
+    monitor = create_monitor(ref_ws, "gap", "ref@v1", window="1m", rules=["rows<100"], webhooks=[receiver.url])
+    service = MonitorService(ref_ws)
+    service.log.start()
+    try:
+        for i in range(2):
+            service.log.append(monitor.id, f"b{i}", pa.Table.from_pylist(make_rows(400, seed=i)))
+    finally:
+        service.log.stop()
+    minute = 60 * 1_000_000
+    for seq, at in ((0, 10), (1, 3 * 60 + 10)):
+        ref_ws.ledger.execute("UPDATE monitor_batches SET received_us = ? WHERE monitor = ? AND seq = ?",
+                              (monitor.created_us + at * 1_000_000, monitor.id, seq))  # fmt: skip
+    WindowProcessor(ref_ws).step(now_us=monitor.created_us + 4 * minute + 2_000_000)
+    receiver.up()
+    _run_until(WebhookSender(ref_ws, base_delay=0.05), lambda: all(d["state"] == "delivered" for d in deliveries(ref_ws)))
+    began = _iso(monitor.created_us + minute)
+    posts = [(r["body"]["kind"], r["body"]["window"], r["body"]["streak_started_at"]) for r in receiver.received]
+    assert posts == [("alert", 1, began), ("alert", 2, began), ("resolved", 3, began)]
+    assert {a["streak_started_at"] for a in list_alerts(ref_ws)} == {began} == {r["streak_started_at"] for r in list_resolutions(ref_ws)}

@@ -10,9 +10,11 @@ a ``rows<N`` rule, and then only the last ``EMPTY_BACKFILL`` after an idle spell
 too few labels yet) neither breaks nor extends a streak.
 
 A *streak* is a run of alerts of one rule with no passing window between; each alert names the
-streak's first window (``streak_start``). The first window that passes after a streak *resolves*
+streak's first window (``streak_start``) and when it began (``streak_started_at``, UTC ISO 8601: a
+time window's start, a row-count window's first event's arrival; null when not recorded). The first window that passes after a streak *resolves*
 it: a resolution is recorded, a ``monitor_alerts`` row of kind ``resolved`` at that window, whose
-body names the streak's first and last breaching windows (``streak_start``, ``last_window``).
+body names the streak's first and last breaching windows (``streak_start``, ``last_window``) and
+``streak_started_at``.
 
 A monitor that notifies on every breach (``notify="every"``, the default) posts each alert to its
 webhooks; one that notifies on changes (``notify="change"``) posts one alert per streak, the first
@@ -43,12 +45,13 @@ Performance rules are judged when labels come, so a window may be judged after t
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import time
 import uuid
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
-__all__ = ["record_alert", "record_pass", "streak_start"]
+__all__ = ["record_alert", "record_pass", "streak_start", "streak_started_at", "window_started_at"]
 
 ALERT, RESOLVED = "alert", "resolved"
 
@@ -73,14 +76,15 @@ def record_alert(tx: Any, monitor: Any, index: int, rule: str, message: str, bod
     joins_later = after is not None and after.breached
     # under "change", a later window's alert told of this streak already
     notified = monitor.spec.notify == "every" or (start == index and not joins_later) or told_resolved
-    body = {**body, "kind": ALERT, "alert_id": alert_id, "streak_start": start, "notified": notified and bool(monitor.spec.webhooks)}
+    body = {**body, "kind": ALERT, "alert_id": alert_id, "streak_start": start, "streak_started_at": streak_started_at(tx.execute, monitor, start),
+            "notified": notified and bool(monitor.spec.webhooks)}
     tx.execute("INSERT INTO monitor_alerts (id, monitor, window_idx, rule, message, created_at, body, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                (alert_id, monitor.id, index, rule, message, now, json.dumps(body, default=str), ALERT))  # fmt: skip
     if notified:
         _deliver(tx, monitor, alert_id)
     end = _end_after(tx, monitor.id, rule, index)  # the streak's end, when it was recorded before this alert
     if after is not None and after.breached:
-        _move_start(tx, monitor.id, rule, after.window, streak_start(after.body, after.window), start)
+        _move_start(tx, monitor, rule, after.window, streak_start(after.body, after.window), start)
     elif after is not None:  # the window that passed after this one ends its streak
         _resolve(tx, monitor, rule, start, index, after.window, now, base_url)
     if notified and end is not None:
@@ -103,12 +107,12 @@ def record_pass(tx: Any, monitor: Any, index: int, rule: str, now: str, *, base_
     if after is not None and not after.breached:  # it resolved this streak: this window, judged late, comes first
         found = _resolution_at(tx, monitor.id, rule, after.window)
         if found:
-            body = _resolution_body(monitor, rule, start, before.window, index, _doc(found[1]), base_url)
+            body = _resolution_body(tx, monitor, rule, start, before.window, index, _doc(found[1]), base_url)
             tx.execute("UPDATE monitor_alerts SET window_idx = ?, body = ?, message = ? WHERE id = ?",
                        (index, json.dumps(body, default=str), body["message"], found[0]))  # fmt: skip
             return False
     elif after is not None:  # a pass inside a streak splits it: the later part is a streak of its own
-        _move_start(tx, monitor.id, rule, after.window, start, after.window)
+        _move_start(tx, monitor, rule, after.window, start, after.window)
         if monitor.spec.webhooks and after.alert_id and not _was_notified(tx, after.alert_id):
             _deliver(tx, monitor, after.alert_id)
             _mark_notified(tx, after.alert_id)
@@ -123,6 +127,24 @@ def streak_start(body: str, window: int) -> int:
     except (ValueError, AttributeError):
         return window
     return int(start) if isinstance(start, int) and 0 <= start <= window else window
+
+
+def streak_started_at(query: Callable[[str, tuple[Any, ...]], list[Any]], monitor: Any, window: int) -> str | None:
+    """When window ``window`` of ``monitor`` (a streak's first) began, as UTC ISO 8601: a time window's start; a
+    row-count window's first event's arrival, read from ``monitor_windows`` (None while it is not recorded there).
+    ``query`` runs SQL: a transaction's ``execute`` or a ledger's ``query``."""
+    found = [] if monitor.spec.window.kind == "time" else \
+        query("SELECT start_us FROM monitor_windows WHERE monitor = ? AND window_idx = ?", (monitor.id, window))  # fmt: skip
+    return window_started_at(monitor, window, int(found[0][0]) if found else None)
+
+
+def window_started_at(monitor: Any, window: int, start_us: int | None) -> str | None:
+    """:func:`streak_started_at` given the window's ``start_us`` as ``monitor_windows`` holds it (None: not recorded)."""
+    if monitor.spec.window.kind == "time":
+        start_us = monitor.created_us + window * monitor.spec.window.size * 1_000_000  # as the window processor records it
+    if not start_us or start_us <= 0:  # a row-count window not recorded, or closed without a first event (after a restart)
+        return None
+    return (_dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(microseconds=start_us)).isoformat(timespec="microseconds")
 
 
 def _judged(tx: Any, monitor: Any, rule: str, index: int, *, later: bool) -> _Judged | None:
@@ -175,17 +197,18 @@ def _mark_notified(tx: Any, alert_id: str) -> None:
     tx.execute("UPDATE monitor_alerts SET body = ? WHERE id = ?", (json.dumps({**_doc(found[0][0]), "notified": True}, default=str), alert_id))
 
 
-def _move_start(tx: Any, monitor_id: str, rule: str, since: int, old: int, new: int) -> None:
+def _move_start(tx: Any, monitor: Any, rule: str, since: int, old: int, new: int) -> None:
     """The streak that began in window ``old`` (its rows from window ``since`` on) now begins in window ``new``:
     its alerts and its resolution (its message too) say so."""
     if old == new:
         return
     rows = tx.execute("SELECT id, window_idx, body, kind, message FROM monitor_alerts WHERE monitor = ? AND rule = ? AND window_idx >= ? "
-                      "ORDER BY window_idx", (monitor_id, rule, since))  # fmt: skip
+                      "ORDER BY window_idx", (monitor.id, rule, since))  # fmt: skip
+    started = streak_started_at(tx.execute, monitor, new)
     for row_id, window, body, kind, message in rows:
         if streak_start(body, int(window)) != old:
             break  # the next streak
-        doc = {**_doc(body), "streak_start": new}
+        doc = {**_doc(body), "streak_start": new, "streak_started_at": started}
         if kind == RESOLVED:
             last = doc.get("last_window")
             doc["message"] = message = _resolution_message(rule, new, last if isinstance(last, int) else int(window), int(window))
@@ -230,7 +253,7 @@ def _resolve(tx: Any, monitor: Any, rule: str, start: int, last: int, at: int, n
     if found is None:
         _record_resolution(tx, monitor, rule, start, last, at, now, base_url)
         return
-    body = _resolution_body(monitor, rule, start, last, at, _doc(found[1]), base_url)
+    body = _resolution_body(tx, monitor, rule, start, last, at, _doc(found[1]), base_url)
     tx.execute("UPDATE monitor_alerts SET body = ?, message = ? WHERE id = ?", (json.dumps(body, default=str), body["message"], found[0]))
 
 
@@ -238,7 +261,7 @@ def _record_resolution(tx: Any, monitor: Any, rule: str, start: int, last: int, 
     row_id = uuid.uuid4().hex
     notified = bool(monitor.spec.webhooks)  # every streak was posted: its first alert (change), or each one (every)
     kept = {"kind": RESOLVED, "resolution_id": row_id, "created_at": now, "notified": notified} | ({"replaces": replaces} if replaces else {})
-    body = _resolution_body(monitor, rule, start, last, at, kept, base_url)
+    body = _resolution_body(tx, monitor, rule, start, last, at, kept, base_url)
     tx.execute("INSERT INTO monitor_alerts (id, monitor, window_idx, rule, message, created_at, body, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                (row_id, monitor.id, at, rule, body["message"], now, json.dumps(body, default=str), RESOLVED))  # fmt: skip
     if notified:
@@ -246,11 +269,11 @@ def _record_resolution(tx: Any, monitor: Any, rule: str, start: int, last: int, 
     return notified
 
 
-def _resolution_body(monitor: Any, rule: str, start: int, last: int, at: int, kept: dict[str, Any], base_url: str) -> dict[str, Any]:
+def _resolution_body(tx: Any, monitor: Any, rule: str, start: int, last: int, at: int, kept: dict[str, Any], base_url: str) -> dict[str, Any]:
     """A resolution's body (its kind, id, time and notified flag kept from ``kept``) for the streak ``start``..``last`` ended in window ``at``."""
     return {"monitor": monitor.name, "window": at, "rule": rule, "message": _resolution_message(rule, start, last, at),
             **{k: v for k, v in kept.items() if k in ("kind", "resolution_id", "created_at", "notified", "replaces")},
-            "streak_start": start, "last_window": last, "reference": monitor.reference,
+            "streak_start": start, "streak_started_at": streak_started_at(tx.execute, monitor, start), "last_window": last, "reference": monitor.reference,
             "url": f"{base_url.rstrip('/')}/monitors/{monitor.name}/windows/{at}" if base_url else None}  # fmt: skip
 
 

@@ -182,7 +182,8 @@ def get_window(ws: Any, monitor: Monitor, index: int) -> dict[str, Any]:
 
 def list_alerts(ws: Any, monitor: Monitor | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
     """Alerts, newest first, with the state of their webhook deliveries and the first window of
-    their streak (``streak_start``: the rule breached in every window it judged from it to this one).
+    their streak (``streak_start``: the rule breached in every window it judged from it to this one) and when
+    that window began (``streak_started_at``, UTC ISO 8601, or None; see :func:`assay.monitor._alerts.streak_started_at`).
     The ends of streaks are listed by :func:`list_resolutions`."""
     return _list_rows(ws, monitor, "alert", limit)
 
@@ -190,7 +191,7 @@ def list_alerts(ws: Any, monitor: Monitor | None = None, *, limit: int = 200) ->
 def _list_rows(ws: Any, monitor: Monitor | None, kind: str, limit: int) -> list[dict[str, Any]]:
     sql = ("SELECT a.id, m.name, a.window_idx, a.rule, a.message, a.created_at, "
            "(SELECT COUNT(*) FROM webhook_deliveries d WHERE d.alert_id = a.id AND d.state = 'delivered'), "
-           "(SELECT COUNT(*) FROM webhook_deliveries d WHERE d.alert_id = a.id), a.body "
+           "(SELECT COUNT(*) FROM webhook_deliveries d WHERE d.alert_id = a.id), a.body, a.monitor "
            "FROM monitor_alerts a JOIN monitors m ON m.id = a.monitor WHERE a.kind = ?")  # fmt: skip
     params: tuple[Any, ...] = (kind,)
     if monitor is not None:
@@ -200,14 +201,43 @@ def _list_rows(ws: Any, monitor: Monitor | None, kind: str, limit: int) -> list[
 
     sql += " ORDER BY a.created_at DESC, a.window_idx DESC LIMIT ?"
     rows = ws.ledger.query(sql, (*params, int(limit)))
+    starts = [(r[9], streak_start(r[8], int(r[2]))) for r in rows]
+    started = _streaks_started_at(ws, monitor, starts)
     return [{"id": r[0], "monitor": r[1], "window": int(r[2]), "rule": r[3], "message": r[4], "created_at": r[5],
-             "webhooks_delivered": int(r[6]), "webhooks": int(r[7]), "streak_start": streak_start(r[8], int(r[2]))}
-            | ({"last_window": _last_window(r[8], int(r[2]))} if kind == "resolved" else {}) for r in rows]  # fmt: skip
+             "webhooks_delivered": int(r[6]), "webhooks": int(r[7]), "streak_start": start[1], "streak_started_at": started.get(start)}
+            | ({"last_window": _last_window(r[8], int(r[2]))} if kind == "resolved" else {}) for r, start in zip(rows, starts)]  # fmt: skip
+
+
+def _streaks_started_at(ws: Any, monitor: Monitor | None, starts: list[tuple[str, int]]) -> dict[tuple[str, int], str | None]:
+    """When each (monitor id, window) in ``starts`` began (see :func:`assay.monitor._alerts.window_started_at`):
+    a few queries for the lot, not one per row."""
+    from assay.monitor._alerts import window_started_at
+
+    ids = sorted({m for m, _ in starts})
+    if monitor is not None:
+        monitors = {monitor.id: monitor}
+    else:
+        monitors = {}
+        for at in range(0, len(ids), 500):
+            chunk = ids[at:at + 500]
+            for row in ws.ledger.query(f"SELECT {_COLUMNS} FROM monitors WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)):
+                found = Monitor.from_row(row)
+                monitors[found.id] = found
+    recorded: dict[tuple[str, int], int] = {}
+    for monitor_id in ids:
+        windows = sorted({w for m, w in starts if m == monitor_id})
+        for at in range(0, len(windows), 500):
+            chunk = windows[at:at + 500]
+            for window, start_us in ws.ledger.query(f"SELECT window_idx, start_us FROM monitor_windows WHERE monitor = ? AND window_idx IN "
+                                                    f"({','.join('?' * len(chunk))})", (monitor_id, *chunk)):  # fmt: skip
+                recorded[(monitor_id, int(window))] = int(start_us)
+    return {key: window_started_at(monitors[key[0]], key[1], recorded.get(key)) if key[0] in monitors else None for key in set(starts)}
 
 
 def list_resolutions(ws: Any, monitor: Monitor | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
     """The ends of streaks, newest first: each names its rule, the window that passed it (``window``), the streak's
-    first and last breaching windows (``streak_start``, ``last_window``) and the state of its webhook deliveries."""
+    first and last breaching windows (``streak_start``, ``last_window``), when the first began (``streak_started_at``)
+    and the state of its webhook deliveries."""
     return _list_rows(ws, monitor, "resolved", limit)
 
 
