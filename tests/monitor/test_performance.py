@@ -386,3 +386,20 @@ def test_a_pass_that_breaches_after_its_end_was_posted_is_followed_by_the_next_e
     assert posts == [(0, "alert", 0), (1, "resolved", 0), (2, "alert", 2), (3, "resolved", 2), (1, "alert", 0), (3, "resolved", 0)]
     assert len({r["key"] for r in receiver.received}) == 6
     assert _streaks(ref_ws)[1] == [(3, 0, 2)]
+
+
+def test_a_split_whose_later_part_is_told_late_is_followed_by_its_end_again(ref_ws: Workspace, receiver: Receiver) -> None:
+    # notify=change: the end of streak 0..2 was posted; window 1 passes late, so window 2's alert is posted now (the
+    # first of a streak of its own) and that streak keeps the end already posted: the end is posted again after it
+    monitor, rows, processor = _judged_late(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 0, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 2, range(200), right=False)
+    _labelled(ref_ws, rows, monitor, processor, 3, range(200), right=True)
+    _deliver_all(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 1, range(200), right=True)
+    _deliver_all(ref_ws, receiver)
+    posts = [(r["body"]["window"], r["body"]["kind"], r["body"]["streak_start"]) for r in receiver.received]
+    assert posts[:2] == [(0, "alert", 0), (3, "resolved", 0)]
+    assert sorted(posts[2:4]) == [(1, "resolved", 0), (2, "alert", 2)] and posts[4:] == [(3, "resolved", 2)]
+    assert posts[4:] and receiver.received[4]["key"] != receiver.received[1]["key"]
+    assert _streaks(ref_ws) == ([(0, 0, 1), (2, 2, 1)], [(1, 0, 0), (3, 2, 2)])

@@ -35,8 +35,8 @@ Performance rules are judged when labels come, so a window may be judged after t
 - a window that passed and, with more labels, breaches: the resolution it recorded is withdrawn
   (deleted with its deliveries; a post already made stands) and, when it had been posted, the
   window's alert is posted even under ``change``, so the on-call hears that the rule breaches again;
-- a late alert that is posted (each one under ``every``; under ``change`` only the one above, a late
-  alert joining a streak that was told is not posted) into a streak whose resolution was recorded
+- an alert posted late (each one under ``every``; under ``change`` the two above, while a late alert
+  joining a streak that was told is not posted) into a streak whose resolution was recorded
   to be posted before it has that resolution recorded again, under a new id (the row replaced, as a
   window holds one row per rule, and named in ``replaces``), so it is posted after the alert and
   the receiver's last word on the streak is ``resolved``; a receiver drops a repeated
@@ -116,6 +116,9 @@ def record_pass(tx: Any, monitor: Any, index: int, rule: str, now: str, *, base_
         if monitor.spec.webhooks and after.alert_id and not _was_notified(tx, after.alert_id):
             _deliver(tx, monitor, after.alert_id)
             _mark_notified(tx, after.alert_id)
+            end = _end_after(tx, monitor.id, rule, after.window)
+            if end is not None:  # the end it keeps may have been posted already: after this alert, post it again
+                _post_end_again(tx, monitor, rule, after.window, after.window, end, now, base_url)
     return _record_resolution(tx, monitor, rule, start, before.window, index, now, base_url)
 
 
