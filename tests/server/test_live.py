@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.server.serve_helpers import LiveServer, make_rows
+from tests.server.serve_helpers import LiveServer, free_port, make_rows
 
 from assay.errors import InputError
 from assay.monitor import BufferFull, Client, get_monitor, list_alerts, list_windows
@@ -72,7 +72,7 @@ def test_serve_and_the_python_client(cli: Any, ref_ws: Workspace, live: LiveServ
     assert len(list_alerts(ref_ws)) == 2
     shown = cli("monitor", "show", "m", "--json", check=1)  # the last window drifted: exit 1
     assert json.loads(shown.stdout)["windows"][-1]["drift"]
-    second = LiveServer(ref_ws.root, live.port + 1 if live.port < 65000 else live.port - 1)
+    second = LiveServer(ref_ws.root, free_port())  # (live.port + 1 was once in use by another test process)
     with pytest.raises(AssertionError, match="another `assay serve`"):
         second.start()
 
