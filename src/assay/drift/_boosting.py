@@ -130,9 +130,18 @@ class BoostedTrees:
                     hist = tuple(np.stack([s, p - s], axis=1).reshape(nodes, width) for s, p in zip(small, parent))
                 g, h, c = (a.reshape(nodes, features, bins) for a in hist)
                 gl, hl, cl = np.cumsum(g, axis=2), np.cumsum(h, axis=2), np.cumsum(c, axis=2)
-                gt, ht, ct = gl[:, :, -1:], hl[:, :, -1:], cl[:, :, -1:]
-                gain = gl**2 / (hl + self.l2) + (gt - gl) ** 2 / (ht - hl + self.l2) - gt**2 / (ht + self.l2)
-                gain[(cl < self.min_leaf) | (ct - cl < self.min_leaf)] = -np.inf
+                gt, ht, ct = gl[:, :, -1:].copy(), hl[:, :, -1:].copy(), cl[:, :, -1:].copy()
+                # gl**2 / (hl + l2) + (gt - gl)**2 / (ht - hl + l2) - gt**2 / (ht + l2): the same operations in the same
+                # order, in place (about a third fewer passes over nodes x features x bins)
+                gain = np.square(gl)
+                gain /= hl + self.l2
+                right = np.square(np.subtract(gt, gl, out=gl))
+                right /= np.add(np.subtract(ht, hl, out=hl), self.l2, out=hl)
+                gain += right
+                gain -= gt**2 / (ht + self.l2)
+                too_few = cl < self.min_leaf
+                too_few |= np.subtract(ct, cl, out=cl) < self.min_leaf
+                gain[too_few] = -np.inf
                 gain[:, :, -1] = -np.inf  # "everything left" is not a split
                 gain = gain.reshape(nodes, -1)
                 best = np.argmax(gain, axis=1)
