@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from assay.drift._boosting import MAX_BINS, BinnedFeatures, BoostedTrees
+from assay.drift._boosting import MAX_BINS, BinnedFeatures, BoostedTrees, NodeHistograms
 from assay.drift._comparison import ks_sorted
 from assay.drift._distributions import chi2_sf, kstwo_sf, norm_ppf, norm_sf, rankdata, smirnov_sf
 from assay.drift._multivariate import auc_delong
@@ -107,6 +107,34 @@ def test_boosted_trees_learn_a_threshold_and_an_interaction() -> None:
     scores = model.tree_scores(codes[2_000:])
     assert np.allclose(model.base_ + scores.sum(axis=0), model.decision(codes[2_000:]))
     assert np.allclose(model.tree_scores(codes[2_000:], [0, 5]), scores[[0, 5]])
+
+
+@pytest.mark.parametrize(("rows", "features"), [(1, 1), (37, 5), (500, 3), (300, 40)])
+def test_node_histograms_equal_the_plain_bincounts(rows: int, features: int) -> None:
+    """The feature-by-feature keys and reused buffers sum each slot's rows in the same order as a bincount over the rows."""
+    rng = np.random.default_rng(rows + features)
+    codes = rng.integers(0, MAX_BINS + 1, size=(rows, features)).astype(np.uint8)
+    grad, hess = rng.normal(size=rows), rng.random(rows)
+    bins = MAX_BINS + 1
+    width = features * bins
+    slots = ((np.arange(features) * bins)[None, :] + codes).ravel()
+
+    def plain(keys: np.ndarray, g: np.ndarray, h: np.ndarray, nodes: int) -> list[np.ndarray]:
+        sums = [np.bincount(keys, weights=np.repeat(v, features), minlength=nodes * width) for v in (g, h)]
+        return [a.reshape(nodes, width) for a in (*sums, np.bincount(keys, minlength=nodes * width).astype(float))]
+
+    histograms = NodeHistograms(codes)
+    for _ in range(2):  # the second round reuses the buffers and the cached root counts
+        for got, want in zip(histograms.root(grad, hess), plain(slots, grad, hess, 1)):
+            assert np.array_equal(got, want)
+        for nodes in (1, 2, 4):
+            node = rng.integers(0, nodes, size=rows)
+            rows_in = np.flatnonzero(rng.random(rows) < 0.6)
+            keys = (slots.reshape(rows, features)[rows_in] + (node[rows_in] * width)[:, None]).ravel()
+            got = histograms.nodes(rows_in, node[rows_in], nodes, grad, hess)
+            for a, b in zip(got, plain(keys, grad[rows_in], hess[rows_in], nodes)):
+                assert a.shape == (nodes, width) and np.array_equal(a, b)
+        grad, hess = rng.normal(size=rows), rng.random(rows)
 
 
 def test_default_run_imports_neither_scikit_learn_nor_scipy_stats_nor_pandas(tmp_path: Path) -> None:

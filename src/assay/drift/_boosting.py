@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BinnedFeatures", "BoostedTrees"]
+__all__ = ["BinnedFeatures", "BoostedTrees", "NodeHistograms"]
 
 MAX_BINS = 63  # value bins per feature; one more holds missing values
 
@@ -42,6 +42,49 @@ class BinnedFeatures:
         return cls(codes)
 
 
+class NodeHistograms:
+    """Gradient, hessian and row-count sums per (node, feature, bin) of one fit's binned rows, each node's flattened.
+
+    Slots are laid out feature by feature (``feature * bins + bin``) and the keys walk the rows
+    feature by feature, so one feature's rows land in one 512-byte stretch of the histogram:
+    ``np.bincount`` ran ~1.4x faster than over the keys row by row (2,000 x 2,000). Each slot
+    still adds its rows in row order, so the sums are the same to the bit. The root's row
+    counts do not change between rounds and are counted once; the key and weight buffers are
+    reused from level to level.
+    """
+
+    def __init__(self, codes: np.ndarray) -> None:
+        rows, features = codes.shape
+        self.width = features * (MAX_BINS + 1)
+        self._codes = np.ascontiguousarray(codes.T)  # (features, rows): a subset of rows is gathered one byte a code
+        self._first = (np.arange(features, dtype=np.int64) * (MAX_BINS + 1))[:, None]  # each feature's first slot
+        self.slots = self._codes + self._first
+        self._picked = np.empty(self.slots.size, dtype=np.uint8)
+        self._keys = np.empty(self.slots.size, dtype=np.int64)
+        self._weights = np.empty(self.slots.size)
+        self._root_count = np.bincount(self.slots.ravel(), minlength=self.width).astype(np.float64).reshape(1, self.width)
+
+    def root(self, grad: np.ndarray, hess: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All rows in one node: three arrays of shape (1, width)."""
+        keys = self.slots.ravel()
+        return self._sum(keys, grad, 1), self._sum(keys, hess, 1), self._root_count
+
+    def nodes(self, rows: np.ndarray, node: np.ndarray, nodes: int, grad: np.ndarray, hess: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows ``rows`` (increasing indices) in nodes ``node`` (one per row, below ``nodes``): three arrays of shape (nodes, width)."""
+        shape = (self.slots.shape[0], rows.size)
+        picked = np.take(self._codes, rows, axis=1, out=self._picked[: rows.size * shape[0]].reshape(shape))
+        keys = np.add(picked, self._first, out=self._keys[: picked.size].reshape(shape))
+        keys += (node * self.width)[None, :]
+        keys = keys.ravel()
+        count = np.bincount(keys, minlength=nodes * self.width).astype(np.float64).reshape(nodes, self.width)
+        return self._sum(keys, grad[rows], nodes), self._sum(keys, hess[rows], nodes), count
+
+    def _sum(self, keys: np.ndarray, values: np.ndarray, nodes: int) -> np.ndarray:
+        weights = self._weights[: keys.size].reshape(self.slots.shape[0], values.size)
+        weights[...] = values[None, :]  # each row's value once per feature, as the keys walk them
+        return np.bincount(keys, weights=weights.ravel(), minlength=nodes * self.width).reshape(nodes, self.width)
+
+
 class BoostedTrees:
     """Binary classifier: ``fit(codes, y)``, then ``decision(codes)`` (log-odds) or ``tree_scores``.
 
@@ -63,8 +106,7 @@ class BoostedTrees:
         width = features * bins
         flat = codes.ravel()
         row_at = np.arange(rows, dtype=np.int64) * features
-        # one histogram slot per (feature, bin); the nodes of a level follow one another
-        slots = ((np.arange(features, dtype=np.int64) * bins)[None, :] + codes).ravel()
+        histograms = NodeHistograms(codes)
         positive = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
         self.base_ = float(np.log(positive / (1 - positive)))
         raw = np.full(rows, self.base_)
@@ -80,17 +122,26 @@ class BoostedTrees:
             for level in range(self.depth):
                 nodes = 2**level
                 if parent is None:
-                    hist = self._histograms(slots, grad, hess, None, features, 1, width)
+                    hist = histograms.root(grad, hess)
                 else:
                     # histograms of left children only; a right child is its parent minus its sibling
-                    left = (node & 1) == 0
-                    small = self._histograms(slots, grad, hess, (left, node >> 1), features, nodes // 2, width)
+                    left = np.flatnonzero((node & 1) == 0)
+                    small = histograms.nodes(left, node[left] >> 1, nodes // 2, grad, hess)
                     hist = tuple(np.stack([s, p - s], axis=1).reshape(nodes, width) for s, p in zip(small, parent))
                 g, h, c = (a.reshape(nodes, features, bins) for a in hist)
                 gl, hl, cl = np.cumsum(g, axis=2), np.cumsum(h, axis=2), np.cumsum(c, axis=2)
-                gt, ht, ct = gl[:, :, -1:], hl[:, :, -1:], cl[:, :, -1:]
-                gain = gl**2 / (hl + self.l2) + (gt - gl) ** 2 / (ht - hl + self.l2) - gt**2 / (ht + self.l2)
-                gain[(cl < self.min_leaf) | (ct - cl < self.min_leaf)] = -np.inf
+                gt, ht, ct = gl[:, :, -1:].copy(), hl[:, :, -1:].copy(), cl[:, :, -1:].copy()
+                # gl**2 / (hl + l2) + (gt - gl)**2 / (ht - hl + l2) - gt**2 / (ht + l2): the same operations in the same
+                # order, in place (about a third fewer passes over nodes x features x bins)
+                gain = np.square(gl)
+                gain /= hl + self.l2
+                right = np.square(np.subtract(gt, gl, out=gl))
+                right /= np.add(np.subtract(ht, hl, out=hl), self.l2, out=hl)
+                gain += right
+                gain -= gt**2 / (ht + self.l2)
+                too_few = cl < self.min_leaf
+                too_few |= np.subtract(ct, cl, out=cl) < self.min_leaf
+                gain[too_few] = -np.inf
                 gain[:, :, -1] = -np.inf  # "everything left" is not a split
                 gain = gain.reshape(nodes, -1)
                 best = np.argmax(gain, axis=1)
@@ -109,22 +160,6 @@ class BoostedTrees:
         self.split_feature_, self.split_bin_, self.leaves_ = split_feature, split_bin, leaves
         self.features_used_ = [set(split_feature[t][split_bin[t] < bins].tolist()) for t in range(self.rounds)]
         return self
-
-    @staticmethod
-    def _histograms(slots: np.ndarray, grad: np.ndarray, hess: np.ndarray, subset: tuple[np.ndarray, np.ndarray] | None,
-                    features: int, nodes: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """Gradient, hessian and row-count sums per (node, feature, bin), flattened per node."""
-        if subset is None:
-            keys = slots
-        else:
-            rows, node = subset
-            keys = (slots.reshape(-1, features)[rows] + (node[rows] * width)[:, None]).ravel()
-            grad, hess = grad[rows], hess[rows]
-        size = nodes * width
-        g = np.bincount(keys, weights=np.repeat(grad, features), minlength=size)
-        h = np.bincount(keys, weights=np.repeat(hess, features), minlength=size)
-        c = np.bincount(keys, minlength=size).astype(np.float64)
-        return g.reshape(nodes, width), h.reshape(nodes, width), c.reshape(nodes, width)
 
     def tree_scores(self, codes: np.ndarray, trees: list[int] | None = None) -> np.ndarray:
         """Each tree's contribution to the log-odds, one row per tree (all trees, or ``trees``)."""

@@ -91,13 +91,15 @@ def domain_classifier(x_ref: np.ndarray, x_cur: np.ndarray, names: list[str], sp
         per_tree = model.tree_scores(held_out)
         scores[test] = model.base_ + per_tree.sum(axis=0)
         base, _ = auc_delong(scores[test], y[test])
+        shuffled = held_out.copy()  # one column shuffled at a time, then put back: a copy per feature cost ~0.8 s at 2,000 columns
         for j in range(len(names)):
-            shuffled = held_out.copy()
-            shuffled[:, j] = shuffled[rng.permutation(len(test)), j]
+            order = rng.permutation(len(test))  # drawn for every feature, so each feature's shuffle stays the same
             trees = [t for t, used in enumerate(model.features_used_) if j in used]
             if not trees:
                 continue  # no tree splits on this feature: shuffling it changes nothing
+            shuffled[:, j] = held_out[order, j]
             moved = scores[test] - per_tree[trees].sum(axis=0) + model.tree_scores(shuffled, trees).sum(axis=0)
+            shuffled[:, j] = held_out[:, j]
             drops[k, j] = base - auc_delong(moved, y[test])[0]
     auc, se = auc_delong(scores, y)
 
