@@ -29,6 +29,29 @@ def make_rows(n: int, *, seed: int, shift: float = 0.0, start: int = 0) -> list[
     return [{"age": float(a), "income": float(i), "country": str(c), "event_id": f"e{start + k}"} for k, (a, i, c) in enumerate(zip(ages, incomes, countries))]
 
 
+def traffic_gap(ws: Any, name: str = "gap", webhooks: list[str] | None = None) -> Any:
+    """A 1-minute-window monitor under ``rows<100`` with 400 events in minute 0 and 400 in minute 3,
+    none between (a traffic stop from minute 1, ended in minute 3), processed once after minute 4,
+    as a processor catching up after a restart or a backlog; the monitor."""
+    from assay.monitor import MonitorService, create_monitor
+    from assay.monitor._windows import WindowProcessor
+
+    monitor = create_monitor(ws, name, "ref@v1", window="1m", rules=["rows<100"], webhooks=webhooks or [])
+    service = MonitorService(ws)
+    service.log.start()
+    try:
+        for i in range(2):
+            service.log.append(monitor.id, f"b{i}", pa.Table.from_pylist(make_rows(400, seed=i)))
+    finally:
+        service.log.stop()
+    minute = 60 * 1_000_000
+    for seq, at in ((0, 10), (1, 3 * 60 + 10)):
+        ws.ledger.execute("UPDATE monitor_batches SET received_us = ? WHERE monitor = ? AND seq = ?",
+                          (monitor.created_us + at * 1_000_000, monitor.id, seq))  # fmt: skip
+    WindowProcessor(ws).step(now_us=monitor.created_us + 4 * minute + 2_000_000)
+    return monitor
+
+
 class Receiver:
     """A loopback HTTP receiver whose behaviour the test switches: ok, fail (500) or slow."""
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from tests.monitor.monitor_helpers import make_rows
+from tests.monitor.monitor_helpers import make_rows, traffic_gap
 
 from assay.errors import ConcurrencyError, NotFoundError, UsageError
 from assay.monitor import (
@@ -213,19 +213,7 @@ def test_time_windows_without_events_alert_a_rows_rule(ref_ws: Workspace) -> Non
 
 def test_a_processor_catching_up_records_the_empty_windows_between_busy_ones(ref_ws: Workspace) -> None:
     # events in minute 0 and minute 3, none between; the processor runs only after minute 4 (a restart, a backlog)
-    monitor = create_monitor(ref_ws, "gap", "ref@v1", window="1m", rules=["rows<100"])
-    service = MonitorService(ref_ws)
-    service.log.start()
-    try:
-        for i in range(2):
-            service.log.append(monitor.id, f"b{i}", pa.Table.from_pylist(make_rows(400, seed=i)))
-    finally:
-        service.log.stop()
-    minute = 60 * 1_000_000
-    for seq, at in ((0, 10), (1, 3 * 60 + 10)):
-        ref_ws.ledger.execute("UPDATE monitor_batches SET received_us = ? WHERE monitor = ? AND seq = ?",
-                              (monitor.created_us + at * 1_000_000, monitor.id, seq))  # fmt: skip
-    WindowProcessor(ref_ws).step(now_us=monitor.created_us + 4 * minute + 2_000_000)
+    monitor = traffic_gap(ref_ws)
     assert [(w["window"], w["rows"]) for w in list_windows(ref_ws, monitor)] == [(0, 400), (1, 0), (2, 0), (3, 400)]
     assert sorted((a["window"], a["streak_start"]) for a in list_alerts(ref_ws)) == [(1, 1), (2, 1)]
 

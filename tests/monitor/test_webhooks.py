@@ -17,7 +17,7 @@ from assay.monitor import (
 )
 from assay.monitor._webhooks import WebhookSender, backoff_seconds, deliveries
 from assay.workspace import Workspace
-from tests.monitor.monitor_helpers import Receiver, make_rows
+from tests.monitor.monitor_helpers import Receiver, make_rows, traffic_gap
 
 
 @pytest.fixture
@@ -313,23 +313,8 @@ def test_posts_and_show_say_when_a_row_count_streak_began(cli: Any, ref_ws: Work
 
 def test_posts_and_show_say_when_a_time_streak_began(ref_ws: Workspace, receiver: Receiver) -> None:
     # events in minute 0 and minute 3, none between: a traffic stop from minute 1, ended in minute 3
-    import pyarrow as pa
-
-    from assay.monitor._windows import WindowProcessor
-
-    monitor = create_monitor(ref_ws, "gap", "ref@v1", window="1m", rules=["rows<100"], webhooks=[receiver.url])
-    service = MonitorService(ref_ws)
-    service.log.start()
-    try:
-        for i in range(2):
-            service.log.append(monitor.id, f"b{i}", pa.Table.from_pylist(make_rows(400, seed=i)))
-    finally:
-        service.log.stop()
+    monitor = traffic_gap(ref_ws, webhooks=[receiver.url])
     minute = 60 * 1_000_000
-    for seq, at in ((0, 10), (1, 3 * 60 + 10)):
-        ref_ws.ledger.execute("UPDATE monitor_batches SET received_us = ? WHERE monitor = ? AND seq = ?",
-                              (monitor.created_us + at * 1_000_000, monitor.id, seq))  # fmt: skip
-    WindowProcessor(ref_ws).step(now_us=monitor.created_us + 4 * minute + 2_000_000)
     receiver.up()
     _run_until(WebhookSender(ref_ws, base_delay=0.05), lambda: all(d["state"] == "delivered" for d in deliveries(ref_ws)))
     began = _iso(monitor.created_us + minute)
