@@ -163,7 +163,8 @@ async def monitor(request: Request, name: str) -> dict[str, Any]:
 
 @router.post("/monitors/{name}/events")
 async def events(request: Request, name: str) -> JSONResponse:
-    """Append a batch (JSON rows or an Arrow IPC stream); 200 once it is durable."""
+    """Append a batch (JSON rows or an Arrow IPC stream): 201 once it is durable, 200 for a batch
+    sent again with the same Idempotency-Key (``duplicate``); 400, 415 or 422 refused, 503 not stored."""
     await authorize(request, "ingest")
     service = request.app.state.service
     body = await read_body(request)
