@@ -377,12 +377,7 @@ def test_the_diff_command_quotes_column_names_and_values_that_would_break_its_li
 
 
 def test_a_key_only_an_unchanged_table_has_is_not_called_a_typo(ws: Workspace) -> None:
-    (ws.root / "d").mkdir()
-    (ws.root / "d" / "users.csv").write_text("user_id,name\n1,a\n")
-    (ws.root / "d" / "events.csv").write_text("event,t\nx,1\n")
-    add(ws, [ws.root / "d"], name="ds")
-    (ws.root / "d" / "events.csv").write_text("event,t\nx,1\ny,2\n")
-    add(ws, [ws.root / "d"], name="ds")
+    _two_versions(ws, {"users.csv": b"user_id,name\n1,a\n", "events.csv": b"event,t\nx,1\n"}, {"events.csv": b"event,t\nx,1\ny,2\n"})
     result = diff(ws, "ds@v1", "ds@v2", key=["user_id"])  # users.csv has it, unchanged: no input error
     assert "error" in result.tables["d/events.csv"] and "user_id" in result.tables["d/events.csv"]["error"]
     with pytest.raises(InputError, match="usr_idd"):
@@ -390,12 +385,7 @@ def test_a_key_only_an_unchanged_table_has_is_not_called_a_typo(ws: Workspace) -
 
 
 def test_a_misspelled_key_is_an_error_when_no_table_changed(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
-    (ws.root / "d").mkdir()
-    (ws.root / "d" / "users.csv").write_text("user_id,name\n1,a\n")
-    (ws.root / "d" / "notes.txt").write_text("one\n")
-    add(ws, [ws.root / "d"], name="ds")
-    (ws.root / "d" / "notes.txt").write_text("two\n")  # only a file that is no table changes
-    add(ws, [ws.root / "d"], name="ds")
+    _two_versions(ws, {"users.csv": b"user_id,name\n1,a\n", "notes.txt": b"one\n"}, {"notes.txt": b"two\n"})  # only a file that is no table changes
     assert diff(ws, "ds@v1", "ds@v2", key=["user_id"]).tables == {}  # the key is there: no error
     with pytest.raises(InputError, match="usr_idd") as raised:
         diff(ws, "ds@v1", "ds@v2", key=["usr_idd"])
@@ -410,13 +400,8 @@ def test_a_misspelled_key_is_an_error_when_no_table_changed(ws: Workspace, cli) 
 
 
 def test_a_key_only_some_changed_tables_have_is_said_per_table(ws: Workspace) -> None:
-    (ws.root / "d").mkdir()
-    (ws.root / "d" / "users.csv").write_text("user_id,name\n1,a\n")
-    (ws.root / "d" / "events.csv").write_text("event,t\nx,1\n")
-    add(ws, [ws.root / "d"], name="ds")
-    (ws.root / "d" / "users.csv").write_text("user_id,name\n1,b\n")
-    (ws.root / "d" / "events.csv").write_text("event,t\nx,1\ny,2\n")
-    add(ws, [ws.root / "d"], name="ds")
+    _two_versions(ws, {"users.csv": b"user_id,name\n1,a\n", "events.csv": b"event,t\nx,1\n"},
+                  {"users.csv": b"user_id,name\n1,b\n", "events.csv": b"event,t\nx,1\ny,2\n"})
     result = diff(ws, "ds@v1", "ds@v2", key=["user_id"])
     assert "error" not in result.tables["d/users.csv"]
     assert "user_id" in result.tables["d/events.csv"]["error"] and not result.tables_failed

@@ -56,13 +56,14 @@ def test_a_session_does_not_outlive_its_token(client: Any, ref_ws: Any) -> None:
     assert client.get("/monitors", follow_redirects=False).status_code == 303
 
 
-def _fill(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
-    create_monitor(ref_ws, "m", "ref@v1", window="500rows", rules=["drift", "column:age"])
-    for i, shift in enumerate((0, 10)):
+def _fill(client: Any, ref_ws: Any, tokens: dict[str, str], shifts: tuple[float, ...] = (0, 10), rules: tuple[str, ...] = ("drift", "column:age")) -> None:
+    """Monitor m, a window of 500 events per shift of age, each window processed."""
+    create_monitor(ref_ws, "m", "ref@v1", window="500rows", rules=list(rules))
+    for i, shift in enumerate(shifts):
         response = client.post("/api/v1/monitors/m/events", json={"rows": make_rows(500, seed=i, shift=shift)}, headers=bearer(tokens["ingest"]))
         assert response.status_code == 201
     deadline = time.monotonic() + 20
-    while len(client.get("/api/v1/monitors/m/windows", headers=bearer(tokens["read"])).json()["windows"]) < 2:
+    while len(client.get("/api/v1/monitors/m/windows", headers=bearer(tokens["read"])).json()["windows"]) < len(shifts):
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
@@ -206,14 +207,7 @@ def test_the_monitor_page_lists_the_ends_of_streaks(client: Any, ref_ws: Any, to
 
 def test_a_window_page_names_the_streaks_it_ended(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
     # a resolved post's url leads to the window that passed: its page says which streak ended there
-    create_monitor(ref_ws, "m", "ref@v1", window="500rows", rules=["drift"])
-    for i, shift in enumerate((0, 10, 0)):
-        response = client.post("/api/v1/monitors/m/events", json={"rows": make_rows(500, seed=i, shift=shift)}, headers=bearer(tokens["ingest"]))
-        assert response.status_code == 201
-    deadline = time.monotonic() + 20
-    while len(client.get("/api/v1/monitors/m/windows", headers=bearer(tokens["read"])).json()["windows"]) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _fill(client, ref_ws, tokens, shifts=(0, 10, 0), rules=("drift",))
     _login(client, token=tokens["read"])
     page = client.get("/monitors/m/windows/2").text
     assert "Streaks this window ended" in page and "drift passes in window 2, after breaching in window 1" in page
