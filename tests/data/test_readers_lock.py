@@ -18,6 +18,7 @@ import pytest
 from assay.data import _gc, _verify, add, checkout, gc, verify
 from assay.data._packs import workspace_packs
 from assay.workspace import Workspace
+from tests._lines import line_within
 
 
 def mixed_pack(ws: Workspace) -> dict[str, bytes]:
@@ -166,11 +167,7 @@ def _locker(ws: Workspace, exclusive: bool) -> subprocess.Popen[str]:
 
 
 def _said_held(proc: subprocess.Popen[str], within: float) -> bool:
-    import select
-
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], within)
-    return bool(ready) and proc.stdout.readline().strip() == "held"
+    return line_within(proc.stdout, within).strip() == "held"
 
 
 def test_a_waiting_gc_goes_before_readers_that_come_after_it(ws: Workspace) -> None:

@@ -5,7 +5,6 @@ shares, so commands elsewhere stalled behind a gc that was only waiting (found b
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import sys
 import threading
@@ -16,15 +15,14 @@ from assay.data import add, verify
 from assay.data._storelock import LOCKS, StoreHold
 from assay.data._versions import all_versions
 from assay.workspace import Workspace
+from tests._lines import line_within
 
 ASSAY = [sys.executable, "-m", "assay"]
 ENV = {**os.environ, "ASSAY_PROGRESS": "0"}
 
 
 def _first_line(proc: subprocess.Popen[str], within: float = 30) -> str:
-    assert proc.stderr is not None
-    ready, _, _ = select.select([proc.stderr], [], [], within)
-    return proc.stderr.readline() if ready else ""
+    return line_within(proc.stderr, within)
 
 
 def test_an_add_elsewhere_goes_on_while_a_gc_waits_for_a_push(tmp_path: Path, pg_database: str) -> None:

@@ -7,7 +7,6 @@ while it waits: they queue behind its marker."""
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from assay.data._remote import open_remote
 from assay.data._storelock import LOCKS, StoreHold, store_hold
 from assay.data._versions import all_versions
 from assay.workspace import Workspace
+from tests._lines import line_within
 
 ASSAY = [sys.executable, "-m", "assay"]
 ENV = {**os.environ, "ASSAY_PROGRESS": "0"}
@@ -28,14 +28,10 @@ ENV = {**os.environ, "ASSAY_PROGRESS": "0"}
 
 def _lines_until(proc: subprocess.Popen[str], seen: str, within: float = 30) -> str:
     """stderr of ``proc`` until a line holding ``seen``, or its end (it exited)."""
-    assert proc.stderr is not None
     out = ""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            break
-        line = proc.stderr.readline()
+        line = line_within(proc.stderr, deadline - time.monotonic())
         out += line
         if not line or seen in line:
             break

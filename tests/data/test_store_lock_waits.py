@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
-import select
 import socket
 import subprocess
 import sys
@@ -16,14 +15,13 @@ from pathlib import Path
 
 from assay.data._storelock import StoreHold
 from assay.workspace import Workspace
+from tests._lines import line_within
 
 ASSAY = [sys.executable, "-m", "assay"]
 
 
 def _first_line(proc: subprocess.Popen[str], within: float = 30) -> str:
-    assert proc.stderr is not None
-    ready, _, _ = select.select([proc.stderr], [], [], within)
-    return proc.stderr.readline() if ready else ""
+    return line_within(proc.stderr, within)
 
 
 @contextlib.contextmanager

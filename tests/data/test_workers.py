@@ -318,6 +318,28 @@ def test_fork_map_returns_each_share_result_or_failure_in_order() -> None:
         _fork.raise_first_failure(outcomes)
 
 
+def test_fork_map_works_in_a_process_that_holds_over_1024_files() -> None:
+    # select() refuses a descriptor numbered past 1,024: a process embedding assay (or a long
+    # test session) may hold that many files when it starts workers.
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this process may open only {hard} files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200) if hard == resource.RLIM_INFINITY
+                                                else min(max(soft, 1200), hard), hard))
+    held = []
+    try:
+        while not held or held[-1] <= 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        outcomes = _fork.fork_map([1, 2, 3], lambda share, report: share * 10)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert outcomes == [(True, 10), (True, 20), (True, 30)]
+
+
 def test_a_killed_checkout_leaves_no_file_under_its_real_name(ws: Workspace, tmp_path: Path) -> None:
     d = ws.root / "d" / "sub"
     d.mkdir(parents=True)

@@ -24,7 +24,7 @@ import gc
 import marshal
 import mmap
 import os
-import select
+import selectors
 import signal
 import struct
 import sys
@@ -252,19 +252,24 @@ class _Child:
 def _gather(children: list[_Child], counters: mmap.mmap, progress: Any, stop_on_error: bool) -> None:
     open_fds = {c.fd: c for c in children}
     shown = 0
-    while open_fds:
-        ready, _, _ = select.select(list(open_fds), [], [], 0.2)
-        for fd in ready:
-            child = open_fds[fd]
-            if not child.read():
-                del open_fds[fd]
-                if child.failed and stop_on_error:
-                    for other in open_fds.values():
-                        other.kill()  # one share failed: the others' work is moot
-        done = sum(_COUNTER.unpack_from(counters, i * _COUNTER.size)[0] for i in range(len(children)))
-        if done > shown:
-            progress.update(done - shown)
-            shown = done
+    # A selector (epoll here), not select(): a process embedding assay may hold over 1,024
+    # files, and select() refuses a descriptor numbered past that.
+    with selectors.DefaultSelector() as selector:
+        for fd in open_fds:
+            selector.register(fd, selectors.EVENT_READ)
+        while open_fds:
+            for key, _ in selector.select(0.2):
+                child = open_fds[key.fd]
+                if not child.read():
+                    selector.unregister(key.fd)
+                    del open_fds[key.fd]
+                    if child.failed and stop_on_error:
+                        for other in open_fds.values():
+                            other.kill()  # one share failed: the others' work is moot
+            done = sum(_COUNTER.unpack_from(counters, i * _COUNTER.size)[0] for i in range(len(children)))
+            if done > shown:
+                progress.update(done - shown)
+                shown = done
 
 
 # --------------------------------------------------------------------------- in the child
