@@ -81,7 +81,8 @@ class PackStore:
         # writers all meet the index unloaded, and each reading every index of an object store
         # costs as many round trips over again.
         self._loading = threading.Lock()
-        self._fds: dict[str, int] = {}
+        self._fds: dict[str, int] = {}  # open packs of a local store; closed with the object at the latest
+        weakref.finalize(self, _close_files, self._fds)
         self._local = isinstance(store, LocalStore)
 
     # -- index ------------------------------------------------------------------------------
@@ -443,6 +444,18 @@ def _end(entries: list[IndexEntry]) -> int:
 
 def _for(what: str) -> str:
     return f" (needed by {what})" if what else ""
+
+
+def _close_files(fds: dict[str, int]) -> None:
+    """Close a collected :class:`PackStore`'s pack files: a workspace opened for each request or
+    command in one long process (a server, a notebook, a test session) would otherwise leave
+    its files open until the process ran out of them."""
+    for fd in fds.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    fds.clear()
 
 
 _OPEN: weakref.WeakKeyDictionary[object, PackStore] = weakref.WeakKeyDictionary()
