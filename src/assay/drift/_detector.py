@@ -28,6 +28,7 @@ from assay.drift._evidence import (
     numeric_chart,
     numeric_comparison,
     side_summary,
+    unseen_test,
 )
 from assay.drift._io import open_source
 from assay.drift._profile import CategoricalSketch, NumericSketch, Profile, count_like, profile_and_sample
@@ -345,6 +346,8 @@ class DriftDetector:
         elif not result.not_judged:
             result.statistic, result.p_value, result.effect = outcome.statistic, outcome.p_value, outcome.effect
         result.missing_rate = missing_rate_test(ref_summary, cur_summary, spec.missing_rate_threshold)
+        if kind != "numeric" and cmp is not None and not result.not_judged:  # (an identifier brings new values by nature)
+            result.unseen = unseen_test(ref, cur, spec.unseen_threshold)
         return result
 
     # -- verdict ------------------------------------------------------------------------------
@@ -356,12 +359,16 @@ class DriftDetector:
                 family.append((r, "test", r.p_value))
             if r.missing_rate.get("p_value") is not None:
                 family.append((r, "missing", r.missing_rate["p_value"]))
+            if r.unseen.get("p_value") is not None:
+                family.append((r, "unseen", r.unseen["p_value"]))
         adjusted = adjust_p_values([p for _, _, p in family], spec.correction)
         for (r, what, _), p_adj in zip(family, adjusted):
             if what == "test":
                 r.p_adjusted = float(p_adj)
-            else:
+            elif what == "missing":
                 r.missing_rate["p_adjusted"] = float(p_adj)
+            else:
+                r.unseen["p_adjusted"] = float(p_adj)
         for r in results:
             if r.effect is not None and r.threshold is not None and r.effect >= r.threshold:
                 if r.p_value is None:
@@ -376,6 +383,16 @@ class DriftDetector:
                 r.drifted = True
                 r.reasons.append(f"missing rate {mr['reference']:.2%} -> {mr['current']:.2%}")
                 r.findings.append(Finding("missing_rate", f"missing rate of {r.name!r} changed from {mr['reference']:.2%} to {mr['current']:.2%}", r.name, "drift", dict(mr)))
+            new = r.unseen
+            if new.get("p_adjusted") is not None and new["p_adjusted"] < spec.alpha and new["effect"] >= new["threshold"]:
+                new["drifted"] = True
+                r.drifted = True
+                r.reasons.append(f"new categories {new['share']:.2%} of current rows, {new['expected_share']:.2%} expected "
+                                 f"(adjusted p {new['p_adjusted']:.3g})")
+                for f in r.findings:
+                    if f.type == "unseen_categories":  # the finding that named them is now the drift's evidence
+                        f.severity = "drift"
+                        f.details.update(p_value=new["p_value"], p_adjusted=new["p_adjusted"])
         findings = [*findings, *_small_sample_findings(int(self.rows_), int(src.num_rows), spec.alpha)]  # type: ignore[attr-defined]
         share = sum(r.drifted for r in results) / len(results) if results else 0.0
         limit = spec.fail_share()
@@ -391,8 +408,9 @@ class DriftDetector:
             "fail_on": spec.fail_on,
             "family_size": len(family),
             "rule": "a column drifts when its effect size reaches the threshold and, for tests with a p-value, the p-value adjusted "
-            "across all columns (and missing-rate tests) is below alpha; a significant change of the missing rate by at least "
-            f"{spec.missing_rate_threshold:g} is drift too",
+            "across all columns (and missing-rate and new-category tests) is below alpha; a significant change of the missing rate "
+            f"by at least {spec.missing_rate_threshold:g} is drift too, as is a significant excess of current rows in categories "
+            f"the reference never saw, by at least {spec.unseen_threshold:g} over its share of categories seen once",
             "tests": {name: {"effect": get_stat_test(name).effect_name, "default_threshold": get_stat_test(name).default_threshold,
                              "p_value": get_stat_test(name).has_p_value} for name in sorted(t for t in tests if t)},  # fmt: skip
             "bins": spec.bins if self.mode_ == "binned" else None,

@@ -14,7 +14,7 @@ from assay.drift._distributions import norm_sf
 from assay.drift._profile import CategoricalSketch, NumericSketch
 from assay.drift._report import Finding
 
-__all__ = ["categorical_chart", "categorical_comparison", "distinct_share", "is_identifier_like", "missing_rate_test", "numeric_chart", "numeric_comparison", "side_summary"]
+__all__ = ["categorical_chart", "categorical_comparison", "distinct_share", "is_identifier_like", "missing_rate_test", "numeric_chart", "numeric_comparison", "side_summary", "unseen_test"]
 
 OTHER = "(other)"
 # a categorical column whose reference has a distinct value in at least this share of its
@@ -126,6 +126,118 @@ def missing_rate_test(ref: dict, cur: dict, threshold: float) -> dict[str, objec
     z = (p2 - p1) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     doc["p_value"] = float(2 * norm_sf(abs(float(z))))
     return doc
+
+
+def unseen_test(ref: object, cur: object, threshold: float) -> dict[str, object]:
+    """Whether more current rows fall in categories the reference never saw than chance allows.
+
+    Chi-squared pools rare categories into one cell, so a column of rare values (user agents,
+    postcodes) whose values switch to others as rare passes it. This test looks at ``U``, the
+    current rows in categories absent from the reference, under the permutation null: given each
+    category's pooled count ``c``, the reference is a random ``n`` of the ``N`` pooled rows, and a
+    category is unseen when all ``c`` of its rows fall in the current side, with probability
+    ``q(c) = C(m, c) / C(N, c)``. The mean and variance of ``U`` follow exactly from the pooled
+    counts (categories with equal counts grouped; pairs through ``q(c + d)``); its upper tail is
+    read from a gamma matched to them and to the skewness of the same sum with rows split
+    independently (a normal tail alone alarmed twice as often as it should at 0.01). With a
+    distinct value in every row, ``U`` is the whole current side whatever the split: no test.
+
+    The effect is the unseen share beyond the Good-Turing expectation, the reference's share of
+    rows in categories it saw once: the share of new rows a second sample of the same source
+    would bring. Empty (no test) when either side's counts were capped (a sketch's ``other``),
+    which hides the rare categories this test counts.
+    """
+    found = _split_counts(ref, cur)
+    if found is None:
+        return {}
+    ref_counts, cur_counts, cur_new = found
+    n, m = int(ref_counts.sum()), int(cur_counts.sum() + cur_new.sum())
+    if not n or not m:
+        return {}
+    unseen = int(cur_new.sum())
+    share, expected = unseen / m, int(np.count_nonzero(ref_counts == 1)) / n
+    doc: dict[str, object] = {"share": share, "expected_share": expected, "effect": share - expected, "threshold": threshold,
+                              "p_value": None, "p_adjusted": None, "drifted": False}  # fmt: skip
+    pooled = np.concatenate([ref_counts + cur_counts, cur_new])
+    mean, var, skew = _unseen_moments(pooled[pooled > 0], n, m)
+    sd = math.sqrt(var)
+    if sd < 1e-3 + 1e-9 * mean:  # U is all but fixed by the pooled counts (common categories, or all distinct)
+        if unseen - mean >= 0.5:  # and yet it is not: Cantelli's bound, P(U - mean >= t) <= var / (var + t^2)
+            doc["p_value"] = var / (var + (unseen - mean) ** 2)
+        return doc
+    z = (unseen - mean - 0.5) / sd  # U is whole: continuity-corrected
+    if skew <= 1e-3:
+        doc["p_value"] = norm_sf(z)
+    else:
+        from scipy.special import gammaincc
+
+        shape = 4.0 / (skew * skew)
+        at = shape + z * math.sqrt(shape)
+        doc["p_value"] = 1.0 if at <= 0 else float(gammaincc(shape, at))
+    return doc
+
+
+def _split_counts(ref: object, cur: object) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(the reference's count per category, the current's count of each of those, the current's
+    counts of categories the reference lacks); None when a side's counts were capped."""
+    if isinstance(ref, CategoricalSide) and isinstance(cur, CategoricalSide):  # arrays: two passes, no dict of counts
+        position = dict(zip(ref.categories.tolist(), range(ref.categories.size)))
+        at = np.fromiter((position.get(k, -1) for k in cur.categories.tolist()), dtype=np.int64, count=cur.categories.size)
+        known = at >= 0
+        cur_in_ref = np.zeros(ref.counts.size, dtype=np.int64)
+        cur_in_ref[at[known]] = cur.counts[known]
+        return ref.counts.astype(np.int64), cur_in_ref, cur.counts[~known].astype(np.int64)
+    ref_counts, ref_other = _counts(ref)
+    cur_counts, cur_other = _counts(cur)
+    if ref_other or cur_other:
+        return None
+    return (np.fromiter(ref_counts.values(), dtype=np.int64, count=len(ref_counts)),
+            np.fromiter((cur_counts.get(k, 0) for k in ref_counts), dtype=np.int64, count=len(ref_counts)),
+            np.fromiter((v for k, v in cur_counts.items() if k not in ref_counts), dtype=np.int64))  # fmt: skip
+
+
+def _unseen_moments(pooled: np.ndarray, n: int, m: int) -> tuple[float, float, float]:
+    """(mean, variance, skewness) of the current rows in categories the reference lacks, for
+    pooled category counts ``pooled`` split at random into ``n`` reference and ``m`` current rows;
+    the skewness is that of rows split independently (with probability m / N each)."""
+    total = n + m
+    values, groups = np.unique(pooled, return_counts=True)
+    # log q(c) = sum over i < c of log((m - i) / (N - i)); q(c) is 0 past m, and below e^-700
+    # (past c ~ 700 / log(N / m)) a category can be taken as always seen
+    reach = m if n == 0 else min(m, int(700.0 / -math.log(m / total)) + 1)
+    keep = values <= reach
+    values, groups = values[keep], groups[keep].astype(np.float64)
+    if not values.size:
+        return 0.0, 0.0, 0.0
+    top = int(min(2 * int(values[-1]), m))
+    log_q = np.concatenate(([0.0], np.cumsum(np.log1p(-n / (total - np.arange(top, dtype=np.float64))))))
+
+    def log_q_of(c: np.ndarray) -> np.ndarray:
+        out = np.full(c.shape, -np.inf)
+        inside = c <= top
+        out[inside] = log_q[c[inside]]
+        return out
+
+    lq = log_q[values]
+    q = np.exp(lq)
+    c = values.astype(np.float64)
+    mean = float(np.sum(groups * c * q))
+    var = float(np.sum(groups * c * c * q * (1.0 - q)))
+    # pairs of categories: cov = q(c + d) - q(c) q(d), written q(c) q(d) expm1(log q(c + d) - log q(c) - log q(d))
+    # so that it keeps its digits when small; a pair's own group counts each category with every other
+    for start in range(0, values.size, 512):
+        rows = slice(start, start + 512)
+        joint = log_q_of(values[rows, None] + values[None, :])
+        ratio = np.where(np.isfinite(joint), np.expm1(joint - lq[rows, None] - lq[None, :]), -1.0)
+        pairs = groups[rows, None] * groups[None, :]
+        own = np.arange(start, start + pairs.shape[0])
+        pairs[own - start, own] = groups[own] * (groups[own] - 1.0)
+        var += float(np.sum(pairs * (c[rows, None] * c[None, :]) * np.exp(lq[rows, None] + lq[None, :]) * ratio))
+    p = np.exp(c * math.log(m / total))
+    independent = np.sum(groups * c * c * p * (1.0 - p))
+    third = np.sum(groups * c**3 * p * (1.0 - p) * (1.0 - 2.0 * p))
+    skew = float(third / independent**1.5) if independent > 1e-9 else 0.0
+    return mean, max(var, 0.0), skew
 
 
 def numeric_chart(cmp: NumericComparison, bins: int = 40) -> dict[str, object]:

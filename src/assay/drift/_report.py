@@ -66,6 +66,8 @@ class ColumnResult:
     reference: dict[str, Any] = field(default_factory=dict)
     current: dict[str, Any] = field(default_factory=dict)
     missing_rate: dict[str, Any] = field(default_factory=dict)
+    # the test of categories new to the reference (see assay.drift._evidence.unseen_test); {} when not run
+    unseen: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     chart: dict[str, Any] = field(default_factory=dict)
     # why the distribution was not judged (an identifier-like column); None when it was
@@ -77,7 +79,8 @@ class ColumnResult:
             "statistic": _num(self.statistic), "p_value": _num(self.p_value), "p_adjusted": _num(self.p_adjusted),
             "effect": _num(self.effect), "effect_name": self.effect_name, "threshold": _num(self.threshold),
             "drifted": self.drifted, "reasons": self.reasons, "reference": self.reference, "current": self.current,
-            "missing_rate": self.missing_rate, "findings": [f.to_dict() for f in self.findings], "not_judged": self.not_judged,
+            "missing_rate": self.missing_rate, "unseen": self.unseen, "findings": [f.to_dict() for f in self.findings],
+            "not_judged": self.not_judged,
         }  # fmt: skip
         if charts:
             doc["chart"] = self.chart
@@ -91,6 +94,7 @@ class ColumnResult:
             p_value=doc.get("p_value"), effect=doc.get("effect"), threshold=doc.get("threshold"), drifted=doc["drifted"],
             effect_name=doc.get("effect_name") or "", p_adjusted=doc.get("p_adjusted"), reasons=list(doc.get("reasons") or []),
             reference=doc.get("reference") or {}, current=doc.get("current") or {}, missing_rate=doc.get("missing_rate") or {},
+            unseen=doc.get("unseen") or {},
             findings=[Finding.from_dict(f) for f in doc.get("findings") or []], chart=doc.get("chart") or {},
             not_judged=doc.get("not_judged"),
         )  # fmt: skip

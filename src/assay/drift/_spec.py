@@ -59,6 +59,11 @@ class DriftSpec:
     # A column's missing rate (nulls and NaN) changing by at least this much, with a
     # significant two-proportion test in the same correction family, is drift too.
     missing_rate_threshold: float = 0.05
+    # A categorical column's current rows falling in categories the reference never saw, beyond
+    # the reference's own share of once-seen categories (Good-Turing) by at least this much,
+    # with a significant permutation test in the same family, is drift too (rare values that
+    # switched to other rare values, which chi-squared pools into one cell).
+    unseen_threshold: float = 0.05
     method: str = "auto"
     exact_max_rows: int = 2_000_000
     bins: int = 1000
@@ -96,8 +101,9 @@ class DriftSpec:
                             ("mmd_permutations", 1), ("seed", 0)):  # fmt: skip
             if getattr(self, name) < least:
                 raise UsageError(f"{name} must be at least {least}, got {getattr(self, name)}")
-        if not 0 <= self.missing_rate_threshold <= 1:
-            raise UsageError(f"missing_rate_threshold must be between 0 and 1, got {self.missing_rate_threshold}")
+        for name in ("missing_rate_threshold", "unseen_threshold"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise UsageError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if not 0.5 <= self.classifier_auc_threshold < 1:
             raise UsageError(f"classifier_auc_threshold must be at least 0.5 and below 1, got {self.classifier_auc_threshold}")
         for where, rule, kind in (("numeric", self.numeric, "numeric"), ("categorical", self.categorical, "categorical")):
@@ -123,7 +129,7 @@ class DriftSpec:
 
         # numbers.Real and numbers.Integral take NumPy's numbers too (a spec built from computed
         # settings holds np.int64); they are stored as Python's, so the spec stays JSON for its digest
-        for name in ("alpha", "missing_rate_threshold", "classifier_auc_threshold"):
+        for name in ("alpha", "missing_rate_threshold", "unseen_threshold", "classifier_auc_threshold"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise wrong(name, value, "a number")
