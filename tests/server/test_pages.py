@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 import uuid
@@ -203,6 +204,21 @@ def test_the_monitor_page_lists_the_ends_of_streaks(client: Any, ref_ws: Any, to
     assert "<h2>Resolved</h2>" in page and "windows 2 to 4" in page and "window 5</a>" in page
     assert "get every alert and the end of each streak" in page
     assert "No alerts." in page  # an end is not an alert
+
+
+def test_the_monitor_page_says_when_a_streak_began(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    monitor = create_monitor(ref_ws, "timed", "ref@v1", window="60s")
+    began = (datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+             + datetime.timedelta(microseconds=monitor.created_us + 60_000_000)).strftime("%Y-%m-%d %H:%M:%S")
+    rows = [(uuid.uuid4().hex, monitor.id, 3, "drift", "drift in window 3", "2026-01-01T00:00:00", json.dumps({"streak_start": 1}), "alert"),
+            (uuid.uuid4().hex, monitor.id, 4, "drift", "drift passes in window 4", "2026-01-01T00:01:00",
+             json.dumps({"kind": "resolved", "streak_start": 1, "last_window": 3}), "resolved")]  # fmt: skip
+    with ref_ws.ledger.transaction() as tx:
+        tx.executemany("INSERT INTO monitor_alerts (id, monitor, window_idx, rule, message, created_at, body, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    _login(client, token=tokens["read"])
+    page = client.get("/monitors/timed").text
+    assert f"(breaching since window 1, which began {began} UTC)" in page  # a time window's start
+    assert f"windows 1 to 3 <span class=\"muted\">(began {began} UTC)</span>" in page
 
 
 def test_a_window_page_names_the_streaks_it_ended(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
