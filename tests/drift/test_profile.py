@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from assay.drift import DriftSpec, LocalExecutor, NumericSketch, Profile, build_
 from assay.drift._io import ParquetSource, TableSource
 from assay.drift._profile import count_partitions, quantile_edges
 from assay.errors import InputError
+from tests.conftest import CLI
 
 
 def _table(n: int, seed: int, shift: float = 0.0) -> pa.Table:
@@ -189,3 +191,38 @@ def test_partitions_of_one_folder_may_differ_in_type(tmp_path: Path) -> None:
     split = build_profile(source, bins=10, executor=LocalExecutor(1), split_min_rows=0)
     whole = build_profile(source, bins=10, executor=LocalExecutor(1))
     assert split.columns["t"].counts.tolist() == whole.columns["t"].counts.tolist()  # type: ignore[union-attr]
+
+
+def _damaged(doc: dict, column: str | None = None, **change: object) -> dict:
+    if column is None:
+        return {**doc, **change}
+    return {**doc, "columns": {**doc["columns"], column: {**doc["columns"][column], **change}}}
+
+
+def test_a_damaged_profile_is_refused_naming_what_is_wrong(tmp_path: Path, cli: CLI) -> None:
+    # edited by hand or cut short: a usage error (exit 2) that says what, not an internal one
+    rng = np.random.default_rng(4)
+    data = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"x": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)}), data)
+    doc = build_profile(ParquetSource(data, "d")).to_dict()
+    no_kind = {k: v for k, v in doc["columns"]["x"].items() if k != "kind"}
+    cases = {
+        "left_out is a list, not a mapping": _damaged(doc, left_out=["x"]),
+        "it lacks 'columns'": {k: v for k, v in doc.items() if k != "columns"},
+        "rows is 'many', not a count": _damaged(doc, rows="many"),
+        "column 'x' is not a numeric or categorical sketch": _damaged(doc, columns={**doc["columns"], "x": no_kind}),
+        "column 'c': its values are not a mapping": _damaged(doc, "c", values=[1, 2]),
+        "column 'x' has 1 bin counts for": _damaged(doc, "x", counts=[1]),
+        "column 'x' has bin edges that are not finite and ascending": _damaged(doc, "x", edges=doc["columns"]["x"]["edges"][::-1]),
+        "column 'c' counts 500 values in 400 rows": _damaged(doc, "c", rows=400),
+        "column 'c' has a negative count": _damaged(doc, "c", values={"a": -1, "b": 501}),
+        "unsupported holds something other than text": _damaged(doc, unsupported={"y": 3}),
+    }
+    for said, bad in cases.items():
+        with pytest.raises(InputError, match="a damaged drift profile: .*" + said.replace("(", r"\(")):
+            Profile.from_dict(bad)
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps(bad))
+        result = cli("drift", "compare", str(path), str(data), check=2)
+        assert f"bad.json: a damaged drift profile: {said}" in result.stderr and "assay drift profile DATA --out" in result.stderr
+    assert Profile.from_dict(doc).rows == 500  # the profile as written stays good

@@ -193,6 +193,14 @@ class CategoricalSketch:
 
 
 ColumnSketch = NumericSketch | CategoricalSketch
+_REMAKE = "make it again with `assay drift profile DATA --out FILE.json`"
+
+
+def _count_field(doc: dict[str, Any], key: str, where: str) -> int:
+    value = doc[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{where + ': ' if where else ''}{key} is {value!r}, not a count")
+    return value
 
 
 @dataclass
@@ -227,12 +235,50 @@ class Profile:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Profile:
+        """The profile ``doc`` holds; an :class:`InputError` naming what is wrong when it is not one
+        (edited by hand, cut short, written by something else), before any comparison reads it."""
         if doc.get("format") != FORMAT:
             raise InputError(f"not an assay drift profile (format {doc.get('format')!r})", hint=f"profiles are written by `assay drift profile` with format {FORMAT}")
+        try:
+            return cls._checked(doc)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            detail = f"it lacks {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+            raise InputError(f"a damaged drift profile: {detail}", hint=_REMAKE) from None
+
+    @classmethod
+    def _checked(cls, doc: dict[str, Any]) -> Profile:
+        rows = _count_field(doc, "rows", "")
+        columns, extra = doc["columns"], {key: doc.get(key, {}) for key in ("unsupported", "left_out")}
+        for what, value in (("columns", columns), *extra.items()):
+            if not isinstance(value, dict):
+                raise ValueError(f"{what} is a {type(value).__name__}, not a mapping")
+        for what, value in extra.items():
+            if not all(isinstance(v, str) for v in value.values()):
+                raise ValueError(f"{what} holds something other than text")
         cols: dict[str, ColumnSketch] = {}
-        for name, sketch in doc["columns"].items():
-            cols[name] = NumericSketch.from_dict(sketch) if sketch["kind"] == "numeric" else CategoricalSketch.from_dict(sketch)
-        return cls(int(doc["rows"]), cols, str(doc.get("label", "")), dict(doc.get("unsupported", {})), dict(doc.get("left_out", {})))
+        for name, sketch in columns.items():
+            where = f"column {name!r}"
+            if not isinstance(sketch, dict) or sketch.get("kind") not in ("numeric", "categorical"):
+                raise ValueError(f"{where} is not a numeric or categorical sketch")
+            if sketch["kind"] == "categorical" and not isinstance(sketch.get("values"), dict):
+                raise ValueError(f"{where}: its values are not a mapping of category to count")
+            made = NumericSketch.from_dict(sketch) if sketch["kind"] == "numeric" else CategoricalSketch.from_dict(sketch)
+            counted_rows = _count_field(sketch, "rows", where)
+            if isinstance(made, NumericSketch):
+                edges = made.edges
+                if made.counts.size != edges.size + 1 or (made.counts < 0).any():
+                    raise ValueError(f"{where} has {made.counts.size} bin counts for {edges.size} edges (or a negative count)")
+                if not np.isfinite(edges).all() or (np.diff(edges) < 0).any():
+                    raise ValueError(f"{where} has bin edges that are not finite and ascending")
+                seen = made.finite + made.missing + made.posinf + made.neginf
+            else:
+                if any(v < 0 for v in made.values.values()) or made.other < 0:
+                    raise ValueError(f"{where} has a negative count")
+                seen = sum(made.values.values()) + made.other + made.missing
+            if seen != counted_rows or min(made.missing, counted_rows) < 0:
+                raise ValueError(f"{where} counts {seen} values in {counted_rows} rows")
+            cols[name] = made
+        return cls(rows, cols, str(doc.get("label", "")), dict(extra["unsupported"]), dict(extra["left_out"]))
 
     def save(self, path: Path | str) -> None:
         """Write atomically (temp file, fsync, rename)."""
@@ -252,7 +298,10 @@ class Profile:
             raise InputError(f"cannot read the profile {path}: {exc}") from exc
         if not isinstance(doc, dict):
             raise InputError(f"{path} is not an assay drift profile")
-        return cls.from_dict(doc)
+        try:
+            return cls.from_dict(doc)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc.message}", hint=exc.hint) from None
 
 
 # -- building profiles, partition by partition -------------------------------------------------
