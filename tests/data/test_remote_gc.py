@@ -405,7 +405,7 @@ def test_only_a_checkout_temp_file_s_exact_name_is_skipped(ws: Workspace) -> Non
     mine = [".assay-tmp-notes.txt", ".assay-tmp-12-xyz", ".assay-tmp--ab", ".assay-tmp-12-0a1b", ".assay-tmp-²-0a1b2c3d"]
     for name in mine:
         (ws.root / "d" / name).write_text("user data")
-    (ws.root / "d" / ".assay-tmp-12-0a1b2c3d").write_text("a checkout's temp file")
+    (ws.root / "d" / ".assay-tmp-999999999-0a1b2c3d").write_text("a checkout's temp file")  # no such process (pid 12 was one, at times)
     result = add(ws, ["d"], name="ds")
     assert result.files == len(mine)
     assert not status(ws, "ds").dirty
