@@ -53,7 +53,7 @@ def traffic_gap(ws: Any, name: str = "gap", webhooks: list[str] | None = None) -
 
 
 class Receiver:
-    """A loopback HTTP receiver whose behaviour the test switches: ok, fail (500) or slow."""
+    """A loopback HTTP receiver whose behaviour the test switches: ok, fail (500), refuse (400) or slow."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -66,8 +66,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.attempts += 1
-                if receiver.mode == "fail":
-                    self.send_response(500)
+                if receiver.mode in ("fail", "refuse"):
+                    self.send_response(500 if receiver.mode == "fail" else 400)
                     self.end_headers()
                     return
                 if receiver.mode == "slow":

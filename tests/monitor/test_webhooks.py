@@ -67,16 +67,19 @@ def test_backoff_grows_and_is_capped() -> None:
 def test_receiver_down_then_up_gets_each_alert_once(ref_ws: Workspace, receiver: Receiver) -> None:
     _drifting(ref_ws, receiver.url, 3)
     sender = WebhookSender(ref_ws, timeout=1.0, base_delay=0.05, max_delay=0.2)
-    for _ in range(3):  # down: every attempt fails and is rescheduled
+    for _ in range(3):  # down: the first alert's attempts fail and are rescheduled; the later ones wait behind it
         sender.step()
         time.sleep(0.25)
+    first = next(a["id"] for a in list_alerts(ref_ws) if a["window"] == 0)
     pending = deliveries(ref_ws)
-    assert len(pending) == 3 and all(d["state"] == "pending" and d["attempts"] >= 1 and d["last_error"] for d in pending)
+    assert len(pending) == 3 and all(d["state"] == "pending" for d in pending)
+    assert all((d["attempts"] >= 2 and d["last_error"]) if d["alert_id"] == first else (d["attempts"], d["last_error"]) == (0, None)
+               for d in pending)  # fmt: skip
     receiver.up()
     _run_until(sender, lambda: all(d["state"] == "delivered" for d in deliveries(ref_ws)))
     keys = [r["key"] for r in receiver.received]
     assert sorted(keys) == sorted(a["id"] for a in list_alerts(ref_ws))
-    assert {r["body"]["window"] for r in receiver.received} == {0, 1, 2}
+    assert [r["body"]["window"] for r in receiver.received] == [0, 1, 2]
 
 
 def test_receiver_answering_500_is_retried_until_it_accepts(ref_ws: Workspace, receiver: Receiver) -> None:
@@ -86,7 +89,8 @@ def test_receiver_answering_500_is_retried_until_it_accepts(ref_ws: Workspace, r
     sender = WebhookSender(ref_ws, timeout=1.0, base_delay=0.05, max_delay=0.2)
     _run_until(sender, lambda: receiver.attempts >= 6)
     assert receiver.received == []
-    assert all(d["last_error"] == "HTTP 500" for d in deliveries(ref_ws))
+    # the first alert is retried; the second waits behind it, not attempted
+    assert sorted((d["attempts"] >= 6, d["last_error"]) for d in deliveries(ref_ws)) == [(False, None), (True, "HTTP 500")]
     receiver.mode = "ok"
     _run_until(sender, lambda: all(d["state"] == "delivered" for d in deliveries(ref_ws)))
     assert sorted(r["key"] for r in receiver.received) == sorted(a["id"] for a in list_alerts(ref_ws))
@@ -290,6 +294,41 @@ def test_a_streaks_end_is_not_posted_before_its_alert(ref_ws: Workspace, receive
     ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = 0")
     _run_until(sender, lambda: len(receiver.received) == 2)
     assert [r["body"]["kind"] for r in receiver.received] == ["alert", "resolved"]
+
+
+def test_a_url_gets_a_rules_posts_in_the_order_of_their_windows(ref_ws: Workspace, receiver: Receiver) -> None:
+    # after an outage the first alert waits out a long back-off; the end of its streak and the next
+    # streak's alert wait behind it: "resolved" must not be the last word while the rule breaches
+    _drifting(ref_ws, receiver.url, 3, shifts=[10, 0, 10])
+    receiver.up()
+    receiver.mode = "fail"
+    sender = WebhookSender(ref_ws, base_delay=0.01)
+    sender.step()
+    first = next(a["id"] for a in list_alerts(ref_ws) if a["window"] == 0)
+    ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = CASE WHEN alert_id = ? THEN ? ELSE 0 END",
+                          (first, (time.time() + 3600) * 1e6))  # fmt: skip
+    receiver.mode = "ok"
+    sender.step()
+    assert receiver.received == []  # both held back behind window 0's alert
+    ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = 0")
+    _run_until(sender, lambda: len(receiver.received) == 3)
+    assert [(r["body"]["kind"], r["body"]["window"]) for r in receiver.received] == [("alert", 0), ("resolved", 1), ("alert", 2)]
+
+
+def test_a_post_the_receiver_refuses_holds_none_back(ref_ws: Workspace, receiver: Receiver) -> None:
+    # a 400 may be the receiver's answer to that post for good: the later posts go on without it
+    _drifting(ref_ws, receiver.url, 3, shifts=[10, 0, 10])
+    receiver.up()
+    receiver.mode = "refuse"
+    sender = WebhookSender(ref_ws, base_delay=0.01)
+    sender.step()
+    first = next(a["id"] for a in list_alerts(ref_ws) if a["window"] == 0)
+    ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = CASE WHEN alert_id = ? THEN ? ELSE 0 END",
+                          (first, (time.time() + 3600) * 1e6))  # fmt: skip
+    receiver.mode = "ok"
+    _run_until(sender, lambda: len(receiver.received) == 2)
+    assert [(r["body"]["kind"], r["body"]["window"]) for r in receiver.received] == [("resolved", 1), ("alert", 2)]
+    assert [d["last_error"] for d in deliveries(ref_ws) if d["alert_id"] == first] == ["HTTP 400"]
 
 
 def _iso(us: int) -> str:

@@ -4,8 +4,12 @@ until the receiver says 2xx.
 Each (alert, url) pair is one row in ``webhook_deliveries`` (unique), created in the
 same transaction as the alert, so a delivery is never lost to a crash. A streak's end
 is a ``monitor_alerts`` row of kind ``resolved`` (see :mod:`assay.monitor._alerts`),
-delivered the same way, though never to a url before an earlier alert of its rule
-still pending there; the body posted says which kind it is. Delivery is
+delivered the same way; the body posted says which kind it is. A url gets the posts of
+one rule in the order of their windows: a post waits while one of an earlier window is
+still pending there (in a back-off after an outage), so a streak's end never reaches
+the on-call after the next streak's first alert, nor before its own. A post the
+receiver refuses outright (HTTP 4xx but 408 and 429) holds none back: it may never be
+taken. Delivery is
 at-least-once over the network: a receiver that answered 2xx too late for us to see
 gets the alert again, with the same ``Idempotency-Key`` (the alert id) to drop it by.
 """
@@ -51,13 +55,15 @@ class WebhookSender(TickWorker):
     def step(self) -> int:
         """Attempt every delivery that is due; return how many were attempted."""
         now_us = time.time_ns() // 1000
-        # a streak's end waits while an alert before it of its rule is pending to that url (in a back-off after
-        # an outage): an on-call must not hear "resolved" before the alert it resolves
+        # a post waits while one of its rule for an earlier window is pending to that url (in a back-off after an
+        # outage), unless the receiver refused that one outright: an on-call must not hear "resolved" before the
+        # alert it resolves, nor after the next streak's first alert
         due = self.ws.ledger.query(
             "SELECT d.id, d.url, d.attempts, a.id, a.body FROM webhook_deliveries d JOIN monitor_alerts a ON a.id = d.alert_id "
-            "WHERE d.state = 'pending' AND d.next_attempt_us <= ? AND NOT (a.kind = 'resolved' AND EXISTS ("
+            "WHERE d.state = 'pending' AND d.next_attempt_us <= ? AND NOT EXISTS ("
             "SELECT 1 FROM webhook_deliveries e JOIN monitor_alerts b ON b.id = e.alert_id WHERE e.url = d.url AND e.state = 'pending' "
-            "AND b.monitor = a.monitor AND b.rule = a.rule AND b.kind = 'alert' AND b.window_idx < a.window_idx)) "
+            "AND b.monitor = a.monitor AND b.rule = a.rule AND b.window_idx < a.window_idx "
+            "AND (e.last_error IS NULL OR e.last_error NOT LIKE 'HTTP 4%' OR e.last_error IN ('HTTP 408', 'HTTP 429'))) "
             "ORDER BY d.next_attempt_us LIMIT 20", (now_us,),
         )  # fmt: skip
         for delivery_id, url, attempts, alert_id, body in due:
