@@ -173,16 +173,17 @@ def _diff_working(ws: Workspace, ref: str, key: list[str] | None, tables: bool) 
             hint=f"check it out (`assay data checkout {found.against.ref}`), or compare two versions: "
                  f"`assay data diff {found.dataset}@A {found.dataset}@B`",
         )
+    snapshot = None
     if tables and key is not None:  # (the snapshot is read for this only when a key is given)
         snapshot = load_snapshot(ws.store, found.against.snapshot)
         _refuse_key_without_tables(key, set(snapshot.files) | set(found.added),
                                    f"neither {found.against.ref} nor its {WORKING}")
     result = DatasetDiff(old=found.against, new=None, unchanged=found.unchanged)
     if not found.dirty:
-        if tables and key is not None:  # a misspelled key is an error when nothing changed too
+        if snapshot is not None and key is not None:  # a misspelled key is an error when nothing changed too
             _refuse_unknown_key(ws, result, snapshot, key, {})
         return result  # (status may have answered from its cache, without decoding the snapshot)
-    a = load_snapshot(ws.store, found.against.snapshot)
+    a = snapshot if snapshot is not None else load_snapshot(ws.store, found.against.snapshot)
     for path in found.added:
         result.added.append({"path": path, "size": _size_on_disk(ws, path)})
     for path in found.removed:
