@@ -4,9 +4,11 @@ which chi-squared pools into one cell and so cannot see (before it, only a warni
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
@@ -16,6 +18,7 @@ from assay.drift._evidence import _unseen_moments, unseen_test
 from assay.drift._profile import CategoricalSketch
 from assay.drift._report import DriftReport
 from assay.errors import UsageError
+from tests.conftest import CLI
 
 
 def _side(counts: dict[str, int]) -> CategoricalSide:
@@ -126,3 +129,20 @@ def test_a_report_keeps_the_test_through_json() -> None:
     del old["unseen"]  # a report recorded before the test
     assert DriftReport.from_dict({**doc, "columns": [old]}).columns[0].unseen == {}
     assert doc["method"]["family_size"] == 2  # chi-squared and this test (no missing values)
+
+
+def test_the_text_and_html_reports_say_which_test_found_the_drift(tmp_path: Path, cli: CLI) -> None:
+    # the row shows chi-squared's numbers (adjusted p 1): its verdict names the test that found it
+    reference, switched = _rare_switch("b")
+    rng = np.random.default_rng(8)
+    values = rng.normal(size=20_000)
+    holes = values.copy()
+    holes[:4000] = np.nan  # 20% missing now: the same distribution otherwise
+    pq.write_table(reference.append_column("x", pa.array(values)), tmp_path / "ref.parquet")
+    pq.write_table(switched.append_column("x", pa.array(holes)), tmp_path / "cur.parquet")
+    out = cli("drift", "compare", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--no-multivariate",
+              "--report", str(tmp_path / "r.html"), check=1).stdout  # fmt: skip
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  agent") or line.startswith("  x ")}
+    assert rows["agent"].endswith("drift (new categories)") and rows["x"].endswith("drift (missing rate)")
+    page = (tmp_path / "r.html").read_text()
+    assert "<td>drift (new categories)</td>" in page and "<td>drift (missing rate)</td>" in page

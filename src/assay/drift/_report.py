@@ -100,6 +100,13 @@ class ColumnResult:
         )  # fmt: skip
 
 
+def found_by(missing_rate: dict[str, Any], unseen: dict[str, Any]) -> str:
+    """Which of a drifted column's other tests found it (its own test's numbers may not say):
+    " (missing rate)", " (new categories)", both, or ""."""
+    by = [what for found, what in ((missing_rate, "missing rate"), (unseen, "new categories")) if (found or {}).get("drifted")]
+    return f" ({', '.join(by)})" if by else ""
+
+
 @dataclass
 class DriftReport:
     """Everything one comparison found. ``drift`` is the verdict under the spec's rule."""
