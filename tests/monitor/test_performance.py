@@ -403,3 +403,45 @@ def test_a_split_whose_later_part_is_told_late_is_followed_by_its_end_again(ref_
     assert sorted(posts[2:4]) == [(1, "resolved", 0), (2, "alert", 2)] and posts[4:] == [(3, "resolved", 2)]
     assert posts[4:] and receiver.received[4]["key"] != receiver.received[1]["key"]
     assert _streaks(ref_ws) == ([(0, 0, 1), (2, 2, 1)], [(1, 0, 0), (3, 2, 2)])
+
+
+def _six_windows(ws: Workspace, receiver: Receiver) -> tuple[Any, list[dict], WindowProcessor]:
+    """A performance rule under notify=every over six windows of 500 events: window 0 breaches, 1 is not
+    judged yet, 2 breaches, 3 passes (the end of the streak 0..2), 4 breaches; all posted."""
+    monitor = create_monitor(ws, "m", "ref@v1", window="500rows", rules=["accuracy<0.9"], webhooks=[receiver.url],
+                             drift={"prediction": "country"}, min_labels=100, notify="every")  # fmt: skip
+    rows = make_rows(3000, seed=2)
+    _ingest(ws, monitor, [(f"b{w}", rows[500 * w:500 * w + 500]) for w in range(6)])
+    processor = WindowProcessor(ws)
+    _process(processor)
+    for window, right in ((0, False), (2, False), (3, True), (4, False)):
+        _labelled(ws, rows, monitor, processor, window, range(200), right=right)
+    _deliver_all(ws, receiver)
+    return monitor, rows, processor
+
+
+def test_a_late_alert_before_a_streak_that_goes_on_is_not_followed_by_an_older_end(ref_ws: Workspace, receiver: Receiver) -> None:
+    # window 1 breaches late and joins the streak that ended in window 3; the next streak (window 4) goes on:
+    # posting that end again would leave the receiver's last word "resolved" while the rule breaches
+    monitor, rows, processor = _six_windows(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 1, range(200), right=False)
+    _deliver_all(ref_ws, receiver)
+    posts = [(r["body"]["window"], r["body"]["kind"]) for r in receiver.received]
+    assert posts == [(0, "alert"), (2, "alert"), (3, "resolved"), (4, "alert"), (1, "alert")]
+    assert _streaks(ref_ws)[1] == [(3, 0, 2)]
+
+
+def test_a_late_alert_is_followed_by_the_rules_latest_end_when_every_streak_ended(ref_ws: Workspace, receiver: Receiver) -> None:
+    # window 5 ends the second streak too: after window 1's late alert the receiver hears that latest end again
+    # (not the end of window 1's own streak, which came before the second streak's posts)
+    monitor, rows, processor = _six_windows(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 5, range(200), right=True)
+    _deliver_all(ref_ws, receiver)
+    _labelled(ref_ws, rows, monitor, processor, 1, range(200), right=False)
+    _deliver_all(ref_ws, receiver)
+    posts = [(r["body"]["window"], r["body"]["kind"]) for r in receiver.received]
+    assert posts == [(0, "alert"), (2, "alert"), (3, "resolved"), (4, "alert"), (5, "resolved"), (1, "alert"), (5, "resolved")]
+    again = receiver.received[-1]
+    assert again["body"]["replaces"] == receiver.received[4]["key"] and again["key"] != receiver.received[4]["key"]
+    assert (again["body"]["streak_start"], again["body"]["last_window"]) == (4, 4)
+    assert _streaks(ref_ws)[1] == [(3, 0, 2), (5, 4, 4)]

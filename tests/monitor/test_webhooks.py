@@ -15,7 +15,7 @@ from assay.monitor import (
     list_resolutions,
     list_windows,
 )
-from assay.monitor._webhooks import WebhookSender, backoff_seconds, deliveries
+from assay.monitor._webhooks import HOLD_ATTEMPTS, WebhookSender, backoff_seconds, deliveries
 from assay.workspace import Workspace
 from tests.monitor.monitor_helpers import Receiver, make_rows, traffic_gap
 
@@ -329,6 +329,22 @@ def test_a_post_the_receiver_refuses_holds_none_back(ref_ws: Workspace, receiver
     _run_until(sender, lambda: len(receiver.received) == 2)
     assert [(r["body"]["kind"], r["body"]["window"]) for r in receiver.received] == [("resolved", 1), ("alert", 2)]
     assert [d["last_error"] for d in deliveries(ref_ws) if d["alert_id"] == first] == ["HTTP 400"]
+
+
+def test_a_post_that_keeps_failing_holds_the_next_ones_back_only_for_a_while(ref_ws: Workspace, receiver: Receiver) -> None:
+    # a receiver that fails one post for good (a 500 for that body): after HOLD_ATTEMPTS tries the later posts go
+    _drifting(ref_ws, receiver.url, 3, shifts=[10, 0, 10])
+    receiver.up()
+    first = next(a["id"] for a in list_alerts(ref_ws) if a["window"] == 0)
+    later = (time.time() + 3600) * 1e6
+    ref_ws.ledger.execute("UPDATE webhook_deliveries SET attempts = ?, last_error = 'HTTP 500', next_attempt_us = ? WHERE alert_id = ?",
+                          (HOLD_ATTEMPTS - 1, later, first))  # fmt: skip
+    sender = WebhookSender(ref_ws, base_delay=0.01)
+    sender.step()
+    assert receiver.received == []  # still held behind it
+    ref_ws.ledger.execute("UPDATE webhook_deliveries SET attempts = ? WHERE alert_id = ?", (HOLD_ATTEMPTS, first))
+    _run_until(sender, lambda: len(receiver.received) == 2)
+    assert [(r["body"]["kind"], r["body"]["window"]) for r in receiver.received] == [("resolved", 1), ("alert", 2)]
 
 
 def _iso(us: int) -> str:

@@ -289,7 +289,8 @@ class PostgresLedger(Ledger):
 
     @staticmethod
     def _translate(sql: str) -> str:
-        return sql.replace("?", "%s")
+        # psycopg reads every % as a placeholder's start: a literal one (LIKE 'x%') is written %%
+        return sql.replace("%", "%%").replace("?", "%s")
 
     def _run(self, cursor: Any, sql: str, params: Sequence[Any]) -> list[Row]:
         psycopg = import_optional("psycopg", "postgres")

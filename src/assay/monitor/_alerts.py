@@ -36,11 +36,13 @@ Performance rules are judged when labels come, so a window may be judged after t
   (deleted with its deliveries; a post already made stands) and, when it had been posted, the
   window's alert is posted even under ``change``, so the on-call hears that the rule breaches again;
 - an alert posted late (each one under ``every``; under ``change`` the two above, while a late alert
-  joining a streak that was told is not posted) into a streak whose resolution was recorded
-  to be posted before it has that resolution recorded again, under a new id (the row replaced, as a
-  window holds one row per rule, and named in ``replaces``), so it is posted after the alert and
-  the receiver's last word on the streak is ``resolved``; a receiver drops a repeated
-  Idempotency-Key as a copy, hence the new id.
+  joining a streak that was told is not posted) reaches the receiver after the posts of later
+  windows already made: when the rule's latest record is an end (every streak ended), that end
+  is recorded again under a new id (the row replaced, as a window holds one row per rule, and
+  named in ``replaces``), so it is posted after the alert and the receiver's last word is
+  ``resolved``, as the rule stands; when it is an alert (a later streak goes on), the late alert
+  leaves the receiver's last word right. A receiver drops a repeated Idempotency-Key as a copy,
+  hence the new id.
 """
 
 from __future__ import annotations
@@ -82,13 +84,13 @@ def record_alert(tx: Any, monitor: Any, index: int, rule: str, message: str, bod
                (alert_id, monitor.id, index, rule, message, now, json.dumps(body, default=str), ALERT))  # fmt: skip
     if notified:
         _deliver(tx, monitor, alert_id)
-    end = _end_after(tx, monitor.id, rule, index)  # the streak's end, when it was recorded before this alert
+    latest = _latest_id(tx, monitor.id, rule)  # the rule's latest record before this alert
     if after is not None and after.breached:
         _move_start(tx, monitor, rule, after.window, streak_start(after.body, after.window), start)
     elif after is not None:  # the window that passed after this one ends its streak
         _resolve(tx, monitor, rule, start, index, after.window, now, base_url)
-    if notified and end is not None:
-        _post_end_again(tx, monitor, rule, index, start, end, now, base_url)
+    if notified and latest is not None:
+        _post_last_end_again(tx, monitor, rule, index, latest, now, base_url)
     add_edges(tx, [(monitor.node, f"alert:{alert_id}", "raised")])
     return alert_id
 
@@ -112,13 +114,13 @@ def record_pass(tx: Any, monitor: Any, index: int, rule: str, now: str, *, base_
                        (index, json.dumps(body, default=str), body["message"], found[0]))  # fmt: skip
             return False
     elif after is not None:  # a pass inside a streak splits it: the later part is a streak of its own
+        latest = _latest_id(tx, monitor.id, rule)
         _move_start(tx, monitor, rule, after.window, start, after.window)
         if monitor.spec.webhooks and after.alert_id and not _was_notified(tx, after.alert_id):
             _deliver(tx, monitor, after.alert_id)
             _mark_notified(tx, after.alert_id)
-            end = _end_after(tx, monitor.id, rule, after.window)
-            if end is not None:  # the end it keeps may have been posted already: after this alert, post it again
-                _post_end_again(tx, monitor, rule, after.window, after.window, end, now, base_url)
+            if latest is not None:  # the end it keeps may have been posted already: after this alert, post it again
+                _post_last_end_again(tx, monitor, rule, after.window, latest, now, base_url)
     return _record_resolution(tx, monitor, rule, start, before.window, index, now, base_url)
 
 
@@ -218,30 +220,34 @@ def _move_start(tx: Any, monitor: Any, rule: str, since: int, old: int, new: int
         tx.execute("UPDATE monitor_alerts SET body = ?, message = ? WHERE id = ?", (json.dumps(doc, default=str), message, row_id))
 
 
-def _end_after(tx: Any, monitor_id: str, rule: str, index: int) -> str | None:
-    """The id of the first resolution of ``rule`` after window ``index``: the end of the streak that window is in, if any."""
-    found = tx.execute("SELECT id FROM monitor_alerts WHERE monitor = ? AND rule = ? AND kind = ? AND window_idx > ? ORDER BY window_idx LIMIT 1",
-                       (monitor_id, rule, RESOLVED, index))  # fmt: skip
+def _latest_id(tx: Any, monitor_id: str, rule: str) -> str | None:
+    """The id of ``rule``'s record (alert or end) of the latest window: what a receiver should hear last."""
+    found = tx.execute("SELECT id FROM monitor_alerts WHERE monitor = ? AND rule = ? ORDER BY window_idx DESC LIMIT 1", (monitor_id, rule))
     return found[0][0] if found else None
 
 
-def _post_end_again(tx: Any, monitor: Any, rule: str, index: int, start: int, end_id: str, now: str, base_url: str) -> None:
-    """A late alert of window ``index`` was posted into the streak (from ``start``) that resolution ``end_id`` ended, recorded
-    and to be posted before this alert: record that end again, under a new id, so it is posted after the alert (the sender
-    holds a resolution back while an earlier alert of its rule is pending to that url) and the receiver's last word on the
-    streak is "resolved", not an alert of a streak it closed. Done even when no post of it was seen to succeed yet: one
-    may be in flight, and an end never posted is only renamed. A receiver drops a repeated Idempotency-Key as a copy,
-    hence the new id; the row replaces the old one, as (monitor, window, rule) is unique, and names it (``replaces``)."""
-    found = tx.execute("SELECT window_idx, body FROM monitor_alerts WHERE id = ? AND rule = ?", (end_id, rule))
-    if not found or not _was_notified(tx, end_id):
+def _post_last_end_again(tx: Any, monitor: Any, rule: str, index: int, latest: str, now: str, base_url: str) -> None:
+    """An alert of window ``index`` is posted late. Posts reach a url in the order of their windows (see
+    :mod:`assay.monitor._webhooks`), so those still pending for later windows follow it; but one already posted
+    came before it. When the rule's latest record, ``latest`` (read before this alert changed anything), is an end
+    at a later window, record it again under a new id, so that it is posted after this alert and the receiver's
+    last word is "resolved", as the rule stands. Done even when no post of it was seen to succeed yet: one may be
+    in flight, and an end never posted is only renamed. When the latest record is an alert (a later streak goes
+    on), nothing: the receiver's last word, an alert, is right. A receiver drops a repeated Idempotency-Key as a
+    copy, hence the new id; the row replaces the old one, as (monitor, window, rule) is unique, and names it
+    (``replaces``)."""
+    found = tx.execute("SELECT window_idx, body, kind FROM monitor_alerts WHERE id = ? AND rule = ?", (latest, rule))
+    if not found or found[0][2] != RESOLVED or int(found[0][0]) <= index or not _was_notified(tx, latest):
         return
-    at, doc = int(found[0][0]), _doc(found[0][1])
-    last = doc.get("last_window")
-    if streak_start(found[0][1], at) != start or not isinstance(last, int) or not index <= last < at:
-        return  # the end of another streak (not expected: a pass between would have ended this one)
-    tx.execute("DELETE FROM webhook_deliveries WHERE alert_id = ?", (end_id,))
-    tx.execute("DELETE FROM monitor_alerts WHERE id = ?", (end_id,))
-    _record_resolution(tx, monitor, rule, start, last, at, now, base_url, replaces=end_id)
+    if _latest_id(tx, monitor.id, rule) != latest:
+        return  # this alert's streak now ends in a window after it: that end is new, and is posted after the alert
+    at, body = int(found[0][0]), found[0][1]
+    last = _doc(body).get("last_window")
+    if not isinstance(last, int):
+        return
+    tx.execute("DELETE FROM webhook_deliveries WHERE alert_id = ?", (latest,))
+    tx.execute("DELETE FROM monitor_alerts WHERE id = ?", (latest,))
+    _record_resolution(tx, monitor, rule, streak_start(body, at), last, at, now, base_url, replaces=latest)
 
 
 def _resolution_at(tx: Any, monitor_id: str, rule: str, window: int) -> tuple[str, str] | None:

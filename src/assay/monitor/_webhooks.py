@@ -8,8 +8,10 @@ delivered the same way; the body posted says which kind it is. A url gets the po
 one rule in the order of their windows: a post waits while one of an earlier window is
 still pending there (in a back-off after an outage), so a streak's end never reaches
 the on-call after the next streak's first alert, nor before its own. A post the
-receiver refuses outright (HTTP 4xx but 408 and 429) holds none back: it may never be
-taken. Delivery is
+receiver refuses outright (HTTP 4xx but 408 and 429) holds none back, as it may never be
+taken, nor one tried HOLD_ATTEMPTS times (about 45 minutes of failures): a receiver
+that fails one post for good must not keep the next alerts from the on-call for ever.
+Delivery is
 at-least-once over the network: a receiver that answered 2xx too late for us to see
 gets the alert again, with the same ``Idempotency-Key`` (the alert id) to drop it by.
 """
@@ -28,6 +30,10 @@ from assay.monitor._worker import TickWorker
 __all__ = ["WebhookSender", "backoff_seconds"]
 
 log = logging.getLogger("assay.monitor")
+
+# Posts of a rule wait behind an earlier window's post to their url until it has been tried this
+# often: with the default back-off (0.5 s doubling, capped at 300 s), about 45 minutes.
+HOLD_ATTEMPTS = 20
 
 
 def backoff_seconds(attempts: int, *, base: float = 0.5, cap: float = 300.0, rng: random.Random | None = None) -> float:
@@ -56,15 +62,15 @@ class WebhookSender(TickWorker):
         """Attempt every delivery that is due; return how many were attempted."""
         now_us = time.time_ns() // 1000
         # a post waits while one of its rule for an earlier window is pending to that url (in a back-off after an
-        # outage), unless the receiver refused that one outright: an on-call must not hear "resolved" before the
-        # alert it resolves, nor after the next streak's first alert
+        # outage), unless the receiver refused that one outright or it failed HOLD_ATTEMPTS times: an on-call must
+        # not hear "resolved" before the alert it resolves, nor after the next streak's first alert
         due = self.ws.ledger.query(
             "SELECT d.id, d.url, d.attempts, a.id, a.body FROM webhook_deliveries d JOIN monitor_alerts a ON a.id = d.alert_id "
             "WHERE d.state = 'pending' AND d.next_attempt_us <= ? AND NOT EXISTS ("
             "SELECT 1 FROM webhook_deliveries e JOIN monitor_alerts b ON b.id = e.alert_id WHERE e.url = d.url AND e.state = 'pending' "
-            "AND b.monitor = a.monitor AND b.rule = a.rule AND b.window_idx < a.window_idx "
-            "AND (e.last_error IS NULL OR e.last_error NOT LIKE 'HTTP 4%' OR e.last_error IN ('HTTP 408', 'HTTP 429'))) "
-            "ORDER BY d.next_attempt_us LIMIT 20", (now_us,),
+            "AND b.monitor = a.monitor AND b.rule = a.rule AND b.window_idx < a.window_idx AND e.attempts < ? "
+            "AND (e.last_error IS NULL OR substr(e.last_error, 1, 6) <> 'HTTP 4' OR e.last_error IN ('HTTP 408', 'HTTP 429'))) "
+            "ORDER BY d.next_attempt_us LIMIT 20", (now_us, HOLD_ATTEMPTS),
         )  # fmt: skip
         for delivery_id, url, attempts, alert_id, body in due:
             if self._stop.is_set():
