@@ -4,6 +4,7 @@ which chi-squared pools into one cell and so cannot see (before it, only a warni
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def test_the_mean_and_variance_are_those_of_every_split_enumerated(rows: str, n:
         ref = {rows[i] for i in ref_rows}
         seen.append(sum(1 for i, r in enumerate(rows) if i not in ref_rows and r not in ref))
     pooled = np.array(list(_counts(list(rows)).values()), dtype=np.int64)
-    mean, var, _ = _unseen_moments(pooled, n, len(rows) - n)
+    mean, var, _, _ = _unseen_moments(pooled, n, len(rows) - n)
     assert mean == pytest.approx(np.mean(seen), abs=1e-9)
     assert var == pytest.approx(np.var(seen), abs=1e-9)
 
@@ -62,6 +63,39 @@ def test_no_drift_alarms_at_the_stated_rate_on_long_tailed_sources() -> None:
         for alpha in (0.05, 0.01):
             alarms = sum(p < alpha for p in p_values)
             assert stats.binom.sf(alarms - 1, 600, alpha) > 1e-3, f"{alarms}/600 alarms at {alpha} for {(k, n, m, a)}"
+
+
+def test_a_lumpy_unseen_count_is_read_from_draws_of_the_split_not_a_curve() -> None:
+    # a small reference that missed one mid-sized category (60 of 1,000 pooled rows) by chance: U is then
+    # nearly 60 x Bernoulli(q), whose tail the gamma read as 0.008 where it is C(950, 60) / C(1000, 60)
+    ref = _side({"B": 17, "C": 17, "D": 16})
+    cur = _side({"A": 60, "B": 283, "C": 283, "D": 324})
+    exact = math.comb(950, 60) / math.comb(1000, 60)
+    doc = unseen_test(ref, cur, 0.05)
+    assert doc["p_value"] == pytest.approx(exact, abs=0.006)
+    assert unseen_test(ref, cur, 0.05, seed=3)["p_value"] == pytest.approx(exact, abs=0.006)
+    assert unseen_test(ref, cur, 0.05)["p_value"] == doc["p_value"]  # seeded: the same answer every time
+    # few categories, a small reference: the stated rate holds
+    rng = np.random.default_rng(22)
+    for k, n, m, a in [(5, 30, 600, 0.5), (8, 40, 900, 1.0), (30, 10, 2000, 1.5)]:
+        probs = 1 / np.arange(1, k + 1) ** a
+        probs /= probs.sum()
+        names = np.array([f"v{i}" for i in range(k)], dtype=object)
+        alarms = 0
+        for _ in range(300):
+            one = np.bincount(rng.choice(k, n, p=probs), minlength=k)
+            two = np.bincount(rng.choice(k, m, p=probs), minlength=k)
+            p_value = unseen_test(_side(dict(zip(names, one))), _side(dict(zip(names, two))), 0.0)["p_value"]
+            alarms += p_value is not None and p_value < 0.05
+        assert stats.binom.sf(alarms - 1, 300, 0.05) > 1e-3, f"{alarms}/300 alarms for {(k, n, m, a)}"
+
+
+def test_a_tiny_reference_against_a_huge_current_side_stays_small() -> None:
+    # the table of log q(c) is bounded (past it, log-gamma): one category of 30 million rows, a reference of 100
+    ref = CategoricalSketch({"a": 60, "b": 40}, rows=100)
+    cur = CategoricalSketch({"a": 30_000_000, "c": 5}, rows=30_000_005)
+    doc = unseen_test(ref, cur, 0.05)
+    assert doc["share"] == pytest.approx(5 / 30_000_005) and doc["p_value"] is not None
 
 
 def _rare_switch(new_prefix: str) -> tuple[pa.Table, pa.Table]:

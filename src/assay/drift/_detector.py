@@ -347,7 +347,7 @@ class DriftDetector:
             result.statistic, result.p_value, result.effect = outcome.statistic, outcome.p_value, outcome.effect
         result.missing_rate = missing_rate_test(ref_summary, cur_summary, spec.missing_rate_threshold)
         if kind != "numeric" and cmp is not None and not result.not_judged:  # (an identifier brings new values by nature)
-            result.unseen = unseen_test(ref, cur, spec.unseen_threshold)
+            result.unseen = unseen_test(ref, cur, spec.unseen_threshold, seed=spec.seed)
         return result
 
     # -- verdict ------------------------------------------------------------------------------

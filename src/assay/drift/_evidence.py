@@ -5,6 +5,7 @@ the missing-rate test, findings about categories, and the data the report charts
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,6 +18,8 @@ from assay.drift._report import Finding
 __all__ = ["categorical_chart", "categorical_comparison", "distinct_share", "is_identifier_like", "missing_rate_test", "numeric_chart", "numeric_comparison", "side_summary", "unseen_test"]
 
 OTHER = "(other)"
+# the new-category test draws its tail when one category carries more than this share of U's variance
+LUMPY = 0.05
 # a categorical column whose reference has a distinct value in at least this share of its
 # (at least IDENTIFIER_MIN_DISTINCT) valid rows is identifier-like: it has no distribution to judge
 IDENTIFIER_SHARE = 0.9
@@ -128,7 +131,7 @@ def missing_rate_test(ref: dict, cur: dict, threshold: float) -> dict[str, objec
     return doc
 
 
-def unseen_test(ref: object, cur: object, threshold: float) -> dict[str, object]:
+def unseen_test(ref: object, cur: object, threshold: float, *, seed: int = 0) -> dict[str, object]:
     """Whether more current rows fall in categories the reference never saw than chance allows.
 
     Chi-squared pools rare categories into one cell, so a column of rare values (user agents,
@@ -139,7 +142,9 @@ def unseen_test(ref: object, cur: object, threshold: float) -> dict[str, object]
     ``q(c) = C(m, c) / C(N, c)``. The mean and variance of ``U`` follow exactly from the pooled
     counts (categories with equal counts grouped; pairs through ``q(c + d)``); its upper tail is
     read from a gamma matched to them and to the skewness of the same sum with rows split
-    independently (a normal tail alone alarmed twice as often as it should at 0.01). With a
+    independently (a normal tail alone alarmed twice as often as it should at 0.01), or, when one
+    category carries more than ``LUMPY`` of the variance (a small reference, which may miss a
+    mid-sized category by chance), from draws of the split itself, seeded with ``seed``. With a
     distinct value in every row, ``U`` is the whole current side whatever the split: no test.
 
     The effect is the unseen share beyond the Good-Turing expectation, the reference's share of
@@ -159,14 +164,19 @@ def unseen_test(ref: object, cur: object, threshold: float) -> dict[str, object]
     doc: dict[str, object] = {"share": share, "expected_share": expected, "effect": share - expected, "threshold": threshold,
                               "p_value": None, "p_adjusted": None, "drifted": False}  # fmt: skip
     pooled = np.concatenate([ref_counts + cur_counts, cur_new])
-    mean, var, skew = _unseen_moments(pooled[pooled > 0], n, m)
+    pooled = pooled[pooled > 0]
+    mean, var, skew, lumpy = _unseen_moments(pooled, n, m)
     sd = math.sqrt(var)
     if sd < 1e-3 + 1e-9 * mean:  # U is all but fixed by the pooled counts (common categories, or all distinct)
         if unseen - mean >= 0.5:  # and yet it is not: Cantelli's bound, P(U - mean >= t) <= var / (var + t^2)
             doc["p_value"] = var / (var + (unseen - mean) ** 2)
         return doc
     z = (unseen - mean - 0.5) / sd  # U is whole: continuity-corrected
-    if skew <= 1e-3:
+    if z <= 0:
+        doc["p_value"] = norm_sf(z)  # no more unseen than expected: far from alpha, the tail's shape does not matter
+    elif lumpy > LUMPY:
+        doc["p_value"] = _unseen_tail(pooled, n, unseen, seed)
+    elif skew <= 1e-3:
         doc["p_value"] = norm_sf(z)
     else:
         from scipy.special import gammaincc
@@ -196,48 +206,92 @@ def _split_counts(ref: object, cur: object) -> tuple[np.ndarray, np.ndarray, np.
             np.fromiter((v for k, v in cur_counts.items() if k not in ref_counts), dtype=np.int64))  # fmt: skip
 
 
-def _unseen_moments(pooled: np.ndarray, n: int, m: int) -> tuple[float, float, float]:
-    """(mean, variance, skewness) of the current rows in categories the reference lacks, for
-    pooled category counts ``pooled`` split at random into ``n`` reference and ``m`` current rows;
-    the skewness is that of rows split independently (with probability m / N each)."""
+class _Moments(NamedTuple):
+    mean: float
+    var: float
+    skew: float  # of the rows split independently (with probability m / N each)
+    lumpy: float  # the largest share of the variance that one category carries
+
+
+# a table of log q(c) up to this c (32 MB); past it, from log-gamma (digits enough there: see _log_q)
+_TABLE = 1 << 22
+
+
+def _log_q(points: np.ndarray, n: int, m: int, top: int) -> np.ndarray:
+    """log q(c) = log C(m, c) / C(N, c), the chance that all ``c`` rows of a category fall in the current
+    side, at ``points`` (-inf past m). Up to ``_TABLE`` (and ``top``) a running sum of log1p(-n / (N - i)),
+    which keeps the digits that q(c + d) / (q(c) q(d)) - 1 needs for the small counts of rare categories;
+    past it from log-gamma, whose absolute error (~1e-7 there) matters only for such small differences."""
+    from scipy.special import gammaln
+
+    total = n + m
+    edge = int(min(top, _TABLE, m))
+    table = np.concatenate(([0.0], np.cumsum(np.log1p(-n / (total - np.arange(edge, dtype=np.float64))))))
+    out = np.full(points.shape, -np.inf)
+    small = points <= edge
+    out[small] = table[points[small]]
+    big = (points > edge) & (points <= m)
+    if big.any():
+        c = points[big].astype(np.float64)
+        out[big] = gammaln(m + 1.0) - gammaln(m - c + 1.0) - gammaln(total + 1.0) + gammaln(total - c + 1.0)
+    return out
+
+
+def _unseen_moments(pooled: np.ndarray, n: int, m: int) -> _Moments:
+    """The moments of the current rows in categories the reference lacks, for pooled category counts ``pooled``
+    split at random into ``n`` reference and ``m`` current rows."""
     total = n + m
     values, groups = np.unique(pooled, return_counts=True)
-    # log q(c) = sum over i < c of log((m - i) / (N - i)); q(c) is 0 past m, and below e^-700
-    # (past c ~ 700 / log(N / m)) a category can be taken as always seen
+    # q(c) is 0 past m, and below e^-700 (past c ~ 700 / log(N / m)) a category can be taken as always seen
     reach = m if n == 0 else min(m, int(700.0 / -math.log(m / total)) + 1)
     keep = values <= reach
     values, groups = values[keep], groups[keep].astype(np.float64)
     if not values.size:
-        return 0.0, 0.0, 0.0
+        return _Moments(0.0, 0.0, 0.0, 0.0)
     top = int(min(2 * int(values[-1]), m))
-    log_q = np.concatenate(([0.0], np.cumsum(np.log1p(-n / (total - np.arange(top, dtype=np.float64))))))
-
-    def log_q_of(c: np.ndarray) -> np.ndarray:
-        out = np.full(c.shape, -np.inf)
-        inside = c <= top
-        out[inside] = log_q[c[inside]]
-        return out
-
-    lq = log_q[values]
+    lq = _log_q(values, n, m, top)
     q = np.exp(lq)
     c = values.astype(np.float64)
     mean = float(np.sum(groups * c * q))
-    var = float(np.sum(groups * c * c * q * (1.0 - q)))
+    own_var = c * c * q * (1.0 - q)  # one category's
+    var = float(np.sum(groups * own_var))
     # pairs of categories: cov = q(c + d) - q(c) q(d), written q(c) q(d) expm1(log q(c + d) - log q(c) - log q(d))
     # so that it keeps its digits when small; a pair's own group counts each category with every other
     for start in range(0, values.size, 512):
         rows = slice(start, start + 512)
-        joint = log_q_of(values[rows, None] + values[None, :])
+        joint = _log_q(values[rows, None] + values[None, :], n, m, top)
         ratio = np.where(np.isfinite(joint), np.expm1(joint - lq[rows, None] - lq[None, :]), -1.0)
         pairs = groups[rows, None] * groups[None, :]
         own = np.arange(start, start + pairs.shape[0])
         pairs[own - start, own] = groups[own] * (groups[own] - 1.0)
         var += float(np.sum(pairs * (c[rows, None] * c[None, :]) * np.exp(lq[rows, None] + lq[None, :]) * ratio))
+    var = max(var, 0.0)
     p = np.exp(c * math.log(m / total))
     independent = np.sum(groups * c * c * p * (1.0 - p))
     third = np.sum(groups * c**3 * p * (1.0 - p) * (1.0 - 2.0 * p))
     skew = float(third / independent**1.5) if independent > 1e-9 else 0.0
-    return mean, max(var, 0.0), skew
+    lumpy = float(own_var.max() / var) if var > 0 else 0.0
+    return _Moments(mean, var, skew, lumpy)
+
+
+def _unseen_tail(pooled: np.ndarray, n: int, unseen: int, seed: int) -> float:
+    """P(U >= unseen) by drawing the reference's split of the pooled counts (multivariate
+    hypergeometric, exact per draw): for a U that a few categories of some size carry, whose tail
+    no moment-matched curve follows (a gamma read it 5x too small). Categories that could never
+    all fall on the current side are drawn as one. (1 + draws at least as large) / (1 + draws)."""
+    m = int(pooled.sum()) - n
+    at = _log_q(pooled, n, m, int(min(2 * int(pooled.max()), m)))
+    may = at > math.log(1e-12)
+    colors = np.concatenate([pooled[may], [int(pooled[~may].sum())]])
+    weights = np.concatenate([pooled[may], [0]])
+    rng = np.random.default_rng(seed)
+    draws = max(2_000, min(20_000, 20_000_000 // colors.size))
+    hits = 0
+    for done in range(0, draws, 1_000):
+        size = min(1_000, draws - done)
+        in_ref = rng.multivariate_hypergeometric(colors, n, size=size)
+        hits += int(np.count_nonzero(((in_ref == 0) * weights).sum(axis=1) >= unseen))
+    return (1 + hits) / (1 + draws)
 
 
 def numeric_chart(cmp: NumericComparison, bins: int = 40) -> dict[str, object]:
