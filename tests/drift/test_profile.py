@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +218,8 @@ def test_a_damaged_profile_is_refused_naming_what_is_wrong(tmp_path: Path, cli: 
         "column 'c' counts 500 values in 400 rows": _damaged(doc, "c", rows=400),
         "column 'c' has a negative count": _damaged(doc, "c", values={"a": -1, "b": 501}),
         "unsupported holds something other than text": _damaged(doc, unsupported={"y": 3}),
+        "column 'x' lacks 'posinf'": _damaged(doc, columns={**doc["columns"], "x": {k: v for k, v in doc["columns"]["x"].items() if k != "posinf"}}),
+        "column 'x' has a negative count": _damaged(doc, "x", posinf=-1, neginf=1),
     }
     for said, bad in cases.items():
         with pytest.raises(InputError, match="a damaged drift profile: .*" + said.replace("(", r"\(")):
@@ -226,3 +229,8 @@ def test_a_damaged_profile_is_refused_naming_what_is_wrong(tmp_path: Path, cli: 
         result = cli("drift", "compare", str(path), str(data), check=2)
         assert f"bad.json: a damaged drift profile: {said}" in result.stderr and "assay drift profile DATA --out" in result.stderr
     assert Profile.from_dict(doc).rows == 500  # the profile as written stays good
+    edges = np.array([-1.7e308, 0.0, 1.7e308])  # edges whose differences overflow: still in order
+    wide = _damaged(doc, "x", edges=edges.tolist(), counts=[0, 250, 250, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Profile.from_dict(wide).columns["x"].edges[-1] == 1.7e308

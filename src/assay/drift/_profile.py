@@ -262,14 +262,19 @@ class Profile:
                 raise ValueError(f"{where} is not a numeric or categorical sketch")
             if sketch["kind"] == "categorical" and not isinstance(sketch.get("values"), dict):
                 raise ValueError(f"{where}: its values are not a mapping of category to count")
-            made = NumericSketch.from_dict(sketch) if sketch["kind"] == "numeric" else CategoricalSketch.from_dict(sketch)
+            try:
+                made = NumericSketch.from_dict(sketch) if sketch["kind"] == "numeric" else CategoricalSketch.from_dict(sketch)
+            except KeyError as exc:
+                raise ValueError(f"{where} lacks {exc.args[0]!r}") from None
             counted_rows = _count_field(sketch, "rows", where)
             if isinstance(made, NumericSketch):
                 edges = made.edges
                 if made.counts.size != edges.size + 1 or (made.counts < 0).any():
                     raise ValueError(f"{where} has {made.counts.size} bin counts for {edges.size} edges (or a negative count)")
-                if not np.isfinite(edges).all() or (np.diff(edges) < 0).any():
+                if not np.isfinite(edges).all() or (edges[1:] < edges[:-1]).any():
                     raise ValueError(f"{where} has bin edges that are not finite and ascending")
+                if min(made.posinf, made.neginf) < 0:
+                    raise ValueError(f"{where} has a negative count")
                 seen = made.finite + made.missing + made.posinf + made.neginf
             else:
                 if any(v < 0 for v in made.values.values()) or made.other < 0:
