@@ -296,18 +296,25 @@ def test_a_streaks_end_is_not_posted_before_its_alert(ref_ws: Workspace, receive
     assert [r["body"]["kind"] for r in receiver.received] == ["alert", "resolved"]
 
 
+def _first_post_failed(ws: Workspace, receiver: Receiver, mode: str) -> tuple[WebhookSender, str]:
+    """Windows 0 (drift), 1 (none: the end) and 2 (drift again); the first post tried while the receiver
+    answers as ``mode`` says, then due in an hour, the others now, with the receiver back to "ok"."""
+    _drifting(ws, receiver.url, 3, shifts=[10, 0, 10])
+    receiver.up()
+    receiver.mode = mode
+    sender = WebhookSender(ws, base_delay=0.01)
+    sender.step()
+    first = next(a["id"] for a in list_alerts(ws) if a["window"] == 0)
+    ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = CASE WHEN alert_id = ? THEN ? ELSE 0 END",
+                      (first, (time.time() + 3600) * 1e6))  # fmt: skip
+    receiver.mode = "ok"
+    return sender, first
+
+
 def test_a_url_gets_a_rules_posts_in_the_order_of_their_windows(ref_ws: Workspace, receiver: Receiver) -> None:
     # after an outage the first alert waits out a long back-off; the end of its streak and the next
     # streak's alert wait behind it: "resolved" must not be the last word while the rule breaches
-    _drifting(ref_ws, receiver.url, 3, shifts=[10, 0, 10])
-    receiver.up()
-    receiver.mode = "fail"
-    sender = WebhookSender(ref_ws, base_delay=0.01)
-    sender.step()
-    first = next(a["id"] for a in list_alerts(ref_ws) if a["window"] == 0)
-    ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = CASE WHEN alert_id = ? THEN ? ELSE 0 END",
-                          (first, (time.time() + 3600) * 1e6))  # fmt: skip
-    receiver.mode = "ok"
+    sender, first = _first_post_failed(ref_ws, receiver, "fail")
     sender.step()
     assert receiver.received == []  # both held back behind window 0's alert
     ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = 0")
@@ -317,15 +324,7 @@ def test_a_url_gets_a_rules_posts_in_the_order_of_their_windows(ref_ws: Workspac
 
 def test_a_post_the_receiver_refuses_holds_none_back(ref_ws: Workspace, receiver: Receiver) -> None:
     # a 400 may be the receiver's answer to that post for good: the later posts go on without it
-    _drifting(ref_ws, receiver.url, 3, shifts=[10, 0, 10])
-    receiver.up()
-    receiver.mode = "refuse"
-    sender = WebhookSender(ref_ws, base_delay=0.01)
-    sender.step()
-    first = next(a["id"] for a in list_alerts(ref_ws) if a["window"] == 0)
-    ref_ws.ledger.execute("UPDATE webhook_deliveries SET next_attempt_us = CASE WHEN alert_id = ? THEN ? ELSE 0 END",
-                          (first, (time.time() + 3600) * 1e6))  # fmt: skip
-    receiver.mode = "ok"
+    sender, first = _first_post_failed(ref_ws, receiver, "refuse")
     _run_until(sender, lambda: len(receiver.received) == 2)
     assert [(r["body"]["kind"], r["body"]["window"]) for r in receiver.received] == [("resolved", 1), ("alert", 2)]
     assert [d["last_error"] for d in deliveries(ref_ws) if d["alert_id"] == first] == ["HTTP 400"]
