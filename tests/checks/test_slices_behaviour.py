@@ -165,6 +165,34 @@ def test_noise_flips_are_counted_and_shrunk(lr_world: dict) -> None:
     assert est.predict(original)[0] != est.predict(shrunk)[0]
 
 
+def test_noise_on_a_regression_counts_predictions_that_move_past_the_tolerance() -> None:
+    # a float prediction moves under any noise: without a tolerance every input "failed", even for a
+    # candidate identical to the baseline; the suite now asks for one, and counts only larger moves
+    data = _world(2000)
+    data["y"] = 3 * data["x0"] + data["x1"]
+
+    def linear(X: np.ndarray) -> np.ndarray:
+        return 3 * X[:, 0] + X[:, 1]
+
+    model = from_function(linear, name="linear")
+    head = "data: x.parquet\ntarget: y\ntask: regression\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [mae]\nrobustness:\n"
+    with pytest.raises(SuiteError, match=r"robustness\[0\]: gaussian_noise on a regression task needs a tolerance"):
+        Suite.from_yaml(head + "  - {generator: gaussian_noise, n: 1000, scale: 0.1}\n")
+    with pytest.raises(SuiteError, match="tolerance is for gaussian_noise and category_swap on a regression task"):
+        _rob("  - {generator: gaussian_noise, n: 1000, tolerance: 0.5}\n")
+    with pytest.raises(SuiteError, match="must be positive"):
+        Suite.from_yaml(head + "  - {generator: gaussian_noise, n: 1000, tolerance: 0}\n")
+    # noise of sd 0.1 on x0 and x1 moves the prediction by sd ~0.32: a tolerance of 2 is never crossed, 0.3 often
+    calm = run_suite(Suite.from_yaml(head + "  - {generator: gaussian_noise, n: 4000, scale: 0.1, tolerance: 2}\n"),
+                     candidate=model, data=data).gates[-1]
+    assert calm.status == "pass" and calm.candidate_value == 0.0
+    result = run_suite(Suite.from_yaml(head + "  - {generator: gaussian_noise, n: 4000, scale: 0.1, tolerance: 0.3}\n"),
+                       candidate=model, data=data)
+    touchy = result.gates[-1]
+    assert touchy.status == "fail" and 0.1 < touchy.candidate_value < 0.9
+    assert result.counterexamples[0]["failure"] == "prediction moved by more than 0.3"
+
+
 def test_missing_values_crash_a_plain_logistic_regression(lr_world: dict) -> None:
     r = run_suite(_rob("  - {generator: missing_values, n: 5000}\n  - {generator: wrong_types, n: 5000}\n"),
                   candidate=lr_world["model"], data=lr_world["data"])

@@ -2,7 +2,9 @@
 
 Each generator perturbs rows drawn from the evaluation data, in batches. A generated input
 *fails* when the model raises on it or returns a non-finite value (every generator), or when
-its predicted class flips (gaussian_noise and category_swap). A failing input is shrunk:
+its predicted class flips (gaussian_noise and category_swap; on a regression task, when its
+prediction moves by more than the test's ``tolerance``, which such a test must give: a float
+prediction moves under any noise). A failing input is shrunk:
 perturbed columns are reverted one by one while it still fails, then each remaining numeric
 change is bisected toward the original value — what the report shows is the smallest change
 found that still breaks the model.
@@ -113,7 +115,7 @@ class _Generator:
 
 
 def _row_status(model: ModelAdapter, feats: Features, reference: np.ndarray | None, timeout: float | None,
-                on_error_fails: bool) -> tuple[np.ndarray | None, str | None]:
+                on_error_fails: bool, tolerance: float | None = None) -> tuple[np.ndarray | None, str | None]:
     """Per-row failure flags for one batch, or (None, error) when the whole batch raised."""
     try:
         pred = call_with_timeout(model, feats, timeout)
@@ -128,28 +130,35 @@ def _row_status(model: ModelAdapter, feats: Features, reference: np.ndarray | No
     if pred.proba is not None:
         bad |= ~np.all(np.isfinite(pred.proba), axis=1)
     if reference is not None:
-        bad |= labels != reference
+        if tolerance is None:
+            bad |= labels != reference
+        else:  # a regression's prediction fails when it moves further than the tolerance (or stops being a number)
+            with np.errstate(invalid="ignore"):
+                bad |= ~(np.abs(labels.astype(np.float64) - reference.astype(np.float64)) <= tolerance)
     return bad, None
 
 
-def _fails_one(model: ModelAdapter, row: Features, reference: Any, timeout: float | None, on_error_fails: bool) -> tuple[bool, str]:
-    bad, err = _row_status(model, row, None if reference is None else np.asarray([reference]), timeout, on_error_fails)
+def _fails_one(model: ModelAdapter, row: Features, reference: Any, timeout: float | None, on_error_fails: bool,
+               tolerance: float | None = None) -> tuple[bool, str]:
+    bad, err = _row_status(model, row, None if reference is None else np.asarray([reference]), timeout, on_error_fails, tolerance)
     if bad is None:
         return on_error_fails, f"raised {err}"
     if bad[0]:
-        return True, "prediction changed" if reference is not None else "non-finite output"
+        if reference is None:
+            return True, "non-finite output"
+        return True, "prediction changed" if tolerance is None else f"prediction moved by more than {tolerance:g}"
     return False, ""
 
 
 def shrink(model: ModelAdapter, original: Features, perturbed: Features, reference: Any, timeout: float | None,
-           on_error_fails: bool) -> dict[str, Any]:
+           on_error_fails: bool, tolerance: float | None = None) -> dict[str, Any]:
     """Smallest change from ``original`` (one row) toward ``perturbed`` that still fails."""
     current = perturbed
     changed = [j for j in range(original.n_features)
                if not _same(original.arrays[j][0], perturbed.arrays[j][0])]
     for j in list(changed):
         trial = current.replace(current.columns[j], original.arrays[j].copy())
-        if _fails_one(model, trial, reference, timeout, on_error_fails)[0]:
+        if _fails_one(model, trial, reference, timeout, on_error_fails, tolerance)[0]:
             current = trial
             changed.remove(j)
     for j in changed:
@@ -160,12 +169,12 @@ def shrink(model: ModelAdapter, original: Features, perturbed: Features, referen
         for _ in range(12):
             mid = (lo + hi) / 2
             trial = current.replace(current.columns[j], np.asarray([float(a) + mid * (float(b) - float(a))]))
-            if _fails_one(model, trial, reference, timeout, on_error_fails)[0]:
+            if _fails_one(model, trial, reference, timeout, on_error_fails, tolerance)[0]:
                 hi = mid
             else:
                 lo = mid
         current = current.replace(current.columns[j], np.asarray([float(a) + hi * (float(b) - float(a))]))
-    _, why = _fails_one(model, current, reference, timeout, on_error_fails)
+    _, why = _fails_one(model, current, reference, timeout, on_error_fails, tolerance)
     return {
         "changed": {current.columns[j]: {"from": _show(original.arrays[j][0]), "to": _show(current.arrays[j][0])} for j in changed},
         "failure": why or "fails",
@@ -205,6 +214,7 @@ class _Job:
     timeout: float | None
     seed: int
     batch: int
+    tolerance: float | None = None  # a regression's: how far a prediction may move (see _row_status)
 
 
 _JOB: _Job | None = None
@@ -224,14 +234,14 @@ def _batch(i: int, job: _Job | None = None) -> tuple[int, float, str | None, lis
     original = job.features.take(rows)
     perturbed, _ = job.generator.make(original, rng)
     reference = job.reference[rows] if job.flips else None
-    bad, err = _row_status(job.model, perturbed, reference, job.timeout, job.on_error_fails)
+    bad, err = _row_status(job.model, perturbed, reference, job.timeout, job.on_error_fails, job.tolerance)
     examples: list[tuple[int, Features, Features]] = []
     if bad is None:
         probe = rng.choice(k, size=min(_PROBES, k), replace=False)
         hits = []
         for j in probe:
             fails, _ = _fails_one(job.model, perturbed.take(slice(j, j + 1)), None if reference is None else reference[j],
-                                  job.timeout, job.on_error_fails)
+                                  job.timeout, job.on_error_fails, job.tolerance)
             hits.append(fails)
             if fails and len(examples) < 3:
                 examples.append((int(rows[j]), original.take(slice(j, j + 1)), perturbed.take(slice(j, j + 1))))
@@ -284,6 +294,7 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
         # a stable number per generator (str hash() changes between processes)
         seed=ctx.seed * 1000 + 11 + GENERATORS.index(spec.generator),
         batch=int(spec.params.get("batch_size", 100_000)),
+        tolerance=float(spec.params["tolerance"]) if flips and "tolerance" in spec.params else None,
     )
     limit = float(spec.params.get("max_failure_rate", 0.0 if not flips else 0.05))
     workers = int(spec.params.get("workers", 1))
@@ -323,7 +334,7 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
     shrunk = []
     for row, orig, pert in examples:
         ref = job.reference[row] if flips else None
-        ce = shrink(model, orig, pert, ref, ctx.suite.timeout_s, job.on_error_fails)
+        ce = shrink(model, orig, pert, ref, ctx.suite.timeout_s, job.on_error_fails, job.tolerance)
         shrunk.append({"test": f"robustness {spec.generator}", "row": row, **ce})
     k_fail = int(round(failures))
     low, high = clopper_pearson(k_fail, spec.n, ctx.suite.confidence)

@@ -243,7 +243,8 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         raise c.fail(("robustness",), "must be a list")
     for i, r in enumerate(raw_rob):
         path = ("robustness", i)
-        r = c.keys(r, path, {"generator", "n", "scale", "columns", "max_failure_rate", "factor", "batch_size", "workers", "executor", "on_error_fails"}, "a robustness test")
+        r = c.keys(r, path, {"generator", "n", "scale", "columns", "max_failure_rate", "factor", "batch_size", "workers", "executor", "on_error_fails",
+                             "tolerance"}, "a robustness test")
         gen = c.text(r.get("generator"), (*path, "generator")) if "generator" in r else None
         if gen not in GENERATORS:
             raise c.fail((*path, "generator"), f"generator must be one of {', '.join(GENERATORS)}, got {gen!r}")
@@ -253,6 +254,15 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
             c.number(params["max_failure_rate"], (*path, "max_failure_rate"), low=0, high=1)
         if "scale" in params:
             c.number(params["scale"], (*path, "scale"), positive=True)
+        moves = gen in ("gaussian_noise", "category_swap")  # judged by whether the prediction moves
+        if "tolerance" in params:
+            if task != "regression" or not moves:
+                raise c.fail((*path, "tolerance"), "tolerance is for gaussian_noise and category_swap on a regression task: "
+                                                   "how far a prediction may move before the input counts as failing")
+            c.number(params["tolerance"], (*path, "tolerance"), positive=True)
+        elif task == "regression" and moves:
+            raise c.fail(path, f"{gen} on a regression task needs a tolerance: how far a prediction may move before the input "
+                               "counts as failing (a float prediction moves under any noise), e.g. tolerance: 0.5")
         if params.get("executor", "local") not in ("local", "ray"):
             raise c.fail((*path, "executor"), f"executor must be local or ray, got {params['executor']!r}")
         robustness.append(RobustnessSpec(gen, n, params))
