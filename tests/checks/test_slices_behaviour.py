@@ -342,6 +342,15 @@ def test_a_where_that_is_not_a_condition_is_refused(where: str, part: str) -> No
     assert evaluate("flag and not (g in ['a'])", data, 50).tolist() == ((data["x0"] > 0) & (data["g"] != "a")).tolist()
 
 
+def test_a_superiority_gate_between_models_that_agree_on_every_row_says_why_it_cannot_settle() -> None:
+    # log loss is lower-is-better: a margin of 0 became -0 in the reason, and the detectable difference "about 0"
+    suite = Suite.from_yaml("data: x.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\n"
+                            "metrics: [log_loss]\ngates:\n  - {metric: log_loss, superiority: 0}\n")
+    gate = run_suite(suite, candidate=BASE, baseline=BASE, data=_world(500)).gates[0]
+    assert gate.status == "inconclusive" and "-0" not in gate.reason
+    assert gate.reason.endswith("the delta is 0 on every resample, so it cannot be shown below 0")
+
+
 def test_rate_gates_say_their_passing_side_and_a_sensible_detectable_difference() -> None:
     suite = Suite.from_yaml(
         "data: unused.parquet\ntarget: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"

@@ -110,6 +110,9 @@ def finish_gates(gates: list[GateResult], suite: Suite) -> None:
             if "rows_to_pass" in g.details:
                 g.reason += (f"; with {g.n} rows not even the best outcome could pass: that takes at least "
                              f"{g.details['rows_to_pass']} rows")
+            elif g.mdd == 0 and g.ci_low == g.ci_high:
+                # no spread at all (two models that agree on every row): no number of rows moves the interval
+                g.reason += f"; the {what} is {lo} on every resample, so it cannot be shown {_side_words(side, bound, True)}"
             elif g.mdd is not None and np.isfinite(g.mdd):
                 g.reason += f"; with {g.n} rows the smallest difference this gate resolves (80% power) is about {g.mdd:.4g}"
             elif g.mdd == float("inf"):
@@ -122,6 +125,7 @@ def finish_gates(gates: list[GateResult], suite: Suite) -> None:
 
 
 def _side_words(side: str, t: float, passing: bool) -> str:
+    t = t + 0.0  # (a superiority margin of 0 on a lower-is-better metric is -0.0: said as 0)
     if side == "at_least":
         return f"above {t:g}" if passing else f"below {t:g}"
     if side == "at_most":
