@@ -38,6 +38,21 @@ def test_a_full_disk_exits_2_with_what_to_do(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit) as exit_info:
         other(as_json=False)
     assert exit_info.value.code == 3  # any other OS error is still an internal error, with evidence
+    assert "rerun with ASSAY_DEBUG=1" in capsys.readouterr().err
+
+
+def test_an_internal_error_under_assay_debug_does_not_ask_for_assay_debug(capsys: pytest.CaptureFixture[str],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    @handle_errors
+    def broken(as_json: bool) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setenv("ASSAY_DEBUG", "1")
+    with pytest.raises(SystemExit) as exit_info:
+        broken(as_json=False)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 3 and "Traceback" in err and "RuntimeError: a bug" in err
+    assert "report it with the traceback above" in err and "rerun with ASSAY_DEBUG" not in err
 
 
 Run = Callable[..., "subprocess.CompletedProcess[str]"]

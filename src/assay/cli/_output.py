@@ -309,9 +309,11 @@ def _workspace_disk_full() -> bool:
 
 def _internal(exc: Exception, as_json: bool) -> NoReturn:
     """Exit 3 with evidence: the one place that reports what nothing else caught."""
-    if os.environ.get("ASSAY_DEBUG"):
+    debug = bool(os.environ.get("ASSAY_DEBUG"))
+    if debug:
         traceback.print_exc()
-    doc = {"error": "InternalError", "message": f"{type(exc).__name__}: {exc}", "hint": "rerun with ASSAY_DEBUG=1 for the traceback and report it"}
+    hint = "report it with the traceback above" if debug else "rerun with ASSAY_DEBUG=1 for the traceback and report it"
+    doc = {"error": "InternalError", "message": f"{type(exc).__name__}: {exc}", "hint": hint}
     _report(doc, f"internal error: {type(exc).__name__}: {exc}\n  hint: {doc['hint']}", as_json)
     sys.exit(3)
 
