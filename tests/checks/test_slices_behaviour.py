@@ -587,3 +587,45 @@ def test_a_true_false_column_with_missing_values_is_a_condition(tmp_path: Path) 
     data["half"] = np.array([True, None, "x", False], dtype=object)
     with pytest.raises(InputError, match="'half' is not a condition"):
         evaluate("half", data, 4)
+
+
+def test_discovered_slices_report_deltas_as_the_gates_do_candidate_minus_baseline() -> None:
+    # for MAE the report said "worse than the rest by -44.72" where the candidate's MAE was higher,
+    # while the gates' deltas (candidate − baseline) are positive when MAE is worse
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    from assay.report import render_check_lines
+
+    X, y = load_diabetes(return_X_y=True)
+    good = Ridge(alpha=0.01).fit(X, y)
+    heavy = X[:, 2] > np.quantile(X[:, 2], 0.75)  # the top quarter of bmi
+
+    def off_where_heavy(A: np.ndarray) -> np.ndarray:
+        p = good.predict(A)
+        return np.where(A[:, 2] > np.quantile(X[:, 2], 0.75), p + 80, p)
+
+    data = {f"x{j}": X[:, j] for j in range(10)} | {"t": y}
+    suite = Suite.from_yaml("target: t\ntask: regression\nmetrics: [mae]\ngates:\n  - {metric: mae, non_inferiority: 1000}\n"
+                            "discover: {bins: 4, min_rows: 40, top: 3, depth: 1, metric: mae}\n")
+    r = run_suite(suite, candidate=from_function(off_where_heavy, name="c"), baseline=from_estimator(good, name="b"), data=data)
+    assert r.gates[0].delta > 0  # the gate's convention: MAE is worse, the delta positive
+    top = r.discovered_slices[0]
+    assert top["confirmed"] and top["slice"].startswith("x2 in [") and top["greater_is_better"] is False
+    assert top["delta"] > 20 and top["delta_vs_rest"] > 20 and 0 < top["ci_low"] < top["delta_vs_rest"] < top["ci_high"]
+    pc, pb = off_where_heavy(X), good.predict(X)
+    worse_inside = np.abs(pc - y)[heavy].mean() - np.abs(pb - y)[heavy].mean()
+    assert worse_inside > 20  # on all rows of the slice, what the confirmed half estimates
+    line = next(x for x in render_check_lines(r.to_dict()) if "discovered slice" in x)
+    assert re.fullmatch(rf"  discovered slice: {re.escape(top['slice'])} mae worse than the rest by \d+(\.\d+)? \(confirmed on the held-out half\)", line)
+    assert f"by {top['delta_vs_rest']:.4g} " in line
+
+
+def test_discovered_accuracy_slices_keep_a_negative_delta_and_say_worse_by_a_positive_number() -> None:
+    from assay.report import render_check_lines
+
+    r = run_suite(Suite.from_yaml(SUITE), candidate=CAND, baseline=BASE, data=_world())
+    top = next(s for s in r.discovered_slices if s["confirmed"])
+    assert top["greater_is_better"] is True and top["delta_vs_rest"] < 0 and top["ci_low"] < top["ci_high"] < 0
+    line = next(x for x in render_check_lines(r.to_dict()) if "discovered slice" in x)
+    assert f"accuracy worse than the rest by {-top['delta_vs_rest']:.4g} (" in line

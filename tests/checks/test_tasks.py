@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,111 @@ def test_a_regression_target_of_text_is_an_input_error() -> None:
     assert info.value.message == "the regression target 'y' holds values that are not numbers ('abc')"
     numbers = np.array(["1.5", "0", "2"] * 10, dtype=object)  # text that reads as numbers is fine
     assert run_suite(suite, candidate=model, data={"x": np.arange(30.0), "y": numbers}).metrics[0]["candidate"] == pytest.approx(3.5 / 3)
+
+
+def test_a_multiclass_model_trained_on_other_labels_is_refused_naming_both_sides(tmp_path: Path, cli) -> None:  # noqa: ANN001
+    # wine classes as a/b/c in the data, 0/1/2 in the model: merged, they made a six-class task that
+    # scored accuracy 0 and log_loss 36 and could pass (exit 0)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import skops.io as sio
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_wine(return_X_y=True)
+    sio.dump(LogisticRegression(max_iter=5000).fit(X, y), tmp_path / "m.skops")
+    cols = {f"c{j}": X[:, j] for j in range(X.shape[1])} | {"wine": np.array(["a", "b", "c"], dtype=object)[y]}
+    pq.write_table(pa.table(cols), tmp_path / "wine_str.parquet")
+    (tmp_path / "s.yaml").write_text("target: wine\ntask: multiclass\nmetrics: [accuracy, log_loss]\n"
+                                     "gates:\n  - {metric: log_loss, max: 100}\n")
+    doc = json.loads(cli("check", "s.yaml", "--candidate", "m.skops", "--data", "wine_str.parquet", "--json", cwd=tmp_path, check=2).stdout)
+    assert doc["message"] == ("candidate model: m.skops: predicts classes [0, 1, 2] that the target column 'wine' never has; "
+                              "its classes are ['a', 'b', 'c']")
+
+
+def test_a_model_that_knows_a_class_the_data_lacks_is_still_scored() -> None:
+    # the refusal above is for labels with nothing in common, not for a class absent from a small test set
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_wine(return_X_y=True)
+    model = from_estimator(LogisticRegression(max_iter=5000).fit(X, y), name="m")
+    keep = y < 2
+    data = {f"c{j}": X[keep, j] for j in range(X.shape[1])} | {"wine": y[keep]}
+    suite = Suite.from_yaml("target: wine\ntask: multiclass\nmetrics: [accuracy]\n")
+    assert run_suite(suite, candidate=model, data=data).metrics[0]["candidate"] > 0.9
+
+
+@pytest.mark.parametrize("rows, first, total", [([[0.7, 0.7]] * 40, 0, 1.4), ([[0.4, 0.6]] * 39 + [[0.2, 0.5]], 39, 0.7)])
+def test_probabilities_that_do_not_sum_to_one_are_refused_naming_the_first_bad_row(rows: list, first: int, total: float) -> None:
+    from assay.models import ModelError, from_function
+
+    suite = Suite.from_yaml("target: y\ntask: binary\nmetrics: [accuracy, log_loss]\n")
+    model = from_function(lambda X: {"probabilities": rows[: len(X)]}, name="p", classes=[0, 1])
+    with pytest.raises(ModelError) as info:  # was scored and recorded
+        run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": np.arange(40) % 2})
+    assert info.value.message == (f"candidate model: p: predict_proba returned rows of 2 probabilities that do not sum to 1: "
+                                  f"row {first} (counting from 0), the first such row, sums to {total:g}")
+    assert info.value.exit_code == 2
+
+
+def test_probabilities_off_by_float32_rounding_are_accepted() -> None:
+    from assay.models import from_function
+
+    rng = np.random.default_rng(0)
+    raw = rng.random((400, 5)).astype(np.float32)
+    proba = raw / raw.sum(axis=1, keepdims=True)  # float32 sums: off from 1 by up to a few 1e-7
+    suite = Suite.from_yaml("target: y\ntask: multiclass\nmetrics: [log_loss]\n")
+    model = from_function(lambda X: proba[X[:, 0].astype(int)], name="p", classes=[0, 1, 2, 3, 4])
+    r = run_suite(suite, candidate=model, data={"x": np.arange(400.0), "y": np.arange(400) % 5})
+    assert np.isfinite(r.metrics[0]["candidate"])
+
+
+@pytest.mark.parametrize("task, target, shown", [
+    ("regression", np.array([1.5, 2.0, 3.0, np.inf] * 10), "rows 3 = inf, 7 = inf, 11 = inf, 15 = inf, 19 = inf, …"),
+    ("binary", np.array([0.0, 1.0, 1.0, 0.0] * 9 + [0.0, -np.inf, 1.0, 0.0]), "row 37 = -inf"),
+    ("binary", np.array([0.0, 1.0, 1.0, 0.0] * 9 + [0.0, np.inf, 1.0, 0.0], dtype=object), "row 37 = inf"),
+    ("regression", np.array(["1.5", "2", "inf", "3"] * 10, dtype=object), "rows 2 = inf, 6 = inf, 10 = inf, 14 = inf, 18 = inf, …"),
+])
+def test_an_infinite_target_is_refused_like_a_missing_one(task: str, target: np.ndarray, shown: str) -> None:
+    # regression: every metric inf, "undefined", exit 1; binary: inf read as a third class
+    from assay.errors import InputError
+    from assay.models import from_function
+
+    metric = "mae" if task == "regression" else "accuracy"
+    suite = Suite.from_yaml(f"target: y\ntask: {task}\nmetrics: [{metric}]\ngates:\n  - {{metric: {metric}, max: 100}}\n")
+    model = from_function(lambda X: np.zeros(len(X)), name="m")
+    with pytest.raises(InputError) as info:
+        run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": target})
+    k = shown.count("=") if "…" not in shown else 10
+    what = "a non-finite target value" if k == 1 else "non-finite target values"
+    assert info.value.message == f"the target column 'y' has {what} in {k} of 40 rows ({shown}, counting from 0)"
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("task, output, message", [
+    ("binary", lambda X: np.full((len(X), 3), 1 / 3),
+     "predict returned probabilities of shape (40, 3); the binary target 'y' needs one row per input and one column per class, "
+     "shape (40, 2) for the classes [0, 1]"),
+    ("multiclass", lambda X: np.full((len(X), 2), 0.5),
+     "predict returned probabilities of shape (40, 2); the multiclass target 'y' needs one row per input and one column per class, "
+     "shape (40, 3) for the classes [0, 1, 2]"),
+    ("regression", lambda X: np.full((len(X), 3), 1 / 3),
+     "predict returned an array of shape (40, 3); the regression target 'y' needs one value per row, shape (40,)"),
+    ("binary", lambda X: np.zeros(len(X) - 1),
+     "predict returned an array of shape (39,) for 40 rows; expected one value per row, shape (40,)"),
+    ("binary", lambda X: {"proba": np.full((len(X) - 2, 2), 0.5)},
+     "predict_proba returned an array of shape (38, 2) for 40 rows; expected one row per input and one column per class, shape (40, 2)"),
+])
+def test_a_prediction_of_the_wrong_shape_is_refused_naming_both_shapes(task: str, output: object, message: str) -> None:
+    # (n, 3) for a binary task said "predicts classes ['2'] that the target column never has";
+    # for a regression task its argmax was scored as the predicted value
+    from assay.models import ModelError, from_function
+
+    metric = "mae" if task == "regression" else "accuracy"
+    suite = Suite.from_yaml(f"target: y\ntask: {task}\nmetrics: [{metric}]\n")
+    y = np.arange(40) % (3 if task == "multiclass" else 2)
+    with pytest.raises(ModelError) as info:
+        run_suite(suite, candidate=from_function(output, name="w"), data={"x": np.arange(40.0), "y": y})  # type: ignore[arg-type]
+    assert info.value.message == f"candidate model: w: {message}"
+    assert info.value.exit_code == 2

@@ -29,12 +29,23 @@ def test_exception_inside_predict() -> None:
 @pytest.mark.parametrize("output,match", [
     (lambda X: np.full(len(X), np.nan), "NaN"),
     (lambda X: np.column_stack([np.full(len(X), np.nan), np.ones(len(X))]), "NaN or infinite probabilities"),
-    (lambda X: np.zeros(len(X) - 1), "expected one prediction per row"),
+    (lambda X: np.zeros(len(X) - 1), r"shape \(19,\) for 20 rows; expected one value per row, shape \(20,\)"),
     (lambda X: np.column_stack([np.full(len(X), 2.0), -np.ones(len(X))]), "outside"),
 ])
 def test_unusable_outputs(output, match: str) -> None:  # noqa: ANN001
     with pytest.raises(ModelError, match=match):
         guarded_predict(from_function(output, name="bad"), X)
+
+
+def test_a_row_of_probabilities_off_one_is_named_by_its_row_in_the_whole_table_not_the_batch() -> None:
+    def f(X: np.ndarray) -> np.ndarray:
+        p = np.full((len(X), 2), 0.5)
+        p[X[:, 1] == 13.0] = [0.5, 0.6]
+        return p
+
+    big = Features.from_numpy(np.column_stack([np.zeros(20), np.arange(20.0)]))
+    with pytest.raises(ModelError, match=r"row 13 \(counting from 0\), the first such row, sums to 1.1\n"):
+        guarded_predict(from_function(f, name="f", classes=[0, 1]), big, batch_size=8)  # row 13 is the 6th of the 2nd batch
 
 
 def test_a_model_that_hangs_is_cut_off() -> None:

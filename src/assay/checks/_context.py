@@ -62,7 +62,11 @@ class Context:
     def encode(self, role: str, pred: Prediction) -> Outputs:
         task = self.suite.task
         y = self.y_encoded
+        name = self.models[role].name
         if task == "regression":
+            if pred.proba is not None:  # a 2-D answer, read as class probabilities: its argmax is no regression value
+                raise ModelError(f"{name}: predict returned an array of shape {pred.proba.shape}; the regression target "
+                                 f"{self.suite.target!r} needs one value per row, shape ({len(pred.proba)},)")
             try:
                 values = np.asarray(pred.labels, dtype=np.float64)
             except (TypeError, ValueError):
@@ -78,9 +82,17 @@ class Context:
             if cols is None or len(cols) != pred.proba.shape[1]:
                 raise ModelError(f"{self.models[role].name}: probabilities have {pred.proba.shape[1]} columns but the model names no classes")
             idx = self._encode_labels(np.asarray(cols))
+            k = len(self.classes)  # type: ignore[arg-type]
+            unnamed = self.models[role].classes is None and [_label_key(c) for c in cols] == [str(j) for j in range(len(cols))]
+            if pred.proba.shape[1] != k and ((idx < 0).any() or unnamed):
+                # columns the model did not name are read as classes 0..m-1: with the wrong count, that is a shape error
+                raise ModelError(f"{name}: predict returned probabilities of shape {pred.proba.shape}; the {task} target "
+                                 f"{self.suite.target!r} needs one row per input and one column per class, shape "
+                                 f"({len(pred.proba)}, {k}) for the classes {_shown(self.classes.tolist())}")  # type: ignore[union-attr]
             if (idx < 0).any():
-                unknown = [str(c) for c, i in zip(cols, idx, strict=True) if i < 0]
-                raise ModelError(f"{self.models[role].name}: predicts classes {unknown} that the target column never has")
+                unknown = [c for c, i in zip(cols, idx, strict=True) if i < 0]
+                raise ModelError(f"{name}: predicts classes {_shown(list(unknown))} that the target column {self.suite.target!r} never has; "
+                                 f"its classes are {_shown(self.classes.tolist())}")  # type: ignore[union-attr]
             proba[:, idx] = pred.proba
         if (labels < 0).any():
             bad = list(dict.fromkeys(np.asarray(pred.labels)[labels < 0].tolist()))  # distinct, as plain values
@@ -155,6 +167,19 @@ def features_of(suite: Suite, table: Table) -> tuple[Features, np.ndarray]:
             raise InputError(f"the regression target {suite.target!r} holds values that are not numbers "
                              f"({', '.join(repr(v) for v in list(dict.fromkeys(bad))[:3])})",
                              hint="a regression task needs a numeric target; for labels, use task: binary or multiclass") from None
+    # ±inf (or text such as "inf" read as a number) made a regression metric inf, "undefined", exit 1,
+    # and a binary inf label a third class: refused like a missing value, by row
+    if y.dtype.kind == "f":
+        odd = np.flatnonzero(~np.isfinite(y))
+    elif y.dtype == object:
+        odd = np.flatnonzero([isinstance(v, (float, np.floating)) and not np.isfinite(v) for v in y.tolist()])
+    else:
+        odd = np.zeros(0, dtype=np.int64)
+    if len(odd):
+        shown = ", ".join(f"{i} = {float(y[i])}" for i in odd[:5]) + (", …" if len(odd) > 5 else "")
+        raise InputError(f"the target column {suite.target!r} has {noun_for(len(odd), 'a non-finite target value', 'non-finite target values')} in {len(odd)} of {len(y)} rows "
+                         f"({noun_for(len(odd), 'row')} {shown}, counting from 0)",
+                         hint="a true value of inf or -inf cannot be scored: drop those rows or replace the values")
     return Features(list(names), [cols[c] for c in names]), y
 
 
@@ -170,6 +195,13 @@ def classes_of(suite: Suite, y: np.ndarray, models: dict[str, ModelAdapter]) -> 
     if suite.task == "regression":
         return None
     seen = {_label_key(v): v for v in np.unique(y.astype(str) if y.dtype == object else y).tolist()}
+    for role, m in models.items():
+        if m.classes is not None and not any(_label_key(c) in seen for c in np.asarray(m.classes).tolist()):
+            # a model trained on other labels (0/1/2 for a/b/c) would be scored as wrong everywhere
+            # and, merged with the target's, could make a multiclass task of six classes that passes
+            raise ModelError(f"{role} model: {m.name}: predicts classes {_shown(np.asarray(m.classes).tolist())} "
+                             f"that the target column {suite.target!r} never has; its classes are {_shown(list(seen.values()))}",
+                             hint="score the model on data labelled as it was trained, or map the target to the model's classes")
     for m in models.values():
         if m.classes is not None:
             for c in np.asarray(m.classes).tolist():
@@ -190,6 +222,12 @@ def classes_of(suite: Suite, y: np.ndarray, models: dict[str, ModelAdapter]) -> 
             if pos[0] == 0:
                 classes = classes[::-1].copy()
     return classes
+
+
+def _shown(values: list[Any], limit: int = 10) -> str:
+    """Class labels as plain values ([0, 1, 2], ['a', 'b']), not numpy reprs; at most ``limit``."""
+    plain = [v.item() if isinstance(v, np.generic) else v for v in values]
+    return repr(plain[:limit])[:-1] + (", …]" if len(plain) > limit else "]")
 
 
 def load_models(candidate: Any, baseline: Any, ws: Workspace | None, trust: bool) -> dict[str, ModelAdapter]:

@@ -69,13 +69,20 @@ def discover_slices(
     confidence: float,
     seed: int,
     metric: str,
+    greater_is_better: bool = True,
 ) -> list[dict[str, Any]]:
-    """``score`` is the per-row improvement of the candidate over the baseline (negative = worse)."""
+    """``score`` is the per-row improvement of the candidate over the baseline (negative = worse).
+
+    The search runs on improvements; the numbers reported (``delta``, ``delta_search``,
+    ``delta_vs_rest`` and its interval) are in the metric's own direction, candidate − baseline,
+    as the gates report theirs: a slice where MAE is worse has a positive delta, one where
+    accuracy is worse a negative one."""
     n = len(score)
     rng = np.random.default_rng(seed + 7919)
     half = np.zeros(n, dtype=bool)
     half[rng.permutation(n)[: n // 2]] = True  # True: search half, False: confirmation half
     alpha = (1 - confidence) / 2
+    sign = 1.0 if greater_is_better else -1.0  # improvement → candidate − baseline, for the report
     def searched(name: str, mask: np.ndarray) -> tuple[float, str, np.ndarray] | None:
         a = mask & half
         if int(a.sum()) < max(2, spec.min_rows // 2) or n - mask.sum() < spec.min_rows:
@@ -117,10 +124,11 @@ def discover_slices(
         se = diff / z if np.isfinite(z) and z != 0 else float("nan")
         p = float(stats.norm.cdf(z)) if np.isfinite(z) else 1.0  # one-sided: worse than elsewhere
         zq = stats.norm.ppf(1 - alpha)
-        rows.append({"slice": name, "metric": metric, "rows": int(mask.sum()), "rows_confirm": k,
-                     "delta_search": float(score[mask & half].mean()), "z_search": float(z_search),
-                     "delta": float(score[b].mean()) if k else float("nan"), "delta_vs_rest": diff,
-                     "ci_low": diff - zq * se, "ci_high": diff + zq * se, "p_value": p})
+        low, high = sorted((float(sign * (diff - zq * se)), float(sign * (diff + zq * se))))
+        rows.append({"slice": name, "metric": metric, "greater_is_better": greater_is_better, "rows": int(mask.sum()),
+                     "rows_confirm": k, "delta_search": sign * float(score[mask & half].mean()), "z_search": float(z_search),
+                     "delta": sign * float(score[b].mean()) if k else float("nan"), "delta_vs_rest": sign * diff,
+                     "ci_low": low, "ci_high": high, "p_value": p})
     if rows:
         adj = adjust([r["p_value"] for r in rows], "holm")
         for r, pa in zip(rows, adj, strict=True):

@@ -67,9 +67,10 @@ class CheckResult:
       ``bootstrap_delta_ci``, ``delong_p_value``;
     - ``slices``: ``slice``, ``rows``, ``metric``, ``candidate``, ``baseline``, ``delta``,
       ``ci_low``, ``ci_high``, ``p_worse``, ``p_adjusted``, ``regression``;
-    - ``discovered_slices``: ``slice``, ``metric``, ``rows``, ``rows_confirm``, ``delta_search``,
-      ``z_search``, ``delta``, ``delta_vs_rest``, ``ci_low``, ``ci_high``, ``p_value``,
-      ``p_adjusted``, ``confirmed``;
+    - ``discovered_slices``: ``slice``, ``metric``, ``greater_is_better``, ``rows``, ``rows_confirm``,
+      ``delta_search``, ``z_search``, ``delta``, ``delta_vs_rest``, ``ci_low``, ``ci_high``,
+      ``p_value``, ``p_adjusted``, ``confirmed`` (deltas are candidate − baseline, as for gates:
+      positive where MAE is worse, negative where accuracy is);
     - ``counterexamples``: ``test``, ``row``, ``input``, ``changed``, ``failure``.
     """
 

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["run_suite"]
 
 
-def _per_row_score(ctx: Context, name: str | None) -> tuple[np.ndarray, str]:
-    """Per-row improvement of the candidate over the baseline, for slice discovery."""
+def _per_row_score(ctx: Context, name: str | None) -> tuple[np.ndarray, str, bool]:
+    """Per-row improvement of the candidate over the baseline, for slice discovery; the metric's
+    name and whether greater is better (to report deltas as candidate − baseline, as gates do)."""
     from assay.checks.metrics import DecomposableMetric
 
     oc, ob = ctx.outputs["candidate"], ctx.outputs["baseline"]
@@ -41,7 +42,7 @@ def _per_row_score(ctx: Context, name: str | None) -> tuple[np.ndarray, str]:
         metric = make_metric(default)
         sc, sb = metric.stats(oc).reshape(-1, 1), metric.stats(ob).reshape(-1, 1)
     sign = 1.0 if metric.greater_is_better else -1.0
-    return sign * (sc[:, 0] - sb[:, 0]), metric.name
+    return sign * (sc[:, 0] - sb[:, 0]), metric.name, metric.greater_is_better
 
 
 def run_suite(
@@ -192,10 +193,11 @@ def run_suite(
             t6 = time.perf_counter()
             from assay.checks._discovery import discover_slices
 
-            score, used = _per_row_score(ctx, suite.discover.metric)
+            score, used, greater_is_better = _per_row_score(ctx, suite.discover.metric)
             try:
                 discovered = discover_slices(score, table.columns, features.columns, suite.discover,
-                                             confidence=suite.confidence, seed=seed, metric=used)
+                                             confidence=suite.confidence, seed=seed, metric=used,
+                                             greater_is_better=greater_is_better)
             except InputError as exc:
                 raise suite.located("discover", exc) from None
             timings["discovery_s"] = time.perf_counter() - t6

@@ -44,22 +44,41 @@ def call_with_timeout(model: ModelAdapter, batch: Features, timeout_s: float | N
     return box["value"]
 
 
-def _validate(model: ModelAdapter, pred: Prediction, n: int) -> None:
+#: how far a row of probabilities may sum from 1, per class column: float32 rounding (about 6e-8
+#: per addition) passes, a model that does not normalize its output (rows summing to 1.4) does not
+PROBA_SUM_TOLERANCE = 1e-6
+
+
+def _validate(model: ModelAdapter, pred: Prediction, n: int, offset: int = 0) -> None:
+    """``offset``: the batch's first row in the whole table, so that a bad row is named as the user counts it."""
+    proba = pred.proba
+    # first: labels taken from the probabilities' argmax have their wrong row count too
+    if proba is not None and (proba.ndim != 2 or proba.shape[0] != n):
+        cols = proba.shape[1] if proba.ndim == 2 else "n_classes"
+        raise ModelError(f"{model.name}: predict_proba returned an array of shape {proba.shape} for {n} rows; "
+                         f"expected one row per input and one column per class, shape ({n}, {cols})")
     labels = np.asarray(pred.labels)
     if labels.ndim != 1 or len(labels) != n:
-        raise ModelError(f"{model.name}: predict returned {labels.shape} for {n} rows; expected one prediction per row")
+        raise ModelError(f"{model.name}: predict returned an array of shape {labels.shape} for {n} rows; "
+                         f"expected one value per row, shape ({n},)")
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
         bad = int(np.count_nonzero(~np.isfinite(labels)))
         raise ModelError(f"{model.name}: predict returned {bad} NaN or infinite values out of {n}")
-    if pred.proba is not None:
-        proba = pred.proba
-        if proba.shape[0] != n:
-            raise ModelError(f"{model.name}: predict_proba returned {proba.shape[0]} rows for {n}")
+    if proba is not None:
         if not np.all(np.isfinite(proba)):
             bad = int(np.count_nonzero(~np.all(np.isfinite(proba), axis=1)))
             raise ModelError(f"{model.name}: predict_proba returned NaN or infinite probabilities in {bad} of {n} rows")
         if proba.size and (proba.min() < -1e-6 or proba.max() > 1 + 1e-6):
             raise ModelError(f"{model.name}: predict_proba returned values outside [0, 1]")
+        sums = proba.sum(axis=1)
+        tol = PROBA_SUM_TOLERANCE * max(1, proba.shape[1])
+        off = np.flatnonzero(np.abs(sums - 1.0) > tol)
+        if len(off):
+            first = int(off[0])
+            raise ModelError(f"{model.name}: predict_proba returned rows of {proba.shape[1]} probabilities that do not sum to 1: "
+                             f"row {offset + first} (counting from 0), the first such row, sums to {sums[first]:.6g}",
+                             hint=f"return class probabilities that add up to 1 in each row (within {tol:g}), "
+                                  "e.g. a softmax, or return labels only")
 
 
 def guarded_predict(
@@ -86,7 +105,7 @@ def guarded_predict(
             raise
         except Exception as exc:
             raise ModelError(f"{model.name}: predict raised {type(exc).__name__}: {shortened(str(exc))}") from None
-        _validate(model, pred, len(batch))
+        _validate(model, pred, len(batch), offset=start)
         parts.append(pred)
     if len(parts) == 1:
         return parts[0]

@@ -136,9 +136,9 @@ def check_html(doc: dict[str, Any]) -> str:
         out.append("</table>")
     disc = doc.get("discovered_slices") or []
     if disc:
-        out.append("<h2>Discovered slices</h2><p class=meta>Regions where the candidate's change is worse than on the rest of the rows: found on one random half, confirmed on the other half (Holm).</p>"
+        out.append("<h2>Discovered slices</h2><p class=meta>Regions where the candidate's change is worse than on the rest of the rows: found on one random half, confirmed on the other half (Holm). Deltas are candidate − baseline, as for the gates.</p>"
                    "<table><tr><th></th><th>slice</th><th>metric</th><th>rows</th><th>delta (search half)</th><th>delta (confirm half)</th>"
-                   "<th>worse than the rest by</th><th>interval</th><th>p adjusted</th></tr>")
+                   "<th>delta vs the rest</th><th>interval</th><th>p adjusted</th></tr>")
         for s in disc:
             out.append(f"<tr><td>{_badge('fail') if s.get('confirmed') else ''}</td><td>{_e(s['slice'])}</td><td>{_e(s['metric'])}</td>"
                        f"<td class=num>{_n(s.get('rows'))}</td><td class=num>{_n(s.get('delta_search'))}</td><td class=num>{_n(s.get('delta'))}</td>"

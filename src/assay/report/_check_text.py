@@ -15,6 +15,12 @@ def _fmt(v: Any) -> str:
     return "–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _size(v: Any) -> Any:
+    """How much worse, as a positive number: a delta is candidate − baseline, negative when a
+    greater-is-better metric is worse, positive when a lower-is-better one (MAE) is."""
+    return abs(v) if isinstance(v, (int, float)) else v
+
+
 def render_lines(doc: dict[str, Any], *, recorded: bool = False) -> list[str]:
     """The lines that show a check result document (``CheckResult.to_dict()``) on a terminal.
 
@@ -43,7 +49,7 @@ def render_lines(doc: dict[str, Any], *, recorded: bool = False) -> list[str]:
     found = doc.get("discovered_slices", [])
     for s in found:
         if s.get("confirmed"):
-            lines.append(f"  discovered slice: {s['slice']} {s['metric']} worse than the rest by {_fmt(s.get('delta_vs_rest'))} (confirmed on the held-out half)")
+            lines.append(f"  discovered slice: {s['slice']} {s['metric']} worse than the rest by {_fmt(_size(s.get('delta_vs_rest')))} (confirmed on the held-out half)")
     if (doc.get("suite") or {}).get("discover") is not None and not any(s.get("confirmed") for s in found):
         # else a suite asking for discovery prints nothing about it, whether it ran, found nothing or was skipped
         skipped = [n for n in doc.get("notes", []) if n.startswith("slice discovery")]
