@@ -141,3 +141,20 @@ def test_the_data_formats_read_are_the_ones_the_schema_and_both_readmes_name(tmp
                                      if line.startswith("data: "))}
     for where, text in said.items():
         assert set(re.findall(r"\.(?:parquet|pq|csv|feather|arrow|json|tsv|xlsx)\b", text.split("#")[-1])) == set(_SUFFIXES), where
+
+
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:
+    """Eight nested levels of `&a [*a, *a, ...]` ran for minutes of CPU; a suite needs no alias at all."""
+    # a harmless anchor or alias too: the rule is simple to state and to keep
+    small = "name: &t x\ntarget: label\ntask: binary\ngates: [{metric: accuracy, min: 0.5}]\nfeatures: [*t]\n"
+    with pytest.raises(SuiteError, match=r"^suite.yaml:1: .* found &t\n"):
+        Suite.from_yaml(small, source="suite.yaml")
+    with pytest.raises(SuiteError, match=r"^suite.yaml:5: .* found \*t\n"):
+        Suite.from_yaml(small.replace("&t ", ""), source="suite.yaml")
+    lines = ["target: label", "task: binary", "gates: [{metric: accuracy, min: 0.5}]", "name:", "  - &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(SuiteError) as info:
+        Suite.load(tmp_path / "bomb.yaml")
+    assert info.value.message == f"{tmp_path / 'bomb.yaml'}:5: YAML anchors and aliases are not read in a suite, found &a0"
+    assert info.value.exit_code == 2 and "billions of values" in (info.value.hint or "")
