@@ -323,3 +323,16 @@ def test_a_report_or_junit_path_that_cannot_be_written_is_refused_before_the_che
     assert not (world / "new").exists()  # nothing made either
     # (a folder given as the file is refused by the option itself, before the command: exit 2 too)
     assert cli.json("check", "log", cwd=world)["results"] == []
+
+
+def test_a_suite_with_a_setting_that_decides_nothing_is_refused_before_anything_runs(world: Path, cli) -> None:  # noqa: ANN001
+    """`min: .nan` was always inconclusive and `batch_size: 0` an internal error (exit 3) once the models had run."""
+    cli("init", cwd=world)
+    text = (world / "suite.yaml").read_text()
+    for bad, setting in (("bootstrap: 50000000\n", "bootstrap"), ("robustness:\n  - {generator: gaussian_noise, batch_size: 0}\n",
+                                                                  "robustness[0].batch_size")):
+        (world / "bad.yaml").write_text(text + bad)
+        doc = cli.json("check", "bad.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops", cwd=world, check=2)
+        line = len(text.splitlines()) + (1 if setting == "bootstrap" else 2)
+        assert doc["message"].startswith(f"bad.yaml:{line}: {setting}: "), doc["message"]
+    assert cli.json("check", "log", cwd=world)["results"] == []  # nothing recorded

@@ -382,19 +382,19 @@ def test_a_budget_that_cannot_be_measured_is_inconclusive_not_a_failure_of_none(
 
 def test_bins_on_a_text_column_and_data_without_rows_are_input_errors() -> None:
     suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"
-                            "slices:\n  - {column: g, bins: [0, 1]}\n")
+                            "slices:\n  - {column: g, bins: [0, 1]}\ngates: [{metric: accuracy, min: 0}]\n")
     with pytest.raises(InputError, match="slice 'g': bins need a numeric column, and 'g' holds text values"):
         run_suite(suite, candidate=CAND, baseline=BASE, data=_world(100))  # was exit 3: could not convert 'b' to float
     empty = {k: v[:0] for k, v in _world(10).items()}
     with pytest.raises(InputError, match="^the data has no rows"):
-        run_suite(Suite.from_yaml("target: label\ntask: binary\nmetrics: [accuracy]\n"), candidate=CAND, data=empty)
+        run_suite(Suite.from_yaml("target: label\ntask: binary\nmetrics: [accuracy]\ngates: [{metric: accuracy, min: 0}]\n"), candidate=CAND, data=empty)
 
 
 @pytest.mark.parametrize("extra, message", [
     # each of these ended in an internal error (exit 3)
     ("behaviour:\n  - invariance: {column: x0, set: abc}\n", "set 'abc' does not fit column 'x0' (float64 values)"),
     ("behaviour:\n  - fairness: {group: x0}\n", "fairness: 'x0' has 0 groups of two rows or more; a gap needs at least two"),
-    ("discover: {features: [x0, nope]}\n", "discover: no column 'nope' in the data"),
+    ("discover: {features: [x0, nope]}\ngates: [{metric: accuracy, min: 0}]\n", "discover: no column 'nope' in the data"),
     # this one perturbed nothing, found 0 flips and passed
     ("behaviour:\n  - invariance: {column: x0, swap: {A: B}}\n", "swap {'A': 'B'} changes no value of 'x0'"),
     ("behaviour:\n  - minimum_functionality: {where: 'x0 > 0', expect: 7}\n", "7 is not one of the classes [0, 1]"),
@@ -529,8 +529,8 @@ def test_a_zero_one_flag_column_is_still_a_condition() -> None:
 
 
 @pytest.mark.parametrize("extra, line, key, reason", [
-    ("slices:\n  - {name: ok, where: 'x0 > 0'}\n  - {name: typo, where: 'x9 > 0'}\n", 7, "slices[1]", "no column 'x9'"),
-    ("slices:\n  - {column: nope}\n", 6, "slices[0]", "no column 'nope' in the data"),
+    ("slices:\n  - {name: ok, where: 'x0 > 0'}\n  - {name: typo, where: 'x9 > 0'}\ngates: [{metric: accuracy, min: 0}]\n", 7, "slices[1]", "no column 'x9'"),
+    ("slices:\n  - {column: nope}\ngates: [{metric: accuracy, min: 0}]\n", 6, "slices[0]", "no column 'nope' in the data"),
     ("behaviour:\n  - invariance: {column: x4, noise: 0.1}\n  - minimum_functionality: {where: 'g > 1', expect: 1}\n",
      7, "behaviour[1]", "cannot be evaluated on the data"),
     ("gates:\n  - {metric: accuracy, non_inferiority: 0.05}\ndiscover: {features: [x0, nope]}\n", 7, "discover",

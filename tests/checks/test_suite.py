@@ -141,3 +141,82 @@ def test_the_data_formats_read_are_the_ones_the_schema_and_both_readmes_name(tmp
                                      if line.startswith("data: "))}
     for where, text in said.items():
         assert set(re.findall(r"\.(?:parquet|pq|csv|feather|arrow|json|tsv|xlsx)\b", text.split("#")[-1])) == set(_SUFFIXES), where
+
+
+BEHAVIOUR_SUITE = ISSUE_SUITE + "behaviour:\n  - {kind}: {{column: age, {params}}}\n"
+ROBUSTNESS_SUITE = ISSUE_SUITE + "robustness:\n  - generator: {generator}\n    {key}: {value}\n"
+
+
+@pytest.mark.parametrize("text,line,reason", [
+    # each of these parsed, then ended in an internal error (exit 3) once the suite ran
+    (BEHAVIOUR_SUITE.format(kind="invariance", params="noise: -1"), 11, "invariance.noise: must be positive, got -1"),
+    (ROBUSTNESS_SUITE.format(generator="gaussian_noise", key="batch_size", value=0), 12, "batch_size: must be an integer ≥ 1"),
+    (ISSUE_SUITE + "confidence: .nan\n", 10, "confidence: must be a finite number, got nan"),
+    (ISSUE_SUITE + "discover: {metric: mae}\n", 10, "discover.metric: metric 'mae' does not apply to a binary task"),
+    (ISSUE_SUITE + "discover: {metric: nope}\n", 10, "discover.metric: unknown metric 'nope'"),
+    # NaN passes every range check (no comparison with it is true), and infinities are met by any model or none
+    (ISSUE_SUITE.replace("min: 0.80", "min: .nan"), 9, "gates[1].min: must be a finite number, got nan"),
+    (ISSUE_SUITE.replace("min: 0.80", "max: .inf"), 9, "gates[1].max: must be a finite number, got inf"),
+    (ISSUE_SUITE.replace("non_inferiority: 0.02", "non_inferiority: -.inf"), 7, "must be a finite number, got -inf"),
+    (ISSUE_SUITE.replace("min: 0.80", "min: " + "9" * 400), 9, "must be a finite number, got an integer of 400 digits"),
+    (ROBUSTNESS_SUITE.format(generator="gaussian_noise", key="scale", value=".nan"), 12, "scale: must be a finite number"),
+    (ROBUSTNESS_SUITE.format(generator="out_of_range", key="factor", value=".inf"), 12, "factor: must be a finite number"),
+    (ISSUE_SUITE + "budgets: {peak_memory_mb: .nan}\n", 10, "budgets.peak_memory_mb: must be a finite number"),
+    (BEHAVIOUR_SUITE.format(kind="directional", params="delta: .nan, expect: increase"), 11,
+     "directional.delta: must be a finite number, got nan"),
+    (BEHAVIOUR_SUITE.format(kind="invariance", params="noise: .inf"), 11, "invariance.noise: must be a finite number, got inf"),
+    (ISSUE_SUITE + "behaviour:\n  - fairness: {group: sex, max_gap: .nan}\n", 11, "fairness.max_gap: must be a finite number"),
+    (ISSUE_SUITE + "slices:\n  - {column: age, bins: [0, .nan, 60]}\n", 11, "slices[0].bins[1]: must be a finite number"),
+    (ISSUE_SUITE + "timeout_s: .inf\n", 10, "timeout_s: must be a finite number"),
+    # suites that test nothing, or nonsense, ran anyway
+    (ISSUE_SUITE.split("gates:")[0] + "gates: []\n", 5, "nothing to check"),
+    (ISSUE_SUITE + "features: []\n", 10, "features: an empty list names no columns"),
+    (ISSUE_SUITE + "features: [age, income, age]\n", 10, "features[2]: 'age' is named twice"),
+    (ISSUE_SUITE + "discover: {features: []}\n", 10, "discover.features: an empty list names no columns"),
+    (ISSUE_SUITE + "  - {metric: roc_auc, min: 0.8, name: again}\n", 10, "gates[2]: repeats gates[1] (suite.yaml:8)"),
+    (ISSUE_SUITE.replace("min: 0.80", "min: 1.5"), 9, "roc_auc lies between 0 and 1, so a min of 1.5 is met by no model"),
+    (ISSUE_SUITE.replace("min: 0.80", "max: 2"), 9, "so a max of 2 is met by every model"),
+    (ISSUE_SUITE.replace("min: 0.80", "min: -0.5"), 9, "so a min of -0.5 is met by every model"),
+    (ISSUE_SUITE.replace("non_inferiority: 0.02", "non_inferiority: 1"), 7, "a non-inferiority margin of 1 spans its whole range"),
+    (ROBUSTNESS_SUITE.format(generator="gaussian_noise", key="workers", value=-2), 12, "workers: must be an integer ≥ 1"),
+    (ROBUSTNESS_SUITE.format(generator="gaussian_noise", key="on_error_fails", value="maybe"), 12, "must be true or false"),
+    (ROBUSTNESS_SUITE.format(generator="gaussian_noise", key="columns", value="[]"), 12, "an empty list names no columns"),
+    (ISSUE_SUITE + "bootstrap: 50000000\n", 10, "bootstrap: must be at most 100,000, got 50,000,000: more resamples barely move"),
+    (BEHAVIOUR_SUITE.format(kind="directional", params="delta: 0, expect: increase"), 11, "a delta of 0 changes nothing"),
+])
+def test_suites_that_would_fail_or_decide_nothing_when_run_are_refused_with_the_line(text: str, line: int, reason: str) -> None:
+    test_invalid_suites_name_the_line_and_the_reason(text, line, reason)
+
+
+def test_the_settings_refused_above_are_accepted_in_range() -> None:
+    """The refusals are at the edges: an open last bin, a bound at the end of a metric's range, the most resamples."""
+    s = Suite.from_yaml(ISSUE_SUITE.replace("min: 0.80", "min: 1.0") + "slices:\n  - {column: age, bins: [0, 65, .inf]}\n"
+                        "bootstrap: 100000\nbehaviour:\n  - directional: {column: age, delta: -1, expect: decrease}\n"
+                        "robustness:\n  - {generator: gaussian_noise, workers: 1, batch_size: 1, columns: [age]}\n")
+    assert s.slices[0].bins == [0.0, 65.0, float("inf")] and s.bootstrap == 100_000 and s.gates[1].threshold == 1.0
+    # a suite with no gate still checks something when it has a behaviour, robustness test or budget limit
+    bare = ISSUE_SUITE.split("gates:")[0]
+    for extra in ("behaviour:\n  - invariance: {column: age, noise: 0.1}\n", "robustness:\n  - generator: wrong_types\n",
+                  "budgets: {latency_p99_ms: 50}\n"):
+        assert Suite.from_yaml(bare + extra).gates == []
+    with pytest.raises(SuiteError, match="nothing to check"):
+        Suite.from_yaml(bare + "budgets: {batch_sizes: [1]}\n")  # measures, limits nothing
+    with pytest.raises(SuiteError, match="nothing to check"):
+        Suite.from_dict({"target": "y", "task": "binary", "metrics": ["accuracy"]})
+
+
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:
+    """Eight nested levels of `&a [*a, *a, ...]` ran for minutes of CPU; a suite needs no alias at all."""
+    # a harmless anchor or alias too: the rule is simple to state and to keep
+    small = "name: &t x\ntarget: label\ntask: binary\ngates: [{metric: accuracy, min: 0.5}]\nfeatures: [*t]\n"
+    with pytest.raises(SuiteError, match=r"^suite.yaml:1: .* found &t\n"):
+        Suite.from_yaml(small, source="suite.yaml")
+    with pytest.raises(SuiteError, match=r"^suite.yaml:5: .* found \*t\n"):
+        Suite.from_yaml(small.replace("&t ", ""), source="suite.yaml")
+    lines = ["target: label", "task: binary", "gates: [{metric: accuracy, min: 0.5}]", "name:", "  - &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(SuiteError) as info:
+        Suite.load(tmp_path / "bomb.yaml")
+    assert info.value.message == f"{tmp_path / 'bomb.yaml'}:5: YAML anchors and aliases are not read in a suite, found &a0"
+    assert info.value.exit_code == 2 and "billions of values" in (info.value.hint or "")

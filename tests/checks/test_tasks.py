@@ -74,7 +74,7 @@ def test_float_labels_match_integer_classes_and_label_only_models_are_named() ->
                             "gates:\n  - {metric: accuracy, non_inferiority: 0.05}\n")
     r = run_suite(suite, candidate=labels_only, baseline=proba, data=data)
     assert r.gates[0].candidate_value > 0.9
-    suite_auc = Suite.from_yaml("data: x\ntarget: label\ntask: binary\nmetrics: [roc_auc]\n")
+    suite_auc = Suite.from_yaml("data: x\ntarget: label\ntask: binary\nmetrics: [roc_auc]\ngates: [{metric: roc_auc, min: 0}]\n")
     with pytest.raises(InputError, match="labels-only: metric 'roc_auc' needs class probabilities"):
         run_suite(suite_auc, candidate=labels_only, baseline=proba, data=data)
 
@@ -90,7 +90,7 @@ def test_a_target_with_missing_values_is_refused_for_every_task(task: str, targe
     from assay.models import from_function
 
     metric = "mae" if task == "regression" else "accuracy"
-    suite = Suite.from_yaml(f"target: y\ntask: {task}\nmetrics: [{metric}]\ngates:\n  - {{metric: {metric}, max: 100}}\n")
+    suite = Suite.from_yaml(f"target: y\ntask: {task}\nmetrics: [{metric}]\ngates:\n  - {{metric: {metric}, max: {100 if task == 'regression' else 1}}}\n")
     model = from_function(lambda X: np.zeros(len(X)) if task == "regression" else np.full(len(X), target[0]), name="m")
     with pytest.raises(InputError) as info:
         run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": target})
@@ -102,7 +102,7 @@ def test_a_target_with_missing_values_is_refused_for_every_task(task: str, targe
 def test_labels_the_target_never_has_are_named_once_each() -> None:
     from assay.models import ModelError, from_function
 
-    suite = Suite.from_yaml("target: y\ntask: binary\nmetrics: [accuracy]\n")
+    suite = Suite.from_yaml("target: y\ntask: binary\nmetrics: [accuracy]\ngates: [{metric: accuracy, min: 0}]\n")
     y = np.array(["benign", "malignant"] * 20, dtype=object)
     model = from_function(lambda X: np.full(len(X), "cancer"), name="m")
     with pytest.raises(ModelError) as info:
@@ -114,7 +114,7 @@ def test_labels_the_target_never_has_are_named_once_each() -> None:
 def test_a_regression_model_that_returns_text_is_a_model_error() -> None:
     from assay.models import ModelError, from_function
 
-    suite = Suite.from_yaml("target: y\ntask: regression\nmetrics: [mae]\n")
+    suite = Suite.from_yaml("target: y\ntask: regression\nmetrics: [mae]\ngates: [{metric: mae, max: 100}]\n")
     model = from_function(lambda X: np.array(["high"] * len(X)), name="m")
     with pytest.raises(ModelError) as info:  # was an internal error: could not convert string to float
         run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": np.arange(40.0)})
@@ -125,7 +125,7 @@ def test_a_regression_target_of_text_is_an_input_error() -> None:
     from assay.errors import InputError
     from assay.models import from_function
 
-    suite = Suite.from_yaml("target: y\ntask: regression\nmetrics: [mae]\n")
+    suite = Suite.from_yaml("target: y\ntask: regression\nmetrics: [mae]\ngates: [{metric: mae, max: 100}]\n")
     model = from_function(lambda X: np.zeros(len(X)), name="m")
     y = np.array(["1.5", "abc", "2"] * 10, dtype=object)
     with pytest.raises(InputError) as info:  # was an internal error: could not convert string to float

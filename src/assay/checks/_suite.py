@@ -49,7 +49,7 @@ SCHEMA: dict[str, str] = {
     "budgets": "{batch_sizes, latency_p50_ms, latency_p99_ms, throughput_min, peak_memory_mb, model_size_mb}",
     "confidence": "confidence of the intervals (default 0.95); each one-sided decision is at (1 - confidence) / 2",
     "correction": "multiple-testing control across gates and slices: holm (default) | bh | none",
-    "bootstrap": "number of paired bootstrap resamples (default 1000)",
+    "bootstrap": "number of paired bootstrap resamples (default 1000, at most 100,000)",
     "seed": "seed of every random choice (default 0; --seed overrides)",
     "timeout_s": "time limit for one predict call on one batch (default 300)",
     "min_slice_rows": "gates on fewer rows than this (a slice, or all the data) are reported inconclusive (default 30)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from assay.checks._multitest import CORRECTIONS
@@ -23,6 +24,21 @@ from assay.checks._suite import (
 from assay.checks._yamlmarks import SuiteError
 
 __all__ = ["parse_suite"]
+
+#: resamples allowed at most: at 100,000 the Monte Carlo error of a 95% bound is about 0.2% of the
+#: interval's width, while 50,000,000 took 110 s and 3.5 GB
+MAX_BOOTSTRAP = 100_000
+
+#: the numeric parameters of behavioural tests, checked as every suite number is (finite, in range);
+#: the structure of each test is checked in ``validate_behaviour``
+_BEHAVIOUR_NUMBERS: dict[str, dict[str, Any]] = {
+    "noise": {"positive": True},  # a fraction of the column's spread: 0 perturbs nothing, below 0 is no spread
+    "delta": {},
+    "max_flip_rate": {"low": 0, "high": 1},
+    "max_violation_rate": {"low": 0, "high": 1},
+    "min_accuracy": {"low": 0, "high": 1},
+    "max_gap": {"low": 0, "high": 1},
+}
 
 
 class _Ctx:
@@ -52,18 +68,29 @@ class _Ctx:
         return value
 
     def number(self, value: Any, path: tuple[Any, ...], *, positive: bool = False, low: float | None = None,
-               high: float | None = None) -> float:
+               high: float | None = None, infinite_ok: bool = False) -> float:
+        """Every number of a suite is read here, so NaN and infinities are refused in one place: a
+        comparison with NaN is never true, so `min: .nan` would slip past every range check below."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(path, f"must be a number, got {_kind(value)} {value!r}")
-        if positive and value <= 0:
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise self.fail(path, f"must be a finite number, got an integer of {len(str(abs(value)))} digits") from None
+        if math.isnan(number) or math.isinf(number) and not infinite_ok:
+            raise self.fail(path, f"must be a finite number, got {value!r}")
+        if positive and number <= 0:
             raise self.fail(path, f"must be positive, got {value}")
-        if low is not None and value < low or high is not None and value > high:
+        if low is not None and number < low or high is not None and number > high:
             raise self.fail(path, f"must be between {low} and {high}, got {value}")
-        return float(value)
+        return number
 
-    def integer(self, value: Any, path: tuple[Any, ...], *, minimum: int = 0) -> int:
+    def integer(self, value: Any, path: tuple[Any, ...], *, minimum: int = 0, maximum: int | None = None,
+                why: str = "") -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.fail(path, f"must be an integer ≥ {minimum}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise self.fail(path, f"must be at most {maximum:,}, got {value:,}{': ' + why if why else ''}")
         return int(value)
 
     def text(self, value: Any, path: tuple[Any, ...]) -> str:
@@ -71,10 +98,18 @@ class _Ctx:
             raise self.fail(path, f"must be non-empty text, got {_kind(value)} {value!r}")
         return value
 
-    def text_list(self, value: Any, path: tuple[Any, ...]) -> list[str]:
+    def text_list(self, value: Any, path: tuple[Any, ...], *, what: str = "") -> list[str]:
+        """A list of text; with ``what`` (e.g. "columns") it must also be non-empty and free of repeats."""
         if not isinstance(value, list):
             raise self.fail(path, f"must be a list, got {_kind(value)}")
-        return [self.text(v, (*path, i)) for i, v in enumerate(value)]
+        out = [self.text(v, (*path, i)) for i, v in enumerate(value)]
+        if what and not out:
+            raise self.fail(path, f"an empty list names no {what}: leave the key out for the default, or name some")
+        if what:
+            for i, v in enumerate(out):
+                if v in out[:i]:
+                    raise self.fail((*path, i), f"{v!r} is named twice")
+        return out
 
 
 def _kind(value: Any) -> str:
@@ -144,7 +179,8 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
             if bins is not None:
                 if not isinstance(bins, list) or len(bins) < 2:
                     raise c.fail((*path, "bins"), "bins are a list of at least two edges, e.g. [0, 30, 60, 120]")
-                edges = [c.number(b, (*path, "bins", j)) for j, b in enumerate(bins)]
+                edges = [c.number(b, (*path, "bins", j), infinite_ok=True)  # [0, 65, .inf]: an open last bin
+                         for j, b in enumerate(bins)]
                 if any(b >= a for a, b in zip(edges[1:], edges[:-1], strict=True)):
                     raise c.fail((*path, "bins"), "bin edges must increase")
                 bins = edges
@@ -159,6 +195,7 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         slices.append(spec_s)
 
     gates: list[GateSpec] = []
+    seen_gates: dict[tuple[Any, ...], int] = {}
     raw_gates = top.get("gates", [])
     if not isinstance(raw_gates, list):
         raise c.fail(("gates",), "must be a list of gates")
@@ -193,12 +230,29 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
             raise c.fail((*path, kind), "the superiority margin must be ≥ 0")
         if metric.pair and kind not in ("min", "max"):
             raise c.fail((*path, kind), f"{metric_name} already compares candidate and baseline: gate it with min or max")
+        if metric.bounds is not None:
+            # outside its range a bound is met by every model or by none: the gate decides nothing
+            lo, hi = metric.bounds
+            if kind in ("min", "max") and not lo <= threshold <= hi:
+                raise c.fail((*path, kind), f"{metric_name} lies between {lo:g} and {hi:g}, so a {kind} of {threshold:g} "
+                                            f"is met by {'no' if (kind == 'min') == (threshold > hi) else 'every'} model")
+            if kind not in ("min", "max") and threshold >= hi - lo:
+                raise c.fail((*path, kind), f"{metric_name} lies between {lo:g} and {hi:g}, so a "
+                                            f"{kind.replace('_', '-')} margin of {threshold:g} spans its whole range")
         gate_slices = g.get("slices")
         if gate_slices is not None and gate_slices != "all":
             gate_slices = c.text_list(gate_slices, (*path, "slices"))
             for j, name in enumerate(gate_slices):
                 if name not in slice_names:
                     raise c.fail((*path, "slices", j), f"no slice named {name!r} (slices: {', '.join(slice_names) or 'none'})")
+        # the same test twice would be run twice and counted twice in the multiple-testing family
+        same = (metric_name, kind, threshold, gate_slices if not isinstance(gate_slices, list) else tuple(sorted(gate_slices)))
+        if same in seen_gates:
+            j = seen_gates[same]
+            first = c.at(("gates", j))
+            raise c.fail(path, f"repeats gates[{j}]{f' ({first})' if first else ''}: the same gate twice is tested and "
+                               "counted twice; remove one")
+        seen_gates[same] = i
         gates.append(GateSpec(metric_name, kind, threshold, gate_slices,
                               c.text(g["name"], (*path, "name")) if "name" in g else None))
 
@@ -208,12 +262,19 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         discover = DiscoverySpec()
     elif isinstance(raw_discover, dict):
         d = c.keys(raw_discover, ("discover",), {"metric", "bins", "min_rows", "top", "features", "depth"}, "discover")
+        if "metric" in d:
+            metric_name = c.text(d["metric"], ("discover", "metric"))
+            if metric_name not in available():
+                raise c.fail(("discover", "metric"), f"unknown metric {metric_name!r} (known: {', '.join(available())})")
+            if task not in make_metric(metric_name).tasks:
+                raise c.fail(("discover", "metric"), f"metric {metric_name!r} does not apply to a {task} task "
+                                                     f"(it applies to: {', '.join(make_metric(metric_name).tasks)})")
         discover = DiscoverySpec(
             metric=c.text(d["metric"], ("discover", "metric")) if "metric" in d else None,
             bins=c.integer(d.get("bins", 4), ("discover", "bins"), minimum=2),
             min_rows=c.integer(d.get("min_rows", 50), ("discover", "min_rows"), minimum=2),
             top=c.integer(d.get("top", 10), ("discover", "top"), minimum=1),
-            features=c.text_list(d["features"], ("discover", "features")) if "features" in d else None,
+            features=c.text_list(d["features"], ("discover", "features"), what="columns") if "features" in d else None,
             depth=c.integer(d.get("depth", 2), ("discover", "depth"), minimum=1),
         )
     elif raw_discover not in (None, False):
@@ -235,6 +296,11 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         problem = validate_behaviour(kind, params, task)
         if problem:
             raise c.fail((*path, kind), problem)
+        for key, limits in _BEHAVIOUR_NUMBERS.items():
+            if key in params:
+                c.number(params[key], (*path, kind, key), **limits)
+        if params.get("delta") == 0:
+            raise c.fail((*path, kind, "delta"), "a delta of 0 changes nothing, so nothing can move as expected")
         behaviour.append(BehaviourSpec(kind, dict(params)))
 
     robustness: list[RobustnessSpec] = []
@@ -252,8 +318,17 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         params = {k: v for k, v in r.items() if k not in ("generator", "n")}
         if "max_failure_rate" in params:
             c.number(params["max_failure_rate"], (*path, "max_failure_rate"), low=0, high=1)
-        if "scale" in params:
-            c.number(params["scale"], (*path, "scale"), positive=True)
+        for key in ("scale", "factor"):
+            if key in params:
+                c.number(params[key], (*path, key), positive=True)
+        if "batch_size" in params:
+            c.integer(params["batch_size"], (*path, "batch_size"), minimum=1)
+        if "workers" in params:  # 1 runs in this process; with `executor: ray`, the CPUs of a local Ray
+            c.integer(params["workers"], (*path, "workers"), minimum=1)
+        if "columns" in params:
+            c.text_list(params["columns"], (*path, "columns"), what="columns")
+        if not isinstance(params.get("on_error_fails", True), bool):
+            raise c.fail((*path, "on_error_fails"), f"must be true or false, got {params['on_error_fails']!r}")
         moves = gen in ("gaussian_noise", "category_swap")  # judged by whether the prediction moves
         if "tolerance" in params:
             if task != "regression" or not moves:
@@ -282,8 +357,11 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
     positive = top.get("positive")
     if positive is not None and task != "binary":
         raise c.fail(("positive",), "`positive` applies to binary tasks only")
-    if not metrics and not gates:
-        raise c.fail((), "the suite names no metrics and no gates: nothing to check")
+    limits = budgets is not None and any(getattr(budgets, k) is not None for k in BudgetSpec.__dataclass_fields__ if k != "batch_sizes")
+    if not gates and not behaviour and not robustness and not limits:
+        # it would pass whatever the model: a verdict with no test behind it
+        raise c.fail(("gates",) if "gates" in top else (),
+                     "the suite has no gates, no behaviour or robustness tests and no budget limits: nothing to check")
     lines = {f"{part}[{i}]": c.at((part, i)) for part, n in (("slices", len(slices)), ("behaviour", len(behaviour)))
              for i in range(n)}
     lines["discover"] = c.at(("discover",)) if discover is not None else None
@@ -296,7 +374,7 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         gates=gates,
         name=str(top.get("name", "")),
         positive=positive,
-        features=c.text_list(top["features"], ("features",)) if "features" in top else None,
+        features=c.text_list(top["features"], ("features",), what="columns") if "features" in top else None,
         slices=slices,
         discover=discover,
         behaviour=behaviour,
@@ -304,7 +382,8 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         budgets=budgets,
         confidence=c.number(top.get("confidence", 0.95), ("confidence",), low=0.5, high=0.9999),
         correction=correction,
-        bootstrap=c.integer(top.get("bootstrap", 1000), ("bootstrap",), minimum=100),
+        bootstrap=c.integer(top.get("bootstrap", 1000), ("bootstrap",), minimum=100, maximum=MAX_BOOTSTRAP,
+                            why="more resamples barely move the intervals, while time and memory grow with each one"),
         seed=c.integer(top.get("seed", 0), ("seed",)),
         timeout_s=c.number(top.get("timeout_s", 300.0), ("timeout_s",), positive=True),
         min_slice_rows=c.integer(top.get("min_slice_rows", 30), ("min_slice_rows",), minimum=1),

@@ -36,8 +36,20 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], source: str)
     return yaml.safe_load(yaml.serialize(node))
 
 
+def _refuse_aliases(text: str, source: str) -> None:
+    """A suite is short and needs no anchors (``&a``) or aliases (``*a``); refused before any node is
+    built, since a few lines of nested aliases expand to billions of values (a "billion laughs")."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            raise SuiteError(f"{source}:{event.start_mark.line + 1}: YAML anchors and aliases are not read in a suite, "
+                             f"found {sign}{event.anchor}",
+                             hint="write the value out where it is used: a few nested aliases can expand to billions of values")
+
+
 def load_marked(text: str, source: str = "<suite>") -> tuple[Any, dict[Path_, int]]:
     try:
+        _refuse_aliases(text, source)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise SuiteError(yaml_problem(exc, source)) from None
