@@ -164,7 +164,7 @@ def test_a_model_that_knows_a_class_the_data_lacks_is_still_scored() -> None:
     model = from_estimator(LogisticRegression(max_iter=5000).fit(X, y), name="m")
     keep = y < 2
     data = {f"c{j}": X[keep, j] for j in range(X.shape[1])} | {"wine": y[keep]}
-    suite = Suite.from_yaml("target: wine\ntask: multiclass\nmetrics: [accuracy]\n")
+    suite = Suite.from_yaml("target: wine\ntask: multiclass\nmetrics: [accuracy]\ngates: [{metric: accuracy, min: 0}]\n")
     assert run_suite(suite, candidate=model, data=data).metrics[0]["candidate"] > 0.9
 
 
@@ -172,7 +172,7 @@ def test_a_model_that_knows_a_class_the_data_lacks_is_still_scored() -> None:
 def test_probabilities_that_do_not_sum_to_one_are_refused_naming_the_first_bad_row(rows: list, first: int, total: float) -> None:
     from assay.models import ModelError, from_function
 
-    suite = Suite.from_yaml("target: y\ntask: binary\nmetrics: [accuracy, log_loss]\n")
+    suite = Suite.from_yaml("target: y\ntask: binary\nmetrics: [accuracy, log_loss]\ngates: [{metric: accuracy, min: 0}]\n")
     model = from_function(lambda X: {"probabilities": rows[: len(X)]}, name="p", classes=[0, 1])
     with pytest.raises(ModelError) as info:  # was scored and recorded
         run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": np.arange(40) % 2})
@@ -187,7 +187,7 @@ def test_probabilities_off_by_float32_rounding_are_accepted() -> None:
     rng = np.random.default_rng(0)
     raw = rng.random((400, 5)).astype(np.float32)
     proba = raw / raw.sum(axis=1, keepdims=True)  # float32 sums: off from 1 by up to a few 1e-7
-    suite = Suite.from_yaml("target: y\ntask: multiclass\nmetrics: [log_loss]\n")
+    suite = Suite.from_yaml("target: y\ntask: multiclass\nmetrics: [log_loss]\ngates: [{metric: log_loss, max: 100}]\n")
     model = from_function(lambda X: proba[X[:, 0].astype(int)], name="p", classes=[0, 1, 2, 3, 4])
     r = run_suite(suite, candidate=model, data={"x": np.arange(400.0), "y": np.arange(400) % 5})
     assert np.isfinite(r.metrics[0]["candidate"])
@@ -205,7 +205,8 @@ def test_an_infinite_target_is_refused_like_a_missing_one(task: str, target: np.
     from assay.models import from_function
 
     metric = "mae" if task == "regression" else "accuracy"
-    suite = Suite.from_yaml(f"target: y\ntask: {task}\nmetrics: [{metric}]\ngates:\n  - {{metric: {metric}, max: 100}}\n")
+    gate = f"{{metric: {metric}, max: 100}}" if task == "regression" else f"{{metric: {metric}, min: 0}}"
+    suite = Suite.from_yaml(f"target: y\ntask: {task}\nmetrics: [{metric}]\ngates:\n  - {gate}\n")
     model = from_function(lambda X: np.zeros(len(X)), name="m")
     with pytest.raises(InputError) as info:
         run_suite(suite, candidate=model, data={"x": np.arange(40.0), "y": target})
@@ -235,7 +236,8 @@ def test_a_prediction_of_the_wrong_shape_is_refused_naming_both_shapes(task: str
     from assay.models import ModelError, from_function
 
     metric = "mae" if task == "regression" else "accuracy"
-    suite = Suite.from_yaml(f"target: y\ntask: {task}\nmetrics: [{metric}]\n")
+    gate = f"{{metric: {metric}, max: 100}}" if task == "regression" else f"{{metric: {metric}, min: 0}}"
+    suite = Suite.from_yaml(f"target: y\ntask: {task}\nmetrics: [{metric}]\ngates:\n  - {gate}\n")
     y = np.arange(40) % (3 if task == "multiclass" else 2)
     with pytest.raises(ModelError) as info:
         run_suite(suite, candidate=from_function(output, name="w"), data={"x": np.arange(40.0), "y": y})  # type: ignore[arg-type]
