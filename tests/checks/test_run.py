@@ -12,7 +12,7 @@ import pytest
 
 from assay.checks import Suite, run_suite
 from assay.errors import InputError
-from assay.models import from_function
+from assay.models import Features, from_function
 
 SUITE = """\
 name: cancer gate
@@ -323,3 +323,66 @@ def test_a_report_or_junit_path_that_cannot_be_written_is_refused_before_the_che
     assert not (world / "new").exists()  # nothing made either
     # (a folder given as the file is refused by the option itself, before the command: exit 2 too)
     assert cli.json("check", "log", cwd=world)["results"] == []
+
+
+MODS = """\
+import sys
+import numpy as np
+
+def exits(X):
+    sys.exit(0)
+
+def exits_3(X):
+    sys.exit(3)
+
+def exits_on_nan(X):
+    # fine on the real rows; ends the process on the generated ones (robustness)
+    if np.isnan(X).any():
+        sys.exit(0)
+    p = np.where(X[:, 20] < 17, 0.9, 0.1)
+    return np.column_stack([1 - p, p])
+"""
+
+
+def test_a_model_that_calls_sys_exit_is_an_input_error_not_assay_s_exit_code(world: Path, cli) -> None:  # noqa: ANN001
+    """sys.exit(0) in a model ended assay with exit 0 and no output, report or record: a silent pass in CI."""
+    cli("init", cwd=world)
+    (world / "mods.py").write_text(MODS)
+    run = ("check", "suite.yaml", "--baseline", "baseline.skops", "--junit", "j.xml", "--report", "r.html")
+    doc = cli.json(*run, "--candidate", "mods.py:exits", cwd=world, check=2)
+    assert doc["error"] == "ModelError"
+    assert "candidate model: mods.py:exits called sys.exit(0) while predicting; a model must return predictions, not end the process" in doc["message"]
+    assert "sys.exit" in doc["hint"]
+    err = cli(*run, "--candidate", "mods.py:exits_3", cwd=world, check=2).stderr
+    assert "called sys.exit(3) while predicting" in err
+    # on generated inputs only: the robustness test stops the check rather than count a failure
+    for suite, params in (("inline.yaml", ""), ("forked.yaml", ", batch_size: 100, workers: 2")):  # here, and in forked workers
+        (world / suite).write_text((world / "suite.yaml").read_text() + f"robustness:\n  - {{generator: missing_values, n: 400{params}}}\n")
+        doc = cli.json(*run[:1], suite, *run[2:], "--candidate", "mods.py:exits_on_nan", cwd=world, check=2, timeout=120)
+        assert "mods.py:exits_on_nan called sys.exit(0) while predicting" in doc["message"]
+    # at import: refused while loading, by check and by model add
+    (world / "impexit.py").write_text("import sys\nsys.exit(0)\ndef f(X):\n    return X[:, 0] > 0\n")
+    doc = cli.json(*run, "--candidate", "impexit.py:f", cwd=world, check=2)
+    assert "candidate: impexit.py:f called sys.exit(0) while loading; a model must load, not end the process" in doc["message"]
+    doc = cli.json("model", "add", "m", "impexit.py:f", cwd=world, check=2)
+    assert "called sys.exit(0) while loading" in doc["message"]
+    assert cli.json("model", "list", cwd=world)["models"] == []
+    assert cli.json("check", "log", cwd=world)["results"] == []
+    assert not (world / "j.xml").exists() and not (world / "r.html").exists()
+
+
+def test_only_sys_exit_is_taken_from_a_model_not_keyboard_interrupt(world: Path) -> None:
+    from assay.models import ModelExitError, guarded_predict
+
+    def interrupted(X: np.ndarray) -> np.ndarray:
+        raise KeyboardInterrupt
+
+    def exits(X: np.ndarray) -> np.ndarray:
+        raise SystemExit("bye")
+
+    features = Features.from_numpy(np.zeros((4, 2)))
+    with pytest.raises(KeyboardInterrupt):
+        guarded_predict(from_function(interrupted), features)
+    with pytest.raises(ModelExitError, match=r"function called sys.exit\('bye'\) while predicting"):
+        guarded_predict(from_function(exits), features, timeout_s=10)  # in the timeout's thread too
+
