@@ -319,7 +319,7 @@ def test_a_report_or_junit_path_that_cannot_be_written_is_refused_before_the_che
     doc = cli.json(*run, "--report", "afile/r.html", cwd=world, check=2)
     assert doc["message"] == "cannot write the report afile/r.html: afile is a file, not a folder"
     doc = cli.json(*run, "--report", "new/r.html", "--junit", "afile/deeper/j.xml", cwd=world, check=2)
-    assert doc["message"] == "cannot write the report afile/deeper/j.xml: afile is a file, not a folder"
+    assert doc["message"] == "cannot write the JUnit file afile/deeper/j.xml: afile is a file, not a folder"
     assert not (world / "new").exists()  # nothing made either
     # (a folder given as the file is refused by the option itself, before the command: exit 2 too)
     assert cli.json("check", "log", cwd=world)["results"] == []
@@ -385,4 +385,46 @@ def test_only_sys_exit_is_taken_from_a_model_not_keyboard_interrupt(world: Path)
         guarded_predict(from_function(interrupted), features)
     with pytest.raises(ModelExitError, match=r"function called sys.exit\('bye'\) while predicting"):
         guarded_predict(from_function(exits), features, timeout_s=10)  # in the timeout's thread too
+
+
+def test_a_folder_that_takes_no_new_file_is_refused_before_the_check_is_recorded(world: Path, cli) -> None:  # noqa: ANN001
+    """/proc reads as writable to root (os.access), so the check ran and was recorded, then the write failed."""
+    cli("init", cwd=world)
+    run = ("check", "suite.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops")
+    doc = cli.json(*run, "--report", "/proc/nope/r.html", cwd=world, check=2)
+    assert doc["message"] == "cannot write the report /proc/nope/r.html: this user cannot write in the folder /proc"
+    doc = cli.json(*run, "--junit", "/proc/nope/j.xml", cwd=world, check=2)
+    assert doc["message"] == "cannot write the JUnit file /proc/nope/j.xml: this user cannot write in the folder /proc"
+    assert cli.json("check", "log", cwd=world)["results"] == []
+
+
+def test_outputs_may_not_overwrite_the_workspace_an_input_or_each_other(world: Path, cli) -> None:  # noqa: ANN001
+    """--report .assay/ledger.db wrote HTML over the ledger (every later command: exit 3, "malformed");
+    the suite, data, models and the other output were overwritten as silently."""
+    cli("init", cwd=world)
+    (world / "mods.py").write_text(MODS)
+    (world / "link").symlink_to(world / ".assay")
+    before = {p: p.read_bytes() for p in world.rglob("*") if p.is_file() and "tmp" not in p.parts}
+    run = ("check", "suite.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops")
+    for option in ("--report", "--junit"):
+        for path in (".assay/ledger.db", ".assay/config.toml", "link/config.toml", ".assay/new/r.html"):
+            doc = cli.json(*run, option, path, cwd=world, check=2)
+            assert doc["message"].endswith(f"{path}: it is inside a workspace's .assay folder, which holds its ledger, config and store")
+        for path in ("suite.yaml", "test.parquet", "baseline.skops", "candidate.skops", "./suite.yaml", str(world / "test.parquet")):
+            doc = cli.json(*run, option, path, cwd=world, check=2)
+            assert "an input of this run, which it would overwrite" in doc["message"], path
+    doc = cli.json(*run, "--data", "test.parquet", "--report", "test.parquet", cwd=world, check=2)
+    assert "test.parquet, an input of this run" in doc["message"]
+    doc = cli.json("check", "suite.yaml", "--candidate", "mods.py:exits", "--report", "mods.py", cwd=world, check=2)
+    assert "mods.py, an input of this run" in doc["message"]
+    doc = cli.json(*run, "--report", "x.out", "--junit", "./x.out", cwd=world, check=2)
+    assert doc["message"] == "the report and the JUnit file are the same file x.out: each would overwrite the other"
+    assert cli.json("check", "log", cwd=world)["results"] == []  # refused before the check ran
+    doc = cli.json(*run, cwd=world, check=1)  # one recorded, to show
+    for args in (("--report", ".assay/config.toml"), ("--junit", "link/ledger.db"), ("--report", "x.out", "--junit", "x.out")):
+        assert cli("check", "show", doc["id"][:8], *args, cwd=world, check=2).stderr
+    after = {p: p.read_bytes() for p in before}
+    assert after == before or [p for p in before if before[p] != after[p]] == [world / ".assay" / "ledger.db"]
+    assert not (world / "x.out").exists() and not (world / ".assay" / "new").exists()
+    assert len(cli.json("check", "log", cwd=world)["results"]) == 1
 

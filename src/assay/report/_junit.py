@@ -55,4 +55,4 @@ def _atomic_write(path: Path, text: str) -> Path:
     from assay.report._files import write_report_file
 
     # (its temp file is opened as open(path, "w") would be: the umask decides the report's mode)
-    return write_report_file(path, text)
+    return write_report_file(path, text, "JUnit file")
