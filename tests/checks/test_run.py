@@ -428,3 +428,17 @@ def test_outputs_may_not_overwrite_the_workspace_an_input_or_each_other(world: P
     assert not (world / "x.out").exists() and not (world / ".assay" / "new").exists()
     assert len(cli.json("check", "log", cwd=world)["results"]) == 1
 
+
+def test_junit_holds_only_characters_xml_allows(world: Path, cli) -> None:  # noqa: ANN001
+    """A slice value with an escape character was written raw: expat rejected the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(world / "test.parquet")
+    sizes = ["\x1b[31mred" if v == "large" else "\ufffe" for v in table.column("size").to_pylist()]
+    pq.write_table(table.set_column(table.schema.get_field_index("size"), "size", pa.array(sizes)), world / "test.parquet")
+    (world / "suite.yaml").write_text((world / "suite.yaml").read_text().replace("min: 0.80\n", "min: 0.80\n    slices: all\n")
+                                      + "slices:\n  - column: size\n")
+    cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", "--junit", "j.xml", cwd=world, check=None)
+    names = [case.get("name") for case in ET.parse(world / "j.xml").getroot().iter("testcase")]
+    assert any("\\x1b[31mred" in name for name in names) and any("\\ufffe" in name for name in names), names
