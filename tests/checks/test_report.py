@@ -71,6 +71,21 @@ def test_junit_one_case_per_gate(doc: dict) -> None:
     assert int(root.find("testsuite").get("failures")) == failing == len([c for c in cases if c.find("failure") is not None])
 
 
+def test_junit_writes_what_xml_1_0_cannot_hold_as_escapes(doc: dict) -> None:
+    """Control characters from data or names were written raw; expat rejected the file."""
+    odd = json.loads(json.dumps(doc))
+    odd["candidate"]["name"] = "cand\x1b[0m"
+    odd["suite"]["name"] = "suite\x00"
+    odd["gates"][0]["reason"] = "why\x0b\ud800\uffff"
+    odd["gates"][0]["slice"] = "size = \x1b[31mred"
+    root = ET.fromstring(check_junit(odd).split("?>", 1)[1])
+    assert root.find(".//property[@name='candidate']").get("value") == "cand\\x1b[0m"
+    assert root.find("testsuite").get("name") == "suite\\x00"
+    case = root.findall(".//testcase")[0]
+    assert case.get("name").endswith("[size = \\x1b[31mred]")
+    assert case.find("system-out").text.endswith("why\\x0b\\ud800\\uffff")
+
+
 def test_terminal_lines_put_each_interval_beside_what_it_bounds() -> None:
     # `min`/`max` gates bound the candidate's value, relative gates the delta; both with a baseline present
     gate = dict(slice=None, candidate_value=0.9903, baseline_value=0.998, delta=-0.007619, status="pass")

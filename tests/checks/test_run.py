@@ -12,7 +12,7 @@ import pytest
 
 from assay.checks import Suite, run_suite
 from assay.errors import InputError
-from assay.models import from_function
+from assay.models import Features, from_function
 
 SUITE = """\
 name: cancer gate
@@ -319,7 +319,7 @@ def test_a_report_or_junit_path_that_cannot_be_written_is_refused_before_the_che
     doc = cli.json(*run, "--report", "afile/r.html", cwd=world, check=2)
     assert doc["message"] == "cannot write the report afile/r.html: afile is a file, not a folder"
     doc = cli.json(*run, "--report", "new/r.html", "--junit", "afile/deeper/j.xml", cwd=world, check=2)
-    assert doc["message"] == "cannot write the report afile/deeper/j.xml: afile is a file, not a folder"
+    assert doc["message"] == "cannot write the JUnit file afile/deeper/j.xml: afile is a file, not a folder"
     assert not (world / "new").exists()  # nothing made either
     # (a folder given as the file is refused by the option itself, before the command: exit 2 too)
     assert cli.json("check", "log", cwd=world)["results"] == []
@@ -336,3 +336,122 @@ def test_a_suite_with_a_setting_that_decides_nothing_is_refused_before_anything_
         line = len(text.splitlines()) + (1 if setting == "bootstrap" else 2)
         assert doc["message"].startswith(f"bad.yaml:{line}: {setting}: "), doc["message"]
     assert cli.json("check", "log", cwd=world)["results"] == []  # nothing recorded
+
+
+MODS = """\
+import sys
+import numpy as np
+
+def exits(X):
+    sys.exit(0)
+
+def exits_3(X):
+    sys.exit(3)
+
+def exits_on_nan(X):
+    # fine on the real rows; ends the process on the generated ones (robustness)
+    if np.isnan(X).any():
+        sys.exit(0)
+    p = np.where(X[:, 20] < 17, 0.9, 0.1)
+    return np.column_stack([1 - p, p])
+"""
+
+
+def test_a_model_that_calls_sys_exit_is_an_input_error_not_assay_s_exit_code(world: Path, cli) -> None:  # noqa: ANN001
+    """sys.exit(0) in a model ended assay with exit 0 and no output, report or record: a silent pass in CI."""
+    cli("init", cwd=world)
+    (world / "mods.py").write_text(MODS)
+    run = ("check", "suite.yaml", "--baseline", "baseline.skops", "--junit", "j.xml", "--report", "r.html")
+    doc = cli.json(*run, "--candidate", "mods.py:exits", cwd=world, check=2)
+    assert doc["error"] == "ModelError"
+    assert "candidate model: mods.py:exits called sys.exit(0) while predicting; a model must return predictions, not end the process" in doc["message"]
+    assert "sys.exit" in doc["hint"]
+    err = cli(*run, "--candidate", "mods.py:exits_3", cwd=world, check=2).stderr
+    assert "called sys.exit(3) while predicting" in err
+    # on generated inputs only: the robustness test stops the check rather than count a failure
+    for suite, params in (("inline.yaml", ""), ("forked.yaml", ", batch_size: 100, workers: 2")):  # here, and in forked workers
+        (world / suite).write_text((world / "suite.yaml").read_text() + f"robustness:\n  - {{generator: missing_values, n: 400{params}}}\n")
+        doc = cli.json(*run[:1], suite, *run[2:], "--candidate", "mods.py:exits_on_nan", cwd=world, check=2, timeout=120)
+        assert "mods.py:exits_on_nan called sys.exit(0) while predicting" in doc["message"]
+    # at import: refused while loading, by check and by model add
+    (world / "impexit.py").write_text("import sys\nsys.exit(0)\ndef f(X):\n    return X[:, 0] > 0\n")
+    doc = cli.json(*run, "--candidate", "impexit.py:f", cwd=world, check=2)
+    assert "candidate: impexit.py:f called sys.exit(0) while loading; a model must load, not end the process" in doc["message"]
+    doc = cli.json("model", "add", "m", "impexit.py:f", cwd=world, check=2)
+    assert "called sys.exit(0) while loading" in doc["message"]
+    assert cli.json("model", "list", cwd=world)["models"] == []
+    assert cli.json("check", "log", cwd=world)["results"] == []
+    assert not (world / "j.xml").exists() and not (world / "r.html").exists()
+
+
+def test_only_sys_exit_is_taken_from_a_model_not_keyboard_interrupt(world: Path) -> None:
+    from assay.models import ModelExitError, guarded_predict
+
+    def interrupted(X: np.ndarray) -> np.ndarray:
+        raise KeyboardInterrupt
+
+    def exits(X: np.ndarray) -> np.ndarray:
+        raise SystemExit("bye")
+
+    features = Features.from_numpy(np.zeros((4, 2)))
+    with pytest.raises(KeyboardInterrupt):
+        guarded_predict(from_function(interrupted), features)
+    with pytest.raises(ModelExitError, match=r"function called sys.exit\('bye'\) while predicting"):
+        guarded_predict(from_function(exits), features, timeout_s=10)  # in the timeout's thread too
+
+
+def test_a_folder_that_takes_no_new_file_is_refused_before_the_check_is_recorded(world: Path, cli) -> None:  # noqa: ANN001
+    """/proc reads as writable to root (os.access), so the check ran and was recorded, then the write failed."""
+    cli("init", cwd=world)
+    run = ("check", "suite.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops")
+    doc = cli.json(*run, "--report", "/proc/nope/r.html", cwd=world, check=2)
+    assert doc["message"] == "cannot write the report /proc/nope/r.html: this user cannot write in the folder /proc"
+    doc = cli.json(*run, "--junit", "/proc/nope/j.xml", cwd=world, check=2)
+    assert doc["message"] == "cannot write the JUnit file /proc/nope/j.xml: this user cannot write in the folder /proc"
+    assert cli.json("check", "log", cwd=world)["results"] == []
+
+
+def test_outputs_may_not_overwrite_the_workspace_an_input_or_each_other(world: Path, cli) -> None:  # noqa: ANN001
+    """--report .assay/ledger.db wrote HTML over the ledger (every later command: exit 3, "malformed");
+    the suite, data, models and the other output were overwritten as silently."""
+    cli("init", cwd=world)
+    (world / "mods.py").write_text(MODS)
+    (world / "link").symlink_to(world / ".assay")
+    before = {p: p.read_bytes() for p in world.rglob("*") if p.is_file() and "tmp" not in p.parts}
+    run = ("check", "suite.yaml", "--candidate", "candidate.skops", "--baseline", "baseline.skops")
+    for option in ("--report", "--junit"):
+        for path in (".assay/ledger.db", ".assay/config.toml", "link/config.toml", ".assay/new/r.html"):
+            doc = cli.json(*run, option, path, cwd=world, check=2)
+            assert doc["message"].endswith(f"{path}: it is inside a workspace's .assay folder, which holds its ledger, config and store")
+        for path in ("suite.yaml", "test.parquet", "baseline.skops", "candidate.skops", "./suite.yaml", str(world / "test.parquet")):
+            doc = cli.json(*run, option, path, cwd=world, check=2)
+            assert "an input of this run, which it would overwrite" in doc["message"], path
+    doc = cli.json(*run, "--data", "test.parquet", "--report", "test.parquet", cwd=world, check=2)
+    assert "test.parquet, an input of this run" in doc["message"]
+    doc = cli.json("check", "suite.yaml", "--candidate", "mods.py:exits", "--report", "mods.py", cwd=world, check=2)
+    assert "mods.py, an input of this run" in doc["message"]
+    doc = cli.json(*run, "--report", "x.out", "--junit", "./x.out", cwd=world, check=2)
+    assert doc["message"] == "the report and the JUnit file are the same file x.out: each would overwrite the other"
+    assert cli.json("check", "log", cwd=world)["results"] == []  # refused before the check ran
+    doc = cli.json(*run, cwd=world, check=1)  # one recorded, to show
+    for args in (("--report", ".assay/config.toml"), ("--junit", "link/ledger.db"), ("--report", "x.out", "--junit", "x.out")):
+        assert cli("check", "show", doc["id"][:8], *args, cwd=world, check=2).stderr
+    after = {p: p.read_bytes() for p in before}
+    assert after == before or [p for p in before if before[p] != after[p]] == [world / ".assay" / "ledger.db"]
+    assert not (world / "x.out").exists() and not (world / ".assay" / "new").exists()
+    assert len(cli.json("check", "log", cwd=world)["results"]) == 1
+
+
+def test_junit_holds_only_characters_xml_allows(world: Path, cli) -> None:  # noqa: ANN001
+    """A slice value with an escape character was written raw: expat rejected the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(world / "test.parquet")
+    sizes = ["\x1b[31mred" if v == "large" else "\ufffe" for v in table.column("size").to_pylist()]
+    pq.write_table(table.set_column(table.schema.get_field_index("size"), "size", pa.array(sizes)), world / "test.parquet")
+    (world / "suite.yaml").write_text((world / "suite.yaml").read_text().replace("min: 0.80\n", "min: 0.80\n    slices: all\n")
+                                      + "slices:\n  - column: size\n")
+    cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", "--junit", "j.xml", cwd=world, check=None)
+    names = [case.get("name") for case in ET.parse(world / "j.xml").getroot().iter("testcase")]
+    assert any("\\x1b[31mred" in name for name in names) and any("\\ufffe" in name for name in names), names

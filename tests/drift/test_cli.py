@@ -383,3 +383,18 @@ def test_a_wide_tables_text_report_shows_a_screenful_and_every_drifted_column(cl
     assert "  ... and 20 more columns, none drifted (--json or --report lists every column)" in out
     doc = cli.json("drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--no-multivariate", "--no-record", check=1)
     assert len(doc["columns"]) == width
+
+
+def test_a_report_may_not_overwrite_the_workspace_or_an_input(ws: object, cli: CLI, files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """`--report .assay/ledger.db` wrote HTML over the ledger; `--report ref.parquet` over the data."""
+    ref, same, _ = files
+    (tmp_path / "spec.yaml").write_text("alpha: 0.01\n")
+    before = {p: p.read_bytes() for p in (ref, same, tmp_path / "spec.yaml", tmp_path / ".assay" / "config.toml")}
+    for path in (".assay/ledger.db", ".assay/config.toml"):
+        doc = cli.json("drift", ref.name, same.name, "--report", path, check=2)
+        assert "it is inside a workspace's .assay folder" in doc["message"]
+    for path in (ref.name, same.name, "spec.yaml"):
+        doc = cli.json("drift", ref.name, same.name, "--spec", "spec.yaml", "--report", path, check=2)
+        assert doc["message"].startswith(f"cannot write the report {path}: it is ") and "an input of this run" in doc["message"]
+    assert {p: p.read_bytes() for p in before} == before
+    assert cli.json("drift", "log")["reports"] == []

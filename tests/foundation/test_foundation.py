@@ -39,7 +39,7 @@ def test_report_surface() -> None:
     import assay.report
 
     assert assay.report.__all__ == sorted(assay.report.__all__) == [
-        "check_chart_option", "check_report_path", "render_check_html", "render_check_junit", "render_check_lines", "render_drift_html",
+        "check_chart_option", "check_output_paths", "check_report_path", "render_check_html", "render_check_junit", "render_check_lines", "render_drift_html",
         "write_check_html", "write_check_junit", "write_drift_html"]
     assert all(callable(getattr(assay.report, name)) for name in assay.report.__all__)
     code = "import sys, assay.report; print(sorted(m for m in ('assay.drift', 'pyarrow', 'numpy') if m in sys.modules))"

@@ -15,7 +15,7 @@ import pytest
 import assay.models as models
 from assay.models import Features, ModelError, guarded_predict, load_model
 
-EXPORTS = ["FLAVORS", "Features", "ModelAdapter", "ModelError", "Prediction", "PredictionCache", "call_with_timeout", "from_estimator",
+EXPORTS = ["FLAVORS", "Features", "ModelAdapter", "ModelError", "ModelExitError", "Prediction", "PredictionCache", "call_with_timeout", "from_estimator",
            "from_function", "guarded_predict", "infer_flavor", "load_model", "load_registered", "model_versions",
            "register_model"]
 

@@ -23,7 +23,7 @@ from assay.checks._rates import clopper_pearson
 from assay.checks._result import GateResult
 from assay.checks._suite import GENERATORS, RobustnessSpec
 from assay.errors import InputError, UsageError
-from assay.models import Features, ModelAdapter, call_with_timeout
+from assay.models import Features, ModelAdapter, ModelExitError, call_with_timeout
 
 if TYPE_CHECKING:
     from assay.checks._context import Context
@@ -119,6 +119,8 @@ def _row_status(model: ModelAdapter, feats: Features, reference: np.ndarray | No
     """Per-row failure flags for one batch, or (None, error) when the whole batch raised."""
     try:
         pred = call_with_timeout(model, feats, timeout)
+    except ModelExitError:
+        raise  # a model that ends the process is no failing input: the check stops (exit 2)
     except Exception as exc:  # noqa: BLE001 - an exception on generated input is the thing measured
         return None, f"{type(exc).__name__}: {str(exc)[:200]}"
     labels = np.asarray(pred.labels)
@@ -264,6 +266,11 @@ def _run_on_ray(job: _Job, batches: range, workers: int | None) -> list[tuple[in
     executor = get_executor("ray", workers=workers)
     try:
         return executor.map(_batch_task, [(job, i) for i in batches])
+    except ModelExitError as exc:
+        # Ray raises a RayTaskError that is also the task's error class; its message is Ray's
+        # traceback: the task's own error (rebuilt from its pickle, hint included) is the cause
+        cause = getattr(exc, "cause", exc)
+        raise ModelExitError(cause.message, hint=cause.hint) from None
     except TypeError as exc:
         # Ray reports an argument it cannot serialize (a lock, a C handle) as a TypeError whose
         # cause names the culprit; its own message repeats the whole argument

@@ -55,6 +55,22 @@ def _render(doc: dict[str, Any], *, recorded: bool = False) -> None:
         click.echo(line)
 
 
+def _input_files(suite_path: Path, suite: Any, data_ref: str | None, *models: str | None) -> list[Path]:
+    """The files a run reads that a report must not overwrite: the suite, its data (--data, else
+    the suite's own, relative to the suite) and model files (a .py of module:function too);
+    registered names and URLs name no file here and are left out by the check."""
+    files = [suite_path]
+    data = data_ref if data_ref is not None else suite.data
+    if isinstance(data, str):
+        files.append(Path(data) if data_ref is not None or suite.base_dir is None else Path(suite.base_dir) / data)
+    for ref in models:
+        if ref is not None:
+            files.append(Path(ref))
+            if ":" in ref and not ref.startswith(("http://", "https://")):
+                files.append(Path(ref.rpartition(":")[0]))  # path/to/file.py:function
+    return files
+
+
 @check.command("run")
 @click.argument("suite_path", metavar="SUITE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--candidate", required=True, help="The model under test (NAME[@REF], file, module:function or URL).")
@@ -78,12 +94,13 @@ def run_command(suite_path: Path, candidate: str, baseline: str | None, data_ref
                 no_record: bool, executor: str | None, as_json: bool) -> None:
     """Run SUITE on --candidate (and --baseline); exit 0 pass, 1 fail or inconclusive, 2 bad input."""
     from assay.checks import Suite, run_suite
-    from assay.report import check_report_path
+    from assay.report import check_output_paths
 
-    for path in (report_path, junit_path):  # refused before the check runs and is recorded
-        if path is not None:
-            check_report_path(path)
     suite = Suite.load(suite_path)
+    # refused before the check runs and is recorded: an output that cannot be written, that is
+    # inside .assay/, or that would overwrite an input of this run (or the other output)
+    check_output_paths({"report": report_path, "JUnit file": junit_path},
+                       _input_files(suite_path, suite, data_ref, candidate, baseline))
     if bootstrap is not None:
         suite.bootstrap = bootstrap
     if timeout_s is not None:
@@ -148,12 +165,10 @@ def show_command(record_id: str, report_path: Path | None, junit_path: Path | No
     The exit code says whether it could be shown; `assay check` itself exits 1 for a result
     that did not pass (read `passed` or `verdict` from --json to act on a recorded one)."""
     from assay.checks import get_result
-    from assay.report import check_report_path
+    from assay.report import check_output_paths
     from assay.workspace import Workspace
 
-    for path in (report_path, junit_path):  # both refused before either is written
-        if path is not None:
-            check_report_path(path)
+    check_output_paths({"report": report_path, "JUnit file": junit_path})  # both refused before either is written
     doc = get_result(Workspace.open(), record_id)
     if report_path is not None:
         from assay.report import write_check_html

@@ -113,10 +113,10 @@ def compare_command(reference: str, current: str, as_json: bool, report_path: Pa
     """Compare CURRENT with REFERENCE column by column, and jointly."""
     from assay.drift import compare_sources, get_executor, record_report
 
-    if report_path is not None:  # refused before the (long) comparison runs
-        from assay.report import check_report_path
+    if report_path is not None:  # refused before the (long) comparison runs, as one that would overwrite an input
+        from assay.report import check_output_paths
 
-        check_report_path(report_path)
+        check_output_paths({"report": report_path}, [reference, current, opts.get("spec_file")])
     spec = _spec_from_options(opts)
     ws = _workspace()
     report, versions = compare_sources(reference, current, spec, executor=get_executor(executor, workers=workers), workspace=ws)

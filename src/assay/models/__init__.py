@@ -1,6 +1,6 @@
 """How to call models: one batched interface over scikit-learn, ONNX, Python callables and HTTP."""
 
-from assay.models._base import Features, ModelAdapter, ModelError, Prediction
+from assay.models._base import Features, ModelAdapter, ModelError, ModelExitError, Prediction
 from assay.models._callable import from_function
 from assay.models._guard import PredictionCache, call_with_timeout, guarded_predict
 from assay.models._load import FLAVORS, infer_flavor, load_model, load_registered
@@ -12,6 +12,7 @@ __all__ = [
     "Features",
     "ModelAdapter",
     "ModelError",
+    "ModelExitError",
     "Prediction",
     "PredictionCache",
     "call_with_timeout",

@@ -10,11 +10,35 @@ import numpy as np
 
 from assay.errors import InputError
 
-__all__ = ["Features", "ModelAdapter", "ModelError", "Prediction"]
+__all__ = ["Features", "ModelAdapter", "ModelError", "ModelExitError", "Prediction", "model_exit_error"]
 
 
 class ModelError(InputError):
     """A model could not be loaded or called, or returned unusable output (exit 2)."""
+
+
+class ModelExitError(ModelError):
+    """Model code raised :class:`SystemExit` (``sys.exit``, ``exit()``) while loading or predicting.
+
+    Left alone it would end assay with the model's exit code and no output, report or record
+    (``sys.exit(0)``: a silent pass in CI). Unlike other errors a model raises, it is never
+    counted as a failing input by a robustness test: it ends the check (exit 2)."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # raised in forked robustness workers and Ray tasks and re-raised here: keep the hint
+        return (_rebuild_exit_error, (self.message, self.hint))
+
+
+def _rebuild_exit_error(message: str, hint: str | None) -> ModelExitError:
+    return ModelExitError(message, hint=hint)
+
+
+def model_exit_error(name: str, exc: SystemExit, doing: str) -> ModelExitError:
+    """The :class:`ModelExitError` for model ``name`` that raised ``exc`` while ``doing``."""
+    code = exc.code if exc.code is None or isinstance(exc.code, int) else repr(exc.code)
+    return ModelExitError(f"{name} called sys.exit({'' if code is None else code}) while {doing}; "
+                          f"a model must {'return predictions' if doing == 'predicting' else 'load'}, not end the process",
+                          hint="remove the sys.exit (or exit()/quit()) from the model's code, or raise an exception instead")
 
 
 @dataclass
@@ -105,8 +129,13 @@ class ModelAdapter:
     size_bytes: int | None = None
 
     def predict(self, features: Features) -> Prediction:
-        """Predict one batch. Raises whatever the model raises (see :func:`guarded_predict`)."""
-        return self._predict(features)
+        """Predict one batch. Raises whatever the model raises (see :func:`guarded_predict`),
+        except that a ``sys.exit`` in model code is a :class:`ModelExitError`: every call of a
+        model (cached, timed, robustness workers, budgets) goes through here."""
+        try:
+            return self._predict(features)
+        except SystemExit as exc:  # (KeyboardInterrupt is the user's and passes through)
+            raise model_exit_error(self.name, exc, "predicting") from None
 
     def _predict(self, features: Features) -> Prediction:  # pragma: no cover - abstract
         raise NotImplementedError

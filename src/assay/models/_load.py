@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import CorruptionError, InputError, NotFoundError
-from assay.models._base import ModelAdapter, ModelError
+from assay.models._base import ModelAdapter, ModelError, model_exit_error
 from assay.models._hashing import hash_path
 
 if TYPE_CHECKING:
@@ -38,6 +38,15 @@ def infer_flavor(target: str) -> str | None:
 
 
 def _load_flavor(flavor: str, target: str, *, trust: bool, name: str, options: dict[str, Any]) -> ModelAdapter:
+    """Every flavor's loader, the one place model code runs while loading (a module's top level,
+    an unpickled object): a ``sys.exit`` there is a :class:`ModelExitError`, not assay's exit."""
+    try:
+        return _load_flavor_code(flavor, target, trust=trust, name=name, options=options)
+    except SystemExit as exc:
+        raise model_exit_error(name, exc, "loading") from None
+
+
+def _load_flavor_code(flavor: str, target: str, *, trust: bool, name: str, options: dict[str, Any]) -> ModelAdapter:
     if flavor == "sklearn":
         from assay.models._sklearn import load_sklearn
 

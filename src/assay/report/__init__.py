@@ -18,9 +18,9 @@ from assay.report._check_html import check_html as render_check_html
 from assay.report._check_html import write_check_html
 from assay.report._check_text import render_lines as render_check_lines
 from assay.report._drift_html import render_drift_html, write_drift_html
-from assay.report._files import check_report_path
+from assay.report._files import check_output_paths, check_report_path
 from assay.report._junit import check_junit as render_check_junit
 from assay.report._junit import write_check_junit
 
-__all__ = ["check_chart_option", "check_report_path", "render_check_html", "render_check_junit", "render_check_lines", "render_drift_html",
+__all__ = ["check_chart_option", "check_output_paths", "check_report_path", "render_check_html", "render_check_junit", "render_check_lines", "render_drift_html",
            "write_check_html", "write_check_junit", "write_drift_html"]

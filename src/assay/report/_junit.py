@@ -3,11 +3,33 @@ unless inconclusive is allowed, then <skipped>)."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 __all__ = ["check_junit", "write_check_junit"]
+
+
+# what XML 1.0 cannot hold, even escaped (control characters but tab and newlines, lone surrogates,
+# U+FFFE/U+FFFF): ElementTree writes them raw, and every parser rejects the file
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` with each character XML 1.0 cannot hold written as its escape (``\\x1b``, ``\\ufffe``)."""
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Make every attribute and text of the tree under ``root`` XML 1.0 (slice values, names and
+    reasons come from the user's data and suite)."""
+    for element in root.iter():
+        element.attrib = {_xml_text(k): _xml_text(v) for k, v in element.attrib.items()}
+        if element.text:
+            element.text = _xml_text(element.text)
+        if element.tail:
+            element.tail = _xml_text(element.tail)
 
 
 def _num(v: Any) -> str:
@@ -42,6 +64,7 @@ def check_junit(doc: dict[str, Any]) -> str:
             else:
                 ET.SubElement(case, "failure", type="inconclusive", message=summary).text = summary
         ET.SubElement(case, "system-out").text = summary
+    _xml_safe(root)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
@@ -55,4 +78,4 @@ def _atomic_write(path: Path, text: str) -> Path:
     from assay.report._files import write_report_file
 
     # (its temp file is opened as open(path, "w") would be: the umask decides the report's mode)
-    return write_report_file(path, text)
+    return write_report_file(path, text, "JUnit file")
