@@ -174,6 +174,7 @@ ROBUSTNESS_SUITE = ISSUE_SUITE + "robustness:\n  - generator: {generator}\n    {
     (ISSUE_SUITE + "features: [age, income, age]\n", 10, "features[2]: 'age' is named twice"),
     (ISSUE_SUITE + "discover: {features: []}\n", 10, "discover.features: an empty list names no columns"),
     (ISSUE_SUITE + "  - {metric: roc_auc, min: 0.8, name: again}\n", 10, "gates[2]: repeats gates[1] (suite.yaml:8)"),
+    (ISSUE_SUITE.replace("[accuracy, roc_auc]", "[accuracy, roc_auc, accuracy]"), 4, "metrics[2]: repeats metrics[0]"),
     (ISSUE_SUITE.replace("min: 0.80", "min: 1.5"), 9, "roc_auc lies between 0 and 1, so a min of 1.5 is met by no model"),
     (ISSUE_SUITE.replace("min: 0.80", "max: 2"), 9, "so a max of 2 is met by every model"),
     (ISSUE_SUITE.replace("min: 0.80", "min: -0.5"), 9, "so a min of -0.5 is met by every model"),

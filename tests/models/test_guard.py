@@ -25,6 +25,12 @@ def test_exception_inside_predict() -> None:
     with pytest.raises(ModelError, match="boom: predict raised ZeroDivisionError: oops"):
         guarded_predict(from_function(boom, name="boom"), X)
 
+    def hungry(X: np.ndarray) -> np.ndarray:
+        raise MemoryError  # no message of its own: said so, not "MemoryError: " and nothing
+
+    with pytest.raises(ModelError, match=r"hungry: predict raised MemoryError: \(no message\)$"):
+        guarded_predict(from_function(hungry, name="hungry"), X)
+
 
 @pytest.mark.parametrize("output,match", [
     (lambda X: np.full(len(X), np.nan), "NaN"),

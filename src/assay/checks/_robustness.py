@@ -347,7 +347,7 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
     low, high = clopper_pearson(k_fail, spec.n, ctx.suite.confidence)
     rate = failures / spec.n
     status = "pass" if rate <= limit else "fail"
-    reason = (f"{k_fail} of {spec.n} generated inputs failed ({rate:.4%}); the limit is {limit:.4%}"
+    reason = (f"{'about ' if probed_batches else ''}{k_fail} of {spec.n} generated inputs failed ({rate:.4%}); the limit is {limit:.4%}"
               + (f"; {probed_batches} batch(es) raised, their failure rate estimated from {_PROBES} probes each" if probed_batches else ""))
     gate = GateResult(
         name=f"robustness: {spec.generator}", metric="failure_rate", kind="robustness", threshold=limit, slice=None,

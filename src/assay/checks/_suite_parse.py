@@ -150,6 +150,9 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
             raise c.fail(path, getattr(exc, "message", str(exc)) + known) from None
         if task not in metric.tasks:
             raise c.fail(path, f"metric {spec.name!r} does not apply to a {task} task (it applies to: {', '.join(metric.tasks)})")
+        twin = next((j for j, m in enumerate(metrics) if m == spec), None)
+        if twin is not None:  # computed and reported twice, under one name
+            raise c.fail(path, f"repeats metrics[{twin}] ({c.at(('metrics', twin)) or 'above'})")
         metrics.append(spec)
 
     slice_names: list[str] = []

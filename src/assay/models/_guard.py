@@ -104,7 +104,7 @@ def guarded_predict(
         except ModelError:
             raise
         except Exception as exc:
-            raise ModelError(f"{model.name}: predict raised {type(exc).__name__}: {shortened(str(exc))}") from None
+            raise ModelError(f"{model.name}: predict raised {type(exc).__name__}: {shortened(str(exc)) or '(no message)'}") from None
         _validate(model, pred, len(batch), offset=start)
         parts.append(pred)
     if len(parts) == 1:
