@@ -631,3 +631,19 @@ def test_discovered_accuracy_slices_keep_a_negative_delta_and_say_worse_by_a_pos
     assert top["greater_is_better"] is True and top["delta_vs_rest"] < 0 and top["ci_low"] < top["ci_high"] < 0
     line = next(x for x in render_check_lines(r.to_dict()) if "discovered slice" in x)
     assert f"accuracy worse than the rest by {-top['delta_vs_rest']:.4g} (" in line
+
+
+def test_slice_errors_say_the_limit_and_that_the_column_list_goes_on() -> None:
+    data = _world(300)
+    data["id"] = np.array([f"u{i}" for i in range(300)], dtype=object)
+    for j in range(5, 30):
+        data[f"extra{j}"] = data["x0"]
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"
+                            "gates: [{metric: accuracy, min: 0, slices: all}]\nslices:\n  - {column: id}\n")
+    with pytest.raises(InputError, match="has 300 distinct values, more than the 50 slices one column may make by itself"):
+        run_suite(suite, candidate=BASE, data=data)
+    suite = Suite.from_yaml("target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\n"
+                            "gates: [{metric: accuracy, min: 0, slices: all}]\nslices:\n  - {column: nope}\n")
+    with pytest.raises(InputError) as info:
+        run_suite(suite, candidate=BASE, data=data)
+    assert info.value.hint is not None and info.value.hint.endswith(", …")  # 32 columns: the first 20, and more

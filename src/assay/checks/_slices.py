@@ -41,7 +41,7 @@ def expand_slices(specs: list[SliceSpec], columns: Mapping[str, np.ndarray], n: 
         assert spec.column is not None
         if spec.column not in columns:
             raise InputError(f"slice {spec.name!r}: no column {spec.column!r} in the data",
-                             hint=f"columns: {', '.join(list(columns)[:20])}")
+                             hint=f"columns: {', '.join(list(columns)[:20])}{', …' if len(columns) > 20 else ''}")
         col = columns[spec.column]
         if spec.bins is not None:
             try:
@@ -60,7 +60,8 @@ def expand_slices(specs: list[SliceSpec], columns: Mapping[str, np.ndarray], n: 
         if cats is None:
             uniq = np.unique(col[~_isnan(col)]) if col.dtype.kind == "f" else np.unique(col.astype(str) if col.dtype == object else col)
             if len(uniq) > MAX_CATEGORIES:
-                raise InputError(f"slice {spec.name!r}: column {spec.column!r} has {len(uniq)} distinct values",
+                raise InputError(f"slice {spec.name!r}: column {spec.column!r} has {len(uniq)} distinct values, more than the "
+                                 f"{MAX_CATEGORIES} slices one column may make by itself",
                                  hint="give bins: [...] or categories: [...]")
             cats = uniq.tolist()
         for cat in cats:
