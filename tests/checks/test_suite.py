@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,37 @@ def test_yaml_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:
         Suite.load(tmp_path / "bomb.yaml")
     assert info.value.message == f"{tmp_path / 'bomb.yaml'}:5: YAML anchors and aliases are not read in a suite, found &a0"
     assert info.value.exit_code == 2 and "billions of values" in (info.value.hint or "")
+
+
+def test_data_that_is_no_file_says_what_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a folder said "no dataset named", a symlink loop "no such data file", /dev/null "invalid dataset name"
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from assay.checks._data import load_table
+    from assay.data import add
+    from assay.errors import InputError
+    from assay.workspace import Workspace
+
+    (tmp_path / "adir").mkdir()
+    os.symlink(tmp_path / "loop", tmp_path / "loop")
+    pq.write_table(pa.table({"a": [1, 2]}), tmp_path / "fake.csv")
+    for ref, said in ((tmp_path / "adir", "is a folder, not a data file"), (tmp_path / "loop", "is a symlink that leads to no file"),
+                      (Path("/dev/null"), "is not a regular file (a device, a pipe or a socket)")):
+        with pytest.raises(InputError, match=re.escape(f"{ref}: {said}")):
+            load_table(str(ref))
+    with pytest.raises(InputError) as info:
+        load_table(str(tmp_path / "fake.csv"))  # a Parquet file's bytes, read as CSV: no bytes quoted unprintable
+    assert info.value.message.isprintable() and "what its name says" in (info.value.hint or "")
+    # a folder that a dataset was added from still names the dataset
+    with Workspace.init(tmp_path / "ws") as ws:
+        (ws.root / "tbl").mkdir()
+        pq.write_table(pa.table({"label": [0, 1, 1]}), ws.root / "tbl" / "t.parquet")
+        add(ws, [ws.root / "tbl"], name="tbl")
+        monkeypatch.chdir(ws.root)
+        assert load_table("tbl", ws=ws).columns["label"].tolist() == [0, 1, 1]
+        with pytest.raises(InputError, match="adir: is a folder"):  # no dataset of that name: the folder is said
+            (ws.root / "adir").mkdir()
+            load_table("adir", ws=ws)

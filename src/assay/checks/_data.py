@@ -51,7 +51,10 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 
             table = feather.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path}: cannot read the data ({exc})") from None
+        # a parser's message may quote the bytes it choked on (a Parquet file named .csv): printable, and short
+        said = "".join(ch if ch.isprintable() else "?" for ch in str(exc))
+        raise InputError(f"{path}: cannot read the data ({said[:300]}{'…' if len(said) > 300 else ''})",
+                         hint="check that the file is what its name says (.parquet, .csv, .arrow/.feather)") from None
     out: dict[str, np.ndarray] = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
         # numeric columns with nulls come back as float with NaN; text as object arrays
@@ -88,16 +91,27 @@ def load_table(ref: str, *, ws: Workspace | None = None, base_dir: str | Path | 
     candidates = [Path(ref)]
     if base_dir is not None and not Path(ref).is_absolute():
         candidates.append(Path(base_dir) / ref)
+    odd: InputError | None = None  # a path that is there but no data file: said unless REF names a dataset
     for path in candidates:
+        if odd is None and path.exists() and not path.is_file():
+            what = "a folder" if path.is_dir() else "not a regular file (a device, a pipe or a socket)"
+            odd = InputError(f"{path}: is {what}, not a data file", hint=f"give a data file ({', '.join(_SUFFIXES)}) or NAME@REF")
+        elif odd is None and path.is_symlink() and not path.exists():
+            odd = InputError(f"{path}: is a symlink that leads to no file (or round in a loop)", hint="give the data file it should lead to")
         if path.is_file():
             if path.suffix.lower() not in _SUFFIXES:
                 raise InputError(f"{path}: unknown data format", hint=f"use one of {', '.join(_SUFFIXES)}")
             return Table(_read(path), hash_path(path), str(ref))
     if ws is None or Path(ref).suffix.lower() in _SUFFIXES:
-        raise NotFoundError(f"{ref}: no such data file" + ("" if ws else ", and no workspace to look up NAME@REF in"))
+        raise odd or NotFoundError(f"{ref}: no such data file" + ("" if ws else ", and no workspace to look up NAME@REF in"))
     from assay import data as _data
 
-    version = _data.resolve(ws, ref, kind="dataset")
+    try:
+        version = _data.resolve(ws, ref, kind="dataset")
+    except (NotFoundError, InputError):
+        if odd is not None:  # no dataset by that name either: what the path is says more
+            raise odd from None
+        raise
     folder = ws.cache_dir / "data" / version.snapshot
     if not folder.exists():
         tmp = ws.tmp_dir / f"data-{version.snapshot}"
