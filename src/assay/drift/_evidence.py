@@ -18,8 +18,10 @@ from assay.drift._report import Finding
 __all__ = ["categorical_chart", "categorical_comparison", "distinct_share", "is_identifier_like", "missing_rate_test", "numeric_chart", "numeric_comparison", "side_summary", "unseen_test"]
 
 OTHER = "(other)"
-# the new-category test draws its tail when one category carries more than this share of U's variance
+# the new-category test draws its tail when one category carries more than this share of U's variance,
+# unless more than _TAIL_CATEGORIES categories (not seen once) would be drawn one by one
 LUMPY = 0.05
+_TAIL_CATEGORIES = 200_000
 # a categorical column whose reference has a distinct value in at least this share of its
 # (at least IDENTIFIER_MIN_DISTINCT) valid rows is identifier-like: it has no distribution to judge
 IDENTIFIER_SHARE = 0.9
@@ -174,8 +176,8 @@ def unseen_test(ref: object, cur: object, threshold: float, *, seed: int = 0) ->
     z = (unseen - mean - 0.5) / sd  # U is whole: continuity-corrected
     if z <= 0:
         doc["p_value"] = norm_sf(z)  # no more unseen than expected: far from alpha, the tail's shape does not matter
-    elif lumpy > LUMPY:
-        doc["p_value"] = _unseen_tail(pooled, n, unseen, seed)
+    elif lumpy > LUMPY and (drawn := _unseen_tail(pooled, n, unseen, seed)) is not None:
+        doc["p_value"] = drawn
     elif skew <= 1e-3:
         doc["p_value"] = norm_sf(z)
     else:
@@ -274,23 +276,31 @@ def _unseen_moments(pooled: np.ndarray, n: int, m: int) -> _Moments:
     return _Moments(mean, var, skew, lumpy)
 
 
-def _unseen_tail(pooled: np.ndarray, n: int, unseen: int, seed: int) -> float:
+def _unseen_tail(pooled: np.ndarray, n: int, unseen: int, seed: int) -> float | None:
     """P(U >= unseen) by drawing the reference's split of the pooled counts (multivariate
     hypergeometric, exact per draw): for a U that a few categories of some size carry, whose tail
-    no moment-matched curve follows (a gamma read it 5x too small). Categories that could never
-    all fall on the current side are drawn as one. (1 + draws at least as large) / (1 + draws)."""
+    no moment-matched curve follows (a gamma read it 5x too small). Categories seen once in all
+    are drawn as one group (those of its rows not in the reference are unseen), and those that
+    could never all fall on the current side as another. (1 + draws at least as large) / (1 +
+    draws); None when more than ``_TAIL_CATEGORIES`` categories remain to draw one by one."""
     m = int(pooled.sum()) - n
     at = _log_q(pooled, n, m, int(min(2 * int(pooled.max()), m)))
     may = at > math.log(1e-12)
-    colors = np.concatenate([pooled[may], [int(pooled[~may].sum())]])
-    weights = np.concatenate([pooled[may], [0]])
+    single = may & (pooled == 1)
+    each = may & ~single
+    if int(each.sum()) > _TAIL_CATEGORIES:
+        return None
+    singles = int(single.sum())
+    colors = np.concatenate([pooled[each], [singles, int(pooled[~may].sum())]])
+    weights = pooled[each].astype(np.float64)
     rng = np.random.default_rng(seed)
     draws = max(2_000, min(20_000, 20_000_000 // colors.size))
+    chunk = max(1, min(1_000, 4_000_000 // colors.size))  # (draws x categories at a time: at most 32 MB)
     hits = 0
-    for done in range(0, draws, 1_000):
-        size = min(1_000, draws - done)
-        in_ref = rng.multivariate_hypergeometric(colors, n, size=size)
-        hits += int(np.count_nonzero(((in_ref == 0) * weights).sum(axis=1) >= unseen))
+    for done in range(0, draws, chunk):
+        in_ref = rng.multivariate_hypergeometric(colors, n, size=min(chunk, draws - done))
+        drawn = (in_ref[:, :-2] == 0) @ weights + (singles - in_ref[:, -2])
+        hits += int(np.count_nonzero(drawn >= unseen))
     return (1 + hits) / (1 + draws)
 
 
