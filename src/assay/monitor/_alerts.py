@@ -84,7 +84,7 @@ def record_alert(tx: Any, monitor: Any, index: int, rule: str, message: str, bod
                (alert_id, monitor.id, index, rule, message, now, json.dumps(body, default=str), ALERT))  # fmt: skip
     if notified:
         _deliver(tx, monitor, alert_id)
-    latest = _latest_id(tx, monitor.id, rule)  # the rule's latest record before this alert
+    latest = _latest_id(tx, monitor.id, rule)  # the rule's latest record (this alert, if its window is the latest)
     if after is not None and after.breached:
         _move_start(tx, monitor, rule, after.window, streak_start(after.body, after.window), start)
     elif after is not None:  # the window that passed after this one ends its streak
