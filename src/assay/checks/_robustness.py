@@ -26,6 +26,8 @@ from assay.errors import InputError, UsageError
 from assay.models import Features, ModelAdapter, ModelExitError, call_with_timeout
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from assay.checks._context import Context
 
 __all__ = ["run_robustness"]
@@ -220,6 +222,7 @@ class _Job:
 
 
 _JOB: _Job | None = None
+_STOP: Any = None  # a byte in shared memory, set once a batch has raised: forked workers skip the rest
 
 
 def _batch(i: int, job: _Job | None = None) -> tuple[int, float, str | None, list[tuple[int, Features, Features]]]:
@@ -282,6 +285,48 @@ def _run_on_ray(job: _Job, batches: range, workers: int | None) -> list[tuple[in
                          hint="run this robustness test without `executor: ray` (in-process, or `workers: N`)") from None
 
 
+def _forked_batch(i: int) -> tuple[int, float, str | None, list[tuple[int, Features, Features]]] | None:
+    """Batch ``i`` in a forked worker, or nothing once a batch has raised (the check is ending)."""
+    assert _STOP is not None
+    return None if _STOP.value else _batch(i)
+
+
+def _run_forked(job: _Job, batches: range, workers: int,
+                advance: Callable[[int], object]) -> list[tuple[int, float, str | None, list[tuple[int, Features, Features]]]]:
+    """The batches in a pool of ``workers`` forked processes, which inherit the job.
+
+    When a batch raises (a model that calls sys.exit, a time limit), the workers skip the batches
+    left and the pool is closed and joined, not terminated: ``Pool.terminate()`` kills workers
+    that may be sending a result at that instant, which leaves the result pipe holding half a
+    message, or its lock held by a dead process, and then waits for ever. That hung about one
+    run in thirty here. Only an interrupt (Ctrl-C, which reaches the workers too) terminates.
+    """
+    global _JOB, _STOP
+    fork = multiprocessing.get_context("fork")
+    _JOB, _STOP = job, fork.RawValue("b", 0)
+    pool = fork.Pool(workers)
+    try:
+        results = []
+        for result in pool.imap(_forked_batch, batches):
+            assert result is not None  # batches are skipped only after one raised, which ends this loop
+            results.append(result)
+            advance(result[0])
+    except Exception:
+        _STOP.value = 1
+        pool.close()
+        pool.join()
+        raise
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+        pool.join()
+        return results
+    finally:
+        _JOB = _STOP = None
+
+
 def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list[dict[str, Any]]]:
     """Run one generator on the candidate; return its gate and up to three shrunk counterexamples.
 
@@ -290,7 +335,6 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
     tasks (each gets the job pickled: data, model adapter, seed, and its batch number). Each
     batch is seeded by (seed, batch number), so the three give the same result.
     """
-    global _JOB
     model = ctx.models["candidate"]
     flips = spec.generator in _FLIPS
     job = _Job(
@@ -318,15 +362,7 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
             results = _run_on_ray(job, batches, int(spec.params["workers"]) if "workers" in spec.params else None)
             progress.update(spec.n)
         elif workers > 1 and len(batches) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            _JOB = job
-            try:
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    results = []
-                    for result in pool.imap(_batch, batches):
-                        results.append(result)
-                        progress.update(result[0])
-            finally:
-                _JOB = None
+            results = _run_forked(job, batches, workers, progress.update)
         else:
             results = []
             for i in batches:
