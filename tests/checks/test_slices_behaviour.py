@@ -633,6 +633,18 @@ def test_discovered_accuracy_slices_keep_a_negative_delta_and_say_worse_by_a_pos
     assert f"accuracy worse than the rest by {-top['delta_vs_rest']:.4g} (" in line
 
 
+def test_discovery_scores_rows_by_the_first_gate_against_the_baseline_that_can() -> None:
+    """Its metric was accuracy whatever the gates said; roc_auc has no score per row, so brier is taken."""
+    text = SUITE.replace("metrics: [accuracy]", "metrics: [accuracy, roc_auc, brier]").replace(
+        "gates:\n", "gates:\n  - {metric: roc_auc, non_inferiority: 0.5}\n  - {metric: brier, non_inferiority: 0.5}\n")
+    r = run_suite(Suite.from_yaml(text), candidate=CAND, baseline=BASE, data=_world())
+    assert r.discovered_slices and {s["metric"] for s in r.discovered_slices} == {"brier"}
+    top = next(s for s in r.discovered_slices if s["confirmed"])
+    assert top["greater_is_better"] is False and top["slice"].startswith("x2 in [") and top["delta_vs_rest"] > 0
+    r = run_suite(Suite.from_yaml(text.replace("discover: {", "discover: {metric: log_loss, ")), candidate=CAND, baseline=BASE, data=_world())
+    assert {s["metric"] for s in r.discovered_slices} == {"log_loss"}  # named: that one
+
+
 def test_slice_errors_say_the_limit_and_that_the_column_list_goes_on() -> None:
     data = _world(300)
     data["id"] = np.array([f"u{i}" for i in range(300)], dtype=object)

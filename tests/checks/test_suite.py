@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import assay.checks as checks
@@ -155,6 +156,14 @@ ROBUSTNESS_SUITE = ISSUE_SUITE + "robustness:\n  - generator: {generator}\n    {
     (ISSUE_SUITE + "confidence: .nan\n", 10, "confidence: must be a finite number, got nan"),
     (ISSUE_SUITE + "discover: {metric: mae}\n", 10, "discover.metric: metric 'mae' does not apply to a binary task"),
     (ISSUE_SUITE + "discover: {metric: nope}\n", 10, "discover.metric: unknown metric 'nope'"),
+    # discovery needs a score per row: roc_auc was quietly swapped for accuracy
+    (ISSUE_SUITE + "discover: {metric: roc_auc}\n", 10, "discover.metric: metric 'roc_auc' has no score per row, which slice "
+                                                         "discovery needs (use one of: accuracy, brier, log_loss)"),
+    # no bound: a typo of a few zeros ran for days, or forked 100,000 processes
+    (ROBUSTNESS_SUITE.format(generator="gaussian_noise", key="n", value=10**12), 12,
+     "robustness[0].n: must be at most 1,000,000,000, got 1,000,000,000,000"),
+    (ROBUSTNESS_SUITE.format(generator="gaussian_noise", key="workers", value=100_000), 12,
+     "robustness[0].workers: must be at most 256, got 100,000"),
     # NaN passes every range check (no comparison with it is true), and infinities are met by any model or none
     (ISSUE_SUITE.replace("min: 0.80", "min: .nan"), 9, "gates[1].min: must be a finite number, got nan"),
     (ISSUE_SUITE.replace("min: 0.80", "max: .inf"), 9, "gates[1].max: must be a finite number, got inf"),
@@ -194,7 +203,7 @@ def test_the_settings_refused_above_are_accepted_in_range() -> None:
     """The refusals are at the edges: an open last bin, a bound at the end of a metric's range, the most resamples."""
     s = Suite.from_yaml(ISSUE_SUITE.replace("min: 0.80", "min: 1.0") + "slices:\n  - {column: age, bins: [0, 65, .inf]}\n"
                         "bootstrap: 100000\nbehaviour:\n  - directional: {column: age, delta: -1, expect: decrease}\n"
-                        "robustness:\n  - {generator: gaussian_noise, workers: 1, batch_size: 1, columns: [age]}\n")
+                        "robustness:\n  - {generator: gaussian_noise, workers: 256, n: 1000000000, batch_size: 1, columns: [age]}\n")
     assert s.slices[0].bins == [0.0, 65.0, float("inf")] and s.bootstrap == 100_000 and s.gates[1].threshold == 1.0
     # a suite with no gate still checks something when it has a behaviour, robustness test or budget limit
     bare = ISSUE_SUITE.split("gates:")[0]
@@ -205,6 +214,25 @@ def test_the_settings_refused_above_are_accepted_in_range() -> None:
         Suite.from_yaml(bare + "budgets: {batch_sizes: [1]}\n")  # measures, limits nothing
     with pytest.raises(SuiteError, match="nothing to check"):
         Suite.from_dict({"target": "y", "task": "binary", "metrics": ["accuracy"]})
+
+
+def test_a_suite_built_in_python_is_checked_as_a_suite_file_is_before_it_runs() -> None:
+    """`Suite(...)` skipped every check of the parser: a confidence of 1.5 or a NaN threshold ran."""
+    from assay.checks import RobustnessSpec
+    from assay.models import from_function
+
+    data = {"age": np.arange(100.0), "label": np.arange(100) % 2}
+    model = from_function(lambda X: (X[:, 0] % 2).astype(int), classes=[0, 1])
+    good = {"data": "<memory>", "target": "label", "task": "binary", "metrics": [MetricSpec("accuracy")],
+            "gates": [GateSpec("accuracy", "min", 0.5)]}
+    assert checks.run_suite(Suite(**good), candidate=model, data=data).passed  # the canonical form of a valid suite passes
+    for change, reason in (({"confidence": 1.5}, "the suite: confidence: must be between 0.5 and 0.9999, got 1.5"),
+                           ({"gates": [GateSpec("accuracy", "min", float("nan"))]}, "the suite: gates[0].min: must be a finite number"),
+                           ({"metrics": [MetricSpec("accuracy")] * 2}, "the suite: metrics[1]: repeats metrics[0]"),
+                           ({"robustness": [RobustnessSpec("gaussian_noise", n=0)]}, "the suite: robustness[0].n: must be an integer ≥ 1")):
+        with pytest.raises(SuiteError) as caught:
+            checks.run_suite(Suite(**{**good, **change}), candidate=model, data=data)
+        assert caught.value.message.startswith(reason), caught.value.message
 
 
 def test_yaml_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:

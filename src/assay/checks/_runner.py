@@ -29,20 +29,29 @@ __all__ = ["run_suite"]
 def _per_row_score(ctx: Context, name: str | None) -> tuple[np.ndarray, str, bool]:
     """Per-row improvement of the candidate over the baseline, for slice discovery; the metric's
     name and whether greater is better (to report deltas as candidate − baseline, as gates do)."""
-    from assay.checks.metrics import DecomposableMetric
+    from assay.checks.metrics import scores_rows
 
     oc, ob = ctx.outputs["candidate"], ctx.outputs["baseline"]
-    default = "mae" if ctx.suite.task == "regression" else "accuracy"
-    metric = make_metric(name or default)
-    if not isinstance(metric, DecomposableMetric) or metric.pair or type(metric).finalize is not DecomposableMetric.finalize:
-        metric = make_metric(default)
+    if name is None:  # the first gate against the baseline whose metric scores rows, else accuracy / MAE
+        relative = [g.metric for g in ctx.suite.gates if g.kind in ("non_inferiority", "superiority", "equivalence")]
+        name = next((m for m in relative if scores_rows(make_metric(m))), "mae" if ctx.suite.task == "regression" else "accuracy")
+    # a named one scores rows (the suite's parser refuses others), with the parameters the suite gives it
+    metric = make_metric(name, **next((m.params for m in ctx.suite.metrics if m.name == name), {}))
     sc = np.asarray(metric.stats(oc), dtype=np.float64).reshape(ctx.n, -1)
     sb = np.asarray(metric.stats(ob), dtype=np.float64).reshape(ctx.n, -1)
-    if sc.shape[1] != 1:
-        metric = make_metric(default)
-        sc, sb = metric.stats(oc).reshape(-1, 1), metric.stats(ob).reshape(-1, 1)
+    assert sc.shape[1] == 1, f"{metric.name} scores rows but gave {sc.shape[1]} statistics per row"
     sign = 1.0 if metric.greater_is_better else -1.0
     return sign * (sc[:, 0] - sb[:, 0]), metric.name, metric.greater_is_better
+
+
+def _validate(suite: Suite) -> None:
+    """Check a suite built in Python (``Suite(...)``) as a suite file is checked: its canonical form
+    goes through the same parser, so a confidence of 1.5 or a metric listed twice is refused here too,
+    not half-way through the run. A suite read from a file passes again: the canonical form of a valid
+    suite is valid."""
+    from assay.checks._suite_parse import parse_suite
+
+    parse_suite(suite.to_dict(), {}, "the suite")
 
 
 def run_suite(
@@ -71,6 +80,7 @@ def run_suite(
     """
     if executor not in (None, "local", "ray"):
         raise InputError(f"unknown executor {executor!r}", hint="use local or ray")
+    _validate(suite)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     seed = suite.seed if seed is None else seed

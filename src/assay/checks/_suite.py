@@ -102,7 +102,7 @@ class SliceSpec:
 
 @dataclass
 class DiscoverySpec:
-    metric: str | None = None  # default: the first relative gate's metric if per-row, else accuracy / mae
+    metric: str | None = None  # one with a score per row; default: the first relative gate's that has one, else accuracy / mae
     bins: int = 4
     min_rows: int = 50
     top: int = 10

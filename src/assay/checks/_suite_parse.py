@@ -28,6 +28,10 @@ __all__ = ["parse_suite"]
 #: resamples allowed at most: at 100,000 the Monte Carlo error of a 95% bound is about 0.2% of the
 #: interval's width, while 50,000,000 took 110 s and 3.5 GB
 MAX_BOOTSTRAP = 100_000
+#: generated inputs per robustness test at most (a billion: hours for most models)
+MAX_ROBUSTNESS_INPUTS = 1_000_000_000
+#: processes (or Ray CPUs) per robustness test at most
+MAX_WORKERS = 256
 
 #: the numeric parameters of behavioural tests, checked as every suite number is (finite, in range);
 #: the structure of each test is checked in ``validate_behaviour``
@@ -117,7 +121,7 @@ def _kind(value: Any) -> str:
 
 
 def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Suite:
-    from assay.checks.metrics import available, make_metric
+    from assay.checks.metrics import available, make_metric, scores_rows
 
     c = _Ctx(lines, source)
     if raw is None:
@@ -272,6 +276,10 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
             if task not in make_metric(metric_name).tasks:
                 raise c.fail(("discover", "metric"), f"metric {metric_name!r} does not apply to a {task} task "
                                                      f"(it applies to: {', '.join(make_metric(metric_name).tasks)})")
+            if not scores_rows(make_metric(metric_name)):
+                rows = [n for n in available() if task in make_metric(n).tasks and scores_rows(make_metric(n))]
+                raise c.fail(("discover", "metric"), f"metric {metric_name!r} has no score per row, which slice discovery "
+                                                     f"needs (use one of: {', '.join(rows)})")
         discover = DiscoverySpec(
             metric=c.text(d["metric"], ("discover", "metric")) if "metric" in d else None,
             bins=c.integer(d.get("bins", 4), ("discover", "bins"), minimum=2),
@@ -317,7 +325,8 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         gen = c.text(r.get("generator"), (*path, "generator")) if "generator" in r else None
         if gen not in GENERATORS:
             raise c.fail((*path, "generator"), f"generator must be one of {', '.join(GENERATORS)}, got {gen!r}")
-        n = c.integer(r.get("n", 10_000), (*path, "n"), minimum=1)
+        n = c.integer(r.get("n", 10_000), (*path, "n"), minimum=1, maximum=MAX_ROBUSTNESS_INPUTS,
+                      why="with no failure in a billion inputs the failure rate is already bounded below 4e-9; more only takes longer")
         params = {k: v for k, v in r.items() if k not in ("generator", "n")}
         if "max_failure_rate" in params:
             c.number(params["max_failure_rate"], (*path, "max_failure_rate"), low=0, high=1)
@@ -327,7 +336,8 @@ def parse_suite(raw: Any, lines: dict[tuple[Any, ...], int], source: str) -> Sui
         if "batch_size" in params:
             c.integer(params["batch_size"], (*path, "batch_size"), minimum=1)
         if "workers" in params:  # 1 runs in this process; with `executor: ray`, the CPUs of a local Ray
-            c.integer(params["workers"], (*path, "workers"), minimum=1)
+            c.integer(params["workers"], (*path, "workers"), minimum=1, maximum=MAX_WORKERS,
+                      why="each worker is a process (or a Ray CPU) of its own")
         if "columns" in params:
             c.text_list(params["columns"], (*path, "columns"), what="columns")
         if not isinstance(params.get("on_error_fails", True), bool):

@@ -25,6 +25,7 @@ from assay.checks.metrics._base import (
     available,
     make_metric,
     register,
+    scores_rows,
 )
 
-__all__ = ["DecomposableMetric", "Metric", "Outputs", "PairMetric", "available", "make_metric", "register"]
+__all__ = ["DecomposableMetric", "Metric", "Outputs", "PairMetric", "available", "make_metric", "register", "scores_rows"]

@@ -125,6 +125,13 @@ class DecomposableMetric(Metric):
             return self.finalize((W @ S).astype(np.float64) / row_totals(W))
 
 
+def scores_rows(metric: Metric) -> bool:
+    """Whether the metric is the mean of one statistic per row (accuracy, Brier, log loss, MAE),
+    so that each row has a score of its own, as slice discovery needs. Not a ratio of means
+    (precision, F1), a function of one (RMSE), a ranking (ROC AUC), nor a pair metric."""
+    return isinstance(metric, DecomposableMetric) and not metric.pair and type(metric).finalize is DecomposableMetric.finalize
+
+
 class PairMetric(DecomposableMetric):
     """A decomposable metric of (candidate, baseline) outputs on the same rows."""
 
