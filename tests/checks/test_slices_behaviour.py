@@ -645,6 +645,21 @@ def test_discovery_scores_rows_by_the_first_gate_against_the_baseline_that_can()
     assert {s["metric"] for s in r.discovered_slices} == {"log_loss"}  # named: that one
 
 
+def test_a_listed_category_no_row_has_is_an_input_error_not_an_empty_slice() -> None:
+    """`categories: [a, zzz]` made a slice of no rows, which no gate can judge: inconclusive, exit 1."""
+    data = _world(600)
+    data["n"] = np.arange(600) % 4
+    text = "target: label\ntask: binary\nfeatures: [x0, x1, x2, x3, x4]\nmetrics: [accuracy]\ngates: [{metric: accuracy, min: 0, slices: all}]\n"
+    r = run_suite(Suite.from_yaml(text + "slices:\n  - {column: g, categories: [a, c]}\n  - {column: n, categories: [0, 3]}\n"),
+                  candidate=BASE, data=data)
+    assert [g.slice for g in r.gates] == [None, "g = a", "g = c", "n = 0", "n = 3"] and r.passed
+    with pytest.raises(InputError, match=r"slices\[0\]: slice 'g': no row has g = 'bb'; did you mean 'b'\?") as caught:
+        run_suite(Suite.from_yaml(text + "slices:\n  - {column: g, categories: [a, bb]}\n"), candidate=BASE, data=data)
+    assert caught.value.hint == "the column's values: a, b, c; remove the category or correct it"
+    with pytest.raises(InputError, match="slice 'n': no row has n = 7\\n"):
+        run_suite(Suite.from_yaml(text + "slices:\n  - {column: n, categories: [0, 7]}\n"), candidate=BASE, data=data)
+
+
 def test_slice_errors_say_the_limit_and_that_the_column_list_goes_on() -> None:
     data = _world(300)
     data["id"] = np.array([f"u{i}" for i in range(300)], dtype=object)

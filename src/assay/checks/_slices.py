@@ -65,9 +65,23 @@ def expand_slices(specs: list[SliceSpec], columns: Mapping[str, np.ndarray], n: 
                                  hint="give bins: [...] or categories: [...]")
             cats = uniq.tolist()
         for cat in cats:
-            mask = (col.astype(str) == str(cat)) if col.dtype == object else (col == cat)
-            out.append(Slice(f"{spec.name} = {_fmt(cat)}", spec.name, np.asarray(mask, dtype=bool)))
+            mask = np.asarray((col.astype(str) == str(cat)) if col.dtype == object else (col == cat), dtype=bool)
+            if spec.categories is not None and not mask.any():
+                raise _absent(spec.name, spec.column, cat, col)
+            out.append(Slice(f"{spec.name} = {_fmt(cat)}", spec.name, mask))
     return out
+
+
+def _absent(name: str, column: str, cat: object, col: np.ndarray) -> InputError:
+    """A listed category no row has: most often a typo, which would make a slice of no rows that
+    no gate can judge (inconclusive, exit 1) rather than the error it is."""
+    import difflib
+
+    present = sorted({str(v) for v in (col[~_isnan(col)] if col.dtype.kind == "f" else col).tolist()})
+    close = difflib.get_close_matches(str(cat), present, n=3)
+    shown = ", ".join(present[:20]) + (f", … ({len(present)} in all)" if len(present) > 20 else "")
+    return InputError(f"slice {name!r}: no row has {column} = {cat!r}" + (f"; did you mean {' or '.join(map(repr, close))}?" if close else ""),
+                      hint=f"the column's values: {shown or 'none'}; remove the category or correct it")
 
 
 def _isnan(a: np.ndarray) -> np.ndarray:
