@@ -284,3 +284,22 @@ def test_data_that_is_no_file_says_what_it_is(tmp_path: Path, monkeypatch: pytes
         with pytest.raises(InputError, match="adir: is a folder"):  # no dataset of that name: the folder is said
             (ws.root / "adir").mkdir()
             load_table("adir", ws=ws)
+
+
+def test_a_csv_with_a_column_named_twice_or_a_short_row_is_refused_where_it_is(tmp_path: Path) -> None:
+    """A repeated header kept only the second column, silently; a short row's error had no line number."""
+    import pyarrow as pa
+
+    from assay.checks._data import load_table
+    from assay.errors import InputError
+
+    (tmp_path / "dup.csv").write_text("age,income,age,label\n1,2,3,0\n4,5,6,1\n")
+    with pytest.raises(InputError, match=re.escape("dup.csv: two columns are named 'age' (columns 1 and 3)")):
+        load_table(str(tmp_path / "dup.csv"))
+    with pytest.raises(InputError, match=re.escape("<memory>: two columns are named 'x' (columns 1 and 2)")):
+        load_table(pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["x", "x"]))  # type: ignore[arg-type]
+    # a quoted field over two lines and a blank line come before the short row, on line 6
+    (tmp_path / "short.csv").write_text('age,income,city,label\n1,2,x,0\n\n3,4,"a,\nb",1\n5,6\n')
+    with pytest.raises(InputError, match=re.escape("short.csv:6: this row has 2 fields where the header has 4")) as info:
+        load_table(str(tmp_path / "short.csv"))
+    assert "as many fields as its header" in (info.value.hint or "")

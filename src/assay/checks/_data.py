@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,8 +54,14 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     except (pa.ArrowInvalid, OSError) as exc:
         # a parser's message may quote the bytes it choked on (a Parquet file named .csv): printable, and short
         said = "".join(ch if ch.isprintable() else "?" for ch in str(exc))
+        ragged = re.match(r"CSV parse error: Expected (\d+) columns, got (\d+)", said) if suffix == ".csv" else None
+        line = _first_ragged_line(path, int(ragged.group(1))) if ragged else None
+        if ragged and line:
+            raise InputError(f"{path}:{line}: this row has {ragged.group(2)} fields where the header has {ragged.group(1)}",
+                             hint="every row of a CSV needs as many fields as its header (quote a field that holds a comma)") from None
         raise InputError(f"{path}: cannot read the data ({said[:300]}{'…' if len(said) > 300 else ''})",
                          hint="check that the file is what its name says (.parquet, .csv, .arrow/.feather)") from None
+    _refuse_repeated_names(table.column_names, str(path))
     out: dict[str, np.ndarray] = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
         # numeric columns with nulls come back as float with NaN; text as object arrays
@@ -62,13 +69,41 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def _first_ragged_line(path: Path, fields: int) -> int | None:
+    """The line number (from 1, the header's) of the first CSV record whose field count is not
+    ``fields``: Arrow's parse error quotes the row but not where it is. Read again only on error."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.reader(f)
+            for record in reader:
+                if len(record) != fields and record:  # a blank line is no record to Arrow either
+                    return reader.line_num
+    except (OSError, csv.Error):
+        return None
+    return None
+
+
+def _refuse_repeated_names(names: list[str], where: str) -> None:
+    """Two columns of one name: the second silently replaced the first in the table read."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise InputError(f"{where}: two columns are named {name!r} (columns {seen[name] + 1} and {i + 1})",
+                             hint="rename one: assay finds columns by name")
+        seen[name] = i
+
+
 def table_from_memory(data: Any, ref: str = "<memory>") -> Table:
     """A table from in-memory columns: a mapping of name → array, a pyarrow Table, or a DataFrame."""
     from assay.models._hashing import hash_bytes
 
     if hasattr(data, "to_pydict") and hasattr(data, "column_names"):  # pyarrow
+        _refuse_repeated_names(data.column_names, ref)
         columns = {name: col.to_numpy(zero_copy_only=False) for name, col in zip(data.column_names, data.columns, strict=True)}
     elif hasattr(data, "to_dict") and hasattr(data, "columns") and hasattr(data, "dtypes"):  # pandas / polars
+        _refuse_repeated_names([str(c) for c in data.columns], ref)
         columns = {str(name): np.asarray(data[name]) for name in data.columns}
     elif isinstance(data, dict):
         columns = {str(k): np.asarray(v) for k, v in data.items()}
