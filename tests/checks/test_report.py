@@ -69,6 +69,15 @@ def test_junit_one_case_per_gate(doc: dict) -> None:
     assert len(cases) == len(doc["gates"])
     failing = sum(1 for g in doc["gates"] if g["status"] != "pass")
     assert int(root.find("testsuite").get("failures")) == failing == len([c for c in cases if c.find("failure") is not None])
+    # a failing gate shows the evidence of failure too: its pass-side p alone read "p=1"
+    from assay.report._junit import _num
+
+    failed = [(g, c) for g, c in zip(doc["gates"], cases, strict=True) if g["status"] == "fail"]
+    assert failed
+    for g, c in failed:
+        said = c.find("failure").get("message")
+        assert f"p pass={_num(g['p_value'])} p fail (adj.)={_num(g['p_fail_adjusted'])} — " in said
+    assert any(g["p_fail_adjusted"] is not None and g["p_fail_adjusted"] < 0.05 < g["p_value"] for g, _ in failed)
 
 
 def test_junit_writes_what_xml_1_0_cannot_hold_as_escapes(doc: dict) -> None:

@@ -55,7 +55,8 @@ def check_junit(doc: dict[str, Any]) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"assay.{g.get('group', 'gate')}", name=name)
         summary = (f"{g['metric']}: candidate={_num(g.get('candidate_value'))} baseline={_num(g.get('baseline_value'))} "
                    f"delta={_num(g.get('delta'))} ci=[{_num(g.get('ci_low'))}, {_num(g.get('ci_high'))}] "
-                   f"p={_num(g.get('p_value'))} — {g.get('reason', '')}")
+                   # both sides, as the HTML report: a failing gate's pass-side p alone read as "p=1"
+                   f"p pass={_num(g.get('p_value'))} p fail (adj.)={_num(g.get('p_fail_adjusted'))} — {g.get('reason', '')}")
         if g["status"] == "fail":
             ET.SubElement(case, "failure", type="fail", message=summary).text = summary
         elif g["status"] == "inconclusive":
