@@ -243,3 +243,16 @@ def test_a_prediction_of_the_wrong_shape_is_refused_naming_both_shapes(task: str
         run_suite(suite, candidate=from_function(output, name="w"), data={"x": np.arange(40.0), "y": y})  # type: ignore[arg-type]
     assert info.value.message == f"candidate model: w: {message}"
     assert info.value.exit_code == 2
+
+
+def test_a_wrong_row_count_in_a_later_batch_names_the_batch_and_the_table() -> None:
+    """Past one batch (65,536 rows) the message said "for 65536 rows" of a larger table."""
+    from assay.models import ModelError, Features, from_function, guarded_predict
+
+    def short_second_batch(X: np.ndarray) -> np.ndarray:
+        return np.zeros(len(X) - (1 if X[0, 0] >= 50 else 0))
+
+    with pytest.raises(ModelError) as info:
+        guarded_predict(from_function(short_second_batch, name="w"), Features.from_numpy(np.arange(120.0).reshape(-1, 1)), batch_size=50)
+    assert info.value.message == ("w: predict returned an array of shape (49,) for a batch of 50 rows (rows 50–99 of 120, "
+                                  "counting from 0); expected one value per row, shape (50,)")

@@ -49,17 +49,19 @@ def call_with_timeout(model: ModelAdapter, batch: Features, timeout_s: float | N
 PROBA_SUM_TOLERANCE = 1e-6
 
 
-def _validate(model: ModelAdapter, pred: Prediction, n: int, offset: int = 0) -> None:
-    """``offset``: the batch's first row in the whole table, so that a bad row is named as the user counts it."""
+def _validate(model: ModelAdapter, pred: Prediction, n: int, offset: int = 0, total: int | None = None) -> None:
+    """``offset``: the batch's first row in the whole table, so that a bad row is named as the user counts it;
+    ``total``: the table's rows, when it was predicted in batches (a shape error then names the batch)."""
     proba = pred.proba
+    rows = f"{n} rows" if total is None or total == n else f"a batch of {n} rows (rows {offset}–{offset + n - 1} of {total}, counting from 0)"
     # first: labels taken from the probabilities' argmax have their wrong row count too
     if proba is not None and (proba.ndim != 2 or proba.shape[0] != n):
         cols = proba.shape[1] if proba.ndim == 2 else "n_classes"
-        raise ModelError(f"{model.name}: predict_proba returned an array of shape {proba.shape} for {n} rows; "
+        raise ModelError(f"{model.name}: predict_proba returned an array of shape {proba.shape} for {rows}; "
                          f"expected one row per input and one column per class, shape ({n}, {cols})")
     labels = np.asarray(pred.labels)
     if labels.ndim != 1 or len(labels) != n:
-        raise ModelError(f"{model.name}: predict returned an array of shape {labels.shape} for {n} rows; "
+        raise ModelError(f"{model.name}: predict returned an array of shape {labels.shape} for {rows}; "
                          f"expected one value per row, shape ({n},)")
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
         bad = int(np.count_nonzero(~np.isfinite(labels)))
@@ -105,7 +107,7 @@ def guarded_predict(
             raise
         except Exception as exc:
             raise ModelError(f"{model.name}: predict raised {type(exc).__name__}: {shortened(str(exc)) or '(no message)'}") from None
-        _validate(model, pred, len(batch), offset=start)
+        _validate(model, pred, len(batch), offset=start, total=n)
         parts.append(pred)
     if len(parts) == 1:
         return parts[0]
