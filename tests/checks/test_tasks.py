@@ -247,7 +247,7 @@ def test_a_prediction_of_the_wrong_shape_is_refused_naming_both_shapes(task: str
 
 def test_a_wrong_row_count_in_a_later_batch_names_the_batch_and_the_table() -> None:
     """Past one batch (65,536 rows) the message said "for 65536 rows" of a larger table."""
-    from assay.models import ModelError, Features, from_function, guarded_predict
+    from assay.models import Features, ModelError, from_function, guarded_predict
 
     def short_second_batch(X: np.ndarray) -> np.ndarray:
         return np.zeros(len(X) - (1 if X[0, 0] >= 50 else 0))
