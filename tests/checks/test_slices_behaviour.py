@@ -293,6 +293,42 @@ def test_robustness_on_a_local_ray_instance_is_the_same_as_in_process(lr_world: 
     assert chosen.counterexamples == here["sklearn"].counterexamples
 
 
+RAY_EXIT = """\
+import sys
+import numpy as np
+from assay.checks import Suite, run_suite
+from assay.models import ModelExitError, from_function
+
+def f(X):
+    if np.isnan(X).any():
+        sys.exit(0)
+    p = 1 / (1 + np.exp(-X[:, 0]))
+    return np.column_stack([1 - p, p])
+
+x = np.random.default_rng(0).normal(size=500)
+suite = Suite.from_yaml("target: label\\ntask: binary\\nfeatures: [x0]\\nmetrics: [accuracy]\\nrobustness:\\n"
+                        "  - {generator: missing_values, n: 400, batch_size: 100, executor: ray, workers: 1}\\n")
+try:
+    run_suite(suite, candidate=from_function(f, name="fx", classes=[0, 1]), data={"x0": x, "label": (x > 0).astype(int)})
+except ModelExitError as exc:
+    print("raised:", exc.message)
+"""
+
+
+@pytest.mark.slow
+def test_a_model_ending_the_process_on_ray_is_one_error_and_ray_prints_nothing(tmp_path: Path) -> None:
+    """Every other failed task came out as an "Unhandled error" traceback on stderr, after Ray's notice
+    that token authentication is on; the run's own error is all a user should read."""
+    pytest.importorskip("ray")
+    import subprocess
+    import sys
+
+    (tmp_path / "exits_on_ray.py").write_text(RAY_EXIT)
+    proc = subprocess.run([sys.executable, str(tmp_path / "exits_on_ray.py")], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.stdout == "raised: fx called sys.exit(0) while predicting; a model must return predictions, not end the process\n", proc.stderr
+    assert "Unhandled error" not in proc.stderr and "Token authentication is enabled" not in proc.stderr, proc.stderr
+
+
 def test_robustness_executor_must_be_local_or_ray() -> None:
     with pytest.raises(SuiteError, match="executor must be local or ray"):
         _rob("  - {generator: gaussian_noise, n: 100, executor: dask}\n")

@@ -7,6 +7,7 @@ sketches of a table's partitions and merges them; checks judge robustness batche
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -80,9 +81,29 @@ class RayExecutor:
                 kwargs["address"] = self.address
             elif self.num_cpus:
                 kwargs["num_cpus"] = self.num_cpus
+            # Ray logs a notice that token authentication is on (the secure default) on every start;
+            # drop that one record, keep its warning that authentication is off
+            logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_drop_token_notice)
             ray.init(**kwargs)
         remote = ray.remote(fn)
-        return list(ray.get([remote.remote(task) for task in tasks]))
+        refs = [remote.remote(task) for task in tasks]
+        try:
+            return list(ray.get(refs))
+        except Exception:
+            # the first error ends the map; collect the rest, or Ray prints each other task that
+            # failed as an "Unhandled error" traceback on stderr when its result is dropped
+            for ref in refs:
+                ray.cancel(ref)
+            for ref in refs:
+                try:
+                    ray.get(ref)
+                except Exception:  # noqa: BLE001, S112 - the first error is the one raised
+                    continue
+            raise
+
+
+def _drop_token_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
 
 
 def get_executor(name: str | None, *, workers: int | None = None, address: str | None = None) -> LocalExecutor | RayExecutor:
