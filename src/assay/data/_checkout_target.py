@@ -46,6 +46,17 @@ def confine(root: Path, rel: str, *, checked: dict[Path, bool] | None = None) ->
     return dest
 
 
+def refuse_protected_target(ws: Workspace, root: Path, to: str | Path | None) -> None:
+    """Refuse a ``--to`` folder inside a ``.assay`` or ``.git`` folder (this workspace's, or
+    another's elsewhere): walks never take those folders as data, and a checkout there would
+    write among a workspace's ledger, store and temp files or a repository's hooks."""
+    real, real_ws = os.path.realpath(root), os.path.realpath(ws.root)
+    inside = real == real_ws or real.startswith(real_ws.rstrip(os.sep) + os.sep)
+    if leads_into_protected(real, real_ws) if inside else protected_path(real.replace(os.sep, "/").strip("/")):
+        raise UsageError(f"{to} is inside a .assay or .git folder ({real}), which checkout never writes into",
+                         hint="check out into a folder of its own, outside any .assay or .git folder")
+
+
 def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: Path, *,
                      force: bool) -> tuple[list[str], list[Path]]:
     """Before ``version`` is checked out in place: the folders of the version on disk (where
