@@ -27,3 +27,16 @@ def test_add_and_status_skip_symlink_loops_and_dangling_links_with_a_warning(ws:
     doc = cli.json("data", "add", "d", "--name", "ds", cwd=ws.root)  # the forked walk and the CLI too
     assert doc["files"] == 1 and len(doc["warnings"]) == 3
     assert cli.json("data", "status", "ds", cwd=ws.root)["clean"] is True
+
+
+def test_a_named_source_that_is_a_symlink_loop_is_refused_and_a_status_finds_it_gone(ws: Workspace, cli) -> None:
+    os.symlink("top", ws.root / "top")
+    proc = cli("data", "add", "top", "--name", "l", check=2, cwd=ws.root)  # (exit 3, OSError ELOOP, before)
+    assert "top is a symlink loop" in proc.stderr
+    (ws.root / "t").mkdir()
+    (ws.root / "t" / "a").write_text("a")
+    add(ws, ["t"], name="t")
+    (ws.root / "t").rename(ws.root / "moved")
+    os.symlink("t", ws.root / "t")
+    found = status(ws, "t")
+    assert not found.checked_out and found.removed == ["t/a"]
