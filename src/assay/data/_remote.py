@@ -35,6 +35,7 @@ from assay.data._remote_config import (  # also named here, where they lived bef
     add_remote,
     read_only_remote_folder,
     refuse_read_only,
+    refuse_transient,
     remove_remote,
 )
 from assay.data._remote_refs import (  # also named here, where they lived before
@@ -206,6 +207,8 @@ def _open(ws: Workspace, remote: Remote, *, make: bool = False) -> ObjectStore:
             seen.parent.mkdir(parents=True, exist_ok=True)
             seen.write_text(str(folder), encoding="utf-8")
     # A folder others write too: its sub-folders are its own, never links leading elsewhere.
+    if folder is None:
+        refuse_transient(remote.url)
     store = LocalStore(folder, confined=True) if folder is not None else open_store(remote.url, ws.root, **remote.options)
     if isinstance(store, LocalStore):
         from assay.store import sweep_leftovers

@@ -16,7 +16,8 @@ from assay._warn import warn_user
 from assay.store import check_store, open_store
 from assay.workspace import Workspace
 
-__all__ = ["RemoteInfo", "add_remote", "list_remotes", "read_only_remote_folder", "refuse_read_only", "remove_remote"]
+__all__ = ["RemoteInfo", "add_remote", "list_remotes", "read_only_remote_folder", "refuse_read_only", "refuse_transient",
+           "remove_remote"]
 
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -89,6 +90,8 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
         raise UsageError(f"invalid remote name {name!r}", hint="use letters, digits, '_', '-' and '.'")
     remote = Remote(name=name, url=url, options=options or {})
     folder = folder_of(url, ws.root)
+    if folder is None:
+        refuse_transient(url)
     if folder is not None and remote.options:
         raise UsageError(f"remote {name!r} is a folder ({url}): options such as "
                          f"{', '.join(sorted(public_options(remote.options)))} are for object stores",
@@ -132,6 +135,16 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
         note = f"{folder} does not exist yet; the first push to {name} creates it"
     return RemoteInfo(name, url, public_options(remote.options), ws.config.default_remote == name,
                       read_only=read_only, note=note)
+
+
+def refuse_transient(url: str) -> None:
+    """Refuse a remote in fsspec's memory file system: it lives in one process, so every push
+    to it "succeeded" and was gone when the command ended (a remote written into config.toml
+    by hand is refused at its first use too)."""
+    if url.split("://", 1)[0].lower() == "memory":
+        raise UsageError(f"{url} cannot be a remote: memory:// keeps its objects only while one assay command runs, "
+                         "so what a push sent there would be gone when it ends",
+                         hint="give a folder or an s3:// URL")
 
 
 def _check_folder(ws: Workspace, url: str) -> None:
