@@ -33,3 +33,25 @@ def test_a_store_that_fails_as_it_is_opened_is_an_input_error(ws: Workspace, cli
         add_remote(ws, "r", url)
     proc = cli("remote", "add", "r", url, check=2, cwd=ws.root)
     assert "cannot open object store" in proc.stderr and "internal error" not in proc.stderr
+
+
+@pytest.mark.parametrize("where", [".", ".assay/objects", "d", "d/store"])
+def test_a_folder_remote_among_the_workspace_s_own_files_is_refused(ws: Workspace, cli, where: str) -> None:
+    (ws.root / "d").mkdir()
+    (ws.root / "d" / "a").write_text("a")
+    add(ws, ["d"], name="ds")
+    with pytest.raises(InputError, match="cannot use .* as a remote: (it is the workspace folder itself|it is inside a "
+                                         r"\.assay or \.git folder|d(/store)? (is where|is inside d, where) dataset 'ds')"):
+        add_remote(ws, "r", where)
+    assert "r" not in ws.config.remotes
+    cli("remote", "add", "r", where, check=2, cwd=ws.root)
+
+
+def test_a_folder_remote_of_its_own_inside_the_workspace_is_fine(ws: Workspace) -> None:
+    (ws.root / "team" / "d").mkdir(parents=True)
+    (ws.root / "team" / "d" / "a").write_text("a")
+    add(ws, ["team/d"], name="ds")
+    add_remote(ws, "r", "remote")
+    add_remote(ws, "t", "team")  # beside the dataset's folder, which it holds: a push writes team/packs, ...
+    assert push(ws, remote="t").versions_transferred == ["ds@v1"]
+    assert (ws.root / "team" / "packs").is_dir() and sorted(p.name for p in (ws.root / "team" / "d").iterdir()) == ["a"]

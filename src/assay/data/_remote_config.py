@@ -163,6 +163,31 @@ def _check_folder(ws: Workspace, url: str) -> None:
     if path.exists() and not os.access(path, os.R_OK | os.X_OK):
         raise InputError(f"cannot use {path} as a remote: this user cannot read it",
                          hint="give a folder this user can read (and write to, to push there)")
+    _refuse_among_data(ws, path)
+
+
+def _refuse_among_data(ws: Workspace, path: Path) -> None:
+    """Refuse a folder remote where a push would write its packs, snapshots and records among
+    the workspace's own files: the workspace folder itself, its .assay (or a .git) folder, or
+    a dataset's folder (the next status lists every object pushed as added, and the next add
+    versions them). A folder of its own inside the workspace is fine."""
+    from assay._root import leads_into_protected, under
+    from assay.data._overlap import find_overlaps
+
+    real, root = os.path.realpath(path), os.path.realpath(ws.root)
+    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+        return
+    hint = "give the remote a folder of its own: outside the workspace, or beside its datasets' folders"
+    if real == root:
+        raise InputError(f"cannot use {path} as a remote: it is the workspace folder itself, where a push would write "
+                         "its packs, snapshots and records among the data", hint=hint)
+    if leads_into_protected(real, root):
+        raise InputError(f"cannot use {path} as a remote: it is inside a .assay or .git folder", hint=hint)
+    rel = os.path.relpath(real, root).replace(os.sep, "/")
+    met = [o for o in find_overlaps(ws, "", [rel]) if under(rel, [o.theirs])]  # (one that holds a dataset's folder writes beside it)
+    if met:
+        raise InputError(f"cannot use {path} as a remote: {met[0].where()}, so a push would write its objects among "
+                         "that dataset's files (its next status and add would take them as data)", hint=hint)
 
 
 def read_only_remote_folder(ws: Workspace, remote: Remote) -> Path | None:
