@@ -263,6 +263,9 @@ def _unreadable(label: str, fmt: str, exc: Exception) -> InputError:
     elif label.lower().endswith(".gz") and ("compress" in said or "gzip" in said or "zlib" in said
                                             or isinstance(exc, EOFError)):
         hint = "the .gz file is truncated or damaged (gzip -t FILE says where): add a complete copy"
+    elif "\x00" in said:  # UTF-16 text reads as rows of NUL-split fields, a ragged-row error
+        hint = ("the file holds NUL bytes: UTF-16 (or UTF-32) text? convert it to UTF-8 and add it again, "
+                "e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8")
     elif "straddling object" in said:
         hint = f"a row is longer than {_MAX_BLOCK >> 20} MB: is the file one line, or its line ends not \\n?"
     else:
