@@ -32,3 +32,15 @@ def test_checkout_to_a_folder_beside_them_still_writes(ws: Workspace, cli) -> No
     assert (ws.root / "copy" / ".assayx" / "d" / "a.csv").read_text() == "x\n1\n"
     proc = cli("data", "checkout", "ds@v1", "--to", ".assay/tmp/out", check=2, cwd=ws.root)
     assert "never writes into" in proc.stderr and not (ws.root / ".assay" / "tmp" / "out").exists()
+
+
+@pytest.mark.parametrize("to", ["d", "d/copy", "d/sub/copy"])
+def test_checkout_to_refuses_a_folder_inside_a_dataset_s_folder(ws: Workspace, to: str) -> None:
+    (ws.root / "d" / "sub").mkdir(parents=True)
+    (ws.root / "d" / "sub" / "a.csv").write_text("x\n1\n")
+    add(ws, ["d"], name="ds")
+    with pytest.raises(UsageError, match="that dataset 'ds' was added from: the files checked out there would become its own files"):
+        checkout(ws, "ds@v1", to=ws.root / to)
+    assert sorted(p.relative_to(ws.root).as_posix() for p in (ws.root / "d").rglob("*")) == ["d/sub", "d/sub/a.csv"]
+    checkout(ws, "ds@v1", to=ws.root / "beside")  # a folder of its own inside the workspace is fine
+    assert (ws.root / "beside" / "d" / "sub" / "a.csv").is_file()

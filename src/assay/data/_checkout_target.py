@@ -55,6 +55,18 @@ def refuse_protected_target(ws: Workspace, root: Path, to: str | Path | None) ->
     if leads_into_protected(real, real_ws) if inside else protected_path(real.replace(os.sep, "/").strip("/")):
         raise UsageError(f"{to} is inside a .assay or .git folder ({real}), which checkout never writes into",
                          hint="check out into a folder of its own, outside any .assay or .git folder")
+    if inside and real != real_ws:
+        from assay.data._overlap import find_overlaps
+
+        # A copy written into a dataset's own folder becomes that dataset's: its status lists each
+        # file as added, and its next add versions the copy inside itself (a/b/out/a/b/f).
+        rel = os.path.relpath(real, real_ws).replace(os.sep, "/")
+        met = [o for o in find_overlaps(ws, "", [rel]) if under(rel, [o.theirs])]
+        if met:
+            raise UsageError(f"{to} is {'the folder' if rel == met[0].theirs else 'inside the folder'} {met[0].theirs} that "
+                             f"{met[0].kind} {met[0].other!r} was added from: the files checked out there would become its own "
+                             "files (its status would list them as added, its next add would version them)",
+                             hint="check out into a folder of its own, outside the datasets' folders")
 
 
 def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: Path, *,
