@@ -149,7 +149,9 @@ class _Source:
     def as_number(self, batch: Any, name: str) -> Any:
         """Column `name` of `batch` as numbers: a CSV column (one in `numeric`) parsed, any other as it is."""
         if self.format == "csv":
-            return _parse_numbers(batch.column(name), integer=self.numeric[name])
+            # A column with no value at all (an empty "notes", a header's trailing comma) is in no
+            # `numeric`: the scan read it as integers, all null, and hashed it so (a KeyError, exit 3, before).
+            return _parse_numbers(batch.column(name), integer=self.numeric.get(name, True))
         return batch.column(name)
 
     def typed(self, batch: Any) -> Any:
