@@ -44,3 +44,5 @@ def test_checkout_to_refuses_a_folder_inside_a_dataset_s_folder(ws: Workspace, t
     assert sorted(p.relative_to(ws.root).as_posix() for p in (ws.root / "d").rglob("*")) == ["d/sub", "d/sub/a.csv"]
     checkout(ws, "ds@v1", to=ws.root / "beside")  # a folder of its own inside the workspace is fine
     assert (ws.root / "beside" / "d" / "sub" / "a.csv").is_file()
+    add(ws, ["beside"], name="copy")  # another dataset's folder may be meant: a copy refreshed, then added
+    checkout(ws, "ds@v1", to=ws.root / "beside", force=True)

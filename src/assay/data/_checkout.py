@@ -58,7 +58,7 @@ from assay.data._portable import refuse_collisions
 from assay.data._scan import FileStat
 from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._statcache import RACY_NS, StatCache
-from assay.data._versions import Version, get_head, load_snapshot, resolve, set_head
+from assay.data._versions import Version, get_head, load_snapshot, parse_ref, resolve, set_head
 from assay.errors import UsageError
 from assay.workspace import Workspace
 
@@ -111,7 +111,7 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
     """
     if to is not None:
         # (Here, not in checkout_prepared: a model's load checks out into the workspace's temp folder.)
-        refuse_protected_target(ws, Path(to).resolve(), to)
+        refuse_protected_target(ws, Path(to).resolve(), to, parse_ref(ref)[0])
     result = checkout_prepared(ws, ref, to=to, force=force)
     warn_user(result.warnings)
     return result
