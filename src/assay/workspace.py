@@ -176,8 +176,12 @@ class Workspace:
                         if os.environ.get("ASSAY_HOME") else ""),
             ) from None
         text = rel.as_posix()
-        if text == "." or text.split("/")[0] == WORKSPACE_DIR:
-            raise UsageError(f"{path} is the workspace itself; name the data files or folders to track")
+        if text == ".":
+            raise UsageError(f"{str(path) or repr(path)} is the workspace folder itself, which holds .assay",
+                             hint="name the data files or folders to track, e.g. `assay data add data/ --name NAME`")
+        if text.split("/")[0] == WORKSPACE_DIR:
+            raise UsageError(f"{path} is inside the workspace's own .assay folder, which is never data",
+                             hint="name the data files or folders to track")
         shown = not_utf8(text)
         if shown is not None:
             raise UsageError(f"cannot version {shown}: its name is not valid UTF-8", hint=RENAME_HINT)

@@ -243,11 +243,17 @@ def diff_cmd(old: str, new: str | None, key: tuple[str, ...], no_tables: bool, a
     def render() -> None:
         click.echo(f"{result.old.ref} -> {result.new.ref if result.new else 'working files'}: "
                    f"{len(result.added)} added, {len(result.removed)} removed, "
-                   f"{len(result.modified)} modified, {result.unchanged} unchanged")
+                   f"{len(result.modified)} modified, {result.unchanged} unchanged"
+                   + (f"; empty folders: {len(result.folders_added)} added, {len(result.folders_removed)} removed"
+                      if result.folders_added or result.folders_removed else ""))
         for f in result.added:
             click.echo(f"  added     {quoted(f['path'])} ({size_text(f['size'])})")
         for f in result.removed:
             click.echo(f"  removed   {quoted(f['path'])}")
+        for folder in result.folders_added:
+            click.echo(f"  added     {quoted(folder + '/')} (empty folder)")
+        for folder in result.folders_removed:
+            click.echo(f"  removed   {quoted(folder + '/')} (empty folder)")
         for f in result.modified:
             mode = f["old_mode"] != f["new_mode"]
             chunks = f", {counted(f['chunks_new'], 'new chunk')}" if f["chunks_new"] is not None else ""

@@ -34,7 +34,7 @@ from assay.data._versions import (
     set_head,
 )
 from assay.data._workers import hash_in_processes
-from assay.errors import CorruptionError, InputError, UsageError
+from assay.errors import CorruptionError, InputError, UnsafePathError, UsageError
 from assay.progress import bar
 from assay.workspace import Workspace
 
@@ -258,6 +258,18 @@ def snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: b
     return snapshot, stats
 
 
+def _untrackable_name(manifests: dict[str, FileManifest], exc: UnsafePathError) -> InputError:
+    """What to say of a file whose name a version's paths cannot hold (the snapshot refused it)."""
+    odd = sorted(rel for rel in manifests if "\\" in rel)
+    if not odd:
+        exc.hint = exc.hint or "rename it, move it out of the dataset's folders, or leave it out with a .assayignore line"
+        return exc
+    more = f" and {len(odd) - 1} more" if len(odd) > 1 else ""
+    return InputError(f"{odd[0]}{more}: a name with a backslash cannot be tracked (a version's paths "
+                      "separate folders with '/' alone, and a checkout on Windows would read '\\' as one)",
+                      hint="rename it, move it out of the dataset's folders, or leave it out with a .assayignore line")
+
+
 def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: bool = True,
                     missing_ok: bool = False) -> tuple[Snapshot, dict[str, Any], ScanResult, StatCache]:
     found = scan(ws, sources, missing_ok=missing_ok, outside_ok=False)
@@ -285,7 +297,10 @@ def _snapshot_paths(ws: Workspace, sources: list[str], *, jobs: int = 0, store: 
         suspects += unsure
     fresh = _hash(ws, suspects, writer, jobs=jobs)
     manifests.update((rel, m) for rel, _, m in fresh)
-    snapshot = Snapshot(manifests, tuple(found.empty_dirs))
+    try:
+        snapshot = Snapshot(manifests, tuple(found.empty_dirs))
+    except UnsafePathError as exc:  # a name this file system holds that no version may (a '\\' in it)
+        raise _untrackable_name(manifests, exc) from None
     cache.update(fresh)
     return snapshot, {
         "new_chunks": writer.chunks_written if writer else 0,

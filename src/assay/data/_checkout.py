@@ -32,6 +32,7 @@ from assay.data._checkout_target import (
     _remove_emptied,
     confine,
     in_place_changes,
+    refuse_protected_target,
     to_folder_extras,
 )
 from assay.data._checkout_temps import (
@@ -57,7 +58,7 @@ from assay.data._portable import refuse_collisions
 from assay.data._scan import FileStat
 from assay.data._snapshot import FileManifest, Snapshot
 from assay.data._statcache import RACY_NS, StatCache
-from assay.data._versions import Version, get_head, load_snapshot, resolve, set_head
+from assay.data._versions import Version, get_head, load_snapshot, parse_ref, resolve, set_head
 from assay.errors import UsageError
 from assay.workspace import Workspace
 
@@ -108,6 +109,9 @@ def checkout(ws: Workspace, ref: str, *, to: str | Path | None = None, force: bo
     >>> checkout(ws, "customers@v1").written   # doctest: +SKIP
     ['data/a.csv']
     """
+    if to is not None:
+        # (Here, not in checkout_prepared: a model's load checks out into the workspace's temp folder.)
+        refuse_protected_target(ws, Path(to).resolve(), to, parse_ref(ref)[0])
     result = checkout_prepared(ws, ref, to=to, force=force)
     warn_user(result.warnings)
     return result

@@ -46,6 +46,31 @@ def confine(root: Path, rel: str, *, checked: dict[Path, bool] | None = None) ->
     return dest
 
 
+def refuse_protected_target(ws: Workspace, root: Path, to: str | Path | None, dataset: str) -> None:
+    """Refuse a ``--to`` folder inside a ``.assay`` or ``.git`` folder (this workspace's, or
+    another's elsewhere): walks never take those folders as data, and a checkout there would
+    write among a workspace's ledger, store and temp files or a repository's hooks; and one
+    inside a folder that ``dataset`` itself was added from."""
+    real, real_ws = os.path.realpath(root), os.path.realpath(ws.root)
+    inside = real == real_ws or real.startswith(real_ws.rstrip(os.sep) + os.sep)
+    if leads_into_protected(real, real_ws) if inside else protected_path(real.replace(os.sep, "/").strip("/")):
+        raise UsageError(f"{to} is inside a .assay or .git folder ({real}), which checkout never writes into",
+                         hint="check out into a folder of its own, outside any .assay or .git folder")
+    if inside and real != real_ws:
+        from assay.data._overlap import find_overlaps
+
+        # A copy written into the dataset's own folder becomes its files: its status lists each as
+        # added, and its next add versions the copy inside itself (a/b/out/a/b/f). (Another
+        # dataset's folder may be meant: refreshing a copy that is a dataset of its own.)
+        rel = os.path.relpath(real, real_ws).replace(os.sep, "/")
+        met = [o for o in find_overlaps(ws, "", [rel]) if o.other == dataset and under(rel, [o.theirs])]
+        if met:
+            raise UsageError(f"{to} is {'the folder' if rel == met[0].theirs else 'inside the folder'} {met[0].theirs} that "
+                             f"{met[0].kind} {met[0].other!r} was added from: the files checked out there would become its own "
+                             "files (its status would list them as added, its next add would version them)",
+                             hint="check out into a folder of its own, outside the datasets' folders")
+
+
 def in_place_changes(ws: Workspace, version: Version, snapshot: Snapshot, root: Path, *,
                      force: bool) -> tuple[list[str], list[Path]]:
     """Before ``version`` is checked out in place: the folders of the version on disk (where

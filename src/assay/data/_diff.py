@@ -37,7 +37,10 @@ class DatasetDiff:
       mode changed), ``old_mode``/``new_mode`` (octal permission bits, as ``"644"``).
     - ``unchanged``: how many files are the same in both.
     - ``tables``: per Parquet/CSV/TSV path in both, the row-level comparison (or its ``error`` and ``hint``).
-    - ``changed`` (property): any file added, removed or modified; ``tables_failed``: tables whose rows did not read.
+    - ``folders_added``, ``folders_removed``: empty folders (a snapshot keeps them, and checkout
+      makes them) that only one of two versions has; a diff with the files on disk leaves them out.
+    - ``changed`` (property): any file added, removed or modified, or an empty folder added or
+      removed; ``tables_failed``: tables whose rows did not read.
     """
 
     old: Version
@@ -47,10 +50,14 @@ class DatasetDiff:
     modified: list[dict[str, Any]] = field(default_factory=list)
     unchanged: int = 0
     tables: dict[str, Any] = field(default_factory=dict)
+    folders_added: list[str] = field(default_factory=list)
+    folders_removed: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.removed or self.modified)
+        # (Two versions whose files match can still differ in their empty folders: their
+        # snapshots, and so their ids, differ, and a checkout of each makes other folders.)
+        return bool(self.added or self.removed or self.modified or self.folders_added or self.folders_removed)
 
     @property
     def tables_failed(self) -> list[str]:
@@ -62,7 +69,7 @@ class DatasetDiff:
         return {
             "old": self.old.ref, "new": self.new.ref if self.new else WORKING, "changed": self.changed, "added": self.added,
             "removed": self.removed, "modified": self.modified, "unchanged": self.unchanged, "tables": self.tables,
-            "tables_failed": self.tables_failed,
+            "tables_failed": self.tables_failed, "folders_added": self.folders_added, "folders_removed": self.folders_removed,
         }
 
 
@@ -109,6 +116,8 @@ def diff(ws: Workspace, old_ref: str, new_ref: str | None = None, *, key: list[s
                                     "old_mode": f"{ma.mode & 0o777:o}", "new_mode": f"{mb.mode & 0o777:o}"})
         else:
             result.unchanged += 1
+    result.folders_added = sorted(set(b.empty_dirs) - set(a.empty_dirs))
+    result.folders_removed = sorted(set(a.empty_dirs) - set(b.empty_dirs))
     if tables:
         _tables(ws, result, a, b, key)
     return result

@@ -35,6 +35,7 @@ from assay.data._remote_config import (  # also named here, where they lived bef
     add_remote,
     read_only_remote_folder,
     refuse_read_only,
+    refuse_transient,
     remove_remote,
 )
 from assay.data._remote_refs import (  # also named here, where they lived before
@@ -206,6 +207,8 @@ def _open(ws: Workspace, remote: Remote, *, make: bool = False) -> ObjectStore:
             seen.parent.mkdir(parents=True, exist_ok=True)
             seen.write_text(str(folder), encoding="utf-8")
     # A folder others write too: its sub-folders are its own, never links leading elsewhere.
+    if folder is None:
+        refuse_transient(remote.url)
     store = LocalStore(folder, confined=True) if folder is not None else open_store(remote.url, ws.root, **remote.options)
     if isinstance(store, LocalStore):
         from assay.store import sweep_leftovers
@@ -267,9 +270,12 @@ def _not_on_remote(ws: Workspace, spec: Remote, store: ObjectStore, ref: str, co
     elsewhere = (f"`assay data {command} {ref} --remote NAME` asks another remote ({', '.join(others[:_SHOWN])}"
                  + (f" and {len(others) - _SHOWN} more" if len(others) > _SHOWN else "") + ")") if others else ""
     if not dataset:
-        numbers = sorted({e["number"] for e in read_refs(store, name)["versions"]})
-        shown = ", ".join(f"v{n}" for n in numbers[-_SHOWN:])
-        hint = (f"{spec.name} holds {len(numbers)} version{'s' if len(numbers) != 1 else ''} of {name}: "
+        entries = read_refs(store, name)["versions"]
+        numbers = sorted({e["number"] for e in entries})  # (two workspaces that pushed a v2 each: one number, two versions)
+        twice = {n: sum(1 for e in entries if e["number"] == n) for n in numbers}
+        shown = ", ".join(f"v{n}" + (f" ({twice[n]} versions: name one by its hash prefix)" if twice[n] > 1 else "")
+                          for n in numbers[-_SHOWN:])
+        hint = (f"{spec.name} holds {len(entries)} version{'s' if len(entries) != 1 else ''} of {name}: "
                 + (f"... {shown}" if len(numbers) > _SHOWN else shown))
         return NotFoundError(f"{where} has no version {ref}", hint="; ".join(filter(None, [hint, elsewhere])),
                              details={"remote": spec.name})
@@ -288,7 +294,7 @@ def _not_on_remote(ws: Workspace, spec: Remote, store: ObjectStore, ref: str, co
     if not held:
         hints.append(f"if {spec.name} should hold versions, check its URL (`assay remote list`)")
     elif not hints:
-        hints.append("check the name (`assay data ls` lists this workspace's datasets)")
+        hints.append(f"check the name (`assay data log --remote {spec.name}` lists the datasets it holds)")
     return NotFoundError(f"{where} has no dataset named {name!r}{said}", hint="; ".join(hints),
                          details={"remote": spec.name, "remote_datasets": held[:20]})
 

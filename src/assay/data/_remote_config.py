@@ -16,7 +16,8 @@ from assay._warn import warn_user
 from assay.store import check_store, open_store
 from assay.workspace import Workspace
 
-__all__ = ["RemoteInfo", "add_remote", "list_remotes", "read_only_remote_folder", "refuse_read_only", "remove_remote"]
+__all__ = ["RemoteInfo", "add_remote", "list_remotes", "read_only_remote_folder", "refuse_read_only", "refuse_transient",
+           "remove_remote"]
 
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -89,6 +90,8 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
         raise UsageError(f"invalid remote name {name!r}", hint="use letters, digits, '_', '-' and '.'")
     remote = Remote(name=name, url=url, options=options or {})
     folder = folder_of(url, ws.root)
+    if folder is None:
+        refuse_transient(url)
     if folder is not None and remote.options:
         raise UsageError(f"remote {name!r} is a folder ({url}): options such as "
                          f"{', '.join(sorted(public_options(remote.options)))} are for object stores",
@@ -134,6 +137,16 @@ def add_remote(ws: Workspace, name: str, url: str, *, default: bool = False, opt
                       read_only=read_only, note=note)
 
 
+def refuse_transient(url: str) -> None:
+    """Refuse a remote in fsspec's memory file system: it lives in one process, so every push
+    to it "succeeded" and was gone when the command ended (a remote written into config.toml
+    by hand is refused at its first use too)."""
+    if url.split("://", 1)[0].lower() == "memory":
+        raise UsageError(f"{url} cannot be a remote: memory:// keeps its objects only while one assay command runs, "
+                         "so what a push sent there would be gone when it ends",
+                         hint="give a folder or an s3:// URL")
+
+
 def _check_folder(ws: Workspace, url: str) -> None:
     """Refuse a folder remote that could never be used by this user: one whose parent folder
     is not there (a mistyped path), a file, a folder it cannot read. A folder not there yet
@@ -150,6 +163,31 @@ def _check_folder(ws: Workspace, url: str) -> None:
     if path.exists() and not os.access(path, os.R_OK | os.X_OK):
         raise InputError(f"cannot use {path} as a remote: this user cannot read it",
                          hint="give a folder this user can read (and write to, to push there)")
+    _refuse_among_data(ws, path)
+
+
+def _refuse_among_data(ws: Workspace, path: Path) -> None:
+    """Refuse a folder remote where a push would write its packs, snapshots and records among
+    the workspace's own files: the workspace folder itself, its .assay (or a .git) folder, or
+    a dataset's folder (the next status lists every object pushed as added, and the next add
+    versions them). A folder of its own inside the workspace is fine."""
+    from assay._root import leads_into_protected, under
+    from assay.data._overlap import find_overlaps
+
+    real, root = os.path.realpath(path), os.path.realpath(ws.root)
+    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+        return
+    hint = "give the remote a folder of its own: outside the workspace, or beside its datasets' folders"
+    if real == root:
+        raise InputError(f"cannot use {path} as a remote: it is the workspace folder itself, where a push would write "
+                         "its packs, snapshots and records among the data", hint=hint)
+    if leads_into_protected(real, root):
+        raise InputError(f"cannot use {path} as a remote: it is inside a .assay or .git folder", hint=hint)
+    rel = os.path.relpath(real, root).replace(os.sep, "/")
+    met = [o for o in find_overlaps(ws, "", [rel]) if under(rel, [o.theirs])]  # (one that holds a dataset's folder writes beside it)
+    if met:
+        raise InputError(f"cannot use {path} as a remote: {met[0].where()}, so a push would write its objects among "
+                         "that dataset's files (its next status and add would take them as data)", hint=hint)
 
 
 def read_only_remote_folder(ws: Workspace, remote: Remote) -> Path | None:

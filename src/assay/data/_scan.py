@@ -5,6 +5,7 @@ those stats is :mod:`assay.data._statcache`; the stat signature is :mod:`assay.d
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as _stat
 from dataclasses import dataclass, field
@@ -73,6 +74,13 @@ def scan(ws: Workspace, sources: list[str], *, missing_ok: bool = False, outside
             raise UsageError(f"{rel} does not exist", hint="check the path") from None
         except PermissionError:
             raise InputError(f"cannot read {rel}: permission denied") from None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            if missing_ok:  # (status: its files are not there)
+                continue
+            raise UsageError(f"{rel} is a symlink loop: it leads back to itself, to no file or folder",
+                             hint="point the symlink at the data, or name the data's own path") from None
         real = os.path.realpath(path)
         if _inside(real, root) and leads_into_protected(real, root):
             raise UsageError(f"{rel} leads into a .assay or .git folder (to {real}), which is never data",

@@ -15,6 +15,7 @@ Light on purpose: only ``os`` and builtins (the fork helper loads when a walk fo
 
 from __future__ import annotations
 
+import errno
 import marshal
 import os
 import stat as _stat
@@ -48,13 +49,23 @@ def _inside(path: str, root: str) -> bool:
 def followed(path: str, root: str) -> tuple[os.stat_result | None, str]:
     """What a walk makes of the symlink at ``path``: ``(stat of its target, "")`` if it is
     taken (it leads to a file inside the workspace, outside any .assay or .git folder),
-    else ``(None, why it is skipped)``. Raises FileNotFoundError for a dangling one."""
+    else ``(None, why it is skipped)``: one that leads nowhere (dangling, or a loop) is skipped
+    too, and said. Raises FileNotFoundError where the symlink itself is gone (removed mid-walk)."""
     target = os.path.realpath(path)
     if not _inside(target, root):
         return None, "symlink points outside the workspace"
     if leads_into_protected(target, root):
         return None, "symlink points into a .assay or .git folder"
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            return None, "dangling symlink (what it points to does not exist)"
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # (a crash with exit 3, before)
+            return None, "symlink loop (it leads back to itself)"
+        raise
     if _stat.S_ISDIR(st.st_mode):
         return None, "symlink to a folder (not followed)"
     return st, ""

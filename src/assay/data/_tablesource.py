@@ -149,7 +149,9 @@ class _Source:
     def as_number(self, batch: Any, name: str) -> Any:
         """Column `name` of `batch` as numbers: a CSV column (one in `numeric`) parsed, any other as it is."""
         if self.format == "csv":
-            return _parse_numbers(batch.column(name), integer=self.numeric[name])
+            # A column with no value at all (an empty "notes", a header's trailing comma) is in no
+            # `numeric`: the scan read it as integers, all null, and hashed it so (a KeyError, exit 3, before).
+            return _parse_numbers(batch.column(name), integer=self.numeric.get(name, True))
         return batch.column(name)
 
     def typed(self, batch: Any) -> Any:
@@ -263,6 +265,9 @@ def _unreadable(label: str, fmt: str, exc: Exception) -> InputError:
     elif label.lower().endswith(".gz") and ("compress" in said or "gzip" in said or "zlib" in said
                                             or isinstance(exc, EOFError)):
         hint = "the .gz file is truncated or damaged (gzip -t FILE says where): add a complete copy"
+    elif "\x00" in said:  # UTF-16 text reads as rows of NUL-split fields, a ragged-row error
+        hint = ("the file holds NUL bytes: UTF-16 (or UTF-32) text? convert it to UTF-8 and add it again, "
+                "e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8")
     elif "straddling object" in said:
         hint = f"a row is longer than {_MAX_BLOCK >> 20} MB: is the file one line, or its line ends not \\n?"
     else:

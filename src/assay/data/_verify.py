@@ -16,7 +16,7 @@ from typing import Any
 from assay.data._packs import CHECK_BATCH, PackStore, bad_pack_header, workspace_packs
 from assay.data._snapshot import ManifestMemo
 from assay.data._versions import Version, all_versions, load_snapshot, resolve
-from assay.errors import AssayError, CorruptionError, NotFoundError
+from assay.errors import AssayError, CorruptionError, NotFoundError, UsageError
 from assay.progress import bar
 from assay.store import ObjectStore
 from assay.workspace import Workspace
@@ -108,7 +108,11 @@ def verify(ws: Workspace, ref: str | None = None, *, all_objects: bool = False,
 
     Returns a :class:`VerifyReport` (``assay data verify --json`` prints its :meth:`~VerifyReport.to_dict`):
     damage is reported there (``ok`` False, ``damaged``, ``damaged_versions``, ``downstream``), not
-    raised. An unknown ``ref`` or remote raises :class:`~assay.errors.NotFoundError`."""
+    raised. An unknown ``ref`` or remote raises :class:`~assay.errors.NotFoundError`; a ``ref``
+    with ``all_objects`` a :class:`~assay.errors.UsageError` (it was passed over, unread)."""
+    if ref is not None and all_objects:
+        raise UsageError(f"name a version ({ref}) or every object (--all, all_objects=True), not both",
+                         hint=f"`assay data verify {ref}` checks that version; `assay data verify --all` every stored object")
     bad_indexes: list[CorruptionError] = []
     if remote is not None:
         from assay.data._remote import open_remote, remote_contents, remote_hold

@@ -95,8 +95,9 @@ def load_model(
 def _cached(ws: Workspace, ref: str, snapshot: str) -> Path:
     """The folder in the workspace's cache that holds snapshot ``snapshot`` of model ``ref``,
     checked out (every chunk verified) if it is not there."""
-    from assay import data as _data
     from assay._process import host_tag
+    from assay._warn import warn_user
+    from assay.data._checkout import checkout_prepared
     from assay.store import dead_writers_files, sweep_leftovers
 
     folder = ws.cache_dir / "models" / snapshot
@@ -104,7 +105,8 @@ def _cached(ws: Workspace, ref: str, snapshot: str) -> Path:
         # A killed load's checkout (a model's size): removed, and said so, as the store's sweep does.
         sweep_leftovers(dead_writers_files(ws.tmp_dir, folders=True), "this workspace's temp folder")
         tmp = ws.tmp_dir / f"{os.getpid()}-{host_tag()}-model-{snapshot}-{os.urandom(4).hex()}"
-        _data.checkout(ws, ref, to=tmp)
+        # (checkout_prepared: checkout itself refuses a folder inside .assay, which this temp folder is)
+        warn_user(checkout_prepared(ws, ref, to=tmp).warnings)
         folder.parent.mkdir(parents=True, exist_ok=True)
         try:
             tmp.rename(folder)

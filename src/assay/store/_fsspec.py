@@ -164,6 +164,9 @@ class FsspecStore(ObjectStore):
         except (ValueError, ImportError, TypeError) as exc:
             raise InputError(f"cannot open object store {url!r}: {exc}",
                              hint="check the URL and its options (in .assay/config.toml)") from None
+        except OSError as exc:  # a file system that connects or opens a file when made (ftp://, zip://): exit 3, before
+            raise InputError(f"cannot open object store {url!r}: {_plain(exc)}",
+                             hint="check the URL (its host, or the file it names) and that it can be reached from here") from None
         self.url = url
         self.protocol = protocol
         self.base = self.base.rstrip("/")
