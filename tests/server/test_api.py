@@ -248,3 +248,15 @@ def test_a_bad_path_or_query_parameter_answers_in_the_api_s_error_shape(client: 
     assert client.get("/api/v1/alerts?limit=x", headers=bearer(tokens["read"])).json()["message"].startswith("query parameter 'limit': ")
     page = client.get("/monitors/m/windows/abc")
     assert page.status_code == 422 and "text/html" in page.headers["content-type"] and "path parameter &#39;index&#39;" in page.text
+
+
+def test_a_window_index_past_64_bits_is_not_found_not_a_crash(client: Any, tokens: dict[str, str]) -> None:
+    # the ledger overflowed on windows/99999999999999999999: a 500 "Internal Server Error" in plain text, and a traceback in the log
+    assert _create(client, tokens).status_code == 201
+    huge = "99999999999999999999"
+    for path in (f"/api/v1/monitors/m/windows/{huge}", f"/api/v1/monitors/m/windows/-{huge}", f"/api/v1/monitors/m/windows/{huge}/labels"):
+        response = client.get(path, headers=bearer(tokens["read"]))
+        assert response.status_code == 404 and response.json()["message"].startswith("monitor 'm' has no closed window"), (path, response.text)
+    client.post("/login", data={"token": tokens["read"]})
+    page = client.get(f"/monitors/m/windows/{huge}")
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"] and "has no closed window" in page.text
