@@ -260,3 +260,12 @@ def test_a_window_index_past_64_bits_is_not_found_not_a_crash(client: Any, token
     client.post("/login", data={"token": tokens["read"]})
     page = client.get(f"/monitors/m/windows/{huge}")
     assert page.status_code == 404 and "text/html" in page.headers["content-type"] and "has no closed window" in page.text
+
+
+def test_an_arrow_batch_with_a_column_twice_is_refused_not_a_crash(client: Any, tokens: dict[str, str]) -> None:
+    assert _create(client, tokens).status_code == 201
+    twice = pa.Table.from_arrays([pa.array([40.0]), pa.array([41.0]), pa.array([1.0]), pa.array(["DE"])], names=["age", "age", "income", "country"])
+    response = client.post("/api/v1/monitors/m/events", content=to_ipc(twice),
+                           headers={**bearer(tokens["ingest"]), "content-type": "application/vnd.apache.arrow.stream"})  # fmt: skip
+    assert response.status_code == 422 and response.json()["message"] == "the batch has column 'age' more than once", response.text
+    assert _count(client, tokens) == 0
