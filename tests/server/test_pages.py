@@ -228,3 +228,21 @@ def test_a_window_page_names_the_streaks_it_ended(client: Any, ref_ws: Any, toke
     page = client.get("/monitors/m/windows/2").text
     assert "Streaks this window ended" in page and "drift passes in window 2, after breaching in window 1" in page
     assert "Streaks this window ended" not in client.get("/monitors/m/windows/1").text
+
+
+def test_an_empty_window_is_not_called_free_of_drift(client: Any, ref_ws: Any, tokens: dict[str, str], cli: Any) -> None:
+    # a traffic stop (windows 1 and 2 of 1m hold no event) read "no drift" in green, and "ordinals -1–-1", where nothing was judged
+    from tests.monitor.monitor_helpers import traffic_gap
+
+    traffic_gap(ref_ws)
+    _login(client, token=tokens["read"])
+    window = client.get("/monitors/gap/windows/1").text
+    assert "no events" in window and "drift not judged" in window and "no drift" not in window and "ordinals -1" not in window
+    assert "no drift" in client.get("/monitors/gap/windows/0").text
+    rows = [r for r in client.get("/monitors/gap").text.split("<tr>") if r.startswith("<td><a href=\"/monitors/gap/windows/")]
+    assert [("not judged" in r, ">ok<" in r) for r in rows] == [(False, True), (True, False), (True, False), (False, True)]  # newest first
+    with ref_ws.ledger.transaction() as tx:  # the last window closed is empty: the traffic stopped
+        tx.execute("DELETE FROM monitor_windows WHERE monitor = (SELECT id FROM monitors WHERE name = 'gap') AND window_idx = 3")
+    assert "no events: drift not judged" in client.get("/").text
+    lines = cli("monitor", "show", "gap").stdout.splitlines()
+    assert "  window 1: 0 rows, drift not judged" in lines and "  window 0: 400 rows, no drift" in lines
