@@ -269,3 +269,17 @@ def test_an_arrow_batch_with_a_column_twice_is_refused_not_a_crash(client: Any, 
                            headers={**bearer(tokens["ingest"]), "content-type": "application/vnd.apache.arrow.stream"})  # fmt: skip
     assert response.status_code == 422 and response.json()["message"] == "the batch has column 'age' more than once", response.text
     assert _count(client, tokens) == 0
+
+
+def test_no_such_address_or_method_answers_in_the_api_s_error_shape(client: Any, tokens: dict[str, str]) -> None:
+    # they were {"detail": "Not Found"}: no "message" for a client to show, and JSON on the dashboard's side too
+    h = bearer(tokens["read"])
+    for method, path, status, error in (("GET", "/api/v1/nope", 404, "NotFound"), ("PUT", "/api/v1/monitors", 405, "MethodNotAllowed")):
+        response = client.request(method, path, headers=h)
+        assert response.status_code == status and response.json() == {
+            "error": error, "message": f"{method} is not allowed on {path}" if status == 405 else f"no such address: {path}",
+            "hint": "/api/v1/openapi.json lists the API's addresses and their methods"}, response.text  # fmt: skip
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"] and "no such address: /no/such/page" in page.text
+    form = client.post("/login", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=zz"})
+    assert form.status_code == 400 and "text/html" in form.headers["content-type"]

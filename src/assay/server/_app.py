@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import (
     AssayError,
@@ -157,6 +158,24 @@ def create_app(ws: Any, settings: ServerSettings | None = None, *, service: Moni
 
             return render_error(request, 422, message, None)
         return JSONResponse({"error": "InputError", "message": message, "hint": None}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        # no such route, a method the route does not take, a form that does not parse: the API's own error
+        # shape (it was {"detail": ...}, with no "message" for a client to show), or a page on the dashboard
+        message = {404: f"no such address: {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+        api = request.url.path.startswith("/api/")
+        hint = ("/api/v1/openapi.json lists the API's addresses and their methods" if api else None) if exc.status_code in (404, 405) else None
+        if not api:
+            from assay.server._pages import render_error
+
+            response = render_error(request, exc.status_code, message, hint)
+        else:
+            name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "BadRequest" if exc.status_code == 400 else "ApiError")
+            response = JSONResponse({"error": name, "message": message, "hint": hint}, status_code=exc.status_code)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: Exception) -> RedirectResponse:
