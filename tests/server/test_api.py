@@ -283,3 +283,14 @@ def test_no_such_address_or_method_answers_in_the_api_s_error_shape(client: Any,
     assert page.status_code == 404 and "text/html" in page.headers["content-type"] and "no such address: /no/such/page" in page.text
     form = client.post("/login", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=zz"})
     assert form.status_code == 400 and "text/html" in form.headers["content-type"]
+
+
+def test_a_limit_out_of_range_is_refused_not_clamped(client: Any, tokens: dict[str, str]) -> None:
+    # ?limit=0 or -5 answered one window or alert, ?limit=10000 quietly 5000: the caller could not tell
+    assert _create(client, tokens).status_code == 201
+    h = bearer(tokens["read"])
+    for path in ("/api/v1/monitors/m/windows", "/api/v1/alerts"):
+        for limit, bound in (("0", "greater than or equal to 1"), ("-5", "greater than or equal to 1"), ("10000", "less than or equal to 5000")):
+            response = client.get(f"{path}?limit={limit}", headers=h)
+            assert response.status_code == 422 and response.json()["message"] == f"query parameter 'limit': input should be {bound}, got '{limit}'", response.text
+        assert client.get(f"{path}?limit=5000", headers=h).status_code == 200

@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -32,6 +32,7 @@ from assay.server._auth import SESSION_COOKIE, Principal, still_valid
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
+MAX_LIMIT = 5000  # windows or alerts one call lists; a limit past it, or under 1, is a 422, not clamped without a word
 
 
 def _error(status: int, message: str, hint: str | None = None, error: str = "ApiError", headers: dict[str, str] | None = None) -> Exception:
@@ -225,11 +226,12 @@ async def labels(request: Request, name: str) -> dict[str, Any]:
 
 
 @router.get("/monitors/{name}/windows")
-async def windows(request: Request, name: str, limit: int = 500) -> dict[str, Any]:
+async def windows(request: Request, name: str, limit: int = Query(500, ge=1, le=MAX_LIMIT)) -> dict[str, Any]:
+    """The last ``limit`` closed windows (1 to 5000), oldest first."""
     await authorize(request, "read")
     ws = request.app.state.ws
     found = await run_in_threadpool(get_monitor, ws, name)
-    return {"monitor": name, "windows": await run_in_threadpool(lambda: list_windows(ws, found, limit=max(1, min(limit, 5000))))}
+    return {"monitor": name, "windows": await run_in_threadpool(lambda: list_windows(ws, found, limit=limit))}
 
 
 @router.get("/monitors/{name}/windows/{index}")
@@ -249,12 +251,12 @@ async def labels_of_window(request: Request, name: str, index: int) -> dict[str,
 
 
 @router.get("/alerts")
-async def alerts(request: Request, monitor: str | None = None, limit: int = 200) -> dict[str, Any]:
+async def alerts(request: Request, monitor: str | None = None, limit: int = Query(200, ge=1, le=MAX_LIMIT)) -> dict[str, Any]:
     await authorize(request, "read")
     ws = request.app.state.ws
 
     def fetch() -> list[dict[str, Any]]:
-        return list_alerts(ws, get_monitor(ws, monitor) if monitor else None, limit=max(1, min(limit, 5000)))
+        return list_alerts(ws, get_monitor(ws, monitor) if monitor else None, limit=limit)
 
     return {"alerts": await run_in_threadpool(fetch)}
 
