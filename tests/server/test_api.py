@@ -124,6 +124,8 @@ def test_arrow_and_json_batches_feed_windows_and_alerts(client: Any, tokens: dic
     alerts = client.get("/api/v1/alerts?monitor=m", headers=bearer(tokens["read"])).json()["alerts"]
     assert [(a["window"], a["rule"]) for a in alerts] == [(1, "drift")]
     assert client.get(f"/api/v1/alerts/{alerts[0]['id']}/deliveries", headers=bearer(tokens["read"])).json() == {"deliveries": []}
+    unknown = client.get("/api/v1/alerts/0123456789abcdef/deliveries", headers=bearer(tokens["read"]))  # it answered [] as if not yet delivered
+    assert unknown.status_code == 404 and unknown.json()["message"] == "no alert '0123456789abcdef'"
     assert client.get("/api/v1/monitors/m/windows/7", headers=bearer(tokens["read"])).status_code == 404
 
 

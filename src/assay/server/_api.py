@@ -264,7 +264,15 @@ async def alerts(request: Request, monitor: str | None = None, limit: int = Quer
 @router.get("/alerts/{alert_id}/deliveries")
 async def alert_deliveries(request: Request, alert_id: str) -> dict[str, Any]:
     await authorize(request, "read")
-    return {"deliveries": await run_in_threadpool(deliveries, request.app.state.ws, alert_id)}
+    ws = request.app.state.ws
+
+    def fetch() -> list[dict[str, Any]]:
+        # an unknown id (a typo, a deleted monitor's alert) is a 404, as a monitor's is: it answered an empty list, "not delivered yet"
+        if not ws.ledger.query("SELECT 1 FROM monitor_alerts WHERE id = ?", (alert_id,)):
+            raise NotFoundError(f"no alert {alert_id!r}", hint="list them with GET /api/v1/alerts (or `assay monitor show NAME`)")
+        return deliveries(ws, alert_id)
+
+    return {"deliveries": await run_in_threadpool(fetch)}
 
 
 @router.post("/tokens", status_code=201)
