@@ -296,3 +296,14 @@ def test_a_limit_out_of_range_is_refused_not_clamped(client: Any, tokens: dict[s
             response = client.get(f"{path}?limit={limit}", headers=h)
             assert response.status_code == 422 and response.json()["message"] == f"query parameter 'limit': input should be {bound}, got '{limit}'", response.text
         assert client.get(f"{path}?limit=5000", headers=h).status_code == 200
+
+
+def test_json_nested_too_deeply_is_a_400_not_a_crash(client: Any, tokens: dict[str, str]) -> None:
+    # the stdlib parser's RecursionError escaped as a plain-text 500 from POST /monitors, /labels and /tokens
+    assert _create(client, tokens).status_code == 201
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path, token, body in (("/api/v1/monitors", "admin", b'{"name": "d", "reference": "ref@v1", "drift": ' + deep + b"}"),
+                              ("/api/v1/monitors/m/labels", "ingest", b'{"labels": ' + deep + b"}"),
+                              ("/api/v1/tokens", "admin", b'{"scopes": ' + deep + b"}")):  # fmt: skip
+        response = client.post(path, content=body, headers={**bearer(tokens[token]), "content-type": "application/json"})
+        assert response.status_code == 400 and response.json()["message"] == "the body is not valid JSON: it is nested too deeply", (path, response.text)

@@ -57,6 +57,8 @@ def parse_json_body(body: bytes) -> dict[str, Any]:
         doc = _loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedPayload(f"the body is not valid JSON: {exc}", hint='send {"rows": [{"column": value, ...}, ...]}') from None
+    except RecursionError:  # the stdlib parser, without orjson, on [[[[... nested a few thousand deep
+        raise MalformedPayload("the body is not valid JSON: it is nested too deeply", hint='send {"rows": [{"column": value, ...}, ...]}') from None
     if not isinstance(doc, dict):
         raise MalformedPayload("the body must be a JSON object", hint='send {"rows": [...], "batch_id": "..."}')
     return doc

@@ -106,6 +106,8 @@ async def _json(request: Request) -> dict[str, Any]:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _error(400, f"the body is not valid JSON: {exc}", error="BadRequest") from None
+    except RecursionError:  # [[[[... a few thousand deep: it escaped as a 500
+        raise _error(400, "the body is not valid JSON: it is nested too deeply", error="BadRequest") from None
     if not isinstance(doc, dict):
         raise _error(400, "the body must be a JSON object", error="BadRequest")
     return doc
