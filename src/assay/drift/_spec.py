@@ -82,7 +82,8 @@ class DriftSpec:
             self.categorical = ColumnRule(**self.categorical)
         self.per_column = {k: ColumnRule(**v) if isinstance(v, dict) else v for k, v in self.per_column.items()}
         if self.columns is not None:
-            self.columns = tuple(self.columns)
+            # a column named twice (--columns age,age) is watched once: binned profiles read it twice, a pyarrow KeyError (exit 3)
+            self.columns = tuple(dict.fromkeys(self.columns) if all(isinstance(c, str) for c in self.columns) else self.columns)
 
     # -- checking -----------------------------------------------------------------------
     def validate(self) -> DriftSpec:
