@@ -307,3 +307,16 @@ def test_json_nested_too_deeply_is_a_400_not_a_crash(client: Any, tokens: dict[s
                               ("/api/v1/tokens", "admin", b'{"scopes": ' + deep + b"}")):  # fmt: skip
         response = client.post(path, content=body, headers={**bearer(tokens[token]), "content-type": "application/json"})
         assert response.status_code == 400 and response.json()["message"] == "the body is not valid JSON: it is nested too deeply", (path, response.text)
+
+
+def test_a_token_s_name_must_be_text_and_unknown_fields_are_refused(client: Any, tokens: dict[str, str]) -> None:
+    # {"name": null} was stored as "None", {"name": []} as "[]", and a misspelt field dropped without a word
+    h = bearer(tokens["admin"])
+    for doc, message in (({"scopes": ["read"], "name": None}, '"name" must be a string of at most 200 characters'),
+                         ({"scopes": ["read"], "name": ["x"]}, '"name" must be a string of at most 200 characters'),
+                         ({"scopes": ["read"], "name": "x" * 201}, '"name" must be a string of at most 200 characters'),
+                         ({"scopes": ["read"], "nmae": "ci"}, "unknown field nmae")):  # fmt: skip
+        response = client.post("/api/v1/tokens", json=doc, headers=h)
+        assert response.status_code == 422 and response.json()["message"] == message, (doc, response.text)
+    made = client.post("/api/v1/tokens", json={"scopes": ["read"], "name": "dashboard"}, headers=h)
+    assert made.status_code == 201 and made.json()["name"] == "dashboard"
