@@ -215,11 +215,30 @@ def serve(ws: Any, settings: ServerSettings | None = None, *, on_ready: Any = No
                 on_ready(settings)
 
         server.startup = startup  # type: ignore[method-assign]
+    # uvicorn stops gracefully on SIGINT and SIGTERM only: a SIGHUP (the terminal closed, an ssh session
+    # dropped) ended the process at once, the window process's semaphores "leaked" on stderr. It stops the
+    # service as SIGTERM does, then ends the process by itself as it was set to (exit 129 by default).
+    import signal
+    import threading
+
+    hung_up: list[int] = []
+    hangup = getattr(signal, "SIGHUP", None)
+    previous = None
+    if hangup is not None and threading.current_thread() is threading.main_thread():
+        def on_hangup(number: int, frame: Any) -> None:
+            hung_up.append(number)
+            server.should_exit = True
+
+        previous = signal.signal(hangup, on_hangup)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
         app.state.service.stop()  # idempotent; lets the lock go should uvicorn end before its lifespan did
+        if previous is not None:
+            signal.signal(hangup, previous)
+    if hung_up:
+        signal.raise_signal(hung_up[0])
 
 
 def _bind(host: str, port: int) -> socket.socket:
