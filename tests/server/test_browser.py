@@ -193,3 +193,20 @@ def test_a_check_s_gate_intervals_are_drawn_where_they_lie(browser: Any, ref_ws:
         return {spans: spans, thresholds: chart.getOption().series[2].data.map(d => d[0])};
     }""")
     assert drawn == {"spans": [[-0.071, -0.036], [0.866, 0.926]], "thresholds": [-0.01, 0.05]}
+
+
+def test_a_long_unbroken_text_wraps_inside_the_page(browser: Any, ref_ws: Workspace, live: LiveServer) -> None:
+    # a column name or version message of 300 characters without a space stretched its table past the window
+    from assay.data import add
+
+    (ref_ws.root / "data-long").mkdir()
+    (ref_ws.root / "data-long" / "a.txt").write_text("a")
+    add(ref_ws, [str(ref_ws.root / "data-long")], name="long", message="x" * 300)
+    read = create_token(ref_ws, ["read"])["token"]
+    live.start()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live.url}/login?next=/datasets/long")
+    page.fill("#token", read)
+    page.click("#login-button")
+    page.wait_for_url(f"{live.url}/datasets/long")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280
