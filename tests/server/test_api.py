@@ -320,3 +320,15 @@ def test_a_token_s_name_must_be_text_and_unknown_fields_are_refused(client: Any,
         assert response.status_code == 422 and response.json()["message"] == message, (doc, response.text)
     made = client.post("/api/v1/tokens", json={"scopes": ["read"], "name": "dashboard"}, headers=h)
     assert made.status_code == 201 and made.json()["name"] == "dashboard"
+
+
+def test_a_batch_id_used_for_another_batch_is_refused_not_taken_for_a_retry(client: Any, tokens: dict[str, str]) -> None:
+    # the second batch was answered 200 "duplicate" with the first one's count, and its rows were dropped without a word
+    _create(client, tokens)
+    h = {**bearer(tokens["ingest"]), "Idempotency-Key": "k1"}
+    assert client.post("/api/v1/monitors/m/events", json={"rows": make_rows(3, seed=1)}, headers=h).status_code == 201
+    again = client.post("/api/v1/monitors/m/events", json={"rows": make_rows(3, seed=1)}, headers=h)
+    assert again.status_code == 200 and again.json()["duplicate"] is True  # a retry
+    other = client.post("/api/v1/monitors/m/events", json={"rows": make_rows(5, seed=2)}, headers=h)
+    assert other.status_code == 422 and other.json()["message"] == "the batch id 'k1' was used for a batch of 3 rows; this one has 5", other.text
+    assert _count(client, tokens) == 3

@@ -195,6 +195,8 @@ async def events(request: Request, name: str) -> JSONResponse:
             if attempt:
                 raise _error(404, f"no monitor named {name!r}", "it was deleted; list them with `assay monitor list`", "NotFoundError") from None
             continue
+        except InputError as exc:  # the batch id was used for another batch: retrying cannot help (a 503 said to retry)
+            raise _error(422, exc.message, exc.hint, "InputError") from None
         except Exception as exc:  # noqa: BLE001 - not durable: the client must retry with the same batch id
             raise _error(503, f"the batch was not stored: {exc}", "retry with the same batch id", "Unavailable") from None
         return JSONResponse(ack.to_dict(), status_code=200 if ack.duplicate else 201)
