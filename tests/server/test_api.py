@@ -332,3 +332,14 @@ def test_a_batch_id_used_for_another_batch_is_refused_not_taken_for_a_retry(clie
     other = client.post("/api/v1/monitors/m/events", json={"rows": make_rows(5, seed=2)}, headers=h)
     assert other.status_code == 422 and other.json()["message"] == "the batch id 'k1' was used for a batch of 3 rows; this one has 5", other.text
     assert _count(client, tokens) == 3
+
+
+def test_an_idempotency_key_and_a_batch_id_that_differ_are_refused(client: Any, tokens: dict[str, str]) -> None:
+    # the header won without a word: a retry sent with the body's id alone was stored twice
+    _create(client, tokens)
+    rows = make_rows(3, seed=1)
+    response = client.post("/api/v1/monitors/m/events", json={"rows": rows, "batch_id": "b1"}, headers={**bearer(tokens["ingest"]), "Idempotency-Key": "k1"})
+    assert response.status_code == 422 and response.json()["message"] == "the Idempotency-Key header 'k1' and the body's batch_id 'b1' differ", response.text
+    same = client.post("/api/v1/monitors/m/events", json={"rows": rows, "batch_id": "b1"}, headers={**bearer(tokens["ingest"]), "Idempotency-Key": "b1"})
+    assert same.status_code == 201 and same.json()["batch_id"] == "b1"
+    assert _count(client, tokens) == 3

@@ -133,6 +133,8 @@ class MonitorService:
                 raise InputError(f"unknown {noun_for(len(extra), 'field')} {', '.join(extra)} in the body", hint='send {"rows": [...], "batch_id": "..."}')
             if "rows" not in doc:
                 raise InputError('the body has no "rows"', hint='send {"rows": [{"column": value, ...}, ...]}')
+            if batch_id and doc.get("batch_id") not in (None, "", batch_id):  # which would a retry be matched by? (the header won silently)
+                raise InputError(f"the Idempotency-Key header {batch_id!r} and the body's batch_id {doc['batch_id']!r} differ", hint="send one of them, or the same id in both")
             batch_id = batch_id or doc.get("batch_id")
             table = rows_from_json(doc["rows"], monitor.spec.schema)
         else:
