@@ -53,13 +53,15 @@ def traffic_gap(ws: Any, name: str = "gap", webhooks: list[str] | None = None) -
 
 
 class Receiver:
-    """A loopback HTTP receiver whose behaviour the test switches: ok, fail (500), refuse (400) or slow."""
+    """A loopback HTTP receiver whose behaviour the test switches: ok, fail (500), refuse (400), slow, or
+    redirect (a 301 to a page that answers GET with 200, as a site moved to https would)."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.mode = "ok"
         self.received: list[dict[str, Any]] = []  # every request that got a 2xx
         self.attempts = 0
+        self.gets: list[str] = []
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -70,11 +72,24 @@ class Receiver:
                     self.send_response(500 if receiver.mode == "fail" else 400)
                     self.end_headers()
                     return
+                if receiver.mode == "redirect":
+                    self.send_response(301)
+                    self.send_header("Location", "/moved")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if receiver.mode == "slow":
                     time.sleep(1.5)  # longer than the sender's timeout: it must retry
                 receiver.received.append({"key": self.headers["Idempotency-Key"], "body": json.loads(body)})
                 self.send_response(204)
                 self.end_headers()
+
+            def do_GET(self) -> None:
+                receiver.gets.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -82,3 +82,18 @@ def test_nan_is_sent_as_null_and_an_infinity_is_refused_by_name(service: _Servic
     assert service.bodies[-1]["rows"] == [{"x": None, "c": "a"}, {"x": 1.5, "c": None}]
     with pytest.raises(InputError, match=r"column 'x', row 1: -inf cannot be sent as JSON"):
         client.send([{"x": 1.0}, {"x": -math.inf}])
+
+
+def test_numpy_scalars_are_sent_as_their_values_and_anything_else_is_refused_by_name(service: _Service) -> None:
+    # json.dumps raised TypeError on np.int64 in the sending thread, which died: close() waited 60 s and said
+    # "1 row not acknowledged yet, last error: None", and log() blocked for ever once the buffer filled
+    np = pytest.importorskip("numpy")
+    with Client(service.url, "t", monitor="m", flush_interval=0.05) as client:
+        client.log([{"x": np.float32(1.5), "n": np.int64(3), "b": np.bool_(True), "c": np.str_("a")}, {"x": np.float64("nan"), "n": None, "b": False, "c": "b"}])
+    assert service.bodies[-1]["rows"] == [{"x": 1.5, "n": 3, "b": True, "c": "a"}, {"x": None, "n": None, "b": False, "c": "b"}]
+    with pytest.raises(InputError, match=r"^1 row not stored: column 'when', row 0: a datetime cannot be sent as JSON"):
+        with Client(service.url, "t", monitor="m", flush_interval=0.05) as client:
+            client.log({"x": 1.0, "when": __import__("datetime").datetime(2026, 1, 1)})
+    assert client.sent_rows == 0 and client.refused_rows == 1
+    with pytest.raises(InputError, match=r"column 'x', row 0: inf cannot be sent as JSON"):
+        client.send([{"x": np.float32("inf")}])

@@ -97,3 +97,12 @@ def test_the_service_warm_up_loads_everything_the_first_batch_needs() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_json_nested_too_deeply_is_a_malformed_payload_without_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the stdlib fallback raised RecursionError (a 500) where orjson says "depth limit exceeded" (a 400)
+    import assay.monitor._schema as schema_module
+
+    monkeypatch.setattr(schema_module, "_loads", json.loads)
+    with pytest.raises(MalformedPayload, match="nested too deeply"):
+        parse_json_body(b'{"rows": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")

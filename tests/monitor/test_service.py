@@ -272,3 +272,15 @@ def test_empty_text_sent_for_a_csv_reference_with_empty_fields_is_no_drift(ws: W
     assert not any(w["drift"] for w in list_windows(ws, monitor))
     country = next(c for c in get_window(ws, monitor, 0)["report"]["columns"] if c["name"] == "country")
     assert 150 < country["current"]["missing"] < 250 and country["reference"]["distinct"] == country["current"]["distinct"] == 3
+
+
+def test_a_column_named_twice_is_watched_once(cli: Any, ref_ws: Workspace) -> None:
+    # `--columns age,age` was exit 3: the binned reference profile read the column twice (pyarrow: 'Field "age" exists 2 times')
+    doc = cli.json("monitor", "create", "m", "--reference", "ref@v1", "--columns", "age,age,country")
+    assert doc["columns"] == ["age", "country"]
+
+
+def test_a_drift_setting_past_what_can_be_allocated_is_refused(ref_ws: Workspace) -> None:
+    # drift={"bins": 1e30} over the API was a 500 (numpy: "Maximum allowed size exceeded")
+    with pytest.raises(UsageError, match="bins must be at most 1,000,000, got 1,000,000,000,000,000,000,000,000,000,000"):
+        create_monitor(ref_ws, "m", "ref@v1", drift={"bins": 10**30})

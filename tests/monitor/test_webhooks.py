@@ -330,6 +330,29 @@ def test_a_post_the_receiver_refuses_holds_none_back(ref_ws: Workspace, receiver
     assert [d["last_error"] for d in deliveries(ref_ws) if d["alert_id"] == first] == ["HTTP 400"]
 
 
+def test_a_redirect_is_not_taken_for_a_delivery(ref_ws: Workspace, receiver: Receiver) -> None:
+    # urllib followed the 301 with a GET that carried no alert; the moved page's 200 marked the alert delivered
+    _drifting(ref_ws, receiver.url, 1)
+    receiver.up()
+    receiver.mode = "redirect"
+    sender = WebhookSender(ref_ws, base_delay=0.01)
+    sender.step()
+    [delivery] = deliveries(ref_ws)
+    assert receiver.gets == [] and delivery["state"] == "pending"
+    assert delivery["last_error"] == "HTTP 301: a redirect to '/moved', not followed (give the webhook its final URL)"
+    receiver.mode = "ok"
+    _run_until(sender, lambda: len(receiver.received) == 1)
+    assert deliveries(ref_ws)[0]["state"] == "delivered"
+
+
+def test_a_redirected_post_holds_none_back(ref_ws: Workspace, receiver: Receiver) -> None:
+    # a redirect answers every post alike until the URL is mended: like a 4xx, it must not keep the later posts from the on-call
+    sender, first = _first_post_failed(ref_ws, receiver, "redirect")
+    _run_until(sender, lambda: len(receiver.received) == 2)
+    assert [(r["body"]["kind"], r["body"]["window"]) for r in receiver.received] == [("resolved", 1), ("alert", 2)]
+    assert [d["last_error"][:8] for d in deliveries(ref_ws) if d["alert_id"] == first] == ["HTTP 301"]
+
+
 def test_a_post_that_keeps_failing_holds_the_next_ones_back_only_for_a_while(ref_ws: Workspace, receiver: Receiver) -> None:
     # a receiver that fails one post for good (a 500 for that body): after HOLD_ATTEMPTS tries the later posts go
     _drifting(ref_ws, receiver.url, 3, shifts=[10, 0, 10])

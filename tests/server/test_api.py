@@ -124,6 +124,8 @@ def test_arrow_and_json_batches_feed_windows_and_alerts(client: Any, tokens: dic
     alerts = client.get("/api/v1/alerts?monitor=m", headers=bearer(tokens["read"])).json()["alerts"]
     assert [(a["window"], a["rule"]) for a in alerts] == [(1, "drift")]
     assert client.get(f"/api/v1/alerts/{alerts[0]['id']}/deliveries", headers=bearer(tokens["read"])).json() == {"deliveries": []}
+    unknown = client.get("/api/v1/alerts/0123456789abcdef/deliveries", headers=bearer(tokens["read"]))  # it answered [] as if not yet delivered
+    assert unknown.status_code == 404 and unknown.json()["message"] == "no alert '0123456789abcdef'"
     assert client.get("/api/v1/monitors/m/windows/7", headers=bearer(tokens["read"])).status_code == 404
 
 
@@ -248,3 +250,96 @@ def test_a_bad_path_or_query_parameter_answers_in_the_api_s_error_shape(client: 
     assert client.get("/api/v1/alerts?limit=x", headers=bearer(tokens["read"])).json()["message"].startswith("query parameter 'limit': ")
     page = client.get("/monitors/m/windows/abc")
     assert page.status_code == 422 and "text/html" in page.headers["content-type"] and "path parameter &#39;index&#39;" in page.text
+
+
+def test_a_window_index_past_64_bits_is_not_found_not_a_crash(client: Any, tokens: dict[str, str]) -> None:
+    # the ledger overflowed on windows/99999999999999999999: a 500 "Internal Server Error" in plain text, and a traceback in the log
+    assert _create(client, tokens).status_code == 201
+    huge = "99999999999999999999"
+    for path in (f"/api/v1/monitors/m/windows/{huge}", f"/api/v1/monitors/m/windows/-{huge}", f"/api/v1/monitors/m/windows/{huge}/labels"):
+        response = client.get(path, headers=bearer(tokens["read"]))
+        assert response.status_code == 404 and response.json()["message"].startswith("monitor 'm' has no closed window"), (path, response.text)
+    client.post("/login", data={"token": tokens["read"]})
+    page = client.get(f"/monitors/m/windows/{huge}")
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"] and "has no closed window" in page.text
+
+
+def test_an_arrow_batch_with_a_column_twice_is_refused_not_a_crash(client: Any, tokens: dict[str, str]) -> None:
+    assert _create(client, tokens).status_code == 201
+    twice = pa.Table.from_arrays([pa.array([40.0]), pa.array([41.0]), pa.array([1.0]), pa.array(["DE"])], names=["age", "age", "income", "country"])
+    response = client.post("/api/v1/monitors/m/events", content=to_ipc(twice),
+                           headers={**bearer(tokens["ingest"]), "content-type": "application/vnd.apache.arrow.stream"})  # fmt: skip
+    assert response.status_code == 422 and response.json()["message"] == "the batch has column 'age' more than once", response.text
+    assert _count(client, tokens) == 0
+
+
+def test_no_such_address_or_method_answers_in_the_api_s_error_shape(client: Any, tokens: dict[str, str]) -> None:
+    # they were {"detail": "Not Found"}: no "message" for a client to show, and JSON on the dashboard's side too
+    h = bearer(tokens["read"])
+    for method, path, status, error in (("GET", "/api/v1/nope", 404, "NotFound"), ("PUT", "/api/v1/monitors", 405, "MethodNotAllowed")):
+        response = client.request(method, path, headers=h)
+        assert response.status_code == status and response.json() == {
+            "error": error, "message": f"{method} is not allowed on {path}" if status == 405 else f"no such address: {path}",
+            "hint": "/api/v1/openapi.json lists the API's addresses and their methods"}, response.text  # fmt: skip
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"] and "no such address: /no/such/page" in page.text
+    form = client.post("/login", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=zz"})
+    assert form.status_code == 400 and "text/html" in form.headers["content-type"]
+
+
+def test_a_limit_out_of_range_is_refused_not_clamped(client: Any, tokens: dict[str, str]) -> None:
+    # ?limit=0 or -5 answered one window or alert, ?limit=10000 quietly 5000: the caller could not tell
+    assert _create(client, tokens).status_code == 201
+    h = bearer(tokens["read"])
+    for path in ("/api/v1/monitors/m/windows", "/api/v1/alerts"):
+        for limit, bound in (("0", "greater than or equal to 1"), ("-5", "greater than or equal to 1"), ("10000", "less than or equal to 5000")):
+            response = client.get(f"{path}?limit={limit}", headers=h)
+            assert response.status_code == 422 and response.json()["message"] == f"query parameter 'limit': input should be {bound}, got '{limit}'", response.text
+        assert client.get(f"{path}?limit=5000", headers=h).status_code == 200
+
+
+def test_json_nested_too_deeply_is_a_400_not_a_crash(client: Any, tokens: dict[str, str]) -> None:
+    # the stdlib parser's RecursionError escaped as a plain-text 500 from POST /monitors, /labels and /tokens
+    assert _create(client, tokens).status_code == 201
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path, token, body in (("/api/v1/monitors", "admin", b'{"name": "d", "reference": "ref@v1", "drift": ' + deep + b"}"),
+                              ("/api/v1/monitors/m/labels", "ingest", b'{"labels": ' + deep + b"}"),
+                              ("/api/v1/tokens", "admin", b'{"scopes": ' + deep + b"}")):  # fmt: skip
+        response = client.post(path, content=body, headers={**bearer(tokens[token]), "content-type": "application/json"})
+        assert response.status_code == 400 and response.json()["message"] == "the body is not valid JSON: it is nested too deeply", (path, response.text)
+
+
+def test_a_token_s_name_must_be_text_and_unknown_fields_are_refused(client: Any, tokens: dict[str, str]) -> None:
+    # {"name": null} was stored as "None", {"name": []} as "[]", and a misspelt field dropped without a word
+    h = bearer(tokens["admin"])
+    for doc, message in (({"scopes": ["read"], "name": None}, '"name" must be a string of at most 200 characters'),
+                         ({"scopes": ["read"], "name": ["x"]}, '"name" must be a string of at most 200 characters'),
+                         ({"scopes": ["read"], "name": "x" * 201}, '"name" must be a string of at most 200 characters'),
+                         ({"scopes": ["read"], "nmae": "ci"}, "unknown field nmae")):  # fmt: skip
+        response = client.post("/api/v1/tokens", json=doc, headers=h)
+        assert response.status_code == 422 and response.json()["message"] == message, (doc, response.text)
+    made = client.post("/api/v1/tokens", json={"scopes": ["read"], "name": "dashboard"}, headers=h)
+    assert made.status_code == 201 and made.json()["name"] == "dashboard"
+
+
+def test_a_batch_id_used_for_another_batch_is_refused_not_taken_for_a_retry(client: Any, tokens: dict[str, str]) -> None:
+    # the second batch was answered 200 "duplicate" with the first one's count, and its rows were dropped without a word
+    _create(client, tokens)
+    h = {**bearer(tokens["ingest"]), "Idempotency-Key": "k1"}
+    assert client.post("/api/v1/monitors/m/events", json={"rows": make_rows(3, seed=1)}, headers=h).status_code == 201
+    again = client.post("/api/v1/monitors/m/events", json={"rows": make_rows(3, seed=1)}, headers=h)
+    assert again.status_code == 200 and again.json()["duplicate"] is True  # a retry
+    other = client.post("/api/v1/monitors/m/events", json={"rows": make_rows(5, seed=2)}, headers=h)
+    assert other.status_code == 422 and other.json()["message"] == "the batch id 'k1' was used for a batch of 3 rows; this one has 5", other.text
+    assert _count(client, tokens) == 3
+
+
+def test_an_idempotency_key_and_a_batch_id_that_differ_are_refused(client: Any, tokens: dict[str, str]) -> None:
+    # the header won without a word: a retry sent with the body's id alone was stored twice
+    _create(client, tokens)
+    rows = make_rows(3, seed=1)
+    response = client.post("/api/v1/monitors/m/events", json={"rows": rows, "batch_id": "b1"}, headers={**bearer(tokens["ingest"]), "Idempotency-Key": "k1"})
+    assert response.status_code == 422 and response.json()["message"] == "the Idempotency-Key header 'k1' and the body's batch_id 'b1' differ", response.text
+    same = client.post("/api/v1/monitors/m/events", json={"rows": rows, "batch_id": "b1"}, headers={**bearer(tokens["ingest"]), "Idempotency-Key": "b1"})
+    assert same.status_code == 201 and same.json()["batch_id"] == "b1"
+    assert _count(client, tokens) == 3

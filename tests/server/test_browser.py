@@ -159,3 +159,54 @@ def test_performance_chart_next_to_the_drift_chart(browser: Any, ref_ws: Workspa
     page.wait_for_url(f"{live.url}/monitors/p/windows/2")
     assert "Accuracy 0.5" in page.inner_text("#performance") and "Wilson interval" in page.inner_text("#performance")
     assert errors == []
+
+
+def test_a_check_s_gate_intervals_are_drawn_where_they_lie(browser: Any, ref_ws: Workspace, live: LiveServer) -> None:
+    # stacked with ECharts' default, a worse accuracy's interval [-0.071, -0.036] was drawn as [0, 0.036], and its
+    # threshold dot at +0.01 (the margin), not at -0.01 (the bound): a failed gate looked next to passing
+    import json
+    import uuid
+
+    gates = [{"name": "accuracy non-inferiority 0.01", "kind": "non_inferiority", "status": "fail", "threshold": 0.01, "delta": -0.0535,
+              "ci_low": -0.0712, "ci_high": -0.0356, "details": {"side": "at_least", "bound": -0.01}},
+             {"name": "log_loss non-inferiority 0.05", "kind": "non_inferiority", "status": "fail", "threshold": 0.05, "delta": 0.8975,
+              "ci_low": 0.8657, "ci_high": 0.9261, "details": {"side": "at_most", "bound": 0.05}}]  # fmt: skip
+    record = uuid.uuid4().hex
+    ref_ws.ledger.execute("INSERT INTO records (id, kind, name, created_at, verdict, body) VALUES (?, 'check', 'gate', '2026-01-01T00:00:00', 'fail', ?)",
+                          (record, json.dumps({"gates": gates})))  # fmt: skip
+    read = create_token(ref_ws, ["read"])["token"]
+    live.start()
+    page = browser.new_page()
+    page.goto(f"{live.url}/login?next=/checks/{record}")
+    page.fill("#token", read)
+    page.click("#login-button")
+    page.wait_for_url(f"{live.url}/checks/{record}")
+    _charts_drawn(page, 1)
+    page.wait_for_timeout(1500)  # the bars' grow-in animation
+    drawn = page.evaluate("""() => {
+        const chart = echarts.getInstanceByDom(document.getElementById("gates-chart-box"));
+        const value = px => chart.convertFromPixel({xAxisIndex: 0}, px);
+        const spans = [0, 1].map(i => {
+            const bar = chart.getModel().getSeriesByIndex(1).getData().getItemLayout(i);
+            return [value(Math.min(bar.x, bar.x + bar.width)), value(Math.max(bar.x, bar.x + bar.width))].map(v => Math.round(v * 1000) / 1000);
+        });
+        return {spans: spans, thresholds: chart.getOption().series[2].data.map(d => d[0])};
+    }""")
+    assert drawn == {"spans": [[-0.071, -0.036], [0.866, 0.926]], "thresholds": [-0.01, 0.05]}
+
+
+def test_a_long_unbroken_text_wraps_inside_the_page(browser: Any, ref_ws: Workspace, live: LiveServer) -> None:
+    # a column name or version message of 300 characters without a space stretched its table past the window
+    from assay.data import add
+
+    (ref_ws.root / "data-long").mkdir()
+    (ref_ws.root / "data-long" / "a.txt").write_text("a")
+    add(ref_ws, [str(ref_ws.root / "data-long")], name="long", message="x" * 300)
+    read = create_token(ref_ws, ["read"])["token"]
+    live.start()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live.url}/login?next=/datasets/long")
+    page.fill("#token", read)
+    page.click("#login-button")
+    page.wait_for_url(f"{live.url}/datasets/long")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280

@@ -179,7 +179,7 @@ def test_the_monitor_page_says_which_alerts_its_webhooks_get(client: Any, ref_ws
     create_monitor(ref_ws, "loud", "ref@v1", window="500rows", webhooks=["https://hooks.example.com/secret-path"])
     _login(client, token=tokens["read"])
     quiet, loud = client.get("/monitors/quiet").text, client.get("/monitors/loud").text
-    assert "1 webhook(s) get the first alert of each streak" in quiet and "1 webhook(s) get every alert" in loud
+    assert "1 webhook gets the first alert of each streak" in quiet and "1 webhook gets every alert" in loud
     assert "secret-path" not in quiet + loud  # a webhook's URL may hold its credential: never shown
 
 
@@ -202,7 +202,7 @@ def test_the_monitor_page_lists_the_ends_of_streaks(client: Any, ref_ws: Any, to
     _login(client, token=tokens["read"])
     page = client.get("/monitors/ended").text
     assert "<h2>Resolved</h2>" in page and "windows 2 to 4" in page and "window 5</a>" in page
-    assert "get every alert and the end of each streak" in page
+    assert "1 webhook gets every alert and the end of each streak" in page
     assert "No alerts." in page  # an end is not an alert
 
 
@@ -228,3 +228,35 @@ def test_a_window_page_names_the_streaks_it_ended(client: Any, ref_ws: Any, toke
     page = client.get("/monitors/m/windows/2").text
     assert "Streaks this window ended" in page and "drift passes in window 2, after breaching in window 1" in page
     assert "Streaks this window ended" not in client.get("/monitors/m/windows/1").text
+
+
+def test_an_empty_window_is_not_called_free_of_drift(client: Any, ref_ws: Any, tokens: dict[str, str], cli: Any) -> None:
+    # a traffic stop (windows 1 and 2 of 1m hold no event) read "no drift" in green, and "ordinals -1–-1", where nothing was judged
+    from tests.monitor.monitor_helpers import traffic_gap
+
+    traffic_gap(ref_ws)
+    _login(client, token=tokens["read"])
+    window = client.get("/monitors/gap/windows/1").text
+    assert "no events" in window and "drift not judged" in window and "no drift" not in window and "ordinals -1" not in window
+    assert "no drift" in client.get("/monitors/gap/windows/0").text
+    rows = [r for r in client.get("/monitors/gap").text.split("<tr>") if r.startswith("<td><a href=\"/monitors/gap/windows/")]
+    assert [("not judged" in r, ">ok<" in r) for r in rows] == [(False, True), (True, False), (True, False), (False, True)]  # newest first
+    with ref_ws.ledger.transaction() as tx:  # the last window closed is empty: the traffic stopped
+        tx.execute("DELETE FROM monitor_windows WHERE monitor = (SELECT id FROM monitors WHERE name = 'gap') AND window_idx = 3")
+    assert "no events: drift not judged" in client.get("/").text
+    lines = cli("monitor", "show", "gap").stdout.splitlines()
+    assert "  window 1: 0 rows, drift not judged" in lines and "  window 0: 400 rows, no drift" in lines
+
+
+def test_counts_read_as_words_and_an_empty_lineage_says_what_fills_it(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    # "1 dataset(s) · 0 check result(s) · 0 monitor(s)" counted models as datasets; an empty lineage was a blank chart and table
+    _login(client, token=tokens["read"])
+    page = client.get("/").text
+    assert "1 dataset · 0 models · 0 check results · 0 monitors" in page
+    lineage = client.get("/lineage").text
+    assert "No lineage yet" in lineage and "lineage-chart" not in lineage
+    create_monitor(ref_ws, "m", "ref@v1", window="500rows", webhooks=["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"])
+    monitor = client.get("/monitors/m").text
+    assert "0 events · 0 windows shown" in monitor and "2 webhooks get every alert" in monitor
+    assert "1 dataset · 0 models · 0 check results · 1 monitor" in client.get("/").text
+    assert "1 edge: datasets" in client.get("/lineage").text

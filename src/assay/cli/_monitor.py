@@ -94,7 +94,7 @@ def show(name: str, as_json: bool) -> None:
     def render() -> None:
         click.echo(f"{found.name} on {found.reference}: {counted(found.events, 'event', grouped=True)}, {counted(found.next_window, 'window')} closed")
         for w in windows:
-            click.echo(f"  window {w['window']}: {counted(w['rows'], 'row', grouped=True)}, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "no drift")
+            click.echo(f"  window {w['window']}: {counted(w['rows'], 'row', grouped=True)}, " + (f"DRIFT in {', '.join(w['drifted'])}" if w["drift"] else "drift not judged" if not w["rows"] else "no drift")
                        + _performance_text(w.get("performance")))
         events = [(a["created_at"], a["window"], "alert", a) for a in alerts] + [(r["created_at"], r["window"], "resolved", r) for r in resolved]
         for _, _, kind, a in sorted(events, key=lambda e: (e[0], e[1]), reverse=True)[:20]:

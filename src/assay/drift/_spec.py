@@ -19,6 +19,8 @@ from assay.errors import UsageError
 
 __all__ = ["ColumnRule", "DriftSpec"]
 
+MAX_BINS = 1_000_000  # quantile bins per numeric column
+
 CORRECTIONS = ("holm", "bh", "none")
 METHODS = ("auto", "exact", "binned")
 
@@ -82,7 +84,8 @@ class DriftSpec:
             self.categorical = ColumnRule(**self.categorical)
         self.per_column = {k: ColumnRule(**v) if isinstance(v, dict) else v for k, v in self.per_column.items()}
         if self.columns is not None:
-            self.columns = tuple(self.columns)
+            # a column named twice (--columns age,age) is watched once: binned profiles read it twice, a pyarrow KeyError (exit 3)
+            self.columns = tuple(dict.fromkeys(self.columns) if all(isinstance(c, str) for c in self.columns) else self.columns)
 
     # -- checking -----------------------------------------------------------------------
     def validate(self) -> DriftSpec:
@@ -101,6 +104,8 @@ class DriftSpec:
                             ("mmd_permutations", 1), ("seed", 0)):  # fmt: skip
             if getattr(self, name) < least:
                 raise UsageError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        if self.bins > MAX_BINS:  # numpy cannot allocate the edges of 1e30 bins: "Maximum allowed size exceeded", exit 3
+            raise UsageError(f"bins must be at most {MAX_BINS:,}, got {self.bins:,}")
         for name in ("missing_rate_threshold", "unseen_threshold"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UsageError(f"{name} must be between 0 and 1, got {getattr(self, name)}")

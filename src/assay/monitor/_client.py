@@ -180,6 +180,8 @@ class Client:
                 self.send(batch)
             except AssayError as exc:  # refused (retrying cannot help), or given up on at close
                 refusal = self.last_error = exc.message
+            except Exception as exc:  # noqa: BLE001 - reported by flush: a dead thread left flush waiting on rows it would never answer for
+                refusal = self.last_error = f"{type(exc).__name__}: {exc}"
             with self._lock:
                 if refusal is None:
                     self.sent_rows += len(batch)
@@ -215,23 +217,39 @@ class Client:
 
 
 def _json_body(doc: dict[str, Any]) -> bytes:
-    """``doc`` as JSON; NaN (pandas' missing value) becomes null, which the service also counts as missing."""
+    """``doc`` as JSON; NaN (pandas' missing value) becomes null, which the service also counts as missing,
+    and a NumPy scalar (``np.int64``, ``np.float32``, ``np.bool_``) its Python value."""
     try:
-        return json.dumps(doc, allow_nan=False).encode()
-    except ValueError:
+        return json.dumps(doc, allow_nan=False, default=_numpy_value).encode()
+    except (ValueError, TypeError):
         pass
     rows = []
     for i, row in enumerate(doc["rows"]):
         clean = dict(row)
         for key, value in row.items():
+            value = clean[key] = _numpy_value(value) if _is_numpy(value) else value
             if isinstance(value, float) and not math.isfinite(value):
                 if math.isnan(value):
                     clean[key] = None
                 else:
                     raise InputError(f"column {key!r}, row {i}: {value} cannot be sent as JSON",
                                      hint="send null for a missing value, or send the batch as an Arrow IPC stream, which carries infinities")  # fmt: skip
+            elif value is not None and not isinstance(value, (str, int, float)):
+                raise InputError(f"column {key!r}, row {i}: a {type(value).__name__} cannot be sent as JSON", hint="send numbers, strings or None")
         rows.append(clean)
     return json.dumps({**doc, "rows": rows}, allow_nan=False).encode()
+
+
+def _is_numpy(value: Any) -> bool:
+    return type(value).__module__ == "numpy" and hasattr(value, "item")
+
+
+def _numpy_value(value: Any) -> Any:
+    """A NumPy scalar's Python value (json's ``default``): rows built from arrays hold them, and
+    json.dumps raised TypeError on them, which killed the sending thread."""
+    if _is_numpy(value):
+        return value.item()
+    raise TypeError(f"a {type(value).__name__} cannot be sent as JSON")
 
 
 class _Retry(Exception):

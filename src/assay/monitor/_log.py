@@ -26,8 +26,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from assay._wording import counted
 from assay.config import fsync_dir
-from assay.errors import AssayError, CorruptionError, NotFoundError
+from assay.errors import AssayError, CorruptionError, InputError, NotFoundError
 
 __all__ = ["Ack", "EventLog", "read_batch"]
 
@@ -262,4 +263,10 @@ class EventLog:
                 else:  # repeated inside this group: the first copy's ack (marked as a duplicate), or its error
                     first = next(r for j, r in enumerate(results) if r is not None and group[j].monitor_id == p.monitor_id and group[j].batch_id == p.batch_id)
                     results[i] = first if isinstance(first, Exception) else Ack(first.batch_id, first.seq, first.first_event, first.rows, True)
+                ack = results[i]
+                if isinstance(ack, Ack) and ack.rows != p.rows:
+                    # a retry sends the same rows: another count under a used id is another batch, which the
+                    # duplicate answer (200, "accepted" the first count) dropped without a word
+                    results[i] = InputError(f"the batch id {p.batch_id!r} was used for a batch of {counted(ack.rows, 'row', grouped=True)}; this one has {p.rows:,}",
+                                            hint="give each batch its own id (Idempotency-Key); send the same rows again only to retry")  # fmt: skip
         return [r for r in results if r is not None]

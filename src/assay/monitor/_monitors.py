@@ -169,7 +169,9 @@ def list_windows(ws: Any, monitor: Monitor, *, limit: int = 500) -> list[dict[st
 
 
 def get_window(ws: Any, monitor: Monitor, index: int) -> dict[str, Any]:
-    rows = ws.ledger.query(f"SELECT {_WCOLS} FROM monitor_windows WHERE monitor = ? AND window_idx = ?", (monitor.id, int(index)))
+    # an index past a 64-bit integer (windows/99999999999999999999 from a URL) names no window; the ledger would overflow on it
+    in_range = -(1 << 63) <= int(index) < 1 << 63
+    rows = ws.ledger.query(f"SELECT {_WCOLS} FROM monitor_windows WHERE monitor = ? AND window_idx = ?", (monitor.id, int(index))) if in_range else []
     if not rows:
         raise NotFoundError(f"monitor {monitor.name!r} has no closed window {index}")
     from assay.monitor._performance import performance_of

@@ -57,6 +57,8 @@ def parse_json_body(body: bytes) -> dict[str, Any]:
         doc = _loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedPayload(f"the body is not valid JSON: {exc}", hint='send {"rows": [{"column": value, ...}, ...]}') from None
+    except RecursionError:  # the stdlib parser, without orjson, on [[[[... nested a few thousand deep
+        raise MalformedPayload("the body is not valid JSON: it is nested too deeply", hint='send {"rows": [{"column": value, ...}, ...]}') from None
     if not isinstance(doc, dict):
         raise MalformedPayload("the body must be a JSON object", hint='send {"rows": [...], "batch_id": "..."}')
     return doc
@@ -157,6 +159,9 @@ def rows_from_arrow(body: bytes, schema: dict[str, str]) -> pa.Table:
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
             raise MalformedPayload(f"the body is not a readable Arrow IPC stream: {exc}", hint="send an Arrow IPC stream (pyarrow.ipc.new_stream)") from None
     _check_rows(table.num_rows)
+    twice = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
+    if twice:  # which of the two would be the column? (table.column(name) raised KeyError: a 500)
+        raise InputError(f"the batch has {noun_for(len(twice), 'column')} {', '.join(map(repr, twice[:10]))} more than once", hint="send each column once")
     present = set(table.column_names)
     missing = [n for n in schema if n not in present]
     if missing:

@@ -133,6 +133,8 @@ class MonitorService:
                 raise InputError(f"unknown {noun_for(len(extra), 'field')} {', '.join(extra)} in the body", hint='send {"rows": [...], "batch_id": "..."}')
             if "rows" not in doc:
                 raise InputError('the body has no "rows"', hint='send {"rows": [{"column": value, ...}, ...]}')
+            if batch_id and doc.get("batch_id") not in (None, "", batch_id):  # which would a retry be matched by? (the header won silently)
+                raise InputError(f"the Idempotency-Key header {batch_id!r} and the body's batch_id {doc['batch_id']!r} differ", hint="send one of them, or the same id in both")
             batch_id = batch_id or doc.get("batch_id")
             table = rows_from_json(doc["rows"], monitor.spec.schema)
         else:
@@ -256,11 +258,22 @@ class _Background:
         A child still starting up takes a core for about a second; the service announces
         itself only afterwards, so the first batches are not acknowledged late behind it.
         """
-        self._wake, self._stop, self._ready = self._ctx.Event(), self._ctx.Event(), self._ctx.Event()
-        self._proc = self._ctx.Process(target=_background_main, name="assay-windows",
-                                       args=(self.root, self.base_url, self.sender_kwargs, self._stop, self._wake, os.getpid(), self._ready),
-                                       daemon=True)  # fmt: skip
-        self._proc.start()
+        import signal
+
+        # Started with SIGHUP ignored, which the child and multiprocessing's resource tracker (launched with the
+        # first Event) keep: a closed terminal hangs up the whole group, and the tracker, dead, was relaunched
+        # with a traceback per semaphore while the service stopped; the service stops them itself.
+        hangup = getattr(signal, "SIGHUP", None)
+        previous = signal.signal(hangup, signal.SIG_IGN) if hangup is not None and threading.current_thread() is threading.main_thread() else None
+        try:
+            self._wake, self._stop, self._ready = self._ctx.Event(), self._ctx.Event(), self._ctx.Event()
+            self._proc = self._ctx.Process(target=_background_main, name="assay-windows",
+                                           args=(self.root, self.base_url, self.sender_kwargs, self._stop, self._wake, os.getpid(), self._ready),
+                                           daemon=True)  # fmt: skip
+            self._proc.start()
+        finally:
+            if previous is not None:
+                signal.signal(hangup, previous)
         deadline = time.monotonic() + wait
         while not self._ready.wait(0.1):
             if not self._proc.is_alive() or time.monotonic() > deadline:
@@ -300,6 +313,8 @@ def _background_main(root: str, base_url: str, sender_kwargs: dict[str, float], 
     # is gone). Killed by a SIGTERM, it was restarted by a parent about to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):  # a closed terminal hangs up the whole group: the parent stops this child then
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     import scipy.stats  # noqa: F401 - loaded before the service announces itself, not at the first window close
 
     from assay.workspace import Workspace

@@ -8,8 +8,9 @@ delivered the same way; the body posted says which kind it is. A url gets the po
 one rule in the order of their windows: a post waits while one of an earlier window is
 still pending there (in a back-off after an outage), so a streak's end never reaches
 the on-call after the next streak's first alert, nor before its own. A post the
-receiver refuses outright (HTTP 4xx but 408 and 429) holds none back, as it may never be
-taken, nor one tried HOLD_ATTEMPTS times (about 45 minutes of failures): a receiver
+receiver refuses outright (HTTP 4xx but 408 and 429, or a redirect, which is not followed:
+urllib turned a redirected POST into a GET without the alert, and its 200 counted as
+delivered) holds none back, as it may never be taken, nor one tried HOLD_ATTEMPTS times (about 45 minutes of failures): a receiver
 that fails one post for good must not keep the next alerts from the on-call for ever.
 Delivery is
 at-least-once over the network: a receiver that answered 2xx too late for us to see
@@ -69,7 +70,7 @@ class WebhookSender(TickWorker):
             "WHERE d.state = 'pending' AND d.next_attempt_us <= ? AND NOT EXISTS ("
             "SELECT 1 FROM webhook_deliveries e JOIN monitor_alerts b ON b.id = e.alert_id WHERE e.url = d.url AND e.state = 'pending' "
             "AND b.monitor = a.monitor AND b.rule = a.rule AND b.window_idx < a.window_idx AND e.attempts < ? "
-            "AND (e.last_error IS NULL OR substr(e.last_error, 1, 6) <> 'HTTP 4' OR e.last_error IN ('HTTP 408', 'HTTP 429'))) "
+            "AND (e.last_error IS NULL OR substr(e.last_error, 1, 6) NOT IN ('HTTP 3', 'HTTP 4') OR e.last_error IN ('HTTP 408', 'HTTP 429'))) "
             "ORDER BY d.next_attempt_us LIMIT 20", (now_us, HOLD_ATTEMPTS),
         )  # fmt: skip
         for delivery_id, url, attempts, alert_id, body in due:
@@ -96,13 +97,26 @@ class WebhookSender(TickWorker):
             "X-Assay-Alert": alert_id, "X-Assay-Delivery": delivery_id, "X-Assay-Attempt": str(attempt),
         })  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # http(s) only, checked at monitor creation
+            with _OPENER.open(request, timeout=self.timeout) as response:  # http(s) only, checked at monitor creation
                 response.read(65536)
                 return None if 200 <= response.status < 300 else f"HTTP {response.status}"
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                return f"HTTP {exc.code}: a redirect to {exc.headers.get('Location')!r}, not followed (give the webhook its final URL)"
             return f"HTTP {exc.code}"
         except (urllib.error.URLError, OSError, ValueError) as exc:
             return f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects come back as HTTPError: urllib follows a 301, 302 or 303 to a POST with a GET that
+    drops the alert, and the page it reaches answers 200, which looked like a delivery."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def _utcnow() -> str:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import (
     AssayError,
@@ -158,6 +159,24 @@ def create_app(ws: Any, settings: ServerSettings | None = None, *, service: Moni
             return render_error(request, 422, message, None)
         return JSONResponse({"error": "InputError", "message": message, "hint": None}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        # no such route, a method the route does not take, a form that does not parse: the API's own error
+        # shape (it was {"detail": ...}, with no "message" for a client to show), or a page on the dashboard
+        message = {404: f"no such address: {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+        api = request.url.path.startswith("/api/")
+        hint = ("/api/v1/openapi.json lists the API's addresses and their methods" if api else None) if exc.status_code in (404, 405) else None
+        if not api:
+            from assay.server._pages import render_error
+
+            response = render_error(request, exc.status_code, message, hint)
+        else:
+            name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "BadRequest" if exc.status_code == 400 else "ApiError")
+            response = JSONResponse({"error": name, "message": message, "hint": hint}, status_code=exc.status_code)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: Exception) -> RedirectResponse:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -196,11 +215,30 @@ def serve(ws: Any, settings: ServerSettings | None = None, *, on_ready: Any = No
                 on_ready(settings)
 
         server.startup = startup  # type: ignore[method-assign]
+    # uvicorn stops gracefully on SIGINT and SIGTERM only: a SIGHUP (the terminal closed, an ssh session
+    # dropped) ended the process at once, the window process's semaphores "leaked" on stderr. It stops the
+    # service as SIGTERM does, then ends the process by itself as it was set to (exit 129 by default).
+    import signal
+    import threading
+
+    hung_up: list[int] = []
+    hangup = getattr(signal, "SIGHUP", None)
+    previous = None
+    if hangup is not None and threading.current_thread() is threading.main_thread():
+        def on_hangup(number: int, frame: Any) -> None:
+            hung_up.append(number)
+            server.should_exit = True
+
+        previous = signal.signal(hangup, on_hangup)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
         app.state.service.stop()  # idempotent; lets the lock go should uvicorn end before its lifespan did
+        if previous is not None:
+            signal.signal(hangup, previous)
+    if hung_up:
+        signal.raise_signal(hung_up[0])
 
 
 def _bind(host: str, port: int) -> socket.socket:

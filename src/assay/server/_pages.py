@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from assay._wording import counted
 from assay.monitor import (
     get_monitor,
     get_window,
@@ -44,6 +45,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 _env.filters["num"] = _fmt
+_env.filters["counted"] = lambda count, noun: counted(int(count), noun, grouped=True)  # "1 monitor", "20,000 events", not "monitor(s)"
 
 
 def _render(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
