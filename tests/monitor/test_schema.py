@@ -33,6 +33,10 @@ def test_json_rows_become_canonical_arrow() -> None:
     ([{"age": 1, "country": "x", "<script>": 1}], "row 0 has unknown column '<script>'"),
     ([{"age": 1, "country": "x", "event_id": 5}], "column 'event_id', row 0: expected a string event id"),
     ([[1, "x"]], "row 0 is a list, not an object"),
+    # stored, and no label could ever name it (labels take 1 to 200 characters)
+    ([{"age": 1, "country": "x", "event_id": "a"}, {"age": 1, "country": "x", "event_id": ""}],
+     "row 1: the event id is empty; an event id is 1 to 200 characters, as a label names it"),
+    ([{"age": 1, "country": "x", "event_id": "é" * 201}], "row 0: the event id has 201 characters"),
     ([], "the batch has no rows"),
     ({"age": 1}, '"rows" must be a list'),
 ])  # fmt: skip
@@ -62,6 +66,9 @@ def test_arrow_batches_are_checked_and_cast() -> None:
         rows_from_arrow(to_ipc(pa.table({"age": [1.0]})), SCHEMA)
     with pytest.raises(InputError, match="unknown column"):
         rows_from_arrow(to_ipc(pa.table({"age": [1.0], "country": ["a"], "extra": [1]})), SCHEMA)
+    with pytest.raises(InputError, match="row 1: the event id is empty"):
+        rows_from_arrow(to_ipc(pa.table({"age": [1.0, 2.0], "country": ["a", "b"], "event_id": ["e1", ""]})), SCHEMA)
+    assert rows_from_arrow(to_ipc(pa.table({"age": [1.0], "country": ["a"], "event_id": ["x" * 200]})), SCHEMA).num_rows == 1
     with pytest.raises(MalformedPayload):
         rows_from_arrow(b"ARROW1 but not really", SCHEMA)
     with pytest.raises(MalformedPayload):

@@ -150,7 +150,12 @@ def load_table(ref: str, *, ws: Workspace | None = None, base_dir: str | Path | 
     folder = ws.cache_dir / "data" / version.snapshot
     if not folder.exists():
         tmp = ws.tmp_dir / f"data-{version.snapshot}"
-        _data.checkout(ws, version.ref, to=tmp, force=True)  # the version resolved, though @latest moves
+        from assay._warn import warn_user
+        from assay.data._checkout import checkout_prepared
+
+        # the version resolved, though @latest moves; checkout_prepared: checkout itself refuses a
+        # folder inside .assay, which this temp folder is
+        warn_user(checkout_prepared(ws, version.ref, to=tmp, force=True).warnings)
         folder.parent.mkdir(parents=True, exist_ok=True)
         try:
             tmp.rename(folder)

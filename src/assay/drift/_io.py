@@ -475,17 +475,18 @@ def open_source(data: Any, *, label: str, workspace: Any = None) -> Iterator[Any
 @contextlib.contextmanager
 def _checkout(ref: str, workspace: Any) -> Iterator[tuple[Path, Any]]:
     """Materialize a dataset version (data pillar) into a temporary folder."""
-    try:
-        from assay import data as data_pillar
-    except ImportError as exc:  # pragma: no cover - the data pillar ships with assay
-        raise InputError(f"cannot resolve {ref}: the data pillar is not available ({exc})") from exc
+    from assay._warn import warn_user
+    from assay.data._checkout import checkout_prepared
+
     if workspace is None:
         from assay.workspace import Workspace
 
         workspace = Workspace.open()
     folder = Path(tempfile.mkdtemp(prefix="drift-", dir=workspace.tmp_dir))
     try:
-        result = data_pillar.checkout(workspace, ref, to=folder)
+        # (checkout_prepared: checkout itself refuses a folder inside .assay, which this temp folder is)
+        result = checkout_prepared(workspace, ref, to=folder)
+        warn_user(result.warnings)
         yield folder, result.version
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -30,6 +30,8 @@ from assay.errors import InputError, NotFoundError
 __all__ = ["mean_interval", "store_labels", "wilson_interval", "window_metrics"]
 
 CONFIDENCE = 0.95
+#: an event id's length at most, in characters (an event's, and the label that names it)
+MAX_EVENT_ID = 200
 PAGE = 20_000  # labelled pairs read per query: memory stays bounded for any window size
 LABELS_PER_TX = 5_000  # a transaction of this many labels holds the ledger's write lock for tens of milliseconds
 
@@ -310,7 +312,7 @@ def check_labels(items: Any) -> list[tuple[str, Any]]:
         if (not isinstance(item, dict) or set(item) != {"event_id", "label"} or not isinstance(item["event_id"], str)
                 or not isinstance(item["label"], (str, int, float, bool)) or (isinstance(item["label"], float) and not math.isfinite(item["label"]))):  # fmt: skip
             raise InputError(f'label {i} must be {{"event_id": string, "label": string, number or boolean}}')
-        if not item["event_id"] or len(item["event_id"]) > 200:
-            raise InputError(f"label {i}: the event id must be 1 to 200 characters")
+        if not item["event_id"] or len(item["event_id"]) > MAX_EVENT_ID:
+            raise InputError(f"label {i}: the event id must be 1 to {MAX_EVENT_ID} characters")
         out.append((item["event_id"], item["label"]))
     return out

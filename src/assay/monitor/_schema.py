@@ -87,7 +87,7 @@ def rows_from_json(rows: Any, schema: dict[str, str]) -> pa.Table:
                 if EVENT_ID not in schema:
                     ids = [None] * len(rows) if plain else [r.get(EVENT_ID) for r in rows]
                     arrays.append(_column(ids, EVENT_ID, "id"))
-                return pa.Table.from_arrays(arrays, schema=canonical_schema(schema))
+                return _ids_checked(pa.Table.from_arrays(arrays, schema=canonical_schema(schema)), schema)
     # slow path: find the first problem and name it
     expected = set(columns)
     with_id = set(wanted) | {EVENT_ID}
@@ -188,7 +188,29 @@ def rows_from_arrow(body: bytes, schema: dict[str, str]) -> pa.Table:
             arrays.append(column.cast(field.type).combine_chunks())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise InputError(f"column {field.name!r} cannot be read as {field.type}: {exc}") from None
-    return pa.Table.from_arrays(arrays, schema=target)
+    return _ids_checked(pa.Table.from_arrays(arrays, schema=target), schema)
+
+
+def _ids_checked(table: pa.Table, schema: dict[str, str]) -> pa.Table:
+    """Refuse an event id no label could name (empty, or past MAX_EVENT_ID characters): the
+    event was stored, and its prediction could never be joined with a label."""
+    if EVENT_ID in schema or EVENT_ID not in table.column_names:
+        return table
+    import pyarrow.compute as pc
+
+    from assay.monitor._performance import MAX_EVENT_ID
+
+    ids = table.column(EVENT_ID)
+    if ids.null_count == len(ids):
+        return table
+    lengths = pc.utf8_length(ids)
+    bad = pc.or_(pc.equal(lengths, 0), pc.greater(lengths, MAX_EVENT_ID))
+    if pc.any(bad).as_py():
+        i = pc.index(bad, True).as_py()
+        said = "is empty" if lengths[i].as_py() == 0 else f"has {lengths[i].as_py()} characters"
+        raise InputError(f"row {i}: the event id {said}; an event id is 1 to {MAX_EVENT_ID} characters, as a label names it",
+                         hint="send a unique id per event (or none: null or leave it out, if no label will follow)")
+    return table
 
 
 def to_ipc(table: pa.Table) -> bytes:
