@@ -398,3 +398,32 @@ def test_a_report_may_not_overwrite_the_workspace_or_an_input(ws: object, cli: C
         assert doc["message"].startswith(f"cannot write the report {path}: it is ") and "an input of this run" in doc["message"]
     assert {p: p.read_bytes() for p in before} == before
     assert cli.json("drift", "log")["reports"] == []
+
+
+def test_merge_refuses_an_out_that_is_one_of_its_profiles(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """`assay drift merge p0.json p1.json --out p0.json` wrote the merged profile over p0.json:
+    that partition's own counts were lost, and merging again counted them twice."""
+    ref, same, _ = files
+    folder = ref.parent
+    cli("drift", "profile", str(ref), "--out", str(folder / "ref.json"), "--bins", "50")
+    for i, part in enumerate((ref, same)):
+        cli("drift", "profile", str(part), "--like", str(folder / "ref.json"), "--out", str(folder / f"p{i}.json"))
+    before = (folder / "p0.json").read_bytes()
+    doc = cli.json("drift", "merge", str(folder / "p0.json"), str(folder / "p1.json"), "--out", str(folder / "p0.json"), check=2)
+    assert "an input of this run" in doc["message"] and "p0.json" in doc["message"]
+    assert (folder / "p0.json").read_bytes() == before
+    # the same file by another name (a relative path) is refused too
+    cli("drift", "merge", str(folder / "p0.json"), "p1.json", "--out", "p1.json", check=2, cwd=folder)
+    assert cli.json("drift", "merge", str(folder / "p0.json"), str(folder / "p1.json"), "--out", str(folder / "m.json"))["rows"] == 6000
+
+
+def test_profile_refuses_an_out_that_is_its_data_or_like_profile(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """`assay drift profile part.parquet --like ref.json --out ref.json` overwrote the reference profile."""
+    ref, same, _ = files
+    folder = ref.parent
+    cli("drift", "profile", str(ref), "--out", str(folder / "ref.json"), "--bins", "50")
+    before, data = (folder / "ref.json").read_bytes(), same.read_bytes()
+    doc = cli.json("drift", "profile", str(same), "--like", str(folder / "ref.json"), "--out", str(folder / "ref.json"), check=2)
+    assert "an input of this run" in doc["message"]
+    cli("drift", "profile", str(same), "--out", str(same), check=2)
+    assert (folder / "ref.json").read_bytes() == before and same.read_bytes() == data

@@ -255,10 +255,10 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
         raise UsageError("say where the profile goes", hint="pass --out FILE, or --save for a dataset reference NAME@REF")
     if bins < 10:
         raise UsageError(f"--bins must be at least 10, got {bins}")
-    if out is not None:  # refused before the (long) profiling runs
-        from assay.report import check_report_path
+    if out is not None:  # refused before the (long) profiling runs, as one that would overwrite the data or the --like profile
+        from assay.report import check_output_paths
 
-        check_report_path(out, "profile")
+        check_output_paths({"profile": out}, [data, like])
     ws = _workspace()
     names = [c.strip() for c in columns.split(",")] if columns else None
     profile, version = profile_source(data, columns=names, bins=bins, max_categories=max_categories, seed=seed, like=like,
@@ -294,9 +294,10 @@ def _echo_findings(findings: list[dict[str, Any]]) -> None:
 def merge_command(profiles: tuple[Path, ...], out: Path, as_json: bool) -> None:
     """Merge profiles of partitions counted on the same bins into the profile of the whole."""
     from assay.drift import Profile
-    from assay.report import check_report_path
+    from assay.report import check_output_paths
 
-    check_report_path(out, "profile")  # refused before the profiles are read
+    # refused before the profiles are read: a merged profile written over one of its inputs loses that partition's counts
+    check_output_paths({"merged profile": out}, profiles)
     merged = Profile.load(profiles[0])
     for path in profiles[1:]:
         try:
