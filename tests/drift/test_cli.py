@@ -208,6 +208,11 @@ def test_inside_a_workspace_there_is_no_such_note(ws: object, cli: CLI, files: t
         ("multivariate: 'no'\n", "multivariate must be true or false"),
         ("seed: -1\n", "seed must be at least 0"),
         ("mmd_sample: 1\n", "mmd_sample must be at least 10"),
+        # an internal error (TypeError: 'int' object is not iterable)
+        ("columns: 5\n", "columns must be a list of column names, got 5"),
+        # NaN was taken: no effect reaches it, so the column could never drift, and --json showed the threshold as null
+        ("numeric: {test: psi, threshold: .nan}\n", "numeric threshold must be a number, got nan"),
+        ("per_column: {age: {threshold: .nan}}\n", "per_column 'age' threshold must be a number"),
     ],
 )
 def test_a_spec_file_with_a_wrong_value_exits_2_naming_the_field(cli: CLI, files: tuple[Path, Path, Path], text: str, message: str) -> None:

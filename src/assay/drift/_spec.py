@@ -81,7 +81,7 @@ class DriftSpec:
         if isinstance(self.categorical, dict):
             self.categorical = ColumnRule(**self.categorical)
         self.per_column = {k: ColumnRule(**v) if isinstance(v, dict) else v for k, v in self.per_column.items()}
-        if self.columns is not None:
+        if self.columns is not None and isinstance(self.columns, (list, tuple)):  # any other value is named by validate()
             self.columns = tuple(self.columns)
 
     # -- checking -----------------------------------------------------------------------
@@ -152,14 +152,15 @@ class DriftSpec:
         for name in ("target", "prediction"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise wrong(name, getattr(self, name), "a column name")
-        if self.columns is not None and not all(isinstance(c, str) for c in self.columns):
-            raise wrong("columns", list(self.columns), "a list of column names")
+        if self.columns is not None and (not isinstance(self.columns, (list, tuple)) or not all(isinstance(c, str) for c in self.columns)):
+            raise wrong("columns", list(self.columns) if isinstance(self.columns, (list, tuple)) else self.columns, "a list of column names")
         for where, rule in (("numeric", self.numeric), ("categorical", self.categorical), *((f"per_column {k!r}", r) for k, r in self.per_column.items())):
             if not isinstance(rule, ColumnRule):
                 raise wrong(where, rule, "a rule such as {test: psi, threshold: 0.2}")
             if rule.test is not None and not isinstance(rule.test, str):
                 raise wrong(f"{where} test", rule.test, "a test name")
-            if rule.threshold is not None and (isinstance(rule.threshold, bool) or not isinstance(rule.threshold, numbers.Real)):
+            # NaN compares false with every effect: a column under it could never drift, and JSON wrote it as null
+            if rule.threshold is not None and (isinstance(rule.threshold, bool) or not isinstance(rule.threshold, numbers.Real) or math.isnan(rule.threshold)):
                 raise wrong(f"{where} threshold", rule.threshold, "a number")
         self.numeric, self.categorical = _plain(self.numeric), _plain(self.categorical)
         self.per_column = {k: _plain(r) for k, r in self.per_column.items()}
