@@ -537,3 +537,25 @@ def test_a_parquet_profile_that_holds_empty_text_and_missing_values_keeps_its_em
         assert column.current["missing"] == current.count(None), column.current
         assert not any(f.type == "empty_text_category" for f in report.findings)
     assert as_profile.columns[0].effect == pytest.approx(as_data.columns[0].effect)
+
+
+def test_a_column_that_turns_infinite_drifts() -> None:
+    """A feature with infinities in 30% of its current rows (a division by zero upstream) was "ok":
+    its KS test left them out, like missing values, but no missing-rate test counted them."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    z = rng.normal(size=n)
+    z[: n * 3 // 10] = np.inf
+    ref = pa.table({"z": rng.normal(size=n), "few": np.r_[rng.normal(size=n - 20), np.full(20, -np.inf)]})
+    cur = pa.table({"z": z, "few": np.r_[rng.normal(size=n - 22), np.full(22, -np.inf)]})
+    for method in ("exact", "binned"):
+        report = compare(ref, cur, DriftSpec(multivariate=False, method=method))
+        col = report.column("z")
+        assert col.drifted and col.nonfinite_rate["drifted"] and col.nonfinite_rate["current"] == pytest.approx(0.3)
+        assert col.nonfinite_rate["p_adjusted"] < 1e-10 and not col.missing_rate["drifted"]
+        assert any(f.type == "nonfinite_rate" and f.severity == "drift" for f in col.findings)
+        assert any(f.type == "nonfinite" and "'z'" in f.message for f in col.findings)  # the note names its column
+        assert report.drifted_columns == ["z"]  # the same few infinities on both sides are no drift
+    # no infinities on either side: no test, and the correction's family is as before
+    plain = compare(ref.select(["z"]).set_column(0, "z", pa.array(rng.normal(size=n))), ref.select(["z"]), DriftSpec(multivariate=False))
+    assert plain.column("z").nonfinite_rate["p_value"] is None and plain.method["family_size"] == 1

@@ -155,7 +155,7 @@ def _render(doc: dict[str, Any]) -> None:
     for c in rows:
         eff = f"{c['effect']:.4f}" if c["effect"] is not None else "-"
         padj = f"{c['p_adjusted']:.2g}" if c["p_adjusted"] is not None else "-"
-        mark = styled("drift", fg="red") + found_by(c.get("missing_rate"), c.get("unseen")) if c["drifted"] else "not judged (identifier-like)" if c.get("not_judged") else "ok"
+        mark = styled("drift", fg="red") + found_by(c.get("missing_rate"), c.get("unseen"), c.get("nonfinite_rate")) if c["drifted"] else "not judged (identifier-like)" if c.get("not_judged") else "ok"
         role = f" [{c['role']}]" if c["role"] != "feature" else ""
         thresh = c["threshold"] if c["threshold"] is not None else "-"
         click.echo(f"  {c['name']:<{width}}  {c['kind']:<11} {c['test'] or '-':<13} {eff:>9} {thresh:>7} {padj:>9}  {mark}{role}")

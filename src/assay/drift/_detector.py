@@ -25,6 +25,7 @@ from assay.drift._evidence import (
     distinct_share,
     is_identifier_like,
     missing_rate_test,
+    nonfinite_rate_test,
     numeric_chart,
     numeric_comparison,
     side_summary,
@@ -325,7 +326,8 @@ class DriftDetector:
                 result.chart = numeric_chart(cmp)
             for label, summary in (("reference", ref_summary), ("current", cur_summary)):
                 if summary["nonfinite"]:
-                    result.findings.append(Finding("nonfinite", f"{counted(summary['nonfinite'], 'infinite value', grouped=True)} in the {label}; left out of the test", name, "info",
+                    result.findings.append(Finding("nonfinite", f"column {name!r}: {counted(summary['nonfinite'], 'infinite value', grouped=True)} in the {label} "
+                                                   f"({summary['nonfinite'] / summary['rows']:.2%} of its rows); left out of the distribution test", name, "info",
                                                    {"side": label, "count": summary["nonfinite"]}))  # fmt: skip
         else:
             cmp = categorical_comparison(ref, cur, spec.max_categories, result.findings, name)
@@ -346,6 +348,8 @@ class DriftDetector:
         elif not result.not_judged:
             result.statistic, result.p_value, result.effect = outcome.statistic, outcome.p_value, outcome.effect
         result.missing_rate = missing_rate_test(ref_summary, cur_summary, spec.missing_rate_threshold)
+        if kind == "numeric":  # (the missing rate's threshold: infinities are left out of the tests as missing values are)
+            result.nonfinite_rate = nonfinite_rate_test(ref_summary, cur_summary, spec.missing_rate_threshold)
         if kind != "numeric" and cmp is not None and not result.not_judged:  # (an identifier brings new values by nature)
             result.unseen = unseen_test(ref, cur, spec.unseen_threshold, seed=spec.seed)
         return result
@@ -359,6 +363,8 @@ class DriftDetector:
                 family.append((r, "test", r.p_value))
             if r.missing_rate.get("p_value") is not None:
                 family.append((r, "missing", r.missing_rate["p_value"]))
+            if r.nonfinite_rate.get("p_value") is not None:
+                family.append((r, "nonfinite", r.nonfinite_rate["p_value"]))
             if r.unseen.get("p_value") is not None:
                 family.append((r, "unseen", r.unseen["p_value"]))
         adjusted = adjust_p_values([p for _, _, p in family], spec.correction)
@@ -367,6 +373,8 @@ class DriftDetector:
                 r.p_adjusted = float(p_adj)
             elif what == "missing":
                 r.missing_rate["p_adjusted"] = float(p_adj)
+            elif what == "nonfinite":
+                r.nonfinite_rate["p_adjusted"] = float(p_adj)
             else:
                 r.unseen["p_adjusted"] = float(p_adj)
         for r in results:
@@ -383,6 +391,13 @@ class DriftDetector:
                 r.drifted = True
                 r.reasons.append(f"missing rate {mr['reference']:.2%} -> {mr['current']:.2%}")
                 r.findings.append(Finding("missing_rate", f"missing rate of {r.name!r} changed from {mr['reference']:.2%} to {mr['current']:.2%}", r.name, "drift", dict(mr)))
+            inf = r.nonfinite_rate
+            if inf.get("p_adjusted") is not None and inf["p_adjusted"] < spec.alpha and inf["effect"] >= inf["threshold"]:
+                inf["drifted"] = True
+                r.drifted = True
+                r.reasons.append(f"infinite values {inf['reference']:.2%} -> {inf['current']:.2%} of rows")
+                r.findings.append(Finding("nonfinite_rate", f"share of infinite values in {r.name!r} changed from {inf['reference']:.2%} to {inf['current']:.2%} of rows",
+                                          r.name, "drift", dict(inf)))  # fmt: skip
             new = r.unseen
             if new.get("p_adjusted") is not None and new["p_adjusted"] < spec.alpha and new["effect"] >= new["threshold"]:
                 new["drifted"] = True
@@ -408,8 +423,8 @@ class DriftDetector:
             "fail_on": spec.fail_on,
             "family_size": len(family),
             "rule": "a column drifts when its effect size reaches the threshold and, for tests with a p-value, the p-value adjusted "
-            "across all columns (and missing-rate and new-category tests) is below alpha; a significant change of the missing rate "
-            f"by at least {spec.missing_rate_threshold:g} is drift too, as is a significant excess of current rows in categories "
+            "across all columns (and missing-rate, infinite-value and new-category tests) is below alpha; a significant change of the missing rate "
+            f"by at least {spec.missing_rate_threshold:g} is drift too, as is such a change of the share of infinite values, and a significant excess of current rows in categories "
             f"the reference never saw, by at least {spec.unseen_threshold:g} over its share of categories seen once",
             "tests": {name: {"effect": get_stat_test(name).effect_name, "default_threshold": get_stat_test(name).default_threshold,
                              "p_value": get_stat_test(name).has_p_value} for name in sorted(t for t in tests if t)},  # fmt: skip
