@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["CategoricalSide", "NumericSide", "arrow_kind", "categorical_side", "index_array", "numeric_side", "time_tick_us", "to_float", "to_text"]
+__all__ = ["CategoricalSide", "NumericSide", "arrow_kind", "categorical_side", "index_array", "numeric_side", "parse_numbers", "time_tick_us", "to_float", "to_text"]
 
 
 def arrow_kind(dtype: pa.DataType) -> str:
@@ -184,3 +184,18 @@ def _dictionary_side(column: pa.ChunkedArray | pa.Array) -> CategoricalSide:
     categories = np.empty(len(totals), dtype=object)
     categories[:] = list(totals)
     return CategoricalSide(rows=rows, missing=missing, categories=categories, counts=np.fromiter(totals.values(), dtype=np.int64, count=len(totals)))
+
+
+# a decimal number as text (with an exponent, or infinity or NaN), which Arrow's cast to float reads
+_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(inf|infinity|nan)$"
+
+
+def parse_numbers(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, int, list[str]]:
+    """Text values as float64 where each parses as a number (surrounding blanks allowed), else
+    null: the values, how many non-null values did not parse, and up to three of those, distinct."""
+    text = pc.utf8_trim_whitespace(to_text(column))
+    parses = pc.match_substring_regex(text, _NUMBER, ignore_case=True)
+    values = pc.cast(pc.if_else(parses, text, pa.scalar(None, pa.string())), pa.float64())
+    unparsed = pc.filter(text, pc.invert(parses))  # (a null's match is null: dropped)
+    examples = pc.unique(unparsed).slice(0, 3).to_pylist() if len(unparsed) else []
+    return values, len(unparsed), examples

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay._wording import counted, noun_for
-from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, index_array, numeric_side, to_text
+from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, index_array, numeric_side, parse_numbers, to_text
 from assay.drift._correction import adjust_p_values
 from assay.drift._evidence import (
     categorical_chart,
@@ -46,6 +46,10 @@ ROLE_CATEGORICAL_MAX = 20  # an integer target/prediction with at most this many
 IDENTIFIER_REPEATS = 0.5
 # below this many rows on a side the tests can see only gross changes: said in a warning
 SMALL_SAMPLE_ROWS = 100
+# a text side of a column numeric on the other is compared as numbers when at least this share of its values parse
+# (the rest read as missing, for the missing-rate test to judge): one stray "n/a" in a CSV made the column text
+# there, and "1.100" against 1.1 as categories was drift
+MOSTLY_NUMBERS = 0.9
 
 
 class DriftDetector:
@@ -241,6 +245,7 @@ class DriftDetector:
                     continue
                 countable.append(n)
             sample_rows = spec.multivariate_sample if spec.multivariate and self.sample_ is not None else 0
+            self._ref_sample_as: dict[str, Any] = {}
             _, sketches, self._cur_sample = (count_like(self.profile_, src, countable, executor=self.executor, sample_rows=sample_rows, seed=spec.seed + 1)
                                              if countable else (0, {}, None))  # fmt: skip
             for n in countable:
@@ -249,6 +254,9 @@ class DriftDetector:
         else:
             picks = _pick_rows(src.num_rows, spec.multivariate_sample, spec.seed + 1) if spec.multivariate and self.sample_ is not None else None  # type: ignore[attr-defined]
             progress = bar(len(names), "drift: columns", "col")
+            # a column whose sides were reconciled (0/1 read as true/false, text as numbers): the reference sample
+            # read the same way, else the domain classifier tells "true" from "1" and finds drift in equal data
+            self._ref_sample_as = {}
 
             def prepare(n: str) -> tuple[tuple[str, object, object] | None, pa.ChunkedArray | None, list[Finding]]:
                 progress.update(1)
@@ -262,7 +270,9 @@ class DriftDetector:
                 if kind == "null":
                     kind = "categorical"
                 if rk == "numeric" and ck == "categorical" or rk == "categorical" and ck == "numeric":
-                    kind, ref_side, cur_side = _reconcile(n, rk, ref_side, column, local)
+                    kind, ref_side, cur_side, column, ref_as = _reconcile(n, rk, ref_side, column, local)
+                    if ref_as is not None:
+                        self._ref_sample_as[n] = ref_as
                 else:
                     cur_side = _side(column, kind if ck != "null" else "null")
                     if isinstance(ref_side, CategoricalSide) and kind == "numeric" and rk == "null":
@@ -457,7 +467,11 @@ class DriftDetector:
             if not features:
                 return {"skipped": "no feature column could be sampled on both sides"}
         cur_sample = _subsample(cur_sample, spec.multivariate_sample, spec.seed + 1)
-        return multivariate_drift(self.sample_.select(features), cur_sample.select(features), kinds, spec)
+        ref_sample = self.sample_.select(features)
+        for n, read_as in self._ref_sample_as.items():  # (a new table: the fitted sample serves every compare)
+            if n in features:
+                ref_sample = ref_sample.set_column(ref_sample.column_names.index(n), n, read_as(ref_sample.column(n)))
+        return multivariate_drift(ref_sample, cur_sample.select(features), kinds, spec)
 
 
 def compare(reference: object, current: object, spec: DriftSpec | None = None, *, executor: object | None = None, workspace: object | None = None) -> DriftReport:
@@ -512,28 +526,54 @@ def _side(column: pa.ChunkedArray, kind: str) -> NumericSide | CategoricalSide:
     return categorical_side(column)
 
 
-def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArray, findings: list[Finding]) -> tuple[str, object, object]:
-    """One side numeric, the other text: numbers if every text value parses, else both as text.
+def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArray,
+               findings: list[Finding]) -> tuple[str, object, object, pa.ChunkedArray | pa.Array, Any]:  # fmt: skip
+    """One side numeric, the other text: numbers if the text side's values parse (at least
+    ``MOSTLY_NUMBERS`` of them; any other is missing), else both as text.
 
     True/false on one side and only 0 and 1 on the other (a bool column written as integers)
-    are compared as true/false.
+    are compared as true/false. Returns the kind, both sides, the current column as compared
+    (for its multivariate sample) and how to read the reference's sample the same way (or None).
     """
     if ref_kind == "categorical" and _is_flags(ref_side) and _only_zero_one(numeric_side(column)):
         findings.append(Finding("type_mismatch", f"column {name!r} is true/false in the reference but 0/1 in the current data; compared as true/false", name, "warning"))
-        return "categorical", ref_side, categorical_side(_zero_one_column_as_flags(column))
+        flags = _zero_one_column_as_flags(column)
+        return "categorical", ref_side, categorical_side(flags), flags, None
     if ref_kind == "numeric" and pa.types.is_boolean(column.type) and _only_zero_one(ref_side):
         findings.append(Finding("type_mismatch", f"column {name!r} is 0/1 in the reference but true/false in the current data; compared as true/false", name, "warning"))
-        return "categorical", _zero_one_as_flags(ref_side), categorical_side(column)
+        return "categorical", _zero_one_as_flags(ref_side), categorical_side(column), column, _zero_one_column_as_flags
     if ref_kind == "numeric":
-        try:
-            cur_side = numeric_side(pc.cast(column, pa.float64()))
+        values, unparsed, examples = parse_numbers(column)
+        given = len(column) - column.null_count
+        if not unparsed:
             findings.append(Finding("type_mismatch", f"column {name!r} is text in the current data; its values all parse as numbers", name, "warning"))
-            return "numeric", ref_side, cur_side
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            findings.append(Finding("type_mismatch", f"column {name!r} is numeric in the reference but text in the current data; compared as text", name, "warning"))
-            return "categorical", _as_categorical(ref_side), categorical_side(column)
+            return "numeric", ref_side, numeric_side(values), values, None
+        if unparsed <= (1 - MOSTLY_NUMBERS) * given:
+            findings.append(_unparsed_finding(name, "the current data", unparsed, given, examples))
+            return "numeric", ref_side, numeric_side(values), values, None
+        findings.append(Finding("type_mismatch", f"column {name!r} is numeric in the reference but text in the current data; compared as text", name, "warning"))
+        return "categorical", _as_categorical(ref_side), categorical_side(column), column, None
+    assert isinstance(ref_side, CategoricalSide)
+    parsed, unparsed, examples = parse_numbers(pa.array(ref_side.categories, type=pa.string()))
+    given = int(ref_side.counts.sum())
+    bad = int(ref_side.counts[~parsed.is_valid().to_numpy(zero_copy_only=False)].sum()) if unparsed else 0
+    if bad <= (1 - MOSTLY_NUMBERS) * given:
+        if bad:
+            findings.append(_unparsed_finding(name, "the reference", bad, given, examples))
+        else:
+            findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference; its values all parse as numbers", name, "warning"))
+        values = np.repeat(parsed.to_numpy(zero_copy_only=False), ref_side.counts)
+        side = numeric_side(pa.array(np.concatenate([values, np.full(ref_side.missing, np.nan)])))
+        return "numeric", side, numeric_side(column), column, lambda sample: parse_numbers(sample)[0]
     findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference but numeric in the current data; compared as text", name, "warning"))
-    return "categorical", ref_side, categorical_side(to_text(column))
+    return "categorical", ref_side, categorical_side(to_text(column)), to_text(column), None
+
+
+def _unparsed_finding(name: str, side: str, unparsed: int, given: int, examples: list[str]) -> Finding:
+    shown = ", ".join(repr(e) for e in examples)
+    return Finding("type_mismatch", f"column {name!r} is text in {side}, where {unparsed:,} of its {counted(given, 'value', grouped=True)} {'is not a number' if unparsed == 1 else 'are not numbers'} "
+                   f"(such as {shown}): compared as numbers, those read as missing", name, "warning",
+                   {"side": side, "not_numbers": unparsed, "examples": examples})  # fmt: skip
 
 
 def _is_flags(side: object) -> bool:
