@@ -594,3 +594,23 @@ def test_a_numeric_column_with_a_stray_word_in_one_side_is_compared_as_numbers()
     # mostly words: categories, as before
     mostly = pa.table({"v": pa.array(["oops"] * (n // 2) + text[: n // 2])})
     assert compare(numbers, mostly, SPEC).column("v").kind == "categorical"
+
+
+def test_a_flag_written_as_0_1_is_no_drift_in_binned_mode_or_against_a_profile(tmp_path: Path) -> None:
+    """Exact mode compared true/false with 0/1 as flags; binned mode and a profile counted with
+    --like compared them as text: TV 1.0, every current category new, and the classifier AUC 1.000."""
+    rng = np.random.default_rng(10)
+    n = 3000
+    ref = pa.table({"x": rng.normal(size=n), "flag": rng.random(n) < 0.3})
+    cur = pa.table({"x": rng.normal(size=n), "flag": (rng.random(n) < 0.3).astype(np.int64)})
+    exact = compare(ref, cur, DriftSpec(mmd_permutations=99)).column("flag")
+    binned = compare(ref, cur, DriftSpec(method="binned", mmd_permutations=99))
+    assert not binned.drift and binned.multivariate["classifier"]["auc"] < 0.56
+    assert (binned.column("flag").effect, binned.column("flag").p_value) == pytest.approx((exact.effect, exact.p_value))
+    assert any("true/false in the reference but 0/1" in f.message for f in binned.findings)
+    pq.write_table(ref, tmp_path / "ref.parquet")
+    pq.write_table(cur, tmp_path / "cur.parquet")
+    profile_source(tmp_path / "ref.parquet", bins=50)[0].save(tmp_path / "ref.json")
+    profile_source(tmp_path / "cur.parquet", like=tmp_path / "ref.json")[0].save(tmp_path / "cur.json")
+    report = compare(tmp_path / "ref.json", tmp_path / "cur.json", SPEC)
+    assert report.column("flag").effect == pytest.approx(exact.effect) and not report.drift

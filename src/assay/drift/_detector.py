@@ -224,6 +224,7 @@ class DriftDetector:
                 cur = cur.empty_text_as_missing()
                 findings.append(Finding("empty_text_category", f'column {name!r}: the current profile counts the empty text "" as a category and the reference does not '
                                         '(as profiles saved before empty CSV fields were read as missing), so its "" is read as missing', name, "info"))  # fmt: skip
+            cur = _zero_one_sketch_as_flags(name, ref, cur, findings) or cur
             results.append(self._judge(name, ref.kind, ref, cur))
         if not results:
             raise InputError("the reference and the current profile share no columns")
@@ -249,8 +250,14 @@ class DriftDetector:
             _, sketches, self._cur_sample = (count_like(self.profile_, src, countable, executor=self.executor, sample_rows=sample_rows, seed=spec.seed + 1)
                                              if countable else (0, {}, None))  # fmt: skip
             for n in countable:
-                ref = self.profile_.columns[n]
-                pairs[n] = (ref.kind, ref, sketches[n])
+                ref, cur = self.profile_.columns[n], sketches[n]
+                flags = _zero_one_sketch_as_flags(n, ref, cur, findings)
+                if flags is not None:  # (and the domain classifier's sample read the same way)
+                    cur = flags
+                    if self._cur_sample is not None and n in self._cur_sample.column_names:
+                        at = self._cur_sample.column_names.index(n)
+                        self._cur_sample = self._cur_sample.set_column(at, n, _zero_one_column_as_flags(self._cur_sample.column(n)))
+                pairs[n] = (ref.kind, ref, cur)
         else:
             picks = _pick_rows(src.num_rows, spec.multivariate_sample, spec.seed + 1) if spec.multivariate and self.sample_ is not None else None  # type: ignore[attr-defined]
             progress = bar(len(names), "drift: columns", "col")
@@ -574,6 +581,19 @@ def _unparsed_finding(name: str, side: str, unparsed: int, given: int, examples:
     return Finding("type_mismatch", f"column {name!r} is text in {side}, where {unparsed:,} of its {counted(given, 'value', grouped=True)} {'is not a number' if unparsed == 1 else 'are not numbers'} "
                    f"(such as {shown}): compared as numbers, those read as missing", name, "warning",
                    {"side": side, "not_numbers": unparsed, "examples": examples})  # fmt: skip
+
+
+def _zero_one_sketch_as_flags(name: str, ref: object, cur: object, findings: list[Finding]) -> CategoricalSketch | None:
+    """The current sketch of 0 and 1 as false and true, where the reference's counts true and false
+    (a bool column written as integers), else None: as text, "1" against "true" was drift in binned
+    mode (TV 1, every current category new) for what exact mode compares as equal."""
+    if not (isinstance(ref, CategoricalSketch) and isinstance(cur, CategoricalSketch)) or cur.other or not ref.values or not cur.values:
+        return None
+    if not set(ref.values) <= {"true", "false"} or not set(cur.values) <= {"0", "1"}:
+        return None
+    findings.append(Finding("type_mismatch", f"column {name!r} is true/false in the reference but 0/1 in the current data; compared as true/false", name, "warning"))
+    values = {flag: cur.values[digit] for digit, flag in (("0", "false"), ("1", "true")) if digit in cur.values}
+    return CategoricalSketch(values, cur.rows, cur.missing, cur.other, cur.cap)
 
 
 def _is_flags(side: object) -> bool:
