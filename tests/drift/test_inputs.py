@@ -614,3 +614,15 @@ def test_a_flag_written_as_0_1_is_no_drift_in_binned_mode_or_against_a_profile(t
     profile_source(tmp_path / "cur.parquet", like=tmp_path / "ref.json")[0].save(tmp_path / "cur.json")
     report = compare(tmp_path / "ref.json", tmp_path / "cur.json", SPEC)
     assert report.column("flag").effect == pytest.approx(exact.effect) and not report.drift
+
+
+def test_a_per_column_rule_that_is_not_used_says_so() -> None:
+    """A per_column rule naming no compared column (a typo) or a test that cannot judge its column
+    was dropped without a word: the report looked as if the spec's rule had been applied."""
+    rng = np.random.default_rng(11)
+    table = pa.table({"age": rng.normal(size=500), "city": rng.choice(["a", "b"], 500)})
+    spec = DriftSpec(multivariate=False, per_column={"agee": ColumnRule("psi"), "age": ColumnRule("chi2"), "city": ColumnRule(threshold=0.3)})
+    report = compare(table, table, spec)
+    assert [f.message for f in report.findings if f.type == "unused_rule"] == ["the spec's per_column rule for 'agee' is not used: no column of that name is compared"]
+    assert [f.message for f in report.column("age").findings] == ["the spec's per_column test 'chi2' for 'age' cannot judge numeric columns; judged with 'ks'"]
+    assert report.column("age").test == "ks" and report.column("city").threshold == 0.3 and not report.column("city").findings

@@ -171,9 +171,17 @@ class DriftDetector:
             if not names:
                 raise InputError("the reference and the current data share no columns", hint="check that you compare the same kind of table")
             notes = {**self.notes_, **src.notes}
+            findings += self._unused_rules(names)
             results = self._judge_columns(src, names, findings, notes)
             multivariate = self._multivariate(src, results)
             return self._verdict(results, findings, multivariate, src)
+
+    def _unused_rules(self, compared: list[str]) -> list[Finding]:
+        """A warning for each per-column rule of the spec that names no compared column (a typo,
+        a column renamed): it was silently unused, and the column it meant judged by the default."""
+        unused = [n for n in self.spec_.per_column if n not in compared]
+        return [Finding("unused_rule", f"the spec's per_column rule for {n!r} is not used: no column of that name is compared", n, "warning",
+                        {"compared": compared[:30]}) for n in unused]  # fmt: skip
 
     def _keep_empty_text(self, src: Any, findings: list[Finding]) -> Any:
         """Read "" as a category in the current CSV's columns where the reference counts it as one.
@@ -209,6 +217,7 @@ class DriftDetector:
             raise UsageError("compare_profile needs a detector fitted on a profile or with method='binned'")
         findings = list(self.findings_)
         findings += _new(left_out_findings(current), findings)
+        findings += self._unused_rules([n for n in self.kinds_ if n in current.columns])
         results = []
         for name in self.kinds_:
             ref = self.profile_.columns.get(name)
@@ -334,6 +343,10 @@ class DriftDetector:
         test = get_stat_test(test_name)
         test.seed = spec.seed
         result = ColumnResult(name, kind, role, test_name, None, None, None, threshold, False, effect_name=test.effect_name)
+        asked = spec.per_column.get(name, ColumnRule()).test
+        if asked and asked != test_name:  # (said: the spec looks as if the column were judged by its test)
+            result.findings.append(Finding("unused_rule", f"the spec's per_column test {asked!r} for {name!r} cannot judge {kind} columns; "
+                                           f"judged with {test_name!r}", name, "warning"))  # fmt: skip
         ref_summary, cur_summary = side_summary(ref), side_summary(cur)
         result.reference, result.current = ref_summary, cur_summary
         if kind == "numeric":
