@@ -213,6 +213,9 @@ def test_inside_a_workspace_there_is_no_such_note(ws: object, cli: CLI, files: t
         # NaN was taken: no effect reaches it, so the column could never drift, and --json showed the threshold as null
         ("numeric: {test: psi, threshold: .nan}\n", "numeric threshold must be a number, got nan"),
         ("per_column: {age: {threshold: .nan}}\n", "per_column 'age' threshold must be a number"),
+        # a MemoryError (exit 3): the permutations' labels, and the MMD kernel, grow with these
+        ("mmd_permutations: 100000000\n", "mmd_permutations must be at most 100,000, got 100,000,000"),
+        ("mmd_sample: 1000000\n", "mmd_sample must be at most 5,000"),
     ],
 )
 def test_a_spec_file_with_a_wrong_value_exits_2_naming_the_field(cli: CLI, files: tuple[Path, Path, Path], text: str, message: str) -> None:

@@ -101,6 +101,12 @@ class DriftSpec:
                             ("mmd_permutations", 1), ("seed", 0)):  # fmt: skip
             if getattr(self, name) < least:
                 raise UsageError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        # the MMD's kernel holds (2 x mmd_sample)^2 floats, three times over (2.4 GB at the most), and each
+        # permutation costs a pass over it: past these a spec asked for a MemoryError (exit 3) or hours
+        for name, most in (("mmd_sample", 5_000), ("mmd_permutations", 100_000)):
+            if getattr(self, name) > most:
+                raise UsageError(f"{name} must be at most {most:,}, got {getattr(self, name):,}",
+                                 hint="the MMD test's p-value is (1 + exceedances) / (1 + permutations): 10,000 permutations resolve p = 0.0001")  # fmt: skip
         for name in ("missing_rate_threshold", "unseen_threshold"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UsageError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
