@@ -218,6 +218,15 @@ class DriftDetector:
         findings = list(self.findings_)
         findings += _new(left_out_findings(current), findings)
         findings += self._unused_rules([n for n in self.kinds_ if n in current.columns])
+        # as compare() says of data: a column gone from the current profile (a feature the pipeline stopped
+        # writing) was left out without a word, and the report judged the rest as if nothing were missing
+        cur_names = [*current.columns, *current.unsupported]
+        absent = [n for n in self.kinds_ if n not in cur_names]
+        if self.spec_.columns is not None and absent:
+            raise InputError(f"the current profile has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}", hint=f"its columns are: {', '.join(cur_names[:30])}")
+        findings += [Finding("column_missing", f"column {n!r} is in the reference but not in the current profile", n, "warning") for n in absent]
+        if self.spec_.columns is None:
+            findings += [Finding("column_added", f"column {n!r} is in the current profile but not in the reference", n, "warning") for n in cur_names if n not in self.kinds_]
         results = []
         for name in self.kinds_:
             ref = self.profile_.columns.get(name)
