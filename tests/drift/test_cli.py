@@ -423,6 +423,9 @@ def test_merge_refuses_an_out_that_is_one_of_its_profiles(cli: CLI, files: tuple
     # the same file by another name (a relative path) is refused too
     cli("drift", "merge", str(folder / "p0.json"), "p1.json", "--out", "p1.json", check=2, cwd=folder)
     assert cli.json("drift", "merge", str(folder / "p0.json"), str(folder / "p1.json"), "--out", str(folder / "m.json"))["rows"] == 6000
+    # one partition given twice (a glob and its name) was merged twice: 9,000 rows of 6,000
+    doc = cli.json("drift", "merge", str(folder / "p0.json"), "p1.json", str(folder / "p1.json"), "--out", "m2.json", check=2, cwd=folder)
+    assert doc["message"] == f"{folder / 'p1.json'} is given twice (as p1.json): its counts would be added twice" and not (folder / "m2.json").exists()
 
 
 def test_profile_refuses_an_out_that_is_its_data_or_like_profile(cli: CLI, files: tuple[Path, Path, Path]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,12 @@ def merge_command(profiles: tuple[Path, ...], out: Path, as_json: bool) -> None:
 
     # refused before the profiles are read: a merged profile written over one of its inputs loses that partition's counts
     check_output_paths({"merged profile": out}, profiles)
+    seen: dict[str, Path] = {}
+    for path in profiles:  # one partition given twice is counted twice: its rows weigh double in every test
+        first = seen.setdefault(os.path.realpath(path), path)
+        if first is not path:
+            raise UsageError(f"{path} is given twice" + (f" (as {first})" if str(first) != str(path) else "") + ": its counts would be added twice",
+                             hint="give each partition's profile once")  # fmt: skip
     merged = Profile.load(profiles[0])
     for path in profiles[1:]:
         try:
