@@ -626,3 +626,25 @@ def test_a_per_column_rule_that_is_not_used_says_so() -> None:
     assert [f.message for f in report.findings if f.type == "unused_rule"] == ["the spec's per_column rule for 'agee' is not used: no column of that name is compared"]
     assert [f.message for f in report.column("age").findings] == ["the spec's per_column test 'chi2' for 'age' cannot judge numeric columns; judged with 'ks'"]
     assert report.column("age").test == "ks" and report.column("city").threshold == 0.3 and not report.column("city").findings
+
+
+def test_text_counted_on_a_numeric_reference_profile_reads_as_numbers(tmp_path: Path) -> None:
+    """`assay drift profile today.csv --like ref.json`, with one stray word in a numeric column,
+    was an internal error (exit 3, ArrowInvalid: Failed to parse string 'oops'), and binned mode
+    skipped the column: counted as numbers now, a word as missing, as exact mode compares them."""
+    rng = np.random.default_rng(13)
+    n = 3000
+    pq.write_table(pa.table({"v": rng.normal(size=n)}), tmp_path / "ref.parquet")
+    text = [f"{v:.3f}" for v in rng.normal(size=n)]
+    text[:10] = ["oops"] * 10
+    pq.write_table(pa.table({"v": pa.array(text)}), tmp_path / "cur.parquet")
+    profile_source(tmp_path / "ref.parquet", bins=50)[0].save(tmp_path / "ref.json")
+    current = profile_source(tmp_path / "cur.parquet", like=tmp_path / "ref.json")[0]
+    assert current.columns["v"].missing == 10 and current.columns["v"].finite == n - 10
+    binned = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet", DriftSpec(method="binned", mmd_permutations=99))
+    exact = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet", DriftSpec(mmd_permutations=99))
+    assert binned.column("v").kind == "numeric" and not binned.drift and not exact.drift
+    assert binned.column("v").current["missing"] == exact.column("v").current["missing"] == 10
+    # mostly words: their share as missing is the drift
+    pq.write_table(pa.table({"v": pa.array(["oops"] * (n // 2) + text[: n // 2])}), tmp_path / "words.parquet")
+    assert compare(tmp_path / "ref.parquet", tmp_path / "words.parquet", DriftSpec(method="binned", multivariate=False)).column("v").missing_rate["drifted"]

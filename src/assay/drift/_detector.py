@@ -259,15 +259,18 @@ class DriftDetector:
                 rk, ck = self.kinds_[n], cur_kinds[n]
                 if "unsupported" in (rk, ck):
                     continue
-                if rk == "numeric" and ck == "categorical":
-                    findings.append(Finding("type_mismatch", f"column {n!r} is numeric in the reference profile but text in the current data; skipped", n, "warning"))
-                    continue
+                if rk == "numeric" and ck == "categorical":  # (as exact mode does when most of the text parses)
+                    findings.append(Finding("type_mismatch", f"column {n!r} is numeric in the reference profile but text in the current data; counted as numbers, "
+                                            "and a value that is not a number as missing", n, "warning"))  # fmt: skip
                 countable.append(n)
             sample_rows = spec.multivariate_sample if spec.multivariate and self.sample_ is not None else 0
             self._ref_sample_as: dict[str, Any] = {}
             _, sketches, self._cur_sample = (count_like(self.profile_, src, countable, executor=self.executor, sample_rows=sample_rows, seed=spec.seed + 1)
                                              if countable else (0, {}, None))  # fmt: skip
             for n in countable:
+                if self.kinds_[n] == "numeric" and cur_kinds[n] == "categorical" and self._cur_sample is not None and n in self._cur_sample.column_names:
+                    at = self._cur_sample.column_names.index(n)
+                    self._cur_sample = self._cur_sample.set_column(at, n, parse_numbers(self._cur_sample.column(n))[0])
                 ref, cur = self.profile_.columns[n], sketches[n]
                 flags = _zero_one_sketch_as_flags(n, ref, cur, findings)
                 if flags is not None:  # (and the domain classifier's sample read the same way)
