@@ -648,3 +648,13 @@ def test_text_counted_on_a_numeric_reference_profile_reads_as_numbers(tmp_path: 
     # mostly words: their share as missing is the drift
     pq.write_table(pa.table({"v": pa.array(["oops"] * (n // 2) + text[: n // 2])}), tmp_path / "words.parquet")
     assert compare(tmp_path / "ref.parquet", tmp_path / "words.parquet", DriftSpec(method="binned", multivariate=False)).column("v").missing_rate["drifted"]
+
+
+def test_notes_on_one_side_name_the_current_data_in_full() -> None:
+    """They said "no usable values in the current" and "1 infinite value in the current", as if cut off."""
+    n = 200
+    ref = pa.table({"gone": np.arange(n, dtype=float), "inf": np.arange(n, dtype=float)})
+    cur = pa.table({"gone": np.full(n, np.nan), "inf": np.r_[np.arange(n - 1, dtype=float), np.inf]})
+    report = compare(ref, cur, SPEC)
+    assert "column 'gone' has no usable values in the current data; no distribution test" in [f.message for f in report.column("gone").findings]
+    assert "column 'inf': 1 infinite value in the current data (0.50% of its rows); left out of the distribution test" in [f.message for f in report.column("inf").findings]

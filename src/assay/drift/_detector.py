@@ -50,6 +50,7 @@ SMALL_SAMPLE_ROWS = 100
 # (the rest read as missing, for the missing-rate test to judge): one stray "n/a" in a CSV made the column text
 # there, and "1.100" against 1.1 as categories was drift
 MOSTLY_NUMBERS = 0.9
+SIDE_NAMES = {"reference": "reference", "current": "current data"}  # in messages: "in the current" read as cut off
 
 
 class DriftDetector:
@@ -368,7 +369,7 @@ class DriftDetector:
                 result.chart = numeric_chart(cmp)
             for label, summary in (("reference", ref_summary), ("current", cur_summary)):
                 if summary["nonfinite"]:
-                    result.findings.append(Finding("nonfinite", f"column {name!r}: {counted(summary['nonfinite'], 'infinite value', grouped=True)} in the {label} "
+                    result.findings.append(Finding("nonfinite", f"column {name!r}: {counted(summary['nonfinite'], 'infinite value', grouped=True)} in the {SIDE_NAMES[label]} "
                                                    f"({summary['nonfinite'] / summary['rows']:.2%} of its rows); left out of the distribution test", name, "info",
                                                    {"side": label, "count": summary["nonfinite"]}))  # fmt: skip
         else:
@@ -386,7 +387,8 @@ class DriftDetector:
                     outcome = test.categorical(cmp)
         if cmp is None:
             empty = [label for label, s in (("reference", ref_summary), ("current", cur_summary)) if s["valid"] == 0]
-            result.findings.append(Finding("all_null", f"column {name!r} has no usable values in the {' and the '.join(empty)}; no distribution test", name, "warning"))
+            where = " and the ".join(SIDE_NAMES[label] for label in empty)
+            result.findings.append(Finding("all_null", f"column {name!r} has no usable values in the {where}; no distribution test", name, "warning"))
         elif not result.not_judged:
             result.statistic, result.p_value, result.effect = outcome.statistic, outcome.p_value, outcome.effect
         result.missing_rate = missing_rate_test(ref_summary, cur_summary, spec.missing_rate_threshold)
