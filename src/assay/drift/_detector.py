@@ -539,12 +539,17 @@ def _small_sample_findings(ref_rows: int, cur_rows: int, alpha: float) -> list[F
 def _identifier_finding(name: str, ref: object, cur: object, findings: list[Finding]) -> Finding:
     """Why an identifier-like column is not judged, with the share of new values and whether the current one repeats."""
     ref_distinct, ref_share = distinct_share(ref)
-    cur_distinct, cur_share = distinct_share(cur)
+    # a capped current sketch says only that its distinct values lie between two bounds: the lower one took 1.8
+    # million ids of 2 million, the most common 10,000 seen twice, for 1 million ("50% distinct"), and judged them
+    capped = isinstance(cur, CategoricalSketch) and cur.other > 0
+    cur_distinct, cur_share = distinct_share(cur, most=True)
     unseen = next((f.details["share"] for f in findings if f.type == "unseen_categories"), 0.0)
     repeats = bool(cur_distinct) and cur_share < IDENTIFIER_REPEATS
     text = f"column {name!r} looks like an identifier ({ref_distinct:,} distinct values, {ref_share:.0%} of reference rows)"
     if repeats:
-        text += f", but the current data repeats its values ({cur_share:.0%} distinct), which an identifier should not; judged as categories"
+        text += f", but the current data repeats its values ({'at most ' if capped else ''}{cur_share:.0%} distinct), which an identifier should not; judged as categories"
+    elif capped:  # (the new values hide among the pooled ones)
+        text += ": its distribution is not judged, since new values are what an identifier brings (its current sketch was capped, so how many are new is not known)"
     else:
         text += f": its distribution is not judged, since new values are what an identifier brings; {unseen:.2%} of current values are new"
     return Finding("identifier_like", text, name, "warning",

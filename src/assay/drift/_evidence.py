@@ -63,17 +63,21 @@ def _counts(side: object) -> tuple[dict[str, int], int]:
     return side.values, side.other
 
 
-def distinct_share(side: object) -> tuple[int, float]:
+def distinct_share(side: object, *, most: bool = False) -> tuple[int, float]:
     """(distinct values, their share of the valid rows) of a categorical side.
 
     A capped sketch keeps only its most frequent categories; the rows in ``other`` fall in
-    categories no more frequent than the least kept one, which bounds how many there are.
+    categories no more frequent than the least kept one, which bounds how many there are from
+    below; with ``most`` the bound from above (each row in ``other`` a category of its own).
     """
     counts, other = _counts(side)
     valid = sum(counts.values()) + other
     if not valid:
         return 0, 0.0
-    distinct = len(counts) + (math.ceil(other / max(min(counts.values(), default=1), 1)) if other else 0)
+    if most:
+        distinct = len(counts) + other
+    else:
+        distinct = len(counts) + (math.ceil(other / max(min(counts.values(), default=1), 1)) if other else 0)
     return distinct, distinct / valid
 
 
