@@ -210,6 +210,7 @@ def test_inside_a_workspace_there_is_no_such_note(ws: object, cli: CLI, files: t
         ("mmd_sample: 1\n", "mmd_sample must be at least 10"),
         # an internal error (TypeError: 'int' object is not iterable)
         ("columns: 5\n", "columns must be a list of column names, got 5"),
+        ("columns: []\n", "the drift spec's columns name no column"),  # it said "the reference and the current data share no columns"
         # NaN was taken: no effect reaches it, so the column could never drift, and --json showed the threshold as null
         ("numeric: {test: psi, threshold: .nan}\n", "numeric threshold must be a number, got nan"),
         ("per_column: {age: {threshold: .nan}}\n", "per_column 'age' threshold must be a number"),

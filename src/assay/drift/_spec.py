@@ -90,6 +90,8 @@ class DriftSpec:
         from assay.drift._registry import get_stat_test
 
         self._check_types()
+        if self.columns is not None and not self.columns:  # ("columns: []", --columns " , "): it read as "share no columns"
+            raise UsageError("the drift spec's columns name no column", hint="name at least one column, or leave columns out to compare every shared column")
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha must be between 0 and 1, got {self.alpha}")
         if self.correction not in CORRECTIONS:
