@@ -439,3 +439,14 @@ def test_profile_refuses_an_out_that_is_its_data_or_like_profile(cli: CLI, files
     assert "an input of this run" in doc["message"]
     cli("drift", "profile", str(same), "--out", str(same), check=2)
     assert (folder / "ref.json").read_bytes() == before and same.read_bytes() == data
+
+
+def test_a_column_name_with_a_line_break_stays_on_its_line(cli: CLI, tmp_path: Path) -> None:
+    """The text table printed column names as they are: "a\\nb" split its line in two, and a
+    column named "" showed as nothing at all."""
+    rng = np.random.default_rng(15)
+    for name in ("ref", "cur"):
+        pq.write_table(pa.table({"a\nb": rng.normal(size=200), "": rng.normal(size=200), "plain": rng.normal(size=200)}), tmp_path / f"{name}.parquet")
+    out = cli("drift", "ref.parquet", "cur.parquet", "--no-multivariate", check=0).stdout
+    rows = {line.split()[0]: line for line in out.splitlines()[2:5]}
+    assert set(rows) == {'"a\\nb"', '""', "plain"} and all("numeric" in line for line in rows.values())

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, escaped, handle_errors, json_option, mistyped_command, styled
+from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, escaped, handle_errors, json_option, mistyped_command, quoted, styled
 from assay.errors import UsageError
 
 
@@ -151,7 +151,9 @@ def _render(doc: dict[str, Any]) -> None:
     ranked = sorted(columns, key=lambda c: -(c["effect"] if c["effect"] is not None else -1))
     # a wide table: the largest effects and every drifted column, not thousands of lines of "ok"
     rows = [c for i, c in enumerate(ranked) if i < COLUMNS_SHOWN or c["drifted"] or c.get("not_judged")]
-    width = max([len(c["name"]) for c in rows] + [6])
+    # a column's name is data: a line break in it split the table (quoted as `git ls-files` quotes such names)
+    names = {id(c): quoted(c["name"]) if c["name"] else '""' for c in rows}
+    width = max([len(n) for n in names.values()] + [6])
     click.echo(f"  {'column':<{width}}  {'kind':<11} {'test':<13} {'effect':>9} {'thresh':>7} {'p adj':>9}  verdict")
     for c in rows:
         eff = f"{c['effect']:.4f}" if c["effect"] is not None else "-"
@@ -159,7 +161,7 @@ def _render(doc: dict[str, Any]) -> None:
         mark = styled("drift", fg="red") + found_by(c.get("missing_rate"), c.get("unseen"), c.get("nonfinite_rate")) if c["drifted"] else "not judged (identifier-like)" if c.get("not_judged") else "ok"
         role = f" [{c['role']}]" if c["role"] != "feature" else ""
         thresh = c["threshold"] if c["threshold"] is not None else "-"
-        click.echo(f"  {c['name']:<{width}}  {c['kind']:<11} {c['test'] or '-':<13} {eff:>9} {thresh:>7} {padj:>9}  {mark}{role}")
+        click.echo(f"  {names[id(c)]:<{width}}  {c['kind']:<11} {c['test'] or '-':<13} {eff:>9} {thresh:>7} {padj:>9}  {mark}{role}")
     if len(ranked) > len(rows):
         click.echo(f"  ... and {len(ranked) - len(rows):,} more columns, none drifted (--json or --report lists every column)")
     mv = doc.get("multivariate") or {}
