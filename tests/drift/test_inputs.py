@@ -658,3 +658,14 @@ def test_notes_on_one_side_name_the_current_data_in_full() -> None:
     report = compare(ref, cur, SPEC)
     assert "column 'gone' has no usable values in the current data; no distribution test" in [f.message for f in report.column("gone").findings]
     assert "column 'inf': 1 infinite value in the current data (0.50% of its rows); left out of the distribution test" in [f.message for f in report.column("inf").findings]
+
+
+def test_a_damaged_file_in_a_parquet_folder_is_named(tmp_path: Path) -> None:
+    """A folder whose second file is not Parquet said "cannot read FOLDER as Parquet: Parquet magic
+    bytes not found in footer", and left the user to find which of its files."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": np.arange(10.0)}), folder / "a.parquet")
+    (folder / "b.parquet").write_text("not parquet")
+    with pytest.raises(InputError, match=r"^cannot read .*b\.parquet, in the folder .*parts, as Parquet: .*magic bytes"):
+        compare(folder, folder, SPEC)
