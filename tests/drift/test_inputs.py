@@ -669,3 +669,28 @@ def test_a_damaged_file_in_a_parquet_folder_is_named(tmp_path: Path) -> None:
     (folder / "b.parquet").write_text("not parquet")
     with pytest.raises(InputError, match=r"^cannot read .*b\.parquet, in the folder .*parts, as Parquet: .*magic bytes"):
         compare(folder, folder, SPEC)
+
+
+def test_times_with_a_stray_word_in_a_csv_are_compared_as_times(tmp_path: Path) -> None:
+    """One "unknown" in a CSV's time column read the side as text: "2024-01-05T03:00:00" is not the
+    reference's "2024-01-05 03:00:00", so equal data was DRIFT, TV 1.0, every current value new."""
+    rng = np.random.default_rng(16)
+    for name, stray in (("ref", False), ("cur", True)):
+        times = [f"2024-01-{d:02d}T{h:02d}:00:00" for d, h in zip(rng.integers(1, 29, 2000), rng.integers(0, 24, 2000))]
+        if stray:
+            times[5] = "unknown"
+        (tmp_path / f"{name}.csv").write_text("when,v\n" + "".join(f"{t},{v:.3f}\n" for t, v in zip(times, rng.normal(size=2000))))
+    ref, cur = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    for spec in (DriftSpec(mmd_permutations=99), DriftSpec(method="binned", mmd_permutations=99)):
+        for a, b in ((ref, cur), (cur, ref)):
+            report = compare(a, b, spec)
+            when = report.column("when")
+            assert when.kind == "numeric" and when.effect < 0.05 and not report.drift, (spec.method, a.name)
+            assert report.multivariate["classifier"]["auc"] < 0.56
+            if spec.method == "binned":
+                break  # (a text reference is profiled as categories: binned mode compares it with times as text)
+    (note,) = [f.message for f in compare(ref, cur, SPEC).findings if f.type == "type_mismatch"]
+    assert note == "column 'when' is text in the current data, where 1 of its 2,000 values is not a date or time (such as 'unknown'): compared as times, those read as missing"
+    profile_source(ref, bins=50)[0].save(tmp_path / "ref.json")
+    profile_source(cur, like=tmp_path / "ref.json")[0].save(tmp_path / "cur.json")
+    assert compare(tmp_path / "ref.json", tmp_path / "cur.json", SPEC).column("when").effect < 0.05

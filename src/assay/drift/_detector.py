@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay._wording import counted, noun_for
-from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, index_array, numeric_side, parse_numbers, to_text
+from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, index_array, numeric_side, parse_numbers, parse_times, to_text
 from assay.drift._correction import adjust_p_values
 from assay.drift._evidence import (
     categorical_chart,
@@ -261,8 +261,9 @@ class DriftDetector:
                 if "unsupported" in (rk, ck):
                     continue
                 if rk == "numeric" and ck == "categorical":  # (as exact mode does when most of the text parses)
-                    findings.append(Finding("type_mismatch", f"column {n!r} is numeric in the reference profile but text in the current data; counted as numbers, "
-                                            "and a value that is not a number as missing", n, "warning"))  # fmt: skip
+                    what = "times" if self.profile_.columns[n].tick_us is not None else "numbers"
+                    findings.append(Finding("type_mismatch", f"column {n!r} is numeric in the reference profile but text in the current data; counted as {what}, "
+                                            f"and a value that is not one as missing", n, "warning"))  # fmt: skip
                 countable.append(n)
             sample_rows = spec.multivariate_sample if spec.multivariate and self.sample_ is not None else 0
             self._ref_sample_as: dict[str, Any] = {}
@@ -271,7 +272,8 @@ class DriftDetector:
             for n in countable:
                 if self.kinds_[n] == "numeric" and cur_kinds[n] == "categorical" and self._cur_sample is not None and n in self._cur_sample.column_names:
                     at = self._cur_sample.column_names.index(n)
-                    self._cur_sample = self._cur_sample.set_column(at, n, parse_numbers(self._cur_sample.column(n))[0])
+                    parse = parse_times if self.profile_.columns[n].tick_us is not None else parse_numbers
+                    self._cur_sample = self._cur_sample.set_column(at, n, parse(self._cur_sample.column(n))[0])
                 ref, cur = self.profile_.columns[n], sketches[n]
                 flags = _zero_one_sketch_as_flags(n, ref, cur, findings)
                 if flags is not None:  # (and the domain classifier's sample read the same way)
@@ -299,7 +301,8 @@ class DriftDetector:
                 if kind == "null":
                     kind = "categorical"
                 if rk == "numeric" and ck == "categorical" or rk == "categorical" and ck == "numeric":
-                    kind, ref_side, cur_side, column, ref_as = _reconcile(n, rk, ref_side, column, local)
+                    ref_time = self.types_.get(n, "").startswith(("timestamp", "date"))
+                    kind, ref_side, cur_side, column, ref_as = _reconcile(n, rk, ref_side, column, local, ref_time=ref_time)
                     if ref_as is not None:
                         self._ref_sample_as[n] = ref_as
                 else:
@@ -565,10 +568,11 @@ def _side(column: pa.ChunkedArray, kind: str) -> NumericSide | CategoricalSide:
     return categorical_side(column)
 
 
-def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArray,
-               findings: list[Finding]) -> tuple[str, object, object, pa.ChunkedArray | pa.Array, Any]:  # fmt: skip
+def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArray, findings: list[Finding],
+               *, ref_time: bool = False) -> tuple[str, object, object, pa.ChunkedArray | pa.Array, Any]:  # fmt: skip
     """One side numeric, the other text: numbers if the text side's values parse (at least
-    ``MOSTLY_NUMBERS`` of them; any other is missing), else both as text.
+    ``MOSTLY_NUMBERS`` of them; any other is missing), else both as text. Where the numeric side
+    is a date or a time (``ref_time`` for the reference), the text is read as ISO dates and times.
 
     True/false on one side and only 0 and 1 on the other (a bool column written as integers)
     are compared as true/false. Returns the kind, both sides, the current column as compared
@@ -582,36 +586,46 @@ def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArr
         findings.append(Finding("type_mismatch", f"column {name!r} is 0/1 in the reference but true/false in the current data; compared as true/false", name, "warning"))
         return "categorical", _zero_one_as_flags(ref_side), categorical_side(column), column, _zero_one_column_as_flags
     if ref_kind == "numeric":
-        values, unparsed, examples = parse_numbers(column)
+        parse, what = (parse_times, "times") if ref_time else (parse_numbers, "numbers")
+        try:
+            values, unparsed, examples = parse(column)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # (not expected: then as text, as before)
+            values, unparsed, examples = column, len(column), []
         given = len(column) - column.null_count
         if not unparsed:
-            findings.append(Finding("type_mismatch", f"column {name!r} is text in the current data; its values all parse as numbers", name, "warning"))
+            findings.append(Finding("type_mismatch", f"column {name!r} is text in the current data; its values all parse as {what}", name, "warning"))
             return "numeric", ref_side, numeric_side(values), values, None
         if unparsed <= (1 - MOSTLY_NUMBERS) * given:
-            findings.append(_unparsed_finding(name, "the current data", unparsed, given, examples))
+            findings.append(_unparsed_finding(name, "the current data", unparsed, given, examples, what))
             return "numeric", ref_side, numeric_side(values), values, None
         findings.append(Finding("type_mismatch", f"column {name!r} is numeric in the reference but text in the current data; compared as text", name, "warning"))
         return "categorical", _as_categorical(ref_side), categorical_side(column), column, None
     assert isinstance(ref_side, CategoricalSide)
-    parsed, unparsed, examples = parse_numbers(pa.array(ref_side.categories, type=pa.string()))
-    given = int(ref_side.counts.sum())
-    bad = int(ref_side.counts[~parsed.is_valid().to_numpy(zero_copy_only=False)].sum()) if unparsed else 0
+    cur_time = pa.types.is_timestamp(column.type) or pa.types.is_date(column.type)
+    parse, what = (parse_times, "times") if cur_time else (parse_numbers, "numbers")
+    try:
+        parsed, unparsed, examples = parse(pa.array(ref_side.categories, type=pa.string()))
+        given = int(ref_side.counts.sum())
+        bad = int(ref_side.counts[~parsed.is_valid().to_numpy(zero_copy_only=False)].sum()) if unparsed else 0
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        given, bad = 1, 1
     if bad <= (1 - MOSTLY_NUMBERS) * given:
         if bad:
-            findings.append(_unparsed_finding(name, "the reference", bad, given, examples))
+            findings.append(_unparsed_finding(name, "the reference", bad, given, examples, what))
         else:
-            findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference; its values all parse as numbers", name, "warning"))
+            findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference; its values all parse as {what}", name, "warning"))
         values = np.repeat(parsed.to_numpy(zero_copy_only=False), ref_side.counts)
         side = numeric_side(pa.array(np.concatenate([values, np.full(ref_side.missing, np.nan)])))
-        return "numeric", side, numeric_side(column), column, lambda sample: parse_numbers(sample)[0]
+        return "numeric", side, numeric_side(column), column, lambda sample: parse(sample)[0]
     findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference but numeric in the current data; compared as text", name, "warning"))
     return "categorical", ref_side, categorical_side(to_text(column)), to_text(column), None
 
 
-def _unparsed_finding(name: str, side: str, unparsed: int, given: int, examples: list[str]) -> Finding:
+def _unparsed_finding(name: str, side: str, unparsed: int, given: int, examples: list[str], what: str = "numbers") -> Finding:
     shown = ", ".join(repr(e) for e in examples)
-    return Finding("type_mismatch", f"column {name!r} is text in {side}, where {unparsed:,} of its {counted(given, 'value', grouped=True)} {'is not a number' if unparsed == 1 else 'are not numbers'} "
-                   f"(such as {shown}): compared as numbers, those read as missing", name, "warning",
+    one = {"numbers": "a number", "times": "a date or time"}[what]
+    return Finding("type_mismatch", f"column {name!r} is text in {side}, where {unparsed:,} of its {counted(given, 'value', grouped=True)} {'is not ' + one if unparsed == 1 else 'are not ' + what} "
+                   f"(such as {shown}): compared as {what}, those read as missing", name, "warning",
                    {"side": side, "not_numbers": unparsed, "examples": examples})  # fmt: skip
 
 
