@@ -689,6 +689,9 @@ def test_times_with_a_stray_word_in_a_csv_are_compared_as_times(tmp_path: Path) 
             assert report.multivariate["classifier"]["auc"] < 0.56
             if spec.method == "binned":
                 break  # (a text reference is profiled as categories: binned mode compares it with times as text)
+    # ... and says so: it was said in exact mode only
+    report = compare(cur, ref, DriftSpec(method="binned", multivariate=False))
+    assert "column 'when' is text in the reference profile but numeric in the current data; compared as text" in [f.message for f in report.findings]
     (note,) = [f.message for f in compare(ref, cur, SPEC).findings if f.type == "type_mismatch"]
     assert note == "column 'when' is text in the current data, where 1 of its 2,000 values is not a date or time (such as 'unknown'): compared as times, those read as missing"
     profile_source(ref, bins=50)[0].save(tmp_path / "ref.json")

@@ -276,6 +276,9 @@ class DriftDetector:
                     self._cur_sample = self._cur_sample.set_column(at, n, parse(self._cur_sample.column(n))[0])
                 ref, cur = self.profile_.columns[n], sketches[n]
                 flags = _zero_one_sketch_as_flags(n, ref, cur, findings)
+                if flags is None and self.kinds_[n] == "categorical" and cur_kinds[n] == "numeric":
+                    # (said, as exact mode says it: 1.1 counted as the text "1.1" is not the reference's "1.100")
+                    findings.append(Finding("type_mismatch", f"column {n!r} is text in the reference profile but numeric in the current data; compared as text", n, "warning"))
                 if flags is not None:  # (and the domain classifier's sample read the same way)
                     cur = flags
                     if self._cur_sample is not None and n in self._cur_sample.column_names:
