@@ -57,7 +57,8 @@ class DriftSpec:
     correction: str = "holm"
     fail_on: str = "any"
     # A column's missing rate (nulls and NaN) changing by at least this much, with a
-    # significant two-proportion test in the same correction family, is drift too.
+    # significant two-proportion test in the same correction family, is drift too; so is a
+    # numeric column's share of infinite values (which the distribution tests leave out too).
     missing_rate_threshold: float = 0.05
     # A categorical column's current rows falling in categories the reference never saw, beyond
     # the reference's own share of once-seen categories (Good-Turing) by at least this much,
