@@ -67,6 +67,7 @@ def test_options_reach_the_spec(cli: CLI, files: tuple[Path, Path, Path]) -> Non
         (["REF", "REF", "--test", "nosuch"], "unknown drift test"),
         (["REF", "REF", "--columns", "age,zzz"], "no column"),
         (["REF", "REF", "--fail-on", "half"], "fail_on"),
+        (["REF", "REF", "--threshold", "nan"], "--threshold must be a number, got nan"),  # it named "drift spec field numeric threshold"
         (["REF", "EMPTY"], "empty"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -64,6 +65,8 @@ def _spec_from_options(opts: dict[str, Any]) -> Any:
     if opts["no_multivariate"]:
         spec.multivariate = False
     test, threshold = opts["test"], opts["threshold"]
+    if threshold is not None and math.isnan(threshold):  # NaN: named as the option, not as a spec field the user never wrote
+        raise UsageError("--threshold must be a number, got nan", hint="e.g. --threshold 0.2")
     if test:
         kinds = get_stat_test(test).kinds
         if "numeric" in kinds:
