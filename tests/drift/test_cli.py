@@ -67,6 +67,7 @@ def test_options_reach_the_spec(cli: CLI, files: tuple[Path, Path, Path]) -> Non
         (["REF", "REF", "--test", "nosuch"], "unknown drift test"),
         (["REF", "REF", "--columns", "age,zzz"], "no column"),
         (["REF", "REF", "--fail-on", "half"], "fail_on"),
+        (["REF", "REF", "--threshold", "nan"], "--threshold must be a number, got nan"),  # it named "drift spec field numeric threshold"
         (["REF", "EMPTY"], "empty"),
     ],
 )
@@ -208,6 +209,15 @@ def test_inside_a_workspace_there_is_no_such_note(ws: object, cli: CLI, files: t
         ("multivariate: 'no'\n", "multivariate must be true or false"),
         ("seed: -1\n", "seed must be at least 0"),
         ("mmd_sample: 1\n", "mmd_sample must be at least 10"),
+        # an internal error (TypeError: 'int' object is not iterable)
+        ("columns: 5\n", "columns must be a list of column names, got 5"),
+        ("columns: []\n", "the drift spec's columns name no column"),  # it said "the reference and the current data share no columns"
+        # NaN was taken: no effect reaches it, so the column could never drift, and --json showed the threshold as null
+        ("numeric: {test: psi, threshold: .nan}\n", "numeric threshold must be a number, got nan"),
+        ("per_column: {age: {threshold: .nan}}\n", "per_column 'age' threshold must be a number"),
+        # a MemoryError (exit 3): the permutations' labels, and the MMD kernel, grow with these
+        ("mmd_permutations: 100000000\n", "mmd_permutations must be at most 100,000, got 100,000,000"),
+        ("mmd_sample: 1000000\n", "mmd_sample must be at most 5,000"),
     ],
 )
 def test_a_spec_file_with_a_wrong_value_exits_2_naming_the_field(cli: CLI, files: tuple[Path, Path, Path], text: str, message: str) -> None:
@@ -398,3 +408,46 @@ def test_a_report_may_not_overwrite_the_workspace_or_an_input(ws: object, cli: C
         assert doc["message"].startswith(f"cannot write the report {path}: it is ") and "an input of this run" in doc["message"]
     assert {p: p.read_bytes() for p in before} == before
     assert cli.json("drift", "log")["reports"] == []
+
+
+def test_merge_refuses_an_out_that_is_one_of_its_profiles(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """`assay drift merge p0.json p1.json --out p0.json` wrote the merged profile over p0.json:
+    that partition's own counts were lost, and merging again counted them twice."""
+    ref, same, _ = files
+    folder = ref.parent
+    cli("drift", "profile", str(ref), "--out", str(folder / "ref.json"), "--bins", "50")
+    for i, part in enumerate((ref, same)):
+        cli("drift", "profile", str(part), "--like", str(folder / "ref.json"), "--out", str(folder / f"p{i}.json"))
+    before = (folder / "p0.json").read_bytes()
+    doc = cli.json("drift", "merge", str(folder / "p0.json"), str(folder / "p1.json"), "--out", str(folder / "p0.json"), check=2)
+    assert "an input of this run" in doc["message"] and "p0.json" in doc["message"]
+    assert (folder / "p0.json").read_bytes() == before
+    # the same file by another name (a relative path) is refused too
+    cli("drift", "merge", str(folder / "p0.json"), "p1.json", "--out", "p1.json", check=2, cwd=folder)
+    assert cli.json("drift", "merge", str(folder / "p0.json"), str(folder / "p1.json"), "--out", str(folder / "m.json"))["rows"] == 6000
+    # one partition given twice (a glob and its name) was merged twice: 9,000 rows of 6,000
+    doc = cli.json("drift", "merge", str(folder / "p0.json"), "p1.json", str(folder / "p1.json"), "--out", "m2.json", check=2, cwd=folder)
+    assert doc["message"] == f"{folder / 'p1.json'} is given twice (as p1.json): its counts would be added twice" and not (folder / "m2.json").exists()
+
+
+def test_profile_refuses_an_out_that_is_its_data_or_like_profile(cli: CLI, files: tuple[Path, Path, Path]) -> None:
+    """`assay drift profile part.parquet --like ref.json --out ref.json` overwrote the reference profile."""
+    ref, same, _ = files
+    folder = ref.parent
+    cli("drift", "profile", str(ref), "--out", str(folder / "ref.json"), "--bins", "50")
+    before, data = (folder / "ref.json").read_bytes(), same.read_bytes()
+    doc = cli.json("drift", "profile", str(same), "--like", str(folder / "ref.json"), "--out", str(folder / "ref.json"), check=2)
+    assert "an input of this run" in doc["message"]
+    cli("drift", "profile", str(same), "--out", str(same), check=2)
+    assert (folder / "ref.json").read_bytes() == before and same.read_bytes() == data
+
+
+def test_a_column_name_with_a_line_break_stays_on_its_line(cli: CLI, tmp_path: Path) -> None:
+    """The text table printed column names as they are: "a\\nb" split its line in two, and a
+    column named "" showed as nothing at all."""
+    rng = np.random.default_rng(15)
+    for name in ("ref", "cur"):
+        pq.write_table(pa.table({"a\nb": rng.normal(size=200), "": rng.normal(size=200), "plain": rng.normal(size=200)}), tmp_path / f"{name}.parquet")
+    out = cli("drift", "ref.parquet", "cur.parquet", "--no-multivariate", check=0).stdout
+    rows = {line.split()[0]: line for line in out.splitlines()[2:5]}
+    assert set(rows) == {'"a\\nb"', '""', "plain"} and all("numeric" in line for line in rows.values())

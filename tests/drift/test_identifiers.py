@@ -88,3 +88,21 @@ def test_cli_text_and_json_show_it(cli: CLI, tmp_path: Path) -> None:
     assert "identifier" in proc.stderr
     doc = json.loads(cli("drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--no-multivariate", "--json", check=0).stdout)
     assert next(c for c in doc["columns"] if c["name"] == "id")["not_judged"]
+
+
+
+def test_a_capped_current_sketch_of_identifiers_is_not_taken_for_repeats() -> None:
+    """Binned mode (the default past 2 million rows) estimated a capped sketch's distinct values
+    from below: with the 10,000 categories it keeps each seen 3 times, 40,000 ids seen once read as
+    13,333, "33% distinct" of 71%, so the identifier was judged as categories (chi-squared p 0).
+    Its share of new values, counted on the kept categories only, is not said either."""
+    ref = pa.table({"id": [f"u{i}" for i in range(20_000)]})
+    cur = pa.table({"id": [f"v{i}" for i in range(10_000)] * 3 + [f"w{i}" for i in range(40_000)]})
+    col = compare(ref, cur, DriftSpec(method="binned", multivariate=False)).column("id")
+    finding = next(f for f in col.findings if f.type == "identifier_like")
+    assert col.not_judged and not finding.details["current_repeats"] and finding.details["current_distinct_share"] == 50_000 / 70_000
+    assert finding.message.endswith("(its current sketch was capped, so how many are new is not known)")
+    # a capped sketch that repeats its values for sure (at most 40% distinct) is still judged
+    repeated = pa.table({"id": [f"v{i}" for i in range(15_000)] * 10})  # (10% distinct: 10,000 kept, 50,000 rows pooled)
+    col = compare(ref, repeated, DriftSpec(method="binned", multivariate=False)).column("id")
+    assert col.not_judged is None and "(at most 40% distinct)" in next(f for f in col.findings if f.type == "identifier_like").message

@@ -537,3 +537,163 @@ def test_a_parquet_profile_that_holds_empty_text_and_missing_values_keeps_its_em
         assert column.current["missing"] == current.count(None), column.current
         assert not any(f.type == "empty_text_category" for f in report.findings)
     assert as_profile.columns[0].effect == pytest.approx(as_data.columns[0].effect)
+
+
+def test_a_column_that_turns_infinite_drifts() -> None:
+    """A feature with infinities in 30% of its current rows (a division by zero upstream) was "ok":
+    its KS test left them out, like missing values, but no missing-rate test counted them."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    z = rng.normal(size=n)
+    z[: n * 3 // 10] = np.inf
+    ref = pa.table({"z": rng.normal(size=n), "few": np.r_[rng.normal(size=n - 20), np.full(20, -np.inf)]})
+    cur = pa.table({"z": z, "few": np.r_[rng.normal(size=n - 22), np.full(22, -np.inf)]})
+    for method in ("exact", "binned"):
+        report = compare(ref, cur, DriftSpec(multivariate=False, method=method))
+        col = report.column("z")
+        assert col.drifted and col.nonfinite_rate["drifted"] and col.nonfinite_rate["current"] == pytest.approx(0.3)
+        assert col.nonfinite_rate["p_adjusted"] < 1e-10 and not col.missing_rate["drifted"]
+        assert any(f.type == "nonfinite_rate" and f.severity == "drift" for f in col.findings)
+        assert any(f.type == "nonfinite" and "'z'" in f.message for f in col.findings)  # the note names its column
+        assert report.drifted_columns == ["z"]  # the same few infinities on both sides are no drift
+    # no infinities on either side: no test, and the correction's family is as before
+    plain = compare(ref.select(["z"]).set_column(0, "z", pa.array(rng.normal(size=n))), ref.select(["z"]), DriftSpec(multivariate=False))
+    assert plain.column("z").nonfinite_rate["p_value"] is None and plain.method["family_size"] == 1
+
+
+def test_a_flag_written_as_0_1_is_no_multivariate_drift() -> None:
+    """The flag column was compared as true/false, but the domain classifier's samples kept "true"
+    against "1": it told the sides apart perfectly (AUC 1.000) and equal data was DRIFT, exit 1."""
+    rng = np.random.default_rng(8)
+    n = 2000
+    ref = pa.table({"x": rng.normal(size=n), "flag": rng.random(n) < 0.3})
+    cur = pa.table({"x": rng.normal(size=n), "flag": (rng.random(n) < 0.3).astype(np.int64)})
+    for a, b in ((ref, cur), (cur, ref)):  # 0/1 in the reference and true/false in the current data too
+        report = compare(a, b, DriftSpec(mmd_permutations=99))
+        assert report.column("flag").kind == "categorical" and not report.drifted_columns
+        assert report.multivariate["classifier"]["auc"] < 0.56 and not report.drift
+
+
+def test_a_numeric_column_with_a_stray_word_in_one_side_is_compared_as_numbers() -> None:
+    """One "oops" in a CSV's numeric column read the whole side as text, compared as categories:
+    "1.100" is not the reference's 1.1, and equal data drifted (TV 0.5, p 1e-152 on 300,000 rows)."""
+    rng = np.random.default_rng(9)
+    n = 3000
+    numbers = pa.table({"v": rng.normal(size=n)})
+    text = [f"{v:.3f}" for v in rng.normal(size=n)]
+    text[:15] = ["oops"] * 10 + ["n.a."] * 5
+    words = pa.table({"v": pa.array(text)})
+    for ref, cur, side in ((numbers, words, "the current data"), (words, numbers, "the reference")):
+        report = compare(ref, cur, DriftSpec(mmd_permutations=99))
+        col = report.column("v")
+        assert col.kind == "numeric" and col.test == "ks" and not report.drift
+        (note,) = [f for f in report.findings if f.type == "type_mismatch"]
+        assert note.message == (f"column 'v' is text in {side}, where 15 of its 3,000 values are not numbers (such as 'oops', 'n.a.'): "
+                                "compared as numbers, those read as missing")
+        assert col.missing_rate["reference" if side == "the reference" else "current"] == pytest.approx(15 / n)
+    # mostly words: categories, as before
+    mostly = pa.table({"v": pa.array(["oops"] * (n // 2) + text[: n // 2])})
+    assert compare(numbers, mostly, SPEC).column("v").kind == "categorical"
+
+
+def test_a_flag_written_as_0_1_is_no_drift_in_binned_mode_or_against_a_profile(tmp_path: Path) -> None:
+    """Exact mode compared true/false with 0/1 as flags; binned mode and a profile counted with
+    --like compared them as text: TV 1.0, every current category new, and the classifier AUC 1.000."""
+    rng = np.random.default_rng(10)
+    n = 3000
+    ref = pa.table({"x": rng.normal(size=n), "flag": rng.random(n) < 0.3})
+    cur = pa.table({"x": rng.normal(size=n), "flag": (rng.random(n) < 0.3).astype(np.int64)})
+    exact = compare(ref, cur, DriftSpec(mmd_permutations=99)).column("flag")
+    binned = compare(ref, cur, DriftSpec(method="binned", mmd_permutations=99))
+    assert not binned.drift and binned.multivariate["classifier"]["auc"] < 0.56
+    assert (binned.column("flag").effect, binned.column("flag").p_value) == pytest.approx((exact.effect, exact.p_value))
+    assert any("true/false in the reference but 0/1" in f.message for f in binned.findings)
+    pq.write_table(ref, tmp_path / "ref.parquet")
+    pq.write_table(cur, tmp_path / "cur.parquet")
+    profile_source(tmp_path / "ref.parquet", bins=50)[0].save(tmp_path / "ref.json")
+    profile_source(tmp_path / "cur.parquet", like=tmp_path / "ref.json")[0].save(tmp_path / "cur.json")
+    report = compare(tmp_path / "ref.json", tmp_path / "cur.json", SPEC)
+    assert report.column("flag").effect == pytest.approx(exact.effect) and not report.drift
+
+
+def test_a_per_column_rule_that_is_not_used_says_so() -> None:
+    """A per_column rule naming no compared column (a typo) or a test that cannot judge its column
+    was dropped without a word: the report looked as if the spec's rule had been applied."""
+    rng = np.random.default_rng(11)
+    table = pa.table({"age": rng.normal(size=500), "city": rng.choice(["a", "b"], 500)})
+    spec = DriftSpec(multivariate=False, per_column={"agee": ColumnRule("psi"), "age": ColumnRule("chi2"), "city": ColumnRule(threshold=0.3)})
+    report = compare(table, table, spec)
+    assert [f.message for f in report.findings if f.type == "unused_rule"] == ["the spec's per_column rule for 'agee' is not used: no column of that name is compared"]
+    assert [f.message for f in report.column("age").findings] == ["the spec's per_column test 'chi2' for 'age' cannot judge numeric columns; judged with 'ks'"]
+    assert report.column("age").test == "ks" and report.column("city").threshold == 0.3 and not report.column("city").findings
+
+
+def test_text_counted_on_a_numeric_reference_profile_reads_as_numbers(tmp_path: Path) -> None:
+    """`assay drift profile today.csv --like ref.json`, with one stray word in a numeric column,
+    was an internal error (exit 3, ArrowInvalid: Failed to parse string 'oops'), and binned mode
+    skipped the column: counted as numbers now, a word as missing, as exact mode compares them."""
+    rng = np.random.default_rng(13)
+    n = 3000
+    pq.write_table(pa.table({"v": rng.normal(size=n)}), tmp_path / "ref.parquet")
+    text = [f"{v:.3f}" for v in rng.normal(size=n)]
+    text[:10] = ["oops"] * 10
+    pq.write_table(pa.table({"v": pa.array(text)}), tmp_path / "cur.parquet")
+    profile_source(tmp_path / "ref.parquet", bins=50)[0].save(tmp_path / "ref.json")
+    current = profile_source(tmp_path / "cur.parquet", like=tmp_path / "ref.json")[0]
+    assert current.columns["v"].missing == 10 and current.columns["v"].finite == n - 10
+    binned = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet", DriftSpec(method="binned", mmd_permutations=99))
+    exact = compare(tmp_path / "ref.parquet", tmp_path / "cur.parquet", DriftSpec(mmd_permutations=99))
+    assert binned.column("v").kind == "numeric" and not binned.drift and not exact.drift
+    assert binned.column("v").current["missing"] == exact.column("v").current["missing"] == 10
+    # mostly words: their share as missing is the drift
+    pq.write_table(pa.table({"v": pa.array(["oops"] * (n // 2) + text[: n // 2])}), tmp_path / "words.parquet")
+    assert compare(tmp_path / "ref.parquet", tmp_path / "words.parquet", DriftSpec(method="binned", multivariate=False)).column("v").missing_rate["drifted"]
+
+
+def test_notes_on_one_side_name_the_current_data_in_full() -> None:
+    """They said "no usable values in the current" and "1 infinite value in the current", as if cut off."""
+    n = 200
+    ref = pa.table({"gone": np.arange(n, dtype=float), "inf": np.arange(n, dtype=float)})
+    cur = pa.table({"gone": np.full(n, np.nan), "inf": np.r_[np.arange(n - 1, dtype=float), np.inf]})
+    report = compare(ref, cur, SPEC)
+    assert "column 'gone' has no usable values in the current data; no distribution test" in [f.message for f in report.column("gone").findings]
+    assert "column 'inf': 1 infinite value in the current data (0.50% of its rows); left out of the distribution test" in [f.message for f in report.column("inf").findings]
+
+
+def test_a_damaged_file_in_a_parquet_folder_is_named(tmp_path: Path) -> None:
+    """A folder whose second file is not Parquet said "cannot read FOLDER as Parquet: Parquet magic
+    bytes not found in footer", and left the user to find which of its files."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": np.arange(10.0)}), folder / "a.parquet")
+    (folder / "b.parquet").write_text("not parquet")
+    with pytest.raises(InputError, match=r"^cannot read .*b\.parquet, in the folder .*parts, as Parquet: .*magic bytes"):
+        compare(folder, folder, SPEC)
+
+
+def test_times_with_a_stray_word_in_a_csv_are_compared_as_times(tmp_path: Path) -> None:
+    """One "unknown" in a CSV's time column read the side as text: "2024-01-05T03:00:00" is not the
+    reference's "2024-01-05 03:00:00", so equal data was DRIFT, TV 1.0, every current value new."""
+    rng = np.random.default_rng(16)
+    for name, stray in (("ref", False), ("cur", True)):
+        times = [f"2024-01-{d:02d}T{h:02d}:00:00" for d, h in zip(rng.integers(1, 29, 2000), rng.integers(0, 24, 2000))]
+        if stray:
+            times[5] = "unknown"
+        (tmp_path / f"{name}.csv").write_text("when,v\n" + "".join(f"{t},{v:.3f}\n" for t, v in zip(times, rng.normal(size=2000))))
+    ref, cur = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    for spec in (DriftSpec(mmd_permutations=99), DriftSpec(method="binned", mmd_permutations=99)):
+        for a, b in ((ref, cur), (cur, ref)):
+            report = compare(a, b, spec)
+            when = report.column("when")
+            assert when.kind == "numeric" and when.effect < 0.05 and not report.drift, (spec.method, a.name)
+            assert report.multivariate["classifier"]["auc"] < 0.56
+            if spec.method == "binned":
+                break  # (a text reference is profiled as categories: binned mode compares it with times as text)
+    # ... and says so: it was said in exact mode only
+    report = compare(cur, ref, DriftSpec(method="binned", multivariate=False))
+    assert "column 'when' is text in the reference profile but numeric in the current data; compared as text" in [f.message for f in report.findings]
+    (note,) = [f.message for f in compare(ref, cur, SPEC).findings if f.type == "type_mismatch"]
+    assert note == "column 'when' is text in the current data, where 1 of its 2,000 values is not a date or time (such as 'unknown'): compared as times, those read as missing"
+    profile_source(ref, bins=50)[0].save(tmp_path / "ref.json")
+    profile_source(cur, like=tmp_path / "ref.json")[0].save(tmp_path / "cur.json")
+    assert compare(tmp_path / "ref.json", tmp_path / "cur.json", SPEC).column("when").effect < 0.05

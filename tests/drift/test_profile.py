@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assay.drift import DriftSpec, LocalExecutor, NumericSketch, Profile, build_profile, compare
+from assay.drift import DriftDetector, DriftSpec, LocalExecutor, NumericSketch, Profile, build_profile, compare
 from assay.drift._io import ParquetSource, TableSource
-from assay.drift._profile import count_partitions, quantile_edges
+from assay.drift._profile import count_like, count_partitions, quantile_edges
 from assay.errors import InputError
 from tests.conftest import CLI
 
@@ -132,9 +132,6 @@ def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
 
 
 def test_compare_profile_judges_sketches_counted_elsewhere() -> None:
-    from assay.drift import DriftDetector
-    from assay.drift._profile import count_like
-
     ref, cur = _table(20_000, 8), _table(20_000, 9, shift=0.5)
     reference = build_profile(TableSource(ref, "ref"), bins=300)
     detector = DriftDetector(DriftSpec(multivariate=False)).fit(reference)
@@ -234,3 +231,15 @@ def test_a_damaged_profile_is_refused_naming_what_is_wrong(tmp_path: Path, cli: 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert Profile.from_dict(wide).columns["x"].edges[-1] == 1.7e308
+
+
+def test_a_column_gone_from_the_current_profile_is_said(tmp_path: Path) -> None:
+    """Against data, a reference column the current data lacks is a warning (an error when --columns
+    names it); against a profile counted with --like it was left out without a word."""
+    ref, cur = _table(2000, 8), _table(2000, 9)
+    reference = build_profile(TableSource(ref, "ref"), bins=50)
+    current = Profile(*count_like(reference, TableSource(cur.drop_columns(["x"]), "cur"), [n for n in reference.columns if n != "x"])[:2], "window")
+    report = DriftDetector(DriftSpec(multivariate=False)).fit(reference).compare_profile(current)
+    assert [(f.type, f.message) for f in report.findings if f.column == "x"] == [("column_missing", "column 'x' is in the reference but not in the current profile")]
+    with pytest.raises(InputError, match="the current profile has no column 'x'"):
+        DriftDetector(DriftSpec(columns=("x", "c"), multivariate=False)).fit(reference).compare_profile(current)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, escaped, handle_errors, json_option, mistyped_command, styled
+from assay.cli._output import NOT_RECORDED, counted, echo_err, emit, escaped, handle_errors, json_option, mistyped_command, quoted, styled
 from assay.errors import UsageError
 
 
@@ -63,6 +65,8 @@ def _spec_from_options(opts: dict[str, Any]) -> Any:
     if opts["no_multivariate"]:
         spec.multivariate = False
     test, threshold = opts["test"], opts["threshold"]
+    if threshold is not None and math.isnan(threshold):  # NaN: named as the option, not as a spec field the user never wrote
+        raise UsageError("--threshold must be a number, got nan", hint="e.g. --threshold 0.2")
     if test:
         kinds = get_stat_test(test).kinds
         if "numeric" in kinds:
@@ -150,15 +154,17 @@ def _render(doc: dict[str, Any]) -> None:
     ranked = sorted(columns, key=lambda c: -(c["effect"] if c["effect"] is not None else -1))
     # a wide table: the largest effects and every drifted column, not thousands of lines of "ok"
     rows = [c for i, c in enumerate(ranked) if i < COLUMNS_SHOWN or c["drifted"] or c.get("not_judged")]
-    width = max([len(c["name"]) for c in rows] + [6])
+    # a column's name is data: a line break in it split the table (quoted as `git ls-files` quotes such names)
+    names = {id(c): quoted(c["name"]) if c["name"] else '""' for c in rows}
+    width = max([len(n) for n in names.values()] + [6])
     click.echo(f"  {'column':<{width}}  {'kind':<11} {'test':<13} {'effect':>9} {'thresh':>7} {'p adj':>9}  verdict")
     for c in rows:
         eff = f"{c['effect']:.4f}" if c["effect"] is not None else "-"
         padj = f"{c['p_adjusted']:.2g}" if c["p_adjusted"] is not None else "-"
-        mark = styled("drift", fg="red") + found_by(c.get("missing_rate"), c.get("unseen")) if c["drifted"] else "not judged (identifier-like)" if c.get("not_judged") else "ok"
+        mark = styled("drift", fg="red") + found_by(c.get("missing_rate"), c.get("unseen"), c.get("nonfinite_rate")) if c["drifted"] else "not judged (identifier-like)" if c.get("not_judged") else "ok"
         role = f" [{c['role']}]" if c["role"] != "feature" else ""
         thresh = c["threshold"] if c["threshold"] is not None else "-"
-        click.echo(f"  {c['name']:<{width}}  {c['kind']:<11} {c['test'] or '-':<13} {eff:>9} {thresh:>7} {padj:>9}  {mark}{role}")
+        click.echo(f"  {names[id(c)]:<{width}}  {c['kind']:<11} {c['test'] or '-':<13} {eff:>9} {thresh:>7} {padj:>9}  {mark}{role}")
     if len(ranked) > len(rows):
         click.echo(f"  ... and {len(ranked) - len(rows):,} more columns, none drifted (--json or --report lists every column)")
     mv = doc.get("multivariate") or {}
@@ -255,10 +261,10 @@ def profile_command(data: str, out: Path | None, save: bool, columns: str | None
         raise UsageError("say where the profile goes", hint="pass --out FILE, or --save for a dataset reference NAME@REF")
     if bins < 10:
         raise UsageError(f"--bins must be at least 10, got {bins}")
-    if out is not None:  # refused before the (long) profiling runs
-        from assay.report import check_report_path
+    if out is not None:  # refused before the (long) profiling runs, as one that would overwrite the data or the --like profile
+        from assay.report import check_output_paths
 
-        check_report_path(out, "profile")
+        check_output_paths({"profile": out}, [data, like])
     ws = _workspace()
     names = [c.strip() for c in columns.split(",")] if columns else None
     profile, version = profile_source(data, columns=names, bins=bins, max_categories=max_categories, seed=seed, like=like,
@@ -294,9 +300,16 @@ def _echo_findings(findings: list[dict[str, Any]]) -> None:
 def merge_command(profiles: tuple[Path, ...], out: Path, as_json: bool) -> None:
     """Merge profiles of partitions counted on the same bins into the profile of the whole."""
     from assay.drift import Profile
-    from assay.report import check_report_path
+    from assay.report import check_output_paths
 
-    check_report_path(out, "profile")  # refused before the profiles are read
+    # refused before the profiles are read: a merged profile written over one of its inputs loses that partition's counts
+    check_output_paths({"merged profile": out}, profiles)
+    seen: dict[str, Path] = {}
+    for path in profiles:  # one partition given twice is counted twice: its rows weigh double in every test
+        first = seen.setdefault(os.path.realpath(path), path)
+        if first is not path:
+            raise UsageError(f"{path} is given twice" + (f" (as {first})" if str(first) != str(path) else "") + ": its counts would be added twice",
+                             hint="give each partition's profile once")  # fmt: skip
     merged = Profile.load(profiles[0])
     for path in profiles[1:]:
         try:

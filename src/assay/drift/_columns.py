@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["CategoricalSide", "NumericSide", "arrow_kind", "categorical_side", "index_array", "numeric_side", "time_tick_us", "to_float", "to_text"]
+__all__ = ["CategoricalSide", "NumericSide", "arrow_kind", "categorical_side", "index_array", "numeric_side", "parse_numbers", "parse_times", "time_tick_us", "to_float", "to_text"]
 
 
 def arrow_kind(dtype: pa.DataType) -> str:
@@ -184,3 +184,54 @@ def _dictionary_side(column: pa.ChunkedArray | pa.Array) -> CategoricalSide:
     categories = np.empty(len(totals), dtype=object)
     categories[:] = list(totals)
     return CategoricalSide(rows=rows, missing=missing, categories=categories, counts=np.fromiter(totals.values(), dtype=np.int64, count=len(totals)))
+
+
+# a decimal number as text (with an exponent, or infinity or NaN), which Arrow's cast to float reads
+_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(inf|infinity|nan)$"
+
+
+def parse_numbers(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, int, list[str]]:
+    """Text values as float64 where each parses as a number (surrounding blanks allowed), else
+    null: the values, how many non-null values did not parse, and up to three of those, distinct."""
+    try:  # every value a number: one cast (the pattern costs about as much again)
+        return pc.cast(to_text(column), pa.float64()), 0, []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    text = pc.utf8_trim_whitespace(to_text(column))
+    parses = pc.match_substring_regex(text, _NUMBER, ignore_case=True)
+    values = pc.cast(pc.if_else(parses, text, pa.scalar(None, pa.string())), pa.float64())
+    unparsed = pc.filter(text, pc.invert(parses))  # (a null's match is null: dropped)
+    examples = pc.unique(unparsed).slice(0, 3).to_pylist() if len(unparsed) else []
+    return values, len(unparsed), examples
+
+
+# an ISO 8601 date or time, as Arrow's cast to a timestamp reads it: without a zone (read as UTC, as
+# Arrow reads a CSV's times), or with Z or an offset
+_NAIVE_TIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
+_ZONED_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})$"
+
+
+def _times(text: pa.Array, dtype: pa.DataType) -> pa.Array:
+    """Microsecond ticks of ISO times, null where ``text`` is; a day or an hour out of range (2024-13-45) null too."""
+    try:
+        return pc.cast(pc.cast(text, dtype), pa.int64())
+    except pa.ArrowInvalid:  # (one such value fails the whole cast: read one by one)
+        def one(value: str | None) -> int | None:
+            try:
+                return None if value is None else pc.cast(pc.cast(pa.array([value]), dtype), pa.int64())[0].as_py()
+            except pa.ArrowInvalid:
+                return None
+
+        return pa.array([one(v) for v in text.to_pylist()], pa.int64())
+
+
+def parse_times(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, int, list[str]]:
+    """Text values as microseconds since the epoch (float64, as :func:`to_float` reads times) where
+    each is an ISO 8601 date or time, else null; with how many did not parse and up to three of them."""
+    text = pc.utf8_trim_whitespace(to_text(column))
+    none = pa.scalar(None, pa.string())
+    naive, zoned = pc.match_substring_regex(text, _NAIVE_TIME), pc.match_substring_regex(text, _ZONED_TIME)
+    ticks = pc.coalesce(_times(pc.if_else(naive, text, none), pa.timestamp("us")), _times(pc.if_else(zoned, text, none), pa.timestamp("us", "UTC")))
+    unparsed = pc.filter(text, pc.invert(pc.and_(pc.or_(naive, zoned), pc.is_valid(ticks))))
+    examples = pc.unique(unparsed).slice(0, 3).to_pylist() if len(unparsed) else []
+    return pc.cast(ticks, pa.float64()), len(unparsed), examples

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay._wording import counted, noun_for
-from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, index_array, numeric_side, to_text
+from assay.drift._columns import CategoricalSide, NumericSide, arrow_kind, categorical_side, index_array, numeric_side, parse_numbers, parse_times, to_text
 from assay.drift._correction import adjust_p_values
 from assay.drift._evidence import (
     categorical_chart,
@@ -25,6 +25,7 @@ from assay.drift._evidence import (
     distinct_share,
     is_identifier_like,
     missing_rate_test,
+    nonfinite_rate_test,
     numeric_chart,
     numeric_comparison,
     side_summary,
@@ -45,6 +46,11 @@ ROLE_CATEGORICAL_MAX = 20  # an integer target/prediction with at most this many
 IDENTIFIER_REPEATS = 0.5
 # below this many rows on a side the tests can see only gross changes: said in a warning
 SMALL_SAMPLE_ROWS = 100
+# a text side of a column numeric on the other is compared as numbers when at least this share of its values parse
+# (the rest read as missing, for the missing-rate test to judge): one stray "n/a" in a CSV made the column text
+# there, and "1.100" against 1.1 as categories was drift
+MOSTLY_NUMBERS = 0.9
+SIDE_NAMES = {"reference": "reference", "current": "current data"}  # in messages: "in the current" read as cut off
 
 
 class DriftDetector:
@@ -166,9 +172,17 @@ class DriftDetector:
             if not names:
                 raise InputError("the reference and the current data share no columns", hint="check that you compare the same kind of table")
             notes = {**self.notes_, **src.notes}
+            findings += self._unused_rules(names)
             results = self._judge_columns(src, names, findings, notes)
             multivariate = self._multivariate(src, results)
             return self._verdict(results, findings, multivariate, src)
+
+    def _unused_rules(self, compared: list[str]) -> list[Finding]:
+        """A warning for each per-column rule of the spec that names no compared column (a typo,
+        a column renamed): it was silently unused, and the column it meant judged by the default."""
+        unused = [n for n in self.spec_.per_column if n not in compared]
+        return [Finding("unused_rule", f"the spec's per_column rule for {n!r} is not used: no column of that name is compared", n, "warning",
+                        {"compared": compared[:30]}) for n in unused]  # fmt: skip
 
     def _keep_empty_text(self, src: Any, findings: list[Finding]) -> Any:
         """Read "" as a category in the current CSV's columns where the reference counts it as one.
@@ -204,6 +218,16 @@ class DriftDetector:
             raise UsageError("compare_profile needs a detector fitted on a profile or with method='binned'")
         findings = list(self.findings_)
         findings += _new(left_out_findings(current), findings)
+        findings += self._unused_rules([n for n in self.kinds_ if n in current.columns])
+        # as compare() says of data: a column gone from the current profile (a feature the pipeline stopped
+        # writing) was left out without a word, and the report judged the rest as if nothing were missing
+        cur_names = [*current.columns, *current.unsupported]
+        absent = [n for n in self.kinds_ if n not in cur_names]
+        if self.spec_.columns is not None and absent:
+            raise InputError(f"the current profile has no {noun_for(len(absent), 'column')} {', '.join(map(repr, absent))}", hint=f"its columns are: {', '.join(cur_names[:30])}")
+        findings += [Finding("column_missing", f"column {n!r} is in the reference but not in the current profile", n, "warning") for n in absent]
+        if self.spec_.columns is None:
+            findings += [Finding("column_added", f"column {n!r} is in the current profile but not in the reference", n, "warning") for n in cur_names if n not in self.kinds_]
         results = []
         for name in self.kinds_:
             ref = self.profile_.columns.get(name)
@@ -219,6 +243,7 @@ class DriftDetector:
                 cur = cur.empty_text_as_missing()
                 findings.append(Finding("empty_text_category", f'column {name!r}: the current profile counts the empty text "" as a category and the reference does not '
                                         '(as profiles saved before empty CSV fields were read as missing), so its "" is read as missing', name, "info"))  # fmt: skip
+            cur = _zero_one_sketch_as_flags(name, ref, cur, findings) or cur
             results.append(self._judge(name, ref.kind, ref, cur))
         if not results:
             raise InputError("the reference and the current profile share no columns")
@@ -235,19 +260,37 @@ class DriftDetector:
                 rk, ck = self.kinds_[n], cur_kinds[n]
                 if "unsupported" in (rk, ck):
                     continue
-                if rk == "numeric" and ck == "categorical":
-                    findings.append(Finding("type_mismatch", f"column {n!r} is numeric in the reference profile but text in the current data; skipped", n, "warning"))
-                    continue
+                if rk == "numeric" and ck == "categorical":  # (as exact mode does when most of the text parses)
+                    what = "times" if self.profile_.columns[n].tick_us is not None else "numbers"
+                    findings.append(Finding("type_mismatch", f"column {n!r} is numeric in the reference profile but text in the current data; counted as {what}, "
+                                            f"and a value that is not one as missing", n, "warning"))  # fmt: skip
                 countable.append(n)
             sample_rows = spec.multivariate_sample if spec.multivariate and self.sample_ is not None else 0
+            self._ref_sample_as: dict[str, Any] = {}
             _, sketches, self._cur_sample = (count_like(self.profile_, src, countable, executor=self.executor, sample_rows=sample_rows, seed=spec.seed + 1)
                                              if countable else (0, {}, None))  # fmt: skip
             for n in countable:
-                ref = self.profile_.columns[n]
-                pairs[n] = (ref.kind, ref, sketches[n])
+                if self.kinds_[n] == "numeric" and cur_kinds[n] == "categorical" and self._cur_sample is not None and n in self._cur_sample.column_names:
+                    at = self._cur_sample.column_names.index(n)
+                    parse = parse_times if self.profile_.columns[n].tick_us is not None else parse_numbers
+                    self._cur_sample = self._cur_sample.set_column(at, n, parse(self._cur_sample.column(n))[0])
+                ref, cur = self.profile_.columns[n], sketches[n]
+                flags = _zero_one_sketch_as_flags(n, ref, cur, findings)
+                if flags is None and self.kinds_[n] == "categorical" and cur_kinds[n] == "numeric":
+                    # (said, as exact mode says it: 1.1 counted as the text "1.1" is not the reference's "1.100")
+                    findings.append(Finding("type_mismatch", f"column {n!r} is text in the reference profile but numeric in the current data; compared as text", n, "warning"))
+                if flags is not None:  # (and the domain classifier's sample read the same way)
+                    cur = flags
+                    if self._cur_sample is not None and n in self._cur_sample.column_names:
+                        at = self._cur_sample.column_names.index(n)
+                        self._cur_sample = self._cur_sample.set_column(at, n, _zero_one_column_as_flags(self._cur_sample.column(n)))
+                pairs[n] = (ref.kind, ref, cur)
         else:
             picks = _pick_rows(src.num_rows, spec.multivariate_sample, spec.seed + 1) if spec.multivariate and self.sample_ is not None else None  # type: ignore[attr-defined]
             progress = bar(len(names), "drift: columns", "col")
+            # a column whose sides were reconciled (0/1 read as true/false, text as numbers): the reference sample
+            # read the same way, else the domain classifier tells "true" from "1" and finds drift in equal data
+            self._ref_sample_as = {}
 
             def prepare(n: str) -> tuple[tuple[str, object, object] | None, pa.ChunkedArray | None, list[Finding]]:
                 progress.update(1)
@@ -261,7 +304,10 @@ class DriftDetector:
                 if kind == "null":
                     kind = "categorical"
                 if rk == "numeric" and ck == "categorical" or rk == "categorical" and ck == "numeric":
-                    kind, ref_side, cur_side = _reconcile(n, rk, ref_side, column, local)
+                    ref_time = self.types_.get(n, "").startswith(("timestamp", "date"))
+                    kind, ref_side, cur_side, column, ref_as = _reconcile(n, rk, ref_side, column, local, ref_time=ref_time)
+                    if ref_as is not None:
+                        self._ref_sample_as[n] = ref_as
                 else:
                     cur_side = _side(column, kind if ck != "null" else "null")
                     if isinstance(ref_side, CategoricalSide) and kind == "numeric" and rk == "null":
@@ -316,6 +362,10 @@ class DriftDetector:
         test = get_stat_test(test_name)
         test.seed = spec.seed
         result = ColumnResult(name, kind, role, test_name, None, None, None, threshold, False, effect_name=test.effect_name)
+        asked = spec.per_column.get(name, ColumnRule()).test
+        if asked and asked != test_name:  # (said: the spec looks as if the column were judged by its test)
+            result.findings.append(Finding("unused_rule", f"the spec's per_column test {asked!r} for {name!r} cannot judge {kind} columns; "
+                                           f"judged with {test_name!r}", name, "warning"))  # fmt: skip
         ref_summary, cur_summary = side_summary(ref), side_summary(cur)
         result.reference, result.current = ref_summary, cur_summary
         if kind == "numeric":
@@ -325,7 +375,8 @@ class DriftDetector:
                 result.chart = numeric_chart(cmp)
             for label, summary in (("reference", ref_summary), ("current", cur_summary)):
                 if summary["nonfinite"]:
-                    result.findings.append(Finding("nonfinite", f"{counted(summary['nonfinite'], 'infinite value', grouped=True)} in the {label}; left out of the test", name, "info",
+                    result.findings.append(Finding("nonfinite", f"column {name!r}: {counted(summary['nonfinite'], 'infinite value', grouped=True)} in the {SIDE_NAMES[label]} "
+                                                   f"({summary['nonfinite'] / summary['rows']:.2%} of its rows); left out of the distribution test", name, "info",
                                                    {"side": label, "count": summary["nonfinite"]}))  # fmt: skip
         else:
             cmp = categorical_comparison(ref, cur, spec.max_categories, result.findings, name)
@@ -342,10 +393,13 @@ class DriftDetector:
                     outcome = test.categorical(cmp)
         if cmp is None:
             empty = [label for label, s in (("reference", ref_summary), ("current", cur_summary)) if s["valid"] == 0]
-            result.findings.append(Finding("all_null", f"column {name!r} has no usable values in the {' and the '.join(empty)}; no distribution test", name, "warning"))
+            where = " and the ".join(SIDE_NAMES[label] for label in empty)
+            result.findings.append(Finding("all_null", f"column {name!r} has no usable values in the {where}; no distribution test", name, "warning"))
         elif not result.not_judged:
             result.statistic, result.p_value, result.effect = outcome.statistic, outcome.p_value, outcome.effect
         result.missing_rate = missing_rate_test(ref_summary, cur_summary, spec.missing_rate_threshold)
+        if kind == "numeric":  # (the missing rate's threshold: infinities are left out of the tests as missing values are)
+            result.nonfinite_rate = nonfinite_rate_test(ref_summary, cur_summary, spec.missing_rate_threshold)
         if kind != "numeric" and cmp is not None and not result.not_judged:  # (an identifier brings new values by nature)
             result.unseen = unseen_test(ref, cur, spec.unseen_threshold, seed=spec.seed)
         return result
@@ -359,6 +413,8 @@ class DriftDetector:
                 family.append((r, "test", r.p_value))
             if r.missing_rate.get("p_value") is not None:
                 family.append((r, "missing", r.missing_rate["p_value"]))
+            if r.nonfinite_rate.get("p_value") is not None:
+                family.append((r, "nonfinite", r.nonfinite_rate["p_value"]))
             if r.unseen.get("p_value") is not None:
                 family.append((r, "unseen", r.unseen["p_value"]))
         adjusted = adjust_p_values([p for _, _, p in family], spec.correction)
@@ -367,6 +423,8 @@ class DriftDetector:
                 r.p_adjusted = float(p_adj)
             elif what == "missing":
                 r.missing_rate["p_adjusted"] = float(p_adj)
+            elif what == "nonfinite":
+                r.nonfinite_rate["p_adjusted"] = float(p_adj)
             else:
                 r.unseen["p_adjusted"] = float(p_adj)
         for r in results:
@@ -383,6 +441,13 @@ class DriftDetector:
                 r.drifted = True
                 r.reasons.append(f"missing rate {mr['reference']:.2%} -> {mr['current']:.2%}")
                 r.findings.append(Finding("missing_rate", f"missing rate of {r.name!r} changed from {mr['reference']:.2%} to {mr['current']:.2%}", r.name, "drift", dict(mr)))
+            inf = r.nonfinite_rate
+            if inf.get("p_adjusted") is not None and inf["p_adjusted"] < spec.alpha and inf["effect"] >= inf["threshold"]:
+                inf["drifted"] = True
+                r.drifted = True
+                r.reasons.append(f"infinite values {inf['reference']:.2%} -> {inf['current']:.2%} of rows")
+                r.findings.append(Finding("nonfinite_rate", f"share of infinite values in {r.name!r} changed from {inf['reference']:.2%} to {inf['current']:.2%} of rows",
+                                          r.name, "drift", dict(inf)))  # fmt: skip
             new = r.unseen
             if new.get("p_adjusted") is not None and new["p_adjusted"] < spec.alpha and new["effect"] >= new["threshold"]:
                 new["drifted"] = True
@@ -408,8 +473,8 @@ class DriftDetector:
             "fail_on": spec.fail_on,
             "family_size": len(family),
             "rule": "a column drifts when its effect size reaches the threshold and, for tests with a p-value, the p-value adjusted "
-            "across all columns (and missing-rate and new-category tests) is below alpha; a significant change of the missing rate "
-            f"by at least {spec.missing_rate_threshold:g} is drift too, as is a significant excess of current rows in categories "
+            "across all columns (and missing-rate, infinite-value and new-category tests) is below alpha; a significant change of the missing rate "
+            f"by at least {spec.missing_rate_threshold:g} is drift too, as is such a change of the share of infinite values, and a significant excess of current rows in categories "
             f"the reference never saw, by at least {spec.unseen_threshold:g} over its share of categories seen once",
             "tests": {name: {"effect": get_stat_test(name).effect_name, "default_threshold": get_stat_test(name).default_threshold,
                              "p_value": get_stat_test(name).has_p_value} for name in sorted(t for t in tests if t)},  # fmt: skip
@@ -442,7 +507,11 @@ class DriftDetector:
             if not features:
                 return {"skipped": "no feature column could be sampled on both sides"}
         cur_sample = _subsample(cur_sample, spec.multivariate_sample, spec.seed + 1)
-        return multivariate_drift(self.sample_.select(features), cur_sample.select(features), kinds, spec)
+        ref_sample = self.sample_.select(features)
+        for n, read_as in self._ref_sample_as.items():  # (a new table: the fitted sample serves every compare)
+            if n in features:
+                ref_sample = ref_sample.set_column(ref_sample.column_names.index(n), n, read_as(ref_sample.column(n)))
+        return multivariate_drift(ref_sample, cur_sample.select(features), kinds, spec)
 
 
 def compare(reference: object, current: object, spec: DriftSpec | None = None, *, executor: object | None = None, workspace: object | None = None) -> DriftReport:
@@ -476,12 +545,17 @@ def _small_sample_findings(ref_rows: int, cur_rows: int, alpha: float) -> list[F
 def _identifier_finding(name: str, ref: object, cur: object, findings: list[Finding]) -> Finding:
     """Why an identifier-like column is not judged, with the share of new values and whether the current one repeats."""
     ref_distinct, ref_share = distinct_share(ref)
-    cur_distinct, cur_share = distinct_share(cur)
+    # a capped current sketch says only that its distinct values lie between two bounds: the lower one took 1.8
+    # million ids of 2 million, the most common 10,000 seen twice, for 1 million ("50% distinct"), and judged them
+    capped = isinstance(cur, CategoricalSketch) and cur.other > 0
+    cur_distinct, cur_share = distinct_share(cur, most=True)
     unseen = next((f.details["share"] for f in findings if f.type == "unseen_categories"), 0.0)
     repeats = bool(cur_distinct) and cur_share < IDENTIFIER_REPEATS
     text = f"column {name!r} looks like an identifier ({ref_distinct:,} distinct values, {ref_share:.0%} of reference rows)"
     if repeats:
-        text += f", but the current data repeats its values ({cur_share:.0%} distinct), which an identifier should not; judged as categories"
+        text += f", but the current data repeats its values ({'at most ' if capped else ''}{cur_share:.0%} distinct), which an identifier should not; judged as categories"
+    elif capped:  # (the new values hide among the pooled ones)
+        text += ": its distribution is not judged, since new values are what an identifier brings (its current sketch was capped, so how many are new is not known)"
     else:
         text += f": its distribution is not judged, since new values are what an identifier brings; {unseen:.2%} of current values are new"
     return Finding("identifier_like", text, name, "warning",
@@ -497,28 +571,78 @@ def _side(column: pa.ChunkedArray, kind: str) -> NumericSide | CategoricalSide:
     return categorical_side(column)
 
 
-def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArray, findings: list[Finding]) -> tuple[str, object, object]:
-    """One side numeric, the other text: numbers if every text value parses, else both as text.
+def _reconcile(name: str, ref_kind: str, ref_side: object, column: pa.ChunkedArray, findings: list[Finding],
+               *, ref_time: bool = False) -> tuple[str, object, object, pa.ChunkedArray | pa.Array, Any]:  # fmt: skip
+    """One side numeric, the other text: numbers if the text side's values parse (at least
+    ``MOSTLY_NUMBERS`` of them; any other is missing), else both as text. Where the numeric side
+    is a date or a time (``ref_time`` for the reference), the text is read as ISO dates and times.
 
     True/false on one side and only 0 and 1 on the other (a bool column written as integers)
-    are compared as true/false.
+    are compared as true/false. Returns the kind, both sides, the current column as compared
+    (for its multivariate sample) and how to read the reference's sample the same way (or None).
     """
     if ref_kind == "categorical" and _is_flags(ref_side) and _only_zero_one(numeric_side(column)):
         findings.append(Finding("type_mismatch", f"column {name!r} is true/false in the reference but 0/1 in the current data; compared as true/false", name, "warning"))
-        return "categorical", ref_side, categorical_side(_zero_one_column_as_flags(column))
+        flags = _zero_one_column_as_flags(column)
+        return "categorical", ref_side, categorical_side(flags), flags, None
     if ref_kind == "numeric" and pa.types.is_boolean(column.type) and _only_zero_one(ref_side):
         findings.append(Finding("type_mismatch", f"column {name!r} is 0/1 in the reference but true/false in the current data; compared as true/false", name, "warning"))
-        return "categorical", _zero_one_as_flags(ref_side), categorical_side(column)
+        return "categorical", _zero_one_as_flags(ref_side), categorical_side(column), column, _zero_one_column_as_flags
     if ref_kind == "numeric":
+        parse, what = (parse_times, "times") if ref_time else (parse_numbers, "numbers")
         try:
-            cur_side = numeric_side(pc.cast(column, pa.float64()))
-            findings.append(Finding("type_mismatch", f"column {name!r} is text in the current data; its values all parse as numbers", name, "warning"))
-            return "numeric", ref_side, cur_side
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            findings.append(Finding("type_mismatch", f"column {name!r} is numeric in the reference but text in the current data; compared as text", name, "warning"))
-            return "categorical", _as_categorical(ref_side), categorical_side(column)
+            values, unparsed, examples = parse(column)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # (not expected: then as text, as before)
+            values, unparsed, examples = column, len(column), []
+        given = len(column) - column.null_count
+        if not unparsed:
+            findings.append(Finding("type_mismatch", f"column {name!r} is text in the current data; its values all parse as {what}", name, "warning"))
+            return "numeric", ref_side, numeric_side(values), values, None
+        if unparsed <= (1 - MOSTLY_NUMBERS) * given:
+            findings.append(_unparsed_finding(name, "the current data", unparsed, given, examples, what))
+            return "numeric", ref_side, numeric_side(values), values, None
+        findings.append(Finding("type_mismatch", f"column {name!r} is numeric in the reference but text in the current data; compared as text", name, "warning"))
+        return "categorical", _as_categorical(ref_side), categorical_side(column), column, None
+    assert isinstance(ref_side, CategoricalSide)
+    cur_time = pa.types.is_timestamp(column.type) or pa.types.is_date(column.type)
+    parse, what = (parse_times, "times") if cur_time else (parse_numbers, "numbers")
+    try:
+        parsed, unparsed, examples = parse(pa.array(ref_side.categories, type=pa.string()))
+        given = int(ref_side.counts.sum())
+        bad = int(ref_side.counts[~parsed.is_valid().to_numpy(zero_copy_only=False)].sum()) if unparsed else 0
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        given, bad = 1, 1
+    if bad <= (1 - MOSTLY_NUMBERS) * given:
+        if bad:
+            findings.append(_unparsed_finding(name, "the reference", bad, given, examples, what))
+        else:
+            findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference; its values all parse as {what}", name, "warning"))
+        values = np.repeat(parsed.to_numpy(zero_copy_only=False), ref_side.counts)
+        side = numeric_side(pa.array(np.concatenate([values, np.full(ref_side.missing, np.nan)])))
+        return "numeric", side, numeric_side(column), column, lambda sample: parse(sample)[0]
     findings.append(Finding("type_mismatch", f"column {name!r} is text in the reference but numeric in the current data; compared as text", name, "warning"))
-    return "categorical", ref_side, categorical_side(to_text(column))
+    return "categorical", ref_side, categorical_side(to_text(column)), to_text(column), None
+
+
+def _unparsed_finding(name: str, side: str, unparsed: int, given: int, examples: list[str], what: str = "numbers") -> Finding:
+    shown = ", ".join(repr(e) for e in examples)
+    one = {"numbers": "a number", "times": "a date or time"}[what]
+    return Finding("type_mismatch", f"column {name!r} is text in {side}, where {unparsed:,} of its {counted(given, 'value', grouped=True)} {'is not ' + one if unparsed == 1 else 'are not ' + what} "
+                   f"(such as {shown}): compared as {what}, those read as missing", name, "warning",
+                   {"side": side, "not_numbers": unparsed, "examples": examples})  # fmt: skip
+
+
+def _zero_one_sketch_as_flags(name: str, ref: object, cur: object, findings: list[Finding]) -> CategoricalSketch | None:
+    """The current sketch of 0 and 1 as false and true, where the reference's counts true and false
+    (a bool column written as integers), else None: as text, "1" against "true" was drift in binned
+    mode (TV 1, every current category new) for what exact mode compares as equal."""
+    if not (isinstance(ref, CategoricalSketch) and isinstance(cur, CategoricalSketch)) or cur.other or not ref.values or not cur.values:
+        return None
+    if not set(ref.values) <= {"true", "false"} or not set(cur.values) <= {"0", "1"}:
+        return None
+    findings.append(Finding("type_mismatch", f"column {name!r} is true/false in the reference but 0/1 in the current data; compared as true/false", name, "warning"))
+    values = {flag: cur.values[digit] for digit, flag in (("0", "false"), ("1", "true")) if digit in cur.values}
+    return CategoricalSketch(values, cur.rows, cur.missing, cur.other, cur.cap)
 
 
 def _is_flags(side: object) -> bool:

@@ -15,7 +15,7 @@ from assay.drift._distributions import norm_sf
 from assay.drift._profile import CategoricalSketch, NumericSketch
 from assay.drift._report import Finding
 
-__all__ = ["categorical_chart", "categorical_comparison", "distinct_share", "is_identifier_like", "missing_rate_test", "numeric_chart", "numeric_comparison", "side_summary", "unseen_test"]
+__all__ = ["categorical_chart", "categorical_comparison", "distinct_share", "is_identifier_like", "missing_rate_test", "nonfinite_rate_test", "numeric_chart", "numeric_comparison", "side_summary", "unseen_test"]
 
 OTHER = "(other)"
 # the new-category test draws its tail when one category carries more than this share of U's variance,
@@ -63,17 +63,21 @@ def _counts(side: object) -> tuple[dict[str, int], int]:
     return side.values, side.other
 
 
-def distinct_share(side: object) -> tuple[int, float]:
+def distinct_share(side: object, *, most: bool = False) -> tuple[int, float]:
     """(distinct values, their share of the valid rows) of a categorical side.
 
     A capped sketch keeps only its most frequent categories; the rows in ``other`` fall in
-    categories no more frequent than the least kept one, which bounds how many there are.
+    categories no more frequent than the least kept one, which bounds how many there are from
+    below; with ``most`` the bound from above (each row in ``other`` a category of its own).
     """
     counts, other = _counts(side)
     valid = sum(counts.values()) + other
     if not valid:
         return 0, 0.0
-    distinct = len(counts) + (math.ceil(other / max(min(counts.values(), default=1), 1)) if other else 0)
+    if most:
+        distinct = len(counts) + other
+    else:
+        distinct = len(counts) + (math.ceil(other / max(min(counts.values(), default=1), 1)) if other else 0)
     return distinct, distinct / valid
 
 
@@ -121,8 +125,18 @@ def categorical_comparison(ref: object, cur: object, cap: int, findings: list[Fi
 
 def missing_rate_test(ref: dict, cur: dict, threshold: float) -> dict[str, object]:
     """Two-proportion z-test (pooled), the same as a 2 x 2 chi-squared without continuity correction."""
-    n1, n2 = ref["rows"], cur["rows"]
-    x1, x2 = ref["missing"], cur["missing"]
+    return _rate_test(ref["rows"], ref["missing"], cur["rows"], cur["missing"], threshold)
+
+
+def nonfinite_rate_test(ref: dict, cur: dict, threshold: float) -> dict[str, object]:
+    """The same test on the share of rows holding an infinity: the distribution tests leave those
+    out, as they do missing values, so a feature that turned infinite in a third of its rows (a
+    division by zero upstream) passed as "ok" with an info note. No test (``p_value`` None) when
+    neither side holds one, so columns without infinities keep the family they had."""
+    return _rate_test(ref["rows"], ref.get("nonfinite", 0), cur["rows"], cur.get("nonfinite", 0), threshold)
+
+
+def _rate_test(n1: int, x1: int, n2: int, x2: int, threshold: float) -> dict[str, object]:
     p1, p2 = x1 / n1, x2 / n2
     doc: dict[str, object] = {"reference": p1, "current": p2, "effect": abs(p2 - p1), "threshold": threshold, "p_value": None, "p_adjusted": None, "drifted": False}
     if x1 + x2 == 0 or x1 + x2 == n1 + n2:

@@ -321,7 +321,12 @@ def _folder_schema(schema: pa.Schema, files: list[str], label: str, left_out: di
     kinds = {field.name: arrow_kind(field.type) for field in schema}
     seen: dict[str, list[pa.Field]] = {name: [] for name in schema.names}
     for file in files:
-        for field in pq.read_schema(file):
+        try:
+            fields = pq.read_schema(file)
+        except (pa.ArrowInvalid, OSError) as exc:  # (said "cannot read FOLDER as Parquet", not which of its files)
+            raise InputError(f"cannot read {file}, in the folder {label}, as Parquet: {exc}",
+                             hint="check that the file is a complete Parquet file, or move it out of the folder") from exc  # fmt: skip
+        for field in fields:
             kind = arrow_kind(field.type)
             if field.name in kinds and "null" not in (kind, kinds[field.name]) and kind != kinds[field.name]:
                 raise InputError(f"the Parquet files of {label} disagree on column {field.name!r}: {kinds[field.name]} in the first file, {kind} ({field.type}) in {file}",

@@ -113,6 +113,9 @@ def domain_classifier(x_ref: np.ndarray, x_cur: np.ndarray, names: list[str], sp
     }  # fmt: skip
 
 
+MMD_BLOCK = 1024  # permutations whose labels are held at once (the default 200 in one block)
+
+
 def mmd_permutation_test(x: np.ndarray, y: np.ndarray, permutations: int, seed: int) -> dict[str, Any]:
     """Unbiased MMD² with a Gaussian kernel (median-distance bandwidth) and its permutation p-value.
 
@@ -127,17 +130,24 @@ def mmd_permutation_test(x: np.ndarray, y: np.ndarray, permutations: int, seed: 
     kernel = np.exp(-dist2 / bandwidth2)
     np.fill_diagonal(kernel, 0.0)
     rng = np.random.default_rng(seed)
-    labels = np.zeros((permutations + 1, total))
-    labels[0, :n] = 1.0
-    for b in range(1, permutations + 1):
-        labels[b, rng.permutation(total)[:n]] = 1.0
-    a, c = labels, 1.0 - labels
-    ka, kc = kernel @ a.T, kernel @ c.T
     m = total - n
-    xx = np.sum(a.T * ka, axis=0) / (n * (n - 1))
-    yy = np.sum(c.T * kc, axis=0) / (m * (m - 1))
-    xy = np.sum(a.T * kc, axis=0) / (n * m)
-    stat = xx + yy - 2 * xy
+    stats = []
+    # the label matrix in blocks of permutations: whole, it held (permutations + 1) x rows floats (447 GiB
+    # for 10^8 permutations); the draws are the same, in the same order, whatever the block
+    for start in range(0, permutations + 1, MMD_BLOCK):
+        labels = np.zeros((min(MMD_BLOCK, permutations + 1 - start), total))
+        for row, b in enumerate(range(start, start + len(labels))):
+            if b == 0:
+                labels[row, :n] = 1.0
+            else:
+                labels[row, rng.permutation(total)[:n]] = 1.0
+        a, c = labels, 1.0 - labels
+        ka, kc = kernel @ a.T, kernel @ c.T
+        xx = np.sum(a.T * ka, axis=0) / (n * (n - 1))
+        yy = np.sum(c.T * kc, axis=0) / (m * (m - 1))
+        xy = np.sum(a.T * kc, axis=0) / (n * m)
+        stats.append(xx + yy - 2 * xy)
+    stat = np.concatenate(stats)
     p = (1 + np.sum(stat[1:] >= stat[0])) / (1 + permutations)
     return {"mmd2": float(stat[0]), "p_value": float(p), "permutations": permutations, "bandwidth": float(np.sqrt(bandwidth2)), "rows": {"reference": n, "current": m}}
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from assay.drift._columns import arrow_kind, categorical_side, index_array, time_tick_us, to_float
+from assay.drift._columns import arrow_kind, categorical_side, index_array, parse_numbers, parse_times, time_tick_us, to_float
 from assay.drift._report import Finding, left_out_findings
 from assay.errors import InputError
 
@@ -75,6 +76,9 @@ class NumericSketch:
         # NumPy sorts -inf first and +inf, then NaN, last, so the sort also finds what is not finite
         # a time keeps its own ticks here: saved profiles and monitors' reference profiles hold
         # edges in them, so microseconds would move every count of a date or a timestamp[ns]
+        if arrow_kind(column.type) == "categorical" and not pa.types.is_boolean(column.type):  # text on a numeric reference's edges: what is not a number is missing
+            # (on a time's edges, ISO dates and times, in the sketch's own ticks)
+            column = parse_numbers(column)[0] if self.tick_us is None else pc.divide(parse_times(column)[0], self.tick_us)
         values = to_float(column, common_time_unit=False)
         own = time_tick_us(column.type)
         if self.tick_us is not None and own is not None and own != self.tick_us:

@@ -66,6 +66,8 @@ class ColumnResult:
     reference: dict[str, Any] = field(default_factory=dict)
     current: dict[str, Any] = field(default_factory=dict)
     missing_rate: dict[str, Any] = field(default_factory=dict)
+    # the test of the share of infinite values, as missing_rate's (numeric columns); {} when not run
+    nonfinite_rate: dict[str, Any] = field(default_factory=dict)
     # the test of categories new to the reference (see assay.drift._evidence.unseen_test); {} when not run
     unseen: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
@@ -79,7 +81,7 @@ class ColumnResult:
             "statistic": _num(self.statistic), "p_value": _num(self.p_value), "p_adjusted": _num(self.p_adjusted),
             "effect": _num(self.effect), "effect_name": self.effect_name, "threshold": _num(self.threshold),
             "drifted": self.drifted, "reasons": self.reasons, "reference": self.reference, "current": self.current,
-            "missing_rate": self.missing_rate, "unseen": self.unseen, "findings": [f.to_dict() for f in self.findings],
+            "missing_rate": self.missing_rate, "nonfinite_rate": self.nonfinite_rate, "unseen": self.unseen, "findings": [f.to_dict() for f in self.findings],
             "not_judged": self.not_judged,
         }  # fmt: skip
         if charts:
@@ -94,16 +96,17 @@ class ColumnResult:
             p_value=doc.get("p_value"), effect=doc.get("effect"), threshold=doc.get("threshold"), drifted=doc["drifted"],
             effect_name=doc.get("effect_name") or "", p_adjusted=doc.get("p_adjusted"), reasons=list(doc.get("reasons") or []),
             reference=doc.get("reference") or {}, current=doc.get("current") or {}, missing_rate=doc.get("missing_rate") or {},
-            unseen=doc.get("unseen") or {},
+            nonfinite_rate=doc.get("nonfinite_rate") or {}, unseen=doc.get("unseen") or {},
             findings=[Finding.from_dict(f) for f in doc.get("findings") or []], chart=doc.get("chart") or {},
             not_judged=doc.get("not_judged"),
         )  # fmt: skip
 
 
-def found_by(missing_rate: dict[str, Any], unseen: dict[str, Any]) -> str:
+def found_by(missing_rate: dict[str, Any], unseen: dict[str, Any], nonfinite_rate: dict[str, Any] | None = None) -> str:
     """Which of a drifted column's other tests found it (its own test's numbers may not say):
-    " (missing rate)", " (new categories)", both, or ""."""
-    by = [what for found, what in ((missing_rate, "missing rate"), (unseen, "new categories")) if (found or {}).get("drifted")]
+    " (missing rate)", " (new categories)", " (infinite values)", several, or ""."""
+    tests = ((missing_rate, "missing rate"), (nonfinite_rate, "infinite values"), (unseen, "new categories"))
+    by = [what for found, what in tests if (found or {}).get("drifted")]
     return f" ({', '.join(by)})" if by else ""
 
 

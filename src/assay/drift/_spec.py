@@ -59,7 +59,8 @@ class DriftSpec:
     correction: str = "holm"
     fail_on: str = "any"
     # A column's missing rate (nulls and NaN) changing by at least this much, with a
-    # significant two-proportion test in the same correction family, is drift too.
+    # significant two-proportion test in the same correction family, is drift too; so is a
+    # numeric column's share of infinite values (which the distribution tests leave out too).
     missing_rate_threshold: float = 0.05
     # A categorical column's current rows falling in categories the reference never saw, beyond
     # the reference's own share of once-seen categories (Good-Turing) by at least this much,
@@ -83,7 +84,7 @@ class DriftSpec:
         if isinstance(self.categorical, dict):
             self.categorical = ColumnRule(**self.categorical)
         self.per_column = {k: ColumnRule(**v) if isinstance(v, dict) else v for k, v in self.per_column.items()}
-        if self.columns is not None:
+        if self.columns is not None and isinstance(self.columns, (list, tuple)):  # any other value is named by validate()
             # a column named twice (--columns age,age) is watched once: binned profiles read it twice, a pyarrow KeyError (exit 3)
             self.columns = tuple(dict.fromkeys(self.columns) if all(isinstance(c, str) for c in self.columns) else self.columns)
 
@@ -93,6 +94,8 @@ class DriftSpec:
         from assay.drift._registry import get_stat_test
 
         self._check_types()
+        if self.columns is not None and not self.columns:  # ("columns: []", --columns " , "): it read as "share no columns"
+            raise UsageError("the drift spec's columns name no column", hint="name at least one column, or leave columns out to compare every shared column")
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha must be between 0 and 1, got {self.alpha}")
         if self.correction not in CORRECTIONS:
@@ -106,6 +109,12 @@ class DriftSpec:
                 raise UsageError(f"{name} must be at least {least}, got {getattr(self, name)}")
         if self.bins > MAX_BINS:  # numpy cannot allocate the edges of 1e30 bins: "Maximum allowed size exceeded", exit 3
             raise UsageError(f"bins must be at most {MAX_BINS:,}, got {self.bins:,}")
+        # the MMD's kernel holds (2 x mmd_sample)^2 floats, three times over (2.4 GB at the most), and each
+        # permutation costs a pass over it: past these a spec asked for a MemoryError (exit 3) or hours
+        for name, most in (("mmd_sample", 5_000), ("mmd_permutations", 100_000)):
+            if getattr(self, name) > most:
+                raise UsageError(f"{name} must be at most {most:,}, got {getattr(self, name):,}",
+                                 hint="the MMD test's p-value is (1 + exceedances) / (1 + permutations): 10,000 permutations resolve p = 0.0001")  # fmt: skip
         for name in ("missing_rate_threshold", "unseen_threshold"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UsageError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
@@ -157,14 +166,15 @@ class DriftSpec:
         for name in ("target", "prediction"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise wrong(name, getattr(self, name), "a column name")
-        if self.columns is not None and not all(isinstance(c, str) for c in self.columns):
-            raise wrong("columns", list(self.columns), "a list of column names")
+        if self.columns is not None and (not isinstance(self.columns, (list, tuple)) or not all(isinstance(c, str) for c in self.columns)):
+            raise wrong("columns", list(self.columns) if isinstance(self.columns, (list, tuple)) else self.columns, "a list of column names")
         for where, rule in (("numeric", self.numeric), ("categorical", self.categorical), *((f"per_column {k!r}", r) for k, r in self.per_column.items())):
             if not isinstance(rule, ColumnRule):
                 raise wrong(where, rule, "a rule such as {test: psi, threshold: 0.2}")
             if rule.test is not None and not isinstance(rule.test, str):
                 raise wrong(f"{where} test", rule.test, "a test name")
-            if rule.threshold is not None and (isinstance(rule.threshold, bool) or not isinstance(rule.threshold, numbers.Real)):
+            # NaN compares false with every effect: a column under it could never drift, and JSON wrote it as null
+            if rule.threshold is not None and (isinstance(rule.threshold, bool) or not isinstance(rule.threshold, numbers.Real) or math.isnan(rule.threshold)):
                 raise wrong(f"{where} threshold", rule.threshold, "a number")
         self.numeric, self.categorical = _plain(self.numeric), _plain(self.categorical)
         self.per_column = {k: _plain(r) for k, r in self.per_column.items()}

@@ -127,7 +127,7 @@ def _table(columns: list[ColumnResult]) -> str:
             f'<tr class="{"drifted" if c.drifted else ""}"><td><a href="#col-{_e(c.name)}">{_e(c.name)}</a></td><td>{_e(c.kind)}</td><td>{_e(c.role)}</td>'
             f"<td>{_e(c.test)}</td><td class=num>{_e(_fmt(c.statistic))}</td><td class=num>{_e(_fmt(c.p_value))}</td>"
             f"<td class=num>{_e(_fmt(c.p_adjusted))}</td><td class=num>{_e(_fmt(c.effect))}</td><td class=num>{_e(_fmt(c.threshold))}</td>"
-            f'<td>{"drift" + _e(found_by(c.missing_rate, c.unseen)) if c.drifted else "not judged" if c.not_judged else "ok"}</td></tr>'
+            f'<td>{"drift" + _e(found_by(c.missing_rate, c.unseen, c.nonfinite_rate)) if c.drifted else "not judged" if c.not_judged else "ok"}</td></tr>'
         )
     return f'<table class="columns">{head}{"".join(rows)}</table>'
 
