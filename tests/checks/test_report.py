@@ -184,3 +184,27 @@ def test_check_report_path_refuses_what_the_writer_would_and_makes_nothing(tmp_p
         monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != tmp_path / "locked" and real(p, mode))
     with pytest.raises(InputError, match="cannot write in the folder .*locked"):
         check_report_path(tmp_path / "locked" / "sub" / "r.html")
+
+
+def test_a_report_replaces_an_earlier_report_but_no_other_file(doc: dict, tmp_path: Path) -> None:
+    """`--report train.parquet` (drift show, check show) replaced the data with HTML."""
+    from assay.errors import InputError
+    from assay.report import check_output_paths
+
+    data = tmp_path / "train.parquet"
+    data.write_bytes(b"PAR1\x15\x04\x00\x00")
+    for write, what in ((write_check_html, "report"), (write_check_junit, "JUnit file")):
+        with pytest.raises(InputError, match=re.escape(f"cannot write the {what} {data}: the file is there and is no {what} "
+                                                       "(it begins 'PAR1....'), which it would replace")):
+            write(doc, data)
+        assert data.read_bytes() == b"PAR1\x15\x04\x00\x00"
+        again = tmp_path / f"again-{what[0]}"
+        write(doc, again)
+        write(doc, again)  # run again: an earlier report of the same kind is rewritten
+        (tmp_path / "empty").write_bytes(b"")
+        write(doc, tmp_path / "empty")
+        (tmp_path / "empty").unlink()
+    with pytest.raises(InputError, match="is no profile"):
+        check_output_paths({"profile": data})
+    (tmp_path / "p.json").write_text('\n {"kind": "profile"}')
+    check_output_paths({"profile": tmp_path / "p.json", "report": tmp_path / "again-r"})

@@ -162,4 +162,4 @@ def check_html(doc: dict[str, Any]) -> str:
 
 def write_check_html(doc: dict[str, Any], path: str | Path) -> Path:
     """Write the check result document ``doc`` as one self-contained HTML file, atomically (temp file, fsync, rename)."""
-    return _atomic_write(Path(path), check_html(doc))
+    return _atomic_write(Path(path), check_html(doc), "report")

@@ -36,6 +36,7 @@ def check_report_path(path: Path | str, what: str = "report") -> Path:
     if WORKSPACE_DIR in Path(os.path.abspath(path)).parts[:-1] or WORKSPACE_DIR in path.resolve().parts[:-1]:
         raise InputError(f"cannot write the {what} {path}: it is inside a workspace's {WORKSPACE_DIR} folder, "
                          "which holds its ledger, config and store", hint=_OUTSIDE_HINT)
+    _refuse_overwriting_other(path, what)
     for above in path.parents:  # the nearest that exists: the missing ones below it are made in it
         if above.exists() or above.is_symlink():
             if not above.is_dir():
@@ -45,6 +46,32 @@ def check_report_path(path: Path | str, what: str = "report") -> Path:
                                  hint=_WRITABLE_HINT)
             break
     return path
+
+
+#: how a file each output may replace begins: a report assay wrote before (run again, it is
+#: rewritten), never a data file, a model or a suite given where a report was meant
+_OVERWRITES = {"report": (b"<!doctype html", b"<html"), "JUnit file": (b"<?xml", b"<testsuites"),
+               "profile": (b"{",), "merged profile": (b"{",)}
+
+
+def _refuse_overwriting_other(path: Path, what: str) -> None:
+    """Refuse to replace an existing file that is not of the kind written (``train.parquet``
+    given as ``--report`` was overwritten with HTML). An empty file may be replaced."""
+    from assay.errors import InputError
+
+    kinds = _OVERWRITES.get(what)
+    if kinds is None or not path.is_file():
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return  # (the write says why it cannot, if it cannot)
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if start and not start.startswith(kinds):
+        shown = "".join(ch if ch.isprintable() else "." for ch in head[:12].decode("latin-1"))
+        raise InputError(f"cannot write the {what} {path}: the file is there and is no {what} (it begins {shown!r}), "
+                         "which it would replace", hint="give a new file's path, or remove that file first if it is meant to go")
 
 
 def _can_make_in(folder: Path, *, folder_entry: bool) -> bool:

@@ -72,11 +72,11 @@ def check_junit(doc: dict[str, Any]) -> str:
 
 def write_check_junit(doc: dict[str, Any], path: str | Path) -> Path:
     """Write the check result document ``doc`` as JUnit XML, one test case per gate, atomically (temp file, fsync, rename)."""
-    return _atomic_write(Path(path), check_junit(doc))
+    return _atomic_write(Path(path), check_junit(doc), "JUnit file")
 
 
-def _atomic_write(path: Path, text: str) -> Path:
+def _atomic_write(path: Path, text: str, what: str) -> Path:
     from assay.report._files import write_report_file
 
     # (its temp file is opened as open(path, "w") would be: the umask decides the report's mode)
-    return write_report_file(path, text, "JUnit file")
+    return write_report_file(path, text, what)
