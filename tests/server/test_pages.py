@@ -248,6 +248,24 @@ def test_an_empty_window_is_not_called_free_of_drift(client: Any, ref_ws: Any, t
     assert "  window 1: 0 rows, drift not judged" in lines and "  window 0: 400 rows, no drift" in lines
 
 
+def test_the_overview_says_which_rules_breach_not_only_the_drift_verdict(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
+    # a window breaching rows<100 (or an accuracy rule) with drift-free events read "no drift" in green, and nothing else
+    from assay.monitor import breaching_rules, get_monitor
+    from tests.monitor.monitor_helpers import traffic_gap
+
+    traffic_gap(ref_ws)  # rows<100 breached in windows 1 and 2, passed in 3
+    _login(client, token=tokens["read"])
+    monitor = get_monitor(ref_ws, "gap")
+    assert breaching_rules(ref_ws, monitor) == []
+    row = next(r for r in client.get("/").text.split("<tr>") if "/monitors/gap" in r)
+    assert "no rule breaching" in row and "breaching since" not in row
+    with ref_ws.ledger.transaction() as tx:  # as if window 3 had not come yet: the streak is open
+        tx.execute("DELETE FROM monitor_alerts WHERE monitor = ? AND kind = 'resolved'", (monitor.id,))
+    assert breaching_rules(ref_ws, monitor) == [{"rule": "rows<100", "window": 2, "streak_start": 1}]
+    row = next(r for r in client.get("/").text.split("<tr>") if "/monitors/gap" in r)
+    assert '<span class="bad">rows&lt;100 breaching since window 1</span>' in row and "no rule breaching" not in row
+
+
 def test_counts_read_as_words_and_an_empty_lineage_says_what_fills_it(client: Any, ref_ws: Any, tokens: dict[str, str]) -> None:
     # "1 dataset(s) · 0 check result(s) · 0 monitor(s)" counted models as datasets; an empty lineage was a blank chart and table
     _login(client, token=tokens["read"])

@@ -29,6 +29,7 @@ from assay.monitor._auth import (
 from assay.monitor._client import BufferFull, Client
 from assay.monitor._monitors import (
     Monitor,
+    breaching_rules,
     create_monitor,
     delete_monitor,
     get_monitor,
@@ -58,6 +59,7 @@ __all__ = [
     "SCOPES",
     "WindowSpec",
     "add_user",
+    "breaching_rules",
     "create_monitor",
     "create_token",
     "delete_monitor",

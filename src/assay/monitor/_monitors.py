@@ -23,8 +23,8 @@ from assay.monitor._spec import (
     parse_window,
 )
 
-__all__ = ["Monitor", "create_monitor", "delete_monitor", "finish_deletions", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_resolutions",
-           "list_windows", "load_reference", "window_labels"]
+__all__ = ["Monitor", "breaching_rules", "create_monitor", "delete_monitor", "finish_deletions", "get_monitor", "get_window", "list_alerts",
+           "list_monitors", "list_resolutions", "list_windows", "load_reference", "window_labels"]
 
 _COLUMNS = "id, name, reference, version_id, spec, profile_key, created_at, created_us, next_window, events, batches"
 
@@ -188,6 +188,23 @@ def list_alerts(ws: Any, monitor: Monitor | None = None, *, limit: int = 200) ->
     that window began (``streak_started_at``, UTC ISO 8601, or None; see :func:`assay.monitor._alerts.streak_started_at`).
     The ends of streaks are listed by :func:`list_resolutions`."""
     return _list_rows(ws, monitor, "alert", limit)
+
+
+def breaching_rules(ws: Any, monitor: Monitor) -> list[dict[str, Any]]:
+    """The rules of ``monitor`` breaching now: those whose record of the latest window they judged
+    is an alert, not the end of a streak; each with the ``streak_start`` window and the ``window``
+    of that alert, in the order of the monitor's rules. (A window's drift verdict says nothing of
+    its row-count or accuracy rules: this does.)"""
+    from assay.monitor._alerts import streak_start
+
+    rows = ws.ledger.query(
+        "SELECT a.rule, a.kind, a.window_idx, a.body FROM monitor_alerts a WHERE a.monitor = ? AND a.window_idx = "
+        "(SELECT MAX(b.window_idx) FROM monitor_alerts b WHERE b.monitor = a.monitor AND b.rule = a.rule) "
+        "ORDER BY a.created_at", (monitor.id,))  # fmt: skip
+    latest = {r[0]: r for r in rows}  # (a record made again for a window comes later: it is the one that counts)
+    order = {r.text: i for i, r in enumerate(monitor.spec.rules)}
+    return [{"rule": rule, "window": int(r[2]), "streak_start": streak_start(r[3], int(r[2]))}
+            for rule, r in sorted(latest.items(), key=lambda kv: order.get(kv[0], len(order))) if r[1] == "alert"]
 
 
 def _list_rows(ws: Any, monitor: Monitor | None, kind: str, limit: int) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assay._wording import counted
 from assay.monitor import (
+    breaching_rules,
     get_monitor,
     get_window,
     list_alerts,
@@ -127,12 +128,14 @@ async def overview(request: Request) -> HTMLResponse:
         from assay.data import list_datasets
 
         monitors = list_monitors(ws)
-        status = {}
+        status, breaching = {}, {}
         for m in monitors:
             last = list_windows(ws, m, limit=1)
             status[m.name] = last[0] if last else None
+            breaching[m.name] = breaching_rules(ws, m)
         checks = ws.ledger.query("SELECT COUNT(*) FROM records WHERE kind = 'check'")[0][0]
-        return {"monitors": monitors, "status": status, "alerts": list_alerts(ws, limit=10), "datasets": list_datasets(ws), "checks": checks}
+        return {"monitors": monitors, "status": status, "breaching": breaching, "alerts": list_alerts(ws, limit=10), "datasets": list_datasets(ws),
+                "checks": checks}
 
     return _render(request, "overview.html", **await run_in_threadpool(gather))
 
