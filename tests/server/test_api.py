@@ -298,6 +298,22 @@ def test_a_limit_out_of_range_is_refused_not_clamped(client: Any, tokens: dict[s
         assert client.get(f"{path}?limit=5000", headers=h).status_code == 200
 
 
+def test_windows_page_back_through_a_long_history(client: Any, tokens: dict[str, str], ref_ws: Any) -> None:
+    # only the newest 5000 windows could be fetched: there was no way to page further back
+    from tests.monitor.monitor_helpers import traffic_gap
+
+    traffic_gap(ref_ws)  # windows 0 to 3
+    h = bearer(tokens["read"])
+    got = client.get("/api/v1/monitors/gap/windows?limit=2", headers=h).json()
+    assert [w["window"] for w in got["windows"]] == [2, 3] and got["next_before"] == 2
+    got = client.get("/api/v1/monitors/gap/windows?limit=2&before=2", headers=h).json()
+    assert [w["window"] for w in got["windows"]] == [0, 1] and got["next_before"] is None
+    got = client.get("/api/v1/monitors/gap/windows?before=1", headers=h).json()
+    assert [w["window"] for w in got["windows"]] == [0] and got["next_before"] is None
+    assert client.get("/api/v1/monitors/gap/windows?before=99999999999999999999999", headers=h).json()["next_before"] is None
+    assert client.get("/api/v1/monitors/gap/windows?before=0", headers=h).json() == {"monitor": "gap", "windows": [], "next_before": None}
+
+
 def test_json_nested_too_deeply_is_a_400_not_a_crash(client: Any, tokens: dict[str, str]) -> None:
     # the stdlib parser's RecursionError escaped as a plain-text 500 from POST /monitors, /labels and /tokens
     assert _create(client, tokens).status_code == 201

@@ -156,11 +156,17 @@ def _window_doc(row: tuple[Any, ...]) -> dict[str, Any]:
 _WCOLS = "monitor, window_idx, start_event, end_event, start_us, end_us, n_rows, closed_at, drift, share, summary, report_key"
 
 
-def list_windows(ws: Any, monitor: Monitor, *, limit: int = 500) -> list[dict[str, Any]]:
-    """Closed windows, oldest first (the last ``limit``); ``performance`` holds the metrics from labels, when any arrived."""
+def list_windows(ws: Any, monitor: Monitor, *, limit: int = 500, before: int | None = None) -> list[dict[str, Any]]:
+    """Closed windows, oldest first (the last ``limit``, or the last ``limit`` before window ``before``: pages back
+    through a long history); ``performance`` holds the metrics from labels, when any arrived."""
     from assay.monitor._performance import performance_of
 
-    rows = ws.ledger.query(f"SELECT {_WCOLS} FROM monitor_windows WHERE monitor = ? ORDER BY window_idx DESC LIMIT ?", (monitor.id, int(limit)))
+    if before is None:
+        rows = ws.ledger.query(f"SELECT {_WCOLS} FROM monitor_windows WHERE monitor = ? ORDER BY window_idx DESC LIMIT ?", (monitor.id, int(limit)))
+    else:
+        before = max(-(1 << 63), min(int(before), (1 << 63) - 1))  # (a URL's number past 64 bits would overflow the ledger)
+        rows = ws.ledger.query(f"SELECT {_WCOLS} FROM monitor_windows WHERE monitor = ? AND window_idx < ? ORDER BY window_idx DESC LIMIT ?",
+                               (monitor.id, before, int(limit)))  # fmt: skip
     docs = [_window_doc(r) for r in reversed(rows)]
     found = performance_of(ws, monitor, [d["window"] for d in docs]) if monitor.spec.prediction else {}
     for doc in docs:

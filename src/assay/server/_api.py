@@ -230,12 +230,15 @@ async def labels(request: Request, name: str) -> dict[str, Any]:
 
 
 @router.get("/monitors/{name}/windows")
-async def windows(request: Request, name: str, limit: int = Query(500, ge=1, le=MAX_LIMIT)) -> dict[str, Any]:
-    """The last ``limit`` closed windows (1 to 5000), oldest first."""
+async def windows(request: Request, name: str, limit: int = Query(500, ge=1, le=MAX_LIMIT), before: int | None = None) -> dict[str, Any]:
+    """The last ``limit`` closed windows (1 to 5000), oldest first; with ``before=N``, the last ``limit`` before
+    window N. ``next_before`` is what pages further back (null when no older window is left)."""
     await authorize(request, "read")
     ws = request.app.state.ws
     found = await run_in_threadpool(get_monitor, ws, name)
-    return {"monitor": name, "windows": await run_in_threadpool(lambda: list_windows(ws, found, limit=limit))}
+    page = await run_in_threadpool(lambda: list_windows(ws, found, limit=limit, before=before))
+    older = bool(page) and bool(await run_in_threadpool(lambda: list_windows(ws, found, limit=1, before=page[0]["window"])))
+    return {"monitor": name, "windows": page, "next_before": page[0]["window"] if older else None}
 
 
 @router.get("/monitors/{name}/windows/{index}")
