@@ -100,8 +100,14 @@ def check_output_paths(outputs: dict[str, Path | str | None], inputs: Iterable[P
     no existing file are skipped), or that are given for two outputs, each overwriting the other."""
     from assay.errors import InputError
 
-    given = {what: check_report_path(path, what) for what, path in outputs.items() if path is not None}
     files = [Path(p) for p in inputs if p is not None and Path(p).is_file()]
+    for what, path in outputs.items():  # first: "it is an input" says more than what the file holds
+        if path is not None and Path(path).is_file():
+            for used in files:
+                if os.path.samefile(path, used):
+                    raise InputError(f"cannot write the {what} {path}: it is {used}, an input of this run, which it would overwrite",
+                                     hint="give a new file's path, e.g. report.html")
+    given = {what: check_report_path(path, what) for what, path in outputs.items() if path is not None}
     seen: dict[str, str] = {}
     for what, path in given.items():
         full = os.path.realpath(path)
@@ -109,11 +115,6 @@ def check_output_paths(outputs: dict[str, Path | str | None], inputs: Iterable[P
             raise InputError(f"the {seen[full]} and the {what} are the same file {path}: each would overwrite the other",
                              hint="give them different paths")
         seen[full] = what
-        if path.exists():
-            for used in files:
-                if os.path.samefile(path, used):
-                    raise InputError(f"cannot write the {what} {path}: it is {used}, an input of this run, which it would overwrite",
-                                     hint="give a new file's path, e.g. report.html")
 
 
 def write_report_file(path: Path | str, text: str, what: str = "report") -> Path:
