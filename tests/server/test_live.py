@@ -89,9 +89,11 @@ def test_sigterm_stops_the_service_cleanly(cli: Any, ref_ws: Workspace, live: Li
     assert "leaked" not in err and "Traceback" not in err, err
 
 
-def test_sighup_to_the_whole_process_group_stops_the_service_cleanly(cli: Any, ref_ws: Workspace) -> None:
-    """A closed terminal hangs up its whole process group: the service ended at once ('leaked semaphore
-    objects' on stderr, nothing shut down), and its window process with it."""
+@pytest.mark.parametrize("signame", ["SIGHUP", "SIGTERM"])
+def test_a_signal_to_the_whole_process_group_stops_the_service_cleanly(cli: Any, ref_ws: Workspace, signame: str) -> None:
+    """SIGHUP: a closed terminal hangs up its whole process group; the service ended at once ('leaked semaphore
+    objects' on stderr, nothing shut down), and its window process with it. SIGTERM: systemd
+    (KillMode=control-group) signals the service and its window process at once; it must not restart the latter."""
     import os
     import signal
     import subprocess
@@ -106,37 +108,13 @@ def test_sighup_to_the_whole_process_group_stops_the_service_cleanly(cli: Any, r
     try:
         assert proc.stdout is not None and json.loads(proc.stdout.readline())["url"].endswith(f":{port}")
         time.sleep(1.5)  # the service's watchdog looks at its window process every second
-        os.killpg(proc.pid, signal.SIGHUP)
+        os.killpg(proc.pid, getattr(signal, signame))
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == -signal.SIGHUP
+    assert proc.returncode == -getattr(signal, signame)
     assert "leaked" not in err and "died" not in err and "Traceback" not in err, err
-
-
-def test_sigterm_to_the_whole_process_group_stops_without_restarting_the_window_process(cli: Any, ref_ws: Workspace) -> None:
-    """systemd (KillMode=control-group) signals the service and its window process at once."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "assay", "serve", "--port", str(port), "--json"], cwd=ref_ws.root, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, env={**os.environ, "ASSAY_PROGRESS": "0"})  # fmt: skip
-    try:
-        assert proc.stdout is not None and json.loads(proc.stdout.readline())["url"].endswith(f":{port}")
-        time.sleep(1.5)  # the service's watchdog looks at its window process every second
-        os.killpg(proc.pid, signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == -signal.SIGTERM
-    assert "died" not in err and "Traceback" not in err, err
 
 
 def test_a_second_service_or_a_busy_port_is_a_plain_error(cli: Any, ref_ws: Workspace, live: LiveServer, tmp_path: Any) -> None:
