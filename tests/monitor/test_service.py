@@ -284,3 +284,33 @@ def test_a_drift_setting_past_what_can_be_allocated_is_refused(ref_ws: Workspace
     # drift={"bins": 1e30} over the API was a 500 (numpy: "Maximum allowed size exceeded")
     with pytest.raises(UsageError, match="bins must be at most 1,000,000, got 1,000,000,000,000,000,000,000,000,000,000"):
         create_monitor(ref_ws, "m", "ref@v1", drift={"bins": 10**30})
+
+
+def test_a_monitor_that_cannot_be_set_up_holds_up_no_other(ref_ws: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A monitor stored with a drift setting this version refuses (here: bins past the new cap) raised in
+    every pass, and no monitor listed after it closed a window."""
+    from assay.monitor import _windows
+
+    first = create_monitor(ref_ws, "a", "ref@v1", window="300rows")
+    second = create_monitor(ref_ws, "b", "ref@v1", window="300rows")
+    spec = json.loads(ref_ws.ledger.query("SELECT spec FROM monitors WHERE id = ?", (first.id,))[0][0])
+    spec["drift"] = {**(spec.get("drift") or {}), "bins": 5_000_000}
+    ref_ws.ledger.execute("UPDATE monitors SET spec = ? WHERE id = ?", (json.dumps(spec), first.id))
+    service = MonitorService(ref_ws)
+    service.log.start()
+    try:
+        for monitor in (first, second):
+            service.log.append(monitor.id, "b0", pa.Table.from_pylist(make_rows(300, seed=0)))
+    finally:
+        service.log.stop()
+    processor = WindowProcessor(ref_ws)
+    with caplog.at_level("ERROR", logger="assay.monitor"):
+        processor.step()
+        processor.step()  # tried again a minute later, not on every pass: said once
+    assert [w["rows"] for w in list_windows(ref_ws, second)] == [300] and list_windows(ref_ws, first) == []
+    said = [r.getMessage() for r in caplog.records if "cannot be processed" in r.getMessage()]
+    assert said == ["monitor 'a' cannot be processed, its windows wait: bins must be at most 1,000,000, got 5,000,000 (tried again in 60 s)"]
+    ref_ws.ledger.execute("UPDATE monitors SET spec = ? WHERE id = ?", (json.dumps({**spec, "drift": {}}), first.id))
+    monkeypatch.setattr(_windows, "RETRY_UNUSABLE_S", 0)
+    processor.step()  # mended: its windows close
+    assert [w["rows"] for w in list_windows(ref_ws, first)] == [300]

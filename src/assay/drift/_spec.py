@@ -111,8 +111,9 @@ class DriftSpec:
             raise UsageError(f"bins must be at most {MAX_BINS:,}, got {self.bins:,}")
         # the MMD's kernel holds (2 x mmd_sample)^2 floats, three times over (2.4 GB at the most), and each
         # permutation costs a pass over it: past these a spec asked for a MemoryError (exit 3) or hours
+        # (only where the multivariate tests run: a monitor, which never runs them, keeps what it stored before the caps)
         for name, most in (("mmd_sample", 5_000), ("mmd_permutations", 100_000)):
-            if getattr(self, name) > most:
+            if self.multivariate and getattr(self, name) > most:
                 raise UsageError(f"{name} must be at most {most:,}, got {getattr(self, name):,}",
                                  hint="the MMD test's p-value is (1 + exceedances) / (1 + permutations): 10,000 permutations resolve p = 0.0001")  # fmt: skip
         for name in ("missing_rate_threshold", "unseen_threshold"):

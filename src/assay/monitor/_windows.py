@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from assay.errors import AssayError
 from assay.monitor._compare import SketchJudge, empty_sketches
 from assay.monitor._log import read_batch
 from assay.monitor._monitors import Monitor, list_monitors, load_reference
@@ -35,6 +36,7 @@ __all__ = ["WindowProcessor"]
 
 log = logging.getLogger("assay.monitor")
 GRACE_US = 1_000_000
+RETRY_UNUSABLE_S = 60  # a monitor whose set-up failed is tried again after this long
 EMPTY_BACKFILL = 1000
 
 
@@ -79,6 +81,9 @@ class WindowProcessor(TickWorker):
         self.base_url = base_url.rstrip("/")
         self.tick = tick
         self._states: dict[str, _State] = {}
+        # monitors whose set-up failed (a stored spec this version refuses, a reference it cannot
+        # read): when, so that each is tried again a minute later, not on every pass
+        self._unusable: dict[str, float] = {}
         self.on_alert: Any = None
         self.errors = 0
         super().__init__()
@@ -95,7 +100,9 @@ class WindowProcessor(TickWorker):
         for gone in set(self._states) - {m.id for m in monitors}:  # deleted monitors
             del self._states[gone]
         for monitor in monitors:
-            state = self._states.get(monitor.id) or self._init(monitor)
+            state = self._states.get(monitor.id) or self._usable(monitor)
+            if state is None:
+                continue  # the others go on: one monitor that cannot be set up held up every one after it
             more |= self._advance(state, now_us)
             if monitor.spec.prediction:
                 for index in stale_windows(self.ws, monitor, state.next_window):  # labels arrived for closed windows
@@ -105,6 +112,20 @@ class WindowProcessor(TickWorker):
     def _judge_performance(self, state: _State, index: int) -> None:
         if judge_window(self.ws, state.monitor, index, base_url=self.base_url) and self.on_alert is not None:
             self.on_alert()
+
+    def _usable(self, monitor: Monitor) -> _State | None:
+        """The monitor's state, set up now; None (said in the log once a minute) where it cannot be."""
+        failed = self._unusable.get(monitor.id)
+        if failed is not None and time.monotonic() - failed < RETRY_UNUSABLE_S:
+            return None
+        try:
+            state = self._init(monitor)
+        except AssayError as exc:
+            self._unusable[monitor.id] = time.monotonic()
+            log.error("monitor %r cannot be processed, its windows wait: %s (tried again in %d s)", monitor.name, exc, RETRY_UNUSABLE_S)
+            return None
+        self._unusable.pop(monitor.id, None)
+        return state
 
     def _init(self, monitor: Monitor) -> _State:
         reference = load_reference(self.ws, monitor)
