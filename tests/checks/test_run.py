@@ -479,3 +479,15 @@ def test_junit_holds_only_characters_xml_allows(world: Path, cli) -> None:  # no
     cli("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", "--junit", "j.xml", cwd=world, check=None)
     names = [case.get("name") for case in ET.parse(world / "j.xml").getroot().iter("testcase")]
     assert any("\\x1b[31mred" in name for name in names) and any("\\ufffe" in name for name in names), names
+
+
+def test_the_bootstrap_and_timeout_options_are_bounded_as_the_suite_s_fields_are(world: Path, cli) -> None:  # noqa: ANN001
+    """--bootstrap 200000 was refused as "the suite: bootstrap: ...", a field the user never wrote."""
+    from assay.checks._suite_parse import MAX_BOOTSTRAP
+
+    cli("init", cwd=world)
+    run = ("check", "suite.yaml", "--candidate", "same.skops", "--baseline", "baseline.skops", "--no-record")
+    err = cli(*run, "--bootstrap", str(MAX_BOOTSTRAP + 1), cwd=world, check=2).stderr
+    assert "--bootstrap" in err and "100000" in err and "the suite" not in err, err
+    err = cli(*run, "--timeout", "inf", cwd=world, check=2).stderr
+    assert "--timeout" in err and "the suite" not in err, err

@@ -296,6 +296,9 @@ def test_a_csv_with_a_column_named_twice_or_a_short_row_is_refused_where_it_is(t
     (tmp_path / "dup.csv").write_text("age,income,age,label\n1,2,3,0\n4,5,6,1\n")
     with pytest.raises(InputError, match=re.escape("dup.csv: two columns are named 'age' (columns 1 and 3)")):
         load_table(str(tmp_path / "dup.csv"))
+    # a header's trailing commas name empty columns '', one per comma: left out, not two columns named ''
+    (tmp_path / "trailing.csv").write_text("age,label,,\n1,0,,\n2,1,,\n")
+    assert list(load_table(str(tmp_path / "trailing.csv")).columns) == ["age", "label"]
     with pytest.raises(InputError, match=re.escape("<memory>: two columns are named 'x' (columns 1 and 2)")):
         load_table(pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["x", "x"]))  # type: ignore[arg-type]
     # a quoted field over two lines and a blank line come before the short row, on line 6

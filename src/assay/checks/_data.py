@@ -61,6 +61,10 @@ def _read(path: Path) -> dict[str, np.ndarray]:
                              hint="every row of a CSV needs as many fields as its header (quote a field that holds a comma)") from None
         raise InputError(f"{path}: cannot read the data ({said[:300]}{'…' if len(said) > 300 else ''})",
                          hint="check that the file is what its name says (.parquet, .csv, .arrow/.feather)") from None
+    # a CSV header's trailing commas name empty columns '' (one per comma): nothing there to read
+    empty = [i for i, (name, col) in enumerate(zip(table.column_names, table.columns, strict=True)) if name == "" and col.null_count == len(col)]
+    for i in reversed(empty):
+        table = table.remove_column(i)
     _refuse_repeated_names(table.column_names, str(path))
     out: dict[str, np.ndarray] = {}
     for name, col in zip(table.column_names, table.columns, strict=True):

@@ -79,8 +79,9 @@ def _input_files(suite_path: Path, suite: Any, data_ref: str | None, *models: st
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML, one test case per gate.")
 @click.option("--seed", type=int, help="Seed for every random choice (default: the suite's, else 0).")
-@click.option("--bootstrap", type=click.IntRange(min=100), help="Bootstrap resamples (default: the suite's, else 1000).")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.001), help="Seconds one predict call may take (default: the suite's, else 300).")
+# (the suite's own bounds, said of the option: MAX_BOOTSTRAP in assay.checks._suite_parse, and a finite time limit)
+@click.option("--bootstrap", type=click.IntRange(min=100, max=100_000), help="Bootstrap resamples (default: the suite's, else 1000).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.001, max=1e9), help="Seconds one predict call may take (default: the suite's, else 300).")
 @click.option("--trust", is_flag=True, help="Allow pickle-based model files (.joblib, .pkl) and skops files with types skops does not trust, which can run "
                                             "code when loaded (also for a model registered with --trust: that is not remembered).")
 @click.option("--allow-inconclusive", is_flag=True, help="Exit 0 when no gate fails, even if some are inconclusive.")
