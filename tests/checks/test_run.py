@@ -369,7 +369,7 @@ def test_a_model_that_calls_sys_exit_is_an_input_error_not_assay_s_exit_code(wor
     err = cli(*run, "--candidate", "mods.py:exits_3", cwd=world, check=2).stderr
     assert "called sys.exit(3) while predicting" in err
     # on generated inputs only: the robustness test stops the check rather than count a failure,
-    # in this process and in forked workers (see test_forked_workers_are_not_killed_when_a_batch_raises)
+    # in this process and in forked workers (see test_forked_workers_end_the_check_when_a_batch_raises_or_a_process_dies)
     for name, workers in (("inline.yaml", ""), ("forked.yaml", ", batch_size: 100, workers: 2")):
         (world / name).write_text((world / "suite.yaml").read_text() + f"robustness:\n  - {{generator: missing_values, n: 400{workers}}}\n")
         doc = cli.json(*run[:1], name, *run[2:], "--candidate", "mods.py:exits_on_nan", cwd=world, check=2, timeout=120)
@@ -385,27 +385,32 @@ def test_a_model_that_calls_sys_exit_is_an_input_error_not_assay_s_exit_code(wor
     assert not (world / "j.xml").exists() and not (world / "r.html").exists()
 
 
-def test_forked_workers_are_not_killed_when_a_batch_raises(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pool.terminate() on busy workers hung `assay check` about one run in thirty: it kills a worker
-    that may be sending its result, leaving half a message in the result pipe or its lock held."""
-    import multiprocessing
-    import multiprocessing.pool
+def test_forked_workers_end_the_check_when_a_batch_raises_or_a_process_dies(world: Path) -> None:
+    """A multiprocessing.Pool hung `assay check`: its terminate() on busy workers, about one run in
+    thirty (a worker killed while sending its result), and always when the model ended its worker
+    process (os._exit, a crash, the OOM killer): the pool replaced it and waited for its result."""
+    import os
 
-    from assay.models import ModelExitError
+    from assay.models import ModelError, ModelExitError
 
-    (world / "mods.py").write_text(MODS)
-    # 200 batches of 10 rows, each of which ends the model: both workers are sending results when the first arrives
+    (world / "mods.py").write_text(MODS + "\n\ndef ends_process_on_nan(X):\n    if np.isnan(X).any():\n        import os\n"
+                                   "        os._exit(7)\n    return exits_on_nan(X)\n")
+    # 200 batches of 10 rows, each of which ends the model: both workers are busy when the first ends
     (world / "forked.yaml").write_text((world / "suite.yaml").read_text()
                                        + "robustness:\n  - {generator: missing_values, n: 2000, batch_size: 10, workers: 2}\n")
     suite = Suite.load(world / "forked.yaml")
-    terminated: list[object] = []
-    real = multiprocessing.pool.Pool.terminate
-    monkeypatch.setattr(multiprocessing.pool.Pool, "terminate", lambda pool: (terminated.append(pool), real(pool))[1])
     for _ in range(5):
         with pytest.raises(ModelExitError, match="exits_on_nan called sys.exit"):
             run_suite(suite, candidate=f"{world / 'mods.py'}:exits_on_nan", baseline=str(world / "baseline.skops"))
-        assert multiprocessing.active_children() == []  # every worker ended, none left behind
-    assert terminated == []
+        with pytest.raises(ChildProcessError):
+            os.waitpid(-1, os.WNOHANG)  # every worker ended and was reaped, none left behind
+    with pytest.raises(ModelError) as caught:
+        run_suite(suite, candidate=f"{world / 'mods.py'}:ends_process_on_nan", baseline=str(world / "baseline.skops"))
+    assert caught.value.message.startswith("robustness missing_values: a process running the model ") and \
+        "died without a result (exit status 7): the model ended it (os._exit), crashed, or it was killed for memory" in caught.value.message
+    assert "workers: 1" in (caught.value.hint or "")
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
 
 
 def test_only_sys_exit_is_taken_from_a_model_not_keyboard_interrupt(world: Path) -> None:

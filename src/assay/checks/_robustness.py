@@ -12,7 +12,7 @@ found that still breaks the model.
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from assay.checks._rates import clopper_pearson
 from assay.checks._result import GateResult
 from assay.checks._suite import GENERATORS, RobustnessSpec
 from assay.errors import InputError, UsageError
-from assay.models import Features, ModelAdapter, ModelExitError, call_with_timeout
+from assay.models import Features, ModelAdapter, ModelError, ModelExitError, call_with_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -206,7 +206,7 @@ def _show(v: Any) -> Any:
 
 @dataclass
 class _Job:
-    """One generator run: inherited by forked workers, or pickled into each Ray task."""
+    """One generator run: inherited by forked processes, or pickled into each Ray task."""
 
     spec: RobustnessSpec
     model: ModelAdapter
@@ -221,17 +221,13 @@ class _Job:
     tolerance: float | None = None  # a regression's: how far a prediction may move (see _row_status)
 
 
-_JOB: _Job | None = None
-_STOP: Any = None  # a byte in shared memory, set once a batch has raised: forked workers skip the rest
 
 
-def _batch(i: int, job: _Job | None = None) -> tuple[int, float, str | None, list[tuple[int, Features, Features]]]:
+def _batch(i: int, job: _Job) -> tuple[int, float, str | None, list[tuple[int, Features, Features]]]:
     """Generate and judge batch ``i``: (rows, failures, error if the whole batch raised, examples).
 
     Every batch has its own generator seeded by (seed, batch number), so the result does not
     depend on how batches are spread over processes."""
-    job = job or _JOB
-    assert job is not None
     rng = np.random.default_rng([job.seed, i])
     n_rows = len(job.reference)
     k = min(job.batch, job.spec.n - i * job.batch)
@@ -285,53 +281,58 @@ def _run_on_ray(job: _Job, batches: range, workers: int | None) -> list[tuple[in
                          hint="run this robustness test without `executor: ray` (in-process, or `workers: N`)") from None
 
 
-def _forked_batch(i: int) -> tuple[int, float, str | None, list[tuple[int, Features, Features]]] | None:
-    """Batch ``i`` in a forked worker, or nothing once a batch has raised (the check is ending)."""
-    assert _STOP is not None
-    return None if _STOP.value else _batch(i)
+def _run_forked(job: _Job, batches: range, workers: int) -> list[tuple[int, float, str | None, list[tuple[int, Features, Features]]]] | None:
+    """The batches in ``workers`` forked processes, which inherit the job (nothing is pickled but
+    the results); None where this process should not fork: no ``os.fork``, or another Python thread
+    running, whose locks (logging's, an import's) the children would find held for ever. Native
+    threads of a BLAS or OpenMP library do not count (they are in almost every process with NumPy).
 
-
-def _run_forked(job: _Job, batches: range, workers: int,
-                advance: Callable[[int], object]) -> list[tuple[int, float, str | None, list[tuple[int, Features, Features]]]]:
-    """The batches in a pool of ``workers`` forked processes, which inherit the job.
-
-    When a batch raises (a model that calls sys.exit, a time limit), the workers skip the batches
-    left and the pool is closed and joined, not terminated: ``Pool.terminate()`` kills workers
-    that may be sending a result at that instant, which leaves the result pipe holding half a
-    message, or its lock held by a dead process, and then waits for ever. That hung about one
-    run in thirty here. Only an interrupt (Ctrl-C, which reaches the workers too) terminates.
+    Each process takes every ``workers``-th batch and reports through a pipe of its own. A batch
+    that raises (a model that calls sys.exit) ends the others at once; a process that dies (a model
+    that calls os._exit, crashes, or is killed for memory) is said, not waited for. (A
+    ``multiprocessing.Pool`` did neither: it replaced a dead worker and waited for ever on the
+    result it would never send, and its ``terminate()`` on busy workers hung about one run in
+    thirty, killing a worker mid-way through sending its result.)
     """
-    global _JOB, _STOP
-    fork = multiprocessing.get_context("fork")
-    _JOB, _STOP = job, fork.RawValue("b", 0)
-    pool = fork.Pool(workers)
-    try:
-        results = []
-        for result in pool.imap(_forked_batch, batches):
-            assert result is not None  # batches are skipped only after one raised, which ends this loop
-            results.append(result)
-            advance(result[0])
-    except Exception:
-        _STOP.value = 1
-        pool.close()
-        pool.join()
-        raise
-    except BaseException:
-        pool.terminate()
-        raise
-    else:
-        pool.close()
-        pool.join()
-        return results
-    finally:
-        _JOB = _STOP = None
+    import threading
+
+    from assay.data._fork import fork_map
+
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        return None
+    shares = [list(batches)[k::workers] for k in range(min(workers, len(batches)))]
+
+    def work(share: list[int], report: Callable[[int], None]) -> list[tuple[int, float, str | None, list[tuple[int, Features, Features]]]]:
+        done, out = 0, []
+        for i in share:
+            out.append(_batch(i, job))
+            done += out[-1][0]
+            report(done)
+        return out
+
+    outcomes = fork_map(shares, work, total=job.spec.n, desc=f"robustness {job.spec.generator}", unit="inputs")
+    failures = [r for ok, r in outcomes if not ok]
+    if failures:
+        reported = [f for f in failures if not getattr(f, "_assay_worker_died", False)]
+        if reported:
+            raise reported[0]
+        why = failures[0].message.removeprefix("a worker process died without a result ")
+        raise ModelError(f"robustness {job.spec.generator}: a process running the model {job.model.name!r} on generated inputs "
+                         f"died without a result {why}: the model ended it (os._exit), crashed, or it was killed for memory",
+                         hint="run this robustness test with workers: 1 to see the model fail in assay's own process, and fix "
+                              "the model (or lower batch_size if memory ran out)")
+    results: dict[int, tuple[int, float, str | None, list[tuple[int, Features, Features]]]] = {}
+    for share, (_, found) in zip(shares, outcomes, strict=True):
+        results.update(zip(share, found, strict=True))
+    return [results[i] for i in batches]  # in batch order: the examples kept are the same as in one process
 
 
 def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list[dict[str, Any]]]:
     """Run one generator on the candidate; return its gate and up to three shrunk counterexamples.
 
-    Batches run in this process, or with ``workers: N`` in a pool of N forked processes (the
-    model and data are inherited, not pickled; POSIX only), or with ``executor: ray`` as Ray
+    Batches run in this process, or with ``workers: N`` in N forked processes (the model and
+    data are inherited, not pickled; POSIX, from a process with no other Python thread, else in
+    this process), or with ``executor: ray`` as Ray
     tasks (each gets the job pickled: data, model adapter, seed, and its batch number). Each
     batch is seeded by (seed, batch number), so the three give the same result.
     """
@@ -357,23 +358,24 @@ def run_robustness(spec: RobustnessSpec, ctx: Context) -> tuple[GateResult, list
     errors: list[str] = []
     from assay.progress import bar
 
-    with bar(total=spec.n, desc=f"robustness {spec.generator}", unit="inputs") as progress:
-        if executor == "ray":
-            results = _run_on_ray(job, batches, int(spec.params["workers"]) if "workers" in spec.params else None)
-            progress.update(spec.n)
-        elif workers > 1 and len(batches) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            results = _run_forked(job, batches, workers, progress.update)
-        else:
-            results = []
-            for i in batches:
-                results.append(_batch(i, job))
-                progress.update(results[-1][0])
-        for k, failed, err, found in results:
-            failures += failed
-            if err is not None:
-                probed_batches += 1
-                errors.append(err)
-            examples += found[: 3 - len(examples)]
+    # forked processes show their own bar (from shared counters), as the data pillar's do
+    results = _run_forked(job, batches, workers) if executor != "ray" and workers > 1 and len(batches) > 1 else None
+    if results is None:
+        with bar(total=spec.n, desc=f"robustness {spec.generator}", unit="inputs") as progress:
+            if executor == "ray":
+                results = _run_on_ray(job, batches, int(spec.params["workers"]) if "workers" in spec.params else None)
+                progress.update(spec.n)
+            else:
+                results = []
+                for i in batches:
+                    results.append(_batch(i, job))
+                    progress.update(results[-1][0])
+    for k, failed, err, found in results:
+        failures += failed
+        if err is not None:
+            probed_batches += 1
+            errors.append(err)
+        examples += found[: 3 - len(examples)]
     shrunk = []
     for row, orig, pert in examples:
         ref = job.reference[row] if flips else None

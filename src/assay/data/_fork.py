@@ -127,10 +127,11 @@ def split(items: Sequence[T], n: int, size: Callable[[T], int]) -> list[list[T]]
 
 
 def fork_map(shares: Sequence[T], work: Callable[[T, Callable[[int], None]], Any], *, total: int = 0,
-             desc: str = "", stop_on_error: bool = True, die_with_parent: bool = True) -> list[tuple[bool, Any]]:
+             desc: str = "", stop_on_error: bool = True, die_with_parent: bool = True, unit: str = "B") -> list[tuple[bool, Any]]:
     """``work(share, report)`` in one forked child per share: ``(True, result)`` or
     ``(False, exception)`` per share, in order. ``report(n)`` tells the parent's
-    progress bar (shown only for work with a ``desc``) that the child has done ``n`` bytes in all. With ``stop_on_error`` the
+    progress bar (shown only for work with a ``desc``) that the child has done ``n`` in all (bytes,
+    or the ``unit`` given). With ``stop_on_error`` the
     first failure kills the other children (their outcome is then the failure's);
     without, each runs to its end (so that each can clean up after itself). With
     ``die_with_parent`` the kernel kills a child whose parent dies (a few ms of ctypes
@@ -168,7 +169,7 @@ def fork_map(shares: Sequence[T], work: Callable[[T, Callable[[int], None]], Any
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         from assay.progress import bar
 
-        with bar(total=total, desc=desc, unit="B", show=bool(desc)) as progress:  # (a walk has no bar to show)
+        with bar(total=total, desc=desc, unit=unit, show=bool(desc)) as progress:  # (a walk has no bar to show)
             _gather(children, counters, progress, stop_on_error)
     except BaseException:
         for child in children:
