@@ -303,6 +303,9 @@ def _run_forked(job: _Job, batches: range, workers: int) -> list[tuple[int, floa
     shares = [list(batches)[k::workers] for k in range(min(workers, len(batches)))]
 
     def work(share: list[int], report: Callable[[int], None]) -> list[tuple[int, float, str | None, list[tuple[int, Features, Features]]]]:
+        import gc
+
+        gc.enable()  # (fork_map's children start without it, being short-lived; these call a model for as long as the test runs)
         done, out = 0, []
         for i in share:
             out.append(_batch(i, job))
