@@ -300,9 +300,9 @@ def _run_forked(job: _Job, batches: range, workers: int) -> list[tuple[int, floa
 
     if not hasattr(os, "fork") or threading.active_count() != 1:
         return None
-    shares = [list(batches)[k::workers] for k in range(min(workers, len(batches)))]
+    shares = [batches[k::workers] for k in range(min(workers, len(batches)))]  # ranges: nothing built per batch
 
-    def work(share: list[int], report: Callable[[int], None]) -> list[tuple[int, float, str | None, list[tuple[int, Features, Features]]]]:
+    def work(share: range, report: Callable[[int], None]) -> list[tuple[int, float, str | None, list[tuple[int, Features, Features]]]]:
         import gc
 
         gc.enable()  # (fork_map's children start without it, being short-lived; these call a model for as long as the test runs)
