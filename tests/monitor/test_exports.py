@@ -7,7 +7,7 @@ def test_public_surface_is_sorted_and_complete() -> None:
     names = assay.monitor.__all__
     assert names == sorted(names)
     assert set(names) == {
-        "SCOPES", "BufferFull", "Client", "Monitor", "MonitorService", "MonitorSpec", "Rule", "WindowSpec", "add_user",
+        "SCOPES", "BufferFull", "Client", "Monitor", "MonitorService", "MonitorSpec", "Rule", "WindowSpec", "add_user", "breaching_rules",
         "create_monitor", "create_token", "delete_monitor", "get_monitor", "get_window", "list_alerts", "list_monitors", "list_resolutions", "list_tokens",
         "list_users", "list_windows", "mean_interval", "parse_rule", "parse_window", "remove_user", "revoke_token", "store_labels", "verify_password",
         "verify_token", "wilson_interval", "window_labels", "window_metrics",
