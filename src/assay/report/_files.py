@@ -24,7 +24,9 @@ def check_report_path(path: Path | str, what: str = "report") -> Path:
     or is recorded.
 
     A path inside a workspace's ``.assay/`` folder (where symlinks lead) is refused too: a
-    report written over its ledger or config leaves the workspace unreadable."""
+    report written over its ledger or config leaves the workspace unreadable. So is an existing
+    file that is not of the kind ``what`` names (a Parquet file given as a report): only an earlier
+    report, JUnit file or profile is replaced."""
     from assay._root import WORKSPACE_DIR
     from assay.errors import InputError
 
