@@ -296,7 +296,8 @@ def _run_forked(job: _Job, batches: range, workers: int) -> list[tuple[int, floa
     """
     import threading
 
-    from assay.data._fork import fork_map
+    from assay.data._fork import fork_map, raise_first_failure
+    from assay.errors import AssayError
 
     if not hasattr(os, "fork") or threading.active_count() != 1:
         return None
@@ -314,19 +315,19 @@ def _run_forked(job: _Job, batches: range, workers: int) -> list[tuple[int, floa
         return out
 
     outcomes = fork_map(shares, work, total=job.spec.n, desc=f"robustness {job.spec.generator}", unit="inputs")
-    failures = [r for ok, r in outcomes if not ok]
-    if failures:
-        reported = [f for f in failures if not getattr(f, "_assay_worker_died", False)]
-        if reported:
-            raise reported[0]
-        why = failures[0].message.removeprefix("a worker process died without a result ")
+    try:
+        found = raise_first_failure(outcomes)  # a batch's own error (sys.exit) before a process that died
+    except AssayError as exc:
+        if not getattr(exc, "_assay_worker_died", False):
+            raise
+        why = exc.message.removeprefix("a worker process died without a result ")
         raise ModelError(f"robustness {job.spec.generator}: a process running the model {job.model.name!r} on generated inputs "
                          f"died without a result {why}: the model ended it (os._exit), crashed, or it was killed for memory",
                          hint="run this robustness test with workers: 1 to see the model fail in assay's own process, and fix "
-                              "the model (or lower batch_size if memory ran out)")
+                              "the model (or lower batch_size if memory ran out)") from None
     results: dict[int, tuple[int, float, str | None, list[tuple[int, Features, Features]]]] = {}
-    for share, (_, found) in zip(shares, outcomes, strict=True):
-        results.update(zip(share, found, strict=True))
+    for share, done in zip(shares, found, strict=True):
+        results.update(zip(share, done, strict=True))
     return [results[i] for i in batches]  # in batch order: the examples kept are the same as in one process
 
 
